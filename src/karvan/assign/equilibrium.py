@@ -1,0 +1,411 @@
+"""Static user-equilibrium assignment: all-or-nothing, MSA and the Frank-Wolfe family.
+
+All methods share one loop. At iteration k the current flows x_k are priced at their own costs,
+an all-or-nothing assignment y_k at those costs gives both the true relative gap of x_k and the
+Frank-Wolfe target, and the method turns y_k into a search direction:
+
+- ``msa``: x_{k+1} = x_k + (y_k - x_k) / (k + 1);
+- ``fw``: direction y_k - x_k with an exact line search;
+- ``cfw``: the target is a convex combination of y_k and the previous target, chosen so the new
+  direction is conjugate to the previous one under the Hessian diag(t'(v)) (Mitradjieva & Lindberg
+  2013);
+- ``bfw``: the same with the two previous directions (bi-conjugate).
+
+The gap reported, and tested against the target, is always that of the flows returned.
+
+References
+----------
+M. Mitradjieva and P. O. Lindberg, "The stiff is moving - conjugate direction Frank-Wolfe methods
+with applications to traffic assignment", Transportation Science 47(2), 280-293, 2013.
+M. J. Beckmann, C. B. McGuire and C. B. Winsten, Studies in the Economics of Transportation, 1956.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from karvan import kernels as K
+from karvan.assign.classes import TrafficClass
+from karvan.assign.result import AssignmentResult
+from karvan.errors import ConvergenceWarning, InputError, NoPathError, format_ids
+from karvan.kernels._jit import num_threads
+from karvan.network.demand import Demand
+from karvan.network.graph import CompiledGraph, compile_graph
+from karvan.network.model import Network, complete_links
+
+log = logging.getLogger(__name__)
+
+Method = Literal["aon", "msa", "fw", "cfw", "bfw"]
+METHODS: tuple[str, ...] = ("aon", "msa", "fw", "cfw", "bfw")
+
+
+@dataclass(frozen=True, slots=True)
+class IterationInfo:
+    """What a progress callback receives after each iteration."""
+
+    iteration: int
+    gap: float
+    aec: float
+    objective: float
+    step: float
+    direction: str
+    elapsed_s: float
+
+
+class _Problem:
+    """Arrays of one assignment problem, set up once."""
+
+    def __init__(self, graph: CompiledGraph, demand: Demand, classes: Sequence[TrafficClass],
+                 links: pd.DataFrame) -> None:
+        self.g = graph
+        self.classes = tuple(classes)
+        self.n_chunks = max(1, num_threads())
+        self.zone_ids = tuple(demand.zone_ids)
+        zi = graph.zone_index(list(demand.zone_ids))
+        self.origins = graph.zone_nodes[zi]
+        self.dests = self.origins
+        self.pce = np.array([c.pce for c in classes])
+        self.fixed = np.zeros((len(classes), graph.n_arcs))
+        self.mats = []
+        problems = []
+        for k, c in enumerate(classes):
+            if c.demand not in demand.matrices:
+                problems.append(
+                    f"class {c.name!r} names demand {c.demand!r}, which is not among "
+                    f"{format_ids(demand.names)}."
+                )
+                continue
+            m = np.array(demand.matrices[c.demand], dtype=float)
+            np.fill_diagonal(m, 0.0)
+            self.mats.append(np.ascontiguousarray(m))
+            money = np.zeros(graph.n_links)
+            for col, w in c.cost_fields.items():
+                if col not in links:
+                    problems.append(f"class {c.name!r}: cost field {col!r} is not a link column.")
+                    continue
+                vals = pd.to_numeric(links[col], errors="coerce").to_numpy(dtype=float)
+                if np.isnan(vals).any() and w != 0:
+                    bad = links.index[np.isnan(vals)]
+                    problems.append(
+                        f"class {c.name!r}: cost field {col!r} is blank or non-numeric on "
+                        f"{len(bad)} links (link_id {format_ids(bad)})."
+                    )
+                    continue
+                if w != 0:
+                    money += w * vals
+            if c.link_cost is not None:
+                lc = np.asarray(c.link_cost, dtype=float)
+                if lc.shape != (graph.n_links,):
+                    problems.append(
+                        f"class {c.name!r}: link_cost has shape {lc.shape}, expected "
+                        f"({graph.n_links},)."
+                    )
+                else:
+                    money += lc
+            self.fixed[k] = graph.to_arcs(money / c.value_of_time)
+        if problems:
+            raise InputError(problems, "assignment")
+        neg = np.nonzero((self.fixed < 0).any(axis=0))[0]
+        if len(neg):
+            raise InputError(
+                f"{len(neg)} arcs have a negative fixed cost (link_id "
+                f"{format_ids(graph.link_ids[graph.arc_link[neg]])}); shortest paths need "
+                "non-negative costs."
+            )
+        self.grad_fixed = self.pce[:, None] * self.fixed
+        self.demand_total = float(sum((self.pce[k] * m.sum()) for k, m in enumerate(self.mats)))
+        self._dt = np.empty(graph.n_arcs)
+
+    def times(self, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        g = self.g
+        if out is None:
+            out = np.empty(g.n_arcs)
+        return K.link_time(v, g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf, out)
+
+    def dtimes(self, v: np.ndarray) -> np.ndarray:
+        g = self.g
+        return K.link_time_derivative(v, g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf,
+                                      self._dt)
+
+    def aon(self, t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """Load every class all-or-nothing at times ``t`` into ``y``; return (SPTT, lost)."""
+        g = self.g
+        sptt = 0.0
+        lost = 0.0
+        for k in range(len(self.classes)):
+            cost = t + self.fixed[k]
+            y[k], s, lo = K.aon_assign(g.indptr, g.head, g.tail, cost, g.blocked, self.origins,
+                                       self.dests, self.mats[k], self.n_chunks)
+            sptt += self.pce[k] * s
+            lost += lo
+        return sptt, lost
+
+    def objective(self, x: np.ndarray, v: np.ndarray) -> float:
+        g = self.g
+        return float(K.link_time_integral(v, g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf)
+                     + np.sum(self.grad_fixed * x))
+
+    def volume(self, x: np.ndarray) -> np.ndarray:
+        return self.pce @ x
+
+    def unreachable_pairs(self) -> list[str]:
+        """OD pairs with demand and no path, as 'origin->destination' (for the error message)."""
+        g = self.g
+        out = []
+        for k, m in enumerate(self.mats):
+            dist, _ = K.shortest_path_trees(g.indptr, g.head, g.free_flow_time + self.fixed[k],
+                                            g.blocked, self.origins, self.n_chunks)
+            bad = np.argwhere((m > 0) & ~np.isfinite(dist[:, self.dests]))
+            tag = f" ({self.classes[k].name})" if len(self.mats) > 1 else ""
+            out.extend(f"{self.zone_ids[i]}->{self.zone_ids[j]}{tag}" for i, j in bad)
+        return out
+
+
+def assign(
+    network: Network | CompiledGraph,
+    demand: Demand,
+    *,
+    method: Method = "bfw",
+    gap: float = 1e-4,
+    max_iter: int = 500,
+    max_time_s: float | None = None,
+    classes: Sequence[TrafficClass] | None = None,
+    toll_factor: float = 0.0,
+    distance_factor: float = 0.0,
+    links: pd.DataFrame | None = None,
+    callback: Callable[[IterationInfo], None] | None = None,
+    strict: bool = False,
+) -> AssignmentResult:
+    """Assign ``demand`` to ``network`` at user equilibrium.
+
+    Parameters
+    ----------
+    network
+        A :class:`Network` (checked and compiled here) or an already compiled graph (then pass
+        ``links`` when classes read link columns).
+    demand
+        OD matrices over zones of the network.
+    method
+        ``aon``, ``msa``, ``fw``, ``cfw`` or ``bfw``.
+    gap
+        Target relative gap ``(TSTT - SPTT) / SPTT`` of the flows returned.
+    max_iter, max_time_s
+        Other stopping rules; reaching one of them first leaves ``converged`` False and warns.
+    classes
+        Traffic classes; default one class carrying the matrix ``demand`` (or the only matrix)
+        with generalized cost ``time + toll_factor * toll + distance_factor * length``.
+    toll_factor, distance_factor
+        Cost weights of the default class (TNTP's generalized cost).
+    callback
+        Called with an :class:`IterationInfo` after each iteration.
+    strict
+        Raise :class:`~karvan.errors.KarvanError` instead of warning when not converged.
+
+    Returns
+    -------
+    AssignmentResult
+
+    Raises
+    ------
+    InputError
+        On a bad network, demand or class definition.
+    NoPathError
+        When some OD pair with demand has no path.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> nodes = pd.DataFrame({"zone_id": [1, 2]}, index=pd.Index([1, 2], name="node_id"))
+    >>> links = pd.DataFrame({"from_node_id": [1, 1], "to_node_id": [2, 2],
+    ...                       "free_flow_time": [1.0, 2.0], "capacity": [1.0, 1.0],
+    ...                       "alpha": [1.0, 1.0], "beta": [1.0, 1.0]},
+    ...                      index=pd.Index(["a", "b"], name="link_id"))
+    >>> d = Demand((1, 2), {"demand": np.array([[0.0, 3.0], [0.0, 0.0]])})
+    >>> r = assign(Network(nodes, links), d, gap=1e-10)
+    >>> [round(f, 6) for f in r.flow]   # 1 + f_a = 2 + 2 f_b ... equal times
+    [2.0, 1.0]
+    """
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}.")
+    if not (gap >= 0):
+        raise InputError(f"gap must be >= 0, got {gap}.")
+    if max_iter < 1:
+        raise InputError(f"max_iter must be >= 1, got {max_iter}.")
+    if isinstance(network, CompiledGraph):
+        graph = network
+        if links is None:
+            links = pd.DataFrame(
+                {"toll": _link_values(graph, graph.toll),
+                 "length": _link_values(graph, graph.length)},
+                index=pd.Index(graph.link_ids, name="link_id"),
+            )
+    else:
+        graph = compile_graph(network)
+        links = complete_links(network.links)
+    if classes is None:
+        name = "demand" if "demand" in demand.matrices else demand.names[0]
+        fields = {}
+        if toll_factor:
+            fields["toll"] = toll_factor
+        if distance_factor:
+            fields["length"] = distance_factor
+        classes = [TrafficClass("all", name, cost_fields=fields)]
+    names = [c.name for c in classes]
+    if len(set(names)) != len(names):
+        raise InputError(f"class names repeat: {format_ids(names)}.")
+    prob = _Problem(graph, demand, classes, links)
+    return _solve(prob, method=method, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
+                  callback=callback, strict=strict)
+
+
+def _link_values(graph: CompiledGraph, arc_values: np.ndarray) -> np.ndarray:
+    out = np.zeros(graph.n_links)
+    out[graph.arc_link] = arc_values
+    return out
+
+
+def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s: float | None,
+           callback, strict: bool) -> AssignmentResult:
+    g = prob.g
+    n_cls = len(prob.classes)
+    t0 = _time.perf_counter()
+    x = np.zeros((n_cls, g.n_arcs))
+    y = np.zeros_like(x)
+    t = prob.times(np.zeros(g.n_arcs))
+    _, lost = prob.aon(t, x)
+    if lost > 0:
+        pairs = prob.unreachable_pairs()
+        raise NoPathError(
+            f"{len(pairs)} OD pairs with demand ({lost:g} in all) have no path "
+            f"({format_ids(pairs)}); connect them or remove their demand."
+        )
+    rows = []
+    s1 = s2 = d1 = p1 = None
+    tau1 = 0.0
+    converged = False
+    rel_gap = aec = obj = np.nan
+    it = 0
+    step = 1.0
+    direction = "aon"
+    while True:
+        v = prob.volume(x)
+        prob.times(v, t)
+        sptt, _ = prob.aon(t, y)
+        tstt = float(sum(prob.pce[k] * np.dot(x[k], t + prob.fixed[k]) for k in range(n_cls)))
+        rel_gap = (tstt - sptt) / sptt if sptt > 0 else 0.0
+        aec = (tstt - sptt) / prob.demand_total if prob.demand_total > 0 else 0.0
+        obj = prob.objective(x, v)
+        elapsed = _time.perf_counter() - t0
+        rows.append((it, rel_gap, aec, obj, step, direction, elapsed))
+        if callback is not None:
+            callback(IterationInfo(it, rel_gap, aec, obj, step, direction, elapsed))
+        if rel_gap <= gap:
+            converged = True
+            break
+        if method == "aon" or it >= max_iter or (max_time_s is not None and elapsed >= max_time_s):
+            break
+        it += 1
+        if method == "msa":
+            step = 1.0 / (it + 1)
+            direction = "msa"
+            x += step * (y - x)
+            continue
+        # direction
+        target = y
+        direction = "fw"
+        coef = None
+        if method in ("cfw", "bfw") and s1 is not None and 0.0 < tau1 < 1.0 - 1e-12:
+            h = prob.dtimes(v)
+            ev = prob.volume(y - x)
+            dv1 = prob.volume(d1)
+            hd1 = h * dv1
+            d1d1 = float(np.dot(hd1, dv1))
+            ed1 = float(np.dot(ev, hd1))
+            if method == "bfw" and s2 is not None:
+                pv = prob.volume(p1)
+                hp = h * pv
+                pp = float(np.dot(hp, pv))
+                pd1 = float(np.dot(hp, dv1))
+                ep = float(np.dot(ev, hp))
+                det = d1d1 * pp - pd1 * pd1
+                if det > 1e-14 * max(d1d1 * pp, 1e-300):
+                    a = (-ed1 * pp + ep * pd1) / det
+                    b = (-ep * d1d1 + ed1 * pd1) / det
+                    b1 = (a + b * tau1) / (1.0 - tau1)
+                    if b1 >= 0.0 and b >= 0.0:
+                        coef = (1.0, b1, b)
+                        direction = "bfw"
+            if coef is None and d1d1 > 0.0:
+                b1 = (-ed1 / d1d1) / (1.0 - tau1)
+                if b1 >= 0.0:
+                    coef = (1.0, b1, 0.0)
+                    direction = "cfw"
+        if coef is not None:
+            tot = sum(coef)
+            b0, b1, b2 = (c / tot for c in coef)
+            target = b0 * y + b1 * s1
+            if b2 > 0.0:
+                target += b2 * s2
+        d = target - x
+        dv = prob.volume(d)
+        fixed_dot = float(np.sum(prob.grad_fixed * d))
+        step = K.line_search(v, dv, fixed_dot, g.free_flow_time, g.capacity, g.alpha, g.beta,
+                             g.vdf, 1.0)
+        if step <= 0.0 and direction != "fw":
+            # the conjugate direction gave no descent: take a plain Frank-Wolfe step
+            direction = "fw"
+            target = y
+            d = y - x
+            dv = prob.volume(d)
+            fixed_dot = float(np.sum(prob.grad_fixed * d))
+            step = K.line_search(v, dv, fixed_dot, g.free_flow_time, g.capacity, g.alpha, g.beta,
+                                 g.vdf, 1.0)
+        if method in ("cfw", "bfw"):
+            p1 = (s1 - x) if s1 is not None else None
+            s2 = s1
+            s1 = target.copy() if target is y else target
+            d1 = d
+            tau1 = step
+        x += step * d
+    v = prob.volume(x)
+    prob.times(v, t)
+    costs = t[None, :] + prob.fixed
+    conv = pd.DataFrame(rows, columns=["iteration", "relative_gap", "aec", "objective", "step",
+                                       "direction", "elapsed_s"])
+    if not converged:
+        msg = (f"{method} stopped after {it} iterations at relative gap {rel_gap:.3g} "
+               f"(target {gap:g}).")
+        if strict:
+            from karvan.errors import KarvanError
+
+            raise KarvanError(msg)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+    log.info("%s: %d iterations, relative gap %.3g, %.3f s", method, it, rel_gap,
+             _time.perf_counter() - t0)
+    return AssignmentResult(
+        graph=g,
+        classes=prob.classes,
+        class_flows=x,
+        volume=v,
+        time=t.copy(),
+        class_costs=costs,
+        objective=obj,
+        gap=float(rel_gap),
+        aec=float(aec),
+        iterations=it,
+        converged=converged,
+        convergence=conv,
+        params={"method": method, "gap": gap, "max_iter": max_iter, "max_time_s": max_time_s,
+                "threads": prob.n_chunks,
+                "classes": [{"name": c.name, "demand": c.demand, "value_of_time": c.value_of_time,
+                             "pce": c.pce, "cost_fields": dict(c.cost_fields)}
+                            for c in prob.classes]},
+    )

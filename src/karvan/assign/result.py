@@ -1,0 +1,98 @@
+"""The outcome of an assignment: flows, times, costs and how far they are from equilibrium."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from karvan.assign.classes import TrafficClass
+from karvan.network.graph import CompiledGraph
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AssignmentResult:
+    """Flows at (or near) equilibrium, with the convergence that got there.
+
+    Arrays are per arc (see :class:`~karvan.network.CompiledGraph`); :meth:`link_table` turns
+    them into a table keyed by ``link_id``.
+
+    Attributes
+    ----------
+    class_flows
+        (n_classes, n_arcs) flow of each class in its demand units.
+    volume
+        Congestion volume per arc: ``sum_k pce_k * class_flows[k]``.
+    time
+        Arc time at ``volume``.
+    class_costs
+        (n_classes, n_arcs) generalized cost in time units: ``time + fixed_k / value_of_time_k``.
+    objective
+        Beckmann's objective at the returned flows (time units x capacity units).
+    gap
+        Relative gap ``(TSTT - SPTT) / SPTT`` of the returned flows priced at their own costs.
+    aec
+        Average excess cost ``(TSTT - SPTT) / demand``.
+    converged
+        Whether ``gap`` reached the requested target.
+    convergence
+        One row per iteration: iteration, relative_gap, aec, objective, step, direction,
+        elapsed_s.
+    """
+
+    graph: CompiledGraph
+    classes: tuple[TrafficClass, ...]
+    class_flows: np.ndarray
+    volume: np.ndarray
+    time: np.ndarray
+    class_costs: np.ndarray
+    objective: float
+    gap: float
+    aec: float
+    iterations: int
+    converged: bool
+    convergence: pd.DataFrame
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def flow(self) -> np.ndarray:
+        """Total flow per arc in demand units (sum over classes)."""
+        return self.class_flows.sum(axis=0)
+
+    @property
+    def cost(self) -> np.ndarray:
+        """Generalized cost per arc of the first class (time units)."""
+        return self.class_costs[0]
+
+    def link_table(self) -> pd.DataFrame:
+        """One row per arc: link_id, direction, from/to node ids, flow, time, cost, volume,
+        voc, and flow_<class>/cost_<class> when there is more than one class."""
+        g = self.graph
+        df = pd.DataFrame(
+            {
+                "link_id": g.link_ids[g.arc_link],
+                "direction": g.arc_dir.astype(np.int64),
+                "from_node_id": g.node_ids[g.tail],
+                "to_node_id": g.node_ids[g.head],
+                "flow": self.flow,
+                "time": self.time,
+                "cost": self.cost,
+                "volume": self.volume,
+                "voc": np.where(np.isfinite(g.capacity), self.volume / g.capacity, 0.0),
+            }
+        )
+        if len(self.classes) > 1:
+            for k, c in enumerate(self.classes):
+                df[f"flow_{c.name}"] = self.class_flows[k]
+                df[f"cost_{c.name}"] = self.class_costs[k]
+        order = np.lexsort((-g.arc_dir, g.arc_link))
+        return df.iloc[order].reset_index(drop=True)
+
+    def link_summary(self) -> pd.DataFrame:
+        """One row per link with flow_ab, flow_ba and flow_tot (AequilibraE's convention)."""
+        g = self.graph
+        ab, ba = g.to_links(self.flow)
+        return pd.DataFrame({"flow_ab": ab, "flow_ba": ba, "flow_tot": ab + ba},
+                            index=pd.Index(g.link_ids, name="link_id"))

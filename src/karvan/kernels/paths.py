@@ -1,0 +1,206 @@
+"""Shortest-path trees on a forward-star (CSR) graph, all-or-nothing loading and path skims.
+
+Graph arrays: ``indptr`` (n_nodes + 1) and ``head`` (n_arcs) give each node's out-arcs sorted by
+tail; ``tail`` is the tail of each arc; ``cost`` the arc cost (non-negative). A node with
+``blocked[node]`` true may start or end a path but never lies inside one (TNTP's first-thru-node
+rule, zone centroids in general). Dijkstra with an indexed binary heap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from karvan.kernels._jit import JIT, PJIT, njit, prange
+
+
+@njit(**JIT)
+def _heap_push_or_decrease(heap, pos, size, dist, v):
+    # insert v (pos[v] == -1) or move it up after its key decreased; returns the new size
+    i = pos[v]
+    if i < 0:
+        i = size
+        size += 1
+    dv = dist[v]
+    while i > 0:
+        parent = (i - 1) >> 1
+        p = heap[parent]
+        if dist[p] <= dv:
+            break
+        heap[i] = p
+        pos[p] = i
+        i = parent
+    heap[i] = v
+    pos[v] = i
+    return size
+
+
+@njit(**JIT)
+def _heap_pop(heap, pos, size, dist):
+    top = heap[0]
+    pos[top] = -2  # settled
+    size -= 1
+    if size > 0:
+        last = heap[size]
+        dl = dist[last]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= size:
+                break
+            if c + 1 < size and dist[heap[c + 1]] < dist[heap[c]]:
+                c += 1
+            if dist[heap[c]] >= dl:
+                break
+            heap[i] = heap[c]
+            pos[heap[i]] = i
+            i = c
+        heap[i] = last
+        pos[last] = i
+    return top, size
+
+
+@njit(**JIT)
+def _tree(origin, indptr, head, cost, blocked, dist, pred, order, heap, pos):
+    """One-to-all Dijkstra from ``origin``; fills dist, pred (arc index, -1 at root or unreached)
+    and order (nodes in the order settled); returns how many nodes were settled."""
+    n = indptr.shape[0] - 1
+    for i in range(n):
+        dist[i] = np.inf
+        pred[i] = -1
+        pos[i] = -1
+    dist[origin] = 0.0
+    size = _heap_push_or_decrease(heap, pos, 0, dist, origin)
+    count = 0
+    while size > 0:
+        u, size = _heap_pop(heap, pos, size, dist)
+        order[count] = u
+        count += 1
+        if blocked[u] and u != origin:
+            continue
+        du = dist[u]
+        for e in range(indptr[u], indptr[u + 1]):
+            v = head[e]
+            nd = du + cost[e]
+            if nd < dist[v]:
+                dist[v] = nd
+                pred[v] = e
+                size = _heap_push_or_decrease(heap, pos, size, dist, v)
+    return count
+
+
+@njit(**PJIT)
+def aon_assign(indptr, head, tail, cost, blocked, origins, dests, demand, n_chunks):
+    """All-or-nothing assignment of ``demand[i, j]`` from ``origins[i]`` to ``dests[j]``.
+
+    Returns (arc flows, shortest-path total cost sum_ij demand_ij * dist_ij, demand with no path).
+    Origins are spread over ``n_chunks`` parallel workers, each loading its own flow vector.
+    """
+    n = indptr.shape[0] - 1
+    m = head.shape[0]
+    n_orig = origins.shape[0]
+    n_dest = dests.shape[0]
+    flows_c = np.zeros((n_chunks, m))
+    sptt_c = np.zeros(n_chunks)
+    lost_c = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        dist = np.empty(n)
+        pred = np.empty(n, np.int64)
+        order = np.empty(n, np.int64)
+        heap = np.empty(n, np.int64)
+        pos = np.empty(n, np.int64)
+        load = np.zeros(n)
+        flows = flows_c[c]
+        for oi in range(c, n_orig, n_chunks):
+            total = 0.0
+            for j in range(n_dest):
+                total += demand[oi, j]
+            if total == 0.0:
+                continue
+            o = origins[oi]
+            count = _tree(o, indptr, head, cost, blocked, dist, pred, order, heap, pos)
+            for j in range(n_dest):
+                q = demand[oi, j]
+                if q == 0.0:
+                    continue
+                d = dests[j]
+                if d == o:
+                    continue
+                if dist[d] == np.inf:
+                    lost_c[c] += q
+                    continue
+                load[d] += q
+                sptt_c[c] += q * dist[d]
+            for k in range(count - 1, 0, -1):
+                v = order[k]
+                q = load[v]
+                if q != 0.0:
+                    e = pred[v]
+                    flows[e] += q
+                    load[tail[e]] += q
+                    load[v] = 0.0
+            load[o] = 0.0
+    out = np.zeros(m)
+    for c in range(n_chunks):
+        for e in range(m):
+            out[e] += flows_c[c, e]
+    return out, sptt_c.sum(), lost_c.sum()
+
+
+@njit(**PJIT)
+def shortest_path_trees(indptr, head, cost, blocked, origins, n_chunks):
+    """Distances and predecessor arcs from every origin: two (n_origins, n_nodes) arrays."""
+    n = indptr.shape[0] - 1
+    n_orig = origins.shape[0]
+    dist_all = np.empty((n_orig, n))
+    pred_all = np.empty((n_orig, n), np.int64)
+    for c in prange(n_chunks):
+        order = np.empty(n, np.int64)
+        heap = np.empty(n, np.int64)
+        pos = np.empty(n, np.int64)
+        for oi in range(c, n_orig, n_chunks):
+            _tree(origins[oi], indptr, head, cost, blocked, dist_all[oi], pred_all[oi], order, heap,
+                  pos)
+    return dist_all, pred_all
+
+
+@njit(**PJIT)
+def path_skims(indptr, head, tail, cost, blocked, origins, dests, fields, n_chunks):
+    """Sums of arc ``fields`` (n_fields, n_arcs) along least-cost paths: (n_orig, n_dest, n_fields).
+
+    Unreachable pairs get NaN; a zone to itself gets 0.
+    """
+    n = indptr.shape[0] - 1
+    n_orig = origins.shape[0]
+    n_dest = dests.shape[0]
+    nf = fields.shape[0]
+    out = np.empty((n_orig, n_dest, nf))
+    for c in prange(n_chunks):
+        dist = np.empty(n)
+        pred = np.empty(n, np.int64)
+        order = np.empty(n, np.int64)
+        heap = np.empty(n, np.int64)
+        pos = np.empty(n, np.int64)
+        acc = np.zeros((n, nf))
+        for oi in range(c, n_orig, n_chunks):
+            o = origins[oi]
+            count = _tree(o, indptr, head, cost, blocked, dist, pred, order, heap, pos)
+            for f in range(nf):
+                acc[o, f] = 0.0
+            for k in range(1, count):
+                v = order[k]
+                e = pred[v]
+                u = tail[e]
+                for f in range(nf):
+                    acc[v, f] = acc[u, f] + fields[f, e]
+            for j in range(n_dest):
+                d = dests[j]
+                if d == o:
+                    for f in range(nf):
+                        out[oi, j, f] = 0.0
+                elif dist[d] == np.inf:
+                    for f in range(nf):
+                        out[oi, j, f] = np.nan
+                else:
+                    for f in range(nf):
+                        out[oi, j, f] = acc[d, f]
+    return out

@@ -1,0 +1,110 @@
+"""Demand: OD matrices over an ordered list of zones, one matrix per named segment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from karvan.errors import InputError, format_ids
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """OD matrices: ``matrices[name][i, j]`` is the demand from ``zone_ids[i]`` to ``zone_ids[j]``.
+
+    Examples
+    --------
+    >>> d = Demand.from_long(pd.DataFrame({"origin": [1], "destination": [2], "volume": [6.0]}))
+    >>> d.total()
+    6.0
+    """
+
+    zone_ids: tuple
+    matrices: Mapping[str, np.ndarray]
+
+    def __post_init__(self) -> None:
+        n = len(self.zone_ids)
+        problems = []
+        for name, m in self.matrices.items():
+            if m.shape != (n, n):
+                problems.append(f"matrix {name!r} has shape {m.shape}, expected ({n}, {n}).")
+            elif not np.all(np.isfinite(m)):
+                problems.append(f"matrix {name!r} has NaN or infinite entries.")
+            elif (m < 0).any():
+                problems.append(f"matrix {name!r} has negative demand.")
+        if len(set(self.zone_ids)) != n:
+            problems.append("zone ids repeat.")
+        if problems:
+            raise InputError(problems, "demand")
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.matrices)
+
+    def total(self, name: str | None = None) -> float:
+        if name is not None:
+            return float(self.matrices[name].sum())
+        return float(sum(m.sum() for m in self.matrices.values()))
+
+    @classmethod
+    def from_long(
+        cls,
+        table: pd.DataFrame,
+        *,
+        origin: str = "origin",
+        destination: str = "destination",
+        value: str = "volume",
+        segment: str | None = None,
+        zone_ids: tuple | None = None,
+    ) -> Demand:
+        """Build from a long table of (origin, destination, [segment,] value) rows.
+
+        Repeated (origin, destination, segment) rows are summed.
+        """
+        missing = [c for c in (origin, destination, value) if c not in table]
+        if segment is not None and segment not in table:
+            missing.append(segment)
+        if missing:
+            raise InputError(f"demand table lacks column(s) {', '.join(missing)}.")
+        vals = pd.to_numeric(table[value], errors="coerce")
+        bad = table.index[vals.isna() | (vals < 0)]
+        if len(bad):
+            raise InputError(
+                f"{len(bad)} demand rows have a missing, non-numeric or negative {value} "
+                f"(rows {format_ids(bad)})."
+            )
+        if zone_ids is None:
+            zone_ids = tuple(pd.unique(pd.concat([table[origin], table[destination]])))
+        index = {z: i for i, z in enumerate(zone_ids)}
+        unknown = set(table[origin]) - index.keys() | (set(table[destination]) - index.keys())
+        if unknown:
+            raise InputError(
+                f"demand names {len(unknown)} zones that are not in the network "
+                f"({format_ids(sorted(map(str, unknown)))}); add them as zones or drop the rows."
+            )
+        segs = [None] if segment is None else list(pd.unique(table[segment]))
+        n = len(zone_ids)
+        matrices = {}
+        for s in segs:
+            rows = table if s is None else table[table[segment] == s]
+            m = np.zeros((n, n))
+            oi = rows[origin].map(index).to_numpy()
+            di = rows[destination].map(index).to_numpy()
+            np.add.at(m, (oi, di), vals.loc[rows.index].to_numpy(dtype=float))
+            matrices["demand" if s is None else str(s)] = m
+        return cls(tuple(zone_ids), matrices)
+
+    def to_long(self) -> pd.DataFrame:
+        """Long table of non-zero entries: segment, origin, destination, volume."""
+        parts = []
+        z = np.asarray(self.zone_ids, dtype=object)
+        for name, m in self.matrices.items():
+            i, j = np.nonzero(m)
+            parts.append(pd.DataFrame({"segment": name, "origin": z[i], "destination": z[j],
+                                       "volume": m[i, j]}))
+        if not parts:
+            return pd.DataFrame(columns=["segment", "origin", "destination", "volume"])
+        return pd.concat(parts, ignore_index=True)

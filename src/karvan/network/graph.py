@@ -1,0 +1,166 @@
+"""Compile a :class:`Network` to frozen forward-star arrays for the kernels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from karvan.errors import InputError, format_ids
+from karvan.network.model import Network, check_network, complete_links
+
+_VDF_CODES = {"bpr": 0, "conical": 1, "constant": 2}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompiledGraph:
+    """Forward-star arrays of a network, with the maps between ids and array positions.
+
+    Each directed link is one arc; an undirected link is two arcs (``arc_dir`` +1 for from -> to,
+    -1 for to -> from) that share the link's attributes. Arcs are sorted by tail node, so the
+    out-arcs of node ``i`` are ``indptr[i]:indptr[i + 1]``.
+    """
+
+    node_ids: np.ndarray
+    link_ids: np.ndarray
+    zone_ids: np.ndarray
+    indptr: np.ndarray
+    tail: np.ndarray
+    head: np.ndarray
+    arc_link: np.ndarray
+    arc_dir: np.ndarray
+    free_flow_time: np.ndarray
+    capacity: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    vdf: np.ndarray
+    length: np.ndarray
+    toll: np.ndarray
+    blocked: np.ndarray
+    zone_nodes: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.node_ids.shape[0])
+
+    @property
+    def n_arcs(self) -> int:
+        return int(self.head.shape[0])
+
+    @property
+    def n_links(self) -> int:
+        return int(self.link_ids.shape[0])
+
+    def node_index(self, node_ids) -> np.ndarray:
+        """0-based positions of node ids; raises on unknown ids."""
+        lookup = pd.Index(self.node_ids)
+        idx = lookup.get_indexer(pd.Index(np.atleast_1d(np.asarray(node_ids, dtype=object))))
+        if (idx < 0).any():
+            bad = np.atleast_1d(np.asarray(node_ids, dtype=object))[idx < 0]
+            raise InputError(f"unknown node ids: {format_ids(bad)}.")
+        return idx.astype(np.int64)
+
+    def zone_index(self, zone_ids) -> np.ndarray:
+        """0-based positions (in ``zone_ids``) of zone ids; raises on unknown ids."""
+        lookup = pd.Index(self.zone_ids)
+        ids = np.atleast_1d(np.asarray(zone_ids, dtype=object))
+        idx = lookup.get_indexer(pd.Index(ids))
+        if (idx < 0).any():
+            raise InputError(
+                f"{int((idx < 0).sum())} zone ids are not zones of the network "
+                f"({format_ids(ids[idx < 0])})."
+            )
+        return idx.astype(np.int64)
+
+    def to_arcs(self, link_values) -> np.ndarray:
+        """Per-link values (in ``link_ids`` order) expanded to arcs."""
+        return np.asarray(link_values, dtype=float)[self.arc_link]
+
+    def to_links(self, arc_values) -> tuple[np.ndarray, np.ndarray]:
+        """Arc values summed back to links: (from -> to part, to -> from part)."""
+        ab = np.zeros(self.n_links)
+        ba = np.zeros(self.n_links)
+        fwd = self.arc_dir > 0
+        np.add.at(ab, self.arc_link[fwd], np.asarray(arc_values)[fwd])
+        np.add.at(ba, self.arc_link[~fwd], np.asarray(arc_values)[~fwd])
+        return ab, ba
+
+
+def compile_graph(network: Network, *, check: bool = True) -> CompiledGraph:
+    """Check ``network`` and build its :class:`CompiledGraph`.
+
+    Examples
+    --------
+    >>> nodes = pd.DataFrame({"zone_id": [1, 2, None]}, index=pd.Index([1, 2, 3], name="node_id"))
+    >>> links = pd.DataFrame({"from_node_id": [1, 3], "to_node_id": [3, 2],
+    ...                       "free_flow_time": [1.0, 2.0], "vdf": "constant"},
+    ...                      index=pd.Index(["a", "b"], name="link_id"))
+    >>> g = compile_graph(Network(nodes, links))
+    >>> g.n_arcs, list(g.zone_ids)
+    (2, [1, 2])
+    """
+    links = complete_links(network.links)
+    net = Network(network.nodes, links, network.config, network.name)
+    if check:
+        check_network(net)
+    nodes = network.nodes
+    node_ids = nodes.index.to_numpy()
+    lookup = pd.Index(node_ids)
+    fi = lookup.get_indexer(links["from_node_id"])
+    ti = lookup.get_indexer(links["to_node_id"])
+    directed = _as_bool(links["directed"])
+    n_links = len(links)
+    li = np.arange(n_links)
+    rev = ~directed
+    tail = np.concatenate([fi, ti[rev]]).astype(np.int64)
+    head = np.concatenate([ti, fi[rev]]).astype(np.int64)
+    arc_link = np.concatenate([li, li[rev]]).astype(np.int64)
+    arc_dir = np.concatenate([np.ones(n_links), -np.ones(int(rev.sum()))]).astype(np.int8)
+    order = np.argsort(tail, kind="stable")
+    tail, head, arc_link, arc_dir = tail[order], head[order], arc_link[order], arc_dir[order]
+    n = len(node_ids)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(indptr, tail + 1, 1)
+    indptr = np.cumsum(indptr)
+
+    def arcs(col: str) -> np.ndarray:
+        return np.ascontiguousarray(pd.to_numeric(links[col]).to_numpy(dtype=float)[arc_link])
+
+    cap = arcs("capacity")
+    cap = np.where(np.isfinite(cap) & (cap > 0), cap, np.inf)
+    vdf = links["vdf"].map(_VDF_CODES).to_numpy(dtype=np.int64)[arc_link]
+    alpha = arcs("alpha")
+    beta = arcs("beta")
+    # a link with no finite capacity has no congestion
+    vdf = np.where(np.isfinite(cap), vdf, _VDF_CODES["constant"]).astype(np.int64)
+    blocked = np.zeros(n, dtype=np.bool_)
+    if "passable" in nodes:
+        blocked = ~_as_bool(nodes["passable"])
+    zones = net.zones
+    return CompiledGraph(
+        node_ids=node_ids,
+        link_ids=links.index.to_numpy(),
+        zone_ids=zones.index.to_numpy(),
+        indptr=indptr,
+        tail=np.ascontiguousarray(tail),
+        head=np.ascontiguousarray(head),
+        arc_link=np.ascontiguousarray(arc_link),
+        arc_dir=np.ascontiguousarray(arc_dir),
+        free_flow_time=arcs("free_flow_time"),
+        capacity=cap,
+        alpha=alpha,
+        beta=beta,
+        vdf=vdf,
+        length=arcs("length"),
+        toll=arcs("toll"),
+        blocked=blocked,
+        zone_nodes=lookup.get_indexer(zones.to_numpy()).astype(np.int64),
+    )
+
+
+def _as_bool(col: pd.Series) -> np.ndarray:
+    if col.dtype == bool:
+        return col.to_numpy()
+    s = col.astype(str).str.strip().str.lower()
+    return s.isin(["true", "1", "1.0", "t", "yes", "y"]).to_numpy()
