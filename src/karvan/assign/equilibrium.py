@@ -380,7 +380,7 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
     costs = t[None, :] + prob.fixed
     conv = pd.DataFrame(rows, columns=["iteration", "relative_gap", "aec", "objective", "step",
                                        "direction", "elapsed_s"])
-    if not converged:
+    if not converged and method != "aon":
         msg = (f"{method} stopped after {it} iterations at relative gap {rel_gap:.3g} "
                f"(target {gap:g}).")
         if strict:

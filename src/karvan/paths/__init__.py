@@ -1,0 +1,7 @@
+"""Shortest paths and skims: validate, then one kernel call."""
+
+from __future__ import annotations
+
+from karvan.paths.skims import path_between, skim, skim_result
+
+__all__ = ["path_between", "skim", "skim_result"]
