@@ -183,6 +183,7 @@ def assign(
     links: pd.DataFrame | None = None,
     callback: Callable[[IterationInfo], None] | None = None,
     strict: bool = False,
+    record_routes: bool = False,
 ) -> AssignmentResult:
     """Assign ``demand`` to ``network`` at user equilibrium.
 
@@ -208,6 +209,11 @@ def assign(
         Called with an :class:`IterationInfo` after each iteration.
     strict
         Raise :class:`~karvan.errors.KarvanError` instead of warning when not converged.
+    record_routes
+        Keep every all-or-nothing tree and the weight of each in the returned flows, so that
+        :func:`karvan.paths.route_flows` can list the routes of every OD pair with their flows
+        (memory: iterations x classes x zones x nodes integers; meant for corridor-size
+        networks).
 
     Returns
     -------
@@ -263,7 +269,7 @@ def assign(
         raise InputError(f"class names repeat: {format_ids(names)}.")
     prob = _Problem(graph, demand, classes, links)
     return _solve(prob, method=method, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
-                  callback=callback, strict=strict)
+                  callback=callback, strict=strict, record=record_routes)
 
 
 def _link_values(graph: CompiledGraph, arc_values: np.ndarray) -> np.ndarray:
@@ -272,8 +278,53 @@ def _link_values(graph: CompiledGraph, arc_values: np.ndarray) -> np.ndarray:
     return out
 
 
+class _Recorder:
+    """The all-or-nothing trees of each iteration and their weights in the current flows.
+
+    Every method here moves x to a convex combination of all-or-nothing solutions y_0, y_1, ...;
+    tracking the coefficients of x (and of the conjugate targets s1, s2) over the y_j gives the
+    route flows of every OD pair exactly: route flow = sum of the weights of the trees that use it.
+    """
+
+    def __init__(self, prob: _Problem) -> None:
+        self.prob = prob
+        self.trees: list[list[np.ndarray]] = []
+        self.wx = np.zeros(0)
+        self.ws1 = self.ws2 = None
+
+    def add_tree(self, t: np.ndarray) -> int:
+        g, p = self.prob.g, self.prob
+        per_class = []
+        for k in range(len(p.classes)):
+            _, pred = K.shortest_path_trees(g.indptr, g.head, t + p.fixed[k], g.blocked,
+                                            p.origins, p.n_chunks)
+            per_class.append(pred.astype(np.int32))
+        self.trees.append(per_class)
+        n = len(self.trees)
+        for name in ("wx", "ws1", "ws2"):
+            w = getattr(self, name)
+            if w is not None:
+                setattr(self, name, np.r_[w, 0.0])
+        return n - 1
+
+    def step(self, j: int, coef, step: float, kind: str) -> None:
+        e = np.zeros(len(self.trees))
+        e[j] = 1.0
+        if coef is None:
+            ws = e
+        else:
+            b0, b1, b2 = coef
+            ws = b0 * e + b1 * self.ws1
+            if b2 > 0.0:
+                ws = ws + b2 * self.ws2
+        if kind == "conjugate":
+            self.ws2 = self.ws1
+            self.ws1 = ws
+        self.wx = (1.0 - step) * self.wx + step * ws
+
+
 def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s: float | None,
-           callback, strict: bool) -> AssignmentResult:
+           callback, strict: bool, record: bool = False) -> AssignmentResult:
     g = prob.g
     n_cls = len(prob.classes)
     t0 = _time.perf_counter()
@@ -281,6 +332,10 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
     y = np.zeros_like(x)
     t = prob.times(np.zeros(g.n_arcs))
     _, lost = prob.aon(t, x)
+    rec = _Recorder(prob) if record else None
+    if rec is not None:
+        rec.add_tree(t)
+        rec.wx = np.ones(1)
     if lost > 0:
         pairs = prob.unreachable_pairs()
         raise NoPathError(
@@ -299,6 +354,7 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
         v = prob.volume(x)
         prob.times(v, t)
         sptt, _ = prob.aon(t, y)
+        j = rec.add_tree(t) if rec is not None else -1
         tstt = float(sum(prob.pce[k] * np.dot(x[k], t + prob.fixed[k]) for k in range(n_cls)))
         rel_gap = (tstt - sptt) / sptt if sptt > 0 else 0.0
         aec = (tstt - sptt) / prob.demand_total if prob.demand_total > 0 else 0.0
@@ -317,6 +373,8 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
             step = 1.0 / (it + 1)
             direction = "msa"
             x += step * (y - x)
+            if rec is not None:
+                rec.step(j, None, step, "msa")
             continue
         # direction
         target = y
@@ -350,7 +408,8 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
                     direction = "cfw"
         if coef is not None:
             tot = sum(coef)
-            b0, b1, b2 = (c / tot for c in coef)
+            coef = tuple(c / tot for c in coef)
+            b0, b1, b2 = coef
             target = b0 * y + b1 * s1
             if b2 > 0.0:
                 target += b2 * s2
@@ -368,6 +427,9 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
             fixed_dot = float(np.sum(prob.grad_fixed * d))
             step = K.line_search(v, dv, fixed_dot, g.free_flow_time, g.capacity, g.alpha, g.beta,
                                  g.vdf, 1.0)
+            coef = None
+        if rec is not None:
+            rec.step(j, coef, step, "conjugate" if method in ("cfw", "bfw") else "fw")
         if method in ("cfw", "bfw"):
             p1 = (s1 - x) if s1 is not None else None
             s2 = s1
@@ -403,6 +465,8 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
         iterations=it,
         converged=converged,
         convergence=conv,
+        routes=None if rec is None else (rec.trees, rec.wx, prob.origins, prob.zone_ids,
+                                         prob.mats),
         params={"method": method, "gap": gap, "max_iter": max_iter, "max_time_s": max_time_s,
                 "threads": prob.n_chunks,
                 "classes": [{"name": c.name, "demand": c.demand, "value_of_time": c.value_of_time,

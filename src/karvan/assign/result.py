@@ -55,6 +55,7 @@ class AssignmentResult:
     converged: bool
     convergence: pd.DataFrame
     params: dict[str, Any] = field(default_factory=dict)
+    routes: Any = None
 
     @property
     def flow(self) -> np.ndarray:

@@ -1,0 +1,96 @@
+"""Route lists per OD pair and select-link analysis, from an assignment run with
+``record_routes=True``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from karvan.assign.result import AssignmentResult
+from karvan.errors import InputError
+
+
+def _need_routes(result: AssignmentResult):
+    if result.routes is None:
+        raise InputError("this result has no route record; assign with record_routes=True.")
+    return result.routes
+
+
+def route_flows(result: AssignmentResult, *, min_share: float = 0.0) -> pd.DataFrame:
+    """Every route used by every OD pair and class, with its flow.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``class, origin, destination, route, arcs, links, flow, share, cost``: ``route``
+        numbers the routes of an OD pair from 0 (largest flow first), ``arcs`` is a tuple of arc
+        positions, ``links`` a tuple of link ids, ``cost`` the route's generalized cost at the
+        final link costs. Flows of an OD pair sum to its demand; summed over routes they give
+        the link flows.
+    """
+    trees, wx, origins, zone_ids, mats = _need_routes(result)
+    g = result.graph
+    n_trees = len(trees)
+    used = np.flatnonzero(wx > 0)
+    rows = []
+    for k, cls in enumerate(result.classes):
+        m = mats[k]
+        cost_k = result.class_costs[k]
+        for i in range(len(origins)):
+            dests = np.flatnonzero(m[i] > 0)
+            if not len(dests):
+                continue
+            # identical trees from different iterations are walked once, with their weights summed
+            preds = np.stack([trees[t][k][i] for t in used]) if n_trees else np.zeros((0, 0))
+            uniq, inv = np.unique(preds, axis=0, return_inverse=True)
+            w = np.bincount(inv.ravel(), weights=wx[used], minlength=len(uniq))
+            o = origins[i]
+            for j in dests:
+                d = origins[j]
+                acc: dict[tuple, float] = defaultdict(float)
+                for u in range(len(uniq)):
+                    if w[u] <= 0:
+                        continue
+                    acc[_walk(uniq[u], g.tail, o, d)] += w[u]
+                q = m[i, j]
+                items = sorted(acc.items(), key=lambda kv: -kv[1])
+                for r, (arcs, wt) in enumerate(items):
+                    if wt < min_share:
+                        continue
+                    a = np.asarray(arcs, dtype=np.int64)
+                    rows.append((cls.name, zone_ids[i], zone_ids[j], r, arcs,
+                                 tuple(g.link_ids[g.arc_link[a]]), q * wt, wt,
+                                 float(cost_k[a].sum())))
+    return pd.DataFrame(rows, columns=["class", "origin", "destination", "route", "arcs", "links",
+                                       "flow", "share", "cost"])
+
+
+def _walk(pred: np.ndarray, tail: np.ndarray, o: int, d: int) -> tuple:
+    arcs = []
+    v = d
+    while v != o:
+        e = int(pred[v])
+        if e < 0:
+            raise InputError("a recorded tree does not reach a destination with demand.")
+        arcs.append(e)
+        v = int(tail[e])
+    return tuple(arcs[::-1])
+
+
+def select_link(result: AssignmentResult, link_ids, routes: pd.DataFrame | None = None
+                ) -> pd.DataFrame:
+    """Which OD pairs (and classes) use any of ``link_ids``, and how much.
+
+    Returns a table ``class, origin, destination, flow`` of the flow through the selected links
+    (a route that crosses several of them counts once).
+    """
+    routes = route_flows(result) if routes is None else routes
+    sel = set(np.atleast_1d(np.asarray(link_ids, dtype=object)).tolist())
+    unknown = sel - set(result.graph.link_ids.tolist())
+    if unknown:
+        raise InputError(f"unknown link ids: {sorted(map(str, unknown))[:5]}.")
+    hit = routes["links"].map(lambda ls: bool(sel.intersection(ls)))
+    out = routes[hit].groupby(["class", "origin", "destination"], as_index=False)["flow"].sum()
+    return out.sort_values("flow", ascending=False, ignore_index=True)
