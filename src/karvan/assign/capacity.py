@@ -1,0 +1,232 @@
+"""Least-cost multi-class flow with hard capacities, as a linear program solved by HiGHS.
+
+For every class k and origin o with demand, arc flows f[k,o,a] >= 0 conserve flow at every node;
+unserved demand u[k,o,d] >= 0 leaves the network at a penalty. Capacities bind the sum over
+classes and origins of the capacity units on each arc:
+
+    minimise    sum c[k,a] f[k,o,a] + sum p[k] u[k,o,d]
+    subject to  out(f[k,o]) - in(f[k,o]) = supply[k,o] (less unserved) at every node
+                sum_{k,o} pce[k] f[k,o,a] <= cap[a]                      for capacitated arcs
+
+with c[k,a] = value_of_time[k] * free_flow_time[a] + money cost of class k on a. The dual value
+of a capacity row is the shadow price of that arc: how much the total cost would fall with one
+more unit of capacity (money per capacity unit, e.g. USD per tonne per year).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from karvan.assign.classes import TrafficClass
+from karvan.assign.equilibrium import _Problem
+from karvan.errors import KarvanError
+from karvan.network.demand import Demand
+from karvan.network.graph import CompiledGraph, compile_graph
+from karvan.network.model import Network, complete_links
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CapacityResult:
+    """Solution of the capacity-constrained least-cost flow.
+
+    Attributes
+    ----------
+    class_flows
+        (n_classes, n_arcs) flow per class.
+    volume
+        Capacity units per arc.
+    unit_cost
+        (n_classes, n_arcs) money cost per unit of flow on each arc.
+    shadow_price
+        Per arc: money saved per extra unit of capacity (0 where the capacity does not bind or
+        the arc has none).
+    unserved
+        Table class, origin, destination, demand, unserved, penalty.
+    routes
+        Table class, origin, destination, route, arcs, links, flow, share, cost (a flow
+        decomposition of the solution).
+    total_cost
+        Objective value: transport cost plus penalties.
+    """
+
+    graph: CompiledGraph
+    classes: tuple[TrafficClass, ...]
+    class_flows: np.ndarray
+    volume: np.ndarray
+    unit_cost: np.ndarray
+    shadow_price: np.ndarray
+    unserved: pd.DataFrame
+    routes: pd.DataFrame
+    total_cost: float
+    status: str
+
+
+def solve_capacity_lp(
+    network: Network,
+    demand: Demand,
+    classes: Sequence[TrafficClass],
+    *,
+    unserved_penalty: float | Mapping[str, float] = 1e4,
+) -> CapacityResult:
+    """Solve the least-cost flow with hard capacities (see the module notes).
+
+    Parameters
+    ----------
+    network
+        Network whose ``capacity`` column holds the hard capacities (blank: unlimited).
+    demand, classes
+        As for :func:`karvan.assign`.
+    unserved_penalty
+        Money per unit of demand left unserved, one value or one per class name. It must exceed
+        any route's cost for the LP to prefer carrying the demand.
+
+    Examples
+    --------
+    Two routes, 10 units of demand; the cheap route (cost 1) holds 6, the other costs 3:
+
+    >>> nodes = pd.DataFrame({"zone_id": ["A", "B"]}, index=pd.Index(["A", "B"], name="node_id"))
+    >>> links = pd.DataFrame({"from_node_id": ["A", "A"], "to_node_id": ["B", "B"],
+    ...                       "free_flow_time": [1.0, 3.0], "capacity": [6.0, np.nan],
+    ...                       "vdf": "constant"}, index=pd.Index(["cheap", "dear"], name="link_id"))
+    >>> d = Demand(("A", "B"), {"demand": np.array([[0.0, 10.0], [0.0, 0.0]])})
+    >>> r = solve_capacity_lp(Network(nodes, links), d, [TrafficClass()])
+    >>> r.class_flows[0].round(6).tolist(), float(r.shadow_price[0].round(6))
+    ([6.0, 4.0], 2.0)
+    """
+    graph = compile_graph(network)
+    links = complete_links(network.links)
+    prob = _Problem(graph, demand, classes, links)
+    g = graph
+    n, m = g.n_nodes, g.n_arcs
+    K = len(classes)
+    vot = np.array([c.value_of_time for c in classes])
+    unit_cost = vot[:, None] * (g.free_flow_time[None, :] + prob.fixed)
+    if isinstance(unserved_penalty, Mapping):
+        pen = np.array([float(unserved_penalty[c.name]) for c in classes])
+    else:
+        pen = np.full(K, float(unserved_penalty))
+    incidence = sp.csr_matrix(
+        (np.r_[np.ones(m), -np.ones(m)], (np.r_[g.tail, g.head], np.r_[np.arange(m),
+                                                                         np.arange(m)])),
+        shape=(n, m))
+    blocks = []  # (k, i, dests, q)
+    for k in range(K):
+        mat = prob.mats[k]
+        for i in range(mat.shape[0]):
+            dests = np.flatnonzero(mat[i] > 0)
+            if len(dests):
+                blocks.append((k, i, dests, mat[i, dests]))
+    B = len(blocks)
+    n_u = sum(len(b[2]) for b in blocks)
+    n_var = B * m + n_u
+    cost = np.zeros(n_var)
+    upper = np.full(n_var, np.inf)
+    b_eq = np.zeros(B * n)
+    u_rows, u_cols, u_vals = [], [], []
+    col = B * m
+    for bi, (k, i, dests, q) in enumerate(blocks):
+        o = prob.origins[i]
+        cost[bi * m:(bi + 1) * m] = unit_cost[k]
+        through = g.blocked[g.tail] & (g.tail != o)
+        upper[bi * m:(bi + 1) * m][through] = 0.0
+        b_eq[bi * n + o] += q.sum()
+        for dj, qq in zip(prob.dests[dests], q):
+            b_eq[bi * n + dj] -= qq
+            # unserved demand: leaves the origin's supply and the destination's sink
+            u_rows += [bi * n + o, bi * n + dj]
+            u_cols += [col, col]
+            u_vals += [1.0, -1.0]
+            cost[col] = pen[k]
+            upper[col] = qq
+            col += 1
+    a_eq = sp.hstack([sp.block_diag([incidence] * B, format="csr") if B else
+                      sp.csr_matrix((0, 0)),
+                      sp.csr_matrix((u_vals, (u_rows, [c - B * m for c in u_cols])),
+                                    shape=(B * n, n_u))], format="csr")
+    capped = np.flatnonzero(np.isfinite(g.capacity))
+    if len(capped) and B:
+        sel = sp.csr_matrix((np.ones(len(capped)), (np.arange(len(capped)), capped)),
+                            shape=(len(capped), m))
+        a_ub = sp.hstack([sel * float(prob.pce[blocks[bi][0]]) for bi in range(B)]
+                         + [sp.csr_matrix((len(capped), n_u))], format="csr")
+        b_ub = g.capacity[capped]
+    else:
+        a_ub, b_ub = None, None
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq,
+                  bounds=np.c_[np.zeros(n_var), upper], method="highs")
+    if res.status != 0:
+        raise KarvanError(f"the capacity LP was not solved: {res.message}")
+    x = res.x
+    flows = np.zeros((K, m))
+    for bi, (k, _i, _d, _q) in enumerate(blocks):
+        flows[k] += x[bi * m:(bi + 1) * m]
+    shadow = np.zeros(m)
+    if a_ub is not None:
+        shadow[capped] = -res.ineqlin.marginals
+    shadow[np.abs(shadow) < 1e-9] = 0.0
+    rows = []
+    col = B * m
+    for k, i, dests, q in blocks:
+        for j, qq in zip(dests, q):
+            rows.append((classes[k].name, prob.zone_ids[i], prob.zone_ids[j], qq, x[col], pen[k]))
+            col += 1
+    unserved = pd.DataFrame(rows, columns=["class", "origin", "destination", "demand",
+                                           "unserved", "penalty"])
+    unserved["unserved"] = unserved["unserved"].where(unserved["unserved"] > 1e-9, 0.0)
+    routes = _decompose(g, blocks, x, m, prob, classes, unit_cost, unserved)
+    return CapacityResult(graph=g, classes=tuple(classes), class_flows=flows,
+                          volume=prob.pce @ flows, unit_cost=unit_cost, shadow_price=shadow,
+                          unserved=unserved, routes=routes, total_cost=float(res.fun),
+                          status=res.message)
+
+
+def _decompose(g: CompiledGraph, blocks, x, m, prob, classes, unit_cost, unserved
+               ) -> pd.DataFrame:
+    """Split each origin's arc flows into routes to its destinations (flow decomposition)."""
+    rows = []
+    served = (unserved["demand"] - unserved["unserved"]).to_numpy()
+    pos = 0
+    in_arcs = [[] for _ in range(g.n_nodes)]
+    for a in range(m):
+        in_arcs[g.head[a]].append(a)
+    for bi, (k, i, dests, q) in enumerate(blocks):
+        f = x[bi * m:(bi + 1) * m].copy()
+        o = prob.origins[i]
+        tol = 1e-7 * max(1.0, float(q.sum()))
+        for dj_pos, j in enumerate(dests):
+            need = served[pos + dj_pos]
+            d = prob.dests[j]
+            found: dict[tuple, float] = {}
+            while need > tol:
+                path, v, seen = [], d, set()
+                while v != o and v not in seen:
+                    seen.add(v)
+                    cand = [a for a in in_arcs[v] if f[a] > tol]
+                    if not cand:
+                        break
+                    a = max(cand, key=lambda e: f[e])
+                    path.append(a)
+                    v = g.tail[a]
+                if v != o:
+                    break
+                path.reverse()
+                amt = min(need, min(f[a] for a in path))
+                for a in path:
+                    f[a] -= amt
+                need -= amt
+                found[tuple(path)] = found.get(tuple(path), 0.0) + amt
+            total = sum(found.values())
+            for r, (arcs, fl) in enumerate(sorted(found.items(), key=lambda kv: -kv[1])):
+                a = np.asarray(arcs, dtype=np.int64)
+                rows.append((classes[k].name, prob.zone_ids[i], prob.zone_ids[j], r, arcs,
+                             tuple(g.link_ids[g.arc_link[a]]), fl, fl / q[dj_pos] if total else 0,
+                             float(unit_cost[k][a].sum())))
+        pos += len(dests)
+    return pd.DataFrame(rows, columns=["class", "origin", "destination", "route", "arcs", "links",
+                                       "flow", "share", "cost"])

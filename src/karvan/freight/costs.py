@@ -1,0 +1,92 @@
+"""Freight generalized cost and the engine network built from corridor links.
+
+Per tonne on a link:
+
+    time_h   = length_km / speed_kph + dwell_h            (dwell: border, transfer, port handling,
+                                                            ferry waiting = half the headway)
+    charge   = tariff_usd_per_tkm * length_km + tariff_usd_per_t + fee_usd_per_t
+    cost     = charge + value_of_time_usd_per_t_h(commodity) * time_h
+
+Tariffs missing on a link come from ``tariff.csv`` by (mode, country), then (mode, ``*``).
+Capacity-limited elements (a ``capacity_tpy``) get their delay function (BPR by default), on
+annual tonnes; the rest have constant times.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from karvan.assign.classes import TrafficClass
+from karvan.errors import InputError, format_ids
+from karvan.freight.corridor import CorridorData
+from karvan.network.model import Network
+
+
+def link_costs(data: CorridorData, links: pd.DataFrame) -> pd.DataFrame:
+    """Per-link time_h, the tariff actually applied, and charge_usd_per_t."""
+    out = pd.DataFrame(index=links.index)
+    length = links["length_km"].fillna(0.0)
+    speed = links["speed_kph"] if "speed_kph" in links else pd.Series(np.nan, index=links.index)
+    run = np.where(speed > 0, length / speed.where(speed > 0, 1.0), 0.0)
+    out["time_h"] = run + links["dwell_h"].fillna(0.0)
+    for col in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
+        own = links[col] if col in links else pd.Series(np.nan, index=links.index)
+        out[col] = own.fillna(_default_tariff(data.tariffs, links, col))
+    out["fee_usd_per_t"] = links["fee_usd_per_t"].fillna(0.0) if "fee_usd_per_t" in links else 0.0
+    out["tariff_usd_per_tkm"] = out["tariff_usd_per_tkm"].fillna(0.0)
+    out["tariff_usd_per_t"] = out["tariff_usd_per_t"].fillna(0.0)
+    out["charge_usd_per_t"] = (out["tariff_usd_per_tkm"] * length + out["tariff_usd_per_t"]
+                               + out["fee_usd_per_t"])
+    return out
+
+
+def _default_tariff(tariffs: pd.DataFrame, links: pd.DataFrame, col: str) -> pd.Series:
+    if tariffs is None or not len(tariffs) or col not in tariffs:
+        return pd.Series(np.nan, index=links.index)
+    t = tariffs.dropna(subset=[col])
+    exact = {(m, c): v for m, c, v in zip(t["mode"], t["country"], t[col]) if c != "*"}
+    anyc = {m: v for m, c, v in zip(t["mode"], t["country"], t[col]) if c == "*"}
+    country = links["country"] if "country" in links else pd.Series("", index=links.index)
+    vals = [exact.get((m, c), anyc.get(m, np.nan)) for m, c in zip(links["mode"], country)]
+    return pd.Series(vals, index=links.index, dtype=float)
+
+
+def build_network(data: CorridorData, links: pd.DataFrame, *, name: str = "corridor") -> Network:
+    """The engine network of the open links of ``links`` (a scenario's link table).
+
+    Engine columns: free_flow_time (hours), capacity (tonnes per year), vdf, alpha, beta,
+    length (km) and charge_usd_per_t; the freight columns are carried along.
+    """
+    open_links = links[links["status"] == "open"].copy()
+    costs = link_costs(data, open_links)
+    eng = open_links.copy()
+    for c in costs:
+        eng[c] = costs[c]
+    eng["free_flow_time"] = costs["time_h"]
+    eng["length"] = open_links["length_km"].fillna(0.0)
+    cap = open_links["capacity_tpy"] if "capacity_tpy" in open_links else np.nan
+    eng["capacity"] = cap
+    vdf = open_links["vdf"].fillna("bpr").astype(str).str.lower() if "vdf" in open_links \
+        else pd.Series("bpr", index=open_links.index)
+    has_cap = pd.Series(cap, index=open_links.index).fillna(0) > 0
+    eng["vdf"] = np.where(has_cap & (vdf != "none"), vdf, "constant")
+    eng["alpha"] = open_links["vdf_alpha"].fillna(0.15) if "vdf_alpha" in open_links else 0.15
+    eng["beta"] = open_links["vdf_beta"].fillna(4.0) if "vdf_beta" in open_links else 4.0
+    nodes = data.nodes.copy()
+    zone_of = dict(zip(data.zones["node_id"], data.zones["zone_id"]))
+    nodes["zone_id"] = [zone_of.get(n) for n in nodes.index]
+    nodes["passable"] = True
+    return Network(nodes, eng, dict(data.config), name)
+
+
+def commodity_classes(data: CorridorData, names: list[str] | None = None) -> list[TrafficClass]:
+    """One traffic class per commodity: value of time per tonne-hour, 1 capacity unit per tonne,
+    money cost from the link charge."""
+    com = data.commodities.set_index("commodity_id")
+    names = list(com.index) if names is None else names
+    unknown = [n for n in names if n not in com.index]
+    if unknown:
+        raise InputError(f"unknown commodities {format_ids(unknown)}.")
+    return [TrafficClass(name=c, demand=c, value_of_time=float(com.at[c, "vot_usd_per_t_h"]),
+                         pce=1.0, cost_fields={"charge_usd_per_t": 1.0}) for c in names]
