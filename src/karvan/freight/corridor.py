@@ -75,10 +75,24 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
         confidence, assumptions without a method, unknown ids between tables, bad numbers.
     """
     folder = Path(folder) if folder is not None else builtin_corridor_folder()
+    problems: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GmnsWarning)
-        net = read_gmns(folder)
-    problems: list[str] = []
+        try:
+            net = read_gmns(folder)
+        except InputError as e:
+            # keep going on the raw tables, so that every problem is reported at once
+            problems.extend(e.problems)
+            net = None
+    if net is None:
+        try:
+            raw_nodes = pd.read_csv(folder / "node.csv", dtype=str).set_index("node_id")
+            raw_links = pd.read_csv(folder / "link.csv", dtype=str).set_index("link_id")
+        except (FileNotFoundError, KeyError, pd.errors.ParserError):
+            raise InputError(problems, str(folder)) from None
+        config: dict = {}
+    else:
+        raw_nodes, raw_links, config = net.nodes, net.links, net.config
     tables = {}
     for name in TABLES:
         path = folder / f"{name}.csv"
@@ -87,10 +101,10 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
             continue
         tables[name] = pd.read_csv(path, dtype=str, keep_default_na=False,
                                    na_values=[""]).rename(columns=str.strip)
-    if problems:
+    if any(f"{name}.csv is missing" in p for p in problems for name in TABLES):
         raise InputError(problems, str(folder))
-    nodes = net.nodes.copy()
-    links = net.links.copy()
+    nodes = raw_nodes.copy()
+    links = raw_links.copy()
     _check_provenance("node.csv", nodes.reset_index(), "node_id", problems)
     _check_provenance("link.csv", links.reset_index(), "link_id", problems)
     for name in TABLES:
@@ -169,11 +183,10 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
             problems.append(f"{name}: sources not listed in sources.csv: {format_ids(unknown)}.")
     if problems:
         raise InputError(problems, str(folder))
-    base_year = int(net.config.get("base_year", 2024)) if str(
-        net.config.get("base_year", "")).isdigit() else 2024
+    base_year = int(config["base_year"]) if str(config.get("base_year", "")).isdigit() else 2024
     return CorridorData(nodes=nodes, links=links, zones=zones, commodities=com, tariffs=tar,
                         demand=dem, growth=gr, observed=obs, sources=tables["sources"],
-                        config=net.config, folder=folder, base_year=base_year)
+                        config=config, folder=folder, base_year=base_year)
 
 
 def _check_provenance(name: str, df: pd.DataFrame, key: str | None, problems: list[str]) -> None:

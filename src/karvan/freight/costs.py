@@ -2,14 +2,16 @@
 
 Per tonne on a link:
 
-    time_h   = length_km / speed_kph + dwell_h            (dwell: border, transfer, port handling,
-                                                            ferry waiting = half the headway)
+    time_h   = length_km / speed_kph + dwell_h + wait_h
+               dwell_h: time spent on the element itself (border, transfer, port handling);
+               wait_h:  on ferries, half the headway, 0.5 * 168 / frequency_per_week
     charge   = tariff_usd_per_tkm * length_km + tariff_usd_per_t + fee_usd_per_t
     cost     = charge + value_of_time_usd_per_t_h(commodity) * time_h
 
 Tariffs missing on a link come from ``tariff.csv`` by (mode, country), then (mode, ``*``).
-Capacity-limited elements (a ``capacity_tpy``) get their delay function (BPR by default), on
-annual tonnes; the rest have constant times.
+Capacity-limited elements (a ``capacity_tpy``, or a ``capacity_value`` in a ``capacity_unit``
+that :func:`karvan.freight.units.capacity_to_tpy` converts) get their delay function (BPR by
+default), on annual tonnes; the rest have constant times.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 from karvan.assign.classes import TrafficClass
 from karvan.errors import InputError, format_ids
 from karvan.freight.corridor import CorridorData
+from karvan.freight.units import capacity_to_tpy, mean_payloads
 from karvan.network.model import Network
 
 
@@ -29,7 +32,8 @@ def link_costs(data: CorridorData, links: pd.DataFrame) -> pd.DataFrame:
     length = links["length_km"].fillna(0.0)
     speed = links["speed_kph"] if "speed_kph" in links else pd.Series(np.nan, index=links.index)
     run = np.where(speed > 0, length / speed.where(speed > 0, 1.0), 0.0)
-    out["time_h"] = run + links["dwell_h"].fillna(0.0)
+    out["wait_h"] = ferry_wait_h(links)
+    out["time_h"] = run + links["dwell_h"].fillna(0.0) + out["wait_h"]
     for col in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
         own = links[col] if col in links else pd.Series(np.nan, index=links.index)
         out[col] = own.fillna(_default_tariff(data.tariffs, links, col))
@@ -39,6 +43,29 @@ def link_costs(data: CorridorData, links: pd.DataFrame) -> pd.DataFrame:
     out["charge_usd_per_t"] = (out["tariff_usd_per_tkm"] * length + out["tariff_usd_per_t"]
                                + out["fee_usd_per_t"])
     return out
+
+
+def ferry_wait_h(links: pd.DataFrame) -> pd.Series:
+    """Expected wait for a sailing: half the headway of a ferry with ``frequency_per_week``
+    departures (random arrivals of cargo), 0 elsewhere."""
+    if "frequency_per_week" not in links:
+        return pd.Series(0.0, index=links.index)
+    f = pd.to_numeric(links["frequency_per_week"], errors="coerce")
+    ferry = links["mode"].eq("ferry") & (f > 0)
+    return pd.Series(np.where(ferry, 0.5 * 168.0 / f.where(f > 0, 1.0), 0.0), index=links.index)
+
+
+def capacities_tpy(data: CorridorData, links: pd.DataFrame) -> pd.Series:
+    """capacity_tpy where given, else converted from capacity_value and capacity_unit."""
+    cap = pd.to_numeric(links.get("capacity_tpy", pd.Series(np.nan, index=links.index)),
+                        errors="coerce")
+    if "capacity_value" in links and "capacity_unit" in links:
+        payloads = mean_payloads(data.commodities, data.demand)
+        miss = cap.isna() & links["capacity_value"].notna() & links["capacity_unit"].notna()
+        for i in links.index[miss]:
+            cap[i] = capacity_to_tpy(links.at[i, "capacity_value"], links.at[i, "capacity_unit"],
+                                     payloads)
+    return cap
 
 
 def _default_tariff(tariffs: pd.DataFrame, links: pd.DataFrame, col: str) -> pd.Series:
@@ -65,7 +92,7 @@ def build_network(data: CorridorData, links: pd.DataFrame, *, name: str = "corri
         eng[c] = costs[c]
     eng["free_flow_time"] = costs["time_h"]
     eng["length"] = open_links["length_km"].fillna(0.0)
-    cap = open_links["capacity_tpy"] if "capacity_tpy" in open_links else np.nan
+    cap = capacities_tpy(data, open_links)
     eng["capacity"] = cap
     vdf = open_links["vdf"].fillna("bpr").astype(str).str.lower() if "vdf" in open_links \
         else pd.Series("bpr", index=open_links.index)

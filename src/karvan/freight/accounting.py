@@ -1,0 +1,262 @@
+"""Freight results from an assignment: link tonnes, routes, per-country transit, borders,
+bottlenecks, skims, the shipper comparison and the calibration table.
+
+Per country C, over every route r with flow f_r (tonnes per year):
+- ``tonnes``: the sum of f_r over routes that use a link in C;
+- ``tonne_km``: f_r times the length of r inside C;
+- ``revenue_usd``: f_r times the charges (tariffs and fees) of r's links in C;
+- ``transit_*``: the same over routes whose origin and destination both lie outside C.
+Sea links carry the pseudo-country ``XX`` (open sea) and Caspian links ``XC``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from karvan import kernels as K
+from karvan.assign.capacity import CapacityResult
+from karvan.assign.result import AssignmentResult
+from karvan.kernels._jit import num_threads
+from karvan.network.graph import CompiledGraph
+from karvan.network.model import Network
+
+SEA_COUNTRIES = ("XX", "XC")
+
+
+def _per_link_max(g: CompiledGraph, arc_values: np.ndarray) -> np.ndarray:
+    out = np.full(g.n_links, -np.inf)
+    np.maximum.at(out, g.arc_link, arc_values)
+    return out
+
+
+def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None) -> pd.DataFrame:
+    """One row per open link: tonnes by direction and commodity, utilization, times and costs,
+    and the capacity LP's tonnes and shadow price."""
+    g = ue.graph
+    links = net.links.loc[g.link_ids]
+    ab, ba = g.to_links(ue.flow)
+    cap = links["capacity"].to_numpy(dtype=float)
+    df = pd.DataFrame({
+        "link_id": g.link_ids,
+        "name": links.get("name", pd.Series("", index=links.index)).to_numpy(),
+        "mode": links["mode"].to_numpy(),
+        "element": links.get("element", links["mode"]).to_numpy(),
+        "country": links["country"].to_numpy(),
+        "border_id": links.get("border_id", pd.Series(None, index=links.index)).to_numpy(),
+        "from_node_id": links["from_node_id"].to_numpy(),
+        "to_node_id": links["to_node_id"].to_numpy(),
+        "directed": links["directed"].to_numpy(),
+        "length_km": links["length"].to_numpy(),
+        "capacity_tpy": cap,
+        "tonnes_ab": ab,
+        "tonnes_ba": ba,
+        "tonnes_tot": ab + ba,
+    })
+    vol_max = _per_link_max(g, ue.volume)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df["utilization"] = np.where(cap > 0, vol_max / cap, np.nan)
+    t_ab, t_ba = _dir_values(g, ue.time)
+    df["time_h_ab"], df["time_h_ba"] = t_ab, t_ba
+    df["free_flow_time_h"] = links["free_flow_time"].to_numpy()
+    df["charge_usd_per_t"] = links["charge_usd_per_t"].to_numpy()
+    df["tonne_km"] = df["tonnes_tot"] * df["length_km"]
+    df["revenue_usd"] = df["tonnes_tot"] * df["charge_usd_per_t"]
+    for k, c in enumerate(ue.classes):
+        a, b = g.to_links(ue.class_flows[k])
+        df[f"tonnes_{c.name}"] = a + b
+    if lp is not None:
+        a, b = g.to_links(lp.volume)
+        df["lp_tonnes_tot"] = a + b
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["lp_utilization"] = np.where(cap > 0, _per_link_max(g, lp.volume) / cap, np.nan)
+        df["shadow_price_usd_per_t"] = _per_link_max(g, lp.shadow_price)
+    return df
+
+
+def _dir_values(g: CompiledGraph, arc_values: np.ndarray):
+    ab = np.full(g.n_links, np.nan)
+    ba = np.full(g.n_links, np.nan)
+    fwd = g.arc_dir > 0
+    ab[g.arc_link[fwd]] = arc_values[fwd]
+    ba[g.arc_link[~fwd]] = arc_values[~fwd]
+    return ab, ba
+
+
+def route_table(routes: pd.DataFrame, net: Network, ue_graph: CompiledGraph, times: np.ndarray,
+                vot: dict[str, float]) -> pd.DataFrame:
+    """Routes with time, distance, money cost, generalized cost and the countries crossed."""
+    g = ue_graph
+    links = net.links.loc[g.link_ids]
+    length = links["length"].to_numpy(dtype=float)[g.arc_link]
+    charge = links["charge_usd_per_t"].to_numpy(dtype=float)[g.arc_link]
+    country = links["country"].to_numpy()[g.arc_link]
+    rows = []
+    for r in routes.itertuples(index=False):
+        a = np.asarray(r.arcs, dtype=np.int64)
+        t = float(times[a].sum())
+        ch = float(charge[a].sum())
+        seq = []
+        for c in country[a]:
+            if not seq or seq[-1] != c:
+                seq.append(c)
+        rows.append((r[0], r.origin, r.destination, r.route,
+                     " > ".join(map(str, r.links)), r.flow, r.share, t,
+                     float(length[a].sum()), ch, ch + vot[r[0]] * t, " > ".join(seq)))
+    return pd.DataFrame(rows, columns=["commodity", "origin", "destination", "route", "links",
+                                       "tonnes", "share", "time_h", "distance_km",
+                                       "charge_usd_per_t", "cost_usd_per_t", "countries"])
+
+
+def country_transit(routes: pd.DataFrame, raw_routes: pd.DataFrame, net: Network,
+                    g: CompiledGraph, zone_country: dict[str, str]) -> pd.DataFrame:
+    """Per-country tonnes, tonne-km and revenue, in all and in transit (see module notes)."""
+    links = net.links.loc[g.link_ids]
+    length = links["length"].to_numpy(dtype=float)[g.arc_link]
+    charge = links["charge_usd_per_t"].to_numpy(dtype=float)[g.arc_link]
+    country = links["country"].to_numpy()[g.arc_link]
+    acc: dict[str, np.ndarray] = {}
+    for r in raw_routes.itertuples(index=False):
+        a = np.asarray(r.arcs, dtype=np.int64)
+        f = r.flow
+        if f <= 0 or not len(a):
+            continue
+        oc, dc = zone_country.get(r.origin), zone_country.get(r.destination)
+        cs = country[a]
+        for c in pd.unique(cs):
+            m = cs == c
+            tkm = f * length[a][m].sum()
+            rev = f * charge[a][m].sum()
+            transit = c not in (oc, dc)
+            v = acc.setdefault(c, np.zeros(6))
+            v += (f, tkm, rev, f * transit, tkm * transit, rev * transit)
+    df = pd.DataFrame.from_dict(acc, orient="index",
+                                columns=["tonnes", "tonne_km", "revenue_usd", "transit_tonnes",
+                                         "transit_tonne_km", "transit_revenue_usd"])
+    df.index.name = "country"
+    return df.sort_values("tonnes", ascending=False).reset_index()
+
+
+def border_table(links: pd.DataFrame) -> pd.DataFrame:
+    """Throughput, capacity, utilization and dwell of every border crossing."""
+    b = links[links["border_id"].notna() & (links["border_id"].astype(str) != "")]
+    if not len(b):
+        return pd.DataFrame(columns=["border_id", "link_ids", "tonnes_ab", "tonnes_ba",
+                                     "tonnes_tot", "capacity_tpy", "utilization",
+                                     "dwell_h", "shadow_price_usd_per_t"])
+    agg = {"link_id": lambda s: ";".join(map(str, s)), "tonnes_ab": "sum", "tonnes_ba": "sum",
+           "tonnes_tot": "sum", "capacity_tpy": "sum", "utilization": "max",
+           "free_flow_time_h": "max"}
+    if "shadow_price_usd_per_t" in b:
+        agg["shadow_price_usd_per_t"] = "max"
+    out = b.groupby("border_id", as_index=False).agg(agg)
+    out = out.rename(columns={"link_id": "link_ids", "free_flow_time_h": "dwell_h"})
+    return out.sort_values("tonnes_tot", ascending=False, ignore_index=True)
+
+
+def bottlenecks(links: pd.DataFrame, *, threshold: float = 0.8) -> pd.DataFrame:
+    """Links at or above ``threshold`` utilization at equilibrium, or binding in the LP."""
+    util = links["utilization"].fillna(0)
+    sp = links["shadow_price_usd_per_t"].fillna(0) if "shadow_price_usd_per_t" in links else 0
+    b = links[(util >= threshold) | (sp > 0)].copy()
+    cols = ["link_id", "name", "mode", "country", "border_id", "capacity_tpy", "tonnes_tot",
+            "utilization"] + [c for c in ("lp_tonnes_tot", "lp_utilization",
+                                          "shadow_price_usd_per_t") if c in b]
+    b = b[cols]
+    keys = ["shadow_price_usd_per_t", "utilization"] if "shadow_price_usd_per_t" in b else [
+        "utilization"]
+    return b.sort_values(keys, ascending=False, ignore_index=True)
+
+
+def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str, float],
+             demand_pairs: pd.DataFrame) -> pd.DataFrame:
+    """Time, distance, charge and generalized cost of the least-cost path of every OD pair
+    with demand, per commodity, at the equilibrium times."""
+    links = net.links.loc[g.link_ids]
+    length = g.length
+    charge = links["charge_usd_per_t"].to_numpy(dtype=float)[g.arc_link]
+    zones = list(g.zone_ids)
+    zn = g.zone_nodes
+    rows = []
+    for k, c in enumerate(ue.classes):
+        out = K.path_skims(g.indptr, g.head, g.tail, np.ascontiguousarray(ue.class_costs[k]),
+                           g.blocked, zn, zn, np.vstack([ue.time, length, charge]),
+                           max(1, num_threads()))
+        pairs = demand_pairs[demand_pairs["commodity_id"] == c.name]
+        zi = {z: i for i, z in enumerate(zones)}
+        for o, d in zip(pairs["origin_zone_id"], pairs["destination_zone_id"]):
+            t, dist, ch = out[zi[o], zi[d]]
+            rows.append((c.name, o, d, t, dist, ch, ch + vot[c.name] * t))
+    return pd.DataFrame(rows, columns=["commodity", "origin", "destination", "time_h",
+                                       "distance_km", "charge_usd_per_t", "cost_usd_per_t"])
+
+
+def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,
+             via_arcs: np.ndarray) -> tuple[float, list[int]]:
+    """Least-cost path from o to d that uses at least one of ``via_arcs``: its cost and arcs."""
+    if not len(via_arcs):
+        return np.inf, []
+    dist_o, pred_o = K.shortest_path_trees(g.indptr, g.head, cost, g.blocked,
+                                           np.array([o_node]), 1)
+    heads = np.unique(g.head[via_arcs])
+    dist_h, pred_h = K.shortest_path_trees(g.indptr, g.head, cost, g.blocked, heads, 1)
+    hpos = {h: i for i, h in enumerate(heads)}
+    best, best_arc = np.inf, -1
+    for a in via_arcs:
+        c = dist_o[0, g.tail[a]] + cost[a] + dist_h[hpos[g.head[a]], d_node]
+        if c < best:
+            best, best_arc = c, a
+    if not np.isfinite(best):
+        return np.inf, []
+
+    def walk(pred, src, dst):
+        arcs, v = [], dst
+        while v != src:
+            e = int(pred[v])
+            arcs.append(e)
+            v = int(g.tail[e])
+        return arcs[::-1]
+
+    a = int(best_arc)
+    return float(best), walk(pred_o[0], o_node, int(g.tail[a])) + [a] + walk(
+        pred_h[hpos[g.head[a]]], int(g.head[a]), d_node)
+
+
+def calibration(observed: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """Modelled tonnes beside every reported volume that names links or borders."""
+    by_link = links.set_index("link_id")
+    rows = []
+    for r in observed.itertuples(index=False):
+        ids = [s.strip() for s in str(getattr(r, "element_ids", "") or "").split(";") if
+               s.strip() and s.strip().lower() != "nan"]
+        total = 0.0
+        found = 0
+        for e in ids:
+            e, _, direction = e.partition(":")
+            col = {"ab": "tonnes_ab", "ba": "tonnes_ba"}.get(direction.lower(), "tonnes_tot")
+            if e in by_link.index:
+                total += float(by_link.at[e, col])
+                found += 1
+            elif "border_id" in links and (links["border_id"] == e).any():
+                total += float(links.loc[links["border_id"] == e, col].sum())
+                found += 1
+        modelled = total if found else np.nan
+        obs = r.tonnes_per_year
+        rows.append((r.observed_id, r.kind, ";".join(ids), r.year, obs, modelled,
+                     modelled - obs if found else np.nan,
+                     modelled / obs if found and obs else np.nan, r.source, r.confidence))
+    return pd.DataFrame(rows, columns=["observed_id", "kind", "element_ids", "year",
+                                       "observed_tonnes", "modelled_tonnes", "difference_tonnes",
+                                       "ratio", "source", "confidence"])
+
+
+def caspian_share(routes: pd.DataFrame, origin_country: str, destination_country: str,
+                  zone_country: dict[str, str], country_of_link: dict) -> float:
+    """Share of the tonnes from one country to another whose route crosses the Caspian (a link
+    in pseudo-country ``XC``)."""
+    r = routes[(routes["origin"].map(zone_country) == origin_country)
+               & (routes["destination"].map(zone_country) == destination_country)]
+    if not len(r) or r["tonnes"].sum() == 0:
+        return float("nan")
+    uses = r["links"].map(lambda s: any(country_of_link.get(x) == "XC" for x in s.split(" > ")))
+    return float(r.loc[uses, "tonnes"].sum() / r["tonnes"].sum())

@@ -1,0 +1,112 @@
+"""Apply a scenario to the corridor: the link table and the demand of the scenario year."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from karvan.errors import InputError, format_ids
+from karvan.freight.corridor import CorridorData
+from karvan.scenario.spec import Scenario
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ScenarioInputs:
+    """What a scenario turns the dataset into: links (with status) and demand in tonnes."""
+
+    scenario: Scenario
+    links: pd.DataFrame
+    demand: pd.DataFrame  # origin_zone_id, destination_zone_id, commodity_id, tonnes_per_year
+    applied: pd.DataFrame  # one row per modification: what it did
+
+
+def _targets(links: pd.DataFrame, mod, i: int, problems: list[str]) -> pd.Index:
+    ids = pd.Index(mod.links)
+    unknown = ids.difference(links.index)
+    if len(unknown):
+        problems.append(f"modification[{i}] ({mod.action}): unknown link ids "
+                        f"{format_ids(unknown)}.")
+    sel = links.index[links.index.isin(ids)]
+    if mod.borders:
+        bid = links["border_id"] if "border_id" in links else pd.Series(index=links.index,
+                                                                           dtype=object)
+        known = set(bid.dropna())
+        bad = [b for b in mod.borders if b not in known]
+        if bad:
+            problems.append(f"modification[{i}] ({mod.action}): unknown border ids "
+                            f"{format_ids(bad)}.")
+        sel = sel.union(links.index[bid.isin(mod.borders)])
+    return sel
+
+
+def growth_factors(data: CorridorData, demand: pd.DataFrame, year: int) -> np.ndarray:
+    """Growth factor of each demand row from the base year to ``year`` (most specific rule)."""
+    zc = data.zone_country()
+    oc = demand["origin_zone_id"].map(zc).to_numpy()
+    dc = demand["destination_zone_id"].map(zc).to_numpy()
+    com = demand["commodity_id"].to_numpy()
+    rules = data.growth
+    out = np.ones(len(demand))
+    years = year - data.base_year
+    for r in range(len(demand)):
+        best, best_score = 0.0, -1
+        for go, gd, gc, rate in zip(rules["origin_country"], rules["destination_country"],
+                                    rules["commodity_id"], rules["growth_per_year"]):
+            if go not in ("*", oc[r]) or gd not in ("*", dc[r]) or gc not in ("*", com[r]):
+                continue
+            score = (go != "*") + (gd != "*") + (gc != "*")
+            if score > best_score:
+                best, best_score = rate, score
+        out[r] = (1.0 + best) ** years
+    return out
+
+
+def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
+    """The scenario year's link table and demand; every bad reference is reported together."""
+    links = data.links.copy()
+    demand = data.demand[["origin_zone_id", "destination_zone_id", "commodity_id",
+                          "tonnes_per_year"]].copy()
+    demand["tonnes_per_year"] = demand["tonnes_per_year"] * growth_factors(data, demand,
+                                                                           scenario.year)
+    zc = data.zone_country()
+    problems: list[str] = []
+    log = []
+    for i, mod in enumerate(scenario.modifications):
+        active = mod.year is None or mod.year <= scenario.year
+        if mod.action == "demand_scale":
+            sel = np.ones(len(demand), dtype=bool)
+            if mod.origin_country:
+                sel &= demand["origin_zone_id"].map(zc).eq(mod.origin_country).to_numpy()
+            if mod.destination_country:
+                sel &= demand["destination_zone_id"].map(zc).eq(mod.destination_country).to_numpy()
+            if mod.commodity:
+                if mod.commodity not in set(data.commodity_ids):
+                    problems.append(f"modification[{i}] (demand_scale): unknown commodity "
+                                    f"{mod.commodity!r}.")
+                sel &= (demand["commodity_id"] == mod.commodity).to_numpy()
+            if active:
+                demand.loc[sel, "tonnes_per_year"] *= mod.factor
+            log.append((i, mod.action, mod.year, active, f"{int(sel.sum())} demand rows",
+                        mod.factor, mod.source, mod.note))
+            continue
+        sel = _targets(links, mod, i, problems)
+        if active and len(sel):
+            if mod.action == "open":
+                links.loc[sel, "status"] = "open"
+            elif mod.action == "close":
+                links.loc[sel, "status"] = "closed"
+            elif mod.action == "set":
+                links.loc[sel, mod.field] = float(mod.value)
+            elif mod.action == "scale":
+                links.loc[sel, mod.field] = links.loc[sel, mod.field] * mod.factor
+        value = mod.value if mod.action == "set" else mod.factor
+        log.append((i, mod.action, mod.year, active, ";".join(map(str, sel)), value, mod.source,
+                    mod.note))
+    if problems:
+        where = str(scenario.path) if scenario.path else scenario.name
+        raise InputError(problems, where)
+    applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "value",
+                                         "source", "note"])
+    return ScenarioInputs(scenario, links, demand, applied)

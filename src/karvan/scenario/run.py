@@ -1,0 +1,250 @@
+"""Run a scenario on the corridor: user equilibrium and the capacity LP, then every result
+table; write them to a results folder with a manifest; compare two runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import karvan
+from karvan.assign import assign
+from karvan.assign.capacity import CapacityResult, solve_capacity_lp
+from karvan.assign.result import AssignmentResult
+from karvan.errors import InputError
+from karvan.freight import accounting as acc
+from karvan.freight.corridor import CorridorData
+from karvan.freight.costs import build_network, commodity_classes
+from karvan.io.atomic import atomic_folder
+from karvan.network.demand import Demand
+from karvan.network.model import Network
+from karvan.paths.routes import route_flows
+from karvan.scenario.apply import ScenarioInputs, apply_scenario
+from karvan.scenario.spec import Scenario
+
+log = logging.getLogger(__name__)
+SCHEMA_VERSION = 1
+DEFAULT_PENALTY_USD_PER_T = 10_000.0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ScenarioRun:
+    """A solved scenario: its inputs, the two assignments and the result tables."""
+
+    scenario: Scenario
+    inputs: ScenarioInputs
+    network: Network
+    ue: AssignmentResult
+    lp: CapacityResult | None
+    tables: dict[str, pd.DataFrame]
+    summary: dict
+    settings: dict = field(default_factory=dict)
+
+
+def run_scenario(
+    data: CorridorData,
+    scenario: Scenario,
+    *,
+    gap: float = 1e-6,
+    max_iter: int = 5000,
+    lp: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> ScenarioRun:
+    """Apply ``scenario`` to ``data``, assign at user equilibrium (BFW) and with hard capacities
+    (LP), and compute every result table."""
+    t0 = time.perf_counter()
+    say = progress or (lambda msg: None)
+    inputs = apply_scenario(data, scenario)
+    net = build_network(data, inputs.links, name=scenario.name)
+    dem_rows = inputs.demand[inputs.demand["tonnes_per_year"] > 0]
+    zone_ids = tuple(net.zones.index)
+    demand = Demand.from_long(dem_rows, origin="origin_zone_id",
+                              destination="destination_zone_id", value="tonnes_per_year",
+                              segment="commodity_id", zone_ids=zone_ids)
+    classes = commodity_classes(data, [c for c in data.commodity_ids if c in demand.matrices])
+    vot = {c.name: c.value_of_time for c in classes}
+    say(f"{scenario.name}: user equilibrium")
+    ue = assign(net, demand, method="bfw", gap=gap, max_iter=max_iter, classes=classes,
+                record_routes=True)
+    lp_res = None
+    if lp:
+        say(f"{scenario.name}: capacity LP")
+        com = data.commodities.set_index("commodity_id")
+        pen = {c.name: float(com.at[c.name, "value_usd_per_t"])
+               if pd.notna(com.at[c.name, "value_usd_per_t"]) else DEFAULT_PENALTY_USD_PER_T
+               for c in classes}
+        lp_res = solve_capacity_lp(net, demand, classes, unserved_penalty=pen)
+    say(f"{scenario.name}: tables")
+    g = ue.graph
+    raw_routes = route_flows(ue, min_share=1e-9)
+    links = acc.link_results(net, ue, lp_res)
+    routes = acc.route_table(raw_routes, net, g, ue.time, vot)
+    zc = data.zone_country()
+    countries = acc.country_transit(routes, raw_routes, net, g, zc)
+    borders = acc.border_table(links)
+    skims = acc.od_skims(g, ue, net, vot, dem_rows)
+    tables = {
+        "links": links,
+        "routes": routes,
+        "countries": countries,
+        "borders": borders,
+        "bottlenecks": acc.bottlenecks(links),
+        "skims": skims,
+        "convergence": ue.convergence,
+        "demand": inputs.demand,
+        "modifications": inputs.applied,
+        "calibration": acc.calibration(data.observed, links),
+    }
+    if lp_res is not None:
+        tables["unserved"] = lp_res.unserved[lp_res.unserved["unserved"] > 0].reset_index(
+            drop=True)
+        lr = acc.route_table(lp_res.routes, net, g, g.free_flow_time, vot)
+        tables["lp_routes"] = lr
+    tables["shipper"] = shipper_comparison(data, net, ue, vot)
+    country_of_link = dict(zip(links["link_id"], links["country"]))
+    summary = {
+        "scenario": scenario.name,
+        "title": scenario.title,
+        "year": scenario.year,
+        "demand_t": float(inputs.demand["tonnes_per_year"].sum()),
+        "ue_iterations": ue.iterations,
+        "ue_relative_gap": ue.gap,
+        "ue_converged": ue.converged,
+        "tonne_km": float(links["tonne_km"].sum()),
+        "caspian_share_ru_ir": acc.caspian_share(routes, "RU", "IR", zc, country_of_link),
+        "lp_unserved_t": float(lp_res.unserved["unserved"].sum()) if lp_res else None,
+        "lp_binding": int((links.get("shadow_price_usd_per_t", pd.Series(dtype=float)) > 0
+                           ).sum()),
+        "elapsed_s": time.perf_counter() - t0,
+    }
+    settings = {"ue_method": "bfw", "gap": gap, "max_iter": max_iter, "lp": lp,
+                "threads": ue.params.get("threads")}
+    return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings)
+
+
+def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
+                       vot: dict[str, float]) -> pd.DataFrame:
+    """For each shipper OD of ``shipper_od.csv``, the best route through each option of
+    ``route_option.csv`` (e.g. via Suez, via Azerbaijan, across the Caspian) at equilibrium
+    times: time, distance, charge and generalized cost per tonne."""
+    folder = data.folder
+    if folder is None or not (folder / "shipper_od.csv").exists() or not (
+            folder / "route_option.csv").exists():
+        return pd.DataFrame()
+    ods = pd.read_csv(folder / "shipper_od.csv", dtype=str)
+    opts = pd.read_csv(folder / "route_option.csv", dtype=str)
+    g = ue.graph
+    names = [c.name for c in ue.classes]
+    links = net.links.loc[g.link_ids]
+    charge = links["charge_usd_per_t"].to_numpy(dtype=float)[g.arc_link]
+    zone_node = dict(zip(g.zone_ids, g.zone_nodes))
+    rows = []
+    for od in ods.itertuples(index=False):
+        com = od.commodity_id
+        if com not in names or od.origin_zone_id not in zone_node or (
+                od.destination_zone_id not in zone_node):
+            continue
+        k = names.index(com)
+        cost = np.ascontiguousarray(ue.class_costs[k])
+        o, d = zone_node[od.origin_zone_id], zone_node[od.destination_zone_id]
+        for op in opts.itertuples(index=False):
+            via = [s.strip() for s in str(op.via_link_ids).split(";") if s.strip()]
+            arcs = np.flatnonzero(np.isin(g.link_ids[g.arc_link], via))
+            c, path = acc.best_via(g, cost, o, d, arcs)
+            if not path:
+                rows.append((od.origin_zone_id, od.destination_zone_id, com, op.option_id,
+                             op.name, False, np.nan, np.nan, np.nan, np.nan, ""))
+                continue
+            a = np.asarray(path)
+            t = float(ue.time[a].sum())
+            ch = float(charge[a].sum())
+            rows.append((od.origin_zone_id, od.destination_zone_id, com, op.option_id, op.name,
+                         True, t, t / 24.0, float(g.length[a].sum()), ch,
+                         " > ".join(map(str, g.link_ids[g.arc_link[a]]))))
+    df = pd.DataFrame(rows, columns=["origin", "destination", "commodity", "option_id", "option",
+                                     "available", "time_h", "time_days", "distance_km",
+                                     "charge_usd_per_t", "links"])
+    if len(df):
+        df["cost_usd_per_t"] = df["charge_usd_per_t"] + df["commodity"].map(vot) * df["time_h"]
+    return df
+
+
+def _hash_folder(folder: Path | None) -> dict[str, str]:
+    if folder is None:
+        return {}
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+            for p in sorted(folder.glob("*.csv"))}
+
+
+def write_run(run: ScenarioRun, folder: str | Path, data: CorridorData) -> Path:
+    """Write a run's tables (Parquet and CSV) and ``manifest.json``; the folder appears whole or
+    not at all."""
+    folder = Path(folder)
+    with atomic_folder(folder) as tmp:
+        for name, df in run.tables.items():
+            out = df.copy()
+            for c in out.columns:
+                if out[c].dtype == object:
+                    out[c] = out[c].map(lambda v: v if v is None or isinstance(v, str) else
+                                        str(v))
+            out.to_parquet(tmp / f"{name}.parquet", index=False)
+            out.to_csv(tmp / f"{name}.csv", index=False)
+        manifest = {
+            "karvan_version": karvan.__version__,
+            "schema_version": SCHEMA_VERSION,
+            "scenario": run.scenario.to_dict(),
+            "inputs": {"dataset": str(data.folder), "sha256_16": _hash_folder(data.folder)},
+            "settings": run.settings,
+            "convergence": {"iterations": run.ue.iterations, "relative_gap": run.ue.gap,
+                            "converged": run.ue.converged},
+            "summary": run.summary,
+            "tables": sorted(run.tables),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json))
+    return folder
+
+
+def _json(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    return str(v)
+
+
+def compare_runs(a: str | Path, b: str | Path) -> dict[str, pd.DataFrame]:
+    """Differences B - A of two result folders: links, countries, borders, skims."""
+    a, b = Path(a), Path(b)
+    for f in (a, b):
+        if not (f / "manifest.json").exists():
+            raise InputError(f"{f} is not a karvan results folder (no manifest.json).")
+    out = {}
+    specs = {
+        "links": (["link_id"], ["tonnes_tot", "utilization", "tonne_km", "revenue_usd"]),
+        "countries": (["country"], ["tonnes", "tonne_km", "revenue_usd", "transit_tonnes",
+                                    "transit_tonne_km", "transit_revenue_usd"]),
+        "borders": (["border_id"], ["tonnes_tot", "utilization"]),
+        "skims": (["commodity", "origin", "destination"], ["time_h", "distance_km",
+                                                           "cost_usd_per_t"]),
+    }
+    for name, (keys, vals) in specs.items():
+        ta = pd.read_parquet(a / f"{name}.parquet")
+        tb = pd.read_parquet(b / f"{name}.parquet")
+        vals = [v for v in vals if v in ta and v in tb]
+        m = ta[keys + vals].merge(tb[keys + vals], on=keys, how="outer", suffixes=("_a", "_b"))
+        for v in vals:
+            fill = 0.0 if v != "utilization" else np.nan
+            m[f"{v}_a"] = m[f"{v}_a"].fillna(fill)
+            m[f"{v}_b"] = m[f"{v}_b"].fillna(fill)
+            m[f"{v}_diff"] = m[f"{v}_b"] - m[f"{v}_a"]
+        if vals:
+            m = m.reindex(m[f"{vals[0]}_diff"].abs().sort_values(ascending=False).index)
+        out[name] = m.reset_index(drop=True)
+    return out

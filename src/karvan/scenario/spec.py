@@ -1,0 +1,187 @@
+"""Scenario files: a base year plus an ordered list of dated modifications, in TOML.
+
+The one place where pydantic is used: files are validated at load time and every problem is
+reported with the file and the field (``modification[2].field``).
+
+.. code-block:: toml
+
+    name = "rasht_astara"
+    title = "Rasht-Astara railway open"
+    year = 2028
+    extends = "baseline"            # optional; the parent's modifications apply first
+
+    [[modification]]
+    action = "open"                 # open | close | set | scale | demand_scale
+    links = ["R_IR_RASHT_ASTARA"]   # and/or borders = ["AZ-IR_ASTARA"]
+    year = 2028                     # applies when the scenario year >= this year
+    source = "..."
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from karvan.errors import InputError
+
+SETTABLE_FIELDS = ("capacity_tpy", "dwell_h", "tariff_usd_per_tkm", "tariff_usd_per_t",
+                   "fee_usd_per_t", "speed_kph", "length_km", "frequency_per_week")
+
+
+class Modification(BaseModel):
+    """One change to the base network or demand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["open", "close", "set", "scale", "demand_scale"]
+    links: list[str] = Field(default_factory=list)
+    borders: list[str] = Field(default_factory=list)
+    field: str | None = None
+    value: float | None = None
+    factor: float | None = None
+    year: int | None = Field(default=None, ge=1900, le=2200)
+    origin_country: str | None = None
+    destination_country: str | None = None
+    commodity: str | None = None
+    source: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Modification:
+        a = self.action
+        if a in ("open", "close", "set", "scale") and not (self.links or self.borders):
+            raise ValueError(f"action {a!r} needs links = [...] or borders = [...]")
+        if a in ("set", "scale"):
+            if self.field not in SETTABLE_FIELDS:
+                raise ValueError(f"action {a!r} needs field = one of {', '.join(SETTABLE_FIELDS)}"
+                                 f" (got {self.field!r})")
+        if a == "set" and self.value is None:
+            raise ValueError("action 'set' needs value = <number>")
+        if a == "set" and self.value is not None and self.value < 0:
+            raise ValueError("value must be >= 0")
+        if a in ("scale", "demand_scale") and (self.factor is None or self.factor < 0):
+            raise ValueError(f"action {a!r} needs factor = <number >= 0>")
+        if a == "demand_scale" and (self.links or self.borders):
+            raise ValueError("demand_scale filters by origin_country, destination_country and "
+                             "commodity, not by links")
+        return self
+
+
+class ScenarioFile(BaseModel):
+    """The contents of one scenario file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    title: str = ""
+    description: str = ""
+    year: int = Field(ge=1900, le=2200)
+    extends: str | None = None
+    modification: list[Modification] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A scenario with its parents resolved: the modifications in the order they apply."""
+
+    name: str
+    title: str
+    description: str
+    year: int
+    modifications: tuple[Modification, ...]
+    chain: tuple[str, ...]
+    path: Path | None = None
+
+    def active(self) -> list[Modification]:
+        """Modifications in force in the scenario year."""
+        return [m for m in self.modifications if m.year is None or m.year <= self.year]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "title": self.title, "description": self.description,
+                "year": self.year, "chain": list(self.chain),
+                "modifications": [m.model_dump(exclude_none=True) for m in self.modifications]}
+
+
+def builtin_scenario_folder() -> Path:
+    return Path(str(resources.files("karvan") / "data" / "scenarios"))
+
+
+def builtin_scenarios() -> list[str]:
+    """Names of the built-in scenarios, in the order they are run."""
+    order = ["baseline", "rasht_astara", "baku_astara_15mt", "south_caucasus_unblocked",
+             "iran_disrupted", "combined_2030"]
+    found = sorted(p.stem for p in builtin_scenario_folder().glob("*.toml"))
+    return [n for n in order if n in found] + [n for n in found if n not in order]
+
+
+def read_scenario_file(path: str | os.PathLike) -> ScenarioFile:
+    """Parse and validate one scenario file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"scenario file not found: {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path.name}: not valid TOML ({e}).") from None
+    try:
+        spec = ScenarioFile.model_validate(raw)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"])
+            loc = loc.replace(".[", "[")
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{loc or 'file'}: {msg}")
+        raise InputError(problems, str(path)) from None
+    return spec
+
+
+def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None = None
+                  ) -> Scenario:
+    """Load a scenario by file path or by built-in name, resolving ``extends``.
+
+    A parent is looked for beside the file first, then among the built-in scenarios.
+    """
+    p = Path(name_or_path)
+    builtin = builtin_scenario_folder()
+    if p.suffix.lower() != ".toml":
+        cand = builtin / f"{p.name}.toml"
+        if not cand.exists():
+            raise InputError(f"no built-in scenario {str(name_or_path)!r}; built-in scenarios "
+                             f"are {', '.join(builtin_scenarios())}, or give a .toml file.")
+        p = cand
+    search = [p.parent, builtin] if search is None else search
+    chain: list[ScenarioFile] = []
+    paths: list[Path] = []
+    cur: Path | None = p
+    while cur is not None:
+        spec = read_scenario_file(cur)
+        if spec.name in [c.name for c in chain]:
+            raise InputError(f"{cur.name}: 'extends' makes a cycle: "
+                             f"{' -> '.join([c.name for c in chain] + [spec.name])}.")
+        if cur.stem != spec.name:
+            raise InputError(f"{cur.name}: name {spec.name!r} differs from the file name; make "
+                             "them equal so that 'extends' can find it.")
+        chain.append(spec)
+        paths.append(cur)
+        if spec.extends is None:
+            cur = None
+        else:
+            nxt = next((d / f"{spec.extends}.toml" for d in search
+                        if (d / f"{spec.extends}.toml").exists()), None)
+            if nxt is None:
+                raise InputError(f"{cur.name}: extends {spec.extends!r}, which is neither beside "
+                                 f"it nor built in ({', '.join(builtin_scenarios())}).")
+            cur = nxt
+    top = chain[0]
+    mods: list[Modification] = []
+    for spec in reversed(chain):
+        mods.extend(spec.modification)
+    return Scenario(top.name, top.title or top.name, top.description, top.year, tuple(mods),
+                    tuple(s.name for s in chain), paths[0])

@@ -1,0 +1,248 @@
+"""Hand-solved toy corridors for each freight element."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan.errors import InputError
+from karvan.freight.corridor import load_corridor
+from karvan.freight.costs import build_network, link_costs
+from karvan.scenario.run import run_scenario
+from karvan.scenario.spec import load_scenario
+from tests.toy_corridor import write_corridor
+
+
+def scenario(tmp_path, text: str, name: str = "s"):
+    p = tmp_path / f"{name}.toml"
+    p.write_text(f'name = "{name}"\n' + text)
+    return load_scenario(p)
+
+
+def rail(i, a, b, km, kph=50.0, **kw):
+    return {"link_id": i, "from_node_id": a, "to_node_id": b, "mode": "rail", "length_km": km,
+            "speed_kph": kph, "tariff_usd_per_tkm": 0.03, "country": kw.pop("country", "AA"),
+            **kw}
+
+
+def test_transfer_time_and_cost(tmp_path):
+    # A --rail 100 km @ 50 km/h, 0.03 $/tkm--> P --port transfer 6 h, 5 $/t--> Q
+    #   --sea 300 km @ 20 km/h, 0.01 $/tkm--> B
+    # time = 2 + 6 + 15 = 23 h; charge = 3 + 5 + 3 = 11 $/t; cost at 2 $/t/h = 11 + 46 = 57 $/t
+    folder = write_corridor(
+        tmp_path / "c",
+        nodes=[("A", 0, 0, "AA"), ("P", 1, 0, "AA"), ("Q", 2, 0, "AA"), ("B", 3, 0, "AA")],
+        links=[rail("r", "A", "P", 100),
+               {"link_id": "t", "from_node_id": "P", "to_node_id": "Q", "mode": "transfer",
+                "element": "port", "dwell_h": 6, "tariff_usd_per_t": 5, "country": "AA"},
+               {"link_id": "s", "from_node_id": "Q", "to_node_id": "B", "mode": "sea",
+                "length_km": 300, "speed_kph": 20, "tariff_usd_per_tkm": 0.01, "country": "XX"}],
+        zones=[("ZA", "A", "AA"), ("ZB", "B", "AA")],
+        commodities=[("box", 2.0, 1000.0)],
+        demand=[("ZA", "ZB", "box", 1000.0)],
+    )
+    data = load_corridor(folder)
+    run = run_scenario(data, scenario(tmp_path, "year = 2024\n"))
+    sk = run.tables["skims"].iloc[0]
+    assert sk["time_h"] == pytest.approx(23.0)
+    assert sk["charge_usd_per_t"] == pytest.approx(11.0)
+    assert sk["cost_usd_per_t"] == pytest.approx(57.0)
+    r = run.tables["routes"]
+    assert len(r) == 1 and r["links"].iloc[0] == "r > t > s"
+    assert r["tonnes"].iloc[0] == pytest.approx(1000.0)
+
+
+def _two_borders(tmp_path, vot):
+    # two identical rail routes A-X-B and A-Y-B; border X: 20 h, 10 $/t; border Y: 5 h, 40 $/t.
+    # generalized cost difference (X - Y) = 15 vot - 30: X is cheaper below vot 2, Y above.
+    links = [rail("ax", "A", "X1", 100), rail("ay", "A", "Y1", 100),
+             {"link_id": "bx", "from_node_id": "X1", "to_node_id": "X2", "mode": "border",
+              "element": "border", "dwell_h": 20, "fee_usd_per_t": 10, "border_id": "AA-BB_X",
+              "country": "AA"},
+             {"link_id": "by", "from_node_id": "Y1", "to_node_id": "Y2", "mode": "border",
+              "element": "border", "dwell_h": 5, "fee_usd_per_t": 40, "border_id": "AA-BB_Y",
+              "country": "AA"},
+             rail("xb", "X2", "B", 100, country="BB"), rail("yb", "Y2", "B", 100, country="BB")]
+    nodes = [("A", 0, 0, "AA"), ("X1", 1, 1, "AA"), ("X2", 2, 1, "BB"), ("Y1", 1, -1, "AA"),
+             ("Y2", 2, -1, "BB"), ("B", 3, 0, "BB")]
+    folder = write_corridor(tmp_path / f"c{vot}", nodes=nodes, links=links,
+                            zones=[("ZA", "A", "AA"), ("ZB", "B", "BB")],
+                            commodities=[("slow", vot, 500.0)], demand=[("ZA", "ZB", "slow", 7.0)])
+    return load_corridor(folder)
+
+
+@pytest.mark.parametrize(("vot", "used"), [(1.0, "AA-BB_X"), (3.0, "AA-BB_Y")])
+def test_border_dwell_and_fee_decide_the_crossing(tmp_path, vot, used):
+    run = run_scenario(_two_borders(tmp_path, vot), scenario(tmp_path, "year = 2024\n"))
+    b = run.tables["borders"].set_index("border_id")
+    other = ({"AA-BB_X", "AA-BB_Y"} - {used}).pop()
+    assert b.at[used, "tonnes_tot"] == pytest.approx(7.0)
+    assert b.at[other, "tonnes_tot"] == pytest.approx(0.0, abs=1e-9)
+    sk = run.tables["skims"].iloc[0]
+    dwell, fee = (20, 10) if used == "AA-BB_X" else (5, 40)
+    assert sk["time_h"] == pytest.approx(2 + dwell + 2)
+    assert sk["charge_usd_per_t"] == pytest.approx(3 + fee + 3)
+
+
+def test_closing_a_border_by_scenario_moves_the_flow(tmp_path):
+    data = _two_borders(tmp_path, 1.0)
+    s = scenario(tmp_path, 'year = 2026\n[[modification]]\naction = "close"\n'
+                           'borders = ["AA-BB_X"]\nyear = 2025\n')
+    b = run_scenario(data, s).tables["borders"].set_index("border_id")
+    assert b.at["AA-BB_Y", "tonnes_tot"] == pytest.approx(7.0)
+    assert "AA-BB_X" not in b.index or b.at["AA-BB_X", "tonnes_tot"] == 0
+    # a modification dated after the scenario year does nothing
+    s2 = scenario(tmp_path, 'year = 2024\n[[modification]]\naction = "close"\n'
+                            'borders = ["AA-BB_X"]\nyear = 2025\n', name="s2")
+    b2 = run_scenario(data, s2).tables["borders"].set_index("border_id")
+    assert b2.at["AA-BB_X", "tonnes_tot"] == pytest.approx(7.0)
+
+
+def _ferry(tmp_path, freq):
+    # ferry 200 km @ 20 km/h (10 h) + wait 0.5 * 168 / freq; rail detour 600 km @ 50 km/h (12 h)
+    # with the same per-t-km tariff 0.03. freq 7/week: wait 12 h -> ferry 22 h vs rail 12 h + the
+    # tariff difference; freq 42/week: wait 2 h -> ferry 12 h.
+    links = [{"link_id": "f", "from_node_id": "A", "to_node_id": "B", "mode": "ferry",
+              "element": "ferry", "length_km": 200, "speed_kph": 20, "frequency_per_week": freq,
+              "tariff_usd_per_tkm": 0.03, "country": "XC"},
+             rail("r", "A", "B", 600)]
+    folder = write_corridor(tmp_path / f"f{freq}", nodes=[("A", 0, 0, "AA"), ("B", 1, 0, "AA")],
+                            links=links, zones=[("ZA", "A", "AA"), ("ZB", "B", "AA")],
+                            commodities=[("c", 1.0, 500.0)], demand=[("ZA", "ZB", "c", 1.0)])
+    return load_corridor(folder)
+
+
+def test_ferry_waiting_time_from_frequency(tmp_path):
+    data = _ferry(tmp_path, 7)
+    costs = link_costs(data, data.links).loc["f"]
+    assert costs["wait_h"] == pytest.approx(12.0)
+    assert costs["time_h"] == pytest.approx(22.0)
+    # rail: 12 h + 18 $/t = 30 $/t at 1 $/t/h; ferry: 22 h + 6 $/t = 28 -> ferry
+    run = run_scenario(data, scenario(tmp_path, "year = 2024\n"))
+    assert run.tables["routes"]["links"].iloc[0] == "f"
+    # halve the sailings: wait 24 h, ferry 40 $/t -> rail
+    s = scenario(tmp_path, 'year = 2024\n[[modification]]\naction = "set"\nlinks = ["f"]\n'
+                           'field = "frequency_per_week"\nvalue = 3.5\n', name="s2")
+    assert run_scenario(data, s).tables["routes"]["links"].iloc[0] == "r"
+
+
+def _capacity_toy(tmp_path, cap_cheap, cap_dear, demand):
+    # cheap route: 100 km @ 50 km/h and 0.03 $/tkm -> 2 h, 3 $/t; cost at 1 $/t/h = 5 $/t
+    # dear route: 300 km @ 50 km/h -> 6 h, 9 $/t; cost 15 $/t
+    links = [rail("cheap", "A", "B", 100, capacity_tpy=cap_cheap, vdf="none"),
+             rail("dear", "A", "B", 300, capacity_tpy=cap_dear, vdf="none")]
+    folder = write_corridor(tmp_path / f"cap{cap_cheap}-{cap_dear}",
+                            nodes=[("A", 0, 0, "AA"), ("B", 1, 0, "AA")], links=links,
+                            zones=[("ZA", "A", "AA"), ("ZB", "B", "AA")],
+                            commodities=[("c", 1.0, 100.0)], demand=[("ZA", "ZB", "c", demand)])
+    return load_corridor(folder)
+
+
+def test_capacity_lp_shadow_price_equals_hand_value(tmp_path):
+    data = _capacity_toy(tmp_path, 600.0, np.nan, 1000.0)
+    run = run_scenario(data, scenario(tmp_path, "year = 2024\n"))
+    links = run.tables["links"].set_index("link_id")
+    assert links.at["cheap", "lp_tonnes_tot"] == pytest.approx(600.0)
+    assert links.at["dear", "lp_tonnes_tot"] == pytest.approx(400.0)
+    # one more tonne on the cheap route saves 15 - 5 = 10 $/t
+    assert links.at["cheap", "shadow_price_usd_per_t"] == pytest.approx(10.0)
+    assert run.tables["unserved"].empty
+    assert run.lp.total_cost == pytest.approx(600 * 5 + 400 * 15)
+
+
+def test_unserved_demand_when_capacity_is_short(tmp_path):
+    data = _capacity_toy(tmp_path, 600.0, 300.0, 1000.0)
+    run = run_scenario(data, scenario(tmp_path, "year = 2024\n"))
+    un = run.tables["unserved"]
+    assert un["unserved"].sum() == pytest.approx(100.0)
+    links = run.tables["links"].set_index("link_id")
+    # the marginal tonne is not carried: capacity is worth the penalty (value 100 $/t) less the
+    # route's cost on each route
+    assert links.at["cheap", "shadow_price_usd_per_t"] == pytest.approx(100.0 - 5.0)
+    assert links.at["dear", "shadow_price_usd_per_t"] == pytest.approx(100.0 - 15.0)
+
+
+def test_transit_accounting(tmp_path):
+    # AA -> BB -> CC: BB is crossed in transit; its revenue is the tariff on its link
+    links = [rail("a", "A", "M", 100, country="AA"), rail("b", "M", "N", 200, country="BB"),
+             rail("c", "N", "C", 50, country="CC")]
+    folder = write_corridor(
+        tmp_path / "t", nodes=[("A", 0, 0, "AA"), ("M", 1, 0, "BB"), ("N", 2, 0, "BB"),
+                               ("C", 3, 0, "CC")],
+        links=links, zones=[("ZA", "A", "AA"), ("ZC", "C", "CC"), ("ZM", "M", "BB")],
+        commodities=[("c", 1.0, 100.0)],
+        demand=[("ZA", "ZC", "c", 10.0), ("ZA", "ZM", "c", 4.0)])
+    run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2024\n"))
+    c = run.tables["countries"].set_index("country")
+    assert c.at["BB", "transit_tonnes"] == pytest.approx(10.0)
+    assert c.at["BB", "transit_tonne_km"] == pytest.approx(10.0 * 200)
+    assert c.at["BB", "transit_revenue_usd"] == pytest.approx(10.0 * 200 * 0.03)
+    assert c.at["AA", "transit_tonnes"] == 0
+    assert c.at["AA", "tonnes"] == pytest.approx(14.0)
+    # the link in AA is in AA; M is in BB, so ZA->ZM is not transit anywhere
+    assert c.at["BB", "tonnes"] == pytest.approx(10.0)  # ZA->ZM ends at M without a BB link
+
+
+def test_ue_splits_symmetric_capacitated_routes(tmp_path):
+    links = [rail("p", "A", "B", 100, capacity_tpy=100.0), rail("q", "A", "B", 100,
+                                                                capacity_tpy=100.0)]
+    folder = write_corridor(tmp_path / "u", nodes=[("A", 0, 0, "AA"), ("B", 1, 0, "AA")],
+                            links=links, zones=[("ZA", "A", "AA"), ("ZB", "B", "AA")],
+                            commodities=[("c", 1.0, 100.0)], demand=[("ZA", "ZB", "c", 150.0)])
+    run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2024\n"))
+    l = run.tables["links"].set_index("link_id")
+    assert l.at["p", "tonnes_tot"] == pytest.approx(75.0, rel=1e-4)
+    assert l.at["p", "utilization"] == pytest.approx(0.75, rel=1e-4)
+
+
+def test_growth_by_year(tmp_path):
+    links = [rail("p", "A", "B", 100)]
+    folder = write_corridor(tmp_path / "g", nodes=[("A", 0, 0, "AA"), ("B", 1, 0, "BB")],
+                            links=links, zones=[("ZA", "A", "AA"), ("ZB", "B", "BB")],
+                            commodities=[("c", 1.0, 100.0)], demand=[("ZA", "ZB", "c", 100.0)],
+                            growth=[("*", "*", "*", 0.10), ("AA", "BB", "c", 0.05)])
+    run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2026\n"))
+    assert run.tables["links"]["tonnes_tot"].iloc[0] == pytest.approx(100 * 1.05**2)
+
+
+def test_dataset_errors_are_collected(tmp_path):
+    folder = write_corridor(
+        tmp_path / "bad", nodes=[("A", 0, 0, "AA"), ("B", 1, 0, "AA")],
+        links=[rail("p", "A", "B", 100, source="NOPE"), rail("q", "A", "Z", -5)],
+        zones=[("ZA", "A", "AA"), ("ZB", "B", "AA")], commodities=[("c", 1.0, 100.0)],
+        demand=[("ZA", "ZX", "c", 1.0)])
+    with pytest.raises(InputError) as e:
+        load_corridor(folder)
+    msg = str(e.value)
+    assert "to_node_id not in node.csv" in msg and "q" in msg
+    assert "negative length_km" in msg
+    # problems of different tables come together too
+    folder = write_corridor(
+        tmp_path / "bad2", nodes=[("A", 0, 0, "AA"), ("B", 1, 0, "AA")],
+        links=[rail("p", "A", "B", 100, source="NOPE")],
+        zones=[("ZA", "A", "AA"), ("ZB", "B", "AA")], commodities=[("c", 1.0, 100.0)],
+        demand=[("ZA", "ZX", "c", 1.0)])
+    with pytest.raises(InputError) as e:
+        load_corridor(folder)
+    msg = str(e.value)
+    assert "NOPE" in msg and "sources.csv" in msg
+    assert "unknown zone" in msg and "ZX" in msg
+
+
+def test_missing_provenance_is_an_error(tmp_path):
+    folder = write_corridor(tmp_path / "p", nodes=[("A", 0, 0, "AA"), ("B", 1, 0, "AA")],
+                            links=[rail("p", "A", "B", 100, confidence="assumption", method="")],
+                            zones=[("ZA", "A", "AA"), ("ZB", "B", "AA")],
+                            commodities=[("c", 1.0, 100.0)], demand=[("ZA", "ZB", "c", 1.0)])
+    with pytest.raises(InputError, match="assumptions have no method"):
+        load_corridor(folder)
+
+
+def test_network_uses_only_open_links(tmp_path):
+    data = _capacity_toy(tmp_path, 600.0, np.nan, 10.0)
+    links = data.links.copy()
+    links.loc["dear", "status"] = "planned"
+    net = build_network(data, links)
+    assert list(net.links.index) == ["cheap"]
+    assert isinstance(net.links, pd.DataFrame)
