@@ -121,6 +121,122 @@ def assign(
         raise typer.Exit(1)
 
 
+data_app = typer.Typer(help="The built-in corridor dataset.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("sources")
+def data_sources(
+    folder: Annotated[Path | None, typer.Option(help="A corridor dataset folder "
+                                                     "(default: built in).")] = None,
+    full: Annotated[bool, typer.Option(help="Show every column.")] = False,
+) -> None:
+    """List the sources of the dataset, with how many rows of each table cite them."""
+    from karvan.freight.corridor import load_corridor
+
+    try:
+        data = load_corridor(folder)
+    except KarvanError as e:
+        _fail(e)
+    tables = {"node": data.nodes, "link": data.links, "demand": data.demand,
+              "commodity": data.commodities, "tariff": data.tariffs, "growth": data.growth,
+              "observed": data.observed}
+    counts: dict[str, dict[str, int]] = {}
+    for name, df in tables.items():
+        refs = df["source"].dropna().astype(str).str.split(";").explode().str.strip()
+        for ref, n in refs.value_counts().items():
+            counts.setdefault(ref, {})[name] = int(n)
+    t = Table(title=f"sources of {data.folder}")
+    for c in ("source_id", "title", "date", "cited by") + (("url",) if full else ()):
+        t.add_column(c, overflow="fold")
+    for r in data.sources.itertuples(index=False):
+        used = ", ".join(f"{k} {v}" for k, v in counts.get(str(r.source_id), {}).items())
+        row = [str(r.source_id), str(r.title)[:70], str(r.date), used or "-"]
+        if full:
+            row.append(str(r.url))
+        t.add_row(*row)
+    out.print(t)
+    conf = pd_concat_confidence(tables)
+    out.print("rows by confidence: " + ", ".join(f"{k} {v}" for k, v in conf.items()))
+
+
+def pd_concat_confidence(tables) -> dict[str, int]:
+    import pandas as pd
+
+    c = pd.concat([df["confidence"] for df in tables.values() if "confidence" in df])
+    return {str(k): int(v) for k, v in c.value_counts().items()}
+
+
+@app.command()
+def run(
+    scenarios: Annotated[list[Path] | None, typer.Argument(
+        help="Scenario files (.toml) or built-in scenario names; none: every built-in one.")]
+    = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Results folder; each scenario gets a "
+                                                        "subfolder.")] = Path("results"),
+    data: Annotated[Path | None, typer.Option(help="Corridor dataset folder "
+                                                   "(default: built in).")] = None,
+    gap: Annotated[float, typer.Option(help="Relative gap of the user equilibrium.")] = 1e-6,
+    lp: Annotated[bool, typer.Option(help="Also solve the capacity LP.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Run corridor scenarios and print a summary; with no argument, every built-in scenario."""
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario import builtin_scenarios, load_scenario
+    from karvan.scenario.run import run_scenario, write_run
+    from karvan.scenario.summary import print_summary
+
+    t0 = time.perf_counter()
+    try:
+        dataset = load_corridor(data)
+        names = [str(s) for s in scenarios] if scenarios else builtin_scenarios()
+        specs = [load_scenario(n) for n in names]
+    except KarvanError as e:
+        _fail(e)
+    runs = []
+    with console.status("", spinner="dots") as status:
+        for spec in specs:
+            def say(msg: str) -> None:
+                if not quiet:
+                    status.update(msg)
+            try:
+                r = run_scenario(dataset, spec, gap=gap, lp=lp, progress=say)
+            except KarvanError as e:
+                _fail(e)
+            write_run(r, out_dir / spec.name, dataset)
+            runs.append(r)
+            if not quiet:
+                console.print(f"[green]done[/] {spec.name} ({r.summary['elapsed_s']:.2f} s) -> "
+                              f"{out_dir / spec.name}")
+    print_summary(runs, out)
+    out.print(f"{len(runs)} scenarios in {time.perf_counter() - t0:.1f} s; results in {out_dir}/")
+
+
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="Results folder of scenario A.")],
+    b: Annotated[Path, typer.Argument(help="Results folder of scenario B.")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write the differences as CSV "
+                                                               "here.")] = None,
+    top: Annotated[int, typer.Option(help="Rows per table.")] = 10,
+) -> None:
+    """Differences B - A of two scenario results: links, countries, borders, skims."""
+    from karvan.io.atomic import atomic_folder
+    from karvan.scenario.run import compare_runs
+    from karvan.scenario.summary import print_comparison
+
+    try:
+        diff = compare_runs(a, b)
+    except KarvanError as e:
+        _fail(e)
+    print_comparison(diff, a, b, out, top=top)
+    if out_dir is not None:
+        with atomic_folder(out_dir) as tmp:
+            for name, df in diff.items():
+                df.to_csv(tmp / f"{name}_diff.csv", index=False)
+        out.print(f"differences written to {out_dir}/")
+
+
 def main() -> None:
     """Entry point of the ``karvan`` command."""
     import warnings
