@@ -24,6 +24,17 @@ from karvan.network.model import Network
 SEA_COUNTRIES = ("XX", "XC")
 
 
+def arc_charges(net: Network, g: CompiledGraph) -> dict[str, np.ndarray]:
+    """Per-arc charge (USD per tonne) of every commodity: ``charge_usd_per_t__<commodity>``."""
+    links = net.links.loc[g.link_ids]
+    out = {}
+    for col in links.columns:
+        if col.startswith("charge_usd_per_t__"):
+            out[col.removeprefix("charge_usd_per_t__")] = links[col].to_numpy(dtype=float)[
+                g.arc_link]
+    return out
+
+
 def _per_link_max(g: CompiledGraph, arc_values: np.ndarray) -> np.ndarray:
     out = np.full(g.n_links, -np.inf)
     np.maximum.at(out, g.arc_link, arc_values)
@@ -61,10 +72,14 @@ def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None) 
     df["free_flow_time_h"] = links["free_flow_time"].to_numpy()
     df["charge_usd_per_t"] = links["charge_usd_per_t"].to_numpy()
     df["tonne_km"] = df["tonnes_tot"] * df["length_km"]
-    df["revenue_usd"] = df["tonnes_tot"] * df["charge_usd_per_t"]
+    charges = arc_charges(net, g)
+    rev = np.zeros(g.n_arcs)
     for k, c in enumerate(ue.classes):
         a, b = g.to_links(ue.class_flows[k])
         df[f"tonnes_{c.name}"] = a + b
+        rev += ue.class_flows[k] * charges[c.name]
+    a, b = g.to_links(rev)
+    df["revenue_usd"] = a + b
     if lp is not None:
         a, b = g.to_links(lp.volume)
         df["lp_tonnes_tot"] = a + b
@@ -89,13 +104,13 @@ def route_table(routes: pd.DataFrame, net: Network, ue_graph: CompiledGraph, tim
     g = ue_graph
     links = net.links.loc[g.link_ids]
     length = links["length"].to_numpy(dtype=float)[g.arc_link]
-    charge = links["charge_usd_per_t"].to_numpy(dtype=float)[g.arc_link]
+    charges = arc_charges(net, g)
     country = links["country"].to_numpy()[g.arc_link]
     rows = []
     for r in routes.itertuples(index=False):
         a = np.asarray(r.arcs, dtype=np.int64)
         t = float(times[a].sum())
-        ch = float(charge[a].sum())
+        ch = float(charges[r[0]][a].sum())
         seq = []
         for c in country[a]:
             if not seq or seq[-1] != c:
@@ -113,7 +128,7 @@ def country_transit(routes: pd.DataFrame, raw_routes: pd.DataFrame, net: Network
     """Per-country tonnes, tonne-km and revenue, in all and in transit (see module notes)."""
     links = net.links.loc[g.link_ids]
     length = links["length"].to_numpy(dtype=float)[g.arc_link]
-    charge = links["charge_usd_per_t"].to_numpy(dtype=float)[g.arc_link]
+    charges = arc_charges(net, g)
     country = links["country"].to_numpy()[g.arc_link]
     acc: dict[str, np.ndarray] = {}
     for r in raw_routes.itertuples(index=False):
@@ -126,7 +141,7 @@ def country_transit(routes: pd.DataFrame, raw_routes: pd.DataFrame, net: Network
         for c in pd.unique(cs):
             m = cs == c
             tkm = f * length[a][m].sum()
-            rev = f * charge[a][m].sum()
+            rev = f * charges[r[0]][a][m].sum()
             transit = c not in (oc, dc)
             v = acc.setdefault(c, np.zeros(6))
             v += (f, tkm, rev, f * transit, tkm * transit, rev * transit)
@@ -172,15 +187,14 @@ def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str
              demand_pairs: pd.DataFrame) -> pd.DataFrame:
     """Time, distance, charge and generalized cost of the least-cost path of every OD pair
     with demand, per commodity, at the equilibrium times."""
-    links = net.links.loc[g.link_ids]
     length = g.length
-    charge = links["charge_usd_per_t"].to_numpy(dtype=float)[g.arc_link]
+    charges = arc_charges(net, g)
     zones = list(g.zone_ids)
     zn = g.zone_nodes
     rows = []
     for k, c in enumerate(ue.classes):
         out = K.path_skims(g.indptr, g.head, g.tail, np.ascontiguousarray(ue.class_costs[k]),
-                           g.blocked, zn, zn, np.vstack([ue.time, length, charge]),
+                           g.blocked, zn, zn, np.vstack([ue.time, length, charges[c.name]]),
                            max(1, num_threads()))
         pairs = demand_pairs[demand_pairs["commodity_id"] == c.name]
         zi = {z: i for i, z in enumerate(zones)}

@@ -47,6 +47,7 @@ class CorridorData:
     growth: pd.DataFrame
     observed: pd.DataFrame
     sources: pd.DataFrame
+    tariffs_by_commodity: pd.DataFrame | None = None
     config: dict = field(default_factory=dict)
     folder: Path | None = None
     base_year: int = 2024
@@ -170,10 +171,22 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     tar = tables["tariff"]
     for col in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
         tar[col] = pd.to_numeric(tar[col], errors="coerce")
+    tc_path = folder / "tariff_commodity.csv"
+    tar_c = None
+    if tc_path.exists():
+        tar_c = pd.read_csv(tc_path, dtype=str, keep_default_na=False, na_values=[""])
+        _check_provenance("tariff_commodity.csv", tar_c, None, problems)
+        for col in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
+            tar_c[col] = pd.to_numeric(tar_c[col], errors="coerce")
+        bad = ~tar_c["commodity_id"].isin(set(com["commodity_id"]))
+        if bad.any():
+            problems.append(f"tariff_commodity.csv: unknown commodity_id "
+                            f"{format_ids(tar_c.loc[bad, 'commodity_id'].unique())}.")
     obs = tables["observed"]
     obs["tonnes_per_year"] = pd.to_numeric(obs["tonnes_per_year"], errors="coerce")
     src_ids = set(tables["sources"]["source_id"].astype(str).str.strip())
-    for name, df in (("node.csv", nodes), ("link.csv", links)) + tuple(
+    extra = (("tariff_commodity.csv", tar_c),) if tar_c is not None else ()
+    for name, df in (("node.csv", nodes), ("link.csv", links)) + extra + tuple(
             (f"{n}.csv", tables[n]) for n in TABLES if n != "sources"):
         if "source" not in df:
             continue
@@ -186,6 +199,7 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     base_year = int(config["base_year"]) if str(config.get("base_year", "")).isdigit() else 2024
     return CorridorData(nodes=nodes, links=links, zones=zones, commodities=com, tariffs=tar,
                         demand=dem, growth=gr, observed=obs, sources=tables["sources"],
+                        tariffs_by_commodity=tar_c,
                         config=config, folder=folder, base_year=base_year)
 
 

@@ -4,11 +4,14 @@ Per tonne on a link:
 
     time_h   = length_km / speed_kph + dwell_h + wait_h
                dwell_h: time spent on the element itself (border, transfer, port handling);
-               wait_h:  on ferries, half the headway, 0.5 * 168 / frequency_per_week
+               wait_h:  on scheduled ferries and sea links, half the headway,
+                        0.5 * 168 / frequency_per_week
     charge   = tariff_usd_per_tkm * length_km + tariff_usd_per_t + fee_usd_per_t
     cost     = charge + value_of_time_usd_per_t_h(commodity) * time_h
 
-Tariffs missing on a link come from ``tariff.csv`` by (mode, country), then (mode, ``*``).
+Tariffs missing on a link come from ``tariff_commodity.csv`` by (mode, country, commodity), then
+(mode, ``*``, commodity), then from ``tariff.csv`` by (mode, country), then (mode, ``*``). The charge
+is therefore per commodity: column ``charge_usd_per_t__<commodity>`` of the engine network.
 Capacity-limited elements (a ``capacity_tpy``, or a ``capacity_value`` in a ``capacity_unit``
 that :func:`karvan.freight.units.capacity_to_tpy` converts) get their delay function (BPR by
 default), on annual tonnes; the rest have constant times.
@@ -26,32 +29,36 @@ from karvan.freight.units import capacity_to_tpy, mean_payloads
 from karvan.network.model import Network
 
 
-def link_costs(data: CorridorData, links: pd.DataFrame) -> pd.DataFrame:
-    """Per-link time_h, the tariff actually applied, and charge_usd_per_t."""
+def link_costs(data: CorridorData, links: pd.DataFrame, commodity: str | None = None
+               ) -> pd.DataFrame:
+    """Per-link time_h (with dwell_h and wait_h), the tariffs applied and charge_usd_per_t, for
+    one commodity (or for none: the defaults of ``tariff.csv`` only)."""
     out = pd.DataFrame(index=links.index)
     length = links["length_km"].fillna(0.0)
     speed = links["speed_kph"] if "speed_kph" in links else pd.Series(np.nan, index=links.index)
     run = np.where(speed > 0, length / speed.where(speed > 0, 1.0), 0.0)
-    out["wait_h"] = ferry_wait_h(links)
-    out["time_h"] = run + links["dwell_h"].fillna(0.0) + out["wait_h"]
+    out["dwell_h"] = links["dwell_h"].fillna(0.0)
+    out["wait_h"] = sailing_wait_h(links)
+    out["time_h"] = run + out["dwell_h"] + out["wait_h"]
     for col in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
         own = links[col] if col in links else pd.Series(np.nan, index=links.index)
-        out[col] = own.fillna(_default_tariff(data.tariffs, links, col))
+        val = own.copy()
+        if commodity is not None:
+            val = val.fillna(_default_tariff(data.tariffs_by_commodity, links, col, commodity))
+        out[col] = val.fillna(_default_tariff(data.tariffs, links, col)).fillna(0.0)
     out["fee_usd_per_t"] = links["fee_usd_per_t"].fillna(0.0) if "fee_usd_per_t" in links else 0.0
-    out["tariff_usd_per_tkm"] = out["tariff_usd_per_tkm"].fillna(0.0)
-    out["tariff_usd_per_t"] = out["tariff_usd_per_t"].fillna(0.0)
     out["charge_usd_per_t"] = (out["tariff_usd_per_tkm"] * length + out["tariff_usd_per_t"]
                                + out["fee_usd_per_t"])
     return out
 
 
-def ferry_wait_h(links: pd.DataFrame) -> pd.Series:
-    """Expected wait for a sailing: half the headway of a ferry with ``frequency_per_week``
-    departures (random arrivals of cargo), 0 elsewhere."""
+def sailing_wait_h(links: pd.DataFrame) -> pd.Series:
+    """Expected wait for a sailing: half the headway of a scheduled ferry or sea link with
+    ``frequency_per_week`` departures (cargo arriving at random), 0 elsewhere."""
     if "frequency_per_week" not in links:
         return pd.Series(0.0, index=links.index)
     f = pd.to_numeric(links["frequency_per_week"], errors="coerce")
-    ferry = links["mode"].eq("ferry") & (f > 0)
+    ferry = links["mode"].isin(["ferry", "sea"]) & (f > 0)
     return pd.Series(np.where(ferry, 0.5 * 168.0 / f.where(f > 0, 1.0), 0.0), index=links.index)
 
 
@@ -68,10 +75,13 @@ def capacities_tpy(data: CorridorData, links: pd.DataFrame) -> pd.Series:
     return cap
 
 
-def _default_tariff(tariffs: pd.DataFrame, links: pd.DataFrame, col: str) -> pd.Series:
+def _default_tariff(tariffs: pd.DataFrame | None, links: pd.DataFrame, col: str,
+                    commodity: str | None = None) -> pd.Series:
     if tariffs is None or not len(tariffs) or col not in tariffs:
         return pd.Series(np.nan, index=links.index)
     t = tariffs.dropna(subset=[col])
+    if commodity is not None:
+        t = t[t["commodity_id"] == commodity]
     exact = {(m, c): v for m, c, v in zip(t["mode"], t["country"], t[col]) if c != "*"}
     anyc = {m: v for m, c, v in zip(t["mode"], t["country"], t[col]) if c == "*"}
     country = links["country"] if "country" in links else pd.Series("", index=links.index)
@@ -83,13 +93,16 @@ def build_network(data: CorridorData, links: pd.DataFrame, *, name: str = "corri
     """The engine network of the open links of ``links`` (a scenario's link table).
 
     Engine columns: free_flow_time (hours), capacity (tonnes per year), vdf, alpha, beta,
-    length (km) and charge_usd_per_t; the freight columns are carried along.
+    length (km), charge_usd_per_t (default tariffs) and charge_usd_per_t__<commodity>; the
+    freight columns are carried along.
     """
     open_links = links[links["status"] == "open"].copy()
     costs = link_costs(data, open_links)
     eng = open_links.copy()
     for c in costs:
         eng[c] = costs[c]
+    for com in data.commodity_ids:
+        eng[f"charge_usd_per_t__{com}"] = link_costs(data, open_links, com)["charge_usd_per_t"]
     eng["free_flow_time"] = costs["time_h"]
     eng["length"] = open_links["length_km"].fillna(0.0)
     cap = capacities_tpy(data, open_links)
@@ -116,4 +129,4 @@ def commodity_classes(data: CorridorData, names: list[str] | None = None) -> lis
     if unknown:
         raise InputError(f"unknown commodities {format_ids(unknown)}.")
     return [TrafficClass(name=c, demand=c, value_of_time=float(com.at[c, "vot_usd_per_t_h"]),
-                         pce=1.0, cost_fields={"charge_usd_per_t": 1.0}) for c in names]
+                         pce=1.0, cost_fields={f"charge_usd_per_t__{c}": 1.0}) for c in names]

@@ -88,57 +88,61 @@ def _tree(origin, indptr, head, cost, blocked, dist, pred, order, heap, pos):
     return count
 
 
-@njit(**PJIT)
-def aon_assign(indptr, head, tail, cost, blocked, origins, dests, demand, n_chunks):
-    """All-or-nothing assignment of ``demand[i, j]`` from ``origins[i]`` to ``dests[j]``.
-
-    Returns (arc flows, shortest-path total cost sum_ij demand_ij * dist_ij, demand with no path).
-    Origins are spread over ``n_chunks`` parallel workers, each loading its own flow vector.
-    """
+@njit(**JIT)
+def _aon_chunk(c, n_chunks, indptr, head, tail, cost, blocked, origins, dests, demand, flows):
+    """Load the origins c, c + n_chunks, ... into ``flows``; return (SPTT, lost demand)."""
     n = indptr.shape[0] - 1
-    m = head.shape[0]
     n_orig = origins.shape[0]
     n_dest = dests.shape[0]
+    dist = np.empty(n)
+    pred = np.empty(n, np.int64)
+    order = np.empty(n, np.int64)
+    heap = np.empty(n, np.int64)
+    pos = np.empty(n, np.int64)
+    load = np.zeros(n)
+    sptt = 0.0
+    lost = 0.0
+    for oi in range(c, n_orig, n_chunks):
+        total = 0.0
+        for j in range(n_dest):
+            total += demand[oi, j]
+        if total == 0.0:
+            continue
+        o = origins[oi]
+        count = _tree(o, indptr, head, cost, blocked, dist, pred, order, heap, pos)
+        for j in range(n_dest):
+            q = demand[oi, j]
+            if q == 0.0:
+                continue
+            d = dests[j]
+            if d == o:
+                continue
+            if dist[d] == np.inf:
+                lost += q
+                continue
+            load[d] += q
+            sptt += q * dist[d]
+        for k in range(count - 1, 0, -1):
+            v = order[k]
+            q = load[v]
+            if q != 0.0:
+                e = pred[v]
+                flows[e] += q
+                load[tail[e]] += q
+                load[v] = 0.0
+        load[o] = 0.0
+    return sptt, lost
+
+
+@njit(**PJIT)
+def _aon_parallel(indptr, head, tail, cost, blocked, origins, dests, demand, n_chunks):
+    m = head.shape[0]
     flows_c = np.zeros((n_chunks, m))
     sptt_c = np.zeros(n_chunks)
     lost_c = np.zeros(n_chunks)
     for c in prange(n_chunks):
-        dist = np.empty(n)
-        pred = np.empty(n, np.int64)
-        order = np.empty(n, np.int64)
-        heap = np.empty(n, np.int64)
-        pos = np.empty(n, np.int64)
-        load = np.zeros(n)
-        flows = flows_c[c]
-        for oi in range(c, n_orig, n_chunks):
-            total = 0.0
-            for j in range(n_dest):
-                total += demand[oi, j]
-            if total == 0.0:
-                continue
-            o = origins[oi]
-            count = _tree(o, indptr, head, cost, blocked, dist, pred, order, heap, pos)
-            for j in range(n_dest):
-                q = demand[oi, j]
-                if q == 0.0:
-                    continue
-                d = dests[j]
-                if d == o:
-                    continue
-                if dist[d] == np.inf:
-                    lost_c[c] += q
-                    continue
-                load[d] += q
-                sptt_c[c] += q * dist[d]
-            for k in range(count - 1, 0, -1):
-                v = order[k]
-                q = load[v]
-                if q != 0.0:
-                    e = pred[v]
-                    flows[e] += q
-                    load[tail[e]] += q
-                    load[v] = 0.0
-            load[o] = 0.0
+        sptt_c[c], lost_c[c] = _aon_chunk(c, n_chunks, indptr, head, tail, cost, blocked,
+                                          origins, dests, demand, flows_c[c])
     out = np.zeros(m)
     for c in range(n_chunks):
         for e in range(m):
@@ -146,20 +150,55 @@ def aon_assign(indptr, head, tail, cost, blocked, origins, dests, demand, n_chun
     return out, sptt_c.sum(), lost_c.sum()
 
 
+@njit(**JIT)
+def _aon_serial(indptr, head, tail, cost, blocked, origins, dests, demand):
+    out = np.zeros(head.shape[0])
+    sptt, lost = _aon_chunk(0, 1, indptr, head, tail, cost, blocked, origins, dests, demand, out)
+    return out, sptt, lost
+
+
+#: below this many origin x arc operations a parallel launch costs more than it saves
+SERIAL_WORK = 200_000
+
+
+def aon_assign(indptr, head, tail, cost, blocked, origins, dests, demand, n_chunks):
+    """All-or-nothing assignment of ``demand[i, j]`` from ``origins[i]`` to ``dests[j]``.
+
+    Returns (arc flows, shortest-path total cost sum_ij demand_ij * dist_ij, demand with no path).
+    Origins are spread over ``n_chunks`` parallel workers, each loading its own flow vector;
+    small problems run serially.
+    """
+    if n_chunks <= 1 or origins.shape[0] * head.shape[0] < SERIAL_WORK:
+        return _aon_serial(indptr, head, tail, cost, blocked, origins, dests, demand)
+    return _aon_parallel(indptr, head, tail, cost, blocked, origins, dests, demand, n_chunks)
+
+
+@njit(**JIT)
+def _trees_chunk(c, n_chunks, indptr, head, cost, blocked, origins, dist_all, pred_all):
+    n = indptr.shape[0] - 1
+    order = np.empty(n, np.int64)
+    heap = np.empty(n, np.int64)
+    pos = np.empty(n, np.int64)
+    for oi in range(c, origins.shape[0], n_chunks):
+        _tree(origins[oi], indptr, head, cost, blocked, dist_all[oi], pred_all[oi], order, heap,
+              pos)
+
+
 @njit(**PJIT)
+def _trees_parallel(indptr, head, cost, blocked, origins, n_chunks, dist_all, pred_all):
+    for c in prange(n_chunks):
+        _trees_chunk(c, n_chunks, indptr, head, cost, blocked, origins, dist_all, pred_all)
+
+
 def shortest_path_trees(indptr, head, cost, blocked, origins, n_chunks):
     """Distances and predecessor arcs from every origin: two (n_origins, n_nodes) arrays."""
     n = indptr.shape[0] - 1
-    n_orig = origins.shape[0]
-    dist_all = np.empty((n_orig, n))
-    pred_all = np.empty((n_orig, n), np.int64)
-    for c in prange(n_chunks):
-        order = np.empty(n, np.int64)
-        heap = np.empty(n, np.int64)
-        pos = np.empty(n, np.int64)
-        for oi in range(c, n_orig, n_chunks):
-            _tree(origins[oi], indptr, head, cost, blocked, dist_all[oi], pred_all[oi], order, heap,
-                  pos)
+    dist_all = np.empty((origins.shape[0], n))
+    pred_all = np.empty((origins.shape[0], n), np.int64)
+    if n_chunks <= 1 or origins.shape[0] * head.shape[0] < SERIAL_WORK:
+        _trees_chunk(0, 1, indptr, head, cost, blocked, origins, dist_all, pred_all)
+    else:
+        _trees_parallel(indptr, head, cost, blocked, origins, n_chunks, dist_all, pred_all)
     return dist_all, pred_all
 
 

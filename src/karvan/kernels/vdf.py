@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from karvan.kernels._jit import JIT, njit
 
 VDF_BPR = 0
 VDF_CONICAL = 1
 VDF_CONSTANT = 2
+
+_GL_NODES = np.array([-0.9061798459386640, -0.5384693101056831, 0.0, 0.5384693101056831,
+                      0.9061798459386640])
+_GL_WEIGHTS = np.array([0.2369268850561891, 0.4786286704993665, 0.5688888888888889,
+                        0.4786286704993665, 0.2369268850561891])
 
 
 @njit(**JIT)
@@ -87,7 +94,18 @@ def _itime(v, fft, cap, a, b, kind):
         return fft * (v + a * cap / (b + 1.0) * x ** (b + 1.0))
     if kind == VDF_CONICAL:
         x = v / cap
-        g = cap * (_conical_g(1.0, a, b) - _conical_g(1.0 - x, a, b))
+        if x < 0.125:
+            # int_{1-x}^{1} sqrt(a^2 u^2 + b^2) du by 5-point Gauss-Legendre: the closed form
+            # below cancels catastrophically for small x
+            h = 0.5 * x
+            mid = 1.0 - h
+            s = 0.0
+            for i in range(5):
+                u = mid + h * _GL_NODES[i]
+                s += _GL_WEIGHTS[i] * math.sqrt(a * a * u * u + b * b)
+            g = cap * h * s
+        else:
+            g = cap * (_conical_g(1.0, a, b) - _conical_g(1.0 - x, a, b))
         return fft * ((2.0 - b) * v - a * (v - v * x / 2.0) + g)
     return fft * v
 

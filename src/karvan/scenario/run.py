@@ -142,8 +142,7 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
     opts = pd.read_csv(folder / "route_option.csv", dtype=str)
     g = ue.graph
     names = [c.name for c in ue.classes]
-    links = net.links.loc[g.link_ids]
-    charge = links["charge_usd_per_t"].to_numpy(dtype=float)[g.arc_link]
+    charges = acc.arc_charges(net, g)
     zone_node = dict(zip(g.zone_ids, g.zone_nodes))
     rows = []
     for od in ods.itertuples(index=False):
@@ -164,7 +163,7 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
                 continue
             a = np.asarray(path)
             t = float(ue.time[a].sum())
-            ch = float(charge[a].sum())
+            ch = float(charges[com][a].sum())
             rows.append((od.origin_zone_id, od.destination_zone_id, com, op.option_id, op.name,
                          True, t, t / 24.0, float(g.length[a].sum()), ch,
                          " > ".join(map(str, g.link_ids[g.arc_link[a]]))))
