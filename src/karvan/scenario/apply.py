@@ -38,6 +38,16 @@ def _targets(links: pd.DataFrame, mod, i: int, problems: list[str]) -> pd.Index:
             problems.append(f"modification[{i}] ({mod.action}): unknown border ids "
                             f"{format_ids(bad)}.")
         sel = sel.union(links.index[bid.isin(mod.borders)])
+    if mod.countries:
+        known = set(links["country"].dropna())
+        bad = [c for c in mod.countries if c not in known]
+        if bad:
+            problems.append(f"modification[{i}] ({mod.action}): no links in countries "
+                            f"{format_ids(bad)}.")
+        m = links["country"].isin(mod.countries)
+        if mod.modes:
+            m &= links["mode"].isin(mod.modes)
+        sel = sel.union(links.index[m])
     return sel
 
 

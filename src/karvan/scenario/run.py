@@ -23,7 +23,10 @@ from karvan.freight import accounting as acc
 from karvan.freight.corridor import CorridorData
 from karvan.freight.costs import build_network, commodity_classes
 from karvan.io.atomic import atomic_folder
+from karvan import kernels as K
+from karvan.kernels._jit import num_threads
 from karvan.network.demand import Demand
+from karvan.network.graph import compile_graph
 from karvan.network.model import Network
 from karvan.paths.routes import route_flows
 from karvan.scenario.apply import ScenarioInputs, apply_scenario
@@ -64,6 +67,10 @@ def run_scenario(
     inputs = apply_scenario(data, scenario)
     net = build_network(data, inputs.links, name=scenario.name)
     dem_rows = inputs.demand[inputs.demand["tonnes_per_year"] > 0]
+    dem_rows, no_path = _split_unreachable(net, dem_rows)
+    if len(no_path):
+        log.warning("%s: %.0f t/yr of demand in %d OD rows has no open route (table no_path)",
+                    scenario.name, no_path["tonnes_per_year"].sum(), len(no_path))
     zone_ids = tuple(net.zones.index)
     demand = Demand.from_long(dem_rows, origin="origin_zone_id",
                               destination="destination_zone_id", value="tonnes_per_year",
@@ -99,6 +106,7 @@ def run_scenario(
         "skims": skims,
         "convergence": ue.convergence,
         "demand": inputs.demand,
+        "no_path": no_path.reset_index(drop=True),
         "modifications": inputs.applied,
         "calibration": acc.calibration(data.observed, links),
     }
@@ -114,6 +122,7 @@ def run_scenario(
         "title": scenario.title,
         "year": scenario.year,
         "demand_t": float(inputs.demand["tonnes_per_year"].sum()),
+        "no_path_t": float(no_path["tonnes_per_year"].sum()),
         "ue_iterations": ue.iterations,
         "ue_relative_gap": ue.gap,
         "ue_converged": ue.converged,
@@ -127,6 +136,19 @@ def run_scenario(
     settings = {"ue_method": "bfw", "gap": gap, "max_iter": max_iter, "lp": lp,
                 "threads": ue.params.get("threads")}
     return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings)
+
+
+def _split_unreachable(net: Network, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Demand rows whose origin cannot reach the destination on the open network, set apart:
+    a scenario that cuts a region off reports that demand instead of failing."""
+    g = compile_graph(net)
+    zi = dict(zip(g.zone_ids, range(len(g.zone_ids))))
+    dist, _ = K.shortest_path_trees(g.indptr, g.head, g.free_flow_time, g.blocked, g.zone_nodes,
+                                    max(1, num_threads()))
+    reach = np.isfinite(dist[:, g.zone_nodes])
+    ok = np.array([reach[zi[o], zi[d]] for o, d in zip(rows["origin_zone_id"],
+                                                        rows["destination_zone_id"])], dtype=bool)
+    return rows[ok], rows[~ok]
 
 
 def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,

@@ -12,7 +12,8 @@ reported with the file and the field (``modification[2].field``).
 
     [[modification]]
     action = "open"                 # open | close | set | scale | demand_scale
-    links = ["R_IR_RASHT_ASTARA"]   # and/or borders = ["AZ-IR_ASTARA"]
+    links = ["R_IR_RASHT_ASTARA"]   # and/or borders = ["AZ-IR_ASTARA"], or every link of
+                                    # countries = ["IR"] (optionally only modes = ["rail"])
     year = 2028                     # applies when the scenario year >= this year
     source = "..."
 """
@@ -42,6 +43,8 @@ class Modification(BaseModel):
     action: Literal["open", "close", "set", "scale", "demand_scale"]
     links: list[str] = Field(default_factory=list)
     borders: list[str] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list)
+    modes: list[str] = Field(default_factory=list)
     field: str | None = None
     value: float | None = None
     factor: float | None = None
@@ -55,8 +58,12 @@ class Modification(BaseModel):
     @model_validator(mode="after")
     def _complete(self) -> Modification:
         a = self.action
-        if a in ("open", "close", "set", "scale") and not (self.links or self.borders):
-            raise ValueError(f"action {a!r} needs links = [...] or borders = [...]")
+        if a in ("open", "close", "set", "scale") and not (self.links or self.borders
+                                                           or self.countries):
+            raise ValueError(f"action {a!r} needs links = [...], borders = [...] or "
+                             "countries = [...]")
+        if self.modes and not self.countries:
+            raise ValueError("modes = [...] narrows countries = [...]; give the countries too")
         if a in ("set", "scale"):
             if self.field not in SETTABLE_FIELDS:
                 raise ValueError(f"action {a!r} needs field = one of {', '.join(SETTABLE_FIELDS)}"
@@ -67,7 +74,7 @@ class Modification(BaseModel):
             raise ValueError("value must be >= 0")
         if a in ("scale", "demand_scale") and (self.factor is None or self.factor < 0):
             raise ValueError(f"action {a!r} needs factor = <number >= 0>")
-        if a == "demand_scale" and (self.links or self.borders):
+        if a == "demand_scale" and (self.links or self.borders or self.countries):
             raise ValueError("demand_scale filters by origin_country, destination_country and "
                              "commodity, not by links")
         return self

@@ -22,8 +22,9 @@ def print_summary(runs, console: Console, *, borders: int = 8, countries: int = 
     """One table of headline figures per scenario, then border throughput and transit by country
     across scenarios."""
     t = Table(title="Scenarios", title_justify="left")
-    for c in ("scenario", "year", "demand Mt", "UE gap", "it", "Caspian share RU->IR",
-              "LP unserved Mt", "binding", "top bottleneck (util., $/t per t of capacity)", "s"):
+    for c in ("scenario", "year", "demand Mt", "no route Mt", "UE gap", "it",
+              "Caspian share RU->IR", "LP unserved Mt", "binding",
+              "top bottleneck (util., $/t per t of capacity)", "s"):
         t.add_column(c, justify="left" if c.startswith(("scenario", "top")) else "right")
     for r in runs:
         s = r.summary
@@ -35,7 +36,8 @@ def print_summary(runs, console: Console, *, borders: int = 8, countries: int = 
             sp = x.get("shadow_price_usd_per_t", np.nan)
             top = f"{name} ({_pct(x['utilization'])}" + (
                 f", {sp:,.1f})" if pd.notna(sp) and sp > 0 else ")")
-        t.add_row(s["scenario"], str(s["year"]), _mt(s["demand_t"]), f"{s['ue_relative_gap']:.1e}",
+        t.add_row(s["scenario"], str(s["year"]), _mt(s["demand_t"]), _mt(s["no_path_t"]),
+                  f"{s['ue_relative_gap']:.1e}",
                   str(s["ue_iterations"]), _pct(s["caspian_share_ru_ir"]),
                   _mt(s["lp_unserved_t"]), str(s["lp_binding"]), top, f"{s['elapsed_s']:.1f}")
     console.print(t)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-TNTP = Path(os.environ.get("KARVAN_TNTP", Path(__file__).resolve().parents[3] / "shared" / "tntp"))
+#: the shared TNTP test networks: ../shared/tntp beside the checkout, or $KARVAN_TNTP
+TNTP = Path(os.environ.get("KARVAN_TNTP", Path(__file__).resolve().parents[2] / "shared" / "tntp"))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,159 @@
+"""The built-in corridor: the dataset's integrity, and scenario effects whose direction follows
+from the model's logic."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder, load_corridor
+from karvan.freight.units import CAPACITY_UNITS
+from karvan.scenario import builtin_scenarios, load_scenario
+from karvan.scenario.apply import apply_scenario
+from karvan.scenario.run import run_scenario
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_corridor()
+
+
+@pytest.fixture(scope="module")
+def runs(data):
+    cache = {}
+
+    def get(name_or_spec):
+        spec = load_scenario(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
+        if spec.name not in cache:
+            cache[spec.name] = run_scenario(data, spec, lp=False)
+        return cache[spec.name]
+
+    return get
+
+
+# -- dataset -------------------------------------------------------------------------------------
+
+
+def test_every_row_of_every_table_has_source_date_confidence():
+    folder = builtin_corridor_folder()
+    for path in sorted(folder.glob("*.csv")):
+        if path.name in ("config.csv", "sources.csv"):
+            continue
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for col in ("source", "source_date", "confidence"):
+            assert col in df, f"{path.name} lacks {col}"
+            assert (df[col].str.strip() != "").all(), f"{path.name}: blank {col}"
+        assert df["confidence"].isin(CONFIDENCE).all(), path.name
+        if "method" in df:
+            assumed = df["confidence"] == "assumption"
+            assert (df.loc[assumed, "method"].str.strip() != "").all(), path.name
+
+
+def test_ids_units_and_references_are_consistent(data):
+    nodes, links = data.nodes, data.links
+    # node ids carry the ISO code of their country (sea waypoints: SEA_)
+    for nid, c in nodes["country"].items():
+        assert nid.startswith(f"{c}_") or nid.startswith("SEA_") or c in ("XX", "XC"), nid
+    assert set(links["country"]) <= set(nodes["country"]) | {"XX", "XC", "EG"}
+    # every source id cited resolves
+    known = set(data.sources["source_id"])
+    cited = set(pd.concat([links["source"], nodes["source"], data.demand["source"]])
+                .str.split(";").explode().str.strip())
+    assert cited <= known
+    # units: capacities in tonnes, with the original unit recognised where it is given
+    units = links["capacity_unit"].dropna().str.lower().str.replace(" ", "")
+    assert units.map(lambda u: u in CAPACITY_UNITS or "both_directions" in u
+                     or u.endswith("_per_day") or u.endswith("/yr") or u.endswith("/day")).all()
+    assert (links["capacity_tpy"].dropna() > 0).all()
+    # borders are border links with a border id; transfers have no running speed
+    b = links[links["mode"] == "border"]
+    assert b["border_id"].notna().all()
+    assert links.loc[links["mode"].isin(["border", "transfer"]), "speed_kph"].isna().all()
+    # gauges are the two of the region
+    assert set(links["gauge_mm"].dropna().astype(int)) <= {1520, 1435}
+    # what the scenarios open is not open in the base year
+    for name in builtin_scenarios():
+        for m in load_scenario(name).modifications:
+            if m.action == "open":
+                ids = set(m.links) | set(links.index[links["border_id"].isin(m.borders)])
+                assert (links.loc[sorted(ids), "status"] != "open").all(), (name, ids)
+
+
+def test_every_builtin_scenario_applies(data):
+    names = builtin_scenarios()
+    assert names[:1] == ["baseline"] and len(names) == 6
+    for name in names:
+        inp = apply_scenario(data, load_scenario(name))
+        assert inp.demand["tonnes_per_year"].sum() > 0
+        assert re.fullmatch(r"[a-z0-9_]+", name)
+
+
+def test_calibration_table_covers_every_observation(runs, data):
+    cal = runs("baseline").tables["calibration"]
+    assert len(cal) == len(data.observed)
+    comparable = cal["modelled_tonnes"].notna()
+    assert comparable.sum() >= 10
+    assert np.allclose(cal.loc[comparable, "difference_tonnes"],
+                       cal.loc[comparable, "modelled_tonnes"] - cal.loc[comparable,
+                                                                       "observed_tonnes"])
+
+
+# -- scenario directions --------------------------------------------------------------------------
+
+
+def _link_tonnes(run, ids):
+    links = run.tables["links"].set_index("link_id")
+    return float(links.loc[[i for i in ids if i in links.index], "tonnes_tot"].sum())
+
+
+def test_rasht_astara_raises_baku_astara_and_lowers_caspian_share(runs):
+    base, ra = runs("baseline"), runs("rasht_astara")
+    line = ["R_AZ_ALAT_OSMANLI", "R_AZ_OSMANLI_ASTARA"]
+    assert _link_tonnes(ra, line) > _link_tonnes(base, line)
+    assert ra.summary["caspian_share_ru_ir"] < base.summary["caspian_share_ru_ir"]
+    # the new link carries freight
+    assert _link_tonnes(ra, ["R_IR_RASHT_ASTARA"]) > 0
+    assert _link_tonnes(base, ["R_IR_RASHT_ASTARA"]) == 0
+
+
+def _suez_share(run, origin_country="RU", destination_country="IN"):
+    r = run.tables["routes"]
+    zc = {"Z_IN_MUMBAI": "IN"}
+    oc = r["origin"].str.slice(2, 4)
+    dc = r["destination"].str.slice(2, 4)
+    sel = (oc == origin_country) & (dc == destination_country)
+    via = r.loc[sel, "links"].str.contains("S_EG_SUEZ_CANAL")
+    assert zc  # zone ids carry the country code after "Z_"
+    return float(r.loc[sel & via, "tonnes"].sum() / r.loc[sel, "tonnes"].sum())
+
+
+def test_closing_iranian_links_sends_russia_india_freight_to_suez(runs, tmp_path):
+    base = runs("baseline")
+    dis = runs("iran_disrupted")
+    assert _suez_share(dis) >= _suez_share(base) - 1e-9
+    p = tmp_path / "iran_closed.toml"
+    p.write_text('name = "iran_closed"\nyear = 2026\nextends = "baseline"\n'
+                 '[[modification]]\naction = "close"\ncountries = ["IR"]\n')
+    closed = runs(load_scenario(p))
+    assert _suez_share(base) < 1.0
+    assert _suez_share(closed) == pytest.approx(1.0)
+
+
+def _share_through(run, origin, destination, country):
+    r = run.tables["routes"]
+    r = r[(r["origin"] == origin) & (r["destination"] == destination)]
+    via = r["countries"].str.split(" > ").map(lambda cs: country in cs)
+    return float(r.loc[via, "tonnes"].sum() / r["tonnes"].sum())
+
+
+def test_meghri_link_moves_nakhchivan_freight_off_iran(runs):
+    base, open_ = runs("baseline"), runs("south_caucasus_unblocked")
+    for o, d in (("Z_AZ_BAKU", "Z_AZ_NAKHCHIVAN"), ("Z_AZ_NAKHCHIVAN", "Z_AZ_BAKU")):
+        before = _share_through(base, o, d, "IR")
+        after = _share_through(open_, o, d, "IR")
+        assert before > 0.5
+        assert after < before
+        assert _share_through(open_, o, d, "AM") > 0

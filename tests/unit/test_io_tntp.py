@@ -1,0 +1,165 @@
+"""TNTP reader: one test per class of bad input, checking the message; the first-thru-node rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import karvan
+from karvan.errors import InputError, NoPathError
+from karvan.io import read_tntp, read_tntp_flow, read_tntp_net, read_tntp_trips
+
+HEAD = """<NUMBER OF ZONES> {z}
+<NUMBER OF NODES> {n}
+<FIRST THRU NODE> {ftn}
+<NUMBER OF LINKS> {m}
+<END OF METADATA>
+
+~ init_node term_node capacity length free_flow_time b power speed toll link_type ;
+"""
+
+
+def net_file(tmp_path, rows, *, z=2, n=4, ftn=1, m=None, name="T_net.tntp", extra=""):
+    text = HEAD.format(z=z, n=n, ftn=ftn, m=len(rows) if m is None else m) + extra
+    text += "\n".join("\t" + "\t".join(map(str, r)) + "\t;" for r in rows) + "\n"
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def trips_file(tmp_path, body, *, z=2, total=None, name="T_trips.tntp"):
+    tot = f"<TOTAL OD FLOW> {total}\n" if total is not None else ""
+    p = tmp_path / name
+    p.write_text(f"<NUMBER OF ZONES> {z}\n{tot}<END OF METADATA>\n\n{body}")
+    return p
+
+
+def row(a, b, cap=10.0, length=1.0, fft=1.0, b_=0.15, p=4, toll=0.0):
+    return (a, b, cap, length, fft, b_, p, 0, toll, 1)
+
+
+GOOD = [row(1, 3), row(3, 2), row(1, 4), row(4, 2), row(2, 4)]
+
+
+def test_reads_a_small_network(tmp_path):
+    net, factors = read_tntp_net(net_file(tmp_path, GOOD))
+    assert len(net.links) == 5 and factors == {}
+    assert list(net.zones.index) == [1, 2]
+    assert net.links.loc[1, "from_node_id"] == 1 and net.links.loc[1, "alpha"] == 0.15
+
+
+def test_link_count_must_match_metadata(tmp_path):
+    with pytest.raises(InputError, match=r"<NUMBER OF LINKS> says 7 but 5 link rows"):
+        read_tntp_net(net_file(tmp_path, GOOD, m=7))
+
+
+def test_short_row_names_the_line(tmp_path):
+    p = net_file(tmp_path, GOOD)
+    p.write_text(p.read_text() + "\t1\t2\t3\t;\n")
+    with pytest.raises(InputError, match=r"line 13: 3 fields, expected 10"):
+        read_tntp_net(p)
+
+
+def test_non_numeric_field(tmp_path):
+    rows = [*GOOD[:-1], (2, 4, "ten", 1, 1, 0.15, 4, 0, 0, 1)]
+    with pytest.raises(InputError, match=r"line 12: non-numeric field\(s\) ten"):
+        read_tntp_net(net_file(tmp_path, rows))
+
+
+def test_negative_values_and_zero_capacity_all_reported(tmp_path):
+    rows = [row(1, 3, fft=-1.0), row(3, 2, cap=0.0), *GOOD[2:]]
+    with pytest.raises(InputError) as e:
+        read_tntp_net(net_file(tmp_path, rows))
+    assert "negative or non-finite free_flow_time (lines 8)" in str(e.value)
+    assert "capacity <= 0 with b > 0 (lines 9)" in str(e.value)
+    assert len(e.value.problems) == 2
+
+
+def test_unknown_node(tmp_path):
+    with pytest.raises(InputError, match=r"nodes outside 1..4 .*: 9"):
+        read_tntp_net(net_file(tmp_path, [*GOOD, row(2, 9)]))
+
+
+def test_missing_metadata(tmp_path):
+    p = tmp_path / "x_net.tntp"
+    p.write_text("<NUMBER OF NODES> 2\n<END OF METADATA>\n\t1\t2\t1\t1\t1\t0\t1\t0\t0\t1\t;\n")
+    with pytest.raises(InputError) as e:
+        read_tntp_net(p)
+    assert "<NUMBER OF ZONES> is missing" in str(e.value)
+    assert "<NUMBER OF LINKS> is missing" in str(e.value)
+
+
+def test_trips_total_disagrees_with_metadata(tmp_path):
+    p = trips_file(tmp_path, "Origin 1\n  2 : 5.0;\n", total=6.0)
+    with pytest.raises(InputError, match=r"sum to 5.000000 but <TOTAL OD FLOW> says 6.0"):
+        read_tntp_trips(p)
+
+
+def test_trips_for_unknown_zone(tmp_path):
+    p = trips_file(tmp_path, "Origin 1\n  3 : 5.0;\nOrigin 7\n 1 : 1;\n")
+    with pytest.raises(InputError) as e:
+        read_tntp_trips(p)
+    assert "destination 3 is outside zones 1..2" in str(e.value)
+    assert "origin 7 is outside zones 1..2" in str(e.value)
+
+
+def test_trips_bad_entry(tmp_path):
+    p = trips_file(tmp_path, "Origin 1\n  2 : five;\n")
+    with pytest.raises(InputError, match=r"bad entry '2 : five'"):
+        read_tntp_trips(p)
+
+
+def test_trips_zone_count_must_match_network(tmp_path):
+    net_file(tmp_path, GOOD)
+    trips_file(tmp_path, "Origin 1\n 2 : 1;\n", z=3)
+    with pytest.raises(InputError, match=r"<NUMBER OF ZONES> is 3 but the network has 2"):
+        read_tntp(tmp_path / "T_net.tntp")
+
+
+def test_od_pair_without_path(tmp_path):
+    # node 2 has no link to 1: demand 2 -> 1 cannot be carried
+    net_file(tmp_path, GOOD)
+    trips_file(tmp_path, "Origin 1\n 2 : 1;\nOrigin 2\n 1 : 3;\n", total=4)
+    p = read_tntp(tmp_path / "T_net.tntp")
+    with pytest.raises(NoPathError, match=r"1 OD pairs with demand \(3 in all\) have no path "
+                                          r"\(2->1\)"):
+        karvan.assign(p.network, p.demand)
+
+
+def test_first_thru_node_blocks_paths_through_zones(tmp_path):
+    # zones 1, 2, 3; the only way from 1 to 2 passes through zone 3 (1 -> 3 -> 2), and the
+    # other way 1 -> 4 -> 2 is dearer. With FIRST THRU NODE 4, zone 3 cannot be passed.
+    rows = [row(1, 3, fft=1, b_=0), row(3, 2, fft=1, b_=0), row(1, 4, fft=5, b_=0),
+            row(4, 2, fft=5, b_=0)]
+    for ftn, expected in ((1, [1.0, 1.0, 0.0, 0.0]), (4, [0.0, 0.0, 1.0, 1.0])):
+        net_file(tmp_path, rows, z=3, ftn=ftn)
+        trips_file(tmp_path, "Origin 1\n 2 : 1;\n", z=3)
+        p = read_tntp(tmp_path / "T_net.tntp")
+        r = karvan.assign(p.network, p.demand, method="aon")
+        assert r.link_table()["flow"].tolist() == expected
+
+
+def test_cost_factors_from_metadata_and_caller(tmp_path):
+    rows = [row(1, 2, fft=1, b_=0, toll=10.0, length=3.0), row(1, 2, fft=2, b_=0, length=1.0)]
+    extra = "<TOLL FACTOR> 0.5\n<DISTANCE FACTOR> 0.25\n"
+    p = net_file(tmp_path, rows, n=2, extra="")
+    text = p.read_text().replace("<END OF METADATA>", extra + "<END OF METADATA>")
+    p.write_text(text)
+    trips_file(tmp_path, "Origin 1\n 2 : 1;\n")
+    prob = read_tntp(p)
+    assert (prob.toll_factor, prob.distance_factor) == (0.5, 0.25)
+    r = karvan.assign(prob.network, prob.demand, method="aon", toll_factor=prob.toll_factor,
+                      distance_factor=prob.distance_factor)
+    # link 1: 1 + 5 + 0.75 = 6.75; link 2: 2 + 0.25 = 2.25
+    assert r.link_table()["cost"].tolist() == pytest.approx([6.75, 2.25])
+    assert r.flow.tolist() == [0.0, 1.0]
+    prob0 = read_tntp(p, toll_factor=0.0, distance_factor=0.0)
+    assert (prob0.toll_factor, prob0.distance_factor) == (0.0, 0.0)
+
+
+def test_flow_file(tmp_path):
+    p = tmp_path / "T_flow.tntp"
+    p.write_text("From \tTo \tVolume \tCost\n1\t2\t4494.6\t6.0\n1\t3\t8119.1\t4.0\n")
+    f = read_tntp_flow(p)
+    assert f["volume"].tolist() == [4494.6, 8119.1]
+    assert np.array_equal(f["from_node_id"].to_numpy(), [1, 1])
