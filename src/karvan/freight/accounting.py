@@ -41,9 +41,12 @@ def _per_link_max(g: CompiledGraph, arc_values: np.ndarray) -> np.ndarray:
     return out
 
 
-def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None) -> pd.DataFrame:
+def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None,
+                 commodities: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per open link: tonnes by direction and commodity, utilization, times and costs,
-    and the capacity LP's tonnes and shadow price."""
+    vehicles (wagons per day on rail, trucks per day on road, TEU per year of containers), the
+    load in the unit the capacity was published in, and the capacity LP's tonnes and shadow
+    price."""
     g = ue.graph
     links = net.links.loc[g.link_ids]
     ab, ba = g.to_links(ue.flow)
@@ -65,6 +68,7 @@ def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None) 
         "tonnes_tot": ab + ba,
     })
     vol_max = _per_link_max(g, ue.volume)
+    vol_max = np.where(np.isfinite(vol_max), vol_max, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         df["utilization"] = np.where(cap > 0, vol_max / cap, np.nan)
     t_ab, t_ba = _dir_values(g, ue.time)
@@ -80,6 +84,30 @@ def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None) 
         rev += ue.class_flows[k] * charges[c.name]
     a, b = g.to_links(rev)
     df["revenue_usd"] = a + b
+    if commodities is not None:
+        pay = commodities.set_index("commodity_id")
+        wagons = np.zeros(g.n_links)
+        trucks = np.zeros(g.n_links)
+        teu = np.zeros(g.n_links)
+        for c in ue.classes:
+            t = df[f"tonnes_{c.name}"].to_numpy()
+            for col, acc_ in (("t_per_wagon", wagons), ("t_per_truck", trucks),
+                              ("t_per_teu", teu)):
+                f = pay.at[c.name, col] if col in pay else np.nan
+                if c.name == "containers" or col != "t_per_teu":
+                    if pd.notna(f) and f > 0:
+                        acc_ += t / f
+        mode = df["mode"].to_numpy()
+        df["wagons_per_day"] = np.where(mode == "rail", wagons / 365.0, np.nan)
+        df["trucks_per_day"] = np.where(mode == "road", trucks / 365.0, np.nan)
+        df["teu_per_year"] = teu
+    if "capacity_value" in links and "capacity_unit" in links:
+        val = pd.to_numeric(links["capacity_value"], errors="coerce").to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["capacity_unit"] = links["capacity_unit"].to_numpy()
+            df["capacity_value"] = val
+            # the load, in the unit the capacity was published in (same conversion factor)
+            df["load_in_capacity_unit"] = np.where(cap > 0, vol_max * val / cap, np.nan)
     if lp is not None:
         a, b = g.to_links(lp.volume)
         df["lp_tonnes_tot"] = a + b
@@ -236,9 +264,17 @@ def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,
         pred_h[hpos[g.head[a]]], int(g.head[a]), d_node)
 
 
-def calibration(observed: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
-    """Modelled tonnes beside every reported volume that names links or borders."""
+def calibration(observed: pd.DataFrame, links: pd.DataFrame, *,
+                demand: pd.DataFrame | None = None, routes: pd.DataFrame | None = None,
+                zone_country: dict[str, str] | None = None) -> pd.DataFrame:
+    """Modelled tonnes beside every reported volume they can be compared with.
+
+    ``element_ids`` name links or borders (``id`` both directions, ``id:ab`` or ``id:ba`` one),
+    summed; ``A<>B`` compares the demand between countries A and B (both directions); ``A>B>*``
+    the tonnes from A that cross B to a destination outside B.
+    """
     by_link = links.set_index("link_id")
+    zc = zone_country or {}
     rows = []
     for r in observed.itertuples(index=False):
         ids = [s.strip() for s in str(getattr(r, "element_ids", "") or "").split(";") if
@@ -246,6 +282,22 @@ def calibration(observed: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
         total = 0.0
         found = 0
         for e in ids:
+            if "<>" in e and demand is not None:
+                a, b = e.split("<>")
+                oc = demand["origin_zone_id"].map(zc)
+                dc = demand["destination_zone_id"].map(zc)
+                sel = ((oc == a) & (dc == b)) | ((oc == b) & (dc == a))
+                total += float(demand.loc[sel, "tonnes_per_year"].sum())
+                found += 1
+                continue
+            if e.count(">") == 2 and routes is not None:
+                a, b, _ = e.split(">")
+                oc = routes["origin"].map(zc)
+                dc = routes["destination"].map(zc)
+                via = routes["countries"].str.split(" > ").map(lambda cs, b=b: b in cs)
+                total += float(routes.loc[(oc == a) & (dc != b) & via, "tonnes"].sum())
+                found += 1
+                continue
             e, _, direction = e.partition(":")
             col = {"ab": "tonnes_ab", "ba": "tonnes_ba"}.get(direction.lower(), "tonnes_tot")
             if e in by_link.index:
@@ -256,12 +308,13 @@ def calibration(observed: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
                 found += 1
         modelled = total if found else np.nan
         obs = r.tonnes_per_year
-        rows.append((r.observed_id, r.kind, ";".join(ids), r.year, obs, modelled,
-                     modelled - obs if found else np.nan,
-                     modelled / obs if found and obs else np.nan, r.source, r.confidence))
-    return pd.DataFrame(rows, columns=["observed_id", "kind", "element_ids", "year",
+        rows.append((r.observed_id, r.kind, ";".join(ids), getattr(r, "scope", ""), r.year, obs,
+                     modelled, modelled - obs if found else np.nan,
+                     modelled / obs if found and obs else np.nan, r.source, r.confidence,
+                     getattr(r, "note", "")))
+    return pd.DataFrame(rows, columns=["observed_id", "kind", "element_ids", "scope", "year",
                                        "observed_tonnes", "modelled_tonnes", "difference_tonnes",
-                                       "ratio", "source", "confidence"])
+                                       "ratio", "source", "confidence", "note"])
 
 
 def caspian_share(routes: pd.DataFrame, origin_country: str, destination_country: str,

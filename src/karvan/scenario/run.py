@@ -91,7 +91,7 @@ def run_scenario(
     say(f"{scenario.name}: tables")
     g = ue.graph
     raw_routes = route_flows(ue, min_share=1e-9)
-    links = acc.link_results(net, ue, lp_res)
+    links = acc.link_results(net, ue, lp_res, data.commodities)
     routes = acc.route_table(raw_routes, net, g, ue.time, vot)
     zc = data.zone_country()
     countries = acc.country_transit(routes, raw_routes, net, g, zc)
@@ -108,7 +108,8 @@ def run_scenario(
         "demand": inputs.demand,
         "no_path": no_path.reset_index(drop=True),
         "modifications": inputs.applied,
-        "calibration": acc.calibration(data.observed, links),
+        "calibration": acc.calibration(data.observed, links, demand=inputs.demand,
+                                       routes=routes, zone_country=zc),
     }
     if lp_res is not None:
         tables["unserved"] = lp_res.unserved[lp_res.unserved["unserved"] > 0].reset_index(

@@ -1,0 +1,96 @@
+"""`karvan run`, `karvan compare` and `karvan data sources` on the built-in corridor."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from karvan.cli import app
+
+runner = CliRunner()
+ENV = {"COLUMNS": "200"}
+
+TABLES = {"links", "routes", "countries", "borders", "bottlenecks", "skims", "convergence",
+          "demand", "no_path", "modifications", "calibration", "unserved", "lp_routes",
+          "shipper"}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    user = out.parent / "my_case.toml"
+    user.write_text('name = "my_case"\ntitle = "More Russia-India containers"\nyear = 2028\n'
+                    'extends = "rasht_astara"\n[[modification]]\naction = "demand_scale"\n'
+                    'origin_country = "RU"\ndestination_country = "IN"\n'
+                    'commodity = "containers"\nfactor = 2.0\n')
+    r = runner.invoke(app, ["run", "baseline", "rasht_astara", str(user), "--out", str(out),
+                            "--quiet"], env=ENV)
+    assert r.exit_code == 0, r.output
+    return out, r.output
+
+
+def test_run_writes_every_table_and_a_manifest(results):
+    out, text = results
+    for name in ("baseline", "rasht_astara", "my_case"):
+        folder = out / name
+        man = json.loads((folder / "manifest.json").read_text())
+        assert man["scenario"]["name"] == name
+        assert set(man["tables"]) == TABLES
+        assert man["convergence"]["converged"] is True
+        assert man["inputs"]["sha256_16"]["link.csv"]
+        for t in TABLES:
+            assert (folder / f"{t}.parquet").exists() and (folder / f"{t}.csv").exists()
+    assert "Scenarios" in text and "my_case" in text and "Border crossings" in text
+
+
+def test_user_scenario_scales_its_demand(results):
+    out, _ = results
+    a = pd.read_parquet(out / "rasht_astara" / "demand.parquet")
+    b = pd.read_parquet(out / "my_case" / "demand.parquet")
+    key = ["origin_zone_id", "destination_zone_id", "commodity_id"]
+    m = a.merge(b, on=key, suffixes=("_a", "_b"))
+    sel = (m["origin_zone_id"].str.startswith("Z_RU_") & (m["destination_zone_id"] ==
+                                                         "Z_IN_MUMBAI")
+           & (m["commodity_id"] == "containers"))
+    assert sel.any()
+    assert (m.loc[sel, "tonnes_per_year_b"] == 2 * m.loc[sel, "tonnes_per_year_a"]).all()
+    assert (m.loc[~sel, "tonnes_per_year_b"] == m.loc[~sel, "tonnes_per_year_a"]).all()
+
+
+def test_compare_reports_differences(results, tmp_path):
+    out, _ = results
+    d = tmp_path / "diff"
+    r = runner.invoke(app, ["compare", str(out / "baseline"), str(out / "rasht_astara"),
+                            "--out", str(d)], env=ENV)
+    assert r.exit_code == 0, r.output
+    links = pd.read_csv(d / "links_diff.csv")
+    row = links.set_index("link_id").loc["R_IR_RASHT_ASTARA"]
+    assert row["tonnes_tot_a"] == 0 and row["tonnes_tot_b"] > 0
+    assert row["tonnes_tot_diff"] == pytest.approx(row["tonnes_tot_b"])
+    assert "countries" in r.output and "transit" in r.output
+
+
+def test_compare_needs_result_folders(tmp_path):
+    r = runner.invoke(app, ["compare", str(tmp_path), str(tmp_path)], env=ENV)
+    assert r.exit_code == 2 and "not a karvan results folder" in r.output
+
+
+def test_run_rejects_a_bad_scenario_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\nyear = 2030\n[[modification]]\naction = "close"\n'
+                   'links = ["NO_SUCH_LINK"]\n')
+    out = tmp_path / "res"
+    r = runner.invoke(app, ["run", str(bad), "--out", str(out), "--quiet"], env=ENV)
+    assert r.exit_code == 2
+    assert "NO_SUCH_LINK" in r.output
+    assert not (out / "bad").exists()
+
+
+def test_data_sources_lists_every_source():
+    r = runner.invoke(app, ["data", "sources"], env=ENV)
+    assert r.exit_code == 0, r.output
+    assert "source_id" in r.output and "rows by confidence" in r.output
+    assert "KV_ASSUMPTION" in r.output

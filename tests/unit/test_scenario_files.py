@@ -1,0 +1,111 @@
+"""Scenario files: validation at load with clear messages, extends chains, dated modifications."""
+
+from __future__ import annotations
+
+import pytest
+
+from karvan.errors import InputError
+from karvan.scenario import builtin_scenarios, load_scenario
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / f"{name}.toml"
+    p.write_text(text)
+    return p
+
+
+def test_builtin_scenarios_load_with_their_parents():
+    names = builtin_scenarios()
+    assert names == ["baseline", "rasht_astara", "baku_astara_15mt", "south_caucasus_unblocked",
+                     "iran_disrupted", "combined_2030"]
+    combined = load_scenario("combined_2030")
+    assert combined.chain == ("combined_2030", "baku_astara_15mt", "rasht_astara", "baseline")
+    # the parent's modifications come first
+    ra = load_scenario("rasht_astara").modifications
+    assert combined.modifications[: len(ra)] == ra
+
+
+def test_user_file_extends_a_builtin(tmp_path):
+    p = write(tmp_path, "mine", 'name = "mine"\nyear = 2030\nextends = "rasht_astara"\n'
+                                '[[modification]]\naction = "demand_scale"\nfactor = 1.5\n')
+    s = load_scenario(p)
+    assert s.chain == ("mine", "rasht_astara", "baseline")
+    assert s.modifications[-1].action == "demand_scale"
+
+
+def test_every_problem_is_named_with_its_field(tmp_path):
+    p = write(tmp_path, "bad", 'name = "bad"\nyear = 2030\ncolour = "red"\n'
+                               '[[modification]]\naction = "paint"\nlinks = ["X"]\n'
+                               '[[modification]]\naction = "set"\nlinks = ["X"]\n'
+                               'field = "capacity_tpy"\n'
+                               '[[modification]]\naction = "open"\n')
+    with pytest.raises(InputError) as e:
+        load_scenario(p)
+    msg = str(e.value)
+    assert "bad.toml" in msg
+    assert "colour" in msg  # unknown key
+    assert "modification[0].action" in msg
+    assert "modification[1]" in msg and "needs value" in msg
+    assert "modification[2]" in msg and "needs links" in msg
+    assert len(e.value.problems) >= 4
+
+
+def test_not_toml(tmp_path):
+    p = write(tmp_path, "x", "name = \n")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_scenario(p)
+
+
+def test_set_needs_a_known_field(tmp_path):
+    p = write(tmp_path, "f", 'name = "f"\nyear = 2030\n[[modification]]\naction = "set"\n'
+                             'links = ["X"]\nfield = "colour"\nvalue = 1\n')
+    with pytest.raises(InputError, match="needs field = one of capacity_tpy"):
+        load_scenario(p)
+
+
+def test_name_must_match_file_and_parent_must_exist(tmp_path):
+    p = write(tmp_path, "one", 'name = "two"\nyear = 2030\n')
+    with pytest.raises(InputError, match="differs from the file name"):
+        load_scenario(p)
+    p = write(tmp_path, "orphan", 'name = "orphan"\nyear = 2030\nextends = "nowhere"\n')
+    with pytest.raises(InputError, match="extends 'nowhere'"):
+        load_scenario(p)
+
+
+def test_extends_cycle(tmp_path):
+    write(tmp_path, "a", 'name = "a"\nyear = 2030\nextends = "b"\n')
+    p = write(tmp_path, "b", 'name = "b"\nyear = 2030\nextends = "a"\n')
+    with pytest.raises(InputError, match="cycle: b -> a -> b"):
+        load_scenario(p)
+
+
+def test_unknown_builtin_name():
+    with pytest.raises(InputError, match="no built-in scenario 'nope'; built-in scenarios are "
+                                         "baseline"):
+        load_scenario("nope")
+
+
+def test_unknown_links_are_reported_when_applied(tmp_path):
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    p = write(tmp_path, "u", 'name = "u"\nyear = 2030\n[[modification]]\naction = "close"\n'
+                             'links = ["NO_SUCH_LINK"]\n[[modification]]\naction = "close"\n'
+                             'borders = ["NO-SUCH_BORDER"]\n')
+    with pytest.raises(InputError) as e:
+        apply_scenario(load_corridor(), load_scenario(p))
+    assert "unknown link ids NO_SUCH_LINK" in str(e.value)
+    assert "unknown border ids NO-SUCH_BORDER" in str(e.value)
+
+
+def test_modification_applies_from_its_year(tmp_path):
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    text = ('year = {y}\n[[modification]]\naction = "open"\nlinks = ["R_IR_RASHT_ASTARA"]\n'
+            'year = 2028\n')
+    for y, status in ((2027, "planned"), (2028, "open")):
+        p = write(tmp_path, f"y{y}", f'name = "y{y}"\n' + text.format(y=y))
+        links = apply_scenario(data, load_scenario(p)).links
+        assert (links.at["R_IR_RASHT_ASTARA", "status"] == "open") == (status == "open")
