@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 out = Console()
+if not out.is_terminal and "COLUMNS" not in __import__("os").environ:
+    out = Console(width=120)  # files and pipes: wide enough for the summary tables
 
 
 def _fail(e: Exception) -> None:

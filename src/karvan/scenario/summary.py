@@ -71,10 +71,10 @@ def print_summary(runs, console: Console, *, borders: int = 8, countries: int = 
         if sh is not None and len(sh):
             t = Table(title=f"Shipper comparison ({r.scenario.name}): best route per option",
                       title_justify="left")
-            for c in ("origin", "destination", "commodity", "option", "days", "km", "$/t"):
+            for c in ("origin", "destination", "commodity", "route", "days", "km", "$/t"):
                 t.add_column(c, justify="right" if c in ("days", "km", "$/t") else "left")
             for x in sh.itertuples(index=False):
-                t.add_row(x.origin, x.destination, x.commodity, x.option,
+                t.add_row(x.origin, x.destination, x.commodity, x.option_id,
                           f"{x.time_days:.1f}" if x.available else "n/a",
                           f"{x.distance_km:,.0f}" if x.available else "-",
                           f"{x.cost_usd_per_t:,.0f}" if x.available else "-")
