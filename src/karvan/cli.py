@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 out = Console()
-if not out.is_terminal and "COLUMNS" not in __import__("os").environ:
+if not out.is_terminal and not __import__("os").environ.get("COLUMNS"):
     out = Console(width=120)  # files and pipes: wide enough for the summary tables
 
 

@@ -84,7 +84,7 @@ def test_ids_units_and_references_are_consistent(data):
 
 def test_every_builtin_scenario_applies(data):
     names = builtin_scenarios()
-    assert names[:1] == ["baseline"] and len(names) == 6
+    assert names[:1] == ["baseline"] and len(names) == 7
     for name in names:
         inp = apply_scenario(data, load_scenario(name))
         assert inp.demand["tonnes_per_year"].sum() > 0
@@ -157,3 +157,33 @@ def test_meghri_link_moves_nakhchivan_freight_off_iran(runs):
         assert before > 0.5
         assert after < before
         assert _share_through(open_, o, d, "AM") > 0
+
+
+def test_unblocking_draws_armenia_russia_freight_off_upper_lars(runs):
+    """Against the 2030 no-build case: a shorter route for Armenia-Russia freight through
+    Azerbaijan takes tonnes from the Upper Lars road border."""
+    ref, open_ = runs("reference_2030"), runs("south_caucasus_unblocked")
+    lars = ["B_RU_GE_UPPER_LARS"]
+    assert _link_tonnes(open_, lars) < _link_tonnes(ref, lars)
+    for d in ("Z_RU_MOSCOW", "Z_RU_NCAUCASUS"):
+        # less of it through Georgia, at a lower cost
+        assert _share_through(open_, "Z_AM_YEREVAN", d, "GE") < _share_through(
+            ref, "Z_AM_YEREVAN", d, "GE")
+        sk = {n: r.tables["skims"].set_index(["commodity", "origin", "destination"])
+              for n, r in (("ref", ref), ("open", open_))}
+        key = ("general_cargo", "Z_AM_YEREVAN", d)
+        assert sk["open"].at[key, "cost_usd_per_t"] < sk["ref"].at[key, "cost_usd_per_t"]
+
+
+def test_transit_ban_keeps_armenian_freight_out_of_azerbaijan(runs, data):
+    base = runs("baseline")  # 2024: the ban is in force
+    r = base.tables["routes"]
+    am = r["origin"].str.startswith("Z_AM_") | r["destination"].str.startswith("Z_AM_")
+    crosses_az = r["countries"].str.split(" > ").map(lambda cs: "AZ" in cs)
+    assert r.loc[am, "tonnes"].sum() > 0
+    assert r.loc[am & crosses_az, "tonnes"].sum() == pytest.approx(0.0, abs=1e-6)
+    # lifted for 2030: some of it does cross Azerbaijan
+    ref = runs("reference_2030").tables["routes"]
+    am = ref["origin"].str.startswith("Z_AM_") | ref["destination"].str.startswith("Z_AM_")
+    crosses_az = ref["countries"].str.split(" > ").map(lambda cs: "AZ" in cs)
+    assert ref.loc[am & crosses_az, "tonnes"].sum() > 0

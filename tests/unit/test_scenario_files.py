@@ -17,7 +17,7 @@ def write(tmp_path, name, text):
 def test_builtin_scenarios_load_with_their_parents():
     names = builtin_scenarios()
     assert names == ["baseline", "rasht_astara", "baku_astara_15mt", "south_caucasus_unblocked",
-                     "iran_disrupted", "combined_2030"]
+                     "iran_disrupted", "combined_2030", "reference_2030"]
     combined = load_scenario("combined_2030")
     assert combined.chain == ("combined_2030", "baku_astara_15mt", "rasht_astara", "baseline")
     # the parent's modifications come first

@@ -24,6 +24,11 @@ from karvan.network.model import Network
 SEA_COUNTRIES = ("XX", "XC")
 
 
+def commodity_of(class_name: str) -> str:
+    """The commodity of a traffic class: ``grain`` or a segment of it, ``grain|ban0``."""
+    return class_name.split("|", 1)[0]
+
+
 def arc_charges(net: Network, g: CompiledGraph) -> dict[str, np.ndarray]:
     """Per-arc charge (USD per tonne) of every commodity: ``charge_usd_per_t__<commodity>``."""
     links = net.links.loc[g.link_ids]
@@ -80,8 +85,9 @@ def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None,
     rev = np.zeros(g.n_arcs)
     for k, c in enumerate(ue.classes):
         a, b = g.to_links(ue.class_flows[k])
-        df[f"tonnes_{c.name}"] = a + b
-        rev += ue.class_flows[k] * charges[c.name]
+        col = f"tonnes_{commodity_of(c.name)}"
+        df[col] = (df[col] if col in df else 0.0) + a + b
+        rev += ue.class_flows[k] * charges[commodity_of(c.name)]
     a, b = g.to_links(rev)
     df["revenue_usd"] = a + b
     if commodities is not None:
@@ -89,12 +95,12 @@ def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None,
         wagons = np.zeros(g.n_links)
         trucks = np.zeros(g.n_links)
         teu = np.zeros(g.n_links)
-        for c in ue.classes:
-            t = df[f"tonnes_{c.name}"].to_numpy()
+        for name in dict.fromkeys(commodity_of(c.name) for c in ue.classes):
+            t = df[f"tonnes_{name}"].to_numpy()
             for col, acc_ in (("t_per_wagon", wagons), ("t_per_truck", trucks),
                               ("t_per_teu", teu)):
-                f = pay.at[c.name, col] if col in pay else np.nan
-                if c.name == "containers" or col != "t_per_teu":
+                f = pay.at[name, col] if col in pay else np.nan
+                if name == "containers" or col != "t_per_teu":
                     if pd.notna(f) and f > 0:
                         acc_ += t / f
         mode = df["mode"].to_numpy()
@@ -138,12 +144,12 @@ def route_table(routes: pd.DataFrame, net: Network, ue_graph: CompiledGraph, tim
     for r in routes.itertuples(index=False):
         a = np.asarray(r.arcs, dtype=np.int64)
         t = float(times[a].sum())
-        ch = float(charges[r[0]][a].sum())
+        ch = float(charges[commodity_of(r[0])][a].sum())
         seq = []
         for c in country[a]:
             if not seq or seq[-1] != c:
                 seq.append(c)
-        rows.append((r[0], r.origin, r.destination, r.route,
+        rows.append((commodity_of(r[0]), r.origin, r.destination, r.route,
                      " > ".join(map(str, r.links)), r.flow, r.share, t,
                      float(length[a].sum()), ch, ch + vot[r[0]] * t, " > ".join(seq)))
     return pd.DataFrame(rows, columns=["commodity", "origin", "destination", "route", "links",
@@ -169,7 +175,7 @@ def country_transit(routes: pd.DataFrame, raw_routes: pd.DataFrame, net: Network
         for c in pd.unique(cs):
             m = cs == c
             tkm = f * length[a][m].sum()
-            rev = f * charges[r[0]][a][m].sum()
+            rev = f * charges[commodity_of(r[0])][a][m].sum()
             transit = c not in (oc, dc)
             v = acc.setdefault(c, np.zeros(6))
             v += (f, tkm, rev, f * transit, tkm * transit, rev * transit)
@@ -222,13 +228,14 @@ def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str
     rows = []
     for k, c in enumerate(ue.classes):
         out = K.path_skims(g.indptr, g.head, g.tail, np.ascontiguousarray(ue.class_costs[k]),
-                           g.blocked, zn, zn, np.vstack([ue.time, length, charges[c.name]]),
+                           g.blocked, zn, zn,
+                           np.vstack([ue.time, length, charges[commodity_of(c.name)]]),
                            max(1, num_threads()))
-        pairs = demand_pairs[demand_pairs["commodity_id"] == c.name]
+        pairs = demand_pairs[demand_pairs["segment"] == c.name]
         zi = {z: i for i, z in enumerate(zones)}
         for o, d in zip(pairs["origin_zone_id"], pairs["destination_zone_id"]):
             t, dist, ch = out[zi[o], zi[d]]
-            rows.append((c.name, o, d, t, dist, ch, ch + vot[c.name] * t))
+            rows.append((commodity_of(c.name), o, d, t, dist, ch, ch + vot[c.name] * t))
     return pd.DataFrame(rows, columns=["commodity", "origin", "destination", "time_h",
                                        "distance_km", "charge_usd_per_t", "cost_usd_per_t"])
 

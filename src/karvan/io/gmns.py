@@ -156,9 +156,10 @@ def read_gmns(
                 config = normalise_config(cfg_table.iloc[0].to_dict())
             except InputError as e:
                 problems.extend(e.problems)
+    n_before = len(problems)
     _require(nodes, NODE_REQUIRED, "node.csv", problems)
     _require(links, LINK_REQUIRED[:3], "link.csv", problems)
-    if problems:
+    if len(problems) > n_before:  # the checks below need the required columns
         raise InputError(problems, str(folder))
     id_type = config.get("id_type")
     for df, cols in ((nodes, ["node_id", "zone_id", "parent_node_id"]),
@@ -209,7 +210,7 @@ def read_gmns(
         if uses is not None:
             known_uses = set(uses)
             bad_rows = [i for i, u in links["allowed_uses"].items()
-                        if u is not None and not set(u.split(",")) <= known_uses]
+                        if isinstance(u, str) and not set(u.split(",")) <= known_uses]
             if bad_rows:
                 unknown = sorted({x for i in bad_rows
                                   for x in links.at[i, "allowed_uses"].split(",")} - known_uses)
@@ -237,9 +238,26 @@ def read_gmns(
         if len(dup):
             problems.append(
                 f"node.csv: {dup.nunique()} zones have more than one node (zone_id "
-                f"{format_ids(dup.unique())}); karvan loads a zone at one centroid node: keep "
-                "zone_id on that node only."
+                f"{format_ids(dup.unique())} on lines {format_ids(dup.index + 2)}; node_id "
+                f"{format_ids(nodes.loc[dup.index, 'node_id'])}); karvan loads a zone at one "
+                "centroid node: keep zone_id on that node only."
             )
+    # checked here, with the other problems, rather than when the times are derived
+    if "free_flow_time" not in links and {"length", "free_speed"} <= set(links.columns):
+        zero = (links["free_speed"] <= 0) & (links["length"] > 0)
+        if zero.any():
+            problems.append(
+                f"link.csv: {int(zero.sum())} links have free_speed 0 and a positive length "
+                f"(lines {format_ids(links.index[zero] + 2)}; link_id "
+                f"{format_ids(links.loc[zero, 'link_id'])}); give them a free_speed > 0 or add "
+                "a free_flow_time column."
+            )
+    # a use no table defines would silently keep only the links open to every use
+    if use is not None and uses is not None and use.strip().lower() not in uses:
+        problems.append(
+            f"use {use!r} is in neither use_definition.csv nor use_group.csv; known uses: "
+            f"{format_ids(sorted(uses), limit=20)}."
+        )
     if problems:
         raise InputError(problems, str(folder))
     derived = []
@@ -252,8 +270,9 @@ def read_gmns(
     config["derived_columns"] = derived
     config["time_unit"] = config.get("time_unit", "hour")
     if use is not None and "allowed_uses" in links:
-        members = _use_members(uses or {}, use.lower())
-        keep = links["allowed_uses"].map(lambda u: u is None or bool(set(u.split(",")) & members))
+        members = _use_members(uses or {}, use.strip().lower())
+        keep = links["allowed_uses"].map(
+            lambda u: not isinstance(u, str) or bool(set(u.split(",")) & members)).astype(bool)
         links = links[keep]
     nodes = nodes.set_index("node_id", drop=True)
     links = links.set_index("link_id", drop=True)
@@ -296,7 +315,7 @@ def read_gmns_demand(path: str | os.PathLike, network: Network | None = None) ->
     vals = pd.to_numeric(table[v], errors="coerce")
     bad = vals.isna() | (vals < 0)
     if bad.any():
-        raise InputError(
+        problems.append(
             f"{path.name}: {int(bad.sum())} rows have a missing, non-numeric or negative {v} "
             f"(lines {format_ids(table.index[bad] + 2)})."
         )
@@ -310,8 +329,8 @@ def read_gmns_demand(path: str | os.PathLike, network: Network | None = None) ->
                     f"network (lines {format_ids(table.index[unk] + 2)}; "
                     f"{format_ids(table.loc[unk, col].unique())}); set zone_id on their nodes."
                 )
-        if problems:
-            raise InputError(problems)
+    if problems:
+        raise InputError(problems)
     return Demand.from_long(table, origin=o, destination=d, value=v, segment=s, zone_ids=zone_ids)
 
 
@@ -334,7 +353,8 @@ def write_gmns(network: Network, folder: str | os.PathLike, *, overwrite: bool =
     links["directed"] = np.where(links["directed"].astype(bool), "true", "false") \
         if "directed" in links else "true"
     if "allowed_uses" in links:
-        links["allowed_uses"] = links["allowed_uses"].map(lambda u: "" if u is None else str(u))
+        links["allowed_uses"] = links["allowed_uses"].map(
+            lambda u: u if isinstance(u, str) else "")
     for df in (nodes, links):
         for c in df.columns:
             if df[c].dtype == bool:
@@ -489,14 +509,8 @@ def _free_flow_time(links: pd.DataFrame, config: dict, folder: Path) -> pd.Serie
     speed_m_per_h = links["free_speed"].astype(float) * _SPEED_IN_M_PER_H[su]
     with np.errstate(divide="ignore", invalid="ignore"):
         t = length_m / speed_m_per_h
-    zero = (speed_m_per_h <= 0) & (length_m > 0)
-    if zero.any():
-        raise InputError(
-            f"link.csv: {int(zero.sum())} links have free_speed 0 and a positive length (link_id "
-            f"{format_ids(links.loc[zero, 'link_id'])}); give them a speed or a free_flow_time.",
-            str(folder),
-        )
-    return t.fillna(0.0)
+    # links with free_speed 0 and a positive length were reported by read_gmns
+    return t.replace([np.inf, -np.inf], np.nan).fillna(0.0)
 
 
 def _order(columns, first) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from karvan.errors import InputError
 from karvan.io.gmns import read_gmns, read_gmns_demand
-from karvan.io.tntp import read_tntp, read_tntp_net
+from karvan.io.tntp import _sibling, read_tntp, read_tntp_net
 from karvan.network.demand import Demand
 from karvan.network.model import Network
 
@@ -42,13 +42,15 @@ def read_problem(
         dpath = Path(trips) if trips is not None else path / "demand.csv"
         if dpath.exists():
             demand = read_gmns_demand(dpath, net)
+        elif trips is not None:
+            raise InputError(f"no demand: {dpath} does not exist; check the trips path.")
         elif need_demand:
             raise InputError(f"no demand: {dpath} does not exist; pass --trips FILE.")
         else:
             demand = None
         return Problem(net, demand, toll_factor or 0.0, distance_factor or 0.0, "gmns")
     if path.suffix.lower() == ".tntp":
-        if not need_demand and trips is None:
+        if not need_demand and trips is None and _sibling(path, "trips") is None:
             net, factors = read_tntp_net(path)
             return Problem(net, None, factors.get("toll_factor", 0.0),
                            factors.get("distance_factor", 0.0), "tntp")

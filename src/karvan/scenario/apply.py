@@ -20,6 +20,7 @@ class ScenarioInputs:
     links: pd.DataFrame
     demand: pd.DataFrame  # origin_zone_id, destination_zone_id, commodity_id, tonnes_per_year
     applied: pd.DataFrame  # one row per modification: what it did
+    bans: tuple = ()  # (frozenset of link ids, frozenset of od countries) in force
 
 
 def _targets(links: pd.DataFrame, mod, i: int, problems: list[str]) -> pd.Index:
@@ -83,8 +84,9 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
     zc = data.zone_country()
     problems: list[str] = []
     log = []
+    bans: list = []
     for i, mod in enumerate(scenario.modifications):
-        active = mod.year is None or mod.year <= scenario.year
+        active = mod.in_force(scenario.year)
         if mod.action == "demand_scale":
             sel = np.ones(len(demand), dtype=bool)
             if mod.origin_country:
@@ -111,6 +113,8 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
                 links.loc[sel, mod.field] = float(mod.value)
             elif mod.action == "scale":
                 links.loc[sel, mod.field] = links.loc[sel, mod.field] * mod.factor
+            elif mod.action == "ban_transit":
+                bans.append((frozenset(sel), frozenset(mod.od_countries)))
         value = mod.value if mod.action == "set" else mod.factor
         log.append((i, mod.action, mod.year, active, ";".join(map(str, sel)), value, mod.source,
                     mod.note))
@@ -119,4 +123,4 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
         raise InputError(problems, where)
     applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "value",
                                          "source", "note"])
-    return ScenarioInputs(scenario, links, demand, applied)
+    return ScenarioInputs(scenario, links, demand, applied, tuple(bans))

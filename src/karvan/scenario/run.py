@@ -21,6 +21,7 @@ from karvan.assign.result import AssignmentResult
 from karvan.errors import InputError
 from karvan.freight import accounting as acc
 from karvan.freight.corridor import CorridorData
+from karvan.assign.classes import TrafficClass
 from karvan.freight.costs import build_network, commodity_classes
 from karvan.io.atomic import atomic_folder
 from karvan import kernels as K
@@ -66,16 +67,17 @@ def run_scenario(
     say = progress or (lambda msg: None)
     inputs = apply_scenario(data, scenario)
     net = build_network(data, inputs.links, name=scenario.name)
-    dem_rows = inputs.demand[inputs.demand["tonnes_per_year"] > 0]
-    dem_rows, no_path = _split_unreachable(net, dem_rows)
+    zc = data.zone_country()
+    dem_rows = _segments(inputs.demand[inputs.demand["tonnes_per_year"] > 0], inputs.bans, zc)
+    dem_rows, no_path = _split_unreachable(net, dem_rows, inputs.bans)
     if len(no_path):
         log.warning("%s: %.0f t/yr of demand in %d OD rows has no open route (table no_path)",
                     scenario.name, no_path["tonnes_per_year"].sum(), len(no_path))
     zone_ids = tuple(net.zones.index)
     demand = Demand.from_long(dem_rows, origin="origin_zone_id",
                               destination="destination_zone_id", value="tonnes_per_year",
-                              segment="commodity_id", zone_ids=zone_ids)
-    classes = commodity_classes(data, [c for c in data.commodity_ids if c in demand.matrices])
+                              segment="segment", zone_ids=zone_ids)
+    classes = _classes(data, net, demand, inputs.bans)
     vot = {c.name: c.value_of_time for c in classes}
     say(f"{scenario.name}: user equilibrium")
     ue = assign(net, demand, method="bfw", gap=gap, max_iter=max_iter, classes=classes,
@@ -84,16 +86,15 @@ def run_scenario(
     if lp:
         say(f"{scenario.name}: capacity LP")
         com = data.commodities.set_index("commodity_id")
-        pen = {c.name: float(com.at[c.name, "value_usd_per_t"])
-               if pd.notna(com.at[c.name, "value_usd_per_t"]) else DEFAULT_PENALTY_USD_PER_T
-               for c in classes}
+        value = {k: float(v) if pd.notna(v) else DEFAULT_PENALTY_USD_PER_T
+                 for k, v in com["value_usd_per_t"].items()}
+        pen = {c.name: value[acc.commodity_of(c.name)] for c in classes}
         lp_res = solve_capacity_lp(net, demand, classes, unserved_penalty=pen)
     say(f"{scenario.name}: tables")
     g = ue.graph
     raw_routes = route_flows(ue, min_share=1e-9)
     links = acc.link_results(net, ue, lp_res, data.commodities)
     routes = acc.route_table(raw_routes, net, g, ue.time, vot)
-    zc = data.zone_country()
     countries = acc.country_transit(routes, raw_routes, net, g, zc)
     borders = acc.border_table(links)
     skims = acc.od_skims(g, ue, net, vot, dem_rows)
@@ -139,16 +140,68 @@ def run_scenario(
     return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings)
 
 
-def _split_unreachable(net: Network, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Demand rows whose origin cannot reach the destination on the open network, set apart:
-    a scenario that cuts a region off reports that demand instead of failing."""
+#: money per tonne on a link a segment may not use (a transit ban): prohibitive but finite
+BANNED_USD_PER_T = 1e6
+
+
+def _segments(rows: pd.DataFrame, bans, zone_country: dict[str, str]) -> pd.DataFrame:
+    """Name each demand row's traffic class: its commodity, or ``commodity|ban0-1`` where transit
+    bans apply to its origin or destination country."""
+    rows = rows.copy()
+    oc = rows["origin_zone_id"].map(zone_country)
+    dc = rows["destination_zone_id"].map(zone_country)
+    seg = rows["commodity_id"].astype(str).to_numpy(dtype=object)
+    for i, (_links, countries) in enumerate(bans):
+        hit = (oc.isin(countries) | dc.isin(countries)).to_numpy()
+        for j in np.flatnonzero(hit):
+            seg[j] = f"{seg[j]}{'-' if '|' in seg[j] else '|ban'}{i}"
+    rows["segment"] = seg
+    return rows
+
+
+def _banned(segment: str, bans) -> set:
+    if "|ban" not in segment:
+        return set()
+    ids = segment.split("|ban", 1)[1].split("-")
+    return set().union(*(bans[int(i)][0] for i in ids))
+
+
+def _classes(data: CorridorData, net: Network, demand: Demand, bans) -> list:
+    com = {c.name: c for c in commodity_classes(data)}
+    out = []
+    for seg in demand.names:
+        base = com[acc.commodity_of(seg)]
+        banned = _banned(seg, bans)
+        link_cost = None
+        if banned:
+            link_cost = np.where(net.links.index.isin(list(banned)), BANNED_USD_PER_T, 0.0)
+        out.append(TrafficClass(name=seg, demand=seg, value_of_time=base.value_of_time,
+                                pce=base.pce, cost_fields=dict(base.cost_fields),
+                                link_cost=link_cost))
+    order = {c: i for i, c in enumerate(data.commodity_ids)}
+    return sorted(out, key=lambda c: (order[acc.commodity_of(c.name)], c.name))
+
+
+def _split_unreachable(net: Network, rows: pd.DataFrame, bans=()
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Demand rows whose origin cannot reach the destination on the open network (without the
+    links banned to them), set apart: a scenario that cuts a region off reports that demand
+    instead of failing."""
     g = compile_graph(net)
     zi = dict(zip(g.zone_ids, range(len(g.zone_ids))))
-    dist, _ = K.shortest_path_trees(g.indptr, g.head, g.free_flow_time, g.blocked, g.zone_nodes,
-                                    max(1, num_threads()))
-    reach = np.isfinite(dist[:, g.zone_nodes])
-    ok = np.array([reach[zi[o], zi[d]] for o, d in zip(rows["origin_zone_id"],
-                                                        rows["destination_zone_id"])], dtype=bool)
+    ok = np.zeros(len(rows), dtype=bool)
+    segs = rows["segment"].to_numpy() if "segment" in rows else np.full(len(rows), "")
+    for banned in {frozenset(_banned(s, bans)) for s in segs}:
+        cost = g.free_flow_time.copy()
+        if banned:
+            cost[np.isin(g.link_ids[g.arc_link], list(banned))] = np.inf
+        dist, _ = K.shortest_path_trees(g.indptr, g.head, cost, g.blocked, g.zone_nodes,
+                                        max(1, num_threads()))
+        reach = np.isfinite(dist[:, g.zone_nodes])
+        for j, (o, d, s) in enumerate(zip(rows["origin_zone_id"], rows["destination_zone_id"],
+                                          segs)):
+            if frozenset(_banned(s, bans)) == banned:
+                ok[j] = reach[zi[o], zi[d]]
     return rows[ok], rows[~ok]
 
 

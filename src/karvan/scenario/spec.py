@@ -11,7 +11,7 @@ reported with the file and the field (``modification[2].field``).
     extends = "baseline"            # optional; the parent's modifications apply first
 
     [[modification]]
-    action = "open"                 # open | close | set | scale | demand_scale
+    action = "open"                 # open | close | set | scale | demand_scale | ban_transit
     links = ["R_IR_RASHT_ASTARA"]   # and/or borders = ["AZ-IR_ASTARA"], or every link of
                                     # countries = ["IR"] (optionally only modes = ["rail"])
     year = 2028                     # applies when the scenario year >= this year
@@ -40,7 +40,7 @@ class Modification(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["open", "close", "set", "scale", "demand_scale"]
+    action: Literal["open", "close", "set", "scale", "demand_scale", "ban_transit"]
     links: list[str] = Field(default_factory=list)
     borders: list[str] = Field(default_factory=list)
     countries: list[str] = Field(default_factory=list)
@@ -49,16 +49,31 @@ class Modification(BaseModel):
     value: float | None = None
     factor: float | None = None
     year: int | None = Field(default=None, ge=1900, le=2200)
+    until: int | None = Field(default=None, ge=1900, le=2200)
+    od_countries: list[str] = Field(default_factory=list)
     origin_country: str | None = None
     destination_country: str | None = None
     commodity: str | None = None
     source: str | None = None
     note: str | None = None
 
+    def in_force(self, year: int) -> bool:
+        """Whether the modification applies to a scenario of ``year``: from ``year`` (if given)
+        up to and including ``until`` (if given)."""
+        return (self.year is None or self.year <= year) and (self.until is None
+                                                             or year <= self.until)
+
     @model_validator(mode="after")
     def _complete(self) -> Modification:
         a = self.action
-        if a in ("open", "close", "set", "scale") and not (self.links or self.borders
+        if self.until is not None and self.year is not None and self.until < self.year:
+            raise ValueError(f"until ({self.until}) is before year ({self.year})")
+        if a == "ban_transit" and not self.od_countries:
+            raise ValueError("action 'ban_transit' needs od_countries = [...]: the countries whose "
+                             "freight (origin or destination) may not use the links")
+        if a != "ban_transit" and self.od_countries:
+            raise ValueError("od_countries belongs to action 'ban_transit'")
+        if a in ("open", "close", "set", "scale", "ban_transit") and not (self.links or self.borders
                                                            or self.countries):
             raise ValueError(f"action {a!r} needs links = [...], borders = [...] or "
                              "countries = [...]")
@@ -107,7 +122,7 @@ class Scenario:
 
     def active(self) -> list[Modification]:
         """Modifications in force in the scenario year."""
-        return [m for m in self.modifications if m.year is None or m.year <= self.year]
+        return [m for m in self.modifications if m.in_force(self.year)]
 
     def to_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "description": self.description,
@@ -122,7 +137,7 @@ def builtin_scenario_folder() -> Path:
 def builtin_scenarios() -> list[str]:
     """Names of the built-in scenarios, in the order they are run."""
     order = ["baseline", "rasht_astara", "baku_astara_15mt", "south_caucasus_unblocked",
-             "iran_disrupted", "combined_2030"]
+             "iran_disrupted", "combined_2030", "reference_2030"]
     found = sorted(p.stem for p in builtin_scenario_folder().glob("*.toml"))
     return [n for n in order if n in found] + [n for n in found if n not in order]
 

@@ -18,33 +18,38 @@ def _pct(x) -> str:
     return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f}%"
 
 
-def print_summary(runs, console: Console, *, borders: int = 8, countries: int = 8) -> None:
+def print_summary(runs, console: Console, *, countries: int = 8,
+                  bottlenecks: int = 3) -> None:
     """One table of headline figures per scenario, then border throughput and transit by country
     across scenarios."""
     t = Table(title="Scenarios", title_justify="left")
-    for c in ("scenario", "year", "demand Mt", "no route Mt", "UE gap", "it",
-              "Caspian share RU->IR", "LP unserved Mt", "binding",
-              "top bottleneck (util., $/t per t of capacity)", "s"):
-        t.add_column(c, justify="left" if c.startswith(("scenario", "top")) else "right")
+    for c in ("scenario", "year", "demand Mt", "no route Mt", "UE gap", "iter.",
+              "Caspian share RU->IR", "LP unserved Mt", "LP binding", "s"):
+        t.add_column(c, justify="left" if c == "scenario" else "right")
     for r in runs:
         s = r.summary
-        b = r.tables["bottlenecks"]
-        top = "-"
-        if len(b):
-            x = b.iloc[0]
-            name = x["name"] if isinstance(x["name"], str) and x["name"] else x["link_id"]
-            sp = x.get("shadow_price_usd_per_t", np.nan)
-            top = f"{name} ({_pct(x['utilization'])}" + (
-                f", {sp:,.1f})" if pd.notna(sp) and sp > 0 else ")")
         t.add_row(s["scenario"], str(s["year"]), _mt(s["demand_t"]), _mt(s["no_path_t"]),
-                  f"{s['ue_relative_gap']:.1e}",
-                  str(s["ue_iterations"]), _pct(s["caspian_share_ru_ir"]),
-                  _mt(s["lp_unserved_t"]), str(s["lp_binding"]), top, f"{s['elapsed_s']:.1f}")
+                  f"{s['ue_relative_gap']:.1e}", str(s["ue_iterations"]),
+                  _pct(s["caspian_share_ru_ir"]), _mt(s["lp_unserved_t"]), str(s["lp_binding"]),
+                  f"{s['elapsed_s']:.1f}")
+    console.print(t)
+    t = Table(title=f"Bottlenecks (top {bottlenecks} per scenario): utilization at equilibrium, "
+                    "LP shadow price in USD per t of extra yearly capacity", title_justify="left")
+    for c in ("scenario", "link", "capacity Mt", "utilization", "shadow $/t"):
+        t.add_column(c, justify="left" if c in ("scenario", "link") else "right")
+    for r in runs:
+        b = r.tables["bottlenecks"].head(bottlenecks)
+        for i, x in enumerate(b.itertuples(index=False)):
+            name = x.name if isinstance(x.name, str) and x.name else str(x.link_id)
+            sp = getattr(x, "shadow_price_usd_per_t", np.nan)
+            t.add_row(r.scenario.name if i == 0 else "", name[:48], _mt(x.capacity_tpy),
+                      _pct(x.utilization), f"{sp:,.1f}" if pd.notna(sp) else "-")
     console.print(t)
     bt = pd.concat({r.scenario.name: r.tables["borders"].set_index("border_id")["tonnes_tot"]
                     for r in runs}, axis=1).fillna(0.0)
     if len(bt):
-        bt = bt.loc[bt.max(axis=1).sort_values(ascending=False).index[:borders]]
+        bt = bt.loc[bt.max(axis=1).sort_values(ascending=False).index]
+        bt = bt[bt.max(axis=1) > 0]
         t = Table(title="Border crossings, Mt/yr (both directions)", title_justify="left")
         t.add_column("border")
         for c in bt.columns:
