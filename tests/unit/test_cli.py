@@ -1,0 +1,225 @@
+"""The ``validate`` and ``assign`` commands: exit codes (0 done, 1 not converged, 2 bad input),
+messages, and the output folder (required columns, written whole or not at all)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from karvan.cli import app
+from karvan.errors import ConvergenceWarning
+
+SMALL = Path(__file__).resolve().parents[1] / "data" / "gmns_small"
+REQUIRED = ["link_id", "from_node_id", "to_node_id", "flow", "time", "cost"]
+
+
+def run(*args) -> tuple[int, str]:
+    """Invoke the CLI; return the exit code and stdout + stderr with whitespace runs collapsed."""
+    res = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+    # an exception other than the command's own exit is a crash, not a result
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exc_info
+    return res.exit_code, re.sub(r"\s+", " ", res.output)
+
+
+@pytest.fixture
+def sioux_falls(tntp_dir) -> Path:
+    return tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp"
+
+
+@pytest.fixture
+def small(tmp_path) -> Path:
+    """A copy of the small GMNS network that a test may break."""
+    return Path(shutil.copytree(SMALL, tmp_path / "net"))
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new))
+
+
+# -- validate ------------------------------------------------------------------------------------
+
+
+def test_validate_gmns_folder():
+    code, out = run("validate", SMALL)
+    assert code == 0
+    for row in ("nodes │ 8 ", "links │ 14 (15 directed arcs)", "zones │ 4 ",
+                "demand │ 280.00 in 1 matrix(es)"):
+        assert row in out
+    assert out.rstrip().endswith("valid")
+
+
+def test_validate_tntp_net_file(sioux_falls):
+    code, out = run("validate", sioux_falls)
+    assert code == 0
+    for row in ("nodes │ 24 ", "links │ 76 (76 directed arcs)", "zones │ 24 ",
+                "demand │ 360,600.00 in 1 matrix(es)"):
+        assert row in out
+
+
+def test_validate_broken_folder_reports_every_problem(small):
+    edit(small / "link.csv", "1006,5,6,TRUE,4,80,1,200", "1006,5,6,TRUE,4,80,1,lots")
+    edit(small / "link.csv", "1014,8,7,", "1014,8,9,")
+    code, out = run("validate", small)
+    assert code == 2
+    assert f"error: {small}: 2 problems:" in out
+    assert "non-numeric capacity (lines 7; link_id 1006: lots)" in out
+    assert "to_node_id not in node.csv (lines 15; link_id 1014; to_node_id 9)" in out
+
+
+def test_validate_missing_trips_file(small):
+    code, out = run("validate", small, "--trips", small / "nope.csv")
+    assert code == 2
+    assert "nope.csv does not exist" in out
+
+
+@pytest.mark.parametrize("name", ["nowhere", "README.md"])
+def test_validate_path_that_is_not_a_network(name):
+    code, out = run("validate", SMALL / name)
+    assert code == 2
+    assert re.search(r"error: .*(does not exist|not a folder or a \.tntp file)", out)
+
+
+# -- assign --------------------------------------------------------------------------------------
+
+
+def read_out(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    return (pd.read_csv(folder / "link_flows.csv"), pd.read_csv(folder / "convergence.csv"),
+            json.loads((folder / "manifest.json").read_text()))
+
+
+def test_assign_tntp(sioux_falls, tmp_path):
+    out_dir = tmp_path / "sf"
+    code, out = run("assign", sioux_falls, "--method", "bfw", "--gap", "1e-4", "--out", out_dir)
+    assert code == 0
+    assert re.search(r"converged: \d+ iterations, relative gap", out)
+    flows, conv, manifest = read_out(out_dir)
+    assert set(REQUIRED) <= set(flows.columns)
+    assert len(flows) == 76
+    assert flows["link_id"].tolist() == list(range(1, 77))
+    assert (flows["flow"] >= 0).all() and (flows["cost"] >= flows["time"] - 1e-12).all()
+    assert conv["relative_gap"].iloc[-1] <= 1e-4
+    assert manifest["converged"] is True and manifest["method"] == "bfw"
+    assert manifest["relative_gap"] == pytest.approx(conv["relative_gap"].iloc[-1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sf"]  # no temporary folder left
+
+
+def test_assign_gmns_folder_at_equilibrium(tmp_path):
+    out_dir = tmp_path / "small"
+    code, _ = run("assign", SMALL, "--method", "bfw", "--gap", "1e-6", "--out", out_dir, "-q")
+    assert code == 0
+    flows, conv, _ = read_out(out_dir)
+    assert len(flows) == 15  # 14 links, one of them undirected
+    assert conv["relative_gap"].iloc[-1] <= 1e-6
+    f = flows.set_index(["link_id", "direction"])
+    # 10 -> 20 (100) splits between 1-2-3 and 1-4-5-6-3 at equal times
+    top, bottom = [1001, 1002], [1003, 1004, 1006, 1007]
+    t_top = f.loc[[(i, 1) for i in top], "time"].sum()
+    t_bottom = f.loc[[(i, 1) for i in bottom], "time"].sum()
+    assert t_top == pytest.approx(t_bottom, rel=1e-5)
+    assert f.loc[(1001, 1), "flow"] + f.loc[(1006, 1), "flow"] == pytest.approx(100)
+    assert 0 < f.loc[(1006, 1), "flow"] < 100
+
+
+def test_assign_all_or_nothing_and_cost_factors(tmp_path):
+    out_dir = tmp_path / "aon"
+    code, _ = run("assign", SMALL, "--method", "aon", "--toll-factor", "2",
+                  "--distance-factor", "0.01", "--out", out_dir, "-q")
+    assert code == 0
+    flows, _, manifest = read_out(out_dir)
+    f = flows.set_index(["link_id", "direction"])["flow"]
+    # at 0.01 per km, the shorter 1-4-5-6-3 (13 km, 0.22 h) beats 1-2-3 (24 km, 0.20 h) for
+    # 10 -> 20 and 8-7-6-3 (17 km, 0.31 h) beats 8-6-3 (22 km, 0.29 h) for 40 -> 20
+    assert f[[(1001, 1), (1006, 1), (1014, 1), (1011, -1)]].tolist() == [0, 100, 20, 0]
+    # cost = time + 0.01 * length (the links have no toll)
+    table = flows.set_index("link_id")
+    length = pd.read_csv(SMALL / "link.csv").set_index("link_id")["length"]
+    assert table["cost"].to_numpy() == pytest.approx(
+        (table["time"] + 0.01 * length.reindex(table.index)).to_numpy())
+    assert (manifest["toll_factor"], manifest["distance_factor"]) == (2.0, 0.01)
+
+
+@pytest.mark.parametrize("header", ["orig_taz,dest_taz,total", "O_ZONE_ID,D_ZONE_ID,VOLUME"])
+def test_assign_with_trips_option(tmp_path, header):
+    trips = tmp_path / "trips.csv"
+    trips.write_text(header + "\n10,20,7\n")
+    code, _ = run("assign", SMALL, "--trips", trips, "--method", "aon", "--out",
+                  tmp_path / "out", "-q")
+    assert code == 0
+    flows, _, manifest = read_out(tmp_path / "out")
+    assert flows["flow"].sum() == pytest.approx(14)  # 7 over two links
+    assert manifest["trips"] == str(trips)
+
+
+def test_not_converged_exits_1_and_still_writes(sioux_falls, tmp_path):
+    out_dir = tmp_path / "sf"
+    with pytest.warns(ConvergenceWarning):
+        code, out = run("assign", sioux_falls, "--max-iter", "2", "--gap", "1e-12", "--out",
+                        out_dir, "-q")
+    assert code == 1
+    assert "not converged: 2 iterations" in out
+    flows, conv, manifest = read_out(out_dir)
+    assert len(flows) == 76 and conv["iteration"].tolist() == [0, 1, 2]
+    assert manifest["converged"] is False
+
+
+def break_network(folder: Path) -> str:
+    edit(folder / "link.csv", "1009,7,6,TRUE,6,", "1009,7,6,TRUE,-6,")
+    return "negative length (lines 10; link_id 1009)"
+
+
+def unknown_zone(folder: Path) -> str:
+    (folder / "demand.csv").write_text("o_zone_id,d_zone_id,volume\n10,20,1\n10,99,5\n")
+    return "d_zone_id that is not a zone of the network (lines 3; 99)"
+
+
+def no_path(folder: Path) -> str:
+    edit(folder / "link.csv", "1012,7,1,TRUE,30,100,1,200,Auto,arterial\n", "")
+    return "OD pairs with demand (80 in all) have no path (20->10)"
+
+
+def no_demand(folder: Path) -> str:
+    (folder / "demand.csv").unlink()
+    return "demand.csv does not exist; pass --trips FILE"
+
+
+def bad_method(folder: Path) -> str:
+    return "unknown method 'xyz'; use one of aon, msa, fw, cfw, bfw"
+
+
+@pytest.mark.parametrize("spoil", [break_network, unknown_zone, no_path, no_demand, bad_method])
+@pytest.mark.parametrize("existing", [False, True])
+def test_bad_input_exits_2_and_writes_nothing(small, tmp_path, spoil, existing):
+    message = spoil(small)
+    out_dir = tmp_path / "out"
+    if existing:
+        out_dir.mkdir()
+        (out_dir / "old.txt").write_text("old")
+    method = "xyz" if spoil is bad_method else "bfw"
+    code, out = run("assign", small, "--method", method, "--out", out_dir, "-q")
+    assert code == 2
+    assert "error:" in out and message in out
+    # no results, no temporary folder, and an existing folder as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["net", "out"] if existing else ["net"])
+    if existing:
+        assert [p.name for p in out_dir.iterdir()] == ["old.txt"]
+
+
+def test_existing_output_folder_is_replaced_whole(tmp_path):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "stale.csv").write_text("from an earlier run")
+    (out_dir / "link_flows.csv").write_text("old")
+    code, _ = run("assign", SMALL, "--out", out_dir, "-q")
+    assert code == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == ["convergence.csv", "link_flows.csv",
+                                                          "manifest.json"]
+    assert len(pd.read_csv(out_dir / "link_flows.csv")) == 15
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

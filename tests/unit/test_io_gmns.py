@@ -1,0 +1,528 @@
+"""GMNS reader and writer: lenient reading, strict and atomic writing, one test per class of bad
+input (each message names file, line and id), demand tables, and an all-or-nothing assignment on
+the hand-made network in ``tests/data/gmns_small`` (its README gives the paths and flows)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import karvan
+from karvan.errors import InputError, NoPathError
+from karvan.io import read_gmns, read_gmns_demand, write_gmns
+from karvan.io.gmns import GmnsWarning, normalise_config
+
+SMALL = Path(__file__).resolve().parents[1] / "data" / "gmns_small"
+
+NODES = "node_id,x_coord,y_coord,zone_id\n1,0,0,1\n2,1,0,2\n3,2,0,\n"
+
+
+def small(tmp_path: Path, files: dict[str, str | None] | None = None) -> Path:
+    """A copy of gmns_small; ``files`` maps a file name to new text, or None to delete it."""
+    folder = tmp_path / "net"
+    shutil.copytree(SMALL, folder)
+    for name, text in (files or {}).items():
+        if text is None:
+            (folder / name).unlink()
+        else:
+            (folder / name).write_text(text)
+    return folder
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace one exact occurrence of ``old`` in a file."""
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {path.name}"
+    path.write_text(text.replace(old, new))
+
+
+def mini(tmp_path: Path, links: str, *, nodes: str = NODES, config: str | None = None,
+         extra: dict[str, str] | None = None) -> Path:
+    """A folder with the given node.csv and link.csv text (and config.csv, other tables)."""
+    folder = tmp_path / "mini"
+    folder.mkdir()
+    (folder / "node.csv").write_text(nodes)
+    (folder / "link.csv").write_text(links)
+    if config is not None:
+        (folder / "config.csv").write_text(config)
+    for name, text in (extra or {}).items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def problems_of(folder: Path, **kw) -> list[str]:
+    with pytest.raises(InputError) as e:
+        read_gmns(folder, **kw)
+    return e.value.problems
+
+
+# -- lenient reading -----------------------------------------------------------------------------
+
+
+def test_reads_the_small_network():
+    net = read_gmns(SMALL)
+    assert (len(net.nodes), len(net.links)) == (8, 14)
+    assert net.name == "gmns_small"
+    assert net.config["long_length"] == "kilometer"
+    assert net.config["speed"] == "kilometer/hour"
+    assert net.config["crs"] == "EPSG:32638"
+    assert net.zones.to_dict() == {10: 1, 20: 3, 30: 7, 40: 8}
+    assert net.links["directed"].dtype == bool
+    assert net.links.index[~net.links["directed"]].tolist() == [1011]
+    assert net.links.loc[1008, "road_class"] == "arterial"  # extra column kept
+    assert net.config["derived_columns"] == ["free_flow_time"]
+
+
+@pytest.mark.parametrize(
+    ("spelling", "directed"),
+    [("TRUE", True), ("FALSE", False), ("true", True), ("false", False), ("1", True),
+     ("0", False), ("t", True), ("f", False), ("yes", True), ("no", False), ("True", True)],
+)
+def test_directed_spellings(tmp_path, spelling, directed):
+    folder = mini(tmp_path, f"link_id,from_node_id,to_node_id,directed\n1,1,2,{spelling}\n")
+    assert read_gmns(folder).links.loc[1, "directed"] is np.bool_(directed)
+
+
+def test_blank_directed_is_directed_with_a_warning(tmp_path):
+    folder = mini(tmp_path, "link_id,from_node_id,to_node_id,directed\n1,1,2,false\n2,2,3,\n")
+    with pytest.warns(GmnsWarning, match=r"1 links have a blank 'directed' \(link_id 2\)"):
+        net = read_gmns(folder)
+    assert net.links["directed"].tolist() == [False, True]
+
+
+def test_missing_directed_column_is_directed_with_a_warning(tmp_path):
+    folder = mini(tmp_path, "link_id,from_node_id,to_node_id\n1,1,2\n")
+    with pytest.warns(GmnsWarning, match="no 'directed' column"):
+        net = read_gmns(folder)
+    assert net.links["directed"].tolist() == [True]
+
+
+def test_allowed_uses_split_on_comma_or_semicolon_in_any_case():
+    links = read_gmns(SMALL).links
+    assert links.loc[1001, "allowed_uses"] == "auto"
+    assert links.loc[1005, "allowed_uses"] == "truck,bus"
+    assert links.loc[1008, "allowed_uses"] == "sov,hov2,truck"
+    assert links.loc[1014, "allowed_uses"] == "walk,bike"
+    assert pd.isna(links.loc[1006, "allowed_uses"])
+
+
+@pytest.mark.parametrize(
+    ("long_length", "speed", "expected"),
+    [("mi", "mph", ("mile", "mile/hour")),
+     ("miles", "Miles per hour", ("mile", "mile/hour")),
+     ("Kilometer", "km/h", ("kilometer", "kilometer/hour")),
+     ("km", "KPH", ("kilometer", "kilometer/hour")),
+     ("metres", "m/s", ("meter", "meter/second")),
+     ("ft", "mph", ("foot", "mile/hour"))],
+)
+def test_config_units_are_normalised(long_length, speed, expected):
+    cfg = normalise_config({"long_length": long_length, "speed": speed, "currency": ""})
+    assert (cfg["long_length"], cfg["speed"]) == expected
+    assert "currency" not in cfg  # blanks dropped
+
+
+@pytest.mark.parametrize(("crs", "expected"),
+                         [("32619", "EPSG:32619"), ("4326.0", "EPSG:4326"),
+                          ("epsg:3857", "EPSG:3857"), ("+proj=longlat", "+proj=longlat")])
+def test_crs_is_normalised(crs, expected):
+    assert normalise_config({"crs": crs})["crs"] == expected
+
+
+@pytest.mark.parametrize(
+    ("long_length", "speed", "length", "free_speed", "hours"),
+    [("mi", "mph", 10, 60, 1 / 6),
+     ("km", "km/h", 5, 50, 0.1),
+     ("Kilometer", "kilometers per hour", 5, 50, 0.1),
+     ("meter", "m/s", 1000, 10, 1 / 36),
+     ("foot", "mph", 5280, 30, 1 / 30),
+     (None, None, 5, 50, 0.1)],  # no config.csv: km and km/h
+)
+def test_free_flow_time_from_length_and_speed(tmp_path, long_length, speed, length, free_speed,
+                                              hours):
+    config = None if long_length is None else f"long_length,speed\n{long_length},{speed}\n"
+    folder = mini(tmp_path, "link_id,from_node_id,to_node_id,directed,length,free_speed\n"
+                            f"1,1,2,true,{length},{free_speed}\n2,2,3,true,0,0\n", config=config)
+    t = read_gmns(folder).links["free_flow_time"]
+    assert t.tolist() == pytest.approx([hours, 0.0], rel=1e-12)
+
+
+def test_given_free_flow_time_is_kept(tmp_path):
+    folder = mini(tmp_path, "link_id,from_node_id,to_node_id,directed,length,free_speed,"
+                            "free_flow_time\n1,1,2,true,10,0,0.5\n")
+    net = read_gmns(folder)
+    assert net.links.loc[1, "free_flow_time"] == 0.5
+    assert net.config["derived_columns"] == []
+
+
+def test_id_type_string_keeps_ids_as_written(tmp_path):
+    folder = mini(
+        tmp_path,
+        "link_id,from_node_id,to_node_id,directed\n01,007,008,true\n02,008,007,true\n",
+        nodes="node_id,x_coord,y_coord,zone_id\n007,0,0,007\n008,1,0,08\n",
+        config="id_type\nSTRING\n",
+    )
+    net = read_gmns(folder)
+    assert net.nodes.index.tolist() == ["007", "008"]
+    assert net.links.index.tolist() == ["01", "02"]
+    assert net.links["from_node_id"].tolist() == ["007", "008"]
+    assert net.zones.to_dict() == {"007": "007", "08": "008"}
+    (folder / "demand.csv").write_text("o_zone_id,d_zone_id,volume\n007,08,5\n")
+    assert read_gmns_demand(folder / "demand.csv", net).zone_ids == ("007", "08")
+
+
+def test_numeric_ids_without_id_type_are_integers():
+    net = read_gmns(SMALL)
+    assert net.nodes.index.dtype == np.int64 and net.links.index.dtype == np.int64
+
+
+def test_capacity_per_lane_multiplies_lanes(tmp_path):
+    assert read_gmns(SMALL).links.loc[[1001, 1003], "capacity"].tolist() == [100, 200]
+    net = read_gmns(SMALL, capacity_per_lane=True)
+    assert net.links.loc[[1001, 1003, 1010], "capacity"].tolist() == [200, 200, 600]
+    folder = mini(tmp_path, "link_id,from_node_id,to_node_id,directed,capacity,lanes\n"
+                            "1,1,2,true,500,\n2,2,3,true,500,3\n")
+    assert read_gmns(folder, capacity_per_lane=True).links["capacity"].tolist() == [500, 1500]
+
+
+@pytest.mark.parametrize(
+    ("use", "dropped"),
+    [("truck", [1003, 1004, 1014]),           # car-only and walk/bike links
+     ("sov", [1005, 1014]),                   # sov is in car, car in auto: 1003, 1004 kept
+     ("CAR", [1005, 1008, 1014]),             # a group admits links naming it or a group above
+     ("walk", [1001, 1002, 1003, 1004, 1005, 1008, 1009, 1010, 1012, 1013])],
+)
+def test_use_filter_resolves_groups_recursively(use, dropped):
+    kept = read_gmns(SMALL, use=use).links.index
+    assert sorted(set(range(1001, 1015)) - set(kept)) == dropped
+
+
+def test_unknown_use_filter_is_an_error():
+    (msg,) = problems_of(SMALL, use="tram")
+    assert "use 'tram' is in neither use_definition.csv nor use_group.csv" in msg
+
+
+# -- round trip and writer -----------------------------------------------------------------------
+
+
+def test_round_trip_gives_equal_tables(tmp_path):
+    a = read_gmns(SMALL)
+    out = write_gmns(a, tmp_path / "copy")
+    b = read_gmns(out)
+    # the writer puts the required columns first; values and dtypes are unchanged
+    pd.testing.assert_frame_equal(a.nodes, b.nodes, check_like=True)
+    pd.testing.assert_frame_equal(a.links, b.links, check_like=True)
+    for key in ("dataset_name", "long_length", "speed", "crs", "currency", "id_type"):
+        assert a.config[key] == b.config[key]
+    header = (out / "link.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["link_id", "from_node_id", "to_node_id", "directed"]
+    assert "road_class" in header  # extra column survives
+    assert "free_flow_time" not in header  # derived column is not written
+    assert "name" in (out / "node.csv").read_text().splitlines()[0].split(",")
+
+
+def test_writer_is_strict(tmp_path):
+    folder = mini(
+        tmp_path,
+        "length,link_id,from_node_id,to_node_id,directed,free_speed,allowed_uses\n"
+        "10,1,1,2,1,60,AUTO; Walk\n2,2,2,3,0,30,\n",
+        config="long_length,speed,crs,version_number\nmi,mph,4326,0.94\n",
+    )
+    a = read_gmns(folder)
+    out = write_gmns(a, tmp_path / "strict")
+    links = pd.read_csv(out / "link.csv", dtype=str, keep_default_na=False)
+    assert links.columns[:4].tolist() == ["link_id", "from_node_id", "to_node_id", "directed"]
+    assert links["directed"].tolist() == ["true", "false"]
+    assert links["allowed_uses"].tolist() == ["auto,walk", ""]
+    cfg = pd.read_csv(out / "config.csv", dtype=str, keep_default_na=False).iloc[0]
+    assert cfg["version_number"] == "0.96"
+    assert (cfg["long_length"], cfg["speed"], cfg["crs"]) == ("mile", "mile/hour", "EPSG:4326")
+    b = read_gmns(out)
+    assert b.links["free_flow_time"].tolist() == pytest.approx([1 / 6, 1 / 15])
+
+
+def test_writer_refuses_an_existing_folder(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="exists; pass overwrite=True"):
+        write_gmns(read_gmns(SMALL), target)
+    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    write_gmns(read_gmns(SMALL), target, overwrite=True)
+    assert sorted(p.name for p in target.iterdir()) == ["config.csv", "link.csv", "node.csv"]
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_failing_write_leaves_no_folder(tmp_path, monkeypatch, existing):
+    net = read_gmns(SMALL)
+    target = tmp_path / "out"
+    if existing:
+        target.mkdir()
+        (target / "old.txt").write_text("old")
+    real = pd.DataFrame.to_csv
+
+    def failing(self, path, *args, **kwargs):
+        if Path(path).name == "link.csv":
+            raise OSError("disk full")
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", failing)
+    with pytest.raises(OSError, match="disk full"):
+        write_gmns(net, target, overwrite=True)
+    # nothing half-written: no temporary folder, and an old folder as it was
+    assert [p.name for p in tmp_path.iterdir()] == (["out"] if existing else [])
+    if existing:
+        assert [p.name for p in target.iterdir()] == ["old.txt"]
+
+
+def test_writes_a_network_built_in_code(tmp_path):
+    nodes = pd.DataFrame({"x_coord": [0.0, 1.0], "y_coord": [0.0, 0.0], "zone_id": [1, 2]},
+                         index=pd.Index([1, 2], name="node_id"))
+    links = pd.DataFrame({"from_node_id": [1], "to_node_id": [2], "directed": [False],
+                          "free_flow_time": [0.25]}, index=pd.Index(["a"], name="link_id"))
+    out = write_gmns(karvan.Network(nodes, links, name="toy"), tmp_path / "toy")
+    back = read_gmns(out)
+    assert back.name == "toy"
+    assert back.links.loc["a", "free_flow_time"] == 0.25
+    assert not back.links.loc["a", "directed"]
+
+
+# -- bad input: every message names the file, the line and the id ---------------------------------
+
+
+def test_not_a_folder(tmp_path):
+    with pytest.raises(InputError, match="is not a folder; a GMNS network is a folder"):
+        read_gmns(tmp_path / "nowhere")
+
+
+def test_missing_node_csv(tmp_path):
+    (msg,) = problems_of(small(tmp_path, {"node.csv": None}))
+    assert msg.startswith("node.csv is missing from") and str(tmp_path) in msg
+
+
+def test_missing_required_columns(tmp_path):
+    folder = small(tmp_path)
+    edit(folder / "node.csv", "node_id,name,x_coord", "node_id,name,x")
+    edit(folder / "link.csv", "link_id,from_node_id", "link_id,from_node")
+    assert problems_of(folder) == ["node.csv: missing required column(s) x_coord.",
+                                   "link.csv: missing required column(s) from_node_id."]
+
+
+def test_duplicate_node_id(tmp_path):
+    folder = small(tmp_path)
+    with (folder / "node.csv").open("a") as f:
+        f.write("5,Again,1.0,1.0,intersection,\n")
+    (msg,) = problems_of(folder)
+    assert msg == ("node.csv: 1 duplicate node_id (5 on lines 6, 10); ids must be unique.")
+
+
+def test_duplicate_link_id(tmp_path):
+    folder = small(tmp_path)
+    with (folder / "link.csv").open("a") as f:
+        f.write("1003,4,1,TRUE,3,60,1,200,car,local\n")
+    (msg,) = problems_of(folder)
+    assert "link.csv: 1 duplicate link_id (1003 on lines 4, 16)" in msg
+
+
+def test_link_to_unknown_node(tmp_path):
+    folder = small(tmp_path)
+    edit(folder / "link.csv", "1014,8,7,", "1014,8,9,")
+    (msg,) = problems_of(folder)
+    assert msg.startswith("link.csv: 1 links have a to_node_id not in node.csv "
+                          "(lines 15; link_id 1014; to_node_id 9)")
+
+
+def test_non_numeric_capacity(tmp_path):
+    folder = small(tmp_path)
+    edit(folder / "link.csv", "1006,5,6,TRUE,4,80,1,200", "1006,5,6,TRUE,4,80,1,lots")
+    (msg,) = problems_of(folder)
+    assert msg == "link.csv: 1 rows have a non-numeric capacity (lines 7; link_id 1006: lots)."
+
+
+def test_negative_length(tmp_path):
+    folder = small(tmp_path)
+    edit(folder / "link.csv", "1009,7,6,TRUE,6,", "1009,7,6,TRUE,-6,")
+    (msg,) = problems_of(folder)
+    assert "link.csv: 1 rows have a negative length (lines 10; link_id 1009)" in msg
+
+
+def test_unknown_allowed_use(tmp_path):
+    folder = small(tmp_path)
+    edit(folder / "link.csv", "1007,6,3,TRUE,2,50,1,200,All", "1007,6,3,TRUE,2,50,1,200,All;Tram")
+    (msg,) = problems_of(folder)
+    assert msg.startswith("link.csv: 1 links name uses that are in neither use_definition.csv "
+                          "nor use_group.csv (lines 8: tram)")
+
+
+def test_zone_not_in_zone_csv(tmp_path):
+    folder = small(tmp_path)
+    edit(folder / "node.csv", "centroid,40", "centroid,50")
+    (msg,) = problems_of(folder)
+    assert msg == "node.csv: 1 nodes name a zone_id not in zone.csv (lines 9: 50)."
+
+
+def test_two_nodes_with_one_zone(tmp_path):
+    folder = small(tmp_path)
+    edit(folder / "node.csv", "5,Centre,10.0,10.0,intersection,", "5,Centre,10.0,10.0,x,30")
+    (msg,) = problems_of(folder)
+    assert msg.startswith("node.csv: 1 zones have more than one node (zone_id 30 on lines 6, 8; "
+                          "node_id 5, 7)")
+
+
+def test_zero_free_speed_with_positive_length(tmp_path):
+    folder = small(tmp_path)
+    edit(folder / "link.csv", "1012,7,1,TRUE,30,100,", "1012,7,1,TRUE,30,0,")
+    (msg,) = problems_of(folder)
+    assert msg.startswith("link.csv: 1 links have free_speed 0 and a positive length "
+                          "(lines 13; link_id 1012)")
+
+
+def test_bad_config_units(tmp_path):
+    folder = small(tmp_path)
+    edit(folder / "config.csv", "meter,km,km/h", "meter,furlong,knots")
+    assert problems_of(folder) == [
+        "config.csv: long_length 'furlong' is not a known length unit; use one of mile, "
+        "kilometer, meter, foot.",
+        "config.csv: speed 'knots' is not a known speed unit; use mile/hour, kilometer/hour or "
+        "meter/second.",
+    ]
+
+
+def test_bad_directed_value(tmp_path):
+    folder = small(tmp_path)
+    edit(folder / "link.csv", "1004,4,5,TRUE", "1004,4,5,maybe")
+    (msg,) = problems_of(folder)
+    assert msg == ("link.csv: directed must be true or false (TRUE/FALSE, 1/0 also read); "
+                   "lines 5 have maybe.")
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    folder = small(tmp_path)
+    edit(folder / "config.csv", "meter,km,km/h", "meter,furlong,km/h")
+    with (folder / "node.csv").open("a") as f:
+        f.write("5,Again,1.0,1.0,intersection,\n")
+    edit(folder / "link.csv", "1014,8,7,", "1014,8,9,")
+    edit(folder / "link.csv", "1006,5,6,TRUE,4,80,1,200", "1006,5,6,TRUE,4,80,1,lots")
+    edit(folder / "link.csv", "1009,7,6,TRUE,6,", "1009,7,6,TRUE,-6,")
+    edit(folder / "link.csv", "1007,6,3,TRUE,2,50,1,200,All", "1007,6,3,TRUE,2,50,1,200,Tram")
+    edit(folder / "link.csv", "1012,7,1,TRUE,30,100,", "1012,7,1,TRUE,30,0,")
+    with pytest.raises(InputError) as e:
+        read_gmns(folder)
+    assert len(e.value.problems) == 7
+    text = str(e.value)
+    assert text.startswith(f"{folder}: 7 problems:")
+    for part in ("furlong", "duplicate node_id (5", "to_node_id 9", "non-numeric capacity",
+                 "negative length", "(lines 8: tram)", "free_speed 0"):
+        assert part in text
+
+
+# -- demand --------------------------------------------------------------------------------------
+
+
+EXPECTED_OD = {(10, 20): 100.0, (10, 30): 50.0, (20, 10): 80.0, (30, 40): 30.0, (40, 20): 20.0}
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["o_zone_id,d_zone_id,volume", "orig_taz,dest_taz,total", "ORIG_TAZ,Dest_TAZ,Total",
+     "origin,destination,demand"],
+)
+def test_demand_column_names(tmp_path, header):
+    net = read_gmns(SMALL)
+    rows = (SMALL / "demand.csv").read_text().splitlines()[1:]
+    p = tmp_path / "trips.csv"
+    p.write_text("\n".join([header, *rows]) + "\n")
+    d = read_gmns_demand(p, net)
+    assert d.zone_ids == (10, 20, 30, 40) and d.total() == 280.0
+    (m,) = d.matrices.values()
+    got = {(d.zone_ids[i], d.zone_ids[j]): m[i, j] for i, j in zip(*np.nonzero(m), strict=True)}
+    assert got == EXPECTED_OD
+
+
+def test_demand_for_unknown_zones(tmp_path):
+    p = tmp_path / "demand.csv"
+    p.write_text((SMALL / "demand.csv").read_text() + "10,99,5\n77,20,1\n")
+    with pytest.raises(InputError) as e:
+        read_gmns_demand(p, read_gmns(SMALL))
+    assert e.value.problems == [
+        "demand.csv: 1 rows name a o_zone_id that is not a zone of the network (lines 8; 77); "
+        "set zone_id on their nodes.",
+        "demand.csv: 1 rows name a d_zone_id that is not a zone of the network (lines 7; 99); "
+        "set zone_id on their nodes.",
+    ]
+
+
+def test_negative_demand(tmp_path):
+    p = tmp_path / "demand.csv"
+    p.write_text("o_zone_id,d_zone_id,volume\n10,20,5\n10,30,-1\n20,10,many\n")
+    with pytest.raises(InputError, match=r"demand.csv: 2 rows have a missing, non-numeric or "
+                                         r"negative volume \(lines 3, 4\)"):
+        read_gmns_demand(p, read_gmns(SMALL))
+
+
+def test_demand_problems_are_reported_together(tmp_path):
+    p = tmp_path / "demand.csv"
+    p.write_text("o_zone_id,d_zone_id,volume\n10,20,-5\n10,99,5\n")
+    with pytest.raises(InputError) as e:
+        read_gmns_demand(p, read_gmns(SMALL))
+    assert len(e.value.problems) == 2
+    assert "negative volume (lines 2)" in e.value.problems[0]
+    assert "(lines 3; 99)" in e.value.problems[1]
+
+
+def test_demand_without_recognised_columns(tmp_path):
+    p = tmp_path / "demand.csv"
+    p.write_text("from,to,volume\n10,20,5\n")
+    with pytest.raises(InputError, match=r"no column for origin \(o_zone_id\), destination "
+                                         r"\(d_zone_id\); columns are from, to, volume"):
+        read_gmns_demand(p)
+
+
+# -- assignment on the small network -------------------------------------------------------------
+
+
+AON_FLOWS = {  # (link_id, direction): flow, worked out in tests/data/gmns_small/README.md
+    (1001, 1): 100, (1002, 1): 100, (1003, 1): 50, (1004, 1): 50, (1005, 1): 80, (1006, 1): 0,
+    (1007, 1): 50, (1008, 1): 130, (1009, 1): 30, (1010, 1): 30, (1011, 1): 0, (1011, -1): 20,
+    (1012, 1): 80, (1013, 1): 80, (1014, 1): 0,
+}
+
+
+def aon(net):
+    demand = read_gmns_demand(SMALL / "demand.csv", net)
+    return karvan.assign(net, demand, method="aon").link_table()
+
+
+def test_all_or_nothing_on_the_small_network():
+    table = aon(read_gmns(SMALL))
+    got = {(r.link_id, r.direction): r.flow for r in table.itertuples()}
+    assert got == pytest.approx(AON_FLOWS)
+    # conservation at every node: inflow - outflow = demand in - demand out
+    net_in = pd.Series(0.0, index=range(1, 9))
+    net_in = net_in.add(table.groupby("to_node_id")["flow"].sum(), fill_value=0)
+    net_in = net_in.sub(table.groupby("from_node_id")["flow"].sum(), fill_value=0)
+    zone_node = read_gmns(SMALL).zones
+    balance = pd.Series(0.0, index=range(1, 9))
+    for (o, d), v in EXPECTED_OD.items():
+        balance[zone_node[d]] += v
+        balance[zone_node[o]] -= v
+    pd.testing.assert_series_equal(net_in, balance, check_names=False)
+
+
+def test_use_filter_changes_the_paths():
+    # without the car-only links 1003 and 1004, 10 -> 30 goes 1-2-5-7
+    got = {(r.link_id, r.direction): r.flow
+           for r in aon(read_gmns(SMALL, use="truck")).itertuples()}
+    assert (1003, 1) not in got
+    assert got[(1001, 1)] == pytest.approx(150) and got[(1005, 1)] == pytest.approx(130)
+
+
+def test_od_pairs_without_a_path():
+    net = read_gmns(SMALL, use="walk")  # zone 10's node has no walk link out
+    demand = read_gmns_demand(SMALL / "demand.csv", net)
+    with pytest.raises(NoPathError, match=r"OD pairs with demand \(.* in all\) have no path "
+                                          r"\(.*10->20"):
+        karvan.assign(net, demand, method="aon")
