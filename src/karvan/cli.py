@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 import karvan
-from karvan.errors import KarvanError
+from karvan.errors import ConvergenceWarning, KarvanError
 
 app = typer.Typer(
     name="karvan",
@@ -98,10 +99,13 @@ def assign(
                        msg=f"iteration {info.iteration}  gap {info.gap:.3e} (target {target:g})")
 
         try:
-            res = karvan.assign(prob.network, prob.demand, method=method, gap=gap,
-                                max_iter=max_iter, max_time_s=max_time,
-                                toll_factor=prob.toll_factor,
-                                distance_factor=prob.distance_factor, callback=progress)
+            with warnings.catch_warnings():
+                # not converging is reported below and in the exit code
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                res = karvan.assign(prob.network, prob.demand, method=method, gap=gap,
+                                    max_iter=max_iter, max_time_s=max_time,
+                                    toll_factor=prob.toll_factor,
+                                    distance_factor=prob.distance_factor, callback=progress)
         except KarvanError as e:
             _fail(e)
     elapsed = time.perf_counter() - t0
@@ -241,11 +245,6 @@ def compare(
 
 def main() -> None:
     """Entry point of the ``karvan`` command."""
-    import warnings
-
-    from karvan.errors import ConvergenceWarning
-
-    warnings.simplefilter("ignore", ConvergenceWarning)  # reported by the command itself
     try:
         app()
     except KeyboardInterrupt:

@@ -252,7 +252,8 @@ def test_writer_refuses_an_existing_folder(tmp_path):
         write_gmns(read_gmns(SMALL), target)
     assert [p.name for p in target.iterdir()] == ["keep.txt"]
     write_gmns(read_gmns(SMALL), target, overwrite=True)
-    assert sorted(p.name for p in target.iterdir()) == ["config.csv", "link.csv", "node.csv"]
+    assert sorted(p.name for p in target.iterdir()) == [
+        "config.csv", "link.csv", "node.csv", "use_definition.csv", "use_group.csv", "zone.csv"]
 
 
 @pytest.mark.parametrize("existing", [False, True])
@@ -526,3 +527,30 @@ def test_od_pairs_without_a_path():
     with pytest.raises(NoPathError, match=r"OD pairs with demand \(.* in all\) have no path "
                                           r"\(.*10->20"):
         karvan.assign(net, demand, method="aon")
+
+
+def test_zone_and_use_tables_survive_a_round_trip(tmp_path):
+    net = read_gmns(SMALL, use="truck")
+    write_gmns(read_gmns(SMALL), tmp_path / "out")
+    again = read_gmns(tmp_path / "out", use="truck")
+    assert sorted(again.links.index) == sorted(net.links.index)
+    assert (tmp_path / "out" / "zone.csv").read_text() == (SMALL / "zone.csv").read_text()
+
+
+def test_per_lane_capacity_is_written_back_per_lane(tmp_path):
+    lanes = read_gmns(SMALL, capacity_per_lane=True)
+    write_gmns(lanes, tmp_path / "out")
+    plain = read_gmns(SMALL)
+    again = read_gmns(tmp_path / "out")
+    pd.testing.assert_series_equal(again.links["capacity"], plain.links["capacity"],
+                                   check_dtype=False)
+
+
+def test_length_without_speed_is_an_error(tmp_path):
+    folder = small(tmp_path)
+    links = pd.read_csv(folder / "link.csv", dtype=str)
+    links.loc[0, "free_speed"] = ""
+    links.to_csv(folder / "link.csv", index=False)
+    with pytest.raises(InputError, match=r"link.csv: 1 links have a length but no free_speed "
+                                         r"\(lines 2"):
+        read_gmns(folder)

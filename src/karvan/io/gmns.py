@@ -252,6 +252,16 @@ def read_gmns(
                 f"{format_ids(links.loc[zero, 'link_id'])}); give them a free_speed > 0 or add "
                 "a free_flow_time column."
             )
+    if "free_flow_time" not in links and "length" in links:
+        no_speed = links["length"].fillna(0).gt(0) & (
+            links["free_speed"].isna() if "free_speed" in links else True)
+        if no_speed.any():
+            problems.append(
+                f"link.csv: {int(no_speed.sum())} links have a length but no free_speed (lines "
+                f"{format_ids(links.index[no_speed] + 2)}; link_id "
+                f"{format_ids(links.loc[no_speed, 'link_id'])}); their travel time would be "
+                "unknown: give a free_speed or add a free_flow_time column."
+            )
     # a use no table defines would silently keep only the links open to every use
     if use is not None and uses is not None and use.strip().lower() not in uses:
         problems.append(
@@ -269,6 +279,13 @@ def read_gmns(
         derived.append("free_flow_time")
     config["derived_columns"] = derived
     config["time_unit"] = config.get("time_unit", "hour")
+    # the helper tables go back out with the network
+    config["tables"] = {n: t for n, t in (("zone", zone_table),
+                                          ("use_definition", _read_csv(
+                                              folder / "use_definition.csv", [], required=False)),
+                                          ("use_group", _read_csv(
+                                              folder / "use_group.csv", [], required=False)))
+                        if t is not None}
     if use is not None and "allowed_uses" in links:
         members = _use_members(uses or {}, use.strip().lower())
         keep = links["allowed_uses"].map(
@@ -350,6 +367,10 @@ def write_gmns(network: Network, folder: str | os.PathLike, *, overwrite: bool =
     nodes = network.nodes.reset_index()
     links = network.links.reset_index()
     links = links[[c for c in links.columns if c not in derived]]
+    if network.config.get("capacity_per_lane") and {"capacity", "lanes"} <= set(links.columns):
+        # read as capacity x lanes; GMNS stores capacity per lane
+        lanes = links["lanes"].where(links["lanes"] > 0).fillna(1)
+        links["capacity"] = links["capacity"] / lanes
     links["directed"] = np.where(links["directed"].astype(bool), "true", "false") \
         if "directed" in links else "true"
     if "allowed_uses" in links:
@@ -368,6 +389,8 @@ def write_gmns(network: Network, folder: str | os.PathLike, *, overwrite: bool =
         links.to_csv(tmp / "link.csv", index=False)
         pd.DataFrame([{k: cfg.get(k, "") for k in CONFIG_FIELDS}]).to_csv(tmp / "config.csv",
                                                                           index=False)
+        for name, table in network.config.get("tables", {}).items():
+            table.to_csv(tmp / f"{name}.csv", index=False)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp, folder)
