@@ -7,7 +7,7 @@ from karvan.errors import InputError, KarvanError, NoPathError
 from karvan.io import read_gmns, read_tntp, write_gmns
 from karvan.network import CompiledGraph, Demand, Network, compile_graph
 
-__version__ = "0.1.0"
+from karvan._version import __version__
 
 __all__ = [
     "AssignmentResult",

@@ -236,8 +236,8 @@ def assign(
     ...                      index=pd.Index(["a", "b"], name="link_id"))
     >>> d = Demand((1, 2), {"demand": np.array([[0.0, 3.0], [0.0, 0.0]])})
     >>> r = assign(Network(nodes, links), d, gap=1e-10)
-    >>> [round(f, 6) for f in r.flow]   # 1 + f_a = 2 + 2 f_b ... equal times
-    [2.0, 1.0]
+    >>> [round(float(f), 6) for f in r.flow]  # 1 + f_a = 2 (1 + f_b), f_a + f_b = 3
+    [2.333333, 0.666667]
     """
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}.")

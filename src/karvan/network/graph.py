@@ -97,7 +97,7 @@ def compile_graph(network: Network, *, check: bool = True) -> CompiledGraph:
     ...                       "free_flow_time": [1.0, 2.0], "vdf": "constant"},
     ...                      index=pd.Index(["a", "b"], name="link_id"))
     >>> g = compile_graph(Network(nodes, links))
-    >>> g.n_arcs, list(g.zone_ids)
+    >>> g.n_arcs, [int(z) for z in g.zone_ids]
     (2, [1, 2])
     """
     links = complete_links(network.links)

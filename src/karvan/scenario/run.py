@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import karvan
+from karvan._version import __version__
 from karvan.assign import assign
 from karvan.assign.capacity import CapacityResult, solve_capacity_lp
 from karvan.assign.result import AssignmentResult
@@ -272,7 +272,7 @@ def write_run(run: ScenarioRun, folder: str | Path, data: CorridorData) -> Path:
             out.to_parquet(tmp / f"{name}.parquet", index=False)
             out.to_csv(tmp / f"{name}.csv", index=False)
         manifest = {
-            "karvan_version": karvan.__version__,
+            "karvan_version": __version__,
             "schema_version": SCHEMA_VERSION,
             "scenario": run.scenario.to_dict(),
             "inputs": {"dataset": str(data.folder), "sha256_16": _hash_folder(data.folder)},
