@@ -43,8 +43,8 @@ from karvan.network.model import Network, complete_links
 
 log = logging.getLogger(__name__)
 
-Method = Literal["aon", "msa", "fw", "cfw", "bfw"]
-METHODS: tuple[str, ...] = ("aon", "msa", "fw", "cfw", "bfw")
+Method = Literal["aon", "msa", "fw", "cfw", "bfw", "algorithm-b"]
+METHODS: tuple[str, ...] = ("aon", "msa", "fw", "cfw", "bfw", "algorithm-b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +184,7 @@ def assign(
     callback: Callable[[IterationInfo], None] | None = None,
     strict: bool = False,
     record_routes: bool = False,
+    warm_start: AssignmentResult | None = None,
 ) -> AssignmentResult:
     """Assign ``demand`` to ``network`` at user equilibrium.
 
@@ -209,6 +210,9 @@ def assign(
         Called with an :class:`IterationInfo` after each iteration.
     strict
         Raise :class:`~karvan.errors.KarvanError` instead of warning when not converged.
+    warm_start
+        With ``method="algorithm-b"``: the result of an earlier assignment by the same method on
+        the same graph and demand zones, whose bushes the solver starts from.
     record_routes
         Keep every all-or-nothing tree and the weight of each in the returned flows, so that
         :func:`karvan.paths.route_flows` can list the routes of every OD pair with their flows
@@ -268,6 +272,16 @@ def assign(
     if len(set(names)) != len(names):
         raise InputError(f"class names repeat: {format_ids(names)}.")
     prob = _Problem(graph, demand, classes, links)
+    if method == "algorithm-b":
+        from karvan.assign.bush import solve_bush
+
+        ws = None
+        if warm_start is not None:
+            if warm_start.bushes is None:
+                raise InputError("warm_start needs a result of method='algorithm-b'.")
+            ws = warm_start.bushes
+        return solve_bush(prob, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
+                          callback=callback, strict=strict, warm_start=ws)
     return _solve(prob, method=method, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
                   callback=callback, strict=strict, record=record_routes)
 

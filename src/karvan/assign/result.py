@@ -56,6 +56,7 @@ class AssignmentResult:
     convergence: pd.DataFrame
     params: dict[str, Any] = field(default_factory=dict)
     routes: Any = None
+    bushes: Any = None
 
     @property
     def flow(self) -> np.ndarray:
