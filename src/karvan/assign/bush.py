@@ -47,8 +47,8 @@ def _reverse_star(g):
 
 
 def solve_bush(prob, *, gap: float, max_iter: int, max_time_s: float | None, callback,
-               strict: bool, warm_start: BushState | None = None, n_shift: int = 4
-               ) -> AssignmentResult:
+               strict: bool, warm_start: BushState | None = None, n_shift: int = 4,
+               threads: int | None = None) -> AssignmentResult:
     """Algorithm B on the arrays of an assignment problem (see ``karvan.assign``)."""
     from karvan.assign.equilibrium import IterationInfo
 
@@ -103,6 +103,9 @@ def solve_bush(prob, *, gap: float, max_iter: int, max_time_s: float | None, cal
         KB.bush_init(g.indptr, g.head, g.tail, g.blocked, cost0, bush_class, bush_origin,
                      bush_demand, prob.dests, flow, inbush)
     rindptr, rarcs = _reverse_star(g)
+    n_threads = prob.n_chunks if threads is None else max(1, int(threads))
+    if threads is None and len(bc) * g.n_arcs < 200_000:
+        n_threads = 1  # a parallel launch costs more than it saves
     x = KB.class_flows_from_bushes(flow, bush_class, n_cls)
     v = prob.volume(x)
     t = prob.times(v)
@@ -140,7 +143,7 @@ def solve_bush(prob, *, gap: float, max_iter: int, max_time_s: float | None, cal
         shifts = KB.bush_sweep(g.indptr, g.head, g.tail, rindptr, rarcs, g.blocked,
                                g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf,
                                prob.fixed, prob.pce, bush_class, bush_origin, flow, inbush, x,
-                               v, t, dt, n_shift, True)
+                               v, t, dt, n_shift, True, n_threads)
     conv = pd.DataFrame(rows, columns=["iteration", "relative_gap", "aec", "objective", "step",
                                        "direction", "elapsed_s"])
     if not converged:
@@ -155,7 +158,7 @@ def solve_bush(prob, *, gap: float, max_iter: int, max_time_s: float | None, cal
         class_costs=t[None, :] + prob.fixed, objective=obj, gap=float(rel_gap), aec=float(aec),
         iterations=it, converged=converged, convergence=conv,
         params={"method": "algorithm-b", "gap": gap, "max_iter": max_iter,
-                "max_time_s": max_time_s, "threads": 1, "bush_bytes": state.nbytes,
+                "max_time_s": max_time_s, "threads": n_threads, "bush_bytes": state.nbytes,
                 "classes": [{"name": c.name, "demand": c.demand,
                              "value_of_time": c.value_of_time, "pce": c.pce,
                              "cost_fields": dict(c.cost_fields)} for c in prob.classes]},

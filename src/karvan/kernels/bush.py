@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from karvan.kernels._jit import JIT, njit
+from karvan.kernels._jit import JIT, PJIT, njit, prange
 from karvan.kernels.paths import _tree
 from karvan.kernels.vdf import _dtime, _time
 
@@ -99,13 +99,9 @@ def _set_arc(a, vol, fft, cap, alpha, beta, kind, v, t, dt):
 
 
 @njit(**JIT)
-def bush_sweep(indptr, head, tail, rindptr, rarcs, blocked, fft, cap, alpha, beta, kind,
-               fixed, pce, bush_class, bush_origin, flow, inbush, x, v, t, dt, n_shift,
-               update_bushes):
-    """One Gauss-Seidel sweep of Algorithm B over every bush; returns the number of shifts.
-
-    ``x`` (classes x arcs), ``v``, ``t`` and ``dt`` are kept consistent with ``flow``.
-    """
+def _sweep_chunk(c, n_chunks, indptr, head, tail, rindptr, rarcs, blocked, fft, cap, alpha,
+                 beta, kind, fixed, pce, bush_class, bush_origin, flow, inbush, x, v, t, dt,
+                 n_shift, update_bushes):
     n = indptr.shape[0] - 1
     m = head.shape[0]
     indeg = np.empty(n, np.int64)
@@ -118,7 +114,7 @@ def bush_sweep(indptr, head, tail, rindptr, rarcs, blocked, fft, cap, alpha, bet
     mark = np.zeros(n, np.int64)
     stamp = 0
     shifts = 0
-    for b in range(bush_class.shape[0]):
+    for b in range(c, bush_class.shape[0], n_chunks):
         k = bush_class[b]
         o = bush_origin[b]
         total = 0.0
@@ -228,6 +224,38 @@ def bush_sweep(indptr, head, tail, rindptr, rarcs, blocked, fft, cap, alpha, bet
             if not moved:
                 break
     return shifts
+
+
+@njit(**PJIT)
+def _sweep_parallel(indptr, head, tail, rindptr, rarcs, blocked, fft, cap, alpha, beta, kind,
+                    fixed, pce, bush_class, bush_origin, flow, inbush, x, v, t, dt, n_shift,
+                    update_bushes, n_chunks):
+    shifts = np.zeros(n_chunks, np.int64)
+    for c in prange(n_chunks):
+        shifts[c] = _sweep_chunk(c, n_chunks, indptr, head, tail, rindptr, rarcs, blocked, fft,
+                                 cap, alpha, beta, kind, fixed, pce, bush_class, bush_origin,
+                                 flow, inbush, x, v, t, dt, n_shift, update_bushes)
+    return shifts.sum()
+
+
+def bush_sweep(indptr, head, tail, rindptr, rarcs, blocked, fft, cap, alpha, beta, kind,
+               fixed, pce, bush_class, bush_origin, flow, inbush, x, v, t, dt, n_shift,
+               update_bushes, n_chunks=1):
+    """One sweep of Algorithm B over every bush; returns the number of flow shifts.
+
+    Serial (``n_chunks`` 1): Gauss-Seidel, every shift sees the costs of the ones before.
+    Parallel: the bushes are split over ``n_chunks`` threads that share ``x``, ``v``, ``t`` and
+    ``dt`` without locks. A bush belongs to one thread, so the bush flows stay exact; the shared
+    totals can miss a concurrent update, so the caller re-sums them from the bushes after the
+    sweep (``class_flows_from_bushes``) before it measures the gap.
+    """
+    if n_chunks <= 1:
+        return _sweep_chunk(0, 1, indptr, head, tail, rindptr, rarcs, blocked, fft, cap, alpha,
+                            beta, kind, fixed, pce, bush_class, bush_origin, flow, inbush, x, v,
+                            t, dt, n_shift, update_bushes)
+    return _sweep_parallel(indptr, head, tail, rindptr, rarcs, blocked, fft, cap, alpha, beta,
+                           kind, fixed, pce, bush_class, bush_origin, flow, inbush, x, v, t, dt,
+                           n_shift, update_bushes, n_chunks)
 
 
 @njit(**JIT)

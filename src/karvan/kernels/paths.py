@@ -60,9 +60,12 @@ def _heap_pop(heap, pos, size, dist):
 
 
 @njit(**JIT)
-def _tree(origin, indptr, head, cost, blocked, dist, pred, order, heap, pos):
+def _tree_to(origin, indptr, head, cost, blocked, dist, pred, order, heap, pos, target, stamp,
+             n_targets):
     """One-to-all Dijkstra from ``origin``; fills dist, pred (arc index, -1 at root or unreached)
-    and order (nodes in the order settled); returns how many nodes were settled."""
+    and order (nodes in the order settled); returns how many nodes were settled. With
+    ``n_targets`` >= 0 it stops once that many nodes marked ``target[node] == stamp`` are
+    settled (nodes not settled then keep dist inf)."""
     n = indptr.shape[0] - 1
     for i in range(n):
         dist[i] = np.inf
@@ -71,10 +74,15 @@ def _tree(origin, indptr, head, cost, blocked, dist, pred, order, heap, pos):
     dist[origin] = 0.0
     size = _heap_push_or_decrease(heap, pos, 0, dist, origin)
     count = 0
+    found = 0
     while size > 0:
         u, size = _heap_pop(heap, pos, size, dist)
         order[count] = u
         count += 1
+        if n_targets >= 0 and target[u] == stamp:
+            found += 1
+            if found >= n_targets:
+                break
         if blocked[u] and u != origin:
             continue
         du = dist[u]
@@ -89,6 +97,13 @@ def _tree(origin, indptr, head, cost, blocked, dist, pred, order, heap, pos):
 
 
 @njit(**JIT)
+def _tree(origin, indptr, head, cost, blocked, dist, pred, order, heap, pos):
+    """One-to-all Dijkstra from ``origin`` (see :func:`_tree_to`)."""
+    return _tree_to(origin, indptr, head, cost, blocked, dist, pred, order, heap, pos, pos, -3,
+                    -1)
+
+
+@njit(**JIT)
 def _aon_chunk(c, n_chunks, indptr, head, tail, cost, blocked, origins, dests, demand, flows):
     """Load the origins c, c + n_chunks, ... into ``flows``; return (SPTT, lost demand)."""
     n = indptr.shape[0] - 1
@@ -100,16 +115,23 @@ def _aon_chunk(c, n_chunks, indptr, head, tail, cost, blocked, origins, dests, d
     heap = np.empty(n, np.int64)
     pos = np.empty(n, np.int64)
     load = np.zeros(n)
+    target = np.zeros(n, np.int64)
     sptt = 0.0
     lost = 0.0
     for oi in range(c, n_orig, n_chunks):
         total = 0.0
+        o = origins[oi]
+        n_t = 0
         for j in range(n_dest):
+            if demand[oi, j] > 0.0 and dests[j] != o and target[dests[j]] != oi + 1:
+                target[dests[j]] = oi + 1
+                n_t += 1
             total += demand[oi, j]
         if total == 0.0:
             continue
-        o = origins[oi]
-        count = _tree(o, indptr, head, cost, blocked, dist, pred, order, heap, pos)
+        # stop once every destination with demand is settled
+        count = _tree_to(o, indptr, head, cost, blocked, dist, pred, order, heap, pos, target,
+                         oi + 1, n_t)
         for j in range(n_dest):
             q = demand[oi, j]
             if q == 0.0:
