@@ -33,6 +33,9 @@ class BushState:
     bush_class: np.ndarray
     bush_zone: np.ndarray
     link_ids: np.ndarray
+    zone_ids: tuple = ()
+    zone_nodes: np.ndarray | None = None
+    demand: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
@@ -152,7 +155,8 @@ def solve_bush(prob, *, gap: float, max_iter: int, max_time_s: float | None, cal
         if strict:
             raise KarvanError(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=3)
-    state = BushState(flow, inbush, bush_class, bush_zone, g.link_ids[g.arc_link])
+    state = BushState(flow, inbush, bush_class, bush_zone, g.link_ids[g.arc_link],
+                      tuple(prob.zone_ids), prob.origins, bush_demand)
     return AssignmentResult(
         graph=g, classes=prob.classes, class_flows=x, volume=v, time=t.copy(),
         class_costs=t[None, :] + prob.fixed, objective=obj, gap=float(rel_gap), aec=float(aec),

@@ -1,5 +1,5 @@
-"""Route lists per OD pair and select-link analysis, from an assignment run with
-``record_routes=True``."""
+"""Route lists per OD pair and select-link analysis: from the bushes of an Algorithm B result, or
+from an assignment of the Frank-Wolfe family run with ``record_routes=True``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,54 @@ from karvan.errors import InputError
 
 def _need_routes(result: AssignmentResult):
     if result.routes is None:
-        raise InputError("this result has no route record; assign with record_routes=True.")
+        raise InputError("this result has no route record; assign with method='algorithm-b' "
+                         "or with record_routes=True.")
     return result.routes
+
+
+def _bush_routes(result: AssignmentResult, *, min_share: float) -> pd.DataFrame:
+    """Routes from origin-based flows, split at every node in proportion to the bush flows on
+    its in-arcs (the proportionality of Bar-Gera 2010). Routes whose share of the OD flow falls
+    below ``min_share`` are left out, so the listed flows may miss that much."""
+    bs = result.bushes
+    g = result.graph
+    in_arcs = [[] for _ in range(g.n_nodes)]
+    for a in range(g.n_arcs):
+        in_arcs[g.head[a]].append(a)
+    rows = []
+    for b in range(bs.flow.shape[0]):
+        k = int(bs.bush_class[b])
+        cls = result.classes[k]
+        f = bs.flow[b]
+        eps = 1e-12 * max(1.0, float(bs.demand[b].sum()))
+        used = [[a for a in arcs if f[a] > eps] for arcs in in_arcs]
+        inflow = np.array([sum(f[a] for a in arcs) for arcs in used])
+        o = int(bs.zone_nodes[bs.bush_zone[b]])
+        cost_k = result.class_costs[k]
+        for j in np.flatnonzero(bs.demand[b] > 0):
+            d = int(bs.zone_nodes[j])
+            if d == o:
+                continue
+            q = float(bs.demand[b, j])
+            found: list[tuple[tuple, float]] = []
+            stack = [(d, 1.0, ())]
+            while stack:
+                u, share, arcs = stack.pop()
+                if u == o:
+                    found.append((arcs, share))
+                    continue
+                for a in used[u]:
+                    s2 = share * f[a] / inflow[u]
+                    if s2 >= min_share:
+                        stack.append((int(g.tail[a]), s2, (a, *arcs)))
+            found.sort(key=lambda x: -x[1])
+            for r, (arcs, share) in enumerate(found):
+                a = np.asarray(arcs, dtype=np.int64)
+                rows.append((cls.name, bs.zone_ids[bs.bush_zone[b]], bs.zone_ids[j], r, arcs,
+                             tuple(g.link_ids[g.arc_link[a]]), q * share, share,
+                             float(cost_k[a].sum())))
+    return pd.DataFrame(rows, columns=["class", "origin", "destination", "route", "arcs", "links",
+                                       "flow", "share", "cost"])
 
 
 def route_flows(result: AssignmentResult, *, min_share: float = 0.0) -> pd.DataFrame:
@@ -30,6 +76,8 @@ def route_flows(result: AssignmentResult, *, min_share: float = 0.0) -> pd.DataF
         final link costs. Flows of an OD pair sum to its demand; summed over routes they give
         the link flows.
     """
+    if result.bushes is not None:
+        return _bush_routes(result, min_share=max(min_share, 1e-12))
     trees, wx, origins, zone_ids, mats = _need_routes(result)
     g = result.graph
     n_trees = len(trees)

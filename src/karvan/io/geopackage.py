@@ -1,0 +1,359 @@
+"""One GeoPackage per scenario run, styled for QGIS.
+
+A run folder (``karvan run``) holds Parquet tables and ``manifest.json``; the network geometry
+comes from the GMNS dataset named in the manifest (``inputs.dataset``). :func:`write_geopackage`
+joins them into four layers, all in EPSG:4326:
+
+============  ==========  ===================================================================
+layer         geometry    fields
+============  ==========  ===================================================================
+links         LineString  every column of the run's ``links`` table (link_id, mode, country,
+                          tonnes_ab/_ba/_tot, tonnes_<commodity>, utilization, time_h_ab/_ba,
+                          charge_usd_per_t, lp_*, shadow_price_usd_per_t, ...)
+nodes         Point       node_id, name, node_type, country, zone_id
+borders       Point       every column of the ``borders`` table (border_id, link_ids,
+                          tonnes_ab/_ba/_tot, capacity_tpy, utilization, dwell_h,
+                          shadow_price_usd_per_t), at the midpoint of the border's first link
+od_lines      LineString  origin, destination, origin_name, destination_name, tonnes_tot,
+                          tonnes_<commodity>, time_h, distance_km, charge_usd_per_t,
+                          cost_usd_per_t (tonne-weighted means over the commodities' skims)
+============  ==========  ===================================================================
+
+Link geometry is the dataset's WKT ``geometry`` where given (turned to run from ``from_node_id``
+to ``to_node_id``, so ``_ab`` is the digitised direction), else a straight line between the end
+nodes. A ``layer_styles`` table (the QGIS convention) holds one default style per layer, built by
+:mod:`karvan.io.qgis_styles`, so that QGIS opens the layers styled.
+
+The file is written under a temporary name beside the target and renamed into place: a failed
+write leaves the previous file (or none) and no temporary file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from karvan.errors import InputError, format_ids
+from karvan.io import qgis_styles
+from karvan.io.gmns import GmnsWarning, read_gmns
+
+CRS = "EPSG:4326"
+LAYERS = ("links", "nodes", "borders", "od_lines")
+NODE_FIELDS = ("node_id", "name", "node_type", "country", "zone_id")
+GEOMETRY_COLUMN = "geom"  # GDAL's default geometry column name in a GeoPackage
+LAYER_STYLES_DDL = """
+CREATE TABLE layer_styles (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    f_table_catalog TEXT(256),
+    f_table_schema TEXT(256),
+    f_table_name TEXT(256),
+    f_geometry_column TEXT(256),
+    styleName TEXT(30),
+    styleQML TEXT,
+    styleSLD TEXT,
+    useAsDefault BOOLEAN,
+    description TEXT,
+    owner TEXT(30),
+    ui TEXT(30),
+    update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+)"""
+STYLE_DESCRIPTIONS = {
+    "links": "karvan: flow bands by tonnes_tot (line width), colour by utilization "
+             "(green < 0.5, light green < 0.8, yellow < 0.95, orange < 1, red >= 1, grey: no "
+             "capacity)",
+    "nodes": "karvan: network nodes",
+    "borders": "karvan: border crossings sized by tonnes_tot, coloured by utilization",
+    "od_lines": "karvan: desire lines, width by tonnes_tot",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkGeometry:
+    """The dataset tables a run's layers are drawn from: nodes (indexed by node_id, with
+    x_coord/y_coord), links (indexed by link_id, optional WKT ``geometry``) and zones (zone_id,
+    name, node_id)."""
+
+    nodes: pd.DataFrame
+    links: pd.DataFrame
+    zones: pd.DataFrame
+
+
+def read_run_manifest(run_folder: str | os.PathLike) -> dict[str, Any]:
+    """The ``manifest.json`` of a run folder; :class:`InputError` if there is none."""
+    folder = Path(run_folder)
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise InputError(f"{folder} is not a karvan run folder (no manifest.json); give a folder "
+                         "written by `karvan run`.")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_run_table(run_folder: str | os.PathLike, name: str) -> pd.DataFrame:
+    """One table of a run folder (``<name>.parquet``)."""
+    path = Path(run_folder) / f"{name}.parquet"
+    if not path.is_file():
+        raise InputError(f"{path.parent}: the run has no {name} table ({path.name} is missing).")
+    return pd.read_parquet(path)
+
+
+def network_geometry(run_folder: str | os.PathLike, *, data: Any = None) -> NetworkGeometry:
+    """Nodes, links and zones of the dataset a run was made from.
+
+    ``data`` may be a :class:`~karvan.freight.corridor.CorridorData` (anything with ``nodes``,
+    ``links`` and ``zones`` tables); without it the GMNS folder named in the manifest is read,
+    and its CSV files are checked against the hashes recorded when the run was made.
+    """
+    if data is not None:
+        return NetworkGeometry(data.nodes, data.links, data.zones)
+    manifest = read_run_manifest(run_folder)
+    dataset = manifest.get("inputs", {}).get("dataset")
+    if not dataset or not Path(dataset, "node.csv").is_file():
+        raise InputError(f"{run_folder}: the dataset the run was made from ({dataset}) is not "
+                         "there; pass data=load_corridor(<folder>) with the same dataset.")
+    folder = Path(dataset)
+    recorded = manifest.get("inputs", {}).get("sha256_16", {})
+    changed = [name for name, h in recorded.items()
+               if (folder / name).is_file() and _sha16(folder / name) != h]
+    if changed:
+        raise InputError(f"{run_folder}: the dataset {folder} changed since the run was made "
+                         f"({format_ids(changed)} differ); re-run the scenario, or pass "
+                         "data=load_corridor(<folder>) to export with the dataset as it is now.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GmnsWarning)
+        net = read_gmns(folder)
+    zones = net.config.get("tables", {}).get("zone")
+    if zones is None:
+        zones = pd.DataFrame(columns=["zone_id", "name", "node_id"])
+    return NetworkGeometry(net.nodes, net.links, zones)
+
+
+def run_layers(run_folder: str | os.PathLike, *, data: Any = None) -> dict[str, gpd.GeoDataFrame]:
+    """The four layers of a run's GeoPackage as GeoDataFrames (EPSG:4326), not yet written."""
+    folder = Path(run_folder)
+    read_run_manifest(folder)
+    geo = network_geometry(folder, data=data)
+    links = read_run_table(folder, "links")
+    borders = read_run_table(folder, "borders")
+    demand = read_run_table(folder, "demand")
+    skims = read_run_table(folder, "skims")
+    line_of = _link_lines(geo)
+    missing = links.loc[~links["link_id"].isin(line_of.index), "link_id"]
+    if len(missing):
+        raise InputError(f"{folder}: {len(missing)} links of the run are not in the dataset "
+                         f"(link_id {format_ids(missing)}); pass the dataset the run was made "
+                         "from as data=.")
+    return {
+        "links": gpd.GeoDataFrame(links, geometry=line_of.loc[links["link_id"]].to_numpy(),
+                                  crs=CRS),
+        "nodes": _nodes_layer(geo),
+        "borders": _borders_layer(borders, line_of),
+        "od_lines": _od_layer(demand, skims, geo),
+    }
+
+
+def write_geopackage(run_folder: str | os.PathLike, path: str | os.PathLike | None = None, *,
+                     data: Any = None) -> Path:
+    """Write a run's results as one GeoPackage with default QGIS styles.
+
+    Parameters
+    ----------
+    run_folder
+        A folder written by ``karvan run`` (``manifest.json`` and Parquet tables).
+    path
+        The file to write; default ``<run_folder>/run.gpkg``. An existing file is replaced.
+    data
+        The corridor dataset the run was made from (a ``CorridorData``); default: read the
+        folder named in the manifest.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    InputError
+        Not a run folder, a missing table, or a dataset that is gone or changed.
+    """
+    folder = Path(run_folder)
+    target = Path(path) if path is not None else folder / "run.gpkg"
+    layers = run_layers(folder, data=data)
+    styles = {
+        "links": qgis_styles.links_qml(layers["links"]["tonnes_tot"]),
+        "nodes": qgis_styles.nodes_qml(),
+        "borders": qgis_styles.borders_qml(layers["borders"]["tonnes_tot"]),
+        "od_lines": qgis_styles.od_lines_qml(layers["od_lines"]["tonnes_tot"]),
+    }
+    with _atomic_file(target) as tmp:
+        for name in LAYERS:
+            gdf = layers[name]
+            geom_type = "LineString" if name in ("links", "od_lines") else "Point"
+            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
+                        geometry_type=geom_type)
+        write_layer_styles(tmp, styles, descriptions=STYLE_DESCRIPTIONS)
+    return target
+
+
+def write_layer_styles(gpkg: str | os.PathLike, styles: dict[str, str], *,
+                       descriptions: dict[str, str] | None = None) -> None:
+    """Write QGIS default styles (layer name -> QML) into the ``layer_styles`` table of a
+    GeoPackage, creating the table and registering it in ``gpkg_contents`` as QGIS does.
+
+    An existing default style of the same layer is replaced.
+    """
+    descriptions = descriptions or {}
+    con = sqlite3.connect(gpkg)
+    try:
+        with con:
+            geom_col = dict(con.execute(
+                "SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
+            unknown = [n for n in styles if n not in geom_col]
+            if unknown:
+                raise InputError(f"{gpkg}: no spatial layer {format_ids(unknown)} to style.")
+            exists = con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                                 "name='layer_styles'").fetchone()
+            if not exists:
+                con.execute(LAYER_STYLES_DDL)
+                con.execute(
+                    "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, "
+                    "last_change) VALUES ('layer_styles', 'attributes', 'layer_styles', "
+                    "'QGIS layer styles', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))")
+            for name, qml in styles.items():
+                con.execute("DELETE FROM layer_styles WHERE f_table_name = ? AND styleName = ?",
+                            (name, name))
+                con.execute("UPDATE layer_styles SET useAsDefault = 0 WHERE f_table_name = ?",
+                            (name,))
+                con.execute(
+                    "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                    "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, "
+                    "description, owner, ui) VALUES ('', '', ?, ?, ?, ?, '', 1, ?, 'karvan', "
+                    "NULL)",
+                    (name, geom_col[name], name, qml, descriptions.get(name, "")))
+    finally:
+        con.close()
+
+
+# -- layers --------------------------------------------------------------------------------------
+
+
+def _sha16(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _link_lines(geo: NetworkGeometry) -> pd.Series:
+    """link_id -> LineString for every dataset link, oriented from from_node to to_node."""
+    nodes, links = geo.nodes, geo.links
+    xy = nodes[["x_coord", "y_coord"]].astype(float)
+    a = xy.reindex(links["from_node_id"]).to_numpy()
+    b = xy.reindex(links["to_node_id"]).to_numpy()
+    straight = shapely.linestrings(np.stack([a, b], axis=1))
+    wkt = links["geometry"] if "geometry" in links else pd.Series(None, index=links.index)
+    wkt = wkt.where(wkt.notna() & (wkt.astype(str).str.strip() != ""), None)
+    given = shapely.from_wkt(wkt.to_numpy(dtype=object), on_invalid="ignore")
+    bad = ~shapely.is_missing(given) & (shapely.get_type_id(given) != 1)
+    given[bad] = None
+    ok = ~shapely.is_missing(given)
+    if ok.any():
+        first = shapely.get_point(given[ok], 0)
+        pa = shapely.points(a[ok])
+        pb = shapely.points(b[ok])
+        flip = shapely.distance(first, pb) < shapely.distance(first, pa)
+        idx = np.flatnonzero(ok)[flip]
+        given[idx] = shapely.reverse(given[idx])
+    lines = np.where(ok, given, straight)
+    return pd.Series(lines, index=links.index, dtype=object)
+
+
+def _nodes_layer(geo: NetworkGeometry) -> gpd.GeoDataFrame:
+    nodes = geo.nodes
+    df = pd.DataFrame({"node_id": nodes.index.astype(str)})
+    for c in NODE_FIELDS[1:]:
+        df[c] = nodes[c].to_numpy() if c in nodes else None
+    if "zone_id" not in nodes or nodes["zone_id"].isna().all():
+        zone_of = dict(zip(geo.zones["node_id"], geo.zones["zone_id"]))
+        df["zone_id"] = [zone_of.get(n) for n in df["node_id"]]
+    pts = shapely.points(nodes[["x_coord", "y_coord"]].astype(float).to_numpy())
+    return gpd.GeoDataFrame(df, geometry=pts, crs=CRS)
+
+
+def _borders_layer(borders: pd.DataFrame, line_of: pd.Series) -> gpd.GeoDataFrame:
+    first = borders["link_ids"].astype(str).str.split(";").str[0].str.strip()
+    unknown = first[~first.isin(line_of.index)]
+    if len(unknown):
+        raise InputError(f"borders table names links not in the dataset ({format_ids(unknown)}).")
+    lines = line_of.loc[first].to_numpy()
+    pts = shapely.line_interpolate_point(lines, 0.5, normalized=True)
+    return gpd.GeoDataFrame(borders.reset_index(drop=True), geometry=pts, crs=CRS)
+
+
+def _od_layer(demand: pd.DataFrame, skims: pd.DataFrame,
+              geo: NetworkGeometry) -> gpd.GeoDataFrame:
+    d = demand[demand["tonnes_per_year"] > 0]
+    wide = d.pivot_table(index=["origin_zone_id", "destination_zone_id"],
+                         columns="commodity_id", values="tonnes_per_year", aggfunc="sum",
+                         fill_value=0.0)
+    commodities = list(dict.fromkeys(d["commodity_id"]))
+    wide = wide.reindex(columns=commodities)
+    od = pd.DataFrame({"origin": wide.index.get_level_values(0).astype(str),
+                       "destination": wide.index.get_level_values(1).astype(str)})
+    zname = dict(zip(geo.zones["zone_id"], geo.zones.get("name", geo.zones["zone_id"])))
+    od["origin_name"] = od["origin"].map(zname)
+    od["destination_name"] = od["destination"].map(zname)
+    od["tonnes_tot"] = wide.sum(axis=1).to_numpy()
+    for c in commodities:
+        od[f"tonnes_{c}"] = wide[c].to_numpy()
+    # tonne-weighted means of the commodities' skims
+    s = d.merge(skims, left_on=["origin_zone_id", "destination_zone_id", "commodity_id"],
+                right_on=["origin", "destination", "commodity"], how="inner")
+    key = ["origin_zone_id", "destination_zone_id"]
+    for col in ("time_h", "distance_km", "charge_usd_per_t", "cost_usd_per_t"):
+        if col not in s:
+            continue
+        ok = s[col].notna()
+        w = s["tonnes_per_year"].where(ok, 0.0)
+        num = (s[col].fillna(0.0) * w).groupby([s[k] for k in key]).sum()
+        den = w.groupby([s[k] for k in key]).sum()
+        mean = (num / den.where(den > 0)).reindex(wide.index)
+        od[col] = mean.to_numpy()
+    zone_node = dict(zip(geo.zones["zone_id"], geo.zones["node_id"]))
+    xy = geo.nodes[["x_coord", "y_coord"]].astype(float)
+    on = od["origin"].map(zone_node)
+    dn = od["destination"].map(zone_node)
+    lost = od["origin"][on.isna()].tolist() + od["destination"][dn.isna()].tolist()
+    if lost:
+        raise InputError(f"demand names zones without a centroid node in the dataset "
+                         f"({format_ids(sorted(set(lost)))}).")
+    a = xy.reindex(on).to_numpy()
+    b = xy.reindex(dn).to_numpy()
+    lines = shapely.linestrings(np.stack([a, b], axis=1)) if len(od) else np.array([], object)
+    return gpd.GeoDataFrame(od, geometry=lines, crs=CRS)
+
+
+@contextlib.contextmanager
+def _atomic_file(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target`` (same suffix); rename it into place on success,
+    remove it (and SQLite side files) on any exception."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.tmp-{uuid.uuid4().hex[:12]}{target.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        for p in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-wal", "-shm", "-journal"))):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+        raise

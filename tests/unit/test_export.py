@@ -1,0 +1,368 @@
+"""GIS exports of a run: GeoPackage with QGIS styles, OMX matrices, GMNS network.
+
+One real corridor scenario is run once for the module (rasht_astara: it opens links, so the
+GMNS statuses differ from the dataset's)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from karvan.cli_export import app, export_gmns, export_run, scenario_from_manifest
+from karvan.errors import InputError
+from karvan.freight.corridor import load_corridor
+from karvan.io import geopackage, read_gmns
+from karvan.io.geopackage import LAYERS, write_geopackage
+from karvan.io.omx import read_omx, write_omx
+from karvan.io.qgis_styles import style_fields
+from karvan.scenario import load_scenario
+from karvan.scenario.apply import apply_scenario
+from karvan.scenario.run import run_scenario, write_run
+
+SCENARIO = "rasht_astara"
+GEOMETRY = {"links": "LineString", "nodes": "Point", "borders": "Point", "od_lines": "LineString"}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_corridor()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, data):
+    scenario = load_scenario(SCENARIO)
+    folder = tmp_path_factory.mktemp("runs") / SCENARIO
+    write_run(run_scenario(data, scenario, gap=1e-4), folder, data)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def gpkg(run):
+    return write_geopackage(run)
+
+
+def table(run: Path, name: str) -> pd.DataFrame:
+    return pd.read_parquet(run / f"{name}.parquet")
+
+
+def plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Strings as objects with None for missing, so Parquet and GeoPackage reads compare."""
+    df = df.reset_index(drop=True).copy()
+    for c in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[c]) or df[c].dtype == bool:
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df
+
+
+# -- GeoPackage ----------------------------------------------------------------------------------
+
+
+def test_geopackage_layers_geometry_crs_and_fields(run, gpkg):
+    assert gpkg == run / "run.gpkg"
+    layers = dict(map(tuple, pyogrio.list_layers(gpkg)))
+    assert layers == {**GEOMETRY, "layer_styles": None}
+    links = table(run, "links")
+    expected_fields = {
+        "links": list(links.columns),
+        "nodes": ["node_id", "name", "node_type", "country", "zone_id"],
+        "borders": list(table(run, "borders").columns),
+    }
+    for name, geom in GEOMETRY.items():
+        info = pyogrio.read_info(gpkg, layer=name)
+        assert info["geometry_type"] == geom, name
+        assert info["crs"] == "EPSG:4326", name
+        assert info["features"] > 0, name
+        if name in expected_fields:
+            assert list(info["fields"]) == expected_fields[name], name
+    od = list(pyogrio.read_info(gpkg, layer="od_lines")["fields"])
+    commodities = sorted(table(run, "demand")["commodity_id"].unique())
+    assert od[:5] == ["origin", "destination", "origin_name", "destination_name", "tonnes_tot"]
+    assert sorted(f for f in od if f.startswith("tonnes_") and f != "tonnes_tot") == sorted(
+        f"tonnes_{c}" for c in commodities)
+    for f in ("tonnes_ab", "tonnes_ba", "tonnes_tot", "utilization", "time_h_ab", "time_h_ba",
+              "charge_usd_per_t", *(f"tonnes_{c}" for c in commodities)):
+        assert f in expected_fields["links"]
+    for f in ("time_h", "distance_km", "cost_usd_per_t"):
+        assert f in od
+
+
+def test_geopackage_opens_with_gdal(gpkg):
+    # GDAL's own reader, through pyogrio: every layer with its feature count
+    for name in LAYERS:
+        assert pyogrio.read_info(gpkg, layer=name, force_feature_count=True)["features"] > 0
+    styles = pyogrio.read_dataframe(gpkg, layer="layer_styles")
+    assert sorted(styles["f_table_name"]) == sorted(LAYERS)
+    with contextlib.closing(sqlite3.connect(gpkg)) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47  # 'GPKG'
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="the ogrinfo binary is not installed")
+def test_geopackage_opens_with_ogrinfo(gpkg):
+    res = subprocess.run([shutil.which("ogrinfo"), "-ro", "-so", "-al", str(gpkg)],
+                         capture_output=True,
+                         text=True, check=True)
+    for name in (*LAYERS, "layer_styles"):
+        assert f"Layer name: {name}" in res.stdout
+
+
+def test_layer_styles_one_default_qml_per_layer(gpkg):
+    with contextlib.closing(sqlite3.connect(gpkg)) as con:
+        con.row_factory = sqlite3.Row
+        rows = con.execute("SELECT * FROM layer_styles").fetchall()
+        contents = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents"))
+        geom_col = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"))
+        cols = [r[1] for r in con.execute("PRAGMA table_info(layer_styles)")]
+    assert contents["layer_styles"] == "attributes"
+    assert cols[1:] == ["f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column",
+                        "styleName", "styleQML", "styleSLD", "useAsDefault", "description",
+                        "owner", "ui", "update_time"]
+    assert sorted(r["f_table_name"] for r in rows) == sorted(LAYERS)
+    renderers = {}
+    for r in rows:
+        name = r["f_table_name"]
+        assert r["useAsDefault"] == 1
+        assert r["f_geometry_column"] == geom_col[name]
+        assert r["update_time"]
+        root = ET.fromstring(r["styleQML"])
+        assert root.tag == "qgis"
+        renderers[name] = root.find("renderer-v2")
+        fields = set(pyogrio.read_info(gpkg, layer=name)["fields"])
+        used = style_fields(r["styleQML"])
+        assert used <= fields, (name, used - fields)
+        geom_type = {"LineString": "1", "Point": "0"}[GEOMETRY[name]]
+        assert root.findtext("layerGeometryType") == geom_type
+    links = renderers["links"]
+    assert links.get("type") == "graduatedSymbol" and links.get("attr") == "tonnes_tot"
+    ranges = links.findall("ranges/range")
+    assert 2 <= len(ranges) <= 5
+    widths = [float(s.find("layer/prop[@k='line_width']").get("v"))
+              for s in links.findall("symbols/symbol")]
+    assert widths == sorted(widths) and widths[0] < widths[-1]
+    colour = links.find(".//Option[@name='outlineColor']/Option[@name='expression']").get("value")
+    assert '"utilization"' in colour
+    top = float(ranges[-1].get("upper"))
+    assert top >= table(gpkg.parent, "links")["tonnes_tot"].max()  # the heaviest link is drawn
+    assert renderers["od_lines"].get("type") == "graduatedSymbol"
+    size = renderers["borders"].find(".//Option[@name='size']/Option[@name='expression']")
+    assert '"tonnes_tot"' in size.get("value")
+    assert renderers["nodes"].get("type") == "singleSymbol"
+
+
+def test_geopackage_values_equal_the_run_tables(run, gpkg, data):
+    links = pyogrio.read_dataframe(gpkg, layer="links")
+    expected = table(run, "links")
+    pd.testing.assert_frame_equal(plain(links.drop(columns="geometry")), plain(expected),
+                                  check_dtype=False)
+    # every link runs from its from-node to its to-node
+    xy = data.nodes[["x_coord", "y_coord"]].astype(float)
+    coords = shapely.get_coordinates(shapely.get_point(links.geometry.values, 0))
+    np.testing.assert_allclose(coords, xy.loc[links["from_node_id"]].to_numpy(), atol=0.05)
+    coords = shapely.get_coordinates(shapely.get_point(links.geometry.values, -1))
+    np.testing.assert_allclose(coords, xy.loc[links["to_node_id"]].to_numpy(), atol=0.05)
+
+    borders = pyogrio.read_dataframe(gpkg, layer="borders")
+    pd.testing.assert_frame_equal(plain(borders.drop(columns="geometry")),
+                                  plain(table(run, "borders")), check_dtype=False)
+    line = links.set_index("link_id").geometry
+    first = borders["link_ids"].str.split(";").str[0]
+    dist = shapely.distance(borders.geometry.values, line.loc[first].values)
+    assert (dist < 1e-9).all()  # each border point lies on its link
+
+    nodes = pyogrio.read_dataframe(gpkg, layer="nodes")
+    assert sorted(nodes["node_id"]) == sorted(data.nodes.index)
+    zoned = nodes.dropna(subset=["zone_id"])
+    assert set(zoned["zone_id"]) == set(data.zones["zone_id"])
+
+    od = pyogrio.read_dataframe(gpkg, layer="od_lines")
+    demand = table(run, "demand")
+    demand = demand[demand["tonnes_per_year"] > 0]
+    skims = table(run, "skims").set_index(["commodity", "origin", "destination"])
+    centroid = dict(zip(data.zones["zone_id"], data.zones["node_id"]))
+    assert od["tonnes_tot"].sum() == pytest.approx(demand["tonnes_per_year"].sum())
+    for row in od.sample(25, random_state=1).itertuples():
+        rows = demand[(demand["origin_zone_id"] == row.origin)
+                      & (demand["destination_zone_id"] == row.destination)]
+        assert row.tonnes_tot == pytest.approx(rows["tonnes_per_year"].sum())
+        for r in rows.itertuples():
+            assert getattr(row, f"tonnes_{r.commodity_id}") == pytest.approx(r.tonnes_per_year)
+        num = den = 0.0
+        for r in rows.itertuples():
+            key = (r.commodity_id, row.origin, row.destination)
+            if key in skims.index:
+                num += r.tonnes_per_year * skims.loc[key, "time_h"]
+                den += r.tonnes_per_year
+        assert row.time_h == pytest.approx(num / den)
+        ends = shapely.get_coordinates(row.geometry)
+        np.testing.assert_allclose(ends[0], xy.loc[centroid[row.origin]].to_numpy())
+        np.testing.assert_allclose(ends[-1], xy.loc[centroid[row.destination]].to_numpy())
+
+
+def test_geopackage_failed_write_leaves_nothing(run, gpkg, tmp_path, monkeypatch):
+    before = gpkg.read_bytes()
+    listing = sorted(p.name for p in run.iterdir())
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(geopackage, "write_layer_styles", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_geopackage(run)  # fails after the layers are written
+    assert gpkg.read_bytes() == before
+    assert sorted(p.name for p in run.iterdir()) == listing
+    with pytest.raises(RuntimeError):
+        write_geopackage(run, tmp_path / "new.gpkg")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_geopackage_dataset_checks(run, tmp_path, data):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("*.gpkg", "*.omx"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["inputs"]["sha256_16"]["link.csv"] = "0" * 16
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="changed since the run"):
+        write_geopackage(copy)
+    manifest["inputs"]["dataset"] = str(tmp_path / "gone")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="pass data="):
+        write_geopackage(copy)
+    assert write_geopackage(copy, data=data).is_file()  # the dataset given explicitly
+    with pytest.raises(InputError, match="not a karvan run folder"):
+        write_geopackage(tmp_path / "nothing")
+    assert not (tmp_path / "nothing").exists()
+
+
+# -- OMX -----------------------------------------------------------------------------------------
+
+
+def test_omx_layout_and_read_back(run, data):
+    path = write_omx(run)
+    assert path == run / "run.omx"
+    zones = list(data.zones["zone_id"])
+    n = len(zones)
+    with h5py.File(path, "r") as f:
+        assert f.attrs["OMX_VERSION"] == b"0.2"
+        assert list(f.attrs["SHAPE"]) == [n, n] and f.attrs["SHAPE"].dtype == np.int32
+        assert f["lookup/zones"].dtype == np.uint32 and f["lookup/zones"].ndim == 1
+        assert list(f["lookup/zones"][()]) == list(range(1, n + 1))
+        assert f["lookup/zone_id"].dtype.kind == "S" and f["lookup/zone_id"].ndim == 1
+        assert [z.decode() for z in f["lookup/zone_id"][()]] == zones
+        for ds in f["data"].values():
+            assert ds.dtype == np.float64 and ds.shape == (n, n)
+        assert f["data/demand_total"].attrs["units"] == b"t/yr"
+    mats = read_omx(path)
+    demand = table(run, "demand")
+    skims = table(run, "skims")
+    for c, rows in demand.groupby("commodity_id"):
+        m = mats[f"demand_{c}"]
+        assert list(m.index) == zones and list(m.columns) == zones
+        got = [m.at[o, d] for o, d in zip(rows["origin_zone_id"], rows["destination_zone_id"])]
+        np.testing.assert_allclose(got, rows["tonnes_per_year"])
+        assert m.to_numpy().sum() == pytest.approx(rows["tonnes_per_year"].sum())
+    assert mats["demand_total"].to_numpy().sum() == pytest.approx(
+        demand["tonnes_per_year"].sum())
+    for field in ("time_h", "distance_km", "cost_usd_per_t", "charge_usd_per_t"):
+        for c, rows in skims.groupby("commodity"):
+            m = mats[f"{field}_{c}"]
+            got = [m.at[o, d] for o, d in zip(rows["origin"], rows["destination"])]
+            np.testing.assert_array_equal(got, rows[field].to_numpy())
+            assert np.isnan(m.to_numpy()).sum() == n * n - len(rows)  # no skim: NaN
+
+
+def test_omx_integer_lookup_and_errors(tmp_path):
+    # an openmatrix-style file: integer lookup only
+    path = tmp_path / "int.omx"
+    with h5py.File(path, "w") as f:
+        f.attrs["OMX_VERSION"] = np.bytes_(b"0.2")
+        f.attrs["SHAPE"] = np.array([2, 2], dtype=np.int32)
+        f.create_dataset("data/trips", data=np.array([[0.0, 1.0], [2.0, 0.0]]))
+        f.create_dataset("lookup/taz", data=np.array([11, 12], dtype=np.uint32))
+    m = read_omx(path)["trips"]
+    assert list(m.index) == [11, 12] and m.at[12, 11] == 2.0
+    bad = tmp_path / "bad.omx"
+    with h5py.File(bad, "w") as f:
+        f.create_dataset("x", data=[1])
+    with pytest.raises(InputError, match="not an OMX file"):
+        read_omx(bad)
+    (tmp_path / "text.omx").write_text("hello")
+    with pytest.raises(InputError, match="not an HDF5"):
+        read_omx(tmp_path / "text.omx")
+
+
+def test_omx_failed_write_leaves_nothing(run, tmp_path, monkeypatch):
+    real = h5py.Group.create_dataset
+
+    def failing(self, name, *args, **kwargs):
+        if name == "zone_id":
+            raise OSError("disk full")
+        return real(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(h5py.Group, "create_dataset", failing)
+    with pytest.raises(OSError, match="disk full"):
+        write_omx(run, tmp_path / "x.omx")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- GMNS ----------------------------------------------------------------------------------------
+
+
+def test_gmns_export_has_the_scenario_statuses(run, tmp_path, data):
+    out = export_gmns(run, tmp_path / "gmns")
+    net = read_gmns(out)
+    scenario = load_scenario(SCENARIO)
+    expected = apply_scenario(data, scenario).links
+    assert sorted(net.links.index) == sorted(expected.index)
+    pd.testing.assert_series_equal(net.links["status"].sort_index(),
+                                   expected["status"].sort_index(), check_names=False,
+                                   check_dtype=False)
+    changed = expected.index[expected["status"] != data.links["status"]]
+    assert len(changed) > 0  # the scenario opens links: the export is not the base dataset
+    assert (net.links.loc[changed, "status"] == "open").all()
+    assert set(table(run, "links")["link_id"]) == set(
+        net.links.index[net.links["status"] == "open"])
+    assert sorted(net.nodes.index) == sorted(data.nodes.index)
+    demand = pd.read_csv(out / "demand.csv")
+    assert demand["tonnes_per_year"].sum() == pytest.approx(
+        table(run, "demand")["tonnes_per_year"].sum())
+    assert (out / "zone.csv").is_file()
+    with pytest.raises(InputError, match="exists"):
+        export_gmns(run, out)
+
+
+def test_scenario_from_manifest_matches_the_file(run):
+    manifest = json.loads((run / "manifest.json").read_text())
+    got = scenario_from_manifest(manifest["scenario"])
+    want = load_scenario(SCENARIO)
+    assert (got.name, got.year, got.chain) == (want.name, want.year, want.chain)
+    assert got.modifications == want.modifications
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+
+def test_cli_export(run, tmp_path):
+    r = CliRunner().invoke(app, [str(run), "--format", "gpkg", "--out",
+                                 str(tmp_path / "a.gpkg")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "a.gpkg").is_file()
+    done = export_run(run, "all", tmp_path / "all")
+    assert sorted(done) == ["gmns", "gpkg", "omx"]
+    assert all(p.exists() for p in done.values())
+    r = CliRunner().invoke(app, [str(run), "--format", "shp"])
+    assert r.exit_code == 2 and "unknown format" in r.output
+    r = CliRunner().invoke(app, [str(tmp_path), "--format", "omx"])
+    assert r.exit_code == 2 and "not a karvan run folder" in r.output
