@@ -4,7 +4,6 @@ table; write them to a results folder with a manifest; compare two runs."""
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from karvan.network.model import Network
 from karvan.paths.routes import route_flows
 from karvan.scenario.apply import ScenarioInputs, apply_scenario
 from karvan.scenario.spec import Scenario
+from karvan.store import RunRecord, RunStore, write_run_folder
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -56,7 +56,8 @@ def run_scenario(
     data: CorridorData,
     scenario: Scenario,
     *,
-    gap: float = 1e-6,
+    gap: float = 1e-10,
+    method: str = "algorithm-b",
     max_iter: int = 5000,
     lp: bool = True,
     progress: Callable[[str], None] | None = None,
@@ -80,8 +81,10 @@ def run_scenario(
     classes = _classes(data, net, demand, inputs.bans)
     vot = {c.name: c.value_of_time for c in classes}
     say(f"{scenario.name}: user equilibrium")
-    ue = assign(net, demand, method="bfw", gap=gap, max_iter=max_iter, classes=classes,
-                record_routes=True)
+    # Algorithm B keeps origin-based flows, from which the route lists come; the Frank-Wolfe
+    # methods record their all-or-nothing trees instead
+    ue = assign(net, demand, method=method, gap=gap, max_iter=max_iter, classes=classes,
+                record_routes=method != "algorithm-b")
     lp_res = None
     if lp:
         say(f"{scenario.name}: capacity LP")
@@ -135,7 +138,7 @@ def run_scenario(
                            ).sum()),
         "elapsed_s": time.perf_counter() - t0,
     }
-    settings = {"ue_method": "bfw", "gap": gap, "max_iter": max_iter, "lp": lp,
+    settings = {"ue_method": method, "gap": gap, "max_iter": max_iter, "lp": lp,
                 "threads": ue.params.get("threads")}
     return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings)
 
@@ -258,48 +261,48 @@ def _hash_folder(folder: Path | None) -> dict[str, str]:
             for p in sorted(folder.glob("*.csv"))}
 
 
+def run_manifest(run: ScenarioRun, data: CorridorData) -> dict:
+    """The manifest of a run: karvan and schema versions, scenario spec, input hashes, solver
+    settings, convergence, summary and table names."""
+    return {
+        "karvan_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "scenario": run.scenario.to_dict(),
+        "inputs": {"dataset": str(data.folder), "sha256_16": _hash_folder(data.folder)},
+        "settings": run.settings,
+        "convergence": {"iterations": run.ue.iterations, "relative_gap": run.ue.gap,
+                        "converged": run.ue.converged},
+        "summary": run.summary,
+        "tables": sorted(run.tables),
+    }
+
+
 def write_run(run: ScenarioRun, folder: str | Path, data: CorridorData) -> Path:
-    """Write a run's tables (Parquet and CSV) and ``manifest.json``; the folder appears whole or
-    not at all."""
+    """Write a run's tables (Parquet and CSV) and ``manifest.json`` to a plain folder; the folder
+    appears whole or not at all. :func:`save_run` keeps versions in a run store instead."""
     folder = Path(folder)
     with atomic_folder(folder) as tmp:
-        for name, df in run.tables.items():
-            out = df.copy()
-            for c in out.columns:
-                if out[c].dtype == object:
-                    out[c] = out[c].map(lambda v: v if v is None or isinstance(v, str) else
-                                        str(v))
-            out.to_parquet(tmp / f"{name}.parquet", index=False)
-            out.to_csv(tmp / f"{name}.csv", index=False)
-        manifest = {
-            "karvan_version": __version__,
-            "schema_version": SCHEMA_VERSION,
-            "scenario": run.scenario.to_dict(),
-            "inputs": {"dataset": str(data.folder), "sha256_16": _hash_folder(data.folder)},
-            "settings": run.settings,
-            "convergence": {"iterations": run.ue.iterations, "relative_gap": run.ue.gap,
-                            "converged": run.ue.converged},
-            "summary": run.summary,
-            "tables": sorted(run.tables),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json))
+        write_run_folder(tmp, run.tables, run_manifest(run, data))
     return folder
 
 
-def _json(v):
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    return str(v)
+def save_run(run: ScenarioRun, store: RunStore | str | Path, data: CorridorData) -> str:
+    """Save a run in a run store (created if needed) and return its run id; the run is listed
+    whole or not at all."""
+    if not isinstance(store, RunStore):
+        store = RunStore(store)
+    return store.save(run.tables, run_manifest(run, data))
 
 
-def compare_runs(a: str | Path, b: str | Path) -> dict[str, pd.DataFrame]:
-    """Differences B - A of two result folders: links, countries, borders, skims."""
-    a, b = Path(a), Path(b)
-    for f in (a, b):
-        if not (f / "manifest.json").exists():
-            raise InputError(f"{f} is not a karvan results folder (no manifest.json).")
+def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord, *,
+                 store: RunStore | str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Differences B - A of two runs: links, countries, borders, skims.
+
+    ``a`` and ``b`` are results folders, or, with ``store``, anything
+    :meth:`RunStore.resolve` accepts: a run id, a unique prefix of one, a scenario name (its
+    latest run).
+    """
+    ra, rb = (resolve_run(x, store) for x in (a, b))
     out = {}
     specs = {
         "links": (["link_id"], ["tonnes_tot", "utilization", "tonne_km", "revenue_usd"]),
@@ -310,8 +313,8 @@ def compare_runs(a: str | Path, b: str | Path) -> dict[str, pd.DataFrame]:
                                                            "cost_usd_per_t"]),
     }
     for name, (keys, vals) in specs.items():
-        ta = pd.read_parquet(a / f"{name}.parquet")
-        tb = pd.read_parquet(b / f"{name}.parquet")
+        ta = ra.table(name)
+        tb = rb.table(name)
         vals = [v for v in vals if v in ta and v in tb]
         m = ta[keys + vals].merge(tb[keys + vals], on=keys, how="outer", suffixes=("_a", "_b"))
         for v in vals:
@@ -323,3 +326,29 @@ def compare_runs(a: str | Path, b: str | Path) -> dict[str, pd.DataFrame]:
             m = m.reindex(m[f"{vals[0]}_diff"].abs().sort_values(ascending=False).index)
         out[name] = m.reset_index(drop=True)
     return out
+
+
+def resolve_run(ref: str | Path | RunRecord, store: RunStore | str | Path | None = None
+                ) -> RunRecord:
+    """The run ``ref`` names: a results folder (with ``manifest.json``) as itself, anything else
+    (run id, unique start of one, scenario name) looked up in ``store``.
+
+    Raises
+    ------
+    InputError
+        A folder without a manifest, or a name the store does not know (or no store).
+    """
+    if isinstance(ref, RunRecord):
+        return ref
+    p = Path(ref)
+    if p.is_dir() and (p / "manifest.json").is_file():
+        return RunRecord.from_folder(p)
+    if store is None or p.exists() or "/" in str(ref):
+        return RunRecord.from_folder(p)  # raises: not a results folder
+    if not isinstance(store, RunStore):
+        if not (Path(store) / "catalog.sqlite").is_file():
+            raise InputError(f"{str(ref)!r} is not a results folder, and {store} holds no run "
+                             "store to look it up in (no catalog.sqlite); give a folder, or the "
+                             "store with --store.")
+        store = RunStore(store, create=False)
+    return store.resolve(str(ref))
