@@ -1,0 +1,157 @@
+"""One run on disk: a folder of tables (Parquet, and CSV for people) and ``manifest.json``.
+
+The manifest is written last, so a folder with a manifest is complete. Whole-or-nothing
+appearance is the caller's job (a temporary folder and a rename: see :mod:`karvan.store.runstore`
+and :func:`karvan.io.atomic.atomic_folder`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from karvan.errors import InputError
+
+MANIFEST = "manifest.json"
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def write_run_folder(folder: str | os.PathLike, tables: Mapping[str, pd.DataFrame],
+                     manifest: Mapping) -> None:
+    """Write each table as ``<name>.parquet`` and ``<name>.csv``, then ``manifest.json``.
+
+    Parameters
+    ----------
+    folder
+        An existing, empty folder (normally a temporary one that is renamed into place after).
+    tables
+        Table name (letters, digits, ``_``, ``-``) to DataFrame. The index is not written.
+    manifest
+        JSON-able mapping; NumPy scalars are written as numbers. A ``tables`` entry listing the
+        table names is added when missing.
+
+    Raises
+    ------
+    InputError
+        A table name that cannot be a file name.
+    """
+    folder = Path(folder)
+    bad = [n for n in tables if not _TABLE_NAME.match(str(n))]
+    if bad:
+        raise InputError(f"table names {bad} cannot be file names; use letters, digits, _ and -.")
+    for name, df in tables.items():
+        _write_table(folder, name, df)
+    write_manifest(folder, {"tables": sorted(tables), **manifest})
+
+
+def write_manifest(folder: str | os.PathLike, manifest: Mapping) -> None:
+    """Write ``manifest.json`` (indented, NumPy scalars as numbers)."""
+    text = json.dumps(dict(manifest), indent=2, default=_json)
+    (Path(folder) / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def _write_table(folder: Path, name: str, df: pd.DataFrame) -> None:
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            # mixed object columns (ids that are sometimes ints) become text, as Parquet needs
+            out[c] = out[c].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    out.to_parquet(folder / f"{name}.parquet", index=False)
+    out.to_csv(folder / f"{name}.csv", index=False)
+
+
+def _json(v):
+    if hasattr(v, "item") and callable(v.item):  # numpy scalars
+        return v.item()
+    return str(v)
+
+
+def read_manifest(folder: str | os.PathLike) -> dict:
+    """The manifest of a run folder.
+
+    Raises
+    ------
+    InputError
+        The folder has no ``manifest.json`` or it is not valid JSON.
+    """
+    folder = Path(folder)
+    p = folder / MANIFEST
+    if not p.is_file():
+        raise InputError(f"{folder} is not a karvan results folder (no {MANIFEST}).")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{p}: not valid JSON ({e}); the run folder is damaged.") from None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RunRecord:
+    """A stored run: its folder and manifest; tables are read when asked for, then kept.
+
+    ``run_id`` is ``None`` for a results folder outside a run store that has no run id.
+    """
+
+    path: Path
+    manifest: dict
+    run_id: str | None = None
+    _tables: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_folder(cls, folder: str | os.PathLike) -> RunRecord:
+        """The run in a results folder (a store's run folder or a plain ``results/<scenario>``)."""
+        folder = Path(folder)
+        man = read_manifest(folder)
+        return cls(folder, man, man.get("run_id"))
+
+    @property
+    def label(self) -> str:
+        """The run id, else the folder name: how the run is named in messages and titles."""
+        return self.run_id or self.path.name
+
+    @property
+    def scenario(self) -> str:
+        spec = self.manifest.get("scenario")
+        return str(spec.get("name", "")) if isinstance(spec, dict) else str(spec or "")
+
+    @property
+    def created(self) -> str | None:
+        return self.manifest.get("created")
+
+    @property
+    def status(self) -> str | None:
+        return self.manifest.get("status")
+
+    @property
+    def summary(self) -> dict:
+        return dict(self.manifest.get("summary") or {})
+
+    @property
+    def table_names(self) -> list[str]:
+        """Names of the run's tables: from the manifest, else the Parquet files present."""
+        names = self.manifest.get("tables")
+        if names is None:
+            names = sorted(p.stem for p in self.path.glob("*.parquet"))
+        return list(names)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One table of the run, read from Parquet on first use (later calls return the same
+        DataFrame: copy it before changing it).
+
+        Raises
+        ------
+        InputError
+            The run has no such table.
+        """
+        if name not in self._tables:
+            p = self.path / f"{name}.parquet"
+            if not p.is_file():
+                raise InputError(f"run {self.label} has no table {name!r} ({p} is missing); its "
+                                 f"tables: {', '.join(self.table_names) or 'none'}.")
+            self._tables[name] = pd.read_parquet(p)
+        return self._tables[name]

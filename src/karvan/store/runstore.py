@@ -1,0 +1,347 @@
+"""A versioned store of runs: ``root/runs/<run_id>/`` folders and ``root/catalog.sqlite``.
+
+How a save stays whole:
+
+1. the tables and then the manifest are written into ``root/runs/.tmp-*`` (hidden, never listed);
+2. the folder is renamed to ``root/runs/<run_id>`` (one ``rename``; if another process took the
+   id meanwhile, the rename fails and a new id is drawn);
+3. the catalog row is inserted in one transaction.
+
+Only runs with a catalog row are listed or resolved by id, prefix or scenario name. A process
+killed in step 1 leaves a hidden temporary folder; killed between 2 and 3, a complete folder
+without a row, which is never listed. A later open removes both once they are older than
+``stale_after_s`` (so do not put folders into ``runs/`` by hand).
+Ctrl-C (``KeyboardInterrupt``) anywhere removes what the save had written. A removal deletes the
+row first, then renames the folder to a hidden ``.trash-*`` name and deletes it.
+
+These guarantees hold against a process that dies; against a power cut they hold for the
+catalog (SQLite) but the files of the last run may not have reached the disk.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from karvan._version import __version__
+from karvan.errors import InputError, KarvanError, format_ids
+from karvan.io.atomic import atomic_folder
+from karvan.store import catalog
+from karvan.store.folder import RunRecord, read_manifest, write_manifest, write_run_folder
+
+log = logging.getLogger(__name__)
+
+#: a temporary or trash folder older than this (seconds since last change) is left over from a
+#: process that died, and removed when the store is opened
+STALE_AFTER_S = 3600.0
+TMP_PREFIX = ".tmp-"
+TRASH_PREFIX = ".trash-"
+RUN_ID = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9_\-]+-[0-9a-f]{4}$")
+_SLUG = re.compile(r"[^A-Za-z0-9_\-]+")
+
+
+def new_run_id(scenario: str, created: datetime) -> str:
+    """``YYYYMMDD-HHMMSS-<scenario>-<4 hex>``, the time in UTC.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> new_run_id("rasht astara", datetime(2026, 5, 1, 8, 30, tzinfo=timezone.utc))[:-4]
+    '20260501-083000-rasht_astara-'
+    """
+    slug = _SLUG.sub("_", scenario).strip("_")[:40] or "run"
+    return f"{created.astimezone(timezone.utc):%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(2)}"
+
+
+class RunStore:
+    """Runs saved as versioned folders with an SQLite catalog.
+
+    Parameters
+    ----------
+    root
+        The store folder; ``root/runs/`` holds the runs, ``root/catalog.sqlite`` lists them.
+        Other files and folders in ``root`` (such as plain ``results/<scenario>/`` copies) are
+        left alone.
+    create
+        Create the store when ``root`` holds none; otherwise raise.
+    stale_after_s
+        Age after which left-over temporary folders of dead processes are removed on open.
+
+    Raises
+    ------
+    InputError
+        ``create=False`` and there is no store at ``root``.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = RunStore(tmp.name)
+    >>> rid = store.save({"links": pd.DataFrame({"link_id": ["a"], "tonnes": [1.0]})},
+    ...                  {"scenario": {"name": "toy", "title": "Toy", "year": 2030}})
+    >>> store.resolve("toy").table("links")["tonnes"].tolist()
+    [1.0]
+    >>> list(store.list()["run_id"]) == [rid]
+    True
+    >>> tmp.cleanup()
+    """
+
+    def __init__(self, root: str | os.PathLike, *, create: bool = True,
+                 stale_after_s: float = STALE_AFTER_S) -> None:
+        self.root = Path(root)
+        self.runs_dir = self.root / "runs"
+        self.catalog_path = self.root / "catalog.sqlite"
+        if not self.catalog_path.is_file():
+            if not create:
+                raise InputError(f"{self.root} holds no run store (no catalog.sqlite); "
+                                 f"`karvan run --store {self.root}` creates one.")
+            if self.runs_dir.exists() and not self.runs_dir.is_dir():
+                raise InputError(f"{self.runs_dir} is a file; the run store needs that name for "
+                                 "its runs folder.")
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        catalog.init(self.catalog_path)
+        self.repair(stale_after_s=stale_after_s)
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.root)!r})"
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def save(self, tables: Mapping[str, pd.DataFrame], manifest: Mapping) -> str:
+        """Save a run whole: its tables (Parquet and CSV) and manifest, then its catalog row.
+
+        Parameters
+        ----------
+        tables
+            Table name to DataFrame.
+        manifest
+            The run's manifest; needs ``scenario`` as a mapping with ``name`` (and usually
+            ``title`` and ``year``), may hold ``summary``, ``status`` and anything JSON-able.
+            ``run_id``, ``created``, ``status`` (default ``"complete"``) and
+            ``karvan_version`` (default: this version) are added.
+
+        Returns
+        -------
+        str
+            The new run id.
+        """
+        spec = manifest.get("scenario")
+        if not isinstance(spec, Mapping) or not spec.get("name"):
+            raise InputError("a run's manifest needs scenario = {'name': ...}; got "
+                             f"{spec!r}.")
+        created = datetime.now(timezone.utc)
+        man = {"karvan_version": __version__, **manifest, "status": manifest.get("status",
+                                                                                  "complete"),
+               "created": created.isoformat(), "tables": sorted(tables)}
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=self.runs_dir))
+        folder = None
+        try:
+            write_run_folder(tmp, tables, man)
+            for _ in range(100):
+                run_id = new_run_id(str(spec["name"]), created)
+                man["run_id"] = run_id
+                write_manifest(tmp, man)
+                try:
+                    os.rename(tmp, self.runs_dir / run_id)
+                except OSError as e:  # the id is taken by a complete (non-empty) run folder
+                    if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
+                    continue
+                folder = self.runs_dir / run_id
+                break
+            else:
+                raise KarvanError(f"no free run id for {spec['name']!r} in {self.runs_dir} "
+                                  "after 100 tries.")
+            catalog.insert(self.catalog_path, {
+                "run_id": run_id, "scenario": str(spec["name"]),
+                "title": str(spec.get("title") or ""), "year": spec.get("year"),
+                "created": man["created"], "karvan_version": str(man["karvan_version"]),
+                "status": str(man["status"]), "summary": man.get("summary") or {},
+                "path": f"runs/{run_id}"})
+        except BaseException:
+            shutil.rmtree(folder if folder is not None else tmp, ignore_errors=True)
+            raise
+        log.info("saved run %s in %s", run_id, self.root)
+        return run_id
+
+    def remove(self, run_id: str) -> None:
+        """Remove a run: its catalog row, then its folder.
+
+        Raises
+        ------
+        InputError
+            No run has this id (prefixes and scenario names are not accepted here: resolve
+            them first).
+        """
+        if not catalog.delete(self.catalog_path, [run_id]):
+            raise InputError(f"no run {run_id!r} in {self.root}; `karvan runs list --store "
+                             f"{self.root}` shows the stored runs.")
+        self._discard(self.runs_dir / run_id)
+        log.info("removed run %s from %s", run_id, self.root)
+
+    def copy_run(self, ref: str | os.PathLike, target: str | os.PathLike) -> Path:
+        """Copy a run's folder to ``target`` (replacing it whole, never half), e.g. the plain
+        ``results/<scenario>/`` folder that people open."""
+        rec = self.resolve(ref)
+        target = Path(target)
+        if target.resolve() == self.runs_dir.resolve() or self.runs_dir.resolve() in (
+                target.resolve().parents):
+            raise InputError(f"{target} is inside the run store's {self.runs_dir}; copy the run "
+                             "elsewhere.")
+        with atomic_folder(target) as tmp:
+            for p in sorted(rec.path.iterdir()):
+                if p.is_file():
+                    shutil.copy2(p, tmp / p.name)
+        return target
+
+    def repair(self, *, stale_after_s: float = STALE_AFTER_S) -> dict[str, int]:
+        """Remove what dead processes left: temporary and trash folders and run folders without
+        a catalog row, once older than ``stale_after_s``, and catalog rows whose folder is gone;
+        the counts of each. Runs on every open."""
+        now = time.time()
+        rows = catalog.select(self.catalog_path)
+        listed = {Path(r["path"]).name for r in rows}
+        stale, orphans = 0, []
+        for p in self.runs_dir.iterdir():
+            temporary = p.name.startswith((TMP_PREFIX, TRASH_PREFIX))
+            if not temporary and (p.name in listed or not p.is_dir()):
+                continue
+            try:
+                age = now - p.stat().st_mtime  # a folder's own mtime: its last file written
+            except FileNotFoundError:
+                continue
+            if age < stale_after_s:
+                continue  # perhaps another process is saving it right now
+            if temporary:
+                shutil.rmtree(p, ignore_errors=True)
+                stale += 1
+            else:
+                orphans.append(p.name)
+        if orphans:
+            # a save killed after its rename, before its catalog row: never committed; the
+            # catalog is read again so that a row committed meanwhile keeps its folder
+            listed = {Path(r["path"]).name for r in catalog.select(self.catalog_path)}
+            orphans = [o for o in orphans if o not in listed]
+            log.warning("%s: removing %d run folders that no catalog row lists (%s): saves "
+                        "that did not finish", self.root, len(orphans), format_ids(orphans))
+            for o in orphans:
+                self._discard(self.runs_dir / o)
+        gone = [r["run_id"] for r in rows if not (self.root / r["path"]).is_dir()]
+        if gone:
+            log.warning("%s: %d catalog rows name missing run folders (%s); removing the rows",
+                        self.root, len(gone), format_ids(gone))
+            catalog.delete(self.catalog_path, gone)
+        if stale:
+            log.info("%s: removed %d left-over temporary folders", self.root, stale)
+        return {"temporary_folders": stale, "unlisted_folders": len(orphans),
+                "missing_folders": len(gone)}
+
+    def _discard(self, folder: Path) -> None:
+        trash = self.runs_dir / f"{TRASH_PREFIX}{folder.name}-{secrets.token_hex(4)}"
+        try:
+            os.rename(folder, trash)  # disappears at once; deleting may take a while
+        except FileNotFoundError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def list(self, *, scenario: str | None = None) -> pd.DataFrame:
+        """The stored runs, oldest first: ``run_id, scenario, title, year, created,
+        karvan_version, status, summary`` (a dict) and ``path`` (absolute). Rows whose folder is
+        missing are left out."""
+        rows = [r for r in catalog.select(self.catalog_path, scenario=scenario)
+                if (self.root / r["path"]).is_dir()]
+        df = pd.DataFrame(rows, columns=list(catalog.COLUMNS))
+        df["path"] = [str((self.root / p).resolve()) for p in df["path"]]
+        df["year"] = df["year"].astype("Int64")
+        return df
+
+    def get(self, run_id: str) -> RunRecord:
+        """The run with this exact id.
+
+        Raises
+        ------
+        InputError
+            No such run, or its folder is gone.
+        """
+        rows = catalog.select(self.catalog_path, run_id=run_id)
+        if not rows:
+            raise InputError(f"no run {run_id!r} in {self.root}; `karvan runs list --store "
+                             f"{self.root}` shows the stored runs.")
+        return self._record(rows[0])
+
+    def _record(self, row: dict) -> RunRecord:
+        folder = self.root / row["path"]
+        if not folder.is_dir():
+            catalog.delete(self.catalog_path, [row["run_id"]])
+            raise InputError(f"run {row['run_id']}: its folder {folder} is gone; the catalog "
+                             "row was removed.")
+        return RunRecord(folder, read_manifest(folder), row["run_id"])
+
+    def match(self, ref: str) -> str:
+        """The run id that ``ref`` names exactly or as a unique prefix.
+
+        Raises
+        ------
+        InputError
+            No run id starts with ``ref``, or several do.
+        """
+        ref = str(ref)
+        if catalog.select(self.catalog_path, run_id=ref):
+            return ref
+        rows = catalog.select(self.catalog_path, prefix=ref) if ref else []
+        if len(rows) == 1:
+            return rows[0]["run_id"]
+        if rows:
+            ids = [r["run_id"] for r in rows]
+            raise InputError(f"{ref!r} is the start of {len(ids)} run ids ({format_ids(ids)}); "
+                             "give more of the id.")
+        raise InputError(f"no run id in {self.root} starts with {ref!r}; `karvan runs list "
+                         f"--store {self.root}` shows the stored runs.")
+
+    def resolve(self, ref: str | os.PathLike | RunRecord) -> RunRecord:
+        """The run that ``ref`` names: a run id, a scenario name (its latest run), a unique
+        prefix of a run id, or a path to a run folder (in this store or not).
+
+        A ``ref`` with a path separator, or given as a path object, is read as a folder.
+
+        Raises
+        ------
+        InputError
+            ``ref`` names no run, names several (an ambiguous prefix), or is a folder without a
+            manifest.
+        """
+        if isinstance(ref, RunRecord):
+            return ref
+        s = os.fspath(ref)
+        if isinstance(ref, os.PathLike) or "/" in s or os.sep in s:
+            return RunRecord.from_folder(s)
+        rows = catalog.select(self.catalog_path, run_id=s)
+        if not rows:
+            rows = catalog.select(self.catalog_path, scenario=s)[-1:]
+        if rows:
+            return self._record(rows[0])
+        try:
+            return self.get(self.match(s))
+        except InputError:
+            if Path(s).is_dir():
+                return RunRecord.from_folder(s)
+            if not catalog.select(self.catalog_path, prefix=s):
+                raise InputError(
+                    f"{s!r} names no run in {self.root}: not a run id, a unique start of one, a "
+                    f"scenario name or a results folder; `karvan runs list --store {self.root}` "
+                    "shows the stored runs.") from None
+            raise

@@ -1,0 +1,389 @@
+"""The run store: save, list, get, resolve and remove; a run killed half-way (SIGKILL, SIGINT)
+leaves the store as it was; two processes saving at once; the ``karvan runs`` commands and
+``karvan compare`` on stored runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from karvan.cli import app
+from karvan.errors import InputError
+from karvan.store import RunRecord, RunStore
+from karvan.store.runstore import RUN_ID
+
+ENV = {"COLUMNS": "200"}
+runner = CliRunner()
+
+
+def toy_tables(scale: float = 1.0) -> dict[str, pd.DataFrame]:
+    """The four tables ``compare`` reads, plus a table with a mixed object column."""
+    return {
+        "links": pd.DataFrame({"link_id": ["L1", "L2", "L3"],
+                               "tonnes_tot": np.array([1.0, 2.0, 0.0]) * scale,
+                               "utilization": [0.1, 0.2, np.nan]}),
+        "countries": pd.DataFrame({"country": ["AZ", "IR"], "tonnes": [3.0 * scale, 4.0],
+                                   "transit_tonnes": [1.0, 0.0],
+                                   "transit_revenue_usd": [5e6, 0.0]}),
+        "borders": pd.DataFrame({"border_id": ["AZ-IR"], "tonnes_tot": [2.0 * scale]}),
+        "skims": pd.DataFrame({"commodity": ["c"], "origin": ["A"], "destination": ["B"],
+                               "time_h": [10.0 * scale]}),
+        "mixed": pd.DataFrame({"id": pd.Series(["a", 7, None], dtype=object),
+                               "n": np.arange(3, dtype=np.int64)}),
+    }
+
+
+def toy_manifest(name: str, **extra) -> dict:
+    return {"schema_version": 1, "scenario": {"name": name, "title": f"{name} title",
+                                              "year": 2030},
+            "summary": {"demand_t": np.float64(5e6), "ue_relative_gap": 1e-7,
+                        "ue_converged": True}, **extra}
+
+
+def visible(store: RunStore) -> set[str]:
+    """Run folders a user sees in ``runs/`` (temporary and trash folders are hidden)."""
+    return {p.name for p in store.runs_dir.iterdir() if not p.name.startswith(".")}
+
+
+# -- round trips -----------------------------------------------------------------------------
+
+
+def test_save_list_get_round_trip(tmp_path):
+    store = RunStore(tmp_path / "s")
+    tables = toy_tables()
+    rid = store.save(tables, toy_manifest("alpha", settings={"gap": 1e-6}))
+    assert RUN_ID.match(rid) and "-alpha-" in rid
+    df = store.list()
+    assert list(df["run_id"]) == [rid]
+    row = df.iloc[0]
+    assert (row["scenario"], row["title"], row["year"], row["status"]) == (
+        "alpha", "alpha title", 2030, "complete")
+    assert row["karvan_version"] and row["summary"]["demand_t"] == 5e6
+    assert Path(row["path"]) == (store.runs_dir / rid).resolve()
+
+    rec = store.get(rid)
+    man = rec.manifest
+    assert man["run_id"] == rid and man["status"] == "complete" and man["schema_version"] == 1
+    assert man["settings"] == {"gap": 1e-6} and man["tables"] == sorted(tables)
+    assert man["created"].startswith(rid[:4])
+    assert json.loads((rec.path / "manifest.json").read_text()) == man
+    pd.testing.assert_frame_equal(rec.table("links"), tables["links"])
+    assert rec.table("mixed")["id"].tolist()[:2] == ["a", "7"]  # mixed objects become text
+    for name in tables:  # CSV beside Parquet, for people
+        assert (rec.path / f"{name}.csv").is_file()
+    with pytest.raises(InputError, match="has no table 'nope'"):
+        rec.table("nope")
+    with pytest.raises(InputError, match="no run"):
+        store.get("20000101-000000-x-0000")
+    with pytest.raises(InputError, match="scenario"):
+        store.save(tables, {"summary": {}})
+    assert list(RunStore(tmp_path / "s").list()["run_id"]) == [rid]  # reopened
+
+
+def test_resolve_by_id_prefix_scenario_and_path(tmp_path):
+    store = RunStore(tmp_path / "s")
+    a1 = store.save(toy_tables(), toy_manifest("alpha"))
+    a2 = store.save(toy_tables(2), toy_manifest("alpha"))
+    b = store.save(toy_tables(3), toy_manifest("beta"))
+    assert len({a1, a2, b}) == 3
+    assert store.resolve(a1).run_id == a1
+    assert store.resolve("alpha").run_id == a2  # a scenario name: its latest run
+    assert store.resolve("beta").run_id == b
+    unique = next(k for k in range(len(a1)) if sum(x.startswith(a1[:k]) for x in
+                                                   (a1, a2, b)) == 1)
+    assert store.resolve(a1[:unique]).run_id == a1
+    with pytest.raises(InputError, match="start of 3 run ids"):
+        store.resolve(a1[:4])
+    with pytest.raises(InputError, match="names no run"):
+        store.resolve("gamma")
+    folder = store.runs_dir / b
+    assert store.resolve(folder).run_id == b  # a path object
+    assert store.resolve(str(folder)).run_id == b  # a string with a separator
+    outside = tmp_path / "plain"
+    store.copy_run(a1, outside)
+    rec = store.resolve(outside)
+    assert rec.run_id == a1 and rec.path == outside
+    pd.testing.assert_frame_equal(rec.table("links"), store.get(a1).table("links"))
+    with pytest.raises(InputError, match="not a karvan results folder"):
+        store.resolve(tmp_path)
+    assert isinstance(store.resolve(rec), RunRecord)
+
+
+def test_remove(tmp_path):
+    store = RunStore(tmp_path / "s")
+    keep = store.save(toy_tables(), toy_manifest("alpha"))
+    gone = store.save(toy_tables(), toy_manifest("alpha"))
+    store.remove(gone)
+    assert list(store.list()["run_id"]) == [keep]
+    assert visible(store) == {keep} and not list(store.runs_dir.glob(".trash-*"))
+    assert store.resolve("alpha").run_id == keep
+    with pytest.raises(InputError, match="no run"):
+        store.remove(gone)
+    with pytest.raises(InputError, match="no run"):
+        store.get(gone)
+
+
+def test_open_repairs_missing_folders_and_leftovers(tmp_path):
+    store = RunStore(tmp_path / "s")
+    a = store.save(toy_tables(), toy_manifest("alpha"))
+    b = store.save(toy_tables(), toy_manifest("beta"))
+    shutil.rmtree(store.runs_dir / a)  # deleted by hand: ignored, then its row removed
+    assert list(store.list()["run_id"]) == [b]
+    leftover = store.runs_dir / ".tmp-dead"
+    leftover.mkdir()
+    (leftover / "links.parquet").write_bytes(b"half")
+    unlisted = store.runs_dir / "20240101-000000-ghost-abcd"
+    shutil.copytree(store.runs_dir / b, unlisted)
+    assert list(store.list()["run_id"]) == [b]  # a folder without a row is not listed
+    with pytest.raises(InputError):
+        store.resolve("ghost")
+    fresh = RunStore(store.root)  # the row of the missing folder goes on open
+    con = sqlite3.connect(store.catalog_path)
+    try:
+        assert [r[0] for r in con.execute("SELECT run_id FROM runs")] == [b]
+    finally:
+        con.close()
+    # young left-overs may belong to a live process: kept until stale
+    assert leftover.exists() and unlisted.exists()
+    assert fresh.repair(stale_after_s=0) == {"temporary_folders": 1, "unlisted_folders": 1,
+                                             "missing_folders": 0}
+    assert not leftover.exists() and not unlisted.exists()
+    assert visible(fresh) == {b} and not list(fresh.runs_dir.glob(".*"))
+
+
+def test_store_is_not_created_for_reading(tmp_path):
+    with pytest.raises(InputError, match="no run store"):
+        RunStore(tmp_path / "none", create=False)
+    assert not (tmp_path / "none").exists()
+
+
+# -- a run killed half-way ---------------------------------------------------------------------
+
+CHILD = """
+import sys, time
+import pandas as pd
+from karvan.store import RunStore, catalog, folder
+
+root, phase = sys.argv[1], sys.argv[2]
+
+def stall():
+    print("stalled", flush=True)
+    time.sleep(60)
+
+if phase == "tables":  # between two tables
+    write = folder._write_table
+    def slow(f, name, df):
+        write(f, name, df)
+        if name == "b":
+            stall()
+    folder._write_table = slow
+else:  # after the rename, before the catalog row
+    insert = catalog.insert
+    def slow(path, row):
+        stall()
+        insert(path, row)
+    catalog.insert = slow
+df = pd.DataFrame({"x": range(1000)})
+RunStore(root).save({"a": df, "b": df, "c": df}, {"scenario": {"name": "doomed"}})
+print("saved", flush=True)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+@pytest.mark.parametrize("phase", ["tables", "catalog"])
+def test_a_killed_save_leaves_the_store_as_it_was(tmp_path, sig, phase):
+    store = RunStore(tmp_path / "s")
+    before = [store.save(toy_tables(), toy_manifest("alpha")) for _ in range(2)]
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    with subprocess.Popen([sys.executable, str(script), str(store.root), phase],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        line = proc.stdout.readline()
+        if line.strip() != "stalled":
+            proc.kill()
+            pytest.fail(f"child did not reach the slow write: {line!r} {proc.stderr.read()}")
+        proc.send_signal(sig)
+        proc.wait(timeout=20)
+        rest = proc.stdout.read()
+        err = proc.stderr.read()
+    assert "saved" not in rest
+    assert proc.returncode == -sig, err
+    if sig == signal.SIGINT:
+        assert "KeyboardInterrupt" in err
+    after = RunStore(store.root)
+    assert list(after.list()["run_id"]) == before
+    assert after.list(scenario="doomed").empty
+    with pytest.raises(InputError):
+        after.resolve("doomed")
+    # no half-written run in sight: every visible run folder is listed and complete
+    leftovers = visible(after) - set(before)
+    if sig == signal.SIGINT:  # Ctrl-C cleans up at once
+        assert not leftovers and not list(after.runs_dir.glob(".tmp-*"))
+    elif phase == "tables":  # SIGKILL: a hidden temporary folder is all that remains
+        assert not leftovers and len(list(after.runs_dir.glob(".tmp-*"))) == 1
+    else:  # SIGKILL after the rename: a complete folder no row lists
+        assert len(leftovers) == 1 and "doomed" in leftovers.pop()
+    assert after.repair(stale_after_s=0)["missing_folders"] == 0
+    assert visible(after) == set(before) and not list(after.runs_dir.glob(".*"))
+    again = after.save(toy_tables(), toy_manifest("doomed"))
+    assert list(after.list()["run_id"]) == before + [again]
+
+
+# -- two processes at once ---------------------------------------------------------------------
+
+WRITER = """
+import os, sys, time
+import pandas as pd
+from karvan.store import RunStore
+
+root, go, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+while not os.path.exists(go):
+    time.sleep(0.005)
+store = RunStore(root)  # both processes create the store at once
+df = pd.DataFrame({"x": range(2000), "s": ["v"] * 2000})
+for i in range(n):
+    print(store.save({"links": df, "other": df}, {"scenario": {"name": "same"}}), flush=True)
+"""
+
+
+def test_two_processes_save_at_once(tmp_path):
+    root = tmp_path / "s"
+    go = tmp_path / "go"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    n = 6
+    procs = [subprocess.Popen([sys.executable, str(script), str(root), str(go), str(n)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    time.sleep(0.3)
+    go.touch()
+    ids = []
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        ids += out.split()
+    assert len(ids) == 2 * n and len(set(ids)) == 2 * n
+    store = RunStore(root)
+    assert sorted(store.list()["run_id"]) == sorted(ids)
+    assert visible(store) == set(ids)
+    for rid in ids:
+        assert len(store.get(rid).table("links")) == 2000
+    con = sqlite3.connect(store.catalog_path)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        con.close()
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def cli(*args, input: str | None = None) -> tuple[int, str]:
+    res = runner.invoke(app, [str(a) for a in args], env=ENV, input=input)
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exc_info
+    return res.exit_code, res.output
+
+
+@pytest.fixture
+def filled(tmp_path) -> tuple[RunStore, list[str]]:
+    store = RunStore(tmp_path / "store")
+    ids = [store.save(toy_tables(1), toy_manifest("alpha")),
+           store.save(toy_tables(2), toy_manifest("alpha")),
+           store.save(toy_tables(5), toy_manifest("beta"))]
+    return store, ids
+
+
+def test_cli_runs_list_and_show(filled, tmp_path):
+    store, ids = filled
+    code, text = cli("runs", "list", "--store", store.root)
+    assert code == 0, text
+    assert all(i in text for i in ids) and "3 runs" in text and "complete" in text
+    code, text = cli("runs", "list", "--store", store.root, "--scenario", "beta")
+    assert code == 0 and ids[2] in text and ids[0] not in text
+    code, text = cli("runs", "show", ids[0], "--store", store.root)
+    assert code == 0, text
+    assert f"run {ids[0]}" in text and "alpha: alpha title" in text
+    assert "schema version" in text and "summary.demand_t" in text
+    for name in toy_tables():
+        assert re.search(rf"{name}\s*│\s*\d", text), name
+    code, text = cli("runs", "show", "alpha", "--store", store.root)
+    assert code == 0 and f"run {ids[1]}" in text
+    code, text = cli("runs", "show", "2", "--store", store.root)
+    assert code == 2 and "start of 3 run ids" in text
+    code, text = cli("runs", "list", "--store", tmp_path / "nowhere")
+    assert code == 2 and "no run store" in text
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_cli_runs_rm_asks_first(filled):
+    store, ids = filled
+    code, text = cli("runs", "rm", ids[0], "--store", store.root, input="n\n")
+    assert code == 1 and "nothing removed" in text
+    assert len(store.list()) == 3
+    code, text = cli("runs", "rm", ids[0], "--store", store.root, input="y\n")
+    assert code == 0 and f"removed {ids[0]}" in text
+    code, text = cli("runs", "rm", ids[2][:-2], "--store", store.root, "--yes")
+    assert code == 0 and f"removed {ids[2]}" in text
+    assert list(store.list()["run_id"]) == [ids[1]]
+    code, text = cli("runs", "rm", "nope", "--store", store.root, "--yes")
+    assert code == 2 and "no run id" in text
+
+
+def test_cli_compare_stored_runs(filled, tmp_path):
+    store, ids = filled
+    d = tmp_path / "diff"
+    code, text = cli("compare", "alpha", "beta", "--store", store.root, "--out", d)
+    assert code == 0, text
+    links = pd.read_csv(d / "links_diff.csv").set_index("link_id")
+    assert links.loc["L2", "tonnes_tot_a"] == 4.0  # alpha's latest run (scale 2)
+    assert links.loc["L2", "tonnes_tot_diff"] == 6.0
+    # an id prefix against a plain folder
+    plain = store.copy_run(ids[0], tmp_path / "plain_alpha")
+    code, text = cli("compare", plain, ids[2][:-1], "--store", store.root, "--out", d)
+    assert code == 0, text
+    links = pd.read_csv(d / "links_diff.csv").set_index("link_id")
+    assert links.loc["L2", "tonnes_tot_diff"] == 8.0
+    code, text = cli("compare", "alpha", "gamma", "--store", store.root)
+    assert code == 2 and "'gamma' names no run" in text
+
+
+def test_cli_run_saves_in_the_store_and_keeps_the_plain_folder(tmp_path):
+    out = tmp_path / "results"
+    for _ in range(2):
+        code, text = cli("run", "baseline", "--out", out, "--no-lp", "--quiet")
+        assert code == 0, text
+    store = RunStore(out, create=False)
+    runs = store.list()
+    assert list(runs["scenario"]) == ["baseline", "baseline"]
+    latest = store.resolve("baseline")
+    plain = json.loads((out / "baseline" / "manifest.json").read_text())
+    assert plain == latest.manifest and plain["run_id"] == runs["run_id"].iloc[-1]
+    assert plain["convergence"]["converged"] is True and plain["inputs"]["sha256_16"]
+    for t in plain["tables"]:
+        assert (out / "baseline" / f"{t}.parquet").is_file()
+        assert (latest.path / f"{t}.csv").is_file()
+    code, text = cli("compare", runs["run_id"].iloc[0], "baseline", "--store", out)
+    assert code == 0 and "links" in text
+    code, text = cli("runs", "list", "--store", out)
+    assert code == 0 and "baseline" in text and "2 runs" in text
+
+
+def test_cli_run_refuses_a_scenario_named_runs(tmp_path):
+    f = tmp_path / "runs.toml"
+    f.write_text('name = "runs"\nyear = 2024\n')
+    code, text = cli("run", f, "--out", tmp_path / "res", "--quiet")
+    assert code == 2 and "run store" in text
+    assert not (tmp_path / "res").exists()
