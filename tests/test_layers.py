@@ -1,6 +1,6 @@
 """The one-way dependency rule of the house layout, read from the import statements:
-cli -> scenario -> {io, freight, assign, paths} -> network -> kernels; kernels import only numpy,
-numba and math."""
+cli -> scenario -> {io, store, freight, assign, paths} -> network -> kernels; kernels import only
+numpy, numba and math."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ ALLOWED = {
     "paths": {"network", "kernels", "assign"},
     "assign": {"network", "kernels"},
     "freight": {"network", "kernels", "assign", "io", "paths"},
-    "scenario": {"network", "kernels", "assign", "io", "paths", "freight"},
+    "scenario": {"network", "kernels", "assign", "io", "paths", "freight", "store"},
+    "store": {"io"},
 }
 
 

@@ -179,27 +179,42 @@ def run(
         help="Scenario files (.toml) or built-in scenario names; none: every built-in one.")]
     = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Results folder; each scenario gets a "
-                                                        "subfolder.")] = Path("results"),
+                                                        "subfolder with its latest run.")]
+    = Path("results"),
+    store: Annotated[Path | None, typer.Option(help="Run store that keeps every run "
+                                                    "(default: the --out folder).")] = None,
     data: Annotated[Path | None, typer.Option(help="Corridor dataset folder "
                                                    "(default: built in).")] = None,
     gap: Annotated[float, typer.Option(help="Relative gap of the user equilibrium.")] = 1e-6,
     lp: Annotated[bool, typer.Option(help="Also solve the capacity LP.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Run corridor scenarios and print a summary; with no argument, every built-in scenario."""
+    """Run corridor scenarios and print a summary; with no argument, every built-in scenario.
+
+    Each run is saved in the run store (``karvan runs list``) and copied to
+    ``<out>/<scenario>/``."""
+    from karvan.errors import InputError
     from karvan.freight.corridor import load_corridor
     from karvan.scenario import builtin_scenarios, load_scenario
-    from karvan.scenario.run import run_scenario, write_run
+    from karvan.scenario.run import run_scenario, save_run
     from karvan.scenario.summary import print_summary
+    from karvan.store import RunStore
 
     t0 = time.perf_counter()
+    store_dir = store if store is not None else out_dir
     try:
         dataset = load_corridor(data)
         names = [str(s) for s in scenarios] if scenarios else builtin_scenarios()
         specs = [load_scenario(n) for n in names]
+        clash = [s.name for s in specs if s.name == "runs"
+                 and (out_dir / "runs").resolve() == (store_dir / "runs").resolve()]
+        if clash:
+            raise InputError(f"scenario name 'runs' would overwrite the run store's runs folder "
+                             f"in {out_dir}; rename the scenario or give --store elsewhere.")
     except KarvanError as e:
         _fail(e)
     runs = []
+    run_store = None
     with console.status("", spinner="dots") as status:
         for spec in specs:
             def say(msg: str) -> None:
@@ -207,40 +222,168 @@ def run(
                     status.update(msg)
             try:
                 r = run_scenario(dataset, spec, gap=gap, lp=lp, progress=say)
+                if run_store is None:  # created with the first result, not before
+                    run_store = RunStore(store_dir)
+                run_id = save_run(r, run_store, dataset)
+                run_store.copy_run(run_id, out_dir / spec.name)
             except KarvanError as e:
                 _fail(e)
-            write_run(r, out_dir / spec.name, dataset)
             runs.append(r)
             if not quiet:
                 console.print(f"[green]done[/] {spec.name} ({r.summary['elapsed_s']:.2f} s) -> "
-                              f"{out_dir / spec.name}")
+                              f"{out_dir / spec.name}, run {run_id}")
     print_summary(runs, out)
-    out.print(f"{len(runs)} scenarios in {time.perf_counter() - t0:.1f} s; results in {out_dir}/")
+    out.print(f"{len(runs)} scenarios in {time.perf_counter() - t0:.1f} s; results in {out_dir}/"
+              f"; every run kept in {store_dir} (karvan runs list)")
 
 
 @app.command()
 def compare(
-    a: Annotated[Path, typer.Argument(help="Results folder of scenario A.")],
-    b: Annotated[Path, typer.Argument(help="Results folder of scenario B.")],
+    a: Annotated[str, typer.Argument(help="Run A: a run id, its unique start, a scenario name "
+                                          "(its latest run) or a results folder.")],
+    b: Annotated[str, typer.Argument(help="Run B, given the same way.")],
+    store: Annotated[Path, typer.Option(help="Run store to look ids and scenario names up "
+                                             "in.")] = Path("results"),
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write the differences as CSV "
                                                                "here.")] = None,
     top: Annotated[int, typer.Option(help="Rows per table.")] = 10,
 ) -> None:
     """Differences B - A of two scenario results: links, countries, borders, skims."""
     from karvan.io.atomic import atomic_folder
-    from karvan.scenario.run import compare_runs
+    from karvan.scenario.run import compare_runs, resolve_run
     from karvan.scenario.summary import print_comparison
 
     try:
-        diff = compare_runs(a, b)
+        ra, rb = (resolve_run(x, store) for x in (a, b))
+        diff = compare_runs(ra, rb)
     except KarvanError as e:
         _fail(e)
-    print_comparison(diff, a, b, out, top=top)
+    print_comparison(diff, Path(ra.label), Path(rb.label), out, top=top)
     if out_dir is not None:
         with atomic_folder(out_dir) as tmp:
             for name, df in diff.items():
                 df.to_csv(tmp / f"{name}_diff.csv", index=False)
         out.print(f"differences written to {out_dir}/")
+
+
+runs_app = typer.Typer(help="The run store: every saved run, its manifest and tables.",
+                       no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+StoreOption = Annotated[Path, typer.Option("--store", help="Run store folder.")]
+
+
+def _open_store(root: Path):
+    from karvan.store import RunStore
+
+    try:
+        return RunStore(root, create=False)
+    except KarvanError as e:
+        _fail(e)
+
+
+@runs_app.command("list")
+def runs_list(
+    store: StoreOption = Path("results"),
+    scenario: Annotated[str | None, typer.Option(help="Only runs of this scenario.")] = None,
+) -> None:
+    """List the stored runs, oldest first."""
+    import pandas as pd
+
+    df = _open_store(store).list(scenario=scenario)
+    if not len(df):
+        out.print(f"no runs in {store}" + (f" for scenario {scenario}" if scenario else ""))
+        return
+    from rich import box
+
+    t = Table(title=f"runs in {store}", title_justify="left", box=box.SIMPLE_HEAD,
+              pad_edge=False, padding=(0, 1, 0, 0))
+    for c in ("run id", "scenario", "year", "created UTC", "status", "demand Mt", "converged",
+              "title"):
+        t.add_column(c, justify="right" if c == "demand Mt" else "left", no_wrap=c != "title",
+                     min_width=12 if c == "title" else None)
+    for r in df.itertuples(index=False):
+        s = r.summary
+        conv = s.get("ue_converged")
+        dem = s.get("demand_t")
+        t.add_row(r.run_id, r.scenario, "" if pd.isna(r.year) else str(r.year),
+                  str(r.created)[:16].replace("T", " "), r.status,
+                  "-" if dem is None else f"{dem / 1e6:,.2f}",
+                  "-" if conv is None else ("yes" if conv else "[yellow]no[/]"), r.title)
+    out.print(t)
+    out.print(f"{len(df)} runs")
+
+
+@runs_app.command("show")
+def runs_show(
+    ref: Annotated[str, typer.Argument(help="A run id, its unique start, a scenario name (its "
+                                            "latest run) or a run folder.")],
+    store: StoreOption = Path("results"),
+) -> None:
+    """Show a run's manifest (scenario, versions, settings, convergence, summary) and tables."""
+    import pyarrow.parquet as pq
+
+    try:
+        rec = _open_store(store).resolve(ref)
+    except KarvanError as e:
+        _fail(e)
+    m = rec.manifest
+    spec = m.get("scenario") or {}
+    t = Table(title=f"run {rec.label}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(overflow="fold")
+    rows = [("scenario", f"{spec.get('name', '')}: {spec.get('title', '')}"),
+            ("year", str(spec.get("year", ""))),
+            ("modifications", str(len(spec.get("modifications", [])))),
+            ("created", str(m.get("created", "-"))), ("status", str(m.get("status", "-"))),
+            ("karvan version", str(m.get("karvan_version", "-"))),
+            ("schema version", str(m.get("schema_version", "-"))),
+            ("folder", str(rec.path))]
+    inputs = m.get("inputs") or {}
+    if inputs:
+        rows.append(("inputs", f"{inputs.get('dataset')} "
+                               f"({len(inputs.get('sha256_16') or {})} files hashed)"))
+    for key in ("settings", "convergence", "summary"):
+        for k, v in (m.get(key) or {}).items():
+            rows.append((f"{key}.{k}", f"{v:.6g}" if isinstance(v, float) else str(v)))
+    for k, v in rows:
+        t.add_row(k, v)
+    out.print(t)
+    tt = Table(title="tables", title_justify="left")
+    for c in ("table", "rows", "columns"):
+        tt.add_column(c, justify="left" if c == "table" else "right")
+    for name in rec.table_names:
+        p = rec.path / f"{name}.parquet"
+        if p.is_file():
+            md = pq.read_metadata(p)
+            tt.add_row(name, f"{md.num_rows:,}", str(md.num_columns))
+        else:
+            tt.add_row(name, "missing", "-")
+    out.print(tt)
+
+
+@runs_app.command("rm")
+def runs_rm(
+    refs: Annotated[list[str], typer.Argument(help="Run ids or unique starts of run ids.")],
+    store: StoreOption = Path("results"),
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+    = False,
+) -> None:
+    """Remove stored runs (their folders and catalog rows)."""
+    rs = _open_store(store)
+    try:
+        ids = list(dict.fromkeys(rs.match(r) for r in refs))
+    except KarvanError as e:
+        _fail(e)
+    if not yes and not typer.confirm(f"remove {len(ids)} run(s) from {store}: "
+                                     f"{', '.join(ids)}?", default=False):
+        out.print("nothing removed")
+        raise typer.Exit(1)
+    for i in ids:
+        try:
+            rs.remove(i)
+        except KarvanError as e:
+            _fail(e)
+        out.print(f"removed {i}")
 
 
 def main() -> None:
