@@ -63,7 +63,8 @@ def assign(
     network: Annotated[Path, typer.Argument(help="A GMNS network folder or a TNTP _net file.")],
     trips: Annotated[Path | None, typer.Option(help="Demand: TNTP trips file or CSV "
                                                     "(default: beside the network).")] = None,
-    method: Annotated[str, typer.Option(help="aon, msa, fw, cfw or bfw.")] = "bfw",
+    method: Annotated[str, typer.Option(help="aon, msa, fw, cfw, bfw or algorithm-b (origin-based, "
+                                             "for tight gaps).")] = "bfw",
     gap: Annotated[float, typer.Option(help="Target relative gap.")] = 1e-4,
     max_iter: Annotated[int, typer.Option(help="Most iterations.")] = 1000,
     max_time: Annotated[float | None, typer.Option(help="Most seconds.")] = None,
@@ -185,7 +186,9 @@ def run(
                                                     "(default: the --out folder).")] = None,
     data: Annotated[Path | None, typer.Option(help="Corridor dataset folder "
                                                    "(default: built in).")] = None,
-    gap: Annotated[float, typer.Option(help="Relative gap of the user equilibrium.")] = 1e-6,
+    gap: Annotated[float, typer.Option(help="Relative gap of the user equilibrium.")] = 1e-10,
+    method: Annotated[str, typer.Option(help="Equilibrium method: algorithm-b (route lists "
+                                             "from its bushes) or bfw.")] = "algorithm-b",
     lp: Annotated[bool, typer.Option(help="Also solve the capacity LP.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
@@ -221,7 +224,7 @@ def run(
                 if not quiet:
                     status.update(msg)
             try:
-                r = run_scenario(dataset, spec, gap=gap, lp=lp, progress=say)
+                r = run_scenario(dataset, spec, gap=gap, method=method, lp=lp, progress=say)
                 if run_store is None:  # created with the first result, not before
                     run_store = RunStore(store_dir)
                 run_id = save_run(r, run_store, dataset)
@@ -269,6 +272,10 @@ def compare(
 runs_app = typer.Typer(help="The run store: every saved run, its manifest and tables.",
                        no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+
+from karvan.cli_export import app as _export_app  # noqa: E402  (sub-app: `karvan export`)
+
+app.add_typer(_export_app)
 StoreOption = Annotated[Path, typer.Option("--store", help="Run store folder.")]
 
 

@@ -96,6 +96,7 @@ def print_comparison(diff: dict[str, pd.DataFrame], a: Path, b: Path, console: C
         df = diff.get(name)
         if df is None or not len(df):
             continue
+        cols = [c for c in cols if f"{c}_diff" in df]
         t = Table(title=f"{name}: {b.name} - {a.name} (largest changes)", title_justify="left")
         t.add_column(key)
         for c in cols:

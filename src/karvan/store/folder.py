@@ -8,6 +8,7 @@ and :func:`karvan.io.atomic.atomic_folder`).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -51,8 +52,9 @@ def write_run_folder(folder: str | os.PathLike, tables: Mapping[str, pd.DataFram
 
 
 def write_manifest(folder: str | os.PathLike, manifest: Mapping) -> None:
-    """Write ``manifest.json`` (indented, NumPy scalars as numbers)."""
-    text = json.dumps(dict(manifest), indent=2, default=_json)
+    """Write ``manifest.json``: indented, NumPy scalars as numbers, NaN and infinities as null
+    (standard JSON, which browsers parse)."""
+    text = json.dumps(_finite(dict(manifest)), indent=2, default=_json, allow_nan=False)
     (Path(folder) / MANIFEST).write_text(text, encoding="utf-8")
 
 
@@ -64,6 +66,21 @@ def _write_table(folder: Path, name: str, df: pd.DataFrame) -> None:
             out[c] = out[c].map(lambda v: v if v is None or isinstance(v, str) else str(v))
     out.to_parquet(folder / f"{name}.parquet", index=False)
     out.to_csv(folder / f"{name}.csv", index=False)
+
+
+def _finite(v):
+    if isinstance(v, Mapping):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    if hasattr(v, "item") and callable(v.item) and not isinstance(v, (str, bytes)):
+        try:
+            v = v.item()
+        except (TypeError, ValueError):
+            return v
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
 
 
 def _json(v):
