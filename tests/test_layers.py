@@ -19,6 +19,7 @@ ALLOWED = {
     "freight": {"network", "kernels", "assign", "io", "paths"},
     "scenario": {"network", "kernels", "assign", "io", "paths", "freight", "store"},
     "store": {"io"},
+    "report": {"freight", "io", "store"},
 }
 
 

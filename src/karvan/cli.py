@@ -190,6 +190,9 @@ def run(
     method: Annotated[str, typer.Option(help="Equilibrium method: algorithm-b (route lists "
                                              "from its bushes) or bfw.")] = "algorithm-b",
     lp: Annotated[bool, typer.Option(help="Also solve the capacity LP.")] = True,
+    report: Annotated[bool, typer.Option(help="Write <out>/report.html: every scenario run, "
+                                              "each against the first.")] = True,
+    lang: Annotated[str, typer.Option(help="Language of the report: en, ru or fa.")] = "en",
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Run corridor scenarios and print a summary; with no argument, every built-in scenario.
@@ -236,6 +239,15 @@ def run(
                 console.print(f"[green]done[/] {spec.name} ({r.summary['elapsed_s']:.2f} s) -> "
                               f"{out_dir / spec.name}, run {run_id}")
     print_summary(runs, out)
+    if report:
+        from karvan.report import write_report
+
+        try:
+            page = write_report([out_dir / r.scenario.name for r in runs], out_dir / "report.html",
+                                lang=lang, dataset=data)
+        except KarvanError as e:
+            _fail(e)
+        out.print(f"report: {page}")
     out.print(f"{len(runs)} scenarios in {time.perf_counter() - t0:.1f} s; results in {out_dir}/"
               f"; every run kept in {store_dir} (karvan runs list)")
 
@@ -276,6 +288,10 @@ app.add_typer(runs_app, name="runs")
 from karvan.cli_export import app as _export_app  # noqa: E402  (sub-app: `karvan export`)
 
 app.add_typer(_export_app)
+
+from karvan.cli_report import app as _report_app  # noqa: E402  (sub-app: `karvan report`)
+
+app.add_typer(_report_app)
 StoreOption = Annotated[Path, typer.Option("--store", help="Run store folder.")]
 
 

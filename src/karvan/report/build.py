@@ -1,0 +1,329 @@
+"""Build the report of one or several runs: read, shape, draw, write."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+
+import numpy as np
+from markupsafe import Markup
+
+from karvan.errors import InputError
+from karvan.freight.corridor import CorridorData, load_corridor
+from karvan.io.atomic import atomic_write_text
+from karvan.report import geo, svg
+from karvan.report.i18n import RTL, check_lang, country_name, fmt_num, fmt_pct, label, mode_name
+from karvan.report.page import Panel, num, pct, render_page, table, text
+from karvan.report.results import (RunResults, dataset_folder, read_run, run_differences,
+                                   shipper_table, transit_table)
+
+log = logging.getLogger(__name__)
+
+#: most rows of the link difference table
+TOP_LINKS = 15
+#: lon/lat box of the "Caucasus and Caspian" zoom button
+CAUCASUS = (37.0, 35.0, 56.0, 47.5)
+
+
+def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
+                 lang: str = "en", reference: int | None = 0, open_index: int | None = None,
+                 dataset: str | os.PathLike | None = None) -> Path:
+    """Write one self-contained HTML report of ``runs`` to ``out`` (atomically).
+
+    One file for any number of runs: a selector at the top switches between them. With more
+    than one run and ``reference`` set, every other run also shows a difference map and
+    difference tables against ``runs[reference]`` (``B - A`` with A the reference).
+
+    Parameters
+    ----------
+    runs
+        Run folders written by ``karvan run`` (``manifest.json`` and Parquet tables).
+    out
+        The HTML file to write.
+    lang
+        ``en``, ``ru`` or ``fa`` (Persian, laid out right to left).
+    reference
+        Index in ``runs`` of the run the others are compared with; ``None``: no differences.
+    open_index
+        The run shown first; default: the second of two compared runs, else the first.
+    dataset
+        Corridor dataset folder for the link geometry; default: the one named in each run's
+        manifest if it exists here, else the built-in one.
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    InputError
+        For an unknown language, no runs, or a folder that is not a run.
+    """
+    html = render_report(runs, lang=lang, reference=reference, open_index=open_index,
+                         dataset=dataset)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, html)
+    out.chmod(0o644)  # a page to share, not a secret
+    log.info("report of %d run(s) written to %s (%.0f kB)", len(runs), out, len(html) / 1e3)
+    return out
+
+
+def render_report(runs: Sequence[str | os.PathLike | RunResults], *, lang: str = "en",
+                  reference: int | None = 0, open_index: int | None = None,
+                  dataset: str | os.PathLike | None = None) -> str:
+    """The report of ``runs`` as an HTML string; see :func:`write_report`."""
+    check_lang(lang)
+    if not runs:
+        raise InputError("no run folders given; pass at least one folder written by "
+                         "`karvan run`.")
+    res = [r if isinstance(r, RunResults) else read_run(r) for r in runs]
+    if reference is not None and not 0 <= reference < len(res):
+        raise InputError(f"reference {reference} is not an index of the {len(res)} run(s).")
+    compare = reference is not None and len(res) > 1
+    if open_index is None:
+        open_index = 1 if compare and len(res) == 2 and reference == 0 else 0
+    data = _datasets(res, dataset)
+
+    # one projection and one tonnage scale for every map, so that maps compare at a glance
+    lines_by_run = []
+    for r in res:
+        d = data[id(r)]
+        lines_by_run.append(geo.link_lines(d.links, d.nodes, r["links"]["link_id"]))
+    all_xy = np.vstack([c for lines in lines_by_run for c in lines.values()])
+    proj = geo.fit_projection(all_xy[:, 0], all_xy[:, 1])
+    t_max = max(float(r["links"]["tonnes_tot"].max() or 0.0) for r in res)
+    corridor = set().union(*(set(r["countries"]["country"].astype(str)) for r in res))
+    countries_svg = svg.countries_defs(geo.outline_paths(proj), lang, highlight=corridor)
+
+    panels = []
+    for i, (r, lines) in enumerate(zip(res, lines_by_run)):
+        p = _panel(r, lines, proj, lang, t_max)
+        if compare and i != reference:
+            ref = res[reference]
+            merged = {**lines_by_run[reference], **lines}
+            p = _with_diff(p, ref, r, merged, proj, lang)
+        panels.append(p)
+    bins = [(col, txt) for _, col, txt in svg.UTIL_BINS]
+    x, y = proj.xy([CAUCASUS[0], CAUCASUS[2]], [CAUCASUS[3], CAUCASUS[1]])
+    caucasus = f"{x[0]:.0f} {y[0]:.0f} {x[1] - x[0]:.0f} {y[1] - y[0]:.0f}"
+    return render_page(panels, lang=lang, countries_svg=countries_svg, open_index=open_index,
+                       util_bins=bins, caucasus=caucasus)
+
+
+def _datasets(res: list[RunResults], dataset) -> dict[int, CorridorData]:
+    cache: dict[Path | None, CorridorData] = {}
+    out = {}
+    for r in res:
+        folder = Path(dataset) if dataset is not None else dataset_folder(r)
+        if folder not in cache:
+            cache[folder] = load_corridor(folder)
+        out[id(r)] = cache[folder]
+        missing = set(r["links"]["link_id"]) - set(cache[folder].links.index)
+        if missing:
+            log.warning("%s: %d link(s) have no geometry in the dataset and are not drawn",
+                        r.name, len(missing))
+    return out
+
+
+def _panel(r: RunResults, lines, proj, lang: str, t_max: float) -> Panel:
+    s = r.summary
+    sc = r.manifest.get("scenario") or {}
+    kpis: list[tuple[str, Markup]] = []
+    sep = label("sep", lang)
+
+    def n(x: str) -> Markup:  # numbers keep their left-to-right order in any page
+        return Markup('<span dir="ltr">') + x + Markup("</span>")
+
+    if "demand_t" in s:
+        kpis.append((label("demand", lang), n(fmt_num(s["demand_t"] / 1e6, lang, 1))
+                     + " " + label("mt_yr", lang)))
+    if "tonne_km" in s:
+        kpis.append((label("tonne_km_bn", lang), n(fmt_num(s["tonne_km"] / 1e9, lang, 1))))
+    if "ue_converged" in s:
+        state = label("converged" if s["ue_converged"] else "not_converged", lang)
+        kpis.append((label("ue", lang), Markup(escape(state + sep + label("gap", lang) + " "))
+                     + n(f"{s.get('ue_relative_gap', float('nan')):.1e}") + sep
+                     + n(str(s.get("ue_iterations", "–"))) + " " + label("iterations", lang)))
+    if "lp_binding" in s:
+        kpis.append((label("lp_binding", lang), n(fmt_num(s["lp_binding"], lang))))
+    return Panel(
+        name=r.name, title=r.title, year=sc.get("year", s.get("year", "")),
+        description=str(sc.get("description") or ""), kpis=kpis,
+        flow_map=Markup(svg.flow_map(r["links"], lines, proj, lang, t_max=t_max)),
+        width_legend=Markup(svg.width_legend(t_max, lang, rtl=lang in RTL)),
+        tables=[_countries(r, lang), _bottlenecks(r, lang), _borders(r, lang),
+                _shipper(r, lang)])
+
+
+def _countries(r: RunResults, lang: str):
+    c = transit_table(r)
+    rows = [[text(country_name(x.country, lang)), num(x.tonnes, lang, 2, scale=1e6),
+             num(x.transit_tonnes, lang, 2, scale=1e6), pct(x.transit_share, lang),
+             num(x.transit_tonne_km, lang, 2, scale=1e9),
+             num(x.transit_revenue_usd, lang, 1, scale=1e6)] for x in c.itertuples()]
+    head = [label(k, lang) for k in ("country", "all_tonnes", "transit_tonnes", "transit_share",
+                                     "transit_tkm", "transit_revenue")]
+    ch = c[c["transit_tonnes"] > 0]
+    chart = svg.bar_chart(
+        [(country_name(x.country, lang), x.transit_tonnes / 1e6,
+          f"{country_name(x.country, lang)}\n{label('transit_tonnes', lang)}: "
+          f"{fmt_num(x.transit_tonnes / 1e6, lang, 2)}") for x in ch.itertuples()],
+        lang=lang, rtl=lang in RTL, fmt=lambda v: fmt_num(v, lang, 1),
+        aria=label("chart_transit", lang))
+    body = Markup('<div class="two">') + table(head, rows, cls="countries") + Markup(
+        f'<figure><figcaption>{_e(label("chart_transit", lang))}</figcaption>{chart}'
+        "</figure></div>")
+    return ("countries", label("countries", lang), label("countries_note", lang), body)
+
+
+def _bottlenecks(r: RunResults, lang: str):
+    b = r["bottlenecks"]
+    if b.empty:
+        return ("bottlenecks", label("bottlenecks", lang), label("bottlenecks_note", lang),
+                Markup(f"<p>{_e(label('none', lang))}</p>"))
+    rows = [[text(x.name), text(mode_name(x.mode, lang)), text(country_name(x.country, lang)),
+             num(x.capacity_tpy, lang, 2, scale=1e6), num(x.tonnes_tot, lang, 2, scale=1e6),
+             pct(x.utilization, lang), pct(x.lp_utilization, lang),
+             num(x.shadow_price_usd_per_t, lang, 2)] for x in b.itertuples()]
+    head = [label("link", lang), label("mode", lang), label("country", lang),
+            label("capacity", lang), label("mt_yr", lang), label("utilization", lang),
+            label("lp_utilization", lang), label("shadow_price", lang)]
+    chart = svg.bar_chart(
+        [(_short(x.name), float(x.utilization),
+          f"{x.name}\n{label('utilization', lang)}: {fmt_pct(x.utilization, lang)}\n"
+          f"{label('shadow_price', lang)}: {fmt_num(x.shadow_price_usd_per_t, lang, 2)}")
+         for x in b.itertuples()],
+        lang=lang, rtl=lang in RTL, fmt=lambda v: fmt_pct(v, lang), ref=1.0,
+        colour=[svg.util_colour(u) for u in b["utilization"]], label_w=230,
+        aria=label("chart_bottlenecks", lang))
+    body = table(head, rows, cls="bottlenecks") + Markup(
+        f'<figure><figcaption>{_e(label("chart_bottlenecks", lang))}</figcaption>{chart}'
+        "</figure>")
+    return ("bottlenecks", label("bottlenecks", lang), label("bottlenecks_note", lang), body)
+
+
+def _borders(r: RunResults, lang: str):
+    b = r["borders"]
+    rows = [[text(x.border_id), num(x.tonnes_tot, lang, 2, scale=1e6),
+             num(x.tonnes_ab, lang, 2, scale=1e6), num(x.tonnes_ba, lang, 2, scale=1e6),
+             num(x.capacity_tpy if x.capacity_tpy > 0 else np.nan, lang, 2, scale=1e6),
+             pct(x.utilization, lang), num(x.shadow_price_usd_per_t, lang, 2)]
+            for x in b.itertuples()]
+    head = [label("border_id", lang), label("mt_yr", lang),
+            f"{label('ab', lang)}, {label('mt', lang)}", f"{label('ba', lang)}, "
+                                                         f"{label('mt', lang)}",
+            label("capacity", lang), label("utilization", lang), label("shadow_price", lang)]
+    return ("borders", label("borders", lang), "", table(head, rows, cls="borders"))
+
+
+def _shipper(r: RunResults, lang: str):
+    s = shipper_table(r)
+    rows = [[text(x.origin), text(x.destination), text(x.commodity), text(x.option),
+             text(label("yes" if x.available else "no", lang)), num(x.time_days, lang, 1),
+             num(x.distance_km, lang), num(x.charge_usd_per_t, lang),
+             num(x.cost_usd_per_t, lang), num(x.vs_ref_days, lang, 1, signed=True),
+             num(x.vs_ref_cost_usd_per_t, lang, signed=True)] for x in s.itertuples()]
+    head = [label(k, lang) for k in ("origin", "destination", "commodity", "option", "available",
+                                     "days", "distance_km", "charge", "cost", "vs_suez_days",
+                                     "vs_suez_cost")]
+    charts = []
+    for (o, d, c), g in s.groupby(["origin", "destination", "commodity"], sort=False):
+        g = g[g["available"].astype(bool)]
+        if g.empty:
+            continue
+        cols = ["#8a6d3b" if oid == "suez" else "#3b6ea8" for oid in g["option_id"]]
+        ch = svg.bar_chart(
+            [(str(x.option_id), float(x.cost_usd_per_t),
+              f"{x.option}\n{label('days', lang)}: {fmt_num(x.time_days, lang, 1)}\n"
+              f"{label('cost', lang)}: {fmt_num(x.cost_usd_per_t, lang)}")
+             for x in g.itertuples()],
+            lang=lang, rtl=lang in RTL, fmt=lambda v: fmt_num(v, lang), colour=cols,
+            width=420, label_w=120, aria=f"{o} → {d}")
+        charts.append(f'<figure><figcaption><span dir="ltr">{_e(o)} → {_e(d)}, {_e(c)}</span>'
+                      f"</figcaption>{ch}</figure>")
+    body = table(head, rows, cls="shipper") + Markup(
+        f'<p class="note">{_e(label("chart_shipper", lang))}</p><div class="two">'
+        + "".join(charts) + "</div>")
+    return ("shipper", label("shipper", lang), label("shipper_note", lang), body)
+
+
+def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str) -> Panel:
+    d = run_differences(a, b)
+    tabs = []
+    c = d["countries"]
+    rows = [[text(country_name(x.country, lang)),
+             num(x.transit_tonnes_a, lang, 2, scale=1e6),
+             num(x.transit_tonnes_b, lang, 2, scale=1e6),
+             num(x.transit_tonnes_diff, lang, 2, scale=1e6, signed=True),
+             num(x.tonnes_diff, lang, 2, scale=1e6, signed=True),
+             num(x.transit_revenue_usd_diff, lang, 1, scale=1e6, signed=True)]
+            for x in c.itertuples()]
+    ch = label("change", lang)
+    head = [label("country", lang), f"A: {label('transit_tonnes', lang)}",
+            f"B: {label('transit_tonnes', lang)}", f"{ch}: {label('transit_tonnes', lang)}",
+            f"{ch}: {label('all_tonnes', lang)}", f"{ch}: {label('transit_revenue', lang)}"]
+    cc = c[c["transit_tonnes_diff"].abs() >= 5e3]
+    chart = svg.bar_chart(
+        [(country_name(x.country, lang), x.transit_tonnes_diff / 1e6,
+          f"{country_name(x.country, lang)}\n{ch}: "
+          f"{fmt_num(x.transit_tonnes_diff / 1e6, lang, 2, signed=True)}")
+         for x in cc.itertuples()],
+        lang=lang, rtl=lang in RTL, fmt=lambda v: fmt_num(v, lang, 2, signed=True),
+        colour=[svg.MORE if v > 0 else svg.LESS for v in cc["transit_tonnes_diff"]],
+        aria=label("chart_diff_transit", lang))
+    tabs.append(("diff-countries", label("diff_countries", lang), "",
+                 Markup('<div class="two">') + table(head, rows, cls="diff-countries")
+                 + Markup(f'<figure><figcaption>{_e(label("chart_diff_transit", lang))}'
+                          f"</figcaption>{chart}</figure></div>")))
+    lk = d["links"]
+    lk = lk[lk["tonnes_tot_diff"].abs() > 0.5].head(TOP_LINKS)
+    rows = [[text(x.name), text(mode_name(str(x.mode), lang)),
+             num(x.tonnes_tot_a, lang, 2, scale=1e6), num(x.tonnes_tot_b, lang, 2, scale=1e6),
+             num(x.tonnes_tot_diff, lang, 2, scale=1e6, signed=True),
+             pct(x.utilization_a, lang), pct(x.utilization_b, lang)] for x in lk.itertuples()]
+    head = [label("link", lang), label("mode", lang), f"A, {label('mt_yr', lang)}",
+            f"B, {label('mt_yr', lang)}", f"{ch}, {label('mt_yr', lang)}",
+            f"A: {label('utilization', lang)}", f"B: {label('utilization', lang)}"]
+    tabs.append(("diff-links", label("diff_links", lang), "",
+                 table(head, rows, cls="diff-links")))
+    bd = d["borders"]
+    rows = [[text(x.border_id), num(x.tonnes_tot_a, lang, 2, scale=1e6),
+             num(x.tonnes_tot_b, lang, 2, scale=1e6),
+             num(x.tonnes_tot_diff, lang, 2, scale=1e6, signed=True),
+             pct(x.utilization_a, lang), pct(x.utilization_b, lang)] for x in bd.itertuples()]
+    head = [label("border_id", lang), f"A, {label('mt_yr', lang)}", f"B, {label('mt_yr', lang)}",
+            f"{ch}, {label('mt_yr', lang)}", f"A: {label('utilization', lang)}",
+            f"B: {label('utilization', lang)}"]
+    tabs.append(("diff-borders", label("diff_borders", lang), "",
+                 table(head, rows, cls="diff-borders")))
+    sh = d["shipper"].sort_values(["origin", "destination", "commodity", "option_id"],
+                                  kind="stable")
+    rows = [[text(x.origin), text(x.destination), text(x.commodity), text(x.option),
+             num(x.cost_usd_per_t_a, lang), num(x.cost_usd_per_t_b, lang),
+             num(x.cost_usd_per_t_diff, lang, signed=True), num(x.time_days_a, lang, 1),
+             num(x.time_days_b, lang, 1), num(x.time_days_diff, lang, 1, signed=True)]
+            for x in sh.itertuples()]
+    head = [label("origin", lang), label("destination", lang), label("commodity", lang),
+            label("option", lang), f"A: {label('cost', lang)}", f"B: {label('cost', lang)}",
+            f"{ch}, $/t", f"A: {label('days', lang)}", f"B: {label('days', lang)}",
+            f"{ch}: {label('days', lang)}"]
+    tabs.append(("diff-shipper", label("diff_shipper", lang), "",
+                 table(head, rows, cls="diff-shipper")))
+    dm = Markup(svg.diff_map(d["links"], lines, proj, lang))
+    return Panel(**{f: getattr(p, f) for f in p.__slots__ if f not in (
+        "diff_ref", "diff_map", "diff_tables")}, diff_ref=a.title, diff_map=dm,
+        diff_tables=tabs)
+
+
+def _short(name: str, n: int = 34) -> str:
+    name = str(name)
+    return name if len(name) <= n else name[: n - 1] + "…"
+
+
+def _e(s: str) -> str:
+    return escape(s)

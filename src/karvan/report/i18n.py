@@ -1,0 +1,257 @@
+"""Labels of the report in English, Russian and Persian, and number formatting.
+
+Numbers are written with Latin digits in every language (the figures stay comparable with the
+tables and the CLI), grouped by the language's habit: ``12,345.6`` in English and Persian,
+``12 345,6`` in Russian. Dataset text (link names, scenario titles and descriptions) is shown as
+written in the dataset, in English.
+"""
+
+from __future__ import annotations
+
+import math
+
+from karvan.errors import InputError
+
+LANGS = ("en", "ru", "fa")
+RTL = frozenset({"fa"})
+
+#: key -> (en, ru, fa)
+_LABELS: dict[str, tuple[str, str, str]] = {
+    "title": ("Freight corridor report", "Отчёт по грузовому коридору",
+              "گزارش کریدور حمل بار"),
+    "scenario": ("Scenario", "Сценарий", "سناریو"),
+    "scenarios": ("Scenarios", "Сценарии", "سناریوها"),
+    "year": ("Year", "Год", "سال"),
+    "reference": ("reference", "базовый", "مرجع"),
+    "sep": (", ", ", ", "، "),
+    "summary": ("Key figures", "Основные показатели", "شاخص‌های اصلی"),
+    "demand": ("Demand", "Спрос", "تقاضا"),
+    "tonne_km_bn": ("Tonne-km, bn", "Тонно-км, млрд", "تن-کیلومتر، میلیارد"),
+    "ue": ("User equilibrium", "Равновесие пользователей", "تعادل کاربران"),
+    "converged": ("converged", "сошлось", "همگرا شد"),
+    "not_converged": ("not converged", "не сошлось", "همگرا نشد"),
+    "gap": ("relative gap", "относительный разрыв", "شکاف نسبی"),
+    "iterations": ("iterations", "итераций", "تکرار"),
+    "lp_binding": ("Binding capacities (LP)", "Связывающие ограничения пропускной способности (ЛП)",
+                   "ظرفیت‌های محدودکننده (برنامه‌ریزی خطی)"),
+    "map": ("Freight flows", "Грузопотоки", "جریان‌های بار"),
+    "map_note": ("Band width: tonnes per year (both directions); colour: utilization of "
+                 "capacity. Hover for details; drag to pan, buttons to zoom.",
+                 "Ширина полосы — тонн в год (в обоих направлениях); цвет — загрузка пропускной "
+                 "способности. Наведите указатель для подробностей; перетаскивайте для сдвига, "
+                 "масштаб — кнопками.",
+                 "پهنای نوار: تن در سال (هر دو جهت)؛ رنگ: میزان بهره‌برداری از ظرفیت. برای "
+                 "جزئیات نشانگر را روی خطوط ببرید؛ برای جابه‌جایی بکشید و برای بزرگ‌نمایی از "
+                 "دکمه‌ها استفاده کنید."),
+    "legend": ("Legend", "Условные обозначения", "راهنما"),
+    "util_none": ("no capacity given", "пропускная способность не задана", "ظرفیت تعیین نشده"),
+    "no_flow": ("no flow", "нет потока", "بدون جریان"),
+    "border": ("Border crossing", "Пограничный переход", "گذرگاه مرزی"),
+    "transfer": ("Transfer (port, terminal, gauge change)",
+                 "Перевалка (порт, терминал, смена колеи)",
+                 "انتقال بار (بندر، پایانه، تغییر عرض خط)"),
+    "zoom_in": ("Zoom in", "Увеличить", "بزرگ‌نمایی"),
+    "zoom_out": ("Zoom out", "Уменьшить", "کوچک‌نمایی"),
+    "zoom_caucasus": ("Caucasus and Caspian", "Кавказ и Каспий", "قفقاز و دریای خزر"),
+    "zoom_reset": ("Whole map", "Вся карта", "کل نقشه"),
+    "tonnes": ("Tonnes", "Тонны", "تن"),
+    "tonnes_yr": ("t/yr", "т/год", "تن در سال"),
+    "mt": ("Mt", "млн т", "میلیون تن"),
+    "mt_yr": ("Mt/yr", "млн т/год", "میلیون تن در سال"),
+    "ab": ("A→B", "A→B", "A→B"),
+    "ba": ("B→A", "B→A", "B→A"),
+    "utilization": ("Utilization", "Загрузка", "بهره‌برداری از ظرفیت"),
+    "lp_utilization": ("Utilization (LP)", "Загрузка (ЛП)", "بهره‌برداری (برنامه‌ریزی خطی)"),
+    "shadow_price": ("Shadow price, $/t", "Теневая цена, $/т", "قیمت سایه‌ای، دلار/تن"),
+    "capacity": ("Capacity, Mt/yr", "Пропускная способность, млн т/год",
+                 "ظرفیت، میلیون تن در سال"),
+    "mode": ("Mode", "Вид транспорта", "شیوه حمل"),
+    "link": ("Link", "Участок", "پیوند"),
+    "country": ("Country", "Страна", "کشور"),
+    "countries": ("Countries: transit", "Страны: транзит", "کشورها: ترانزیت"),
+    "countries_note": ("Tonnes carried on each country's links; transit: cargo with neither "
+                       "end in the country.",
+                       "Тонны, перевезённые по участкам страны; транзит — грузы, у которых ни "
+                       "отправитель, ни получатель не находятся в этой стране.",
+                       "تن حمل‌شده روی پیوندهای هر کشور؛ ترانزیت: باری که نه مبدأ و نه مقصد آن "
+                       "در آن کشور است."),
+    "transit_tonnes": ("Transit, Mt", "Транзит, млн т", "ترانزیت، میلیون تن"),
+    "transit_share": ("Transit share", "Доля транзита", "سهم ترانزیت"),
+    "transit_tkm": ("Transit tonne-km, bn", "Транзит, млрд т·км", "ترانزیت، میلیارد تن-کیلومتر"),
+    "transit_revenue": ("Transit revenue, $ m", "Доход от транзита, млн $",
+                        "درآمد ترانزیت، میلیون دلار"),
+    "all_tonnes": ("All cargo, Mt", "Все грузы, млн т", "کل بار، میلیون تن"),
+    "chart_transit": ("Transit tonnes by country, Mt/yr", "Транзит по странам, млн т/год",
+                      "ترانزیت به تفکیک کشور، میلیون تن در سال"),
+    "bottlenecks": ("Bottlenecks", "Узкие места", "گلوگاه‌ها"),
+    "bottlenecks_note": ("Links loaded above 80 % of capacity at equilibrium or binding in the "
+                         "capacity LP; the shadow price is what one more tonne of capacity "
+                         "would save per tonne.",
+                         "Участки, загруженные более чем на 80 % в равновесии или связывающие в "
+                         "задаче ЛП с ограничениями пропускной способности; теневая цена — "
+                         "экономия на тонну от увеличения пропускной способности на одну тонну.",
+                         "پیوندهایی که در حالت تعادل بیش از ۸۰ درصد ظرفیتشان پر است یا در "
+                         "برنامه‌ریزی خطی ظرفیت محدودکننده‌اند؛ قیمت سایه‌ای صرفه‌جویی هر تن با "
+                         "افزودن یک تن ظرفیت است."),
+    "chart_bottlenecks": ("Utilization of the bottlenecks", "Загрузка узких мест",
+                          "بهره‌برداری از ظرفیت گلوگاه‌ها"),
+    "none": ("None.", "Нет.", "هیچ."),
+    "borders": ("Border crossings", "Пограничные переходы", "گذرگاه‌های مرزی"),
+    "border_id": ("Crossing", "Переход", "گذرگاه"),
+    "shipper": ("Shipper's choice against Suez", "Выбор грузоотправителя в сравнении с Суэцем",
+                "انتخاب صاحب کالا در مقایسه با مسیر سوئز"),
+    "shipper_note": ("Best route of each option, door to door; differences against the "
+                     "all-water route via Suez (negative: faster or cheaper than Suez).",
+                     "Лучший маршрут каждого варианта «от двери до двери»; разница с "
+                     "морским маршрутом через Суэц (отрицательная — быстрее или дешевле).",
+                     "بهترین مسیر هر گزینه، از در تا در؛ تفاوت با مسیر تمام‌دریایی از راه "
+                     "سوئز (منفی: سریع‌تر یا ارزان‌تر از سوئز)."),
+    "origin": ("Origin", "Откуда", "مبدأ"),
+    "destination": ("Destination", "Куда", "مقصد"),
+    "commodity": ("Commodity", "Груз", "کالا"),
+    "option": ("Route", "Маршрут", "مسیر"),
+    "available": ("Open", "Доступен", "باز"),
+    "days": ("Days", "Сутки", "روز"),
+    "distance_km": ("km", "км", "کیلومتر"),
+    "charge": ("Charges, $/t", "Тарифы, $/т", "کرایه، دلار/تن"),
+    "cost": ("Cost incl. time, $/t", "Затраты с учётом времени, $/т",
+             "هزینه با احتساب زمان، دلار/تن"),
+    "vs_suez_days": ("Δ days vs Suez", "Δ суток к Суэцу", "اختلاف روز با سوئز"),
+    "vs_suez_cost": ("Δ $/t vs Suez", "Δ $/т к Суэцу", "اختلاف دلار/تن با سوئز"),
+    "chart_shipper": ("Door-to-door cost, $/t", "Затраты «от двери до двери», $/т",
+                      "هزینه از در تا در، دلار/تن"),
+    "yes": ("yes", "да", "بله"),
+    "no": ("no", "нет", "خیر"),
+    "diff": ("Change against", "Изменения относительно", "تغییر نسبت به"),
+    "diff_map": ("Change in tonnes", "Изменение грузопотоков", "تغییر جریان بار"),
+    "diff_note": ("Band width: change in tonnes per year; blue: more, red: less.",
+                  "Ширина полосы — изменение тонн в год; синий — больше, красный — меньше.",
+                  "پهنای نوار: تغییر تن در سال؛ آبی: بیشتر، قرمز: کمتر."),
+    "increase": ("+ more tonnes", "+ больше грузов", "+ بار بیشتر"),
+    "decrease": ("− fewer tonnes", "− меньше грузов", "− بار کمتر"),
+    "change": ("Change", "Изменение", "تغییر"),
+    "diff_countries": ("Countries", "Страны", "کشورها"),
+    "diff_links": ("Links with the largest change", "Участки с наибольшими изменениями",
+                   "پیوندهای با بیشترین تغییر"),
+    "diff_borders": ("Border crossings", "Пограничные переходы", "گذرگاه‌های مرزی"),
+    "diff_shipper": ("Shipper's routes", "Маршруты грузоотправителя", "مسیرهای صاحب کالا"),
+    "chart_diff_transit": ("Change in transit tonnes, Mt/yr", "Изменение транзита, млн т/год",
+                           "تغییر ترانزیت، میلیون تن در سال"),
+    "disclaimer": ("The boundaries and names shown on the maps do not imply any judgement on the "
+                   "legal status of any territory or any endorsement or acceptance of such "
+                   "boundaries.",
+                   "Границы и названия, показанные на картах, не означают какого-либо суждения "
+                   "о правовом статусе какой-либо территории, а также признания или одобрения "
+                   "этих границ.",
+                   "مرزها و نام‌هایی که بر نقشه‌ها نشان داده شده‌اند به معنای هیچ‌گونه داوری "
+                   "درباره وضعیت حقوقی هیچ سرزمینی یا تأیید یا پذیرش این مرزها نیست."),
+    "attribution": ("Country outlines: Natural Earth (public domain), clipped and simplified.",
+                    "Контуры стран: Natural Earth (общественное достояние), обрезаны и "
+                    "упрощены.",
+                    "مرز کشورها: Natural Earth (مالکیت عمومی)، بریده و ساده‌شده."),
+    "generated": ("Written by karvan", "Подготовлено karvan", "تهیه‌شده با karvan"),
+    "dataset_text": ("Names and scenario descriptions are shown as written in the dataset.",
+                     "Названия и описания сценариев приводятся так, как они записаны в данных.",
+                     "نام‌ها و شرح سناریوها همان‌گونه که در داده‌ها آمده نشان داده شده‌اند."),
+    "rail": ("rail", "железная дорога", "راه‌آهن"),
+    "road": ("road", "автодорога", "جاده"),
+    "sea": ("sea", "море", "دریا"),
+    "ferry": ("ferry", "паром", "کشتی فری"),
+    "mode_transfer": ("transfer", "перевалка", "انتقال بار"),
+    "mode_border": ("border", "граница", "مرز"),
+}
+
+#: ISO 3166-1 alpha-2 (and karvan's XX high seas, XC Caspian) -> (en, ru, fa)
+_COUNTRIES: dict[str, tuple[str, str, str]] = {
+    "RU": ("Russia", "Россия", "روسیه"),
+    "AZ": ("Azerbaijan", "Азербайджан", "جمهوری آذربایجان"),
+    "IR": ("Iran", "Иран", "ایران"),
+    "GE": ("Georgia", "Грузия", "گرجستان"),
+    "AM": ("Armenia", "Армения", "ارمنستان"),
+    "TR": ("Türkiye", "Турция", "ترکیه"),
+    "KZ": ("Kazakhstan", "Казахстан", "قزاقستان"),
+    "TM": ("Turkmenistan", "Туркменистан", "ترکمنستان"),
+    "UZ": ("Uzbekistan", "Узбекистан", "ازبکستان"),
+    "IN": ("India", "Индия", "هند"),
+    "EG": ("Egypt", "Египет", "مصر"),
+    "PK": ("Pakistan", "Пакистан", "پاکستان"),
+    "AF": ("Afghanistan", "Афганистан", "افغانستان"),
+    "IQ": ("Iraq", "Ирак", "عراق"),
+    "SA": ("Saudi Arabia", "Саудовская Аравия", "عربستان سعودی"),
+    "AE": ("United Arab Emirates", "ОАЭ", "امارات متحده عربی"),
+    "OM": ("Oman", "Оман", "عمان"),
+    "UA": ("Ukraine", "Украина", "اوکراین"),
+    "BY": ("Belarus", "Беларусь", "بلاروس"),
+    "CN": ("China", "Китай", "چین"),
+    "XX": ("High seas", "Открытое море", "آب‌های آزاد"),
+    "XC": ("Caspian Sea", "Каспийское море", "دریای خزر"),
+}
+
+#: ISO3 of the outlines -> the two-letter code karvan uses
+ISO3_TO_2 = {"RUS": "RU", "AZE": "AZ", "IRN": "IR", "GEO": "GE", "ARM": "AM", "TUR": "TR",
+             "KAZ": "KZ", "TKM": "TM", "UZB": "UZ", "IND": "IN", "EGY": "EG", "PAK": "PK",
+             "AFG": "AF", "IRQ": "IQ", "SAU": "SA", "ARE": "AE", "OMN": "OM", "UKR": "UA",
+             "BLR": "BY", "CHN": "CN"}
+
+_GROUP = {"en": ",", "ru": "\u202f", "fa": ","}
+_DECIMAL = {"en": ".", "ru": ",", "fa": "."}
+MINUS = "\u2212"
+
+
+def check_lang(lang: str) -> str:
+    """Return ``lang`` if the report speaks it, else raise with the choices."""
+    if lang not in LANGS:
+        raise InputError(f"unknown report language {lang!r}; choose one of {', '.join(LANGS)}.")
+    return lang
+
+
+def label(key: str, lang: str) -> str:
+    """The label ``key`` in ``lang``."""
+    return _LABELS[key][LANGS.index(lang)]
+
+
+def labels(lang: str) -> dict[str, str]:
+    """Every label in ``lang``, by key."""
+    i = LANGS.index(check_lang(lang))
+    return {k: v[i] for k, v in _LABELS.items()}
+
+
+def country_name(code: str, lang: str) -> str:
+    """Name of a country code in ``lang``; the code itself when unknown."""
+    names = _COUNTRIES.get(str(code))
+    return names[LANGS.index(lang)] if names else str(code)
+
+
+def mode_name(mode: str, lang: str) -> str:
+    key = {"transfer": "mode_transfer", "border": "mode_border"}.get(mode, mode)
+    return label(key, lang) if key in _LABELS else str(mode)
+
+
+def fmt_num(x: float | None, lang: str, digits: int = 0, *, signed: bool = False) -> str:
+    """``x`` with ``digits`` decimals, grouped for ``lang``; an en dash for missing values.
+
+    >>> fmt_num(-1234567.891, "en", 1)
+    '−1,234,567.9'
+    >>> fmt_num(1234.5, "ru", 1)
+    '1\u202f234,5'
+    >>> fmt_num(0.4, "fa", 0, signed=True), fmt_num(2, "fa", 0, signed=True)
+    ('0', '+2')
+    """
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    s = f"{abs(float(x)):,.{digits}f}"
+    if s.strip("0.,") == "":  # rounds to zero: no sign
+        return s.replace(".", _DECIMAL[lang])
+    neg = float(x) < 0
+    s = s.replace(",", "\0").replace(".", _DECIMAL[lang]).replace("\0", _GROUP[lang])
+    if neg:
+        return MINUS + s
+    return ("+" + s) if signed else s
+
+
+def fmt_pct(x: float | None, lang: str, digits: int = 0) -> str:
+    """A share as a percentage: 0.873 -> ``87 %`` (``87%`` in English)."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    sep = "" if lang == "en" else "\u00a0"
+    return fmt_num(100 * float(x), lang, digits) + sep + "%"

@@ -1,0 +1,202 @@
+"""The HTML report: offline, in three languages, and its differences equal the tables'."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from karvan.errors import InputError
+from karvan.report import diff_table, read_run, render_report, write_report
+from karvan.report.i18n import LANGS, country_name, fmt_num, label
+
+
+def make_runs(root: Path, names=("baseline", "combined_2030")) -> list[Path]:
+    """Run built-in scenarios into ``root`` (the report reads run folders only)."""
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario import load_scenario
+    from karvan.scenario.run import run_scenario, write_run
+
+    data = load_corridor()
+    out = []
+    for n in names:
+        r = run_scenario(data, load_scenario(n), gap=1e-5)
+        out.append(write_run(r, root / n, data))
+    return [Path(p) for p in out]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> list[Path]:
+    return make_runs(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="module")
+def pages(runs) -> dict[str, str]:
+    return {lang: render_report(runs, lang=lang) for lang in LANGS}
+
+
+class Tables(HTMLParser):
+    """Collects tables by class: rows of (text, data-v or None)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[tuple[str, str | None]]]] = {}
+        self._t = self._row = self._cell = None
+        self._body = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table":
+            self._t = self.tables.setdefault(a.get("class") or "", [])
+        elif tag == "tbody":
+            self._body = True
+        elif tag == "tr" and self._t is not None and self._body:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = ["", a.get("data-v")]
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell[0] += data
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append((self._cell[0], self._cell[1]))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self._t.append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._t = None
+            self._body = False
+
+
+def tables_of(html: str) -> dict[str, list]:
+    p = Tables()
+    p.feed(html)
+    return p.tables
+
+
+def test_page_makes_no_requests(pages):
+    for lang, html in pages.items():
+        notice_start = html.index('<footer class="notice">')
+        for m in re.finditer(r"https?://", html):
+            assert m.start() > notice_start, (lang, html[m.start() - 80:m.start() + 80])
+        for bad in ("<script src", "<link rel=\"stylesheet\"", "@import", "url(", "<img",
+                    "<iframe", "@font-face"):
+            assert bad not in html, (lang, bad)
+        refs = re.findall(r'(?:href|src)="([^"]*)"', html)
+        assert all(r.startswith("#") or r == "data:," for r in refs), (lang, set(refs))
+
+
+def test_three_languages_with_their_labels(pages):
+    for lang, html in pages.items():
+        d = "rtl" if lang == "fa" else "ltr"
+        assert f'<html lang="{lang}" dir="{d}">' in html
+        for key in ("title", "disclaimer", "countries", "bottlenecks", "shipper", "diff_map",
+                    "attribution"):
+            assert label(key, lang) in unescape(html), (lang, key)
+        others = [x for x in LANGS if x != lang]
+        for o in others:
+            assert label("disclaimer", o) not in unescape(html)
+    assert "Россия" in pages["ru"] and "ایران" in pages["fa"] and "Azerbaijan" in pages["en"]
+
+
+def test_persian_numbers_stay_left_to_right(pages):
+    html = pages["fa"]
+    assert html.count('<td class="num"') == html.count('<td class="num" data-v=')
+    cells = re.findall(r'<td class="num" data-v="[^"]*">(<span dir="ltr">)?', html)
+    assert cells and all(c for c in cells)
+
+
+def test_differences_equal_the_tables(runs, pages):
+    a, b = read_run(runs[0]), read_run(runs[1])
+    t = tables_of(pages["en"])
+    rows = t["diff-countries"]
+    assert len(rows) == len(set(a["countries"]["country"]) | set(b["countries"]["country"]))
+    ca = a["countries"].set_index("country")
+    cb = b["countries"].set_index("country")
+    names = {country_name(code, "en"): code for code in set(ca.index) | set(cb.index)}
+    for r in rows:
+        code = names[r[0][0]]
+        va = ca["transit_tonnes"].get(code, 0.0)
+        vb = cb["transit_tonnes"].get(code, 0.0)
+        assert float(r[1][1]) == pytest.approx(va)
+        assert float(r[2][1]) == pytest.approx(vb)
+        assert float(r[3][1]) == pytest.approx(vb - va)
+        assert float(r[4][1]) == pytest.approx(cb["tonnes"].get(code, 0.0)
+                                               - ca["tonnes"].get(code, 0.0))
+        # the shown text is the same number, in Mt
+        assert r[3][0] == fmt_num((vb - va) / 1e6, "en", 2, signed=True)
+    # borders
+    ba, bb = (x["borders"].set_index("border_id")["tonnes_tot"] for x in (a, b))
+    for r in t["diff-borders"]:
+        assert float(r[3][1]) == pytest.approx(bb.get(r[0][0], 0.0) - ba.get(r[0][0], 0.0))
+    # the difference map: every band's change is B - A of the links table
+    la, lb = (x["links"].set_index("link_id")["tonnes_tot"] for x in (a, b))
+    changes = re.findall(r'data-id="([^"]+)" data-change="(-?\d+)"', pages["en"])
+    assert len(changes) > 10
+    for lid, ch in changes:
+        assert float(ch) == pytest.approx(lb.get(lid, 0.0) - la.get(lid, 0.0), abs=0.5)
+    assert 'class="lk up"' in pages["en"] and 'class="lk down"' in pages["en"]
+
+
+def test_map_draws_countries_links_and_symbols(runs, pages):
+    html = pages["en"]
+    first = html[html.index('data-scn="0"'):html.index('data-scn="1"')]
+    links = read_run(runs[0])["links"]
+    n_paths = first.count('<path class="lk')
+    n_transfer = first.count('class="sym transfer"')
+    n_border = first.count('class="sym border"')
+    assert n_transfer == (links["mode"] == "transfer").sum()
+    assert n_border == (links["mode"] == "border").sum()
+    assert n_paths == (links["mode"] != "transfer").sum()
+    assert html.count('<path class="cty') > 30
+    assert 'data-t="' in first and "Shadow price" in first
+
+
+def test_shipper_against_suez(runs, pages):
+    t = tables_of(pages["en"])["shipper"]
+    sh = read_run(runs[0])["shipper"]
+    assert len(t) == 2 * len(sh)  # one table per run in the page
+    suez = [r for r in t if r[3][0] == "All-water via Suez"]
+    assert suez and all(float(r[9][1]) == 0.0 and float(r[10][1]) == 0.0 for r in suez)
+
+
+def test_single_run_has_no_difference_section(runs):
+    html = render_report(runs[:1], lang="en")
+    assert 'class="diff"' not in html and "<select" not in html
+
+
+def test_write_report_and_cli(runs, tmp_path):
+    from karvan.cli_report import app
+
+    out = write_report(runs, tmp_path / "r.html", lang="ru")
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    res = CliRunner().invoke(app, [str(runs[0]), str(runs[1]), "--lang", "fa", "--out",
+                                   str(tmp_path / "fa.html")])
+    assert res.exit_code == 0, res.output
+    assert 'dir="rtl"' in (tmp_path / "fa.html").read_text(encoding="utf-8")
+    res = CliRunner().invoke(app, [str(runs[0]), "--lang", "de", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "en, ru, fa" in res.output
+
+
+def test_bad_input_is_explained(tmp_path):
+    with pytest.raises(InputError, match="no manifest.json"):
+        read_run(tmp_path)
+    with pytest.raises(InputError, match="choose one of"):
+        render_report([tmp_path], lang="xx")
+
+
+def test_diff_table_counts_missing_rows_as_zero():
+    a = pd.DataFrame({"k": ["x", "y"], "tonnes": [1.0, 5.0], "utilization": [0.5, np.nan]})
+    b = pd.DataFrame({"k": ["y", "z"], "tonnes": [2.0, 4.0], "utilization": [0.7, 0.1]})
+    d = diff_table(a, b, ["k"], ["tonnes", "utilization"]).set_index("k")
+    assert d["tonnes_diff"].to_dict() == {"z": 4.0, "y": -3.0, "x": -1.0}
+    assert np.isnan(d.at["x", "utilization_diff"]) and np.isnan(d.at["y", "utilization_diff"])
