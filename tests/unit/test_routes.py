@@ -51,3 +51,29 @@ def test_select_link_totals_equal_link_flow(solved):
     for link in (1, 10, 40):
         sl = select_link(r, [link], routes)
         assert sl["flow"].sum() == pytest.approx(summary.loc[link, "flow_tot"], rel=1e-6)
+
+
+def test_flows_by_origin_and_destination_sum_to_link_flows(tntp_dir):
+    from karvan.paths import flows_by_destination, flows_by_origin
+
+    prob = read_tntp(tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp")
+    r = karvan.assign(prob.network, prob.demand, method="algorithm-b", gap=1e-8)
+    fo = flows_by_origin(r)
+    fd = flows_by_destination(r)
+    for df in (fo, fd):
+        total = df.drop(columns=["link_id", "direction"]).sum(axis=1).to_numpy()
+        assert np.allclose(total, r.flow, rtol=1e-9, atol=1e-6)
+    # what leaves origin 1 on its links equals its demand; what reaches destination 2 too
+    m = prob.demand.matrices["demand"]
+    g = r.graph
+    out1 = fo.loc[g.tail == 0, 1].sum()
+    assert out1 == pytest.approx(m[0].sum() - m[0, 0], rel=1e-9)
+    in2 = fd.loc[g.head == 1, 2].sum()
+    assert in2 == pytest.approx(m[:, 1].sum() - m[1, 1], rel=1e-9)
+    # and agree with the route lists, which use the same proportional split
+    routes = route_flows(r)
+    via = routes[routes["destination"] == 2]
+    lf = np.zeros(g.n_arcs)
+    for arcs, f in zip(via["arcs"], via["flow"]):
+        lf[list(arcs)] += f
+    assert np.allclose(lf, fd[2].to_numpy(), atol=1e-6)

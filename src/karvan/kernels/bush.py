@@ -302,3 +302,48 @@ def class_flows_from_bushes(flow, bush_class, n_classes):
         for a in range(m):
             x[k, a] += flow[b, a]
     return x
+
+
+@njit(**JIT)
+def bush_destination_flows(b, o, indptr, head, tail, rindptr, rarcs, inbush, flow, demand_b,
+                           dests):
+    """Flows of bush b split by destination: (n_dest, n_arcs).
+
+    At every node the flow bound for a destination arrives over the bush's in-arcs in proportion
+    to their flows (proportionality), so the share of destination d's flow on arc a is found by
+    walking the bush backwards from d.
+    """
+    n = indptr.shape[0] - 1
+    m = head.shape[0]
+    indeg = np.empty(n, np.int64)
+    topo = np.empty(n, np.int64)
+    count = _topo(b, o, indptr, head, inbush, indeg, topo)
+    total = 0.0
+    for j in range(dests.shape[0]):
+        total += demand_b[j]
+    eps = 1e-12 * max(total, 1.0)
+    inflow = np.zeros(n)
+    for a in range(m):
+        if inbush[b, a] and flow[b, a] > eps:
+            inflow[head[a]] += flow[b, a]
+    out = np.zeros((dests.shape[0], m))
+    share = np.zeros(n)
+    for j in range(dests.shape[0]):
+        q = demand_b[j]
+        d = dests[j]
+        if q <= 0.0 or d == o:
+            continue
+        for i in range(n):
+            share[i] = 0.0
+        share[d] = 1.0
+        for idx in range(count - 1, 0, -1):
+            u = topo[idx]
+            if share[u] == 0.0 or inflow[u] <= 0.0:
+                continue
+            for r in range(rindptr[u], rindptr[u + 1]):
+                a = rarcs[r]
+                if inbush[b, a] and flow[b, a] > eps:
+                    s = share[u] * flow[b, a] / inflow[u]
+                    out[j, a] += q * s
+                    share[tail[a]] += s
+    return out

@@ -142,3 +142,47 @@ def select_link(result: AssignmentResult, link_ids, routes: pd.DataFrame | None 
     hit = routes["links"].map(lambda ls: bool(sel.intersection(ls)))
     out = routes[hit].groupby(["class", "origin", "destination"], as_index=False)["flow"].sum()
     return out.sort_values("flow", ascending=False, ignore_index=True)
+
+
+def _need_bushes(result: AssignmentResult):
+    if result.bushes is None:
+        raise InputError("flows by origin or destination need a result of "
+                         "method='algorithm-b' (origin-based flows).")
+    return result.bushes
+
+
+def flows_by_origin(result: AssignmentResult) -> pd.DataFrame:
+    """Link flows split by origin zone (all classes): one column per origin, one row per arc
+    (``link_id``, ``direction``); the columns sum to the link flows."""
+    bs = _need_bushes(result)
+    g = result.graph
+    zones = [bs.zone_ids[i] for i in bs.bush_zone]
+    df = pd.DataFrame(bs.flow.T, columns=pd.Index(zones, name="origin"))
+    df = df.T.groupby(level=0, sort=False).sum().T
+    df.insert(0, "direction", g.arc_dir.astype(np.int64))
+    df.insert(0, "link_id", g.link_ids[g.arc_link])
+    return df
+
+
+def flows_by_destination(result: AssignmentResult) -> pd.DataFrame:
+    """Link flows split by destination zone (all classes), by the proportional split of the
+    origin-based flows: one column per destination, one row per arc; they sum to the link
+    flows."""
+    from karvan.kernels.bush import bush_destination_flows
+
+    bs = _need_bushes(result)
+    g = result.graph
+    order = np.argsort(g.head, kind="stable").astype(np.int64)
+    rindptr = np.zeros(g.n_nodes + 1, dtype=np.int64)
+    np.add.at(rindptr, g.head + 1, 1)
+    rindptr = np.cumsum(rindptr)
+    total = np.zeros((len(bs.zone_ids), g.n_arcs))
+    for b in range(bs.flow.shape[0]):
+        o = int(bs.zone_nodes[bs.bush_zone[b]])
+        total += bush_destination_flows(b, o, g.indptr, g.head, g.tail, rindptr, order,
+                                        bs.inbush, bs.flow, bs.demand[b], bs.zone_nodes)
+    df = pd.DataFrame(total.T, columns=pd.Index(list(bs.zone_ids), name="destination"))
+    df = df.loc[:, df.abs().sum() > 0]
+    df.insert(0, "direction", g.arc_dir.astype(np.int64))
+    df.insert(0, "link_id", g.link_ids[g.arc_link])
+    return df
