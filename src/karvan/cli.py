@@ -292,6 +292,10 @@ app.add_typer(_export_app)
 from karvan.cli_report import app as _report_app  # noqa: E402  (sub-app: `karvan report`)
 
 app.add_typer(_report_app)
+
+from karvan.cli_serve import app as _serve_app  # noqa: E402  (sub-app: `karvan serve`)
+
+app.add_typer(_serve_app)
 StoreOption = Annotated[Path, typer.Option("--store", help="Run store folder.")]
 
 

@@ -1,0 +1,56 @@
+"""``karvan serve``: the local dashboard."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from karvan.errors import KarvanError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+console = Console(stderr=True)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on; anything but 127.0.0.1 "
+                                           "lets other machines in (there is no login).")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    store: Annotated[Path, typer.Option("--store", help="Run store folder (created if "
+                                                        "missing).")] = Path("results"),
+    workers: Annotated[int, typer.Option(help="Scenario runs at the same time; more wait.")]
+    = 2,
+) -> None:
+    """Start the dashboard: stored runs, their maps and tables, scenarios built and run in the
+    background, comparisons. Stop it with Ctrl-C."""
+    import uvicorn
+
+    from karvan.web import create_app
+
+    if not 1 <= port <= 65535:
+        console.print(f"[bold red]error:[/] --port {port} is not a port (1-65535).")
+        raise typer.Exit(2)
+    try:
+        web = create_app(store, workers=workers)
+    except KarvanError as e:
+        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if not _loopback(host):
+        console.print(f"[yellow]warning:[/] listening on {host}: other machines can reach the "
+                      "dashboard, which has no login.")
+    console.print(f"karvan dashboard on http://{host}:{port}/ (store: {store}); Ctrl-C stops it.")
+    uvicorn.run(web, host=host, port=port, log_level="warning")

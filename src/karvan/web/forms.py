@@ -1,0 +1,257 @@
+"""The scenario form: what the dashboard sends, checked and turned into a scenario TOML file.
+
+The form is a JSON object::
+
+    {"name": "my_case", "title": "...", "year": 2030, "extends": "baseline",
+     "borders": {"AZ-IR_ASTARA": "close"},           # open | close (others: unchanged)
+     "links": {"R_IR_RASHT_ASTARA": "open"},          # open | close
+     "capacity": [{"target": "R_AZ_ALAT_OSMANLI", "capacity_mt": 15}],   # a link or border id
+     "demand": [{"factor": 1.5, "origin_country": "RU", "destination_country": "",
+                 "commodity": "containers"}]}
+
+Numbers may come as text (from input boxes). Every problem is collected and reported at once,
+named by the form field; then the TOML is written in the documented format
+(``docs/model.md``, "Scenarios"), loaded with :func:`karvan.scenario.load_scenario` (which
+validates it with the scenario schema and resolves ``extends``) and applied to the corridor
+data, which finds any remaining bad reference.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+from karvan.errors import InputError, format_ids
+from karvan.freight.corridor import CorridorData
+from karvan.scenario import Scenario, builtin_scenarios, load_scenario
+from karvan.scenario.apply import apply_scenario
+
+#: latest scenario year the dashboard accepts (demand growth is extrapolated from the base year)
+MAX_YEAR = 2100
+NAME = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
+FORM_KEYS = {"name", "title", "year", "extends", "borders", "links", "capacity", "demand", "lp"}
+
+
+def _number(raw, where: str, problems: list[str], *, minimum: float = 0.0) -> float | None:
+    """``raw`` as a finite number >= ``minimum``, else a problem and ``None``."""
+    if isinstance(raw, bool) or raw is None or (isinstance(raw, str) and not raw.strip()):
+        problems.append(f"{where}: a number is needed.")
+        return None
+    try:
+        x = float(str(raw).strip().replace(",", "")) if isinstance(raw, str) else float(raw)
+    except (TypeError, ValueError):
+        problems.append(f"{where}: {raw!r} is not a number.")
+        return None
+    if not math.isfinite(x):
+        problems.append(f"{where}: {raw!r} is not a finite number.")
+        return None
+    if x < minimum:
+        problems.append(f"{where}: {x:g} is below {minimum:g}.")
+        return None
+    return x
+
+
+def _toggles(raw, kind: str, known: set[str], problems: list[str]) -> dict[str, list[str]]:
+    """``{id: "open"|"close"}`` as ``{"open": [ids], "close": [ids]}``."""
+    out: dict[str, list[str]] = {"open": [], "close": []}
+    if raw is None:
+        return out
+    if not isinstance(raw, Mapping):
+        problems.append(f"{kind}s: expected an object of {kind} id to \"open\" or \"close\".")
+        return out
+    unknown = [str(k) for k in raw if str(k) not in known]
+    if unknown:
+        problems.append(f"{kind}s: unknown {kind} ids {format_ids(unknown)}; pick them from the "
+                        "list.")
+    bad = [f"{k}={v!r}" for k, v in raw.items() if v not in ("open", "close", "", None)]
+    if bad:
+        problems.append(f"{kind}s: the state must be \"open\" or \"close\" ({format_ids(bad)}).")
+    for k, v in raw.items():
+        if str(k) in known and v in out:
+            out[v].append(str(k))
+    return out
+
+
+def modifications_from_form(form: Mapping, data: CorridorData) -> tuple[dict, list[str]]:
+    """The scenario file contents (a dict in TOML shape) of a dashboard form, and the problems.
+
+    Checks what the scenario schema cannot: ids against the corridor data, numbers typed as
+    text, countries and commodities, the year against the data's base year.
+    """
+    problems: list[str] = []
+    if not isinstance(form, Mapping):
+        return {}, ["the request body must be a JSON object (the scenario form)."]
+    extra = sorted(set(form) - FORM_KEYS)
+    if extra:
+        problems.append(f"unknown form fields {format_ids(extra)}; known: "
+                        f"{', '.join(sorted(FORM_KEYS))}.")
+    builtins = builtin_scenarios()
+    name = str(form.get("name") or "").strip()
+    if not NAME.match(name):
+        problems.append(f"name: {name!r} must be 1-60 letters, digits, _ or - (it names the "
+                        "file and the run).")
+    elif name in builtins:
+        problems.append(f"name: {name!r} is a built-in scenario; choose another name.")
+    extends = str(form.get("extends") or "").strip() or None
+    if extends is not None and extends not in builtins:
+        problems.append(f"extends: {extends!r} is not a built-in scenario "
+                        f"({', '.join(builtins)}).")
+    year = None
+    raw_year = form.get("year")
+    try:
+        year = int(str(raw_year).strip()) if not isinstance(raw_year, (bool, float)) else None
+    except (TypeError, ValueError):
+        year = None
+    if isinstance(raw_year, float) and raw_year.is_integer():
+        year = int(raw_year)
+    if year is None:
+        problems.append(f"year: {raw_year!r} is not a whole year.")
+    elif not data.base_year <= year <= MAX_YEAR:
+        problems.append(f"year: {year} is out of range; give a year from the data's base year "
+                        f"{data.base_year} to {MAX_YEAR}.")
+    links = data.links
+    border_ids = set(links["border_id"].dropna().astype(str))
+    link_ids = set(links.index.astype(str))
+    mods: list[dict] = []
+    b = _toggles(form.get("borders"), "border", border_ids, problems)
+    k = _toggles(form.get("links"), "link", link_ids, problems)
+    for action in ("open", "close"):
+        if b[action]:
+            mods.append({"action": action, "borders": sorted(b[action])})
+        if k[action]:
+            mods.append({"action": action, "links": sorted(k[action])})
+    caps = form.get("capacity") or []
+    if not isinstance(caps, list):
+        problems.append("capacity: expected a list of {target, capacity_mt}.")
+        caps = []
+    for i, row in enumerate(caps, 1):
+        where = f"capacity row {i}"
+        if not isinstance(row, Mapping):
+            problems.append(f"{where}: expected {{target, capacity_mt}}.")
+            continue
+        target = str(row.get("target") or "").strip()
+        mt = _number(row.get("capacity_mt"), f"{where} (Mt/yr)", problems)
+        if target in link_ids:
+            sel = {"links": [target]}
+        elif target in border_ids:
+            sel = {"borders": [target]}
+        else:
+            problems.append(f"{where}: {target!r} is neither a link id nor a border id."
+                            if target else f"{where}: pick a link or border.")
+            continue
+        if mt is not None:
+            mods.append({"action": "set", **sel, "field": "capacity_tpy",
+                         "value": round(mt * 1e6, 3)})
+    dems = form.get("demand") or []
+    if not isinstance(dems, list):
+        problems.append("demand: expected a list of {factor, origin_country, "
+                        "destination_country, commodity}.")
+        dems = []
+    countries = set(data.zone_country().values())
+    commodities = set(data.commodity_ids)
+    for i, row in enumerate(dems, 1):
+        where = f"demand row {i}"
+        if not isinstance(row, Mapping):
+            problems.append(f"{where}: expected {{factor, origin_country, ...}}.")
+            continue
+        f = _number(row.get("factor"), f"{where} (factor)", problems)
+        mod: dict = {"action": "demand_scale"}
+        for key in ("origin_country", "destination_country"):
+            c = str(row.get(key) or "").strip().upper()
+            if c and c not in countries:
+                problems.append(f"{where}: {key.replace('_', ' ')} {c!r} has no zones; known: "
+                                f"{', '.join(sorted(countries))}.")
+            elif c:
+                mod[key] = c
+        com = str(row.get("commodity") or "").strip()
+        if com and com not in commodities:
+            problems.append(f"{where}: unknown commodity {com!r}; known: "
+                            f"{', '.join(data.commodity_ids)}.")
+        elif com:
+            mod["commodity"] = com
+        if f is not None:
+            mods.append({**mod, "factor": f})
+    for m in mods:
+        m["source"] = "dashboard"
+    title = str(form.get("title") or "").strip() or name
+    spec = {"name": name, "title": title,
+            "description": f"Built in the karvan dashboard "
+                           f"({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC).",
+            "year": year, "extends": extends, "modification": mods}
+    return spec, problems
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # a TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"no TOML form for {type(v).__name__}")
+
+
+def scenario_toml(spec: Mapping) -> str:
+    """The scenario file text of ``spec`` (the dict of :func:`modifications_from_form`), in the
+    documented format: top-level keys, then one ``[[modification]]`` table each.
+
+    Examples
+    --------
+    >>> print(scenario_toml({"name": "t", "year": 2030, "extends": "baseline",
+    ...                      "modification": [{"action": "close", "borders": ["AZ-IR_ASTARA"]}]}))
+    name = "t"
+    year = 2030
+    extends = "baseline"
+    <BLANKLINE>
+    [[modification]]
+    action = "close"
+    borders = ["AZ-IR_ASTARA"]
+    <BLANKLINE>
+    """
+    lines = [f"{k} = {_toml_value(spec[k])}" for k in ("name", "title", "description", "year",
+                                                       "extends") if spec.get(k) is not None]
+    for m in spec.get("modification", []):
+        lines += ["", "[[modification]]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in m.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+def build_scenario(form: Mapping, data: CorridorData) -> tuple[Scenario, str]:
+    """Check a dashboard form and return the scenario and its TOML text.
+
+    The TOML is written to a temporary file and loaded with :func:`load_scenario`, so that the
+    scenario schema validates it and ``extends`` resolves against the built-in scenarios; the
+    scenario is then applied to ``data`` to find unknown ids (nothing is solved).
+
+    Raises
+    ------
+    InputError
+        With every problem found (``problems``), form checks first.
+    """
+    spec, problems = modifications_from_form(form, data)
+    if problems:
+        raise InputError(problems, "scenario form")
+    text = scenario_toml(spec)
+    with tempfile.TemporaryDirectory(prefix="karvan-web-") as tmp:
+        path = Path(tmp) / f"{spec['name']}.toml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            scenario = load_scenario(path)
+        except InputError as e:
+            raise InputError(e.problems, "scenario form") from None
+    scenario = Scenario(scenario.name, scenario.title, scenario.description, scenario.year,
+                        scenario.modifications, scenario.chain, None)
+    try:
+        apply_scenario(data, scenario)
+    except InputError as e:
+        raise InputError(e.problems, "scenario form") from None
+    return scenario, text

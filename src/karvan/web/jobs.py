@@ -1,0 +1,175 @@
+"""Scenario runs in the background: a registry of jobs and the worker threads that run them.
+
+Each job runs :func:`karvan.scenario.run.run_scenario` in a worker thread and saves through
+:meth:`karvan.store.RunStore.save`, which is safe across threads and processes. The registry
+is the only state shared between request handlers and workers; every read and write of it
+holds its lock, and readers get copies (:meth:`Job.snapshot`).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from karvan.errors import InputError
+from karvan.freight.corridor import CorridorData
+from karvan.scenario import Scenario
+from karvan.scenario.run import run_scenario, save_run
+from karvan.store import RunStore
+
+log = logging.getLogger(__name__)
+
+#: the stages a run goes through, in order (progress is the share of these passed)
+STAGES = ("queued", "starting", "user equilibrium", "capacity LP", "tables", "saving",
+          "complete")
+#: most finished jobs kept in memory (the runs themselves are in the store)
+KEEP_FINISHED = 200
+
+
+def _parallel_runs_safe() -> bool:
+    """Whether numba's threading layer lets two threads run parallel kernels at once (OpenMP
+    and TBB do; the ``workqueue`` fallback aborts the process). Until the first parallel
+    kernel has run the layer is unknown, and runs take turns."""
+    import numba
+
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:  # no parallel kernel has run yet
+        return False
+
+
+@dataclass(slots=True)
+class Job:
+    """One background run; mutable, and changed only under the registry's lock."""
+
+    job_id: str
+    scenario: str
+    title: str
+    year: int
+    toml: str
+    lp: bool
+    status: str = "queued"  # queued | running | complete | failed
+    stage: str = "queued"
+    messages: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+
+    def snapshot(self) -> dict:
+        """A JSON-able copy for the API."""
+        skip = 0 if self.lp else 1  # no capacity LP: one stage fewer
+        idx = STAGES.index(self.stage)
+        done = idx - (skip if idx > STAGES.index("capacity LP") else 0)
+        return {"job_id": self.job_id, "scenario": self.scenario, "title": self.title,
+                "year": self.year, "lp": self.lp, "status": self.status, "stage": self.stage,
+                "progress": round(done / (len(STAGES) - 1 - skip), 3),
+                "messages": list(self.messages), "run_id": self.run_id, "error": self.error,
+                "problems": list(self.problems), "created": self.created,
+                "finished": self.finished, "toml": self.toml,
+                "elapsed_s": round((self.finished or time.time()) - self.created, 2)}
+
+
+class JobRegistry:
+    """Jobs by id, run by a pool of worker threads.
+
+    Parameters
+    ----------
+    store
+        Where finished runs are saved.
+    data
+        The corridor data the scenarios apply to (read only: each run copies what it changes).
+    workers
+        Runs at the same time; more are queued.
+    """
+
+    def __init__(self, store: RunStore, data: Callable[[], CorridorData], *,
+                 workers: int = 2) -> None:
+        self.store = store
+        self._data = data
+        self._lock = threading.Lock()
+        self._solve_lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
+                                        thread_name_prefix="karvan-run")
+
+    def submit(self, scenario: Scenario, toml: str, *, lp: bool = True) -> dict:
+        """Queue a run of ``scenario``; its job as a dict."""
+        job = Job(f"j{secrets.token_hex(5)}", scenario.name, scenario.title, scenario.year, toml,
+                  lp, messages=["queued"])
+        with self._lock:
+            self._jobs[job.job_id] = job
+            self._forget_old()
+            snap = job.snapshot()
+        self._pool.submit(self._run, job.job_id, scenario)
+        return snap
+
+    def get(self, job_id: str) -> dict | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return job.snapshot() if job else None
+
+    def list(self) -> list[dict]:
+        """Every job, newest first."""
+        with self._lock:
+            return [j.snapshot() for j in sorted(self._jobs.values(), key=lambda j: -j.created)]
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop taking jobs; cancel the queued ones; wait for running ones if ``wait``."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def _update(self, job_id: str, **changes) -> None:
+        with self._lock:
+            job = self._jobs[job_id]
+            msg = changes.pop("message", None)
+            for k, v in changes.items():
+                setattr(job, k, v)
+            if msg:
+                job.messages.append(msg)
+
+    def _progress(self, job_id: str) -> Callable[[str], None]:
+        def say(msg: str) -> None:
+            stage = next((s for s in STAGES if msg.endswith(s)), None)
+            if stage:
+                self._update(job_id, stage=stage, message=msg)
+            else:
+                self._update(job_id, message=msg)
+        return say
+
+    def _run(self, job_id: str, scenario: Scenario) -> None:
+        self._update(job_id, status="running", stage="starting", message="starting")
+        say = self._progress(job_id)
+        try:
+            data = self._data()
+            lp = self.get(job_id)["lp"]
+            if _parallel_runs_safe():
+                run = run_scenario(data, scenario, lp=lp, progress=say)
+            else:
+                with self._solve_lock:
+                    run = run_scenario(data, scenario, lp=lp, progress=say)
+            self._update(job_id, stage="saving", message="saving to the run store")
+            run_id = save_run(run, self.store, data)
+        except InputError as e:
+            log.warning("job %s (%s): %s", job_id, scenario.name, e)
+            self._update(job_id, status="failed", error=str(e), problems=e.problems,
+                         finished=time.time(), message="failed")
+        except Exception as e:  # noqa: BLE001  (a worker's boundary: the job must end, failed)
+            log.exception("job %s (%s) failed", job_id, scenario.name)
+            self._update(job_id, status="failed", error=f"{type(e).__name__}: {e}",
+                         finished=time.time(), message="failed")
+        else:
+            log.info("job %s (%s): run %s saved", job_id, scenario.name, run_id)
+            self._update(job_id, status="complete", stage="complete", run_id=run_id,
+                         finished=time.time(), message=f"complete: run {run_id}")
+
+    def _forget_old(self) -> None:
+        done = sorted((j for j in self._jobs.values() if j.finished is not None),
+                      key=lambda j: j.finished)
+        for j in done[:max(0, len(done) - KEEP_FINISHED)]:
+            del self._jobs[j.job_id]

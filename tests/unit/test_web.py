@@ -1,0 +1,210 @@
+"""The dashboard through FastAPI's test client: stored runs listed and shown, the scenario form
+validated (422 with every problem), scenarios run in the background to completion and saved,
+two at once, and compared."""
+
+from __future__ import annotations
+
+import ast
+import time
+import tomllib
+import warnings
+from pathlib import Path
+
+import pytest
+
+from karvan.freight.corridor import load_corridor
+from karvan.scenario import load_scenario
+from karvan.scenario.run import run_scenario, save_run
+from karvan.scenario.spec import ScenarioFile
+from karvan.store import RunStore
+from karvan.web import create_app
+
+with warnings.catch_warnings():  # starlette warns that it prefers httpx2 to httpx
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "karvan"
+#: most seconds a background run may take here (a corridor run without the LP takes ~1 s)
+RUN_TIMEOUT_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_corridor()
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, data) -> tuple[Path, str]:
+    """A store holding one baseline run (no LP)."""
+    root = tmp_path_factory.mktemp("store")
+    run = run_scenario(data, load_scenario("baseline"), lp=False)
+    return root, save_run(run, RunStore(root), data)
+
+
+@pytest.fixture
+def client(seeded, data):
+    with TestClient(create_app(seeded[0], data=data)) as c:
+        yield c
+
+
+def form(**kw) -> dict:
+    base = {"name": "no_astara", "title": "Astara closed", "year": "2024",
+            "extends": "baseline", "borders": {"AZ-IR_ASTARA": "close"}, "lp": False}
+    return {**base, **kw}
+
+
+def wait(client, job_id: str) -> dict:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < RUN_TIMEOUT_S:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["status"] in ("complete", "failed"):
+            return job
+        time.sleep(0.1)
+    pytest.fail(f"job {job_id} did not finish in {RUN_TIMEOUT_S} s: {job}")
+
+
+def test_lists_stored_runs(client, seeded):
+    _, rid = seeded
+    page = client.get("/")
+    assert page.status_code == 200
+    assert f'href="/runs/{rid}"' in page.text and "Build a scenario" in page.text
+    assert "http://" not in page.text.replace("http://www.w3.org", "")  # nothing from elsewhere
+    runs = client.get("/api/runs").json()
+    assert [r["run_id"] for r in runs] == [rid]
+    assert runs[0]["scenario"] == "baseline" and runs[0]["year"] == 2024
+    assert rid in client.get("/fragments/runs").text
+
+
+def test_shows_a_run_map_and_tables(client, seeded):
+    _, rid = seeded
+    page = client.get(f"/runs/{rid}")
+    assert page.status_code == 200 and f'src="/runs/{rid}/report?lang=en"' in page.text
+    rep = client.get(f"/runs/{rid}/report", params={"lang": "fa"})
+    assert rep.status_code == 200 and 'dir="rtl"' in rep.text
+    rep = client.get(f"/runs/{rid}/report")
+    assert "map flows" in rep.text and "<table" in rep.text
+    borders = client.get(f"/api/runs/{rid}/tables/borders", params={"limit": 3}).json()
+    assert len(borders) == 3 and {"border_id", "tonnes_tot"} <= set(borders[0])
+    csv = client.get(f"/runs/{rid}/tables/links.csv")
+    assert csv.status_code == 200 and csv.text.startswith("link_id")
+    man = client.get(f"/api/runs/{rid}").json()["manifest"]
+    assert man["scenario"]["name"] == "baseline"
+
+
+def test_unknown_runs_tables_and_languages_answer_404(client, seeded):
+    _, rid = seeded
+    assert client.get("/runs/20990101-000000-nope-0000").status_code == 404
+    r = client.get("/api/runs/nope")
+    assert r.status_code == 404 and "karvan runs list" in r.json()["problems"][0]
+    assert client.get(f"/api/runs/{rid}/tables/..%2Fcatalog").status_code == 404
+    assert client.get(f"/runs/{rid}/tables/manifest.csv").status_code == 404
+    assert client.get(f"/runs/{rid}/report", params={"lang": "xx"}).status_code == 404
+    assert client.get("/api/jobs/j000").status_code == 404
+
+
+def test_form_problems_answer_422_with_every_message(client):
+    bad = form(name="baseline", year="20x0", extends="nowhere",
+               borders={"AZ-IR_ASTARA": "shut", "XX-YY_NOWHERE": "close"},
+               links={"R_NO_SUCH_LINK": "open"},
+               capacity=[{"target": "R_AZ_ALAT_OSMANLI", "capacity_mt": "lots"},
+                         {"target": "NOPE", "capacity_mt": "5"}],
+               demand=[{"factor": "-2", "origin_country": "ZZ", "commodity": "gold"}])
+    r = client.post("/api/jobs", json=bad)
+    assert r.status_code == 422
+    problems = r.json()["problems"]
+    text = "\n".join(problems)
+    for needle in ["'baseline' is a built-in scenario", "'20x0' is not a whole year",
+                   "'nowhere' is not a built-in scenario", "XX-YY_NOWHERE", "\"open\" or",
+                   "R_NO_SUCH_LINK", "'lots' is not a number", "'NOPE' is neither a link id",
+                   "-2 is below 0", "'ZZ' has no zones", "unknown commodity 'gold'"]:
+        assert needle in text, (needle, problems)
+    assert client.get("/api/jobs").json() == []  # nothing was started
+    r = client.post("/api/jobs", json=form(year=1990))
+    assert r.status_code == 422 and "1990 is out of range" in r.json()["problems"][0]
+    r = client.post("/api/scenario/preview", json=form(year=2031, name="bad name!"))
+    assert r.status_code == 422 and "name: 'bad name!'" in r.json()["problems"][0]
+    r = client.post("/api/jobs", content=b"{not json", headers={"content-type":
+                                                                "application/json"})
+    assert r.status_code == 422 and "not JSON" in r.json()["detail"]
+
+
+def test_preview_writes_the_documented_toml(client):
+    r = client.post("/api/scenario/preview", json=form(
+        year=2030, extends="rasht_astara", links={"R_AZ_ALAT_OSMANLI": "close"},
+        capacity=[{"target": "RU-AZ_SAMUR", "capacity_mt": "15"}],
+        demand=[{"factor": "1.5", "origin_country": "RU", "destination_country": "IN",
+                 "commodity": "containers"}]))
+    assert r.status_code == 200, r.json()
+    spec = ScenarioFile.model_validate(tomllib.loads(r.json()["toml"]))
+    assert (spec.name, spec.year, spec.extends) == ("no_astara", 2030, "rasht_astara")
+    acts = [(m.action, m.borders, m.links, m.value, m.factor) for m in spec.modification]
+    assert acts == [("close", ["AZ-IR_ASTARA"], [], None, None),
+                    ("close", [], ["R_AZ_ALAT_OSMANLI"], None, None),
+                    ("set", ["RU-AZ_SAMUR"], [], 15e6, None),
+                    ("demand_scale", [], [], None, 1.5)]
+    # the scenario resolved its parent: the built-in chain comes first
+    assert r.json()["scenario"]["chain"] == ["no_astara", "rasht_astara", "baseline"]
+
+
+def test_a_background_run_completes_and_is_stored(client, seeded):
+    root, base_id = seeded
+    r = client.post("/api/jobs", json=form())
+    assert r.status_code == 202
+    job = wait(client, r.json()["job_id"])
+    assert job["status"] == "complete", job
+    assert job["progress"] == 1.0
+    assert "no_astara: user equilibrium" in job["messages"]
+    assert "no_astara: capacity LP" not in job["messages"]  # lp=False
+    rid = job["run_id"]
+    assert rid in RunStore(root).list()["run_id"].tolist()
+    rec = RunStore(root).get(rid)
+    mods = rec.table("modifications")
+    assert "B_AZ_IR_ASTARA_RAIL" in ";".join(mods["targets"])
+    # a closed border carries nothing: it leaves the result tables
+    assert "AZ-IR_ASTARA" not in set(rec.table("borders")["border_id"])
+    assert "AZ-IR_ASTARA" in set(RunStore(root).get(base_id).table("borders")["border_id"])
+    assert client.get(f"/runs/{rid}").status_code == 200
+    # compared with the baseline: the Astara border loses its flow
+    diff = client.get("/api/compare", params={"a": base_id, "b": rid}).json()
+    astara = next(x for x in diff["borders"] if x["border_id"] == "AZ-IR_ASTARA")
+    assert astara["tonnes_tot_b"] == 0 and astara["tonnes_tot_diff"] < 0
+    assert client.get("/compare", params={"a": base_id, "b": rid}).status_code == 200
+    rep = client.get("/compare/report", params={"a": base_id, "b": rid})
+    assert rep.status_code == 200 and "map diff" in rep.text
+
+
+def test_two_runs_started_at_once_both_complete(client, seeded):
+    root, _ = seeded
+    before = set(RunStore(root).list()["run_id"])
+    a = client.post("/api/jobs", json=form(name="same_time"))
+    b = client.post("/api/jobs", json=form(name="same_time", borders={},
+                                           demand=[{"factor": 2}]))
+    assert a.status_code == b.status_code == 202
+    jobs = [wait(client, r.json()["job_id"]) for r in (a, b)]
+    assert [j["status"] for j in jobs] == ["complete", "complete"], jobs
+    ids = {j["run_id"] for j in jobs}
+    assert len(ids) == 2
+    store = RunStore(root)
+    assert set(store.list()["run_id"]) == before | ids
+    assert store.repair() == {"temporary_folders": 0, "unlisted_folders": 0,
+                              "missing_folders": 0}
+    listed = {j["job_id"] for j in client.get("/api/jobs").json()}
+    assert {r.json()["job_id"] for r in (a, b)} <= listed
+
+
+def test_web_stays_above_the_layers_below():
+    for pkg in ("scenario", "store", "report", "freight", "io"):
+        for f in (SRC / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(f.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    assert not node.module.startswith("karvan.web"), f
+
+
+def test_serve_defaults_to_loopback():
+    import inspect
+
+    from karvan.cli_serve import _loopback, serve
+
+    assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
+    assert _loopback("127.0.0.1") and _loopback("localhost") and _loopback("::1")
+    assert not _loopback("0.0.0.0") and not _loopback("example.org")
