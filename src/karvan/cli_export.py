@@ -14,14 +14,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from typing import TYPE_CHECKING
+
 from karvan.errors import InputError, KarvanError
-from karvan.freight.corridor import CorridorData, load_corridor
-from karvan.io.geopackage import network_geometry, read_run_manifest, write_geopackage
-from karvan.io.gmns import write_gmns
-from karvan.io.omx import write_omx
-from karvan.network.model import Network
-from karvan.scenario.apply import apply_scenario
-from karvan.scenario.spec import Modification, Scenario
+
+if TYPE_CHECKING:  # the exporters load GeoPandas: imported when a command runs, not at start-up
+    from karvan.freight.corridor import CorridorData
+    from karvan.scenario.spec import Scenario
 
 FORMATS = ("gpkg", "omx", "gmns", "all")
 
@@ -33,6 +32,8 @@ out = Console()
 
 def scenario_from_manifest(spec: dict) -> Scenario:
     """The :class:`Scenario` recorded in a run's manifest (``manifest["scenario"]``)."""
+    from karvan.scenario.spec import Modification, Scenario
+
     try:
         mods = tuple(Modification.model_validate(m) for m in spec.get("modifications", []))
         return Scenario(str(spec["name"]), spec.get("title", ""), spec.get("description", ""),
@@ -67,6 +68,12 @@ def export_gmns(run_folder: str | os.PathLike, out: str | os.PathLike, *,
     Path
         The folder written.
     """
+    from karvan.freight.corridor import load_corridor
+    from karvan.io.geopackage import network_geometry, read_run_manifest
+    from karvan.io.gmns import write_gmns
+    from karvan.network.model import Network
+    from karvan.scenario.apply import apply_scenario
+
     manifest = read_run_manifest(run_folder)
     if data is None:
         network_geometry(run_folder)  # the dataset is there and unchanged, or InputError
@@ -90,6 +97,9 @@ def export_run(run_folder: str | os.PathLike, fmt: str = "all", out: str | os.Pa
     ``out`` is the file (gpkg, omx) or folder (gmns) for one format, or the folder for
     ``all`` (``run.gpkg``, ``run.omx``, ``gmns/``); default: inside the run folder.
     """
+    from karvan.io.geopackage import read_run_manifest, write_geopackage
+    from karvan.io.omx import write_omx
+
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     run_folder = Path(run_folder)

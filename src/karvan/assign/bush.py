@@ -50,8 +50,8 @@ def _reverse_star(g):
 
 
 def solve_bush(prob, *, gap: float, max_iter: int, max_time_s: float | None, callback,
-               strict: bool, warm_start: BushState | None = None, n_shift: int = 4,
-               threads: int | None = None) -> AssignmentResult:
+               strict: bool, warm_start: BushState | None = None, n_shift: int = 1,
+               threads: int | None = None, shift_sweeps: int = 2) -> AssignmentResult:
     """Algorithm B on the arrays of an assignment problem (see ``karvan.assign``)."""
     from karvan.assign.equilibrium import IterationInfo
 
@@ -147,6 +147,12 @@ def solve_bush(prob, *, gap: float, max_iter: int, max_time_s: float | None, cal
                                g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf,
                                prob.fixed, prob.pce, bush_class, bush_origin, flow, inbush, x,
                                v, t, dt, n_shift, True, n_threads)
+        # more sweeps that only shift flow within the bushes, before the next gap check
+        for _ in range(shift_sweeps):
+            shifts += KB.bush_sweep(g.indptr, g.head, g.tail, rindptr, rarcs, g.blocked,
+                                    g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf,
+                                    prob.fixed, prob.pce, bush_class, bush_origin, flow, inbush,
+                                    x, v, t, dt, 1, False, n_threads)
     conv = pd.DataFrame(rows, columns=["iteration", "relative_gap", "aec", "objective", "step",
                                        "direction", "elapsed_s"])
     if not converged:
