@@ -63,8 +63,8 @@ def assign(
     network: Annotated[Path, typer.Argument(help="A GMNS network folder or a TNTP _net file.")],
     trips: Annotated[Path | None, typer.Option(help="Demand: TNTP trips file or CSV "
                                                     "(default: beside the network).")] = None,
-    method: Annotated[str, typer.Option(help="aon, msa, fw, cfw, bfw or algorithm-b (origin-based, "
-                                             "for tight gaps).")] = "bfw",
+    method: Annotated[str, typer.Option(help="algorithm-b (origin-based, the default), bfw, cfw, "
+                                             "fw, msa or aon.")] = "algorithm-b",
     gap: Annotated[float, typer.Option(help="Target relative gap.")] = 1e-4,
     max_iter: Annotated[int, typer.Option(help="Most iterations.")] = 1000,
     max_time: Annotated[float | None, typer.Option(help="Most seconds.")] = None,

@@ -165,8 +165,8 @@ def test_not_converged_exits_1_and_still_writes(sioux_falls, tmp_path):
     # the command reports it itself (message and exit code), without a Python warning
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        code, out = run("assign", sioux_falls, "--max-iter", "2", "--gap", "1e-12", "--out",
-                        out_dir, "-q")
+        code, out = run("assign", sioux_falls, "--method", "bfw", "--max-iter", "2", "--gap",
+                        "1e-12", "--out", out_dir, "-q")
     assert code == 1
     assert "not converged: 2 iterations" in out
     flows, conv, manifest = read_out(out_dir)

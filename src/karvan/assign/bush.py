@@ -142,17 +142,22 @@ def solve_bush(prob, *, gap: float, max_iter: int, max_time_s: float | None, cal
             break
         if it >= max_iter or (max_time_s is not None and elapsed >= max_time_s):
             break
-        it += 1
-        shifts = KB.bush_sweep(g.indptr, g.head, g.tail, rindptr, rarcs, g.blocked,
-                               g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf,
-                               prob.fixed, prob.pce, bush_class, bush_origin, flow, inbush, x,
-                               v, t, dt, n_shift, True, n_threads)
-        # more sweeps that only shift flow within the bushes, before the next gap check
-        for _ in range(shift_sweeps):
+        # far from the target, two rounds between gap checks: a check (shortest paths from
+        # every origin) costs about as much as a round
+        rounds = 2 if rel_gap > 1e3 * gap and it + 2 <= max_iter else 1
+        shifts = 0
+        for _ in range(rounds):
+            it += 1
             shifts += KB.bush_sweep(g.indptr, g.head, g.tail, rindptr, rarcs, g.blocked,
                                     g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf,
                                     prob.fixed, prob.pce, bush_class, bush_origin, flow, inbush,
-                                    x, v, t, dt, 1, False, n_threads)
+                                    x, v, t, dt, n_shift, True, n_threads)
+            # more sweeps that only shift flow within the bushes, before the next gap check
+            for _ in range(shift_sweeps):
+                shifts += KB.bush_sweep(g.indptr, g.head, g.tail, rindptr, rarcs, g.blocked,
+                                        g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf,
+                                        prob.fixed, prob.pce, bush_class, bush_origin, flow,
+                                        inbush, x, v, t, dt, 1, False, n_threads)
     conv = pd.DataFrame(rows, columns=["iteration", "relative_gap", "aec", "objective", "step",
                                        "direction", "elapsed_s"])
     if not converged:
