@@ -15,20 +15,18 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.browser.conftest import needs_chromium
+
 from karvan.freight.corridor import load_corridor
 from karvan.scenario import load_scenario
 from karvan.scenario.run import run_scenario, save_run
 from karvan.store import RunStore
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 #: bounded waits, in milliseconds
 WAIT_MS = 10_000
 RUN_MS = 60_000
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="Debian's chromium is not installed at /usr/bin/chromium")
+pytestmark = needs_chromium
 
 
 def free_port() -> int:
@@ -62,15 +60,6 @@ def server(tmp_path_factory):
     srv.should_exit = True
     thread.join(timeout=20)
     assert not thread.is_alive(), "the dashboard server did not stop"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import needs_chromium
+
 from karvan.report import write_report
 from tests.unit.test_report import make_runs
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="Debian's chromium is not installed at /usr/bin/chromium")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +24,6 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     runs = make_runs(root / "runs")
     return {lang: write_report(runs, root / f"report_{lang}.html", lang=lang)
             for lang in ("en", "ru", "fa")}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

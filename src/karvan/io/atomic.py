@@ -16,7 +16,10 @@ def atomic_folder(target: str | os.PathLike, *, overwrite: bool = True) -> Itera
 
     On any exception (Ctrl-C included) the temporary folder is removed and ``target`` is left as
     it was. An existing ``target`` is moved aside, the new folder renamed into place, then the
-    old one removed, so at every moment ``target`` is either the old or the new folder.
+    old one removed: ``target`` holds the old folder or the new one, whole, except for the
+    instant between the two renames, when it is absent. (Two processes replacing the same
+    ``target`` at once may see that instant; the run store, which gives every run its own
+    folder, is the place for concurrent writers.)
     """
     target = Path(target)
     if target.exists() and not overwrite:
@@ -45,6 +48,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        # mkstemp makes the file private; give it the permissions of an ordinary new file
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
