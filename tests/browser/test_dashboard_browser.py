@@ -167,7 +167,7 @@ def test_bad_input_shows_every_problem(browser, server, shots):
     text = page.locator("#problems").inner_text()
     assert problems.count() == 4, text
     for needle in ("name:", "1990 is out of range", "'lots' is not a number",
-                   "'R_NO_SUCH_LINK' is neither a link id"):
+                   "'R_NO_SUCH_LINK' is not a link id"):
         assert needle in text
     assert page.locator(".job").count() == 0 or "bad one" not in page.locator(
         "#jobs").inner_text()

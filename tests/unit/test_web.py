@@ -115,7 +115,7 @@ def test_form_problems_answer_422_with_every_message(client):
     text = "\n".join(problems)
     for needle in ["'baseline' is a built-in scenario", "'20x0' is not a whole year",
                    "'nowhere' is not a built-in scenario", "XX-YY_NOWHERE", "\"open\" or",
-                   "R_NO_SUCH_LINK", "'lots' is not a number", "'NOPE' is neither a link id",
+                   "R_NO_SUCH_LINK", "'lots' is not a number", "'NOPE' is not a link id",
                    "-2 is below 0", "'ZZ' has no zones", "unknown commodity 'gold'"]:
         assert needle in text, (needle, problems)
     assert client.get("/api/jobs").json() == []  # nothing was started
@@ -123,6 +123,25 @@ def test_form_problems_answer_422_with_every_message(client):
     assert r.status_code == 422 and "1990 is out of range" in r.json()["problems"][0]
     r = client.post("/api/scenario/preview", json=form(year=2031, name="bad name!"))
     assert r.status_code == 422 and "name: 'bad name!'" in r.json()["problems"][0]
+    # a border's capacity would be set on each of its links: links only
+    r = client.post("/api/jobs", json=form(capacity=[{"target": "AZ-IR_ASTARA",
+                                                      "capacity_mt": 5}]))
+    assert r.status_code == 422 and "border of several links" in r.json()["problems"][0]
+
+
+def test_posts_must_be_json_from_the_dashboard_itself(client):
+    import json as _json
+
+    body = _json.dumps(form())
+    r = client.post("/api/scenario/preview", content=body,
+                    headers={"content-type": "text/plain"})
+    assert r.status_code == 422 and "application/json" in r.json()["problems"][0]
+    r = client.post("/api/scenario/preview", content=body,
+                    headers={"content-type": "application/json",
+                             "origin": "http://evil.example"})
+    assert r.status_code == 422 and "not accepted" in r.json()["problems"][0]
+    r = client.get("/api/options", params={"extends": "/etc/passwd"})
+    assert r.status_code == 422
     r = client.post("/api/jobs", content=b"{not json", headers={"content-type":
                                                                 "application/json"})
     assert r.status_code == 422 and "not JSON" in r.json()["detail"]
@@ -131,7 +150,7 @@ def test_form_problems_answer_422_with_every_message(client):
 def test_preview_writes_the_documented_toml(client):
     r = client.post("/api/scenario/preview", json=form(
         year=2030, extends="rasht_astara", links={"R_AZ_ALAT_OSMANLI": "close"},
-        capacity=[{"target": "RU-AZ_SAMUR", "capacity_mt": "15"}],
+        capacity=[{"target": "B_RU_AZ_SAMUR_RAIL", "capacity_mt": "15"}],
         demand=[{"factor": "1.5", "origin_country": "RU", "destination_country": "IN",
                  "commodity": "containers"}]))
     assert r.status_code == 200, r.json()
@@ -140,7 +159,7 @@ def test_preview_writes_the_documented_toml(client):
     acts = [(m.action, m.borders, m.links, m.value, m.factor) for m in spec.modification]
     assert acts == [("close", ["AZ-IR_ASTARA"], [], None, None),
                     ("close", [], ["R_AZ_ALAT_OSMANLI"], None, None),
-                    ("set", ["RU-AZ_SAMUR"], [], 15e6, None),
+                    ("set", [], ["B_RU_AZ_SAMUR_RAIL"], 15e6, None),
                     ("demand_scale", [], [], None, 1.5)]
     # the scenario resolved its parent: the built-in chain comes first
     assert r.json()["scenario"]["chain"] == ["no_astara", "rasht_astara", "baseline"]

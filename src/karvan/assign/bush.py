@@ -84,21 +84,35 @@ def solve_bush(prob, *, gap: float, max_iter: int, max_time_s: float | None, cal
         ok = (warm_start.flow.shape == (len(bc), g.n_arcs)
               and np.array_equal(warm_start.bush_class, bush_class)
               and np.array_equal(warm_start.bush_zone, bush_zone)
+              and tuple(warm_start.zone_ids) == tuple(prob.zone_ids)
+              and np.array_equal(warm_start.zone_nodes, prob.origins)
               and np.array_equal(warm_start.link_ids, g.link_ids[g.arc_link]))
         if not ok:
             raise InputError("warm_start bushes belong to another network or demand (arcs, "
-                             "classes or origins differ); start from scratch.")
+                             "classes, zones or origins differ); start from scratch.")
         flow = warm_start.flow.copy()
         inbush = warm_start.inbush.copy()
-        # demand may have changed: rescale each bush to its new total, arc by arc
-        old = np.zeros(len(bc))
-        for b in range(len(bc)):
-            o = bush_origin[b]
-            old[b] = flow[b, g.indptr[o]:g.indptr[o + 1]].sum()
-        new = bush_demand.sum(axis=1)
+        # a bush keeps how its flow splits between destinations: where an origin's demand
+        # changed only in scale the bush is scaled; where its mix changed it starts afresh
+        old_d = warm_start.demand
+        tot_old = old_d.sum(axis=1)
+        tot_new = bush_demand.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            scale = np.where(old > 0, new / old, 1.0)
-        flow *= scale[:, None]
+            scale = np.where(tot_old > 0, tot_new / tot_old, 0.0)
+        same_mix = np.all(np.abs(bush_demand - scale[:, None] * old_d)
+                          <= 1e-12 * np.maximum(tot_new, 1.0)[:, None], axis=1)
+        flow *= np.where(same_mix, scale, 0.0)[:, None]
+        redo = np.flatnonzero(~same_mix)
+        if len(redo):
+            inbush[redo] = False
+            sub_flow = np.zeros((len(redo), g.n_arcs))
+            sub_in = np.zeros((len(redo), g.n_arcs), dtype=np.bool_)
+            x0 = KB.class_flows_from_bushes(flow, bush_class, n_cls)
+            cost0 = np.ascontiguousarray(prob.times(prob.volume(x0))[None, :] + prob.fixed)
+            KB.bush_init(g.indptr, g.head, g.tail, g.blocked, cost0, bush_class[redo],
+                         bush_origin[redo], bush_demand[redo], prob.dests, sub_flow, sub_in)
+            flow[redo] = sub_flow
+            inbush[redo] = sub_in
     else:
         flow = np.zeros((len(bc), g.n_arcs))
         inbush = np.zeros((len(bc), g.n_arcs), dtype=np.bool_)
@@ -137,6 +151,10 @@ def solve_bush(prob, *, gap: float, max_iter: int, max_time_s: float | None, cal
         rows.append((it, rel_gap, aec, obj, float(shifts), "algorithm-b", elapsed))
         if callback is not None:
             callback(IterationInfo(it, rel_gap, aec, obj, float(shifts), "algorithm-b", elapsed))
+        if rel_gap < -1e-9:
+            # flows cheaper than the shortest paths: they do not carry the demand
+            raise KarvanError(f"algorithm-b: the flows do not match the demand (relative gap "
+                              f"{rel_gap:.3g} < 0); this is a bug, please report it.")
         if rel_gap <= gap:
             converged = True
             break

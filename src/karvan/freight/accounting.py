@@ -112,8 +112,14 @@ def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None,
         with np.errstate(invalid="ignore", divide="ignore"):
             df["capacity_unit"] = links["capacity_unit"].to_numpy()
             df["capacity_value"] = val
-            # the load, in the unit the capacity was published in (same conversion factor)
-            df["load_in_capacity_unit"] = np.where(cap > 0, vol_max * val / cap, np.nan)
+            # the load, in the unit the capacity was published in (same conversion factor);
+            # not where the published tonnage describes more than the link (a port's figure on
+            # one of its access links)
+            unit = links["capacity_unit"].astype(str).str.lower().str.replace(" ", "")
+            scale = unit.map({"t/yr": 1.0, "tpy": 1.0, "tonnes/yr": 1.0, "kt/yr": 1e3,
+                              "mt/yr": 1e6}).to_numpy(dtype=float)
+            own = ~np.isfinite(scale) | (np.abs(val * scale - cap) <= 1e-6 * np.abs(cap))
+            df["load_in_capacity_unit"] = np.where((cap > 0) & own, vol_max * val / cap, np.nan)
     if lp is not None:
         a, b = g.to_links(lp.volume)
         df["lp_tonnes_tot"] = a + b
@@ -276,9 +282,11 @@ def calibration(observed: pd.DataFrame, links: pd.DataFrame, *,
                 zone_country: dict[str, str] | None = None) -> pd.DataFrame:
     """Modelled tonnes beside every reported volume they can be compared with.
 
-    ``element_ids`` name links or borders (``id`` both directions, ``id:ab`` or ``id:ba`` one),
-    summed; ``A<>B`` compares the demand between countries A and B (both directions); ``A>B>*``
-    the tonnes from A that cross B to a destination outside B.
+    ``element_ids`` name links or borders (``id`` both directions, ``id:ab`` or ``id:ba`` one,
+    or the ``direction`` column ``from_node>to_node``), summed; ``A<>B`` compares the demand
+    between countries A and B (both directions); ``A>B>*`` the tonnes from A that cross B to a
+    destination outside B (``A>B>C``: to C), and ``*>B>*`` all transit through B (each route
+    counted once).
     """
     by_link = links.set_index("link_id")
     zc = zone_country or {}
@@ -298,14 +306,26 @@ def calibration(observed: pd.DataFrame, links: pd.DataFrame, *,
                 found += 1
                 continue
             if e.count(">") == 2 and routes is not None:
-                a, b, _ = e.split(">")
+                # A>B>*: tonnes from A that cross B to a destination outside B; *>B>*: all
+                # transit through B (origin and destination outside B), each route once
+                a, b, c = e.split(">")
                 oc = routes["origin"].map(zc)
                 dc = routes["destination"].map(zc)
                 via = routes["countries"].str.split(" > ").map(lambda cs, b=b: b in cs)
-                total += float(routes.loc[(oc == a) & (dc != b) & via, "tonnes"].sum())
+                from_a = (oc != b) if a == "*" else (oc == a)
+                to_c = (dc != b) if c == "*" else (dc == c)
+                total += float(routes.loc[from_a & to_c & via, "tonnes"].sum())
                 found += 1
                 continue
             e, _, direction = e.partition(":")
+            if not direction and str(getattr(r, "direction", "") or "").count(">") == 1 \
+                    and e in by_link.index:
+                # observed.csv's direction column names the nodes: from>to
+                frm, to = str(r.direction).split(">")
+                if by_link.at[e, "from_node_id"] == frm.strip():
+                    direction = "ab"
+                elif by_link.at[e, "to_node_id"] == frm.strip():
+                    direction = "ba"
             col = {"ab": "tonnes_ab", "ba": "tonnes_ba"}.get(direction.lower(), "tonnes_tot")
             if e in by_link.index:
                 total += float(by_link.at[e, col])

@@ -162,11 +162,18 @@ def read_gmns(
     if len(problems) > n_before:  # the checks below need the required columns
         raise InputError(problems, str(folder))
     id_type = config.get("id_type")
-    for df, cols in ((nodes, ["node_id", "zone_id", "parent_node_id"]),
-                     (links, ["link_id", "from_node_id", "to_node_id", "parent_link_id"])):
-        for c in cols:
-            if c in df:
-                df[c] = _ids(df[c], id_type)
+    # ids that refer to each other get one type: integers only if every one of them is whole
+    node_refs = [(nodes, "node_id"), (nodes, "parent_node_id"), (links, "from_node_id"),
+                 (links, "to_node_id")]
+    zone_refs = [(nodes, "zone_id")]
+    link_refs = [(links, "link_id"), (links, "parent_link_id")]
+    for group in (node_refs, zone_refs, link_refs):
+        present = [(df, c) for df, c in group if c in df]
+        kind = id_type or ("integer" if all(_whole(df[c]) for df, c in present) else "string")
+        for df, c in present:
+            df[c] = _ids(df[c], kind)
+    config["_zone_id_type"] = "integer" if "zone_id" in nodes and len(nodes["zone_id"].dropna()) \
+        and all(isinstance(z, (int, np.integer)) for z in nodes["zone_id"].dropna()) else "string"
     _check_ids(nodes, "node_id", "node.csv", problems)
     _check_ids(links, "link_id", "link.csv", problems)
     for col in NODE_NUMERIC:
@@ -326,6 +333,9 @@ def read_gmns_demand(path: str | os.PathLike, network: Network | None = None) ->
         raise InputError(f"{path.name}: no column for {', '.join(missing)}; columns are "
                          f"{', '.join(table.columns)}.")
     id_type = network.config.get("id_type") if network is not None else None
+    if id_type is None and network is not None:
+        # zone ids in the demand take the type of the network's zone ids
+        id_type = network.config.get("_zone_id_type")
     table[o] = _ids(table[o], id_type)
     table[d] = _ids(table[d], id_type)
     zone_ids = tuple(network.zones.index) if network is not None else None
@@ -431,10 +441,19 @@ def _require(df: pd.DataFrame, cols, name: str, problems: list[str]) -> None:
         problems.append(f"{name}: missing required column(s) {', '.join(missing)}.")
 
 
+def _whole(col: pd.Series) -> bool:
+    """Whether every non-blank value of an id column is a whole number."""
+    num = pd.to_numeric(col, errors="coerce")
+    return bool((col.isna() | (num.notna() & (num == np.round(num)))).all())
+
+
 def _ids(col: pd.Series, id_type: str | None) -> pd.Series:
     """Ids as int where every one is a whole number (unless id_type says string), else str."""
     if id_type == "string":
-        return col.astype(object).where(col.notna(), None)
+        out = col.astype(object).where(col.notna(), None)
+        # a numeric column read as float ("1.0") back to its text
+        return out.map(lambda v: v if v is None or isinstance(v, str) else (
+            str(int(v)) if isinstance(v, float) and v == int(v) else str(v)))
     num = pd.to_numeric(col, errors="coerce")
     ok = col.isna() | (num.notna() & (num == np.round(num)))
     if ok.all() and col.notna().any():

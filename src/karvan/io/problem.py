@@ -49,6 +49,14 @@ def read_problem(
         else:
             demand = None
         return Problem(net, demand, toll_factor or 0.0, distance_factor or 0.0, "gmns")
+    if path.suffix.lower() == ".tntp" and trips is not None and Path(trips).suffix.lower() == ".csv":
+        # a TNTP network with a demand table in CSV
+        net, factors = read_tntp_net(path)
+        demand = read_gmns_demand(trips, net)
+        tf = toll_factor if toll_factor is not None else factors.get("toll_factor", 0.0)
+        df = distance_factor if distance_factor is not None else factors.get("distance_factor",
+                                                                             0.0)
+        return Problem(net, demand, float(tf), float(df), "tntp")
     if path.suffix.lower() == ".tntp":
         if not need_demand and trips is None and _sibling(path, "trips") is None:
             net, factors = read_tntp_net(path)

@@ -43,7 +43,7 @@ class TntpProblem:
 
 def _read_lines(path: Path) -> list[str]:
     try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     except FileNotFoundError:
         raise InputError(f"file not found: {path}") from None
 
@@ -265,7 +265,8 @@ def read_tntp_trips(path: str | os.PathLike, *, n_zones: int | None = None) -> D
             )
     if problems:
         raise InputError(problems, str(path))
-    return Demand(tuple(range(1, z + 1)), {"demand": m})
+    demand = Demand(tuple(range(1, z + 1)), {"demand": m})
+    return demand
 
 
 def read_tntp_flow(path: str | os.PathLike) -> pd.DataFrame:
@@ -324,6 +325,13 @@ def read_tntp(
                 f"no trips file beside {net_path.name}; pass it with --trips / trips_path."
             )
     demand = read_tntp_trips(trips_path, n_zones=len(network.zones))
+    # the cost weights may stand in the trips file too; the net file's win
+    trips_meta, _ = _metadata(_read_lines(Path(trips_path)), Path(trips_path), [])
+    for tag, key in (("TOLL FACTOR", "toll_factor"), ("DISTANCE FACTOR", "distance_factor")):
+        if key not in factors:
+            v = _meta_number(trips_meta, tag, Path(trips_path), [], required=False)
+            if v is not None:
+                factors[key] = v
     node_file = _sibling(net_path, "node")
     if node_file is not None:
         coords = read_tntp_node(node_file)

@@ -84,6 +84,8 @@ def complete_links(links: pd.DataFrame) -> pd.DataFrame:
     for col, default in LINK_DEFAULTS.items():
         if col not in links:
             links[col] = default
+        elif col == "free_flow_time":
+            continue  # a blank time is an input problem (check_network), not a zero
         elif links[col].isna().any() and not (isinstance(default, float) and np.isnan(default)):
             links[col] = links[col].fillna(default)
     links["vdf"] = links["vdf"].astype(str).str.strip().str.lower().replace({"none": "constant"})
@@ -136,6 +138,20 @@ def check_network(network: Network, *, where: str | None = None) -> None:
         inf = links.index[np.isinf(vals.to_numpy(dtype=float, na_value=np.nan))]
         if len(inf) and col != "capacity":
             problems.append(f"{len(inf)} links have an infinite {col} (link_id {format_ids(inf)}).")
+    if "free_flow_time" in links:
+        blank = links.index[links["free_flow_time"].isna()]
+        if len(blank):
+            problems.append(
+                f"{len(blank)} links have no free_flow_time (link_id {format_ids(blank)}); give "
+                "every link a time (or a length and free_speed in GMNS)."
+            )
+    if "capacity" in links:
+        zero = links.index[pd.to_numeric(links["capacity"], errors="coerce") == 0]
+        if len(zero):
+            problems.append(
+                f"{len(zero)} links have capacity 0 (link_id {format_ids(zero)}); leave it blank "
+                "for an unlimited capacity, or remove (close) the link."
+            )
     if "vdf" in links:
         bad = links.index[~links["vdf"].isin(VDF_NAMES)]
         if len(bad):
@@ -155,6 +171,16 @@ def check_network(network: Network, *, where: str | None = None) -> None:
                 f"{len(bad)} links have capacity <= 0 or missing (link_id {format_ids(bad)}); "
                 "their delay function needs a positive capacity: set one, or set vdf to constant."
             )
+        bpr = links["vdf"] == "bpr"
+        if bpr.any() and "beta" in links:
+            b = pd.to_numeric(links["beta"], errors="coerce")
+            a = pd.to_numeric(links.get("alpha", 0), errors="coerce").fillna(0)
+            bad = links.index[bpr & (a > 0) & (b > 0) & (b < 1)]
+            if len(bad):
+                problems.append(
+                    f"{len(bad)} BPR links have 0 < beta < 1 (link_id {format_ids(bad)}); their "
+                    "time has an infinite slope at zero flow. Use beta >= 1 (or 0)."
+                )
         con = links["vdf"] == "conical"
         if con.any():
             a = pd.to_numeric(links["alpha"], errors="coerce")

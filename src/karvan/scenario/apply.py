@@ -47,6 +47,11 @@ def _targets(links: pd.DataFrame, mod, i: int, problems: list[str]) -> pd.Index:
                             f"{format_ids(bad)}.")
         m = links["country"].isin(mod.countries)
         if mod.modes:
+            bad_modes = sorted(set(mod.modes) - set(links["mode"]))
+            if bad_modes:
+                problems.append(f"modification[{i}] ({mod.action}): unknown modes "
+                                f"{format_ids(bad_modes)}; the links have "
+                                f"{format_ids(sorted(set(links['mode'])))}.")
             m &= links["mode"].isin(mod.modes)
         sel = sel.union(links.index[m])
     return sel
@@ -98,12 +103,24 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
                     problems.append(f"modification[{i}] (demand_scale): unknown commodity "
                                     f"{mod.commodity!r}.")
                 sel &= (demand["commodity_id"] == mod.commodity).to_numpy()
+            for label, value in (("origin_country", mod.origin_country),
+                                 ("destination_country", mod.destination_country)):
+                if value and value not in set(zc.values()):
+                    problems.append(f"modification[{i}] (demand_scale): {label} {value!r} is not "
+                                    f"a country of the zones ({format_ids(sorted(set(zc.values())), 20)}).")
+            if not sel.any() and not problems:
+                problems.append(f"modification[{i}] (demand_scale): its filters match no demand.")
             if active:
                 demand.loc[sel, "tonnes_per_year"] *= mod.factor
             log.append((i, mod.action, mod.year, active, f"{int(sel.sum())} demand rows",
                         mod.factor, mod.source, mod.note))
             continue
         sel = _targets(links, mod, i, problems)
+        if mod.action == "ban_transit":
+            unknown = sorted(set(mod.od_countries) - set(zc.values()))
+            if unknown:
+                problems.append(f"modification[{i}] (ban_transit): od_countries "
+                                f"{format_ids(unknown)} are not countries of the zones.")
         if active and len(sel):
             if mod.action == "open":
                 links.loc[sel, "status"] = "open"
@@ -111,8 +128,14 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
                 links.loc[sel, "status"] = "closed"
             elif mod.action == "set":
                 links.loc[sel, mod.field] = float(mod.value)
+                if mod.field == "capacity_tpy" and "capacity_value" in links:
+                    # the published figure no longer describes the link
+                    links.loc[sel, "capacity_value"] = np.nan
+                    links.loc[sel, "capacity_unit"] = None
             elif mod.action == "scale":
                 links.loc[sel, mod.field] = links.loc[sel, mod.field] * mod.factor
+                if mod.field == "capacity_tpy" and "capacity_value" in links:
+                    links.loc[sel, "capacity_value"] = links.loc[sel, "capacity_value"] * mod.factor
             elif mod.action == "ban_transit":
                 bans.append((frozenset(sel), frozenset(mod.od_countries)))
         value = mod.value if mod.action == "set" else mod.factor

@@ -87,6 +87,19 @@ class Modification(BaseModel):
             raise ValueError("action 'set' needs value = <number>")
         if a == "set" and self.value is not None and self.value < 0:
             raise ValueError("value must be >= 0")
+        if a in ("set", "scale") and self.field == "capacity_tpy" and (
+                (a == "set" and self.value is not None and self.value <= 0)
+                or (a == "scale" and self.factor is not None and self.factor <= 0)):
+            raise ValueError("a capacity must stay > 0 (a blank capacity means unlimited); to "
+                             "shut links, use action = \"close\"")
+        if a in ("open", "close", "ban_transit") and (self.field is not None
+                                                      or self.value is not None
+                                                      or self.factor is not None):
+            raise ValueError(f"action {a!r} takes no field, value or factor")
+        if a in ("set",) and self.factor is not None:
+            raise ValueError("action 'set' takes value, not factor")
+        if a == "scale" and self.value is not None:
+            raise ValueError("action 'scale' takes factor, not value")
         if a in ("scale", "demand_scale") and (self.factor is None or self.factor < 0):
             raise ValueError(f"action {a!r} needs factor = <number >= 0>")
         if a == "demand_scale" and (self.links or self.borders or self.countries):

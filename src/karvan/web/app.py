@@ -274,12 +274,27 @@ def create_app(store_root: str | os.PathLike, *, data: CorridorData | None = Non
 
     @app.get("/api/options")
     def api_options(extends: str = "baseline") -> Response:
+        from karvan.scenario import builtin_scenarios
+
+        if extends not in builtin_scenarios():
+            return _problem(InputError(f"extends must be a built-in scenario: "
+                                       f"{', '.join(builtin_scenarios())}.", "scenario form"))
         try:
             return JSONResponse(shared.options(extends))
         except InputError as e:
             return _problem(e)
 
     async def _form(request: Request):
+        # a page on another site can post text/plain across origins without asking: accept
+        # JSON only, and only from this server's own pages
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise InputError("send the scenario form as application/json.", "scenario form")
+        origin = request.headers.get("origin")
+        host = request.headers.get("host", "")
+        if origin is not None and origin.split("://", 1)[-1].rstrip("/") != host:
+            raise InputError(f"requests from {origin} are not accepted; use the dashboard's own "
+                             "page.", "scenario form")
         try:
             form = await request.json()
         except ValueError:

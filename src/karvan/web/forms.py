@@ -5,7 +5,7 @@ The form is a JSON object::
     {"name": "my_case", "title": "...", "year": 2030, "extends": "baseline",
      "borders": {"AZ-IR_ASTARA": "close"},           # open | close (others: unchanged)
      "links": {"R_IR_RASHT_ASTARA": "open"},          # open | close
-     "capacity": [{"target": "R_AZ_ALAT_OSMANLI", "capacity_mt": 15}],   # a link or border id
+     "capacity": [{"target": "R_AZ_ALAT_OSMANLI", "capacity_mt": 15}],   # a link id
      "demand": [{"factor": 1.5, "origin_country": "RU", "destination_country": "",
                  "commodity": "containers"}]}
 
@@ -139,12 +139,17 @@ def modifications_from_form(form: Mapping, data: CorridorData) -> tuple[dict, li
         if target in link_ids:
             sel = {"links": [target]}
         elif target in border_ids:
-            sel = {"borders": [target]}
-        else:
-            problems.append(f"{where}: {target!r} is neither a link id nor a border id."
-                            if target else f"{where}: pick a link or border.")
+            # a border is several links (rail, road): one figure would be set on each of them
+            problems.append(f"{where}: {target!r} is a border of several links; set the capacity "
+                            "of its rail or road link instead.")
             continue
-        if mt is not None:
+        else:
+            problems.append(f"{where}: {target!r} is not a link id."
+                            if target else f"{where}: pick a link.")
+            continue
+        if mt is not None and mt <= 0:
+            problems.append(f"{where}: capacity must be > 0 Mt/yr; to shut the link, close it.")
+        elif mt is not None:
             mods.append({"action": "set", **sel, "field": "capacity_tpy",
                          "value": round(mt * 1e6, 3)})
     dems = form.get("demand") or []

@@ -105,7 +105,7 @@ function addRow(kind) {
   const cc = ['<option value="">any</option>', ...OPT.countries.map(c => `<option>${esc(c)}</option>`)].join('');
   if (kind === 'links') tr.innerHTML = `<td><input type="text" list="linkids" name="target" placeholder="link id" size="30"></td>
       <td><select name="state"><option value="close">close</option><option value="open">open</option></select></td><td class="muted hint"></td>`;
-  if (kind === 'capacity') tr.innerHTML = `<td><input type="text" list="targets" name="target" placeholder="link or border id" size="30"></td>
+  if (kind === 'capacity') tr.innerHTML = `<td><input type="text" list="targets" name="target" placeholder="link id" size="30"></td>
       <td><input type="text" class="num" name="capacity_mt" placeholder="Mt/yr"></td><td class="muted hint"></td>`;
   if (kind === 'demand') tr.innerHTML = `<td><input type="text" class="num" name="factor" placeholder="e.g. 1.5"></td>
       <td><select name="origin_country">${cc}</select></td><td><select name="destination_country">${cc}</select></td>
