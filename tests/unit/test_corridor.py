@@ -187,3 +187,15 @@ def test_transit_ban_keeps_armenian_freight_out_of_azerbaijan(runs, data):
     am = ref["origin"].str.startswith("Z_AM_") | ref["destination"].str.startswith("Z_AM_")
     crosses_az = ref["countries"].str.split(" > ").map(lambda cs: "AZ" in cs)
     assert ref.loc[am & crosses_az, "tonnes"].sum() > 0
+
+
+def test_calibration_reads_directions_and_counts_transit_routes_once(runs):
+    base = runs("baseline")
+    cal = base.tables["calibration"].set_index("observed_id")
+    links = base.tables["links"].set_index("link_id")
+    # northbound loading at Samur: the ba direction of the link (AZ -> RU)
+    assert cal.at["OBS_ADY_NORTH_LOADING_2024", "modelled_tonnes"] == pytest.approx(
+        links.at["B_RU_AZ_SAMUR_RAIL", "tonnes_ba"])
+    # all transit through Azerbaijan equals the countries table, not a sum over borders
+    az = base.tables["countries"].set_index("country").at["AZ", "transit_tonnes"]
+    assert cal.at["OBS_AZ_TRANSIT_2024", "modelled_tonnes"] == pytest.approx(az)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from karvan.errors import InputError
@@ -109,3 +110,38 @@ def test_modification_applies_from_its_year(tmp_path):
         p = write(tmp_path, f"y{y}", f'name = "y{y}"\n' + text.format(y=y))
         links = apply_scenario(data, load_scenario(p)).links
         assert (links.at["R_IR_RASHT_ASTARA", "status"] == "open") == (status == "open")
+
+
+@pytest.mark.parametrize(("mod", "message"), [
+    ('action = "set"\nlinks = ["X"]\nfield = "capacity_tpy"\nvalue = 0', "capacity must stay > 0"),
+    ('action = "close"\nlinks = ["X"]\nvalue = 3', "takes no field, value or factor"),
+    ('action = "scale"\nlinks = ["X"]\nfield = "dwell_h"\nvalue = 2', "takes factor, not value"),
+])
+def test_modifications_that_would_be_misread(tmp_path, mod, message):
+    p = write(tmp_path, "m", f'name = "m"\nyear = 2030\n[[modification]]\n{mod}\n')
+    with pytest.raises(InputError, match=message):
+        load_scenario(p)
+
+
+@pytest.mark.parametrize(("mod", "message"), [
+    ('action = "close"\ncountries = ["IR"]\nmodes = ["raill"]', "unknown modes raill"),
+    ('action = "demand_scale"\norigin_country = "RUS"\nfactor = 2', "'RUS' is not a country"),
+    ('action = "ban_transit"\ncountries = ["AZ"]\nod_countries = ["ARM"]',
+     "od_countries ARM are not countries"),
+])
+def test_filters_that_match_nothing_are_reported(tmp_path, mod, message):
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    p = write(tmp_path, "f", f'name = "f"\nyear = 2030\n[[modification]]\n{mod}\n')
+    with pytest.raises(InputError, match=message):
+        apply_scenario(load_corridor(), load_scenario(p))
+
+
+def test_a_capacity_change_drops_the_published_figure(tmp_path):
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    links = apply_scenario(load_corridor(), load_scenario("baku_astara_15mt")).links
+    assert links.at["R_AZ_ALAT_OSMANLI", "capacity_tpy"] == 15e6
+    assert np.isnan(links.at["R_AZ_ALAT_OSMANLI", "capacity_value"])

@@ -1,0 +1,86 @@
+"""Rules on awkward input: what must be rejected rather than silently read some way, and warm
+starts that do not fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import karvan
+from karvan import Demand, InputError, Network
+from karvan.io import read_gmns, read_tntp
+
+
+def two_links(**link_cols):
+    nodes = pd.DataFrame({"zone_id": ["A", "B"]}, index=pd.Index(["A", "B"], name="node_id"))
+    cols = {"from_node_id": ["A", "A"], "to_node_id": ["B", "B"], "free_flow_time": [1.0, 2.0],
+            "capacity": [1.0, 1.0], "alpha": [1.0, 1.0], "beta": [1.0, 1.0]}
+    cols.update(link_cols)
+    links = pd.DataFrame(cols, index=pd.Index(["a", "b"], name="link_id"))
+    return Network(nodes, links), Demand(("A", "B"), {"demand": np.array([[0, 3.0], [0, 0]])})
+
+
+@pytest.mark.parametrize(("cols", "message"), [
+    ({"capacity": [0.0, 1.0]}, "capacity 0"),
+    ({"free_flow_time": [np.nan, 2.0]}, "no free_flow_time"),
+    ({"beta": [0.5, 1.0]}, "0 < beta < 1"),
+])
+def test_rejected_link_values(cols, message):
+    net, d = two_links(**cols)
+    with pytest.raises(InputError, match=message):
+        karvan.assign(net, d)
+
+
+def test_warm_start_rebuilds_bushes_whose_destination_mix_changed(tntp_dir):
+    prob = read_tntp(tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp")
+    base = karvan.assign(prob.network, prob.demand, gap=1e-10)
+    m = prob.demand.matrices["demand"].copy()
+    m[0, :] = m[0, ::-1]  # origin 1 sends its trips elsewhere, same total
+    d2 = Demand(prob.demand.zone_ids, {"demand": m})
+    cold = karvan.assign(prob.network, d2, gap=1e-10)
+    warm = karvan.assign(prob.network, d2, gap=1e-10, warm_start=base)
+    assert warm.converged and warm.gap >= 0
+    assert np.abs(warm.flow - cold.flow).max() < 0.05
+
+
+def test_warm_start_refuses_zones_in_another_order(tntp_dir):
+    prob = read_tntp(tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp")
+    base = karvan.assign(prob.network, prob.demand, gap=1e-4)
+    z = prob.demand.zone_ids[::-1]
+    m = prob.demand.matrices["demand"][::-1, ::-1]
+    with pytest.raises(InputError, match="zones or origins differ"):
+        karvan.assign(prob.network, Demand(z, {"demand": m}), warm_start=base)
+
+
+def test_gmns_ids_that_refer_to_each_other_share_a_type(tmp_path):
+    (tmp_path / "node.csv").write_text("node_id,x_coord,y_coord,zone_id\nA,0,0,\n1,0,1,Z1\n"
+                                       "2,1,1,2\n")
+    (tmp_path / "link.csv").write_text("link_id,from_node_id,to_node_id,directed,"
+                                       "free_flow_time,capacity\n1,1,A,true,1,10\n2,A,2,true,1,10\n")
+    (tmp_path / "demand.csv").write_text("o_zone_id,d_zone_id,volume\nZ1,2,5\n")
+    net = read_gmns(tmp_path)
+    assert set(net.nodes.index) == {"A", "1", "2"}
+    from karvan.io.problem import read_problem
+
+    p = read_problem(tmp_path)
+    r = karvan.assign(p.network, p.demand, method="aon")
+    assert r.flow.tolist() == [5.0, 5.0]
+
+
+def test_tntp_factors_from_the_trips_file_and_a_byte_order_mark(tmp_path, tntp_dir):
+    net = (tntp_dir / "Braess-Example" / "Braess_net.tntp").read_text()
+    trips = (tntp_dir / "Braess-Example" / "Braess_trips.tntp").read_text()
+    (tmp_path / "B_net.tntp").write_text("\ufeff" + net, encoding="utf-8")
+    (tmp_path / "B_trips.tntp").write_text(
+        trips.replace("<END OF METADATA>", "<TOLL FACTOR> 0.5\n<END OF METADATA>"))
+    p = read_tntp(tmp_path / "B_net.tntp")
+    assert p.toll_factor == 0.5 and p.demand.total() == 6.0
+
+
+def test_csv_demand_for_a_tntp_network(tmp_path, tntp_dir):
+    from karvan.io.problem import read_problem
+
+    (tmp_path / "d.csv").write_text("origin,destination,volume\n1,2,6\n")
+    p = read_problem(tntp_dir / "Braess-Example" / "Braess_net.tntp", tmp_path / "d.csv")
+    assert p.demand.total() == 6.0
