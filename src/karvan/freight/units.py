@@ -21,6 +21,7 @@ CAPACITY_UNITS = {
     "wagons/day": "t_per_wagon", "wagons/yr": "t_per_wagon",
     "teu/yr": "t_per_teu", "mteu/yr": "t_per_teu", "kteu/yr": "t_per_teu",
     "trucks/day": "t_per_truck", "trucks/yr": "t_per_truck",
+    "trucks_per_day_both_directions": "t_per_truck",
 }
 
 
@@ -67,6 +68,9 @@ def capacity_to_tpy(value: float, unit: str, payloads: dict[str, float], *,
         return float(value) * wagons_per_train * payload * operating_days
     if u in ("wagons/day", "trucks/day"):
         return float(value) * payload * operating_days
+    if u == "trucks_per_day_both_directions":
+        # capacities are per direction
+        return float(value) / 2.0 * payload * operating_days
     return float(value) * scale * payload
 
 
