@@ -245,4 +245,4 @@ def test_network_uses_only_open_links(tmp_path):
     links.loc["dear", "status"] = "planned"
     net = build_network(data, links)
     assert list(net.links.index) == ["cheap"]
-    assert isinstance(net.links, pd.DataFrame)
+    assert net.links.loc["cheap", "capacity"] == 600.0

@@ -42,13 +42,6 @@ class BushState:
         return int(self.flow.nbytes + self.inbush.nbytes)
 
 
-def _reverse_star(g):
-    order = np.argsort(g.head, kind="stable")
-    rindptr = np.zeros(g.n_nodes + 1, dtype=np.int64)
-    np.add.at(rindptr, g.head + 1, 1)
-    return np.cumsum(rindptr), order.astype(np.int64)
-
-
 def solve_bush(prob, *, gap: float, max_iter: int, max_time_s: float | None, callback,
                strict: bool, warm_start: BushState | None = None, n_shift: int = 1,
                threads: int | None = None, shift_sweeps: int = 2) -> AssignmentResult:
@@ -119,7 +112,7 @@ def solve_bush(prob, *, gap: float, max_iter: int, max_time_s: float | None, cal
         cost0 = np.ascontiguousarray(t[None, :] + prob.fixed)
         KB.bush_init(g.indptr, g.head, g.tail, g.blocked, cost0, bush_class, bush_origin,
                      bush_demand, prob.dests, flow, inbush)
-    rindptr, rarcs = _reverse_star(g)
+    rindptr, rarcs = g.reverse_star()
     n_threads = prob.n_chunks if threads is None else max(1, int(threads))
     if threads is None and len(bc) * g.n_arcs < 200_000:
         n_threads = 1  # a parallel launch costs more than it saves

@@ -77,6 +77,14 @@ class CompiledGraph:
         """Per-link values (in ``link_ids`` order) expanded to arcs."""
         return np.asarray(link_values, dtype=float)[self.arc_link]
 
+    def reverse_star(self) -> tuple[np.ndarray, np.ndarray]:
+        """In-arcs by head node: (rindptr, arcs), the in-arcs of node ``i`` being
+        ``arcs[rindptr[i]:rindptr[i + 1]]``."""
+        order = np.argsort(self.head, kind="stable").astype(np.int64)
+        rindptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
+        np.add.at(rindptr, self.head + 1, 1)
+        return np.cumsum(rindptr), order
+
     def to_links(self, arc_values) -> tuple[np.ndarray, np.ndarray]:
         """Arc values summed back to links: (from -> to part, to -> from part)."""
         ab = np.zeros(self.n_links)

@@ -172,10 +172,7 @@ def flows_by_destination(result: AssignmentResult) -> pd.DataFrame:
 
     bs = _need_bushes(result)
     g = result.graph
-    order = np.argsort(g.head, kind="stable").astype(np.int64)
-    rindptr = np.zeros(g.n_nodes + 1, dtype=np.int64)
-    np.add.at(rindptr, g.head + 1, 1)
-    rindptr = np.cumsum(rindptr)
+    rindptr, order = g.reverse_star()
     total = np.zeros((len(bs.zone_ids), g.n_arcs))
     for b in range(bs.flow.shape[0]):
         o = int(bs.zone_nodes[bs.bush_zone[b]])
