@@ -12,14 +12,15 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "karvan"
 #: what each package may import from karvan (besides itself and karvan.errors)
 ALLOWED = {
     "kernels": set(),
+    "schema": set(),
     "network": {"kernels"},
-    "io": {"network", "kernels"},
-    "paths": {"network", "kernels", "assign"},
-    "assign": {"network", "kernels"},
-    "freight": {"network", "kernels", "assign", "io", "paths"},
-    "scenario": {"network", "kernels", "assign", "io", "paths", "freight", "store"},
-    "store": {"io"},
-    "report": {"freight", "io", "store"},
+    "io": {"network", "kernels", "schema"},
+    "paths": {"network", "kernels", "assign", "schema"},
+    "assign": {"network", "kernels", "schema"},
+    "freight": {"network", "kernels", "assign", "io", "paths", "schema"},
+    "scenario": {"network", "kernels", "assign", "io", "paths", "freight", "store", "schema"},
+    "store": {"io", "schema"},
+    "report": {"freight", "io", "store", "schema"},
 }
 
 
