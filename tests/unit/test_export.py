@@ -21,7 +21,8 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from karvan.cli_export import app, export_gmns, export_run, scenario_from_manifest
+from karvan.cli import app
+from karvan.scenario.export import export_gmns, export_run, scenario_from_manifest
 from karvan.errors import InputError
 from karvan.freight.corridor import load_corridor
 from karvan.io import geopackage, read_gmns
@@ -355,14 +356,14 @@ def test_scenario_from_manifest_matches_the_file(run):
 
 
 def test_cli_export(run, tmp_path):
-    r = CliRunner().invoke(app, [str(run), "--format", "gpkg", "--out",
+    r = CliRunner().invoke(app, ["export", str(run), "--format", "gpkg", "--out",
                                  str(tmp_path / "a.gpkg")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "a.gpkg").is_file()
     done = export_run(run, "all", tmp_path / "all")
     assert sorted(done) == ["gmns", "gpkg", "omx"]
     assert all(p.exists() for p in done.values())
-    r = CliRunner().invoke(app, [str(run), "--format", "shp"])
+    r = CliRunner().invoke(app, ["export", str(run), "--format", "shp"])
     assert r.exit_code == 2 and "unknown format" in r.output
-    r = CliRunner().invoke(app, [str(tmp_path), "--format", "omx"])
+    r = CliRunner().invoke(app, ["export", str(tmp_path), "--format", "omx"])
     assert r.exit_code == 2 and "not a karvan run folder" in r.output

@@ -175,15 +175,15 @@ def test_single_run_has_no_difference_section(runs):
 
 
 def test_write_report_and_cli(runs, tmp_path):
-    from karvan.cli_report import app
+    from karvan.cli import app
 
     out = write_report(runs, tmp_path / "r.html", lang="ru")
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    res = CliRunner().invoke(app, [str(runs[0]), str(runs[1]), "--lang", "fa", "--out",
+    res = CliRunner().invoke(app, ["report", str(runs[0]), str(runs[1]), "--lang", "fa", "--out",
                                    str(tmp_path / "fa.html")])
     assert res.exit_code == 0, res.output
     assert 'dir="rtl"' in (tmp_path / "fa.html").read_text(encoding="utf-8")
-    res = CliRunner().invoke(app, [str(runs[0]), "--lang", "de", "--out", str(tmp_path / "x")])
+    res = CliRunner().invoke(app, ["report", str(runs[0]), "--lang", "de", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "en, ru, fa" in res.output
 
 

@@ -23,12 +23,11 @@ from karvan.freight.corridor import CorridorData
 from karvan.assign.classes import TrafficClass
 from karvan.freight.costs import build_network, commodity_classes
 from karvan.io.atomic import atomic_folder
-from karvan import kernels as K
-from karvan.kernels._jit import num_threads
 from karvan.network.demand import Demand
 from karvan.network.graph import compile_graph
 from karvan.network.model import Network
 from karvan.paths.routes import route_flows
+from karvan.paths.trees import zone_reachability
 from karvan.scenario.apply import ScenarioInputs, apply_scenario
 from karvan.scenario.spec import Scenario
 from karvan.store import RunRecord, RunStore, write_run_folder
@@ -198,9 +197,7 @@ def _split_unreachable(net: Network, rows: pd.DataFrame, bans=()
         cost = g.free_flow_time.copy()
         if banned:
             cost[np.isin(g.link_ids[g.arc_link], list(banned))] = np.inf
-        dist, _ = K.shortest_path_trees(g.indptr, g.head, cost, g.blocked, g.zone_nodes,
-                                        max(1, num_threads()))
-        reach = np.isfinite(dist[:, g.zone_nodes])
+        reach = zone_reachability(g, cost)
         for j, (o, d, s) in enumerate(zip(rows["origin_zone_id"], rows["destination_zone_id"],
                                           segs)):
             if frozenset(_banned(s, bans)) == banned:

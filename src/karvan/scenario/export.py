@@ -1,19 +1,14 @@
-"""``karvan export RUN_FOLDER --format gpkg|omx|gmns|all``: a run's results for GIS and other
-models, and :func:`export_gmns`, the scenario network as a GMNS folder.
+"""A run's results for GIS and other models (``karvan export``), and :func:`export_gmns`, the
+scenario network as a GMNS folder.
 
-:func:`export_gmns` lives here rather than in :mod:`karvan.io` because it re-applies the scenario
-(:mod:`karvan.scenario`), which ``io`` may not import.
+:func:`export_gmns` lives here rather than in :mod:`karvan.io` because it re-applies the scenario,
+which ``io`` may not import.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
-
-import typer
-from rich.console import Console
-
 from typing import TYPE_CHECKING
 
 from karvan.errors import InputError, KarvanError
@@ -23,11 +18,6 @@ if TYPE_CHECKING:  # the exporters load GeoPandas: imported when a command runs,
     from karvan.scenario.spec import Scenario
 
 FORMATS = ("gpkg", "omx", "gmns", "all")
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
-                  help="Export a run's results: GeoPackage for QGIS, OMX matrices, GMNS network.")
-console = Console(stderr=True)
-out = Console()
 
 
 def scenario_from_manifest(spec: dict) -> Scenario:
@@ -120,24 +110,3 @@ def export_run(run_folder: str | os.PathLike, fmt: str = "all", out: str | os.Pa
         else:
             done[f] = export_gmns(run_folder, target, overwrite=overwrite)
     return done
-
-
-@app.command("export")
-def export(
-    run_folder: Annotated[Path, typer.Argument(help="A run folder written by `karvan run`.")],
-    fmt: Annotated[str, typer.Option("--format", "-f",
-                                     help="gpkg (GeoPackage, styled for QGIS), omx (demand and "
-                                          "skims), gmns (the scenario network) or all.")] = "all",
-    out_path: Annotated[Path | None, typer.Option("--out", "-o",
-                                                  help="File (gpkg, omx) or folder (gmns, all) "
-                                                       "to write; default: inside the run "
-                                                       "folder.")] = None,
-) -> None:
-    """Export a run's results for QGIS (GeoPackage), other models (OMX) and GMNS tools."""
-    try:
-        done = export_run(run_folder, fmt.lower(), out_path)
-    except KarvanError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    for f, p in done.items():
-        out.print(f"{f:5} {p}", highlight=False, soft_wrap=True)
