@@ -24,11 +24,12 @@ def compare(
     """Differences B - A of two scenario results: links, countries, borders, skims."""
     from karvan.io.atomic import atomic_folder
     from karvan.scenario.run import compare_runs, resolve_run
-    from karvan.scenario.summary import print_comparison
+    from karvan.cli.tables import print_tables
+    from karvan.scenario.summary import comparison_tables
 
     ra, rb = (resolve_run(x, store) for x in (a, b))
     diff = compare_runs(ra, rb)
-    print_comparison(diff, Path(ra.label), Path(rb.label), out, top=top)
+    print_tables(comparison_tables(diff, ra.label, rb.label, top=top), out)
     if out_dir is not None:
         with atomic_folder(out_dir) as tmp:
             for name, df in diff.items():

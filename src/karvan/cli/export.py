@@ -13,7 +13,8 @@ from karvan.cli._app import app, out
 
 @app.command("export")
 def export(
-    run_folder: Annotated[Path, typer.Argument(help="A run folder written by `karvan run`.")],
+    run: Annotated[str, typer.Argument(help="A run: its id, a unique start of it, a scenario "
+                                            "name (its latest run) or a run folder.")],
     fmt: Annotated[str, typer.Option("--format", "-f",
                                      help="gpkg (GeoPackage, styled for QGIS), omx (demand and "
                                           "skims), gmns (the scenario network) or all.")] = "all",
@@ -21,10 +22,16 @@ def export(
                                                   help="File (gpkg, omx) or folder (gmns, all) "
                                                        "to write; default: inside the run "
                                                        "folder.")] = None,
+    store: Annotated[Path, typer.Option(help="Run store to look ids and scenario names up "
+                                             "in.")] = Path("results"),
 ) -> None:
     """Export a run's results for QGIS (GeoPackage), other models (OMX) and GMNS tools."""
-    from karvan.scenario.export import export_run
+    from karvan.scenario.export import FORMATS, export_run
+    from karvan.errors import InputError
 
-    done = export_run(run_folder, fmt.lower(), out_path)
+    fmt = fmt.lower()
+    if fmt not in FORMATS:  # before looking the run up: the cheaper mistake first
+        raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    done = export_run(run, fmt, out_path, store=store)
     for f, p in done.items():
         out.print(f"{f:5} {p}", highlight=False, soft_wrap=True)

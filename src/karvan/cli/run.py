@@ -29,22 +29,30 @@ def run(
     report: Annotated[bool, typer.Option(help="Write <out>/report.html: every scenario run, "
                                               "each against the first.")] = True,
     lang: Annotated[str, typer.Option(help="Language of the report: en, ru or fa.")] = "en",
+    gpkg: Annotated[bool, typer.Option(help="Write <out>/<scenario>/run.gpkg: the results and "
+                                            "the country outlines as layers styled for "
+                                            "QGIS.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Run corridor scenarios and print a summary; with no argument, every built-in scenario.
 
     Each run is saved in the run store (``karvan runs list``) and copied to
-    ``<out>/<scenario>/``."""
+    ``<out>/<scenario>/``, with a GeoPackage for QGIS (``run.gpkg``)."""
     import time
 
     from karvan.errors import InputError
     from karvan.freight.corridor import load_corridor
     from karvan.scenario import builtin_scenarios, load_scenario
     from karvan.scenario.run import run_scenario, save_run
-    from karvan.scenario.summary import print_summary
+    from karvan.cli.tables import print_tables
+    from karvan.scenario.summary import summary_tables
     from karvan.store import RunStore
 
     t0 = time.perf_counter()
+    if report:
+        from karvan.report.i18n import check_lang
+
+        check_lang(lang)  # before the runs, not after them
     store_dir = store if store is not None else out_dir
     dataset = load_corridor(data)
     names = [str(s) for s in scenarios] if scenarios else builtin_scenarios()
@@ -66,11 +74,16 @@ def run(
                 run_store = RunStore(store_dir)
             run_id = save_run(r, run_store, dataset)
             run_store.copy_run(run_id, out_dir / spec.name)
+            if gpkg:
+                from karvan.io.geopackage import write_geopackage
+
+                say(f"{spec.name}: GeoPackage")
+                write_geopackage(out_dir / spec.name, data=dataset)
             runs.append(r)
             if not quiet:
                 console.print(f"[green]done[/] {spec.name} ({r.summary['elapsed_s']:.2f} s) -> "
                               f"{out_dir / spec.name}, run {run_id}")
-    print_summary(runs, out)
+    print_tables(summary_tables(runs), out)
     if report:
         from karvan.report import write_report
 

@@ -16,12 +16,19 @@ from karvan.errors import InputError, KarvanError
 if TYPE_CHECKING:  # the exporters load GeoPandas: imported when a command runs, not at start-up
     from karvan.freight.corridor import CorridorData
     from karvan.scenario.spec import Scenario
+    from karvan.store import RunRecord
 
 FORMATS = ("gpkg", "omx", "gmns", "all")
 
 
 def scenario_from_manifest(spec: dict) -> Scenario:
-    """The :class:`Scenario` recorded in a run's manifest (``manifest["scenario"]``)."""
+    """The :class:`Scenario` recorded in a run's manifest (``manifest["scenario"]``).
+
+    Raises
+    ------
+    InputError
+        The manifest's scenario lacks a field or has one of the wrong type.
+    """
     from karvan.scenario.spec import Modification, Scenario
 
     try:
@@ -32,9 +39,9 @@ def scenario_from_manifest(spec: dict) -> Scenario:
         raise InputError(f"the scenario in manifest.json cannot be read ({e}).") from None
 
 
-def export_gmns(run_folder: str | os.PathLike, out: str | os.PathLike, *,
+def export_gmns(run: RunRecord | str | os.PathLike, out: str | os.PathLike, *,
                 scenario: Scenario | None = None, data: CorridorData | None = None,
-                overwrite: bool = False) -> Path:
+                overwrite: bool = False, store: str | os.PathLike | None = None) -> Path:
     """Write the network of a run's scenario as a GMNS 0.96 folder.
 
     The scenario (default: the one in the run's manifest) is applied again to the dataset
@@ -44,32 +51,41 @@ def export_gmns(run_folder: str | os.PathLike, out: str | os.PathLike, *,
 
     Parameters
     ----------
-    run_folder
-        A folder written by ``karvan run``.
+    run
+        A run: a :class:`~karvan.store.RunRecord`, a run folder written by ``karvan run``, or
+        with ``store`` a run id, its unique start or a scenario name (its latest run).
     out
         The GMNS folder to write; it appears whole or not at all.
     scenario, data
         Override the scenario or the dataset of the manifest.
     overwrite
         Replace an existing ``out`` folder.
+    store
+        The run store to look ``run`` up in.
 
     Returns
     -------
     Path
         The folder written.
+
+    Raises
+    ------
+    InputError
+        ``run`` names no run; the dataset is gone or changed; the scenario no longer applies.
     """
     from karvan.freight.corridor import load_corridor
-    from karvan.io.geopackage import network_geometry, read_run_manifest
+    from karvan.io.geopackage import network_geometry
     from karvan.io.gmns import write_gmns
     from karvan.network.model import Network
     from karvan.scenario.apply import apply_scenario
+    from karvan.store import resolve_run
 
-    manifest = read_run_manifest(run_folder)
+    rec = resolve_run(run, store)
     if data is None:
-        network_geometry(run_folder)  # the dataset is there and unchanged, or InputError
-        data = load_corridor(manifest["inputs"]["dataset"])
+        network_geometry(rec)  # the dataset is there and unchanged, or InputError
+        data = load_corridor(rec.dataset)
     if scenario is None:
-        scenario = scenario_from_manifest(manifest.get("scenario", {}))
+        scenario = scenario_from_manifest(rec.manifest.get("scenario", {}))
     inputs = apply_scenario(data, scenario)
     config = dict(data.config)
     config["tables"] = dict(config.get("tables", {}))
@@ -80,33 +96,55 @@ def export_gmns(run_folder: str | os.PathLike, out: str | os.PathLike, *,
     return write_gmns(net, out, overwrite=overwrite)
 
 
-def export_run(run_folder: str | os.PathLike, fmt: str = "all", out: str | os.PathLike | None
-               = None, *, overwrite: bool = True) -> dict[str, Path]:
-    """Export a run in one format or all of them; returns format -> path written.
+def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
+               out: str | os.PathLike | None = None, *, overwrite: bool = True,
+               store: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Export a run in one format or all of them.
 
-    ``out`` is the file (gpkg, omx) or folder (gmns) for one format, or the folder for
-    ``all`` (``run.gpkg``, ``run.omx``, ``gmns/``); default: inside the run folder.
+    Parameters
+    ----------
+    run
+        A run, given as :func:`export_gmns` takes it.
+    fmt
+        ``gpkg``, ``omx``, ``gmns`` or ``all``.
+    out
+        The file (gpkg, omx) or folder (gmns) for one format, or the folder for ``all``
+        (``run.gpkg``, ``run.omx``, ``gmns/``); default: inside the run folder.
+    overwrite
+        Replace an existing GMNS folder.
+    store
+        The run store to look ``run`` up in.
+
+    Returns
+    -------
+    dict
+        Format -> path written.
+
+    Raises
+    ------
+    InputError
+        An unknown format, a run that cannot be found or read, a dataset gone or changed.
     """
-    from karvan.io.geopackage import read_run_manifest, write_geopackage
+    from karvan.io.geopackage import write_geopackage
     from karvan.io.omx import write_omx
+    from karvan.store import resolve_run
 
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
-    run_folder = Path(run_folder)
-    read_run_manifest(run_folder)
+    rec = resolve_run(run, store)
     if fmt == "all":
-        base = Path(out) if out is not None else run_folder
+        base = Path(out) if out is not None else rec.path
         targets = {"gpkg": base / "run.gpkg", "omx": base / "run.omx", "gmns": base / "gmns"}
     else:
-        default = {"gpkg": run_folder / "run.gpkg", "omx": run_folder / "run.omx",
-                   "gmns": run_folder / "gmns"}[fmt]
+        default = {"gpkg": rec.path / "run.gpkg", "omx": rec.path / "run.omx",
+                   "gmns": rec.path / "gmns"}[fmt]
         targets = {fmt: Path(out) if out is not None else default}
     done = {}
     for f, target in targets.items():
         if f == "gpkg":
-            done[f] = write_geopackage(run_folder, target)
+            done[f] = write_geopackage(rec, target)
         elif f == "omx":
-            done[f] = write_omx(run_folder, target)
+            done[f] = write_omx(rec, target)
         else:
-            done[f] = export_gmns(run_folder, target, overwrite=overwrite)
+            done[f] = export_gmns(rec, target, overwrite=overwrite)
     return done
