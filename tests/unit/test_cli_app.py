@@ -52,7 +52,7 @@ def test_input_error_exits_2_with_its_message_shortened(monkeypatch):
     def bad(*a, **k):
         raise InputError(f"trips.tntp line 7: cannot read {token!r} as a number.")
 
-    monkeypatch.setattr("karvan.io.problem.read_problem", bad)
+    monkeypatch.setattr("karvan.io.validate.validate_input", bad)
     r = invoke("validate", SMALL)
     assert r.exit_code == 2
     assert "error: trips.tntp line 7: cannot read 'xxx" in r.output
@@ -69,7 +69,7 @@ def test_internal_error_exits_3_with_a_short_message_and_a_traceback_file(monkey
     def broken(*a, **k):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("karvan.io.problem.read_problem", broken)
+    monkeypatch.setattr("karvan.io.validate.validate_input", broken)
     r = invoke("validate", SMALL)
     assert r.exit_code == 3, r.output
     assert "internal error" in r.output and "ZeroDivisionError" in r.output
@@ -83,7 +83,7 @@ def test_debug_lets_the_traceback_through(monkeypatch):
     def broken(*a, **k):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("karvan.io.problem.read_problem", broken)
+    monkeypatch.setattr("karvan.io.validate.validate_input", broken)
     r = invoke("--debug", "validate", SMALL)
     assert isinstance(r.exception, ZeroDivisionError)
 

@@ -183,7 +183,6 @@ def test_warnings_do_not_stop_reading():
               "1,1,2,,offstreet path,350\n")
     assert not c.errors()
     warns = "\n".join(c.warnings())
-    assert "directed is blank on 1 row (line 2; link_id 1); read as directed" in warns
     assert "ped_facility is not one of" in warns and "'offstreet path'" in warns
     assert "free_speed is above 300 on 1 row (line 2; link_id 1: '350')" in warns
 

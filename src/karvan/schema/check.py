@@ -208,7 +208,8 @@ class Checker:
             if f.name in raw or not f.aliases:
                 continue
             lower = {h.lower(): h for h in header}
-            hit = next((lower[a.lower()] for a in f.aliases if a.lower() in lower), None)
+            hit = next((lower[a.lower()] for a in (f.name, *f.aliases) if a.lower() in lower),
+                       None)
             if hit is not None:
                 raw[f.name] = raw.pop(hit)
                 header = [f.name if h == hit else h for h in header]
@@ -227,7 +228,7 @@ class Checker:
                 elif extra or header:
                     msg += f"; its columns are {format_ids(header, 12)}"
                 self.message(msg + ".", file=name, severity=f.severity)
-            elif hint:
+            elif hint and "renamed or misspelt" not in hint:  # cut or case only: no guessing
                 self.message(f"{name}: {hint} (otherwise it is kept as an extra column and "
                              f"{f.name} is read as absent).", severity="warning", file=name)
 
