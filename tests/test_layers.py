@@ -17,7 +17,8 @@ ALLOWED = {
     "paths": {"network", "kernels", "assign"},
     "assign": {"network", "kernels"},
     "freight": {"network", "kernels", "assign", "io", "paths"},
-    "scenario": {"network", "kernels", "assign", "io", "paths", "freight", "store"},
+    "scenario": {"network", "kernels", "assign", "io", "paths", "freight", "store", "calibrate"},
+    "calibrate": {"network", "kernels", "assign", "io", "paths", "freight"},
     "store": {"io"},
     "report": {"freight", "io", "store"},
 }

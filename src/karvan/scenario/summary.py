@@ -88,7 +88,11 @@ def print_summary(runs, console: Console, *, countries: int = 8,
 
 def print_comparison(diff: dict[str, pd.DataFrame], a: Path, b: Path, console: Console, *,
                      top: int = 10) -> None:
-    """The largest differences B - A per table."""
+    """The largest differences B - A per table, after what the difference measures."""
+    ref = diff.get("reference")
+    if ref is not None and len(ref):
+        console.print(str(ref["note"].iloc[0]), style=None if ref["like_year"].iloc[0]
+                      else "yellow", highlight=False)
     cfg = {"links": ("link_id", ["tonnes_tot", "utilization"]),
            "borders": ("border_id", ["tonnes_tot"]),
            "countries": ("country", ["tonnes", "transit_tonnes", "transit_revenue_usd"])}
