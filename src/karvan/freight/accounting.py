@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from karvan import kernels as K
 from karvan.assign.capacity import CapacityResult
 from karvan.assign.result import AssignmentResult
 from karvan.freight.observed import (
@@ -25,9 +24,9 @@ from karvan.freight.observed import (
     observation_matrix,
     parse_observations,
 )
-from karvan.kernels._jit import num_threads
 from karvan.network.graph import CompiledGraph
 from karvan.network.model import Network
+from karvan.paths.trees import path_sums, shortest_path_trees
 
 SEA_COUNTRIES = ("XX", "XC")
 
@@ -241,10 +240,8 @@ def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str
     zn = g.zone_nodes
     rows = []
     for k, c in enumerate(ue.classes):
-        out = K.path_skims(g.indptr, g.head, g.tail, np.ascontiguousarray(ue.class_costs[k]),
-                           g.blocked, zn, zn,
-                           np.vstack([ue.time, length, charges[commodity_of(c.name)]]),
-                           max(1, num_threads()))
+        out = path_sums(g, ue.class_costs[k], [ue.time, length, charges[commodity_of(c.name)]],
+                        origins=zn, destinations=zn)
         pairs = demand_pairs[demand_pairs["segment"] == c.name]
         zi = {z: i for i, z in enumerate(zones)}
         for o, d in zip(pairs["origin_zone_id"], pairs["destination_zone_id"]):
@@ -259,10 +256,9 @@ def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,
     """Least-cost path from o to d that uses at least one of ``via_arcs``: its cost and arcs."""
     if not len(via_arcs):
         return np.inf, []
-    dist_o, pred_o = K.shortest_path_trees(g.indptr, g.head, cost, g.blocked,
-                                           np.array([o_node]), 1)
+    dist_o, pred_o = shortest_path_trees(g, cost, [o_node], threads=1)
     heads = np.unique(g.head[via_arcs])
-    dist_h, pred_h = K.shortest_path_trees(g.indptr, g.head, cost, g.blocked, heads, 1)
+    dist_h, pred_h = shortest_path_trees(g, cost, heads, threads=1)
     hpos = {h: i for i, h in enumerate(heads)}
     best, best_arc = np.inf, -1
     for a in via_arcs:

@@ -3,7 +3,6 @@ table; write them to a results folder with a manifest; compare two runs."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -25,12 +24,12 @@ from karvan.freight.observed import RunFlows
 from karvan.assign.classes import TrafficClass
 from karvan.freight.costs import build_network, commodity_classes
 from karvan.io.atomic import atomic_folder
-from karvan import kernels as K
-from karvan.kernels._jit import num_threads
+from karvan.io.hashing import hash_folder
 from karvan.network.demand import Demand
 from karvan.network.graph import compile_graph
 from karvan.network.model import Network
 from karvan.paths.routes import route_flows
+from karvan.paths.trees import zone_reachability
 from karvan.scenario.apply import ScenarioInputs, apply_scenario
 from karvan.scenario.reference import (
     backcast_scenario,
@@ -40,7 +39,7 @@ from karvan.scenario.reference import (
     describe_comparison,
 )
 from karvan.scenario.spec import Scenario
-from karvan.store import RunRecord, RunStore, write_run_folder
+from karvan.store import RunRecord, RunStore, diff_table, resolve_run, write_run_folder
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -227,9 +226,7 @@ def _split_unreachable(net: Network, rows: pd.DataFrame, bans=()
         cost = g.free_flow_time.copy()
         if banned:
             cost[np.isin(g.link_ids[g.arc_link], list(banned))] = np.inf
-        dist, _ = K.shortest_path_trees(g.indptr, g.head, cost, g.blocked, g.zone_nodes,
-                                        max(1, num_threads()))
-        reach = np.isfinite(dist[:, g.zone_nodes])
+        reach = zone_reachability(g, cost)
         for j, (o, d, s) in enumerate(zip(rows["origin_zone_id"], rows["destination_zone_id"],
                                           segs)):
             if frozenset(_banned(s, bans)) == banned:
@@ -283,13 +280,6 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
     return df
 
 
-def _hash_folder(folder: Path | None) -> dict[str, str]:
-    if folder is None:
-        return {}
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16]
-            for p in sorted(folder.glob("*.csv"))}
-
-
 def run_manifest(run: ScenarioRun, data: CorridorData) -> dict:
     """The manifest of a run: karvan and schema versions, scenario spec, input hashes, solver
     settings, convergence, summary and table names."""
@@ -297,7 +287,7 @@ def run_manifest(run: ScenarioRun, data: CorridorData) -> dict:
         "karvan_version": __version__,
         "schema_version": SCHEMA_VERSION,
         "scenario": run.scenario.to_dict(),
-        "inputs": {"dataset": str(data.folder), "sha256_16": _hash_folder(data.folder)},
+        "inputs": {"dataset": str(data.folder), "sha256_16": hash_folder(data.folder)},
         "settings": run.settings,
         "convergence": {"iterations": run.ue.iterations, "relative_gap": run.ue.gap,
                         "converged": run.ue.converged},
@@ -323,15 +313,43 @@ def save_run(run: ScenarioRun, store: RunStore | str | Path, data: CorridorData)
     return store.save(run.tables, run_manifest(run, data))
 
 
+#: what ``compare`` shows: table -> (keys, values, descriptive columns kept)
+COMPARED: dict[str, tuple[list[str], list[str], tuple[str, ...]]] = {
+    "links": (["link_id"], ["tonnes_tot", "utilization", "tonne_km", "revenue_usd"], ()),
+    "countries": (["country"], ["tonnes", "tonne_km", "revenue_usd", "transit_tonnes",
+                                "transit_tonne_km", "transit_revenue_usd"], ()),
+    "borders": (["border_id"], ["tonnes_tot", "utilization"], ()),
+    "skims": (["commodity", "origin", "destination"], ["time_h", "distance_km",
+                                                       "cost_usd_per_t"], ()),
+}
+
+
 def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord | None = None, *,
                  store: RunStore | str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """Differences B - A of two runs: links, countries, borders, skims, and ``reference``: one
-    row saying whether A is of B's year (else the difference includes demand growth).
+    """Differences B - A of two runs, with ``reference``: one row saying whether A is of B's
+    year (else the difference includes the growth of demand between the years).
 
-    ``a`` and ``b`` are results folders, or, with ``store``, anything
-    :meth:`RunStore.resolve` accepts: a run id, a unique prefix of one, a scenario name (its
-    latest run). With ``b`` omitted, the run ``a`` is compared with its like-year reference in
-    ``store`` (:func:`karvan.scenario.reference.choose_reference`).
+    Parameters
+    ----------
+    a, b
+        Run folders, records, or, with ``store``, anything :func:`karvan.store.resolve_run`
+        accepts: a run id, a unique prefix of one, a scenario name (its latest run). With ``b``
+        omitted, run ``a`` is compared with its like-year reference in ``store``
+        (:func:`karvan.scenario.reference.choose_reference`).
+    store
+        The run store to look names up in.
+
+    Returns
+    -------
+    dict
+        ``reference`` (:func:`karvan.scenario.reference.comparison_table`), and table name ->
+        :func:`karvan.store.diff_table` of it.
+
+    Raises
+    ------
+    InputError
+        A run that cannot be found, or lacks one of the tables; with ``b`` omitted, no store or
+        no reference in it.
     """
     if b is None:
         rb = resolve_run(a, store)
@@ -340,27 +358,8 @@ def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord | None = N
         ra, rb = (resolve_run(x, store) for x in (a, b))
     out = {"reference": comparison_table(describe_comparison(
         ra.scenario, _year(ra), rb.scenario, _year(rb)))}
-    specs = {
-        "links": (["link_id"], ["tonnes_tot", "utilization", "tonne_km", "revenue_usd"]),
-        "countries": (["country"], ["tonnes", "tonne_km", "revenue_usd", "transit_tonnes",
-                                    "transit_tonne_km", "transit_revenue_usd"]),
-        "borders": (["border_id"], ["tonnes_tot", "utilization"]),
-        "skims": (["commodity", "origin", "destination"], ["time_h", "distance_km",
-                                                           "cost_usd_per_t"]),
-    }
-    for name, (keys, vals) in specs.items():
-        ta = ra.table(name)
-        tb = rb.table(name)
-        vals = [v for v in vals if v in ta and v in tb]
-        m = ta[keys + vals].merge(tb[keys + vals], on=keys, how="outer", suffixes=("_a", "_b"))
-        for v in vals:
-            fill = 0.0 if v != "utilization" else np.nan
-            m[f"{v}_a"] = m[f"{v}_a"].fillna(fill)
-            m[f"{v}_b"] = m[f"{v}_b"].fillna(fill)
-            m[f"{v}_diff"] = m[f"{v}_b"] - m[f"{v}_a"]
-        if vals:
-            m = m.reindex(m[f"{vals[0]}_diff"].abs().sort_values(ascending=False).index)
-        out[name] = m.reset_index(drop=True)
+    out.update({name: diff_table(ra.table(name), rb.table(name), keys, vals, keep=keep)
+                for name, (keys, vals, keep) in COMPARED.items()})
     return out
 
 
@@ -379,29 +378,3 @@ def _reference_of(run: RunRecord, store: RunStore | str | Path | None) -> str:
     listed = store.list()
     avail = {str(n): int(y) for n, y in zip(listed["scenario"], listed["year"]) if pd.notna(y)}
     return choose_reference(run.scenario, _year(run), avail).reference
-
-
-def resolve_run(ref: str | Path | RunRecord, store: RunStore | str | Path | None = None
-                ) -> RunRecord:
-    """The run ``ref`` names: a results folder (with ``manifest.json``) as itself, anything else
-    (run id, unique start of one, scenario name) looked up in ``store``.
-
-    Raises
-    ------
-    InputError
-        A folder without a manifest, or a name the store does not know (or no store).
-    """
-    if isinstance(ref, RunRecord):
-        return ref
-    p = Path(ref)
-    if p.is_dir() and (p / "manifest.json").is_file():
-        return RunRecord.from_folder(p)
-    if store is None or p.exists() or "/" in str(ref):
-        return RunRecord.from_folder(p)  # raises: not a results folder
-    if not isinstance(store, RunStore):
-        if not (Path(store) / "catalog.sqlite").is_file():
-            raise InputError(f"{str(ref)!r} is not a results folder, and {store} holds no run "
-                             "store to look it up in (no catalog.sqlite); give a folder, or the "
-                             "store with --store.")
-        store = RunStore(store, create=False)
-    return store.resolve(str(ref))

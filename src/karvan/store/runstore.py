@@ -38,7 +38,7 @@ from karvan._version import __version__
 from karvan.errors import InputError, KarvanError, format_ids
 from karvan.io.atomic import atomic_folder
 from karvan.store import catalog
-from karvan.store.folder import RunRecord, read_manifest, write_manifest, write_run_folder
+from karvan.io.run_folder import RunRecord, read_manifest, write_manifest, write_run_folder
 
 log = logging.getLogger(__name__)
 
@@ -345,3 +345,46 @@ class RunStore:
                     f"scenario name or a results folder; `karvan runs list --store {self.root}` "
                     "shows the stored runs.") from None
             raise
+
+
+def resolve_run(ref: str | os.PathLike | RunRecord, store: RunStore | str | os.PathLike | None
+                = None) -> RunRecord:
+    """The run ``ref`` names: a :class:`RunRecord` as itself, a run folder (with
+    ``manifest.json``) as itself, anything else (a run id, its unique start, a scenario name for
+    its latest run) looked up in ``store``.
+
+    This is how every command and the dashboard find a run.
+
+    Parameters
+    ----------
+    ref
+        The run.
+    store
+        A run store (or its folder) to look names up in; a folder without a store is no error
+        while ``ref`` is a run folder.
+
+    Returns
+    -------
+    RunRecord
+        The run.
+
+    Raises
+    ------
+    InputError
+        A folder without a manifest, or a name the store does not know (or no store).
+    """
+    if isinstance(ref, RunRecord):
+        return ref
+    p = Path(ref)
+    if p.is_dir() and (p / "manifest.json").is_file():
+        return RunRecord.from_folder(p)
+    if store is None or p.exists() or isinstance(ref, os.PathLike) or "/" in str(ref) \
+            or os.sep in str(ref):
+        return RunRecord.from_folder(p)  # raises: not a run folder
+    if not isinstance(store, RunStore):
+        if not (Path(store) / "catalog.sqlite").is_file():
+            raise InputError(f"{str(ref)!r} is not a run folder, and {store} holds no run "
+                             "store to look it up in (no catalog.sqlite); give a folder, or the "
+                             "store with --store.")
+        store = RunStore(store, create=False)
+    return store.resolve(str(ref))

@@ -64,7 +64,7 @@ class _Shared:
             if key in self._reports:
                 self._reports.move_to_end(key)
                 return self._reports[key]
-        html = render_report([r.path for r in records], lang=lang, reference=0)
+        html = render_report(list(records), lang=lang, reference=0)
         with self._lock:
             self._reports[key] = html
             while len(self._reports) > REPORT_CACHE:
