@@ -103,7 +103,7 @@ class Target:
 
     def apply(self, values: np.ndarray) -> np.ndarray:
         """The array at input ``values``: a factor multiplies the figure; a value replaces the
-        rule's figure, and scales the model's figure by the same ratio where the two differ
+        rule's figure (NaN keeps the dataset's figures), and scales the model's figure by the same ratio where the two differ
         (a range on ``vot_pct_value_per_day`` scales ``vot_usd_per_t_h``)."""
         out = self.central.copy()
         m = self.idx >= 0
@@ -113,7 +113,7 @@ class Target:
             ref = self.ref[m]
             with np.errstate(divide="ignore", invalid="ignore"):
                 rep = np.where(ref != 0, c * (v / ref), v)
-            out[m] = np.where(self.replace[m], rep, c * v)
+            out[m] = np.where(np.isnan(v), c, np.where(self.replace[m], rep, c * v))
         return out
 
     @property
@@ -162,9 +162,8 @@ class InputSet:
         return out
 
     def central_values(self) -> np.ndarray:
-        """The values that reproduce the dataset: factor 1, or the figure itself for a range
-        (where rows of one range differ, the first row's figure; :meth:`target` keeps each row's
-        own figure at the centre anyway)."""
+        """Values that reproduce the dataset: factor 1, and NaN for a range (a value that
+        :meth:`Target.apply` reads as "keep each row's figure")."""
         return np.array([1.0 if not x.replace else math.nan for x in self.inputs])
 
     def target(self, table: str, field_: str, rows, central) -> Target:
