@@ -410,14 +410,13 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
                                      r["rule_id"], str(r["source"]), str(r["confidence"]), col,
                                      tuple(float(c) for c in central)))
         taken.setdefault((table, fld), set()).update(want)
-    classes = rules[rules["kind"] == "class"]
+    class_rules = {(r["confidence_class"], r["table"], r["field"]): r
+                   for _, r in rules[rules["kind"] == "class"].iterrows()}
 
     def class_rule(cls: str, table: str, fld: str):
         for t, f in ((table, fld), (table, "*"), ("*", "*")):
-            m = classes[(classes["confidence_class"] == cls) & (classes["table"] == t)
-                        & (classes["field"] == f)]
-            if len(m):
-                return m.iloc[0]
+            if (cls, t, f) in class_rules:
+                return class_rules[(cls, t, f)]
         return None
 
     unruled: set[str] = set()

@@ -160,7 +160,7 @@ def connect(*, workers: int | None = None, scheduler: str | None = None,
     if n < 1:
         raise InputError(f"--workers must be >= 1, got {workers}.")
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+                           dashboard_address=":0", silence_logs=logging.ERROR)
     c = Client(cluster)
     try:
         yield c
