@@ -36,7 +36,7 @@ from karvan.assign.classes import TrafficClass
 from karvan.errors import ConvergenceWarning
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
-from karvan.kernels.bush_sets import bush_set_stats
+from karvan.paths.trees import bush_set_stats
 from karvan.network.demand import Demand
 
 log = logging.getLogger(__name__)
@@ -215,8 +215,8 @@ class CorridorModel:
             q = bs.demand[b]
             eps = 1e-12 * max(1.0, float(q.sum()))
             i = int(bs.bush_zone[b])
-            avoid, wsum = bush_set_stats(b, int(zn[i]), g.indptr, g.head, g.tail, rindptr,
-                                         rarcs, bs.inbush, bs.flow, member, w_by_com[com], eps)
+            avoid, wsum = bush_set_stats(bs, b, int(zn[i]), g, rindptr, rarcs, member,
+                                         w_by_com[com], eps)
             touch = 1.0 - avoid[zn]          # (zones, sets)
             rev = wsum[zn, :, 1]
             c_tonnes += q @ touch[:, :n_c]
