@@ -35,9 +35,9 @@ def test_version():
 
 @pytest.mark.parametrize("argv", [["--help"], ["validate", str(SMALL)]])
 def test_light_commands_load_no_report_store_web_or_geo_code(argv):
-    code = ("import sys\nfrom karvan.cli import main\nsys.argv = ['karvan', *%r]\n"
+    code = (f"import sys\nfrom karvan.cli import main\nsys.argv = ['karvan', *{argv!r}]\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-            "import json\nprint(json.dumps(sorted(sys.modules)))" % (argv,))
+            "import json\nprint(json.dumps(sorted(sys.modules)))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**__import__("os").environ, "COLUMNS": "120"})
     loaded = json.loads(res.stdout.strip().splitlines()[-1])

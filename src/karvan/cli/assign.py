@@ -87,6 +87,11 @@ def assign(
     """Assign demand to a network at user equilibrium and write link flows and convergence.
 
     Exits with 1 when the equilibrium did not reach the gap (the results are still written).
+
+    Raises
+    ------
+    typer.Exit
+        With 1 when the equilibrium did not reach the gap.
     """
     import json
     import time

@@ -22,9 +22,9 @@ def compare(
     top: Annotated[int, typer.Option(help="Rows per table.")] = 10,
 ) -> None:
     """Differences B - A of two scenario results: links, countries, borders, skims."""
+    from karvan.cli.tables import print_tables
     from karvan.io.atomic import atomic_folder
     from karvan.scenario.run import compare_runs, resolve_run
-    from karvan.cli.tables import print_tables
     from karvan.scenario.summary import comparison_tables
 
     ra, rb = (resolve_run(x, store) for x in (a, b))

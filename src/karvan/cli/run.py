@@ -37,14 +37,21 @@ def run(
     """Run corridor scenarios and print a summary; with no argument, every built-in scenario.
 
     Each run is saved in the run store (``karvan runs list``) and copied to
-    ``<out>/<scenario>/``, with a GeoPackage for QGIS (``run.gpkg``)."""
+    ``<out>/<scenario>/``, with a GeoPackage for QGIS (``run.gpkg``).
+
+    Raises
+    ------
+    InputError
+        A bad dataset, scenario or language, or a scenario named ``runs`` where the store
+        keeps its runs.
+    """
     import time
 
+    from karvan.cli.tables import print_tables
     from karvan.errors import InputError
     from karvan.freight.corridor import load_corridor
     from karvan.scenario import builtin_scenarios, load_scenario
     from karvan.scenario.run import run_scenario, save_run
-    from karvan.cli.tables import print_tables
     from karvan.scenario.summary import summary_tables
     from karvan.store import RunStore
 

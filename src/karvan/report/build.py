@@ -17,9 +17,15 @@ from karvan.io.atomic import atomic_write_text
 from karvan.report import geo, svg
 from karvan.report.i18n import RTL, check_lang, country_name, fmt_num, fmt_pct, label, mode_name
 from karvan.report.page import Panel, num, pct, render_page, table, text
+from karvan.report.results import (
+    RunResults,
+    dataset_folder,
+    read_run,
+    run_differences,
+    shipper_table,
+    transit_table,
+)
 from karvan.store import RunRecord, RunStore
-from karvan.report.results import (RunResults, dataset_folder, read_run, run_differences,
-                                   shipper_table, transit_table)
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +120,7 @@ def render_report(runs: Sequence[str | os.PathLike | RunRecord | RunResults], *,
     countries_svg = svg.countries_defs(geo.outline_paths(proj), lang, highlight=corridor)
 
     panels = []
-    for i, (r, lines) in enumerate(zip(res, lines_by_run)):
+    for i, (r, lines) in enumerate(zip(res, lines_by_run, strict=True)):
         p = _panel(r, lines, proj, lang, t_max)
         if compare and i != reference:
             ref = res[reference]

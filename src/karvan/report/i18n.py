@@ -201,7 +201,13 @@ MINUS = "\u2212"
 
 
 def check_lang(lang: str) -> str:
-    """Return ``lang`` if the report speaks it, else raise with the choices."""
+    """Return ``lang`` if the report speaks it, else raise with the choices.
+
+    Raises
+    ------
+    InputError
+        A language the report does not speak.
+    """
     if lang not in LANGS:
         raise InputError(f"unknown report language {lang!r}; choose one of {', '.join(LANGS)}.")
     return lang
@@ -225,6 +231,7 @@ def country_name(code: str, lang: str) -> str:
 
 
 def mode_name(mode: str, lang: str) -> str:
+    """Name of a mode (rail, road, sea, transfer...) in ``lang``; the mode itself when unknown."""
     key = {"transfer": "mode_transfer", "border": "mode_border"}.get(mode, mode)
     return label(key, lang) if key in _LABELS else str(mode)
 

@@ -30,22 +30,27 @@ class RunResults:
 
     @property
     def folder(self) -> Path:
+        """The run folder."""
         return self.record.path
 
     @property
     def manifest(self) -> dict:
+        """The run's manifest."""
         return self.record.manifest
 
     @property
     def name(self) -> str:
+        """The scenario's name."""
         return self.record.name
 
     @property
     def title(self) -> str:
+        """The scenario's title."""
         return self.record.title
 
     @property
     def summary(self) -> dict:
+        """The run's headline figures."""
         return self.record.summary
 
     def __getitem__(self, table: str) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from karvan.errors import InputError, KarvanError
+from karvan.errors import InputError
 
 if TYPE_CHECKING:  # the exporters load GeoPandas: imported when a command runs, not at start-up
     from karvan.freight.corridor import CorridorData
