@@ -21,17 +21,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from karvan.assign._workers import Workers, chunks_of
+from karvan.assign.problem import CHUNKS_PER_THREAD, SERIAL_WORK
 from karvan.assign.result import AssignmentResult, IterationInfo
 from karvan.errors import ConvergenceWarning, InputError, KarvanError, NoPathError, format_ids
 from karvan.kernels import bush as KB
 
 if TYPE_CHECKING:
     from karvan.assign.problem import _Problem
-
-#: below this many bush x arc slots one thread is faster than handing out chunks
-SERIAL_WORK = 200_000
-#: chunks per thread in a pass (more balance the threads better, each costs a kernel call)
-CHUNKS_PER_THREAD = 4
 
 
 @dataclass(frozen=True, slots=True, eq=False)

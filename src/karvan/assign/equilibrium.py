@@ -219,13 +219,23 @@ class _Recorder:
 
 def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s: float | None,
            callback, strict: bool, record: bool = False) -> AssignmentResult:
+    workers = prob.aon_workers()
+    try:
+        return _solve_on(prob, workers, method=method, gap=gap, max_iter=max_iter,
+                         max_time_s=max_time_s, callback=callback, strict=strict, record=record)
+    finally:
+        workers.close()
+
+
+def _solve_on(prob: _Problem, workers, *, method: str, gap: float, max_iter: int,
+              max_time_s: float | None, callback, strict: bool, record: bool) -> AssignmentResult:
     g = prob.g
     n_cls = len(prob.classes)
     t0 = _time.perf_counter()
     x = np.zeros((n_cls, g.n_arcs))
     y = np.zeros_like(x)
     t = prob.times(np.zeros(g.n_arcs))
-    _, lost = prob.aon(t, x)
+    _, lost = prob.aon(t, x, workers)
     rec = _Recorder(prob) if record else None
     if rec is not None:
         rec.add_tree(t)
@@ -247,7 +257,7 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
     while True:
         v = prob.volume(x)
         prob.times(v, t)
-        sptt, _ = prob.aon(t, y)
+        sptt, _ = prob.aon(t, y, workers)
         j = rec.add_tree(t) if rec is not None else -1
         tstt = float(sum(prob.pce[k] * np.dot(x[k], t + prob.fixed[k]) for k in range(n_cls)))
         rel_gap = (tstt - sptt) / sptt if sptt > 0 else 0.0
@@ -362,7 +372,7 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
         routes=None if rec is None else (rec.trees, rec.wx, prob.origins, prob.zone_ids,
                                          prob.mats),
         params={"method": method, "gap": gap, "max_iter": max_iter, "max_time_s": max_time_s,
-                "threads": prob.n_chunks,
+                "threads": workers.n_threads,
                 "classes": [{"name": c.name, "demand": c.demand, "value_of_time": c.value_of_time,
                              "pce": c.pce, "cost_fields": dict(c.cost_fields)}
                             for c in prob.classes]},

@@ -9,11 +9,17 @@ import numpy as np
 import pandas as pd
 
 from karvan import kernels as K
+from karvan.assign._workers import Workers, chunks_of
 from karvan.assign.classes import TrafficClass
 from karvan.errors import InputError, format_ids
 from karvan.kernels._jit import num_threads
 from karvan.network.demand import Demand
 from karvan.network.graph import CompiledGraph
+
+#: below this many origin x arc operations one thread is faster than handing out chunks
+SERIAL_WORK = 200_000
+#: chunks per thread in a parallel pass (more balance the threads better, each is a kernel call)
+CHUNKS_PER_THREAD = 4
 
 
 class _Problem:
@@ -91,17 +97,47 @@ class _Problem:
         return K.link_time_derivative(v, g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf,
                                       self._dt)
 
-    def aon(self, t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        """Load every class all-or-nothing at times ``t`` into ``y``; return (SPTT, lost)."""
+    def aon_workers(self) -> Workers:
+        """Workers for :meth:`aon`: numba's thread count, one thread on small problems (close
+        them when done)."""
+        n = self.n_chunks if len(self.origins) * self.g.n_arcs >= SERIAL_WORK else 1
+        return Workers(n, lambda: K.aon_scratch(self.g.n_nodes, self.g.n_arcs))
+
+    def aon(self, t: np.ndarray, y: np.ndarray, workers: Workers | None = None
+            ) -> tuple[float, float]:
+        """Load every class all-or-nothing at times ``t`` into ``y``; return (SPTT, lost).
+
+        The origins are spread in chunks over ``workers`` (one thread when None), each thread
+        loading its own flow vector.
+        """
         g = self.g
+        own = workers is None
+        if own:
+            workers = Workers(1, lambda: K.aon_scratch(g.n_nodes, g.n_arcs))
+        chunks = chunks_of(len(self.origins),
+                           workers.n_threads * CHUNKS_PER_THREAD if workers.n_threads > 1 else 1)
         sptt = 0.0
         lost = 0.0
-        for k in range(len(self.classes)):
-            cost = t + self.fixed[k]
-            y[k], s, lo = K.aon_assign(g.indptr, g.head, g.tail, cost, g.blocked, self.origins,
-                                       self.dests, self.mats[k], self.n_chunks)
-            sptt += self.pce[k] * s
-            lost += lo
+        try:
+            for k in range(len(self.classes)):
+                cost = np.ascontiguousarray(t + self.fixed[k])
+                mat = self.mats[k]
+                for sc in workers.scratch:
+                    sc[2][:] = 0.0
+
+                def run(lo, hi, sc, cost=cost, mat=mat):
+                    return K.aon_range(lo, hi, g.indptr, g.head, g.tail, cost, g.blocked,
+                                       self.origins, self.dests, mat, sc[2], sc[0], sc[1], sc[3])
+
+                res = workers.run(run, chunks)
+                y[k] = workers.scratch[0][2]
+                for sc in workers.scratch[1:]:
+                    y[k] += sc[2]
+                sptt += self.pce[k] * sum(r[0] for r in res)
+                lost += sum(r[1] for r in res)
+        finally:
+            if own:
+                workers.close()
         return sptt, lost
 
     def objective(self, x: np.ndarray, v: np.ndarray) -> float:
