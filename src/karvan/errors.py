@@ -49,6 +49,10 @@ class InputError(KarvanError, ValueError):
         super().__init__(msg)
 
 
+class NotFoundError(InputError, LookupError):
+    """A run, job, table or scenario that the given name does not find (a web 404)."""
+
+
 class NoPathError(InputError):
     """Demand between zones that the network does not connect."""
 

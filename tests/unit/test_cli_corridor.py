@@ -15,7 +15,7 @@ ENV = {"COLUMNS": "200"}
 
 TABLES = {"links", "routes", "countries", "borders", "bottlenecks", "skims", "convergence",
           "demand", "no_path", "modifications", "calibration", "unserved", "lp_routes",
-          "shipper"}
+          "shipper", "calibration_summary"}
 
 
 @pytest.fixture(scope="module")

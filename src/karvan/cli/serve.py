@@ -38,6 +38,10 @@ def serve(
                                                         "missing).")] = Path("results"),
     workers: Annotated[int, typer.Option(help="Scenario runs at the same time; more wait.")]
     = 2,
+    allow_host: Annotated[list[str] | None, typer.Option(
+        help="Another name to answer to in Host headers (besides 127.0.0.1, localhost and the "
+             "--host address), e.g. this machine's name when serving others; repeatable.")]
+    = None,
 ) -> None:
     """Start the dashboard: stored runs, their maps and tables, scenarios built and run in the
     background, comparisons. Stop it with Ctrl-C."""
@@ -48,7 +52,7 @@ def serve(
 
     if not 1 <= port <= 65535:
         raise InputError(f"--port {port} is not a port (1-65535).")
-    web = create_app(store, workers=workers)
+    web = create_app(store, workers=workers, host=host, allow_hosts=allow_host or ())
     if not is_loopback(host):
         console.print(f"[yellow]warning:[/] listening on {host}: other machines can reach the "
                       "dashboard, which has no login.")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from karvan.errors import InputError
+from karvan.errors import InputError, NotFoundError
 
 MANIFEST = "manifest.json"
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
@@ -98,14 +98,17 @@ def read_manifest(folder: str | os.PathLike) -> dict:
 
     Raises
     ------
+    NotFoundError
+        The folder has no ``manifest.json`` (an :class:`InputError` too).
     InputError
-        The folder has no ``manifest.json`` or it is not valid JSON.
+        ``manifest.json`` is not valid JSON.
     """
     folder = Path(folder)
     p = folder / MANIFEST
     if not p.is_file():
-        raise InputError(f"{folder} is not a karvan run folder (no {MANIFEST}); give a "
-                         "folder written by `karvan run`, e.g. results/baseline, or a run id.")
+        raise NotFoundError(f"{folder} is not a karvan run folder (no {MANIFEST}); give a "
+                            "folder written by `karvan run`, e.g. results/baseline, or a run "
+                            "id.")
     try:
         return json.loads(p.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -204,13 +207,13 @@ class RunRecord:
 
         Raises
         ------
-        InputError
-            The run has no such table.
+        NotFoundError
+            The run has no such table (an :class:`InputError` too).
         """
         if name not in self._tables:
             p = self.path / f"{name}.parquet"
             if not p.is_file():
-                raise InputError(f"run {self.label} has no table {name!r} ({p} is missing); its "
-                                 f"tables: {', '.join(self.table_names) or 'none'}.")
+                raise NotFoundError(f"run {self.label} has no table {name!r} ({p} is missing); "
+                                    f"its tables: {', '.join(self.table_names) or 'none'}.")
             self._tables[name] = pd.read_parquet(p)
         return self._tables[name]

@@ -16,8 +16,11 @@ from karvan._version import __version__
 from karvan.assign import assign
 from karvan.assign.capacity import CapacityResult, solve_capacity_lp
 from karvan.assign.result import AssignmentResult
+from karvan.calibrate import calibration_tables, summary_dict
+from karvan.errors import InputError
 from karvan.freight import accounting as acc
 from karvan.freight.corridor import CorridorData
+from karvan.freight.observed import RunFlows
 from karvan.assign.classes import TrafficClass
 from karvan.freight.costs import build_network, commodity_classes
 from karvan.io.atomic import atomic_folder
@@ -28,6 +31,13 @@ from karvan.network.model import Network
 from karvan.paths.routes import route_flows
 from karvan.paths.trees import zone_reachability
 from karvan.scenario.apply import ScenarioInputs, apply_scenario
+from karvan.scenario.reference import (
+    backcast_scenario,
+    backcast_years,
+    choose_reference,
+    comparison_table,
+    describe_comparison,
+)
 from karvan.scenario.spec import Scenario
 from karvan.store import RunRecord, RunStore, diff_table, resolve_run, write_run_folder
 
@@ -48,6 +58,7 @@ class ScenarioRun:
     tables: dict[str, pd.DataFrame]
     summary: dict
     settings: dict = field(default_factory=dict)
+    flows: RunFlows | None = None
 
 
 def run_scenario(
@@ -59,9 +70,14 @@ def run_scenario(
     max_iter: int = 5000,
     lp: bool = True,
     progress: Callable[[str], None] | None = None,
+    backcasts: bool = True,
 ) -> ScenarioRun:
     """Apply ``scenario`` to ``data``, assign at user equilibrium (BFW) and with hard capacities
-    (LP), and compute every result table."""
+    (LP), and compute every result table.
+
+    A run of the base year also runs the back-casts (:mod:`karvan.scenario.reference`) unless
+    ``backcasts`` is false, so that its calibration table compares every reported volume with a
+    run of the volume's year."""
     t0 = time.perf_counter()
     say = progress or (lambda msg: None)
     inputs = apply_scenario(data, scenario)
@@ -110,9 +126,22 @@ def run_scenario(
         "demand": inputs.demand,
         "no_path": no_path.reset_index(drop=True),
         "modifications": inputs.applied,
-        "calibration": acc.calibration(data.observed, links, demand=inputs.demand,
-                                       routes=routes, zone_country=zc),
     }
+    flows = RunFlows(scenario.name, scenario.year, raw_routes, g, inputs.links, inputs.demand)
+    cal_runs = {scenario.year: flows}
+    if backcasts and scenario.year == data.base_year:
+        years = pd.to_numeric(data.observed["year"], errors="coerce")
+        for y in (y for y in backcast_years() if (years == y).any()):
+            say(f"{scenario.name}: back-cast {y} for the calibration table")
+            try:
+                cal_runs[y] = run_scenario(data, backcast_scenario(y), gap=gap, method=method,
+                                           max_iter=max_iter, lp=False, backcasts=False).flows
+            except InputError as e:
+                log.warning("back-cast %d does not apply to this dataset, its reported volumes "
+                            "are not compared: %s", y, e)
+    tables["calibration"], tables["calibration_summary"] = calibration_tables(
+        data.observed, cal_runs, link_table=data.links, zone_country=zc,
+        commodities=data.commodity_ids)
     if lp_res is not None:
         tables["unserved"] = lp_res.unserved[lp_res.unserved["unserved"] > 0].reset_index(
             drop=True)
@@ -134,11 +163,12 @@ def run_scenario(
         "lp_unserved_t": float(lp_res.unserved["unserved"].sum()) if lp_res else None,
         "lp_binding": int((links.get("shadow_price_usd_per_t", pd.Series(dtype=float)) > 0
                            ).sum()),
+        "calibration": summary_dict(tables["calibration_summary"]),
         "elapsed_s": time.perf_counter() - t0,
     }
     settings = {"ue_method": method, "gap": gap, "max_iter": max_iter, "lp": lp,
                 "threads": ue.params.get("threads")}
-    return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings)
+    return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings, flows)
 
 
 #: money per tonne on a link a segment may not use (a transit ban): prohibitive but finite
@@ -294,29 +324,57 @@ COMPARED: dict[str, tuple[list[str], list[str], tuple[str, ...]]] = {
 }
 
 
-def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord, *,
+def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord | None = None, *,
                  store: RunStore | str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """Differences B - A of two runs: links, countries, borders, skims.
+    """Differences B - A of two runs, with ``reference``: one row saying whether A is of B's
+    year (else the difference includes the growth of demand between the years).
 
     Parameters
     ----------
     a, b
         Run folders, records, or, with ``store``, anything :func:`karvan.store.resolve_run`
-        accepts: a run id, a unique prefix of one, a scenario name (its latest run).
+        accepts: a run id, a unique prefix of one, a scenario name (its latest run). With ``b``
+        omitted, run ``a`` is compared with its like-year reference in ``store``
+        (:func:`karvan.scenario.reference.choose_reference`).
     store
         The run store to look names up in.
 
     Returns
     -------
     dict
-        Table name -> :func:`karvan.store.diff_table` of it.
+        ``reference`` (:func:`karvan.scenario.reference.comparison_table`), and table name ->
+        :func:`karvan.store.diff_table` of it.
 
     Raises
     ------
     InputError
-        A run that cannot be found, or lacks one of the tables.
+        A run that cannot be found, or lacks one of the tables; with ``b`` omitted, no store or
+        no reference in it.
     """
-    ra, rb = (resolve_run(x, store) for x in (a, b))
-    return {name: diff_table(ra.table(name), rb.table(name), keys, vals, keep=keep)
-            for name, (keys, vals, keep) in COMPARED.items()}
+    if b is None:
+        rb = resolve_run(a, store)
+        ra = resolve_run(_reference_of(rb, store), store)
+    else:
+        ra, rb = (resolve_run(x, store) for x in (a, b))
+    out = {"reference": comparison_table(describe_comparison(
+        ra.scenario, _year(ra), rb.scenario, _year(rb)))}
+    out.update({name: diff_table(ra.table(name), rb.table(name), keys, vals, keep=keep)
+                for name, (keys, vals, keep) in COMPARED.items()})
+    return out
 
+
+def _year(run: RunRecord) -> int:
+    spec = run.manifest.get("scenario")
+    return int(spec.get("year")) if isinstance(spec, dict) and spec.get("year") else int(
+        run.summary.get("year", 0))
+
+
+def _reference_of(run: RunRecord, store: RunStore | str | Path | None) -> str:
+    if store is None:
+        raise InputError("comparing a run with its like-year reference needs the run store "
+                         "that holds the reference.")
+    if not isinstance(store, RunStore):
+        store = RunStore(store, create=False)
+    listed = store.list()
+    avail = {str(n): int(y) for n, y in zip(listed["scenario"], listed["year"]) if pd.notna(y)}
+    return choose_reference(run.scenario, _year(run), avail).reference

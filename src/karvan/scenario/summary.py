@@ -138,6 +138,11 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
         One per table with rows.
     """
     out = []
+    ref = diff.get("reference")
+    if ref is not None and len(ref):
+        # whether A is B's like-year reference, else how many years of demand growth the
+        # difference includes (karvan.scenario.reference)
+        out.append(SummaryTable(str(ref["note"].iloc[0]), ref.drop(columns=["note"])))
     for name, (key, cols) in COMPARISON.items():
         df = diff.get(name)
         if df is None or not len(df):

@@ -87,6 +87,7 @@ class Checker:
         self._groups: dict[tuple, list[Violation]] = {}
         self._order: list[tuple] = []
         self._flag: set | None = None  # (column, line, row id) with an error, in the table now
+        self._extra: list[str] = []  # columns of the table now that its schema does not know
 
     # -- collecting -----------------------------------------------------------------------------
 
@@ -174,6 +175,7 @@ class Checker:
             name = name or schema.path or schema.table
         n = len(next(iter(raw.values()))) if raw else 0
         self._flag = set()
+        self._extra = [h for h in header if schema.field(h) is None]
         header = self._aliases(schema, header, raw, name)
         id_field = id_field or (schema.primary_key[0] if len(schema.primary_key) == 1 else None)
         ids = raw.get(id_field) if id_field else None
@@ -425,9 +427,10 @@ class Checker:
         if f.name not in out:
             if f.required:
                 k = int(when.sum())
+                hint = _likely(f.name, self._extra)
                 self.message(f"{rows.name}: has no column {f.name}, which {k} row"
                              f"{'s' if k != 1 else ''} need ({f.name} {rule.message}); "
-                             f"{fix or 'add the column'}.", file=rows.name)
+                             f"{hint or fix or 'add the column'}.", file=rows.name)
             return
         miss = missing[f.name]
         if rule.blank:
