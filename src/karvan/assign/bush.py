@@ -256,8 +256,6 @@ def _start(prob: _Problem, workers: Workers, chunks, warm_start: BushState | Non
 def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_iter,
              max_time_s, callback, strict, inner, t0, bush_class, bush_zone, bush_origin,
              bush_demand, dests, fixed) -> AssignmentResult:
-    import pandas as pd
-
     g = prob.g
     n_cls = len(prob.classes)
     n_b = len(bush_class)
@@ -327,8 +325,6 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
             shifts += s
             if s == 0:
                 break
-    conv = pd.DataFrame(rows, columns=["iteration", "relative_gap", "aec", "objective", "step",
-                                       "direction", "elapsed_s"])
     if not converged:
         msg = (f"algorithm-b stopped after {it} rounds at relative gap {rel_gap:.3g} "
                f"(target {gap:g}).")
@@ -341,7 +337,7 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
     return AssignmentResult(
         graph=g, classes=prob.classes, class_flows=x, volume=v, time=t.copy(),
         class_costs=t[None, :] + prob.fixed, objective=obj, gap=float(rel_gap), aec=float(aec),
-        iterations=it, converged=converged, convergence=conv,
+        iterations=it, converged=converged, convergence_rows=tuple(rows),
         params={"method": "algorithm-b", "gap": gap, "max_iter": max_iter,
                 "max_time_s": max_time_s, "threads": workers.n_threads,
                 "bush_bytes": state.nbytes,

@@ -25,11 +25,10 @@ from __future__ import annotations
 import logging
 import time as _time
 import warnings
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
 from karvan import kernels as K
 from karvan.assign.bush import solve_bush
@@ -37,9 +36,11 @@ from karvan.assign.classes import TrafficClass
 from karvan.assign.problem import _Problem
 from karvan.assign.result import AssignmentResult, IterationInfo
 from karvan.errors import ConvergenceWarning, InputError, NoPathError, format_ids
-from karvan.network.demand import Demand
-from karvan.network.graph import CompiledGraph, compile_graph
-from karvan.network.model import Network, complete_links
+from karvan.network.graph import CompiledGraph
+
+if TYPE_CHECKING:
+    from karvan.network.demand import Demand
+    from karvan.network.model import Network
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def assign(
     classes: Sequence[TrafficClass] | None = None,
     toll_factor: float = 0.0,
     distance_factor: float = 0.0,
-    links: pd.DataFrame | None = None,
+    links: Mapping | None = None,
     callback: Callable[[IterationInfo], None] | None = None,
     strict: bool = False,
     record_routes: bool = False,
@@ -72,7 +73,7 @@ def assign(
     ----------
     network
         A :class:`Network` (checked and compiled here) or an already compiled graph (then pass
-        ``links`` when classes read link columns).
+        ``links`` when classes read link columns other than ``toll`` and ``length``).
     demand
         OD matrices over zones of the network.
     method
@@ -88,6 +89,9 @@ def assign(
         with generalized cost ``time + toll_factor * toll + distance_factor * length``.
     toll_factor, distance_factor
         Cost weights of the default class (TNTP's generalized cost).
+    links
+        With a compiled graph: link columns by name (a table, or a mapping of name to values in
+        the graph's link order) for the classes' ``cost_fields``.
     callback
         Called with an :class:`IterationInfo` after each iteration.
     strict
@@ -115,6 +119,7 @@ def assign(
     Examples
     --------
     >>> import pandas as pd
+    >>> from karvan import Demand, Network
     >>> nodes = pd.DataFrame({"zone_id": [1, 2]}, index=pd.Index([1, 2], name="node_id"))
     >>> links = pd.DataFrame({"from_node_id": [1, 1], "to_node_id": [2, 2],
     ...                       "free_flow_time": [1.0, 2.0], "capacity": [1.0, 1.0],
@@ -134,12 +139,12 @@ def assign(
     if isinstance(network, CompiledGraph):
         graph = network
         if links is None:
-            links = pd.DataFrame(
-                {"toll": _link_values(graph, graph.toll),
-                 "length": _link_values(graph, graph.length)},
-                index=pd.Index(graph.link_ids, name="link_id"),
-            )
+            links = {"toll": _link_values(graph, graph.toll),
+                     "length": _link_values(graph, graph.length)}
     else:
+        from karvan.network.graph import compile_graph
+        from karvan.network.model import complete_links
+
         graph = compile_graph(network)
         links = complete_links(network.links)
     if classes is None:
@@ -344,8 +349,6 @@ def _solve_on(prob: _Problem, workers, *, method: str, gap: float, max_iter: int
     v = prob.volume(x)
     prob.times(v, t)
     costs = t[None, :] + prob.fixed
-    conv = pd.DataFrame(rows, columns=["iteration", "relative_gap", "aec", "objective", "step",
-                                       "direction", "elapsed_s"])
     if not converged and method != "aon":
         msg = (f"{method} stopped after {it} iterations at relative gap {rel_gap:.3g} "
                f"(target {gap:g}).")
@@ -368,7 +371,7 @@ def _solve_on(prob: _Problem, workers, *, method: str, gap: float, max_iter: int
         aec=float(aec),
         iterations=it,
         converged=converged,
-        convergence=conv,
+        convergence_rows=tuple(rows),
         routes=None if rec is None else (rec.trees, rec.wx, prob.origins, prob.zone_ids,
                                          prob.mats),
         params={"method": method, "gap": gap, "max_iter": max_iter, "max_time_s": max_time_s,

@@ -3,18 +3,20 @@ once and shared by every solver."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from karvan import kernels as K
 from karvan.assign._workers import Workers, chunks_of
 from karvan.assign.classes import TrafficClass
 from karvan.errors import InputError, format_ids
 from karvan.kernels._jit import num_threads
-from karvan.network.demand import Demand
-from karvan.network.graph import CompiledGraph
+
+if TYPE_CHECKING:
+    from karvan.network.demand import Demand
+    from karvan.network.graph import CompiledGraph
 
 #: below this many origin x arc operations one thread is faster than handing out chunks
 SERIAL_WORK = 200_000
@@ -26,12 +28,12 @@ class _Problem:
     """Arrays of one assignment problem, set up once."""
 
     def __init__(self, graph: CompiledGraph, demand: Demand, classes: Sequence[TrafficClass],
-                 links: pd.DataFrame) -> None:
+                 links: Mapping) -> None:
         self.g = graph
         self.classes = tuple(classes)
         self.n_chunks = max(1, num_threads())
         self.zone_ids = tuple(demand.zone_ids)
-        zi = graph.zone_index(list(demand.zone_ids))
+        zi = _zone_positions(graph, self.zone_ids)
         self.origins = graph.zone_nodes[zi]
         self.dests = self.origins
         self.pce = np.array([c.pce for c in classes])
@@ -53,9 +55,10 @@ class _Problem:
                 if col not in links:
                     problems.append(f"class {c.name!r}: cost field {col!r} is not a link column.")
                     continue
-                vals = pd.to_numeric(links[col], errors="coerce").to_numpy(dtype=float)
+                vals = _numeric(links[col])
                 if np.isnan(vals).any() and w != 0:
-                    bad = links.index[np.isnan(vals)]
+                    ids = links.index if hasattr(links, "index") else graph.link_ids
+                    bad = np.asarray(ids)[np.isnan(vals)]
                     problems.append(
                         f"class {c.name!r}: cost field {col!r} is blank or non-numeric on "
                         f"{len(bad)} links (link_id {format_ids(bad)})."
@@ -159,3 +162,23 @@ class _Problem:
             tag = f" ({self.classes[k].name})" if len(self.mats) > 1 else ""
             out.extend(f"{self.zone_ids[i]}->{self.zone_ids[j]}{tag}" for i, j in bad)
         return out
+
+
+def _zone_positions(graph: CompiledGraph, zone_ids: tuple) -> np.ndarray:
+    """Positions of ``zone_ids`` among the graph's zones (the graph raises on unknown ids)."""
+    lookup = {z: i for i, z in enumerate(graph.zone_ids.tolist())}
+    pos = [lookup.get(z, -1) for z in zone_ids]
+    if min(pos, default=0) < 0:
+        return graph.zone_index(list(zone_ids))
+    return np.asarray(pos, dtype=np.int64)
+
+
+def _numeric(values) -> np.ndarray:
+    """Values as floats, NaN where one is blank or not a number."""
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        import pandas as pd
+
+        return pd.to_numeric(pd.Series(np.asarray(values, dtype=object)),
+                             errors="coerce").to_numpy(dtype=float)
