@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from karvan import kernels as K
 from karvan.assign.bush import solve_bush
 from karvan.assign.classes import TrafficClass
 from karvan.assign.problem import _Problem
@@ -192,6 +191,8 @@ class _Recorder:
         self.ws1 = self.ws2 = None
 
     def add_tree(self, t: np.ndarray) -> int:
+        from karvan import kernels as K
+
         g, p = self.prob.g, self.prob
         per_class = []
         for k in range(len(p.classes)):
@@ -234,6 +235,8 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
 
 def _solve_on(prob: _Problem, workers, *, method: str, gap: float, max_iter: int,
               max_time_s: float | None, callback, strict: bool, record: bool) -> AssignmentResult:
+    from karvan import kernels as K
+
     g = prob.g
     n_cls = len(prob.classes)
     t0 = _time.perf_counter()

@@ -8,11 +8,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from karvan import kernels as K
 from karvan.assign._workers import Workers, chunks_of
 from karvan.assign.classes import TrafficClass
 from karvan.errors import InputError, format_ids
-from karvan.kernels._jit import num_threads
 
 if TYPE_CHECKING:
     from karvan.network.demand import Demand
@@ -31,7 +29,7 @@ class _Problem:
                  links: Mapping) -> None:
         self.g = graph
         self.classes = tuple(classes)
-        self.n_chunks = max(1, num_threads())
+        self.n_chunks = max(1, _num_threads())
         self.zone_ids = tuple(demand.zone_ids)
         zi = _zone_positions(graph, self.zone_ids)
         self.origins = graph.zone_nodes[zi]
@@ -90,12 +88,16 @@ class _Problem:
         self._dt = np.empty(graph.n_arcs)
 
     def times(self, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        from karvan import kernels as K
+
         g = self.g
         if out is None:
             out = np.empty(g.n_arcs)
         return K.link_time(v, g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf, out)
 
     def dtimes(self, v: np.ndarray) -> np.ndarray:
+        from karvan import kernels as K
+
         g = self.g
         return K.link_time_derivative(v, g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf,
                                       self._dt)
@@ -103,6 +105,8 @@ class _Problem:
     def aon_workers(self) -> Workers:
         """Workers for :meth:`aon`: numba's thread count, one thread on small problems (close
         them when done)."""
+        from karvan import kernels as K
+
         n = self.n_chunks if len(self.origins) * self.g.n_arcs >= SERIAL_WORK else 1
         return Workers(n, lambda: K.aon_scratch(self.g.n_nodes, self.g.n_arcs))
 
@@ -113,6 +117,8 @@ class _Problem:
         The origins are spread in chunks over ``workers`` (one thread when None), each thread
         loading its own flow vector.
         """
+        from karvan import kernels as K
+
         g = self.g
         own = workers is None
         if own:
@@ -144,6 +150,8 @@ class _Problem:
         return sptt, lost
 
     def objective(self, x: np.ndarray, v: np.ndarray) -> float:
+        from karvan import kernels as K
+
         g = self.g
         return float(K.link_time_integral(v, g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf)
                      + np.sum(self.grad_fixed * x))
@@ -153,6 +161,8 @@ class _Problem:
 
     def unreachable_pairs(self) -> list[str]:
         """OD pairs with demand and no path, as 'origin->destination' (for the error message)."""
+        from karvan import kernels as K
+
         g = self.g
         out = []
         for k, m in enumerate(self.mats):
@@ -182,3 +192,9 @@ def _numeric(values) -> np.ndarray:
 
         return pd.to_numeric(pd.Series(np.asarray(values, dtype=object)),
                              errors="coerce").to_numpy(dtype=float)
+
+
+def _num_threads() -> int:
+    from karvan.kernels._jit import num_threads
+
+    return num_threads()
