@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from karvan.assign._numba import load_numba_target
 from karvan.assign._workers import Workers, chunks_of
 from karvan.assign.classes import TrafficClass
 from karvan.errors import InputError, format_ids
@@ -27,6 +28,7 @@ class _Problem:
 
     def __init__(self, graph: CompiledGraph, demand: Demand, classes: Sequence[TrafficClass],
                  links: Mapping) -> None:
+        load_numba_target()
         self.g = graph
         self.classes = tuple(classes)
         self.n_chunks = max(1, _num_threads())
