@@ -34,15 +34,17 @@ class CorridorEstimate:
     """The estimated demand and how it was reached.
 
     ``demand`` is the prior demand table with ``prior_tonnes_per_year`` and the estimate in
-    ``tonnes_per_year``; ``counts`` lists the fit rows used (``observed_id, year, observed,
-    rse, modelled_prior, modelled``); ``runs`` are the runs of the estimate (for the calibration
-    table, validation rows included).
+    ``tonnes_per_year`` (and ``std_error``, see :attr:`OdmeResult.std_errors`); ``counts`` lists
+    the fit rows used (``observed_id, year, observed, rse, modelled_prior, modelled``); ``runs``
+    and ``prior_runs`` are the runs of the estimate and of the prior (for calibration tables,
+    validation rows included).
     """
 
     odme: OdmeResult
     demand: pd.DataFrame
     counts: pd.DataFrame
     runs: Mapping[int, RunFlows]
+    prior_runs: Mapping[int, RunFlows]
 
     def moved_cells(self, threshold: float = 0.5) -> pd.DataFrame:
         """Every demand row moved by more than ``threshold`` (a share) from its prior."""
@@ -145,10 +147,11 @@ def estimate_corridor_demand(
     demand = prior.copy()
     demand["prior_tonnes_per_year"] = q0
     demand["tonnes_per_year"] = res.estimate
+    demand["std_error"] = res.std_errors
     counts = pd.DataFrame({"observed_id": [o.observed_id for o in fit],
                            "year": [o.year for o in fit], "observed": y, "rse": rse,
                            "modelled_prior": res.modelled_prior, "modelled": res.modelled})
-    return CorridorEstimate(res, demand, counts, cache["runs"])
+    return CorridorEstimate(res, demand, counts, cache["runs"], runs0)
 
 
 def fixed_proportion_cv(estimate: CorridorEstimate, sources: Mapping[str, str], *,
