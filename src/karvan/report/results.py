@@ -18,6 +18,8 @@ from karvan.store import RunRecord, RunStore, diff_table, resolve_run
 
 #: tables the report reads; a run missing one of them is rejected up front
 TABLES = ("links", "countries", "borders", "bottlenecks", "shipper")
+#: tables the report shows when the run has them (runs made before they existed do not)
+OPTIONAL = ("calibration", "calibration_summary")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -78,6 +80,7 @@ def read_run(run: str | os.PathLike | RunRecord, *, store: RunStore | str | os.P
     rec = resolve_run(run, store)
     rec.require(TABLES)
     tables = {t: rec.table(t).copy() for t in TABLES}
+    tables.update({t: rec.table(t).copy() for t in OPTIONAL if t in rec.table_names})
     # a run made without the capacity LP has no LP columns: show them as unknown
     for t in ("links", "bottlenecks", "borders"):
         for col in ("lp_tonnes_tot", "lp_utilization", "shadow_price_usd_per_t"):
