@@ -50,10 +50,10 @@ def effects_frame(draws: pd.DataFrame, references: dict[str, str | None]) -> pd.
         ids = a.index.intersection(b.index)
         if not len(ids):
             continue
-        d = a.loc[ids, cols].astype(float) - b.loc[ids, cols].astype(float)
-        d.columns = [f"out:effect:{c[4:]}" for c in cols]
-        d.insert(0, "scenario", scen)
-        frames.append(d.reset_index())
+        x = a.loc[ids, cols].to_numpy(dtype=float) - b.loc[ids, cols].to_numpy(dtype=float)
+        d = pd.DataFrame(x, columns=[f"out:effect:{c[4:]}" for c in cols])
+        head = pd.DataFrame({"draw": np.asarray(ids), "scenario": scen})
+        frames.append(pd.concat([head, d], axis=1))
     if not frames:
         return pd.DataFrame(columns=["scenario", "draw"])
     return pd.concat(frames, ignore_index=True)
