@@ -190,8 +190,8 @@ class InputSet:
                      "rule_id", "confidence", "source"])
 
     def select(self, patterns) -> InputSet:
-        """The inputs of the factors that ``patterns`` name (exact names or shell patterns such
-        as ``demand.*``); the others stay at the dataset's figures.
+        """The inputs of the factors that ``patterns`` name (factor or input names, exact or as
+        shell patterns such as ``demand.*``); the others stay at the dataset's figures.
 
         Raises
         ------
@@ -203,14 +203,15 @@ class InputSet:
         bad = []
         for p in patterns:
             hit = [f for f in self.factors if fnmatch.fnmatchcase(f, p)]
+            hit += [x.factor for x in self.inputs if fnmatch.fnmatchcase(x.name, p)]
             if not hit:
                 bad.append(p)
             keep.update(hit)
         if bad:
             import difflib
 
-            hints = sorted({h for b in bad for h in difflib.get_close_matches(b, self.factors, 3,
-                                                                              0.5)})
+            known = list(self.factors) + self.names
+            hints = sorted({h for b in bad for h in difflib.get_close_matches(b, known, 3, 0.5)})
             raise InputError(
                 f"{len(bad)} unknown input names ({format_ids(bad)}); "
                 + (f"did you mean {format_ids(hints)}? " if hints else "")
