@@ -50,6 +50,8 @@ def test_a_small_experiment_in_process(tmp_path):
                      tmp_path / "e", "--quiet")
     assert code == 0, text
     assert "Statements" in text and "experiment in" in text
+    page = (tmp_path / "e" / "report.html").read_text()
+    assert "Statements" in page and "<svg" in page and "border:AZ-IR_ASTARA:tonnes" in page
     b = pd.read_csv(tmp_path / "e" / "bands.csv")
     assert {"p5", "p50", "p95"} <= set(b.columns) and (b["n"] == 2).any()
     # the same command again resumes: nothing left to compute

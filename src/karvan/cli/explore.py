@@ -114,6 +114,10 @@ def explore(
                 lambda v: f"{v / 1e6:,.2f}")
             t.add_row(r.scenario, r.output, f(r.central), f(r.p5), f(r.p50), f(r.p95))
         out.print(t)
+    from karvan.report.uncertainty import write_experiment_page
+
+    page = write_experiment_page(exp.folder)
+    out.print(f"report: {page}")
     out.print(f"{res.computed} draws computed, {res.resumed} resumed, in {res.elapsed_s:.1f} s; "
               f"experiment in {exp.folder} (bands.csv, statements.csv, sensitivity.csv, "
               "draws/)")

@@ -218,8 +218,10 @@ def sensitivity(design_u: np.ndarray, problem: dict, sampler: str, y: np.ndarray
 def rank_correlation(u: np.ndarray, y: np.ndarray, names: list[str]) -> pd.DataFrame:
     """Spearman rank correlation of ``y`` with each factor of a Latin hypercube, its square
     ``rho2`` (the share of the ranks' variance one factor explains alone, for independent
-    factors) and a 95 % confidence interval from Fisher's z; cheap for any number of factors
-    and meaningful with few draws."""
+    factors) and a confidence interval from Fisher's z at 95 % for all factors together
+    (Bonferroni: each at 1 - 0.05 / n_factors, so that among hundreds of factors a few do not
+    look influential by chance); cheap for any number of factors."""
+    from scipy.special import ndtri
     from scipy.stats import rankdata
 
     n = len(y)
@@ -228,7 +230,7 @@ def rank_correlation(u: np.ndarray, y: np.ndarray, names: list[str]) -> pd.DataF
     ru = (ru - ru.mean(axis=0)) / ru.std(axis=0)
     ry = (ry - ry.mean()) / ry.std()
     rho = np.clip((ru * ry[:, None]).mean(axis=0), -1.0, 1.0)
-    half = 1.96 / np.sqrt(max(n - 3, 1))
+    half = float(ndtri(1.0 - 0.05 / (2 * max(len(names), 1)))) / np.sqrt(max(n - 3, 1))
     z = np.arctanh(np.clip(rho, -0.999999, 0.999999))
     lo, hi = np.tanh(z - half), np.tanh(z + half)
     return pd.DataFrame({"factor": names, "method": "spearman", "rho": rho, "rho2": rho**2,
