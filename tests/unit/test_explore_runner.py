@@ -145,7 +145,8 @@ def test_bad_input_is_refused_before_any_work(data, tmp_path, monkeypatch):
         with pytest.raises(InputError, match=match):
             explore(["baseline"], data=data, out=tmp_path / "x", **kwargs)
     monkeypatch.setattr(R, "CONNECT_TIMEOUT_S", 2.0)
-    with pytest.raises(InputError, match=r"cannot reach the Dask scheduler at 'tcp://127\.0\.0\.1:9'"):
+    with pytest.raises(InputError,
+                       match=r"cannot reach the Dask scheduler at 'tcp://127\.0\.0\.1:9'"):
         explore(["baseline"], data=data, draws=4, scheduler="tcp://127.0.0.1:9",
                 out=tmp_path / "x")
     bad = tmp_path / "u.csv"

@@ -36,7 +36,8 @@ def ishigami_indices(a: float = ISHIGAMI_A, b: float = ISHIGAMI_B) -> dict[str, 
 
 
 class IshigamiModel:
-    """y = sin x1 + a sin^2 x2 + b x3^4 sin x1, on inputs in the order of :func:`ishigami_inputs`."""
+    """y = sin x1 + a sin^2 x2 + b x3^4 sin x1, inputs in the order of
+    :func:`ishigami_inputs`."""
 
     def __init__(self, a: float = ISHIGAMI_A, b: float = ISHIGAMI_B) -> None:
         self.a, self.b = a, b
