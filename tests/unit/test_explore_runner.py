@@ -38,7 +38,7 @@ def client2():
 
 def _outputs(folder) -> pd.DataFrame:
     d = Experiment(folder).draws()
-    return d.drop(columns=[c for c in d if c == "_elapsed_s"]).reset_index(drop=True)
+    return d.drop(columns=[c for c in d if c in ("_elapsed_s", "_cpu_s")]).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")

@@ -225,7 +225,7 @@ def rank_correlation(u: np.ndarray, y: np.ndarray, names: list[str]) -> pd.DataF
     from scipy.stats import rankdata
 
     n = len(y)
-    ru = np.apply_along_axis(rankdata, 0, u)
+    ru = rankdata(u, axis=0)
     ry = rankdata(y)
     ru = (ru - ru.mean(axis=0)) / ru.std(axis=0)
     ry = (ry - ry.mean()) / ry.std()
