@@ -12,6 +12,7 @@ from karvan.cli import (  # noqa: F401
     calibrate,
     compare,
     data,
+    explore,
     export,
     report,
     run,

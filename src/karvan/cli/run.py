@@ -106,3 +106,6 @@ def run(
         out.print(f"report: {page}")
     out.print(f"{len(runs)} scenarios in {time.perf_counter() - t0:.1f} s; results in {out_dir}/"
               f"; every run kept in {store_dir} (karvan runs list)")
+    out.print("These are point answers at the dataset's figures; `karvan explore "
+              f"{' '.join(s.name for s in specs)} --draws 1000` gives P5/P50/P95 bands, the "
+              "probability of each statement and the inputs that decide it.")
