@@ -110,3 +110,43 @@ def test_unreadable_output_place_is_an_input_error(tmp_path):
 def test_shorten_keeps_short_lines():
     assert shorten("a\nb") == "a\nb"
     assert shorten("y" * 401).endswith("... (1 more characters)")
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_real_run_leaves_only_whole_results(tmp_path):
+    """SIGINT to `karvan run` after its first scenario is saved: exit 130, the message, and on
+    disk only complete runs (no temporary folders, every listed run whole)."""
+    import signal
+    import time
+
+    from karvan.store import RunStore
+
+    out = tmp_path / "results"
+    exe = Path(sys.executable).with_name("karvan")
+    proc = subprocess.Popen([str(exe), "run", "baseline", "rasht_astara", "combined_2030",
+                             "--out", str(out), "--no-lp", "--no-report", "--no-gpkg"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**__import__("os").environ, "COLUMNS": "120"})
+    t0 = time.monotonic()
+    try:
+        while not (out / "baseline" / "manifest.json").is_file():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() - t0 < 300, "the first scenario took over 300 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (proc.returncode, stderr[-2000:])
+    assert "interrupted" in stderr and "nothing was half-written" in stderr
+    assert "Traceback" not in stderr
+    leftovers = [p.name for p in [*out.iterdir(), *(out / "runs").iterdir()]
+                 if ".tmp-" in p.name or p.name.startswith(".")]
+    assert not leftovers, leftovers
+    store = RunStore(out, create=False)
+    runs = store.list()
+    assert "baseline" in set(runs["scenario"])
+    for rid in runs["run_id"]:
+        rec = store.get(rid)
+        assert all((rec.path / f"{t}.parquet").is_file() for t in rec.table_names)

@@ -25,7 +25,6 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError
-from karvan.io.atomic import atomic_write_text
+from karvan.io.atomic import atomic_file, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +42,8 @@ _SAFE = re.compile(r"[^A-Za-z0-9_\-.]+")
 
 def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
     """Write ``df`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:  # the one atomic writer
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:

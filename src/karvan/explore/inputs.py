@@ -39,6 +39,7 @@ import pandas as pd
 
 from karvan.errors import InputError, format_ids
 from karvan.explore.distributions import Distribution
+from karvan.io.hashing import file_sha256
 
 #: confidence classes, weakest last (``operator`` is accepted for tables that use it)
 CLASSES = ("official", "operator", "press", "estimate", "assumption")
@@ -362,7 +363,7 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
         path = own if own is not None and own.is_file() else builtin_uncertainty_path()
     path = Path(path)
     rules = read_uncertainty(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    digest = file_sha256(path)
     problems: list[str] = []
     tables = _tables(data)
     inputs: list[UncertainInput] = []
