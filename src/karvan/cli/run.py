@@ -65,9 +65,13 @@ def run(
     dataset = load_corridor(data)
     names = [str(s) for s in scenarios] if scenarios else builtin_scenarios()
     specs = [load_scenario(n) for n in names]
+    added: set[str] = set()
     if not scenarios:
-        # every project scenario gets the reference of its own year (karvan.scenario.reference)
+        # every project scenario gets the reference of its own year (karvan.scenario.reference);
+        # those made for the comparison skip the capacity LP
+        given = {s.name for s in specs}
         specs = with_references(specs, base_year=dataset.base_year)
+        added = {s.name for s in specs} - given
     clash = [s.name for s in specs if s.name == "runs"
              and (out_dir / "runs").resolve() == (store_dir / "runs").resolve()]
     if clash:
@@ -80,7 +84,8 @@ def run(
             def say(msg: str) -> None:
                 if not quiet:
                     status.update(msg)
-            r = run_scenario(dataset, spec, gap=gap, method=method, lp=lp, progress=say)
+            r = run_scenario(dataset, spec, gap=gap, method=method,
+                             lp=lp and spec.name not in added, progress=say)
             if run_store is None:  # created with the first result, not before
                 run_store = RunStore(store_dir)
             run_id = save_run(r, run_store, dataset)
