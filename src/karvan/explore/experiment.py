@@ -133,8 +133,8 @@ class Experiment:
             if not files:
                 continue
             df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-            df.insert(0, "scenario", part.name.split("=", 1)[1])
-            frames.append(df)
+            name = pd.Series(part.name.split("=", 1)[1], index=df.index, name="scenario")
+            frames.append(pd.concat([name, df], axis=1))
         if not frames:
             return pd.DataFrame(columns=["scenario", "draw"])
         out = pd.concat(frames, ignore_index=True)

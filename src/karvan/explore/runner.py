@@ -105,10 +105,11 @@ def _evaluate_batch(model: Model, values: np.ndarray | None, draws: np.ndarray,
     rows = []
     with _one_thread():
         for r, d in enumerate(draws):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = model.evaluate(None if values is None else values[r])
             out = {f"out:{k}" if not k.startswith("_") else k: v for k, v in out.items()}
             out["_elapsed_s"] = time.perf_counter() - t0
+            out["_cpu_s"] = time.process_time() - c0
             rows.append(out)
     df = pd.DataFrame(rows)
     df.insert(0, "draw", np.asarray(draws, dtype=np.int64))

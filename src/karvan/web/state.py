@@ -18,6 +18,7 @@ from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
 from karvan.store import RunRecord, RunStore
 from karvan.web.forms import MAX_YEAR
+from karvan.web.experiments import ExperimentJobs
 from karvan.web.jobs import JobRegistry
 
 #: reports kept rendered in memory (runs never change once stored)
@@ -49,6 +50,7 @@ class Dashboard:
         self._reports: OrderedDict[tuple, str] = OrderedDict()
         self._status: dict[str, dict] = {}
         self.jobs = JobRegistry(store, self.data, workers=workers, max_queued=max_queued)
+        self.experiments = ExperimentJobs(store.root, self.data)
 
     def data(self) -> CorridorData:
         """The corridor data (loaded on first use)."""
