@@ -35,10 +35,10 @@ from karvan.assign.classes import TrafficClass
 from karvan.assign.problem import _Problem
 from karvan.assign.result import AssignmentResult, IterationInfo
 from karvan.errors import ConvergenceWarning, InputError, NoPathError, format_ids
-from karvan.network.graph import CompiledGraph
 
 if TYPE_CHECKING:
     from karvan.network.demand import Demand
+    from karvan.network.graph import CompiledGraph
     from karvan.network.model import Network
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,8 @@ def assign(
         raise InputError(f"gap must be >= 0, got {gap}.")
     if max_iter < 1:
         raise InputError(f"max_iter must be >= 1, got {max_iter}.")
+    from karvan.network.graph import CompiledGraph
+
     if isinstance(network, CompiledGraph):
         graph = network
         if links is None:

@@ -16,14 +16,20 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from karvan.errors import InputError, format_ids, shorten
 from karvan.network.demand import Demand
-from karvan.network.model import Network
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from karvan.network.graph import CompiledGraph
+    from karvan.network.model import Network
 
 NET_COLUMNS = ("init_node", "term_node", "capacity", "length", "free_flow_time", "b", "power",
                "speed", "toll", "link_type")
@@ -47,6 +53,18 @@ class TntpProblem:
     demand: Demand
     toll_factor: float
     distance_factor: float
+
+
+@dataclass(frozen=True, slots=True)
+class TntpGraph:
+    """A TNTP network compiled for the solvers, with its demand and cost weights (see
+    :func:`read_tntp_graph`)."""
+
+    graph: CompiledGraph
+    demand: Demand
+    toll_factor: float
+    distance_factor: float
+    name: str
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -134,65 +152,13 @@ def read_tntp_net(path: str | os.PathLike) -> tuple[Network, dict[str, float]]:
         metadata, values the schema ``tntp/net`` refuses (negative, not finite, not whole where
         an integer is due), non-positive capacity on a congestible link.
     """
-    from karvan.schema import Checker, load_schema
+    import pandas as pd
+
+    from karvan.network.model import Network
 
     path = Path(path)
-    lines = _read_lines(path)
-    problems: list[str] = []
-    meta, start = _metadata(lines, path, problems)
-    n_zones = _meta_number(meta, "NUMBER OF ZONES", path, problems, kind=int, limit=MAX_ZONES)
-    n_nodes = _meta_number(meta, "NUMBER OF NODES", path, problems, kind=int, limit=MAX_NODES)
-    n_links = _meta_number(meta, "NUMBER OF LINKS", path, problems, kind=int)
-    ftn = _meta_number(meta, "FIRST THRU NODE", path, problems, kind=int, required=False,
-                       limit=MAX_NODES)
-    factors = {}
-    for tag, key in (("TOLL FACTOR", "toll_factor"), ("DISTANCE FACTOR", "distance_factor")):
-        v = _meta_number(meta, tag, path, problems, required=False)
-        if v is not None:
-            factors[key] = v
-    rows = []
-    where = []
-    for i in range(start, len(lines)):
-        raw = lines[i].strip()
-        if not raw or raw.startswith("~"):
-            continue
-        parts = raw.replace(";", " ").split()
-        if len(parts) < 10:
-            problems.append(
-                f"{path.name} line {i + 1}: {len(parts)} fields, expected 10 "
-                f"({' '.join(NET_COLUMNS)})."
-            )
-            continue
-        rows.append(parts[:10])
-        where.append(i + 1)
-    if problems and not rows:
-        raise InputError(problems, str(path))
-    cols = {c: np.asarray([r[j] for r in rows], dtype=object) for j, c in enumerate(NET_COLUMNS)}
-    checker = Checker()
-    table = checker.table(load_schema("tntp/net"), cols, name=path.name,
-                          lines=np.asarray(where, dtype=np.int64))
-    problems.extend(checker.errors())
-    if problems:
-        raise InputError(problems, str(path), violations=checker.violations)
-    df = {c: table[c] for c in NET_COLUMNS}
-    if n_links is not None and len(rows) != n_links:
-        problems.append(
-            f"{path.name}: <NUMBER OF LINKS> says {n_links} but {len(rows)} link rows were read."
-        )
-    ends = np.concatenate([df["init_node"], df["term_node"]])
-    if n_nodes is not None and len(ends):
-        out = np.unique(ends[ends > n_nodes])
-        if len(out):
-            problems.append(
-                f"{path.name}: links name nodes outside 1..{n_nodes} (<NUMBER OF NODES>): "
-                f"{format_ids(out.astype(np.int64))}."
-            )
-    if n_zones is not None and n_nodes is not None and n_zones > n_nodes:
-        problems.append(f"{path.name}: <NUMBER OF ZONES> {n_zones} exceeds <NUMBER OF NODES>.")
-    if problems:
-        raise InputError(problems, str(path))
+    df, n_nodes, n_zones, ftn, factors = _net_columns(path)
     node_ids = np.arange(1, n_nodes + 1)
-    ftn = 1 if ftn is None else ftn
     nodes = pd.DataFrame(
         {
             "zone_id": pd.array([i if i <= n_zones else pd.NA for i in node_ids], dtype="Int64"),
@@ -215,12 +181,107 @@ def read_tntp_net(path: str | os.PathLike) -> tuple[Network, dict[str, float]]:
             "toll": df["toll"],
             "link_type": df["link_type"].astype(np.int64),
         },
-        index=pd.Index(np.arange(1, len(rows) + 1), name="link_id"),
+        index=pd.Index(np.arange(1, len(df["init_node"]) + 1), name="link_id"),
     )
     config = {"format": "tntp", "first_thru_node": ftn, "source": str(path), **factors}
     name = path.name.removesuffix(".tntp").removesuffix("_net")
     return Network(nodes, links, config, name), factors
 
+
+def _net_columns(path: Path) -> tuple[dict[str, np.ndarray], int, int, int, dict[str, float]]:
+    """The link columns of a ``_net.tntp`` file checked against the schema ``tntp/net``, with
+    the node and zone counts, the first thru node and the cost factors it states.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_tntp_net`.
+    """
+    from karvan.schema import Checker, load_schema
+
+    lines = _read_lines(path)
+    problems: list[str] = []
+    meta, start = _metadata(lines, path, problems)
+    n_zones = _meta_number(meta, "NUMBER OF ZONES", path, problems, kind=int, limit=MAX_ZONES)
+    n_nodes = _meta_number(meta, "NUMBER OF NODES", path, problems, kind=int, limit=MAX_NODES)
+    n_links = _meta_number(meta, "NUMBER OF LINKS", path, problems, kind=int)
+    ftn = _meta_number(meta, "FIRST THRU NODE", path, problems, kind=int, required=False,
+                       limit=MAX_NODES)
+    factors = {}
+    for tag, key in (("TOLL FACTOR", "toll_factor"), ("DISTANCE FACTOR", "distance_factor")):
+        v = _meta_number(meta, tag, path, problems, required=False)
+        if v is not None:
+            factors[key] = v
+    text, numbers, where = _net_rows(lines, start, path, problems)
+    n_rows = len(where)
+    if problems and not n_rows:
+        raise InputError(problems, str(path))
+    schema = load_schema("tntp/net")
+    checker = Checker()
+    table = checker.table(schema, numbers if numbers is not None else text, name=path.name,
+                          lines=where)
+    if numbers is not None and checker.errors():
+        # the messages quote the file's own text
+        checker = Checker()
+        table = checker.table(schema, text, name=path.name, lines=where)
+    problems.extend(checker.errors())
+    if problems:
+        raise InputError(problems, str(path), violations=checker.violations)
+    df = {c: table[c] for c in NET_COLUMNS}
+    if n_links is not None and n_rows != n_links:
+        problems.append(
+            f"{path.name}: <NUMBER OF LINKS> says {n_links} but {n_rows} link rows were read."
+        )
+    ends = np.concatenate([df["init_node"], df["term_node"]])
+    if n_nodes is not None and len(ends):
+        out = np.unique(ends[ends > n_nodes])
+        if len(out):
+            problems.append(
+                f"{path.name}: links name nodes outside 1..{n_nodes} (<NUMBER OF NODES>): "
+                f"{format_ids(out.astype(np.int64))}."
+            )
+    if n_zones is not None and n_nodes is not None and n_zones > n_nodes:
+        problems.append(f"{path.name}: <NUMBER OF ZONES> {n_zones} exceeds <NUMBER OF NODES>.")
+    if problems:
+        raise InputError(problems, str(path))
+    return df, n_nodes, n_zones, 1 if ftn is None else ftn, factors
+
+
+def _net_rows(lines: list[str], start: int, path: Path, problems: list[str]
+              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None, np.ndarray]:
+    """The link rows as columns of text for the checker, the same as floats when every field
+    reads as a finite number (else None), and the rows' line numbers.
+
+    When every row has its ten fields, all of them are converted in one array operation;
+    otherwise row by row, naming the short rows.
+    """
+    idx = [i for i in range(start, len(lines))
+           if (raw := lines[i].strip()) and not raw.startswith("~")]
+    split = [lines[i].replace(";", " ").split() for i in idx]
+    if all(len(parts) == 10 for parts in split):
+        where = np.asarray(idx, dtype=np.int64) + 1
+        table = np.asarray(list(chain.from_iterable(split)), dtype=object).reshape(len(idx), 10)
+        text = {c: table[:, j] for j, c in enumerate(NET_COLUMNS)}
+        try:
+            numbers = table.astype(np.float64)
+        except (ValueError, OverflowError):
+            return text, None, where
+        if not np.isfinite(numbers).all():
+            return text, None, where
+        return text, {c: numbers[:, j] for j, c in enumerate(NET_COLUMNS)}, where
+    rows = []
+    kept = []
+    for i, parts in zip(idx, split):
+        if len(parts) < 10:
+            problems.append(
+                f"{path.name} line {i + 1}: {len(parts)} fields, expected 10 "
+                f"({' '.join(NET_COLUMNS)})."
+            )
+            continue
+        rows.append(parts[:10])
+        kept.append(i + 1)
+    cols = {c: np.asarray([r[j] for r in rows], dtype=object) for j, c in enumerate(NET_COLUMNS)}
+    return cols, None, np.asarray(kept, dtype=np.int64)
 
 def read_tntp_trips(path: str | os.PathLike, *, n_zones: int | None = None) -> Demand:
     """Read a ``_trips.tntp`` file into a one-matrix :class:`Demand` over zones ``1..Z``.
@@ -239,9 +300,13 @@ def read_tntp_trips(path: str | os.PathLike, *, n_zones: int | None = None) -> D
         an ``Origin`` line is missing: the next origin's entries would otherwise be added to the
         one above).
     """
+    return _trips(Path(path), n_zones)[0]
+
+
+def _trips(path: Path, n_zones: int | None) -> tuple[Demand, dict[str, str]]:
+    """:func:`read_tntp_trips`, with the file's metadata (read once)."""
     from karvan.schema import Checker, load_schema
 
-    path = Path(path)
     lines = _read_lines(path)
     problems: list[str] = []
     meta, start = _metadata(lines, path, problems)
@@ -325,7 +390,7 @@ def read_tntp_trips(path: str | os.PathLike, *, n_zones: int | None = None) -> D
             )
     if problems:
         raise InputError(problems, str(path))
-    return Demand(tuple(range(1, z + 1)), {"demand": m})
+    return Demand(tuple(range(1, z + 1)), {"demand": m}), meta
 
 
 def _parse_block(lines: list[str], idx: list[int], path: Path, problems: list[str]):
@@ -388,6 +453,8 @@ def read_tntp_flow(path: str | os.PathLike) -> pd.DataFrame:
     InputError
         For lines that are not 'from to volume cost' with whole, finite node numbers.
     """
+    import pandas as pd
+
     path = Path(path)
     rows = []
     problems = []
@@ -423,6 +490,8 @@ def read_tntp_node(path: str | os.PathLike) -> pd.DataFrame:
     InputError
         For bad node numbers or coordinates, and repeated nodes.
     """
+    import pandas as pd
+
     path = Path(path)
     rows = []
     problems = []
@@ -457,6 +526,8 @@ def read_tntp(
 
     Cost weights given here win over those stated in the files; absent both, they are 0.
     """
+    from karvan.network.model import Network
+
     net_path = Path(net_path)
     network, factors = read_tntp_net(net_path)
     if trips_path is None:
@@ -465,14 +536,8 @@ def read_tntp(
             raise InputError(
                 f"no trips file beside {net_path.name}; pass it with --trips / trips_path."
             )
-    demand = read_tntp_trips(trips_path, n_zones=len(network.zones))
-    # the cost weights may stand in the trips file too; the net file's win
-    trips_meta, _ = _metadata(_read_lines(Path(trips_path)), Path(trips_path), [])
-    for tag, key in (("TOLL FACTOR", "toll_factor"), ("DISTANCE FACTOR", "distance_factor")):
-        if key not in factors:
-            v = _meta_number(trips_meta, tag, Path(trips_path), [], required=False)
-            if v is not None:
-                factors[key] = v
+    demand, trips_meta = _trips(Path(trips_path), len(network.zones))
+    _trips_factors(factors, trips_meta, Path(trips_path))
     node_file = _sibling(net_path, "node")
     if node_file is not None:
         coords = read_tntp_node(node_file)
@@ -481,6 +546,71 @@ def read_tntp(
     tf = toll_factor if toll_factor is not None else factors.get("toll_factor", 0.0)
     df = distance_factor if distance_factor is not None else factors.get("distance_factor", 0.0)
     return TntpProblem(network, demand, float(tf), float(df))
+
+
+def _trips_factors(factors: dict[str, float], trips_meta: dict[str, str], path: Path) -> None:
+    """The cost weights may stand in the trips file too; the net file's win."""
+    for tag, key in (("TOLL FACTOR", "toll_factor"), ("DISTANCE FACTOR", "distance_factor")):
+        if key not in factors:
+            v = _meta_number(trips_meta, tag, path, [], required=False)
+            if v is not None:
+                factors[key] = v
+
+
+def read_tntp_graph(
+    net_path: str | os.PathLike,
+    trips_path: str | os.PathLike | None = None,
+    *,
+    toll_factor: float | None = None,
+    distance_factor: float | None = None,
+) -> TntpGraph:
+    """Read a TNTP network and its trips straight to a compiled graph, without pandas.
+
+    The files are read and checked as by :func:`read_tntp` (no node coordinates: a solver needs
+    none); the graph is the one :func:`~karvan.network.compile_graph` builds from its network.
+    Where that would find what the readers let pass (a capacity of 0, a BPR power between 0 and
+    1 on a link with a delay), the network is compiled through its tables instead, so that the
+    error is the one :func:`~karvan.network.check_network` gives.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_tntp` and :func:`~karvan.network.compile_graph`.
+    """
+    from karvan.network.graph import _VDF_CODES, compile_arrays
+
+    net_path = Path(net_path)
+    df, n_nodes, n_zones, ftn, factors = _net_columns(net_path)
+    if trips_path is None:
+        trips_path = _sibling(net_path, "trips")
+        if trips_path is None:
+            raise InputError(
+                f"no trips file beside {net_path.name}; pass it with --trips / trips_path."
+            )
+    demand, trips_meta = _trips(Path(trips_path), n_zones)
+    _trips_factors(factors, trips_meta, Path(trips_path))
+    tf = toll_factor if toll_factor is not None else factors.get("toll_factor", 0.0)
+    dfac = distance_factor if distance_factor is not None else factors.get("distance_factor",
+                                                                          0.0)
+    name = net_path.name.removesuffix(".tntp").removesuffix("_net")
+    cap, alpha, beta, fft = df["capacity"], df["b"], df["power"], df["free_flow_time"]
+    if (cap == 0).any() or ((alpha > 0) & (beta > 0) & (beta < 1)).any():
+        from karvan.network.graph import compile_graph
+
+        network, _ = read_tntp_net(net_path)
+        graph = compile_graph(network)  # raises what check_network finds
+    else:
+        node_ids = np.arange(1, n_nodes + 1)
+        n_links = len(cap)
+        graph = compile_arrays(
+            node_ids=node_ids, link_ids=np.arange(1, n_links + 1),
+            from_idx=df["init_node"].astype(np.int64) - 1,
+            to_idx=df["term_node"].astype(np.int64) - 1, directed=np.ones(n_links, bool),
+            free_flow_time=fft, capacity=cap, alpha=alpha, beta=beta,
+            vdf=np.full(n_links, _VDF_CODES["bpr"], dtype=np.int64), length=df["length"],
+            toll=df["toll"], blocked=node_ids < ftn, zone_ids=np.arange(1, n_zones + 1),
+            zone_nodes=np.arange(n_zones, dtype=np.int64))
+    return TntpGraph(graph, demand, float(tf), float(dfac), name)
 
 
 def _sibling(net_path: Path, kind: str) -> Path | None:
