@@ -410,7 +410,7 @@ def test_one_router_per_concern():
     from karvan.web.routes import ROUTERS
 
     paths = {r.tags[0]: {route.path for route in r.routes} for r in ROUTERS}
-    assert set(paths) == {"pages", "runs", "compare", "scenarios", "jobs"}
+    assert set(paths) == {"pages", "runs", "compare", "scenarios", "jobs", "experiments"}
     assert "/api/jobs/{job_id}" in paths["jobs"] and "/api/scenario/preview" in \
         paths["scenarios"]
     app_py = (SRC / "web" / "app.py").read_text()
