@@ -35,9 +35,9 @@ def test_version():
 
 @pytest.mark.parametrize("argv", [["--help"], ["validate", str(SMALL)]])
 def test_light_commands_load_no_report_store_web_or_geo_code(argv):
-    code = ("import sys\nfrom karvan.cli import main\nsys.argv = ['karvan', *%r]\n"
+    code = (f"import sys\nfrom karvan.cli import main\nsys.argv = ['karvan', *{argv!r}]\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-            "import json\nprint(json.dumps(sorted(sys.modules)))" % (argv,))
+            "import json\nprint(json.dumps(sorted(sys.modules)))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**__import__("os").environ, "COLUMNS": "120"})
     loaded = json.loads(res.stdout.strip().splitlines()[-1])
@@ -52,7 +52,7 @@ def test_input_error_exits_2_with_its_message_shortened(monkeypatch):
     def bad(*a, **k):
         raise InputError(f"trips.tntp line 7: cannot read {token!r} as a number.")
 
-    monkeypatch.setattr("karvan.io.problem.read_problem", bad)
+    monkeypatch.setattr("karvan.io.validate.validate_input", bad)
     r = invoke("validate", SMALL)
     assert r.exit_code == 2
     assert "error: trips.tntp line 7: cannot read 'xxx" in r.output
@@ -69,7 +69,7 @@ def test_internal_error_exits_3_with_a_short_message_and_a_traceback_file(monkey
     def broken(*a, **k):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("karvan.io.problem.read_problem", broken)
+    monkeypatch.setattr("karvan.io.validate.validate_input", broken)
     r = invoke("validate", SMALL)
     assert r.exit_code == 3, r.output
     assert "internal error" in r.output and "ZeroDivisionError" in r.output
@@ -83,7 +83,7 @@ def test_debug_lets_the_traceback_through(monkeypatch):
     def broken(*a, **k):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("karvan.io.problem.read_problem", broken)
+    monkeypatch.setattr("karvan.io.validate.validate_input", broken)
     r = invoke("--debug", "validate", SMALL)
     assert isinstance(r.exception, ZeroDivisionError)
 

@@ -230,7 +230,8 @@ def test_web_stays_above_the_layers_below():
 def test_serve_defaults_to_loopback():
     import inspect
 
-    from karvan.cli.serve import is_loopback as _loopback, serve
+    from karvan.cli.serve import is_loopback as _loopback
+    from karvan.cli.serve import serve
 
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
     assert _loopback("127.0.0.1") and _loopback("localhost") and _loopback("::1")

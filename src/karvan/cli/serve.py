@@ -44,7 +44,13 @@ def serve(
     = None,
 ) -> None:
     """Start the dashboard: stored runs, their maps and tables, scenarios built and run in the
-    background, comparisons. Stop it with Ctrl-C."""
+    background, comparisons. Stop it with Ctrl-C.
+
+    Raises
+    ------
+    InputError
+        A port outside 1-65535, or a store folder that cannot hold a run store.
+    """
     import uvicorn
 
     from karvan.errors import InputError

@@ -115,3 +115,4 @@ def path_sums(graph: CompiledGraph, cost: np.ndarray, fields: Sequence[np.ndarra
     d = _nodes(graph, graph.zone_nodes if destinations is None else destinations, "destinations")
     return K.path_skims(graph.indptr, graph.head, graph.tail, c, graph.blocked, o, d, stack,
                         max(1, num_threads()))
+
