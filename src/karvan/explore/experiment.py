@@ -90,11 +90,23 @@ class Experiment:
     def partition(self, scenario: str) -> Path:
         return self.folder / "draws" / f"scenario={_SAFE.sub('_', scenario)}"
 
-    def write_batch(self, scenario: str, df: pd.DataFrame) -> Path:
-        """Persist one completed batch (rows of one scenario) atomically."""
-        d = df["draw"].to_numpy()
+    def write_batch(self, scenario: str, draws, data: bytes) -> Path:
+        """Persist one completed batch (the Parquet bytes of draws ``draws`` of one scenario)
+        atomically: written under a temporary name, then renamed into place."""
+        d = np.asarray(draws)
         path = self.partition(scenario) / f"part-{int(d.min()):+07d}-{int(d.max()):+07d}.parquet"
-        write_parquet_atomic(df.drop(columns=["scenario"], errors="ignore"), path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
         return path
 
     def completed(self) -> dict[str, set[int]]:
