@@ -96,17 +96,8 @@ class Experiment:
         d = np.asarray(draws)
         path = self.partition(scenario) / f"part-{int(d.min()):+07d}-{int(d.max()):+07d}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        with atomic_file(path) as tmp:
+            tmp.write_bytes(data)
         return path
 
     def completed(self) -> dict[str, set[int]]:
