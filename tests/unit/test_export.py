@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import re
 import sqlite3
 import subprocess
 import xml.etree.ElementTree as ET
@@ -21,7 +22,8 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from karvan.cli_export import app, export_gmns, export_run, scenario_from_manifest
+from karvan.cli import app
+from karvan.scenario.export import export_gmns, export_run, scenario_from_manifest
 from karvan.errors import InputError
 from karvan.freight.corridor import load_corridor
 from karvan.io import geopackage, read_gmns
@@ -33,7 +35,8 @@ from karvan.scenario.apply import apply_scenario
 from karvan.scenario.run import run_scenario, write_run
 
 SCENARIO = "rasht_astara"
-GEOMETRY = {"links": "LineString", "nodes": "Point", "borders": "Point", "od_lines": "LineString"}
+GEOMETRY = {"links": "LineString", "nodes": "Point", "borders": "Point", "od_lines": "LineString",
+            "countries": "MultiPolygon"}
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +146,7 @@ def test_layer_styles_one_default_qml_per_layer(gpkg):
         fields = set(pyogrio.read_info(gpkg, layer=name)["fields"])
         used = style_fields(r["styleQML"])
         assert used <= fields, (name, used - fields)
-        geom_type = {"LineString": "1", "Point": "0"}[GEOMETRY[name]]
+        geom_type = {"LineString": "1", "Point": "0", "MultiPolygon": "2"}[GEOMETRY[name]]
         assert root.findtext("layerGeometryType") == geom_type
     links = renderers["links"]
     assert links.get("type") == "graduatedSymbol" and links.get("attr") == "tonnes_tot"
@@ -157,9 +160,38 @@ def test_layer_styles_one_default_qml_per_layer(gpkg):
     top = float(ranges[-1].get("upper"))
     assert top >= table(gpkg.parent, "links")["tonnes_tot"].max()  # the heaviest link is drawn
     assert renderers["od_lines"].get("type") == "graduatedSymbol"
+    dash = links.find(".//Option[@name='strokeStyle']/Option[@name='expression']").get("value")
+    assert "'sea'" in dash and "'ferry'" in dash and "'dash'" in dash
+    assert renderers["countries"].find("symbols/symbol").get("type") == "fill"
     size = renderers["borders"].find(".//Option[@name='size']/Option[@name='expression']")
     assert '"tonnes_tot"' in size.get("value")
     assert renderers["nodes"].get("type") == "singleSymbol"
+
+
+def test_geopackage_has_the_country_outlines_for_context(gpkg):
+    countries = pyogrio.read_dataframe(gpkg, layer="countries")
+    assert {"AZE", "IRN", "RUS", "KAZ", "TKM", "GEO", "ARM"} <= set(countries["iso3"])
+    geoms = countries.geometry.to_numpy()
+    assert shapely.is_valid(geoms).all() and (shapely.area(geoms) > 0).all()
+    links = pyogrio.read_dataframe(gpkg, layer="links")
+    # the network lies on the land drawn, apart from sea legs
+    land = shapely.buffer(shapely.union_all(geoms), 0.05)
+    inland = links[~links["mode"].isin(["sea", "ferry"])].geometry.to_numpy()
+    assert shapely.within(shapely.point_on_surface(inland), land).mean() > 0.95
+
+
+def test_report_and_qgis_share_one_utilization_scale():
+    from karvan.io.colours import UTILIZATION_SCALE, utilization_colour
+    from karvan.io.qgis_styles import utilization_colour_expression
+    from karvan.report.svg import util_colour
+
+    expr = utilization_colour_expression()
+    for u in (0.0, 0.49, 0.5, 0.79, 0.8, 0.94, 0.95, 0.99, 1.0, 3.0, float("nan"), None):
+        assert util_colour(u) == utilization_colour(u)
+        assert f"'{utilization_colour(u)}'" in expr
+    # the expression's classes, in order: grey for null, then every class's colour
+    assert re.findall(r"'(#[0-9a-f]{6})'", expr) == [
+        utilization_colour(None), *(c for _, c, _ in UTILIZATION_SCALE)]
 
 
 def test_geopackage_values_equal_the_run_tables(run, gpkg, data):
@@ -355,14 +387,14 @@ def test_scenario_from_manifest_matches_the_file(run):
 
 
 def test_cli_export(run, tmp_path):
-    r = CliRunner().invoke(app, [str(run), "--format", "gpkg", "--out",
+    r = CliRunner().invoke(app, ["export", str(run), "--format", "gpkg", "--out",
                                  str(tmp_path / "a.gpkg")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "a.gpkg").is_file()
     done = export_run(run, "all", tmp_path / "all")
     assert sorted(done) == ["gmns", "gpkg", "omx"]
     assert all(p.exists() for p in done.values())
-    r = CliRunner().invoke(app, [str(run), "--format", "shp"])
+    r = CliRunner().invoke(app, ["export", str(run), "--format", "shp"])
     assert r.exit_code == 2 and "unknown format" in r.output
-    r = CliRunner().invoke(app, [str(tmp_path), "--format", "omx"])
+    r = CliRunner().invoke(app, ["export", str(tmp_path), "--format", "omx"])
     assert r.exit_code == 2 and "not a karvan run folder" in r.output

@@ -12,6 +12,19 @@ from karvan.assign.classes import TrafficClass
 from karvan.network.graph import CompiledGraph
 
 
+@dataclass(frozen=True, slots=True)
+class IterationInfo:
+    """What a progress callback receives after each iteration."""
+
+    iteration: int
+    gap: float
+    aec: float
+    objective: float
+    step: float
+    direction: str
+    elapsed_s: float
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class AssignmentResult:
     """Flows at (or near) equilibrium, with the convergence that got there.

@@ -17,6 +17,7 @@ from karvan.io.atomic import atomic_write_text
 from karvan.report import geo, svg
 from karvan.report.i18n import RTL, check_lang, country_name, fmt_num, fmt_pct, label, mode_name
 from karvan.report.page import Panel, num, pct, render_page, table, text
+from karvan.store import RunRecord, RunStore
 from karvan.report.results import (RunResults, dataset_folder, read_run, run_differences,
                                    shipper_table, transit_table)
 
@@ -28,9 +29,10 @@ TOP_LINKS = 15
 CAUCASUS = (37.0, 35.0, 56.0, 47.5)
 
 
-def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
+def write_report(runs: Sequence[str | os.PathLike | RunRecord], out: str | os.PathLike, *,
                  lang: str = "en", reference: int | None = 0, open_index: int | None = None,
-                 dataset: str | os.PathLike | None = None) -> Path:
+                 dataset: str | os.PathLike | None = None,
+                 store: RunStore | str | os.PathLike | None = None) -> Path:
     """Write one self-contained HTML report of ``runs`` to ``out`` (atomically).
 
     One file for any number of runs: a selector at the top switches between them. With more
@@ -40,7 +42,9 @@ def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     Parameters
     ----------
     runs
-        Run folders written by ``karvan run`` (``manifest.json`` and Parquet tables).
+        Run folders written by ``karvan run`` (``manifest.json`` and Parquet tables), run
+        records, or with ``store`` run ids, unique starts of them or scenario names (the latest
+        run of each).
     out
         The HTML file to write.
     lang
@@ -52,6 +56,8 @@ def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     dataset
         Corridor dataset folder for the link geometry; default: the one named in each run's
         manifest if it exists here, else the built-in one.
+    store
+        The run store to look run ids and scenario names up in.
 
     Returns
     -------
@@ -61,10 +67,10 @@ def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     Raises
     ------
     InputError
-        For an unknown language, no runs, or a folder that is not a run.
+        For an unknown language, no runs, or a run that cannot be found or read.
     """
     html = render_report(runs, lang=lang, reference=reference, open_index=open_index,
-                         dataset=dataset)
+                         dataset=dataset, store=store)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, html)
@@ -73,15 +79,22 @@ def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     return out
 
 
-def render_report(runs: Sequence[str | os.PathLike | RunResults], *, lang: str = "en",
-                  reference: int | None = 0, open_index: int | None = None,
-                  dataset: str | os.PathLike | None = None) -> str:
-    """The report of ``runs`` as an HTML string; see :func:`write_report`."""
+def render_report(runs: Sequence[str | os.PathLike | RunRecord | RunResults], *,
+                  lang: str = "en", reference: int | None = 0, open_index: int | None = None,
+                  dataset: str | os.PathLike | None = None,
+                  store: RunStore | str | os.PathLike | None = None) -> str:
+    """The report of ``runs`` as an HTML string; see :func:`write_report`.
+
+    Raises
+    ------
+    InputError
+        As :func:`write_report`.
+    """
     check_lang(lang)
     if not runs:
         raise InputError("no run folders given; pass at least one folder written by "
                          "`karvan run`.")
-    res = [r if isinstance(r, RunResults) else read_run(r) for r in runs]
+    res = [r if isinstance(r, RunResults) else read_run(r, store=store) for r in runs]
     if reference is not None and not 0 <= reference < len(res):
         raise InputError(f"reference {reference} is not an index of the {len(res)} run(s).")
     compare = reference is not None and len(res) > 1

@@ -6,18 +6,16 @@ view: simple, and shapes stay recognisable from the Baltic to the Arabian Sea.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry import LineString, box, shape
+from shapely.geometry import LineString, box
 
-#: longitude/latitude box that the shipped outlines cover
-REGION_BOX = (24.0, 8.0, 80.0, 62.0)
+from karvan.io.outlines import REGION_BOX, country_outlines
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +70,7 @@ def _path(coords: np.ndarray, proj: Projection, closed: bool) -> str:
 
 def load_outlines() -> list[dict]:
     """The shipped country outlines: ``[{iso3, name, geometry}]`` (shapely, lon/lat)."""
-    src = resources.files("karvan") / "data" / "region" / "region_countries.geojson"
-    gj = json.loads(src.read_text(encoding="utf-8"))
-    return [{"iso3": f["properties"]["iso3"], "name": f["properties"]["name"],
-             "geometry": shape(f["geometry"])} for f in gj["features"]]
+    return country_outlines()
 
 
 def outline_paths(proj: Projection, *, tolerance_deg: float = 0.03) -> list[dict]:

@@ -46,6 +46,8 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "legend": ("Legend", "Условные обозначения", "راهنما"),
     "util_none": ("no capacity given", "пропускная способность не задана", "ظرفیت تعیین نشده"),
     "no_flow": ("no flow", "нет потока", "بدون جریان"),
+    "sea_leg": ("Sea or ferry leg (dashed)", "Морской или паромный участок (пунктир)",
+                "مسیر دریایی یا کشتی (خط‌چین)"),
     "border": ("Border crossing", "Пограничный переход", "گذرگاه مرزی"),
     "transfer": ("Transfer (port, terminal, gauge change)",
                  "Перевалка (порт, терминал, смена колеи)",

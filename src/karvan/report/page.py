@@ -304,6 +304,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <h4>{{ L.tonnes }}</h4>
 {{ p.width_legend }}
 <ul class="keys">
+<li class="sea-leg"><svg width="26" height="16" aria-hidden="true"><path d="M1 8H25" stroke="{{ no_cap }}" stroke-width="3" stroke-dasharray="6 4"/></svg>{{ L.sea_leg }}</li>
 <li><svg width="26" height="16" aria-hidden="true"><path d="M13 2L20 8L13 14L6 8Z" fill="{{ no_cap }}" stroke="#1f2933"/></svg>{{ L.border }}</li>
 <li><svg width="26" height="16" aria-hidden="true"><circle cx="13" cy="8" r="5" fill="{{ no_cap }}" stroke="#1f2933"/></svg>{{ L.transfer }}</li>
 </ul>

@@ -13,27 +13,24 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from karvan.io.colours import NO_CAPACITY, UTILIZATION_SCALE, utilization_colour
 from karvan.report import geo
 from karvan.report.i18n import ISO3_TO_2, country_name, fmt_num, fmt_pct, label, mode_name
 
-#: utilization bins: (upper bound, colour, legend text); missing utilization is NO_CAP
-UTIL_BINS = ((0.5, "#1a9850", "< 50%"), (0.8, "#8cb83a", "50–80%"),
-             (1.0, "#e8a202", "80–100%"), (math.inf, "#d7301f", "> 100%"))
-NO_CAP = "#6f7f95"
+#: utilization classes: (upper bound, colour, legend text), shared with the QGIS styles
+UTIL_BINS = UTILIZATION_SCALE
+NO_CAP = NO_CAPACITY
 NO_FLOW = "#a3adb8"
 MORE, LESS = "#2166ac", "#c2302b"
 TRANSFER_MODES = ("transfer",)
+#: modes drawn dashed: sea and ferry legs (shown so in the legend)
+SEA_MODES = ("sea", "ferry")
 W_MIN, W_MAX = 1.2, 22.0
 
 
-def util_colour(u: float) -> str:
-    """Colour of a utilization (tonnes / capacity); grey-blue when there is no capacity."""
-    if u is None or not np.isfinite(u):
-        return NO_CAP
-    for hi, col, _ in UTIL_BINS:
-        if u < hi:
-            return col
-    return UTIL_BINS[-1][1]
+def util_colour(u: float | None) -> str:
+    """Colour of a utilization (tonnes / capacity); grey when there is no capacity."""
+    return utilization_colour(None if u is None else float(u))
 
 
 def band_width(t: float, t_max: float) -> float:
@@ -123,7 +120,7 @@ def flow_map(links: pd.DataFrame, lines: dict[str, np.ndarray], proj: geo.Projec
             zero.append(f'<path class="lk zero" d="{d}" data-id="{_attr(lid)}" data-t="{tip}"/>')
         else:
             col = util_colour(r.get("utilization", np.nan))
-            dash = ' stroke-dasharray="6 4"' if r["mode"] in ("sea", "ferry") else ""
+            dash = ' stroke-dasharray="6 4"' if r["mode"] in SEA_MODES else ""
             bands.append(f'<path class="lk" d="{d}" stroke="{col}" stroke-width="{w:.1f}"{dash} '
                          f'data-id="{_attr(lid)}" data-tonnes="{t:.0f}" data-t="{tip}"/>')
     return (_map_open(proj, "flows", label("map", lang)) + '<g class="links">'

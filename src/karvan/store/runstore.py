@@ -35,10 +35,10 @@ from pathlib import Path
 import pandas as pd
 
 from karvan._version import __version__
-from karvan.errors import InputError, KarvanError, format_ids
+from karvan.errors import InputError, KarvanError, NotFoundError, format_ids
 from karvan.io.atomic import atomic_folder
 from karvan.store import catalog
-from karvan.store.folder import RunRecord, read_manifest, write_manifest, write_run_folder
+from karvan.io.run_folder import RunRecord, read_manifest, write_manifest, write_run_folder
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +186,8 @@ class RunStore:
             them first).
         """
         if not catalog.delete(self.catalog_path, [run_id]):
-            raise InputError(f"no run {run_id!r} in {self.root}; `karvan runs list --store "
-                             f"{self.root}` shows the stored runs.")
+            raise NotFoundError(f"no run {run_id!r} in {self.root}; `karvan runs list --store "
+                                f"{self.root}` shows the stored runs.")
         self._discard(self.runs_dir / run_id)
         log.info("removed run %s from %s", run_id, self.root)
 
@@ -279,15 +279,15 @@ class RunStore:
         """
         rows = catalog.select(self.catalog_path, run_id=run_id)
         if not rows:
-            raise InputError(f"no run {run_id!r} in {self.root}; `karvan runs list --store "
-                             f"{self.root}` shows the stored runs.")
+            raise NotFoundError(f"no run {run_id!r} in {self.root}; `karvan runs list --store "
+                                f"{self.root}` shows the stored runs.")
         return self._record(rows[0])
 
     def _record(self, row: dict) -> RunRecord:
         folder = self.root / row["path"]
         if not folder.is_dir():
             catalog.delete(self.catalog_path, [row["run_id"]])
-            raise InputError(f"run {row['run_id']}: its folder {folder} is gone; the catalog "
+            raise NotFoundError(f"run {row['run_id']}: its folder {folder} is gone; the catalog "
                              "row was removed.")
         return RunRecord(folder, read_manifest(folder), row["run_id"])
 
@@ -309,8 +309,8 @@ class RunStore:
             ids = [r["run_id"] for r in rows]
             raise InputError(f"{ref!r} is the start of {len(ids)} run ids ({format_ids(ids)}); "
                              "give more of the id.")
-        raise InputError(f"no run id in {self.root} starts with {ref!r}; `karvan runs list "
-                         f"--store {self.root}` shows the stored runs.")
+        raise NotFoundError(f"no run id in {self.root} starts with {ref!r}; `karvan runs list "
+                            f"--store {self.root}` shows the stored runs.")
 
     def resolve(self, ref: str | os.PathLike | RunRecord) -> RunRecord:
         """The run that ``ref`` names: a run id, a scenario name (its latest run), a unique
@@ -340,8 +340,51 @@ class RunStore:
             if Path(s).is_dir():
                 return RunRecord.from_folder(s)
             if not catalog.select(self.catalog_path, prefix=s):
-                raise InputError(
+                raise NotFoundError(
                     f"{s!r} names no run in {self.root}: not a run id, a unique start of one, a "
                     f"scenario name or a results folder; `karvan runs list --store {self.root}` "
                     "shows the stored runs.") from None
             raise
+
+
+def resolve_run(ref: str | os.PathLike | RunRecord, store: RunStore | str | os.PathLike | None
+                = None) -> RunRecord:
+    """The run ``ref`` names: a :class:`RunRecord` as itself, a run folder (with
+    ``manifest.json``) as itself, anything else (a run id, its unique start, a scenario name for
+    its latest run) looked up in ``store``.
+
+    This is how every command and the dashboard find a run.
+
+    Parameters
+    ----------
+    ref
+        The run.
+    store
+        A run store (or its folder) to look names up in; a folder without a store is no error
+        while ``ref`` is a run folder.
+
+    Returns
+    -------
+    RunRecord
+        The run.
+
+    Raises
+    ------
+    InputError
+        A folder without a manifest, or a name the store does not know (or no store).
+    """
+    if isinstance(ref, RunRecord):
+        return ref
+    p = Path(ref)
+    if p.is_dir() and (p / "manifest.json").is_file():
+        return RunRecord.from_folder(p)
+    if store is None or p.exists() or isinstance(ref, os.PathLike) or "/" in str(ref) \
+            or os.sep in str(ref):
+        return RunRecord.from_folder(p)  # raises: not a run folder
+    if not isinstance(store, RunStore):
+        if not (Path(store) / "catalog.sqlite").is_file():
+            raise InputError(f"{str(ref)!r} is not a run folder, and {store} holds no run "
+                             "store to look it up in (no catalog.sqlite); give a folder, or the "
+                             "store with --store.")
+        store = RunStore(store, create=False)
+    return store.resolve(str(ref))
