@@ -151,3 +151,34 @@ def test_energy_is_documented_and_kept_out():
     assert (inp.energy["treatment"] == "excluded").all()
     com = set(read_demand_inputs().commodities["commodity_id"])
     assert not {"crude_oil", "natural_gas", "coal"} & com
+
+
+def test_the_command_rebuilds_and_checks(dataset):
+    from typer.testing import CliRunner
+
+    from karvan.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["data", "build-demand", "--folder", str(dataset), "--check"])
+    assert r.exit_code == 0, r.output
+    (dataset / "demand.csv").write_text("origin_zone_id\n", encoding="utf-8")
+    r = runner.invoke(app, ["data", "build-demand", "--folder", str(dataset), "--check"])
+    assert r.exit_code == 1 and "differs" in r.output
+    r = runner.invoke(app, ["data", "build-demand", "--folder", str(dataset)])
+    assert r.exit_code == 0, r.output
+    assert "Mt/yr" in r.output and "flows" in r.output
+    assert (dataset / "demand.csv").read_text(encoding="utf-8") == (
+        builtin_corridor_folder() / "demand.csv").read_text(encoding="utf-8")
+    _edit(dataset, "trade_flow", lambda df: df.__setitem__("basis", "kg"))
+    r = runner.invoke(app, ["data", "build-demand", "--folder", str(dataset)])
+    assert r.exit_code == 2 and "basis must be one of" in r.output
+
+
+def test_observations_the_demand_rests_on_are_marked_not_independent():
+    obs = pd.read_csv(builtin_corridor_folder() / "observed.csv", dtype=str,
+                      keep_default_na=False)
+    rests_on = set(";".join(build_demand()["observed_ids"]).split(";")) - {""}
+    assert rests_on <= set(obs["observed_id"])
+    if "independent" in obs:  # the calibration's record of which figures built an input
+        flagged = obs.set_index("observed_id")["independent"].str.lower()
+        assert (flagged[sorted(rests_on)] == "false").all()

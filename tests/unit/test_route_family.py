@@ -109,3 +109,24 @@ def test_bad_family_and_parameter_tables_name_their_problems(tmp_path):
         read_choice_parameters(folder)
     msg = str(e.value)
     assert "no_such_family" in msg and "colour" in msg and "theta must be > 0" in msg
+
+
+def test_load_corridor_checks_the_new_tables_against_their_schemas(tmp_path):
+    folder = tmp_path / "corridor"
+    shutil.copytree(builtin_corridor_folder(), folder)
+    fam = pd.read_csv(folder / "route_family.csv", dtype=str, keep_default_na=False)
+    fam.loc[0, "priority"] = "first"
+    fam.to_csv(folder / "route_family.csv", index=False)
+    par = pd.read_csv(folder / "choice_parameter.csv", dtype=str, keep_default_na=False)
+    par.loc[0, "commodity"] = "caviar"
+    par.to_csv(folder / "choice_parameter.csv", index=False)
+    mix = pd.read_csv(folder / "demand_inputs" / "trade_mix.csv", dtype=str,
+                      keep_default_na=False)
+    mix.loc[0, "share"] = "1.5"
+    mix.to_csv(folder / "demand_inputs" / "trade_mix.csv", index=False)
+    with pytest.raises(InputError) as e:
+        load_corridor(folder)
+    msg = str(e.value)
+    assert "route_family.csv" in msg and "priority" in msg
+    assert "choice_parameter.csv" in msg and "caviar" in msg
+    assert "trade_mix.csv" in msg and "share" in msg

@@ -43,12 +43,12 @@ import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError, Problems, format_ids
+from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder
 from karvan.io.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 INPUT_FOLDER = "demand_inputs"
-CONFIDENCE = ("official", "press", "estimate", "assumption")
 BASES = ("tonnes", "usd")
 SIDES = ("origin", "destination", "*")
 ROUND_T = 10
@@ -113,8 +113,6 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
         confidence, assumptions without a method, unknown countries, zones, commodities,
         observations or sources, numbers that are not numbers, shares that do not sum to 1.
     """
-    from karvan.freight.corridor import builtin_corridor_folder
-
     folder = Path(folder) if folder is not None else builtin_corridor_folder()
     inputs = folder / INPUT_FOLDER
     p = Problems(str(inputs))
@@ -407,8 +405,6 @@ def write_demand(folder: str | os.PathLike | None = None, *,
     InputError
         From :func:`read_demand_inputs`; nothing is written then.
     """
-    from karvan.freight.corridor import builtin_corridor_folder
-
     folder = Path(folder) if folder is not None else builtin_corridor_folder()
     target = Path(out) if out is not None else folder / "demand.csv"
     text = demand_csv_text(build_demand(folder))

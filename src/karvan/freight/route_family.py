@@ -9,7 +9,7 @@ nests (``nest``) for nested choice.
 
 ``choice_parameter.csv`` holds the cost terms the deterministic model lacks, one sourced row each:
 ``parameter`` (see :data:`PARAMETERS`) scoped by ``family``, ``nest``, ``link_ids`` and
-``commodity`` (``*`` or blank: all). The choice engine reads these tables; this module checks them
+``commodity`` (``*``: all). The choice engine reads these tables; this module checks them
 and classifies routes.
 """
 
@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from karvan.errors import Problems, format_ids
+from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder
 
 #: parameters of choice_parameter.csv and their units
 PARAMETERS = {
@@ -39,7 +40,6 @@ _FAMILY_COLUMNS = ("family_id", "name", "nest", "priority", "via_link_ids", "als
                    "avoid_link_ids", "source", "source_date", "confidence", "method")
 _PARAM_COLUMNS = ("parameter", "family", "nest", "link_ids", "commodity", "value", "unit",
                   "source", "source_date", "confidence", "method")
-_CONFIDENCE = ("official", "press", "estimate", "assumption")
 
 
 def _ids(text: object) -> list[str]:
@@ -47,8 +47,6 @@ def _ids(text: object) -> list[str]:
 
 
 def _folder(folder: str | os.PathLike | None) -> Path:
-    from karvan.freight.corridor import builtin_corridor_folder
-
     return Path(folder) if folder is not None else builtin_corridor_folder()
 
 
@@ -65,9 +63,9 @@ def _read(path: Path, columns, p: Problems) -> pd.DataFrame | None:
         blank = df[col].str.strip() == ""
         if blank.any():
             p.add(f"{path.name}: {int(blank.sum())} rows have no {col}.")
-    bad = ~df["confidence"].isin(_CONFIDENCE)
+    bad = ~df["confidence"].isin(CONFIDENCE)
     if bad.any():
-        p.add(f"{path.name}: confidence must be one of {', '.join(_CONFIDENCE)} "
+        p.add(f"{path.name}: confidence must be one of {', '.join(CONFIDENCE)} "
               f"(lines {format_ids(df.index[bad] + 2)}).")
     nometh = (df["confidence"] == "assumption") & (df["method"].str.strip() == "")
     if nometh.any():
@@ -162,14 +160,14 @@ def read_choice_parameters(folder: str | os.PathLike | None = None) -> pd.DataFr
     unit_bad = par["parameter"].isin(PARAMETERS) & (par["unit"] != par["parameter"].map(PARAMETERS))
     if unit_bad.any():
         p.add(f"choice_parameter.csv: wrong unit on lines {format_ids(par.index[unit_bad] + 2)}.")
-    checks = (("family", set(fam["family_id"]) | {"*", ""}),
-              ("nest", set(fam["nest"]) | {""}),
-              ("commodity", coms | {"*", ""}))
+    checks = (("family", set(fam["family_id"]) | {"*"}),
+              ("nest", set(fam["nest"]) | {"*"}),
+              ("commodity", coms | {"*"}))
     for col, known in checks:
         bad = ~par[col].isin(known)
         if bad.any():
             p.add(f"choice_parameter.csv: unknown {col} {format_ids(par.loc[bad, col].unique())}.")
-    unknown = set().union(*(set(_ids(x)) for x in par["link_ids"])) - links
+    unknown = set().union(*(set(_ids(x)) for x in par["link_ids"])) - links - {"*"}
     if unknown:
         p.add(f"choice_parameter.csv: link ids not in link.csv: {format_ids(sorted(unknown))}.")
     theta = par["parameter"] == "theta"
