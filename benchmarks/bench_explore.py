@@ -167,6 +167,15 @@ def part_full(draws: int) -> None:
           f"processes: {total:.1f} s" + (f", scaled to 1,000 draws {scaled:.0f} s" if draws !=
                                          1000 else "") +
           f"; goal 1,200 s: goal/measured {1200 / scaled:.2f}; {_load()}")
+    # what the draws cost in CPU, whatever the load: the time on two dedicated cores
+    draws_cpu = float(d.loc[d["draw"] >= 0, "_cpu_s"].sum())
+    per = draws_cpu / max(int((d["draw"] >= 0).sum()), 1)
+    proj = n_sc * 1000 * per / 2
+    print(f"CPU of the draws: {draws_cpu:.1f} s, {per:.3f} s per draw (median "
+          f"{d.loc[d['draw'] >= 0, '_cpu_s'].median():.3f} s); {n_sc} scenarios x 1,000 draws "
+          f"on two dedicated cores: {proj:.0f} s of draws (plus the central solutions, about "
+          f"{float(d.loc[d['draw'] < 0, '_cpu_s'].sum()):.0f} s of CPU for the central outputs, "
+          f"and the builds); goal 1,200 s: goal/projected {1200 / proj:.1f}")
 
 
 def main() -> None:

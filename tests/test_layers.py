@@ -1,5 +1,7 @@
-"""The one-way dependency rule of the house layout (STYLE.md), read from the import statements
-(absolute and relative, at any depth of a module, ``TYPE_CHECKING`` blocks included):
+"""The one-way dependency rule of the house layout (STYLE.md), read from the import statements.
+
+Imports are read absolute and relative, at any depth of a module, ``TYPE_CHECKING`` blocks
+included:
 
     cli/web -> explore -> scenario -> {calibrate, report, store, freight} -> {assign, choice, paths}
     -> network -> kernels, with io/ and schema/ at the edge

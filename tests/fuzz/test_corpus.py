@@ -96,9 +96,11 @@ def test_bad_numbers_are_errors(corridor, table, key, col, value, needle):
 
 
 @pytest.mark.parametrize(("table", "needle"), [
-    ("zone", "zone.csv: zone_id repeats a value of an earlier row (line 2) on 1 row (line 3"),
-    ("demand", "demand.csv: (origin_zone_id, destination_zone_id, commodity_id) repeats"),
-    ("commodity", "commodity.csv: commodity_id repeats a value of an earlier row (line 2)"),
+    ("zone", "zone.csv: zone_id repeats an earlier row on 1 row (line 3; zone_id Z_RU_MOSCOW: "
+             "'Z_RU_MOSCOW as on line 2')"),
+    ("demand", "demand.csv: (origin_zone_id, destination_zone_id, commodity_id) repeats an "
+               "earlier row on 1 row (line 3: 'Z_AM_YEREVAN, Z_GE_PORTS, containers as on line 2')"),
+    ("commodity", "commodity.csv: commodity_id repeats an earlier row on 1 row (line 3"),
 ])
 def test_duplicate_rows_are_errors(corridor, table, needle):
     edit(corridor / f"{table}.csv", lambda rows: rows[:2] + rows[1:])
@@ -209,3 +211,79 @@ def test_capacity_conversion_refuses_what_it_cannot_convert():
         capacity_to_tpy(7, "Mt/year", {})
     with pytest.raises(InputError, match="needs t_per_wagon"):
         capacity_to_tpy(2, "trains/day", {"t_per_wagon": float("nan")})
+
+
+# -- TNTP -----------------------------------------------------------------------------------------
+
+def sioux(tntp_dir, tmp_path, edit_net=None, edit_trips=None):
+    src = tntp_dir / "SiouxFalls"
+    net = (src / "SiouxFalls_net.tntp").read_text()
+    trips = (src / "SiouxFalls_trips.tntp").read_text()
+    (tmp_path / "S_net.tntp").write_text(edit_net(net) if edit_net else net)
+    (tmp_path / "S_trips.tntp").write_text(edit_trips(trips) if edit_trips else trips)
+    return tmp_path / "S_net.tntp"
+
+
+def test_a_deleted_origin_line_no_longer_merges_demand(tntp_dir, tmp_path):
+    from karvan.io import read_tntp
+
+    net = sioux(tntp_dir, tmp_path, edit_trips=lambda t: t.replace("Origin \t3 \n", "", 1))
+    with pytest.raises(InputError) as e:
+        read_tntp(net)
+    msg = str(e.value)
+    assert "S_trips.tntp: (origin, destination) repeats an earlier row on 24 rows (lines 20, 21" \
+        in msg
+    assert "'2, 1 as on line 14'" in msg
+    assert "usually means that an 'Origin' line is missing above the second" in msg
+
+
+def test_a_40000_character_token_is_rejected_fast_with_a_short_message(tntp_dir, tmp_path):
+    import time
+
+    from karvan.io import read_tntp_trips
+
+    net = sioux(tntp_dir, tmp_path, edit_trips=lambda t: t.replace(
+        "    1 :      0.0;", "    1 :      0.0" + "7" * 40_000 + ";", 1))
+    t0 = time.perf_counter()
+    with pytest.raises(InputError) as e:
+        read_tntp_trips(net.with_name("S_trips.tntp"))
+    assert time.perf_counter() - t0 < 2.0  # was 53 s; milliseconds on a quiet machine
+    assert "line 7: cannot read '1 :      0.07777777777777777777777777777... (40012 " \
+           "characters)' as 'destination : flow;'" in str(e.value)
+    assert len(str(e.value)) < 400
+
+
+@pytest.mark.parametrize(("edit", "needle"), [
+    (lambda t: t.replace("<NUMBER OF NODES> 24", "<NUMBER OF NODES> inf"),
+     "metadata <NUMBER OF NODES> is 'inf', not a finite number"),
+    (lambda t: t.replace("<NUMBER OF ZONES> 24", "<NUMBER OF ZONES> 1e12"),
+     "metadata <NUMBER OF ZONES> is 1e12, more than karvan can hold (20,000)"),
+    (lambda t: t.replace("\t1\t2\t25900.20064", "\tinf\t2\t25900.20064", 1),
+     "init_node is not finite on 1 row (line 10: 'inf')"),
+    (lambda t: t.replace("4\t0\t0\t1\t;", "4\t0\t0\tnan\t;", 1),
+     "link_type is not finite on 1 row (line 10: 'nan')"),
+    (lambda t: t.replace("\t1\t2\t25900.20064", "\t1.5\t2\t25900.20064", 1),
+     "init_node is not a whole number on 1 row (line 10: '1.5')"),
+])
+def test_tntp_counts_and_ids_that_raised_tracebacks(tntp_dir, tmp_path, edit, needle):
+    from karvan.io import read_tntp
+
+    with pytest.raises(InputError, match=re_escape(needle)):
+        read_tntp(sioux(tntp_dir, tmp_path, edit_net=edit))
+
+
+def test_tntp_comment_in_another_encoding_reads_the_same(tntp_dir, tmp_path):
+    from karvan.io import read_tntp
+
+    p = sioux(tntp_dir, tmp_path)
+    base = read_tntp(p)
+    p.write_bytes(b"~ \xcf\xf0\xe8\xec\xe5\xf7\xe0\xed\xe8\xe5\n" + p.read_bytes())
+    again = read_tntp(p)
+    pd.testing.assert_frame_equal(again.network.links, base.network.links)
+    assert np.array_equal(again.demand.matrices["demand"], base.demand.matrices["demand"])
+
+
+def re_escape(s: str) -> str:
+    import re
+
+    return re.escape(s)

@@ -35,9 +35,9 @@ def test_version():
 
 @pytest.mark.parametrize("argv", [["--help"], ["validate", str(SMALL)]])
 def test_light_commands_load_no_report_store_web_or_geo_code(argv):
-    code = ("import sys\nfrom karvan.cli import main\nsys.argv = ['karvan', *%r]\n"
+    code = (f"import sys\nfrom karvan.cli import main\nsys.argv = ['karvan', *{argv!r}]\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-            "import json\nprint(json.dumps(sorted(sys.modules)))" % (argv,))
+            "import json\nprint(json.dumps(sorted(sys.modules)))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**__import__("os").environ, "COLUMNS": "120"})
     loaded = json.loads(res.stdout.strip().splitlines()[-1])
@@ -52,7 +52,7 @@ def test_input_error_exits_2_with_its_message_shortened(monkeypatch):
     def bad(*a, **k):
         raise InputError(f"trips.tntp line 7: cannot read {token!r} as a number.")
 
-    monkeypatch.setattr("karvan.io.problem.read_problem", bad)
+    monkeypatch.setattr("karvan.io.validate.validate_input", bad)
     r = invoke("validate", SMALL)
     assert r.exit_code == 2
     assert "error: trips.tntp line 7: cannot read 'xxx" in r.output
@@ -69,7 +69,7 @@ def test_internal_error_exits_3_with_a_short_message_and_a_traceback_file(monkey
     def broken(*a, **k):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("karvan.io.problem.read_problem", broken)
+    monkeypatch.setattr("karvan.io.validate.validate_input", broken)
     r = invoke("validate", SMALL)
     assert r.exit_code == 3, r.output
     assert "internal error" in r.output and "ZeroDivisionError" in r.output
@@ -83,7 +83,7 @@ def test_debug_lets_the_traceback_through(monkeypatch):
     def broken(*a, **k):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("karvan.io.problem.read_problem", broken)
+    monkeypatch.setattr("karvan.io.validate.validate_input", broken)
     r = invoke("--debug", "validate", SMALL)
     assert isinstance(r.exception, ZeroDivisionError)
 
@@ -110,3 +110,43 @@ def test_unreadable_output_place_is_an_input_error(tmp_path):
 def test_shorten_keeps_short_lines():
     assert shorten("a\nb") == "a\nb"
     assert shorten("y" * 401).endswith("... (1 more characters)")
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_real_run_leaves_only_whole_results(tmp_path):
+    """SIGINT to `karvan run` after its first scenario is saved: exit 130, the message, and on
+    disk only complete runs (no temporary folders, every listed run whole)."""
+    import signal
+    import time
+
+    from karvan.store import RunStore
+
+    out = tmp_path / "results"
+    exe = Path(sys.executable).with_name("karvan")
+    proc = subprocess.Popen([str(exe), "run", "baseline", "rasht_astara", "combined_2030",
+                             "--out", str(out), "--no-lp", "--no-report", "--no-gpkg"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**__import__("os").environ, "COLUMNS": "120"})
+    t0 = time.monotonic()
+    try:
+        while not (out / "baseline" / "manifest.json").is_file():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() - t0 < 300, "the first scenario took over 300 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (proc.returncode, stderr[-2000:])
+    assert "interrupted" in stderr and "nothing was half-written" in stderr
+    assert "Traceback" not in stderr
+    leftovers = [p.name for p in [*out.iterdir(), *(out / "runs").iterdir()]
+                 if ".tmp-" in p.name or p.name.startswith(".")]
+    assert not leftovers, leftovers
+    store = RunStore(out, create=False)
+    runs = store.list()
+    assert "baseline" in set(runs["scenario"])
+    for rid in runs["run_id"]:
+        rec = store.get(rid)
+        assert all((rec.path / f"{t}.parquet").is_file() for t in rec.table_names)

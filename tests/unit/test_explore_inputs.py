@@ -73,6 +73,9 @@ def test_select_by_name_and_pattern(inputs):
     s = inputs.select(["demand.*", "caspian_fare"])
     assert {x.table for x in s.inputs} == {"demand", "link"}
     assert all(f.startswith("demand.") or f == "caspian_fare" for f in s.factors)
+    # an input's name selects its factor (a range's factor is its group)
+    s = inputs.select(["growth.growth:U_GROWTH_RU_IR"])
+    assert s.factors == ("growth_ru_ir",)
     with pytest.raises(InputError, match=r"unknown input names .*U_SAMUR_CAPACITYY.*did you mean"
                        r".*link\.capacity:U_SAMUR_CAPACITY"):
         inputs.select(["demand.*", "link.capacity:U_SAMUR_CAPACITYY"])

@@ -38,7 +38,7 @@ def client2():
 
 def _outputs(folder) -> pd.DataFrame:
     d = Experiment(folder).draws()
-    return d.drop(columns=[c for c in d if c == "_elapsed_s"]).reset_index(drop=True)
+    return d.drop(columns=[c for c in d if c in ("_elapsed_s", "_cpu_s")]).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,8 @@ def test_bad_input_is_refused_before_any_work(data, tmp_path, monkeypatch):
         with pytest.raises(InputError, match=match):
             explore(["baseline"], data=data, out=tmp_path / "x", **kwargs)
     monkeypatch.setattr(R, "CONNECT_TIMEOUT_S", 2.0)
-    with pytest.raises(InputError, match=r"cannot reach the Dask scheduler at 'tcp://127\.0\.0\.1:9'"):
+    with pytest.raises(InputError,
+                       match=r"cannot reach the Dask scheduler at 'tcp://127\.0\.0\.1:9'"):
         explore(["baseline"], data=data, draws=4, scheduler="tcp://127.0.0.1:9",
                 out=tmp_path / "x")
     bad = tmp_path / "u.csv"
@@ -163,3 +164,20 @@ def test_bad_input_is_refused_before_any_work(data, tmp_path, monkeypatch):
 def test_corridor_inputs_of_the_builtin_table_and_the_dataset_folder_agree(data):
     assert corridor_inputs(data).names == corridor_inputs(
         data, data.folder / "uncertainty.csv").names
+
+
+def test_morris_screening_of_a_linear_model(tmp_path):
+    """Elementary effects of a linear function are its coefficients times the ranges."""
+    from karvan.explore.inputs import ranges_inputs
+    from karvan.explore.testfunctions import LinearModel
+
+    inputs = ranges_inputs({"a": (0.0, 2.0), "b": (10.0, 11.0), "c": (-5.0, 5.0)})
+    st = [Statement("y", "y > 0", "lin", "y", ">", 0.0)]
+    run_experiment([ModelSpec("lin", functools.partial(LinearModel, (3.0, -1.0, 0.0)))],
+                   inputs, draws=10, sampler="morris", seed=2, workers=0,
+                   folder=tmp_path / "m",
+                   analyse=functools.partial(analyse_experiment, statements=st))
+    s = pd.read_csv(tmp_path / "m" / "sensitivity.csv").set_index("factor")
+    np.testing.assert_allclose(s.loc[["x.a", "x.b", "x.c"], "mu_star"], [6.0, 1.0, 0.0],
+                               atol=1e-9)
+    np.testing.assert_allclose(s["sigma"], 0.0, atol=1e-9)

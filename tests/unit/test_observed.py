@@ -183,3 +183,17 @@ def test_back_cast_scales_demand_back_by_growth(data, base):
     rate = grow.at[("TM", "IR", "*"), "growth_per_year"]
     assert cal.at["OBS_TRADE_IR_TM_2022", "modelled_tonnes"] == pytest.approx(
         dem.loc[pair, "tonnes_per_year"].sum() / (1 + rate) ** 2)
+
+
+def test_run_summary_shows_fit_and_validation_apart(base):
+    from karvan.scenario.summary import summary_tables
+
+    tables = summary_tables([base])
+    cal = next(t for t in tables if t.title.startswith("Calibration"))
+    assert "ln 1.3" in cal.title and "30 %" in cal.title
+    by = cal.data.set_index("rows")
+    summary = base.tables["calibration_summary"].set_index("set")
+    assert by.at["validate", "compared"] == summary.at["validate", "compared"]
+    assert by.at["fit (independent)", "median |ln M/C|"] == pytest.approx(
+        summary.at["fit", "median_abs_log_ratio"])
+    assert set(by["target met"]) <= {"yes", "no", "-"}

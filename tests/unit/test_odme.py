@@ -45,6 +45,10 @@ def test_counts_that_identify_every_cell_recover_it_within_its_bounds():
     assert list(moved["od"]) == ["z"] and moved["factor"].iloc[0] == pytest.approx(3.0)
     assert res.modelled == pytest.approx(res.estimate)
     assert res.modelled_prior == pytest.approx(prior)
+    # one count per cell: the posterior variance is 1 / (1 / s^2 + 1 / sigma^2)
+    s, sig = 1.0 * prior[:2], 1e-4 * truth[:2]
+    assert res.std_errors[:2] == pytest.approx(1 / np.sqrt(1 / s ** 2 + 1 / sig ** 2), rel=1e-6)
+    assert np.isnan(res.std_errors[2])  # held by its bound
 
 
 def test_zero_cells_stay_zero_and_a_count_by_class_moves_its_class_only():

@@ -3,6 +3,8 @@ curve_fit, bounds, fit rows only, leave-one-source-out, and writing into a param
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -150,3 +152,11 @@ def test_update_parameter_table():
     assert list(out["source"]) == ["A", "B", "C"]
     with pytest.raises(InputError, match="not in the table"):
         update_parameter_table(table[table["parameter_id"] != "k"], fit, date="x")
+    # a table keyed by several columns (parameter and route family)
+    keyed = pd.DataFrame({"parameter": ["asc", "asc", "asc"], "family": ["theta", "k", "x"],
+                          "value": [0.0, 0.0, 9.0]})
+    out = update_parameter_table(keyed, replace(fit, names=("asc|theta", "asc|k")), date="d",
+                                 key=("parameter", "family"))
+    assert list(out["value"]) == pytest.approx([0.12, 5e4, 9.0], rel=1e-6)
+    with pytest.raises(InputError, match="no nest column"):
+        update_parameter_table(keyed, fit, date="d", key=("parameter", "nest"))

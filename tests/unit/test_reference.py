@@ -84,3 +84,35 @@ def test_compare_defaults_to_the_like_year_reference_and_says_so(tmp_path):
     links = d["links"].set_index("link_id")
     # against its like-year reference the new railway is the difference, demand growth is not
     assert links.at["R_IR_RASHT_ASTARA", "tonnes_tot_diff"] > 0
+    # the command line: one run is compared with the reference of its year, and says so
+    from typer.testing import CliRunner
+
+    from karvan.cli import app
+
+    r = CliRunner().invoke(app, ["compare", "rasht_astara", "--store", str(store)],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "like-year reference" in r.output and "reference_2028" in r.output
+
+
+def test_report_references_and_the_references_a_run_list_needs():
+    from karvan.scenario.reference import report_references, with_references
+
+    runs = [("baseline", 2024), ("rasht_astara", 2028), ("combined_2030", 2030),
+            ("reference_2030", 2030), ("iran_disrupted", 2026)]
+    c = report_references(runs)
+    assert c[0] is None and c[3] is None  # references are not compared
+    assert c[2].reference == "reference_2030" and c[2].like_year
+    assert c[1].reference == "reference_2030" and not c[1].like_year  # nearest of 2024, 2030
+    assert c[1].want == "reference_2028"
+    assert c[4].reference == "baseline" and c[4].want == "reference_2026"
+    # no reference at all: the first other run, with the years said
+    c2 = report_references([("rasht_astara", 2028), ("combined_2030", 2030)])
+    assert c2[0].reference == "combined_2030" and not c2[0].like_year
+    specs = with_references([load_scenario(n) for n in ("baseline", "rasht_astara",
+                                                         "combined_2030", "iran_disrupted")])
+    names = [s.name for s in specs]
+    assert names[:4] == ["baseline", "rasht_astara", "combined_2030", "iran_disrupted"]
+    assert sorted(names[4:]) == ["reference_2026", "reference_2028", "reference_2030"]
+    assert all(r.reference == "baseline" or r.like_year for r in filter(None, report_references(
+        [(s.name, s.year) for s in specs])))

@@ -197,7 +197,8 @@ def test_write_report_and_cli(runs, tmp_path):
                                    str(tmp_path / "fa.html")])
     assert res.exit_code == 0, res.output
     assert 'dir="rtl"' in (tmp_path / "fa.html").read_text(encoding="utf-8")
-    res = CliRunner().invoke(app, ["report", str(runs[0]), "--lang", "de", "--out", str(tmp_path / "x")])
+    res = CliRunner().invoke(app, ["report", str(runs[0]), "--lang", "de", "--out",
+                                   str(tmp_path / "x")])
     assert res.exit_code == 2 and "en, ru, fa" in res.output
 
 

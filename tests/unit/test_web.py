@@ -230,7 +230,8 @@ def test_web_stays_above_the_layers_below():
 def test_serve_defaults_to_loopback():
     import inspect
 
-    from karvan.cli.serve import is_loopback as _loopback, serve
+    from karvan.cli.serve import is_loopback as _loopback
+    from karvan.cli.serve import serve
 
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
     assert _loopback("127.0.0.1") and _loopback("localhost") and _loopback("::1")
@@ -410,7 +411,7 @@ def test_one_router_per_concern():
     from karvan.web.routes import ROUTERS
 
     paths = {r.tags[0]: {route.path for route in r.routes} for r in ROUTERS}
-    assert set(paths) == {"pages", "runs", "compare", "scenarios", "jobs"}
+    assert set(paths) == {"pages", "runs", "compare", "scenarios", "jobs", "experiments"}
     assert "/api/jobs/{job_id}" in paths["jobs"] and "/api/scenario/preview" in \
         paths["scenarios"]
     app_py = (SRC / "web" / "app.py").read_text()

@@ -11,9 +11,17 @@ of spinning. The kernels release the GIL (``nogil=True``), so only taking a chun
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+# The parallel loops that remain on numba's OpenMP layer (shortest-path trees and skims) spin at
+# their barriers by default: when another process holds a core, the spinning thread takes the
+# time the other one needs, and 2 threads run slower than 1. Waiting passively avoids that.
+# libgomp reads this when numba first loads it, after this module is imported (karvan imports
+# it); a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 class Workers:

@@ -21,17 +21,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from karvan.assign._workers import Workers, chunks_of
+from karvan.assign.problem import CHUNKS_PER_THREAD, SERIAL_WORK
 from karvan.assign.result import AssignmentResult, IterationInfo
 from karvan.errors import ConvergenceWarning, InputError, KarvanError, NoPathError, format_ids
-from karvan.kernels import bush as KB
 
 if TYPE_CHECKING:
     from karvan.assign.problem import _Problem
-
-#: below this many bush x arc slots one thread is faster than handing out chunks
-SERIAL_WORK = 200_000
-#: chunks per thread in a pass (more balance the threads better, each costs a kernel call)
-CHUNKS_PER_THREAD = 4
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -64,6 +59,8 @@ class BushState:
         return int(self.arc.nbytes + self.arc_flow.nbytes)
 
     def _densify(self) -> tuple[np.ndarray, np.ndarray]:
+        from karvan.kernels import bush as KB
+
         if "flow" not in self._dense:
             f, i = KB.dense_flows(self.ptr, self.size, self.arc, self.arc_flow, self.n_arcs)
             self._dense["flow"], self._dense["inbush"] = f, i
@@ -95,6 +92,8 @@ class _Pool:
 
     def grow(self, need: np.ndarray) -> None:
         """Give every bush with ``need[b] > cap[b]`` room for it and some more."""
+        from karvan.kernels import bush as KB
+
         big = need > self.cap
         cap = self.cap.copy()
         cap[big] = need[big] + _slack(need[big])
@@ -141,6 +140,8 @@ def solve_bush(prob: _Problem, *, gap: float, max_iter: int, max_time_s: float |
         With ``strict`` when the target gap is not reached, and on flows that do not carry the
         demand (a negative gap: a bug).
     """
+    from karvan.kernels.bush import bush_scratch
+
     g = prob.g
     n_cls = len(prob.classes)
     m = g.n_arcs
@@ -165,7 +166,7 @@ def solve_bush(prob: _Problem, *, gap: float, max_iter: int, max_time_s: float |
         n_threads = 1
     n_threads = min(n_threads, max(1, n_b))
     chunks = chunks_of(n_b, n_threads * CHUNKS_PER_THREAD if n_threads > 1 else 1)
-    workers = Workers(n_threads, lambda: KB.bush_scratch(g.n_nodes, m))
+    workers = Workers(n_threads, lambda: bush_scratch(g.n_nodes, m))
     try:
         pool = _start(prob, workers, chunks, warm_start, bush_class, bush_zone, bush_origin,
                       bush_demand, dests, fixed)
@@ -182,6 +183,8 @@ def _init_bushes(prob: _Problem, workers: Workers, pool: _Pool, sel: np.ndarray,
                  cost: np.ndarray, bush_class, bush_origin, bush_demand, dests) -> None:
     """Shortest-path-tree bushes for the bushes ``sel`` at ``cost``; raises on demand with no
     path."""
+    from karvan.kernels import bush as KB
+
     g = prob.g
     lost = np.zeros(len(bush_class))
     # the kernel walks a range of bushes: run it on the selected ones through a sub-pool view
@@ -210,6 +213,8 @@ def _init_bushes(prob: _Problem, workers: Workers, pool: _Pool, sel: np.ndarray,
 
 def _start(prob: _Problem, workers: Workers, chunks, warm_start: BushState | None, bush_class,
            bush_zone, bush_origin, bush_demand, dests, fixed) -> _Pool:
+    from karvan.kernels import bush as KB
+
     g = prob.g
     n_b = len(bush_class)
     n_cls = len(prob.classes)
@@ -260,7 +265,7 @@ def _start(prob: _Problem, workers: Workers, chunks, warm_start: BushState | Non
 def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_iter,
              max_time_s, callback, strict, inner, t0, bush_class, bush_zone, bush_origin,
              bush_demand, dests, fixed) -> AssignmentResult:
-    import pandas as pd
+    from karvan.kernels import bush as KB
 
     g = prob.g
     n_cls = len(prob.classes)
@@ -331,8 +336,6 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
             shifts += s
             if s == 0:
                 break
-    conv = pd.DataFrame(rows, columns=["iteration", "relative_gap", "aec", "objective", "step",
-                                       "direction", "elapsed_s"])
     if not converged:
         msg = (f"algorithm-b stopped after {it} rounds at relative gap {rel_gap:.3g} "
                f"(target {gap:g}).")
@@ -345,7 +348,7 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
     return AssignmentResult(
         graph=g, classes=prob.classes, class_flows=x, volume=v, time=t.copy(),
         class_costs=t[None, :] + prob.fixed, objective=obj, gap=float(rel_gap), aec=float(aec),
-        iterations=it, converged=converged, convergence=conv,
+        iterations=it, converged=converged, convergence_rows=tuple(rows),
         params={"method": "algorithm-b", "gap": gap, "max_iter": max_iter,
                 "max_time_s": max_time_s, "threads": workers.n_threads,
                 "bush_bytes": state.nbytes,

@@ -25,21 +25,21 @@ from __future__ import annotations
 import logging
 import time as _time
 import warnings
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
-from karvan import kernels as K
 from karvan.assign.bush import solve_bush
 from karvan.assign.classes import TrafficClass
 from karvan.assign.problem import _Problem
 from karvan.assign.result import AssignmentResult, IterationInfo
 from karvan.errors import ConvergenceWarning, InputError, NoPathError, format_ids
-from karvan.network.demand import Demand
-from karvan.network.graph import CompiledGraph, compile_graph
-from karvan.network.model import Network, complete_links
+
+if TYPE_CHECKING:
+    from karvan.network.demand import Demand
+    from karvan.network.graph import CompiledGraph
+    from karvan.network.model import Network
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def assign(
     classes: Sequence[TrafficClass] | None = None,
     toll_factor: float = 0.0,
     distance_factor: float = 0.0,
-    links: pd.DataFrame | None = None,
+    links: Mapping | None = None,
     callback: Callable[[IterationInfo], None] | None = None,
     strict: bool = False,
     record_routes: bool = False,
@@ -72,7 +72,7 @@ def assign(
     ----------
     network
         A :class:`Network` (checked and compiled here) or an already compiled graph (then pass
-        ``links`` when classes read link columns).
+        ``links`` when classes read link columns other than ``toll`` and ``length``).
     demand
         OD matrices over zones of the network.
     method
@@ -88,6 +88,9 @@ def assign(
         with generalized cost ``time + toll_factor * toll + distance_factor * length``.
     toll_factor, distance_factor
         Cost weights of the default class (TNTP's generalized cost).
+    links
+        With a compiled graph: link columns by name (a table, or a mapping of name to values in
+        the graph's link order) for the classes' ``cost_fields``.
     callback
         Called with an :class:`IterationInfo` after each iteration.
     strict
@@ -115,6 +118,7 @@ def assign(
     Examples
     --------
     >>> import pandas as pd
+    >>> from karvan import Demand, Network
     >>> nodes = pd.DataFrame({"zone_id": [1, 2]}, index=pd.Index([1, 2], name="node_id"))
     >>> links = pd.DataFrame({"from_node_id": [1, 1], "to_node_id": [2, 2],
     ...                       "free_flow_time": [1.0, 2.0], "capacity": [1.0, 1.0],
@@ -131,15 +135,17 @@ def assign(
         raise InputError(f"gap must be >= 0, got {gap}.")
     if max_iter < 1:
         raise InputError(f"max_iter must be >= 1, got {max_iter}.")
+    from karvan.network.graph import CompiledGraph
+
     if isinstance(network, CompiledGraph):
         graph = network
         if links is None:
-            links = pd.DataFrame(
-                {"toll": _link_values(graph, graph.toll),
-                 "length": _link_values(graph, graph.length)},
-                index=pd.Index(graph.link_ids, name="link_id"),
-            )
+            links = {"toll": _link_values(graph, graph.toll),
+                     "length": _link_values(graph, graph.length)}
     else:
+        from karvan.network.graph import compile_graph
+        from karvan.network.model import complete_links
+
         graph = compile_graph(network)
         links = complete_links(network.links)
     if classes is None:
@@ -187,6 +193,8 @@ class _Recorder:
         self.ws1 = self.ws2 = None
 
     def add_tree(self, t: np.ndarray) -> int:
+        from karvan import kernels as K
+
         g, p = self.prob.g, self.prob
         per_class = []
         for k in range(len(p.classes)):
@@ -219,13 +227,25 @@ class _Recorder:
 
 def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s: float | None,
            callback, strict: bool, record: bool = False) -> AssignmentResult:
+    workers = prob.aon_workers()
+    try:
+        return _solve_on(prob, workers, method=method, gap=gap, max_iter=max_iter,
+                         max_time_s=max_time_s, callback=callback, strict=strict, record=record)
+    finally:
+        workers.close()
+
+
+def _solve_on(prob: _Problem, workers, *, method: str, gap: float, max_iter: int,
+              max_time_s: float | None, callback, strict: bool, record: bool) -> AssignmentResult:
+    from karvan import kernels as K
+
     g = prob.g
     n_cls = len(prob.classes)
     t0 = _time.perf_counter()
     x = np.zeros((n_cls, g.n_arcs))
     y = np.zeros_like(x)
     t = prob.times(np.zeros(g.n_arcs))
-    _, lost = prob.aon(t, x)
+    _, lost = prob.aon(t, x, workers)
     rec = _Recorder(prob) if record else None
     if rec is not None:
         rec.add_tree(t)
@@ -247,7 +267,7 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
     while True:
         v = prob.volume(x)
         prob.times(v, t)
-        sptt, _ = prob.aon(t, y)
+        sptt, _ = prob.aon(t, y, workers)
         j = rec.add_tree(t) if rec is not None else -1
         tstt = float(sum(prob.pce[k] * np.dot(x[k], t + prob.fixed[k]) for k in range(n_cls)))
         rel_gap = (tstt - sptt) / sptt if sptt > 0 else 0.0
@@ -334,8 +354,6 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
     v = prob.volume(x)
     prob.times(v, t)
     costs = t[None, :] + prob.fixed
-    conv = pd.DataFrame(rows, columns=["iteration", "relative_gap", "aec", "objective", "step",
-                                       "direction", "elapsed_s"])
     if not converged and method != "aon":
         msg = (f"{method} stopped after {it} iterations at relative gap {rel_gap:.3g} "
                f"(target {gap:g}).")
@@ -358,11 +376,11 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
         aec=float(aec),
         iterations=it,
         converged=converged,
-        convergence=conv,
+        convergence_rows=tuple(rows),
         routes=None if rec is None else (rec.trees, rec.wx, prob.origins, prob.zone_ids,
                                          prob.mats),
         params={"method": method, "gap": gap, "max_iter": max_iter, "max_time_s": max_time_s,
-                "threads": prob.n_chunks,
+                "threads": workers.n_threads,
                 "classes": [{"name": c.name, "demand": c.demand, "value_of_time": c.value_of_time,
                              "pce": c.pce, "cost_fields": dict(c.cost_fields)}
                             for c in prob.classes]},

@@ -55,7 +55,9 @@ class OdmeResult:
     ``iteration, proportion_change, objective, count_rmse_rel``, where ``proportion_change`` is
     the largest relative difference, over the counts, between a count's value with the
     proportions the round estimated with and with those of the assignment of its estimate
-    (see ``tol`` of :func:`estimate_od`).
+    (see ``tol`` of :func:`estimate_od`). ``std_errors`` are the standard errors of the
+    estimate, from the GLS covariance ``(A' Sigma^-1 A + S^-2)^-1`` over the free cells at the
+    proportions of the last estimation; NaN where a cell is fixed or held by a bound.
     """
 
     estimate: np.ndarray
@@ -67,6 +69,7 @@ class OdmeResult:
     iterations: int
     converged: bool
     history: pd.DataFrame
+    std_errors: np.ndarray
     labels: pd.DataFrame | None = None
 
     def moved_cells(self, threshold: float = MOVED_SHARE) -> pd.DataFrame:
@@ -270,5 +273,26 @@ def estimate_od(
                     "rounds (tol %.3g)", rows[-1][1], it, tol)
     history = pd.DataFrame(rows, columns=["iteration", "proportion_change", "objective",
                                           "count_rmse_rel"])
+    se = gls_std_errors(a_bar, count_sd, prior_sd, q, lower, upper)
     return OdmeResult(q, p, y, np.asarray(a @ q).ravel(), modelled_prior, a.toarray(), it,
-                      converged, history, labels)
+                      converged, history, se, labels)
+
+
+def gls_std_errors(proportions, count_sd: np.ndarray, prior_sd: np.ndarray, q: np.ndarray,
+                   lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Standard errors of a GLS estimate: the square roots of the diagonal of
+    ``(A' Sigma^-1 A + S^-2)^-1`` over the cells strictly inside their bounds (the others: NaN),
+    computed as ``S^2 - S^2 A' (A S^2 A' + Sigma)^-1 A S^2`` (counts x counts to invert)."""
+    a = sparse.csr_matrix(proportions)
+    span = np.maximum(upper - lower, 1e-300)
+    inner = (upper > lower) & (q - lower > 1e-8 * span) & (upper - q > 1e-8 * span)
+    out = np.full(len(q), np.nan)
+    if not inner.any():
+        return out
+    ai = a[:, inner].toarray()
+    s2 = prior_sd[inner] ** 2
+    k = (ai * s2) @ ai.T + np.diag(count_sd ** 2)
+    w = np.linalg.solve(k, ai * s2)  # (counts x inner)
+    var = s2 - np.einsum("ij,ij->j", ai * s2, w)
+    out[inner] = np.sqrt(np.clip(var, 0.0, None))
+    return out

@@ -192,21 +192,28 @@ def fit_to_table(model: Callable[[np.ndarray, pd.DataFrame], np.ndarray], x0: Se
 
 
 def update_parameter_table(table: pd.DataFrame, fit: ParameterFit, *, date: str,
-                           method: str = "calibrated", key: str = "parameter_id"
-                           ) -> pd.DataFrame:
+                           method: str = "calibrated",
+                           key: str | tuple[str, ...] = "parameter_id") -> pd.DataFrame:
     """The parameter table with the fitted values written in: ``value``, ``std_error``,
     ``method``, ``date`` and ``observations`` (the ids fitted to, ';'-separated) of every
     fitted parameter; other rows and columns are kept as they are.
 
+    ``key`` names the column, or the columns, that identify a row; with several, a fitted
+    parameter's name is their values joined by ``|`` (``reliability_buffer_h|sea_suez_baltic``).
+
     Raises
     ------
     InputError
-        A fitted parameter that the table does not have.
+        A key column the table lacks, or a fitted parameter that the table does not have.
     """
     out = table.copy()
-    if key not in out:
-        raise InputError(f"the parameter table has no {key} column.", "update_parameter_table")
-    missing = [n for n in fit.names if n not in set(out[key].astype(str))]
+    cols = (key,) if isinstance(key, str) else tuple(key)
+    lacking = [c for c in cols if c not in out]
+    if lacking:
+        raise InputError(f"the parameter table has no {', '.join(lacking)} column.",
+                         "update_parameter_table")
+    ident = out[list(cols)].astype(str).agg("|".join, axis=1)
+    missing = [n for n in fit.names if n not in set(ident)]
     if missing:
         raise InputError(f"parameters {missing} are not in the table; add their rows (with "
                          "source and confidence) first.", "update_parameter_table")
@@ -219,7 +226,7 @@ def update_parameter_table(table: pd.DataFrame, fit: ParameterFit, *, date: str,
         out[col] = out[col].astype(object)
     obs = ";".join(fit.observation_ids)
     for name, v, se in zip(fit.names, fit.values, fit.std_errors):
-        sel = out[key].astype(str) == name
+        sel = ident == name
         out.loc[sel, "value"] = float(v)
         out.loc[sel, "std_error"] = float(se)
         out.loc[sel, "method"] = method

@@ -118,3 +118,27 @@ def summary_dict(summary: pd.DataFrame) -> dict:
                       "inf" if isinstance(v, float) and np.isinf(v) else
                       (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
     return out
+
+
+#: what a printed summary calls each set
+SET_LABELS = {"fit": "fit (independent)", "fit_by_construction": "fit (built the inputs)",
+              "validate": "validate"}
+TARGETS = ("targets: every fit row within ±30 %; validation median |ln M/C| <= ln 1.3 = 0.26 "
+           "and no row beyond a factor 2")
+
+
+def display_summary(summary: pd.DataFrame, scenario: str) -> pd.DataFrame:
+    """The per-set summary of one run for printing: the sets with compared rows, with short
+    column names."""
+    s = summary[summary["compared"] > 0]
+    return pd.DataFrame({
+        "scenario": scenario,
+        "rows": s["set"].map(SET_LABELS).to_numpy(),
+        "compared": s["compared"].to_numpy(),
+        "within 30%": s["within_30pct"].to_numpy(),
+        "beyond x2": s["beyond_factor_2"].to_numpy(),
+        "median |ln M/C|": s["median_abs_log_ratio"].to_numpy(),
+        "GEH<5": s["geh_below_5_share"].to_numpy(),
+        "target met": np.where(s["set"] == "fit_by_construction", "-",
+                               np.where(s["target_met"], "yes", "no")),
+    })

@@ -7,7 +7,18 @@ command family is a new module here and one line below.
 
 from __future__ import annotations
 
-from karvan.cli import assign, compare, data, export, report, run, runs, serve  # noqa: F401
+from karvan.cli import (  # noqa: F401
+    assign,
+    calibrate,
+    compare,
+    data,
+    explore,
+    export,
+    report,
+    run,
+    runs,
+    serve,
+)
 from karvan.cli._app import app, main
 
 __all__ = ["app", "main"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,25 +13,56 @@ from karvan.cli._app import app, console, out
 
 @app.command()
 def validate(
-    path: Annotated[Path, typer.Argument(help="A GMNS network folder or a TNTP _net file.")],
+    path: Annotated[Path, typer.Argument(help="A GMNS network folder, a TNTP _net file or a "
+                                              "corridor dataset folder.")],
     trips: Annotated[Path | None, typer.Option(help="Demand file (TNTP trips or CSV).")] = None,
 ) -> None:
-    """Check a network (and its demand, where there is one) and report every problem found."""
+    """Check a network (and its demand): is it valid, and what would assigning it still need?
+
+    Exits with 0 when the input is valid (perhaps read leniently, perhaps not yet ready to
+    assign: both are said), 2 when it is not.
+    """
     from rich.table import Table
 
-    from karvan.io.problem import read_problem
-    from karvan.network import compile_graph
+    from karvan.errors import InputError
+    from karvan.io.validate import validate_input
 
-    prob = read_problem(path, trips, need_demand=False)
-    g = compile_graph(prob.network)
-    t = Table(title=f"{path}", show_header=False)
-    t.add_row("nodes", f"{g.n_nodes:,}")
-    t.add_row("links", f"{g.n_links:,} ({g.n_arcs:,} directed arcs)")
-    t.add_row("zones", f"{len(g.zone_ids):,}")
-    if prob.demand is not None:
-        t.add_row("demand", f"{prob.demand.total():,.2f} in {len(prob.demand.names)} matrix(es)")
-    out.print(t)
-    out.print("[green]valid[/]")
+    rep = validate_input(path, trips)
+    if rep.counts:
+        out.print(str(path), highlight=False, soft_wrap=True)
+        t = Table(show_header=False)
+        for k, v in rep.counts.items():
+            t.add_row(k, v)
+        out.print(t)
+    for w in rep.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    if rep.errors:
+        raise InputError(rep.errors, str(path))
+    for n in rep.notes:
+        out.print(f"note: {n}", highlight=False, soft_wrap=True)
+    corridor = path.is_dir() and (path / "commodity.csv").is_file() and (
+        path / "tariff.csv").is_file()
+    if corridor:
+        from karvan.freight.corridor import load_corridor
+
+        data = load_corridor(path)
+        out.print(f"[green]valid corridor dataset[/]: {len(data.tables)} tables, "
+                  f"{len(data.demand):,} demand rows; run it with karvan run --data {path}",
+                  highlight=False)
+    kind = {"gmns": "GMNS", "tntp": "TNTP"}[rep.kind]
+    out.print(f"[green]valid {kind}[/]" if rep.strictly_valid else
+              f"[green]valid {kind}[/], read leniently ({len(rep.warnings)} warnings above)")
+    if rep.ready:
+        out.print("[green]ready to assign[/]" + (" with these defaults:" if rep.defaults else ""))
+    else:
+        out.print("[yellow]not ready to assign[/]" + (" as a network" if corridor else "")
+                  + "; it needs:")
+        for n in rep.needs:
+            out.print(f"  - {n}", highlight=False, soft_wrap=True)
+        if rep.defaults:
+            out.print("and would use these defaults:")
+    for d in rep.defaults:
+        out.print(f"  - {d}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -56,8 +88,12 @@ def assign(
     """Assign demand to a network at user equilibrium and write link flows and convergence.
 
     Exits with 1 when the equilibrium did not reach the gap (the results are still written).
+
+    Raises
+    ------
+    typer.Exit
+        With 1 when the equilibrium did not reach the gap.
     """
-    import json
     import time
     import warnings
 
@@ -66,14 +102,18 @@ def assign(
     import karvan
     from karvan.errors import ConvergenceWarning
     from karvan.io.atomic import atomic_folder
-    from karvan.io.problem import read_problem
 
-    prob = read_problem(network, trips, toll_factor=toll_factor, distance_factor=distance_factor)
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        prob = _read_for_assign(network, trips, toll_factor, distance_factor)
+    for w in notes:
+        console.print(f"[yellow]note:[/] {w.message}", highlight=False, soft_wrap=True)
+    classes = [karvan.TrafficClass(**c) for c in prob.classes] or None
     target = gap
     t0 = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[msg]}"),
                   TimeElapsedColumn(), console=console, disable=quiet, transient=False) as bar:
-        task = bar.add_task(f"{method} {prob.network.name}", total=max_iter, msg="")
+        task = bar.add_task(f"{method} {prob.name}", total=max_iter, msg="")
 
         def progress(info: karvan.assign.IterationInfo) -> None:
             bar.update(task, completed=info.iteration,
@@ -84,22 +124,61 @@ def assign(
             warnings.simplefilter("ignore", ConvergenceWarning)
             res = karvan.assign(prob.network, prob.demand, method=method, gap=gap,
                                 max_iter=max_iter, max_time_s=max_time,
-                                toll_factor=prob.toll_factor,
+                                toll_factor=prob.toll_factor, classes=classes,
                                 distance_factor=prob.distance_factor, callback=progress)
     elapsed = time.perf_counter() - t0
-    table = res.link_table()
     with atomic_folder(out_dir) as tmp:
-        table.to_csv(tmp / "link_flows.csv", index=False)
-        res.convergence.to_csv(tmp / "convergence.csv", index=False)
-        (tmp / "manifest.json").write_text(json.dumps({
+        _write_results(res, tmp, {
             "karvan_version": karvan.__version__,
             "network": str(network), "trips": str(trips) if trips else None,
             "toll_factor": prob.toll_factor, "distance_factor": prob.distance_factor,
             "iterations": res.iterations, "relative_gap": res.gap, "converged": res.converged,
             "objective": res.objective, "elapsed_s": elapsed, **res.params,
-        }, indent=2, default=str))
+        })
     state = "[green]converged[/]" if res.converged else "[yellow]not converged[/]"
     out.print(f"{state}: {res.iterations} iterations, relative gap {res.gap:.3e}, "
               f"objective {res.objective:.10g}, {elapsed:.2f} s -> {out_dir}")
     if not res.converged:
         raise typer.Exit(1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Assignable:
+    """What ``karvan assign`` needs from its input files."""
+
+    network: Any  # a Network, or a CompiledGraph read without pandas
+    demand: Any
+    toll_factor: float
+    distance_factor: float
+    classes: tuple = ()
+    name: str = ""
+
+
+def _read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: float | None,
+                     distance_factor: float | None) -> _Assignable:
+    """A TNTP network with TNTP trips is read straight to a compiled graph (no pandas, the
+    same graph and checks); anything else through :func:`karvan.io.problem.read_problem`."""
+    network = Path(network)
+    if network.suffix.lower() == ".tntp" and network.is_file() and (
+            trips is None or Path(trips).suffix.lower() == ".tntp"):
+        from karvan.io.tntp import read_tntp_graph
+
+        p = read_tntp_graph(network, trips, toll_factor=toll_factor,
+                            distance_factor=distance_factor)
+        return _Assignable(p.graph, p.demand, p.toll_factor, p.distance_factor, (), p.name)
+    from karvan.io.problem import read_problem
+
+    q = read_problem(network, trips, toll_factor=toll_factor, distance_factor=distance_factor)
+    return _Assignable(q.network, q.demand, q.toll_factor, q.distance_factor, q.classes,
+                       q.network.name)
+
+
+def _write_results(res, folder: Path, manifest: dict) -> None:
+    """link_flows.csv, convergence.csv (written without pandas) and manifest.json."""
+    import json
+
+    from karvan.io.table_csv import write_csv
+
+    write_csv(folder / "link_flows.csv", res.link_columns())
+    write_csv(folder / "convergence.csv", res.convergence_columns())
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))

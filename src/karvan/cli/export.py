@@ -25,9 +25,15 @@ def export(
     store: Annotated[Path, typer.Option(help="Run store to look ids and scenario names up "
                                              "in.")] = Path("results"),
 ) -> None:
-    """Export a run's results for QGIS (GeoPackage), other models (OMX) and GMNS tools."""
-    from karvan.scenario.export import FORMATS, export_run
+    """Export a run's results for QGIS (GeoPackage), other models (OMX) and GMNS tools.
+
+    Raises
+    ------
+    InputError
+        An unknown format, a run that cannot be found or exported.
+    """
     from karvan.errors import InputError
+    from karvan.scenario.export import FORMATS, export_run
 
     fmt = fmt.lower()
     if fmt not in FORMATS:  # before looking the run up: the cheaper mistake first

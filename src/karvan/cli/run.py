@@ -37,14 +37,22 @@ def run(
     """Run corridor scenarios and print a summary; with no argument, every built-in scenario.
 
     Each run is saved in the run store (``karvan runs list``) and copied to
-    ``<out>/<scenario>/``, with a GeoPackage for QGIS (``run.gpkg``)."""
+    ``<out>/<scenario>/``, with a GeoPackage for QGIS (``run.gpkg``).
+
+    Raises
+    ------
+    InputError
+        A bad dataset, scenario or language, or a scenario named ``runs`` where the store
+        keeps its runs.
+    """
     import time
 
+    from karvan.cli.tables import print_tables
     from karvan.errors import InputError
     from karvan.freight.corridor import load_corridor
     from karvan.scenario import builtin_scenarios, load_scenario
+    from karvan.scenario.reference import report_references, with_references
     from karvan.scenario.run import run_scenario, save_run
-    from karvan.cli.tables import print_tables
     from karvan.scenario.summary import summary_tables
     from karvan.store import RunStore
 
@@ -57,6 +65,13 @@ def run(
     dataset = load_corridor(data)
     names = [str(s) for s in scenarios] if scenarios else builtin_scenarios()
     specs = [load_scenario(n) for n in names]
+    added: set[str] = set()
+    if not scenarios:
+        # every project scenario gets the reference of its own year (karvan.scenario.reference);
+        # those made for the comparison skip the capacity LP
+        given = {s.name for s in specs}
+        specs = with_references(specs, base_year=dataset.base_year)
+        added = {s.name for s in specs} - given
     clash = [s.name for s in specs if s.name == "runs"
              and (out_dir / "runs").resolve() == (store_dir / "runs").resolve()]
     if clash:
@@ -69,7 +84,8 @@ def run(
             def say(msg: str) -> None:
                 if not quiet:
                     status.update(msg)
-            r = run_scenario(dataset, spec, gap=gap, method=method, lp=lp, progress=say)
+            r = run_scenario(dataset, spec, gap=gap, method=method,
+                             lp=lp and spec.name not in added, progress=say)
             if run_store is None:  # created with the first result, not before
                 run_store = RunStore(store_dir)
             run_id = save_run(r, run_store, dataset)
@@ -88,7 +104,13 @@ def run(
         from karvan.report import write_report
 
         page = write_report([out_dir / r.scenario.name for r in runs], out_dir / "report.html",
+                            comparisons=report_references(
+                                [(r.scenario.name, r.scenario.year) for r in runs],
+                                base_year=dataset.base_year),
                             lang=lang, dataset=data)
         out.print(f"report: {page}")
     out.print(f"{len(runs)} scenarios in {time.perf_counter() - t0:.1f} s; results in {out_dir}/"
               f"; every run kept in {store_dir} (karvan runs list)")
+    out.print("These are point answers at the dataset's figures; `karvan explore "
+              f"{' '.join(s.name for s in specs)} --draws 1000` gives P5/P50/P95 bands, the "
+              "probability of each statement and the inputs that decide it.")

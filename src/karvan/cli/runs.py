@@ -117,7 +117,13 @@ def runs_rm(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
     = False,
 ) -> None:
-    """Remove stored runs (their folders and catalog rows); exits with 1 when not confirmed."""
+    """Remove stored runs (their folders and catalog rows).
+
+    Raises
+    ------
+    typer.Exit
+        With 1 when the removal is not confirmed.
+    """
     rs = open_store(store)
     ids = list(dict.fromkeys(rs.match(r) for r in refs))
     if not yes and not typer.confirm(f"remove {len(ids)} run(s) from {store}: "

@@ -44,11 +44,18 @@ def serve(
     = None,
 ) -> None:
     """Start the dashboard: stored runs, their maps and tables, scenarios built and run in the
-    background, comparisons. Stop it with Ctrl-C."""
+    background, comparisons. Stop it with Ctrl-C.
+
+    Raises
+    ------
+    InputError
+        A port outside 1-65535, or a store folder that cannot hold a run store.
+    """
     import uvicorn
 
     from karvan.errors import InputError
     from karvan.web import create_app
+    from karvan.web.guard import allowed_hosts
 
     if not 1 <= port <= 65535:
         raise InputError(f"--port {port} is not a port (1-65535).")
@@ -56,5 +63,9 @@ def serve(
     if not is_loopback(host):
         console.print(f"[yellow]warning:[/] listening on {host}: other machines can reach the "
                       "dashboard, which has no login.")
+        names = ", ".join(sorted(allowed_hosts(host, allow_host or ())))
+        console.print(f"It answers only requests addressed to {names}; give this machine's "
+                      "name or address with --allow-host to reach it under that name.",
+                      highlight=False)
     console.print(f"karvan dashboard on http://{host}:{port}/ (store: {store}); Ctrl-C stops it.")
     uvicorn.run(web, host=host, port=port, log_level="warning")

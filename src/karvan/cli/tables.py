@@ -37,5 +37,5 @@ def print_tables(tables: Iterable[SummaryTable], console: Console) -> None:
         for c in df.columns:
             t.add_column(str(c), justify="right" if c in numeric else "left")
         for row in df.itertuples(index=False):
-            t.add_row(*[_cell(v, st.formats.get(c)) for c, v in zip(df.columns, row)])
+            t.add_row(*[_cell(v, st.formats.get(c)) for c, v in zip(df.columns, row, strict=True)])
         console.print(t)

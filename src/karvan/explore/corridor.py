@@ -36,7 +36,7 @@ from karvan.assign.classes import TrafficClass
 from karvan.errors import ConvergenceWarning
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
-from karvan.paths.trees import bush_set_stats
+from karvan.paths.bush_sets import route_set_stats
 from karvan.network.demand import Demand
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,6 @@ class CorridorModel:
         member = o["member"]
         n_c = len(o["countries"])
         rindptr, rarcs = o["reverse_star"]
-        zn = g.zone_nodes
         c_tonnes = np.zeros(n_c)
         c_transit = np.zeros(n_c)
         c_rev = np.zeros(n_c)
@@ -213,12 +212,9 @@ class CorridorModel:
                 w_by_com[com] = np.ascontiguousarray(np.vstack([
                     length_arc, charges[p["commodities"][com]][g.arc_link]]))
             q = bs.demand[b]
-            eps = 1e-12 * max(1.0, float(q.sum()))
             i = int(bs.bush_zone[b])
-            avoid, wsum = bush_set_stats(bs, b, int(zn[i]), g, rindptr, rarcs, member,
-                                         w_by_com[com], eps)
-            touch = 1.0 - avoid[zn]          # (zones, sets)
-            rev = wsum[zn, :, 1]
+            touch, wsum = route_set_stats(bs, g, b, member, w_by_com[com], rindptr, rarcs)
+            rev = wsum[:, :, 1]
             c_tonnes += q @ touch[:, :n_c]
             tm = o["transit_mask"][i]        # (zones, countries)
             c_transit += q @ (touch[:, :n_c] * tm)

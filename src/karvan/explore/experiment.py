@@ -25,7 +25,6 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError
-from karvan.io.atomic import atomic_write_text
+from karvan.io.atomic import atomic_file, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +42,8 @@ _SAFE = re.compile(r"[^A-Za-z0-9_\-.]+")
 
 def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
     """Write ``df`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:  # the one atomic writer
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
@@ -101,11 +90,23 @@ class Experiment:
     def partition(self, scenario: str) -> Path:
         return self.folder / "draws" / f"scenario={_SAFE.sub('_', scenario)}"
 
-    def write_batch(self, scenario: str, df: pd.DataFrame) -> Path:
-        """Persist one completed batch (rows of one scenario) atomically."""
-        d = df["draw"].to_numpy()
+    def write_batch(self, scenario: str, draws, data: bytes) -> Path:
+        """Persist one completed batch (the Parquet bytes of draws ``draws`` of one scenario)
+        atomically: written under a temporary name, then renamed into place."""
+        d = np.asarray(draws)
         path = self.partition(scenario) / f"part-{int(d.min()):+07d}-{int(d.max()):+07d}.parquet"
-        write_parquet_atomic(df.drop(columns=["scenario"], errors="ignore"), path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
         return path
 
     def completed(self) -> dict[str, set[int]]:
@@ -133,8 +134,8 @@ class Experiment:
             if not files:
                 continue
             df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-            df.insert(0, "scenario", part.name.split("=", 1)[1])
-            frames.append(df)
+            name = pd.Series(part.name.split("=", 1)[1], index=df.index, name="scenario")
+            frames.append(pd.concat([name, df], axis=1))
         if not frames:
             return pd.DataFrame(columns=["scenario", "draw"])
         out = pd.concat(frames, ignore_index=True)

@@ -13,13 +13,13 @@ sensitivity analysis ranks, are these groups; each input belongs to one.
 
 Uncertain fields (the keys of ``confidence_detail`` for links):
 
-| table | field | figure |
-|---|---|---|
-| link | length, speed, dwell, frequency, capacity, tariff, fee | ``length_km``, ``speed_kph``, ``dwell_h``, ``frequency_per_week``, ``capacity_tpy`` (or ``capacity_value``), the link's own ``tariff_usd_per_tkm``/``tariff_usd_per_t``, ``fee_usd_per_t`` |
-| demand | tonnes | ``tonnes_per_year`` |
-| tariff, tariff_commodity | tariff | both tariff columns |
-| commodity | vot | ``vot_usd_per_t_h`` (a range on ``vot_pct_value_per_day`` scales it) |
-| growth | growth | ``growth_per_year`` |
+- link: length, speed, dwell, frequency, capacity, tariff, fee (``length_km``, ``speed_kph``,
+  ``dwell_h``, ``frequency_per_week``, ``capacity_tpy`` or ``capacity_value``, the link's own
+  ``tariff_usd_per_tkm``/``tariff_usd_per_t``, ``fee_usd_per_t``);
+- demand: tonnes (``tonnes_per_year``);
+- tariff, tariff_commodity: tariff (both tariff columns);
+- commodity: vot (``vot_usd_per_t_h``; a range on ``vot_pct_value_per_day`` scales it);
+- growth: growth (``growth_per_year``).
 
 Other tables (the parameters of a choice model with their standard errors) plug in through
 :func:`parameter_inputs`.
@@ -39,6 +39,7 @@ import pandas as pd
 
 from karvan.errors import InputError, format_ids
 from karvan.explore.distributions import Distribution
+from karvan.io.hashing import file_sha256
 
 #: confidence classes, weakest last (``operator`` is accepted for tables that use it)
 CLASSES = ("official", "operator", "press", "estimate", "assumption")
@@ -103,8 +104,9 @@ class Target:
 
     def apply(self, values: np.ndarray) -> np.ndarray:
         """The array at input ``values``: a factor multiplies the figure; a value replaces the
-        rule's figure (NaN keeps the dataset's figures), and scales the model's figure by the same ratio where the two differ
-        (a range on ``vot_pct_value_per_day`` scales ``vot_usd_per_t_h``)."""
+        rule's figure (NaN keeps the dataset's figures), and scales the model's figure by the
+        same ratio where the two differ (a range on ``vot_pct_value_per_day`` scales
+        ``vot_usd_per_t_h``)."""
         out = self.central.copy()
         m = self.idx >= 0
         if m.any():
@@ -190,8 +192,8 @@ class InputSet:
                      "rule_id", "confidence", "source"])
 
     def select(self, patterns) -> InputSet:
-        """The inputs of the factors that ``patterns`` name (exact names or shell patterns such
-        as ``demand.*``); the others stay at the dataset's figures.
+        """The inputs of the factors that ``patterns`` name (factor or input names, exact or as
+        shell patterns such as ``demand.*``); the others stay at the dataset's figures.
 
         Raises
         ------
@@ -203,14 +205,15 @@ class InputSet:
         bad = []
         for p in patterns:
             hit = [f for f in self.factors if fnmatch.fnmatchcase(f, p)]
+            hit += [x.factor for x in self.inputs if fnmatch.fnmatchcase(x.name, p)]
             if not hit:
                 bad.append(p)
             keep.update(hit)
         if bad:
             import difflib
 
-            hints = sorted({h for b in bad for h in difflib.get_close_matches(b, self.factors, 3,
-                                                                              0.5)})
+            known = list(self.factors) + self.names
+            hints = sorted({h for b in bad for h in difflib.get_close_matches(b, known, 3, 0.5)})
             raise InputError(
                 f"{len(bad)} unknown input names ({format_ids(bad)}); "
                 + (f"did you mean {format_ids(hints)}? " if hints else "")
@@ -360,7 +363,7 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
         path = own if own is not None and own.is_file() else builtin_uncertainty_path()
     path = Path(path)
     rules = read_uncertainty(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    digest = file_sha256(path)
     problems: list[str] = []
     tables = _tables(data)
     inputs: list[UncertainInput] = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from karvan.explore.analysis import analyse_experiment
 from karvan.explore.corridor import build_corridor_model
 from karvan.explore.inputs import InputSet, corridor_inputs
 from karvan.explore.runner import ExperimentResult, ModelSpec, Progress, run_experiment
+from karvan.io.hashing import hash_folder
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,4 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
 
 
 def _hash_folder(folder: Path | None) -> dict[str, str]:
-    if folder is None:
-        return {}
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16]
-            for p in sorted(Path(folder).glob("*.csv"))}
+    return hash_folder(folder)  # the one file hasher

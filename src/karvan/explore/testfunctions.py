@@ -36,7 +36,8 @@ def ishigami_indices(a: float = ISHIGAMI_A, b: float = ISHIGAMI_B) -> dict[str, 
 
 
 class IshigamiModel:
-    """y = sin x1 + a sin^2 x2 + b x3^4 sin x1, on inputs in the order of :func:`ishigami_inputs`."""
+    """y = sin x1 + a sin^2 x2 + b x3^4 sin x1, inputs in the order of
+    :func:`ishigami_inputs`."""
 
     def __init__(self, a: float = ISHIGAMI_A, b: float = ISHIGAMI_B) -> None:
         self.a, self.b = a, b
@@ -45,3 +46,15 @@ class IshigamiModel:
         x1, x2, x3 = (0.0, 0.0, 0.0) if values is None else (float(v) for v in values)
         return {"y": math.sin(x1) + self.a * math.sin(x2) ** 2
                 + self.b * x3**4 * math.sin(x1)}
+
+
+class LinearModel:
+    """y = sum of coefs[i] * x[i]: Morris elementary effects are exactly the coefficients times
+    the inputs' ranges."""
+
+    def __init__(self, coefs: tuple[float, ...] = (3.0, -1.0, 0.0)) -> None:
+        self.coefs = np.asarray(coefs, dtype=float)
+
+    def evaluate(self, values: np.ndarray | None) -> dict[str, float]:
+        x = np.zeros(len(self.coefs)) if values is None else np.asarray(values, dtype=float)
+        return {"y": float(self.coefs @ x)}

@@ -25,6 +25,11 @@ def atomic_folder(target: str | os.PathLike, *, overwrite: bool = True) -> Itera
     instant between the two renames, when it is absent. (Two processes replacing the same
     ``target`` at once may see that instant; the run store, which gives every run its own
     folder, is the place for concurrent writers.)
+
+    Raises
+    ------
+    FileExistsError
+        ``target`` exists and ``overwrite`` is false.
     """
     target = Path(target)
     if target.exists() and not overwrite:

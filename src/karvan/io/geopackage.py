@@ -227,6 +227,11 @@ def write_layer_styles(gpkg: str | os.PathLike, styles: dict[str, str], *,
     GeoPackage, creating the table and registering it in ``gpkg_contents`` as QGIS does.
 
     An existing default style of the same layer is replaced.
+
+    Raises
+    ------
+    InputError
+        A style for a layer the GeoPackage does not have.
     """
     descriptions = descriptions or {}
     con = sqlite3.connect(gpkg)
@@ -293,7 +298,7 @@ def _nodes_layer(geo: NetworkGeometry) -> gpd.GeoDataFrame:
     for c in NODE_FIELDS[1:]:
         df[c] = nodes[c].to_numpy() if c in nodes else None
     if "zone_id" not in nodes or nodes["zone_id"].isna().all():
-        zone_of = dict(zip(geo.zones["node_id"], geo.zones["zone_id"]))
+        zone_of = dict(zip(geo.zones["node_id"], geo.zones["zone_id"], strict=True))
         df["zone_id"] = [zone_of.get(n) for n in df["node_id"]]
     pts = shapely.points(nodes[["x_coord", "y_coord"]].astype(float).to_numpy())
     return gpd.GeoDataFrame(df, geometry=pts, crs=CRS)
@@ -319,7 +324,8 @@ def _od_layer(demand: pd.DataFrame, skims: pd.DataFrame,
     wide = wide.reindex(columns=commodities)
     od = pd.DataFrame({"origin": wide.index.get_level_values(0).astype(str),
                        "destination": wide.index.get_level_values(1).astype(str)})
-    zname = dict(zip(geo.zones["zone_id"], geo.zones.get("name", geo.zones["zone_id"])))
+    zname = dict(zip(geo.zones["zone_id"], geo.zones.get("name", geo.zones["zone_id"]),
+                     strict=True))
     od["origin_name"] = od["origin"].map(zname)
     od["destination_name"] = od["destination"].map(zname)
     od["tonnes_tot"] = wide.sum(axis=1).to_numpy()
@@ -338,7 +344,7 @@ def _od_layer(demand: pd.DataFrame, skims: pd.DataFrame,
         den = w.groupby([s[k] for k in key]).sum()
         mean = (num / den.where(den > 0)).reindex(wide.index)
         od[col] = mean.to_numpy()
-    zone_node = dict(zip(geo.zones["zone_id"], geo.zones["node_id"]))
+    zone_node = dict(zip(geo.zones["zone_id"], geo.zones["node_id"], strict=True))
     xy = geo.nodes[["x_coord", "y_coord"]].astype(float)
     on = od["origin"].map(zone_node)
     dn = od["destination"].map(zone_node)

@@ -265,7 +265,7 @@ def _line_symbol(width_mm: float, rgba: str, *, colour: str | None = None,
     if colour:
         dd["outlineColor"] = colour
     if style:
-        dd["strokeStyle"] = style
+        dd["outlineStyle"] = style
     return _symbol("line", "SimpleLine", props, dd)
 
 

@@ -183,14 +183,17 @@ class RunRecord:
 
     @property
     def created(self) -> str | None:
+        """When the run was saved (ISO 8601, UTC), where recorded."""
         return self.manifest.get("created")
 
     @property
     def status(self) -> str | None:
+        """The run's status (``complete``), where recorded."""
         return self.manifest.get("status")
 
     @property
     def summary(self) -> dict:
+        """The run's headline figures (a copy)."""
         return dict(self.manifest.get("summary") or {})
 
     @property

@@ -194,24 +194,12 @@ def _update(b, o, k, lo, hi, cap_b, barc, bflow, indptr, head, tail, blocked, ff
             cnt, inb, sarc, sflow):
     """Bush update after :func:`_labels`: drop unused arcs, add shortcuts, regroup the slots.
 
-    Returns (new length, arcs wanted): the second exceeds the first when the bush's room
-    ``cap_b`` was too small for every shortcut found (the caller grows it for the next round).
+    Returns (new length, arcs wanted, changed): ``arcs wanted`` exceeds the new length when the
+    bush's room ``cap_b`` was too small for every shortcut found (the caller grows it for the
+    next round); ``changed`` is False when the slots are as they were.
     """
     m = head.shape[0]
-    # longest distance over the arcs that stay (used, or the shortest-path arc of their head)
-    lup[o] = 0.0
-    cur = -1
-    for p in range(lo, hi):
-        a = barc[p]
-        j = head[a]
-        if j != cur:
-            cur = j
-            lup[j] = -np.inf
-        if bflow[p] > eps or minp[j] == p:
-            w = lup[tail[a]] + t[a] + fixed[k, a]
-            if w > lup[j]:
-                lup[j] = w
-    # keep: used arcs and shortest-path arcs; drop the rest (with their crumbs of flow)
+    # keep: used arcs and shortest-path arcs; the rest leave (with their crumbs of flow)
     kept = 0
     for p in range(lo, hi):
         a = barc[p]
@@ -224,10 +212,9 @@ def _update(b, o, k, lo, hi, cap_b, barc, bflow, indptr, head, tail, blocked, ff
         elif f != 0.0:
             x[k, a] -= f
             _set_arc(a, v[a] - pce[k] * f, fft, cap, alpha, beta, kind, v, t, dt)
-    # add: shortcuts that keep the bush acyclic
-    room = cap_b - kept
-    n_new = 0
-    wanted = 0
+    removed = kept < hi - lo
+    # candidates: arcs outside the bush that shorten the path to their head
+    n_cand = 0
     for a in range(m):
         if inb[a] == stamp:
             continue
@@ -237,16 +224,44 @@ def _update(b, o, k, lo, hi, cap_b, barc, bflow, indptr, head, tail, blocked, ff
             continue
         if seen[i] != stamp or seen[j] != stamp:
             continue
-        if lup[i] >= lup[j]:
-            continue
-        c = t[a] + fixed[k, a]
-        if lmin[i] + c < lmin[j] - 1e-14 * abs(lmin[j]):
-            wanted += 1
-            if n_new < room:
-                sarc[kept + n_new] = a
-                sflow[kept + n_new] = 0.0
-                n_new += 1
+        if lmin[i] + t[a] + fixed[k, a] < lmin[j] - 1e-14 * abs(lmin[j]):
+            sarc[m - 1 - n_cand] = a  # from the far end of the scratch, away from the kept
+            n_cand += 1
+    if not removed and n_cand == 0:
+        return hi - lo, hi - lo, False
+    # a candidate joins when lup[i] < lup[j], lup the longest distance over the arcs that stay:
+    # ordering the nodes by (lup, old position) is then topological for the new bush
+    n_new = 0
+    wanted = 0
+    if n_cand > 0:
+        lup[o] = 0.0
+        cur = -1
+        for p in range(lo, hi):
+            a = barc[p]
+            j = head[a]
+            if j != cur:
+                cur = j
+                lup[j] = -np.inf
+            if bflow[p] > eps or minp[j] == p:
+                w = lup[tail[a]] + t[a] + fixed[k, a]
+                if w > lup[j]:
+                    lup[j] = w
+        room = cap_b - kept
+        for c in range(n_cand):
+            a = sarc[m - 1 - c]
+            if lup[tail[a]] < lup[head[a]]:
+                wanted += 1
+                if n_new < room:
+                    sarc[kept + n_new] = a
+                    sflow[kept + n_new] = 0.0
+                    n_new += 1
     total = kept + n_new
+    if n_new == 0:
+        # removals only: the order stands, the slots close up
+        for s in range(kept):
+            barc[lo + s] = sarc[s]
+            bflow[lo + s] = sflow[s]
+        return kept, kept + wanted, True
     # old positions of the nodes (the origin first)
     order[0] = o
     n_nodes = 1
@@ -285,7 +300,7 @@ def _update(b, o, k, lo, hi, cap_b, barc, bflow, indptr, head, tail, blocked, ff
         cnt[r] += 1
         barc[q] = sarc[s]
         bflow[q] = sflow[s]
-    return total, kept + wanted
+    return total, kept + wanted, True
 
 
 @njit(**JIT)
@@ -340,17 +355,18 @@ def sweep_chunk(lo_b, hi_b, mode, threshold, indptr, head, tail, blocked, fft, c
         cost = _labels(o, k, lo, hi, barc, bflow, head, tail, t, fixed, eps, lmin, lmax, minp,
                        maxp, seen, stamp)
         if mode == 1:
-            n_len, wanted = _update(b, o, k, lo, hi, bcap[b], barc, bflow, indptr, head, tail,
-                                    blocked, fft, cap, alpha, beta, kind, fixed, pce, x, v, t, dt,
-                                    eps, lmin, minp, seen, stamp, lup, order, rank, cnt, inb,
-                                    sarc, sflow)
+            n_len, wanted, changed = _update(b, o, k, lo, hi, bcap[b], barc, bflow, indptr, head,
+                                             tail, blocked, fft, cap, alpha, beta, kind, fixed,
+                                             pce, x, v, t, dt, eps, lmin, minp, seen, stamp, lup,
+                                             order, rank, cnt, inb, sarc, sflow)
             blen[b] = n_len
             hi = lo + n_len
             if wanted > n_len:
                 need[b] = wanted
-            stamp += 1
-            cost = _labels(o, k, lo, hi, barc, bflow, head, tail, t, fixed, eps, lmin, lmax,
-                           minp, maxp, seen, stamp)
+            if changed:
+                stamp += 1
+                cost = _labels(o, k, lo, hi, barc, bflow, head, tail, t, fixed, eps, lmin, lmax,
+                               minp, maxp, seen, stamp)
             active[b] = True
         else:
             spc = _bush_demand_cost(b, dests, bush_demand, lmin)

@@ -116,29 +116,3 @@ def path_sums(graph: CompiledGraph, cost: np.ndarray, fields: Sequence[np.ndarra
     return K.path_skims(graph.indptr, graph.head, graph.tail, c, graph.blocked, o, d, stack,
                         max(1, num_threads()))
 
-
-def bush_set_stats(state, b: int, origin_node: int, graph: CompiledGraph, rindptr: np.ndarray,
-                   rarcs: np.ndarray, member: np.ndarray, weights: np.ndarray, eps: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Route-set statistics of bush ``b`` of an Algorithm B ``state`` without listing routes.
-
-    Returns ``avoid`` (nodes x sets), the probability that the bush's route to a node uses no arc
-    of a set (rows of the boolean ``member``, sets x arcs), and ``wsum`` (nodes x sets x
-    weights), the expected sum of ``weights[k, a]`` over the route's arcs in the set, under the
-    proportional split of the bush's flows (see :mod:`karvan.kernels.bush_sets`).
-
-    Raises
-    ------
-    InputError
-        ``member`` or ``weights`` not given per arc of ``graph``.
-    """
-    from karvan.kernels.bush_sets import bush_set_stats as _kernel
-
-    member = np.ascontiguousarray(member, dtype=np.bool_)
-    weights = np.ascontiguousarray(weights, dtype=float)
-    if member.ndim != 2 or member.shape[1] != graph.n_arcs or weights.ndim != 2 or (
-            weights.shape[1] != graph.n_arcs):
-        raise InputError(f"member {member.shape} and weights {weights.shape} must have one "
-                         f"column per arc ({graph.n_arcs}).")
-    return _kernel(b, origin_node, graph.indptr, graph.head, graph.tail, rindptr, rarcs,
-                   state.inbush, state.flow, member, weights, eps)

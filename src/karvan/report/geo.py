@@ -17,7 +17,6 @@ from shapely.geometry import LineString, box
 from karvan.io.outlines import REGION_BOX, country_outlines
 
 
-
 @dataclass(frozen=True, slots=True)
 class Projection:
     """lon/lat -> SVG pixels, equirectangular with cos(lat0) scaling, north up."""
@@ -30,14 +29,17 @@ class Projection:
 
     @property
     def kx(self) -> float:
+        """Horizontal scale of a degree of longitude: cos of the middle latitude."""
         return math.cos(math.radians((self.lat_min + self.lat_max) / 2))
 
     @property
     def scale(self) -> float:
+        """Pixels per degree of latitude."""
         return self.width / ((self.lon_max - self.lon_min) * self.kx)
 
     @property
     def height(self) -> float:
+        """Height of the map in pixels."""
         return (self.lat_max - self.lat_min) * self.scale
 
     def xy(self, lon, lat):
@@ -60,7 +62,7 @@ def fit_projection(lon: np.ndarray, lat: np.ndarray, *, pad_deg: float = 1.0,
 
 def _path(coords: np.ndarray, proj: Projection, closed: bool) -> str:
     x, y = proj.xy(coords[:, 0], coords[:, 1])
-    pts = [f"{a:.1f} {b:.1f}" for a, b in zip(x, y)]
+    pts = [f"{a:.1f} {b:.1f}" for a, b in zip(x, y, strict=True)]
     out = []
     for p in pts:  # drop repeated points after rounding
         if not out or out[-1] != p:

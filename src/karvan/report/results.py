@@ -18,6 +18,8 @@ from karvan.store import RunRecord, RunStore, diff_table, resolve_run
 
 #: tables the report reads; a run missing one of them is rejected up front
 TABLES = ("links", "countries", "borders", "bottlenecks", "shipper")
+#: tables the report shows when the run has them (runs made before they existed do not)
+OPTIONAL = ("calibration", "calibration_summary")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -30,22 +32,27 @@ class RunResults:
 
     @property
     def folder(self) -> Path:
+        """The run folder."""
         return self.record.path
 
     @property
     def manifest(self) -> dict:
+        """The run's manifest."""
         return self.record.manifest
 
     @property
     def name(self) -> str:
+        """The scenario's name."""
         return self.record.name
 
     @property
     def title(self) -> str:
+        """The scenario's title."""
         return self.record.title
 
     @property
     def summary(self) -> dict:
+        """The run's headline figures."""
         return self.record.summary
 
     def __getitem__(self, table: str) -> pd.DataFrame:
@@ -73,6 +80,7 @@ def read_run(run: str | os.PathLike | RunRecord, *, store: RunStore | str | os.P
     rec = resolve_run(run, store)
     rec.require(TABLES)
     tables = {t: rec.table(t).copy() for t in TABLES}
+    tables.update({t: rec.table(t).copy() for t in OPTIONAL if t in rec.table_names})
     # a run made without the capacity LP has no LP columns: show them as unknown
     for t in ("links", "bottlenecks", "borders"):
         for col in ("lp_tonnes_tot", "lp_utilization", "shadow_price_usd_per_t"):

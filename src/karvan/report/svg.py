@@ -74,6 +74,7 @@ def countries_defs(outlines: list[dict], lang: str, *, highlight: set[str]) -> s
 
 
 def geo_iso2(iso3: str) -> str | None:
+    """The two-letter code of a three-letter country code, if known."""
     return ISO3_TO_2.get(iso3)
 
 
@@ -106,7 +107,8 @@ def flow_map(links: pd.DataFrame, lines: dict[str, np.ndarray], proj: geo.Projec
             col = util_colour(r.get("utilization", np.nan))
             if r["mode"] == "border":
                 s = 4.0 + 5.0 * math.sqrt(max(t, 0) / t_max) if t_max > 0 else 4.0
-                d = f"M{x:.1f} {y - s:.1f}L{x + s:.1f} {y:.1f}L{x:.1f} {y + s:.1f}L{x - s:.1f} {y:.1f}Z"
+                d = (f"M{x:.1f} {y - s:.1f}L{x + s:.1f} {y:.1f}L{x:.1f} {y + s:.1f}"
+                     f"L{x - s:.1f} {y:.1f}Z")
                 syms.append(f'<path class="sym border" d="{d}" fill="{col}" data-t="{tip}"/>')
             else:
                 rad = 2.5 + 4.0 * math.sqrt(max(t, 0) / t_max) if t_max > 0 else 2.5
@@ -235,7 +237,7 @@ def bar_chart(rows: Sequence[tuple[str, float, str]], *, lang: str, rtl: bool,
     out = [f'<svg class="chart" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
            f'height="{height:.0f}" role="img" aria-label="{_attr(aria)}">']
     zx = sx(0.0)
-    for i, ((lab, _v, tip), v) in enumerate(zip(rows, vals)):
+    for i, ((lab, _v, tip), v) in enumerate(zip(rows, vals, strict=True)):
         y = top + i * (bar_h + gap)
         a, b = sorted((zx, sx(v)))
         xa, xb = sorted((mx(a), mx(b)))

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from karvan.errors import InputError, KarvanError
+from karvan.errors import InputError
 
 if TYPE_CHECKING:  # the exporters load GeoPandas: imported when a command runs, not at start-up
     from karvan.freight.corridor import CorridorData
@@ -45,9 +45,11 @@ def export_gmns(run: RunRecord | str | os.PathLike, out: str | os.PathLike, *,
     """Write the network of a run's scenario as a GMNS 0.96 folder.
 
     The scenario (default: the one in the run's manifest) is applied again to the dataset
-    (default: the folder named in the manifest, checked against the hashes recorded there), so
-    ``link.csv`` holds every link with its ``status`` and changed fields in the scenario year;
-    ``demand.csv`` holds the scenario year's demand and ``zone.csv`` the zones.
+    (default: the folder named in the manifest, checked against the hashes recorded there) and
+    written by :func:`karvan.scenario.gmns_export.scenario_gmns`: every link with its ``status``
+    and the run's free-flow times, capacities, delay functions and money costs per traffic
+    class, the classes in ``use_definition.csv`` and the demand per class in ``demand.csv``, so
+    that ``karvan assign`` on the folder reproduces the run's link flows.
 
     Parameters
     ----------
@@ -76,8 +78,7 @@ def export_gmns(run: RunRecord | str | os.PathLike, out: str | os.PathLike, *,
     from karvan.freight.corridor import load_corridor
     from karvan.io.geopackage import network_geometry
     from karvan.io.gmns import write_gmns
-    from karvan.network.model import Network
-    from karvan.scenario.apply import apply_scenario
+    from karvan.scenario.gmns_export import scenario_gmns
     from karvan.store import resolve_run
 
     rec = resolve_run(run, store)
@@ -86,14 +87,7 @@ def export_gmns(run: RunRecord | str | os.PathLike, out: str | os.PathLike, *,
         data = load_corridor(rec.dataset)
     if scenario is None:
         scenario = scenario_from_manifest(rec.manifest.get("scenario", {}))
-    inputs = apply_scenario(data, scenario)
-    config = dict(data.config)
-    config["tables"] = dict(config.get("tables", {}))
-    config["tables"]["demand"] = inputs.demand.reset_index(drop=True)
-    config["dataset_name"] = f"{config.get('dataset_name', 'corridor')}: {scenario.name} " \
-                             f"({scenario.year})"
-    net = Network(data.nodes, inputs.links, config, scenario.name)
-    return write_gmns(net, out, overwrite=overwrite)
+    return write_gmns(scenario_gmns(data, scenario), out, overwrite=overwrite)
 
 
 def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",

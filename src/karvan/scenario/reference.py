@@ -14,6 +14,7 @@ another year the difference also holds the growth of demand between the two year
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -104,6 +105,7 @@ class Comparison:
     reference_year: int
     like_year: bool
     note: str
+    want: str = ""  # the like-year reference's name
 
 
 def choose_reference(scenario: str, year: int, available: dict[str, int], *,
@@ -122,11 +124,11 @@ def choose_reference(scenario: str, year: int, available: dict[str, int], *,
     want = reference_name(year, base_year=base_year)
     if scenario == want:
         return Comparison(scenario, year, scenario, year, True,
-                          f"{scenario} is itself the reference of {year}.")
+                          f"{scenario} is itself the reference of {year}.", want)
     if available.get(want) == year:
         return Comparison(scenario, year, want, year, True,
                           f"{scenario} ({year}) against the like-year reference {want}: the "
-                          "difference is the scenario's own effect.")
+                          "difference is the scenario's own effect.", want)
     refs = {n: y for n, y in available.items() if is_reference(n) and n != scenario}
     if not refs:
         raise InputError(f"no reference run to compare {scenario} with: run {want} (the "
@@ -136,7 +138,7 @@ def choose_reference(scenario: str, year: int, available: dict[str, int], *,
     return Comparison(scenario, year, name, ry, ry == year,
                       f"{scenario} ({year}) against {name} ({ry}), not a like-year reference: the "
                       f"difference includes {abs(year - ry)} year(s) of demand growth as well as "
-                      f"the scenario's own changes; run {want} to separate them.")
+                      f"the scenario's own changes; run {want} to separate them.", want)
 
 
 def describe_comparison(a: str, a_year: int, b: str, b_year: int, *, base_year: int = 2024
@@ -149,11 +151,12 @@ def describe_comparison(a: str, a_year: int, b: str, b_year: int, *, base_year: 
         what = "the like-year reference" if a == want else "a run of the same year"
         return Comparison(b, b_year, a, a_year, True,
                           f"{b} ({b_year}) against {a} ({a_year}), {what}: the difference is "
-                          f"{b}'s own changes.")
+                          f"{b}'s own changes.", want)
     return Comparison(b, b_year, a, a_year, False,
                       f"{b} ({b_year}) against {a} ({a_year}), not a like-year reference: the "
                       f"difference includes {abs(b_year - a_year)} year(s) of demand growth as "
-                      f"well as the scenario's own changes; compare with {want} to separate them.")
+                      f"well as the scenario's own changes; compare with {want} to separate them.",
+                      want)
 
 
 def comparison_table(c: Comparison) -> pd.DataFrame:
@@ -161,3 +164,39 @@ def comparison_table(c: Comparison) -> pd.DataFrame:
     return pd.DataFrame([{"scenario": c.scenario, "scenario_year": c.scenario_year,
                           "reference": c.reference, "reference_year": c.reference_year,
                           "like_year": c.like_year, "note": c.note}])
+
+
+def report_references(runs: Sequence[tuple[str, int]], *, base_year: int = 2024
+                      ) -> list[Comparison | None]:
+    """What each of several runs (name, year) is compared with in a report: nothing for a
+    reference itself; else its like-year reference among the runs, or the nearest reference
+    (:func:`choose_reference`), or, with no reference among them, the first other run; the
+    :class:`Comparison` says which and whether it is of the same year."""
+    years = dict(runs)
+    out: list[Comparison | None] = []
+    for name, year in runs:
+        if is_reference(name):
+            out.append(None)
+            continue
+        others = {n: y for n, y in years.items() if n != name}
+        try:
+            out.append(choose_reference(name, year, others, base_year=base_year))
+        except InputError:
+            first = next((n for n, _ in runs if n != name), None)
+            out.append(None if first is None else describe_comparison(
+                first, years[first], name, year, base_year=base_year))
+    return out
+
+
+def with_references(scenarios: Sequence[Scenario], *, base_year: int = 2024
+                    ) -> list[Scenario]:
+    """``scenarios`` followed by the like-year reference of every year among them that has none,
+    so that each project scenario can be compared with the base network of its own year."""
+    have = {s.name for s in scenarios}
+    out = list(scenarios)
+    for s in scenarios:
+        want = reference_name(s.year, base_year=base_year)
+        if not is_reference(s.name) and want not in have and s.year >= base_year:
+            out.append(reference_scenario(s.year, base_year=base_year))
+            have.add(want)
+    return out

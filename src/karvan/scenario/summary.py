@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from karvan.calibrate.statistics import TARGETS, display_summary
+
 MT = "{:,.2f}"
 PCT = "{:.1%}"
 
@@ -66,6 +68,15 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 8,
     out.append(SummaryTable("Scenarios", head, {
         "demand Mt": MT, "no route Mt": MT, "UE gap": "{:.1e}", "Caspian share RU->IR": PCT,
         "LP unserved Mt": MT, "s": "{:.1f}"}))
+    # second: how far the base year is from what was counted (karvan.calibrate)
+    cal = [display_summary(r.tables["calibration_summary"], r.scenario.name) for r in runs
+           if "calibration_summary" in r.tables]
+    cal = [c for c in cal if len(c)]
+    if cal:
+        out.append(SummaryTable(
+            "Calibration: reported volumes against the run of their year, fit and validation "
+            f"apart ({TARGETS})", pd.concat(cal, ignore_index=True),
+            {"median |ln M/C|": "{:.2f}", "GEH<5": PCT}))
     rows = []
     for r in runs:
         for x in r.tables["bottlenecks"].head(bottlenecks).itertuples(index=False):

@@ -109,7 +109,7 @@ class Checker:
     def _rows(self, t: _Rows, idx: np.ndarray, column: str | None, problem: str,
               fix: str | None, values=None, severity: str = "error") -> None:
         for k, i in enumerate(idx):
-            val = None if values is None else shorten(values[k])
+            val = None if values is None else shorten(_text_of(values[k]))
             self.add(Violation(t.name, t.line(i), column, val, problem, fix, t.row_id(i),
                                severity))
 
@@ -208,7 +208,8 @@ class Checker:
             if f.name in raw or not f.aliases:
                 continue
             lower = {h.lower(): h for h in header}
-            hit = next((lower[a.lower()] for a in f.aliases if a.lower() in lower), None)
+            hit = next((lower[a.lower()] for a in (f.name, *f.aliases) if a.lower() in lower),
+                       None)
             if hit is not None:
                 raw[f.name] = raw.pop(hit)
                 header = [f.name if h == hit else h for h in header]
@@ -227,7 +228,7 @@ class Checker:
                 elif extra or header:
                     msg += f"; its columns are {format_ids(header, 12)}"
                 self.message(msg + ".", file=name, severity=f.severity)
-            elif hint:
+            elif hint and "renamed or misspelt" not in hint:  # cut or case only: no guessing
                 self.message(f"{name}: {hint} (otherwise it is kept as an extra column and "
                              f"{f.name} is read as absent).", severity="warning", file=name)
 
@@ -390,27 +391,19 @@ class Checker:
                                f"{k} is part of the key ({', '.join(key)}) of every row")
         what = key[0] if len(key) == 1 else "(" + ", ".join(key) + ")"
         self._duplicates(rows, [out[k] for k in key], blank, tuple(key),
-                         f"each {what} may appear once", "error")
+                         schema.key_fix or f"each {what} may appear once", "error")
 
     def _duplicates(self, rows: _Rows, cols: list[np.ndarray], blank: np.ndarray,
                     key: tuple[str, ...], fix: str, severity: str) -> None:
-        seen: dict[tuple, int] = {}
-        dup = []
-        for i in np.flatnonzero(~blank):
-            k = tuple(_hashable(c[i]) for c in cols)
-            if k in seen:
-                dup.append((i, seen[k]))
-            else:
-                seen[k] = i
-        if not dup:
+        dup, first = _repeats(cols, ~blank)
+        if not len(dup):
             return
         col = key[0] if len(key) == 1 else "(" + ", ".join(key) + ")"
-        for i, first in dup:
-            val = ", ".join(shorten(c[i]) for c in cols)
-            where = f"line {rows.line(first)}" if rows.line(first) else f"row {first + 1}"
-            self.add(Violation(rows.name, rows.line(i), col, val,
-                               f"repeats a value of an earlier row ({where})", fix,
-                               rows.row_id(i), severity))
+        for i, f0 in zip(dup, first):
+            val = ", ".join(shorten(_text_of(c[i])) for c in cols)
+            where = f"line {rows.line(f0)}" if rows.line(f0) else f"row {f0 + 1}"
+            self.add(Violation(rows.name, rows.line(i), col, f"{val} as on {where}",
+                               "repeats an earlier row", fix, rows.row_id(i), severity))
 
     def _rule(self, rule, out, missing, rows: _Rows, n: int, flagged: set) -> None:
         when = np.ones(n, dtype=bool)
@@ -520,25 +513,30 @@ class Checker:
         if any(f not in t.columns for f in fields) or any(f not in ref.columns
                                                             for f in ref_fields):
             return
-        known = set(zip(*(map(_hashable, ref.columns[f]) for f in ref_fields)))
-        rows = _Rows(t.name, t.lines, t.ids, t.id_label)
         cols = [t.columns[f] for f in fields]
+        refs = [ref.columns[f] for f in ref_fields]
+        rows = _Rows(t.name, t.lines, t.ids, t.id_label)
         bad_idx, bad_val = [], []
-        for i in range(t.n_rows):
-            vals = [c[i] for c in cols]
-            if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in vals):
-                continue
-            if len(vals) == 1 and isinstance(vals[0], tuple):  # a list field: every item
-                for item in vals[0]:
-                    if item != wildcard and (_hashable(item),) not in known:
+        if len(cols) == 1 and cols[0].dtype == object and any(isinstance(v, tuple)
+                                                             for v in cols[0]):
+            known = set(_keys(refs[0]).tolist())
+            for i, items in enumerate(cols[0]):  # a list field: every item
+                for item in items or ():
+                    if item != wildcard and _text_of(item) not in known:
                         bad_idx.append(i)
                         bad_val.append(item)
-                continue
-            if wildcard is not None and wildcard in vals:
-                continue
-            if tuple(_hashable(v) for v in vals) not in known:
+        else:
+            present = np.ones(t.n_rows, dtype=bool)
+            for c in cols:
+                present &= ~_blank(c)
+            if wildcard is not None:
+                for c in cols:
+                    if c.dtype == object:
+                        present &= ~np.asarray([v == wildcard for v in c], dtype=bool)
+            found = _isin_rows(cols, refs, present)
+            for i in np.flatnonzero(present & ~found):
                 bad_idx.append(i)
-                bad_val.append(", ".join(str(v) for v in vals))
+                bad_val.append(", ".join(_text_of(c[i]) for c in cols))
         if bad_idx:
             what = ref_fields[0] if len(ref_fields) == 1 else "(" + ", ".join(ref_fields) + ")"
             col = fields[0] if len(fields) == 1 else "(" + ", ".join(fields) + ")"
@@ -630,8 +628,8 @@ def _summary(vs: list[Violation]) -> str:
     n = len(vs)
     head = f"{v0.file}: " if v0.file else ""
     col = f"{v0.column} " if v0.column else ""
-    lines = [v.line for v in vs if v.line is not None]
-    ids = [v.row_id for v in vs if v.row_id]
+    lines = list(dict.fromkeys(v.line for v in vs if v.line is not None))
+    ids = list(dict.fromkeys(v.row_id for v in vs if v.row_id))
     vals = list(dict.fromkeys(v.value for v in vs if v.value is not None))
     parts = []
     if lines:
@@ -654,6 +652,83 @@ def _summary(vs: list[Violation]) -> str:
     return msg.rstrip(".") + "."
 
 
+def _blank(c: np.ndarray) -> np.ndarray:
+    if c.dtype.kind == "f":
+        return np.isnan(c)
+    if c.dtype == object:
+        return np.asarray([v is None or (isinstance(v, float) and v != v) for v in c],
+                          dtype=bool)
+    return np.zeros(c.shape[0], dtype=bool)
+
+
+def _keys(c: np.ndarray) -> np.ndarray:
+    """Values as comparable keys: whole floats and their text agree (``1.0`` and ``"1"``)."""
+    if c.dtype.kind == "f":
+        out = np.empty(c.shape[0], dtype=object)
+        whole = np.isfinite(c) & (c == np.floor(c)) & (np.abs(c) < 2**53)
+        out[whole] = c[whole].astype(np.int64).astype(str)
+        out[~whole] = c[~whole].astype(str)
+        return out.astype(str)
+    return np.asarray([_text_of(v) for v in c], dtype=str) if len(c) else np.zeros(0, dtype=str)
+
+
+def _codes(cols: list[np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """One integer per row of ``idx`` that is equal exactly where all ``cols`` are."""
+    if all(c.dtype.kind == "f" for c in cols):  # whole numbers in a small range: mixed radix
+        vs = [c[idx] for c in cols]
+        if all(len(v) and np.isfinite(v).all() and (v == np.floor(v)).all() for v in vs):
+            lo = [float(v.min()) for v in vs]
+            spans = [float(v.max()) - a + 1 for v, a in zip(vs, lo)]
+            if float(np.prod(spans)) < 2.0**62:
+                code = np.zeros(len(idx), dtype=np.int64)
+                for v, a, span in zip(vs, lo, spans):
+                    code = code * int(span) + (v - a).astype(np.int64)
+                return code
+    code = np.zeros(len(idx), dtype=np.int64)
+    for c in cols:
+        v = c[idx]
+        k = v if v.dtype.kind == "f" else _keys(v)
+        uniq, inv = np.unique(k, return_inverse=True)
+        code = np.unique(code * len(uniq) + inv.ravel(), return_inverse=True)[1].ravel()
+    return code
+
+
+def _repeats(cols: list[np.ndarray], valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that repeat an earlier row's key, and the earlier row of each (vectorised)."""
+    idx = np.flatnonzero(valid)
+    if len(idx) < 2:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    code = _codes(cols, idx)
+    order = np.argsort(code, kind="stable")
+    sc = code[order]
+    same = sc[1:] == sc[:-1]
+    if not same.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(~same) + 1]
+    first = np.repeat(order[starts], np.diff(np.r_[starts, len(order)]))
+    dup = order[1:][same]
+    firsts = first[1:][same]
+    back = np.argsort(dup, kind="stable")
+    return idx[dup[back]], idx[firsts[back]]
+
+
+def _isin_rows(cols: list[np.ndarray], refs: list[np.ndarray], present: np.ndarray
+               ) -> np.ndarray:
+    """Whether each row's combination of ``cols`` occurs among the rows of ``refs``."""
+    n = cols[0].shape[0]
+    found = np.zeros(n, dtype=bool)
+    if not present.any():
+        return found
+    if len(cols) == 1:
+        found[present] = np.isin(_keys(cols[0][present]), _keys(refs[0]))
+        return found
+    known = set(zip(*(_keys(r).tolist() for r in refs)))
+    rows = np.flatnonzero(present)
+    keys = list(zip(*(_keys(c[rows]).tolist() for c in cols)))
+    found[rows] = np.asarray([k in known for k in keys], dtype=bool)
+    return found
+
+
 def _as_array(col) -> np.ndarray:
     a = np.asarray(col)
     if a.dtype.kind in "fiub":
@@ -669,9 +744,14 @@ def _missing(raw: np.ndarray, missing_values) -> np.ndarray:
     if raw.dtype.kind in "biu":
         return np.zeros(raw.shape[0], dtype=bool)
     mv = set(missing_values)
-    return np.asarray([v is None or (isinstance(v, float) and np.isnan(v))
-                       or (isinstance(v, str) and v.strip() in mv)
-                       or v is getattr(np, "ma", None) for v in raw], dtype=bool)
+    try:  # text read from a file: every value a stripped str
+        text = raw.astype(str) if all(type(v) is str for v in raw[:64]) else None
+    except (TypeError, ValueError):
+        text = None
+    if text is not None and len(text) == len(raw) and all(type(v) is str for v in raw):
+        return np.isin(text, list(mv))
+    return np.asarray([v is None or (isinstance(v, float) and v != v)
+                       or (isinstance(v, str) and v.strip() in mv) for v in raw], dtype=bool)
 
 
 def _numbers(raw: np.ndarray, miss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -687,8 +767,6 @@ def _numbers(raw: np.ndarray, miss: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         return vals, bad
     sub = raw[idx]
     try:
-        if any(isinstance(v, str) and "_" in v for v in sub):
-            raise ValueError
         vals[idx] = np.asarray(sub, dtype=np.float64)
         return vals, bad
     except (ValueError, TypeError, OverflowError):
@@ -702,8 +780,6 @@ def _numbers(raw: np.ndarray, miss: np.ndarray) -> tuple[np.ndarray, np.ndarray]
             continue
         s = str(v).strip()
         try:
-            if "_" in s:
-                raise ValueError
             vals[i] = float(s)
         except (ValueError, OverflowError):
             bad[i] = True
@@ -717,6 +793,11 @@ def _holds(c: Condition, out, missing, n: int) -> np.ndarray:
     if c.present is not None:
         return ~miss if c.present else miss
     vals = out[c.field]
+    if c.above is not None:
+        v = vals.astype(float) if vals.dtype.kind == "f" else np.asarray(
+            [x if isinstance(x, (int, float)) else np.nan for x in vals], dtype=float)
+        with np.errstate(invalid="ignore"):
+            return ~miss & (v > c.above)
     if c.values is None:
         return ~miss
     if vals.dtype.kind == "f":
@@ -745,7 +826,7 @@ def _num(x) -> str:
 def _fix(f: Field, default: str) -> str:
     if f.fix:
         return f.fix
-    return default + (f" in {f.unit}" if f.unit and "number" in default else "")
+    return default + (f" in {f.unit}" if f.unit and default == "write a number" else "")
 
 
 def _wild_patterns(combo: tuple, wildcard: str | None):

@@ -12,7 +12,8 @@ Each input table has one file, ``<family>/<table>.schema.json`` in this package 
 - on a table: ``path`` (the file name), ``required`` (the file must exist), ``extends`` (schemas
   whose fields, keys and rules come first), ``rules`` (a condition on one field that requires
   something of another), ``coverage`` (a row must exist for every combination found in
-  another table), and ``wildcard`` on a foreign key (a value such as ``*`` that matches any).
+  another table), ``keyFix`` (what to say when the primary key repeats), and ``wildcard`` on a
+  foreign key (a value such as ``*`` that matches any).
 """
 
 from __future__ import annotations
@@ -81,11 +82,13 @@ class ForeignKey:
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """``field`` is one of ``values`` (``in``), or is present (non-blank) / blank."""
+    """``field`` is one of ``values`` (``in``), is present (non-blank) / blank, or is above
+    ``above`` (``exclusiveMinimum``)."""
 
     field: str
     values: tuple | None = None
     present: bool | None = None
+    above: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,7 @@ class Schema:
     num_rows: int | None = None
     rules: tuple[Rule, ...] = ()
     coverage: tuple[Coverage, ...] = ()
+    key_fix: str | None = None
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -178,7 +182,11 @@ def _names(v) -> tuple[str, ...]:
 
 
 def _condition(d: dict) -> Condition:
-    return Condition(d["field"], tuple(d["in"]) if "in" in d else None, d.get("present"))
+    unknown = set(d) - {"field", "in", "present", "exclusiveMinimum"}
+    if unknown:
+        raise ValueError(f"rule condition on {d.get('field')!r}: unknown keys {sorted(unknown)}")
+    return Condition(d["field"], tuple(d["in"]) if "in" in d else None, d.get("present"),
+                     d.get("exclusiveMinimum"))
 
 
 def _rule(d: dict) -> Rule:
@@ -239,7 +247,7 @@ def parse_schema(name: str, raw: dict) -> Schema:
         missing_values=tuple(raw.get("missingValues", [""])),
         required=bool(raw.get("required", False)), num_rows=raw.get("numRows"),
         rules=tuple(rules), coverage=tuple(_coverage(c) for c in raw.get("coverage", [])),
-        raw=raw)
+        key_fix=raw.get("keyFix"), raw=raw)
 
 
 @lru_cache(maxsize=None)

@@ -29,7 +29,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -37,8 +37,8 @@ import pandas as pd
 from karvan._version import __version__
 from karvan.errors import InputError, KarvanError, NotFoundError, format_ids
 from karvan.io.atomic import atomic_folder
-from karvan.store import catalog
 from karvan.io.run_folder import RunRecord, read_manifest, write_manifest, write_run_folder
+from karvan.store import catalog
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def new_run_id(scenario: str, created: datetime) -> str:
     '20260501-083000-rasht_astara-'
     """
     slug = _SLUG.sub("_", scenario).strip("_")[:40] or "run"
-    return f"{created.astimezone(timezone.utc):%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(2)}"
+    return f"{created.astimezone(UTC):%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(2)}"
 
 
 class RunStore:
@@ -135,12 +135,21 @@ class RunStore:
         -------
         str
             The new run id.
+
+        Raises
+        ------
+        InputError
+            A manifest without a scenario name, or a table name that cannot be a file name.
+        KarvanError
+            No free run id after 100 tries.
+        OSError
+            The run folder could not be written or renamed (what was written is removed).
         """
         spec = manifest.get("scenario")
         if not isinstance(spec, Mapping) or not spec.get("name"):
             raise InputError("a run's manifest needs scenario = {'name': ...}; got "
                              f"{spec!r}.")
-        created = datetime.now(timezone.utc)
+        created = datetime.now(UTC)
         man = {"karvan_version": __version__, **manifest, "status": manifest.get("status",
                                                                                   "complete"),
                "created": created.isoformat(), "tables": sorted(tables)}
@@ -181,7 +190,7 @@ class RunStore:
 
         Raises
         ------
-        InputError
+        NotFoundError
             No run has this id (prefixes and scenario names are not accepted here: resolve
             them first).
         """
@@ -193,7 +202,13 @@ class RunStore:
 
     def copy_run(self, ref: str | os.PathLike, target: str | os.PathLike) -> Path:
         """Copy a run's folder to ``target`` (replacing it whole, never half), e.g. the plain
-        ``results/<scenario>/`` folder that people open."""
+        ``results/<scenario>/`` folder that people open.
+
+        Raises
+        ------
+        InputError
+            ``ref`` names no run, or ``target`` lies inside the store's runs folder.
+        """
         rec = self.resolve(ref)
         target = Path(target)
         if target.resolve() == self.runs_dir.resolve() or self.runs_dir.resolve() in (
@@ -274,7 +289,7 @@ class RunStore:
 
         Raises
         ------
-        InputError
+        NotFoundError
             No such run, or its folder is gone.
         """
         rows = catalog.select(self.catalog_path, run_id=run_id)
@@ -296,8 +311,10 @@ class RunStore:
 
         Raises
         ------
+        NotFoundError
+            No run id starts with ``ref``.
         InputError
-            No run id starts with ``ref``, or several do.
+            Several do.
         """
         ref = str(ref)
         if catalog.select(self.catalog_path, run_id=ref):
@@ -320,9 +337,10 @@ class RunStore:
 
         Raises
         ------
+        NotFoundError
+            ``ref`` names no run, or is a folder without a manifest.
         InputError
-            ``ref`` names no run, names several (an ambiguous prefix), or is a folder without a
-            manifest.
+            ``ref`` names several runs (an ambiguous prefix).
         """
         if isinstance(ref, RunRecord):
             return ref

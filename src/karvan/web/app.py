@@ -83,6 +83,7 @@ def create_app(store_root: str | os.PathLike, *, data: CorridorData | None = Non
     async def lifespan(app: FastAPI):
         yield
         d.jobs.shutdown(wait=False)
+        d.experiments.shutdown(wait=False)
 
     app = FastAPI(title="karvan dashboard", lifespan=lifespan, docs_url="/api/docs",
                   redoc_url=None)

@@ -1,4 +1,5 @@
-"""The dashboard's outer guard, an ASGI middleware in front of every route:
+"""The dashboard's outer guard, an ASGI middleware in front of every route.
+
 
 - **Host**: a request whose ``Host`` header is not one of the allowed names is refused (400)
   before any route runs. A page on another site that rebinds its DNS name to 127.0.0.1 can make
@@ -116,6 +117,7 @@ class Guard:
         self.max_json_depth = max_json_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check one request, then pass it on (its body replayed) or answer it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

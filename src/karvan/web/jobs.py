@@ -130,6 +130,7 @@ class JobRegistry:
         return snap
 
     def get(self, job_id: str) -> dict | None:
+        """The job ``job_id`` as a dict, or ``None`` if this registry has none."""
         with self._lock:
             job = self._jobs.get(job_id)
             return job.snapshot() if job else None

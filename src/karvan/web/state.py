@@ -18,6 +18,7 @@ from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
 from karvan.store import RunRecord, RunStore
 from karvan.web.forms import MAX_YEAR
+from karvan.web.experiments import ExperimentJobs
 from karvan.web.jobs import JobRegistry
 
 #: reports kept rendered in memory (runs never change once stored)
@@ -49,6 +50,7 @@ class Dashboard:
         self._reports: OrderedDict[tuple, str] = OrderedDict()
         self._status: dict[str, dict] = {}
         self.jobs = JobRegistry(store, self.data, workers=workers, max_queued=max_queued)
+        self.experiments = ExperimentJobs(store.root, self.data)
 
     def data(self) -> CorridorData:
         """The corridor data (loaded on first use)."""
@@ -149,8 +151,24 @@ class Dashboard:
                         "tkm": f"{tkm / 1e9:,.1f}" if isinstance(tkm, (int, float)) else "",
                         "no_path": f"{nop / 1e6:,.2f}" if isinstance(nop, (int, float))
                         else "",
+                        "calibration": _calibration_cell(s.get("calibration")),
                         "summary": s})
         return out
+
+
+def _calibration_cell(cal: object) -> str:
+    """``fit 0.92 · validate 0.78``: the median |ln M/C| of the fit and validation rows of a run
+    that compared any (karvan.calibrate), else empty."""
+    if not isinstance(cal, dict):
+        return ""
+    parts = []
+    for key, name in (("fit", "fit"), ("validate", "validate")):
+        s = cal.get(key) or {}
+        med = s.get("median_abs_log_ratio")
+        if s.get("compared"):
+            parts.append(f"{name} {med:.2f}" if isinstance(med, (int, float)) else
+                         f"{name} {med}")
+    return " · ".join(parts)
 
 
 def dashboard(request: Request) -> Dashboard:

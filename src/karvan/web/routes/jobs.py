@@ -21,7 +21,13 @@ def api_jobs(d: State) -> list[dict]:
 
 @router.get("/api/jobs/{job_id}")
 def api_job(job_id: Annotated[str, Path(max_length=40)], d: State) -> dict:
-    """One job: status, stage, progress, messages and, when complete, its run id."""
+    """One job: status, stage, progress, messages and, when complete, its run id.
+
+    Raises
+    ------
+    NotFoundError
+        No such job in this session (404).
+    """
     job = d.jobs.get(job_id)
     if job is None:
         raise NotFoundError(f"no job {job_id!r} in this dashboard session; GET /api/jobs lists "

@@ -49,7 +49,13 @@ def run_report(run_id: RunId, d: State, lang: Lang = "en") -> HTMLResponse:
 
 @router.get("/runs/{run_id}/tables/{name}.csv")
 def run_table_csv(run_id: RunId, name: TableName, d: State) -> Response:
-    """One table of a run as the CSV file ``karvan run`` wrote."""
+    """One table of a run as the CSV file ``karvan run`` wrote.
+
+    Raises
+    ------
+    NotFoundError
+        No such run, table or CSV file (404).
+    """
     rec = d.table(run_id, name)
     path = rec.path / f"{name}.csv"
     if not path.is_file():

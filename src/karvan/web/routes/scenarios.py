@@ -71,7 +71,13 @@ async def _scenario(form: ScenarioForm, d: Dashboard) -> tuple[Scenario, str]:
 def api_options(d: State, extends: Annotated[str, Query(max_length=60)] = "baseline"
                 ) -> JSONResponse:
     """The form's choices (links, borders and their states, countries, commodities) as the
-    built-in scenario ``extends`` leaves them."""
+    built-in scenario ``extends`` leaves them.
+
+    Raises
+    ------
+    InputError
+        ``extends`` is not a built-in scenario (422).
+    """
     if extends not in builtin_scenarios():
         raise InputError(f"extends must be a built-in scenario: "
                          f"{', '.join(builtin_scenarios())}.", "scenario form")
