@@ -52,7 +52,7 @@ def test_every_uncertain_figure_has_one_input(data, inputs):
 
 def test_rows_citing_one_source_draw_together(data, inputs):
     x = next(x for x in inputs.inputs if x.table == "demand"
-             and x.source == "PORTNEWS_373745;THENATIONAL_IN_RU;KV_ASSUMPTION")
+             and x.source == "KV_ASSUMPTION;NDTV_IN_RU_FY25;ORF_IN_RU_OIL_2023;PTI_IN_RU_FY24;TROIB_FIEO_FERT")
     dem = data.demand
     rows = dem[dem["source"] == x.source]
     assert len(x.rows) == len(rows) > 1

@@ -47,3 +47,36 @@ def data_sources(
     conf = pd.concat([df["confidence"] for df in tables.values() if "confidence" in df])
     out.print("rows by confidence: " + ", ".join(f"{k} {v}" for k, v in
                                                  conf.value_counts().items()))
+
+
+@data_app.command("build-demand")
+def data_build_demand(
+    folder: Annotated[Path | None, typer.Option(help="A corridor dataset folder whose "
+                                                     "demand_inputs/ are read (default: built "
+                                                     "in).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of the "
+                                                                "folder's demand.csv.")] = None,
+    check: Annotated[bool, typer.Option(help="Write nothing; exit 1 if demand.csv differs from "
+                                             "what the inputs give.")] = False,
+) -> None:
+    """Rebuild demand.csv from the sourced trade flows, commodity mixes and zone shares in
+    demand_inputs/ (written whole or not at all)."""
+    from karvan.freight.corridor import builtin_corridor_folder
+    from karvan.freight.demand_build import build_demand, demand_csv_text, write_demand
+
+    folder = folder or builtin_corridor_folder()
+    target = out_file or folder / "demand.csv"
+    if check:
+        text = demand_csv_text(build_demand(folder))
+        same = target.is_file() and target.read_text(encoding="utf-8") == text
+        out.print(f"{target}: " + ("as the inputs give it" if same else
+                                   "differs from what the inputs give; rebuild it with "
+                                   "karvan data build-demand"))
+        raise typer.Exit(0 if same else 1)
+    path = write_demand(folder, out=target)
+    import pandas as pd
+
+    dem = pd.read_csv(path, keep_default_na=False)
+    out.print(f"wrote {path}: {len(dem):,} rows, {dem['tonnes_per_year'].sum() / 1e6:,.2f} Mt/yr "
+              f"from {dem['flow_ids'].str.split(';').explode().nunique()} flows; "
+              f"{int((dem['observed_ids'] != '').sum()):,} rows rest on observed.csv figures")

@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import secrets
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 

@@ -1,0 +1,412 @@
+"""Build the corridor's base-year demand table (``demand.csv``) from sourced inputs.
+
+The inputs sit in ``demand_inputs/`` beside the corridor tables, one sourced row each:
+
+``trade_flow.csv``
+    One row per country pair and direction (a *flow*): a reported figure in tonnes or US
+    dollars and the factors that turn it into the flow's base-year quantity,
+
+    .. math:: A = \\text{figure} \\times \\text{to\\_annual} \\times \\text{to\\_base\\_year}
+              \\times \\text{direction\\_share} \\times \\text{scope\\_share}
+
+    (tonnes per year, or USD per year). ``observed_ids`` names the rows of ``observed.csv`` the
+    figure rests on, so that calibration can tell which observations are not independent.
+``trade_mix.csv``
+    The commodity split of each flow. For a tonnage flow the tonnes of commodity *c* are
+    :math:`A \\, s_c`; for a value flow :math:`A \\, s_c / v_c`, with :math:`v_c` the row's
+    ``value_usd_per_t`` or else ``commodity.csv``'s.
+``zone_share.csv``
+    How a country's tonnes spread over its zones, by commodity and side (origin or
+    destination); matched most specific first: ``(country, commodity, side)``,
+    ``(country, commodity, *)``, ``(country, *, side)``, ``(country, *, *)``. A flow may name
+    its origin or destination zone instead.
+``energy_flow.csv``
+    Energy moved by pipeline or tanker outside the rail, road and ferry network: documented
+    here with its source and kept out of the demand.
+
+Every demand row is the sum over flows of :math:`t_{f,c} \\, s^{o}_{z} \\, s^{d}_{z'}`, rounded
+to 10 t (rows under 10 t are dropped); its confidence is the weakest of the rows it was built
+from, its sources their union, and ``flow_ids`` / ``observed_ids`` say which flows and
+observations it rests on. :func:`write_demand` rewrites ``demand.csv`` through a temporary file;
+the same inputs always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from karvan.errors import InputError, Problems, format_ids
+from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder
+from karvan.io.atomic import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+INPUT_FOLDER = "demand_inputs"
+BASES = ("tonnes", "usd")
+SIDES = ("origin", "destination", "*")
+ROUND_T = 10
+DEMAND_COLUMNS = ("origin_zone_id", "destination_zone_id", "commodity_id", "tonnes_per_year",
+                  "flow_ids", "observed_ids", "source", "source_date", "confidence", "method")
+_PROVENANCE = ("source", "source_date", "confidence")
+_FLOW_NUMERIC = ("figure", "to_annual", "to_base_year", "direction_share", "scope_share")
+_REQUIRED = {
+    "trade_flow": ("flow_id", "origin_country", "destination_country", "origin_zone_id",
+                   "destination_zone_id", "basis", "figure", "year", *_FLOW_NUMERIC[1:],
+                   "observed_ids", *_PROVENANCE, "method"),
+    "trade_mix": ("flow_id", "commodity_id", "share", "value_usd_per_t", *_PROVENANCE, "method"),
+    "zone_share": ("country", "commodity_id", "side", "zone_id", "share", *_PROVENANCE,
+                   "method"),
+    "energy_flow": ("energy_id", "origin_country", "destination_country", "commodity", "mode",
+                    "route", "tonnes_per_year", "year", "treatment", *_PROVENANCE,
+                    "method"),
+}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DemandInputs:
+    """The generator's input tables, checked (see the module notes)."""
+
+    flows: pd.DataFrame
+    mix: pd.DataFrame
+    zone_shares: pd.DataFrame
+    energy: pd.DataFrame
+    zones: pd.DataFrame
+    commodities: pd.DataFrame
+    folder: Path
+
+
+def _read(path: Path, problems: Problems) -> pd.DataFrame | None:
+    if not path.exists():
+        problems.add(f"{path.name} is missing from {path.parent}; the demand generator needs it.")
+        return None
+    return pd.read_csv(path, dtype=str, keep_default_na=False).rename(columns=str.strip)
+
+
+def _lines(df: pd.DataFrame, mask) -> str:
+    return "lines " + format_ids(np.flatnonzero(np.asarray(mask)) + 2)
+
+
+def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
+    """Read and check the generator's inputs of a corridor dataset folder.
+
+    Parameters
+    ----------
+    folder
+        The corridor folder (default: the built-in dataset); its inputs are in
+        ``demand_inputs/``, its zones, commodities, observations and sources beside them.
+
+    Returns
+    -------
+    DemandInputs
+
+    Raises
+    ------
+    InputError
+        Every problem at once: missing tables or columns, rows without source, date or
+        confidence, assumptions without a method, unknown countries, zones, commodities,
+        observations or sources, numbers that are not numbers, shares that do not sum to 1.
+    """
+    folder = Path(folder) if folder is not None else builtin_corridor_folder()
+    inputs = folder / INPUT_FOLDER
+    p = Problems(str(inputs))
+    tables = {name: _read(inputs / f"{name}.csv", p) for name in _REQUIRED}
+    ref = {name: _read(folder / f"{name}.csv", p) for name in ("zone", "commodity", "observed",
+                                                               "sources")}
+    if any(t is None for t in (*tables.values(), *ref.values())):
+        p.raise_if_any()
+    for name, cols in _REQUIRED.items():
+        missing = [c for c in cols if c not in tables[name]]
+        if missing:
+            p.add(f"{name}.csv lacks column(s) {', '.join(missing)}.")
+    p.raise_if_any()
+    zones, com = ref["zone"], ref["commodity"]
+    zone_country = dict(zip(zones["zone_id"], zones["country"]))
+    countries = set(zone_country.values())
+    coms = set(com["commodity_id"])
+    src_ids = set(ref["sources"]["source_id"].str.strip())
+    obs_ids = set(ref["observed"]["observed_id"])
+    for name, df in tables.items():
+        _check_provenance(f"{name}.csv", df, src_ids, p)
+    fl, mix, zs, en = (tables[n] for n in ("trade_flow", "trade_mix", "zone_share", "energy_flow"))
+    # flows
+    dup = fl["flow_id"].duplicated()
+    if dup.any():
+        p.add(f"trade_flow.csv: duplicate flow_id {format_ids(fl.loc[dup, 'flow_id'])}.")
+    for col in _FLOW_NUMERIC:
+        vals = pd.to_numeric(fl[col], errors="coerce")
+        bad = vals.isna() | (vals < 0)
+        if bad.any():
+            p.add(f"trade_flow.csv: {col} must be a number >= 0 ({_lines(fl, bad)}: flow_id "
+                  f"{format_ids(fl.loc[bad, 'flow_id'])}).")
+        fl[col] = vals
+    for col in ("direction_share", "scope_share"):
+        bad = fl[col] > 1
+        if bad.any():
+            p.add(f"trade_flow.csv: {col} is a share and must be <= 1 (flow_id "
+                  f"{format_ids(fl.loc[bad, 'flow_id'])}).")
+    bad = ~fl["basis"].isin(BASES)
+    if bad.any():
+        p.add(f"trade_flow.csv: basis must be one of {', '.join(BASES)} (flow_id "
+              f"{format_ids(fl.loc[bad, 'flow_id'])}).")
+    for side in ("origin", "destination"):
+        c, z = fl[f"{side}_country"], fl[f"{side}_zone_id"]
+        bad = ~c.isin(countries)
+        if bad.any():
+            p.add(f"trade_flow.csv: {side}_country with no zone in zone.csv (flow_id "
+                  f"{format_ids(fl.loc[bad, 'flow_id'])}: {format_ids(c[bad].unique())}).")
+        given = z != ""
+        wrong = given & (z.map(zone_country) != c)
+        if wrong.any():
+            p.add(f"trade_flow.csv: {side}_zone_id is not a zone of {side}_country (flow_id "
+                  f"{format_ids(fl.loc[wrong, 'flow_id'])}).")
+    refs = fl["observed_ids"].str.split(";").explode().str.strip()
+    unknown = sorted(set(refs[refs != ""]) - obs_ids)
+    if unknown:
+        p.add(f"trade_flow.csv: observed_ids not in observed.csv: {format_ids(unknown)}.")
+    # mix
+    mix["share"] = pd.to_numeric(mix["share"], errors="coerce")
+    mix["value_usd_per_t"] = pd.to_numeric(mix["value_usd_per_t"].replace("", np.nan),
+                                           errors="coerce")
+    bad = mix["share"].isna() | (mix["share"] < 0)
+    if bad.any():
+        p.add(f"trade_mix.csv: share must be a number >= 0 ({_lines(mix, bad)}).")
+    bad = ~mix["flow_id"].isin(set(fl["flow_id"]))
+    if bad.any():
+        p.add(f"trade_mix.csv: unknown flow_id {format_ids(mix.loc[bad, 'flow_id'].unique())}.")
+    bad = ~mix["commodity_id"].isin(coms)
+    if bad.any():
+        p.add(f"trade_mix.csv: unknown commodity_id "
+              f"{format_ids(mix.loc[bad, 'commodity_id'].unique())}.")
+    bad = mix["value_usd_per_t"].notna() & ~(mix["value_usd_per_t"] > 0)
+    if bad.any():
+        p.add(f"trade_mix.csv: value_usd_per_t must be > 0 where given ({_lines(mix, bad)}).")
+    dup = mix.duplicated(["flow_id", "commodity_id"])
+    if dup.any():
+        p.add(f"trade_mix.csv: a commodity appears twice in one flow ({_lines(mix, dup)}).")
+    sums = mix.groupby("flow_id")["share"].sum()
+    off = sums[(sums - 1).abs() > 1e-6]
+    if len(off):
+        p.add(f"trade_mix.csv: the shares of a flow must sum to 1 (flow_id "
+              f"{format_ids(f'{i} ({s:.4g})' for i, s in off.items())}).")
+    nomix = sorted(set(fl["flow_id"]) - set(mix["flow_id"]))
+    if nomix:
+        p.add(f"trade_mix.csv: flows without a commodity mix: {format_ids(nomix)}.")
+    # zone shares
+    zs["share"] = pd.to_numeric(zs["share"], errors="coerce")
+    bad = zs["share"].isna() | (zs["share"] < 0)
+    if bad.any():
+        p.add(f"zone_share.csv: share must be a number >= 0 ({_lines(zs, bad)}).")
+    bad = ~zs["side"].isin(SIDES)
+    if bad.any():
+        p.add(f"zone_share.csv: side must be origin, destination or * ({_lines(zs, bad)}).")
+    bad = ~zs["commodity_id"].isin(coms | {"*"})
+    if bad.any():
+        p.add(f"zone_share.csv: unknown commodity_id ({_lines(zs, bad)}).")
+    bad = zs["zone_id"].map(zone_country) != zs["country"]
+    if bad.any():
+        p.add(f"zone_share.csv: zone_id is not a zone of country ({_lines(zs, bad)}: "
+              f"{format_ids(zs.loc[bad, 'zone_id'])}).")
+    sums = zs.groupby(["country", "commodity_id", "side"])["share"].sum()
+    off = sums[(sums - 1).abs() > 1e-6]
+    if len(off):
+        p.add("zone_share.csv: the shares of a (country, commodity, side) group must sum to 1 "
+              f"({format_ids('/'.join(k) + f' = {v:.4g}' for k, v in off.items())}).")
+    # energy (documented, kept out of the demand)
+    en["tonnes_per_year"] = pd.to_numeric(en["tonnes_per_year"].replace("", np.nan),
+                                          errors="coerce")
+    p.raise_if_any()
+    com = com.copy()
+    com["value_usd_per_t"] = pd.to_numeric(com["value_usd_per_t"], errors="coerce")
+    inp = DemandInputs(fl, mix, zs, en, zones, com, folder)
+    # every flow that needs shares must find them
+    missing = []
+    groups = _share_groups(zs)
+    for r in _flow_commodities(inp).itertuples(index=False):
+        for side in ("origin", "destination"):
+            if getattr(r, f"{side}_zone_id") == "" and _share_rows(
+                    groups, getattr(r, f"{side}_country"), r.commodity_id, side) is None:
+                missing.append(f"{getattr(r, f'{side}_country')}/{r.commodity_id}/{side}")
+    if missing:
+        raise InputError([f"zone_share.csv: no zone shares for {format_ids(sorted(set(missing)))}"
+                          " (country/commodity/side); add a row group for the country with "
+                          "commodity * and side *."], str(inputs))
+    return inp
+
+
+def _check_provenance(name: str, df: pd.DataFrame, src_ids: set[str], p: Problems) -> None:
+    for col in _PROVENANCE:
+        blank = df[col].str.strip() == ""
+        if blank.any():
+            p.add(f"{name}: {int(blank.sum())} rows have no {col} ({_lines(df, blank)}).")
+    bad = ~df["confidence"].isin(CONFIDENCE)
+    if bad.any():
+        p.add(f"{name}: confidence must be one of {', '.join(CONFIDENCE)} ({_lines(df, bad)}).")
+    nometh = (df["confidence"] == "assumption") & (df["method"].str.strip() == "")
+    if nometh.any():
+        p.add(f"{name}: assumptions need a method saying how they were derived "
+              f"({_lines(df, nometh)}).")
+    refs = df["source"].str.split(";").explode().str.strip()
+    unknown = sorted(set(refs[refs != ""]) - src_ids)
+    if unknown:
+        p.add(f"{name}: sources not listed in sources.csv: {format_ids(unknown)}.")
+
+
+def _share_groups(zs: pd.DataFrame) -> dict[tuple[str, str, str], list[dict]]:
+    """zone_share.csv rows grouped by (country, commodity, side)."""
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for r in zs.to_dict("records"):
+        groups.setdefault((r["country"], r["commodity_id"], r["side"]), []).append(r)
+    return groups
+
+
+def _share_rows(groups: dict, country: str, commodity: str, side: str) -> list[dict] | None:
+    """The zone shares of ``country`` for ``commodity`` on ``side``, most specific first."""
+    for com, sd in ((commodity, side), (commodity, "*"), ("*", side), ("*", "*")):
+        rows = groups.get((country, com, sd))
+        if rows:
+            return rows
+    return None
+
+
+def _flow_commodities(inp: DemandInputs) -> pd.DataFrame:
+    return inp.mix.merge(inp.flows, on="flow_id", suffixes=("_mix", ""))
+
+
+def flow_tonnes(inputs: DemandInputs) -> pd.DataFrame:
+    """Tonnes per year of every flow and commodity (the country-level rows of the demand).
+
+    Returns
+    -------
+    pandas.DataFrame
+        flow_id, origin_country, destination_country, commodity_id, basis, quantity (the flow's
+        base-year tonnes or USD), share, value_usd_per_t (value flows), tonnes_per_year.
+    """
+    fc = _flow_commodities(inputs)
+    qty = (fc["figure"] * fc["to_annual"] * fc["to_base_year"] * fc["direction_share"]
+           * fc["scope_share"])
+    default_value = dict(zip(inputs.commodities["commodity_id"],
+                             inputs.commodities["value_usd_per_t"]))
+    value = fc["value_usd_per_t"].fillna(fc["commodity_id"].map(default_value))
+    usd = fc["basis"] == "usd"
+    tonnes = np.where(usd, qty * fc["share"] / value, qty * fc["share"])
+    return pd.DataFrame({
+        "flow_id": fc["flow_id"], "origin_country": fc["origin_country"],
+        "destination_country": fc["destination_country"], "commodity_id": fc["commodity_id"],
+        "basis": fc["basis"], "quantity": qty, "share": fc["share"],
+        "value_usd_per_t": np.where(usd, value, np.nan), "tonnes_per_year": tonnes})
+
+
+def _weakest(confidences) -> str:
+    return max(confidences, key=CONFIDENCE.index)
+
+
+def _join(values) -> str:
+    items = []
+    for v in values:
+        items.extend(s.strip() for s in str(v).split(";") if s.strip())
+    return ";".join(sorted(set(items)))
+
+
+def build_demand(folder: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The demand table that the inputs of ``folder`` give (see the module notes).
+
+    Parameters
+    ----------
+    folder
+        A corridor dataset folder (default: the built-in one).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``demand.csv``, sorted by origin, destination and commodity.
+
+    Raises
+    ------
+    InputError
+        From :func:`read_demand_inputs`.
+    """
+    inp = read_demand_inputs(folder)
+    ft = flow_tonnes(inp)
+    flows = {r["flow_id"]: r for r in inp.flows.to_dict("records")}
+    mix = {(r["flow_id"], r["commodity_id"]): r for r in inp.mix.to_dict("records")}
+    groups = _share_groups(inp.zone_shares)
+    cells: dict[tuple[str, str, str], dict[str, list]] = {}
+    for fid, com, tonnes in zip(ft["flow_id"], ft["commodity_id"], ft["tonnes_per_year"]):
+        f = flows[fid]
+        sides = []
+        for side in ("origin", "destination"):
+            zone = f[f"{side}_zone_id"]
+            if zone:
+                sides.append([(zone, 1.0, None)])
+            else:
+                rows = _share_rows(groups, f[f"{side}_country"], com, side)
+                sides.append([(r["zone_id"], float(r["share"]), r) for r in rows])
+        for zo, so, ro in sides[0]:
+            for zd, sd, rd in sides[1]:
+                t = tonnes * so * sd
+                if zo == zd or t <= 0:
+                    continue
+                cell = cells.setdefault((zo, zd, com), {"t": {}, "prov": [], "obs": []})
+                cell["t"][fid] = cell["t"].get(fid, 0.0) + t
+                cell["prov"] += [f, mix[(fid, com)]] + [x for x in (ro, rd) if x is not None]
+                cell["obs"].append(f["observed_ids"])
+    rows = []
+    for key in sorted(cells):
+        cell = cells[key]
+        tonnes = int(ROUND_T * round(sum(cell["t"].values()) / ROUND_T))
+        if tonnes < ROUND_T:
+            continue
+        by_flow = sorted(cell["t"].items())
+        method = ("demand_inputs: " + "; ".join(f"{fid} {t:,.0f} t" for fid, t in by_flow)
+                  + " (trade flow x commodity share x zone shares)")
+        prov = cell["prov"]
+        rows.append((*key, tonnes, ";".join(fid for fid, _ in by_flow), _join(cell["obs"]),
+                     _join(x["source"] for x in prov),
+                     _join(flows[fid]["source_date"] for fid, _ in by_flow),
+                     _weakest(x["confidence"] for x in prov), method))
+    out = pd.DataFrame(rows, columns=list(DEMAND_COLUMNS))
+    log.info("built %d demand rows, %.0f t/yr, from %d flows", len(out),
+             out["tonnes_per_year"].sum(), len(inp.flows))
+    return out
+
+
+def demand_csv_text(demand: pd.DataFrame) -> str:
+    """The bytes of ``demand.csv`` for a demand table: UTF-8, ``\\n`` line ends, no index."""
+    buf = io.StringIO()
+    demand.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue()
+
+
+def write_demand(folder: str | os.PathLike | None = None, *,
+                 out: str | os.PathLike | None = None) -> Path:
+    """Rebuild ``demand.csv`` from the inputs of ``folder`` and write it atomically.
+
+    Parameters
+    ----------
+    folder
+        The corridor dataset folder whose ``demand_inputs/`` are read (default: built-in).
+    out
+        Where to write (default: ``folder/demand.csv``).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    InputError
+        From :func:`read_demand_inputs`; nothing is written then.
+    """
+    folder = Path(folder) if folder is not None else builtin_corridor_folder()
+    target = Path(out) if out is not None else folder / "demand.csv"
+    text = demand_csv_text(build_demand(folder))
+    atomic_write_text(target, text)
+    return target

@@ -1,0 +1,210 @@
+"""Route families and choice parameters of the corridor dataset (``route_family.csv``,
+``choice_parameter.csv``): read, checked, and routes classified into families.
+
+A *route family* (INSTC West by rail, the Middle Corridor, all-water via Suez from the Baltic, ...)
+is named by characteristic links of the network: a route belongs to the first family, by
+``priority``, for which it uses at least one of ``via_link_ids`` (``*``: any route), at least one of
+``also_via_link_ids`` when that is given, and none of ``avoid_link_ids``. Families are grouped in
+nests (``nest``) for nested choice.
+
+``choice_parameter.csv`` holds the cost terms the deterministic model lacks, one sourced row each:
+``parameter`` (see :data:`PARAMETERS`) scoped by ``family``, ``nest``, ``link_ids`` and
+``commodity`` (``*``: all). The choice engine reads these tables; this module checks them
+and classifies routes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from karvan.errors import Problems, format_ids
+from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder
+
+#: parameters of choice_parameter.csv and their units
+PARAMETERS = {
+    "reliability_buffer_h": "h",
+    "value_of_reliability": "USD/t-h",
+    "insurance_usd_per_t": "USD/t",
+    "sanctions_usd_per_t": "USD/t",
+    "empty_repositioning_usd_per_t": "USD/t",
+    "gauge_break_usd_per_t": "USD/t",
+    "gauge_break_h": "h",
+    "asc_usd_per_t": "USD/t",
+    "theta": "1/(USD/t)",
+    "nest_scale": "1",
+}
+_FAMILY_COLUMNS = ("family_id", "name", "nest", "priority", "via_link_ids", "also_via_link_ids",
+                   "avoid_link_ids", "source", "source_date", "confidence", "method")
+_PARAM_COLUMNS = ("parameter", "family", "nest", "link_ids", "commodity", "value", "unit",
+                  "source", "source_date", "confidence", "method")
+
+
+def _ids(text: object) -> list[str]:
+    return [s.strip() for s in str(text).split(";") if s.strip()]
+
+
+def _folder(folder: str | os.PathLike | None) -> Path:
+    return Path(folder) if folder is not None else builtin_corridor_folder()
+
+
+def _read(path: Path, columns, p: Problems) -> pd.DataFrame | None:
+    if not path.exists():
+        p.add(f"{path.name} is missing from {path.parent}.")
+        return None
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in columns if c not in df]
+    if missing:
+        p.add(f"{path.name} lacks column(s) {', '.join(missing)}.")
+        return None
+    for col in ("source", "source_date", "confidence"):
+        blank = df[col].str.strip() == ""
+        if blank.any():
+            p.add(f"{path.name}: {int(blank.sum())} rows have no {col}.")
+    bad = ~df["confidence"].isin(CONFIDENCE)
+    if bad.any():
+        p.add(f"{path.name}: confidence must be one of {', '.join(CONFIDENCE)} "
+              f"(lines {format_ids(df.index[bad] + 2)}).")
+    nometh = (df["confidence"] == "assumption") & (df["method"].str.strip() == "")
+    if nometh.any():
+        p.add(f"{path.name}: assumptions need a method (lines {format_ids(df.index[nometh] + 2)}).")
+    return df
+
+
+def read_route_families(folder: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Read and check ``route_family.csv`` against the links of the dataset.
+
+    Parameters
+    ----------
+    folder
+        A corridor dataset folder (default: the built-in one).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The families, sorted by priority, with ``priority`` as int.
+
+    Raises
+    ------
+    InputError
+        Unknown link ids, duplicate family ids or priorities, no catch-all family, missing
+        provenance.
+    """
+    folder = _folder(folder)
+    p = Problems(str(folder / "route_family.csv"))
+    fam = _read(folder / "route_family.csv", _FAMILY_COLUMNS, p)
+    p.raise_if_any()
+    links = set(pd.read_csv(folder / "link.csv", usecols=["link_id"], dtype=str)["link_id"])
+    fam["priority"] = pd.to_numeric(fam["priority"], errors="coerce")
+    if fam["priority"].isna().any():
+        p.add("route_family.csv: priority must be a number on every row.")
+    for col in ("family_id", "priority"):
+        dup = fam[col].duplicated()
+        if dup.any():
+            p.add(f"route_family.csv: duplicate {col} {format_ids(fam.loc[dup, col])}.")
+    unknown = set()
+    for col in ("via_link_ids", "also_via_link_ids", "avoid_link_ids"):
+        for ids in fam[col]:
+            unknown |= {i for i in _ids(ids) if i != "*"} - links
+    if unknown:
+        p.add(f"route_family.csv: link ids not in link.csv: {format_ids(sorted(unknown))}.")
+    nolinks = fam["via_link_ids"].map(_ids).map(len) == 0
+    if nolinks.any():
+        p.add(f"route_family.csv: families without via_link_ids "
+              f"{format_ids(fam.loc[nolinks, 'family_id'])} (use * for a catch-all).")
+    if not (fam["via_link_ids"].str.strip() == "*").any():
+        p.add("route_family.csv: no catch-all family (via_link_ids = *): some routes would have "
+              "no family.")
+    p.raise_if_any()
+    return fam.assign(priority=fam["priority"].astype(int)).sort_values(
+        "priority", ignore_index=True)
+
+
+def read_choice_parameters(folder: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Read and check ``choice_parameter.csv`` (families, nests, links and commodities it
+    names must exist; each parameter has its unit).
+
+    Parameters
+    ----------
+    folder
+        A corridor dataset folder (default: the built-in one).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The parameters, ``value`` as float.
+
+    Raises
+    ------
+    InputError
+        Every problem found.
+    """
+    folder = _folder(folder)
+    fam = read_route_families(folder)
+    p = Problems(str(folder / "choice_parameter.csv"))
+    par = _read(folder / "choice_parameter.csv", _PARAM_COLUMNS, p)
+    p.raise_if_any()
+    links = set(pd.read_csv(folder / "link.csv", usecols=["link_id"], dtype=str)["link_id"])
+    coms = set(pd.read_csv(folder / "commodity.csv", usecols=["commodity_id"],
+                           dtype=str)["commodity_id"])
+    par["value"] = pd.to_numeric(par["value"], errors="coerce")
+    if par["value"].isna().any():
+        p.add(f"choice_parameter.csv: value must be a number (lines "
+              f"{format_ids(par.index[par['value'].isna()] + 2)}).")
+    bad = ~par["parameter"].isin(PARAMETERS)
+    if bad.any():
+        p.add(f"choice_parameter.csv: unknown parameter {format_ids(par.loc[bad, 'parameter'].unique())}"
+              f"; known: {', '.join(PARAMETERS)}.")
+    unit_bad = par["parameter"].isin(PARAMETERS) & (par["unit"] != par["parameter"].map(PARAMETERS))
+    if unit_bad.any():
+        p.add(f"choice_parameter.csv: wrong unit on lines {format_ids(par.index[unit_bad] + 2)}.")
+    checks = (("family", set(fam["family_id"]) | {"*"}),
+              ("nest", set(fam["nest"]) | {"*"}),
+              ("commodity", coms | {"*"}))
+    for col, known in checks:
+        bad = ~par[col].isin(known)
+        if bad.any():
+            p.add(f"choice_parameter.csv: unknown {col} {format_ids(par.loc[bad, col].unique())}.")
+    unknown = set().union(*(set(_ids(x)) for x in par["link_ids"])) - links - {"*"}
+    if unknown:
+        p.add(f"choice_parameter.csv: link ids not in link.csv: {format_ids(sorted(unknown))}.")
+    theta = par["parameter"] == "theta"
+    if (par.loc[theta, "value"] <= 0).any():
+        p.add("choice_parameter.csv: theta must be > 0.")
+    scale = par["parameter"] == "nest_scale"
+    if ((par.loc[scale, "value"] <= 0) | (par.loc[scale, "value"] > 1)).any():
+        p.add("choice_parameter.csv: nest_scale must be in (0, 1].")
+    p.raise_if_any()
+    return par
+
+
+def classify_routes(links_of_routes: pd.Series, families: pd.DataFrame) -> pd.Series:
+    """The family of each route.
+
+    Parameters
+    ----------
+    links_of_routes
+        One entry per route: its link ids, as a sequence or as text joined by ``" > "``
+        (the ``links`` column of a run's ``routes`` table).
+    families
+        From :func:`read_route_families`.
+
+    Returns
+    -------
+    pandas.Series
+        ``family_id`` per route (same index).
+    """
+    rules = [(r.family_id, set(_ids(r.via_link_ids)), set(_ids(r.also_via_link_ids)),
+              set(_ids(r.avoid_link_ids))) for r in families.sort_values("priority").itertuples()]
+
+    def family(route) -> str | None:
+        ids = set(route.split(" > ")) if isinstance(route, str) else set(route)
+        for fid, via, also, avoid in rules:
+            if (("*" in via or ids & via) and (not also or ids & also)
+                    and not ids & avoid):
+                return fid
+        return None
+
+    return links_of_routes.map(family)

@@ -1,0 +1,184 @@
+"""The demand generator: it rebuilds the shipped demand.csv byte for byte, follows its inputs,
+keeps provenance, and rejects bad inputs with every problem named."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan.errors import InputError
+from karvan.freight.corridor import builtin_corridor_folder, load_corridor
+from karvan.freight.demand_build import (
+    CONFIDENCE,
+    INPUT_FOLDER,
+    build_demand,
+    demand_csv_text,
+    flow_tonnes,
+    read_demand_inputs,
+    write_demand,
+)
+
+
+@pytest.fixture()
+def dataset(tmp_path):
+    """A copy of the built-in dataset to edit."""
+    folder = tmp_path / "corridor"
+    shutil.copytree(builtin_corridor_folder(), folder)
+    return folder
+
+
+def _edit(folder, table, fn):
+    path = folder / INPUT_FOLDER / f"{table}.csv"
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    fn(df)
+    df.to_csv(path, index=False, lineterminator="\n")
+
+
+def test_generator_reproduces_the_shipped_demand_exactly():
+    shipped = (builtin_corridor_folder() / "demand.csv").read_text(encoding="utf-8")
+    assert demand_csv_text(build_demand()) == shipped
+
+
+def test_write_demand_rebuilds_a_deleted_table_that_the_model_loads(dataset):
+    shipped = (dataset / "demand.csv").read_bytes()
+    (dataset / "demand.csv").unlink()
+    write_demand(dataset)
+    assert (dataset / "demand.csv").read_bytes() == shipped
+    data = load_corridor(dataset)
+    assert data.demand["tonnes_per_year"].sum() > 0
+
+
+def test_demand_adds_up_to_the_flows_and_keeps_their_provenance():
+    inp = read_demand_inputs()
+    ft = flow_tonnes(inp)
+    dem = build_demand()
+    # intrazonal tonnes are dropped and rows rounded to 10 t; nothing else is lost or made up
+    assert abs(dem["tonnes_per_year"].sum() - ft["tonnes_per_year"].sum()) < 10 * len(dem)
+    zc = dict(zip(inp.zones["zone_id"], inp.zones["country"]))
+    for (o, d), t in ft.groupby(["origin_country", "destination_country"])["tonnes_per_year"]:
+        if o == d:
+            continue
+        sel = (dem["origin_zone_id"].map(zc) == o) & (dem["destination_zone_id"].map(zc) == d)
+        assert dem.loc[sel, "tonnes_per_year"].sum() == pytest.approx(t.sum(), abs=10 * int(sel.sum()))
+    assert (dem["tonnes_per_year"] % 10 == 0).all() and (dem["tonnes_per_year"] >= 10).all()
+    assert dem["confidence"].isin(CONFIDENCE).all()
+    # a row's confidence is the weakest of its flows'
+    flows = inp.flows.set_index("flow_id")
+    for r in dem.sample(50, random_state=0).itertuples():
+        worst = max((flows.at[f, "confidence"] for f in r.flow_ids.split(";")),
+                    key=CONFIDENCE.index)
+        assert CONFIDENCE.index(r.confidence) >= CONFIDENCE.index(worst)
+    # every observation a row rests on is one its flows name
+    for r in dem[dem["observed_ids"] != ""].itertuples():
+        named = set(";".join(flows.loc[r.flow_ids.split(";"), "observed_ids"]).split(";"))
+        assert set(r.observed_ids.split(";")) <= named
+
+
+def test_value_flows_divide_by_the_value_per_tonne():
+    inp = read_demand_inputs()
+    ft = flow_tonnes(inp).set_index(["flow_id", "commodity_id"])
+    f = inp.flows.set_index("flow_id").loc["RU>AZ"]
+    usd = f["figure"] * f["to_annual"] * f["to_base_year"] * f["direction_share"] * f[
+        "scope_share"]
+    mix = inp.mix[(inp.mix["flow_id"] == "RU>AZ") & (inp.mix["commodity_id"] == "grain")]
+    value = inp.commodities.set_index("commodity_id").at["grain", "value_usd_per_t"]
+    assert ft.at[("RU>AZ", "grain"), "tonnes_per_year"] == pytest.approx(
+        usd * float(mix["share"].iloc[0]) / value)
+
+
+def test_new_trade_figures_change_only_their_rows(dataset):
+    before = build_demand(dataset).set_index(["origin_zone_id", "destination_zone_id",
+                                              "commodity_id"])["tonnes_per_year"]
+
+    def double(df):
+        df.loc[df["flow_id"] == "RU>IN_FERT", "figure"] = "10800000"
+
+    _edit(dataset, "trade_flow", double)
+    after = build_demand(dataset).set_index(["origin_zone_id", "destination_zone_id",
+                                             "commodity_id"])["tonnes_per_year"]
+    changed = after.index[(after - before).abs() > 10]
+    assert len(changed) > 0
+    assert set(changed.get_level_values("commodity_id")) == {"fertilisers_chemicals"}
+    assert all(o.startswith("Z_RU_") and d.startswith("Z_IN_") for o, d, _ in changed)
+    ratio = after[changed] / before[changed]
+    assert ratio.between(1.5, 2.01).all()  # doubled where RU>IN_FERT is the row's only flow
+
+
+def test_bad_inputs_name_every_problem_and_write_nothing(dataset):
+    shipped = (dataset / "demand.csv").read_bytes()
+
+    def break_flows(df):
+        df.loc[0, "origin_zone_id"] = "Z_NOWHERE"
+        df.loc[1, "confidence"] = "hearsay"
+        df.loc[2, "figure"] = "lots"
+        df.loc[3, "observed_ids"] = "OBS_NOT_THERE"
+
+    def break_shares(df):
+        df.loc[0, "share"] = "0.9"
+
+    _edit(dataset, "trade_flow", break_flows)
+    _edit(dataset, "zone_share", break_shares)
+    with pytest.raises(InputError) as e:
+        write_demand(dataset)
+    msg = str(e.value)
+    for part in ("origin_zone_id", "confidence must be one of", "figure must be a number",
+                 "OBS_NOT_THERE", "must sum to 1"):
+        assert part in msg, part
+    assert len(e.value.problems) >= 5
+    assert (dataset / "demand.csv").read_bytes() == shipped
+
+
+def test_zone_shares_are_matched_most_specific_first(dataset):
+    inp = read_demand_inputs(dataset)
+    dem = build_demand(dataset)
+    # Russian grain leaves from the grain belt, not from Moscow's consumption share
+    grain = dem[(dem["commodity_id"] == "grain") & dem["origin_zone_id"].str.startswith("Z_RU_")
+                & dem["destination_zone_id"].str.startswith("Z_TR_")]
+    share = grain.groupby("origin_zone_id")["tonnes_per_year"].sum() / grain[
+        "tonnes_per_year"].sum()
+    zs = inp.zone_shares
+    expect = zs[(zs["country"] == "RU") & (zs["commodity_id"] == "grain")].set_index("zone_id")[
+        "share"]
+    assert np.allclose(share.reindex(expect.index).to_numpy(), expect.to_numpy(), atol=1e-4)
+
+
+def test_energy_is_documented_and_kept_out():
+    inp = read_demand_inputs()
+    assert len(inp.energy) > 0
+    assert (inp.energy["treatment"] == "excluded").all()
+    com = set(read_demand_inputs().commodities["commodity_id"])
+    assert not {"crude_oil", "natural_gas", "coal"} & com
+
+
+def test_the_command_rebuilds_and_checks(dataset):
+    from typer.testing import CliRunner
+
+    from karvan.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["data", "build-demand", "--folder", str(dataset), "--check"])
+    assert r.exit_code == 0, r.output
+    (dataset / "demand.csv").write_text("origin_zone_id\n", encoding="utf-8")
+    r = runner.invoke(app, ["data", "build-demand", "--folder", str(dataset), "--check"])
+    assert r.exit_code == 1 and "differs" in r.output
+    r = runner.invoke(app, ["data", "build-demand", "--folder", str(dataset)])
+    assert r.exit_code == 0, r.output
+    assert "Mt/yr" in r.output and "flows" in r.output
+    assert (dataset / "demand.csv").read_text(encoding="utf-8") == (
+        builtin_corridor_folder() / "demand.csv").read_text(encoding="utf-8")
+    _edit(dataset, "trade_flow", lambda df: df.__setitem__("basis", "kg"))
+    r = runner.invoke(app, ["data", "build-demand", "--folder", str(dataset)])
+    assert r.exit_code == 2 and "basis must be one of" in r.output
+
+
+def test_observations_the_demand_rests_on_are_marked_not_independent():
+    obs = pd.read_csv(builtin_corridor_folder() / "observed.csv", dtype=str,
+                      keep_default_na=False)
+    rests_on = set(";".join(build_demand()["observed_ids"]).split(";")) - {""}
+    assert rests_on <= set(obs["observed_id"])
+    if "independent" in obs:  # the calibration's record of which figures built an input
+        flagged = obs.set_index("observed_id")["independent"].str.lower()
+        assert (flagged[sorted(rests_on)] == "false").all()

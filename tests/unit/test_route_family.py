@@ -1,0 +1,132 @@
+"""Route families and choice parameters of the built-in corridor: every family is named by links
+of the network, every route of a run falls in exactly one, and the parameter table is whole."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from karvan.errors import InputError
+from karvan.freight.corridor import builtin_corridor_folder, load_corridor
+from karvan.freight.route_family import (
+    PARAMETERS,
+    classify_routes,
+    read_choice_parameters,
+    read_route_families,
+)
+from karvan.scenario import load_scenario
+from karvan.scenario.run import run_scenario
+
+ISSUE_8_FAMILIES = {"sea_suez_baltic", "sea_suez_black_sea", "sea_far_east", "instc_west_rail",
+                    "instc_west_road", "instc_caspian", "instc_east", "middle_corridor",
+                    "georgia_ports"}
+
+
+@pytest.fixture(scope="module")
+def baseline_routes():
+    run = run_scenario(load_corridor(), load_scenario("baseline"), lp=False)
+    return run.tables["routes"]
+
+
+def test_families_cover_the_corridor_choices_and_name_real_links():
+    fam = read_route_families()
+    assert ISSUE_8_FAMILIES <= set(fam["family_id"])
+    assert fam["priority"].is_monotonic_increasing and fam["priority"].is_unique
+    assert fam["via_link_ids"].iloc[-1] == "*"  # the catch-all comes last
+    # the sea families are told apart by the sea they start from
+    rows = fam.set_index("family_id")
+    assert "S_RU_XX_STPETERSBURG_SKAGEN" in rows.at["sea_suez_baltic", "also_via_link_ids"]
+    assert "S_RU_XX_NOVOROSSIYSK_BOSPORUS" in rows.at["sea_suez_black_sea", "also_via_link_ids"]
+
+
+def test_every_route_of_a_run_falls_in_one_family(baseline_routes):
+    fam = read_route_families()
+    families = classify_routes(baseline_routes["links"], fam)
+    assert families.notna().all()
+    r = baseline_routes.assign(family=families)
+    # the Astara crossings, the Caspian sea links and Suez each give their own family
+    assert (r.loc[r["links"].str.contains("B_AZ_IR_ASTARA_RAIL"), "family"]
+            == "instc_west_rail").all()
+    caspian = r["links"].str.contains("S_RU_IR_")
+    assert (r.loc[caspian, "family"] == "instc_caspian").all()
+    suez = r["links"].str.contains("S_EG_SUEZ_CANAL")
+    assert r.loc[suez, "family"].str.startswith("sea_").all()  # to Vladivostok: sea_far_east
+    # Russia-India tonnes split over the all-water and the overland families in the baseline
+    ru_in = r[r["origin"].str.startswith("Z_RU_") & r["destination"].str.startswith("Z_IN_")]
+    by = ru_in.groupby("family")["tonnes"].sum()
+    assert by.index.str.startswith("sea_").any() and by.index.str.startswith("instc_").any()
+
+
+def test_a_route_takes_the_first_family_it_matches():
+    fam = pd.DataFrame({
+        "family_id": ["a", "b", "rest"], "priority": [1, 2, 3],
+        "via_link_ids": ["X;Y", "X", "*"], "also_via_link_ids": ["Z", "", ""],
+        "avoid_link_ids": ["", "W", ""]})
+    routes = pd.Series(["X > Z", "X > Q", "X > W", "Y > Z > W", "Q"])
+    assert classify_routes(routes, fam).tolist() == ["a", "b", "rest", "a", "rest"]
+
+
+def test_choice_parameters_are_whole_and_in_their_units():
+    fam = read_route_families()
+    par = read_choice_parameters()
+    assert set(par["parameter"]) == set(PARAMETERS)
+    buffers = par[par["parameter"] == "reliability_buffer_h"]
+    assert set(buffers["family"]) == set(fam["family_id"])
+    assert (buffers["value"] >= 0).all()
+    asc = par[par["parameter"] == "asc_usd_per_t"]
+    assert set(asc["family"]) == set(fam["family_id"]) and (asc["value"] == 0).all()
+    coms = set(load_corridor().commodity_ids)
+    assert set(par.loc[par["parameter"] == "theta", "commodity"]) == coms
+    assert set(par.loc[par["parameter"] == "value_of_reliability", "commodity"]) == coms
+    assert set(par.loc[par["parameter"] == "nest_scale", "nest"]) == set(fam["nest"])
+    # a sourced range gives the buffer: Mumbai-St Petersburg via Suez 30-45 days -> 7.5 days
+    assert buffers.set_index("family").at["sea_suez_baltic", "value"] == pytest.approx(180.0)
+    # every assumption says how it was set
+    assumed = par["confidence"] == "assumption"
+    assert (par.loc[assumed, "method"].str.len() > 20).all()
+
+
+def test_bad_family_and_parameter_tables_name_their_problems(tmp_path):
+    folder = tmp_path / "corridor"
+    shutil.copytree(builtin_corridor_folder(), folder)
+    fam = pd.read_csv(folder / "route_family.csv", dtype=str, keep_default_na=False)
+    fam.loc[0, "via_link_ids"] = "S_NO_SUCH_LINK"
+    fam.loc[1, "priority"] = fam.loc[2, "priority"]
+    fam.to_csv(folder / "route_family.csv", index=False)
+    with pytest.raises(InputError) as e:
+        read_route_families(folder)
+    assert "S_NO_SUCH_LINK" in str(e.value) and "duplicate priority" in str(e.value)
+    shutil.copy(builtin_corridor_folder() / "route_family.csv", folder / "route_family.csv")
+    par = pd.read_csv(folder / "choice_parameter.csv", dtype=str, keep_default_na=False)
+    par.loc[0, "family"] = "no_such_family"
+    par.loc[1, "parameter"] = "colour"
+    theta = par.index[par["parameter"] == "theta"][0]
+    par.loc[theta, "value"] = "-1"
+    par.to_csv(folder / "choice_parameter.csv", index=False)
+    with pytest.raises(InputError) as e:
+        read_choice_parameters(folder)
+    msg = str(e.value)
+    assert "no_such_family" in msg and "colour" in msg and "theta must be > 0" in msg
+
+
+def test_load_corridor_checks_the_new_tables_against_their_schemas(tmp_path):
+    folder = tmp_path / "corridor"
+    shutil.copytree(builtin_corridor_folder(), folder)
+    fam = pd.read_csv(folder / "route_family.csv", dtype=str, keep_default_na=False)
+    fam.loc[0, "priority"] = "first"
+    fam.to_csv(folder / "route_family.csv", index=False)
+    par = pd.read_csv(folder / "choice_parameter.csv", dtype=str, keep_default_na=False)
+    par.loc[0, "commodity"] = "caviar"
+    par.to_csv(folder / "choice_parameter.csv", index=False)
+    mix = pd.read_csv(folder / "demand_inputs" / "trade_mix.csv", dtype=str,
+                      keep_default_na=False)
+    mix.loc[0, "share"] = "1.5"
+    mix.to_csv(folder / "demand_inputs" / "trade_mix.csv", index=False)
+    with pytest.raises(InputError) as e:
+        load_corridor(folder)
+    msg = str(e.value)
+    assert "route_family.csv" in msg and "priority" in msg
+    assert "choice_parameter.csv" in msg and "caviar" in msg
+    assert "trade_mix.csv" in msg and "share" in msg
