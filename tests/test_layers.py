@@ -15,6 +15,7 @@ ALLOWED = {
     "network": {"kernels"},
     "io": {"network", "kernels"},
     "paths": {"network", "kernels", "assign"},
+    "choice": {"network", "kernels", "assign"},
     "assign": {"network", "kernels"},
     "freight": {"network", "kernels", "assign", "io", "paths"},
     "scenario": {"network", "kernels", "assign", "io", "paths", "freight", "store"},
