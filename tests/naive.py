@@ -297,3 +297,14 @@ def logit_shares(costs, weights, theta) -> list[float]:
     """Shares proportional to weight * exp(-theta * cost), computed in the obvious way."""
     e = [w * math.exp(-theta * (c - min(costs))) for c, w in zip(costs, weights, strict=True)]
     return [x / sum(e) for x in e]
+
+
+def efficient_paths(n, tails, heads, costs, blocked, origin, dest) -> list[list[int]]:
+    """Dial's efficient paths origin -> dest: every path of arcs (i, j) with r(i) < r(j), r the
+    least cost from the origin (positive costs), never passing through a blocked node."""
+    r, _ = dijkstra(n, tails, heads, costs, blocked, origin)
+    eff = [e for e in range(len(tails))
+           if r[tails[e]] < r[heads[e]] and not (blocked[tails[e]] and tails[e] != origin)]
+    sub_t = [tails[e] for e in eff]
+    sub_h = [heads[e] for e in eff]
+    return [[eff[i] for i in p] for p in simple_paths(n, sub_t, sub_h, blocked, origin, dest)]

@@ -18,10 +18,12 @@ logit loading at the flows' own costs. Two ways there:
   the logit loading at the current costs (Sheffi and Powell 1982); slow (sublinear) but the
   classic reference.
 
-Route sets grow by column generation when ``RouteOptions.grow``: after each iteration the least-
+Route sets grow by column generation when ``RouteOptions.grow``: after an iteration the least-
 cost route of every OD pair at the current costs joins its set if it is cheaper than every route
-already there (with zero flow; the next sweep loads it). The fixed point is declared when the gap
-is below the target and no route was added.
+already there (with zero flow; the next sweep loads it). It runs after each of the first three
+iterations, after every iteration that follows one where it added routes, every fifth iteration
+otherwise, and always before the fixed point is declared: when the gap is below the target and
+no cheaper route is left.
 
 With ``theta`` infinite (:func:`deterministic_equilibrium`) the same machinery solves the user
 equilibrium by path-based gradient projection (Jayakrishnan et al. 1994), which is what hard
@@ -56,6 +58,8 @@ from karvan.assign import TrafficClass
 from karvan.choice._setup import ClassArrays, per_class, setup
 from karvan.choice.capacities import (Capacities, CompiledCapacities, compile_capacities,
                                       no_capacities)
+from karvan.choice.nested import (CompiledNests, Nests, compile_nests, nested_logit_shares,
+                                  route_families)
 from karvan.choice.result import ChoiceResult, unserved_table
 from karvan.choice.routes import (SOURCE_COLUMN, SOURCE_UNSERVED, RouteOptions, RouteSet,
                                   add_routes, build_route_set, check_route_set, od_pairs)
@@ -72,7 +76,7 @@ log = logging.getLogger(__name__)
 
 #: what the counts of ``params["steps"]`` count (see kernels.logit.newton_sweep)
 STEP_NAMES = ("projection", "toward_loading", "newton_whole", "newton_searched",
-              "halvings", "unchanged")
+              "halvings", "unchanged", "line_search_evaluations")
 COLUMNS = ["outer", "iteration", "gap", "link_gap", "divergence", "aec", "objective",
            "max_violation", "routes", "elapsed_s"]
 
@@ -97,8 +101,10 @@ class _State:
     """Route flows, arc volumes and costs, constraint state: everything an iteration updates."""
 
     def __init__(self, ca: ClassArrays, rs: RouteSet, theta: np.ndarray, beta: float,
-                 overlap: str, cons: CompiledCapacities) -> None:
+                 overlap: str, cons: CompiledCapacities, nests: Nests | None = None) -> None:
         g = ca.graph
+        self.nests = nests
+        self.cnests = compile_nests(nests, rs) if nests is not None else None
         self.ca, self.g, self.theta, self.beta, self.overlap = ca, g, theta, beta, overlap
         self.cons = cons
         self.mu = np.zeros(cons.n)
@@ -120,6 +126,9 @@ class _State:
 
     def set_routes(self, rs: RouteSet) -> None:
         self.rs = rs
+        if self.nests is not None:
+            self.cnests = CompiledNests(self.cnests.names, route_families(rs, self.nests),
+                                        self.cnests.scale, self.cnests.asc)
         ps = KL.path_size(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, self.weight,
                           self.ca.n_chunks)
         self.lnps = self.beta * np.log(ps)
@@ -156,6 +165,8 @@ class _State:
 
     def shares(self, rc: np.ndarray) -> np.ndarray:
         rs = self.rs
+        if self.cnests is not None:
+            return nested_logit_shares(rs, rc, self.theta, self.cnests, self.lnps)
         return KL.logit_shares(rs.od_ptr, rs.od_class, rc, self.lnps, self.theta,
                                np.empty(rs.n_routes))
 
@@ -166,14 +177,17 @@ class _State:
         self.h = self.shares(self.route_costs()) * rs.od_demand[rs.route_od]
         self.refresh()
 
-    def sweep(self) -> None:
+    def sweep(self, skip_tol: float = 1e-13) -> None:
+        """One Gauss-Seidel Newton sweep over every OD pair (serial: splitting the pairs
+        between threads that see each other's moves only after the sweep made the flows
+        oscillate on Chicago Sketch)."""
         rs, g, c, ca = self.rs, self.g, self.cons, self.ca
         KS.newton_sweep(np.arange(rs.n_od, dtype=np.int64), rs.od_ptr, rs.od_class,
                         rs.od_demand, rs.route_ptr, rs.route_arcs, rs.route_fixed, self.lnps,
                         self.theta, ca.pce, ca.fixed, g.free_flow_time, g.capacity, g.alpha,
                         g.beta, g.vdf, self.v, self.t, self.dt, c.arc_cons_ptr, c.arc_cons,
                         c.cons_ptr, c.cons_arcs, c.cap, self.mu, self.rho, self.S, self.surch,
-                        self.dsurch, self.h, self.stats)
+                        self.dsurch, self.h, self.stats, skip_tol)
         self.refresh()
 
     def msa(self, n: int) -> None:
@@ -256,6 +270,13 @@ class _State:
                                              self.ca.n_chunks)
         q = float(rs.od_demand.sum())
         y = self.shares(rc) * rs.od_demand[rs.route_od]
+        if self.cnests is not None:
+            # the distance from the nested loading (route_gap measured the plain logit one)
+            l1 = float(np.abs(self.h - y).sum())
+            m = self.h > 0
+            th = self.theta[rs.od_class[rs.route_od]]
+            with np.errstate(divide="ignore"):
+                kl = float(np.sum(self.h[m] * np.log(self.h[m] / y[m]) / th[m]))
         xy = KL.load_routes(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, y,
                             self.ca.n_classes, self.g.n_arcs, self.ca.n_chunks)
         tot = float(x.sum())
@@ -357,7 +378,8 @@ def _with_unserved(rs: RouteSet, ca: ClassArrays, caps: Capacities, theta: np.nd
 
 def _solve(ca: ClassArrays, theta: np.ndarray, *, routes, method: str, beta: float,
            overlap: str, capacities: Capacities | None, gap: float, max_iter: int,
-           max_time_s: float | None, callback, strict: bool) -> ChoiceResult:
+           max_time_s: float | None, callback, strict: bool,
+           nests: Nests | None = None) -> ChoiceResult:
     t0 = _time.perf_counter()
     opts = routes if isinstance(routes, RouteOptions) else RouteOptions()
     if isinstance(routes, RouteSet):
@@ -370,7 +392,7 @@ def _solve(ca: ClassArrays, theta: np.ndarray, *, routes, method: str, beta: flo
     if capacities is not None:
         cons = compile_capacities(capacities, ca.graph)
         rs = _with_unserved(rs, ca, capacities, theta)
-    st = _State(ca, rs, theta, beta, overlap, cons)
+    st = _State(ca, rs, theta, beta, overlap, cons, nests)
     if cons.n:
         free = ca.free_costs()
         rc = KL.route_costs(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs,
@@ -401,8 +423,17 @@ def _solve(ca: ClassArrays, theta: np.ndarray, *, routes, method: str, beta: flo
         # not be tight (the last round is solved to ``gap``)
         target = gap if not cons.n else max(gap, min(1e-3, 0.01 * st.violation())
                                             if outer else 1e-3)
+        grown = False  # whether column generation ran after the last sweep
         while True:
             if meas[0] <= target and n_inner > 0 and not added:
+                if grow and not grown:
+                    # the fixed point of these route sets: does any cheaper route remain?
+                    added = st.grow()
+                    grown = True
+                    if added:
+                        x = st.refresh()
+                        meas = st.measure(x)
+                        continue
                 inner_ok = True
                 break
             if it >= max_iter or (deadline is not None and _time.perf_counter() >= deadline):
@@ -412,8 +443,12 @@ def _solve(ca: ClassArrays, theta: np.ndarray, *, routes, method: str, beta: flo
             if method == "msa":
                 st.msa(n_inner)
             else:
-                st.sweep()
-            added = st.grow() if grow else 0
+                # OD pairs whose flows are already this close to their loading wait
+                st.sweep(skip_tol=min(1e-3, 0.01 * target))
+            # column generation while it finds routes, and every fifth iteration once the
+            # route sets settle (each round is a shortest-path tree per origin and class)
+            grown = grow and (n_inner <= 3 or added > 0 or n_inner % 5 == 0)
+            added = st.grow() if grown else 0
             x = st.refresh() if added else KL.load_routes(
                 st.rs.od_ptr, st.rs.od_class, st.rs.route_ptr, st.rs.route_arcs, st.h,
                 ca.n_classes, ca.graph.n_arcs, ca.n_chunks)
@@ -508,10 +543,11 @@ def stochastic_equilibrium(
     classes: Sequence[TrafficClass] | None = None,
     routes: RouteOptions | RouteSet | None = None,
     loading: Literal["psl", "dial"] = "psl",
-    method: Literal["newton", "msa"] = "newton",
+    method: Literal["newton", "msa", "sra"] | None = None,
     beta: float = 1.0,
     overlap: Literal["cost", "length"] = "cost",
     capacities: Capacities | None = None,
+    nests: Nests | None = None,
     gap: float = 1e-6,
     max_iter: int = 500,
     max_time_s: float | None = None,
@@ -541,7 +577,8 @@ def stochastic_equilibrium(
         ``psl`` (path-size logit over route sets) or ``dial`` (Dial's STOCH loading over
         efficient paths, MSA; no route sets: see :func:`karvan.choice.dial_equilibrium`).
     method
-        ``newton`` or ``msa`` (see the module notes).
+        ``newton`` (the default with ``psl``) or ``msa``; with ``dial``, ``msa`` (default) or
+        ``sra`` (self-regulated averaging); see the module notes.
     beta
         Exponent of the path size (1: Ben-Akiva and Bierlaire's path-size logit; 0: plain
         multinomial logit over the route set).
@@ -549,6 +586,10 @@ def stochastic_equilibrium(
         Arc weight of the path size: ``cost`` (free-flow generalized cost) or ``length``.
     capacities
         Hard capacities (:class:`Capacities`), solved as side constraints.
+    nests
+        Route families as nests of a nested logit with alternative-specific constants
+        (:class:`~karvan.choice.nested.Nests`) instead of path-size logit across all routes;
+        solved by MSA (``method`` ``msa``, the default then).
     gap
         Target of the result's ``gap`` (see :class:`ChoiceResult`).
     max_iter, max_time_s
@@ -586,10 +627,19 @@ def stochastic_equilibrium(
     >>> [round(float(f), 6) for f in r.flow]  # 10 / (1 + e^-1), 10 / (1 + e)
     [7.310586, 2.689414]
     """
-    if method not in ("newton", "msa"):
-        raise InputError(f"unknown method {method!r}; use newton or msa.")
     if loading not in ("psl", "dial"):
         raise InputError(f"unknown loading {loading!r}; use psl or dial.")
+    if method is None:
+        method = "msa" if loading == "dial" or nests is not None else "newton"
+    if nests is not None and (method != "msa" or loading != "psl"):
+        raise InputError("nested logit runs over route sets (loading='psl') with method='msa'.")
+    if method not in ("newton", "msa", "sra"):
+        raise InputError(f"unknown method {method!r}; use newton, msa or sra.")
+    if loading == "dial" and method == "newton":
+        raise InputError("Dial's loading iterates by method='msa' or 'sra' (it has no route "
+                         "flows for the Newton sweep).")
+    if loading == "psl" and method == "sra":
+        raise InputError("method='sra' is for loading='dial'; use newton or msa.")
     _check_common(gap, max_iter, beta, overlap)
     ca = setup(network, demand, classes, toll_factor=toll_factor,
                distance_factor=distance_factor, links=links)
@@ -597,13 +647,12 @@ def stochastic_equilibrium(
     if loading == "dial":
         from karvan.choice.dial import solve_dial
 
-        if method != "msa" and method != "newton":
-            raise InputError("Dial's loading runs with msa.")
         return solve_dial(ca, th, capacities=capacities, gap=gap, max_iter=max_iter,
-                          max_time_s=max_time_s, callback=callback, strict=strict)
+                          max_time_s=max_time_s, callback=callback, strict=strict,
+                          method=method)
     return _solve(ca, th, routes=routes, method=method, beta=beta, overlap=overlap,
                   capacities=capacities, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
-                  callback=callback, strict=strict)
+                  callback=callback, strict=strict, nests=nests)
 
 
 def deterministic_equilibrium(

@@ -301,6 +301,11 @@ def _search_routes(ca: ClassArrays, opts: RouteOptions, od_cls, od_o, od_d
                               group_ptr, od_orig, sel.astype(np.int64), k_max, max(depth, 1),
                               misses)
         outs.extend(res)
+    if opts.method == "penalty" and outs:
+        searches = sum(int(o[3]) for o in outs)
+        settled = sum(int(o[4]) for o in outs)
+        log.info("route sets: %d searches for %d OD pairs, %.1f nodes settled per search",
+                 searches, len(od_cls), settled / max(searches - len(od_cls), 1))
     if not outs:
         e = np.zeros(0, dtype=np.int64)
         return e, e, e
@@ -513,26 +518,30 @@ def add_routes(rs: RouteSet, route_od, route_len, route_arcs, source: int,
                route_fixed: np.ndarray | None = None) -> tuple[RouteSet, np.ndarray]:
     """The route set with routes appended to their OD pairs (after the routes there); also the
     position of every old route in the new storage."""
-    n_new = len(route_od)
-    old_od = rs.route_od
-    lens = np.diff(rs.route_ptr)
-    all_od = np.r_[old_od, np.asarray(route_od, dtype=np.int64)]
-    tag = np.r_[np.zeros(rs.n_routes, dtype=np.int64), np.ones(n_new, dtype=np.int64)]
-    old_idx = np.r_[np.arange(rs.n_routes), np.full(n_new, -1)]
-    fix = np.zeros(n_new) if route_fixed is None else np.asarray(route_fixed, dtype=float)
-    od_ptr, route_ptr, arcs, src, lab, rfix, _tag, oidx = assemble(
-        all_od, np.r_[lens, np.asarray(route_len, dtype=np.int64)],
-        np.r_[rs.route_arcs.astype(np.int64), np.asarray(route_arcs, dtype=np.int64)],
-        rs.n_od, np.r_[rs.route_source, np.full(n_new, source, dtype=np.int8)],
-        np.r_[rs.route_label, np.full(n_new, -1, dtype=np.int32)], np.r_[rs.route_fixed, fix],
-        tag, old_idx)
-    where = np.empty(rs.n_routes, dtype=np.int64)
-    new_pos = np.flatnonzero(oidx >= 0)
-    where[oidx[new_pos]] = new_pos
+    route_od = np.asarray(route_od, dtype=np.int64)
+    route_len = np.asarray(route_len, dtype=np.int64)
+    order = np.argsort(route_od, kind="stable")
+    starts = np.zeros(len(route_len) + 1, dtype=np.int64)
+    np.cumsum(route_len, out=starts[1:])
+    lens = route_len[order]
+    new_ptr = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(lens, out=new_ptr[1:])
+    idx = np.repeat(starts[:-1][order] - new_ptr[:-1], lens) + np.arange(new_ptr[-1])
+    arcs = np.asarray(route_arcs, dtype=rs.route_arcs.dtype)[idx]
+    od_ptr, route_ptr, out_arcs, old_pos, new_pos = KR.merge_routes(
+        rs.od_ptr, rs.route_ptr, rs.route_arcs, route_od[order], new_ptr, arcs)
+    n = len(route_ptr) - 1
+    src = np.empty(n, dtype=np.int8)
+    lab = np.empty(n, dtype=np.int32)
+    fix = np.empty(n)
+    src[old_pos], src[new_pos] = rs.route_source, source
+    lab[old_pos], lab[new_pos] = rs.route_label, -1
+    fix[old_pos] = rs.route_fixed
+    fix[new_pos] = 0.0 if route_fixed is None else np.asarray(route_fixed, dtype=float)[order]
     out = RouteSet(**{**_fields(rs), "od_ptr": od_ptr, "route_ptr": route_ptr,
-                      "route_arcs": arcs, "route_source": src.astype(np.int8),
-                      "route_label": lab.astype(np.int32), "route_fixed": rfix})
-    return out, where
+                      "route_arcs": out_arcs, "route_source": src, "route_label": lab,
+                      "route_fixed": fix})
+    return out, old_pos
 
 
 def check_route_set(rs: RouteSet) -> None:

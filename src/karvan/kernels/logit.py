@@ -336,3 +336,63 @@ def route_gap(od_ptr, od_class, od_demand, cost, lnps, theta, flow, route_arcs=N
         _gap_par(n, od_ptr, od_class, od_demand, cost, lnps, theta, flow, out)
     s = out.sum(axis=0)
     return float(s[0]), float(s[1]), float(s[2]), float(s[3])
+
+
+@njit(**JIT)
+def nested_shares(od_ptr, od_class, cost, lnps, theta, family, scale, asc, out):
+    """Nested-logit share of every route within its OD pair.
+
+    Route r of family f (``family[r]``; -1: no family, a nest of its own) has utility
+    ``V = -theta * (cost + asc[class, f]) + lnps``; within its nest
+    ``P(r | f) = exp(V / scale_f) / sum exp(V' / scale_f)``, and the nest's inclusive value
+    ``I_f = scale_f * ln sum exp(V' / scale_f)`` gives ``P(f) = exp(I_f) / sum_g exp(I_g)`` over
+    the nests present in the pair.
+    """
+    n_fam = scale.shape[0]
+    mx = np.empty(n_fam)
+    sm = np.empty(n_fam)
+    iv = np.empty(n_fam)
+    for w in range(od_ptr.shape[0] - 1):
+        r0 = od_ptr[w]
+        r1 = od_ptr[w + 1]
+        k = od_class[w]
+        th = theta[k]
+        for f in range(n_fam):
+            mx[f] = -np.inf
+            sm[f] = 0.0
+        for r in range(r0, r1):
+            f = family[r]
+            if f >= 0:
+                u = (-th * (cost[r] + asc[k, f]) + lnps[r]) / scale[f]
+                if u > mx[f]:
+                    mx[f] = u
+            else:
+                u = -th * cost[r] + lnps[r]
+            out[r] = u
+        for r in range(r0, r1):
+            f = family[r]
+            if f >= 0:
+                sm[f] += math.exp(out[r] - mx[f])
+        top = -np.inf
+        for f in range(n_fam):
+            if mx[f] > -np.inf:
+                iv[f] = scale[f] * (mx[f] + math.log(sm[f]))
+                if iv[f] > top:
+                    top = iv[f]
+        for r in range(r0, r1):
+            if family[r] < 0 and out[r] > top:
+                top = out[r]
+        s = 0.0
+        for f in range(n_fam):
+            if mx[f] > -np.inf:
+                s += math.exp(iv[f] - top)
+        for r in range(r0, r1):
+            if family[r] < 0:
+                s += math.exp(out[r] - top)
+        for r in range(r0, r1):
+            f = family[r]
+            if f >= 0:
+                out[r] = math.exp(iv[f] - top) / s * math.exp(out[r] - mx[f]) / sm[f]
+            else:
+                out[r] = math.exp(out[r] - top) / s
+    return out

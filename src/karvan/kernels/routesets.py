@@ -70,13 +70,15 @@ def _pop(heap, pos, size, key):
 
 
 @njit(**JIT)
-def reverse_tree(d, rindptr, rarcs, tail, cost, blocked, dist, heap, pos):
-    """Least cost from every node to ``d`` into ``dist`` (inf where ``d`` cannot be reached);
-    blocked nodes other than ``d`` are reached but never passed through."""
+def reverse_tree(d, rindptr, rarcs, tail, cost, blocked, dist, heap, pos, succ):
+    """Least cost from every node to ``d`` into ``dist`` (inf where ``d`` cannot be reached)
+    and the first arc of a least-cost route from each node into ``succ``; blocked nodes other
+    than ``d`` are reached but never passed through."""
     n = rindptr.shape[0] - 1
     for i in range(n):
         dist[i] = np.inf
         pos[i] = -1
+        succ[i] = -1
     dist[d] = 0.0
     size = _push(heap, pos, 0, dist, d)
     while size > 0:
@@ -90,6 +92,7 @@ def reverse_tree(d, rindptr, rarcs, tail, cost, blocked, dist, heap, pos):
             nd = du + cost[e]
             if nd < dist[w]:
                 dist[w] = nd
+                succ[w] = e
                 size = _push(heap, pos, size, dist, w)
 
 
@@ -98,21 +101,23 @@ def _astar(o, d, indptr, head, cost, pot, blocked, g, pred, key, heap, pos, stam
            avoid_mark):
     """A* from ``o`` to ``d`` with potential ``pot``; nodes whose ``stamp`` differs from ``cur``
     count as unvisited (no reset of the work arrays); with ``avoid_mark >= 0``, nodes with
-    ``avoid[v] >= avoid_mark`` are never entered. Returns whether ``d`` was reached; then
-    ``pred`` walked back from ``d`` gives the route."""
+    ``avoid[v] >= avoid_mark`` are never entered. Returns the number of nodes settled when
+    ``d`` was reached (then ``pred`` walked back from ``d`` gives the route), else -1."""
     stamp[o] = cur
     g[o] = 0.0
     pred[o] = -1
     key[o] = pot[o]
     pos[o] = -1
     size = _push(heap, pos, 0, key, o)
+    count = 0
     while size > 0:
         u, size = _pop(heap, pos, size, key)
+        count += 1
         if u == d:
             # empty the heap for the next search
             for i in range(size):
                 pos[heap[i]] = -1
-            return True
+            return count
         if blocked[u] and u != o:
             continue
         gu = g[u]
@@ -134,7 +139,7 @@ def _astar(o, d, indptr, head, cost, pot, blocked, g, pred, key, heap, pos, stam
                 pred[v] = e
                 key[v] = nd + pv
                 size = _push(heap, pos, size, key, v)
-    return False
+    return -1
 
 
 @njit(**JIT)
@@ -221,12 +226,14 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
     the least-cost route at the penalised costs is found up to ``max_depth`` times; after each
     search the cost of every arc of the route found is multiplied by ``penalty`` (compounding).
     The search stops at ``max_routes`` distinct routes, or once more than ``max_misses`` searches
-    returned a route already in the set.
+    returned a route already in the set. The first search of each pair, at the base costs, is
+    read from the destination's reverse tree.
 
-    Returns (route_od, route_len, route_arcs).
+    Returns (route_od, route_len, route_arcs, searches, settled nodes).
     """
     n = indptr.shape[0] - 1
     m = head.shape[0]
+    succ = np.empty(n, np.int64)
     pot = np.empty(n)
     g = np.empty(n)
     pred = np.empty(n, np.int64)
@@ -246,9 +253,11 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
     nr = 0
     na = 0
     cur = 0
+    searches = 0
+    settled = 0
     for gi in range(c, group_dest.shape[0], n_chunks):
         d = group_dest[gi]
-        reverse_tree(d, rindptr, rarcs, tail, base_cost, blocked, pot, heap, pos)
+        reverse_tree(d, rindptr, rarcs, tail, base_cost, blocked, pot, heap, pos, succ)
         for i in range(n):
             pos[i] = -1
         for k in range(group_ptr[gi], group_ptr[gi + 1]):
@@ -259,14 +268,27 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
             n_mod = 0
             misses = 0
             found = 0
-            for _depth in range(max_depth):
+            for depth in range(max_depth):
                 if found >= max_routes:
                     break
-                cur += 1
-                if not _astar(o, d, indptr, head, pc, pot, blocked, g, pred, key, heap, pos,
-                              stamp, cur, stamp, -1):
-                    break
-                ln = _walk(pred, tail, o, d, buf)
+                searches += 1
+                if depth == 0:
+                    # the least-cost route at the base costs, from the reverse tree
+                    ln = 0
+                    v = o
+                    while v != d:
+                        e = succ[v]
+                        buf[ln] = e
+                        ln += 1
+                        v = head[e]
+                else:
+                    cur += 1
+                    done = _astar(o, d, indptr, head, pc, pot, blocked, g, pred, key, heap, pos,
+                                  stamp, cur, stamp, -1)
+                    if done < 0:
+                        break
+                    settled += done
+                    ln = _walk(pred, tail, o, d, buf)
                 for i in range(ln):
                     a = buf[i]
                     pc[a] *= penalty
@@ -286,7 +308,7 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
                 a = mod[i]
                 pc[a] = base_cost[a]
                 touched[a] = False
-    return out_od[:nr], out_len[:nr], out_arcs[:na]
+    return out_od[:nr], out_len[:nr], out_arcs[:na], searches, settled
 
 
 @njit(**JIT)
@@ -314,6 +336,7 @@ def elimination_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cos
     """
     n = indptr.shape[0] - 1
     pot = np.empty(n)
+    succ = np.empty(n, np.int64)
     g = np.empty(n)
     pred = np.empty(n, np.int64)
     key = np.empty(n)
@@ -332,7 +355,7 @@ def elimination_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cos
     cur = 0
     for gi in range(c, group_dest.shape[0], n_chunks):
         d = group_dest[gi]
-        reverse_tree(d, rindptr, rarcs, tail, base_cost, blocked, pot, heap, pos)
+        reverse_tree(d, rindptr, rarcs, tail, base_cost, blocked, pot, heap, pos, succ)
         for i in range(n):
             pos[i] = -1
         for k in range(group_ptr[gi], group_ptr[gi + 1]):
@@ -341,8 +364,8 @@ def elimination_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cos
                 continue
             first = nr
             cur += 1
-            if not _astar(o, d, indptr, head, pc, pot, blocked, g, pred, key, heap, pos, stamp,
-                          cur, stamp, -1):
+            if _astar(o, d, indptr, head, pc, pot, blocked, g, pred, key, heap, pos, stamp,
+                      cur, stamp, -1) < 0:
                 continue
             ln = _walk(pred, tail, o, d, buf)
             added, out_od, out_len, out_hash, out_arcs, nr, na = _add_route(
@@ -392,7 +415,7 @@ def elimination_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cos
                         pc[a] = np.inf
                         cur += 1
                         ok = _astar(o, d, indptr, head, pc, pot, blocked, g, pred, key, heap,
-                                    pos, stamp, cur, stamp, -1)
+                                    pos, stamp, cur, stamp, -1) >= 0
                         for x in range(r0, r1):
                             pc[lv_rem[x]] = base_cost[lv_rem[x]]
                         pc[a] = base_cost[a]
@@ -502,8 +525,8 @@ def waypoint_routes(indptr, head, tail, cost, blocked, item_orig, item_dest, via
                     break
                 avoid[target] = -1
                 cur += 1
-                if not _astar(cur_node, target, indptr, head, cost, zero, blocked, g, pred, key,
-                              heap, pos, stamp, cur, avoid, later):
+                if _astar(cur_node, target, indptr, head, cost, zero, blocked, g, pred, key,
+                          heap, pos, stamp, cur, avoid, later) < 0:
                     good = False
                     break
                 ln = _walk(pred, tail, cur_node, target, buf)
@@ -584,3 +607,43 @@ def new_least_cost_routes(c, n_chunks, indptr, head, tail, cost, blocked, orig_n
                 nr += 1
                 na += ln
     return out_od[:nr], out_len[:nr], out_arcs[:na], out_cost[:nr]
+
+
+@njit(**JIT)
+def merge_routes(od_ptr, route_ptr, route_arcs, new_od, new_ptr, new_arcs):
+    """Append routes to OD-grouped storage: new route i (arcs ``new_arcs[new_ptr[i]:new_ptr[i +
+    1]]``) goes after the routes of OD pair ``new_od[i]`` (``new_od`` sorted).
+
+    Returns (od_ptr, route_ptr, route_arcs, position of every old route, position of every new
+    route) of the merged storage.
+    """
+    n_od = od_ptr.shape[0] - 1
+    n_old = route_ptr.shape[0] - 1
+    n_new = new_od.shape[0]
+    out_od_ptr = np.zeros(n_od + 1, np.int64)
+    out_ptr = np.zeros(n_old + n_new + 1, np.int64)
+    out_arcs = np.empty(route_arcs.shape[0] + new_arcs.shape[0], route_arcs.dtype)
+    old_pos = np.empty(n_old, np.int64)
+    new_pos = np.empty(n_new, np.int64)
+    r = 0
+    x = 0
+    j = 0
+    for w in range(n_od):
+        out_od_ptr[w] = r
+        for q in range(od_ptr[w], od_ptr[w + 1]):
+            old_pos[q] = r
+            for y in range(route_ptr[q], route_ptr[q + 1]):
+                out_arcs[x] = route_arcs[y]
+                x += 1
+            r += 1
+            out_ptr[r] = x
+        while j < n_new and new_od[j] == w:
+            new_pos[j] = r
+            for y in range(new_ptr[j], new_ptr[j + 1]):
+                out_arcs[x] = new_arcs[y]
+                x += 1
+            r += 1
+            out_ptr[r] = x
+            j += 1
+    out_od_ptr[n_od] = r
+    return out_od_ptr, out_ptr, out_arcs, old_pos, new_pos

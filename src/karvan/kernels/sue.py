@@ -194,7 +194,8 @@ def _delta_objective(nu, uarc, uV, k, fixed, v, fft, cap, al, be, kind, cons_cap
 @njit(**JIT)
 def newton_sweep(od_order, od_ptr, od_class, od_demand, route_ptr, route_arcs, route_fixed,
                  lnps, theta, pce, fixed, fft, cap, al, be, kind, v, t, dt, arc_cons_ptr,
-                 arc_cons, cons_ptr, cons_arcs, cons_cap, mu, rho, S, surch, dsurch, h, stats):
+                 arc_cons, cons_ptr, cons_arcs, cons_cap, mu, rho, S, surch, dsurch, h, stats,
+                 skip_tol):
     """One Gauss-Seidel sweep over the OD pairs in ``od_order``: each OD pair's route flows
     ``h`` move along a Newton direction of the objective restricted to them, with an exact line
     search, and the volumes ``v``, times ``t``, derivatives ``dt``, constraint volumes ``S`` and
@@ -215,7 +216,7 @@ def newton_sweep(od_order, od_ptr, od_class, od_demand, route_ptr, route_arcs, r
 
     ``stats`` counts the steps taken (added to): 0 gradient projection, 1 straight steps toward
     the loading, 2 Newton steps taken whole, 3 shortened by the line search, 4 halved for
-    descent, 5 OD pairs left unchanged.
+    descent, 5 OD pairs left unchanged, 6 slope evaluations in line searches.
     """
     m = v.shape[0]
     n_cons = cons_cap.shape[0]
@@ -337,9 +338,9 @@ def newton_sweep(od_order, od_ptr, od_class, od_demand, route_ptr, route_arcs, r
                 if h[r0 + i] <= 0.0 and y[i] > 1e-15 * q:
                     need_y = True
                 tv += abs(h[r0 + i] - y[i])
-            if tv <= 1e-13 * q:
+            if tv <= skip_tol * q:
                 # converged OD pair: its flows differ from their own logit loading by less
-                # than 1e-13 of its demand
+                # than ``skip_tol`` of its demand
                 stats[5] += 1
                 continue
             if need_y or tv > 0.05 * q:
@@ -461,6 +462,7 @@ def newton_sweep(od_order, od_ptr, od_class, od_demand, route_ptr, route_arcs, r
                                arc_cons_ptr, arc_cons, cons_cap, mu, rho, S, dS, ctouch, nt,
                                r0, nr, route_ptr, route_arcs, route_fixed, slot, lnps, h, d,
                                du, q, th, pk, uc, hn, hp)
+                    stats[6] += 1
                     if ref < 0.0 and np.isfinite(f):
                         ref = abs(f)
                     if abs(f) <= 1e-6 * ref or hi - lo <= 1e-14 * hi:
