@@ -246,19 +246,16 @@ def assemble(route_od: np.ndarray, route_len: np.ndarray, route_arcs: np.ndarray
              *extra: np.ndarray) -> tuple[np.ndarray, ...]:
     """Routes given in any order (each OD pair's routes in their own order) to OD-grouped
     storage: (od_ptr, route_ptr, route_arcs, *extra reordered)."""
-    route_od = np.asarray(route_od, dtype=np.int64)
-    route_len = np.asarray(route_len, dtype=np.int64)
-    order = np.argsort(route_od, kind="stable")
-    starts = np.zeros(len(route_len) + 1, dtype=np.int64)
-    np.cumsum(route_len, out=starts[1:])
-    lens = route_len[order]
-    new_ptr = np.zeros(len(lens) + 1, dtype=np.int64)
-    np.cumsum(lens, out=new_ptr[1:])
-    idx = np.repeat(starts[:-1][order] - new_ptr[:-1], lens) + np.arange(new_ptr[-1])
-    arcs = np.asarray(route_arcs)[idx].astype(np.int32)
-    od_ptr = np.zeros(n_od + 1, dtype=np.int64)
-    np.cumsum(np.bincount(route_od, minlength=n_od), out=od_ptr[1:])
-    return (od_ptr, new_ptr, arcs, *(np.asarray(x)[order] for x in extra))
+    od_ptr, route_ptr, arcs, where = KR.group_routes(
+        np.ascontiguousarray(route_od, dtype=np.int64),
+        np.ascontiguousarray(route_len, dtype=np.int64),
+        np.ascontiguousarray(route_arcs, dtype=np.int64), n_od)
+    out = []
+    for x in extra:
+        y = np.empty_like(np.asarray(x))
+        y[where] = x
+        out.append(y)
+    return (od_ptr, route_ptr, arcs, *out)
 
 
 def _run_chunks(fn, n_chunks: int, *args):

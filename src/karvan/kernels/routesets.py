@@ -647,3 +647,35 @@ def merge_routes(od_ptr, route_ptr, route_arcs, new_od, new_ptr, new_arcs):
             j += 1
     out_od_ptr[n_od] = r
     return out_od_ptr, out_ptr, out_arcs, old_pos, new_pos
+
+
+@njit(**JIT)
+def group_routes(route_od, route_len, route_arcs, n_od):
+    """Routes in any order (each OD pair's in their own order) to OD-grouped storage by a
+    counting sort: (od_ptr, route_ptr, route_arcs as int32, new position of each route)."""
+    n_r = route_od.shape[0]
+    od_ptr = np.zeros(n_od + 1, np.int64)
+    for r in range(n_r):
+        od_ptr[route_od[r] + 1] += 1
+    for w in range(n_od):
+        od_ptr[w + 1] += od_ptr[w]
+    fill = od_ptr[:-1].copy()
+    where = np.empty(n_r, np.int64)
+    for r in range(n_r):
+        w = route_od[r]
+        where[r] = fill[w]
+        fill[w] += 1
+    lens = np.empty(n_r, np.int64)
+    for r in range(n_r):
+        lens[where[r]] = route_len[r]
+    route_ptr = np.zeros(n_r + 1, np.int64)
+    for r in range(n_r):
+        route_ptr[r + 1] = route_ptr[r] + lens[r]
+    arcs = np.empty(route_ptr[n_r], np.int32)
+    src = 0
+    for r in range(n_r):
+        dst = route_ptr[where[r]]
+        for x in range(route_len[r]):
+            arcs[dst + x] = route_arcs[src + x]
+        src += route_len[r]
+    return od_ptr, route_ptr, arcs, where

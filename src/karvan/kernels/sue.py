@@ -47,6 +47,20 @@ def _chol_solve(L, n, b):
 
 
 @njit(**JIT)
+def _add_mask(H, act, na, mk, hv, lst):
+    """Add hv to the lower triangle of H at every pair of active routes in the mask mk."""
+    m = 0
+    for ii in range(na):
+        if (mk >> np.int64(act[ii])) & 1:
+            lst[m] = ii
+            m += 1
+    for x in range(m):
+        ii = lst[x]
+        for y in range(x + 1):
+            H[ii, lst[y]] += hv
+
+
+@njit(**JIT)
 def _curve(alpha, mode, r0, nr, h, d, du, q, hn, hp):
     """Route flows of the OD pair at step ``alpha`` along the search curve into ``hn`` and their
     derivative in alpha into ``hp``: mode 0 the line h + alpha d, mode 1 the logarithmic curve
@@ -239,6 +253,9 @@ def newton_sweep(od_order, od_ptr, od_class, od_demand, route_ptr, route_arcs, r
     hn = np.empty(MAX_ROUTES)
     hp = np.empty(MAX_ROUTES)
     act = np.empty(MAX_ROUTES, np.int64)
+    lst = np.empty(MAX_ROUTES, np.int64)
+    mks = np.empty(256, np.int64)
+    mkv = np.empty(256)
     moved = 0
     for wi in range(od_order.shape[0]):
         w = od_order[wi]
@@ -360,17 +377,30 @@ def newton_sweep(od_order, od_ptr, od_class, od_demand, route_ptr, route_arcs, r
                 for ii in range(na):
                     for jj in range(na):
                         H[ii, jj] = 0.0
+                # arcs used by the same routes (a shared trunk, a route's own stretch) add to
+                # the same Hessian entries: sum their derivatives per distinct route mask first
+                n_mk = 0
                 for u in range(nu):
                     a = uarc[u]
                     hv = pk * (dt[a] + dsurch[a])
                     if hv == 0.0:
                         continue
                     mk = umask[u]
-                    for ii in range(na):
-                        if (mk >> np.int64(act[ii])) & 1:
-                            for jj in range(ii + 1):
-                                if (mk >> np.int64(act[jj])) & 1:
-                                    H[ii, jj] += hv
+                    found = False
+                    for x in range(n_mk):
+                        if mks[x] == mk:
+                            mkv[x] += hv
+                            found = True
+                            break
+                    if not found:
+                        if n_mk < mks.shape[0]:
+                            mks[n_mk] = mk
+                            mkv[n_mk] = hv
+                            n_mk += 1
+                        else:
+                            _add_mask(H, act, na, mk, hv, lst)
+                for x in range(n_mk):
+                    _add_mask(H, act, na, mks[x], mkv[x], lst)
                 for ii in range(na):
                     r = r0 + act[ii]
                     H[ii, ii] += 1.0 / (th * h[r])
