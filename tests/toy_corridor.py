@@ -10,9 +10,18 @@ PROV = {"source": "TEST", "source_date": "2024", "confidence": "assumption",
         "method": "hand-built test case"}
 
 
-def write_corridor(folder: Path, *, nodes, links, zones, commodities, demand, tariffs=(),
-                   growth=(), observed=(), extra: dict | None = None) -> Path:
-    """Write a corridor folder; every row gets the test provenance unless it sets its own."""
+#: stated explicitly: without tariffs and growth rules a dataset is refused (a missing row would
+#: make traffic free or demand flat without anyone saying so)
+FREE = tuple((m, "*", 0.0, 0.0) for m in ("rail", "road", "sea", "ferry", "transfer", "border"))
+NO_GROWTH = (("*", "*", "*", 0.0),)
+
+
+def write_corridor(folder: Path, *, nodes, links, zones, commodities, demand, tariffs=FREE,
+                   growth=NO_GROWTH, observed=(), extra: dict | None = None) -> Path:
+    """Write a corridor folder; every row gets the test provenance unless it sets its own.
+
+    By default every mode is free (``FREE``) and demand does not grow (``NO_GROWTH``).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     node_rows = [{"node_id": n, "name": n, "x_coord": x, "y_coord": y, "node_type": "city",
                   "country": c, **PROV} for n, x, y, c in nodes]

@@ -7,6 +7,11 @@ Validators collect all problems first and raise once with the whole list.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+#: longest value echoed in a message; longer ones are cut with a count of what was left out
+SHOWN_CHARS = 40
 
 
 class KarvanError(Exception):
@@ -22,13 +27,18 @@ class InputError(KarvanError, ValueError):
         One message per problem found. All of them are shown.
     source
         The file or object the problems were found in, shown as a heading.
+    violations
+        The same problems one by one, with file, line, column and value, where the checker that
+        found them keeps them (:class:`Violation`).
     """
 
-    def __init__(self, problems: str | Sequence[str], source: str | None = None) -> None:
+    def __init__(self, problems: str | Sequence[str], source: str | None = None, *,
+                 violations: Sequence[Violation] = ()) -> None:
         if isinstance(problems, str):
             problems = [problems]
         self.problems: list[str] = list(problems)
         self.source = source
+        self.violations: list[Violation] = list(violations)
         head = f"{source}: " if source else ""
         if len(self.problems) == 1:
             msg = head + self.problems[0]
@@ -39,6 +49,10 @@ class InputError(KarvanError, ValueError):
         super().__init__(msg)
 
 
+class NotFoundError(InputError, LookupError):
+    """A run, job, table or scenario that the given name does not find (a web 404)."""
+
+
 class NoPathError(InputError):
     """Demand between zones that the network does not connect."""
 
@@ -47,10 +61,61 @@ class ConvergenceWarning(UserWarning):
     """An iterative solver stopped before reaching the requested gap."""
 
 
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One departure of an input from its schema, where it was found and how to fix it.
+
+    Attributes
+    ----------
+    file
+        File name (or table name for tables built in code).
+    line
+        1-based line of the file (the header is line 1), where known.
+    column
+        Column (field) name, where the problem is in one column.
+    value
+        The offending value as written, shortened (:func:`shorten`).
+    problem
+        What is wrong, in a few words (``"not a number"``, ``"below the minimum 0"``).
+    fix
+        What to do about it.
+    row_id
+        The row's id (``link_id``, ``zone_id``...), where the table has one.
+    severity
+        ``"error"`` stops reading; ``"warning"`` is reported and read leniently.
+    """
+
+    file: str | None
+    line: int | None
+    column: str | None
+    value: str | None
+    problem: str
+    fix: str | None = None
+    row_id: str | None = None
+    severity: Literal["error", "warning"] = "error"
+
+
+def shorten(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``value`` as text of at most about ``limit`` characters, saying how much was cut.
+
+    Examples
+    --------
+    >>> shorten("x" * 100, 10)
+    'xxxxxxxxxx... (100 characters)'
+    """
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
 def format_ids(ids: Iterable[object], limit: int = 5) -> str:
-    """Name up to ``limit`` ids, then a count of the rest: ``"17, 42, 90 and 3 more"``."""
+    """Name up to ``limit`` ids, then a count of the rest: ``"17, 42, 90 and 3 more"``.
+
+    Each id is shortened to :data:`SHOWN_CHARS` characters.
+    """
     ids = list(ids)
-    shown = ", ".join(str(i) for i in ids[:limit])
+    shown = ", ".join(shorten(i) for i in ids[:limit])
     if len(ids) > limit:
         shown += f" and {len(ids) - limit} more"
     return shown
@@ -70,12 +135,20 @@ class Problems:
     def __init__(self, source: str | None = None) -> None:
         self.source = source
         self.items: list[str] = []
+        self.violations: list[Violation] = []
 
-    def add(self, message: str) -> None:
+    def add(self, message: str, violations: Iterable[Violation] = ()) -> None:
+        """Add one problem (and the violations it sums up, if any)."""
         self.items.append(message)
+        self.violations.extend(violations)
 
     def extend(self, messages: Iterable[str]) -> None:
         self.items.extend(messages)
+
+    def absorb(self, error: InputError) -> None:
+        """Add the problems of an :class:`InputError` raised by a reader called on the way."""
+        self.items.extend(error.problems)
+        self.violations.extend(error.violations)
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -84,5 +157,12 @@ class Problems:
         return len(self.items)
 
     def raise_if_any(self, cls: type[InputError] = InputError) -> None:
+        """Raise ``cls`` with every problem collected, if there is any.
+
+        Raises
+        ------
+        InputError
+            When at least one problem was added.
+        """
         if self.items:
-            raise cls(self.items, self.source)
+            raise cls(self.items, self.source, violations=self.violations)

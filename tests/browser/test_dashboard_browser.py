@@ -15,12 +15,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.browser.conftest import needs_chromium
-
 from karvan.freight.corridor import load_corridor
 from karvan.scenario import load_scenario
 from karvan.scenario.run import run_scenario, save_run
 from karvan.store import RunStore
+from tests.browser.conftest import needs_chromium
 
 #: bounded waits, in milliseconds
 WAIT_MS = 10_000

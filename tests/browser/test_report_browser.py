@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import needs_chromium
-
 from karvan.report import write_report
+from tests.browser.conftest import needs_chromium
 from tests.unit.test_report import make_runs
-
 
 pytestmark = needs_chromium
 

@@ -13,6 +13,28 @@ from karvan.io import read_tntp, read_tntp_flow
 SIOUX_FALLS_OBJECTIVE = 42.31335287107440 * 1e5
 
 
+def _excess(r) -> float:
+    """Absolute gap TSTT - SPTT of a one-class result (its relative gap times SPTT)."""
+    tstt = float(np.dot(r.flow, r.cost))
+    return tstt - tstt / (1.0 + r.gap)
+
+
+def assert_same_equilibrium(r1, r2) -> None:
+    """Two one-class answers are the same equilibrium as far as their gaps can tell.
+
+    With gaps G1, G2 (absolute) and x2 feasible, G1 >= t(x1).(x1 - x2), and likewise for x2, so
+    sum_a (t1_a - t2_a)(x1_a - x2_a) <= G1 + G2, every term being >= 0 for increasing link
+    costs. A link whose cost barely moves with its flow (v/c near 0, t' ~ 1e-10 on some
+    Anaheim links) is pinned only loosely by the gap, so a fixed flow tolerance does not hold
+    there; the product does. Beckmann's objective of each lies within its gap of the optimum.
+    """
+    g1, g2 = _excess(r1), _excess(r2)
+    prod = (r1.time - r2.time) * (r1.flow - r2.flow)
+    assert prod.min() >= -1e-9 * (g1 + g2)
+    assert prod.sum() <= g1 + g2, (prod.sum(), g1 + g2)
+    assert abs(r1.objective - r2.objective) <= max(g1, g2)
+
+
 @pytest.mark.parametrize("name", ["SiouxFalls", "Anaheim"])
 def test_reproduces_best_known_flows_at_1e10(tntp_dir, name):
     prob = read_tntp(tntp_dir / name / f"{name}_net.tntp")
@@ -105,8 +127,7 @@ def test_warm_start_reaches_the_gap_in_fewer_sweeps(tntp_dir):
                          warm_start=base)
     assert warm.converged and cold.converged
     assert warm.iterations < cold.iterations
-    strict = ((links["alpha"] > 0) & (links["free_flow_time"] > 0)).to_numpy()
-    assert np.abs(warm.flow - cold.flow)[strict].max() < 0.05
+    assert_same_equilibrium(warm, cold)
     # a result of another method cannot seed the bushes
     with pytest.raises(karvan.InputError, match="algorithm-b"):
         karvan.assign(net2, prob.demand, method="algorithm-b", warm_start=karvan.assign(
@@ -130,4 +151,8 @@ def test_parallel_sweeps_converge_to_the_same_flows(tntp_dir):
                             strict=True, threads=threads)
         out.append(r)
     assert out[1].params["threads"] == 2
-    assert np.abs(out[0].flow - out[1].flow).max() < 0.05
+    assert out[0].gap <= 1e-10 and out[1].gap <= 1e-10
+    # not a fixed flow tolerance: the two threads race on the shared link totals, so the
+    # parallel answer is another point within the gap, and 1e-10 leaves links with flat costs
+    # free by up to a vehicle (issue 10: 0.498 on such a link against 0.05)
+    assert_same_equilibrium(out[0], out[1])

@@ -55,7 +55,7 @@ def test_validate_gmns_folder():
     for row in ("nodes │ 8 ", "links │ 14 (15 directed arcs)", "zones │ 4 ",
                 "demand │ 280.00 in 1 matrix(es)"):
         assert row in out
-    assert out.rstrip().endswith("valid")
+    assert out.rstrip().endswith("valid GMNS ready to assign")
 
 
 def test_validate_tntp_net_file(sioux_falls):
@@ -72,8 +72,8 @@ def test_validate_broken_folder_reports_every_problem(small):
     code, out = run("validate", small)
     assert code == 2
     assert f"error: {small}: 2 problems:" in out
-    assert "non-numeric capacity (lines 7; link_id 1006: lots)" in out
-    assert "to_node_id not in node.csv (lines 15; link_id 1014; to_node_id 9)" in out
+    assert "capacity is not a number on 1 row (line 7; link_id 1006: 'lots')" in out
+    assert "to_node_id is not a node_id of node.csv on 1 row (line 15; link_id 1014: '9')" in out
 
 
 def test_validate_missing_trips_file(small):
@@ -176,12 +176,12 @@ def test_not_converged_exits_1_and_still_writes(sioux_falls, tmp_path):
 
 def break_network(folder: Path) -> str:
     edit(folder / "link.csv", "1009,7,6,TRUE,6,", "1009,7,6,TRUE,-6,")
-    return "negative length (lines 10; link_id 1009)"
+    return "length is below the minimum 0 on 1 row (line 10; link_id 1009: '-6')"
 
 
 def unknown_zone(folder: Path) -> str:
     (folder / "demand.csv").write_text("o_zone_id,d_zone_id,volume\n10,20,1\n10,99,5\n")
-    return "d_zone_id that is not a zone of the network (lines 3; 99)"
+    return "d_zone_id is not a zone of the network on 1 row (line 3: '99')"
 
 
 def no_path(folder: Path) -> str:

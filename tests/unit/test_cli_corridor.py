@@ -15,7 +15,7 @@ ENV = {"COLUMNS": "200"}
 
 TABLES = {"links", "routes", "countries", "borders", "bottlenecks", "skims", "convergence",
           "demand", "no_path", "modifications", "calibration", "unserved", "lp_routes",
-          "shipper"}
+          "shipper", "calibration_summary"}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_compare_reports_differences(results, tmp_path):
 
 def test_compare_needs_result_folders(tmp_path):
     r = runner.invoke(app, ["compare", str(tmp_path), str(tmp_path)], env=ENV)
-    assert r.exit_code == 2 and "not a karvan results folder" in r.output
+    assert r.exit_code == 2 and "not a karvan run folder" in r.output
 
 
 def test_run_rejects_a_bad_scenario_and_writes_nothing(tmp_path):
@@ -94,3 +94,38 @@ def test_data_sources_lists_every_source():
     assert r.exit_code == 0, r.output
     assert "source_id" in r.output and "rows by confidence" in r.output
     assert "KV_ASSUMPTION" in r.output
+
+
+def test_run_writes_a_styled_geopackage_for_every_scenario(results):
+    import contextlib
+    import sqlite3
+
+    import pyogrio
+
+    out, _ = results
+    for name in ("baseline", "rasht_astara", "my_case"):
+        gpkg = out / name / "run.gpkg"
+        layers = {n for n, _ in pyogrio.list_layers(gpkg)}
+        assert {"countries", "links", "nodes", "borders", "od_lines"} <= layers
+        with contextlib.closing(sqlite3.connect(gpkg)) as con:
+            styled = {r[0] for r in con.execute(
+                "SELECT f_table_name FROM layer_styles WHERE useAsDefault = 1")}
+        assert styled == layers - {"layer_styles"}
+
+
+def test_report_and_export_take_run_ids_and_scenario_names(results, tmp_path):
+    out, _ = results
+    page = tmp_path / "r.html"
+    r = runner.invoke(app, ["report", "baseline", "my_case", "--store", str(out), "--out",
+                            str(page)], env=ENV)
+    assert r.exit_code == 0, r.output
+    html = page.read_text(encoding="utf-8")
+    assert 'data-name="baseline"' in html and 'data-name="my_case"' in html
+    run_id = json.loads((out / "rasht_astara" / "manifest.json").read_text())["run_id"]
+    r = runner.invoke(app, ["export", run_id[:-2], "--store", str(out), "--format", "omx",
+                            "--out", str(tmp_path / "x.omx")], env=ENV)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "x.omx").is_file()
+    for cmd in (["report", "nonesuch"], ["export", "nonesuch", "--format", "omx"]):
+        r = runner.invoke(app, [*cmd, "--store", str(out)], env=ENV)
+        assert r.exit_code == 2 and "names no run" in r.output, r.output

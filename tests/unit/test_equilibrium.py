@@ -152,6 +152,7 @@ def path_costs(r, o_id, d_id):
             for p in naive.simple_paths(g.n_nodes, g.tail, g.head, g.blocked, o, d)]
 
 
+@pytest.mark.tntp
 @pytest.mark.parametrize("method", ["msa", "fw", "cfw", "bfw"])
 def test_braess_equilibrium(method):
     prob = karvan.read_tntp(BRAESS)
@@ -164,6 +165,7 @@ def test_braess_equilibrium(method):
     np.testing.assert_allclose(costs, BRAESS_COST, rtol=1e-5)
 
 
+@pytest.mark.tntp
 def test_braess_paradox_removing_a_link_helps_everyone():
     prob = karvan.read_tntp(BRAESS)
     links = prob.network.links
@@ -267,7 +269,7 @@ def test_reported_gap_equals_naive_recomputation(seed, method, max_iter):
 
 
 @pytest.mark.parametrize("method", ["fw", "cfw", "bfw"])
-@pytest.mark.parametrize("source", ["grid", "sioux_falls"])
+@pytest.mark.parametrize("source", ["grid", pytest.param("sioux_falls", marks=pytest.mark.tntp)])
 def test_objective_never_rises(method, source):
     if source == "grid":
         rng = np.random.default_rng(7)

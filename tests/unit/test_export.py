@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -21,7 +23,7 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from karvan.cli_export import app, export_gmns, export_run, scenario_from_manifest
+from karvan.cli import app
 from karvan.errors import InputError
 from karvan.freight.corridor import load_corridor
 from karvan.io import geopackage, read_gmns
@@ -30,10 +32,12 @@ from karvan.io.omx import read_omx, write_omx
 from karvan.io.qgis_styles import style_fields
 from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
+from karvan.scenario.export import export_gmns, export_run, scenario_from_manifest
 from karvan.scenario.run import run_scenario, write_run
 
 SCENARIO = "rasht_astara"
-GEOMETRY = {"links": "LineString", "nodes": "Point", "borders": "Point", "od_lines": "LineString"}
+GEOMETRY = {"links": "LineString", "nodes": "Point", "borders": "Point", "od_lines": "LineString",
+            "countries": "MultiPolygon"}
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +147,7 @@ def test_layer_styles_one_default_qml_per_layer(gpkg):
         fields = set(pyogrio.read_info(gpkg, layer=name)["fields"])
         used = style_fields(r["styleQML"])
         assert used <= fields, (name, used - fields)
-        geom_type = {"LineString": "1", "Point": "0"}[GEOMETRY[name]]
+        geom_type = {"LineString": "1", "Point": "0", "MultiPolygon": "2"}[GEOMETRY[name]]
         assert root.findtext("layerGeometryType") == geom_type
     links = renderers["links"]
     assert links.get("type") == "graduatedSymbol" and links.get("attr") == "tonnes_tot"
@@ -157,9 +161,38 @@ def test_layer_styles_one_default_qml_per_layer(gpkg):
     top = float(ranges[-1].get("upper"))
     assert top >= table(gpkg.parent, "links")["tonnes_tot"].max()  # the heaviest link is drawn
     assert renderers["od_lines"].get("type") == "graduatedSymbol"
+    dash = links.find(".//Option[@name='outlineStyle']/Option[@name='expression']").get("value")
+    assert "'sea'" in dash and "'ferry'" in dash and "'dash'" in dash
+    assert renderers["countries"].find("symbols/symbol").get("type") == "fill"
     size = renderers["borders"].find(".//Option[@name='size']/Option[@name='expression']")
     assert '"tonnes_tot"' in size.get("value")
     assert renderers["nodes"].get("type") == "singleSymbol"
+
+
+def test_geopackage_has_the_country_outlines_for_context(gpkg):
+    countries = pyogrio.read_dataframe(gpkg, layer="countries")
+    assert {"AZE", "IRN", "RUS", "KAZ", "TKM", "GEO", "ARM"} <= set(countries["iso3"])
+    geoms = countries.geometry.to_numpy()
+    assert shapely.is_valid(geoms).all() and (shapely.area(geoms) > 0).all()
+    links = pyogrio.read_dataframe(gpkg, layer="links")
+    # the network lies on the land drawn, apart from sea legs
+    land = shapely.buffer(shapely.union_all(geoms), 0.05)
+    inland = links[~links["mode"].isin(["sea", "ferry"])].geometry.to_numpy()
+    assert shapely.within(shapely.point_on_surface(inland), land).mean() > 0.95
+
+
+def test_report_and_qgis_share_one_utilization_scale():
+    from karvan.io.colours import UTILIZATION_SCALE, utilization_colour
+    from karvan.io.qgis_styles import utilization_colour_expression
+    from karvan.report.svg import util_colour
+
+    expr = utilization_colour_expression()
+    for u in (0.0, 0.49, 0.5, 0.79, 0.8, 0.94, 0.95, 0.99, 1.0, 3.0, float("nan"), None):
+        assert util_colour(u) == utilization_colour(u)
+        assert f"'{utilization_colour(u)}'" in expr
+    # the expression's classes, in order: grey for null, then every class's colour
+    assert re.findall(r"'(#[0-9a-f]{6})'", expr) == [
+        utilization_colour(None), *(c for _, c, _ in UTILIZATION_SCALE)]
 
 
 def test_geopackage_values_equal_the_run_tables(run, gpkg, data):
@@ -191,7 +224,7 @@ def test_geopackage_values_equal_the_run_tables(run, gpkg, data):
     demand = table(run, "demand")
     demand = demand[demand["tonnes_per_year"] > 0]
     skims = table(run, "skims").set_index(["commodity", "origin", "destination"])
-    centroid = dict(zip(data.zones["zone_id"], data.zones["node_id"]))
+    centroid = dict(zip(data.zones["zone_id"], data.zones["node_id"], strict=True))
     assert od["tonnes_tot"].sum() == pytest.approx(demand["tonnes_per_year"].sum())
     for row in od.sample(25, random_state=1).itertuples():
         rows = demand[(demand["origin_zone_id"] == row.origin)
@@ -270,7 +303,8 @@ def test_omx_layout_and_read_back(run, data):
     for c, rows in demand.groupby("commodity_id"):
         m = mats[f"demand_{c}"]
         assert list(m.index) == zones and list(m.columns) == zones
-        got = [m.at[o, d] for o, d in zip(rows["origin_zone_id"], rows["destination_zone_id"])]
+        got = [m.at[o, d] for o, d in zip(rows["origin_zone_id"],
+                                                rows["destination_zone_id"], strict=True)]
         np.testing.assert_allclose(got, rows["tonnes_per_year"])
         assert m.to_numpy().sum() == pytest.approx(rows["tonnes_per_year"].sum())
     assert mats["demand_total"].to_numpy().sum() == pytest.approx(
@@ -278,7 +312,8 @@ def test_omx_layout_and_read_back(run, data):
     for field in ("time_h", "distance_km", "cost_usd_per_t", "charge_usd_per_t"):
         for c, rows in skims.groupby("commodity"):
             m = mats[f"{field}_{c}"]
-            got = [m.at[o, d] for o, d in zip(rows["origin"], rows["destination"])]
+            got = [m.at[o, d] for o, d in zip(rows["origin"], rows["destination"],
+                                                    strict=True)]
             np.testing.assert_array_equal(got, rows[field].to_numpy())
             assert np.isnan(m.to_numpy()).sum() == n * n - len(rows)  # no skim: NaN
 
@@ -336,7 +371,9 @@ def test_gmns_export_has_the_scenario_statuses(run, tmp_path, data):
         net.links.index[net.links["status"] == "open"])
     assert sorted(net.nodes.index) == sorted(data.nodes.index)
     demand = pd.read_csv(out / "demand.csv")
-    assert demand["tonnes_per_year"].sum() == pytest.approx(
+    no_path = pd.read_csv(out / "no_path.csv")["tonnes_per_year"].sum() \
+        if (out / "no_path.csv").stat().st_size > 1 else 0.0
+    assert demand["volume"].sum() + no_path == pytest.approx(
         table(run, "demand")["tonnes_per_year"].sum())
     assert (out / "zone.csv").is_file()
     with pytest.raises(InputError, match="exists"):
@@ -355,14 +392,53 @@ def test_scenario_from_manifest_matches_the_file(run):
 
 
 def test_cli_export(run, tmp_path):
-    r = CliRunner().invoke(app, [str(run), "--format", "gpkg", "--out",
+    r = CliRunner().invoke(app, ["export", str(run), "--format", "gpkg", "--out",
                                  str(tmp_path / "a.gpkg")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "a.gpkg").is_file()
     done = export_run(run, "all", tmp_path / "all")
     assert sorted(done) == ["gmns", "gpkg", "omx"]
     assert all(p.exists() for p in done.values())
-    r = CliRunner().invoke(app, [str(run), "--format", "shp"])
+    r = CliRunner().invoke(app, ["export", str(run), "--format", "shp"])
     assert r.exit_code == 2 and "unknown format" in r.output
-    r = CliRunner().invoke(app, [str(tmp_path), "--format", "omx"])
+    r = CliRunner().invoke(app, ["export", str(tmp_path), "--format", "omx"])
     assert r.exit_code == 2 and "not a karvan run folder" in r.output
+
+
+def _qgis_python() -> str | None:
+    """A Python that imports QGIS's bindings (Debian's python3-qgis), if there is one."""
+    for exe in ("/usr/bin/python3", shutil.which("python3")):
+        if exe and subprocess.run([exe, "-c", "import qgis.core"], capture_output=True,
+                                  env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+                                  ).returncode == 0:
+            return exe
+    return None
+
+
+@pytest.mark.skipif(_qgis_python() is None, reason="QGIS's Python bindings are not installed "
+                                                    "(Debian: python3-qgis)")
+def test_qgis_opens_the_geopackage_styled_and_in_context(gpkg, tmp_path):
+    from karvan.io.colours import NO_CAPACITY, UTILIZATION_SCALE
+    from karvan.io.qgis_styles import COUNTRY_FILL
+
+    script = Path(__file__).resolve().parents[1] / "qgis_open.py"
+    res = subprocess.run([_qgis_python(), str(script), str(gpkg), str(tmp_path / "map.png")],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert res.returncode == 0, res.stderr[-3000:]
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    layers = got["layers"]
+    assert all(v["valid"] and v["style"] and v["features"] > 0 for v in layers.values()), layers
+    assert layers["links"]["renderer"] == "graduatedSymbol"
+    assert layers["links"]["attr"] == "tonnes_tot"
+    # sea and ferry legs dashed as on the report's map, land links solid
+    styles = got["stroke_style_by_mode"]
+    assert {styles[m] for m in ("sea", "ferry") if m in styles} == {"dash"}, styles
+    assert styles["rail"] == styles["road"] == "solid", styles
+    # drawn: the land of the country outlines, grey links without capacity and the scale's
+    # colours on the links and borders that have one
+    colours = got["colours"]
+    fill = "#" + "".join(f"{int(v):02x}" for v in COUNTRY_FILL.split(",")[:3])
+    assert colours.get(fill, 0) > 1000
+    assert colours.get(NO_CAPACITY, 0) > 100
+    assert sum(colours.get(c, 0) > 10 for _, c, _ in UTILIZATION_SCALE) >= 2

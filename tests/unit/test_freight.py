@@ -214,8 +214,8 @@ def test_dataset_errors_are_collected(tmp_path):
     with pytest.raises(InputError) as e:
         load_corridor(folder)
     msg = str(e.value)
-    assert "to_node_id not in node.csv" in msg and "q" in msg
-    assert "negative length_km" in msg
+    assert "to_node_id is not a node_id of node.csv" in msg and "link_id q" in msg
+    assert "length_km is below the minimum 0" in msg and msg.count("length_km") == 2
     # problems of different tables come together too
     folder = write_corridor(
         tmp_path / "bad2", nodes=[("A", 0, 0, "AA"), ("B", 1, 0, "AA")],
@@ -226,7 +226,7 @@ def test_dataset_errors_are_collected(tmp_path):
         load_corridor(folder)
     msg = str(e.value)
     assert "NOPE" in msg and "sources.csv" in msg
-    assert "unknown zone" in msg and "ZX" in msg
+    assert "destination_zone_id is not a zone_id of zone.csv" in msg and "ZX" in msg
 
 
 def test_missing_provenance_is_an_error(tmp_path):
@@ -234,7 +234,7 @@ def test_missing_provenance_is_an_error(tmp_path):
                             links=[rail("p", "A", "B", 100, confidence="assumption", method="")],
                             zones=[("ZA", "A", "AA"), ("ZB", "B", "AA")],
                             commodities=[("c", 1.0, 100.0)], demand=[("ZA", "ZB", "c", 1.0)])
-    with pytest.raises(InputError, match="assumptions have no method"):
+    with pytest.raises(InputError, match="method is blank on an assumption on 1 row .*link_id p"):
         load_corridor(folder)
 
 

@@ -308,8 +308,11 @@ def test_missing_required_columns(tmp_path):
     folder = small(tmp_path)
     edit(folder / "node.csv", "node_id,name,x_coord", "node_id,name,x")
     edit(folder / "link.csv", "link_id,from_node_id", "link_id,from_node")
-    assert problems_of(folder) == ["node.csv: missing required column(s) x_coord.",
-                                   "link.csv: missing required column(s) from_node_id."]
+    assert problems_of(folder) == [
+        "node.csv: has no column x_coord (required); its columns are node_id, name, x, y_coord, "
+        "node_type, zone_id.",
+        "link.csv: has no column from_node_id (required); column 'from_node' looks like "
+        "from_node_id renamed or misspelt: rename it to from_node_id."]
 
 
 def test_duplicate_node_id(tmp_path):
@@ -317,7 +320,8 @@ def test_duplicate_node_id(tmp_path):
     with (folder / "node.csv").open("a") as f:
         f.write("5,Again,1.0,1.0,intersection,\n")
     (msg,) = problems_of(folder)
-    assert msg == ("node.csv: 1 duplicate node_id (5 on lines 6, 10); ids must be unique.")
+    assert msg == ("node.csv: node_id repeats an earlier row on 1 row (line 10; node_id 5: "
+                   "'5 as on line 6'); each node_id may appear once.")
 
 
 def test_duplicate_link_id(tmp_path):
@@ -325,70 +329,90 @@ def test_duplicate_link_id(tmp_path):
     with (folder / "link.csv").open("a") as f:
         f.write("1003,4,1,TRUE,3,60,1,200,car,local\n")
     (msg,) = problems_of(folder)
-    assert "link.csv: 1 duplicate link_id (1003 on lines 4, 16)" in msg
+    assert "link.csv: link_id repeats an earlier row on 1 row (line 16; link_id 1003: '1003 as " \
+           "on line 4')" in msg
 
 
 def test_link_to_unknown_node(tmp_path):
     folder = small(tmp_path)
     edit(folder / "link.csv", "1014,8,7,", "1014,8,9,")
     (msg,) = problems_of(folder)
-    assert msg.startswith("link.csv: 1 links have a to_node_id not in node.csv "
-                          "(lines 15; link_id 1014; to_node_id 9)")
+    assert msg == ("link.csv: to_node_id is not a node_id of node.csv on 1 row (line 15; "
+                   "link_id 1014: '9'); add the node to node.csv or correct the id.")
 
 
 def test_non_numeric_capacity(tmp_path):
     folder = small(tmp_path)
     edit(folder / "link.csv", "1006,5,6,TRUE,4,80,1,200", "1006,5,6,TRUE,4,80,1,lots")
     (msg,) = problems_of(folder)
-    assert msg == "link.csv: 1 rows have a non-numeric capacity (lines 7; link_id 1006: lots)."
+    assert msg == ("link.csv: capacity is not a number on 1 row (line 7; link_id 1006: 'lots'); "
+                   "write a number.")
 
 
 def test_negative_length(tmp_path):
     folder = small(tmp_path)
     edit(folder / "link.csv", "1009,7,6,TRUE,6,", "1009,7,6,TRUE,-6,")
     (msg,) = problems_of(folder)
-    assert "link.csv: 1 rows have a negative length (lines 10; link_id 1009)" in msg
+    assert msg == ("link.csv: length is below the minimum 0 on 1 row (line 10; link_id 1009: "
+                   "'-6'); length must be >= 0.")
 
 
 def test_unknown_allowed_use(tmp_path):
     folder = small(tmp_path)
     edit(folder / "link.csv", "1007,6,3,TRUE,2,50,1,200,All", "1007,6,3,TRUE,2,50,1,200,All;Tram")
     (msg,) = problems_of(folder)
-    assert msg.startswith("link.csv: 1 links name uses that are in neither use_definition.csv "
-                          "nor use_group.csv (lines 8: tram)")
+    assert msg == ("link.csv: allowed_uses names uses that are in neither use_definition.csv "
+                   "nor use_group.csv on 1 row (line 8; link_id 1007: 'tram'); add them to "
+                   "use_definition.csv or correct them.")
 
 
 def test_zone_not_in_zone_csv(tmp_path):
     folder = small(tmp_path)
     edit(folder / "node.csv", "centroid,40", "centroid,50")
     (msg,) = problems_of(folder)
-    assert msg == "node.csv: 1 nodes name a zone_id not in zone.csv (lines 9: 50)."
+    assert msg == ("node.csv: zone_id is not a zone_id of zone.csv on 1 row (line 9; node_id 8: "
+                   "'50'); add it to zone.csv or correct it.")
 
 
 def test_two_nodes_with_one_zone(tmp_path):
     folder = small(tmp_path)
     edit(folder / "node.csv", "5,Centre,10.0,10.0,intersection,", "5,Centre,10.0,10.0,x,30")
-    (msg,) = problems_of(folder)
-    assert msg.startswith("node.csv: 1 zones have more than one node (zone_id 30 on lines 6, 8; "
-                          "node_id 5, 7)")
+    (msg,) = problems_of(folder, zone_nodes="strict")
+    assert msg.startswith("node.csv: 1 zones have more than one node (zone_id 30; node_id 5, 7)")
+    with pytest.warns(GmnsWarning, match=r"zone_id 30\); each is loaded at a centroid of its own "
+                                         r"\(node_id 9\)"):
+        net = read_gmns(folder)
+    assert net.zones[30] == 9 and not net.nodes.loc[9, "passable"]
+    conn = net.links[net.links["facility_type"] == "connector"]
+    assert sorted(conn["to_node_id"]) == [5, 7] and (conn["from_node_id"] == 9).all()
+    assert (conn["free_flow_time"] == 0).all() and (~conn["directed"]).all()
+    assert net.nodes.loc[9, ["x_coord", "y_coord"]].tolist() == [10.0, 15.0]
+    # written back as it was read: the zone on both nodes, no centroid, no connectors
+    write_gmns(net, tmp_path / "back")
+    back = pd.read_csv(tmp_path / "back" / "node.csv")
+    assert back.loc[back["zone_id"] == 30, "node_id"].tolist() == [5, 7]
+    assert len(pd.read_csv(tmp_path / "back" / "link.csv")) == 14
+    with pytest.warns(GmnsWarning, match="loaded at the first of its nodes"):
+        assert read_gmns(folder, zone_nodes="first").zones[30] == 5
 
 
-def test_zero_free_speed_with_positive_length(tmp_path):
+def test_zero_free_speed_with_positive_length_has_no_time(tmp_path):
+    # GMNS allows free_speed 0; such a link cannot be traversed: it gets no time, never 0
     folder = small(tmp_path)
     edit(folder / "link.csv", "1012,7,1,TRUE,30,100,", "1012,7,1,TRUE,30,0,")
-    (msg,) = problems_of(folder)
-    assert msg.startswith("link.csv: 1 links have free_speed 0 and a positive length "
-                          "(lines 13; link_id 1012)")
+    net = read_gmns(folder)
+    assert np.isnan(net.links.loc[1012, "free_flow_time"])
+    assert net.links.loc[1001, "free_flow_time"] == pytest.approx(0.1)
 
 
 def test_bad_config_units(tmp_path):
     folder = small(tmp_path)
-    edit(folder / "config.csv", "meter,km,km/h", "meter,furlong,knots")
+    edit(folder / "config.csv", "meter,km,km/h", "meter,furlong,furlongs per fortnight")
     assert problems_of(folder) == [
         "config.csv: long_length 'furlong' is not a known length unit; use one of mile, "
         "kilometer, meter, foot.",
-        "config.csv: speed 'knots' is not a known speed unit; use mile/hour, kilometer/hour or "
-        "meter/second.",
+        "config.csv: speed 'furlongs per fortnight' is not a known speed unit; use mile/hour, "
+        "kilometer/hour or meter/second.",
     ]
 
 
@@ -396,8 +420,8 @@ def test_bad_directed_value(tmp_path):
     folder = small(tmp_path)
     edit(folder / "link.csv", "1004,4,5,TRUE", "1004,4,5,maybe")
     (msg,) = problems_of(folder)
-    assert msg == ("link.csv: directed must be true or false (TRUE/FALSE, 1/0 also read); "
-                   "lines 5 have maybe.")
+    assert msg == ("link.csv: directed is not true or false on 1 row (line 5; link_id 1004: "
+                   "'maybe'); write true or false (TRUE/FALSE, 1/0, t/f, yes/no are read too).")
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
@@ -409,15 +433,15 @@ def test_every_problem_is_reported_at_once(tmp_path):
     edit(folder / "link.csv", "1006,5,6,TRUE,4,80,1,200", "1006,5,6,TRUE,4,80,1,lots")
     edit(folder / "link.csv", "1009,7,6,TRUE,6,", "1009,7,6,TRUE,-6,")
     edit(folder / "link.csv", "1007,6,3,TRUE,2,50,1,200,All", "1007,6,3,TRUE,2,50,1,200,Tram")
-    edit(folder / "link.csv", "1012,7,1,TRUE,30,100,", "1012,7,1,TRUE,30,0,")
     with pytest.raises(InputError) as e:
         read_gmns(folder)
-    assert len(e.value.problems) == 7
+    assert len(e.value.problems) == 6
     text = str(e.value)
-    assert text.startswith(f"{folder}: 7 problems:")
-    for part in ("furlong", "duplicate node_id (5", "to_node_id 9", "non-numeric capacity",
-                 "negative length", "(lines 8: tram)", "free_speed 0"):
+    assert text.startswith(f"{folder}: 6 problems:")
+    for part in ("furlong", "node_id repeats an earlier row", "link_id 1014: '9'",
+                 "capacity is not a number", "length is below the minimum 0", "'tram'"):
         assert part in text
+    assert {v.file for v in e.value.violations} >= {"node.csv", "link.csv"}
 
 
 # -- demand --------------------------------------------------------------------------------------
@@ -449,18 +473,30 @@ def test_demand_for_unknown_zones(tmp_path):
     with pytest.raises(InputError) as e:
         read_gmns_demand(p, read_gmns(SMALL))
     assert e.value.problems == [
-        "demand.csv: 1 rows name a o_zone_id that is not a zone of the network (lines 8; 77); "
-        "set zone_id on their nodes.",
-        "demand.csv: 1 rows name a d_zone_id that is not a zone of the network (lines 7; 99); "
-        "set zone_id on their nodes.",
+        "demand.csv: o_zone_id is not a zone of the network on 1 row (line 8: '77'); set "
+        "zone_id on their nodes.",
+        "demand.csv: d_zone_id is not a zone of the network on 1 row (line 7: '99'); set "
+        "zone_id on their nodes.",
     ]
 
 
 def test_negative_demand(tmp_path):
     p = tmp_path / "demand.csv"
-    p.write_text("o_zone_id,d_zone_id,volume\n10,20,5\n10,30,-1\n20,10,many\n")
-    with pytest.raises(InputError, match=r"demand.csv: 2 rows have a missing, non-numeric or "
-                                         r"negative volume \(lines 3, 4\)"):
+    p.write_text("o_zone_id,d_zone_id,volume\n10,20,5\n10,30,-1\n20,10,many\n30,40,inf\n")
+    with pytest.raises(InputError) as e:
+        read_gmns_demand(p, read_gmns(SMALL))
+    assert e.value.problems == [
+        "demand.csv: volume is not a number on 1 row (line 4: 'many'); write a number.",
+        "demand.csv: volume is not finite on 1 row (line 5: 'inf'); write a finite number, or "
+        "leave the cell blank where the table allows it.",
+        "demand.csv: volume is below the minimum 0 on 1 row (line 3: '-1'); volume must be >= 0."]
+
+
+def test_repeated_demand_rows_are_an_error_not_a_sum(tmp_path):
+    p = tmp_path / "demand.csv"
+    p.write_text("o_zone_id,d_zone_id,volume\n10,20,5\n10,20,7\n")
+    with pytest.raises(InputError, match=r"\(o_zone_id, d_zone_id\) repeats an earlier row on 1 "
+                                         r"row \(line 3: '10, 20 as on line 2'\)"):
         read_gmns_demand(p, read_gmns(SMALL))
 
 
@@ -470,8 +506,8 @@ def test_demand_problems_are_reported_together(tmp_path):
     with pytest.raises(InputError) as e:
         read_gmns_demand(p, read_gmns(SMALL))
     assert len(e.value.problems) == 2
-    assert "negative volume (lines 2)" in e.value.problems[0]
-    assert "(lines 3; 99)" in e.value.problems[1]
+    assert "volume is below the minimum 0 on 1 row (line 2" in e.value.problems[0]
+    assert "(line 3: '99')" in e.value.problems[1]
 
 
 def test_demand_without_recognised_columns(tmp_path):
@@ -546,11 +582,13 @@ def test_per_lane_capacity_is_written_back_per_lane(tmp_path):
                                    check_dtype=False)
 
 
-def test_length_without_speed_is_an_error(tmp_path):
+def test_length_without_speed_gives_no_time_and_assignment_refuses_it(tmp_path):
     folder = small(tmp_path)
     links = pd.read_csv(folder / "link.csv", dtype=str)
     links.loc[0, "free_speed"] = ""
     links.to_csv(folder / "link.csv", index=False)
-    with pytest.raises(InputError, match=r"link.csv: 1 links have a length but no free_speed "
-                                         r"\(lines 2"):
-        read_gmns(folder)
+    net = read_gmns(folder)
+    assert np.isnan(net.links.loc[1001, "free_flow_time"])
+    demand = read_gmns_demand(SMALL / "demand.csv", net)
+    with pytest.raises(InputError, match=r"1 links have no free_flow_time \(link_id 1001\)"):
+        karvan.assign(net, demand, method="aon")

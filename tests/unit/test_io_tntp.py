@@ -62,7 +62,7 @@ def test_short_row_names_the_line(tmp_path):
 
 def test_non_numeric_field(tmp_path):
     rows = [*GOOD[:-1], (2, 4, "ten", 1, 1, 0.15, 4, 0, 0, 1)]
-    with pytest.raises(InputError, match=r"line 12: non-numeric field\(s\) ten"):
+    with pytest.raises(InputError, match=r"capacity is not a number on 1 row \(line 12: 'ten'\)"):
         read_tntp_net(net_file(tmp_path, rows))
 
 
@@ -70,8 +70,9 @@ def test_negative_values_and_zero_capacity_all_reported(tmp_path):
     rows = [row(1, 3, fft=-1.0), row(3, 2, cap=0.0), *GOOD[2:]]
     with pytest.raises(InputError) as e:
         read_tntp_net(net_file(tmp_path, rows))
-    assert "negative or non-finite free_flow_time (lines 8)" in str(e.value)
-    assert "capacity <= 0 with b > 0 (lines 9)" in str(e.value)
+    assert "free_flow_time is below the minimum 0 on 1 row (line 8: '-1.0')" in str(e.value)
+    assert "capacity is not above 0 on a link with a delay function (b > 0) on 1 row (line 9" \
+        in str(e.value)
     assert len(e.value.problems) == 2
 
 
@@ -105,7 +106,7 @@ def test_trips_for_unknown_zone(tmp_path):
 
 def test_trips_bad_entry(tmp_path):
     p = trips_file(tmp_path, "Origin 1\n  2 : five;\n")
-    with pytest.raises(InputError, match=r"bad entry '2 : five'"):
+    with pytest.raises(InputError, match=r"line 5: cannot read '2 : five' as 'destination : flow;'"):
         read_tntp_trips(p)
 
 

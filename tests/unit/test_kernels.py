@@ -253,6 +253,31 @@ def test_aon_equals_naive_loading_when_paths_are_unique(p, seed):
     assert math.isclose(lost, ref_lost, rel_tol=REL_TOL, abs_tol=SUM_TOL * total)
 
 
+@SETTINGS
+@given(problems(), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_aon_range_in_chunks_with_reused_scratch_equals_naive(p, n_chunks, seed):
+    """Origins loaded in ranges by aon_range, into one flow vector, with one set of scratch
+    arrays reused (twice over) for every range, equal the naive loading (unique paths)."""
+    g, origins, dests, demand = p
+    g = g.with_cost(np.random.default_rng(seed).uniform(0.5, 2.0, g.cost.shape[0]))
+    ni, nf, flows, ctr = K.aon_scratch(g.n, len(g.head))
+    edges = np.linspace(0, len(origins), n_chunks + 1).round().astype(int)
+    for _ in range(2):
+        flows[:] = 0.0
+        sptt = lost = 0.0
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            s, lo_ = K.aon_range(int(lo), int(hi), g.indptr, g.head, g.tail, g.cost, g.blocked,
+                                 origins, dests, demand, flows, ni, nf, ctr)
+            sptt += s
+            lost += lo_
+    ref_flows, ref_sptt, ref_lost = naive.aon(g.n, g.tail, g.head, g.cost, g.blocked, origins,
+                                              dests, demand)
+    total = demand.sum()
+    np.testing.assert_allclose(flows, ref_flows, rtol=REL_TOL, atol=SUM_TOL * total)
+    assert math.isclose(sptt, ref_sptt, rel_tol=REL_TOL, abs_tol=SUM_TOL * total)
+    assert math.isclose(lost, ref_lost, rel_tol=REL_TOL, abs_tol=SUM_TOL * total)
+
+
 def test_aon_ignores_intrazonal_demand_and_reports_lost_demand():
     # 0 -> 1 -> 2, node 3 isolated
     g = make_graph(4, [0, 1], [1, 2], [1.0, 2.0], [False] * 4)

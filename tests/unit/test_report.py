@@ -169,21 +169,36 @@ def test_shipper_against_suez(runs, pages):
     assert suez and all(float(r[9][1]) == 0.0 and float(r[10][1]) == 0.0 for r in suez)
 
 
+def test_map_legend_shows_sea_and_ferry_legs(pages, runs):
+    from karvan.report.i18n import label
+
+    links = read_run(runs[0])["links"]
+    assert links["mode"].isin(["sea", "ferry"]).any()
+    for lang, html in pages.items():
+        legend = html[html.index('<aside class="legend">'):]
+        legend = legend[:legend.index("</aside>")]
+        assert 'class="sea-leg"' in legend and 'stroke-dasharray="6 4"' in legend
+        assert label("sea_leg", lang) in legend
+        # and the map draws those legs dashed, as the legend says
+        assert 'stroke-dasharray="6 4"' in html[html.index('class="links"'):]
+
+
 def test_single_run_has_no_difference_section(runs):
     html = render_report(runs[:1], lang="en")
     assert 'class="diff"' not in html and "<select" not in html
 
 
 def test_write_report_and_cli(runs, tmp_path):
-    from karvan.cli_report import app
+    from karvan.cli import app
 
     out = write_report(runs, tmp_path / "r.html", lang="ru")
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    res = CliRunner().invoke(app, [str(runs[0]), str(runs[1]), "--lang", "fa", "--out",
+    res = CliRunner().invoke(app, ["report", str(runs[0]), str(runs[1]), "--lang", "fa", "--out",
                                    str(tmp_path / "fa.html")])
     assert res.exit_code == 0, res.output
     assert 'dir="rtl"' in (tmp_path / "fa.html").read_text(encoding="utf-8")
-    res = CliRunner().invoke(app, [str(runs[0]), "--lang", "de", "--out", str(tmp_path / "x")])
+    res = CliRunner().invoke(app, ["report", str(runs[0]), "--lang", "de", "--out",
+                                   str(tmp_path / "x")])
     assert res.exit_code == 2 and "en, ru, fa" in res.output
 
 

@@ -116,7 +116,7 @@ def test_resolve_by_id_prefix_scenario_and_path(tmp_path):
     rec = store.resolve(outside)
     assert rec.run_id == a1 and rec.path == outside
     pd.testing.assert_frame_equal(rec.table("links"), store.get(a1).table("links"))
-    with pytest.raises(InputError, match="not a karvan results folder"):
+    with pytest.raises(InputError, match="not a karvan run folder"):
         store.resolve(tmp_path)
     assert isinstance(store.resolve(rec), RunRecord)
 
@@ -174,7 +174,8 @@ def test_store_is_not_created_for_reading(tmp_path):
 CHILD = """
 import sys, time
 import pandas as pd
-from karvan.store import RunStore, catalog, folder
+from karvan.io import run_folder as folder
+from karvan.store import RunStore, catalog
 
 root, phase = sys.argv[1], sys.argv[2]
 

@@ -26,6 +26,8 @@ with warnings.catch_warnings():  # starlette warns that it prefers httpx2 to htt
 SRC = Path(__file__).resolve().parents[2] / "src" / "karvan"
 #: most seconds a background run may take here (a corridor run without the LP takes ~1 s)
 RUN_TIMEOUT_S = 60.0
+#: the dashboard as a browser on this machine addresses it
+BASE = "http://127.0.0.1:8000"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def seeded(tmp_path_factory, data) -> tuple[Path, str]:
 
 @pytest.fixture
 def client(seeded, data):
-    with TestClient(create_app(seeded[0], data=data)) as c:
+    with TestClient(create_app(seeded[0], data=data), base_url=BASE) as c:
         yield c
 
 
@@ -98,8 +100,10 @@ def test_unknown_runs_tables_and_languages_answer_404(client, seeded):
     assert r.status_code == 404 and "karvan runs list" in r.json()["problems"][0]
     assert client.get(f"/api/runs/{rid}/tables/..%2Fcatalog").status_code == 404
     assert client.get(f"/runs/{rid}/tables/manifest.csv").status_code == 404
-    assert client.get(f"/runs/{rid}/report", params={"lang": "xx"}).status_code == 404
     assert client.get("/api/jobs/j000").status_code == 404
+    # an unknown language is a bad parameter, not a missing page
+    r = client.get(f"/runs/{rid}/report", params={"lang": "xx"})
+    assert r.status_code == 422 and "lang" in r.text
 
 
 def test_form_problems_answer_422_with_every_message(client):
@@ -145,6 +149,10 @@ def test_posts_must_be_json_from_the_dashboard_itself(client):
     r = client.post("/api/jobs", content=b"{not json", headers={"content-type":
                                                                 "application/json"})
     assert r.status_code == 422 and "not JSON" in r.json()["detail"]
+    # the page's own origin is fine
+    r = client.post("/api/scenario/preview", content=body,
+                    headers={"content-type": "application/json", "origin": BASE})
+    assert r.status_code == 200, r.json()
 
 
 def test_preview_writes_the_documented_toml(client):
@@ -222,8 +230,189 @@ def test_web_stays_above_the_layers_below():
 def test_serve_defaults_to_loopback():
     import inspect
 
-    from karvan.cli_serve import _loopback, serve
+    from karvan.cli.serve import is_loopback as _loopback
+    from karvan.cli.serve import serve
 
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
     assert _loopback("127.0.0.1") and _loopback("localhost") and _loopback("::1")
     assert not _loopback("0.0.0.0") and not _loopback("example.org")
+
+
+# -- hardening ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8000", "127.0.0.1.evil.example",
+                                  "", "192.168.1.7:8000"])
+def test_a_foreign_host_is_refused_before_any_route(client, host):
+    """A DNS-rebinding page reaches 127.0.0.1 with its own name in Host: refused, and nothing
+    is started."""
+    for method, url in (("GET", "/"), ("GET", "/api/runs"), ("POST", "/api/jobs")):
+        r = client.request(method, url, headers={"host": host}, json=form(name="rebound"))
+        assert r.status_code == 400, (host, url, r.status_code)
+        assert "is not served here" in r.json()["detail"]
+    assert all(j["scenario"] != "rebound" for j in client.get("/api/jobs").json())
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8000", "localhost:8000", "LOCALHOST", "[::1]:8000",
+                                  "127.0.0.1"])
+def test_loopback_names_are_served(client, host):
+    assert client.get("/api/runs", headers={"host": host}).status_code == 200
+
+
+def test_the_bound_address_and_named_hosts_are_served(seeded, data):
+    app = create_app(seeded[0], data=data, host="10.1.2.3", allow_hosts=["corridor-box"])
+    with TestClient(app, base_url="http://10.1.2.3:8000") as c:
+        assert c.get("/api/runs").status_code == 200
+        assert c.get("/api/runs", headers={"host": "corridor-box:8000"}).status_code == 200
+        assert c.get("/api/runs", headers={"host": "other-box"}).status_code == 400
+    # a wildcard bind does not open the door to every name
+    with TestClient(create_app(seeded[0], data=data, host="0.0.0.0"),
+                    base_url="http://0.0.0.0:8000") as c:
+        assert c.get("/api/runs").status_code == 400
+        assert c.get("/api/runs", headers={"host": "localhost"}).status_code == 200
+
+
+def test_oversized_bodies_are_refused_without_being_read(client):
+    from karvan.web.guard import MAX_BODY_BYTES
+
+    big = form(demand=[{"factor": 1.5, "origin_country": "RU"}] * 300_000)
+    t0 = time.perf_counter()
+    r = client.post("/api/jobs", json=big)
+    assert r.status_code == 413 and "larger than" in r.json()["detail"]
+    assert time.perf_counter() - t0 < 5.0
+    # chunked, without a Content-Length: counted while read
+    def chunks():
+        yield b'{"name": "x", "title": "'
+        for _ in range(MAX_BODY_BYTES // 1000 + 2):
+            yield b"a" * 1000
+        yield b'"}'
+    r = client.post("/api/scenario/preview", content=chunks(),
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    r = client.post("/api/jobs", content=b"{}", headers={"content-type": "application/json",
+                                                         "content-length": "lots"})
+    assert r.status_code == 400
+    assert client.get("/api/jobs").json() == [] or all(
+        j["scenario"] != "x" for j in client.get("/api/jobs").json())
+
+
+def test_forms_too_big_for_their_fields_answer_422_with_locations(client):
+    r = client.post("/api/jobs", json=form(demand=[{"factor": 1.1}] * 501))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "demand"]
+    r = client.post("/api/jobs", json=form(title="t" * 501))
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "title"]
+    r = client.post("/api/jobs", json=form(borders={f"B{i}": "close" for i in range(501)}))
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "borders"]
+
+
+@pytest.mark.parametrize("bad, loc", [
+    ({"capacity": {"target": "R_AZ_ALAT_OSMANLI", "capacity_mt": 5}}, ["body", "capacity"]),
+    ({"demand": {"factor": 2}}, ["body", "demand"]),
+    ({"borders": ["AZ-IR_ASTARA"]}, ["body", "borders"]),
+    ({"borders": {"AZ-IR_ASTARA": {"state": "close"}}}, ["body", "borders", "AZ-IR_ASTARA"]),
+    ({"demand": [{"factor": [2]}]}, ["body", "demand", "0", "factor"]),
+    ({"capacity": [["R_AZ_ALAT_OSMANLI", 5]]}, ["body", "capacity", "0"]),
+    ({"year": {"value": 2030}}, ["body", "year"]),
+    ({"name": ["a", "b"]}, ["body", "name"]),
+    ({"surprise": 1}, ["body", "surprise"]),
+])
+def test_malformed_forms_answer_422_with_the_field_never_500(client, bad, loc):
+    for url in ("/api/jobs", "/api/scenario/preview"):
+        r = client.post(url, json=form(**bad))
+        assert r.status_code == 422, (url, r.status_code, r.text)
+        body = r.json()
+        assert body["errors"][0]["loc"] == loc, body
+        assert body["problems"] and body["detail"]
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"name": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"}",
+    b'{"demand": [' + b"[" * 50 + b"]" * 50 + b"]}",
+    b"[]", b"null", b'"text"', b"3", b"",
+    b'{"name": "x", "year": NaN, "demand": [{"factor": Infinity}]}',
+    b'{"name": "\\udcff", "title": "\\ud800"}',
+    b'{"name": "ok_name", "year": 2030, "extends": "baseline", "title": "\\ud800"}',
+    b'{"name": "ok", "demand": [{"factor": 2, "commodity": "\\udcff"}]}',
+    b"\xff\xfe{}",
+])
+def test_odd_json_bodies_answer_422_never_500(client, body):
+    r = client.post("/api/jobs", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, (body[:40], r.status_code, r.text[:300])
+    assert r.json()["problems"]
+
+
+def test_bad_query_and_path_values_answer_422_or_404(client, seeded):
+    _, rid = seeded
+    r = client.get(f"/api/runs/{rid}/tables/links", params={"limit": "many"})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "limit"]
+    assert client.get(f"/api/runs/{rid}/tables/links", params={"limit": 10**9}).status_code \
+        == 422
+    assert client.get("/api/compare", params={"a": rid}).status_code == 422  # b missing
+    assert client.get("/api/compare", params={"a": rid, "b": "x" * 500}).status_code == 422
+    assert client.get("/api/compare", params={"a": rid, "b": "nope"}).status_code == 404
+    assert client.get("/compare", params={"a": rid, "b": "nope"}).status_code == 404
+    assert "<!doctype html>" in client.get("/runs/nope").text.lower()  # pages answer pages
+    assert client.get(f"/api/runs/{rid}/tables/nope").status_code == 404
+
+
+def test_concurrent_jobs_beyond_the_queue_answer_429(seeded, data):
+    app = create_app(seeded[0], data=data, workers=1, max_queued=2)
+    with TestClient(app, base_url=BASE) as c:
+        started = [c.post("/api/jobs", json=form(name=f"q{i}", lp=False)) for i in range(3)]
+        codes = [r.status_code for r in started]
+        # the third waits for neither: refused at once while two are queued or running
+        assert codes[:2] == [202, 202] and codes[2] in (202, 429), codes
+        if codes[2] == 429:
+            assert "most this dashboard takes" in started[2].json()["detail"]
+        for r in started:
+            if r.status_code == 202:
+                assert wait(c, r.json()["job_id"])["status"] == "complete"
+        # once they are done, there is room again
+        r = c.post("/api/jobs", json=form(name="after", lp=False))
+        assert r.status_code == 202
+        assert wait(c, r.json()["job_id"])["status"] == "complete"
+
+
+def test_concurrent_requests_while_jobs_run(client):
+    """Pages and the API answer while two runs are under way, from several threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [client.post("/api/jobs", json=form(name=f"busy{i}")).json()["job_id"]
+            for i in range(2)]
+    urls = ["/", "/api/runs", "/api/jobs", "/fragments/runs", "/api/options"] * 4
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(lambda u: client.get(u).status_code, urls))
+    assert codes == [200] * len(urls)
+    assert [wait(client, j)["status"] for j in jobs] == ["complete", "complete"]
+
+
+def test_templates_and_style_are_package_files(client):
+    from karvan.web.pages import STATIC
+
+    page = client.get("/").text
+    assert '<link rel="stylesheet" href="/static/dashboard.css">' in page
+    assert '<script src="/static/dashboard.js"></script>' in page
+    css = client.get("/static/dashboard.css")
+    assert css.status_code == 200 and css.text == (STATIC / "dashboard.css").read_text()
+    assert client.get("/static/dashboard.js").text.startswith("// the dashboard's script")
+    assert client.get("/static/../app.py").status_code == 404
+    web = SRC / "web"
+    assert {p.name for p in (web / "templates").glob("*.html")} >= {
+        "base.html", "index.html", "viewer.html", "error.html"}
+    # no page or style held in Python strings any more
+    for f in web.rglob("*.py"):
+        text = f.read_text()
+        assert "<html" not in text.lower() and "{% block" not in text, f
+
+
+def test_one_router_per_concern():
+    from karvan.web.routes import ROUTERS
+
+    paths = {r.tags[0]: {route.path for route in r.routes} for r in ROUTERS}
+    assert set(paths) == {"pages", "runs", "compare", "scenarios", "jobs", "experiments"}
+    assert "/api/jobs/{job_id}" in paths["jobs"] and "/api/scenario/preview" in \
+        paths["scenarios"]
+    app_py = (SRC / "web" / "app.py").read_text()
+    assert "@app.get" not in app_py and "@app.post" not in app_py

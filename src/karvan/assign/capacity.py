@@ -25,7 +25,7 @@ from scipy.optimize import linprog
 
 from karvan.assign.classes import TrafficClass
 from karvan.assign.equilibrium import _Problem
-from karvan.errors import KarvanError
+from karvan.errors import InputError, KarvanError, format_ids
 from karvan.network.demand import Demand
 from karvan.network.graph import CompiledGraph, compile_graph
 from karvan.network.model import Network, complete_links
@@ -98,6 +98,14 @@ def solve_capacity_lp(
     >>> r = solve_capacity_lp(Network(nodes, links), d, [TrafficClass()])
     >>> r.class_flows[0].round(6).tolist(), float(r.shadow_price[0].round(6))
     ([6.0, 4.0], 2.0)
+
+    Raises
+    ------
+    InputError
+        On a bad network, demand or class, a penalty that is not a finite positive number (or
+        missing for a class), or costs that are not finite.
+    KarvanError
+        When HiGHS does not solve the LP.
     """
     graph = compile_graph(network)
     links = complete_links(network.links)
@@ -107,10 +115,12 @@ def solve_capacity_lp(
     K = len(classes)
     vot = np.array([c.value_of_time for c in classes])
     unit_cost = vot[:, None] * (g.free_flow_time[None, :] + prob.fixed)
-    if isinstance(unserved_penalty, Mapping):
-        pen = np.array([float(unserved_penalty[c.name]) for c in classes])
-    else:
-        pen = np.full(K, float(unserved_penalty))
+    pen = _penalties(unserved_penalty, classes)
+    bad = ~np.isfinite(unit_cost).all(axis=0)
+    if bad.any():
+        raise InputError(f"{int(bad.sum())} arcs have a cost that is not finite (link_id "
+                         f"{format_ids(g.link_ids[g.arc_link[bad]])}); check their times and "
+                         "charges.", "capacity LP")
     incidence = sp.csr_matrix(
         (np.r_[np.ones(m), -np.ones(m)], (np.r_[g.tail, g.head], np.r_[np.arange(m),
                                                                          np.arange(m)])),
@@ -123,6 +133,15 @@ def solve_capacity_lp(
             if len(dests):
                 blocks.append((k, i, dests, mat[i, dests]))
     B = len(blocks)
+    if B == 0:  # no demand at all (every OD pair cut off, or zero): nothing to route
+        return CapacityResult(
+            graph=g, classes=tuple(classes), class_flows=np.zeros((K, m)), volume=np.zeros(m),
+            unit_cost=unit_cost, shadow_price=np.zeros(m),
+            unserved=pd.DataFrame(columns=["class", "origin", "destination", "demand",
+                                           "unserved", "penalty"]),
+            routes=pd.DataFrame(columns=["class", "origin", "destination", "route", "arcs",
+                                         "links", "flow", "share", "cost"]),
+            total_cost=0.0, status="no demand to route")
     n_u = sum(len(b[2]) for b in blocks)
     n_var = B * m + n_u
     cost = np.zeros(n_var)
@@ -184,6 +203,31 @@ def solve_capacity_lp(
                           volume=prob.pce @ flows, unit_cost=unit_cost, shadow_price=shadow,
                           unserved=unserved, routes=routes, total_cost=float(res.fun),
                           status=res.message)
+
+
+def _penalties(unserved_penalty: float | Mapping[str, float], classes) -> np.ndarray:
+    """One finite positive penalty per class, or an :class:`InputError` naming what is wrong."""
+    if isinstance(unserved_penalty, Mapping):
+        missing = [c.name for c in classes if c.name not in unserved_penalty]
+        if missing:
+            raise InputError(f"unserved_penalty has no value for classes {format_ids(missing)}.",
+                             "capacity LP")
+        raw = [unserved_penalty[c.name] for c in classes]
+    else:
+        raw = [unserved_penalty] * len(classes)
+    try:
+        pen = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"unserved_penalty must be numbers (got {format_ids(raw)}).",
+                         "capacity LP") from None
+    bad = ~(np.isfinite(pen) & (pen > 0))
+    if bad.any():
+        raise InputError(
+            f"unserved_penalty must be a finite number > 0 (classes "
+            f"{format_ids([c.name for c, b in zip(classes, bad) if b])}: "
+            f"{format_ids(pen[bad])}); it is the money per unit of demand left unserved.",
+            "capacity LP")
+    return pen
 
 
 def _decompose(g: CompiledGraph, blocks, x, m, prob, classes, unit_cost, unserved

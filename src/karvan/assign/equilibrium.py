@@ -25,148 +25,28 @@ from __future__ import annotations
 import logging
 import time as _time
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
-from karvan import kernels as K
+from karvan.assign.bush import solve_bush
 from karvan.assign.classes import TrafficClass
-from karvan.assign.result import AssignmentResult
+from karvan.assign.problem import _Problem
+from karvan.assign.result import AssignmentResult, IterationInfo
 from karvan.errors import ConvergenceWarning, InputError, NoPathError, format_ids
-from karvan.kernels._jit import num_threads
-from karvan.network.demand import Demand
-from karvan.network.graph import CompiledGraph, compile_graph
-from karvan.network.model import Network, complete_links
+
+if TYPE_CHECKING:
+    from karvan.network.demand import Demand
+    from karvan.network.graph import CompiledGraph
+    from karvan.network.model import Network
 
 log = logging.getLogger(__name__)
 
 Method = Literal["aon", "msa", "fw", "cfw", "bfw", "algorithm-b"]
 METHODS: tuple[str, ...] = ("aon", "msa", "fw", "cfw", "bfw", "algorithm-b")
 
-
-@dataclass(frozen=True, slots=True)
-class IterationInfo:
-    """What a progress callback receives after each iteration."""
-
-    iteration: int
-    gap: float
-    aec: float
-    objective: float
-    step: float
-    direction: str
-    elapsed_s: float
-
-
-class _Problem:
-    """Arrays of one assignment problem, set up once."""
-
-    def __init__(self, graph: CompiledGraph, demand: Demand, classes: Sequence[TrafficClass],
-                 links: pd.DataFrame) -> None:
-        self.g = graph
-        self.classes = tuple(classes)
-        self.n_chunks = max(1, num_threads())
-        self.zone_ids = tuple(demand.zone_ids)
-        zi = graph.zone_index(list(demand.zone_ids))
-        self.origins = graph.zone_nodes[zi]
-        self.dests = self.origins
-        self.pce = np.array([c.pce for c in classes])
-        self.fixed = np.zeros((len(classes), graph.n_arcs))
-        self.mats = []
-        problems = []
-        for k, c in enumerate(classes):
-            if c.demand not in demand.matrices:
-                problems.append(
-                    f"class {c.name!r} names demand {c.demand!r}, which is not among "
-                    f"{format_ids(demand.names)}."
-                )
-                continue
-            m = np.array(demand.matrices[c.demand], dtype=float)
-            np.fill_diagonal(m, 0.0)
-            self.mats.append(np.ascontiguousarray(m))
-            money = np.zeros(graph.n_links)
-            for col, w in c.cost_fields.items():
-                if col not in links:
-                    problems.append(f"class {c.name!r}: cost field {col!r} is not a link column.")
-                    continue
-                vals = pd.to_numeric(links[col], errors="coerce").to_numpy(dtype=float)
-                if np.isnan(vals).any() and w != 0:
-                    bad = links.index[np.isnan(vals)]
-                    problems.append(
-                        f"class {c.name!r}: cost field {col!r} is blank or non-numeric on "
-                        f"{len(bad)} links (link_id {format_ids(bad)})."
-                    )
-                    continue
-                if w != 0:
-                    money += w * vals
-            if c.link_cost is not None:
-                lc = np.asarray(c.link_cost, dtype=float)
-                if lc.shape != (graph.n_links,):
-                    problems.append(
-                        f"class {c.name!r}: link_cost has shape {lc.shape}, expected "
-                        f"({graph.n_links},)."
-                    )
-                else:
-                    money += lc
-            self.fixed[k] = graph.to_arcs(money / c.value_of_time)
-        if problems:
-            raise InputError(problems, "assignment")
-        neg = np.nonzero((self.fixed < 0).any(axis=0))[0]
-        if len(neg):
-            raise InputError(
-                f"{len(neg)} arcs have a negative fixed cost (link_id "
-                f"{format_ids(graph.link_ids[graph.arc_link[neg]])}); shortest paths need "
-                "non-negative costs."
-            )
-        self.grad_fixed = self.pce[:, None] * self.fixed
-        self.demand_total = float(sum((self.pce[k] * m.sum()) for k, m in enumerate(self.mats)))
-        self._dt = np.empty(graph.n_arcs)
-
-    def times(self, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        g = self.g
-        if out is None:
-            out = np.empty(g.n_arcs)
-        return K.link_time(v, g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf, out)
-
-    def dtimes(self, v: np.ndarray) -> np.ndarray:
-        g = self.g
-        return K.link_time_derivative(v, g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf,
-                                      self._dt)
-
-    def aon(self, t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        """Load every class all-or-nothing at times ``t`` into ``y``; return (SPTT, lost)."""
-        g = self.g
-        sptt = 0.0
-        lost = 0.0
-        for k in range(len(self.classes)):
-            cost = t + self.fixed[k]
-            y[k], s, lo = K.aon_assign(g.indptr, g.head, g.tail, cost, g.blocked, self.origins,
-                                       self.dests, self.mats[k], self.n_chunks)
-            sptt += self.pce[k] * s
-            lost += lo
-        return sptt, lost
-
-    def objective(self, x: np.ndarray, v: np.ndarray) -> float:
-        g = self.g
-        return float(K.link_time_integral(v, g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf)
-                     + np.sum(self.grad_fixed * x))
-
-    def volume(self, x: np.ndarray) -> np.ndarray:
-        return self.pce @ x
-
-    def unreachable_pairs(self) -> list[str]:
-        """OD pairs with demand and no path, as 'origin->destination' (for the error message)."""
-        g = self.g
-        out = []
-        for k, m in enumerate(self.mats):
-            dist, _ = K.shortest_path_trees(g.indptr, g.head, g.free_flow_time + self.fixed[k],
-                                            g.blocked, self.origins, self.n_chunks)
-            bad = np.argwhere((m > 0) & ~np.isfinite(dist[:, self.dests]))
-            tag = f" ({self.classes[k].name})" if len(self.mats) > 1 else ""
-            out.extend(f"{self.zone_ids[i]}->{self.zone_ids[j]}{tag}" for i, j in bad)
-        return out
+__all__ = ["METHODS", "IterationInfo", "Method", "_Problem", "assign"]
 
 
 def assign(
@@ -180,7 +60,7 @@ def assign(
     classes: Sequence[TrafficClass] | None = None,
     toll_factor: float = 0.0,
     distance_factor: float = 0.0,
-    links: pd.DataFrame | None = None,
+    links: Mapping | None = None,
     callback: Callable[[IterationInfo], None] | None = None,
     strict: bool = False,
     record_routes: bool = False,
@@ -192,7 +72,7 @@ def assign(
     ----------
     network
         A :class:`Network` (checked and compiled here) or an already compiled graph (then pass
-        ``links`` when classes read link columns).
+        ``links`` when classes read link columns other than ``toll`` and ``length``).
     demand
         OD matrices over zones of the network.
     method
@@ -208,6 +88,9 @@ def assign(
         with generalized cost ``time + toll_factor * toll + distance_factor * length``.
     toll_factor, distance_factor
         Cost weights of the default class (TNTP's generalized cost).
+    links
+        With a compiled graph: link columns by name (a table, or a mapping of name to values in
+        the graph's link order) for the classes' ``cost_fields``.
     callback
         Called with an :class:`IterationInfo` after each iteration.
     strict
@@ -235,6 +118,7 @@ def assign(
     Examples
     --------
     >>> import pandas as pd
+    >>> from karvan import Demand, Network
     >>> nodes = pd.DataFrame({"zone_id": [1, 2]}, index=pd.Index([1, 2], name="node_id"))
     >>> links = pd.DataFrame({"from_node_id": [1, 1], "to_node_id": [2, 2],
     ...                       "free_flow_time": [1.0, 2.0], "capacity": [1.0, 1.0],
@@ -251,15 +135,17 @@ def assign(
         raise InputError(f"gap must be >= 0, got {gap}.")
     if max_iter < 1:
         raise InputError(f"max_iter must be >= 1, got {max_iter}.")
+    from karvan.network.graph import CompiledGraph
+
     if isinstance(network, CompiledGraph):
         graph = network
         if links is None:
-            links = pd.DataFrame(
-                {"toll": _link_values(graph, graph.toll),
-                 "length": _link_values(graph, graph.length)},
-                index=pd.Index(graph.link_ids, name="link_id"),
-            )
+            links = {"toll": _link_values(graph, graph.toll),
+                     "length": _link_values(graph, graph.length)}
     else:
+        from karvan.network.graph import compile_graph
+        from karvan.network.model import complete_links
+
         graph = compile_graph(network)
         links = complete_links(network.links)
     if classes is None:
@@ -275,8 +161,6 @@ def assign(
         raise InputError(f"class names repeat: {format_ids(names)}.")
     prob = _Problem(graph, demand, classes, links)
     if method == "algorithm-b":
-        from karvan.assign.bush import solve_bush
-
         ws = None
         if warm_start is not None:
             if warm_start.bushes is None:
@@ -309,6 +193,8 @@ class _Recorder:
         self.ws1 = self.ws2 = None
 
     def add_tree(self, t: np.ndarray) -> int:
+        from karvan import kernels as K
+
         g, p = self.prob.g, self.prob
         per_class = []
         for k in range(len(p.classes)):
@@ -341,13 +227,25 @@ class _Recorder:
 
 def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s: float | None,
            callback, strict: bool, record: bool = False) -> AssignmentResult:
+    workers = prob.aon_workers()
+    try:
+        return _solve_on(prob, workers, method=method, gap=gap, max_iter=max_iter,
+                         max_time_s=max_time_s, callback=callback, strict=strict, record=record)
+    finally:
+        workers.close()
+
+
+def _solve_on(prob: _Problem, workers, *, method: str, gap: float, max_iter: int,
+              max_time_s: float | None, callback, strict: bool, record: bool) -> AssignmentResult:
+    from karvan import kernels as K
+
     g = prob.g
     n_cls = len(prob.classes)
     t0 = _time.perf_counter()
     x = np.zeros((n_cls, g.n_arcs))
     y = np.zeros_like(x)
     t = prob.times(np.zeros(g.n_arcs))
-    _, lost = prob.aon(t, x)
+    _, lost = prob.aon(t, x, workers)
     rec = _Recorder(prob) if record else None
     if rec is not None:
         rec.add_tree(t)
@@ -369,7 +267,7 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
     while True:
         v = prob.volume(x)
         prob.times(v, t)
-        sptt, _ = prob.aon(t, y)
+        sptt, _ = prob.aon(t, y, workers)
         j = rec.add_tree(t) if rec is not None else -1
         tstt = float(sum(prob.pce[k] * np.dot(x[k], t + prob.fixed[k]) for k in range(n_cls)))
         rel_gap = (tstt - sptt) / sptt if sptt > 0 else 0.0
@@ -456,8 +354,6 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
     v = prob.volume(x)
     prob.times(v, t)
     costs = t[None, :] + prob.fixed
-    conv = pd.DataFrame(rows, columns=["iteration", "relative_gap", "aec", "objective", "step",
-                                       "direction", "elapsed_s"])
     if not converged and method != "aon":
         msg = (f"{method} stopped after {it} iterations at relative gap {rel_gap:.3g} "
                f"(target {gap:g}).")
@@ -480,11 +376,11 @@ def _solve(prob: _Problem, *, method: str, gap: float, max_iter: int, max_time_s
         aec=float(aec),
         iterations=it,
         converged=converged,
-        convergence=conv,
+        convergence_rows=tuple(rows),
         routes=None if rec is None else (rec.trees, rec.wx, prob.origins, prob.zone_ids,
                                          prob.mats),
         params={"method": method, "gap": gap, "max_iter": max_iter, "max_time_s": max_time_s,
-                "threads": prob.n_chunks,
+                "threads": workers.n_threads,
                 "classes": [{"name": c.name, "demand": c.demand, "value_of_time": c.value_of_time,
                              "pce": c.pce, "cost_fields": dict(c.cost_fields)}
                             for c in prob.classes]},

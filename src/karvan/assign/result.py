@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from karvan.assign.classes import TrafficClass
-from karvan.network.graph import CompiledGraph
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from karvan.network.graph import CompiledGraph
+
+#: columns of :attr:`AssignmentResult.convergence`, one row per iteration
+CONVERGENCE_COLUMNS = ("iteration", "relative_gap", "aec", "objective", "step", "direction",
+                       "elapsed_s")
+
+
+@dataclass(frozen=True, slots=True)
+class IterationInfo:
+    """What a progress callback receives after each iteration."""
+
+    iteration: int
+    gap: float
+    aec: float
+    objective: float
+    step: float
+    direction: str
+    elapsed_s: float
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -37,9 +57,9 @@ class AssignmentResult:
         Average excess cost ``(TSTT - SPTT) / demand``.
     converged
         Whether ``gap`` reached the requested target.
-    convergence
-        One row per iteration: iteration, relative_gap, aec, objective, step, direction,
-        elapsed_s.
+    convergence_rows
+        One tuple per iteration: iteration, relative_gap, aec, objective, step, direction,
+        elapsed_s (:attr:`convergence` gives them as a table).
     """
 
     graph: CompiledGraph
@@ -53,10 +73,31 @@ class AssignmentResult:
     aec: float
     iterations: int
     converged: bool
-    convergence: pd.DataFrame
+    convergence_rows: tuple
     params: dict[str, Any] = field(default_factory=dict)
     routes: Any = None
     bushes: Any = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def convergence(self) -> pd.DataFrame:
+        """One row per iteration: iteration, relative_gap, aec, objective, step, direction,
+        elapsed_s."""
+        if "convergence" not in self._cache:
+            import pandas as pd
+
+            self._cache["convergence"] = pd.DataFrame(list(self.convergence_rows),
+                                                      columns=list(CONVERGENCE_COLUMNS))
+        return self._cache["convergence"]
+
+    def convergence_columns(self) -> dict[str, np.ndarray]:
+        """:attr:`convergence` as columns of arrays, without building a table."""
+        rows = self.convergence_rows
+        out = {}
+        for i, name in enumerate(CONVERGENCE_COLUMNS):
+            vals = [r[i] for r in rows]
+            out[name] = np.asarray(vals, dtype=object if name == "direction" else None)
+        return out
 
     @property
     def flow(self) -> np.ndarray:
@@ -68,32 +109,40 @@ class AssignmentResult:
         """Generalized cost per arc of the first class (time units)."""
         return self.class_costs[0]
 
+    def link_columns(self) -> dict[str, np.ndarray]:
+        """The columns of :meth:`link_table` as arrays, in its row order (without pandas)."""
+        g = self.graph
+        order = np.lexsort((-g.arc_dir, g.arc_link))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            voc = np.where(np.isfinite(g.capacity), self.volume / g.capacity, 0.0)
+        cols = {
+            "link_id": g.link_ids[g.arc_link],
+            "direction": g.arc_dir.astype(np.int64),
+            "from_node_id": g.node_ids[g.tail],
+            "to_node_id": g.node_ids[g.head],
+            "flow": self.flow,
+            "time": self.time,
+            "cost": self.cost,
+            "volume": self.volume,
+            "voc": voc,
+        }
+        if len(self.classes) > 1:
+            for k, c in enumerate(self.classes):
+                cols[f"flow_{c.name}"] = self.class_flows[k]
+                cols[f"cost_{c.name}"] = self.class_costs[k]
+        return {k: np.asarray(v)[order] for k, v in cols.items()}
+
     def link_table(self) -> pd.DataFrame:
         """One row per arc: link_id, direction, from/to node ids, flow, time, cost, volume,
         voc, and flow_<class>/cost_<class> when there is more than one class."""
-        g = self.graph
-        df = pd.DataFrame(
-            {
-                "link_id": g.link_ids[g.arc_link],
-                "direction": g.arc_dir.astype(np.int64),
-                "from_node_id": g.node_ids[g.tail],
-                "to_node_id": g.node_ids[g.head],
-                "flow": self.flow,
-                "time": self.time,
-                "cost": self.cost,
-                "volume": self.volume,
-                "voc": np.where(np.isfinite(g.capacity), self.volume / g.capacity, 0.0),
-            }
-        )
-        if len(self.classes) > 1:
-            for k, c in enumerate(self.classes):
-                df[f"flow_{c.name}"] = self.class_flows[k]
-                df[f"cost_{c.name}"] = self.class_costs[k]
-        order = np.lexsort((-g.arc_dir, g.arc_link))
-        return df.iloc[order].reset_index(drop=True)
+        import pandas as pd
+
+        return pd.DataFrame(self.link_columns())
 
     def link_summary(self) -> pd.DataFrame:
         """One row per link with flow_ab, flow_ba and flow_tot (AequilibraE's convention)."""
+        import pandas as pd
+
         g = self.graph
         ab, ba = g.to_links(self.flow)
         return pd.DataFrame({"flow_ab": ab, "flow_ba": ba, "flow_tot": ab + ba},

@@ -11,15 +11,22 @@ Sea links carry the pseudo-country ``XX`` (open sea) and Caspian links ``XC``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import numpy as np
 import pandas as pd
 
-from karvan import kernels as K
 from karvan.assign.capacity import CapacityResult
 from karvan.assign.result import AssignmentResult
-from karvan.kernels._jit import num_threads
+from karvan.freight.observed import (
+    RunFlows,
+    modelled_tonnes,
+    observation_matrix,
+    parse_observations,
+)
 from karvan.network.graph import CompiledGraph
 from karvan.network.model import Network
+from karvan.paths.trees import path_sums, shortest_path_trees
 
 SEA_COUNTRIES = ("XX", "XC")
 
@@ -233,10 +240,8 @@ def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str
     zn = g.zone_nodes
     rows = []
     for k, c in enumerate(ue.classes):
-        out = K.path_skims(g.indptr, g.head, g.tail, np.ascontiguousarray(ue.class_costs[k]),
-                           g.blocked, zn, zn,
-                           np.vstack([ue.time, length, charges[commodity_of(c.name)]]),
-                           max(1, num_threads()))
+        out = path_sums(g, ue.class_costs[k], [ue.time, length, charges[commodity_of(c.name)]],
+                        origins=zn, destinations=zn)
         pairs = demand_pairs[demand_pairs["segment"] == c.name]
         zi = {z: i for i, z in enumerate(zones)}
         for o, d in zip(pairs["origin_zone_id"], pairs["destination_zone_id"]):
@@ -251,10 +256,9 @@ def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,
     """Least-cost path from o to d that uses at least one of ``via_arcs``: its cost and arcs."""
     if not len(via_arcs):
         return np.inf, []
-    dist_o, pred_o = K.shortest_path_trees(g.indptr, g.head, cost, g.blocked,
-                                           np.array([o_node]), 1)
+    dist_o, pred_o = shortest_path_trees(g, cost, [o_node], threads=1)
     heads = np.unique(g.head[via_arcs])
-    dist_h, pred_h = K.shortest_path_trees(g.indptr, g.head, cost, g.blocked, heads, 1)
+    dist_h, pred_h = shortest_path_trees(g, cost, heads, threads=1)
     hpos = {h: i for i, h in enumerate(heads)}
     best, best_arc = np.inf, -1
     for a in via_arcs:
@@ -277,71 +281,88 @@ def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,
         pred_h[hpos[g.head[a]]], int(g.head[a]), d_node)
 
 
-def calibration(observed: pd.DataFrame, links: pd.DataFrame, *,
-                demand: pd.DataFrame | None = None, routes: pd.DataFrame | None = None,
-                zone_country: dict[str, str] | None = None) -> pd.DataFrame:
-    """Modelled tonnes beside every reported volume they can be compared with.
+def calibration(observed: pd.DataFrame, runs: Mapping[int, RunFlows], *,
+                link_table: pd.DataFrame, zone_country: Mapping[str, str],
+                commodities: Iterable[str]) -> pd.DataFrame:
+    """Modelled tonnes beside every reported volume, each counted in the scope of its figure.
 
-    ``element_ids`` name links or borders (``id`` both directions, ``id:ab`` or ``id:ba`` one,
-    or the ``direction`` column ``from_node>to_node``), summed; ``A<>B`` compares the demand
-    between countries A and B (both directions); ``A>B>*`` the tonnes from A that cross B to a
-    destination outside B (``A>B>C``: to C), and ``*>B>*`` all transit through B (each route
-    counted once).
+    A row of year Y is compared with ``runs[Y]`` (the base-year run, or a back-cast); rows of a
+    year without a run are listed with ``compared`` false. The modelled value counts the routes
+    that meet the row's terms once each, in its direction, commodity and origin-destination subset
+    (:mod:`karvan.freight.observed`).
+
+    Parameters
+    ----------
+    observed
+        ``observed.csv`` as loaded.
+    runs
+        The runs to compare with, by year.
+    link_table
+        The dataset's link table (every status), indexed by ``link_id``.
+    zone_country
+        Zone id -> country.
+    commodities
+        The commodity ids of the dataset.
+
+    Returns
+    -------
+    DataFrame
+        One row per observation: ``observed_id, kind, element_ids, direction, scope,
+        commodity_id, od_countries, mode, year, run, compared, independent, role, source,
+        confidence, observed_tonnes, modelled_tonnes, difference_tonnes, ratio, used_for,
+        note``.
+
+    Raises
+    ------
+    InputError
+        Every row that cannot be parsed or names unknown ids (:func:`parse_observations`).
     """
-    by_link = links.set_index("link_id")
-    zc = zone_country or {}
-    rows = []
-    for r in observed.itertuples(index=False):
-        ids = [s.strip() for s in str(getattr(r, "element_ids", "") or "").split(";") if
-               s.strip() and s.strip().lower() != "nan"]
-        total = 0.0
-        found = 0
-        for e in ids:
-            if "<>" in e and demand is not None:
-                a, b = e.split("<>")
-                oc = demand["origin_zone_id"].map(zc)
-                dc = demand["destination_zone_id"].map(zc)
-                sel = ((oc == a) & (dc == b)) | ((oc == b) & (dc == a))
-                total += float(demand.loc[sel, "tonnes_per_year"].sum())
-                found += 1
-                continue
-            if e.count(">") == 2 and routes is not None:
-                # A>B>*: tonnes from A that cross B to a destination outside B; *>B>*: all
-                # transit through B (origin and destination outside B), each route once
-                a, b, c = e.split(">")
-                oc = routes["origin"].map(zc)
-                dc = routes["destination"].map(zc)
-                via = routes["countries"].str.split(" > ").map(lambda cs, b=b: b in cs)
-                from_a = (oc != b) if a == "*" else (oc == a)
-                to_c = (dc != b) if c == "*" else (dc == c)
-                total += float(routes.loc[from_a & to_c & via, "tonnes"].sum())
-                found += 1
-                continue
-            e, _, direction = e.partition(":")
-            if not direction and str(getattr(r, "direction", "") or "").count(">") == 1 \
-                    and e in by_link.index:
-                # observed.csv's direction column names the nodes: from>to
-                frm, to = str(r.direction).split(">")
-                if by_link.at[e, "from_node_id"] == frm.strip():
-                    direction = "ab"
-                elif by_link.at[e, "to_node_id"] == frm.strip():
-                    direction = "ba"
-            col = {"ab": "tonnes_ab", "ba": "tonnes_ba"}.get(direction.lower(), "tonnes_tot")
-            if e in by_link.index:
-                total += float(by_link.at[e, col])
-                found += 1
-            elif "border_id" in links and (links["border_id"] == e).any():
-                total += float(links.loc[links["border_id"] == e, col].sum())
-                found += 1
-        modelled = total if found else np.nan
-        obs = r.tonnes_per_year
-        rows.append((r.observed_id, r.kind, ";".join(ids), getattr(r, "scope", ""), r.year, obs,
-                     modelled, modelled - obs if found else np.nan,
-                     modelled / obs if found and obs else np.nan, r.source, r.confidence,
-                     getattr(r, "note", "")))
-    return pd.DataFrame(rows, columns=["observed_id", "kind", "element_ids", "scope", "year",
-                                       "observed_tonnes", "modelled_tonnes", "difference_tonnes",
-                                       "ratio", "source", "confidence", "note"])
+    countries = set(zone_country.values())
+    obs = parse_observations(observed, link_table, countries=countries,
+                             commodities=set(commodities))
+    modelled = np.full(len(obs), np.nan)
+    run_name = np.full(len(obs), "", dtype=object)
+    years = np.array([o.year for o in obs])
+    for year, flows in runs.items():
+        sel = np.flatnonzero(years == year)
+        if not len(sel):
+            continue
+        a = observation_matrix([obs[i] for i in sel], flows, zone_country)
+        modelled[sel] = modelled_tonnes(a, flows)
+        run_name[sel] = flows.name
+    compared = np.isfinite(modelled)
+    tonnes = np.array([o.tonnes for o in obs])
+
+    def col(name: str) -> list:
+        if name not in observed:
+            return [""] * len(observed)
+        return [("" if (isinstance(v, float) and np.isnan(v)) else v) for v in observed[name]]
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(compared, modelled / tonnes, np.nan)
+    return pd.DataFrame({
+        "observed_id": [o.observed_id for o in obs],
+        "kind": col("kind"),
+        "element_ids": col("element_ids"),
+        "direction": col("direction"),
+        "scope": col("scope"),
+        "commodity_id": col("commodity_id"),
+        "od_countries": col("od_countries"),
+        "mode": col("mode"),
+        "year": years,
+        "run": run_name,
+        "compared": compared,
+        "independent": [o.independent for o in obs],
+        "role": [o.role for o in obs],
+        "source": col("source"),
+        "confidence": col("confidence"),
+        "observed_tonnes": tonnes,
+        "modelled_tonnes": modelled,
+        "difference_tonnes": modelled - tonnes,
+        "ratio": ratio,
+        "used_for": col("used_for"),
+        "note": col("note"),
+    })
 
 
 def caspian_share(routes: pd.DataFrame, origin_country: str, destination_country: str,

@@ -69,9 +69,15 @@ def capacities_tpy(data: CorridorData, links: pd.DataFrame) -> pd.Series:
     if "capacity_value" in links and "capacity_unit" in links:
         payloads = mean_payloads(data.commodities, data.demand)
         miss = cap.isna() & links["capacity_value"].notna() & links["capacity_unit"].notna()
+        problems = []
         for i in links.index[miss]:
-            cap[i] = capacity_to_tpy(links.at[i, "capacity_value"], links.at[i, "capacity_unit"],
-                                     payloads)
+            try:
+                cap[i] = capacity_to_tpy(links.at[i, "capacity_value"],
+                                         links.at[i, "capacity_unit"], payloads)
+            except InputError as e:
+                problems.append(f"link {i}: {e}")
+        if problems:
+            raise InputError(problems, "link.csv")
     return cap
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from karvan.errors import InputError, format_ids
+
 WAGONS_PER_TRAIN = 57.0  # assumption: a 1520 mm block train of about 57 four-axle wagons
 OPERATING_DAYS = 365.0
 
@@ -46,8 +48,15 @@ def capacity_to_tpy(value: float, unit: str, payloads: dict[str, float], *,
                     operating_days: float = OPERATING_DAYS) -> float:
     """Convert a capacity in trains/day, wagons, TEU, trucks or tonnes to tonnes per year.
 
-    Returns NaN for a unit it does not know. ``pairs_of_trains_per_day`` counts one train each
-    way per pair, so the capacity per direction equals trains/day.
+    ``pairs_of_trains_per_day`` counts one train each way per pair, so the capacity per direction
+    equals trains/day. Units are matched without regard to case and spaces.
+
+    Raises
+    ------
+    InputError
+        For a unit it does not know, or a unit whose payload (``t_per_wagon``, ``t_per_teu``,
+        ``t_per_truck``) is not in ``payloads``: a capacity that cannot be converted must not be
+        read as unlimited.
 
     Examples
     --------
@@ -58,12 +67,16 @@ def capacity_to_tpy(value: float, unit: str, payloads: dict[str, float], *,
     """
     u = str(unit).strip().lower().replace(" ", "")
     if u not in CAPACITY_UNITS:
-        return float("nan")
+        raise InputError(f"capacity unit {unit!r} is not one karvan converts; use one of "
+                         f"{format_ids(CAPACITY_UNITS, 20)}.")
     scale = {"kt/yr": 1e3, "mt/yr": 1e6, "mteu/yr": 1e6, "kteu/yr": 1e3}.get(u, 1.0)
     need = CAPACITY_UNITS[u]
     if need is None:
         return float(value) * scale
     payload = payloads.get(need, np.nan)
+    if not (np.isfinite(payload) and payload > 0):
+        raise InputError(f"a capacity in {unit} needs {need} (tonnes per unit) of the "
+                         "commodities, and none is given; fill it in commodity.csv.")
     if u in ("trains/day", "pairs_of_trains_per_day"):
         return float(value) * wagons_per_train * payload * operating_days
     if u in ("wagons/day", "trucks/day"):

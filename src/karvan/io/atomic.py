@@ -1,4 +1,9 @@
-"""Write a folder of results whole or not at all."""
+"""The one atomic writer: folders and files appear whole or not at all.
+
+Everything karvan writes as a result goes through :func:`atomic_folder` (a folder of tables) or
+:func:`atomic_file` (one file: a GeoPackage, an OMX file, a report), which write under a
+temporary name beside the target and rename it into place.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,11 @@ def atomic_folder(target: str | os.PathLike, *, overwrite: bool = True) -> Itera
     instant between the two renames, when it is absent. (Two processes replacing the same
     ``target`` at once may see that instant; the run store, which gives every run its own
     folder, is the place for concurrent writers.)
+
+    Raises
+    ------
+    FileExistsError
+        ``target`` exists and ``overwrite`` is false.
     """
     target = Path(target)
     if target.exists() and not overwrite:
@@ -31,6 +41,7 @@ def atomic_folder(target: str | os.PathLike, *, overwrite: bool = True) -> Itera
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's folders are private; results are to share
     old = None
     if target.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
@@ -41,19 +52,62 @@ def atomic_folder(target: str | os.PathLike, *, overwrite: bool = True) -> Itera
         shutil.rmtree(old, ignore_errors=True)
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a text file through a temporary name and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (``os.umask`` can
+    only be read by setting it, which is not thread-safe)."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        # mkstemp makes the file private; give it the permissions of an ordinary new file
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: files SQLite (a GeoPackage) or HDF5 may leave beside a file being written
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+@contextlib.contextmanager
+def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``target`` (same suffix, not yet created); on success it
+    replaces ``target``.
+
+    On any exception (Ctrl-C included) the temporary file and its SQLite side files are
+    removed and ``target`` is left as it was. The file gets the permissions of an ordinary new
+    file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> with atomic_file(d / "a.txt") as tmp:
+    ...     _ = tmp.write_text("whole")
+    >>> (d / "a.txt").read_text(), sorted(p.name for p in d.iterdir())
+    ('whole', ['a.txt'])
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=target.suffix,
+                                dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    os.unlink(tmp)  # writers such as GDAL and h5py create the file themselves
+    try:
+        yield tmp
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~_umask())  # an ordinary new file's permissions
+        os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        for p in (tmp, *(tmp.with_name(tmp.name + s) for s in _SIDE_FILES)):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a UTF-8 text file through a temporary name and a rename."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

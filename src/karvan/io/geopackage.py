@@ -2,7 +2,7 @@
 
 A run folder (``karvan run``) holds Parquet tables and ``manifest.json``; the network geometry
 comes from the GMNS dataset named in the manifest (``inputs.dataset``). :func:`write_geopackage`
-joins them into four layers, all in EPSG:4326:
+joins them into five layers, all in EPSG:4326:
 
 ============  ==========  ===================================================================
 layer         geometry    fields
@@ -17,6 +17,7 @@ borders       Point       every column of the ``borders`` table (border_id, link
 od_lines      LineString  origin, destination, origin_name, destination_name, tonnes_tot,
                           tonnes_<commodity>, time_h, distance_km, charge_usd_per_t,
                           cost_usd_per_t (tonne-weighted means over the commodities' skims)
+countries     Polygon     iso3, name: the shipped country outlines (Natural Earth), for context
 ============  ==========  ===================================================================
 
 Link geometry is the dataset's WKT ``geometry`` where given (turned to run from ``from_node_id``
@@ -24,20 +25,16 @@ to ``to_node_id``, so ``_ab`` is the digitised direction), else a straight line 
 nodes. A ``layer_styles`` table (the QGIS convention) holds one default style per layer, built by
 :mod:`karvan.io.qgis_styles`, so that QGIS opens the layers styled.
 
-The file is written under a temporary name beside the target and renamed into place: a failed
-write leaves the previous file (or none) and no temporary file.
+The run is read through :class:`~karvan.io.run_folder.RunRecord` and the file written with
+:func:`~karvan.io.atomic.atomic_file`: a failed write leaves the previous file (or none) and no
+temporary file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import os
 import sqlite3
-import uuid
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +46,16 @@ import shapely
 
 from karvan.errors import InputError, format_ids
 from karvan.io import qgis_styles
+from karvan.io.atomic import atomic_file
 from karvan.io.gmns import GmnsWarning, read_gmns
+from karvan.io.hashing import changed_files
+from karvan.io.outlines import DISCLAIMER, country_outlines
+from karvan.io.run_folder import RunRecord
 
 CRS = "EPSG:4326"
-LAYERS = ("links", "nodes", "borders", "od_lines")
+LAYERS = ("countries", "od_lines", "links", "borders", "nodes")
+GEOMETRY_TYPES = {"countries": "MultiPolygon", "od_lines": "LineString", "links": "LineString",
+                  "borders": "Point", "nodes": "Point"}
 NODE_FIELDS = ("node_id", "name", "node_type", "country", "zone_id")
 GEOMETRY_COLUMN = "geom"  # GDAL's default geometry column name in a GeoPackage
 LAYER_STYLES_DDL = """
@@ -78,6 +81,7 @@ STYLE_DESCRIPTIONS = {
     "nodes": "karvan: network nodes",
     "borders": "karvan: border crossings sized by tonnes_tot, coloured by utilization",
     "od_lines": "karvan: desire lines, width by tonnes_tot",
+    "countries": f"karvan: country outlines (Natural Earth, public domain). {DISCLAIMER}",
 }
 
 
@@ -92,44 +96,41 @@ class NetworkGeometry:
     zones: pd.DataFrame
 
 
-def read_run_manifest(run_folder: str | os.PathLike) -> dict[str, Any]:
-    """The ``manifest.json`` of a run folder; :class:`InputError` if there is none."""
-    folder = Path(run_folder)
-    path = folder / "manifest.json"
-    if not path.is_file():
-        raise InputError(f"{folder} is not a karvan run folder (no manifest.json); give a folder "
-                         "written by `karvan run`.")
-    return json.loads(path.read_text(encoding="utf-8"))
+def as_run(run: RunRecord | str | os.PathLike) -> RunRecord:
+    """``run`` as a :class:`RunRecord`: a record as itself, a path read as a run folder.
+
+    Raises
+    ------
+    InputError
+        A folder without ``manifest.json``.
+    """
+    return run if isinstance(run, RunRecord) else RunRecord.from_folder(run)
 
 
-def read_run_table(run_folder: str | os.PathLike, name: str) -> pd.DataFrame:
-    """One table of a run folder (``<name>.parquet``)."""
-    path = Path(run_folder) / f"{name}.parquet"
-    if not path.is_file():
-        raise InputError(f"{path.parent}: the run has no {name} table ({path.name} is missing).")
-    return pd.read_parquet(path)
-
-
-def network_geometry(run_folder: str | os.PathLike, *, data: Any = None) -> NetworkGeometry:
+def network_geometry(run: RunRecord | str | os.PathLike, *, data: Any = None
+                     ) -> NetworkGeometry:
     """Nodes, links and zones of the dataset a run was made from.
 
     ``data`` may be a :class:`~karvan.freight.corridor.CorridorData` (anything with ``nodes``,
     ``links`` and ``zones`` tables); without it the GMNS folder named in the manifest is read,
     and its CSV files are checked against the hashes recorded when the run was made.
+
+    Raises
+    ------
+    InputError
+        Not a run folder; the dataset is gone or changed since the run.
     """
     if data is not None:
         return NetworkGeometry(data.nodes, data.links, data.zones)
-    manifest = read_run_manifest(run_folder)
-    dataset = manifest.get("inputs", {}).get("dataset")
-    if not dataset or not Path(dataset, "node.csv").is_file():
-        raise InputError(f"{run_folder}: the dataset the run was made from ({dataset}) is not "
+    rec = as_run(run)
+    dataset = rec.dataset
+    if dataset is None or not (dataset / "node.csv").is_file():
+        raise InputError(f"{rec.path}: the dataset the run was made from ({dataset}) is not "
                          "there; pass data=load_corridor(<folder>) with the same dataset.")
-    folder = Path(dataset)
-    recorded = manifest.get("inputs", {}).get("sha256_16", {})
-    changed = [name for name, h in recorded.items()
-               if (folder / name).is_file() and _sha16(folder / name) != h]
+    folder = dataset
+    changed = changed_files(folder, rec.manifest.get("inputs", {}).get("sha256_16", {}))
     if changed:
-        raise InputError(f"{run_folder}: the dataset {folder} changed since the run was made "
+        raise InputError(f"{rec.path}: the dataset {folder} changed since the run was made "
                          f"({format_ids(changed)} differ); re-run the scenario, or pass "
                          "data=load_corridor(<folder>) to export with the dataset as it is now.")
     with warnings.catch_warnings():
@@ -141,40 +142,53 @@ def network_geometry(run_folder: str | os.PathLike, *, data: Any = None) -> Netw
     return NetworkGeometry(net.nodes, net.links, zones)
 
 
-def run_layers(run_folder: str | os.PathLike, *, data: Any = None) -> dict[str, gpd.GeoDataFrame]:
-    """The four layers of a run's GeoPackage as GeoDataFrames (EPSG:4326), not yet written."""
-    folder = Path(run_folder)
-    read_run_manifest(folder)
-    geo = network_geometry(folder, data=data)
-    links = read_run_table(folder, "links")
-    borders = read_run_table(folder, "borders")
-    demand = read_run_table(folder, "demand")
-    skims = read_run_table(folder, "skims")
+def run_layers(run: RunRecord | str | os.PathLike, *, data: Any = None
+               ) -> dict[str, gpd.GeoDataFrame]:
+    """The layers of a run's GeoPackage as GeoDataFrames (EPSG:4326), not yet written.
+
+    Raises
+    ------
+    InputError
+        Not a run folder, a missing table, links or zones the dataset does not have.
+    """
+    rec = as_run(run)
+    rec.require(("links", "borders", "demand", "skims"))
+    geo = network_geometry(rec, data=data)
+    links = rec.table("links")
     line_of = _link_lines(geo)
     missing = links.loc[~links["link_id"].isin(line_of.index), "link_id"]
     if len(missing):
-        raise InputError(f"{folder}: {len(missing)} links of the run are not in the dataset "
+        raise InputError(f"{rec.path}: {len(missing)} links of the run are not in the dataset "
                          f"(link_id {format_ids(missing)}); pass the dataset the run was made "
                          "from as data=.")
     return {
-        "links": gpd.GeoDataFrame(links, geometry=line_of.loc[links["link_id"]].to_numpy(),
-                                  crs=CRS),
+        "countries": countries_layer(),
+        "od_lines": _od_layer(rec.table("demand"), rec.table("skims"), geo),
+        "links": gpd.GeoDataFrame(links.copy(),
+                                  geometry=line_of.loc[links["link_id"]].to_numpy(), crs=CRS),
+        "borders": _borders_layer(rec.table("borders"), line_of),
         "nodes": _nodes_layer(geo),
-        "borders": _borders_layer(borders, line_of),
-        "od_lines": _od_layer(demand, skims, geo),
     }
 
 
-def write_geopackage(run_folder: str | os.PathLike, path: str | os.PathLike | None = None, *,
-                     data: Any = None) -> Path:
+def countries_layer() -> gpd.GeoDataFrame:
+    """The shipped country outlines as a layer: ``iso3``, ``name``, multipolygons."""
+    rows = country_outlines()
+    geoms = [shapely.multipolygons(shapely.get_parts(r["geometry"])) for r in rows]
+    return gpd.GeoDataFrame({"iso3": [r["iso3"] for r in rows],
+                             "name": [r["name"] for r in rows]}, geometry=geoms, crs=CRS)
+
+
+def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike | None = None,
+                     *, data: Any = None) -> Path:
     """Write a run's results as one GeoPackage with default QGIS styles.
 
     Parameters
     ----------
-    run_folder
-        A folder written by ``karvan run`` (``manifest.json`` and Parquet tables).
+    run
+        A run (:class:`RunRecord`) or a folder written by ``karvan run``.
     path
-        The file to write; default ``<run_folder>/run.gpkg``. An existing file is replaced.
+        The file to write; default ``<run folder>/run.gpkg``. An existing file is replaced.
     data
         The corridor dataset the run was made from (a ``CorridorData``); default: read the
         folder named in the manifest.
@@ -189,21 +203,20 @@ def write_geopackage(run_folder: str | os.PathLike, path: str | os.PathLike | No
     InputError
         Not a run folder, a missing table, or a dataset that is gone or changed.
     """
-    folder = Path(run_folder)
-    target = Path(path) if path is not None else folder / "run.gpkg"
-    layers = run_layers(folder, data=data)
+    rec = as_run(run)
+    target = Path(path) if path is not None else rec.path / "run.gpkg"
+    layers = run_layers(rec, data=data)
     styles = {
-        "links": qgis_styles.links_qml(layers["links"]["tonnes_tot"]),
-        "nodes": qgis_styles.nodes_qml(),
-        "borders": qgis_styles.borders_qml(layers["borders"]["tonnes_tot"]),
+        "countries": qgis_styles.countries_qml(),
         "od_lines": qgis_styles.od_lines_qml(layers["od_lines"]["tonnes_tot"]),
+        "links": qgis_styles.links_qml(layers["links"]["tonnes_tot"]),
+        "borders": qgis_styles.borders_qml(layers["borders"]["tonnes_tot"]),
+        "nodes": qgis_styles.nodes_qml(),
     }
-    with _atomic_file(target) as tmp:
+    with atomic_file(target) as tmp:
         for name in LAYERS:
-            gdf = layers[name]
-            geom_type = "LineString" if name in ("links", "od_lines") else "Point"
-            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
-                        geometry_type=geom_type)
+            layers[name].to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
+                                 geometry_type=GEOMETRY_TYPES[name])
         write_layer_styles(tmp, styles, descriptions=STYLE_DESCRIPTIONS)
     return target
 
@@ -214,6 +227,11 @@ def write_layer_styles(gpkg: str | os.PathLike, styles: dict[str, str], *,
     GeoPackage, creating the table and registering it in ``gpkg_contents`` as QGIS does.
 
     An existing default style of the same layer is replaced.
+
+    Raises
+    ------
+    InputError
+        A style for a layer the GeoPackage does not have.
     """
     descriptions = descriptions or {}
     con = sqlite3.connect(gpkg)
@@ -250,10 +268,6 @@ def write_layer_styles(gpkg: str | os.PathLike, styles: dict[str, str], *,
 # -- layers --------------------------------------------------------------------------------------
 
 
-def _sha16(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
 def _link_lines(geo: NetworkGeometry) -> pd.Series:
     """link_id -> LineString for every dataset link, oriented from from_node to to_node."""
     nodes, links = geo.nodes, geo.links
@@ -284,7 +298,7 @@ def _nodes_layer(geo: NetworkGeometry) -> gpd.GeoDataFrame:
     for c in NODE_FIELDS[1:]:
         df[c] = nodes[c].to_numpy() if c in nodes else None
     if "zone_id" not in nodes or nodes["zone_id"].isna().all():
-        zone_of = dict(zip(geo.zones["node_id"], geo.zones["zone_id"]))
+        zone_of = dict(zip(geo.zones["node_id"], geo.zones["zone_id"], strict=True))
         df["zone_id"] = [zone_of.get(n) for n in df["node_id"]]
     pts = shapely.points(nodes[["x_coord", "y_coord"]].astype(float).to_numpy())
     return gpd.GeoDataFrame(df, geometry=pts, crs=CRS)
@@ -310,7 +324,8 @@ def _od_layer(demand: pd.DataFrame, skims: pd.DataFrame,
     wide = wide.reindex(columns=commodities)
     od = pd.DataFrame({"origin": wide.index.get_level_values(0).astype(str),
                        "destination": wide.index.get_level_values(1).astype(str)})
-    zname = dict(zip(geo.zones["zone_id"], geo.zones.get("name", geo.zones["zone_id"])))
+    zname = dict(zip(geo.zones["zone_id"], geo.zones.get("name", geo.zones["zone_id"]),
+                     strict=True))
     od["origin_name"] = od["origin"].map(zname)
     od["destination_name"] = od["destination"].map(zname)
     od["tonnes_tot"] = wide.sum(axis=1).to_numpy()
@@ -329,7 +344,7 @@ def _od_layer(demand: pd.DataFrame, skims: pd.DataFrame,
         den = w.groupby([s[k] for k in key]).sum()
         mean = (num / den.where(den > 0)).reindex(wide.index)
         od[col] = mean.to_numpy()
-    zone_node = dict(zip(geo.zones["zone_id"], geo.zones["node_id"]))
+    zone_node = dict(zip(geo.zones["zone_id"], geo.zones["node_id"], strict=True))
     xy = geo.nodes[["x_coord", "y_coord"]].astype(float)
     on = od["origin"].map(zone_node)
     dn = od["destination"].map(zone_node)
@@ -341,19 +356,3 @@ def _od_layer(demand: pd.DataFrame, skims: pd.DataFrame,
     b = xy.reindex(dn).to_numpy()
     lines = shapely.linestrings(np.stack([a, b], axis=1)) if len(od) else np.array([], object)
     return gpd.GeoDataFrame(od, geometry=lines, crs=CRS)
-
-
-@contextlib.contextmanager
-def _atomic_file(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target`` (same suffix); rename it into place on success,
-    remove it (and SQLite side files) on any exception."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.tmp-{uuid.uuid4().hex[:12]}{target.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    except BaseException:
-        for p in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-wal", "-shm", "-journal"))):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
-        raise

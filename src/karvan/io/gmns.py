@@ -1,7 +1,10 @@
 """GMNS 0.96 network folders: ``node.csv``, ``link.csv`` and the optional ``config.csv``,
 ``zone.csv``, ``use_definition.csv``, ``use_group.csv`` and ``demand.csv``.
 
-Read leniently, write strictly:
+Every table is checked against its schema (``karvan/schema/gmns``, see ``docs/schemas.md``) with
+the one checker. What GMNS allows is read; what karvan needs only to *assign* (a free-flow time,
+a capacity) is not asked for here but by :mod:`karvan.io.gmns_ready`, which says what is missing
+and which documented defaults would fill it. Read leniently, write strictly:
 
 - booleans as TRUE/FALSE, true/false, 1/0, t/f, yes/no; a blank ``directed`` means directed, with a
   warning;
@@ -9,37 +12,49 @@ Read leniently, write strictly:
   ``use_group`` (groups resolved recursively) when those tables exist;
 - free-text units in ``config.csv`` normalised (``mi``/``miles`` -> ``mile``, ``mph`` ->
   ``mile/hour``, ``km/h`` -> ``kilometer/hour``, a bare EPSG number -> ``EPSG:n``);
-- columns outside the spec are kept and written back unchanged.
+- a list where a number belongs (``['2', '3']``, as an OpenStreetMap conversion writes where a
+  way's attribute changes along a link) is read as its smallest value, and a number written
+  with a unit (``25 mph``) is converted to the unit of ``config.csv``, each with a warning;
+- a zone with several nodes is loaded at a centroid of its own, joined to its nodes by
+  connectors of zero time and no capacity limit (``zone_nodes="connect"``, with a warning);
+- columns outside the spec are kept and written back unchanged; a column whose name looks like
+  a GMNS column cut to ten characters by a shapefile export gets a hint naming it.
 
 karvan reads ``capacity`` as the capacity of the whole link in its direction of travel; a file
-that gives capacity per lane is converted with ``capacity_per_lane=True`` (capacity x lanes).
-Where a link has no ``free_flow_time`` column it is derived, in hours, from ``length`` and
-``free_speed`` and the units in ``config.csv``; derived columns are not written back.
+that gives capacity per lane, as GMNS defines it, is converted with ``capacity_per_lane=True``
+(capacity x lanes). Where a link has no ``free_flow_time`` column it is derived, in hours, from
+``length`` and ``free_speed`` and the units in ``config.csv``; derived columns are not written
+back. A link whose time cannot be derived gets none (never 0).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from karvan.errors import InputError, format_ids
+from karvan.errors import InputError, Violation, format_ids, shorten
 from karvan.network.demand import Demand
 from karvan.network.model import Network
 
 GMNS_VERSION = "0.96"
 NODE_REQUIRED = ("node_id", "x_coord", "y_coord")
 LINK_REQUIRED = ("link_id", "from_node_id", "to_node_id", "directed")
-NODE_NUMERIC = ("x_coord", "y_coord", "z_coord")
-LINK_NONNEG = ("length", "capacity", "free_speed", "lanes", "toll", "free_flow_time", "row_width")
 CONFIG_FIELDS = ("dataset_name", "short_length", "long_length", "speed", "crs",
                  "geometry_field_format", "currency", "version_number", "id_type")
+#: link columns read leniently: a list of numbers is read as its smallest value
+LIST_NUMBERS = ("length", "capacity", "free_speed", "lanes", "toll", "row_width", "grade")
+#: units karvan assumes where a folder has no config.csv (GMNS recommends, but does not fix, them)
+DEFAULT_UNITS = {"long_length": "kilometer", "speed": "kilometer/hour"}
+ZoneNodes = Literal["connect", "first", "strict"]
 
 _TRUE = {"true", "1", "1.0", "t", "yes", "y"}
 _FALSE = {"false", "0", "0.0", "f", "no", "n"}
@@ -58,16 +73,58 @@ _SPEED_UNITS = {
     "km/hr": "kilometer/hour", "kilometer/hour": "kilometer/hour",
     "kilometre/hour": "kilometer/hour", "kilometers per hour": "kilometer/hour",
     "m/s": "meter/second", "meter/second": "meter/second", "mps": "meter/second",
+    "knots": "knot", "knot": "knot", "kn": "knot",
 }
-_SPEED_IN_M_PER_H = {"mile/hour": 1609.344, "kilometer/hour": 1000.0, "meter/second": 3600.0}
+_SPEED_IN_M_PER_H = {"mile/hour": 1609.344, "kilometer/hour": 1000.0, "meter/second": 3600.0,
+                     "knot": 1852.0}
+_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z/ ]+?)\s*$")
 
 
 class GmnsWarning(UserWarning):
     """A GMNS file was read with a lenient interpretation worth knowing about."""
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class GmnsRead:
+    """What reading a GMNS folder found.
+
+    Attributes
+    ----------
+    network
+        The network, or None where errors stop it.
+    errors
+        Problems that stop reading: what karvan cannot read as GMNS.
+    warnings
+        Departures from the GMNS specification read leniently, each saying how it was read.
+    notes
+        karvan's own readings of what GMNS allows (a zone with several nodes loaded through
+        connectors).
+    violations
+        Every error and warning one by one, with file, line, column and value.
+    """
+
+    folder: Path
+    network: Network | None
+    errors: list[str]
+    warnings: list[str]
+    notes: list[str]
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def valid_gmns(self) -> bool:
+        """No error and no departure from the specification."""
+        return not self.errors and not self.warnings
+
+
 def normalise_config(raw: dict[str, Any], *, where: str = "config.csv") -> dict[str, Any]:
-    """Normalise free-text units and CRS of a GMNS ``config`` row; raise on unknown units."""
+    """Normalise free-text units and CRS of a GMNS ``config`` row.
+
+    Raises
+    ------
+    InputError
+        For a length or speed unit it does not know, or an ``id_type`` other than string or
+        integer.
+    """
     cfg = {k: v for k, v in raw.items() if not _blank(v)}
     problems = []
     for key in ("long_length", "short_length"):
@@ -75,22 +132,20 @@ def normalise_config(raw: dict[str, Any], *, where: str = "config.csv") -> dict[
             u = str(cfg[key]).strip().lower()
             if u not in _LENGTH_UNITS:
                 problems.append(
-                    f"{where}: {key} {cfg[key]!r} is not a known length unit; use one of "
-                    "mile, kilometer, meter, foot."
+                    f"{where}: {key} {shorten(cfg[key])!r} is not a known length unit; use one "
+                    "of mile, kilometer, meter, foot."
                 )
             else:
                 cfg[key] = _LENGTH_UNITS[u]
     if "speed" in cfg:
-        u = str(cfg["speed"]).strip().lower().replace("per hour", "/hour").replace(" ", "")
-        u = {"mile/hour": "mile/hour", "miles/hour": "mile/hour",
-             "kilometer/hour": "kilometer/hour", "kilometers/hour": "kilometer/hour"}.get(u, u)
-        if u not in _SPEED_UNITS:
+        u = _speed_unit(cfg["speed"])
+        if u is None:
             problems.append(
-                f"{where}: speed {cfg['speed']!r} is not a known speed unit; use mile/hour, "
-                "kilometer/hour or meter/second."
+                f"{where}: speed {shorten(cfg['speed'])!r} is not a known speed unit; use "
+                "mile/hour, kilometer/hour or meter/second."
             )
         else:
-            cfg["speed"] = _SPEED_UNITS[u]
+            cfg["speed"] = u
     if "crs" in cfg:
         c = str(cfg["crs"]).strip()
         if c.replace(".0", "").isdigit():
@@ -101,10 +156,136 @@ def normalise_config(raw: dict[str, Any], *, where: str = "config.csv") -> dict[
     if "id_type" in cfg:
         cfg["id_type"] = str(cfg["id_type"]).strip().lower()
         if cfg["id_type"] not in ("string", "integer"):
-            problems.append(f"{where}: id_type {raw['id_type']!r} must be string or integer.")
+            problems.append(f"{where}: id_type {shorten(raw['id_type'])!r} must be string or "
+                            "integer.")
     if problems:
         raise InputError(problems)
     return cfg
+
+
+def inspect_gmns(
+    folder: str | os.PathLike,
+    *,
+    capacity_per_lane: bool = False,
+    use: str | None = None,
+    zone_nodes: ZoneNodes = "connect",
+) -> GmnsRead:
+    """Read a GMNS folder and say what was found, without raising for what the files hold.
+
+    Parameters are those of :func:`read_gmns`.
+
+    Returns
+    -------
+    GmnsRead
+        The network (None if there are errors), the errors, the departures from GMNS read
+        leniently and karvan's notes.
+
+    Raises
+    ------
+    InputError
+        Only when ``folder`` is not a folder.
+    """
+    from karvan.schema import Checker, load_schema, read_csv
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder; a GMNS network is a folder with node.csv "
+                         "and link.csv.")
+    checker = Checker()
+    notes: list[str] = []
+    text = {}
+    for name in ("node", "link", "config", "zone", "use_definition", "use_group"):
+        path = folder / f"{name}.csv"
+        if not path.is_file():
+            if name in ("node", "link"):
+                checker.message(f"{path.name} is missing from {folder}.", file=path.name)
+            continue
+        try:
+            text[name] = read_csv(path)
+        except InputError as e:
+            for m in e.problems:
+                checker.message(m, file=path.name)
+    if "node" not in text or "link" not in text:
+        return _result(folder, None, checker, notes)
+    config: dict[str, Any] = {}
+    tables = {}
+    if "config" in text:
+        tables["config"] = checker.table(load_schema("gmns/config"), text["config"])
+        if tables["config"].n_rows:
+            try:
+                config = normalise_config({k: v[0] for k, v in tables["config"].columns.items()})
+            except InputError as e:
+                for m in e.problems:
+                    checker.message(m, file="config.csv")
+    if "directed" not in text["link"].columns:
+        checker.message("link.csv has no 'directed' column (GMNS requires it); every link is "
+                        "read as directed.", severity="warning", file="link.csv")
+    else:
+        d = text["link"].columns["directed"]
+        blank = np.flatnonzero(d == "")
+        if len(blank):
+            ids = text["link"].columns.get("link_id", np.full(len(d), "?", dtype=object))
+            checker.message(f"link.csv: {len(blank)} links have a blank 'directed' (link_id "
+                            f"{format_ids(ids[blank])}); read as directed.",
+                            severity="warning", file="link.csv")
+    units = {k: config.get(k, v) for k, v in DEFAULT_UNITS.items()}
+    _lenient_numbers(text["link"], units, checker)
+    for name in ("node", "link", "zone", "use_definition", "use_group"):
+        if name in text:
+            tables[name] = checker.table(load_schema(f"gmns/{name}"), text[name])
+    id_type = config.get("id_type")
+    _type_ids(tables, id_type)
+    checker.references({k: tables[k] for k in ("node", "link", "zone") if k in tables})
+    uses = _uses(tables)
+    link_uses = _check_uses(tables["link"], uses, checker)
+    if use is not None and uses is not None and use.strip().lower() not in uses:
+        checker.message(f"use {shorten(use)!r} is in neither use_definition.csv nor "
+                        f"use_group.csv; known uses: {format_ids(sorted(uses), limit=20)}.")
+    if checker.errors():
+        return _result(folder, None, checker, notes)
+    nodes = _int_ids(tables["node"].to_frame(), ("node_id", "zone_id", "parent_node_id"))
+    links = _int_ids(tables["link"].to_frame(), ("link_id", "from_node_id", "to_node_id",
+                                                 "parent_link_id"))
+    if "directed" in links:
+        links["directed"] = [True if v is None or v != v else bool(v) for v in links["directed"]]
+    else:
+        links["directed"] = True
+    links["directed"] = links["directed"].astype(bool)
+    if link_uses is not None:
+        links["allowed_uses"] = link_uses
+    nodes, links, zone_info = _zones(nodes, links, zone_nodes, checker, notes)
+    if checker.errors():
+        return _result(folder, None, checker, notes)
+    config["_zone_id_type"] = "integer" if zone_info["int_ids"] else "string"
+    derived = []
+    if capacity_per_lane and "lanes" in links and "capacity" in links:
+        links["capacity"] = links["capacity"] * links["lanes"].fillna(1)
+        config["capacity_per_lane"] = True
+    if "free_flow_time" not in links:
+        links["free_flow_time"] = free_flow_time_h(links, units)
+        derived.append("free_flow_time")
+    else:
+        config["time_unit"] = config.get("time_unit", "hour")
+    links = _add_connectors(links, zone_info)
+    config["derived_columns"] = derived
+    config["time_unit"] = config.get("time_unit", "hour")
+    config["units_assumed"] = [k for k in DEFAULT_UNITS if k not in config]
+    config.update({k: v for k, v in units.items()})
+    config["tables"] = {n: tables[n].to_frame() for n in ("zone", "use_definition", "use_group")
+                        if n in tables}
+    config["zone_members"] = zone_info["members"]
+    config["derived_nodes"] = zone_info["centroids"]
+    config["derived_links"] = list(zone_info["connectors"].index)
+    if use is not None and "allowed_uses" in links:
+        members = _use_members(uses or {}, use.strip().lower())
+        keep = links["allowed_uses"].map(
+            lambda u: not isinstance(u, str) or bool(set(u.split(",")) & members)).astype(bool)
+        links = links[keep]
+    nodes = nodes.set_index("node_id", drop=True)
+    links = links.set_index("link_id", drop=True)
+    name = str(config.get("dataset_name", folder.name))
+    config["source"] = str(folder)
+    return _result(folder, Network(nodes, links, config, name), checker, notes)
 
 
 def read_gmns(
@@ -112,8 +293,9 @@ def read_gmns(
     *,
     capacity_per_lane: bool = False,
     use: str | None = None,
+    zone_nodes: ZoneNodes = "connect",
 ) -> Network:
-    """Read a GMNS network folder.
+    """Read a GMNS folder.
 
     Parameters
     ----------
@@ -124,247 +306,121 @@ def read_gmns(
     use
         Keep only links whose ``allowed_uses`` admit this use (or a group containing it); links
         with blank ``allowed_uses`` admit every use.
+    zone_nodes
+        What to do with a zone that several nodes name: ``"connect"`` (load it at a centroid of
+        its own, joined to each of its nodes by a connector of zero time and no capacity limit),
+        ``"first"`` (load it at the first of its nodes) or ``"strict"`` (an error).
 
     Returns
     -------
     Network
-        Nodes indexed by ``node_id``, links by ``link_id``; every column read is kept.
+        Nodes indexed by ``node_id``, links by ``link_id``; every column read is kept. Links
+        whose free-flow time cannot be derived have none (see
+        :func:`karvan.io.gmns_ready.prepare_assignment` for defaults).
 
     Raises
     ------
     InputError
         Listing every problem found, each with file, line and id: missing files or columns,
-        duplicate ids, links to unknown nodes, non-numeric or negative values, unknown uses,
-        zones that are not in ``zone.csv``.
+        undecodable text, duplicate ids, links to unknown nodes, values that are not numbers or
+        out of range, unknown uses, zones that are not in ``zone.csv``.
+
+    Warns
+    -----
+    GmnsWarning
+        For each departure from GMNS read leniently, and for zones loaded through connectors.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder; a GMNS network is a folder with node.csv "
-                         "and link.csv.")
-    problems: list[str] = []
-    nodes = _read_csv(folder / "node.csv", problems, required=True)
-    links = _read_csv(folder / "link.csv", problems, required=True)
-    if nodes is None or links is None:
-        raise InputError(problems, str(folder))
-    cfg_table = _read_csv(folder / "config.csv", problems, required=False)
-    config: dict[str, Any] = {}
-    if cfg_table is not None:
-        if len(cfg_table) != 1:
-            problems.append(f"config.csv: has {len(cfg_table)} rows; GMNS says it has exactly one.")
-        if len(cfg_table):
-            try:
-                config = normalise_config(cfg_table.iloc[0].to_dict())
-            except InputError as e:
-                problems.extend(e.problems)
-    n_before = len(problems)
-    _require(nodes, NODE_REQUIRED, "node.csv", problems)
-    _require(links, LINK_REQUIRED[:3], "link.csv", problems)
-    if len(problems) > n_before:  # the checks below need the required columns
-        raise InputError(problems, str(folder))
-    id_type = config.get("id_type")
-    # ids that refer to each other get one type: integers only if every one of them is whole
-    node_refs = [(nodes, "node_id"), (nodes, "parent_node_id"), (links, "from_node_id"),
-                 (links, "to_node_id")]
-    zone_refs = [(nodes, "zone_id")]
-    link_refs = [(links, "link_id"), (links, "parent_link_id")]
-    for group in (node_refs, zone_refs, link_refs):
-        present = [(df, c) for df, c in group if c in df]
-        kind = id_type or ("integer" if all(_whole(df[c]) for df, c in present) else "string")
-        for df, c in present:
-            df[c] = _ids(df[c], kind)
-    config["_zone_id_type"] = "integer" if "zone_id" in nodes and len(nodes["zone_id"].dropna()) \
-        and all(isinstance(z, (int, np.integer)) for z in nodes["zone_id"].dropna()) else "string"
-    _check_ids(nodes, "node_id", "node.csv", problems)
-    _check_ids(links, "link_id", "link.csv", problems)
-    for col in NODE_NUMERIC:
-        _numeric(nodes, col, "node.csv", "node_id", problems, nonneg=False,
-                 required=col in NODE_REQUIRED)
-    for col in LINK_NONNEG:
-        _numeric(links, col, "link.csv", "link_id", problems, nonneg=True)
-    known = set(nodes["node_id"])
-    for end in ("from_node_id", "to_node_id"):
-        bad = ~links[end].isin(known)
-        if bad.any():
-            problems.append(
-                f"link.csv: {int(bad.sum())} links have a {end} not in node.csv (lines "
-                f"{format_ids(links.index[bad] + 2)}; link_id {format_ids(links.loc[bad, 'link_id'])}"
-                f"; {end} {format_ids(links.loc[bad, end].unique())}); add the nodes or fix the ids."
-            )
-    if "directed" in links:
-        raw = links["directed"]
-        blank = raw.isna() | (raw.astype(str).str.strip() == "")
-        s = raw.astype(str).str.strip().str.lower()
-        bad = ~blank & ~s.isin(_TRUE | _FALSE)
-        if bad.any():
-            problems.append(
-                f"link.csv: directed must be true or false (TRUE/FALSE, 1/0 also read); lines "
-                f"{format_ids(links.index[bad] + 2)} have {format_ids(raw[bad].unique())}."
-            )
-        if blank.any():
-            warnings.warn(
-                f"link.csv: {int(blank.sum())} links have a blank 'directed' (link_id "
-                f"{format_ids(links.loc[blank, 'link_id'])}); read as directed.",
-                GmnsWarning, stacklevel=2,
-            )
-        links["directed"] = ~s.isin(_FALSE)
-    else:
-        warnings.warn("link.csv has no 'directed' column (GMNS requires it); every link is read "
-                      "as directed.", GmnsWarning, stacklevel=2)
-        links["directed"] = True
-    uses = _read_uses(folder, problems)
-    if "allowed_uses" in links:
-        links["allowed_uses"] = links["allowed_uses"].map(_split_uses)
-        if uses is not None:
-            known_uses = set(uses)
-            bad_rows = [i for i, u in links["allowed_uses"].items()
-                        if isinstance(u, str) and not set(u.split(",")) <= known_uses]
-            if bad_rows:
-                unknown = sorted({x for i in bad_rows
-                                  for x in links.at[i, "allowed_uses"].split(",")} - known_uses)
-                problems.append(
-                    f"link.csv: {len(bad_rows)} links name uses that are in neither "
-                    f"use_definition.csv nor use_group.csv (lines "
-                    f"{format_ids([i + 2 for i in bad_rows])}: {format_ids(unknown)})."
-                )
-    zone_table = _read_csv(folder / "zone.csv", problems, required=False)
-    if zone_table is not None and "zone_id" in nodes:
-        if "zone_id" not in zone_table:
-            problems.append("zone.csv: no zone_id column.")
-        else:
-            zids = set(_ids(zone_table["zone_id"], id_type))
-            z = nodes["zone_id"]
-            bad = z.notna() & ~z.isin(zids)
-            if bad.any():
-                problems.append(
-                    f"node.csv: {int(bad.sum())} nodes name a zone_id not in zone.csv (lines "
-                    f"{format_ids(nodes.index[bad] + 2)}: {format_ids(z[bad].unique())})."
-                )
-    if "zone_id" in nodes:
-        z = nodes["zone_id"].dropna()
-        dup = z[z.duplicated(keep=False)]
-        if len(dup):
-            problems.append(
-                f"node.csv: {dup.nunique()} zones have more than one node (zone_id "
-                f"{format_ids(dup.unique())} on lines {format_ids(dup.index + 2)}; node_id "
-                f"{format_ids(nodes.loc[dup.index, 'node_id'])}); karvan loads a zone at one "
-                "centroid node: keep zone_id on that node only."
-            )
-    # checked here, with the other problems, rather than when the times are derived
-    if "free_flow_time" not in links and {"length", "free_speed"} <= set(links.columns):
-        zero = (links["free_speed"] <= 0) & (links["length"] > 0)
-        if zero.any():
-            problems.append(
-                f"link.csv: {int(zero.sum())} links have free_speed 0 and a positive length "
-                f"(lines {format_ids(links.index[zero] + 2)}; link_id "
-                f"{format_ids(links.loc[zero, 'link_id'])}); give them a free_speed > 0 or add "
-                "a free_flow_time column."
-            )
-    if "free_flow_time" not in links and "length" in links:
-        no_speed = links["length"].fillna(0).gt(0) & (
-            links["free_speed"].isna() if "free_speed" in links else True)
-        if no_speed.any():
-            problems.append(
-                f"link.csv: {int(no_speed.sum())} links have a length but no free_speed (lines "
-                f"{format_ids(links.index[no_speed] + 2)}; link_id "
-                f"{format_ids(links.loc[no_speed, 'link_id'])}); their travel time would be "
-                "unknown: give a free_speed or add a free_flow_time column."
-            )
-    # a use no table defines would silently keep only the links open to every use
-    if use is not None and uses is not None and use.strip().lower() not in uses:
-        problems.append(
-            f"use {use!r} is in neither use_definition.csv nor use_group.csv; known uses: "
-            f"{format_ids(sorted(uses), limit=20)}."
-        )
-    if problems:
-        raise InputError(problems, str(folder))
-    derived = []
-    if capacity_per_lane and "lanes" in links and "capacity" in links:
-        links["capacity"] = links["capacity"] * links["lanes"].fillna(1)
-        config["capacity_per_lane"] = True
-    if "free_flow_time" not in links:
-        links["free_flow_time"] = _free_flow_time(links, config, folder)
-        derived.append("free_flow_time")
-    config["derived_columns"] = derived
-    config["time_unit"] = config.get("time_unit", "hour")
-    # the helper tables go back out with the network
-    config["tables"] = {n: t for n, t in (("zone", zone_table),
-                                          ("use_definition", _read_csv(
-                                              folder / "use_definition.csv", [], required=False)),
-                                          ("use_group", _read_csv(
-                                              folder / "use_group.csv", [], required=False)))
-                        if t is not None}
-    if use is not None and "allowed_uses" in links:
-        members = _use_members(uses or {}, use.strip().lower())
-        keep = links["allowed_uses"].map(
-            lambda u: not isinstance(u, str) or bool(set(u.split(",")) & members)).astype(bool)
-        links = links[keep]
-    nodes = nodes.set_index("node_id", drop=True)
-    links = links.set_index("link_id", drop=True)
-    name = str(config.get("dataset_name", folder.name))
-    config["source"] = str(folder)
-    return Network(nodes, links, config, name)
+    r = inspect_gmns(folder, capacity_per_lane=capacity_per_lane, use=use,
+                     zone_nodes=zone_nodes)
+    if r.errors:
+        raise InputError(r.errors, str(r.folder),
+                         violations=[v for v in r.violations if v.severity == "error"])
+    for w in r.warnings + r.notes:
+        warnings.warn(w, GmnsWarning, stacklevel=2)
+    return r.network
 
 
 def read_gmns_demand(path: str | os.PathLike, network: Network | None = None) -> Demand:
     """Read a long demand table: origin, destination, volume [, segment].
 
-    Accepted column names: ``o_zone_id``/``orig_taz``/``origin``,
-    ``d_zone_id``/``dest_taz``/``destination``, ``volume``/``total``/``demand``/``flow``, and an
-    optional segment column ``segment``/``class``/``mode``/``agent_type``. With ``network``, the
-    zones are the network's (in its order) and unknown zones are an error.
+    Column names are read through the aliases of the schema ``gmns/demand``:
+    ``o_zone_id``/``orig_taz``/``origin``/``origin_zone_id``,
+    ``d_zone_id``/``dest_taz``/``destination``/``destination_zone_id``,
+    ``volume``/``total``/``demand``/``flow``/``trips``/``tonnes_per_year``, and an optional segment
+    column ``segment``/``class``/``mode``/``agent_type``/``commodity_id``/``use``. With
+    ``network``, the zones are the network's (in its order) and unknown zones are an error. An
+    origin, destination (and segment) that repeats is an error, never summed.
+
+    Raises
+    ------
+    InputError
+        With every problem: unreadable text, missing columns, volumes that are not finite
+        numbers >= 0, repeated rows, zones the network does not have.
     """
+    from karvan.schema import Checker, load_schema, read_csv
+
     path = Path(path)
-    problems: list[str] = []
-    table = _read_csv(path, problems, required=True)
-    if table is None:
-        raise InputError(problems)
-    cols = {c.lower(): c for c in table.columns}
-
-    def pick(*names):
-        return next((cols[n] for n in names if n in cols), None)
-
-    o = pick("o_zone_id", "orig_taz", "origin", "from_zone_id")
-    d = pick("d_zone_id", "dest_taz", "destination", "to_zone_id")
-    v = pick("volume", "total", "demand", "flow", "trips")
-    s = pick("segment", "class", "mode", "agent_type")
-    missing = [n for n, c in (("origin (o_zone_id)", o), ("destination (d_zone_id)", d),
-                              ("volume", v)) if c is None]
-    if missing:
-        raise InputError(f"{path.name}: no column for {', '.join(missing)}; columns are "
-                         f"{', '.join(table.columns)}.")
+    text = read_csv(path)
+    checker = Checker()
+    schema = load_schema("gmns/demand")
+    header = {c.lower() for c in text.columns}
+    absent = [f.name for f in schema.fields if f.required
+              and not any(a.lower() in header for a in (f.name, *f.aliases))]
+    if absent:
+        names = {"o_zone_id": "origin (o_zone_id)", "d_zone_id": "destination (d_zone_id)",
+                 "volume": "volume"}
+        raise InputError(f"{path.name}: no column for {', '.join(names[a] for a in absent)}; "
+                         f"columns are {format_ids(text.header, 20)}.")
+    t = checker.table(schema, text)
     id_type = network.config.get("id_type") if network is not None else None
     if id_type is None and network is not None:
-        # zone ids in the demand take the type of the network's zone ids
         id_type = network.config.get("_zone_id_type")
-    table[o] = _ids(table[o], id_type)
-    table[d] = _ids(table[d], id_type)
+    for col in ("o_zone_id", "d_zone_id"):
+        t.columns[col] = _ids(t.columns[col], id_type)
     zone_ids = tuple(network.zones.index) if network is not None else None
-    vals = pd.to_numeric(table[v], errors="coerce")
-    bad = vals.isna() | (vals < 0)
-    if bad.any():
-        problems.append(
-            f"{path.name}: {int(bad.sum())} rows have a missing, non-numeric or negative {v} "
-            f"(lines {format_ids(table.index[bad] + 2)})."
-        )
     if zone_ids is not None:
         known = set(zone_ids)
-        for col in (o, d):
-            unk = ~table[col].isin(known)
-            if unk.any():
-                problems.append(
-                    f"{path.name}: {int(unk.sum())} rows name a {col} that is not a zone of the "
-                    f"network (lines {format_ids(table.index[unk] + 2)}; "
-                    f"{format_ids(table.loc[unk, col].unique())}); set zone_id on their nodes."
-                )
-    if problems:
-        raise InputError(problems)
-    return Demand.from_long(table, origin=o, destination=d, value=v, segment=s, zone_ids=zone_ids)
+        for col in ("o_zone_id", "d_zone_id"):
+            vals = t.columns[col]
+            bad = np.asarray([v is not None and v not in known for v in vals], dtype=bool)
+            for i in np.flatnonzero(bad):
+                checker.add(Violation(path.name, int(t.lines[i]), col, shorten(vals[i]),
+                                      "is not a zone of the network",
+                                      "set zone_id on their nodes"))
+    checker.raise_if_errors(str(path))
+    seg = "segment" if "segment" in t.columns else None
+    table = pd.DataFrame({k: t.columns[k] for k in ("o_zone_id", "d_zone_id", "volume")
+                          + ((seg,) if seg else ())})
+    return Demand.from_long(table, origin="o_zone_id", destination="d_zone_id", value="volume",
+                            segment=seg, zone_ids=zone_ids)
+
+
+def free_flow_time_h(links: pd.DataFrame, units: dict[str, str]) -> pd.Series:
+    """Free-flow time in hours from ``length`` and ``free_speed`` in the given units; NaN where
+    it cannot be known (no length, or no positive speed on a link of positive length); 0 on a
+    link of length 0."""
+    if "length" not in links or "free_speed" not in links:
+        return pd.Series(np.nan, index=links.index)
+    length_m = pd.to_numeric(links["length"], errors="coerce").astype(float) \
+        * _LENGTH_IN_M[units["long_length"]]
+    speed = pd.to_numeric(links["free_speed"], errors="coerce").astype(float) \
+        * _SPEED_IN_M_PER_H[units["speed"]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = length_m / speed.where(speed > 0)
+    return t.where(length_m != 0, 0.0).where(length_m.notna())
 
 
 def write_gmns(network: Network, folder: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write ``network`` as a GMNS 0.96 folder, strictly: spec columns first, booleans as
-    true/false, ``config.csv`` with explicit units and version. Columns derived on reading are
-    left out; every other column is written. The folder appears whole or not at all.
+    true/false, ``config.csv`` with explicit units and version. Columns derived on reading and
+    the centroids and connectors added for zones with several nodes are left out (those zones
+    are written back on their nodes); every other column is written. The folder appears whole or
+    not at all.
+
+    Raises
+    ------
+    InputError
+        When ``folder`` exists and ``overwrite`` is not set.
     """
     folder = Path(folder)
     if folder.exists() and not overwrite:
@@ -374,8 +430,18 @@ def write_gmns(network: Network, folder: str | os.PathLike, *, overwrite: bool =
     cfg["version_number"] = GMNS_VERSION
     cfg.setdefault("geometry_field_format", "WKT")
     derived = set(network.config.get("derived_columns", []))
-    nodes = network.nodes.reset_index()
-    links = network.links.reset_index()
+    nodes = network.nodes.drop(index=list(network.config.get("derived_nodes", [])),
+                               errors="ignore").reset_index()
+    links = network.links.drop(index=list(network.config.get("derived_links", [])),
+                               errors="ignore").reset_index()
+    members = network.config.get("zone_members", {})
+    if members and "zone_id" in nodes:
+        zone_of = {n: z for z, ns in members.items() for n in ns}
+        nodes["zone_id"] = pd.Series([zone_of.get(n, z) for n, z in zip(nodes["node_id"],
+                                                                         nodes["zone_id"])],
+                                     index=nodes.index, dtype=object)
+    if "passable" in nodes and network.config.get("derived_nodes"):
+        nodes = nodes.drop(columns="passable")
     links = links[[c for c in links.columns if c not in derived]]
     if network.config.get("capacity_per_lane") and {"capacity", "lanes"} <= set(links.columns):
         # read as capacity x lanes; GMNS stores capacity per lane
@@ -413,120 +479,190 @@ def write_gmns(network: Network, folder: str | os.PathLike, *, overwrite: bool =
 # -- helpers -------------------------------------------------------------------------------------
 
 
+def _result(folder: Path, network, checker, notes) -> GmnsRead:
+    return GmnsRead(folder, network, checker.errors(), checker.warnings(), list(notes),
+                    list(checker.violations))
+
+
 def _blank(v) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == ""
 
 
-def _read_csv(path: Path, problems: list[str], *, required: bool) -> pd.DataFrame | None:
-    if not path.exists():
-        if required:
-            problems.append(f"{path.name} is missing from {path.parent}.")
+def _speed_unit(text) -> str | None:
+    u = str(text).strip().lower()
+    u = u.replace("per hour", "/hour").replace(" ", "")
+    u = {"miles/hour": "mile/hour", "kilometers/hour": "kilometer/hour",
+         "kilometres/hour": "kilometer/hour"}.get(u, u)
+    if u in _SPEED_UNITS:
+        return _SPEED_UNITS[u]
+    u2 = str(text).strip().lower()
+    return _SPEED_UNITS.get(u2)
+
+
+def _lenient_numbers(table, units: dict[str, str], checker) -> None:
+    """Read lists of numbers (``['2', '3']``) as their smallest value and numbers with a unit
+    (``25 mph``) in the units of ``config.csv``, in place, each kind with one warning."""
+    for col in LIST_NUMBERS:
+        vals = table.columns.get(col)
+        if vals is None:
+            continue
+        listed, unitful = [], []
+        original: dict[int, str] = {}
+        for i, v in enumerate(vals):
+            if not v or _isfloat(v):
+                continue
+            items = [v]
+            if v.startswith("[") and v.endswith("]"):
+                items = [x.strip().strip("'\"").strip() for x in v[1:-1].split(",")]
+            elif ";" in v:
+                items = [x.strip() for x in v.split(";")]
+            nums = []
+            had_unit = False
+            for item in items:
+                if _isfloat(item):
+                    nums.append(float(item))
+                    continue
+                got = _with_unit(item, col, units)
+                if got is None:
+                    nums = []
+                    break
+                nums.append(got)
+                had_unit = True
+            if not nums or not all(np.isfinite(nums)):
+                continue  # the checker reports it as not a number
+            original[i] = v
+            vals[i] = repr(min(nums))
+            (listed if len(items) > 1 or v.startswith("[") else unitful).append(i)
+            if had_unit and len(items) > 1:
+                unitful.append(i)
+        for idx, problem, fix in (
+                (listed, "is a list of values", "read as the smallest of each list (an "
+                 "OpenStreetMap conversion writes a list where a way's attribute changes along "
+                 "the link); split such links or write one number"),
+                (unitful, "carries a unit", f"converted to the unit of config.csv "
+                 f"({units['speed'] if col == 'free_speed' else units['long_length']}); write "
+                 "plain numbers")):
+            for i in idx:
+                checker.add(Violation(table.name, int(table.lines[i]), col,
+                                      shorten(original[i]), problem, fix, severity="warning"))
+        table.columns[col] = vals
+
+
+def _with_unit(item: str, col: str, units: dict[str, str]) -> float | None:
+    m = _WITH_UNIT.match(item)
+    if m is None:
         return None
+    value, unit = float(m.group(1)), m.group(2).strip().lower()
+    if col == "free_speed":
+        u = _speed_unit(unit)
+        if u is None:
+            return None
+        return value * _SPEED_IN_M_PER_H[u] / _SPEED_IN_M_PER_H[units["speed"]]
+    if col == "length" and unit in _LENGTH_UNITS:
+        return value * _LENGTH_IN_M[_LENGTH_UNITS[unit]] / _LENGTH_IN_M[units["long_length"]]
+    return None
+
+
+def _isfloat(s: str) -> bool:
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=["", "NaN"],
-                         skipinitialspace=True, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        problems.append(f"{path.name}: cannot be read as CSV ({e}).")
-        return None
-    df.columns = [c.strip() for c in df.columns]
-    for c in df.columns:
-        if df[c].dtype == object:
-            df[c] = df[c].str.strip()
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _ids(col: np.ndarray, id_type: str | None) -> np.ndarray:
+    """Ids as Python ints where every one is a whole number (unless id_type says string), else
+    as text; None stays None."""
+    vals = [v for v in col if v is not None and not (isinstance(v, float) and v != v)]
+    if id_type != "string" and vals and _all_whole(vals):
+        out = np.empty(len(col), dtype=object)
+        out[:] = [None if v is None or (isinstance(v, float) and v != v) else int(float(v))
+                  for v in col]
+        return out
+    out = np.empty(len(col), dtype=object)
+    out[:] = [None if v is None or (isinstance(v, float) and v != v) else
+              (str(int(v)) if isinstance(v, float) and v == int(v) else str(v)) for v in col]
+    return out
+
+
+def _int_ids(df: pd.DataFrame, cols) -> pd.DataFrame:
+    """Id columns of Python ints with none blank as int64 (others stay as they are)."""
+    for c in cols:
+        if c in df and len(df) and df[c].notna().all() and all(
+                isinstance(v, (int, np.integer)) for v in df[c]):
+            df[c] = df[c].astype(np.int64)
     return df
 
 
-def _require(df: pd.DataFrame, cols, name: str, problems: list[str]) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        problems.append(f"{name}: missing required column(s) {', '.join(missing)}.")
+def _all_whole(vals) -> bool:
+    try:
+        num = np.asarray(vals, dtype=np.float64)
+    except (ValueError, TypeError):
+        return False
+    return bool((np.isfinite(num) & (num == np.floor(num)) & (np.abs(num) < 2.0**53)).all())
 
 
-def _whole(col: pd.Series) -> bool:
-    """Whether every non-blank value of an id column is a whole number."""
-    num = pd.to_numeric(col, errors="coerce")
-    return bool((col.isna() | (num.notna() & (num == np.round(num)))).all())
-
-
-def _ids(col: pd.Series, id_type: str | None) -> pd.Series:
-    """Ids as int where every one is a whole number (unless id_type says string), else str."""
-    if id_type == "string":
-        out = col.astype(object).where(col.notna(), None)
-        # a numeric column read as float ("1.0") back to its text
-        return out.map(lambda v: v if v is None or isinstance(v, str) else (
-            str(int(v)) if isinstance(v, float) and v == int(v) else str(v)))
-    num = pd.to_numeric(col, errors="coerce")
-    ok = col.isna() | (num.notna() & (num == np.round(num)))
-    if ok.all() and col.notna().any():
-        out = num.astype("Int64")
-        return out.astype(object).where(out.notna(), None) if out.isna().any() \
-            else out.astype(np.int64)
-    return col.astype(object).where(col.notna(), None)
-
-
-def _check_ids(df: pd.DataFrame, col: str, name: str, problems: list[str]) -> None:
-    blank = df[col].isna()
-    if blank.any():
-        problems.append(f"{name}: {int(blank.sum())} rows have no {col} "
-                        f"(lines {format_ids(df.index[blank] + 2)}).")
-    dup = df[col].duplicated(keep=False) & ~blank
-    if dup.any():
-        problems.append(
-            f"{name}: {df.loc[dup, col].nunique()} duplicate {col} "
-            f"({format_ids(df.loc[dup, col].unique())} on lines {format_ids(df.index[dup] + 2)});"
-            " ids must be unique."
-        )
-
-
-def _numeric(df, col, name, id_col, problems, *, nonneg: bool, required: bool = False) -> None:
-    if col not in df:
-        return
-    raw = df[col]
-    vals = pd.to_numeric(raw, errors="coerce")
-    bad = raw.notna() & vals.isna()
-    if bad.any():
-        problems.append(
-            f"{name}: {int(bad.sum())} rows have a non-numeric {col} (lines "
-            f"{format_ids(df.index[bad] + 2)}; {id_col} {format_ids(df.loc[bad, id_col])}: "
-            f"{format_ids(raw[bad].unique())})."
-        )
-    if required:
-        miss = raw.isna()
-        if miss.any():
-            problems.append(f"{name}: {int(miss.sum())} rows have no {col} (lines "
-                            f"{format_ids(df.index[miss] + 2)}).")
-    if nonneg:
-        neg = vals < 0
-        if neg.any():
-            problems.append(
-                f"{name}: {int(neg.sum())} rows have a negative {col} (lines "
-                f"{format_ids(df.index[neg] + 2)}; {id_col} {format_ids(df.loc[neg, id_col])}); "
-                f"{col} must be >= 0."
-            )
-    df[col] = vals
+def _type_ids(tables: dict, id_type: str | None) -> None:
+    """Ids that refer to each other get one type: integers only if every one of them is whole."""
+    groups = ([("node", "node_id"), ("node", "parent_node_id"), ("link", "from_node_id"),
+               ("link", "to_node_id")],
+              [("node", "zone_id"), ("zone", "zone_id"), ("zone", "super_zone")],
+              [("link", "link_id"), ("link", "parent_link_id")])
+    for group in groups:
+        present = [(t, c) for t, c in group if t in tables and c in tables[t].columns]
+        vals = [v for t, c in present for v in tables[t].columns[c]
+                if v is not None and not (isinstance(v, float) and v != v)]
+        kind = id_type or ("integer" if vals and _all_whole(vals) else "string")
+        for t, c in present:
+            tables[t].columns[c] = _ids(tables[t].columns[c], kind)
+            if tables[t].id_label == c:
+                object.__setattr__(tables[t], "ids", tables[t].columns[c])
 
 
 def _split_uses(v) -> str | None:
     if _blank(v):
         return None
     parts = [p.strip().lower() for p in str(v).replace(";", ",").split(",")]
-    return ",".join(p for p in parts if p)
+    return ",".join(p for p in parts if p) or None
 
 
-def _read_uses(folder: Path, problems: list[str]) -> dict[str, set[str]] | None:
-    ud = _read_csv(folder / "use_definition.csv", problems, required=False)
-    ug = _read_csv(folder / "use_group.csv", problems, required=False)
+def _uses(tables: dict) -> dict[str, set[str]] | None:
+    ud, ug = tables.get("use_definition"), tables.get("use_group")
     if ud is None and ug is None:
         return None
     uses: dict[str, set[str]] = {}
-    if ud is not None and "use" in ud:
-        for u in ud["use"].dropna():
-            uses[u.strip().lower()] = {u.strip().lower()}
+    if ud is not None and "use" in ud.columns:
+        for u in ud.columns["use"]:
+            if u is not None:
+                uses[str(u).strip().lower()] = {str(u).strip().lower()}
     if ug is not None and {"use_group", "uses"} <= set(ug.columns):
-        for _, row in ug.iterrows():
-            members = _split_uses(row["uses"])
-            uses[str(row["use_group"]).strip().lower()] = set(members.split(",")) if members \
-                else set()
+        for g, members in zip(ug.columns["use_group"], ug.columns["uses"]):
+            if g is None:
+                continue
+            m = _split_uses(members)
+            uses[str(g).strip().lower()] = set(m.split(",")) if m else set()
     return uses
+
+
+def _check_uses(links, uses, checker) -> np.ndarray | None:
+    if "allowed_uses" not in links.columns:
+        return None
+    split = np.asarray([_split_uses(v) for v in links.columns["allowed_uses"]], dtype=object)
+    if uses is not None:
+        known = set(uses)
+        for i, u in enumerate(split):
+            if u is None:
+                continue
+            unknown = sorted(set(u.split(",")) - known)
+            if unknown:
+                checker.add(Violation(
+                    links.name, int(links.lines[i]) if links.lines is not None else None,
+                    "allowed_uses", ", ".join(unknown),
+                    "names uses that are in neither use_definition.csv nor use_group.csv",
+                    "add them to use_definition.csv or correct them",
+                    None if links.ids is None else f"link_id {links.ids[i]}"))
+    return split
 
 
 def _use_members(uses: dict[str, set[str]], use: str) -> set[str]:
@@ -542,17 +678,93 @@ def _use_members(uses: dict[str, set[str]], use: str) -> set[str]:
     return found
 
 
-def _free_flow_time(links: pd.DataFrame, config: dict, folder: Path) -> pd.Series:
-    if "length" not in links or "free_speed" not in links:
-        return pd.Series(0.0, index=links.index)
-    lu = config.get("long_length", "kilometer")
-    su = config.get("speed", "kilometer/hour")
-    length_m = links["length"].astype(float) * _LENGTH_IN_M[lu]
-    speed_m_per_h = links["free_speed"].astype(float) * _SPEED_IN_M_PER_H[su]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = length_m / speed_m_per_h
-    # links with free_speed 0 and a positive length were reported by read_gmns
-    return t.replace([np.inf, -np.inf], np.nan).fillna(0.0)
+def _zones(nodes: pd.DataFrame, links: pd.DataFrame, how: str, checker, notes: list[str]):
+    """Zones named by several nodes: connected through a centroid, loaded at the first node, or
+    an error; returns the nodes and what was done."""
+    info = {"members": {}, "centroids": [], "connectors": pd.DataFrame(), "int_ids": False}
+    if "zone_id" not in nodes:
+        return nodes, links, info
+    z = nodes["zone_id"]
+    present = z.notna()
+    info["int_ids"] = bool(present.any()) and all(isinstance(v, (int, np.integer))
+                                                  for v in z[present])
+    dup = z[present & z.duplicated(keep=False)]
+    if not len(dup):
+        return nodes, links, info
+    zones = list(dict.fromkeys(dup))
+    if how == "strict":
+        checker.message(
+            f"node.csv: {len(zones)} zones have more than one node (zone_id "
+            f"{format_ids(zones)}; node_id {format_ids(nodes.loc[dup.index, 'node_id'])}); "
+            "karvan loads a zone at one centroid node: keep zone_id on that node only, or read "
+            "with zone_nodes='connect'.", file="node.csv")
+        return nodes, links, info
+    members = {zid: list(nodes.loc[dup.index[dup == zid], "node_id"]) for zid in zones}
+    info["members"] = members
+    nodes = nodes.copy()
+    if how == "first":
+        for zid, ns in members.items():
+            nodes.loc[nodes["node_id"].isin(ns[1:]), "zone_id"] = None
+        notes.append(f"node.csv: {len(zones)} zones have more than one node (zone_id "
+                     f"{format_ids(zones)}); each is loaded at the first of its nodes "
+                     "(zone_nodes='first').")
+        return nodes, links, info
+    node_ids = list(nodes["node_id"])
+    int_nodes = all(isinstance(v, (int, np.integer)) for v in node_ids)
+    link_ids = list(links["link_id"])
+    int_links = all(isinstance(v, (int, np.integer)) for v in link_ids)
+    next_node = max(node_ids) + 1 if int_nodes else None
+    next_link = max(link_ids) + 1 if int_links and link_ids else (0 if int_links else None)
+    taken_nodes, taken_links = set(map(str, node_ids)), set(map(str, link_ids))
+    cent_rows, conn_rows = [], []
+    for zid, ns in members.items():
+        if int_nodes:
+            cid, next_node = next_node, next_node + 1
+        else:
+            cid = _fresh(f"zone_{zid}", taken_nodes)
+        xy = nodes.loc[nodes["node_id"].isin(ns), ["x_coord", "y_coord"]].mean()
+        cent_rows.append({"node_id": cid, "x_coord": xy["x_coord"], "y_coord": xy["y_coord"],
+                          "node_type": "centroid", "zone_id": zid})
+        info["centroids"].append(cid)
+        for n in ns:
+            if int_links:
+                lid, next_link = next_link, next_link + 1
+            else:
+                lid = _fresh(f"connector_{zid}_{n}", taken_links)
+            conn_rows.append({"link_id": lid, "from_node_id": cid, "to_node_id": n,
+                              "directed": False, "length": 0.0, "free_flow_time": 0.0,
+                              "vdf": "constant", "facility_type": "connector"})
+    nodes.loc[nodes["node_id"].isin([n for ns in members.values() for n in ns]), "zone_id"] = None
+    nodes["passable"] = True
+    cent = pd.DataFrame(cent_rows)
+    cent["passable"] = False  # a path may start or end at a centroid, never pass through it
+    nodes = pd.concat([nodes, cent], ignore_index=True)
+    info["connectors"] = pd.DataFrame(conn_rows).set_index("link_id")
+    notes.append(
+        f"node.csv: {len(zones)} zones have more than one node (zone_id {format_ids(zones)}); "
+        f"each is loaded at a centroid of its own (node_id {format_ids(info['centroids'])}) "
+        "joined to each of its nodes by a connector of zero time and no capacity limit "
+        "(zone_nodes='connect'; 'first' loads a zone at its first node instead).")
+    return nodes, links, info
+
+
+def _add_connectors(links: pd.DataFrame, info: dict) -> pd.DataFrame:
+    conn = info["connectors"]
+    if not len(conn):
+        return links
+    conn = conn.reset_index()
+    out = pd.concat([links, conn], ignore_index=True)
+    out["directed"] = out["directed"].astype(bool)
+    return out
+
+
+def _fresh(base: str, taken: set[str]) -> str:
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    taken.add(name)
+    return name
 
 
 def _order(columns, first) -> list[str]:

@@ -35,23 +35,25 @@ import pandas as pd
 
 from karvan._version import __version__
 from karvan.errors import InputError, format_ids
-from karvan.io.geopackage import _atomic_file, network_geometry, read_run_table
+from karvan.io.atomic import atomic_file
+from karvan.io.geopackage import as_run, network_geometry
+from karvan.io.run_folder import RunRecord
 
 OMX_VERSION = b"0.2"
 SKIM_FIELDS = {"time_h": "h", "distance_km": "km", "charge_usd_per_t": "USD/t",
                "cost_usd_per_t": "USD/t"}
 
 
-def write_omx(run_folder: str | os.PathLike, path: str | os.PathLike | None = None, *,
+def write_omx(run: RunRecord | str | os.PathLike, path: str | os.PathLike | None = None, *,
               zone_ids: list[str] | None = None) -> Path:
     """Write a run's demand (per commodity and total) and skims as one OMX file.
 
     Parameters
     ----------
-    run_folder
-        A folder written by ``karvan run``.
+    run
+        A run (:class:`~karvan.io.run_folder.RunRecord`) or a folder written by ``karvan run``.
     path
-        The file to write; default ``<run_folder>/run.omx``. An existing file is replaced; a
+        The file to write; default ``<run folder>/run.omx``. An existing file is replaced; a
         failed write leaves it as it was and no temporary file.
     zone_ids
         Zone order of the matrices; default: the zones of the run's dataset in file order
@@ -61,13 +63,20 @@ def write_omx(run_folder: str | os.PathLike, path: str | os.PathLike | None = No
     -------
     Path
         The file written.
+
+    Raises
+    ------
+    InputError
+        Not a run folder, a missing table, duplicate ``zone_ids`` or zones of the run that
+        ``zone_ids`` lacks.
     """
-    folder = Path(run_folder)
-    target = Path(path) if path is not None else folder / "run.omx"
-    demand = read_run_table(folder, "demand")
-    skims = read_run_table(folder, "skims")
+    rec = as_run(run)
+    target = Path(path) if path is not None else rec.path / "run.omx"
+    rec.require(("demand", "skims"))
+    demand = rec.table("demand")
+    skims = rec.table("skims")
     if zone_ids is None:
-        zone_ids = _dataset_zones(folder)
+        zone_ids = _dataset_zones(rec)
     named = set(demand["origin_zone_id"]) | set(demand["destination_zone_id"]) | set(
         skims["origin"]) | set(skims["destination"])
     if zone_ids is None:
@@ -77,7 +86,7 @@ def write_omx(run_folder: str | os.PathLike, path: str | os.PathLike | None = No
         raise InputError("zone_ids has duplicates; each zone must appear once.")
     missing = sorted(named - set(zone_ids))
     if missing:
-        raise InputError(f"{folder}: {len(missing)} zones of the demand or skims are not in "
+        raise InputError(f"{rec.path}: {len(missing)} zones of the demand or skims are not in "
                          f"zone_ids ({format_ids(missing)}).")
     n = len(zone_ids)
     matrices: dict[str, tuple[np.ndarray, dict]] = {}
@@ -98,7 +107,7 @@ def write_omx(run_folder: str | os.PathLike, path: str | os.PathLike | None = No
             m = _matrix(rows["origin"], rows["destination"], rows[field], zone_ids,
                         fill=np.nan)
             matrices[f"{field}_{c}"] = (m, {"units": unit, "quantity": field, "commodity": c})
-    with _atomic_file(target) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_file(target) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["OMX_VERSION"] = np.bytes_(OMX_VERSION)  # fixed-length, as PyTables writes it
         f.attrs["OMX_CREATED_WITH"] = np.bytes_(f"karvan {__version__}".encode())
         f.attrs["SHAPE"] = np.array([n, n], dtype=np.int32)
@@ -184,9 +193,9 @@ def _matrix(origin: pd.Series, destination: pd.Series, values: pd.Series, zone_i
     return m
 
 
-def _dataset_zones(folder: Path) -> list[str] | None:
+def _dataset_zones(run: RunRecord) -> list[str] | None:
     try:
-        zones = network_geometry(folder).zones
+        zones = network_geometry(run).zones
     except InputError:
         return None
     return [str(z) for z in zones["zone_id"]] or None

@@ -1,13 +1,17 @@
-"""Open a network with its demand from a GMNS folder or a TNTP net file."""
+"""Open a network with its demand from a GMNS folder or a TNTP net file, ready to assign."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from karvan.errors import InputError
-from karvan.io.gmns import read_gmns, read_gmns_demand
+import pandas as pd
+
+from karvan.errors import InputError, format_ids
+from karvan.io.gmns import GmnsWarning, read_gmns, read_gmns_demand
+from karvan.io.gmns_ready import FACILITY_DEFAULTS, require_ready
 from karvan.io.tntp import _sibling, read_tntp, read_tntp_net
 from karvan.network.demand import Demand
 from karvan.network.model import Network
@@ -15,13 +19,21 @@ from karvan.network.model import Network
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """A network, its demand (None when there is none) and the default cost weights."""
+    """A network, its demand (None when there is none) and the default cost weights.
+
+    ``classes`` describes the traffic classes a GMNS folder defines (``use_definition.csv`` with
+    karvan's ``value_of_time`` and ``cost_field`` columns, one demand segment each), as keyword
+    arguments of :class:`karvan.TrafficClass`; empty for one class with the default cost.
+    ``notes`` say what was done to make the network assignable (defaults used, links left out).
+    """
 
     network: Network
     demand: Demand | None
     toll_factor: float = 0.0
     distance_factor: float = 0.0
     kind: str = "gmns"
+    classes: tuple[dict, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def read_problem(
@@ -31,16 +43,31 @@ def read_problem(
     toll_factor: float | None = None,
     distance_factor: float | None = None,
     need_demand: bool = True,
+    defaults: bool = True,
 ) -> Problem:
     """Read a GMNS folder (demand from ``trips`` or its ``demand.csv``) or a TNTP ``_net`` file
-    (demand from ``trips`` or the ``_trips`` file beside it)."""
+    (demand from ``trips`` or the ``_trips`` file beside it), ready to assign.
+
+    A GMNS network goes through :func:`karvan.io.gmns_ready.require_ready`: links out of use are
+    left out and, with ``defaults``, blank free speeds and capacities are filled by facility
+    type; each such step is a :class:`~karvan.io.gmns.GmnsWarning` and a line of ``notes``.
+
+    Raises
+    ------
+    InputError
+        For a path that is neither, unreadable or invalid files, a network not ready to assign
+        (what it needs), or a missing demand file.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist; give a GMNS folder or a TNTP _net file.")
     if path.is_dir():
         net = read_gmns(path)
+        net, notes = require_ready(net, defaults=FACILITY_DEFAULTS if defaults else None,
+                                   zones_from_demand=True)
         dpath = Path(trips) if trips is not None else path / "demand.csv"
         if dpath.exists():
+            net = zones_at_demand_nodes(net, dpath, notes)
             demand = read_gmns_demand(dpath, net)
         elif trips is not None:
             raise InputError(f"no demand: {dpath} does not exist; check the trips path.")
@@ -48,7 +75,11 @@ def read_problem(
             raise InputError(f"no demand: {dpath} does not exist; pass --trips FILE.")
         else:
             demand = None
-        return Problem(net, demand, toll_factor or 0.0, distance_factor or 0.0, "gmns")
+        for n in notes:
+            warnings.warn(n, GmnsWarning, stacklevel=2)
+        classes = gmns_classes(net, demand)
+        return Problem(net, demand, toll_factor or 0.0, distance_factor or 0.0, "gmns",
+                       classes, tuple(notes))
     if path.suffix.lower() == ".tntp" and trips is not None and Path(trips).suffix.lower() == ".csv":
         # a TNTP network with a demand table in CSV
         net, factors = read_tntp_net(path)
@@ -66,3 +97,81 @@ def read_problem(
         return Problem(p.network, p.demand, p.toll_factor, p.distance_factor, "tntp")
     raise InputError(f"{path}: not a folder or a .tntp file; karvan reads GMNS folders and TNTP "
                      "_net files.")
+
+
+def zones_at_demand_nodes(net: Network, demand_path: Path, notes: list[str]) -> Network:
+    """A network without zones loads demand at the nodes its demand table names: each such
+    node becomes the zone of its own id (with a note). A network with zones is returned as is.
+
+    Raises
+    ------
+    InputError
+        When the demand table cannot be read or names nodes the network does not have.
+    """
+    if len(net.zones):
+        return net
+    from karvan.io.gmns import _ids
+    from karvan.schema import Checker, load_schema, read_csv
+
+    checker = Checker()
+    t = checker.table(load_schema("gmns/demand"), read_csv(demand_path))
+    checker.raise_if_errors(str(demand_path))
+    kind = "integer" if pd.api.types.is_integer_dtype(net.nodes.index) else "string"
+    named = [v for c in ("o_zone_id", "d_zone_id") for v in _ids(t[c], kind) if v is not None]
+    named = list(dict.fromkeys(named))
+    unknown = [v for v in named if v not in net.nodes.index]
+    if unknown:
+        raise InputError(f"{demand_path.name}: the network has no zones, so demand is loaded at "
+                         f"nodes, but {format_ids(unknown)} are not nodes of node.csv; give "
+                         "zone_id to the nodes, or name nodes in the demand.",
+                         str(demand_path))
+    nodes = net.nodes.copy()
+    nodes["zone_id"] = pd.Series(nodes.index, index=nodes.index, dtype=object).where(
+        nodes.index.isin(named), None)
+    notes.append(f"the network has no zones: demand is loaded at the {len(named)} nodes "
+                 f"{demand_path.name} names (node_id {format_ids(named)}).")
+    config = dict(net.config)
+    config["_zone_id_type"] = kind
+    return Network(nodes, net.links, config, net.name)
+
+
+def gmns_classes(net: Network, demand: Demand | None) -> tuple[dict, ...]:
+    """Traffic classes from ``use_definition.csv`` where it gives karvan's ``value_of_time``:
+    one class per use that names a demand segment, with ``pce`` and the money cost in the link
+    column ``cost_field``; none (the default class) otherwise.
+
+    Raises
+    ------
+    InputError
+        When uses with a value of time and the demand's segments do not match, or a
+        ``cost_field`` is not a link column.
+    """
+    ud = net.config.get("tables", {}).get("use_definition")
+    if ud is None or "value_of_time" not in ud or not ud["value_of_time"].notna().any():
+        return ()
+    ud = ud[ud["value_of_time"].notna()]
+    out = []
+    problems = []
+    segments = set(demand.names) if demand is not None else None
+    for r in ud.itertuples(index=False):
+        name = str(r.use)
+        cost_field = getattr(r, "cost_field", None)
+        fields = {}
+        if isinstance(cost_field, str) and cost_field:
+            if cost_field not in net.links:
+                problems.append(f"use_definition.csv: use {name}: cost_field {cost_field!r} is "
+                                "not a column of link.csv.")
+            fields = {cost_field: 1.0}
+        pce = getattr(r, "pce", None)
+        out.append({"name": name, "demand": name, "value_of_time": float(r.value_of_time),
+                    "pce": float(pce) if pce is not None and not pd.isna(pce) else 1.0,
+                    "cost_fields": fields})
+    if segments is not None:
+        missing = sorted(segments - {c["name"] for c in out})
+        if missing:
+            problems.append(f"demand segments {format_ids(missing)} have no use with a "
+                            "value_of_time in use_definition.csv.")
+        out = [c for c in out if c["name"] in segments]
+    if problems:
+        raise InputError(problems, str(net.config.get("source", net.name)))
+    return tuple(out)

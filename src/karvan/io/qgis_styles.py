@@ -11,6 +11,10 @@ opened; :mod:`karvan.io.geopackage` writes one such row per layer with the QML b
 - ``borders``: circles sized by ``tonnes_tot`` (data-defined size), coloured by ``utilization``
   as links are.
 - ``od_lines``: thin graduated purple lines on ``tonnes_tot``.
+- ``countries``: pale land with grey borders (context under the network).
+
+Sea and ferry links are dashed (a data-defined stroke style on ``mode``), and the utilization
+colours are :data:`karvan.io.colours.UTILIZATION_SCALE`, as on the report's map.
 
 The QML is written with :mod:`xml.etree.ElementTree`, so expressions are escaped properly. Symbol
 layer properties are written both as an ``<Option type="Map">`` (QGIS >= 3.26 reads it) and as
@@ -26,21 +30,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from karvan.io.colours import NO_CAPACITY, UTILIZATION_SCALE
+
 QGIS_VERSION = "3.34.0"
 DOCTYPE = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
 
-#: utilization bands of the colour scale: (upper bound, colour, label)
-UTILIZATION_COLOURS: tuple[tuple[float, str, str], ...] = (
-    (0.5, "#1a9641", "< 50 %"),
-    (0.8, "#a6d96a", "50-80 %"),
-    (0.95, "#f4d03f", "80-95 %"),
-    (1.0, "#fdae61", "95-100 %"),
-    (math.inf, "#d7191c", ">= 100 %"),
-)
-NO_CAPACITY_COLOUR = "#8c8c8c"
+#: utilization bands of the colour scale (the report's): (upper bound, colour, label)
+UTILIZATION_COLOURS = UTILIZATION_SCALE
+NO_CAPACITY_COLOUR = NO_CAPACITY
 LINK_WIDTHS_MM = (0.3, 0.7, 1.2, 2.0, 3.2)
 OD_WIDTHS_MM = (0.1, 0.2, 0.35, 0.55, 0.8)
 OD_COLOUR = "118,42,131,150"
+COUNTRY_FILL = "242,239,233,255"
+COUNTRY_OUTLINE = "176,168,152,255"
+#: sea and ferry legs are dashed, as on the report's map
+SEA_MODES = ("sea", "ferry")
 
 
 def utilization_colour_expression(field: str = "utilization") -> str:
@@ -51,6 +55,12 @@ def utilization_colour_expression(field: str = "utilization") -> str:
         parts.append(f"WHEN {f} < {upper:g} THEN '{colour}'")
     parts.append(f"ELSE '{UTILIZATION_COLOURS[-1][1]}' END")
     return " ".join(parts)
+
+
+def sea_dash_expression(field: str = "mode") -> str:
+    """A QGIS expression giving the line style: dashed for sea and ferry legs, else solid."""
+    modes = ", ".join(f"'{m}'" for m in SEA_MODES)
+    return f"CASE WHEN \"{field}\" IN ({modes}) THEN 'dash' ELSE 'solid' END"
 
 
 def flow_breaks(values: Sequence[float] | np.ndarray, n: int = 5) -> list[float]:
@@ -98,7 +108,8 @@ def links_qml(tonnes_tot: Sequence[float] | np.ndarray) -> str:
     colour = utilization_colour_expression()
     return _graduated(
         "tonnes_tot", flow_breaks(tonnes_tot), LINK_WIDTHS_MM, geometry_type=1,
-        symbol=lambda w: _line_symbol(w, "120,120,120,255", colour=colour),
+        symbol=lambda w: _line_symbol(w, "120,120,120,255", colour=colour,
+                                      style=sea_dash_expression()),
         unit="Mt/yr", order_by="tonnes_tot")
 
 
@@ -107,6 +118,14 @@ def od_lines_qml(tonnes_tot: Sequence[float] | np.ndarray) -> str:
     return _graduated(
         "tonnes_tot", flow_breaks(tonnes_tot), OD_WIDTHS_MM, geometry_type=1,
         symbol=lambda w: _line_symbol(w, OD_COLOUR), unit="Mt/yr", order_by="tonnes_tot")
+
+
+def countries_qml() -> str:
+    """QML for the ``countries`` layer: pale land with grey borders, drawn under the network."""
+    props = {"color": COUNTRY_FILL, "style": "solid", "outline_color": COUNTRY_OUTLINE,
+             "outline_style": "solid", "outline_width": "0.26", "outline_width_unit": "MM",
+             "joinstyle": "bevel", "offset": "0,0", "offset_unit": "MM"}
+    return _single(_symbol("fill", "SimpleFill", props, {}), geometry_type=2)
 
 
 def nodes_qml() -> str:
@@ -131,7 +150,7 @@ def style_fields(qml: str) -> set[str]:
     Examples
     --------
     >>> sorted(style_fields(links_qml([0.0, 1e6, 2e6])))
-    ['tonnes_tot', 'utilization']
+    ['mode', 'tonnes_tot', 'utilization']
     """
     root = ET.fromstring(qml)
     out = set()
@@ -236,12 +255,18 @@ def _options(parent: ET.Element, expressions: dict[str, str]) -> None:
     ET.SubElement(m, "Option", {"name": "type", "type": "QString", "value": "collection"})
 
 
-def _line_symbol(width_mm: float, rgba: str, *, colour: str | None = None) -> ET.Element:
+def _line_symbol(width_mm: float, rgba: str, *, colour: str | None = None,
+                 style: str | None = None) -> ET.Element:
     props = {"line_color": rgba, "line_width": f"{width_mm:g}", "line_width_unit": "MM",
              "line_style": "solid", "capstyle": "round", "joinstyle": "round",
              "offset": "0", "offset_unit": "MM", "draw_inside_polygon": "0",
              "use_custom_dash": "0"}
-    return _symbol("line", "SimpleLine", props, {"outlineColor": colour} if colour else {})
+    dd = {}
+    if colour:
+        dd["outlineColor"] = colour
+    if style:
+        dd["outlineStyle"] = style
+    return _symbol("line", "SimpleLine", props, dd)
 
 
 def _marker_symbol(size_mm: float, rgba: str, *, colour: str | None = None,

@@ -14,21 +14,35 @@ from the caller.
 from __future__ import annotations
 
 import os
-import re
+import warnings
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from karvan.errors import InputError
+from karvan.errors import InputError, format_ids, shorten
 from karvan.network.demand import Demand
-from karvan.network.model import Network
 
-_PAIR = re.compile(r"(\S+)\s*:\s*([^;\s]+)\s*;?")
-_TAG = re.compile(r"^\s*<([^>]+)>\s*(.*?)\s*$")
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from karvan.network.graph import CompiledGraph
+    from karvan.network.model import Network
+
 NET_COLUMNS = ("init_node", "term_node", "capacity", "length", "free_flow_time", "b", "power",
                "speed", "toll", "link_type")
+#: a dense OD matrix of this many zones takes 3.2 GB; larger trips files are refused
+MAX_ZONES = 20_000
+#: more nodes than this is not a network karvan can hold in memory
+MAX_NODES = 50_000_000
+#: longest token of a data line; longer ones are refused (and shortened in the message)
+MAX_TOKEN = 64
+
+
+class TntpWarning(UserWarning):
+    """A TNTP file was read with an interpretation worth knowing about."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,37 +55,82 @@ class TntpProblem:
     distance_factor: float
 
 
+@dataclass(frozen=True, slots=True)
+class TntpGraph:
+    """A TNTP network compiled for the solvers, with its demand and cost weights (see
+    :func:`read_tntp_graph`)."""
+
+    graph: CompiledGraph
+    demand: Demand
+    toll_factor: float
+    distance_factor: float
+    name: str
+
+
 def _read_lines(path: Path) -> list[str]:
+    """The lines of a TNTP file: UTF-8 (byte-order marks dropped); bytes that are not UTF-8 are
+    read as Latin-1, since only numbers matter and a number in another encoding is refused when
+    it is parsed."""
+    from karvan.schema import decode
+
     try:
-        return path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder, not a TNTP file.") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read ({e.strerror}).") from None
+    try:
+        text = decode(data, path.name)
+    except InputError:
+        if b"\x00" in data[:65536]:
+            raise
+        text = data.decode("latin-1").lstrip("\ufeff")
+    return text.splitlines()
 
 
 def _metadata(lines: list[str], path: Path, problems: list[str]) -> tuple[dict[str, str], int]:
     meta: dict[str, str] = {}
     for i, line in enumerate(lines):
-        m = _TAG.match(line)
-        if not m:
+        raw = line.strip()
+        if not raw.startswith("<") or ">" not in raw:
             continue
-        tag = " ".join(m.group(1).upper().split())
+        close = raw.index(">")
+        tag = " ".join(raw[1:close].upper().split())
         if tag == "END OF METADATA":
             return meta, i + 1
-        meta[tag] = m.group(2)
+        meta[tag] = raw[close + 1:].strip()
     problems.append(f"{path.name}: no <END OF METADATA> line; is this a TNTP file?")
     return meta, len(lines)
 
 
-def _meta_number(meta, tag, path, problems, *, kind=float, required=True):
+def _meta_number(meta, tag, path, problems, *, kind=float, required=True, limit=None):
     if tag not in meta:
         if required:
             problems.append(f"{path.name}: metadata <{tag}> is missing.")
         return None
+    text = meta[tag].split()[0] if meta[tag].split() else ""
     try:
-        return kind(float(meta[tag].split()[0])) if kind is int else kind(meta[tag].split()[0])
-    except (ValueError, IndexError):
-        problems.append(f"{path.name}: metadata <{tag}> is {meta[tag]!r}, not a number.")
+        v = float(text)
+    except ValueError:
+        problems.append(f"{path.name}: metadata <{tag}> is {shorten(meta[tag])!r}, not a number.")
         return None
+    if not np.isfinite(v):
+        problems.append(f"{path.name}: metadata <{tag}> is {shorten(text)!r}, not a finite "
+                        "number.")
+        return None
+    if kind is int:
+        if v != int(v) or v < 0:
+            problems.append(f"{path.name}: metadata <{tag}> is {shorten(text)!r}, not a whole "
+                            "number >= 0.")
+            return None
+        if limit is not None and v > limit:
+            problems.append(f"{path.name}: metadata <{tag}> is {shorten(text)}, more than karvan "
+                            f"can hold ({limit:,}).")
+            return None
+        return int(v)
+    return v
 
 
 def read_tntp_net(path: str | os.PathLike) -> tuple[Network, dict[str, float]]:
@@ -90,82 +149,16 @@ def read_tntp_net(path: str | os.PathLike) -> tuple[Network, dict[str, float]]:
     ------
     InputError
         With every problem found: malformed rows (file and line), counts that disagree with the
-        metadata, negative values, non-positive capacity on a congestible link.
+        metadata, values the schema ``tntp/net`` refuses (negative, not finite, not whole where
+        an integer is due), non-positive capacity on a congestible link.
     """
+    import pandas as pd
+
+    from karvan.network.model import Network
+
     path = Path(path)
-    lines = _read_lines(path)
-    problems: list[str] = []
-    meta, start = _metadata(lines, path, problems)
-    n_zones = _meta_number(meta, "NUMBER OF ZONES", path, problems, kind=int)
-    n_nodes = _meta_number(meta, "NUMBER OF NODES", path, problems, kind=int)
-    n_links = _meta_number(meta, "NUMBER OF LINKS", path, problems, kind=int)
-    ftn = _meta_number(meta, "FIRST THRU NODE", path, problems, kind=int, required=False)
-    factors = {}
-    for tag, key in (("TOLL FACTOR", "toll_factor"), ("DISTANCE FACTOR", "distance_factor")):
-        v = _meta_number(meta, tag, path, problems, required=False)
-        if v is not None:
-            factors[key] = v
-    rows = []
-    where = []
-    for i in range(start, len(lines)):
-        raw = lines[i].strip()
-        if not raw or raw.startswith("~"):
-            continue
-        raw = raw.rstrip(";").strip()
-        parts = raw.replace(";", " ").split()
-        if len(parts) < 10:
-            problems.append(
-                f"{path.name} line {i + 1}: {len(parts)} fields, expected 10 "
-                f"({' '.join(NET_COLUMNS)})."
-            )
-            continue
-        try:
-            vals = [float(p) for p in parts[:10]]
-        except ValueError:
-            bad = [p for p in parts[:10] if not _isfloat(p)]
-            problems.append(f"{path.name} line {i + 1}: non-numeric field(s) {', '.join(bad)}.")
-            continue
-        rows.append(vals)
-        where.append(i + 1)
-    if problems and not rows:
-        raise InputError(problems, str(path))
-    df = pd.DataFrame(rows, columns=list(NET_COLUMNS))
-    line_no = np.asarray(where)
-    for col in ("capacity", "length", "free_flow_time", "b", "power", "toll"):
-        bad = line_no[(df[col] < 0).to_numpy() | ~np.isfinite(df[col].to_numpy())]
-        if len(bad):
-            problems.append(
-                f"{path.name}: {len(bad)} links have a negative or non-finite {col} "
-                f"(lines {_first(bad)}); {col} must be >= 0."
-            )
-    congestible = (df["b"] > 0) & (df["free_flow_time"] > 0)
-    bad = line_no[(congestible & ~(df["capacity"] > 0)).to_numpy()]
-    if len(bad):
-        problems.append(
-            f"{path.name}: {len(bad)} links have capacity <= 0 with b > 0 (lines {_first(bad)}); "
-            "BPR needs a positive capacity."
-        )
-    if n_links is not None and len(df) != n_links:
-        problems.append(
-            f"{path.name}: <NUMBER OF LINKS> says {n_links} but {len(df)} link rows were read."
-        )
-    ends = pd.concat([df["init_node"], df["term_node"]])
-    nonint = ends[ends != np.round(ends)]
-    if len(nonint):
-        problems.append(f"{path.name}: node ids must be whole numbers ({_first(nonint.unique())}).")
-    if n_nodes is not None and len(df):
-        out = ends[(ends < 1) | (ends > n_nodes)].unique()
-        if len(out):
-            problems.append(
-                f"{path.name}: links name nodes outside 1..{n_nodes} (<NUMBER OF NODES>): "
-                f"{_first(out.astype(int))}."
-            )
-    if n_zones is not None and n_nodes is not None and n_zones > n_nodes:
-        problems.append(f"{path.name}: <NUMBER OF ZONES> {n_zones} exceeds <NUMBER OF NODES>.")
-    if problems:
-        raise InputError(problems, str(path))
+    df, n_nodes, n_zones, ftn, factors = _net_columns(path)
     node_ids = np.arange(1, n_nodes + 1)
-    ftn = 1 if ftn is None else ftn
     nodes = pd.DataFrame(
         {
             "zone_id": pd.array([i if i <= n_zones else pd.NA for i in node_ids], dtype="Int64"),
@@ -175,37 +168,149 @@ def read_tntp_net(path: str | os.PathLike) -> tuple[Network, dict[str, float]]:
     )
     links = pd.DataFrame(
         {
-            "from_node_id": df["init_node"].astype(np.int64).to_numpy(),
-            "to_node_id": df["term_node"].astype(np.int64).to_numpy(),
+            "from_node_id": df["init_node"].astype(np.int64),
+            "to_node_id": df["term_node"].astype(np.int64),
             "directed": True,
-            "capacity": df["capacity"].to_numpy(),
-            "length": df["length"].to_numpy(),
-            "free_flow_time": df["free_flow_time"].to_numpy(),
+            "capacity": df["capacity"],
+            "length": df["length"],
+            "free_flow_time": df["free_flow_time"],
             "vdf": "bpr",
-            "alpha": df["b"].to_numpy(),
-            "beta": df["power"].to_numpy(),
-            "speed": df["speed"].to_numpy(),
-            "toll": df["toll"].to_numpy(),
-            "link_type": df["link_type"].astype(np.int64).to_numpy(),
+            "alpha": df["b"],
+            "beta": df["power"],
+            "speed": df["speed"],
+            "toll": df["toll"],
+            "link_type": df["link_type"].astype(np.int64),
         },
-        index=pd.Index(np.arange(1, len(df) + 1), name="link_id"),
+        index=pd.Index(np.arange(1, len(df["init_node"]) + 1), name="link_id"),
     )
     config = {"format": "tntp", "first_thru_node": ftn, "source": str(path), **factors}
     name = path.name.removesuffix(".tntp").removesuffix("_net")
     return Network(nodes, links, config, name), factors
 
 
-def read_tntp_trips(path: str | os.PathLike, *, n_zones: int | None = None) -> Demand:
-    """Read a ``_trips.tntp`` file into a one-matrix :class:`Demand` over zones ``1..Z``.
+def _net_columns(path: Path) -> tuple[dict[str, np.ndarray], int, int, int, dict[str, float]]:
+    """The link columns of a ``_net.tntp`` file checked against the schema ``tntp/net``, with
+    the node and zone counts, the first thru node and the cost factors it states.
 
-    Intrazonal entries are kept in the matrix (they never load a link). The sum is checked
-    against ``<TOTAL OD FLOW>`` (relative tolerance 1e-6).
+    Raises
+    ------
+    InputError
+        As :func:`read_tntp_net`.
     """
-    path = Path(path)
+    from karvan.schema import Checker, load_schema
+
     lines = _read_lines(path)
     problems: list[str] = []
     meta, start = _metadata(lines, path, problems)
-    z = _meta_number(meta, "NUMBER OF ZONES", path, problems, kind=int)
+    n_zones = _meta_number(meta, "NUMBER OF ZONES", path, problems, kind=int, limit=MAX_ZONES)
+    n_nodes = _meta_number(meta, "NUMBER OF NODES", path, problems, kind=int, limit=MAX_NODES)
+    n_links = _meta_number(meta, "NUMBER OF LINKS", path, problems, kind=int)
+    ftn = _meta_number(meta, "FIRST THRU NODE", path, problems, kind=int, required=False,
+                       limit=MAX_NODES)
+    factors = {}
+    for tag, key in (("TOLL FACTOR", "toll_factor"), ("DISTANCE FACTOR", "distance_factor")):
+        v = _meta_number(meta, tag, path, problems, required=False)
+        if v is not None:
+            factors[key] = v
+    text, numbers, where = _net_rows(lines, start, path, problems)
+    n_rows = len(where)
+    if problems and not n_rows:
+        raise InputError(problems, str(path))
+    schema = load_schema("tntp/net")
+    checker = Checker()
+    table = checker.table(schema, numbers if numbers is not None else text, name=path.name,
+                          lines=where)
+    if numbers is not None and checker.errors():
+        # the messages quote the file's own text
+        checker = Checker()
+        table = checker.table(schema, text, name=path.name, lines=where)
+    problems.extend(checker.errors())
+    if problems:
+        raise InputError(problems, str(path), violations=checker.violations)
+    df = {c: table[c] for c in NET_COLUMNS}
+    if n_links is not None and n_rows != n_links:
+        problems.append(
+            f"{path.name}: <NUMBER OF LINKS> says {n_links} but {n_rows} link rows were read."
+        )
+    ends = np.concatenate([df["init_node"], df["term_node"]])
+    if n_nodes is not None and len(ends):
+        out = np.unique(ends[ends > n_nodes])
+        if len(out):
+            problems.append(
+                f"{path.name}: links name nodes outside 1..{n_nodes} (<NUMBER OF NODES>): "
+                f"{format_ids(out.astype(np.int64))}."
+            )
+    if n_zones is not None and n_nodes is not None and n_zones > n_nodes:
+        problems.append(f"{path.name}: <NUMBER OF ZONES> {n_zones} exceeds <NUMBER OF NODES>.")
+    if problems:
+        raise InputError(problems, str(path))
+    return df, n_nodes, n_zones, 1 if ftn is None else ftn, factors
+
+
+def _net_rows(lines: list[str], start: int, path: Path, problems: list[str]
+              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None, np.ndarray]:
+    """The link rows as columns of text for the checker, the same as floats when every field
+    reads as a finite number (else None), and the rows' line numbers.
+
+    When every row has its ten fields, all of them are converted in one array operation;
+    otherwise row by row, naming the short rows.
+    """
+    idx = [i for i in range(start, len(lines))
+           if (raw := lines[i].strip()) and not raw.startswith("~")]
+    split = [lines[i].replace(";", " ").split() for i in idx]
+    if all(len(parts) == 10 for parts in split):
+        where = np.asarray(idx, dtype=np.int64) + 1
+        table = np.asarray(list(chain.from_iterable(split)), dtype=object).reshape(len(idx), 10)
+        text = {c: table[:, j] for j, c in enumerate(NET_COLUMNS)}
+        try:
+            numbers = table.astype(np.float64)
+        except (ValueError, OverflowError):
+            return text, None, where
+        if not np.isfinite(numbers).all():
+            return text, None, where
+        return text, {c: numbers[:, j] for j, c in enumerate(NET_COLUMNS)}, where
+    rows = []
+    kept = []
+    for i, parts in zip(idx, split):
+        if len(parts) < 10:
+            problems.append(
+                f"{path.name} line {i + 1}: {len(parts)} fields, expected 10 "
+                f"({' '.join(NET_COLUMNS)})."
+            )
+            continue
+        rows.append(parts[:10])
+        kept.append(i + 1)
+    cols = {c: np.asarray([r[j] for r in rows], dtype=object) for j, c in enumerate(NET_COLUMNS)}
+    return cols, None, np.asarray(kept, dtype=np.int64)
+
+def read_tntp_trips(path: str | os.PathLike, *, n_zones: int | None = None) -> Demand:
+    """Read a ``_trips.tntp`` file into a one-matrix :class:`Demand` over zones ``1..Z``.
+
+    Entries are ``destination : flow;`` after an ``Origin o`` line. Intrazonal entries are kept
+    in the matrix (they never load a link). The sum is checked against ``<TOTAL OD FLOW>``
+    (relative tolerance 1e-6). Each block is parsed at once (split, then NumPy), in time linear
+    in the file's size, however long its tokens.
+
+    Raises
+    ------
+    InputError
+        With every problem, each with its line: entries before any ``Origin`` line or that are
+        not ``destination : flow``, origins or destinations outside ``1..Z``, flows that are not
+        finite numbers >= 0, and an origin-destination pair that appears twice (as it does when
+        an ``Origin`` line is missing: the next origin's entries would otherwise be added to the
+        one above).
+    """
+    return _trips(Path(path), n_zones)[0]
+
+
+def _trips(path: Path, n_zones: int | None) -> tuple[Demand, dict[str, str]]:
+    """:func:`read_tntp_trips`, with the file's metadata (read once)."""
+    from karvan.schema import Checker, load_schema
+
+    lines = _read_lines(path)
+    problems: list[str] = []
+    meta, start = _metadata(lines, path, problems)
+    z = _meta_number(meta, "NUMBER OF ZONES", path, problems, kind=int, limit=MAX_ZONES)
     total = _meta_number(meta, "TOTAL OD FLOW", path, problems, required=False)
     if n_zones is not None and z is not None and z != n_zones:
         problems.append(
@@ -213,50 +318,70 @@ def read_tntp_trips(path: str | os.PathLike, *, n_zones: int | None = None) -> D
         )
     if z is None:
         raise InputError(problems, str(path))
-    m = np.zeros((z, z))
-    origin = None
+    o_parts, d_parts, v_parts, line_parts = [], [], [], []
+    SKIP = -1  # the entries of an origin line already reported as wrong
+    origin: int | None = None
+    block: list[int] = []  # line indices of the current block's entries
+
+    def flush() -> None:
+        if not block:
+            return
+        d, v, ln = _parse_block(lines, block, path, problems)
+        if d is not None:
+            o_parts.append(np.full(len(d), origin, dtype=np.float64))
+            d_parts.append(d)
+            v_parts.append(v)
+            line_parts.append(ln)
+        block.clear()
+
     for i in range(start, len(lines)):
         raw = lines[i].strip()
         if not raw or raw.startswith("~"):
             continue
-        if raw.lower().startswith("origin"):
+        if raw[:6].lower() == "origin":
+            flush()
             parts = raw.split()
             try:
-                origin = int(parts[1])
-            except (IndexError, ValueError):
-                problems.append(f"{path.name} line {i + 1}: cannot read the origin in {raw!r}.")
+                origin = int(parts[1]) if len(parts) == 2 else None
+            except ValueError:
                 origin = None
-                continue
-            if not 1 <= origin <= z:
+            if origin is None:
+                problems.append(f"{path.name} line {i + 1}: cannot read the origin in "
+                                f"{shorten(raw)!r}; write 'Origin <zone>'.")
+                origin = SKIP
+            elif not 1 <= origin <= z:
                 problems.append(
                     f"{path.name} line {i + 1}: origin {origin} is outside zones 1..{z}."
                 )
-                origin = None
+                origin = SKIP
             continue
         if origin is None:
             if not problems or "before any" not in problems[-1]:
                 problems.append(f"{path.name} line {i + 1}: OD entries before any 'Origin' line.")
             continue
-        pairs = _PAIR.findall(raw)
-        leftover = _PAIR.sub("", raw).strip()
-        if leftover:
-            problems.append(f"{path.name} line {i + 1}: cannot read {leftover!r} as 'dest : flow;'.")
-        for d_s, v_s in pairs:
-            try:
-                d = int(d_s)
-                v = float(v_s)
-            except ValueError:
-                problems.append(f"{path.name} line {i + 1}: bad entry '{d_s} : {v_s}'.")
-                continue
-            if not 1 <= d <= z:
-                problems.append(
-                    f"{path.name} line {i + 1}: destination {d} is outside zones 1..{z}."
-                )
-            elif not np.isfinite(v) or v < 0:
-                problems.append(f"{path.name} line {i + 1}: demand {v_s} to {d} is not >= 0.")
-            else:
-                m[origin - 1, d - 1] += v
-    if total is not None and not problems:
+        if origin is not SKIP:
+            block.append(i)
+    flush()
+    o = np.concatenate(o_parts) if o_parts else np.zeros(0)
+    d = np.concatenate(d_parts) if d_parts else np.zeros(0)
+    v = np.concatenate(v_parts) if v_parts else np.zeros(0)
+    ln = np.concatenate(line_parts) if line_parts else np.zeros(0, dtype=np.int64)
+    checker = Checker()
+    checker.table(load_schema("tntp/trips"), {"origin": o, "destination": d, "flow": v},
+                  name=path.name, lines=ln)
+    problems.extend(checker.errors())
+    out = (d > z) & np.isfinite(d) & (d == np.floor(d))
+    for k in np.flatnonzero(out)[:5]:
+        problems.append(f"{path.name} line {ln[k]}: destination {int(d[k])} is outside zones "
+                        f"1..{z}.")
+    if out.sum() > 5:
+        problems.append(f"{path.name}: {int(out.sum()) - 5} more destinations outside 1..{z}.")
+    if problems:
+        raise InputError(problems, str(path), violations=checker.violations)
+    _warn_restarts(o, d, ln, path)
+    m = np.zeros((z, z))
+    m[o.astype(np.int64) - 1, d.astype(np.int64) - 1] = v
+    if total is not None:
         s = m.sum()
         if abs(s - total) > 1e-6 * max(1.0, abs(total)):
             problems.append(
@@ -265,12 +390,71 @@ def read_tntp_trips(path: str | os.PathLike, *, n_zones: int | None = None) -> D
             )
     if problems:
         raise InputError(problems, str(path))
-    demand = Demand(tuple(range(1, z + 1)), {"demand": m})
-    return demand
+    return Demand(tuple(range(1, z + 1)), {"demand": m}), meta
+
+
+def _parse_block(lines: list[str], idx: list[int], path: Path, problems: list[str]):
+    """Destinations, flows and line numbers of one origin's entries (float arrays; the checker
+    does the rest), or None after reporting the lines that are not ``dest : flow;`` entries."""
+    text = "\n".join(lines[i] for i in idx)
+    tokens = text.replace(";", " ").replace(":", " : ").split()
+    k = len(tokens) // 3
+    if len(tokens) == 3 * k and tokens[1::3].count(":") == k and (
+            not tokens or max(map(len, tokens)) <= MAX_TOKEN):
+        try:
+            d = np.asarray(tokens[0::3], dtype=np.float64)
+            v = np.asarray(tokens[2::3], dtype=np.float64)
+        except ValueError:
+            pass
+        else:
+            per_line = np.asarray([lines[i].count(":") for i in idx], dtype=np.int64)
+            if per_line.sum() == k:
+                return d, v, np.repeat(np.asarray(idx, dtype=np.int64) + 1, per_line)
+    # something is wrong: find the lines and entries, entry by entry
+    before = len(problems)
+    for i in idx:
+        for entry in lines[i].split(";"):
+            entry = entry.strip()
+            if not entry:
+                continue
+            parts = entry.split(":")
+            bad = len(parts) != 2 or any(len(p.strip()) > MAX_TOKEN or not _isfloat(p)
+                                         for p in parts)
+            if bad:
+                problems.append(f"{path.name} line {i + 1}: cannot read {shorten(entry)!r} as "
+                                "'destination : flow;'.")
+                break
+        if len(problems) - before >= 20:
+            problems.append(f"{path.name}: more lines that cannot be read follow.")
+            break
+    if len(problems) == before:  # every entry reads alone: entries run together or are split
+        problems.append(f"{path.name} lines {idx[0] + 1}-{idx[-1] + 1}: entries are not "
+                        "'destination : flow;' separated by ';'.")
+    return None, None, None
+
+
+def _warn_restarts(o: np.ndarray, d: np.ndarray, ln: np.ndarray, path: Path) -> None:
+    """Warn where destinations of one origin start again from a lower number: TNTP files list
+    them in ascending order, so a restart suggests a missing 'Origin' line above it."""
+    same = o[1:] == o[:-1]
+    down = same & (d[1:] < d[:-1])
+    if down.any():
+        at = ln[1:][down]
+        warnings.warn(f"{path.name}: destinations of one origin start again from a lower number "
+                      f"on lines {format_ids(at)}; if an 'Origin' line is missing above them, "
+                      "their demand is read under the origin before.", TntpWarning, stacklevel=3)
 
 
 def read_tntp_flow(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a best-known ``_flow.tntp`` file: columns from_node_id, to_node_id, volume, cost."""
+    """Read a best-known ``_flow.tntp`` file: columns from_node_id, to_node_id, volume, cost.
+
+    Raises
+    ------
+    InputError
+        For lines that are not 'from to volume cost' with whole, finite node numbers.
+    """
+    import pandas as pd
+
     path = Path(path)
     rows = []
     problems = []
@@ -280,10 +464,13 @@ def read_tntp_flow(path: str | os.PathLike) -> pd.DataFrame:
             continue
         if not _isfloat(parts[0]):
             continue  # header
-        if len(parts) < 4 or not all(_isfloat(p) for p in parts[:4]):
-            problems.append(f"{path.name} line {i + 1}: expected 'from to volume cost'.")
+        vals = [float(p) if _isfloat(p) else np.nan for p in parts[:4]]
+        if len(vals) < 4 or not np.isfinite(vals).all() or vals[0] != int(vals[0]) \
+                or vals[1] != int(vals[1]) or abs(vals[0]) > MAX_NODES or abs(vals[1]) > MAX_NODES:
+            problems.append(f"{path.name} line {i + 1}: expected 'from to volume cost' "
+                            f"(got {shorten(line.strip())!r}).")
             continue
-        rows.append([float(p) for p in parts[:4]])
+        rows.append(vals)
     if problems:
         raise InputError(problems, str(path))
     df = pd.DataFrame(rows, columns=["from_node_id", "to_node_id", "volume", "cost"])
@@ -293,15 +480,38 @@ def read_tntp_flow(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def read_tntp_node(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a ``_node.tntp`` coordinates file: x_coord, y_coord indexed by node_id."""
+    """Read a ``_node.tntp`` coordinates file: x_coord, y_coord indexed by node_id.
+
+    Lines that are not three numbers (the header) are skipped; a node number that is not whole
+    and finite, or a coordinate that is not finite, is an error.
+
+    Raises
+    ------
+    InputError
+        For bad node numbers or coordinates, and repeated nodes.
+    """
+    import pandas as pd
+
     path = Path(path)
     rows = []
-    for line in _read_lines(path):
+    problems = []
+    for i, line in enumerate(_read_lines(path)):
         parts = line.replace(";", " ").split()
         if len(parts) >= 3 and all(_isfloat(p) for p in parts[:3]):
-            rows.append((int(float(parts[0])), float(parts[1]), float(parts[2])))
-    df = pd.DataFrame(rows, columns=["node_id", "x_coord", "y_coord"]).set_index("node_id")
-    return df
+            n, x, y = (float(p) for p in parts[:3])
+            if not (np.isfinite([n, x, y]).all() and n == int(n) and 1 <= n <= MAX_NODES):
+                problems.append(f"{path.name} line {i + 1}: expected 'node x y' with a whole "
+                                f"node number and finite coordinates (got "
+                                f"{shorten(line.strip())!r}).")
+                continue
+            rows.append((int(n), x, y))
+    df = pd.DataFrame(rows, columns=["node_id", "x_coord", "y_coord"])
+    dup = df["node_id"][df["node_id"].duplicated()]
+    if len(dup):
+        problems.append(f"{path.name}: nodes {format_ids(dup.unique())} appear more than once.")
+    if problems:
+        raise InputError(problems, str(path))
+    return df.set_index("node_id")
 
 
 def read_tntp(
@@ -316,6 +526,8 @@ def read_tntp(
 
     Cost weights given here win over those stated in the files; absent both, they are 0.
     """
+    from karvan.network.model import Network
+
     net_path = Path(net_path)
     network, factors = read_tntp_net(net_path)
     if trips_path is None:
@@ -324,14 +536,8 @@ def read_tntp(
             raise InputError(
                 f"no trips file beside {net_path.name}; pass it with --trips / trips_path."
             )
-    demand = read_tntp_trips(trips_path, n_zones=len(network.zones))
-    # the cost weights may stand in the trips file too; the net file's win
-    trips_meta, _ = _metadata(_read_lines(Path(trips_path)), Path(trips_path), [])
-    for tag, key in (("TOLL FACTOR", "toll_factor"), ("DISTANCE FACTOR", "distance_factor")):
-        if key not in factors:
-            v = _meta_number(trips_meta, tag, Path(trips_path), [], required=False)
-            if v is not None:
-                factors[key] = v
+    demand, trips_meta = _trips(Path(trips_path), len(network.zones))
+    _trips_factors(factors, trips_meta, Path(trips_path))
     node_file = _sibling(net_path, "node")
     if node_file is not None:
         coords = read_tntp_node(node_file)
@@ -340,6 +546,71 @@ def read_tntp(
     tf = toll_factor if toll_factor is not None else factors.get("toll_factor", 0.0)
     df = distance_factor if distance_factor is not None else factors.get("distance_factor", 0.0)
     return TntpProblem(network, demand, float(tf), float(df))
+
+
+def _trips_factors(factors: dict[str, float], trips_meta: dict[str, str], path: Path) -> None:
+    """The cost weights may stand in the trips file too; the net file's win."""
+    for tag, key in (("TOLL FACTOR", "toll_factor"), ("DISTANCE FACTOR", "distance_factor")):
+        if key not in factors:
+            v = _meta_number(trips_meta, tag, path, [], required=False)
+            if v is not None:
+                factors[key] = v
+
+
+def read_tntp_graph(
+    net_path: str | os.PathLike,
+    trips_path: str | os.PathLike | None = None,
+    *,
+    toll_factor: float | None = None,
+    distance_factor: float | None = None,
+) -> TntpGraph:
+    """Read a TNTP network and its trips straight to a compiled graph, without pandas.
+
+    The files are read and checked as by :func:`read_tntp` (no node coordinates: a solver needs
+    none); the graph is the one :func:`~karvan.network.compile_graph` builds from its network.
+    Where that would find what the readers let pass (a capacity of 0, a BPR power between 0 and
+    1 on a link with a delay), the network is compiled through its tables instead, so that the
+    error is the one :func:`~karvan.network.check_network` gives.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_tntp` and :func:`~karvan.network.compile_graph`.
+    """
+    from karvan.network.graph import _VDF_CODES, compile_arrays
+
+    net_path = Path(net_path)
+    df, n_nodes, n_zones, ftn, factors = _net_columns(net_path)
+    if trips_path is None:
+        trips_path = _sibling(net_path, "trips")
+        if trips_path is None:
+            raise InputError(
+                f"no trips file beside {net_path.name}; pass it with --trips / trips_path."
+            )
+    demand, trips_meta = _trips(Path(trips_path), n_zones)
+    _trips_factors(factors, trips_meta, Path(trips_path))
+    tf = toll_factor if toll_factor is not None else factors.get("toll_factor", 0.0)
+    dfac = distance_factor if distance_factor is not None else factors.get("distance_factor",
+                                                                          0.0)
+    name = net_path.name.removesuffix(".tntp").removesuffix("_net")
+    cap, alpha, beta, fft = df["capacity"], df["b"], df["power"], df["free_flow_time"]
+    if (cap == 0).any() or ((alpha > 0) & (beta > 0) & (beta < 1)).any():
+        from karvan.network.graph import compile_graph
+
+        network, _ = read_tntp_net(net_path)
+        graph = compile_graph(network)  # raises what check_network finds
+    else:
+        node_ids = np.arange(1, n_nodes + 1)
+        n_links = len(cap)
+        graph = compile_arrays(
+            node_ids=node_ids, link_ids=np.arange(1, n_links + 1),
+            from_idx=df["init_node"].astype(np.int64) - 1,
+            to_idx=df["term_node"].astype(np.int64) - 1, directed=np.ones(n_links, bool),
+            free_flow_time=fft, capacity=cap, alpha=alpha, beta=beta,
+            vdf=np.full(n_links, _VDF_CODES["bpr"], dtype=np.int64), length=df["length"],
+            toll=df["toll"], blocked=node_ids < ftn, zone_ids=np.arange(1, n_zones + 1),
+            zone_nodes=np.arange(n_zones, dtype=np.int64))
+    return TntpGraph(graph, demand, float(tf), float(dfac), name)
 
 
 def _sibling(net_path: Path, kind: str) -> Path | None:
@@ -356,9 +627,3 @@ def _isfloat(s: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _first(values, limit: int = 5) -> str:
-    values = list(values)
-    s = ", ".join(str(v) for v in values[:limit])
-    return s + (f" and {len(values) - limit} more" if len(values) > limit else "")

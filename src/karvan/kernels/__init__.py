@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from karvan.kernels.paths import (
     aon_assign,
+    aon_range,
+    aon_scratch,
     path_skims,
     shortest_path_trees,
 )
@@ -27,6 +29,8 @@ __all__ = [
     "VDF_CONICAL",
     "VDF_CONSTANT",
     "aon_assign",
+    "aon_range",
+    "aon_scratch",
     "line_search",
     "link_time",
     "link_time_derivative",

@@ -156,6 +156,73 @@ def _aon_chunk(c, n_chunks, indptr, head, tail, cost, blocked, origins, dests, d
     return sptt, lost
 
 
+def aon_scratch(n_nodes: int, n_arcs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                   np.ndarray]:
+    """Work arrays of one thread for :func:`aon_range`: (node ints, node floats, its own arc
+    flows, a stamp counter)."""
+    return (np.zeros((5, n_nodes), np.int64), np.zeros((2, n_nodes)), np.zeros(n_arcs),
+            np.zeros(1, np.int64))
+
+
+@njit(**JIT)
+def aon_range(lo, hi, indptr, head, tail, cost, blocked, origins, dests, demand, flows, nodes_i,
+              nodes_f, ctr):
+    """Load origins ``lo:hi`` all-or-nothing, adding to ``flows``; return (SPTT, lost demand).
+
+    Serial and without allocation: ``nodes_i`` (5 x nodes), ``nodes_f`` (2 x nodes) and the stamp
+    counter ``ctr`` come from :func:`aon_scratch`, one set per thread.
+    """
+    n_dest = dests.shape[0]
+    pred = nodes_i[0]
+    order = nodes_i[1]
+    heap = nodes_i[2]
+    pos = nodes_i[3]
+    target = nodes_i[4]
+    dist = nodes_f[0]
+    load = nodes_f[1]
+    sptt = 0.0
+    lost = 0.0
+    st = ctr[0]
+    for oi in range(lo, hi):
+        total = 0.0
+        o = origins[oi]
+        st += 1
+        n_t = 0
+        for j in range(n_dest):
+            if demand[oi, j] > 0.0 and dests[j] != o and target[dests[j]] != st:
+                target[dests[j]] = st
+                n_t += 1
+            total += demand[oi, j]
+        if total == 0.0:
+            continue
+        count = _tree_to(o, indptr, head, cost, blocked, dist, pred, order, heap, pos, target,
+                         st, n_t)
+        for i in range(count):
+            load[order[i]] = 0.0
+        for j in range(n_dest):
+            q = demand[oi, j]
+            if q == 0.0:
+                continue
+            d = dests[j]
+            if d == o:
+                continue
+            if dist[d] == np.inf:
+                lost += q
+                continue
+            load[d] += q
+            sptt += q * dist[d]
+        for k in range(count - 1, 0, -1):
+            v = order[k]
+            q = load[v]
+            if q != 0.0:
+                e = pred[v]
+                flows[e] += q
+                load[tail[e]] += q
+                load[v] = 0.0
+    ctr[0] = st
+    return sptt, lost
+
+
 @njit(**PJIT)
 def _aon_parallel(indptr, head, tail, cost, blocked, origins, dests, demand, n_chunks):
     m = head.shape[0]

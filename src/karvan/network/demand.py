@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from karvan.errors import InputError, format_ids
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +20,7 @@ class Demand:
 
     Examples
     --------
+    >>> import pandas as pd
     >>> d = Demand.from_long(pd.DataFrame({"origin": [1], "destination": [2], "volume": [6.0]}))
     >>> d.total()
     6.0
@@ -64,6 +68,8 @@ class Demand:
 
         Repeated (origin, destination, segment) rows are summed.
         """
+        import pandas as pd
+
         missing = [c for c in (origin, destination, value) if c not in table]
         if segment is not None and segment not in table:
             missing.append(segment)
@@ -99,6 +105,8 @@ class Demand:
 
     def to_long(self) -> pd.DataFrame:
         """Long table of non-zero entries: segment, origin, destination, volume."""
+        import pandas as pd
+
         parts = []
         z = np.asarray(self.zone_ids, dtype=object)
         for name, m in self.matrices.items():

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from karvan.errors import InputError, format_ids
-from karvan.network.model import Network, check_network, complete_links
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from karvan.network.model import Network
 
 _VDF_CODES = {"bpr": 0, "conical": 1, "constant": 2}
 
@@ -54,6 +58,8 @@ class CompiledGraph:
 
     def node_index(self, node_ids) -> np.ndarray:
         """0-based positions of node ids; raises on unknown ids."""
+        import pandas as pd
+
         lookup = pd.Index(self.node_ids)
         idx = lookup.get_indexer(pd.Index(np.atleast_1d(np.asarray(node_ids, dtype=object))))
         if (idx < 0).any():
@@ -63,6 +69,8 @@ class CompiledGraph:
 
     def zone_index(self, zone_ids) -> np.ndarray:
         """0-based positions (in ``zone_ids``) of zone ids; raises on unknown ids."""
+        import pandas as pd
+
         lookup = pd.Index(self.zone_ids)
         ids = np.atleast_1d(np.asarray(zone_ids, dtype=object))
         idx = lookup.get_indexer(pd.Index(ids))
@@ -100,6 +108,8 @@ def compile_graph(network: Network, *, check: bool = True) -> CompiledGraph:
 
     Examples
     --------
+    >>> import pandas as pd
+    >>> from karvan.network import Network
     >>> nodes = pd.DataFrame({"zone_id": [1, 2, None]}, index=pd.Index([1, 2, 3], name="node_id"))
     >>> links = pd.DataFrame({"from_node_id": [1, 3], "to_node_id": [3, 2],
     ...                       "free_flow_time": [1.0, 2.0], "vdf": "constant"},
@@ -108,6 +118,10 @@ def compile_graph(network: Network, *, check: bool = True) -> CompiledGraph:
     >>> g.n_arcs, [int(z) for z in g.zone_ids]
     (2, [1, 2])
     """
+    import pandas as pd
+
+    from karvan.network.model import Network, check_network, complete_links
+
     links = complete_links(network.links)
     net = Network(network.nodes, links, network.config, network.name)
     if check:
@@ -115,10 +129,38 @@ def compile_graph(network: Network, *, check: bool = True) -> CompiledGraph:
     nodes = network.nodes
     node_ids = nodes.index.to_numpy()
     lookup = pd.Index(node_ids)
-    fi = lookup.get_indexer(links["from_node_id"])
-    ti = lookup.get_indexer(links["to_node_id"])
-    directed = _as_bool(links["directed"])
-    n_links = len(links)
+
+    def col(name: str) -> np.ndarray:
+        return pd.to_numeric(links[name]).to_numpy(dtype=float)
+
+    blocked = np.zeros(len(node_ids), dtype=np.bool_)
+    if "passable" in nodes:
+        blocked = ~_as_bool(nodes["passable"])
+    zones = net.zones
+    return compile_arrays(
+        node_ids=node_ids, link_ids=links.index.to_numpy(),
+        from_idx=lookup.get_indexer(links["from_node_id"]),
+        to_idx=lookup.get_indexer(links["to_node_id"]), directed=_as_bool(links["directed"]),
+        free_flow_time=col("free_flow_time"), capacity=col("capacity"), alpha=col("alpha"),
+        beta=col("beta"), vdf=links["vdf"].map(_VDF_CODES).to_numpy(dtype=np.int64),
+        length=col("length"), toll=col("toll"), blocked=blocked,
+        zone_ids=zones.index.to_numpy(), zone_nodes=lookup.get_indexer(zones.to_numpy()))
+
+
+def compile_arrays(*, node_ids: np.ndarray, link_ids: np.ndarray, from_idx: np.ndarray,
+                   to_idx: np.ndarray, directed: np.ndarray, free_flow_time: np.ndarray,
+                   capacity: np.ndarray, alpha: np.ndarray, beta: np.ndarray, vdf: np.ndarray,
+                   length: np.ndarray, toll: np.ndarray, blocked: np.ndarray,
+                   zone_ids: np.ndarray, zone_nodes: np.ndarray) -> CompiledGraph:
+    """Build a :class:`CompiledGraph` from checked per-link arrays (link order; ``from_idx`` and
+    ``to_idx`` are node positions, ``vdf`` the delay-function codes): one arc per directed link,
+    two per undirected one, sorted by tail. :func:`compile_graph` ends here, and so do readers
+    that check their input themselves (the TNTP reader without pandas).
+    """
+    fi = np.asarray(from_idx, dtype=np.int64)
+    ti = np.asarray(to_idx, dtype=np.int64)
+    directed = np.asarray(directed, dtype=bool)
+    n_links = len(fi)
     li = np.arange(n_links)
     rev = ~directed
     tail = np.concatenate([fi, ti[rev]]).astype(np.int64)
@@ -132,38 +174,32 @@ def compile_graph(network: Network, *, check: bool = True) -> CompiledGraph:
     np.add.at(indptr, tail + 1, 1)
     indptr = np.cumsum(indptr)
 
-    def arcs(col: str) -> np.ndarray:
-        return np.ascontiguousarray(pd.to_numeric(links[col]).to_numpy(dtype=float)[arc_link])
+    def arcs(values: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.asarray(values, dtype=float)[arc_link])
 
-    cap = arcs("capacity")
+    cap = arcs(capacity)
     cap = np.where(np.isfinite(cap) & (cap > 0), cap, np.inf)
-    vdf = links["vdf"].map(_VDF_CODES).to_numpy(dtype=np.int64)[arc_link]
-    alpha = arcs("alpha")
-    beta = arcs("beta")
+    codes = np.asarray(vdf, dtype=np.int64)[arc_link]
     # a link with no finite capacity has no congestion
-    vdf = np.where(np.isfinite(cap), vdf, _VDF_CODES["constant"]).astype(np.int64)
-    blocked = np.zeros(n, dtype=np.bool_)
-    if "passable" in nodes:
-        blocked = ~_as_bool(nodes["passable"])
-    zones = net.zones
+    codes = np.where(np.isfinite(cap), codes, _VDF_CODES["constant"]).astype(np.int64)
     return CompiledGraph(
-        node_ids=node_ids,
-        link_ids=links.index.to_numpy(),
-        zone_ids=zones.index.to_numpy(),
+        node_ids=np.asarray(node_ids),
+        link_ids=np.asarray(link_ids),
+        zone_ids=np.asarray(zone_ids),
         indptr=indptr,
         tail=np.ascontiguousarray(tail),
         head=np.ascontiguousarray(head),
         arc_link=np.ascontiguousarray(arc_link),
         arc_dir=np.ascontiguousarray(arc_dir),
-        free_flow_time=arcs("free_flow_time"),
+        free_flow_time=arcs(free_flow_time),
         capacity=cap,
-        alpha=alpha,
-        beta=beta,
-        vdf=vdf,
-        length=arcs("length"),
-        toll=arcs("toll"),
-        blocked=blocked,
-        zone_nodes=lookup.get_indexer(zones.to_numpy()).astype(np.int64),
+        alpha=arcs(alpha),
+        beta=arcs(beta),
+        vdf=codes,
+        length=arcs(length),
+        toll=arcs(toll),
+        blocked=np.asarray(blocked, dtype=np.bool_),
+        zone_nodes=np.asarray(zone_nodes).astype(np.int64),
     )
 
 

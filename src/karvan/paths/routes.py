@@ -183,3 +183,45 @@ def flows_by_destination(result: AssignmentResult) -> pd.DataFrame:
     df.insert(0, "direction", g.arc_dir.astype(np.int64))
     df.insert(0, "link_id", g.link_ids[g.arc_link])
     return df
+
+
+def od_arc_flows(result: AssignmentResult, arcs) -> tuple[pd.DataFrame, np.ndarray]:
+    """Flow of every OD pair and class on each of ``arcs``, from Algorithm B's bushes with the
+    proportional split at every node (as :func:`flows_by_destination`, per origin).
+
+    Returns
+    -------
+    (DataFrame, ndarray)
+        The cells (``class, origin, destination, demand``: every OD pair and class with demand)
+        and their flows on the arcs, one row per cell, one column per arc of ``arcs``.
+
+    Raises
+    ------
+    InputError
+        The result has no bushes, or an arc position is outside the graph.
+    """
+    from karvan.kernels.bush import bush_destination_flows
+
+    bs = _need_bushes(result)
+    g = result.graph
+    arcs = np.asarray(arcs, dtype=np.int64)
+    if len(arcs) and (arcs.min() < 0 or arcs.max() >= g.n_arcs):
+        raise InputError(f"arc positions outside 0..{g.n_arcs - 1}.")
+    rindptr, order = g.reverse_star()
+    rows, parts = [], []
+    for b in range(bs.flow.shape[0]):
+        o = int(bs.zone_nodes[bs.bush_zone[b]])
+        dem = bs.demand[b]
+        js = np.flatnonzero(dem > 0)
+        if not len(js):
+            continue
+        by_d = bush_destination_flows(b, o, g.indptr, g.head, g.tail, rindptr, order,
+                                      bs.inbush, bs.flow, dem, bs.zone_nodes)
+        name = result.classes[int(bs.bush_class[b])].name
+        origin = bs.zone_ids[bs.bush_zone[b]]
+        for j in js:
+            rows.append((name, origin, bs.zone_ids[j], float(dem[j])))
+        parts.append(by_d[js][:, arcs])
+    cells = pd.DataFrame(rows, columns=["class", "origin", "destination", "demand"])
+    flows = np.vstack(parts) if parts else np.zeros((0, len(arcs)))
+    return cells, flows

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from karvan.report.build import render_report, write_report
 from karvan.report.i18n import LANGS
-from karvan.report.results import RunResults, diff_table, read_run, run_differences
+from karvan.report.results import RunResults, read_run, run_differences
+from karvan.store import diff_table
 
 __all__ = ["LANGS", "RunResults", "diff_table", "read_run", "render_report", "run_differences",
            "write_report"]

@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Sequence
 from html import escape
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,18 @@ from karvan.errors import InputError
 from karvan.freight.corridor import CorridorData, load_corridor
 from karvan.io.atomic import atomic_write_text
 from karvan.report import geo, svg
+from karvan.report.calibration import calibration_section
 from karvan.report.i18n import RTL, check_lang, country_name, fmt_num, fmt_pct, label, mode_name
 from karvan.report.page import Panel, num, pct, render_page, table, text
-from karvan.report.results import (RunResults, dataset_folder, read_run, run_differences,
-                                   shipper_table, transit_table)
+from karvan.report.results import (
+    RunResults,
+    dataset_folder,
+    read_run,
+    run_differences,
+    shipper_table,
+    transit_table,
+)
+from karvan.store import RunRecord, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +37,11 @@ TOP_LINKS = 15
 CAUCASUS = (37.0, 35.0, 56.0, 47.5)
 
 
-def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
+def write_report(runs: Sequence[str | os.PathLike | RunRecord], out: str | os.PathLike, *,
                  lang: str = "en", reference: int | None = 0, open_index: int | None = None,
-                 dataset: str | os.PathLike | None = None) -> Path:
+                 dataset: str | os.PathLike | None = None,
+                 store: RunStore | str | os.PathLike | None = None,
+                 comparisons: Sequence[Any] | None = None) -> Path:
     """Write one self-contained HTML report of ``runs`` to ``out`` (atomically).
 
     One file for any number of runs: a selector at the top switches between them. With more
@@ -40,7 +51,9 @@ def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     Parameters
     ----------
     runs
-        Run folders written by ``karvan run`` (``manifest.json`` and Parquet tables).
+        Run folders written by ``karvan run`` (``manifest.json`` and Parquet tables), run
+        records, or with ``store`` run ids, unique starts of them or scenario names (the latest
+        run of each).
     out
         The HTML file to write.
     lang
@@ -52,6 +65,14 @@ def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     dataset
         Corridor dataset folder for the link geometry; default: the one named in each run's
         manifest if it exists here, else the built-in one.
+    store
+        The run store to look run ids and scenario names up in.
+    comparisons
+        Per run, what it is compared with instead of ``reference``: ``None`` (no differences)
+        or an object with ``reference`` (a scenario name among the runs), ``reference_year``,
+        ``scenario_year``, ``like_year`` and ``want`` (the like-year reference's name), as
+        :func:`karvan.scenario.reference.report_references` gives; the page says whether each
+        comparison is with the reference of the same year.
 
     Returns
     -------
@@ -61,10 +82,10 @@ def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     Raises
     ------
     InputError
-        For an unknown language, no runs, or a folder that is not a run.
+        For an unknown language, no runs, or a run that cannot be found or read.
     """
     html = render_report(runs, lang=lang, reference=reference, open_index=open_index,
-                         dataset=dataset)
+                         dataset=dataset, store=store, comparisons=comparisons)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, html)
@@ -73,20 +94,29 @@ def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     return out
 
 
-def render_report(runs: Sequence[str | os.PathLike | RunResults], *, lang: str = "en",
-                  reference: int | None = 0, open_index: int | None = None,
-                  dataset: str | os.PathLike | None = None) -> str:
-    """The report of ``runs`` as an HTML string; see :func:`write_report`."""
+def render_report(runs: Sequence[str | os.PathLike | RunRecord | RunResults], *,
+                  lang: str = "en", reference: int | None = 0, open_index: int | None = None,
+                  dataset: str | os.PathLike | None = None,
+                  store: RunStore | str | os.PathLike | None = None,
+                  comparisons: Sequence[Any] | None = None) -> str:
+    """The report of ``runs`` as an HTML string; see :func:`write_report`.
+
+    Raises
+    ------
+    InputError
+        As :func:`write_report`.
+    """
     check_lang(lang)
     if not runs:
         raise InputError("no run folders given; pass at least one folder written by "
                          "`karvan run`.")
-    res = [r if isinstance(r, RunResults) else read_run(r) for r in runs]
+    res = [r if isinstance(r, RunResults) else read_run(r, store=store) for r in runs]
     if reference is not None and not 0 <= reference < len(res):
         raise InputError(f"reference {reference} is not an index of the {len(res)} run(s).")
-    compare = reference is not None and len(res) > 1
+    refs = _comparisons(res, reference, comparisons, lang)
+    compare = any(ix is not None for ix, _ in refs)
     if open_index is None:
-        open_index = 1 if compare and len(res) == 2 and reference == 0 else 0
+        open_index = 1 if compare and len(res) == 2 and refs[1][0] == 0 else 0
     data = _datasets(res, dataset)
 
     # one projection and one tonnage scale for every map, so that maps compare at a glance
@@ -101,18 +131,53 @@ def render_report(runs: Sequence[str | os.PathLike | RunResults], *, lang: str =
     countries_svg = svg.countries_defs(geo.outline_paths(proj), lang, highlight=corridor)
 
     panels = []
-    for i, (r, lines) in enumerate(zip(res, lines_by_run)):
+    for i, (r, lines) in enumerate(zip(res, lines_by_run, strict=True)):
         p = _panel(r, lines, proj, lang, t_max)
-        if compare and i != reference:
-            ref = res[reference]
-            merged = {**lines_by_run[reference], **lines}
-            p = _with_diff(p, ref, r, merged, proj, lang)
+        ix, note = refs[i]
+        if ix is not None:
+            merged = {**lines_by_run[ix], **lines}
+            p = _with_diff(p, res[ix], r, merged, proj, lang, note)
         panels.append(p)
     bins = [(col, txt) for _, col, txt in svg.UTIL_BINS]
     x, y = proj.xy([CAUCASUS[0], CAUCASUS[2]], [CAUCASUS[3], CAUCASUS[1]])
     caucasus = f"{x[0]:.0f} {y[0]:.0f} {x[1] - x[0]:.0f} {y[1] - y[0]:.0f}"
     return render_page(panels, lang=lang, countries_svg=countries_svg, open_index=open_index,
                        util_bins=bins, caucasus=caucasus)
+
+
+def _comparisons(res: list[RunResults], reference: int | None, comparisons, lang: str
+                 ) -> list[tuple[int | None, str]]:
+    """Per run: the index of the run it is compared with (or None) and what the comparison
+    measures (like-year reference or not)."""
+    if comparisons is None:
+        out = [(reference if reference is not None and i != reference and len(res) > 1
+                else None, "") for i in range(len(res))]
+        if reference is None:
+            return out
+        y_ref = res[reference].manifest.get("scenario", {}).get("year")
+        for i, r in enumerate(res):
+            y = r.manifest.get("scenario", {}).get("year")
+            if out[i][0] is not None and y_ref is not None and y is not None and y != y_ref:
+                out[i] = (reference, label("other_year", lang).format(
+                    ref=res[reference].name, ref_year=y_ref, years=abs(int(y) - int(y_ref)),
+                    want=f"reference_{y}"))
+        return out
+    if len(comparisons) != len(res):
+        raise InputError(f"comparisons: {len(comparisons)} for {len(res)} runs.")
+    names = [r.name for r in res]
+    out = []
+    for c in comparisons:
+        if c is None:
+            out.append((None, ""))
+            continue
+        if c.reference not in names:
+            raise InputError(f"comparisons name {c.reference!r}, which is not among the runs "
+                             f"({', '.join(names)}).")
+        key = "like_year" if c.like_year else "other_year"
+        out.append((names.index(c.reference), label(key, lang).format(
+            ref=c.reference, ref_year=c.reference_year,
+            years=abs(int(c.scenario_year) - int(c.reference_year)), want=c.want)))
+    return out
 
 
 def _datasets(res: list[RunResults], dataset) -> dict[int, CorridorData]:
@@ -156,8 +221,10 @@ def _panel(r: RunResults, lines, proj, lang: str, t_max: float) -> Panel:
         description=str(sc.get("description") or ""), kpis=kpis,
         flow_map=Markup(svg.flow_map(r["links"], lines, proj, lang, t_max=t_max)),
         width_legend=Markup(svg.width_legend(t_max, lang, rtl=lang in RTL)),
-        tables=[_countries(r, lang), _bottlenecks(r, lang), _borders(r, lang),
-                _shipper(r, lang)])
+        tables=[t for t in (calibration_section(r.tables.get("calibration"),
+                                                r.tables.get("calibration_summary"), lang),
+                            _countries(r, lang), _bottlenecks(r, lang), _borders(r, lang),
+                            _shipper(r, lang)) if t is not None])
 
 
 def _countries(r: RunResults, lang: str):
@@ -252,7 +319,8 @@ def _shipper(r: RunResults, lang: str):
     return ("shipper", label("shipper", lang), label("shipper_note", lang), body)
 
 
-def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str) -> Panel:
+def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str,
+               note: str = "") -> Panel:
     d = run_differences(a, b)
     tabs = []
     c = d["countries"]
@@ -276,7 +344,7 @@ def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str) -
         lang=lang, rtl=lang in RTL, fmt=lambda v: fmt_num(v, lang, 2, signed=True),
         colour=[svg.MORE if v > 0 else svg.LESS for v in cc["transit_tonnes_diff"]],
         aria=label("chart_diff_transit", lang))
-    tabs.append(("diff-countries", label("diff_countries", lang), "",
+    tabs.append(("diff-countries", label("diff_countries", lang), note,
                  Markup('<div class="two">') + table(head, rows, cls="diff-countries")
                  + Markup(f'<figure><figcaption>{_e(label("chart_diff_transit", lang))}'
                           f"</figcaption>{chart}</figure></div>")))

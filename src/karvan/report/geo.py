@@ -6,18 +6,15 @@ view: simple, and shapes stay recognisable from the Baltic to the Arabian Sea.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry import LineString, box, shape
+from shapely.geometry import LineString, box
 
-#: longitude/latitude box that the shipped outlines cover
-REGION_BOX = (24.0, 8.0, 80.0, 62.0)
+from karvan.io.outlines import REGION_BOX, country_outlines
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +29,17 @@ class Projection:
 
     @property
     def kx(self) -> float:
+        """Horizontal scale of a degree of longitude: cos of the middle latitude."""
         return math.cos(math.radians((self.lat_min + self.lat_max) / 2))
 
     @property
     def scale(self) -> float:
+        """Pixels per degree of latitude."""
         return self.width / ((self.lon_max - self.lon_min) * self.kx)
 
     @property
     def height(self) -> float:
+        """Height of the map in pixels."""
         return (self.lat_max - self.lat_min) * self.scale
 
     def xy(self, lon, lat):
@@ -62,7 +62,7 @@ def fit_projection(lon: np.ndarray, lat: np.ndarray, *, pad_deg: float = 1.0,
 
 def _path(coords: np.ndarray, proj: Projection, closed: bool) -> str:
     x, y = proj.xy(coords[:, 0], coords[:, 1])
-    pts = [f"{a:.1f} {b:.1f}" for a, b in zip(x, y)]
+    pts = [f"{a:.1f} {b:.1f}" for a, b in zip(x, y, strict=True)]
     out = []
     for p in pts:  # drop repeated points after rounding
         if not out or out[-1] != p:
@@ -72,10 +72,7 @@ def _path(coords: np.ndarray, proj: Projection, closed: bool) -> str:
 
 def load_outlines() -> list[dict]:
     """The shipped country outlines: ``[{iso3, name, geometry}]`` (shapely, lon/lat)."""
-    src = resources.files("karvan") / "data" / "region" / "region_countries.geojson"
-    gj = json.loads(src.read_text(encoding="utf-8"))
-    return [{"iso3": f["properties"]["iso3"], "name": f["properties"]["name"],
-             "geometry": shape(f["geometry"])} for f in gj["features"]]
+    return country_outlines()
 
 
 def outline_paths(proj: Projection, *, tolerance_deg: float = 0.03) -> list[dict]:

@@ -46,6 +46,8 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "legend": ("Legend", "Условные обозначения", "راهنما"),
     "util_none": ("no capacity given", "пропускная способность не задана", "ظرفیت تعیین نشده"),
     "no_flow": ("no flow", "нет потока", "بدون جریان"),
+    "sea_leg": ("Sea or ferry leg (dashed)", "Морской или паромный участок (пунктир)",
+                "مسیر دریایی یا کشتی (خط‌چین)"),
     "border": ("Border crossing", "Пограничный переход", "گذرگاه مرزی"),
     "transfer": ("Transfer (port, terminal, gauge change)",
                  "Перевалка (порт, терминал, смена колеи)",
@@ -159,6 +161,68 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "ferry": ("ferry", "паром", "کشتی فری"),
     "mode_transfer": ("transfer", "перевалка", "انتقال بار"),
     "mode_border": ("border", "граница", "مرز"),
+    # calibration (karvan.report.calibration)
+    "calibration": ("Calibration against reported volumes",
+                    "Калибровка по фактическим объёмам",
+                    "واسنجی با حجم‌های گزارش‌شده"),
+    "calibration_note": (
+        "Each reported volume against the run of its year, counted in the scope of the figure. "
+        "Fit rows may be fitted to; validation rows never are (split rule in the dataset "
+        "documentation). Targets: every fit row within ±30 %; on validation rows a median "
+        "|ln M/C| of at most ln 1.3 = 0.26 and no row beyond a factor 2.",
+        "Каждый фактический объём сопоставлен с расчётом того же года в охвате самой цифры. "
+        "По строкам подгонки модель может настраиваться, по проверочным — никогда (правило "
+        "разделения в описании данных). Цели: каждая строка подгонки в пределах ±30 %; на "
+        "проверочных строках медиана |ln M/C| не более ln 1,3 = 0,26 и ни одной строки с "
+        "расхождением больше чем в 2 раза.",
+        "هر حجم گزارش‌شده در برابر اجرای مدل در همان سال و در همان دامنه‌ای که رقم می‌شمارد. "
+        "مدل ممکن است با ردیف‌های برازش تنظیم شود، اما با ردیف‌های اعتبارسنجی هرگز (قاعدهٔ "
+        "تفکیک در مستندات داده‌ها). هدف‌ها: هر ردیف برازش در محدودهٔ ±۳۰٪؛ در ردیف‌های "
+        "اعتبارسنجی میانهٔ |ln M/C| حداکثر ln 1.3 = 0.26 و هیچ ردیفی با اختلاف بیش از دو برابر."),
+    "cal_chart": ("Modelled against reported tonnes", "Расчётные и фактические тонны",
+                  "تن مدل‌شده در برابر تن گزارش‌شده"),
+    "cal_chart_note": ("Log axes, Mt/yr; green band: ±30 %; dashed: a factor 2. Hollow "
+                       "markers on the bottom edge: nothing modelled. Hover for scope and "
+                       "source.",
+                       "Логарифмические оси, млн т/год; зелёная полоса — ±30 %; пунктир — "
+                       "расхождение в 2 раза. Пустые значки у нижнего края — расчёт равен "
+                       "нулю. Наведите указатель, чтобы увидеть охват и источник.",
+                       "محورهای لگاریتمی، میلیون تن در سال؛ نوار سبز: ±۳۰٪؛ خط‌چین: دو "
+                       "برابر. نشانه‌های توخالی در لبهٔ پایین: مقدار مدل صفر است. برای دیدن "
+                       "دامنه و منبع، نشانگر را روی نقطه ببرید."),
+    "cal_observed": ("Reported, Mt/yr", "Фактически, млн т/год", "گزارش‌شده، میلیون تن در سال"),
+    "cal_modelled": ("Modelled, Mt/yr", "Расчёт, млн т/год", "مدل، میلیون تن در سال"),
+    "cal_fit": ("fit (independent)", "подгонка (независимые)", "برازش (مستقل)"),
+    "cal_built": ("fit (figure built the inputs)", "подгонка (цифра вошла в исходные данные)",
+                  "برازش (رقم در ساخت داده‌ها به کار رفته)"),
+    "cal_validate": ("validation", "проверка", "اعتبارسنجی"),
+    "cal_scope": ("Counts", "Охват", "دامنه"),
+    "cal_source": ("Source", "Источник", "منبع"),
+    "cal_set": ("Rows", "Строки", "ردیف‌ها"),
+    "cal_compared": ("Compared", "Сопоставлено", "مقایسه‌شده"),
+    "cal_within": ("Within ±30 %", "В пределах ±30 %", "در محدودهٔ ±۳۰٪"),
+    "cal_beyond": ("Beyond a factor 2", "Расхождение больше 2 раз", "بیش از دو برابر"),
+    "cal_median": ("Median |ln M/C|", "Медиана |ln M/C|", "میانهٔ |ln M/C|"),
+    "cal_geh": ("GEH < 5", "GEH < 5", "GEH < 5"),
+    "cal_target": ("Target met", "Цель достигнута", "هدف محقق شد"),
+    "cal_row": ("Reported volume", "Фактический объём", "حجم گزارش‌شده"),
+    "cal_ratio": ("M/C", "M/C", "M/C"),
+    "cal_rows": ("Every reported volume", "Все фактические объёмы", "همهٔ حجم‌های گزارش‌شده"),
+    # like-year references (karvan.scenario.reference)
+    "like_year": ("Against {ref} ({ref_year}), the like-year reference: the differences are "
+                  "the scenario's own effect.",
+                  "Сравнение с {ref} ({ref_year}) — базовым расчётом того же года: разница "
+                  "показывает эффект самого сценария.",
+                  "در برابر {ref} ({ref_year})، مرجعِ همان سال: تفاوت‌ها اثر خود سناریو است."),
+    "other_year": ("Against {ref} ({ref_year}), not a like-year reference: the differences "
+                   "include {years} year(s) of demand growth as well as the scenario's own "
+                   "changes; run {want} to separate them.",
+                   "Сравнение с {ref} ({ref_year}), а не с базовым расчётом того же года: "
+                   "разница включает рост спроса за {years} г. наряду с изменениями самого "
+                   "сценария; чтобы их разделить, рассчитайте {want}.",
+                   "در برابر {ref} ({ref_year})، نه مرجعِ همان سال: تفاوت‌ها افزون بر "
+                   "تغییرات خود سناریو، رشد تقاضا در {years} سال را نیز در بر دارد؛ برای "
+                   "جدا کردن آن‌ها {want} را اجرا کنید."),
 }
 
 #: ISO 3166-1 alpha-2 (and karvan's XX high seas, XC Caspian) -> (en, ru, fa)
@@ -199,7 +263,13 @@ MINUS = "\u2212"
 
 
 def check_lang(lang: str) -> str:
-    """Return ``lang`` if the report speaks it, else raise with the choices."""
+    """Return ``lang`` if the report speaks it, else raise with the choices.
+
+    Raises
+    ------
+    InputError
+        A language the report does not speak.
+    """
     if lang not in LANGS:
         raise InputError(f"unknown report language {lang!r}; choose one of {', '.join(LANGS)}.")
     return lang
@@ -223,6 +293,7 @@ def country_name(code: str, lang: str) -> str:
 
 
 def mode_name(mode: str, lang: str) -> str:
+    """Name of a mode (rail, road, sea, transfer...) in ``lang``; the mode itself when unknown."""
     key = {"transfer": "mode_transfer", "border": "mode_border"}.get(mode, mode)
     return label(key, lang) if key in _LABELS else str(mode)
 

@@ -7,7 +7,6 @@ counted as zero tonnes (utilization stays missing).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,68 +14,85 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from karvan.errors import InputError
+from karvan.store import RunRecord, RunStore, diff_table, resolve_run
 
 #: tables the report reads; a run missing one of them is rejected up front
 TABLES = ("links", "countries", "borders", "bottlenecks", "shipper")
+#: tables the report shows when the run has them (runs made before they existed do not)
+OPTIONAL = ("calibration", "calibration_summary")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class RunResults:
-    """The tables of one run folder and its manifest, as ``karvan run`` wrote them."""
+    """The report's view of one run: its :class:`~karvan.store.RunRecord` and the report's
+    tables, with the LP columns of a run made without the LP present as missing values."""
 
-    folder: Path
-    manifest: dict
+    record: RunRecord
     tables: dict[str, pd.DataFrame]
 
     @property
+    def folder(self) -> Path:
+        """The run folder."""
+        return self.record.path
+
+    @property
+    def manifest(self) -> dict:
+        """The run's manifest."""
+        return self.record.manifest
+
+    @property
     def name(self) -> str:
-        return str(self.manifest.get("scenario", {}).get("name") or self.folder.name)
+        """The scenario's name."""
+        return self.record.name
 
     @property
     def title(self) -> str:
-        return str(self.manifest.get("scenario", {}).get("title") or self.name)
+        """The scenario's title."""
+        return self.record.title
 
     @property
     def summary(self) -> dict:
-        return dict(self.manifest.get("summary") or {})
+        """The run's headline figures."""
+        return self.record.summary
 
     def __getitem__(self, table: str) -> pd.DataFrame:
         return self.tables[table]
 
 
-def read_run(folder: str | os.PathLike) -> RunResults:
-    """Read the manifest and the report's tables of a run folder made by ``karvan run``.
+def read_run(run: str | os.PathLike | RunRecord, *, store: RunStore | str | os.PathLike | None
+             = None) -> RunResults:
+    """The report's tables of a run made by ``karvan run``.
+
+    Parameters
+    ----------
+    run
+        A run folder, a :class:`~karvan.store.RunRecord`, or with ``store`` a run id, its unique
+        start or a scenario name (its latest run).
+    store
+        The run store to look ``run`` up in.
 
     Raises
     ------
     InputError
-        If the folder has no ``manifest.json`` or lacks one of the tables, naming them all.
+        If the run cannot be found, has no ``manifest.json`` or lacks one of the tables, naming
+        them all.
     """
-    folder = Path(folder)
-    if not (folder / "manifest.json").is_file():
-        raise InputError(f"{folder} is not a karvan run folder (no manifest.json); give a folder "
-                         "written by `karvan run`, e.g. results/baseline.")
-    missing = [t for t in TABLES if not (folder / f"{t}.parquet").is_file()]
-    if missing:
-        raise InputError(f"{folder} lacks the table(s) {', '.join(missing)} (.parquet); "
-                         "write the run again with this version of karvan.")
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in TABLES}
+    rec = resolve_run(run, store)
+    rec.require(TABLES)
+    tables = {t: rec.table(t).copy() for t in TABLES}
+    tables.update({t: rec.table(t).copy() for t in OPTIONAL if t in rec.table_names})
     # a run made without the capacity LP has no LP columns: show them as unknown
     for t in ("links", "bottlenecks", "borders"):
-        if t in tables:
-            for col in ("lp_tonnes_tot", "lp_utilization", "shadow_price_usd_per_t"):
-                if col not in tables[t] and (t != "borders"
-                                             or col == "shadow_price_usd_per_t"):
-                    tables[t][col] = np.nan
-    return RunResults(folder=folder, manifest=manifest, tables=tables)
+        for col in ("lp_tonnes_tot", "lp_utilization", "shadow_price_usd_per_t"):
+            if col not in tables[t] and (t != "borders" or col == "shadow_price_usd_per_t"):
+                tables[t][col] = np.nan
+    return RunResults(record=rec, tables=tables)
 
 
 def dataset_folder(run: RunResults) -> Path | None:
     """The corridor dataset folder the run was made from, if it still exists here."""
-    p = (run.manifest.get("inputs") or {}).get("dataset")
-    return Path(p) if p and Path(p).is_dir() else None
+    p = run.record.dataset
+    return p if p is not None and p.is_dir() else None
 
 
 def transit_table(run: RunResults) -> pd.DataFrame:
@@ -103,40 +119,6 @@ def shipper_table(run: RunResults, *, reference_option: str = "suez") -> pd.Data
     s["vs_ref_days"] = s["time_days"] - s["_ref_days"]
     s["vs_ref_cost_usd_per_t"] = s["cost_usd_per_t"] - s["_ref_cost"]
     return s.drop(columns=["_ref_days", "_ref_cost"])
-
-
-def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[str], *,
-               keep: tuple[str, ...] = ()) -> pd.DataFrame:
-    """``B - A`` of ``values`` for rows matched on ``keys``; columns ``<v>_a``, ``<v>_b``,
-    ``<v>_diff``, sorted by the absolute change of the first value.
-
-    A row present in one run only counts as 0 in the other, except utilization and shadow price
-    (missing stays missing). ``keep`` columns (e.g. a name) are taken from B, else A.
-
-    >>> a = pd.DataFrame({"k": ["x", "y"], "t": [1.0, 5.0]})
-    >>> b = pd.DataFrame({"k": ["y", "z"], "t": [2.0, 4.0]})
-    >>> diff_table(a, b, ["k"], ["t"])[["k", "t_a", "t_b", "t_diff"]].values.tolist()
-    [['z', 0.0, 4.0, 4.0], ['y', 5.0, 2.0, -3.0], ['x', 1.0, 0.0, -1.0]]
-    """
-    values = [v for v in values if v in a.columns and v in b.columns]
-    keep = tuple(k for k in keep if k in a.columns or k in b.columns)
-    ca = a[keys + values + [k for k in keep if k in a.columns]]
-    cb = b[keys + values + [k for k in keep if k in b.columns]]
-    m = ca.merge(cb, on=keys, how="outer", suffixes=("_a", "_b"))
-    for k in keep:
-        ka, kb = f"{k}_a", f"{k}_b"
-        if ka in m and kb in m:
-            m[k] = m[kb].where(m[kb].notna(), m[ka])
-            m = m.drop(columns=[ka, kb])
-    for v in values:
-        if v not in ("utilization", "lp_utilization", "shadow_price_usd_per_t"):
-            m[f"{v}_a"] = m[f"{v}_a"].fillna(0.0)
-            m[f"{v}_b"] = m[f"{v}_b"].fillna(0.0)
-        m[f"{v}_diff"] = m[f"{v}_b"] - m[f"{v}_a"]
-    if values:
-        order = m[f"{values[0]}_diff"].abs().sort_values(ascending=False, kind="stable").index
-        m = m.reindex(order)
-    return m.reset_index(drop=True)
 
 
 def run_differences(a: RunResults, b: RunResults) -> dict[str, pd.DataFrame]:

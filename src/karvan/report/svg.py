@@ -13,27 +13,24 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from karvan.io.colours import NO_CAPACITY, UTILIZATION_SCALE, utilization_colour
 from karvan.report import geo
 from karvan.report.i18n import ISO3_TO_2, country_name, fmt_num, fmt_pct, label, mode_name
 
-#: utilization bins: (upper bound, colour, legend text); missing utilization is NO_CAP
-UTIL_BINS = ((0.5, "#1a9850", "< 50%"), (0.8, "#8cb83a", "50–80%"),
-             (1.0, "#e8a202", "80–100%"), (math.inf, "#d7301f", "> 100%"))
-NO_CAP = "#6f7f95"
+#: utilization classes: (upper bound, colour, legend text), shared with the QGIS styles
+UTIL_BINS = UTILIZATION_SCALE
+NO_CAP = NO_CAPACITY
 NO_FLOW = "#a3adb8"
 MORE, LESS = "#2166ac", "#c2302b"
 TRANSFER_MODES = ("transfer",)
+#: modes drawn dashed: sea and ferry legs (shown so in the legend)
+SEA_MODES = ("sea", "ferry")
 W_MIN, W_MAX = 1.2, 22.0
 
 
-def util_colour(u: float) -> str:
-    """Colour of a utilization (tonnes / capacity); grey-blue when there is no capacity."""
-    if u is None or not np.isfinite(u):
-        return NO_CAP
-    for hi, col, _ in UTIL_BINS:
-        if u < hi:
-            return col
-    return UTIL_BINS[-1][1]
+def util_colour(u: float | None) -> str:
+    """Colour of a utilization (tonnes / capacity); grey when there is no capacity."""
+    return utilization_colour(None if u is None else float(u))
 
 
 def band_width(t: float, t_max: float) -> float:
@@ -77,6 +74,7 @@ def countries_defs(outlines: list[dict], lang: str, *, highlight: set[str]) -> s
 
 
 def geo_iso2(iso3: str) -> str | None:
+    """The two-letter code of a three-letter country code, if known."""
     return ISO3_TO_2.get(iso3)
 
 
@@ -109,7 +107,8 @@ def flow_map(links: pd.DataFrame, lines: dict[str, np.ndarray], proj: geo.Projec
             col = util_colour(r.get("utilization", np.nan))
             if r["mode"] == "border":
                 s = 4.0 + 5.0 * math.sqrt(max(t, 0) / t_max) if t_max > 0 else 4.0
-                d = f"M{x:.1f} {y - s:.1f}L{x + s:.1f} {y:.1f}L{x:.1f} {y + s:.1f}L{x - s:.1f} {y:.1f}Z"
+                d = (f"M{x:.1f} {y - s:.1f}L{x + s:.1f} {y:.1f}L{x:.1f} {y + s:.1f}"
+                     f"L{x - s:.1f} {y:.1f}Z")
                 syms.append(f'<path class="sym border" d="{d}" fill="{col}" data-t="{tip}"/>')
             else:
                 rad = 2.5 + 4.0 * math.sqrt(max(t, 0) / t_max) if t_max > 0 else 2.5
@@ -123,7 +122,7 @@ def flow_map(links: pd.DataFrame, lines: dict[str, np.ndarray], proj: geo.Projec
             zero.append(f'<path class="lk zero" d="{d}" data-id="{_attr(lid)}" data-t="{tip}"/>')
         else:
             col = util_colour(r.get("utilization", np.nan))
-            dash = ' stroke-dasharray="6 4"' if r["mode"] in ("sea", "ferry") else ""
+            dash = ' stroke-dasharray="6 4"' if r["mode"] in SEA_MODES else ""
             bands.append(f'<path class="lk" d="{d}" stroke="{col}" stroke-width="{w:.1f}"{dash} '
                          f'data-id="{_attr(lid)}" data-tonnes="{t:.0f}" data-t="{tip}"/>')
     return (_map_open(proj, "flows", label("map", lang)) + '<g class="links">'
@@ -238,7 +237,7 @@ def bar_chart(rows: Sequence[tuple[str, float, str]], *, lang: str, rtl: bool,
     out = [f'<svg class="chart" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
            f'height="{height:.0f}" role="img" aria-label="{_attr(aria)}">']
     zx = sx(0.0)
-    for i, ((lab, _v, tip), v) in enumerate(zip(rows, vals)):
+    for i, ((lab, _v, tip), v) in enumerate(zip(rows, vals, strict=True)):
         y = top + i * (bar_h + gap)
         a, b = sorted((zx, sx(v)))
         xa, xb = sorted((mx(a), mx(b)))

@@ -1,4 +1,10 @@
-"""Apply a scenario to the corridor: the link table and the demand of the scenario year."""
+"""Apply a scenario to the corridor: the link table and the demand of the scenario year.
+
+What the modifications make of the tables is checked against the same schemas as the dataset's
+files (``karvan/schema/corridor``): a speed set to 0, a sailing frequency scaled to 0, a demand
+scaled beyond any plausible tonnage is reported with the modification that did it, before
+anything reaches a solver.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,11 @@ import pandas as pd
 from karvan.errors import InputError, format_ids
 from karvan.freight.corridor import CorridorData
 from karvan.scenario.spec import Scenario
+
+#: scenario years a dataset supports: growth rates are not extrapolated further than this from
+#: the base year
+YEARS_BEFORE_BASE = 10
+YEARS_AFTER_BASE = 50
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -80,14 +91,36 @@ def growth_factors(data: CorridorData, demand: pd.DataFrame, year: int) -> np.nd
 
 
 def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
-    """The scenario year's link table and demand; every bad reference is reported together."""
+    """The scenario year's link table and demand.
+
+    Raises
+    ------
+    InputError
+        Listing every problem together: a year outside the base year -10/+50, references to
+        links, borders, countries, modes or commodities that do not exist, and values the
+        modifications or the growth to the scenario year leave outside the tables' schemas, each
+        named with its modification.
+    """
+    from karvan.schema import Checker, load_schema
+
+    problems: list[str] = []
+    lo, hi = data.base_year - YEARS_BEFORE_BASE, data.base_year + YEARS_AFTER_BASE
+    if not lo <= scenario.year <= hi:
+        raise InputError(f"year {scenario.year} is outside {lo}..{hi}, the years this dataset "
+                         f"supports (base year {data.base_year}, growth rates not extrapolated "
+                         f"beyond {YEARS_AFTER_BASE} years ahead or {YEARS_BEFORE_BASE} back).",
+                         str(scenario.path) if scenario.path else scenario.name)
     links = data.links.copy()
     demand = data.demand[["origin_zone_id", "destination_zone_id", "commodity_id",
                           "tonnes_per_year"]].copy()
     demand["tonnes_per_year"] = demand["tonnes_per_year"] * growth_factors(data, demand,
                                                                            scenario.year)
+    checker = Checker()
+    link_schema = load_schema("corridor/link")
+    demand_schema = load_schema("corridor/demand")
+    _recheck(checker, demand_schema, demand, demand.index, "tonnes_per_year",
+             f"demand grown to {scenario.year}", id_field=None)
     zc = data.zone_country()
-    problems: list[str] = []
     log = []
     bans: list = []
     for i, mod in enumerate(scenario.modifications):
@@ -112,6 +145,8 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
                 problems.append(f"modification[{i}] (demand_scale): its filters match no demand.")
             if active:
                 demand.loc[sel, "tonnes_per_year"] *= mod.factor
+                _recheck(checker, demand_schema, demand, demand.index[sel], "tonnes_per_year",
+                         f"modification[{i}] (demand_scale x {mod.factor:g})", id_field=None)
             log.append((i, mod.action, mod.year, active, f"{int(sel.sum())} demand rows",
                         mod.factor, mod.source, mod.note))
             continue
@@ -138,12 +173,41 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
                     links.loc[sel, "capacity_value"] = links.loc[sel, "capacity_value"] * mod.factor
             elif mod.action == "ban_transit":
                 bans.append((frozenset(sel), frozenset(mod.od_countries)))
+            if mod.action in ("set", "scale"):
+                how = f"= {mod.value:g}" if mod.action == "set" else f"x {mod.factor:g}"
+                _recheck(checker, link_schema, links, sel, mod.field,
+                         f"modification[{i}] ({mod.action} {mod.field} {how})",
+                         id_field="link_id")
         value = mod.value if mod.action == "set" else mod.factor
         log.append((i, mod.action, mod.year, active, ";".join(map(str, sel)), value, mod.source,
                     mod.note))
+    problems.extend(checker.errors())
     if problems:
         where = str(scenario.path) if scenario.path else scenario.name
-        raise InputError(problems, where)
+        raise InputError(problems, where, violations=[v for v in checker.violations
+                                                      if v.severity == "error"])
     applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "value",
                                          "source", "note"])
     return ScenarioInputs(scenario, links, demand, applied, tuple(bans))
+
+
+def _recheck(checker, schema, table: pd.DataFrame, rows, field: str, label: str, *,
+             id_field: str | None) -> None:
+    """Check ``rows`` of a changed table against its schema and keep the errors in ``field``,
+    reported under ``label`` (the modification that made them)."""
+    from karvan.schema import Checker
+
+    if not len(rows):
+        return
+    part = table.loc[rows]
+    part = part.reset_index() if id_field and part.index.name == id_field else part
+    if id_field is None and "origin_zone_id" in part:  # a demand row is named by its key
+        part = part.assign(od=part["origin_zone_id"].astype(str) + ">"
+                           + part["destination_zone_id"].astype(str) + "/"
+                           + part["commodity_id"].astype(str))
+        id_field = "od"
+    sub = Checker()
+    sub.table(schema, part, name=label, id_field=id_field)
+    for v in sub.violations:
+        if v.severity == "error" and v.column == field:
+            checker.add(v)

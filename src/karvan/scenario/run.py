@@ -3,7 +3,6 @@ table; write them to a results folder with a manifest; compare two runs."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,21 +16,30 @@ from karvan._version import __version__
 from karvan.assign import assign
 from karvan.assign.capacity import CapacityResult, solve_capacity_lp
 from karvan.assign.result import AssignmentResult
+from karvan.calibrate import calibration_tables, summary_dict
 from karvan.errors import InputError
 from karvan.freight import accounting as acc
 from karvan.freight.corridor import CorridorData
+from karvan.freight.observed import RunFlows
 from karvan.assign.classes import TrafficClass
 from karvan.freight.costs import build_network, commodity_classes
 from karvan.io.atomic import atomic_folder
-from karvan import kernels as K
-from karvan.kernels._jit import num_threads
+from karvan.io.hashing import hash_folder
 from karvan.network.demand import Demand
 from karvan.network.graph import compile_graph
 from karvan.network.model import Network
 from karvan.paths.routes import route_flows
+from karvan.paths.trees import zone_reachability
 from karvan.scenario.apply import ScenarioInputs, apply_scenario
+from karvan.scenario.reference import (
+    backcast_scenario,
+    backcast_years,
+    choose_reference,
+    comparison_table,
+    describe_comparison,
+)
 from karvan.scenario.spec import Scenario
-from karvan.store import RunRecord, RunStore, write_run_folder
+from karvan.store import RunRecord, RunStore, diff_table, resolve_run, write_run_folder
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -50,6 +58,7 @@ class ScenarioRun:
     tables: dict[str, pd.DataFrame]
     summary: dict
     settings: dict = field(default_factory=dict)
+    flows: RunFlows | None = None
 
 
 def run_scenario(
@@ -61,9 +70,14 @@ def run_scenario(
     max_iter: int = 5000,
     lp: bool = True,
     progress: Callable[[str], None] | None = None,
+    backcasts: bool = True,
 ) -> ScenarioRun:
     """Apply ``scenario`` to ``data``, assign at user equilibrium (BFW) and with hard capacities
-    (LP), and compute every result table."""
+    (LP), and compute every result table.
+
+    A run of the base year also runs the back-casts (:mod:`karvan.scenario.reference`) unless
+    ``backcasts`` is false, so that its calibration table compares every reported volume with a
+    run of the volume's year."""
     t0 = time.perf_counter()
     say = progress or (lambda msg: None)
     inputs = apply_scenario(data, scenario)
@@ -112,9 +126,22 @@ def run_scenario(
         "demand": inputs.demand,
         "no_path": no_path.reset_index(drop=True),
         "modifications": inputs.applied,
-        "calibration": acc.calibration(data.observed, links, demand=inputs.demand,
-                                       routes=routes, zone_country=zc),
     }
+    flows = RunFlows(scenario.name, scenario.year, raw_routes, g, inputs.links, inputs.demand)
+    cal_runs = {scenario.year: flows}
+    if backcasts and scenario.year == data.base_year:
+        years = pd.to_numeric(data.observed["year"], errors="coerce")
+        for y in (y for y in backcast_years() if (years == y).any()):
+            say(f"{scenario.name}: back-cast {y} for the calibration table")
+            try:
+                cal_runs[y] = run_scenario(data, backcast_scenario(y), gap=gap, method=method,
+                                           max_iter=max_iter, lp=False, backcasts=False).flows
+            except InputError as e:
+                log.warning("back-cast %d does not apply to this dataset, its reported volumes "
+                            "are not compared: %s", y, e)
+    tables["calibration"], tables["calibration_summary"] = calibration_tables(
+        data.observed, cal_runs, link_table=data.links, zone_country=zc,
+        commodities=data.commodity_ids)
     if lp_res is not None:
         tables["unserved"] = lp_res.unserved[lp_res.unserved["unserved"] > 0].reset_index(
             drop=True)
@@ -136,11 +163,12 @@ def run_scenario(
         "lp_unserved_t": float(lp_res.unserved["unserved"].sum()) if lp_res else None,
         "lp_binding": int((links.get("shadow_price_usd_per_t", pd.Series(dtype=float)) > 0
                            ).sum()),
+        "calibration": summary_dict(tables["calibration_summary"]),
         "elapsed_s": time.perf_counter() - t0,
     }
     settings = {"ue_method": method, "gap": gap, "max_iter": max_iter, "lp": lp,
                 "threads": ue.params.get("threads")}
-    return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings)
+    return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings, flows)
 
 
 #: money per tonne on a link a segment may not use (a transit ban): prohibitive but finite
@@ -198,9 +226,7 @@ def _split_unreachable(net: Network, rows: pd.DataFrame, bans=()
         cost = g.free_flow_time.copy()
         if banned:
             cost[np.isin(g.link_ids[g.arc_link], list(banned))] = np.inf
-        dist, _ = K.shortest_path_trees(g.indptr, g.head, cost, g.blocked, g.zone_nodes,
-                                        max(1, num_threads()))
-        reach = np.isfinite(dist[:, g.zone_nodes])
+        reach = zone_reachability(g, cost)
         for j, (o, d, s) in enumerate(zip(rows["origin_zone_id"], rows["destination_zone_id"],
                                           segs)):
             if frozenset(_banned(s, bans)) == banned:
@@ -254,13 +280,6 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
     return df
 
 
-def _hash_folder(folder: Path | None) -> dict[str, str]:
-    if folder is None:
-        return {}
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16]
-            for p in sorted(folder.glob("*.csv"))}
-
-
 def run_manifest(run: ScenarioRun, data: CorridorData) -> dict:
     """The manifest of a run: karvan and schema versions, scenario spec, input hashes, solver
     settings, convergence, summary and table names."""
@@ -268,7 +287,7 @@ def run_manifest(run: ScenarioRun, data: CorridorData) -> dict:
         "karvan_version": __version__,
         "schema_version": SCHEMA_VERSION,
         "scenario": run.scenario.to_dict(),
-        "inputs": {"dataset": str(data.folder), "sha256_16": _hash_folder(data.folder)},
+        "inputs": {"dataset": str(data.folder), "sha256_16": hash_folder(data.folder)},
         "settings": run.settings,
         "convergence": {"iterations": run.ue.iterations, "relative_gap": run.ue.gap,
                         "converged": run.ue.converged},
@@ -294,61 +313,68 @@ def save_run(run: ScenarioRun, store: RunStore | str | Path, data: CorridorData)
     return store.save(run.tables, run_manifest(run, data))
 
 
-def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord, *,
+#: what ``compare`` shows: table -> (keys, values, descriptive columns kept)
+COMPARED: dict[str, tuple[list[str], list[str], tuple[str, ...]]] = {
+    "links": (["link_id"], ["tonnes_tot", "utilization", "tonne_km", "revenue_usd"], ()),
+    "countries": (["country"], ["tonnes", "tonne_km", "revenue_usd", "transit_tonnes",
+                                "transit_tonne_km", "transit_revenue_usd"], ()),
+    "borders": (["border_id"], ["tonnes_tot", "utilization"], ()),
+    "skims": (["commodity", "origin", "destination"], ["time_h", "distance_km",
+                                                       "cost_usd_per_t"], ()),
+}
+
+
+def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord | None = None, *,
                  store: RunStore | str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """Differences B - A of two runs: links, countries, borders, skims.
+    """Differences B - A of two runs, with ``reference``: one row saying whether A is of B's
+    year (else the difference includes the growth of demand between the years).
 
-    ``a`` and ``b`` are results folders, or, with ``store``, anything
-    :meth:`RunStore.resolve` accepts: a run id, a unique prefix of one, a scenario name (its
-    latest run).
-    """
-    ra, rb = (resolve_run(x, store) for x in (a, b))
-    out = {}
-    specs = {
-        "links": (["link_id"], ["tonnes_tot", "utilization", "tonne_km", "revenue_usd"]),
-        "countries": (["country"], ["tonnes", "tonne_km", "revenue_usd", "transit_tonnes",
-                                    "transit_tonne_km", "transit_revenue_usd"]),
-        "borders": (["border_id"], ["tonnes_tot", "utilization"]),
-        "skims": (["commodity", "origin", "destination"], ["time_h", "distance_km",
-                                                           "cost_usd_per_t"]),
-    }
-    for name, (keys, vals) in specs.items():
-        ta = ra.table(name)
-        tb = rb.table(name)
-        vals = [v for v in vals if v in ta and v in tb]
-        m = ta[keys + vals].merge(tb[keys + vals], on=keys, how="outer", suffixes=("_a", "_b"))
-        for v in vals:
-            fill = 0.0 if v != "utilization" else np.nan
-            m[f"{v}_a"] = m[f"{v}_a"].fillna(fill)
-            m[f"{v}_b"] = m[f"{v}_b"].fillna(fill)
-            m[f"{v}_diff"] = m[f"{v}_b"] - m[f"{v}_a"]
-        if vals:
-            m = m.reindex(m[f"{vals[0]}_diff"].abs().sort_values(ascending=False).index)
-        out[name] = m.reset_index(drop=True)
-    return out
+    Parameters
+    ----------
+    a, b
+        Run folders, records, or, with ``store``, anything :func:`karvan.store.resolve_run`
+        accepts: a run id, a unique prefix of one, a scenario name (its latest run). With ``b``
+        omitted, run ``a`` is compared with its like-year reference in ``store``
+        (:func:`karvan.scenario.reference.choose_reference`).
+    store
+        The run store to look names up in.
 
-
-def resolve_run(ref: str | Path | RunRecord, store: RunStore | str | Path | None = None
-                ) -> RunRecord:
-    """The run ``ref`` names: a results folder (with ``manifest.json``) as itself, anything else
-    (run id, unique start of one, scenario name) looked up in ``store``.
+    Returns
+    -------
+    dict
+        ``reference`` (:func:`karvan.scenario.reference.comparison_table`), and table name ->
+        :func:`karvan.store.diff_table` of it.
 
     Raises
     ------
     InputError
-        A folder without a manifest, or a name the store does not know (or no store).
+        A run that cannot be found, or lacks one of the tables; with ``b`` omitted, no store or
+        no reference in it.
     """
-    if isinstance(ref, RunRecord):
-        return ref
-    p = Path(ref)
-    if p.is_dir() and (p / "manifest.json").is_file():
-        return RunRecord.from_folder(p)
-    if store is None or p.exists() or "/" in str(ref):
-        return RunRecord.from_folder(p)  # raises: not a results folder
+    if b is None:
+        rb = resolve_run(a, store)
+        ra = resolve_run(_reference_of(rb, store), store)
+    else:
+        ra, rb = (resolve_run(x, store) for x in (a, b))
+    out = {"reference": comparison_table(describe_comparison(
+        ra.scenario, _year(ra), rb.scenario, _year(rb)))}
+    out.update({name: diff_table(ra.table(name), rb.table(name), keys, vals, keep=keep)
+                for name, (keys, vals, keep) in COMPARED.items()})
+    return out
+
+
+def _year(run: RunRecord) -> int:
+    spec = run.manifest.get("scenario")
+    return int(spec.get("year")) if isinstance(spec, dict) and spec.get("year") else int(
+        run.summary.get("year", 0))
+
+
+def _reference_of(run: RunRecord, store: RunStore | str | Path | None) -> str:
+    if store is None:
+        raise InputError("comparing a run with its like-year reference needs the run store "
+                         "that holds the reference.")
     if not isinstance(store, RunStore):
-        if not (Path(store) / "catalog.sqlite").is_file():
-            raise InputError(f"{str(ref)!r} is not a results folder, and {store} holds no run "
-                             "store to look it up in (no catalog.sqlite); give a folder, or the "
-                             "store with --store.")
         store = RunStore(store, create=False)
-    return store.resolve(str(ref))
+    listed = store.list()
+    avail = {str(n): int(y) for n, y in zip(listed["scenario"], listed["year"]) if pd.notna(y)}
+    return choose_reference(run.scenario, _year(run), avail).reference

@@ -29,16 +29,26 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from karvan.errors import InputError
+from karvan.errors import InputError, shorten
 
 SETTABLE_FIELDS = ("capacity_tpy", "dwell_h", "tariff_usd_per_tkm", "tariff_usd_per_t",
                    "fee_usd_per_t", "speed_kph", "length_km", "frequency_per_week")
+#: years a scenario file may name; a dataset narrows this to its base year -10/+50
+#: (:data:`karvan.scenario.apply.YEARS_BEFORE_BASE`, :data:`~karvan.scenario.apply.YEARS_AFTER_BASE`)
+YEAR_MIN, YEAR_MAX = 2000, 2100
+#: largest factor of a scale or demand_scale: a thousandfold change is already beyond any plan
+FACTOR_MAX = 1000.0
 
 
 class Modification(BaseModel):
-    """One change to the base network or demand."""
+    """One change to the base network or demand.
 
-    model_config = ConfigDict(extra="forbid")
+    Values and factors are finite numbers (``nan`` and ``inf`` are refused); a factor lies in
+    0..:data:`FACTOR_MAX`. What a modification does to the tables is checked against the tables'
+    schemas after it applies (:func:`karvan.scenario.apply.apply_scenario`).
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     action: Literal["open", "close", "set", "scale", "demand_scale", "ban_transit"]
     links: list[str] = Field(default_factory=list)
@@ -46,8 +56,8 @@ class Modification(BaseModel):
     countries: list[str] = Field(default_factory=list)
     modes: list[str] = Field(default_factory=list)
     field: str | None = None
-    value: float | None = None
-    factor: float | None = None
+    value: float | None = Field(default=None, ge=0, le=1e12)
+    factor: float | None = Field(default=None, ge=0, le=FACTOR_MAX)
     year: int | None = Field(default=None, ge=1900, le=2200)
     until: int | None = Field(default=None, ge=1900, le=2200)
     od_countries: list[str] = Field(default_factory=list)
@@ -111,12 +121,12 @@ class Modification(BaseModel):
 class ScenarioFile(BaseModel):
     """The contents of one scenario file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
-    title: str = ""
-    description: str = ""
-    year: int = Field(ge=1900, le=2200)
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", max_length=100)
+    title: str = Field(default="", max_length=500)
+    description: str = Field(default="", max_length=10_000)
+    year: int = Field(ge=YEAR_MIN, le=YEAR_MAX)
     extends: str | None = None
     modification: list[Modification] = Field(default_factory=list)
 
@@ -158,12 +168,14 @@ def builtin_scenarios() -> list[str]:
 def read_scenario_file(path: str | os.PathLike) -> ScenarioFile:
     """Parse and validate one scenario file."""
     path = Path(path)
+    from karvan.schema import read_text
+
+    if not path.is_file():
+        raise InputError(f"scenario file not found: {path}")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"scenario file not found: {path}") from None
+        raw = tomllib.loads(read_text(path))
     except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{path.name}: not valid TOML ({e}).") from None
+        raise InputError(f"{path.name}: not valid TOML ({shorten(e, 200)}).") from None
     try:
         spec = ScenarioFile.model_validate(raw)
     except ValidationError as e:
@@ -172,6 +184,8 @@ def read_scenario_file(path: str | os.PathLike) -> ScenarioFile:
             loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"])
             loc = loc.replace(".[", "[")
             msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] in ("finite_number",):
+                msg += f" (got {shorten(err.get('input'))})"
             problems.append(f"{loc or 'file'}: {msg}")
         raise InputError(problems, str(path)) from None
     return spec

@@ -1,114 +1,174 @@
-"""Compact terminal summaries of scenario runs and comparisons (rich tables)."""
+"""Summaries of scenario runs and comparisons as titled tables; the command line prints them
+(:mod:`karvan.cli.tables`), a notebook shows the DataFrames.
+
+Numbers stay numbers, in the unit their column name gives (``demand Mt``, ``utilization``: a
+fraction); each table carries the display format of its columns.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.console import Console
-from rich.table import Table
+
+from karvan.calibrate.statistics import TARGETS, display_summary
+
+MT = "{:,.2f}"
+PCT = "{:.1%}"
 
 
-def _mt(x) -> str:
-    return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x / 1e6:,.2f}"
+@dataclass(frozen=True, slots=True)
+class SummaryTable:
+    """A titled table of numbers and labels.
+
+    ``formats`` maps a column to a :meth:`str.format` pattern for its non-missing values
+    (``"{:,.2f}"``, ``"{:.1%}"``); other columns are shown as they are.
+    """
+
+    title: str
+    data: pd.DataFrame
+    formats: dict[str, str] = field(default_factory=dict)
 
 
-def _pct(x) -> str:
-    return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f}%"
+def _get(s: Mapping[str, Any], key: str) -> float:
+    v = s.get(key)
+    return np.nan if v is None else v
 
 
-def print_summary(runs, console: Console, *, countries: int = 8,
-                  bottlenecks: int = 3) -> None:
-    """One table of headline figures per scenario, then border throughput and transit by country
-    across scenarios."""
-    t = Table(title="Scenarios", title_justify="left")
-    for c in ("scenario", "year", "demand Mt", "no route Mt", "UE gap", "iter.",
-              "Caspian share RU->IR", "LP unserved Mt", "LP binding", "s"):
-        t.add_column(c, justify="left" if c == "scenario" else "right")
+def summary_tables(runs: Sequence[Any], *, countries: int = 8,
+                   bottlenecks: int = 3) -> list[SummaryTable]:
+    """Headline figures per scenario, bottlenecks, border throughput and transit by country
+    across scenarios, and the first run's shipper comparison.
+
+    Parameters
+    ----------
+    runs
+        Solved scenarios (:class:`~karvan.scenario.run.ScenarioRun`: ``summary``, ``tables``
+        and ``scenario.name``).
+    countries
+        Countries shown in the transit tables (most transit first).
+    bottlenecks
+        Bottlenecks shown per scenario.
+
+    Returns
+    -------
+    list of SummaryTable
+        Empty tables are left out.
+    """
+    out = []
+    head = pd.DataFrame([{
+        "scenario": s["scenario"], "year": s["year"], "demand Mt": s["demand_t"] / 1e6,
+        "no route Mt": s["no_path_t"] / 1e6, "UE gap": s["ue_relative_gap"],
+        "iter.": s["ue_iterations"], "Caspian share RU->IR": _get(s, "caspian_share_ru_ir"),
+        "LP unserved Mt": _get(s, "lp_unserved_t") / 1e6, "LP binding": s["lp_binding"],
+        "s": s["elapsed_s"]} for s in (r.summary for r in runs)])
+    out.append(SummaryTable("Scenarios", head, {
+        "demand Mt": MT, "no route Mt": MT, "UE gap": "{:.1e}", "Caspian share RU->IR": PCT,
+        "LP unserved Mt": MT, "s": "{:.1f}"}))
+    # second: how far the base year is from what was counted (karvan.calibrate)
+    cal = [display_summary(r.tables["calibration_summary"], r.scenario.name) for r in runs
+           if "calibration_summary" in r.tables]
+    cal = [c for c in cal if len(c)]
+    if cal:
+        out.append(SummaryTable(
+            "Calibration: reported volumes against the run of their year, fit and validation "
+            f"apart ({TARGETS})", pd.concat(cal, ignore_index=True),
+            {"median |ln M/C|": "{:.2f}", "GEH<5": PCT}))
+    rows = []
     for r in runs:
-        s = r.summary
-        t.add_row(s["scenario"], str(s["year"]), _mt(s["demand_t"]), _mt(s["no_path_t"]),
-                  f"{s['ue_relative_gap']:.1e}", str(s["ue_iterations"]),
-                  _pct(s["caspian_share_ru_ir"]), _mt(s["lp_unserved_t"]), str(s["lp_binding"]),
-                  f"{s['elapsed_s']:.1f}")
-    console.print(t)
-    t = Table(title=f"Bottlenecks (top {bottlenecks} per scenario): utilization at equilibrium, "
-                    "LP shadow price in USD per t of extra yearly capacity", title_justify="left")
-    for c in ("scenario", "link", "capacity Mt", "utilization", "shadow $/t"):
-        t.add_column(c, justify="left" if c in ("scenario", "link") else "right")
-    for r in runs:
-        b = r.tables["bottlenecks"].head(bottlenecks)
-        for i, x in enumerate(b.itertuples(index=False)):
+        for x in r.tables["bottlenecks"].head(bottlenecks).itertuples(index=False):
             name = x.name if isinstance(x.name, str) and x.name else str(x.link_id)
-            sp = getattr(x, "shadow_price_usd_per_t", np.nan)
-            t.add_row(r.scenario.name if i == 0 else "", name[:48], _mt(x.capacity_tpy),
-                      _pct(x.utilization), f"{sp:,.1f}" if pd.notna(sp) else "-")
-    console.print(t)
+            rows.append({"scenario": r.scenario.name, "link": name[:48],
+                         "capacity Mt": x.capacity_tpy / 1e6, "utilization": x.utilization,
+                         "shadow $/t": getattr(x, "shadow_price_usd_per_t", np.nan)})
+    if rows:
+        out.append(SummaryTable(
+            f"Bottlenecks (top {bottlenecks} per scenario): utilization at equilibrium, LP "
+            "shadow price in USD per t of extra yearly capacity", pd.DataFrame(rows),
+            {"capacity Mt": MT, "utilization": PCT, "shadow $/t": "{:,.1f}"}))
     bt = pd.concat({r.scenario.name: r.tables["borders"].set_index("border_id")["tonnes_tot"]
                     for r in runs}, axis=1).fillna(0.0)
     if len(bt):
         bt = bt.loc[bt.max(axis=1).sort_values(ascending=False).index]
-        bt = bt[bt.max(axis=1) > 0]
-        t = Table(title="Border crossings, Mt/yr (both directions)", title_justify="left")
-        t.add_column("border")
-        for c in bt.columns:
-            t.add_column(c, justify="right")
-        for bid, row in bt.iterrows():
-            t.add_row(str(bid), *[_mt(v) for v in row])
-        console.print(t)
+        bt = bt[bt.max(axis=1) > 0] / 1e6
+        bt = bt.rename_axis("border").reset_index()
+        out.append(SummaryTable("Border crossings, Mt/yr (both directions)", bt,
+                                {c: MT for c in bt.columns[1:]}))
     ct = pd.concat({r.scenario.name: r.tables["countries"].set_index("country")
                     for r in runs}, axis=0)
     if len(ct):
         tt = ct["transit_tonnes"].unstack(0).fillna(0.0)
         rev = ct["transit_revenue_usd"].unstack(0).fillna(0.0)
-        tt = tt.loc[tt.max(axis=1).sort_values(ascending=False).index[:countries]]
-        t = Table(title="Transit by country: Mt/yr | revenue M USD/yr", title_justify="left")
-        t.add_column("country")
-        for c in tt.columns:
-            t.add_column(c, justify="right")
-        for cid, row in tt.iterrows():
-            t.add_row(str(cid), *[f"{_mt(v)} | {rev.at[cid, c] / 1e6:,.0f}"
-                                  for c, v in row.items()])
-        console.print(t)
+        top = tt.max(axis=1).sort_values(ascending=False).index[:countries]
+        t = (tt.loc[top] / 1e6).rename_axis("country").reset_index()
+        out.append(SummaryTable("Transit by country, Mt/yr", t, {c: MT for c in t.columns[1:]}))
+        v = (rev.loc[top] / 1e6).rename_axis("country").reset_index()
+        out.append(SummaryTable("Transit revenue by country, M USD/yr", v,
+                                {c: "{:,.0f}" for c in v.columns[1:]}))
     for r in runs[:1]:
         sh = r.tables.get("shipper")
         if sh is not None and len(sh):
-            t = Table(title=f"Shipper comparison ({r.scenario.name}): best route per option",
-                      title_justify="left")
-            for c in ("origin", "destination", "commodity", "route", "days", "km", "$/t"):
-                t.add_column(c, justify="right" if c in ("days", "km", "$/t") else "left")
-            for x in sh.itertuples(index=False):
-                t.add_row(x.origin, x.destination, x.commodity, x.option_id,
-                          f"{x.time_days:.1f}" if x.available else "n/a",
-                          f"{x.distance_km:,.0f}" if x.available else "-",
-                          f"{x.cost_usd_per_t:,.0f}" if x.available else "-")
-            console.print(t)
+            ok = sh["available"].astype(bool)
+            t = pd.DataFrame({"origin": sh["origin"], "destination": sh["destination"],
+                              "commodity": sh["commodity"], "route": sh["option_id"],
+                              "days": sh["time_days"].where(ok),
+                              "km": sh["distance_km"].where(ok),
+                              "$/t": sh["cost_usd_per_t"].where(ok)})
+            out.append(SummaryTable(f"Shipper comparison ({r.scenario.name}): best route per "
+                                    "option (- where the option has no route)", t,
+                                    {"days": "{:.1f}", "km": "{:,.0f}", "$/t": "{:,.0f}"}))
+    return out
 
 
-def print_comparison(diff: dict[str, pd.DataFrame], a: Path, b: Path, console: Console, *,
-                     top: int = 10) -> None:
-    """The largest differences B - A per table."""
-    cfg = {"links": ("link_id", ["tonnes_tot", "utilization"]),
-           "borders": ("border_id", ["tonnes_tot"]),
-           "countries": ("country", ["tonnes", "transit_tonnes", "transit_revenue_usd"])}
-    for name, (key, cols) in cfg.items():
+#: what a comparison shows: table -> (key column, values)
+COMPARISON = {"links": ("link_id", ["tonnes_tot", "utilization"]),
+              "borders": ("border_id", ["tonnes_tot"]),
+              "countries": ("country", ["tonnes", "transit_tonnes", "transit_revenue_usd"])}
+
+
+def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
+                      top: int = 10) -> list[SummaryTable]:
+    """The largest differences B - A per table of :func:`~karvan.scenario.run.compare_runs`,
+    tonnes in Mt and money in M USD.
+
+    Parameters
+    ----------
+    diff
+        Table name -> difference table (``<v>_a``, ``<v>_b``, ``<v>_diff`` columns).
+    a, b
+        How runs A and B are named in the titles.
+    top
+        Rows per table.
+
+    Returns
+    -------
+    list of SummaryTable
+        One per table with rows.
+    """
+    out = []
+    ref = diff.get("reference")
+    if ref is not None and len(ref):
+        # whether A is B's like-year reference, else how many years of demand growth the
+        # difference includes (karvan.scenario.reference)
+        out.append(SummaryTable(str(ref["note"].iloc[0]), ref.drop(columns=["note"])))
+    for name, (key, cols) in COMPARISON.items():
         df = diff.get(name)
         if df is None or not len(df):
             continue
         cols = [c for c in cols if f"{c}_diff" in df]
-        t = Table(title=f"{name}: {b.name} - {a.name} (largest changes)", title_justify="left")
-        t.add_column(key)
+        rows = df.head(top)
+        t = pd.DataFrame({key: rows[key].astype(str)})
+        formats = {}
         for c in cols:
-            t.add_column(f"{c} A", justify="right")
-            t.add_column(f"{c} B", justify="right")
-            t.add_column("diff", justify="right")
-        for row in df.head(top).itertuples(index=False):
-            r = row._asdict()
-            cells = [str(r[key])]
-            for c in cols:
-                fmt = _pct if c == "utilization" else (
-                    (lambda v: f"{v / 1e6:,.1f}") if "usd" in c else _mt)
-                cells += [fmt(r[f"{c}_a"]), fmt(r[f"{c}_b"]), fmt(r[f"{c}_diff"])]
-            t.add_row(*cells)
-        console.print(t)
+            scale, unit, fmt = ((1.0, "", PCT) if c == "utilization" else
+                                (1e-6, " M USD", "{:,.1f}") if "usd" in c else
+                                (1e-6, " Mt", MT))
+            for side, label in (("a", "A"), ("b", "B"), ("diff", "diff")):
+                col = f"{c}{unit} {label}"
+                t[col] = rows[f"{c}_{side}"].to_numpy() * scale
+                formats[col] = fmt
+        out.append(SummaryTable(f"{name}: {b} - {a} (largest changes)", t, formats))
+    return out

@@ -66,7 +66,16 @@ def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def init(path: Path) -> None:
-    """Create the catalog if needed and switch it to WAL mode (kept in the file)."""
+    """Create the catalog if needed and switch it to WAL mode (kept in the file).
+
+    Raises
+    ------
+    InputError
+        The catalog was made by a newer karvan.
+    sqlite3.OperationalError
+        SQLite could not open or lock the catalog (after 50 tries while another process
+        creates it).
+    """
     with connect(path) as con:
         for attempt in range(50):
             try:

@@ -29,16 +29,16 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from karvan._version import __version__
-from karvan.errors import InputError, KarvanError, format_ids
+from karvan.errors import InputError, KarvanError, NotFoundError, format_ids
 from karvan.io.atomic import atomic_folder
+from karvan.io.run_folder import RunRecord, read_manifest, write_manifest, write_run_folder
 from karvan.store import catalog
-from karvan.store.folder import RunRecord, read_manifest, write_manifest, write_run_folder
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def new_run_id(scenario: str, created: datetime) -> str:
     '20260501-083000-rasht_astara-'
     """
     slug = _SLUG.sub("_", scenario).strip("_")[:40] or "run"
-    return f"{created.astimezone(timezone.utc):%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(2)}"
+    return f"{created.astimezone(UTC):%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(2)}"
 
 
 class RunStore:
@@ -135,12 +135,21 @@ class RunStore:
         -------
         str
             The new run id.
+
+        Raises
+        ------
+        InputError
+            A manifest without a scenario name, or a table name that cannot be a file name.
+        KarvanError
+            No free run id after 100 tries.
+        OSError
+            The run folder could not be written or renamed (what was written is removed).
         """
         spec = manifest.get("scenario")
         if not isinstance(spec, Mapping) or not spec.get("name"):
             raise InputError("a run's manifest needs scenario = {'name': ...}; got "
                              f"{spec!r}.")
-        created = datetime.now(timezone.utc)
+        created = datetime.now(UTC)
         man = {"karvan_version": __version__, **manifest, "status": manifest.get("status",
                                                                                   "complete"),
                "created": created.isoformat(), "tables": sorted(tables)}
@@ -181,19 +190,25 @@ class RunStore:
 
         Raises
         ------
-        InputError
+        NotFoundError
             No run has this id (prefixes and scenario names are not accepted here: resolve
             them first).
         """
         if not catalog.delete(self.catalog_path, [run_id]):
-            raise InputError(f"no run {run_id!r} in {self.root}; `karvan runs list --store "
-                             f"{self.root}` shows the stored runs.")
+            raise NotFoundError(f"no run {run_id!r} in {self.root}; `karvan runs list --store "
+                                f"{self.root}` shows the stored runs.")
         self._discard(self.runs_dir / run_id)
         log.info("removed run %s from %s", run_id, self.root)
 
     def copy_run(self, ref: str | os.PathLike, target: str | os.PathLike) -> Path:
         """Copy a run's folder to ``target`` (replacing it whole, never half), e.g. the plain
-        ``results/<scenario>/`` folder that people open."""
+        ``results/<scenario>/`` folder that people open.
+
+        Raises
+        ------
+        InputError
+            ``ref`` names no run, or ``target`` lies inside the store's runs folder.
+        """
         rec = self.resolve(ref)
         target = Path(target)
         if target.resolve() == self.runs_dir.resolve() or self.runs_dir.resolve() in (
@@ -274,20 +289,20 @@ class RunStore:
 
         Raises
         ------
-        InputError
+        NotFoundError
             No such run, or its folder is gone.
         """
         rows = catalog.select(self.catalog_path, run_id=run_id)
         if not rows:
-            raise InputError(f"no run {run_id!r} in {self.root}; `karvan runs list --store "
-                             f"{self.root}` shows the stored runs.")
+            raise NotFoundError(f"no run {run_id!r} in {self.root}; `karvan runs list --store "
+                                f"{self.root}` shows the stored runs.")
         return self._record(rows[0])
 
     def _record(self, row: dict) -> RunRecord:
         folder = self.root / row["path"]
         if not folder.is_dir():
             catalog.delete(self.catalog_path, [row["run_id"]])
-            raise InputError(f"run {row['run_id']}: its folder {folder} is gone; the catalog "
+            raise NotFoundError(f"run {row['run_id']}: its folder {folder} is gone; the catalog "
                              "row was removed.")
         return RunRecord(folder, read_manifest(folder), row["run_id"])
 
@@ -296,8 +311,10 @@ class RunStore:
 
         Raises
         ------
+        NotFoundError
+            No run id starts with ``ref``.
         InputError
-            No run id starts with ``ref``, or several do.
+            Several do.
         """
         ref = str(ref)
         if catalog.select(self.catalog_path, run_id=ref):
@@ -309,8 +326,8 @@ class RunStore:
             ids = [r["run_id"] for r in rows]
             raise InputError(f"{ref!r} is the start of {len(ids)} run ids ({format_ids(ids)}); "
                              "give more of the id.")
-        raise InputError(f"no run id in {self.root} starts with {ref!r}; `karvan runs list "
-                         f"--store {self.root}` shows the stored runs.")
+        raise NotFoundError(f"no run id in {self.root} starts with {ref!r}; `karvan runs list "
+                            f"--store {self.root}` shows the stored runs.")
 
     def resolve(self, ref: str | os.PathLike | RunRecord) -> RunRecord:
         """The run that ``ref`` names: a run id, a scenario name (its latest run), a unique
@@ -320,9 +337,10 @@ class RunStore:
 
         Raises
         ------
+        NotFoundError
+            ``ref`` names no run, or is a folder without a manifest.
         InputError
-            ``ref`` names no run, names several (an ambiguous prefix), or is a folder without a
-            manifest.
+            ``ref`` names several runs (an ambiguous prefix).
         """
         if isinstance(ref, RunRecord):
             return ref
@@ -340,8 +358,51 @@ class RunStore:
             if Path(s).is_dir():
                 return RunRecord.from_folder(s)
             if not catalog.select(self.catalog_path, prefix=s):
-                raise InputError(
+                raise NotFoundError(
                     f"{s!r} names no run in {self.root}: not a run id, a unique start of one, a "
                     f"scenario name or a results folder; `karvan runs list --store {self.root}` "
                     "shows the stored runs.") from None
             raise
+
+
+def resolve_run(ref: str | os.PathLike | RunRecord, store: RunStore | str | os.PathLike | None
+                = None) -> RunRecord:
+    """The run ``ref`` names: a :class:`RunRecord` as itself, a run folder (with
+    ``manifest.json``) as itself, anything else (a run id, its unique start, a scenario name for
+    its latest run) looked up in ``store``.
+
+    This is how every command and the dashboard find a run.
+
+    Parameters
+    ----------
+    ref
+        The run.
+    store
+        A run store (or its folder) to look names up in; a folder without a store is no error
+        while ``ref`` is a run folder.
+
+    Returns
+    -------
+    RunRecord
+        The run.
+
+    Raises
+    ------
+    InputError
+        A folder without a manifest, or a name the store does not know (or no store).
+    """
+    if isinstance(ref, RunRecord):
+        return ref
+    p = Path(ref)
+    if p.is_dir() and (p / "manifest.json").is_file():
+        return RunRecord.from_folder(p)
+    if store is None or p.exists() or isinstance(ref, os.PathLike) or "/" in str(ref) \
+            or os.sep in str(ref):
+        return RunRecord.from_folder(p)  # raises: not a run folder
+    if not isinstance(store, RunStore):
+        if not (Path(store) / "catalog.sqlite").is_file():
+            raise InputError(f"{str(ref)!r} is not a run folder, and {store} holds no run "
+                             "store to look it up in (no catalog.sqlite); give a folder, or the "
+                             "store with --store.")
+        store = RunStore(store, create=False)
+    return store.resolve(str(ref))

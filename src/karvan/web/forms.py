@@ -23,7 +23,7 @@ import math
 import re
 import tempfile
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from karvan.errors import InputError, format_ids
@@ -186,7 +186,7 @@ def modifications_from_form(form: Mapping, data: CorridorData) -> tuple[dict, li
     title = str(form.get("title") or "").strip() or name
     spec = {"name": name, "title": title,
             "description": f"Built in the karvan dashboard "
-                           f"({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC).",
+                           f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC).",
             "year": year, "extends": extends, "modification": mods}
     return spec, problems
 

@@ -29,6 +29,12 @@ STAGES = ("queued", "starting", "user equilibrium", "capacity LP", "tables", "sa
           "complete")
 #: most finished jobs kept in memory (the runs themselves are in the store)
 KEEP_FINISHED = 200
+#: most jobs queued or running at once
+MAX_QUEUED = 16
+
+
+class BusyError(InputError):
+    """The dashboard takes no more runs until one has finished (a web 429)."""
 
 
 def _parallel_runs_safe() -> bool:
@@ -87,11 +93,14 @@ class JobRegistry:
         The corridor data the scenarios apply to (read only: each run copies what it changes).
     workers
         Runs at the same time; more are queued.
+    max_queued
+        Most runs queued or running at once; :meth:`submit` refuses more.
     """
 
     def __init__(self, store: RunStore, data: Callable[[], CorridorData], *,
-                 workers: int = 2) -> None:
+                 workers: int = 2, max_queued: int = MAX_QUEUED) -> None:
         self.store = store
+        self.max_queued = max_queued
         self._data = data
         self._lock = threading.Lock()
         self._solve_lock = threading.Lock()
@@ -100,10 +109,20 @@ class JobRegistry:
                                         thread_name_prefix="karvan-run")
 
     def submit(self, scenario: Scenario, toml: str, *, lp: bool = True) -> dict:
-        """Queue a run of ``scenario``; its job as a dict."""
+        """Queue a run of ``scenario``; its job as a dict.
+
+        Raises
+        ------
+        BusyError
+            :attr:`max_queued` runs are already queued or running.
+        """
         job = Job(f"j{secrets.token_hex(5)}", scenario.name, scenario.title, scenario.year, toml,
                   lp, messages=["queued"])
         with self._lock:
+            active = sum(j.finished is None for j in self._jobs.values())
+            if active >= self.max_queued:
+                raise BusyError(f"{active} runs are queued or running, the most this dashboard "
+                                "takes at once; start this one when one of them has finished.")
             self._jobs[job.job_id] = job
             self._forget_old()
             snap = job.snapshot()
@@ -111,6 +130,7 @@ class JobRegistry:
         return snap
 
     def get(self, job_id: str) -> dict | None:
+        """The job ``job_id`` as a dict, or ``None`` if this registry has none."""
         with self._lock:
             job = self._jobs.get(job_id)
             return job.snapshot() if job else None

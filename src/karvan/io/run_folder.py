@@ -1,8 +1,12 @@
-"""One run on disk: a folder of tables (Parquet, and CSV for people) and ``manifest.json``.
+"""The run folder format: a folder of tables (Parquet, and CSV for people) and
+``manifest.json``; :class:`RunRecord`, the one reader of run folders (the report, the exports,
+``compare`` and the dashboard all read runs through it).
 
 The manifest is written last, so a folder with a manifest is complete. Whole-or-nothing
 appearance is the caller's job (a temporary folder and a rename: see :mod:`karvan.store.runstore`
-and :func:`karvan.io.atomic.atomic_folder`).
+and :func:`karvan.io.atomic.atomic_folder`). :mod:`karvan.store` keeps versioned run folders and
+re-exports :class:`RunRecord`; :func:`karvan.store.resolve_run` finds a run by id, scenario name
+or folder.
 """
 
 from __future__ import annotations
@@ -11,13 +15,13 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from karvan.errors import InputError
+from karvan.errors import InputError, NotFoundError
 
 MANIFEST = "manifest.json"
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
@@ -94,13 +98,17 @@ def read_manifest(folder: str | os.PathLike) -> dict:
 
     Raises
     ------
+    NotFoundError
+        The folder has no ``manifest.json`` (an :class:`InputError` too).
     InputError
-        The folder has no ``manifest.json`` or it is not valid JSON.
+        ``manifest.json`` is not valid JSON.
     """
     folder = Path(folder)
     p = folder / MANIFEST
     if not p.is_file():
-        raise InputError(f"{folder} is not a karvan results folder (no {MANIFEST}).")
+        raise NotFoundError(f"{folder} is not a karvan run folder (no {MANIFEST}); give a "
+                            "folder written by `karvan run`, e.g. results/baseline, or a run "
+                            "id.")
     try:
         return json.loads(p.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -133,19 +141,59 @@ class RunRecord:
 
     @property
     def scenario(self) -> str:
+        """The scenario's name ("" when the manifest names none)."""
         spec = self.manifest.get("scenario")
         return str(spec.get("name", "")) if isinstance(spec, dict) else str(spec or "")
 
     @property
+    def name(self) -> str:
+        """The scenario's name, else the folder name: how a run is shown in a report."""
+        return self.scenario or self.path.name
+
+    @property
+    def title(self) -> str:
+        """The scenario's title, else its name."""
+        spec = self.manifest.get("scenario")
+        title = spec.get("title") if isinstance(spec, dict) else None
+        return str(title or self.name)
+
+    @property
+    def dataset(self) -> Path | None:
+        """The dataset folder the run was made from (``inputs.dataset``), if recorded."""
+        p = (self.manifest.get("inputs") or {}).get("dataset")
+        return Path(p) if p else None
+
+    def has_table(self, name: str) -> bool:
+        """Whether the run folder holds ``<name>.parquet``."""
+        return name in self._tables or (self.path / f"{name}.parquet").is_file()
+
+    def require(self, names: Sequence[str]) -> None:
+        """Check that the run has every table of ``names``.
+
+        Raises
+        ------
+        InputError
+            Naming every missing table.
+        """
+        missing = [n for n in names if not self.has_table(n)]
+        if missing:
+            raise InputError(f"run {self.label} ({self.path}) lacks the table(s) "
+                             f"{', '.join(missing)} (.parquet); write the run again with this "
+                             "version of karvan.")
+
+    @property
     def created(self) -> str | None:
+        """When the run was saved (ISO 8601, UTC), where recorded."""
         return self.manifest.get("created")
 
     @property
     def status(self) -> str | None:
+        """The run's status (``complete``), where recorded."""
         return self.manifest.get("status")
 
     @property
     def summary(self) -> dict:
+        """The run's headline figures (a copy)."""
         return dict(self.manifest.get("summary") or {})
 
     @property
@@ -162,13 +210,13 @@ class RunRecord:
 
         Raises
         ------
-        InputError
-            The run has no such table.
+        NotFoundError
+            The run has no such table (an :class:`InputError` too).
         """
         if name not in self._tables:
             p = self.path / f"{name}.parquet"
             if not p.is_file():
-                raise InputError(f"run {self.label} has no table {name!r} ({p} is missing); its "
-                                 f"tables: {', '.join(self.table_names) or 'none'}.")
+                raise NotFoundError(f"run {self.label} has no table {name!r} ({p} is missing); "
+                                    f"its tables: {', '.join(self.table_names) or 'none'}.")
             self._tables[name] = pd.read_parquet(p)
         return self._tables[name]

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from karvan.errors import KarvanError
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-console = Console(stderr=True)
+from karvan.cli._app import app, console
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (only this machine can connect).
+
+    Examples
+    --------
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
@@ -34,23 +38,34 @@ def serve(
                                                         "missing).")] = Path("results"),
     workers: Annotated[int, typer.Option(help="Scenario runs at the same time; more wait.")]
     = 2,
+    allow_host: Annotated[list[str] | None, typer.Option(
+        help="Another name to answer to in Host headers (besides 127.0.0.1, localhost and the "
+             "--host address), e.g. this machine's name when serving others; repeatable.")]
+    = None,
 ) -> None:
     """Start the dashboard: stored runs, their maps and tables, scenarios built and run in the
-    background, comparisons. Stop it with Ctrl-C."""
+    background, comparisons. Stop it with Ctrl-C.
+
+    Raises
+    ------
+    InputError
+        A port outside 1-65535, or a store folder that cannot hold a run store.
+    """
     import uvicorn
 
+    from karvan.errors import InputError
     from karvan.web import create_app
+    from karvan.web.guard import allowed_hosts
 
     if not 1 <= port <= 65535:
-        console.print(f"[bold red]error:[/] --port {port} is not a port (1-65535).")
-        raise typer.Exit(2)
-    try:
-        web = create_app(store, workers=workers)
-    except KarvanError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    if not _loopback(host):
+        raise InputError(f"--port {port} is not a port (1-65535).")
+    web = create_app(store, workers=workers, host=host, allow_hosts=allow_host or ())
+    if not is_loopback(host):
         console.print(f"[yellow]warning:[/] listening on {host}: other machines can reach the "
                       "dashboard, which has no login.")
+        names = ", ".join(sorted(allowed_hosts(host, allow_host or ())))
+        console.print(f"It answers only requests addressed to {names}; give this machine's "
+                      "name or address with --allow-host to reach it under that name.",
+                      highlight=False)
     console.print(f"karvan dashboard on http://{host}:{port}/ (store: {store}); Ctrl-C stops it.")
     uvicorn.run(web, host=host, port=port, log_level="warning")

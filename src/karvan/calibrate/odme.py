@@ -1,0 +1,298 @@
+"""OD matrix estimation from counts with a prior: generalized least squares, bi-level with the
+assignment.
+
+The estimate of the OD cells q (one per OD pair and class) solves (Cascetta 1984)
+
+    min   sum_c ((q_c - p_c) / s_c)^2  +  sum_i ((sum_c a_ic q_c - y_i) / sigma_i)^2
+    s.t.  p_c / r <= q_c <= p_c * r
+
+with p the prior, s_c = prior_rse * p_c its standard error, y the counts with standard errors
+sigma_i = count_rse_i * y_i, a the link-use proportions (the share of cell c's flow that count i
+sees) and r the largest factor a cell may move by. Cells with a zero prior stay zero. For fixed
+proportions this is a bounded linear least-squares problem (``scipy.optimize.lsq_linear``). The
+proportions depend on the assignment of q; the bi-level estimation alternates estimation and
+assignment until they settle (Cascetta & Postorino 2001; Yang et al. 1992): the assignment is a
+parameter, a function from cells to proportions, so that the deterministic equilibrium and the
+choice model can both be used. A count by commodity is a row of proportions that is zero on the
+cells of the other commodities.
+
+References
+----------
+Cascetta, E. (1984). Estimation of trip matrices from traffic counts and survey data: a
+generalized least squares estimator. Transportation Research B 18(4-5), 289-299.
+Cascetta, E., Postorino, M. N. (2001). Fixed point approaches to the estimation of O/D matrices
+using traffic counts on congested networks. Transportation Science 35(2), 134-147.
+Spiess, H. (1990). A gradient approach for the O-D matrix adjustment problem. CRT Publication
+693, Université de Montréal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import lsq_linear
+
+from karvan.errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: a cell counts as moved when its estimate differs from its prior by more than this share
+MOVED_SHARE = 0.5
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class OdmeResult:
+    """An OD estimation: the estimate, the prior, the fit to the counts and the iterations.
+
+    ``proportions`` are those of the last assignment (of ``estimate``); ``modelled`` is
+    ``proportions @ estimate`` and ``modelled_prior`` the counts' values at the prior (with the
+    proportions of the prior's assignment). ``history`` has one row per outer iteration:
+    ``iteration, proportion_change, objective, count_rmse_rel``, where ``proportion_change`` is
+    the largest relative difference, over the counts, between a count's value with the
+    proportions the round estimated with and with those of the assignment of its estimate
+    (see ``tol`` of :func:`estimate_od`). ``std_errors`` are the standard errors of the
+    estimate, from the GLS covariance ``(A' Sigma^-1 A + S^-2)^-1`` over the free cells at the
+    proportions of the last estimation; NaN where a cell is fixed or held by a bound.
+    """
+
+    estimate: np.ndarray
+    prior: np.ndarray
+    counts: np.ndarray
+    modelled: np.ndarray
+    modelled_prior: np.ndarray
+    proportions: np.ndarray
+    iterations: int
+    converged: bool
+    history: pd.DataFrame
+    std_errors: np.ndarray
+    labels: pd.DataFrame | None = None
+
+    def moved_cells(self, threshold: float = MOVED_SHARE) -> pd.DataFrame:
+        """Every cell whose estimate differs from its prior by more than ``threshold`` (a
+        share): its labels, ``prior``, ``estimate``, ``factor``; the largest moves first."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(self.prior > 0, self.estimate / self.prior, np.nan)
+        sel = np.flatnonzero(np.abs(factor - 1.0) > threshold)
+        out = (self.labels.iloc[sel].reset_index(drop=True) if self.labels is not None
+               else pd.DataFrame({"cell": sel}))
+        out["prior"] = self.prior[sel]
+        out["estimate"] = self.estimate[sel]
+        out["factor"] = factor[sel]
+        order = np.argsort(-np.abs(np.log(factor[sel]))) if len(sel) else []
+        return out.iloc[order].reset_index(drop=True)
+
+
+def gls_estimate(prior: np.ndarray, proportions, counts: np.ndarray, *,
+                 count_sd: np.ndarray, prior_sd: np.ndarray, lower: np.ndarray,
+                 upper: np.ndarray) -> np.ndarray:
+    """The bounded generalized least-squares estimate for fixed proportions (no validation:
+    :func:`estimate_od` checks its arguments).
+
+    Parameters
+    ----------
+    prior, prior_sd, lower, upper
+        Per cell: the prior, its standard error (> 0 where the cell is free) and the bounds;
+        cells with ``lower == upper`` are fixed there.
+    proportions
+        Counts x cells, dense or sparse.
+    counts, count_sd
+        Per count: the value and its standard error (> 0).
+    """
+    free = upper > lower
+    q = np.where(free, prior, lower).astype(float)
+    if not free.any():
+        return q
+    a = sparse.csr_matrix(proportions)
+    fixed_part = a[:, ~free] @ q[~free] if (~free).any() else np.zeros(a.shape[0])
+    af = a[:, free]
+    w = 1.0 / count_sd
+    top = sparse.diags(w) @ af
+    bottom = sparse.diags(1.0 / prior_sd[free])
+    lhs = sparse.vstack([top, bottom]).tocsr()
+    rhs = np.concatenate([w * (counts - fixed_part), prior[free] / prior_sd[free]])
+    # trust-region reflective on the sparse system: the prior block is diagonal
+    res = lsq_linear(lhs, rhs, bounds=(lower[free], upper[free]), method="trf",
+                     lsmr_tol="auto", tol=1e-12)
+    x = np.clip(res.x, lower[free], upper[free])
+    # polish: with the bounds that bind held, the rest solves exactly in closed form,
+    # x_F = p_F + S_F^2 A_F' (A_F S_F^2 A_F' + Sigma)^-1 (y - A_B x_B - A_F p_F)
+    span = np.maximum(upper[free] - lower[free], 1e-300)
+    held = (x - lower[free] <= 1e-8 * span) | (upper[free] - x <= 1e-8 * span)
+    inner = ~held
+    if inner.any():
+        af_dense = af.toarray() if sparse.issparse(af) else np.asarray(af)
+        a_in, a_held = af_dense[:, inner], af_dense[:, held]
+        s2 = prior_sd[free][inner] ** 2
+        resid = counts - fixed_part - a_held @ x[held] - a_in @ prior[free][inner]
+        k = (a_in * s2) @ a_in.T + np.diag(count_sd ** 2)
+        x_in = prior[free][inner] + s2 * (a_in.T @ np.linalg.solve(k, resid))
+        lo, hi = lower[free][inner], upper[free][inner]
+        if np.all(x_in >= lo - 1e-9 * span[inner]) and np.all(x_in <= hi + 1e-9 * span[inner]):
+            x[inner] = np.clip(x_in, lo, hi)
+    q[free] = x
+    return q
+
+
+def _objective(q, prior, prior_sd, a, counts, count_sd) -> float:
+    free = prior_sd > 0
+    r1 = (q[free] - prior[free]) / prior_sd[free]
+    r2 = (a @ q - counts) / count_sd
+    return float(r1 @ r1 + r2 @ r2)
+
+
+def estimate_od(
+    prior: Sequence[float] | np.ndarray,
+    counts: Sequence[float] | np.ndarray,
+    proportions: Callable[[np.ndarray], np.ndarray],
+    *,
+    count_rse: float | Sequence[float] | np.ndarray = 0.1,
+    prior_rse: float | Sequence[float] | np.ndarray = 0.5,
+    max_factor: float = 3.0,
+    tol: float = 1e-3,
+    max_iter: int = 20,
+    labels: pd.DataFrame | None = None,
+    averaging: bool = False,
+    callback: Callable[[int, np.ndarray, float], None] | None = None,
+) -> OdmeResult:
+    """Estimate OD cells from counts and a prior, alternating with the assignment.
+
+    Parameters
+    ----------
+    prior
+        The prior cells (>= 0), in the order ``proportions`` uses.
+    counts
+        The counts (> 0) the estimate is fitted to: only the ``fit`` rows; validation figures
+        never enter here.
+    proportions
+        The assignment: cells -> matrix (counts x cells) of link-use proportions at the
+        assignment of those cells (a dense array or a scipy sparse matrix).
+    count_rse, prior_rse
+        Relative standard errors of the counts and of the prior cells (scalar or one per count
+        / cell).
+    max_factor
+        A cell stays within ``[prior / max_factor, prior * max_factor]``.
+    tol
+        Stop when the assignment of the estimate gives every count the value the estimation
+        assumed, to ``tol`` of the count: ``max_i |(a(q) q)_i - (a_bar q)_i| / y_i <= tol``
+        with ``a_bar`` the proportions the round estimated with. Link flows at equilibrium are
+        unique even where the split of an OD pair over routes is not, so this measures whether
+        estimation and assignment agree.
+    max_iter
+        Most estimation-assignment rounds.
+    labels
+        One row per cell (for example origin, destination, class) for
+        :meth:`OdmeResult.moved_cells`.
+    averaging
+        Estimate each round with the average of the proportions of all assignments so far
+        (method of successive averages), for an assignment whose alternation with the
+        estimation cycles; by default each round uses those of the last assignment.
+    callback
+        Called after each round with (round, estimate, proportion change).
+
+    Returns
+    -------
+    OdmeResult
+
+    Raises
+    ------
+    InputError
+        Negative or non-finite prior, non-positive counts or standard errors, a matrix of the
+        wrong shape, ``max_factor < 1``, labels of the wrong length.
+
+    Notes
+    -----
+    Each round solves the GLS problem against the original prior (the prior carries the same
+    information at every round); the rounds stop when the proportions of the assignment of the
+    estimate equal (to ``tol``) those the estimate was computed with, a fixed point of
+    estimation and assignment. A warning is logged when ``max_iter`` rounds do not get there.
+    """
+    p = np.asarray(prior, dtype=float)
+    y = np.asarray(counts, dtype=float)
+    problems = []
+    if p.ndim != 1 or not np.all(np.isfinite(p)) or (p < 0).any():
+        problems.append("prior: cells must be a 1-d array of finite numbers >= 0.")
+    if y.ndim != 1 or not np.all(np.isfinite(y)) or (y <= 0).any():
+        problems.append("counts: must be a 1-d array of finite numbers > 0 (a zero count has no "
+                        "relative error; leave it out or give it a small value with its own "
+                        "standard error).")
+    crse = np.broadcast_to(np.asarray(count_rse, dtype=float), y.shape) if y.ndim == 1 else None
+    prse = np.broadcast_to(np.asarray(prior_rse, dtype=float), p.shape) if p.ndim == 1 else None
+    if crse is None or not (crse > 0).all():
+        problems.append("count_rse must be > 0 for every count.")
+    if prse is None or not (prse > 0).all():
+        problems.append("prior_rse must be > 0 for every cell.")
+    if not max_factor >= 1:
+        problems.append(f"max_factor must be >= 1 (got {max_factor}).")
+    if labels is not None and len(labels) != len(p):
+        problems.append(f"labels has {len(labels)} rows for {len(p)} cells.")
+    if problems:
+        raise InputError(problems, "estimate_od")
+    count_sd = crse * y
+    prior_sd = np.where(p > 0, prse * p, 0.0)
+    lower = p / max_factor
+    upper = p * max_factor
+
+    def assign(q):
+        a = proportions(q)
+        if a.shape != (len(y), len(p)):
+            raise InputError(f"proportions returned a matrix of shape {a.shape}, expected "
+                             f"({len(y)}, {len(p)}): counts x cells.", "estimate_od")
+        return sparse.csr_matrix(a)
+
+    a_bar = assign(p)
+    modelled_prior = np.asarray(a_bar @ p).ravel()
+    q = p.copy()
+    a = a_bar
+    rows = []
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        q = gls_estimate(p, a_bar, y, count_sd=count_sd, prior_sd=prior_sd, lower=lower,
+                         upper=upper)
+        a = assign(q)
+        m = np.asarray(a @ q).ravel()
+        # the counts as the estimation saw them against the counts of the estimate's assignment
+        change = float(np.max(np.abs(m - np.asarray(a_bar @ q).ravel()) / y))
+        rows.append((it, change, _objective(q, p, prior_sd, a, y, count_sd),
+                     float(np.sqrt(np.mean(((m - y) / y) ** 2)))))
+        if callback is not None:
+            callback(it, q, change)
+        if change <= tol:
+            converged = True
+            break
+        # method of successive averages on the proportions (optional): where alternation
+        # cycles, the average settles
+        a_bar = a_bar + (a - a_bar) * (1.0 / (it + 1)) if averaging else a
+    if not converged:
+        log.warning("OD estimation: the link-use proportions still changed by %.3g after %d "
+                    "rounds (tol %.3g)", rows[-1][1], it, tol)
+    history = pd.DataFrame(rows, columns=["iteration", "proportion_change", "objective",
+                                          "count_rmse_rel"])
+    se = gls_std_errors(a_bar, count_sd, prior_sd, q, lower, upper)
+    return OdmeResult(q, p, y, np.asarray(a @ q).ravel(), modelled_prior, a.toarray(), it,
+                      converged, history, se, labels)
+
+
+def gls_std_errors(proportions, count_sd: np.ndarray, prior_sd: np.ndarray, q: np.ndarray,
+                   lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Standard errors of a GLS estimate: the square roots of the diagonal of
+    ``(A' Sigma^-1 A + S^-2)^-1`` over the cells strictly inside their bounds (the others: NaN),
+    computed as ``S^2 - S^2 A' (A S^2 A' + Sigma)^-1 A S^2`` (counts x counts to invert)."""
+    a = sparse.csr_matrix(proportions)
+    span = np.maximum(upper - lower, 1e-300)
+    inner = (upper > lower) & (q - lower > 1e-8 * span) & (upper - q > 1e-8 * span)
+    out = np.full(len(q), np.nan)
+    if not inner.any():
+        return out
+    ai = a[:, inner].toarray()
+    s2 = prior_sd[inner] ** 2
+    k = (ai * s2) @ ai.T + np.diag(count_sd ** 2)
+    w = np.linalg.solve(k, ai * s2)  # (counts x inner)
+    var = s2 - np.einsum("ij,ij->j", ai * s2, w)
+    out[inner] = np.sqrt(np.clip(var, 0.0, None))
+    return out

@@ -1,0 +1,183 @@
+"""The ``karvan`` application, its consoles and the one error path of every command.
+
+Every command module of :mod:`karvan.cli` registers its commands on :data:`app` and imports what
+it needs inside its functions, so that ``karvan --help`` and the light commands load none of the
+report, store, web or geo stacks.
+
+Exit codes
+----------
+0
+    done.
+1
+    done, but not as asked (an equilibrium that did not converge; an answer of "no").
+2
+    bad input: a :class:`~karvan.errors.KarvanError` (an :class:`~karvan.errors.InputError`
+    names the file, line and id), a file that cannot be read or written, or a bad option.
+3
+    an internal error: a short message, where the traceback was written and where to report
+    it; ``karvan --debug ...`` shows the traceback instead.
+130
+    interrupted (Ctrl-C); results are written whole or not at all, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
+
+from karvan._version import __version__
+
+#: longest line of an error message that is shown whole; longer lines (a 40,000-character token
+#: echoed by a reader) are cut, with a count of what was left out
+MAX_LINE = 400
+EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+REPORT_TO = ("please report it, with the command you ran and that file, on the karvan issue "
+             "tracker")
+
+console = Console(stderr=True)
+out = Console()
+if not out.is_terminal and not os.environ.get("COLUMNS"):
+    out = Console(width=120)  # files and pipes: wide enough for the summary tables
+
+
+def shorten(message: str, limit: int = MAX_LINE) -> str:
+    r"""``message`` with every line longer than ``limit`` characters cut.
+
+    Examples
+    --------
+    >>> shorten("x" * 10 + "\nok", limit=4)
+    'xxxx... (6 more characters)\nok'
+    """
+    lines = []
+    for line in str(message).splitlines() or [""]:
+        if len(line) > limit:
+            line = f"{line[:limit]}... ({len(line) - limit:,} more characters)"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def print_error(message: str) -> None:
+    """Print ``error: <message>`` to standard error, long lines cut, the message as plain text
+    (square brackets in it are not read as markup)."""
+    console.print(Text.assemble(("error: ", "bold red"), shorten(message)), soft_wrap=True)
+
+
+def _write_traceback(exc: BaseException) -> str | None:
+    """Write the traceback of ``exc`` to a new file in the temporary folder; its path, or
+    ``None`` where that fails."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="karvan-error-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"karvan {__version__}, Python {sys.version.split()[0]}\n")
+            f.write(f"command: {' '.join(sys.argv)}\n\n")
+            f.write("".join(traceback.format_exception(exc)))
+        return path
+    except OSError:
+        return None
+
+
+class KarvanGroup(TyperGroup):
+    """The command group that turns exceptions into messages and exit codes (see the module)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        """Run the command; map its exceptions to a message and an exit code.
+
+        Raises
+        ------
+        typer.Exit
+            With the exit code of the module's table, after printing the message.
+        typer.Abort
+            Passed on: the command line's own exits, usage errors and aborts, as
+            :class:`~typer.exceptions.TyperException` subclasses too.
+        KarvanError
+            Passed on with ``--debug``, as any other exception is (OSError included).
+        TyperException
+            As :class:`typer.Abort`.
+        OSError
+            As :class:`KarvanError`.
+        """
+        from karvan.errors import KarvanError
+
+        debug = bool(ctx.params.get("debug")) or os.environ.get("KARVAN_DEBUG") == "1"
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise  # exit codes, usage errors and aborts of the command line itself
+        except KeyboardInterrupt:
+            console.print()
+            console.print("[yellow]interrupted[/]: nothing was half-written (results are "
+                          "written whole or not at all).", highlight=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except KarvanError as e:
+            if debug:
+                raise
+            print_error(str(e))
+            raise typer.Exit(EXIT_INPUT) from None
+        except OSError as e:
+            # a file that cannot be read or written: the user's environment, not a bug
+            if debug:
+                raise
+            what = f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
+            print_error(f"{what} ({type(e).__name__}).")
+            raise typer.Exit(EXIT_INPUT) from None
+        except Exception as e:
+            if debug:
+                raise
+            path = _write_traceback(e)
+            print_error(f"internal error in karvan {__version__}: {type(e).__name__}: {e}")
+            where = f"the traceback is in {path}; " if path else ""
+            console.print(f"This is a bug: {where}{REPORT_TO}. `karvan --debug ...` shows the "
+                          "traceback.", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+app = typer.Typer(
+    name="karvan",
+    cls=KarvanGroup,
+    help="karvan: an open freight-corridor network model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"karvan {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and stop.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error "
+                                                        "instead of a short message.")] = False,
+) -> None:
+    """karvan: an open freight-corridor network model."""
+
+
+def main() -> None:
+    """Entry point of the ``karvan`` command."""
+    try:
+        app()
+    except KeyboardInterrupt:  # before a command started (while importing, say)
+        console.print("[yellow]interrupted[/]: nothing was written.", highlight=False)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        # the process ends here: spare Python's last garbage collection the walk over every
+        # object left (numba's registries alone take ~0.2 s of CPU); nothing is skipped
+        import gc
+
+        gc.freeze()

@@ -1,0 +1,184 @@
+"""``karvan validate`` and ``karvan assign``: a GMNS or TNTP network, checked or assigned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from karvan.cli._app import app, console, out
+
+
+@app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="A GMNS network folder, a TNTP _net file or a "
+                                              "corridor dataset folder.")],
+    trips: Annotated[Path | None, typer.Option(help="Demand file (TNTP trips or CSV).")] = None,
+) -> None:
+    """Check a network (and its demand): is it valid, and what would assigning it still need?
+
+    Exits with 0 when the input is valid (perhaps read leniently, perhaps not yet ready to
+    assign: both are said), 2 when it is not.
+    """
+    from rich.table import Table
+
+    from karvan.errors import InputError
+    from karvan.io.validate import validate_input
+
+    rep = validate_input(path, trips)
+    if rep.counts:
+        out.print(str(path), highlight=False, soft_wrap=True)
+        t = Table(show_header=False)
+        for k, v in rep.counts.items():
+            t.add_row(k, v)
+        out.print(t)
+    for w in rep.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    if rep.errors:
+        raise InputError(rep.errors, str(path))
+    for n in rep.notes:
+        out.print(f"note: {n}", highlight=False, soft_wrap=True)
+    corridor = path.is_dir() and (path / "commodity.csv").is_file() and (
+        path / "tariff.csv").is_file()
+    if corridor:
+        from karvan.freight.corridor import load_corridor
+
+        data = load_corridor(path)
+        out.print(f"[green]valid corridor dataset[/]: {len(data.tables)} tables, "
+                  f"{len(data.demand):,} demand rows; run it with karvan run --data {path}",
+                  highlight=False)
+    kind = {"gmns": "GMNS", "tntp": "TNTP"}[rep.kind]
+    out.print(f"[green]valid {kind}[/]" if rep.strictly_valid else
+              f"[green]valid {kind}[/], read leniently ({len(rep.warnings)} warnings above)")
+    if rep.ready:
+        out.print("[green]ready to assign[/]" + (" with these defaults:" if rep.defaults else ""))
+    else:
+        out.print("[yellow]not ready to assign[/]" + (" as a network" if corridor else "")
+                  + "; it needs:")
+        for n in rep.needs:
+            out.print(f"  - {n}", highlight=False, soft_wrap=True)
+        if rep.defaults:
+            out.print("and would use these defaults:")
+    for d in rep.defaults:
+        out.print(f"  - {d}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def assign(
+    network: Annotated[Path, typer.Argument(help="A GMNS network folder or a TNTP _net file.")],
+    trips: Annotated[Path | None, typer.Option(help="Demand: TNTP trips file or CSV "
+                                                    "(default: beside the network).")] = None,
+    method: Annotated[str, typer.Option(help="algorithm-b (origin-based, the default), bfw, cfw, "
+                                             "fw, msa or aon.")] = "algorithm-b",
+    gap: Annotated[float, typer.Option(help="Target relative gap.")] = 1e-4,
+    max_iter: Annotated[int, typer.Option(help="Most iterations.")] = 1000,
+    max_time: Annotated[float | None, typer.Option(help="Most seconds.")] = None,
+    toll_factor: Annotated[float | None, typer.Option(help="Cost per unit of toll "
+                                                           "(default: from the file, else 0).")]
+    = None,
+    distance_factor: Annotated[float | None, typer.Option(help="Cost per unit of length "
+                                                               "(default: from the file, else "
+                                                               "0).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for link_flows.csv and "
+                                                        "convergence.csv.")] = Path("karvan-out"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+) -> None:
+    """Assign demand to a network at user equilibrium and write link flows and convergence.
+
+    Exits with 1 when the equilibrium did not reach the gap (the results are still written).
+
+    Raises
+    ------
+    typer.Exit
+        With 1 when the equilibrium did not reach the gap.
+    """
+    import time
+    import warnings
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    import karvan
+    from karvan.errors import ConvergenceWarning
+    from karvan.io.atomic import atomic_folder
+
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        prob = _read_for_assign(network, trips, toll_factor, distance_factor)
+    for w in notes:
+        console.print(f"[yellow]note:[/] {w.message}", highlight=False, soft_wrap=True)
+    classes = [karvan.TrafficClass(**c) for c in prob.classes] or None
+    target = gap
+    t0 = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[msg]}"),
+                  TimeElapsedColumn(), console=console, disable=quiet, transient=False) as bar:
+        task = bar.add_task(f"{method} {prob.name}", total=max_iter, msg="")
+
+        def progress(info: karvan.assign.IterationInfo) -> None:
+            bar.update(task, completed=info.iteration,
+                       msg=f"iteration {info.iteration}  gap {info.gap:.3e} (target {target:g})")
+
+        with warnings.catch_warnings():
+            # not converging is reported below and in the exit code
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            res = karvan.assign(prob.network, prob.demand, method=method, gap=gap,
+                                max_iter=max_iter, max_time_s=max_time,
+                                toll_factor=prob.toll_factor, classes=classes,
+                                distance_factor=prob.distance_factor, callback=progress)
+    elapsed = time.perf_counter() - t0
+    with atomic_folder(out_dir) as tmp:
+        _write_results(res, tmp, {
+            "karvan_version": karvan.__version__,
+            "network": str(network), "trips": str(trips) if trips else None,
+            "toll_factor": prob.toll_factor, "distance_factor": prob.distance_factor,
+            "iterations": res.iterations, "relative_gap": res.gap, "converged": res.converged,
+            "objective": res.objective, "elapsed_s": elapsed, **res.params,
+        })
+    state = "[green]converged[/]" if res.converged else "[yellow]not converged[/]"
+    out.print(f"{state}: {res.iterations} iterations, relative gap {res.gap:.3e}, "
+              f"objective {res.objective:.10g}, {elapsed:.2f} s -> {out_dir}")
+    if not res.converged:
+        raise typer.Exit(1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Assignable:
+    """What ``karvan assign`` needs from its input files."""
+
+    network: Any  # a Network, or a CompiledGraph read without pandas
+    demand: Any
+    toll_factor: float
+    distance_factor: float
+    classes: tuple = ()
+    name: str = ""
+
+
+def _read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: float | None,
+                     distance_factor: float | None) -> _Assignable:
+    """A TNTP network with TNTP trips is read straight to a compiled graph (no pandas, the
+    same graph and checks); anything else through :func:`karvan.io.problem.read_problem`."""
+    network = Path(network)
+    if network.suffix.lower() == ".tntp" and network.is_file() and (
+            trips is None or Path(trips).suffix.lower() == ".tntp"):
+        from karvan.io.tntp import read_tntp_graph
+
+        p = read_tntp_graph(network, trips, toll_factor=toll_factor,
+                            distance_factor=distance_factor)
+        return _Assignable(p.graph, p.demand, p.toll_factor, p.distance_factor, (), p.name)
+    from karvan.io.problem import read_problem
+
+    q = read_problem(network, trips, toll_factor=toll_factor, distance_factor=distance_factor)
+    return _Assignable(q.network, q.demand, q.toll_factor, q.distance_factor, q.classes,
+                       q.network.name)
+
+
+def _write_results(res, folder: Path, manifest: dict) -> None:
+    """link_flows.csv, convergence.csv (written without pandas) and manifest.json."""
+    import json
+
+    from karvan.io.table_csv import write_csv
+
+    write_csv(folder / "link_flows.csv", res.link_columns())
+    write_csv(folder / "convergence.csv", res.convergence_columns())
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))

@@ -1,0 +1,134 @@
+"""``karvan calibrate``: the base-year demand estimated from the ``fit`` rows of observed.csv,
+with fit and validation before and after."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from karvan.cli._app import app, console, out
+
+
+@app.command()
+def calibrate(
+    data: Annotated[Path | None, typer.Option(help="Corridor dataset folder "
+                                                   "(default: built in).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the estimate and its "
+                                                        "report.")] = Path("calibration"),
+    prior_rse: Annotated[float, typer.Option(help="Relative standard error of each demand "
+                                                  "row (the prior).")] = 0.5,
+    max_factor: Annotated[float, typer.Option(help="A demand row stays within this factor of "
+                                                   "its prior.")] = 3.0,
+    tol: Annotated[float, typer.Option(help="Stop when the assignment of the estimate changes "
+                                            "no count by more than this share.")] = 1e-3,
+    max_iter: Annotated[int, typer.Option(help="Most estimation-assignment rounds.")] = 20,
+    gap: Annotated[float, typer.Option(help="Relative gap of each equilibrium.")] = 1e-10,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Estimate the base-year OD demand from the fit rows of observed.csv (generalized least
+    squares with demand.csv as the prior, alternating with the equilibrium of the base year and
+    its back-casts) and report fit and validation before and after.
+
+    Validation rows are never fitted to. Writes demand_estimated.csv (prior, estimate and
+    standard error of every demand row), moved_cells.csv (rows moved by more than 50 %),
+    counts.csv, iterations.csv, calibration.csv (every observed row against the prior and the
+    estimate), calibration_summary.csv, cross_validation.csv and manifest.json to --out; the
+    dataset itself is not changed."""
+    import datetime
+    import json
+
+    import pandas as pd
+
+    from karvan._version import __version__
+    from karvan.calibrate import calibration_tables, cv_summary, source_family
+    from karvan.calibrate.corridor import fixed_proportion_cv
+    from karvan.calibrate.statistics import TARGETS, display_summary
+    from karvan.cli.tables import print_tables
+    from karvan.freight.corridor import load_corridor
+    from karvan.io.atomic import atomic_folder
+    from karvan.io.hashing import hash_folder
+    from karvan.scenario.calibration import corridor_runner, estimate_demand
+    from karvan.scenario.summary import SummaryTable
+
+    dataset = load_corridor(data)
+    rounds = []
+
+    def runner_with_progress():
+        run = corridor_runner(dataset, gap=gap)
+
+        def wrapped(q):
+            rounds.append(len(rounds))
+            if not quiet:
+                console.print(f"assignment {len(rounds)} (base year and back-casts)",
+                              highlight=False)
+            return run(q)
+
+        return wrapped
+
+    est = estimate_demand(dataset, runner=runner_with_progress(), prior_rse=prior_rse,
+                          max_factor=max_factor, tol=tol, max_iter=max_iter)
+    kw = dict(link_table=dataset.links, zone_country=dataset.zone_country(),
+              commodities=dataset.commodity_ids)
+    before, sum_before = calibration_tables(dataset.observed, est.prior_runs, **kw)
+    after, sum_after = calibration_tables(dataset.observed, est.runs, **kw)
+    table = after.copy()
+    table.insert(table.columns.get_loc("modelled_tonnes"), "prior_modelled_tonnes",
+                 before["modelled_tonnes"].to_numpy())
+    table.insert(table.columns.get_loc("ratio"), "prior_ratio", before["ratio"].to_numpy())
+    summary = pd.concat([sum_before.assign(demand="prior"), sum_after.assign(demand="estimate")],
+                        ignore_index=True)
+    sources = dict(zip(dataset.observed["observed_id"].astype(str),
+                       dataset.observed["source"].map(source_family)))
+    cv = fixed_proportion_cv(est, sources, prior_rse=prior_rse, max_factor=max_factor)
+    cvs = cv_summary(cv) if len(cv) else pd.DataFrame(columns=["source", "rows",
+                                                               "median_abs_log_ratio"])
+    moved = est.moved_cells()
+    res = est.odme
+    manifest = {
+        "karvan_version": __version__,
+        "date": datetime.date.today().isoformat(),
+        "method": "OD estimation, generalized least squares (Cascetta 1984), bi-level with the "
+                  "deterministic equilibrium (Algorithm B)",
+        "dataset": str(dataset.folder),
+        "inputs_sha256_16": hash_folder(dataset.folder) if dataset.folder else {},
+        "settings": {"prior_rse": prior_rse, "max_factor": max_factor, "tol": tol,
+                     "max_iter": max_iter, "gap": gap},
+        "observations_fitted": list(est.counts["observed_id"]),
+        "converged": bool(res.converged), "rounds": int(res.iterations),
+        "demand_t": {"prior": float(res.prior.sum()), "estimate": float(res.estimate.sum())},
+        "cells_moved_over_50pct": int(len(moved)),
+    }
+    with atomic_folder(out_dir) as tmp:
+        est.demand.to_csv(tmp / "demand_estimated.csv", index=False)
+        moved.to_csv(tmp / "moved_cells.csv", index=False)
+        est.counts.to_csv(tmp / "counts.csv", index=False)
+        res.history.to_csv(tmp / "iterations.csv", index=False)
+        table.to_csv(tmp / "calibration.csv", index=False)
+        summary.to_csv(tmp / "calibration_summary.csv", index=False)
+        cv.to_csv(tmp / "cross_validation.csv", index=False)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    shown = pd.concat([display_summary(sum_before, "prior"), display_summary(sum_after,
+                                                                             "estimate")],
+                      ignore_index=True).rename(columns={"scenario": "demand"})
+    pooled = cvs.loc[cvs["source"] == "all", "median_abs_log_ratio"]
+    tables = [
+        SummaryTable(f"OD estimation: {res.iterations} rounds, "
+                     f"{'converged' if res.converged else 'NOT converged'}; demand "
+                     f"{res.prior.sum() / 1e6:,.2f} -> {res.estimate.sum() / 1e6:,.2f} Mt, "
+                     f"{len(moved)} rows moved by more than 50 %", res.history,
+                     {"proportion_change": "{:.2e}", "objective": "{:,.1f}",
+                      "count_rmse_rel": "{:.3f}"}),
+        SummaryTable(f"Fit and validation, prior and estimate ({TARGETS})", shown,
+                     {"median |ln M/C|": "{:.2f}", "GEH<5": "{:.1%}"}),
+        SummaryTable("Largest moves (demand rows)", moved.head(10),
+                     {"prior": "{:,.0f}", "estimate": "{:,.0f}", "factor": "{:.2f}"}),
+    ]
+    print_tables([t for t in tables if len(t.data)], out)
+    if len(pooled):
+        out.print(f"leave-one-source-out (proportions held): median |ln M/C| of the left-out "
+                  f"fit rows {float(pooled.iloc[0]):.2f} over {len(cv)} rows", highlight=False)
+    out.print(f"written to {out_dir}/ (the dataset is unchanged)", highlight=False)
+    if not res.converged:
+        raise typer.Exit(1)

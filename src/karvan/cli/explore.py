@@ -1,0 +1,123 @@
+"""``karvan explore``: scenario x draw experiments on Dask, with bands, probabilities and the
+inputs that decide each answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from karvan.cli._app import app, console, out
+
+
+@app.command()
+def explore(
+    scenarios: Annotated[list[str] | None, typer.Argument(
+        help="Built-in scenario names or scenario files; none: every built-in one. Each "
+             "scenario's like-year reference is added.")] = None,
+    draws: Annotated[int | None, typer.Option(
+        help="Draws (lhs), base sample, a power of 2 (sobol: N x (groups + 2) evaluations), "
+             "or trajectories (morris).")] = None,
+    sampler: Annotated[str, typer.Option(help="lhs, sobol or morris.")] = "lhs",
+    seed: Annotated[int, typer.Option(help="Seed of the design.")] = 0,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes of a local Dask cluster (default 2; 0: in this process).")]
+    = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Address of a running Dask scheduler (tcp://host:8786) instead of a local "
+             "cluster.")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Experiment folder (default: a new one under <store>/experiments; the "
+                      "same command again resumes it).")] = None,
+    store: Annotated[Path, typer.Option(help="Run store that keeps experiments.")]
+    = Path("results"),
+    data: Annotated[Path | None, typer.Option(help="Corridor dataset folder "
+                                                   "(default: built in).")] = None,
+    uncertainty: Annotated[Path | None, typer.Option(
+        help="Uncertainty table (default: the dataset's uncertainty.csv).")] = None,
+    inputs: Annotated[list[str] | None, typer.Option(
+        "--input", help="Vary only these factors (names or patterns such as 'demand.*'); "
+                        "repeat the option.")] = None,
+    groups: Annotated[str | None, typer.Option(
+        help="Sensitivity groups: factor or field (default field for sobol and morris, "
+             "factor for lhs).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Draws per Dask task.")] = None,
+    gap: Annotated[float, typer.Option(help="Relative gap of each draw's equilibrium.")]
+    = 1e-8,
+    list_inputs: Annotated[bool, typer.Option(
+        "--list-inputs", help="List the uncertain inputs and their factors, and stop.")]
+    = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Run corridor scenarios at many draws of their uncertain inputs: P5/P50/P95 bands of the
+    headline figures, each scenario's effect against its like-year reference, the probability
+    of each statement of the summary and the inputs that decide it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import TimeElapsedColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from karvan.errors import InputError
+    from karvan.freight.corridor import load_corridor
+
+    dataset = load_corridor(data)
+    if list_inputs:
+        from karvan.explore.inputs import corridor_inputs
+
+        ins = corridor_inputs(dataset, uncertainty)
+        if inputs:
+            ins = ins.select(inputs)
+        # plain lines, one input each, so that names can be copied whole into --input
+        out.print(f"{len(ins)} uncertain inputs in {len(ins.factors)} factors "
+                  "(input, rows, distribution, drawn as, factor):", highlight=False)
+        for r in ins.table().itertuples(index=False):
+            out.print(f"{r.input}\t{r.rows}\t{r.distribution}\t{r.drawn}\t{r.factor}",
+                      highlight=False, soft_wrap=True)
+        return
+    if draws is None:
+        raise InputError("give --draws N (an integer >= 2), or --list-inputs.")
+    from karvan.explore.study import explore as run
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                  disable=quiet, transient=False) as bar:
+        task = bar.add_task("explore", total=None)
+
+        def progress(done: int, total: int, note: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"explore {note}")
+
+        res = run(scenarios or None, draws=draws, sampler=sampler, seed=seed, data=dataset,
+                  uncertainty=uncertainty, select=inputs, groups=groups, workers=workers,
+                  scheduler=scheduler, out=out_dir, store=store, batch_size=batch_size,
+                  gap=gap, progress=progress)
+    exp = res.experiment
+    st = exp.table("statements")
+    if len(st):
+        t = Table(title="Statements: share of draws in which each holds", title_justify="left")
+        for c in ("statement", "P", "central", "deciding inputs"):
+            t.add_column(c, justify="right" if c == "P" else "left", overflow="fold")
+        for r in st.itertuples(index=False):
+            t.add_row(r.text, f"{r.probability:.2f}", "yes" if r.central_holds else "no",
+                      str(r.deciding_inputs) if isinstance(r.deciding_inputs, str) else "")
+        out.print(t)
+    b = exp.table("bands")
+    key = b[b["output"].str.startswith(("border:", "effect:border:", "share:RU-IN",
+                                        "effect:share:RU-IN"))]
+    key = key[key["p95"].abs() > 0]
+    if len(key):
+        t = Table(title="Bands (P5 / P50 / P95; tonnes in Mt, shares in %)",
+                  title_justify="left")
+        for c in ("scenario", "output", "central", "p5", "p50", "p95"):
+            t.add_column(c, justify="left" if c in ("scenario", "output") else "right")
+        for r in key.itertuples(index=False):
+            f = (lambda v: f"{100 * v:.1f}") if "share:" in r.output else (
+                lambda v: f"{v / 1e6:,.2f}")
+            t.add_row(r.scenario, r.output, f(r.central), f(r.p5), f(r.p50), f(r.p95))
+        out.print(t)
+    from karvan.report.uncertainty import write_experiment_page
+
+    page = write_experiment_page(exp.folder)
+    out.print(f"report: {page}")
+    out.print(f"{res.computed} draws computed, {res.resumed} resumed, in {res.elapsed_s:.1f} s; "
+              f"experiment in {exp.folder} (bands.csv, statements.csv, sensitivity.csv, "
+              "draws/)")

@@ -1,0 +1,37 @@
+"""``karvan report``: the self-contained HTML report of one run, or of two runs compared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from karvan.cli._app import app, out
+
+
+@app.command()
+def report(
+    run: Annotated[str, typer.Argument(help="A run: its id, a unique start of it, a scenario "
+                                            "name (its latest run) or a run folder.")],
+    run2: Annotated[str | None, typer.Argument(help="A second run, given the same way: the "
+                                                    "report also shows its differences "
+                                                    "against RUN.")] = None,
+    store: Annotated[Path, typer.Option(help="Run store to look ids and scenario names up "
+                                             "in.")] = Path("results"),
+    lang: Annotated[str, typer.Option(help="Language of the labels: en, ru or fa.")] = "en",
+    out_path: Annotated[Path, typer.Option("--out", help="The HTML file to write.")]
+    = Path("report.html"),
+) -> None:
+    """Write one self-contained HTML report (map, tables, charts) that works offline."""
+    from karvan.report import write_report
+    from karvan.report.i18n import check_lang
+    from karvan.store import resolve_run
+
+    check_lang(lang)
+    runs = [resolve_run(r, store) for r in ([run] if run2 is None else [run, run2])]
+    path = write_report(runs, out_path, lang=lang)
+    kb = path.stat().st_size / 1e3
+    names = " and ".join(r.label for r in runs)
+    out.print(f"report of {names} in {lang} -> {path} ({kb:,.0f} kB)", highlight=False,
+              soft_wrap=True)

@@ -1,0 +1,135 @@
+"""``karvan runs list|show|rm``: the run store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from karvan.cli._app import app, out
+
+if TYPE_CHECKING:
+    from karvan.store import RunStore
+
+runs_app = typer.Typer(help="The run store: every saved run, its manifest and tables.",
+                       no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+StoreOption = Annotated[Path, typer.Option("--store", help="Run store folder.")]
+
+
+def open_store(root: Path) -> RunStore:
+    """The run store at ``root``, never created here.
+
+    Raises
+    ------
+    InputError
+        ``root`` holds no run store.
+    """
+    from karvan.store import RunStore
+
+    return RunStore(root, create=False)
+
+
+@runs_app.command("list")
+def runs_list(
+    store: StoreOption = Path("results"),
+    scenario: Annotated[str | None, typer.Option(help="Only runs of this scenario.")] = None,
+) -> None:
+    """List the stored runs, oldest first."""
+    import pandas as pd
+    from rich import box
+    from rich.table import Table
+
+    df = open_store(store).list(scenario=scenario)
+    if not len(df):
+        out.print(f"no runs in {store}" + (f" for scenario {scenario}" if scenario else ""))
+        return
+    t = Table(title=f"runs in {store}", title_justify="left", box=box.SIMPLE_HEAD,
+              pad_edge=False, padding=(0, 1, 0, 0))
+    for c in ("run id", "scenario", "year", "created UTC", "status", "demand Mt", "converged",
+              "title"):
+        t.add_column(c, justify="right" if c == "demand Mt" else "left", no_wrap=c != "title",
+                     min_width=12 if c == "title" else None)
+    for r in df.itertuples(index=False):
+        s = r.summary
+        conv = s.get("ue_converged")
+        dem = s.get("demand_t")
+        t.add_row(r.run_id, r.scenario, "" if pd.isna(r.year) else str(r.year),
+                  str(r.created)[:16].replace("T", " "), r.status,
+                  "-" if dem is None else f"{dem / 1e6:,.2f}",
+                  "-" if conv is None else ("yes" if conv else "[yellow]no[/]"), r.title)
+    out.print(t)
+    out.print(f"{len(df)} runs")
+
+
+@runs_app.command("show")
+def runs_show(
+    ref: Annotated[str, typer.Argument(help="A run id, its unique start, a scenario name (its "
+                                            "latest run) or a run folder.")],
+    store: StoreOption = Path("results"),
+) -> None:
+    """Show a run's manifest (scenario, versions, settings, convergence, summary) and tables."""
+    import pyarrow.parquet as pq
+    from rich.table import Table
+
+    rec = open_store(store).resolve(ref)
+    m = rec.manifest
+    spec = m.get("scenario") or {}
+    t = Table(title=f"run {rec.label}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(overflow="fold")
+    rows = [("scenario", f"{spec.get('name', '')}: {spec.get('title', '')}"),
+            ("year", str(spec.get("year", ""))),
+            ("modifications", str(len(spec.get("modifications", [])))),
+            ("created", str(m.get("created", "-"))), ("status", str(m.get("status", "-"))),
+            ("karvan version", str(m.get("karvan_version", "-"))),
+            ("schema version", str(m.get("schema_version", "-"))),
+            ("folder", str(rec.path))]
+    inputs = m.get("inputs") or {}
+    if inputs:
+        rows.append(("inputs", f"{inputs.get('dataset')} "
+                               f"({len(inputs.get('sha256_16') or {})} files hashed)"))
+    for key in ("settings", "convergence", "summary"):
+        for k, v in (m.get(key) or {}).items():
+            rows.append((f"{key}.{k}", f"{v:.6g}" if isinstance(v, float) else str(v)))
+    for k, v in rows:
+        t.add_row(k, v)
+    out.print(t)
+    tt = Table(title="tables", title_justify="left")
+    for c in ("table", "rows", "columns"):
+        tt.add_column(c, justify="left" if c == "table" else "right")
+    for name in rec.table_names:
+        p = rec.path / f"{name}.parquet"
+        if p.is_file():
+            md = pq.read_metadata(p)
+            tt.add_row(name, f"{md.num_rows:,}", str(md.num_columns))
+        else:
+            tt.add_row(name, "missing", "-")
+    out.print(tt)
+
+
+@runs_app.command("rm")
+def runs_rm(
+    refs: Annotated[list[str], typer.Argument(help="Run ids or unique starts of run ids.")],
+    store: StoreOption = Path("results"),
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+    = False,
+) -> None:
+    """Remove stored runs (their folders and catalog rows).
+
+    Raises
+    ------
+    typer.Exit
+        With 1 when the removal is not confirmed.
+    """
+    rs = open_store(store)
+    ids = list(dict.fromkeys(rs.match(r) for r in refs))
+    if not yes and not typer.confirm(f"remove {len(ids)} run(s) from {store}: "
+                                     f"{', '.join(ids)}?", default=False):
+        out.print("nothing removed")
+        raise typer.Exit(1)
+    for i in ids:
+        rs.remove(i)
+        out.print(f"removed {i}")

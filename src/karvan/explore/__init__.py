@@ -1,0 +1,24 @@
+"""Answers with their uncertainty: uncertain inputs as data, experiments of scenario x draw on
+Dask, percentile bands, probabilities of statements and global sensitivity."""
+
+from __future__ import annotations
+
+from karvan.explore.distributions import Distribution
+from karvan.explore.inputs import (
+    InputSet,
+    UncertainInput,
+    corridor_inputs,
+    parameter_inputs,
+    ranges_inputs,
+    read_uncertainty,
+)
+
+__all__ = [
+    "Distribution",
+    "InputSet",
+    "UncertainInput",
+    "corridor_inputs",
+    "parameter_inputs",
+    "ranges_inputs",
+    "read_uncertainty",
+]

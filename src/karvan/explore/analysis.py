@@ -1,0 +1,335 @@
+"""What an experiment says: percentile bands, scenario effects, probabilities of statements and
+the inputs that decide each answer.
+
+- **Bands**: per scenario and output, the central value (the dataset's figures) and the mean,
+  standard deviation and percentiles p5, p25, p50, p75, p95 over the draws.
+- **Effects**: a scenario against its like-year reference, draw by draw (both are evaluated at
+  the same input values, so the difference carries no sampling noise of its own), as outputs
+  ``effect:<output>`` with their bands.
+- **Statements**: claims a summary makes ("INSTC West is cheaper than Suez for Moscow-Mumbai",
+  "Rasht-Astara moves freight west"), each a comparison of two outputs or of an effect with 0,
+  with the share of draws in which it holds.
+- **Sensitivity** of each statement's quantity: Sobol first and total order indices (Saltelli
+  design) or Morris mu* and sigma (Morris design) by SALib, per factor or group, with
+  confidence intervals; on a Latin hypercube, Spearman rank correlations (any number of factors,
+  few draws).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from karvan.explore.experiment import Experiment, write_csv_atomic, write_parquet_atomic
+
+log = logging.getLogger(__name__)
+
+PERCENTILES = (5, 25, 50, 75, 95)
+#: outputs whose scenario effect is a headline (statements are built for them)
+WEST_OUTPUTS = ("border:AZ-IR_ASTARA:tonnes", "share:RU-IN:instc_west")
+
+
+def _outputs(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c.startswith("out:")]
+
+
+def effects_frame(draws: pd.DataFrame, references: dict[str, str | None]) -> pd.DataFrame:
+    """Draw-by-draw differences scenario - reference, as rows of scenario ``<S>`` with columns
+    ``out:effect:<output>``."""
+    frames = []
+    for scen, ref in references.items():
+        if not ref:
+            continue
+        a = draws[draws["scenario"] == scen].set_index("draw")
+        b = draws[draws["scenario"] == ref].set_index("draw")
+        cols = [c for c in _outputs(a) if c in b]
+        ids = a.index.intersection(b.index)
+        if not len(ids):
+            continue
+        x = a.loc[ids, cols].to_numpy(dtype=float) - b.loc[ids, cols].to_numpy(dtype=float)
+        d = pd.DataFrame(x, columns=[f"out:effect:{c[4:]}" for c in cols])
+        head = pd.DataFrame({"draw": np.asarray(ids), "scenario": scen})
+        frames.append(pd.concat([head, d], axis=1))
+    if not frames:
+        return pd.DataFrame(columns=["scenario", "draw"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def bands(draws: pd.DataFrame, references: dict[str, str | None] | None = None) -> pd.DataFrame:
+    """Bands of every output (and effect) of every scenario.
+
+    Returns
+    -------
+    DataFrame
+        ``scenario, output, kind (level | effect), reference, central, mean, sd, p5, p25,
+        p50, p75, p95, n`` (n: draws with a finite value).
+    """
+    references = references or {}
+    eff = effects_frame(draws, references)
+    rows = []
+    for kind, df in (("level", draws), ("effect", eff)):
+        if not len(df):
+            continue
+        for scen, sub in df.groupby("scenario", sort=False):
+            central = sub[sub["draw"] == -1]
+            d = sub[sub["draw"] >= 0]
+            cols = _outputs(sub)
+            x = d[cols].to_numpy(dtype=float)
+            fin = np.isfinite(x)
+            n = fin.sum(axis=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+                q = np.nanpercentile(x, PERCENTILES, axis=0) if len(x) else np.full(
+                    (len(PERCENTILES), len(cols)), np.nan)
+                mean = np.nanmean(x, axis=0) if len(x) else np.full(len(cols), np.nan)
+                sd = np.nanstd(x, axis=0, ddof=1) if len(x) > 1 else np.full(len(cols), np.nan)
+            cen = central[cols].to_numpy(dtype=float)[0] if len(central) else np.full(
+                len(cols), np.nan)
+            for j, c in enumerate(cols):
+                rows.append((scen, c[4:], kind, references.get(scen) if kind == "effect" else None,
+                             cen[j], mean[j], sd[j], *q[:, j], int(n[j])))
+    return pd.DataFrame(rows, columns=["scenario", "output", "kind", "reference", "central",
+                                       "mean", "sd"] + [f"p{p}" for p in PERCENTILES] + ["n"])
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A claim: ``left op right`` in a scenario, ``left``/``right`` output names (``effect:...``
+    for effects) or numbers."""
+
+    statement_id: str
+    text: str
+    scenario: str
+    left: str
+    op: str
+    right: str | float
+
+
+def default_statements(outputs: dict[str, list[str]], references: dict[str, str | None],
+                       names: dict[str, str] | None = None) -> list[Statement]:
+    """The statements of the corridor summary for the outputs each scenario has: every route
+    option against Suez for each shipper pair, and, for each scenario with a reference, whether
+    it moves freight west (more tonnes across Astara, a larger INSTC West share of Russia-India
+    freight)."""
+    names = names or {}
+    out = []
+    for scen, outs in outputs.items():
+        have = set(outs)
+        for o in outs:
+            if not (o.startswith("shipper:") and o.endswith(":suez:cost_usd_per_t")):
+                continue
+            base = o[: -len(":suez:cost_usd_per_t")]
+            _, od, com = base.split(":")
+            for alt in sorted(x for x in have if x.startswith(base + ":")
+                              and x.endswith(":cost_usd_per_t") and x != o):
+                opt = alt[len(base) + 1: -len(":cost_usd_per_t")]
+                label = names.get(opt, opt)
+                out.append(Statement(f"{scen}:{od}:{com}:{opt}_cheaper_than_suez",
+                                     f"{label} is cheaper than Suez for {od} ({com})", scen, alt,
+                                     "<", o))
+        ref = references.get(scen)
+        if ref:
+            for o in WEST_OUTPUTS:
+                if o in have:
+                    what = ("raises tonnes across Astara (AZ-IR)" if o.startswith("border")
+                            else "raises INSTC West's share of Russia-India freight")
+                    out.append(Statement(f"{scen}:moves_west:{o}",
+                                         f"{scen} {what} against {ref}", scen, f"effect:{o}",
+                                         ">", 0.0))
+    return out
+
+
+def _quantity(df: pd.DataFrame, s: Statement) -> np.ndarray:
+    left = df[f"out:{s.left}"].to_numpy(dtype=float)
+    right = (df[f"out:{s.right}"].to_numpy(dtype=float) if isinstance(s.right, str)
+             else np.full(len(df), float(s.right)))
+    return left - right if s.op == ">" else right - left
+
+
+def statement_table(draws: pd.DataFrame, statements: list[Statement],
+                    references: dict[str, str | None]) -> tuple[pd.DataFrame, dict]:
+    """Probability of each statement (share of draws where it holds) and its value in the
+    central case; also the quantity (> 0 where the statement holds) per draw, for
+    sensitivity."""
+    eff = effects_frame(draws, references)
+    rows, quantities = [], {}
+    for s in statements:
+        src = eff if s.left.startswith("effect:") else draws
+        sub = src[src["scenario"] == s.scenario].sort_values("draw")
+        need = [f"out:{s.left}"] + ([f"out:{s.right}"] if isinstance(s.right, str) else [])
+        if not len(sub) or any(c not in sub for c in need):
+            continue
+        q = _quantity(sub, s)
+        draw = sub["draw"].to_numpy()
+        d = draw >= 0
+        fin = np.isfinite(q) & d
+        central = q[draw == -1]
+        p = float((q[fin] > 0).mean()) if fin.any() else float("nan")
+        rows.append((s.statement_id, s.text, s.scenario, s.left, s.op, s.right, p,
+                     int(fin.sum()), bool(central[0] > 0) if len(central) and np.isfinite(
+                         central[0]) else None))
+        quantities[s.statement_id] = (draw[d], q[d])
+    df = pd.DataFrame(rows, columns=["statement_id", "text", "scenario", "left", "op", "right",
+                                     "probability", "n", "central_holds"])
+    return df, quantities
+
+
+def sensitivity(design_u: np.ndarray, problem: dict, sampler: str, y: np.ndarray, *,
+                seed: int = 0) -> pd.DataFrame:
+    """Sensitivity indices of one output ``y`` (one value per design point, in design order).
+
+    Returns
+    -------
+    DataFrame
+        One row per factor (or group): ``factor``, ``method`` and, for ``sobol``: ``S1``,
+        ``S1_conf``, ``ST``, ``ST_conf``; ``morris``: ``mu_star``, ``mu_star_conf``,
+        ``sigma``; ``lhs``: ``rho``, ``rho2``, ``rho_low``, ``rho_high`` (rank correlation).
+        An output that does not vary, or has non-finite values, gives no rows.
+    """
+    y = np.asarray(y, dtype=float)
+    if not np.isfinite(y).all() or np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
+        return pd.DataFrame(columns=["factor", "method"])
+    names = list(dict.fromkeys(problem.get("groups", problem["names"])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        if sampler == "sobol":
+            from SALib.analyze import sobol
+
+            r = sobol.analyze(problem, y, calc_second_order=False, seed=seed)
+            return pd.DataFrame({"factor": names, "method": "sobol", "S1": r["S1"],
+                                 "S1_conf": r["S1_conf"], "ST": r["ST"],
+                                 "ST_conf": r["ST_conf"]})
+        if sampler == "morris":
+            from SALib.analyze import morris
+
+            r = morris.analyze(problem, design_u, y, seed=seed)
+            return pd.DataFrame({"factor": list(r["names"]), "method": "morris",
+                                 "mu_star": np.asarray(r["mu_star"]),
+                                 "mu_star_conf": np.asarray(r["mu_star_conf"]),
+                                 "sigma": np.asarray(r["sigma"])})
+    return rank_correlation(design_u, y, list(problem["names"]))
+
+
+def rank_correlation(u: np.ndarray, y: np.ndarray, names: list[str]) -> pd.DataFrame:
+    """Spearman rank correlation of ``y`` with each factor of a Latin hypercube, its square
+    ``rho2`` (the share of the ranks' variance one factor explains alone, for independent
+    factors) and a confidence interval from Fisher's z at 95 % for all factors together
+    (Bonferroni: each at 1 - 0.05 / n_factors, so that among hundreds of factors a few do not
+    look influential by chance); cheap for any number of factors."""
+    from scipy.special import ndtri
+    from scipy.stats import rankdata
+
+    n = len(y)
+    ru = rankdata(u, axis=0)
+    ry = rankdata(y)
+    ru = (ru - ru.mean(axis=0)) / ru.std(axis=0)
+    ry = (ry - ry.mean()) / ry.std()
+    rho = np.clip((ru * ry[:, None]).mean(axis=0), -1.0, 1.0)
+    half = float(ndtri(1.0 - 0.05 / (2 * max(len(names), 1)))) / np.sqrt(max(n - 3, 1))
+    z = np.arctanh(np.clip(rho, -0.999999, 0.999999))
+    lo, hi = np.tanh(z - half), np.tanh(z + half)
+    return pd.DataFrame({"factor": names, "method": "spearman", "rho": rho, "rho2": rho**2,
+                         "rho_low": lo, "rho_high": hi})
+
+
+def significant(sens: pd.DataFrame) -> np.ndarray:
+    """Rows whose index is distinguishable from 0 at 95 %: ST - ST_conf > 0, mu* - conf > 0,
+    or a rank correlation whose interval excludes 0."""
+    if "ST" in sens:
+        return (sens["ST"] - sens["ST_conf"] > 0).to_numpy()
+    if "mu_star" in sens:
+        return (sens["mu_star"] - sens["mu_star_conf"] > 0).to_numpy()
+    if "rho_low" in sens:
+        return ((sens["rho_low"] > 0) | (sens["rho_high"] < 0)).to_numpy()
+    return np.zeros(len(sens), dtype=bool)
+
+
+def importance(sens: pd.DataFrame) -> pd.Series:
+    """One number per row to rank factors: ST (Sobol), mu* (Morris), rho^2 (rank
+    correlation)."""
+    for col in ("ST", "mu_star", "rho2"):
+        if col in sens:
+            return sens[col].astype(float)
+    return pd.Series(np.nan, index=sens.index)
+
+
+def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = None,
+                       option_names: dict[str, str] | None = None, top: int = 5) -> dict:
+    """Write the bands, statements, sensitivity and chart tables of a complete experiment and
+    return them."""
+    m = exp.manifest()
+    draws = exp.draws()
+    refs = {s: r for s, r in m.get("references", {}).items()}
+    b = bands(draws, refs)
+    outs = {s: [c[4:] for c in _outputs(draws[draws["scenario"] == s].dropna(axis=1, how="all"))]
+            for s in m.get("scenarios", [])}
+    stmts = statements if statements is not None else default_statements(outs, refs,
+                                                                          option_names)
+    st, quantities = statement_table(draws, stmts, refs)
+    design = pd.read_parquet(exp.folder / "design.parquet")
+    u = design[[c for c in design.columns if c.startswith("u:")]].to_numpy(dtype=float)
+    factors = [c[2:] for c in design.columns if c.startswith("u:")]
+    groups = m.get("design_groups", factors)
+    problem = {"num_vars": len(factors), "names": factors, "bounds": [[0.0, 1.0]] * len(factors)}
+    if len(groups) != len(factors):
+        inp = pd.read_csv(exp.folder / "inputs.csv").drop_duplicates("factor").set_index(
+            "factor")
+        problem["groups"] = [f"{inp.at[f, 'table']}.{inp.at[f, 'field']}" for f in factors]
+    sens_rows = []
+    for sid, (draw, q) in quantities.items():
+        if len(draw) != len(u) or not np.array_equal(draw, np.arange(len(u))):
+            continue
+        s = sensitivity(u, problem, m.get("sampler", "lhs"), q, seed=int(m.get("seed", 0)))
+        if len(s):
+            s.insert(0, "statement_id", sid)
+            sens_rows.append(s)
+    sens = pd.concat(sens_rows, ignore_index=True) if sens_rows else pd.DataFrame(
+        columns=["statement_id", "factor", "method"])
+    if len(st):
+        deciders = []
+        for sid in st["statement_id"]:
+            s = sens[sens["statement_id"] == sid]
+            s = s[significant(s)]
+            order = importance(s).sort_values(ascending=False).index[:3]
+            deciders.append("; ".join(s.loc[order, "factor"].astype(str)))
+        st["deciding_inputs"] = deciders
+    write_parquet_atomic(b, exp.folder / "bands.parquet")
+    write_csv_atomic(b, exp.folder / "bands.csv")
+    write_csv_atomic(st, exp.folder / "statements.csv")
+    write_csv_atomic(sens, exp.folder / "sensitivity.csv")
+    fan = fan_chart_data(b)
+    tor = tornado_data(sens, top=top)
+    write_csv_atomic(fan, exp.folder / "fan_chart.csv")
+    write_csv_atomic(tor, exp.folder / "tornado.csv")
+    return {"bands": b, "statements": st, "sensitivity": sens, "fan_chart": fan,
+            "tornado": tor}
+
+
+def fan_chart_data(b: pd.DataFrame, outputs: tuple[str, ...] = WEST_OUTPUTS + (
+        "total:tonne_km",)) -> pd.DataFrame:
+    """The effect bands of headline outputs, one row per scenario and output, for fan charts:
+    central and p5, p25, p50, p75, p95 of the effect against the like-year reference."""
+    e = b[(b["kind"] == "effect") & b["output"].isin([f"effect:{o}" for o in outputs])]
+    cols = ["scenario", "reference", "output", "central"] + [f"p{p}" for p in PERCENTILES]
+    return e[cols].reset_index(drop=True)
+
+
+def tornado_data(sens: pd.DataFrame, *, top: int = 5) -> pd.DataFrame:
+    """The ``top`` inputs of each statement by importance (ST, mu* or rho^2), with the index
+    and its confidence half-width (Sobol, Morris) and whether it is distinguishable from 0,
+    for tornado charts."""
+    rows = []
+    for sid, s in sens.groupby("statement_id", sort=False):
+        imp = importance(s)
+        conf_col = next((c for c in ("ST_conf", "mu_star_conf") if c in s), None)
+        sig = pd.Series(significant(s), index=s.index)
+        for i in imp.sort_values(ascending=False).index[:top]:
+            rows.append((sid, s.at[i, "factor"], s.at[i, "method"], float(imp[i]),
+                         float(s.at[i, conf_col]) if conf_col else float("nan"), bool(sig[i])))
+    return pd.DataFrame(rows, columns=["statement_id", "factor", "method", "importance",
+                                       "conf", "significant"])

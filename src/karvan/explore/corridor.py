@@ -1,0 +1,458 @@
+"""The corridor model of one scenario, set up once for many draws of its uncertain inputs.
+
+:func:`build_corridor_model` solves the scenario's central case (the dataset's figures) with
+:func:`karvan.scenario.run.run_scenario` and keeps, as arrays in the order of its compiled graph,
+every figure an input can change: the parts of each link's time (length, speed, dwell, sailing
+wait), capacities, where each link's tariff comes from, values of time, demand by row with its
+growth rule. A draw (:meth:`CorridorModel.evaluate`) then only recomputes those arrays, assigns
+at user equilibrium starting from the central bushes (Algorithm B's warm start) and computes the
+headline outputs, without building any result table.
+
+Headline outputs (names are stable; ``<...>`` are ids of the dataset):
+
+- ``border:<border_id>:tonnes`` both directions of every open border crossing;
+- ``link:<link_id>:tonnes`` and ``link:<link_id>:utilization`` of capacity-limited links and of
+  the links that define the route options;
+- ``country:<country>:tonnes``, ``:transit_tonnes``, ``:transit_revenue_usd`` as in the
+  ``countries`` table of a run;
+- ``share:<O>-<D>:<option_id>`` the share of the tonnes from country O to country D whose routes
+  use the option's links (``route_option.csv``; route families of a choice model later);
+- ``shipper:<origin>-<destination>:<commodity>:<option_id>:cost_usd_per_t`` and ``:time_days``
+  of the best route through each option, as the ``shipper`` table of a run;
+- ``total:tonne_km``, ``total:demand_t``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from karvan.assign import assign
+from karvan.assign.classes import TrafficClass
+from karvan.errors import ConvergenceWarning
+from karvan.explore.inputs import InputSet
+from karvan.freight import accounting as acc
+from karvan.paths.bush_sets import route_set_stats
+from karvan.network.demand import Demand
+
+log = logging.getLogger(__name__)
+
+#: country pairs whose route-option shares are headline outputs
+SHARE_PAIRS = (("RU", "IN"), ("IN", "RU"), ("RU", "IR"), ("IR", "RU"))
+#: the fields a scenario's ``set`` modification fixes (not perturbed on those links)
+_SET_FIELDS = {"capacity_tpy": "capacity", "dwell_h": "dwell", "speed_kph": "speed",
+               "length_km": "length", "frequency_per_week": "frequency",
+               "tariff_usd_per_tkm": "tariff", "tariff_usd_per_t": "tariff",
+               "fee_usd_per_t": "fee"}
+
+
+def _tariff_sources(data, links: pd.DataFrame, col: str, commodity: str
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """For each link, where its ``col`` tariff for ``commodity`` comes from, in the order of
+    :func:`karvan.freight.costs.link_costs`: ``(kind, key)`` with kind 0 none, 1 the link's
+    own figure, 2 ``tariff_commodity.csv``, 3 ``tariff.csv`` (key: the row key)."""
+    kind = np.zeros(len(links), dtype=np.int64)
+    key = np.empty(len(links), dtype=object)
+    own = pd.to_numeric(links[col], errors="coerce") if col in links else pd.Series(
+        np.nan, index=links.index)
+    tc = data.tariffs_by_commodity
+    tcx = tca = {}
+    if tc is not None and col in tc:
+        t = tc.dropna(subset=[col])
+        t = t[t["commodity_id"] == commodity]
+        tcx = {(m, c): f"{m}>{c}>{commodity}" for m, c in zip(t["mode"], t["country"]) if c != "*"}
+        tca = {m: f"{m}>*>{commodity}" for m, c in zip(t["mode"], t["country"]) if c == "*"}
+    t = data.tariffs.dropna(subset=[col])
+    tx = {(m, c): f"{m}>{c}" for m, c in zip(t["mode"], t["country"]) if c != "*"}
+    ta = {m: f"{m}>*" for m, c in zip(t["mode"], t["country"]) if c == "*"}
+    for j, (lid, m, c) in enumerate(zip(links.index, links["mode"], links["country"])):
+        if pd.notna(own.iloc[j]):
+            kind[j], key[j] = 1, str(lid)
+        elif (m, c) in tcx or m in tca:
+            kind[j], key[j] = 2, tcx.get((m, c), tca.get(m))
+        elif (m, c) in tx or m in ta:
+            kind[j], key[j] = 3, tx.get((m, c), ta.get(m))
+    return kind, key
+
+
+@dataclasses.dataclass(eq=False)
+class CorridorModel:
+    """A scenario's central solution and the arrays a draw changes (see the module notes).
+
+    Build it with :func:`build_corridor_model`; :meth:`evaluate` is one draw.
+    """
+
+    scenario: str
+    year: int
+    graph: object
+    central: object  # the central AssignmentResult (warm start)
+    classes: tuple
+    class_commodity: np.ndarray
+    targets: dict
+    parts: dict
+    demand_rows: dict
+    outputs: dict
+    gap: float
+    max_iter: int
+    output_names: list = dataclasses.field(default_factory=list)
+
+    # -- one draw ----------------------------------------------------------------------------
+
+    def evaluate(self, values: np.ndarray | None) -> dict[str, float]:
+        """Headline outputs at input ``values`` (None: the dataset's figures), plus
+        ``_gap``, ``_iterations`` and ``_converged`` of the equilibrium."""
+        g = self.graph
+        tg = self.targets
+        p = self.parts
+
+        def arr(name):
+            t = tg.get(name)
+            return t.central.copy() if t is None or values is None else t.apply(values)
+
+        length = arr("link.length")
+        speed = arr("link.speed")
+        dwell = arr("link.dwell")
+        freq = arr("link.frequency")
+        run = np.where(speed > 0, length / np.where(speed > 0, speed, 1.0), 0.0)
+        wait = np.where(p["sailing"] & (freq > 0), 0.5 * 168.0 / np.where(freq > 0, freq, 1.0),
+                        0.0)
+        time_l = run + dwell + wait
+        cap_l = arr("link.capacity")
+        cap_arc = np.where(np.isfinite(g.capacity), cap_l[g.arc_link], np.inf)
+        fee = arr("link.fee")
+        own_t = {col: arr(f"link.tariff.{col}") for col in ("tariff_usd_per_tkm",
+                                                            "tariff_usd_per_t")}
+        tab = {name: arr(name) for name in ("tariff.tariff_usd_per_tkm", "tariff.tariff_usd_per_t",
+                                            "tariff_commodity.tariff_usd_per_tkm",
+                                            "tariff_commodity.tariff_usd_per_t")}
+        charges = {}
+        for com, src in p["tariff_src"].items():
+            rate = {}
+            for col in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
+                kind, pos = src[col]
+                v = np.zeros(len(kind))
+                m = kind == 1
+                v[m] = own_t[col][m]
+                m = kind == 2
+                v[m] = tab[f"tariff_commodity.{col}"][pos[m]]
+                m = kind == 3
+                v[m] = tab[f"tariff.{col}"][pos[m]]
+                rate[col] = v
+            charges[com] = rate["tariff_usd_per_tkm"] * length + rate["tariff_usd_per_t"] + fee
+        vot_c = arr("commodity.vot")
+        vot = vot_c[self.class_commodity]
+        dr = self.demand_rows
+        tonnes = dr["tonnes"].copy()
+        if values is not None:
+            tonnes = tg["demand.tonnes"].apply(values)
+            if "growth.growth" in tg and dr["years"] != 0:
+                rate = tg["growth.growth"].apply(values)
+                r0 = tg["growth.growth"].central
+                gi = dr["growth_rule"]
+                tonnes = tonnes * ((1.0 + rate[gi]) / (1.0 + r0[gi])) ** dr["years"]
+        ok = dr["k"] >= 0
+        mats = np.zeros((len(self.classes), len(g.zone_ids), len(g.zone_ids)))
+        np.add.at(mats, (dr["k"][ok], dr["i"][ok], dr["j"][ok]), tonnes[ok])
+        demand = Demand(tuple(g.zone_ids), {c.name: mats[k] for k, c in enumerate(self.classes)})
+        classes = []
+        for k, c in enumerate(self.classes):
+            lc = charges[p["commodities"][self.class_commodity[k]]]
+            if c.link_cost is not None:
+                lc = lc + c.link_cost
+            classes.append(TrafficClass(c.name, c.name, float(vot[k]), 1.0, {}, lc))
+        g2 = dataclasses.replace(g, free_flow_time=np.ascontiguousarray(time_l[g.arc_link]),
+                                 capacity=np.ascontiguousarray(cap_arc),
+                                 length=np.ascontiguousarray(length[g.arc_link]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            res = assign(g2, demand, classes=classes, gap=self.gap, max_iter=self.max_iter,
+                         warm_start=self.central)
+        out = self._outputs(g2, res, charges, length, cap_l, vot_c)
+        out["_gap"] = float(res.gap)
+        out["_iterations"] = float(res.iterations)
+        out["_converged"] = float(res.converged)
+        return out
+
+    def _outputs(self, g, res, charges, length, cap_l, vot_c) -> dict[str, float]:
+        o = self.outputs
+        p = self.parts
+        out: dict[str, float] = {}
+        ab, ba = g.to_links(res.flow)
+        tot = ab + ba
+        for lid, li in o["key_links"]:
+            out[f"link:{lid}:tonnes"] = float(tot[li])
+        vmax = np.zeros(g.n_links)
+        np.maximum.at(vmax, g.arc_link, res.volume)
+        for lid, li in o["util_links"]:
+            out[f"link:{lid}:utilization"] = float(vmax[li] / cap_l[li])
+        for bid, lis in o["borders"]:
+            out[f"border:{bid}:tonnes"] = float(tot[lis].sum())
+        out["total:tonne_km"] = float((tot * length).sum())
+        out["total:demand_t"] = float(res.bushes.demand.sum())
+        # per country and per route option, from the bushes
+        bs = res.bushes
+        member = o["member"]
+        n_c = len(o["countries"])
+        rindptr, rarcs = o["reverse_star"]
+        c_tonnes = np.zeros(n_c)
+        c_transit = np.zeros(n_c)
+        c_rev = np.zeros(n_c)
+        share_num = np.zeros((len(o["pairs"]), len(o["options"])))
+        share_den = np.zeros(len(o["pairs"]))
+        length_arc = length[g.arc_link]
+        w_by_com = {}
+        for b in range(bs.flow.shape[0]):
+            k = int(bs.bush_class[b])
+            com = int(self.class_commodity[k])
+            if com not in w_by_com:
+                w_by_com[com] = np.ascontiguousarray(np.vstack([
+                    length_arc, charges[p["commodities"][com]][g.arc_link]]))
+            q = bs.demand[b]
+            i = int(bs.bush_zone[b])
+            touch, wsum = route_set_stats(bs, g, b, member, w_by_com[com], rindptr, rarcs)
+            rev = wsum[:, :, 1]
+            c_tonnes += q @ touch[:, :n_c]
+            tm = o["transit_mask"][i]        # (zones, countries)
+            c_transit += q @ (touch[:, :n_c] * tm)
+            c_rev += q @ (rev[:, :n_c] * tm)
+            for pi, js in o["pair_dests"][i]:
+                share_num[pi] += q[js] @ touch[js, n_c:]
+                share_den[pi] += q[js].sum()
+        for ci, c in enumerate(o["countries"]):
+            out[f"country:{c}:tonnes"] = float(c_tonnes[ci])
+            out[f"country:{c}:transit_tonnes"] = float(c_transit[ci])
+            out[f"country:{c}:transit_revenue_usd"] = float(c_rev[ci])
+        for pi, (oc, dc) in enumerate(o["pairs"]):
+            for oi, opt in enumerate(o["options"]):
+                out[f"share:{oc}-{dc}:{opt}"] = (float(share_num[pi, oi] / share_den[pi])
+                                                 if share_den[pi] > 0 else float("nan"))
+        for (od, com, opt), (k, on, dn, arcs) in o["shipper"].items():
+            cost_usd = t_days = float("nan")
+            if len(arcs):
+                _, path = acc.best_via(g, np.ascontiguousarray(res.class_costs[k]), on, dn, arcs)
+                if path:
+                    a = np.asarray(path)
+                    t = float(res.time[a].sum())
+                    ci = p["commodities"].index(com)
+                    ch = float(charges[com][g.arc_link[a]].sum())
+                    cost_usd = ch + float(vot_c[ci]) * t
+                    t_days = t / 24.0
+            out[f"shipper:{od}:{com}:{opt}:cost_usd_per_t"] = cost_usd
+            out[f"shipper:{od}:{com}:{opt}:time_days"] = t_days
+        return out
+
+
+def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
+                         max_iter: int = 2000, central_gap: float = 1e-10) -> CorridorModel:
+    """Solve ``scenario``'s central case and set up its draws (see the module notes).
+
+    Parameters
+    ----------
+    data
+        The corridor dataset (:class:`~karvan.freight.corridor.CorridorData`).
+    scenario
+        A resolved :class:`~karvan.scenario.Scenario`.
+    inputs
+        The uncertain inputs; inputs of tables this model does not read are an error.
+    gap, max_iter
+        Target relative gap and most iterations of each draw's equilibrium.
+    central_gap
+        Relative gap of the central solution the draws start from.
+
+    Raises
+    ------
+    InputError
+        Inputs of a table the corridor model does not read; a bad scenario.
+    """
+    from karvan.errors import InputError
+    from karvan.scenario.run import run_scenario
+
+    known = {"link", "demand", "tariff", "tariff_commodity", "commodity", "growth"}
+    foreign = sorted({x.table for x in inputs.inputs} - known)
+    if foreign:
+        raise InputError(f"inputs of tables {', '.join(foreign)} are not read by the corridor "
+                         "model (a choice model's parameters need the choice model).")
+    run = run_scenario(data, scenario, gap=central_gap, lp=False)
+    ue = run.ue
+    g = ue.graph
+    lids = [str(x) for x in g.link_ids]
+    raw = run.inputs.links.loc[g.link_ids]
+    eng = run.network.links.loc[g.link_ids]
+    # fields a 'set' modification fixes on some links
+    fixed: dict[str, set[str]] = {}
+    for row, mod in zip(run.inputs.applied.itertuples(index=False), scenario.modifications):
+        if mod.action == "set" and row.active and mod.field in _SET_FIELDS:
+            fixed.setdefault(_SET_FIELDS[mod.field], set()).update(
+                t for t in str(row.targets).split(";") if t)
+
+    def link_target(fld: str, central, name: str | None = None):
+        t = inputs.target("link", fld, lids, central)
+        if fld in fixed:
+            skip = np.isin(np.asarray(lids, dtype=object), list(fixed[fld]))
+            t.idx[skip] = -1
+        return name or f"link.{fld}", t
+
+    num = lambda df, c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) \
+        if c in df else np.full(len(df), np.nan)  # noqa: E731
+    targets = dict([
+        link_target("length", np.nan_to_num(num(raw, "length_km"))),
+        link_target("speed", np.nan_to_num(num(raw, "speed_kph"))),
+        link_target("dwell", np.nan_to_num(num(raw, "dwell_h"))),
+        link_target("frequency", np.nan_to_num(num(raw, "frequency_per_week"))),
+        link_target("fee", np.nan_to_num(num(raw, "fee_usd_per_t"))),
+    ])
+    cap = np.where(np.isfinite(num(eng, "capacity")), num(eng, "capacity"), np.inf)
+    targets.update([link_target("capacity", cap)])
+    for col in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
+        targets.update([link_target("tariff", np.nan_to_num(num(raw, col)),
+                                    f"link.tariff.{col}")])
+    tkeys = {}
+    for table, df in (("tariff", data.tariffs), ("tariff_commodity", data.tariffs_by_commodity)):
+        if df is None:
+            df = pd.DataFrame(columns=["mode", "country", "commodity_id", "tariff_usd_per_tkm",
+                                       "tariff_usd_per_t"])
+        keys = ([f"{m}>{c}" for m, c in zip(df["mode"], df["country"])] if table == "tariff"
+                else [f"{m}>{c}>{k}" for m, c, k in zip(df["mode"], df["country"],
+                                                        df["commodity_id"])])
+        tkeys[table] = {k: j for j, k in enumerate(keys)}
+        for col in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
+            targets[f"{table}.{col}"] = inputs.target(table, "tariff", keys,
+                                                      np.nan_to_num(num(df, col)))
+    commodities = list(data.commodity_ids)
+    tariff_src = {}
+    for com in commodities:
+        src = {}
+        for col in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
+            kind, key = _tariff_sources(data, raw, col, com)
+            pos = np.zeros(len(kind), dtype=np.int64)
+            for j in np.flatnonzero(kind >= 2):
+                pos[j] = tkeys["tariff_commodity" if kind[j] == 2 else "tariff"][key[j]]
+            src[col] = (kind, pos)
+        tariff_src[com] = src
+    com_tab = data.commodities.set_index("commodity_id")
+    targets["commodity.vot"] = inputs.target("commodity", "vot", commodities,
+                                             com_tab.loc[commodities, "vot_usd_per_t_h"])
+    classes = tuple(ue.classes)
+    class_commodity = np.array([commodities.index(acc.commodity_of(c.name)) for c in classes])
+    # demand rows -> cells of the central matrices
+    bs = ue.bushes
+    zones = list(g.zone_ids)
+    zi = {z: i for i, z in enumerate(zones)}
+    mc = np.zeros((len(classes), len(zones), len(zones)))
+    for b in range(len(bs.bush_class)):
+        mc[bs.bush_class[b], bs.bush_zone[b]] = bs.demand[b]
+    dem = data.demand
+    n = len(dem)
+    ks, is_, js = np.full(n, -1), np.zeros(n, np.int64), np.zeros(n, np.int64)
+    by_com = {c: [k for k in range(len(classes)) if class_commodity[k] == commodities.index(c)]
+              for c in commodities}
+    for r, (o, d, c) in enumerate(zip(dem["origin_zone_id"], dem["destination_zone_id"],
+                                      dem["commodity_id"])):
+        if o not in zi or d not in zi:
+            continue
+        i, j = zi[o], zi[d]
+        is_[r], js[r] = i, j
+        for k in by_com[c]:
+            if mc[k, i, j] > 0:
+                ks[r] = k
+                break
+    scen_t = run.inputs.demand["tonnes_per_year"].to_numpy(dtype=float)
+    dkeys = [f"{o}>{d}>{c}" for o, d, c in zip(dem["origin_zone_id"], dem["destination_zone_id"],
+                                              dem["commodity_id"])]
+    targets["demand.tonnes"] = inputs.target("demand", "tonnes", dkeys, scen_t)
+    grules = data.growth
+    gkeys = [f"{o}>{d}>{c}" for o, d, c in zip(grules["origin_country"],
+                                              grules["destination_country"],
+                                              grules["commodity_id"])]
+    targets["growth.growth"] = inputs.target("growth", "growth", gkeys,
+                                             grules["growth_per_year"].to_numpy(dtype=float))
+    demand_rows = {"k": ks, "i": is_, "j": js, "tonnes": scen_t,
+                   "growth_rule": _growth_rule(data, dem), "years": scenario.year - data.base_year}
+    parts = {"sailing": raw["mode"].isin(["ferry", "sea"]).to_numpy(),
+             "tariff_src": tariff_src, "commodities": commodities}
+    outputs = _output_spec(data, run, g, raw, cap)
+    model = CorridorModel(scenario.name, scenario.year, g, ue, classes, class_commodity, targets,
+                          parts, demand_rows, outputs, gap, max_iter)
+    model.output_names = [k for k in model.evaluate(None) if not k.startswith("_")]
+    return model
+
+
+def _growth_rule(data, dem: pd.DataFrame) -> np.ndarray:
+    """Position in ``growth.csv`` of the rule that sets each demand row's growth (the most
+    specific, as :func:`karvan.scenario.apply.growth_factors`)."""
+    zc = data.zone_country()
+    rules = data.growth
+    out = np.zeros(len(dem), dtype=np.int64)
+    rows = list(zip(rules["origin_country"], rules["destination_country"], rules["commodity_id"]))
+    for r, (o, d, c) in enumerate(zip(dem["origin_zone_id"].map(zc),
+                                      dem["destination_zone_id"].map(zc), dem["commodity_id"])):
+        best, score = 0, -1
+        for q, (go, gd, gc) in enumerate(rows):
+            if go not in ("*", o) or gd not in ("*", d) or gc not in ("*", c):
+                continue
+            s = (go != "*") + (gd != "*") + (gc != "*")
+            if s > score:
+                best, score = q, s
+        out[r] = best
+    return out
+
+
+def _output_spec(data, run, g, raw: pd.DataFrame, cap: np.ndarray) -> dict:
+    lids = [str(x) for x in g.link_ids]
+    li = {x: i for i, x in enumerate(lids)}
+    folder = data.folder
+    opts = pd.DataFrame(columns=["option_id", "via_link_ids"])
+    ods = pd.DataFrame(columns=["origin_zone_id", "destination_zone_id", "commodity_id"])
+    if folder is not None and (folder / "route_option.csv").is_file():
+        opts = pd.read_csv(folder / "route_option.csv", dtype=str)
+    if folder is not None and (folder / "shipper_od.csv").is_file():
+        ods = pd.read_csv(folder / "shipper_od.csv", dtype=str)
+    via = {r.option_id: [s.strip() for s in str(r.via_link_ids).split(";") if s.strip()]
+           for r in opts.itertuples(index=False)}
+    capped = [x for x in lids if np.isfinite(cap[li[x]])]
+    key = list(dict.fromkeys(capped + [x for v in via.values() for x in v if x in li]))
+    borders: dict[str, list[int]] = {}
+    if "border_id" in raw:
+        for x, b in zip(lids, raw["border_id"]):
+            if isinstance(b, str) and b:
+                borders.setdefault(b, []).append(li[x])
+    arc_link_ids = g.link_ids[g.arc_link]
+    country = raw["country"].astype(str).to_numpy()[g.arc_link]
+    countries = sorted(set(country))
+    member = np.zeros((len(countries) + len(via), g.n_arcs), dtype=np.bool_)
+    for ci, c in enumerate(countries):
+        member[ci] = country == c
+    for oi, (opt, ids) in enumerate(via.items()):
+        member[len(countries) + oi] = np.isin(arc_link_ids, ids)
+    zc = data.zone_country()
+    zcountry = np.array([zc.get(z, "") for z in g.zone_ids], dtype=object)
+    cc = np.array(countries, dtype=object)
+    transit_mask = {}
+    pair_dests = {}
+    for i, z in enumerate(g.zone_ids):
+        transit_mask[i] = ((cc[None, :] != zcountry[i]) & (cc[None, :] != zcountry[:, None])
+                           ).astype(float)
+        pair_dests[i] = [(pi, np.flatnonzero(zcountry == dc)) for pi, (oc, dc)
+                         in enumerate(SHARE_PAIRS) if zcountry[i] == oc]
+    names = [c.name for c in run.ue.classes]
+    zone_node = dict(zip(g.zone_ids, g.zone_nodes))
+    shipper = {}
+    for r in ods.itertuples(index=False):
+        if r.commodity_id not in names or r.origin_zone_id not in zone_node or (
+                r.destination_zone_id not in zone_node):
+            continue
+        for opt, ids in via.items():
+            arcs = np.flatnonzero(np.isin(arc_link_ids, ids))
+            shipper[(f"{r.origin_zone_id}-{r.destination_zone_id}", r.commodity_id, opt)] = (
+                names.index(r.commodity_id), int(zone_node[r.origin_zone_id]),
+                int(zone_node[r.destination_zone_id]), arcs)
+    return {"key_links": [(x, li[x]) for x in key],
+            "util_links": [(x, li[x]) for x in capped],
+            "borders": sorted((b, np.asarray(v)) for b, v in borders.items()),
+            "countries": countries, "options": list(via), "member": member,
+            "reverse_star": g.reverse_star(), "transit_mask": transit_mask,
+            "pairs": list(SHARE_PAIRS), "pair_dests": pair_dests, "shipper": shipper}

@@ -1,0 +1,514 @@
+"""Uncertain inputs of the corridor dataset, from the table ``uncertainty.csv``.
+
+Every figure of the dataset carries a confidence class; ``uncertainty.csv`` maps each class to a
+distribution (``kind=class``: a lognormal factor with median 1 and a spread per class, possibly
+narrower for one table and field), and gives ranges where a source does (``kind=range``: low and
+high in the units of the figure, for named rows or every row ``*`` of a table).
+
+Inputs draw together where one source stands behind many rows: the figures of one field of one
+table whose rows cite the same sources and have the same confidence share one factor (their
+input is named ``table.field:class[sources]``). Range rules with the same ``group`` share one point
+of the unit cube (each mapped through its own range). The design's dimensions, the *factors* a
+sensitivity analysis ranks, are these groups; each input belongs to one.
+
+Uncertain fields (the keys of ``confidence_detail`` for links):
+
+- link: length, speed, dwell, frequency, capacity, tariff, fee (``length_km``, ``speed_kph``,
+  ``dwell_h``, ``frequency_per_week``, ``capacity_tpy`` or ``capacity_value``, the link's own
+  ``tariff_usd_per_tkm``/``tariff_usd_per_t``, ``fee_usd_per_t``);
+- demand: tonnes (``tonnes_per_year``);
+- tariff, tariff_commodity: tariff (both tariff columns);
+- commodity: vot (``vot_usd_per_t_h``; a range on ``vot_pct_value_per_day`` scales it);
+- growth: growth (``growth_per_year``).
+
+Other tables (the parameters of a choice model with their standard errors) plug in through
+:func:`parameter_inputs`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from karvan.errors import InputError, format_ids
+from karvan.explore.distributions import Distribution
+from karvan.io.hashing import file_sha256
+
+#: confidence classes, weakest last (``operator`` is accepted for tables that use it)
+CLASSES = ("official", "operator", "press", "estimate", "assumption")
+
+#: field -> the columns holding its figure, per table
+FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "link": {"length": ("length_km",), "speed": ("speed_kph",), "dwell": ("dwell_h",),
+             "frequency": ("frequency_per_week",), "capacity": ("capacity_tpy", "capacity_value"),
+             "tariff": ("tariff_usd_per_t", "tariff_usd_per_tkm"), "fee": ("fee_usd_per_t",)},
+    "demand": {"tonnes": ("tonnes_per_year",)},
+    "tariff": {"tariff": ("tariff_usd_per_tkm", "tariff_usd_per_t")},
+    "tariff_commodity": {"tariff": ("tariff_usd_per_tkm", "tariff_usd_per_t")},
+    "commodity": {"vot": ("vot_usd_per_t_h", "vot_pct_value_per_day")},
+    "growth": {"growth": ("growth_per_year",)},
+}
+COLUMNS = ("rule_id", "kind", "confidence_class", "table", "field", "row_id", "distribution",
+           "sigma", "low", "high", "group", "source", "source_date", "confidence", "method")
+
+
+def _field_of(table: str, name: str) -> str | None:
+    """The field key of a column or field name of ``table`` (``capacity_tpy`` -> capacity)."""
+    fields = FIELDS.get(table, {})
+    if name in fields:
+        return name
+    for key, cols in fields.items():
+        if name in cols:
+            return key
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class UncertainInput:
+    """One uncertain input: a distribution and the rows of one field of one table it sets.
+
+    ``replace`` False: the drawn value multiplies each row's figure (a factor, median 1);
+    True: it replaces the figure (a range in the figure's units).
+    """
+
+    name: str
+    table: str
+    field: str
+    distribution: Distribution
+    rows: tuple[str, ...]
+    factor: str
+    replace: bool = False
+    rule_id: str = ""
+    source: str = ""
+    confidence: str = ""
+    column: str = ""
+    central: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Target:
+    """One model array (a field's figure per row, in the model's row order) and the inputs that
+    set it: :meth:`apply` returns the array of a draw."""
+
+    idx: np.ndarray
+    replace: np.ndarray
+    central: np.ndarray
+    ref: np.ndarray
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """The array at input ``values``: a factor multiplies the figure; a value replaces the
+        rule's figure (NaN keeps the dataset's figures), and scales the model's figure by the
+        same ratio where the two differ (a range on ``vot_pct_value_per_day`` scales
+        ``vot_usd_per_t_h``)."""
+        out = self.central.copy()
+        m = self.idx >= 0
+        if m.any():
+            v = values[self.idx[m]]
+            c = self.central[m]
+            ref = self.ref[m]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rep = np.where(ref != 0, c * (v / ref), v)
+            out[m] = np.where(np.isnan(v), c, np.where(self.replace[m], rep, c * v))
+        return out
+
+    @property
+    def uncertain(self) -> bool:
+        return bool((self.idx >= 0).any())
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class InputSet:
+    """The uncertain inputs of an experiment and the factors (design dimensions) they form."""
+
+    inputs: tuple[UncertainInput, ...]
+    factors: tuple[str, ...]
+    table_hash: str = ""
+    _by_field: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        by: dict = {}
+        for i, x in enumerate(self.inputs):
+            for r in x.rows:
+                by.setdefault((x.table, x.field), {})[r] = i
+        object.__setattr__(self, "_by_field", by)
+
+    @property
+    def names(self) -> list[str]:
+        return [x.name for x in self.inputs]
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def factor_index(self) -> np.ndarray:
+        """For each input, the position of its factor in :attr:`factors`."""
+        pos = {f: i for i, f in enumerate(self.factors)}
+        return np.array([pos[x.factor] for x in self.inputs], dtype=np.int64)
+
+    def values(self, u: np.ndarray) -> np.ndarray:
+        """Input values of design points ``u`` (n, n_factors) in the unit cube: (n, n_inputs)."""
+        u = np.atleast_2d(np.asarray(u, dtype=float))
+        if u.shape[1] != len(self.factors):
+            raise InputError(f"design has {u.shape[1]} columns, the inputs {len(self.factors)} "
+                             "factors.")
+        fi = self.factor_index()
+        out = np.empty((u.shape[0], len(self.inputs)))
+        for i, x in enumerate(self.inputs):
+            out[:, i] = x.distribution.ppf(u[:, fi[i]])
+        return out
+
+    def central_values(self) -> np.ndarray:
+        """Values that reproduce the dataset: factor 1, and NaN for a range (a value that
+        :meth:`Target.apply` reads as "keep each row's figure")."""
+        return np.array([1.0 if not x.replace else math.nan for x in self.inputs])
+
+    def target(self, table: str, field_: str, rows, central) -> Target:
+        """The mapping of a model array (``central`` per row key ``rows``) to the inputs."""
+        rows = list(rows)
+        central = np.asarray(central, dtype=float)
+        by = self._by_field.get((table, field_), {})
+        idx = np.array([by.get(r, -1) for r in rows], dtype=np.int64)
+        replace = np.array([self.inputs[i].replace if i >= 0 else False for i in idx], dtype=bool)
+        ref = np.full(len(rows), np.nan)
+        for j, (r, i) in enumerate(zip(rows, idx)):
+            if i >= 0 and self.inputs[i].replace:
+                x = self.inputs[i]
+                ref[j] = x.central[x.rows.index(r)] if x.central else central[j]
+        return Target(idx, replace, central, ref)
+
+    def table(self) -> pd.DataFrame:
+        """One row per input: name, factor, table, field, rows, distribution, rule, source."""
+        return pd.DataFrame(
+            [(x.name, x.factor, x.table, x.field, len(x.rows), x.distribution.describe(),
+              "value" if x.replace else "factor", x.rule_id, x.confidence, x.source)
+             for x in self.inputs],
+            columns=["input", "factor", "table", "field", "rows", "distribution", "drawn",
+                     "rule_id", "confidence", "source"])
+
+    def select(self, patterns) -> InputSet:
+        """The inputs of the factors that ``patterns`` name (factor or input names, exact or as
+        shell patterns such as ``demand.*``); the others stay at the dataset's figures.
+
+        Raises
+        ------
+        InputError
+            A name or pattern that matches no factor (with the closest names).
+        """
+        patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+        keep: set[str] = set()
+        bad = []
+        for p in patterns:
+            hit = [f for f in self.factors if fnmatch.fnmatchcase(f, p)]
+            hit += [x.factor for x in self.inputs if fnmatch.fnmatchcase(x.name, p)]
+            if not hit:
+                bad.append(p)
+            keep.update(hit)
+        if bad:
+            import difflib
+
+            known = list(self.factors) + self.names
+            hints = sorted({h for b in bad for h in difflib.get_close_matches(b, known, 3, 0.5)})
+            raise InputError(
+                f"{len(bad)} unknown input names ({format_ids(bad)}); "
+                + (f"did you mean {format_ids(hints)}? " if hints else "")
+                + "`karvan explore --list-inputs` lists them.")
+        ins = tuple(x for x in self.inputs if x.factor in keep)
+        return InputSet(ins, tuple(f for f in self.factors if f in keep), self.table_hash)
+
+    def __add__(self, other: InputSet) -> InputSet:
+        clash = set(self.factors) & set(other.factors)
+        if clash:
+            raise InputError(f"factors defined twice: {format_ids(sorted(clash))}.")
+        return InputSet(self.inputs + other.inputs, self.factors + other.factors,
+                        hashlib.sha256((self.table_hash + other.table_hash).encode()
+                                       ).hexdigest()[:16])
+
+
+def builtin_uncertainty_path() -> Path:
+    """``uncertainty.csv`` of the built-in dataset."""
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    return builtin_corridor_folder() / "uncertainty.csv"
+
+
+def read_uncertainty(path: str | os.PathLike) -> pd.DataFrame:
+    """Read and check an uncertainty table; every problem is reported at once.
+
+    Raises
+    ------
+    InputError
+        Missing columns, unknown kinds, tables, fields or distributions, invalid parameters,
+        rows without source, confidence or (for assumptions) method, repeated rule ids.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no uncertainty table there; the built-in one is "
+                         f"{builtin_uncertainty_path()}.")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    problems: list[str] = []
+    missing = [c for c in COLUMNS if c not in df]
+    if missing:
+        raise InputError(f"{path.name}: missing columns {', '.join(missing)}.", str(path))
+    for c in ("sigma", "low", "high"):
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    dup = df["rule_id"][df["rule_id"].duplicated()]
+    if len(dup):
+        problems.append(f"rule_id repeats: {format_ids(dup.unique())}.")
+    for i, r in df.iterrows():
+        where = f"line {i + 2} ({r['rule_id']})"
+        for c in ("rule_id", "kind", "distribution", "source", "confidence"):
+            if pd.isna(r[c]) or not str(r[c]).strip():
+                problems.append(f"{where}: no {c}.")
+        if r["confidence"] == "assumption" and pd.isna(r["method"]):
+            problems.append(f"{where}: an assumption needs a method saying how it was set.")
+        kind = r["kind"]
+        if kind not in ("class", "range"):
+            problems.append(f"{where}: kind must be class or range, got {kind!r}.")
+            continue
+        table, fld = r["table"], r["field"]
+        if kind == "class":
+            if r["confidence_class"] not in CLASSES:
+                problems.append(f"{where}: confidence_class must be one of {', '.join(CLASSES)}, "
+                                f"got {r['confidence_class']!r}.")
+            if r["distribution"] != "lognormal":
+                problems.append(f"{where}: a class rule draws a lognormal factor, got "
+                                f"{r['distribution']!r}.")
+        else:
+            if pd.isna(r["row_id"]):
+                problems.append(f"{where}: a range names its rows in row_id (ids separated by "
+                                "';', or * for every row).")
+        if not (table == "*" and kind == "class"):
+            if table not in FIELDS:
+                problems.append(f"{where}: unknown table {table!r}; uncertain tables are "
+                                f"{', '.join(FIELDS)}.")
+            elif not (fld == "*" and kind == "class") and _field_of(table, fld) is None:
+                problems.append(f"{where}: unknown field {fld!r} of {table}; use one of "
+                                f"{', '.join(FIELDS[table])}.")
+        mode = math.nan
+        dist = _distribution(r, mode)
+        for p in dist.problems() if dist.kind != "triangular" else Distribution(
+                dist.kind, low=dist.low, high=dist.high, mode=dist.low).problems():
+            problems.append(f"{where}: {p}.")
+    if problems:
+        raise InputError(problems, str(path))
+    return df
+
+
+def _distribution(r, mode: float) -> Distribution:
+    return Distribution(str(r["distribution"]), sigma=float(r["sigma"]), low=float(r["low"]),
+                        high=float(r["high"]), mode=mode)
+
+
+def _row_keys(table: str, df: pd.DataFrame) -> list[str]:
+    if table == "link":
+        return [str(i) for i in df.index]
+    if table in ("demand", "growth"):
+        o = "origin_zone_id" if table == "demand" else "origin_country"
+        d = "destination_zone_id" if table == "demand" else "destination_country"
+        return [f"{a}>{b}>{c}" for a, b, c in zip(df[o], df[d], df["commodity_id"])]
+    if table == "tariff":
+        return [f"{a}>{b}" for a, b in zip(df["mode"], df["country"])]
+    if table == "tariff_commodity":
+        return [f"{a}>{b}>{c}" for a, b, c in zip(df["mode"], df["country"], df["commodity_id"])]
+    if table == "commodity":
+        return [str(c) for c in df["commodity_id"]]
+    raise KeyError(table)
+
+
+def _tables(data) -> dict[str, pd.DataFrame]:
+    out = {"link": data.links, "demand": data.demand, "tariff": data.tariffs,
+           "commodity": data.commodities, "growth": data.growth}
+    if data.tariffs_by_commodity is not None:
+        out["tariff_commodity"] = data.tariffs_by_commodity
+    return out
+
+
+def _detail(s) -> dict[str, str]:
+    if not isinstance(s, str):
+        return {}
+    out = {}
+    for part in s.split(";"):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def _present(df: pd.DataFrame, cols: tuple[str, ...]) -> np.ndarray:
+    m = np.zeros(len(df), dtype=bool)
+    for c in cols:
+        if c in df:
+            m |= pd.to_numeric(df[c], errors="coerce").notna().to_numpy()
+    return m
+
+
+def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
+    """The uncertain inputs of a corridor dataset under an uncertainty table (default: the
+    dataset's own ``uncertainty.csv``, else the built-in one).
+
+    Raises
+    ------
+    InputError
+        A bad table (see :func:`read_uncertainty`), a range naming rows the dataset does not
+        have or whose figure is blank, a confidence class without a rule.
+    """
+    if path is None:
+        own = data.folder / "uncertainty.csv" if data.folder is not None else None
+        path = own if own is not None and own.is_file() else builtin_uncertainty_path()
+    path = Path(path)
+    rules = read_uncertainty(path)
+    digest = file_sha256(path)
+    problems: list[str] = []
+    tables = _tables(data)
+    inputs: list[UncertainInput] = []
+    taken: dict[tuple[str, str], set[str]] = {}
+    # ranges first: their rows leave the class groups
+    for i, r in rules[rules["kind"] == "range"].iterrows():
+        table = r["table"]
+        fld = _field_of(table, r["field"])
+        df = tables.get(table)
+        if df is None:
+            problems.append(f"{path.name} line {i + 2}: the dataset has no {table} table.")
+            continue
+        keys = _row_keys(table, df)
+        col = r["field"] if r["field"] in df else next(
+            (c for c in FIELDS[table][fld] if c in df), FIELDS[table][fld][0])
+        vals = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float) if col in df \
+            else np.full(len(df), np.nan)
+        want = keys if r["row_id"].strip() == "*" else [s.strip() for s in
+                                                         r["row_id"].split(";") if s.strip()]
+        pos = {k: j for j, k in enumerate(keys)}
+        unknown = [w for w in want if w not in pos]
+        if unknown:
+            problems.append(f"{path.name} line {i + 2} ({r['rule_id']}): {table} has no rows "
+                            f"{format_ids(unknown)}.")
+            continue
+        blank = [w for w in want if not np.isfinite(vals[pos[w]])]
+        if blank and r["row_id"].strip() != "*":
+            problems.append(f"{path.name} line {i + 2} ({r['rule_id']}): {col} is blank on "
+                            f"{table} rows {format_ids(blank)}.")
+            continue
+        want = [w for w in want if w not in blank]
+        central = vals[[pos[w] for w in want]]
+        mode = float(np.median(central)) if len(central) else math.nan
+        dist = _distribution(r, mode)
+        if dist.kind == "triangular" and dist.problems():
+            problems.append(f"{path.name} line {i + 2} ({r['rule_id']}): the dataset's figure "
+                            f"{mode:g} lies outside the range; " + "; ".join(dist.problems()))
+            continue
+        if fld != "growth" and col != "vot_pct_value_per_day" and (central <= 0).any():
+            problems.append(f"{path.name} line {i + 2} ({r['rule_id']}): a range replaces a "
+                            f"figure by a value, which needs figures > 0 (rows "
+                            f"{format_ids([w for w, c in zip(want, central) if c <= 0])}).")
+            continue
+        name = f"{table}.{fld}:{r['rule_id']}"
+        group = r["group"] if isinstance(r["group"], str) and r["group"].strip() else name
+        inputs.append(UncertainInput(name, table, fld, dist, tuple(want), group, True,
+                                     r["rule_id"], str(r["source"]), str(r["confidence"]), col,
+                                     tuple(float(c) for c in central)))
+        taken.setdefault((table, fld), set()).update(want)
+    class_rules = {(r["confidence_class"], r["table"], r["field"]): r
+                   for _, r in rules[rules["kind"] == "class"].iterrows()}
+
+    def class_rule(cls: str, table: str, fld: str):
+        for t, f in ((table, fld), (table, "*"), ("*", "*")):
+            if (cls, t, f) in class_rules:
+                return class_rules[(cls, t, f)]
+        return None
+
+    unruled: set[str] = set()
+    for table, df in tables.items():
+        keys = np.array(_row_keys(table, df), dtype=object)
+        detail = [_detail(s) for s in df["confidence_detail"]] if "confidence_detail" in df \
+            else [{}] * len(df)
+        conf = df["confidence"].astype(str).to_numpy()
+        src = df["source"].astype(str).to_numpy()
+        for fld, cols in FIELDS[table].items():
+            if table == "commodity":
+                cols = cols[:1]
+            present = _present(df, cols)
+            if table == "link" and fld == "speed":
+                present &= pd.to_numeric(df["speed_kph"], errors="coerce").fillna(0).to_numpy() > 0
+            groups: dict[tuple[str, str], list[str]] = {}
+            done = taken.get((table, fld), set())
+            for j in np.flatnonzero(present):
+                if keys[j] in done:
+                    continue
+                cls = detail[j].get(fld, conf[j])
+                groups.setdefault((cls, src[j]), []).append(keys[j])
+            for (cls, s), rows in sorted(groups.items()):
+                rule = class_rule(cls, table, fld)
+                if rule is None:
+                    unruled.add(cls)
+                    continue
+                name = f"{table}.{fld}:{cls}[{s}]"
+                inputs.append(UncertainInput(name, table, fld, _distribution(rule, math.nan),
+                                             tuple(rows), name, False, str(rule["rule_id"]), s,
+                                             cls, cols[0]))
+    if unruled:
+        problems.append(f"{path.name}: no class rule for confidence {format_ids(sorted(unruled))}"
+                        "; add a row of kind class for each.")
+    if problems:
+        raise InputError(problems, str(path))
+    factors = tuple(dict.fromkeys(x.factor for x in inputs))
+    return InputSet(tuple(inputs), factors, digest)
+
+
+def parameter_inputs(params: pd.DataFrame, *, table: str = "parameter") -> InputSet:
+    """Inputs from a table of estimated parameters with standard errors: columns
+    ``parameter_id``, ``value``, ``std_error``, ``source`` (e.g. the choice model's calibrated
+    constants and dispersion). Each parameter is a normal input named
+    ``<table>.<parameter_id>``; a model reads its array with ``target(table, "value", ids, ...)``.
+
+    Raises
+    ------
+    InputError
+        Missing columns, non-finite values or standard errors <= 0.
+    """
+    need = ("parameter_id", "value", "std_error")
+    miss = [c for c in need if c not in params]
+    if miss:
+        raise InputError(f"parameter table: missing columns {', '.join(miss)}.")
+    problems, out = [], []
+    for r in params.itertuples(index=False):
+        d = Distribution("normal", sigma=float(r.std_error), mean=float(r.value))
+        bad = d.problems()
+        if bad:
+            problems.append(f"parameter {r.parameter_id}: " + "; ".join(bad) + ".")
+            continue
+        name = f"{table}.{r.parameter_id}"
+        out.append(UncertainInput(name, table, "value", d, (str(r.parameter_id),), name, True,
+                                  "", str(getattr(r, "source", "")), "calibrated", "value",
+                                  (float(r.value),)))
+    if problems:
+        raise InputError(problems)
+    digest = hashlib.sha256(pd.util.hash_pandas_object(params, index=False).values.tobytes()
+                            ).hexdigest()[:16]
+    return InputSet(tuple(out), tuple(x.factor for x in out), digest)
+
+
+def ranges_inputs(ranges: dict[str, tuple[float, float]], *, table: str = "x") -> InputSet:
+    """Independent uniform inputs ``<table>.<name>`` on the given ranges (test functions,
+    scripted studies); a model reads them with ``target(table, "value", names, ...)``.
+
+    Raises
+    ------
+    InputError
+        A range with low >= high.
+    """
+    out, problems = [], []
+    for k, (lo, hi) in ranges.items():
+        d = Distribution("uniform", low=float(lo), high=float(hi))
+        if d.problems():
+            problems.append(f"{k}: " + "; ".join(d.problems()) + ".")
+        name = f"{table}.{k}"
+        out.append(UncertainInput(name, table, "value", d, (k,), name, True))
+    if problems:
+        raise InputError(problems)
+    return InputSet(tuple(out), tuple(x.factor for x in out), "ranges")

@@ -1,0 +1,374 @@
+"""Run an experiment (scenario x draw) on Dask, persisting every batch as it completes.
+
+The client draws the design, sends each scenario's model builder to the cluster once (a task
+whose result stays in worker memory), then one task per batch of draws of one scenario: the
+batch's input values in, a table of inputs and headline outputs back. The client writes each
+returned batch atomically into the experiment folder as it arrives, so a worker or a client that
+dies loses only batches in flight; the same call again skips every draw already written.
+
+Results do not depend on how draws are spread: a draw's input values come from the design
+(seeded), each draw starts from its scenario's central solution (never from another draw), and
+kernels run with one numba thread inside tasks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from karvan._version import __version__
+from karvan.errors import InputError, KarvanError
+from karvan.explore.experiment import (
+    EXPERIMENTS,
+    Experiment,
+    design_frame,
+    find_resumable,
+    new_experiment_id,
+    write_csv_atomic,
+    write_parquet_atomic,
+)
+from karvan.explore.inputs import InputSet
+from karvan.explore.sampling import Design, check_design_args, make_design
+
+log = logging.getLogger(__name__)
+
+#: seconds to wait for a scheduler given by address before giving up
+CONNECT_TIMEOUT_S = 10.0
+
+Progress = Callable[[int, int, str], None]
+
+
+class Model(Protocol):
+    """What an experiment evaluates: outputs (name -> number) at input values (None: central)."""
+
+    def evaluate(self, values: np.ndarray | None) -> dict[str, float]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One scenario of an experiment: a picklable builder run on a worker, and the scenario
+    its effects are measured against (its like-year reference), if any."""
+
+    scenario: str
+    build: Callable[[], Model]
+    reference: str | None = None
+    config: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ExperimentResult:
+    """A finished experiment: its folder, the draws computed by this call and those resumed."""
+
+    experiment: Experiment
+    computed: int
+    resumed: int
+    elapsed_s: float
+
+    @property
+    def folder(self) -> Path:
+        return self.experiment.folder
+
+
+def _one_thread():
+    import numba
+
+    @contextlib.contextmanager
+    def cm():
+        old = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(old)
+    return cm()
+
+
+def _build(build: Callable[[], Model]) -> Model:
+    with _one_thread():
+        return build()
+
+
+def _evaluate_batch(model: Model, values: np.ndarray | None, draws: np.ndarray,
+                    input_names: Sequence[str]) -> bytes:
+    """Evaluate draws ``draws`` (rows of ``values``; None: the central case, draw -1) and
+    return the batch as the bytes of a Parquet file (``draw``, ``in:<input>``,
+    ``out:<output>``, ``_gap``, ...): built where the work is done, so that the client only
+    writes it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = []
+    with _one_thread():
+        for r, d in enumerate(draws):
+            t0, c0 = time.perf_counter(), time.process_time()
+            out = model.evaluate(None if values is None else values[r])
+            out = {f"out:{k}" if not k.startswith("_") else k: v for k, v in out.items()}
+            out["_elapsed_s"] = time.perf_counter() - t0
+            out["_cpu_s"] = time.process_time() - c0
+            rows.append(out)
+    names = list(rows[0]) if rows else []
+    cols = [pa.array(np.asarray(draws, dtype=np.int64))]
+    col_names = ["draw"]
+    if values is not None:
+        v = np.asarray(values, dtype=float)
+        cols += [pa.array(v[:, j]) for j in range(v.shape[1])]
+        col_names += [f"in:{n}" for n in input_names]
+    x = np.array([[row.get(n, np.nan) for n in names] for row in rows], dtype=float)
+    cols += [pa.array(x[:, j]) for j in range(len(names))]
+    col_names += names
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_arrays(cols, names=col_names), sink, write_statistics=False)
+    return sink.getvalue().to_pybytes()
+
+
+def config_hash(config: dict) -> str:
+    """A stable hash of an experiment's settings (what must match to resume)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def connect(*, workers: int | None = None, scheduler: str | None = None,
+            client: Any = None) -> Iterator[Any]:
+    """A Dask client: the one given, one connected to ``scheduler``, or a local cluster of
+    ``workers`` processes (one thread each); closed on exit unless it was given.
+
+    Raises
+    ------
+    InputError
+        Both ``workers`` and ``scheduler``, ``workers`` < 1, or a scheduler that cannot be
+        reached within :data:`CONNECT_TIMEOUT_S`.
+    """
+    if client is not None:
+        yield client
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None and workers is not None:
+        raise InputError("give --workers (a local cluster) or --scheduler (a running one), not "
+                         "both.")
+    if scheduler is not None:
+        try:
+            c = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except (OSError, TimeoutError, ValueError) as e:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} within "
+                             f"{CONNECT_TIMEOUT_S:g} s ({type(e).__name__}: {e}); start one "
+                             "(`dask scheduler`) or leave out --scheduler for a local "
+                             "cluster.") from None
+        try:
+            yield c
+        finally:
+            c.close()
+        return
+    n = 2 if workers is None else int(workers)
+    if n < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}.")
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=":0", silence_logs=logging.ERROR)
+    c = Client(cluster)
+    try:
+        yield c
+    finally:
+        c.close()
+        cluster.close()
+
+
+def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
+                   sampler: str = "lhs", seed: int = 0, groups: str = "factor",
+                   workers: int | None = None, scheduler: str | None = None,
+                   client: Any = None, folder: str | Path | None = None,
+                   store: str | Path | None = None, batch_size: int | None = None,
+                   config: dict | None = None, progress: Progress | None = None,
+                   analyse: Callable[[Experiment], None] | None = None) -> ExperimentResult:
+    """Evaluate every scenario of ``specs`` at every point of a design of ``inputs``.
+
+    Parameters
+    ----------
+    specs
+        The scenarios: their builders and like-year references.
+    inputs
+        The uncertain inputs (their factors are the design's dimensions).
+    draws, sampler, seed, groups
+        The design (:func:`karvan.explore.sampling.make_design`).
+    workers, scheduler, client
+        Where to run: a local cluster of ``workers`` processes (default 2), the scheduler at
+        ``scheduler``, an existing Dask ``client``; ``workers=0`` runs in this process.
+    folder, store
+        The experiment's folder; default a new folder under ``store/experiments`` (``store``
+        default ``results``), or the incomplete one there with the same settings (resumed).
+    batch_size
+        Draws per task (default: about 1 s of work, 8 to 32 draws).
+    config
+        More settings that define the experiment (the dataset's hashes, solver settings).
+    progress
+        Called with (draws done, draws in all, a note) after each batch.
+    analyse
+        Called with the experiment once every draw is written (bands, statements, sensitivity).
+
+    Raises
+    ------
+    InputError
+        Bad design arguments, both workers and scheduler, an unreachable scheduler, a folder
+        holding an experiment with other settings; all before any model is built.
+    KarvanError
+        A task that failed (with its scenario and draws).
+    """
+    t0 = time.perf_counter()
+    problems = check_design_args(sampler, draws, len(inputs.factors), groups)
+    names = [s.scenario for s in specs]
+    if not specs:
+        problems.append("no scenario to explore.")
+    if len(set(names)) != len(names):
+        problems.append(f"scenarios repeat: {', '.join(names)}.")
+    if batch_size is not None and batch_size < 1:
+        problems.append(f"batch size must be >= 1, got {batch_size}.")
+    if workers is not None and scheduler is not None:
+        problems.append("give --workers (a local cluster) or --scheduler (a running one), not "
+                        "both.")
+    if workers is not None and workers < 0:
+        problems.append(f"--workers must be >= 0, got {workers}.")
+    if problems:
+        raise InputError(problems)
+    design = make_design(inputs, sampler, draws, seed, groups=groups)
+    cfg = {"karvan_version": __version__, "scenarios": names,
+           "references": {s.scenario: s.reference for s in specs},
+           "scenario_config": {s.scenario: s.config for s in specs},
+           "sampler": sampler, "draws": draws, "seed": seed, "groups": groups,
+           "factors": list(inputs.factors), "inputs": inputs.names,
+           "uncertainty_table": inputs.table_hash, **(config or {})}
+    chash = config_hash(cfg)
+    exp = _open_experiment(folder, store, chash, names)
+    in_process = workers == 0 and client is None and scheduler is None
+    with contextlib.ExitStack() as stack:
+        cl = None if in_process else stack.enter_context(
+            connect(workers=workers, scheduler=scheduler, client=client))
+        resumed = exp.exists()
+        if not resumed:
+            exp.folder.mkdir(parents=True, exist_ok=True)
+            write_parquet_atomic(design_frame(design.u, design.factors),
+                                 exp.folder / "design.parquet")
+            write_csv_atomic(inputs.table(), exp.folder / "inputs.csv")
+            exp.write_manifest({**cfg, "config_hash": chash, "status": "running",
+                                "created": datetime.now(timezone.utc).isoformat(),
+                                "n_draws": design.n, "design_groups": list(design.groups),
+                                "experiment_id": exp.folder.name})
+        else:
+            log.info("resuming experiment %s", exp.folder)
+        done = exp.completed()
+        todo = _batches(specs, design, done, batch_size)
+        total = len(specs) * (design.n + 1)
+        n_done = sum(len(v) for v in done.values())
+        n_resumed = n_done
+        if progress is not None:
+            progress(n_done, total, f"resumed {n_done} draws" if n_done else "started")
+        values = inputs.values(design.u)
+        computed = 0
+        if in_process:
+            models = {}
+            for spec, ids in todo:
+                if spec.scenario not in models:
+                    models[spec.scenario] = _build(spec.build)
+                blob = _evaluate_batch(models[spec.scenario],
+                                       None if ids[0] < 0 else values[ids], ids, inputs.names)
+                exp.write_batch(spec.scenario, ids, blob)
+                computed += len(ids)
+                n_done += len(ids)
+                if progress is not None:
+                    progress(n_done, total, spec.scenario)
+        else:
+            computed, n_done = _run_on_dask(cl, exp, specs, todo, values, inputs.names,
+                                            n_done, total, progress)
+        if analyse is not None:
+            analyse(exp)
+        m = exp.manifest()
+        m.update(status="complete", completed=datetime.now(timezone.utc).isoformat())
+        exp.write_manifest(m)
+    return ExperimentResult(exp, computed, n_resumed, time.perf_counter() - t0)
+
+
+def _open_experiment(folder, store, chash: str, names: list[str]) -> Experiment:
+    if folder is not None:
+        exp = Experiment(folder)
+        if exp.exists():
+            m = exp.manifest()
+            if m.get("config_hash") != chash:
+                raise InputError(f"{exp.folder} holds an experiment with other settings "
+                                 f"(scenarios {', '.join(m.get('scenarios', []))}, draws "
+                                 f"{m.get('draws')}, sampler {m.get('sampler')}, seed "
+                                 f"{m.get('seed')}); give another --out folder.")
+        elif exp.folder.exists() and any(exp.folder.iterdir()):
+            raise InputError(f"{exp.folder} is not empty and holds no experiment; give a new or "
+                             "empty folder.")
+        return exp
+    root = Path(store) if store is not None else Path("results")
+    found = find_resumable(root, chash)
+    if found is not None:
+        return found
+    label = names[0] if len(names) == 1 else f"{len(names)}scenarios"
+    return Experiment(root / EXPERIMENTS / new_experiment_id(label, chash))
+
+
+def _batches(specs, design: Design, done: dict[str, set[int]], batch_size: int | None
+             ) -> list[tuple[ModelSpec, np.ndarray]]:
+    """(scenario, draw ids) of the work left: the central case (-1) first, then batches."""
+    from karvan.explore.experiment import _SAFE
+
+    size = batch_size or int(min(32, max(8, design.n // 16)))
+    out = []
+    per = []
+    for s in specs:
+        have = done.get(_SAFE.sub("_", s.scenario), set())
+        if -1 not in have:
+            out.append((s, np.array([-1])))
+        left = np.array([d for d in range(design.n) if d not in have], dtype=np.int64)
+        per.append([(s, left[i:i + size]) for i in range(0, len(left), size)])
+    # interleave scenarios so that every one advances together
+    for i in range(max((len(p) for p in per), default=0)):
+        out.extend(p[i] for p in per if i < len(p))
+    return out
+
+
+def _run_on_dask(client, exp: Experiment, specs, todo, values: np.ndarray, input_names,
+                 n_done: int, total: int, progress: Progress | None) -> tuple[int, int]:
+    from distributed import as_completed
+
+    models = {}
+    futures = {}
+    for spec, ids in todo:
+        if spec.scenario not in models:
+            models[spec.scenario] = client.submit(_build, spec.build, pure=False,
+                                                  key=f"build-{spec.scenario}-{time.time_ns()}")
+        vals = None if ids[0] < 0 else values[ids]
+        f = client.submit(_evaluate_batch, models[spec.scenario], vals, ids, input_names,
+                          pure=False, retries=2)
+        futures[f] = (spec.scenario, ids)
+    computed = 0
+    try:
+        for f in as_completed(list(futures)):
+            scen, ids = futures[f]
+            try:
+                blob = f.result()
+            except Exception as e:  # noqa: BLE001  (re-raised with where it happened)
+                raise KarvanError(f"scenario {scen}, draws {int(ids[0])}..{int(ids[-1])}: "
+                                  f"{type(e).__name__}: {e}") from e
+            exp.write_batch(scen, ids, blob)
+            computed += len(ids)
+            n_done += len(ids)
+            if progress is not None:
+                progress(n_done, total, scen)
+    finally:
+        pending = [f for f in futures if not f.done()]
+        if pending:
+            client.cancel(pending)
+        client.cancel(list(models.values()))
+    return computed, n_done

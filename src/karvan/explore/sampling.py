@@ -1,0 +1,127 @@
+"""Designs: the points of the unit cube at which an experiment evaluates its models.
+
+- ``lhs``: a Latin hypercube of ``draws`` points (scipy's :class:`~scipy.stats.qmc.LatinHypercube`);
+  bands, probabilities and first-order sensitivity (RBD-FAST) come from it.
+- ``sobol``: Saltelli's scheme on a scrambled Sobol sequence (SALib): ``draws`` base points give
+  ``draws * (G + 2)`` evaluations for G sensitivity groups (first and total order indices);
+  ``draws`` must be a power of 2.
+- ``morris``: Morris trajectories (SALib), ``draws * (G + 1)`` evaluations; screening for when
+  evaluations are few.
+
+Sensitivity groups: the factors of the inputs (``groups="factor"``), or one group per table and
+field (``groups="field"``: ``demand.tonnes``, ``link.capacity``, ...), which needs far fewer
+evaluations for Sobol indices. Every design point varies every factor independently; groups only
+decide which factors move together between the matrices of the Saltelli and Morris schemes.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from karvan.errors import InputError
+from karvan.explore.inputs import InputSet
+
+SAMPLERS = ("lhs", "sobol", "morris")
+GROUPINGS = ("factor", "field")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Design:
+    """A design: points ``u`` (n, n_factors) in the unit cube and how they were drawn."""
+
+    sampler: str
+    base: int
+    seed: int
+    u: np.ndarray
+    factors: tuple[str, ...]
+    groups: tuple[str, ...]
+    group_of: tuple[str, ...]
+
+    @property
+    def n(self) -> int:
+        return int(self.u.shape[0])
+
+    def problem(self) -> dict:
+        """The SALib problem of this design (unit bounds; groups where they merge factors)."""
+        p = {"num_vars": len(self.factors), "names": list(self.factors),
+             "bounds": [[0.0, 1.0]] * len(self.factors)}
+        if len(self.groups) != len(self.factors):
+            p["groups"] = list(self.group_of)
+        return p
+
+
+def factor_groups(inputs: InputSet, groups: str) -> list[str]:
+    """The sensitivity group of each factor of ``inputs``."""
+    if groups == "factor":
+        return list(inputs.factors)
+    if groups == "field":
+        first = {}
+        for x in inputs.inputs:
+            first.setdefault(x.factor, f"{x.table}.{x.field}")
+        return [first[f] for f in inputs.factors]
+    raise InputError(f"unknown grouping {groups!r}; use one of {', '.join(GROUPINGS)}.")
+
+
+def check_design_args(sampler: str, draws: int, n_factors: int, groups: str = "factor"
+                      ) -> list[str]:
+    """Problems with a design request (empty when it can be drawn)."""
+    out = []
+    if sampler not in SAMPLERS:
+        out.append(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
+    if not isinstance(draws, (int, np.integer)) or isinstance(draws, bool) or draws < 2:
+        out.append(f"--draws must be an integer >= 2, got {draws!r}.")
+    elif sampler == "sobol" and draws & (draws - 1):
+        lo = 1 << (int(draws).bit_length() - 1)
+        out.append(f"the sobol sampler needs a power of 2 for --draws (its base sample), got "
+                   f"{draws}; use {lo} or {2 * lo}.")
+    if n_factors < 1:
+        out.append("there is no uncertain input to draw.")
+    elif sampler in ("sobol", "morris") and n_factors < 2 and groups == "factor":
+        out.append(f"the {sampler} sampler needs at least 2 factors, got {n_factors}.")
+    if groups not in GROUPINGS:
+        out.append(f"unknown grouping {groups!r}; use one of {', '.join(GROUPINGS)}.")
+    return out
+
+
+def make_design(inputs: InputSet, sampler: str, draws: int, seed: int, *,
+                groups: str = "factor") -> Design:
+    """Draw the design of an experiment; the same arguments give the same points.
+
+    Raises
+    ------
+    InputError
+        An unknown sampler or grouping, ``draws`` < 2, a Sobol base that is not a power of 2.
+    """
+    problems = check_design_args(sampler, draws, len(inputs.factors), groups)
+    if problems:
+        raise InputError(problems)
+    group_of = factor_groups(inputs, groups)
+    names = tuple(dict.fromkeys(group_of))
+    d = len(inputs.factors)
+    prob = {"num_vars": d, "names": list(inputs.factors), "bounds": [[0.0, 1.0]] * d}
+    if len(names) != d:
+        prob["groups"] = group_of
+    rng = np.random.default_rng(seed)
+    if sampler == "lhs":
+        u = _lhs(d, draws, rng)
+    elif sampler == "sobol":
+        from SALib.sample import sobol
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # SALib's notes on Sobol balance
+            u = sobol.sample(prob, draws, calc_second_order=False, seed=rng)
+    else:
+        from SALib.sample import morris
+
+        u = morris.sample(prob, draws, num_levels=4, seed=rng)
+    return Design(sampler, int(draws), int(seed), np.ascontiguousarray(u, dtype=float),
+                  tuple(inputs.factors), names, tuple(group_of))
+
+
+def _lhs(d: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    from scipy.stats import qmc
+
+    return qmc.LatinHypercube(d=d, rng=rng).random(n)

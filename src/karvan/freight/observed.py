@@ -1,0 +1,394 @@
+"""Reported volumes (``observed.csv``) and what a run says about them.
+
+Every observation is a linear function of the OD cells of a run,
+``modelled_i = sum over cells c of a[i, c] * tonnes_c``, where ``a[i, c]`` is the share of cell
+c's tonnes that the observation counts: the share of its flow on routes that meet the
+observation's terms, restricted to the observation's commodity and origin-destination subset.
+Trade observations count demand, not routes (``a[i, c]`` is 1 for the cells of the country
+pair). The same matrix gives the calibration table and the OD estimation's link-use proportions.
+
+Grammar of ``element_ids`` (docs/dataset.md, "Calibration and validation"): groups separated by
+``;`` are alternatives, and a route that meets any of them counts once; the terms of a group,
+joined by ``+``, must all be met. A term is a link id or border id (both directions; ``:ab`` or
+``:ba`` one), ``A>B>C`` (from country A across country B to country C, ``*`` for any country other
+than B) or a country pair of the demand (``A<>B`` both directions, ``A>B`` one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from karvan.errors import InputError, format_ids
+from karvan.network.graph import CompiledGraph
+
+#: columns an observed table must have; the others have defaults (see :func:`parse_observations`)
+REQUIRED = ("observed_id", "element_ids", "year", "tonnes_per_year")
+ROLES = ("fit", "validate")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One condition of a group: ``kind`` is ``link`` (``ids`` are link ids, each with a
+    direction ``ab``, ``ba`` or ``both``), ``border`` (border ids), ``transit`` (``ids`` =
+    (A, B, C)) or ``trade`` (``ids`` = (A, B), ``both`` for ``A<>B``)."""
+
+    kind: str
+    ids: tuple[str, ...]
+    direction: str = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A parsed row of ``observed.csv``: what it counts, for which year, how much."""
+
+    observed_id: str
+    groups: tuple[tuple[Term, ...], ...]
+    year: int
+    tonnes: float
+    commodity_id: str | None = None
+    od: tuple[str, str, str] | None = None  # (A, B, how): how in {"either", "one", "both"}
+    mode: str | None = None
+    node_direction: tuple[str, str] | None = None  # the direction column's from>to
+    independent: bool = False
+    role: str = "fit"
+
+    @property
+    def is_trade(self) -> bool:
+        return any(t.kind == "trade" for g in self.groups for t in g)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RunFlows:
+    """What the comparators need from one run: its routes, graph, link table and demand cells.
+
+    ``routes`` has columns ``class, origin, destination, arcs, share`` (as
+    :func:`karvan.paths.route_flows`), ``links`` is the scenario's link table indexed by
+    ``link_id`` (with ``mode``, ``country``, ``border_id``, ``from_node_id``, ``to_node_id``),
+    ``cells`` the demand of the run (``origin_zone_id, destination_zone_id, commodity_id,
+    tonnes_per_year``), one row per OD pair and commodity.
+    """
+
+    name: str
+    year: int
+    routes: pd.DataFrame
+    graph: CompiledGraph
+    links: pd.DataFrame
+    cells: pd.DataFrame
+    meta: dict = field(default_factory=dict)
+
+
+def _split(value) -> list[str]:
+    s = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    return [p.strip() for p in s.split(";") if p.strip() and p.strip().lower() != "nan"]
+
+
+def _text(row: Mapping, col: str) -> str:
+    v = row.get(col, "")
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    return str(v).strip()
+
+
+def parse_observations(observed: pd.DataFrame, links: pd.DataFrame, *,
+                       countries: set[str], commodities: set[str],
+                       where: str = "observed.csv") -> list[Observation]:
+    """Parse every row of an observed table, checking its ids against the dataset.
+
+    Parameters
+    ----------
+    observed
+        The table (``CorridorData.observed``): ``observed_id, element_ids, year,
+        tonnes_per_year`` and optionally ``direction, commodity_id, od_countries, mode,
+        independent`` (default false: a figure not known to be independent is no evidence) and
+        ``role`` (default fit).
+    links
+        The dataset's link table, indexed by ``link_id``, with ``from_node_id``, ``to_node_id``
+        and ``border_id``: every link of every status, so that a figure on a link that a
+        scenario closes still parses (and counts zero there).
+    countries, commodities
+        The country codes of the zones (plus the link pseudo-countries) and the commodity ids.
+
+    Returns
+    -------
+    list of Observation
+        In the order of the table.
+
+    Raises
+    ------
+    InputError
+        Every problem at once: unknown link, border, country or commodity ids, bad syntax, a
+        direction that matches no end of its link, tonnes that are not positive.
+    """
+    problems: list[str] = []
+    missing = [c for c in REQUIRED if c not in observed]
+    if missing:
+        raise InputError(f"{where}: missing column(s) {', '.join(missing)}.")
+    border_ids = set(links["border_id"].dropna().astype(str)) if "border_id" in links else set()
+    link_ids = set(map(str, links.index))
+    link_countries = set(links["country"].dropna().astype(str)) if "country" in links else set()
+    known_c = set(countries) | link_countries
+    out: list[Observation] = []
+    for pos, row in enumerate(observed.to_dict("records")):
+        oid = _text(row, "observed_id") or f"line {pos + 2}"
+        at = f"{where} line {pos + 2} ({oid})"
+        groups = []
+        for g in _split(row.get("element_ids")):
+            terms = []
+            for raw in (t.strip() for t in g.split("+")):
+                term = _parse_term(raw, link_ids, border_ids, known_c, at, problems)
+                if term is not None:
+                    terms.append(term)
+            if terms:
+                groups.append(tuple(terms))
+        if not groups and not any(at in p for p in problems):
+            problems.append(f"{at}: element_ids is empty; name the links, borders, transit or "
+                            "country pair the figure counts.")
+        kinds = {t.kind for g in groups for t in g}
+        if "trade" in kinds and kinds != {"trade"}:
+            problems.append(f"{at}: a country pair (A<>B) compares demand and cannot be combined "
+                            "with links, borders or transit in one row.")
+        try:
+            year = int(float(row.get("year")))
+        except (TypeError, ValueError):
+            problems.append(f"{at}: year {row.get('year')!r} is not a year.")
+            year = -1
+        tonnes = pd.to_numeric(pd.Series([row.get("tonnes_per_year")]), errors="coerce").iloc[0]
+        if not (tonnes > 0):
+            problems.append(f"{at}: tonnes_per_year must be a number > 0, not "
+                            f"{row.get('tonnes_per_year')!r}.")
+        com = _text(row, "commodity_id") or None
+        if com is not None and com not in commodities:
+            problems.append(f"{at}: unknown commodity_id {com!r} (known: "
+                            f"{format_ids(sorted(commodities))}).")
+        od = _parse_od(_text(row, "od_countries"), known_c, at, problems)
+        mode = _text(row, "mode") or None
+        if mode is not None and "transit" not in kinds:
+            problems.append(f"{at}: mode {mode!r} applies to transit terms (A>B>C) only; give "
+                            "the links of that mode instead.")
+        direction = _text(row, "direction") or "both"
+        node_dir = None
+        if direction not in ("both", "element"):
+            frm, sep, to = direction.partition(">")
+            single = len(groups) == 1 and len(groups[0]) == 1 and groups[0][0].kind in (
+                "link", "border") and groups[0][0].direction == "both"
+            if not sep or not frm.strip() or not to.strip():
+                problems.append(f"{at}: direction {direction!r} must be 'both', 'element' or "
+                                "from_node>to_node.")
+            elif not single:
+                problems.append(f"{at}: direction {direction!r} needs exactly one link or border "
+                                "in element_ids (use id:ab or id:ba in a longer list).")
+            else:
+                node_dir = (frm.strip(), to.strip())
+                term = groups[0][0]
+                dirs = _node_direction(term, node_dir, links)
+                if dirs is None:
+                    problems.append(f"{at}: direction {direction!r} matches neither end of "
+                                    f"{format_ids(term.ids)}.")
+                else:
+                    # the links of the term in that direction, as alternatives (a border may
+                    # have a rail and a road link)
+                    groups = [(Term("link", (lid,), d),) for lid, d in dirs]
+        independent = _text(row, "independent").lower()
+        if independent not in ("", "true", "false"):
+            problems.append(f"{at}: independent must be true or false, not {independent!r}.")
+        role = _text(row, "role") or "fit"
+        if role not in ROLES:
+            problems.append(f"{at}: role must be fit or validate, not {role!r}.")
+        if role == "validate" and independent != "true":
+            problems.append(f"{at}: a validate row must be independent (independent=true): a "
+                            "figure used to build an input cannot test the model.")
+        out.append(Observation(oid, tuple(groups), year, float(tonnes) if tonnes > 0 else 0.0,
+                               com, od, mode, node_dir, independent == "true", role))
+    if problems:
+        raise InputError(problems, where)
+    return out
+
+
+def _parse_term(raw: str, link_ids: set[str], border_ids: set[str], countries: set[str],
+                at: str, problems: list[str]) -> Term | None:
+    if "<>" in raw:
+        a, b = (s.strip() for s in raw.split("<>", 1))
+        bad = [c for c in (a, b) if c not in countries]
+        if bad:
+            problems.append(f"{at}: unknown country {format_ids(bad)} in {raw!r}.")
+            return None
+        return Term("trade", (a, b), "both")
+    if raw.count(">") == 2:
+        a, b, c = (s.strip() for s in raw.split(">"))
+        bad = [x for x in (a, b, c) if x != "*" and x not in countries]
+        if b == "*" or bad:
+            problems.append(f"{at}: transit {raw!r} needs a country in the middle and known "
+                            f"countries or * at the ends.")
+            return None
+        return Term("transit", (a, b, c))
+    if raw.count(">") == 1:
+        a, b = (s.strip() for s in raw.split(">"))
+        bad = [c for c in (a, b) if c not in countries]
+        if bad:
+            problems.append(f"{at}: unknown country {format_ids(bad)} in {raw!r}.")
+            return None
+        return Term("trade", (a, b), "one")
+    ident, _, d = raw.partition(":")
+    d = d.strip().lower() or "both"
+    if d not in ("ab", "ba", "both"):
+        problems.append(f"{at}: direction {d!r} of {raw!r} must be ab or ba.")
+        return None
+    if ident in link_ids:
+        return Term("link", (ident,), d)
+    if ident in border_ids:
+        return Term("border", (ident,), d)
+    problems.append(f"{at}: {ident!r} is neither a link id nor a border id of the dataset.")
+    return None
+
+
+def _parse_od(text: str, countries: set[str], at: str, problems: list[str]
+              ) -> tuple[str, str, str] | None:
+    if not text:
+        return None
+    if "<>" in text:
+        a, b = (s.strip() for s in text.split("<>", 1))
+        how = "both"
+    elif ">" in text:
+        a, b = (s.strip() for s in text.split(">", 1))
+        how = "one"
+    else:
+        a, b, how = text, text, "either"
+    bad = [c for c in (a, b) if c != "*" and c not in countries]
+    if bad or (how == "either" and a == "*"):
+        problems.append(f"{at}: od_countries {text!r} must be C, A>B, A<>B with country codes "
+                        "(* for any country in A>B).")
+        return None
+    return (a, b, how)
+
+
+def _node_direction(term: Term, frm_to: tuple[str, str], links: pd.DataFrame):
+    ids = [term.ids[0]] if term.kind == "link" else list(
+        links.index[links["border_id"].astype(str) == term.ids[0]])
+    out = []
+    for lid in ids:
+        f, t = str(links.at[lid, "from_node_id"]), str(links.at[lid, "to_node_id"])
+        if f == frm_to[0] and t == frm_to[1]:
+            out.append((lid, "ab"))
+        elif t == frm_to[0] and f == frm_to[1]:
+            out.append((lid, "ba"))
+    return out or None
+
+
+def _od_match(od: tuple[str, str, str] | None, oc: np.ndarray, dc: np.ndarray) -> np.ndarray:
+    if od is None:
+        return np.ones(len(oc), dtype=bool)
+    a, b, how = od
+    if how == "either":
+        return (oc == a) | (dc == a)
+    fwd = ((oc == a) if a != "*" else np.ones(len(oc), bool)) & (
+        (dc == b) if b != "*" else np.ones(len(dc), bool))
+    if how == "one":
+        return fwd
+    bwd = ((oc == b) if b != "*" else np.ones(len(oc), bool)) & (
+        (dc == a) if a != "*" else np.ones(len(dc), bool))
+    return fwd | bwd
+
+
+def _commodity(segment: str) -> str:
+    return str(segment).split("|", 1)[0]
+
+
+def observation_matrix(observations: list[Observation], flows: RunFlows,
+                       zone_country: Mapping[str, str]) -> np.ndarray:
+    """The matrix ``a`` (observations x cells of ``flows.cells``) of one run.
+
+    ``a[i, c]`` is the share of cell c's tonnes that observation i counts in this run: the
+    summed share of its routes that meet the observation's terms (each route once), or 1 for
+    a trade observation on its country pair; zero outside the observation's commodity and
+    origin-destination subset. ``a @ flows.cells["tonnes_per_year"]`` is the modelled value of
+    every observation, whatever its year (comparing only like years is the caller's part).
+    """
+    cells = flows.cells.reset_index(drop=True)
+    n_cells = len(cells)
+    c_oc = cells["origin_zone_id"].map(zone_country).to_numpy(dtype=object)
+    c_dc = cells["destination_zone_id"].map(zone_country).to_numpy(dtype=object)
+    c_com = cells["commodity_id"].astype(str).to_numpy()
+    key = {(c, o, d): i for i, (o, d, c) in enumerate(zip(
+        cells["origin_zone_id"], cells["destination_zone_id"], c_com))}
+    g = flows.graph
+    routes = flows.routes
+    n_routes = len(routes)
+    # route -> cell, route x arc incidence
+    r_cell = np.array([key.get((_commodity(c), o, d), -1) for c, o, d in zip(
+        routes["class"], routes["origin"], routes["destination"])], dtype=np.int64) \
+        if n_routes else np.zeros(0, np.int64)
+    share = routes["share"].to_numpy(dtype=float) if n_routes else np.zeros(0)
+    rows, cols = [], []
+    for r, arcs in enumerate(routes["arcs"] if n_routes else []):
+        a = np.unique(np.asarray(arcs, dtype=np.int64))
+        rows.append(np.full(len(a), r))
+        cols.append(a)
+    inc = sparse.csr_matrix((np.ones(sum(map(len, cols))), (np.concatenate(rows) if rows else [],
+                             np.concatenate(cols) if cols else [])),
+                            shape=(n_routes, g.n_arcs))
+    link_tab = flows.links
+    arc_lid = g.link_ids[g.arc_link]
+    arc_country = link_tab["country"].reindex(arc_lid).astype(str).to_numpy()
+    arc_mode = link_tab["mode"].reindex(arc_lid).astype(str).to_numpy()
+    arc_border = (link_tab["border_id"].reindex(arc_lid).astype(str).to_numpy()
+                  if "border_id" in link_tab else np.full(g.n_arcs, "", dtype=object))
+    arc_fwd = g.arc_dir > 0
+    r_oc = np.array([zone_country.get(o) for o in routes["origin"]], dtype=object) \
+        if n_routes else np.zeros(0, object)
+    r_dc = np.array([zone_country.get(d) for d in routes["destination"]], dtype=object) \
+        if n_routes else np.zeros(0, object)
+
+    def uses(mask: np.ndarray) -> np.ndarray:
+        if not n_routes:
+            return np.zeros(0, dtype=bool)
+        return np.asarray(inc @ mask.astype(float)).ravel() > 0
+
+    def term_hits(t: Term, mode: str | None) -> np.ndarray:
+        if t.kind in ("link", "border"):
+            sel = np.isin(arc_lid, t.ids) if t.kind == "link" else (arc_border == t.ids[0])
+            if t.direction == "ab":
+                sel &= arc_fwd
+            elif t.direction == "ba":
+                sel &= ~arc_fwd
+            return uses(sel)
+        a, b, c = t.ids
+        inside = arc_country == b
+        if mode is not None:
+            inside &= arc_mode == mode
+        via = uses(inside)
+        frm = (r_oc != b) if a == "*" else (r_oc == a)
+        to = (r_dc != b) if c == "*" else (r_dc == c)
+        return via & frm & to
+
+    out = np.zeros((len(observations), n_cells))
+    for i, ob in enumerate(observations):
+        mask = _od_match(ob.od, c_oc, c_dc)
+        if ob.commodity_id is not None:
+            mask &= c_com == ob.commodity_id
+        if ob.is_trade:
+            row = np.zeros(n_cells, dtype=bool)
+            for grp in ob.groups:
+                for t in grp:
+                    row |= _od_match(t.ids + (t.direction,), c_oc, c_dc)
+            out[i] = (row & mask).astype(float)
+            continue
+        hit = np.zeros(n_routes, dtype=bool)
+        for grp in ob.groups:
+            ok = np.ones(n_routes, dtype=bool)
+            for t in grp:
+                ok &= term_hits(t, ob.mode)
+            hit |= ok
+        keep = hit & (r_cell >= 0)
+        np.add.at(out[i], r_cell[keep], share[keep])
+        out[i] *= mask
+    return out
+
+
+def modelled_tonnes(matrix: np.ndarray, flows: RunFlows) -> np.ndarray:
+    """Modelled value of every observation in a run: the matrix times the cells' tonnes."""
+    return matrix @ flows.cells["tonnes_per_year"].to_numpy(dtype=float)

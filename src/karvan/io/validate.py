@@ -1,0 +1,164 @@
+"""``karvan validate`` as a library function: is a GMNS folder or TNTP file valid, and is it
+ready to assign? A structured report, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from karvan.errors import InputError, KarvanError
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ValidationReport:
+    """What :func:`validate_input` found.
+
+    Attributes
+    ----------
+    path, kind
+        The input and its format (``gmns`` or ``tntp``).
+    errors
+        What makes the input unreadable (not valid GMNS or TNTP as karvan reads them).
+    warnings
+        Departures from the format read leniently, each saying how.
+    notes
+        karvan's readings of what the format allows (a zone with several nodes connected
+        through a centroid, links out of use left out, units assumed).
+    needs
+        What an assignment still needs that no default fills.
+    defaults
+        The documented defaults an assignment would use.
+    counts
+        Nodes, links, zones, demand, as label -> text.
+    """
+
+    path: Path
+    kind: str
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    needs: list[str] = field(default_factory=list)
+    defaults: list[str] = field(default_factory=list)
+    counts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        """karvan reads it (perhaps leniently)."""
+        return not self.errors
+
+    @property
+    def strictly_valid(self) -> bool:
+        """Valid with no departure from the format."""
+        return not self.errors and not self.warnings
+
+    @property
+    def ready(self) -> bool:
+        """Valid, and an assignment needs nothing more (defaults aside)."""
+        return self.valid and not self.needs
+
+
+def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = None
+                   ) -> ValidationReport:
+    """Check a GMNS folder or a TNTP ``_net`` file (and its demand) and say what assignment
+    would still need.
+
+    Raises
+    ------
+    InputError
+        Only when ``path`` is neither a folder nor a ``.tntp`` file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _gmns(path, trips)
+    if path.suffix.lower() == ".tntp" and path.is_file():
+        return _tntp(path, trips)
+    if not path.exists():
+        raise InputError(f"{path} does not exist; give a GMNS folder or a TNTP _net file.")
+    raise InputError(f"{path}: not a folder or a .tntp file; karvan reads GMNS folders and TNTP "
+                     "_net files.")
+
+
+def _gmns(path: Path, trips) -> ValidationReport:
+    from karvan.io.gmns import inspect_gmns, read_gmns_demand
+    from karvan.io.gmns_ready import prepare_assignment
+    from karvan.io.problem import gmns_classes
+
+    r = inspect_gmns(path)
+    rep = ValidationReport(path, "gmns", list(r.errors), list(r.warnings), list(r.notes))
+    if r.network is None:
+        return rep
+    net = r.network
+    cent = len(net.config.get("derived_nodes", []))
+    conn = len(net.config.get("derived_links", []))
+    rep.counts.update({
+        "nodes": f"{len(net.nodes) - cent:,}" + (f" (+{cent:,} zone centroids)" if cent else ""),
+        "links": f"{len(net.links) - conn:,}" + (f" (+{conn:,} connectors)" if conn else ""),
+        "zones": f"{len(net.zones):,}"})
+    dpath = Path(trips) if trips is not None else path / "demand.csv"
+    if not len(net.zones) and dpath.exists():
+        from karvan.io.problem import zones_at_demand_nodes
+
+        try:
+            net = zones_at_demand_nodes(net, dpath, rep.notes)
+        except InputError as e:
+            rep.errors.extend(e.problems)
+            return rep
+    ready = prepare_assignment(net, zones_from_demand=dpath.exists())
+    rep.needs.extend(ready.needs)
+    rep.defaults.extend(ready.defaults)
+    rep.notes.extend(ready.notes)
+    if ready.network is not None:
+        _check_engine(ready.network, rep, conn)
+    if not dpath.exists():
+        if trips is not None:
+            rep.errors.append(f"{dpath} does not exist; check the trips path.")
+        else:
+            rep.needs.append("a demand: no demand.csv beside the network (or pass --trips).")
+        return rep
+    try:
+        demand = read_gmns_demand(dpath, ready.network or net)
+        gmns_classes(ready.network or net, demand)
+    except InputError as e:
+        rep.errors.extend(e.problems)
+        return rep
+    rep.counts["demand"] = f"{demand.total():,.2f} in {len(demand.names)} matrix(es)"
+    return rep
+
+
+def _tntp(path: Path, trips) -> ValidationReport:
+    from karvan.io.problem import read_problem
+
+    rep = ValidationReport(path, "tntp")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            prob = read_problem(path, trips, need_demand=False)
+        rep.warnings.extend(str(w.message) for w in caught)
+    except InputError as e:
+        rep.errors.extend(e.problems)
+        return rep
+    net = prob.network
+    rep.counts.update({"nodes": f"{len(net.nodes):,}", "links": f"{len(net.links):,}",
+                       "zones": f"{len(net.zones):,}"})
+    _check_engine(net, rep)
+    if prob.demand is not None:
+        rep.counts["demand"] = (f"{prob.demand.total():,.2f} in {len(prob.demand.names)} "
+                                "matrix(es)")
+    else:
+        rep.needs.append("a demand: no _trips file beside the network (or pass --trips).")
+    return rep
+
+
+def _check_engine(net, rep: ValidationReport, connectors: int = 0) -> None:
+    from karvan.network import compile_graph
+
+    try:
+        g = compile_graph(net)
+    except KarvanError as e:
+        rep.needs.extend(getattr(e, "problems", [str(e)]))
+        return
+    n = g.n_links - connectors
+    rep.counts["links"] = f"{n:,} ({g.n_arcs:,} directed arcs" + (
+        f", with {connectors:,} connectors)" if connectors else ")")

@@ -1,0 +1,197 @@
+"""The page of an experiment (``karvan explore``): bands on the headline figures, fan charts of
+each scenario's effect against its like-year reference, the probability of each statement and a
+tornado chart of the inputs that decide it.
+
+Reads the tables the experiment wrote (``bands.csv``, ``statements.csv``, ``fan_chart.csv``,
+``tornado.csv``, ``manifest.json``); recomputes nothing. One self-contained HTML file, no script.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from karvan.errors import InputError
+from karvan.io.atomic import atomic_write_text
+
+#: outputs shown with their bands, by prefix, in this order
+HEADLINE = (("border:", "Border crossings, Mt/yr"),
+            ("share:", "Route-option shares of country-pair freight, %"),
+            ("shipper:", "Shipper comparison: cost USD/t and time days per route option"),
+            ("country:", "Transit by country: Mt/yr and revenue M USD/yr"),
+            ("link:", "Capacity-limited links: Mt/yr and utilization, %"))
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#222}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.5em 0}td,th{padding:2px 8px;border-bottom:1px solid #eee}
+td.n{text-align:right;font-variant-numeric:tabular-nums}th{text-align:left;background:#f5f5f5}
+.note{color:#555;font-size:.92em}svg text{font:11px system-ui,sans-serif}
+"""
+
+
+def _e(s) -> str:
+    return html.escape(str(s))
+
+
+def _fmt(output: str, v: float) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    o = output.removeprefix("effect:")
+    if o.startswith("share:") or o.endswith(":utilization"):
+        return f"{100 * v:.1f}"
+    if o.endswith("revenue_usd"):
+        return f"{v / 1e6:,.0f}"
+    if o.endswith(":cost_usd_per_t") or o.endswith(":time_days"):
+        return f"{v:,.1f}"
+    return f"{v / 1e6:,.2f}"
+
+
+def _band_svg(lo: float, p25: float, p50: float, p75: float, hi: float, central: float,
+              vmin: float, vmax: float, width: int = 220, height: int = 14) -> str:
+    """A fan: p5-p95 light, p25-p75 darker, the median a bar, the central case a dot."""
+    span = (vmax - vmin) or 1.0
+
+    def x(v: float) -> float:
+        return 4 + (width - 8) * (v - vmin) / span
+
+    parts = [f'<svg width="{width}" height="{height}" role="img">']
+    if all(math.isfinite(v) for v in (lo, hi, p25, p75, p50)):
+        parts.append(f'<rect x="{x(lo):.1f}" y="3" width="{max(x(hi) - x(lo), 1):.1f}" '
+                     f'height="8" fill="#c6dbef"/>')
+        parts.append(f'<rect x="{x(p25):.1f}" y="3" width="{max(x(p75) - x(p25), 1):.1f}" '
+                     f'height="8" fill="#6baed6"/>')
+        parts.append(f'<rect x="{x(p50) - 1:.1f}" y="1" width="2" height="12" '
+                     'fill="#08306b"/>')
+    if math.isfinite(central):
+        parts.append(f'<circle cx="{x(central):.1f}" cy="7" r="3" fill="#d94801"/>')
+    if vmin < 0 < vmax:
+        parts.append(f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="0" y2="{height}" '
+                     'stroke="#999" stroke-dasharray="2,2"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _bands_table(b: pd.DataFrame) -> str:
+    rows = []
+    for r in b.itertuples(index=False):
+        lo = min(r.p5, r.central) if math.isfinite(r.central) else r.p5
+        hi = max(r.p95, r.central) if math.isfinite(r.central) else r.p95
+        svg = _band_svg(r.p5, r.p25, r.p50, r.p75, r.p95, r.central, lo, hi)
+        rows.append(f"<tr><td>{_e(r.scenario)}</td><td>{_e(r.output)}</td>"
+                    f'<td class="n">{_fmt(r.output, r.central)}</td>'
+                    f'<td class="n">{_fmt(r.output, r.p5)}</td>'
+                    f'<td class="n">{_fmt(r.output, r.p50)}</td>'
+                    f'<td class="n">{_fmt(r.output, r.p95)}</td><td>{svg}</td></tr>')
+    return ("<table><tr><th>scenario</th><th>output</th><th>central</th><th>P5</th><th>P50</th>"
+            "<th>P95</th><th>band</th></tr>" + "".join(rows) + "</table>")
+
+
+def _fan(fan: pd.DataFrame) -> str:
+    out = []
+    for output, sub in fan.groupby("output", sort=False):
+        vals = sub[["p5", "p95", "central"]].to_numpy(dtype=float)
+        vals = vals[pd.notna(vals)]
+        if not len(vals):
+            continue
+        vmin, vmax = min(vals.min(), 0.0), max(vals.max(), 0.0)
+        rows = "".join(
+            f"<tr><td>{_e(r.scenario)} - {_e(r.reference)}</td>"
+            f"<td>{_band_svg(r.p5, r.p25, r.p50, r.p75, r.p95, r.central, vmin, vmax, 420)}"
+            f'</td><td class="n">{_fmt(output, r.p5)} / {_fmt(output, r.p50)} / '
+            f"{_fmt(output, r.p95)}</td></tr>" for r in sub.itertuples(index=False))
+        out.append(f"<h3>{_e(output)}</h3><table>{rows}</table>")
+    return "".join(out)
+
+
+def _tornado(tor: pd.DataFrame, st: pd.DataFrame) -> str:
+    text = dict(zip(st["statement_id"], st["text"])) if len(st) else {}
+    out = []
+    for sid, sub in tor.groupby("statement_id", sort=False):
+        vmax = max(float(sub["importance"].abs().max()), 1e-12)
+        bars = []
+        for i, r in enumerate(sub.itertuples(index=False)):
+            w = 300 * abs(r.importance) / vmax
+            colour = "#2171b5" if r.significant else "#bdbdbd"
+            bars.append(f'<rect x="0" y="{i * 18 + 2}" width="{w:.1f}" height="14" '
+                        f'fill="{colour}"/><text x="{w + 4:.1f}" y="{i * 18 + 13}">'
+                        f"{r.importance:.2f} {_e(r.factor)}</text>")
+        h = 18 * len(sub) + 4
+        out.append(f"<h3>{_e(text.get(sid, sid))}</h3><svg width='1000' height='{h}' "
+                   f"role='img'>{''.join(bars)}</svg>")
+    return "".join(out)
+
+
+def render_experiment_page(folder: str | os.PathLike) -> str:
+    """The HTML of an experiment's page.
+
+    Raises
+    ------
+    InputError
+        The folder holds no complete experiment.
+    """
+    folder = Path(folder)
+    mpath = folder / "manifest.json"
+    if not mpath.is_file() or not (folder / "bands.csv").is_file():
+        raise InputError(f"{folder} holds no complete experiment (manifest.json and bands.csv); "
+                         "run `karvan explore` to completion first.")
+    m = json.loads(mpath.read_text(encoding="utf-8"))
+    b = pd.read_csv(folder / "bands.csv")
+    st = pd.read_csv(folder / "statements.csv") if (folder / "statements.csv").stat().st_size \
+        > 1 else pd.DataFrame()
+    fan = pd.read_csv(folder / "fan_chart.csv")
+    tor = pd.read_csv(folder / "tornado.csv")
+    parts = [f"<!doctype html><html lang='en'><meta charset='utf-8'><title>karvan explore "
+             f"{_e(m.get('experiment_id', folder.name))}</title><style>{_CSS}</style><body>",
+             f"<h1>Uncertainty of the corridor answers</h1><p class='note'>Scenarios "
+             f"{_e(', '.join(m.get('scenarios', [])))}; {_e(m.get('n_draws'))} draws "
+             f"({_e(m.get('sampler'))}, seed {_e(m.get('seed'))}) of "
+             f"{_e(len(m.get('inputs', [])))} uncertain inputs in "
+             f"{_e(len(m.get('factors', [])))} factors. Bands: P5-P95 light, P25-P75 dark, "
+             "median a bar, the central case (the dataset's figures) a dot.</p>"]
+    if len(st):
+        rows = "".join(
+            f"<tr><td>{_e(r.text)}</td><td class='n'>{r.probability:.2f}</td>"
+            f"<td>{'yes' if r.central_holds is True or r.central_holds == 'True' else 'no'}</td>"
+            f"<td>{_e(r.deciding_inputs) if isinstance(r.deciding_inputs, str) else ''}</td>"
+            "</tr>" for r in st.itertuples(index=False))
+        parts.append("<h2>Statements</h2><p class='note'>P: the share of draws in which the "
+                     "statement holds; deciding inputs: the three most influential inputs "
+                     "whose index is distinguishable from 0.</p><table><tr><th>statement</th>"
+                     f"<th>P</th><th>central</th><th>deciding inputs</th></tr>{rows}</table>")
+    if len(fan):
+        parts.append("<h2>Effects against the like-year reference</h2>" + _fan(fan))
+    lev = b[b["kind"] == "level"]
+    for prefix, title in HEADLINE:
+        sub = lev[lev["output"].str.startswith(prefix)]
+        if prefix in ("country:",):
+            sub = sub[sub["output"].str.contains("transit")]
+        sub = sub[(sub[["p5", "p95", "central"]].abs().max(axis=1) > 0)]
+        if len(sub):
+            parts.append(f"<h2>{_e(title)}</h2>" + _bands_table(sub))
+    if len(tor):
+        parts.append("<h2>Inputs that decide each statement</h2><p class='note'>Sobol total "
+                     "index, Morris mu* or squared rank correlation; grey: not distinguishable "
+                     "from 0.</p>" + _tornado(tor, st))
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def write_experiment_page(folder: str | os.PathLike, out: str | os.PathLike | None = None
+                          ) -> Path:
+    """Write the page of an experiment (default ``<folder>/report.html``) atomically.
+
+    Raises
+    ------
+    InputError
+        The folder holds no complete experiment.
+    """
+    page = render_experiment_page(folder)
+    path = Path(out) if out is not None else Path(folder) / "report.html"
+    atomic_write_text(path, page)
+    return path

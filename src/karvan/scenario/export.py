@@ -1,0 +1,144 @@
+"""A run's results for GIS and other models (``karvan export``), and :func:`export_gmns`, the
+scenario network as a GMNS folder.
+
+:func:`export_gmns` lives here rather than in :mod:`karvan.io` because it re-applies the scenario,
+which ``io`` may not import.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from karvan.errors import InputError
+
+if TYPE_CHECKING:  # the exporters load GeoPandas: imported when a command runs, not at start-up
+    from karvan.freight.corridor import CorridorData
+    from karvan.scenario.spec import Scenario
+    from karvan.store import RunRecord
+
+FORMATS = ("gpkg", "omx", "gmns", "all")
+
+
+def scenario_from_manifest(spec: dict) -> Scenario:
+    """The :class:`Scenario` recorded in a run's manifest (``manifest["scenario"]``).
+
+    Raises
+    ------
+    InputError
+        The manifest's scenario lacks a field or has one of the wrong type.
+    """
+    from karvan.scenario.spec import Modification, Scenario
+
+    try:
+        mods = tuple(Modification.model_validate(m) for m in spec.get("modifications", []))
+        return Scenario(str(spec["name"]), spec.get("title", ""), spec.get("description", ""),
+                        int(spec["year"]), mods, tuple(spec.get("chain", [spec["name"]])))
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(f"the scenario in manifest.json cannot be read ({e}).") from None
+
+
+def export_gmns(run: RunRecord | str | os.PathLike, out: str | os.PathLike, *,
+                scenario: Scenario | None = None, data: CorridorData | None = None,
+                overwrite: bool = False, store: str | os.PathLike | None = None) -> Path:
+    """Write the network of a run's scenario as a GMNS 0.96 folder.
+
+    The scenario (default: the one in the run's manifest) is applied again to the dataset
+    (default: the folder named in the manifest, checked against the hashes recorded there) and
+    written by :func:`karvan.scenario.gmns_export.scenario_gmns`: every link with its ``status``
+    and the run's free-flow times, capacities, delay functions and money costs per traffic
+    class, the classes in ``use_definition.csv`` and the demand per class in ``demand.csv``, so
+    that ``karvan assign`` on the folder reproduces the run's link flows.
+
+    Parameters
+    ----------
+    run
+        A run: a :class:`~karvan.store.RunRecord`, a run folder written by ``karvan run``, or
+        with ``store`` a run id, its unique start or a scenario name (its latest run).
+    out
+        The GMNS folder to write; it appears whole or not at all.
+    scenario, data
+        Override the scenario or the dataset of the manifest.
+    overwrite
+        Replace an existing ``out`` folder.
+    store
+        The run store to look ``run`` up in.
+
+    Returns
+    -------
+    Path
+        The folder written.
+
+    Raises
+    ------
+    InputError
+        ``run`` names no run; the dataset is gone or changed; the scenario no longer applies.
+    """
+    from karvan.freight.corridor import load_corridor
+    from karvan.io.geopackage import network_geometry
+    from karvan.io.gmns import write_gmns
+    from karvan.scenario.gmns_export import scenario_gmns
+    from karvan.store import resolve_run
+
+    rec = resolve_run(run, store)
+    if data is None:
+        network_geometry(rec)  # the dataset is there and unchanged, or InputError
+        data = load_corridor(rec.dataset)
+    if scenario is None:
+        scenario = scenario_from_manifest(rec.manifest.get("scenario", {}))
+    return write_gmns(scenario_gmns(data, scenario), out, overwrite=overwrite)
+
+
+def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
+               out: str | os.PathLike | None = None, *, overwrite: bool = True,
+               store: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Export a run in one format or all of them.
+
+    Parameters
+    ----------
+    run
+        A run, given as :func:`export_gmns` takes it.
+    fmt
+        ``gpkg``, ``omx``, ``gmns`` or ``all``.
+    out
+        The file (gpkg, omx) or folder (gmns) for one format, or the folder for ``all``
+        (``run.gpkg``, ``run.omx``, ``gmns/``); default: inside the run folder.
+    overwrite
+        Replace an existing GMNS folder.
+    store
+        The run store to look ``run`` up in.
+
+    Returns
+    -------
+    dict
+        Format -> path written.
+
+    Raises
+    ------
+    InputError
+        An unknown format, a run that cannot be found or read, a dataset gone or changed.
+    """
+    from karvan.io.geopackage import write_geopackage
+    from karvan.io.omx import write_omx
+    from karvan.store import resolve_run
+
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    rec = resolve_run(run, store)
+    if fmt == "all":
+        base = Path(out) if out is not None else rec.path
+        targets = {"gpkg": base / "run.gpkg", "omx": base / "run.omx", "gmns": base / "gmns"}
+    else:
+        default = {"gpkg": rec.path / "run.gpkg", "omx": rec.path / "run.omx",
+                   "gmns": rec.path / "gmns"}[fmt]
+        targets = {fmt: Path(out) if out is not None else default}
+    done = {}
+    for f, target in targets.items():
+        if f == "gpkg":
+            done[f] = write_geopackage(rec, target)
+        elif f == "omx":
+            done[f] = write_omx(rec, target)
+        else:
+            done[f] = export_gmns(rec, target, overwrite=overwrite)
+    return done

@@ -1,0 +1,202 @@
+"""The reference of a year: the network as built, with that year's demand.
+
+A scenario's effect is its difference from the reference of the same year; against the baseline of
+another year the difference also holds the growth of demand between the two years. The reference of
+
+- the base year is ``baseline``;
+- a later year Y is ``reference_Y``: the base-year network with the demand of Y and the
+  modifications of the baseline in force in Y (``reference_2030`` is built in; any other year is
+  made by :func:`reference_scenario`);
+- an earlier year Y is the back-cast ``backcast_Y`` (``src/karvan/data/backcast/``): the network as
+  built in Y, against which the reported volumes of Y are compared.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from karvan.errors import InputError
+from karvan.scenario.spec import Scenario, builtin_scenarios, load_scenario
+
+BASELINE = "baseline"
+_REFERENCE = re.compile(r"reference_(\d{4})")
+
+
+def backcast_folder() -> Path:
+    """Folder of the built-in back-cast scenarios."""
+    return Path(str(resources.files("karvan") / "data" / "backcast"))
+
+
+def backcast_years() -> list[int]:
+    """Years with a built-in back-cast, ascending."""
+    years = []
+    for p in backcast_folder().glob("backcast_*.toml"):
+        tail = p.stem.removeprefix("backcast_")
+        if tail.isdigit():
+            years.append(int(tail))
+    return sorted(years)
+
+
+def backcast_scenario(year: int) -> Scenario:
+    """The built-in back-cast of ``year``.
+
+    Raises
+    ------
+    InputError
+        No back-cast of that year is built in.
+    """
+    path = backcast_folder() / f"backcast_{year}.toml"
+    if not path.is_file():
+        raise InputError(f"no back-cast of {year}; built-in back-casts: "
+                         f"{', '.join(map(str, backcast_years())) or 'none'}.")
+    return load_scenario(path)
+
+
+def reference_name(year: int, *, base_year: int = 2024) -> str:
+    """The name of the reference of ``year``: ``baseline``, ``reference_<year>`` or
+    ``backcast_<year>``."""
+    if year == base_year:
+        return BASELINE
+    return f"reference_{year}" if year > base_year else f"backcast_{year}"
+
+
+def reference_scenario(year: int, *, base_year: int = 2024) -> Scenario:
+    """The reference of ``year`` as a scenario: a built-in one where there is one, else the
+    baseline moved to ``year`` (the same network and modifications, the demand of ``year``).
+
+    Raises
+    ------
+    InputError
+        A year before the base year without a built-in back-cast.
+    """
+    name = reference_name(year, base_year=base_year)
+    if year < base_year:
+        return backcast_scenario(year)
+    if name in builtin_scenarios():
+        return load_scenario(name)
+    base = load_scenario(BASELINE)
+    return replace(base, name=name, year=year,
+                   title=f"Reference {year}: the {base.year} network with {year} demand",
+                   description=(f"The no-build case of {year}: the {base.year} network with the "
+                                f"demand of {year} (growth.csv) and the baseline's modifications "
+                                f"in force in {year}."),
+                   chain=(name, *base.chain), path=None)
+
+
+def is_reference(name: str) -> bool:
+    """Whether a scenario name is a reference (baseline, reference_Y or backcast_Y)."""
+    return name == BASELINE or bool(_REFERENCE.fullmatch(name)) or (
+        name.startswith("backcast_") and name.removeprefix("backcast_").isdigit())
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Which run a scenario is compared with, and what the reader must know about it."""
+
+    scenario: str
+    scenario_year: int
+    reference: str
+    reference_year: int
+    like_year: bool
+    note: str
+    want: str = ""  # the like-year reference's name
+
+
+def choose_reference(scenario: str, year: int, available: dict[str, int], *,
+                     base_year: int = 2024) -> Comparison:
+    """The run to compare a scenario with, among ``available`` runs (name -> year).
+
+    The like-year reference when it is available; else the available reference of the nearest
+    year (the baseline on a tie), with a note that names both years and says that the
+    difference includes the growth of demand in between.
+
+    Raises
+    ------
+    InputError
+        No reference at all among ``available``.
+    """
+    want = reference_name(year, base_year=base_year)
+    if scenario == want:
+        return Comparison(scenario, year, scenario, year, True,
+                          f"{scenario} is itself the reference of {year}.", want)
+    if available.get(want) == year:
+        return Comparison(scenario, year, want, year, True,
+                          f"{scenario} ({year}) against the like-year reference {want}: the "
+                          "difference is the scenario's own effect.", want)
+    refs = {n: y for n, y in available.items() if is_reference(n) and n != scenario}
+    if not refs:
+        raise InputError(f"no reference run to compare {scenario} with: run {want} (the "
+                         f"{year} reference) or {BASELINE}.")
+    name = min(refs, key=lambda n: (abs(refs[n] - year), n != BASELINE, n))
+    ry = refs[name]
+    return Comparison(scenario, year, name, ry, ry == year,
+                      f"{scenario} ({year}) against {name} ({ry}), not a like-year reference: the "
+                      f"difference includes {abs(year - ry)} year(s) of demand growth as well as "
+                      f"the scenario's own changes; run {want} to separate them.", want)
+
+
+def describe_comparison(a: str, a_year: int, b: str, b_year: int, *, base_year: int = 2024
+                        ) -> Comparison:
+    """What a difference B - A measures: B's own changes when A is of the same year, else those
+    changes and the growth of demand between the two years (the note says which years, and
+    names B's like-year reference)."""
+    want = reference_name(b_year, base_year=base_year)
+    if a_year == b_year:
+        what = "the like-year reference" if a == want else "a run of the same year"
+        return Comparison(b, b_year, a, a_year, True,
+                          f"{b} ({b_year}) against {a} ({a_year}), {what}: the difference is "
+                          f"{b}'s own changes.", want)
+    return Comparison(b, b_year, a, a_year, False,
+                      f"{b} ({b_year}) against {a} ({a_year}), not a like-year reference: the "
+                      f"difference includes {abs(b_year - a_year)} year(s) of demand growth as "
+                      f"well as the scenario's own changes; compare with {want} to separate them.",
+                      want)
+
+
+def comparison_table(c: Comparison) -> pd.DataFrame:
+    """A one-row table of a :class:`Comparison`, to travel with the difference tables."""
+    return pd.DataFrame([{"scenario": c.scenario, "scenario_year": c.scenario_year,
+                          "reference": c.reference, "reference_year": c.reference_year,
+                          "like_year": c.like_year, "note": c.note}])
+
+
+def report_references(runs: Sequence[tuple[str, int]], *, base_year: int = 2024
+                      ) -> list[Comparison | None]:
+    """What each of several runs (name, year) is compared with in a report: nothing for a
+    reference itself; else its like-year reference among the runs, or the nearest reference
+    (:func:`choose_reference`), or, with no reference among them, the first other run; the
+    :class:`Comparison` says which and whether it is of the same year."""
+    years = dict(runs)
+    out: list[Comparison | None] = []
+    for name, year in runs:
+        if is_reference(name):
+            out.append(None)
+            continue
+        others = {n: y for n, y in years.items() if n != name}
+        try:
+            out.append(choose_reference(name, year, others, base_year=base_year))
+        except InputError:
+            first = next((n for n, _ in runs if n != name), None)
+            out.append(None if first is None else describe_comparison(
+                first, years[first], name, year, base_year=base_year))
+    return out
+
+
+def with_references(scenarios: Sequence[Scenario], *, base_year: int = 2024
+                    ) -> list[Scenario]:
+    """``scenarios`` followed by the like-year reference of every year among them that has none,
+    so that each project scenario can be compared with the base network of its own year."""
+    have = {s.name for s in scenarios}
+    out = list(scenarios)
+    for s in scenarios:
+        want = reference_name(s.year, base_year=base_year)
+        if not is_reference(s.name) and want not in have and s.year >= base_year:
+            out.append(reference_scenario(s.year, base_year=base_year))
+            have.add(want)
+    return out

@@ -1,0 +1,63 @@
+"""The one diff of two runs' tables: ``B - A`` of the same columns, rows matched on keys.
+
+Used by ``karvan compare`` (:func:`karvan.scenario.run.compare_runs`), the report's difference
+sections and the dashboard's comparisons.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: columns where a row missing from one run stays missing (a ratio or a price has no zero)
+NO_ZERO_FILL = frozenset({"utilization", "lp_utilization", "shadow_price_usd_per_t"})
+
+
+def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[str], *,
+               keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``B - A`` of ``values`` for rows matched on ``keys``.
+
+    Parameters
+    ----------
+    a, b
+        The same table of two runs.
+    keys
+        Columns that identify a row (``link_id``; ``commodity, origin, destination``).
+    values
+        Columns to subtract; those missing from either table are left out.
+    keep
+        Descriptive columns (a name, a mode) taken from B, else from A.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``keys``, ``keep``, then ``<v>_a``, ``<v>_b`` and ``<v>_diff`` per value, sorted by the
+        absolute change of the first value (largest first). A row present in one run only
+        counts as 0 in the other, except utilization, LP utilization and shadow price, which
+        stay missing.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"k": ["x", "y"], "t": [1.0, 5.0]})
+    >>> b = pd.DataFrame({"k": ["y", "z"], "t": [2.0, 4.0]})
+    >>> diff_table(a, b, ["k"], ["t"])[["k", "t_a", "t_b", "t_diff"]].values.tolist()
+    [['z', 0.0, 4.0, 4.0], ['y', 5.0, 2.0, -3.0], ['x', 1.0, 0.0, -1.0]]
+    """
+    values = [v for v in values if v in a.columns and v in b.columns]
+    keep = tuple(k for k in keep if k in a.columns or k in b.columns)
+    ca = a[keys + values + [k for k in keep if k in a.columns]]
+    cb = b[keys + values + [k for k in keep if k in b.columns]]
+    m = ca.merge(cb, on=keys, how="outer", suffixes=("_a", "_b"))
+    for k in keep:
+        ka, kb = f"{k}_a", f"{k}_b"
+        if ka in m and kb in m:
+            m[k] = m[kb].where(m[kb].notna(), m[ka])
+            m = m.drop(columns=[ka, kb])
+    for v in values:
+        if v not in NO_ZERO_FILL:
+            m[f"{v}_a"] = m[f"{v}_a"].fillna(0.0)
+            m[f"{v}_b"] = m[f"{v}_b"].fillna(0.0)
+        m[f"{v}_diff"] = m[f"{v}_b"] - m[f"{v}_a"]
+    if values:
+        order = m[f"{values[0]}_diff"].abs().sort_values(ascending=False, kind="stable").index
+        m = m.reindex(order)
+    return m.reset_index(drop=True)

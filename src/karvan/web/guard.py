@@ -1,0 +1,187 @@
+"""The dashboard's outer guard, an ASGI middleware in front of every route.
+
+
+- **Host**: a request whose ``Host`` header is not one of the allowed names is refused (400)
+  before any route runs. A page on another site that rebinds its DNS name to 127.0.0.1 can make
+  the browser send requests here, but with its own name in ``Host``: this stops it.
+- **Body size**: a request body longer than the limit is refused (413), from its
+  ``Content-Length`` before reading, or while reading when it has none (chunked).
+- **Nesting**: a JSON body nested deeper than the limit is refused (422) before it is parsed
+  (Python's parser would hit the recursion limit).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: most bytes of a request body (the scenario form of the whole corridor is about 20 kB)
+MAX_BODY_BYTES = 256 * 1024
+#: deepest nesting of a JSON body (the scenario form needs 3)
+MAX_JSON_DEPTH = 16
+#: names that always mean this machine
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def host_name(host_header: str) -> str:
+    """The host of a ``Host`` header without its port, lower case, IPv6 without brackets.
+
+    Examples
+    --------
+    >>> host_name("LocalHost:8000"), host_name("[::1]:8000"), host_name("127.0.0.1")
+    ('localhost', '::1', '127.0.0.1')
+    """
+    h = host_header.strip().lower()
+    if h.startswith("["):
+        return h[1:h.find("]")] if "]" in h else h
+    if h.count(":") == 1:
+        h = h.split(":", 1)[0]
+    return h.rstrip(".")
+
+
+def allowed_hosts(bound: str | None = None, extra: Iterable[str] = ()) -> frozenset[str]:
+    """127.0.0.1, localhost and ::1, the address the server is bound to (unless it is a
+    wildcard such as 0.0.0.0) and ``extra`` names."""
+    names = set(LOOPBACK_NAMES) | {host_name(e) for e in extra if e}
+    if bound:
+        b = host_name(bound)
+        try:
+            wildcard = ipaddress.ip_address(b).is_unspecified
+        except ValueError:
+            wildcard = False
+        if not wildcard:
+            names.add(b)
+    return frozenset(names)
+
+
+def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the brackets of a JSON text nest deeper than ``limit`` (strings skipped).
+
+    Examples
+    --------
+    >>> json_depth_exceeds(b'{"a": [[1]], "b": "[[[[["}', limit=3)
+    False
+    >>> json_depth_exceeds(b'[' * 5 + b']' * 5, limit=4)
+    True
+    """
+    depth = 0
+    in_string = escaped = False
+    for c in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:  # backslash
+                escaped = True
+            elif c == 0x22:  # quote
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif c in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
+class Guard:
+    """ASGI middleware: allowed hosts, body size and JSON nesting (see the module).
+
+    Parameters
+    ----------
+    app
+        The application behind the guard.
+    hosts
+        Allowed host names (:func:`allowed_hosts`).
+    max_body_bytes
+        Longest request body.
+    max_json_depth
+        Deepest nesting of a JSON request body.
+    """
+
+    def __init__(self, app: ASGIApp, *, hosts: Iterable[str],
+                 max_body_bytes: int = MAX_BODY_BYTES,
+                 max_json_depth: int = MAX_JSON_DEPTH) -> None:
+        self.app = app
+        self.hosts = frozenset(host_name(h) for h in hosts)
+        self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check one request, then pass it on (its body replayed) or answer it."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        host = host_name(headers.get("host", ""))
+        if host not in self.hosts:
+            await _answer(send, 400, f"Host {host!r} is not served here: the dashboard answers "
+                                     f"to {', '.join(sorted(self.hosts))}. (karvan serve "
+                                     "--allow-host NAME adds a name.)")
+            return
+        length = headers.get("content-length")
+        if length is not None:
+            try:
+                too_long = int(length) > self.max_body_bytes
+            except ValueError:
+                await _answer(send, 400, "Content-Length is not a number.")
+                return
+            if too_long:
+                await _answer(send, 413, self._too_large())
+                return
+        if scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        # read the whole body (it is small), check it, then replay it to the app
+        chunks, size = [], 0
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+            body = msg.get("body", b"")
+            size += len(body)
+            if size > self.max_body_bytes:
+                await _answer(send, 413, self._too_large())
+                return
+            chunks.append(body)
+            if not msg.get("more_body", False):
+                break
+        data = b"".join(chunks)
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "application/json" and json_depth_exceeds(data, self.max_json_depth):
+            await _answer(send, 422, f"the JSON body nests deeper than {self.max_json_depth} "
+                                     "levels; the scenario form needs 3.")
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": data, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _too_large(self) -> str:
+        return (f"the request body is larger than {self.max_body_bytes // 1024} kB; the "
+                "scenario form of the whole corridor is far smaller.")
+
+
+async def _answer(send: Send, status: int, message: str) -> None:
+    """A JSON error answer in the dashboard's format (``detail`` and ``problems``)."""
+    body = json.dumps({"detail": message, "problems": [message]}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,49 @@
+"""Comparisons of two stored runs: a page with the report of both, and the differences as
+JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, Response
+
+from karvan.scenario.run import compare_runs
+from karvan.web.pages import render
+from karvan.web.routes.runs import Lang
+from karvan.web.state import LANGS, Dashboard, dashboard
+
+router = APIRouter(tags=["compare"])
+State = Annotated[Dashboard, Depends(dashboard)]
+RunQuery = Annotated[str, Query(max_length=120, pattern=r"^[A-Za-z0-9_\-]+$",
+                                description="A stored run's id.")]
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(a: RunQuery, b: RunQuery, d: State, lang: Lang = "en") -> HTMLResponse:
+    """Run B against run A (the reference): both reports, with B's differences."""
+    ra, rb = d.run(a), d.run(b)
+    facts = [f"A (reference): {ra.scenario} · {ra.run_id}",
+             f"B: {rb.scenario} · {rb.run_id}", "differences are B − A"]
+    return HTMLResponse(render(
+        "viewer", heading=f"{rb.scenario} vs {ra.scenario}", langs=LANGS, lang=lang,
+        facts=facts, tables=[], run_id=rb.run_id, others=[],
+        src=f"/compare/report?a={ra.run_id}&b={rb.run_id}&lang={lang}"))
+
+
+@router.get("/compare/report", response_class=HTMLResponse)
+def compare_report(a: RunQuery, b: RunQuery, d: State, lang: Lang = "en") -> HTMLResponse:
+    """The report of runs A and B, B with its differences against A."""
+    return HTMLResponse(d.report([d.run(a), d.run(b)], lang))
+
+
+@router.get("/api/compare")
+def api_compare(a: RunQuery, b: RunQuery, d: State,
+                limit: Annotated[int, Query(ge=0, le=5000)] = 20) -> Response:
+    """The largest differences B - A of links, countries, borders and skims."""
+    diff = compare_runs(d.run(a), d.run(b))
+    tables = {k: json.loads(v.head(limit).to_json(orient="records", force_ascii=False))
+              for k, v in diff.items()}
+    return Response(json.dumps({"a": a, "b": b, **tables}, ensure_ascii=False),
+                    media_type="application/json")

@@ -1,0 +1,152 @@
+"""The command line's one error path (exit 2 for bad input, 3 for internal errors, 130 for
+Ctrl-C), ``--version``, ``--debug`` and what ``karvan --help`` loads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import karvan
+from karvan.cli import app
+from karvan.cli._app import shorten
+from karvan.errors import InputError
+
+SMALL = Path(__file__).resolve().parents[1] / "data" / "gmns_small"
+
+#: what the light commands must not load: the report, store, web and geo stacks
+HEAVY = ("karvan.report", "karvan.store", "karvan.web", "karvan.scenario", "karvan.freight",
+         "geopandas", "shapely", "pyogrio", "fastapi", "starlette", "uvicorn", "jinja2", "h5py",
+         "sqlite3")
+
+
+def invoke(*args, **kw):
+    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200"}, **kw)
+
+
+def test_version():
+    r = invoke("--version")
+    assert r.exit_code == 0 and r.output.strip() == f"karvan {karvan.__version__}"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["validate", str(SMALL)]])
+def test_light_commands_load_no_report_store_web_or_geo_code(argv):
+    code = (f"import sys\nfrom karvan.cli import main\nsys.argv = ['karvan', *{argv!r}]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "import json\nprint(json.dumps(sorted(sys.modules)))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**__import__("os").environ, "COLUMNS": "120"})
+    loaded = json.loads(res.stdout.strip().splitlines()[-1])
+    heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY
+                   or any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert not heavy, heavy
+
+
+def test_input_error_exits_2_with_its_message_shortened(monkeypatch):
+    token = "x" * 40_000
+
+    def bad(*a, **k):
+        raise InputError(f"trips.tntp line 7: cannot read {token!r} as a number.")
+
+    monkeypatch.setattr("karvan.io.validate.validate_input", bad)
+    r = invoke("validate", SMALL)
+    assert r.exit_code == 2
+    assert "error: trips.tntp line 7: cannot read 'xxx" in r.output
+    assert "more characters" in r.output and len(r.output) < 1_000
+    assert "Traceback" not in r.output
+
+
+def test_internal_error_exits_3_with_a_short_message_and_a_traceback_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+
+    def broken(*a, **k):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr("karvan.io.validate.validate_input", broken)
+    r = invoke("validate", SMALL)
+    assert r.exit_code == 3, r.output
+    assert "internal error" in r.output and "ZeroDivisionError" in r.output
+    assert "report" in r.output and "--debug" in r.output
+    assert "Traceback" not in r.output
+    (tb,) = tmp_path.glob("karvan-error-*.txt")
+    assert "Traceback" in tb.read_text() and "broken" in tb.read_text()
+
+
+def test_debug_lets_the_traceback_through(monkeypatch):
+    def broken(*a, **k):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr("karvan.io.validate.validate_input", broken)
+    r = invoke("--debug", "validate", SMALL)
+    assert isinstance(r.exception, ZeroDivisionError)
+
+
+def test_ctrl_c_exits_130_and_says_nothing_was_half_written(monkeypatch, tmp_path):
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("karvan.io.problem.read_problem", interrupted)
+    r = invoke("assign", SMALL, "--out", tmp_path / "out")
+    assert r.exit_code == 130
+    assert "interrupted" in r.output and "nothing was half-written" in r.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_output_place_is_an_input_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = invoke("assign", SMALL, "--out", blocker / "sub", "--quiet")
+    assert r.exit_code == 2, r.output
+    assert "error:" in r.output and "Traceback" not in r.output
+
+
+def test_shorten_keeps_short_lines():
+    assert shorten("a\nb") == "a\nb"
+    assert shorten("y" * 401).endswith("... (1 more characters)")
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_real_run_leaves_only_whole_results(tmp_path):
+    """SIGINT to `karvan run` after its first scenario is saved: exit 130, the message, and on
+    disk only complete runs (no temporary folders, every listed run whole)."""
+    import signal
+    import time
+
+    from karvan.store import RunStore
+
+    out = tmp_path / "results"
+    exe = Path(sys.executable).with_name("karvan")
+    proc = subprocess.Popen([str(exe), "run", "baseline", "rasht_astara", "combined_2030",
+                             "--out", str(out), "--no-lp", "--no-report", "--no-gpkg"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**__import__("os").environ, "COLUMNS": "120"})
+    t0 = time.monotonic()
+    try:
+        while not (out / "baseline" / "manifest.json").is_file():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() - t0 < 300, "the first scenario took over 300 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (proc.returncode, stderr[-2000:])
+    assert "interrupted" in stderr and "nothing was half-written" in stderr
+    assert "Traceback" not in stderr
+    leftovers = [p.name for p in [*out.iterdir(), *(out / "runs").iterdir()]
+                 if ".tmp-" in p.name or p.name.startswith(".")]
+    assert not leftovers, leftovers
+    store = RunStore(out, create=False)
+    runs = store.list()
+    assert "baseline" in set(runs["scenario"])
+    for rid in runs["run_id"]:
+        rec = store.get(rid)
+        assert all((rec.path / f"{t}.parquet").is_file() for t in rec.table_names)

@@ -1,0 +1,80 @@
+"""``karvan explore``: listing inputs, refusing bad input with exit code 2, a small run."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from karvan.cli import app
+from karvan.errors import InputError
+from karvan.explore.corridor import build_corridor_model
+from karvan.explore.inputs import corridor_inputs
+from karvan.freight.corridor import load_corridor
+from karvan.paths.bush_sets import bush_route_sets
+from karvan.scenario import load_scenario
+
+
+def run(*args) -> tuple[int, str]:
+    res = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exc_info
+    return res.exit_code, re.sub(r"\s+", " ", res.output)
+
+
+def test_list_inputs():
+    code, text = run("explore", "--list-inputs", "--input", "growth.*")
+    assert code == 0, text
+    assert "growth.growth:U_GROWTH_RU_IR" in text and "uniform(0.0946, 0.132)" in text
+    assert "demand.tonnes" not in text
+
+
+@pytest.mark.parametrize("args, match", [
+    (["baseline"], "give --draws N"),
+    (["baseline", "--draws", "1"], "integer >= 2"),
+    (["baseline", "--draws", "100", "--sampler", "sobol"], "power of 2"),
+    (["baseline", "--draws", "4", "--input", "link.colour*"], "unknown input names"),
+    (["baseline", "--draws", "4", "--workers", "2", "--scheduler", "tcp://127.0.0.1:9"],
+     "not both"),
+])
+def test_bad_input_exits_2_before_any_work(args, match, tmp_path):
+    code, text = run("explore", *args, "--out", tmp_path / "e")
+    assert code == 2 and match in text, text
+    assert not (tmp_path / "e").exists()
+
+
+def test_a_small_experiment_in_process(tmp_path):
+    code, text = run("explore", "baseline", "--draws", "2", "--workers", "0", "--out",
+                     tmp_path / "e", "--quiet")
+    assert code == 0, text
+    assert "Statements" in text and "experiment in" in text
+    page = (tmp_path / "e" / "report.html").read_text()
+    assert "Statements" in page and "<svg" in page and "border:AZ-IR_ASTARA:tonnes" in page
+    b = pd.read_csv(tmp_path / "e" / "bands.csv")
+    assert {"p5", "p50", "p95"} <= set(b.columns) and (b["n"] == 2).any()
+    # the same command again resumes: nothing left to compute
+    code, text = run("explore", "baseline", "--draws", "2", "--workers", "0", "--out",
+                     tmp_path / "e", "--quiet")
+    assert code == 0 and "0 draws computed, 3 resumed" in text, text
+
+
+def test_route_set_statistics_of_one_bush_and_their_checks():
+    data = load_corridor()
+    m = build_corridor_model(data, load_scenario("baseline"), corridor_inputs(data))
+    res = m.central
+    g = res.graph
+    member = m.outputs["member"]
+    w = np.vstack([g.length, g.length])
+    touch, wsum = bush_route_sets(res, 0, member, w)
+    assert touch.shape == (len(g.zone_ids), member.shape[0])
+    assert ((touch >= -1e-12) & (touch <= 1 + 1e-12)).all()
+    # each route lies in its countries: the country sets cover it, so the expected length
+    # over the countries is the route length, at least the shortest distance
+    n_c = len(m.outputs["countries"])
+    dem = res.bushes.demand[0]
+    j = int(np.argmax(dem))
+    assert wsum[j, :n_c, 0].sum() > 0
+    with pytest.raises(InputError, match="columns"):
+        bush_route_sets(res, 0, member[:, :-1], w)

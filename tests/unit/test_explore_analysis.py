@@ -1,0 +1,71 @@
+"""Bands, effects, statements and rank-correlation sensitivity on frames built by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from karvan.explore.analysis import (
+    Statement,
+    bands,
+    default_statements,
+    rank_correlation,
+    significant,
+    statement_table,
+)
+
+
+def _draws():
+    rng = np.random.default_rng(0)
+    n = 200
+    x = rng.normal(size=n)
+    rows = []
+    for scen, shift in (("project", 1.0), ("ref", 0.0)):
+        d = pd.DataFrame({"scenario": scen, "draw": np.arange(-1, n),
+                          "out:a": np.r_[0.0, x] + shift,
+                          "out:share:RU-IN:instc_west": np.r_[0.5, 0.5 + 0.1 * x] + 0.1 * shift,
+                          "out:shipper:o-d:c:suez:cost_usd_per_t": 100.0,
+                          "out:shipper:o-d:c:west:cost_usd_per_t": np.r_[90.0, 100 + 10 * x]})
+        rows.append(d)
+    return pd.concat(rows, ignore_index=True), x
+
+
+def test_bands_and_effects_pair_draws():
+    d, x = _draws()
+    b = bands(d, {"project": "ref", "ref": None}).set_index(["scenario", "output"])
+    assert b.at[("ref", "a"), "p50"] == np.percentile(x, 50)
+    assert b.at[("ref", "a"), "central"] == 0.0
+    # the effect is exactly 1 in every draw: paired, no sampling noise
+    e = b.loc[("project", "effect:a")]
+    assert abs(e["p5"] - 1.0) < 1e-12 and abs(e["p95"] - 1.0) < 1e-12  # rounding of x + 1 - x
+    assert e["kind"] == "effect" and e["reference"] == "ref"
+    assert b.at[("ref", "a"), "n"] == 200
+
+
+def test_statements_probabilities():
+    d, x = _draws()
+    refs = {"project": "ref", "ref": None}
+    outs = {s: [c[4:] for c in d if c.startswith("out:")] for s in refs}
+    st = default_statements(outs, refs, {"west": "INSTC West"})
+    t, q = statement_table(d, st, refs)
+    t = t.set_index("statement_id")
+    cheaper = t.loc["ref:o-d:c:west_cheaper_than_suez"]
+    assert cheaper["probability"] == (x < 0).mean()
+    assert bool(cheaper["central_holds"])  # 90 < 100 at the centre
+    assert "INSTC West is cheaper than Suez" in cheaper["text"]
+    west = t.loc["project:moves_west:share:RU-IN:instc_west"]
+    assert west["probability"] == 1.0
+    assert len(q["ref:o-d:c:west_cheaper_than_suez"][1]) == 200
+    s = Statement("x", "a above 0", "ref", "a", ">", 0.0)
+    t2, _ = statement_table(d, [s], refs)
+    assert t2["probability"][0] == (x > 0).mean()
+
+
+def test_rank_correlation_finds_the_one_input_and_no_spurious_ones():
+    rng = np.random.default_rng(3)
+    u = rng.random((64, 300))
+    y = np.exp(3 * u[:, 7]) + 0.1 * rng.random(64)
+    s = rank_correlation(u, y, [f"f{i}" for i in range(300)])
+    assert list(s.loc[significant(s), "factor"]) == ["f7"]
+    noise = rank_correlation(u, rng.random(64), [f"f{i}" for i in range(300)])
+    assert not significant(noise).any()

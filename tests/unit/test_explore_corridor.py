@@ -1,0 +1,148 @@
+"""The corridor model of a scenario for many draws, against the full run of the same inputs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan.explore.corridor import build_corridor_model
+from karvan.explore.inputs import corridor_inputs
+from karvan.freight.corridor import load_corridor
+from karvan.scenario import load_scenario
+from karvan.scenario.run import run_scenario
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_corridor()
+
+
+@pytest.fixture(scope="module")
+def inputs(data):
+    return corridor_inputs(data)
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return load_scenario("rasht_astara")
+
+
+@pytest.fixture(scope="module")
+def model(data, scenario, inputs):
+    return build_corridor_model(data, scenario, inputs)
+
+
+@pytest.fixture(scope="module")
+def run(data, scenario):
+    return run_scenario(data, scenario, lp=False)
+
+
+def test_central_outputs_equal_the_run_tables(model, run):
+    c = model.evaluate(None)
+    ct = run.tables["countries"].set_index("country")
+    for col, out in (("tonnes", "tonnes"), ("transit_tonnes", "transit_tonnes"),
+                     ("transit_revenue_usd", "transit_revenue_usd")):
+        got = np.array([c[f"country:{k}:{out}"] for k in ct.index])
+        np.testing.assert_allclose(got, ct[col].to_numpy(), rtol=1e-6, atol=1e-3)
+    bt = run.tables["borders"].set_index("border_id")
+    for b, t in bt["tonnes_tot"].items():
+        assert c[f"border:{b}:tonnes"] == pytest.approx(t, rel=1e-9, abs=1e-6)
+    sh = run.tables["shipper"]
+    for r in sh[sh["available"]].itertuples(index=False):
+        key = f"shipper:{r.origin}-{r.destination}:{r.commodity}:{r.option_id}"
+        assert c[f"{key}:cost_usd_per_t"] == pytest.approx(r.cost_usd_per_t, rel=1e-9)
+        assert c[f"{key}:time_days"] == pytest.approx(r.time_days, rel=1e-9)
+    links = run.tables["links"].set_index("link_id")
+    for name, v in c.items():
+        if name.startswith("link:") and name.endswith(":utilization"):
+            assert v == pytest.approx(links.at[name.split(":")[1], "utilization"], rel=1e-9)
+
+
+def test_route_option_shares_equal_the_route_list(model, run, data):
+    """The share of Russia-India tonnes whose routes use an option's links, from the route list
+    of the run (an independent count over listed routes)."""
+    c = model.evaluate(None)
+    zc = data.zone_country()
+    r = run.tables["routes"]
+    r = r[(r["origin"].map(zc) == "RU") & (r["destination"].map(zc) == "IN")]
+    opts = pd.read_csv(data.folder / "route_option.csv", dtype=str)
+    for o in opts.itertuples(index=False):
+        via = set(o.via_link_ids.split(";"))
+        hit = r["links"].map(lambda s: bool(via & set(s.split(" > "))))
+        want = r.loc[hit, "tonnes"].sum() / r["tonnes"].sum()
+        assert c[f"share:RU-IN:{o.option_id}"] == pytest.approx(want, abs=1e-6)
+
+
+def test_model_arrays_reproduce_the_engine_network(model, run):
+    g = model.graph
+    tg = model.targets
+    p = model.parts
+    length, speed = tg["link.length"].central, tg["link.speed"].central
+    run_h = np.where(speed > 0, length / np.where(speed > 0, speed, 1), 0)
+    f = tg["link.frequency"].central
+    wait = np.where(p["sailing"] & (f > 0), 84.0 / np.where(f > 0, f, 1), 0)
+    np.testing.assert_allclose((run_h + tg["link.dwell"].central + wait)[g.arc_link],
+                               g.free_flow_time, rtol=1e-12)
+    eng = run.network.links.loc[g.link_ids]
+    c = model.evaluate(None)
+    assert c["total:demand_t"] == pytest.approx(model.central.bushes.demand.sum(), rel=1e-12)
+    for com in p["commodities"]:
+        kind, _ = p["tariff_src"][com]["tariff_usd_per_tkm"]
+        assert len(kind) == len(eng)
+    # the draw's charges equal the network's per-commodity charge columns at the centre
+    assert "charge_usd_per_t__containers" in eng
+
+
+def test_a_draw_equals_the_full_run_of_the_changed_dataset(model, inputs, data, scenario):
+    """Every demand factor 1.5 and the Samur rail border at 7 Mt/yr: the model's warm-started
+    draw and a run of the dataset changed that way agree."""
+    v = inputs.central_values()
+    for i, x in enumerate(inputs.inputs):
+        if x.table == "demand":
+            v[i] = 1.5
+    i = inputs.names.index("link.capacity:U_SAMUR_CAPACITY")
+    v[i] = 7e6
+    links = data.links.copy()
+    links.loc["B_RU_AZ_SAMUR_RAIL", ["capacity_tpy", "capacity_value"]] = [7e6, 7.0]
+    dem = data.demand.assign(tonnes_per_year=data.demand["tonnes_per_year"] * 1.5)
+    changed = dataclasses.replace(data, links=links, demand=dem)
+    full = run_scenario(changed, scenario, lp=False)
+    got = model.evaluate(v)
+    assert got["_converged"] == 1.0
+    c0 = model.evaluate(None)
+    assert got["total:demand_t"] == pytest.approx(1.5 * c0["total:demand_t"], rel=1e-12)
+    bt = full.tables["borders"].set_index("border_id")["tonnes_tot"]
+    for b, t in bt.items():
+        assert got[f"border:{b}:tonnes"] == pytest.approx(t, rel=1e-4, abs=1.0), b
+    links = full.tables["links"].set_index("link_id")
+    assert got["link:B_RU_AZ_SAMUR_RAIL:utilization"] == pytest.approx(
+        links.at["B_RU_AZ_SAMUR_RAIL", "utilization"], rel=1e-4)
+    ct = full.tables["countries"].set_index("country")
+    for k in ct.index:
+        assert got[f"country:{k}:transit_revenue_usd"] == pytest.approx(
+            ct.at[k, "transit_revenue_usd"], rel=1e-4, abs=1.0), k
+
+
+def test_growth_range_scales_demand_by_the_years(model, inputs, data, scenario):
+    v = inputs.central_values()
+    c1 = model.evaluate(v)
+    i = inputs.names.index("growth.growth:U_GROWTH_RU_IR")
+    v[i] = 0.132
+    got = model.evaluate(v)
+    c0 = model.evaluate(None)
+    assert c1["total:demand_t"] == c0["total:demand_t"]
+    assert c1["border:AZ-IR_ASTARA:tonnes"] == pytest.approx(c0["border:AZ-IR_ASTARA:tonnes"],
+                                                            rel=1e-6)
+    zc = data.zone_country()
+    d = data.demand
+    ru_ir = ((d["origin_zone_id"].map(zc) == "RU") & (d["destination_zone_id"].map(zc) == "IR")
+             ) | ((d["origin_zone_id"].map(zc) == "IR") & (d["destination_zone_id"].map(zc)
+                                                          == "RU"))
+    years = scenario.year - data.base_year
+    scen_t = model.demand_rows["tonnes"]
+    want = c0["total:demand_t"] + scen_t[ru_ir.to_numpy()].sum() * (
+        (1.132 / 1.0946) ** years - 1)
+    assert got["total:demand_t"] == pytest.approx(want, rel=1e-9)

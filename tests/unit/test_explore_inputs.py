@@ -1,0 +1,186 @@
+"""Uncertain inputs: the table, its checks, distributions and how inputs set model arrays."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from karvan.errors import InputError
+from karvan.explore.distributions import Distribution
+from karvan.explore.inputs import (
+    builtin_uncertainty_path,
+    corridor_inputs,
+    parameter_inputs,
+    read_uncertainty,
+)
+from karvan.explore.sampling import make_design
+from karvan.freight.corridor import load_corridor
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_corridor()
+
+
+@pytest.fixture(scope="module")
+def inputs(data):
+    return corridor_inputs(data)
+
+
+def test_every_uncertain_figure_has_one_input(data, inputs):
+    names = inputs.names
+    assert len(names) == len(set(names))
+    by = {}
+    for x in inputs.inputs:
+        for r in x.rows:
+            key = (x.table, x.field, r)
+            assert key not in by, f"{key} set by {by.get(key)} and {x.name}"
+            by[key] = x.name
+    # every demand row, every open link's length and every commodity's value of time
+    dem_keys = {f"{o}>{d}>{c}" for o, d, c in zip(data.demand["origin_zone_id"],
+                                                  data.demand["destination_zone_id"],
+                                                  data.demand["commodity_id"])}
+    assert dem_keys == {r for (t, f, r) in by if t == "demand"}
+    lengths = data.links.index[data.links["length_km"].notna()]
+    assert set(map(str, lengths)) == {r for (t, f, r) in by if (t, f) == ("link", "length")}
+    assert {r for (t, f, r) in by if t == "commodity"} == set(data.commodity_ids)
+
+
+def test_rows_citing_one_source_draw_together(data, inputs):
+    x = next(x for x in inputs.inputs if x.table == "demand"
+             and x.source == "PORTNEWS_373745;THENATIONAL_IN_RU;KV_ASSUMPTION")
+    dem = data.demand
+    rows = dem[dem["source"] == x.source]
+    assert len(x.rows) == len(rows) > 1
+    # a range rule's rows leave their class groups; its group shares one factor
+    g = [y for y in inputs.inputs if y.factor == "growth_ru_ir"]
+    assert [y.rows for y in g] == [("RU>IR>*", "IR>RU>*")]
+
+
+def test_input_names_are_stable_and_listed(inputs):
+    t = inputs.table()
+    assert list(t["input"]) == inputs.names
+    assert "link.capacity:U_SAMUR_CAPACITY" in inputs.names
+    assert "commodity.vot:U_VOT_HS2013" in inputs.names
+    assert set(t["drawn"]) == {"factor", "value"}
+
+
+def test_select_by_name_and_pattern(inputs):
+    s = inputs.select(["demand.*", "caspian_fare"])
+    assert {x.table for x in s.inputs} == {"demand", "link"}
+    assert all(f.startswith("demand.") or f == "caspian_fare" for f in s.factors)
+    # an input's name selects its factor (a range's factor is its group)
+    s = inputs.select(["growth.growth:U_GROWTH_RU_IR"])
+    assert s.factors == ("growth_ru_ir",)
+    with pytest.raises(InputError, match=r"unknown input names .*U_SAMUR_CAPACITYY.*did you mean"
+                       r".*link\.capacity:U_SAMUR_CAPACITY"):
+        inputs.select(["demand.*", "link.capacity:U_SAMUR_CAPACITYY"])
+    with pytest.raises(InputError, match=r"demand\.tonnage\*"):
+        inputs.select(["demand.tonnage*"])
+
+
+def _table(tmp_path, rows):
+    src = pd.read_csv(builtin_uncertainty_path(), dtype=str)
+    df = pd.concat([src, pd.DataFrame(rows)], ignore_index=True)
+    p = tmp_path / "uncertainty.csv"
+    df.to_csv(p, index=False)
+    return p
+
+
+def test_bad_table_lists_every_problem(tmp_path):
+    base = {"kind": "range", "table": "link", "field": "capacity", "row_id": "B_RU_AZ_SAMUR_RAIL",
+            "source": "KV_ASSUMPTION", "source_date": "2026", "confidence": "assumption",
+            "method": "test"}
+    p = _table(tmp_path, [
+        {**base, "rule_id": "BAD_SIGMA", "kind": "class", "confidence_class": "press",
+         "table": "demand", "field": "tonnes", "row_id": "", "distribution": "lognormal",
+         "sigma": "-0.2"},
+        {**base, "rule_id": "BAD_RANGE", "distribution": "uniform", "low": "9", "high": "3"},
+        {**base, "rule_id": "BAD_DIST", "distribution": "gamma", "low": "1", "high": "3"},
+        {**base, "rule_id": "BAD_LOGU", "distribution": "loguniform", "low": "0", "high": "3"},
+        {**base, "rule_id": "BAD_FIELD", "field": "colour", "distribution": "uniform",
+         "low": "1", "high": "3"},
+    ])
+    with pytest.raises(InputError) as e:
+        read_uncertainty(p)
+    msg = str(e.value)
+    for rule, what in [("BAD_SIGMA", "sigma > 0"), ("BAD_RANGE", "low < high"),
+                       ("BAD_DIST", "unknown distribution 'gamma'"),
+                       ("BAD_LOGU", "low > 0"), ("BAD_FIELD", "unknown field 'colour'")]:
+        assert rule in msg and what in msg, (rule, msg)
+
+
+def test_range_on_unknown_rows_and_missing_class(tmp_path, data):
+    p = _table(tmp_path, [{"rule_id": "R_X", "kind": "range", "table": "link",
+                           "field": "capacity", "row_id": "B_NOWHERE;B_RU_AZ_SAMUR_RAIL",
+                           "distribution": "uniform", "low": "1", "high": "2",
+                           "source": "KV_ASSUMPTION", "source_date": "2026",
+                           "confidence": "assumption", "method": "test"}])
+    with pytest.raises(InputError, match="link has no rows B_NOWHERE"):
+        corridor_inputs(data, p)
+    src = pd.read_csv(builtin_uncertainty_path(), dtype=str)
+    src = src[src["rule_id"] != "U_PRESS"]
+    q = tmp_path / "u2.csv"
+    src.to_csv(q, index=False)
+    with pytest.raises(InputError, match="no class rule for confidence press"):
+        corridor_inputs(data, q)
+
+
+@pytest.mark.parametrize("dist, ref", [
+    (Distribution("lognormal", sigma=0.3), stats.lognorm(s=0.3)),
+    (Distribution("uniform", low=29, high=36), stats.uniform(29, 7)),
+    (Distribution("loguniform", low=0.6, high=2.1), stats.loguniform(0.6, 2.1)),
+    (Distribution("triangular", low=1, high=5, mode=2), stats.triang(0.25, loc=1, scale=4)),
+    (Distribution("normal", sigma=0.5, mean=2), stats.norm(2, 0.5)),
+])
+def test_quantiles_match_scipy(dist, ref):
+    u = np.linspace(0.01, 0.99, 41)
+    np.testing.assert_allclose(dist.ppf(u), ref.ppf(u), rtol=1e-10)
+    assert math.isfinite(dist.ppf(np.array([0.0]))[0])  # a Sobol point at 0 stays finite
+
+
+def test_targets_apply_factors_and_values(inputs):
+    t = inputs.target("link", "capacity", ["B_RU_AZ_SAMUR_RAIL", "NOT_A_LINK"], [11e6, 5.0])
+    v = np.ones(len(inputs))
+    i = inputs.names.index("link.capacity:U_SAMUR_CAPACITY")
+    v[i] = 7e6
+    np.testing.assert_allclose(t.apply(v), [7e6, 5.0])
+    # a range on the share of value per day scales the value of time by the same ratio
+    t = inputs.target("commodity", "vot", ["containers", "grain"], [1.0417, 0.0575])
+    v[inputs.names.index("commodity.vot:U_VOT_HS2013")] = 2.0
+    np.testing.assert_allclose(t.apply(v), [1.0417 * 2.0 / 1.0, 0.0575 * 2.0 / 0.6])
+    d = inputs.target("demand", "tonnes", ["Z_AM_YEREVAN>Z_GE_PORTS>containers"], [100.0])
+    j = d.idx[0]
+    v[j] = 1.5
+    np.testing.assert_allclose(d.apply(v), [150.0])
+
+
+def test_parameter_inputs_and_bad_standard_errors():
+    p = pd.DataFrame({"parameter_id": ["theta", "asc_west"], "value": [0.02, -1.0],
+                      "std_error": [0.004, 0.3], "source": ["fit", "fit"]})
+    s = parameter_inputs(p, table="choice")
+    assert s.names == ["choice.theta", "choice.asc_west"]
+    vals = s.values(np.full((1, 2), 0.5))
+    np.testing.assert_allclose(vals, [[0.02, -1.0]])
+    with pytest.raises(InputError, match="sigma > 0"):
+        parameter_inputs(p.assign(std_error=[0.0, 0.3]))
+
+
+def test_designs_are_reproducible_and_checked(inputs):
+    a = make_design(inputs, "lhs", 16, seed=3)
+    b = make_design(inputs, "lhs", 16, seed=3)
+    assert np.array_equal(a.u, b.u) and a.u.shape == (16, len(inputs.factors))
+    # each column of a Latin hypercube has one point in each of the 16 strata
+    assert all(len(set(np.floor(a.u[:, j] * 16).astype(int))) == 16 for j in range(5))
+    s = make_design(inputs, "sobol", 8, seed=1, groups="field")
+    assert s.n == 8 * (len(s.groups) + 2)
+    with pytest.raises(InputError, match="integer >= 2"):
+        make_design(inputs, "lhs", 1, seed=0)
+    with pytest.raises(InputError, match="power of 2"):
+        make_design(inputs, "sobol", 100, seed=0)
+    with pytest.raises(InputError, match="unknown sampler"):
+        make_design(inputs, "halton", 16, seed=0)

@@ -1,0 +1,183 @@
+"""Experiments on Dask: reproducible whatever the workers, nothing completed lost, resumable,
+bad input refused before any work; Sobol indices of the Ishigami function."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan.errors import InputError
+from karvan.explore import runner as R
+from karvan.explore.analysis import Statement, analyse_experiment
+from karvan.explore.experiment import Experiment
+from karvan.explore.inputs import corridor_inputs
+from karvan.explore.runner import ModelSpec, run_experiment
+from karvan.explore.sampling import make_design
+from karvan.explore.study import explore
+from karvan.explore.testfunctions import IshigamiModel, ishigami_indices, ishigami_inputs
+from karvan.freight.corridor import load_corridor
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_corridor()
+
+
+@pytest.fixture(scope="module")
+def client2():
+    with R.connect(workers=2) as c:
+        yield c
+
+
+def _outputs(folder) -> pd.DataFrame:
+    d = Experiment(folder).draws()
+    return d.drop(columns=[c for c in d if c in ("_elapsed_s", "_cpu_s")]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def serial(data, tmp_path_factory):
+    """The reference: 6 draws of the baseline evaluated in this process."""
+    out = tmp_path_factory.mktemp("serial") / "exp"
+    explore(["baseline"], draws=6, seed=11, data=data, workers=0, out=out, batch_size=2)
+    return _outputs(out)
+
+
+def test_same_seed_same_results_with_one_and_two_workers(data, serial, client2, tmp_path):
+    with R.connect(workers=1) as c1:
+        explore(["baseline"], draws=6, seed=11, data=data, client=c1, out=tmp_path / "one",
+                batch_size=2)
+    explore(["baseline"], draws=6, seed=11, data=data, client=client2, out=tmp_path / "two",
+            batch_size=2)
+    one, two = _outputs(tmp_path / "one"), _outputs(tmp_path / "two")
+    assert len(one) == 7  # the central case and 6 draws
+    pd.testing.assert_frame_equal(one, two)
+    pd.testing.assert_frame_equal(one, serial)
+    # the drawn inputs are those of the seeded design; another seed draws others
+    inputs = corridor_inputs(data)
+    want = inputs.values(make_design(inputs, "lhs", 6, seed=11).u)
+    np.testing.assert_array_equal(one.filter(like="in:").to_numpy(dtype=float)[1:], want)
+    assert not np.allclose(inputs.values(make_design(inputs, "lhs", 6, seed=12).u), want)
+
+
+def test_a_killed_worker_loses_no_completed_draw(data, serial, client2, tmp_path):
+    pids = list(client2.run(os.getpid).values())
+    killed = []
+
+    def kill_one(done, total, note):
+        if done >= 2 and not killed:
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    r = explore(["baseline"], draws=6, seed=11, data=data, client=client2,
+                out=tmp_path / "kill", batch_size=2, progress=kill_one)
+    assert killed
+    files = sorted((tmp_path / "kill" / "draws").rglob("part-*.parquet"))
+    ids = np.concatenate([pd.read_parquet(f, columns=["draw"])["draw"].to_numpy()
+                          for f in files])
+    assert sorted(ids) == list(range(-1, 6))  # every draw once
+    assert r.computed == 7
+    pd.testing.assert_frame_equal(_outputs(tmp_path / "kill"), serial)
+    client2.wait_for_workers(2, timeout=60)
+
+
+def test_an_interrupted_experiment_resumes_without_redoing_draws(data, serial, client2,
+                                                                 tmp_path):
+    out = tmp_path / "stop"
+
+    def stop(done, total, note):
+        if done >= 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        explore(["baseline"], draws=6, seed=11, data=data, client=client2, out=out,
+                batch_size=2, progress=stop)
+    exp = Experiment(out)
+    assert exp.manifest()["status"] == "running"
+    kept = exp.completed()["baseline"]
+    assert len(kept) >= 3
+    seen = []
+    r = explore(["baseline"], draws=6, seed=11, data=data, client=client2, out=out,
+                batch_size=2, progress=lambda d, t, n: seen.append(d))
+    assert r.resumed == len(kept) and r.computed == 7 - len(kept)
+    assert seen[0] == len(kept)
+    assert exp.manifest()["status"] == "complete"
+    pd.testing.assert_frame_equal(_outputs(out), serial)
+    b = exp.table("bands")
+    assert {"p5", "p50", "p95"} <= set(b.columns)
+    # another design in the same folder is refused
+    with pytest.raises(InputError, match="other settings"):
+        explore(["baseline"], draws=8, seed=11, data=data, workers=0, out=out)
+
+
+def test_sobol_indices_of_ishigami_match_the_analytical_values(client2, tmp_path):
+    """Through the experiment code the corridor uses: Saltelli design, Dask tasks, batches on
+    disk, the statement's quantity analysed by SALib."""
+    st = [Statement("y", "y > 0", "ishigami", "y", ">", 0.0)]
+    run_experiment([ModelSpec("ishigami", IshigamiModel)], ishigami_inputs(), draws=2048,
+                   sampler="sobol", seed=5, client=client2, folder=tmp_path / "ishigami",
+                   batch_size=1024,
+                   analyse=functools.partial(analyse_experiment, statements=st))
+    s = pd.read_csv(tmp_path / "ishigami" / "sensitivity.csv").set_index("factor")
+    want = ishigami_indices()
+    for j, x in enumerate(("x.x1", "x.x2", "x.x3")):
+        for k in ("S1", "ST"):
+            assert abs(s.at[x, k] - want[k][j]) <= s.at[x, f"{k}_conf"], (x, k)
+    tor = pd.read_csv(tmp_path / "ishigami" / "tornado.csv")
+    assert list(tor["factor"]) == ["x.x1", "x.x2", "x.x3"]
+
+
+def test_bad_input_is_refused_before_any_work(data, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(R, "_build", lambda b: calls.append(b) or b())
+    for kwargs, match in [
+        ({"draws": 1}, "integer >= 2"),
+        ({"draws": 8, "select": ["demand.tonnes:nowhere*"]}, "unknown input names"),
+        ({"draws": 8, "sampler": "sobol", "groups": "field", "workers": 0,
+          "scheduler": "tcp://127.0.0.1:1"}, "not both"),
+    ]:
+        with pytest.raises(InputError, match=match):
+            explore(["baseline"], data=data, out=tmp_path / "x", **kwargs)
+    monkeypatch.setattr(R, "CONNECT_TIMEOUT_S", 2.0)
+    with pytest.raises(InputError,
+                       match=r"cannot reach the Dask scheduler at 'tcp://127\.0\.0\.1:9'"):
+        explore(["baseline"], data=data, draws=4, scheduler="tcp://127.0.0.1:9",
+                out=tmp_path / "x")
+    bad = tmp_path / "u.csv"
+    src = pd.read_csv(data.folder / "uncertainty.csv", dtype=str)
+    src.loc[src["rule_id"] == "U_PRESS", "sigma"] = "0"
+    src.to_csv(bad, index=False)
+    with pytest.raises(InputError, match="U_PRESS.*sigma > 0"):
+        explore(["baseline"], data=data, draws=4, uncertainty=bad, workers=0,
+                out=tmp_path / "x")
+    with pytest.raises(InputError, match="no built-in scenario .no_such_scenario."):
+        explore(["no_such_scenario"], data=data, draws=4, workers=0, out=tmp_path / "x")
+    assert not calls and not (tmp_path / "x").exists()
+
+
+def test_corridor_inputs_of_the_builtin_table_and_the_dataset_folder_agree(data):
+    assert corridor_inputs(data).names == corridor_inputs(
+        data, data.folder / "uncertainty.csv").names
+
+
+def test_morris_screening_of_a_linear_model(tmp_path):
+    """Elementary effects of a linear function are its coefficients times the ranges."""
+    from karvan.explore.inputs import ranges_inputs
+    from karvan.explore.testfunctions import LinearModel
+
+    inputs = ranges_inputs({"a": (0.0, 2.0), "b": (10.0, 11.0), "c": (-5.0, 5.0)})
+    st = [Statement("y", "y > 0", "lin", "y", ">", 0.0)]
+    run_experiment([ModelSpec("lin", functools.partial(LinearModel, (3.0, -1.0, 0.0)))],
+                   inputs, draws=10, sampler="morris", seed=2, workers=0,
+                   folder=tmp_path / "m",
+                   analyse=functools.partial(analyse_experiment, statements=st))
+    s = pd.read_csv(tmp_path / "m" / "sensitivity.csv").set_index("factor")
+    np.testing.assert_allclose(s.loc[["x.a", "x.b", "x.c"], "mu_star"], [6.0, 1.0, 0.0],
+                               atol=1e-9)
+    np.testing.assert_allclose(s["sigma"], 0.0, atol=1e-9)

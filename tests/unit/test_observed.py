@@ -1,0 +1,199 @@
+"""Comparators of reported volumes: each counts the scope of its figure (links and borders in a
+direction, alternatives counted once, all-of groups, transit by mode, commodity and OD subsets,
+trade on demand), on hand-made routes and against independent computations on the corridor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan.errors import InputError
+from karvan.freight.corridor import load_corridor
+from karvan.freight.observed import RunFlows, observation_matrix, parse_observations
+from karvan.paths import flows_by_destination, flows_by_origin
+from karvan.scenario import load_scenario
+from karvan.scenario.run import run_scenario
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_corridor()
+
+
+@pytest.fixture(scope="module")
+def base(data):
+    return run_scenario(data, load_scenario("baseline"), lp=False)
+
+
+def _obs(rows):
+    cols = ["observed_id", "element_ids", "direction", "commodity_id", "od_countries", "mode",
+            "year", "tonnes_per_year", "independent", "role"]
+    return pd.DataFrame([dict(zip(cols, r)) for r in rows], columns=cols)
+
+
+def _parse(data, rows):
+    return parse_observations(_obs(rows), data.links, countries=set(data.zone_country().values()),
+                              commodities=set(data.commodity_ids))
+
+
+def _arc(g, link_id, direction):
+    lid = np.flatnonzero(g.link_ids == link_id)[0]
+    return int(np.flatnonzero((g.arc_link == lid) & (g.arc_dir == direction))[0])
+
+
+def test_matrix_on_hand_made_routes(data, base):
+    g = base.flows.graph
+    cells = pd.DataFrame({"origin_zone_id": ["Z_AZ_BAKU", "Z_IR_TEHRAN"],
+                          "destination_zone_id": ["Z_RU_MOSCOW", "Z_RU_MOSCOW"],
+                          "commodity_id": ["general_cargo", "containers"],
+                          "tonnes_per_year": [100.0, 50.0]})
+    north_rail = _arc(g, "B_RU_AZ_SAMUR_RAIL", -1)  # AZ_YALAMA_RAIL -> RU_SAMUR_RAIL
+    north_road = _arc(g, "B_RU_AZ_SAMUR_ROAD", -1)
+    astara_north = _arc(g, "B_AZ_IR_ASTARA_RAIL", -1)
+    az_rail = _arc(g, "R_AZ_ALAT_OSMANLI", 1)
+    routes = pd.DataFrame({
+        "class": ["general_cargo", "general_cargo", "containers"],
+        "origin": ["Z_AZ_BAKU", "Z_AZ_BAKU", "Z_IR_TEHRAN"],
+        "destination": ["Z_RU_MOSCOW"] * 3,
+        "arcs": [(az_rail, north_rail), (north_road,), (astara_north, az_rail, north_rail)],
+        "share": [0.6, 0.4, 1.0]})
+    flows = RunFlows("hand", 2024, routes, g, base.inputs.links, cells)
+    rows = [
+        ("rail", "B_RU_AZ_SAMUR_RAIL", "both", "", "", "", 2024, 1, "true", "fit"),
+        ("border", "RU-AZ_SAMUR", "both", "", "", "", 2024, 1, "true", "fit"),
+        ("south", "B_RU_AZ_SAMUR_RAIL:ab", "both", "", "", "", 2024, 1, "true", "fit"),
+        ("north", "B_RU_AZ_SAMUR_RAIL", "AZ_YALAMA_RAIL>RU_SAMUR_RAIL", "", "", "", 2024, 1,
+         "true", "fit"),
+        ("both_borders", "B_RU_AZ_SAMUR_RAIL+B_AZ_IR_ASTARA_RAIL", "both", "", "", "", 2024, 1,
+         "true", "fit"),
+        ("alternatives", "B_RU_AZ_SAMUR_ROAD;R_AZ_ALAT_OSMANLI", "both", "", "", "", 2024, 1,
+         "true", "fit"),
+        ("rail_transit", "*>AZ>*", "element", "", "", "rail", 2024, 1, "true", "fit"),
+        ("road_transit", "*>AZ>*", "element", "", "", "road", 2024, 1, "true", "fit"),
+        ("from_az", "RU-AZ_SAMUR", "both", "", "AZ>*", "", 2024, 1, "true", "fit"),
+        ("either_ir", "RU-AZ_SAMUR", "both", "", "IR", "", 2024, 1, "true", "fit"),
+        ("boxes", "RU-AZ_SAMUR", "both", "containers", "", "", 2024, 1, "true", "fit"),
+        ("trade_pair", "RU<>AZ", "element", "", "", "", 2024, 1, "false", "fit"),
+        ("trade_one", "IR>RU", "element", "", "", "", 2024, 1, "false", "fit"),
+        ("trade_wrong_way", "RU>IR", "element", "", "", "", 2024, 1, "false", "fit"),
+    ]
+    obs = _parse(data, rows)
+    a = observation_matrix(obs, flows, data.zone_country())
+    want = {
+        "rail": [0.6, 1.0], "border": [1.0, 1.0], "south": [0.0, 0.0], "north": [0.6, 1.0],
+        "both_borders": [0.0, 1.0], "alternatives": [1.0, 1.0], "rail_transit": [0.0, 1.0],
+        "road_transit": [0.0, 0.0], "from_az": [1.0, 0.0], "either_ir": [0.0, 1.0],
+        "boxes": [0.0, 1.0], "trade_pair": [1.0, 0.0], "trade_one": [0.0, 1.0],
+        "trade_wrong_way": [0.0, 0.0],
+    }
+    for i, r in enumerate(rows):
+        assert a[i] == pytest.approx(want[r[0]]), r[0]
+
+
+def test_bad_rows_are_reported_together(data):
+    rows = [
+        ("a", "NO_SUCH_LINK", "both", "", "", "", 2024, 1, "true", "fit"),
+        ("b", "RU<>AZ+B_RU_AZ_SAMUR_RAIL", "element", "", "", "", 2024, 1, "true", "fit"),
+        ("c", "B_RU_AZ_SAMUR_RAIL", "NOWHERE>ELSEWHERE", "", "", "", 2024, 1, "true", "fit"),
+        ("d", "B_RU_AZ_SAMUR_RAIL", "both", "gold", "QQ", "", 2024, 0, "maybe", "test"),
+        ("e", "B_RU_AZ_SAMUR_RAIL", "both", "", "", "rail", 2024, 1, "false", "validate"),
+    ]
+    with pytest.raises(InputError) as e:
+        _parse(data, rows)
+    msg = str(e.value)
+    for part in ("(a)", "NO_SUCH_LINK", "(b)", "cannot be combined", "(c)", "matches neither",
+                 "(d)", "gold", "QQ", "tonnes_per_year", "independent", "role", "(e)",
+                 "transit terms", "must be independent"):
+        assert part in msg, part
+
+
+def test_corridor_comparators_agree_with_bush_flows(data, base):
+    cal = base.tables["calibration"].set_index("observed_id")
+    links = base.tables["links"].set_index("link_id")
+    zc = data.zone_country()
+    ue = base.ue
+    by_o = flows_by_origin(ue)
+    by_d = flows_by_destination(ue)
+    # one link, both directions: the link's tonnes
+    assert cal.at["OBS_BOLASHAK_2024", "modelled_tonnes"] == pytest.approx(
+        links.at["B_KZ_TM_BOLASHAK_RAIL", "tonnes_tot"], rel=1e-6, abs=1e-3)
+    # northbound loading in Azerbaijan: origin-based flows of the Azerbaijani origins on the
+    # to -> from arc of the Samur rail border
+    az = [z for z in by_o.columns[2:] if zc.get(z) == "AZ"]
+    row = by_o[(by_o["link_id"] == "B_RU_AZ_SAMUR_RAIL") & (by_o["direction"] == -1)]
+    assert cal.at["OBS_ADY_NORTH_LOADING_2024", "modelled_tonnes"] == pytest.approx(
+        float(row[az].to_numpy().sum()), rel=1e-6, abs=1e-3)
+    # Armenian OD at Upper Lars: from Armenian origins plus to Armenian destinations
+    lars_o = by_o[by_o["link_id"] == "B_RU_GE_UPPER_LARS"]
+    lars_d = by_d[by_d["link_id"] == "B_RU_GE_UPPER_LARS"]
+    am_o = [z for z in lars_o.columns[2:] if zc.get(z) == "AM"]
+    am_d = [z for z in lars_d.columns[2:] if zc.get(z) == "AM"]
+    expect = float(lars_o[am_o].to_numpy().sum() + lars_d[am_d].to_numpy().sum())
+    assert expect > 0
+    assert cal.at["OBS_UPPER_LARS_AM_2024", "modelled_tonnes"] == pytest.approx(
+        expect, rel=1e-6)
+    assert cal.at["OBS_UPPER_LARS_AM_2024", "modelled_tonnes"] < cal.at[
+        "OBS_UPPER_LARS_2024", "modelled_tonnes"]
+    # a trade row compares the demand of its pair in the run of its year
+    trade = cal.loc["OBS_TRADE_IR_AM_2024"]
+    dem = base.inputs.demand
+    pair = dem["origin_zone_id"].map(zc).isin(["AM", "IR"]) & dem["destination_zone_id"].map(
+        zc).isin(["AM", "IR"]) & (dem["origin_zone_id"].map(zc) != dem[
+            "destination_zone_id"].map(zc))
+    assert trade["modelled_tonnes"] == pytest.approx(dem.loc[pair, "tonnes_per_year"].sum())
+
+
+def test_alternatives_count_a_route_once(data, base):
+    links = base.tables["links"].set_index("link_id")
+    both = links.loc[["B_TM_IR_SARAKHS_RAIL", "G_IR_SARAKHS"], "tonnes_tot"].to_numpy()
+    assert both[0] > 0 and both[0] == pytest.approx(both[1], rel=1e-9)  # the same routes
+    obs = _parse(data, [("s", "B_TM_IR_SARAKHS_RAIL;G_IR_SARAKHS", "both", "", "", "", 2024, 1,
+                         "true", "fit")])
+    a = observation_matrix(obs, base.flows, data.zone_country())
+    m = float((a @ base.flows.cells["tonnes_per_year"].to_numpy())[0])
+    assert m == pytest.approx(both[0], rel=1e-6)  # once, not twice
+    cal = base.tables["calibration"].set_index("observed_id")
+    assert cal.at["OBS_AZ_TRANSIT_2024", "modelled_tonnes"] == pytest.approx(
+        base.tables["countries"].set_index("country").at["AZ", "transit_tonnes"])
+
+
+def test_rows_are_compared_only_with_a_run_of_their_year(base):
+    cal = base.tables["calibration"]
+    comp = cal[cal["compared"]]
+    names = {2024: "baseline", 2023: "backcast_2023", 2022: "backcast_2022"}
+    assert (comp["run"] == comp["year"].map(names)).all()
+    rest = cal[~cal["compared"]]
+    assert set(rest["year"]) == {2019, 2021}
+    assert rest["modelled_tonnes"].isna().all() and rest["ratio"].isna().all()
+    summary = base.tables["calibration_summary"].set_index("set")
+    assert summary["compared"].sum() == len(comp)
+    assert base.summary["calibration"]["validate"]["compared"] == int(
+        (comp["role"] == "validate").sum())
+
+
+def test_back_cast_scales_demand_back_by_growth(data, base):
+    cal = base.tables["calibration"].set_index("observed_id")
+    # a trade row of 2022 is the 2024 demand of its pair taken back two years by growth.csv
+    zc = data.zone_country()
+    dem = base.inputs.demand
+    oc, dc = dem["origin_zone_id"].map(zc), dem["destination_zone_id"].map(zc)
+    pair = ((oc == "TM") & (dc == "IR")) | ((oc == "IR") & (dc == "TM"))
+    grow = data.growth.set_index(["origin_country", "destination_country", "commodity_id"])
+    rate = grow.at[("TM", "IR", "*"), "growth_per_year"]
+    assert cal.at["OBS_TRADE_IR_TM_2022", "modelled_tonnes"] == pytest.approx(
+        dem.loc[pair, "tonnes_per_year"].sum() / (1 + rate) ** 2)
+
+
+def test_run_summary_shows_fit_and_validation_apart(base):
+    from karvan.scenario.summary import summary_tables
+
+    tables = summary_tables([base])
+    cal = next(t for t in tables if t.title.startswith("Calibration"))
+    assert "ln 1.3" in cal.title and "30 %" in cal.title
+    by = cal.data.set_index("rows")
+    summary = base.tables["calibration_summary"].set_index("set")
+    assert by.at["validate", "compared"] == summary.at["validate", "compared"]
+    assert by.at["fit (independent)", "median |ln M/C|"] == pytest.approx(
+        summary.at["fit", "median_abs_log_ratio"])
+    assert set(by["target met"]) <= {"yes", "no", "-"}

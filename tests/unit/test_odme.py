@@ -1,0 +1,134 @@
+"""OD matrix estimation: the GLS step against its closed form, bounds, zero cells, counts by
+class, and recovery of a known matrix on Sioux Falls, bi-level with Algorithm B."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan.assign import assign
+from karvan.calibrate.odme import estimate_od, gls_estimate
+from karvan.calibrate.proportions import arc_proportions
+from karvan.errors import InputError
+from karvan.io.tntp import read_tntp
+from karvan.network.demand import Demand
+from karvan.paths import route_flows
+
+
+def test_gls_step_equals_the_closed_form_when_no_bound_binds():
+    rng = np.random.default_rng(3)
+    n, m = 40, 12
+    a = (rng.random((m, n)) < 0.3) * rng.random((m, n))
+    p = rng.random(n) * 100 + 10
+    y = a @ (p * np.exp(rng.normal(0, 0.1, n))) + 1.0
+    s = 0.5 * p
+    sig = 0.1 * y
+    q = gls_estimate(p, a, y, count_sd=sig, prior_sd=s, lower=np.zeros(n), upper=p * 100)
+    # q = p + S^2 A' (A S^2 A' + Sigma)^-1 (y - A p)
+    s2 = np.diag(s ** 2)
+    want = p + s2 @ a.T @ np.linalg.solve(a @ s2 @ a.T + np.diag(sig ** 2), y - a @ p)
+    assert q == pytest.approx(want, rel=1e-7, abs=1e-7)
+
+
+def test_counts_that_identify_every_cell_recover_it_within_its_bounds():
+    # three OD cells, each alone on its counted link; the assignment does not depend on demand
+    truth = np.array([100.0, 250.0, 40.0])
+    prior = np.array([80.0, 300.0, 10.0])  # the third truth is 4 x its prior
+    a = np.eye(3)
+    res = estimate_od(prior, truth, lambda q: a, count_rse=1e-4, prior_rse=1.0, max_factor=3.0,
+                      labels=pd.DataFrame({"od": ["x", "y", "z"]}))
+    assert res.converged and res.iterations == 1
+    assert res.estimate[:2] == pytest.approx(truth[:2], rel=1e-4)
+    assert res.estimate[2] == pytest.approx(30.0)  # held at 3 x its prior
+    moved = res.moved_cells()
+    assert list(moved["od"]) == ["z"] and moved["factor"].iloc[0] == pytest.approx(3.0)
+    assert res.modelled == pytest.approx(res.estimate)
+    assert res.modelled_prior == pytest.approx(prior)
+    # one count per cell: the posterior variance is 1 / (1 / s^2 + 1 / sigma^2)
+    s, sig = 1.0 * prior[:2], 1e-4 * truth[:2]
+    assert res.std_errors[:2] == pytest.approx(1 / np.sqrt(1 / s ** 2 + 1 / sig ** 2), rel=1e-6)
+    assert np.isnan(res.std_errors[2])  # held by its bound
+
+
+def test_zero_cells_stay_zero_and_a_count_by_class_moves_its_class_only():
+    prior = np.array([100.0, 50.0, 0.0, 50.0])  # cells 0, 1 of class A; 2, 3 of class B
+    # a count of class A (zero proportions on class B's cells)
+    a = np.array([[1.0, 1.0, 0.0, 0.0]])
+    res = estimate_od(prior, [210.0], lambda q: a, count_rse=0.001, prior_rse=0.5)
+    assert res.estimate[2:] == pytest.approx([0.0, 50.0], abs=1e-9)
+    # the 60 missing tonnes are shared in proportion to the prior variances (4 : 1)
+    d0, d1 = res.estimate[0] - 100.0, res.estimate[1] - 50.0
+    assert d0 + d1 == pytest.approx(60.0, rel=1e-3)
+    assert d0 / d1 == pytest.approx((0.5 * 100) ** 2 / (0.5 * 50) ** 2, rel=1e-4)
+    # a count of class B: its zero cell stays zero, the other takes it all
+    b = np.array([[0.0, 0.0, 1.0, 1.0]])
+    res = estimate_od(prior, [80.0], lambda q: b, count_rse=0.001, prior_rse=0.5)
+    assert res.estimate == pytest.approx([100.0, 50.0, 0.0, 80.0], rel=1e-3)
+
+
+def test_bad_arguments_are_reported_together():
+    with pytest.raises(InputError) as e:
+        estimate_od([1.0, -1.0], [0.0], lambda q: np.ones((1, 2)), count_rse=0.0,
+                    max_factor=0.5, labels=pd.DataFrame({"x": [1]}))
+    msg = str(e.value)
+    for part in ("prior", "counts", "count_rse", "max_factor", "labels"):
+        assert part in msg
+    with pytest.raises(InputError, match="shape"):
+        estimate_od([1.0, 2.0], [1.0], lambda q: np.ones((2, 2)))
+
+
+@pytest.fixture(scope="module")
+def sioux_falls(tntp_dir):
+    prob = read_tntp(tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp")
+    name = prob.demand.names[0]
+    m = prob.demand.matrices[name]
+    oi, di = np.nonzero(m)
+    zones = prob.demand.zone_ids
+
+    def demand_of(q):
+        mm = np.zeros_like(m)
+        mm[oi, di] = q
+        return Demand(zones, {name: mm})
+
+    truth = m[oi, di]
+    res = assign(prob.network, demand_of(truth), gap=1e-8)
+    cells = pd.DataFrame({"class": res.classes[0].name, "origin": [zones[i] for i in oi],
+                          "destination": [zones[j] for j in di]})
+    return prob.network, demand_of, truth, res, cells
+
+
+def test_arc_proportions_from_bushes_equal_those_from_route_lists(sioux_falls):
+    _, _, truth, res, cells = sioux_falls
+    arcs = [[a] for a in range(0, res.graph.n_arcs, 5)]
+    fast = arc_proportions(res, arcs, cells)
+    slow = arc_proportions(res, arcs, cells, routes=route_flows(res))
+    assert fast == pytest.approx(slow, abs=1e-9)
+    # proportions times demand give the link flows
+    assert fast @ truth == pytest.approx(res.flow[[a[0] for a in arcs]], rel=1e-9, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_recovers_a_perturbed_sioux_falls_matrix_from_half_of_the_links(sioux_falls, seed):
+    net, demand_of, truth, res, cells = sioux_falls
+    counted = np.arange(0, res.graph.n_arcs, 2)  # every second link
+    counts = res.flow[counted]
+    rng = np.random.default_rng(seed)
+    prior = truth * np.exp(rng.normal(0.0, 0.3, len(truth)))
+    last = {}
+
+    def proportions(q):
+        r = assign(net, demand_of(q), gap=1e-8, warm_start=last.get("r"))
+        last["r"] = r
+        return arc_proportions(r, [[a] for a in counted], cells)
+
+    out = estimate_od(prior, counts, proportions, count_rse=0.05, prior_rse=0.3,
+                      max_factor=3.0, tol=0.01, max_iter=30)
+    assert out.converged
+    rmse = lambda q: float(np.sqrt(np.mean((q - truth) ** 2)))  # noqa: E731
+    assert rmse(out.estimate) < rmse(prior)
+    # the equilibrium of the estimate reproduces the counts far better than that of the prior
+    err = lambda m: float(np.sqrt(np.mean(((m - counts) / counts) ** 2)))  # noqa: E731
+    assert err(out.modelled) < 0.5 * err(out.modelled_prior)
+    assert out.modelled == pytest.approx(last["r"].flow[counted], rel=1e-6, abs=1e-6)
+    assert (out.estimate >= prior / 3 - 1e-9).all() and (out.estimate <= prior * 3 + 1e-9).all()

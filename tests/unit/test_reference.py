@@ -1,0 +1,118 @@
+"""Like-year references: which run a scenario is compared with, and what the comparison says."""
+
+from __future__ import annotations
+
+import pytest
+
+from karvan.errors import InputError
+from karvan.scenario import load_scenario
+from karvan.scenario.apply import apply_scenario
+from karvan.scenario.reference import (
+    backcast_scenario,
+    backcast_years,
+    choose_reference,
+    is_reference,
+    reference_name,
+    reference_scenario,
+)
+from karvan.freight.corridor import load_corridor
+
+
+def test_names_of_references():
+    assert reference_name(2024) == "baseline"
+    assert reference_name(2030) == "reference_2030"
+    assert reference_name(2022) == "backcast_2022"
+    assert all(is_reference(n) for n in ("baseline", "reference_2028", "backcast_2023"))
+    assert not any(is_reference(n) for n in ("rasht_astara", "reference_x", "backcast_"))
+
+
+def test_like_year_reference_is_chosen_when_available():
+    runs = {"baseline": 2024, "reference_2030": 2030, "combined_2030": 2030}
+    c = choose_reference("combined_2030", 2030, runs)
+    assert c.reference == "reference_2030" and c.like_year
+    assert "own effect" in c.note
+
+
+def test_other_year_reference_is_named_with_its_year():
+    runs = {"baseline": 2024, "reference_2030": 2030, "rasht_astara": 2028}
+    c = choose_reference("rasht_astara", 2028, runs)
+    # the nearest year: 2030 is 2 years away, 2024 is 4
+    assert c.reference == "reference_2030" and not c.like_year
+    assert "2 year(s) of demand growth" in c.note
+    runs2 = {"baseline": 2024, "reference_2029": 2029}
+    c2 = choose_reference("rasht_astara", 2028, runs2)
+    assert c2.reference == "reference_2029" and "1 year(s) of demand growth" in c2.note
+    assert "reference_2028" in c2.note
+    with pytest.raises(InputError, match="reference_2028"):
+        choose_reference("rasht_astara", 2028, {"rasht_astara": 2028})
+
+
+def test_reference_scenarios():
+    data = load_corridor()
+    assert backcast_years() == [2022, 2023]
+    b = backcast_scenario(2022)
+    assert b.year == 2022 and b.chain == ("backcast_2022", "baseline")
+    with pytest.raises(InputError, match="no back-cast of 1999"):
+        backcast_scenario(1999)
+    assert reference_scenario(2030).name == "reference_2030"
+    r = reference_scenario(2028)
+    assert r.name == "reference_2028" and r.year == 2028
+    # the made-up reference applies like the built-in one of another year: same links, the
+    # demand of its own year
+    base = apply_scenario(data, load_scenario("baseline"))
+    ref = apply_scenario(data, r)
+    assert (ref.links["status"] == base.links["status"]).all()
+    assert ref.demand["tonnes_per_year"].sum() > base.demand["tonnes_per_year"].sum()
+    assert reference_scenario(2024).name == "baseline"
+
+
+def test_compare_defaults_to_the_like_year_reference_and_says_so(tmp_path):
+    from karvan.scenario.run import compare_runs, run_scenario, save_run
+
+    data = load_corridor()
+    store = tmp_path / "store"
+    for spec in (load_scenario("baseline"), load_scenario("rasht_astara")):
+        save_run(run_scenario(data, spec, lp=False, backcasts=False), store, data)
+    d = compare_runs("rasht_astara", store=store)
+    ref = d["reference"].iloc[0]
+    assert ref["reference"] == "baseline" and not ref["like_year"]
+    assert "4 year(s) of demand growth" in ref["note"] and "reference_2028" in ref["note"]
+    save_run(run_scenario(data, reference_scenario(2028), lp=False), store, data)
+    d = compare_runs("rasht_astara", store=store)
+    ref = d["reference"].iloc[0]
+    assert ref["reference"] == "reference_2028" and ref["like_year"]
+    links = d["links"].set_index("link_id")
+    # against its like-year reference the new railway is the difference, demand growth is not
+    assert links.at["R_IR_RASHT_ASTARA", "tonnes_tot_diff"] > 0
+    # the command line: one run is compared with the reference of its year, and says so
+    from typer.testing import CliRunner
+
+    from karvan.cli import app
+
+    r = CliRunner().invoke(app, ["compare", "rasht_astara", "--store", str(store)],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "like-year reference" in r.output and "reference_2028" in r.output
+
+
+def test_report_references_and_the_references_a_run_list_needs():
+    from karvan.scenario.reference import report_references, with_references
+
+    runs = [("baseline", 2024), ("rasht_astara", 2028), ("combined_2030", 2030),
+            ("reference_2030", 2030), ("iran_disrupted", 2026)]
+    c = report_references(runs)
+    assert c[0] is None and c[3] is None  # references are not compared
+    assert c[2].reference == "reference_2030" and c[2].like_year
+    assert c[1].reference == "reference_2030" and not c[1].like_year  # nearest of 2024, 2030
+    assert c[1].want == "reference_2028"
+    assert c[4].reference == "baseline" and c[4].want == "reference_2026"
+    # no reference at all: the first other run, with the years said
+    c2 = report_references([("rasht_astara", 2028), ("combined_2030", 2030)])
+    assert c2[0].reference == "combined_2030" and not c2[0].like_year
+    specs = with_references([load_scenario(n) for n in ("baseline", "rasht_astara",
+                                                         "combined_2030", "iran_disrupted")])
+    names = [s.name for s in specs]
+    assert names[:4] == ["baseline", "rasht_astara", "combined_2030", "iran_disrupted"]
+    assert sorted(names[4:]) == ["reference_2026", "reference_2028", "reference_2030"]
+    assert all(r.reference == "baseline" or r.like_year for r in filter(None, report_references(
+        [(s.name, s.year) for s in specs])))

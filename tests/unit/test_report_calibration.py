@@ -1,0 +1,72 @@
+"""The report's calibration section and its like-year comparisons."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from karvan.freight.corridor import load_corridor
+from karvan.report import render_report
+from karvan.report.calibration import scatter_svg
+from karvan.scenario import load_scenario
+from karvan.scenario.reference import reference_scenario
+from karvan.scenario.run import run_scenario, write_run
+from karvan.store import resolve_run
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    data = load_corridor()
+    out = {}
+    for spec in (load_scenario("baseline"), load_scenario("rasht_astara"),
+                 reference_scenario(2028)):
+        out[spec.name] = write_run(run_scenario(data, spec, gap=1e-6, lp=False), root / spec.name,
+                                   data)
+    return out
+
+
+def test_calibration_section_marks_fit_and_validation_with_scope_on_hover(folders):
+    html = render_report([folders["baseline"]], lang="en")
+    assert 'class="chart cal"' in html and 'class="calibration-summary"' in html
+    cal = resolve_run(folders["baseline"]).table("calibration")
+    comp = cal[cal["compared"]]
+    # one marker per compared row; validation rows are squares
+    pts = re.findall(r'<(rect|circle) class="pt"[^>]*data-t="([^"]*)"', html)
+    assert len(pts) == len(comp)
+    shapes = {t.split("&#10;")[0]: k for k, t in pts}
+    for r in comp.itertuples():
+        assert shapes[r.observed_id] == ("rect" if r.set == "validate" else "circle")
+    tip = next(t for k, t in pts if t.startswith("OBS_UPPER_LARS_AM_2024"))
+    assert "Armenian OD only" in tip and "CALIBER_LARS_150" in tip
+    # the other languages carry it too; a run without compared rows has no section
+    assert 'class="chart cal"' in render_report([folders["baseline"]], lang="fa")
+    assert 'class="chart cal"' not in render_report([folders["rasht_astara"]], lang="en")
+
+
+def test_scatter_puts_every_point_inside_the_plot():
+    import pandas as pd
+
+    cal = pd.DataFrame({"observed_id": ["a", "b", "c"], "compared": [True, True, True],
+                        "observed_tonnes": [1e5, 2e6, 3e7], "modelled_tonnes": [0.0, 2.6e6,
+                                                                                1e7],
+                        "set": ["fit", "validate", "fit_by_construction"], "year": 2024,
+                        "run": "x", "scope": "s", "source": "S"})
+    svg = scatter_svg(cal, "en")
+    xs = [float(v) for v in re.findall(r'c?x="([0-9.]+)"', svg)]
+    assert xs and all(0 <= x <= 460 for x in xs)
+    assert 'fill="none"' in svg  # the row modelled at zero is hollow
+
+
+def test_report_compares_with_the_like_year_reference_and_says_so(folders):
+    runs = [folders["baseline"], folders["rasht_astara"], folders["reference_2028"]]
+    like = SimpleNamespace(reference="reference_2028", reference_year=2028, scenario_year=2028,
+                           like_year=True, want="reference_2028")
+    html = render_report(runs, lang="en", comparisons=[None, like, None])
+    assert "the like-year reference" in html and "Reference 2028" in html
+    assert html.count('class="diff"') == 1
+    # the old way, each against the first, now says that years differ
+    html = render_report(runs[:2], lang="en")
+    assert "not a like-year reference" in html and "4 year(s) of demand growth" in html
