@@ -185,7 +185,7 @@ def overlap(res, aeq_routes) -> dict:
                      for r in range(rs.od_ptr[w], rs.od_ptr[w + 1])}
     df = aeq_routes if isinstance(aeq_routes, pd.DataFrame) else aeq_routes.to_pandas()
     theirs: dict[tuple, set] = {}
-    for o, d, route in zip(df["origin id"], df["destination id"], df["route set"]):
+    for o, d, route in zip(df["origin id"], df["destination id"], df["route set"], strict=True):
         theirs.setdefault((int(o), int(d)), set()).add(tuple(int(x) for x in route))
     jac, in_theirs, in_ours, same = [], 0, 0, 0
     n_ours = sum(len(v) for v in ours.values())

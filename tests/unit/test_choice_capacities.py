@@ -11,8 +11,12 @@ import pandas as pd
 import pytest
 
 from karvan import Demand, Network, TrafficClass, read_tntp
-from karvan.choice import (Capacities, RouteOptions, capacities_from_links,
-                           deterministic_equilibrium, stochastic_equilibrium)
+from karvan.choice import (
+    Capacities,
+    capacities_from_links,
+    deterministic_equilibrium,
+    stochastic_equilibrium,
+)
 from karvan.errors import InputError
 
 REL = 1e-6  # the bound on a capacity's relative excess
@@ -189,7 +193,8 @@ def corridor_toy(tmp_path):
 
     def rail(lid, a, b, km, cap=None):
         row = {"link_id": lid, "from_node_id": a, "to_node_id": b, "mode": "rail",
-               "length_km": km, "speed_kph": 50, "tariff_usd_per_tkm": 0.03, "vdf": "none"}
+               "length_km": km, "speed_kph": 50, "tariff_usd_per_tkm": 0.03, "vdf": "none",
+               "country": "AA"}
         if cap is not None:
             row["capacity_tpy"] = cap
         return row

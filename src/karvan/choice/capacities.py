@@ -76,10 +76,12 @@ class CompiledCapacities:
 
     @property
     def n(self) -> int:
+        """Number of constraints."""
         return int(self.cap.shape[0])
 
 
 def no_capacities(n_arcs: int) -> CompiledCapacities:
+    """The constraint arrays of a problem without capacities."""
     e = np.zeros(0, dtype=np.int64)
     return CompiledCapacities(ids=np.zeros(0, dtype=object), cons_ptr=np.zeros(1, dtype=np.int64),
                               cons_arcs=e, cap=np.zeros(0),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time as _time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -80,7 +80,13 @@ class _Dial:
         return self.t[None, :] + self.ca.fixed + self.surch[None, :]
 
     def load(self) -> np.ndarray:
-        """Dial's loading of every class at the current costs: (n_classes, n_arcs)."""
+        """Dial's loading of every class at the current costs: (n_classes, n_arcs).
+
+        Raises
+        ------
+        KarvanError
+            When the path weights overflow.
+        """
         g, ca = self.g, self.ca
         costs = self.arc_costs()
         y = np.zeros((ca.n_classes, g.n_arcs))
@@ -130,7 +136,15 @@ def solve_dial(ca: ClassArrays, theta: np.ndarray, *, capacities: Capacities | N
     """Dial's loading at free-flow costs (``iterate`` False) or its equilibrium by ``msa``
     (steps 1 / (n + 1)) or ``sra``, self-regulated averaging (Liu, He and He 2009): steps
     1 / beta_n with beta growing by 1.5 after an iteration whose residual |y - x| grew and by
-    0.5 otherwise."""
+    0.5 otherwise.
+
+    Raises
+    ------
+    NoPathError
+        When some OD pair with demand has no path.
+    KarvanError
+        When Dial's weights overflow, or with ``strict`` when the averages do not converge.
+    """
     t0 = _time.perf_counter()
     d = _Dial(ca, theta, capacities)
     g = ca.graph
@@ -218,7 +232,13 @@ def solve_dial(ca: ClassArrays, theta: np.ndarray, *, capacities: Capacities | N
 
 def _result(d: _Dial, x, link_gap, rows, it, converged, gap, t0, strict, loaded: bool = True
             ) -> ChoiceResult:
-    """The result; with ``loaded`` False the times stay those the loading was made at."""
+    """The result; with ``loaded`` False the times stay those the loading was made at.
+
+    Raises
+    ------
+    KarvanError
+        With ``strict`` when not converged.
+    """
     ca, g = d.ca, d.g
     v = d.set_volume(x) if loaded else np.ascontiguousarray(ca.pce @ x)
     cap_table = None

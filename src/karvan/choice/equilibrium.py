@@ -54,20 +54,37 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from karvan import kernels as K
 from karvan.assign import TrafficClass
 from karvan.choice._setup import ClassArrays, per_class, setup
-from karvan.choice.capacities import (Capacities, CompiledCapacities, compile_capacities,
-                                      no_capacities)
-from karvan.choice.nested import (CompiledNests, Nests, compile_nests, nested_logit_shares,
-                                  route_families)
+from karvan.choice.capacities import (
+    Capacities,
+    CompiledCapacities,
+    compile_capacities,
+    no_capacities,
+)
+from karvan.choice.nested import (
+    CompiledNests,
+    Nests,
+    compile_nests,
+    nested_logit_shares,
+    route_families,
+)
 from karvan.choice.result import ChoiceResult, unserved_table
-from karvan.choice.routes import (SOURCE_COLUMN, SOURCE_UNSERVED, RouteOptions, RouteSet,
-                                  add_routes, build_route_set, check_route_set, od_pairs)
-from karvan import kernels as K
+from karvan.choice.routes import (
+    SOURCE_COLUMN,
+    SOURCE_UNSERVED,
+    RouteOptions,
+    RouteSet,
+    add_routes,
+    build_route_set,
+    check_route_set,
+    od_pairs,
+)
 from karvan.errors import ConvergenceWarning, InputError, KarvanError, format_ids
 from karvan.kernels import logit as KL
-from karvan.kernels import sue as KS
 from karvan.kernels import routesets as KR
+from karvan.kernels import sue as KS
 from karvan.network.demand import Demand
 from karvan.network.graph import CompiledGraph
 from karvan.network.model import Network
@@ -218,8 +235,8 @@ class _State:
                 parts.append(KR.new_least_cost_routes(0, 1, *args))
             else:
                 with ThreadPoolExecutor(n) as ex:
-                    parts.extend(ex.map(lambda c: KR.new_least_cost_routes(c, n, *args),
-                                        range(n)))
+                    parts.extend(ex.map(lambda c, n=n, args=args: KR.new_least_cost_routes(
+                        c, n, *args), range(n)))
         r_od = np.concatenate([p[0] for p in parts])
         if not len(r_od):
             return 0
@@ -324,7 +341,13 @@ def _origin_groups(ca: ClassArrays, rs: RouteSet) -> list:
 
 def _align(rs: RouteSet, ca: ClassArrays) -> RouteSet:
     """A route set given by the caller, checked against the demand: the same OD pairs (demand
-    taken from the demand matrices), every one with a route."""
+    taken from the demand matrices), every one with a route.
+
+    Raises
+    ------
+    InputError
+        When it was built for other inputs, or misses or adds OD pairs.
+    """
     if rs.graph.n_arcs != ca.graph.n_arcs or rs.class_names != tuple(
             c.name for c in ca.classes) or tuple(rs.zone_ids) != tuple(ca.zone_ids):
         raise InputError("the route set was built for another network, classes or zones; "
@@ -352,7 +375,13 @@ def _with_unserved(rs: RouteSet, ca: ClassArrays, caps: Capacities, theta: np.nd
                    ) -> RouteSet:
     """Add one unserved-demand alternative (no arcs, fixed cost) to every OD pair. Its default
     cost is 10 times the class's dearest free-flow route plus 40 / theta, so that logit gives it
-    a share below exp(-40) unless capacities leave no other way."""
+    a share below exp(-40) unless capacities leave no other way.
+
+    Raises
+    ------
+    InputError
+        On a bad unserved cost, or when an OD pair has no room for one more route.
+    """
     free = ca.free_costs()
     rc = KL.route_costs(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, rs.route_fixed,
                         free, np.empty(rs.n_routes))
@@ -518,7 +547,7 @@ def _result(st: _State, x, meas, rows, it, converged, gap, method, opts, capacit
                 "routes": {"max_routes": opts.max_routes, "method": opts.method,
                            "penalty": opts.penalty, "grow": opts.grow},
                 "threads": ca.n_chunks,
-                "steps": dict(zip(STEP_NAMES, st.stats[:len(STEP_NAMES)].tolist()))})
+                "steps": dict(zip(STEP_NAMES, st.stats[:len(STEP_NAMES)].tolist(), strict=True))})
 
 
 def _check_common(gap: float, max_iter: int, beta: float, overlap: str) -> None:

@@ -60,6 +60,7 @@ class Nests:
 
     @property
     def names(self) -> list[str]:
+        """Family names, in priority order."""
         return list(self.links)
 
 

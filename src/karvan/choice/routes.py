@@ -114,7 +114,13 @@ class RouteOptions:
     grow: bool = True
 
     def check(self) -> None:
-        """Raise :class:`InputError` listing every bad option."""
+        """Check the options.
+
+        Raises
+        ------
+        InputError
+            Listing every bad option.
+        """
         problems = []
         if not (isinstance(self.max_routes, (int, np.integer)) and 1 <= self.max_routes
                 <= MAX_ROUTES):
@@ -171,10 +177,12 @@ class RouteSet:
 
     @property
     def n_od(self) -> int:
+        """Number of OD pairs (with their class)."""
         return int(self.od_class.shape[0])
 
     @property
     def n_routes(self) -> int:
+        """Number of routes."""
         return int(self.route_ptr.shape[0] - 1)
 
     @property
@@ -183,6 +191,7 @@ class RouteSet:
         return np.repeat(np.arange(self.n_od), np.diff(self.od_ptr))
 
     def routes_per_od(self) -> np.ndarray:
+        """Number of routes of every OD pair."""
         return np.diff(self.od_ptr)
 
     def arcs(self, r: int) -> np.ndarray:
@@ -209,7 +218,13 @@ class RouteSet:
                                            "label", "arcs", "links"])
 
     def od_index(self, origin, destination, class_name: str | None = None) -> int:
-        """Index of the OD pair (origin, destination[, class]); raises when it is not there."""
+        """Index of the OD pair (origin, destination[, class]).
+
+        Raises
+        ------
+        InputError
+            When the route set has no such OD pair.
+        """
         oi = list(self.zone_ids).index(origin) if origin in self.zone_ids else -1
         di = list(self.zone_ids).index(destination) if destination in self.zone_ids else -1
         hit = (self.od_origin == oi) & (self.od_destination == di)
@@ -336,7 +351,13 @@ def _via_arcs(g: CompiledGraph, wp: Waypoints, problems: list[str]) -> list[list
 
 def _waypoint_routes(ca: ClassArrays, waypoints: Sequence[Waypoints], od_cls, od_o, od_d
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """(route_od, route_len, route_arcs, route_label, labels) of the forced alternatives."""
+    """(route_od, route_len, route_arcs, route_label, labels) of the forced alternatives.
+
+    Raises
+    ------
+    InputError
+        Listing bad waypoints: unknown nodes, links, classes or zones, repeated names.
+    """
     g = ca.graph
     problems: list[str] = []
     labels = [wp.name for wp in waypoints]
@@ -344,7 +365,8 @@ def _waypoint_routes(ca: ClassArrays, waypoints: Sequence[Waypoints], od_cls, od
         problems.append(f"waypoint names repeat: {format_ids(labels)}.")
     names = [c.name for c in ca.classes]
     zpos = {z: i for i, z in enumerate(ca.zone_ids)}
-    key = {(int(k), int(o), int(d)): w for w, (k, o, d) in enumerate(zip(od_cls, od_o, od_d))}
+    key = {(int(k), int(o), int(d)): w
+           for w, (k, o, d) in enumerate(zip(od_cls, od_o, od_d, strict=True))}
     items = []  # (od, label, orig node, dest node, [(node, arc)...])
     for li, wp in enumerate(waypoints):
         if wp.kind not in ("node", "link"):
