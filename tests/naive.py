@@ -246,3 +246,65 @@ def relative_gap(n, tails, heads, arc_cost, blocked, origins, dests, demand, arc
     tstt = float(np.dot(arc_flow, arc_cost))
     _, sptt, _ = aon(n, tails, heads, arc_cost, blocked, origins, dests, demand)
     return (tstt - sptt) / sptt, tstt, sptt
+
+
+# ----------------------------------------------------------------------------- route choice
+
+
+def penalty_routes(n, tails, heads, costs, blocked, origin, dest, max_routes, max_depth,
+                   max_misses, penalty) -> list[list[int]]:
+    """Link penalisation, as written in the literature: repeat a least-cost search, multiply
+    the cost of every arc of the route found by ``penalty`` after each search, keep distinct
+    routes; stop at ``max_routes`` routes, ``max_depth`` searches or more than ``max_misses``
+    repeats."""
+    cost = [float(c) for c in costs]
+    routes: list[list[int]] = []
+    misses = 0
+    for _ in range(max_depth):
+        if len(routes) >= max_routes:
+            break
+        dist, pred = dijkstra(n, tails, heads, cost, blocked, origin)
+        if dist[dest] == INF:
+            break
+        path = path_to(pred, tails, origin, dest)
+        for e in path:
+            cost[e] *= penalty
+        if path in routes:
+            misses += 1
+            if misses > max_misses:
+                break
+        else:
+            routes.append(path)
+    return routes
+
+
+def path_sizes(routes, weight) -> list[float]:
+    """Ben-Akiva and Bierlaire's path size of each route of one OD pair:
+    sum over its arcs of (weight / route weight) / (routes using the arc)."""
+    use: dict[int, int] = defaultdict(int)
+    for r in routes:
+        for e in set(r):
+            use[e] += 1
+    out = []
+    for r in routes:
+        total = sum(weight[e] for e in r)
+        out.append(sum(weight[e] / total / use[e] for e in r) if total > 0 else
+                   sum(1.0 / len(r) / use[e] for e in r))
+    return out
+
+
+def logit_shares(costs, weights, theta) -> list[float]:
+    """Shares proportional to weight * exp(-theta * cost), computed in the obvious way."""
+    e = [w * math.exp(-theta * (c - min(costs))) for c, w in zip(costs, weights, strict=True)]
+    return [x / sum(e) for x in e]
+
+
+def efficient_paths(n, tails, heads, costs, blocked, origin, dest) -> list[list[int]]:
+    """Dial's efficient paths origin -> dest: every path of arcs (i, j) with r(i) < r(j), r the
+    least cost from the origin (positive costs), never passing through a blocked node."""
+    r, _ = dijkstra(n, tails, heads, costs, blocked, origin)
+    eff = [e for e in range(len(tails))
+           if r[tails[e]] < r[heads[e]] and not (blocked[tails[e]] and tails[e] != origin)]
+    sub_t = [tails[e] for e in eff]
+    sub_h = [heads[e] for e in eff]
+    return [[eff[i] for i in p] for p in simple_paths(n, sub_t, sub_h, blocked, origin, dest)]

@@ -71,7 +71,11 @@ def assign(
     trips: Annotated[Path | None, typer.Option(help="Demand: TNTP trips file or CSV "
                                                     "(default: beside the network).")] = None,
     method: Annotated[str, typer.Option(help="algorithm-b (origin-based, the default), bfw, cfw, "
-                                             "fw, msa or aon.")] = "algorithm-b",
+                                             "fw, msa or aon; sue: stochastic user equilibrium "
+                                             "with path-size logit route choice (needs "
+                                             "--theta).")] = "algorithm-b",
+    theta: Annotated[float | None, typer.Option(help="With --method sue: logit dispersion per "
+                                                     "unit of cost.")] = None,
     gap: Annotated[float, typer.Option(help="Target relative gap.")] = 1e-4,
     max_iter: Annotated[int, typer.Option(help="Most iterations.")] = 1000,
     max_time: Annotated[float | None, typer.Option(help="Most seconds.")] = None,
@@ -109,6 +113,10 @@ def assign(
     for w in notes:
         console.print(f"[yellow]note:[/] {w.message}", highlight=False, soft_wrap=True)
     classes = [karvan.TrafficClass(**c) for c in prob.classes] or None
+    if method == "sue" or theta is not None:
+        _sue(prob, classes, network, trips, theta, method, gap, max_iter, max_time, out_dir,
+             quiet)
+        return
     target = gap
     t0 = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[msg]}"),
@@ -182,3 +190,61 @@ def _write_results(res, folder: Path, manifest: dict) -> None:
     write_csv(folder / "link_flows.csv", res.link_columns())
     write_csv(folder / "convergence.csv", res.convergence_columns())
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+
+
+def _sue(prob, classes, network: Path, trips: Path | None, theta: float | None, method: str,
+         gap: float, max_iter: int, max_time: float | None, out_dir: Path, quiet: bool) -> None:
+    """``karvan assign --method sue --theta T``: link flows, convergence and routes.
+
+    Raises
+    ------
+    InputError
+        Without --theta, or with --theta and another method.
+    typer.Exit
+        With 1 when the equilibrium did not reach the gap.
+    """
+    import json
+    import time
+    import warnings
+
+    import karvan
+    from karvan.choice import stochastic_equilibrium
+    from karvan.errors import ConvergenceWarning, InputError
+    from karvan.io.atomic import atomic_folder
+
+    if method != "sue":
+        raise InputError(f"--theta goes with --method sue, not {method}.")
+    if theta is None:
+        raise InputError("--method sue needs --theta (the logit dispersion per unit of cost).")
+    t0 = time.perf_counter()
+
+    def progress(info) -> None:
+        if not quiet:
+            console.print(f"iteration {info.iteration}  gap {info.gap:.3e} (target {gap:g})  "
+                          f"{info.routes} routes", highlight=False)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = stochastic_equilibrium(prob.network, prob.demand, theta=theta, classes=classes,
+                                     gap=gap, max_iter=max_iter, max_time_s=max_time,
+                                     toll_factor=prob.toll_factor,
+                                     distance_factor=prob.distance_factor, callback=progress)
+    elapsed = time.perf_counter() - t0
+    with atomic_folder(out_dir) as tmp:
+        res.link_table().to_csv(tmp / "link_flows.csv", index=False)
+        res.convergence.to_csv(tmp / "convergence.csv", index=False)
+        routes = res.route_table(min_share=1e-9)
+        routes["links"] = routes["links"].map(lambda ls: " ".join(map(str, ls)))
+        routes.drop(columns=["arcs"]).to_csv(tmp / "routes.csv", index=False)
+        (tmp / "manifest.json").write_text(json.dumps({
+            "karvan_version": karvan.__version__,
+            "network": str(network), "trips": str(trips) if trips else None,
+            "toll_factor": prob.toll_factor, "distance_factor": prob.distance_factor,
+            "theta": theta, "iterations": res.iterations, "gap": res.gap,
+            "converged": res.converged, "elapsed_s": elapsed, **res.params,
+        }, indent=2, default=str))
+    state = "[green]converged[/]" if res.converged else "[yellow]not converged[/]"
+    out.print(f"{state}: {res.iterations} iterations, SUE gap {res.gap:.3e}, "
+              f"{res.route_set.n_routes} routes, {elapsed:.2f} s -> {out_dir}")
+    if not res.converged:
+        raise typer.Exit(1)

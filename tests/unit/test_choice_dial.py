@@ -1,0 +1,72 @@
+"""Dial's STOCH loading against logit over every efficient path enumerated by brute force, and
+its MSA equilibrium."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from karvan import compile_graph, read_tntp
+from karvan.choice import dial_loading, stochastic_equilibrium
+from karvan.errors import InputError
+from karvan.kernels import dial as KD
+from tests import naive
+from tests.unit.test_choice_routes import random_network
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("theta", [0.2, 1.5])
+def test_dial_equals_logit_over_all_efficient_paths(seed, theta):
+    net, dem = random_network(seed, n=11, n_arcs=26, n_zones=3, block=seed % 2 == 0)
+    res = dial_loading(net, dem, theta=theta)
+    g = compile_graph(net)
+    tails, heads, cost = g.tail.tolist(), g.head.tolist(), g.free_flow_time.tolist()
+    m = dem.matrices["demand"]
+    want = np.zeros(g.n_arcs)
+    for i, o in enumerate(g.zone_nodes):
+        for j, d in enumerate(g.zone_nodes):
+            if m[i, j] == 0 or o == d:
+                continue
+            paths = naive.efficient_paths(g.n_nodes, tails, heads, cost, g.blocked, int(o),
+                                          int(d))
+            assert paths
+            c = [naive.path_cost(p, cost) for p in paths]
+            w = [math.exp(-theta * (x - min(c))) for x in c]
+            for p, wp in zip(paths, w, strict=True):
+                for e in p:
+                    want[e] += m[i, j] * wp / sum(w)
+    assert res.flow == pytest.approx(want, rel=1e-10, abs=1e-10)
+    assert res.route_set is None
+
+
+@pytest.mark.parametrize(("method", "target"), [("msa", 1e-2), ("sra", 1e-3)])
+def test_dial_reaches_its_fixed_point_on_sioux_falls(tntp_dir, method, target):
+    p = read_tntp(tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp")
+    res = stochastic_equilibrium(p.network, p.demand, theta=0.5, loading="dial", gap=target,
+                                 method=method, max_iter=400)
+    assert res.converged and res.gap <= target
+    g = res.graph
+    rindptr, rarcs = g.reverse_star()
+    m = np.array(p.demand.matrices["demand"], dtype=float)
+    np.fill_diagonal(m, 0)
+    y, lost, over, _ = KD.dial_load(g.indptr, g.head, g.tail, rindptr, rarcs,
+                                    np.ascontiguousarray(res.class_costs[0]),
+                                    np.ascontiguousarray(g.free_flow_time), g.blocked, 0.5,
+                                    g.zone_nodes, g.zone_nodes, m, np.inf, 1)
+    assert lost == 0 and over == 0
+    assert np.abs(res.flow - y).sum() / res.flow.sum() == pytest.approx(res.gap, rel=1e-9)
+    # demand is conserved at every zone
+    out = np.bincount(g.tail, weights=res.flow, minlength=g.n_nodes)
+    inn = np.bincount(g.head, weights=res.flow, minlength=g.n_nodes)
+    net_out = (out - inn)[g.zone_nodes]
+    assert net_out == pytest.approx(m.sum(axis=1) - m.sum(axis=0), rel=1e-9, abs=1e-6)
+
+
+def test_dial_takes_msa_only():
+    net, dem = random_network(0)
+    with pytest.raises(InputError, match="msa"):
+        stochastic_equilibrium(net, dem, theta=1.0, loading="dial", method="newton")
+    with pytest.raises(InputError, match="sra"):
+        stochastic_equilibrium(net, dem, theta=1.0, method="sra")

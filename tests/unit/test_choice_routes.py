@@ -1,0 +1,179 @@
+"""Route sets: the kernels against slow obvious code (tests/naive.py), waypoints, storage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan import Demand, Network, compile_graph
+from karvan.choice import RouteOptions, Waypoints, generate_route_sets
+from karvan.errors import InputError, NoPathError
+from tests import naive
+
+
+def random_network(seed: int, n: int = 14, n_arcs: int = 40, n_zones: int = 4,
+                   block: bool = True) -> tuple[Network, Demand]:
+    rng = np.random.default_rng(seed)
+    # zones 0..n_zones-1 hang on nodes n_zones.. by connectors; a ring through the other nodes
+    # keeps every pair connected
+    tails = rng.integers(n_zones, n, n_arcs)
+    heads = rng.integers(n_zones, n, n_arcs)
+    keep = tails != heads
+    tails, heads = tails[keep], heads[keep]
+    ring = np.arange(n_zones, n)
+    nxt = np.r_[ring[1:], ring[:1]]
+    z = np.arange(n_zones)
+    tails = np.r_[tails, ring, nxt, z, z + n_zones]
+    heads = np.r_[heads, nxt, ring, z + n_zones, z]
+    cost = rng.uniform(0.5, 10.0, len(tails))
+    nodes = pd.DataFrame({"zone_id": [i + 1 if i < n_zones else None for i in range(n)],
+                          "passable": [not (block and i < n_zones) for i in range(n)]},
+                         index=pd.Index(np.arange(n) + 100, name="node_id"))
+    links = pd.DataFrame({"from_node_id": tails + 100, "to_node_id": heads + 100,
+                          "free_flow_time": cost, "vdf": "constant"},
+                         index=pd.Index(np.arange(len(tails)), name="link_id"))
+    m = rng.uniform(1, 10, (n_zones, n_zones)) * (rng.uniform(size=(n_zones, n_zones)) < 0.8)
+    np.fill_diagonal(m, 0)
+    return Network(nodes, links), Demand(tuple(range(1, n_zones + 1)), {"demand": m})
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_link_penalty_routes_equal_the_obvious_implementation(seed):
+    net, dem = random_network(seed)
+    opts = RouteOptions(max_routes=4, penalty=1.3, max_depth=9, max_misses=3)
+    rs = generate_route_sets(net, dem, options=opts)
+    g = compile_graph(net)
+    tails, heads, cost = g.tail.tolist(), g.head.tolist(), g.free_flow_time.tolist()
+    for w in range(rs.n_od):
+        o = int(g.zone_nodes[rs.od_origin[w]])
+        d = int(g.zone_nodes[rs.od_destination[w]])
+        want = naive.penalty_routes(g.n_nodes, tails, heads, cost, g.blocked, o, d, 4, 9, 3, 1.3)
+        got = [rs.arcs(r).tolist() for r in range(rs.od_ptr[w], rs.od_ptr[w + 1])]
+        assert got == want
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_elimination_routes_are_distinct_loop_free_routes_of_the_pair(seed):
+    net, dem = random_network(seed)
+    rs = generate_route_sets(net, dem, options=RouteOptions(max_routes=6, method="elimination",
+                                                            max_depth=3))
+    g = compile_graph(net)
+    for w in range(rs.n_od):
+        o = int(g.zone_nodes[rs.od_origin[w]])
+        d = int(g.zone_nodes[rs.od_destination[w]])
+        all_paths = naive.simple_paths(g.n_nodes, g.tail, g.head, g.blocked, o, d)
+        got = [rs.arcs(r).tolist() for r in range(rs.od_ptr[w], rs.od_ptr[w + 1])]
+        assert 1 <= len(got) <= 6
+        assert len({tuple(r) for r in got}) == len(got)
+        for r in got:
+            assert r in all_paths
+        # the first route is a least-cost one
+        best = min(naive.path_cost(p, g.free_flow_time) for p in all_paths)
+        assert naive.path_cost(got[0], g.free_flow_time) == pytest.approx(best, rel=1e-12)
+        # a set that is not full holds, for every arc of the least-cost route, the least-cost
+        # route without that arc
+        if len(got) < 6:
+            for a in got[0]:
+                cost = g.free_flow_time.copy()
+                cost[a] = np.inf
+                dist, pred = naive.dijkstra(g.n_nodes, g.tail, g.head, cost, g.blocked, o)
+                if dist[d] < np.inf:
+                    assert naive.path_to(pred, g.tail, o, d) in got
+
+
+def test_elimination_finds_every_one_arc_detour():
+    # O -a-> M -b-> D, plus detours around a (O -c-> M) and around b (M -e-> D)
+    nodes = pd.DataFrame({"zone_id": ["O", None, "D"]}, index=pd.Index(["O", "M", "D"],
+                                                                       name="node_id"))
+    links = pd.DataFrame({"from_node_id": ["O", "M", "O", "M"], "to_node_id": ["M", "D", "M", "D"],
+                          "free_flow_time": [1.0, 1.0, 2.0, 3.0], "vdf": "constant"},
+                         index=pd.Index(list("abce"), name="link_id"))
+    dem = Demand(("O", "D"), {"demand": np.array([[0.0, 1.0], [0.0, 0.0]])})
+    rs = generate_route_sets(Network(nodes, links), dem,
+                             options=RouteOptions(max_routes=4, method="elimination",
+                                                  max_depth=3))
+    assert [tuple(x) for x in rs.table()["links"]] == [("a", "b"), ("c", "b"), ("a", "e"),
+                                                       ("c", "e")]
+
+
+def test_route_storage_is_consistent():
+    net, dem = random_network(3)
+    rs = generate_route_sets(net, dem, options=RouteOptions(max_routes=5))
+    g = compile_graph(net)
+    assert rs.od_ptr[0] == 0 and rs.od_ptr[-1] == rs.n_routes
+    assert rs.route_ptr[-1] == len(rs.route_arcs)
+    assert (np.diff(rs.od_ptr) >= 1).all()
+    for r in range(rs.n_routes):
+        a = rs.arcs(r)
+        w = rs.route_od[r]
+        assert g.tail[a[0]] == g.zone_nodes[rs.od_origin[w]]
+        assert g.head[a[-1]] == g.zone_nodes[rs.od_destination[w]]
+        assert (g.head[a[:-1]] == g.tail[a[1:]]).all()
+    m = dem.matrices["demand"]
+    assert sorted(rs.od_demand) == sorted(m[m > 0])
+
+
+def _corridor_like():
+    # west: A - W - B; east: A - E - B; sea: A - P - S - B (P, S ports)
+    nodes = pd.DataFrame({"zone_id": ["A", None, None, None, None, "B"]},
+                         index=pd.Index(["A", "W", "E", "P", "S", "B"], name="node_id"))
+    links = pd.DataFrame({
+        "from_node_id": ["A", "W", "A", "E", "A", "P", "S"],
+        "to_node_id": ["W", "B", "E", "B", "P", "S", "B"],
+        "free_flow_time": [1.0, 1.0, 1.5, 1.5, 2.0, 5.0, 2.0],
+        "directed": False, "vdf": "constant"},
+        index=pd.Index(["aw", "wb", "ae", "eb", "ap", "ps", "sb"], name="link_id"))
+    dem = Demand(("A", "B"), {"demand": np.array([[0.0, 5.0], [3.0, 0.0]])})
+    return Network(nodes, links), dem
+
+
+def test_waypoints_add_a_labelled_member_of_each_family():
+    net, dem = _corridor_like()
+    opts = RouteOptions(max_routes=1, waypoints=(
+        Waypoints("sea", ("P",)), Waypoints("east", ("ae",), kind="link", ods=(("A", "B"),))))
+    rs = generate_route_sets(net, dem, options=opts)
+    tab = rs.table()
+    ab = tab[(tab["origin"] == "A") & (tab["destination"] == "B")]
+    assert [tuple(x) for x in ab["links"]] == [("aw", "wb"), ("ap", "ps", "sb"), ("ae", "eb")]
+    assert list(ab["label"]) == ["", "sea", "east"]
+    ba = tab[(tab["origin"] == "B") & (tab["destination"] == "A")]
+    # the link waypoint applies to A -> B only; the node waypoint to both directions
+    assert [tuple(x) for x in ba["links"]] == [("wb", "aw"), ("sb", "ps", "ap")]
+
+
+def test_waypoint_equal_to_a_found_route_labels_it_once():
+    net, dem = _corridor_like()
+    rs = generate_route_sets(net, dem, options=RouteOptions(
+        max_routes=2, waypoints=(Waypoints("west", ("W",)),)))
+    tab = rs.table()
+    ab = tab[(tab["origin"] == "A") & (tab["destination"] == "B")]
+    assert [tuple(x) for x in ab["links"]] == [("aw", "wb"), ("ae", "eb")]
+    assert list(ab["label"]) == ["west", ""]
+
+
+def test_bad_route_options_and_waypoints_are_input_errors():
+    net, dem = _corridor_like()
+    with pytest.raises(InputError, match="max_routes"):
+        generate_route_sets(net, dem, options=RouteOptions(max_routes=0))
+    with pytest.raises(InputError, match="penalty"):
+        generate_route_sets(net, dem, options=RouteOptions(penalty=0.9))
+    with pytest.raises(InputError, match="unknown node ids"):
+        generate_route_sets(net, dem, options=RouteOptions(waypoints=(Waypoints("x", ("Q",)),)))
+    with pytest.raises(InputError, match="unknown link id"):
+        generate_route_sets(net, dem, options=RouteOptions(
+            waypoints=(Waypoints("x", ("zz",), kind="link"),)))
+    with pytest.raises(InputError, match="not in the demand"):
+        generate_route_sets(net, dem, options=RouteOptions(
+            waypoints=(Waypoints("x", ("W",), ods=(("A", "Z"),)),)))
+
+
+def test_no_route_for_an_od_pair_with_demand_is_reported():
+    nodes = pd.DataFrame({"zone_id": [1, 2, 3]}, index=pd.Index([1, 2, 3], name="node_id"))
+    links = pd.DataFrame({"from_node_id": [1], "to_node_id": [2], "free_flow_time": [1.0],
+                          "vdf": "constant"}, index=pd.Index(["a"], name="link_id"))
+    m = np.zeros((3, 3))
+    m[0, 1] = 1.0
+    m[0, 2] = 2.0
+    with pytest.raises(NoPathError, match="1->3"):
+        generate_route_sets(Network(nodes, links), Demand((1, 2, 3), {"demand": m}))
