@@ -45,6 +45,8 @@ class ParameterFit:
     success: bool
     message: str
     evaluations: int
+    #: Jacobian of the weighted residuals ``(m - y) / (rse y)`` at the solution
+    jacobian: np.ndarray | None = None
 
     def table(self) -> pd.DataFrame:
         """One row per parameter: ``parameter, value, std_error, lower, upper, at_bound``."""
@@ -150,7 +152,8 @@ def fit_parameters(
     se = np.where(at_bound, np.nan, se)
     modelled = np.asarray(model(res.x), dtype=float)
     return ParameterFit(names, res.x, se, cov, lo, hi, at_bound, ids, y, modelled,
-                        float(res.cost), bool(res.success), str(res.message), calls["n"] + 1)
+                        float(res.cost), bool(res.success), str(res.message), calls["n"] + 1,
+                        j)
 
 
 def fit_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -225,7 +228,7 @@ def update_parameter_table(table: pd.DataFrame, fit: ParameterFit, *, date: str,
     for col in ("method", "date", "observations"):
         out[col] = out[col].astype(object)
     obs = ";".join(fit.observation_ids)
-    for name, v, se in zip(fit.names, fit.values, fit.std_errors):
+    for name, v, se in zip(fit.names, fit.values, fit.std_errors, strict=True):
         sel = ident == name
         out.loc[sel, "value"] = float(v)
         out.loc[sel, "std_error"] = float(se)

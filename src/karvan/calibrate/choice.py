@@ -1,0 +1,407 @@
+"""Calibration of the choice parameters (family constants, dispersion, value of reliability) to
+the ``fit`` rows of ``observed.csv``.
+
+The model is a function from a parameter table (the rows of ``choice_parameter.csv``) to the
+runs of the observed years (:data:`ParameterRunner`): the base year and the back-casts, each
+under the logit choice model. Each fitted parameter (:class:`ChoiceParameter`) names the rows
+of the table it sets, either to its value (a family's constant) or to their prior values times
+it (one factor on the dispersion of every commodity, on the value of reliability of every
+commodity). The fit is the bounded weighted least squares of
+:func:`karvan.calibrate.parameters.fit_parameters` on the fit rows, each weighted by the
+relative standard error of its confidence; the standard errors come from the Jacobian at the
+solution (finite differences, one run of every observed year per parameter).
+
+Validation rows are dropped from the observed table before anything is parsed or run: no
+validation figure can change the fit. They are compared afterwards, by the caller, with the
+runs at the prior and at the fitted values.
+
+Identification. A logit share depends on differences of utility within an OD pair: adding the
+same constant to every family changes nothing, so one family per OD pair must keep a fixed
+constant (here the all-water families and ``other`` stay at 0, the reference), and a family's
+constant is identified only by rows that count its routes. A value of reliability acts through
+``value x buffer_family``, which a free constant of the same family absorbs; it is identified
+only through the differences between commodities and through the families whose constants are
+held. :func:`identification` reports the correlations of the estimates and the rows that no
+parameter moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from karvan.calibrate.parameters import RSE_BY_CONFIDENCE, ParameterFit, fit_parameters
+from karvan.errors import InputError, format_ids
+from karvan.freight.observed import RunFlows, modelled_tonnes, observation_matrix
+from karvan.freight.observed import parse_observations as _parse
+
+#: parameter table -> the runs (by year) that table gives
+ParameterRunner = Callable[[pd.DataFrame], Mapping[int, RunFlows]]
+
+#: the columns that identify a row of the parameter table
+KEY = ("parameter", "family", "nest", "link_ids", "commodity")
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceParameter:
+    """One fitted parameter and the rows of the parameter table it sets.
+
+    Parameters
+    ----------
+    name
+        Label (``asc_usd_per_t|instc_west_rail``, ``theta|factor``).
+    parameter
+        The ``parameter`` of the rows it sets.
+    family, nest, commodity
+        Further selection of the rows (None: any).
+    kind
+        ``value``: every selected row takes the fitted value (they must agree at the start);
+        ``factor``: every selected row takes its prior value times the fitted factor (start 1).
+    step
+        A typical change of the parameter: the fit works in units of ``step``, and the
+        finite-difference step of the Jacobian is ``diff_step x step``.
+    lower, upper
+        Bounds of the fitted value (of the factor for ``kind='factor'``).
+    """
+
+    name: str
+    parameter: str
+    family: str | None = None
+    nest: str | None = None
+    commodity: str | None = None
+    kind: str = "value"
+    step: float = 1.0
+    lower: float = -np.inf
+    upper: float = np.inf
+
+    def rows(self, table: pd.DataFrame) -> np.ndarray:
+        """Boolean mask of the rows of ``table`` this parameter sets."""
+        sel = table["parameter"].astype(str) == self.parameter
+        for col in ("family", "nest", "commodity"):
+            v = getattr(self, col)
+            if v is not None:
+                sel &= table[col].astype(str) == v
+        return sel.to_numpy()
+
+
+def asc(family: str, *, step: float = 10.0, bound: float = 500.0) -> ChoiceParameter:
+    """The alternative-specific constant (USD/t) of a family, within ±``bound``."""
+    return ChoiceParameter(f"asc_usd_per_t|{family}", "asc_usd_per_t", family=family,
+                           step=step, lower=-bound, upper=bound)
+
+
+def factor(parameter: str, *, step: float = 0.1, lower: float = 0.1, upper: float = 10.0
+           ) -> ChoiceParameter:
+    """One factor on every row of ``parameter`` (every commodity's dispersion, every
+    commodity's value of reliability)."""
+    return ChoiceParameter(f"{parameter}|factor", parameter, kind="factor", step=step,
+                           lower=lower, upper=upper)
+
+
+def start_values(table: pd.DataFrame, params: Sequence[ChoiceParameter]) -> np.ndarray:
+    """The starting value of every parameter: its rows' common value, or 1 for a factor.
+
+    Raises
+    ------
+    InputError
+        A parameter selecting no row, rows of a ``value`` parameter that disagree, a start
+        outside the bounds, duplicate names, an unknown kind.
+    """
+    problems = []
+    x0 = np.ones(len(params))
+    names = [p.name for p in params]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        problems.append(f"parameters named twice: {format_ids(dup)}.")
+    values = pd.to_numeric(table["value"], errors="coerce").to_numpy(dtype=float)
+    for i, p in enumerate(params):
+        sel = p.rows(table)
+        if p.kind not in ("value", "factor"):
+            problems.append(f"{p.name}: kind must be value or factor, got {p.kind!r}.")
+            continue
+        if not sel.any():
+            problems.append(f"{p.name}: no row of the parameter table has parameter "
+                            f"{p.parameter!r}" + "".join(
+                                f", {c} {getattr(p, c)!r}" for c in ("family", "nest",
+                                                                     "commodity")
+                                if getattr(p, c) is not None) + "; add the row first.")
+            continue
+        v = values[sel]
+        if not np.isfinite(v).all():
+            problems.append(f"{p.name}: its rows have no numeric value.")
+            continue
+        if p.kind == "value":
+            if np.ptp(v) > 0:
+                problems.append(f"{p.name}: its {sel.sum()} rows have different values "
+                                f"({format_ids(sorted(set(v.tolist())))}); fit them apart.")
+                continue
+            x0[i] = v[0]
+        if not (p.lower <= x0[i] <= p.upper):
+            problems.append(f"{p.name}: start {x0[i]:g} outside [{p.lower:g}, {p.upper:g}].")
+    if problems:
+        raise InputError(problems, "choice parameters")
+    return x0
+
+
+def apply_parameters(table: pd.DataFrame, params: Sequence[ChoiceParameter], x: Sequence[float],
+                     *, prior: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The parameter table with ``x`` written into the rows of each parameter (a factor
+    multiplies the rows' values in ``prior``, default ``table``)."""
+    prior = table if prior is None else prior
+    out = table.copy()
+    base = pd.to_numeric(prior["value"], errors="coerce").to_numpy(dtype=float)
+    vals = pd.to_numeric(out["value"], errors="coerce").to_numpy(dtype=float).copy()
+    for p, v in zip(params, x, strict=True):
+        sel = p.rows(out)
+        vals[sel] = float(v) if p.kind == "value" else base[sel] * float(v)
+    out["value"] = vals
+    return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ChoiceFit:
+    """The fitted choice parameters and what they were fitted to.
+
+    ``fit`` is in the parameters' own units (values, standard errors, covariance); ``prior``
+    and ``table`` are the parameter table before and after (values only: see
+    :func:`calibrated_table` for the table with standard errors and provenance); ``counts``
+    lists the fit rows used (``observed_id, year, observed, rse, modelled_prior,
+    modelled``); ``prior_runs`` and ``runs`` are the runs at the prior and fitted values.
+    """
+
+    params: tuple[ChoiceParameter, ...]
+    fit: ParameterFit
+    prior: pd.DataFrame
+    table: pd.DataFrame
+    counts: pd.DataFrame
+    prior_runs: Mapping[int, RunFlows]
+    runs: Mapping[int, RunFlows]
+    jacobian: np.ndarray
+
+    def parameter_table(self) -> pd.DataFrame:
+        """One row per fitted parameter: ``parameter, kind, prior, value, std_error, lower,
+        upper, at_bound``."""
+        x0 = start_values(self.prior, self.params)
+        t = self.fit.table()
+        t.insert(1, "kind", [p.kind for p in self.params])
+        t.insert(2, "prior", x0)
+        return t
+
+
+def fit_observations(observed: pd.DataFrame) -> pd.DataFrame:
+    """The rows a fit may see: role ``fit`` only (validation rows are dropped here, before
+    anything is parsed or run)."""
+    role = observed["role"].astype(str) if "role" in observed else pd.Series(
+        "fit", index=observed.index)
+    return observed[role == "fit"].reset_index(drop=True)
+
+
+def fit_choice_parameters(
+    observed: pd.DataFrame,
+    table: pd.DataFrame,
+    runner: ParameterRunner,
+    params: Sequence[ChoiceParameter],
+    *,
+    link_table: pd.DataFrame,
+    zone_country: Mapping[str, str],
+    commodities: Sequence[str],
+    diff_step: float = 0.05,
+    max_evaluations: int | None = None,
+    absolute_sigma: bool = False,
+    callback: Callable[[int, np.ndarray, float], None] | None = None,
+) -> ChoiceFit:
+    """Fit choice parameters to the ``fit`` rows of ``observed``.
+
+    Parameters
+    ----------
+    observed
+        ``observed.csv``; its ``validate`` rows are dropped before anything else.
+    table
+        The parameter table (``choice_parameter.csv``): the prior.
+    runner
+        Parameter table -> runs by year (:data:`ParameterRunner`).
+    params
+        What to fit (:class:`ChoiceParameter`; :func:`asc`, :func:`factor`).
+    link_table, zone_country, commodities
+        As for :func:`karvan.freight.observed.parse_observations`.
+    diff_step
+        Finite-difference step of the Jacobian, in units of each parameter's ``step``: large
+        enough that the equilibrium's own tolerance does not show in the differences.
+    max_evaluations
+        Most model evaluations (each one run of every observed year).
+    absolute_sigma
+        Take the relative standard errors of the confidences as known (see
+        :func:`~karvan.calibrate.parameters.fit_parameters`); default: scale the covariance by
+        the reduced chi-square.
+    callback
+        Called after each evaluation with (evaluation number, parameter values, weighted sum
+        of squares).
+
+    Returns
+    -------
+    ChoiceFit
+
+    Raises
+    ------
+    InputError
+        Bad parameters (:func:`start_values`), unparseable observations, an unknown confidence,
+        no fit row with a run of its year, fewer fit rows than parameters.
+    """
+    params = tuple(params)
+    if not params:
+        raise InputError("no parameter to fit.", "fit_choice_parameters")
+    x0 = start_values(table, params)
+    fit_obs = fit_observations(observed)
+    obs = _parse(fit_obs, link_table, countries=set(zone_country.values()),
+                 commodities=set(commodities))
+    conf = dict(zip(fit_obs["observed_id"].astype(str), fit_obs["confidence"].astype(str),
+                    strict=True))
+    runs0 = runner(table)
+    use = [o for o in obs if o.year in runs0 and o.tonnes > 0]
+    if not use:
+        raise InputError("no fit row has a run of its year to be compared with.",
+                         "fit_choice_parameters")
+    bad = sorted({conf.get(o.observed_id) for o in use} - set(RSE_BY_CONFIDENCE))
+    if bad:
+        raise InputError(f"confidence {bad} has no relative standard error.",
+                         "fit_choice_parameters")
+    if len(use) <= len(params):
+        raise InputError(f"{len(use)} fit rows for {len(params)} parameters: fit fewer "
+                         "parameters.", "fit_choice_parameters")
+    y = np.array([o.tonnes for o in use])
+    rse = np.array([RSE_BY_CONFIDENCE[conf[o.observed_id]] for o in use])
+    years = np.array([o.year for o in use])
+    step = np.array([p.step for p in params], dtype=float)
+    lo = (np.array([p.lower for p in params]) - x0) / step
+    hi = (np.array([p.upper for p in params]) - x0) / step
+
+    def modelled(runs: Mapping[int, RunFlows]) -> np.ndarray:
+        m = np.zeros(len(use))
+        for yr in np.unique(years):
+            sel = np.flatnonzero(years == yr)
+            a = observation_matrix([use[i] for i in sel], runs[int(yr)], zone_country)
+            m[sel] = modelled_tonnes(a, runs[int(yr)])
+        return m
+
+    m0 = modelled(runs0)
+    cache: dict = {}
+    count = {"n": 0}
+
+    def model(z: np.ndarray) -> np.ndarray:
+        x = x0 + step * np.asarray(z, dtype=float)
+        key = tuple(np.round(x, 12))
+        if key not in cache:
+            runs = runs0 if np.array_equal(x, x0) else runner(
+                apply_parameters(table, params, x))
+            cache.clear()
+            cache[key] = (runs, modelled(runs))
+        m = cache[key][1]
+        count["n"] += 1
+        if callback is not None:
+            callback(count["n"], x, float(np.sum(((m - y) / (rse * y)) ** 2)))
+        return m
+
+    zfit = fit_parameters(model, np.zeros(len(params)), y, rse=rse, bounds=(lo, hi),
+                          names=[p.name for p in params],
+                          observation_ids=[o.observed_id for o in use],
+                          absolute_sigma=absolute_sigma, diff_step=diff_step,
+                          max_evaluations=max_evaluations)
+    x = x0 + step * zfit.values
+    fit = replace(zfit, values=x, std_errors=step * zfit.std_errors,
+                  covariance=zfit.covariance * np.outer(step, step),
+                  lower=np.array([p.lower for p in params], dtype=float),
+                  upper=np.array([p.upper for p in params], dtype=float),
+                  jacobian=zfit.jacobian / step[None, :])
+    fitted = apply_parameters(table, params, x)
+    key = tuple(np.round(x, 12))
+    runs = cache[key][0] if key in cache else runner(fitted)
+    counts = pd.DataFrame({"observed_id": [o.observed_id for o in use], "year": years,
+                           "observed": y, "rse": rse, "modelled_prior": m0,
+                           "modelled": fit.modelled})
+    jac = zfit.jacobian * (rse * y)[:, None] / step[None, :]  # d modelled / d value
+    return ChoiceFit(params, fit, table, fitted, counts, runs0, runs, jac)
+
+
+def identification(cf: ChoiceFit, *, corr_limit: float = 0.95) -> dict:
+    """How well the data pin the parameters down.
+
+    Returns
+    -------
+    dict
+        ``condition`` (of the weighted Jacobian at the solution), ``correlated`` (pairs of
+        parameters with |correlation| above ``corr_limit``), ``unmoved_rows`` (fit rows that
+        no parameter moves: they weigh in the objective but identify nothing), ``no_rows``
+        (parameters that move no fit row: not identified).
+    """
+    c = cf.counts
+    w = cf.jacobian / (c["rse"] * c["observed"]).to_numpy()[:, None]
+    sv = np.linalg.svd(w, compute_uv=False) if w.size else np.zeros(0)
+    cond = float(sv[0] / sv[-1]) if len(sv) and sv[-1] > 0 else float("inf")
+    cov = cf.fit.covariance
+    sd = np.sqrt(np.clip(np.diag(cov), 0, np.inf))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = cov / np.outer(sd, sd)
+    names = cf.fit.names
+    pairs = [(names[i], names[j], float(corr[i, j])) for i in range(len(names))
+             for j in range(i + 1, len(names))
+             if np.isfinite(corr[i, j]) and abs(corr[i, j]) > corr_limit]
+    scale = np.abs(c["observed"].to_numpy())[:, None]
+    moved = np.abs(cf.jacobian) * np.array([p.step for p in cf.params])[None, :] > 1e-6 * scale
+    return {"condition": cond, "correlated": pairs,
+            "unmoved_rows": c.loc[~moved.any(axis=1), "observed_id"].tolist(),
+            "no_rows": [n for n, m in zip(names, moved.any(axis=0), strict=True) if not m]}
+
+
+def calibrated_table(cf: ChoiceFit, *, date: str, source: str | None = None) -> pd.DataFrame:
+    """The parameter table with the fitted values and their standard errors written in.
+
+    Every row a parameter sets gets ``value``, ``std_error`` (a factor's standard error times
+    the row's prior value), ``method`` = ``calibrated``, ``source_date`` = ``date``,
+    ``confidence`` = ``estimate``, ``observations`` (the fit rows used, ';'-separated), the
+    prior value in ``note``, and ``source`` (when given, added to the row's sources). A value
+    held by its bound has no standard error (blank) and says so in its note. Other rows and
+    columns are kept.
+    """
+    out = cf.prior.copy()
+    for col in ("std_error", "observations"):
+        if col not in out:
+            out[col] = ""
+    out["value"] = pd.to_numeric(out["value"], errors="coerce").astype(float)
+    out["std_error"] = pd.to_numeric(out["std_error"], errors="coerce").astype(float)
+    for col in ("method", "source_date", "confidence", "observations",
+                "note", "source"):
+        out[col] = out[col].astype(object)
+    base = pd.to_numeric(cf.prior["value"], errors="coerce").to_numpy(dtype=float)
+    obs = ";".join(cf.fit.observation_ids)
+    for p, v, se, at in zip(cf.params, cf.fit.values, cf.fit.std_errors, cf.fit.at_bound,
+                            strict=True):
+        for i in np.flatnonzero(p.rows(out)):
+            val = v if p.kind == "value" else base[i] * v
+            sd = se if p.kind == "value" else base[i] * se
+            out.iat[i, out.columns.get_loc("value")] = float(val)
+            out.iat[i, out.columns.get_loc("std_error")] = float(sd) if np.isfinite(sd) else np.nan
+            out.iat[i, out.columns.get_loc("method")] = "calibrated"
+            out.iat[i, out.columns.get_loc("source_date")] = date
+            out.iat[i, out.columns.get_loc("confidence")] = "estimate"
+            out.iat[i, out.columns.get_loc("observations")] = obs
+            note = (f"calibrated by karvan calibrate --parameters ({p.name}, weighted least "
+                    f"squares on {len(cf.fit.observation_ids)} fit rows of observed.csv); "
+                    f"prior {_num(base[i])}")
+            if at:
+                note += "; held by its bound (no standard error)"
+            out.iat[i, out.columns.get_loc("note")] = note
+            if source:
+                srcs = [s for s in str(out.iat[i, out.columns.get_loc("source")]).split(";")
+                        if s.strip()]
+                if source not in srcs:
+                    srcs.append(source)
+                out.iat[i, out.columns.get_loc("source")] = ";".join(srcs)
+    return out
+
+
+def _num(v: float) -> str:
+    """A value for a note: 6 significant digits."""
+    return f"{float(v):.6g}"

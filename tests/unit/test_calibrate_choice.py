@@ -1,0 +1,261 @@
+"""Calibration of the choice parameters on a toy network whose true parameters are known.
+
+Three route families (sea, west, east) from two origins to two destinations, two commodities,
+nested logit over the families (karvan.choice) with constants per family and a dispersion per
+commodity. Observations are the model's link counts at known parameters, times log-normal
+noise of the stated relative error; the fit must recover the truth within about two standard
+errors, the standard errors must match the spread of the estimates over noise draws, validation
+rows must not touch the fit, and a table written and read back must give the same run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan import Demand, Network, TrafficClass
+from karvan.calibrate.choice import (
+    apply_parameters,
+    asc,
+    calibrated_table,
+    factor,
+    fit_choice_parameters,
+    identification,
+    start_values,
+)
+from karvan.calibrate.parameters import RSE_BY_CONFIDENCE
+from karvan.choice import Nests, RouteOptions, stochastic_equilibrium
+from karvan.errors import InputError
+from karvan.freight.observed import (
+    RunFlows,
+    modelled_tonnes,
+    observation_matrix,
+    parse_observations,
+)
+
+ZONES = {"O1": "AA", "O2": "AA", "D1": "CC", "D2": "DD"}
+HUBS = {"S": "XS", "W": "BB", "E": "EE"}
+# link -> (from, to, USD/t); each family's first leg from each origin is its own link
+LINKS = {
+    "s1": ("O1", "S", 40.0), "s2": ("O2", "S", 55.0), "s3": ("S", "D1", 30.0),
+    "s4": ("S", "D2", 60.0),
+    "w1": ("O1", "W", 25.0), "w2": ("O2", "W", 45.0), "w3": ("W", "D1", 35.0),
+    "w4": ("W", "D2", 50.0),
+    "e1": ("O1", "E", 50.0), "e2": ("O2", "E", 30.0), "e3": ("E", "D1", 45.0),
+    "e4": ("E", "D2", 20.0),
+}
+FAMILIES = {"sea": ["s1", "s2"], "west": ["w1", "w2"], "east": ["e1", "e2"]}
+COMMODITIES = ("grain", "metals")
+DEMAND_T = {("O1", "D1"): (4e6, 1e6), ("O1", "D2"): (2e6, 3e6), ("O2", "D1"): (1.5e6, 2.5e6),
+            ("O2", "D2"): (3e6, 0.8e6)}
+TRUTH = {"asc_usd_per_t|west": 6.0, "asc_usd_per_t|east": -4.0, "theta|factor": 1.4}
+PRIOR_THETA = {"grain": 0.08, "metals": 0.05}
+
+
+def network() -> Network:
+    nodes = pd.DataFrame({"zone_id": [z if z in ZONES else None for z in [*ZONES, *HUBS]]},
+                         index=pd.Index([*ZONES, *HUBS], name="node_id"))
+    links = pd.DataFrame({"from_node_id": [v[0] for v in LINKS.values()],
+                          "to_node_id": [v[1] for v in LINKS.values()],
+                          "free_flow_time": [v[2] for v in LINKS.values()], "vdf": "constant"},
+                         index=pd.Index(list(LINKS), name="link_id"))
+    return Network(nodes, links)
+
+
+def link_table() -> pd.DataFrame:
+    country = {**ZONES, **HUBS}
+    return pd.DataFrame({"from_node_id": [v[0] for v in LINKS.values()],
+                         "to_node_id": [v[1] for v in LINKS.values()],
+                         "mode": ["sea"] * 4 + ["rail"] * 8,
+                         "country": [country[v[1]] for v in LINKS.values()],
+                         "border_id": ""}, index=pd.Index(list(LINKS), name="link_id"))
+
+
+def cells() -> pd.DataFrame:
+    return pd.DataFrame([{"origin_zone_id": o, "destination_zone_id": d, "commodity_id": c,
+                          "tonnes_per_year": t[k]} for (o, d), t in DEMAND_T.items()
+                         for k, c in enumerate(COMMODITIES)])
+
+
+def prior_table() -> pd.DataFrame:
+    rows = [{"parameter": "asc_usd_per_t", "family": f, "nest": "*", "link_ids": "*",
+             "commodity": "*", "value": 0.0} for f in FAMILIES]
+    rows += [{"parameter": "theta", "family": "*", "nest": "*", "link_ids": "*",
+              "commodity": c, "value": v} for c, v in PRIOR_THETA.items()]
+    t = pd.DataFrame(rows)
+    t["unit"] = np.where(t["parameter"] == "theta", "1/(USD/t)", "USD/t")
+    t["source"], t["source_date"], t["confidence"] = "KV_ASSUMPTION", "2026", "assumption"
+    t["method"], t["note"] = "prior", ""
+    return t
+
+
+NET = network()
+LINK_TABLE = link_table()
+CELLS = cells()
+ZONE_COUNTRY = dict(ZONES)
+
+
+def run_toy(table: pd.DataFrame, year: int = 2024) -> dict[int, RunFlows]:
+    """The toy model: nested logit over the families at the table's constants and dispersion."""
+    val = dict(zip(zip(table["parameter"], table["family"], table["commodity"], strict=True),
+                   pd.to_numeric(table["value"]), strict=True))
+    theta = {c: val[("theta", "*", c)] for c in COMMODITIES}
+    nests = Nests(links=FAMILIES, constants={f: val[("asc_usd_per_t", f, "*")]
+                                             for f in FAMILIES})
+    mats = {c: np.zeros((4, 4)) for c in COMMODITIES}
+    zid = list(ZONES)
+    for (o, d), t in DEMAND_T.items():
+        for k, c in enumerate(COMMODITIES):
+            mats[c][zid.index(o), zid.index(d)] = t[k]
+    r = stochastic_equilibrium(NET, Demand(tuple(zid), mats), theta=theta, nests=nests,
+                               classes=[TrafficClass(c, c) for c in COMMODITIES], gap=1e-12,
+                               routes=RouteOptions(max_routes=3, penalty=1e3))
+    tab = r.route_table()
+    assert (tab.groupby(["class", "origin", "destination"]).size() == 3).all()
+    routes = pd.DataFrame({"class": tab["class"], "origin": tab["origin"],
+                           "destination": tab["destination"],
+                           "arcs": [np.asarray(a) for a in r.route_set.table()["arcs"]],
+                           "share": tab["share"]})
+    return {year: RunFlows("toy", year, routes, r.route_set.graph, LINK_TABLE, CELLS)}
+
+
+def observed_table(values: dict[str, float], validate: tuple[str, ...] = ("s3", "s4")
+                   ) -> pd.DataFrame:
+    rows = []
+    for key, t in values.items():
+        link, _, com = key.partition("|")
+        rows.append({"observed_id": f"OBS_{key}", "element_ids": link, "direction": "both",
+                     "commodity_id": com, "year": 2024, "tonnes_per_year": t,
+                     "independent": True, "role": "validate" if link in validate else "fit",
+                     "confidence": "official", "source": f"SRC_{link}"})
+    return pd.DataFrame(rows)
+
+
+# what is counted: every link, and the west and east links by commodity
+KEYS = [*LINKS] + [f"{lk}|{c}" for lk in ("w1", "w2", "e1", "e2") for c in COMMODITIES]
+
+
+def true_counts() -> dict[str, float]:
+    table = apply_parameters(prior_table(), PARAMS, [TRUTH[p.name] for p in PARAMS])
+    runs = run_toy(table)
+    obs = observed_table(dict.fromkeys(KEYS, 1.0))
+    parsed = parse_observations(obs, LINK_TABLE, countries=set(ZONES.values()),
+                                commodities=set(COMMODITIES))
+    m = modelled_tonnes(observation_matrix(parsed, runs[2024], ZONE_COUNTRY), runs[2024])
+    return dict(zip(KEYS, m, strict=True))
+
+
+PARAMS = [asc("west", step=5.0, bound=100.0), asc("east", step=5.0, bound=100.0),
+          factor("theta", step=0.2, lower=0.2, upper=5.0)]
+RSE = RSE_BY_CONFIDENCE["official"]
+
+
+@pytest.fixture(scope="module")
+def truth_counts() -> dict[str, float]:
+    return true_counts()
+
+
+def fit(obs: pd.DataFrame, **kw):
+    return fit_choice_parameters(obs, prior_table(), run_toy, PARAMS, link_table=LINK_TABLE,
+                                 zone_country=ZONE_COUNTRY, commodities=COMMODITIES, **kw)
+
+
+def noisy(truth_counts, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return observed_table({k: v * np.exp(rng.normal(0.0, RSE) - RSE ** 2 / 2)
+                           for k, v in truth_counts.items()})
+
+
+def test_noise_free_counts_give_back_the_truth(truth_counts):
+    cf = fit(observed_table(truth_counts))
+    assert cf.fit.success
+    assert cf.fit.values == pytest.approx([TRUTH[p.name] for p in PARAMS], rel=1e-4, abs=1e-3)
+    # only fit rows were used: the sea links to the destinations are validation rows
+    assert not {"OBS_s3", "OBS_s4"} & set(cf.fit.observation_ids)
+    assert len(cf.fit.observation_ids) == len(KEYS) - 2
+
+
+def test_noisy_counts_recover_the_truth_within_two_standard_errors(truth_counts):
+    cf = fit(noisy(truth_counts, 1), absolute_sigma=True)
+    want = np.array([TRUTH[p.name] for p in PARAMS])
+    z = (cf.fit.values - want) / cf.fit.std_errors
+    assert np.all(np.isfinite(cf.fit.std_errors)) and not cf.fit.at_bound.any()
+    assert np.all(np.abs(z) < 2.5), z
+    # the prior (constants 0, theta factor 1) is far from the truth, in standard errors
+    assert np.any(np.abs((start_values(prior_table(), PARAMS) - want) / cf.fit.std_errors) > 5)
+    ident = identification(cf)
+    assert ident["no_rows"] == [] and np.isfinite(ident["condition"])
+
+
+def test_standard_errors_match_the_spread_over_noise_draws(truth_counts):
+    # the independent reference is the known truth: over draws of the noise, the estimates'
+    # errors divided by their own standard errors have unit variance and ~95 % lie within 2
+    want = np.array([TRUTH[p.name] for p in PARAMS])
+    est, ses = [], []
+    for seed in range(24):
+        cf = fit(noisy(truth_counts, 100 + seed), absolute_sigma=True)
+        est.append(cf.fit.values)
+        ses.append(cf.fit.std_errors)
+    est, ses = np.array(est), np.array(ses)
+    zs = (est - want) / ses
+    assert 0.5 < float(np.mean(zs ** 2)) < 1.7, np.mean(zs ** 2, axis=0)
+    assert (np.abs(zs) < 2).mean() > 0.85
+    # and the spread of each estimate about the truth agrees with its mean standard error
+    ratio = np.sqrt(np.mean((est - want) ** 2, axis=0)) / ses.mean(axis=0)
+    assert np.all((ratio > 0.6) & (ratio < 1.5)), ratio
+
+
+def test_a_validation_row_changes_nothing(truth_counts):
+    obs = noisy(truth_counts, 7)
+    a = fit(obs)
+    moved = obs.copy()
+    sel = moved["observed_id"] == "OBS_s3"
+    assert moved.loc[sel, "role"].item() == "validate"
+    moved.loc[sel, "tonnes_per_year"] *= 5.0
+    moved.loc[moved["observed_id"] == "OBS_s4", "element_ids"] = "no_such_link"
+    b = fit(moved)
+    np.testing.assert_array_equal(a.fit.values, b.fit.values)
+    np.testing.assert_array_equal(a.fit.std_errors, b.fit.std_errors)
+    assert a.fit.observation_ids == b.fit.observation_ids
+    # while a fit row does move it
+    moved.loc[moved["observed_id"] == "OBS_w3", "tonnes_per_year"] *= 1.5
+    assert not np.array_equal(fit(moved).fit.values, a.fit.values)
+
+
+def test_the_table_written_and_read_back_gives_the_same_run(truth_counts, tmp_path):
+    cf = fit(noisy(truth_counts, 3))
+    table = calibrated_table(cf, date="2026-01-01", source="KV_CALIBRATION")
+    fitted = table["method"] == "calibrated"
+    assert fitted.sum() == 4  # two constants, two commodities' theta
+    assert (table.loc[fitted, "observations"] == ";".join(cf.fit.observation_ids)).all()
+    assert (table.loc[fitted, "source_date"] == "2026-01-01").all()
+    assert table.loc[fitted, "source"].str.endswith("KV_CALIBRATION").all()
+    assert table.loc[~fitted, "method"].eq("prior").all()
+    theta = table[table["parameter"] == "theta"].set_index("commodity")
+    k = list(cf.fit.names).index("theta|factor")
+    for c, v in PRIOR_THETA.items():
+        assert theta.loc[c, "value"] == pytest.approx(v * cf.fit.values[k], rel=1e-12)
+        assert theta.loc[c, "std_error"] == pytest.approx(v * cf.fit.std_errors[k], rel=1e-12)
+    path = tmp_path / "choice_parameter.csv"
+    table.to_csv(path, index=False)
+    back = pd.read_csv(path, dtype={"family": str, "commodity": str}, keep_default_na=False)
+    a, b = run_toy(cf.table)[2024], run_toy(back)[2024]
+    np.testing.assert_array_equal(a.routes["share"].to_numpy(), b.routes["share"].to_numpy())
+    # and it is the fit's own run
+    np.testing.assert_array_equal(cf.runs[2024].routes["share"].to_numpy(),
+                                  a.routes["share"].to_numpy())
+
+
+def test_bad_parameters_are_reported_together():
+    from karvan.calibrate.choice import ChoiceParameter
+
+    with pytest.raises(InputError) as e:
+        start_values(prior_table(), [asc("north"), ChoiceParameter("t", "theta"),
+                                     asc("west", bound=-1.0), factor("theta", lower=2.0),
+                                     ChoiceParameter("x", "theta", kind="scale")])
+    msg = str(e.value)
+    for part in ("north", "different values", "outside", "kind"):
+        assert part in msg
+    with pytest.raises(InputError, match="fit rows for"):
+        fit(observed_table({"w3": 1e6, "w4": 1e6, "s3": 1e6}))
