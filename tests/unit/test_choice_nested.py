@@ -9,8 +9,14 @@ import pandas as pd
 import pytest
 
 from karvan import Demand, Network
-from karvan.choice import (Nests, RouteOptions, Waypoints, generate_route_sets,
-                           route_families, stochastic_equilibrium)
+from karvan.choice import (
+    Nests,
+    RouteOptions,
+    Waypoints,
+    generate_route_sets,
+    route_families,
+    stochastic_equilibrium,
+)
 from karvan.errors import InputError
 
 COST = {"l1": 1.0, "l2": 1.5, "l3": 2.0, "l4": 2.2, "l5": 2.5}

@@ -11,8 +11,13 @@ import pandas as pd
 import pytest
 
 from karvan import Demand, Network, TrafficClass, assign, compile_graph, read_tntp
-from karvan.choice import (RouteOptions, deterministic_equilibrium, generate_route_sets,
-                           logit_loading, stochastic_equilibrium)
+from karvan.choice import (
+    RouteOptions,
+    deterministic_equilibrium,
+    generate_route_sets,
+    logit_loading,
+    stochastic_equilibrium,
+)
 from karvan.errors import ConvergenceWarning, InputError
 from tests import naive
 

@@ -17,10 +17,15 @@ def validate(
                                               "corridor dataset folder.")],
     trips: Annotated[Path | None, typer.Option(help="Demand file (TNTP trips or CSV).")] = None,
 ) -> None:
-    """Check a network (and its demand): is it valid, and what would assigning it still need?
+    """Check a network (and its demand): is it valid, and can it be assigned as it is.
 
     Exits with 0 when the input is valid (perhaps read leniently, perhaps not yet ready to
     assign: both are said), 2 when it is not.
+
+    Raises
+    ------
+    InputError
+        Every problem found in the input, after all of them have been printed.
     """
     from rich.table import Table
 

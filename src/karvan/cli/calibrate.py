@@ -35,7 +35,13 @@ def calibrate(
     standard error of every demand row), moved_cells.csv (rows moved by more than 50 %),
     counts.csv, iterations.csv, calibration.csv (every observed row against the prior and the
     estimate), calibration_summary.csv, cross_validation.csv and manifest.json to --out; the
-    dataset itself is not changed."""
+    dataset itself is not changed.
+
+    Raises
+    ------
+    typer.Exit
+        With code 1 when the estimation did not converge in --max-iter rounds.
+    """
     import datetime
     import json
 
@@ -80,7 +86,7 @@ def calibrate(
     summary = pd.concat([sum_before.assign(demand="prior"), sum_after.assign(demand="estimate")],
                         ignore_index=True)
     sources = dict(zip(dataset.observed["observed_id"].astype(str),
-                       dataset.observed["source"].map(source_family)))
+                       dataset.observed["source"].map(source_family), strict=True))
     cv = fixed_proportion_cv(est, sources, prior_rse=prior_rse, max_factor=max_factor)
     cvs = cv_summary(cv) if len(cv) else pd.DataFrame(columns=["source", "rows",
                                                                "median_abs_log_ratio"])

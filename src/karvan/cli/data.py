@@ -60,7 +60,13 @@ def data_build_demand(
                                              "what the inputs give.")] = False,
 ) -> None:
     """Rebuild demand.csv from the sourced trade flows, commodity mixes and zone shares in
-    demand_inputs/ (written whole or not at all)."""
+    demand_inputs/ (written whole or not at all).
+
+    Raises
+    ------
+    typer.Exit
+        With ``--check``: 0 when demand.csv is what the inputs give, 1 when it differs.
+    """
     from karvan.freight.corridor import builtin_corridor_folder
     from karvan.freight.demand_build import build_demand, demand_csv_text, write_demand
 

@@ -52,9 +52,21 @@ def explore(
 ) -> None:
     """Run corridor scenarios at many draws of their uncertain inputs: P5/P50/P95 bands of the
     headline figures, each scenario's effect against its like-year reference, the probability
-    of each statement of the summary and the inputs that decide it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeElapsedColumn, TimeRemainingColumn
+    of each statement of the summary and the inputs that decide it.
+
+    Raises
+    ------
+    InputError
+        Unknown scenarios, inputs or options, or an uncertainty table that does not hold.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.table import Table
 
     from karvan.errors import InputError

@@ -51,7 +51,7 @@ def vdf_time(v, fft, cap, a, b, kind):
 
 @njit(**JIT)
 def vdf_dtime(v, fft, cap, a, b, kind):
-    """d time / d volume at ``v``."""
+    """Derivative of the travel time with respect to the volume, at ``v``."""
     if v < 0.0:
         v = 0.0
     if kind == VDF_BPR:

@@ -6,8 +6,8 @@ import logging
 import os
 from collections.abc import Sequence
 from html import escape
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from markupsafe import Markup
@@ -148,7 +148,13 @@ def render_report(runs: Sequence[str | os.PathLike | RunRecord | RunResults], *,
 def _comparisons(res: list[RunResults], reference: int | None, comparisons, lang: str
                  ) -> list[tuple[int | None, str]]:
     """Per run: the index of the run it is compared with (or None) and what the comparison
-    measures (like-year reference or not)."""
+    measures (like-year reference or not).
+
+    Raises
+    ------
+    InputError
+        Comparisons that do not match the runs in number or name runs not given.
+    """
     if comparisons is None:
         out = [(reference if reference is not None and i != reference and len(res) > 1
                 else None, "") for i in range(len(res))]

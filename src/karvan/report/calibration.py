@@ -76,7 +76,7 @@ def scatter_svg(cal: pd.DataFrame, lang: str, *, size: float = 460.0) -> str:
                f'<text class="axlab" x="14" y="{(w - m) / 2:.1f}" text-anchor="middle" '
                f'transform="rotate(-90 14 {(w - m) / 2:.1f})">'
                f'{escape(label("cal_modelled", lang))}</text>')
-    for r, o, mo in zip(c.itertuples(index=False), obs, mod):
+    for r, o, mo in zip(c.itertuples(index=False), obs, mod, strict=True):
         s = str(getattr(r, "set", "fit"))
         col = SET_COLOUR.get(s, "#52606d")
         ratio = mo / o if o > 0 else float("nan")
@@ -122,7 +122,7 @@ def calibration_section(cal: pd.DataFrame, summary: pd.DataFrame | None, lang: s
     keys = [("fit", "cal_fit"), ("fit_by_construction", "cal_built"),
             ("validate", "cal_validate")]
     legend = "".join(
-        f'<li><svg width="14" height="14" aria-hidden="true">'
+        '<li><svg width="14" height="14" aria-hidden="true">'
         + (f'<rect x="2" y="2" width="10" height="10" fill="{SET_COLOUR[k]}"/>' if k == "validate"
            else f'<circle cx="7" cy="7" r="5" fill="{SET_COLOUR[k]}"/>')
         + f"</svg>{escape(label(lab, lang))}</li>" for k, lab in keys)

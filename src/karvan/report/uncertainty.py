@@ -110,7 +110,7 @@ def _fan(fan: pd.DataFrame) -> str:
 
 
 def _tornado(tor: pd.DataFrame, st: pd.DataFrame) -> str:
-    text = dict(zip(st["statement_id"], st["text"])) if len(st) else {}
+    text = dict(zip(st["statement_id"], st["text"], strict=True)) if len(st) else {}
     out = []
     for sid, sub in tor.groupby("statement_id", sort=False):
         vmax = max(float(sub["importance"].abs().max()), 1e-12)

@@ -38,6 +38,7 @@ class ExperimentJob:
     finished: float | None = None
 
     def snapshot(self) -> dict:
+        """The job as a JSON-ready dict (what the experiments API returns)."""
         return {"job_id": self.job_id, "scenarios": list(self.scenarios), "draws": self.draws,
                 "sampler": self.sampler, "seed": self.seed, "status": self.status,
                 "done": self.done, "total": self.total,
@@ -90,15 +91,18 @@ class ExperimentJobs:
         return snap
 
     def get(self, job_id: str) -> dict | None:
+        """One job's snapshot, or None when this dashboard has no such job."""
         with self._lock:
             j = self._jobs.get(job_id)
             return j.snapshot() if j else None
 
     def list(self) -> list[dict]:
+        """Every job's snapshot, newest first."""
         with self._lock:
             return [j.snapshot() for j in sorted(self._jobs.values(), key=lambda j: -j.created)]
 
     def shutdown(self, *, wait: bool = True) -> None:
+        """Stop taking jobs and cancel the queued ones (the running one finishes)."""
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
     def _update(self, job_id: str, **changes) -> None:

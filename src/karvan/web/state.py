@@ -17,8 +17,8 @@ from karvan.report import render_report
 from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
 from karvan.store import RunRecord, RunStore
-from karvan.web.forms import MAX_YEAR
 from karvan.web.experiments import ExperimentJobs
+from karvan.web.forms import MAX_YEAR
 from karvan.web.jobs import JobRegistry
 
 #: reports kept rendered in memory (runs never change once stored)

@@ -48,7 +48,13 @@ def api_list(d: State) -> dict:
 
 @router.get("/api/experiments/{job_id}")
 def api_job(job_id: Annotated[str, Path(max_length=40)], d: State) -> dict:
-    """One experiment job: status, draws done of all, and its page when complete."""
+    """One experiment job: status, draws done of all, and its page when complete.
+
+    Raises
+    ------
+    NotFoundError
+        No such job in this dashboard session (404).
+    """
     job = d.experiments.get(job_id)
     if job is None:
         raise NotFoundError(f"no experiment job {job_id!r} in this dashboard session; GET "
@@ -58,7 +64,13 @@ def api_job(job_id: Annotated[str, Path(max_length=40)], d: State) -> dict:
 
 @router.get("/experiments/{experiment_id}", response_class=HTMLResponse)
 def page(experiment_id: Annotated[str, Path(max_length=120)], d: State) -> HTMLResponse:
-    """The page of a complete experiment in the store."""
+    """The page of a complete experiment in the store.
+
+    Raises
+    ------
+    NotFoundError
+        No such experiment in the store (404).
+    """
     from karvan.report.uncertainty import render_experiment_page
 
     folder = d.store.root / "experiments" / experiment_id
