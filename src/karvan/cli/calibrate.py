@@ -1,5 +1,6 @@
 """``karvan calibrate``: the base-year demand estimated from the ``fit`` rows of observed.csv,
-with fit and validation before and after."""
+or (``--parameters``) the choice parameters fitted to them, with fit and validation before and
+after."""
 
 from __future__ import annotations
 
@@ -25,6 +26,23 @@ def calibrate(
                                             "no count by more than this share.")] = 1e-3,
     max_iter: Annotated[int, typer.Option(help="Most estimation-assignment rounds.")] = 20,
     gap: Annotated[float, typer.Option(help="Relative gap of each equilibrium.")] = 1e-10,
+    parameters: Annotated[bool, typer.Option(
+        "--parameters", help="Fit the choice parameters (family constants, dispersion, value "
+                             "of reliability) under the logit choice model instead of "
+                             "estimating the demand.")] = False,
+    fit: Annotated[list[str] | None, typer.Option(
+        "--fit", help="With --parameters: a parameter to fit, asc:<family>, theta or "
+                      "value_of_reliability (repeat; default: the constants of the INSTC "
+                      "families, the Middle Corridor and Upper Lars, and theta).")] = None,
+    write: Annotated[bool, typer.Option(
+        "--write", help="With --parameters: also write the calibrated values into the "
+                        "dataset's choice_parameter.csv.")] = False,
+    max_evaluations: Annotated[int | None, typer.Option(
+        help="With --parameters: most evaluations of the objective (each a run of every "
+             "observed year; the Jacobian's runs not counted).")] = None,
+    diff_step: Annotated[float, typer.Option(
+        help="With --parameters: finite-difference step, in units of each parameter's "
+             "typical change (10 USD/t for a constant, 0.1 for a factor).")] = 0.05,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Estimate the base-year OD demand from the fit rows of observed.csv (generalized least
@@ -37,11 +55,29 @@ def calibrate(
     estimate), calibration_summary.csv, cross_validation.csv and manifest.json to --out; the
     dataset itself is not changed.
 
+    With --parameters, fits the choice parameters to the fit rows instead (bounded weighted
+    least squares, standard errors from the Jacobian) and writes choice_parameter.csv (the
+    dataset's table with the calibrated values, their standard errors, method calibrated, the
+    date and the observations used), parameters.csv, counts.csv, evaluations.csv,
+    calibration.csv, calibration_summary.csv and manifest.json to --out; --write also puts
+    the table into the dataset.
+
     Raises
     ------
     typer.Exit
-        With code 1 when the estimation did not converge in --max-iter rounds.
+        With code 1 when the estimation did not converge in --max-iter rounds (or the
+        parameter fit did not succeed).
+    typer.BadParameter
+        --fit or --write without --parameters.
     """
+    if parameters:
+        from karvan.cli.calibrate_parameters import calibrate_parameters
+
+        calibrate_parameters(data, out_dir, fit=fit, write=write, gap=gap,
+                             max_evaluations=max_evaluations, diff_step=diff_step, quiet=quiet)
+        return
+    if fit or write:
+        raise typer.BadParameter("--fit and --write go with --parameters.")
     import datetime
     import json
 

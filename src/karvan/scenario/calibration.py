@@ -3,12 +3,22 @@ back-casts of the observed years, with a demand given cell by cell (:mod:`karvan
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
+from karvan.calibrate.choice import (
+    ChoiceFit,
+    ChoiceParameter,
+    ParameterRunner,
+    asc,
+    factor,
+    fit_choice_parameters,
+)
 from karvan.calibrate.corridor import CorridorEstimate, Runner, estimate_corridor_demand
+from karvan.errors import InputError, format_ids
 from karvan.freight.corridor import CorridorData
 from karvan.freight.observed import RunFlows
 from karvan.scenario.reference import backcast_scenario, backcast_years, reference_scenario
@@ -43,3 +53,78 @@ def estimate_demand(data: CorridorData, *, runner: Runner | None = None, **kwarg
     return estimate_corridor_demand(
         data.observed, data.demand, runner or corridor_runner(data), link_table=data.links,
         zone_country=data.zone_country(), commodities=data.commodity_ids, **kwargs)
+
+
+# ------------------------------------------------------------------- choice parameters
+
+#: the families whose constants are fitted by default: each has fit rows that count its routes
+#: and no other family's (INSTC by rail through Azerbaijan: the ADY north-south transit; by road:
+#: the Astara road crossing; across the Caspian: the Russian INSTC sea total; the eastern branch:
+#: Sarakhs, Bolashak and the Russian eastern total; the Middle Corridor: the Alat-Turkmenbashi
+#: containers and the transit through Azerbaijan; Upper Lars: its truck count). The all-water,
+#: Black Sea, Georgian-port and other families keep a constant of 0: the reference against which
+#: the others are measured (a logit share depends on differences of constants only).
+DEFAULT_CONSTANTS = ("instc_west_rail", "instc_west_road", "instc_caspian", "instc_east",
+                     "middle_corridor", "upper_lars_road")
+
+
+def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = None
+                             ) -> list[ChoiceParameter]:
+    """The parameters ``karvan calibrate --parameters`` fits.
+
+    ``names`` (default: every constant of :data:`DEFAULT_CONSTANTS` and ``theta``) are
+    ``asc:<family>`` (a family's constant, USD/t, within ±300), ``theta`` (one factor on every
+    commodity's dispersion, 0.1-10) or ``value_of_reliability`` (one factor on every
+    commodity's value of reliability, 0-10: the reliability ratio relative to the prior's).
+
+    Raises
+    ------
+    InputError
+        An unknown name, or a family the table has no constant row for.
+    """
+    names = list(names) if names else [f"asc:{f}" for f in DEFAULT_CONSTANTS] + ["theta"]
+    out, bad = [], []
+    families = set(table.loc[table["parameter"] == "asc_usd_per_t", "family"].astype(str))
+    for n in names:
+        kind, _, fam = n.partition(":")
+        if kind == "asc" and fam in families:
+            out.append(asc(fam, step=10.0, bound=300.0))
+        elif n == "theta":
+            out.append(factor("theta", step=0.1, lower=0.1, upper=10.0))
+        elif n == "value_of_reliability":
+            out.append(factor("value_of_reliability", step=0.1, lower=0.0, upper=10.0))
+        else:
+            bad.append(n)
+    if bad:
+        raise InputError(f"unknown parameters to fit {format_ids(bad)}: give asc:<family> (one "
+                         f"of {format_ids(sorted(families))}), theta or value_of_reliability.",
+                         "karvan calibrate --parameters")
+    return out
+
+
+def choice_runner(data: CorridorData, *, gap: float = 1e-10, max_iter: int = 5000,
+                  choice: str = "logit") -> ParameterRunner:
+    """The corridor under the logit choice model as a parameter runner: a choice parameter
+    table -> the runs of the base year and of every back-cast year that has observations."""
+    base = reference_scenario(data.base_year, base_year=data.base_year)
+    years = pd.to_numeric(data.observed["year"], errors="coerce")
+    past = [y for y in backcast_years() if (years == y).any()]
+
+    def run(table: pd.DataFrame) -> dict[int, RunFlows]:
+        d = replace(data, choice_parameters=table)
+        return {spec.year: run_scenario(d, spec, gap=gap, max_iter=max_iter, lp=False,
+                                        backcasts=False, choice=choice).flows
+                for spec in [base] + [backcast_scenario(y) for y in past]}
+
+    return run
+
+
+def calibrate_choice(data: CorridorData, params: Sequence[ChoiceParameter], *,
+                     runner: ParameterRunner | None = None, **kwargs) -> ChoiceFit:
+    """The corridor's choice parameters fitted to the ``fit`` rows of its ``observed.csv``
+    (keywords: :func:`karvan.calibrate.choice.fit_choice_parameters`); the logit choice model
+    of :func:`run_scenario` unless another ``runner`` is given."""
+    return fit_choice_parameters(
+        data.observed, data.choice_parameters, runner or choice_runner(data), params,
+        link_table=data.links, zone_country=data.zone_country(),
+        commodities=data.commodity_ids, **kwargs)

@@ -1,0 +1,154 @@
+"""``karvan calibrate --parameters``: the choice parameters fitted to the ``fit`` rows of
+observed.csv, with fit and validation before and after (the work of :mod:`karvan.cli.calibrate`
+when ``--parameters`` is given)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from karvan.cli._app import console, out
+
+#: the source id calibrated rows add to their sources (sources.csv)
+CALIBRATION_SOURCE = "KV_CALIBRATION"
+
+
+def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | None,
+                         write: bool, gap: float, max_evaluations: int | None,
+                         diff_step: float, quiet: bool) -> None:
+    """Fit, report, write ``--out`` whole, then (``--write``) the dataset's table.
+
+    Raises
+    ------
+    typer.BadParameter
+        --write on a dataset without a folder.
+    typer.Exit
+        With code 1 when the fit did not succeed.
+    """
+    import datetime
+    import json
+    import time
+
+    import numpy as np
+    import pandas as pd
+
+    from karvan._version import __version__
+    from karvan.calibrate import calibrated_table, calibration_tables
+    from karvan.calibrate.choice import identification
+    from karvan.calibrate.statistics import TARGETS, display_summary
+    from karvan.cli.tables import print_tables
+    from karvan.freight.corridor import load_corridor
+    from karvan.io.atomic import atomic_folder, atomic_write_text
+    from karvan.io.hashing import hash_folder
+    from karvan.scenario.calibration import (
+        calibrate_choice,
+        choice_parameters_to_fit,
+        choice_runner,
+    )
+    from karvan.scenario.summary import SummaryTable
+
+    dataset = load_corridor(data)
+    if write and dataset.folder is None:
+        raise typer.BadParameter("--write needs a dataset folder.")
+    params = choice_parameters_to_fit(dataset.choice_parameters, fit)
+    runs = {"n": 0}
+    history = []
+    t0 = time.perf_counter()
+    base_runner = choice_runner(dataset, gap=gap)
+
+    def runner(table):
+        runs["n"] += 1
+        if not quiet:
+            console.print(f"run {runs['n']} (base year and back-casts, logit choice) "
+                          f"{time.perf_counter() - t0:,.0f} s", highlight=False)
+        return base_runner(table)
+
+    def progress(n, x, ssq):
+        history.append({"evaluation": n, "weighted_ssq": ssq,
+                        **{p.name: float(v) for p, v in zip(params, x, strict=True)}})
+
+    if not quiet:
+        console.print(f"fitting {len(params)} parameters: "
+                      f"{', '.join(p.name for p in params)}", highlight=False)
+    cf = calibrate_choice(dataset, params, runner=runner, max_evaluations=max_evaluations,
+                          diff_step=diff_step, callback=progress)
+    date = datetime.date.today().isoformat()
+    table = calibrated_table(cf, date=date, source=CALIBRATION_SOURCE)
+    kw = dict(link_table=dataset.links, zone_country=dataset.zone_country(),
+              commodities=dataset.commodity_ids)
+    before, sum_before = calibration_tables(dataset.observed, cf.prior_runs, **kw)
+    after, sum_after = calibration_tables(dataset.observed, cf.runs, **kw)
+    cal = after.copy()
+    cal.insert(cal.columns.get_loc("modelled_tonnes"), "prior_modelled_tonnes",
+               before["modelled_tonnes"].to_numpy())
+    cal.insert(cal.columns.get_loc("ratio"), "prior_ratio", before["ratio"].to_numpy())
+    summary = pd.concat([sum_before.assign(parameters="prior"),
+                         sum_after.assign(parameters="calibrated")], ignore_index=True)
+    ptab = cf.parameter_table()
+    ident = identification(cf)
+    f = cf.fit
+    manifest = {
+        "karvan_version": __version__,
+        "date": date,
+        "method": "choice parameters by bounded weighted least squares on the fit rows of "
+                  "observed.csv (scipy least_squares, trust-region reflective); standard errors "
+                  "from the Jacobian at the solution scaled by the reduced chi-square; the "
+                  "model: the corridor's base year and back-casts under the logit choice model",
+        "dataset": str(dataset.folder),
+        "inputs_sha256_16": hash_folder(dataset.folder) if dataset.folder else {},
+        "settings": {"gap": gap, "max_evaluations": max_evaluations, "diff_step": diff_step},
+        "parameters": [p.name for p in params],
+        "observations_fitted": list(f.observation_ids),
+        "success": f.success, "message": f.message, "evaluations": f.evaluations,
+        "runs": runs["n"], "weighted_ssq": 2 * f.cost,
+        "at_bound": [n for n, b in zip(f.names, f.at_bound, strict=True) if b],
+        "identification": ident,
+        "written_to_dataset": bool(write),
+    }
+    with atomic_folder(out_dir) as tmp:
+        table.to_csv(tmp / "choice_parameter.csv", index=False)
+        ptab.to_csv(tmp / "parameters.csv", index=False)
+        cf.counts.to_csv(tmp / "counts.csv", index=False)
+        pd.DataFrame(history).to_csv(tmp / "evaluations.csv", index=False)
+        cal.to_csv(tmp / "calibration.csv", index=False)
+        summary.to_csv(tmp / "calibration_summary.csv", index=False)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float),
+                                           encoding="utf-8")
+    if write:
+        atomic_write_text(dataset.folder / "choice_parameter.csv",
+                          table.to_csv(index=False))
+    shown = pd.concat([display_summary(sum_before, "prior"),
+                       display_summary(sum_after, "calibrated")],
+                      ignore_index=True).rename(columns={"scenario": "parameters"})
+    fmt = {"prior": "{:.4g}", "value": "{:.4g}", "std_error": "{:.3g}", "lower": "{:g}",
+           "upper": "{:g}"}
+    rows = cf.counts.assign(ratio_prior=cf.counts["modelled_prior"] / cf.counts["observed"],
+                            ratio=cf.counts["modelled"] / cf.counts["observed"])
+    print_tables([
+        SummaryTable(f"Choice parameters: {f.evaluations} evaluations, {runs['n']} runs, "
+                     f"{'converged' if f.success else 'NOT converged'} ({f.message})",
+                     ptab, fmt),
+        SummaryTable(f"Fit and validation, prior and calibrated parameters ({TARGETS})", shown,
+                     {"median |ln M/C|": "{:.2f}", "GEH<5": "{:.1%}"}),
+        SummaryTable("Fit rows used", rows[["observed_id", "year", "observed", "modelled_prior",
+                                            "modelled", "ratio_prior", "ratio"]],
+                     {"observed": "{:,.0f}", "modelled_prior": "{:,.0f}", "modelled": "{:,.0f}",
+                      "ratio_prior": "{:.2f}", "ratio": "{:.2f}"}),
+    ], out)
+    if manifest["at_bound"]:
+        out.print(f"at a bound (no standard error): {', '.join(manifest['at_bound'])}",
+                  highlight=False)
+    for a, b, r in ident["correlated"]:
+        out.print(f"weakly identified apart: {a} and {b} (correlation {r:+.2f})",
+                  highlight=False)
+    if ident["no_rows"]:
+        out.print(f"not identified (moves no fit row): {', '.join(ident['no_rows'])}",
+                  highlight=False)
+    out.print(f"condition number of the weighted Jacobian: {ident['condition']:.3g}",
+              highlight=False)
+    where = f"{out_dir}/ and {dataset.folder / 'choice_parameter.csv'}" if write else \
+        f"{out_dir}/ (the dataset is unchanged; --write puts the values into it)"
+    out.print(f"written to {where}", highlight=False)
+    if not f.success or not np.all(np.isfinite(f.values)):
+        raise typer.Exit(1)
