@@ -45,13 +45,14 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         calibrate_choice,
         choice_parameters_to_fit,
         choice_runner,
+        choice_table,
     )
     from karvan.scenario.summary import SummaryTable
 
     dataset = load_corridor(data)
     if write and dataset.folder is None:
         raise typer.BadParameter("--write needs a dataset folder.")
-    params = choice_parameters_to_fit(dataset.choice_parameters, fit)
+    params = choice_parameters_to_fit(choice_table(dataset), fit)
     runs = {"n": 0}
     history = []
     t0 = time.perf_counter()

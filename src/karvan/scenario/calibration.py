@@ -18,7 +18,7 @@ from karvan.calibrate.choice import (
     fit_choice_parameters,
 )
 from karvan.calibrate.corridor import CorridorEstimate, Runner, estimate_corridor_demand
-from karvan.errors import InputError, format_ids
+from karvan.errors import InputError, KarvanError, format_ids
 from karvan.freight.corridor import CorridorData
 from karvan.freight.observed import RunFlows
 from karvan.scenario.reference import backcast_scenario, backcast_years, reference_scenario
@@ -102,10 +102,32 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
     return out
 
 
+def choice_table(data: CorridorData) -> pd.DataFrame:
+    """The dataset's choice parameter table (``choice_parameter.csv``)."""
+    table = getattr(data, "choice_parameters", None)
+    if table is None:
+        from karvan.freight.route_family import read_choice_parameters
+
+        table = read_choice_parameters(data.folder)
+    return table
+
+
 def choice_runner(data: CorridorData, *, gap: float = 1e-10, max_iter: int = 5000,
                   choice: str = "logit") -> ParameterRunner:
     """The corridor under the logit choice model as a parameter runner: a choice parameter
-    table -> the runs of the base year and of every back-cast year that has observations."""
+    table -> the runs of the base year and of every back-cast year that has observations.
+
+    Raises
+    ------
+    KarvanError
+        When :func:`run_scenario` has no logit choice model to run.
+    """
+    import inspect
+
+    if "choice" not in inspect.signature(run_scenario).parameters or not hasattr(
+            data, "choice_parameters"):
+        raise KarvanError("the corridor run has no logit choice model yet (issue 8): the "
+                          "choice parameters cannot be calibrated against it.")
     base = reference_scenario(data.base_year, base_year=data.base_year)
     years = pd.to_numeric(data.observed["year"], errors="coerce")
     past = [y for y in backcast_years() if (years == y).any()]
@@ -125,6 +147,6 @@ def calibrate_choice(data: CorridorData, params: Sequence[ChoiceParameter], *,
     (keywords: :func:`karvan.calibrate.choice.fit_choice_parameters`); the logit choice model
     of :func:`run_scenario` unless another ``runner`` is given."""
     return fit_choice_parameters(
-        data.observed, data.choice_parameters, runner or choice_runner(data), params,
+        data.observed, choice_table(data), runner or choice_runner(data), params,
         link_table=data.links, zone_country=data.zone_country(),
         commodities=data.commodity_ids, **kwargs)

@@ -1,0 +1,111 @@
+"""``karvan calibrate --parameters`` on a copy of the built-in corridor, with a stand-in for the
+choice model's runs: what is written, where, and that Ctrl-C leaves nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import karvan.scenario.calibration as sc
+from karvan.cli import app
+from karvan.freight.corridor import builtin_corridor_folder, load_corridor
+from karvan.freight.observed import RunFlows
+from karvan.io.hashing import hash_folder
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def deterministic_runs():
+    data = load_corridor()
+    return sc.corridor_runner(data)(data.demand["tonnes_per_year"].to_numpy(dtype=float))
+
+
+def stand_in(runs, *, interrupt_at: int | None = None):
+    """A runner whose every tonne scales with exp(-asc(instc_west_rail) / 100): the
+    deterministic routes, with one parameter that moves every count."""
+    calls = {"n": 0}
+
+    def make(data, **kw):
+        def run(table):
+            calls["n"] += 1
+            if interrupt_at is not None and calls["n"] >= interrupt_at:
+                raise KeyboardInterrupt
+            sel = (table["parameter"] == "asc_usd_per_t") & (table["family"] ==
+                                                             "instc_west_rail")
+            k = float(np.exp(-pd.to_numeric(table.loc[sel, "value"]).item() / 100.0))
+            return {y: RunFlows(f.name, f.year, f.routes, f.graph, f.links,
+                                f.cells.assign(tonnes_per_year=f.cells["tonnes_per_year"] * k))
+                    for y, f in runs.items()}
+        return run
+
+    return make
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    folder = tmp_path / "corridor"
+    shutil.copytree(builtin_corridor_folder(), folder)
+    return folder
+
+
+def test_parameters_are_fitted_and_written(dataset, tmp_path, deterministic_runs, monkeypatch):
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    out = tmp_path / "cal"
+    before = hash_folder(dataset)
+    r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--out",
+                            str(out), "--fit", "asc:instc_west_rail", "-q"],
+                      env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert hash_folder(dataset) == before  # no --write: the dataset is unchanged
+    man = json.loads((out / "manifest.json").read_text())
+    observed = pd.read_csv(dataset / "observed.csv")
+    fit_ids = set(observed.loc[observed["role"] == "fit", "observed_id"])
+    assert man["observations_fitted"] and set(man["observations_fitted"]) <= fit_ids
+    assert man["parameters"] == ["asc_usd_per_t|instc_west_rail"]
+    table = pd.read_csv(out / "choice_parameter.csv", keep_default_na=False)
+    row = table[(table["parameter"] == "asc_usd_per_t")
+                & (table["family"] == "instc_west_rail")].iloc[0]
+    par = pd.read_csv(out / "parameters.csv").iloc[0]
+    assert float(row["value"]) == pytest.approx(par["value"])
+    assert row["method"] == "calibrated" and row["observations"] == ";".join(
+        man["observations_fitted"])
+    assert (table["method"] == "calibrated").sum() == 1
+    cal = pd.read_csv(out / "calibration.csv")
+    assert len(cal) == len(observed) and {"prior_modelled_tonnes", "modelled_tonnes"} <= set(cal)
+    assert set(pd.read_csv(out / "calibration_summary.csv")["parameters"]) == {"prior",
+                                                                              "calibrated"}
+    assert "Fit and validation" in r.output and "Choice parameters" in r.output
+    # --write puts the same table into the dataset, which then reads back as a valid table
+    r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--out",
+                            str(out), "--fit", "asc:instc_west_rail", "--write", "-q"])
+    assert r.exit_code == 0, r.output
+    written = pd.read_csv(dataset / "choice_parameter.csv", keep_default_na=False)
+    pd.testing.assert_frame_equal(written, table)
+    from karvan.freight.route_family import read_choice_parameters
+
+    back = read_choice_parameters(dataset)
+    assert len(back) == len(table)
+
+
+def test_ctrl_c_leaves_nothing_half_written(dataset, tmp_path, deterministic_runs, monkeypatch):
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs, interrupt_at=3))
+    out = tmp_path / "cal"
+    before = hash_folder(dataset)
+    r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--out",
+                            str(out), "--write", "-q"])
+    assert r.exit_code == 130, r.output
+    assert not out.exists() and not list(tmp_path.glob(".cal*"))
+    assert hash_folder(dataset) == before
+
+
+def test_options_of_the_parameter_fit_need_it():
+    r = runner.invoke(app, ["calibrate", "--fit", "theta"])
+    assert r.exit_code == 2
+    r = runner.invoke(app, ["calibrate", "--parameters", "--fit", "asc:no_family", "-q"])
+    assert r.exit_code == 2 and "no_family" in r.output
