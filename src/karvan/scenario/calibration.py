@@ -115,7 +115,8 @@ def choice_table(data: CorridorData) -> pd.DataFrame:
 def choice_runner(data: CorridorData, *, gap: float = 1e-10, max_iter: int = 5000,
                   choice: str = "logit") -> ParameterRunner:
     """The corridor under the logit choice model as a parameter runner: a choice parameter
-    table -> the runs of the base year and of every back-cast year that has observations.
+    table (given to :func:`run_scenario` as ``choice_parameters``) -> the runs of the base year
+    and of every back-cast year that has observations.
 
     Raises
     ------
@@ -124,8 +125,7 @@ def choice_runner(data: CorridorData, *, gap: float = 1e-10, max_iter: int = 500
     """
     import inspect
 
-    if "choice" not in inspect.signature(run_scenario).parameters or not hasattr(
-            data, "choice_parameters"):
+    if not {"choice", "choice_parameters"} <= set(inspect.signature(run_scenario).parameters):
         raise KarvanError("the corridor run has no logit choice model yet (issue 8): the "
                           "choice parameters cannot be calibrated against it.")
     base = reference_scenario(data.base_year, base_year=data.base_year)
@@ -133,9 +133,9 @@ def choice_runner(data: CorridorData, *, gap: float = 1e-10, max_iter: int = 500
     past = [y for y in backcast_years() if (years == y).any()]
 
     def run(table: pd.DataFrame) -> dict[int, RunFlows]:
-        d = replace(data, choice_parameters=table)
-        return {spec.year: run_scenario(d, spec, gap=gap, max_iter=max_iter, lp=False,
-                                        backcasts=False, choice=choice).flows
+        return {spec.year: run_scenario(data, spec, gap=gap, max_iter=max_iter, lp=False,
+                                        backcasts=False, choice=choice,
+                                        choice_parameters=table).flows
                 for spec in [base] + [backcast_scenario(y) for y in past]}
 
     return run
