@@ -109,3 +109,12 @@ def test_options_of_the_parameter_fit_need_it():
     assert r.exit_code == 2
     r = runner.invoke(app, ["calibrate", "--parameters", "--fit", "asc:no_family", "-q"])
     assert r.exit_code == 2 and "no_family" in r.output
+
+
+def test_without_a_logit_run_it_says_so(monkeypatch):
+    import inspect
+
+    if {"choice", "choice_parameters"} <= set(inspect.signature(sc.run_scenario).parameters):
+        pytest.skip("run_scenario has the logit choice model")
+    r = runner.invoke(app, ["calibrate", "--parameters", "-q"])
+    assert r.exit_code == 2 and "logit choice model" in r.output
