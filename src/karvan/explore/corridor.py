@@ -276,7 +276,8 @@ def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
     if foreign:
         raise InputError(f"inputs of tables {', '.join(foreign)} are not read by the corridor "
                          "model (a choice model's parameters need the choice model).")
-    run = run_scenario(data, scenario, gap=central_gap, lp=False)
+    # the draws restart Algorithm B from the central bushes: the deterministic model
+    run = run_scenario(data, scenario, gap=central_gap, lp=False, choice="deterministic")
     ue = run.ue
     g = ue.graph
     lids = [str(x) for x in g.link_ids]
