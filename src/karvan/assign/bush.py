@@ -274,6 +274,8 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
     active = np.ones(n_b, np.bool_)
     sptt_b = np.zeros(n_b)
     pce_b = prob.pce[bush_class] if n_b else np.zeros(0)
+    # threads share the link arrays: a shift locks its arcs (one lock per arc)
+    locks = np.zeros(g.n_arcs if workers.n_threads > 1 else 0, np.int64)
 
     def sweep(mode: int, threshold: float, x, v, t, dt) -> int:
         def run(lo, hi, sc):
@@ -281,7 +283,8 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
                                   g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf, fixed,
                                   prob.pce, bush_class, bush_origin, bush_demand, dests,
                                   pool.ptr, pool.len, pool.cap, pool.arc, pool.flow, need,
-                                  active, x, v, t, dt, sc[0], sc[1], sc[2], sc[3], sc[4])
+                                  active, x, v, t, dt, locks, sc[0], sc[1], sc[2], sc[3],
+                                  sc[4])
         return sum(workers.run(run, chunks))
 
     def exact_sptt(t) -> float:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from karvan.kernels._atomic import try_lock, unlock
 from karvan.kernels._jit import JIT, njit
 from karvan.kernels.paths import _tree
 from karvan.kernels.vdf import _dtime, _time
@@ -100,9 +101,14 @@ def _labels(o, k, lo, hi, barc, bflow, head, tail, t, fixed, eps, lmin, lmax, mi
 
 @njit(**JIT)
 def _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta, kind, fixed, pce,
-                x, v, t, dt, lmin, lmax, minp, maxp, mark, stamp0):
+                x, v, t, dt, lmin, lmax, minp, maxp, mark, stamp0, locks, held):
     """Backward pass: one Newton shift at every node whose longest used path and shortest path
-    end differently. Returns (shifts, last stamp used)."""
+    end differently. Returns (shifts, last stamp used).
+
+    With ``locks`` (one per arc; empty when one thread runs), each shift holds the locks of its
+    arcs while it reads their times and moves flow, as TAP-B does: a shift sees no other
+    thread's shift half done, and no update of the shared link arrays is lost.
+    """
     st = stamp0
     shifts = 0
     prev = -1
@@ -136,6 +142,9 @@ def _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta, ki
                     d = ul
                     break
                 mark[ul] = st
+        n_held = 0
+        if locks.shape[0] > 0:
+            n_held = _lock_segments(j, d, barc, tail, maxp, minp, locks, held)
         cmax = 0.0
         dsum = 0.0
         fmin = np.inf
@@ -157,6 +166,8 @@ def _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta, ki
             u = tail[a]
         gap = cmax - cmin
         if gap <= 0.0 or fmin <= 0.0:
+            for r in range(n_held):
+                unlock(locks, held[r])
             continue
         if dsum > 0.0:
             dx = gap / (pce[k] * dsum)
@@ -184,14 +195,44 @@ def _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta, ki
             x[k, a] += dx
             _set_arc(a, v[a] + pce[k] * dx, fft, cap, alpha, beta, kind, v, t, dt)
             u = tail[a]
+        for r in range(n_held):
+            unlock(locks, held[r])
         shifts += 1
     return shifts, st
 
 
 @njit(**JIT)
+def _lock_segments(j, d, barc, tail, maxp, minp, locks, held):
+    """Take the locks of the arcs of both segments from ``d`` to ``j``; returns their count.
+
+    All or none: when one is held by another thread, the ones taken are given back and the
+    whole set is tried again, so two threads never wait on each other (no lock order needed).
+    """
+    while True:
+        n = 0
+        ok = True
+        for side in range(2):
+            u = j
+            while u != d:
+                a = barc[maxp[u]] if side == 0 else barc[minp[u]]
+                if not try_lock(locks, a):
+                    ok = False
+                    break
+                held[n] = a
+                n += 1
+                u = tail[a]
+            if not ok:
+                break
+        if ok:
+            return n
+        for r in range(n):
+            unlock(locks, held[r])
+
+
+@njit(**JIT)
 def _update(b, o, k, lo, hi, cap_b, barc, bflow, indptr, head, tail, blocked, fft, cap, alpha,
             beta, kind, fixed, pce, x, v, t, dt, eps, lmin, minp, seen, stamp, lup, order, rank,
-            cnt, inb, sarc, sflow):
+            cnt, inb, sarc, sflow, locks):
     """Bush update after :func:`_labels`: drop unused arcs, add shortcuts, regroup the slots.
 
     Returns (new length, arcs wanted, changed): ``arcs wanted`` exceeds the new length when the
@@ -210,8 +251,13 @@ def _update(b, o, k, lo, hi, cap_b, barc, bflow, indptr, head, tail, blocked, ff
             sflow[kept] = f
             kept += 1
         elif f != 0.0:
+            if locks.shape[0] > 0:
+                while not try_lock(locks, a):
+                    pass
             x[k, a] -= f
             _set_arc(a, v[a] - pce[k] * f, fft, cap, alpha, beta, kind, v, t, dt)
+            if locks.shape[0] > 0:
+                unlock(locks, a)
     removed = kept < hi - lo
     # candidates: arcs outside the bush that shorten the path to their head
     n_cand = 0
@@ -316,13 +362,16 @@ def _bush_demand_cost(b, dests, bush_demand, lmin):
 @njit(**JIT)
 def sweep_chunk(lo_b, hi_b, mode, threshold, indptr, head, tail, blocked, fft, cap, alpha, beta,
                 kind, fixed, pce, bush_class, bush_origin, bush_demand, dests, bptr, blen, bcap,
-                barc, bflow, need, active, x, v, t, dt, nodes_i, nodes_f, arcs_i, arcs_f, ctr):
+                barc, bflow, need, active, x, v, t, dt, locks, nodes_i, nodes_f, arcs_i, arcs_f,
+                ctr):
     """One pass of Algorithm B over bushes ``lo_b:hi_b``; returns the number of flow shifts.
 
     ``mode`` 1: bush update then one shift pass (every bush); ``mode`` 0: a shift pass on the
     bushes still ``active``. A bush whose excess cost (cost minus its demand at bush shortest
     distances) is below ``threshold`` times its demand cost skips the pass and leaves the active
     set. ``need[b]`` is set to the room bush b wanted in an update, when it had less.
+    ``locks``: one slot per arc when several threads share ``x``, ``v``, ``t``, ``dt``, else
+    empty.
     """
     lmin = nodes_f[0]
     lmax = nodes_f[1]
@@ -358,7 +407,7 @@ def sweep_chunk(lo_b, hi_b, mode, threshold, indptr, head, tail, blocked, fft, c
             n_len, wanted, changed = _update(b, o, k, lo, hi, bcap[b], barc, bflow, indptr, head,
                                              tail, blocked, fft, cap, alpha, beta, kind, fixed,
                                              pce, x, v, t, dt, eps, lmin, minp, seen, stamp, lup,
-                                             order, rank, cnt, inb, sarc, sflow)
+                                             order, rank, cnt, inb, sarc, sflow, locks)
             blen[b] = n_len
             hi = lo + n_len
             if wanted > n_len:
@@ -375,7 +424,7 @@ def sweep_chunk(lo_b, hi_b, mode, threshold, indptr, head, tail, blocked, fft, c
                 continue
         s, mstamp = _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta,
                                 kind, fixed, pce, x, v, t, dt, lmin, lmax, minp, maxp, mark,
-                                mstamp)
+                                mstamp, locks, sarc)
         shifts += s
     ctr[0] = stamp
     ctr[1] = mstamp
