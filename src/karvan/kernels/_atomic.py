@@ -1,44 +1,72 @@
 """Per-arc spin locks for kernels that share link arrays between threads.
 
-numba has no atomics on the CPU target; these two intrinsics emit LLVM's ``cmpxchg`` and an
-atomic store. A lock is an int64 slot, 0 free and 1 held.
+numba has no atomics on the CPU target; :func:`try_lock` and :func:`unlock` are intrinsics that
+emit LLVM's ``cmpxchg`` and an atomic store once numba is loaded. Interpreted kernels (one thread)
+use the plain Python stand-ins below. A lock is an int64 slot, 0 free and 1 held.
 """
 
 from __future__ import annotations
 
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from karvan.kernels._jit import stand_in
 
 
-@intrinsic
-def try_lock(typingctx, locks, i):
-    """Take ``locks[i]`` if it is free; True when taken (acquire ordering)."""
-    sig = types.boolean(locks, i)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
-        zero = context.get_constant(types.int64, 0)
-        one = context.get_constant(types.int64, 1)
-        res = builder.cmpxchg(ptr, zero, one, "acquire", "monotonic")
-        return builder.extract_value(res, 1)
-
-    return sig, codegen
+def _try_lock_py(locks, i):
+    if locks[i] != 0:
+        return False
+    locks[i] = 1
+    return True
 
 
-@intrinsic
-def unlock(typingctx, locks, i):
-    """Free ``locks[i]`` (release ordering)."""
-    sig = types.void(locks, i)
+def _unlock_py(locks, i):
+    locks[i] = 0
 
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
-        zero = context.get_constant(types.int64, 0)
-        builder.store_atomic(zero, ptr, "release", 8)
-        return context.get_dummy_value()
 
-    return sig, codegen
+def _build_try_lock():
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def try_lock(typingctx, locks, i):
+        """Take ``locks[i]`` if it is free; True when taken (acquire ordering)."""
+        sig = types.boolean(locks, i)
+
+        def codegen(context, builder, signature, args):
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+            zero = context.get_constant(types.int64, 0)
+            one = context.get_constant(types.int64, 1)
+            res = builder.cmpxchg(ptr, zero, one, "acquire", "monotonic")
+            return builder.extract_value(res, 1)
+
+        return sig, codegen
+
+    return try_lock
+
+
+def _build_unlock():
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def unlock(typingctx, locks, i):
+        """Free ``locks[i]`` (release ordering)."""
+        sig = types.void(locks, i)
+
+        def codegen(context, builder, signature, args):
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+            zero = context.get_constant(types.int64, 0)
+            builder.store_atomic(zero, ptr, "release", 8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return unlock
+
+
+try_lock = stand_in(_try_lock_py, _build_try_lock)
+unlock = stand_in(_unlock_py, _build_unlock)
