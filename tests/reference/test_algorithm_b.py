@@ -171,28 +171,28 @@ def test_parallel_passes_lose_no_update_of_the_link_totals(tntp_dir, monkeypatch
 
     bush = importlib.import_module("karvan.assign.bush")
     kb = importlib.import_module("karvan.kernels.bush")
-    sweep = kb.sweep_chunk
+    passes = kb.sweep_passes
     seen: dict = {}
     drift: list = []
 
     def spy(*a):
         seen["args"] = a
-        return sweep(*a)
+        return passes(*a)
 
-    run = bush.Workers.run
+    each = bush.Workers.each
 
-    def checked(self, fn, chunks):
+    def checked(self, fn):
         seen.clear()
-        out = run(self, fn, chunks)
+        out = each(self, fn)
         if "args" in seen:
             a = seen["args"]
-            x, v = a[26], a[27]
-            xs = kb.class_flows(a[19], a[20], a[22], a[23], a[15], x.shape[0], x.shape[1])
+            x, v = a[29], a[30]
+            xs = kb.class_flows(a[22], a[23], a[25], a[26], a[18], x.shape[0], x.shape[1])
             drift.append(max(np.abs(xs - x).max(), np.abs(xs[0] - v).max()))
         return out
 
-    monkeypatch.setattr(kb, "sweep_chunk", spy)
-    monkeypatch.setattr(bush.Workers, "run", checked)
+    monkeypatch.setattr(kb, "sweep_passes", spy)
+    monkeypatch.setattr(bush.Workers, "each", checked)
     prob = read_tntp(tntp_dir / "Anaheim" / "Anaheim_net.tntp")
     g = compile_graph(prob.network)
     p = _Problem(g, prob.demand, [TrafficClass()], complete_links(prob.network.links))

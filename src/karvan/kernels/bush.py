@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from karvan.kernels._atomic import try_lock, unlock
+from karvan.kernels._atomic import fetch_add, try_lock, unlock
 from karvan.kernels._jit import JIT, njit
 from karvan.kernels.paths import _tree
 from karvan.kernels.vdf import _dtime, _time
@@ -428,6 +428,43 @@ def sweep_chunk(lo_b, hi_b, mode, threshold, indptr, head, tail, blocked, fft, c
         shifts += s
     ctr[0] = stamp
     ctr[1] = mstamp
+    return shifts
+
+
+@njit(**JIT)
+def sweep_passes(n_pass, chunk_lo, chunk_hi, counter, done, mode, threshold, indptr, head, tail,
+                 blocked, fft, cap, alpha, beta, kind, fixed, pce, bush_class, bush_origin,
+                 bush_demand, dests, bptr, blen, bcap, barc, bflow, need, active, x, v, t, dt,
+                 locks, nodes_i, nodes_f, arcs_i, arcs_f, ctr):
+    """Up to ``n_pass`` passes of :func:`sweep_chunk` over the chunks ``chunk_lo[c]:chunk_hi[c]``,
+    the work items (pass, chunk) taken in order from the shared ``counter[0]``; returns the flow
+    shifts made by this caller.
+
+    Every thread of a solve calls this once: there is no barrier between the passes, so a thread
+    that the machine's load holds back delays no other (a thread may start pass p + 1 while
+    another finishes pass p, as the bushes of one pass already see each other's shifts). The
+    passes stop after the first complete pass without shifts: ``done[2 p]`` counts the finished
+    chunks of pass p and ``done[2 p + 1]`` its shifts.
+    """
+    n_c = chunk_lo.shape[0]
+    total = n_pass * n_c
+    shifts = 0
+    while True:
+        i = fetch_add(counter, 0, 1)
+        if i >= total:
+            break
+        p = i // n_c
+        if p > 0 and done[2 * p - 2] == n_c and done[2 * p - 1] == 0:
+            fetch_add(counter, 0, total)  # the last pass moved nothing: stop everyone
+            break
+        c = i - p * n_c
+        s = sweep_chunk(chunk_lo[c], chunk_hi[c], mode, threshold, indptr, head, tail, blocked,
+                        fft, cap, alpha, beta, kind, fixed, pce, bush_class, bush_origin,
+                        bush_demand, dests, bptr, blen, bcap, barc, bflow, need, active, x, v,
+                        t, dt, locks, nodes_i, nodes_f, arcs_i, arcs_f, ctr)
+        fetch_add(done, 2 * p + 1, s)
+        fetch_add(done, 2 * p, 1)
+        shifts += s
     return shifts
 
 
