@@ -277,7 +277,7 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
     active = np.ones(n_b, np.bool_)
     sptt_b = np.zeros(n_b)
     pce_b = prob.pce[bush_class] if n_b else np.zeros(0)
-    # threads share the link arrays: a shift locks its arcs (one lock per arc)
+    # threads share the link arrays: non-empty, the kernels update them atomically
     locks = np.zeros(g.n_arcs if workers.n_threads > 1 else 0, np.int64)
 
     # the passes' work items: small chunks of bushes, taken by the threads from a counter in

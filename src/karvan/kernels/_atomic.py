@@ -1,9 +1,9 @@
-"""Per-arc spin locks for kernels that share link arrays between threads.
+"""Atomic updates for kernels that share arrays between threads.
 
-numba has no atomics on the CPU target; :func:`try_lock` and :func:`unlock` are intrinsics that
-emit LLVM's ``cmpxchg`` and an atomic store once numba is loaded; :func:`fetch_add` hands out
-work items from a shared counter. Interpreted kernels (one thread)
-use the plain Python stand-ins below. A lock is an int64 slot, 0 free and 1 held.
+numba has no atomics on the CPU target; these are intrinsics built once numba is loaded:
+:func:`fetch_add` hands out work items from a shared int64 counter, :func:`atomic_add` and
+:func:`atomic_add2` add to a float64 slot without losing a concurrent update (LLVM
+``atomicrmw``). Interpreted kernels (one thread) use the plain Python stand-ins below.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ from __future__ import annotations
 from karvan.kernels._jit import stand_in
 
 
-def _try_lock_py(locks, i):
-    if locks[i] != 0:
-        return False
-    locks[i] = 1
-    return True
+def _add_py(arr, i, v):
+    old = arr[i]
+    arr[i] += v
+    return old
 
 
-def _unlock_py(locks, i):
-    locks[i] = 0
+def _add2_py(arr, i, j, v):
+    old = arr[i, j]
+    arr[i, j] += v
+    return old
 
 
 def _fetch_add_py(counter, i, v):
@@ -28,75 +29,36 @@ def _fetch_add_py(counter, i, v):
     return old
 
 
-def _build_try_lock():
+def _build(ndim: int, op: str, value_type: str):
     from numba import types
     from numba.core import cgutils
     from numba.extending import intrinsic
 
-    @intrinsic
-    def try_lock(typingctx, locks, i):
-        """Take ``locks[i]`` if it is free; True when taken (acquire ordering)."""
-        sig = types.boolean(locks, i)
+    vt = getattr(types, value_type)
 
-        def codegen(context, builder, signature, args):
-            aryty = signature.args[0]
-            ary = context.make_array(aryty)(context, builder, args[0])
-            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
-            zero = context.get_constant(types.int64, 0)
-            one = context.get_constant(types.int64, 1)
-            res = builder.cmpxchg(ptr, zero, one, "acquire", "monotonic")
-            return builder.extract_value(res, 1)
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = [context.cast(builder, args[1 + d], signature.args[1 + d], types.intp)
+               for d in range(ndim)]
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx)
+        val = context.cast(builder, args[-1], signature.args[-1], vt)
+        return builder.atomic_rmw(op, ptr, val, "monotonic")
 
-        return sig, codegen
-
-    return try_lock
-
-
-def _build_unlock():
-    from numba import types
-    from numba.core import cgutils
-    from numba.extending import intrinsic
-
-    @intrinsic
-    def unlock(typingctx, locks, i):
-        """Free ``locks[i]`` (release ordering)."""
-        sig = types.void(locks, i)
-
-        def codegen(context, builder, signature, args):
-            aryty = signature.args[0]
-            ary = context.make_array(aryty)(context, builder, args[0])
-            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
-            zero = context.get_constant(types.int64, 0)
-            builder.store_atomic(zero, ptr, "release", 8)
-            return context.get_dummy_value()
-
-        return sig, codegen
-
-    return unlock
+    if ndim == 1:
+        @intrinsic
+        def add(typingctx, arr, i, v):
+            return vt(arr, i, vt), codegen
+    else:
+        @intrinsic
+        def add(typingctx, arr, i, j, v):
+            return vt(arr, i, j, vt), codegen
+    return add
 
 
-def _build_fetch_add():
-    from numba import types
-    from numba.core import cgutils
-    from numba.extending import intrinsic
-
-    @intrinsic
-    def fetch_add(typingctx, counter, i, v):
-        """``counter[i] += v`` as one atomic step (int64); returns the value before."""
-        sig = types.int64(counter, i, types.int64)
-
-        def codegen(context, builder, signature, args):
-            aryty = signature.args[0]
-            ary = context.make_array(aryty)(context, builder, args[0])
-            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
-            val = context.cast(builder, args[2], signature.args[2], types.int64)
-            return builder.atomic_rmw("add", ptr, val, "monotonic")
-
-        return sig, codegen
-
-    return fetch_add
-
-
-try_lock = stand_in(_try_lock_py, _build_try_lock)
-fetch_add = stand_in(_fetch_add_py, _build_fetch_add)
-unlock = stand_in(_unlock_py, _build_unlock)
+#: ``counter[i] += v`` (int64) as one atomic step; returns the value before
+fetch_add = stand_in(_fetch_add_py, lambda: _build(1, "add", "int64"))
+#: ``arr[i] += v`` (float64) as one atomic step; returns the value before
+atomic_add = stand_in(_add_py, lambda: _build(1, "fadd", "float64"))
+#: ``arr[i, j] += v`` (float64) as one atomic step; returns the value before
+atomic_add2 = stand_in(_add2_py, lambda: _build(2, "fadd", "float64"))

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from karvan.kernels._atomic import fetch_add, try_lock, unlock
+from karvan.kernels._atomic import atomic_add, atomic_add2, fetch_add
 from karvan.kernels._jit import JIT, njit
 from karvan.kernels.paths import _tree
 from karvan.kernels.vdf import _dtime, _time
@@ -56,8 +56,16 @@ def bush_scratch(n_nodes: int, n_arcs: int) -> tuple[np.ndarray, ...]:
 
 
 @njit(**JIT)
-def _set_arc(a, vol, fft, cap, alpha, beta, kind, v, t, dt):
-    v[a] = vol
+def _add_arc(k, a, dx, pce_k, shared, fft, cap, alpha, beta, kind, x, v, t, dt):
+    """Add ``dx`` of class k to arc a; with ``shared`` (threads share the link arrays) the flow
+    and volume are added atomically, so no concurrent update is lost."""
+    if shared:
+        atomic_add2(x, k, a, dx)
+        vol = atomic_add(v, a, pce_k * dx) + pce_k * dx
+    else:
+        x[k, a] += dx
+        vol = v[a] + pce_k * dx
+        v[a] = vol
     t[a] = _time(vol, fft[a], cap[a], alpha[a], beta[a], kind[a])
     dt[a] = _dtime(vol, fft[a], cap[a], alpha[a], beta[a], kind[a])
 
@@ -101,13 +109,12 @@ def _labels(o, k, lo, hi, barc, bflow, head, tail, t, fixed, eps, lmin, lmax, mi
 
 @njit(**JIT)
 def _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta, kind, fixed, pce,
-                x, v, t, dt, lmin, lmax, minp, maxp, mark, stamp0, locks, held):
+                x, v, t, dt, lmin, lmax, minp, maxp, mark, stamp0, shared):
     """Backward pass: one Newton shift at every node whose longest used path and shortest path
     end differently. Returns (shifts, last stamp used).
 
-    With ``locks`` (one per arc; empty when one thread runs), each shift holds the locks of its
-    arcs while it reads their times and moves flow, as TAP-B does: a shift sees no other
-    thread's shift half done, and no update of the shared link arrays is lost.
+    With ``shared`` (several threads move flow on the same link arrays), the link flows and
+    volumes are updated atomically: no update of another thread is lost.
     """
     st = stamp0
     shifts = 0
@@ -142,9 +149,6 @@ def _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta, ki
                     d = ul
                     break
                 mark[ul] = st
-        n_held = 0
-        if locks.shape[0] > 0:
-            n_held = _lock_segments(j, d, barc, tail, maxp, minp, locks, held)
         cmax = 0.0
         dsum = 0.0
         fmin = np.inf
@@ -166,8 +170,6 @@ def _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta, ki
             u = tail[a]
         gap = cmax - cmin
         if gap <= 0.0 or fmin <= 0.0:
-            for r in range(n_held):
-                unlock(locks, held[r])
             continue
         if dsum > 0.0:
             dx = gap / (pce[k] * dsum)
@@ -184,55 +186,23 @@ def _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta, ki
                 nf = 0.0
             dd = bflow[q] - nf
             bflow[q] = nf
-            x[k, a] -= dd
-            _set_arc(a, v[a] - pce[k] * dd, fft, cap, alpha, beta, kind, v, t, dt)
+            _add_arc(k, a, -dd, pce[k], shared, fft, cap, alpha, beta, kind, x, v, t, dt)
             u = tail[a]
         u = j
         while u != d:
             q = minp[u]
             a = barc[q]
             bflow[q] += dx
-            x[k, a] += dx
-            _set_arc(a, v[a] + pce[k] * dx, fft, cap, alpha, beta, kind, v, t, dt)
+            _add_arc(k, a, dx, pce[k], shared, fft, cap, alpha, beta, kind, x, v, t, dt)
             u = tail[a]
-        for r in range(n_held):
-            unlock(locks, held[r])
         shifts += 1
     return shifts, st
 
 
 @njit(**JIT)
-def _lock_segments(j, d, barc, tail, maxp, minp, locks, held):
-    """Take the locks of the arcs of both segments from ``d`` to ``j``; returns their count.
-
-    All or none: when one is held by another thread, the ones taken are given back and the
-    whole set is tried again, so two threads never wait on each other (no lock order needed).
-    """
-    while True:
-        n = 0
-        ok = True
-        for side in range(2):
-            u = j
-            while u != d:
-                a = barc[maxp[u]] if side == 0 else barc[minp[u]]
-                if not try_lock(locks, a):
-                    ok = False
-                    break
-                held[n] = a
-                n += 1
-                u = tail[a]
-            if not ok:
-                break
-        if ok:
-            return n
-        for r in range(n):
-            unlock(locks, held[r])
-
-
-@njit(**JIT)
 def _update(b, o, k, lo, hi, cap_b, barc, bflow, indptr, head, tail, blocked, fft, cap, alpha,
             beta, kind, fixed, pce, x, v, t, dt, eps, lmin, minp, seen, stamp, lup, order, rank,
-            cnt, inb, sarc, sflow, locks):
+            cnt, inb, sarc, sflow, shared):
     """Bush update after :func:`_labels`: drop unused arcs, add shortcuts, regroup the slots.
 
     Returns (new length, arcs wanted, changed): ``arcs wanted`` exceeds the new length when the
@@ -251,13 +221,7 @@ def _update(b, o, k, lo, hi, cap_b, barc, bflow, indptr, head, tail, blocked, ff
             sflow[kept] = f
             kept += 1
         elif f != 0.0:
-            if locks.shape[0] > 0:
-                while not try_lock(locks, a):
-                    pass
-            x[k, a] -= f
-            _set_arc(a, v[a] - pce[k] * f, fft, cap, alpha, beta, kind, v, t, dt)
-            if locks.shape[0] > 0:
-                unlock(locks, a)
+            _add_arc(k, a, -f, pce[k], shared, fft, cap, alpha, beta, kind, x, v, t, dt)
     removed = kept < hi - lo
     # candidates: arcs outside the bush that shorten the path to their head
     n_cand = 0
@@ -370,8 +334,8 @@ def sweep_chunk(lo_b, hi_b, mode, threshold, indptr, head, tail, blocked, fft, c
     bushes still ``active``. A bush whose excess cost (cost minus its demand at bush shortest
     distances) is below ``threshold`` times its demand cost skips the pass and leaves the active
     set. ``need[b]`` is set to the room bush b wanted in an update, when it had less.
-    ``locks``: one slot per arc when several threads share ``x``, ``v``, ``t``, ``dt``, else
-    empty.
+    ``locks``: non-empty when several threads share ``x``, ``v``, ``t``, ``dt`` (their flow
+    updates are then atomic).
     """
     lmin = nodes_f[0]
     lmax = nodes_f[1]
@@ -407,7 +371,8 @@ def sweep_chunk(lo_b, hi_b, mode, threshold, indptr, head, tail, blocked, fft, c
             n_len, wanted, changed = _update(b, o, k, lo, hi, bcap[b], barc, bflow, indptr, head,
                                              tail, blocked, fft, cap, alpha, beta, kind, fixed,
                                              pce, x, v, t, dt, eps, lmin, minp, seen, stamp, lup,
-                                             order, rank, cnt, inb, sarc, sflow, locks)
+                                             order, rank, cnt, inb, sarc, sflow,
+                                             locks.shape[0] > 0)
             blen[b] = n_len
             hi = lo + n_len
             if wanted > n_len:
@@ -424,7 +389,7 @@ def sweep_chunk(lo_b, hi_b, mode, threshold, indptr, head, tail, blocked, fft, c
                 continue
         s, mstamp = _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta,
                                 kind, fixed, pce, x, v, t, dt, lmin, lmax, minp, maxp, mark,
-                                mstamp, locks, sarc)
+                                mstamp, locks.shape[0] > 0)
         shifts += s
     ctr[0] = stamp
     ctr[1] = mstamp
