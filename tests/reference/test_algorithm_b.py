@@ -161,7 +161,7 @@ def test_parallel_sweeps_converge_to_the_same_flows(tntp_dir):
 
 def test_parallel_passes_lose_no_update_of_the_link_totals(tntp_dir, monkeypatch):
     # the threads share the link flows and times; they add to them atomically, so after
-    # each pass the shared totals equal the sum of the bush flows (before the locks, 1 run in 30
+    # each pass the shared totals equal the sum of the bush flows (before, 1 run in 30
     # under load lost a shift of 9.6 vehicles until the round's re-sum)
     import importlib
 
