@@ -137,7 +137,8 @@ def read_net(folder: Path) -> Net:
     od = np.zeros((n_zones, n_zones))
     body = trips.split("<END OF METADATA>", 1)[1]
     for block in re.split(r"Origin", body)[1:]:
-        o_str, rest = block.split(None, 1) if block.strip() else ("", "")
+        parts = block.split(None, 1)  # an origin may list no destinations (Barcelona)
+        o_str, rest = parts[0], (parts[1] if len(parts) > 1 else "")
         o = int(float(o_str)) - 1
         for d, q in re.findall(r"(\d+)\s*:\s*([0-9.eE+-]+)", rest):
             od[o, int(d) - 1] += float(q)

@@ -71,6 +71,23 @@ class Workers:
                 f.result()
         return out
 
+    def each(self, fn: Callable[[Any], Any]) -> list:
+        """``fn(scratch)`` once on every thread at the same time; the results in thread order.
+
+        For kernels that take their work items from a shared counter themselves (no hand-out
+        through Python, so no thread waits for the GIL between items).
+        """
+        if self._pool is None:
+            return [fn(self.scratch[0])]
+        futures = [self._pool.submit(fn, self.scratch[w]) for w in range(1, self.n_threads)]
+        out = [None] * self.n_threads
+        try:
+            out[0] = fn(self.scratch[0])
+        finally:
+            for w, f in enumerate(futures, start=1):
+                out[w] = f.result()
+        return out
+
     def close(self) -> None:
         """Stop the pool threads."""
         if self._pool is not None:

@@ -22,6 +22,9 @@ import numpy as np
 
 from karvan.assign._workers import Workers, chunks_of
 from karvan.assign.problem import CHUNKS_PER_THREAD, SERIAL_WORK
+
+#: work items per thread in a pass (taken from a counter inside the kernel, so they cost little)
+PASS_CHUNKS_PER_THREAD = 16
 from karvan.assign.result import AssignmentResult, IterationInfo
 from karvan.errors import ConvergenceWarning, InputError, KarvanError, NoPathError, format_ids
 
@@ -274,15 +277,28 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
     active = np.ones(n_b, np.bool_)
     sptt_b = np.zeros(n_b)
     pce_b = prob.pce[bush_class] if n_b else np.zeros(0)
+    # threads share the link arrays: non-empty, the kernels update them atomically
+    locks = np.zeros(g.n_arcs if workers.n_threads > 1 else 0, np.int64)
 
-    def sweep(mode: int, threshold: float, x, v, t, dt) -> int:
-        def run(lo, hi, sc):
-            return KB.sweep_chunk(lo, hi, mode, threshold, g.indptr, g.head, g.tail, g.blocked,
-                                  g.free_flow_time, g.capacity, g.alpha, g.beta, g.vdf, fixed,
-                                  prob.pce, bush_class, bush_origin, bush_demand, dests,
-                                  pool.ptr, pool.len, pool.cap, pool.arc, pool.flow, need,
-                                  active, x, v, t, dt, sc[0], sc[1], sc[2], sc[3], sc[4])
-        return sum(workers.run(run, chunks))
+    # the passes' work items: small chunks of bushes, taken by the threads from a counter in
+    # the kernel (a thread held back by the machine's load leaves little work unfinished)
+    pass_chunks = chunks_of(n_b, workers.n_threads * PASS_CHUNKS_PER_THREAD
+                            if workers.n_threads > 1 else 1)
+    chunk_lo = np.array([c[0] for c in pass_chunks], np.int64)
+    chunk_hi = np.array([c[1] for c in pass_chunks], np.int64)
+
+    def sweep(mode: int, threshold: float, x, v, t, dt, n_pass: int = 1) -> int:
+        counter = np.zeros(1, np.int64)
+        done = np.zeros(2 * n_pass, np.int64)
+
+        def run(sc):
+            return KB.sweep_passes(n_pass, chunk_lo, chunk_hi, counter, done, mode, threshold,
+                                   g.indptr, g.head, g.tail, g.blocked, g.free_flow_time,
+                                   g.capacity, g.alpha, g.beta, g.vdf, fixed, prob.pce,
+                                   bush_class, bush_origin, bush_demand, dests, pool.ptr,
+                                   pool.len, pool.cap, pool.arc, pool.flow, need, active, x, v,
+                                   t, dt, locks, sc[0], sc[1], sc[2], sc[3], sc[4])
+        return sum(workers.each(run))
 
     def exact_sptt(t) -> float:
         def run(lo, hi, sc):
@@ -331,11 +347,8 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
             pool.grow(need)
             need[:] = 0
         threshold = 0.25 * rel_gap if it > 1 else 0.0
-        for _ in range(inner if it > 1 else 1):
-            s = sweep(0, threshold, x, v, t, dt)
-            shifts += s
-            if s == 0:
-                break
+        # the shift-only passes, up to the first that moves nothing, without a barrier between
+        shifts += sweep(0, threshold, x, v, t, dt, n_pass=inner if it > 1 else 1)
     if not converged:
         msg = (f"algorithm-b stopped after {it} rounds at relative gap {rel_gap:.3g} "
                f"(target {gap:g}).")

@@ -26,6 +26,7 @@ import logging
 import time as _time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -35,6 +36,10 @@ from karvan.assign.classes import TrafficClass
 from karvan.assign.problem import _Problem
 from karvan.assign.result import AssignmentResult, IterationInfo
 from karvan.errors import ConvergenceWarning, InputError, NoPathError, format_ids
+
+#: Algorithm B runs its kernels as Python (numba not loaded) up to this many class x zone x arc
+#: slots: a few-link network solves in tens of milliseconds, numba's load costs ~0.4 s CPU
+INTERPRET_WORK = 1_000
 
 if TYPE_CHECKING:
     from karvan.network.demand import Demand
@@ -159,15 +164,21 @@ def assign(
     names = [c.name for c in classes]
     if len(set(names)) != len(names):
         raise InputError(f"class names repeat: {format_ids(names)}.")
-    prob = _Problem(graph, demand, classes, links)
     if method == "algorithm-b":
+        from karvan.kernels._jit import interpreted
+
         ws = None
         if warm_start is not None:
             if warm_start.bushes is None:
                 raise InputError("warm_start needs a result of method='algorithm-b'.")
             ws = warm_start.bushes
-        return solve_bush(prob, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
-                          callback=callback, strict=strict, warm_start=ws)
+        # a network of a few links solves in Python faster than numba loads (~0.4 s CPU)
+        small = len(classes) * len(demand.zone_ids) * graph.n_arcs <= INTERPRET_WORK
+        with interpreted() if small else nullcontext():
+            prob = _Problem(graph, demand, classes, links)
+            return solve_bush(prob, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
+                              callback=callback, strict=strict, warm_start=ws)
+    prob = _Problem(graph, demand, classes, links)
     return _solve(prob, method=method, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
                   callback=callback, strict=strict, record=record_routes)
 

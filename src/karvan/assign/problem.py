@@ -28,7 +28,10 @@ class _Problem:
 
     def __init__(self, graph: CompiledGraph, demand: Demand, classes: Sequence[TrafficClass],
                  links: Mapping) -> None:
-        load_numba_target()
+        from karvan.kernels._jit import interpreting
+
+        if not interpreting():
+            load_numba_target()
         self.g = graph
         self.classes = tuple(classes)
         self.n_chunks = max(1, _num_threads())

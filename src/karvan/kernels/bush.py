@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from karvan.kernels._atomic import atomic_add, atomic_add2, fetch_add
 from karvan.kernels._jit import JIT, njit
 from karvan.kernels.paths import _tree
 from karvan.kernels.vdf import _dtime, _time
@@ -55,8 +56,16 @@ def bush_scratch(n_nodes: int, n_arcs: int) -> tuple[np.ndarray, ...]:
 
 
 @njit(**JIT)
-def _set_arc(a, vol, fft, cap, alpha, beta, kind, v, t, dt):
-    v[a] = vol
+def _add_arc(k, a, dx, pce_k, shared, fft, cap, alpha, beta, kind, x, v, t, dt):
+    """Add ``dx`` of class k to arc a; with ``shared`` (threads share the link arrays) the flow
+    and volume are added atomically, so no concurrent update is lost."""
+    if shared:
+        atomic_add2(x, k, a, dx)
+        vol = atomic_add(v, a, pce_k * dx) + pce_k * dx
+    else:
+        x[k, a] += dx
+        vol = v[a] + pce_k * dx
+        v[a] = vol
     t[a] = _time(vol, fft[a], cap[a], alpha[a], beta[a], kind[a])
     dt[a] = _dtime(vol, fft[a], cap[a], alpha[a], beta[a], kind[a])
 
@@ -100,9 +109,13 @@ def _labels(o, k, lo, hi, barc, bflow, head, tail, t, fixed, eps, lmin, lmax, mi
 
 @njit(**JIT)
 def _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta, kind, fixed, pce,
-                x, v, t, dt, lmin, lmax, minp, maxp, mark, stamp0):
+                x, v, t, dt, lmin, lmax, minp, maxp, mark, stamp0, shared):
     """Backward pass: one Newton shift at every node whose longest used path and shortest path
-    end differently. Returns (shifts, last stamp used)."""
+    end differently. Returns (shifts, last stamp used).
+
+    With ``shared`` (several threads move flow on the same link arrays), the link flows and
+    volumes are updated atomically: no update of another thread is lost.
+    """
     st = stamp0
     shifts = 0
     prev = -1
@@ -173,16 +186,14 @@ def _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta, ki
                 nf = 0.0
             dd = bflow[q] - nf
             bflow[q] = nf
-            x[k, a] -= dd
-            _set_arc(a, v[a] - pce[k] * dd, fft, cap, alpha, beta, kind, v, t, dt)
+            _add_arc(k, a, -dd, pce[k], shared, fft, cap, alpha, beta, kind, x, v, t, dt)
             u = tail[a]
         u = j
         while u != d:
             q = minp[u]
             a = barc[q]
             bflow[q] += dx
-            x[k, a] += dx
-            _set_arc(a, v[a] + pce[k] * dx, fft, cap, alpha, beta, kind, v, t, dt)
+            _add_arc(k, a, dx, pce[k], shared, fft, cap, alpha, beta, kind, x, v, t, dt)
             u = tail[a]
         shifts += 1
     return shifts, st
@@ -191,7 +202,7 @@ def _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta, ki
 @njit(**JIT)
 def _update(b, o, k, lo, hi, cap_b, barc, bflow, indptr, head, tail, blocked, fft, cap, alpha,
             beta, kind, fixed, pce, x, v, t, dt, eps, lmin, minp, seen, stamp, lup, order, rank,
-            cnt, inb, sarc, sflow):
+            cnt, inb, sarc, sflow, shared):
     """Bush update after :func:`_labels`: drop unused arcs, add shortcuts, regroup the slots.
 
     Returns (new length, arcs wanted, changed): ``arcs wanted`` exceeds the new length when the
@@ -210,8 +221,7 @@ def _update(b, o, k, lo, hi, cap_b, barc, bflow, indptr, head, tail, blocked, ff
             sflow[kept] = f
             kept += 1
         elif f != 0.0:
-            x[k, a] -= f
-            _set_arc(a, v[a] - pce[k] * f, fft, cap, alpha, beta, kind, v, t, dt)
+            _add_arc(k, a, -f, pce[k], shared, fft, cap, alpha, beta, kind, x, v, t, dt)
     removed = kept < hi - lo
     # candidates: arcs outside the bush that shorten the path to their head
     n_cand = 0
@@ -316,13 +326,16 @@ def _bush_demand_cost(b, dests, bush_demand, lmin):
 @njit(**JIT)
 def sweep_chunk(lo_b, hi_b, mode, threshold, indptr, head, tail, blocked, fft, cap, alpha, beta,
                 kind, fixed, pce, bush_class, bush_origin, bush_demand, dests, bptr, blen, bcap,
-                barc, bflow, need, active, x, v, t, dt, nodes_i, nodes_f, arcs_i, arcs_f, ctr):
+                barc, bflow, need, active, x, v, t, dt, locks, nodes_i, nodes_f, arcs_i, arcs_f,
+                ctr):
     """One pass of Algorithm B over bushes ``lo_b:hi_b``; returns the number of flow shifts.
 
     ``mode`` 1: bush update then one shift pass (every bush); ``mode`` 0: a shift pass on the
     bushes still ``active``. A bush whose excess cost (cost minus its demand at bush shortest
     distances) is below ``threshold`` times its demand cost skips the pass and leaves the active
     set. ``need[b]`` is set to the room bush b wanted in an update, when it had less.
+    ``locks``: non-empty when several threads share ``x``, ``v``, ``t``, ``dt`` (their flow
+    updates are then atomic).
     """
     lmin = nodes_f[0]
     lmax = nodes_f[1]
@@ -358,7 +371,8 @@ def sweep_chunk(lo_b, hi_b, mode, threshold, indptr, head, tail, blocked, fft, c
             n_len, wanted, changed = _update(b, o, k, lo, hi, bcap[b], barc, bflow, indptr, head,
                                              tail, blocked, fft, cap, alpha, beta, kind, fixed,
                                              pce, x, v, t, dt, eps, lmin, minp, seen, stamp, lup,
-                                             order, rank, cnt, inb, sarc, sflow)
+                                             order, rank, cnt, inb, sarc, sflow,
+                                             locks.shape[0] > 0)
             blen[b] = n_len
             hi = lo + n_len
             if wanted > n_len:
@@ -375,10 +389,47 @@ def sweep_chunk(lo_b, hi_b, mode, threshold, indptr, head, tail, blocked, fft, c
                 continue
         s, mstamp = _shift_pass(o, k, lo, hi, barc, bflow, head, tail, fft, cap, alpha, beta,
                                 kind, fixed, pce, x, v, t, dt, lmin, lmax, minp, maxp, mark,
-                                mstamp)
+                                mstamp, locks.shape[0] > 0)
         shifts += s
     ctr[0] = stamp
     ctr[1] = mstamp
+    return shifts
+
+
+@njit(**JIT)
+def sweep_passes(n_pass, chunk_lo, chunk_hi, counter, done, mode, threshold, indptr, head, tail,
+                 blocked, fft, cap, alpha, beta, kind, fixed, pce, bush_class, bush_origin,
+                 bush_demand, dests, bptr, blen, bcap, barc, bflow, need, active, x, v, t, dt,
+                 locks, nodes_i, nodes_f, arcs_i, arcs_f, ctr):
+    """Up to ``n_pass`` passes of :func:`sweep_chunk` over the chunks ``chunk_lo[c]:chunk_hi[c]``,
+    the work items (pass, chunk) taken in order from the shared ``counter[0]``; returns the flow
+    shifts made by this caller.
+
+    Every thread of a solve calls this once: there is no barrier between the passes, so a thread
+    that the machine's load holds back delays no other (a thread may start pass p + 1 while
+    another finishes pass p, as the bushes of one pass already see each other's shifts). The
+    passes stop after the first complete pass without shifts: ``done[2 p]`` counts the finished
+    chunks of pass p and ``done[2 p + 1]`` its shifts.
+    """
+    n_c = chunk_lo.shape[0]
+    total = n_pass * n_c
+    shifts = 0
+    while True:
+        i = fetch_add(counter, 0, 1)
+        if i >= total:
+            break
+        p = i // n_c
+        if p > 0 and done[2 * p - 2] == n_c and done[2 * p - 1] == 0:
+            fetch_add(counter, 0, total)  # the last pass moved nothing: stop everyone
+            break
+        c = i - p * n_c
+        s = sweep_chunk(chunk_lo[c], chunk_hi[c], mode, threshold, indptr, head, tail, blocked,
+                        fft, cap, alpha, beta, kind, fixed, pce, bush_class, bush_origin,
+                        bush_demand, dests, bptr, blen, bcap, barc, bflow, need, active, x, v,
+                        t, dt, locks, nodes_i, nodes_f, arcs_i, arcs_f, ctr)
+        fetch_add(done, 2 * p + 1, s)
+        fetch_add(done, 2 * p, 1)
+        shifts += s
     return shifts
 
 
