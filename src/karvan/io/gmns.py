@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError, Violation, format_ids, shorten
+from karvan.io.atomic import atomic_folder
 from karvan.network.demand import Demand
 from karvan.network.model import Network
 
@@ -458,21 +457,13 @@ def write_gmns(network: Network, folder: str | os.PathLike, *, overwrite: bool =
                 df[c] = np.where(df[c], "true", "false")
     nodes = nodes[_order(nodes.columns, NODE_REQUIRED)]
     links = links[_order(links.columns, LINK_REQUIRED)]
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         nodes.to_csv(tmp / "node.csv", index=False)
         links.to_csv(tmp / "link.csv", index=False)
         pd.DataFrame([{k: cfg.get(k, "") for k in CONFIG_FIELDS}]).to_csv(tmp / "config.csv",
                                                                           index=False)
         for name, table in network.config.get("tables", {}).items():
             table.to_csv(tmp / f"{name}.csv", index=False)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 
