@@ -233,7 +233,7 @@ def inspect_gmns(
         if name in text:
             tables[name] = checker.table(load_schema(f"gmns/{name}"), text[name])
     id_type = config.get("id_type")
-    _type_ids(tables, id_type)
+    _type_ids(tables, id_type, checker)
     checker.references({k: tables[k] for k in ("node", "link", "zone") if k in tables})
     uses = _uses(tables)
     link_uses = _check_uses(tables["link"], uses, checker)
@@ -586,6 +586,21 @@ def _int_ids(df: pd.DataFrame, cols) -> pd.DataFrame:
     return df
 
 
+def _check_whole_ids(table, column: str, checker) -> None:
+    """Ids of ``column`` that are not whole numbers, an error under ``id_type = integer``."""
+    col = table.columns[column]
+    for i, v in enumerate(col):
+        if v is None or (isinstance(v, float) and v != v) or _all_whole([v]):
+            continue
+        line = None if table.lines is None else int(table.lines[i])
+        row_id = None if table.ids is None or table.ids[i] is None else \
+            f"{table.id_label} {shorten(table.ids[i])}"
+        checker.add(Violation(table.name, line, column, shorten(v),
+                              "is not a whole number, as config.csv's id_type = integer says",
+                              "write whole-number ids below 2**53, or set id_type to string "
+                              "in config.csv", row_id))
+
+
 def _all_whole(vals) -> bool:
     try:
         num = np.asarray(vals, dtype=np.float64)
@@ -594,8 +609,10 @@ def _all_whole(vals) -> bool:
     return bool((np.isfinite(num) & (num == np.floor(num)) & (np.abs(num) < 2.0**53)).all())
 
 
-def _type_ids(tables: dict, id_type: str | None) -> None:
-    """Ids that refer to each other get one type: integers only if every one of them is whole."""
+def _type_ids(tables: dict, id_type: str | None, checker=None) -> None:
+    """Ids that refer to each other get one type: integers only if every one of them is whole.
+    Where config.csv says ``id_type = integer``, a node, link or zone id that is not a whole
+    number (within 2**53) is an error of ``checker``."""
     groups = ([("node", "node_id"), ("node", "parent_node_id"), ("link", "from_node_id"),
                ("link", "to_node_id")],
               [("node", "zone_id"), ("zone", "zone_id"), ("zone", "super_zone")],
@@ -605,6 +622,10 @@ def _type_ids(tables: dict, id_type: str | None) -> None:
         vals = [v for t, c in present for v in tables[t].columns[c]
                 if v is not None and not (isinstance(v, float) and v != v)]
         kind = id_type or ("integer" if vals and _all_whole(vals) else "string")
+        if id_type == "integer" and checker is not None:
+            for t, c in present:  # the ids the graph is made of (optional parents: warnings)
+                if c in ("node_id", "link_id", "from_node_id", "to_node_id", "zone_id"):
+                    _check_whole_ids(tables[t], c, checker)
         for t, c in present:
             tables[t].columns[c] = _ids(tables[t].columns[c], kind)
             if tables[t].id_label == c:

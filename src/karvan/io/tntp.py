@@ -227,7 +227,15 @@ def _net_columns(path: Path) -> tuple[dict[str, np.ndarray], int, int, int, dict
     problems.extend(checker.errors())
     if problems:
         raise InputError(problems, str(path), violations=checker.violations)
+    for w in checker.warnings():
+        warnings.warn(w, TntpWarning, stacklevel=3)
     df = {c: table[c] for c in NET_COLUMNS}
+    flat = np.flatnonzero((df["power"] == 0) & (df["b"] > 0))
+    if len(flat):
+        warnings.warn(f"{path.name}: {len(flat)} links have power 0 (lines "
+                      f"{format_ids(np.asarray(where)[flat])}): their time is free_flow_time x "
+                      "(1 + b) whatever the flow; check the power column.", TntpWarning,
+                      stacklevel=3)
     if n_links is not None and n_rows != n_links:
         problems.append(
             f"{path.name}: <NUMBER OF LINKS> says {n_links} but {n_rows} link rows were read."

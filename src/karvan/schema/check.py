@@ -184,6 +184,10 @@ class Checker:
         if schema.num_rows is not None and n != schema.num_rows:
             self.message(f"{name}: has {n} rows; it must have exactly {schema.num_rows}.",
                          file=name)
+        if schema.min_rows is not None and n < schema.min_rows:
+            self.message(f"{name}: has {'no' if n == 0 else n} rows below its header; it needs "
+                         f"at least {schema.min_rows} ({schema.title or schema.table}).",
+                         file=name)
         out: dict[str, np.ndarray] = {}
         missing: dict[str, np.ndarray] = {}
         for col in header:

@@ -132,6 +132,7 @@ class Schema:
     missing_values: tuple[str, ...] = ("",)
     required: bool = False
     num_rows: int | None = None
+    min_rows: int | None = None
     rules: tuple[Rule, ...] = ()
     coverage: tuple[Coverage, ...] = ()
     key_fix: str | None = None
@@ -246,6 +247,7 @@ def parse_schema(name: str, raw: dict) -> Schema:
         primary_key=_names(raw.get("primaryKey", ())), foreign_keys=tuple(fks),
         missing_values=tuple(raw.get("missingValues", [""])),
         required=bool(raw.get("required", False)), num_rows=raw.get("numRows"),
+        min_rows=raw.get("minRows"),
         rules=tuple(rules), coverage=tuple(_coverage(c) for c in raw.get("coverage", [])),
         key_fix=raw.get("keyFix"), raw=raw)
 
