@@ -53,9 +53,9 @@ def subjects(tmp: Path, tntp: Path | None) -> dict[str, list]:
     import warnings
 
     from karvan.freight.corridor import load_corridor
+    from karvan.io.gmns import write_gmns
     from karvan.scenario import load_scenario
     from karvan.scenario.gmns_export import scenario_gmns
-    from karvan.io.gmns import write_gmns
 
     out = {"corridor": [corridor_subject()]}
     with warnings.catch_warnings():

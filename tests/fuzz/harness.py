@@ -55,7 +55,6 @@ from pathlib import Path
 import numpy as np
 
 from karvan.errors import InputError
-
 from tests.fuzz.mutations import CELL_VALUES
 
 #: a case is a hang beyond this many seconds

@@ -95,7 +95,8 @@ TABLE_CASES = [
     ("non-numeric commodity field",
      set_cell("commodity", {"commodity_id": "grain"}, "t_per_wagon", "seventy"),
      ["commodity.csv: t_per_wagon is not a number on 1 row (line 3; commodity_id grain"]),
-    ("inf value of time", set_cell("commodity", {"commodity_id": "grain"}, "vot_usd_per_t_h", "inf"),
+    ("inf value of time",
+     set_cell("commodity", {"commodity_id": "grain"}, "vot_usd_per_t_h", "inf"),
      ["commodity.csv: vot_usd_per_t_h is not finite on 1 row (line 3; commodity_id grain: 'inf')"]),
     ("inf growth", set_cell("growth", {"origin_country": "RU", "destination_country": "IR"},
                             "growth_per_year", "inf"),
@@ -191,8 +192,8 @@ def test_scenario_year_case(tmp_path, base, year, needle):
 
 def test_all_borders_closed_leaves_cross_border_demand_unrouted(tmp_path, base):
     """Every border crossing closed (was scipy's ValueError from the LP): the run ends, no
-    tonne crosses a land border, the demand that has no route left is reported as such (all between countries
-    but the exclave's), and the capacity LP has a finite optimum."""
+    tonne crosses a land border, the demand left without a route is reported as such (all of
+    it between countries but the exclave's), and the capacity LP has a finite optimum."""
     from karvan.scenario.run import run_scenario
 
     borders = sorted(set(base.links["border_id"].dropna()))
