@@ -239,12 +239,9 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
     """For each shipper OD of ``shipper_od.csv``, the best route through each option of
     ``route_option.csv`` (e.g. via Suez, via Azerbaijan, across the Caspian) at equilibrium
     times: time, distance, charge and generalized cost per tonne."""
-    folder = data.folder
-    if folder is None or not (folder / "shipper_od.csv").exists() or not (
-            folder / "route_option.csv").exists():
+    ods, opts = data.tables.get("shipper_od"), data.tables.get("route_option")  # as checked
+    if ods is None or opts is None:
         return pd.DataFrame()
-    ods = pd.read_csv(folder / "shipper_od.csv", dtype=str)
-    opts = pd.read_csv(folder / "route_option.csv", dtype=str)
     g = ue.graph
     names = [c.name for c in ue.classes]
     charges = acc.arc_charges(net, g)
