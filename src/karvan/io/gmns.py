@@ -59,7 +59,8 @@ _TRUE = {"true", "1", "1.0", "t", "yes", "y"}
 _FALSE = {"false", "0", "0.0", "f", "no", "n"}
 _LENGTH_UNITS = {
     "mile": "mile", "mi": "mile", "miles": "mile",
-    "kilometer": "kilometer", "kilometre": "kilometer", "km": "kilometer", "kilometers": "kilometer",
+    "kilometer": "kilometer", "kilometre": "kilometer", "km": "kilometer",
+    "kilometers": "kilometer",
     "kilometres": "kilometer",
     "meter": "meter", "metre": "meter", "m": "meter", "meters": "meter", "metres": "meter",
     "foot": "foot", "feet": "foot", "ft": "foot",
@@ -436,9 +437,8 @@ def write_gmns(network: Network, folder: str | os.PathLike, *, overwrite: bool =
     members = network.config.get("zone_members", {})
     if members and "zone_id" in nodes:
         zone_of = {n: z for z, ns in members.items() for n in ns}
-        nodes["zone_id"] = pd.Series([zone_of.get(n, z) for n, z in zip(nodes["node_id"],
-                                                                         nodes["zone_id"])],
-                                     index=nodes.index, dtype=object)
+        nodes["zone_id"] = pd.Series([zone_of.get(n, z) for n, z in zip(
+            nodes["node_id"], nodes["zone_id"], strict=True)], index=nodes.index, dtype=object)
     if "passable" in nodes and network.config.get("derived_nodes"):
         nodes = nodes.drop(columns="passable")
     links = links[[c for c in links.columns if c not in derived]]
@@ -649,7 +649,7 @@ def _uses(tables: dict) -> dict[str, set[str]] | None:
             if u is not None:
                 uses[str(u).strip().lower()] = {str(u).strip().lower()}
     if ug is not None and {"use_group", "uses"} <= set(ug.columns):
-        for g, members in zip(ug.columns["use_group"], ug.columns["uses"]):
+        for g, members in zip(ug.columns["use_group"], ug.columns["uses"], strict=False):
             if g is None:
                 continue
             m = _split_uses(members)
@@ -715,7 +715,7 @@ def _zones(nodes: pd.DataFrame, links: pd.DataFrame, how: str, checker, notes: l
     info["members"] = members
     nodes = nodes.copy()
     if how == "first":
-        for zid, ns in members.items():
+        for ns in members.values():
             nodes.loc[nodes["node_id"].isin(ns[1:]), "zone_id"] = None
         notes.append(f"node.csv: {len(zones)} zones have more than one node (zone_id "
                      f"{format_ids(zones)}); each is loaded at the first of its nodes "

@@ -80,7 +80,8 @@ def read_problem(
         classes = gmns_classes(net, demand)
         return Problem(net, demand, toll_factor or 0.0, distance_factor or 0.0, "gmns",
                        classes, tuple(notes))
-    if path.suffix.lower() == ".tntp" and trips is not None and Path(trips).suffix.lower() == ".csv":
+    if (path.suffix.lower() == ".tntp" and trips is not None
+            and Path(trips).suffix.lower() == ".csv"):
         # a TNTP network with a demand table in CSV
         net, factors = read_tntp_net(path)
         demand = read_gmns_demand(trips, net)

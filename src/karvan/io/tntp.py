@@ -70,7 +70,13 @@ class TntpGraph:
 def _read_lines(path: Path) -> list[str]:
     """The lines of a TNTP file: UTF-8 (byte-order marks dropped); bytes that are not UTF-8 are
     read as Latin-1, since only numbers matter and a number in another encoding is refused when
-    it is parsed."""
+    it is parsed.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, a folder or unreadable.
+    """
     from karvan.schema import decode
 
     try:
@@ -279,7 +285,7 @@ def _net_rows(lines: list[str], start: int, path: Path, problems: list[str]
         return text, {c: numbers[:, j] for j, c in enumerate(NET_COLUMNS)}, where
     rows = []
     kept = []
-    for i, parts in zip(idx, split):
+    for i, parts in zip(idx, split, strict=False):
         if len(parts) < 10:
             problems.append(
                 f"{path.name} line {i + 1}: {len(parts)} fields, expected 10 "
@@ -312,7 +318,13 @@ def read_tntp_trips(path: str | os.PathLike, *, n_zones: int | None = None) -> D
 
 
 def _trips(path: Path, n_zones: int | None) -> tuple[Demand, dict[str, str]]:
-    """:func:`read_tntp_trips`, with the file's metadata (read once)."""
+    """:func:`read_tntp_trips`, with the file's metadata (read once).
+
+    Raises
+    ------
+    InputError
+        As :func:`read_tntp_trips`.
+    """
     from karvan.schema import Checker, load_schema
 
     lines = _read_lines(path)
@@ -533,6 +545,11 @@ def read_tntp(
     node coordinates where a ``_node.tntp`` file lies beside it.
 
     Cost weights given here win over those stated in the files; absent both, they are 0.
+
+    Raises
+    ------
+    InputError
+        With every problem of the files, or when there is no trips file.
     """
     from karvan.network.model import Network
 

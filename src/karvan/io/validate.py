@@ -45,7 +45,7 @@ class ValidationReport:
 
     @property
     def valid(self) -> bool:
-        """karvan reads it (perhaps leniently)."""
+        """Karvan reads it (perhaps leniently)."""
         return not self.errors
 
     @property

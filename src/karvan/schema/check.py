@@ -92,6 +92,7 @@ class Checker:
     # -- collecting -----------------------------------------------------------------------------
 
     def add(self, v: Violation) -> None:
+        """Collect one violation."""
         if v.severity == "error" and v.column is not None and self._flag is not None:
             self._flag.add((v.column, v.line, v.row_id))
         self.violations.append(v)
@@ -197,9 +198,8 @@ class Checker:
                 continue
             out[col], missing[col] = self._field(f, raw[col], rows, schema.missing_values)
         if ids is not None and id_field in out and schema.field(id_field) is not None:
-            rows.ids = np.asarray([None if m else v for v, m in zip(out[id_field],
-                                                                     missing[id_field])],
-                                  dtype=object)
+            rows.ids = np.asarray([None if m else v for v, m in zip(
+                out[id_field], missing[id_field], strict=True)], dtype=object)
         self._primary_key(schema, out, missing, rows)
         flagged, self._flag = self._flag, None
         for rule in schema.rules:
@@ -238,7 +238,6 @@ class Checker:
 
     def _field(self, f: Field, raw: np.ndarray, rows: _Rows, missing_values
                ) -> tuple[np.ndarray, np.ndarray]:
-        name = rows.name
         miss = _missing(raw, missing_values)
         sev = f.severity
         if f.required and miss.any():
@@ -272,7 +271,8 @@ class Checker:
                 self._enum(f, bad, rows, raw)
             return vals, miss | ~ok
         if f.type == "boolean":
-            text = np.asarray([str(v) if not m else "" for v, m in zip(raw, miss)], dtype=object)
+            text = np.asarray([str(v) if not m else "" for v, m in zip(raw, miss, strict=True)],
+                              dtype=object)
             t = np.isin(text, f.true_values)
             fa = np.isin(text, f.false_values)
             if raw.dtype == bool:
@@ -302,7 +302,7 @@ class Checker:
                 self._text(item, np.asarray(flat, dtype=object), np.asarray(owner), rows)
             return out, np.asarray([o is None for o in out], dtype=bool)
         out = np.asarray([None if m else (v if isinstance(v, str) else _text_of(v))
-                          for v, m in zip(raw, miss)], dtype=object)
+                          for v, m in zip(raw, miss, strict=False)], dtype=object)
         if f.type == "string" or f.enum is not None or f.pattern:
             ok = ~miss
             self._text(f, out[ok], np.flatnonzero(ok), rows)
@@ -403,7 +403,7 @@ class Checker:
         if not len(dup):
             return
         col = key[0] if len(key) == 1 else "(" + ", ".join(key) + ")"
-        for i, f0 in zip(dup, first):
+        for i, f0 in zip(dup, first, strict=False):
             val = ", ".join(shorten(_text_of(c[i])) for c in cols)
             where = f"line {rows.line(f0)}" if rows.line(f0) else f"row {f0 + 1}"
             self.add(Violation(rows.name, rows.line(i), col, f"{val} as on {where}",
@@ -545,7 +545,7 @@ class Checker:
             what = ref_fields[0] if len(ref_fields) == 1 else "(" + ", ".join(ref_fields) + ")"
             col = fields[0] if len(fields) == 1 else "(" + ", ".join(fields) + ")"
             where = "this table" if ref is t else ref.name
-            for i, v in zip(bad_idx, bad_val):
+            for i, v in zip(bad_idx, bad_val, strict=False):
                 self.add(Violation(t.name, rows.line(i), col, shorten(v),
                                    f"is not a {what} of {where}",
                                    fix or f"add it to {where} or correct it", rows.row_id(i),
@@ -560,8 +560,8 @@ class Checker:
             lt = tables.get(res)
             if lt is None or key not in lt.columns or val not in lt.columns:
                 return
-            maps[f] = dict(zip(map(_hashable, lt.columns[key]), lt.columns[val]))
-        have = set(zip(*(map(_hashable, t.columns[f]) for f in cov.fields)))
+            maps[f] = dict(zip(map(_hashable, lt.columns[key]), lt.columns[val], strict=False))
+        have = set(zip(*(map(_hashable, t.columns[f]) for f in cov.fields), strict=False))
         # rows that carry every one of these values themselves need no row here
         skip = np.full(src.n_rows, bool(cov.unless_present))
         for f in cov.unless_present:
@@ -594,7 +594,7 @@ class Checker:
                 missing.append((combo, where))
         srows = _Rows(src.name, src.lines, src.ids, src.id_label)
         for combo, where in missing:
-            label = ", ".join(f"{f} {v}" for f, v in zip(cov.fields, combo))
+            label = ", ".join(f"{f} {v}" for f, v in zip(cov.fields, combo, strict=False))
             ids = format_ids([srows.row_id(i) or f"line {srows.line(i)}" for i in where])
             self.add(Violation(t.name, None, None, None,
                                f"has no row for {label}: {cov.message} (needed by {len(where)} "
@@ -682,10 +682,10 @@ def _codes(cols: list[np.ndarray], idx: np.ndarray) -> np.ndarray:
         vs = [c[idx] for c in cols]
         if all(len(v) and np.isfinite(v).all() and (v == np.floor(v)).all() for v in vs):
             lo = [float(v.min()) for v in vs]
-            spans = [float(v.max()) - a + 1 for v, a in zip(vs, lo)]
+            spans = [float(v.max()) - a + 1 for v, a in zip(vs, lo, strict=False)]
             if float(np.prod(spans)) < 2.0**62:
                 code = np.zeros(len(idx), dtype=np.int64)
-                for v, a, span in zip(vs, lo, spans):
+                for v, a, span in zip(vs, lo, spans, strict=False):
                     code = code * int(span) + (v - a).astype(np.int64)
                 return code
     code = np.zeros(len(idx), dtype=np.int64)
@@ -726,9 +726,9 @@ def _isin_rows(cols: list[np.ndarray], refs: list[np.ndarray], present: np.ndarr
     if len(cols) == 1:
         found[present] = np.isin(_keys(cols[0][present]), _keys(refs[0]))
         return found
-    known = set(zip(*(_keys(r).tolist() for r in refs)))
+    known = set(zip(*(_keys(r).tolist() for r in refs), strict=False))
     rows = np.flatnonzero(present)
-    keys = list(zip(*(_keys(c[rows]).tolist() for c in cols)))
+    keys = list(zip(*(_keys(c[rows]).tolist() for c in cols), strict=False))
     found[rows] = np.asarray([k in known for k in keys], dtype=bool)
     return found
 
@@ -775,7 +775,7 @@ def _numbers(raw: np.ndarray, miss: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         return vals, bad
     except (ValueError, TypeError, OverflowError):
         pass
-    for i, v in zip(idx, sub):
+    for i, v in zip(idx, sub, strict=False):
         if isinstance(v, bool):
             bad[i] = True
             continue
@@ -842,7 +842,7 @@ def _wild_patterns(combo: tuple, wildcard: str | None):
     n = len(combo)
     for k in range(1, n + 1):
         for mask in _masks(n, k):
-            yield tuple(wildcard if m else v for v, m in zip(combo, mask))
+            yield tuple(wildcard if m else v for v, m in zip(combo, mask, strict=False))
 
 
 def _masks(n: int, k: int):

@@ -35,6 +35,7 @@ class TextTable:
 
     @property
     def n_rows(self) -> int:
+        """The number of data rows."""
         return int(self.lines.shape[0])
 
 
