@@ -119,7 +119,10 @@ def _gmns(path: Path, trips) -> ValidationReport:
         return rep
     try:
         demand = read_gmns_demand(dpath, ready.network or net)
-        gmns_classes(ready.network or net, demand)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gmns_classes(ready.network or net, demand)
+        rep.notes.extend(str(w.message) for w in caught)
     except InputError as e:
         rep.errors.extend(e.problems)
         return rep
