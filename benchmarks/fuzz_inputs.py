@@ -114,7 +114,8 @@ def main() -> int:
         hangs += o.hang
         if o.cpu_s > slowest[0]:
             slowest = (o.cpu_s, o)
-        if o.result in listed or (o.hang and "hang" in listed):
+        if o.result in listed or (o.hang and "hang" in listed) or (
+                "extreme" in listed and o.result == "changed, extreme value"):
             print(f"  case {n} [{o.subject}] {o.change.file}: {o.change.label} ({o.change.kind})"
                   f" -> {o.result}{' HANG' if o.hang else ''} {o.cpu_s:.2f} s CPU"
                   f"{': ' + o.detail[:300] if o.detail and o.result != 'rejected' else ''}")
@@ -132,6 +133,8 @@ def main() -> int:
     print(f"hangs over {TIME_BOUND_S:.0f} s:       {hangs} (slowest case {slowest[0]:.2f} s CPU)")
     print(f"silent acceptances:  {counts['silent']} (and valid files refused: "
           f"{counts['refused']})")
+    print(f"extreme values read as written, answer changed, no warning: "
+          f"{counts['changed, extreme value']} (listed with --list extreme)")
     return 1 if counts["uncaught"] or hangs or silent else 0
 
 

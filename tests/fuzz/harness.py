@@ -18,6 +18,11 @@ Each case ends as one of
     loaded without a warning, the answer changed, but the mutation is an edit a user could mean:
     a number within ten times the range of its column (or blank where the column has blanks),
     a value another row of the column has, a deleted row;
+``changed, extreme value``
+    loaded without a warning, the answer changed, and the mutation is a finite number of the
+    column's sign beyond ten times its range, or 0 in a column of positive numbers (a b of
+    1e-300, a speed of 1.2, a volume of 0): values the formats allow (0 is an uncongested link
+    or an empty OD pair) and that karvan reads as written; listed for review;
 ``silent``
     loaded without a warning, the answer changed, and the mutation is corruption (a value out of
     any range of its column, not a number, not finite, text no row has, a duplicated row, a
@@ -62,6 +67,8 @@ TIME_BOUND_S = 5.0
 #: a case is stopped (and counted as a hang) beyond this many seconds
 HARD_LIMIT_S = 60.0
 
+#: words in a column name that mark whole numbers (ids, years, counts)
+WHOLE = ("year", "_id", "lanes", "count", "type", "number")
 #: words in a column name that mark free text, where any value is an edit a user could mean
 FREE_TEXT = ("name", "note", "source", "method", "description", "title", "comment", "url",
              "label", "notes")
@@ -70,8 +77,9 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 @dataclass(frozen=True)
 class Change:
-    """What a mutation did, and whether it keeps the meaning, is an edit a user could mean, or
-    is corruption (``kind`` one of ``same-meaning``, ``plausible`` and ``corrupt``)."""
+    """What a mutation did, and whether it keeps the meaning, is an edit a user could mean, an
+    extreme value, or corruption (``kind`` one of ``same-meaning``, ``plausible``, ``extreme``
+    and ``corrupt``)."""
 
     file: str
     label: str
@@ -192,38 +200,48 @@ def _number(s: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def plausible_value(new: str, column: list[str], name: str) -> bool:
-    """Whether writing ``new`` into a column that holds ``column`` is an edit a user could mean:
-    judged from the column's own values, not from a schema.
+def value_kind(new: str, column: list[str], name: str) -> str:
+    """How writing ``new`` into a column that holds ``column`` reads: ``plausible`` (an edit a
+    user could mean), ``extreme`` or ``corrupt``, judged from the column's own values, not from
+    a schema.
 
-    Blank where the column has blanks; a value the column already has; any text in a free-text
-    column; in a column of numbers, a number within ten times their range (a whole number where
-    they all are, of the same sign where they all are)."""
+    Plausible: blank where the column has blanks; a value the column already has; any text in a
+    free-text column; in a column of numbers, a number of their sign within ten times their
+    range (a whole number in a column of ids, years or counts). Extreme: a finite number of
+    their sign beyond that, or 0 where they are all positive. Anything else is corrupt: text in
+    a column of numbers or codes, a number that is not finite or not plainly written, a blank
+    where none is, a sign no row has, a fraction for an id or a year."""
     if new == "":
-        return "" in column
+        return "plausible" if "" in column else "corrupt"
     if new in column:
-        return True
+        return "plausible"
     if any(w in name.lower() for w in FREE_TEXT):
-        return True
+        return "plausible"
     vals = [v for v in column if v != ""]
     nums = [_number(v) for v in vals]
     if not vals or any(n is None for n in nums):
-        return False  # a code or id column: text no row has is corruption
+        return "corrupt"  # a code or id column: text no row has
     x = _number(new)
     if x is None:
-        return False
+        return "corrupt"
     lo, hi = min(nums), max(nums)
-    if all(float(n).is_integer() for n in nums) and not x.is_integer():
-        return False
-    if lo >= 0 and x < 0:
-        return False
+    if any(w in name.lower() for w in WHOLE) and all(float(n).is_integer() for n in nums) \
+            and not x.is_integer():
+        return "corrupt"
+    if (lo >= 0 and x < 0) or (hi <= 0 and x > 0):
+        return "corrupt"
     if lo > 0 and x == 0:
-        return False
+        return "extreme"
     span_lo = lo / 10 if lo > 0 else lo * 10
     span_hi = hi * 10 if hi > 0 else hi / 10
-    if lo > 0 and x < span_lo:
-        return False
-    return span_lo <= x <= span_hi if lo < 0 or hi <= 0 else x <= span_hi
+    if lo > 0:
+        return "plausible" if span_lo <= x <= span_hi else "extreme"
+    return "plausible" if span_lo <= x <= max(span_hi, 0) else "extreme"
+
+
+def plausible_value(new: str, column: list[str], name: str) -> bool:
+    """Whether :func:`value_kind` calls ``new`` plausible."""
+    return value_kind(new, column, name) == "plausible"
 
 
 def csv_mutation(data: bytes, file: str, rng: random.Random, peer: str | None = None
@@ -256,8 +274,7 @@ def csv_mutation(data: bytes, file: str, rng: random.Random, peer: str | None = 
             f = rng.choice([0.5, 2.0, 0.9, 1.5, 10.0, 0.01, 100.0, -1.0])
             new = repr(x * f) if x is not None else rng.choice(CELL_VALUES)
         rows[i][j] = new
-        kind = "same-meaning" if new == old else (
-            "plausible" if plausible_value(new, column, name) else "corrupt")
+        kind = "same-meaning" if new == old else value_kind(new, column, name)
         return _write(rows), Change(file, f"{name} line {i + 1}: {old[:20]!r} -> {new[:20]!r}",
                                     kind)
     if op == "delete":
@@ -352,8 +369,7 @@ def tntp_mutation(data: bytes, file: str, rng: random.Random) -> tuple[bytes, Ch
                 new = repr(x * rng.choice([0.5, 2.0, 10.0, 0.0, -1.0])) if x is not None else "x"
             all_flows = [e.split(":")[1].strip() for j in body for e in lines[j].split(";")
                          if ":" in e]
-            kind = "plausible" if plausible_value(new.strip(), all_flows + ["0"], "flow") \
-                else "corrupt"
+            kind = value_kind(new.strip(), all_flows + ["0"], "flow")
             if new.strip() == flow.strip():
                 kind = "same-meaning"
             entries[k] = f"{dest}: {new}"
@@ -372,10 +388,11 @@ def tntp_mutation(data: bytes, file: str, rng: random.Random) -> tuple[bytes, Ch
         column = [lines[j].split()[k] for j in body if len(lines[j].split()) > k]
         if k < 2:  # a node id: another node's id is an edit, anything else corruption
             ids = {_number(v) for v in column}
-            ok = _number(new) is not None and _number(new) in ids
+            kind = "plausible" if _number(new) is not None and _number(new) in ids \
+                else "corrupt"
         else:
-            ok = plausible_value(new, column, "t")
-        kind = "same-meaning" if new == old else ("plausible" if ok else "corrupt")
+            kind = value_kind(new, column, "link_type" if k == 9 else "t")
+        kind = "same-meaning" if new == old else kind
         toks[k] = new
         lines[i] = "\t" + "\t".join(toks)
         return out(lines, f"line {i + 1} token {k}: {old!r} -> {new[:20]!r}", kind)
@@ -465,6 +482,8 @@ def run_case(subject: Subject, work: Path, rng: random.Random) -> Outcome:
             result = "silent"
         elif change.kind == "plausible":
             result = "changed, plausible edit"
+        elif change.kind == "extreme":
+            result = "changed, extreme value"
         else:
             result = "silent"  # a mutation that keeps the meaning changed the answer
         detail = ""

@@ -388,6 +388,8 @@ def read_gmns_demand(path: str | os.PathLike, network: Network | None = None) ->
                                       "is not a zone of the network",
                                       "set zone_id on their nodes"))
     checker.raise_if_errors(str(path))
+    for w in checker.warnings():
+        warnings.warn(w, GmnsWarning, stacklevel=2)
     seg = "segment" if "segment" in t.columns else None
     table = pd.DataFrame({k: t.columns[k] for k in ("o_zone_id", "d_zone_id", "volume")
                           + ((seg,) if seg else ())})

@@ -272,6 +272,15 @@ def _net_rows(lines: list[str], start: int, path: Path, problems: list[str]
     idx = [i for i in range(start, len(lines))
            if (raw := lines[i].strip()) and not raw.startswith("~")]
     split = [lines[i].replace(";", " ").split() for i in idx]
+    long = [(i, t) for i, parts in zip(idx, split, strict=True) for t in parts
+            if len(t) > MAX_TOKEN]
+    for i, t in long[:5]:
+        problems.append(f"{path.name} line {i + 1}: a field of {len(t)} characters "
+                        f"({shorten(t)!r}); the fields of a net file are numbers of at most "
+                        f"{MAX_TOKEN} characters.")
+    if len(long) > 5:
+        problems.append(f"{path.name}: {len(long) - 5} more fields longer than {MAX_TOKEN} "
+                        "characters.")
     if all(len(parts) == 10 for parts in split):
         where = np.asarray(idx, dtype=np.int64) + 1
         table = np.asarray(list(chain.from_iterable(split)), dtype=object).reshape(len(idx), 10)

@@ -170,6 +170,10 @@ class Checker:
             raw = dict(data.columns)
             lines = data.lines
             name = name or data.name
+            if data.cut:
+                self.message(f"{name}: the last line (line {int(lines[-1])}) has no line end, "
+                             "as in a file cut short; check that its last row is whole.",
+                             severity="warning", file=name)
         else:
             header = [str(c) for c in data.keys()]
             raw = {str(c): _as_array(data[c]) for c in data.keys()}
