@@ -96,3 +96,28 @@ def test_karvan_validate_passes_on_every_scenarios_export(tmp_path, corridor_dat
 @pytest.fixture(scope="module")
 def corridor_data():
     return load_corridor()
+
+
+def test_a_failed_gmns_write_leaves_the_old_folder_whole(tmp_path, corridor_data, monkeypatch):
+    """write_gmns goes through the one atomic writer: a failure half-way (here the config
+    table) leaves the folder it was to replace as it was, and no temporary folder beside it."""
+    import warnings
+
+    from karvan.io.gmns import write_gmns
+    from karvan.scenario.gmns_export import scenario_gmns
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = scenario_gmns(corridor_data, load_scenario("baseline"))
+    target = tmp_path / "gmns"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_gmns(net, target, overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["gmns"]
+    assert [p.name for p in target.iterdir()] == ["old.txt"]
