@@ -67,6 +67,8 @@ TIME_BOUND_S = 5.0
 #: a case is stopped (and counted as a hang) beyond this many seconds
 HARD_LIMIT_S = 60.0
 
+#: an id longer than this is corruption, not a rename
+MAX_ID = 200
 #: words in a column name that mark whole numbers (ids, years, counts)
 WHOLE = ("year", "_id", "lanes", "count", "type", "number")
 #: words in a column name that mark free text, where any value is an edit a user could mean
@@ -205,19 +207,24 @@ def value_kind(new: str, column: list[str], name: str) -> str:
     user could mean), ``extreme`` or ``corrupt``, judged from the column's own values, not from
     a schema.
 
-    Plausible: blank where the column has blanks; a value the column already has; any text in a
-    free-text column; in a column of numbers, a number of their sign within ten times their
-    range (a whole number in a column of ids, years or counts). Extreme: a finite number of
-    their sign beyond that, or 0 where they are all positive. Anything else is corrupt: text in
-    a column of numbers or codes, a number that is not finite or not plainly written, a blank
-    where none is, a sign no row has, a fraction for an id or a year."""
+    Plausible: blank where the column has blanks; in a column of unique ids, a new id of up to
+    200 characters (a rename; another row's id is corrupt); a value the column already has; any
+    text in a free-text column; in a column of numbers, a number of their sign within ten
+    times their range (a whole number in a column of ids, years or counts). Extreme: a finite
+    number of their sign beyond that, or 0 where they are all positive. Anything else is
+    corrupt: text in a column of numbers or codes, a number that is not finite or not plainly
+    written, a blank where none is, a sign no row has, a fraction for an id or a year."""
     if new == "":
         return "plausible" if "" in column else "corrupt"
+    vals = [v for v in column if v != ""]
+    if name.endswith("_id") and len(vals) > 1 and len(set(vals)) == len(vals):
+        # a column of unique ids: another row's id makes a duplicate, a new short one is a rename
+        return "corrupt" if new in column or len(new) > MAX_ID or new != new.strip() \
+            else "plausible"
     if new in column:
         return "plausible"
     if any(w in name.lower() for w in FREE_TEXT):
         return "plausible"
-    vals = [v for v in column if v != ""]
     nums = [_number(v) for v in vals]
     if not vals or any(n is None for n in nums):
         return "corrupt"  # a code or id column: text no row has
@@ -264,7 +271,7 @@ def csv_mutation(data: bytes, file: str, rng: random.Random, peer: str | None = 
         old = rows[i][j]
         new = rng.choice(CELL_VALUES + ["__other__"] * 4 + ["__scaled__"] * 4)
         column = [r[j] for r in rows[1:] if j < len(r)]
-        if peer is not None and peer in rows[0]:
+        if peer is not None and peer in rows[0] and not name.endswith("_id"):
             p = rows[0].index(peer)
             column = [r[j] for r in rows[1:] if j < len(r) and p < len(r) and r[p] == rows[i][p]]
         if new == "__other__":  # a value another row of the column has
