@@ -121,6 +121,11 @@ TABLE_CASES = [
      ["link.csv: capacity_tpy is not finite on 1 row (line 2; link_id R_RU_SPB_MOSCOW: 'inf')"]),
     ("inf in an integer (open_year)", set_cell("link", SPB_MOSCOW, "open_year", "inf"),
      ["link.csv: open_year is not finite on 1 row (line 2; link_id R_RU_SPB_MOSCOW: 'inf')"]),
+    ("blank in a required integer (was IntCastingNaNError)",
+     set_cell("route_family", {"family_id": "sea_far_east"}, "priority", ""),
+     ["route_family.csv: priority is blank on 1 row (line 2; family_id sea_far_east)"]),
+    ("fraction in an integer", set_cell("link", SPB_MOSCOW, "open_year", "2020.5"),
+     ["link.csv: open_year is not a whole number on 1 row (line 2; link_id R_RU_SPB_MOSCOW"]),
     ("cp1251 file", cp1251, ["zone.csv line 2, character", "not UTF-8", "Москва"]),
     ("empty table", empty, ["growth.csv: is empty"]),
 ]
