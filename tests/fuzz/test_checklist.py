@@ -265,3 +265,66 @@ def test_40000_character_token_is_rejected_with_a_short_message(tntp_dir, tmp_pa
         read_tntp_trips(net.with_name("S_trips.tntp"))
     assert "(40012 characters)" in str(e.value)
     assert len(str(e.value)) < 400
+
+
+# -- found by the fuzz run (benchmarks/fuzz_inputs.py) -------------------------------------------
+
+@pytest.mark.parametrize(("edit_folder", "needles"), [
+    (lambda f: (f / "demand.csv").write_text((f / "demand.csv").read_text().split("\n")[0]
+                                             + "\n"),
+     ["demand.csv: has no rows below its header; it needs at least 1"]),
+    (rows_edit("tariff_commodity",
+               lambda rows: [r[:3] + r[4:] for r in rows]),  # tariff_usd_per_tkm dropped
+     ["tariff_commodity.csv: has no column tariff_usd_per_tkm, which 4 rows need"]),
+], ids=["header-only demand table", "tariff_commodity without its tariff column"])
+def test_fuzz_found_corridor_case(corridor, edit_folder, needles):
+    edit_folder(corridor)
+    with pytest.raises(InputError) as e:
+        load_corridor(corridor)
+    for n in needles:
+        assert n in str(e.value), (n, str(e.value))
+
+
+def test_fuzz_found_a_cut_file_warns(corridor):
+    p = corridor / "demand.csv"
+    p.write_bytes(p.read_bytes().rstrip(b"\n"))  # as a file cut at the end of its last row
+    from karvan.freight.corridor import CorridorWarning
+
+    with pytest.warns(CorridorWarning, match="demand.csv: the last line .* has no line end"):
+        load_corridor(corridor)
+
+
+def test_fuzz_found_gmns_ids_must_be_whole_under_integer_id_type(tmp_path):
+    from karvan.io.gmns import read_gmns
+
+    folder = copy_folder(Path(__file__).resolve().parents[1] / "data" / "gmns_small",
+                         tmp_path / "g")
+    edit(folder / "link.csv", lambda rows: rows[:6] + [["1e-300"] + rows[6][1:]] + rows[7:])
+    with pytest.raises(InputError, match=r"link.csv: link_id is not a whole number, as "
+                                         r"config.csv's id_type = integer says on 1 row"):
+        read_gmns(folder)
+
+
+@pytest.mark.parametrize(("edit_net", "needle"), [
+    (lambda t: t.replace("\t0.15\t4\t", "\t0.15\t1;2\t", 1), "line 10: 11 fields, expected 10"),
+    (lambda t: t.replace("\t0.15\t4\t", "\t0.15" + "7" * 40_000 + "\t4\t", 1),
+     "line 10: a field of 40004 characters"),
+    (lambda t: t.replace("\t0.15\t4\t", "\t1e20\t4\t", 1),
+     "b is above the maximum 1000000000000 on 1 row (line 10: '1e20')"),
+], ids=["a field split in two", "a 40,000-character field", "b of 1e20"])
+def test_fuzz_found_tntp_net_case(tntp_dir, tmp_path, edit_net, needle):
+    from karvan.io import read_tntp
+
+    with pytest.raises(InputError) as e:
+        read_tntp(sioux(tntp_dir, tmp_path, edit_net=edit_net))
+    assert needle in str(e.value)
+    assert len(str(e.value)) < 600
+
+
+def test_fuzz_found_tntp_power_0_warns(tntp_dir, tmp_path):
+    from karvan.io import read_tntp
+    from karvan.io.tntp import TntpWarning
+
+    with pytest.warns(TntpWarning, match="1 links have power 0 .*free_flow_time x"):
+        read_tntp(sioux(tntp_dir, tmp_path, edit_net=lambda t: t.replace("\t0.15\t4\t",
+                                                                         "\t0.15\t0\t", 1)))

@@ -267,7 +267,7 @@ def _net_rows(lines: list[str], start: int, path: Path, problems: list[str]
     reads as a finite number (else None), and the rows' line numbers.
 
     When every row has its ten fields, all of them are converted in one array operation;
-    otherwise row by row, naming the short rows.
+    otherwise row by row, naming the rows with more or fewer fields.
     """
     idx = [i for i in range(start, len(lines))
            if (raw := lines[i].strip()) and not raw.startswith("~")]
@@ -295,7 +295,7 @@ def _net_rows(lines: list[str], start: int, path: Path, problems: list[str]
     rows = []
     kept = []
     for i, parts in zip(idx, split, strict=False):
-        if len(parts) < 10:
+        if len(parts) != 10:  # more is a field split in two or a row run into the next
             problems.append(
                 f"{path.name} line {i + 1}: {len(parts)} fields, expected 10 "
                 f"({' '.join(NET_COLUMNS)})."
