@@ -22,6 +22,8 @@ from karvan.schema.text import TextTable
 #: shapefiles (dBASE) cut column names to this many characters
 DBF_NAME_LENGTH = 10
 _INT_LIMIT = 2.0**63
+#: a number this close to 0 but not 0 is a warning: no quantity of a transport model is
+TINY = 1e-30
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -381,6 +383,12 @@ class Checker:
                 idx = np.flatnonzero(bad)
                 self._rows(rows, idx, f.name, problem.format(b=_num(bound), u=unit),
                            "unusual; check it", raw[idx], "warning")
+        with np.errstate(invalid="ignore"):
+            tiny = ok & (vals != 0) & (np.abs(vals) < TINY)
+        if tiny.any():  # no quantity of a transport model is this small but 0
+            idx = np.flatnonzero(tiny)
+            self._rows(rows, idx, f.name, f"is not 0 but below {TINY:g} in size",
+                       "it is read as written; write 0 if 0 is meant", raw[idx], "warning")
 
     def _enum(self, f: Field, bad: np.ndarray, rows: _Rows, raw) -> None:
         if bad.any():
