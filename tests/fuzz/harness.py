@@ -12,6 +12,9 @@ Each case ends as one of
     an :class:`~karvan.errors.InputError`;
 ``same``
     loaded, the answer equal to the original's;
+``same, ids relabelled``
+    loaded, the same flows on the same rows, but a row's id changed as the file now writes it
+    (a renamed id, a stray quote in an id);
 ``changed, warned``
     loaded with a warning the original does not give, the answer changed;
 ``changed, plausible edit``
@@ -112,13 +115,24 @@ class Subject:
     peer_column: dict[str, str] = field(default_factory=dict)  # file -> column that groups rows
     _base: dict | None = None
     _base_warnings: set | None = None
+    #: whether two loaded inputs are equal, so that the answer (a deterministic function of the
+    #: loaded input) need not be computed again; None: always compute it
+    same_input: Callable[[object, object], bool] | None = None
+    _loaded: object = None
 
     def baseline(self) -> tuple[dict, set]:
         if self._base is None:
             with _Captured() as cap:
-                self._base = self.answer(self.load(self.folder))
+                self._loaded = self.load(self.folder)
+                self._base = self.answer(self._loaded)
             self._base_warnings = cap.messages()
         return self._base, self._base_warnings
+
+    def answer_of(self, loaded: object) -> dict[str, np.ndarray]:
+        """The answer for a loaded input: the original's when the input loaded is equal."""
+        if self.same_input is not None and self.same_input(self._loaded, loaded):
+            return self._base
+        return self.answer(loaded)
 
 
 # -- capturing warnings and log records -----------------------------------------------------------
@@ -156,12 +170,17 @@ def _generic(msg: str) -> str:
 
 # -- answers --------------------------------------------------------------------------------------
 
-def same_answer(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rtol: float = 1e-6) -> bool:
+def same_answer(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rtol: float = 1e-6, *,
+                labels: bool = True) -> bool:
     """Two answers agree: the same keys, and arrays equal within ``rtol`` of the largest
-    magnitude (NaN equal to NaN)."""
+    magnitude (NaN equal to NaN); with ``labels`` false, arrays of text (the ids) are not
+    compared."""
     if a.keys() != b.keys():
         return False
     for k in a:
+        if not labels and (np.asarray(a[k]).dtype.kind in "OUS"
+                           or np.asarray(b[k]).dtype.kind in "OUS"):
+            continue
         x, y = np.asarray(a[k]), np.asarray(b[k])
         if x.shape != y.shape:
             return False
@@ -479,10 +498,12 @@ def run_case(subject: Subject, work: Path, rng: random.Random) -> Outcome:
         signal.setitimer(signal.ITIMER_REAL, HARD_LIMIT_S)
     try:
         with _Captured() as cap:
-            ans = subject.answer(subject.load(work))
+            ans = subject.answer_of(subject.load(work))
         warned = bool(cap.messages() - base_warnings)
         if same_answer(base, ans):
             result = "same"
+        elif same_answer(base, ans, labels=False):
+            result = "same, ids relabelled"  # the same flows in the same rows, ids as written
         elif warned:
             result = "changed, warned"
         elif change.kind == "corrupt":
@@ -533,7 +554,7 @@ def corridor_subject(folder: Path | None = None, *, lp: bool = True) -> Subject:
         from karvan.scenario.run import run_scenario
 
         r = run_scenario(data, load_scenario("baseline"), gap=1e-8, lp=lp, backcasts=False)
-        links = r.tables["links"].sort_values("link_id", kind="stable")
+        links = r.tables["links"]  # in the order of link.csv
         out = {"link_id": links["link_id"].astype(str).to_numpy(),
                "tonnes_ab": links["tonnes_ab"].to_numpy(float),
                "tonnes_ba": links["tonnes_ba"].to_numpy(float),
@@ -543,8 +564,16 @@ def corridor_subject(folder: Path | None = None, *, lp: bool = True) -> Subject:
             out["lp_tonnes_tot"] = links["lp_tonnes_tot"].to_numpy(float)
         return out
 
+    def same_input(a, b) -> bool:
+        # every table as loaded, and the settings: the run reads nothing else
+        return a.config.keys() == b.config.keys() and all(
+            k in ("source", "tables") or str(a.config[k]) == str(b.config[k]) for k in a.config
+        ) and a.tables.keys() == b.tables.keys() and all(
+            a.tables[k].equals(b.tables[k]) for k in a.tables) and a.base_year == b.base_year
+
     return Subject("corridor", folder, files, load_corridor, answer,
-                   peer_column={"link.csv": "mode", "node.csv": "node_type"})
+                   peer_column={"link.csv": "mode", "node.csv": "node_type"},
+                   same_input=same_input)
 
 
 def gmns_subject(folder: Path, name: str = "gmns") -> Subject:
