@@ -329,15 +329,3 @@ def test_fuzz_found_tntp_power_0_warns(tntp_dir, tmp_path):
         read_tntp(sioux(tntp_dir, tmp_path, edit_net=lambda t: t.replace("\t0.15\t4\t",
                                                                          "\t0.15\t0\t", 1)))
 
-
-def test_fuzz_found_an_optional_table_without_rows_warns(corridor, base):
-    """tariff_commodity.csv with its header only: no commodity tariffs (as without the file),
-    which changes the answer, so it is said."""
-    from karvan.freight.corridor import CorridorWarning
-
-    p = corridor / "tariff_commodity.csv"
-    p.write_text(p.read_text().split("\n")[0] + "\n")
-    with pytest.warns(CorridorWarning, match="tariff_commodity.csv: has no rows below its "
-                                             "header: read as an empty table"):
-        data = load_corridor(corridor)
-    assert len(data.tariffs_by_commodity) == 0 < len(base.tariffs_by_commodity)

@@ -195,10 +195,6 @@ class Checker:
             self.message(f"{name}: has {'no' if n == 0 else n} rows below its header; it needs "
                          f"at least {schema.min_rows} ({schema.title or schema.table}).",
                          file=name)
-        elif n == 0 and isinstance(data, TextTable):
-            self.message(f"{name}: has no rows below its header: read as an empty table (as "
-                         "if the file were absent); check that it was not cut short.",
-                         severity="warning", file=name)
         out: dict[str, np.ndarray] = {}
         missing: dict[str, np.ndarray] = {}
         for col in header:
