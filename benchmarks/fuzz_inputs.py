@@ -44,7 +44,7 @@ from tests.fuzz.harness import (  # noqa: E402 - after the path of the tests is 
 )
 
 #: share of the cases per format
-WEIGHTS = {"corridor": 0.4, "gmns": 0.3, "tntp": 0.3}
+WEIGHTS = {"corridor": 0.25, "gmns": 0.375, "tntp": 0.375}
 
 
 def subjects(tmp: Path, tntp: Path | None) -> dict[str, list]:

@@ -103,7 +103,7 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     checker.raise_if_errors(str(folder))
     for w in checker.warnings():
         warnings.warn(f"{folder.name}: {w}", CorridorWarning, stacklevel=2)
-    frames = {name: _with_every_field(t) for name, t in tables.items()}
+    frames = {name: t.to_frame() for name, t in tables.items()}
     nodes = frames["node"].set_index("node_id", drop=True)
     links = frames["link"].set_index("link_id", drop=True)
     zones = frames["zone"]
@@ -116,15 +116,4 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
                         sources=frames["sources"],
                         tariffs_by_commodity=frames.get("tariff_commodity"), config=config,
                         folder=folder, base_year=base_year, tables=frames)
-
-
-def _with_every_field(table) -> pd.DataFrame:
-    """A checked table as a frame with a column for every field of its schema: an optional
-    column the file leaves out reads as blank (as if each of its cells were), so that no code
-    downstream meets a missing column."""
-    df = table.to_frame()
-    for f in table.schema.fields:
-        if f.name not in df:
-            df[f.name] = float("nan") if f.numeric else None
-    return df
 

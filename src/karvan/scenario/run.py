@@ -104,7 +104,7 @@ def run_scenario(
         say(f"{scenario.name}: capacity LP")
         com = data.commodities.set_index("commodity_id")
         value = {k: float(v) if pd.notna(v) else DEFAULT_PENALTY_USD_PER_T
-                 for k, v in com["value_usd_per_t"].items()}
+                 for k, v in com.get("value_usd_per_t", pd.Series(np.nan, index=com.index)).items()}
         pen = {c.name: value[acc.commodity_of(c.name)] for c in classes}
         lp_res = solve_capacity_lp(net, demand, classes, unserved_penalty=pen)
     say(f"{scenario.name}: tables")

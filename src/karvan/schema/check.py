@@ -221,6 +221,14 @@ class Checker:
             hit = next((lower[a.lower()] for a in (f.name, *f.aliases) if a.lower() in lower),
                        None)
             if hit is not None:
+                if hit.lower() != f.name.lower():
+                    # read from an alias while a column looks like the field itself misspelt:
+                    # the alias may not be what the file means
+                    near = _likely(f.name, [h for h in header if h != hit
+                                            and schema.field(h) is None])
+                    if near:
+                        self.message(f"{name}: {f.name} is read from column {hit!r}, but "
+                                     f"{near}.", severity="warning", file=name)
                 raw[f.name] = raw.pop(hit)
                 header = [f.name if h == hit else h for h in header]
         return header
