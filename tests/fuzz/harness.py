@@ -413,7 +413,7 @@ def tntp_mutation(data: bytes, file: str, rng: random.Random) -> tuple[bytes, Ch
             new = repr(x * rng.choice([0.5, 2.0, 10.0, 0.01, -1.0])) if x is not None else "x"
         column = [lines[j].split()[k] for j in body if len(lines[j].split()) > k]
         if k < 2:  # a node id: another node's id is an edit, anything else corruption
-            ids = {_number(v) for v in column}
+            ids = {_number(t) for j in body for t in lines[j].split()[:2]}
             kind = "plausible" if _number(new) is not None and _number(new) in ids \
                 else "corrupt"
         else:
