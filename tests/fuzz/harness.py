@@ -70,6 +70,8 @@ TIME_BOUND_S = 5.0
 #: a case is stopped (and counted as a hang) beyond this many seconds
 HARD_LIMIT_S = 60.0
 
+#: spellings of true and false
+BOOLEAN = {"true", "false", "1", "0", "yes", "no", "t", "f", "y", "n"}
 #: an id longer than this is corruption, not a rename
 MAX_ID = 200
 #: words in a column name that mark whole numbers (ids, years, counts)
@@ -242,6 +244,8 @@ def value_kind(new: str, column: list[str], name: str) -> str:
             else "plausible"
     if new in column:
         return "plausible"
+    if vals and all(v.lower() in BOOLEAN for v in vals) and new.lower() in BOOLEAN:
+        return "plausible"  # another spelling of true or false
     if any(w in name.lower() for w in FREE_TEXT):
         return "plausible"
     nums = [_number(v) for v in vals]

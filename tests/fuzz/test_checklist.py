@@ -276,7 +276,10 @@ def test_40000_character_token_is_rejected_with_a_short_message(tntp_dir, tmp_pa
     (rows_edit("tariff_commodity",
                lambda rows: [r[:3] + r[4:] for r in rows]),  # tariff_usd_per_tkm dropped
      ["tariff_commodity.csv: has no column tariff_usd_per_tkm, which 4 rows need"]),
-], ids=["header-only demand table", "tariff_commodity without its tariff column"])
+    (set_cell("zone", {"zone_id": "Z_RU_SIBERIA"}, "node_id", "RU_STPETERSBURG"),
+     ["zone.csv: node_id repeats an earlier row on 1 row (line 23; zone_id Z_RU_SIBERIA"]),
+], ids=["header-only demand table", "tariff_commodity without its tariff column",
+        "two zones at one node (was a KeyError in the run)"])
 def test_fuzz_found_corridor_case(corridor, edit_folder, needles):
     edit_folder(corridor)
     with pytest.raises(InputError) as e:
