@@ -143,6 +143,7 @@ class Problems:
         self.violations.extend(violations)
 
     def extend(self, messages: Iterable[str]) -> None:
+        """Add several problems."""
         self.items.extend(messages)
 
     def absorb(self, error: InputError) -> None:

@@ -99,7 +99,8 @@ def test_bad_numbers_are_errors(corridor, table, key, col, value, needle):
     ("zone", "zone.csv: zone_id repeats an earlier row on 1 row (line 3; zone_id Z_RU_MOSCOW: "
              "'Z_RU_MOSCOW as on line 2')"),
     ("demand", "demand.csv: (origin_zone_id, destination_zone_id, commodity_id) repeats an "
-               "earlier row on 1 row (line 3: 'Z_AM_YEREVAN, Z_GE_PORTS, containers as on line 2')"),
+               "earlier row on 1 row (line 3: 'Z_AM_YEREVAN, Z_GE_PORTS, containers as on "
+               "line 2')"),
     ("commodity", "commodity.csv: commodity_id repeats an earlier row on 1 row (line 3"),
 ])
 def test_duplicate_rows_are_errors(corridor, table, needle):

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from karvan.cli import app
 from karvan.freight.corridor import builtin_corridor_folder, load_corridor
 from karvan.io.validate import validate_input
-from karvan.scenario import load_scenario
+from karvan.scenario import builtin_scenarios, load_scenario
 from karvan.scenario.export import export_gmns
 from karvan.scenario.run import run_scenario, write_run
 
@@ -72,3 +72,52 @@ def test_karvan_assign_on_the_export_reproduces_the_run(exported):
     assert np.abs(got[1].to_numpy() - want["tonnes_ab"].to_numpy()).max() <= 1e-6 * scale
     assert np.abs(got[-1].to_numpy() - want["tonnes_ba"].to_numpy()).max() <= 1e-6 * scale
     assert got.to_numpy().sum() == pytest.approx(want.to_numpy().sum(), rel=1e-9)
+
+
+@pytest.mark.parametrize("name", builtin_scenarios())
+def test_karvan_validate_passes_on_every_scenarios_export(tmp_path, corridor_data, name):
+    """Each shipped scenario's network, exported to GMNS, is valid and ready to assign."""
+    import warnings
+
+    from karvan.io.gmns import write_gmns
+    from karvan.scenario.gmns_export import scenario_gmns
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the scenario's own notes (links closed, years)
+        folder = write_gmns(scenario_gmns(corridor_data, load_scenario(name)), tmp_path / name)
+    code, out = cli("validate", folder)
+    assert code == 0, out
+    assert "valid GMNS" in out and "ready to assign" in out and "not ready" not in out, out
+    rep = validate_input(folder)
+    assert rep.strictly_valid and rep.ready, (rep.errors, rep.warnings, rep.needs)
+
+
+
+@pytest.fixture(scope="module")
+def corridor_data():
+    return load_corridor()
+
+
+def test_a_failed_gmns_write_leaves_the_old_folder_whole(tmp_path, corridor_data, monkeypatch):
+    """write_gmns goes through the one atomic writer: a failure half-way (here the config
+    table) leaves the folder it was to replace as it was, and no temporary folder beside it."""
+    import warnings
+
+    from karvan.io.gmns import write_gmns
+    from karvan.scenario.gmns_export import scenario_gmns
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = scenario_gmns(corridor_data, load_scenario("baseline"))
+    target = tmp_path / "gmns"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_gmns(net, target, overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["gmns"]
+    assert [p.name for p in target.iterdir()] == ["old.txt"]

@@ -106,7 +106,8 @@ def test_trips_for_unknown_zone(tmp_path):
 
 def test_trips_bad_entry(tmp_path):
     p = trips_file(tmp_path, "Origin 1\n  2 : five;\n")
-    with pytest.raises(InputError, match=r"line 5: cannot read '2 : five' as 'destination : flow;'"):
+    with pytest.raises(InputError,
+                       match=r"line 5: cannot read '2 : five' as 'destination : flow;'"):
         read_tntp_trips(p)
 
 

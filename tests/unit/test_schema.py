@@ -199,8 +199,9 @@ def test_checking_a_large_table_is_fast():
     n = 200_000
     c = Checker()
     t0 = time.perf_counter()
-    c.table(load_schema("tntp/trips"), {"origin": np.repeat(np.arange(1, 201), 1000).astype(float),
-                                        "destination": np.tile(np.arange(1, 1001), 200).astype(float),
-                                        "flow": np.ones(n)}, name="trips")
+    c.table(load_schema("tntp/trips"),
+            {"origin": np.repeat(np.arange(1, 201), 1000).astype(float),
+             "destination": np.tile(np.arange(1, 1001), 200).astype(float),
+             "flow": np.ones(n)}, name="trips")
     assert not c.errors()
     assert time.perf_counter() - t0 < 20  # generous: the machine is shared

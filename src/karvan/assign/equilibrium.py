@@ -89,8 +89,8 @@ def assign(
     max_iter, max_time_s
         Other stopping rules; reaching one of them first leaves ``converged`` False and warns.
     classes
-        Traffic classes; default one class carrying the matrix ``demand`` (or the only matrix)
-        with generalized cost ``time + toll_factor * toll + distance_factor * length``.
+        Traffic classes; default one class per matrix of ``demand`` (``all`` when there is one),
+        each with generalized cost ``time + toll_factor * toll + distance_factor * length``.
     toll_factor, distance_factor
         Cost weights of the default class (TNTP's generalized cost).
     links
@@ -154,13 +154,16 @@ def assign(
         graph = compile_graph(network)
         links = complete_links(network.links)
     if classes is None:
-        name = "demand" if "demand" in demand.matrices else demand.names[0]
         fields = {}
         if toll_factor:
             fields["toll"] = toll_factor
         if distance_factor:
             fields["length"] = distance_factor
-        classes = [TrafficClass("all", name, cost_fields=fields)]
+        # every matrix is carried: one class each, all at the same cost (never a segment left
+        # out because no class names it)
+        classes = ([TrafficClass("all", demand.names[0], cost_fields=fields)]
+                   if len(demand.names) == 1 else
+                   [TrafficClass(n, n, cost_fields=fields) for n in demand.names])
     names = [c.name for c in classes]
     if len(set(names)) != len(names):
         raise InputError(f"class names repeat: {format_ids(names)}.")

@@ -48,9 +48,15 @@ def validate(
     corridor = path.is_dir() and (path / "commodity.csv").is_file() and (
         path / "tariff.csv").is_file()
     if corridor:
+        import warnings
+
         from karvan.freight.corridor import load_corridor
 
-        data = load_corridor(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            data = load_corridor(path)
+        for w in caught:
+            console.print(f"[yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
         out.print(f"[green]valid corridor dataset[/]: {len(data.tables)} tables, "
                   f"{len(data.demand):,} demand rows; run it with karvan run --data {path}",
                   highlight=False)

@@ -10,6 +10,7 @@ between tables, and reports every problem at once.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,11 @@ from karvan.errors import InputError
 CONFIDENCE = ("official", "operator", "press", "estimate", "assumption")
 MODES = ("rail", "road", "sea", "ferry", "transfer", "border")
 STATUSES = ("open", "closed", "planned", "under_construction")
+
+
+class CorridorWarning(UserWarning):
+    """A value of a corridor table that is allowed but unusual (beyond a schema's ``warnings``
+    bounds), or read leniently: the data load, and the warning says what to check."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -68,7 +74,8 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     ``docs/schemas.md``): types, units and ranges of every column, unique ids, references between
     tables, the provenance of every row, and coverage (a default tariff for every mode and
     country that has links, a growth rule for every demand row). Every problem is reported at
-    once.
+    once; values that are allowed but unusual (beyond a schema's ``warnings`` bounds) are each a
+    :class:`CorridorWarning`.
 
     Raises
     ------
@@ -94,6 +101,8 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
             for m in e.problems:
                 checker.message(m, file="config.csv")
     checker.raise_if_errors(str(folder))
+    for w in checker.warnings():
+        warnings.warn(f"{folder.name}: {w}", CorridorWarning, stacklevel=2)
     frames = {name: t.to_frame() for name, t in tables.items()}
     nodes = frames["node"].set_index("node_id", drop=True)
     links = frames["link"].set_index("link_id", drop=True)
@@ -107,3 +116,4 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
                         sources=frames["sources"],
                         tariffs_by_commodity=frames.get("tariff_commodity"), config=config,
                         folder=folder, base_year=base_year, tables=frames)
+

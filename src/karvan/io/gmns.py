@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError, Violation, format_ids, shorten
+from karvan.io.atomic import atomic_folder
 from karvan.network.demand import Demand
 from karvan.network.model import Network
 
@@ -60,7 +59,8 @@ _TRUE = {"true", "1", "1.0", "t", "yes", "y"}
 _FALSE = {"false", "0", "0.0", "f", "no", "n"}
 _LENGTH_UNITS = {
     "mile": "mile", "mi": "mile", "miles": "mile",
-    "kilometer": "kilometer", "kilometre": "kilometer", "km": "kilometer", "kilometers": "kilometer",
+    "kilometer": "kilometer", "kilometre": "kilometer", "km": "kilometer",
+    "kilometers": "kilometer",
     "kilometres": "kilometer",
     "meter": "meter", "metre": "meter", "m": "meter", "meters": "meter", "metres": "meter",
     "foot": "foot", "feet": "foot", "ft": "foot",
@@ -234,7 +234,7 @@ def inspect_gmns(
         if name in text:
             tables[name] = checker.table(load_schema(f"gmns/{name}"), text[name])
     id_type = config.get("id_type")
-    _type_ids(tables, id_type)
+    _type_ids(tables, id_type, checker)
     checker.references({k: tables[k] for k in ("node", "link", "zone") if k in tables})
     uses = _uses(tables)
     link_uses = _check_uses(tables["link"], uses, checker)
@@ -388,6 +388,8 @@ def read_gmns_demand(path: str | os.PathLike, network: Network | None = None) ->
                                       "is not a zone of the network",
                                       "set zone_id on their nodes"))
     checker.raise_if_errors(str(path))
+    for w in checker.warnings():
+        warnings.warn(w, GmnsWarning, stacklevel=2)
     seg = "segment" if "segment" in t.columns else None
     table = pd.DataFrame({k: t.columns[k] for k in ("o_zone_id", "d_zone_id", "volume")
                           + ((seg,) if seg else ())})
@@ -437,9 +439,8 @@ def write_gmns(network: Network, folder: str | os.PathLike, *, overwrite: bool =
     members = network.config.get("zone_members", {})
     if members and "zone_id" in nodes:
         zone_of = {n: z for z, ns in members.items() for n in ns}
-        nodes["zone_id"] = pd.Series([zone_of.get(n, z) for n, z in zip(nodes["node_id"],
-                                                                         nodes["zone_id"])],
-                                     index=nodes.index, dtype=object)
+        nodes["zone_id"] = pd.Series([zone_of.get(n, z) for n, z in zip(
+            nodes["node_id"], nodes["zone_id"], strict=True)], index=nodes.index, dtype=object)
     if "passable" in nodes and network.config.get("derived_nodes"):
         nodes = nodes.drop(columns="passable")
     links = links[[c for c in links.columns if c not in derived]]
@@ -458,21 +459,13 @@ def write_gmns(network: Network, folder: str | os.PathLike, *, overwrite: bool =
                 df[c] = np.where(df[c], "true", "false")
     nodes = nodes[_order(nodes.columns, NODE_REQUIRED)]
     links = links[_order(links.columns, LINK_REQUIRED)]
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         nodes.to_csv(tmp / "node.csv", index=False)
         links.to_csv(tmp / "link.csv", index=False)
         pd.DataFrame([{k: cfg.get(k, "") for k in CONFIG_FIELDS}]).to_csv(tmp / "config.csv",
                                                                           index=False)
         for name, table in network.config.get("tables", {}).items():
             table.to_csv(tmp / f"{name}.csv", index=False)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 
@@ -595,6 +588,21 @@ def _int_ids(df: pd.DataFrame, cols) -> pd.DataFrame:
     return df
 
 
+def _check_whole_ids(table, column: str, checker) -> None:
+    """Ids of ``column`` that are not whole numbers, an error under ``id_type = integer``."""
+    col = table.columns[column]
+    for i, v in enumerate(col):
+        if v is None or (isinstance(v, float) and v != v) or _all_whole([v]):
+            continue
+        line = None if table.lines is None else int(table.lines[i])
+        row_id = None if table.ids is None or table.ids[i] is None else \
+            f"{table.id_label} {shorten(table.ids[i])}"
+        checker.add(Violation(table.name, line, column, shorten(v),
+                              "is not a whole number, as config.csv's id_type = integer says",
+                              "write whole-number ids below 2**53, or set id_type to string "
+                              "in config.csv", row_id))
+
+
 def _all_whole(vals) -> bool:
     try:
         num = np.asarray(vals, dtype=np.float64)
@@ -603,8 +611,10 @@ def _all_whole(vals) -> bool:
     return bool((np.isfinite(num) & (num == np.floor(num)) & (np.abs(num) < 2.0**53)).all())
 
 
-def _type_ids(tables: dict, id_type: str | None) -> None:
-    """Ids that refer to each other get one type: integers only if every one of them is whole."""
+def _type_ids(tables: dict, id_type: str | None, checker=None) -> None:
+    """Ids that refer to each other get one type: integers only if every one of them is whole.
+    Where config.csv says ``id_type = integer``, a node, link or zone id that is not a whole
+    number (within 2**53) is an error of ``checker``."""
     groups = ([("node", "node_id"), ("node", "parent_node_id"), ("link", "from_node_id"),
                ("link", "to_node_id")],
               [("node", "zone_id"), ("zone", "zone_id"), ("zone", "super_zone")],
@@ -614,6 +624,10 @@ def _type_ids(tables: dict, id_type: str | None) -> None:
         vals = [v for t, c in present for v in tables[t].columns[c]
                 if v is not None and not (isinstance(v, float) and v != v)]
         kind = id_type or ("integer" if vals and _all_whole(vals) else "string")
+        if id_type == "integer" and checker is not None:
+            for t, c in present:  # the ids the graph is made of (optional parents: warnings)
+                if c in ("node_id", "link_id", "from_node_id", "to_node_id", "zone_id"):
+                    _check_whole_ids(tables[t], c, checker)
         for t, c in present:
             tables[t].columns[c] = _ids(tables[t].columns[c], kind)
             if tables[t].id_label == c:
@@ -637,7 +651,7 @@ def _uses(tables: dict) -> dict[str, set[str]] | None:
             if u is not None:
                 uses[str(u).strip().lower()] = {str(u).strip().lower()}
     if ug is not None and {"use_group", "uses"} <= set(ug.columns):
-        for g, members in zip(ug.columns["use_group"], ug.columns["uses"]):
+        for g, members in zip(ug.columns["use_group"], ug.columns["uses"], strict=False):
             if g is None:
                 continue
             m = _split_uses(members)
@@ -703,7 +717,7 @@ def _zones(nodes: pd.DataFrame, links: pd.DataFrame, how: str, checker, notes: l
     info["members"] = members
     nodes = nodes.copy()
     if how == "first":
-        for zid, ns in members.items():
+        for ns in members.values():
             nodes.loc[nodes["node_id"].isin(ns[1:]), "zone_id"] = None
         notes.append(f"node.csv: {len(zones)} zones have more than one node (zone_id "
                      f"{format_ids(zones)}); each is loaded at the first of its nodes "

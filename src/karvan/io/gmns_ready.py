@@ -106,6 +106,7 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
+        """Whether assignment needs nothing more."""
         return not self.needs
 
 

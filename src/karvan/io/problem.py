@@ -80,7 +80,8 @@ def read_problem(
         classes = gmns_classes(net, demand)
         return Problem(net, demand, toll_factor or 0.0, distance_factor or 0.0, "gmns",
                        classes, tuple(notes))
-    if path.suffix.lower() == ".tntp" and trips is not None and Path(trips).suffix.lower() == ".csv":
+    if (path.suffix.lower() == ".tntp" and trips is not None
+            and Path(trips).suffix.lower() == ".csv"):
         # a TNTP network with a demand table in CSV
         net, factors = read_tntp_net(path)
         demand = read_gmns_demand(trips, net)
@@ -148,6 +149,12 @@ def gmns_classes(net: Network, demand: Demand | None) -> tuple[dict, ...]:
     """
     ud = net.config.get("tables", {}).get("use_definition")
     if ud is None or "value_of_time" not in ud or not ud["value_of_time"].notna().any():
+        if demand is not None and len(demand.names) > 1:
+            warnings.warn(f"the demand has {len(demand.names)} segments "
+                          f"({format_ids(demand.names)}) but use_definition.csv gives no "
+                          "value_of_time: each is assigned as a class of its own at the default "
+                          "cost (time, with the toll and distance factors).", GmnsWarning,
+                          stacklevel=3)
         return ()
     ud = ud[ud["value_of_time"].notna()]
     out = []

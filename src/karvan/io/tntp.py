@@ -70,7 +70,13 @@ class TntpGraph:
 def _read_lines(path: Path) -> list[str]:
     """The lines of a TNTP file: UTF-8 (byte-order marks dropped); bytes that are not UTF-8 are
     read as Latin-1, since only numbers matter and a number in another encoding is refused when
-    it is parsed."""
+    it is parsed.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, a folder or unreadable.
+    """
     from karvan.schema import decode
 
     try:
@@ -227,7 +233,15 @@ def _net_columns(path: Path) -> tuple[dict[str, np.ndarray], int, int, int, dict
     problems.extend(checker.errors())
     if problems:
         raise InputError(problems, str(path), violations=checker.violations)
+    for w in checker.warnings():
+        warnings.warn(w, TntpWarning, stacklevel=3)
     df = {c: table[c] for c in NET_COLUMNS}
+    flat = np.flatnonzero((df["power"] == 0) & (df["b"] > 0))
+    if len(flat):
+        warnings.warn(f"{path.name}: {len(flat)} links have power 0 (lines "
+                      f"{format_ids(np.asarray(where)[flat])}): their time is free_flow_time x "
+                      "(1 + b) whatever the flow; check the power column.", TntpWarning,
+                      stacklevel=3)
     if n_links is not None and n_rows != n_links:
         problems.append(
             f"{path.name}: <NUMBER OF LINKS> says {n_links} but {n_rows} link rows were read."
@@ -253,11 +267,20 @@ def _net_rows(lines: list[str], start: int, path: Path, problems: list[str]
     reads as a finite number (else None), and the rows' line numbers.
 
     When every row has its ten fields, all of them are converted in one array operation;
-    otherwise row by row, naming the short rows.
+    otherwise row by row, naming the rows with more or fewer fields.
     """
     idx = [i for i in range(start, len(lines))
            if (raw := lines[i].strip()) and not raw.startswith("~")]
     split = [lines[i].replace(";", " ").split() for i in idx]
+    long = [(i, t) for i, parts in zip(idx, split, strict=True) for t in parts
+            if len(t) > MAX_TOKEN]
+    for i, t in long[:5]:
+        problems.append(f"{path.name} line {i + 1}: a field of {len(t)} characters "
+                        f"({shorten(t)!r}); the fields of a net file are numbers of at most "
+                        f"{MAX_TOKEN} characters.")
+    if len(long) > 5:
+        problems.append(f"{path.name}: {len(long) - 5} more fields longer than {MAX_TOKEN} "
+                        "characters.")
     if all(len(parts) == 10 for parts in split):
         where = np.asarray(idx, dtype=np.int64) + 1
         table = np.asarray(list(chain.from_iterable(split)), dtype=object).reshape(len(idx), 10)
@@ -271,8 +294,8 @@ def _net_rows(lines: list[str], start: int, path: Path, problems: list[str]
         return text, {c: numbers[:, j] for j, c in enumerate(NET_COLUMNS)}, where
     rows = []
     kept = []
-    for i, parts in zip(idx, split):
-        if len(parts) < 10:
+    for i, parts in zip(idx, split, strict=False):
+        if len(parts) != 10:  # more is a field split in two or a row run into the next
             problems.append(
                 f"{path.name} line {i + 1}: {len(parts)} fields, expected 10 "
                 f"({' '.join(NET_COLUMNS)})."
@@ -304,7 +327,13 @@ def read_tntp_trips(path: str | os.PathLike, *, n_zones: int | None = None) -> D
 
 
 def _trips(path: Path, n_zones: int | None) -> tuple[Demand, dict[str, str]]:
-    """:func:`read_tntp_trips`, with the file's metadata (read once)."""
+    """:func:`read_tntp_trips`, with the file's metadata (read once).
+
+    Raises
+    ------
+    InputError
+        As :func:`read_tntp_trips`.
+    """
     from karvan.schema import Checker, load_schema
 
     lines = _read_lines(path)
@@ -525,6 +554,11 @@ def read_tntp(
     node coordinates where a ``_node.tntp`` file lies beside it.
 
     Cost weights given here win over those stated in the files; absent both, they are 0.
+
+    Raises
+    ------
+    InputError
+        With every problem of the files, or when there is no trips file.
     """
     from karvan.network.model import Network
 

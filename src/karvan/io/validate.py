@@ -45,7 +45,7 @@ class ValidationReport:
 
     @property
     def valid(self) -> bool:
-        """karvan reads it (perhaps leniently)."""
+        """Karvan reads it (perhaps leniently)."""
         return not self.errors
 
     @property
@@ -119,7 +119,10 @@ def _gmns(path: Path, trips) -> ValidationReport:
         return rep
     try:
         demand = read_gmns_demand(dpath, ready.network or net)
-        gmns_classes(ready.network or net, demand)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gmns_classes(ready.network or net, demand)
+        rep.notes.extend(str(w.message) for w in caught)
     except InputError as e:
         rep.errors.extend(e.problems)
         return rep

@@ -153,7 +153,7 @@ def run_scenario(
         say(f"{scenario.name}: capacity LP")
         com = data.commodities.set_index("commodity_id")
         value = {k: float(v) if pd.notna(v) else DEFAULT_PENALTY_USD_PER_T
-                 for k, v in com["value_usd_per_t"].items()}
+                 for k, v in com.get("value_usd_per_t", pd.Series(np.nan, index=com.index)).items()}
         pen = {c.name: value[acc.commodity_of(c.name)] for c in classes}
         lp_res = solve_capacity_lp(net, demand, classes, unserved_penalty=pen)
     say(f"{scenario.name}: tables")
@@ -371,12 +371,9 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
     """For each shipper OD of ``shipper_od.csv``, the best route through each option of
     ``route_option.csv`` (e.g. via Suez, via Azerbaijan, across the Caspian) at equilibrium
     times: time, distance, charge and generalized cost per tonne."""
-    folder = data.folder
-    if folder is None or not (folder / "shipper_od.csv").exists() or not (
-            folder / "route_option.csv").exists():
+    ods, opts = data.tables.get("shipper_od"), data.tables.get("route_option")  # as checked
+    if ods is None or opts is None:
         return pd.DataFrame()
-    ods = pd.read_csv(folder / "shipper_od.csv", dtype=str)
-    opts = pd.read_csv(folder / "route_option.csv", dtype=str)
     g = ue.graph
     names = [c.name for c in ue.classes]
     charges = acc.arc_charges(net, g)

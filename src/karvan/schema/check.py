@@ -22,6 +22,8 @@ from karvan.schema.text import TextTable
 #: shapefiles (dBASE) cut column names to this many characters
 DBF_NAME_LENGTH = 10
 _INT_LIMIT = 2.0**63
+#: a number this close to 0 but not 0 is a warning: no quantity of a transport model is
+TINY = 1e-30
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -92,6 +94,7 @@ class Checker:
     # -- collecting -----------------------------------------------------------------------------
 
     def add(self, v: Violation) -> None:
+        """Collect one violation."""
         if v.severity == "error" and v.column is not None and self._flag is not None:
             self._flag.add((v.column, v.line, v.row_id))
         self.violations.append(v)
@@ -169,6 +172,10 @@ class Checker:
             raw = dict(data.columns)
             lines = data.lines
             name = name or data.name
+            if data.cut:
+                self.message(f"{name}: the last line (line {int(lines[-1])}) has no line end, "
+                             "as in a file cut short; check that its last row is whole.",
+                             severity="warning", file=name)
         else:
             header = [str(c) for c in data.keys()]
             raw = {str(c): _as_array(data[c]) for c in data.keys()}
@@ -184,6 +191,10 @@ class Checker:
         if schema.num_rows is not None and n != schema.num_rows:
             self.message(f"{name}: has {n} rows; it must have exactly {schema.num_rows}.",
                          file=name)
+        if schema.min_rows is not None and n < schema.min_rows:
+            self.message(f"{name}: has {'no' if n == 0 else n} rows below its header; it needs "
+                         f"at least {schema.min_rows} ({schema.title or schema.table}).",
+                         file=name)
         out: dict[str, np.ndarray] = {}
         missing: dict[str, np.ndarray] = {}
         for col in header:
@@ -193,9 +204,8 @@ class Checker:
                 continue
             out[col], missing[col] = self._field(f, raw[col], rows, schema.missing_values)
         if ids is not None and id_field in out and schema.field(id_field) is not None:
-            rows.ids = np.asarray([None if m else v for v, m in zip(out[id_field],
-                                                                     missing[id_field])],
-                                  dtype=object)
+            rows.ids = np.asarray([None if m else v for v, m in zip(
+                out[id_field], missing[id_field], strict=True)], dtype=object)
         self._primary_key(schema, out, missing, rows)
         flagged, self._flag = self._flag, None
         for rule in schema.rules:
@@ -211,6 +221,14 @@ class Checker:
             hit = next((lower[a.lower()] for a in (f.name, *f.aliases) if a.lower() in lower),
                        None)
             if hit is not None:
+                if hit.lower() != f.name.lower():
+                    # read from an alias while a column looks like the field itself misspelt:
+                    # the alias may not be what the file means
+                    near = _likely(f.name, [h for h in header if h != hit
+                                            and schema.field(h) is None])
+                    if near:
+                        self.message(f"{name}: {f.name} is read from column {hit!r}, but "
+                                     f"{near}.", severity="warning", file=name)
                 raw[f.name] = raw.pop(hit)
                 header = [f.name if h == hit else h for h in header]
         return header
@@ -228,13 +246,13 @@ class Checker:
                 elif extra or header:
                     msg += f"; its columns are {format_ids(header, 12)}"
                 self.message(msg + ".", file=name, severity=f.severity)
-            elif hint and "renamed or misspelt" not in hint:  # cut or case only: no guessing
+            elif hint and ("renamed or misspelt" not in hint or schema.name.startswith(
+                    "corridor/")):  # cut or case only (no guessing) where tables have extras
                 self.message(f"{name}: {hint} (otherwise it is kept as an extra column and "
                              f"{f.name} is read as absent).", severity="warning", file=name)
 
     def _field(self, f: Field, raw: np.ndarray, rows: _Rows, missing_values
                ) -> tuple[np.ndarray, np.ndarray]:
-        name = rows.name
         miss = _missing(raw, missing_values)
         sev = f.severity
         if f.required and miss.any():
@@ -268,7 +286,8 @@ class Checker:
                 self._enum(f, bad, rows, raw)
             return vals, miss | ~ok
         if f.type == "boolean":
-            text = np.asarray([str(v) if not m else "" for v, m in zip(raw, miss)], dtype=object)
+            text = np.asarray([str(v) if not m else "" for v, m in zip(raw, miss, strict=True)],
+                              dtype=object)
             t = np.isin(text, f.true_values)
             fa = np.isin(text, f.false_values)
             if raw.dtype == bool:
@@ -298,7 +317,7 @@ class Checker:
                 self._text(item, np.asarray(flat, dtype=object), np.asarray(owner), rows)
             return out, np.asarray([o is None for o in out], dtype=bool)
         out = np.asarray([None if m else (v if isinstance(v, str) else _text_of(v))
-                          for v, m in zip(raw, miss)], dtype=object)
+                          for v, m in zip(raw, miss, strict=False)], dtype=object)
         if f.type == "string" or f.enum is not None or f.pattern:
             ok = ~miss
             self._text(f, out[ok], np.flatnonzero(ok), rows)
@@ -368,6 +387,12 @@ class Checker:
                 idx = np.flatnonzero(bad)
                 self._rows(rows, idx, f.name, problem.format(b=_num(bound), u=unit),
                            "unusual; check it", raw[idx], "warning")
+        with np.errstate(invalid="ignore"):
+            tiny = ok & (vals != 0) & (np.abs(vals) < TINY)
+        if tiny.any():  # no quantity of a transport model is this small but 0
+            idx = np.flatnonzero(tiny)
+            self._rows(rows, idx, f.name, f"is not 0 but below {TINY:g} in size",
+                       "it is read as written; write 0 if 0 is meant", raw[idx], "warning")
 
     def _enum(self, f: Field, bad: np.ndarray, rows: _Rows, raw) -> None:
         if bad.any():
@@ -399,7 +424,7 @@ class Checker:
         if not len(dup):
             return
         col = key[0] if len(key) == 1 else "(" + ", ".join(key) + ")"
-        for i, f0 in zip(dup, first):
+        for i, f0 in zip(dup, first, strict=False):
             val = ", ".join(shorten(_text_of(c[i])) for c in cols)
             where = f"line {rows.line(f0)}" if rows.line(f0) else f"row {f0 + 1}"
             self.add(Violation(rows.name, rows.line(i), col, f"{val} as on {where}",
@@ -541,7 +566,7 @@ class Checker:
             what = ref_fields[0] if len(ref_fields) == 1 else "(" + ", ".join(ref_fields) + ")"
             col = fields[0] if len(fields) == 1 else "(" + ", ".join(fields) + ")"
             where = "this table" if ref is t else ref.name
-            for i, v in zip(bad_idx, bad_val):
+            for i, v in zip(bad_idx, bad_val, strict=False):
                 self.add(Violation(t.name, rows.line(i), col, shorten(v),
                                    f"is not a {what} of {where}",
                                    fix or f"add it to {where} or correct it", rows.row_id(i),
@@ -556,8 +581,8 @@ class Checker:
             lt = tables.get(res)
             if lt is None or key not in lt.columns or val not in lt.columns:
                 return
-            maps[f] = dict(zip(map(_hashable, lt.columns[key]), lt.columns[val]))
-        have = set(zip(*(map(_hashable, t.columns[f]) for f in cov.fields)))
+            maps[f] = dict(zip(map(_hashable, lt.columns[key]), lt.columns[val], strict=False))
+        have = set(zip(*(map(_hashable, t.columns[f]) for f in cov.fields), strict=False))
         # rows that carry every one of these values themselves need no row here
         skip = np.full(src.n_rows, bool(cov.unless_present))
         for f in cov.unless_present:
@@ -590,7 +615,7 @@ class Checker:
                 missing.append((combo, where))
         srows = _Rows(src.name, src.lines, src.ids, src.id_label)
         for combo, where in missing:
-            label = ", ".join(f"{f} {v}" for f, v in zip(cov.fields, combo))
+            label = ", ".join(f"{f} {v}" for f, v in zip(cov.fields, combo, strict=False))
             ids = format_ids([srows.row_id(i) or f"line {srows.line(i)}" for i in where])
             self.add(Violation(t.name, None, None, None,
                                f"has no row for {label}: {cov.message} (needed by {len(where)} "
@@ -678,10 +703,10 @@ def _codes(cols: list[np.ndarray], idx: np.ndarray) -> np.ndarray:
         vs = [c[idx] for c in cols]
         if all(len(v) and np.isfinite(v).all() and (v == np.floor(v)).all() for v in vs):
             lo = [float(v.min()) for v in vs]
-            spans = [float(v.max()) - a + 1 for v, a in zip(vs, lo)]
+            spans = [float(v.max()) - a + 1 for v, a in zip(vs, lo, strict=False)]
             if float(np.prod(spans)) < 2.0**62:
                 code = np.zeros(len(idx), dtype=np.int64)
-                for v, a, span in zip(vs, lo, spans):
+                for v, a, span in zip(vs, lo, spans, strict=False):
                     code = code * int(span) + (v - a).astype(np.int64)
                 return code
     code = np.zeros(len(idx), dtype=np.int64)
@@ -722,9 +747,9 @@ def _isin_rows(cols: list[np.ndarray], refs: list[np.ndarray], present: np.ndarr
     if len(cols) == 1:
         found[present] = np.isin(_keys(cols[0][present]), _keys(refs[0]))
         return found
-    known = set(zip(*(_keys(r).tolist() for r in refs)))
+    known = set(zip(*(_keys(r).tolist() for r in refs), strict=False))
     rows = np.flatnonzero(present)
-    keys = list(zip(*(_keys(c[rows]).tolist() for c in cols)))
+    keys = list(zip(*(_keys(c[rows]).tolist() for c in cols), strict=False))
     found[rows] = np.asarray([k in known for k in keys], dtype=bool)
     return found
 
@@ -771,7 +796,7 @@ def _numbers(raw: np.ndarray, miss: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         return vals, bad
     except (ValueError, TypeError, OverflowError):
         pass
-    for i, v in zip(idx, sub):
+    for i, v in zip(idx, sub, strict=False):
         if isinstance(v, bool):
             bad[i] = True
             continue
@@ -838,7 +863,7 @@ def _wild_patterns(combo: tuple, wildcard: str | None):
     n = len(combo)
     for k in range(1, n + 1):
         for mask in _masks(n, k):
-            yield tuple(wildcard if m else v for v, m in zip(combo, mask))
+            yield tuple(wildcard if m else v for v, m in zip(combo, mask, strict=False))
 
 
 def _masks(n: int, k: int):

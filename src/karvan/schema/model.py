@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -64,6 +64,7 @@ class Field:
 
     @property
     def numeric(self) -> bool:
+        """Whether the field holds numbers (number or integer)."""
         return self.type in ("number", "integer")
 
 
@@ -132,6 +133,7 @@ class Schema:
     missing_values: tuple[str, ...] = ("",)
     required: bool = False
     num_rows: int | None = None
+    min_rows: int | None = None
     rules: tuple[Rule, ...] = ()
     coverage: tuple[Coverage, ...] = ()
     key_fix: str | None = None
@@ -139,9 +141,11 @@ class Schema:
 
     @property
     def field_names(self) -> tuple[str, ...]:
+        """The names of the fields, in order."""
         return tuple(f.name for f in self.fields)
 
     def field(self, name: str) -> Field | None:
+        """The field called ``name``, or None."""
         return next((f for f in self.fields if f.name == name), None)
 
     @property
@@ -208,7 +212,13 @@ def _coverage(d: dict) -> Coverage:
 
 
 def parse_schema(name: str, raw: dict) -> Schema:
-    """Build a :class:`Schema` from its JSON object, merging the schemas it ``extends``."""
+    """Build a :class:`Schema` from its JSON object, merging the schemas it ``extends``.
+
+    Raises
+    ------
+    ValueError
+        For a constraint, type or rule the checker does not know (a fault of the schema file).
+    """
     fields: dict[str, Field] = {}
     fks: list[ForeignKey] = []
     rules: list[Rule] = []
@@ -246,11 +256,12 @@ def parse_schema(name: str, raw: dict) -> Schema:
         primary_key=_names(raw.get("primaryKey", ())), foreign_keys=tuple(fks),
         missing_values=tuple(raw.get("missingValues", [""])),
         required=bool(raw.get("required", False)), num_rows=raw.get("numRows"),
+        min_rows=raw.get("minRows"),
         rules=tuple(rules), coverage=tuple(_coverage(c) for c in raw.get("coverage", [])),
         key_fix=raw.get("keyFix"), raw=raw)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> Schema:
     """The schema ``<family>/<table>`` shipped with karvan (``"corridor/link"``).
 

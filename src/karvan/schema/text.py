@@ -26,15 +26,18 @@ FIELD_LIMIT = 10_000_000
 @dataclass(frozen=True, slots=True, eq=False)
 class TextTable:
     """A CSV file as text: the header, one array of stripped strings per column ('' for blank)
-    and the 1-based file line where each row starts (the header is line 1)."""
+    and the 1-based file line where each row starts (the header is line 1). ``cut`` is true
+    when the last data line has no line end, as in a file cut short."""
 
     name: str
     header: tuple[str, ...]
     columns: dict[str, np.ndarray]
     lines: np.ndarray
+    cut: bool = False
 
     @property
     def n_rows(self) -> int:
+        """The number of data rows."""
         return int(self.lines.shape[0])
 
 
@@ -156,7 +159,8 @@ def parse_csv(text: str, name: str) -> TextTable:
         col = np.empty(len(rows), dtype=object)
         col[:] = [r[j] for r in rows]
         columns[h] = col
-    return TextTable(name, tuple(header), columns, np.asarray(lines, dtype=np.int64))
+    cut = bool(rows) and not text.endswith(("\n", "\r"))
+    return TextTable(name, tuple(header), columns, np.asarray(lines, dtype=np.int64), cut)
 
 
 def read_csv(path: str | os.PathLike) -> TextTable:
