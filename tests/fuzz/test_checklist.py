@@ -297,6 +297,28 @@ def test_fuzz_found_a_cut_file_warns(corridor):
         load_corridor(corridor)
 
 
+@pytest.mark.parametrize("column", ["tariff_usd_per_t", "tariff_usd_per_tkm", "fee_usd_per_t"])
+def test_fuzz_found_a_dropped_tariff_column_warns(corridor, column):
+    """Fuzz case 1973: link.csv without one of its own tariff columns read every link's value
+    as blank (the tables' tariffs or no fee) without a word."""
+    from karvan.freight.corridor import CorridorWarning
+
+    p = corridor / "link.csv"
+    pd.read_csv(p, dtype=str, keep_default_na=False).drop(columns=[column]).to_csv(p, index=False)
+    with pytest.warns(CorridorWarning, match=f"link.csv: has no column {column} .*Add the column"):
+        load_corridor(corridor)
+
+
+def test_the_shipped_links_have_every_expected_column():
+    import warnings
+
+    from karvan.freight.corridor import CorridorWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        load_corridor()
+
+
 def test_fuzz_found_gmns_ids_must_be_whole_under_integer_id_type(tmp_path):
     from karvan.io.gmns import read_gmns
 

@@ -250,6 +250,11 @@ class Checker:
                     "corridor/")):  # cut or case only (no guessing) where tables have extras
                 self.message(f"{name}: {hint} (otherwise it is kept as an extra column and "
                              f"{f.name} is read as absent).", severity="warning", file=name)
+            elif f.expected and n:
+                what = f" ({f.description.rstrip('.')})" if f.description else ""
+                self.message(f"{name}: has no column {f.name}{what}; every row is read as if "
+                             f"it were blank. Add the column, blank where it does not apply, "
+                             f"to say that this is meant.", severity="warning", file=name)
 
     def _field(self, f: Field, raw: np.ndarray, rows: _Rows, missing_values
                ) -> tuple[np.ndarray, np.ndarray]:

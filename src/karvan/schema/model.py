@@ -8,7 +8,8 @@ Each input table has one file, ``<family>/<table>.schema.json`` in this package 
 - on a field: ``unit``, ``warnings`` (soft ``minimum``/``maximum``, as GMNS's own schemas have),
   ``aliases`` (other column names read as this one), ``severity`` (``"warning"``: a violation is
   reported but does not stop reading), ``fix`` (what to tell the user), ``default`` (the value
-  karvan uses where the cell is blank, for documentation);
+  karvan uses where the cell is blank, for documentation), ``expected`` (an optional column
+  whose absence changes the answer: a file without it is read, with a warning);
 - on a table: ``path`` (the file name), ``required`` (the file must exist), ``extends`` (schemas
   whose fields, keys and rules come first), ``rules`` (a condition on one field that requires
   something of another), ``coverage`` (a row must exist for every combination found in
@@ -61,6 +62,7 @@ class Field:
     severity: str = "error"
     fix: str | None = None
     default: Any = None
+    expected: bool = False
 
     @property
     def numeric(self) -> bool:
@@ -178,7 +180,7 @@ def _field(d: dict) -> Field:
         false_values=tuple(d.get("falseValues", DEFAULT_FALSE)),
         delimiter=d.get("delimiter"), item_type=d.get("itemType", "string"),
         aliases=tuple(d.get("aliases", ())), severity=d.get("severity", "error"),
-        fix=d.get("fix"), default=d.get("default"))
+        fix=d.get("fix"), default=d.get("default"), expected=bool(d.get("expected", False)))
 
 
 def _names(v) -> tuple[str, ...]:
