@@ -22,7 +22,7 @@ from karvan.freight import accounting as acc
 from karvan.freight.corridor import CorridorData
 from karvan.freight.observed import RunFlows
 from karvan.assign.classes import TrafficClass
-from karvan.freight.choice_model import choice_parameters
+from karvan.freight.choice_model import CorridorChoice, choice_parameters
 from karvan.freight.costs import build_network, commodity_classes
 from karvan.freight.route_family import classify_routes, read_route_families
 from karvan.io.atomic import atomic_folder
@@ -75,7 +75,7 @@ def run_scenario(
     progress: Callable[[str], None] | None = None,
     backcasts: bool = True,
     choice: str = "logit",
-    choice_parameters: pd.DataFrame | None = None,
+    choice_parameters: pd.DataFrame | CorridorChoice | None = None,
 ) -> ScenarioRun:
     """Apply ``scenario`` to ``data``, assign, and compute every result table.
 
@@ -90,7 +90,8 @@ def run_scenario(
         capacity-limited elements, every OD pair on its cheapest routes.
     choice_parameters
         A parameter table in the columns of ``choice_parameter.csv`` (a calibrated one) instead
-        of the dataset's.
+        of the dataset's, or the model :func:`corridor_choice` made of one (to read it once for
+        many runs).
     gap, method, max_iter
         The deterministic equilibrium's settings.
     lp
@@ -135,7 +136,8 @@ def run_scenario(
                              f"{' and '.join(CHOICE_TABLES)} (in {data.folder}); add them, or "
                              "run the deterministic model (choice='deterministic', "
                              "karvan run --choice deterministic).")
-        model = corridor_choice(data, choice_parameters, families)
+        model = (choice_parameters if isinstance(choice_parameters, CorridorChoice)
+                 else corridor_choice(data, choice_parameters, families))
         say(f"{scenario.name}: nested logit equilibrium with capacities")
         closed = set(data.links.index[data.links["status"] == "open"]) - set(
             inputs.links.index[inputs.links["status"] == "open"])
@@ -161,7 +163,11 @@ def run_scenario(
     raw_routes = crun.routes if crun is not None else route_flows(ue, min_share=1e-9)
     links = acc.link_results(net, ue, lp_res, data.commodities)
     routes = acc.route_table(raw_routes, net, g, ue.time, vot)
-    if families is not None:
+    if crun is not None:
+        fid = np.asarray(families["family_id"], dtype=object)
+        idx = raw_routes["family_idx"].to_numpy()
+        routes["family_id"] = np.where(idx >= 0, fid[np.maximum(idx, 0)], None)
+    elif families is not None:
         routes["family_id"] = classify_routes(routes["links"], families).to_numpy()
     countries = acc.country_transit(routes, raw_routes, net, g, zc)
     borders = acc.border_table(links)
@@ -195,7 +201,8 @@ def run_scenario(
                 cal_runs[y] = run_scenario(data, backcast_scenario(y), gap=gap, method=method,
                                            max_iter=max_iter, lp=False, backcasts=False,
                                            choice=choice,
-                                           choice_parameters=choice_parameters).flows
+                                           choice_parameters=model if choice == "logit"
+                                           else choice_parameters).flows
             except InputError as e:
                 log.warning("back-cast %d does not apply to this dataset, its reported volumes "
                             "are not compared: %s", y, e)
@@ -290,10 +297,11 @@ def _with_capacities(links: pd.DataFrame, crun) -> pd.DataFrame:
     """The links table with the choice model's capacities: whether a capacity bounds both
     directions, the utilization in that sense, and the multiplier in hours and USD/t."""
     cap = crun.capacities
-    both = crun.network.links["capacity_both_directions"].astype(str).str.lower().isin(
-        ["true", "1", "1.0", "t", "yes", "y"])
+    eng = crun.network.links
     links = links.copy()
-    links["capacity_both_directions"] = links["link_id"].map(both).fillna(False).astype(bool)
+    links["capacity_both_directions"] = links["link_id"].map(
+        eng["capacity_both_directions"]).fillna(False).astype(bool)
+    links["capacity_hard_tpy"] = links["link_id"].map(eng["capacity_hard_tpy"])
     util = cap.groupby("link_id")["utilization"].max()
     links["capacity_utilization"] = links["link_id"].map(util)
     h = cap.groupby("link_id")["shadow_price_h"].max()
