@@ -79,6 +79,23 @@ def _tariff_sources(data, links: pd.DataFrame, col: str, commodity: str
     return kind, key
 
 
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class DrawArrays:
+    """What one draw changes: the compiled graph (times, capacities, lengths), the demand, the
+    classes (each with its commodity's charges per link as ``link_cost``, USD/t), the charges per
+    commodity and link, lengths and capacities per link, values of time per commodity and the
+    tonnes of each demand row."""
+
+    graph: object
+    demand: Demand
+    classes: list
+    charges: dict
+    length: np.ndarray
+    capacity: np.ndarray
+    vot: np.ndarray
+    tonnes: np.ndarray
+
+
 @dataclasses.dataclass(eq=False)
 class CorridorModel:
     """A scenario's central solution and the arrays a draw changes (see the module notes).
@@ -105,6 +122,19 @@ class CorridorModel:
     def evaluate(self, values: np.ndarray | None) -> dict[str, float]:
         """Headline outputs at input ``values`` (None: the dataset's figures), plus
         ``_gap``, ``_iterations`` and ``_converged`` of the equilibrium."""
+        d = self.draw_arrays(values)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            res = assign(d.graph, d.demand, classes=d.classes, gap=self.gap,
+                         max_iter=self.max_iter, warm_start=self.central)
+        out = self._outputs(d.graph, res, d.charges, d.length, d.capacity, d.vot)
+        out["_gap"] = float(res.gap)
+        out["_iterations"] = float(res.iterations)
+        out["_converged"] = float(res.converged)
+        return out
+
+    def draw_arrays(self, values: np.ndarray | None) -> DrawArrays:
+        """The network, demand and classes of a draw (None: the dataset's figures)."""
         g = self.graph
         tg = self.targets
         p = self.parts
@@ -167,15 +197,7 @@ class CorridorModel:
         g2 = dataclasses.replace(g, free_flow_time=np.ascontiguousarray(time_l[g.arc_link]),
                                  capacity=np.ascontiguousarray(cap_arc),
                                  length=np.ascontiguousarray(length[g.arc_link]))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            res = assign(g2, demand, classes=classes, gap=self.gap, max_iter=self.max_iter,
-                         warm_start=self.central)
-        out = self._outputs(g2, res, charges, length, cap_l, vot_c)
-        out["_gap"] = float(res.gap)
-        out["_iterations"] = float(res.iterations)
-        out["_converged"] = float(res.converged)
-        return out
+        return DrawArrays(g2, demand, classes, charges, length, cap_l, vot_c, tonnes)
 
     def _outputs(self, g, res, charges, length, cap_l, vot_c) -> dict[str, float]:
         o = self.outputs
@@ -276,9 +298,37 @@ def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
     if foreign:
         raise InputError(f"inputs of tables {', '.join(foreign)} are not read by the corridor "
                          "model (a choice model's parameters need the choice model).")
-    run = run_scenario(data, scenario, gap=central_gap, lp=False)
+    run = run_scenario(data, scenario, gap=central_gap, lp=False, **deterministic_choice())
     ue = run.ue
     g = ue.graph
+    classes = tuple(ue.classes)
+    # demand rows -> cells of the central matrices
+    bs = ue.bushes
+    mc = np.zeros((len(classes), len(g.zone_ids), len(g.zone_ids)))
+    for b in range(len(bs.bush_class)):
+        mc[bs.bush_class[b], bs.bush_zone[b]] = bs.demand[b]
+    model = CorridorModel(scenario.name, scenario.year, g, ue, gap=gap, max_iter=max_iter,
+                          **model_parts(data, scenario, inputs, run, g, classes, mc))
+    model.output_names = [k for k in model.evaluate(None) if not k.startswith("_")]
+    return model
+
+
+def deterministic_choice() -> dict:
+    """The keyword that makes :func:`run_scenario` solve the deterministic user equilibrium
+    (the draws restart Algorithm B from its bushes), where it has a choice of models."""
+    import inspect
+
+    from karvan.scenario.run import run_scenario
+
+    return ({"choice": "deterministic"} if "choice" in inspect.signature(run_scenario).parameters
+            else {})
+
+
+def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np.ndarray
+                ) -> dict:
+    """The arrays a draw changes, for a central ``run`` of ``scenario`` on graph ``g`` with
+    ``classes`` and central demand cells ``mc`` (class, origin, destination): targets of the
+    inputs, tariff sources, demand rows mapped to cells, the headline outputs' definitions."""
     lids = [str(x) for x in g.link_ids]
     raw = run.inputs.links.loc[g.link_ids]
     eng = run.network.links.loc[g.link_ids]
@@ -336,15 +386,10 @@ def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
     com_tab = data.commodities.set_index("commodity_id")
     targets["commodity.vot"] = inputs.target("commodity", "vot", commodities,
                                              com_tab.loc[commodities, "vot_usd_per_t_h"])
-    classes = tuple(ue.classes)
     class_commodity = np.array([commodities.index(acc.commodity_of(c.name)) for c in classes])
     # demand rows -> cells of the central matrices
-    bs = ue.bushes
     zones = list(g.zone_ids)
     zi = {z: i for i, z in enumerate(zones)}
-    mc = np.zeros((len(classes), len(zones), len(zones)))
-    for b in range(len(bs.bush_class)):
-        mc[bs.bush_class[b], bs.bush_zone[b]] = bs.demand[b]
     dem = data.demand
     n = len(dem)
     ks, is_, js = np.full(n, -1), np.zeros(n, np.int64), np.zeros(n, np.int64)
@@ -374,11 +419,9 @@ def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
                    "growth_rule": _growth_rule(data, dem), "years": scenario.year - data.base_year}
     parts = {"sailing": raw["mode"].isin(["ferry", "sea"]).to_numpy(),
              "tariff_src": tariff_src, "commodities": commodities}
-    outputs = _output_spec(data, run, g, raw, cap)
-    model = CorridorModel(scenario.name, scenario.year, g, ue, classes, class_commodity, targets,
-                          parts, demand_rows, outputs, gap, max_iter)
-    model.output_names = [k for k in model.evaluate(None) if not k.startswith("_")]
-    return model
+    outputs = _output_spec(data, g, raw, cap, classes)
+    return {"classes": classes, "class_commodity": class_commodity, "targets": targets,
+            "parts": parts, "demand_rows": demand_rows, "outputs": outputs}
 
 
 def _growth_rule(data, dem: pd.DataFrame) -> np.ndarray:
@@ -401,7 +444,7 @@ def _growth_rule(data, dem: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _output_spec(data, run, g, raw: pd.DataFrame, cap: np.ndarray) -> dict:
+def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes) -> dict:
     lids = [str(x) for x in g.link_ids]
     li = {x: i for i, x in enumerate(lids)}
     folder = data.folder
@@ -438,7 +481,7 @@ def _output_spec(data, run, g, raw: pd.DataFrame, cap: np.ndarray) -> dict:
                            ).astype(float)
         pair_dests[i] = [(pi, np.flatnonzero(zcountry == dc)) for pi, (oc, dc)
                          in enumerate(SHARE_PAIRS) if zcountry[i] == oc]
-    names = [c.name for c in run.ue.classes]
+    names = [c.name for c in classes]
     zone_node = dict(zip(g.zone_ids, g.zone_nodes))
     shipper = {}
     for r in ods.itertuples(index=False):
