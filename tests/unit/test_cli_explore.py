@@ -78,3 +78,26 @@ def test_route_set_statistics_of_one_bush_and_their_checks():
     assert wsum[j, :n_c, 0].sum() > 0
     with pytest.raises(InputError, match="columns"):
         bush_route_sets(res, 0, member[:, :-1], w)
+
+
+def test_unknown_choice_model_exits_2_before_any_work(tmp_path):
+    code, text = run("explore", "baseline", "--draws", "4", "--choice", "probit", "--out",
+                     tmp_path / "e")
+    assert code == 2 and "unknown choice model 'probit'; use logit or deterministic" in text
+    assert not (tmp_path / "e").exists()
+
+
+def test_list_inputs_under_each_choice_model():
+    from karvan.explore.study import default_choice
+
+    code, text = run("explore", "--list-inputs", "--choice", "deterministic")
+    assert code == 0 and "under the deterministic choice model" in text
+    assert "choice." not in text
+    code, text = run("explore", "--list-inputs", "--choice", "logit")
+    if default_choice() != "logit":  # the corridor run has no logit model yet
+        assert code == 2 and "no logit choice model yet" in text
+        return
+    assert code == 0 and "under the logit choice model" in text, text
+    assert "choice.theta:assumption[KV_ASSUMPTION]" in text and "lognormal(sigma=0.5)" in text
+    code, text = run("explore", "--list-inputs")
+    assert "under the logit choice model" in text  # the default is karvan run's

@@ -36,6 +36,10 @@ def explore(
                                                    "(default: built in).")] = None,
     uncertainty: Annotated[Path | None, typer.Option(
         help="Uncertainty table (default: the dataset's uncertainty.csv).")] = None,
+    choice: Annotated[str | None, typer.Option(
+        help="Choice model of each draw: logit (nested logit over route families with "
+             "capacities; its parameters are uncertain inputs too) or deterministic (user "
+             "equilibrium); default what karvan run uses.")] = None,
     inputs: Annotated[list[str] | None, typer.Option(
         "--input", help="Vary only these factors (names or patterns such as 'demand.*'); "
                         "repeat the option.")] = None,
@@ -70,18 +74,19 @@ def explore(
     from rich.table import Table
 
     from karvan.errors import InputError
+    from karvan.explore.study import check_choice, experiment_inputs
     from karvan.freight.corridor import load_corridor
 
+    choice = check_choice(choice)
     dataset = load_corridor(data)
     if list_inputs:
-        from karvan.explore.inputs import corridor_inputs
-
-        ins = corridor_inputs(dataset, uncertainty)
+        ins = experiment_inputs(dataset, uncertainty, choice=choice)
         if inputs:
             ins = ins.select(inputs)
         # plain lines, one input each, so that names can be copied whole into --input
-        out.print(f"{len(ins)} uncertain inputs in {len(ins.factors)} factors "
-                  "(input, rows, distribution, drawn as, factor):", highlight=False)
+        out.print(f"{len(ins)} uncertain inputs in {len(ins.factors)} factors under the "
+                  f"{choice} choice model (input, rows, distribution, drawn as, factor):",
+                  highlight=False)
         for r in ins.table().itertuples(index=False):
             out.print(f"{r.input}\t{r.rows}\t{r.distribution}\t{r.drawn}\t{r.factor}",
                       highlight=False, soft_wrap=True)
@@ -99,7 +104,8 @@ def explore(
             bar.update(task, completed=done, total=total, description=f"explore {note}")
 
         res = run(scenarios or None, draws=draws, sampler=sampler, seed=seed, data=dataset,
-                  uncertainty=uncertainty, select=inputs, groups=groups, workers=workers,
+                  uncertainty=uncertainty, choice=choice, select=inputs, groups=groups,
+                  workers=workers,
                   scheduler=scheduler, out=out_dir, store=store, batch_size=batch_size,
                   gap=gap, progress=progress)
     exp = res.experiment

@@ -252,16 +252,23 @@ class CorridorModel:
             for oi, opt in enumerate(o["options"]):
                 out[f"share:{oc}-{dc}:{opt}"] = (float(share_num[pi, oi] / share_den[pi])
                                                  if share_den[pi] > 0 else float("nan"))
-        for (od, com, opt), (k, on, dn, arcs) in o["shipper"].items():
+        out.update(self._shipper(g, res.class_costs, res.time, charges, vot_c))
+        return out
+
+    def _shipper(self, g, class_costs, time, charges, vot_c) -> dict[str, float]:
+        """Cost (USD/t) and time (days) of the best route through each route option for each
+        shipper OD, at the draw's class costs and arc times (hours)."""
+        out: dict[str, float] = {}
+        coms = self.parts["commodities"]
+        for (od, com, opt), (k, on, dn, arcs) in self.outputs["shipper"].items():
             cost_usd = t_days = float("nan")
             if len(arcs):
-                _, path = acc.best_via(g, np.ascontiguousarray(res.class_costs[k]), on, dn, arcs)
+                _, path = acc.best_via(g, np.ascontiguousarray(class_costs[k]), on, dn, arcs)
                 if path:
                     a = np.asarray(path)
-                    t = float(res.time[a].sum())
-                    ci = p["commodities"].index(com)
+                    t = float(time[a].sum())
                     ch = float(charges[com][g.arc_link[a]].sum())
-                    cost_usd = ch + float(vot_c[ci]) * t
+                    cost_usd = ch + float(vot_c[coms.index(com)]) * t
                     t_days = t / 24.0
             out[f"shipper:{od}:{com}:{opt}:cost_usd_per_t"] = cost_usd
             out[f"shipper:{od}:{com}:{opt}:time_days"] = t_days
