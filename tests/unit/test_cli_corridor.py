@@ -15,7 +15,9 @@ ENV = {"COLUMNS": "200"}
 
 TABLES = {"links", "routes", "countries", "borders", "bottlenecks", "skims", "convergence",
           "demand", "no_path", "modifications", "calibration", "unserved", "lp_routes",
-          "shipper", "calibration_summary"}
+          "shipper", "calibration_summary", "family_shares"}
+#: the choice model's tables (karvan run --choice logit, the default)
+CHOICE_TABLES = {"capacities", "choice_unserved"}
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +40,30 @@ def test_run_writes_every_table_and_a_manifest(results):
         folder = out / name
         man = json.loads((folder / "manifest.json").read_text())
         assert man["scenario"]["name"] == name
-        assert set(man["tables"]) == TABLES
+        assert set(man["tables"]) == TABLES | CHOICE_TABLES
         assert man["convergence"]["converged"] is True
+        assert man["settings"]["choice"] == "logit"
+        assert man["settings"]["choice_parameters"]["theta_usd"]["grain"] > 0
         assert man["inputs"]["sha256_16"]["link.csv"]
         for t in TABLES:
             assert (folder / f"{t}.parquet").exists() and (folder / f"{t}.csv").exists()
     assert "Scenarios" in text and "my_case" in text and "Border crossings" in text
+    assert "Route families" in text and "RU-IN" in text and "sea_suez_black_sea" in text
+    assert "Binding capacities" in text and "T_IR_ASTARA_TERMINAL" in text
+
+
+def test_run_deterministic_keeps_the_previous_model(tmp_path):
+    r = runner.invoke(app, ["run", "baseline", "--choice", "deterministic", "--out",
+                            str(tmp_path), "--quiet", "--no-gpkg", "--no-report", "--no-lp"],
+                      env=ENV)
+    assert r.exit_code == 0, r.output
+    man = json.loads((tmp_path / "baseline" / "manifest.json").read_text())
+    assert man["settings"]["choice"] == "deterministic"
+    assert man["settings"]["ue_method"] == "algorithm-b"
+    assert "capacities" not in man["tables"] and "family_shares" in man["tables"]
+    bad = runner.invoke(app, ["run", "baseline", "--choice", "probit", "--out", str(tmp_path)],
+                        env=ENV)
+    assert bad.exit_code != 0 and "--choice must be logit or deterministic" in bad.output
 
 
 def test_user_scenario_scales_its_demand(results):

@@ -46,8 +46,8 @@ def test_bad_input_exits_2_before_any_work(args, match, tmp_path):
 
 
 def test_a_small_experiment_in_process(tmp_path):
-    code, text = run("explore", "baseline", "--draws", "2", "--workers", "0", "--out",
-                     tmp_path / "e", "--quiet")
+    code, text = run("explore", "baseline", "--draws", "2", "--choice", "deterministic",
+                     "--workers", "0", "--out", tmp_path / "e", "--quiet")
     assert code == 0, text
     assert "Statements" in text and "experiment in" in text
     page = (tmp_path / "e" / "report.html").read_text()
@@ -55,8 +55,8 @@ def test_a_small_experiment_in_process(tmp_path):
     b = pd.read_csv(tmp_path / "e" / "bands.csv")
     assert {"p5", "p50", "p95"} <= set(b.columns) and (b["n"] == 2).any()
     # the same command again resumes: nothing left to compute
-    code, text = run("explore", "baseline", "--draws", "2", "--workers", "0", "--out",
-                     tmp_path / "e", "--quiet")
+    code, text = run("explore", "baseline", "--draws", "2", "--choice", "deterministic",
+                     "--workers", "0", "--out", tmp_path / "e", "--quiet")
     assert code == 0 and "0 draws computed, 3 resumed" in text, text
 
 

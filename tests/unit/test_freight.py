@@ -42,7 +42,7 @@ def test_transfer_time_and_cost(tmp_path):
         demand=[("ZA", "ZB", "box", 1000.0)],
     )
     data = load_corridor(folder)
-    run = run_scenario(data, scenario(tmp_path, "year = 2024\n"))
+    run = run_scenario(data, scenario(tmp_path, "year = 2024\n"), choice="deterministic")
     sk = run.tables["skims"].iloc[0]
     assert sk["time_h"] == pytest.approx(23.0)
     assert sk["charge_usd_per_t"] == pytest.approx(11.0)
@@ -73,7 +73,8 @@ def _two_borders(tmp_path, vot):
 
 @pytest.mark.parametrize(("vot", "used"), [(1.0, "AA-BB_X"), (3.0, "AA-BB_Y")])
 def test_border_dwell_and_fee_decide_the_crossing(tmp_path, vot, used):
-    run = run_scenario(_two_borders(tmp_path, vot), scenario(tmp_path, "year = 2024\n"))
+    run = run_scenario(_two_borders(tmp_path, vot), scenario(tmp_path, "year = 2024\n"),
+                       choice="deterministic")
     b = run.tables["borders"].set_index("border_id")
     other = ({"AA-BB_X", "AA-BB_Y"} - {used}).pop()
     assert b.at[used, "tonnes_tot"] == pytest.approx(7.0)
@@ -88,13 +89,13 @@ def test_closing_a_border_by_scenario_moves_the_flow(tmp_path):
     data = _two_borders(tmp_path, 1.0)
     s = scenario(tmp_path, 'year = 2026\n[[modification]]\naction = "close"\n'
                            'borders = ["AA-BB_X"]\nyear = 2025\n')
-    b = run_scenario(data, s).tables["borders"].set_index("border_id")
+    b = run_scenario(data, s, choice="deterministic").tables["borders"].set_index("border_id")
     assert b.at["AA-BB_Y", "tonnes_tot"] == pytest.approx(7.0)
     assert "AA-BB_X" not in b.index or b.at["AA-BB_X", "tonnes_tot"] == 0
     # a modification dated after the scenario year does nothing
     s2 = scenario(tmp_path, 'year = 2024\n[[modification]]\naction = "close"\n'
                             'borders = ["AA-BB_X"]\nyear = 2025\n', name="s2")
-    b2 = run_scenario(data, s2).tables["borders"].set_index("border_id")
+    b2 = run_scenario(data, s2, choice="deterministic").tables["borders"].set_index("border_id")
     assert b2.at["AA-BB_X", "tonnes_tot"] == pytest.approx(7.0)
 
 
@@ -118,12 +119,12 @@ def test_ferry_waiting_time_from_frequency(tmp_path):
     assert costs["wait_h"] == pytest.approx(12.0)
     assert costs["time_h"] == pytest.approx(22.0)
     # rail: 12 h + 18 $/t = 30 $/t at 1 $/t/h; ferry: 22 h + 6 $/t = 28 -> ferry
-    run = run_scenario(data, scenario(tmp_path, "year = 2024\n"))
+    run = run_scenario(data, scenario(tmp_path, "year = 2024\n"), choice="deterministic")
     assert run.tables["routes"]["links"].iloc[0] == "f"
     # halve the sailings: wait 24 h, ferry 40 $/t -> rail
     s = scenario(tmp_path, 'year = 2024\n[[modification]]\naction = "set"\nlinks = ["f"]\n'
                            'field = "frequency_per_week"\nvalue = 3.5\n', name="s2")
-    assert run_scenario(data, s).tables["routes"]["links"].iloc[0] == "r"
+    assert run_scenario(data, s, choice="deterministic").tables["routes"]["links"].iloc[0] == "r"
 
 
 def _capacity_toy(tmp_path, cap_cheap, cap_dear, demand):
@@ -140,7 +141,7 @@ def _capacity_toy(tmp_path, cap_cheap, cap_dear, demand):
 
 def test_capacity_lp_shadow_price_equals_hand_value(tmp_path):
     data = _capacity_toy(tmp_path, 600.0, np.nan, 1000.0)
-    run = run_scenario(data, scenario(tmp_path, "year = 2024\n"))
+    run = run_scenario(data, scenario(tmp_path, "year = 2024\n"), choice="deterministic")
     links = run.tables["links"].set_index("link_id")
     assert links.at["cheap", "lp_tonnes_tot"] == pytest.approx(600.0)
     assert links.at["dear", "lp_tonnes_tot"] == pytest.approx(400.0)
@@ -152,7 +153,7 @@ def test_capacity_lp_shadow_price_equals_hand_value(tmp_path):
 
 def test_unserved_demand_when_capacity_is_short(tmp_path):
     data = _capacity_toy(tmp_path, 600.0, 300.0, 1000.0)
-    run = run_scenario(data, scenario(tmp_path, "year = 2024\n"))
+    run = run_scenario(data, scenario(tmp_path, "year = 2024\n"), choice="deterministic")
     un = run.tables["unserved"]
     assert un["unserved"].sum() == pytest.approx(100.0)
     links = run.tables["links"].set_index("link_id")
@@ -172,7 +173,8 @@ def test_transit_accounting(tmp_path):
         links=links, zones=[("ZA", "A", "AA"), ("ZC", "C", "CC"), ("ZM", "M", "BB")],
         commodities=[("c", 1.0, 100.0)],
         demand=[("ZA", "ZC", "c", 10.0), ("ZA", "ZM", "c", 4.0)])
-    run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2024\n"))
+    run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2024\n"),
+                       choice="deterministic")
     c = run.tables["countries"].set_index("country")
     assert c.at["BB", "transit_tonnes"] == pytest.approx(10.0)
     assert c.at["BB", "transit_tonne_km"] == pytest.approx(10.0 * 200)
@@ -189,7 +191,8 @@ def test_ue_splits_symmetric_capacitated_routes(tmp_path):
     folder = write_corridor(tmp_path / "u", nodes=[("A", 0, 0, "AA"), ("B", 1, 0, "AA")],
                             links=links, zones=[("ZA", "A", "AA"), ("ZB", "B", "AA")],
                             commodities=[("c", 1.0, 100.0)], demand=[("ZA", "ZB", "c", 150.0)])
-    run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2024\n"))
+    run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2024\n"),
+                       choice="deterministic")
     l = run.tables["links"].set_index("link_id")
     assert l.at["p", "tonnes_tot"] == pytest.approx(75.0, rel=1e-4)
     assert l.at["p", "utilization"] == pytest.approx(0.75, rel=1e-4)
@@ -201,7 +204,8 @@ def test_growth_by_year(tmp_path):
                             links=links, zones=[("ZA", "A", "AA"), ("ZB", "B", "BB")],
                             commodities=[("c", 1.0, 100.0)], demand=[("ZA", "ZB", "c", 100.0)],
                             growth=[("*", "*", "*", 0.10), ("AA", "BB", "c", 0.05)])
-    run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2026\n"))
+    run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2026\n"),
+                       choice="deterministic")
     assert run.tables["links"]["tonnes_tot"].iloc[0] == pytest.approx(100 * 1.05**2)
 
 

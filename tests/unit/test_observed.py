@@ -23,7 +23,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def base(data):
-    return run_scenario(data, load_scenario("baseline"), lp=False)
+    return run_scenario(data, load_scenario("baseline"), lp=False, choice="deterministic")
 
 
 def _obs(rows):

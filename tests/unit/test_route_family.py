@@ -26,7 +26,10 @@ ISSUE_8_FAMILIES = {"sea_suez_baltic", "sea_suez_black_sea", "sea_far_east", "in
 
 @pytest.fixture(scope="module")
 def baseline_routes():
-    run = run_scenario(load_corridor(), load_scenario("baseline"), lp=False)
+    # the classifier on the routes of the deterministic model (the logit model classifies its
+    # own routes with it: tests/unit/test_corridor_choice.py)
+    run = run_scenario(load_corridor(), load_scenario("baseline"), lp=False,
+                       choice="deterministic")
     return run.tables["routes"]
 
 

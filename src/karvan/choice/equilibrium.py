@@ -145,7 +145,7 @@ class _State:
         self.rs = rs
         if self.nests is not None:
             self.cnests = CompiledNests(self.cnests.names, route_families(rs, self.nests),
-                                        self.cnests.scale, self.cnests.asc)
+                                        self.cnests.scale, self.cnests.asc, self.cnests.nest)
         ps = KL.path_size(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, self.weight,
                           self.ca.n_chunks)
         self.lnps = self.beta * np.log(ps)

@@ -26,7 +26,7 @@ M. Ben-Akiva and S. R. Lerman, Discrete Choice Analysis, MIT Press, 1985, chapte
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,26 +52,51 @@ class Nests:
         Alternative-specific constants (time units): a table with columns ``family``,
         ``class`` (optional: all classes when absent or blank; a row for one class overrides
         the row for all) and ``constant``; or a mapping family -> constant for every class.
+    nest_of
+        Family -> nest name, when several families share a nest (the corridor's all-water
+        families, say): the routes of the families of one nest compete within it with the
+        nest's scale, each family keeping its constants. Default: every family is a nest of
+        its own. With ``nest_of``, ``scale`` is keyed by nest name.
+    classify
+        Family index (in :attr:`names`, -1 for none) of every route of a route set, when the
+        rule of ``links`` (the first family whose links a route uses, or its waypoints' name)
+        does not describe the families; called again when column generation adds routes.
+    require_members
+        Raise when a family has no route in the route set (default). False: such families
+        simply do not compete (a corridor family that no OD pair of a scenario can use).
     """
 
     links: Mapping[str, Sequence]
     scale: Mapping[str, float] = field(default_factory=dict)
     constants: pd.DataFrame | Mapping[str, float] | None = None
+    nest_of: Mapping[str, str] | None = None
+    classify: Callable[[RouteSet], np.ndarray] | None = None
+    require_members: bool = True
 
     @property
     def names(self) -> list[str]:
         """Family names, in priority order."""
         return list(self.links)
 
+    @property
+    def nest_names(self) -> list[str]:
+        """Nest names: the families themselves, or the distinct values of ``nest_of`` in the
+        order of the families."""
+        if self.nest_of is None:
+            return self.names
+        return list(dict.fromkeys(str(self.nest_of.get(f, f)) for f in self.names))
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CompiledNests:
-    """Nest arrays: the family of each route, scales, and constants per class and family."""
+    """Nest arrays: the family of each route, the scale of each nest, constants per class and
+    family, and the nest of each family."""
 
     names: tuple[str, ...]
     family: np.ndarray
     scale: np.ndarray
     asc: np.ndarray
+    nest: np.ndarray | None = None
 
 
 def check_nests(nests: Nests, class_names: Sequence[str], link_ids) -> tuple[np.ndarray,
@@ -90,7 +115,7 @@ def check_nests(nests: Nests, class_names: Sequence[str], link_ids) -> tuple[np.
     if not names:
         problems.append("no route family given.")
     known_links = set(np.asarray(link_ids).tolist())
-    for f, ls in nests.links.items():
+    for f, ls in (nests.links.items() if nests.classify is None else ()):
         ls = list(ls)
         if not ls:
             problems.append(f"nest {f!r} has no member: give it at least one link id.")
@@ -99,12 +124,19 @@ def check_nests(nests: Nests, class_names: Sequence[str], link_ids) -> tuple[np.
         if bad:
             problems.append(f"nest {f!r} names links that are not in the network "
                             f"({format_ids(bad)}).")
-    unknown = sorted(set(map(str, nests.scale)) - set(names))
+    if nests.nest_of is not None:
+        bad = sorted(set(map(str, nests.nest_of)) - set(names))
+        if bad:
+            problems.append(f"nest_of names unknown families {format_ids(bad)} (families: "
+                            f"{format_ids(names)}).")
+    nest_names = nests.nest_names
+    what = "families" if nests.nest_of is None else "nests"
+    unknown = sorted(set(map(str, nests.scale)) - set(nest_names))
     if unknown:
-        problems.append(f"scales given for unknown families {format_ids(unknown)} (families: "
-                        f"{format_ids(names)}).")
-    scale = np.ones(len(names))
-    for i, f in enumerate(names):
+        problems.append(f"scales given for unknown {what} {format_ids(unknown)} ({what}: "
+                        f"{format_ids(nest_names)}).")
+    scale = np.ones(len(nest_names))
+    for i, f in enumerate(nest_names):
         v = nests.scale.get(f, 1.0)
         try:
             v = float(v)
@@ -150,7 +182,20 @@ def check_nests(nests: Nests, class_names: Sequence[str], link_ids) -> tuple[np.
 
 
 def route_families(rs: RouteSet, nests: Nests) -> np.ndarray:
-    """Family index (in ``nests.names``) of every route, -1 for none (see the module notes)."""
+    """Family index (in ``nests.names``) of every route, -1 for none (see the module notes, or
+    ``nests.classify`` when given).
+
+    Raises
+    ------
+    InputError
+        When ``nests.classify`` returns something other than one family index per route.
+    """
+    if nests.classify is not None:
+        fam = np.asarray(nests.classify(rs), dtype=np.int64)
+        if fam.shape != (rs.n_routes,) or ((fam < -1) | (fam >= len(nests.names))).any():
+            raise InputError("the nests' classify function must return one family index "
+                             f"(-1 to {len(nests.names) - 1}) per route.", "nests")
+        return fam
     g = rs.graph
     names = nests.names
     lid = pd.Index(g.link_ids)
@@ -181,11 +226,16 @@ def compile_nests(nests: Nests, rs: RouteSet) -> CompiledNests:
     scale, asc = check_nests(nests, rs.class_names, rs.graph.link_ids)
     fam = route_families(rs, nests)
     empty = [f for i, f in enumerate(nests.names) if not (fam == i).any()]
-    if empty:
+    if empty and nests.require_members:
         raise InputError(f"nests {format_ids(empty)} have no member: no route of any OD pair "
                          "uses their links (add waypoints so that each family has a route, or "
                          "drop the nest).", "nests")
-    return CompiledNests(tuple(nests.names), fam, scale, asc)
+    nest = None
+    if nests.nest_of is not None:
+        pos = {n: i for i, n in enumerate(nests.nest_names)}
+        nest = np.array([pos[str(nests.nest_of.get(f, f))] for f in nests.names],
+                        dtype=np.int64)
+    return CompiledNests(tuple(nests.names), fam, scale, asc, nest)
 
 
 def nested_logit_shares(rs: RouteSet, cost: np.ndarray, theta: np.ndarray, cn: CompiledNests,
@@ -193,6 +243,18 @@ def nested_logit_shares(rs: RouteSet, cost: np.ndarray, theta: np.ndarray, cn: C
     """Share of every route of ``rs`` within its OD pair at route costs ``cost`` (time units),
     dispersion ``theta`` per class, with the nests ``cn`` (see the module notes)."""
     lnps = np.zeros(rs.n_routes) if lnps is None else lnps
-    return KL.nested_shares(rs.od_ptr, rs.od_class, np.ascontiguousarray(cost, dtype=float),
-                            lnps, np.asarray(theta, dtype=float), cn.family, cn.scale,
-                            np.ascontiguousarray(cn.asc), np.empty(rs.n_routes))
+    if cn.nest is None:
+        return KL.nested_shares(rs.od_ptr, rs.od_class, np.ascontiguousarray(cost, dtype=float),
+                                lnps, np.asarray(theta, dtype=float), cn.family, cn.scale,
+                                np.ascontiguousarray(cn.asc), np.empty(rs.n_routes))
+    # families grouped in nests: each route's family constant joins its cost, and the nests
+    # are the kernel's groups
+    fam = cn.family
+    has = fam >= 0
+    cost = np.array(cost, dtype=float)
+    cls = rs.od_class[rs.route_od]
+    cost[has] += cn.asc[cls[has], fam[has]]
+    group = np.where(has, cn.nest[np.maximum(fam, 0)], -1).astype(np.int64)
+    return KL.nested_shares(rs.od_ptr, rs.od_class, cost, lnps, np.asarray(theta, dtype=float),
+                            group, cn.scale, np.zeros((len(rs.class_names), len(cn.scale))),
+                            np.empty(rs.n_routes))

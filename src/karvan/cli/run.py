@@ -25,6 +25,10 @@ def run(
     gap: Annotated[float, typer.Option(help="Relative gap of the user equilibrium.")] = 1e-10,
     method: Annotated[str, typer.Option(help="Equilibrium method: algorithm-b (route lists "
                                              "from its bushes) or bfw.")] = "algorithm-b",
+    choice: Annotated[str, typer.Option(help="Choice model: logit (nested logit over route "
+                                             "families, hard capacities with shadow prices) "
+                                             "or deterministic (user equilibrium, BPR "
+                                             "delays).")] = "logit",
     lp: Annotated[bool, typer.Option(help="Also solve the capacity LP.")] = True,
     report: Annotated[bool, typer.Option(help="Write <out>/report.html: every scenario run, "
                                               "each against the first.")] = True,
@@ -57,6 +61,10 @@ def run(
     from karvan.store import RunStore
 
     t0 = time.perf_counter()
+    from karvan.scenario.run import CHOICES
+
+    if choice not in CHOICES:
+        raise InputError(f"--choice must be {' or '.join(CHOICES)}, not {choice!r}.")
     if report:
         from karvan.report.i18n import check_lang
 
@@ -85,7 +93,7 @@ def run(
                 if not quiet:
                     status.update(msg)
             r = run_scenario(dataset, spec, gap=gap, method=method,
-                             lp=lp and spec.name not in added, progress=say)
+                             lp=lp and spec.name not in added, progress=say, choice=choice)
             if run_store is None:  # created with the first result, not before
                 run_store = RunStore(store_dir)
             run_id = save_run(r, run_store, dataset)

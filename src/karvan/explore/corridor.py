@@ -305,7 +305,8 @@ def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
     if foreign:
         raise InputError(f"inputs of tables {', '.join(foreign)} are not read by the corridor "
                          "model (a choice model's parameters need the choice model).")
-    run = run_scenario(data, scenario, gap=central_gap, lp=False, **deterministic_choice())
+    # the draws restart Algorithm B from the central bushes: the deterministic model
+    run = run_scenario(data, scenario, gap=central_gap, lp=False, choice="deterministic")
     ue = run.ue
     g = ue.graph
     classes = tuple(ue.classes)
@@ -318,17 +319,6 @@ def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
                           **model_parts(data, scenario, inputs, run, g, classes, mc))
     model.output_names = [k for k in model.evaluate(None) if not k.startswith("_")]
     return model
-
-
-def deterministic_choice() -> dict:
-    """The keyword that makes :func:`run_scenario` solve the deterministic user equilibrium
-    (the draws restart Algorithm B from its bushes), where it has a choice of models."""
-    import inspect
-
-    from karvan.scenario.run import run_scenario
-
-    return ({"choice": "deterministic"} if "choice" in inspect.signature(run_scenario).parameters
-            else {})
 
 
 def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np.ndarray

@@ -84,7 +84,8 @@ def read_route_families(folder: str | os.PathLike | None = None) -> pd.DataFrame
     Returns
     -------
     pandas.DataFrame
-        The families, sorted by priority, with ``priority`` as int.
+        The families, sorted by priority, with ``priority`` as int and ``line``, the row's
+        line in the file.
 
     Raises
     ------
@@ -118,7 +119,7 @@ def read_route_families(folder: str | os.PathLike | None = None) -> pd.DataFrame
         p.add("route_family.csv: no catch-all family (via_link_ids = *): some routes would have "
               "no family.")
     p.raise_if_any()
-    return fam.assign(priority=fam["priority"].astype(int)).sort_values(
+    return fam.assign(priority=fam["priority"].astype(int), line=fam.index + 2).sort_values(
         "priority", ignore_index=True)
 
 

@@ -17,6 +17,7 @@ from karvan.freight.corridor import CorridorData, load_corridor
 from karvan.io.atomic import atomic_write_text
 from karvan.report import geo, svg
 from karvan.report.calibration import calibration_section
+from karvan.report.choice import choice_section
 from karvan.report.i18n import RTL, check_lang, country_name, fmt_num, fmt_pct, label, mode_name
 from karvan.report.page import Panel, num, pct, render_page, table, text
 from karvan.report.results import (
@@ -229,6 +230,8 @@ def _panel(r: RunResults, lines, proj, lang: str, t_max: float) -> Panel:
         width_legend=Markup(svg.width_legend(t_max, lang, rtl=lang in RTL)),
         tables=[t for t in (calibration_section(r.tables.get("calibration"),
                                                 r.tables.get("calibration_summary"), lang),
+                            choice_section(r.tables.get("family_shares"),
+                                           r.tables.get("capacities"), lang),
                             _countries(r, lang), _bottlenecks(r, lang), _borders(r, lang),
                             _shipper(r, lang)) if t is not None])
 

@@ -161,6 +161,31 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "ferry": ("ferry", "паром", "کشتی فری"),
     "mode_transfer": ("transfer", "перевалка", "انتقال بار"),
     "mode_border": ("border", "граница", "مرز"),
+    # the choice model (karvan.report.choice)
+    "choice": ("Route families and binding capacities",
+               "Семейства маршрутов и ограничивающие мощности",
+               "خانواده‌های مسیر و ظرفیت‌های محدودکننده"),
+    "choice_note": (
+        "Choice model (nested logit over route families, hard capacities): each family's share "
+        "of the tonnes of the major country pairs, all commodities; the binding capacities with "
+        "their multiplier in hours of queue and in USD per tonne (hours × value of time, "
+        "averaged over the tonnes through).",
+        "Модель выбора (вложенный логит по семействам маршрутов, жёсткие мощности): доля "
+        "каждого семейства в тоннах основных пар стран, все грузы; ограничивающие мощности и их "
+        "множители в часах очереди и в долларах за тонну (часы × стоимость времени, в среднем "
+        "по проходящим тоннам).",
+        "مدل انتخاب (لاجیت آشیانه‌ای بر خانواده‌های مسیر، ظرفیت‌های سخت): سهم هر خانواده از "
+        "تناژ جفت‌کشورهای اصلی، همه کالاها؛ ظرفیت‌های محدودکننده با ضریب آن‌ها به ساعت صف و به "
+        "دلار در تن (ساعت × ارزش زمان، میانگین بر تناژ عبوری)."),
+    "od_pair": ("Country pair", "Пара стран", "جفت کشور"),
+    "family": ("Route family", "Семейство маршрутов", "خانواده مسیر"),
+    "nest": ("Nest", "Гнездо", "آشیانه"),
+    "share": ("Share", "Доля", "سهم"),
+    "direction": ("Direction", "Направление", "جهت"),
+    "shadow_h": ("Shadow price, h", "Теневая цена, ч", "قیمت سایه، ساعت"),
+    "shadow_usd": ("Shadow price, USD/t", "Теневая цена, долл./т", "قیمت سایه، دلار در تن"),
+    "no_binding": ("No capacity binds.", "Ни одна мощность не ограничивает.",
+                   "هیچ ظرفیتی محدودکننده نیست."),
     # calibration (karvan.report.calibration)
     "calibration": ("Calibration against reported volumes",
                     "Калибровка по фактическим объёмам",

@@ -26,10 +26,10 @@ from karvan.scenario.run import run_scenario
 
 
 def corridor_runner(data: CorridorData, *, gap: float = 1e-10, method: str = "algorithm-b",
-                    max_iter: int = 5000) -> Runner:
-    """The deterministic assignment as an OD-estimation runner: base-year cell tonnes (the rows
-    of ``data.demand``) -> the runs of the base year and of every back-cast year that has
-    observations."""
+                    max_iter: int = 5000, choice: str = "deterministic") -> Runner:
+    """An assignment as an OD-estimation runner: base-year cell tonnes (the rows of
+    ``data.demand``) -> the runs of the base year and of every back-cast year that has
+    observations; the deterministic model unless ``choice`` is ``logit``."""
     base = reference_scenario(data.base_year, base_year=data.base_year)
     years = pd.to_numeric(data.observed["year"], errors="coerce")
     past = [y for y in backcast_years() if (years == y).any()]
@@ -39,7 +39,7 @@ def corridor_runner(data: CorridorData, *, gap: float = 1e-10, method: str = "al
         out = {}
         for spec in [base] + [backcast_scenario(y) for y in past]:
             out[spec.year] = run_scenario(d, spec, gap=gap, method=method, max_iter=max_iter,
-                                          lp=False, backcasts=False).flows
+                                          lp=False, backcasts=False, choice=choice).flows
         return out
 
     return run

@@ -22,7 +22,9 @@ from karvan.freight import accounting as acc
 from karvan.freight.corridor import CorridorData
 from karvan.freight.observed import RunFlows
 from karvan.assign.classes import TrafficClass
+from karvan.freight.choice_model import choice_parameters
 from karvan.freight.costs import build_network, commodity_classes
+from karvan.freight.route_family import classify_routes, read_route_families
 from karvan.io.atomic import atomic_folder
 from karvan.io.hashing import hash_folder
 from karvan.network.demand import Demand
@@ -31,6 +33,7 @@ from karvan.network.model import Network
 from karvan.paths.routes import route_flows
 from karvan.paths.trees import zone_reachability
 from karvan.scenario.apply import ScenarioInputs, apply_scenario
+from karvan.scenario.choice_run import family_shares, solve_choice
 from karvan.scenario.reference import (
     backcast_scenario,
     backcast_years,
@@ -71,13 +74,42 @@ def run_scenario(
     lp: bool = True,
     progress: Callable[[str], None] | None = None,
     backcasts: bool = True,
+    choice: str = "logit",
+    choice_parameters: pd.DataFrame | None = None,
 ) -> ScenarioRun:
-    """Apply ``scenario`` to ``data``, assign at user equilibrium (BFW) and with hard capacities
-    (LP), and compute every result table.
+    """Apply ``scenario`` to ``data``, assign, and compute every result table.
 
-    A run of the base year also runs the back-casts (:mod:`karvan.scenario.reference`) unless
-    ``backcasts`` is false, so that its calibration table compares every reported volume with a
-    run of the volume's year."""
+    Parameters
+    ----------
+    data, scenario
+        The dataset and the scenario.
+    choice
+        ``logit`` (default): nested logit over route families with hard capacities as side
+        constraints of the stochastic equilibrium (:mod:`karvan.scenario.choice_run`);
+        ``deterministic``: the user equilibrium (``method``, to ``gap``) with BPR delays at
+        capacity-limited elements, every OD pair on its cheapest routes.
+    choice_parameters
+        A parameter table in the columns of ``choice_parameter.csv`` (a calibrated one) instead
+        of the dataset's.
+    gap, method, max_iter
+        The deterministic equilibrium's settings.
+    lp
+        Also solve the capacity LP (least-cost flow with hard capacities, shadow prices).
+    progress
+        Called with a line of progress.
+    backcasts
+        A run of the base year also runs the back-casts (:mod:`karvan.scenario.reference`), so
+        that its calibration table compares every reported volume with a run of the volume's
+        year, under the same choice model.
+
+    Raises
+    ------
+    InputError
+        An unknown ``choice``, bad parameters, a route family with no route for an OD pair it is
+        declared to serve.
+    """
+    if choice not in CHOICES:
+        raise InputError(f"unknown choice model {choice!r}; use {' or '.join(CHOICES)}.")
     t0 = time.perf_counter()
     say = progress or (lambda msg: None)
     inputs = apply_scenario(data, scenario)
@@ -94,11 +126,28 @@ def run_scenario(
                               segment="segment", zone_ids=zone_ids)
     classes = _classes(data, net, demand, inputs.bans)
     vot = {c.name: c.value_of_time for c in classes}
-    say(f"{scenario.name}: user equilibrium")
-    # Algorithm B keeps origin-based flows, from which the route lists come; the Frank-Wolfe
-    # methods record their all-or-nothing trees instead
-    ue = assign(net, demand, method=method, gap=gap, max_iter=max_iter, classes=classes,
-                record_routes=method != "algorithm-b")
+    has = [data.folder is not None and (data.folder / f).exists() for f in CHOICE_TABLES]
+    families = read_route_families(data.folder) if has[0] else None
+    crun = None
+    if choice == "logit":
+        if not all(has):
+            raise InputError(f"the logit choice model needs the dataset's "
+                             f"{' and '.join(CHOICE_TABLES)} (in {data.folder}); add them, or "
+                             "run the deterministic model (choice='deterministic', "
+                             "karvan run --choice deterministic).")
+        model = corridor_choice(data, choice_parameters, families)
+        say(f"{scenario.name}: nested logit equilibrium with capacities")
+        closed = set(data.links.index[data.links["status"] == "open"]) - set(
+            inputs.links.index[inputs.links["status"] == "open"])
+        crun = solve_choice(net, demand, classes, model, zone_country=zc,
+                            closed_links=closed)
+        ue = crun.result
+    else:
+        say(f"{scenario.name}: user equilibrium")
+        # Algorithm B keeps origin-based flows, from which the route lists come; the Frank-Wolfe
+        # methods record their all-or-nothing trees instead
+        ue = assign(net, demand, method=method, gap=gap, max_iter=max_iter, classes=classes,
+                    record_routes=method != "algorithm-b")
     lp_res = None
     if lp:
         say(f"{scenario.name}: capacity LP")
@@ -109,9 +158,11 @@ def run_scenario(
         lp_res = solve_capacity_lp(net, demand, classes, unserved_penalty=pen)
     say(f"{scenario.name}: tables")
     g = ue.graph
-    raw_routes = route_flows(ue, min_share=1e-9)
+    raw_routes = crun.routes if crun is not None else route_flows(ue, min_share=1e-9)
     links = acc.link_results(net, ue, lp_res, data.commodities)
     routes = acc.route_table(raw_routes, net, g, ue.time, vot)
+    if families is not None:
+        routes["family_id"] = classify_routes(routes["links"], families).to_numpy()
     countries = acc.country_transit(routes, raw_routes, net, g, zc)
     borders = acc.border_table(links)
     skims = acc.od_skims(g, ue, net, vot, dem_rows)
@@ -127,6 +178,13 @@ def run_scenario(
         "no_path": no_path.reset_index(drop=True),
         "modifications": inputs.applied,
     }
+    if families is not None:
+        tables["family_shares"] = family_shares(routes, families, zc)
+    if crun is not None:
+        links = _with_capacities(links, crun)
+        tables["links"] = links
+        tables["capacities"] = crun.capacities
+        tables["choice_unserved"] = crun.unserved
     flows = RunFlows(scenario.name, scenario.year, raw_routes, g, inputs.links, inputs.demand)
     cal_runs = {scenario.year: flows}
     if backcasts and scenario.year == data.base_year:
@@ -135,7 +193,9 @@ def run_scenario(
             say(f"{scenario.name}: back-cast {y} for the calibration table")
             try:
                 cal_runs[y] = run_scenario(data, backcast_scenario(y), gap=gap, method=method,
-                                           max_iter=max_iter, lp=False, backcasts=False).flows
+                                           max_iter=max_iter, lp=False, backcasts=False,
+                                           choice=choice,
+                                           choice_parameters=choice_parameters).flows
             except InputError as e:
                 log.warning("back-cast %d does not apply to this dataset, its reported volumes "
                             "are not compared: %s", y, e)
@@ -164,11 +224,83 @@ def run_scenario(
         "lp_binding": int((links.get("shadow_price_usd_per_t", pd.Series(dtype=float)) > 0
                            ).sum()),
         "calibration": summary_dict(tables["calibration_summary"]),
+        "choice": choice,
         "elapsed_s": time.perf_counter() - t0,
     }
-    settings = {"ue_method": method, "gap": gap, "max_iter": max_iter, "lp": lp,
+    if "family_shares" in tables:
+        summary["family_shares"] = major_od_shares(tables["family_shares"])
+    if crun is not None:
+        cap = crun.capacities
+        summary["choice_gap"] = crun.result.gap
+        summary["choice_converged"] = crun.result.converged
+        summary["choice_unserved_t"] = float(crun.unserved["unserved"].sum()) if len(
+            crun.unserved) else 0.0
+        summary["binding_capacities"] = [
+            {"link_id": r.link_id, "direction": r.direction, "capacity_tpy": r.capacity_tpy,
+             "tonnes": r.tonnes, "shadow_price_h": r.shadow_price_h,
+             "shadow_price_usd_per_t": r.shadow_price_usd_per_t}
+            for r in cap[cap["binding"]].itertuples()]
+        summary["max_capacity_excess"] = float(max(0.0, (cap["utilization"] - 1).max())) if len(
+            cap) else 0.0
+    settings = {"choice": choice, "ue_method": method if choice == "deterministic" else None,
+                "gap": gap, "max_iter": max_iter, "lp": lp,
                 "threads": ue.params.get("threads")}
+    if crun is not None:
+        settings.update(crun.settings)
     return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings, flows)
+
+
+#: the choice models of ``karvan run --choice``
+CHOICES = ("logit", "deterministic")
+#: the dataset tables the logit model reads
+CHOICE_TABLES = ("route_family.csv", "choice_parameter.csv")
+#: country pairs whose family shares the summary shows (origin, destination)
+MAJOR_ODS = (("RU", "IN"), ("IN", "RU"), ("RU", "IR"), ("RU", "TR"), ("KZ", "TR"), ("RU", "AZ"),
+             ("CN", "EU"), ("EU", "CN"))
+
+
+def corridor_choice(data: CorridorData, table: pd.DataFrame | None = None,
+                    families: pd.DataFrame | None = None):
+    """The choice model of a dataset: its ``choice_parameter.csv``, or ``table`` (a calibrated
+    parameter table of the same columns)."""
+    fam = read_route_families(data.folder) if families is None else families
+    if table is None:
+        table = pd.read_csv(data.folder / "choice_parameter.csv", dtype=str,
+                            keep_default_na=False)
+    return choice_parameters(table, fam, data.commodities, link_ids=list(data.links.index))
+
+
+def major_od_shares(shares: pd.DataFrame) -> list[dict]:
+    """Family shares (all commodities) of the major country pairs, for the summary."""
+    out = []
+    for oc, dc in MAJOR_ODS:
+        s = shares[(shares["origin_country"] == oc) & (shares["destination_country"] == dc)]
+        if not len(s):
+            continue
+        t = s.groupby(["family_id", "nest"], as_index=False, sort=False)["tonnes"].sum()
+        tot = float(t["tonnes"].sum())
+        for r in t.itertuples():
+            if r.tonnes > 0:
+                out.append({"od": f"{oc}-{dc}", "family_id": r.family_id, "nest": r.nest,
+                            "tonnes": float(r.tonnes), "share": float(r.tonnes / tot)})
+    return out
+
+
+def _with_capacities(links: pd.DataFrame, crun) -> pd.DataFrame:
+    """The links table with the choice model's capacities: whether a capacity bounds both
+    directions, the utilization in that sense, and the multiplier in hours and USD/t."""
+    cap = crun.capacities
+    both = crun.network.links["capacity_both_directions"].astype(str).str.lower().isin(
+        ["true", "1", "1.0", "t", "yes", "y"])
+    links = links.copy()
+    links["capacity_both_directions"] = links["link_id"].map(both).fillna(False).astype(bool)
+    util = cap.groupby("link_id")["utilization"].max()
+    links["capacity_utilization"] = links["link_id"].map(util)
+    h = cap.groupby("link_id")["shadow_price_h"].max()
+    usd = cap.groupby("link_id")["shadow_price_usd_per_t"].max()
+    links["choice_shadow_price_h"] = links["link_id"].map(h)
+    links["choice_shadow_price_usd_per_t"] = links["link_id"].map(usd)
+    return links
 
 
 #: money per tonne on a link a segment may not use (a transit ban): prohibitive but finite

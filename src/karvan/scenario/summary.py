@@ -64,6 +64,7 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 8,
         "no route Mt": s["no_path_t"] / 1e6, "UE gap": s["ue_relative_gap"],
         "iter.": s["ue_iterations"], "Caspian share RU->IR": _get(s, "caspian_share_ru_ir"),
         "LP unserved Mt": _get(s, "lp_unserved_t") / 1e6, "LP binding": s["lp_binding"],
+        "choice": s.get("choice", "deterministic"),
         "s": s["elapsed_s"]} for s in (r.summary for r in runs)])
     out.append(SummaryTable("Scenarios", head, {
         "demand Mt": MT, "no route Mt": MT, "UE gap": "{:.1e}", "Caspian share RU->IR": PCT,
@@ -77,6 +78,7 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 8,
             "Calibration: reported volumes against the run of their year, fit and validation "
             f"apart ({TARGETS})", pd.concat(cal, ignore_index=True),
             {"median |ln M/C|": "{:.2f}", "GEH<5": PCT}))
+    out.extend(choice_tables(runs))
     rows = []
     for r in runs:
         for x in r.tables["bottlenecks"].head(bottlenecks).itertuples(index=False):
@@ -120,6 +122,37 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 8,
             out.append(SummaryTable(f"Shipper comparison ({r.scenario.name}): best route per "
                                     "option (- where the option has no route)", t,
                                     {"days": "{:.1f}", "km": "{:,.0f}", "$/t": "{:,.0f}"}))
+    return out
+
+
+def choice_tables(runs: Sequence[Any], *, min_share: float = 0.01) -> list[SummaryTable]:
+    """Route-family shares of the major country pairs (families with at least ``min_share`` in
+    some run) and the binding capacities with their shadow prices, across runs."""
+    out = []
+    rows = {}
+    for r in runs:
+        for x in r.summary.get("family_shares", []):
+            rows.setdefault((x["od"], x["family_id"]), {})[r.scenario.name] = x["share"]
+    if rows:
+        t = pd.DataFrame.from_dict(rows, orient="index").fillna(0.0)
+        t = t[t.max(axis=1) >= min_share]
+        t.index = pd.MultiIndex.from_tuples(t.index, names=["OD", "family"])
+        t = t.reset_index()
+        out.append(SummaryTable(
+            "Route families: share of each major country pair's tonnes (all commodities)", t,
+            {c: PCT for c in t.columns[2:]}))
+    b = []
+    for r in runs:
+        for x in r.summary.get("binding_capacities", []):
+            b.append({"scenario": r.scenario.name, "element": x["link_id"],
+                      "direction": x["direction"], "capacity Mt": x["capacity_tpy"] / 1e6,
+                      "shadow h": x["shadow_price_h"],
+                      "shadow $/t": x["shadow_price_usd_per_t"]})
+    if b:
+        out.append(SummaryTable(
+            "Binding capacities of the choice model: multiplier in hours of queue and in USD "
+            "per t (hours x value of time, averaged over the tonnes through)", pd.DataFrame(b),
+            {"capacity Mt": MT, "shadow h": "{:,.1f}", "shadow $/t": "{:,.2f}"}))
     return out
 
 

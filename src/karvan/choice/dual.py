@@ -1,0 +1,276 @@
+"""Logit choice over fixed route sets at flow-independent costs with hard capacities, solved in
+the dual: the multipliers minimise a smooth convex function of a few variables.
+
+With costs that do not depend on flow (the corridor's choice model, where congestion is the
+capacities' multipliers), the equilibrium with capacities is the minimum of
+
+    sum_r h_r c_r + sum_k (1 / theta_k) sum_r h_r (ln h_r - ln w_r)   (nested: its nested form)
+
+over route flows that carry the demand, subject to ``A h <= C``. Its Lagrangian dual is
+
+    F(mu) = sum_w (q_w / theta_w) LSE_w(c + M mu) + mu . C,   mu >= 0,
+
+with ``LSE_w`` the (nested) logsum of OD pair w, ``M`` the route-constraint incidence; ``F`` is
+convex with gradient ``C - S(mu)`` (S: the constraints' volumes under the logit loading at costs
+``c + M mu``) and Hessian ``sum_w q_w theta_w Cov_w(M)`` (exact for multinomial logit). A
+projected Newton method (Bertsekas 1982) finds mu in a few iterations; the flows are then exactly
+the logit loading at their own costs (the SUE gap is 0 by construction) and every capacity holds
+to the tolerance. The unserved-demand alternative of every OD pair keeps the dual bounded when
+capacities cannot carry the demand.
+
+References
+----------
+D. P. Bertsekas, "Projected Newton methods for optimization problems with simple constraints",
+SIAM Journal on Control and Optimization 20(2), 221-246, 1982.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from karvan.assign import TrafficClass
+from karvan.choice._setup import per_class, setup
+from karvan.choice.capacities import Capacities, compile_capacities
+from karvan.choice.equilibrium import COLUMNS, _align, _with_unserved
+from karvan.choice.result import ChoiceResult, unserved_table
+from karvan.choice.routes import SOURCE_UNSERVED, RouteSet
+from karvan.errors import InputError
+from karvan.kernels import logit as KL
+from karvan.network.model import Network
+
+
+def _group_order(rs: RouteSet, group: np.ndarray):
+    """Routes sorted by (OD pair, nest): the order and the start of each (OD, nest) block,
+    its OD pair and its nest (-1: a route of no nest, a block of its own)."""
+    od = rs.route_od
+    key_nest = np.where(group >= 0, group, -1)
+    # a route of no nest is a block of its own: give it a unique key
+    uniq = np.where(key_nest >= 0, key_nest, np.iinfo(np.int64).max // 2 + np.arange(len(od)))
+    order = np.lexsort((uniq, od))
+    so, sn = od[order], uniq[order]
+    start = np.r_[0, np.flatnonzero((np.diff(so) != 0) | (np.diff(sn) != 0)) + 1]
+    return order, start, so[start], key_nest[order][start]
+
+
+class _Dual:
+    def __init__(self, rs, rc0, lnps, theta, pce, M, cap, group, scale):
+        self.rs, self.rc0, self.lnps, self.M, self.cap = rs, rc0, lnps, M, cap
+        cls = rs.od_class[rs.route_od]
+        self.th_r = theta[cls]
+        self.pce_r = pce[cls]
+        self.q = rs.od_demand
+        self.th_w = theta[rs.od_class]
+        self.order, self.start, self.b_od, self.b_nest = _group_order(rs, group)
+        self.s_b = np.where(self.b_nest >= 0, scale[np.maximum(self.b_nest, 0)], 1.0)
+        self.bstart_od = np.r_[0, np.flatnonzero(np.diff(self.b_od) != 0) + 1]
+
+    def evaluate(self, mu):
+        """F(mu), route shares and volumes S."""
+        c = self.rc0 + self.M @ mu
+        v = (-self.th_r * c + self.lnps)[self.order]
+        s_r = np.repeat(self.s_b, np.diff(np.r_[self.start, len(v)]))
+        u = v / s_r
+        mx = np.maximum.reduceat(u, self.start)
+        e = np.exp(u - np.repeat(mx, np.diff(np.r_[self.start, len(v)])))
+        sm = np.add.reduceat(e, self.start)
+        iv = self.s_b * (mx + np.log(sm))  # inclusive value of each (OD, nest) block
+        mx2 = np.maximum.reduceat(iv, self.bstart_od)
+        cnt = np.diff(np.r_[self.bstart_od, len(iv)])
+        e2 = np.exp(iv - np.repeat(mx2, cnt))
+        sm2 = np.add.reduceat(e2, self.bstart_od)
+        lse = mx2 + np.log(sm2)  # per OD pair (in b_od order = OD order)
+        p_nest = e2 / np.repeat(sm2, cnt)
+        within = e / np.repeat(sm, np.diff(np.r_[self.start, len(v)]))
+        p = np.empty(len(v))
+        p[self.order] = within * np.repeat(p_nest, np.diff(np.r_[self.start, len(v)]))
+        F = float(np.sum(self.q / self.th_w * lse) + mu @ self.cap)
+        h = p * self.q[self.rs.route_od]
+        S = self.M.T @ (self.pce_r * h)
+        return F, p, h, S
+
+    def hessian(self, p):
+        """sum_w q_w theta_w Cov_w(M) (exact for multinomial logit)."""
+        od = self.rs.route_od
+        wgt = p * self.q[od] * self.th_r
+        Mw = self.M.multiply(wgt[:, None]).tocsr()
+        H = (self.M.T @ Mw).toarray()
+        # minus sum_w q theta s_w s_w^T, s_w = sum_r p_r M_r
+        P = sp.csr_matrix((p, (od, np.arange(len(p)))), shape=(self.rs.n_od, len(p)))
+        Sw = (P @ self.M).toarray()
+        H -= (Sw * (self.q * self.th_w)[:, None]).T @ Sw
+        return H
+
+
+def _kkt(mu: np.ndarray, excess: np.ndarray, tol: float) -> bool:
+    """Every capacity holds to ``tol`` (relative) and every positive multiplier's capacity is
+    used to within ``10 tol``."""
+    return bool((excess <= tol).all() and not ((mu > 0) & (-excess > 10 * tol)).any())
+
+
+def fixed_cost_equilibrium(
+    network: Network,
+    demand,
+    *,
+    theta: float | Mapping[str, float],
+    routes: RouteSet,
+    classes: Sequence[TrafficClass] | None = None,
+    capacities: Capacities | None = None,
+    beta: float = 1.0,
+    groups: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
+    max_iter: int = 100,
+) -> ChoiceResult:
+    """Logit (or nested-logit) equilibrium over fixed route sets at flow-independent costs,
+    with hard capacities solved in the dual (see the module notes).
+
+    Parameters
+    ----------
+    network, demand, classes, theta, beta
+        As for :func:`karvan.choice.stochastic_equilibrium`; every link must have a constant
+        time (``vdf`` constant).
+    routes
+        The route sets (their ``route_fixed``: each route's own cost, hours, such as a family
+        constant).
+    capacities
+        Hard capacities; ``tol`` is the relative excess allowed.
+    groups, scale
+        Nested logit: the nest of each route of ``routes`` (-1: none) and each nest's scale in
+        (0, 1]. Default: multinomial logit.
+    max_iter
+        Newton iterations at most.
+
+    Returns
+    -------
+    ChoiceResult
+        ``gap`` 0 (the flows are the loading at their own costs); ``converged`` when every
+        capacity holds to ``tol`` and complementary slackness to ``10 tol``.
+
+    Raises
+    ------
+    InputError
+        A link whose time depends on flow; bad theta, routes or capacities.
+    """
+    t0 = _time.perf_counter()
+    ca = setup(network, demand, classes)
+    g = ca.graph
+    if isinstance(network, Network) and "vdf" in network.links:
+        vdf = network.links["vdf"].astype(str).str.lower()
+        if (vdf != "constant").any():
+            raise InputError(f"{int((vdf != 'constant').sum())} links have a flow-dependent "
+                             "time (vdf other than constant); use stochastic_equilibrium.")
+    th = per_class(theta, ca.classes, "theta")
+    rs = _align(routes, ca)
+    free = np.ascontiguousarray(ca.free_costs())
+    caps = capacities if capacities is not None else Capacities(
+        pd.DataFrame({"link_id": [], "capacity": []}))
+    if capacities is not None:
+        cons = compile_capacities(capacities, g)
+        rs = _with_unserved(rs, ca, capacities, th)
+    else:
+        from karvan.choice.capacities import no_capacities
+
+        cons = no_capacities(g.n_arcs)
+    n = rs.n_routes
+    rc0 = KL.route_costs(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, rs.route_fixed,
+                         free, np.empty(n))
+    ps = KL.path_size(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, free, ca.n_chunks)
+    lnps = beta * np.log(ps)
+    # route x constraint incidence: one entry per arc of the route in the constraint
+    lens = np.diff(rs.route_ptr)
+    r_of = np.repeat(np.arange(n), lens)
+    a = rs.route_arcs
+    k = np.diff(cons.arc_cons_ptr)[a]
+    rows = np.repeat(r_of, k)
+    cols = np.concatenate([cons.arc_cons[cons.arc_cons_ptr[x]:cons.arc_cons_ptr[x + 1]]
+                           for x in a[k > 0]]) if (k > 0).any() else np.zeros(0, dtype=np.int64)
+    M = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, cons.n))
+    if groups is None:
+        grp = np.full(n, -1, dtype=np.int64)
+        sc = np.ones(1)
+    else:
+        grp = np.full(n, -1, dtype=np.int64)
+        src = np.asarray(groups, dtype=np.int64)
+        real = rs.route_source != SOURCE_UNSERVED
+        if real.sum() != len(src):
+            raise InputError("groups must give one nest per route of the route set.")
+        grp[real] = src
+        sc = np.asarray(scale, dtype=float)
+    dual = _Dual(rs, rc0, lnps, th, ca.pce, M, cons.cap, grp, sc)
+    tol = caps.tol
+    mu = np.zeros(cons.n)
+    F, p, h, S = dual.evaluate(mu)
+    rows_c = []
+    it = 0
+    # the Newton iterations go on past ``tol`` (they converge quadratically), to ktol
+    ktol = min(tol, 1e-11)
+    for it in range(1, max_iter + 1):
+        grad = cons.cap - S
+        excess = (S - cons.cap) / cons.cap
+        rows_c.append((0, it - 1, 0.0, 0.0, 0.0, 0.0, F, float(max(0.0, excess.max(initial=0))),
+                       n, _time.perf_counter() - t0))
+        if cons.n == 0 or _kkt(mu, excess, ktol):
+            break
+        free_set = (mu > 0) | (grad < 0)
+        H = dual.hessian(p)
+        idx = np.flatnonzero(free_set)
+        Hf = H[np.ix_(idx, idx)]
+        dscale = max(float(np.abs(np.diag(Hf)).max(initial=0.0)), 1e-300)
+        moved = False
+        # Levenberg-Marquardt damping when the plain Newton step does not descend (the
+        # Hessian is singular along directions no route's share depends on)
+        for lam in (1e-12, 1e-8, 1e-4, 1e-2, 1.0, 1e2):
+            d = np.zeros(cons.n)
+            try:
+                d[idx] = -np.linalg.solve(Hf + lam * dscale * np.eye(len(idx)), grad[idx])
+            except np.linalg.LinAlgError:
+                continue
+            alpha = 1.0
+            for _ in range(80):
+                mu_new = np.maximum(0.0, mu + alpha * d)
+                step = mu_new - mu
+                slope = float(grad @ step)
+                if slope < 0:
+                    F_new, p_new, h_new, S_new = dual.evaluate(mu_new)
+                    if F_new <= F + 1e-4 * slope:
+                        moved = True
+                        break
+                alpha *= 0.5
+            if moved:
+                break
+        if not moved:
+            break
+        mu, F, p, h, S = mu_new, F_new, p_new, h_new, S_new
+    excess = (S - cons.cap) / cons.cap
+    converged = cons.n == 0 or _kkt(mu, excess, tol)
+    x = KL.load_routes(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, h, ca.n_classes,
+                       g.n_arcs, ca.n_chunks)
+    vol = np.ascontiguousarray(ca.pce @ x)
+    surch = np.zeros(g.n_arcs)
+    for j in range(cons.n):
+        surch[cons.cons_arcs[cons.cons_ptr[j]:cons.cons_ptr[j + 1]]] += mu[j]
+    rc = rc0 + M @ mu
+    cap_table = None
+    if capacities is not None:
+        cap_table = pd.DataFrame({"constraint_id": cons.ids, "capacity": cons.cap,
+                                  "volume": S, "multiplier": mu, "binding": mu > 0,
+                                  "relative_excess": (S - cons.cap) / cons.cap})
+    q = float(rs.od_demand.sum())
+    cmin = np.full(rs.n_od, np.inf)
+    real = rs.route_source != SOURCE_UNSERVED
+    np.minimum.at(cmin, rs.route_od[real], rc[real])
+    aec = float(np.sum(h[real] * (rc[real] - cmin[rs.route_od[real]])) / q) if q else 0.0
+    conv = pd.DataFrame(rows_c, columns=COLUMNS)
+    return ChoiceResult(
+        graph=g, classes=ca.classes, theta=th, class_flows=x, volume=vol,
+        time=g.free_flow_time.copy(), surcharge=surch,
+        class_costs=free + surch[None, :], route_set=rs, route_flow=h, route_cost=rc,
+        route_share=p, gap=0.0, link_gap=0.0, divergence=0.0, aec=aec, iterations=it,
+        converged=converged, convergence=conv, capacities=cap_table,
+        unserved=unserved_table(rs, h),
+        params={"method": "dual-newton", "beta": beta, "overlap": "cost",
+                "threads": ca.n_chunks, "tol": tol})

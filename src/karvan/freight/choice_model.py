@@ -1,0 +1,354 @@
+"""The corridor's choice model as data: route families, their nests, constants and cost terms
+turned into the inputs of the nested-logit equilibrium (:mod:`karvan.choice`).
+
+Per commodity k, family f and route r of f, the generalized cost a shipper weighs is
+
+    cost_r + ( VoR_k * buffer_h_f + insurance_f,k + sanctions_f,k + empty_f,k + asc_f,k ) / VoT_k
+
+in hours (``cost_r``: the route's time plus its charges / VoT_k, with the gauge-break terms on
+the links where the gauge changes), and routes are chosen by nested logit with the families'
+nests and dispersion ``theta_k = theta_usd_k * VoT_k`` per hour. Every number comes from
+``choice_parameter.csv`` (one function, :func:`choice_parameters`, reads it, so that a
+calibrated table can be passed instead), the families from ``route_family.csv``.
+
+Which rows apply: a row applies to family f when its ``family`` is f or ``*`` and its ``nest``
+is f's nest or ``*``, to commodity k when its ``commodity`` is k or ``*``. The money terms
+(insurance, sanctions, empty repositioning) add up over the rows that apply (each row is a
+charge of its own: the Black Sea war risk and the Red Sea premium on the same voyage); the other
+parameters take the most specific row (a commodity's row over ``*``, a family's over a nest's
+over ``*``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from karvan.assign.classes import TrafficClass
+from karvan.errors import InputError, format_ids
+from karvan.freight.route_family import PARAMETERS
+
+#: the gauge-change component that link.csv already holds on every gauge-break link (its
+#: method column: "gauge change USD 8/t", "gauge change 16 h"); ``gauge_break_*`` rows replace it
+LINK_GAUGE_CHANGE_USD_PER_T = 8.0
+LINK_GAUGE_CHANGE_H = 16.0
+#: money terms that add up over the rows that apply
+ADDITIVE = ("insurance_usd_per_t", "sanctions_usd_per_t", "empty_repositioning_usd_per_t")
+#: how many dispersion units dearer than an OD pair's cheapest route a family's best route may
+#: be and still get a forced member (exp(-12): a share below 1e-5 at free flow)
+FORCE_WITHIN = 12.0
+_COLUMNS = ("parameter", "family", "nest", "link_ids", "commodity", "value")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CorridorChoice:
+    """The corridor choice model's parameters, per commodity and family.
+
+    Attributes
+    ----------
+    families
+        ``route_family.csv`` rows in priority order.
+    theta_usd
+        Commodity -> dispersion per USD/t.
+    family_terms
+        One row per commodity and family: ``reliability_usd_per_t`` (value of reliability x
+        buffer), ``insurance_usd_per_t``, ``sanctions_usd_per_t``,
+        ``empty_repositioning_usd_per_t``, ``asc_usd_per_t`` and their sum ``total_usd_per_t``.
+    nest_scale
+        Nest -> scale in (0, 1].
+    gauge
+        One row per commodity and gauge-break link: ``charge_usd_per_t`` and ``time_h`` that
+        replace the link's gauge-change component.
+    beta
+        Path-size exponent within the nests.
+    """
+
+    families: pd.DataFrame
+    theta_usd: dict[str, float]
+    family_terms: pd.DataFrame
+    nest_scale: dict[str, float]
+    gauge: pd.DataFrame
+    beta: float = 1.0
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def family_ids(self) -> list[str]:
+        """Family ids in priority order."""
+        return list(self.families["family_id"])
+
+    @property
+    def nest_of(self) -> dict[str, str]:
+        """Family id -> nest."""
+        return dict(zip(self.families["family_id"], self.families["nest"], strict=True))
+
+    def theta_per_hour(self, classes: Sequence[TrafficClass]) -> dict[str, float]:
+        """Dispersion per hour of generalized cost for each class: theta_usd x VoT."""
+        return {c.name: self.theta_usd[_commodity(c.name)] * c.value_of_time for c in classes}
+
+    def constants(self, classes: Sequence[TrafficClass]) -> pd.DataFrame:
+        """Constants (hours) per family and class: the family's money terms / VoT."""
+        t = self.family_terms.set_index(["commodity", "family_id"])["total_usd_per_t"]
+        rows = [(f, c.name, float(t[(_commodity(c.name), f)]) / c.value_of_time)
+                for c in classes for f in self.family_ids]
+        return pd.DataFrame(rows, columns=["family", "class", "constant"])
+
+    def link_cost_usd_per_t(self, commodity: str, link_ids, value_of_time: float) -> np.ndarray:
+        """Extra money per tonne on each link for a commodity: the gauge-break terms, less the
+        gauge-change component already in the link's charge and dwell."""
+        out = np.zeros(len(link_ids))
+        g = self.gauge[self.gauge["commodity"] == commodity]
+        if not len(g):
+            return out
+        pos = pd.Index(link_ids).get_indexer(g["link_id"])
+        ok = pos >= 0
+        out[pos[ok]] = ((g["charge_usd_per_t"].to_numpy()[ok] - LINK_GAUGE_CHANGE_USD_PER_T)
+                        + value_of_time * (g["time_h"].to_numpy()[ok] - LINK_GAUGE_CHANGE_H))
+        return out
+
+    def describe(self) -> dict:
+        """The model and its parameters, for a run's manifest."""
+        return {
+            "model": "nested logit over route families (karvan.choice), path-size within nests",
+            "beta_path_size": self.beta,
+            "theta_usd": self.theta_usd,
+            "nest_scale": self.nest_scale,
+            "family_terms_usd_per_t": {
+                f"{r.commodity}|{r.family_id}": round(float(r.total_usd_per_t), 6)
+                for r in self.family_terms.itertuples() if r.total_usd_per_t},
+            "gauge_break": [f"{r.commodity}: {r.charge_usd_per_t:g} USD/t, {r.time_h:g} h"
+                            for r in self.gauge.drop_duplicates("commodity").itertuples()],
+            "force_within_theta_units": FORCE_WITHIN,
+        }
+
+
+def _commodity(class_name: str) -> str:
+    return class_name.split("|", 1)[0]
+
+
+def _ids(text: object) -> list[str]:
+    return [s.strip() for s in str(text).split(";") if s.strip()]
+
+
+def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: pd.DataFrame,
+                      *, link_ids: Sequence[str] | None = None,
+                      file: str = "choice_parameter.csv", beta: float = 1.0) -> CorridorChoice:
+    """The choice model's parameters from a parameter table (``choice_parameter.csv`` or a
+    calibrated one of the same columns).
+
+    Parameters
+    ----------
+    table
+        Columns ``parameter, family, nest, link_ids, commodity, value`` (see
+        :data:`karvan.freight.route_family.PARAMETERS`); row ``i`` is line ``i + 2`` of
+        ``file`` in messages.
+    families
+        :func:`karvan.freight.route_family.read_route_families`.
+    commodities
+        ``commodity.csv`` (``commodity_id``, ``vot_usd_per_t_h``).
+    link_ids
+        Link ids of the dataset, to check ``link_ids``.
+    file
+        The name messages give the table.
+    beta
+        Path-size exponent within the nests.
+
+    Returns
+    -------
+    CorridorChoice
+
+    Raises
+    ------
+    InputError
+        Every problem at once, each with its line and fix: unknown parameters, families,
+        nests, commodities or links; values that are not numbers; theta <= 0 or missing for a
+        commodity; a nest scale outside (0, 1] or for a nest with no member family; a value of
+        reliability missing; two rows for the same thing.
+    """
+    problems: list[str] = []
+    missing = [c for c in _COLUMNS if c not in table]
+    if missing:
+        raise InputError(f"{file} lacks column(s) {', '.join(missing)}.", file)
+    par = table.copy()
+    for c in ("parameter", "family", "nest", "link_ids", "commodity"):
+        par[c] = par[c].fillna("*").astype(str).str.strip().replace("", "*")
+    par["value"] = pd.to_numeric(par["value"], errors="coerce")
+    line = pd.Series(np.arange(len(par)) + 2, index=par.index)
+
+    def lines(mask) -> str:
+        return format_ids(line[mask].tolist())
+
+    fam_ids = list(families["family_id"])
+    nests = dict(zip(families["family_id"], families["nest"], strict=True))
+    coms = list(commodities["commodity_id"])
+    vot = dict(zip(commodities["commodity_id"],
+                   pd.to_numeric(commodities["vot_usd_per_t_h"], errors="coerce"), strict=True))
+    bad = par["value"].isna() | ~np.isfinite(par["value"])
+    if bad.any():
+        problems.append(f"{file}: value must be a number (lines {lines(bad)}).")
+    bad = ~par["parameter"].isin(PARAMETERS)
+    if bad.any():
+        names = format_ids(par.loc[bad, "parameter"].unique())
+        problems.append(f"{file}: unknown parameter {names} (lines {lines(bad)}); known: "
+                        f"{', '.join(PARAMETERS)}.")
+    bad = ~par["family"].isin([*fam_ids, "*"])
+    if bad.any():
+        what = ("constants" if par.loc[bad, "parameter"].eq("asc_usd_per_t").all()
+                else "parameters")
+        problems.append(f"{file}: {what} for unknown families "
+                        f"{format_ids(par.loc[bad, 'family'].unique())} (lines {lines(bad)}); "
+                        "the families are route_family.csv's family_id: fix the name or add "
+                        "the family there.")
+    bad = ~par["nest"].isin([*nests.values(), "*"])
+    if bad.any():
+        problems.append(f"{file}: nest {format_ids(par.loc[bad, 'nest'].unique())} has no "
+                        f"member family in route_family.csv (lines {lines(bad)}); a nest needs "
+                        "at least one family: give a family that nest, or drop the rows.")
+    bad = ~par["commodity"].isin([*coms, "*"])
+    if bad.any():
+        names = format_ids(par.loc[bad, "commodity"].unique())
+        problems.append(f"{file}: unknown commodity {names} (lines {lines(bad)}).")
+    if link_ids is not None:
+        known = set(link_ids) | {"*"}
+        bad = par["link_ids"].map(lambda s: not set(_ids(s)) <= known)
+        if bad.any():
+            problems.append(f"{file}: link ids not in link.csv on lines {lines(bad)}.")
+    th = par["parameter"] == "theta"
+    bad = th & ~(par["value"] > 0)
+    if bad.any():
+        problems.append(f"{file}: theta must be > 0 (lines {lines(bad)}): the dispersion is "
+                        "the inverse of a cost spread; write a positive value per USD/t.")
+    sc = par["parameter"] == "nest_scale"
+    bad = sc & ~((par["value"] > 0) & (par["value"] <= 1))
+    if bad.any():
+        problems.append(f"{file}: nest_scale must be in (0, 1] (lines {lines(bad)}).")
+    key = ["parameter", "family", "nest", "link_ids", "commodity"]
+    dup = par.duplicated(key, keep=False) & ~par["parameter"].isin(ADDITIVE)
+    if dup.any():
+        problems.append(f"{file}: the same parameter is given twice for the same scope (lines "
+                        f"{lines(dup)}); keep one row.")
+    if problems:
+        raise InputError(problems, file)
+
+    def pick(parameter: str, family: str, commodity: str) -> tuple[float | None, float]:
+        """(most specific value or None, sum over the rows that apply)."""
+        r = par[(par["parameter"] == parameter)
+                & par["family"].isin([family, "*"]) & par["nest"].isin([nests[family], "*"])
+                & par["commodity"].isin([commodity, "*"]) & (par["link_ids"] == "*")]
+        if not len(r):
+            return None, 0.0
+        spec = ((r["commodity"] != "*") * 4 + (r["family"] != "*") * 2 + (r["nest"] != "*"))
+        return float(r["value"][spec == spec.max()].iloc[0]), float(r["value"].sum())
+
+    theta_usd = {}
+    thr = par[th]
+    for c in coms:
+        r = thr[thr["commodity"].isin([c, "*"])]
+        if not len(r):
+            problems.append(f"{file}: no theta for commodity {c!r}; add a row parameter=theta, "
+                            f"commodity={c}, value in 1/(USD/t).")
+            continue
+        theta_usd[c] = float(r.sort_values("commodity", key=lambda s: s == "*")["value"].iloc[0])
+    rows = []
+    for c in coms:
+        vor = pick("value_of_reliability", fam_ids[0], c)[0]
+        if vor is None:
+            problems.append(f"{file}: no value_of_reliability for commodity {c!r}; add a row "
+                            "(USD/t-h).")
+            continue
+        for f in fam_ids:
+            buf = pick("reliability_buffer_h", f, c)[0] or 0.0
+            terms = {t: pick(t, f, c)[1] for t in ADDITIVE}
+            asc = pick("asc_usd_per_t", f, c)[0] or 0.0
+            rel = vor * buf
+            rows.append((c, f, nests[f], buf, rel, *terms.values(), asc,
+                         rel + sum(terms.values()) + asc))
+    nest_scale = {}
+    for n in dict.fromkeys(nests.values()):
+        r = par[sc & (par["nest"] == n)]
+        nest_scale[n] = float(r["value"].iloc[0]) if len(r) else 1.0
+    gauge = []
+    for c in coms:
+        for kind in ("gauge_break_usd_per_t", "gauge_break_h"):
+            r = par[(par["parameter"] == kind) & par["commodity"].isin([c, "*"])]
+            r = r.sort_values("commodity", key=lambda s: s == "*")
+            for lk in dict.fromkeys(x for s in r["link_ids"] for x in _ids(s)):
+                v = r[r["link_ids"].map(lambda s, lk=lk: lk in _ids(s))]["value"].iloc[0]
+                gauge.append((c, lk, kind, float(v)))
+    if problems:
+        raise InputError(problems, file)
+    g = pd.DataFrame(gauge, columns=["commodity", "link_id", "kind", "value"])
+    g = g.pivot_table(index=["commodity", "link_id"], columns="kind", values="value",
+                      aggfunc="first").reset_index()
+    g["charge_usd_per_t"] = g.get("gauge_break_usd_per_t", LINK_GAUGE_CHANGE_USD_PER_T)
+    g["time_h"] = g.get("gauge_break_h", LINK_GAUGE_CHANGE_H)
+    g = g.fillna({"charge_usd_per_t": LINK_GAUGE_CHANGE_USD_PER_T,
+                  "time_h": LINK_GAUGE_CHANGE_H})[["commodity", "link_id", "charge_usd_per_t",
+                                                   "time_h"]]
+    terms = pd.DataFrame(rows, columns=["commodity", "family_id", "nest", "buffer_h",
+                                        "reliability_usd_per_t", *ADDITIVE, "asc_usd_per_t",
+                                        "total_usd_per_t"])
+    bad_vot = [c for c in coms if not (vot.get(c, np.nan) > 0)]
+    if bad_vot:
+        raise InputError(f"commodity.csv: vot_usd_per_t_h must be > 0 for {format_ids(bad_vot)}.")
+    return CorridorChoice(families.reset_index(drop=True), theta_usd, terms, nest_scale, g,
+                          beta, table)
+
+
+# -------------------------------------------------------------------------- route families
+
+
+def family_classifier(families: pd.DataFrame):
+    """A function RouteSet -> family index of each route (``route_family.csv``'s rule: the
+    first family by priority whose ``via_link_ids`` the route uses, with one of
+    ``also_via_link_ids`` when given and none of ``avoid_link_ids``), vectorised over arcs."""
+    rules = [(_ids(r.via_link_ids), _ids(r.also_via_link_ids), _ids(r.avoid_link_ids))
+             for r in families.itertuples()]
+
+    def classify(rs) -> np.ndarray:
+        g = rs.graph
+        lid = pd.Index(g.link_ids)
+        n = rs.n_routes
+        fam = np.full(n, -1, dtype=np.int64)
+        lens = np.diff(rs.route_ptr)
+        has = lens > 0
+        starts = rs.route_ptr[:-1][has]
+
+        def uses(ids: list[str]) -> np.ndarray:
+            out = np.zeros(n, dtype=bool)
+            if "*" in ids:
+                out[:] = True
+                return out
+            pos = lid.get_indexer(ids)
+            on = np.isin(g.arc_link, pos[pos >= 0])
+            if has.any() and on.any():
+                out[has] = np.logical_or.reduceat(on[rs.route_arcs], starts)
+            return out
+
+        for i in range(len(rules) - 1, -1, -1):
+            via, also, avoid = rules[i]
+            m = uses(via)
+            if also:
+                m &= uses(also)
+            if avoid:
+                m &= ~uses(avoid)
+            fam[m] = i
+        fam[~has] = -1  # the unserved-demand alternative
+        return fam
+
+    return classify
+
+
+def serves_pairs(families: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
+    """Family -> the (origin country, destination country) pairs it is declared to serve
+    (``route_family.csv``'s optional ``serves``: ``RU-IN;IN-RU``)."""
+    out: dict[str, set[tuple[str, str]]] = {}
+    if "serves" not in families:
+        return out
+    for f, s in zip(families["family_id"], families["serves"], strict=True):
+        pairs = {tuple(p.split("-", 1)) for p in _ids(s) if "-" in p}
+        if pairs:
+            out[f] = pairs
+    return out

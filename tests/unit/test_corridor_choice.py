@@ -1,0 +1,213 @@
+"""The corridor under the choice model (``run_scenario(..., choice="logit")``): capacities that
+hold in every built-in scenario, Russia-India freight split over families, the calibration rows
+against the deterministic model, and bad parameter tables."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan.errors import InputError
+from karvan.freight.choice_model import (
+    LINK_GAUGE_CHANGE_H,
+    LINK_GAUGE_CHANGE_USD_PER_T,
+    choice_parameters,
+)
+from karvan.freight.corridor import builtin_corridor_folder, load_corridor
+from karvan.freight.route_family import read_route_families
+from karvan.scenario import builtin_scenarios, load_scenario
+from karvan.scenario.run import run_scenario
+
+REL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_corridor()
+
+
+@pytest.fixture(scope="module")
+def logit_runs(data):
+    return {n: run_scenario(data, load_scenario(n), lp=False, backcasts=n == "baseline")
+            for n in builtin_scenarios()}
+
+
+@pytest.fixture(scope="module")
+def det_baseline(data):
+    return run_scenario(data, load_scenario("baseline"), lp=False, choice="deterministic")
+
+
+def _table():
+    return pd.read_csv(builtin_corridor_folder() / "choice_parameter.csv", dtype=str,
+                       keep_default_na=False)
+
+
+def test_no_capacity_is_exceeded_in_any_scenario(logit_runs, data):
+    """Recomputed from the link tonnes, in the sense link.csv gives each capacity."""
+    both = data.links["capacity_both_directions"].astype(str).str.lower() == "true"
+    for name, run in logit_runs.items():
+        links = run.tables["links"].set_index("link_id")
+        cap = links["capacity_tpy"]
+        has = cap > 0
+        load = np.where(both.reindex(links.index, fill_value=False), links["tonnes_tot"],
+                        np.maximum(links["tonnes_ab"], links["tonnes_ba"]))
+        excess = (pd.Series(load, index=links.index)[has] - cap[has]) / cap[has]
+        assert excess.max() <= REL, (name, excess.idxmax(), excess.max())
+        assert run.summary["max_capacity_excess"] <= REL
+        # the base year binds some: Astara's terminal carries its 2 Mt, not more
+        if name == "baseline":
+            caps = run.tables["capacities"].set_index("link_id")
+            assert caps.at["T_IR_ASTARA_TERMINAL", "binding"]
+            assert caps.at["T_IR_ASTARA_TERMINAL", "tonnes"] == pytest.approx(2e6, rel=1e-6)
+            assert caps.at["T_IR_ASTARA_TERMINAL", "shadow_price_h"] > 0
+
+
+def test_shadow_prices_in_hours_and_dollars(logit_runs):
+    caps = logit_runs["baseline"].tables["capacities"]
+    b = caps[caps["binding"]]
+    assert len(b) >= 1
+    # USD/t of a commodity is the hours times its value of time
+    assert b["shadow_price_usd_per_t_containers"].to_numpy() == pytest.approx(
+        b["shadow_price_h"].to_numpy() * 1.0417, rel=1e-9)
+    assert (caps.loc[~caps["binding"], "shadow_price_h"] == 0).all()
+
+
+def test_russia_india_freight_splits_over_all_water_and_overland(logit_runs, det_baseline):
+    for run in (logit_runs["baseline"],):
+        fs = run.tables["family_shares"]
+        ru_in = fs[(fs["origin_country"] == "RU") & (fs["destination_country"] == "IN")]
+        by_nest = ru_in.groupby("nest")["tonnes"].sum() / ru_in["tonnes"].sum()
+        assert 0.05 < by_nest["all_water"] < 0.95
+        assert 0.05 < by_nest["instc"] < 0.95
+        # the shares of each commodity add up to one
+        s = fs.groupby(["origin_country", "destination_country", "commodity"])["share"].sum()
+        assert s.to_numpy() == pytest.approx(1.0)
+    assert {"origin_country", "destination_country", "commodity", "family_id", "nest",
+            "tonnes", "share"} <= set(det_baseline.tables["family_shares"])
+
+
+def _abs_log(cal, oid):
+    r = cal.set_index("observed_id").loc[oid]
+    return abs(math.log(r["modelled_tonnes"] / r["observed_tonnes"]))
+
+
+def test_calibration_rows_move_toward_the_reported_volumes(logit_runs, det_baseline):
+    lg = logit_runs["baseline"].tables["calibration"]
+    dt = det_baseline.tables["calibration"]
+    # ADY north-south transit and the Astara terminal: overstated by the all-or-nothing model
+    for oid in ("OBS_ADY_NS_TRANSIT_2024", "OBS_ASTARA_TERMINAL_2024"):
+        assert _abs_log(lg, oid) < _abs_log(dt, oid), oid
+    # the same table, recomputed: every row compared in one is compared in the other
+    assert lg["compared"].tolist() == dt["compared"].tolist()
+
+
+def test_deterministic_choice_keeps_todays_model(data, det_baseline):
+    assert det_baseline.summary["choice"] == "deterministic"
+    assert "capacities" not in det_baseline.tables
+    assert det_baseline.ue.converged and det_baseline.ue.gap <= 1e-10
+
+
+def test_manifest_settings_record_the_choice_model(logit_runs):
+    s = logit_runs["baseline"].settings
+    assert s["choice"] == "logit"
+    p = s["choice_parameters"]
+    assert p["theta_usd"]["containers"] == pytest.approx(0.03003)
+    assert "containers|instc_west_rail" in p["family_terms_usd_per_t"]
+
+
+# -- the parameter table ------------------------------------------------------------------------
+
+
+def _model(table):
+    data = load_corridor()
+    return choice_parameters(table, read_route_families(), data.commodities,
+                             link_ids=list(data.links.index))
+
+
+def test_family_terms_follow_the_table():
+    m = _model(_table())
+    t = m.family_terms.set_index(["commodity", "family_id"])
+    # containers on INSTC West rail: 1.0417 USD/t-h x 108 h + USD 25/t empty repositioning
+    assert t.at[("containers", "instc_west_rail"), "total_usd_per_t"] == pytest.approx(
+        1.0417 * 108 + 25)
+    # the Black Sea war risk and the Red Sea premium add up on the Suez route from Novorossiysk
+    assert t.at[("containers", "sea_suez_black_sea"), "insurance_usd_per_t"] == pytest.approx(
+        30.625 + 4.875)
+    assert m.theta_usd["grain"] == pytest.approx(0.0923361)
+    # gauge breaks: grain pays USD 12/t and 24 h where link.csv has USD 8/t and 16 h
+    data = load_corridor()
+    ids = list(data.links.index)
+    extra = m.link_cost_usd_per_t("grain", ids, 0.0575)
+    assert extra[ids.index("G_IR_SARAKHS")] == pytest.approx((12 - 8) + 0.0575 * (24 - 16))
+    assert extra[ids.index("R_RU_SPB_MOSCOW")] == 0.0
+
+
+def test_link_gauge_change_component_is_what_link_csv_holds():
+    links = load_corridor().links
+    g = links[links.index.str.startswith("G_")]
+    assert (g["dwell_h"] == LINK_GAUGE_CHANGE_H).all()
+    assert (g["tariff_usd_per_t"] == LINK_GAUGE_CHANGE_USD_PER_T).all()
+
+
+def test_bad_parameter_tables_are_input_errors_with_lines():
+    t = _table()
+    th = t.index[t["parameter"] == "theta"][0]
+    t.loc[th, "value"] = "0"
+    asc = t.index[t["parameter"] == "asc_usd_per_t"][0]
+    t.loc[asc, "family"] = "sea_via_the_moon"
+    sc = t.index[t["parameter"] == "nest_scale"][0]
+    t.loc[sc, "nest"] = "empty_nest"
+    with pytest.raises(InputError) as e:
+        _model(t)
+    msg = str(e.value)
+    assert f"theta must be > 0 (lines {th + 2})" in msg
+    assert "constants for unknown families sea_via_the_moon" in msg and str(asc + 2) in msg
+    assert "empty_nest has no member family" in msg and str(sc + 2) in msg
+    t = _table()
+    t = t[~((t["parameter"] == "theta") & (t["commodity"] == "metals"))]
+    with pytest.raises(InputError, match="no theta for commodity 'metals'"):
+        _model(t)
+
+
+def test_a_calibrated_table_can_be_passed_in(data):
+    t = _table()
+    # a large constant against INSTC West rail for every commodity
+    t.loc[(t["parameter"] == "asc_usd_per_t") & (t["family"] == "instc_west_rail"),
+          "value"] = "500"
+    base = run_scenario(data, load_scenario("baseline"), lp=False, backcasts=False)
+    r = run_scenario(data, load_scenario("baseline"), lp=False, backcasts=False,
+                     choice_parameters=t)
+
+    def share(run):
+        fs = run.tables["family_shares"]
+        x = fs[(fs["origin_country"] == "RU") & (fs["destination_country"] == "IR")]
+        return x.loc[x["family_id"] == "instc_west_rail", "tonnes"].sum() / x["tonnes"].sum()
+
+    assert share(r) < 0.1 * share(base)
+
+
+def test_a_family_with_no_route_for_an_od_it_serves_is_an_input_error(tmp_path, data):
+    folder = tmp_path / "corridor"
+    shutil.copytree(builtin_corridor_folder(), folder)
+    fam = pd.read_csv(folder / "route_family.csv", dtype=str, keep_default_na=False)
+    # a family through a line that is only planned in 2024: no route can use it
+    row = fam.iloc[[0]].assign(family_id="rasht_astara_rail", priority="99", nest="instc",
+                               via_link_ids="R_IR_RASHT_ASTARA", also_via_link_ids="",
+                               serves="RU-IR")
+    pd.concat([fam, row]).to_csv(folder / "route_family.csv", index=False)
+    line = len(fam) + 2
+    d = load_corridor(folder)
+    with pytest.raises(InputError) as e:
+        run_scenario(d, load_scenario("baseline"), lp=False, backcasts=False)
+    msg = str(e.value)
+    assert f"route_family.csv line {line}" in msg and "rasht_astara_rail" in msg
+    assert "RU-IR" in msg and "remove the pairs from serves" in msg
+
+
+def test_unknown_choice_is_an_input_error(data):
+    with pytest.raises(InputError, match="unknown choice model"):
+        run_scenario(data, load_scenario("baseline"), choice="probit")
