@@ -101,3 +101,47 @@ def test_list_inputs_under_each_choice_model():
     assert "choice.theta:assumption[KV_ASSUMPTION]" in text and "lognormal(sigma=0.5)" in text
     code, text = run("explore", "--list-inputs")
     assert "under the logit choice model" in text  # the default is karvan run's
+
+
+def _choice_table(tmp_path, change) -> str:
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    t = pd.read_csv(builtin_corridor_folder() / "choice_parameter.csv", dtype=str,
+                    keep_default_na=False)
+    t["std_error"] = ""
+    change(t)
+    p = tmp_path / "choice_parameter.csv"
+    t.to_csv(p, index=False)
+    return str(p)
+
+
+def test_bad_choice_parameter_tables_exit_2_before_any_work(tmp_path):
+    from karvan.explore.study import default_choice
+
+    if default_choice() != "logit":
+        pytest.skip("the corridor run has no logit model")
+
+    def negative(t):
+        t.loc[t["parameter"] == "theta", "std_error"] = "-0.01"
+
+    def unknown_family(t):
+        t.loc[t["parameter"] == "asc_usd_per_t", "family"] = "sea_via_mars"
+
+    for change, match in ((negative, "std_error must be >= 0 (lines"),
+                          (unknown_family, "unknown families sea_via_mars")):
+        table = _choice_table(tmp_path, change)
+        for args in (["--list-inputs"], ["baseline", "--draws", "4", "--out", tmp_path / "e"]):
+            code, text = run("explore", *args, "--choice-parameters", table)
+            assert code == 2 and match in text, text
+    assert not (tmp_path / "e").exists()
+    code, text = run("explore", "baseline", "--draws", "4", "--choice", "deterministic",
+                     "--choice-parameters", table, "--out", tmp_path / "e")
+    assert code == 2 and "give --choice logit" in text
+    # a calibrated table's standard errors set its parameters' distributions
+    def fitted(t):
+        t.loc[t["parameter"] == "theta", "std_error"] = "0.004"
+
+    table = _choice_table(tmp_path, fitted)
+    code, text = run("explore", "--list-inputs", "--choice-parameters", table,
+                     "--input", "choice.theta*")
+    assert code == 0 and "choice.theta:se[" in text and "normal(mean=" in text, text

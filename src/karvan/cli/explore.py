@@ -40,6 +40,10 @@ def explore(
         help="Choice model of each draw: logit (nested logit over route families with "
              "capacities; its parameters are uncertain inputs too) or deterministic (user "
              "equilibrium); default what karvan run uses.")] = None,
+    choice_parameters: Annotated[Path | None, typer.Option(
+        help="Under logit: a choice parameter table instead of the dataset's (the "
+             "choice_parameter.csv of karvan calibrate --parameters; its std_error set the "
+             "parameters' distributions).")] = None,
     inputs: Annotated[list[str] | None, typer.Option(
         "--input", help="Vary only these factors (names or patterns such as 'demand.*'); "
                         "repeat the option.")] = None,
@@ -74,13 +78,14 @@ def explore(
     from rich.table import Table
 
     from karvan.errors import InputError
-    from karvan.explore.study import check_choice, experiment_inputs
+    from karvan.explore.study import check_choice, choice_table, experiment_inputs
     from karvan.freight.corridor import load_corridor
 
     choice = check_choice(choice)
     dataset = load_corridor(data)
     if list_inputs:
-        ins = experiment_inputs(dataset, uncertainty, choice=choice)
+        table = choice_table(dataset, choice_parameters) if choice == "logit" else None
+        ins = experiment_inputs(dataset, uncertainty, choice=choice, table=table)
         if inputs:
             ins = ins.select(inputs)
         # plain lines, one input each, so that names can be copied whole into --input
@@ -89,7 +94,7 @@ def explore(
                   highlight=False)
         for r in ins.table().itertuples(index=False):
             out.print(f"{r.input}\t{r.rows}\t{r.distribution}\t{r.drawn}\t{r.factor}",
-                      highlight=False, soft_wrap=True)
+                      highlight=False, soft_wrap=True, markup=False)
         return
     if draws is None:
         raise InputError("give --draws N (an integer >= 2), or --list-inputs.")
@@ -104,7 +109,8 @@ def explore(
             bar.update(task, completed=done, total=total, description=f"explore {note}")
 
         res = run(scenarios or None, draws=draws, sampler=sampler, seed=seed, data=dataset,
-                  uncertainty=uncertainty, choice=choice, select=inputs, groups=groups,
+                  uncertainty=uncertainty, choice=choice,
+                  choice_parameters=choice_parameters, select=inputs, groups=groups,
                   workers=workers,
                   scheduler=scheduler, out=out_dir, store=store, batch_size=batch_size,
                   gap=gap, progress=progress)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -74,21 +75,39 @@ def check_choice(choice: str | None) -> str:
     return choice
 
 
-def choice_table(data) -> pd.DataFrame:
-    """The dataset's choice parameter table as written (``choice_parameter.csv``, every column
-    as text, ``std_error`` where calibrated).
+def choice_table(data, path: str | Path | None = None) -> pd.DataFrame:
+    """The choice parameter table as written (every column as text, ``std_error`` where
+    calibrated): ``path`` (a calibrated table, ``karvan calibrate --parameters``' output), else
+    the dataset's ``choice_parameter.csv``; checked as the choice model reads it.
 
     Raises
     ------
     InputError
-        The dataset has no such table.
+        No such table; every problem the choice model finds in it (unknown families, theta <= 0,
+        ...) and every bad value or standard error (:func:`check_choice_table`).
     """
+    from karvan.explore.choice_inputs import check_choice_table
+    from karvan.freight.choice_model import choice_parameters
+    from karvan.freight.route_family import read_route_families
+
     folder = data.folder
-    path = folder / "choice_parameter.csv" if folder is not None else None
-    if path is None or not path.is_file():
-        raise InputError(f"the logit choice model needs choice_parameter.csv in the dataset "
-                         f"({folder}); use --choice deterministic.")
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    if path is None:
+        path = folder / "choice_parameter.csv" if folder is not None else None
+        if path is None or not path.is_file():
+            raise InputError(f"the logit choice model needs choice_parameter.csv in the "
+                             f"dataset ({folder}); use --choice deterministic.")
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no choice parameter table there (give the choice_parameter"
+                         ".csv of `karvan calibrate --parameters`, or leave out "
+                         "--choice-parameters for the dataset's).")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    problems = check_choice_table(table, path.name)
+    if problems:
+        raise InputError(problems, str(path))
+    choice_parameters(table, read_route_families(folder), data.commodities,
+                      link_ids=list(data.links.index), file=path.name)
+    return table
 
 
 def experiment_inputs(data, uncertainty: str | Path | None = None, *, choice: str,
@@ -116,7 +135,7 @@ def experiment_inputs(data, uncertainty: str | Path | None = None, *, choice: st
 
 def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "lhs",
             seed: int = 0, data=None, uncertainty: str | Path | None = None,
-            choice: str | None = None,
+            choice: str | None = None, choice_parameters: str | Path | None = None,
             select: list[str] | None = None, groups: str | None = None,
             workers: int | None = None, scheduler: str | None = None, client: Any = None,
             out: str | Path | None = None, store: str | Path | None = None,
@@ -139,6 +158,9 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
         ``logit`` (the nested-logit route-family model with capacities; its parameters are
         uncertain inputs too) or ``deterministic`` (user equilibrium); default what
         ``karvan run`` uses.
+    choice_parameters
+        Under logit, a parameter table instead of the dataset's ``choice_parameter.csv`` (a
+        calibrated one, whose standard errors set its parameters' distributions).
     select
         Names (or shell patterns) of the factors to vary; the others keep the dataset's figures.
     groups
@@ -160,7 +182,10 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
 
     choice = check_choice(choice)
     data = load_corridor() if data is None else data
-    table = choice_table(data) if choice == "logit" else None
+    if choice_parameters is not None and choice != "logit":
+        raise InputError("--choice-parameters is a table of the logit choice model; give "
+                         "--choice logit, or leave it out.")
+    table = choice_table(data, choice_parameters) if choice == "logit" else None
     inputs: InputSet = experiment_inputs(data, uncertainty, choice=choice, table=table)
     if select:
         inputs = inputs.select(select)
@@ -194,6 +219,10 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
                                      {"scenario": s.to_dict()}))
     dataset = {"dataset": str(data.folder), "dataset_sha256": _hash_folder(data.folder),
                "gap": gap, "choice": choice}
+    if table is not None:
+        dataset["choice_parameters"] = str(choice_parameters or "dataset")
+        dataset["choice_parameters_sha256"] = hashlib.sha256(
+            table.to_csv(index=False).encode()).hexdigest()
     option_names = {}
     if data.folder is not None and (data.folder / "route_option.csv").is_file():
         ro = pd.read_csv(data.folder / "route_option.csv", dtype=str)
