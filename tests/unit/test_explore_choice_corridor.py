@@ -132,3 +132,40 @@ def test_gauge_terms_drawn_below_the_links_own_move_to_the_routes(model, inputs)
     ru_in = [v for k, v in got.items() if k.startswith("family:RU-IN:")]
     assert sum(ru_in) == pytest.approx(1.0, abs=1e-9)
     assert np.isfinite([got[k] for k in got if k.startswith("capacity:")]).all()
+
+
+def test_parameter_map_equals_the_choice_models_reading_of_the_drawn_table(model, inputs,
+                                                                           data, table):
+    """The fast path of a draw (indices found once) against choice_parameters of the drawn
+    table, with every parameter drawn, nest scales and constants too."""
+    from karvan.explore.choice_corridor import ParameterMap
+    from karvan.explore.choice_inputs import choice_inputs, choice_values
+    from karvan.explore.inputs import builtin_uncertainty_path
+    from karvan.explore.sampling import make_design
+    from karvan.freight.choice_model import choice_parameters
+
+    t = table.copy()
+    t["std_error"] = ""
+    ns = t["parameter"] == "nest_scale"
+    t.loc[ns, "value"] = [f"{0.6 + 0.05 * i:g}" for i in range(int(ns.sum()))]
+    t.loc[ns, "std_error"] = "0.1"
+    t.loc[t["parameter"] == "asc_usd_per_t", "std_error"] = "5"
+    t.loc[t["parameter"] == "sanctions_usd_per_t", "std_error"] = "3"
+    ins = choice_inputs(t, builtin_uncertainty_path())
+    pm = ParameterMap(t, model.families, data.commodities, link_ids=model.graph.link_ids)
+    at = choice_values(ins, t)
+    for u in make_design(ins, "lhs", 5, seed=2).u:
+        v = at(ins.values(u[None, :])[0])
+        fast = pm.at(v)
+        slow = choice_parameters(t.assign(value=[repr(float(x)) for x in v]), model.families,
+                                 data.commodities)
+        assert fast.theta_usd == pytest.approx(slow.theta_usd, rel=1e-15)
+        assert fast.nest_scale == pytest.approx(slow.nest_scale, rel=1e-15)
+        pd.testing.assert_frame_equal(fast.family_terms, slow.family_terms, rtol=1e-12)
+        pd.testing.assert_frame_equal(fast.gauge.reset_index(drop=True),
+                                      slow.gauge.reset_index(drop=True), rtol=1e-12)
+        assert len(set(fast.nest_scale.values())) > 1
+        for c in data.commodity_ids:
+            np.testing.assert_allclose(pm.link_cost_usd_per_t(fast, c, 1.7),
+                                       slow.link_cost_usd_per_t(c, model.graph.link_ids, 1.7),
+                                       rtol=1e-12, atol=1e-12)

@@ -101,8 +101,8 @@ class _Dual:
         H = (self.M.T @ Mw).toarray()
         # minus sum_w q theta s_w s_w^T, s_w = sum_r p_r M_r
         P = sp.csr_matrix((p, (od, np.arange(len(p)))), shape=(self.rs.n_od, len(p)))
-        Sw = (P @ self.M).toarray()
-        H -= (Sw * (self.q * self.th_w)[:, None]).T @ Sw
+        Sw = (P @ self.M).tocsr()  # sparse: most OD pairs use no constrained arc
+        H -= (Sw.T @ Sw.multiply((self.q * self.th_w)[:, None]).tocsr()).toarray()
         return H
 
 

@@ -52,6 +52,142 @@ def _family_constant(rs, fam: np.ndarray, constants: pd.DataFrame, family_ids) -
     return np.where(fam >= 0, c[cls, np.maximum(fam, 0)], 0.0)
 
 
+class ParameterMap:
+    """The choice model as a function of the parameter table's ``value`` column, for tables
+    that differ from one table only in their values (the draws): which row sets each number of
+    :class:`~karvan.freight.choice_model.CorridorChoice` is found once, by the rules of
+    :func:`~karvan.freight.choice_model.choice_parameters` (most specific row; money terms summed
+    over the rows that apply), and a draw only indexes its values. Tested against
+    ``choice_parameters`` of the drawn table."""
+
+    def __init__(self, table: pd.DataFrame, families: pd.DataFrame,
+                 commodities: pd.DataFrame, link_ids=None) -> None:
+        from karvan.freight.choice_model import (
+            ADDITIVE,
+            LINK_GAUGE_CHANGE_H,
+            LINK_GAUGE_CHANGE_USD_PER_T,
+            choice_parameters,
+        )
+
+        self.model = choice_parameters(table, families, commodities)
+        par = table.copy()
+        for c in ("parameter", "family", "nest", "link_ids", "commodity"):
+            par[c] = par[c].fillna("*").astype(str).str.strip().replace("", "*")
+        par = par.reset_index(drop=True)
+        nests = self.model.nest_of
+        fam_ids = self.model.family_ids
+        coms = list(commodities["commodity_id"])
+        p, fa, ne, li, co = (par[c].to_numpy(dtype=object) for c in
+                             ("parameter", "family", "nest", "link_ids", "commodity"))
+        spec_all = (co != "*") * 4 + (fa != "*") * 2 + (ne != "*")
+
+        def rows(parameter: str, family: str, commodity: str) -> np.ndarray:
+            return np.flatnonzero((p == parameter) & np.isin(fa, [family, "*"])
+                                  & np.isin(ne, [nests[family], "*"])
+                                  & np.isin(co, [commodity, "*"]) & (li == "*"))
+
+        def pick(parameter: str, family: str, commodity: str) -> int:
+            r = rows(parameter, family, commodity)
+            if not len(r):
+                return -1
+            return int(r[spec_all[r] == spec_all[r].max()][0])
+
+        self.theta = []
+        for c in coms:
+            r = np.flatnonzero((p == "theta") & np.isin(co, [c, "*"]))
+            r = np.concatenate([r[co[r] != "*"], r[co[r] == "*"]])
+            self.theta.append((c, int(r[0])))
+        n_t = len(self.model.family_terms)
+        self.vor = np.full(n_t, -1)
+        self.buf = np.full(n_t, -1)
+        self.asc = np.full(n_t, -1)
+        self.add = {t: sp.lil_matrix((n_t, len(par))) for t in ADDITIVE}
+        k = 0
+        for c in coms:
+            vor = pick("value_of_reliability", fam_ids[0], c)
+            for f in fam_ids:
+                self.vor[k] = vor
+                self.buf[k] = pick("reliability_buffer_h", f, c)
+                self.asc[k] = pick("asc_usd_per_t", f, c)
+                for t in ADDITIVE:
+                    for j in rows(t, f, c):
+                        self.add[t][k, j] = 1.0
+                k += 1
+        if k != n_t:
+            raise RuntimeError("the family terms are not one row per commodity and family.")
+        self.add = {t: m.tocsr() for t, m in self.add.items()}
+        self.nest = [(n, int(next(iter(np.flatnonzero((p == "nest_scale") & (ne == n))), -1)))
+                     for n in self.model.nest_scale]
+        g = self.model.gauge
+        self.gauge = {}
+        for col, kind, default in (("charge_usd_per_t", "gauge_break_usd_per_t",
+                                    LINK_GAUGE_CHANGE_USD_PER_T),
+                                   ("time_h", "gauge_break_h", LINK_GAUGE_CHANGE_H)):
+            idx = np.full(len(g), -1)
+            for i, (c, lk) in enumerate(zip(g["commodity"], g["link_id"], strict=True)):
+                r = np.flatnonzero((p == kind) & np.isin(co, [c, "*"]))
+                r = np.concatenate([r[co[r] != "*"], r[co[r] == "*"]])
+                hit = [j for j in r if lk in [x.strip() for x in str(li[j]).split(";")]]
+                idx[i] = hit[0] if hit else -1
+            self.gauge[col] = (idx, default)
+        # the gauge rows' links, and the family terms as (commodity, family) arrays
+        self.gauge_com = g["commodity"].to_numpy(dtype=object)
+        self.gauge_pos = (pd.Index(list(link_ids)).get_indexer(g["link_id"])
+                          if link_ids is not None else None)
+        self.n_links = len(link_ids) if link_ids is not None else 0
+        self.coms = coms
+        self.n_fam = len(fam_ids)
+
+    def link_cost_usd_per_t(self, model, commodity: str, value_of_time: float) -> np.ndarray:
+        """:meth:`CorridorChoice.link_cost_usd_per_t` over the links given at construction,
+        from the gauge rows' positions found once."""
+        from karvan.freight.choice_model import LINK_GAUGE_CHANGE_H, LINK_GAUGE_CHANGE_USD_PER_T
+
+        out = np.zeros(self.n_links)
+        m = (self.gauge_com == commodity) & (self.gauge_pos >= 0)
+        if m.any():
+            g = model.gauge
+            out[self.gauge_pos[m]] = (
+                (g["charge_usd_per_t"].to_numpy()[m] - LINK_GAUGE_CHANGE_USD_PER_T)
+                + value_of_time * (g["time_h"].to_numpy()[m] - LINK_GAUGE_CHANGE_H))
+        return out
+
+    def totals(self, model) -> np.ndarray:
+        """Each commodity's family terms in all (USD/t): (commodities, families)."""
+        return model.family_terms["total_usd_per_t"].to_numpy(dtype=float).reshape(
+            len(self.coms), self.n_fam)
+
+    def at(self, value: np.ndarray):
+        """The choice model with the table's values ``value``."""
+        from karvan.freight.choice_model import ADDITIVE
+
+        m = self.model
+        v = np.asarray(value, dtype=float)
+
+        def take(idx: np.ndarray, default: float) -> np.ndarray:
+            return np.where(idx >= 0, v[np.maximum(idx, 0)], default)
+
+        terms = m.family_terms.copy()
+        buf = take(self.buf, 0.0)
+        rel = take(self.vor, np.nan) * buf
+        asc = take(self.asc, 0.0)
+        tot = rel + asc
+        terms["buffer_h"] = buf
+        terms["reliability_usd_per_t"] = rel
+        for t in ADDITIVE:
+            x = self.add[t] @ v
+            terms[t] = x
+            tot = tot + x
+        terms["asc_usd_per_t"] = asc
+        terms["total_usd_per_t"] = tot
+        gauge = m.gauge.copy()
+        for col, (idx, default) in self.gauge.items():
+            gauge[col] = take(idx, default)
+        return dataclasses.replace(
+            m, theta_usd={c: float(v[j]) for c, j in self.theta}, family_terms=terms,
+            nest_scale={n: float(v[j]) if j >= 0 else 1.0 for n, j in self.nest}, gauge=gauge)
+
+
 @dataclasses.dataclass(eq=False)
 class ChoiceCorridorModel(CorridorModel):
     """A scenario's central solution under the logit choice model and the arrays a draw
@@ -61,6 +197,7 @@ class ChoiceCorridorModel(CorridorModel):
     families: pd.DataFrame | None = None
     commodities: pd.DataFrame | None = None
     values_at: object = None
+    parameters: ParameterMap | None = None
     routes: object = None          # the central route sets, no unserved alternative, no constants
     fam: np.ndarray | None = None  # family index of each of their routes
     capacities: pd.DataFrame | None = None  # the constraints (link_id, direction, capacity)
@@ -70,11 +207,7 @@ class ChoiceCorridorModel(CorridorModel):
 
     def choice_model(self, values: np.ndarray | None):
         """The choice model at input ``values`` (None: the table's)."""
-        from karvan.freight.choice_model import choice_parameters
-
-        tab = self.table.copy()
-        tab["value"] = self.values_at(values)
-        return choice_parameters(tab, self.families, self.commodities)
+        return self.parameters.at(self.values_at(values))
 
     def evaluate(self, values: np.ndarray | None) -> dict[str, float]:
         """Headline outputs at input ``values`` (None: the dataset's figures), plus ``_gap``,
@@ -88,21 +221,24 @@ class ChoiceCorridorModel(CorridorModel):
         model = self.choice_model(values)
         g = d.graph
         rs = self.routes
+        pm = self.parameters
         classes = []
         neg_h = np.zeros((len(d.classes), g.n_links))
         for k, c in enumerate(d.classes):
             com = acc.commodity_of(c.name)
-            money = np.asarray(c.link_cost, dtype=float) + model.link_cost_usd_per_t(
-                com, g.link_ids, c.value_of_time)
+            money = np.asarray(c.link_cost, dtype=float) + pm.link_cost_usd_per_t(
+                model, com, c.value_of_time)
             neg = np.minimum(money, 0.0)
             neg_h[k] = neg / c.value_of_time
             classes.append(TrafficClass(c.name, c.demand, c.value_of_time, c.pce, {},
                                         money - neg))
-        consts = model.constants(classes)
-        fixed = rs.route_fixed + _family_constant(rs, self.fam, consts, model.family_ids)
+        # each route's family constant (hours), as model.constants and with_family_costs give it
+        cls = rs.od_class[rs.route_od]
+        vot_k = np.array([c.value_of_time for c in classes])
+        tot = pm.totals(model)[self.class_commodity[cls], np.maximum(self.fam, 0)] / vot_k[cls]
+        fixed = rs.route_fixed + np.where(self.fam >= 0, tot, 0.0)
         if neg_h.any():
             inc = self._incidence(rs)
-            cls = rs.od_class[rs.route_od]
             per = inc @ neg_h[:, g.arc_link].T  # (routes, classes)
             fixed = fixed + per[np.arange(rs.n_routes), cls]
         rs_d = RouteSet(**{**{f: getattr(rs, f) for f in RouteSet.__dataclass_fields__},
@@ -326,7 +462,9 @@ def build_choice_model(data, scenario, inputs: InputSet, table: pd.DataFrame, *,
     model = ChoiceCorridorModel(
         scenario.name, scenario.year, g, res, gap=0.0, max_iter=0, **parts, table=table,
         families=families, commodities=data.commodities,
-        values_at=choice_values(inputs, table), routes=rs0, fam=fam, capacities=caps,
+        values_at=choice_values(inputs, table),
+        parameters=ParameterMap(table, families, data.commodities, link_ids=g.link_ids),
+        routes=rs0, fam=fam, capacities=caps,
         cap_link=cap_link, major_ods=tuple(MAJOR_ODS),
         spec={"zone_country": data.zone_country()})
     model.output_names = [k for k in model.evaluate(None) if not k.startswith("_")]
