@@ -145,3 +145,22 @@ def test_bad_choice_parameter_tables_exit_2_before_any_work(tmp_path):
     code, text = run("explore", "--list-inputs", "--choice-parameters", table,
                      "--input", "choice.theta*")
     assert code == 0 and "choice.theta:se[" in text and "normal(mean=" in text, text
+
+
+@pytest.mark.slow
+def test_a_small_experiment_under_logit_in_process(tmp_path):
+    from karvan.explore.study import default_choice
+
+    if default_choice() != "logit":
+        pytest.skip("the corridor run has no logit model")
+    code, text = run("explore", "baseline", "--draws", "3", "--workers", "0", "--out",
+                     tmp_path / "e", "--quiet")
+    assert code == 0, text
+    assert "family:RU-IN:" in text and "Shadow prices of hard capacities" in text, text
+    page = (tmp_path / "e" / "report.html").read_text()
+    assert "Route-family shares of major country pairs" in page
+    assert "shadow price h and USD/t" in page and "capacity:T_IR_ASTARA_TERMINAL:both" in page
+    b = pd.read_csv(tmp_path / "e" / "bands.csv")
+    fam = b[b["output"].str.startswith("family:RU-IN:")]
+    assert len(fam) > 3 and (fam["n"] == 3).all()
+    assert fam["central"].sum() == pytest.approx(1.0, abs=1e-9)

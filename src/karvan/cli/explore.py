@@ -126,7 +126,8 @@ def explore(
         out.print(t)
     b = exp.table("bands")
     key = b[b["output"].str.startswith(("border:", "effect:border:", "share:RU-IN",
-                                        "effect:share:RU-IN"))]
+                                        "effect:share:RU-IN", "family:RU-IN",
+                                        "effect:family:RU-IN"))]
     key = key[key["p95"].abs() > 0]
     if len(key):
         t = Table(title="Bands (P5 / P50 / P95; tonnes in Mt, shares in %)",
@@ -134,9 +135,21 @@ def explore(
         for c in ("scenario", "output", "central", "p5", "p50", "p95"):
             t.add_column(c, justify="left" if c in ("scenario", "output") else "right")
         for r in key.itertuples(index=False):
-            f = (lambda v: f"{100 * v:.1f}") if "share:" in r.output else (
+            f = (lambda v: f"{100 * v:.1f}") if ("share:" in r.output
+                                                 or "family:" in r.output) else (
                 lambda v: f"{v / 1e6:,.2f}")
             t.add_row(r.scenario, r.output, f(r.central), f(r.p5), f(r.p50), f(r.p95))
+        out.print(t)
+    sp_ = b[b["output"].str.startswith("capacity:") & b["output"].str.endswith(
+        (":shadow_price_usd_per_t", ":shadow_price_h")) & (b["p95"] > 0)]
+    if len(sp_):
+        t = Table(title="Shadow prices of hard capacities that bind in some draws (P5 / P50 / "
+                  "P95; USD/t or h)", title_justify="left")
+        for c in ("scenario", "output", "central", "p5", "p50", "p95"):
+            t.add_column(c, justify="left" if c in ("scenario", "output") else "right")
+        for r in sp_.itertuples(index=False):
+            t.add_row(r.scenario, r.output, *(f"{v:,.2f}" for v in (r.central, r.p5, r.p50,
+                                                                     r.p95)))
         out.print(t)
     from karvan.report.uncertainty import write_experiment_page
 
