@@ -1,11 +1,12 @@
 """Time `karvan run` on the built-in corridor, scenario by scenario, against its 30 s budget.
 
 Runs every built-in scenario ``--repeat`` times in one process (after one warm-up run that
-compiles or loads the numba kernels) and prints the median time of each step: user equilibrium,
-capacity LP, tables, and the whole scenario; then the whole run against the named baseline, the
+compiles or loads the numba kernels) and prints the median time of each step: the assignment
+(user equilibrium, or with ``--choice logit``, the default, route sets and the nested-logit
+equilibrium with capacities), capacity LP, tables, and the whole scenario; then the whole run against the named baseline, the
 30-second budget of the corridor model, as a ratio.
 
-    python benchmarks/bench_corridor.py --repeat 5
+    python benchmarks/bench_corridor.py --repeat 5 [--choice logit|deterministic]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ BUDGET_S = 30.0
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--choice", default="logit", choices=("logit", "deterministic"))
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -51,10 +53,11 @@ def main() -> None:
         return wrapper
 
     run_mod.assign = timed("ue", real_assign)
+    run_mod.solve_choice = timed("ue", run_mod.solve_choice)
     run_mod.solve_capacity_lp = timed("lp", real_lp)
     t = time.perf_counter()
     for s in specs:
-        run_mod.run_scenario(data, s)
+        run_mod.run_scenario(data, s, choice=args.choice)
     warm = time.perf_counter() - t
     whole = []
     for _ in range(args.repeat):
@@ -62,7 +65,7 @@ def main() -> None:
         for s in specs:
             spent["ue"] = spent["lp"] = 0.0
             t = time.perf_counter()
-            run_mod.run_scenario(data, s)
+            run_mod.run_scenario(data, s, choice=args.choice)
             tt = time.perf_counter() - t
             timings[s.name]["ue"].append(spent["ue"])
             timings[s.name]["lp"].append(spent["lp"])
@@ -72,6 +75,7 @@ def main() -> None:
     med = statistics.median
     print(f"machine: {os.cpu_count()} cores; numba threads {os.environ.get('NUMBA_NUM_THREADS', 'default')}")
     print(f"import {t_import:.2f} s; first pass over all scenarios (JIT load/compile) {warm:.2f} s")
+    print(f"choice model: {args.choice}")
     print(f"{'scenario':26s} {'UE s':>7s} {'LP s':>7s} {'tables s':>9s} {'total s':>8s}")
     for name, tm in timings.items():
         ue, lp, tot = med(tm["ue"]), med(tm["lp"]), med(tm["total"])

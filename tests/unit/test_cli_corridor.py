@@ -50,6 +50,8 @@ def test_run_writes_every_table_and_a_manifest(results):
     assert "Scenarios" in text and "my_case" in text and "Border crossings" in text
     assert "Route families" in text and "RU-IN" in text and "sea_suez_black_sea" in text
     assert "Binding capacities" in text and "T_IR_ASTARA_TERMINAL" in text
+    page = (out / "report.html").read_text()
+    assert "Route families and binding capacities" in page and "family-shares" in page
 
 
 def test_run_deterministic_keeps_the_previous_model(tmp_path):

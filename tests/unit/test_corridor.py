@@ -179,7 +179,12 @@ def test_unblocking_draws_armenia_russia_freight_off_upper_lars(runs):
         sk = {n: r.tables["skims"].set_index(["commodity", "origin", "destination"])
               for n, r in (("ref", ref), ("open", open_))}
         key = ("general_cargo", "Z_AM_YEREVAN", d)
-        assert sk["open"].at[key, "cost_usd_per_t"] < sk["ref"].at[key, "cost_usd_per_t"]
+        if ref.summary["choice"] == "deterministic":
+            # Upper Lars' BPR delay falls with the tonnes it loses
+            assert sk["open"].at[key, "cost_usd_per_t"] < sk["ref"].at[key, "cost_usd_per_t"]
+        else:
+            # constant times where no capacity binds: the cheapest route is no dearer
+            assert sk["open"].at[key, "cost_usd_per_t"] <= sk["ref"].at[key, "cost_usd_per_t"]
 
 
 def _at_capacity(run, link_id):

@@ -68,6 +68,7 @@ class _Dual:
         self.order, self.start, self.b_od, self.b_nest = _group_order(rs, group)
         self.s_b = np.where(self.b_nest >= 0, scale[np.maximum(self.b_nest, 0)], 1.0)
         self.bstart_od = np.r_[0, np.flatnonzero(np.diff(self.b_od) != 0) + 1]
+        self._dense = None
 
     def evaluate(self, mu):
         """F(mu), route shares and volumes S."""
@@ -94,15 +95,25 @@ class _Dual:
         return F, p, h, S
 
     def hessian(self, p):
-        """sum_w q_w theta_w Cov_w(M) (exact for multinomial logit)."""
-        od = self.rs.route_od
-        wgt = p * self.q[od] * self.th_r
-        Mw = self.M.multiply(wgt[:, None]).tocsr()
-        H = (self.M.T @ Mw).toarray()
-        # minus sum_w q theta s_w s_w^T, s_w = sum_r p_r M_r
-        P = sp.csr_matrix((p, (od, np.arange(len(p)))), shape=(self.rs.n_od, len(p)))
-        Sw = (P @ self.M).tocsr()  # sparse: most OD pairs use no constrained arc
-        H -= (Sw.T @ Sw.multiply((self.q * self.th_w)[:, None]).tocsr()).toarray()
+        """sum_w q_w theta_w Cov_w(M) (exact for multinomial logit), over the routes that
+        use a constraint (the others add nothing)."""
+        rs = self.rs
+        if self._dense is None:
+            used = np.flatnonzero(np.diff(self.M.indptr) > 0)
+            od = rs.route_od[used]  # non-decreasing: routes are stored by OD pair
+            start = np.r_[0, np.flatnonzero(np.diff(od) != 0) + 1] if len(od) else od
+            self._dense = (used, self.M[used].toarray(), od, start)
+        used, Md, od, start = self._dense
+        if not len(used):
+            return np.zeros((Md.shape[1], Md.shape[1]))
+        wgt = p[used] * self.q[od] * self.th_r[used]
+        # einsum without BLAS: a threaded BLAS on a busy machine made this the slowest step
+        H = np.einsum("ri,rj->ij", Md * wgt[:, None], Md, optimize=False)
+        # minus sum_w q theta s_w s_w^T, s_w = sum_r p_r M_r (over the pairs that use one)
+        Sw = np.add.reduceat(Md * p[used][:, None], start, axis=0)
+        w = od[start]
+        H -= np.einsum("wi,wj->ij", Sw * (self.q[w] * self.th_w[w])[:, None], Sw,
+                       optimize=False)
         return H
 
 
@@ -208,13 +219,18 @@ def fixed_cost_equilibrium(
     it = 0
     # the Newton iterations go on past ``tol`` (they converge quadratically), to ktol
     ktol = min(tol, 1e-11)
+    prev_resid = np.inf
     for it in range(1, max_iter + 1):
         grad = cons.cap - S
         excess = (S - cons.cap) / cons.cap
         rows_c.append((0, it - 1, 0.0, 0.0, 0.0, 0.0, F, float(max(0.0, excess.max(initial=0))),
                        n, _time.perf_counter() - t0))
-        if cons.n == 0 or _kkt(mu, excess, ktol):
+        resid = float(max(excess.max(initial=0.0), (-excess[mu > 0]).max(initial=0.0), 0.0))
+        if cons.n == 0 or _kkt(mu, excess, ktol) or (_kkt(mu, excess, tol)
+                                                     and resid > 0.5 * prev_resid):
+            # tight, or within tol and no longer gaining (F's rounding limits the line search)
             break
+        prev_resid = resid
         free_set = (mu > 0) | (grad < 0)
         H = dual.hessian(p)
         idx = np.flatnonzero(free_set)
@@ -223,14 +239,21 @@ def fixed_cost_equilibrium(
         moved = False
         # Levenberg-Marquardt damping when the plain Newton step does not descend (the
         # Hessian is singular along directions no route's share depends on)
-        for lam in (1e-12, 1e-8, 1e-4, 1e-2, 1.0, 1e2):
+        for lam in (1e-12, 1e-8, 1e-4, 1e-2, 1.0, 1e2, None):
             d = np.zeros(cons.n)
-            try:
-                d[idx] = -np.linalg.solve(Hf + lam * dscale * np.eye(len(idx)), grad[idx])
-            except np.linalg.LinAlgError:
-                continue
+            if lam is None:
+                # where no route that uses a constraint has a share left (all of it unserved),
+                # the Hessian vanishes: a projected gradient step, as long as the largest
+                # multiplier
+                g_max = float(np.abs(grad[idx]).max())
+                d[idx] = -grad[idx] / g_max * max(1.0, float(mu.max(initial=0.0)))
+            else:
+                try:
+                    d[idx] = -np.linalg.solve(Hf + lam * dscale * np.eye(len(idx)), grad[idx])
+                except np.linalg.LinAlgError:
+                    continue
             alpha = 1.0
-            for _ in range(80):
+            for _ in range(60):
                 mu_new = np.maximum(0.0, mu + alpha * d)
                 step = mu_new - mu
                 slope = float(grad @ step)

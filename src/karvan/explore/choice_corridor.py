@@ -202,6 +202,7 @@ class ChoiceCorridorModel(CorridorModel):
     fam: np.ndarray | None = None  # family index of each of their routes
     capacities: pd.DataFrame | None = None  # the constraints (link_id, direction, capacity)
     cap_link: np.ndarray | None = None      # position of each constraint's link
+    cap_scale: np.ndarray | None = None     # each constraint's capacity / its link's capacity
     major_ods: tuple = ()
     spec: dict = dataclasses.field(default_factory=dict)
 
@@ -248,7 +249,8 @@ class ChoiceCorridorModel(CorridorModel):
                             dtype=np.int64)
         groups = np.where(self.fam >= 0, nest_idx[np.maximum(self.fam, 0)], -1)
         scale = np.array([model.nest_scale[n] for n in nest_names], dtype=float)
-        caps = Capacities(self.capacities.assign(capacity=d.capacity[self.cap_link]))
+        caps = Capacities(self.capacities.assign(
+            capacity=self.cap_scale * d.capacity[self.cap_link]))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # unserved demand: an output
             res = fixed_cost_equilibrium(g, d.demand, classes=classes,
@@ -419,7 +421,7 @@ def build_choice_model(data, scenario, inputs: InputSet, table: pd.DataFrame, *,
     from karvan.errors import InputError
     from karvan.freight.choice_model import choice_parameters, family_classifier
     from karvan.freight.route_family import read_route_families
-    from karvan.scenario.choice_run import BOTH_DIRECTIONS, choice_network
+    from karvan.scenario.choice_run import BOTH_DIRECTIONS, HARD_CAPACITY, choice_network
     from karvan.scenario.run import MAJOR_ODS, run_scenario
 
     known = {"link", "demand", "tariff", "tariff_commodity", "commodity", "growth", "choice"}
@@ -454,18 +456,22 @@ def build_choice_model(data, scenario, inputs: InputSet, table: pd.DataFrame, *,
         raise RuntimeError("the route sets' zones are not the graph's.")
     mc = np.zeros((len(classes), len(g.zone_ids), len(g.zone_ids)))
     mc[rs0.od_class, rs0.od_origin, rs0.od_destination] = rs0.od_demand
-    caps = capacities_from_links(choice_network(run.network), "capacity",
-                                 both_directions=BOTH_DIRECTIONS).table
+    # the run's hard capacities (its engine column: the published throughput of both
+    # directions where link.csv says so); a draw scales each by its link's drawn capacity
+    cnet = choice_network(run.network)
+    caps = capacities_from_links(cnet, HARD_CAPACITY, both_directions=BOTH_DIRECTIONS).table
     caps = caps.reset_index(drop=True)
     cap_link = pd.Index(map(str, g.link_ids)).get_indexer(caps["link_id"].astype(str))
     parts = model_parts(data, scenario, inputs, run, g, classes, mc)
+    cap0 = parts["targets"]["link.capacity"].central[cap_link]
+    cap_scale = caps["capacity"].to_numpy(dtype=float) / cap0
     model = ChoiceCorridorModel(
         scenario.name, scenario.year, g, res, gap=0.0, max_iter=0, **parts, table=table,
         families=families, commodities=data.commodities,
         values_at=choice_values(inputs, table),
         parameters=ParameterMap(table, families, data.commodities, link_ids=g.link_ids),
         routes=rs0, fam=fam, capacities=caps,
-        cap_link=cap_link, major_ods=tuple(MAJOR_ODS),
+        cap_link=cap_link, cap_scale=cap_scale, major_ods=tuple(MAJOR_ODS),
         spec={"zone_country": data.zone_country()})
     model.output_names = [k for k in model.evaluate(None) if not k.startswith("_")]
     return model

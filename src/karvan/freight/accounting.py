@@ -153,21 +153,48 @@ def route_table(routes: pd.DataFrame, net: Network, ue_graph: CompiledGraph, tim
     length = links["length"].to_numpy(dtype=float)[g.arc_link]
     charges = arc_charges(net, g)
     country = links["country"].to_numpy()[g.arc_link]
-    rows = []
-    for r in routes.itertuples(index=False):
-        a = np.asarray(r.arcs, dtype=np.int64)
-        t = float(times[a].sum())
-        ch = float(charges[commodity_of(r[0])][a].sum())
-        seq = []
-        for c in country[a]:
-            if not seq or seq[-1] != c:
-                seq.append(c)
-        rows.append((commodity_of(r[0]), r.origin, r.destination, r.route,
-                     " > ".join(map(str, r.links)), r.flow, r.share, t,
-                     float(length[a].sum()), ch, ch + vot[r[0]] * t, " > ".join(seq)))
-    return pd.DataFrame(rows, columns=["commodity", "origin", "destination", "route", "links",
-                                       "tonnes", "share", "time_h", "distance_km",
-                                       "charge_usd_per_t", "cost_usd_per_t", "countries"])
+    columns = ["commodity", "origin", "destination", "route", "links", "tonnes", "share",
+               "time_h", "distance_km", "charge_usd_per_t", "cost_usd_per_t", "countries"]
+    if not len(routes):
+        return pd.DataFrame(columns=columns)
+    # sums over each route's arcs, vectorised over routes
+    lens = routes["arcs"].map(len).to_numpy()
+    arcs = np.fromiter((a for t in routes["arcs"] for a in t), dtype=np.int64,
+                       count=int(lens.sum()))
+    start = np.r_[0, np.cumsum(lens)[:-1]]
+    cls = routes.iloc[:, 0].astype(str).to_numpy()
+    com = np.array([commodity_of(c) for c in cls], dtype=object)
+    coms = list(dict.fromkeys(com))
+    ent_com = np.repeat(pd.Index(coms).get_indexer(com), lens)
+    ch_arc = np.stack([charges[c] for c in coms])[ent_com, arcs]
+
+    def sums(v: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(lens))
+        has = lens > 0
+        if has.any():
+            out[has] = np.add.reduceat(v, start[has])
+        return out
+
+    t = sums(times[arcs])
+    km = sums(length[arcs])
+    ch = sums(ch_arc)
+    # the countries crossed, in order, a country once per stretch
+    cs = country[arcs]
+    new = np.ones(len(cs), dtype=bool)
+    new[1:] = cs[1:] != cs[:-1]
+    new[start[lens > 0]] = True
+    seq_start = np.cumsum(np.r_[0, [int(new[s:s + n].sum()) for s, n in zip(start, lens,
+                                                                              strict=True)]])
+    kept = cs[new]
+    seqs = [" > ".join(kept[seq_start[i]:seq_start[i + 1]]) for i in range(len(lens))]
+    vot_r = np.array([vot[c] for c in cls], dtype=float)
+    return pd.DataFrame({
+        "commodity": com, "origin": routes["origin"].to_numpy(),
+        "destination": routes["destination"].to_numpy(), "route": routes["route"].to_numpy(),
+        "links": [" > ".join(map(str, x)) for x in routes["links"]],
+        "tonnes": routes["flow"].to_numpy(), "share": routes["share"].to_numpy(),
+        "time_h": t, "distance_km": km, "charge_usd_per_t": ch,
+        "cost_usd_per_t": ch + vot_r * t, "countries": seqs}, columns=columns)
 
 
 def country_transit(routes: pd.DataFrame, raw_routes: pd.DataFrame, net: Network,
@@ -177,26 +204,49 @@ def country_transit(routes: pd.DataFrame, raw_routes: pd.DataFrame, net: Network
     length = links["length"].to_numpy(dtype=float)[g.arc_link]
     charges = arc_charges(net, g)
     country = links["country"].to_numpy()[g.arc_link]
-    acc: dict[str, np.ndarray] = {}
-    for r in raw_routes.itertuples(index=False):
-        a = np.asarray(r.arcs, dtype=np.int64)
-        f = r.flow
-        if f <= 0 or not len(a):
-            continue
-        oc, dc = zone_country.get(r.origin), zone_country.get(r.destination)
-        cs = country[a]
-        for c in pd.unique(cs):
-            m = cs == c
-            tkm = f * length[a][m].sum()
-            rev = f * charges[commodity_of(r[0])][a][m].sum()
-            transit = c not in (oc, dc)
-            v = acc.setdefault(c, np.zeros(6))
-            v += (f, tkm, rev, f * transit, tkm * transit, rev * transit)
-    df = pd.DataFrame.from_dict(acc, orient="index",
-                                columns=["tonnes", "tonne_km", "revenue_usd", "transit_tonnes",
-                                         "transit_tonne_km", "transit_revenue_usd"])
-    df.index.name = "country"
+    cols = ["tonnes", "tonne_km", "revenue_usd", "transit_tonnes", "transit_tonne_km",
+            "transit_revenue_usd"]
+    r = raw_routes[(raw_routes["flow"] > 0) & (raw_routes["arcs"].map(len) > 0)]
+    if not len(r):
+        return pd.DataFrame(columns=["country", *cols])
+    # one entry per arc of every route, in the order of the routes (vectorised over routes)
+    lens = r["arcs"].map(len).to_numpy()
+    arcs = np.fromiter((a for t in r["arcs"] for a in t), dtype=np.int64, count=int(lens.sum()))
+    ent_route = np.repeat(np.arange(len(r)), lens)
+    com = r.iloc[:, 0].map(commodity_of).to_numpy()
+    coms = list(dict.fromkeys(com))
+    ch = np.stack([charges[c] for c in coms])
+    com_idx = pd.Index(coms).get_indexer(com)
+    ent_charge = ch[com_idx[ent_route], arcs]
+    codes, names = pd.factorize(country[arcs])
+    # per (route, country): length and charge summed, tonnes counted once
+    key = ent_route * len(names) + codes
+    uk, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    km = np.bincount(inv, weights=length[arcs])
+    rev_t = np.bincount(inv, weights=ent_charge)
+    rr, cc = uk // len(names), uk % len(names)
+    f = r["flow"].to_numpy(dtype=float)[rr]
+    zc = pd.Series(zone_country)
+    oc = r["origin"].map(zc).to_numpy()[rr]
+    dc = r["destination"].map(zc).to_numpy()[rr]
+    cname = np.asarray(names, dtype=object)[cc]
+    transit = (cname != oc) & (cname != dc)
+    vals = np.column_stack([f, f * km, f * rev_t, f * transit, f * km * transit,
+                            f * rev_t * transit])
+    out = np.zeros((len(names), 6))
+    np.add.at(out, cc, vals)
+    # countries in the order they first appear (as the route-by-route sum gave them)
+    order = np.argsort(first_pos(cc, first), kind="stable")
+    df = pd.DataFrame(out[order], index=pd.Index(np.asarray(names, dtype=object)[order],
+                                                 name="country"), columns=cols)
     return df.sort_values("tonnes", ascending=False).reset_index()
+
+
+def first_pos(cc: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """For each country code, the first entry position where it appears."""
+    pos = np.full(int(cc.max()) + 1 if len(cc) else 0, np.iinfo(np.int64).max)
+    np.minimum.at(pos, cc, first)
+    return pos
 
 
 def border_table(links: pd.DataFrame) -> pd.DataFrame:

@@ -38,8 +38,8 @@ LINK_GAUGE_CHANGE_H = 16.0
 #: money terms that add up over the rows that apply
 ADDITIVE = ("insurance_usd_per_t", "sanctions_usd_per_t", "empty_repositioning_usd_per_t")
 #: how many dispersion units dearer than an OD pair's cheapest route a family's best route may
-#: be and still get a forced member (exp(-12): a share below 1e-5 at free flow)
-FORCE_WITHIN = 12.0
+#: be and still get a forced member (exp(-8): a share below 3e-4 of the cheapest route's)
+FORCE_WITHIN = 8.0
 _COLUMNS = ("parameter", "family", "nest", "link_ids", "commodity", "value")
 
 
@@ -232,15 +232,22 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
     if problems:
         raise InputError(problems, file)
 
+    by_param: dict[str, list[tuple]] = {}
+    for r in par.itertuples(index=False):
+        if r.link_ids == "*":
+            by_param.setdefault(r.parameter, []).append((r.family, r.nest, r.commodity,
+                                                         float(r.value)))
+
     def pick(parameter: str, family: str, commodity: str) -> tuple[float | None, float]:
         """(most specific value or None, sum over the rows that apply)."""
-        r = par[(par["parameter"] == parameter)
-                & par["family"].isin([family, "*"]) & par["nest"].isin([nests[family], "*"])
-                & par["commodity"].isin([commodity, "*"]) & (par["link_ids"] == "*")]
-        if not len(r):
-            return None, 0.0
-        spec = ((r["commodity"] != "*") * 4 + (r["family"] != "*") * 2 + (r["nest"] != "*"))
-        return float(r["value"][spec == spec.max()].iloc[0]), float(r["value"].sum())
+        best, best_spec, total = None, -1, 0.0
+        for f, n, c, v in by_param.get(parameter, ()):
+            if f in (family, "*") and n in (nests[family], "*") and c in (commodity, "*"):
+                total += v
+                spec = (c != "*") * 4 + (f != "*") * 2 + (n != "*")
+                if spec > best_spec:
+                    best, best_spec = v, spec
+        return best, total
 
     theta_usd = {}
     thr = par[th]

@@ -47,6 +47,8 @@ MAX_ROUTES = 6
 PENALTY = 1.3
 #: the column of link.csv saying which capacities bound both directions together
 BOTH_DIRECTIONS = "capacity_both_directions"
+#: the engine column of the choice model's hard capacities (see choice_network)
+HARD_CAPACITY = "capacity_hard_tpy"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -64,12 +66,27 @@ class ChoiceRun:
 
 def choice_network(net: Network) -> Network:
     """The network of the choice model: constant times (congestion is the capacities'
-    multipliers, not a delay curve)."""
+    multipliers, not a delay curve), and each link's hard capacity in ``capacity_hard_tpy``:
+    ``capacity`` (tonnes per year per direction, as the deterministic model reads it), or, where
+    link.csv's ``capacity_both_directions`` is true, the annual throughput of both directions
+    together that the link's published capacity gives (twice ``capacity_tpy`` for a unit that
+    names both directions, which link.csv halves into a per-direction figure)."""
     links = net.links.copy()
     links["vdf"] = "constant"
     if BOTH_DIRECTIONS not in links:
         links[BOTH_DIRECTIONS] = False
+    both = _truth(links[BOTH_DIRECTIONS])
+    links[BOTH_DIRECTIONS] = both
+    unit = (links["capacity_unit"].astype(str).str.lower() if "capacity_unit" in links
+            else pd.Series("", index=links.index))
+    halved = both & unit.str.endswith("both_directions")
+    links[HARD_CAPACITY] = pd.to_numeric(links["capacity"], errors="coerce") * np.where(
+        halved, 2.0, 1.0)
     return Network(net.nodes, links, dict(net.config), net.name)
+
+
+def _truth(s: pd.Series) -> pd.Series:
+    return s.astype(str).str.strip().str.lower().isin(["true", "1", "1.0", "t", "yes", "y"])
 
 
 def choice_classes(classes, model: CorridorChoice, link_ids) -> list[TrafficClass]:
@@ -94,32 +111,45 @@ def _class_arc_costs(net: Network, g, c: TrafficClass) -> np.ndarray:
     return g.free_flow_time + g.to_arcs(money / c.value_of_time)
 
 
-def family_waypoints(net: Network, demand: Demand, classes, model: CorridorChoice,
-                     theta_h: dict[str, float], zone_country: dict[str, str]
-                     ) -> tuple[list[Waypoints], pd.DataFrame]:
+def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
+                  theta_h: dict[str, float], zone_country: dict[str, str],
+                  have: set | None = None):
     """Forced alternatives: for every OD pair and class, the least-cost route through each
-    family's characteristic links (and one of its ``also_via`` links, in either order), where
-    that route costs at most ``FORCE_WITHIN / theta`` more than the pair's cheapest route, or
-    where the family is declared to serve the pair's countries. Also returns the pairs the
-    families are declared to serve that have no route through their links at all."""
+    family's characteristic links (one of its ``via_link_ids``, and one of its
+    ``also_via_link_ids`` in either order), where that route costs at most
+    ``FORCE_WITHIN / theta`` more than the pair's cheapest route, or where the family is
+    declared to serve the pair's countries; not where ``have`` holds (family, class, origin,
+    destination) already. Built from the least-cost trees of every node (the corridor has a
+    few hundred); a route that would pass a node twice is left to the route engine's waypoint
+    search, which avoids the nodes of earlier legs.
+
+    Returns
+    -------
+    routes
+        (class name, origin, destination, arcs) of each forced route.
+    waypoints
+        :class:`~karvan.choice.Waypoints` for the routes the trees could not give loop-free.
+    missing
+        The pairs the families are declared to serve that have no route through their links.
+    """
     g = compile_graph(net)
     lid = pd.Index(g.link_ids)
     serves = serves_pairs(model.families)
     zone_ids = list(demand.zone_ids)
-    zpos = g.zone_index(zone_ids)
-    zn = g.zone_nodes[zpos]
+    zn = g.zone_nodes[g.zone_index(zone_ids)]
+    routes = []
     groups: dict[tuple, list] = {}
     no_route = []
     for c in classes:
-        m = np.asarray(demand.matrices[c.demand], dtype=float)
+        m = np.asarray(demand.matrices[c.demand], dtype=float).copy()
+        np.fill_diagonal(m, 0.0)
         oi, di = np.nonzero(m > 0)
         if not len(oi):
             continue
         cost = np.ascontiguousarray(_class_arc_costs(net, g, c))
-        dist, _ = shortest_path_trees(g, cost, np.arange(g.n_nodes), threads=1)
+        dist, pred = shortest_path_trees(g, cost, np.arange(g.n_nodes), threads=1)
         o, d = zn[oi], zn[di]
-        least = dist[o, d]
-        cut = least + FORCE_WITHIN / theta_h[c.name]
+        cut = dist[o, d] + FORCE_WITHIN / theta_h[c.name]
         oc = np.array([zone_country.get(zone_ids[i], "") for i in oi])
         dc = np.array([zone_country.get(zone_ids[j], "") for j in di])
         for f in model.families.itertuples():
@@ -130,45 +160,82 @@ def family_waypoints(net: Network, demand: Demand, classes, model: CorridorChoic
             arcs_of = {x: np.flatnonzero(g.arc_link == p) for x, p in
                        zip(via + also, lid.get_indexer(via + also), strict=True) if p >= 0}
             best = np.full(len(o), np.inf)
-            best_via = np.full(len(o), -1, dtype=np.int64)
-            cands: list[tuple[str, ...]] = []
-            for a in via:
-                for b in (also or [None]):
-                    if a not in arcs_of or (b is not None and b not in arcs_of):
+            best_arcs = np.full((len(o), 2), -1, dtype=np.int64)
+            for x in via:
+                for y in (also or [None]):
+                    if x not in arcs_of or (y is not None and y not in arcs_of):
                         continue
-                    seqs = [(a,)] if b is None else [(a, b), (b, a)]
-                    for seq in seqs:
-                        cc = _through(dist, cost, g, o, d, [arcs_of[x] for x in seq])
+                    for seq in ([(x,)] if y is None else [(x, y), (y, x)]):
+                        cc, arcs = _through(dist, cost, g, o, d, [arcs_of[z] for z in seq])
                         better = cc < best
                         best[better] = cc[better]
-                        best_via[better] = len(cands)
-                        cands.append(seq)
+                        best_arcs[better, :arcs.shape[1]] = arcs[better]
+                        best_arcs[better, arcs.shape[1]:] = -1
             declared = np.array([(x, y) in serves.get(f.family_id, ()) for x, y in
                                  zip(oc, dc, strict=True)], dtype=bool)
             want = (best <= cut) | (declared & np.isfinite(best))
+            if have:
+                want &= np.array([(f.family_id, c.name, zone_ids[x], zone_ids[y]) not in have
+                                  for x, y in zip(oi, di, strict=True)], dtype=bool)
             for i in np.flatnonzero(want):
-                key = (f.family_id, cands[best_via[i]], c.name)
-                groups.setdefault(key, []).append((zone_ids[oi[i]], zone_ids[di[i]]))
+                via_arcs = [int(x) for x in best_arcs[i] if x >= 0]
+                r = _walk_through(g, pred, int(o[i]), int(d[i]), via_arcs)
+                od = (zone_ids[oi[i]], zone_ids[di[i]])
+                if r is not None:
+                    routes.append((c.name, *od, r))
+                else:
+                    key = (f.family_id, tuple(str(g.link_ids[g.arc_link[x]]) for x in via_arcs),
+                           c.name)
+                    groups.setdefault(key, []).append(od)
             for i in np.flatnonzero(declared & ~np.isfinite(best)):
                 no_route.append((f.family_id, c.name, zone_ids[oi[i]], zone_ids[di[i]]))
     wps = [Waypoints(name=f"{fam}#{n}", via=via, kind="link", ods=tuple(ods), classes=(cls,))
            for n, ((fam, via, cls), ods) in enumerate(groups.items())]
     missing = pd.DataFrame(no_route, columns=["family_id", "class", "origin", "destination"])
-    return wps, missing
+    return routes, wps, missing
 
 
-def _through(dist, cost, g, o, d, arcs_seq) -> np.ndarray:
-    """Least cost from o to d through one arc of each set in ``arcs_seq``, in order."""
-    # cost to reach the end of each arc of the first set, then on through the next sets
+def _walk_through(g, pred, o: int, d: int, via_arcs: list[int]) -> np.ndarray | None:
+    """The arcs of the tree paths o -> via arc -> ... -> d, or None if a node repeats."""
+    out: list[int] = []
+    at = o
+    for a in [*via_arcs, -1]:
+        to = int(g.tail[a]) if a >= 0 else d
+        leg = []
+        v = to
+        while v != at:
+            e = int(pred[at, v])
+            if e < 0:
+                return None
+            leg.append(e)
+            v = int(g.tail[e])
+        out.extend(reversed(leg))
+        if a >= 0:
+            out.append(a)
+            at = int(g.head[a])
+    nodes = [o, *(int(g.head[e]) for e in out)]
+    if len(set(nodes)) != len(nodes):
+        return None
+    return np.asarray(out, dtype=np.int64)
+
+
+def _through(dist, cost, g, o, d, arcs_seq) -> tuple[np.ndarray, np.ndarray]:
+    """Least cost from o to d through one arc of each set in ``arcs_seq`` (one or two), in
+    order, and those arcs (n_od, len(arcs_seq))."""
     first = arcs_seq[0]
-    at = dist[o][:, g.tail[first]] + cost[first][None, :]  # (n_od, n_arcs of set 0)
-    ends = g.head[first]
-    for arcs in arcs_seq[1:]:
-        # from each end node to each arc of the next set
-        step = dist[ends][:, g.tail[arcs]] + cost[arcs][None, :]  # (n_prev, n_next)
-        at = np.min(at[:, :, None] + step[None, :, :], axis=1)
-        ends = g.head[arcs]
-    return np.min(at + dist[ends][:, d].T, axis=1)
+    at = dist[o][:, g.tail[first]] + cost[first][None, :]  # (n_od, n0)
+    if len(arcs_seq) == 1:
+        tot = at + dist[g.head[first]][:, d].T
+        j = np.argmin(tot, axis=1)
+        return tot[np.arange(len(o)), j], first[j][:, None]
+    second = arcs_seq[1]
+    step = dist[g.head[first]][:, g.tail[second]] + cost[second][None, :]  # (n0, n1)
+    tot = (at[:, :, None] + step[None, :, :]
+           + dist[g.head[second]][:, d].T[:, None, :])  # (n_od, n0, n1)
+    flat = tot.reshape(len(o), -1)
+    j = np.argmin(flat, axis=1)
+    j0, j1 = np.divmod(j, len(second))
+    return flat[np.arange(len(o)), j], np.column_stack([first[j0], second[j1]])
 
 
 def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *,
@@ -198,14 +265,27 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
     cnet = choice_network(net)
     classes = choice_classes(classes, model, cnet.links.index)
     theta_h = model.theta_per_hour(classes)
-    wps, missing = family_waypoints(cnet, demand, classes, model, theta_h, zone_country)
-    opts = RouteOptions(max_routes=MAX_ROUTES, penalty=PENALTY, waypoints=tuple(wps))
-    rs = generate_route_sets(cnet, demand, classes=classes, options=opts)
     classify = family_classifier(model.families)
+    # the searches first; then a forced member of each family that can serve a pair and that
+    # the searches did not find
+    rs = generate_route_sets(cnet, demand, classes=classes,
+                             options=RouteOptions(max_routes=MAX_ROUTES, penalty=PENALTY))
+    fam = classify(rs)
+    z = np.asarray(rs.zone_ids, dtype=object)
+    ro = rs.route_od
+    have = {(model.family_ids[f], rs.class_names[rs.od_class[w]], z[rs.od_origin[w]],
+             z[rs.od_destination[w]]) for f, w in zip(fam, ro, strict=True) if f >= 0}
+    routes, wps, missing = forced_routes(cnet, demand, classes, model, theta_h, zone_country,
+                                         have)
+    rs = add_routes_to(rs, routes)
+    if wps:
+        forced = generate_route_sets(cnet, demand, classes=classes, options=RouteOptions(
+            max_routes=1, waypoints=tuple(wps)))
+        rs = add_forced(rs, forced)
     fam = classify(rs)
     _check_served(rs, fam, model, zone_country, missing, closed_links)
     consts = model.constants(classes)
-    caps = capacities_from_links(cnet, "capacity", both_directions=BOTH_DIRECTIONS)
+    caps = capacities_from_links(cnet, HARD_CAPACITY, both_directions=BOTH_DIRECTIONS)
     # the family constants are each route's own cost; the nests group the routes
     rs = with_family_costs(rs, fam, consts, model.family_ids)
     nest_names = list(dict.fromkeys(model.families["nest"]))
@@ -236,6 +316,59 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
                                  "(projected Newton on the multipliers)",
                 "theta_per_h": theta_h, "choice_parameters": model.describe()}
     return ChoiceRun(res, routes, cap, uns, tuple(classes), cnet, settings)
+
+
+def add_routes_to(rs, routes: list):
+    """``rs`` with the routes (class name, origin, destination, arcs) it does not hold yet."""
+    from karvan.choice.routes import SOURCE_WAYPOINTS, add_routes
+
+    if not routes:
+        return rs
+    key = {(int(k), int(o), int(d)): w for w, (k, o, d) in enumerate(zip(
+        rs.od_class, rs.od_origin, rs.od_destination, strict=True))}
+    cls = {n: i for i, n in enumerate(rs.class_names)}
+    zp = {z: i for i, z in enumerate(rs.zone_ids)}
+    ws = [key[(cls[k], zp[o], zp[d])] for k, o, d, _ in routes]
+    known = {(w, tuple(rs.arcs(i).tolist())) for w in set(ws)
+             for i in range(rs.od_ptr[w], rs.od_ptr[w + 1])}
+    r_od, r_len, r_arcs = [], [], []
+    for w, (_, _, _, arcs) in zip(ws, routes, strict=True):
+        k = (w, tuple(arcs.tolist()))
+        if k in known:
+            continue
+        known.add(k)
+        r_od.append(w)
+        r_len.append(len(arcs))
+        r_arcs.append(arcs)
+    if not r_od:
+        return rs
+    out, _ = add_routes(rs, np.asarray(r_od), np.asarray(r_len), np.concatenate(r_arcs),
+                        SOURCE_WAYPOINTS)
+    return out
+
+
+def add_forced(rs, forced):
+    """``rs`` with the forced routes (waypoints) of ``forced``, a route set of the same OD
+    pairs, that it does not hold yet."""
+    from karvan.choice.routes import SOURCE_WAYPOINTS, add_routes
+
+    assert forced.n_od == rs.n_od and (forced.od_class == rs.od_class).all()
+    r = np.flatnonzero(forced.route_source == SOURCE_WAYPOINTS)
+    known = {(int(w), tuple(rs.arcs(i).tolist())) for w in np.unique(forced.route_od[r])
+             for i in range(rs.od_ptr[w], rs.od_ptr[w + 1])}
+    keep = []
+    for i in r:
+        key = (int(forced.route_od[i]), tuple(forced.arcs(i).tolist()))
+        if key not in known:
+            known.add(key)
+            keep.append(i)
+    if not keep:
+        return rs
+    keep = np.asarray(keep)
+    lens = np.diff(forced.route_ptr)[keep]
+    arcs = np.concatenate([forced.arcs(i) for i in keep])
+    out, _ = add_routes(rs, forced.route_od[keep], lens, arcs, SOURCE_WAYPOINTS)
+    return out
 
 
 def with_family_costs(rs, fam: np.ndarray, constants: pd.DataFrame, family_ids) -> object:

@@ -161,7 +161,11 @@ def run_scenario(
     raw_routes = crun.routes if crun is not None else route_flows(ue, min_share=1e-9)
     links = acc.link_results(net, ue, lp_res, data.commodities)
     routes = acc.route_table(raw_routes, net, g, ue.time, vot)
-    if families is not None:
+    if crun is not None:
+        fid = np.asarray(families["family_id"], dtype=object)
+        idx = raw_routes["family_idx"].to_numpy()
+        routes["family_id"] = np.where(idx >= 0, fid[np.maximum(idx, 0)], None)
+    elif families is not None:
         routes["family_id"] = classify_routes(routes["links"], families).to_numpy()
     countries = acc.country_transit(routes, raw_routes, net, g, zc)
     borders = acc.border_table(links)
@@ -290,10 +294,11 @@ def _with_capacities(links: pd.DataFrame, crun) -> pd.DataFrame:
     """The links table with the choice model's capacities: whether a capacity bounds both
     directions, the utilization in that sense, and the multiplier in hours and USD/t."""
     cap = crun.capacities
-    both = crun.network.links["capacity_both_directions"].astype(str).str.lower().isin(
-        ["true", "1", "1.0", "t", "yes", "y"])
+    eng = crun.network.links
     links = links.copy()
-    links["capacity_both_directions"] = links["link_id"].map(both).fillna(False).astype(bool)
+    links["capacity_both_directions"] = links["link_id"].map(
+        eng["capacity_both_directions"]).fillna(False).astype(bool)
+    links["capacity_hard_tpy"] = links["link_id"].map(eng["capacity_hard_tpy"])
     util = cap.groupby("link_id")["utilization"].max()
     links["capacity_utilization"] = links["link_id"].map(util)
     h = cap.groupby("link_id")["shadow_price_h"].max()
