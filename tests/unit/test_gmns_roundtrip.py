@@ -39,7 +39,9 @@ def exported(tmp_path_factory):
     written, and exported to GMNS."""
     data = load_corridor()
     tmp = tmp_path_factory.mktemp("roundtrip")
-    run = run_scenario(data, load_scenario("baseline"), gap=1e-10, lp=False)
+    # karvan assign reproduces the deterministic equilibrium
+    run = run_scenario(data, load_scenario("baseline"), gap=1e-10, lp=False,
+                       choice="deterministic")
     write_run(run, tmp / "run", data)
     return run, export_gmns(tmp / "run", tmp / "gmns"), tmp
 

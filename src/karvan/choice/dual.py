@@ -211,12 +211,17 @@ def fixed_cost_equilibrium(
             raise InputError("groups must give one nest per route of the route set.")
         grp[real] = src
         sc = np.asarray(scale, dtype=float)
-    dual = _Dual(rs, rc0, lnps, th, ca.pce, M, cons.cap, grp, sc)
     tol = caps.tol
     mu = np.zeros(cons.n)
-    F, p, h, S = dual.evaluate(mu)
     rows_c = []
     it = 0
+    if rs.n_routes == 0:  # no demand: nothing to load, no capacity used
+        dual = None
+        F, p, h, S = 0.0, np.zeros(0), np.zeros(0), np.zeros(cons.n)
+        max_iter = 0
+    else:
+        dual = _Dual(rs, rc0, lnps, th, ca.pce, M, cons.cap, grp, sc)
+        F, p, h, S = dual.evaluate(mu)
     # the Newton iterations go on past ``tol`` (they converge quadratically), to ktol
     ktol = min(tol, 1e-11)
     prev_resid = np.inf

@@ -402,7 +402,8 @@ def _check_served(rs, fam, model: CorridorChoice, zone_country, missing: pd.Data
     problems = []
     for f, pairs in serves.items():
         i = ids.index(f)
-        hit = np.array([(x, y) in pairs for x, y in zip(oc, dc, strict=True)]) & ~has[:, i]
+        hit = np.array([(x, y) in pairs for x, y in zip(oc, dc, strict=True)],
+                       dtype=bool) & ~has[:, i]
         if not hit.any():
             continue
         ods = [f"{z[rs.od_origin[w]]}->{z[rs.od_destination[w]]} "
