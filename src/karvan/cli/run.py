@@ -56,7 +56,7 @@ def run(
     from karvan.freight.corridor import load_corridor
     from karvan.scenario import builtin_scenarios, load_scenario
     from karvan.scenario.reference import report_references, with_references
-    from karvan.scenario.run import run_scenario, save_run
+    from karvan.scenario.run import CHOICE_TABLES, corridor_choice, run_scenario, save_run
     from karvan.scenario.summary import summary_tables
     from karvan.store import RunStore
 
@@ -85,6 +85,10 @@ def run(
     if clash:
         raise InputError(f"scenario name 'runs' would overwrite the run store's runs folder "
                          f"in {out_dir}; rename the scenario or give --store elsewhere.")
+    # the choice model's parameters, read once for every run
+    model = corridor_choice(dataset) if choice == "logit" and all(
+        dataset.folder is not None and (dataset.folder / f).exists()
+        for f in CHOICE_TABLES) else None
     runs = []
     run_store = None
     with console.status("", spinner="dots") as status:
@@ -93,7 +97,8 @@ def run(
                 if not quiet:
                     status.update(msg)
             r = run_scenario(dataset, spec, gap=gap, method=method,
-                             lp=lp and spec.name not in added, progress=say, choice=choice)
+                             lp=lp and spec.name not in added, progress=say, choice=choice,
+                             choice_parameters=model)
             if run_store is None:  # created with the first result, not before
                 run_store = RunStore(store_dir)
             run_id = save_run(r, run_store, dataset)

@@ -77,7 +77,7 @@ class CorridorChoice:
     @property
     def family_ids(self) -> list[str]:
         """Family ids in priority order."""
-        return list(self.families["family_id"])
+        return self.families["family_id"].tolist()
 
     @property
     def nest_of(self) -> dict[str, str]:

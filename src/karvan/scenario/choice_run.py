@@ -121,7 +121,9 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     declared to serve the pair's countries; not where ``have`` holds (family, class, origin,
     destination) already. Built from the least-cost trees of every node (the corridor has a
     few hundred); a route that would pass a node twice is left to the route engine's waypoint
-    search, which avoids the nodes of earlier legs.
+    search, which avoids the nodes of earlier legs, where the family is declared or its route
+    is within ``4 / theta`` of the cheapest (else it is left out: a detour back over its own
+    path).
 
     Returns
     -------
@@ -183,7 +185,9 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                 od = (zone_ids[oi[i]], zone_ids[di[i]])
                 if r is not None:
                     routes.append((c.name, *od, r))
-                else:
+                elif declared[i] or best[i] <= dist[o[i], d[i]] + 4.0 / theta_h[c.name]:
+                    # through the waypoint search, which avoids the nodes of earlier legs
+                    # (where the family would have a share worth the search)
                     key = (f.family_id, tuple(str(g.link_ids[g.arc_link[x]]) for x in via_arcs),
                            c.name)
                     groups.setdefault(key, []).append(od)
@@ -273,8 +277,10 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
     fam = classify(rs)
     z = np.asarray(rs.zone_ids, dtype=object)
     ro = rs.route_od
-    have = {(model.family_ids[f], rs.class_names[rs.od_class[w]], z[rs.od_origin[w]],
-             z[rs.od_destination[w]]) for f, w in zip(fam, ro, strict=True) if f >= 0}
+    ids = model.family_ids
+    have = {(ids[f], rs.class_names[rs.od_class[w]], z[rs.od_origin[w]],
+             z[rs.od_destination[w]]) for f, w in set(zip(fam.tolist(), ro.tolist(),
+                                                          strict=True)) if f >= 0}
     routes, wps, missing = forced_routes(cnet, demand, classes, model, theta_h, zone_country,
                                          have)
     rs = add_routes_to(rs, routes)
@@ -424,14 +430,28 @@ def _check_served(rs, fam, model: CorridorChoice, zone_country, missing: pd.Data
 def _routes(res: ChoiceResult, classify) -> pd.DataFrame:
     """The route list of the run (as :func:`karvan.paths.route_flows`), with each route's
     family; unserved alternatives and routes below 1e-9 of their pair's demand left out."""
+    from karvan.choice.routes import SOURCE_UNSERVED
+
     rs = res.route_set
-    tab = res.route_table()
-    fam = classify(rs)
-    tab["family_idx"] = fam
-    tab = tab[(tab["source"] != "unserved") & (tab["share"] >= 1e-9)]
-    tab = tab.sort_values(["class", "origin", "destination", "flow"],
-                          ascending=[True, True, True, False], kind="stable")
-    tab["route"] = tab.groupby(["class", "origin", "destination"]).cumcount()
+    g = rs.graph
+    od = rs.route_od
+    share = res.route_flow / rs.od_demand[od]
+    keep = np.flatnonzero((rs.route_source != SOURCE_UNSERVED) & (share >= 1e-9))
+    z = np.asarray(rs.zone_ids, dtype=object)
+    names = np.asarray(rs.class_names, dtype=object)
+    lid = g.link_ids[g.arc_link]
+    arcs = [tuple(rs.arcs(r).tolist()) for r in keep]
+    tab = pd.DataFrame({
+        "class": names[rs.od_class[od[keep]]],
+        "origin": z[rs.od_origin[od[keep]]],
+        "destination": z[rs.od_destination[od[keep]]],
+        "arcs": arcs,
+        "links": [tuple(lid[list(a)].tolist()) for a in arcs],
+        "flow": res.route_flow[keep], "share": share[keep], "cost": res.route_cost[keep],
+        "family_idx": classify(rs)[keep],
+        "_od": od[keep]})
+    tab = tab.sort_values(["_od", "flow"], ascending=[True, False], kind="stable")
+    tab["route"] = tab.groupby("_od").cumcount()
     return tab[["class", "origin", "destination", "route", "arcs", "links", "flow", "share",
                 "cost", "family_idx"]].reset_index(drop=True)
 

@@ -22,7 +22,7 @@ from karvan.freight import accounting as acc
 from karvan.freight.corridor import CorridorData
 from karvan.freight.observed import RunFlows
 from karvan.assign.classes import TrafficClass
-from karvan.freight.choice_model import choice_parameters
+from karvan.freight.choice_model import CorridorChoice, choice_parameters
 from karvan.freight.costs import build_network, commodity_classes
 from karvan.freight.route_family import classify_routes, read_route_families
 from karvan.io.atomic import atomic_folder
@@ -75,7 +75,7 @@ def run_scenario(
     progress: Callable[[str], None] | None = None,
     backcasts: bool = True,
     choice: str = "logit",
-    choice_parameters: pd.DataFrame | None = None,
+    choice_parameters: pd.DataFrame | CorridorChoice | None = None,
 ) -> ScenarioRun:
     """Apply ``scenario`` to ``data``, assign, and compute every result table.
 
@@ -90,7 +90,8 @@ def run_scenario(
         capacity-limited elements, every OD pair on its cheapest routes.
     choice_parameters
         A parameter table in the columns of ``choice_parameter.csv`` (a calibrated one) instead
-        of the dataset's.
+        of the dataset's, or the model :func:`corridor_choice` made of one (to read it once for
+        many runs).
     gap, method, max_iter
         The deterministic equilibrium's settings.
     lp
@@ -135,7 +136,8 @@ def run_scenario(
                              f"{' and '.join(CHOICE_TABLES)} (in {data.folder}); add them, or "
                              "run the deterministic model (choice='deterministic', "
                              "karvan run --choice deterministic).")
-        model = corridor_choice(data, choice_parameters, families)
+        model = (choice_parameters if isinstance(choice_parameters, CorridorChoice)
+                 else corridor_choice(data, choice_parameters, families))
         say(f"{scenario.name}: nested logit equilibrium with capacities")
         closed = set(data.links.index[data.links["status"] == "open"]) - set(
             inputs.links.index[inputs.links["status"] == "open"])
@@ -199,7 +201,8 @@ def run_scenario(
                 cal_runs[y] = run_scenario(data, backcast_scenario(y), gap=gap, method=method,
                                            max_iter=max_iter, lp=False, backcasts=False,
                                            choice=choice,
-                                           choice_parameters=choice_parameters).flows
+                                           choice_parameters=model if choice == "logit"
+                                           else choice_parameters).flows
             except InputError as e:
                 log.warning("back-cast %d does not apply to this dataset, its reported volumes "
                             "are not compared: %s", y, e)
