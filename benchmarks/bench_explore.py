@@ -3,6 +3,7 @@
     python benchmarks/bench_explore.py                 # all parts, the full-size run at 100 draws
     python benchmarks/bench_explore.py --full-draws 1000   # the 1,000-draw run of the goal
     python benchmarks/bench_explore.py --parts draw,overhead
+    python benchmarks/bench_explore.py --parts choice,speedup --choice logit
 
 Parts (each prints its figures and the ratio to its goal; "goal/measured" >= 1 meets it):
 
@@ -16,6 +17,10 @@ Parts (each prints its figures and the ratio to its goal; "goal/measured" >= 1 m
 - ``speedup``: the same experiment (2 scenarios, ``--speedup-draws`` draws) on 1 and on 2 worker
   processes: wall time of the draws (from the first to the last batch of draws, the central
   solutions excluded) and of the whole call; goal >= 1.8x.
+- ``choice``: per-draw CPU of the same draws under the logit choice model (nested logit with
+  capacities over the central route sets, the choice parameters drawn too) and the deterministic
+  one (Algorithm B warm-started), one numba thread, median over ``--draws`` draws of each of
+  ``--choice-scenarios``.
 - ``full``: every built-in scenario (and their like-year references) x ``--full-draws`` draws on a
   local cluster of 2 processes, against 20 minutes (scaled linearly when fewer draws are run).
 
@@ -91,6 +96,50 @@ def part_draw(n: int) -> None:
           f"{0.3 / mw:.1f}; p90 warm {np.percentile(warm, 90):.3f} s; {_load()}")
 
 
+def part_choice(n: int, scenarios: list[str]) -> None:
+    import numba
+
+    from karvan.explore.choice_corridor import build_choice_model
+    from karvan.explore.corridor import build_corridor_model
+    from karvan.explore.sampling import make_design
+    from karvan.explore.study import choice_table, experiment_inputs
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario import load_scenario
+
+    numba.set_num_threads(1)
+    data = load_corridor()
+    table = choice_table(data)
+    ins = {"deterministic": experiment_inputs(data, choice="deterministic"),
+           "logit": experiment_inputs(data, choice="logit", table=table)}
+    print(f"choice: {_load()}")
+    print(f"{'scenario':26s} {'model':13s} {'build s':>8s} {'CPU/draw s':>10s} {'p90 s':>7s} "
+          f"{'iterations':>10s}")
+    per: dict[str, list[float]] = {"deterministic": [], "logit": []}
+    for name in scenarios:
+        spec = load_scenario(name)
+        for choice, inputs in ins.items():
+            values = inputs.values(make_design(inputs, "lhs", n, seed=1).u)
+            t = time.process_time()
+            model = (build_choice_model(data, spec, inputs, table) if choice == "logit"
+                     else build_corridor_model(data, spec, inputs))
+            b = time.process_time() - t
+            model.evaluate(values[0])
+            cpu, it = [], []
+            for v in values:
+                t = time.process_time()
+                o = model.evaluate(v)
+                cpu.append(time.process_time() - t)
+                it.append(o["_iterations"])
+            per[choice] += cpu
+            print(f"{name:26s} {choice:13s} {b:8.1f} {statistics.median(cpu):10.3f} "
+                  f"{sorted(cpu)[int(0.9 * (len(cpu) - 1))]:7.3f} "
+                  f"{statistics.median(it):10.0f}")
+    ml, md = statistics.median(per["logit"]), statistics.median(per["deterministic"])
+    print(f"median CPU per draw: logit {ml:.3f} s, deterministic {md:.3f} s (logit/"
+          f"deterministic {ml / md:.2f}); goal 0.3 s: goal/measured logit {0.3 / ml:.1f}; "
+          f"{_load()}")
+
+
 def _noop(x):
     return x
 
@@ -117,27 +166,27 @@ def part_overhead(tasks: int) -> None:
               f"{_load()}")
 
 
-def _timed_explore(scenarios, draws, workers, out):
+def _timed_explore(scenarios, draws, workers, out, choice=None):
     from karvan.explore.study import explore
 
     stamps = []
     t0 = time.perf_counter()
-    explore(scenarios, draws=draws, seed=3, workers=workers, out=out,
+    explore(scenarios, draws=draws, seed=3, workers=workers, out=out, choice=choice,
             progress=lambda d, t, n: stamps.append((time.perf_counter(), d)))
     total = time.perf_counter() - t0
     return total, [t for t, _ in stamps]
 
 
-def part_speedup(draws: int) -> None:
+def part_speedup(draws: int, choice: str | None = None) -> None:
     from karvan.explore.experiment import Experiment
 
-    print(f"speedup: {_load()}")
+    print(f"speedup ({choice or 'default'} choice model): {_load()}")
     scen = ["rasht_astara", "iran_disrupted"]
     res = {}
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "e"
-            total, stamps = _timed_explore(scen, draws, workers, out)
+            total, stamps = _timed_explore(scen, draws, workers, out, choice)
             d = Experiment(out).draws()
             n_sc = d["scenario"].nunique()
             # skip the progress calls of the central cases (the first n_sc batches)
@@ -152,14 +201,14 @@ def part_speedup(draws: int) -> None:
           f"(goal 1.8x)")
 
 
-def part_full(draws: int) -> None:
+def part_full(draws: int, choice: str | None = None) -> None:
     from karvan.explore.experiment import Experiment
     from karvan.scenario import builtin_scenarios
 
     print(f"full: {_load()}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "e"
-        total, _ = _timed_explore(builtin_scenarios(), draws, 2, out)
+        total, _ = _timed_explore(builtin_scenarios(), draws, 2, out, choice)
         d = Experiment(out).draws()
         n_sc = d["scenario"].nunique()
     scaled = total * 1000 / draws
@@ -185,16 +234,21 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=200, help="tasks for 'overhead'")
     ap.add_argument("--speedup-draws", type=int, default=128)
     ap.add_argument("--full-draws", type=int, default=100)
+    ap.add_argument("--choice", default=None,
+                    help="choice model of 'speedup' and 'full' (default: karvan explore's)")
+    ap.add_argument("--choice-scenarios", default="baseline,rasht_astara,iran_disrupted")
     args = ap.parse_args()
     parts = args.parts.split(",")
     if "draw" in parts:
         part_draw(args.draws)
+    if "choice" in parts:
+        part_choice(args.draws, args.choice_scenarios.split(","))
     if "overhead" in parts:
         part_overhead(args.tasks)
     if "speedup" in parts:
-        part_speedup(args.speedup_draws)
+        part_speedup(args.speedup_draws, args.choice)
     if "full" in parts:
-        part_full(args.full_draws)
+        part_full(args.full_draws, args.choice)
 
 
 if __name__ == "__main__":

@@ -46,8 +46,8 @@ def test_bad_input_exits_2_before_any_work(args, match, tmp_path):
 
 
 def test_a_small_experiment_in_process(tmp_path):
-    code, text = run("explore", "baseline", "--draws", "2", "--workers", "0", "--out",
-                     tmp_path / "e", "--quiet")
+    code, text = run("explore", "baseline", "--draws", "2", "--choice", "deterministic",
+                     "--workers", "0", "--out", tmp_path / "e", "--quiet")
     assert code == 0, text
     assert "Statements" in text and "experiment in" in text
     page = (tmp_path / "e" / "report.html").read_text()
@@ -55,8 +55,8 @@ def test_a_small_experiment_in_process(tmp_path):
     b = pd.read_csv(tmp_path / "e" / "bands.csv")
     assert {"p5", "p50", "p95"} <= set(b.columns) and (b["n"] == 2).any()
     # the same command again resumes: nothing left to compute
-    code, text = run("explore", "baseline", "--draws", "2", "--workers", "0", "--out",
-                     tmp_path / "e", "--quiet")
+    code, text = run("explore", "baseline", "--draws", "2", "--choice", "deterministic",
+                     "--workers", "0", "--out", tmp_path / "e", "--quiet")
     assert code == 0 and "0 draws computed, 3 resumed" in text, text
 
 
@@ -78,3 +78,89 @@ def test_route_set_statistics_of_one_bush_and_their_checks():
     assert wsum[j, :n_c, 0].sum() > 0
     with pytest.raises(InputError, match="columns"):
         bush_route_sets(res, 0, member[:, :-1], w)
+
+
+def test_unknown_choice_model_exits_2_before_any_work(tmp_path):
+    code, text = run("explore", "baseline", "--draws", "4", "--choice", "probit", "--out",
+                     tmp_path / "e")
+    assert code == 2 and "unknown choice model 'probit'; use logit or deterministic" in text
+    assert not (tmp_path / "e").exists()
+
+
+def test_list_inputs_under_each_choice_model():
+    from karvan.explore.study import default_choice
+
+    code, text = run("explore", "--list-inputs", "--choice", "deterministic")
+    assert code == 0 and "under the deterministic choice model" in text
+    assert "choice." not in text
+    code, text = run("explore", "--list-inputs", "--choice", "logit")
+    if default_choice() != "logit":  # the corridor run has no logit model yet
+        assert code == 2 and "no logit choice model yet" in text
+        return
+    assert code == 0 and "under the logit choice model" in text, text
+    assert "choice.theta:assumption[KV_ASSUMPTION]" in text and "lognormal(sigma=0.5)" in text
+    code, text = run("explore", "--list-inputs")
+    assert "under the logit choice model" in text  # the default is karvan run's
+
+
+def _choice_table(tmp_path, change) -> str:
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    t = pd.read_csv(builtin_corridor_folder() / "choice_parameter.csv", dtype=str,
+                    keep_default_na=False)
+    t["std_error"] = ""
+    change(t)
+    p = tmp_path / "choice_parameter.csv"
+    t.to_csv(p, index=False)
+    return str(p)
+
+
+def test_bad_choice_parameter_tables_exit_2_before_any_work(tmp_path):
+    from karvan.explore.study import default_choice
+
+    if default_choice() != "logit":
+        pytest.skip("the corridor run has no logit model")
+
+    def negative(t):
+        t.loc[t["parameter"] == "theta", "std_error"] = "-0.01"
+
+    def unknown_family(t):
+        t.loc[t["parameter"] == "asc_usd_per_t", "family"] = "sea_via_mars"
+
+    for change, match in ((negative, "std_error must be >= 0 (lines"),
+                          (unknown_family, "unknown families sea_via_mars")):
+        table = _choice_table(tmp_path, change)
+        for args in (["--list-inputs"], ["baseline", "--draws", "4", "--out", tmp_path / "e"]):
+            code, text = run("explore", *args, "--choice-parameters", table)
+            assert code == 2 and match in text, text
+    assert not (tmp_path / "e").exists()
+    code, text = run("explore", "baseline", "--draws", "4", "--choice", "deterministic",
+                     "--choice-parameters", table, "--out", tmp_path / "e")
+    assert code == 2 and "give --choice logit" in text
+    # a calibrated table's standard errors set its parameters' distributions
+    def fitted(t):
+        t.loc[t["parameter"] == "theta", "std_error"] = "0.004"
+
+    table = _choice_table(tmp_path, fitted)
+    code, text = run("explore", "--list-inputs", "--choice-parameters", table,
+                     "--input", "choice.theta*")
+    assert code == 0 and "choice.theta:se[" in text and "normal(mean=" in text, text
+
+
+@pytest.mark.slow
+def test_a_small_experiment_under_logit_in_process(tmp_path):
+    from karvan.explore.study import default_choice
+
+    if default_choice() != "logit":
+        pytest.skip("the corridor run has no logit model")
+    code, text = run("explore", "baseline", "--draws", "3", "--workers", "0", "--out",
+                     tmp_path / "e", "--quiet")
+    assert code == 0, text
+    assert "family:RU-IN:" in text and "Shadow prices of hard capacities" in text, text
+    page = (tmp_path / "e" / "report.html").read_text()
+    assert "Route-family shares of major country pairs" in page
+    assert "shadow price h and USD/t" in page and "capacity:T_IR_ASTARA_TERMINAL:both" in page
+    b = pd.read_csv(tmp_path / "e" / "bands.csv")
+    fam = b[b["output"].str.startswith("family:RU-IN:")]
+    assert len(fam) > 3 and (fam["n"] == 3).all()
+    assert fam["central"].sum() == pytest.approx(1.0, abs=1e-9)

@@ -24,6 +24,9 @@ from karvan.freight.corridor import load_corridor
 
 distributed = pytest.importorskip("distributed")
 
+#: the deterministic model's experiments (the logit model's: test_explore_choice_runner.py)
+det = functools.partial(explore, choice="deterministic")
+
 
 @pytest.fixture(scope="module")
 def data():
@@ -45,15 +48,15 @@ def _outputs(folder) -> pd.DataFrame:
 def serial(data, tmp_path_factory):
     """The reference: 6 draws of the baseline evaluated in this process."""
     out = tmp_path_factory.mktemp("serial") / "exp"
-    explore(["baseline"], draws=6, seed=11, data=data, workers=0, out=out, batch_size=2)
+    det(["baseline"], draws=6, seed=11, data=data, workers=0, out=out, batch_size=2)
     return _outputs(out)
 
 
 def test_same_seed_same_results_with_one_and_two_workers(data, serial, client2, tmp_path):
     with R.connect(workers=1) as c1:
-        explore(["baseline"], draws=6, seed=11, data=data, client=c1, out=tmp_path / "one",
+        det(["baseline"], draws=6, seed=11, data=data, client=c1, out=tmp_path / "one",
                 batch_size=2)
-    explore(["baseline"], draws=6, seed=11, data=data, client=client2, out=tmp_path / "two",
+    det(["baseline"], draws=6, seed=11, data=data, client=client2, out=tmp_path / "two",
             batch_size=2)
     one, two = _outputs(tmp_path / "one"), _outputs(tmp_path / "two")
     assert len(one) == 7  # the central case and 6 draws
@@ -75,7 +78,7 @@ def test_a_killed_worker_loses_no_completed_draw(data, serial, client2, tmp_path
             os.kill(pids[0], signal.SIGKILL)
             killed.append(pids[0])
 
-    r = explore(["baseline"], draws=6, seed=11, data=data, client=client2,
+    r = det(["baseline"], draws=6, seed=11, data=data, client=client2,
                 out=tmp_path / "kill", batch_size=2, progress=kill_one)
     assert killed
     files = sorted((tmp_path / "kill" / "draws").rglob("part-*.parquet"))
@@ -96,14 +99,14 @@ def test_an_interrupted_experiment_resumes_without_redoing_draws(data, serial, c
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        explore(["baseline"], draws=6, seed=11, data=data, client=client2, out=out,
+        det(["baseline"], draws=6, seed=11, data=data, client=client2, out=out,
                 batch_size=2, progress=stop)
     exp = Experiment(out)
     assert exp.manifest()["status"] == "running"
     kept = exp.completed()["baseline"]
     assert len(kept) >= 3
     seen = []
-    r = explore(["baseline"], draws=6, seed=11, data=data, client=client2, out=out,
+    r = det(["baseline"], draws=6, seed=11, data=data, client=client2, out=out,
                 batch_size=2, progress=lambda d, t, n: seen.append(d))
     assert r.resumed == len(kept) and r.computed == 7 - len(kept)
     assert seen[0] == len(kept)
@@ -113,7 +116,7 @@ def test_an_interrupted_experiment_resumes_without_redoing_draws(data, serial, c
     assert {"p5", "p50", "p95"} <= set(b.columns)
     # another design in the same folder is refused
     with pytest.raises(InputError, match="other settings"):
-        explore(["baseline"], draws=8, seed=11, data=data, workers=0, out=out)
+        det(["baseline"], draws=8, seed=11, data=data, workers=0, out=out)
 
 
 def test_sobol_indices_of_ishigami_match_the_analytical_values(client2, tmp_path):

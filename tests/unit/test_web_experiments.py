@@ -27,7 +27,11 @@ def test_experiment_in_the_background(tmp_path, data):
     with TestClient(create_app(tmp_path / "store", data=data), base_url=BASE) as c:
         bad = c.post("/api/experiments", json={"scenarios": ["baseline"], "draws": 1})
         assert bad.status_code == 422
-        r = c.post("/api/experiments", json={"scenarios": ["baseline"], "draws": 2})
+        bad = c.post("/api/experiments", json={"scenarios": ["baseline"], "draws": 2,
+                                               "choice": "probit"})
+        assert bad.status_code == 422
+        r = c.post("/api/experiments", json={"scenarios": ["baseline"], "draws": 2,
+                                             "choice": "deterministic"})
         assert r.status_code == 202, r.text
         job = r.json()
         busy = c.post("/api/experiments", json={"scenarios": ["baseline"], "draws": 2})
@@ -41,6 +45,7 @@ def test_experiment_in_the_background(tmp_path, data):
                 break
             time.sleep(0.2)
         assert j["status"] == "complete", j
+        assert j["choice"] == "deterministic"
         assert j["done"] == j["total"] == 3 and j["progress"] == 1.0
         page = c.get(j["report"])
         assert page.status_code == 200 and "Statements" in page.text

@@ -36,6 +36,14 @@ def explore(
                                                    "(default: built in).")] = None,
     uncertainty: Annotated[Path | None, typer.Option(
         help="Uncertainty table (default: the dataset's uncertainty.csv).")] = None,
+    choice: Annotated[str | None, typer.Option(
+        help="Choice model of each draw: logit (nested logit over route families with "
+             "capacities; its parameters are uncertain inputs too) or deterministic (user "
+             "equilibrium); default what karvan run uses.")] = None,
+    choice_parameters: Annotated[Path | None, typer.Option(
+        help="Under logit: a choice parameter table instead of the dataset's (the "
+             "choice_parameter.csv of karvan calibrate --parameters; its std_error set the "
+             "parameters' distributions).")] = None,
     inputs: Annotated[list[str] | None, typer.Option(
         "--input", help="Vary only these factors (names or patterns such as 'demand.*'); "
                         "repeat the option.")] = None,
@@ -70,21 +78,23 @@ def explore(
     from rich.table import Table
 
     from karvan.errors import InputError
+    from karvan.explore.study import check_choice, choice_table, experiment_inputs
     from karvan.freight.corridor import load_corridor
 
+    choice = check_choice(choice)
     dataset = load_corridor(data)
     if list_inputs:
-        from karvan.explore.inputs import corridor_inputs
-
-        ins = corridor_inputs(dataset, uncertainty)
+        table = choice_table(dataset, choice_parameters) if choice == "logit" else None
+        ins = experiment_inputs(dataset, uncertainty, choice=choice, table=table)
         if inputs:
             ins = ins.select(inputs)
         # plain lines, one input each, so that names can be copied whole into --input
-        out.print(f"{len(ins)} uncertain inputs in {len(ins.factors)} factors "
-                  "(input, rows, distribution, drawn as, factor):", highlight=False)
+        out.print(f"{len(ins)} uncertain inputs in {len(ins.factors)} factors under the "
+                  f"{choice} choice model (input, rows, distribution, drawn as, factor):",
+                  highlight=False)
         for r in ins.table().itertuples(index=False):
             out.print(f"{r.input}\t{r.rows}\t{r.distribution}\t{r.drawn}\t{r.factor}",
-                      highlight=False, soft_wrap=True)
+                      highlight=False, soft_wrap=True, markup=False)
         return
     if draws is None:
         raise InputError("give --draws N (an integer >= 2), or --list-inputs.")
@@ -99,7 +109,9 @@ def explore(
             bar.update(task, completed=done, total=total, description=f"explore {note}")
 
         res = run(scenarios or None, draws=draws, sampler=sampler, seed=seed, data=dataset,
-                  uncertainty=uncertainty, select=inputs, groups=groups, workers=workers,
+                  uncertainty=uncertainty, choice=choice,
+                  choice_parameters=choice_parameters, select=inputs, groups=groups,
+                  workers=workers,
                   scheduler=scheduler, out=out_dir, store=store, batch_size=batch_size,
                   gap=gap, progress=progress)
     exp = res.experiment
@@ -114,7 +126,8 @@ def explore(
         out.print(t)
     b = exp.table("bands")
     key = b[b["output"].str.startswith(("border:", "effect:border:", "share:RU-IN",
-                                        "effect:share:RU-IN"))]
+                                        "effect:share:RU-IN", "family:RU-IN",
+                                        "effect:family:RU-IN"))]
     key = key[key["p95"].abs() > 0]
     if len(key):
         t = Table(title="Bands (P5 / P50 / P95; tonnes in Mt, shares in %)",
@@ -122,9 +135,21 @@ def explore(
         for c in ("scenario", "output", "central", "p5", "p50", "p95"):
             t.add_column(c, justify="left" if c in ("scenario", "output") else "right")
         for r in key.itertuples(index=False):
-            f = (lambda v: f"{100 * v:.1f}") if "share:" in r.output else (
+            f = (lambda v: f"{100 * v:.1f}") if ("share:" in r.output
+                                                 or "family:" in r.output) else (
                 lambda v: f"{v / 1e6:,.2f}")
             t.add_row(r.scenario, r.output, f(r.central), f(r.p5), f(r.p50), f(r.p95))
+        out.print(t)
+    sp_ = b[b["output"].str.startswith("capacity:") & b["output"].str.endswith(
+        (":shadow_price_usd_per_t", ":shadow_price_h")) & (b["p95"] > 0)]
+    if len(sp_):
+        t = Table(title="Shadow prices of hard capacities that bind in some draws (P5 / P50 / "
+                  "P95; USD/t or h)", title_justify="left")
+        for c in ("scenario", "output", "central", "p5", "p50", "p95"):
+            t.add_column(c, justify="left" if c in ("scenario", "output") else "right")
+        for r in sp_.itertuples(index=False):
+            t.add_row(r.scenario, r.output, *(f"{v:,.2f}" for v in (r.central, r.p5, r.p50,
+                                                                     r.p95)))
         out.print(t)
     from karvan.report.uncertainty import write_experiment_page
 

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 PERCENTILES = (5, 25, 50, 75, 95)
 #: outputs whose scenario effect is a headline (statements are built for them)
-WEST_OUTPUTS = ("border:AZ-IR_ASTARA:tonnes", "share:RU-IN:instc_west")
+WEST_OUTPUTS = ("border:AZ-IR_ASTARA:tonnes", "share:RU-IN:instc_west",
+                "family:RU-IN:instc_west_rail")
 
 
 def _outputs(df: pd.DataFrame) -> list[str]:
@@ -136,7 +137,9 @@ def default_statements(outputs: dict[str, list[str]], references: dict[str, str 
             for o in WEST_OUTPUTS:
                 if o in have:
                     what = ("raises tonnes across Astara (AZ-IR)" if o.startswith("border")
-                            else "raises INSTC West's share of Russia-India freight")
+                            else "raises INSTC West's share of Russia-India freight"
+                            if o.startswith("share:") else "raises the share of Russia-India "
+                            "freight that chooses INSTC West by rail (logit)")
                     out.append(Statement(f"{scen}:moves_west:{o}",
                                          f"{scen} {what} against {ref}", scen, f"effect:{o}",
                                          ">", 0.0))

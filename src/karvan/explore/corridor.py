@@ -79,6 +79,23 @@ def _tariff_sources(data, links: pd.DataFrame, col: str, commodity: str
     return kind, key
 
 
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class DrawArrays:
+    """What one draw changes: the compiled graph (times, capacities, lengths), the demand, the
+    classes (each with its commodity's charges per link as ``link_cost``, USD/t), the charges per
+    commodity and link, lengths and capacities per link, values of time per commodity and the
+    tonnes of each demand row."""
+
+    graph: object
+    demand: Demand
+    classes: list
+    charges: dict
+    length: np.ndarray
+    capacity: np.ndarray
+    vot: np.ndarray
+    tonnes: np.ndarray
+
+
 @dataclasses.dataclass(eq=False)
 class CorridorModel:
     """A scenario's central solution and the arrays a draw changes (see the module notes).
@@ -105,6 +122,19 @@ class CorridorModel:
     def evaluate(self, values: np.ndarray | None) -> dict[str, float]:
         """Headline outputs at input ``values`` (None: the dataset's figures), plus
         ``_gap``, ``_iterations`` and ``_converged`` of the equilibrium."""
+        d = self.draw_arrays(values)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            res = assign(d.graph, d.demand, classes=d.classes, gap=self.gap,
+                         max_iter=self.max_iter, warm_start=self.central)
+        out = self._outputs(d.graph, res, d.charges, d.length, d.capacity, d.vot)
+        out["_gap"] = float(res.gap)
+        out["_iterations"] = float(res.iterations)
+        out["_converged"] = float(res.converged)
+        return out
+
+    def draw_arrays(self, values: np.ndarray | None) -> DrawArrays:
+        """The network, demand and classes of a draw (None: the dataset's figures)."""
         g = self.graph
         tg = self.targets
         p = self.parts
@@ -167,15 +197,7 @@ class CorridorModel:
         g2 = dataclasses.replace(g, free_flow_time=np.ascontiguousarray(time_l[g.arc_link]),
                                  capacity=np.ascontiguousarray(cap_arc),
                                  length=np.ascontiguousarray(length[g.arc_link]))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            res = assign(g2, demand, classes=classes, gap=self.gap, max_iter=self.max_iter,
-                         warm_start=self.central)
-        out = self._outputs(g2, res, charges, length, cap_l, vot_c)
-        out["_gap"] = float(res.gap)
-        out["_iterations"] = float(res.iterations)
-        out["_converged"] = float(res.converged)
-        return out
+        return DrawArrays(g2, demand, classes, charges, length, cap_l, vot_c, tonnes)
 
     def _outputs(self, g, res, charges, length, cap_l, vot_c) -> dict[str, float]:
         o = self.outputs
@@ -230,16 +252,23 @@ class CorridorModel:
             for oi, opt in enumerate(o["options"]):
                 out[f"share:{oc}-{dc}:{opt}"] = (float(share_num[pi, oi] / share_den[pi])
                                                  if share_den[pi] > 0 else float("nan"))
-        for (od, com, opt), (k, on, dn, arcs) in o["shipper"].items():
+        out.update(self._shipper(g, res.class_costs, res.time, charges, vot_c))
+        return out
+
+    def _shipper(self, g, class_costs, time, charges, vot_c) -> dict[str, float]:
+        """Cost (USD/t) and time (days) of the best route through each route option for each
+        shipper OD, at the draw's class costs and arc times (hours)."""
+        out: dict[str, float] = {}
+        coms = self.parts["commodities"]
+        for (od, com, opt), (k, on, dn, arcs) in self.outputs["shipper"].items():
             cost_usd = t_days = float("nan")
             if len(arcs):
-                _, path = acc.best_via(g, np.ascontiguousarray(res.class_costs[k]), on, dn, arcs)
+                _, path = acc.best_via(g, np.ascontiguousarray(class_costs[k]), on, dn, arcs)
                 if path:
                     a = np.asarray(path)
-                    t = float(res.time[a].sum())
-                    ci = p["commodities"].index(com)
+                    t = float(time[a].sum())
                     ch = float(charges[com][g.arc_link[a]].sum())
-                    cost_usd = ch + float(vot_c[ci]) * t
+                    cost_usd = ch + float(vot_c[coms.index(com)]) * t
                     t_days = t / 24.0
             out[f"shipper:{od}:{com}:{opt}:cost_usd_per_t"] = cost_usd
             out[f"shipper:{od}:{com}:{opt}:time_days"] = t_days
@@ -280,6 +309,23 @@ def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
     run = run_scenario(data, scenario, gap=central_gap, lp=False, choice="deterministic")
     ue = run.ue
     g = ue.graph
+    classes = tuple(ue.classes)
+    # demand rows -> cells of the central matrices
+    bs = ue.bushes
+    mc = np.zeros((len(classes), len(g.zone_ids), len(g.zone_ids)))
+    for b in range(len(bs.bush_class)):
+        mc[bs.bush_class[b], bs.bush_zone[b]] = bs.demand[b]
+    model = CorridorModel(scenario.name, scenario.year, g, ue, gap=gap, max_iter=max_iter,
+                          **model_parts(data, scenario, inputs, run, g, classes, mc))
+    model.output_names = [k for k in model.evaluate(None) if not k.startswith("_")]
+    return model
+
+
+def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np.ndarray
+                ) -> dict:
+    """The arrays a draw changes, for a central ``run`` of ``scenario`` on graph ``g`` with
+    ``classes`` and central demand cells ``mc`` (class, origin, destination): targets of the
+    inputs, tariff sources, demand rows mapped to cells, the headline outputs' definitions."""
     lids = [str(x) for x in g.link_ids]
     raw = run.inputs.links.loc[g.link_ids]
     eng = run.network.links.loc[g.link_ids]
@@ -337,15 +383,10 @@ def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
     com_tab = data.commodities.set_index("commodity_id")
     targets["commodity.vot"] = inputs.target("commodity", "vot", commodities,
                                              com_tab.loc[commodities, "vot_usd_per_t_h"])
-    classes = tuple(ue.classes)
     class_commodity = np.array([commodities.index(acc.commodity_of(c.name)) for c in classes])
     # demand rows -> cells of the central matrices
-    bs = ue.bushes
     zones = list(g.zone_ids)
     zi = {z: i for i, z in enumerate(zones)}
-    mc = np.zeros((len(classes), len(zones), len(zones)))
-    for b in range(len(bs.bush_class)):
-        mc[bs.bush_class[b], bs.bush_zone[b]] = bs.demand[b]
     dem = data.demand
     n = len(dem)
     ks, is_, js = np.full(n, -1), np.zeros(n, np.int64), np.zeros(n, np.int64)
@@ -375,11 +416,9 @@ def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
                    "growth_rule": _growth_rule(data, dem), "years": scenario.year - data.base_year}
     parts = {"sailing": raw["mode"].isin(["ferry", "sea"]).to_numpy(),
              "tariff_src": tariff_src, "commodities": commodities}
-    outputs = _output_spec(data, run, g, raw, cap)
-    model = CorridorModel(scenario.name, scenario.year, g, ue, classes, class_commodity, targets,
-                          parts, demand_rows, outputs, gap, max_iter)
-    model.output_names = [k for k in model.evaluate(None) if not k.startswith("_")]
-    return model
+    outputs = _output_spec(data, g, raw, cap, classes)
+    return {"classes": classes, "class_commodity": class_commodity, "targets": targets,
+            "parts": parts, "demand_rows": demand_rows, "outputs": outputs}
 
 
 def _growth_rule(data, dem: pd.DataFrame) -> np.ndarray:
@@ -402,7 +441,7 @@ def _growth_rule(data, dem: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _output_spec(data, run, g, raw: pd.DataFrame, cap: np.ndarray) -> dict:
+def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes) -> dict:
     lids = [str(x) for x in g.link_ids]
     li = {x: i for i, x in enumerate(lids)}
     folder = data.folder
@@ -439,7 +478,7 @@ def _output_spec(data, run, g, raw: pd.DataFrame, cap: np.ndarray) -> dict:
                            ).astype(float)
         pair_dests[i] = [(pi, np.flatnonzero(zcountry == dc)) for pi, (oc, dc)
                          in enumerate(SHARE_PAIRS) if zcountry[i] == oc]
-    names = [c.name for c in run.ue.classes]
+    names = [c.name for c in classes]
     zone_node = dict(zip(g.zone_ids, g.zone_nodes))
     shipper = {}
     for r in ods.itertuples(index=False):

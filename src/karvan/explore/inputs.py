@@ -19,7 +19,9 @@ Uncertain fields (the keys of ``confidence_detail`` for links):
 - demand: tonnes (``tonnes_per_year``);
 - tariff, tariff_commodity: tariff (both tariff columns);
 - commodity: vot (``vot_usd_per_t_h``; a range on ``vot_pct_value_per_day`` scales it);
-- growth: growth (``growth_per_year``).
+- growth: growth (``growth_per_year``);
+- choice: one field per parameter of ``choice_parameter.csv`` (read by
+  :mod:`karvan.explore.choice_inputs`, for the logit choice model only).
 
 Other tables (the parameters of a choice model with their standard errors) plug in through
 :func:`parameter_inputs`.
@@ -39,6 +41,7 @@ import pandas as pd
 
 from karvan.errors import InputError, format_ids
 from karvan.explore.distributions import Distribution
+from karvan.freight.route_family import PARAMETERS as _CHOICE_PARAMETERS
 from karvan.io.hashing import file_sha256
 
 #: confidence classes, weakest last (``operator`` is accepted for tables that use it)
@@ -54,6 +57,8 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "tariff_commodity": {"tariff": ("tariff_usd_per_tkm", "tariff_usd_per_t")},
     "commodity": {"vot": ("vot_usd_per_t_h", "vot_pct_value_per_day")},
     "growth": {"growth": ("growth_per_year",)},
+    # the choice model's parameters (choice_parameter.csv): see karvan.explore.choice_inputs
+    "choice": {p: (p,) for p in _CHOICE_PARAMETERS},
 }
 COLUMNS = ("rule_id", "kind", "confidence_class", "table", "field", "row_id", "distribution",
            "sigma", "low", "high", "group", "source", "source_date", "confidence", "method")
@@ -369,7 +374,7 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
     inputs: list[UncertainInput] = []
     taken: dict[tuple[str, str], set[str]] = {}
     # ranges first: their rows leave the class groups
-    for i, r in rules[rules["kind"] == "range"].iterrows():
+    for i, r in rules[(rules["kind"] == "range") & (rules["table"] != "choice")].iterrows():
         table = r["table"]
         fld = _field_of(table, r["field"])
         df = tables.get(table)

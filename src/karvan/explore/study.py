@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,104 @@ def like_year_reference(scenario, base) -> Any | None:
                                chain=(name, *base.chain), path=None)
 
 
+#: the choice models an experiment can run (as ``karvan run --choice``)
+CHOICES = ("logit", "deterministic")
+
+
+def default_choice() -> str:
+    """What ``karvan run`` defaults to: its ``choice`` default where it has one (logit, issue 8),
+    else the deterministic equilibrium."""
+    import inspect
+
+    from karvan.scenario.run import run_scenario
+
+    p = inspect.signature(run_scenario).parameters.get("choice")
+    return str(p.default) if p is not None else "deterministic"
+
+
+def check_choice(choice: str | None) -> str:
+    """The choice model an experiment runs (default :func:`default_choice`).
+
+    Raises
+    ------
+    InputError
+        An unknown name, or logit while the corridor run has no logit choice model.
+    """
+    import inspect
+
+    from karvan.scenario.run import run_scenario
+
+    choice = default_choice() if choice is None else choice
+    if choice not in CHOICES:
+        raise InputError(f"unknown choice model {choice!r}; use {' or '.join(CHOICES)} (--choice)"
+                         ".")
+    if choice == "logit" and "choice" not in inspect.signature(run_scenario).parameters:
+        raise InputError("the corridor run has no logit choice model yet (issue 8); use "
+                         "--choice deterministic.")
+    return choice
+
+
+def choice_table(data, path: str | Path | None = None) -> pd.DataFrame:
+    """The choice parameter table as written (every column as text, ``std_error`` where
+    calibrated): ``path`` (a calibrated table, ``karvan calibrate --parameters``' output), else
+    the dataset's ``choice_parameter.csv``; checked as the choice model reads it.
+
+    Raises
+    ------
+    InputError
+        No such table; every problem the choice model finds in it (unknown families, theta <= 0,
+        ...) and every bad value or standard error (:func:`check_choice_table`).
+    """
+    from karvan.explore.choice_inputs import check_choice_table
+    from karvan.freight.choice_model import choice_parameters
+    from karvan.freight.route_family import read_route_families
+
+    folder = data.folder
+    if path is None:
+        path = folder / "choice_parameter.csv" if folder is not None else None
+        if path is None or not path.is_file():
+            raise InputError(f"the logit choice model needs choice_parameter.csv in the "
+                             f"dataset ({folder}); use --choice deterministic.")
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no choice parameter table there (give the choice_parameter"
+                         ".csv of `karvan calibrate --parameters`, or leave out "
+                         "--choice-parameters for the dataset's).")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    problems = check_choice_table(table, path.name)
+    if problems:
+        raise InputError(problems, str(path))
+    choice_parameters(table, read_route_families(folder), data.commodities,
+                      link_ids=list(data.links.index), file=path.name)
+    return table
+
+
+def experiment_inputs(data, uncertainty: str | Path | None = None, *, choice: str,
+                      table: pd.DataFrame | None = None) -> InputSet:
+    """The uncertain inputs of an experiment under a choice model: the dataset's figures, and
+    under logit the choice model's parameters (:mod:`karvan.explore.choice_inputs`).
+
+    Raises
+    ------
+    InputError
+        A bad uncertainty table or parameter table (every problem of each).
+    """
+    from karvan.explore.choice_inputs import choice_inputs
+    from karvan.explore.inputs import builtin_uncertainty_path
+
+    inputs = corridor_inputs(data, uncertainty)
+    if choice != "logit":
+        return inputs
+    if uncertainty is None:
+        own = data.folder / "uncertainty.csv" if data.folder is not None else None
+        uncertainty = own if own is not None and own.is_file() else builtin_uncertainty_path()
+    table = choice_table(data) if table is None else table
+    return inputs + choice_inputs(table, uncertainty)
+
+
 def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "lhs",
             seed: int = 0, data=None, uncertainty: str | Path | None = None,
+            choice: str | None = None, choice_parameters: str | Path | None = None,
             select: list[str] | None = None, groups: str | None = None,
             workers: int | None = None, scheduler: str | None = None, client: Any = None,
             out: str | Path | None = None, store: str | Path | None = None,
@@ -57,6 +154,13 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
         A :class:`~karvan.freight.corridor.CorridorData` (default: the built-in dataset).
     uncertainty
         The uncertainty table (default: the dataset's ``uncertainty.csv``).
+    choice
+        ``logit`` (the nested-logit route-family model with capacities; its parameters are
+        uncertain inputs too) or ``deterministic`` (user equilibrium); default what
+        ``karvan run`` uses.
+    choice_parameters
+        Under logit, a parameter table instead of the dataset's ``choice_parameter.csv`` (a
+        calibrated one, whose standard errors set its parameters' distributions).
     select
         Names (or shell patterns) of the factors to vary; the others keep the dataset's figures.
     groups
@@ -76,8 +180,13 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
     from karvan.freight.corridor import load_corridor
     from karvan.scenario import builtin_scenarios, load_scenario
 
+    choice = check_choice(choice)
     data = load_corridor() if data is None else data
-    inputs: InputSet = corridor_inputs(data, uncertainty)
+    if choice_parameters is not None and choice != "logit":
+        raise InputError("--choice-parameters is a table of the logit choice model; give "
+                         "--choice logit, or leave it out.")
+    table = choice_table(data, choice_parameters) if choice == "logit" else None
+    inputs: InputSet = experiment_inputs(data, uncertainty, choice=choice, table=table)
     if select:
         inputs = inputs.select(select)
     names = list(scenarios) if scenarios else builtin_scenarios()
@@ -100,11 +209,20 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
     model_specs = []
     for s in all_specs:
         r = like_year_reference(s, base)
-        build = functools.partial(build_corridor_model, data, s, inputs, gap=gap)
+        if choice == "logit":
+            from karvan.explore.choice_corridor import build_choice_model
+
+            build = functools.partial(build_choice_model, data, s, inputs, table)
+        else:
+            build = functools.partial(build_corridor_model, data, s, inputs, gap=gap)
         model_specs.append(ModelSpec(s.name, build, r.name if r is not None else None,
                                      {"scenario": s.to_dict()}))
     dataset = {"dataset": str(data.folder), "dataset_sha256": _hash_folder(data.folder),
-               "gap": gap}
+               "gap": gap, "choice": choice}
+    if table is not None:
+        dataset["choice_parameters"] = str(choice_parameters or "dataset")
+        dataset["choice_parameters_sha256"] = hashlib.sha256(
+            table.to_csv(index=False).encode()).hexdigest()
     option_names = {}
     if data.folder is not None and (data.folder / "route_option.csv").is_file():
         ro = pd.read_csv(data.folder / "route_option.csv", dtype=str)

@@ -22,6 +22,9 @@ from karvan.io.atomic import atomic_write_text
 #: outputs shown with their bands, by prefix, in this order
 HEADLINE = (("border:", "Border crossings, Mt/yr"),
             ("share:", "Route-option shares of country-pair freight, %"),
+            ("family:", "Route-family shares of major country pairs (logit choice), %"),
+            ("capacity:", "Hard capacities (logit choice): shadow price h and USD/t, "
+                          "utilization %"),
             ("shipper:", "Shipper comparison: cost USD/t and time days per route option"),
             ("country:", "Transit by country: Mt/yr and revenue M USD/yr"),
             ("link:", "Capacity-limited links: Mt/yr and utilization, %"))
@@ -43,8 +46,10 @@ def _fmt(output: str, v: float) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
     o = output.removeprefix("effect:")
-    if o.startswith("share:") or o.endswith(":utilization"):
+    if o.startswith(("share:", "family:")) or o.endswith(":utilization"):
         return f"{100 * v:.1f}"
+    if o.endswith((":shadow_price_h", ":shadow_price_usd_per_t")):
+        return f"{v:,.2f}"
     if o.endswith("revenue_usd"):
         return f"{v / 1e6:,.0f}"
     if o.endswith(":cost_usd_per_t") or o.endswith(":time_days"):

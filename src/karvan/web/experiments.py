@@ -27,6 +27,7 @@ class ExperimentJob:
     draws: int
     sampler: str
     seed: int
+    choice: str | None = None  # None: karvan explore's default (karvan run's)
     status: str = "queued"  # queued | running | complete | failed
     done: int = 0
     total: int = 0
@@ -40,7 +41,8 @@ class ExperimentJob:
     def snapshot(self) -> dict:
         """The job as a JSON-ready dict (what the experiments API returns)."""
         return {"job_id": self.job_id, "scenarios": list(self.scenarios), "draws": self.draws,
-                "sampler": self.sampler, "seed": self.seed, "status": self.status,
+                "sampler": self.sampler, "seed": self.seed, "choice": self.choice,
+                "status": self.status,
                 "done": self.done, "total": self.total,
                 "progress": round(self.done / self.total, 3) if self.total else 0.0,
                 "note": self.note, "experiment_id": self.experiment_id, "error": self.error,
@@ -72,7 +74,7 @@ class ExperimentJobs:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="karvan-explore")
 
     def submit(self, scenarios: list[str], *, draws: int, sampler: str = "lhs",
-               seed: int = 0) -> dict:
+               seed: int = 0, choice: str | None = None) -> dict:
         """Queue an experiment; its job as a dict.
 
         Raises
@@ -80,7 +82,8 @@ class ExperimentJobs:
         BusyError
             An experiment is already queued or running.
         """
-        job = ExperimentJob(f"x{secrets.token_hex(5)}", list(scenarios), draws, sampler, seed)
+        job = ExperimentJob(f"x{secrets.token_hex(5)}", list(scenarios), draws, sampler, seed,
+                            choice)
         with self._lock:
             if any(j.finished is None for j in self._jobs.values()):
                 raise BusyError("an experiment is already queued or running; start this one "
@@ -119,7 +122,8 @@ class ExperimentJobs:
         self._update(job_id, status="running", note="starting")
         try:
             res = explore(j["scenarios"] or None, draws=j["draws"], sampler=j["sampler"],
-                          seed=j["seed"], data=self._data(), workers=self.workers,
+                          seed=j["seed"], choice=j["choice"], data=self._data(),
+                          workers=self.workers,
                           store=self.root,
                           progress=lambda d, t, n: self._update(job_id, done=d, total=t,
                                                                 note=n))

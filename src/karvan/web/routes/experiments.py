@@ -18,7 +18,8 @@ _ID = re.compile(r"^[A-Za-z0-9_\-.]+$")
 
 
 class ExperimentRequest(BaseModel):
-    """An experiment to start: scenarios (none: every built-in one), draws, sampler, seed."""
+    """An experiment to start: scenarios (none: every built-in one), draws, sampler, seed, choice
+    model (none: what ``karvan run`` uses)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -27,13 +28,14 @@ class ExperimentRequest(BaseModel):
     draws: int = Field(ge=2, le=100_000)
     sampler: str = Field(default="lhs", pattern="^(lhs|sobol|morris)$")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    choice: str | None = Field(default=None, pattern="^(logit|deterministic)$")
 
 
 @router.post("/api/experiments", status_code=202)
 def api_start(req: ExperimentRequest, d: State) -> dict:
     """Start an experiment in the background (one at a time); its job."""
     return d.experiments.submit(req.scenarios, draws=req.draws, sampler=req.sampler,
-                                seed=req.seed)
+                                seed=req.seed, choice=req.choice)
 
 
 @router.get("/api/experiments")

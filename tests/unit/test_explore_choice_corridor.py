@@ -1,0 +1,171 @@
+"""The corridor under the logit choice model for many draws, against full runs of the same
+inputs: family shares, shadow prices of binding capacities, borders and countries."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan.explore.choice_corridor import build_choice_model
+from karvan.explore.study import choice_table, experiment_inputs
+from karvan.freight.corridor import load_corridor
+from karvan.scenario import load_scenario
+from karvan.scenario.run import run_scenario
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_corridor()
+
+
+@pytest.fixture(scope="module")
+def table(data):
+    return choice_table(data)
+
+
+@pytest.fixture(scope="module")
+def inputs(data, table):
+    return experiment_inputs(data, choice="logit", table=table)
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return load_scenario("baseline")
+
+
+@pytest.fixture(scope="module")
+def model(data, scenario, inputs, table):
+    return build_choice_model(data, scenario, inputs, table)
+
+
+@pytest.fixture(scope="module")
+def run(data, scenario):
+    return run_scenario(data, scenario, lp=False, backcasts=False, choice="logit")
+
+
+def _compare(got: dict, run, *, rel: float) -> None:
+    """Family shares of the major pairs, capacities, borders and countries of a run."""
+    fs = pd.DataFrame(run.summary["family_shares"])
+    assert len(fs) > 10
+    for r in fs.itertuples(index=False):
+        assert got[f"family:{r.od}:{r.family_id}"] == pytest.approx(r.share, rel=rel,
+                                                                    abs=1e-7), r
+    cap = run.tables["capacities"]
+    assert cap["binding"].any()
+    for r in cap.itertuples(index=False):
+        cid = r.constraint_id
+        assert got[f"capacity:{cid}:shadow_price_h"] == pytest.approx(
+            r.shadow_price_h, rel=rel, abs=1e-6), cid
+        assert got[f"capacity:{cid}:utilization"] == pytest.approx(r.utilization, rel=rel,
+                                                                   abs=1e-9), cid
+        if r.binding:
+            assert got[f"capacity:{cid}:shadow_price_usd_per_t"] == pytest.approx(
+                r.shadow_price_usd_per_t, rel=rel), cid
+    bt = run.tables["borders"].set_index("border_id")["tonnes_tot"]
+    for b, t in bt.items():
+        assert got[f"border:{b}:tonnes"] == pytest.approx(t, rel=rel, abs=1.0), b
+    ct = run.tables["countries"].set_index("country")
+    for col in ("tonnes", "transit_tonnes", "transit_revenue_usd"):
+        for k in ct.index:
+            assert got[f"country:{k}:{col}"] == pytest.approx(ct.at[k, col], rel=rel,
+                                                              abs=1.0), (k, col)
+
+
+def test_central_outputs_equal_the_logit_run(model, run):
+    got = model.evaluate(None)
+    assert got["_converged"] == 1.0
+    _compare(got, run, rel=1e-6)
+    # shares of a pair add up to one over its families
+    ru_in = [v for k, v in got.items() if k.startswith("family:RU-IN:")]
+    assert sum(ru_in) == pytest.approx(1.0, abs=1e-9) and len(ru_in) > 3
+
+
+def test_a_draw_equals_the_full_logit_run_of_the_changed_inputs(model, inputs, data, table,
+                                                                scenario):
+    """Demand x 1.3, the Samur rail border at 7 Mt/yr, every insurance term x 2 and the values
+    of reliability x 1.5 (inputs that leave the route sets as they are): the draw over the
+    central route sets and a full logit run of the changed dataset and table agree."""
+    v = inputs.central_values()
+    for i, x in enumerate(inputs.inputs):
+        if x.table == "demand":
+            v[i] = 1.3
+        elif x.table == "choice" and x.field == "insurance_usd_per_t":
+            v[i] = 2.0
+        elif x.table == "choice" and x.field == "value_of_reliability":
+            v[i] = 1.5
+    v[inputs.names.index("link.capacity:U_SAMUR_CAPACITY")] = 7e6
+    links = data.links.copy()
+    links.loc["B_RU_AZ_SAMUR_RAIL", ["capacity_tpy", "capacity_value"]] = [7e6, 7.0]
+    dem = data.demand.assign(tonnes_per_year=data.demand["tonnes_per_year"] * 1.3)
+    changed = dataclasses.replace(data, links=links, demand=dem)
+    tab = table.copy()
+    val = pd.to_numeric(tab["value"])
+    for p, f in (("insurance_usd_per_t", 2.0), ("value_of_reliability", 1.5)):
+        m = tab["parameter"] == p
+        val[m] = val[m] * f
+    tab["value"] = val.map(repr)
+    full = run_scenario(changed, scenario, lp=False, backcasts=False, choice="logit",
+                        choice_parameters=tab)
+    got = model.evaluate(v)
+    assert got["_converged"] == 1.0
+    _compare(got, full, rel=1e-5)
+    c0 = model.evaluate(None)
+    assert got["total:demand_t"] == pytest.approx(1.3 * c0["total:demand_t"], rel=1e-12)
+    # dearer insurance on the all-water families moves Russia-India freight off them
+    water = [k for k in got if k.startswith("family:RU-IN:sea_suez")]
+    assert sum(got[k] for k in water) < sum(c0[k] for k in water)
+
+
+def test_gauge_terms_drawn_below_the_links_own_move_to_the_routes(model, inputs):
+    """Gauge-break hours drawn at a tenth make some classes' money cost on gauge-break links
+    negative: the draw still solves, and shares stay a distribution."""
+    v = inputs.central_values()
+    i = next(i for i, x in enumerate(inputs.inputs) if x.field == "gauge_break_h")
+    v[i] = 0.1
+    got = model.evaluate(v)
+    assert got["_converged"] == 1.0
+    ru_in = [v for k, v in got.items() if k.startswith("family:RU-IN:")]
+    assert sum(ru_in) == pytest.approx(1.0, abs=1e-9)
+    assert np.isfinite([got[k] for k in got if k.startswith("capacity:")]).all()
+
+
+def test_parameter_map_equals_the_choice_models_reading_of_the_drawn_table(model, inputs,
+                                                                           data, table):
+    """The fast path of a draw (indices found once) against choice_parameters of the drawn
+    table, with every parameter drawn, nest scales and constants too."""
+    from karvan.explore.choice_corridor import ParameterMap
+    from karvan.explore.choice_inputs import choice_inputs, choice_values
+    from karvan.explore.inputs import builtin_uncertainty_path
+    from karvan.explore.sampling import make_design
+    from karvan.freight.choice_model import choice_parameters
+
+    t = table.copy()
+    t["std_error"] = ""
+    ns = t["parameter"] == "nest_scale"
+    t.loc[ns, "value"] = [f"{0.6 + 0.05 * i:g}" for i in range(int(ns.sum()))]
+    t.loc[ns, "std_error"] = "0.1"
+    t.loc[t["parameter"] == "asc_usd_per_t", "std_error"] = "5"
+    t.loc[t["parameter"] == "sanctions_usd_per_t", "std_error"] = "3"
+    ins = choice_inputs(t, builtin_uncertainty_path())
+    pm = ParameterMap(t, model.families, data.commodities, link_ids=model.graph.link_ids)
+    at = choice_values(ins, t)
+    for u in make_design(ins, "lhs", 5, seed=2).u:
+        v = at(ins.values(u[None, :])[0])
+        fast = pm.at(v)
+        slow = choice_parameters(t.assign(value=[repr(float(x)) for x in v]), model.families,
+                                 data.commodities)
+        assert fast.theta_usd == pytest.approx(slow.theta_usd, rel=1e-15)
+        assert fast.nest_scale == pytest.approx(slow.nest_scale, rel=1e-15)
+        pd.testing.assert_frame_equal(fast.family_terms, slow.family_terms, rtol=1e-12)
+        pd.testing.assert_frame_equal(fast.gauge.reset_index(drop=True),
+                                      slow.gauge.reset_index(drop=True), rtol=1e-12)
+        assert len(set(fast.nest_scale.values())) > 1
+        for c in data.commodity_ids:
+            np.testing.assert_allclose(pm.link_cost_usd_per_t(fast, c, 1.7),
+                                       slow.link_cost_usd_per_t(c, model.graph.link_ids, 1.7),
+                                       rtol=1e-12, atol=1e-12)

@@ -1,0 +1,58 @@
+"""Experiments under the logit choice model: the same seed gives the same draws and outputs in
+this process, on one worker and on two; the choice parameters are among the drawn inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan.explore import runner as R
+from karvan.explore.experiment import Experiment
+from karvan.explore.sampling import make_design
+from karvan.explore.study import experiment_inputs, explore
+from karvan.freight.corridor import load_corridor
+
+distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_corridor()
+
+
+def _outputs(folder) -> pd.DataFrame:
+    d = Experiment(folder).draws()
+    return d.drop(columns=[c for c in d if c in ("_elapsed_s", "_cpu_s")]).reset_index(drop=True)
+
+
+def test_same_seed_same_results_with_one_and_two_workers_under_logit(data, tmp_path):
+    kw = {"draws": 4, "seed": 7, "data": data, "choice": "logit", "batch_size": 2}
+    explore(["baseline"], workers=0, out=tmp_path / "serial", **kw)
+    with R.connect(workers=1) as c1:
+        explore(["baseline"], client=c1, out=tmp_path / "one", **kw)
+    with R.connect(workers=2) as c2:
+        explore(["baseline"], client=c2, out=tmp_path / "two", **kw)
+    serial, one, two = (_outputs(tmp_path / x) for x in ("serial", "one", "two"))
+    assert len(one) == 5  # the central case and 4 draws
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    # in this process the dual's dense algebra runs on every BLAS thread, in a Dask worker on
+    # one: the same solution to rounding, reached in as many Newton steps give or take one
+    pd.testing.assert_frame_equal(one.drop(columns="_iterations"),
+                                  serial.drop(columns="_iterations"), rtol=1e-7, atol=1e-6)
+    # the drawn inputs are the seeded design's, the choice parameters among them
+    inputs = experiment_inputs(data, choice="logit")
+    want = inputs.values(make_design(inputs, "lhs", 4, seed=7).u)
+    np.testing.assert_array_equal(one.filter(like="in:").to_numpy(dtype=float)[1:], want)
+    assert "in:choice.theta:assumption[KV_ASSUMPTION]" in one
+    # route-family shares and shadow prices are outputs with bands, and they move
+    fam = [c for c in one if c.startswith("out:family:RU-IN:")]
+    cap = [c for c in one if c.startswith("out:capacity:") and c.endswith(":shadow_price_h")]
+    assert fam and cap
+    np.testing.assert_allclose(one[fam].sum(axis=1), 1.0, atol=1e-9)
+    assert one[fam].iloc[1:].std().max() > 1e-3
+    b = Experiment(tmp_path / "one").table("bands")
+    assert {f"family:RU-IN:{c.split(':')[-1]}" for c in fam} <= set(b["output"])
+    assert (b["output"].str.endswith(":shadow_price_usd_per_t")).any()
+    assert Experiment(tmp_path / "one").manifest()["choice"] == "logit"
