@@ -121,7 +121,7 @@ def test_manifest_settings_record_the_choice_model(logit_runs):
     s = logit_runs["baseline"].settings
     assert s["choice"] == "logit"
     p = s["choice_parameters"]
-    assert p["theta_usd"]["containers"] == pytest.approx(0.03003)
+    assert p["theta_usd"]["containers"] == pytest.approx(_value("theta", commodity="containers"))
     assert "containers|instc_west_rail" in p["family_terms_usd_per_t"]
 
 
@@ -134,16 +134,24 @@ def _model(table):
                              link_ids=list(data.links.index))
 
 
+def _value(parameter, family="*", commodity="*"):
+    """The value of one row of the built-in table (calibrated or prior)."""
+    t = _table()
+    row = t[(t["parameter"] == parameter) & (t["family"] == family) & (t["commodity"] == commodity)]
+    return float(row["value"].item())
+
+
 def test_family_terms_follow_the_table():
     m = _model(_table())
     t = m.family_terms.set_index(["commodity", "family_id"])
-    # containers on INSTC West rail: 1.0417 USD/t-h x 108 h + USD 25/t empty repositioning
+    # containers on INSTC West rail: 1.0417 USD/t-h x 108 h + USD 25/t empty repositioning +
+    # the family's constant (calibrated)
     assert t.at[("containers", "instc_west_rail"), "total_usd_per_t"] == pytest.approx(
-        1.0417 * 108 + 25)
+        1.0417 * 108 + 25 + _value("asc_usd_per_t", family="instc_west_rail"))
     # the Black Sea war risk and the Red Sea premium add up on the Suez route from Novorossiysk
     assert t.at[("containers", "sea_suez_black_sea"), "insurance_usd_per_t"] == pytest.approx(
         30.625 + 4.875)
-    assert m.theta_usd["grain"] == pytest.approx(0.0923361)
+    assert m.theta_usd["grain"] == pytest.approx(_value("theta", commodity="grain"))
     # gauge breaks: grain pays USD 12/t and 24 h where link.csv has USD 8/t and 16 h
     data = load_corridor()
     ids = list(data.links.index)

@@ -160,3 +160,30 @@ def test_update_parameter_table():
     assert list(out["value"]) == pytest.approx([0.12, 5e4, 9.0], rel=1e-6)
     with pytest.raises(InputError, match="no nest column"):
         update_parameter_table(keyed, fit, date="d", key=("parameter", "nest"))
+
+
+def test_the_jacobian_steps_by_diff_step_from_zero():
+    """An absolute finite-difference step, even where a parameter starts at 0 (scipy's
+    relative step would fall back to ~1e-8 there), backward at an upper bound."""
+    from scipy.optimize import lsq_linear
+
+    seen = []
+    A = np.array([[1.0, 0.5], [0.0, 1.0], [1.0, -1.0]])
+    base = np.array([1.0, 2.0, 3.0])
+
+    def model(x):
+        seen.append(np.array(x, dtype=float))
+        return base + A @ np.asarray(x, dtype=float)
+
+    y = np.array([1.5, 2.4, 3.1])
+    fit = fit_parameters(model, [0.0, 0.0], y, rse=1.0, bounds=([-1.0, -1.0], [1.0, 0.2]),
+                         diff_step=0.3)
+    np.testing.assert_allclose(seen[0], [0.0, 0.0])
+    np.testing.assert_allclose(seen[1], [0.3, 0.0])
+    np.testing.assert_allclose(seen[2], [0.0, -0.3])  # 0.3 would cross the bound 0.2
+    assert all(x[1] <= 0.2 + 1e-12 for x in seen[3:])  # backward once at the bound
+    # the same bounded least squares solved directly (residuals (m - y) / y)
+    w = 1.0 / y
+    ref = lsq_linear(A * w[:, None], (y - base) * w, bounds=([-1.0, -1.0], [1.0, 0.2])).x
+    np.testing.assert_allclose(fit.values, ref, atol=1e-6)
+    assert fit.at_bound[1]

@@ -79,7 +79,17 @@ def test_choice_parameters_are_whole_and_in_their_units():
     assert set(buffers["family"]) == set(fam["family_id"])
     assert (buffers["value"] >= 0).all()
     asc = par[par["parameter"] == "asc_usd_per_t"]
-    assert set(asc["family"]) == set(fam["family_id"]) and (asc["value"] == 0).all()
+    assert set(asc["family"]) == set(fam["family_id"])
+    # constants are 0 (the reference) unless fitted by karvan calibrate --parameters, which
+    # says so: method calibrated, the fit rows used, a standard error unless held by a bound
+    fitted = par["method"] == "calibrated"
+    assert (asc.loc[~fitted.reindex(asc.index), "value"] == 0).all()
+    cal = par[fitted]
+    assert (cal["observations"].str.startswith("OBS_")).all()
+    assert (cal["source"].str.contains("KV_CALIBRATION")).all()
+    assert (cal["confidence"] == "estimate").all()
+    held = cal["note"].str.contains("held by its bound")
+    assert (pd.to_numeric(cal.loc[~held, "std_error"]) > 0).all()
     coms = set(load_corridor().commodity_ids)
     assert set(par.loc[par["parameter"] == "theta", "commodity"]) == coms
     assert set(par.loc[par["parameter"] == "value_of_reliability", "commodity"]) == coms

@@ -62,7 +62,7 @@ class ChoiceParameter:
         ``factor``: every selected row takes its prior value times the fitted factor (start 1).
     step
         A typical change of the parameter: the fit works in units of ``step``, and the
-        finite-difference step of the Jacobian is ``diff_step x step``.
+        (absolute) finite-difference step of the Jacobian is ``diff_step x step``.
     lower, upper
         Bounds of the fitted value (of the factor for ``kind='factor'``).
     """

@@ -88,7 +88,11 @@ def fit_parameters(
         Take ``rse`` as known errors (covariance ``(J'J)^-1``); default: scale by the reduced
         chi-square, as when the errors are known only up to a factor.
     diff_step
-        Relative step of the finite-difference Jacobian (``least_squares``' default if None).
+        Absolute step of the forward-difference Jacobian, in the parameters' units (scalar or
+        one per parameter; backward where the step would cross the upper bound); default
+        ``least_squares``' own relative step. Absolute, because a relative step of a parameter
+        that starts at 0 falls back to ~1e-8 (scipy), which a model solved to a tolerance
+        answers with noise.
     max_evaluations
         Most model evaluations.
 
@@ -138,8 +142,36 @@ def fit_parameters(
                              "fit_parameters")
         return (m - y) / sd
 
-    kw = {} if diff_step is None else {"diff_step": diff_step}
-    res = least_squares(residuals, x0, bounds=(lo, hi), method="trf", x_scale="jac",
+    kw = {}
+    if diff_step is not None:
+        h = np.broadcast_to(np.asarray(diff_step, dtype=float), x0.shape).copy()
+        if not (h > 0).all():
+            raise InputError("diff_step must be > 0.", "fit_parameters")
+        last: dict = {}
+
+        def res_at(x):
+            key = tuple(np.asarray(x, dtype=float))
+            if key not in last:
+                last.clear()
+                last[key] = residuals(x)
+            return last[key]
+
+        def jac(x):
+            x = np.asarray(x, dtype=float)
+            f0 = res_at(x)
+            J = np.empty((len(f0), p))
+            for i in range(p):
+                hi_ = h[i] if x[i] + h[i] <= hi[i] else -h[i]
+                xi = x.copy()
+                xi[i] += hi_
+                J[:, i] = (residuals(xi) - f0) / hi_
+            return J
+
+        kw = {"jac": jac}
+        fun = res_at
+    else:
+        fun = residuals
+    res = least_squares(fun, x0, bounds=(lo, hi), method="trf", x_scale="jac",
                         max_nfev=max_evaluations, **kw)
     j = res.jac
     n = len(y)

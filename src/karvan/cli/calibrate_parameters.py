@@ -68,6 +68,11 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
     def progress(n, x, ssq):
         history.append({"evaluation": n, "weighted_ssq": ssq,
                         **{p.name: float(v) for p, v in zip(params, x, strict=True)}})
+        if not quiet:
+            console.print(f"evaluation {n}: weighted sum of squares {ssq:,.2f} at "
+                          + ", ".join(f"{p.name}={float(v):.4g}"
+                                      for p, v in zip(params, x, strict=True)),
+                          highlight=False)
 
     if not quiet:
         console.print(f"fitting {len(params)} parameters: "

@@ -18,7 +18,7 @@ from karvan.calibrate.choice import (
     fit_choice_parameters,
 )
 from karvan.calibrate.corridor import CorridorEstimate, Runner, estimate_corridor_demand
-from karvan.errors import InputError, KarvanError, format_ids
+from karvan.errors import InputError, format_ids
 from karvan.freight.corridor import CorridorData
 from karvan.freight.observed import RunFlows
 from karvan.scenario.reference import backcast_scenario, backcast_years, reference_scenario
@@ -115,28 +115,56 @@ def choice_table(data: CorridorData) -> pd.DataFrame:
 def choice_runner(data: CorridorData, *, gap: float = 1e-10, max_iter: int = 5000,
                   choice: str = "logit") -> ParameterRunner:
     """The corridor under the logit choice model as a parameter runner: a choice parameter
-    table (given to :func:`run_scenario` as ``choice_parameters``) -> the runs of the base year
-    and of every back-cast year that has observations.
+    table -> the runs (route flows) of the base year and of every back-cast year that has
+    observations, as :func:`run_scenario` with ``choice_parameters=table`` gives them.
 
-    Raises
-    ------
-    KarvanError
-        When :func:`run_scenario` has no logit choice model to run.
+    What does not depend on the parameters (each year's network, demand segments and classes)
+    is built once; each call reads the table once and solves the nested-logit equilibrium of
+    every year, without the run's accounting tables (a test holds the flows to
+    :func:`run_scenario`'s). ``choice`` other than ``logit`` runs :func:`run_scenario` itself
+    (``gap``, ``max_iter``: its settings for the deterministic model).
     """
-    import inspect
-
-    if not {"choice", "choice_parameters"} <= set(inspect.signature(run_scenario).parameters):
-        raise KarvanError("the corridor run has no logit choice model yet (issue 8): the "
-                          "choice parameters cannot be calibrated against it.")
     base = reference_scenario(data.base_year, base_year=data.base_year)
     years = pd.to_numeric(data.observed["year"], errors="coerce")
     past = [y for y in backcast_years() if (years == y).any()]
+    specs = [base] + [backcast_scenario(y) for y in past]
+    if choice != "logit":
+        def run_any(table: pd.DataFrame) -> dict[int, RunFlows]:
+            return {spec.year: run_scenario(data, spec, gap=gap, max_iter=max_iter, lp=False,
+                                            backcasts=False, choice=choice,
+                                            choice_parameters=table).flows for spec in specs}
+        return run_any
+    from karvan.freight.route_family import read_route_families
+    from karvan.scenario import run as sr
+    from karvan.scenario.choice_run import solve_choice
+
+    families = read_route_families(data.folder)
+    zc = data.zone_country()
+    fixed = {}
+    for spec in specs:
+        inputs = sr.apply_scenario(data, spec)
+        net = sr.build_network(data, inputs.links, name=spec.name)
+        rows = sr._segments(inputs.demand[inputs.demand["tonnes_per_year"] > 0], inputs.bans,
+                            zc)
+        rows, _ = sr._split_unreachable(net, rows, inputs.bans)
+        demand = sr.Demand.from_long(rows, origin="origin_zone_id",
+                                     destination="destination_zone_id",
+                                     value="tonnes_per_year", segment="segment",
+                                     zone_ids=tuple(net.zones.index))
+        classes = sr._classes(data, net, demand, inputs.bans)
+        closed = set(data.links.index[data.links["status"] == "open"]) - set(
+            inputs.links.index[inputs.links["status"] == "open"])
+        fixed[spec.year] = (spec, inputs, net, demand, classes, closed)
 
     def run(table: pd.DataFrame) -> dict[int, RunFlows]:
-        return {spec.year: run_scenario(data, spec, gap=gap, max_iter=max_iter, lp=False,
-                                        backcasts=False, choice=choice,
-                                        choice_parameters=table).flows
-                for spec in [base] + [backcast_scenario(y) for y in past]}
+        model = sr.corridor_choice(data, table, families)
+        out = {}
+        for year, (spec, inputs, net, demand, classes, closed) in fixed.items():
+            crun = solve_choice(net, demand, classes, model, zone_country=zc,
+                                closed_links=closed)
+            out[year] = RunFlows(spec.name, spec.year, crun.routes, crun.result.graph,
+                                 inputs.links, inputs.demand)
+        return out
 
     return run
 
