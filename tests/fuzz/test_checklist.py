@@ -354,3 +354,26 @@ def test_fuzz_found_tntp_power_0_warns(tntp_dir, tmp_path):
         read_tntp(sioux(tntp_dir, tmp_path, edit_net=lambda t: t.replace("\t0.15\t4\t",
                                                                          "\t0.15\t0\t", 1)))
 
+
+
+@pytest.mark.parametrize(("data", "needle"), [
+    (lambda b: b"", "is empty"),
+    (lambda b: b.decode("utf-8").replace("a", "\u0436", 3).encode("cp1251"), "not UTF-8"),
+])
+def test_a_bad_uncertainty_table_is_an_input_error(tmp_path, data, needle):
+    """The explore command read uncertainty.csv with a second reader: an empty or cp1251 file
+    ended in a traceback (exit 3) instead of an InputError."""
+    from karvan.explore.inputs import builtin_uncertainty_path, read_uncertainty
+
+    p = tmp_path / "uncertainty.csv"
+    p.write_bytes(data(builtin_uncertainty_path().read_bytes()))
+    with pytest.raises(InputError, match=needle):
+        read_uncertainty(p)
+
+
+def test_an_uncertainty_table_with_two_byte_order_marks_reads_the_same(tmp_path):
+    from karvan.explore.inputs import builtin_uncertainty_path, read_uncertainty
+
+    p = tmp_path / "uncertainty.csv"
+    p.write_bytes(b"\xef\xbb\xbf\xef\xbb\xbf" + builtin_uncertainty_path().read_bytes())
+    pd.testing.assert_frame_equal(read_uncertainty(p), read_uncertainty(builtin_uncertainty_path()))

@@ -37,6 +37,7 @@ from karvan.errors import ConvergenceWarning
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
 from karvan.paths.bush_sets import route_set_stats
+from karvan.schema.text import read_frame
 from karvan.network.demand import Demand
 
 log = logging.getLogger(__name__)
@@ -448,9 +449,9 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes) -> dict:
     opts = pd.DataFrame(columns=["option_id", "via_link_ids"])
     ods = pd.DataFrame(columns=["origin_zone_id", "destination_zone_id", "commodity_id"])
     if folder is not None and (folder / "route_option.csv").is_file():
-        opts = pd.read_csv(folder / "route_option.csv", dtype=str)
+        opts = read_frame(folder / "route_option.csv", blank_as_nan=True)
     if folder is not None and (folder / "shipper_od.csv").is_file():
-        ods = pd.read_csv(folder / "shipper_od.csv", dtype=str)
+        ods = read_frame(folder / "shipper_od.csv", blank_as_nan=True)
     via = {r.option_id: [s.strip() for s in str(r.via_link_ids).split(";") if s.strip()]
            for r in opts.itertuples(index=False)}
     capped = [x for x in lids if np.isfinite(cap[li[x]])]

@@ -255,7 +255,9 @@ def read_uncertainty(path: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"{path}: no uncertainty table there; the built-in one is "
                          f"{builtin_uncertainty_path()}.")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    from karvan.schema.text import read_frame
+
+    df = read_frame(path, blank_as_nan=True)
     problems: list[str] = []
     missing = [c for c in COLUMNS if c not in df]
     if missing:

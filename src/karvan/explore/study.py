@@ -18,6 +18,7 @@ from karvan.explore.corridor import build_corridor_model
 from karvan.explore.inputs import InputSet, corridor_inputs
 from karvan.explore.runner import ExperimentResult, ModelSpec, Progress, run_experiment
 from karvan.io.hashing import hash_folder
+from karvan.schema.text import read_frame
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def choice_table(data, path: str | Path | None = None) -> pd.DataFrame:
         raise InputError(f"{path}: no choice parameter table there (give the choice_parameter"
                          ".csv of `karvan calibrate --parameters`, or leave out "
                          "--choice-parameters for the dataset's).")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_frame(path)
     problems = check_choice_table(table, path.name)
     if problems:
         raise InputError(problems, str(path))
@@ -225,7 +226,7 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
             table.to_csv(index=False).encode()).hexdigest()
     option_names = {}
     if data.folder is not None and (data.folder / "route_option.csv").is_file():
-        ro = pd.read_csv(data.folder / "route_option.csv", dtype=str)
+        ro = read_frame(data.folder / "route_option.csv", blank_as_nan=True)
         option_names = dict(zip(ro["option_id"], ro["name"]))
     return run_experiment(model_specs, inputs, draws=draws, sampler=sampler, seed=seed,
                           groups=groups, workers=workers, scheduler=scheduler, client=client,

@@ -173,3 +173,24 @@ def read_csv(path: str | os.PathLike) -> TextTable:
     """
     path = Path(path)
     return parse_csv(read_text(path), path.name)
+
+
+def read_frame(path: str | os.PathLike, *, blank_as_nan: bool = False):
+    """A CSV file as a pandas DataFrame of strings, read as :func:`read_csv` reads it (UTF-8,
+    byte-order marks dropped, every row as wide as the header).
+
+    Blank cells are ``''``, or NaN with ``blank_as_nan``.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, not UTF-8, or not well-formed CSV.
+    """
+    import pandas as pd
+
+    tt = read_csv(path)
+    df = pd.DataFrame({h: tt.columns[h].astype(object) for h in tt.header},
+                      index=pd.RangeIndex(tt.n_rows), columns=list(tt.header))
+    if blank_as_nan:
+        df = df.mask(df == "")
+    return df
