@@ -98,9 +98,21 @@ def test_list_inputs_under_each_choice_model():
         assert code == 2 and "no logit choice model yet" in text
         return
     assert code == 0 and "under the logit choice model" in text, text
-    assert "choice.theta:assumption[KV_ASSUMPTION]" in text and "lognormal(sigma=0.5)" in text
+    # the dispersion is drawn: by its confidence class, or normal with its standard error once
+    # calibrated (the shipped table's)
+    assert "choice.theta:" in text
+    assert ("normal(mean=1" in text) == _calibrated_theta()
     code, text = run("explore", "--list-inputs")
     assert "under the logit choice model" in text  # the default is karvan run's
+
+
+def _calibrated_theta() -> bool:
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    t = pd.read_csv(builtin_corridor_folder() / "choice_parameter.csv", dtype=str,
+                    keep_default_na=False)
+    th = t[t["parameter"] == "theta"]
+    return "std_error" in t and (th["std_error"] != "").all()
 
 
 def _choice_table(tmp_path, change) -> str:

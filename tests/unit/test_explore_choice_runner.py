@@ -45,7 +45,7 @@ def test_same_seed_same_results_with_one_and_two_workers_under_logit(data, tmp_p
     inputs = experiment_inputs(data, choice="logit")
     want = inputs.values(make_design(inputs, "lhs", 4, seed=7).u)
     np.testing.assert_array_equal(one.filter(like="in:").to_numpy(dtype=float)[1:], want)
-    assert "in:choice.theta:assumption[KV_ASSUMPTION]" in one
+    assert any(c.startswith("in:choice.theta:") for c in one)
     # route-family shares and shadow prices are outputs with bands, and they move
     fam = [c for c in one if c.startswith("out:family:RU-IN:")]
     cap = [c for c in one if c.startswith("out:capacity:") and c.endswith(":shadow_price_h")]
