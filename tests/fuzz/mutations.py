@@ -143,3 +143,14 @@ def mutate_file(path: Path, rng: random.Random, mutations=CSV_MUTATIONS) -> str:
     data, label = m(path.read_bytes(), rng)
     path.write_bytes(data)
     return f"{path.name}: {label}"
+
+
+def sioux(tntp_dir: Path, tmp_path: Path, edit_net=None, edit_trips=None) -> Path:
+    """SiouxFalls' net and trips copied to ``tmp_path`` (S_net.tntp, S_trips.tntp), each text
+    edited by a function where one is given; the net file's path."""
+    src = tntp_dir / "SiouxFalls"
+    net = (src / "SiouxFalls_net.tntp").read_text()
+    trips = (src / "SiouxFalls_trips.tntp").read_text()
+    (tmp_path / "S_net.tntp").write_text(edit_net(net) if edit_net else net)
+    (tmp_path / "S_trips.tntp").write_text(edit_trips(trips) if edit_trips else trips)
+    return tmp_path / "S_net.tntp"

@@ -20,7 +20,7 @@ from karvan.errors import InputError
 from karvan.freight.corridor import builtin_corridor_folder, load_corridor
 from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
-from tests.fuzz.mutations import copy_folder, edit
+from tests.fuzz.mutations import copy_folder, edit, sioux
 
 
 @pytest.fixture(scope="module")
@@ -219,25 +219,8 @@ def test_all_borders_closed_leaves_cross_border_demand_unrouted(tmp_path, base):
 
 # -- TNTP -----------------------------------------------------------------------------------------
 
-def sioux(tntp_dir, tmp_path, edit_net=None, edit_trips=None) -> Path:
-    src = tntp_dir / "SiouxFalls"
-    net = (src / "SiouxFalls_net.tntp").read_text()
-    trips = (src / "SiouxFalls_trips.tntp").read_text()
-    (tmp_path / "S_net.tntp").write_text(edit_net(net) if edit_net else net)
-    (tmp_path / "S_trips.tntp").write_text(edit_trips(trips) if edit_trips else trips)
-    return tmp_path / "S_net.tntp"
-
-
-def test_deleted_tntp_origin_line_is_an_error(tntp_dir, tmp_path):
-    from karvan.io import read_tntp
-
-    net = sioux(tntp_dir, tmp_path, edit_trips=lambda t: t.replace("Origin \t3 \n", "", 1))
-    with pytest.raises(InputError) as e:
-        read_tntp(net)
-    msg = str(e.value)
-    assert "S_trips.tntp: (origin, destination) repeats an earlier row on 24 rows (lines 20, 21" \
-        in msg
-    assert "usually means that an 'Origin' line is missing above the second" in msg
+# a deleted 'Origin' line: in tests/fuzz/test_corpus.py
+# (test_a_deleted_origin_line_no_longer_merges_demand)
 
 
 @pytest.mark.parametrize(("edit_net", "needle"), [

@@ -14,7 +14,7 @@ from karvan.errors import InputError
 from karvan.freight.corridor import builtin_corridor_folder, load_corridor
 from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
-from tests.fuzz.mutations import copy_folder, edit
+from tests.fuzz.mutations import copy_folder, edit, sioux
 
 
 @pytest.fixture(scope="module")
@@ -215,15 +215,6 @@ def test_capacity_conversion_refuses_what_it_cannot_convert():
 
 
 # -- TNTP -----------------------------------------------------------------------------------------
-
-def sioux(tntp_dir, tmp_path, edit_net=None, edit_trips=None):
-    src = tntp_dir / "SiouxFalls"
-    net = (src / "SiouxFalls_net.tntp").read_text()
-    trips = (src / "SiouxFalls_trips.tntp").read_text()
-    (tmp_path / "S_net.tntp").write_text(edit_net(net) if edit_net else net)
-    (tmp_path / "S_trips.tntp").write_text(edit_trips(trips) if edit_trips else trips)
-    return tmp_path / "S_net.tntp"
-
 
 def test_a_deleted_origin_line_no_longer_merges_demand(tntp_dir, tmp_path):
     from karvan.io import read_tntp
