@@ -280,15 +280,19 @@ def test_fuzz_found_a_cut_file_warns(corridor):
         load_corridor(corridor)
 
 
-@pytest.mark.parametrize("column", ["tariff_usd_per_t", "tariff_usd_per_tkm", "fee_usd_per_t"])
-def test_fuzz_found_a_dropped_tariff_column_warns(corridor, column):
+@pytest.mark.parametrize(("table", "column"), [
+    ("link", "tariff_usd_per_t"), ("link", "tariff_usd_per_tkm"), ("link", "fee_usd_per_t"),
+    ("route_family", "serves")])
+def test_fuzz_found_a_dropped_optional_column_that_matters_warns(corridor, table, column):
     """Fuzz case 1973: link.csv without one of its own tariff columns read every link's value
-    as blank (the tables' tariffs or no fee) without a word."""
+    as blank (the tables' tariffs or no fee) without a word; route_family.csv without serves
+    dropped the check that each family serves its country pairs, as silently."""
     from karvan.freight.corridor import CorridorWarning
 
-    p = corridor / "link.csv"
+    p = corridor / f"{table}.csv"
     pd.read_csv(p, dtype=str, keep_default_na=False).drop(columns=[column]).to_csv(p, index=False)
-    with pytest.warns(CorridorWarning, match=f"link.csv: has no column {column} .*Add the column"):
+    with pytest.warns(CorridorWarning,
+                      match=f"{table}.csv: has no column {column} .*Add the column"):
         load_corridor(corridor)
 
 
