@@ -255,8 +255,7 @@ def value_kind(new: str, column: list[str], name: str) -> str:
     if x is None:
         return "corrupt"
     lo, hi = min(nums), max(nums)
-    if any(w in name.lower() for w in WHOLE) and all(float(n).is_integer() for n in nums) \
-            and not x.is_integer():
+    if _whole(name) and all(float(n).is_integer() for n in nums) and not x.is_integer():
         return "corrupt"
     if (lo >= 0 and x < 0) or (hi <= 0 and x > 0):
         return "corrupt"
@@ -267,6 +266,13 @@ def value_kind(new: str, column: list[str], name: str) -> str:
     if lo > 0:
         return "plausible" if span_lo <= x <= span_hi else "extreme"
     return "plausible" if span_lo <= x <= max(span_hi, 0) else "extreme"
+
+
+def _whole(name: str) -> bool:
+    """Whether a column's name marks whole numbers: an id, a year, a count (not a rate per year,
+    such as tonnes_per_year)."""
+    low = name.lower().replace("per_year", "")
+    return any(w in low for w in WHOLE)
 
 
 def plausible_value(new: str, column: list[str], name: str) -> bool:
