@@ -11,20 +11,10 @@ import pandas as pd
 import pytest
 
 from karvan.errors import InputError
-from karvan.freight.corridor import builtin_corridor_folder, load_corridor
+from karvan.freight.corridor import load_corridor
 from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
-from tests.fuzz.mutations import copy_folder, edit, sioux
-
-
-@pytest.fixture(scope="module")
-def base():
-    return load_corridor()
-
-
-@pytest.fixture
-def corridor(tmp_path) -> Path:
-    return copy_folder(builtin_corridor_folder(), tmp_path / "corridor")
+from tests.fuzz.mutations import edit, sioux
 
 
 def rejected(folder: Path, *needles: str) -> str:
