@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from karvan.errors import InputError
-from karvan.web.jobs import BusyError
+from karvan.web.jobs import BusyError, Registry
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +50,7 @@ class ExperimentJob:
                            else None)}
 
 
-class ExperimentJobs:
+class ExperimentJobs(Registry):
     """Experiments of one dashboard, run one at a time.
 
     Parameters
@@ -68,10 +66,9 @@ class ExperimentJobs:
     def __init__(self, store_root: Path, data: Callable, *, workers: int = 0) -> None:
         self.root = Path(store_root)
         self.workers = workers
+        super().__init__(workers=1, thread_name_prefix="karvan-explore")
         self._data = data
-        self._lock = threading.Lock()
         self._jobs: dict[str, ExperimentJob] = {}
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="karvan-explore")
 
     def submit(self, scenarios: list[str], *, draws: int, sampler: str = "lhs",
                seed: int = 0, choice: str | None = None) -> dict:
@@ -93,20 +90,6 @@ class ExperimentJobs:
         self._pool.submit(self._run, job.job_id)
         return snap
 
-    def get(self, job_id: str) -> dict | None:
-        """One job's snapshot, or None when this dashboard has no such job."""
-        with self._lock:
-            j = self._jobs.get(job_id)
-            return j.snapshot() if j else None
-
-    def list(self) -> list[dict]:
-        """Every job's snapshot, newest first."""
-        with self._lock:
-            return [j.snapshot() for j in sorted(self._jobs.values(), key=lambda j: -j.created)]
-
-    def shutdown(self, *, wait: bool = True) -> None:
-        """Stop taking jobs and cancel the queued ones (the running one finishes)."""
-        self._pool.shutdown(wait=wait, cancel_futures=True)
 
     def _update(self, job_id: str, **changes) -> None:
         with self._lock:

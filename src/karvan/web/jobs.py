@@ -82,7 +82,33 @@ class Job:
                 "elapsed_s": round((self.finished or time.time()) - self.created, 2)}
 
 
-class JobRegistry:
+class Registry:
+    """Jobs by id (anything with ``created`` and ``snapshot()``), run by a thread pool; every
+    read and write of the jobs holds the lock, and readers get snapshots."""
+
+    def __init__(self, *, workers: int, thread_name_prefix: str) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict = {}
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
+                                        thread_name_prefix=thread_name_prefix)
+
+    def get(self, job_id: str) -> dict | None:
+        """The job ``job_id`` as a dict, or ``None`` if this registry has none."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return job.snapshot() if job else None
+
+    def list(self) -> list[dict]:
+        """Every job, newest first."""
+        with self._lock:
+            return [j.snapshot() for j in sorted(self._jobs.values(), key=lambda j: -j.created)]
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop taking jobs; cancel the queued ones; wait for running ones if ``wait``."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+class JobRegistry(Registry):
     """Jobs by id, run by a pool of worker threads.
 
     Parameters
@@ -101,12 +127,10 @@ class JobRegistry:
                  workers: int = 2, max_queued: int = MAX_QUEUED) -> None:
         self.store = store
         self.max_queued = max_queued
+        super().__init__(workers=workers, thread_name_prefix="karvan-run")
         self._data = data
-        self._lock = threading.Lock()
         self._solve_lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
-                                        thread_name_prefix="karvan-run")
 
     def submit(self, scenario: Scenario, toml: str, *, lp: bool = True) -> dict:
         """Queue a run of ``scenario``; its job as a dict.
@@ -129,20 +153,6 @@ class JobRegistry:
         self._pool.submit(self._run, job.job_id, scenario)
         return snap
 
-    def get(self, job_id: str) -> dict | None:
-        """The job ``job_id`` as a dict, or ``None`` if this registry has none."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-            return job.snapshot() if job else None
-
-    def list(self) -> list[dict]:
-        """Every job, newest first."""
-        with self._lock:
-            return [j.snapshot() for j in sorted(self._jobs.values(), key=lambda j: -j.created)]
-
-    def shutdown(self, *, wait: bool = True) -> None:
-        """Stop taking jobs; cancel the queued ones; wait for running ones if ``wait``."""
-        self._pool.shutdown(wait=wait, cancel_futures=True)
 
     def _update(self, job_id: str, **changes) -> None:
         with self._lock:
