@@ -78,7 +78,7 @@ TABLE_CASES = [
     ("zone country ü€", set_cell("zone", {"zone_id": "Z_RU_SPB"}, "country", "ü€"),
      ["zone.csv: country does not match ^[A-Z]{2}$ on 1 row (line 3; zone_id Z_RU_SPB: 'ü€')"]),
     ("renamed speed_kph header", rows_edit("link", rename_speed),
-     ["link.csv: has no column speed_kph, which 185 rows need",
+     ["link.csv: has no column speed_kph, which 190 rows need",
       "column 'speed_kmh' looks like speed_kph renamed or misspelt"]),
     ("non-numeric tariff", set_cell("tariff", {"mode": "road"}, "tariff_usd_per_tkm", "six cents"),
      ["tariff.csv: tariff_usd_per_tkm is not a number on 1 row (line 10: 'six cents')"]),

@@ -53,7 +53,7 @@ def test_zone_country_must_be_an_iso_code(corridor):
 def test_renamed_speed_header_is_named(corridor):
     edit(corridor / "link.csv",
          lambda rows: [["speed_kmh" if c == "speed_kph" else c for c in rows[0]]] + rows[1:])
-    rejected(corridor, "link.csv: has no column speed_kph, which 185 rows need",
+    rejected(corridor, "link.csv: has no column speed_kph, which 190 rows need",
              "column 'speed_kmh' looks like speed_kph renamed or misspelt")
 
 

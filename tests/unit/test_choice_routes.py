@@ -152,6 +152,34 @@ def test_waypoint_equal_to_a_found_route_labels_it_once():
     assert list(ab["label"]) == ["west", ""]
 
 
+def test_waypoints_avoid_links_where_they_can():
+    # _corridor_like plus a short cut E - W: through E the cheapest continuation is E - W - B
+    nodes = pd.DataFrame({"zone_id": ["A", None, None, None, None, "B"]},
+                         index=pd.Index(["A", "W", "E", "P", "S", "B"], name="node_id"))
+    links = pd.DataFrame({
+        "from_node_id": ["A", "W", "A", "E", "A", "P", "S", "E"],
+        "to_node_id": ["W", "B", "E", "B", "P", "S", "B", "W"],
+        "free_flow_time": [1.0, 1.0, 1.5, 2.0, 2.0, 5.0, 2.0, 0.6],
+        "directed": False, "vdf": "constant"},
+        index=pd.Index(["aw", "wb", "ae", "eb", "ap", "ps", "sb", "ew"], name="link_id"))
+    dem = Demand(("A", "B"), {"demand": np.array([[0.0, 5.0], [0.0, 0.0]])})
+    net = Network(nodes, links)
+
+    def forced(wp):
+        tab = generate_route_sets(net, dem, options=RouteOptions(max_routes=1,
+                                                                 waypoints=(wp,))).table()
+        return [tuple(x) for x in tab[tab["label"] == wp.name]["links"]]
+
+    assert forced(Waypoints("e", ("E",))) == [("ae", "ew", "wb")]
+    # around the avoided link where another way exists (E - B, 2.0 against 0.6 + 1.0) ...
+    assert forced(Waypoints("e", ("E",), avoid=("wb",))) == [("ae", "eb")]
+    assert forced(Waypoints("w", ("W",), avoid=("aw",))) == [("ae", "ew", "wb")]
+    # ... and through it where none does
+    assert forced(Waypoints("x", ("aw",), kind="link", avoid=("aw",))) == [("aw", "wb")]
+    with pytest.raises(InputError, match="unknown link ids to avoid"):
+        forced(Waypoints("e", ("E",), avoid=("zz",)))
+
+
 def test_bad_route_options_and_waypoints_are_input_errors():
     net, dem = _corridor_like()
     with pytest.raises(InputError, match="max_routes"):

@@ -71,6 +71,10 @@ class Waypoints:
         demand.
     classes
         Class names it applies to; default all.
+    avoid
+        Link ids whose arcs the route avoids wherever another route through ``via`` exists
+        (their cost is raised by ``AVOID_COST``), e.g. the characteristic links of route
+        families of a higher priority, which would otherwise claim the route.
     """
 
     name: str
@@ -78,6 +82,7 @@ class Waypoints:
     kind: Literal["node", "link"] = "node"
     ods: tuple | None = None
     classes: tuple[str, ...] | None = None
+    avoid: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +330,22 @@ def _search_routes(ca: ClassArrays, opts: RouteOptions, od_cls, od_o, od_d
             np.concatenate([o[2] for o in outs]))
 
 
+#: Cost added to the arcs a :class:`Waypoints` avoids: larger than any route's cost, finite so
+#: that a route that cannot avoid them is still found.
+AVOID_COST = 1.0e9
+
+
+def _avoid_arcs(g: CompiledGraph, wp: Waypoints, problems: list[str]) -> np.ndarray:
+    """The arcs of the links ``wp.avoid`` names (both directions)."""
+    if not wp.avoid:
+        return np.zeros(0, dtype=np.int64)
+    pos = pd.Index(g.link_ids).get_indexer(list(wp.avoid))
+    bad = [v for v, q in zip(wp.avoid, pos, strict=True) if q < 0]
+    if bad:
+        problems.append(f"waypoints {wp.name!r}: unknown link ids to avoid {format_ids(bad)}.")
+    return np.flatnonzero(np.isin(g.arc_link, pos[pos >= 0])).astype(np.int64)
+
+
 def _via_arcs(g: CompiledGraph, wp: Waypoints, problems: list[str]) -> list[list[int]] | None:
     """Arc choices per via link: a list (one entry per via) of candidate arcs."""
     lid = pd.Index(g.link_ids)
@@ -368,6 +389,7 @@ def _waypoint_routes(ca: ClassArrays, waypoints: Sequence[Waypoints], od_cls, od
     key = {(int(k), int(o), int(d)): w
            for w, (k, o, d) in enumerate(zip(od_cls, od_o, od_d, strict=True))}
     items = []  # (od, label, orig node, dest node, [(node, arc)...])
+    avoid = [_avoid_arcs(g, wp, problems) for wp in waypoints]
     for li, wp in enumerate(waypoints):
         if wp.kind not in ("node", "link"):
             problems.append(f"waypoints {wp.name!r}: kind must be node or link, not {wp.kind!r}.")
@@ -415,8 +437,9 @@ def _waypoint_routes(ca: ClassArrays, waypoints: Sequence[Waypoints], od_cls, od
         e = np.zeros(0, dtype=np.int64)
         return e, e, e, e, labels
     r_od, r_len, r_arcs, r_lab = [], [], [], []
-    for k in range(ca.n_classes):
-        its = [it for it in items if od_cls[it[0]] == k]
+    groups = sorted({(int(od_cls[it[0]]), tuple(avoid[it[1]].tolist())) for it in items})
+    for k, av in groups:
+        its = [it for it in items if od_cls[it[0]] == k and tuple(avoid[it[1]].tolist()) == av]
         if not its:
             continue
         via_ptr = np.zeros(len(its) + 1, dtype=np.int64)
@@ -425,6 +448,8 @@ def _waypoint_routes(ca: ClassArrays, waypoints: Sequence[Waypoints], od_cls, od
         via_node = np.array([p[0] for p in flat], dtype=np.int64)
         via_arc = np.array([p[1] for p in flat], dtype=np.int64)
         cost = np.ascontiguousarray(g.free_flow_time + ca.fixed[k])
+        if av:
+            cost[np.asarray(av, dtype=np.int64)] += AVOID_COST
         ok, ln, arcs = KR.waypoint_routes(
             g.indptr, g.head, g.tail, cost, g.blocked,
             np.array([it[2] for it in its], dtype=np.int64),

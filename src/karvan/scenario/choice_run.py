@@ -123,7 +123,9 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     few hundred); a route that would pass a node twice is left to the route engine's waypoint
     search, which avoids the nodes of earlier legs, where the family is declared or its route
     is within ``4 / theta`` of the cheapest (else it is left out: a detour back over its own
-    path).
+    path). Where the family is declared, its route avoids the characteristic links of the
+    families of a higher priority wherever it can (through the waypoint search): a route that
+    used one would be classified in that family, and the declared family would have no route.
 
     Returns
     -------
@@ -142,6 +144,16 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     routes = []
     groups: dict[tuple, list] = {}
     no_route = []
+    # the characteristic links of the families of a higher priority: a forced route of a
+    # family that crossed one would be classified there, and the family would have no route
+    avoid_of: dict[str, tuple[str, ...]] = {}
+    higher: list[str] = []
+    for f in model.families.itertuples():
+        own = set(_ids(f.via_link_ids)) | set(_ids(f.also_via_link_ids))
+        avoid_of[f.family_id] = tuple(dict.fromkeys(x for x in higher
+                                                     if x not in own and x in lid))
+        higher.extend(x for x in _ids(f.via_link_ids) if x != "*")
+    avoid_pos = {k: set(lid.get_indexer(list(v)).tolist()) - {-1} for k, v in avoid_of.items()}
     for c in classes:
         m = np.asarray(demand.matrices[c.demand], dtype=float).copy()
         np.fill_diagonal(m, 0.0)
@@ -183,6 +195,9 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                 via_arcs = [int(x) for x in best_arcs[i] if x >= 0]
                 r = _walk_through(g, pred, int(o[i]), int(d[i]), via_arcs)
                 od = (zone_ids[oi[i]], zone_ids[di[i]])
+                if (r is not None and declared[i]
+                        and avoid_pos[f.family_id] & set(g.arc_link[r].tolist())):
+                    r = None  # claimed by a family of a higher priority: search around it
                 if r is not None:
                     routes.append((c.name, *od, r))
                 elif declared[i] or best[i] <= dist[o[i], d[i]] + 4.0 / theta_h[c.name]:
@@ -193,7 +208,8 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                     groups.setdefault(key, []).append(od)
             for i in np.flatnonzero(declared & ~np.isfinite(best)):
                 no_route.append((f.family_id, c.name, zone_ids[oi[i]], zone_ids[di[i]]))
-    wps = [Waypoints(name=f"{fam}#{n}", via=via, kind="link", ods=tuple(ods), classes=(cls,))
+    wps = [Waypoints(name=f"{fam}#{n}", via=via, kind="link", ods=tuple(ods), classes=(cls,),
+                     avoid=avoid_of[fam])
            for n, ((fam, via, cls), ods) in enumerate(groups.items())]
     missing = pd.DataFrame(no_route, columns=["family_id", "class", "origin", "destination"])
     return routes, wps, missing
