@@ -49,9 +49,13 @@ def test_every_route_of_a_run_falls_in_one_family(baseline_routes):
     families = classify_routes(baseline_routes["links"], fam)
     assert families.notna().all()
     r = baseline_routes.assign(family=families)
-    # the Astara crossings, the Caspian sea links and Suez each give their own family
-    assert (r.loc[r["links"].str.contains("B_AZ_IR_ASTARA_RAIL"), "family"]
-            == "instc_west_rail").all()
+    # the Astara crossings, the Caspian sea links and Suez each give their own family (a
+    # route that goes on from the Gulf to Vladivostok is all-water from the Far East first:
+    # Azerbaijan's oil products to the Russian Far East can sail from Bandar Abbas)
+    astara = r["links"].str.contains("B_AZ_IR_ASTARA_RAIL")
+    far_east = r["links"].str.contains("S_RU_XX_VLADIVOSTOK_SINGAPORE")
+    assert (r.loc[astara & ~far_east, "family"] == "instc_west_rail").all()
+    assert (r.loc[far_east, "family"] == "sea_far_east").all()
     caspian = r["links"].str.contains("S_RU_IR_")
     assert (r.loc[caspian, "family"] == "instc_caspian").all()
     suez = r["links"].str.contains("S_EG_SUEZ_CANAL")
