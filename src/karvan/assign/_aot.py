@@ -72,13 +72,18 @@ def prepare(*, build: bool = True) -> bool:
     if _jit.numba_loaded() or not enabled():
         _state["done"] = True
         return False
-    path = module_path()
-    if not path.exists():
-        if not build or path.with_suffix(".failed").exists():
-            return False
-        if not _build_in_child(path):
-            _state["done"] = True
-            return False
+    try:
+        path = module_path()
+        if not path.exists():
+            if not build or path.with_suffix(".failed").exists():
+                return False
+            if not _build_in_child(path):
+                _state["done"] = True
+                return False
+    except OSError as e:  # a cache folder that cannot be written: the numba path still works
+        logger.warning("no ahead-of-time kernels (%s); using numba", e)
+        _state["done"] = True
+        return False
     try:
         _state["attached"] = _attach(path)
     except Exception as e:  # a damaged file: the numba path still works
