@@ -130,7 +130,8 @@ def main(args) -> None:
     c = statistics.median(r[1] for r in runs)
     mb = max(r[2] for r in runs)
     print(f"\nwhole process, median of {args.repeat}: {w:.3f} s wall, {c:.3f} s CPU, peak "
-          f"{mb:.0f} MB (runs {', '.join(f'{r[0]:.2f}' for r in runs)}; load {load()})")
+          f"{mb:.0f} MB (runs {', '.join(f'{r[0]:.2f} s {r[2]:.0f} MB' for r in runs)}; "
+          f"load {load()})")
 
     floors = {"python -c pass": "pass", "import numpy": "import numpy",
               "import numba": "import numba"}

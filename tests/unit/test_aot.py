@@ -95,6 +95,38 @@ def test_karvan_assign_does_not_import_numba(aot_built, tntp_dir, tmp_path):
     assert (tmp_path / "link_flows.csv").read_text().count("\n") == 77  # header and 76 links
 
 
+def test_growing_bushes_and_warm_starts_stay_without_numba(aot_built, tntp_dir):
+    # the solver's rarer calls: a bush outgrowing its room (some runs of a network only, as
+    # the threads interleave), and a warm start from a result with scaled and changed demand
+    net = tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp"
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "import karvan\n"
+        "from karvan.assign import _aot\n"
+        "from karvan.assign.bush import _Pool\n"
+        "from karvan.io import read_tntp\n"
+        "from karvan.network import Demand\n"
+        "assert _aot.prepare()\n"
+        "pool = _Pool(np.array([2, 3]))\n"
+        "pool.len[:] = [2, 3]\n"
+        "pool.arc[pool.ptr[1]:pool.ptr[1] + 3] = [7, 8, 9]\n"
+        "pool.grow(np.array([40, 1]))\n"
+        "assert pool.cap[0] >= 40\n"
+        "assert pool.arc[pool.ptr[1]:pool.ptr[1] + 3].tolist() == [7, 8, 9]\n"
+        f"prob = read_tntp({str(net)!r})\n"
+        "a = karvan.assign(prob.network, prob.demand, gap=1e-6)\n"
+        "m = prob.demand.matrices['demand'].copy()\n"
+        "m[:12] *= 1.1\n"
+        "m[12:, :5] *= 0.5\n"
+        "d2 = Demand(prob.demand.zone_ids, {'demand': m})\n"
+        "b = karvan.assign(prob.network, d2, gap=1e-8, warm_start=a)\n"
+        "assert b.gap <= 1e-8\n"
+        "print(sorted(m for m in ('numba', 'llvmlite') if m in sys.modules))\n"
+    )
+    assert _run(code).strip().splitlines()[-1] == "[]"
+
+
 def test_karvan_aot_0_takes_the_numba_path(tntp_dir):
     net = tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp"
     code = (

@@ -43,6 +43,8 @@ KERNELS = {
     ("karvan.kernels.bush", "reach_counts"): "v: I I B I I",
     ("karvan.kernels.bush", "init_chunk"): "v: i i I I I B F2 I I F2 I I I J F F I2 F2",
     ("karvan.kernels.bush", "class_flows"): "F2: I I J F I i i",
+    # when a bush outgrows its room (some runs only), and for warm starts
+    ("karvan.kernels.bush", "regroup"): "v: I I J F I J F",
 }
 #: numba type of each code
 NUMBA_TYPES = {"i": "int64", "f": "float64", "I": "int64[::1]", "J": "int32[::1]",
