@@ -140,3 +140,19 @@ def test_karvan_aot_0_takes_the_numba_path(tntp_dir):
         "print('ok')\n"
     )
     assert _run(code, KARVAN_AOT="0").split()[-1] == "ok"
+
+
+def test_a_failed_build_leaves_the_kernels_on_numba_and_is_not_retried(tmp_path):
+    # no C compiler: the child's build fails, a .failed file says why, the solve takes the
+    # numba path; the next process does not try again
+    code = ("import sys\n"
+            "from karvan.assign import _aot\n"
+            "print(_aot.prepare(), _aot.module_path().with_suffix('.failed').exists(), "
+            "'numba' in sys.modules)\n")
+    env = {"NUMBA_CACHE_DIR": str(tmp_path), "CC": "/bin/false", "KARVAN_AOT": "1"}
+    assert _run(code, **env).split()[-3:] == ["False", "True", "False"]
+    (failed,) = (tmp_path / "karvan_aot").glob("*.failed")
+    assert "Traceback" in failed.read_text()
+    failed.write_text("kept")
+    assert _run(code, **env).split()[-3:] == ["False", "True", "False"]
+    assert failed.read_text() == "kept"  # not built again
