@@ -15,6 +15,12 @@ same threads, gap and generalized cost. The script prints, per network and gap:
   rises with flow (elsewhere the equilibrium flow is not unique);
 * the load average before and after each network, since the timings depend on it.
 
+Before timing, karvan's modules are byte-compiled (``python -m compileall``: what ``pip install``
+does, and what a first run does where ``PYTHONDONTWRITEBYTECODE`` is not set; where it is set,
+every process would compile changed modules again) and karvan runs once untimed on the first
+network, which builds the ahead-of-time kernels (``karvan.assign._aot``) or fills numba's cache
+if they are not there: the figures are those of every run after the first.
+
 Usage::
 
     make -C /path/to/tap-b            # gives /path/to/tap-b/bin/tap
@@ -233,6 +239,22 @@ def karvan_cmd(args) -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "karvan.cli"]
 
 
+def warm_up(args, net: Net, gap: float, out: Path) -> None:
+    """Byte-compile karvan's modules and run it once untimed (see the module's notes)."""
+    cmd = karvan_cmd(args)
+    py = Path(cmd[0]).with_name("python") if not cmd[0].endswith("python") else Path(cmd[0])
+    if not py.exists():
+        py = Path(sys.executable)
+    pkg = subprocess.run([str(py), "-c", "import karvan, os; print(os.path.dirname("
+                          "karvan.__file__))"], capture_output=True, text=True, check=False)
+    if pkg.returncode == 0:
+        subprocess.run([str(py), "-m", "compileall", "-q", pkg.stdout.strip()],
+                       stdout=subprocess.DEVNULL, check=False)
+    r = run_karvan(args, net, gap, out)
+    print(f"warm-up run (untimed): {r.wall:.2f} s, cpu {r.cpu:.2f} s", flush=True)
+    shutil.rmtree(out, ignore_errors=True)
+
+
 def run_karvan(args, net: Net, gap: float, out: Path):
     tf, df = net.factors
     cmd = [*karvan_cmd(args), "assign", str(net.folder / f"{net.stem}_net.tntp"), "--trips",
@@ -324,6 +346,8 @@ def main(args) -> None:
             folder, _, gaps = spec.partition(":")
             net = read_net(args.data / folder)
             gaps = [float(g) for g in gaps.split(",")] if gaps else [1e-8]
+            if not rows and spec == args.networks[0]:
+                warm_up(args, net, gaps[0], work / "warm_up")
             print(f"\n## {net.name}: {net.n_nodes} nodes, {len(net.tail)} links, {net.n_zones} "
                   f"zones, demand {net.od.sum():,.1f}, factors {net.factors}; load {load()}")
             for gap in gaps:

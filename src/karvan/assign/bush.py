@@ -288,7 +288,7 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
     chunk_hi = np.array([c[1] for c in pass_chunks], np.int64)
 
     def sweep(mode: int, threshold: float, x, v, t, dt, n_pass: int = 1) -> int:
-        counter = np.zeros(1, np.int64)
+        counter = np.zeros(1 + len(chunk_lo), np.int64)  # next item; which chunks are taken
         done = np.zeros(2 * n_pass, np.int64)
 
         def run(sc):

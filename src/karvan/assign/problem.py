@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from karvan.assign._numba import load_numba_target
 from karvan.assign._workers import Workers, chunks_of
 from karvan.assign.classes import TrafficClass
 from karvan.errors import InputError, format_ids
@@ -31,7 +30,10 @@ class _Problem:
         from karvan.kernels._jit import interpreting
 
         if not interpreting():
-            load_numba_target()
+            # the kernels ahead-of-time compiled (built on first use), else numba
+            from karvan.assign._aot import prepare
+
+            prepare()
         self.g = graph
         self.classes = tuple(classes)
         self.n_chunks = max(1, _num_threads())

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from karvan.cli._app import app, console, out
+from karvan.cli._assign_run import read_for_assign, write_results
 
 
 @app.command()
@@ -109,27 +109,20 @@ def assign(
     typer.Exit
         With 1 when the equilibrium did not reach the gap.
     """
-    import time
-    import warnings
-
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     import karvan
-    from karvan.errors import ConvergenceWarning
-    from karvan.io.atomic import atomic_folder
+    from karvan.cli._assign_run import read_with_notes, solve_and_write, summary
 
-    with warnings.catch_warnings(record=True) as notes:
-        warnings.simplefilter("always")
-        prob = _read_for_assign(network, trips, toll_factor, distance_factor)
-    for w in notes:
-        console.print(f"[yellow]note:[/] {w.message}", highlight=False, soft_wrap=True)
+    prob, notes = read_with_notes(network, trips, toll_factor, distance_factor)
+    for n in notes:
+        console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
     classes = [karvan.TrafficClass(**c) for c in prob.classes] or None
     if method == "sue" or theta is not None:
         _sue(prob, classes, network, trips, theta, method, gap, max_iter, max_time, out_dir,
              quiet)
         return
     target = gap
-    t0 = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[msg]}"),
                   TimeElapsedColumn(), console=console, disable=quiet, transient=False) as bar:
         task = bar.add_task(f"{method} {prob.name}", total=max_iter, msg="")
@@ -138,69 +131,18 @@ def assign(
             bar.update(task, completed=info.iteration,
                        msg=f"iteration {info.iteration}  gap {info.gap:.3e} (target {target:g})")
 
-        with warnings.catch_warnings():
-            # not converging is reported below and in the exit code
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            res = karvan.assign(prob.network, prob.demand, method=method, gap=gap,
-                                max_iter=max_iter, max_time_s=max_time,
-                                toll_factor=prob.toll_factor, classes=classes,
-                                distance_factor=prob.distance_factor, callback=progress)
-    elapsed = time.perf_counter() - t0
-    with atomic_folder(out_dir) as tmp:
-        _write_results(res, tmp, {
-            "karvan_version": karvan.__version__,
-            "network": str(network), "trips": str(trips) if trips else None,
-            "toll_factor": prob.toll_factor, "distance_factor": prob.distance_factor,
-            "iterations": res.iterations, "relative_gap": res.gap, "converged": res.converged,
-            "objective": res.objective, "elapsed_s": elapsed, **res.params,
-        })
+        res, elapsed = solve_and_write(prob, classes, network=network, trips=trips,
+                                       method=method, gap=gap, max_iter=max_iter,
+                                       max_time=max_time, out_dir=out_dir, callback=progress)
     state = "[green]converged[/]" if res.converged else "[yellow]not converged[/]"
-    out.print(f"{state}: {res.iterations} iterations, relative gap {res.gap:.3e}, "
-              f"objective {res.objective:.10g}, {elapsed:.2f} s -> {out_dir}")
+    out.print(f"{state}: {summary(res, elapsed, out_dir)}")
     if not res.converged:
         raise typer.Exit(1)
 
 
-@dataclass(frozen=True, slots=True)
-class _Assignable:
-    """What ``karvan assign`` needs from its input files."""
-
-    network: Any  # a Network, or a CompiledGraph read without pandas
-    demand: Any
-    toll_factor: float
-    distance_factor: float
-    classes: tuple = ()
-    name: str = ""
-
-
-def _read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: float | None,
-                     distance_factor: float | None) -> _Assignable:
-    """A TNTP network with TNTP trips is read straight to a compiled graph (no pandas, the
-    same graph and checks); anything else through :func:`karvan.io.problem.read_problem`."""
-    network = Path(network)
-    if network.suffix.lower() == ".tntp" and network.is_file() and (
-            trips is None or Path(trips).suffix.lower() == ".tntp"):
-        from karvan.io.tntp import read_tntp_graph
-
-        p = read_tntp_graph(network, trips, toll_factor=toll_factor,
-                            distance_factor=distance_factor)
-        return _Assignable(p.graph, p.demand, p.toll_factor, p.distance_factor, (), p.name)
-    from karvan.io.problem import read_problem
-
-    q = read_problem(network, trips, toll_factor=toll_factor, distance_factor=distance_factor)
-    return _Assignable(q.network, q.demand, q.toll_factor, q.distance_factor, q.classes,
-                       q.network.name)
-
-
-def _write_results(res, folder: Path, manifest: dict) -> None:
-    """link_flows.csv, convergence.csv (written without pandas) and manifest.json."""
-    import json
-
-    from karvan.io.table_csv import write_csv
-
-    write_csv(folder / "link_flows.csv", res.link_columns())
-    write_csv(folder / "convergence.csv", res.convergence_columns())
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+# kept under their old names (benchmarks and tests read files through them)
+_read_for_assign = read_for_assign
+_write_results = write_results
 
 
 def _sue(prob, classes, network: Path, trips: Path | None, theta: float | None, method: str,

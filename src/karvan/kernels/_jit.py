@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as _np
+
 JIT = {"cache": True, "nogil": True, "fastmath": False}
 PJIT = {**JIT, "parallel": True}
 
@@ -39,6 +41,8 @@ class Kernel:
         self.py_func = fn
         self.options = options
         self.dispatcher = None
+        self.aot = None
+        self.aot_args: tuple = ()
         self.__wrapped__ = fn
         self.__name__ = fn.__name__
         self.__qualname__ = fn.__qualname__
@@ -47,6 +51,8 @@ class Kernel:
 
     def __call__(self, *args: Any) -> Any:
         if self.dispatcher is None:
+            if self.aot is not None and _args_match(self.aot_args, args):
+                return self.aot(*args)
             if _state["interpreted"]:
                 return self.py_func(*args)
             load_numba()
@@ -101,6 +107,7 @@ def load_numba() -> None:
         try:
             import numba
 
+            refresh_target()
             for k in _kernels:
                 k.dispatcher = numba.njit(**k.options)(k.py_func)
             built = {key: build() for key, (_obj, build) in _stand_ins.items()}
@@ -118,6 +125,103 @@ def load_numba() -> None:
         finally:
             if paused:
                 gc.enable()
+
+
+#: argument codes of :func:`attach_aot`: scalars, then (dtype name, ndim) of C-contiguous arrays
+AOT_CODES = {"i": "int", "f": "float", "I": ("int64", 1), "J": ("int32", 1),
+             "F": ("float64", 1), "B": ("bool", 1), "I2": ("int64", 2), "F2": ("float64", 2)}
+
+
+def _args_match(spec: tuple, args: tuple) -> bool:
+    """Whether ``args`` have exactly the types of ``spec`` (the compiled code checks nothing)."""
+    if len(args) != len(spec):
+        return False
+    for a, s in zip(args, spec, strict=True):
+        if s == "int":
+            if not isinstance(a, (int, _np.integer)):
+                return False
+        elif s == "float":
+            if not isinstance(a, (float, int, _np.floating, _np.integer)):
+                return False
+        else:
+            if (type(a) is not _np.ndarray or a.dtype != s[0] or a.ndim != s[1]
+                    or not a.dtype.isnative):
+                return False
+            f = a.flags
+            if not (f.c_contiguous and f.aligned and f.writeable):
+                return False
+    return True
+
+
+def attach_aot(functions: dict[tuple[str, str], tuple[Callable, str]]) -> int:
+    """Give declared kernels their ahead-of-time compiled versions.
+
+    ``functions`` maps (module, kernel name) to (compiled function, argument codes), the codes
+    (keys of :data:`AOT_CODES`) separated by spaces. Returns the number of kernels attached.
+    """
+    n = 0
+    with _lock:
+        for k in _kernels:
+            entry = functions.get((k.__module__, k.__name__))
+            if entry is None:
+                continue
+            fn, codes = entry
+            k.aot_args = tuple(_aot_code(c) for c in codes.split())
+            k.aot = fn
+            n += 1
+    return n
+
+
+def _aot_code(code: str) -> Any:
+    s = AOT_CODES[code]
+    return s if isinstance(s, str) else (_np.dtype(s[0]), s[1])
+
+
+def aot_attached() -> bool:
+    """Whether some kernel runs ahead-of-time compiled code in this process."""
+    return any(k.aot is not None for k in _kernels)
+
+
+def compiled() -> bool:
+    """Whether kernels run compiled code (numba loaded, or ahead-of-time versions attached)."""
+    return _state["loaded"] or aot_attached()
+
+
+_BLAS = "scipy.linalg.cython_blas"
+
+
+def refresh_target() -> None:
+    """Refresh numba's CPU target once per process, without importing scipy.linalg for it.
+
+    The first call of any compiled kernel in a process, cached or not, refreshes numba's CPU
+    target: it imports numba's implementation modules and installs their registries. One of them
+    (``numba.np.arraymath``) checks for a BLAS by importing ``scipy.linalg``, about a third of
+    the refresh, although no karvan kernel uses BLAS. Here that import is made to fail, so it
+    finds no BLAS; numba's ``np.dot`` and ``np.linalg`` import the BLAS themselves when they are
+    compiled, so only numba's inner-product helper of a few array functions falls back to a
+    plain loop in this process. The garbage collector is paused meanwhile: the refresh creates
+    some hundred thousand long-lived objects, and the collections it would trigger find nothing.
+    """
+    if "numba.np.arraymath" in sys.modules:
+        return  # refreshed already
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        try:
+            from numba.core.registry import cpu_target
+        except ImportError:  # a numba without this layout: the first dispatch does it
+            return
+        block = _BLAS not in sys.modules
+        if block:
+            sys.modules[_BLAS] = None  # type: ignore[assignment]  (import raises ImportError)
+        try:
+            cpu_target.target_context.refresh()
+        finally:
+            if block and sys.modules.get(_BLAS, 0) is None:
+                del sys.modules[_BLAS]
+    finally:
+        if paused:
+            gc.enable()
 
 
 def numba_loaded() -> bool:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from karvan.kernels._atomic import atomic_add, atomic_add2, fetch_add
+from karvan.kernels._atomic import atomic_add, atomic_add2, fetch_add, fetch_add_sync
 from karvan.kernels._jit import JIT, njit
 from karvan.kernels.paths import _tree
 from karvan.kernels.vdf import _dtime, _time
@@ -410,6 +410,14 @@ def sweep_passes(n_pass, chunk_lo, chunk_hi, counter, done, mode, threshold, ind
     another finishes pass p, as the bushes of one pass already see each other's shifts). The
     passes stop after the first complete pass without shifts: ``done[2 p]`` counts the finished
     chunks of pass p and ``done[2 p + 1]`` its shifts.
+
+    ``counter[1 + c]`` (``counter`` has ``1 + len(chunk_lo)`` slots, all 0 at the start) says
+    whether a thread is inside chunk c. Without a barrier a thread can draw (p + 1, c) while
+    another is still in (p, c), when it passed every other chunk in the meantime (chunks of
+    bushes already near equilibrium take no time, and the load can hold a thread back): two
+    threads in one bush break its flows and its order (rare runs stalled at a gap, or looped).
+    A thread that finds its chunk taken skips it for that pass, a shift pass being a refinement
+    that the next pass or round repeats; a skipped chunk counts as finished without shifts.
     """
     n_c = chunk_lo.shape[0]
     total = n_pass * n_c
@@ -423,10 +431,13 @@ def sweep_passes(n_pass, chunk_lo, chunk_hi, counter, done, mode, threshold, ind
             fetch_add(counter, 0, total)  # the last pass moved nothing: stop everyone
             break
         c = i - p * n_c
-        s = sweep_chunk(chunk_lo[c], chunk_hi[c], mode, threshold, indptr, head, tail, blocked,
-                        fft, cap, alpha, beta, kind, fixed, pce, bush_class, bush_origin,
-                        bush_demand, dests, bptr, blen, bcap, barc, bflow, need, active, x, v,
-                        t, dt, locks, nodes_i, nodes_f, arcs_i, arcs_f, ctr)
+        s = 0
+        if fetch_add_sync(counter, 1 + c, 1) == 0:  # the chunk is this thread's until released
+            s = sweep_chunk(chunk_lo[c], chunk_hi[c], mode, threshold, indptr, head, tail,
+                            blocked, fft, cap, alpha, beta, kind, fixed, pce, bush_class,
+                            bush_origin, bush_demand, dests, bptr, blen, bcap, barc, bflow, need,
+                            active, x, v, t, dt, locks, nodes_i, nodes_f, arcs_i, arcs_f, ctr)
+        fetch_add_sync(counter, 1 + c, -1)
         fetch_add(done, 2 * p + 1, s)
         fetch_add(done, 2 * p, 1)
         shifts += s

@@ -1,0 +1,101 @@
+"""What ``karvan assign`` does between parsing and printing, without typer or rich.
+
+:func:`solve_files` is called by the typer command (:mod:`karvan.cli.assign`) and by the quick
+path of ``karvan assign -q`` (:mod:`karvan.cli._quick`), which skips importing typer and rich
+(about 0.1 s of CPU per process); both print what it returns.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Assignable:
+    """What ``karvan assign`` needs from its input files."""
+
+    network: Any  # a Network, or a CompiledGraph read without pandas
+    demand: Any
+    toll_factor: float
+    distance_factor: float
+    classes: tuple = ()
+    name: str = ""
+
+
+def read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: float | None,
+                    distance_factor: float | None) -> _Assignable:
+    """A TNTP network with TNTP trips is read straight to a compiled graph (no pandas, the
+    same graph and checks); anything else through :func:`karvan.io.problem.read_problem`."""
+    network = Path(network)
+    if network.suffix.lower() == ".tntp" and network.is_file() and (
+            trips is None or Path(trips).suffix.lower() == ".tntp"):
+        from karvan.io.tntp import read_tntp_graph
+
+        p = read_tntp_graph(network, trips, toll_factor=toll_factor,
+                            distance_factor=distance_factor)
+        return _Assignable(p.graph, p.demand, p.toll_factor, p.distance_factor, (), p.name)
+    from karvan.io.problem import read_problem
+
+    q = read_problem(network, trips, toll_factor=toll_factor, distance_factor=distance_factor)
+    return _Assignable(q.network, q.demand, q.toll_factor, q.distance_factor, q.classes,
+                       q.network.name)
+
+
+def write_results(res, folder: Path, manifest: dict) -> None:
+    """link_flows.csv, convergence.csv (written without pandas) and manifest.json."""
+    import json
+
+    from karvan.io.table_csv import write_csv
+
+    write_csv(folder / "link_flows.csv", res.link_columns())
+    write_csv(folder / "convergence.csv", res.convergence_columns())
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+
+
+def read_with_notes(network: Path, trips: Path | None, toll_factor: float | None,
+                    distance_factor: float | None) -> tuple[_Assignable, list[str]]:
+    """:func:`read_for_assign`, with the warnings of the readers as notes to print."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prob = read_for_assign(network, trips, toll_factor, distance_factor)
+    return prob, [str(w.message) for w in caught]
+
+
+def solve_and_write(prob: _Assignable, classes, *, network: Path, trips: Path | None,
+                    method: str, gap: float, max_iter: int, max_time: float | None,
+                    out_dir: Path, callback: Callable | None = None):
+    """Assign ``prob`` and write link_flows.csv, convergence.csv and manifest.json into
+    ``out_dir`` (whole or not at all); returns (result, seconds of the solve)."""
+    import karvan
+    from karvan.errors import ConvergenceWarning
+    from karvan.io.atomic import atomic_folder
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        # not converging is reported by the caller and in the exit code
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = karvan.assign(prob.network, prob.demand, method=method, gap=gap,
+                            max_iter=max_iter, max_time_s=max_time,
+                            toll_factor=prob.toll_factor, classes=classes,
+                            distance_factor=prob.distance_factor, callback=callback)
+    elapsed = time.perf_counter() - t0
+    with atomic_folder(out_dir) as tmp:
+        write_results(res, tmp, {
+            "karvan_version": karvan.__version__,
+            "network": str(network), "trips": str(trips) if trips else None,
+            "toll_factor": prob.toll_factor, "distance_factor": prob.distance_factor,
+            "iterations": res.iterations, "relative_gap": res.gap, "converged": res.converged,
+            "objective": res.objective, "elapsed_s": elapsed, **res.params,
+        })
+    return res, elapsed
+
+
+def summary(res, elapsed: float, out_dir: Path) -> str:
+    """The last line ``karvan assign`` prints (after ``converged`` or ``not converged``)."""
+    return (f"{res.iterations} iterations, relative gap {res.gap:.3e}, "
+            f"objective {res.objective:.10g}, {elapsed:.2f} s -> {out_dir}")
