@@ -241,11 +241,11 @@ def parameter_priors(table: pd.DataFrame, params: Sequence[ChoiceParameter]
         sel = p.rows(table)
         g = given[sel] / (vals[sel] if p.kind == "factor" else 1.0)
         if np.isfinite(g).all():
-            if np.ptp(g) > 1e-9 * max(1.0, float(np.abs(g).max())):
+            if np.ptp(g) > 1e-4 * float(np.abs(g).max()):  # 6 digits written per row
                 problems.append(f"{p.name}: its rows have different prior standard errors "
                                 f"({format_ids(sorted({_num(v) for v in g}))}).")
                 continue
-            sd[i] = g[0]
+            sd[i] = float(np.mean(g))
             continue
         cs = sorted(set(conf[sel]))
         bad = [c for c in cs if c not in RSE_BY_CONFIDENCE]
