@@ -40,12 +40,16 @@ def linearised_refit(cf: ChoiceFit, keep: np.ndarray) -> np.ndarray:
     the model linearised at the full fit, the prior and the bounds as in the fit.
 
     Minimises ``|r_k + J_k d|^2 + |(x + d - mu) / s|^2`` over ``lower <= x + d <= upper``, with r
-    and J the weighted residuals and their Jacobian at the full fit ``x``.
+    and J the weighted residuals and their Jacobian at the full fit ``x`` (with a prior, the
+    data's variances times the fit's chi-square factor, as in its last round).
     """
     f = cf.fit
     c = cf.counts
     y = c["observed"].to_numpy(dtype=float)
     sd = c["rse"].to_numpy(dtype=float) * y
+    # the data weighted as in the fit's last round (variances times its chi-square factor)
+    sd = sd * np.sqrt(f.chi2_scale if f.prior_values is not None and np.isfinite(
+        f.chi2_scale) and f.chi2_scale > 0 else 1.0)
     r = (f.modelled - y) / sd
     jw = cf.jacobian / sd[:, None]  # d weighted residual / d parameter
     a, b = [jw[keep]], [-r[keep]]

@@ -53,7 +53,10 @@ class ParameterFit:
     well the data identify them.
 
     ``cost`` is half the weighted sum of squares of the data residuals (the fit rows only);
-    ``objective`` adds half the prior's penalty. ``prior_values`` and ``prior_std_errors`` are
+    ``prior_penalty`` is the sum of the squared prior residuals ``((x - mu) / s)^2``;
+    ``objective`` is what was minimised in the last round, half of ``2 cost / chi2_scale +
+    prior_penalty`` (``chi2_scale`` = 1 without a prior). ``scale_rounds`` counts the fits
+    repeated to settle ``chi2_scale``. ``prior_values`` and ``prior_std_errors`` are
     NaN for a parameter without a prior. ``shrinkage`` is the posterior standard error over the
     prior's (NaN without a prior); ``identified`` is False for a parameter the data do not pin
     down (infinite standard error, or shrinkage above :data:`UNIDENTIFIED_SHRINKAGE`).
@@ -83,6 +86,8 @@ class ParameterFit:
     prior_std_errors: np.ndarray | None = None
     objective: float = np.nan
     chi2_scale: float = 1.0
+    scale_rounds: int = 0
+    prior_penalty: float = 0.0
     effective_parameters: float = np.nan
     singular_values: np.ndarray | None = None
     rank: int = 0
@@ -151,7 +156,8 @@ def posterior_covariance(jac: np.ndarray, prior_std: np.ndarray | None = None, *
         in prior standard errors, or scaled to unit length for a parameter without a prior, so
         that the rank does not depend on the parameters' units), ``rank`` (how
         many exceed ``rtol`` times the largest), ``null_space`` (p x (p - rank)),
-        ``effective_parameters`` (trace of the hat matrix at c = 1).
+        ``effective_parameters`` (the trace of the hat matrix, ``B'B/c G^-1``: how many
+        parameters the data determine).
 
     Notes
     -----
@@ -204,11 +210,8 @@ def posterior_covariance(jac: np.ndarray, prior_std: np.ndarray | None = None, *
     cov[lost, :] = np.nan
     cov[:, lost] = np.nan
     cov[lost, lost] = np.inf
-    btb = b.T @ b
-    g1 = btb + np.diag(has.astype(float))
-    w1, v1 = np.linalg.eigh(g1)
-    k1 = w1 > rtol * max(float(w1.max(initial=0.0)), 1e-300)
-    peff = float(np.trace(((v1[:, k1] / w1[k1]) @ v1[:, k1].T) @ btb)) if k1.any() else 0.0
+    # effective number of parameters: the trace of the hat matrix, info (info + prior)^-1
+    peff = float(np.trace((q @ v / w) @ (q @ v).T @ info)) if np.isfinite(c) else 0.0
     return {"covariance": cov, "singular_values": sv, "rank": rank, "null_space": null,
             "effective_parameters": peff}
 
@@ -228,6 +231,8 @@ def fit_parameters(
     prior: Sequence[float] | None = None,
     prior_std_errors: Sequence[float] | None = None,
     rank_rtol: float = RANK_RTOL,
+    max_scale_rounds: int = 6,
+    scale_rtol: float = 0.02,
 ) -> ParameterFit:
     """Fit parameters so that the model reproduces the observed values.
 
@@ -261,6 +266,11 @@ def fit_parameters(
         that parameter). Both or neither.
     rank_rtol
         Relative tolerance of the rank (:func:`posterior_covariance`).
+    max_scale_rounds, scale_rtol
+        With a prior and relative errors (not ``absolute_sigma``): the fit is repeated with
+        the data's variances times the reduced chi-square of the previous round, at most
+        ``max_scale_rounds`` more times, until that factor changes by less than
+        ``scale_rtol``: the prior then weighs against data as uncertain as they turn out to be.
 
     Returns
     -------
@@ -338,8 +348,10 @@ def fit_parameters(
             last[key] = data_res(x)
         return last[key]
 
+    state = {"c": 1.0}  # the factor on the data's variances the fit uses
+
     def fun(x):
-        return np.concatenate([res_at(x), prior_res(x)])
+        return np.concatenate([res_at(x) / np.sqrt(state["c"]), prior_res(x)])
 
     kw = {}
     if diff_step is not None:
@@ -356,19 +368,31 @@ def fit_parameters(
                 xi = x.copy()
                 xi[i] += hi_
                 J[:, i] = (data_res(xi) - f0) / hi_
-            return np.vstack([J, prior_jac])
+            return np.vstack([J / np.sqrt(state["c"]), prior_jac])
 
         kw = {"jac": jac}
-    res = least_squares(fun, x0, bounds=(lo, hi), method="trf", x_scale="jac",
-                        max_nfev=max_evaluations, **kw)
-    j = res.jac[:n]
-    rd = res.fun[:n]
-    wss = float(rd @ rd)
-    cov0 = posterior_covariance(j, ps, chi2_scale=1.0, rtol=rank_rtol)
-    peff = cov0["effective_parameters"]
-    scale = 1.0 if absolute_sigma else (wss / (n - peff) if n - peff > 1e-9 else np.inf)
-    post = cov0 if scale == 1.0 else posterior_covariance(j, ps, chi2_scale=scale,
-                                                          rtol=rank_rtol)
+    x_start, rounds = x0, 0
+    while True:
+        res = least_squares(fun, x_start, bounds=(lo, hi), method="trf", x_scale="jac",
+                            max_nfev=max_evaluations, **kw)
+        c = state["c"]
+        j = res.jac[:n] * np.sqrt(c)
+        rd = res.fun[:n] * np.sqrt(c)
+        wss = float(rd @ rd)
+        if absolute_sigma:
+            scale = 1.0
+            break
+        peff = posterior_covariance(j, ps, chi2_scale=c, rtol=rank_rtol)[
+            "effective_parameters"]
+        scale = wss / (n - peff) if n - peff > 1e-9 else np.inf
+        # without a prior the factor does not move the estimate: one round; with one, the fit
+        # is repeated with the data's variances scaled until the factor settles (within 2 %)
+        if (not has.any() or not np.isfinite(scale) or scale <= 0
+                or abs(scale - c) <= scale_rtol * c or rounds >= max_scale_rounds):
+            break
+        state["c"], x_start, rounds = scale, res.x, rounds + 1
+    post = posterior_covariance(j, ps, chi2_scale=scale, rtol=rank_rtol)
+    peff = post["effective_parameters"]
     cov = post["covariance"]
     span = np.where(np.isfinite(hi - lo), hi - lo, np.maximum(np.abs(res.x), 1.0))
     at_bound = (res.x - lo <= 1e-6 * span) | (hi - res.x <= 1e-6 * span)
@@ -383,6 +407,8 @@ def fit_parameters(
                         prior_values=mu if prior is not None else None,
                         prior_std_errors=ps if prior is not None else None,
                         objective=float(res.cost), chi2_scale=float(scale),
+                        scale_rounds=rounds,
+                        prior_penalty=float(np.sum(prior_res(res.x) ** 2)),
                         effective_parameters=float(peff),
                         singular_values=post["singular_values"], rank=post["rank"],
                         null_space=post["null_space"],

@@ -123,7 +123,8 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         "observations_fitted": list(f.observation_ids),
         "success": f.success, "message": f.message, "evaluations": f.evaluations,
         "runs": runs["n"], "weighted_ssq": 2 * f.cost, "objective": 2 * f.objective,
-        "prior_penalty": 2 * (f.objective - f.cost), "chi2_scale": f.chi2_scale,
+        "prior_penalty": f.prior_penalty, "chi2_scale": f.chi2_scale,
+        "scale_rounds": f.scale_rounds,
         "effective_parameters": f.effective_parameters,
         "at_bound": [n for n, b in zip(f.names, f.at_bound, strict=True) if b],
         "identification": ident,
@@ -157,8 +158,9 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         SummaryTable(f"Choice parameters ({how}): {f.evaluations} evaluations, {runs['n']} "
                      f"runs, {'converged' if f.success else 'NOT converged'} ({f.message}); "
                      f"weighted sum of squares of the fit rows {2 * f.cost:,.1f}, prior "
-                     f"penalty {2 * (f.objective - f.cost):,.1f}; shrinkage = standard error "
-                     "/ prior standard error", ptab, fmt),
+                     f"penalty {f.prior_penalty:,.1f}, data variances x {f.chi2_scale:.3g} "
+                     f"(reduced chi-square, {f.scale_rounds} repeated fits); shrinkage = "
+                     "standard error / prior standard error", ptab, fmt),
         SummaryTable(f"Fit and validation, prior and calibrated parameters ({TARGETS})", shown,
                      {"median |ln M/C|": "{:.2f}", "GEH<5": "{:.1%}"}),
         SummaryTable("Fit rows used", rows[["observed_id", "year", "observed", "modelled_prior",
