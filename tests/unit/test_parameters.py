@@ -318,3 +318,30 @@ def test_bad_priors_are_reported():
                        prior=[0.0, 0.0, 0.0], prior_std_errors=[1.0, 0.0, 1.0])
     with pytest.raises(InputError, match="together"):
         fit_parameters(_linear, [0.0, 0.0, 0.0], _linear([1.0, 1.0, 0.0]), prior=[0, 0, 0])
+
+
+def test_with_a_prior_the_data_variances_are_scaled_until_they_settle():
+    """Relative errors and a prior: the estimate is the MAP with the data's variances times the
+    reduced chi-square c, and c = WSS / (n - p_eff) at that estimate (p_eff the trace of the
+    hat matrix): a fixed point, checked against the closed form of the linear model."""
+    a = np.column_stack([A_LIN[:, 0], A_LIN[:, 1]])
+    y = (B_LIN + a @ np.array([2.0, -1.0])) * np.array([1.2, 0.85, 1.1, 0.9, 1.15, 0.8])
+    rse = 0.05
+    mu, s = np.array([0.0, 0.0]), np.array([1.0, 1.0])
+    fit = fit_parameters(lambda x: B_LIN + a @ np.asarray(x), [0.0, 0.0], y, rse=rse,
+                         prior=mu, prior_std_errors=s)
+    c = fit.chi2_scale
+    assert c > 5 and fit.scale_rounds >= 1  # the rows miss by far more than 5 %
+    w = 1.0 / (rse * y) ** 2 / c
+    h = a.T @ (a * w[:, None]) + np.diag(1.0 / s ** 2)
+    post = np.linalg.solve(h, a.T @ (w * (y - B_LIN)) + mu / s ** 2)
+    np.testing.assert_allclose(fit.values, post, rtol=0.02)
+    np.testing.assert_allclose(fit.covariance, np.linalg.inv(h), rtol=1e-6)
+    r = (B_LIN + a @ fit.values - y) / (rse * y)
+    peff = np.trace(np.linalg.solve(h, a.T @ (a * w[:, None])))
+    assert fit.effective_parameters == pytest.approx(peff, rel=1e-6)
+    assert c == pytest.approx(float(r @ r) / (len(y) - peff), rel=0.02)  # settled to 2 %
+    # the prior weighs more than it would against the stated errors
+    plain = fit_parameters(lambda x: B_LIN + a @ np.asarray(x), [0.0, 0.0], y, rse=rse,
+                           prior=mu, prior_std_errors=s, absolute_sigma=True)
+    assert np.linalg.norm(fit.values - mu) < np.linalg.norm(plain.values - mu)
