@@ -75,7 +75,7 @@ def test_bad_arguments_are_reported_together():
 
 def _table():
     rows = []
-    for i, (dc, t) in enumerate(zip(DC, T)):
+    for i, (dc, t) in enumerate(zip(DC, T, strict=True)):
         rows.append({"observed_id": f"O{i}", "source": f"S{i % 3};KV_ASSUMPTION",
                      "role": "validate" if i in (2, 5) else "fit", "compared": True,
                      "confidence": "official" if i % 2 else "estimate", "dc": dc, "t": t,
