@@ -557,8 +557,9 @@ def calibrated_table(cf: ChoiceFit, *, date: str, source: str | None = None,
             if np.isfinite(psd[k]):
                 note += f" (standard error {_num(one * psd[k])})"
             if not ident[k]:
-                note += ("; not identified by the fit rows (they reduce the prior's standard "
-                         f"error by {max(0.0, 1 - shrink[k]):.0%}): it stays near its prior")
+                note += ("; not identified by the fit rows at the solution (they reduce the "
+                         f"prior's standard error by {max(0.0, 1 - shrink[k]):.0%}): its "
+                         "standard error is about the prior's")
             if at:
                 note += "; held by its bound (no standard error)"
             out.iat[i, col("note")] = note

@@ -185,7 +185,8 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
     if ident["no_rows"]:
         out.print(f"moves no fit row: {', '.join(ident['no_rows'])}", highlight=False)
     if ident["not_identified"]:
-        tail = (" (they stay near their prior, with about its standard error)" if prior else
+        tail = (" (at the solution they reduce its prior's standard error by less than 10 %: "
+                "it is held by the prior, with about the prior's standard error)" if prior else
                 " (no standard error; use the prior)")
         out.print("not identified by the fit rows: " + ", ".join(ident["not_identified"])
                   + tail, highlight=False)
