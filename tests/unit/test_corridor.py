@@ -155,10 +155,9 @@ def test_meghri_link_moves_nakhchivan_freight_off_iran(runs):
     """Baku-Nakhchivan freight goes round Armenia, through Iran or through Turkiye and Georgia,
     until the Meghri link opens: then it crosses Armenia, and less of it takes either detour.
     With the deterministic model most of it is through Iran in the base year; under the
-    calibrated logit model the Astara road border binds (a shadow price of ~180 h in 2024) and
-    most goes through Turkiye and Georgia instead, and after the opening some containers take
-    the short road through Iran's Norduz and Armenia's Agarak (so the share through Iran alone
-    may rise; the detours' share falls)."""
+    calibrated logit model it splits over both detours by their costs (some of it through
+    Iran), and after the opening some containers take the short road through Iran's Norduz and
+    Armenia's Agarak (so the share through Iran alone may rise; the detours' share falls)."""
     base, open_ = runs("baseline"), runs("south_caucasus_unblocked")
     for o, d in (("Z_AZ_BAKU", "Z_AZ_NAKHCHIVAN"), ("Z_AZ_NAKHCHIVAN", "Z_AZ_BAKU")):
         before = _share_through(base, o, d, "IR")
