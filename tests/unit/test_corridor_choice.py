@@ -154,10 +154,13 @@ def _value(parameter, family="*", commodity="*"):
 def test_family_terms_follow_the_table():
     m = _model(_table())
     t = m.family_terms.set_index(["commodity", "family_id"])
-    # containers on INSTC West rail: 1.0417 USD/t-h x 108 h + USD 25/t empty repositioning +
-    # the family's constant (calibrated)
+    # containers on INSTC West rail: the value of reliability (calibrated: the prior 1.0417
+    # USD/t-h times the fitted factor) x 108 h + USD 25/t empty repositioning + the family's
+    # constant (calibrated)
+    vor = _value("value_of_reliability", commodity="containers")
+    assert vor != 1.0417
     assert t.at[("containers", "instc_west_rail"), "total_usd_per_t"] == pytest.approx(
-        1.0417 * 108 + 25 + _value("asc_usd_per_t", family="instc_west_rail"))
+        vor * 108 + 25 + _value("asc_usd_per_t", family="instc_west_rail"))
     # the Black Sea war risk and the Red Sea premium add up on the Suez route from Novorossiysk
     assert t.at[("containers", "sea_suez_black_sea"), "insurance_usd_per_t"] == pytest.approx(
         30.625 + 4.875)
