@@ -134,8 +134,11 @@ def test_the_runner_is_the_logit_corridor_run():
     a = runs[2024].routes.sort_values(["class", "origin", "destination", "route"])
     b = direct.flows.routes.sort_values(["class", "origin", "destination", "route"])
     np.testing.assert_allclose(a["share"].to_numpy(), b["share"].to_numpy(), rtol=1e-9)
-    # a dearer INSTC rail family carries less of the ADY north-south transit (a fit row)
-    dearer = run(apply_parameters(table, [asc("instc_west_rail")], [50.0]))
+    # a dearer INSTC rail family (its constant 50 USD/t above the table's) carries less of the
+    # ADY north-south transit (a fit row)
+    sel = (table["parameter"] == "asc_usd_per_t") & (table["family"] == "instc_west_rail")
+    now = float(pd.to_numeric(table.loc[sel, "value"]).item())
+    dearer = run(apply_parameters(table, [asc("instc_west_rail")], [now + 50.0]))
     zc = data.zone_country()
     obs = [o for o in parse_observations(data.observed, data.links, countries=set(zc.values()),
                                          commodities=set(data.commodity_ids))
