@@ -19,9 +19,11 @@ from karvan.calibrate.choice import (
     apply_parameters,
     asc,
     calibrated_table,
+    constant_scale,
     factor,
     fit_choice_parameters,
     identification,
+    parameter_priors,
     start_values,
 )
 from karvan.calibrate.parameters import RSE_BY_CONFIDENCE
@@ -156,8 +158,12 @@ def truth_counts() -> dict[str, float]:
     return true_counts()
 
 
-def fit(obs: pd.DataFrame, **kw):
-    return fit_choice_parameters(obs, prior_table(), run_toy, PARAMS, link_table=LINK_TABLE,
+def fit(obs: pd.DataFrame, table: pd.DataFrame | None = None, params=None, **kw):
+    """The fit of the likelihood alone unless ``use_prior`` is given (the recovery tests hold
+    the least-squares machinery; the prior has its own tests below)."""
+    kw.setdefault("use_prior", False)
+    return fit_choice_parameters(obs, prior_table() if table is None else table, run_toy,
+                                 PARAMS if params is None else params, link_table=LINK_TABLE,
                                  zone_country=ZONE_COUNTRY, commodities=COMMODITIES, **kw)
 
 
@@ -259,3 +265,60 @@ def test_bad_parameters_are_reported_together():
         assert part in msg
     with pytest.raises(InputError, match="fit rows for"):
         fit(observed_table({"w3": 1e6, "w4": 1e6, "s3": 1e6}))
+    with pytest.raises(InputError, match="different prior standard errors"):
+        t = prior_table().assign(prior_std_error=np.nan)
+        t.loc[t["parameter"] == "theta", "prior_std_error"] = [0.01, 0.01]  # ratios differ
+        parameter_priors(t, PARAMS)
+
+
+def test_the_prior_comes_from_the_confidence():
+    """Without prior columns: a factor's prior is 1 with the relative standard error of the
+    rows' confidence (assumption 0.40); a constant's is its value with 0.40 times the median
+    route cost that the dispersion's prior implies (10 / theta, median over commodities)."""
+    mu, sd = parameter_priors(prior_table(), PARAMS)
+    np.testing.assert_allclose(mu, [0.0, 0.0, 1.0])
+    scale = np.median([10.0 / v for v in PRIOR_THETA.values()])
+    assert constant_scale(prior_table()) == pytest.approx(scale)
+    np.testing.assert_allclose(sd, [0.4 * scale, 0.4 * scale, 0.4])
+
+
+def test_a_parameter_that_no_fit_row_sees_stays_at_its_prior(truth_counts):
+    """With the prior, the constant of a family that no fit row sees keeps its prior value and
+    its prior standard error, and is named as not identified; the other parameters are fitted;
+    the written table carries the prior, and a refit from it gives the same values."""
+    obs = observed_table({k: v for k, v in truth_counts.items() if not k.startswith("s")})
+    table = prior_table().assign(prior_value=np.nan, prior_std_error=np.nan)
+    # a family with no route at all: its constant moves no fit row
+    table2 = pd.concat([table, table[table["family"] == "sea"].assign(family="ghost")],
+                       ignore_index=True)
+    table2.loc[table2["family"] == "ghost", ["value", "prior_value", "prior_std_error"]] = [
+        -2.0, -2.0, 7.0]
+    ghost = asc("ghost", step=5.0, bound=100.0)
+    cf2 = fit(obs, table2, [*PARAMS, ghost], use_prior=True)
+    g = list(cf2.fit.names).index("asc_usd_per_t|ghost")
+    assert cf2.fit.values[g] == pytest.approx(-2.0, abs=1e-9)
+    assert cf2.fit.std_errors[g] == pytest.approx(7.0, rel=1e-9)
+    assert not cf2.fit.identified[g]
+    ident = identification(cf2)
+    assert "asc_usd_per_t|ghost" in ident["not_identified"]
+    assert "asc_usd_per_t|ghost" in ident["no_rows"]
+    corr = cf2.fit.correlation()
+    assert np.all(np.isnan(corr) | (np.abs(corr) <= 1.0))
+    # the fitted parameters are identified, and close to the truth (the prior is loose)
+    for name in ("asc_usd_per_t|west", "asc_usd_per_t|east", "theta|factor"):
+        i = list(cf2.fit.names).index(name)
+        assert cf2.fit.identified[i]
+        assert abs(cf2.fit.values[i] - TRUTH[name]) < 2 * cf2.fit.std_errors[i] + 0.5
+    # the written table carries the prior, says the ghost is not identified, and a refit from
+    # it starts from the same prior and gives the same values
+    out = calibrated_table(cf2, date="2026-01-01")
+    row = out[out["family"] == "ghost"].iloc[0]
+    assert row["prior_value"] == -2.0 and row["prior_std_error"] == 7.0
+    assert "not identified" in row["note"]
+    theta = out[out["parameter"] == "theta"].set_index("commodity")
+    for c, v in PRIOR_THETA.items():
+        assert theta.loc[c, "prior_value"] == pytest.approx(v)
+        assert theta.loc[c, "prior_std_error"] == pytest.approx(0.4 * v)
+    again = fit(obs, out, [*PARAMS, ghost], use_prior=True)
+    np.testing.assert_allclose(again.fit.values, cf2.fit.values, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(again.fit.std_errors, cf2.fit.std_errors, rtol=1e-9)

@@ -134,8 +134,11 @@ def test_the_runner_is_the_logit_corridor_run():
     a = runs[2024].routes.sort_values(["class", "origin", "destination", "route"])
     b = direct.flows.routes.sort_values(["class", "origin", "destination", "route"])
     np.testing.assert_allclose(a["share"].to_numpy(), b["share"].to_numpy(), rtol=1e-9)
-    # a dearer INSTC rail family carries less of the ADY north-south transit (a fit row)
-    dearer = run(apply_parameters(table, [asc("instc_west_rail")], [50.0]))
+    # a dearer INSTC rail family (its constant 50 USD/t above the table's) carries less of the
+    # ADY north-south transit (a fit row)
+    sel = (table["parameter"] == "asc_usd_per_t") & (table["family"] == "instc_west_rail")
+    now = float(pd.to_numeric(table.loc[sel, "value"]).item())
+    dearer = run(apply_parameters(table, [asc("instc_west_rail")], [now + 50.0]))
     zc = data.zone_country()
     obs = [o for o in parse_observations(data.observed, data.links, countries=set(zc.values()),
                                          commodities=set(data.commodity_ids))
@@ -146,3 +149,41 @@ def test_the_runner_is_the_logit_corridor_run():
 
     assert tonnes(runs) > 0
     assert tonnes(dearer) < 0.9 * tonnes(runs)
+
+
+def test_crossval_and_the_prior_in_the_output(dataset, tmp_path, deterministic_runs,
+                                              monkeypatch):
+    """--crossval writes the leave-one-source-out tables (no fold sees a validation row); the
+    output names the prior, the rank and what the fit rows do not identify; the table written
+    carries the prior it was fitted from."""
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    out = tmp_path / "cal"
+    r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--out",
+                            str(out), "--fit", "asc:instc_west_rail", "--fit",
+                            "asc:middle_corridor", "--crossval", "-q"],
+                      env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "Leave-one-source-out" in r.output and "rank of the weighted Jacobian" in r.output
+    # the stand-in moves every row with the INSTC rail constant and none with the Middle
+    # Corridor's: that one stays at its prior with its prior standard error
+    assert "not identified by the fit rows: asc_usd_per_t|middle_corridor" in r.output
+    par = pd.read_csv(out / "parameters.csv").set_index("parameter")
+    mc = par.loc["asc_usd_per_t|middle_corridor"]
+    assert mc["value"] == pytest.approx(mc["prior"], abs=1e-9)
+    assert mc["std_error"] == pytest.approx(mc["prior_std_error"], rel=1e-9)
+    assert par.loc["asc_usd_per_t|instc_west_rail", "identified"]
+    observed = pd.read_csv(dataset / "observed.csv")
+    validate = set(observed.loc[observed["role"] == "validate", "observed_id"])
+    cv = pd.read_csv(out / "crossval.csv")
+    folds = pd.read_csv(out / "crossval_folds.csv")
+    assert len(cv) and not validate & set(cv["observed_id"])
+    assert not validate & {i for f in folds["left_out"] for i in f.split(";")}
+    summ = pd.read_csv(out / "crossval_summary.csv").set_index("source")
+    assert summ.at["all", "rows"] == len(cv)
+    table = pd.read_csv(out / "choice_parameter.csv", keep_default_na=False)
+    row = table[(table["parameter"] == "asc_usd_per_t")
+                & (table["family"] == "middle_corridor")].iloc[0]
+    assert float(row["prior_value"]) == 0.0 and "not identified" in row["note"]
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["identification"]["not_identified"] == ["asc_usd_per_t|middle_corridor"]
+    assert man["settings"]["crossval"] and man["command"].startswith("karvan calibrate")

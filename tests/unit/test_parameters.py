@@ -75,7 +75,7 @@ def test_bad_arguments_are_reported_together():
 
 def _table():
     rows = []
-    for i, (dc, t) in enumerate(zip(DC, T)):
+    for i, (dc, t) in enumerate(zip(DC, T, strict=True)):
         rows.append({"observed_id": f"O{i}", "source": f"S{i % 3};KV_ASSUMPTION",
                      "role": "validate" if i in (2, 5) else "fit", "compared": True,
                      "confidence": "official" if i % 2 else "estimate", "dc": dc, "t": t,
@@ -187,3 +187,161 @@ def test_the_jacobian_steps_by_diff_step_from_zero():
     ref = lsq_linear(A * w[:, None], (y - base) * w, bounds=([-1.0, -1.0], [1.0, 0.2])).x
     np.testing.assert_allclose(fit.values, ref, atol=1e-6)
     assert fit.at_bound[1]
+
+
+# ----------------------------------------------------------- covariance, rank and the prior
+
+A_LIN = np.array([[1.0, 0.3, 0.0], [0.5, 1.0, 0.0], [1.0, -0.4, 0.0], [0.2, 0.8, 0.0],
+                  [1.5, 0.1, 0.0], [0.7, 0.7, 0.0]])
+B_LIN = np.array([10.0, 12.0, 9.0, 11.0, 14.0, 10.0])
+
+
+def _linear(x):
+    return B_LIN + A_LIN @ np.asarray(x, dtype=float)
+
+
+@pytest.mark.parametrize("absolute", [False, True])
+def test_linear_least_squares_has_the_covariance_of_curve_fit(absolute):
+    """A linear model: the covariance is known in closed form and equals curve_fit's."""
+    rng = np.random.default_rng(5)
+    a2 = A_LIN[:, :2]
+    truth = np.array([2.0, -1.5])
+    y = (B_LIN + a2 @ truth) * np.exp(rng.normal(0.0, 0.05, len(B_LIN)))
+    rse = np.full(len(y), 0.04)
+    fit = fit_parameters(lambda x: B_LIN + a2 @ np.asarray(x), [0.0, 0.0], y, rse=rse,
+                         absolute_sigma=absolute)
+    popt, pcov = curve_fit(lambda i, u, v: (B_LIN + a2 @ np.array([u, v]))[i.astype(int)],
+                           np.arange(len(y), dtype=float), y, p0=[0.0, 0.0], sigma=rse * y,
+                           absolute_sigma=absolute)
+    np.testing.assert_allclose(fit.values, popt, rtol=1e-6)
+    np.testing.assert_allclose(fit.covariance, pcov, rtol=1e-6)
+    # the closed form: (A'WA)^-1, times the reduced chi-square when the errors are relative
+    w = 1.0 / (rse * y) ** 2
+    closed = np.linalg.inv(a2.T @ (a2 * w[:, None]))
+    if not absolute:
+        r = (B_LIN + a2 @ popt - y) / (rse * y)
+        closed = closed * (r @ r) / (len(y) - 2)
+    np.testing.assert_allclose(fit.covariance, closed, rtol=1e-6)
+    assert fit.rank == 2 and fit.identified.all()
+    assert np.all(np.abs(fit.correlation()) <= 1.0)
+
+
+def test_a_rank_deficient_problem_reports_what_is_not_identified():
+    """Two parameters that only act through their sum: without a prior neither is identified
+    (infinite standard error, no correlation beyond [-1, 1]); the rank and the null space say
+    which direction is free."""
+    a = np.column_stack([A_LIN[:, 0], A_LIN[:, 0], A_LIN[:, 1]])
+    y = B_LIN + a @ np.array([1.0, 1.0, 0.5]) + np.array([0.3, -0.2, 0.1, 0.0, -0.1, 0.2])
+    fit = fit_parameters(lambda x: B_LIN + a @ np.asarray(x), [0.0, 0.0, 0.0], y, rse=0.05,
+                         names=["u", "v", "w"], diff_step=0.1)  # exact differences
+    assert fit.rank == 2
+    assert fit.null_space.shape == (3, 1)
+    np.testing.assert_allclose(np.abs(fit.null_space[:, 0]), [2 ** -0.5, 2 ** -0.5, 0.0],
+                               atol=1e-8)
+    assert list(fit.identified) == [False, False, True]
+    assert np.isinf(fit.std_errors[:2]).all() and np.isfinite(fit.std_errors[2])
+    corr = fit.correlation()
+    assert np.all(np.isnan(corr[:2, :]) | (np.abs(corr[:2, :]) <= 1.0))
+    finite = corr[np.isfinite(corr)]
+    assert np.all(np.abs(finite) <= 1.0)
+    # the parameter that is identified has the standard error of the fit without the pair's
+    # difference (u + v as one parameter)
+    a2 = np.column_stack([A_LIN[:, 0], A_LIN[:, 1]])
+    ref = fit_parameters(lambda x: B_LIN + a2 @ np.asarray(x), [0.0, 0.0], y, rse=0.05,
+                         diff_step=0.1)
+    assert fit.std_errors[2] == pytest.approx(ref.std_errors[1], rel=1e-5)
+
+
+def test_the_prior_gives_the_bayesian_linear_estimate():
+    """Linear model with a Gaussian prior: the MAP estimate and the posterior covariance are
+    (A'WA + P)^-1 (A'W(y - b) + P mu) and (A'WA + P)^-1 (errors known)."""
+    a = np.column_stack([A_LIN[:, 0], A_LIN[:, 0], A_LIN[:, 1]])  # rank deficient without prior
+    y = B_LIN + a @ np.array([1.0, 1.0, 0.5]) + np.array([0.3, -0.2, 0.1, 0.0, -0.1, 0.2])
+    mu = np.array([0.5, 0.0, 0.0])
+    s = np.array([0.4, 2.0, 3.0])
+    rse = 0.05
+    fit = fit_parameters(lambda x: B_LIN + a @ np.asarray(x), [0.0, 0.0, 0.0], y, rse=rse,
+                         prior=mu, prior_std_errors=s, absolute_sigma=True)
+    w = 1.0 / (rse * y) ** 2
+    h = a.T @ (a * w[:, None]) + np.diag(1.0 / s ** 2)
+    post = np.linalg.solve(h, a.T @ (w * (y - B_LIN)) + mu / s ** 2)
+    np.testing.assert_allclose(fit.values, post, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(fit.covariance, np.linalg.inv(h), rtol=1e-6)
+    assert np.all(np.abs(fit.correlation()) <= 1.0)
+    # the same as curve_fit with the prior as pseudo-observations
+    xs = np.arange(len(y) + 3, dtype=float)
+
+    def stacked(i, u, v, t):
+        m = np.concatenate([B_LIN + a @ np.array([u, v, t]), [u, v, t]])
+        return m[i.astype(int)]
+
+    popt, pcov = curve_fit(stacked, xs, np.concatenate([y, mu]), p0=[0.0, 0.0, 0.0],
+                           sigma=np.concatenate([rse * y, s]), absolute_sigma=True)
+    np.testing.assert_allclose(fit.values, popt, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(fit.covariance, pcov, rtol=1e-4, atol=1e-7)  # FD Jacobian
+    # u and v act only through their sum: the data fix the sum, so each is only weakly
+    # identified and their posterior correlation is strongly negative
+    assert fit.correlation()[0, 1] < -0.5
+    assert fit.table()["prior_std_error"].tolist() == pytest.approx(s.tolist())
+
+
+@pytest.mark.parametrize("absolute", [False, True])
+def test_a_parameter_without_observations_stays_at_its_prior(absolute):
+    """A parameter that moves no observation returns its prior value and prior standard error,
+    and is reported as not identified; the others are fitted as without it."""
+    y = _linear([2.0, -1.5, 0.0]) * np.array([1.01, 0.99, 1.02, 1.0, 0.98, 1.01])
+    fit = fit_parameters(_linear, [0.0, 0.0, 3.0], y, rse=0.05, names=["u", "v", "idle"],
+                         prior=[0.0, 0.0, 7.0], prior_std_errors=[np.inf, np.nan, 2.5],
+                         absolute_sigma=absolute, diff_step=0.1)
+    assert fit.values[2] == pytest.approx(7.0, abs=1e-9)
+    assert fit.std_errors[2] == pytest.approx(2.5, rel=1e-9)
+    assert fit.shrinkage[2] == pytest.approx(1.0)
+    assert list(fit.identified) == [True, True, False]
+    ref = fit_parameters(lambda x: _linear([x[0], x[1], 0.0]), [0.0, 0.0], y, rse=0.05,
+                         absolute_sigma=absolute)
+    np.testing.assert_allclose(fit.values[:2], ref.values, rtol=1e-6)
+    np.testing.assert_allclose(fit.std_errors[:2], ref.std_errors, rtol=1e-6)
+    assert fit.cost == pytest.approx(ref.cost, rel=1e-6)
+    # without a prior it would have no standard error at all
+    bare = fit_parameters(_linear, [0.0, 0.0, 3.0], y, rse=0.05, diff_step=0.1)
+    assert np.isinf(bare.std_errors[2]) and not bare.identified[2]
+    assert bare.values[2] == pytest.approx(3.0)
+
+
+def test_bad_priors_are_reported():
+    with pytest.raises(InputError) as e:
+        fit_parameters(_linear, [0.0, 0.0, 0.0], _linear([1.0, 1.0, 0.0]), prior=[0.0, 0.0],
+                       prior_std_errors=[1.0, 1.0])
+    assert "prior" in str(e.value)
+    with pytest.raises(InputError, match="> 0"):
+        fit_parameters(_linear, [0.0, 0.0, 0.0], _linear([1.0, 1.0, 0.0]),
+                       prior=[0.0, 0.0, 0.0], prior_std_errors=[1.0, 0.0, 1.0])
+    with pytest.raises(InputError, match="together"):
+        fit_parameters(_linear, [0.0, 0.0, 0.0], _linear([1.0, 1.0, 0.0]), prior=[0, 0, 0])
+
+
+def test_with_a_prior_the_data_variances_are_scaled_until_they_settle():
+    """Relative errors and a prior: the estimate is the MAP with the data's variances times the
+    reduced chi-square c, and c = WSS / (n - p_eff) at that estimate (p_eff the trace of the
+    hat matrix): a fixed point, checked against the closed form of the linear model."""
+    a = np.column_stack([A_LIN[:, 0], A_LIN[:, 1]])
+    y = (B_LIN + a @ np.array([2.0, -1.0])) * np.array([1.2, 0.85, 1.1, 0.9, 1.15, 0.8])
+    rse = 0.05
+    mu, s = np.array([0.0, 0.0]), np.array([1.0, 1.0])
+    fit = fit_parameters(lambda x: B_LIN + a @ np.asarray(x), [0.0, 0.0], y, rse=rse,
+                         prior=mu, prior_std_errors=s)
+    c = fit.chi2_scale
+    assert c > 5 and fit.scale_rounds >= 1  # the rows miss by far more than 5 %
+    w = 1.0 / (rse * y) ** 2 / c
+    h = a.T @ (a * w[:, None]) + np.diag(1.0 / s ** 2)
+    post = np.linalg.solve(h, a.T @ (w * (y - B_LIN)) + mu / s ** 2)
+    np.testing.assert_allclose(fit.values, post, rtol=0.02)
+    np.testing.assert_allclose(fit.covariance, np.linalg.inv(h), rtol=1e-6)
+    r = (B_LIN + a @ fit.values - y) / (rse * y)
+    peff = np.trace(np.linalg.solve(h, a.T @ (a * w[:, None])))
+    assert fit.effective_parameters == pytest.approx(peff, rel=1e-6)
+    assert c == pytest.approx(float(r @ r) / (len(y) - peff), rel=0.02)  # settled to 2 %
+    # the prior weighs more than it would against the stated errors
+    plain = fit_parameters(lambda x: B_LIN + a @ np.asarray(x), [0.0, 0.0], y, rse=rse,
+                           prior=mu, prior_std_errors=s, absolute_sigma=True)
+    assert np.linalg.norm(fit.values - mu) < np.linalg.norm(plain.values - mu)

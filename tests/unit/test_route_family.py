@@ -94,6 +94,18 @@ def test_choice_parameters_are_whole_and_in_their_units():
     assert (cal["confidence"] == "estimate").all()
     held = cal["note"].str.contains("held by its bound")
     assert (pd.to_numeric(cal.loc[~held, "std_error"]) > 0).all()
+    # and the prior it was fitted from, which a refit starts from: constants 0, factors on the
+    # prior dispersion and value of reliability, each with its prior standard error
+    prior = pd.to_numeric(cal["prior_value"])
+    prior_se = pd.to_numeric(cal["prior_std_error"])
+    assert prior.notna().all() and (prior_se > 0).all()
+    assert (prior[cal["parameter"] == "asc_usd_per_t"] == 0).all()
+    # a parameter that the fit rows do not identify at the solution is held by its prior:
+    # within two of its prior's standard errors, with about that standard error
+    lost = cal["note"].str.contains("not identified")
+    assert ((cal.loc[lost, "value"] - prior[lost]).abs() <= 2 * prior_se[lost]).all()
+    se = pd.to_numeric(cal["std_error"])
+    assert (se[lost] > 0.9 * prior_se[lost]).all() and (se[lost] <= prior_se[lost]).all()
     coms = set(load_corridor().commodity_ids)
     assert set(par.loc[par["parameter"] == "theta", "commodity"]) == coms
     assert set(par.loc[par["parameter"] == "value_of_reliability", "commodity"]) == coms

@@ -11,6 +11,16 @@ commodity). The fit is the bounded weighted least squares of
 relative standard error of its confidence; the standard errors come from the Jacobian at the
 solution (finite differences, one run of every observed year per parameter).
 
+The prior. Every fitted parameter has a prior value and a prior standard error, read from the
+table (:func:`parameter_priors`): the columns ``prior_value`` and ``prior_std_error`` where a
+calibration wrote them, else the row's value and a standard error from its confidence (the
+relative standard errors of :data:`~karvan.calibrate.parameters.RSE_BY_CONFIDENCE`: of the value
+for a factor, of :func:`constant_scale` for a constant, whose prior is 0). The fit starts from the
+prior (the rows it sets are reset to their ``prior_value``), so that refitting a calibrated table
+gives the same result as fitting the original one, and minimises the weighted sum of squares plus
+the prior's penalty (maximum a posteriori): a parameter that the fit rows do not identify stays at
+its prior, with its prior's standard error, and is reported as such.
+
 Validation rows are dropped from the observed table before anything is parsed or run: no
 validation figure can change the fit. They are compared afterwards, by the caller, with the
 runs at the prior and at the fitted values.
@@ -161,6 +171,100 @@ def apply_parameters(table: pd.DataFrame, params: Sequence[ChoiceParameter], x: 
     return out
 
 
+def reset_to_prior(table: pd.DataFrame, params: Sequence[ChoiceParameter]) -> pd.DataFrame:
+    """The table with every row a parameter sets back at its ``prior_value`` (where the column
+    gives one): a calibrated table becomes the prior it was fitted from."""
+    if "prior_value" not in table:
+        return table.copy()
+    out = table.copy()
+    vals = pd.to_numeric(out["value"], errors="coerce").to_numpy(dtype=float).copy()
+    prior = pd.to_numeric(out["prior_value"], errors="coerce").to_numpy(dtype=float)
+    sel = np.zeros(len(out), bool)
+    for p in params:
+        sel |= p.rows(out)
+    sel &= np.isfinite(prior)
+    vals[sel] = prior[sel]
+    out["value"] = vals
+    return out
+
+
+def constant_scale(table: pd.DataFrame) -> float:
+    """The cost (USD/t) against which a constant's prior is uncertain: the median over the
+    commodities of their median route cost, as the dispersion's prior defines it (a route 10 %
+    dearer than the median has 1/e of the odds, so the median cost is 10 / theta_prior).
+
+    A constant whose prior confidence is ``assumption`` then has a prior standard error of
+    0.40 x this cost: an unmodelled cost of the order of 40 % of a typical route's.
+
+    Raises
+    ------
+    InputError
+        The table has no positive ``theta``.
+    """
+    rows = table[table["parameter"].astype(str) == "theta"]
+    col = "prior_value" if "prior_value" in rows else "value"
+    theta = pd.to_numeric(rows[col], errors="coerce")
+    if "prior_value" in rows:
+        theta = theta.fillna(pd.to_numeric(rows["value"], errors="coerce"))
+    theta = theta[theta > 0]
+    if not len(theta):
+        raise InputError("the table has no theta rows > 0 to scale the constants' prior by.",
+                         "constant_scale")
+    return float(np.median(10.0 / theta.to_numpy(dtype=float)))
+
+
+def parameter_priors(table: pd.DataFrame, params: Sequence[ChoiceParameter]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Prior value and prior standard error of every parameter, in its own units.
+
+    ``prior_std_error`` of the rows where given (for a factor: divided by the rows' prior
+    values, which must give one ratio), else from the rows' ``confidence``: a factor has prior
+    1 and standard error :data:`RSE_BY_CONFIDENCE`; a constant has prior ``prior_value`` (else
+    ``value``) and standard error RSE x :func:`constant_scale`.
+
+    Raises
+    ------
+    InputError
+        Rows of one parameter with different prior standard errors (ratios for a factor), or a
+        confidence without a relative standard error.
+    """
+    prior = reset_to_prior(table, params)
+    x0 = start_values(prior, params)
+    vals = pd.to_numeric(prior["value"], errors="coerce").to_numpy(dtype=float)
+    given = (pd.to_numeric(table["prior_std_error"], errors="coerce").to_numpy(dtype=float)
+             if "prior_std_error" in table else np.full(len(table), np.nan))
+    conf = table["confidence"].astype(str).to_numpy() if "confidence" in table else np.full(
+        len(table), "assumption")
+    sd = np.full(len(params), np.nan)
+    problems, scale = [], None
+    for i, p in enumerate(params):
+        sel = p.rows(table)
+        g = given[sel] / (vals[sel] if p.kind == "factor" else 1.0)
+        if np.isfinite(g).all():
+            if np.ptp(g) > 1e-4 * float(np.abs(g).max()):  # 6 digits written per row
+                problems.append(f"{p.name}: its rows have different prior standard errors "
+                                f"({format_ids(sorted({_num(v) for v in g}))}).")
+                continue
+            sd[i] = float(np.mean(g))
+            continue
+        cs = sorted(set(conf[sel]))
+        bad = [c for c in cs if c not in RSE_BY_CONFIDENCE]
+        if bad:
+            problems.append(f"{p.name}: confidence {format_ids(bad)} has no relative standard "
+                            "error; give prior_std_error or one of "
+                            f"{format_ids(RSE_BY_CONFIDENCE)}.")
+            continue
+        rse = max(RSE_BY_CONFIDENCE[c] for c in cs)
+        if p.kind == "factor":
+            sd[i] = rse
+        else:
+            scale = constant_scale(table) if scale is None else scale
+            sd[i] = rse * scale
+    if problems:
+        raise InputError(problems, "choice parameters")
+    return x0, sd
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class ChoiceFit:
     """The fitted choice parameters and what they were fitted to.
@@ -182,13 +286,19 @@ class ChoiceFit:
     jacobian: np.ndarray
 
     def parameter_table(self) -> pd.DataFrame:
-        """One row per fitted parameter: ``parameter, kind, prior, value, std_error, lower,
-        upper, at_bound``."""
-        x0 = start_values(self.prior, self.params)
+        """One row per fitted parameter: ``parameter, kind, prior, prior_std_error, value,
+        std_error, shrinkage, identified, lower, upper, at_bound`` (``shrinkage``: the standard
+        error over the prior's; ``identified``: the fit rows reduce it by 10 % or more)."""
         t = self.fit.table()
         t.insert(1, "kind", [p.kind for p in self.params])
-        t.insert(2, "prior", x0)
-        return t
+        if "prior_value" not in t:
+            t["prior_value"] = start_values(self.prior, self.params)
+            t["prior_std_error"] = np.nan
+            t["shrinkage"] = np.nan
+        t = t.rename(columns={"prior_value": "prior"})
+        cols = ["parameter", "kind", "prior", "prior_std_error", "value", "std_error",
+                "shrinkage", "identified", "lower", "upper", "at_bound"]
+        return t[[c for c in cols if c in t]]
 
 
 def fit_observations(observed: pd.DataFrame) -> pd.DataFrame:
@@ -211,6 +321,8 @@ def fit_choice_parameters(
     diff_step: float = 0.05,
     max_evaluations: int | None = None,
     absolute_sigma: bool = False,
+    use_prior: bool = True,
+    start: Sequence[float] | None = None,
     callback: Callable[[int, np.ndarray, float], None] | None = None,
 ) -> ChoiceFit:
     """Fit choice parameters to the ``fit`` rows of ``observed``.
@@ -220,7 +332,8 @@ def fit_choice_parameters(
     observed
         ``observed.csv``; its ``validate`` rows are dropped before anything else.
     table
-        The parameter table (``choice_parameter.csv``): the prior.
+        The parameter table (``choice_parameter.csv``); the rows of the fitted parameters are
+        reset to their ``prior_value`` (:func:`reset_to_prior`) before anything is run.
     runner
         Parameter table -> runs by year (:data:`ParameterRunner`).
     params
@@ -236,6 +349,11 @@ def fit_choice_parameters(
         Take the relative standard errors of the confidences as known (see
         :func:`~karvan.calibrate.parameters.fit_parameters`); default: scale the covariance by
         the reduced chi-square.
+    use_prior
+        Add each parameter's prior (:func:`parameter_priors`) as a penalty (default); False:
+        plain weighted least squares.
+    start
+        Starting values (default: the priors); the prior's penalty still pulls to the prior.
     callback
         Called after each evaluation with (evaluation number, parameter values, weighted sum
         of squares).
@@ -253,6 +371,8 @@ def fit_choice_parameters(
     params = tuple(params)
     if not params:
         raise InputError("no parameter to fit.", "fit_choice_parameters")
+    mu, prior_sd = parameter_priors(table, params)
+    table = reset_to_prior(table, params)
     x0 = start_values(table, params)
     fit_obs = fit_observations(observed)
     obs = _parse(fit_obs, link_table, countries=set(zone_country.values()),
@@ -268,7 +388,7 @@ def fit_choice_parameters(
     if bad:
         raise InputError(f"confidence {bad} has no relative standard error.",
                          "fit_choice_parameters")
-    if len(use) <= len(params):
+    if len(use) <= len(params) and not use_prior:
         raise InputError(f"{len(use)} fit rows for {len(params)} parameters: fit fewer "
                          "parameters.", "fit_choice_parameters")
     y = np.array([o.tonnes for o in use])
@@ -304,17 +424,21 @@ def fit_choice_parameters(
             callback(count["n"], x, float(np.sum(((m - y) / (rse * y)) ** 2)))
         return m
 
-    zfit = fit_parameters(model, np.zeros(len(params)), y, rse=rse, bounds=(lo, hi),
+    z0 = np.zeros(len(params)) if start is None else (np.asarray(start, float) - x0) / step
+    zprior = dict(prior=(mu - x0) / step, prior_std_errors=prior_sd / step) if use_prior else {}
+    zfit = fit_parameters(model, z0, y, rse=rse, bounds=(lo, hi),
                           names=[p.name for p in params],
                           observation_ids=[o.observed_id for o in use],
                           absolute_sigma=absolute_sigma, diff_step=diff_step,
-                          max_evaluations=max_evaluations)
+                          max_evaluations=max_evaluations, **zprior)
     x = x0 + step * zfit.values
     fit = replace(zfit, values=x, std_errors=step * zfit.std_errors,
                   covariance=zfit.covariance * np.outer(step, step),
                   lower=np.array([p.lower for p in params], dtype=float),
                   upper=np.array([p.upper for p in params], dtype=float),
-                  jacobian=zfit.jacobian / step[None, :])
+                  jacobian=zfit.jacobian / step[None, :],
+                  prior_values=mu if use_prior else None,
+                  prior_std_errors=prior_sd if use_prior else None)
     fitted = apply_parameters(table, params, x)
     key = tuple(np.round(x, 12))
     runs = cache[key][0] if key in cache else runner(fitted)
@@ -325,80 +449,125 @@ def fit_choice_parameters(
     return ChoiceFit(params, fit, table, fitted, counts, runs0, runs, jac)
 
 
-def identification(cf: ChoiceFit, *, corr_limit: float = 0.95) -> dict:
+def identification(cf: ChoiceFit, *, corr_limit: float = 0.95, loading: float = 0.3) -> dict:
     """How well the data pin the parameters down.
 
     Returns
     -------
     dict
-        ``condition`` (of the weighted Jacobian at the solution), ``correlated`` (pairs of
-        parameters with |correlation| above ``corr_limit``), ``unmoved_rows`` (fit rows that
-        no parameter moves: they weigh in the objective but identify nothing), ``no_rows``
-        (parameters that move no fit row: not identified).
+        ``condition`` (of the weighted data Jacobian at the solution, each column in units of
+        the parameter's prior standard error, or of unit length without a prior; inf when
+        singular), ``rank`` (its numerical rank, :data:`~karvan.calibrate.parameters.RANK_RTOL`)
+        and ``parameters`` (how many), ``singular_values``, ``weak_directions`` (for each
+        singular value below 1, i.e. where the fit rows know less than the prior, or below the
+        rank tolerance: the value and the parameters loading on it by more than ``loading``),
+        ``correlated`` (pairs with |correlation| above ``corr_limit``; every correlation lies in
+        [-1, 1]), ``not_identified`` (parameters whose standard error the data reduce by less
+        than 10 % from the prior's, or infinite), ``unmoved_rows`` (fit rows that no parameter
+        moves: they weigh in the objective but identify nothing), ``no_rows`` (parameters that
+        move no fit row).
     """
     c = cf.counts
-    w = cf.jacobian / (c["rse"] * c["observed"]).to_numpy()[:, None]
-    sv = np.linalg.svd(w, compute_uv=False) if w.size else np.zeros(0)
+    f = cf.fit
+    names = f.names
+    sv = f.singular_values if f.singular_values is not None else np.zeros(len(names))
     cond = float(sv[0] / sv[-1]) if len(sv) and sv[-1] > 0 else float("inf")
-    cov = cf.fit.covariance
-    sd = np.sqrt(np.clip(np.diag(cov), 0, np.inf))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corr = cov / np.outer(sd, sd)
-    names = cf.fit.names
+    corr = f.correlation()
     pairs = [(names[i], names[j], float(corr[i, j])) for i in range(len(names))
              for j in range(i + 1, len(names))
              if np.isfinite(corr[i, j]) and abs(corr[i, j]) > corr_limit]
+    # singular vectors of the scaled data Jacobian (the same scaling as the rank)
+    w = f.jacobian if f.jacobian is not None else np.zeros((0, len(names)))
+    ps = f.prior_std_errors if f.prior_std_errors is not None else np.full(len(names), np.inf)
+    norm = np.sqrt((w ** 2).sum(axis=0))
+    d = np.where(np.isfinite(ps), ps, np.where(norm > 0, 1.0 / np.where(norm > 0, norm, 1.0),
+                                               1.0))
+    weak = []
+    if w.size:
+        _, s_, vt = np.linalg.svd(w * d[None, :])
+        s_ = np.concatenate([s_, np.zeros(len(names) - len(s_))])
+        for k, v in enumerate(s_):
+            if k >= f.rank or (np.isfinite(ps).any() and v < 1.0):
+                load = [(names[i], round(float(vt[k, i]), 3)) for i in range(len(names))
+                        if abs(vt[k, i]) > loading]
+                weak.append({"singular_value": float(v), "below_rank_tolerance": k >= f.rank,
+                             "parameters": load})
     scale = np.abs(c["observed"].to_numpy())[:, None]
     moved = np.abs(cf.jacobian) * np.array([p.step for p in cf.params])[None, :] > 1e-6 * scale
-    return {"condition": cond, "correlated": pairs,
+    ident = f.identified if f.identified is not None else np.ones(len(names), bool)
+    return {"condition": cond, "rank": int(f.rank), "parameters": len(names),
+            "singular_values": [float(v) for v in sv], "weak_directions": weak,
+            "correlated": pairs,
+            "not_identified": [n for n, ok in zip(names, ident, strict=True) if not ok],
             "unmoved_rows": c.loc[~moved.any(axis=1), "observed_id"].tolist(),
             "no_rows": [n for n, m in zip(names, moved.any(axis=0), strict=True) if not m]}
 
 
-def calibrated_table(cf: ChoiceFit, *, date: str, source: str | None = None) -> pd.DataFrame:
+def calibrated_table(cf: ChoiceFit, *, date: str, source: str | None = None,
+                     command: str | None = None) -> pd.DataFrame:
     """The parameter table with the fitted values and their standard errors written in.
 
     Every row a parameter sets gets ``value``, ``std_error`` (a factor's standard error times
-    the row's prior value), ``method`` = ``calibrated``, ``source_date`` = ``date``,
-    ``confidence`` = ``estimate``, ``observations`` (the fit rows used, ';'-separated), the
-    prior value in ``note``, and ``source`` (when given, added to the row's sources). A value
-    held by its bound has no standard error (blank) and says so in its note. Other rows and
-    columns are kept.
+    the row's prior value), ``prior_value`` and ``prior_std_error`` (the prior it was fitted
+    from, so that a refit starts from the same prior), ``method`` = ``calibrated``,
+    ``source_date`` = ``date``, ``confidence`` = ``estimate``, ``observations`` (the fit rows
+    used, ';'-separated), a note that says how it was fitted (``command``), its prior and, for
+    a parameter the fit rows do not identify, that it stays at its prior; and ``source`` (when
+    given, added to the row's sources). A value held by its bound has no standard error (blank)
+    and says so in its note. Other rows and columns are kept.
     """
     out = cf.prior.copy()
-    for col in ("std_error", "observations"):
+    for col in ("std_error", "observations", "prior_value", "prior_std_error"):
         if col not in out:
             out[col] = ""
-    out["value"] = pd.to_numeric(out["value"], errors="coerce").astype(float)
-    out["std_error"] = pd.to_numeric(out["std_error"], errors="coerce").astype(float)
+    for col in ("value", "std_error", "prior_value", "prior_std_error"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     for col in ("method", "source_date", "confidence", "observations",
                 "note", "source"):
         out[col] = out[col].astype(object)
     base = pd.to_numeric(cf.prior["value"], errors="coerce").to_numpy(dtype=float)
     obs = ";".join(cf.fit.observation_ids)
-    for p, v, se, at in zip(cf.params, cf.fit.values, cf.fit.std_errors, cf.fit.at_bound,
-                            strict=True):
+    f = cf.fit
+    mu = f.prior_values if f.prior_values is not None else np.full(len(cf.params), np.nan)
+    psd = f.prior_std_errors if f.prior_std_errors is not None else np.full(len(cf.params),
+                                                                            np.nan)
+    ident = f.identified if f.identified is not None else np.ones(len(cf.params), bool)
+    shrink = f.shrinkage if f.shrinkage is not None else np.full(len(cf.params), np.nan)
+    how = (f"maximum a posteriori: weighted least squares on {len(f.observation_ids)} fit rows "
+           "of observed.csv plus the prior's penalty" if f.prior_values is not None else
+           f"weighted least squares on {len(f.observation_ids)} fit rows of observed.csv")
+    col = out.columns.get_loc
+    for k, (p, v, se, at) in enumerate(zip(cf.params, f.values, f.std_errors, f.at_bound,
+                                           strict=True)):
         for i in np.flatnonzero(p.rows(out)):
-            val = v if p.kind == "value" else base[i] * v
-            sd = se if p.kind == "value" else base[i] * se
-            out.iat[i, out.columns.get_loc("value")] = float(val)
-            out.iat[i, out.columns.get_loc("std_error")] = float(sd) if np.isfinite(sd) else np.nan
-            out.iat[i, out.columns.get_loc("method")] = "calibrated"
-            out.iat[i, out.columns.get_loc("source_date")] = date
-            out.iat[i, out.columns.get_loc("confidence")] = "estimate"
-            out.iat[i, out.columns.get_loc("observations")] = obs
-            note = (f"calibrated by karvan calibrate --parameters ({p.name}, weighted least "
-                    f"squares on {len(cf.fit.observation_ids)} fit rows of observed.csv); "
-                    f"prior {_num(base[i])}")
+            one = base[i] if p.kind == "factor" else 1.0
+            val = one * v
+            sd = one * se
+            out.iat[i, col("value")] = float(val)
+            out.iat[i, col("std_error")] = float(sd) if np.isfinite(sd) else np.nan
+            if np.isfinite(psd[k]):
+                out.iat[i, col("prior_value")] = float(one * mu[k])
+                out.iat[i, col("prior_std_error")] = float(one * psd[k])
+            out.iat[i, col("method")] = "calibrated"
+            out.iat[i, col("source_date")] = date
+            out.iat[i, col("confidence")] = "estimate"
+            out.iat[i, col("observations")] = obs
+            note = (f"calibrated by {command or 'karvan calibrate --parameters'} ({p.name}, "
+                    f"{how}); prior {_num(base[i])}")
+            if np.isfinite(psd[k]):
+                note += f" (standard error {_num(one * psd[k])})"
+            if not ident[k]:
+                note += ("; not identified by the fit rows at the solution (they reduce the "
+                         f"prior's standard error by {max(0.0, 1 - shrink[k]):.0%}): its "
+                         "standard error is about the prior's")
             if at:
                 note += "; held by its bound (no standard error)"
-            out.iat[i, out.columns.get_loc("note")] = note
+            out.iat[i, col("note")] = note
             if source:
-                srcs = [s for s in str(out.iat[i, out.columns.get_loc("source")]).split(";")
-                        if s.strip()]
+                srcs = [s for s in str(out.iat[i, col("source")]).split(";") if s.strip()]
                 if source not in srcs:
                     srcs.append(source)
-                out.iat[i, out.columns.get_loc("source")] = ";".join(srcs)
+                out.iat[i, col("source")] = ";".join(srcs)
     return out
 
 

@@ -33,7 +33,19 @@ def calibrate(
     fit: Annotated[list[str] | None, typer.Option(
         "--fit", help="With --parameters: a parameter to fit, asc:<family>, theta or "
                       "value_of_reliability (repeat; default: the constants of the INSTC "
-                      "families, the Middle Corridor and Upper Lars, and theta).")] = None,
+                      "families, the Middle Corridor and Upper Lars, theta and "
+                      "value_of_reliability).")] = None,
+    prior: Annotated[bool, typer.Option(
+        "--prior/--no-prior", help="With --parameters: add each parameter's prior (its "
+                                   "prior_value and prior_std_error, else its value and "
+                                   "confidence) as a penalty (maximum a posteriori); "
+                                   "--no-prior: plain weighted least squares.")] = True,
+    crossval: Annotated[bool, typer.Option(
+        "--crossval", help="With --parameters: leave-one-source-out cross-validation of the "
+                           "fit (one refit and one run per source of the fit rows).")] = False,
+    crossval_evaluations: Annotated[int, typer.Option(
+        help="With --crossval: 0 refits each fold on the fit's linearised model (one run per "
+             "fold to predict); N > 0 refits it with the model, at most N evaluations.")] = 0,
     write: Annotated[bool, typer.Option(
         "--write", help="With --parameters: also write the calibrated values into the "
                         "dataset's choice_parameter.csv.")] = False,
@@ -56,11 +68,13 @@ def calibrate(
     dataset itself is not changed.
 
     With --parameters, fits the choice parameters to the fit rows instead (bounded weighted
-    least squares, standard errors from the Jacobian) and writes choice_parameter.csv (the
-    dataset's table with the calibrated values, their standard errors, method calibrated, the
+    least squares with each parameter's prior as a penalty, standard errors from the Jacobian
+    and the prior, identification diagnostics) and writes choice_parameter.csv (the dataset's
+    table with the calibrated values, their standard errors and priors, method calibrated, the
     date and the observations used), parameters.csv, counts.csv, evaluations.csv,
-    calibration.csv, calibration_summary.csv and manifest.json to --out; --write also puts
-    the table into the dataset.
+    calibration.csv, calibration_summary.csv and manifest.json to --out (with --crossval also
+    crossval.csv, crossval_summary.csv, crossval_folds.csv); --write also puts the table into
+    the dataset. The fit starts from the priors, so it reproduces the table it wrote.
 
     Raises
     ------
@@ -74,10 +88,12 @@ def calibrate(
         from karvan.cli.calibrate_parameters import calibrate_parameters
 
         calibrate_parameters(data, out_dir, fit=fit, write=write, gap=gap,
-                             max_evaluations=max_evaluations, diff_step=diff_step, quiet=quiet)
+                             max_evaluations=max_evaluations, diff_step=diff_step, quiet=quiet,
+                             prior=prior, crossval=crossval,
+                             crossval_evaluations=crossval_evaluations)
         return
-    if fit or write:
-        raise typer.BadParameter("--fit and --write go with --parameters.")
+    if fit or write or crossval:
+        raise typer.BadParameter("--fit, --write and --crossval go with --parameters.")
     import datetime
     import json
 

@@ -16,7 +16,8 @@ CALIBRATION_SOURCE = "KV_CALIBRATION"
 
 def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | None,
                          write: bool, gap: float, max_evaluations: int | None,
-                         diff_step: float, quiet: bool) -> None:
+                         diff_step: float, quiet: bool, prior: bool = True,
+                         crossval: bool = False, crossval_evaluations: int = 0) -> None:
     """Fit, report, write ``--out`` whole, then (``--write``) the dataset's table.
 
     Raises
@@ -78,9 +79,12 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         console.print(f"fitting {len(params)} parameters: "
                       f"{', '.join(p.name for p in params)}", highlight=False)
     cf = calibrate_choice(dataset, params, runner=runner, max_evaluations=max_evaluations,
-                          diff_step=diff_step, callback=progress)
+                          diff_step=diff_step, callback=progress, use_prior=prior)
     date = datetime.date.today().isoformat()
-    table = calibrated_table(cf, date=date, source=CALIBRATION_SOURCE)
+    command = ("karvan calibrate --parameters" + "".join(f" --fit {n}" for n in fit or [])
+               + ("" if prior else " --no-prior") + f" --diff-step {diff_step:g}"
+               + ("" if max_evaluations is None else f" --max-evaluations {max_evaluations}"))
+    table = calibrated_table(cf, date=date, source=CALIBRATION_SOURCE, command=command)
     kw = dict(link_table=dataset.links, zone_country=dataset.zone_country(),
               commodities=dataset.commodity_ids)
     before, sum_before = calibration_tables(dataset.observed, cf.prior_runs, **kw)
@@ -94,6 +98,14 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
     ptab = cf.parameter_table()
     ident = identification(cf)
     f = cf.fit
+    cv = None
+    if crossval:
+        from karvan.calibrate.choice_crossval import crossvalidate_choice
+
+        if not quiet:
+            console.print("leave-one-source-out cross-validation", highlight=False)
+        cv = crossvalidate_choice(cf, dataset.observed, runner, diff_step=diff_step,
+                                  max_evaluations=crossval_evaluations, **kw)
     manifest = {
         "karvan_version": __version__,
         "date": date,
@@ -103,11 +115,17 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
                   "model: the corridor's base year and back-casts under the logit choice model",
         "dataset": str(dataset.folder),
         "inputs_sha256_16": hash_folder(dataset.folder) if dataset.folder else {},
-        "settings": {"gap": gap, "max_evaluations": max_evaluations, "diff_step": diff_step},
+        "command": command,
+        "settings": {"gap": gap, "max_evaluations": max_evaluations, "diff_step": diff_step,
+                     "prior": prior, "crossval": crossval,
+                     "crossval_evaluations": crossval_evaluations},
         "parameters": [p.name for p in params],
         "observations_fitted": list(f.observation_ids),
         "success": f.success, "message": f.message, "evaluations": f.evaluations,
-        "runs": runs["n"], "weighted_ssq": 2 * f.cost,
+        "runs": runs["n"], "weighted_ssq": 2 * f.cost, "objective": 2 * f.objective,
+        "prior_penalty": f.prior_penalty, "chi2_scale": f.chi2_scale,
+        "scale_rounds": f.scale_rounds,
+        "effective_parameters": f.effective_parameters,
         "at_bound": [n for n, b in zip(f.names, f.at_bound, strict=True) if b],
         "identification": ident,
         "written_to_dataset": bool(write),
@@ -119,6 +137,10 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         pd.DataFrame(history).to_csv(tmp / "evaluations.csv", index=False)
         cal.to_csv(tmp / "calibration.csv", index=False)
         summary.to_csv(tmp / "calibration_summary.csv", index=False)
+        if cv is not None:
+            cv[0].to_csv(tmp / "crossval.csv", index=False)
+            cv[1].to_csv(tmp / "crossval_summary.csv", index=False)
+            cv[2].to_csv(tmp / "crossval_folds.csv", index=False)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float),
                                            encoding="utf-8")
     if write:
@@ -127,21 +149,33 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
     shown = pd.concat([display_summary(sum_before, "prior"),
                        display_summary(sum_after, "calibrated")],
                       ignore_index=True).rename(columns={"scenario": "parameters"})
-    fmt = {"prior": "{:.4g}", "value": "{:.4g}", "std_error": "{:.3g}", "lower": "{:g}",
-           "upper": "{:g}"}
+    fmt = {"prior": "{:.4g}", "prior_std_error": "{:.3g}", "value": "{:.4g}",
+           "std_error": "{:.3g}", "shrinkage": "{:.2f}", "lower": "{:g}", "upper": "{:g}"}
     rows = cf.counts.assign(ratio_prior=cf.counts["modelled_prior"] / cf.counts["observed"],
                             ratio=cf.counts["modelled"] / cf.counts["observed"])
-    print_tables([
-        SummaryTable(f"Choice parameters: {f.evaluations} evaluations, {runs['n']} runs, "
-                     f"{'converged' if f.success else 'NOT converged'} ({f.message})",
-                     ptab, fmt),
+    how = "maximum a posteriori with each parameter's prior" if prior else "no prior"
+    tables = [
+        SummaryTable(f"Choice parameters ({how}): {f.evaluations} evaluations, {runs['n']} "
+                     f"runs, {'converged' if f.success else 'NOT converged'} ({f.message}); "
+                     f"weighted sum of squares of the fit rows {2 * f.cost:,.1f}, prior "
+                     f"penalty {f.prior_penalty:,.1f}, data variances x {f.chi2_scale:.3g} "
+                     f"(reduced chi-square, {f.scale_rounds} repeated fits); shrinkage = "
+                     "standard error / prior standard error", ptab, fmt),
         SummaryTable(f"Fit and validation, prior and calibrated parameters ({TARGETS})", shown,
                      {"median |ln M/C|": "{:.2f}", "GEH<5": "{:.1%}"}),
         SummaryTable("Fit rows used", rows[["observed_id", "year", "observed", "modelled_prior",
                                             "modelled", "ratio_prior", "ratio"]],
                      {"observed": "{:,.0f}", "modelled_prior": "{:,.0f}", "modelled": "{:,.0f}",
                       "ratio_prior": "{:.2f}", "ratio": "{:.2f}"}),
-    ], out)
+    ]
+    if cv is not None:
+        how_cv = ("linearised refit" if crossval_evaluations <= 0 else
+                  f"refit with the model, at most {crossval_evaluations} evaluations")
+        tables.append(SummaryTable(
+            f"Leave-one-source-out ({how_cv}): each source's fit rows predicted by a fit "
+            "without them", cv[1], {"median_abs_log_ratio": "{:.2f}",
+                                    "in_sample_median_abs_log_ratio": "{:.2f}"}))
+    print_tables(tables, out)
     if manifest["at_bound"]:
         out.print(f"at a bound (no standard error): {', '.join(manifest['at_bound'])}",
                   highlight=False)
@@ -149,10 +183,25 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         out.print(f"weakly identified apart: {a} and {b} (correlation {r:+.2f})",
                   highlight=False)
     if ident["no_rows"]:
-        out.print(f"not identified (moves no fit row): {', '.join(ident['no_rows'])}",
+        out.print(f"moves no fit row: {', '.join(ident['no_rows'])}", highlight=False)
+    if ident["not_identified"]:
+        tail = (" (at the solution they reduce its prior's standard error by less than 10 %: "
+                "it is held by the prior, with about the prior's standard error)" if prior else
+                " (no standard error; use the prior)")
+        out.print("not identified by the fit rows: " + ", ".join(ident["not_identified"])
+                  + tail, highlight=False)
+    out.print(f"rank of the weighted Jacobian (columns in prior standard errors): "
+              f"{ident['rank']} of {ident['parameters']}; singular values "
+              + ", ".join(f"{v:.3g}" for v in ident["singular_values"])
+              + f"; condition number {ident['condition']:.3g}", highlight=False)
+    for wd in ident["weak_directions"]:
+        what = ("below the rank tolerance" if wd["below_rank_tolerance"] else
+                "the fit rows know less than the prior")
+        out.print(f"  weak direction (singular value {wd['singular_value']:.3g}, {what}): "
+                  + ", ".join(f"{n} {v:+.2f}" for n, v in wd["parameters"]), highlight=False)
+    if ident["unmoved_rows"]:
+        out.print(f"fit rows moved by no parameter: {', '.join(ident['unmoved_rows'])}",
                   highlight=False)
-    out.print(f"condition number of the weighted Jacobian: {ident['condition']:.3g}",
-              highlight=False)
     where = f"{out_dir}/ and {dataset.folder / 'choice_parameter.csv'}" if write else \
         f"{out_dir}/ (the dataset is unchanged; --write puts the values into it)"
     out.print(f"written to {where}", highlight=False)

@@ -72,7 +72,8 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
                              ) -> list[ChoiceParameter]:
     """The parameters ``karvan calibrate --parameters`` fits.
 
-    ``names`` (default: every constant of :data:`DEFAULT_CONSTANTS` and ``theta``) are
+    ``names`` (default: every constant of :data:`DEFAULT_CONSTANTS`, ``theta`` and
+    ``value_of_reliability``) are
     ``asc:<family>`` (a family's constant, USD/t, within ±300), ``theta`` (one factor on every
     commodity's dispersion, 0.1-10) or ``value_of_reliability`` (one factor on every
     commodity's value of reliability, 0-10: the reliability ratio relative to the prior's).
@@ -82,7 +83,8 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
     InputError
         An unknown name, or a family the table has no constant row for.
     """
-    names = list(names) if names else [f"asc:{f}" for f in DEFAULT_CONSTANTS] + ["theta"]
+    names = list(names) if names else ([f"asc:{f}" for f in DEFAULT_CONSTANTS]
+                                       + ["theta", "value_of_reliability"])
     out, bad = [], []
     families = set(table.loc[table["parameter"] == "asc_usd_per_t", "family"].astype(str))
     for n in names:
