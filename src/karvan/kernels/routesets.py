@@ -143,6 +143,102 @@ def _astar(o, d, indptr, head, cost, pot, blocked, g, pred, key, heap, pos, stam
 
 
 @njit(**JIT)
+def _hpush(hkey, hnode, pos, size, v, kv):
+    # insert v (pos[v] == -1) with key kv, or move it up after its key fell to kv; the keys
+    # live in the heap itself (one load per comparison); returns the new size
+    i = pos[v]
+    if i < 0:
+        i = size
+        size += 1
+    while i > 0:
+        parent = (i - 1) >> 1
+        kp = hkey[parent]
+        if kp <= kv:
+            break
+        p = hnode[parent]
+        hkey[i] = kp
+        hnode[i] = p
+        pos[p] = i
+        i = parent
+    hkey[i] = kv
+    hnode[i] = v
+    pos[v] = i
+    return size
+
+
+@njit(**JIT)
+def _hpop(hkey, hnode, pos, size):
+    top = hnode[0]
+    pos[top] = -2
+    size -= 1
+    if size > 0:
+        last = hnode[size]
+        kl = hkey[size]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= size:
+                break
+            kc = hkey[c]
+            if c + 1 < size:
+                k2 = hkey[c + 1]
+                if k2 < kc:
+                    c += 1
+                    kc = k2
+            if kc >= kl:
+                break
+            hkey[i] = kc
+            u = hnode[c]
+            hnode[i] = u
+            pos[u] = i
+            i = c
+        hkey[i] = kl
+        hnode[i] = last
+        pos[last] = i
+    return top, size
+
+
+@njit(**JIT)
+def _astar_pen(o, d, indptr, head, cost, pot, blocked, g, pred, hkey, hnode, pos, stamp, cur):
+    """A* from ``o`` to ``d`` as :func:`_astar` with nothing to avoid (the searches of link
+    penalisation), over a heap that holds its keys."""
+    stamp[o] = cur
+    g[o] = 0.0
+    pred[o] = -1
+    pos[o] = -1
+    size = _hpush(hkey, hnode, pos, 0, o, pot[o])
+    count = 0
+    while size > 0:
+        u, size = _hpop(hkey, hnode, pos, size)
+        count += 1
+        if u == d:
+            for i in range(size):
+                pos[hnode[i]] = -1
+            return count
+        if blocked[u] and u != o:
+            continue
+        gu = g[u]
+        for e in range(indptr[u], indptr[u + 1]):
+            v = head[e]
+            pv = pot[v]
+            if pv == np.inf:
+                continue
+            ce = cost[e]
+            if ce == np.inf:
+                continue
+            nd = gu + ce
+            if stamp[v] != cur:
+                stamp[v] = cur
+                g[v] = np.inf
+                pos[v] = -1
+            if nd < g[v] and pos[v] != -2:
+                g[v] = nd
+                pred[v] = e
+                size = _hpush(hkey, hnode, pos, size, v, nd + pv)
+    return -1
+
+
+@njit(**JIT)
 def _walk(pred, tail, o, d, buf):
     """Arcs of the route o -> d from ``pred`` into ``buf`` in travel order; returns the count."""
     n = 0
@@ -237,7 +333,7 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
     pot = np.empty(n)
     g = np.empty(n)
     pred = np.empty(n, np.int64)
-    key = np.empty(n)
+    hkey = np.empty(n)
     heap = np.empty(n, np.int64)
     pos = np.full(n, -1, np.int64)
     stamp = np.zeros(n, np.int64)
@@ -283,8 +379,8 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
                         v = head[e]
                 else:
                     cur += 1
-                    done = _astar(o, d, indptr, head, pc, pot, blocked, g, pred, key, heap, pos,
-                                  stamp, cur, stamp, -1)
+                    done = _astar_pen(o, d, indptr, head, pc, pot, blocked, g, pred, hkey, heap,
+                                      pos, stamp, cur)
                     if done < 0:
                         break
                     settled += done
