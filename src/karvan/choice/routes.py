@@ -301,8 +301,9 @@ def _search_routes(ca: ClassArrays, opts: RouteOptions, od_cls, od_o, od_d
         if opts.method == "penalty":
             depth = 4 * k_max if opts.max_depth is None else int(opts.max_depth)
             misses = 2 * k_max if opts.max_misses is None else int(opts.max_misses)
+            dead = KR.dead_ends(g.indptr, g.head, rindptr, rarcs, g.tail)
             res = _run_chunks(KR.penalty_routes, ca.n_chunks, g.indptr, g.head, g.tail, rindptr,
-                              rarcs, cost, g.blocked, group_dest.astype(np.int64), group_ptr,
+                              rarcs, cost, g.blocked, dead, group_dest.astype(np.int64), group_ptr,
                               od_orig, sel.astype(np.int64), k_max, depth, misses,
                               float(opts.penalty))
         else:

@@ -312,7 +312,33 @@ def _add_route(buf, n, od, out_od, out_len, out_hash, out_arcs, nr, na, first):
 
 
 @njit(**JIT)
-def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, blocked,
+def dead_ends(indptr, head, rindptr, rarcs, tail):
+    """Nodes that no route passes through: those without out-arcs, and those whose arcs in and
+    out all join one neighbour (a zone's connector pair: any way through goes there and back).
+    A search toward another node never needs to enter them."""
+    n = indptr.shape[0] - 1
+    out = np.zeros(n, np.bool_)
+    for v in range(n):
+        if indptr[v + 1] == indptr[v]:
+            out[v] = True
+            continue
+        x = head[indptr[v]]
+        one = True
+        for e in range(indptr[v], indptr[v + 1]):
+            if head[e] != x:
+                one = False
+                break
+        if one:
+            for k in range(rindptr[v], rindptr[v + 1]):
+                if tail[rarcs[k]] != x:
+                    one = False
+                    break
+        out[v] = one
+    return out
+
+
+@njit(**JIT)
+def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, blocked, dead,
                    group_dest, group_ptr, od_orig, od_id, max_routes, max_depth, max_misses,
                    penalty):
     """Route sets by link penalisation for the destination groups c, c + n_chunks, ...
@@ -323,7 +349,8 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
     search the cost of every arc of the route found is multiplied by ``penalty`` (compounding).
     The search stops at ``max_routes`` distinct routes, or once more than ``max_misses`` searches
     returned a route already in the set. The first search of each pair, at the base costs, is
-    read from the destination's reverse tree.
+    read from the destination's reverse tree. The searches never enter the nodes marked
+    ``dead`` (:func:`dead_ends`) other than the destination.
 
     Returns (route_od, route_len, route_arcs, searches, settled nodes).
     """
@@ -356,9 +383,13 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
         reverse_tree(d, rindptr, rarcs, tail, base_cost, blocked, pot, heap, pos, succ)
         for i in range(n):
             pos[i] = -1
+            # an infinite potential keeps the searches out of dead ends (the origin's own
+            # potential is its first key only)
+            if dead[i] and i != d:
+                pot[i] = np.inf
         for k in range(group_ptr[gi], group_ptr[gi + 1]):
             o = od_orig[k]
-            if o == d or pot[o] == np.inf:
+            if o == d or succ[o] < 0:
                 continue
             first = nr
             n_mod = 0
