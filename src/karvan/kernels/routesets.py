@@ -144,14 +144,15 @@ def _astar(o, d, indptr, head, cost, pot, blocked, g, pred, key, heap, pos, stam
 
 @njit(**JIT)
 def _hpush(hkey, hnode, pos, size, v, kv):
-    # insert v (pos[v] == -1) with key kv, or move it up after its key fell to kv; the keys
-    # live in the heap itself (one load per comparison); returns the new size
+    # a 4-ary heap whose keys live in it (``hkey[i]`` is the key of ``hnode[i]``; one load per
+    # comparison, half the levels of a binary heap): insert v (pos[v] == -1) with key kv, or
+    # move it up after its key fell to kv; returns the new size
     i = pos[v]
     if i < 0:
         i = size
         size += 1
     while i > 0:
-        parent = (i - 1) >> 1
+        parent = (i - 1) >> 2
         kp = hkey[parent]
         if kp <= kv:
             break
@@ -168,6 +169,7 @@ def _hpush(hkey, hnode, pos, size, v, kv):
 
 @njit(**JIT)
 def _hpop(hkey, hnode, pos, size):
+    # remove the node of least key from the 4-ary heap; returns (it, the new size)
     top = hnode[0]
     pos[top] = -2
     size -= 1
@@ -176,22 +178,24 @@ def _hpop(hkey, hnode, pos, size):
         kl = hkey[size]
         i = 0
         while True:
-            c = 2 * i + 1
+            c = 4 * i + 1
             if c >= size:
                 break
-            kc = hkey[c]
-            if c + 1 < size:
-                k2 = hkey[c + 1]
-                if k2 < kc:
-                    c += 1
-                    kc = k2
-            if kc >= kl:
+            best = c
+            kb = hkey[c]
+            end = min(c + 4, size)
+            for j in range(c + 1, end):
+                kj = hkey[j]
+                if kj < kb:
+                    kb = kj
+                    best = j
+            if kb >= kl:
                 break
-            hkey[i] = kc
-            u = hnode[c]
+            hkey[i] = kb
+            u = hnode[best]
             hnode[i] = u
             pos[u] = i
-            i = c
+            i = best
         hkey[i] = kl
         hnode[i] = last
         pos[last] = i
@@ -201,7 +205,9 @@ def _hpop(hkey, hnode, pos, size):
 @njit(**JIT)
 def _astar_pen(o, d, indptr, head, cost, pot, blocked, g, pred, hkey, hnode, pos, stamp, cur):
     """A* from ``o`` to ``d`` as :func:`_astar` with nothing to avoid (the searches of link
-    penalisation), over a heap that holds its keys."""
+    penalisation), over the 4-ary heap of :func:`_hpush`: nodes of equal key leave it in
+    another order than :func:`_astar` pops them, so ties between routes of equal cost can
+    break otherwise."""
     stamp[o] = cur
     g[o] = 0.0
     pred[o] = -1
