@@ -511,10 +511,12 @@ def _solve(ca: ClassArrays, theta: np.ndarray, *, routes, method: str, beta: flo
 
 
 def _result(st: _State, x, meas, rows, it, converged, gap, method, opts, capacities, strict,
-            t0) -> ChoiceResult:
+            t0, rc: np.ndarray | None = None, share: np.ndarray | None = None) -> ChoiceResult:
     ca, rs, g = st.ca, st.rs, st.g
-    rc = st.route_costs().copy()
-    share = st.shares(rc)
+    if rc is None:
+        rc = st.route_costs().copy()
+    if share is None:
+        share = st.shares(rc)
     conv = pd.DataFrame(rows, columns=COLUMNS)
     cap_table = None
     if st.cons.n:
@@ -795,11 +797,18 @@ def logit_loading(
     st = _State(ca, rs, th, beta, overlap, no_capacities(ca.graph.n_arcs))
     st.t[:] = ca.graph.free_flow_time
     st.dt[:] = 0.0
-    rc = st.route_costs()
-    st.h = st.shares(rc) * rs.od_demand[rs.route_od]
+    rc = st.route_costs().copy()
+    share = st.shares(rc)
+    st.h = share * rs.od_demand[rs.route_od]
     x = KL.load_routes(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, st.h,
                        ca.n_classes, ca.graph.n_arcs, ca.n_chunks)
     st.v = np.ascontiguousarray(ca.pce @ x)
-    meas = st.measure(x)
+    # the flows are the loading at these costs: gap, link gap and divergence are 0 by
+    # construction (no second loading to measure them); the excess cost is not
+    _l1, excess, _least, _kl = KL.route_gap(rs.od_ptr, rs.od_class, rs.od_demand, rc, st.lnps,
+                                            th, st.h, rs.route_arcs, ca.n_chunks)
+    q = float(rs.od_demand.sum())
+    meas = (0.0, 0.0, 0.0, excess / q if q > 0 else 0.0, st.objective(x))
     rows = [(0, 0, *meas, 0.0, rs.n_routes, _time.perf_counter() - t0)]
-    return _result(st, x, meas, rows, 0, True, 0.0, "loading", opts, None, False, t0)
+    return _result(st, x, meas, rows, 0, True, 0.0, "loading", opts, None, False, t0, rc=rc,
+                   share=share)

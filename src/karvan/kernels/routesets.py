@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from karvan.kernels._atomic import fetch_add
 from karvan.kernels._jit import JIT, njit
 
 _HASH_MUL = 1000003
@@ -344,10 +345,12 @@ def dead_ends(indptr, head, rindptr, rarcs, tail):
 
 
 @njit(**JIT)
-def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, blocked, dead,
+def penalty_routes(next_group, indptr, head, tail, rindptr, rarcs, base_cost, blocked, dead,
                    group_dest, group_ptr, od_orig, od_id, max_routes, max_depth, max_misses,
                    penalty):
-    """Route sets by link penalisation for the destination groups c, c + n_chunks, ...
+    """Route sets by link penalisation for the destination groups handed out by the shared
+    counter ``next_group[0]`` (each worker that runs it takes the next group until none is
+    left).
 
     Group ``g`` holds the OD pairs ``group_ptr[g]:group_ptr[g + 1]`` toward node
     ``group_dest[g]``, with origin nodes ``od_orig`` and OD indices ``od_id``. For each OD pair
@@ -384,7 +387,11 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
     cur = 0
     searches = 0
     settled = 0
-    for gi in range(c, group_dest.shape[0], n_chunks):
+    n_groups = group_dest.shape[0]
+    while True:
+        gi = fetch_add(next_group, 0, 1)
+        if gi >= n_groups:
+            break
         d = group_dest[gi]
         reverse_tree(d, rindptr, rarcs, tail, base_cost, blocked, pot, heap, pos, succ)
         for i in range(n):
@@ -454,10 +461,11 @@ def _mix(a):
 
 
 @njit(**JIT)
-def elimination_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, blocked,
+def elimination_routes(next_group, indptr, head, tail, rindptr, rarcs, base_cost, blocked,
                        group_dest, group_ptr, od_orig, od_id, max_routes, max_depth, max_misses):
     """Route sets by breadth-first search with link elimination (Rieser-Schuessler, Balmer and
-    Axhausen 2013) for the destination groups c, c + n_chunks, ...
+    Axhausen 2013) for the destination groups handed out by the shared counter
+    ``next_group[0]``, as :func:`penalty_routes`.
 
     Level 0 is the network itself and its least-cost route. Each network of a level spawns, for
     every arc of its route, the network with that arc removed as well; its least-cost route is a
@@ -486,7 +494,11 @@ def elimination_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cos
     nr = 0
     na = 0
     cur = 0
-    for gi in range(c, group_dest.shape[0], n_chunks):
+    n_groups = group_dest.shape[0]
+    while True:
+        gi = fetch_add(next_group, 0, 1)
+        if gi >= n_groups:
+            break
         d = group_dest[gi]
         reverse_tree(d, rindptr, rarcs, tail, base_cost, blocked, pot, heap, pos, succ)
         for i in range(n):
