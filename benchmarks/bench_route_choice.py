@@ -7,7 +7,9 @@ For one TNTP network the script, in one process,
    AequilibraE's ``RouteChoice`` (``link-penalisation``, ``execute(perform_assignment=True)``),
    with the same number of routes per OD pair, penalty, search limits, threads and dispersion;
    each timed end to end (in-memory network and demand -> route sets and link flows), median
-   of ``--repeat`` runs after one untimed warm-up, the two interleaved run by run;
+   of ``--repeat`` runs after one untimed warm-up, the two interleaved run by run, in wall time
+   and in CPU seconds of the process (all threads; steadier on a shared machine), with the
+   load average before and after;
 2. compares the route sets OD pair by OD pair: routes per pair, the share of karvan's routes
    that AequilibraE also found (and the reverse), and the Jaccard index of the two sets; and
    the link flows of the two loadings;
