@@ -7,7 +7,9 @@ For one TNTP network the script, in one process,
    AequilibraE's ``RouteChoice`` (``link-penalisation``, ``execute(perform_assignment=True)``),
    with the same number of routes per OD pair, penalty, search limits, threads and dispersion;
    each timed end to end (in-memory network and demand -> route sets and link flows), median
-   of ``--repeat`` runs after one untimed warm-up, the two interleaved run by run;
+   of ``--repeat`` runs after one untimed warm-up, the two interleaved run by run, in wall time
+   and in CPU seconds of the process (all threads; steadier on a shared machine), with the
+   load average before and after;
 2. compares the route sets OD pair by OD pair: routes per pair, the share of karvan's routes
    that AequilibraE also found (and the reverse), and the Jaccard index of the two sets; and
    the link flows of the two loadings;
@@ -162,13 +164,18 @@ def aeq_loading(p, k: int, args):
     return routes, flow[col].to_numpy(dtype=float)
 
 
-def timed(fn, repeat: int):
+def timed(fn, repeat: int, cpu: list | None = None):
+    """Run ``fn`` ``repeat`` times; wall times (and CPU seconds of the process, all threads,
+    appended to ``cpu``)."""
     out = None
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         out = fn()
         times.append(time.perf_counter() - t0)
+        if cpu is not None:
+            cpu.append(time.process_time() - c0)
     return out, times
 
 
@@ -200,7 +207,8 @@ def overlap(res, aeq_routes) -> dict:
         in_ours += len(b & ours.get(key, set()))
     return {"routes_karvan": n_ours, "routes_aeq": n_theirs,
             "karvan_in_aeq": in_theirs / n_ours, "aeq_in_karvan": in_ours / max(n_theirs, 1),
-            "jaccard_mean": float(np.mean(jac)), "identical_sets": same / len(ours)}
+            "jaccard_mean": float(np.mean(jac)), "identical_sets": same / len(ours),
+            "differing_sets": len(ours) - same}
 
 
 def main(args: argparse.Namespace) -> None:
@@ -234,57 +242,68 @@ def main(args: argparse.Namespace) -> None:
             karvan_loading(p, k, args)
             if use_aeq:
                 aeq_loading(p, k, args)
-        t_k, t_a = [], []
+        t_k, t_a, c_k, c_a = [], [], [], []
         res = aeq = None
+        load0 = os.getloadavg()[0]
         for _ in range(args.repeat):
-            res, tk = timed(lambda k=k: karvan_loading(p, k, args), 1)
+            res, tk = timed(lambda k=k: karvan_loading(p, k, args), 1, c_k)
             t_k += tk
             if use_aeq:
-                aeq, ta = timed(lambda k=k: aeq_loading(p, k, args), 1)
+                aeq, ta = timed(lambda k=k: aeq_loading(p, k, args), 1, c_a)
                 t_a += ta
         mk = statistics.median(t_k)
-        line = (f"routes {k}: karvan {mk:.3f} s ({res.route_set.n_routes} routes, "
+        ck = statistics.median(c_k)
+        line = (f"routes {k}: load average {load0:.1f} -> {os.getloadavg()[0]:.1f}; karvan "
+                f"{mk:.3f} s, {ck:.2f} CPU s ({res.route_set.n_routes} routes, "
                 f"{len(res.route_set.route_arcs)} route arcs)")
         ov = None
-        ma = None
+        ma = ca = None
         if use_aeq:
             ma = statistics.median(t_a)
+            ca = statistics.median(c_a)
             ov = overlap(res, aeq[0])
             kflow = res.link_table()["flow"].to_numpy()
             diff = np.abs(kflow - aeq[1])
-            line += (f"; AequilibraE {ma:.3f} s ({ov['routes_aeq']} routes); ratio "
-                     f"{ma / mk:.1f}x; karvan routes found by AequilibraE "
+            line += (f"; AequilibraE {ma:.3f} s, {ca:.2f} CPU s ({ov['routes_aeq']} routes); "
+                     f"ratio {ma / mk:.1f}x wall, {ca / ck:.1f}x CPU; karvan routes found by "
+                     f"AequilibraE "
                      f"{100 * ov['karvan_in_aeq']:.1f} %, AequilibraE routes found by karvan "
                      f"{100 * ov['aeq_in_karvan']:.1f} %, mean Jaccard {ov['jaccard_mean']:.3f},"
-                     f" identical sets {100 * ov['identical_sets']:.1f} %; link flows differ by "
+                     f" identical sets {100 * ov['identical_sets']:.2f} % (all but "
+                     f"{ov['differing_sets']} OD pairs); link flows differ by "
                      f"{diff.max():.3g} at most ({diff.sum() / kflow.sum():.2%} of the total)")
         print(line, flush=True)
-        rows.append((k, mk, ma, ov, res))
+        rows.append((k, mk, ma, ov, res, ck, ca))
         for target in args.sue_gap if args.sue else ():
             opts, _, _ = options(k, args)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 t0 = time.perf_counter()
+                c0 = time.process_time()
                 sue = stochastic_equilibrium(p.network, p.demand, theta=args.theta,
                                              routes=opts, gap=target,
                                              toll_factor=p.toll_factor,
                                              distance_factor=p.distance_factor)
                 ts = time.perf_counter() - t0
-            print(f"routes {k}: karvan SUE with congestion {ts:.2f} s, {sue.iterations} "
+                cs = time.process_time() - c0
+            print(f"routes {k}: load average {os.getloadavg()[0]:.1f}; karvan SUE with "
+                  f"congestion {ts:.2f} s, {cs:.2f} CPU s, {sue.iterations} "
                   f"iterations, gap {sue.gap:.2e} (target {target:g}), link gap "
                   f"{sue.link_gap:.2e}, {sue.route_set.n_routes} routes after column "
                   f"generation, converged {sue.converged}"
-                  + (f"; AequilibraE's single loading {ma:.2f} s, ratio {ma / ts:.2f}"
-                     if ma else ""), flush=True)
-    print("\n| network | routes/OD | karvan loading (s) | AequilibraE loading (s) | ratio | "
-          "karvan routes in AequilibraE's sets | mean Jaccard |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for k, mk, ma, ov, _res in rows:
+                  + (f"; AequilibraE's single loading {ma:.2f} s, {ca:.2f} CPU s: ratio "
+                     f"{ma / ts:.2f} wall, {ca / cs:.2f} CPU" if ma else ""), flush=True)
+    print("\n| network | routes/OD | karvan loading (s) | CPU s | AequilibraE loading (s) | "
+          "CPU s | ratio (wall) | ratio (CPU) | karvan routes in AequilibraE's sets | "
+          "mean Jaccard |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for k, mk, ma, ov, _res, ck, ca in rows:
         if ov is None:
-            print(f"| {args.network} | {k} | {mk:.3f} | - | - | - | - |")
+            print(f"| {args.network} | {k} | {mk:.3f} | {ck:.2f} | - | - | - | - | - | - |")
         else:
-            print(f"| {args.network} | {k} | {mk:.3f} | {ma:.3f} | {ma / mk:.1f}x | "
-                  f"{100 * ov['karvan_in_aeq']:.1f} % | {ov['jaccard_mean']:.3f} |")
+            print(f"| {args.network} | {k} | {mk:.3f} | {ck:.2f} | {ma:.3f} | {ca:.2f} | "
+                  f"{ma / mk:.1f}x | {ca / ck:.1f}x | {100 * ov['karvan_in_aeq']:.1f} % | "
+                  f"{ov['jaccard_mean']:.4f} |")
 
 
 if __name__ == "__main__":

@@ -107,3 +107,110 @@ def test_flow_dependent_times_are_refused():
     with pytest.raises(InputError, match="flow-dependent"):
         fixed_cost_equilibrium(Network(net.nodes, links), dem, theta=1.0,
                                routes=routes(net, dem))
+
+
+# ------------------------------------------------------------------ nested Hessian (scale < 1)
+
+
+def nested_problem(scales=(0.5, 0.5)):
+    """Five parallel routes, nests A = {l0, l1} and B = {l2, l3} with the given scales, l4 in
+    no nest; constraints l0 <= 3 and l2 + l3 <= 2.5 (two routes of one nest), demand 10."""
+    net, dem = parallel(times=(1.0, 1.5, 2.0, 2.2, 2.5))
+    rs = routes(net, dem)
+    tab = rs.table()
+    link = [lk[0] for lk in tab["links"]]
+    fam = np.array([{"l0": 0, "l1": 0, "l2": 1, "l3": 1}.get(lk, -1) for lk in link])
+    cap = Capacities(pd.DataFrame({"link_id": ["l0", "l2", "l3"], "direction": "ab",
+                                   "capacity": [3.0, 2.5, 2.5],
+                                   "constraint_id": ["l0", "B", "B"]}))
+    return net, dem, rs, link, fam, np.asarray(scales, dtype=float), cap
+
+
+def nested_dual_by_hand(link, fam, scale, theta, demand, cons_links, cap):
+    """F(mu) of the dual written out for one OD pair: (q / theta) * nested logsum of
+    -theta (time + sum of the multipliers of the constraints a route uses) + mu . C."""
+    times = {"l0": 1.0, "l1": 1.5, "l2": 2.0, "l3": 2.2, "l4": 2.5}
+
+    def F(mu):
+        c = np.array([times[lk] + sum(m for m, ls in zip(mu, cons_links, strict=True)
+                                      if lk in ls) for lk in link])
+        v = -theta * c
+        ivs = [v[i] for i in range(len(link)) if fam[i] < 0]
+        for n, s in enumerate(scale):
+            vn = v[fam == n] / s
+            ivs.append(s * (vn.max() + math.log(np.exp(vn - vn.max()).sum())))
+        ivs = np.array(ivs)
+        lse = ivs.max() + math.log(np.exp(ivs - ivs.max()).sum())
+        return demand / theta * lse + float(np.dot(mu, cap))
+
+    return F
+
+
+@pytest.mark.parametrize("scales", [(0.5, 0.5), (0.3, 0.8), (1.0, 0.5)])
+def test_nested_dual_hessian_equals_finite_differences_of_the_gradient(scales):
+    import scipy.sparse as sp
+
+    from karvan.choice._setup import setup
+    from karvan.choice.capacities import compile_capacities
+    from karvan.choice.dual import _Dual
+
+    net, dem, rs, link, fam, sc, cap = nested_problem(scales)
+    ca = setup(net, dem)
+    cons = compile_capacities(cap, ca.graph)
+    # route x constraint incidence by hand: l0 -> constraint "l0", l2 and l3 -> "B"
+    ids = list(cons.ids)
+    M = np.zeros((rs.n_routes, cons.n))
+    for r, lk in enumerate(link):
+        if lk == "l0":
+            M[r, ids.index("l0")] = 1.0
+        if lk in ("l2", "l3"):
+            M[r, ids.index("B")] = 1.0
+    rc0 = np.array([{"l0": 1.0, "l1": 1.5, "l2": 2.0, "l3": 2.2, "l4": 2.5}[lk] for lk in link])
+    theta = 1.3
+    dual = _Dual(rs, rc0, np.zeros(rs.n_routes), np.array([theta]), np.ones(1),
+                 sp.csr_matrix(M), cons.cap, fam, sc)
+    by_hand = nested_dual_by_hand(link, fam, sc,
+                                  theta, 10.0, [["l0"] if i == "l0" else ["l2", "l3"]
+                                                for i in ids], cons.cap)
+    for mu in (np.array([0.3, 0.7]), np.array([1.1, 0.0]), np.array([0.0, 2.0])):
+        F, p, _h, S, nest = dual.evaluate(mu)
+        assert F == pytest.approx(by_hand(mu), rel=1e-12)
+        H = dual.hessian(p, nest)
+        eps = 1e-6
+        fd = np.empty((2, 2))
+        for j in range(2):
+            e = np.zeros(2)
+            e[j] = eps
+            Sp = dual.evaluate(mu + e)[3]
+            Sm = dual.evaluate(mu - e)[3]
+            # gradient C - S: its derivative is -dS/dmu
+            fd[:, j] = -(Sp - Sm) / (2 * eps)
+            # and the gradient itself is the derivative of the hand-written F
+            dF = (by_hand(mu + e) - by_hand(mu - e)) / (2 * eps)
+            assert dF == pytest.approx(cons.cap[j] - S[j], rel=1e-6, abs=1e-8)
+        assert H == pytest.approx(fd, rel=1e-6, abs=1e-9)
+        assert np.allclose(H, H.T)
+
+
+def test_nested_dual_equals_scipy_with_scale_one_half_in_few_newton_iterations():
+    from scipy.optimize import minimize
+
+    net, dem, rs, link, fam, sc, cap = nested_problem((0.5, 0.5))
+    r = fixed_cost_equilibrium(net, dem, theta=1.3, routes=rs, capacities=cap, beta=0.0,
+                               groups=fam, scale=sc)
+    assert r.converged
+    # Newton in the dual: a handful of iterations (the Hessian is exact)
+    assert r.iterations <= 8
+    t = r.capacities.set_index("constraint_id")
+    ids = list(t.index)
+    by_hand = nested_dual_by_hand(link, fam, sc, 1.3, 10.0,
+                                  [["l0"] if i == "l0" else ["l2", "l3"] for i in ids],
+                                  t["capacity"].to_numpy())
+    best = minimize(by_hand, np.ones(len(ids)), method="L-BFGS-B",
+                    bounds=[(0.0, None)] * len(ids), options={"ftol": 1e-15, "gtol": 1e-11})
+    assert best.success
+    assert t["multiplier"].to_numpy() == pytest.approx(best.x, rel=1e-5, abs=1e-7)
+    # both capacities bind: l0 at 3, l2 + l3 at 2.5
+    assert t["volume"].to_numpy() == pytest.approx([3.0, 2.5] if ids[0] == "l0" else
+                                                   [2.5, 3.0], rel=1e-7)
+    assert (t["multiplier"] > 0).all()

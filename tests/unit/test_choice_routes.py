@@ -38,9 +38,12 @@ def random_network(seed: int, n: int = 14, n_arcs: int = 40, n_zones: int = 4,
     return Network(nodes, links), Demand(tuple(range(1, n_zones + 1)), {"demand": m})
 
 
+@pytest.mark.parametrize("block", [True, False])
 @pytest.mark.parametrize("seed", range(12))
-def test_link_penalty_routes_equal_the_obvious_implementation(seed):
-    net, dem = random_network(seed)
+def test_link_penalty_routes_equal_the_obvious_implementation(seed, block):
+    # the zones hang on one connector pair each: dead ends the searches skip (block False:
+    # a zone node could be passed through, but only there and back)
+    net, dem = random_network(seed, block=block)
     opts = RouteOptions(max_routes=4, penalty=1.3, max_depth=9, max_misses=3)
     rs = generate_route_sets(net, dem, options=opts)
     g = compile_graph(net)
@@ -205,3 +208,22 @@ def test_no_route_for_an_od_pair_with_demand_is_reported():
     m[0, 2] = 2.0
     with pytest.raises(NoPathError, match="1->3"):
         generate_route_sets(Network(nodes, links), Demand((1, 2, 3), {"demand": m}))
+
+
+def test_dead_ends_are_the_nodes_no_route_passes_through():
+    from karvan.kernels.routesets import dead_ends
+
+    # 0 <-> 1 (connector pair), 1 <-> 2, 2 -> 3 (a sink), 4 -> 2 (a source with one
+    # neighbour: nothing enters it), 2 <-> 5 with two arcs out (parallel arcs to one
+    # neighbour), 1 -> 6 -> 2 (a node between two neighbours)
+    tails = np.array([0, 1, 1, 2, 2, 4, 2, 5, 5, 1, 6])
+    heads = np.array([1, 0, 2, 1, 3, 2, 5, 2, 2, 6, 2])
+    order = np.argsort(tails, kind="stable")
+    tails, heads = tails[order], heads[order]
+    n = 7
+    indptr = np.searchsorted(tails, np.arange(n + 1)).astype(np.int64)
+    rorder = np.argsort(heads, kind="stable")
+    rindptr = np.searchsorted(heads[rorder], np.arange(n + 1)).astype(np.int64)
+    got = dead_ends(indptr, heads.astype(np.int64), rindptr, rorder.astype(np.int64),
+                    tails.astype(np.int64))
+    assert got.tolist() == [True, False, False, True, True, True, False]

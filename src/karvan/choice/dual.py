@@ -12,8 +12,15 @@ over route flows that carry the demand, subject to ``A h <= C``. Its Lagrangian 
 
 with ``LSE_w`` the (nested) logsum of OD pair w, ``M`` the route-constraint incidence; ``F`` is
 convex with gradient ``C - S(mu)`` (S: the constraints' volumes under the logit loading at costs
-``c + M mu``) and Hessian ``sum_w q_w theta_w Cov_w(M)`` (exact for multinomial logit). A
-projected Newton method (Bertsekas 1982) finds mu in a few iterations; the flows are then exactly
+``c + M mu``) and Hessian ``sum_w q_w theta_w M' G_w M``, with ``G_w`` the Hessian of the OD
+pair's logsum in the utilities. For a nested logit with nests n of scale s_n in (0, 1], share
+``p_r = P_n P_{r|n}``,
+
+    G_w = diag(p_r / s_n(r)) - sum_n (1 / s_n - 1) P_n pi_n pi_n' - p p'
+
+(``pi_n``: the within-nest shares ``P_{r|n}`` of the routes of nest n, 0 elsewhere; a route of no
+nest has s = 1); with every s = 1 it is the covariance ``diag(p) - p p'`` of multinomial logit.
+A projected Newton method (Bertsekas 1982) finds mu in a few iterations; the flows are then exactly
 the logit loading at their own costs (the SUE gap is 0 by construction) and every capacity holds
 to the tolerance. The unserved-demand alternative of every OD pair keeps the dual bounded when
 capacities cannot carry the demand.
@@ -68,10 +75,15 @@ class _Dual:
         self.order, self.start, self.b_od, self.b_nest = _group_order(rs, group)
         self.s_b = np.where(self.b_nest >= 0, scale[np.maximum(self.b_nest, 0)], 1.0)
         self.bstart_od = np.r_[0, np.flatnonzero(np.diff(self.b_od) != 0) + 1]
+        # the block (OD pair, nest) of every route, in route order
+        self.blk_r = np.empty(len(self.order), dtype=np.int64)
+        self.blk_r[self.order] = np.repeat(np.arange(len(self.start)),
+                                           np.diff(np.r_[self.start, len(self.order)]))
         self._dense = None
 
     def evaluate(self, mu):
-        """F(mu), route shares and volumes S."""
+        """F(mu), route shares, route flows, volumes S, and (within-nest share of every route,
+        share of every (OD, nest) block) for :meth:`hessian`."""
         c = self.rc0 + self.M @ mu
         v = (-self.th_r * c + self.lnps)[self.order]
         s_r = np.repeat(self.s_b, np.diff(np.r_[self.start, len(v)]))
@@ -89,31 +101,48 @@ class _Dual:
         within = e / np.repeat(sm, np.diff(np.r_[self.start, len(v)]))
         p = np.empty(len(v))
         p[self.order] = within * np.repeat(p_nest, np.diff(np.r_[self.start, len(v)]))
+        within_r = np.empty(len(v))
+        within_r[self.order] = within
         F = float(np.sum(self.q / self.th_w * lse) + mu @ self.cap)
         h = p * self.q[self.rs.route_od]
         S = self.M.T @ (self.pce_r * h)
-        return F, p, h, S
+        return F, p, h, S, (within_r, p_nest)
 
-    def hessian(self, p):
-        """sum_w q_w theta_w Cov_w(M) (exact for multinomial logit), over the routes that
-        use a constraint (the others add nothing)."""
+    def hessian(self, p, nest):
+        """sum_w q_w theta_w M' G_w M (see the module notes), over the routes that use a
+        constraint (the others add nothing); ``p`` and ``nest`` as :meth:`evaluate` returns
+        them."""
         rs = self.rs
         if self._dense is None:
             used = np.flatnonzero(np.diff(self.M.indptr) > 0)
             od = rs.route_od[used]  # non-decreasing: routes are stored by OD pair
             start = np.r_[0, np.flatnonzero(np.diff(od) != 0) + 1] if len(od) else od
-            self._dense = (used, self.M[used].toarray(), od, start)
-        used, Md, od, start = self._dense
+            blk = self.blk_r[used]
+            # the blocks of a nest with scale < 1 among them, each once
+            nested = self.s_b[blk] < 1.0
+            ublk, inv = np.unique(blk[nested], return_inverse=True)
+            self._dense = (used, self.M[used].toarray(), od, start, nested, ublk, inv)
+        used, Md, od, start, nested, ublk, inv = self._dense
         if not len(used):
             return np.zeros((Md.shape[1], Md.shape[1]))
-        wgt = p[used] * self.q[od] * self.th_r[used]
+        s_r = self.s_b[self.blk_r[used]]
+        wgt = p[used] * self.q[od] * self.th_r[used] / s_r
         # einsum without BLAS: a threaded BLAS on a busy machine made this the slowest step
         H = np.einsum("ri,rj->ij", Md * wgt[:, None], Md, optimize=False)
-        # minus sum_w q theta s_w s_w^T, s_w = sum_r p_r M_r (over the pairs that use one)
+        # minus sum_w q theta s_w s_w', s_w = sum_r p_r M_r (over the pairs that use one)
         Sw = np.add.reduceat(Md * p[used][:, None], start, axis=0)
         w = od[start]
         H -= np.einsum("wi,wj->ij", Sw * (self.q[w] * self.th_w[w])[:, None], Sw,
                        optimize=False)
+        if len(ublk):
+            # minus sum over nests n of scale s < 1: q theta (1 / s - 1) P_n m_n m_n',
+            # m_n = sum_{r in n} P_{r|n} M_r
+            within_r, p_nest = nest
+            mb = np.zeros((len(ublk), Md.shape[1]))
+            np.add.at(mb, inv, Md[nested] * within_r[used[nested]][:, None])
+            wb = self.b_od[ublk]
+            cb = self.q[wb] * self.th_w[wb] * (1.0 / self.s_b[ublk] - 1.0) * p_nest[ublk]
+            H -= np.einsum("bi,bj->ij", mb * cb[:, None], mb, optimize=False)
         return H
 
 
@@ -217,11 +246,11 @@ def fixed_cost_equilibrium(
     it = 0
     if rs.n_routes == 0:  # no demand: nothing to load, no capacity used
         dual = None
-        F, p, h, S = 0.0, np.zeros(0), np.zeros(0), np.zeros(cons.n)
+        F, p, h, S, nest = 0.0, np.zeros(0), np.zeros(0), np.zeros(cons.n), None
         max_iter = 0
     else:
         dual = _Dual(rs, rc0, lnps, th, ca.pce, M, cons.cap, grp, sc)
-        F, p, h, S = dual.evaluate(mu)
+        F, p, h, S, nest = dual.evaluate(mu)
     # the Newton iterations go on past ``tol`` (they converge quadratically), to ktol
     ktol = min(tol, 1e-11)
     prev_resid = np.inf
@@ -237,7 +266,7 @@ def fixed_cost_equilibrium(
             break
         prev_resid = resid
         free_set = (mu > 0) | (grad < 0)
-        H = dual.hessian(p)
+        H = dual.hessian(p, nest)
         idx = np.flatnonzero(free_set)
         Hf = H[np.ix_(idx, idx)]
         dscale = max(float(np.abs(np.diag(Hf)).max(initial=0.0)), 1e-300)
@@ -263,7 +292,7 @@ def fixed_cost_equilibrium(
                 step = mu_new - mu
                 slope = float(grad @ step)
                 if slope < 0:
-                    F_new, p_new, h_new, S_new = dual.evaluate(mu_new)
+                    F_new, p_new, h_new, S_new, nest_new = dual.evaluate(mu_new)
                     if F_new <= F + 1e-4 * slope:
                         moved = True
                         break
@@ -272,7 +301,7 @@ def fixed_cost_equilibrium(
                 break
         if not moved:
             break
-        mu, F, p, h, S = mu_new, F_new, p_new, h_new, S_new
+        mu, F, p, h, S, nest = mu_new, F_new, p_new, h_new, S_new, nest_new
     excess = (S - cons.cap) / cons.cap
     converged = cons.n == 0 or _kkt(mu, excess, tol)
     x = KL.load_routes(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, h, ca.n_classes,

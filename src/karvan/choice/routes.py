@@ -39,6 +39,7 @@ import pandas as pd
 from karvan.choice._setup import ClassArrays, setup
 from karvan.errors import InputError, NoPathError, format_ids
 from karvan.kernels import routesets as KR
+from karvan.kernels._jit import interpreting
 from karvan.kernels.logit import MAX_ROUTES
 from karvan.network.graph import CompiledGraph
 
@@ -278,11 +279,15 @@ def assemble(route_od: np.ndarray, route_len: np.ndarray, route_arcs: np.ndarray
     return (od_ptr, route_ptr, arcs, *out)
 
 
-def _run_chunks(fn, n_chunks: int, *args):
-    if n_chunks <= 1:
-        return [fn(0, 1, *args)]
-    with ThreadPoolExecutor(n_chunks) as ex:
-        return list(ex.map(lambda c: fn(c, n_chunks, *args), range(n_chunks)))
+def _run_shared(fn, n_workers: int, *args):
+    """Run ``fn(next_group, *args)`` on ``n_workers`` threads that take destination groups
+    from one shared counter (a worker slowed by other processes takes fewer)."""
+    counter = np.zeros(1, dtype=np.int64)
+    if n_workers <= 1 or interpreting():
+        # interpreted kernels count with a plain (not atomic) add: one worker
+        return [fn(counter, *args)]
+    with ThreadPoolExecutor(n_workers) as ex:
+        return list(ex.map(lambda _c: fn(counter, *args), range(n_workers)))
 
 
 def _search_routes(ca: ClassArrays, opts: RouteOptions, od_cls, od_o, od_d
@@ -306,14 +311,15 @@ def _search_routes(ca: ClassArrays, opts: RouteOptions, od_cls, od_o, od_d
         if opts.method == "penalty":
             depth = 4 * k_max if opts.max_depth is None else int(opts.max_depth)
             misses = 2 * k_max if opts.max_misses is None else int(opts.max_misses)
-            res = _run_chunks(KR.penalty_routes, ca.n_chunks, g.indptr, g.head, g.tail, rindptr,
-                              rarcs, cost, g.blocked, group_dest.astype(np.int64), group_ptr,
+            dead = KR.dead_ends(g.indptr, g.head, rindptr, rarcs, g.tail)
+            res = _run_shared(KR.penalty_routes, ca.n_chunks, g.indptr, g.head, g.tail, rindptr,
+                              rarcs, cost, g.blocked, dead, group_dest.astype(np.int64), group_ptr,
                               od_orig, sel.astype(np.int64), k_max, depth, misses,
                               float(opts.penalty))
         else:
             depth = k_max if opts.max_depth is None else int(opts.max_depth)
             misses = 2 * k_max if opts.max_misses is None else int(opts.max_misses)
-            res = _run_chunks(KR.elimination_routes, ca.n_chunks, g.indptr, g.head, g.tail,
+            res = _run_shared(KR.elimination_routes, ca.n_chunks, g.indptr, g.head, g.tail,
                               rindptr, rarcs, cost, g.blocked, group_dest.astype(np.int64),
                               group_ptr, od_orig, sel.astype(np.int64), k_max, max(depth, 1),
                               misses)
@@ -380,6 +386,9 @@ def _waypoint_routes(ca: ClassArrays, waypoints: Sequence[Waypoints], od_cls, od
         Listing bad waypoints: unknown nodes, links, classes or zones, repeated names.
     """
     g = ca.graph
+    if not waypoints:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e, e, e, []
     problems: list[str] = []
     labels = [wp.name for wp in waypoints]
     if len(set(labels)) != len(labels):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from karvan.kernels._atomic import fetch_add
 from karvan.kernels._jit import JIT, njit
 
 _HASH_MUL = 1000003
@@ -143,6 +144,108 @@ def _astar(o, d, indptr, head, cost, pot, blocked, g, pred, key, heap, pos, stam
 
 
 @njit(**JIT)
+def _hpush(hkey, hnode, pos, size, v, kv):
+    # a 4-ary heap whose keys live in it (``hkey[i]`` is the key of ``hnode[i]``; one load per
+    # comparison, half the levels of a binary heap): insert v (pos[v] == -1) with key kv, or
+    # move it up after its key fell to kv; returns the new size
+    i = pos[v]
+    if i < 0:
+        i = size
+        size += 1
+    while i > 0:
+        parent = (i - 1) >> 2
+        kp = hkey[parent]
+        if kp <= kv:
+            break
+        p = hnode[parent]
+        hkey[i] = kp
+        hnode[i] = p
+        pos[p] = i
+        i = parent
+    hkey[i] = kv
+    hnode[i] = v
+    pos[v] = i
+    return size
+
+
+@njit(**JIT)
+def _hpop(hkey, hnode, pos, size):
+    # remove the node of least key from the 4-ary heap; returns (it, the new size)
+    top = hnode[0]
+    pos[top] = -2
+    size -= 1
+    if size > 0:
+        last = hnode[size]
+        kl = hkey[size]
+        i = 0
+        while True:
+            c = 4 * i + 1
+            if c >= size:
+                break
+            best = c
+            kb = hkey[c]
+            end = min(c + 4, size)
+            for j in range(c + 1, end):
+                kj = hkey[j]
+                if kj < kb:
+                    kb = kj
+                    best = j
+            if kb >= kl:
+                break
+            hkey[i] = kb
+            u = hnode[best]
+            hnode[i] = u
+            pos[u] = i
+            i = best
+        hkey[i] = kl
+        hnode[i] = last
+        pos[last] = i
+    return top, size
+
+
+@njit(**JIT)
+def _astar_pen(o, d, indptr, head, cost, pot, blocked, g, pred, hkey, hnode, pos, stamp, cur):
+    """A* from ``o`` to ``d`` as :func:`_astar` with nothing to avoid (the searches of link
+    penalisation), over the 4-ary heap of :func:`_hpush`: nodes of equal key leave it in
+    another order than :func:`_astar` pops them, so ties between routes of equal cost can
+    break otherwise."""
+    stamp[o] = cur
+    g[o] = 0.0
+    pred[o] = -1
+    pos[o] = -1
+    size = _hpush(hkey, hnode, pos, 0, o, pot[o])
+    count = 0
+    while size > 0:
+        u, size = _hpop(hkey, hnode, pos, size)
+        count += 1
+        if u == d:
+            for i in range(size):
+                pos[hnode[i]] = -1
+            return count
+        if blocked[u] and u != o:
+            continue
+        gu = g[u]
+        for e in range(indptr[u], indptr[u + 1]):
+            v = head[e]
+            pv = pot[v]
+            if pv == np.inf:
+                continue
+            ce = cost[e]
+            if ce == np.inf:
+                continue
+            nd = gu + ce
+            if stamp[v] != cur:
+                stamp[v] = cur
+                g[v] = np.inf
+                pos[v] = -1
+            if nd < g[v] and pos[v] != -2:
+                g[v] = nd
+                pred[v] = e
+                size = _hpush(hkey, hnode, pos, size, v, nd + pv)
+    return -1
+
+
+@njit(**JIT)
 def _walk(pred, tail, o, d, buf):
     """Arcs of the route o -> d from ``pred`` into ``buf`` in travel order; returns the count."""
     n = 0
@@ -216,10 +319,38 @@ def _add_route(buf, n, od, out_od, out_len, out_hash, out_arcs, nr, na, first):
 
 
 @njit(**JIT)
-def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, blocked,
+def dead_ends(indptr, head, rindptr, rarcs, tail):
+    """Nodes that no route passes through: those without out-arcs, and those whose arcs in and
+    out all join one neighbour (a zone's connector pair: any way through goes there and back).
+    A search toward another node never needs to enter them."""
+    n = indptr.shape[0] - 1
+    out = np.zeros(n, np.bool_)
+    for v in range(n):
+        if indptr[v + 1] == indptr[v]:
+            out[v] = True
+            continue
+        x = head[indptr[v]]
+        one = True
+        for e in range(indptr[v], indptr[v + 1]):
+            if head[e] != x:
+                one = False
+                break
+        if one:
+            for k in range(rindptr[v], rindptr[v + 1]):
+                if tail[rarcs[k]] != x:
+                    one = False
+                    break
+        out[v] = one
+    return out
+
+
+@njit(**JIT)
+def penalty_routes(next_group, indptr, head, tail, rindptr, rarcs, base_cost, blocked, dead,
                    group_dest, group_ptr, od_orig, od_id, max_routes, max_depth, max_misses,
                    penalty):
-    """Route sets by link penalisation for the destination groups c, c + n_chunks, ...
+    """Route sets by link penalisation for the destination groups handed out by the shared
+    counter ``next_group[0]`` (each worker that runs it takes the next group until none is
+    left).
 
     Group ``g`` holds the OD pairs ``group_ptr[g]:group_ptr[g + 1]`` toward node
     ``group_dest[g]``, with origin nodes ``od_orig`` and OD indices ``od_id``. For each OD pair
@@ -227,7 +358,8 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
     search the cost of every arc of the route found is multiplied by ``penalty`` (compounding).
     The search stops at ``max_routes`` distinct routes, or once more than ``max_misses`` searches
     returned a route already in the set. The first search of each pair, at the base costs, is
-    read from the destination's reverse tree.
+    read from the destination's reverse tree. The searches never enter the nodes marked
+    ``dead`` (:func:`dead_ends`) other than the destination.
 
     Returns (route_od, route_len, route_arcs, searches, settled nodes).
     """
@@ -237,7 +369,7 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
     pot = np.empty(n)
     g = np.empty(n)
     pred = np.empty(n, np.int64)
-    key = np.empty(n)
+    hkey = np.empty(n)
     heap = np.empty(n, np.int64)
     pos = np.full(n, -1, np.int64)
     stamp = np.zeros(n, np.int64)
@@ -255,14 +387,22 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
     cur = 0
     searches = 0
     settled = 0
-    for gi in range(c, group_dest.shape[0], n_chunks):
+    n_groups = group_dest.shape[0]
+    while True:
+        gi = fetch_add(next_group, 0, 1)
+        if gi >= n_groups:
+            break
         d = group_dest[gi]
         reverse_tree(d, rindptr, rarcs, tail, base_cost, blocked, pot, heap, pos, succ)
         for i in range(n):
             pos[i] = -1
+            # an infinite potential keeps the searches out of dead ends (the origin's own
+            # potential is its first key only)
+            if dead[i] and i != d:
+                pot[i] = np.inf
         for k in range(group_ptr[gi], group_ptr[gi + 1]):
             o = od_orig[k]
-            if o == d or pot[o] == np.inf:
+            if o == d or succ[o] < 0:
                 continue
             first = nr
             n_mod = 0
@@ -283,8 +423,8 @@ def penalty_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, b
                         v = head[e]
                 else:
                     cur += 1
-                    done = _astar(o, d, indptr, head, pc, pot, blocked, g, pred, key, heap, pos,
-                                  stamp, cur, stamp, -1)
+                    done = _astar_pen(o, d, indptr, head, pc, pot, blocked, g, pred, hkey, heap,
+                                      pos, stamp, cur)
                     if done < 0:
                         break
                     settled += done
@@ -321,10 +461,11 @@ def _mix(a):
 
 
 @njit(**JIT)
-def elimination_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cost, blocked,
+def elimination_routes(next_group, indptr, head, tail, rindptr, rarcs, base_cost, blocked,
                        group_dest, group_ptr, od_orig, od_id, max_routes, max_depth, max_misses):
     """Route sets by breadth-first search with link elimination (Rieser-Schuessler, Balmer and
-    Axhausen 2013) for the destination groups c, c + n_chunks, ...
+    Axhausen 2013) for the destination groups handed out by the shared counter
+    ``next_group[0]``, as :func:`penalty_routes`.
 
     Level 0 is the network itself and its least-cost route. Each network of a level spawns, for
     every arc of its route, the network with that arc removed as well; its least-cost route is a
@@ -353,7 +494,11 @@ def elimination_routes(c, n_chunks, indptr, head, tail, rindptr, rarcs, base_cos
     nr = 0
     na = 0
     cur = 0
-    for gi in range(c, group_dest.shape[0], n_chunks):
+    n_groups = group_dest.shape[0]
+    while True:
+        gi = fetch_add(next_group, 0, 1)
+        if gi >= n_groups:
+            break
         d = group_dest[gi]
         reverse_tree(d, rindptr, rarcs, tail, base_cost, blocked, pot, heap, pos, succ)
         for i in range(n):
