@@ -137,6 +137,17 @@ def edit(path: Path, fn: Callable[[list[list[str]]], list[list[str]]]) -> None:
     path.write_bytes(_write(fn(_rows(path.read_bytes()))))
 
 
+def set_cell(folder: Path, table: str, key: dict, col: str, value: str) -> None:
+    """Set ``col`` to ``value`` on the rows of ``folder/table.csv`` that match ``key``."""
+    def fn(rows):
+        h = rows[0]
+        for r in rows[1:]:
+            if all(r[h.index(k)] == v for k, v in key.items()):
+                r[h.index(col)] = value
+        return rows
+    edit(folder / f"{table}.csv", fn)
+
+
 def mutate_file(path: Path, rng: random.Random, mutations=CSV_MUTATIONS) -> str:
     """Apply one random mutation to ``path``; returns its label."""
     m = rng.choice(mutations)

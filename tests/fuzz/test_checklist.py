@@ -21,18 +21,13 @@ from karvan.freight.corridor import load_corridor
 from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
 from tests.fuzz.mutations import copy_folder, edit, sioux
+from tests.fuzz.mutations import set_cell as write_cell
 
 
 def set_cell(table: str, key: dict, col: str, value: str):
     """An edit of a corridor folder: ``col`` set to ``value`` on the rows matching ``key``."""
     def apply(folder: Path) -> None:
-        def fn(rows):
-            h = rows[0]
-            for r in rows[1:]:
-                if all(r[h.index(k)] == v for k, v in key.items()):
-                    r[h.index(col)] = value
-            return rows
-        edit(folder / f"{table}.csv", fn)
+        write_cell(folder, table, key, col, value)
     return apply
 
 

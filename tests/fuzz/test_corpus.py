@@ -14,7 +14,7 @@ from karvan.errors import InputError
 from karvan.freight.corridor import load_corridor
 from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
-from tests.fuzz.mutations import edit, sioux
+from tests.fuzz.mutations import edit, set_cell, sioux
 
 
 def rejected(folder: Path, *needles: str) -> str:
@@ -24,16 +24,6 @@ def rejected(folder: Path, *needles: str) -> str:
     for n in needles:
         assert n in msg, (n, msg)
     return msg
-
-
-def set_cell(folder: Path, table: str, key: dict, col: str, value: str) -> None:
-    def fn(rows):
-        h = rows[0]
-        for r in rows[1:]:
-            if all(r[h.index(k)] == v for k, v in key.items()):
-                r[h.index(col)] = value
-        return rows
-    edit(folder / f"{table}.csv", fn)
 
 
 # -- silent wrong answers -------------------------------------------------------------------------
