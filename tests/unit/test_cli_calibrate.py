@@ -18,7 +18,8 @@ runner = CliRunner()
 def test_calibrate_writes_the_estimate_and_fit_and_validation(tmp_path):
     before = hash_folder(builtin_corridor_folder())
     out = tmp_path / "cal"
-    r = runner.invoke(app, ["calibrate", "--out", str(out), "--max-iter", "3", "-q"],
+    r = runner.invoke(app, ["calibrate", "--out", str(out), "--max-iter", "3", "--choice",
+                            "deterministic", "-q"],
                       env={"COLUMNS": "200"})
     man = json.loads((out / "manifest.json").read_text())
     assert r.exit_code == (0 if man["converged"] else 1), r.output
@@ -37,3 +38,44 @@ def test_calibrate_writes_the_estimate_and_fit_and_validation(tmp_path):
     for name in ("moved_cells.csv", "counts.csv", "iterations.csv", "cross_validation.csv"):
         assert (out / name).is_file()
     assert hash_folder(builtin_corridor_folder()) == before
+
+
+def test_write_puts_the_logit_estimate_into_the_dataset_and_runs_use_it(tmp_path):
+    import shutil
+
+    from karvan.freight.corridor import load_corridor
+
+    data = tmp_path / "corridor"
+    shutil.copytree(builtin_corridor_folder(), data)
+    demand_csv = (data / "demand.csv").read_bytes()
+    out = tmp_path / "cal"
+    r = runner.invoke(app, ["calibrate", "--data", str(data), "--out", str(out), "--write",
+                            "-q"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["settings"]["choice"] == "logit" and man["written_to_dataset"]
+    assert "logit" in man["method"]
+    assert (data / "demand.csv").read_bytes() == demand_csv  # the prior is left as it was
+    est = pd.read_csv(data / "od_estimate.csv")
+    ds = load_corridor(data)
+    assert ds.demand_estimated
+    assert len(est) == len(ds.prior_demand) == len(ds.demand)
+    key = ["origin_zone_id", "destination_zone_id", "commodity_id"]
+    m = ds.demand.merge(est, on=key, suffixes=("", "_est"))
+    assert len(m) == len(est)
+    assert (m["tonnes_per_year"] == m["tonnes_per_year_est"]).all()
+    p = ds.prior_demand.merge(est, on=key, suffixes=("", "_est"))
+    assert (p["tonnes_per_year"] == p["prior_tonnes_per_year"]).all()
+    assert (est["tonnes_per_year"] != est["prior_tonnes_per_year"]).any()
+    assert set(est["source"]) == {"KV_ODME"} and set(est["confidence"]) == {"estimate"}
+    # a run of the dataset reproduces the estimate's fit (same demand, same model)
+    res = tmp_path / "res"
+    r = runner.invoke(app, ["run", "baseline", "--data", str(data), "--out", str(res),
+                            "--no-report", "--no-gpkg", "--no-lp", "-q"])
+    assert r.exit_code == 0, r.output
+    run_cal = pd.read_csv(res / "baseline" / "calibration.csv").set_index("observed_id")
+    cal = pd.read_csv(out / "calibration.csv").set_index("observed_id")
+    both = cal["modelled_tonnes"].notna()
+    assert both.sum() > 20
+    pd.testing.assert_series_equal(run_cal.loc[both[both].index, "modelled_tonnes"],
+                                   cal.loc[both, "modelled_tonnes"], rtol=1e-6)

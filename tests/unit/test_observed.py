@@ -74,6 +74,9 @@ def test_matrix_on_hand_made_routes(data, base):
         ("from_az", "RU-AZ_SAMUR", "both", "", "AZ>*", "", 2024, 1, "true", "fit"),
         ("either_ir", "RU-AZ_SAMUR", "both", "", "IR", "", 2024, 1, "true", "fit"),
         ("boxes", "RU-AZ_SAMUR", "both", "containers", "", "", 2024, 1, "true", "fit"),
+        ("not_ir", "RU-AZ_SAMUR", "both", "", "!IR", "", 2024, 1, "true", "fit"),
+        ("not_az_ru", "RU-AZ_SAMUR", "both", "", "!RU<>AZ", "", 2024, 1, "true", "fit"),
+        ("not_from_ir", "RU-AZ_SAMUR", "both", "", "!IR>*", "", 2024, 1, "true", "fit"),
         ("trade_pair", "RU<>AZ", "element", "", "", "", 2024, 1, "false", "fit"),
         ("trade_one", "IR>RU", "element", "", "", "", 2024, 1, "false", "fit"),
         ("trade_wrong_way", "RU>IR", "element", "", "", "", 2024, 1, "false", "fit"),
@@ -84,7 +87,8 @@ def test_matrix_on_hand_made_routes(data, base):
         "rail": [0.6, 1.0], "border": [1.0, 1.0], "south": [0.0, 0.0], "north": [0.6, 1.0],
         "both_borders": [0.0, 1.0], "alternatives": [1.0, 1.0], "rail_transit": [0.0, 1.0],
         "road_transit": [0.0, 0.0], "from_az": [1.0, 0.0], "either_ir": [0.0, 1.0],
-        "boxes": [0.0, 1.0], "trade_pair": [1.0, 0.0], "trade_one": [0.0, 1.0],
+        "boxes": [0.0, 1.0], "not_ir": [1.0, 0.0], "not_az_ru": [0.0, 1.0],
+        "not_from_ir": [1.0, 0.0], "trade_pair": [1.0, 0.0], "trade_one": [0.0, 1.0],
         "trade_wrong_way": [0.0, 0.0],
     }
     for i, r in enumerate(rows):
@@ -98,13 +102,14 @@ def test_bad_rows_are_reported_together(data):
         ("c", "B_RU_AZ_SAMUR_RAIL", "NOWHERE>ELSEWHERE", "", "", "", 2024, 1, "true", "fit"),
         ("d", "B_RU_AZ_SAMUR_RAIL", "both", "gold", "QQ", "", 2024, 0, "maybe", "test"),
         ("e", "B_RU_AZ_SAMUR_RAIL", "both", "", "", "rail", 2024, 1, "false", "validate"),
+        ("f", "B_RU_AZ_SAMUR_RAIL", "both", "", "!QQ<>RU", "", 2024, 1, "true", "fit"),
     ]
     with pytest.raises(InputError) as e:
         _parse(data, rows)
     msg = str(e.value)
     for part in ("(a)", "NO_SUCH_LINK", "(b)", "cannot be combined", "(c)", "matches neither",
                  "(d)", "gold", "QQ", "tonnes_per_year", "independent", "role", "(e)",
-                 "transit terms", "must be independent"):
+                 "transit terms", "must be independent", "(f)", "!QQ<>RU"):
         assert part in msg, part
 
 

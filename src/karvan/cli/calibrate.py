@@ -47,8 +47,12 @@ def calibrate(
         help="With --crossval: 0 refits each fold on the fit's linearised model (one run per "
              "fold to predict); N > 0 refits it with the model, at most N evaluations.")] = 0,
     write: Annotated[bool, typer.Option(
-        "--write", help="With --parameters: also write the calibrated values into the "
-                        "dataset's choice_parameter.csv.")] = False,
+        "--write", help="Also write the result into the dataset: the estimated demand as "
+                        "od_estimate.csv (every run then uses it), or with --parameters the "
+                        "calibrated values into choice_parameter.csv.")] = False,
+    choice: Annotated[str, typer.Option(
+        help="Choice model of the OD estimation's assignment: logit (as `karvan run`) or "
+             "deterministic (user equilibrium).")] = "logit",
     max_evaluations: Annotated[int | None, typer.Option(
         help="With --parameters: most evaluations of the objective (each a run of every "
              "observed year; the Jacobian's runs not counted).")] = None,
@@ -64,8 +68,9 @@ def calibrate(
     Validation rows are never fitted to. Writes demand_estimated.csv (prior, estimate and
     standard error of every demand row), moved_cells.csv (rows moved by more than 50 %),
     counts.csv, iterations.csv, calibration.csv (every observed row against the prior and the
-    estimate), calibration_summary.csv, cross_validation.csv and manifest.json to --out; the
-    dataset itself is not changed.
+    estimate), calibration_summary.csv, cross_validation.csv and manifest.json to --out;
+    --write also puts the estimate into the dataset as od_estimate.csv, which every run then
+    uses instead of demand.csv's tonnes (the prior is always demand.csv itself).
 
     With --parameters, fits the choice parameters to the fit rows instead (bounded weighted
     least squares with each parameter's prior as a penalty, standard errors from the Jacobian
@@ -82,7 +87,8 @@ def calibrate(
         With code 1 when the estimation did not converge in --max-iter rounds (or the
         parameter fit did not succeed).
     typer.BadParameter
-        --fit or --write without --parameters.
+        --fit or --crossval without --parameters, an unknown --choice, --write on a dataset
+        without a folder.
     """
     if parameters:
         from karvan.cli.calibrate_parameters import calibrate_parameters
@@ -92,8 +98,10 @@ def calibrate(
                              prior=prior, crossval=crossval,
                              crossval_evaluations=crossval_evaluations)
         return
-    if fit or write or crossval:
-        raise typer.BadParameter("--fit, --write and --crossval go with --parameters.")
+    if fit or crossval:
+        raise typer.BadParameter("--fit and --crossval go with --parameters.")
+    if choice not in ("logit", "deterministic"):
+        raise typer.BadParameter(f"--choice {choice!r}: use logit or deterministic.")
     import datetime
     import json
 
@@ -105,16 +113,18 @@ def calibrate(
     from karvan.calibrate.statistics import TARGETS, display_summary
     from karvan.cli.tables import print_tables
     from karvan.freight.corridor import load_corridor
-    from karvan.io.atomic import atomic_folder
+    from karvan.io.atomic import atomic_folder, atomic_write_text
     from karvan.io.hashing import hash_folder
-    from karvan.scenario.calibration import corridor_runner, estimate_demand
+    from karvan.scenario.calibration import corridor_runner, estimate_demand, od_estimate_table
     from karvan.scenario.summary import SummaryTable
 
     dataset = load_corridor(data)
+    if write and dataset.folder is None:
+        raise typer.BadParameter("--write needs a dataset folder.")
     rounds = []
 
     def runner_with_progress():
-        run = corridor_runner(dataset, gap=gap)
+        run = corridor_runner(dataset, gap=gap, choice=choice)
 
         def wrapped(q):
             rounds.append(len(rounds))
@@ -148,11 +158,13 @@ def calibrate(
         "karvan_version": __version__,
         "date": datetime.date.today().isoformat(),
         "method": "OD estimation, generalized least squares (Cascetta 1984), bi-level with the "
-                  "deterministic equilibrium (Algorithm B)",
+                  + ("logit choice model (nested logit over route families, hard capacities)"
+                     if choice == "logit" else "deterministic equilibrium (Algorithm B)"),
         "dataset": str(dataset.folder),
         "inputs_sha256_16": hash_folder(dataset.folder) if dataset.folder else {},
         "settings": {"prior_rse": prior_rse, "max_factor": max_factor, "tol": tol,
-                     "max_iter": max_iter, "gap": gap},
+                     "max_iter": max_iter, "gap": gap, "choice": choice},
+        "written_to_dataset": bool(write),
         "observations_fitted": list(est.counts["observed_id"]),
         "converged": bool(res.converged), "rounds": int(res.iterations),
         "demand_t": {"prior": float(res.prior.sum()), "estimate": float(res.estimate.sum())},
@@ -167,6 +179,14 @@ def calibrate(
         summary.to_csv(tmp / "calibration_summary.csv", index=False)
         cv.to_csv(tmp / "cross_validation.csv", index=False)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    if write:
+        if not res.converged:
+            out.print("the estimation did not converge: od_estimate.csv is not written",
+                      highlight=False)
+        else:
+            atomic_write_text(dataset.folder / "od_estimate.csv",
+                              od_estimate_table(est, choice=choice,
+                                                date=manifest["date"]).to_csv(index=False))
     shown = pd.concat([display_summary(sum_before, "prior"), display_summary(sum_after,
                                                                              "estimate")],
                       ignore_index=True).rename(columns={"scenario": "demand"})
@@ -187,6 +207,9 @@ def calibrate(
     if len(pooled):
         out.print(f"leave-one-source-out (proportions held): median |ln M/C| of the left-out "
                   f"fit rows {float(pooled.iloc[0]):.2f} over {len(cv)} rows", highlight=False)
-    out.print(f"written to {out_dir}/ (the dataset is unchanged)", highlight=False)
+    out.print(f"written to {out_dir}/ and {dataset.folder / 'od_estimate.csv'} (every run now "
+              "uses the estimate)" if write and res.converged else
+              f"written to {out_dir}/ (the dataset is unchanged; --write puts the estimate "
+              "into it)", highlight=False)
     if not res.converged:
         raise typer.Exit(1)

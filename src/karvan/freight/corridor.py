@@ -54,12 +54,81 @@ class CorridorData:
     their own here, such as ``route_option`` and ``shipper_od``)."""
 
     @property
+    def prior_demand(self) -> pd.DataFrame:
+        """``demand.csv`` as written (the generator's table, the prior of OD estimation);
+        :attr:`demand` is the same rows with ``od_estimate.csv``'s tonnes where that file is
+        present (:attr:`demand_estimated`)."""
+        return self.tables.get("demand", self.demand)
+
+    @property
+    def demand_estimated(self) -> bool:
+        """Whether the runs use the demand of ``od_estimate.csv`` rather than ``demand.csv``."""
+        return "od_estimate" in self.tables
+
+    @property
     def commodity_ids(self) -> list[str]:
         return list(self.commodities["commodity_id"])
 
     def zone_country(self) -> dict[str, str]:
         """zone_id -> ISO country code."""
         return dict(zip(self.zones["zone_id"], self.zones["country"]))
+
+
+OD_KEY = ["origin_zone_id", "destination_zone_id", "commodity_id"]
+
+
+def _check_od_estimate(checker, est, demand) -> None:
+    """``od_estimate.csv`` against ``demand.csv``: one row for every demand row, and each row's
+    prior equal to the demand row's tonnes (else demand.csv changed after the estimate)."""
+    import numpy as np
+
+    from karvan.errors import Violation
+
+    fix = ("re-run `karvan calibrate --write` on the current demand.csv (OD estimation), or "
+           "delete od_estimate.csv to run on demand.csv")
+    dkey = dict(zip(zip(*(demand[k] for k in OD_KEY)), demand["tonnes_per_year"]))
+    seen = set()
+    line = (lambda i: int(est.lines[i])) if est.lines is not None else (lambda i: None)
+    for i, (k, p) in enumerate(zip(zip(*(est[c] for c in OD_KEY)), est["prior_tonnes_per_year"])):
+        seen.add(k)
+        t = dkey.get(k)
+        if t is None or not np.isfinite(p):
+            continue  # unknown rows: the foreign key; blank: the schema
+        if abs(p - t) > 1e-6 * max(abs(t), 1.0):
+            checker.add(Violation("od_estimate.csv", line(i), "prior_tonnes_per_year",
+                                  f"{p:,.0f} against {t:,.0f} t in demand.csv",
+                                  "differs from the row's tonnes in demand.csv (demand.csv "
+                                  "changed after the estimate was written)", fix,
+                                  " > ".join(k)))
+    missing = [" > ".join(k) for k in dkey if k not in seen]
+    if missing:
+        from karvan.errors import format_ids
+
+        checker.message(f"od_estimate.csv has no row for {len(missing)} row(s) of demand.csv "
+                        f"({format_ids(missing)}): demand.csv changed after the estimate was "
+                        f"written; {fix}.", file="od_estimate.csv")
+
+
+def apply_od_estimate(demand: pd.DataFrame, estimate: pd.DataFrame) -> pd.DataFrame:
+    """``demand`` with ``tonnes_per_year`` of ``estimate`` (``od_estimate.csv``), row by row;
+    the row order and the other columns of ``demand`` are kept.
+
+    Raises
+    ------
+    InputError
+        A demand row without a row of the estimate.
+    """
+    est = estimate.set_index(OD_KEY)["tonnes_per_year"]
+    idx = pd.MultiIndex.from_frame(demand[OD_KEY])
+    t = est.reindex(idx)
+    if t.isna().any():
+        from karvan.errors import format_ids
+
+        miss = [" > ".join(k) for k in idx[t.isna().to_numpy()]]
+        raise InputError(f"od_estimate.csv has no row for {len(miss)} row(s) of demand.csv "
+                         f"({format_ids(miss)}): re-run `karvan calibrate --write`, or delete "
+                         "od_estimate.csv.", "od_estimate.csv")
+    return demand.assign(tonnes_per_year=t.to_numpy(dtype=float))
 
 
 def builtin_corridor_folder() -> Path:
@@ -92,6 +161,8 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     checker = Checker()
     tables = checker.folder(folder, family_schemas("corridor"))
     checker.references(tables)
+    if "od_estimate" in tables and "demand" in tables:
+        _check_od_estimate(checker, tables["od_estimate"], tables["demand"])
     config: dict = {}
     if "config" in tables and len(tables["config"]):
         row = {k: v[0] for k, v in tables["config"].columns.items()}
@@ -110,8 +181,11 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     config["source"] = str(folder)
     config["tables"] = {"zone": zones}
     base_year = int(config.get("base_year", 2024))
+    demand = frames["demand"]
+    if "od_estimate" in frames:
+        demand = apply_od_estimate(demand, frames["od_estimate"])
     return CorridorData(nodes=nodes, links=links, zones=zones, commodities=frames["commodity"],
-                        tariffs=frames["tariff"], demand=frames["demand"],
+                        tariffs=frames["tariff"], demand=demand,
                         growth=frames["growth"], observed=frames["observed"],
                         sources=frames["sources"],
                         tariffs_by_commodity=frames.get("tariff_commodity"), config=config,

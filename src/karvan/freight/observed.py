@@ -250,6 +250,13 @@ def _parse_od(text: str, countries: set[str], at: str, problems: list[str]
               ) -> tuple[str, str, str] | None:
     if not text:
         return None
+    if text.startswith("!"):  # every flow but those of the subset after the "!"
+        inner = _parse_od(text[1:].strip(), countries, at, [])
+        if inner is None:
+            problems.append(f"{at}: od_countries {text!r}: after '!' must come C, A>B or "
+                            "A<>B with country codes (* for any country in A>B).")
+            return None
+        return (inner[0], inner[1], "not-" + inner[2])
     if "<>" in text:
         a, b = (s.strip() for s in text.split("<>", 1))
         how = "both"
@@ -261,7 +268,8 @@ def _parse_od(text: str, countries: set[str], at: str, problems: list[str]
     bad = [c for c in (a, b) if c != "*" and c not in countries]
     if bad or (how == "either" and a == "*"):
         problems.append(f"{at}: od_countries {text!r} must be C, A>B, A<>B with country codes "
-                        "(* for any country in A>B).")
+                        "(* for any country in A>B), or one of them after '!' for every flow "
+                        "but those.")
         return None
     return (a, b, how)
 
@@ -283,6 +291,8 @@ def _od_match(od: tuple[str, str, str] | None, oc: np.ndarray, dc: np.ndarray) -
     if od is None:
         return np.ones(len(oc), dtype=bool)
     a, b, how = od
+    if how.startswith("not-"):
+        return ~_od_match((a, b, how[4:]), oc, dc)
     if how == "either":
         return (oc == a) | (dc == a)
     fwd = ((oc == a) if a != "*" else np.ones(len(oc), bool)) & (

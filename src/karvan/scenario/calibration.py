@@ -49,10 +49,37 @@ def estimate_demand(data: CorridorData, *, runner: Runner | None = None, **kwarg
                     ) -> CorridorEstimate:
     """OD estimation of the corridor's base-year demand from the ``fit`` rows of its
     ``observed.csv`` (keywords: :func:`karvan.calibrate.corridor.estimate_corridor_demand`);
-    the deterministic equilibrium unless another ``runner`` is given."""
+    the deterministic equilibrium unless another ``runner`` is given. The prior is
+    ``demand.csv`` as written (:attr:`CorridorData.prior_demand`), also where the dataset has an
+    ``od_estimate.csv`` from an earlier estimation."""
+    prior = data.prior_demand
+    if data.demand_estimated:
+        data = replace(data, demand=prior)
     return estimate_corridor_demand(
-        data.observed, data.demand, runner or corridor_runner(data), link_table=data.links,
+        data.observed, prior, runner or corridor_runner(data), link_table=data.links,
         zone_country=data.zone_country(), commodities=data.commodity_ids, **kwargs)
+
+
+def od_estimate_table(est: CorridorEstimate, *, choice: str, date: str,
+                      source: str = "KV_ODME") -> pd.DataFrame:
+    """The dataset's ``od_estimate.csv`` for an estimate: every demand row with its prior, the
+    estimate and its standard error, and the provenance columns (``confidence`` estimate)."""
+    from karvan.freight.corridor import OD_KEY
+
+    d = est.demand
+    model = ("the logit choice model" if choice == "logit"
+             else "the deterministic equilibrium")
+    fitted = est.counts["observed_id"].astype(str)
+    out = d[OD_KEY].copy()
+    out["prior_tonnes_per_year"] = d["prior_tonnes_per_year"].to_numpy(dtype=float)
+    out["tonnes_per_year"] = np.round(d["tonnes_per_year"].to_numpy(dtype=float), 1)
+    out["std_error"] = np.round(d["std_error"].to_numpy(dtype=float), 1)
+    out["source"] = source
+    out["source_date"] = date
+    out["confidence"] = "estimate"
+    out["method"] = (f"OD estimation (generalized least squares, demand.csv as prior) bi-level "
+                     f"with {model} on {len(fitted)} fit rows of observed.csv")
+    return out
 
 
 # ------------------------------------------------------------------- choice parameters

@@ -1,0 +1,104 @@
+"""od_estimate.csv: the demand every run uses after `karvan calibrate --write`, checked against
+the demand.csv it was estimated from (a stale estimate does not load), with demand.csv kept as
+the prior of the next estimation."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan.errors import InputError
+from karvan.freight.corridor import OD_KEY, builtin_corridor_folder, load_corridor
+
+PROV = {"source": "KV_ODME", "source_date": "2026-12-02", "confidence": "estimate",
+        "method": "test"}
+
+
+@pytest.fixture()
+def data(tmp_path):
+    d = tmp_path / "corridor"
+    shutil.copytree(builtin_corridor_folder(), d)
+    return d
+
+
+def _estimate(folder, factors: dict[int, float]) -> pd.DataFrame:
+    dem = pd.read_csv(folder / "demand.csv")
+    est = dem[OD_KEY].copy()
+    est["prior_tonnes_per_year"] = dem["tonnes_per_year"].astype(float)
+    est["tonnes_per_year"] = est["prior_tonnes_per_year"]
+    for i, f in factors.items():
+        est.loc[i, "tonnes_per_year"] *= f
+    est["std_error"] = np.nan
+    return est.assign(**PROV)
+
+
+def test_runs_use_the_estimate_and_keep_demand_csv_as_the_prior(data):
+    est = _estimate(data, {0: 2.0, 5: 0.5})
+    est.to_csv(data / "od_estimate.csv", index=False)
+    ds = load_corridor(data)
+    prior = pd.read_csv(data / "demand.csv")
+    assert ds.demand_estimated
+    np.testing.assert_array_equal(ds.prior_demand["tonnes_per_year"], prior["tonnes_per_year"])
+    want = prior["tonnes_per_year"].to_numpy(float).copy()
+    want[0] *= 2.0
+    want[5] *= 0.5
+    np.testing.assert_array_equal(ds.demand["tonnes_per_year"].to_numpy(float), want)
+    assert list(ds.demand.columns) == list(ds.prior_demand.columns)
+    assert not load_corridor(builtin_corridor_folder()).demand_estimated or \
+        (builtin_corridor_folder() / "od_estimate.csv").is_file()
+
+
+def test_the_rows_are_matched_by_key_not_by_position(data):
+    est = _estimate(data, {3: 3.0}).iloc[::-1]
+    est.to_csv(data / "od_estimate.csv", index=False)
+    ds = load_corridor(data)
+    prior = pd.read_csv(data / "demand.csv")
+    assert ds.demand["tonnes_per_year"].iloc[3] == 3.0 * prior["tonnes_per_year"].iloc[3]
+
+
+def test_a_stale_estimate_names_every_row_that_moved_and_the_fix(data):
+    _estimate(data, {}).to_csv(data / "od_estimate.csv", index=False)
+    dem = pd.read_csv(data / "demand.csv")
+    dem.loc[[2, 7], "tonnes_per_year"] += 1000
+    dem.to_csv(data / "demand.csv", index=False)
+    with pytest.raises(InputError) as e:
+        load_corridor(data)
+    msg = str(e.value)
+    assert "od_estimate.csv" in msg and "changed after the estimate" in msg
+    assert "on 2 rows (lines 4, 9" in msg
+    assert "4,780 against 5,780 t in demand.csv" in msg
+    assert "karvan calibrate --write" in msg
+
+
+def test_missing_and_unknown_rows_are_both_reported(data):
+    est = _estimate(data, {}).iloc[1:].copy()
+    est.iloc[0, 0] = "Z_NOWHERE"
+    est.to_csv(data / "od_estimate.csv", index=False)
+    with pytest.raises(InputError) as e:
+        load_corridor(data)
+    msg = str(e.value)
+    assert "has no row for" in msg
+    assert "Z_NOWHERE" in msg
+
+
+def test_the_next_estimation_starts_from_demand_csv_not_from_the_estimate(data):
+    from karvan.scenario.calibration import estimate_demand
+
+    _estimate(data, {0: 2.0}).to_csv(data / "od_estimate.csv", index=False)
+    ds = load_corridor(data)
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def runner(q):
+        seen.append(np.asarray(q, float).copy())
+        raise Stop
+
+    with pytest.raises(Stop):
+        estimate_demand(ds, runner=runner)
+    np.testing.assert_array_equal(seen[0], ds.prior_demand["tonnes_per_year"].to_numpy(float))
+    assert seen[0][0] != ds.demand["tonnes_per_year"].iloc[0]
