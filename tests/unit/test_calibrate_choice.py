@@ -322,3 +322,22 @@ def test_a_parameter_that_no_fit_row_sees_stays_at_its_prior(truth_counts):
     again = fit(obs, out, [*PARAMS, ghost], use_prior=True)
     np.testing.assert_allclose(again.fit.values, cf2.fit.values, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(again.fit.std_errors, cf2.fit.std_errors, rtol=1e-9)
+
+
+def test_the_model_is_run_once_per_parameter_values(truth_counts):
+    """The Jacobian at a point is asked for again in each round of the reduced chi-square: the
+    runner is called once for each distinct set of values (and once more at the fitted values
+    for their runs, when other values were run after them)."""
+    calls = []
+
+    def counting(table):
+        calls.append(tuple(np.round(pd.to_numeric(table["value"]).to_numpy(), 12)))
+        return run_toy(table)
+
+    cf = fit_choice_parameters(noisy(truth_counts, 3), prior_table(), counting, PARAMS,
+                               link_table=LINK_TABLE, zone_country=ZONE_COUNTRY,
+                               commodities=COMMODITIES)
+    repeats = [c for i, c in enumerate(calls) if c in calls[:i]]
+    final = tuple(np.round(pd.to_numeric(cf.table["value"]).to_numpy(), 12))
+    assert repeats in ([], [final]), len(repeats)
+    assert len(calls) > 2 * len(PARAMS)  # the Jacobian was computed

@@ -407,18 +407,22 @@ def fit_choice_parameters(
         return m
 
     m0 = modelled(runs0)
+    # the runs of the last parameter values (large), and the modelled counts of every values
+    # run so far (small): the Jacobian at a point is asked for again in each round of the
+    # reduced chi-square, and the model is deterministic
     cache: dict = {}
+    seen: dict = {tuple(np.round(x0, 12)): m0}
     count = {"n": 0}
 
     def model(z: np.ndarray) -> np.ndarray:
         x = x0 + step * np.asarray(z, dtype=float)
         key = tuple(np.round(x, 12))
-        if key not in cache:
-            runs = runs0 if np.array_equal(x, x0) else runner(
-                apply_parameters(table, params, x))
+        if key not in seen:
+            runs = runner(apply_parameters(table, params, x))
             cache.clear()
-            cache[key] = (runs, modelled(runs))
-        m = cache[key][1]
+            cache[key] = runs
+            seen[key] = modelled(runs)
+        m = seen[key]
         count["n"] += 1
         if callback is not None:
             callback(count["n"], x, float(np.sum(((m - y) / (rse * y)) ** 2)))
@@ -441,7 +445,7 @@ def fit_choice_parameters(
                   prior_std_errors=prior_sd if use_prior else None)
     fitted = apply_parameters(table, params, x)
     key = tuple(np.round(x, 12))
-    runs = cache[key][0] if key in cache else runner(fitted)
+    runs = cache[key] if key in cache else runs0 if np.array_equal(x, x0) else runner(fitted)
     counts = pd.DataFrame({"observed_id": [o.observed_id for o in use], "year": years,
                            "observed": y, "rse": rse, "modelled_prior": m0,
                            "modelled": fit.modelled})
