@@ -396,17 +396,19 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
         cost = np.ascontiguousarray(ue.class_costs[k])
         o, d = zone_node[od.origin_zone_id], zone_node[od.destination_zone_id]
         for op in opts.itertuples(index=False):
+            label = getattr(op, "name", None)  # name is optional: the option's id stands in
+            label = label if isinstance(label, str) and label else op.option_id
             via = [s.strip() for s in str(op.via_link_ids).split(";") if s.strip()]
             arcs = np.flatnonzero(np.isin(g.link_ids[g.arc_link], via))
             c, path = acc.best_via(g, cost, o, d, arcs)
             if not path:
                 rows.append((od.origin_zone_id, od.destination_zone_id, com, op.option_id,
-                             op.name, False, np.nan, np.nan, np.nan, np.nan, ""))
+                             label, False, np.nan, np.nan, np.nan, np.nan, ""))
                 continue
             a = np.asarray(path)
             t = float(ue.time[a].sum())
             ch = float(charges[com][a].sum())
-            rows.append((od.origin_zone_id, od.destination_zone_id, com, op.option_id, op.name,
+            rows.append((od.origin_zone_id, od.destination_zone_id, com, op.option_id, label,
                          True, t, t / 24.0, float(g.length[a].sum()), ch,
                          " > ".join(map(str, g.link_ids[g.arc_link[a]]))))
     df = pd.DataFrame(rows, columns=["origin", "destination", "commodity", "option_id", "option",
