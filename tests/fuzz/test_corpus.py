@@ -31,7 +31,7 @@ def rejected(folder: Path, *needles: str) -> str:
 def test_deleted_tariff_row_no_longer_makes_russian_rail_free(corridor):
     edit(corridor / "tariff.csv", lambda rows: [r for r in rows if r[:2] != ["rail", "RU"]])
     rejected(corridor, "tariff.csv: has no row for mode rail, country RU",
-             "needed by 20 rows of link.csv: link_id R_RU_SPB_MOSCOW")
+             "needed by 21 rows of link.csv: link_id R_RU_SPB_MOSCOW")
 
 
 def test_zone_country_must_be_an_iso_code(corridor):
@@ -43,7 +43,7 @@ def test_zone_country_must_be_an_iso_code(corridor):
 def test_renamed_speed_header_is_named(corridor):
     edit(corridor / "link.csv",
          lambda rows: [["speed_kmh" if c == "speed_kph" else c for c in rows[0]]] + rows[1:])
-    rejected(corridor, "link.csv: has no column speed_kph, which 190 rows need",
+    rejected(corridor, "link.csv: has no column speed_kph, which 192 rows need",
              "column 'speed_kmh' looks like speed_kph renamed or misspelt")
 
 
