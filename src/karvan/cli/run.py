@@ -127,7 +127,7 @@ def run(
                             comparisons=report_references(
                                 [(r.scenario.name, r.scenario.year) for r in runs],
                                 base_year=dataset.base_year),
-                            lang=lang, dataset=data)
+                            lang=lang, dataset=dataset)
         out.print(f"report: {page}")
     out.print(f"{len(runs)} scenarios in {time.perf_counter() - t0:.1f} s; results in {out_dir}/"
               f"; every run kept in {store_dir} (karvan runs list)")

@@ -121,9 +121,13 @@ def run_scenarios(data: CorridorData, specs: Sequence[Scenario], *, out_dir: str
                 pending = [pool.submit(_solve_in_worker, s, o, runs_dir,
                                        out_dir if gpkg else None) for s, o in tasks]
                 say(f"{len(specs)} scenarios on {jobs} processes")
-                results = (f.result() for f in pending)
-                for solved in results:
-                    store = _commit(solved, store, store_dir, out_dir, out, done)
+                try:
+                    for f in pending:
+                        store = _commit(f.result(), store, store_dir, out_dir, out, done)
+                except BaseException:
+                    for f in pending:
+                        f.cancel()  # those not started; the pool waits for the others
+                    raise
             return out
         for solved in results:
             store = _commit(solved, store, store_dir, out_dir, out, done)
