@@ -351,7 +351,7 @@ def add_routes_to(rs, routes: list):
     cls = {n: i for i, n in enumerate(rs.class_names)}
     zp = {z: i for i, z in enumerate(rs.zone_ids)}
     ws = [key[(cls[k], zp[o], zp[d])] for k, o, d, _ in routes]
-    known = _route_keys(rs, set(ws))
+    known = _route_keys(rs, _lengths(ws, [len(r[3]) for r in routes]))
     r_od, r_len, r_arcs = [], [], []
     for w, (_, _, _, arcs) in zip(ws, routes, strict=True):
         k = (w, np.asarray(arcs, dtype=np.int64).tobytes())
@@ -368,13 +368,27 @@ def add_routes_to(rs, routes: list):
     return out
 
 
-def _route_keys(rs, ods) -> set[tuple[int, bytes]]:
-    """(OD pair, the bytes of its arcs as int64) of every route of the pairs ``ods`` in
-    ``rs``: what a new route of those pairs is checked against (equal arcs, equal bytes)."""
+def _route_keys(rs, lengths: dict[int, set[int]]) -> set[tuple[int, bytes]]:
+    """(OD pair, the bytes of its arcs as int64) of the routes in ``rs`` of each pair of
+    ``lengths`` (OD pair -> the lengths of its new routes) with one of those lengths: what a
+    new route is checked against (equal arcs, equal bytes; routes of another length cannot
+    be equal)."""
     arcs = np.ascontiguousarray(rs.route_arcs, dtype=np.int64)
     ptr = rs.route_ptr
-    return {(int(w), arcs[ptr[i]:ptr[i + 1]].tobytes()) for w in ods
-            for i in range(rs.od_ptr[w], rs.od_ptr[w + 1])}
+    out = set()
+    for w, lens in lengths.items():
+        lo, hi = int(rs.od_ptr[w]), int(rs.od_ptr[w + 1])
+        n = np.diff(ptr[lo:hi + 1])
+        for i in np.flatnonzero(np.isin(n, list(lens))) + lo:
+            out.add((int(w), arcs[ptr[i]:ptr[i + 1]].tobytes()))
+    return out
+
+
+def _lengths(ods, lens) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = {}
+    for w, n in zip(ods, lens, strict=True):
+        out.setdefault(int(w), set()).add(int(n))
+    return out
 
 
 def add_forced(rs, forced):
@@ -384,7 +398,7 @@ def add_forced(rs, forced):
 
     assert forced.n_od == rs.n_od and (forced.od_class == rs.od_class).all()
     r = np.flatnonzero(forced.route_source == SOURCE_WAYPOINTS)
-    known = _route_keys(rs, {int(w) for w in np.unique(forced.route_od[r])})
+    known = _route_keys(rs, _lengths(forced.route_od[r], np.diff(forced.route_ptr)[r]))
     keep = []
     for i in r:
         key = (int(forced.route_od[i]), np.asarray(forced.arcs(i), dtype=np.int64).tobytes())
