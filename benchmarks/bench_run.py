@@ -107,8 +107,7 @@ def child(out: str, jobs: int | None) -> None:
 
     record: dict[str, float] = {"imports": time.perf_counter() - t0}
     _install(record)
-    if jobs is not None:
-        os.environ["KARVAN_RUN_TIMINGS"] = "1"
+    os.environ["KARVAN_RUN_TIMINGS"] = "1"  # newer code: worker phases in <out>/timings.json
     argv = ["run", "--out", out, "-q"] + ([] if jobs is None else ["--jobs", str(jobs)])
     import contextlib
     import io

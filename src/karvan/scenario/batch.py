@@ -34,9 +34,14 @@ from karvan.store import RunStore, StagedRun, stage_run
 log = logging.getLogger(__name__)
 
 
+#: the tables of a run that :func:`run_scenarios` returns (those the summary tables show)
+SUMMARY_TABLES = ("calibration_summary", "bottlenecks", "borders", "countries", "shipper")
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class BatchRun:
-    """A scenario run by :func:`run_scenarios`: what the summary and the report need of it."""
+    """A scenario run by :func:`run_scenarios`: its summary, the tables of ``SUMMARY_TABLES``
+    (the others are in ``folder``), its run id and the seconds its phases took."""
 
     scenario: Scenario
     summary: dict
@@ -196,7 +201,10 @@ def _solve(data: CorridorData, spec: Scenario, options: dict, runs_dir: Path,
             shutil.rmtree(staged.path, ignore_errors=True)
             raise
         timings["GeoPackage"] = time.perf_counter() - t
-    return _Solved(spec, r.summary, r.tables, staged, path, timings)
+    # what the printed summary reads of a run (karvan.scenario.summary); the report reads the
+    # run folders, so the other tables need not travel back from a worker
+    tables = {k: v for k, v in r.tables.items() if k in SUMMARY_TABLES}
+    return _Solved(spec, r.summary, tables, staged, path, timings)
 
 
 #: the dataset of a worker process, set once by its initializer
