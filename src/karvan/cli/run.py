@@ -36,6 +36,11 @@ def run(
     gpkg: Annotated[bool, typer.Option(help="Write <out>/<scenario>/run.gpkg: the results and "
                                             "the country outlines as layers styled for "
                                             "QGIS.")] = True,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Processes that run scenarios at once (default: the CPUs "
+                                    "available, at most the number of scenarios); 1 runs "
+                                    "them one after another. The results are the same.")]
+    = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Run corridor scenarios and print a summary; with no argument, every built-in scenario.
@@ -55,10 +60,10 @@ def run(
     from karvan.errors import InputError
     from karvan.freight.corridor import load_corridor
     from karvan.scenario import builtin_scenarios, load_scenario
+    from karvan.scenario.batch import run_scenarios, usable_cpus
     from karvan.scenario.reference import report_references, with_references
-    from karvan.scenario.run import CHOICE_TABLES, corridor_choice, run_scenario, save_run
+    from karvan.scenario.run import CHOICE_TABLES, corridor_choice
     from karvan.scenario.summary import summary_tables
-    from karvan.store import RunStore
 
     t0 = time.perf_counter()
     from karvan.scenario.run import CHOICES
@@ -89,29 +94,31 @@ def run(
     model = corridor_choice(dataset) if choice == "logit" and all(
         dataset.folder is not None and (dataset.folder / f).exists()
         for f in CHOICE_TABLES) else None
-    runs = []
-    run_store = None
-    with console.status("", spinner="dots") as status:
-        for spec in specs:
-            def say(msg: str) -> None:
-                if not quiet:
-                    status.update(msg)
-            r = run_scenario(dataset, spec, gap=gap, method=method,
-                             lp=lp and spec.name not in added, progress=say, choice=choice,
-                             choice_parameters=model)
-            if run_store is None:  # created with the first result, not before
-                run_store = RunStore(store_dir)
-            run_id = save_run(r, run_store, dataset)
-            run_store.copy_run(run_id, out_dir / spec.name)
-            if gpkg:
-                from karvan.io.geopackage import write_geopackage
+    status = None
 
-                say(f"{spec.name}: GeoPackage")
-                write_geopackage(out_dir / spec.name, data=dataset)
-            runs.append(r)
-            if not quiet:
-                console.print(f"[green]done[/] {spec.name} ({r.summary['elapsed_s']:.2f} s) -> "
-                              f"{out_dir / spec.name}, run {run_id}")
+    def say(msg: str) -> None:
+        nonlocal status
+        if quiet:
+            return
+        if status is None:  # started once the worker processes are (no thread forked along)
+            status = console.status("", spinner="dots")
+            status.start()
+        status.update(msg)
+
+    def done(r) -> None:
+        if not quiet:
+            console.print(f"[green]done[/] {r.scenario.name} ({r.summary['elapsed_s']:.2f} s) "
+                          f"-> {out_dir / r.scenario.name}, run {r.run_id}")
+
+    try:
+        runs = run_scenarios(dataset, specs, out_dir=out_dir, store_dir=store_dir,
+                             jobs=jobs if jobs is not None else usable_cpus(), gpkg=gpkg,
+                             no_lp=added, done=done, progress=say, gap=gap, method=method,
+                             lp=lp, choice=choice, choice_parameters=model)
+    finally:
+        if status is not None:
+            status.stop()
+    _write_timings(out_dir, runs)
     print_tables(summary_tables(runs), out)
     if report:
         from karvan.report import write_report
@@ -120,10 +127,26 @@ def run(
                             comparisons=report_references(
                                 [(r.scenario.name, r.scenario.year) for r in runs],
                                 base_year=dataset.base_year),
-                            lang=lang, dataset=data)
+                            lang=lang, dataset=dataset)
         out.print(f"report: {page}")
     out.print(f"{len(runs)} scenarios in {time.perf_counter() - t0:.1f} s; results in {out_dir}/"
               f"; every run kept in {store_dir} (karvan runs list)")
     out.print("These are point answers at the dataset's figures; `karvan explore "
               f"{' '.join(s.name for s in specs)} --draws 1000` gives P5/P50/P95 bands, the "
               "probability of each statement and the inputs that decide it.")
+
+
+def _write_timings(out_dir: Path, runs) -> None:
+    """With ``KARVAN_RUN_TIMINGS`` set (benchmarks/bench_run.py), the phase times of the runs,
+    summed over the scenarios, in ``<out>/timings.json``."""
+    import os
+
+    if not os.environ.get("KARVAN_RUN_TIMINGS"):
+        return
+    import json
+
+    tot: dict[str, float] = {}
+    for r in runs:
+        for k, v in r.timings.items():
+            tot[k] = tot.get(k, 0.0) + v
+    (out_dir / "timings.json").write_text(json.dumps(tot), encoding="utf-8")

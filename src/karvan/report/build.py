@@ -40,7 +40,7 @@ CAUCASUS = (37.0, 35.0, 56.0, 47.5)
 
 def write_report(runs: Sequence[str | os.PathLike | RunRecord], out: str | os.PathLike, *,
                  lang: str = "en", reference: int | None = 0, open_index: int | None = None,
-                 dataset: str | os.PathLike | None = None,
+                 dataset: str | os.PathLike | CorridorData | None = None,
                  store: RunStore | str | os.PathLike | None = None,
                  comparisons: Sequence[Any] | None = None) -> Path:
     """Write one self-contained HTML report of ``runs`` to ``out`` (atomically).
@@ -64,7 +64,8 @@ def write_report(runs: Sequence[str | os.PathLike | RunRecord], out: str | os.Pa
     open_index
         The run shown first; default: the second of two compared runs, else the first.
     dataset
-        Corridor dataset folder for the link geometry; default: the one named in each run's
+        Corridor dataset folder for the link geometry, or the dataset loaded (the one the runs
+        were made from, as ``karvan run`` passes it); default: the one named in each run's
         manifest if it exists here, else the built-in one.
     store
         The run store to look run ids and scenario names up in.
@@ -97,7 +98,7 @@ def write_report(runs: Sequence[str | os.PathLike | RunRecord], out: str | os.Pa
 
 def render_report(runs: Sequence[str | os.PathLike | RunRecord | RunResults], *,
                   lang: str = "en", reference: int | None = 0, open_index: int | None = None,
-                  dataset: str | os.PathLike | None = None,
+                  dataset: str | os.PathLike | CorridorData | None = None,
                   store: RunStore | str | os.PathLike | None = None,
                   comparisons: Sequence[Any] | None = None) -> str:
     """The report of ``runs`` as an HTML string; see :func:`write_report`.
@@ -189,6 +190,9 @@ def _comparisons(res: list[RunResults], reference: int | None, comparisons, lang
 
 def _datasets(res: list[RunResults], dataset) -> dict[int, CorridorData]:
     cache: dict[Path | None, CorridorData] = {}
+    if isinstance(dataset, CorridorData):
+        cache[dataset.folder] = dataset
+        dataset = dataset.folder
     out = {}
     for r in res:
         folder = Path(dataset) if dataset is not None else dataset_folder(r)

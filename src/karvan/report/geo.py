@@ -111,11 +111,20 @@ def link_lines(links: pd.DataFrame, nodes: pd.DataFrame, link_ids) -> dict[str, 
     straight line between its end nodes. Links whose geometry cannot be found are left out."""
     out: dict[str, np.ndarray] = {}
     has_geom = "geometry" in links.columns
-    for lid in link_ids:
+    ids = list(link_ids)
+    pos = links.index.get_indexer(ids) if links.index.is_unique else None
+    geom = links["geometry"].to_numpy(dtype=object) if has_geom else None
+    ends = links[["from_node_id", "to_node_id"]].to_numpy(dtype=object)
+    for i, lid in enumerate(ids):
         if lid not in links.index:
             continue
-        row = links.loc[lid]
-        wkt = row["geometry"] if has_geom else None
+        if pos is None:  # duplicate ids: as a row lookup would see them
+            row = links.loc[lid]
+            wkt, a, b = (row["geometry"] if has_geom else None, row["from_node_id"],
+                         row["to_node_id"])
+        else:
+            p = pos[i]
+            wkt, (a, b) = (geom[p] if has_geom else None), ends[p]
         coords = None
         if isinstance(wkt, str) and wkt.strip():
             try:
@@ -125,7 +134,6 @@ def link_lines(links: pd.DataFrame, nodes: pd.DataFrame, link_ids) -> dict[str, 
             except shapely.errors.GEOSException:
                 coords = None
         if coords is None:
-            a, b = row["from_node_id"], row["to_node_id"]
             if a in nodes.index and b in nodes.index:
                 coords = np.array([[nodes.at[a, "x_coord"], nodes.at[a, "y_coord"]],
                                    [nodes.at[b, "x_coord"], nodes.at[b, "y_coord"]]], float)

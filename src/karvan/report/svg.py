@@ -7,8 +7,9 @@ Every function returns SVG markup as a string; hover details ride on ``data-t`` 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -95,11 +96,13 @@ def flow_map(links: pd.DataFrame, lines: dict[str, np.ndarray], proj: geo.Projec
     tons = L["tonnes_tot"].fillna(0.0)
     bands, zero, syms = [], [], []
     order = tons.sort_values(ascending=False, kind="stable").index
+    rows = _rows(L)
+    tons_of = dict(zip(tons.index, tons.to_numpy(), strict=True))
     for lid in order:
         if lid not in lines:
             continue
-        r = L.loc[lid]
-        t = float(tons.loc[lid])
+        r = rows[lid]
+        t = float(tons_of[lid])
         tip = _attr(_link_tip(r, lang))
         coords = lines[lid]
         if r["mode"] in TRANSFER_MODES or r["mode"] == "border":
@@ -137,14 +140,16 @@ def diff_map(diff: pd.DataFrame, lines: dict[str, np.ndarray], proj: geo.Project
     ch = d_["tonnes_tot_diff"].fillna(0.0)
     c_max = float(ch.abs().max() or 0.0)
     ctx, bands = [], []
+    rows = _rows(d_)
+    ch_of = dict(zip(ch.index, ch.to_numpy(), strict=True))
     for lid in ch.abs().sort_values(ascending=False, kind="stable").index:
         if lid not in lines:
             continue
-        r = d_.loc[lid]
+        r = rows[lid]
         if r.get("mode") == "transfer":
             continue
         path = geo.line_path(lines[lid], proj)
-        c = float(ch.loc[lid])
+        c = float(ch_of[lid])
         tip = _attr("\n".join([
             str(r.get("name", lid)),
             f"A: {fmt_num(r['tonnes_tot_a'], lang)} {label('tonnes_yr', lang)}",
@@ -163,7 +168,16 @@ def diff_map(diff: pd.DataFrame, lines: dict[str, np.ndarray], proj: geo.Project
             + "".join(ctx) + "".join(bands) + "</g></svg>")
 
 
-def _link_tip(r: pd.Series, lang: str) -> str:
+def _rows(frame: pd.DataFrame) -> dict:
+    """Each row of ``frame`` (unique index) as a dict column -> value, read once (a row looked
+    up with ``.loc`` one at a time costs a hundred times more)."""
+    cols = list(frame.columns)
+    values = [frame[c].to_numpy(dtype=object) for c in cols]
+    return {k: dict(zip(cols, vals, strict=True))
+            for k, *vals in zip(frame.index, *values, strict=True)}
+
+
+def _link_tip(r: Mapping[str, Any], lang: str) -> str:
     yr = label("tonnes_yr", lang)
     lines = [str(r.get("name") or r["link_id"]),
              f"{mode_name(str(r['mode']), lang)} · {country_name(str(r.get('country')), lang)}"

@@ -351,11 +351,10 @@ def add_routes_to(rs, routes: list):
     cls = {n: i for i, n in enumerate(rs.class_names)}
     zp = {z: i for i, z in enumerate(rs.zone_ids)}
     ws = [key[(cls[k], zp[o], zp[d])] for k, o, d, _ in routes]
-    known = {(w, tuple(rs.arcs(i).tolist())) for w in set(ws)
-             for i in range(rs.od_ptr[w], rs.od_ptr[w + 1])}
+    known = _route_keys(rs, _lengths(ws, [len(r[3]) for r in routes]))
     r_od, r_len, r_arcs = [], [], []
     for w, (_, _, _, arcs) in zip(ws, routes, strict=True):
-        k = (w, tuple(arcs.tolist()))
+        k = (w, np.asarray(arcs, dtype=np.int64).tobytes())
         if k in known:
             continue
         known.add(k)
@@ -369,6 +368,29 @@ def add_routes_to(rs, routes: list):
     return out
 
 
+def _route_keys(rs, lengths: dict[int, set[int]]) -> set[tuple[int, bytes]]:
+    """(OD pair, the bytes of its arcs as int64) of the routes in ``rs`` of each pair of
+    ``lengths`` (OD pair -> the lengths of its new routes) with one of those lengths: what a
+    new route is checked against (equal arcs, equal bytes; routes of another length cannot
+    be equal)."""
+    arcs = np.ascontiguousarray(rs.route_arcs, dtype=np.int64)
+    ptr = rs.route_ptr
+    out = set()
+    for w, lens in lengths.items():
+        lo, hi = int(rs.od_ptr[w]), int(rs.od_ptr[w + 1])
+        n = np.diff(ptr[lo:hi + 1])
+        for i in np.flatnonzero(np.isin(n, list(lens))) + lo:
+            out.add((int(w), arcs[ptr[i]:ptr[i + 1]].tobytes()))
+    return out
+
+
+def _lengths(ods, lens) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = {}
+    for w, n in zip(ods, lens, strict=True):
+        out.setdefault(int(w), set()).add(int(n))
+    return out
+
+
 def add_forced(rs, forced):
     """``rs`` with the forced routes (waypoints) of ``forced``, a route set of the same OD
     pairs, that it does not hold yet."""
@@ -376,11 +398,10 @@ def add_forced(rs, forced):
 
     assert forced.n_od == rs.n_od and (forced.od_class == rs.od_class).all()
     r = np.flatnonzero(forced.route_source == SOURCE_WAYPOINTS)
-    known = {(int(w), tuple(rs.arcs(i).tolist())) for w in np.unique(forced.route_od[r])
-             for i in range(rs.od_ptr[w], rs.od_ptr[w + 1])}
+    known = _route_keys(rs, _lengths(forced.route_od[r], np.diff(forced.route_ptr)[r]))
     keep = []
     for i in r:
-        key = (int(forced.route_od[i]), tuple(forced.arcs(i).tolist()))
+        key = (int(forced.route_od[i]), np.asarray(forced.arcs(i), dtype=np.int64).tobytes())
         if key not in known:
             known.add(key)
             keep.append(i)

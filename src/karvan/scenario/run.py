@@ -76,6 +76,7 @@ def run_scenario(
     backcasts: bool = True,
     choice: str = "logit",
     choice_parameters: pd.DataFrame | CorridorChoice | None = None,
+    flows_only: bool = False,
 ) -> ScenarioRun:
     """Apply ``scenario`` to ``data``, assign, and compute every result table.
 
@@ -102,6 +103,9 @@ def run_scenario(
         A run of the base year also runs the back-casts (:mod:`karvan.scenario.reference`), so
         that its calibration table compares every reported volume with a run of the volume's
         year, under the same choice model.
+    flows_only
+        Stop after the solve: the run's ``flows`` (what the calibration table of another run
+        compares, as for a back-cast), no result tables, no summary.
 
     Raises
     ------
@@ -158,9 +162,12 @@ def run_scenario(
                  for k, v in com.get("value_usd_per_t", pd.Series(np.nan, index=com.index)).items()}
         pen = {c.name: value[acc.commodity_of(c.name)] for c in classes}
         lp_res = solve_capacity_lp(net, demand, classes, unserved_penalty=pen)
-    say(f"{scenario.name}: tables")
     g = ue.graph
     raw_routes = crun.routes if crun is not None else route_flows(ue, min_share=1e-9)
+    flows = RunFlows(scenario.name, scenario.year, raw_routes, g, inputs.links, inputs.demand)
+    if flows_only:
+        return ScenarioRun(scenario, inputs, net, ue, lp_res, {}, {}, {}, flows)
+    say(f"{scenario.name}: tables")
     links = acc.link_results(net, ue, lp_res, data.commodities)
     routes = acc.route_table(raw_routes, net, g, ue.time, vot)
     if crun is not None:
@@ -191,18 +198,16 @@ def run_scenario(
         tables["links"] = links
         tables["capacities"] = crun.capacities
         tables["choice_unserved"] = crun.unserved
-    flows = RunFlows(scenario.name, scenario.year, raw_routes, g, inputs.links, inputs.demand)
     cal_runs = {scenario.year: flows}
     if backcasts and scenario.year == data.base_year:
         years = pd.to_numeric(data.observed["year"], errors="coerce")
         for y in (y for y in backcast_years() if (years == y).any()):
             say(f"{scenario.name}: back-cast {y} for the calibration table")
             try:
-                cal_runs[y] = run_scenario(data, backcast_scenario(y), gap=gap, method=method,
-                                           max_iter=max_iter, lp=False, backcasts=False,
-                                           choice=choice,
-                                           choice_parameters=model if choice == "logit"
-                                           else choice_parameters).flows
+                cal_runs[y] = _backcast_flows(data, y, gap=gap, method=method,
+                                              max_iter=max_iter, choice=choice,
+                                              choice_parameters=model if choice == "logit"
+                                              else choice_parameters)
             except InputError as e:
                 log.warning("back-cast %d does not apply to this dataset, its reported volumes "
                             "are not compared: %s", y, e)
@@ -255,6 +260,12 @@ def run_scenario(
     if crun is not None:
         settings.update(crun.settings)
     return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings, flows)
+
+
+def _backcast_flows(data: CorridorData, year: int, **options) -> RunFlows:
+    """The flows of the back-cast of ``year`` (only the solve: no tables of its own)."""
+    return run_scenario(data, backcast_scenario(year), lp=False, backcasts=False,
+                        flows_only=True, **options).flows
 
 
 #: the choice models of ``karvan run --choice``
@@ -359,18 +370,23 @@ def _split_unreachable(net: Network, rows: pd.DataFrame, bans=()
     links banned to them), set apart: a scenario that cuts a region off reports that demand
     instead of failing."""
     g = compile_graph(net)
-    zi = dict(zip(g.zone_ids, range(len(g.zone_ids))))
+    zi = pd.Index(g.zone_ids)
+    oi = zi.get_indexer(rows["origin_zone_id"])
+    di = zi.get_indexer(rows["destination_zone_id"])
     ok = np.zeros(len(rows), dtype=bool)
-    segs = rows["segment"].to_numpy() if "segment" in rows else np.full(len(rows), "")
-    for banned in {frozenset(_banned(s, bans)) for s in segs}:
+    segs = (rows["segment"].to_numpy(dtype=object) if "segment" in rows
+            else np.full(len(rows), "", dtype=object))
+    # the links banned to each segment, and the rows of each set of banned links
+    banned_of = {s: frozenset(_banned(s, bans)) for s in dict.fromkeys(segs)}
+    code = {b: i for i, b in enumerate(dict.fromkeys(banned_of.values()))}
+    row_code = np.fromiter((code[banned_of[s]] for s in segs), dtype=np.int64, count=len(segs))
+    for banned, c in code.items():
         cost = g.free_flow_time.copy()
         if banned:
             cost[np.isin(g.link_ids[g.arc_link], list(banned))] = np.inf
         reach = zone_reachability(g, cost)
-        for j, (o, d, s) in enumerate(zip(rows["origin_zone_id"], rows["destination_zone_id"],
-                                          segs)):
-            if frozenset(_banned(s, bans)) == banned:
-                ok[j] = reach[zi[o], zi[d]]
+        j = np.flatnonzero(row_code == c)
+        ok[j] = reach[oi[j], di[j]]
     return rows[ok], rows[~ok]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from karvan.io.run_folder import RunRecord, read_manifest, write_run_folder
 from karvan.store.diff import diff_table
-from karvan.store.runstore import RunStore, new_run_id, resolve_run
+from karvan.store.runstore import RunStore, StagedRun, new_run_id, resolve_run, stage_run
 
-__all__ = ["RunRecord", "RunStore", "diff_table", "new_run_id", "read_manifest", "resolve_run",
-           "write_run_folder"]
+__all__ = ["RunRecord", "RunStore", "StagedRun", "diff_table", "new_run_id", "read_manifest",
+           "resolve_run", "stage_run", "write_run_folder"]

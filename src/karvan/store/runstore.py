@@ -29,6 +29,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,6 +63,50 @@ def new_run_id(scenario: str, created: datetime) -> str:
     """
     slug = _SLUG.sub("_", scenario).strip("_")[:40] or "run"
     return f"{created.astimezone(UTC):%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True, slots=True)
+class StagedRun:
+    """A run written whole into a hidden folder of a store's runs folder, not listed yet:
+    :meth:`RunStore.commit` lists it."""
+
+    path: Path
+    manifest: dict
+
+
+def stage_run(runs_dir: str | os.PathLike, tables: Mapping[str, pd.DataFrame],
+              manifest: Mapping) -> StagedRun:
+    """Write a run's tables (Parquet and CSV) and manifest into a hidden temporary folder of
+    ``runs_dir`` (a store's ``runs/``, created if needed), without touching the catalog: the
+    costly half of :meth:`RunStore.save`, which worker processes can do side by side.
+
+    A staged folder that is never committed is removed when the store is next opened after
+    ``STALE_AFTER_S``, like any temporary folder.
+
+    Raises
+    ------
+    InputError
+        A manifest without a scenario name, or a table name that cannot be a file name.
+    OSError
+        The folder could not be written (what was written is removed).
+    """
+    spec = manifest.get("scenario")
+    if not isinstance(spec, Mapping) or not spec.get("name"):
+        raise InputError("a run's manifest needs scenario = {'name': ...}; got "
+                         f"{spec!r}.")
+    created = datetime.now(UTC)
+    man = {"karvan_version": __version__, **manifest, "status": manifest.get("status",
+                                                                              "complete"),
+           "created": created.isoformat(), "tables": sorted(tables)}
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=runs_dir))
+    try:
+        write_run_folder(tmp, tables, man)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return StagedRun(tmp, man)
 
 
 class RunStore:
@@ -145,19 +190,38 @@ class RunStore:
         OSError
             The run folder could not be written or renamed (what was written is removed).
         """
-        spec = manifest.get("scenario")
-        if not isinstance(spec, Mapping) or not spec.get("name"):
-            raise InputError("a run's manifest needs scenario = {'name': ...}; got "
-                             f"{spec!r}.")
-        created = datetime.now(UTC)
-        man = {"karvan_version": __version__, **manifest, "status": manifest.get("status",
-                                                                                  "complete"),
-               "created": created.isoformat(), "tables": sorted(tables)}
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=self.runs_dir))
+        return self.commit(stage_run(self.runs_dir, tables, manifest))
+
+    def commit(self, staged: StagedRun) -> str:
+        """List a run that :func:`stage_run` wrote into this store's runs folder: draw its id,
+        write its final manifest, rename its folder into place, add its catalog row.
+
+        Runs staged by several processes at once are committed here one by one, in the order
+        the caller chooses (``karvan run`` commits them in the order of its scenarios).
+
+        Returns
+        -------
+        str
+            The new run id.
+
+        Raises
+        ------
+        InputError
+            A staged folder outside this store's runs folder.
+        KarvanError
+            No free run id after 100 tries.
+        OSError
+            The run folder could not be renamed (the staged folder is removed).
+        """
+        tmp = Path(staged.path)
+        if tmp.parent.resolve() != self.runs_dir.resolve():
+            raise InputError(f"{tmp} was not staged in {self.runs_dir}; stage a run in the "
+                             "runs folder of the store that commits it.")
+        man = dict(staged.manifest)
+        spec = man["scenario"]
+        created = datetime.fromisoformat(man["created"])
         folder = None
         try:
-            write_run_folder(tmp, tables, man)
             for _ in range(100):
                 run_id = new_run_id(str(spec["name"]), created)
                 man["run_id"] = run_id

@@ -1,0 +1,118 @@
+"""Scenarios run side by side (karvan.scenario.batch, `karvan run --jobs`), the run store's
+stage-then-commit, and the back-casts' flows-only solve: the same results as one by one."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from karvan.freight.corridor import load_corridor
+from karvan.scenario import load_scenario
+from karvan.scenario.batch import run_scenarios
+from karvan.scenario.reference import backcast_scenario, reference_scenario
+from karvan.scenario.run import corridor_choice, run_scenario
+from karvan.store import RunStore, stage_run
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_corridor()
+
+
+def _tables(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))}
+
+
+def test_a_staged_run_is_listed_only_when_committed(tmp_path):
+    store = RunStore(tmp_path / "s")
+    tables = {"links": pd.DataFrame({"link_id": ["L1", "L2"], "tonnes_tot": [1.5, np.nan]})}
+    man = {"scenario": {"name": "a", "title": "A", "year": 2030},
+           "summary": {"demand_t": np.float64(5.0)}}
+    staged = stage_run(store.runs_dir, tables, man)
+    assert staged.path.parent == store.runs_dir and staged.path.name.startswith(".")
+    assert len(store.list()) == 0
+    run_id = store.commit(staged)
+    assert not staged.path.exists()
+    assert list(store.list()["run_id"]) == [run_id]
+    rec = store.get(run_id)
+    assert rec.manifest["run_id"] == run_id and rec.manifest["status"] == "complete"
+    assert rec.summary["demand_t"] == 5.0
+    pd.testing.assert_frame_equal(rec.table("links"), tables["links"])
+    # the same files as a save in one step
+    other = store.get(store.save(tables, man))
+    assert _tables(other.path) == _tables(rec.path)
+    # a folder staged elsewhere is refused
+    elsewhere = stage_run(tmp_path / "x" / "runs", tables, man)
+    with pytest.raises(ValueError, match="not staged in"):
+        store.commit(elsewhere)
+
+
+def test_backcast_flows_only_equals_the_full_run(data):
+    spec = backcast_scenario(2023)
+    model = corridor_choice(data)
+    full = run_scenario(data, spec, lp=False, backcasts=False, choice_parameters=model)
+    only = run_scenario(data, spec, lp=False, backcasts=False, choice_parameters=model,
+                        flows_only=True)
+    assert only.tables == {} and full.tables
+    a, b = full.flows, only.flows
+    pd.testing.assert_frame_equal(a.routes.drop(columns="arcs"), b.routes.drop(columns="arcs"))
+    assert list(a.routes["arcs"]) == list(b.routes["arcs"])
+    pd.testing.assert_frame_equal(a.cells, b.cells)
+    pd.testing.assert_frame_equal(a.links, b.links)
+    assert np.array_equal(a.graph.arc_link, b.graph.arc_link)
+
+
+def test_two_processes_give_the_results_of_one(data, tmp_path):
+    specs = [load_scenario(n) for n in ("rasht_astara", "reference_2030", "iran_disrupted")]
+    model = corridor_choice(data)
+    seen = []
+    runs = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"j{jobs}"
+        runs[jobs] = run_scenarios(data, specs, out_dir=out, store_dir=out, jobs=jobs,
+                                   gpkg=jobs == 2, no_lp={"reference_2030"},
+                                   done=lambda r: seen.append(r.scenario.name),
+                                   choice_parameters=model)
+    names = [s.name for s in specs]
+    assert seen == names + names  # listed in the order given, whichever finished first
+    for jobs in (1, 2):
+        out = tmp_path / f"j{jobs}"
+        assert [r.scenario.name for r in runs[jobs]] == names
+        listed = RunStore(out).list()
+        assert list(listed["scenario"]) == names
+        assert list(listed["run_id"]) == [r.run_id for r in runs[jobs]]
+        assert not [p for p in (out / "runs").iterdir() if p.name.startswith(".")]
+    for name in names:
+        a, b = _tables(tmp_path / "j1" / name), _tables(tmp_path / "j2" / name)
+        assert a.keys() == b.keys()
+        for f in a:
+            if f == "convergence.csv":  # holds the solve's elapsed seconds
+                ta, tb = (pd.read_csv(tmp_path / j / name / f).drop(columns="elapsed_s")
+                          for j in ("j1", "j2"))
+                pd.testing.assert_frame_equal(ta, tb)
+            else:
+                assert a[f] == b[f], (name, f)
+        ma, mb = (json.loads((tmp_path / j / name / "manifest.json").read_text())
+                  for j in ("j1", "j2"))
+        assert ma["summary"]["tonne_km"] == mb["summary"]["tonne_km"]
+        assert ("lp_routes" in ma["tables"]) == (name != "reference_2030")
+        assert (tmp_path / "j2" / name / "run.gpkg").is_file()
+        assert not (tmp_path / "j1" / name / "run.gpkg").exists()
+    assert not [p for p in (tmp_path / "j2").iterdir() if p.name.startswith(".")]
+
+
+def test_a_failing_scenario_leaves_the_runs_before_it_listed(data, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\nyear = 2030\n[[modification]]\naction = "close"\n'
+                   'links = ["NO_SUCH_LINK"]\n')
+    specs = [reference_scenario(2028), load_scenario(bad), reference_scenario(2026)]
+    out = tmp_path / "res"
+    with pytest.raises(ValueError, match="NO_SUCH_LINK"):
+        run_scenarios(data, specs, out_dir=out, store_dir=out, jobs=2, gpkg=False,
+                      lp=False, choice_parameters=corridor_choice(data))
+    assert list(RunStore(out).list()["scenario"]) == ["reference_2028"]
+    assert not [p for p in (out / "runs").iterdir() if p.name.startswith(".")]
+    assert not (out / "bad").exists() and not (out / "reference_2026").exists()
