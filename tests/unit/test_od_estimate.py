@@ -102,3 +102,25 @@ def test_the_next_estimation_starts_from_demand_csv_not_from_the_estimate(data):
         estimate_demand(ds, runner=runner)
     np.testing.assert_array_equal(seen[0], ds.prior_demand["tonnes_per_year"].to_numpy(float))
     assert seen[0][0] != ds.demand["tonnes_per_year"].iloc[0]
+
+
+def test_a_run_says_which_demand_it_ran(data):
+    from dataclasses import replace
+
+    from karvan.scenario import load_scenario
+    from karvan.scenario.run import run_scenario
+    from karvan.scenario.summary import summary_tables
+
+    _estimate(data, {0: 2.0}).to_csv(data / "od_estimate.csv", index=False)
+    ds = load_corridor(data)
+    r = run_scenario(ds, load_scenario("baseline"), lp=False, backcasts=False,
+                     choice="deterministic")
+    assert r.summary["demand_source"] == "od_estimate.csv"
+    assert r.summary["demand_t"] == pytest.approx(ds.demand["tonnes_per_year"].sum())
+    titles = [t.title for t in summary_tables([r])]
+    assert any("od_estimate.csv" in t for t in titles if t.startswith("Calibration"))
+    plain = replace(ds, demand=ds.prior_demand, tables={k: v for k, v in ds.tables.items()
+                                                         if k != "od_estimate"})
+    r2 = run_scenario(plain, load_scenario("baseline"), lp=False, backcasts=False,
+                      choice="deterministic")
+    assert r2.summary["demand_source"] == "demand.csv"

@@ -226,6 +226,8 @@ def run_scenario(
         "title": scenario.title,
         "year": scenario.year,
         "demand_t": float(inputs.demand["tonnes_per_year"].sum()),
+        "demand_source": "od_estimate.csv" if getattr(data, "demand_estimated", False)
+        else "demand.csv",
         "no_path_t": float(no_path["tonnes_per_year"].sum()),
         "ue_iterations": ue.iterations,
         "ue_relative_gap": ue.gap,

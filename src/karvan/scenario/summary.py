@@ -74,9 +74,13 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 8,
            if "calibration_summary" in r.tables]
     cal = [c for c in cal if len(c)]
     if cal:
+        src = sorted({r.summary.get("demand_source", "demand.csv") for r in runs})
+        demand = ("base-year demand of od_estimate.csv (demand.csv estimated on the fit rows, "
+                  "`karvan calibrate --write`)" if src == ["od_estimate.csv"] else
+                  "base-year demand of " + " and ".join(src))
         out.append(SummaryTable(
             "Calibration: reported volumes against the run of their year, fit and validation "
-            f"apart ({TARGETS})", pd.concat(cal, ignore_index=True),
+            f"apart ({TARGETS}); {demand}", pd.concat(cal, ignore_index=True),
             {"median |ln M/C|": "{:.2f}", "GEH<5": PCT}))
     out.extend(choice_tables(runs))
     rows = []
