@@ -134,7 +134,9 @@ def select(path: Path, *, run_id: str | None = None, prefix: str | None = None,
         args.append(scenario)
     sql = "SELECT * FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "")
     with connect(path) as con:
-        rows = con.execute(sql + " ORDER BY created, run_id", args).fetchall()
+        # in the order the runs were committed (a batch commits them in the order of its
+        # scenarios, whichever worker finished first)
+        rows = con.execute(sql + " ORDER BY rowid", args).fetchall()
     out = []
     for r in rows:
         d = dict(r)
