@@ -1,0 +1,59 @@
+"""benchmarks/base_year_stages.py: the rule that says whether the logit model at the priors moves a
+row of the calibration table toward the reported volume, and the copies it runs on."""
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "base_year_stages.py"
+
+
+@pytest.fixture(scope="module")
+def stages():
+    spec = importlib.util.spec_from_file_location("base_year_stages", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize(("det", "logit", "kind", "expected"), [
+    (4.72, 1.93, "transit", "toward"),   # above the figure, comes down
+    (0.90, 0.59, "port", "away"),        # below, goes further down
+    (0.00, 2.56, "corridor_total", "toward"),  # nothing, then something (overshoots)
+    (1.01, 1.23, "border", "away"),
+    (0.39, 0.32, "port", "away"),
+    (1.342, 1.3421, "corridor_total", "same"),
+    (1.14, 1.14, "trade", "(demand)"),
+    (float("nan"), 1.0, "port", ""),
+])
+def test_direction(stages, det, logit, kind, expected):
+    row = pd.Series({"prior det": det, "prior logit": logit, "kind": kind})
+    assert stages.direction(row) == expected
+
+
+def test_prepare_sets_the_priors_and_drops_the_estimate(stages, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame({"parameter": ["asc", "theta", "vor"], "value": ["9", "2", "0.5"],
+                  "prior_value": ["1", "", "0.3"]}).to_csv(data / "choice_parameter.csv",
+                                                          index=False)
+    (data / "od_estimate.csv").write_text("x\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    plan = stages.prepare(data, work)
+    assert [plan[s][1] for s in stages.STAGES] == ["deterministic", "logit", "logit", "logit"]
+    prior = pd.read_csv(plan["prior det"][0] / "choice_parameter.csv", dtype=str,
+                        keep_default_na=False)
+    assert prior["value"].tolist() == ["1", "2", "0.3"]  # no prior: the value stays
+    assert not (plan["prior logit"][0] / "od_estimate.csv").exists()
+    assert not (plan["calibrated"][0] / "od_estimate.csv").exists()
+    calibrated = pd.read_csv(plan["calibrated"][0] / "choice_parameter.csv", dtype=str)
+    assert calibrated["value"].tolist() == ["9", "2", "0.5"]
+    assert (plan["shipped"][0] / "od_estimate.csv").exists()  # the dataset as it is
+
+
+def test_markdown_marks_missing_values(stages):
+    text = stages.markdown(pd.DataFrame({"a": [1.0, None], "b": ["x", "y"]}))
+    assert text.splitlines() == ["| a | b |", "|---|---|", "| 1.0 | x |", "| – | y |"]
