@@ -73,7 +73,7 @@ TABLE_CASES = [
     ("zone country ü€", set_cell("zone", {"zone_id": "Z_RU_SPB"}, "country", "ü€"),
      ["zone.csv: country does not match ^[A-Z]{2}$ on 1 row (line 3; zone_id Z_RU_SPB: 'ü€')"]),
     ("renamed speed_kph header", rows_edit("link", rename_speed),
-     ["link.csv: has no column speed_kph, which 192 rows need",
+     ["link.csv: has no column speed_kph, which 195 rows need",
       "column 'speed_kmh' looks like speed_kph renamed or misspelt"]),
     ("non-numeric tariff", set_cell("tariff", {"mode": "road"}, "tariff_usd_per_tkm", "six cents"),
      ["tariff.csv: tariff_usd_per_tkm is not a number on 1 row (line 10: 'six cents')"]),
@@ -146,7 +146,7 @@ def scenario(tmp_path, body: str, year: int = 2030) -> Path:
 SCENARIO_CASES = [
     ("scenario speed_kph = 0",
      'action = "set"\ncountries = ["AZ"]\nmodes = ["rail"]\nfield = "speed_kph"\nvalue = 0',
-     "modification[0] (set speed_kph = 0): speed_kph is not above 0 km/h on 12 rows"),
+     "modification[0] (set speed_kph = 0): speed_kph is not above 0 km/h on 13 rows"),
     ("ferry frequency x0",
      'action = "scale"\nlinks = ["F_AZ_TM_ALAT_TURKMENBASHI"]\nfield = "frequency_per_week"\n'
      'factor = 0', "modification[0] (scale frequency_per_week x 0): frequency_per_week is not "

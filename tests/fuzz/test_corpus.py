@@ -43,7 +43,7 @@ def test_zone_country_must_be_an_iso_code(corridor):
 def test_renamed_speed_header_is_named(corridor):
     edit(corridor / "link.csv",
          lambda rows: [["speed_kmh" if c == "speed_kph" else c for c in rows[0]]] + rows[1:])
-    rejected(corridor, "link.csv: has no column speed_kph, which 192 rows need",
+    rejected(corridor, "link.csv: has no column speed_kph, which 195 rows need",
              "column 'speed_kmh' looks like speed_kph renamed or misspelt")
 
 
@@ -122,7 +122,7 @@ def scenario(tmp_path, body: str, year: int = 2030):
 
 @pytest.mark.parametrize(("body", "needle"), [
     ('action = "set"\ncountries = ["AZ"]\nmodes = ["rail"]\nfield = "speed_kph"\nvalue = 0',
-     "modification[0] (set speed_kph = 0): speed_kph is not above 0 km/h on 12 rows"),
+     "modification[0] (set speed_kph = 0): speed_kph is not above 0 km/h on 13 rows"),
     ('action = "scale"\nlinks = ["F_AZ_TM_ALAT_TURKMENBASHI"]\nfield = "frequency_per_week"\n'
      'factor = 0', "modification[0] (scale frequency_per_week x 0): frequency_per_week is not "
                    "above 0 per week on 1 row (link_id F_AZ_TM_ALAT_TURKMENBASHI"),

@@ -93,6 +93,45 @@ def test_every_builtin_scenario_applies(data):
         assert re.fullmatch(r"[a-z0-9_]+", name)
 
 
+_OIL_ZONES = {"Z_KZ_AKTAU_OIL": "S_KZ_AZ_AKTAU_DUBENDI_TANKER",
+              "Z_TM_TURKMENBASHI_OIL": "S_TM_AZ_TURKMENBASHI_DUBENDI_TANKER"}
+_DUBENDI = {*_OIL_ZONES.values(), "P_AZ_DUBENDI_RAIL", "R_AZ_DUBENDI_BAKU"}
+
+
+def test_the_tanker_route_to_dubendi_carries_the_caspian_oil_products_and_nothing_else(runs,
+                                                                                      data):
+    """The engine has no per-commodity link prohibition: the tanker links to Baku's Dubendi oil
+    terminal are reserved to the Kazakh and Turkmen oil products for Georgia's ports by origin
+    zones of their own, whose centroids touch the tanker link and nothing else. No other freight
+    can reach them, and all of that oil takes them (it has no other way out)."""
+    links = data.links
+    ends = pd.concat([links["from_node_id"], links["to_node_id"]])
+    touching = {n: set(ends.index[ends == n]) for n in ends.unique()}
+    centroid = dict(zip(data.zones["zone_id"], data.zones["node_id"], strict=True))
+    for zone, tanker in _OIL_ZONES.items():
+        assert touching[centroid[zone]] == {tanker}
+    assert touching["AZ_DUBENDI_PORT"] == {*_OIL_ZONES.values(), "P_AZ_DUBENDI_RAIL"}
+    # the oil zones send oil products to Georgia's ports and nothing else, and receive nothing
+    d = data.demand
+    zones = list(_OIL_ZONES)
+    at = d["origin_zone_id"].isin(zones) | d["destination_zone_id"].isin(zones)
+    assert sorted(d.loc[at, "origin_zone_id"]) == sorted(_OIL_ZONES)
+    assert set(d.loc[at, "commodity_id"]) == {"oil_products"}
+    assert set(d.loc[at, "destination_zone_id"]) == {"Z_GE_PORTS"}
+    run = runs("baseline")
+    r = run.tables["routes"]
+    uses = r["links"].str.split(" > ").map(lambda ls: bool(_DUBENDI & set(ls)))
+    from_oil = r["origin"].isin(zones)
+    assert from_oil.any() and (uses == from_oil).all()
+    oil_t = float(r.loc[from_oil, "tonnes"].sum())
+    assert oil_t == pytest.approx(float(d.loc[at, "tonnes_per_year"].sum()), rel=1e-6)
+    lt = run.tables["links"].set_index("link_id")
+    for lid in ("P_AZ_DUBENDI_RAIL", "R_AZ_DUBENDI_BAKU"):
+        assert lt.at[lid, "tonnes_tot"] == pytest.approx(oil_t, rel=1e-6)
+        assert lt.at[lid, "tonnes_oil_products"] == pytest.approx(oil_t, rel=1e-6)
+    assert lt.loc[list(_OIL_ZONES.values()), "tonnes_tot"].sum() == pytest.approx(oil_t, rel=1e-6)
+
+
 def test_calibration_table_covers_every_observation(runs, data):
     cal = runs("baseline").tables["calibration"]
     assert len(cal) == len(data.observed)
@@ -261,11 +300,14 @@ def test_calibration_reads_directions_and_counts_transit_routes_once(runs):
     base = runs("baseline")
     cal = base.tables["calibration"].set_index("observed_id")
     links = base.tables["links"].set_index("link_id")
-    # loading onto rail at Baku: freight from Azerbaijan, part of the ba direction of the
-    # terminal link (road side AZ_BAKU -> rail side AZ_BAKU_RAIL); tests/unit/test_observed.py
-    # checks the exact value
+    # loading onto rail in the Northern section: the ba direction of the Baku terminal link
+    # (road side AZ_BAKU -> rail side AZ_BAKU_RAIL) and the ab direction of the Dubendi oil
+    # terminal (tanker -> tank cars), alternatives that no route combines;
+    # tests/unit/test_observed.py checks it origin by origin
     north = cal.at["OBS_ADY_NORTH_LOADING_2024", "modelled_tonnes"]
-    assert 0 < north <= links.at["T_AZ_BAKU", "tonnes_ba"] * (1 + 1e-12)
+    loading = links.at["T_AZ_BAKU", "tonnes_ba"] + links.at["P_AZ_DUBENDI_RAIL", "tonnes_ab"]
+    assert links.at["P_AZ_DUBENDI_RAIL", "tonnes_ab"] > 0
+    assert north == pytest.approx(loading, rel=1e-9)
     # all transit through Azerbaijan equals the countries table, not a sum over borders
     az = base.tables["countries"].set_index("country").at["AZ", "transit_tonnes"]
     assert cal.at["OBS_AZ_TRANSIT_2024", "modelled_tonnes"] == pytest.approx(az)

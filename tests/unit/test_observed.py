@@ -123,13 +123,22 @@ def test_corridor_comparators_agree_with_bush_flows(data, base):
     # one link, both directions: the link's tonnes
     assert cal.at["OBS_BOLASHAK_2024", "modelled_tonnes"] == pytest.approx(
         links.at["B_KZ_TM_BOLASHAK_RAIL", "tonnes_tot"], rel=1e-6, abs=1e-3)
-    # loading onto rail in Azerbaijan: origin-based flows of the Azerbaijani origins on the
-    # to -> from (road -> rail) arc of the Baku rail-road terminal
-    az = [z for z in by_o.columns[2:] if zc.get(z) == "AZ"]
-    row = by_o[(by_o["link_id"] == "T_AZ_BAKU") & (by_o["direction"] == -1)]
-    assert float(row[az].to_numpy().sum()) > 0
+    # loading onto rail in Azerbaijan's Northern section: the origin-based flows of every origin
+    # on the to -> from (road -> rail) arc of the Baku rail-road terminal, plus those on the
+    # from -> to (tanker -> tank car) arc of the Dubendi oil terminal; no route uses both
+    zones = by_o.columns[2:]
+    road = by_o[(by_o["link_id"] == "T_AZ_BAKU") & (by_o["direction"] == -1)]
+    oil = by_o[(by_o["link_id"] == "P_AZ_DUBENDI_RAIL") & (by_o["direction"] == 1)]
+    oil_back = by_o[(by_o["link_id"] == "P_AZ_DUBENDI_RAIL") & (by_o["direction"] == -1)]
+    assert float(road[zones].to_numpy().sum()) > 0
+    assert float(oil[zones].to_numpy().sum()) > 0
+    assert float(oil_back[zones].to_numpy().sum()) == pytest.approx(0.0, abs=1e-6)
+    # the oil loaded at Dubendi is all from the two oil-terminal zones
+    oil_zones = [z for z in zones if z in ("Z_KZ_AKTAU_OIL", "Z_TM_TURKMENBASHI_OIL")]
+    assert float(oil[oil_zones].to_numpy().sum()) == pytest.approx(
+        float(oil[zones].to_numpy().sum()), rel=1e-9)
     assert cal.at["OBS_ADY_NORTH_LOADING_2024", "modelled_tonnes"] == pytest.approx(
-        float(row[az].to_numpy().sum()), rel=1e-6, abs=1e-3)
+        float(road[zones].to_numpy().sum() + oil[zones].to_numpy().sum()), rel=1e-6, abs=1e-3)
     # Armenian OD at Upper Lars: from Armenian origins plus to Armenian destinations
     lars_o = by_o[by_o["link_id"] == "B_RU_GE_UPPER_LARS"]
     lars_d = by_d[by_d["link_id"] == "B_RU_GE_UPPER_LARS"]
