@@ -126,3 +126,17 @@ def test_a_run_says_which_demand_it_ran(data):
     r2 = run_scenario(plain, load_scenario("baseline"), lp=False, backcasts=False,
                       choice="deterministic")
     assert r2.summary["demand_source"] == "demand.csv"
+
+
+@pytest.mark.parametrize(("file", "column"), [
+    ("demand.csv", "commodity_id"), ("demand.csv", "tonnes_per_year"),
+    ("od_estimate.csv", "origin_zone_id"), ("od_estimate.csv", "prior_tonnes_per_year")])
+def test_a_missing_key_column_is_the_schemas_error_not_a_crash(data, file, column):
+    # found by the fuzz sample: a renamed demand.csv column raised KeyError in the staleness check
+    path = data / file
+    lines = path.read_text().splitlines(keepends=True)
+    lines[0] = lines[0].replace(column, column.upper(), 1)
+    path.write_text("".join(lines))
+    with pytest.raises(InputError) as e:
+        load_corridor(data)
+    assert f"{file}: has no column {column} (required)" in str(e.value)

@@ -84,6 +84,10 @@ def _check_od_estimate(checker, est, demand) -> None:
 
     from karvan.errors import Violation
 
+    need_demand = [*OD_KEY, "tonnes_per_year"]
+    need_est = [*OD_KEY, "prior_tonnes_per_year"]
+    if any(c not in demand for c in need_demand) or any(c not in est for c in need_est):
+        return  # a missing column is the schema's error, already collected
     fix = ("re-run `karvan calibrate --write` on the current demand.csv (OD estimation), or "
            "delete od_estimate.csv to run on demand.csv")
     dkey = dict(zip(zip(*(demand[k] for k in OD_KEY)), demand["tonnes_per_year"]))
