@@ -37,6 +37,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 sys.path.insert(0, str(ROOT))
 
 from tests.fuzz.harness import (  # noqa: E402 - after the path of the tests is known
+    HANG_FACTOR,
     TIME_BOUND_S,
     corridor_subject,
     gmns_subject,
@@ -130,7 +131,8 @@ def main() -> int:
     print("  mutations: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     silent = counts["silent"] + counts["refused"]
     print(f"uncaught exceptions: {counts['uncaught']}")
-    print(f"hangs over {TIME_BOUND_S:.0f} s:       {hangs} (slowest case {slowest[0]:.2f} s CPU)")
+    print(f"hangs (CPU over {TIME_BOUND_S:.0f} s and {HANG_FACTOR:.0f}x the unmutated input): "
+          f"{hangs} (slowest case {slowest[0]:.2f} s CPU)")
     print(f"silent acceptances:  {counts['silent']} (and valid files refused: "
           f"{counts['refused']})")
     print(f"extreme values read as written, answer changed, no warning: "

@@ -65,8 +65,11 @@ import numpy as np
 from karvan.errors import InputError
 from tests.fuzz.mutations import CELL_VALUES
 
-#: a case is a hang beyond this many seconds
+#: a case is a hang beyond this many seconds of CPU, or beyond HANG_FACTOR times the CPU of the
+#: subject's unmutated input, whichever is more (CPU time grows with the load of a shared machine:
+#: 6.8 s on a corridor case that takes about 1 s alone; a hang such as the 53 s token was 50x)
 TIME_BOUND_S = 5.0
+HANG_FACTOR = 5.0
 #: a case is stopped (and counted as a hang) beyond this many seconds
 HARD_LIMIT_S = 60.0
 
@@ -117,6 +120,7 @@ class Subject:
     peer_column: dict[str, str] = field(default_factory=dict)  # file -> column that groups rows
     _base: dict | None = None
     _base_warnings: set | None = None
+    _base_cpu: float = 0.0
     #: whether two loaded inputs are equal, so that the answer (a deterministic function of the
     #: loaded input) need not be computed again; None: always compute it
     same_input: Callable[[object, object], bool] | None = None
@@ -124,10 +128,12 @@ class Subject:
 
     def baseline(self) -> tuple[dict, set]:
         if self._base is None:
+            c0 = time.process_time()
             with _Captured() as cap:
                 self._loaded = self.load(self.folder)
                 self._base = self.answer(self._loaded)
             self._base_warnings = cap.messages()
+            self._base_cpu = time.process_time() - c0
         return self._base, self._base_warnings
 
     def answer_of(self, loaded: object) -> dict[str, np.ndarray]:
@@ -540,7 +546,8 @@ def run_case(subject: Subject, work: Path, rng: random.Random) -> Outcome:
             signal.signal(signal.SIGALRM, old)
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - c0
-    return Outcome(subject.name, change, result, seconds, cpu, detail, cpu > TIME_BOUND_S)
+    bound = max(TIME_BOUND_S, HANG_FACTOR * subject._base_cpu)
+    return Outcome(subject.name, change, result, seconds, cpu, detail, cpu > bound)
 
 
 def _main_thread() -> bool:
