@@ -106,9 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         from karvan.freight.corridor import builtin_corridor_folder
 
         args.data = Path(builtin_corridor_folder())
+    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+        raise SystemExit(f"--keep {args.keep}: the folder is not empty; give a new or empty one "
+                         "(it is not cleared, so that nothing of yours is deleted)")
     work = args.keep or Path(tempfile.mkdtemp(prefix="karvan-stages-"))
-    if args.keep and work.exists():
-        shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     try:
         tables, summaries = {}, []

@@ -57,3 +57,10 @@ def test_prepare_sets_the_priors_and_drops_the_estimate(stages, tmp_path):
 def test_markdown_marks_missing_values(stages):
     text = stages.markdown(pd.DataFrame({"a": [1.0, None], "b": ["x", "y"]}))
     assert text.splitlines() == ["| a | b |", "|---|---|", "| 1.0 | x |", "| – | y |"]
+
+
+def test_keep_refuses_a_folder_that_is_not_empty(stages, tmp_path):
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(SystemExit, match="not empty"):
+        stages.main(["--keep", str(tmp_path)])
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
