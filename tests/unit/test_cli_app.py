@@ -123,9 +123,8 @@ def test_ctrl_c_during_a_real_run_leaves_only_whole_results(tmp_path):
 
     out = tmp_path / "results"
     exe = Path(sys.executable).with_name("karvan")
-    # one process (--jobs 1): with worker processes a clean-clone CI run once went on to finish
-    # every scenario after the signal and then died of it (exit -2, not 130); that path is not
-    # covered here (see the closing note of 2026-12-02)
+    # one process (--jobs 1); the path with worker processes is
+    # test_ctrl_c_during_a_parallel_run_stops_the_workers
     proc = subprocess.Popen([str(exe), "run", "baseline", "rasht_astara", "combined_2030",
                              "--out", str(out), "--no-lp", "--no-report", "--no-gpkg",
                              "--jobs", "1"],
@@ -171,15 +170,18 @@ def _processes() -> list[tuple[int, int, int]]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc (Linux)")
-@pytest.mark.parametrize("to_group", [True, False], ids=["group", "main-process"])
-def test_ctrl_c_during_a_parallel_run_stops_the_workers(tmp_path, to_group):
+@pytest.mark.parametrize(("to_group", "signame"), [(True, "SIGINT"), (False, "SIGINT"),
+                                                  (False, "SIGTERM")],
+                         ids=["ctrl-c-to-group", "sigint-to-main", "sigterm-to-main"])
+def test_ctrl_c_during_a_parallel_run_stops_the_workers(tmp_path, to_group, signame):
     """SIGINT to `karvan run --jobs 2` once its first scenario is listed, as a terminal sends it
     (to the process group) or to the main process alone, its two workers frozen just before
     (SIGSTOP: scenarios that would run for hours, or a numba kernel, which looks at no signal):
     exit 130 with the message, the workers stopped rather than waited for (the old path waited
     for them for ever, and where they could go on, let every scenario in the pool run to its
     end), every listed run whole and copied to its results folder, nothing half-written, no
-    process of the run left."""
+    process of the run left. SIGTERM: the same, and the process ends as SIGTERM ends it (the
+    old path died at once and left its workers behind)."""
     import os
     import signal
     import time
@@ -209,10 +211,11 @@ def test_ctrl_c_during_a_parallel_run_stops_the_workers(tmp_path, to_group):
         assert len(workers) == 2, ("two workers forked from the main process", workers)
         for w in workers:
             os.kill(w, signal.SIGSTOP)
+        sig = getattr(signal, signame)
         if to_group:
-            os.killpg(proc.pid, signal.SIGINT)
+            os.killpg(proc.pid, sig)
         else:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
@@ -223,8 +226,11 @@ def test_ctrl_c_during_a_parallel_run_stops_the_workers(tmp_path, to_group):
                 os.kill(w, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-    assert proc.returncode == 130, (proc.returncode, stderr[-2000:])
-    assert "interrupted" in stderr and "nothing was half-written" in stderr
+    if signame == "SIGINT":
+        assert proc.returncode == 130, (proc.returncode, stderr[-2000:])
+        assert "interrupted" in stderr and "nothing was half-written" in stderr
+    else:
+        assert proc.returncode == -signal.SIGTERM, (proc.returncode, stderr[-2000:])
     assert "Traceback" not in stderr
     # no process of the run is left (the workers were reaped by the main process)
     deadline = time.monotonic() + 60
