@@ -4,6 +4,7 @@ stage-then-commit, and the back-casts' flows-only solve: the same results as one
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -116,3 +117,79 @@ def test_a_failing_scenario_leaves_the_runs_before_it_listed(data, tmp_path):
     assert list(RunStore(out).list()["scenario"]) == ["reference_2028"]
     assert not [p for p in (out / "runs").iterdir() if p.name.startswith(".")]
     assert not (out / "bad").exists() and not (out / "reference_2026").exists()
+
+
+def _init_fake_worker(data) -> None:
+    """What karvan.scenario._signals.init_worker_signals does (written out, so that the test
+    runs on code without it)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _fake_solve_in_worker(spec, options, runs_dir, gpkg_dir, tag=""):
+    """A worker's run without a solve: scenario ``first`` at once (a run of one table, a
+    GeoPackage of one line); any other half-written (a staged folder, a GeoPackage being drawn)
+    and then busy for 30 s, after which it notes that it finished."""
+    import os
+    import time
+    from pathlib import Path
+
+    from karvan.scenario.batch import _Solved
+
+    marks = Path(options["marks"])
+    (marks / f"started-{spec.name}-{os.getpid()}").touch()
+    tables = {"links": pd.DataFrame({"link_id": ["L1"], "tonnes_tot": [1.0]})}
+    man = {"scenario": {"name": spec.name, "title": "", "year": spec.year}, "summary": {}}
+    staged = stage_run(runs_dir, tables, man, **({"tag": tag} if tag else {}))
+    gpkg_dir.mkdir(parents=True, exist_ok=True)
+    gpkg = gpkg_dir / f"{spec.name}.{os.getpid()}.gpkg"
+    gpkg.write_text("drawn")
+    if spec.name != "first":
+        time.sleep(30)
+        (marks / f"finished-{spec.name}").touch()
+    return _Solved(spec, {}, tables, staged, gpkg, {})
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forks; reads /proc")
+def test_ctrl_c_after_the_first_run_stops_the_workers_and_leaves_nothing(monkeypatch, tmp_path):
+    """KeyboardInterrupt from ``done`` after the first run of four, the other three busy for
+    30 s each in two workers: the workers are stopped and reaped, not waited for (the old path
+    let every scenario in the pool run to its end), the first run stays listed and copied, and
+    nothing the others staged or drew is left."""
+    import multiprocessing
+    from pathlib import Path
+
+    from karvan.scenario import batch
+    from karvan.scenario.spec import Scenario
+
+    # fork, so that the workers run this module's stand-ins (no numba is used in them)
+    monkeypatch.setattr(batch, "_context", lambda: multiprocessing.get_context("fork"))
+    monkeypatch.setattr(batch, "_init_worker", _init_fake_worker)
+    monkeypatch.setattr(batch, "_solve_in_worker", _fake_solve_in_worker)
+    specs = [Scenario(n, "", "", 2030, (), ()) for n in ("first", "b", "c", "d")]
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    out = tmp_path / "res"
+    seen = []
+
+    def done(run):
+        seen.append(run.scenario.name)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        batch.run_scenarios(None, specs, out_dir=out, store_dir=out, jobs=2, gpkg=True,
+                            done=done, marks=str(marks))
+    assert seen == ["first"]
+    started = sorted(p.name for p in marks.iterdir() if p.name.startswith("started-"))
+    assert {s.split("-")[1] for s in started} >= {"first", "b"}
+    assert not [p.name for p in marks.iterdir() if p.name.startswith("finished-")]
+    pids = {int(p.rsplit("-", 1)[1]) for p in started}
+    assert len(pids) == 2
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]  # gone and reaped
+    assert list(RunStore(out).list()["scenario"]) == ["first"]
+    assert (out / "first" / "run.gpkg").read_text() == "drawn"
+    assert sorted(p.name for p in out.iterdir()) == ["catalog.sqlite", "first", "runs"]
+    assert [p.name for p in (out / "runs").iterdir()] == [RunStore(out).list()["run_id"][0]]

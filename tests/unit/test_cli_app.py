@@ -123,9 +123,8 @@ def test_ctrl_c_during_a_real_run_leaves_only_whole_results(tmp_path):
 
     out = tmp_path / "results"
     exe = Path(sys.executable).with_name("karvan")
-    # one process (--jobs 1): with worker processes a clean-clone CI run once went on to finish
-    # every scenario after the signal and then died of it (exit -2, not 130); that path is not
-    # covered here (see the closing note of 2026-12-02)
+    # one process (--jobs 1); the path with worker processes is
+    # test_ctrl_c_during_a_parallel_run_stops_the_workers
     proc = subprocess.Popen([str(exe), "run", "baseline", "rasht_astara", "combined_2030",
                              "--out", str(out), "--no-lp", "--no-report", "--no-gpkg",
                              "--jobs", "1"],
@@ -154,3 +153,100 @@ def test_ctrl_c_during_a_real_run_leaves_only_whole_results(tmp_path):
     for rid in runs["run_id"]:
         rec = store.get(rid)
         assert all((rec.path / f"{t}.parquet").is_file() for t in rec.table_names)
+
+
+def _processes() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every process, from /proc."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            found.append((int(d.name), int(fields[1]), int(fields[2])))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize(("to_group", "signame"), [(True, "SIGINT"), (False, "SIGINT"),
+                                                  (False, "SIGTERM")],
+                         ids=["ctrl-c-to-group", "sigint-to-main", "sigterm-to-main"])
+def test_ctrl_c_during_a_parallel_run_stops_the_workers(tmp_path, to_group, signame):
+    """SIGINT to `karvan run --jobs 2` once its first scenario is listed, as a terminal sends it
+    (to the process group) or to the main process alone, its two workers frozen just before
+    (SIGSTOP: scenarios that would run for hours, or a numba kernel, which looks at no signal):
+    exit 130 with the message, the workers stopped rather than waited for (the old path waited
+    for them for ever, and where they could go on, let every scenario in the pool run to its
+    end), every listed run whole and copied to its results folder, nothing half-written, no
+    process of the run left. SIGTERM: the same, and the process ends as SIGTERM ends it (the
+    old path died at once and left its workers behind)."""
+    import os
+    import signal
+    import time
+
+    from karvan.store import RunStore
+
+    names = [f"s{i}" for i in range(1, 9)]
+    for n in names:
+        (tmp_path / f"{n}.toml").write_text(f'name = "{n}"\nyear = 2024\nextends = "baseline"\n')
+    out = tmp_path / "results"
+    exe = Path(sys.executable).with_name("karvan")
+    proc = subprocess.Popen(
+        [str(exe), "run", *(str(tmp_path / f"{n}.toml") for n in names), "--out", str(out),
+         "--no-lp", "--no-report", "--jobs", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "COLUMNS": "120"}, start_new_session=True,
+        # a test run started in the background of a shell inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    workers: list[int] = []
+    t0 = time.monotonic()
+    try:
+        while not (out / "s1" / "manifest.json").is_file():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() - t0 < 900, "the first scenario took over 900 s"
+            time.sleep(0.1)
+        workers = [pid for pid, ppid, _ in _processes() if ppid == proc.pid]
+        assert len(workers) == 2, ("two workers forked from the main process", workers)
+        for w in workers:
+            os.kill(w, signal.SIGSTOP)
+        sig = getattr(signal, signame)
+        if to_group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+        for w in workers:
+            try:
+                os.kill(w, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    if signame == "SIGINT":
+        assert proc.returncode == 130, (proc.returncode, stderr[-2000:])
+        assert "interrupted" in stderr and "nothing was half-written" in stderr
+    else:
+        assert proc.returncode == -signal.SIGTERM, (proc.returncode, stderr[-2000:])
+    assert "Traceback" not in stderr
+    # no process of the run is left (the workers were reaped by the main process)
+    deadline = time.monotonic() + 60
+    while left := [p for p in _processes() if p[2] == proc.pid or p[0] in workers]:
+        assert time.monotonic() < deadline, left
+        time.sleep(0.2)
+    leftovers = [p.name for p in [*out.iterdir(), *(out / "runs").iterdir()]
+                 if p.name.startswith(".")]
+    assert not leftovers, leftovers
+    runs = RunStore(out, create=False).list()
+    listed = list(runs["scenario"])
+    assert listed == names[:len(listed)] and "s1" in listed and len(listed) < len(names)
+    for rid, name in zip(runs["run_id"], listed, strict=True):
+        rec = RunStore(out, create=False).get(rid)
+        assert all((rec.path / f"{t}.parquet").is_file() for t in rec.table_names)
+        assert json.loads((out / name / "manifest.json").read_text())["run_id"] == rid
+        assert (out / name / "run.gpkg").is_file()
+        assert f"done {name} " in stderr
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted([*listed, "runs"])

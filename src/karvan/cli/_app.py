@@ -18,6 +18,9 @@ Exit codes
     it; ``karvan --debug ...`` shows the traceback instead.
 130
     interrupted (Ctrl-C); results are written whole or not at all, so nothing is half-written.
+
+SIGTERM is not caught here: ``karvan run`` removes what it had not finished and stops its worker
+processes, then the process ends as SIGTERM ends it (:mod:`karvan.scenario._signals`).
 """
 
 from __future__ import annotations

@@ -13,23 +13,27 @@ share the cores instead; the kernels' results do not depend on the number of thr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import secrets
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from karvan.freight.corridor import CorridorData
+from karvan.scenario import _signals
 from karvan.scenario.run import run_manifest, run_scenario
 from karvan.scenario.spec import Scenario
 from karvan.store import RunStore, StagedRun, stage_run
+from karvan.store.runstore import TMP_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -110,47 +114,101 @@ def run_scenarios(data: CorridorData, specs: Sequence[Scenario], *, out_dir: str
     lp = options.pop("lp", True)
     tasks = [(s, dict(options, lp=lp and s.name not in no_lp)) for s in specs]
     runs_dir = store_dir / "runs"
-    had_runs_dir = runs_dir.exists()
+    had_runs_dir, had_out_dir = runs_dir.exists(), out_dir.exists()
     jobs = max(1, min(int(jobs), len(specs)))
     out: list[BatchRun] = []
-    store: RunStore | None = None
-    pending: list[Future] = []
+    listed: list[RunStore] = []  # the store, once the first run is listed
+    # what this call stages carries its tag, what it draws goes to its own hidden folder: on
+    # any exception (Ctrl-C, SIGTERM, a scenario's error) these are removed, and nothing of
+    # another process saving into the same store or results folder is touched
+    tag = secrets.token_hex(4)
+    draw_dir = out_dir / f".karvan-run-{tag}" if gpkg else None
+    # SIGTERM: the clean-up below runs, then the process ends as SIGTERM ends it (_signals)
+    with _signals.sigterm_raises():
+        try:
+            if jobs == 1:
+                for s, o in tasks:
+                    _commit(_solve(data, s, o, runs_dir, draw_dir, say, tag), listed,
+                            store_dir, out_dir, out, done)
+            else:
+                _run_parallel(data, tasks, jobs, runs_dir, draw_dir, tag,
+                              lambda solved: _commit(solved, listed, store_dir, out_dir, out,
+                                                     done), say)
+            return out
+        finally:
+            with _signals.held():  # a second Ctrl-C does not cut the clean-up short
+                for p in runs_dir.glob(f"{TMP_PREFIX}{tag}-*") if runs_dir.is_dir() else ():
+                    shutil.rmtree(p, ignore_errors=True)
+                if draw_dir is not None:
+                    shutil.rmtree(draw_dir, ignore_errors=True)
+                for folder, had in ((runs_dir, had_runs_dir), (out_dir, had_out_dir)):
+                    if not had and not listed and folder.is_dir() and not any(
+                            folder.iterdir()):
+                        folder.rmdir()
+
+
+def _run_parallel(data: CorridorData, tasks: list, jobs: int, runs_dir: Path,
+                  draw_dir: Path | None, tag: str, commit: Callable[[_Solved], None],
+                  say: Callable[[str], None]) -> None:
+    """Run ``tasks`` on ``jobs`` worker processes and ``commit`` their results in order.
+
+    On any exception (Ctrl-C, SIGTERM, a scenario's error) the workers are stopped at once,
+    not left to finish their scenarios, and reaped; the caller removes what they left.
+    """
+    pool = None
+    processes: list = []
+    ok = False
     try:
-        if jobs == 1:
-            results = (_solve(data, s, o, runs_dir, out_dir if gpkg else None, say)
-                       for s, o in tasks)
-        else:
+        # the worker processes and the pool's threads start with the signals held, so that
+        # the kernel hands a signal for this process to the main thread (see _signals)
+        with _signals.held():
             pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(),
                                        initializer=_init_worker, initargs=(data,))
-            with pool:
-                pending = [pool.submit(_solve_in_worker, s, o, runs_dir,
-                                       out_dir if gpkg else None) for s, o in tasks]
-                say(f"{len(specs)} scenarios on {jobs} processes")
-                try:
-                    for f in pending:
-                        store = _commit(f.result(), store, store_dir, out_dir, out, done)
-                except BaseException:
-                    for f in pending:
-                        f.cancel()  # those not started; the pool waits for the others
-                    raise
-            return out
-        for solved in results:
-            store = _commit(solved, store, store_dir, out_dir, out, done)
-        return out
-    except BaseException:
-        for f in pending:  # what the workers staged for runs that are not listed
-            if f.done() and not f.cancelled() and f.exception() is None:
-                _discard(f.result())
-        if not had_runs_dir and store is None and runs_dir.is_dir() and not any(
-                runs_dir.iterdir()):
-            runs_dir.rmdir()
-        raise
+            pending = [pool.submit(_solve_in_worker, s, o, runs_dir, draw_dir, tag)
+                       for s, o in tasks]
+            say(f"{len(tasks)} scenarios on {jobs} processes")
+        for f in pending:
+            commit(f.result())
+        ok = True
+    finally:
+        with _signals.held():
+            if pool is not None:
+                processes = list((pool._processes or {}).values())
+                _stop_pool(pool, processes, wait=ok)
 
 
-def _commit(solved: _Solved, store: RunStore | None, store_dir: Path, out_dir: Path,
-            out: list[BatchRun], done) -> RunStore:
-    if store is None:  # created with the first result, not before
-        store = RunStore(store_dir)
+def _stop_pool(pool: ProcessPoolExecutor, processes: list, *, wait: bool) -> None:
+    """Shut ``pool`` down: after its work is done (``wait``), or at once, its workers
+    terminated (SIGTERM, then SIGKILL after 10 s) and reaped."""
+    if wait:
+        pool.shutdown(wait=True)
+        return
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    for p in processes:
+        with contextlib.suppress(Exception):
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+                p.join()
+    pool.shutdown(wait=True)  # the pool's thread sees its workers gone and ends
+
+
+def _commit(solved: _Solved, listed: list[RunStore], store_dir: Path, out_dir: Path,
+            out: list[BatchRun], done) -> None:
+    """List a solved run, copy it to its results folder and call ``done``: one step that
+    Ctrl-C does not cut in two (the signal takes effect after it)."""
+    with _signals.held():
+        _commit_held(solved, listed, store_dir, out_dir, out, done)
+
+
+def _commit_held(solved: _Solved, listed: list[RunStore], store_dir: Path, out_dir: Path,
+                 out: list[BatchRun], done) -> None:
+    if not listed:  # the store is created with the first result, not before
+        listed.append(RunStore(store_dir))
+    store = listed[0]
     t = time.perf_counter()
     run_id = store.commit(solved.staged)
     target = out_dir / solved.scenario.name
@@ -163,26 +221,20 @@ def _commit(solved: _Solved, store: RunStore | None, store_dir: Path, out_dir: P
     out.append(run)
     if done is not None:
         done(run)
-    return store
-
-
-def _discard(solved: _Solved) -> None:
-    shutil.rmtree(solved.staged.path, ignore_errors=True)
-    if solved.gpkg is not None:
-        solved.gpkg.unlink(missing_ok=True)
 
 
 def _solve(data: CorridorData, spec: Scenario, options: dict, runs_dir: Path,
-           gpkg_dir: Path | None, say: Callable[[str], None]) -> _Solved:
-    """Run one scenario, stage its run in ``runs_dir`` and write its GeoPackage to a hidden
-    file in ``gpkg_dir`` (moved into the scenario's results folder when the run is listed)."""
+           gpkg_dir: Path | None, say: Callable[[str], None], tag: str = "") -> _Solved:
+    """Run one scenario, stage its run in ``runs_dir`` (its folder's name tagged with ``tag``)
+    and write its GeoPackage to a file in ``gpkg_dir``, the calling batch's own hidden folder
+    (moved into the scenario's results folder when the run is listed)."""
     timings = {}
     t = time.perf_counter()
     r = run_scenario(data, spec, progress=say, **options)
     timings["scenario run"] = time.perf_counter() - t
     t = time.perf_counter()
     say(f"{spec.name}: saving")
-    staged = stage_run(runs_dir, r.tables, run_manifest(r, data))
+    staged = stage_run(runs_dir, r.tables, run_manifest(r, data), tag=tag)
     timings["run store: stage"] = time.perf_counter() - t
     path = None
     if gpkg_dir is not None:
@@ -191,7 +243,7 @@ def _solve(data: CorridorData, spec: Scenario, options: dict, runs_dir: Path,
         t = time.perf_counter()
         say(f"{spec.name}: GeoPackage")
         gpkg_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".gpkg", dir=gpkg_dir)
+        fd, name = tempfile.mkstemp(prefix=f"{spec.name}.", suffix=".gpkg", dir=gpkg_dir)
         os.close(fd)
         path = Path(name)
         try:
@@ -212,6 +264,7 @@ _WORKER: dict = {}
 
 
 def _init_worker(data: CorridorData) -> None:
+    _signals.init_worker_signals()
     os.environ["NUMBA_NUM_THREADS"] = "1"
     import sys
 
@@ -222,9 +275,9 @@ def _init_worker(data: CorridorData) -> None:
     _WORKER["data"] = data
 
 
-def _solve_in_worker(spec: Scenario, options: dict, runs_dir: Path,
-                     gpkg_dir: Path | None) -> _Solved:
-    return _solve(_WORKER["data"], spec, options, runs_dir, gpkg_dir, lambda msg: None)
+def _solve_in_worker(spec: Scenario, options: dict, runs_dir: Path, gpkg_dir: Path | None,
+                     tag: str) -> _Solved:
+    return _solve(_WORKER["data"], spec, options, runs_dir, gpkg_dir, lambda msg: None, tag)
 
 
 def _context():

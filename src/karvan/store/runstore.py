@@ -75,13 +75,19 @@ class StagedRun:
 
 
 def stage_run(runs_dir: str | os.PathLike, tables: Mapping[str, pd.DataFrame],
-              manifest: Mapping) -> StagedRun:
+              manifest: Mapping, *, tag: str = "") -> StagedRun:
     """Write a run's tables (Parquet and CSV) and manifest into a hidden temporary folder of
     ``runs_dir`` (a store's ``runs/``, created if needed), without touching the catalog: the
     costly half of :meth:`RunStore.save`, which worker processes can do side by side.
 
     A staged folder that is never committed is removed when the store is next opened after
     ``STALE_AFTER_S``, like any temporary folder.
+
+    Parameters
+    ----------
+    tag
+        Put in the folder's name (``.tmp-<tag>-*``), so that the process that hands out the
+        work can find and remove what a worker it stopped had staged.
 
     Raises
     ------
@@ -100,7 +106,8 @@ def stage_run(runs_dir: str | os.PathLike, tables: Mapping[str, pd.DataFrame],
            "created": created.isoformat(), "tables": sorted(tables)}
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=runs_dir))
+    prefix = f"{TMP_PREFIX}{tag}-" if tag else TMP_PREFIX
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=runs_dir))
     try:
         write_run_folder(tmp, tables, man)
     except BaseException:
