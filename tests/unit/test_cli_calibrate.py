@@ -77,5 +77,7 @@ def test_write_puts_the_logit_estimate_into_the_dataset_and_runs_use_it(tmp_path
     cal = pd.read_csv(out / "calibration.csv").set_index("observed_id")
     both = cal["modelled_tonnes"].notna()
     assert both.sum() > 20
+    # to 1e-6 or 1 t: with a capacity that binds (Lotfabad) the two equilibria meet their side
+    # constraint to the solver's tolerance, not to the last bit (as the explore tests compare)
     pd.testing.assert_series_equal(run_cal.loc[both[both].index, "modelled_tonnes"],
-                                   cal.loc[both, "modelled_tonnes"], rtol=1e-6)
+                                   cal.loc[both, "modelled_tonnes"], rtol=1e-6, atol=1.0)
