@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,6 @@ def test_ctrl_c_during_a_real_run_leaves_only_whole_results(tmp_path):
     """SIGINT to `karvan run` after its first scenario is saved: exit 130, the message, and on
     disk only complete runs (no temporary folders, every listed run whole)."""
     import signal
-    import time
 
     from karvan.store import RunStore
 
@@ -130,12 +130,8 @@ def test_ctrl_c_during_a_real_run_leaves_only_whole_results(tmp_path):
                              "--jobs", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**__import__("os").environ, "COLUMNS": "120"})
-    t0 = time.monotonic()
     try:
-        while not (out / "baseline" / "manifest.json").is_file():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() - t0 < 300, "the first scenario took over 300 s"
-            time.sleep(0.2)
+        _wait_until_listed(proc, out / "baseline", 300)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
@@ -153,6 +149,16 @@ def test_ctrl_c_during_a_real_run_leaves_only_whole_results(tmp_path):
     for rid in runs["run_id"]:
         rec = store.get(rid)
         assert all((rec.path / f"{t}.parquet").is_file() for t in rec.table_names)
+
+
+def _wait_until_listed(proc, folder: Path, limit_s: float) -> None:
+    """Wait until the run copied to ``folder`` is whole (its manifest is written last), while
+    ``proc`` is still running, for at most ``limit_s`` seconds."""
+    t0 = time.monotonic()
+    while not (folder / "manifest.json").is_file():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - t0 < limit_s, f"the first scenario took over {limit_s} s"
+        time.sleep(0.1)
 
 
 def _processes() -> list[tuple[int, int, int]]:
@@ -184,7 +190,6 @@ def test_ctrl_c_during_a_parallel_run_stops_the_workers(tmp_path, to_group, sign
     old path died at once and left its workers behind)."""
     import os
     import signal
-    import time
 
     from karvan.store import RunStore
 
@@ -201,12 +206,8 @@ def test_ctrl_c_during_a_parallel_run_stops_the_workers(tmp_path, to_group, sign
         # a test run started in the background of a shell inherits SIGINT ignored
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     workers: list[int] = []
-    t0 = time.monotonic()
     try:
-        while not (out / "s1" / "manifest.json").is_file():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() - t0 < 900, "the first scenario took over 900 s"
-            time.sleep(0.1)
+        _wait_until_listed(proc, out / "s1", 900)
         workers = [pid for pid, ppid, _ in _processes() if ppid == proc.pid]
         assert len(workers) == 2, ("two workers forked from the main process", workers)
         for w in workers:
