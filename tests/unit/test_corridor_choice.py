@@ -62,8 +62,8 @@ def test_no_capacity_is_exceeded_in_any_scenario(logit_runs, data):
         excess = (pd.Series(load, index=links.index)[has] - cap[has]) / cap[has]
         assert excess.max() <= REL, (name, excess.idxmax(), excess.max())
         assert run.summary["max_capacity_excess"] <= REL
-        # the base year under the calibrated table: the INSTC constants (+47 USD/t by rail,
-        # +50 by road) take the Astara (IR) terminal below its 2 Mt (it bound at its capacity
+        # the base year under the calibrated table: the INSTC constants (+52 USD/t by rail,
+        # +55 by road) take the Astara (IR) terminal below its 2 Mt (it bound at its capacity
         # before the refit), so it has no shadow price; a capacity that binds is one that is
         # full (the Lotfabad road crossing, whose capacity is the observed peak of trucks)
         if name == "baseline":

@@ -60,6 +60,19 @@ def test_every_route_of_a_run_falls_in_one_family(baseline_routes):
     assert (r.loc[caspian, "family"] == "instc_caspian").all()
     suez = r["links"].str.contains("S_EG_SUEZ_CANAL")
     assert r.loc[suez, "family"].str.startswith("sea_").all()  # to Vladivostok: sea_far_east
+    # into Iran from Turkmenistan: INSTC East when the route comes from or through Kazakhstan,
+    # the land bridge when it comes from Türkiye across Bazargan, neither for Central Asia's own
+    # traffic (a route counts once, so the earlier families of the table take it first)
+    tm_ir = r["links"].str.contains("B_TM_IR_") & ~far_east & ~suez & ~caspian
+    gurbulak = r["links"].str.contains("B_TR_IR_GURBULAK_ROAD")
+    via_kz = r["links"].str.contains("B_RU_KZ_|B_KZ_RU_|B_KZ_TM_|B_UZ_KZ_")
+    assert (r.loc[tm_ir & gurbulak, "family"] == "iran_land_bridge").all()
+    east = tm_ir & ~gurbulak & via_kz & ~r["links"].str.contains("B_AZ_IR_ASTARA_")
+    assert east.any() and (r.loc[east, "family"] == "instc_east").all()
+    lotfabad = r["links"].str.contains("B_TM_IR_LOTFABAD_ROAD")
+    assert (east & lotfabad).any()  # Russian or Kazakh freight by road across Lotfabad
+    assert not (r.loc[tm_ir & ~via_kz, "family"] == "instc_east").any()
+    assert (tm_ir & ~via_kz & ~gurbulak).any()
     # Russia-India tonnes split over the all-water and the overland families in the baseline
     ru_in = r[r["origin"].str.startswith("Z_RU_") & r["destination"].str.startswith("Z_IN_")]
     by = ru_in.groupby("family")["tonnes"].sum()
