@@ -60,6 +60,7 @@ def run(
     from karvan.errors import InputError
     from karvan.freight.corridor import load_corridor
     from karvan.scenario import builtin_scenarios, load_scenario
+    from karvan.scenario._signals import sigterm_raises
     from karvan.scenario.batch import run_scenarios, usable_cpus
     from karvan.scenario.reference import report_references, with_references
     from karvan.scenario.run import CHOICE_TABLES, corridor_choice
@@ -110,14 +111,17 @@ def run(
             console.print(f"[green]done[/] {r.scenario.name} ({r.summary['elapsed_s']:.2f} s) "
                           f"-> {out_dir / r.scenario.name}, run {r.run_id}")
 
-    try:
-        runs = run_scenarios(dataset, specs, out_dir=out_dir, store_dir=store_dir,
-                             jobs=jobs if jobs is not None else usable_cpus(), gpkg=gpkg,
-                             no_lp=added, done=done, progress=say, gap=gap, method=method,
-                             lp=lp, choice=choice, choice_parameters=model)
-    finally:
-        if status is not None:
-            status.stop()
+    # SIGTERM: run_scenarios removes what it had not finished, the spinner is stopped (the
+    # terminal gets its cursor back), then the process ends as SIGTERM ends it
+    with sigterm_raises():
+        try:
+            runs = run_scenarios(dataset, specs, out_dir=out_dir, store_dir=store_dir,
+                                 jobs=jobs if jobs is not None else usable_cpus(), gpkg=gpkg,
+                                 no_lp=added, done=done, progress=say, gap=gap, method=method,
+                                 lp=lp, choice=choice, choice_parameters=model)
+        finally:
+            if status is not None:
+                status.stop()
     _write_timings(out_dir, runs)
     print_tables(summary_tables(runs), out)
     if report:
