@@ -156,6 +156,12 @@ def mutate_file(path: Path, rng: random.Random, mutations=CSV_MUTATIONS) -> str:
     return f"{path.name}: {label}"
 
 
+def rows_needing_speed(folder: Path) -> int:
+    """Rail, road, sea and ferry links of ``folder``'s link.csv: the rows that need a speed."""
+    with open(folder / "link.csv", newline="", encoding="utf-8") as f:
+        return sum(r["mode"] in ("rail", "road", "sea", "ferry") for r in csv.DictReader(f))
+
+
 def sioux(tntp_dir: Path, tmp_path: Path, edit_net=None, edit_trips=None) -> Path:
     """SiouxFalls' net and trips copied to ``tmp_path`` (S_net.tntp, S_trips.tntp), each text
     edited by a function where one is given; the net file's path."""

@@ -20,14 +20,8 @@ from karvan.errors import InputError
 from karvan.freight.corridor import builtin_corridor_folder, load_corridor
 from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
-from tests.fuzz.mutations import copy_folder, edit, sioux
+from tests.fuzz.mutations import copy_folder, edit, rows_needing_speed, sioux
 from tests.fuzz.mutations import set_cell as write_cell
-
-
-def _rows_needing_speed() -> int:
-    """Rail, road, sea and ferry links of the built-in link.csv: the rows that need a speed."""
-    links = pd.read_csv(builtin_corridor_folder() / "link.csv")
-    return int(links["mode"].isin(["rail", "road", "sea", "ferry"]).sum())
 
 
 def set_cell(table: str, key: dict, col: str, value: str):
@@ -65,6 +59,9 @@ YEREVAN_PORTS = {"origin_zone_id": "Z_AM_YEREVAN", "destination_zone_id": "Z_GE_
                  "commodity_id": "metals"}
 SPB_MOSCOW = {"link_id": "R_RU_SPB_MOSCOW"}
 
+#: rows of the built-in link.csv that need a speed
+SPEED_ROWS = rows_needing_speed(builtin_corridor_folder())
+
 #: (the issue's words, the edit of the corridor folder, what the error must say)
 TABLE_CASES = [
     ("tariff row rail,RU deleted",
@@ -79,7 +76,7 @@ TABLE_CASES = [
     ("zone country ü€", set_cell("zone", {"zone_id": "Z_RU_SPB"}, "country", "ü€"),
      ["zone.csv: country does not match ^[A-Z]{2}$ on 1 row (line 3; zone_id Z_RU_SPB: 'ü€')"]),
     ("renamed speed_kph header", rows_edit("link", rename_speed),
-     [f"link.csv: has no column speed_kph, which {_rows_needing_speed()} rows need",
+     [f"link.csv: has no column speed_kph, which {SPEED_ROWS} rows need",
       "column 'speed_kmh' looks like speed_kph renamed or misspelt"]),
     ("non-numeric tariff", set_cell("tariff", {"mode": "road"}, "tariff_usd_per_tkm", "six cents"),
      ["tariff.csv: tariff_usd_per_tkm is not a number on 1 row (line 10: 'six cents')"]),

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from karvan.errors import InputError
-from karvan.freight.corridor import builtin_corridor_folder, load_corridor
+from karvan.freight.corridor import load_corridor
 from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
-from tests.fuzz.mutations import edit, set_cell, sioux
+from tests.fuzz.mutations import edit, rows_needing_speed, set_cell, sioux
 
 
 def rejected(folder: Path, *needles: str) -> str:
@@ -24,12 +24,6 @@ def rejected(folder: Path, *needles: str) -> str:
     for n in needles:
         assert n in msg, (n, msg)
     return msg
-
-
-def _rows_needing_speed() -> int:
-    """Rail, road, sea and ferry links of the built-in link.csv: the rows that need a speed."""
-    links = pd.read_csv(builtin_corridor_folder() / "link.csv")
-    return int(links["mode"].isin(["rail", "road", "sea", "ferry"]).sum())
 
 
 # -- silent wrong answers -------------------------------------------------------------------------
@@ -47,10 +41,10 @@ def test_zone_country_must_be_an_iso_code(corridor):
 
 
 def test_renamed_speed_header_is_named(corridor):
+    n = rows_needing_speed(corridor)
     edit(corridor / "link.csv",
          lambda rows: [["speed_kmh" if c == "speed_kph" else c for c in rows[0]]] + rows[1:])
-    rejected(corridor, f"link.csv: has no column speed_kph, which {_rows_needing_speed()} "
-             "rows need",
+    rejected(corridor, f"link.csv: has no column speed_kph, which {n} rows need",
              "column 'speed_kmh' looks like speed_kph renamed or misspelt")
 
 

@@ -120,13 +120,10 @@ def test_a_failing_scenario_leaves_the_runs_before_it_listed(data, tmp_path):
 
 
 def _init_fake_worker(data) -> None:
-    """What karvan.scenario._signals.init_worker_signals does (written out, so that the test
-    runs on code without it)."""
-    import signal
+    """A worker's start without the dataset: only its signal set-up."""
+    from karvan.scenario._signals import init_worker_signals
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    init_worker_signals()
 
 
 def _fake_solve_in_worker(spec, options, runs_dir, gpkg_dir, tag=""):
@@ -143,7 +140,7 @@ def _fake_solve_in_worker(spec, options, runs_dir, gpkg_dir, tag=""):
     (marks / f"started-{spec.name}-{os.getpid()}").touch()
     tables = {"links": pd.DataFrame({"link_id": ["L1"], "tonnes_tot": [1.0]})}
     man = {"scenario": {"name": spec.name, "title": "", "year": spec.year}, "summary": {}}
-    staged = stage_run(runs_dir, tables, man, **({"tag": tag} if tag else {}))
+    staged = stage_run(runs_dir, tables, man, tag=tag)
     gpkg_dir.mkdir(parents=True, exist_ok=True)
     gpkg = gpkg_dir / f"{spec.name}.{os.getpid()}.gpkg"
     gpkg.write_text("drawn")
