@@ -19,6 +19,7 @@ from karvan.choice import (
     stochastic_equilibrium,
 )
 from karvan.choice.dual import fixed_cost_equilibrium
+from karvan.choice.routes import SOURCE_UNSERVED
 from karvan.errors import InputError
 
 REL = 1e-6
@@ -214,3 +215,51 @@ def test_nested_dual_equals_scipy_with_scale_one_half_in_few_newton_iterations()
     assert t["volume"].to_numpy() == pytest.approx([3.0, 2.5] if ids[0] == "l0" else
                                                    [2.5, 3.0], rel=1e-7)
     assert (t["multiplier"] > 0).all()
+
+
+# ------------------------------------------------------------------ expected cost (logsum)
+
+
+@pytest.mark.parametrize("theta", [0.5, 2.0])
+def test_expected_cost_is_the_logsum_and_falls_when_a_dearer_route_opens(theta):
+    # two parallel routes at costs 1 and 6: -ln(e^-theta + e^-6 theta) / theta, below the
+    # least cost; a third route at 1.5 lowers it, while the tonne-weighted cost of the routes
+    # taken rises (the new route draws its share mostly from the cheapest one)
+    def solve(times):
+        net, dem = parallel(times=times)
+        return fixed_cost_equilibrium(net, dem, theta=theta, routes=routes(net, dem), beta=0.0)
+
+    two, three = solve((1.0, 6.0)), solve((1.0, 6.0, 1.5))
+    want = -math.log(math.exp(-theta) + math.exp(-6 * theta)) / theta
+    assert two.od_expected_cost == pytest.approx([want], rel=1e-12)
+    assert two.od_expected_cost[0] < 1.0
+    want3 = -math.log(math.exp(-theta) + math.exp(-6 * theta) + math.exp(-1.5 * theta)) / theta
+    assert three.od_expected_cost == pytest.approx([want3], rel=1e-12)
+    assert three.od_expected_cost[0] < two.od_expected_cost[0]
+
+    def mean_cost(r):
+        return float(r.route_flow @ r.route_cost / r.route_flow.sum())
+
+    assert mean_cost(three) > mean_cost(two)
+
+
+def test_expected_cost_holds_the_multipliers_and_the_nests():
+    # with capacities that bind and nests of scale < 1: the nested logsum, written out by
+    # hand, of the returned route costs (the multipliers included) and of the unserved
+    # alternative
+    net, dem, rs, link, fam, scale, cap = nested_problem((0.3, 0.8))
+    theta = 1.3
+    r = fixed_cost_equilibrium(net, dem, theta=theta, routes=rs, capacities=cap, beta=0.0,
+                               groups=fam, scale=scale)
+    assert r.converged and (r.capacities["multiplier"] > 0).all()
+    real = np.flatnonzero(r.route_set.route_source != SOURCE_UNSERVED)
+    fam_all = np.full(r.route_set.n_routes, -1)
+    fam_all[real] = fam
+    v = -theta * r.route_cost
+    ivs = [v[i] for i in range(len(v)) if fam_all[i] < 0]
+    for n, s in enumerate(scale):
+        vn = v[fam_all == n] / s
+        ivs.append(s * (vn.max() + math.log(np.exp(vn - vn.max()).sum())))
+    ivs = np.array(ivs)
+    want = -(ivs.max() + math.log(np.exp(ivs - ivs.max()).sum())) / theta
+    assert r.od_expected_cost == pytest.approx([want], rel=1e-12)

@@ -108,6 +108,23 @@ class _Dual:
         S = self.M.T @ (self.pce_r * h)
         return F, p, h, S, (within_r, p_nest)
 
+    def expected_cost(self, mu):
+        """The expected perceived cost of every OD pair at multipliers ``mu``: the (nested)
+        logsum in cost units, ``-LSE_w / theta_w`` (see the module notes), in OD order."""
+        c = self.rc0 + self.M @ mu
+        v = (-self.th_r * c + self.lnps)[self.order]
+        n_b = np.diff(np.r_[self.start, len(v)])
+        u = v / np.repeat(self.s_b, n_b)
+        mx = np.maximum.reduceat(u, self.start)
+        sm = np.add.reduceat(np.exp(u - np.repeat(mx, n_b)), self.start)
+        iv = self.s_b * (mx + np.log(sm))
+        mx2 = np.maximum.reduceat(iv, self.bstart_od)
+        cnt = np.diff(np.r_[self.bstart_od, len(iv)])
+        lse = mx2 + np.log(np.add.reduceat(np.exp(iv - np.repeat(mx2, cnt)), self.bstart_od))
+        out = np.full(self.rs.n_od, np.nan)
+        out[self.b_od[self.bstart_od]] = -lse / self.th_w[self.b_od[self.bstart_od]]
+        return out
+
     def hessian(self, p, nest):
         """sum_w q_w theta_w M' G_w M (see the module notes), over the routes that use a
         constraint (the others add nothing); ``p`` and ``nest`` as :meth:`evaluate` returns
@@ -322,12 +339,13 @@ def fixed_cost_equilibrium(
     np.minimum.at(cmin, rs.route_od[real], rc[real])
     aec = float(np.sum(h[real] * (rc[real] - cmin[rs.route_od[real]])) / q) if q else 0.0
     conv = pd.DataFrame(rows_c, columns=COLUMNS)
+    expected = dual.expected_cost(mu) if dual is not None else np.zeros(rs.n_od)
     return ChoiceResult(
         graph=g, classes=ca.classes, theta=th, class_flows=x, volume=vol,
         time=g.free_flow_time.copy(), surcharge=surch,
         class_costs=free + surch[None, :], route_set=rs, route_flow=h, route_cost=rc,
         route_share=p, gap=0.0, link_gap=0.0, divergence=0.0, aec=aec, iterations=it,
         converged=converged, convergence=conv, capacities=cap_table,
-        unserved=unserved_table(rs, h),
+        unserved=unserved_table(rs, h), od_expected_cost=expected,
         params={"method": "dual-newton", "beta": beta, "overlap": "cost",
                 "threads": ca.n_chunks, "tol": tol})

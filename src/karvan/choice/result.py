@@ -59,6 +59,12 @@ class ChoiceResult:
     unserved
         Rows class, origin, destination, demand, unserved for every OD pair that leaves demand
         unserved (empty when all is carried).
+    od_expected_cost
+        Per OD pair of ``route_set``: the expected perceived cost of the pair, the (nested)
+        logsum in cost units, ``-ln(sum_r exp(-theta c_r + ln PS_r)) / theta`` (with each nest's
+        inclusive value where nests have a scale below 1), at the returned route costs; its
+        difference between two scenarios is the user benefit per unit of demand. Set by
+        :func:`karvan.choice.dual.fixed_cost_equilibrium`; None from the other methods.
     convergence
         One row per iteration: outer (augmented-Lagrangian round), iteration, gap, link_gap,
         divergence, aec, objective (the function the method minimises: Fisk's with the
@@ -89,6 +95,7 @@ class ChoiceResult:
     unserved: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["class", "origin", "destination", "demand", "unserved"]))
     params: dict[str, Any] = field(default_factory=dict)
+    od_expected_cost: np.ndarray | None = None
 
     @property
     def flow(self) -> np.ndarray:

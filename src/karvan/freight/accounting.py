@@ -281,9 +281,15 @@ def bottlenecks(links: pd.DataFrame, *, threshold: float = 0.8) -> pd.DataFrame:
 
 
 def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str, float],
-             demand_pairs: pd.DataFrame) -> pd.DataFrame:
+             demand_pairs: pd.DataFrame,
+             expected: dict[tuple[str, str, str], float] | None = None) -> pd.DataFrame:
     """Time, distance, charge and generalized cost of the least-cost path of every OD pair
-    with demand, per commodity, at the equilibrium times."""
+    with demand, per commodity, at the equilibrium times, and the pair's expected cost.
+
+    ``expected`` maps (class, origin, destination) to the expected perceived cost of the pair
+    in USD/t under the choice model (its logsum, :attr:`karvan.choice.ChoiceResult.
+    od_expected_cost`); without it (deterministic choice, the logsum's limit) the expected
+    cost is the least cost."""
     length = g.length
     charges = arc_charges(net, g)
     zones = list(g.zone_ids)
@@ -296,9 +302,12 @@ def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str
         zi = {z: i for i, z in enumerate(zones)}
         for o, d in zip(pairs["origin_zone_id"], pairs["destination_zone_id"]):
             t, dist, ch = out[zi[o], zi[d]]
-            rows.append((commodity_of(c.name), o, d, t, dist, ch, ch + vot[c.name] * t))
+            cost = ch + vot[c.name] * t
+            rows.append((commodity_of(c.name), o, d, t, dist, ch, cost,
+                         cost if expected is None else expected.get((c.name, o, d), np.nan)))
     return pd.DataFrame(rows, columns=["commodity", "origin", "destination", "time_h",
-                                       "distance_km", "charge_usd_per_t", "cost_usd_per_t"])
+                                       "distance_km", "charge_usd_per_t", "cost_usd_per_t",
+                                       "expected_cost_usd_per_t"])
 
 
 def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,

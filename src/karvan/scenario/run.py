@@ -178,7 +178,8 @@ def run_scenario(
         routes["family_id"] = classify_routes(routes["links"], families).to_numpy()
     countries = acc.country_transit(routes, raw_routes, net, g, zc)
     borders = acc.border_table(links)
-    skims = acc.od_skims(g, ue, net, vot, dem_rows)
+    skims = acc.od_skims(g, ue, net, vot, dem_rows,
+                         _expected_costs(crun.result, vot) if crun is not None else None)
     tables = {
         "links": links,
         "routes": routes,
@@ -262,6 +263,16 @@ def run_scenario(
     if crun is not None:
         settings.update(crun.settings)
     return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings, flows)
+
+
+def _expected_costs(res, vot: dict[str, float]) -> dict[tuple[str, str, str], float]:
+    """(class, origin, destination) -> the pair's expected perceived cost in USD/t: the
+    choice result's logsum (hours of the class's value of time) times that value of time."""
+    rs = res.route_set
+    z = np.asarray(rs.zone_ids, dtype=object)
+    names = [rs.class_names[k] for k in rs.od_class]
+    return {(n, z[o], z[d]): float(e) * vot[n] for n, o, d, e in zip(
+        names, rs.od_origin, rs.od_destination, res.od_expected_cost, strict=True)}
 
 
 def _backcast_flows(data: CorridorData, year: int, **options) -> RunFlows:
