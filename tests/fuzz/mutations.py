@@ -162,6 +162,12 @@ def rows_needing_speed(folder: Path) -> int:
         return sum(r["mode"] in ("rail", "road", "sea", "ferry") for r in csv.DictReader(f))
 
 
+def rows_with_value(folder: Path, table: str, column: str) -> int:
+    """Rows of ``folder``'s ``table``.csv with a value in ``column``."""
+    with open(folder / f"{table}.csv", newline="", encoding="utf-8") as f:
+        return sum(bool((r.get(column) or "").strip()) for r in csv.DictReader(f))
+
+
 def sioux(tntp_dir: Path, tmp_path: Path, edit_net=None, edit_trips=None) -> Path:
     """SiouxFalls' net and trips copied to ``tmp_path`` (S_net.tntp, S_trips.tntp), each text
     edited by a function where one is given; the net file's path."""
