@@ -62,10 +62,10 @@ def test_no_capacity_is_exceeded_in_any_scenario(logit_runs, data):
         excess = (pd.Series(load, index=links.index)[has] - cap[has]) / cap[has]
         assert excess.max() <= REL, (name, excess.idxmax(), excess.max())
         assert run.summary["max_capacity_excess"] <= REL
-        # the base year under the calibrated table: the INSTC constants (+52 USD/t by rail,
-        # +55 by road) take the Astara (IR) terminal below its 2 Mt (it bound at its capacity
-        # before the refit), so it has no shadow price; a capacity that binds is one that is
-        # full (the Lotfabad road crossing, whose capacity is the observed peak of trucks)
+        # the base year under the calibrated table: the INSTC constants (+28 USD/t by rail,
+        # +46 by road) take the Astara (IR) terminal below its 2 Mt (it bound at its capacity
+        # before the first refit), so it has no shadow price; a capacity that binds is one that
+        # is full (the Lotfabad road crossing, whose capacity is the observed peak of trucks)
         if name == "baseline":
             caps = run.tables["capacities"].set_index("link_id")
             astara = caps.loc["T_IR_ASTARA_TERMINAL"]
@@ -76,8 +76,8 @@ def test_no_capacity_is_exceeded_in_any_scenario(logit_runs, data):
 
 
 def test_shadow_prices_in_hours_and_dollars(logit_runs):
-    # no capacity binds in the base year under the calibrated table (above); the scenarios
-    # that bind one carry its shadow price, in hours and in USD/t
+    # the scenarios that bind a capacity (the base year binds Lotfabad, above) carry its
+    # shadow price, in hours and in USD/t
     bound = {n: r.tables["capacities"] for n, r in logit_runs.items()
              if r.tables["capacities"]["binding"].any()}
     assert bound, "no scenario binds a capacity"
