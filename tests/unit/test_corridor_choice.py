@@ -62,10 +62,11 @@ def test_no_capacity_is_exceeded_in_any_scenario(logit_runs, data):
         excess = (pd.Series(load, index=links.index)[has] - cap[has]) / cap[has]
         assert excess.max() <= REL, (name, excess.idxmax(), excess.max())
         assert run.summary["max_capacity_excess"] <= REL
-        # the base year under the calibrated table: the INSTC constants (+28 USD/t by rail,
-        # +46 by road) take the Astara (IR) terminal below its 2 Mt (it bound at its capacity
+        # the base year under the calibrated table: the INSTC constants (+24 USD/t by rail,
+        # +40 by road) take the Astara (IR) terminal below its 2 Mt (it bound at its capacity
         # before the first refit), so it has no shadow price; a capacity that binds is one that
-        # is full (the Lotfabad road crossing, whose capacity is the observed peak of trucks)
+        # is full (none since the Sarakhs road crossing; Lotfabad, 2.4 Mt at its observed peak of
+        # trucks, bound before it)
         if name == "baseline":
             caps = run.tables["capacities"].set_index("link_id")
             astara = caps.loc["T_IR_ASTARA_TERMINAL"]
@@ -76,8 +77,8 @@ def test_no_capacity_is_exceeded_in_any_scenario(logit_runs, data):
 
 
 def test_shadow_prices_in_hours_and_dollars(logit_runs):
-    # the scenarios that bind a capacity (the base year binds Lotfabad, above) carry its
-    # shadow price, in hours and in USD/t
+    # the scenarios that bind a capacity (Lotfabad in the 2030 ones, Makhachkala port when
+    # Iran's land borders close) carry its shadow price, in hours and in USD/t
     bound = {n: r.tables["capacities"] for n, r in logit_runs.items()
              if r.tables["capacities"]["binding"].any()}
     assert bound, "no scenario binds a capacity"
@@ -114,11 +115,17 @@ def _abs_log(cal, oid):
 def test_calibration_rows_move_toward_the_reported_volumes(logit_runs, det_baseline):
     lg = logit_runs["baseline"].tables["calibration"]
     dt = det_baseline.tables["calibration"]
-    # ADY (north-south) transit and the Astara terminal: overstated by the deterministic model;
-    # Upper Lars: understated
+    # ADY (north-south) transit and the Astara terminal, overstated by the deterministic model,
+    # and Upper Lars: where the deterministic model misses a row by more than 30 %, the logit
+    # model is closer (since the rail rates of 2026-12-03 the deterministic model has Upper Lars
+    # within 8 %, and nothing to call for there)
+    missed = []
     for oid in ("OBS_ADY_NS_TRANSIT_2024", "OBS_ADY_TRANSIT_2024", "OBS_ASTARA_TERMINAL_2024",
                 "OBS_UPPER_LARS_2024"):
-        assert _abs_log(lg, oid) < _abs_log(dt, oid), oid
+        if _abs_log(dt, oid) > math.log(1.3):
+            missed.append(oid)
+            assert _abs_log(lg, oid) < _abs_log(dt, oid), oid
+    assert "OBS_ADY_NS_TRANSIT_2024" in missed and "OBS_ASTARA_TERMINAL_2024" in missed
     # the same table, recomputed: every row compared in one is compared in the other
     assert lg["compared"].tolist() == dt["compared"].tolist()
 

@@ -71,6 +71,7 @@ def test_every_route_of_a_run_falls_in_one_family(baseline_routes):
     assert east.any() and (r.loc[east, "family"] == "instc_east").all()
     lotfabad = r["links"].str.contains("B_TM_IR_LOTFABAD_ROAD")
     assert (east & lotfabad).any()  # Russian or Kazakh freight by road across Lotfabad
+    assert (tm_ir & r["links"].str.contains("B_TM_IR_SARAKHS_ROAD")).any()  # and Sarakhs
     assert not (r.loc[tm_ir & ~via_kz, "family"] == "instc_east").any()
     assert (tm_ir & ~via_kz & ~gurbulak).any()
     # Russia-India tonnes split over the all-water and the overland families in the baseline
