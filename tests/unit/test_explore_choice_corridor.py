@@ -80,9 +80,9 @@ def _compare(got: dict, run, *, rel: float, binding: bool) -> None:
 def test_central_outputs_equal_the_logit_run(model, run):
     got = model.evaluate(None)
     assert got["_converged"] == 1.0
-    # in the base year under the calibrated table the Lotfabad road crossing binds (its capacity
-    # is its observed peak): its shadow price is compared with the run's like every other
-    _compare(got, run, rel=1e-6, binding=True)
+    # no capacity binds in the base year under the calibrated table since the Sarakhs road
+    # crossing took Lotfabad's overflow (the next test makes some bind and compares their prices)
+    _compare(got, run, rel=1e-6, binding=False)
     # shares of a pair add up to one over its families
     ru_in = [v for k, v in got.items() if k.startswith("family:RU-IN:")]
     assert sum(ru_in) == pytest.approx(1.0, abs=1e-9) and len(ru_in) > 3
