@@ -100,6 +100,16 @@ def test_compare_reports_differences(results, tmp_path):
     assert row["tonnes_tot_a"] == 0 and row["tonnes_tot_b"] > 0
     assert row["tonnes_tot_diff"] == pytest.approx(row["tonnes_tot_b"])
     assert "countries" in r.output and "transit" in r.output
+    # the user benefit per OD pair: the pair whose expected cost falls most ships over the new
+    # railway in B (the two runs are four years apart, so other pairs' costs also move with
+    # the demand's growth and the capacities it fills)
+    sk = pd.read_csv(d / "skims_diff.csv").set_index(["commodity", "origin", "destination"])
+    exp = sk["expected_cost_usd_per_t_diff"]
+    assert exp.min() < -10
+    com, o, dd = exp.idxmin()
+    rb = pd.read_csv(out / "rasht_astara" / "routes.csv")
+    rb = rb[(rb["commodity"] == com) & (rb["origin"] == o) & (rb["destination"] == dd)]
+    assert rb.loc[rb["links"].str.contains("R_IR_RASHT_ASTARA"), "tonnes"].sum() > 0
 
 
 def test_compare_needs_result_folders(tmp_path):

@@ -488,7 +488,8 @@ COMPARED: dict[str, tuple[list[str], list[str], tuple[str, ...]]] = {
                                 "transit_tonne_km", "transit_revenue_usd"], ()),
     "borders": (["border_id"], ["tonnes_tot", "utilization"], ()),
     "skims": (["commodity", "origin", "destination"], ["time_h", "distance_km",
-                                                       "cost_usd_per_t"], ()),
+                                                       "cost_usd_per_t",
+                                                       "expected_cost_usd_per_t"], ()),
 }
 
 
