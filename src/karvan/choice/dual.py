@@ -81,15 +81,16 @@ class _Dual:
                                            np.diff(np.r_[self.start, len(self.order)]))
         self._dense = None
 
-    def evaluate(self, mu):
-        """F(mu), route shares, route flows, volumes S, and (within-nest share of every route,
-        share of every (OD, nest) block) for :meth:`hessian`."""
+    def _logsums(self, mu):
+        """At multipliers ``mu``, per (OD, nest) block in ``order``: the routes' exponentials and
+        their sums, the blocks' exponentials and their sums, the number of blocks per OD pair and
+        of routes per block; and the logsum of every OD pair (in OD order)."""
         c = self.rc0 + self.M @ mu
         v = (-self.th_r * c + self.lnps)[self.order]
-        s_r = np.repeat(self.s_b, np.diff(np.r_[self.start, len(v)]))
-        u = v / s_r
+        n_b = np.diff(np.r_[self.start, len(v)])
+        u = v / np.repeat(self.s_b, n_b)
         mx = np.maximum.reduceat(u, self.start)
-        e = np.exp(u - np.repeat(mx, np.diff(np.r_[self.start, len(v)])))
+        e = np.exp(u - np.repeat(mx, n_b))
         sm = np.add.reduceat(e, self.start)
         iv = self.s_b * (mx + np.log(sm))  # inclusive value of each (OD, nest) block
         mx2 = np.maximum.reduceat(iv, self.bstart_od)
@@ -97,11 +98,17 @@ class _Dual:
         e2 = np.exp(iv - np.repeat(mx2, cnt))
         sm2 = np.add.reduceat(e2, self.bstart_od)
         lse = mx2 + np.log(sm2)  # per OD pair (in b_od order = OD order)
+        return e, sm, e2, sm2, cnt, n_b, lse
+
+    def evaluate(self, mu):
+        """F(mu), route shares, route flows, volumes S, and (within-nest share of every route,
+        share of every (OD, nest) block) for :meth:`hessian`."""
+        e, sm, e2, sm2, cnt, n_b, lse = self._logsums(mu)
         p_nest = e2 / np.repeat(sm2, cnt)
-        within = e / np.repeat(sm, np.diff(np.r_[self.start, len(v)]))
-        p = np.empty(len(v))
-        p[self.order] = within * np.repeat(p_nest, np.diff(np.r_[self.start, len(v)]))
-        within_r = np.empty(len(v))
+        within = e / np.repeat(sm, n_b)
+        p = np.empty(len(e))
+        p[self.order] = within * np.repeat(p_nest, n_b)
+        within_r = np.empty(len(e))
         within_r[self.order] = within
         F = float(np.sum(self.q / self.th_w * lse) + mu @ self.cap)
         h = p * self.q[self.rs.route_od]
@@ -111,19 +118,7 @@ class _Dual:
     def expected_cost(self, mu):
         """The expected perceived cost of every OD pair at multipliers ``mu``: the (nested)
         logsum in cost units, ``-LSE_w / theta_w`` (see the module notes), in OD order."""
-        c = self.rc0 + self.M @ mu
-        v = (-self.th_r * c + self.lnps)[self.order]
-        n_b = np.diff(np.r_[self.start, len(v)])
-        u = v / np.repeat(self.s_b, n_b)
-        mx = np.maximum.reduceat(u, self.start)
-        sm = np.add.reduceat(np.exp(u - np.repeat(mx, n_b)), self.start)
-        iv = self.s_b * (mx + np.log(sm))
-        mx2 = np.maximum.reduceat(iv, self.bstart_od)
-        cnt = np.diff(np.r_[self.bstart_od, len(iv)])
-        lse = mx2 + np.log(np.add.reduceat(np.exp(iv - np.repeat(mx2, cnt)), self.bstart_od))
-        out = np.full(self.rs.n_od, np.nan)
-        out[self.b_od[self.bstart_od]] = -lse / self.th_w[self.b_od[self.bstart_od]]
-        return out
+        return -self._logsums(mu)[-1] / self.th_w
 
     def hessian(self, p, nest):
         """sum_w q_w theta_w M' G_w M (see the module notes), over the routes that use a
