@@ -112,6 +112,18 @@ def test_compare_reports_differences(results, tmp_path):
     assert rb.loc[rb["links"].str.contains("R_IR_RASHT_ASTARA"), "tonnes"].sum() > 0
 
 
+def test_run_summary_lists_the_binding_capacities(tmp_path):
+    # with Iran's land borders closed, Makhachkala port fills (its shadow price in hours and
+    # USD/t is in the run's capacities table and in the summary)
+    out = tmp_path / "res"
+    r = runner.invoke(app, ["run", "iran_disrupted", "--out", str(out), "--quiet"], env=ENV)
+    assert r.exit_code == 0, r.output
+    caps = pd.read_csv(out / "iran_disrupted" / "capacities.csv")
+    binding = set(caps.loc[caps["binding"], "link_id"])
+    assert binding and "Binding capacities" in r.output
+    assert all(b in r.output for b in binding), (binding, r.output)
+
+
 def test_compare_needs_result_folders(tmp_path):
     r = runner.invoke(app, ["compare", str(tmp_path), str(tmp_path)], env=ENV)
     assert r.exit_code == 2 and "not a karvan run folder" in r.output
