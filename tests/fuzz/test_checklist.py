@@ -60,6 +60,12 @@ YEREVAN_PORTS = {"origin_zone_id": "Z_AM_YEREVAN", "destination_zone_id": "Z_GE_
 SPB_MOSCOW = {"link_id": "R_RU_SPB_MOSCOW"}
 
 #: rows of the built-in link.csv that need a speed
+def _shipped_line(table: str, first_cell: str) -> int:
+    """The line (1 = the header) of the shipped table's row that starts with ``first_cell``."""
+    lines = (builtin_corridor_folder() / f"{table}.csv").read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.split(",", 1)[0] == first_cell)
+
+
 SPEED_ROWS = rows_needing_speed(builtin_corridor_folder())
 TKM_ROWS = rows_with_value(builtin_corridor_folder(), "tariff_commodity", "tariff_usd_per_tkm")
 
@@ -249,7 +255,8 @@ def test_40000_character_token_is_rejected_with_a_short_message(tntp_dir, tmp_pa
                lambda rows: [r[:3] + r[4:] for r in rows]),  # tariff_usd_per_tkm dropped
      [f"tariff_commodity.csv: has no column tariff_usd_per_tkm, which {TKM_ROWS} rows need"]),
     (set_cell("zone", {"zone_id": "Z_RU_SIBERIA"}, "node_id", "RU_STPETERSBURG"),
-     ["zone.csv: node_id repeats an earlier row on 1 row (line 23; zone_id Z_RU_SIBERIA"]),
+     ["zone.csv: node_id repeats an earlier row on 1 row "
+      f"(line {_shipped_line('zone', 'Z_RU_SIBERIA')}; zone_id Z_RU_SIBERIA"]),
 ], ids=["header-only demand table", "tariff_commodity without its tariff column",
         "two zones at one node (was a KeyError in the run)"])
 def test_fuzz_found_corridor_case(corridor, edit_folder, needles):
