@@ -78,7 +78,7 @@ REVIEWED = {
     ("OBS_TURKMENBASHI_PORT_2021", "BUSINESSTM_8897@demand_inputs/energy_flow.csv"):
         "an excluded energy row (tankers): kept out of the demand",
     ("OBS_ANZALI_PORT_2021", "PORTSEUROPE_ANZALI@link.csv"): "the port's capacity (10 Mt/yr)",
-    ("OBS_SARAKHS_2022", "REPORTAZ_SARAKHS@link.csv"): "the crossing's capacity (7.5 Mt/yr)",
+    ("OBS_SARAKHS_2021", "REPORTAZ_SARAKHS@link.csv"): "the crossing's capacity (7.5 Mt/yr)",
     ("OBS_BOLASHAK_2024", "TIMESCA_KTZ@link.csv"): "the eastern route's capacity (10 Mt/yr)",
 }
 
