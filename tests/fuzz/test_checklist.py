@@ -59,13 +59,14 @@ YEREVAN_PORTS = {"origin_zone_id": "Z_AM_YEREVAN", "destination_zone_id": "Z_GE_
                  "commodity_id": "metals"}
 SPB_MOSCOW = {"link_id": "R_RU_SPB_MOSCOW"}
 
-#: rows of the built-in link.csv that need a speed
+
 def _shipped_line(table: str, first_cell: str) -> int:
     """The line (1 = the header) of the shipped table's row that starts with ``first_cell``."""
     lines = (builtin_corridor_folder() / f"{table}.csv").read_text(encoding="utf-8").splitlines()
     return next(i for i, line in enumerate(lines, 1) if line.split(",", 1)[0] == first_cell)
 
 
+#: rows of the built-in link.csv that need a speed
 SPEED_ROWS = rows_needing_speed(builtin_corridor_folder())
 TKM_ROWS = rows_with_value(builtin_corridor_folder(), "tariff_commodity", "tariff_usd_per_tkm")
 
