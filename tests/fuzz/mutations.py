@@ -168,6 +168,13 @@ def rows_with_value(folder: Path, table: str, column: str) -> int:
         return sum(bool((r.get(column) or "").strip()) for r in csv.DictReader(f))
 
 
+def line_of(folder: Path, table: str, first_cell: str) -> int:
+    """The line (1 = the header) of ``folder``'s ``table``.csv whose row starts with
+    ``first_cell``."""
+    lines = (folder / f"{table}.csv").read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.split(",", 1)[0] == first_cell)
+
+
 def sioux(tntp_dir: Path, tmp_path: Path, edit_net=None, edit_trips=None) -> Path:
     """SiouxFalls' net and trips copied to ``tmp_path`` (S_net.tntp, S_trips.tntp), each text
     edited by a function where one is given; the net file's path."""

@@ -20,7 +20,14 @@ from karvan.errors import InputError
 from karvan.freight.corridor import builtin_corridor_folder, load_corridor
 from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
-from tests.fuzz.mutations import copy_folder, edit, rows_needing_speed, rows_with_value, sioux
+from tests.fuzz.mutations import (
+    copy_folder,
+    edit,
+    line_of,
+    rows_needing_speed,
+    rows_with_value,
+    sioux,
+)
 from tests.fuzz.mutations import set_cell as write_cell
 
 
@@ -58,12 +65,6 @@ def rename_speed(rows):
 YEREVAN_PORTS = {"origin_zone_id": "Z_AM_YEREVAN", "destination_zone_id": "Z_GE_PORTS",
                  "commodity_id": "metals"}
 SPB_MOSCOW = {"link_id": "R_RU_SPB_MOSCOW"}
-
-
-def _shipped_line(table: str, first_cell: str) -> int:
-    """The line (1 = the header) of the shipped table's row that starts with ``first_cell``."""
-    lines = (builtin_corridor_folder() / f"{table}.csv").read_text(encoding="utf-8").splitlines()
-    return next(i for i, line in enumerate(lines, 1) if line.split(",", 1)[0] == first_cell)
 
 
 #: rows of the built-in link.csv that need a speed
@@ -257,7 +258,7 @@ def test_40000_character_token_is_rejected_with_a_short_message(tntp_dir, tmp_pa
      [f"tariff_commodity.csv: has no column tariff_usd_per_tkm, which {TKM_ROWS} rows need"]),
     (set_cell("zone", {"zone_id": "Z_RU_SIBERIA"}, "node_id", "RU_STPETERSBURG"),
      ["zone.csv: node_id repeats an earlier row on 1 row "
-      f"(line {_shipped_line('zone', 'Z_RU_SIBERIA')}; zone_id Z_RU_SIBERIA"]),
+      f"(line {line_of(builtin_corridor_folder(), 'zone', 'Z_RU_SIBERIA')}; zone_id Z_RU_SIBERIA"]),
 ], ids=["header-only demand table", "tariff_commodity without its tariff column",
         "two zones at one node (was a KeyError in the run)"])
 def test_fuzz_found_corridor_case(corridor, edit_folder, needles):
