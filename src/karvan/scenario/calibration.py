@@ -88,11 +88,12 @@ def od_estimate_table(est: CorridorEstimate, *, choice: str, date: str,
 #: and no other family's (INSTC by rail through Azerbaijan: the ADY north-south transit; by road:
 #: the Astara road crossing; across the Caspian: the Russian INSTC sea total; the eastern branch:
 #: Sarakhs, Bolashak and the Russian eastern total; the Middle Corridor: the Alat-Turkmenbashi
-#: containers and the transit through Azerbaijan; Upper Lars: its truck count). The all-water,
+#: containers and the transit through Azerbaijan; trucks on its Ro-Pax ferries: the 2023 truck
+#: counts by line; Upper Lars: its truck count). The all-water,
 #: Black Sea, Georgian-port and other families keep a constant of 0: the reference against which
 #: the others are measured (a logit share depends on differences of constants only).
 DEFAULT_CONSTANTS = ("instc_west_rail", "instc_west_road", "instc_caspian", "instc_east",
-                     "middle_corridor", "upper_lars_road")
+                     "middle_corridor", "middle_corridor_road", "upper_lars_road")
 
 
 def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = None
