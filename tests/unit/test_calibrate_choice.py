@@ -341,3 +341,21 @@ def test_the_model_is_run_once_per_parameter_values(truth_counts):
     final = tuple(np.round(pd.to_numeric(cf.table["value"]).to_numpy(), 12))
     assert repeats in ([], [final]), len(repeats)
     assert len(calls) > 2 * len(PARAMS)  # the Jacobian was computed
+
+
+def test_a_commodity_constant_is_a_parameter_of_its_own():
+    from karvan.scenario.calibration import choice_parameters_to_fit
+
+    t = prior_table()
+    t = pd.concat([t, t.iloc[[1]].assign(commodity="metals", value=-3.0)], ignore_index=True)
+    t.loc[(t["family"] == "west") & (t["commodity"] == "*"), "value"] = 5.0
+    params = choice_parameters_to_fit(t, ["asc:west", "asc:west:metals"])
+    assert [p.name for p in params] == ["asc_usd_per_t|west", "asc_usd_per_t|west|metals"]
+    fam, com = (p.rows(t) for p in params)
+    assert fam.sum() == 1 and com.sum() == 1 and not (fam & com).any()
+    assert start_values(t, params).tolist() == [5.0, -3.0]
+    out = apply_parameters(t, params, [8.0, -11.0])
+    west = out[out["family"] == "west"].set_index("commodity")["value"]
+    assert west["*"] == 8.0 and west["metals"] == -11.0
+    with pytest.raises(InputError, match=r"asc:<family>:<commodity>"):
+        choice_parameters_to_fit(t, ["asc:west:grain"])

@@ -247,3 +247,17 @@ def test_a_family_with_no_route_for_an_od_it_serves_is_an_input_error(tmp_path, 
 def test_unknown_choice_is_an_input_error(data):
     with pytest.raises(InputError, match="unknown choice model"):
         run_scenario(data, load_scenario("baseline"), choice="probit")
+
+
+def test_a_commodity_constant_replaces_the_family_constant_for_that_commodity_only():
+    t = _table()
+    fam = (t["parameter"] == "asc_usd_per_t") & (t["family"] == "middle_corridor")
+    t.loc[fam & (t["commodity"] == "*"), "value"] = "7.0"
+    t.loc[fam & (t["commodity"] == "containers"), "value"] = "-40.0"
+    terms = _model(t).family_terms.set_index(["commodity", "family_id"])["asc_usd_per_t"]
+    assert terms[("containers", "middle_corridor")] == pytest.approx(-40.0)
+    for c in ("grain", "metals", "general_cargo"):
+        assert terms[(c, "middle_corridor")] == pytest.approx(7.0)
+    # the trucks' family keeps its own constant for containers as for the rest
+    road = _value("asc_usd_per_t", family="middle_corridor_road")
+    assert terms[("containers", "middle_corridor_road")] == pytest.approx(road)

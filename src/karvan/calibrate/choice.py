@@ -97,9 +97,15 @@ class ChoiceParameter:
         return sel.to_numpy()
 
 
-def asc(family: str, *, step: float = 10.0, bound: float = 500.0) -> ChoiceParameter:
-    """The alternative-specific constant (USD/t) of a family, within ±``bound``."""
-    return ChoiceParameter(f"asc_usd_per_t|{family}", "asc_usd_per_t", family=family,
+def asc(family: str, commodity: str = "*", *, step: float = 10.0, bound: float = 500.0
+        ) -> ChoiceParameter:
+    """The alternative-specific constant (USD/t) of a family, within ±``bound``.
+
+    ``commodity`` ``*`` (default) sets the family's row for every commodity; a commodity id sets
+    that commodity's own row, which the choice model takes over the family's (the most specific
+    row applies), so the two are separate parameters."""
+    label = f"asc_usd_per_t|{family}" + ("" if commodity == "*" else f"|{commodity}")
+    return ChoiceParameter(label, "asc_usd_per_t", family=family, commodity=commodity,
                            step=step, lower=-bound, upper=bound)
 
 

@@ -31,9 +31,10 @@ def calibrate(
                              "of reliability) under the logit choice model instead of "
                              "estimating the demand.")] = False,
     fit: Annotated[list[str] | None, typer.Option(
-        "--fit", help="With --parameters: a parameter to fit, asc:<family>, theta or "
-                      "value_of_reliability (repeat; default: the constants of the INSTC "
-                      "families, the Middle Corridor and Upper Lars, theta and "
+        "--fit", help="With --parameters: a parameter to fit, asc:<family>, "
+                      "asc:<family>:<commodity>, theta or value_of_reliability (repeat; "
+                      "default: the constants of the INSTC families, the Middle Corridor (its "
+                      "containers apart, its trucks on the ferries) and Upper Lars, theta and "
                       "value_of_reliability).")] = None,
     prior: Annotated[bool, typer.Option(
         "--prior/--no-prior", help="With --parameters: add each parameter's prior (its "

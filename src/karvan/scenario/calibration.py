@@ -88,12 +88,14 @@ def od_estimate_table(est: CorridorEstimate, *, choice: str, date: str,
 #: and no other family's (INSTC by rail through Azerbaijan: the ADY north-south transit; by road:
 #: the Astara road crossing; across the Caspian: the Russian INSTC sea total; the eastern branch:
 #: Sarakhs, Bolashak and the Russian eastern total; the Middle Corridor: the Alat-Turkmenbashi
-#: containers and the transit through Azerbaijan; trucks on its Ro-Pax ferries: the 2023 truck
-#: counts by line; Upper Lars: its truck count). The all-water,
+#: transit through Azerbaijan, and its containers apart (``family:commodity``, the commodity's own
+#: row): the Alat-Turkmenbashi and the Kazakh line's containers; trucks on its Ro-Pax ferries: the
+#: 2023 truck counts by line; Upper Lars: its truck count). The all-water,
 #: Black Sea, Georgian-port and other families keep a constant of 0: the reference against which
 #: the others are measured (a logit share depends on differences of constants only).
 DEFAULT_CONSTANTS = ("instc_west_rail", "instc_west_road", "instc_caspian", "instc_east",
-                     "middle_corridor", "middle_corridor_road", "upper_lars_road")
+                     "middle_corridor", "middle_corridor:containers", "middle_corridor_road",
+                     "upper_lars_road")
 
 
 def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = None
@@ -102,7 +104,8 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
 
     ``names`` (default: every constant of :data:`DEFAULT_CONSTANTS`, ``theta`` and
     ``value_of_reliability``) are
-    ``asc:<family>`` (a family's constant, USD/t, within ±300), ``theta`` (one factor on every
+    ``asc:<family>`` (a family's constant, USD/t, within ±300; the row of commodity ``*``),
+    ``asc:<family>:<commodity>`` (that commodity's own constant row), ``theta`` (one factor on every
     commodity's dispersion, 0.1-10) or ``value_of_reliability`` (one factor on every
     commodity's value of reliability, 0-10: the reliability ratio relative to the prior's).
 
@@ -114,11 +117,15 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
     names = list(names) if names else ([f"asc:{f}" for f in DEFAULT_CONSTANTS]
                                        + ["theta", "value_of_reliability"])
     out, bad = [], []
-    families = set(table.loc[table["parameter"] == "asc_usd_per_t", "family"].astype(str))
+    rows = table.loc[table["parameter"] == "asc_usd_per_t", ["family", "commodity"]].astype(str)
+    families = set(rows["family"])
+    keys = set(zip(rows["family"], rows["commodity"], strict=True))
     for n in names:
-        kind, _, fam = n.partition(":")
-        if kind == "asc" and fam in families:
-            out.append(asc(fam, step=10.0, bound=300.0))
+        kind, _, rest = n.partition(":")
+        fam, _, com = rest.partition(":")
+        com = com or "*"
+        if kind == "asc" and (fam, com) in keys:
+            out.append(asc(fam, com, step=10.0, bound=300.0))
         elif n == "theta":
             out.append(factor("theta", step=0.1, lower=0.1, upper=10.0))
         elif n == "value_of_reliability":
@@ -127,7 +134,9 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
             bad.append(n)
     if bad:
         raise InputError(f"unknown parameters to fit {format_ids(bad)}: give asc:<family> (one "
-                         f"of {format_ids(sorted(families))}), theta or value_of_reliability.",
+                         f"of {format_ids(sorted(families))}), asc:<family>:<commodity> where "
+                         "choice_parameter.csv has that commodity's constant row, theta or "
+                         "value_of_reliability.",
                          "karvan calibrate --parameters")
     return out
 
