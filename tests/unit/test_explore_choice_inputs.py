@@ -31,7 +31,7 @@ def _calibrated(table: pd.DataFrame) -> pd.DataFrame:
     t.loc[th, "std_error"] = (0.2 * v).map(repr)
     t.loc[th, "observations"] = "OBS_1;OBS_2"
     for fam, val, se in (("instc_west_rail", "-12.5", "4.0"), ("middle_corridor", "30", "9")):
-        m = (t["parameter"] == "asc_usd_per_t") & (t["family"] == fam)
+        m = (t["parameter"] == "asc_usd_per_t") & (t["family"] == fam) & (t["commodity"] == "*")
         t.loc[m, ["value", "std_error", "observations"]] = [val, se, "OBS_1;OBS_2"]
     return t
 
@@ -88,7 +88,7 @@ def test_std_errors_give_normal_draws_with_the_right_mean_and_sd(table):
     a = np.flatnonzero(((t["parameter"] == "asc_usd_per_t") & (
         t["family"] == "instc_west_rail")).to_numpy())[0]
     b = np.flatnonzero(((t["parameter"] == "asc_usd_per_t") & (
-        t["family"] == "middle_corridor")).to_numpy())[0]
+        t["family"] == "middle_corridor") & (t["commodity"] == "*")).to_numpy())[0]
     assert abs(np.corrcoef(vals[:, a], vals[:, b])[0, 1]) < 0.1
     assert abs(np.corrcoef(vals[:, a], vals[:, th[0]])[0, 1]) < 0.1
     # the central values are the table's
