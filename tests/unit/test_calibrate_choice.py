@@ -35,6 +35,7 @@ from karvan.freight.observed import (
     observation_matrix,
     parse_observations,
 )
+from karvan.scenario.calibration import choice_parameters_to_fit
 
 ZONES = {"O1": "AA", "O2": "AA", "D1": "CC", "D2": "DD"}
 HUBS = {"S": "XS", "W": "BB", "E": "EE"}
@@ -344,8 +345,6 @@ def test_the_model_is_run_once_per_parameter_values(truth_counts):
 
 
 def test_a_commodity_constant_is_a_parameter_of_its_own():
-    from karvan.scenario.calibration import choice_parameters_to_fit
-
     t = prior_table()
     t = pd.concat([t, t.iloc[[1]].assign(commodity="metals", value=-3.0)], ignore_index=True)
     t.loc[(t["family"] == "west") & (t["commodity"] == "*"), "value"] = 5.0

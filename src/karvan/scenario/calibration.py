@@ -87,10 +87,10 @@ def od_estimate_table(est: CorridorEstimate, *, choice: str, date: str,
 #: the families whose constants are fitted by default: each has fit rows that count its routes
 #: and no other family's (INSTC by rail through Azerbaijan: the ADY north-south transit; by road:
 #: the Astara road crossing; across the Caspian: the Russian INSTC sea total; the eastern branch:
-#: Sarakhs, Bolashak and the Russian eastern total; the Middle Corridor: the Alat-Turkmenbashi
-#: transit through Azerbaijan, and its containers apart (``family:commodity``, the commodity's own
-#: row): the Alat-Turkmenbashi and the Kazakh line's containers; trucks on its Ro-Pax ferries: the
-#: 2023 truck counts by line; Upper Lars: its truck count). The all-water,
+#: Sarakhs, Bolashak and the Russian eastern total; the Middle Corridor: the transit through
+#: Azerbaijan, and its containers apart (``family:commodity``, the commodity's own row): the
+#: Alat-Turkmenbashi and the Kazakh line's containers; trucks on its Ro-Pax ferries: the 2023
+#: truck counts by line; Upper Lars: its truck count). The all-water,
 #: Black Sea, Georgian-port and other families keep a constant of 0: the reference against which
 #: the others are measured (a logit share depends on differences of constants only).
 DEFAULT_CONSTANTS = ("instc_west_rail", "instc_west_road", "instc_caspian", "instc_east",
