@@ -358,3 +358,38 @@ def test_a_commodity_constant_is_a_parameter_of_its_own():
     assert west["*"] == 8.0 and west["metals"] == -11.0
     with pytest.raises(InputError, match=r"asc:<family>:<commodity>"):
         choice_parameters_to_fit(t, ["asc:west:grain"])
+
+
+class InProcessPool:
+    """A run pool that runs its tables here, one after the other, and records its batches."""
+
+    def __init__(self, runner):
+        self.runner = runner
+        self.batches = []
+
+    def map(self, measure, tables):
+        self.batches.append(len(tables))
+        return [measure(self.runner(t)) for t in tables]
+
+
+def test_a_run_pool_runs_the_jacobian_and_changes_nothing(truth_counts):
+    """With a pool the Jacobian's runs go to it in batches, one table per parameter, and the
+    fit (values, standard errors, evaluations, the modelled counts) is the one without it."""
+    obs = noisy(truth_counts, 5)
+    plain = fit(obs, use_prior=True)
+    pool = InProcessPool(run_toy)
+    pooled = fit(obs, use_prior=True, pool=pool)
+    assert pool.batches and set(pool.batches) == {len(PARAMS)}
+    np.testing.assert_array_equal(pooled.fit.values, plain.fit.values)
+    np.testing.assert_array_equal(pooled.fit.std_errors, plain.fit.std_errors)
+    np.testing.assert_array_equal(pooled.counts["modelled"], plain.counts["modelled"])
+    assert pooled.fit.evaluations == plain.fit.evaluations
+
+
+def test_a_pool_that_loses_a_table_is_an_error(truth_counts):
+    class Short(InProcessPool):
+        def map(self, measure, tables):
+            return super().map(measure, tables)[:-1]
+
+    with pytest.raises(InputError, match="run pool returned 2 results for 3"):
+        fit(noisy(truth_counts, 5), pool=Short(run_toy))

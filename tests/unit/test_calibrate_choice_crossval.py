@@ -6,6 +6,7 @@ linearised refit agrees with a refit of the model itself."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from karvan.calibrate.choice_crossval import crossvalidate_choice, linearised_refit
@@ -75,3 +76,23 @@ def test_the_linearised_refit_agrees_with_a_refit_of_the_model(truth_counts):
     # and the refit with the model (max_evaluations) lands at the same place
     rows, _, folds = crossval(cf, obs, max_evaluations=20)
     assert len(folds) == len(set(rows["source"]))
+
+
+def test_a_run_pool_runs_the_folds_and_changes_nothing(truth_counts):
+    """With a pool the linearised folds' runs go to it in one batch (one per fold), the
+    refitted folds' Jacobians in batches; the tables are those without it."""
+    from tests.unit.test_calibrate_choice import InProcessPool
+
+    obs = observed_table(truth_counts)
+    obs["tonnes_per_year"] *= np.exp(np.random.default_rng(4).normal(0.0, 0.05, len(obs)))
+    cf = fit(obs, use_prior=True)
+    for kw in ({}, {"max_evaluations": 3}):
+        plain = crossval(cf, obs, **kw)
+        pool = InProcessPool(run_toy)
+        pooled = crossval(cf, obs, pool=pool, **kw)
+        for a, b in zip(pooled, plain, strict=True):
+            pd.testing.assert_frame_equal(a, b)
+        if kw:
+            assert set(pool.batches) == {len(cf.params)}
+        else:
+            assert pool.batches == [len(plain[2])]

@@ -59,7 +59,7 @@ def test_parameters_are_fitted_and_written(dataset, tmp_path, deterministic_runs
     out = tmp_path / "cal"
     before = hash_folder(dataset)
     r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--out",
-                            str(out), "--fit", "asc:instc_west_rail", "-q"],
+                            str(out), "--fit", "asc:instc_west_rail", "-q", "--workers", "1"],
                       env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert hash_folder(dataset) == before  # no --write: the dataset is unchanged
@@ -86,7 +86,8 @@ def test_parameters_are_fitted_and_written(dataset, tmp_path, deterministic_runs
     assert "Fit and validation" in r.output and "Choice parameters" in r.output
     # --write puts the same table into the dataset, which then reads back as a valid table
     r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--out",
-                            str(out), "--fit", "asc:instc_west_rail", "--write", "-q"])
+                            str(out), "--fit", "asc:instc_west_rail", "--write", "-q",
+                            "--workers", "1"])
     assert r.exit_code == 0, r.output
     written = pd.read_csv(dataset / "choice_parameter.csv", keep_default_na=False)
     pd.testing.assert_frame_equal(written, table)
@@ -101,7 +102,7 @@ def test_ctrl_c_leaves_nothing_half_written(dataset, tmp_path, deterministic_run
     out = tmp_path / "cal"
     before = hash_folder(dataset)
     r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--out",
-                            str(out), "--write", "-q"])
+                            str(out), "--write", "-q", "--workers", "1"])
     assert r.exit_code == 130, r.output
     assert not out.exists() and not list(tmp_path.glob(".cal*"))
     assert hash_folder(dataset) == before
@@ -110,7 +111,12 @@ def test_ctrl_c_leaves_nothing_half_written(dataset, tmp_path, deterministic_run
 def test_options_of_the_parameter_fit_need_it():
     r = runner.invoke(app, ["calibrate", "--fit", "theta"])
     assert r.exit_code == 2
-    r = runner.invoke(app, ["calibrate", "--parameters", "--fit", "asc:no_family", "-q"])
+    r = runner.invoke(app, ["calibrate", "--workers", "2"])
+    assert r.exit_code == 2 and "--workers" in r.output
+    r = runner.invoke(app, ["calibrate", "--parameters", "--workers", "0", "-q"])
+    assert r.exit_code == 2 and "--workers must be >= 1" in r.output
+    r = runner.invoke(app, ["calibrate", "--parameters", "--fit", "asc:no_family", "-q",
+                            "--workers", "1"])
     assert r.exit_code == 2 and "no_family" in r.output
 
 
@@ -160,7 +166,7 @@ def test_crossval_and_the_prior_in_the_output(dataset, tmp_path, deterministic_r
     out = tmp_path / "cal"
     r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--out",
                             str(out), "--fit", "asc:instc_west_rail", "--fit",
-                            "asc:middle_corridor", "--crossval", "-q"],
+                            "asc:middle_corridor", "--crossval", "-q", "--workers", "1"],
                       env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert "Leave-one-source-out" in r.output and "rank of the weighted Jacobian" in r.output

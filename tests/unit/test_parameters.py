@@ -345,3 +345,26 @@ def test_with_a_prior_the_data_variances_are_scaled_until_they_settle():
     plain = fit_parameters(lambda x: B_LIN + a @ np.asarray(x), [0.0, 0.0], y, rse=rse,
                            prior=mu, prior_std_errors=s, absolute_sigma=True)
     assert np.linalg.norm(fit.values - mu) < np.linalg.norm(plain.values - mu)
+
+
+def test_model_many_evaluates_the_jacobian_together_and_changes_nothing():
+    """With ``model_many`` the Jacobian's columns are asked for in one call (one vector per
+    parameter, forward, backward at an upper bound), and the fit is the one without it."""
+    y = split([0.2, 1e5]) * np.array([1.02, 0.97, 1.01, 0.99, 1.03, 0.98, 1.0, 1.01])
+    kw = dict(rse=0.05, bounds=([0.01, -1e6], [0.5, 1e6]), diff_step=[0.01, 1e3])
+    plain = fit_parameters(split, [0.1, 0.0], y, **kw)
+    batches = []
+
+    def many(xs):
+        batches.append([np.array(x, dtype=float) for x in xs])
+        return [split(x) for x in xs]
+
+    together = fit_parameters(split, [0.1, 0.0], y, model_many=many, **kw)
+    assert batches and all(len(b) == 2 for b in batches)
+    for b in batches:  # each batch: the point stepped in one parameter, then in the other
+        np.testing.assert_allclose(np.abs(b[1] - b[0]), [0.01, 1e3], rtol=1e-6)
+    np.testing.assert_array_equal(together.values, plain.values)
+    np.testing.assert_array_equal(together.std_errors, plain.std_errors)
+    assert together.evaluations == plain.evaluations
+    with pytest.raises(InputError, match="model_many returned 1 results for 2"):
+        fit_parameters(split, [0.1, 0.0], y, model_many=lambda xs: [split(xs[0])], **kw)

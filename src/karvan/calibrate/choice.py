@@ -39,17 +39,54 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from karvan.calibrate.parameters import RSE_BY_CONFIDENCE, ParameterFit, fit_parameters
 from karvan.errors import InputError, format_ids
-from karvan.freight.observed import RunFlows, modelled_tonnes, observation_matrix
+from karvan.freight.observed import (
+    Observation,
+    RunFlows,
+    modelled_tonnes,
+    observation_matrix,
+)
 from karvan.freight.observed import parse_observations as _parse
 
 #: parameter table -> the runs (by year) that table gives
 ParameterRunner = Callable[[pd.DataFrame], Mapping[int, RunFlows]]
+
+
+class RunPool(Protocol):
+    """Runs of several parameter tables side by side (worker processes, a cluster), each
+    reduced where it was run by ``measure`` (picklable: :class:`FitRowMeasure`), so that only
+    the small results travel back."""
+
+    def map(self, measure: Callable[[Mapping[int, RunFlows]], np.ndarray],
+            tables: Sequence[pd.DataFrame]) -> list[np.ndarray]:
+        """``measure`` of the runs of each table, in the order of ``tables``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FitRowMeasure:
+    """The runs of the observed years -> the modelled value of each fit row, in order: what a
+    parameter fit compares (picklable, so that a :class:`RunPool` applies it in its workers)."""
+
+    observations: tuple[Observation, ...]
+    zone_country: Mapping[str, str]
+
+    def __call__(self, runs: Mapping[int, RunFlows]) -> np.ndarray:
+        """The modelled tonnes of each observation in ``runs`` (by year)."""
+        years = np.array([o.year for o in self.observations])
+        m = np.zeros(len(self.observations))
+        for yr in np.unique(years):
+            sel = np.flatnonzero(years == yr)
+            a = observation_matrix([self.observations[i] for i in sel], runs[int(yr)],
+                                   self.zone_country)
+            m[sel] = modelled_tonnes(a, runs[int(yr)])
+        return m
 
 #: the columns that identify a row of the parameter table
 KEY = ("parameter", "family", "nest", "link_ids", "commodity")
@@ -330,6 +367,7 @@ def fit_choice_parameters(
     use_prior: bool = True,
     start: Sequence[float] | None = None,
     callback: Callable[[int, np.ndarray, float], None] | None = None,
+    pool: RunPool | None = None,
 ) -> ChoiceFit:
     """Fit choice parameters to the ``fit`` rows of ``observed``.
 
@@ -363,6 +401,11 @@ def fit_choice_parameters(
     callback
         Called after each evaluation with (evaluation number, parameter values, weighted sum
         of squares).
+    pool
+        Runs the columns of each finite-difference Jacobian side by side (:class:`RunPool`,
+        for example :class:`karvan.scenario.run_pool.ProcessRunPool`); it must run what
+        ``runner`` runs. The fit is the same as without it; default: one run after the other
+        in this process.
 
     Returns
     -------
@@ -403,15 +446,7 @@ def fit_choice_parameters(
     step = np.array([p.step for p in params], dtype=float)
     lo = (np.array([p.lower for p in params]) - x0) / step
     hi = (np.array([p.upper for p in params]) - x0) / step
-
-    def modelled(runs: Mapping[int, RunFlows]) -> np.ndarray:
-        m = np.zeros(len(use))
-        for yr in np.unique(years):
-            sel = np.flatnonzero(years == yr)
-            a = observation_matrix([use[i] for i in sel], runs[int(yr)], zone_country)
-            m[sel] = modelled_tonnes(a, runs[int(yr)])
-        return m
-
+    modelled = FitRowMeasure(tuple(use), dict(zone_country))
     m0 = modelled(runs0)
     # the runs of the last parameter values (large), and the modelled counts of every values
     # run so far (small): the Jacobian at a point is asked for again in each round of the
@@ -419,6 +454,13 @@ def fit_choice_parameters(
     cache: dict = {}
     seen: dict = {tuple(np.round(x0, 12)): m0}
     count = {"n": 0}
+
+    def evaluated(x: np.ndarray) -> np.ndarray:
+        m = seen[tuple(np.round(x, 12))]
+        count["n"] += 1
+        if callback is not None:
+            callback(count["n"], x, float(np.sum(((m - y) / (rse * y)) ** 2)))
+        return m
 
     def model(z: np.ndarray) -> np.ndarray:
         x = x0 + step * np.asarray(z, dtype=float)
@@ -428,11 +470,24 @@ def fit_choice_parameters(
             cache.clear()
             cache[key] = runs
             seen[key] = modelled(runs)
-        m = seen[key]
-        count["n"] += 1
-        if callback is not None:
-            callback(count["n"], x, float(np.sum(((m - y) / (rse * y)) ** 2)))
-        return m
+        return evaluated(x)
+
+    def model_many(zs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        xs = [x0 + step * np.asarray(z, dtype=float) for z in zs]
+        todo: dict = {}
+        for x in xs:
+            key = tuple(np.round(x, 12))
+            if key not in seen and key not in todo:
+                todo[key] = x
+        if len(todo) > 1:
+            got = pool.map(modelled, [apply_parameters(table, params, x)
+                                      for x in todo.values()])
+            if len(got) != len(todo):
+                raise InputError(f"the run pool returned {len(got)} results for {len(todo)} "
+                                 "parameter tables.", "fit_choice_parameters")
+            seen.update(zip(todo, (np.asarray(m, dtype=float) for m in got), strict=True))
+        return [model(z) if len(todo) <= 1 else evaluated(x)
+                for z, x in zip(zs, xs, strict=True)]
 
     z0 = np.zeros(len(params)) if start is None else (np.asarray(start, float) - x0) / step
     zprior = dict(prior=(mu - x0) / step, prior_std_errors=prior_sd / step) if use_prior else {}
@@ -440,7 +495,8 @@ def fit_choice_parameters(
                           names=[p.name for p in params],
                           observation_ids=[o.observed_id for o in use],
                           absolute_sigma=absolute_sigma, diff_step=diff_step,
-                          max_evaluations=max_evaluations, **zprior)
+                          max_evaluations=max_evaluations,
+                          model_many=model_many if pool is not None else None, **zprior)
     x = x0 + step * zfit.values
     fit = replace(zfit, values=x, std_errors=step * zfit.std_errors,
                   covariance=zfit.covariance * np.outer(step, step),

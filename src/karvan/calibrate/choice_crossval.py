@@ -24,14 +24,16 @@ from scipy.optimize import lsq_linear
 
 from karvan.calibrate.choice import (
     ChoiceFit,
+    FitRowMeasure,
     ParameterRunner,
+    RunPool,
     apply_parameters,
     fit_choice_parameters,
     fit_observations,
 )
-from karvan.calibrate.crossval import cv_summary, leave_one_source_out
+from karvan.calibrate.crossval import cv_summary, leave_one_source_out, source_family
+from karvan.calibrate.parameters import fit_rows
 from karvan.calibrate.statistics import abs_log_ratio
-from karvan.freight.observed import modelled_tonnes, observation_matrix
 from karvan.freight.observed import parse_observations as _parse
 
 
@@ -80,6 +82,7 @@ def crossvalidate_choice(
     commodities: Sequence[str],
     max_evaluations: int = 0,
     diff_step: float = 0.05,
+    pool: RunPool | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Leave-one-source-out cross-validation of a choice-parameter fit.
 
@@ -98,6 +101,10 @@ def crossvalidate_choice(
         fold refitted with the model for at most that many evaluations.
     diff_step
         The fit's finite-difference step (for ``max_evaluations`` > 0).
+    pool
+        Runs side by side (:class:`~karvan.calibrate.choice.RunPool`): the folds' runs of the
+        linearised refits, or each fold's Jacobian when refitted with the model. The result is
+        the same as without it.
 
     Returns
     -------
@@ -119,25 +126,38 @@ def crossvalidate_choice(
                                                 commodities=set(commodities))}
     use = [parsed[i] for i in ids]
     years = c["year"].to_numpy()
+    measure = FitRowMeasure(tuple(use), dict(zone_country))
     folds = []
+    # with a pool and linearised refits, every fold's run is made up front, side by side
+    ready: dict = {}
+    if pool is not None and max_evaluations <= 0:
+        rows = fit_rows(table)
+        fam = rows["source"].map(source_family)
+        keeps = [np.isin(ids, rows.loc[fam != s, "observed_id"].astype(str).to_numpy())
+                 for s in pd.unique(fam)]
+        keeps = [k for k in keeps if k.any()]
+        xs = [linearised_refit(cf, k) for k in keeps]
+        got = pool.map(measure, [apply_parameters(cf.prior, cf.params, x) for x in xs])
+        ready = {k.tobytes(): (x, np.asarray(m, dtype=float))
+                 for k, x, m in zip(keeps, xs, got, strict=True)}
 
     def fit_predict(train: pd.DataFrame) -> pd.Series:
         keep = np.isin(ids, train["observed_id"].astype(str).to_numpy())
-        x = linearised_refit(cf, keep)
-        if max_evaluations > 0:
-            sub = fit_obs[fit_obs["observed_id"].astype(str).isin(ids[keep])]
-            g = fit_choice_parameters(sub, cf.prior, runner, cf.params, link_table=link_table,
-                                      zone_country=zone_country, commodities=commodities,
-                                      diff_step=diff_step, max_evaluations=max_evaluations,
-                                      use_prior=cf.fit.prior_values is not None,
-                                      start=np.clip(x, cf.fit.lower, cf.fit.upper))
-            x = g.fit.values
-        runs = runner(apply_parameters(cf.prior, cf.params, x))
-        m = np.zeros(len(use))
-        for yr in np.unique(years):
-            sel = np.flatnonzero(years == yr)
-            a = observation_matrix([use[i] for i in sel], runs[int(yr)], zone_country)
-            m[sel] = modelled_tonnes(a, runs[int(yr)])
+        if keep.tobytes() in ready:
+            x, m = ready[keep.tobytes()]
+        else:
+            x = linearised_refit(cf, keep)
+            if max_evaluations > 0:
+                sub = fit_obs[fit_obs["observed_id"].astype(str).isin(ids[keep])]
+                g = fit_choice_parameters(sub, cf.prior, runner, cf.params,
+                                          link_table=link_table, zone_country=zone_country,
+                                          commodities=commodities, diff_step=diff_step,
+                                          max_evaluations=max_evaluations,
+                                          use_prior=cf.fit.prior_values is not None,
+                                          start=np.clip(x, cf.fit.lower, cf.fit.upper),
+                                          pool=pool)
+                x = g.fit.values
+            m = measure(runner(apply_parameters(cf.prior, cf.params, x)))
         left = sorted(set(ids) - set(ids[keep]))
         folds.append({"left_out": ";".join(left), **{p.name: float(v) for p, v in
                                                       zip(cf.params, x, strict=True)}})

@@ -228,6 +228,7 @@ def fit_parameters(
     absolute_sigma: bool = False,
     diff_step: float | None = None,
     max_evaluations: int | None = None,
+    model_many: Callable[[Sequence[np.ndarray]], Sequence[np.ndarray]] | None = None,
     prior: Sequence[float] | None = None,
     prior_std_errors: Sequence[float] | None = None,
     rank_rtol: float = RANK_RTOL,
@@ -261,6 +262,11 @@ def fit_parameters(
         answers with noise.
     max_evaluations
         Most model evaluations.
+    model_many
+        Several parameter vectors -> the model's values at each, in order: evaluates the
+        columns of the finite-difference Jacobian together (with ``diff_step``), for example
+        side by side in worker processes. It must give what ``model`` gives at each vector;
+        default: ``model`` at one vector after the other.
     prior, prior_std_errors
         Gaussian prior of each parameter: its value and standard error (inf or NaN: none for
         that parameter). Both or neither.
@@ -325,14 +331,17 @@ def fit_parameters(
     n = len(y)
     calls = {"n": 0}
 
-    def data_res(x):
+    def residual(m):
         calls["n"] += 1
-        m = np.asarray(model(x), dtype=float)
+        m = np.asarray(m, dtype=float)
         if m.shape != y.shape or not np.all(np.isfinite(m)):
             raise InputError(f"the model returned {m.shape} values (finite: "
                              f"{bool(np.all(np.isfinite(m)))}) for {y.shape[0]} observations.",
                              "fit_parameters")
         return (m - y) / sd
+
+    def data_res(x):
+        return residual(model(x))
 
     def prior_res(x):
         return (np.asarray(x, dtype=float)[has] - mu[has]) / ps[has]
@@ -362,12 +371,14 @@ def fit_parameters(
         def jac(x):
             x = np.asarray(x, dtype=float)
             f0 = res_at(x)
-            J = np.empty((len(f0), p))
-            for i in range(p):
-                hi_ = h[i] if x[i] + h[i] <= hi[i] else -h[i]
-                xi = x.copy()
-                xi[i] += hi_
-                J[:, i] = (data_res(xi) - f0) / hi_
+            steps = np.where(x + h <= hi, h, -h)
+            points = [x + steps[i] * np.eye(p)[i] for i in range(p)]
+            values = (list(model_many(points)) if model_many is not None else
+                      [model(xi) for xi in points])
+            if len(values) != p:
+                raise InputError(f"model_many returned {len(values)} results for {p} "
+                                 "parameter vectors.", "fit_parameters")
+            J = np.column_stack([(residual(m) - f0) / steps[i] for i, m in enumerate(values)])
             return np.vstack([J / np.sqrt(state["c"]), prior_jac])
 
         kw = {"jac": jac}

@@ -60,6 +60,11 @@ def calibrate(
     diff_step: Annotated[float, typer.Option(
         help="With --parameters: finite-difference step, in units of each parameter's "
              "typical change (10 USD/t for a constant, 0.1 for a factor).")] = 0.05,
+    workers: Annotated[int | None, typer.Option(
+        help="With --parameters: worker processes that run the columns of each "
+             "finite-difference Jacobian (and the cross-validation's folds) side by side "
+             "(default 2 where this process may use 2 CPUs; 1: one run after the other in this "
+             "process). The fit is the same.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Estimate the base-year OD demand from the fit rows of observed.csv (generalized least
@@ -88,8 +93,8 @@ def calibrate(
         With code 1 when the estimation did not converge in --max-iter rounds (or the
         parameter fit did not succeed).
     typer.BadParameter
-        --fit or --crossval without --parameters, an unknown --choice, --write on a dataset
-        without a folder.
+        --fit, --crossval or --workers without --parameters, --workers < 1, an unknown
+        --choice, --write on a dataset without a folder.
     """
     if parameters:
         from karvan.cli.calibrate_parameters import calibrate_parameters
@@ -97,10 +102,10 @@ def calibrate(
         calibrate_parameters(data, out_dir, fit=fit, write=write, gap=gap,
                              max_evaluations=max_evaluations, diff_step=diff_step, quiet=quiet,
                              prior=prior, crossval=crossval,
-                             crossval_evaluations=crossval_evaluations)
+                             crossval_evaluations=crossval_evaluations, workers=workers)
         return
-    if fit or crossval:
-        raise typer.BadParameter("--fit and --crossval go with --parameters.")
+    if fit or crossval or workers is not None:
+        raise typer.BadParameter("--fit, --crossval and --workers go with --parameters.")
     if choice not in ("logit", "deterministic"):
         raise typer.BadParameter(f"--choice {choice!r}: use logit or deterministic.")
     import datetime

@@ -17,19 +17,63 @@ CALIBRATION_SOURCE = "KV_CALIBRATION"
 def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | None,
                          write: bool, gap: float, max_evaluations: int | None,
                          diff_step: float, quiet: bool, prior: bool = True,
-                         crossval: bool = False, crossval_evaluations: int = 0) -> None:
+                         crossval: bool = False, crossval_evaluations: int = 0,
+                         workers: int | None = None) -> None:
     """Fit, report, write ``--out`` whole, then (``--write``) the dataset's table.
 
     Raises
     ------
     typer.BadParameter
-        --write on a dataset without a folder.
+        --write on a dataset without a folder, --workers < 1.
     typer.Exit
         With code 1 when the fit did not succeed.
     """
+    import contextlib
+    import time
+
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario._signals import sigterm_raises
+    from karvan.scenario.calibration import choice_parameters_to_fit, choice_table
+    from karvan.scenario.run_pool import ProcessRunPool, default_workers
+
+    if workers is not None and workers < 1:
+        raise typer.BadParameter(f"--workers must be >= 1, got {workers}.")
+    dataset = load_corridor(data)
+    if write and dataset.folder is None:
+        raise typer.BadParameter("--write needs a dataset folder.")
+    params = choice_parameters_to_fit(choice_table(dataset), fit)
+    runs = {"n": 0}
+    history = []
+    t0 = time.perf_counter()
+
+    def counted(where: str = "") -> None:
+        runs["n"] += 1
+        if not quiet:
+            console.print(f"run {runs['n']} (base year and back-casts, logit choice{where}) "
+                          f"{time.perf_counter() - t0:,.0f} s", highlight=False)
+
+    n_workers = default_workers() if workers is None else int(workers)
+    # the workers start before anything runs here (see karvan.scenario.run_pool); SIGTERM
+    # stops them and leaves nothing half-written, then ends the process as SIGTERM ends it
+    with sigterm_raises(), contextlib.ExitStack() as stack:
+        pool = (stack.enter_context(ProcessRunPool(dataset, workers=n_workers, gap=gap,
+                                                   on_run=lambda: counted(", a worker")))
+                if n_workers > 1 else None)
+        if not quiet and pool is not None:
+            console.print(f"{n_workers} worker processes run each Jacobian's runs side by side",
+                          highlight=False)
+        _fit_and_report(dataset, params, runs, history, counted, pool, out_dir, fit=fit,
+                        write=write, gap=gap, max_evaluations=max_evaluations,
+                        diff_step=diff_step, quiet=quiet, prior=prior, crossval=crossval,
+                        crossval_evaluations=crossval_evaluations)
+
+
+def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path, *,
+                    fit: list[str] | None, write: bool, gap: float,
+                    max_evaluations: int | None, diff_step: float, quiet: bool, prior: bool,
+                    crossval: bool, crossval_evaluations: int) -> None:
     import datetime
     import json
-    import time
 
     import numpy as np
     import pandas as pd
@@ -39,31 +83,15 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
     from karvan.calibrate.choice import identification
     from karvan.calibrate.statistics import TARGETS, display_summary
     from karvan.cli.tables import print_tables
-    from karvan.freight.corridor import load_corridor
     from karvan.io.atomic import atomic_folder, atomic_write_text
     from karvan.io.hashing import hash_folder
-    from karvan.scenario.calibration import (
-        calibrate_choice,
-        choice_parameters_to_fit,
-        choice_runner,
-        choice_table,
-    )
+    from karvan.scenario.calibration import calibrate_choice, choice_runner
     from karvan.scenario.summary import SummaryTable
 
-    dataset = load_corridor(data)
-    if write and dataset.folder is None:
-        raise typer.BadParameter("--write needs a dataset folder.")
-    params = choice_parameters_to_fit(choice_table(dataset), fit)
-    runs = {"n": 0}
-    history = []
-    t0 = time.perf_counter()
     base_runner = choice_runner(dataset, gap=gap)
 
     def runner(table):
-        runs["n"] += 1
-        if not quiet:
-            console.print(f"run {runs['n']} (base year and back-casts, logit choice) "
-                          f"{time.perf_counter() - t0:,.0f} s", highlight=False)
+        counted()
         return base_runner(table)
 
     def progress(n, x, ssq):
@@ -79,7 +107,7 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         console.print(f"fitting {len(params)} parameters: "
                       f"{', '.join(p.name for p in params)}", highlight=False)
     cf = calibrate_choice(dataset, params, runner=runner, max_evaluations=max_evaluations,
-                          diff_step=diff_step, callback=progress, use_prior=prior)
+                          diff_step=diff_step, callback=progress, use_prior=prior, pool=pool)
     date = datetime.date.today().isoformat()
     command = ("karvan calibrate --parameters" + "".join(f" --fit {n}" for n in fit or [])
                + ("" if prior else " --no-prior") + f" --diff-step {diff_step:g}"
@@ -105,7 +133,7 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         if not quiet:
             console.print("leave-one-source-out cross-validation", highlight=False)
         cv = crossvalidate_choice(cf, dataset.observed, runner, diff_step=diff_step,
-                                  max_evaluations=crossval_evaluations, **kw)
+                                  max_evaluations=crossval_evaluations, pool=pool, **kw)
     manifest = {
         "karvan_version": __version__,
         "date": date,
@@ -116,6 +144,7 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         "dataset": str(dataset.folder),
         "inputs_sha256_16": hash_folder(dataset.folder) if dataset.folder else {},
         "command": command,
+        "workers": 1 if pool is None else pool.workers,
         "settings": {"gap": gap, "max_evaluations": max_evaluations, "diff_step": diff_step,
                      "prior": prior, "crossval": crossval,
                      "crossval_evaluations": crossval_evaluations},
