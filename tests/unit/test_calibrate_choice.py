@@ -10,6 +10,8 @@ rows must not touch the fit, and a table written and read back must give the sam
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -323,6 +325,18 @@ def test_a_parameter_that_no_fit_row_sees_stays_at_its_prior(truth_counts):
     again = fit(obs, out, [*PARAMS, ghost], use_prior=True)
     np.testing.assert_allclose(again.fit.values, cf2.fit.values, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(again.fit.std_errors, cf2.fit.std_errors, rtol=1e-9)
+    # held by its prior, it is not said to have moved; a not-identified estimate 3 prior
+    # standard errors away (as a nonlinear fit can leave one that the rows pin only together
+    # with others) is named, with its distance, in the report and in its row's note
+    assert ident["moved_unidentified"] == []
+    assert "prior standard errors from its prior" not in row["note"]
+    x = cf2.fit.values.copy()
+    x[g] = -2.0 + 3 * 7.0
+    far = replace(cf2, fit=replace(cf2.fit, values=x))
+    assert identification(far)["moved_unidentified"] == [("asc_usd_per_t|ghost",
+                                                          pytest.approx(3.0))]
+    note = calibrated_table(far, date="2026-01-01").query("family == 'ghost'")["note"].item()
+    assert "lies 3.0 prior standard errors from its prior" in note
 
 
 def test_the_model_is_run_once_per_parameter_values(truth_counts):

@@ -515,6 +515,22 @@ def fit_choice_parameters(
     return ChoiceFit(params, fit, table, fitted, counts, runs0, runs, jac)
 
 
+#: how far (in prior standard errors) a parameter the fit rows do not identify may lie from its
+#: prior and still be said to be held by it
+HELD_BY_PRIOR_SE = 2.0
+
+
+def prior_distance(fit) -> np.ndarray:
+    """|estimate - prior| / prior standard error of each parameter (NaN without a prior)."""
+    if fit.prior_values is None or fit.prior_std_errors is None:
+        return np.full(len(fit.values), np.nan)
+    ps = np.asarray(fit.prior_std_errors, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.isfinite(ps) & (ps > 0),
+                        np.abs(np.asarray(fit.values, float) - np.asarray(fit.prior_values,
+                                                                          float)) / ps, np.nan)
+
+
 def identification(cf: ChoiceFit, *, corr_limit: float = 0.95, loading: float = 0.3) -> dict:
     """How well the data pin the parameters down.
 
@@ -529,7 +545,11 @@ def identification(cf: ChoiceFit, *, corr_limit: float = 0.95, loading: float = 
         rank tolerance: the value and the parameters loading on it by more than ``loading``),
         ``correlated`` (pairs with |correlation| above ``corr_limit``; every correlation lies in
         [-1, 1]), ``not_identified`` (parameters whose standard error the data reduce by less
-        than 10 % from the prior's, or infinite), ``unmoved_rows`` (fit rows that no parameter
+        than 10 % from the prior's, or infinite), ``moved_unidentified`` (those of them that lie
+        more than :data:`HELD_BY_PRIOR_SE` prior standard errors from their prior all the same,
+        with that distance: the prior does not hold them, the fit rows pin them only together
+        with other parameters or the objective is far from quadratic there, and their standard
+        error from the local curvature says little), ``unmoved_rows`` (fit rows that no parameter
         moves: they weigh in the objective but identify nothing), ``no_rows`` (parameters that
         move no fit row).
     """
@@ -561,10 +581,14 @@ def identification(cf: ChoiceFit, *, corr_limit: float = 0.95, loading: float = 
     scale = np.abs(c["observed"].to_numpy())[:, None]
     moved = np.abs(cf.jacobian) * np.array([p.step for p in cf.params])[None, :] > 1e-6 * scale
     ident = f.identified if f.identified is not None else np.ones(len(names), bool)
+    dist = prior_distance(f)
     return {"condition": cond, "rank": int(f.rank), "parameters": len(names),
             "singular_values": [float(v) for v in sv], "weak_directions": weak,
             "correlated": pairs,
             "not_identified": [n for n, ok in zip(names, ident, strict=True) if not ok],
+            "moved_unidentified": [(n, float(dv)) for n, ok, dv in zip(names, ident, dist,
+                                                                       strict=True)
+                                   if not ok and np.isfinite(dv) and dv > HELD_BY_PRIOR_SE],
             "unmoved_rows": c.loc[~moved.any(axis=1), "observed_id"].tolist(),
             "no_rows": [n for n, m in zip(names, moved.any(axis=0), strict=True) if not m]}
 
@@ -578,7 +602,8 @@ def calibrated_table(cf: ChoiceFit, *, date: str, source: str | None = None,
     from, so that a refit starts from the same prior), ``method`` = ``calibrated``,
     ``source_date`` = ``date``, ``confidence`` = ``estimate``, ``observations`` (the fit rows
     used, ';'-separated), a note that says how it was fitted (``command``), its prior and, for
-    a parameter the fit rows do not identify, that it stays at its prior; and ``source`` (when
+    a parameter the fit rows do not identify, so, and how far it moved from its prior where that
+    is more than :data:`HELD_BY_PRIOR_SE` prior standard errors; and ``source`` (when
     given, added to the row's sources). A value held by its bound has no standard error (blank)
     and says so in its note. Other rows and columns are kept.
     """
@@ -599,6 +624,7 @@ def calibrated_table(cf: ChoiceFit, *, date: str, source: str | None = None,
                                                                             np.nan)
     ident = f.identified if f.identified is not None else np.ones(len(cf.params), bool)
     shrink = f.shrinkage if f.shrinkage is not None else np.full(len(cf.params), np.nan)
+    dist = prior_distance(f)
     how = (f"maximum a posteriori: weighted least squares on {len(f.observation_ids)} fit rows "
            "of observed.csv plus the prior's penalty" if f.prior_values is not None else
            f"weighted least squares on {len(f.observation_ids)} fit rows of observed.csv")
@@ -626,6 +652,11 @@ def calibrated_table(cf: ChoiceFit, *, date: str, source: str | None = None,
                 note += ("; not identified by the fit rows at the solution (they reduce the "
                          f"prior's standard error by {max(0.0, 1 - shrink[k]):.0%}): its "
                          "standard error is about the prior's")
+                if np.isfinite(dist[k]) and dist[k] > HELD_BY_PRIOR_SE:
+                    note += (f"; all the same it lies {dist[k]:.1f} prior standard errors from "
+                             "its prior (the fit rows pin it only together with other "
+                             "parameters, or the objective is far from quadratic there): read "
+                             "the value with care")
             if at:
                 note += "; held by its bound (no standard error)"
             out.iat[i, col("note")] = note

@@ -213,12 +213,19 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
                   highlight=False)
     if ident["no_rows"]:
         out.print(f"moves no fit row: {', '.join(ident['no_rows'])}", highlight=False)
-    if ident["not_identified"]:
+    moved = dict(ident.get("moved_unidentified", []))
+    held = [n for n in ident["not_identified"] if n not in moved]
+    if held:
         tail = (" (at the solution they reduce its prior's standard error by less than 10 %: "
                 "it is held by the prior, with about the prior's standard error)" if prior else
                 " (no standard error; use the prior)")
-        out.print("not identified by the fit rows: " + ", ".join(ident["not_identified"])
-                  + tail, highlight=False)
+        out.print("not identified by the fit rows: " + ", ".join(held) + tail, highlight=False)
+    if moved:
+        out.print("not identified by the fit rows at the solution, yet moved from the prior: "
+                  + ", ".join(f"{n} ({d:.1f} prior standard errors)" for n, d in moved.items())
+                  + " (the rows pin it only together with other parameters, or the objective is "
+                  "far from quadratic there; its standard error says little: read the value "
+                  "with care)", highlight=False)
     out.print(f"rank of the weighted Jacobian (columns in prior standard errors): "
               f"{ident['rank']} of {ident['parameters']}; singular values "
               + ", ".join(f"{v:.3g}" for v in ident["singular_values"])
