@@ -40,8 +40,13 @@ def run(workers: int, out: Path, args: argparse.Namespace) -> float:
     if args.crossval:
         cmd.append("--crossval")
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    # exit code 1 says the fit stopped before converging, as it does at a few evaluations: the
+    # outputs are written all the same; anything else, or no outputs, is a failure
+    rc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL).returncode
+    elapsed = time.perf_counter() - t
+    if rc not in (0, 1) or not (out / "manifest.json").is_file():
+        raise SystemExit(f"{' '.join(cmd)} failed (exit code {rc})")
+    return elapsed
 
 
 def main() -> None:

@@ -53,6 +53,8 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
                           f"{time.perf_counter() - t0:,.0f} s", highlight=False)
 
     n_workers = default_workers() if workers is None else int(workers)
+    if len(params) < 2 and not crossval:
+        n_workers = 1  # a Jacobian of one column: nothing to run side by side
     # the workers start before anything runs here (see karvan.scenario.run_pool); SIGTERM
     # stops them and leaves nothing half-written, then ends the process as SIGTERM ends it
     with sigterm_raises(), contextlib.ExitStack() as stack:
