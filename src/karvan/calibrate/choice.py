@@ -486,8 +486,7 @@ def fit_choice_parameters(
                 raise InputError(f"the run pool returned {len(got)} results for {len(todo)} "
                                  "parameter tables.", "fit_choice_parameters")
             seen.update(zip(todo, (np.asarray(m, dtype=float) for m in got), strict=True))
-        return [model(z) if len(todo) <= 1 else evaluated(x)
-                for z, x in zip(zs, xs, strict=True)]
+        return [model(z) for z in zs]  # a single missing one is run here
 
     z0 = np.zeros(len(params)) if start is None else (np.asarray(start, float) - x0) / step
     zprior = dict(prior=(mu - x0) / step, prior_std_errors=prior_sd / step) if use_prior else {}

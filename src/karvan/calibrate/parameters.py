@@ -372,7 +372,7 @@ def fit_parameters(
             x = np.asarray(x, dtype=float)
             f0 = res_at(x)
             steps = np.where(x + h <= hi, h, -h)
-            points = [x + steps[i] * np.eye(p)[i] for i in range(p)]
+            points = list(x + np.diag(steps))
             values = (list(model_many(points)) if model_many is not None else
                       [model(xi) for xi in points])
             if len(values) != p:

@@ -17,7 +17,6 @@ that started it ends, however it ends.
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -50,15 +49,11 @@ def _die_with_parent() -> None:
 
 
 def _init_worker(data: CorridorData, gap: float, choice: str) -> None:
-    _signals.init_worker_signals()
-    _die_with_parent()
-    os.environ["NUMBA_NUM_THREADS"] = "1"
-    if "numba" in sys.modules:
-        import numba
-
-        numba.set_num_threads(1)
+    from karvan.scenario.batch import _init_worker as init_batch_worker
     from karvan.scenario.calibration import choice_runner
 
+    init_batch_worker(data)  # signals and one numba thread, as the workers of `karvan run`
+    _die_with_parent()
     _WORKER["runner"] = choice_runner(data, gap=gap, choice=choice)
 
 
@@ -69,11 +64,9 @@ def _measure_in_worker(table: pd.DataFrame,
 
 def default_workers() -> int:
     """Worker processes by default: 2, or 1 where this process may use one CPU only."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cpus = os.cpu_count() or 1
-    return 2 if cpus >= 2 else 1
+    from karvan.scenario.batch import usable_cpus
+
+    return 2 if usable_cpus() >= 2 else 1
 
 
 class ProcessRunPool:
