@@ -29,7 +29,7 @@ def base(data):
 def _obs(rows):
     cols = ["observed_id", "element_ids", "direction", "commodity_id", "od_countries", "mode",
             "year", "tonnes_per_year", "independent", "role"]
-    return pd.DataFrame([dict(zip(cols, r)) for r in rows], columns=cols)
+    return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], columns=cols)
 
 
 def _parse(data, rows):
