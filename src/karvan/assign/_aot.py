@@ -206,6 +206,7 @@ def build(path: Path) -> None:
     import karvan.kernels.vdf  # noqa: F401
 
     load_numba()
+    import numba.core.codegen as numba_codegen
     import numba.pycc.compiler as pycc_compiler
     from numba.core.compiler import Flags
     from numba.pycc import CC
@@ -217,6 +218,16 @@ def build(path: Path) -> None:
             self.release_gil = True
 
     pycc_compiler.Flags = _NoGilFlags
+
+    class _HostFeaturesCodegen(numba_codegen.AOTCPUCodegen):
+        # pycc compiles for the host's CPU model and the features LLVM implies for it; a virtual
+        # machine can hide some of them (AVX-512 on an AMD EPYC that LLVM names znver4), and
+        # code that uses them dies of an illegal instruction. Name the features the CPU reports,
+        # as numba's JIT does.
+        def _customize_tm_features(self) -> str:
+            return numba_codegen.get_host_cpu_features()
+
+    numba_codegen.AOTCPUCodegen = _HostFeaturesCodegen
     name = path.name.split(".")[0]
     work = Path(tempfile.mkdtemp(prefix="karvan_aot_", dir=path.parent))
     try:
