@@ -14,8 +14,8 @@ For one TNTP network the script, in one process,
    that AequilibraE also found (and the reverse), and the Jaccard index of the two sets; and
    the link flows of the two loadings;
 3. with ``--sue``, runs karvan's stochastic user equilibrium with congestion (BPR) from the same
-   route options (column generation on) to ``--sue-gap``, and prints its time next to
-   AequilibraE's single loading.
+   route options (column generation on) to ``--sue-gap``, after an untimed two-iteration
+   warm-up, and prints its time next to AequilibraE's single loading.
 
 It prints a report and markdown rows for ``benchmarks/README.md``.
 
