@@ -97,6 +97,29 @@ def test_parameters_are_fitted_and_written(dataset, tmp_path, deterministic_runs
     assert len(back) == len(table)
 
 
+def test_progress_is_a_line_per_evaluation(dataset, tmp_path, deterministic_runs, monkeypatch):
+    """Without -q each evaluation prints one line; the parameters only where the fit improves,
+    and then the weighted sum of squares is the lowest so far."""
+    import re
+
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    out = tmp_path / "cal"
+    r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--out",
+                            str(out), "--fit", "asc:instc_west_rail", "--workers", "1"],
+                      env={"COLUMNS": "400"})
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.output.splitlines() if re.match(r"evaluation \d+: ", ln)]
+    ev = pd.read_csv(out / "evaluations.csv")
+    assert [int(ln.split()[1].rstrip(":")) for ln in lines] == ev["evaluation"].tolist()
+    best = [ln for ln in lines if "the best so far" in ln]
+    assert best and len(best) < len(lines)
+    assert all("asc_usd_per_t|instc_west_rail=" in ln for ln in best)
+    assert not any("=" in ln for ln in lines if ln not in best)
+    ssq = ev["weighted_ssq"].to_numpy()
+    firsts = [i for i in range(len(ssq)) if ssq[i] < ssq[:i].min(initial=np.inf)]
+    assert [int(ln.split()[1].rstrip(":")) for ln in best] == ev["evaluation"].iloc[firsts].tolist()
+
+
 def test_ctrl_c_leaves_nothing_half_written(dataset, tmp_path, deterministic_runs, monkeypatch):
     monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs, interrupt_at=3))
     out = tmp_path / "cal"

@@ -96,14 +96,24 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
         counted()
         return base_runner(table)
 
+    best = {"ssq": np.inf, "n": 0}
+
     def progress(n, x, ssq):
         history.append({"evaluation": n, "weighted_ssq": ssq,
                         **{p.name: float(v) for p, v in zip(params, x, strict=True)}})
-        if not quiet:
-            console.print(f"evaluation {n}: weighted sum of squares {ssq:,.2f} at "
-                          + ", ".join(f"{p.name}={float(v):.4g}"
-                                      for p, v in zip(params, x, strict=True)),
+        if quiet:
+            return
+        # one line per evaluation; the parameters only where the fit improves (every
+        # evaluation's parameters are in evaluations.csv)
+        if ssq < best["ssq"]:
+            best.update(ssq=ssq, n=n)
+            console.print(f"evaluation {n}: weighted sum of squares {ssq:,.2f}, the best so far, "
+                          "at " + ", ".join(f"{p.name}={float(v):.4g}"
+                                            for p, v in zip(params, x, strict=True)),
                           highlight=False)
+        else:
+            console.print(f"evaluation {n}: weighted sum of squares {ssq:,.2f} (best "
+                          f"{best['ssq']:,.2f}, evaluation {best['n']})", highlight=False)
 
     if not quiet:
         console.print(f"fitting {len(params)} parameters: "
