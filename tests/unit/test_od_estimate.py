@@ -86,6 +86,20 @@ def test_missing_and_unknown_rows_are_both_reported(data):
     assert "Z_NOWHERE" in msg
 
 
+def test_a_blank_key_in_demand_csv_is_the_schemas_error_not_a_crash(data):
+    # found by the fuzz sample: a blank commodity on a demand row crashed the estimate's check
+    # (it joined the key's parts for the message) instead of being reported with its line
+    _estimate(data, {}).to_csv(data / "od_estimate.csv", index=False)
+    dem = pd.read_csv(data / "demand.csv", dtype=str, keep_default_na=False)
+    dem.loc[249, "commodity_id"] = " "
+    dem.to_csv(data / "demand.csv", index=False)
+    with pytest.raises(InputError) as e:
+        load_corridor(data)
+    msg = str(e.value)
+    assert "demand.csv" in msg and "line 251" in msg and "commodity_id" in msg
+    assert "od_estimate.csv has no row" not in msg  # the blank key is reported once, by the schema
+
+
 def test_the_next_estimation_starts_from_demand_csv_not_from_the_estimate(data):
     from karvan.scenario.calibration import estimate_demand
 
