@@ -84,6 +84,34 @@ def test_every_route_of_a_run_falls_in_one_family(baseline_routes):
     assert by.index.str.startswith("sea_").any() and by.index.str.startswith("instc_").any()
 
 
+def test_russian_and_iranian_freight_on_an_east_west_ferry_is_not_the_middle_corridor():
+    # routes the logit base year used (docs/dataset.md, "Russian and Iranian freight on the
+    # east-west ferries"): they took the Middle Corridor's fitted constants before
+    fam = read_route_families()
+    north_south = pd.Series([
+        # Russia -> Iran by Samur, Baku and the Turkmenbashi rail ferry to Etrek
+        "T_RU_KRASNODAR > R_RU_KRASNODAR_MAKHACHKALA > R_RU_MAKHACHKALA_SAMUR > "
+        "B_RU_AZ_SAMUR_RAIL > R_AZ_BAKU_YALAMA > R_AZ_BAKU_ALAT > F_AZ_TM_ALAT_TURKMENBASHI_RAIL > "
+        "R_TM_TURKMENBASHI_BEREKET > R_TM_BEREKET_ETREK > B_TM_IR_ETREK_RAIL > G_IR_INCHE_BURUN",
+        # Russia -> Azerbaijan through Kazakhstan and the Aktau ferry
+        "B_RU_KZ_AKSARAISKAYA_RAIL > R_KZ_GANYUSHKINO_ATYRAU > R_KZ_ATYRAU_BEINEU > "
+        "R_KZ_BEINEU_AKTAU > F_AZ_KZ_ALAT_AKTAU_RAIL > R_AZ_BAKU_ALAT",
+        # Iran -> Azerbaijan by truck through Turkmenistan and the Ro-Pax ferry
+        "B_TM_IR_SARAKHS_ROAD > D_TM_TURKMENBASHI_ASHGABAT > F_AZ_TM_ALAT_TURKMENBASHI > "
+        "P_AZ_ALAT_ROAD > D_AZ_BAKU_ALAT"])
+    assert classify_routes(north_south, fam).tolist() == ["caspian_ferry_north_south"] * 3
+    # Central Asia's own east-west freight keeps the Middle Corridor's families
+    east_west = pd.Series([
+        "R_KZ_BEINEU_AKTAU > F_AZ_KZ_ALAT_AKTAU_RAIL > R_AZ_ALAT_GANJA > B_AZ_GE_BOYUK_KASIK_RAIL",
+        "D_TM_TURKMENBASHI_ASHGABAT > F_AZ_TM_ALAT_TURKMENBASHI > P_AZ_ALAT_ROAD > D_AZ_BAKU_ALAT"])
+    assert classify_routes(east_west, fam).tolist() == ["middle_corridor", "middle_corridor_road"]
+    # its constant is the prior's and no fit moves it (no count sees these routes apart)
+    par = read_choice_parameters()
+    asc = par[(par["parameter"] == "asc_usd_per_t")
+              & (par["family"] == "caspian_ferry_north_south")]
+    assert asc["value"].tolist() == [0.0] and (asc["method"] != "calibrated").all()
+
+
 def test_a_route_takes_the_first_family_it_matches():
     fam = pd.DataFrame({
         "family_id": ["a", "b", "rest"], "priority": [1, 2, 3],
