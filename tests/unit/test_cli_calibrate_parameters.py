@@ -99,7 +99,8 @@ def test_parameters_are_fitted_and_written(dataset, tmp_path, deterministic_runs
 
 def test_progress_is_a_line_per_evaluation(dataset, tmp_path, deterministic_runs, monkeypatch):
     """Without -q each evaluation prints one line; the parameters only where the fit improves,
-    and then the weighted sum of squares is the lowest so far."""
+    and then the objective it minimises (weighted sum of squares / the round's factor on the
+    data's variances + the prior's penalty) is the lowest so far in its round."""
     import re
 
     monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
@@ -115,8 +116,25 @@ def test_progress_is_a_line_per_evaluation(dataset, tmp_path, deterministic_runs
     assert best and len(best) < len(lines)
     assert all("asc_usd_per_t|instc_west_rail=" in ln for ln in best)
     assert not any("=" in ln for ln in lines if ln not in best)
-    ssq = ev["weighted_ssq"].to_numpy()
-    firsts = [i for i in range(len(ssq)) if ssq[i] < ssq[:i].min(initial=np.inf)]
+    # the objective, from the columns written and from the prior recomputed here
+    from karvan.calibrate.choice import parameter_priors
+
+    mu, sd = parameter_priors(sc.choice_table(load_corridor(dataset)),
+                              sc.choice_parameters_to_fit(sc.choice_table(
+                                  load_corridor(dataset)), ["asc:instc_west_rail"]))
+    x = ev["asc_usd_per_t|instc_west_rail"].to_numpy()
+    np.testing.assert_allclose(ev["prior_penalty"], ((x - mu[0]) / sd[0]) ** 2)
+    np.testing.assert_allclose(ev["objective"], ev["weighted_ssq"] / ev["variance_factor"]
+                               + ev["prior_penalty"])
+    # the fit was repeated with the data's variances scaled: each round says so and starts
+    # its own best
+    factors = ev["variance_factor"].to_numpy()
+    rounds = 1 + int(np.sum(factors[1:] != factors[:-1]))
+    assert rounds > 1 and factors[0] == 1.0
+    assert len(re.findall(r"^round \d+ of the fit", r.output, flags=re.M)) == rounds - 1
+    obj = ev["objective"].to_numpy()
+    firsts = [i for i in range(len(obj))
+              if obj[i] < obj[:i][factors[:i] == factors[i]].min(initial=np.inf)]
     assert [int(ln.split()[1].rstrip(":")) for ln in best] == ev["evaluation"].iloc[firsts].tolist()
 
 

@@ -345,6 +345,20 @@ def test_with_a_prior_the_data_variances_are_scaled_until_they_settle():
     plain = fit_parameters(lambda x: B_LIN + a @ np.asarray(x), [0.0, 0.0], y, rse=rse,
                            prior=mu, prior_std_errors=s, absolute_sigma=True)
     assert np.linalg.norm(fit.values - mu) < np.linalg.norm(plain.values - mu)
+    # each round is announced with its factor: 1 first, then the reduced chi-square of the
+    # round before; with known errors there is one round
+    seen = []
+    again = fit_parameters(lambda x: B_LIN + a @ np.asarray(x), [0.0, 0.0], y, rse=rse,
+                           prior=mu, prior_std_errors=s,
+                           on_round=lambda k, f: seen.append((k, f)))
+    np.testing.assert_array_equal(again.values, fit.values)
+    assert [k for k, _ in seen] == list(range(fit.scale_rounds + 1))
+    assert seen[0][1] == 1.0 and all(f > 5 for _, f in seen[1:])
+    assert abs(seen[-1][1] - c) <= 0.02 * seen[-1][1]  # the last factor is the settled one
+    seen.clear()
+    fit_parameters(lambda x: B_LIN + a @ np.asarray(x), [0.0, 0.0], y, rse=rse, prior=mu,
+                   prior_std_errors=s, absolute_sigma=True, on_round=lambda k, f: seen.append(k))
+    assert seen == [0]
 
 
 def test_model_many_evaluates_the_jacobian_together_and_changes_nothing():

@@ -367,6 +367,7 @@ def fit_choice_parameters(
     use_prior: bool = True,
     start: Sequence[float] | None = None,
     callback: Callable[[int, np.ndarray, float], None] | None = None,
+    on_round: Callable[[int, float], None] | None = None,
     pool: RunPool | None = None,
 ) -> ChoiceFit:
     """Fit choice parameters to the ``fit`` rows of ``observed``.
@@ -401,6 +402,9 @@ def fit_choice_parameters(
     callback
         Called after each evaluation with (evaluation number, parameter values, weighted sum
         of squares).
+    on_round
+        Called before each round of the fit with (round, factor on the data's variances)
+        (:func:`~karvan.calibrate.parameters.fit_parameters`).
     pool
         Runs the columns of each finite-difference Jacobian side by side (:class:`RunPool`,
         for example :class:`karvan.scenario.run_pool.ProcessRunPool`); it must run what
@@ -494,7 +498,7 @@ def fit_choice_parameters(
                           names=[p.name for p in params],
                           observation_ids=[o.observed_id for o in use],
                           absolute_sigma=absolute_sigma, diff_step=diff_step,
-                          max_evaluations=max_evaluations,
+                          max_evaluations=max_evaluations, on_round=on_round,
                           model_many=model_many if pool is not None else None, **zprior)
     x = x0 + step * zfit.values
     fit = replace(zfit, values=x, std_errors=step * zfit.std_errors,

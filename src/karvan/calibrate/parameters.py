@@ -234,6 +234,7 @@ def fit_parameters(
     rank_rtol: float = RANK_RTOL,
     max_scale_rounds: int = 6,
     scale_rtol: float = 0.02,
+    on_round: Callable[[int, float], None] | None = None,
 ) -> ParameterFit:
     """Fit parameters so that the model reproduces the observed values.
 
@@ -277,6 +278,10 @@ def fit_parameters(
         the data's variances times the reduced chi-square of the previous round, at most
         ``max_scale_rounds`` more times, until that factor changes by less than
         ``scale_rtol``: the prior then weighs against data as uncertain as they turn out to be.
+    on_round
+        Called before each round with (round, the factor on the data's variances): round 0
+        with factor 1, then each repetition with its factor. The objective a round minimises
+        is the weighted sum of squares divided by its factor plus the prior's penalty.
 
     Returns
     -------
@@ -384,6 +389,8 @@ def fit_parameters(
         kw = {"jac": jac}
     x_start, rounds = x0, 0
     while True:
+        if on_round is not None:
+            on_round(rounds, state["c"])
         res = least_squares(fun, x_start, bounds=(lo, hi), method="trf", x_scale="jac",
                             max_nfev=max_evaluations, **kw)
         c = state["c"]

@@ -87,7 +87,7 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
     from karvan.cli.tables import print_tables
     from karvan.io.atomic import atomic_folder, atomic_write_text
     from karvan.io.hashing import hash_folder
-    from karvan.scenario.calibration import calibrate_choice, choice_runner
+    from karvan.scenario.calibration import calibrate_choice, choice_runner, choice_table
     from karvan.scenario.summary import SummaryTable
 
     base_runner = choice_runner(dataset, gap=gap)
@@ -96,30 +96,54 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
         counted()
         return base_runner(table)
 
-    best = {"ssq": np.inf, "n": 0}
+    # the objective the fit minimises: the weighted sum of squares divided by the factor on the
+    # data's variances of the current round, plus the prior's penalty (see fit_parameters); a
+    # new round changes the factor, so "the best so far" starts again with each round
+    from karvan.calibrate.choice import parameter_priors
+
+    mu, sd = parameter_priors(choice_table(dataset), params) if prior else (None, None)
+    best = {"objective": np.inf, "n": 0, "c": 1.0}
+
+    def on_round(k: int, c: float) -> None:
+        best.update(objective=np.inf, n=0, c=float(c))
+        if not quiet and k > 0:
+            console.print(f"round {k + 1} of the fit: the data's variances x {c:.3g} (the reduced "
+                          "chi-square of the round before), so that the prior weighs against "
+                          "data as uncertain as they turn out to be", highlight=False)
 
     def progress(n, x, ssq):
-        history.append({"evaluation": n, "weighted_ssq": ssq,
+        if mu is None:
+            penalty = 0.0
+        else:
+            has = np.isfinite(sd) & (sd > 0)
+            penalty = float(np.sum(((np.asarray(x, float)[has] - mu[has]) / sd[has]) ** 2))
+        objective = ssq / best["c"] + penalty
+        history.append({"evaluation": n, "weighted_ssq": ssq, "prior_penalty": penalty,
+                        "variance_factor": best["c"], "objective": objective,
                         **{p.name: float(v) for p, v in zip(params, x, strict=True)}})
         if quiet:
             return
         # one line per evaluation; the parameters only where the fit improves (every
         # evaluation's parameters are in evaluations.csv)
-        if ssq < best["ssq"]:
-            best.update(ssq=ssq, n=n)
-            console.print(f"evaluation {n}: weighted sum of squares {ssq:,.2f}, the best so far, "
-                          "at " + ", ".join(f"{p.name}={float(v):.4g}"
-                                            for p, v in zip(params, x, strict=True)),
+        what = (f"objective {objective:,.2f} (weighted sum of squares {ssq:,.2f}"
+                + (f" / {best['c']:.3g}" if best["c"] != 1.0 else "")
+                + (f" + prior penalty {penalty:,.2f})" if mu is not None else ")"))
+        if objective < best["objective"]:
+            best.update(objective=objective, n=n)
+            console.print(f"evaluation {n}: {what}, the best so far, at "
+                          + ", ".join(f"{p.name}={float(v):.4g}"
+                                      for p, v in zip(params, x, strict=True)),
                           highlight=False)
         else:
-            console.print(f"evaluation {n}: weighted sum of squares {ssq:,.2f} (best "
-                          f"{best['ssq']:,.2f}, evaluation {best['n']})", highlight=False)
+            console.print(f"evaluation {n}: {what} (best {best['objective']:,.2f}, "
+                          f"evaluation {best['n']})", highlight=False)
 
     if not quiet:
         console.print(f"fitting {len(params)} parameters: "
                       f"{', '.join(p.name for p in params)}", highlight=False)
     cf = calibrate_choice(dataset, params, runner=runner, max_evaluations=max_evaluations,
-                          diff_step=diff_step, callback=progress, use_prior=prior, pool=pool)
+                          diff_step=diff_step, callback=progress, on_round=on_round,
+                          use_prior=prior, pool=pool)
     date = datetime.date.today().isoformat()
     command = ("karvan calibrate --parameters" + "".join(f" --fit {n}" for n in fit or [])
                + ("" if prior else " --no-prior") + f" --diff-step {diff_step:g}"
