@@ -37,6 +37,7 @@ from karvan.freight.observed import (
     observation_matrix,
     parse_observations,
 )
+from karvan.network.graph import compile_graph
 from karvan.scenario.calibration import choice_parameters_to_fit
 
 ZONES = {"O1": "AA", "O2": "AA", "D1": "CC", "D2": "DD"}
@@ -96,6 +97,7 @@ def prior_table() -> pd.DataFrame:
 
 
 NET = network()
+GRAPH = compile_graph(NET)  # once: every run of the toy model is on the same network
 LINK_TABLE = link_table()
 CELLS = cells()
 ZONE_COUNTRY = dict(ZONES)
@@ -113,7 +115,7 @@ def run_toy(table: pd.DataFrame, year: int = 2024) -> dict[int, RunFlows]:
     for (o, d), t in DEMAND_T.items():
         for k, c in enumerate(COMMODITIES):
             mats[c][zid.index(o), zid.index(d)] = t[k]
-    r = stochastic_equilibrium(NET, Demand(tuple(zid), mats), theta=theta, nests=nests,
+    r = stochastic_equilibrium(GRAPH, Demand(tuple(zid), mats), theta=theta, nests=nests,
                                classes=[TrafficClass(c, c) for c in COMMODITIES], gap=1e-12,
                                routes=RouteOptions(max_routes=3, penalty=1e3))
     tab = r.route_table()
