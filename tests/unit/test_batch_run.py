@@ -190,3 +190,40 @@ def test_ctrl_c_after_the_first_run_stops_the_workers_and_leaves_nothing(monkeyp
     assert (out / "first" / "run.gpkg").read_text() == "drawn"
     assert sorted(p.name for p in out.iterdir()) == ["catalog.sqlite", "first", "runs"]
     assert [p.name for p in (out / "runs").iterdir()] == [RunStore(out).list()["run_id"][0]]
+
+
+def test_an_interrupted_pool_gives_its_frozen_workers_one_grace_period_in_all(monkeypatch):
+    """Workers that do not end on SIGTERM (a frozen process) are killed once one grace period of
+    10 s has passed for all of them: with two, the wait is 10 s, not 10 s each (a fake clock
+    advanced by each join)."""
+    import karvan.scenario.batch as batch
+
+    clock = {"t": 0.0}
+    monkeypatch.setattr(batch.time, "monotonic", lambda: clock["t"])
+
+    class Frozen:
+        def __init__(self):
+            self.joins, self.signals = [], []
+
+        def terminate(self):
+            self.signals.append("TERM")
+
+        def kill(self):
+            self.signals.append("KILL")
+
+        def join(self, timeout=None):
+            self.joins.append(timeout)
+            clock["t"] += timeout or 0.0
+
+        def is_alive(self):
+            return "KILL" not in self.signals
+
+    class Pool:
+        def shutdown(self, wait=True, cancel_futures=False):
+            pass
+
+    workers = [Frozen(), Frozen()]
+    batch._stop_pool(Pool(), workers, wait=False)
+    assert [w.signals for w in workers] == [["TERM", "KILL"], ["TERM", "KILL"]]
+    assert workers[0].joins[0] == pytest.approx(10.0) and workers[1].joins[0] == 0.0
+    assert clock["t"] == pytest.approx(10.0)

@@ -179,7 +179,8 @@ def _run_parallel(data: CorridorData, tasks: list, jobs: int, runs_dir: Path,
 
 def _stop_pool(pool: ProcessPoolExecutor, processes: list, *, wait: bool) -> None:
     """Shut ``pool`` down: after its work is done (``wait``), or at once, its workers
-    terminated (SIGTERM, then SIGKILL after 10 s) and reaped."""
+    terminated (SIGTERM, then SIGKILL to those still alive 10 s later: one grace period for
+    all of them, not one each) and reaped."""
     if wait:
         pool.shutdown(wait=True)
         return
@@ -187,9 +188,12 @@ def _stop_pool(pool: ProcessPoolExecutor, processes: list, *, wait: bool) -> Non
     for p in processes:
         with contextlib.suppress(Exception):
             p.terminate()
+    deadline = time.monotonic() + 10.0
     for p in processes:
         with contextlib.suppress(Exception):
-            p.join(10)
+            p.join(max(0.0, deadline - time.monotonic()))
+    for p in processes:
+        with contextlib.suppress(Exception):
             if p.is_alive():
                 p.kill()
                 p.join()
