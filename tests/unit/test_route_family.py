@@ -189,6 +189,27 @@ def test_bad_family_and_parameter_tables_name_their_problems(tmp_path):
     assert "no_such_family" in msg and "colour" in msg and "theta must be > 0" in msg
 
 
+def test_serves_names_country_pairs_of_the_dataset(tmp_path):
+    # found by the fuzz run: a corrupted serves (here on the first family, RU-IN;IN-RU) was
+    # dropped without a word, and the requirement it states with it
+    folder = tmp_path / "corridor"
+    shutil.copytree(builtin_corridor_folder(), folder)
+    fam = pd.read_csv(folder / "route_family.csv", dtype=str, keep_default_na=False)
+    assert fam.loc[0, "serves"] == "RU-IN;IN-RU"
+    fam.loc[0, "serves"] = "\u00fc\u20ac"
+    fam.loc[1, "serves"] = "RU-IN; IN - XX"
+    fam.to_csv(folder / "route_family.csv", index=False)
+    with pytest.raises(InputError) as e:
+        read_route_families(folder)
+    msg = str(e.value)
+    assert f"line 2 (family {fam.loc[0, 'family_id']}): serves '\u00fc\u20ac'" in msg
+    assert f"line 3 (family {fam.loc[1, 'family_id']}): serves 'IN - XX'" in msg
+    assert "'RU-IN'" not in msg  # the good pair of the same cell is not named
+    fam.loc[0, "serves"], fam.loc[1, "serves"] = "", "RU - IN"  # blank, and spaces, are fine
+    fam.to_csv(folder / "route_family.csv", index=False)
+    assert len(read_route_families(folder)) == len(fam)
+
+
 def test_load_corridor_checks_the_new_tables_against_their_schemas(tmp_path):
     folder = tmp_path / "corridor"
     shutil.copytree(builtin_corridor_folder(), folder)

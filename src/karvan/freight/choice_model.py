@@ -355,7 +355,7 @@ def serves_pairs(families: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
     if "serves" not in families:
         return out
     for f, s in zip(families["family_id"], families["serves"], strict=True):
-        pairs = {tuple(p.split("-", 1)) for p in _ids(s) if "-" in p}
+        pairs = {tuple(x.strip() for x in p.split("-", 1)) for p in _ids(s) if "-" in p}
         if pairs:
             out[f] = pairs
     return out

@@ -46,6 +46,11 @@ def _ids(text: object) -> list[str]:
     return [s.strip() for s in str(text).split(";") if s.strip()]
 
 
+def _country_pair(entry: str, countries: set[str]) -> bool:
+    a, sep, b = entry.partition("-")
+    return bool(sep) and a.strip() in countries and b.strip() in countries
+
+
 def _folder(folder: str | os.PathLike | None) -> Path:
     return Path(folder) if folder is not None else builtin_corridor_folder()
 
@@ -91,7 +96,7 @@ def read_route_families(folder: str | os.PathLike | None = None) -> pd.DataFrame
     ------
     InputError
         Unknown link ids, duplicate family ids or priorities, no catch-all family, missing
-        provenance.
+        provenance, a ``serves`` entry that is not a country pair of ``zone.csv``.
     """
     folder = _folder(folder)
     p = Problems(str(folder / "route_family.csv"))
@@ -115,6 +120,19 @@ def read_route_families(folder: str | os.PathLike | None = None) -> pd.DataFrame
     if nolinks.any():
         p.add(f"route_family.csv: families without via_link_ids "
               f"{format_ids(fam.loc[nolinks, 'family_id'])} (use * for a catch-all).")
+    if "serves" in fam:
+        # country pairs ORIGIN-DESTINATION of the dataset's zones: a pair that names no country
+        # of the dataset would make the requirement it states vanish without a word
+        zone = folder / "zone.csv"
+        countries = (set(pd.read_csv(zone, usecols=["country"], dtype=str)["country"].dropna())
+                     if zone.exists() else set())
+        for i, text in fam["serves"].items():
+            bad = [e for e in _ids(text) if not _country_pair(e, countries)]
+            if bad:
+                p.add(f"route_family.csv line {i + 2} (family {fam.at[i, 'family_id']}): serves "
+                      f"{', '.join(repr(b) for b in bad)} is not a country pair of zone.csv "
+                      f"(ORIGIN-DESTINATION, e.g. RU-IN; countries "
+                      f"{format_ids(sorted(countries))}); fix it or leave serves blank.")
     if not (fam["via_link_ids"].str.strip() == "*").any():
         p.add("route_family.csv: no catch-all family (via_link_ids = *): some routes would have "
               "no family.")
