@@ -29,7 +29,7 @@ import pandas as pd
 
 from karvan.assign.classes import TrafficClass
 from karvan.errors import InputError, format_ids
-from karvan.freight.route_family import PARAMETERS
+from karvan.freight.route_family import PARAMETERS, serves_entries
 
 #: the gauge-change component that link.csv already holds on every gauge-break link (its
 #: method column: "gauge change USD 8/t", "gauge change 16 h"); ``gauge_break_*`` rows replace it
@@ -355,7 +355,7 @@ def serves_pairs(families: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
     if "serves" not in families:
         return out
     for f, s in zip(families["family_id"], families["serves"], strict=True):
-        pairs = {tuple(x.strip() for x in p.split("-", 1)) for p in _ids(s) if "-" in p}
+        pairs = {pair for _, pair in serves_entries(s) if pair is not None}
         if pairs:
             out[f] = pairs
     return out

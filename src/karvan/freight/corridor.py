@@ -93,10 +93,13 @@ def _check_od_estimate(checker, est, demand) -> None:
     dkey = dict(zip(zip(*(demand[k] for k in OD_KEY)), demand["tonnes_per_year"]))
     seen = set()
     line = (lambda i: int(est.lines[i])) if est.lines is not None else (lambda i: None)
+    def whole(k) -> bool:  # a key with a blank part is the schema's error, already collected
+        return all(isinstance(v, str) and v.strip() for v in k)
+
     for i, (k, p) in enumerate(zip(zip(*(est[c] for c in OD_KEY)), est["prior_tonnes_per_year"])):
         seen.add(k)
         t = dkey.get(k)
-        if t is None or not np.isfinite(p) or not all(isinstance(v, str) for v in k):
+        if t is None or not np.isfinite(p) or not whole(k):
             continue  # unknown rows: the foreign key; blank: the schema
         if abs(p - t) > 1e-6 * max(abs(t), 1.0):
             checker.add(Violation("od_estimate.csv", line(i), "prior_tonnes_per_year",
@@ -104,9 +107,7 @@ def _check_od_estimate(checker, est, demand) -> None:
                                   "differs from the row's tonnes in demand.csv (demand.csv "
                                   "changed after the estimate was written)", fix,
                                   " > ".join(k)))
-    # a key with a blank part is the schema's error (already collected), not a missing estimate
-    missing = [" > ".join(k) for k in dkey
-               if k not in seen and all(isinstance(v, str) and v.strip() for v in k)]
+    missing = [" > ".join(k) for k in dkey if k not in seen and whole(k)]
     if missing:
         from karvan.errors import format_ids
 

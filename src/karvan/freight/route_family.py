@@ -46,9 +46,14 @@ def _ids(text: object) -> list[str]:
     return [s.strip() for s in str(text).split(";") if s.strip()]
 
 
-def _country_pair(entry: str, countries: set[str]) -> bool:
-    a, sep, b = entry.partition("-")
-    return bool(sep) and a.strip() in countries and b.strip() in countries
+def serves_entries(text: object) -> list[tuple[str, tuple[str, str] | None]]:
+    """The entries of a ``serves`` cell (``RU-IN;IN-RU``), each with its (origin, destination)
+    country pair, or None where the entry is not ``A-B``."""
+    out = []
+    for e in _ids(text):
+        a, sep, b = e.partition("-")
+        out.append((e, (a.strip(), b.strip()) if sep else None))
+    return out
 
 
 def _folder(folder: str | os.PathLike | None) -> Path:
@@ -127,7 +132,8 @@ def read_route_families(folder: str | os.PathLike | None = None) -> pd.DataFrame
         countries = (set(pd.read_csv(zone, usecols=["country"], dtype=str)["country"].dropna())
                      if zone.exists() else set())
         for i, text in fam["serves"].items():
-            bad = [e for e in _ids(text) if not _country_pair(e, countries)]
+            bad = [e for e, pair in serves_entries(text)
+                   if pair is None or not set(pair) <= countries]
             if bad:
                 p.add(f"route_family.csv line {i + 2} (family {fam.at[i, 'family_id']}): serves "
                       f"{', '.join(repr(b) for b in bad)} is not a country pair of zone.csv "
