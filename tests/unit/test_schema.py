@@ -205,3 +205,18 @@ def test_checking_a_large_table_is_fast():
              "flow": np.ones(n)}, name="trips")
     assert not c.errors()
     assert time.perf_counter() - t0 < 20  # generous: the machine is shared
+
+
+@pytest.mark.parametrize(("cell", "ids"), [
+    ("A;B", ["A", "B"]),
+    (" A ; ;B;", ["A", "B"]),
+    ("A", ["A"]),
+    ("", []),
+    (" ; ", []),
+    (None, []),
+    (float("nan"), []),
+])
+def test_id_list_reads_a_semicolon_cell(cell, ids):
+    from karvan.schema.text import id_list
+
+    assert id_list(cell) == ids

@@ -15,11 +15,12 @@ import pandas as pd
 from karvan.calibrate.parameters import fit_rows
 from karvan.calibrate.statistics import abs_log_ratio
 from karvan.errors import InputError
+from karvan.schema.text import id_list
 
 
 def source_family(source: str) -> str:
     """The source a row is grouped by: the first id of its ``source`` column."""
-    parts = [p.strip() for p in str(source).split(";") if p.strip()]
+    parts = id_list(source)
     return parts[0] if parts else ""
 
 

@@ -19,14 +19,10 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from karvan.schema.text import id_list
+
 #: sources that say nothing about where a figure came from (the dataset's own notes)
 GENERIC_SOURCES = frozenset({"KV_ASSUMPTION", "KV_NETWORK", "KV_ECONOMICS", "KV_SEED"})
-
-
-def _ids(text: object) -> list[str]:
-    if text is None or (isinstance(text, float) and text != text):
-        return []
-    return [s.strip() for s in str(text).split(";") if s.strip()]
 
 
 def judge_independence(observed: pd.DataFrame, inputs: Mapping[str, pd.DataFrame]
@@ -62,16 +58,16 @@ def judge_independence(observed: pd.DataFrame, inputs: Mapping[str, pd.DataFrame
     for name, table in inputs.items():
         if "observed_ids" in table:
             for v in table["observed_ids"]:
-                for o in _ids(v):
+                for o in id_list(v):
                     cited.setdefault(o, set()).add(name)
         if "source" in table:
             for v in table["source"]:
-                for s in _ids(v):
+                for s in id_list(v):
                     sources.setdefault(s, set()).add(name)
     rows = []
     for oid, src in zip(observed["observed_id"].astype(str), observed["source"], strict=True):
         by = sorted(cited.get(oid, ()))
-        shared = sorted(f"{s}@{t}" for s in _ids(src) if s not in GENERIC_SOURCES
+        shared = sorted(f"{s}@{t}" for s in id_list(src) if s not in GENERIC_SOURCES
                         for t in sources.get(s, ()))
         rows.append({"observed_id": oid, "cited_by": ";".join(by), "independent": not by,
                      "shared_sources": ";".join(shared)})

@@ -37,7 +37,7 @@ from karvan.errors import ConvergenceWarning
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
 from karvan.paths.bush_sets import route_set_stats
-from karvan.schema.text import read_frame
+from karvan.schema.text import id_list, read_frame
 from karvan.network.demand import Demand
 
 log = logging.getLogger(__name__)
@@ -452,7 +452,7 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes) -> dict:
         opts = read_frame(folder / "route_option.csv", blank_as_nan=True)
     if folder is not None and (folder / "shipper_od.csv").is_file():
         ods = read_frame(folder / "shipper_od.csv", blank_as_nan=True)
-    via = {r.option_id: [s.strip() for s in str(r.via_link_ids).split(";") if s.strip()]
+    via = {r.option_id: id_list(r.via_link_ids)
            for r in opts.itertuples(index=False)}
     capped = [x for x in lids if np.isfinite(cap[li[x]])]
     key = list(dict.fromkeys(capped + [x for v in via.values() for x in v if x in li]))

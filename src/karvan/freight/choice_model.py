@@ -30,6 +30,7 @@ import pandas as pd
 from karvan.assign.classes import TrafficClass
 from karvan.errors import InputError, format_ids
 from karvan.freight.route_family import PARAMETERS, serves_entries
+from karvan.schema.text import id_list
 
 #: the gauge-change component that link.csv already holds on every gauge-break link (its
 #: method column: "gauge change USD 8/t", "gauge change 16 h"); ``gauge_break_*`` rows replace it
@@ -128,10 +129,6 @@ def _commodity(class_name: str) -> str:
     return class_name.split("|", 1)[0]
 
 
-def _ids(text: object) -> list[str]:
-    return [s.strip() for s in str(text).split(";") if s.strip()]
-
-
 def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: pd.DataFrame,
                       *, link_ids: Sequence[str] | None = None,
                       file: str = "choice_parameter.csv", beta: float = 1.0) -> CorridorChoice:
@@ -212,7 +209,7 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
         problems.append(f"{file}: unknown commodity {names} (lines {lines(bad)}).")
     if link_ids is not None:
         known = set(link_ids) | {"*"}
-        bad = par["link_ids"].map(lambda s: not set(_ids(s)) <= known)
+        bad = par["link_ids"].map(lambda s: not set(id_list(s)) <= known)
         if bad.any():
             problems.append(f"{file}: link ids not in link.csv on lines {lines(bad)}.")
     th = par["parameter"] == "theta"
@@ -281,8 +278,8 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
         for kind in ("gauge_break_usd_per_t", "gauge_break_h"):
             r = par[(par["parameter"] == kind) & par["commodity"].isin([c, "*"])]
             r = r.sort_values("commodity", key=lambda s: s == "*")
-            for lk in dict.fromkeys(x for s in r["link_ids"] for x in _ids(s)):
-                v = r[r["link_ids"].map(lambda s, lk=lk: lk in _ids(s))]["value"].iloc[0]
+            for lk in dict.fromkeys(x for s in r["link_ids"] for x in id_list(s)):
+                v = r[r["link_ids"].map(lambda s, lk=lk: lk in id_list(s))]["value"].iloc[0]
                 gauge.append((c, lk, kind, float(v)))
     if problems:
         raise InputError(problems, file)
@@ -311,7 +308,7 @@ def family_classifier(families: pd.DataFrame):
     """A function RouteSet -> family index of each route (``route_family.csv``'s rule: the
     first family by priority whose ``via_link_ids`` the route uses, with one of
     ``also_via_link_ids`` when given and none of ``avoid_link_ids``), vectorised over arcs."""
-    rules = [(_ids(r.via_link_ids), _ids(r.also_via_link_ids), _ids(r.avoid_link_ids))
+    rules = [(id_list(r.via_link_ids), id_list(r.also_via_link_ids), id_list(r.avoid_link_ids))
              for r in families.itertuples()]
 
     def classify(rs) -> np.ndarray:

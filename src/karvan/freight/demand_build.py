@@ -45,6 +45,7 @@ import pandas as pd
 from karvan.errors import InputError, Problems, format_ids
 from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder
 from karvan.io.atomic import atomic_write_text
+from karvan.schema.text import id_list
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +311,7 @@ def _weakest(confidences) -> str:
 def _join(values) -> str:
     items = []
     for v in values:
-        items.extend(s.strip() for s in str(v).split(";") if s.strip())
+        items.extend(id_list(v))
     return ";".join(sorted(set(items)))
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from karvan.errors import Problems, format_ids
 from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder
+from karvan.schema.text import id_list
 
 #: parameters of choice_parameter.csv and their units
 PARAMETERS = {
@@ -42,15 +43,11 @@ _PARAM_COLUMNS = ("parameter", "family", "nest", "link_ids", "commodity", "value
                   "source", "source_date", "confidence", "method")
 
 
-def _ids(text: object) -> list[str]:
-    return [s.strip() for s in str(text).split(";") if s.strip()]
-
-
 def serves_entries(text: object) -> list[tuple[str, tuple[str, str] | None]]:
     """The entries of a ``serves`` cell (``RU-IN;IN-RU``), each with its (origin, destination)
     country pair, or None where the entry is not ``A-B``."""
     out = []
-    for e in _ids(text):
+    for e in id_list(text):
         a, sep, b = e.partition("-")
         out.append((e, (a.strip(), b.strip()) if sep else None))
     return out
@@ -118,10 +115,10 @@ def read_route_families(folder: str | os.PathLike | None = None) -> pd.DataFrame
     unknown = set()
     for col in ("via_link_ids", "also_via_link_ids", "avoid_link_ids"):
         for ids in fam[col]:
-            unknown |= {i for i in _ids(ids) if i != "*"} - links
+            unknown |= {i for i in id_list(ids) if i != "*"} - links
     if unknown:
         p.add(f"route_family.csv: link ids not in link.csv: {format_ids(sorted(unknown))}.")
-    nolinks = fam["via_link_ids"].map(_ids).map(len) == 0
+    nolinks = fam["via_link_ids"].map(id_list).map(len) == 0
     if nolinks.any():
         p.add(f"route_family.csv: families without via_link_ids "
               f"{format_ids(fam.loc[nolinks, 'family_id'])} (use * for a catch-all).")
@@ -192,7 +189,7 @@ def read_choice_parameters(folder: str | os.PathLike | None = None) -> pd.DataFr
         bad = ~par[col].isin(known)
         if bad.any():
             p.add(f"choice_parameter.csv: unknown {col} {format_ids(par.loc[bad, col].unique())}.")
-    unknown = set().union(*(set(_ids(x)) for x in par["link_ids"])) - links - {"*"}
+    unknown = set().union(*(set(id_list(x)) for x in par["link_ids"])) - links - {"*"}
     if unknown:
         p.add(f"choice_parameter.csv: link ids not in link.csv: {format_ids(sorted(unknown))}.")
     theta = par["parameter"] == "theta"
@@ -221,8 +218,8 @@ def classify_routes(links_of_routes: pd.Series, families: pd.DataFrame) -> pd.Se
     pandas.Series
         ``family_id`` per route (same index).
     """
-    rules = [(r.family_id, set(_ids(r.via_link_ids)), set(_ids(r.also_via_link_ids)),
-              set(_ids(r.avoid_link_ids))) for r in families.sort_values("priority").itertuples()]
+    rules = [(r.family_id, set(id_list(r.via_link_ids)), set(id_list(r.also_via_link_ids)),
+              set(id_list(r.avoid_link_ids))) for r in families.sort_values("priority").itertuples()]
 
     def family(route) -> str | None:
         ids = set(route.split(" > ")) if isinstance(route, str) else set(route)

@@ -31,7 +31,6 @@ from karvan.errors import InputError, format_ids
 from karvan.freight.choice_model import (
     FORCE_WITHIN,
     CorridorChoice,
-    _ids,
     family_classifier,
     serves_pairs,
 )
@@ -39,6 +38,7 @@ from karvan.network.demand import Demand
 from karvan.network.graph import compile_graph
 from karvan.network.model import Network
 from karvan.paths.trees import shortest_path_trees
+from karvan.schema.text import id_list
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +149,10 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     avoid_of: dict[str, tuple[str, ...]] = {}
     higher: list[str] = []
     for f in model.families.itertuples():
-        own = set(_ids(f.via_link_ids)) | set(_ids(f.also_via_link_ids))
+        own = set(id_list(f.via_link_ids)) | set(id_list(f.also_via_link_ids))
         avoid_of[f.family_id] = tuple(dict.fromkeys(x for x in higher
                                                      if x not in own and x in lid))
-        higher.extend(x for x in _ids(f.via_link_ids) if x != "*")
+        higher.extend(x for x in id_list(f.via_link_ids) if x != "*")
     avoid_pos = {k: set(lid.get_indexer(list(v)).tolist()) - {-1} for k, v in avoid_of.items()}
     for c in classes:
         m = np.asarray(demand.matrices[c.demand], dtype=float).copy()
@@ -167,10 +167,10 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
         oc = np.array([zone_country.get(zone_ids[i], "") for i in oi])
         dc = np.array([zone_country.get(zone_ids[j], "") for j in di])
         for f in model.families.itertuples():
-            via = [x for x in _ids(f.via_link_ids) if x != "*"]
+            via = [x for x in id_list(f.via_link_ids) if x != "*"]
             if not via:
                 continue
-            also = _ids(f.also_via_link_ids)
+            also = id_list(f.also_via_link_ids)
             arcs_of = {x: np.flatnonzero(g.arc_link == p) for x, p in
                        zip(via + also, lid.get_indexer(via + also), strict=True) if p >= 0}
             best = np.full(len(o), np.inf)

@@ -42,6 +42,7 @@ from karvan.scenario.reference import (
     describe_comparison,
 )
 from karvan.scenario.spec import Scenario
+from karvan.schema.text import id_list
 from karvan.store import RunRecord, RunStore, diff_table, resolve_run, write_run_folder
 
 log = logging.getLogger(__name__)
@@ -427,7 +428,7 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
         for op in opts.itertuples(index=False):
             label = getattr(op, "name", None)  # name is optional: the option's id stands in
             label = label if isinstance(label, str) and label else op.option_id
-            via = [s.strip() for s in str(op.via_link_ids).split(";") if s.strip()]
+            via = id_list(op.via_link_ids)
             arcs = np.flatnonzero(np.isin(g.link_ids[g.arc_link], via))
             c, path = acc.best_via(g, cost, o, d, arcs)
             if not path:

@@ -41,6 +41,14 @@ class TextTable:
         return int(self.lines.shape[0])
 
 
+def id_list(value: object) -> list[str]:
+    """The ids of a semicolon-separated cell (``A; B;C`` -> ``["A", "B", "C"]``), blanks dropped;
+    None and NaN (a blank cell read by pandas) give an empty list."""
+    if value is None or (isinstance(value, float) and value != value):
+        return []
+    return [s.strip() for s in str(value).split(";") if s.strip()]
+
+
 def decode(data: bytes, name: str) -> str:
     """Bytes of a text file as a string: UTF-8, leading byte-order marks dropped.
 
