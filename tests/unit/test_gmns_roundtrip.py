@@ -79,6 +79,36 @@ def test_karvan_assign_on_the_export_reproduces_the_run(exported):
     assert got.to_numpy().sum() == pytest.approx(want.to_numpy().sum(), rel=1e-9)
 
 
+
+def test_uses_without_cost_field_are_warned_of(exported, tmp_path):
+    """Dropping cost_field would assign every class at its time alone (no tariffs): a changed
+    answer that the user must be told about."""
+    import shutil
+    import warnings
+
+    from karvan.io.gmns import GmnsWarning
+    from karvan.io.problem import read_problem
+
+    _, folder, _ = exported
+    copy = shutil.copytree(folder, tmp_path / "gmns")
+    uses = pd.read_csv(copy / "use_definition.csv")
+    uses.drop(columns="cost_field").to_csv(copy / "use_definition.csv", index=False)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        prob = read_problem(copy)
+    assert prob.classes and all(not c["cost_fields"] for c in prob.classes)
+    (w,) = [w for w in seen if "cost_field" in str(w.message)]
+    assert w.category is GmnsWarning
+    assert re.search(r"uses .+ have a value_of_time but no cost_field.*name the link column of "
+                     r"their money cost", str(w.message))
+    # the export as written names a cost column for every use: no such warning
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        prob = read_problem(folder)
+    assert all(c["cost_fields"] for c in prob.classes)
+    assert not [w for w in seen if "cost_field" in str(w.message)]
+
+
 @pytest.mark.parametrize("name", builtin_scenarios())
 def test_karvan_validate_passes_on_every_scenarios_export(tmp_path, corridor_data, name):
     """Each shipped scenario's network, exported to GMNS, is valid and ready to assign."""

@@ -181,4 +181,11 @@ def gmns_classes(net: Network, demand: Demand | None) -> tuple[dict, ...]:
         out = [c for c in out if c["name"] in segments]
     if problems:
         raise InputError(problems, str(net.config.get("source", net.name)))
+    free = [c["name"] for c in out if not c["cost_fields"]]
+    if free:
+        warnings.warn(f"use_definition.csv: uses {format_ids(free)} have a value_of_time but no "
+                      "cost_field, so they pay no money cost on any link and their "
+                      "value_of_time changes nothing (a class's cost is time + money / "
+                      "value_of_time); name the link column of their money cost in cost_field "
+                      "(the link toll: cost_field toll).", GmnsWarning, stacklevel=3)
     return tuple(out)
