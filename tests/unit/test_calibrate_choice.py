@@ -287,6 +287,24 @@ def test_the_prior_comes_from_the_confidence():
     np.testing.assert_allclose(sd, [0.4 * scale, 0.4 * scale, 0.4])
 
 
+def test_a_commodity_constant_is_scaled_by_that_commodity():
+    """A commodity's own constant has 0.40 times that commodity's median route cost (10 /
+    its theta) as prior standard error; the family's constant for every commodity keeps the
+    median over the commodities."""
+    table = prior_table()
+    own = table[(table["parameter"] == "asc_usd_per_t") & (table["family"] == "west")]
+    table = pd.concat([table, own.assign(commodity="metals")], ignore_index=True)
+    params = [asc("west"), asc("west", "metals"), asc("east", "grain")]
+    table = pd.concat([table, own.assign(family="east", commodity="grain")], ignore_index=True)
+    _, sd = parameter_priors(table, params)
+    everyone = np.median([10.0 / v for v in PRIOR_THETA.values()])
+    np.testing.assert_allclose(sd, [0.4 * everyone, 0.4 * 10.0 / PRIOR_THETA["metals"],
+                                    0.4 * 10.0 / PRIOR_THETA["grain"]])
+    assert constant_scale(table, "metals") == pytest.approx(10.0 / PRIOR_THETA["metals"])
+    with pytest.raises(InputError, match=r"no theta rows > 0.*\(commodity coal\)"):
+        constant_scale(table, "coal")
+
+
 def test_a_parameter_that_no_fit_row_sees_stays_at_its_prior(truth_counts):
     """With the prior, the constant of a family that no fit row sees keeps its prior value and
     its prior standard error, and is named as not identified; the other parameters are fitted;

@@ -231,9 +231,10 @@ def reset_to_prior(table: pd.DataFrame, params: Sequence[ChoiceParameter]) -> pd
     return out
 
 
-def constant_scale(table: pd.DataFrame) -> float:
+def constant_scale(table: pd.DataFrame, commodity: str | None = None) -> float:
     """The cost (USD/t) against which a constant's prior is uncertain: the median over the
-    commodities of their median route cost, as the dispersion's prior defines it (a route 10 %
+    commodities it applies to (all of them, or ``commodity`` alone for a commodity's own
+    constant) of their median route cost, as the dispersion's prior defines it (a route 10 %
     dearer than the median has 1/e of the odds, so the median cost is 10 / theta_prior).
 
     A constant whose prior confidence is ``assumption`` then has a prior standard error of
@@ -245,14 +246,17 @@ def constant_scale(table: pd.DataFrame) -> float:
         The table has no positive ``theta``.
     """
     rows = table[table["parameter"].astype(str) == "theta"]
+    if commodity not in (None, "*"):
+        rows = rows[rows["commodity"].astype(str).isin([commodity, "*"])]
     col = "prior_value" if "prior_value" in rows else "value"
     theta = pd.to_numeric(rows[col], errors="coerce")
     if "prior_value" in rows:
         theta = theta.fillna(pd.to_numeric(rows["value"], errors="coerce"))
     theta = theta[theta > 0]
     if not len(theta):
-        raise InputError("the table has no theta rows > 0 to scale the constants' prior by.",
-                         "constant_scale")
+        raise InputError("the table has no theta rows > 0 to scale the constants' prior by"
+                         + (f" (commodity {commodity})" if commodity not in (None, "*") else "")
+                         + ".", "constant_scale")
     return float(np.median(10.0 / theta.to_numpy(dtype=float)))
 
 
@@ -279,7 +283,7 @@ def parameter_priors(table: pd.DataFrame, params: Sequence[ChoiceParameter]
     conf = table["confidence"].astype(str).to_numpy() if "confidence" in table else np.full(
         len(table), "assumption")
     sd = np.full(len(params), np.nan)
-    problems, scale = [], None
+    problems, scales = [], {}
     for i, p in enumerate(params):
         sel = p.rows(table)
         g = given[sel] / (vals[sel] if p.kind == "factor" else 1.0)
@@ -301,8 +305,9 @@ def parameter_priors(table: pd.DataFrame, params: Sequence[ChoiceParameter]
         if p.kind == "factor":
             sd[i] = rse
         else:
-            scale = constant_scale(table) if scale is None else scale
-            sd[i] = rse * scale
+            if p.commodity not in scales:
+                scales[p.commodity] = constant_scale(table, p.commodity)
+            sd[i] = rse * scales[p.commodity]
     if problems:
         raise InputError(problems, "choice parameters")
     return x0, sd
