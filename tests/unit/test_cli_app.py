@@ -129,7 +129,10 @@ def test_ctrl_c_during_a_real_run_leaves_only_whole_results(tmp_path):
                              "--out", str(out), "--no-lp", "--no-report", "--no-gpkg",
                              "--jobs", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**__import__("os").environ, "COLUMNS": "120"})
+                            env={**__import__("os").environ, "COLUMNS": "120"},
+                            # a test run started in the background of a shell inherits SIGINT
+                            # ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_until_listed(proc, out / "baseline", 300)
         proc.send_signal(signal.SIGINT)

@@ -210,7 +210,11 @@ def test_a_killed_save_leaves_the_store_as_it_was(tmp_path, sig, phase):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     with subprocess.Popen([sys.executable, str(script), str(store.root), phase],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          # a test run started in the background of a shell inherits SIGINT
+                          # ignored
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+                          ) as proc:
         line = proc.stdout.readline()
         if line.strip() != "stalled":
             proc.kill()
