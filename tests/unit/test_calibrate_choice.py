@@ -293,9 +293,9 @@ def test_a_commodity_constant_is_scaled_by_that_commodity():
     median over the commodities."""
     table = prior_table()
     own = table[(table["parameter"] == "asc_usd_per_t") & (table["family"] == "west")]
-    table = pd.concat([table, own.assign(commodity="metals")], ignore_index=True)
+    table = pd.concat([table, own.assign(commodity="metals"),
+                       own.assign(family="east", commodity="grain")], ignore_index=True)
     params = [asc("west"), asc("west", "metals"), asc("east", "grain")]
-    table = pd.concat([table, own.assign(family="east", commodity="grain")], ignore_index=True)
     _, sd = parameter_priors(table, params)
     everyone = np.median([10.0 / v for v in PRIOR_THETA.values()])
     np.testing.assert_allclose(sd, [0.4 * everyone, 0.4 * 10.0 / PRIOR_THETA["metals"],

@@ -16,6 +16,7 @@ import karvan
 from karvan.cli import app
 from karvan.cli._app import shorten
 from karvan.errors import InputError
+from tests.signals import default_sigint
 
 SMALL = Path(__file__).resolve().parents[1] / "data" / "gmns_small"
 
@@ -130,9 +131,7 @@ def test_ctrl_c_during_a_real_run_leaves_only_whole_results(tmp_path):
                              "--jobs", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**__import__("os").environ, "COLUMNS": "120"},
-                            # a test run started in the background of a shell inherits SIGINT
-                            # ignored
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=default_sigint)
     try:
         _wait_until_listed(proc, out / "baseline", 300)
         proc.send_signal(signal.SIGINT)
@@ -209,8 +208,7 @@ def test_ctrl_c_during_a_parallel_run_stops_the_workers(tmp_path, to_group, sign
          "--choice", "deterministic"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "COLUMNS": "120"}, start_new_session=True,
-        # a test run started in the background of a shell inherits SIGINT ignored
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        preexec_fn=default_sigint)
     workers: list[int] = []
     try:
         _wait_until_listed(proc, out / "s1", 900)

@@ -79,7 +79,6 @@ def test_karvan_assign_on_the_export_reproduces_the_run(exported):
     assert got.to_numpy().sum() == pytest.approx(want.to_numpy().sum(), rel=1e-9)
 
 
-
 def test_uses_without_cost_field_are_warned_of(exported, tmp_path):
     """Dropping cost_field would assign every class at its time alone (no tariffs): a changed
     answer that the user must be told about."""

@@ -23,6 +23,7 @@ from karvan.cli import app
 from karvan.errors import InputError
 from karvan.store import RunRecord, RunStore
 from karvan.store.runstore import RUN_ID
+from tests.signals import default_sigint
 
 ENV = {"COLUMNS": "200"}
 runner = CliRunner()
@@ -211,10 +212,7 @@ def test_a_killed_save_leaves_the_store_as_it_was(tmp_path, sig, phase):
     script.write_text(CHILD)
     with subprocess.Popen([sys.executable, str(script), str(store.root), phase],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          # a test run started in the background of a shell inherits SIGINT
-                          # ignored
-                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
-                          ) as proc:
+                          preexec_fn=default_sigint) as proc:
         line = proc.stdout.readline()
         if line.strip() != "stalled":
             proc.kill()
