@@ -145,6 +145,9 @@ def test_data_sources_lists_every_source():
     assert r.exit_code == 0, r.output
     assert "source_id" in r.output and "rows by confidence" in r.output
     assert "KV_ASSUMPTION" in r.output
+    # every table that cites sources counts, the optional ones too
+    for table in ("demand_level", "choice_parameter", "route_family", "od_estimate"):
+        assert table in r.output, table
 
 
 def test_run_writes_a_styled_geopackage_for_every_scenario(results):

@@ -26,9 +26,8 @@ def data_sources(
     from karvan.freight.corridor import load_corridor
 
     data = load_corridor(folder)
-    tables = {"node": data.nodes, "link": data.links, "demand": data.demand,
-              "commodity": data.commodities, "tariff": data.tariffs, "growth": data.growth,
-              "observed": data.observed}
+    tables = {name: df for name, df in data.tables.items()
+              if name != "sources" and "source" in df}
     counts: dict[str, dict[str, int]] = {}
     for name, df in tables.items():
         refs = df["source"].dropna().astype(str).str.split(";").explode().str.strip()

@@ -37,8 +37,9 @@ from karvan.errors import ConvergenceWarning
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
 from karvan.paths.bush_sets import route_set_stats
-from karvan.schema.text import id_list, read_frame
 from karvan.network.demand import Demand
+from karvan.scenario.apply import level_rows, most_specific_rule
+from karvan.schema.text import id_list, read_frame
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,8 @@ class CorridorModel:
                 rate = tg["growth.growth"].apply(values)
                 r0 = tg["growth.growth"].central
                 gi = dr["growth_rule"]
-                tonnes = tonnes * ((1.0 + rate[gi]) / (1.0 + r0[gi])) ** dr["years"]
+                years = np.where(dr["levelled"], 0, dr["years"])  # a level replaces growth
+                tonnes = tonnes * ((1.0 + rate[gi]) / (1.0 + r0[gi])) ** years
         ok = dr["k"] >= 0
         mats = np.zeros((len(self.classes), len(g.zone_ids), len(g.zone_ids)))
         np.add.at(mats, (dr["k"][ok], dr["i"][ok], dr["j"][ok]), tonnes[ok])
@@ -414,7 +416,8 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
     targets["growth.growth"] = inputs.target("growth", "growth", gkeys,
                                              grules["growth_per_year"].to_numpy(dtype=float))
     demand_rows = {"k": ks, "i": is_, "j": js, "tonnes": scen_t,
-                   "growth_rule": _growth_rule(data, dem), "years": scenario.year - data.base_year}
+                   "growth_rule": _growth_rule(data, dem), "years": scenario.year - data.base_year,
+                   "levelled": level_rows(data, dem, scenario.year) >= 0}
     parts = {"sailing": raw["mode"].isin(["ferry", "sea"]).to_numpy(),
              "tariff_src": tariff_src, "commodities": commodities}
     outputs = _output_spec(data, g, raw, cap, classes)
@@ -426,20 +429,10 @@ def _growth_rule(data, dem: pd.DataFrame) -> np.ndarray:
     """Position in ``growth.csv`` of the rule that sets each demand row's growth (the most
     specific, as :func:`karvan.scenario.apply.growth_factors`)."""
     zc = data.zone_country()
-    rules = data.growth
-    out = np.zeros(len(dem), dtype=np.int64)
-    rows = list(zip(rules["origin_country"], rules["destination_country"], rules["commodity_id"]))
-    for r, (o, d, c) in enumerate(zip(dem["origin_zone_id"].map(zc),
-                                      dem["destination_zone_id"].map(zc), dem["commodity_id"])):
-        best, score = 0, -1
-        for q, (go, gd, gc) in enumerate(rows):
-            if go not in ("*", o) or gd not in ("*", d) or gc not in ("*", c):
-                continue
-            s = (go != "*") + (gd != "*") + (gc != "*")
-            if s > score:
-                best, score = q, s
-        out[r] = best
-    return out
+    return np.array([max(most_specific_rule(data.growth, o, d, c), 0)
+                     for o, d, c in zip(dem["origin_zone_id"].map(zc),
+                                        dem["destination_zone_id"].map(zc), dem["commodity_id"])],
+                    dtype=np.int64)
 
 
 def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes) -> dict:

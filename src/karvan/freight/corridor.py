@@ -19,6 +19,11 @@ import pandas as pd
 
 from karvan.errors import InputError
 
+#: scenario years a dataset supports: growth rates are not extrapolated further than this from
+#: the base year (back-casts before it, scenarios after it)
+YEARS_BEFORE_BASE = 10
+YEARS_AFTER_BASE = 50
+
 CONFIDENCE = ("official", "operator", "press", "estimate", "assumption")
 MODES = ("rail", "road", "sea", "ferry", "transfer", "border")
 STATUSES = ("open", "closed", "planned", "under_construction")
@@ -59,6 +64,12 @@ class CorridorData:
         :attr:`demand` is the same rows with ``od_estimate.csv``'s tonnes where that file is
         present (:attr:`demand_estimated`)."""
         return self.tables.get("demand", self.demand)
+
+    @property
+    def demand_levels(self) -> pd.DataFrame | None:
+        """``demand_level.csv`` (levels of past years that replace the growth rate in the
+        back-casts), or None where the dataset has none."""
+        return self.tables.get("demand_level")
 
     @property
     def demand_estimated(self) -> bool:
@@ -114,6 +125,31 @@ def _check_od_estimate(checker, est, demand) -> None:
         checker.message(f"od_estimate.csv has no row for {len(missing)} row(s) of demand.csv "
                         f"({format_ids(missing)}): demand.csv changed after the estimate was "
                         f"written; {fix}.", file="od_estimate.csv")
+
+
+def _check_demand_level(checker, levels, base_year: int, years_back: int) -> None:
+    """``demand_level.csv``: every year before the base year and at most ``years_back`` before
+    it (a level at or after the base year would disagree with the growth that scenarios use)."""
+    import numpy as np
+
+    from karvan.errors import Violation
+
+    if "year" not in levels:
+        return  # the schema's error, already collected
+    line = (lambda i: int(levels.lines[i])) if levels.lines is not None else (lambda i: None)
+    lo = base_year - years_back
+    for i, y in enumerate(levels["year"]):
+        if y is None or (isinstance(y, float) and not np.isfinite(y)):
+            continue  # blank or not a number: the schema's error
+        y = int(y)
+        if not lo <= y < base_year:
+            checker.add(Violation(
+                "demand_level.csv", line(i), "year", str(y),
+                f"is not a year before the base year {base_year} (and not before {lo})",
+                f"give levels of past years {lo}..{base_year - 1}; demand after the base year "
+                "grows by growth.csv",
+                "level " + ">".join(str(levels[c][i]) for c in (
+                    "origin_country", "destination_country", "commodity_id"))))
 
 
 def apply_od_estimate(demand: pd.DataFrame, estimate: pd.DataFrame) -> pd.DataFrame:
@@ -178,6 +214,9 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
         except InputError as e:
             for m in e.problems:
                 checker.message(m, file="config.csv")
+    if "demand_level" in tables:
+        _check_demand_level(checker, tables["demand_level"], int(config.get("base_year", 2024)),
+                            YEARS_BEFORE_BASE)
     checker.raise_if_errors(str(folder))
     for w in checker.warnings():
         warnings.warn(f"{folder.name}: {w}", CorridorWarning, stacklevel=2)

@@ -14,13 +14,8 @@ import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError, format_ids
-from karvan.freight.corridor import CorridorData
+from karvan.freight.corridor import YEARS_AFTER_BASE, YEARS_BEFORE_BASE, CorridorData
 from karvan.scenario.spec import Scenario
-
-#: scenario years a dataset supports: growth rates are not extrapolated further than this from
-#: the base year
-YEARS_BEFORE_BASE = 10
-YEARS_AFTER_BASE = 50
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -68,25 +63,58 @@ def _targets(links: pd.DataFrame, mod, i: int, problems: list[str]) -> pd.Index:
     return sel
 
 
+def most_specific_rule(rules: pd.DataFrame, o: str, d: str, c: str) -> int:
+    """Position of the most specific row of ``rules`` (origin_country, destination_country,
+    commodity_id, * matching any) that matches (o, d, c); -1 where none does."""
+    best, best_score = -1, -1
+    for q, (go, gd, gc) in enumerate(zip(rules["origin_country"], rules["destination_country"],
+                                         rules["commodity_id"])):
+        if go not in ("*", o) or gd not in ("*", d) or gc not in ("*", c):
+            continue
+        score = (go != "*") + (gd != "*") + (gc != "*")
+        if score > best_score:
+            best, best_score = q, score
+    return best
+
+
+def level_rows(data: CorridorData, demand: pd.DataFrame, year: int) -> np.ndarray:
+    """Position in ``demand_level.csv`` of the level that sets each demand row in ``year`` (the
+    most specific row of that year), -1 where none does and the growth rate applies."""
+    out = np.full(len(demand), -1, dtype=np.int64)
+    levels = data.demand_levels
+    if levels is None or not len(levels):
+        return out
+    at = np.flatnonzero(levels["year"].to_numpy(dtype=np.int64) == year)
+    if not len(at):
+        return out
+    rules = levels.iloc[at].reset_index(drop=True)
+    zc = data.zone_country()
+    for r, (o, d, c) in enumerate(zip(demand["origin_zone_id"].map(zc),
+                                      demand["destination_zone_id"].map(zc),
+                                      demand["commodity_id"])):
+        q = most_specific_rule(rules, o, d, c)
+        out[r] = at[q] if q >= 0 else -1
+    return out
+
+
 def growth_factors(data: CorridorData, demand: pd.DataFrame, year: int) -> np.ndarray:
-    """Growth factor of each demand row from the base year to ``year`` (most specific rule)."""
+    """Factor of each demand row from the base year to ``year``: the level of that year in
+    ``demand_level.csv`` where one matches (back-casts), else the most specific growth rule."""
     zc = data.zone_country()
     oc = demand["origin_zone_id"].map(zc).to_numpy()
     dc = demand["destination_zone_id"].map(zc).to_numpy()
     com = demand["commodity_id"].to_numpy()
     rules = data.growth
+    rate = rules["growth_per_year"].to_numpy(dtype=float)
     out = np.ones(len(demand))
     years = year - data.base_year
     for r in range(len(demand)):
-        best, best_score = 0.0, -1
-        for go, gd, gc, rate in zip(rules["origin_country"], rules["destination_country"],
-                                    rules["commodity_id"], rules["growth_per_year"]):
-            if go not in ("*", oc[r]) or gd not in ("*", dc[r]) or gc not in ("*", com[r]):
-                continue
-            score = (go != "*") + (gd != "*") + (gc != "*")
-            if score > best_score:
-                best, best_score = rate, score
-        out[r] = (1.0 + best) ** years
+        q = most_specific_rule(rules, oc[r], dc[r], com[r])
+        out[r] = (1.0 + (rate[q] if q >= 0 else 0.0)) ** years
+    lv = level_rows(data, demand, year)
+    if (lv >= 0).any():
+        index = data.demand_levels["index"].to_numpy(dtype=float)
+        out[lv >= 0] = index[lv[lv >= 0]]
     return out
 
 

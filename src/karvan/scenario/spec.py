@@ -34,7 +34,7 @@ from karvan.errors import InputError, shorten
 SETTABLE_FIELDS = ("capacity_tpy", "dwell_h", "tariff_usd_per_tkm", "tariff_usd_per_t",
                    "fee_usd_per_t", "speed_kph", "length_km", "frequency_per_week")
 #: years a scenario file may name; a dataset narrows this to its base year -10/+50
-#: (:data:`karvan.scenario.apply.YEARS_BEFORE_BASE`, :data:`~karvan.scenario.apply.YEARS_AFTER_BASE`)
+#: (:data:`karvan.freight.corridor.YEARS_BEFORE_BASE`, :data:`~karvan.freight.corridor.YEARS_AFTER_BASE`)
 YEAR_MIN, YEAR_MAX = 2000, 2100
 #: largest factor of a scale or demand_scale: a thousandfold change is already beyond any plan
 FACTOR_MAX = 1000.0
