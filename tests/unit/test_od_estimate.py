@@ -72,6 +72,9 @@ def test_a_stale_estimate_names_every_row_that_moved_and_the_fix(data):
     assert "od_estimate.csv" in msg and "changed after the estimate" in msg
     assert "on 2 rows (lines 4, 9" in msg
     assert "4,780 against 5,780 t in demand.csv" in msg
+    # each row named by its key, origin>destination>commodity (ids cut at 40 characters)
+    first, second = (">".join(dem.loc[i, OD_KEY]) for i in (2, 7))
+    assert f"OD {first[:40]}" in msg and f", {second[:40]}" in msg
     assert "karvan calibrate --write" in msg
 
 

@@ -117,7 +117,7 @@ def _check_od_estimate(checker, est, demand) -> None:
                                   f"{p:,.0f} against {t:,.0f} t in demand.csv",
                                   "differs from the row's tonnes in demand.csv (demand.csv "
                                   "changed after the estimate was written)", fix,
-                                  " > ".join(k)))
+                                  "OD " + ">".join(k)))
     missing = [" > ".join(k) for k in dkey if k not in seen and whole(k)]
     if missing:
         from karvan.errors import format_ids
