@@ -190,10 +190,14 @@ def test_rows_are_compared_only_with_a_run_of_their_year(base):
 
 def test_back_cast_scales_demand_back_by_its_level(data, base):
     cal = base.tables["calibration"].set_index("observed_id")
-    # a trade row of 2022 is the 2024 demand of its pair times the pair's level of 2022
-    # (demand_level.csv: Iran's customs count of that year), each direction by its own
+    # a trade row of 2022 is the 2024 demand of its pair (the part of each cell that its own
+    # flows carry) times the pair's level of 2022 (demand_level.csv: Iran's customs count of
+    # that year), each direction by its own
     zc = data.zone_country()
+    shares = data.observed.set_index("observed_id").at["OBS_TRADE_IR_TM_2022", "cell_shares"]
     dem = base.inputs.demand
+    dem = dem.assign(tonnes_per_year=dem["tonnes_per_year"] * [shares.get(k, 0.0) for k in zip(
+        dem["origin_zone_id"], dem["destination_zone_id"], dem["commodity_id"], strict=True)])
     oc, dc = dem["origin_zone_id"].map(zc), dem["destination_zone_id"].map(zc)
     level = data.demand_levels.set_index(
         ["origin_country", "destination_country", "commodity_id", "year"])["index"]
@@ -218,3 +222,54 @@ def test_run_summary_shows_fit_and_validation_apart(base):
     assert by.at["fit (independent)", "median |ln M/C|"] == pytest.approx(
         summary.at["fit", "median_abs_log_ratio"])
     assert set(by["target met"]) <= {"yes", "no", "-"}
+
+
+def _trade_modelled(obs, graph, links, cells, zone_country):
+    """Modelled tonnes of trade observations on demand cells (no routes: trade counts demand)."""
+    routes = pd.DataFrame({"class": [], "origin": [], "destination": [], "arcs": [], "share": []})
+    flows = RunFlows("demand", 2024, routes, graph, links, cells)
+    return observation_matrix(obs, flows, zone_country) @ cells["tonnes_per_year"].to_numpy(float)
+
+
+def test_a_trade_row_counts_the_flows_it_built_not_the_pairs_transit(data, base):
+    from karvan.freight.demand_build import flow_tonnes, read_demand_inputs
+
+    ft = flow_tonnes(read_demand_inputs())
+    cited = ft[ft["flow_id"].isin(["RU>IR", "IR>RU"])]["tonnes_per_year"].sum()
+    transit = ft[ft["flow_id"].isin(["RU>GULF", "GULF>RU"])]["tonnes_per_year"].sum()
+    assert transit > 0.05 * cited  # the pair's cells hold Iran's transit as well
+    obs = parse_observations(data.observed, data.links,
+                             countries=set(data.zone_country().values()),
+                             commodities=set(data.commodity_ids))
+    row = next(o for o in obs if o.observed_id == "OBS_TRADE_IR_RU_2023")
+    assert row.cell_share is not None
+    whole = _parse(data, [("pair", "RU<>IR", "element", "", "", "", 2024, 1, "false", "fit")])
+    cells = data.prior_demand[["origin_zone_id", "destination_zone_id", "commodity_id",
+                               "tonnes_per_year"]]
+    got, pair = _trade_modelled([row, *whole], base.flows.graph, base.inputs.links, cells,
+                                data.zone_country())
+    # against the generator's country-level tonnes (demand rows are rounded to 10 t)
+    assert got == pytest.approx(cited, rel=1e-4)
+    assert pair == pytest.approx(cited + transit, rel=1e-4)
+
+
+def test_without_the_generator_inputs_a_trade_row_counts_the_pair(tmp_path, data, base):
+    import shutil
+
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    plain = tmp_path / "plain"
+    shutil.copytree(builtin_corridor_folder(), plain)
+    shutil.rmtree(plain / "demand_inputs")
+    ds = load_corridor(plain)
+    assert "cell_shares" not in ds.observed
+    obs = parse_observations(ds.observed, ds.links, countries=set(ds.zone_country().values()),
+                             commodities=set(ds.commodity_ids))
+    row = next(o for o in obs if o.observed_id == "OBS_TRADE_IR_RU_2023")
+    assert row.cell_share is None
+    pair = _parse(ds, [("pair", "RU<>IR", "element", "", "", "", 2024, 1, "false", "fit")])
+    cells = ds.prior_demand[["origin_zone_id", "destination_zone_id", "commodity_id",
+                             "tonnes_per_year"]]
+    got = _trade_modelled([row, *pair], base.flows.graph, base.inputs.links, cells,
+                          ds.zone_country())
+    assert got[0] == pytest.approx(got[1]) and got[0] > 0

@@ -152,6 +152,37 @@ def _check_demand_level(checker, levels, base_year: int, years_back: int) -> Non
                     "origin_country", "destination_country", "commodity_id"))))
 
 
+def _is_trade_row(element_ids) -> bool:
+    """Whether an ``element_ids`` cell names country pairs (``A<>B`` or ``A>B``)."""
+    terms = [t.strip() for g in str(element_ids or "").split(";") for t in g.split("+")]
+    return bool(terms) and all(t and ("<>" in t or t.count(">") == 1) for t in terms)
+
+
+def _with_trade_scope(observed: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """``observed`` with a column ``cell_shares`` for its trade rows (country pairs): for each
+    demand cell, the share of its tonnes carried by the flows of ``demand_inputs/`` that cite
+    the row (the flows the figure built), so that the row counts those flows and not the rest
+    of the pair's demand (transit through a country is not its trade). Without the
+    generator's inputs, or for a row that no flow cites, the row counts the pair's demand.
+    """
+    from karvan.freight.demand_build import INPUT_FOLDER
+
+    if "element_ids" not in observed or not (folder / INPUT_FOLDER / "trade_flow.csv").exists():
+        return observed
+    trade = [_is_trade_row(e) for e in observed["element_ids"]]
+    if not any(trade):
+        return observed
+    from karvan.freight.demand_build import observed_shares, read_demand_inputs
+
+    shares = observed_shares(read_demand_inputs(folder))  # its errors name file and line
+    by_id = {oid: dict(zip(zip(g["origin_zone_id"], g["destination_zone_id"],
+                                g["commodity_id"], strict=True), g["share"], strict=True))
+             for oid, g in shares.groupby("observed_id", sort=False)}
+    cell = [by_id.get(str(oid)) if t else None
+            for oid, t in zip(observed["observed_id"], trade, strict=True)]
+    return observed.assign(cell_shares=pd.Series(cell, index=observed.index, dtype=object))
+
+
 def apply_od_estimate(demand: pd.DataFrame, estimate: pd.DataFrame) -> pd.DataFrame:
     """``demand`` with ``tonnes_per_year`` of ``estimate`` (``od_estimate.csv``), row by row;
     the row order and the other columns of ``demand`` are kept.
@@ -230,9 +261,10 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     demand = frames["demand"]
     if "od_estimate" in frames:
         demand = apply_od_estimate(demand, frames["od_estimate"])
+    observed = _with_trade_scope(frames["observed"], folder)
     return CorridorData(nodes=nodes, links=links, zones=zones, commodities=frames["commodity"],
                         tariffs=frames["tariff"], demand=demand,
-                        growth=frames["growth"], observed=frames["observed"],
+                        growth=frames["growth"], observed=observed,
                         sources=frames["sources"],
                         tariffs_by_commodity=frames.get("tariff_commodity"), config=config,
                         folder=folder, base_year=base_year, tables=frames)

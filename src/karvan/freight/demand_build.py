@@ -315,6 +315,58 @@ def _join(values) -> str:
     return ";".join(sorted(set(items)))
 
 
+def _cell_parts(inp: DemandInputs):
+    """Each flow's tonnes in each demand cell: ``(origin zone, destination zone, commodity,
+    flow_id, tonnes, origin zone_share row or None, destination zone_share row or None)``; a
+    flow's country-level tonnes split by its fixed zones or the zone shares of its countries."""
+    ft = flow_tonnes(inp)
+    flows = {r["flow_id"]: r for r in inp.flows.to_dict("records")}
+    groups = _share_groups(inp.zone_shares)
+    for fid, com, tonnes in zip(ft["flow_id"], ft["commodity_id"], ft["tonnes_per_year"],
+                                strict=True):
+        f = flows[fid]
+        sides = []
+        for side in ("origin", "destination"):
+            zone = f[f"{side}_zone_id"]
+            if zone:
+                sides.append([(zone, 1.0, None)])
+            else:
+                rows = _share_rows(groups, f[f"{side}_country"], com, side)
+                sides.append([(r["zone_id"], float(r["share"]), r) for r in rows])
+        for zo, so, ro in sides[0]:
+            for zd, sd, rd in sides[1]:
+                t = tonnes * so * sd
+                if zo != zd and t > 0:
+                    yield zo, zd, com, fid, t, ro, rd
+
+
+def observed_shares(inputs: DemandInputs) -> pd.DataFrame:
+    """The share of each demand cell's tonnes that the flows citing an observation carry.
+
+    A flow cites the observations that built it (``trade_flow.csv``'s ``observed_ids``); a
+    trade row of ``observed.csv`` counts those flows and not the others of its country pair
+    (Iran's transit to the Gulf shares the cells of Russia -> Iran trade, for example).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``observed_id, origin_zone_id, destination_zone_id, commodity_id, share`` for every
+        cell that a citing flow reaches (cells the generator drops, under its rounding, too).
+    """
+    cites = {r["flow_id"]: list(id_list(r["observed_ids"]))
+             for r in inputs.flows.to_dict("records")}
+    total: dict[tuple[str, str, str], float] = {}
+    cited: dict[tuple[str, str, str, str], float] = {}
+    for zo, zd, com, fid, t, _, _ in _cell_parts(inputs):
+        total[(zo, zd, com)] = total.get((zo, zd, com), 0.0) + t
+        for oid in cites[fid]:
+            cited[(oid, zo, zd, com)] = cited.get((oid, zo, zd, com), 0.0) + t
+    rows = [(oid, zo, zd, com, t / total[(zo, zd, com)])
+            for (oid, zo, zd, com), t in sorted(cited.items())]
+    return pd.DataFrame(rows, columns=["observed_id", "origin_zone_id", "destination_zone_id",
+                                       "commodity_id", "share"])
+
+
 def build_demand(folder: str | os.PathLike | None = None) -> pd.DataFrame:
     """The demand table that the inputs of ``folder`` give (see the module notes).
 
@@ -334,30 +386,15 @@ def build_demand(folder: str | os.PathLike | None = None) -> pd.DataFrame:
         From :func:`read_demand_inputs`.
     """
     inp = read_demand_inputs(folder)
-    ft = flow_tonnes(inp)
     flows = {r["flow_id"]: r for r in inp.flows.to_dict("records")}
     mix = {(r["flow_id"], r["commodity_id"]): r for r in inp.mix.to_dict("records")}
-    groups = _share_groups(inp.zone_shares)
     cells: dict[tuple[str, str, str], dict[str, list]] = {}
-    for fid, com, tonnes in zip(ft["flow_id"], ft["commodity_id"], ft["tonnes_per_year"]):
+    for zo, zd, com, fid, t, ro, rd in _cell_parts(inp):
         f = flows[fid]
-        sides = []
-        for side in ("origin", "destination"):
-            zone = f[f"{side}_zone_id"]
-            if zone:
-                sides.append([(zone, 1.0, None)])
-            else:
-                rows = _share_rows(groups, f[f"{side}_country"], com, side)
-                sides.append([(r["zone_id"], float(r["share"]), r) for r in rows])
-        for zo, so, ro in sides[0]:
-            for zd, sd, rd in sides[1]:
-                t = tonnes * so * sd
-                if zo == zd or t <= 0:
-                    continue
-                cell = cells.setdefault((zo, zd, com), {"t": {}, "prov": [], "obs": []})
-                cell["t"][fid] = cell["t"].get(fid, 0.0) + t
-                cell["prov"] += [f, mix[(fid, com)]] + [x for x in (ro, rd) if x is not None]
-                cell["obs"].append(f["observed_ids"])
+        cell = cells.setdefault((zo, zd, com), {"t": {}, "prov": [], "obs": []})
+        cell["t"][fid] = cell["t"].get(fid, 0.0) + t
+        cell["prov"] += [f, mix[(fid, com)]] + [x for x in (ro, rd) if x is not None]
+        cell["obs"].append(f["observed_ids"])
     rows = []
     for key in sorted(cells):
         cell = cells[key]

@@ -4,8 +4,10 @@ Every observation is a linear function of the OD cells of a run,
 ``modelled_i = sum over cells c of a[i, c] * tonnes_c``, where ``a[i, c]`` is the share of cell
 c's tonnes that the observation counts: the share of its flow on routes that meet the
 observation's terms, restricted to the observation's commodity and origin-destination subset.
-Trade observations count demand, not routes (``a[i, c]`` is 1 for the cells of the country
-pair). The same matrix gives the calibration table and the OD estimation's link-use proportions.
+Trade observations count demand, not routes: ``a[i, c]`` is 1 for the cells of the country
+pair, or, where the dataset's demand generator inputs say which flows the figure built, the
+share of the cell's tonnes that those flows carry (``Observation.cell_share``). The same
+matrix gives the calibration table and the OD estimation's link-use proportions.
 
 Grammar of ``element_ids`` (docs/dataset.md, "Calibration and validation"): groups separated by
 ``;`` are alternatives, and a route that meets any of them counts once; the terms of a group,
@@ -56,6 +58,10 @@ class Observation:
     node_direction: tuple[str, str] | None = None  # the direction column's from>to
     independent: bool = False
     role: str = "fit"
+    #: a trade row's share of each demand cell, ((origin zone, destination zone, commodity),
+    #: share) pairs: the tonnes of the flows that the figure built (``cell_shares`` of
+    #: :func:`karvan.freight.corridor.load_corridor`); None: every tonne of the pair
+    cell_share: tuple[tuple[tuple[str, str, str], float], ...] | None = None
 
     @property
     def is_trade(self) -> bool:
@@ -202,8 +208,12 @@ def parse_observations(observed: pd.DataFrame, links: pd.DataFrame, *,
         if role == "validate" and independent != "true":
             problems.append(f"{at}: a validate row must be independent (independent=true): a "
                             "figure used to build an input cannot test the model.")
+        shares = row.get("cell_shares")
+        cell_share = (tuple(sorted(shares.items())) if isinstance(shares, Mapping)
+                      and kinds == {"trade"} else None)
         out.append(Observation(oid, tuple(groups), year, float(tonnes) if tonnes > 0 else 0.0,
-                               com, od, mode, node_dir, independent == "true", role))
+                               com, od, mode, node_dir, independent == "true", role,
+                               cell_share))
     if problems:
         raise InputError(problems, where)
     return out
@@ -313,10 +323,11 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     """The matrix ``a`` (observations x cells of ``flows.cells``) of one run.
 
     ``a[i, c]`` is the share of cell c's tonnes that observation i counts in this run: the
-    summed share of its routes that meet the observation's terms (each route once), or 1 for
-    a trade observation on its country pair; zero outside the observation's commodity and
-    origin-destination subset. ``a @ flows.cells["tonnes_per_year"]`` is the modelled value of
-    every observation, whatever its year (comparing only like years is the caller's part).
+    summed share of its routes that meet the observation's terms (each route once), or for a
+    trade observation on its country pair 1 (its ``cell_share`` where it has one); zero
+    outside the observation's commodity and origin-destination subset.
+    ``a @ flows.cells["tonnes_per_year"]`` is the modelled value of every observation, whatever
+    its year (comparing only like years is the caller's part).
     """
     cells = flows.cells.reset_index(drop=True)
     n_cells = len(cells)
@@ -386,6 +397,11 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
                 for t in grp:
                     row |= _od_match(t.ids + (t.direction,), c_oc, c_dc)
             out[i] = (row & mask).astype(float)
+            if ob.cell_share is not None:  # the flows the figure built, not the whole pair
+                part = dict(ob.cell_share)
+                out[i] *= np.array([part.get(k, 0.0) for k in zip(
+                    cells["origin_zone_id"], cells["destination_zone_id"], c_com,
+                    strict=True)])
             continue
         hit = np.zeros(n_routes, dtype=bool)
         for grp in ob.groups:
