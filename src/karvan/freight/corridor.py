@@ -152,34 +152,24 @@ def _check_demand_level(checker, levels, base_year: int, years_back: int) -> Non
                     "origin_country", "destination_country", "commodity_id"))))
 
 
-def _is_trade_row(element_ids) -> bool:
-    """Whether an ``element_ids`` cell names country pairs (``A<>B`` or ``A>B``)."""
-    terms = [t.strip() for g in str(element_ids or "").split(";") for t in g.split("+")]
-    return bool(terms) and all(t and ("<>" in t or t.count(">") == 1) for t in terms)
-
-
 def _with_trade_scope(observed: pd.DataFrame, folder: Path) -> pd.DataFrame:
-    """``observed`` with a column ``cell_shares`` for its trade rows (country pairs): for each
-    demand cell, the share of its tonnes carried by the flows of ``demand_inputs/`` that cite
-    the row (the flows the figure built), so that the row counts those flows and not the rest
-    of the pair's demand (transit through a country is not its trade). Without the
-    generator's inputs, or for a row that no flow cites, the row counts the pair's demand.
+    """``observed`` with a column ``cell_shares``: for each row that flows of
+    ``demand_inputs/`` cite (the flows its figure built), the share of each demand cell's
+    tonnes that those flows carry. A trade row (a country pair) then counts those flows and
+    not the rest of the pair's demand (transit through a country is not its trade); the other
+    rows count routes and leave it aside (:func:`karvan.freight.observed.parse_observations`).
+    Without the generator's inputs, or for a row that no flow cites, a trade row counts the
+    pair's demand.
     """
-    from karvan.freight.demand_build import INPUT_FOLDER
+    from karvan.freight.demand_build import INPUT_FOLDER, observed_shares, read_demand_inputs
 
-    if "element_ids" not in observed or not (folder / INPUT_FOLDER / "trade_flow.csv").exists():
+    if "observed_id" not in observed or not (folder / INPUT_FOLDER / "trade_flow.csv").exists():
         return observed
-    trade = [_is_trade_row(e) for e in observed["element_ids"]]
-    if not any(trade):
-        return observed
-    from karvan.freight.demand_build import observed_shares, read_demand_inputs
-
     shares = observed_shares(read_demand_inputs(folder))  # its errors name file and line
     by_id = {oid: dict(zip(zip(g["origin_zone_id"], g["destination_zone_id"],
                                 g["commodity_id"], strict=True), g["share"], strict=True))
              for oid, g in shares.groupby("observed_id", sort=False)}
-    cell = [by_id.get(str(oid)) if t else None
-            for oid, t in zip(observed["observed_id"], trade, strict=True)]
+    cell = [by_id.get(str(oid)) for oid in observed["observed_id"]]
     return observed.assign(cell_shares=pd.Series(cell, index=observed.index, dtype=object))
 
 
