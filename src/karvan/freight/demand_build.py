@@ -45,7 +45,7 @@ import pandas as pd
 from karvan.errors import InputError, Problems, format_ids
 from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder
 from karvan.io.atomic import atomic_write_text
-from karvan.schema.text import id_list
+from karvan.schema.text import id_list, read_text
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,9 @@ def _read(path: Path, problems: Problems) -> pd.DataFrame | None:
     if not path.exists():
         problems.add(f"{path.name} is missing from {path.parent}; the demand generator needs it.")
         return None
-    return pd.read_csv(path, dtype=str, keep_default_na=False).rename(columns=str.strip)
+    # as the dataset's reader: UTF-8 with byte-order marks dropped, clear errors otherwise
+    return pd.read_csv(io.StringIO(read_text(path)), dtype=str,
+                       keep_default_na=False).rename(columns=str.strip)
 
 
 def _lines(df: pd.DataFrame, mask) -> str:
