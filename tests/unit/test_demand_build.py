@@ -131,6 +131,20 @@ def test_bad_inputs_name_every_problem_and_write_nothing(dataset):
     assert (dataset / "demand.csv").read_bytes() == shipped
 
 
+def test_a_reference_table_without_a_column_the_generator_reads_is_named(dataset):
+    """The generator reads zone.csv, commodity.csv, observed.csv and sources.csv beside its
+    inputs, and load_corridor calls it for the trade rows: a missing column there is an
+    InputError naming the file and the column, not a KeyError."""
+    path = dataset / "commodity.csv"
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df.drop(columns="value_usd_per_t").to_csv(path, index=False, lineterminator="\n")
+    with pytest.raises(InputError) as e:
+        read_demand_inputs(dataset)
+    assert "commodity.csv lacks column(s) value_usd_per_t" in str(e.value)
+    with pytest.raises(InputError, match="value_usd_per_t"):
+        load_corridor(dataset)
+
+
 def test_zone_shares_are_matched_most_specific_first(dataset):
     inp = read_demand_inputs(dataset)
     dem = build_demand(dataset)

@@ -68,6 +68,8 @@ _REQUIRED = {
                     "route", "tonnes_per_year", "year", "treatment", *_PROVENANCE,
                     "method"),
 }
+_REF_REQUIRED = {"zone": ("zone_id", "country"), "commodity": ("commodity_id", "value_usd_per_t"),
+                 "observed": ("observed_id",), "sources": ("source_id",)}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -120,14 +122,18 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
     inputs = folder / INPUT_FOLDER
     p = Problems(str(inputs))
     tables = {name: _read(inputs / f"{name}.csv", p) for name in _REQUIRED}
-    ref = {name: _read(folder / f"{name}.csv", p) for name in ("zone", "commodity", "observed",
-                                                               "sources")}
+    ref = {name: _read(folder / f"{name}.csv", p) for name in _REF_REQUIRED}
     if any(t is None for t in (*tables.values(), *ref.values())):
         p.raise_if_any()
     for name, cols in _REQUIRED.items():
         missing = [c for c in cols if c not in tables[name]]
         if missing:
             p.add(f"{name}.csv lacks column(s) {', '.join(missing)}.")
+    for name, cols in _REF_REQUIRED.items():
+        missing = [c for c in cols if c not in ref[name]]
+        if missing:
+            p.add(f"{folder / name}.csv lacks column(s) {', '.join(missing)}, which the demand "
+                  f"generator reads.")
     p.raise_if_any()
     zones, com = ref["zone"], ref["commodity"]
     zone_country = dict(zip(zones["zone_id"], zones["country"]))
