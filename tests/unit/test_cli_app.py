@@ -109,6 +109,21 @@ def test_unreadable_output_place_is_an_input_error(tmp_path):
     assert "error:" in r.output and "Traceback" not in r.output
 
 
+def test_each_command_takes_the_width_of_its_own_environment():
+    """The tables' width is set per command, not once when the CLI is imported: a command
+    run after another in the same process (a script, or the tests in any order) reads its own
+    COLUMNS, and a pipe without COLUMNS gets PIPE_WIDTH."""
+    from karvan.cli._app import PIPE_WIDTH, out
+
+    for columns in ("63", "200"):
+        r = CliRunner().invoke(app, ["validate", str(SMALL)], env={"COLUMNS": columns})
+        assert r.exit_code == 0, r.output
+        assert out.width == int(columns)
+    r = CliRunner().invoke(app, ["validate", str(SMALL)], env={"COLUMNS": None})
+    assert r.exit_code == 0, r.output
+    assert out.width == PIPE_WIDTH
+
+
 def test_shorten_keeps_short_lines():
     assert shorten("a\nb") == "a\nb"
     assert shorten("y" * 401).endswith("... (1 more characters)")

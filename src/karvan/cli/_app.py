@@ -50,8 +50,22 @@ REPORT_TO = ("please report it, with the command you ran and that file, on the k
 
 console = Console(stderr=True)
 out = Console()
-if not out.is_terminal and not os.environ.get("COLUMNS"):
-    out = Console(width=120)  # files and pipes: wide enough for the summary tables
+
+#: width of the tables where standard output is a file or a pipe and COLUMNS is not set
+PIPE_WIDTH = 120
+
+
+def fit_width(c: Console) -> None:
+    """Set the width of ``c`` for the command about to run: ``COLUMNS`` where it is set, else
+    :data:`PIPE_WIDTH` for files and pipes (wide enough for the summary tables), else the
+    terminal's as rich measures it. Done per command, not once at import, so that every
+    command of a process (a script or a test calling several) reads its own environment.
+    """
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        c.width = int(columns)
+    elif not c.is_terminal:
+        c.width = PIPE_WIDTH
 
 
 def shorten(message: str, limit: int = MAX_LINE) -> str:
@@ -113,6 +127,7 @@ class KarvanGroup(TyperGroup):
         from karvan.errors import KarvanError
 
         debug = bool(ctx.params.get("debug")) or os.environ.get("KARVAN_DEBUG") == "1"
+        fit_width(out)
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):
