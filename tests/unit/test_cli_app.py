@@ -112,16 +112,17 @@ def test_unreadable_output_place_is_an_input_error(tmp_path):
 def test_each_command_takes_the_width_of_its_own_environment():
     """The tables' width is set per command, not once when the CLI is imported: a command
     run after another in the same process (a script, or the tests in any order) reads its own
-    COLUMNS, and a pipe without COLUMNS gets PIPE_WIDTH."""
-    from karvan.cli._app import PIPE_WIDTH, out
+    COLUMNS (standard output and standard error), and a pipe without COLUMNS gets PIPE_WIDTH
+    (PIPE_WIDTH_STDERR)."""
+    from karvan.cli._app import PIPE_WIDTH, PIPE_WIDTH_STDERR, console, out
 
     for columns in ("63", "200"):
         r = CliRunner().invoke(app, ["validate", str(SMALL)], env={"COLUMNS": columns})
         assert r.exit_code == 0, r.output
-        assert out.width == int(columns)
+        assert out.width == console.width == int(columns)
     r = CliRunner().invoke(app, ["validate", str(SMALL)], env={"COLUMNS": None})
     assert r.exit_code == 0, r.output
-    assert out.width == PIPE_WIDTH
+    assert (out.width, console.width) == (PIPE_WIDTH, PIPE_WIDTH_STDERR)
 
 
 def test_shorten_keeps_short_lines():

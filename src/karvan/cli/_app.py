@@ -53,19 +53,21 @@ out = Console()
 
 #: width of the tables where standard output is a file or a pipe and COLUMNS is not set
 PIPE_WIDTH = 120
+#: width of messages and progress where standard error is a file or a pipe and COLUMNS is not set
+PIPE_WIDTH_STDERR = 80
 
 
-def fit_width(c: Console) -> None:
+def fit_width(c: Console, pipe_width: int = PIPE_WIDTH) -> None:
     """Set the width of ``c`` for the command about to run: ``COLUMNS`` where it is set, else
-    :data:`PIPE_WIDTH` for files and pipes (wide enough for the summary tables), else the
-    terminal's as rich measures it. Done per command, not once at import, so that every
-    command of a process (a script or a test calling several) reads its own environment.
+    ``pipe_width`` for files and pipes, else the terminal's as rich measures it. Done per
+    command, not once at import, so that every command of a process (a script or a test
+    calling several) reads its own environment.
     """
     columns = os.environ.get("COLUMNS", "").strip()
     if columns.isdigit() and int(columns) > 0:
         c.width = int(columns)
     elif not c.is_terminal:
-        c.width = PIPE_WIDTH
+        c.width = pipe_width
 
 
 def shorten(message: str, limit: int = MAX_LINE) -> str:
@@ -128,6 +130,7 @@ class KarvanGroup(TyperGroup):
 
         debug = bool(ctx.params.get("debug")) or os.environ.get("KARVAN_DEBUG") == "1"
         fit_width(out)
+        fit_width(console, PIPE_WIDTH_STDERR)
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):
