@@ -227,3 +227,82 @@ def test_dead_ends_are_the_nodes_no_route_passes_through():
     got = dead_ends(indptr, heads.astype(np.int64), rindptr, rorder.astype(np.int64),
                     tails.astype(np.int64))
     assert got.tolist() == [True, False, False, True, True, True, False]
+
+
+def _slow_walk(pred, tails, heads, o, d, via):
+    """Tree path o -> each via arc -> d, None where a leg is unreachable or a node repeats."""
+    out, at = [], o
+    for a in [*via, None]:
+        to = tails[a] if a is not None else d
+        if to != at and pred[at][to] < 0:
+            return None
+        out += naive.path_to(pred[at], tails, at, to)
+        if a is not None:
+            out.append(a)
+            at = heads[a]
+    nodes = [o, *(heads[e] for e in out)]
+    return out if len(set(nodes)) == len(nodes) else None
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_routes_through_the_trees_equal_the_obvious_walk(seed):
+    from karvan.kernels.routesets import routes_through_trees
+    from karvan.paths.trees import shortest_path_trees
+
+    net, _ = random_network(seed, block=False)
+    g = compile_graph(net)
+    _, pred = shortest_path_trees(g, np.ascontiguousarray(g.free_flow_time),
+                                  np.arange(g.n_nodes), threads=1)
+    rng = np.random.default_rng(seed)
+    n = 300
+    o, d = rng.integers(0, g.n_nodes, n), rng.integers(0, g.n_nodes, n)
+    via = np.full((n, 2), -1, dtype=np.int64)
+    k = rng.integers(0, 3, n)  # no, one or two via arcs
+    via[k >= 1, 0] = rng.integers(0, g.n_arcs, (k >= 1).sum())
+    via[k == 2, 1] = rng.integers(0, g.n_arcs, (k == 2).sum())
+    ok, n_arcs, flat = routes_through_trees(pred, g.tail, g.head, o, d, via)
+    starts = np.r_[0, np.cumsum(n_arcs)]
+    tails, heads, p = g.tail.tolist(), g.head.tolist(), pred.tolist()
+    for i in range(n):
+        want = _slow_walk(p, tails, heads, int(o[i]), int(d[i]), [int(a) for a in via[i] if a >= 0])
+        assert bool(ok[i]) == (want is not None)
+        assert flat[starts[i]:starts[i + 1]].tolist() == (want or [])
+    assert ok.any() and not ok.all()  # both outcomes were tested
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_least_cost_through_link_pairs_equals_every_combination_in_order(seed):
+    from karvan.paths.trees import shortest_path_trees
+    from karvan.scenario.choice_run import _through, _through_pairs
+
+    net, _ = random_network(seed, block=False)
+    g = compile_graph(net)
+    cost = np.ascontiguousarray(np.round(g.free_flow_time))  # ties occur: the order decides
+    dist, _ = shortest_path_trees(g, cost, np.arange(g.n_nodes), threads=1)
+    rng = np.random.default_rng(seed)
+    o, d = rng.integers(0, g.n_nodes, 60), rng.integers(0, g.n_nodes, 60)
+    sets = [rng.choice(g.n_arcs, rng.integers(1, 3), replace=False) for _ in range(4)]
+    pairs = [(sets[0], sets[2]), (sets[1], sets[2]), (sets[1], sets[3])]
+    got_cost, got_arcs = _through_pairs(dist, cost, g, dist[o], dist[:, d], pairs)
+    one_cost, one_arcs = _through(dist, cost, g, dist[o], dist[:, d], [np.r_[sets[0], sets[1]]])
+    for i in range(len(o)):
+        best, arcs = np.inf, None
+        for x, y in pairs:
+            for s1, s2 in ((x, y), (y, x)):
+                for a in s1:
+                    for b in s2:
+                        c = (dist[o[i], g.tail[a]] + cost[a] + dist[g.head[a], g.tail[b]]
+                             + cost[b] + dist[g.head[b], d[i]])
+                        if c < best:
+                            best, arcs = c, [a, b]
+        assert got_cost[i] == pytest.approx(best)
+        if np.isfinite(best):
+            assert got_arcs[i].tolist() == arcs
+        best, arcs = np.inf, None
+        for a in np.r_[sets[0], sets[1]]:
+            c = dist[o[i], g.tail[a]] + cost[a] + dist[g.head[a], d[i]]
+            if c < best:
+                best, arcs = c, [a]
+        assert one_cost[i] == pytest.approx(best)
+        if np.isfinite(best):
+            assert one_arcs[i].tolist() == arcs

@@ -101,3 +101,42 @@ def test_bad_levels_are_refused_all_at_once_with_their_lines(tmp_path):
     for needle in ("lines 2, 3", "level CN>EU>containers", "base year 2024", "line 4: '0.0'",
                    "line 5: 'nosuch'", "line 7"):
         assert needle in text, (needle, text)
+
+
+def _slow_most_specific(rules, o, d, c):
+    """The rule as written: the first row with the most named fields among those that match."""
+    best, best_score = -1, -1
+    for q, r in enumerate(rules.itertuples()):
+        fields = (r.origin_country, r.destination_country, r.commodity_id)
+        if all(f in ("*", k) for f, k in zip(fields, (o, d, c))):
+            score = sum(f != "*" for f in fields)
+            if score > best_score:
+                best, best_score = q, score
+    return best
+
+
+def test_the_vectorised_rule_choice_equals_the_rule_row_by_row():
+    import pandas as pd
+
+    from karvan.scenario.apply import most_specific_rule, most_specific_rules
+
+    rules = pd.DataFrame({"origin_country": ["*", "RU", "RU", "*", "IR", "RU"],
+                          "destination_country": ["*", "*", "IN", "IN", "*", "IN"],
+                          "commodity_id": ["*", "*", "*", "grain", "grain", "grain"]})
+    countries, commodities = ["RU", "IN", "IR", "AZ", None], ["grain", "oil", None]
+    keys = [(o, d, c) for o in countries for d in countries for c in commodities]
+    got = most_specific_rules(rules, *map(list, zip(*keys)))
+    want = [_slow_most_specific(rules, *k) for k in keys]
+    assert got.tolist() == want
+    assert [most_specific_rule(rules, *k) for k in keys] == want
+    assert want[keys.index(("RU", "IN", "grain"))] == 5  # three fields named: the last row
+    assert want[keys.index(("RU", "IN", "oil"))] == 2
+    # with no catch-all row, a key that matches nothing gets -1
+    assert (most_specific_rules(rules.iloc[1:], ["AZ"], ["AZ"], ["oil"]) == -1).all()
+    data = load_corridor(builtin_corridor_folder())
+    zc = data.zone_country()
+    dem = data.demand
+    o, d = dem["origin_zone_id"].map(zc).tolist(), dem["destination_zone_id"].map(zc).tolist()
+    c = dem["commodity_id"].tolist()
+    got = most_specific_rules(data.growth, o, d, c)
+    assert got.tolist() == [_slow_most_specific(data.growth, *k) for k in zip(o, d, c)]

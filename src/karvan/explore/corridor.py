@@ -38,7 +38,7 @@ from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
 from karvan.paths.bush_sets import route_set_stats
 from karvan.network.demand import Demand
-from karvan.scenario.apply import level_rows, most_specific_rule
+from karvan.scenario.apply import level_rows, most_specific_rules
 from karvan.schema.text import id_list, read_frame
 
 log = logging.getLogger(__name__)
@@ -429,10 +429,9 @@ def _growth_rule(data, dem: pd.DataFrame) -> np.ndarray:
     """Position in ``growth.csv`` of the rule that sets each demand row's growth (the most
     specific, as :func:`karvan.scenario.apply.growth_factors`)."""
     zc = data.zone_country()
-    return np.array([max(most_specific_rule(data.growth, o, d, c), 0)
-                     for o, d, c in zip(dem["origin_zone_id"].map(zc),
-                                        dem["destination_zone_id"].map(zc), dem["commodity_id"])],
-                    dtype=np.int64)
+    return np.maximum(most_specific_rules(data.growth, dem["origin_zone_id"].map(zc).to_numpy(),
+                                          dem["destination_zone_id"].map(zc).to_numpy(),
+                                          dem["commodity_id"].to_numpy()), 0)
 
 
 def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes) -> dict:

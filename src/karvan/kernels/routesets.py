@@ -824,3 +824,72 @@ def group_routes(route_od, route_len, route_arcs, n_od):
             arcs[dst + x] = route_arcs[src + x]
         src += route_len[r]
     return od_ptr, route_ptr, arcs, where
+
+
+@njit(**JIT)
+def routes_through_trees(pred, tail, head, orig, dest, via):
+    """Routes from the least-cost trees of every node: for item i, the tree path from node
+    ``orig[i]`` to the tail of arc ``via[i, 0]``, that arc, on to the next arc of ``via[i]``
+    (entries -1 are unused) and to node ``dest[i]``. ``pred[a, v]`` is the arc that reaches node
+    v on the tree from node a (-1 where unreached).
+
+    Returns (ok, route_len, route_arcs): ``ok[i]`` false where a leg is unreachable or the route
+    would pass a node twice (no route then, length 0); the arcs of the routes that are ok,
+    concatenated in item order."""
+    n = orig.shape[0]
+    n_nodes = pred.shape[1]
+    ok = np.zeros(n, dtype=np.bool_)
+    route_len = np.zeros(n, dtype=np.int64)
+    out = np.empty(max(16, 8 * n), dtype=np.int64)
+    na = 0
+    buf = np.empty(n_nodes + 1, dtype=np.int64)
+    leg = np.empty(n_nodes + 1, dtype=np.int64)
+    seen = np.full(n_nodes, -1, dtype=np.int64)
+    for i in range(n):
+        at = orig[i]
+        m = 0
+        good = True
+        seen[at] = i
+        for k in range(via.shape[1] + 1):
+            a = via[i, k] if k < via.shape[1] else -1
+            if k < via.shape[1] and a < 0:
+                continue
+            to = tail[a] if a >= 0 else dest[i]
+            nl = 0
+            v = to
+            while v != at:
+                e = pred[at, v]
+                if e < 0 or nl > n_nodes:
+                    good = False
+                    break
+                leg[nl] = e
+                nl += 1
+                v = tail[e]
+            if not good:
+                break
+            for j in range(nl - 1, -1, -1):
+                e = leg[j]
+                if m >= n_nodes or seen[head[e]] == i:
+                    good = False
+                    break
+                seen[head[e]] = i
+                buf[m] = e
+                m += 1
+            if not good:
+                break
+            if a >= 0:
+                if m >= n_nodes or seen[head[a]] == i:
+                    good = False
+                    break
+                seen[head[a]] = i
+                buf[m] = a
+                m += 1
+                at = head[a]
+        if good:
+            out = _grow_int(out, na + m)
+            for j in range(m):
+                out[na + j] = buf[j]
+            na += m
+            ok[i] = True
+            route_len[i] = m
+    return ok, route_len, out[:na].copy()

@@ -66,14 +66,28 @@ def _targets(links: pd.DataFrame, mod, i: int, problems: list[str]) -> pd.Index:
 def most_specific_rule(rules: pd.DataFrame, o: str, d: str, c: str) -> int:
     """Position of the most specific row of ``rules`` (origin_country, destination_country,
     commodity_id, * matching any) that matches (o, d, c); -1 where none does."""
-    best, best_score = -1, -1
-    for q, (go, gd, gc) in enumerate(zip(rules["origin_country"], rules["destination_country"],
-                                         rules["commodity_id"])):
-        if go not in ("*", o) or gd not in ("*", d) or gc not in ("*", c):
-            continue
-        score = (go != "*") + (gd != "*") + (gc != "*")
-        if score > best_score:
-            best, best_score = q, score
+    return int(most_specific_rules(rules, [o], [d], [c])[0])
+
+
+def most_specific_rules(rules: pd.DataFrame, o, d, c) -> np.ndarray:
+    """:func:`most_specific_rule` of every (o[r], d[r], c[r]) at once: for each, the position of
+    the matching row of ``rules`` with the most named (not ``*``) fields, the first such row
+    on a tie; -1 where none matches."""
+    keys = [np.asarray(x, dtype=object) for x in (o, d, c)]
+    n = len(keys[0])
+    best = np.full(n, -1, dtype=np.int64)
+    best_score = np.full(n, -1, dtype=np.int64)
+    cols = zip(rules["origin_country"], rules["destination_country"], rules["commodity_id"])
+    for q, fields in enumerate(cols):
+        hit = np.ones(n, dtype=bool)
+        score = 0
+        for value, key in zip(fields, keys):
+            if value != "*":
+                hit &= key == value
+                score += 1
+        better = hit & (score > best_score)
+        best[better] = q
+        best_score[better] = score
     return best
 
 
@@ -89,11 +103,10 @@ def level_rows(data: CorridorData, demand: pd.DataFrame, year: int) -> np.ndarra
         return out
     rules = levels.iloc[at].reset_index(drop=True)
     zc = data.zone_country()
-    for r, (o, d, c) in enumerate(zip(demand["origin_zone_id"].map(zc),
-                                      demand["destination_zone_id"].map(zc),
-                                      demand["commodity_id"])):
-        q = most_specific_rule(rules, o, d, c)
-        out[r] = at[q] if q >= 0 else -1
+    q = most_specific_rules(rules, demand["origin_zone_id"].map(zc).to_numpy(),
+                            demand["destination_zone_id"].map(zc).to_numpy(),
+                            demand["commodity_id"].to_numpy())
+    out[q >= 0] = at[q[q >= 0]]
     return out
 
 
@@ -101,16 +114,12 @@ def growth_factors(data: CorridorData, demand: pd.DataFrame, year: int) -> np.nd
     """Factor of each demand row from the base year to ``year``: the level of that year in
     ``demand_level.csv`` where one matches (back-casts), else the most specific growth rule."""
     zc = data.zone_country()
-    oc = demand["origin_zone_id"].map(zc).to_numpy()
-    dc = demand["destination_zone_id"].map(zc).to_numpy()
-    com = demand["commodity_id"].to_numpy()
     rules = data.growth
     rate = rules["growth_per_year"].to_numpy(dtype=float)
-    out = np.ones(len(demand))
-    years = year - data.base_year
-    for r in range(len(demand)):
-        q = most_specific_rule(rules, oc[r], dc[r], com[r])
-        out[r] = (1.0 + (rate[q] if q >= 0 else 0.0)) ** years
+    q = most_specific_rules(rules, demand["origin_zone_id"].map(zc).to_numpy(),
+                            demand["destination_zone_id"].map(zc).to_numpy(),
+                            demand["commodity_id"].to_numpy())
+    out = (1.0 + np.where(q >= 0, rate[np.maximum(q, 0)], 0.0)) ** (year - data.base_year)
     lv = level_rows(data, demand, year)
     if (lv >= 0).any():
         index = data.demand_levels["index"].to_numpy(dtype=float)

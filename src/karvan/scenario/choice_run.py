@@ -28,6 +28,7 @@ from karvan.choice import (
 )
 from karvan.choice.dual import fixed_cost_equilibrium
 from karvan.errors import InputError, format_ids
+from karvan.kernels.routesets import routes_through_trees
 from karvan.freight.choice_model import (
     FORCE_WITHIN,
     CorridorChoice,
@@ -164,6 +165,7 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
         dist, pred = shortest_path_trees(g, cost, np.arange(g.n_nodes), threads=1)
         o, d = zn[oi], zn[di]
         cut = dist[o, d] + FORCE_WITHIN / theta_h[c.name]
+        from_o, to_d = dist[o], dist[:, d]  # (n_od, n_nodes), (n_nodes, n_od)
         oc = np.array([zone_country.get(zone_ids[i], "") for i in oi])
         dc = np.array([zone_country.get(zone_ids[j], "") for j in di])
         for f in model.families.itertuples():
@@ -175,34 +177,48 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                        zip(via + also, lid.get_indexer(via + also), strict=True) if p >= 0}
             best = np.full(len(o), np.inf)
             best_arcs = np.full((len(o), 2), -1, dtype=np.int64)
-            for x in via:
-                for y in (also or [None]):
-                    if x not in arcs_of or (y is not None and y not in arcs_of):
-                        continue
-                    for seq in ([(x,)] if y is None else [(x, y), (y, x)]):
-                        cc, arcs = _through(dist, cost, g, o, d, [arcs_of[z] for z in seq])
-                        better = cc < best
-                        best[better] = cc[better]
-                        best_arcs[better, :arcs.shape[1]] = arcs[better]
-                        best_arcs[better, arcs.shape[1]:] = -1
+            if not also:
+                # one characteristic link: all of them at once (the first least cost, as the
+                # links one by one in their order)
+                first = [arcs_of[x] for x in via if x in arcs_of]
+                if first:
+                    best, arcs = _through(dist, cost, g, from_o, to_d, [np.concatenate(first)])
+                    reach = np.isfinite(best)
+                    best_arcs[reach, :1] = arcs[reach]
+            pairs = [(arcs_of[x], arcs_of[y]) for x in via for y in also
+                     if x in arcs_of and y in arcs_of]
+            if pairs:
+                best, arcs = _through_pairs(dist, cost, g, from_o, to_d, pairs)
+                reach = np.isfinite(best)
+                best_arcs[reach] = arcs[reach]
             declared = np.array([(x, y) in serves.get(f.family_id, ()) for x, y in
                                  zip(oc, dc, strict=True)], dtype=bool)
             want = (best <= cut) | (declared & np.isfinite(best))
             if have:
                 want &= np.array([(f.family_id, c.name, zone_ids[x], zone_ids[y]) not in have
                                   for x, y in zip(oi, di, strict=True)], dtype=bool)
-            for i in np.flatnonzero(want):
-                via_arcs = [int(x) for x in best_arcs[i] if x >= 0]
-                r = _walk_through(g, pred, int(o[i]), int(d[i]), via_arcs)
+            at = np.flatnonzero(want)
+            ok, n_arcs, arcs_flat = routes_through_trees(pred, g.tail, g.head, o[at], d[at],
+                                                         best_arcs[at])
+            claimed = np.zeros(len(at), dtype=bool)  # crosses a link of a higher priority
+            if avoid_pos[f.family_id] and len(at):
+                on_avoid = np.zeros(g.n_links, dtype=bool)
+                on_avoid[list(avoid_pos[f.family_id])] = True
+                hit = on_avoid[g.arc_link[arcs_flat]].astype(np.int64)
+                starts = np.concatenate([[0], np.cumsum(n_arcs)])
+                claimed = np.add.reduceat(np.append(hit, 0), starts[:-1]) > 0
+                claimed &= n_arcs > 0
+            starts = np.concatenate([[0], np.cumsum(n_arcs)])
+            for k, i in enumerate(at):
                 od = (zone_ids[oi[i]], zone_ids[di[i]])
-                if (r is not None and declared[i]
-                        and avoid_pos[f.family_id] & set(g.arc_link[r].tolist())):
-                    r = None  # claimed by a family of a higher priority: search around it
-                if r is not None:
-                    routes.append((c.name, *od, r))
+                routed = ok[k] and not (declared[i] and claimed[k])
+                if routed:
+                    routes.append((c.name, *od, arcs_flat[starts[k]:starts[k + 1]].copy()))
                 elif declared[i] or best[i] <= dist[o[i], d[i]] + 4.0 / theta_h[c.name]:
                     # through the waypoint search, which avoids the nodes of earlier legs
-                    # (where the family would have a share worth the search)
+                    # (where the family would have a share worth the search); a route that
+                    # crossed a link of a higher priority searches around it
+                    via_arcs = [int(x) for x in best_arcs[i] if x >= 0]
                     key = (f.family_id, tuple(str(g.link_ids[g.arc_link[x]]) for x in via_arcs),
                            c.name)
                     groups.setdefault(key, []).append(od)
@@ -215,47 +231,31 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     return routes, wps, missing
 
 
-def _walk_through(g, pred, o: int, d: int, via_arcs: list[int]) -> np.ndarray | None:
-    """The arcs of the tree paths o -> via arc -> ... -> d, or None if a node repeats."""
-    out: list[int] = []
-    at = o
-    for a in [*via_arcs, -1]:
-        to = int(g.tail[a]) if a >= 0 else d
-        leg = []
-        v = to
-        while v != at:
-            e = int(pred[at, v])
-            if e < 0:
-                return None
-            leg.append(e)
-            v = int(g.tail[e])
-        out.extend(reversed(leg))
-        if a >= 0:
-            out.append(a)
-            at = int(g.head[a])
-    nodes = [o, *(int(g.head[e]) for e in out)]
-    if len(set(nodes)) != len(nodes):
-        return None
-    return np.asarray(out, dtype=np.int64)
-
-
-def _through(dist, cost, g, o, d, arcs_seq) -> tuple[np.ndarray, np.ndarray]:
-    """Least cost from o to d through one arc of each set in ``arcs_seq`` (one or two), in
-    order, and those arcs (n_od, len(arcs_seq))."""
+def _through(dist, cost, g, from_o, to_d, arcs_seq) -> tuple[np.ndarray, np.ndarray]:
+    """Least cost from each origin to its destination through one arc of ``arcs_seq[0]``, and
+    that arc (n_od, 1); ``from_o`` and ``to_d`` are the rows of ``dist`` from the origins and its
+    columns to the destinations (the first arc where several give the least cost)."""
     first = arcs_seq[0]
-    at = dist[o][:, g.tail[first]] + cost[first][None, :]  # (n_od, n0)
-    if len(arcs_seq) == 1:
-        tot = at + dist[g.head[first]][:, d].T
-        j = np.argmin(tot, axis=1)
-        return tot[np.arange(len(o)), j], first[j][:, None]
-    second = arcs_seq[1]
-    step = dist[g.head[first]][:, g.tail[second]] + cost[second][None, :]  # (n0, n1)
-    tot = (at[:, :, None] + step[None, :, :]
-           + dist[g.head[second]][:, d].T[:, None, :])  # (n_od, n0, n1)
-    flat = tot.reshape(len(o), -1)
-    j = np.argmin(flat, axis=1)
-    j0, j1 = np.divmod(j, len(second))
-    return flat[np.arange(len(o)), j], np.column_stack([first[j0], second[j1]])
+    tot = (from_o[:, g.tail[first]] + cost[first][None, :]) + to_d[g.head[first]].T
+    j = np.argmin(tot, axis=1)
+    return tot[np.arange(len(from_o)), j], first[j][:, None]
+
+
+def _through_pairs(dist, cost, g, from_o, to_d, pairs) -> tuple[np.ndarray, np.ndarray]:
+    """Least cost from each origin to its destination through an arc of x and then an arc of
+    y, or y then x, for each (x, y) of ``pairs`` (arrays of arcs), and those two arcs in travel
+    order (n_od, 2). Where several give the least cost, the first in the order of the pairs, x
+    before y, then the arcs of the first leg, then of the second."""
+    first, second = [], []
+    for x, y in pairs:
+        for a, b in ((x, y), (y, x)):
+            first.append(np.repeat(a, len(b)))
+            second.append(np.tile(b, len(a)))
+    f, s = np.concatenate(first), np.concatenate(second)
+    tot = ((from_o[:, g.tail[f]] + cost[f][None, :])
+           + (dist[g.head[f], g.tail[s]] + cost[s])[None, :]) + to_d[g.head[s]].T
+    j = np.argmin(tot, axis=1)
+    return tot[np.arange(len(from_o)), j], np.column_stack([f[j], s[j]])
 
 
 def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *,
