@@ -108,7 +108,7 @@ def _slow_most_specific(rules, o, d, c):
     best, best_score = -1, -1
     for q, r in enumerate(rules.itertuples()):
         fields = (r.origin_country, r.destination_country, r.commodity_id)
-        if all(f in ("*", k) for f, k in zip(fields, (o, d, c))):
+        if all(f in ("*", k) for f, k in zip(fields, (o, d, c), strict=True)):
             score = sum(f != "*" for f in fields)
             if score > best_score:
                 best, best_score = q, score
@@ -125,7 +125,7 @@ def test_the_vectorised_rule_choice_equals_the_rule_row_by_row():
                           "commodity_id": ["*", "*", "*", "grain", "grain", "grain"]})
     countries, commodities = ["RU", "IN", "IR", "AZ", None], ["grain", "oil", None]
     keys = [(o, d, c) for o in countries for d in countries for c in commodities]
-    got = most_specific_rules(rules, *map(list, zip(*keys)))
+    got = most_specific_rules(rules, *map(list, zip(*keys, strict=True)))
     want = [_slow_most_specific(rules, *k) for k in keys]
     assert got.tolist() == want
     assert [most_specific_rule(rules, *k) for k in keys] == want
@@ -139,4 +139,4 @@ def test_the_vectorised_rule_choice_equals_the_rule_row_by_row():
     o, d = dem["origin_zone_id"].map(zc).tolist(), dem["destination_zone_id"].map(zc).tolist()
     c = dem["commodity_id"].tolist()
     got = most_specific_rules(data.growth, o, d, c)
-    assert got.tolist() == [_slow_most_specific(data.growth, *k) for k in zip(o, d, c)]
+    assert got.tolist() == [_slow_most_specific(data.growth, *k) for k in zip(o, d, c, strict=True)]

@@ -77,11 +77,12 @@ def most_specific_rules(rules: pd.DataFrame, o, d, c) -> np.ndarray:
     n = len(keys[0])
     best = np.full(n, -1, dtype=np.int64)
     best_score = np.full(n, -1, dtype=np.int64)
-    cols = zip(rules["origin_country"], rules["destination_country"], rules["commodity_id"])
+    cols = zip(rules["origin_country"], rules["destination_country"], rules["commodity_id"],
+               strict=True)
     for q, fields in enumerate(cols):
         hit = np.ones(n, dtype=bool)
         score = 0
-        for value, key in zip(fields, keys):
+        for value, key in zip(fields, keys, strict=True):
             if value != "*":
                 hit &= key == value
                 score += 1

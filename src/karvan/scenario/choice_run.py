@@ -28,13 +28,13 @@ from karvan.choice import (
 )
 from karvan.choice.dual import fixed_cost_equilibrium
 from karvan.errors import InputError, format_ids
-from karvan.kernels.routesets import routes_through_trees
 from karvan.freight.choice_model import (
     FORCE_WITHIN,
     CorridorChoice,
     family_classifier,
     serves_pairs,
 )
+from karvan.kernels.routesets import routes_through_trees
 from karvan.network.demand import Demand
 from karvan.network.graph import compile_graph
 from karvan.network.model import Network
@@ -155,6 +155,19 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                                                      if x not in own and x in lid))
         higher.extend(x for x in id_list(f.via_link_ids) if x != "*")
     avoid_pos = {k: set(lid.get_indexer(list(v)).tolist()) - {-1} for k, v in avoid_of.items()}
+    # each family's characteristic links and their arcs (the same for every class)
+    fams = []
+    for f in model.families.itertuples():
+        via = [x for x in id_list(f.via_link_ids) if x != "*"]
+        if not via:
+            continue
+        also = id_list(f.also_via_link_ids)
+        arcs_of = {x: np.flatnonzero(g.arc_link == p) for x, p in
+                   zip(via + also, lid.get_indexer(via + also), strict=True) if p >= 0}
+        fams.append((f.family_id, via, also, arcs_of))
+    have_of: dict[tuple[str, str], set] = {}  # (family, class) -> OD pairs with a route
+    for fam, cls, a, b in have or ():
+        have_of.setdefault((fam, cls), set()).add((a, b))
     for c in classes:
         m = np.asarray(demand.matrices[c.demand], dtype=float).copy()
         np.fill_diagonal(m, 0.0)
@@ -166,15 +179,13 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
         o, d = zn[oi], zn[di]
         cut = dist[o, d] + FORCE_WITHIN / theta_h[c.name]
         from_o, to_d = dist[o], dist[:, d]  # (n_od, n_nodes), (n_nodes, n_od)
-        oc = np.array([zone_country.get(zone_ids[i], "") for i in oi])
-        dc = np.array([zone_country.get(zone_ids[j], "") for j in di])
-        for f in model.families.itertuples():
-            via = [x for x in id_list(f.via_link_ids) if x != "*"]
-            if not via:
-                continue
-            also = id_list(f.also_via_link_ids)
-            arcs_of = {x: np.flatnonzero(g.arc_link == p) for x, p in
-                       zip(via + also, lid.get_indexer(via + also), strict=True) if p >= 0}
+        # the country pair of each OD pair, as a position in the class's list of country pairs
+        cpairs: dict[tuple[str, str], int] = {}
+        cpair = np.array([cpairs.setdefault((zone_country.get(zone_ids[i], ""),
+                                             zone_country.get(zone_ids[j], "")), len(cpairs))
+                          for i, j in zip(oi, di, strict=True)], dtype=np.int64)
+        ods = [(zone_ids[i], zone_ids[j]) for i, j in zip(oi, di, strict=True)]
+        for fam, via, also, arcs_of in fams:
             best = np.full(len(o), np.inf)
             best_arcs = np.full((len(o), 2), -1, dtype=np.int64)
             if not also:
@@ -191,19 +202,19 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                 best, arcs = _through_pairs(dist, cost, g, from_o, to_d, pairs)
                 reach = np.isfinite(best)
                 best_arcs[reach] = arcs[reach]
-            declared = np.array([(x, y) in serves.get(f.family_id, ()) for x, y in
-                                 zip(oc, dc, strict=True)], dtype=bool)
+            served = serves.get(fam, ())
+            declared = np.array([p in served for p in cpairs], dtype=bool)[cpair]
             want = (best <= cut) | (declared & np.isfinite(best))
-            if have:
-                want &= np.array([(f.family_id, c.name, zone_ids[x], zone_ids[y]) not in have
-                                  for x, y in zip(oi, di, strict=True)], dtype=bool)
+            if (fam, c.name) in have_of:
+                done = have_of[fam, c.name]
+                want &= np.array([od not in done for od in ods], dtype=bool)
             at = np.flatnonzero(want)
             ok, n_arcs, arcs_flat = routes_through_trees(pred, g.tail, g.head, o[at], d[at],
                                                          best_arcs[at])
             claimed = np.zeros(len(at), dtype=bool)  # crosses a link of a higher priority
-            if avoid_pos[f.family_id] and len(at):
+            if avoid_pos[fam] and len(at):
                 on_avoid = np.zeros(g.n_links, dtype=bool)
-                on_avoid[list(avoid_pos[f.family_id])] = True
+                on_avoid[sorted(avoid_pos[fam])] = True
                 hit = on_avoid[g.arc_link[arcs_flat]].astype(np.int64)
                 starts = np.concatenate([[0], np.cumsum(n_arcs)])
                 claimed = np.add.reduceat(np.append(hit, 0), starts[:-1]) > 0
@@ -219,11 +230,11 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                     # (where the family would have a share worth the search); a route that
                     # crossed a link of a higher priority searches around it
                     via_arcs = [int(x) for x in best_arcs[i] if x >= 0]
-                    key = (f.family_id, tuple(str(g.link_ids[g.arc_link[x]]) for x in via_arcs),
+                    key = (fam, tuple(str(g.link_ids[g.arc_link[x]]) for x in via_arcs),
                            c.name)
                     groups.setdefault(key, []).append(od)
             for i in np.flatnonzero(declared & ~np.isfinite(best)):
-                no_route.append((f.family_id, c.name, zone_ids[oi[i]], zone_ids[di[i]]))
+                no_route.append((fam, c.name, zone_ids[oi[i]], zone_ids[di[i]]))
     wps = [Waypoints(name=f"{fam}#{n}", via=via, kind="link", ods=tuple(ods), classes=(cls,),
                      avoid=avoid_of[fam])
            for n, ((fam, via, cls), ods) in enumerate(groups.items())]
