@@ -88,10 +88,12 @@ def _default_tariff(tariffs: pd.DataFrame | None, links: pd.DataFrame, col: str,
     t = tariffs.dropna(subset=[col])
     if commodity is not None:
         t = t[t["commodity_id"] == commodity]
-    exact = {(m, c): v for m, c, v in zip(t["mode"], t["country"], t[col]) if c != "*"}
-    anyc = {m: v for m, c, v in zip(t["mode"], t["country"], t[col]) if c == "*"}
-    country = links["country"] if "country" in links else pd.Series("", index=links.index)
-    vals = [exact.get((m, c), anyc.get(m, np.nan)) for m, c in zip(links["mode"], country)]
+    rows = list(zip(t["mode"].tolist(), t["country"].tolist(), t[col].tolist(), strict=True))
+    exact = {(m, c): v for m, c, v in rows if c != "*"}
+    anyc = {m: v for m, c, v in rows if c == "*"}
+    country = links["country"].tolist() if "country" in links else [""] * len(links)
+    vals = [exact.get((m, c), anyc.get(m, np.nan))
+            for m, c in zip(links["mode"].tolist(), country, strict=True)]
     return pd.Series(vals, index=links.index, dtype=float)
 
 
