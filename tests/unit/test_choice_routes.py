@@ -246,8 +246,7 @@ def _slow_walk(pred, tails, heads, o, d, via):
 
 @pytest.mark.parametrize("seed", range(8))
 def test_routes_through_the_trees_equal_the_obvious_walk(seed):
-    from karvan.kernels.routesets import routes_through_trees
-    from karvan.paths.trees import shortest_path_trees
+    from karvan.paths.trees import shortest_path_trees, tree_routes_through
 
     net, _ = random_network(seed, block=False)
     g = compile_graph(net)
@@ -260,7 +259,7 @@ def test_routes_through_the_trees_equal_the_obvious_walk(seed):
     k = rng.integers(0, 3, n)  # no, one or two via arcs
     via[k >= 1, 0] = rng.integers(0, g.n_arcs, (k >= 1).sum())
     via[k == 2, 1] = rng.integers(0, g.n_arcs, (k == 2).sum())
-    ok, n_arcs, flat = routes_through_trees(pred, g.tail, g.head, o, d, via)
+    ok, n_arcs, flat = tree_routes_through(g, pred, o, d, via)
     starts = np.r_[0, np.cumsum(n_arcs)]
     tails, heads, p = g.tail.tolist(), g.head.tolist(), pred.tolist()
     for i in range(n):
@@ -306,3 +305,20 @@ def test_least_cost_through_link_pairs_equals_every_combination_in_order(seed):
         assert one_cost[i] == pytest.approx(best)
         if np.isfinite(best):
             assert one_arcs[i].tolist() == arcs
+
+
+def test_tree_routes_refuse_arcs_and_shapes_outside_the_graph():
+    from karvan.paths.trees import shortest_path_trees, tree_routes_through
+
+    net, _ = random_network(0, block=False)
+    g = compile_graph(net)
+    _, pred = shortest_path_trees(g, np.ascontiguousarray(g.free_flow_time),
+                                  np.arange(g.n_nodes), threads=1)
+    with pytest.raises(InputError, match="arc positions outside"):
+        tree_routes_through(g, pred, [0], [1], [[g.n_arcs, -1]])
+    with pytest.raises(InputError, match="one of each per route"):
+        tree_routes_through(g, pred, [0], [1], [[0, -1], [1, -1]])
+    with pytest.raises(InputError, match="trees of every node"):
+        tree_routes_through(g, pred[:2], [0], [1], [[-1]])
+    ok, n_arcs, arcs = tree_routes_through(g, pred, [], [], np.zeros((0, 2), dtype=np.int64))
+    assert len(ok) == len(n_arcs) == len(arcs) == 0

@@ -827,6 +827,18 @@ def group_routes(route_od, route_len, route_arcs, n_od):
 
 
 @njit(**JIT)
+def _take(e, i, head, seen, buf, m):
+    """Append arc ``e`` to the route ``buf[:m]`` of item ``i`` unless its head node is on it
+    already (``seen[node] == i``) or the route has as many arcs as the network has nodes;
+    returns the new length, or -1."""
+    if m >= buf.shape[0] - 1 or seen[head[e]] == i:
+        return -1
+    seen[head[e]] = i
+    buf[m] = e
+    return m + 1
+
+
+@njit(**JIT)
 def routes_through_trees(pred, tail, head, orig, dest, via):
     """Routes from the least-cost trees of every node: for item i, the tree path from node
     ``orig[i]`` to the tail of arc ``via[i, 0]``, that arc, on to the next arc of ``via[i]``
@@ -868,23 +880,15 @@ def routes_through_trees(pred, tail, head, orig, dest, via):
             if not good:
                 break
             for j in range(nl - 1, -1, -1):
-                e = leg[j]
-                if m >= n_nodes or seen[head[e]] == i:
-                    good = False
+                m = _take(leg[j], i, head, seen, buf, m)
+                if m < 0:
                     break
-                seen[head[e]] = i
-                buf[m] = e
-                m += 1
-            if not good:
-                break
-            if a >= 0:
-                if m >= n_nodes or seen[head[a]] == i:
-                    good = False
-                    break
-                seen[head[a]] = i
-                buf[m] = a
-                m += 1
+            if m >= 0 and a >= 0:
+                m = _take(a, i, head, seen, buf, m)
                 at = head[a]
+            if m < 0:
+                good = False
+                break
         if good:
             out = _grow_int(out, na + m)
             for j in range(m):

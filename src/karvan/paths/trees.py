@@ -10,6 +10,7 @@ import numpy as np
 
 from karvan import kernels as K
 from karvan.errors import InputError
+from karvan.kernels import routesets as KR
 from karvan.kernels._jit import num_threads
 from karvan.network.graph import CompiledGraph
 
@@ -64,6 +65,39 @@ def shortest_path_trees(graph: CompiledGraph, cost: np.ndarray,
     o = _nodes(graph, origins, "origins")
     n = max(1, num_threads() if threads is None else int(threads))
     return K.shortest_path_trees(graph.indptr, graph.head, c, graph.blocked, o, n)
+
+
+def tree_routes_through(graph: CompiledGraph, pred: np.ndarray, origins, destinations, via
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Routes on the least-cost trees of every node (``pred`` of :func:`shortest_path_trees`
+    from ``range(graph.n_nodes)``): for each item, the tree path from ``origins[i]`` through the
+    arcs ``via[i]`` in order (a row of arc positions, -1 for none) to ``destinations[i]``.
+
+    Returns
+    -------
+    ok, route_len, route_arcs
+        ``ok[i]`` false where a leg is unreachable or the route would pass a node twice; the
+        number of arcs of each route (0 where not ok) and their arcs, concatenated in item order.
+
+    Raises
+    ------
+    InputError
+        ``pred`` not of shape ``(n_nodes, n_nodes)``; a node or an arc outside the graph.
+    """
+    p = np.ascontiguousarray(pred)
+    if p.shape != (graph.n_nodes, graph.n_nodes):
+        raise InputError(f"pred has shape {p.shape}; expected the trees of every node "
+                         f"({graph.n_nodes}, {graph.n_nodes}).")
+    o = _nodes(graph, origins, "origins")
+    d = _nodes(graph, destinations, "destinations")
+    v = np.asarray(via, dtype=np.int64)
+    v = np.ascontiguousarray(v[:, None] if v.ndim == 1 else v)
+    if not (len(d) == len(o) == len(v)) or v.ndim != 2:
+        raise InputError(f"{len(o)} origins, {len(d)} destinations and via of shape {v.shape}: "
+                         "one of each per route (via: a row of arcs per route).")
+    if v.size and (v.min() < -1 or v.max() >= graph.n_arcs):
+        raise InputError(f"via holds arc positions outside 0..{graph.n_arcs - 1} (-1: none).")
+    return KR.routes_through_trees(p, graph.tail, graph.head, o, d, v)
 
 
 def zone_reachability(graph: CompiledGraph, cost: np.ndarray) -> np.ndarray:

@@ -34,11 +34,10 @@ from karvan.freight.choice_model import (
     family_classifier,
     serves_pairs,
 )
-from karvan.kernels.routesets import routes_through_trees
 from karvan.network.demand import Demand
 from karvan.network.graph import compile_graph
 from karvan.network.model import Network
-from karvan.paths.trees import shortest_path_trees
+from karvan.paths.trees import shortest_path_trees, tree_routes_through
 from karvan.schema.text import id_list
 
 log = logging.getLogger(__name__)
@@ -209,8 +208,7 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                 done = have_of[fam, c.name]
                 want &= np.array([od not in done for od in ods], dtype=bool)
             at = np.flatnonzero(want)
-            ok, n_arcs, arcs_flat = routes_through_trees(pred, g.tail, g.head, o[at], d[at],
-                                                         best_arcs[at])
+            ok, n_arcs, arcs_flat = tree_routes_through(g, pred, o[at], d[at], best_arcs[at])
             claimed = np.zeros(len(at), dtype=bool)  # crosses a link of a higher priority
             if avoid_pos[fam] and len(at):
                 on_avoid = np.zeros(g.n_links, dtype=bool)
