@@ -85,10 +85,11 @@ def _default_tariff(tariffs: pd.DataFrame | None, links: pd.DataFrame, col: str,
                     commodity: str | None = None) -> pd.Series:
     if tariffs is None or not len(tariffs) or col not in tariffs:
         return pd.Series(np.nan, index=links.index)
-    t = tariffs.dropna(subset=[col])
-    if commodity is not None:
-        t = t[t["commodity_id"] == commodity]
-    rows = list(zip(t["mode"].tolist(), t["country"].tolist(), t[col].tolist(), strict=True))
+    value = pd.to_numeric(tariffs[col]).tolist()
+    com = tariffs["commodity_id"].tolist() if commodity is not None else [None] * len(value)
+    rows = [(m, c, v) for m, c, v, k in zip(tariffs["mode"].tolist(), tariffs["country"].tolist(),
+                                            value, com, strict=True)
+            if v == v and k == commodity]  # v == v: not NaN
     exact = {(m, c): v for m, c, v in rows if c != "*"}
     anyc = {m: v for m, c, v in rows if c == "*"}
     country = links["country"].tolist() if "country" in links else [""] * len(links)
