@@ -283,7 +283,7 @@ def test_least_cost_through_link_pairs_equals_every_combination_in_order(seed):
     sets = [rng.choice(g.n_arcs, rng.integers(1, 3), replace=False) for _ in range(4)]
     pairs = [(sets[0], sets[2]), (sets[1], sets[2]), (sets[1], sets[3])]
     got_cost, got_arcs = _through_pairs(dist, cost, g, dist[o], dist[:, d], pairs)
-    one_cost, one_arcs = _through(dist, cost, g, dist[o], dist[:, d], [np.r_[sets[0], sets[1]]])
+    one_cost, one_arcs = _through(cost, g, dist[o], dist[:, d], np.r_[sets[0], sets[1]])
     for i in range(len(o)):
         best, arcs = np.inf, None
         for x, y in pairs:

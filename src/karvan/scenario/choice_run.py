@@ -192,7 +192,7 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                 # links one by one in their order)
                 first = [arcs_of[x] for x in via if x in arcs_of]
                 if first:
-                    best, arcs = _through(dist, cost, g, from_o, to_d, [np.concatenate(first)])
+                    best, arcs = _through(cost, g, from_o, to_d, np.concatenate(first))
                     reach = np.isfinite(best)
                     best_arcs[reach, :1] = arcs[reach]
             pairs = [(arcs_of[x], arcs_of[y]) for x in via for y in also
@@ -209,15 +209,13 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                 want &= np.array([od not in done for od in ods], dtype=bool)
             at = np.flatnonzero(want)
             ok, n_arcs, arcs_flat = tree_routes_through(g, pred, o[at], d[at], best_arcs[at])
+            starts = np.concatenate([[0], np.cumsum(n_arcs)])
             claimed = np.zeros(len(at), dtype=bool)  # crosses a link of a higher priority
             if avoid_pos[fam] and len(at):
                 on_avoid = np.zeros(g.n_links, dtype=bool)
                 on_avoid[sorted(avoid_pos[fam])] = True
                 hit = on_avoid[g.arc_link[arcs_flat]].astype(np.int64)
-                starts = np.concatenate([[0], np.cumsum(n_arcs)])
-                claimed = np.add.reduceat(np.append(hit, 0), starts[:-1]) > 0
-                claimed &= n_arcs > 0
-            starts = np.concatenate([[0], np.cumsum(n_arcs)])
+                claimed = (np.add.reduceat(np.append(hit, 0), starts[:-1]) > 0) & (n_arcs > 0)
             for k, i in enumerate(at):
                 od = (zone_ids[oi[i]], zone_ids[di[i]])
                 routed = ok[k] and not (declared[i] and claimed[k])
@@ -240,14 +238,13 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     return routes, wps, missing
 
 
-def _through(dist, cost, g, from_o, to_d, arcs_seq) -> tuple[np.ndarray, np.ndarray]:
-    """Least cost from each origin to its destination through one arc of ``arcs_seq[0]``, and
-    that arc (n_od, 1); ``from_o`` and ``to_d`` are the rows of ``dist`` from the origins and its
-    columns to the destinations (the first arc where several give the least cost)."""
-    first = arcs_seq[0]
-    tot = (from_o[:, g.tail[first]] + cost[first][None, :]) + to_d[g.head[first]].T
+def _through(cost, g, from_o, to_d, arcs) -> tuple[np.ndarray, np.ndarray]:
+    """Least cost from each origin to its destination through one of ``arcs``, and that arc
+    (n_od, 1); ``from_o`` and ``to_d`` are the rows of the distance table from the origins and
+    its columns to the destinations (the first arc where several give the least cost)."""
+    tot = (from_o[:, g.tail[arcs]] + cost[arcs][None, :]) + to_d[g.head[arcs]].T
     j = np.argmin(tot, axis=1)
-    return tot[np.arange(len(from_o)), j], first[j][:, None]
+    return tot[np.arange(len(from_o)), j], arcs[j][:, None]
 
 
 def _through_pairs(dist, cost, g, from_o, to_d, pairs) -> tuple[np.ndarray, np.ndarray]:
