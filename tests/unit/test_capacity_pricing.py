@@ -89,3 +89,53 @@ def test_priced_lp_reaches_the_optimum_of_the_whole_lp(seed):
     # capacities bind in these draws (and demand is left unserved in two of them): the duals
     # move flow off the first solve's arcs, which the pricing has to let in
     assert (r.shadow_price > 0).sum() >= 5
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pricing_distances_equal_scipy_dijkstra(seed):
+    """The pricing loop's least costs (from the nearest source, to each of several targets) over
+    a subset of arcs equal scipy's Dijkstra on the matrix of the cheapest usable parallel arc;
+    zero, negative (counted as 0) and infinite costs included."""
+    from scipy.sparse import csgraph
+
+    from karvan.assign.capacity import _dist, _Stars
+    from karvan.network.graph import compile_graph
+
+    rng = np.random.default_rng(seed)
+    n, m = 30, 140
+    ids = [f"v{i}" for i in range(n)]
+    nodes = pd.DataFrame({"zone_id": [None] * n}, index=pd.Index(ids, name="node_id"))
+    tail, head = rng.integers(0, n, m), rng.integers(0, n, m)
+    keep = tail != head
+    links = pd.DataFrame({"from_node_id": np.array(ids)[tail[keep]],
+                          "to_node_id": np.array(ids)[head[keep]],
+                          "free_flow_time": 1.0, "vdf": "constant"},
+                         index=pd.Index([f"e{i}" for i in range(int(keep.sum()))],
+                                        name="link_id"))
+    g = compile_graph(Network(nodes, links))
+    w = rng.uniform(0, 10, g.n_arcs)
+    w[rng.random(g.n_arcs) < 0.1] = 0.0
+    w[rng.random(g.n_arcs) < 0.05] = -1.0
+    w[rng.random(g.n_arcs) < 0.05] = np.inf
+    ok = rng.random(g.n_arcs) < 0.8
+    stars = _Stars(g)
+
+    def reference(sources, reverse, each):
+        use = ok & np.isfinite(w)
+        t, h = (g.head, g.tail) if reverse else (g.tail, g.head)
+        dense = np.full((n, n), np.inf)
+        for a in np.flatnonzero(use):
+            dense[t[a], h[a]] = min(dense[t[a], h[a]], max(w[a], 0.0))
+        # sparse, so that an arc of cost 0 is a stored zero (an arc to csgraph), not a gap
+        r, c = np.nonzero(np.isfinite(dense))
+        mat = sp.csr_matrix((dense[r, c], (r, c)), shape=(n, n))
+        return csgraph.dijkstra(mat, indices=sources, min_only=not each)
+
+    sources = rng.choice(n, 4, replace=False)
+    for reverse in (False, True):
+        np.testing.assert_array_equal(_dist(stars, w, ok, sources[:1], reverse=reverse),
+                                      reference(sources[:1], reverse, False))
+        np.testing.assert_array_equal(_dist(stars, w, ok, sources, reverse=reverse),
+                                      reference(sources, reverse, False))
+        np.testing.assert_array_equal(_dist(stars, w, ok, sources, reverse=reverse, each=True),
+                                      reference(sources, reverse, True))

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse import csgraph
 from scipy.optimize import linprog
 
 from karvan.assign.classes import TrafficClass
@@ -229,6 +228,7 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
     a_eq = a_eq.tocsc()
     a_ub = a_ub.tocsc() if a_ub is not None else None
     active = np.ones(n_var, dtype=bool)
+    stars = _Stars(g)
     usable = []
     for bi, (k, i, dests, _q) in enumerate(blocks):
         if (unit_cost < 0).any():
@@ -238,8 +238,8 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
         usable.append(ok)
         w = unit_cost[k]
         d_nodes = prob.dests[dests]
-        fwd = _dist(g, w, ok, [o])
-        back = _dist(g, w, ok, d_nodes, reverse=True, each=True)
+        fwd = _dist(stars, w, ok, [o])
+        back = _dist(stars, w, ok, d_nodes, reverse=True, each=True)
         near = (fwd[g.tail][None, :] + w[None, :] + back[:, g.head]
                 <= SLACK * np.minimum(fwd[d_nodes], pen[k])[:, None] + 1e-6)
         active[bi * m:(bi + 1) * m] = ok & near.any(axis=0)
@@ -261,12 +261,12 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
             o, d_nodes = prob.origins[i], prob.dests[dests]
             w = unit_cost[k] + lam * prob.pce[k]
             sl = slice(bi * m, (bi + 1) * m)
-            full = _dist(g, w, usable[bi], [o])
-            inner = _dist(g, w, usable[bi] & active[sl], [o])
+            full = _dist(stars, w, usable[bi], [o])
+            inner = _dist(stars, w, usable[bi] & active[sl], [o])
             target = np.minimum(inner[d_nodes], pen[k])
             worse = full[d_nodes] < target - 1e-7 * np.maximum(1.0, np.abs(target))
             if worse.any():
-                back = _dist(g, w, usable[bi], d_nodes[worse], reverse=True, each=True)
+                back = _dist(stars, w, usable[bi], d_nodes[worse], reverse=True, each=True)
                 cheaper = (full[g.tail][None, :] + w[None, :] + back[:, g.head]
                            < target[worse][:, None])
                 let_in[sl] = usable[bi] & ~active[sl] & cheaper.any(axis=0)
@@ -278,20 +278,30 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
     return x, res
 
 
-def _dist(g: CompiledGraph, w: np.ndarray, ok: np.ndarray, sources, *, reverse: bool = False,
+class _Stars:
+    """The out-arcs (forward star) and in-arcs (reverse star) of a graph, for :func:`_dist`."""
+
+    def __init__(self, g: CompiledGraph):
+        arcs = np.arange(g.n_arcs, dtype=np.int64)
+        by_head = np.argsort(g.head, kind="stable").astype(np.int64)
+        rev_ptr = np.zeros(g.n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(g.head, minlength=g.n_nodes), out=rev_ptr[1:])
+        self.fwd = (np.asarray(g.indptr, dtype=np.int64), np.asarray(g.head, dtype=np.int64),
+                    arcs)
+        self.rev = (rev_ptr, np.asarray(g.tail, dtype=np.int64)[by_head], by_head)
+
+
+def _dist(stars: _Stars, w: np.ndarray, ok: np.ndarray, sources, *, reverse: bool = False,
           each: bool = False) -> np.ndarray:
     """Least cost from the nearest of ``sources`` (to it, with ``reverse``; from each source, one
-    row each, with ``each``) over the arcs ``ok`` weighted by ``w`` (parallel arcs: the
-    cheapest); inf where unreachable."""
-    sel = np.flatnonzero(ok & np.isfinite(w))
-    tail, head = (g.head[sel], g.tail[sel]) if reverse else (g.tail[sel], g.head[sel])
-    ww = np.maximum(w[sel], 0.0) + 1e-9  # csgraph: a stored 0 is no arc
-    order = np.lexsort((ww, head, tail))
-    tail, head, ww = tail[order], head[order], ww[order]
-    first = np.ones(len(tail), dtype=bool)
-    first[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])
-    mat = sp.csr_matrix((ww[first], (tail[first], head[first])), shape=(g.n_nodes, g.n_nodes))
-    return csgraph.dijkstra(mat, indices=np.asarray(sources), min_only=not each)
+    row each, with ``each``) over the arcs ``ok`` weighted by ``w`` (negative costs count as 0,
+    costs that are not finite leave the arc out); inf where unreachable."""
+    from karvan.kernels import paths as KP
+
+    indptr, adj, arc = stars.rev if reverse else stars.fwd
+    d = KP.masked_distances(indptr, adj, arc, np.maximum(w, 0.0), ok & np.isfinite(w),
+                            np.asarray(sources, dtype=np.int64), each)
+    return d if each else d[0]
 
 
 def _penalties(unserved_penalty: float | Mapping[str, float], classes) -> np.ndarray:

@@ -332,3 +332,51 @@ def path_skims(indptr, head, tail, cost, blocked, origins, dests, fields, n_chun
                     for f in range(nf):
                         out[oi, j, f] = acc[d, f]
     return out
+
+
+@njit(**JIT)
+def _masked_run(indptr, adj, arc, cost, ok, dist, heap, pos, sources, lo, hi):
+    # Dijkstra from sources[lo:hi] together (each at distance 0) over the positions e whose arc
+    # ``arc[e]`` is ``ok``; fills ``dist``
+    n = indptr.shape[0] - 1
+    for i in range(n):
+        dist[i] = np.inf
+        pos[i] = -1
+    size = 0
+    for s in range(lo, hi):
+        v = sources[s]
+        if dist[v] > 0.0:
+            dist[v] = 0.0
+            size = _heap_push_or_decrease(heap, pos, size, dist, v)
+    while size > 0:
+        u, size = _heap_pop(heap, pos, size, dist)
+        du = dist[u]
+        for e in range(indptr[u], indptr[u + 1]):
+            a = arc[e]
+            if not ok[a]:
+                continue
+            v = adj[e]
+            nd = du + cost[a]
+            if nd < dist[v]:
+                dist[v] = nd
+                size = _heap_push_or_decrease(heap, pos, size, dist, v)
+
+
+@njit(**JIT)
+def masked_distances(indptr, adj, arc, cost, ok, sources, each):
+    """Least cost from the nearest of ``sources`` (one row), or from each source (one row each,
+    with ``each``), over a star ``indptr``/``adj`` whose position ``e`` is the arc ``arc[e]``,
+    using only the arcs ``ok[a]`` at ``cost[a]`` (non-negative; inf: not usable). A star sorted
+    by head with ``adj`` the tails gives the least cost *to* the sources. Unreached: inf.
+    No node is blocked here: the caller leaves such arcs out of ``ok``."""
+    n = indptr.shape[0] - 1
+    heap = np.empty(n, np.int64)
+    pos = np.empty(n, np.int64)
+    rows = sources.shape[0] if each else 1
+    out = np.empty((rows, n))
+    if each:
+        for r in range(rows):
+            _masked_run(indptr, adj, arc, cost, ok, out[r], heap, pos, sources, r, r + 1)
+    else:
+        _masked_run(indptr, adj, arc, cost, ok, out[0], heap, pos, sources, 0, sources.shape[0])
+    return out
