@@ -159,7 +159,7 @@ def solve_capacity_lp(
         through = g.blocked[g.tail] & (g.tail != o)
         upper[bi * m:(bi + 1) * m][through] = 0.0
         b_eq[bi * n + o] += q.sum()
-        for dj, qq in zip(prob.dests[dests], q):
+        for dj, qq in zip(prob.dests[dests], q, strict=True):
             b_eq[bi * n + dj] -= qq
             # unserved demand: leaves the origin's supply and the destination's sink
             u_rows += [bi * n + o, bi * n + dj]
@@ -193,7 +193,7 @@ def solve_capacity_lp(
     rows = []
     col = B * m
     for k, i, dests, q in blocks:
-        for j, qq in zip(dests, q):
+        for j, qq in zip(dests, q, strict=True):
             rows.append((classes[k].name, prob.zone_ids[i], prob.zone_ids[j], qq, x[col], pen[k]))
             col += 1
     unserved = pd.DataFrame(rows, columns=["class", "origin", "destination", "demand",
@@ -222,6 +222,11 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
     complementary slackness (every route with flow is a shortest route, demand is left unserved
     only where no route is cheaper than the penalty). The first solve usually holds a tenth of
     the variables of the whole LP.
+
+    Raises
+    ------
+    KarvanError
+        When HiGHS does not solve an LP of the loop.
     """
     m = g.n_arcs
     n_var = len(cost)
@@ -305,7 +310,13 @@ def _dist(stars: _Stars, w: np.ndarray, ok: np.ndarray, sources, *, reverse: boo
 
 
 def _penalties(unserved_penalty: float | Mapping[str, float], classes) -> np.ndarray:
-    """One finite positive penalty per class, or an :class:`InputError` naming what is wrong."""
+    """One finite positive penalty per class.
+
+    Raises
+    ------
+    InputError
+        A penalty missing for a class, or not a finite number > 0; the message names it.
+    """
     if isinstance(unserved_penalty, Mapping):
         missing = [c.name for c in classes if c.name not in unserved_penalty]
         if missing:
@@ -323,7 +334,7 @@ def _penalties(unserved_penalty: float | Mapping[str, float], classes) -> np.nda
     if bad.any():
         raise InputError(
             f"unserved_penalty must be a finite number > 0 (classes "
-            f"{format_ids([c.name for c, b in zip(classes, bad) if b])}: "
+            f"{format_ids([c.name for c, b in zip(classes, bad, strict=True) if b])}: "
             f"{format_ids(pen[bad])}); it is the money per unit of demand left unserved.",
             "capacity LP")
     return pen
