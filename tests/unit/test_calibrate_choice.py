@@ -427,3 +427,44 @@ def test_a_pool_that_loses_a_table_is_an_error(truth_counts):
 
     with pytest.raises(InputError, match="run pool returned 2 results for 3"):
         fit(noisy(truth_counts, 5), pool=Short(run_toy))
+
+
+def test_start_from_gives_back_the_values_a_table_was_written_with():
+    """start_from reads the values of every default parameter (constants and factors) out of a
+    table written by apply_parameters, also when that table carries prior_value columns."""
+    from karvan.calibrate.choice import apply_parameters, reset_to_prior, start_from
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.calibration import choice_parameters_to_fit, choice_table
+
+    table = choice_table(load_corridor())
+    params = choice_parameters_to_fit(table)
+    rng = np.random.default_rng(3)
+    x = np.array([rng.uniform(-50, 50) if p.kind == "value" else rng.uniform(0.5, 2.0)
+                  for p in params])
+    written = apply_parameters(table, params, x, prior=reset_to_prior(table, params))
+    np.testing.assert_allclose(start_from(table, written, params), x, rtol=1e-12)
+    plain = written.drop(columns=[c for c in ("prior_value", "prior_std_error")
+                                  if c in written])
+    np.testing.assert_allclose(start_from(table, plain, params), x, rtol=1e-12)
+
+
+def test_start_from_reports_every_problem_at_once():
+    from karvan.calibrate.choice import start_from
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.calibration import choice_parameters_to_fit, choice_table
+
+    table = choice_table(load_corridor())
+    params = choice_parameters_to_fit(table)
+    bad = table.copy()
+    bad = bad[~((bad["parameter"] == "asc_usd_per_t") & (bad["family"] == "instc_east"))]
+    theta = bad.index[bad["parameter"] == "theta"]
+    bad.loc[theta[0], "value"] = float(bad.loc[theta[0], "value"]) * 3
+    road = bad.index[(bad["parameter"] == "asc_usd_per_t")
+                     & (bad["family"] == "upper_lars_road")]
+    bad.loc[road, "value"] = 900.0
+    with pytest.raises(InputError) as e:
+        start_from(table, bad, params)
+    msg = str(e.value)
+    assert "asc_usd_per_t|instc_east: no row" in msg
+    assert "theta|factor: its rows in the start table have different ratios" in msg
+    assert "asc_usd_per_t|upper_lars_road: start 900 outside" in msg

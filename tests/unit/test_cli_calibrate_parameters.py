@@ -159,6 +159,40 @@ def test_options_of_the_parameter_fit_need_it():
     r = runner.invoke(app, ["calibrate", "--parameters", "--fit", "asc:no_family", "-q",
                             "--workers", "1"])
     assert r.exit_code == 2 and "no_family" in r.output
+    r = runner.invoke(app, ["calibrate", "--start-from", "x.csv"])
+    assert r.exit_code == 2 and "--start-from" in r.output
+    r = runner.invoke(app, ["calibrate", "--parameters", "--start-from", "no/such.csv", "-q",
+                            "--workers", "1"])
+    assert r.exit_code == 2 and "no such file" in r.output
+
+
+def test_the_fit_starts_where_start_from_says(dataset, tmp_path, deterministic_runs,
+                                              monkeypatch):
+    """--start-from: the first evaluation is at the start table's value, the manifest and the
+    command say so, and the fit ends where the fit from the priors ends (one parameter, a
+    smooth objective)."""
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    start = pd.read_csv(dataset / "choice_parameter.csv", dtype=str, keep_default_na=False)
+    sel = (start["parameter"] == "asc_usd_per_t") & (start["family"] == "instc_west_rail")
+    start.loc[sel, "value"] = "-37.5"
+    start.to_csv(tmp_path / "start.csv", index=False)
+    args = ["calibrate", "--parameters", "--data", str(dataset), "--fit",
+            "asc:instc_west_rail", "-q", "--workers", "1"]
+    r = runner.invoke(app, args + ["--out", str(tmp_path / "a"), "--start-from",
+                                   str(tmp_path / "start.csv")], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    ev = pd.read_csv(tmp_path / "a" / "evaluations.csv")
+    assert ev["asc_usd_per_t|instc_west_rail"].iloc[0] == pytest.approx(-37.5)
+    man = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert man["settings"]["start"]["asc_usd_per_t|instc_west_rail"] == pytest.approx(-37.5)
+    assert "--start-from" in man["command"]
+    r = runner.invoke(app, args + ["--out", str(tmp_path / "b")], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["settings"]["start"] == \
+        "priors"
+    a = pd.read_csv(tmp_path / "a" / "parameters.csv")["value"].item()
+    b = pd.read_csv(tmp_path / "b" / "parameters.csv")["value"].item()
+    assert a == pytest.approx(b, abs=0.5)
 
 
 def test_the_runner_is_the_logit_corridor_run():

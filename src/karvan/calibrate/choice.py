@@ -199,6 +199,63 @@ def start_values(table: pd.DataFrame, params: Sequence[ChoiceParameter]) -> np.n
     return x0
 
 
+def start_from(table: pd.DataFrame, start: pd.DataFrame, params: Sequence[ChoiceParameter]
+               ) -> np.ndarray:
+    """The values of ``params`` that ``start`` holds (for example an earlier calibrated
+    ``choice_parameter.csv``), as a fit's starting point: a ``value`` parameter's common value in
+    ``start``; a factor, the common ratio of its rows in ``start`` to their prior in ``table``
+    (its ``prior_value`` where given, else its ``value``). ``apply_parameters(table, params, x)``
+    gives back ``x``.
+
+    Raises
+    ------
+    InputError
+        A parameter with no row in ``start`` (rows are matched on the key columns), rows whose
+        values or ratios disagree, a ratio to a prior of 0, or a value outside the bounds;
+        every problem at once.
+    """
+    prior = reset_to_prior(table, params)
+    problems = []
+    x = np.ones(len(params))
+    base = prior.set_index(list(KEY))["value"]
+    base = pd.to_numeric(base, errors="coerce")
+    got = start.copy()
+    for c in KEY:
+        if c not in got:
+            problems.append(f"the start table has no column {c!r}.")
+    if problems:
+        raise InputError(problems, "choice parameters (start)")
+    vals = pd.to_numeric(got["value"], errors="coerce").to_numpy(dtype=float)
+    for i, p in enumerate(params):
+        sel = p.rows(got)
+        if not sel.any():
+            problems.append(f"{p.name}: no row of the start table sets it.")
+            continue
+        v = vals[sel]
+        if p.kind == "factor":
+            keys = pd.MultiIndex.from_frame(got.loc[sel, list(KEY)].astype(str))
+            b = base.reindex(keys).to_numpy(dtype=float)
+            if not (np.isfinite(b).all() and (b != 0).all()):
+                problems.append(f"{p.name}: rows of the start table without a non-zero "
+                                "prior in the dataset's table.")
+                continue
+            v = v / b
+        if not np.isfinite(v).all():
+            problems.append(f"{p.name}: rows of the start table without a numeric value.")
+            continue
+        if np.ptp(v) > 1e-9 * max(1.0, float(np.abs(v).max())):
+            what = "ratios to the prior" if p.kind == "factor" else "values"
+            problems.append(f"{p.name}: its rows in the start table have different {what} "
+                            f"({format_ids(sorted(set(np.round(v, 6).tolist())))}).")
+            continue
+        x[i] = float(np.mean(v))
+        if not (p.lower <= x[i] <= p.upper):
+            problems.append(f"{p.name}: start {x[i]:g} outside [{p.lower:g}, {p.upper:g}].")
+    if problems:
+        raise InputError(problems, "choice parameters (start)")
+    return x
+
+
 def apply_parameters(table: pd.DataFrame, params: Sequence[ChoiceParameter], x: Sequence[float],
                      *, prior: pd.DataFrame | None = None) -> pd.DataFrame:
     """The parameter table with ``x`` written into the rows of each parameter (a factor

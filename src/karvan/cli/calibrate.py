@@ -60,6 +60,11 @@ def calibrate(
     diff_step: Annotated[float, typer.Option(
         help="With --parameters: finite-difference step, in units of each parameter's "
              "typical change (10 USD/t for a constant, 0.1 for a factor).")] = 0.05,
+    start_from: Annotated[Path | None, typer.Option(
+        "--start-from", help="With --parameters: start the fit from the values of this "
+                             "parameter table (an earlier choice_parameter.csv, calibrated "
+                             "or not) instead of the priors; the priors stay the dataset's.")
+    ] = None,
     workers: Annotated[int | None, typer.Option(
         help="With --parameters: worker processes that run the columns of each "
              "finite-difference Jacobian (and the cross-validation's folds) side by side "
@@ -85,7 +90,9 @@ def calibrate(
     date and the observations used), parameters.csv, counts.csv, evaluations.csv,
     calibration.csv, calibration_summary.csv and manifest.json to --out (with --crossval also
     crossval.csv, crossval_summary.csv, crossval_folds.csv); --write also puts the table into
-    the dataset. The fit starts from the priors, so it reproduces the table it wrote.
+    the dataset. The fit starts from the priors (or --start-from's values), so from the priors it
+    reproduces the table it wrote; a fit from another start may end elsewhere, and the report says
+    which start it took.
 
     Raises
     ------
@@ -93,8 +100,9 @@ def calibrate(
         With code 1 when the estimation did not converge in --max-iter rounds (or the
         parameter fit did not succeed).
     typer.BadParameter
-        --fit, --crossval or --workers without --parameters, --workers < 1, an unknown
-        --choice, --write on a dataset without a folder.
+        --fit, --crossval, --start-from or --workers without --parameters, --workers < 1, an
+        unknown --choice, --write on a dataset without a folder, a --start-from file that is
+        missing.
     """
     if parameters:
         from karvan.cli.calibrate_parameters import calibrate_parameters
@@ -102,10 +110,12 @@ def calibrate(
         calibrate_parameters(data, out_dir, fit=fit, write=write, gap=gap,
                              max_evaluations=max_evaluations, diff_step=diff_step, quiet=quiet,
                              prior=prior, crossval=crossval,
-                             crossval_evaluations=crossval_evaluations, workers=workers)
+                             crossval_evaluations=crossval_evaluations, workers=workers,
+                             start_from=start_from)
         return
-    if fit or crossval or workers is not None:
-        raise typer.BadParameter("--fit, --crossval and --workers go with --parameters.")
+    if fit or crossval or workers is not None or start_from is not None:
+        raise typer.BadParameter("--fit, --crossval, --start-from and --workers go with "
+                                 "--parameters.")
     if choice not in ("logit", "deterministic"):
         raise typer.BadParameter(f"--choice {choice!r}: use logit or deterministic.")
     import datetime

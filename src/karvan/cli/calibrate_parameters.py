@@ -18,13 +18,17 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
                          write: bool, gap: float, max_evaluations: int | None,
                          diff_step: float, quiet: bool, prior: bool = True,
                          crossval: bool = False, crossval_evaluations: int = 0,
-                         workers: int | None = None) -> None:
+                         workers: int | None = None, start_from: Path | None = None) -> None:
     """Fit, report, write ``--out`` whole, then (``--write``) the dataset's table.
 
     Raises
     ------
     typer.BadParameter
-        --write on a dataset without a folder, --workers < 1.
+        --write on a dataset without a folder, --workers < 1, a --start-from file that is
+        missing.
+    InputError
+        A --start-from table that does not give every fitted parameter one value
+        (:func:`karvan.calibrate.choice.start_from`).
     typer.Exit
         With code 1 when the fit did not succeed.
     """
@@ -42,6 +46,18 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
     if write and dataset.folder is None:
         raise typer.BadParameter("--write needs a dataset folder.")
     params = choice_parameters_to_fit(choice_table(dataset), fit)
+    start = None
+    if start_from is not None:
+        import pandas as pd
+
+        from karvan.calibrate.choice import start_from as start_values_from
+
+        if not Path(start_from).is_file():
+            raise typer.BadParameter(f"--start-from {start_from}: no such file; give a "
+                                     "choice_parameter.csv.")
+        start = start_values_from(choice_table(dataset),
+                                  pd.read_csv(start_from, dtype=str, keep_default_na=False),
+                                  params)
     runs = {"n": 0}
     history = []
     t0 = time.perf_counter()
@@ -67,13 +83,15 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         _fit_and_report(dataset, params, runs, history, counted, pool, out_dir, fit=fit,
                         write=write, gap=gap, max_evaluations=max_evaluations,
                         diff_step=diff_step, quiet=quiet, prior=prior, crossval=crossval,
-                        crossval_evaluations=crossval_evaluations)
+                        crossval_evaluations=crossval_evaluations, start=start,
+                        start_label=None if start_from is None else str(start_from))
 
 
 def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path, *,
                     fit: list[str] | None, write: bool, gap: float,
                     max_evaluations: int | None, diff_step: float, quiet: bool, prior: bool,
-                    crossval: bool, crossval_evaluations: int) -> None:
+                    crossval: bool, crossval_evaluations: int, start=None,
+                    start_label: str | None = None) -> None:
     import datetime
     import json
 
@@ -138,16 +156,19 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
             console.print(f"evaluation {n}: {what} (best {best['objective']:,.2f}, "
                           f"evaluation {best['n']})", highlight=False)
 
+    if not quiet and start_label is not None:
+        console.print(f"starting from the values of {start_label}", highlight=False)
     if not quiet:
         console.print(f"fitting {len(params)} parameters: "
                       f"{', '.join(p.name for p in params)}", highlight=False)
     cf = calibrate_choice(dataset, params, runner=runner, max_evaluations=max_evaluations,
                           diff_step=diff_step, callback=progress, on_round=on_round,
-                          use_prior=prior, pool=pool)
+                          use_prior=prior, pool=pool, start=start)
     date = datetime.date.today().isoformat()
     command = ("karvan calibrate --parameters" + "".join(f" --fit {n}" for n in fit or [])
                + ("" if prior else " --no-prior") + f" --diff-step {diff_step:g}"
-               + ("" if max_evaluations is None else f" --max-evaluations {max_evaluations}"))
+               + ("" if max_evaluations is None else f" --max-evaluations {max_evaluations}")
+               + ("" if start_label is None else f" --start-from {start_label}"))
     table = calibrated_table(cf, date=date, source=CALIBRATION_SOURCE, command=command)
     kw = dict(link_table=dataset.links, zone_country=dataset.zone_country(),
               commodities=dataset.commodity_ids)
@@ -183,7 +204,10 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
         "workers": 1 if pool is None else pool.workers,
         "settings": {"gap": gap, "max_evaluations": max_evaluations, "diff_step": diff_step,
                      "prior": prior, "crossval": crossval,
-                     "crossval_evaluations": crossval_evaluations},
+                     "crossval_evaluations": crossval_evaluations,
+                     "start": "priors" if start is None else
+                     {"table": start_label, **{p.name: float(v)
+                                               for p, v in zip(params, start, strict=True)}}},
         "parameters": [p.name for p in params],
         "observations_fitted": list(f.observation_ids),
         "success": f.success, "message": f.message, "evaluations": f.evaluations,
