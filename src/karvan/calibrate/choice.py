@@ -219,7 +219,7 @@ def start_from(table: pd.DataFrame, start: pd.DataFrame, params: Sequence[Choice
     x = np.ones(len(params))
     base = prior.set_index(list(KEY))["value"]
     base = pd.to_numeric(base, errors="coerce")
-    got = start.copy()
+    got = start
     for c in KEY:
         if c not in got:
             problems.append(f"the start table has no column {c!r}.")

@@ -163,7 +163,9 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
         also = id_list(f.also_via_link_ids)
         arcs_of = {x: np.flatnonzero(g.arc_link == p) for x, p in
                    zip(via + also, lid.get_indexer(via + also), strict=True) if p >= 0}
-        fams.append((f.family_id, via, also, arcs_of))
+        on_avoid = np.zeros(g.n_links, dtype=bool)  # links of families of a higher priority
+        on_avoid[sorted(avoid_pos[f.family_id])] = True
+        fams.append((f.family_id, via, also, arcs_of, on_avoid))
     have_of: dict[tuple[str, str], set] = {}  # (family, class) -> OD pairs with a route
     for fam, cls, a, b in have or ():
         have_of.setdefault((fam, cls), set()).add((a, b))
@@ -184,7 +186,7 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                                              zone_country.get(zone_ids[j], "")), len(cpairs))
                           for i, j in zip(oi, di, strict=True)], dtype=np.int64)
         ods = [(zone_ids[i], zone_ids[j]) for i, j in zip(oi, di, strict=True)]
-        for fam, via, also, arcs_of in fams:
+        for fam, via, also, arcs_of, on_avoid in fams:
             best = np.full(len(o), np.inf)
             best_arcs = np.full((len(o), 2), -1, dtype=np.int64)
             if not also:
@@ -212,8 +214,6 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
             starts = np.concatenate([[0], np.cumsum(n_arcs)])
             claimed = np.zeros(len(at), dtype=bool)  # crosses a link of a higher priority
             if avoid_pos[fam] and len(at):
-                on_avoid = np.zeros(g.n_links, dtype=bool)
-                on_avoid[sorted(avoid_pos[fam])] = True
                 hit = on_avoid[g.arc_link[arcs_flat]].astype(np.int64)
                 claimed = (np.add.reduceat(np.append(hit, 0), starts[:-1]) > 0) & (n_arcs > 0)
             for k, i in enumerate(at):
