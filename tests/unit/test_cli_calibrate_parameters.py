@@ -164,6 +164,15 @@ def test_options_of_the_parameter_fit_need_it():
     r = runner.invoke(app, ["calibrate", "--parameters", "--start-from", "no/such.csv", "-q",
                             "--workers", "1"])
     assert r.exit_code == 2 and "no such file" in r.output
+    r = runner.invoke(app, ["calibrate", "--variance-factor", "3"])
+    assert r.exit_code == 2 and "--variance-factor" in r.output
+    for bad in ("0", "-2", "nan", "inf"):
+        r = runner.invoke(app, ["calibrate", "--parameters", "--variance-factor", bad, "-q",
+                                "--workers", "1"], env={"COLUMNS": "200"})
+        assert r.exit_code == 2 and "finite number > 0" in r.output, (bad, r.output)
+    r = runner.invoke(app, ["calibrate", "--parameters", "--variance-factor", "3",
+                            "--no-prior", "-q", "--workers", "1"], env={"COLUMNS": "200"})
+    assert r.exit_code == 2 and "goes with the prior" in r.output
 
 
 def test_the_fit_starts_where_start_from_says(dataset, tmp_path, deterministic_runs,
@@ -193,6 +202,30 @@ def test_the_fit_starts_where_start_from_says(dataset, tmp_path, deterministic_r
     a = pd.read_csv(tmp_path / "a" / "parameters.csv")["value"].item()
     b = pd.read_csv(tmp_path / "b" / "parameters.csv")["value"].item()
     assert a == pytest.approx(b, abs=0.5)
+
+
+def test_a_fixed_variance_factor_is_used_and_recorded(dataset, tmp_path, deterministic_runs,
+                                                      monkeypatch):
+    """--variance-factor: every evaluation's objective divides by it, the fit runs one round,
+    and the manifest, the command and the printed table say so."""
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--fit",
+                            "asc:instc_west_rail", "--workers", "1", "--out",
+                            str(tmp_path / "a"), "--variance-factor", "2.5"],
+                      env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "x 2.5, fixed" in r.output and "round 2" not in r.output
+    ev = pd.read_csv(tmp_path / "a" / "evaluations.csv")
+    assert (ev["variance_factor"] == 2.5).all()
+    np.testing.assert_allclose(ev["objective"],
+                               ev["weighted_ssq"] / 2.5 + ev["prior_penalty"], rtol=1e-12)
+    man = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert man["chi2_scale"] == 2.5 and man["chi2_scale_fixed"] is True
+    assert man["scale_rounds"] == 0 and man["settings"]["variance_factor"] == 2.5
+    assert man["command"].endswith("--variance-factor 2.5")
+    assert man["objective"] == pytest.approx(man["weighted_ssq"] / 2.5 + man["prior_penalty"],
+                                             rel=1e-9)
+    assert np.isfinite(man["reduced_chi2"])
 
 
 def test_the_runner_is_the_logit_corridor_run():

@@ -361,6 +361,53 @@ def test_with_a_prior_the_data_variances_are_scaled_until_they_settle():
     assert seen == [0]
 
 
+def test_a_fixed_variance_factor_minimises_one_objective_in_one_round():
+    """chi2_scale=c: the MAP estimate with the data's variances times c (closed form of the
+    linear model), no rounds, the covariance at c, and the end point's own reduced chi-square
+    reported beside it; at the factor the rounds settle on, the same estimate as the rounds."""
+    a = np.column_stack([A_LIN[:, 0], A_LIN[:, 1]])
+    y = (B_LIN + a @ np.array([2.0, -1.0])) * np.array([1.2, 0.85, 1.1, 0.9, 1.15, 0.8])
+    rse = 0.05
+    mu, s = np.array([0.0, 0.0]), np.array([1.0, 1.0])
+
+    def lin(x):
+        return B_LIN + a @ np.asarray(x)
+
+    seen = []
+    fixed = fit_parameters(lin, [0.0, 0.0], y, rse=rse, prior=mu, prior_std_errors=s,
+                           chi2_scale=3.0, on_round=lambda k, f: seen.append((k, f)))
+    assert seen == [(0, 3.0)] and fixed.scale_rounds == 0
+    assert fixed.chi2_scale == 3.0 and fixed.chi2_scale_fixed
+    w = 1.0 / (rse * y) ** 2 / 3.0
+    h = a.T @ (a * w[:, None]) + np.diag(1.0 / s ** 2)
+    post = np.linalg.solve(h, a.T @ (w * (y - B_LIN)) + mu / s ** 2)
+    np.testing.assert_allclose(fixed.values, post, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(fixed.covariance, np.linalg.inv(h), rtol=1e-6)
+    r = (lin(fixed.values) - y) / (rse * y)
+    peff = np.trace(np.linalg.solve(h, a.T @ (a * w[:, None])))
+    assert fixed.reduced_chi2 == pytest.approx(float(r @ r) / (len(y) - peff), rel=1e-6)
+    assert fixed.reduced_chi2 != pytest.approx(3.0, rel=0.1)  # not settled: any value
+    assert 2 * fixed.objective == pytest.approx(float(r @ r) / 3.0 + fixed.prior_penalty,
+                                                rel=1e-9)
+    settled = fit_parameters(lin, [0.0, 0.0], y, rse=rse, prior=mu, prior_std_errors=s)
+    assert not settled.chi2_scale_fixed
+    assert settled.reduced_chi2 == pytest.approx(settled.chi2_scale, rel=0.02)
+    again = fit_parameters(lin, [0.0, 0.0], y, rse=rse, prior=mu, prior_std_errors=s,
+                           chi2_scale=settled.chi2_scale)
+    np.testing.assert_allclose(again.values, settled.values, rtol=0.02)
+    # from another start, the same objective has the same minimum
+    other = fit_parameters(lin, [5.0, 5.0], y, rse=rse, prior=mu, prior_std_errors=s,
+                           chi2_scale=3.0)
+    np.testing.assert_allclose(other.values, fixed.values, rtol=1e-6, atol=1e-9)
+    for bad in (0.0, -1.0, np.inf, np.nan):
+        with pytest.raises(InputError, match="chi2_scale"):
+            fit_parameters(lin, [0.0, 0.0], y, rse=rse, prior=mu, prior_std_errors=s,
+                           chi2_scale=bad)
+    with pytest.raises(InputError, match="not both"):
+        fit_parameters(lin, [0.0, 0.0], y, rse=rse, prior=mu, prior_std_errors=s,
+                       chi2_scale=2.0, absolute_sigma=True)
+
+
 def test_model_many_evaluates_the_jacobian_together_and_changes_nothing():
     """With ``model_many`` the Jacobian's columns are asked for in one call (one vector per
     parameter, forward, backward at an upper bound), and the fit is the one without it."""

@@ -426,6 +426,7 @@ def fit_choice_parameters(
     diff_step: float = 0.05,
     max_evaluations: int | None = None,
     absolute_sigma: bool = False,
+    chi2_scale: float | None = None,
     use_prior: bool = True,
     start: Sequence[float] | None = None,
     callback: Callable[[int, np.ndarray, float], None] | None = None,
@@ -456,6 +457,10 @@ def fit_choice_parameters(
         Take the relative standard errors of the confidences as known (see
         :func:`~karvan.calibrate.parameters.fit_parameters`); default: scale the covariance by
         the reduced chi-square.
+    chi2_scale
+        Fix the factor on the data's variances (> 0) instead of settling it in rounds, so that
+        fits from several starts minimise one objective
+        (:func:`~karvan.calibrate.parameters.fit_parameters`).
     use_prior
         Add each parameter's prior (:func:`parameter_priors`) as a penalty (default); False:
         plain weighted least squares.
@@ -559,7 +564,8 @@ def fit_choice_parameters(
     zfit = fit_parameters(model, z0, y, rse=rse, bounds=(lo, hi),
                           names=[p.name for p in params],
                           observation_ids=[o.observed_id for o in use],
-                          absolute_sigma=absolute_sigma, diff_step=diff_step,
+                          absolute_sigma=absolute_sigma, chi2_scale=chi2_scale,
+                          diff_step=diff_step,
                           max_evaluations=max_evaluations, on_round=on_round,
                           model_many=model_many if pool is not None else None, **zprior)
     x = x0 + step * zfit.values

@@ -154,6 +154,8 @@ def crossvalidate_choice(
                                           commodities=commodities, diff_step=diff_step,
                                           max_evaluations=max_evaluations,
                                           use_prior=cf.fit.prior_values is not None,
+                                          chi2_scale=(cf.fit.chi2_scale if
+                                                      cf.fit.chi2_scale_fixed else None),
                                           start=np.clip(x, cf.fit.lower, cf.fit.upper),
                                           pool=pool)
                 x = g.fit.values

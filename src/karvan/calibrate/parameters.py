@@ -87,6 +87,12 @@ class ParameterFit:
     objective: float = np.nan
     chi2_scale: float = 1.0
     scale_rounds: int = 0
+    #: the weighted sum of squares over its degrees of freedom at the solution (equal to
+    #: ``chi2_scale`` within ``scale_rtol`` when the rounds settled it; any value when the
+    #: factor was fixed)
+    reduced_chi2: float = np.nan
+    #: True when the factor on the data's variances was given (``chi2_scale=``), not settled
+    chi2_scale_fixed: bool = False
     prior_penalty: float = 0.0
     effective_parameters: float = np.nan
     singular_values: np.ndarray | None = None
@@ -226,6 +232,7 @@ def fit_parameters(
     names: Sequence[str] | None = None,
     observation_ids: Sequence[str] | None = None,
     absolute_sigma: bool = False,
+    chi2_scale: float | None = None,
     diff_step: float | None = None,
     max_evaluations: int | None = None,
     model_many: Callable[[Sequence[np.ndarray]], Sequence[np.ndarray]] | None = None,
@@ -255,6 +262,12 @@ def fit_parameters(
     absolute_sigma
         Take ``rse`` as known errors (c = 1); default: scale the data's part of the information
         by the reduced chi-square, as when the errors are known only up to a factor.
+    chi2_scale
+        Fix the factor on the data's variances at this value (> 0) instead of settling it in
+        rounds: one objective, ``weighted sum of squares / chi2_scale + prior penalty``, is
+        minimised once, so that fits from several starts minimise the same function and their
+        end points can be compared; the covariance is scaled by it. Not with
+        ``absolute_sigma`` (which is ``chi2_scale=1``).
     diff_step
         Absolute step of the forward-difference Jacobian, in the parameters' units (scalar or
         one per parameter; backward where the step would cross the upper bound); default
@@ -318,6 +331,10 @@ def fit_parameters(
         problems.append(f"observation_ids: {len(ids)} for {len(y)} observations.")
     if (prior is None) != (prior_std_errors is None):
         problems.append("give prior and prior_std_errors together.")
+    if chi2_scale is not None and not (np.isfinite(chi2_scale) and chi2_scale > 0):
+        problems.append(f"chi2_scale must be a finite number > 0, got {chi2_scale}.")
+    elif chi2_scale is not None and absolute_sigma:
+        problems.append("give chi2_scale or absolute_sigma (which is chi2_scale=1), not both.")
     mu = np.full(p, np.nan) if prior is None else np.asarray(prior, dtype=float)
     ps = np.full(p, np.inf) if prior_std_errors is None else np.asarray(prior_std_errors,
                                                                          dtype=float)
@@ -362,7 +379,8 @@ def fit_parameters(
             last[key] = data_res(x)
         return last[key]
 
-    state = {"c": 1.0}  # the factor on the data's variances the fit uses
+    # the factor on the data's variances the fit uses
+    state = {"c": 1.0 if chi2_scale is None else float(chi2_scale)}
 
     def fun(x):
         return np.concatenate([res_at(x) / np.sqrt(state["c"]), prior_res(x)])
@@ -397,12 +415,13 @@ def fit_parameters(
         j = res.jac[:n] * np.sqrt(c)
         rd = res.fun[:n] * np.sqrt(c)
         wss = float(rd @ rd)
-        if absolute_sigma:
-            scale = 1.0
-            break
         peff = posterior_covariance(j, ps, chi2_scale=c, rtol=rank_rtol)[
             "effective_parameters"]
-        scale = wss / (n - peff) if n - peff > 1e-9 else np.inf
+        reduced = wss / (n - peff) if n - peff > 1e-9 else np.inf
+        if absolute_sigma or chi2_scale is not None:
+            scale = c
+            break
+        scale = reduced
         # without a prior the factor does not move the estimate: one round; with one, the fit
         # is repeated with the data's variances scaled until the factor settles (within 2 %)
         if (not has.any() or not np.isfinite(scale) or scale <= 0
@@ -425,7 +444,8 @@ def fit_parameters(
                         prior_values=mu if prior is not None else None,
                         prior_std_errors=ps if prior is not None else None,
                         objective=float(res.cost), chi2_scale=float(scale),
-                        scale_rounds=rounds,
+                        scale_rounds=rounds, reduced_chi2=float(reduced),
+                        chi2_scale_fixed=chi2_scale is not None,
                         prior_penalty=float(np.sum(prior_res(res.x) ** 2)),
                         effective_parameters=float(peff),
                         singular_values=post["singular_values"], rank=post["rank"],

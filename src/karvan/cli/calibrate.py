@@ -65,6 +65,12 @@ def calibrate(
                              "parameter table (an earlier choice_parameter.csv, calibrated "
                              "or not) instead of the priors; the priors stay the dataset's.")
     ] = None,
+    variance_factor: Annotated[float | None, typer.Option(
+        "--variance-factor", help="With --parameters: fix the factor on the data's variances "
+                                  "(the objective is the weighted sum of squares divided by it "
+                                  "plus the prior's penalty) instead of settling it in rounds "
+                                  "at the reduced chi-square, so that fits from several starts "
+                                  "minimise one objective and can be compared.")] = None,
     workers: Annotated[int | None, typer.Option(
         help="With --parameters: worker processes that run the columns of each "
              "finite-difference Jacobian (and the cross-validation's folds) side by side "
@@ -92,7 +98,9 @@ def calibrate(
     crossval.csv, crossval_summary.csv, crossval_folds.csv); --write also puts the table into
     the dataset. The fit starts from the priors (or --start-from's values), so from the priors it
     reproduces the table it wrote; a fit from another start may end elsewhere, and the report says
-    which start it took.
+    which start it took. The factor on the data's variances is settled in rounds (each fit again
+    with the reduced chi-square of the one before), so the function minimised depends on the
+    path; --variance-factor fixes it, and fits from several starts then minimise one function.
 
     Raises
     ------
@@ -100,9 +108,9 @@ def calibrate(
         With code 1 when the estimation did not converge in --max-iter rounds (or the
         parameter fit did not succeed).
     typer.BadParameter
-        --fit, --crossval, --start-from or --workers without --parameters, --workers < 1, an
-        unknown --choice, --write on a dataset without a folder, a --start-from file that is
-        missing.
+        --fit, --crossval, --start-from, --variance-factor or --workers without --parameters,
+        --workers < 1, a --variance-factor that is not > 0 or goes with --no-prior, an unknown
+        --choice, --write on a dataset without a folder, a --start-from file that is missing.
     """
     if parameters:
         from karvan.cli.calibrate_parameters import calibrate_parameters
@@ -111,11 +119,12 @@ def calibrate(
                              max_evaluations=max_evaluations, diff_step=diff_step, quiet=quiet,
                              prior=prior, crossval=crossval,
                              crossval_evaluations=crossval_evaluations, workers=workers,
-                             start_from=start_from)
+                             start_from=start_from, variance_factor=variance_factor)
         return
-    if fit or crossval or workers is not None or start_from is not None:
-        raise typer.BadParameter("--fit, --crossval, --start-from and --workers go with "
-                                 "--parameters.")
+    if (fit or crossval or workers is not None or start_from is not None
+            or variance_factor is not None):
+        raise typer.BadParameter("--fit, --crossval, --start-from, --variance-factor and "
+                                 "--workers go with --parameters.")
     if choice not in ("logit", "deterministic"):
         raise typer.BadParameter(f"--choice {choice!r}: use logit or deterministic.")
     import datetime

@@ -18,14 +18,16 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
                          write: bool, gap: float, max_evaluations: int | None,
                          diff_step: float, quiet: bool, prior: bool = True,
                          crossval: bool = False, crossval_evaluations: int = 0,
-                         workers: int | None = None, start_from: Path | None = None) -> None:
+                         workers: int | None = None, start_from: Path | None = None,
+                         variance_factor: float | None = None) -> None:
     """Fit, report, write ``--out`` whole, then (``--write``) the dataset's table.
 
     Raises
     ------
     typer.BadParameter
         --write on a dataset without a folder, --workers < 1, a --start-from file that is
-        missing.
+        missing, a --variance-factor that is not a finite number > 0 or comes with --no-prior
+        (without a prior the factor does not move the estimate).
     InputError
         A --start-from table that does not give every fitted parameter one value
         (:func:`karvan.calibrate.choice.start_from`).
@@ -40,8 +42,18 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
     from karvan.scenario.calibration import choice_parameters_to_fit, choice_table
     from karvan.scenario.run_pool import ProcessRunPool, default_workers
 
+    import math
+
     if workers is not None and workers < 1:
         raise typer.BadParameter(f"--workers must be >= 1, got {workers}.")
+    if variance_factor is not None and not (math.isfinite(variance_factor)
+                                            and variance_factor > 0):
+        raise typer.BadParameter(f"--variance-factor must be a finite number > 0, got "
+                                 f"{variance_factor}.")
+    if variance_factor is not None and not prior:
+        raise typer.BadParameter("--variance-factor goes with the prior: without it the factor "
+                                 "does not move the estimate (leave out --no-prior or "
+                                 "--variance-factor).")
     dataset = load_corridor(data)
     if write and dataset.folder is None:
         raise typer.BadParameter("--write needs a dataset folder.")
@@ -84,14 +96,16 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
                         write=write, gap=gap, max_evaluations=max_evaluations,
                         diff_step=diff_step, quiet=quiet, prior=prior, crossval=crossval,
                         crossval_evaluations=crossval_evaluations, start=start,
-                        start_label=None if start_from is None else str(start_from))
+                        start_label=None if start_from is None else str(start_from),
+                        variance_factor=variance_factor)
 
 
 def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path, *,
                     fit: list[str] | None, write: bool, gap: float,
                     max_evaluations: int | None, diff_step: float, quiet: bool, prior: bool,
                     crossval: bool, crossval_evaluations: int, start=None,
-                    start_label: str | None = None) -> None:
+                    start_label: str | None = None,
+                    variance_factor: float | None = None) -> None:
     import datetime
     import json
 
@@ -120,7 +134,8 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
     from karvan.calibrate.choice import parameter_priors
 
     mu, sd = parameter_priors(choice_table(dataset), params) if prior else (None, None)
-    best = {"objective": np.inf, "n": 0, "c": 1.0}
+    best = {"objective": np.inf, "n": 0,
+            "c": 1.0 if variance_factor is None else float(variance_factor)}
 
     def on_round(k: int, c: float) -> None:
         best.update(objective=np.inf, n=0, c=float(c))
@@ -158,17 +173,21 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
 
     if not quiet and start_label is not None:
         console.print(f"starting from the values of {start_label}", highlight=False)
+    if not quiet and variance_factor is not None:
+        console.print(f"the data's variances x {variance_factor:.6g}, fixed (--variance-factor): "
+                      "one objective, no rounds", highlight=False)
     if not quiet:
         console.print(f"fitting {len(params)} parameters: "
                       f"{', '.join(p.name for p in params)}", highlight=False)
     cf = calibrate_choice(dataset, params, runner=runner, max_evaluations=max_evaluations,
                           diff_step=diff_step, callback=progress, on_round=on_round,
-                          use_prior=prior, pool=pool, start=start)
+                          use_prior=prior, pool=pool, start=start, chi2_scale=variance_factor)
     date = datetime.date.today().isoformat()
     command = ("karvan calibrate --parameters" + "".join(f" --fit {n}" for n in fit or [])
                + ("" if prior else " --no-prior") + f" --diff-step {diff_step:g}"
                + ("" if max_evaluations is None else f" --max-evaluations {max_evaluations}")
-               + ("" if start_label is None else f" --start-from {start_label}"))
+               + ("" if start_label is None else f" --start-from {start_label}")
+               + ("" if variance_factor is None else f" --variance-factor {variance_factor:.10g}"))
     table = calibrated_table(cf, date=date, source=CALIBRATION_SOURCE, command=command)
     kw = dict(link_table=dataset.links, zone_country=dataset.zone_country(),
               commodities=dataset.commodity_ids)
@@ -205,6 +224,7 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
         "settings": {"gap": gap, "max_evaluations": max_evaluations, "diff_step": diff_step,
                      "prior": prior, "crossval": crossval,
                      "crossval_evaluations": crossval_evaluations,
+                     "variance_factor": variance_factor,
                      "start": "priors" if start is None else
                      {"table": start_label, **{p.name: float(v)
                                                for p, v in zip(params, start, strict=True)}}},
@@ -213,7 +233,8 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
         "success": f.success, "message": f.message, "evaluations": f.evaluations,
         "runs": runs["n"], "weighted_ssq": 2 * f.cost, "objective": 2 * f.objective,
         "prior_penalty": f.prior_penalty, "chi2_scale": f.chi2_scale,
-        "scale_rounds": f.scale_rounds,
+        "scale_rounds": f.scale_rounds, "chi2_scale_fixed": f.chi2_scale_fixed,
+        "reduced_chi2": f.reduced_chi2,
         "effective_parameters": f.effective_parameters,
         "at_bound": [n for n, b in zip(f.names, f.at_bound, strict=True) if b],
         "identification": ident,
@@ -248,8 +269,10 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
                      f"runs, {'converged' if f.success else 'NOT converged'} ({f.message}); "
                      f"weighted sum of squares of the fit rows {2 * f.cost:,.1f}, prior "
                      f"penalty {f.prior_penalty:,.1f}, data variances x {f.chi2_scale:.3g} "
-                     f"(reduced chi-square, {f.scale_rounds} repeated fits); shrinkage = "
-                     "standard error / prior standard error", ptab, fmt),
+                     + (f"(fixed; the reduced chi-square at the solution is "
+                        f"{f.reduced_chi2:.3g})" if f.chi2_scale_fixed else
+                        f"(reduced chi-square, {f.scale_rounds} repeated fits)")
+                     + "; shrinkage = standard error / prior standard error", ptab, fmt),
         SummaryTable(f"Fit and validation, prior and calibrated parameters ({TARGETS})", shown,
                      {"median |ln M/C|": "{:.2f}", "GEH<5": "{:.1%}"}),
         SummaryTable("Fit rows used", rows[["observed_id", "year", "observed", "modelled_prior",
