@@ -96,3 +96,21 @@ def test_a_run_pool_runs_the_folds_and_changes_nothing(truth_counts):
             assert set(pool.batches) == {len(cf.params)}
         else:
             assert pool.batches == [len(plain[2])]
+
+
+def test_a_fit_at_a_fixed_variance_factor_is_refitted_at_that_factor(truth_counts):
+    """A fit whose variance factor was fixed (``chi2_scale=``): each fold refitted with the
+    model minimises the same objective on its rows, so it lands where a fit of those rows at
+    that factor lands, not where the rounds' factor would put it."""
+    obs = observed_table(truth_counts)
+    rng = np.random.default_rng(3)
+    obs["tonnes_per_year"] *= np.exp(rng.normal(0.0, 0.05, len(obs)))
+    cf = fit(obs, use_prior=True, chi2_scale=50.0)
+    assert cf.fit.chi2_scale_fixed and cf.fit.chi2_scale == 50.0
+    _, _, folds = crossval(cf, obs, max_evaluations=20)
+    got = folds.set_index("source").loc["SRC_e1", list(TRUTH)].to_numpy(dtype=float)
+    sub = obs[obs["source"] != "SRC_e1"]
+    at_c = fit(sub, use_prior=True, chi2_scale=50.0).fit.values
+    settled = fit(sub, use_prior=True).fit.values
+    np.testing.assert_allclose(got, at_c, rtol=0.01, atol=0.05)
+    assert np.max(np.abs(at_c - settled)) > 1.0  # the factor matters on these rows
