@@ -35,14 +35,13 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         With code 1 when the fit did not succeed.
     """
     import contextlib
+    import math
     import time
 
     from karvan.freight.corridor import load_corridor
     from karvan.scenario._signals import sigterm_raises
     from karvan.scenario.calibration import choice_parameters_to_fit, choice_table
     from karvan.scenario.run_pool import ProcessRunPool, default_workers
-
-    import math
 
     if workers is not None and workers < 1:
         raise typer.BadParameter(f"--workers must be >= 1, got {workers}.")
