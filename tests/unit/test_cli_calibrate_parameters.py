@@ -228,6 +228,79 @@ def test_a_fixed_variance_factor_is_used_and_recorded(dataset, tmp_path, determi
     assert np.isfinite(man["reduced_chi2"])
 
 
+def test_several_starts_run_in_turn_and_the_lowest_end_point_is_the_fit(
+        dataset, tmp_path, deterministic_runs, monkeypatch):
+    """Two starts at one objective: both are fitted, starts.csv and the manifest list both,
+    the lower end point is written (its evaluations, its table), and the command names every
+    start. With one evaluation each the fit from the priors stops far from the optimum and the
+    fit from a table at the optimum stays there, so the choice is not a tie."""
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    args = ["calibrate", "--parameters", "--data", str(dataset), "--fit",
+            "asc:instc_west_rail", "--workers", "1", "--variance-factor", "2"]
+    r = runner.invoke(app, args + ["-q", "--out", str(tmp_path / "one")], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    best = pd.read_csv(tmp_path / "one" / "parameters.csv")["value"].item()
+    start = pd.read_csv(dataset / "choice_parameter.csv", dtype=str, keep_default_na=False)
+    sel = (start["parameter"] == "asc_usd_per_t") & (start["family"] == "instc_west_rail")
+    prior_value = float(start.loc[sel, "prior_value"].item() or start.loc[sel, "value"].item())
+    assert abs(best - prior_value) > 5  # the optimum is away from the prior
+    start.loc[sel, "value"] = repr(best)
+    start.to_csv(tmp_path / "at_best.csv", index=False)
+    out = tmp_path / "two"
+    r = runner.invoke(app, args + ["--out", str(out), "--max-evaluations", "1",
+                                   "--start-from", "priors", "--start-from",
+                                   str(tmp_path / "at_best.csv")], env={"COLUMNS": "200"})
+    # one evaluation is not a converged fit: reported, written, and exit code 1
+    assert r.exit_code == 1 and "NOT converged" in r.output, r.output
+    assert "start 1 of 2: the priors" in r.output and "start 2 of 2" in r.output
+    st = pd.read_csv(out / "starts.csv")
+    assert list(st["start"]) == ["priors", str(tmp_path / "at_best.csv")]
+    assert list(st["chosen"]) == [False, True]
+    assert st["objective"].iloc[1] < st["objective"].iloc[0]
+    np.testing.assert_allclose(st["objective"], st["weighted_ssq"] / 2 + st["prior_penalty"],
+                               rtol=1e-9)
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["chosen_start"] == str(tmp_path / "at_best.csv") and len(man["starts"]) == 2
+    assert man["objective"] == pytest.approx(st["objective"].iloc[1])
+    assert man["command"].count("--start-from") == 2 and "--start-from priors" in man["command"]
+    assert man["settings"]["start"]["table"] == str(tmp_path / "at_best.csv")
+    par = pd.read_csv(out / "parameters.csv")["value"].item()
+    assert par == pytest.approx(st["asc_usd_per_t|instc_west_rail"].iloc[1])
+    ev = pd.read_csv(out / "evaluations.csv")
+    evs = pd.read_csv(out / "start_evaluations.csv")
+    assert set(evs["start"]) == set(st["start"])
+    pd.testing.assert_frame_equal(
+        evs[evs["start"] == str(tmp_path / "at_best.csv")].drop(columns="start")
+        .reset_index(drop=True), ev)
+    assert "Starts: one objective" in r.output
+
+
+def test_several_starts_are_checked_before_anything_runs(dataset, tmp_path):
+    base = ["calibrate", "--parameters", "--data", str(dataset), "--fit",
+            "asc:instc_west_rail", "-q", "--workers", "1", "--out", str(tmp_path / "o")]
+    good = tmp_path / "good.csv"
+    shutil.copy(dataset / "choice_parameter.csv", good)
+    r = runner.invoke(app, base + ["--start-from", "priors", "--start-from", str(good)],
+                      env={"COLUMNS": "200"})
+    assert r.exit_code == 2 and "need --variance-factor" in r.output
+    r = runner.invoke(app, base + ["--variance-factor", "2", "--start-from", str(good),
+                                   "--start-from", str(good), "--start-from", "no/such.csv"],
+                      env={"COLUMNS": "200"})
+    assert r.exit_code == 2 and "more than once" in r.output and "no such file" in r.output
+    # every problem of every table at once
+    bad = pd.read_csv(good, dtype=str, keep_default_na=False)
+    bad = bad[~((bad["parameter"] == "asc_usd_per_t") & (bad["family"] == "instc_west_rail"))]
+    bad.to_csv(tmp_path / "a.csv", index=False)
+    bad.to_csv(tmp_path / "b.csv", index=False)
+    r = runner.invoke(app, base + ["--variance-factor", "2", "--start-from",
+                                   str(tmp_path / "a.csv"), "--start-from",
+                                   str(tmp_path / "b.csv")], env={"COLUMNS": "200"})
+    assert r.exit_code != 0
+    text = r.output + str(r.exception)
+    assert "a.csv" in text and "b.csv" in text
+    assert not (tmp_path / "o").exists()
+
+
 def test_the_runner_is_the_logit_corridor_run():
     """The parameter runner runs the corridor under the logit choice model with the table it is
     given: the base year as run_scenario runs it, the back-casts of the observed years, and a

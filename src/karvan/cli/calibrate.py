@@ -60,10 +60,14 @@ def calibrate(
     diff_step: Annotated[float, typer.Option(
         help="With --parameters: finite-difference step, in units of each parameter's "
              "typical change (10 USD/t for a constant, 0.1 for a factor).")] = 0.05,
-    start_from: Annotated[Path | None, typer.Option(
+    start_from: Annotated[list[str] | None, typer.Option(
         "--start-from", help="With --parameters: start the fit from the values of this "
                              "parameter table (an earlier choice_parameter.csv, calibrated "
-                             "or not) instead of the priors; the priors stay the dataset's.")
+                             "or not) instead of the priors; the priors stay the dataset's. "
+                             "Repeat for several starts (with --variance-factor, so that each "
+                             "fit minimises the same objective): the lowest end point is the "
+                             "fit, and starts.csv lists them all; 'priors' names the priors "
+                             "as one of the starts.")
     ] = None,
     variance_factor: Annotated[float | None, typer.Option(
         "--variance-factor", help="With --parameters: fix the factor on the data's variances "
@@ -101,6 +105,9 @@ def calibrate(
     which start it took. The factor on the data's variances is settled in rounds (each fit again
     with the reduced chi-square of the one before), so the function minimised depends on the
     path; --variance-factor fixes it, and fits from several starts then minimise one function.
+    With several --start-from (and --variance-factor), the fits run one after the other and the
+    one with the lowest objective is reported and written (starts.csv and start_evaluations.csv
+    hold every start's end point and evaluations).
 
     Raises
     ------
@@ -121,7 +128,7 @@ def calibrate(
                              crossval_evaluations=crossval_evaluations, workers=workers,
                              start_from=start_from, variance_factor=variance_factor)
         return
-    if (fit or crossval or workers is not None or start_from is not None
+    if (fit or crossval or workers is not None or start_from
             or variance_factor is not None):
         raise typer.BadParameter("--fit, --crossval, --start-from, --variance-factor and "
                                  "--workers go with --parameters.")

@@ -18,7 +18,8 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
                          write: bool, gap: float, max_evaluations: int | None,
                          diff_step: float, quiet: bool, prior: bool = True,
                          crossval: bool = False, crossval_evaluations: int = 0,
-                         workers: int | None = None, start_from: Path | None = None,
+                         workers: int | None = None,
+                         start_from: Path | str | list[Path | str] | None = None,
                          variance_factor: float | None = None) -> None:
     """Fit, report, write ``--out`` whole, then (``--write``) the dataset's table.
 
@@ -26,11 +27,12 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
     ------
     typer.BadParameter
         --write on a dataset without a folder, --workers < 1, a --start-from file that is
-        missing, a --variance-factor that is not a finite number > 0 or comes with --no-prior
+        missing or given twice, several starts without --variance-factor (their objectives would
+        differ), a --variance-factor that is not a finite number > 0 or comes with --no-prior
         (without a prior the factor does not move the estimate).
     InputError
-        A --start-from table that does not give every fitted parameter one value
-        (:func:`karvan.calibrate.choice.start_from`).
+        --start-from tables that do not give every fitted parameter one value, every problem
+        of every table at once (:func:`karvan.calibrate.choice.start_from`).
     typer.Exit
         With code 1 when the fit did not succeed.
     """
@@ -57,20 +59,8 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
     if write and dataset.folder is None:
         raise typer.BadParameter("--write needs a dataset folder.")
     params = choice_parameters_to_fit(choice_table(dataset), fit)
-    start = None
-    if start_from is not None:
-        import pandas as pd
-
-        from karvan.calibrate.choice import start_from as start_values_from
-
-        if not Path(start_from).is_file():
-            raise typer.BadParameter(f"--start-from {start_from}: no such file; give a "
-                                     "choice_parameter.csv.")
-        start = start_values_from(choice_table(dataset),
-                                  pd.read_csv(start_from, dtype=str, keep_default_na=False),
-                                  params)
+    starts = _read_starts(dataset, params, start_from, variance_factor)
     runs = {"n": 0}
-    history = []
     t0 = time.perf_counter()
 
     def counted(where: str = "") -> None:
@@ -91,19 +81,77 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         if not quiet and pool is not None:
             console.print(f"{n_workers} worker processes run each Jacobian's runs side by side",
                           highlight=False)
-        _fit_and_report(dataset, params, runs, history, counted, pool, out_dir, fit=fit,
+        _fit_and_report(dataset, params, runs, counted, pool, out_dir, fit=fit,
                         write=write, gap=gap, max_evaluations=max_evaluations,
                         diff_step=diff_step, quiet=quiet, prior=prior, crossval=crossval,
-                        crossval_evaluations=crossval_evaluations, start=start,
-                        start_label=None if start_from is None else str(start_from),
+                        crossval_evaluations=crossval_evaluations, starts=starts,
                         variance_factor=variance_factor)
 
 
-def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path, *,
+#: the --start-from value that names the dataset's priors as a start
+PRIORS = "priors"
+#: end points whose objective is within this of the lowest are reported with their spread (one
+#: standard error in the likelihood-ratio sense: the objective is -2 log posterior + const)
+STARTS_WITHIN = 1.0
+
+
+def _read_starts(dataset, params, start_from, variance_factor):
+    """The starts of the fit: a list of (label, start values or None for the priors); one
+    start ``(None, None)`` without --start-from.
+
+    Raises
+    ------
+    typer.BadParameter
+        Missing files, a start given twice, several starts without --variance-factor (all of
+        them in one message).
+    InputError
+        Tables that do not give every fitted parameter one value: every problem of every
+        table at once.
+    """
+    import pandas as pd
+
+    from karvan.calibrate.choice import start_from as start_values_from
+    from karvan.errors import InputError
+    from karvan.scenario.calibration import choice_table
+
+    if start_from is None or (isinstance(start_from, list) and not start_from):
+        return [(None, None)]
+    labels = [str(x) for x in (start_from if isinstance(start_from, list) else [start_from])]
+    problems = []
+    missing = [x for x in labels if x != PRIORS and not Path(x).is_file()]
+    if missing:
+        problems.append(f"--start-from {', '.join(missing)}: no such file; give a "
+                        f"choice_parameter.csv (or {PRIORS} for the dataset's priors).")
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:
+        problems.append(f"--start-from {', '.join(twice)} given more than once; give each "
+                        "start once.")
+    if len(labels) > 1 and variance_factor is None:
+        problems.append(f"{len(labels)} starts need --variance-factor: with the factor settled "
+                        "in rounds each fit minimises a function of its own, and their end "
+                        "points cannot be compared.")
+    if problems:
+        raise typer.BadParameter(" ".join(problems))
+    table = choice_table(dataset)
+    starts, bad = [], []
+    for label in labels:
+        if label == PRIORS:
+            starts.append((label, None))
+            continue
+        try:
+            starts.append((label, start_values_from(
+                table, pd.read_csv(label, dtype=str, keep_default_na=False), params)))
+        except InputError as e:
+            bad.extend(f"{label}: {m}" for m in e.problems)
+    if bad:
+        raise InputError(bad, "--start-from")
+    return starts
+
+
+def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
                     fit: list[str] | None, write: bool, gap: float,
                     max_evaluations: int | None, diff_step: float, quiet: bool, prior: bool,
-                    crossval: bool, crossval_evaluations: int, start=None,
-                    start_label: str | None = None,
+                    crossval: bool, crossval_evaluations: int, starts,
                     variance_factor: float | None = None) -> None:
     import datetime
     import json
@@ -133,6 +181,7 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
     from karvan.calibrate.choice import parameter_priors
 
     mu, sd = parameter_priors(choice_table(dataset), params) if prior else (None, None)
+    history: list[dict] = []
     best = {"objective": np.inf, "n": 0,
             "c": 1.0 if variance_factor is None else float(variance_factor)}
 
@@ -170,22 +219,39 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
             console.print(f"evaluation {n}: {what} (best {best['objective']:,.2f}, "
                           f"evaluation {best['n']})", highlight=False)
 
-    if not quiet and start_label is not None:
-        console.print(f"starting from the values of {start_label}", highlight=False)
     if not quiet and variance_factor is not None:
         console.print(f"the data's variances x {variance_factor:.6g}, fixed (--variance-factor): "
                       "one objective, no rounds", highlight=False)
     if not quiet:
         console.print(f"fitting {len(params)} parameters: "
                       f"{', '.join(p.name for p in params)}", highlight=False)
-    cf = calibrate_choice(dataset, params, runner=runner, max_evaluations=max_evaluations,
-                          diff_step=diff_step, callback=progress, on_round=on_round,
-                          use_prior=prior, pool=pool, start=start, chi2_scale=variance_factor)
+    # (label, start, its ParameterFit, its evaluations) of every start, in the order given; the
+    # whole fit (with its runs) only of the lowest so far: one objective for every start
+    # (--variance-factor), the lowest end point is the fit, the first of equal ones
+    fits, pick, cf = [], 0, None
+    for k, (label, start) in enumerate(starts):
+        if not quiet and len(starts) > 1:
+            console.print(f"start {k + 1} of {len(starts)}: "
+                          + ("the priors" if start is None else f"the values of {label}"),
+                          highlight=False)
+        elif not quiet and start is not None:
+            console.print(f"starting from the values of {label}", highlight=False)
+        history.clear()
+        best.update(objective=np.inf, n=0)
+        got = calibrate_choice(dataset, params, runner=runner, max_evaluations=max_evaluations,
+                               diff_step=diff_step, callback=progress, on_round=on_round,
+                               use_prior=prior, pool=pool, start=start,
+                               chi2_scale=variance_factor)
+        fits.append((label, start, got.fit, list(history)))
+        if cf is None or got.fit.objective < cf.fit.objective:
+            pick, cf = k, got
+    label, start, _, evaluations = fits[pick]
+    start_label = None if start is None else label
     date = datetime.date.today().isoformat()
     command = ("karvan calibrate --parameters" + "".join(f" --fit {n}" for n in fit or [])
                + ("" if prior else " --no-prior") + f" --diff-step {diff_step:g}"
                + ("" if max_evaluations is None else f" --max-evaluations {max_evaluations}")
-               + ("" if start_label is None else f" --start-from {start_label}")
+               + "".join(f" --start-from {lb}" for lb, _ in starts if lb is not None)
                + ("" if variance_factor is None else f" --variance-factor {variance_factor:.10g}"))
     table = calibrated_table(cf, date=date, source=CALIBRATION_SOURCE, command=command)
     kw = dict(link_table=dataset.links, zone_country=dataset.zone_country(),
@@ -209,6 +275,15 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
             console.print("leave-one-source-out cross-validation", highlight=False)
         cv = crossvalidate_choice(cf, dataset.observed, runner, diff_step=diff_step,
                                   max_evaluations=crossval_evaluations, pool=pool, **kw)
+    starts_table = None
+    if len(fits) > 1:
+        starts_table = pd.DataFrame([
+            {"start": lb if st is not None else PRIORS, "objective": 2 * g.objective,
+             "weighted_ssq": 2 * g.cost, "prior_penalty": g.prior_penalty,
+             "reduced_chi2": g.reduced_chi2, "evaluations": g.evaluations,
+             "success": g.success, "message": g.message, "chosen": k == pick,
+             **{p.name: float(v) for p, v in zip(params, g.values, strict=True)}}
+            for k, (lb, st, g, _) in enumerate(fits)])
     manifest = {
         "karvan_version": __version__,
         "date": date,
@@ -239,11 +314,19 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
         "identification": ident,
         "written_to_dataset": bool(write),
     }
+    if starts_table is not None:
+        manifest["starts"] = starts_table.to_dict(orient="records")
+        manifest["chosen_start"] = str(starts_table.at[pick, "start"])
     with atomic_folder(out_dir) as tmp:
         table.to_csv(tmp / "choice_parameter.csv", index=False)
         ptab.to_csv(tmp / "parameters.csv", index=False)
         cf.counts.to_csv(tmp / "counts.csv", index=False)
-        pd.DataFrame(history).to_csv(tmp / "evaluations.csv", index=False)
+        pd.DataFrame(evaluations).to_csv(tmp / "evaluations.csv", index=False)
+        if starts_table is not None:
+            starts_table.to_csv(tmp / "starts.csv", index=False)
+            pd.concat([pd.DataFrame(ev).assign(start=lb if st is not None else PRIORS)
+                       for lb, st, _, ev in fits], ignore_index=True).to_csv(
+                tmp / "start_evaluations.csv", index=False)
         cal.to_csv(tmp / "calibration.csv", index=False)
         summary.to_csv(tmp / "calibration_summary.csv", index=False)
         if cv is not None:
@@ -286,7 +369,28 @@ def _fit_and_report(dataset, params, runs, history, counted, pool, out_dir: Path
             f"Leave-one-source-out ({how_cv}): each source's fit rows predicted by a fit "
             "without them", cv[1], {"median_abs_log_ratio": "{:.2f}",
                                     "in_sample_median_abs_log_ratio": "{:.2f}"}))
+    if starts_table is not None:
+        shown_starts = starts_table[["start", "objective", "weighted_ssq", "prior_penalty",
+                                     "reduced_chi2", "evaluations", "success", "chosen"]]
+        tables.insert(0, SummaryTable(
+            f"Starts: one objective (weighted sum of squares / {variance_factor:.6g} + prior "
+            f"penalty); the lowest end point is the fit ({manifest['chosen_start']})",
+            shown_starts, {"objective": "{:,.2f}", "weighted_ssq": "{:,.1f}",
+                           "prior_penalty": "{:,.1f}", "reduced_chi2": "{:.3g}"}))
     print_tables(tables, out)
+    if starts_table is not None:
+        near = starts_table[starts_table["objective"] <= starts_table["objective"].min()
+                            + STARTS_WITHIN]
+        if len(near) > 1:
+            span = {p.name: float(near[p.name].max() - near[p.name].min()) for p in params}
+            out.print(f"end points within {STARTS_WITHIN:g} of the lowest objective "
+                      f"({', '.join(near['start'])}): each parameter's range, "
+                      + ", ".join(f"{n} {v:.3g}" for n, v in span.items())
+                      + " (a spread the standard errors of one end point do not show)",
+                      highlight=False)
+        else:
+            out.print(f"no other end point within {STARTS_WITHIN:g} of the lowest objective",
+                      highlight=False)
     if manifest["at_bound"]:
         out.print(f"at a bound (no standard error): {', '.join(manifest['at_bound'])}",
                   highlight=False)
