@@ -226,6 +226,60 @@ def test_a_calibrated_table_can_be_passed_in(data):
     assert share(r) < 0.1 * share(base)
 
 
+def test_the_route_sets_are_built_at_the_prior_dispersion():
+    """A calibrated table's theta rows give the route sets' dispersion by their prior_value,
+    the choice by their value; without a prior_value both are the value; a bad prior_value is
+    an input error with its line."""
+    t = _table()
+    th = t["parameter"] == "theta"
+    assert (t.loc[th, "prior_value"] != "").all()  # the shipped table is calibrated
+    m = _model(t)
+    for c in m.theta_usd:
+        row = t[th & (t["commodity"] == c)].iloc[0]
+        assert m.theta_usd[c] == pytest.approx(float(row["value"]))
+        assert m.route_theta_usd[c] == pytest.approx(float(row["prior_value"]))
+    assert m.route_theta_usd != m.theta_usd
+    bare = t.copy()
+    bare.loc[th, "prior_value"] = ""
+    m2 = _model(bare)
+    assert m2.route_theta_usd == m2.theta_usd == m.theta_usd
+    bad = t.copy()
+    i = bad.index[th][0]
+    bad.loc[i, "prior_value"] = "-1"
+    with pytest.raises(InputError, match=rf"prior_value must be a number > 0 or blank \(lines "
+                                         rf"{i + 2}\)"):
+        _model(bad)
+
+
+def test_a_theta_of_its_own_moves_the_shares_not_the_route_sets(data):
+    """The same prior, two values of theta: the same routes in both runs (every class and OD
+    pair), their shares different; so the counts are continuous in a fitted theta. A route
+    set that followed theta changed the path-size factors of the routes a newly forced route
+    overlaps, and the counts jumped where theta crossed its threshold."""
+    t = _table()
+    th = t["parameter"] == "theta"
+    runs = []
+    for f in (1.0, 1.3):
+        u = t.copy()
+        u.loc[th, "value"] = [repr(float(v) * f) for v in t.loc[th, "prior_value"]]
+        runs.append(run_scenario(data, load_scenario("baseline"), lp=False, backcasts=False,
+                                 choice_parameters=u))
+
+    def route_set(run):
+        rs = run.ue.route_set
+        od = rs.route_od
+        return [(rs.class_names[rs.od_class[w]], rs.zone_ids[rs.od_origin[w]],
+                 rs.zone_ids[rs.od_destination[w]], tuple(rs.arcs(r).tolist()))
+                for r, w in enumerate(od)]
+
+    a, b = (route_set(r) for r in runs)
+    assert len(a) > 10_000 and a == b
+    fa, fb = (r.ue.route_flow for r in runs)
+    assert np.abs(fa - fb).max() > 1e3  # tonnes: the shares moved with theta
+    assert runs[0].settings["choice_parameters"]["route_set_theta_usd"] == \
+        runs[1].settings["choice_parameters"]["route_set_theta_usd"]
+
+
 def test_a_family_with_no_route_for_an_od_it_serves_is_an_input_error(tmp_path, data):
     folder = tmp_path / "corridor"
     shutil.copytree(builtin_corridor_folder(), folder)

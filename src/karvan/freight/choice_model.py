@@ -65,6 +65,14 @@ class CorridorChoice:
         replace the link's gauge-change component.
     beta
         Path-size exponent within the nests.
+    route_theta_usd
+        Commodity -> the dispersion per USD/t that decides which forced alternatives enter the
+        route sets (a family's route within ``FORCE_WITHIN / theta`` of the cheapest): the
+        theta rows' ``prior_value`` where the table gives one (a calibrated table), else their
+        value; None: ``theta_usd``. The route sets then do not move with a fitted or drawn
+        theta: a route that enters or leaves a set changes the path-size factors of the routes
+        it overlaps, so route sets that followed theta made the model's counts jump as theta
+        crossed each route's threshold.
     """
 
     families: pd.DataFrame
@@ -74,6 +82,7 @@ class CorridorChoice:
     gauge: pd.DataFrame
     beta: float = 1.0
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    route_theta_usd: dict[str, float] | None = None
 
     @property
     def family_ids(self) -> list[str]:
@@ -88,6 +97,12 @@ class CorridorChoice:
     def theta_per_hour(self, classes: Sequence[TrafficClass]) -> dict[str, float]:
         """Dispersion per hour of generalized cost for each class: theta_usd x VoT."""
         return {c.name: self.theta_usd[_commodity(c.name)] * c.value_of_time for c in classes}
+
+    def route_set_theta_per_hour(self, classes: Sequence[TrafficClass]) -> dict[str, float]:
+        """The dispersion per hour that decides which forced alternatives enter the route sets
+        (``route_theta_usd`` x VoT; ``theta_per_hour`` where it is None)."""
+        th = self.theta_usd if self.route_theta_usd is None else self.route_theta_usd
+        return {c.name: th[_commodity(c.name)] * c.value_of_time for c in classes}
 
     def constants(self, classes: Sequence[TrafficClass]) -> pd.DataFrame:
         """Constants (hours) per family and class: the family's money terms / VoT."""
@@ -115,6 +130,8 @@ class CorridorChoice:
             "model": "nested logit over route families (karvan.choice), path-size within nests",
             "beta_path_size": self.beta,
             "theta_usd": self.theta_usd,
+            "route_set_theta_usd": (self.theta_usd if self.route_theta_usd is None
+                                    else self.route_theta_usd),
             "nest_scale": self.nest_scale,
             "family_terms_usd_per_t": {
                 f"{r.commodity}|{r.family_id}": round(float(r.total_usd_per_t), 6)
@@ -246,7 +263,17 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
                     best, best_spec = v, spec
         return best, total
 
-    theta_usd = {}
+    # the route sets' dispersion: a theta row's prior_value where given (blank: its value)
+    prior = (pd.to_numeric(table["prior_value"], errors="coerce") if "prior_value" in table
+             else pd.Series(np.nan, index=table.index))
+    given = (table["prior_value"].notna() & (table["prior_value"].astype(str).str.strip() != "")
+             if "prior_value" in table else pd.Series(False, index=table.index))
+    bad = th & given & ~(prior > 0)
+    if bad.any():
+        problems.append(f"{file}: a theta row's prior_value must be a number > 0 or blank "
+                        f"(lines {lines(bad)}): it sets the route sets' dispersion.")
+    par["route_theta"] = np.where(given & (prior > 0), prior, par["value"])
+    theta_usd, route_theta_usd = {}, {}
     thr = par[th]
     for c in coms:
         r = thr[thr["commodity"].isin([c, "*"])]
@@ -254,7 +281,9 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
             problems.append(f"{file}: no theta for commodity {c!r}; add a row parameter=theta, "
                             f"commodity={c}, value in 1/(USD/t).")
             continue
-        theta_usd[c] = float(r.sort_values("commodity", key=lambda s: s == "*")["value"].iloc[0])
+        r = r.sort_values("commodity", key=lambda s: s == "*")
+        theta_usd[c] = float(r["value"].iloc[0])
+        route_theta_usd[c] = float(r["route_theta"].iloc[0])
     rows = []
     for c in coms:
         vor = pick("value_of_reliability", fam_ids[0], c)[0]
@@ -298,7 +327,7 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
     if bad_vot:
         raise InputError(f"commodity.csv: vot_usd_per_t_h must be > 0 for {format_ids(bad_vot)}.")
     return CorridorChoice(families.reset_index(drop=True), theta_usd, terms, nest_scale, g,
-                          beta, table)
+                          beta, table, route_theta_usd)
 
 
 # -------------------------------------------------------------------------- route families

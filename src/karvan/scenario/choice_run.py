@@ -303,7 +303,10 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
     have = {(ids[f], rs.class_names[rs.od_class[w]], z[rs.od_origin[w]],
              z[rs.od_destination[w]]) for f, w in set(zip(fam.tolist(), ro.tolist(),
                                                           strict=True)) if f >= 0}
-    routes, wps, missing = forced_routes(cnet, demand, classes, model, theta_h, zone_country,
+    # which forced alternatives enter: at the route sets' own dispersion (the prior's), so
+    # that a fitted or drawn theta does not change the route sets
+    routes, wps, missing = forced_routes(cnet, demand, classes, model,
+                                         model.route_set_theta_per_hour(classes), zone_country,
                                          have)
     rs = add_routes_to(rs, routes)
     if wps:
