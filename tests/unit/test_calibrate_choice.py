@@ -468,3 +468,27 @@ def test_start_from_reports_every_problem_at_once():
     assert "asc_usd_per_t|instc_east: no row" in msg
     assert "theta|factor: its rows in the start table have different ratios" in msg
     assert "asc_usd_per_t|upper_lars_road: start 900 outside" in msg
+
+
+def test_the_reset_table_gives_every_fitted_row_its_prior_value():
+    """A table without prior_value: the rows the fit sets get their value as prior_value, the
+    others none, and the values the fit tries leave it alone (what reads the prior from the
+    table, the corridor's route sets, sees one prior at every value tried)."""
+    from karvan.calibrate.choice import apply_parameters, reset_to_prior
+
+    t = prior_table()
+    assert "prior_value" not in t
+    r = reset_to_prior(t, PARAMS)
+    th = (r["parameter"] == "theta").to_numpy()
+    fitted = th | r["family"].isin(["west", "east"]).to_numpy()
+    np.testing.assert_allclose(pd.to_numeric(r.loc[fitted, "prior_value"]),
+                               pd.to_numeric(r.loc[fitted, "value"]))
+    assert (r.loc[~fitted, "prior_value"] == "").all()
+    tried = apply_parameters(r, PARAMS, [30.0, -20.0, 2.0])
+    pd.testing.assert_series_equal(tried["prior_value"], r["prior_value"])
+    np.testing.assert_allclose(pd.to_numeric(tried.loc[th, "value"]),
+                               2.0 * pd.to_numeric(r.loc[th, "value"]))
+    # a calibrated table keeps its prior_value and goes back to it
+    cal = tried.copy()
+    back = reset_to_prior(cal, PARAMS)
+    np.testing.assert_allclose(pd.to_numeric(back["value"]), pd.to_numeric(r["value"]))

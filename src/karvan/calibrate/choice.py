@@ -273,18 +273,26 @@ def apply_parameters(table: pd.DataFrame, params: Sequence[ChoiceParameter], x: 
 
 def reset_to_prior(table: pd.DataFrame, params: Sequence[ChoiceParameter]) -> pd.DataFrame:
     """The table with every row a parameter sets back at its ``prior_value`` (where the column
-    gives one): a calibrated table becomes the prior it was fitted from."""
-    if "prior_value" not in table:
-        return table.copy()
+    gives one): a calibrated table becomes the prior it was fitted from. Rows a parameter sets
+    that give no ``prior_value`` get their value as one (the column is added where missing),
+    so that what reads the prior from the table (the route sets' dispersion,
+    :class:`~karvan.freight.choice_model.CorridorChoice`) sees the same prior at every value
+    the fit tries."""
     out = table.copy()
-    vals = pd.to_numeric(out["value"], errors="coerce").to_numpy(dtype=float).copy()
-    prior = pd.to_numeric(out["prior_value"], errors="coerce").to_numpy(dtype=float)
     sel = np.zeros(len(out), bool)
     for p in params:
         sel |= p.rows(out)
-    sel &= np.isfinite(prior)
-    vals[sel] = prior[sel]
+    vals = pd.to_numeric(out["value"], errors="coerce").to_numpy(dtype=float).copy()
+    if "prior_value" not in out:
+        out["prior_value"] = ""
+    prior = pd.to_numeric(out["prior_value"], errors="coerce").to_numpy(dtype=float)
+    has = sel & np.isfinite(prior)
+    vals[has] = prior[has]
     out["value"] = vals
+    fill = sel & ~np.isfinite(prior)
+    if fill.any():
+        out["prior_value"] = out["prior_value"].astype(object)
+        out.loc[fill, "prior_value"] = vals[fill]
     return out
 
 
