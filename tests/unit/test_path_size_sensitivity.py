@@ -1,0 +1,32 @@
+"""benchmarks/path_size_sensitivity.py: removing no route gives the run as it is (so what the
+script reports for a threshold is the routes' doing), and a threshold removes routes."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "path_size_sensitivity.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("path_size_sensitivity", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_removing_nothing_changes_nothing_and_a_threshold_removes_routes(script):
+    import karvan.scenario.choice_run as cr
+
+    solve = cr.fixed_cost_equilibrium
+    table, counts = script.ratios([None, 0.0, 1e-3])
+    assert cr.fixed_cost_equilibrium is solve  # the solver is put back
+    assert {"OBS_INSTC_2023", "OBS_BAKU_PORT_2024"} <= set(table.index)
+    np.testing.assert_allclose(table["< 0 removed"], table["shipped"], rtol=1e-9)
+    assert counts["shipped"] == []
+    assert all(n == kept for n, kept in counts["< 0 removed"])
+    assert all(kept < n for n, kept in counts["< 0.001 removed"])
+    assert not np.allclose(table["< 0.001 removed"], table["shipped"], rtol=1e-3)
