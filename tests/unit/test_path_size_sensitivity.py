@@ -30,3 +30,14 @@ def test_removing_nothing_changes_nothing_and_a_threshold_removes_routes(script)
     assert all(n == kept for n, kept in counts["< 0 removed"])
     assert all(kept < n for n, kept in counts["< 0.001 removed"])
     assert not np.allclose(table["< 0.001 removed"], table["shipped"], rtol=1e-3)
+    # the routes kept in the base year are those at or above 1e-3 of their pair in the run's own
+    # route table (and each pair's largest): the pruning reads each route's own flow
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario import load_scenario
+    from karvan.scenario.run import run_scenario
+
+    run = run_scenario(load_corridor(), load_scenario("baseline"), lp=False, backcasts=False)
+    r = run.tables["routes"]
+    pair = [r["commodity"], r["origin"], r["destination"]]
+    top = r["share"] == r.groupby(pair)["share"].transform("max")
+    assert counts["< 0.001 removed"][0][1] == int(((r["share"] >= 1e-3) | top).sum())
