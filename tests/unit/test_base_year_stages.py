@@ -1,21 +1,15 @@
 """benchmarks/base_year_stages.py: the rule that says whether the logit model at the priors moves a
 row of the calibration table toward the reported volume, and the copies it runs on."""
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "base_year_stages.py"
+from tests.benchmark_scripts import load
 
 
 @pytest.fixture(scope="module")
 def stages():
-    spec = importlib.util.spec_from_file_location("base_year_stages", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("base_year_stages")
 
 
 @pytest.mark.parametrize(("det", "logit", "kind", "expected"), [

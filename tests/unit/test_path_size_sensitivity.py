@@ -1,21 +1,15 @@
 """benchmarks/path_size_sensitivity.py: removing no route gives the run as it is (so what the
 script reports for a threshold is the routes' doing), and a threshold removes routes."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "path_size_sensitivity.py"
+from tests.benchmark_scripts import load
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("path_size_sensitivity", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("path_size_sensitivity")
 
 
 def test_removing_nothing_changes_nothing_and_a_threshold_removes_routes(script):
