@@ -79,7 +79,7 @@ def ratios(thresholds: Sequence[float | None], data: Path | None = None
         role = cal["role"]
     out = pd.DataFrame(cols)
     out.insert(0, "role", role)
-    return out.dropna(subset=[c for c in cols][:1]), counts
+    return out.dropna(subset=[next(iter(cols))]), counts  # the rows the first run compares
 
 
 def main(argv: Sequence[str] | None = None) -> None:

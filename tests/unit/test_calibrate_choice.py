@@ -468,6 +468,9 @@ def test_start_from_reports_every_problem_at_once():
     assert "asc_usd_per_t|instc_east: no row" in msg
     assert "theta|factor: its rows in the start table have different ratios" in msg
     assert "asc_usd_per_t|upper_lars_road: start 900 outside" in msg
+    with pytest.raises(InputError) as e:
+        start_from(table, table.drop(columns=["value", "family"]), params)
+    assert "no column 'value'" in str(e.value) and "no column 'family'" in str(e.value)
 
 
 def test_the_reset_table_gives_every_fitted_row_its_prior_value():

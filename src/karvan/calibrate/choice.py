@@ -220,7 +220,7 @@ def start_from(table: pd.DataFrame, start: pd.DataFrame, params: Sequence[Choice
     base = prior.set_index(list(KEY))["value"]
     base = pd.to_numeric(base, errors="coerce")
     got = start
-    for c in KEY:
+    for c in (*KEY, "value"):
         if c not in got:
             problems.append(f"the start table has no column {c!r}.")
     if problems:
