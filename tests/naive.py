@@ -278,18 +278,23 @@ def penalty_routes(n, tails, heads, costs, blocked, origin, dest, max_routes, ma
     return routes
 
 
-def path_sizes(routes, weight) -> list[float]:
-    """Ben-Akiva and Bierlaire's path size of each route of one OD pair:
-    sum over its arcs of (weight / route weight) / (routes using the arc)."""
-    use: dict[int, int] = defaultdict(int)
-    for r in routes:
-        for e in set(r):
-            use[e] += 1
+def path_sizes(routes, weight, gamma: float = 0.0) -> list[float]:
+    """Path size of each route of one OD pair, in the obvious way: sum over its arcs of
+    (weight / route weight) / (sum over the routes using the arc of (its weight / theirs) **
+    gamma); gamma 0 is Ben-Akiva and Bierlaire's (routes using the arc), gamma > 0 Ramming's
+    generalized path size."""
+    totals = [sum(weight[e] for e in r) for r in routes]
     out = []
-    for r in routes:
-        total = sum(weight[e] for e in r)
-        out.append(sum(weight[e] / total / use[e] for e in r) if total > 0 else
-                   sum(1.0 / len(r) / use[e] for e in r))
+    for i, r in enumerate(routes):
+        total = totals[i]
+        ok = gamma != 0 and all(t > 0 for t in totals)
+
+        def denom(e, i=i, ok=ok):
+            return sum((totals[i] / totals[j]) ** gamma if ok else 1.0
+                       for j, q in enumerate(routes) if e in set(q))
+
+        out.append(sum(weight[e] / total / denom(e) for e in set(r)) if total > 0 else
+                   sum(1.0 / len(r) / denom(e) for e in set(r)))
     return out
 
 

@@ -42,3 +42,24 @@ def test_sue_needs_theta_and_theta_needs_sue(tmp_path):
     code, out = run("assign", SMALL, "--method", "sue", "--theta", "-1", "--out",
                     tmp_path / "c", "-q")
     assert code == 2 and "theta" in out
+
+
+def test_path_size_gamma_reaches_the_equilibrium_and_is_checked(tmp_path):
+    code, out = run("assign", SMALL, "--method", "sue", "--theta", "0.5", "--gap", "1e-8",
+                    "--path-size-gamma", "3", "--out", tmp_path / "g", "-q")
+    assert code == 0, out
+    assert json.loads((tmp_path / "g" / "manifest.json").read_text())["gamma"] == 3.0
+    code, out = run("assign", SMALL, "--method", "sue", "--theta", "0.5", "--gap", "1e-8",
+                    "--out", tmp_path / "z", "-q")
+    assert json.loads((tmp_path / "z" / "manifest.json").read_text())["gamma"] == 0.0
+    a, b = (pd.read_csv(tmp_path / d / "routes.csv").set_index(["origin", "destination",
+                                                                 "links"])["share"]
+            for d in ("g", "z"))
+    common = a.index.intersection(b.index)
+    assert len(common) >= 8 and not a[common].to_numpy() == pytest.approx(
+        b[common].to_numpy(), abs=1e-6)
+    code, out = run("assign", SMALL, "--path-size-gamma", "1", "--out", tmp_path / "b", "-q")
+    assert code == 2 and "--path-size-gamma goes with --method sue" in out
+    code, out = run("assign", SMALL, "--method", "sue", "--theta", "0.5",
+                    "--path-size-gamma", "-1", "--out", tmp_path / "c", "-q")
+    assert code == 2 and "gamma" in out

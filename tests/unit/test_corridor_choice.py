@@ -315,3 +315,31 @@ def test_a_commodity_constant_replaces_the_family_constant_for_that_commodity_on
     # the trucks' family keeps its own constant for containers as for the rest
     road = _value("asc_usd_per_t", family="middle_corridor_road")
     assert terms[("containers", "middle_corridor_road")] == pytest.approx(road)
+
+
+def test_the_tables_path_size_gamma_reaches_the_solver(data):
+    """``path_size_gamma`` (0 in the shipped table: Ben-Akiva and Bierlaire's path size) is
+    the model's and the manifest's; a positive value changes the shares over the same routes;
+    a negative or scoped row is an input error with its line."""
+    t = _table()
+    gm = t["parameter"] == "path_size_gamma"
+    assert gm.sum() == 1 and float(t.loc[gm, "value"].item()) == 0.0
+    assert _model(t).gamma == 0.0
+    u = t.copy()
+    u.loc[gm, "value"] = "4"
+    assert _model(u).gamma == 4.0
+    runs = [run_scenario(data, load_scenario("baseline"), lp=False, backcasts=False,
+                         choice_parameters=x) for x in (t, u)]
+    assert runs[1].settings["choice_parameters"]["gamma_path_size"] == 4.0
+    a, b = (r.ue for r in runs)
+    assert a.route_set.n_routes == b.route_set.n_routes
+    assert np.abs(a.route_flow - b.route_flow).max() > 1e3  # tonnes
+    i = t.index[gm][0]
+    bad = t.copy()
+    bad.loc[i, "value"] = "-0.5"
+    with pytest.raises(InputError, match=rf"path_size_gamma must be >= 0 \(lines {i + 2}\)"):
+        _model(bad)
+    bad = t.copy()
+    bad.loc[i, "commodity"] = "grain"
+    with pytest.raises(InputError, match=rf"applies to every route \(lines {i + 2}\)"):
+        _model(bad)

@@ -173,6 +173,7 @@ def fixed_cost_equilibrium(
     classes: Sequence[TrafficClass] | None = None,
     capacities: Capacities | None = None,
     beta: float = 1.0,
+    gamma: float = 0.0,
     groups: np.ndarray | None = None,
     scale: np.ndarray | None = None,
     max_iter: int = 100,
@@ -182,7 +183,7 @@ def fixed_cost_equilibrium(
 
     Parameters
     ----------
-    network, demand, classes, theta, beta
+    network, demand, classes, theta, beta, gamma
         As for :func:`karvan.choice.stochastic_equilibrium`; every link must have a constant
         time (``vdf`` constant).
     routes
@@ -208,6 +209,12 @@ def fixed_cost_equilibrium(
         A link whose time depends on flow; bad theta, routes or capacities.
     """
     t0 = _time.perf_counter()
+    bad = [f"{name} must be a number >= 0, got {v!r}." for name, v in
+           (("beta (the path-size exponent)", beta),
+            ("gamma (the generalized path size's exponent)", gamma))
+           if not (np.isfinite(v) and v >= 0)]
+    if bad:
+        raise InputError(bad)
     ca = setup(network, demand, classes)
     g = ca.graph
     if isinstance(network, Network) and "vdf" in network.links:
@@ -230,7 +237,8 @@ def fixed_cost_equilibrium(
     n = rs.n_routes
     rc0 = KL.route_costs(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, rs.route_fixed,
                          free, np.empty(n))
-    ps = KL.path_size(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, free, ca.n_chunks)
+    ps = KL.path_size(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, free, ca.n_chunks,
+                      gamma)
     lnps = beta * np.log(ps)
     # route x constraint incidence: one entry per arc of the route in the constraint
     lens = np.diff(rs.route_ptr)
@@ -342,5 +350,5 @@ def fixed_cost_equilibrium(
         route_share=p, gap=0.0, link_gap=0.0, divergence=0.0, aec=aec, iterations=it,
         converged=converged, convergence=conv, capacities=cap_table,
         unserved=unserved_table(rs, h), od_expected_cost=expected,
-        params={"method": "dual-newton", "beta": beta, "overlap": "cost",
+        params={"method": "dual-newton", "beta": beta, "gamma": gamma, "overlap": "cost",
                 "threads": ca.n_chunks, "tol": tol})

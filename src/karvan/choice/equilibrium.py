@@ -118,11 +118,13 @@ class _State:
     """Route flows, arc volumes and costs, constraint state: everything an iteration updates."""
 
     def __init__(self, ca: ClassArrays, rs: RouteSet, theta: np.ndarray, beta: float,
-                 overlap: str, cons: CompiledCapacities, nests: Nests | None = None) -> None:
+                 overlap: str, cons: CompiledCapacities, nests: Nests | None = None,
+                 gamma: float = 0.0) -> None:
         g = ca.graph
         self.nests = nests
         self.cnests = compile_nests(nests, rs) if nests is not None else None
         self.ca, self.g, self.theta, self.beta, self.overlap = ca, g, theta, beta, overlap
+        self.gamma = gamma
         self.cons = cons
         self.mu = np.zeros(cons.n)
         self.rho = np.zeros(cons.n)
@@ -147,7 +149,7 @@ class _State:
             self.cnests = CompiledNests(self.cnests.names, route_families(rs, self.nests),
                                         self.cnests.scale, self.cnests.asc, self.cnests.nest)
         ps = KL.path_size(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, self.weight,
-                          self.ca.n_chunks)
+                          self.ca.n_chunks, self.gamma)
         self.lnps = self.beta * np.log(ps)
         self.rc = np.empty(rs.n_routes)
 
@@ -408,7 +410,7 @@ def _with_unserved(rs: RouteSet, ca: ClassArrays, caps: Capacities, theta: np.nd
 def _solve(ca: ClassArrays, theta: np.ndarray, *, routes, method: str, beta: float,
            overlap: str, capacities: Capacities | None, gap: float, max_iter: int,
            max_time_s: float | None, callback, strict: bool,
-           nests: Nests | None = None) -> ChoiceResult:
+           nests: Nests | None = None, gamma: float = 0.0) -> ChoiceResult:
     t0 = _time.perf_counter()
     opts = routes if isinstance(routes, RouteOptions) else RouteOptions()
     if isinstance(routes, RouteSet):
@@ -421,7 +423,7 @@ def _solve(ca: ClassArrays, theta: np.ndarray, *, routes, method: str, beta: flo
     if capacities is not None:
         cons = compile_capacities(capacities, ca.graph)
         rs = _with_unserved(rs, ca, capacities, theta)
-    st = _State(ca, rs, theta, beta, overlap, cons, nests)
+    st = _State(ca, rs, theta, beta, overlap, cons, nests, gamma)
     if cons.n:
         free = ca.free_costs()
         rc = KL.route_costs(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs,
@@ -547,14 +549,16 @@ def _result(st: _State, x, meas, rows, it, converged, gap, method, opts, capacit
         route_flow=st.h.copy(), route_cost=rc, route_share=share, gap=meas[0],
         link_gap=meas[1], divergence=meas[2], aec=meas[3], iterations=it, converged=converged,
         convergence=conv, capacities=cap_table, unserved=unserved,
-        params={"method": method, "gap": gap, "beta": st.beta, "overlap": st.overlap,
+        params={"method": method, "gap": gap, "beta": st.beta, "gamma": st.gamma,
+                "overlap": st.overlap,
                 "routes": {"max_routes": opts.max_routes, "method": opts.method,
                            "penalty": opts.penalty, "grow": opts.grow},
                 "threads": ca.n_chunks,
                 "steps": dict(zip(STEP_NAMES, st.stats[:len(STEP_NAMES)].tolist(), strict=True))})
 
 
-def _check_common(gap: float, max_iter: int, beta: float, overlap: str) -> None:
+def _check_common(gap: float, max_iter: int, beta: float, overlap: str,
+                  gamma: float = 0.0) -> None:
     problems = []
     if not (gap >= 0):
         problems.append(f"gap must be >= 0, got {gap}.")
@@ -562,6 +566,9 @@ def _check_common(gap: float, max_iter: int, beta: float, overlap: str) -> None:
         problems.append(f"max_iter must be an integer >= 0, got {max_iter!r}.")
     if not (np.isfinite(beta) and beta >= 0):
         problems.append(f"beta (the path-size exponent) must be a number >= 0, got {beta!r}.")
+    if not (np.isfinite(gamma) and gamma >= 0):
+        problems.append(f"gamma (the generalized path size's exponent) must be a number >= 0, "
+                        f"got {gamma!r}.")
     if overlap not in ("cost", "length"):
         problems.append(f"overlap must be cost or length, got {overlap!r}.")
     if problems:
@@ -578,6 +585,7 @@ def stochastic_equilibrium(
     loading: Literal["psl", "dial"] = "psl",
     method: Literal["newton", "msa", "sra"] | None = None,
     beta: float = 1.0,
+    gamma: float = 0.0,
     overlap: Literal["cost", "length"] = "cost",
     capacities: Capacities | None = None,
     nests: Nests | None = None,
@@ -615,6 +623,11 @@ def stochastic_equilibrium(
     beta
         Exponent of the path size (1: Ben-Akiva and Bierlaire's path-size logit; 0: plain
         multinomial logit over the route set).
+    gamma
+        Exponent of Ramming's (2002) generalized path size: a route j counts on the arcs of
+        route i with weight ``(L_i / L_j) ** gamma`` (L the routes' free-flow weights), so that
+        routes far longer than i barely lower its path size. 0 (the default): Ben-Akiva and
+        Bierlaire's path size, every route of the pair on an arc counting 1.
     overlap
         Arc weight of the path size: ``cost`` (free-flow generalized cost) or ``length``.
     capacities
@@ -671,9 +684,12 @@ def stochastic_equilibrium(
     if loading == "dial" and method == "newton":
         raise InputError("Dial's loading iterates by method='msa' or 'sra' (it has no route "
                          "flows for the Newton sweep).")
+    if loading == "dial" and gamma != 0:
+        raise InputError("gamma (the generalized path size) weighs the routes of a route set; "
+                         "Dial's loading has none: use loading='psl' or gamma=0.")
     if loading == "psl" and method == "sra":
         raise InputError("method='sra' is for loading='dial'; use newton or msa.")
-    _check_common(gap, max_iter, beta, overlap)
+    _check_common(gap, max_iter, beta, overlap, gamma)
     ca = setup(network, demand, classes, toll_factor=toll_factor,
                distance_factor=distance_factor, links=links)
     th = per_class(theta, ca.classes, "theta")
@@ -685,7 +701,7 @@ def stochastic_equilibrium(
                           method=method)
     return _solve(ca, th, routes=routes, method=method, beta=beta, overlap=overlap,
                   capacities=capacities, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
-                  callback=callback, strict=strict, nests=nests)
+                  callback=callback, strict=strict, nests=nests, gamma=gamma)
 
 
 def deterministic_equilibrium(
@@ -766,6 +782,7 @@ def logit_loading(
     classes: Sequence[TrafficClass] | None = None,
     routes: RouteOptions | RouteSet | None = None,
     beta: float = 1.0,
+    gamma: float = 0.0,
     overlap: Literal["cost", "length"] = "cost",
     toll_factor: float = 0.0,
     distance_factor: float = 0.0,
@@ -789,14 +806,14 @@ def logit_loading(
     NoPathError
         When some OD pair with demand has no route.
     """
-    _check_common(0.0, 0, beta, overlap)
+    _check_common(0.0, 0, beta, overlap, gamma)
     ca = setup(network, demand, classes, toll_factor=toll_factor,
                distance_factor=distance_factor, links=links)
     th = per_class(theta, ca.classes, "theta")
     t0 = _time.perf_counter()
     opts = routes if isinstance(routes, RouteOptions) else RouteOptions()
     rs = _align(routes, ca) if isinstance(routes, RouteSet) else build_route_set(ca, opts)
-    st = _State(ca, rs, th, beta, overlap, no_capacities(ca.graph.n_arcs))
+    st = _State(ca, rs, th, beta, overlap, no_capacities(ca.graph.n_arcs), gamma=gamma)
     st.t[:] = ca.graph.free_flow_time
     st.dt[:] = 0.0
     rc = st.route_costs().copy()

@@ -87,6 +87,9 @@ def assign(
                                              "--theta).")] = "algorithm-b",
     theta: Annotated[float | None, typer.Option(help="With --method sue: logit dispersion per "
                                                      "unit of cost.")] = None,
+    path_size_gamma: Annotated[float | None, typer.Option(
+        help="With --method sue: exponent of the generalized path size (Ramming 2002); 0, "
+             "the default, is Ben-Akiva and Bierlaire's path size.")] = None,
     gap: Annotated[float, typer.Option(help="Target relative gap.")] = 1e-4,
     max_iter: Annotated[int, typer.Option(help="Most iterations.")] = 1000,
     max_time: Annotated[float | None, typer.Option(help="Most seconds.")] = None,
@@ -118,9 +121,9 @@ def assign(
     for n in notes:
         console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
     classes = [karvan.TrafficClass(**c) for c in prob.classes] or None
-    if method == "sue" or theta is not None:
+    if method == "sue" or theta is not None or path_size_gamma is not None:
         _sue(prob, classes, network, trips, theta, method, gap, max_iter, max_time, out_dir,
-             quiet)
+             quiet, path_size_gamma)
         return
     target = gap
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[msg]}"),
@@ -146,13 +149,14 @@ _write_results = write_results
 
 
 def _sue(prob, classes, network: Path, trips: Path | None, theta: float | None, method: str,
-         gap: float, max_iter: int, max_time: float | None, out_dir: Path, quiet: bool) -> None:
+         gap: float, max_iter: int, max_time: float | None, out_dir: Path, quiet: bool,
+         path_size_gamma: float | None = None) -> None:
     """``karvan assign --method sue --theta T``: link flows, convergence and routes.
 
     Raises
     ------
     InputError
-        Without --theta, or with --theta and another method.
+        Without --theta, or with --theta or --path-size-gamma and another method.
     typer.Exit
         With 1 when the equilibrium did not reach the gap.
     """
@@ -166,7 +170,8 @@ def _sue(prob, classes, network: Path, trips: Path | None, theta: float | None, 
     from karvan.io.atomic import atomic_folder
 
     if method != "sue":
-        raise InputError(f"--theta goes with --method sue, not {method}.")
+        what = "--theta" if theta is not None else "--path-size-gamma"
+        raise InputError(f"{what} goes with --method sue, not {method}.")
     if theta is None:
         raise InputError("--method sue needs --theta (the logit dispersion per unit of cost).")
     t0 = time.perf_counter()
@@ -179,7 +184,8 @@ def _sue(prob, classes, network: Path, trips: Path | None, theta: float | None, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = stochastic_equilibrium(prob.network, prob.demand, theta=theta, classes=classes,
-                                     gap=gap, max_iter=max_iter, max_time_s=max_time,
+                                     gamma=path_size_gamma or 0.0, gap=gap, max_iter=max_iter,
+                                     max_time_s=max_time,
                                      toll_factor=prob.toll_factor,
                                      distance_factor=prob.distance_factor, callback=progress)
     elapsed = time.perf_counter() - t0

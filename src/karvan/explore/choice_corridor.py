@@ -255,8 +255,8 @@ class ChoiceCorridorModel(CorridorModel):
             warnings.simplefilter("ignore", UserWarning)  # unserved demand: an output
             res = fixed_cost_equilibrium(g, d.demand, classes=classes,
                                          theta=model.theta_per_hour(classes), routes=rs_d,
-                                         capacities=caps, beta=model.beta, groups=groups,
-                                         scale=scale)
+                                         capacities=caps, beta=model.beta, gamma=model.gamma,
+                                         groups=groups, scale=scale)
         out = self._choice_outputs(g, res, d)
         out["_gap"] = float(res.gap)
         out["_iterations"] = float(res.iterations)

@@ -46,7 +46,8 @@ NOT_BY_CLASS = ("nest_scale",)
 #: bounds a drawn value is kept within (the choice model's domain)
 BOUNDS = {"theta": (1e-9, math.inf), "nest_scale": (0.05, 1.0),
           "value_of_reliability": (0.0, math.inf), "reliability_buffer_h": (0.0, math.inf),
-          "gauge_break_h": (0.0, math.inf), "gauge_break_usd_per_t": (0.0, math.inf)}
+          "gauge_break_h": (0.0, math.inf), "gauge_break_usd_per_t": (0.0, math.inf),
+          "path_size_gamma": (0.0, math.inf)}
 #: relative standard errors within this of each other are one fitted factor's
 _RSE_RTOL = 1e-6
 

@@ -65,6 +65,10 @@ class CorridorChoice:
         replace the link's gauge-change component.
     beta
         Path-size exponent within the nests.
+    gamma
+        Exponent of the generalized path size (Ramming 2002; ``path_size_gamma`` in the table,
+        default 0: Ben-Akiva and Bierlaire's path size); see
+        :func:`karvan.choice.stochastic_equilibrium`.
     route_theta_usd
         Commodity -> the dispersion per USD/t that decides which forced alternatives enter the
         route sets (a family's route within ``FORCE_WITHIN / theta`` of the cheapest): the
@@ -83,6 +87,7 @@ class CorridorChoice:
     beta: float = 1.0
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     route_theta_usd: dict[str, float] | None = None
+    gamma: float = 0.0
 
     @property
     def family_ids(self) -> list[str]:
@@ -129,6 +134,7 @@ class CorridorChoice:
         return {
             "model": "nested logit over route families (karvan.choice), path-size within nests",
             "beta_path_size": self.beta,
+            "gamma_path_size": self.gamma,
             "theta_usd": self.theta_usd,
             "route_set_theta_usd": (self.theta_usd if self.route_theta_usd is None
                                     else self.route_theta_usd),
@@ -238,6 +244,17 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
     bad = sc & ~((par["value"] > 0) & (par["value"] <= 1))
     if bad.any():
         problems.append(f"{file}: nest_scale must be in (0, 1] (lines {lines(bad)}).")
+    gm = par["parameter"] == "path_size_gamma"
+    bad = gm & ~(par["value"] >= 0)
+    if bad.any():
+        problems.append(f"{file}: path_size_gamma must be >= 0 (lines {lines(bad)}): 0 is "
+                        "Ben-Akiva and Bierlaire's path size, larger values let routes far "
+                        "dearer than a route count less on its links.")
+    bad = gm & ((par["family"] != "*") | (par["nest"] != "*") | (par["link_ids"] != "*")
+                | (par["commodity"] != "*"))
+    if bad.any():
+        problems.append(f"{file}: path_size_gamma applies to every route (lines "
+                        f"{lines(bad)}); write * for family, nest, link_ids and commodity.")
     key = ["parameter", "family", "nest", "link_ids", "commodity"]
     dup = par.duplicated(key, keep=False) & ~par["parameter"].isin(ADDITIVE)
     if dup.any():
@@ -326,8 +343,9 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
     bad_vot = [c for c in coms if not (vot.get(c, np.nan) > 0)]
     if bad_vot:
         raise InputError(f"commodity.csv: vot_usd_per_t_h must be > 0 for {format_ids(bad_vot)}.")
+    gamma = float(par.loc[gm, "value"].iloc[0]) if gm.any() else 0.0
     return CorridorChoice(families.reset_index(drop=True), theta_usd, terms, nest_scale, g,
-                          beta, table, route_theta_usd)
+                          beta, table, route_theta_usd, gamma)
 
 
 # -------------------------------------------------------------------------- route families

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from karvan.errors import Problems, format_ids
@@ -36,6 +37,7 @@ PARAMETERS = {
     "asc_usd_per_t": "USD/t",
     "theta": "1/(USD/t)",
     "nest_scale": "1",
+    "path_size_gamma": "1",
 }
 _FAMILY_COLUMNS = ("family_id", "name", "nest", "priority", "via_link_ids", "also_via_link_ids",
                    "avoid_link_ids", "source", "source_date", "confidence", "method")
@@ -198,6 +200,9 @@ def read_choice_parameters(folder: str | os.PathLike | None = None) -> pd.DataFr
     scale = par["parameter"] == "nest_scale"
     if ((par.loc[scale, "value"] <= 0) | (par.loc[scale, "value"] > 1)).any():
         p.add("choice_parameter.csv: nest_scale must be in (0, 1].")
+    gam = par["parameter"] == "path_size_gamma"
+    if ((par.loc[gam, "value"] < 0) | ~np.isfinite(par.loc[gam, "value"])).any():
+        p.add("choice_parameter.csv: path_size_gamma must be a number >= 0.")
     p.raise_if_any()
     return par
 

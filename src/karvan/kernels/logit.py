@@ -107,56 +107,79 @@ def surcharges(cons_ptr, cons_arcs, cons_cap, mu, rho, S, surch, dsurch):
 
 
 @njit(**JIT)
-def _path_size_chunk(c, n_chunks, od_ptr, od_class, route_ptr, route_arcs, weight, ps):
+def _path_size_chunk(c, n_chunks, od_ptr, od_class, route_ptr, route_arcs, weight, gamma, ps):
     n_od = od_ptr.shape[0] - 1
-    count = np.zeros(weight.shape[1], np.int64)
+    share = np.zeros(weight.shape[1])
+    length = np.zeros(route_ptr.shape[0] - 1)
+    rel = np.ones(route_ptr.shape[0] - 1)
     for w in range(c, n_od, n_chunks):
         k = od_class[w]
         r0 = od_ptr[w]
         r1 = od_ptr[w + 1]
+        # route lengths; relevance (L_min / L_j) ** gamma, 1 for every route where a route of
+        # the pair has no positive length (the path size of Ben-Akiva and Bierlaire then)
+        shortest = np.inf
+        positive = True
         for r in range(r0, r1):
+            total = 0.0
             for x in range(route_ptr[r], route_ptr[r + 1]):
-                count[route_arcs[x]] += 1
+                total += weight[k, route_arcs[x]]
+            length[r] = total
+            if route_ptr[r + 1] > route_ptr[r]:
+                if total > 0.0:
+                    shortest = min(shortest, total)
+                else:
+                    positive = False
+        for r in range(r0, r1):
+            if gamma != 0.0 and positive and length[r] > 0.0:
+                rel[r] = (shortest / length[r]) ** gamma
+            else:
+                rel[r] = 1.0
+            for x in range(route_ptr[r], route_ptr[r + 1]):
+                share[route_arcs[x]] += rel[r]
         for r in range(r0, r1):
             p0 = route_ptr[r]
             p1 = route_ptr[r + 1]
             if p1 == p0:
                 ps[r] = 1.0
                 continue
-            total = 0.0
-            for x in range(p0, p1):
-                total += weight[k, route_arcs[x]]
+            total = length[r]
             s = 0.0
             if total > 0.0:
                 for x in range(p0, p1):
                     a = route_arcs[x]
-                    s += weight[k, a] / total / count[a]
+                    s += weight[k, a] / total * rel[r] / share[a]
             else:
                 for x in range(p0, p1):
-                    s += 1.0 / (p1 - p0) / count[route_arcs[x]]
+                    s += 1.0 / (p1 - p0) * rel[r] / share[route_arcs[x]]
             ps[r] = s
         for r in range(r0, r1):
             for x in range(route_ptr[r], route_ptr[r + 1]):
-                count[route_arcs[x]] = 0
+                share[route_arcs[x]] = 0.0
 
 
 @njit(**PJIT)
-def _path_size_par(n_chunks, od_ptr, od_class, route_ptr, route_arcs, weight, ps):
+def _path_size_par(n_chunks, od_ptr, od_class, route_ptr, route_arcs, weight, gamma, ps):
     for c in prange(n_chunks):
-        _path_size_chunk(c, n_chunks, od_ptr, od_class, route_ptr, route_arcs, weight, ps)
+        _path_size_chunk(c, n_chunks, od_ptr, od_class, route_ptr, route_arcs, weight, gamma, ps)
 
 
-def path_size(od_ptr, od_class, route_ptr, route_arcs, weight, n_chunks):
-    """Path size of every route (Ben-Akiva and Bierlaire 1999):
-    PS_i = sum over arcs a of i of (l_a / L_i) / N_a, with l_a = ``weight[class, a]``, L_i the
-    route's total weight and N_a the number of routes of the OD pair that use arc a. A route of
-    zero total weight counts its arcs equally; a route without arcs has PS 1."""
+def path_size(od_ptr, od_class, route_ptr, route_arcs, weight, n_chunks, gamma=0.0):
+    """Path size of every route: the generalized path size of Ramming (2002),
+    PS_i = sum over arcs a of i of (l_a / L_i) / sum over the routes j of the OD pair that use a
+    of (L_i / L_j) ** gamma, with l_a = ``weight[class, a]`` and L the routes' total weights.
+    ``gamma`` 0 (the default) is Ben-Akiva and Bierlaire's (1999) path size, the denominator the
+    number of routes N_a that use the arc; with gamma > 0 a route longer than route i counts
+    less on i's arcs, so alternatives far dearer than i barely lower its path size. A route of
+    zero total weight counts its arcs equally; where a route of the pair has zero total weight
+    the pair's routes all count 1 (gamma 0); a route without arcs has PS 1."""
     ps = np.ones(route_ptr.shape[0] - 1)
+    gamma = float(gamma)
     n = n_workers(route_arcs, n_chunks)
     if n == 1:
-        _path_size_chunk(0, 1, od_ptr, od_class, route_ptr, route_arcs, weight, ps)
+        _path_size_chunk(0, 1, od_ptr, od_class, route_ptr, route_arcs, weight, gamma, ps)
     else:
-        _path_size_par(n, od_ptr, od_class, route_ptr, route_arcs, weight, ps)
+        _path_size_par(n, od_ptr, od_class, route_ptr, route_arcs, weight, gamma, ps)
     return ps
 
 

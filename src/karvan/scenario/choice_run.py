@@ -326,8 +326,8 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # unserved demand: reported below
         res = fixed_cost_equilibrium(cnet, demand, classes=classes, theta=theta_h, routes=rs,
-                                     capacities=caps, beta=model.beta, groups=groups,
-                                     scale=scale)
+                                     capacities=caps, beta=model.beta, gamma=model.gamma,
+                                     groups=groups, scale=scale)
     if not res.converged:
         log.warning("%s: the capacities of the choice equilibrium did not settle in %d "
                     "iterations (largest excess %.3g)", net.name, res.iterations,
