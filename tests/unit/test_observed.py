@@ -210,6 +210,36 @@ def test_back_cast_scales_demand_back_by_its_level(data, base):
     assert cal.at["OBS_TRADE_IR_TM_2022", "modelled_tonnes"] == pytest.approx(want)
 
 
+def test_a_trade_row_keeps_its_pairs_level_where_a_commodity_has_its_own(data, base):
+    """Kazakhstan -> Iran grain of 2022 has a level of its own (Kazakhstan's count, rule
+    "Grain to Iran at the exporters' counts"), 3.6 times the base year's; the trade row of
+    2022 (Iran's customs count) still counts the flows it built at the pair's level of that
+    year, not at the grain's."""
+    from karvan.freight.demand_build import observed_shares, read_demand_inputs
+
+    zc = data.zone_country()
+    sh = observed_shares(read_demand_inputs())
+    sh = sh[sh["observed_id"] == "OBS_TRADE_IR_KZ_2022"]
+    base_share = dict(zip(zip(sh["origin_zone_id"], sh["destination_zone_id"],
+                              sh["commodity_id"], strict=True), sh["share"], strict=True))
+    lv = data.demand_levels.set_index(["origin_country", "destination_country",
+                                       "commodity_id", "year"])["index"]
+    assert lv[("KZ", "IR", "grain", 2022)] > 3 * lv[("KZ", "IR", "*", 2022)]
+    dem = base.inputs.demand
+    want = 0.0
+    for r in dem.itertuples():
+        k = (r.origin_zone_id, r.destination_zone_id, r.commodity_id)
+        if k in base_share:
+            want += r.tonnes_per_year * base_share[k] * lv[(zc[k[0]], zc[k[1]], "*", 2022)]
+    cal = base.tables["calibration"].set_index("observed_id")
+    assert cal.at["OBS_TRADE_IR_KZ_2022", "modelled_tonnes"] == pytest.approx(want, rel=1e-9)
+    # and the grain cells themselves carry the exporters' count in the back-cast
+    shares = data.observed.set_index("observed_id").at["OBS_TRADE_IR_KZ_2022", "cell_shares"]
+    k = next(k for k in shares if k[2] == "grain")
+    assert shares[k] == pytest.approx(
+        base_share[k] * lv[("KZ", "IR", "*", 2022)] / lv[("KZ", "IR", "grain", 2022)])
+
+
 def test_run_summary_shows_fit_and_validation_apart(base):
     from karvan.scenario.summary import summary_tables
 
@@ -248,9 +278,19 @@ def test_a_trade_row_counts_the_flows_it_built_not_the_pairs_transit(data, base)
                                "tonnes_per_year"]]
     got, pair = _trade_modelled([row, *whole], base.flows.graph, base.inputs.links, cells,
                                 data.zone_country())
-    # against the generator's country-level tonnes (demand rows are rounded to 10 t)
-    assert got == pytest.approx(cited, rel=1e-4)
-    assert pair == pytest.approx(cited + transit, rel=1e-4)
+    # against the generator's country-level tonnes (demand rows are rounded to 10 t); the row
+    # is of 2023, where grain has a level of its own (the exporters' count): the flows the row
+    # built keep the pair's level, so on these base-year cells their grain counts at the ratio
+    # of the pair's level to the grain's (test_a_trade_row_keeps_its_pairs_level_...)
+    lv = data.demand_levels.set_index(["origin_country", "destination_country",
+                                       "commodity_id", "year"])["index"]
+    grain = ft.loc[ft["flow_id"] == "RU>IR", "tonnes_per_year"].sum() * 0.5  # trade_mix
+    ratio = lv[("RU", "IR", "*", 2023)] / lv[("RU", "IR", "grain", 2023)]
+    assert ratio < 0.95
+    assert got == pytest.approx(cited - grain * (1 - ratio), rel=1e-4)
+    assert pair == pytest.approx(cited + transit
+                                 + ft.loc[ft["flow_id"] == "RU>IR_GRAIN",
+                                          "tonnes_per_year"].sum(), rel=1e-4)
 
 
 def test_without_the_generator_inputs_a_trade_row_counts_the_pair(tmp_path, data, base):

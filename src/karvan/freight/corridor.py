@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError
@@ -152,7 +153,37 @@ def _check_demand_level(checker, levels, base_year: int, years_back: int) -> Non
                     "origin_country", "destination_country", "commodity_id"))))
 
 
-def _with_trade_scope(observed: pd.DataFrame, folder: Path) -> pd.DataFrame:
+def most_specific_rule(rules: pd.DataFrame, o: str, d: str, c: str) -> int:
+    """Position of the most specific row of ``rules`` (origin_country, destination_country,
+    commodity_id, * matching any) that matches (o, d, c); -1 where none does."""
+    return int(most_specific_rules(rules, [o], [d], [c])[0])
+
+
+def most_specific_rules(rules: pd.DataFrame, o, d, c) -> np.ndarray:
+    """:func:`most_specific_rule` of every (o[r], d[r], c[r]) at once: for each, the position of
+    the matching row of ``rules`` with the most named (not ``*``) fields, the first such row
+    on a tie; -1 where none matches."""
+    keys = [np.asarray(x, dtype=object) for x in (o, d, c)]
+    n = len(keys[0])
+    best = np.full(n, -1, dtype=np.int64)
+    best_score = np.full(n, -1, dtype=np.int64)
+    cols = zip(rules["origin_country"], rules["destination_country"], rules["commodity_id"],
+               strict=True)
+    for q, fields in enumerate(cols):
+        hit = np.ones(n, dtype=bool)
+        score = 0
+        for value, key in zip(fields, keys, strict=True):
+            if value != "*":
+                hit &= key == value
+                score += 1
+        better = hit & (score > best_score)
+        best[better] = q
+        best_score[better] = score
+    return best
+
+
+def _with_trade_scope(observed: pd.DataFrame, folder: Path, zones: pd.DataFrame | None = None,
+                      levels: pd.DataFrame | None = None) -> pd.DataFrame:
     """``observed`` with a column ``cell_shares``: for each row that flows of
     ``demand_inputs/`` cite (the flows its figure built), the share of each demand cell's
     tonnes that those flows carry. A trade row (a country pair) then counts those flows and
@@ -160,6 +191,12 @@ def _with_trade_scope(observed: pd.DataFrame, folder: Path) -> pd.DataFrame:
     rows count routes and leave it aside (:func:`karvan.freight.observed.parse_observations`).
     Without the generator's inputs, or for a row that no flow cites, a trade row counts the
     pair's demand.
+
+    In a back-cast year where ``demand_level.csv`` gives a cell a commodity's own level (more
+    specific than its country pair's ``*`` row), the cited flows keep the pair's ``*`` level
+    and the rest of the cell takes the remainder: the share is multiplied by the ``*`` row's
+    index over the cell's (rule "Grain to Iran at the exporters' counts", docs/dataset.md: the
+    pair rows are Iran's customs counts, the commodity rows add what the exporters count).
     """
     from karvan.freight.demand_build import INPUT_FOLDER, observed_shares, read_demand_inputs
 
@@ -170,7 +207,37 @@ def _with_trade_scope(observed: pd.DataFrame, folder: Path) -> pd.DataFrame:
                                 g["commodity_id"], strict=True), g["share"], strict=True))
              for oid, g in shares.groupby("observed_id", sort=False)}
     cell = [by_id.get(str(oid)) for oid in observed["observed_id"]]
+    if levels is not None and zones is not None and len(levels):
+        country = dict(zip(zones["zone_id"], zones["country"], strict=True))
+        years = pd.to_numeric(observed["year"], errors="coerce")
+        cell = [_at_pair_level(c, y, levels, country) if c is not None and pd.notna(y) else c
+                for c, y in zip(cell, years, strict=True)]
     return observed.assign(cell_shares=pd.Series(cell, index=observed.index, dtype=object))
+
+
+def _at_pair_level(shares: dict, year: float, levels: pd.DataFrame, country: dict) -> dict:
+    """``shares`` (cell -> share of its tonnes) with each cell whose level in ``year`` is a
+    commodity's own row scaled by the pair's ``*`` row's index over it (see
+    :func:`_with_trade_scope`); cells without both rows as they are."""
+    at = levels[pd.to_numeric(levels["year"], errors="coerce") == int(year)].reset_index(
+        drop=True)
+    if not len(at) or not shares:
+        return shares
+    cells = list(shares)
+    o = [country.get(zo) for zo, _, _ in cells]
+    d = [country.get(zd) for _, zd, _ in cells]
+    c = [com for _, _, com in cells]
+    index = at["index"].to_numpy(dtype=float)
+    own = most_specific_rules(at, o, d, c)
+    star = np.flatnonzero(at["commodity_id"].to_numpy() == "*")
+    q = most_specific_rules(at.iloc[star].reset_index(drop=True), o, d, c)
+    pair = np.where(q >= 0, star[np.maximum(q, 0)], -1) if len(star) else q
+    out = {}
+    for k, q, p in zip(cells, own, pair, strict=True):
+        scale = (index[p] / index[q] if q >= 0 and p >= 0 and at.at[q, "commodity_id"] != "*"
+                 and index[q] > 0 else 1.0)
+        out[k] = shares[k] * scale
+    return out
 
 
 def apply_od_estimate(demand: pd.DataFrame, estimate: pd.DataFrame) -> pd.DataFrame:
@@ -251,7 +318,7 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     demand = frames["demand"]
     if "od_estimate" in frames:
         demand = apply_od_estimate(demand, frames["od_estimate"])
-    observed = _with_trade_scope(frames["observed"], folder)
+    observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"))
     return CorridorData(nodes=nodes, links=links, zones=zones, commodities=frames["commodity"],
                         tariffs=frames["tariff"], demand=demand,
                         growth=frames["growth"], observed=observed,

@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError, format_ids
-from karvan.freight.corridor import YEARS_AFTER_BASE, YEARS_BEFORE_BASE, CorridorData
+from karvan.freight.corridor import (  # noqa: F401 (most_specific_rule: re-exported)
+    YEARS_AFTER_BASE,
+    YEARS_BEFORE_BASE,
+    CorridorData,
+    most_specific_rule,
+    most_specific_rules,
+)
 from karvan.scenario.spec import Scenario
 
 
@@ -61,35 +67,6 @@ def _targets(links: pd.DataFrame, mod, i: int, problems: list[str]) -> pd.Index:
             m &= links["mode"].isin(mod.modes)
         sel = sel.union(links.index[m])
     return sel
-
-
-def most_specific_rule(rules: pd.DataFrame, o: str, d: str, c: str) -> int:
-    """Position of the most specific row of ``rules`` (origin_country, destination_country,
-    commodity_id, * matching any) that matches (o, d, c); -1 where none does."""
-    return int(most_specific_rules(rules, [o], [d], [c])[0])
-
-
-def most_specific_rules(rules: pd.DataFrame, o, d, c) -> np.ndarray:
-    """:func:`most_specific_rule` of every (o[r], d[r], c[r]) at once: for each, the position of
-    the matching row of ``rules`` with the most named (not ``*``) fields, the first such row
-    on a tie; -1 where none matches."""
-    keys = [np.asarray(x, dtype=object) for x in (o, d, c)]
-    n = len(keys[0])
-    best = np.full(n, -1, dtype=np.int64)
-    best_score = np.full(n, -1, dtype=np.int64)
-    cols = zip(rules["origin_country"], rules["destination_country"], rules["commodity_id"],
-               strict=True)
-    for q, fields in enumerate(cols):
-        hit = np.ones(n, dtype=bool)
-        score = 0
-        for value, key in zip(fields, keys, strict=True):
-            if value != "*":
-                hit &= key == value
-                score += 1
-        better = hit & (score > best_score)
-        best[better] = q
-        best_score[better] = score
-    return best
 
 
 def level_rows(data: CorridorData, demand: pd.DataFrame, year: int) -> np.ndarray:
