@@ -184,6 +184,10 @@ def _stop_pool(pool: ProcessPoolExecutor, processes: list, *, wait: bool) -> Non
     if wait:
         pool.shutdown(wait=True)
         return
+    # the pool's management thread: shutdown(wait=False) forgets it without joining it, and one
+    # still closing its wake-up pipe when the interpreter exits races concurrent.futures' exit
+    # hook (an OSError traceback after Ctrl-C); joined below (a private attribute, as _processes)
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         with contextlib.suppress(Exception):
@@ -197,7 +201,15 @@ def _stop_pool(pool: ProcessPoolExecutor, processes: list, *, wait: bool) -> Non
             if p.is_alive():
                 p.kill()
                 p.join()
+    # a task still queued for the dead workers can block the queue's feeder thread on a full
+    # pipe that this process keeps open for reading, and with it the management thread and the
+    # interpreter's exit: close that end, as concurrent.futures does for a broken pool
+    call_queue = getattr(pool, "_call_queue", None)
+    with contextlib.suppress(Exception):
+        call_queue._reader.close()
     pool.shutdown(wait=True)  # the pool's thread sees its workers gone and ends
+    if manager is not None:
+        manager.join(30.0)
 
 
 def _commit(solved: _Solved, listed: list[RunStore], store_dir: Path, out_dir: Path,
