@@ -284,7 +284,9 @@ def test_a_trade_row_counts_the_flows_it_built_not_the_pairs_transit(data, base)
     # of the pair's level to the grain's (test_a_trade_row_keeps_its_pairs_level_...)
     lv = data.demand_levels.set_index(["origin_country", "destination_country",
                                        "commodity_id", "year"])["index"]
-    grain = ft.loc[ft["flow_id"] == "RU>IR", "tonnes_per_year"].sum() * 0.5  # trade_mix
+    mix = read_demand_inputs().mix
+    grain = ft.loc[ft["flow_id"] == "RU>IR", "tonnes_per_year"].sum() * float(mix.loc[
+        (mix["flow_id"] == "RU>IR") & (mix["commodity_id"] == "grain"), "share"].item())
     ratio = lv[("RU", "IR", "*", 2023)] / lv[("RU", "IR", "grain", 2023)]
     assert ratio < 0.95
     assert got == pytest.approx(cited - grain * (1 - ratio), rel=1e-4)
