@@ -125,6 +125,51 @@ def test_each_command_takes_the_width_of_its_own_environment():
     assert (out.width, console.width) == (PIPE_WIDTH, PIPE_WIDTH_STDERR)
 
 
+def _commands(group, path=()):
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, (*path, name))
+        else:
+            yield (*path, name)
+
+
+def test_every_commands_help_is_prose_without_the_docstrings_sections():
+    """``--help`` shows a command's docstring up to its numpydoc sections (``Raises`` is for
+    the API's readers), each paragraph's lines joined so that the terminal wraps them."""
+    import typer.main
+
+    commands = list(_commands(typer.main.get_command(app)))
+    assert len(commands) >= 12 and ("runs", "rm") in commands
+    for path in commands:
+        r = invoke(*path, "--help")
+        assert r.exit_code == 0, (path, r.output)
+        assert "Raises" not in r.output and "------" not in r.output, (path, r.output)
+        assert "``" not in r.output, path
+    # two lines of the docstring (broken after "least") read as one line at 200 columns
+    r = invoke("calibrate", "--help")
+    assert "(generalized least squares with demand.csv as the prior" in r.output
+
+
+def test_tidy_help_keeps_list_items_and_paragraphs():
+    from karvan.cli._app import tidy_help
+
+    text = "First.\n\nA list:\n- one\n  two\n- three\n\nLast line\nhere.\n\nReturns\n-------\nx"
+    assert tidy_help(text) == "First.\n\nA list:\n- one\n  two\n- three\n\nLast line here."
+    assert tidy_help(None) is None and tidy_help("") == ""
+
+
+def test_output_closed_by_its_reader_ends_quietly(monkeypatch):
+    """``karvan ... | head``: a write that meets the closed pipe ends the command with 1 and
+    no message (it is not the user's input: no ``error:``, no exit 2)."""
+    def closed(*a, **k):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("karvan.io.validate.validate_input", closed)
+    r = invoke("validate", SMALL)
+    assert r.exit_code == 1, r.output
+    assert "error" not in r.output and "Traceback" not in r.output
+
+
 def test_shorten_keeps_short_lines():
     assert shorten("a\nb") == "a\nb"
     assert shorten("y" * 401).endswith("... (1 more characters)")

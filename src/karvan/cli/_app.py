@@ -9,7 +9,9 @@ Exit codes
 0
     done.
 1
-    done, but not as asked (an equilibrium that did not converge; an answer of "no").
+    done, but not as asked (an equilibrium that did not converge; an answer of "no"); or
+    standard output was closed by its reader (``karvan ... | head``): the rest is dropped
+    without a message.
 2
     bad input: a :class:`~karvan.errors.KarvanError` (an :class:`~karvan.errors.InputError`
     names the file, line and id), a file that cannot be read or written, or a bad option.
@@ -26,6 +28,7 @@ processes, then the process ends as SIGTERM ends it (:mod:`karvan.scenario._sign
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -106,8 +109,60 @@ def _write_traceback(exc: BaseException) -> str | None:
         return None
 
 
+#: a numpydoc section header of a command's docstring ("Raises" over a line of dashes): the help
+#: a user reads ends before it (the sections are for the API's readers)
+_SECTION = re.compile(r"^[ \t]*[A-Z][A-Za-z ]*\n[ \t]*-{3,}[ \t]*$", re.MULTILINE)
+#: a line that starts a list item or is indented: kept on a line of its own
+_OWN_LINE = re.compile(r"^(\s|[-*] |\d+[.)] )")
+
+
+def tidy_help(text: str | None) -> str | None:
+    r"""A command's docstring as its ``--help`` shows it: cut before the first numpydoc section
+    (``Raises``, ``Returns``, ...), the lines of each paragraph joined (the terminal wraps
+    them to its width; list items and indented lines keep their own lines), reST's double
+    backquotes made single.
+
+    Examples
+    --------
+    >>> tidy_help("Run it.\n\nWrites a and\nb.\n\nRaises\n------\nInputError\n    Bad.")
+    'Run it.\n\nWrites a and b.'
+    >>> tidy_help("Lists:\n- one\n- two")
+    'Lists:\n- one\n- two'
+    """
+    if not text:
+        return text
+    import inspect
+
+    text = inspect.cleandoc(text)
+    m = _SECTION.search(text)
+    if m:
+        text = text[:m.start()]
+    paragraphs = []
+    for para in re.split(r"\n[ \t]*\n", text.strip()):
+        lines = para.split("\n")
+        joined = [lines[0]]
+        for line in lines[1:]:
+            if _OWN_LINE.match(line) or joined[-1].startswith("\b"):
+                joined.append(line)
+            else:
+                joined[-1] = f"{joined[-1].rstrip()} {line.strip()}"
+        paragraphs.append("\n".join(joined))
+    return "\n\n".join(paragraphs).replace("``", "`")
+
+
+def _tidy_helps(group) -> None:
+    for cmd in group.commands.values():
+        cmd.help = tidy_help(cmd.help)
+        if hasattr(cmd, "commands"):
+            _tidy_helps(cmd)
+
+
 class KarvanGroup(TyperGroup):
     """The command group that turns exceptions into messages and exit codes (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _tidy_helps(self)
 
     def invoke(self, ctx: typer.Context) -> Any:
         """Run the command; map its exceptions to a message and an exit code.
@@ -125,6 +180,8 @@ class KarvanGroup(TyperGroup):
             As :class:`typer.Abort`.
         OSError
             As :class:`KarvanError`.
+        BrokenPipeError
+            Passed on: typer ends the process with 1, without a message.
         """
         from karvan.errors import KarvanError
 
@@ -140,6 +197,8 @@ class KarvanGroup(TyperGroup):
             console.print("[yellow]interrupted[/]: nothing was half-written (results are "
                           "written whole or not at all).", highlight=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            raise  # the reader of standard output has gone (``| head``): typer exits with 1
         except KarvanError as e:
             if debug:
                 raise
