@@ -281,7 +281,10 @@ def _grow_int(a, need):
         return a
     m = max(need, 2 * a.shape[0])
     b = np.empty(m, a.dtype)
-    b[:a.shape[0]] = a
+    # an element loop, not ``b[:len(a)] = a``: the slice assignment compiles numba's shape
+    # check with its formatted error message, ~5 s of the first run's compilation
+    for i in range(a.shape[0]):
+        b[i] = a[i]
     return b
 
 
