@@ -263,3 +263,92 @@ def test_expected_cost_holds_the_multipliers_and_the_nests():
     ivs = np.array(ivs)
     want = -(ivs.max() + math.log(np.exp(ivs - ivs.max()).sum())) / theta
     assert r.od_expected_cost == pytest.approx([want], rel=1e-12)
+
+
+def two_class_problem():
+    """Cars (PCE 1, 6 units) and trucks (PCE 2.5, 4 units) on two parallel links of 1 and 3
+    hours; l0 holds 9 capacity units."""
+    from karvan.assign import TrafficClass
+
+    net, _ = parallel()
+    dem = Demand((1, 2), {"cars": np.array([[0.0, 6.0], [0.0, 0.0]]),
+                          "trucks": np.array([[0.0, 4.0], [0.0, 0.0]])})
+    classes = [TrafficClass(name="cars", demand="cars", pce=1.0),
+               TrafficClass(name="trucks", demand="trucks", pce=2.5)]
+    return net, dem, classes, caps([("l0", "ab", 9.0)])
+
+
+def test_a_class_of_pce_above_one_gets_the_closed_form_multiplier_and_flows():
+    # every class chooses by logit at costs 1 + mu and 3 (the surcharge is per unit of
+    # demand, as in the engine's augmented Lagrangian); mu fills l0 to 9 capacity units:
+    # 6 P(mu; 1.0) + 2.5 * 4 P(mu; 0.7) = 9, P(mu; theta) = 1 / (1 + exp(-theta (2 - mu)))
+    from scipy.optimize import brentq
+
+    net, dem, classes, cap = two_class_problem()
+    theta = {"cars": 1.0, "trucks": 0.7}
+
+    def share(mu, th):
+        return 1.0 / (1.0 + math.exp(-th * (2.0 - mu)))
+
+    mu = brentq(lambda m: 6 * share(m, 1.0) + 2.5 * 4 * share(m, 0.7) - 9.0, 0.0, 50.0,
+                xtol=1e-14)
+    rs = generate_route_sets(net, dem, classes=classes,
+                             options=RouteOptions(max_routes=5, penalty=10.0))
+    r = fixed_cost_equilibrium(net, dem, theta=theta, classes=classes, routes=rs,
+                               capacities=cap, beta=0.0)
+    assert r.converged
+    assert r.capacities["multiplier"].iloc[0] == pytest.approx(mu, rel=1e-7)
+    assert r.capacities["volume"].iloc[0] == pytest.approx(9.0, rel=1e-7)
+    # each class's flow on l0, from the class flows
+    assert r.class_flows[0, 0] == pytest.approx(6 * share(mu, 1.0), rel=1e-7)
+    assert r.class_flows[1, 0] == pytest.approx(4 * share(mu, 0.7), rel=1e-7)
+
+
+def test_two_classes_of_different_pce_agree_with_the_augmented_lagrangian():
+    net, dem, classes, cap = two_class_problem()
+    theta = {"cars": 1.0, "trucks": 0.7}
+    rs = generate_route_sets(net, dem, classes=classes,
+                             options=RouteOptions(max_routes=5, penalty=10.0))
+    a = fixed_cost_equilibrium(net, dem, theta=theta, classes=classes, routes=rs,
+                               capacities=cap)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = stochastic_equilibrium(net, dem, theta=theta, classes=classes, routes=rs,
+                                   capacities=cap, gap=1e-11)
+    assert a.capacities["multiplier"].to_numpy() == pytest.approx(
+        b.capacities["multiplier"].to_numpy(), rel=1e-5)
+    assert a.class_flows == pytest.approx(b.class_flows, rel=1e-5)
+
+
+def test_the_dual_gradient_and_hessian_hold_with_a_pce_above_one():
+    """F's derivative is C - S (S counts PCE) and the Hessian is -dS/dmu, by differences."""
+    import scipy.sparse as sp
+
+    from karvan.choice._setup import setup
+    from karvan.choice.capacities import compile_capacities
+    from karvan.choice.dual import _Dual
+
+    net, dem, classes, cap = two_class_problem()
+    ca = setup(net, dem, classes)
+    cons = compile_capacities(cap, ca.graph)
+    rs = generate_route_sets(net, dem, classes=classes,
+                             options=RouteOptions(max_routes=5, penalty=10.0))
+    real = rs.route_source != SOURCE_UNSERVED
+    arcs = [rs.route_arcs[rs.route_ptr[r]:rs.route_ptr[r + 1]] for r in range(rs.n_routes)]
+    g = ca.graph
+    on_l0 = [real[r] and any(g.link_ids[g.arc_link[a]] == "l0" for a in arcs[r])
+             for r in range(rs.n_routes)]
+    M = np.array([[1.0 if on_l0[r] else 0.0] for r in range(rs.n_routes)])
+    rc0 = np.array([1.0 if M[r, 0] else (3.0 if real[r] else 50.0)
+                    for r in range(rs.n_routes)])
+    th = np.array([1.0, 0.7])
+    dual = _Dual(rs, rc0, np.zeros(rs.n_routes), th, ca.pce, sp.csr_matrix(M), cons.cap,
+                 np.full(rs.n_routes, -1), np.ones(1))
+    eps = 1e-6
+    for mu in (0.0, 0.8, 2.5):
+        F, p, _h, S, nest = dual.evaluate(np.array([mu]))
+        Fp = dual.evaluate(np.array([mu + eps]))
+        Fm = dual.evaluate(np.array([mu - eps]))
+        assert (Fp[0] - Fm[0]) / (2 * eps) == pytest.approx(cons.cap[0] - S[0], rel=1e-6)
+        H = dual.hessian(p, nest)
+        assert H[0, 0] == pytest.approx(-(Fp[3][0] - Fm[3][0]) / (2 * eps), rel=1e-6)

@@ -4,17 +4,20 @@ the dual: the multipliers minimise a smooth convex function of a few variables.
 With costs that do not depend on flow (the corridor's choice model, where congestion is the
 capacities' multipliers), the equilibrium with capacities is the minimum of
 
-    sum_r h_r c_r + sum_k (1 / theta_k) sum_r h_r (ln h_r - ln w_r)   (nested: its nested form)
+    sum_r e_r [h_r c_r + (1 / theta_k) h_r (ln h_r - ln w_r)]   (nested: its nested form)
 
-over route flows that carry the demand, subject to ``A h <= C``. Its Lagrangian dual is
+over route flows that carry the demand, subject to ``A h <= C``, where ``e_r`` is the capacity
+units (PCE) per unit of demand of the route's class and ``A`` counts them (the objective of the
+engine's augmented Lagrangian, :mod:`karvan.choice.equilibrium`: each class chooses by logit at
+costs ``c + M mu``, the surcharge per unit of demand whatever its PCE). Its Lagrangian dual is
 
-    F(mu) = sum_w (q_w / theta_w) LSE_w(c + M mu) + mu . C,   mu >= 0,
+    F(mu) = sum_w (e_w q_w / theta_w) LSE_w(c + M mu) + mu . C,   mu >= 0,
 
 with ``LSE_w`` the (nested) logsum of OD pair w, ``M`` the route-constraint incidence; ``F`` is
-convex with gradient ``C - S(mu)`` (S: the constraints' volumes under the logit loading at costs
-``c + M mu``) and Hessian ``sum_w q_w theta_w M' G_w M``, with ``G_w`` the Hessian of the OD
-pair's logsum in the utilities. For a nested logit with nests n of scale s_n in (0, 1], share
-``p_r = P_n P_{r|n}``,
+convex with gradient ``C - S(mu)`` (S: the constraints' volumes in capacity units under the
+logit loading at costs ``c + M mu``) and Hessian ``sum_w e_w q_w theta_w M' G_w M``, with
+``G_w`` the Hessian of the OD pair's logsum in the utilities. For a nested logit with nests n of
+scale s_n in (0, 1], share ``p_r = P_n P_{r|n}``,
 
     G_w = diag(p_r / s_n(r)) - sum_n (1 / s_n - 1) P_n pi_n pi_n' - p p'
 
@@ -72,6 +75,10 @@ class _Dual:
         self.pce_r = pce[cls]
         self.q = rs.od_demand
         self.th_w = theta[rs.od_class]
+        # capacity units per unit of demand of each OD pair's class: the logsum terms count in
+        # them, so that F's gradient is C - S with S in capacity units (see the module notes)
+        self.pce_w = pce[rs.od_class]
+        self.qp = self.q * self.pce_w
         self.order, self.start, self.b_od, self.b_nest = _group_order(rs, group)
         self.s_b = np.where(self.b_nest >= 0, scale[np.maximum(self.b_nest, 0)], 1.0)
         self.bstart_od = np.r_[0, np.flatnonzero(np.diff(self.b_od) != 0) + 1]
@@ -110,7 +117,7 @@ class _Dual:
         p[self.order] = within * np.repeat(p_nest, n_b)
         within_r = np.empty(len(e))
         within_r[self.order] = within
-        F = float(np.sum(self.q / self.th_w * lse) + mu @ self.cap)
+        F = float(np.sum(self.qp / self.th_w * lse) + mu @ self.cap)
         h = p * self.q[self.rs.route_od]
         S = self.M.T @ (self.pce_r * h)
         return F, p, h, S, (within_r, p_nest)
@@ -121,7 +128,7 @@ class _Dual:
         return -self._logsums(mu)[-1] / self.th_w
 
     def hessian(self, p, nest):
-        """sum_w q_w theta_w M' G_w M (see the module notes), over the routes that use a
+        """sum_w e_w q_w theta_w M' G_w M (see the module notes), over the routes that use a
         constraint (the others add nothing); ``p`` and ``nest`` as :meth:`evaluate` returns
         them."""
         rs = self.rs
@@ -138,13 +145,13 @@ class _Dual:
         if not len(used):
             return np.zeros((Md.shape[1], Md.shape[1]))
         s_r = self.s_b[self.blk_r[used]]
-        wgt = p[used] * self.q[od] * self.th_r[used] / s_r
+        wgt = p[used] * self.qp[od] * self.th_r[used] / s_r
         # einsum without BLAS: a threaded BLAS on a busy machine made this the slowest step
         H = np.einsum("ri,rj->ij", Md * wgt[:, None], Md, optimize=False)
         # minus sum_w q theta s_w s_w', s_w = sum_r p_r M_r (over the pairs that use one)
         Sw = np.add.reduceat(Md * p[used][:, None], start, axis=0)
         w = od[start]
-        H -= np.einsum("wi,wj->ij", Sw * (self.q[w] * self.th_w[w])[:, None], Sw,
+        H -= np.einsum("wi,wj->ij", Sw * (self.qp[w] * self.th_w[w])[:, None], Sw,
                        optimize=False)
         if len(ublk):
             # minus sum over nests n of scale s < 1: q theta (1 / s - 1) P_n m_n m_n',
@@ -153,7 +160,7 @@ class _Dual:
             mb = np.zeros((len(ublk), Md.shape[1]))
             np.add.at(mb, inv, Md[nested] * within_r[used[nested]][:, None])
             wb = self.b_od[ublk]
-            cb = self.q[wb] * self.th_w[wb] * (1.0 / self.s_b[ublk] - 1.0) * p_nest[ublk]
+            cb = self.qp[wb] * self.th_w[wb] * (1.0 / self.s_b[ublk] - 1.0) * p_nest[ublk]
             H -= np.einsum("bi,bj->ij", mb * cb[:, None], mb, optimize=False)
         return H
 
