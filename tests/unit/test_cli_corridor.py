@@ -15,7 +15,7 @@ ENV = {"COLUMNS": "200"}
 
 TABLES = {"links", "routes", "countries", "borders", "bottlenecks", "skims", "convergence",
           "demand", "no_path", "modifications", "calibration", "unserved", "lp_routes",
-          "shipper", "calibration_summary", "family_shares"}
+          "shipper", "calibration_summary", "calibration_cells", "family_shares"}
 #: the choice model's tables (karvan run --choice logit, the default)
 CHOICE_TABLES = {"capacities", "choice_unserved"}
 

@@ -95,6 +95,61 @@ def test_matrix_on_hand_made_routes(data, base):
         assert a[i] == pytest.approx(want[r[0]]), r[0]
 
 
+def test_a_rows_cells_are_what_its_modelled_tonnes_are_made_of(data, base):
+    """calibration_cells: the tonnes of each demand cell a row counts, on hand-made routes
+    (rail through Samur: 60 of Baku -> Moscow's 100 t, all 50 of Tehran -> Moscow's)."""
+    from karvan.freight.accounting import calibration_with_cells
+
+    g = base.flows.graph
+    cells = pd.DataFrame({"origin_zone_id": ["Z_AZ_BAKU", "Z_IR_TEHRAN"],
+                          "destination_zone_id": ["Z_RU_MOSCOW", "Z_RU_MOSCOW"],
+                          "commodity_id": ["general_cargo", "containers"],
+                          "tonnes_per_year": [100.0, 50.0]})
+    north_rail = _arc(g, "B_RU_AZ_SAMUR_RAIL", -1)
+    north_road = _arc(g, "B_RU_AZ_SAMUR_ROAD", -1)
+    astara_north = _arc(g, "B_AZ_IR_ASTARA_RAIL", -1)
+    az_rail = _arc(g, "R_AZ_ALAT_OSMANLI", 1)
+    routes = pd.DataFrame({
+        "class": ["general_cargo", "general_cargo", "containers"],
+        "origin": ["Z_AZ_BAKU", "Z_AZ_BAKU", "Z_IR_TEHRAN"],
+        "destination": ["Z_RU_MOSCOW"] * 3,
+        "arcs": [(az_rail, north_rail), (north_road,), (astara_north, az_rail, north_rail)],
+        "share": [0.6, 0.4, 1.0]})
+    flows = RunFlows("hand", 2024, routes, g, base.inputs.links, cells)
+    observed = _obs([
+        ("rail", "B_RU_AZ_SAMUR_RAIL", "both", "", "", "", 2024, 200, "true", "fit"),
+        ("road", "B_RU_AZ_SAMUR_ROAD", "both", "", "", "", 2024, 40, "true", "validate"),
+        ("astara", "B_AZ_IR_ASTARA_RAIL", "both", "general_cargo", "", "", 2024, 1, "true",
+         "fit"),
+        ("old", "B_RU_AZ_SAMUR_RAIL", "both", "", "", "", 2019, 1, "true", "fit"),
+    ])
+    table, cell_table = calibration_with_cells(
+        observed, {2024: flows}, link_table=data.links, zone_country=data.zone_country(),
+        commodities=data.commodity_ids)
+    rail = cell_table[cell_table["observed_id"] == "rail"]
+    assert list(rail["origin_zone_id"]) == ["Z_AZ_BAKU", "Z_IR_TEHRAN"]  # largest first
+    assert rail["modelled_tonnes"].tolist() == pytest.approx([60.0, 50.0])
+    assert rail["share_of_modelled"].tolist() == pytest.approx([60 / 110, 50 / 110])
+    assert rail["share_of_observed"].tolist() == pytest.approx([0.3, 0.25])
+    assert set(rail["origin_country"]) == {"AZ", "IR"} and set(rail["run"]) == {"hand"}
+    road = cell_table[cell_table["observed_id"] == "road"]
+    assert road["modelled_tonnes"].tolist() == pytest.approx([40.0])
+    # nothing counted (a commodity no route of it takes there) and not compared: no cells
+    assert not {"astara", "old"} & set(cell_table["observed_id"])
+    assert list(table["observed_id"]) == ["rail", "road", "astara", "old"]
+
+
+def test_the_base_years_cells_add_up_to_every_compared_row(base):
+    cal = base.tables["calibration"].set_index("observed_id")
+    cells = base.tables["calibration_cells"]
+    total = cells.groupby("observed_id")["modelled_tonnes"].sum()
+    comp = cal[cal["compared"] & (cal["modelled_tonnes"] > 0)]
+    assert set(total.index) == set(comp.index)
+    assert total.reindex(comp.index).to_numpy() == pytest.approx(
+        comp["modelled_tonnes"].to_numpy(), rel=1e-9)
+    assert (cells["run"] == cells["observed_id"].map(cal["run"])).all()
+
+
 def test_bad_rows_are_reported_together(data):
     rows = [
         ("a", "NO_SUCH_LINK", "both", "", "", "", 2024, 1, "true", "fit"),

@@ -27,10 +27,11 @@ from karvan.calibrate.statistics import (
     summarize,
     summary_dict,
 )
-from karvan.calibrate.table import calibration_tables
+from karvan.calibrate.table import calibration_report, calibration_tables
 
 __all__ = ["ChoiceFit", "ChoiceParameter", "OdmeResult", "ParameterFit", "abs_log_ratio",
-           "arc_proportions", "calibrated_table", "calibration_tables", "cv_summary",
+           "arc_proportions", "calibrated_table", "calibration_report", "calibration_tables",
+           "cv_summary",
            "estimate_od", "fit_choice_parameters", "fit_parameters", "fit_rows",
            "fit_to_table", "geh_tonnes", "gls_estimate", "judge_independence",
            "leave_one_source_out",

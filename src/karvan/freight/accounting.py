@@ -343,7 +343,29 @@ def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,
 def calibration(observed: pd.DataFrame, runs: Mapping[int, RunFlows], *,
                 link_table: pd.DataFrame, zone_country: Mapping[str, str],
                 commodities: Iterable[str]) -> pd.DataFrame:
-    """Modelled tonnes beside every reported volume, each counted in the scope of its figure.
+    """Modelled tonnes beside every reported volume, each counted in the scope of its figure:
+    the first table of :func:`calibration_with_cells` (see there).
+
+    Raises
+    ------
+    InputError
+        Every row that cannot be parsed or names unknown ids (:func:`parse_observations`).
+    """
+    return calibration_with_cells(observed, runs, link_table=link_table,
+                                  zone_country=zone_country, commodities=commodities)[0]
+
+
+#: columns of the second table of :func:`calibration_with_cells`
+CELL_COLUMNS = ["observed_id", "year", "run", "origin_zone_id", "destination_zone_id",
+                "origin_country", "destination_country", "commodity_id", "modelled_tonnes",
+                "share_of_modelled", "share_of_observed"]
+
+
+def calibration_with_cells(observed: pd.DataFrame, runs: Mapping[int, RunFlows], *,
+                           link_table: pd.DataFrame, zone_country: Mapping[str, str],
+                           commodities: Iterable[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Modelled tonnes beside every reported volume, each counted in the scope of its figure,
+    and what each compared row's modelled tonnes are made of.
 
     A row of year Y is compared with ``runs[Y]`` (the base-year run, or a back-cast); rows of a
     year without a run are listed with ``compared`` false. The modelled value counts the routes
@@ -365,11 +387,13 @@ def calibration(observed: pd.DataFrame, runs: Mapping[int, RunFlows], *,
 
     Returns
     -------
-    DataFrame
+    (DataFrame, DataFrame)
         One row per observation: ``observed_id, kind, element_ids, direction, scope,
         commodity_id, od_countries, mode, year, run, compared, independent, role, source,
         confidence, observed_tonnes, modelled_tonnes, difference_tonnes, ratio, used_for,
-        note``.
+        note``; and one row per compared observation and demand cell (OD pair and commodity)
+        that adds to it (:data:`CELL_COLUMNS`): the cell's tonnes that the row counts, their
+        share of the row's modelled and of its reported tonnes, largest first within a row.
 
     Raises
     ------
@@ -382,6 +406,8 @@ def calibration(observed: pd.DataFrame, runs: Mapping[int, RunFlows], *,
     modelled = np.full(len(obs), np.nan)
     run_name = np.full(len(obs), "", dtype=object)
     years = np.array([o.year for o in obs])
+    tonnes = np.array([o.tonnes for o in obs])
+    parts = []
     for year, flows in runs.items():
         sel = np.flatnonzero(years == year)
         if not len(sel):
@@ -389,8 +415,36 @@ def calibration(observed: pd.DataFrame, runs: Mapping[int, RunFlows], *,
         a = observation_matrix([obs[i] for i in sel], flows, zone_country)
         modelled[sel] = modelled_tonnes(a, flows)
         run_name[sel] = flows.name
+        cells = flows.cells.reset_index(drop=True)
+        contrib = a * cells["tonnes_per_year"].to_numpy(dtype=float)[None, :]
+        ri, ci = np.nonzero(contrib > 0)
+        if len(ri):
+            rows = sel[ri]
+            t = contrib[ri, ci]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                parts.append(pd.DataFrame({
+                    "observed_id": [obs[i].observed_id for i in rows],
+                    "year": year,
+                    "run": flows.name,
+                    "origin_zone_id": cells["origin_zone_id"].to_numpy()[ci],
+                    "destination_zone_id": cells["destination_zone_id"].to_numpy()[ci],
+                    "origin_country": cells["origin_zone_id"].map(zone_country).to_numpy()[ci],
+                    "destination_country": cells["destination_zone_id"].map(
+                        zone_country).to_numpy()[ci],
+                    "commodity_id": cells["commodity_id"].astype(str).to_numpy()[ci],
+                    "modelled_tonnes": t,
+                    "share_of_modelled": t / modelled[rows],
+                    "share_of_observed": t / tonnes[rows],
+                }))
     compared = np.isfinite(modelled)
-    tonnes = np.array([o.tonnes for o in obs])
+    order = {o.observed_id: i for i, o in enumerate(obs)}
+    cell_table = (pd.concat(parts, ignore_index=True) if parts
+                  else pd.DataFrame({c: [] for c in CELL_COLUMNS}))
+    if len(cell_table):
+        cell_table = (cell_table.assign(_o=cell_table["observed_id"].map(order))
+                      .sort_values(["_o", "modelled_tonnes"], ascending=[True, False],
+                                   kind="stable")
+                      .drop(columns="_o").reset_index(drop=True))
 
     def col(name: str) -> list:
         if name not in observed:
@@ -421,7 +475,7 @@ def calibration(observed: pd.DataFrame, runs: Mapping[int, RunFlows], *,
         "ratio": ratio,
         "used_for": col("used_for"),
         "note": col("note"),
-    })
+    }), cell_table
 
 
 def caspian_share(routes: pd.DataFrame, origin_country: str, destination_country: str,

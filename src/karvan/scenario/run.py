@@ -16,7 +16,7 @@ from karvan._version import __version__
 from karvan.assign import assign
 from karvan.assign.capacity import CapacityResult, solve_capacity_lp
 from karvan.assign.result import AssignmentResult
-from karvan.calibrate import calibration_tables, summary_dict
+from karvan.calibrate import calibration_report, summary_dict
 from karvan.errors import InputError
 from karvan.freight import accounting as acc
 from karvan.freight.corridor import CorridorData
@@ -213,7 +213,8 @@ def run_scenario(
             except InputError as e:
                 log.warning("back-cast %d does not apply to this dataset, its reported volumes "
                             "are not compared: %s", y, e)
-    tables["calibration"], tables["calibration_summary"] = calibration_tables(
+    (tables["calibration"], tables["calibration_summary"],
+     tables["calibration_cells"]) = calibration_report(
         data.observed, cal_runs, link_table=data.links, zone_country=zc,
         commodities=data.commodity_ids)
     if lp_res is not None:
