@@ -46,6 +46,28 @@ def test_calibration_section_marks_fit_and_validation_with_scope_on_hover(folder
     assert 'class="chart cal"' not in render_report([folders["rasht_astara"]], lang="en")
 
 
+def test_each_rows_hover_and_line_name_its_largest_parts(folders):
+    """The hover text lists a row's largest parts (country pair and commodity, summed over
+    the run's calibration_cells) and the table of rows the largest one."""
+    from karvan.report.calibration import largest_parts
+
+    cells = resolve_run(folders["baseline"]).table("calibration_cells")
+    html = render_report([folders["baseline"]], lang="en")
+    row = cells[cells["observed_id"] == "OBS_BAKU_PORT_2024"]
+    top = (row.groupby(["origin_country", "destination_country", "commodity_id"])
+           ["modelled_tonnes"].sum().sort_values(ascending=False))
+    (o, d, c), t = top.index[0], top.iloc[0]
+    first = f"{o}→{d} {c} {t / 1e6:,.3f} Mt"
+    assert largest_parts(cells, "en")["OBS_BAKU_PORT_2024"][0].startswith(first)
+    tip = next(t for t in re.findall(r'class="pt"[^>]*data-t="([^"]*)"', html)
+               if t.startswith("OBS_BAKU_PORT_2024"))
+    assert "Largest parts:" in tip and first in tip
+    assert tip.count("&#10;  ") == min(3, len(top))
+    assert "Largest part</th>" in html and f"<td>{first}" in html
+    # a run made before the table existed: no parts, the rest as before
+    assert largest_parts(None, "en") == {}
+
+
 def test_scatter_puts_every_point_inside_the_plot():
     import pandas as pd
 

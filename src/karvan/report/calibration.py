@@ -1,7 +1,8 @@
 """The report's calibration section: every reported volume against the run of its year, on log
-axes with the ±30 % band, fit and validation rows marked, each row's scope and source on hover;
-the statistics per set below. Reads the run's ``calibration`` and ``calibration_summary`` tables
-(:mod:`karvan.calibrate`); computes nothing but positions."""
+axes with the ±30 % band, fit and validation rows marked, each row's scope, source and largest
+parts on hover; the statistics per set below. Reads the run's ``calibration``,
+``calibration_summary`` and ``calibration_cells`` tables (:mod:`karvan.calibrate`); computes
+nothing but positions and the sums of the parts by country pair and commodity."""
 
 from __future__ import annotations
 
@@ -19,16 +20,40 @@ from karvan.report.page import num, pct, table, text
 SET_COLOUR = {"fit": "#2166ac", "fit_by_construction": "#8a96a3", "validate": "#d9730d"}
 SET_LABEL = {"fit": "cal_fit", "fit_by_construction": "cal_built", "validate": "cal_validate"}
 BAND = 0.3
+#: parts of a row shown on hover (its largest country pairs and commodities)
+N_PARTS = 3
 
 
 def _attr(s: str) -> str:
     return escape(s, quote=True).replace("\n", "&#10;")
 
 
-def scatter_svg(cal: pd.DataFrame, lang: str, *, size: float = 460.0) -> str:
+def largest_parts(cells: pd.DataFrame | None, lang: str, n: int = N_PARTS) -> dict[str, list]:
+    """The ``n`` largest parts of every row of ``calibration_cells``, summed by origin and
+    destination country and commodity: ``observed_id -> ["TM→GE fertilisers_chemicals 0.251
+    Mt (10 %)", ...]`` (empty where the run has no such table)."""
+    if cells is None or cells.empty:
+        return {}
+    g = (cells.groupby(["observed_id", "origin_country", "destination_country",
+                        "commodity_id"], sort=False)[["modelled_tonnes", "share_of_modelled"]]
+         .sum().reset_index()
+         .sort_values(["observed_id", "modelled_tonnes"], ascending=[True, False]))
+    out: dict[str, list] = {}
+    for oid, part in g.groupby("observed_id", sort=False):
+        out[str(oid)] = [
+            f"{x.origin_country}→{x.destination_country} {x.commodity_id} "
+            f"{fmt_num(x.modelled_tonnes / 1e6, lang, 3)} Mt "
+            f"({fmt_num(100 * x.share_of_modelled, lang, 0)} %)"
+            for x in part.head(n).itertuples(index=False)]
+    return out
+
+
+def scatter_svg(cal: pd.DataFrame, lang: str, *, size: float = 460.0,
+                parts: dict[str, list] | None = None) -> str:
     """Modelled (vertical) against observed (horizontal) tonnes of the compared rows, both on
     log axes in Mt/yr, with the diagonal, the ±30 % band and the factor-2 lines. A row modelled
-    at zero sits on the bottom edge, drawn hollow."""
+    at zero sits on the bottom edge, drawn hollow. ``parts`` (:func:`largest_parts`) adds each
+    row's largest parts to its hover text."""
     c = cal[cal["compared"].astype(bool)]
     if c.empty:
         return ""
@@ -84,10 +109,12 @@ def scatter_svg(cal: pd.DataFrame, lang: str, *, size: float = 460.0) -> str:
             str(r.observed_id), f"{label(SET_LABEL.get(s, 'cal_fit'), lang)} ({r.year}, "
             f"{r.run})",
             f"{label('cal_scope', lang)}: {r.scope}",
-            f"{label('cal_source', lang)}: {r.source}",
+            f"{label('cal_source', lang)}: {str(r.source).replace(';', '; ')}",
             f"{label('cal_observed', lang)}: {fmt_num(o, lang, 3)}",
             f"{label('cal_modelled', lang)}: {fmt_num(mo, lang, 3)}",
-            f"M/C: {fmt_num(ratio, lang, 2)}"])
+            f"M/C: {fmt_num(ratio, lang, 2)}"]
+            + ([f"{label('cal_parts', lang)}:"] + [f"  {p}" for p in parts[r.observed_id]]
+               if parts and parts.get(r.observed_id) else []))
         x, y = sx(o), sy(mo)
         fill = "none" if mo <= 0 else col
         if s == "validate":
@@ -101,11 +128,15 @@ def scatter_svg(cal: pd.DataFrame, lang: str, *, size: float = 460.0) -> str:
     return "".join(out)
 
 
-def calibration_section(cal: pd.DataFrame, summary: pd.DataFrame | None, lang: str):
+def calibration_section(cal: pd.DataFrame, summary: pd.DataFrame | None, lang: str,
+                        cells: pd.DataFrame | None = None):
     """The section (id, heading, note, body) of a run's calibration, or ``None`` when no row
-    was compared (a run of a year without reported volumes)."""
+    was compared (a run of a year without reported volumes); ``cells`` (the run's
+    ``calibration_cells``, absent from runs made before it existed) gives each row's largest
+    parts, on hover and in the table of rows."""
     if cal is None or not cal["compared"].astype(bool).any():
         return None
+    parts = largest_parts(cells, lang)
     rows = []
     if summary is not None:
         for x in summary.itertuples(index=False):
@@ -130,11 +161,14 @@ def calibration_section(cal: pd.DataFrame, summary: pd.DataFrame | None, lang: s
     detail = [[text(x.observed_id), text(label(SET_LABEL.get(x.set, "cal_fit"), lang)),
                text(str(x.year)), text(x.scope), num(x.observed_tonnes, lang, 3, scale=1e6),
                num(x.modelled_tonnes, lang, 3, scale=1e6), num(x.ratio, lang, 2),
-               text(x.source)] for x in c.itertuples(index=False)]
+               text(x.source)] + ([text((parts.get(x.observed_id) or [""])[0])] if parts
+                                   else [])
+              for x in c.itertuples(index=False)]
     dhead = [label(k, lang) for k in ("cal_row", "cal_set", "year", "cal_scope",
                                       "cal_observed", "cal_modelled", "cal_ratio",
-                                      "cal_source")]
-    body = (Markup('<div class="two"><figure>') + Markup(scatter_svg(cal, lang))
+                                      "cal_source")] + ([label("cal_largest", lang)] if parts
+                                                        else [])
+    body = (Markup('<div class="two"><figure>') + Markup(scatter_svg(cal, lang, parts=parts))
             + Markup(f'<figcaption><ul class="keys">{legend}</ul>'
                      f'{escape(label("cal_chart_note", lang))}</figcaption></figure>')
             + table(head, rows, cls="calibration-summary") + Markup("</div>")

@@ -207,14 +207,16 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "cal_chart": ("Modelled against reported tonnes", "Расчётные и фактические тонны",
                   "تن مدل‌شده در برابر تن گزارش‌شده"),
     "cal_chart_note": ("Log axes, Mt/yr; green band: ±30 %; dashed: a factor 2. Hollow "
-                       "markers on the bottom edge: nothing modelled. Hover for scope and "
-                       "source.",
+                       "markers on the bottom edge: nothing modelled. Hover for the scope, the "
+                       "source and the largest parts (country pair and commodity).",
                        "Логарифмические оси, млн т/год; зелёная полоса — ±30 %; пунктир — "
                        "расхождение в 2 раза. Пустые значки у нижнего края — расчёт равен "
-                       "нулю. Наведите указатель, чтобы увидеть охват и источник.",
+                       "нулю. Наведите указатель, чтобы увидеть охват, источник и основные "
+                       "составляющие (пара стран и груз).",
                        "محورهای لگاریتمی، میلیون تن در سال؛ نوار سبز: ±۳۰٪؛ خط‌چین: دو "
                        "برابر. نشانه‌های توخالی در لبهٔ پایین: مقدار مدل صفر است. برای دیدن "
-                       "دامنه و منبع، نشانگر را روی نقطه ببرید."),
+                       "دامنه، منبع و بزرگ‌ترین سهم‌ها (جفت کشور و کالا)، نشانگر را روی نقطه "
+                       "ببرید."),
     "cal_observed": ("Reported, Mt/yr", "Фактически, млн т/год", "گزارش‌شده، میلیون تن در سال"),
     "cal_modelled": ("Modelled, Mt/yr", "Расчёт, млн т/год", "مدل، میلیون تن در سال"),
     "cal_fit": ("fit (independent)", "подгонка (независимые)", "برازش (مستقل)"),
@@ -233,6 +235,8 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "cal_row": ("Reported volume", "Фактический объём", "حجم گزارش‌شده"),
     "cal_ratio": ("M/C", "M/C", "M/C"),
     "cal_rows": ("Every reported volume", "Все фактические объёмы", "همهٔ حجم‌های گزارش‌شده"),
+    "cal_parts": ("Largest parts", "Основные составляющие", "بزرگ‌ترین سهم‌ها"),
+    "cal_largest": ("Largest part", "Основная составляющая", "بزرگ‌ترین سهم"),
     # like-year references (karvan.scenario.reference)
     "like_year": ("Against {ref} ({ref_year}), the like-year reference: the differences are "
                   "the scenario's own effect.",

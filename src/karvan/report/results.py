@@ -19,7 +19,8 @@ from karvan.store import RunRecord, RunStore, diff_table, resolve_run
 #: tables the report reads; a run missing one of them is rejected up front
 TABLES = ("links", "countries", "borders", "bottlenecks", "shipper")
 #: tables the report shows when the run has them (runs made before they existed do not)
-OPTIONAL = ("calibration", "calibration_summary", "family_shares", "capacities")
+OPTIONAL = ("calibration", "calibration_summary", "calibration_cells", "family_shares",
+            "capacities")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
