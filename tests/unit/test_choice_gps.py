@@ -59,11 +59,32 @@ def test_a_long_detour_stops_lowering_the_short_routes_path_size():
     # reaches that limit, whereas gamma 0 gives 3/4 and 9/10
     net, dem = detour_network()
     opts = RouteOptions(max_routes=5, penalty=10.0)
-    for gamma, (ps1, ps2) in ((30.0, (1.0, 0.8)), (0.0, (0.75, 0.9))):
+    # gamma 900 and 1e4: (2/5) ** gamma underflows to 0 (the sums of relevance must not)
+    for gamma, (ps1, ps2) in ((30.0, (1.0, 0.8)), (900.0, (1.0, 0.8)), (1e4, (1.0, 0.8)),
+                              (0.0, (0.75, 0.9))):
         res = logit_loading(net, dem, theta=0.4, gamma=gamma, routes=opts)
         got = {tuple(r.links): r.probability for r in res.route_table().itertuples()}
         w1, w2 = ps1 * math.exp(-0.8), ps2 * math.exp(-2.0)
         assert got[("oa", "ad")] == pytest.approx(w1 / (w1 + w2), rel=1e-9)
+
+
+def test_path_sizes_stay_finite_when_a_routes_relevance_underflows():
+    """Two routes of lengths 1 and 1000 sharing an arc of 0.5: at gamma 120, (1/1000) ** 120
+    underflows to 0; the long route's path size is its own arcs' share (0.9995) plus the shared
+    arc's 0.5/1000 / (1 + 1000 ** 120), i.e. 0.9995, and the short route's 1."""
+    from karvan.kernels import logit as KL
+
+    od_ptr, od_class = np.array([0, 2]), np.array([0])
+    route_ptr, route_arcs = np.array([0, 2, 4]), np.array([0, 1, 0, 2])
+    w = np.array([[0.5, 0.5, 999.5]])
+    for gamma in (120.0, 400.0, 1e6):
+        ps = KL.path_size(od_ptr, od_class, route_ptr, route_arcs, w, 1, gamma)
+        assert np.isfinite(ps).all()
+        assert ps == pytest.approx([1.0, 0.9995], rel=1e-12)
+    # and the obvious formula where nothing underflows
+    ps = KL.path_size(od_ptr, od_class, route_ptr, route_arcs, w, 1, 2.0)
+    assert ps[0] == pytest.approx(0.5 + 0.5 / (1 + 1e-6), rel=1e-12)
+    assert ps[1] == pytest.approx(0.9995 + 0.0005 / (1 + 1e6), rel=1e-12)
 
 
 @pytest.mark.parametrize("gamma", [0.5, 2.0, 6.0])

@@ -109,34 +109,43 @@ def surcharges(cons_ptr, cons_arcs, cons_cap, mu, rho, S, surch, dsurch):
 @njit(**JIT)
 def _path_size_chunk(c, n_chunks, od_ptr, od_class, route_ptr, route_arcs, weight, gamma, ps):
     n_od = od_ptr.shape[0] - 1
+    # per arc: the routes' summed relevance on it, and the shortest route through it
     share = np.zeros(weight.shape[1])
+    amin = np.full(weight.shape[1], np.inf)
     length = np.zeros(route_ptr.shape[0] - 1)
-    rel = np.ones(route_ptr.shape[0] - 1)
     for w in range(c, n_od, n_chunks):
         k = od_class[w]
         r0 = od_ptr[w]
         r1 = od_ptr[w + 1]
-        # route lengths; relevance (L_min / L_j) ** gamma, 1 for every route where a route of
-        # the pair has no positive length (the path size of Ben-Akiva and Bierlaire then)
-        shortest = np.inf
+        # route lengths; gamma counts only where every route of the pair with arcs has a
+        # positive length (else the path size of Ben-Akiva and Bierlaire)
         positive = True
         for r in range(r0, r1):
             total = 0.0
             for x in range(route_ptr[r], route_ptr[r + 1]):
                 total += weight[k, route_arcs[x]]
             length[r] = total
-            if route_ptr[r + 1] > route_ptr[r]:
-                if total > 0.0:
-                    shortest = min(shortest, total)
-                else:
-                    positive = False
-        for r in range(r0, r1):
-            if gamma != 0.0 and positive and length[r] > 0.0:
-                rel[r] = (shortest / length[r]) ** gamma
-            else:
-                rel[r] = 1.0
-            for x in range(route_ptr[r], route_ptr[r + 1]):
-                share[route_arcs[x]] += rel[r]
+            if route_ptr[r + 1] > route_ptr[r] and not total > 0.0:
+                positive = False
+        use_gamma = gamma != 0.0 and positive
+        if use_gamma:
+            # sum over the routes j on arc a of (L_i / L_j) ** gamma, for route i on a, is
+            # (L_i / m_a) ** gamma * sum_j (m_a / L_j) ** gamma with m_a the shortest route
+            # through a: each term of the second sum is at most 1 and one is 1, so it never
+            # underflows to 0 however large gamma is (the first factor may overflow to inf:
+            # the arc then adds 0 to the route's path size, its limit)
+            for r in range(r0, r1):
+                for x in range(route_ptr[r], route_ptr[r + 1]):
+                    a = route_arcs[x]
+                    amin[a] = min(amin[a], length[r])
+            for r in range(r0, r1):
+                for x in range(route_ptr[r], route_ptr[r + 1]):
+                    a = route_arcs[x]
+                    share[a] += (amin[a] / length[r]) ** gamma
+        else:
+            for r in range(r0, r1):
+                for x in range(route_ptr[r], route_ptr[r + 1]):
+                    share[route_arcs[x]] += 1.0
         for r in range(r0, r1):
             p0 = route_ptr[r]
             p1 = route_ptr[r + 1]
@@ -145,17 +154,22 @@ def _path_size_chunk(c, n_chunks, od_ptr, od_class, route_ptr, route_arcs, weigh
                 continue
             total = length[r]
             s = 0.0
-            if total > 0.0:
+            if use_gamma:
                 for x in range(p0, p1):
                     a = route_arcs[x]
-                    s += weight[k, a] / total * rel[r] / share[a]
+                    s += weight[k, a] / total / ((total / amin[a]) ** gamma * share[a])
+            elif total > 0.0:
+                for x in range(p0, p1):
+                    a = route_arcs[x]
+                    s += weight[k, a] / total / share[a]
             else:
                 for x in range(p0, p1):
-                    s += 1.0 / (p1 - p0) * rel[r] / share[route_arcs[x]]
+                    s += 1.0 / (p1 - p0) / share[route_arcs[x]]
             ps[r] = s
         for r in range(r0, r1):
             for x in range(route_ptr[r], route_ptr[r + 1]):
                 share[route_arcs[x]] = 0.0
+                amin[route_arcs[x]] = np.inf
 
 
 @njit(**PJIT)
