@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -227,3 +228,32 @@ def test_an_interrupted_pool_gives_its_frozen_workers_one_grace_period_in_all(mo
     assert [w.signals for w in workers] == [["TERM", "KILL"], ["TERM", "KILL"]]
     assert workers[0].joins[0] == pytest.approx(10.0) and workers[1].joins[0] == 0.0
     assert clock["t"] == pytest.approx(10.0)
+
+
+def _sleep(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+def test_stopping_a_pool_at_once_leaves_no_wait_on_its_call_queue():
+    """Ctrl-C: tasks still queued for the killed workers must not hold the exit. _stop_pool
+    takes the pool's call queue before shutdown() forgets it and cancels the join of its feeder
+    thread (which can block on a pipe nobody reads)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+    from karvan.scenario import batch
+
+    for _ in range(40):
+        pool.submit(_sleep, 30)
+    deadline = time.monotonic() + 60
+    while len(pool._processes) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    queue = pool._call_queue
+    workers = list(pool._processes.values())
+    t0 = time.monotonic()
+    batch._stop_pool(pool, workers, wait=False)
+    assert time.monotonic() - t0 < 25
+    assert queue._joincancelled
+    assert not any(w.is_alive() for w in workers)

@@ -188,6 +188,8 @@ def _stop_pool(pool: ProcessPoolExecutor, processes: list, *, wait: bool) -> Non
     # still closing its wake-up pipe when the interpreter exits races concurrent.futures' exit
     # hook (an OSError traceback after Ctrl-C); joined below (a private attribute, as _processes)
     manager = getattr(pool, "_executor_manager_thread", None)
+    # and its call queue, which shutdown() forgets too (it sets the attribute to None)
+    call_queue = getattr(pool, "_call_queue", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         with contextlib.suppress(Exception):
@@ -202,11 +204,13 @@ def _stop_pool(pool: ProcessPoolExecutor, processes: list, *, wait: bool) -> Non
                 p.kill()
                 p.join()
     # a task still queued for the dead workers can block the queue's feeder thread on a full
-    # pipe that this process keeps open for reading, and with it the management thread and the
-    # interpreter's exit: close that end, as concurrent.futures does for a broken pool
-    call_queue = getattr(pool, "_call_queue", None)
-    with contextlib.suppress(Exception):
-        call_queue._reader.close()
+    # pipe nobody reads, and with it the management thread (which joins the feeder) and the
+    # interpreter's exit: neither waits for the feeder any more (the pipe's ends are left to
+    # the management thread, which closes them for a broken pool; closing one here as well
+    # could close a file descriptor number that another file has taken meanwhile)
+    if call_queue is not None:
+        with contextlib.suppress(Exception):
+            call_queue.cancel_join_thread()
     pool.shutdown(wait=True)  # the pool's thread sees its workers gone and ends
     if manager is not None:
         manager.join(30.0)
