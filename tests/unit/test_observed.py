@@ -214,6 +214,44 @@ def test_corridor_comparators_agree_with_bush_flows(data, base):
     assert trade["modelled_tonnes"] == pytest.approx(dem.loc[pair, "tonnes_per_year"].sum())
 
 
+def test_a_cited_flows_pair_level_is_its_growth_where_the_pair_has_no_level_row():
+    """_at_pair_level: the flows a trade row cites move as their pair does (its ``*`` level
+    row, else its growth rule back from the base year); the cell's own level is the
+    commodity's row. A share that would exceed the cell is cut to 1 with a warning."""
+    import warnings
+
+    from karvan.freight.corridor import CorridorWarning, _at_pair_level
+
+    country = {"ZK": "KZ", "ZI": "IR"}
+    cell = ("ZK", "ZI", "grain")
+    growth = pd.DataFrame({"origin_country": ["*", "KZ"], "destination_country": ["*", "IR"],
+                           "commodity_id": ["*", "*"], "growth_per_year": [0.03, 0.05]})
+    levels = pd.DataFrame({"origin_country": ["KZ"], "destination_country": ["IR"],
+                           "commodity_id": ["grain"], "year": [2023], "index": [2.0]})
+    got = _at_pair_level({cell: 0.5}, 2023, levels, country, growth, 2024)[cell]
+    assert got == pytest.approx(0.5 * 1.05 ** -1 / 2.0, rel=1e-12)
+    # two years back: the growth rule twice
+    lv2 = levels.assign(year=2022)
+    got = _at_pair_level({cell: 0.5}, 2022, lv2, country, growth, 2024)[cell]
+    assert got == pytest.approx(0.5 * 1.05 ** -2 / 2.0, rel=1e-12)
+    # with the pair's own * row, its index
+    star = pd.concat([levels, levels.assign(commodity_id="*", index=0.8)], ignore_index=True)
+    assert _at_pair_level({cell: 0.5}, 2023, star, country, growth, 2024)[cell] == \
+        pytest.approx(0.2, rel=1e-12)
+    # a commodity's own level far below the pair's: the cited flows cannot exceed the cell
+    low = pd.concat([levels.assign(index=0.1), levels.assign(commodity_id="*", index=1.0)],
+                    ignore_index=True)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        assert _at_pair_level({cell: 0.5}, 2023, low, country, growth, 2024, "OBS_X")[cell] == 1
+    assert any(issubclass(x.category, CorridorWarning) and "OBS_X" in str(x.message)
+               for x in w)
+    # a year without levels, or a cell without its own row: unchanged
+    assert _at_pair_level({cell: 0.5}, 2021, levels, country, growth, 2024)[cell] == 0.5
+    other = ("ZK", "ZI", "metals")
+    assert _at_pair_level({other: 0.5}, 2023, levels, country, growth, 2024)[other] == 0.5
+
+
 def test_alternatives_count_a_route_once(data, base):
     links = base.tables["links"].set_index("link_id")
     both = links.loc[["B_TM_IR_SARAKHS_RAIL", "G_IR_SARAKHS"], "tonnes_tot"].to_numpy()

@@ -183,7 +183,8 @@ def most_specific_rules(rules: pd.DataFrame, o, d, c) -> np.ndarray:
 
 
 def _with_trade_scope(observed: pd.DataFrame, folder: Path, zones: pd.DataFrame | None = None,
-                      levels: pd.DataFrame | None = None) -> pd.DataFrame:
+                      levels: pd.DataFrame | None = None, growth: pd.DataFrame | None = None,
+                      base_year: int = 2024) -> pd.DataFrame:
     """``observed`` with a column ``cell_shares``: for each row that flows of
     ``demand_inputs/`` cite (the flows its figure built), the share of each demand cell's
     tonnes that those flows carry. A trade row (a country pair) then counts those flows and
@@ -197,6 +198,9 @@ def _with_trade_scope(observed: pd.DataFrame, folder: Path, zones: pd.DataFrame 
     and the rest of the cell takes the remainder: the share is multiplied by the ``*`` row's
     index over the cell's (rule "Grain to Iran at the exporters' counts", docs/dataset.md: the
     pair rows are Iran's customs counts, the commodity rows add what the exporters count).
+    Where the pair has no ``*`` row that year, its flows move by the growth rule
+    (``growth``, from ``base_year``), as the back-cast moves the pair's other cells; a share
+    that would exceed the whole cell is cut to 1, with a warning.
     """
     from karvan.freight.demand_build import INPUT_FOLDER, observed_shares, read_demand_inputs
 
@@ -210,15 +214,19 @@ def _with_trade_scope(observed: pd.DataFrame, folder: Path, zones: pd.DataFrame 
     if levels is not None and zones is not None and len(levels):
         country = dict(zip(zones["zone_id"], zones["country"], strict=True))
         years = pd.to_numeric(observed["year"], errors="coerce")
-        cell = [_at_pair_level(c, y, levels, country) if c is not None and pd.notna(y) else c
-                for c, y in zip(cell, years, strict=True)]
+        cell = [_at_pair_level(c, y, levels, country, growth, base_year, oid)
+                if c is not None and pd.notna(y) else c
+                for c, y, oid in zip(cell, years, observed["observed_id"], strict=True)]
     return observed.assign(cell_shares=pd.Series(cell, index=observed.index, dtype=object))
 
 
-def _at_pair_level(shares: dict, year: float, levels: pd.DataFrame, country: dict) -> dict:
+def _at_pair_level(shares: dict, year: float, levels: pd.DataFrame, country: dict,
+                   growth: pd.DataFrame | None = None, base_year: int = 2024,
+                   observed_id: str = "") -> dict:
     """``shares`` (cell -> share of its tonnes) with each cell whose level in ``year`` is a
-    commodity's own row scaled by the pair's ``*`` row's index over it (see
-    :func:`_with_trade_scope`); cells without both rows as they are."""
+    commodity's own row scaled by the pair's level over it: the pair's ``*`` row's index, else
+    the growth rule's factor from ``base_year`` (see :func:`_with_trade_scope`); cells without
+    a commodity's own row as they are."""
     at = levels[pd.to_numeric(levels["year"], errors="coerce") == int(year)].reset_index(
         drop=True)
     if not len(at) or not shares:
@@ -232,11 +240,28 @@ def _at_pair_level(shares: dict, year: float, levels: pd.DataFrame, country: dic
     star = np.flatnonzero(at["commodity_id"].to_numpy() == "*")
     q = most_specific_rules(at.iloc[star].reset_index(drop=True), o, d, c)
     pair = np.where(q >= 0, star[np.maximum(q, 0)], -1) if len(star) else q
+    if growth is not None and len(growth):
+        rate = growth["growth_per_year"].to_numpy(dtype=float)
+        g = most_specific_rules(growth, o, d, c)
+        grown = (1.0 + np.where(g >= 0, rate[np.maximum(g, 0)], 0.0)) ** (int(year) - base_year)
+    else:
+        grown = np.ones(len(cells))
     out = {}
-    for k, q, p in zip(cells, own, pair, strict=True):
-        scale = (index[p] / index[q] if q >= 0 and p >= 0 and at.at[q, "commodity_id"] != "*"
-                 and index[q] > 0 else 1.0)
-        out[k] = shares[k] * scale
+    for i, (k, q, p) in enumerate(zip(cells, own, pair, strict=True)):
+        if q >= 0 and at.at[q, "commodity_id"] != "*" and index[q] > 0:
+            level = index[p] if p >= 0 else grown[i]
+            share = shares[k] * level / index[q]
+            if share > 1.0 + 1e-9:
+                warnings.warn(
+                    f"observed.csv {observed_id}: in {int(year)} the flows its figure built "
+                    f"would carry {share:.3f} of the cell {' > '.join(k)} at their pair's level "
+                    f"({level:.4g}) against the cell's own ({index[q]:.4g}); counted as the whole "
+                    "cell. Check demand_level.csv's rows of that pair.", CorridorWarning,
+                    stacklevel=3)
+                share = 1.0
+            out[k] = share
+        else:
+            out[k] = shares[k]
     return out
 
 
@@ -318,7 +343,8 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     demand = frames["demand"]
     if "od_estimate" in frames:
         demand = apply_od_estimate(demand, frames["od_estimate"])
-    observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"))
+    observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"),
+                                 frames.get("growth"), base_year)
     return CorridorData(nodes=nodes, links=links, zones=zones, commodities=frames["commodity"],
                         tariffs=frames["tariff"], demand=demand,
                         growth=frames["growth"], observed=observed,
