@@ -156,6 +156,9 @@ def test_tidy_help_keeps_list_items_and_paragraphs():
     text = "First.\n\nA list:\n- one\n  two\n- three\n\nLast line\nhere.\n\nReturns\n-------\nx"
     assert tidy_help(text) == "First.\n\nA list:\n- one\n  two\n- three\n\nLast line here."
     assert tidy_help(None) is None and tidy_help("") == ""
+    # click's \b paragraph keeps every line; an indented block keeps its indentation
+    assert tidy_help("Use:\n\n\b\none\ntwo\nthree") == "Use:\n\n\b\none\ntwo\nthree"
+    assert tidy_help("Run:\n    karvan run\n    karvan x") == "Run:\n    karvan run\n    karvan x"
 
 
 def test_output_closed_by_its_reader_ends_quietly(monkeypatch):
@@ -165,9 +168,39 @@ def test_output_closed_by_its_reader_ends_quietly(monkeypatch):
         raise BrokenPipeError(32, "Broken pipe")
 
     monkeypatch.setattr("karvan.io.validate.validate_input", closed)
+    monkeypatch.setattr("karvan.cli._app._stdout_gone", lambda: True)
     r = invoke("validate", SMALL)
     assert r.exit_code == 1, r.output
     assert "error" not in r.output and "Traceback" not in r.output
+
+
+def test_another_broken_pipe_is_an_internal_error(monkeypatch, tmp_path):
+    """A pipe to a worker process that breaks while standard output is fine is not a quiet
+    exit: exit 3, a message and a traceback file."""
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+
+    def closed(*a, **k):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("karvan.io.validate.validate_input", closed)
+    monkeypatch.setattr("karvan.cli._app._stdout_gone", lambda: False)
+    r = invoke("validate", SMALL)
+    assert r.exit_code == 3, r.output
+    assert "internal error" in r.output and "BrokenPipeError" in r.output
+    assert list(tmp_path.glob("karvan-error-*.txt"))
+
+
+@pytest.mark.parametrize("reader_open", [True, False])
+def test_stdout_gone_sees_a_pipe_without_its_reader(reader_open):
+    code = ("import os, sys\nr, w = os.pipe()\n"
+            f"{'' if reader_open else 'os.close(r)'}\nos.dup2(w, 1)\n"
+            "from karvan.cli._app import _stdout_gone\nsys.stderr.write(str(_stdout_gone()))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120)
+    assert p.stderr.strip().splitlines()[-1] == str(not reader_open)
 
 
 def test_shorten_keeps_short_lines():

@@ -137,6 +137,12 @@ def test_a_rows_cells_are_what_its_modelled_tonnes_are_made_of(data, base):
     # nothing counted (a commodity no route of it takes there) and not compared: no cells
     assert not {"astara", "old"} & set(cell_table["observed_id"])
     assert list(table["observed_id"]) == ["rail", "road", "astara", "old"]
+    # no run of any row's year: an empty table with the columns' types
+    _, empty = calibration_with_cells(observed, {}, link_table=data.links,
+                                      zone_country=data.zone_country(),
+                                      commodities=data.commodity_ids)
+    assert empty.empty and empty["observed_id"].dtype == object
+    assert empty["modelled_tonnes"].dtype == float
 
 
 def test_the_base_years_cells_add_up_to_every_compared_row(base):

@@ -131,9 +131,8 @@ def tidy_help(text: str | None) -> str | None:
     """
     if not text:
         return text
-    import inspect
-
-    text = inspect.cleandoc(text)
+    # typer hands over the docstring already dedented (inspect.getdoc): dedenting again would
+    # take an indented example block's indentation away
     m = _SECTION.search(text)
     if m:
         text = text[:m.start()]
@@ -141,8 +140,9 @@ def tidy_help(text: str | None) -> str | None:
     for para in re.split(r"\n[ \t]*\n", text.strip()):
         lines = para.split("\n")
         joined = [lines[0]]
+        keep = lines[0].startswith("\b")  # click's mark: the paragraph's lines as written
         for line in lines[1:]:
-            if _OWN_LINE.match(line) or joined[-1].startswith("\b"):
+            if keep or _OWN_LINE.match(line):
                 joined.append(line)
             else:
                 joined[-1] = f"{joined[-1].rstrip()} {line.strip()}"
@@ -155,6 +155,18 @@ def _tidy_helps(group) -> None:
         cmd.help = tidy_help(cmd.help)
         if hasattr(cmd, "commands"):
             _tidy_helps(cmd)
+
+
+def _stdout_gone() -> bool:
+    """Whether standard output is a pipe whose reader has gone (poll reports an error on it)."""
+    try:
+        import select
+
+        p = select.poll()
+        p.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in p.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 class KarvanGroup(TyperGroup):
@@ -198,7 +210,12 @@ class KarvanGroup(TyperGroup):
                           "written whole or not at all).", highlight=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except BrokenPipeError:
-            raise  # the reader of standard output has gone (``| head``): typer exits with 1
+            if _stdout_gone():
+                raise  # the reader of standard output has gone (``| head``): typer exits 1
+            # another pipe (a worker process's): an internal error, below
+            if debug:
+                raise
+            _internal_error(sys.exc_info()[1])
         except KarvanError as e:
             if debug:
                 raise
@@ -214,12 +231,23 @@ class KarvanGroup(TyperGroup):
         except Exception as e:
             if debug:
                 raise
-            path = _write_traceback(e)
-            print_error(f"internal error in karvan {__version__}: {type(e).__name__}: {e}")
-            where = f"the traceback is in {path}; " if path else ""
-            console.print(f"This is a bug: {where}{REPORT_TO}. `karvan --debug ...` shows the "
-                          "traceback.", highlight=False, soft_wrap=True)
-            raise typer.Exit(EXIT_INTERNAL) from None
+            _internal_error(e)
+
+
+def _internal_error(e: BaseException) -> None:
+    """Print the short message of an internal error, write its traceback to a file, exit 3.
+
+    Raises
+    ------
+    typer.Exit
+        Always, with :data:`EXIT_INTERNAL`.
+    """
+    path = _write_traceback(e)
+    print_error(f"internal error in karvan {__version__}: {type(e).__name__}: {e}")
+    where = f"the traceback is in {path}; " if path else ""
+    console.print(f"This is a bug: {where}{REPORT_TO}. `karvan --debug ...` shows the "
+                  "traceback.", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_INTERNAL) from None
 
 
 app = typer.Typer(

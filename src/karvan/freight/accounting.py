@@ -434,12 +434,14 @@ def calibration_with_cells(observed: pd.DataFrame, runs: Mapping[int, RunFlows],
                     "commodity_id": cells["commodity_id"].astype(str).to_numpy()[ci],
                     "modelled_tonnes": t,
                     "share_of_modelled": t / modelled[rows],
-                    "share_of_observed": t / tonnes[rows],
+                    "share_of_observed": np.where(tonnes[rows] > 0, t / tonnes[rows], np.nan),
                 }))
     compared = np.isfinite(modelled)
     order = {o.observed_id: i for i, o in enumerate(obs)}
     cell_table = (pd.concat(parts, ignore_index=True) if parts
-                  else pd.DataFrame({c: [] for c in CELL_COLUMNS}))
+                  else pd.DataFrame({c: pd.Series(dtype=float if c in (
+                      "modelled_tonnes", "share_of_modelled", "share_of_observed")
+                      else "int64" if c == "year" else object) for c in CELL_COLUMNS}))
     if len(cell_table):
         cell_table = (cell_table.assign(_o=cell_table["observed_id"].map(order))
                       .sort_values(["_o", "modelled_tonnes"], ascending=[True, False],
