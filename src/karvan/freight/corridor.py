@@ -153,6 +153,83 @@ def _check_demand_level(checker, levels, base_year: int, years_back: int) -> Non
                     "origin_country", "destination_country", "commodity_id"))))
 
 
+#: the value column of each table of rules (origin_country, destination_country, commodity_id)
+RULE_VALUE = {"growth": "growth_per_year", "demand_level": "index"}
+
+
+def _check_rules(checker, tables: dict, name: str) -> None:
+    """``growth.csv`` or ``demand_level.csv``: every country a zone's (or ``*``); two rules of the same specificity (and year)
+    that both match a demand cell with different values are an error (which one applies would
+    depend on the rows' order); a rule that matches no demand cell is a warning (a typo, or a
+    pair without demand)."""
+    from karvan.errors import Violation
+
+    if name not in tables or not {"zone", "demand", "commodity"} <= set(tables):
+        return
+    t = tables[name].to_frame()
+    need = {"origin_country", "destination_country", "commodity_id", RULE_VALUE[name]}
+    if not len(t) or not need <= set(t):
+        return  # the schema's errors, already collected
+    file = f"{name}.csv"
+    lines = tables[name].lines
+    line = (lambda i: int(lines[i])) if lines is not None else (lambda i: None)
+    zones = tables["zone"].to_frame()
+    countries = set(zones["country"].dropna().astype(str))
+    commodities = set(tables["commodity"].to_frame()["commodity_id"].dropna().astype(str))
+    key = [">".join(str(t[c].iloc[i]) for c in ("origin_country", "destination_country",
+                                                  "commodity_id")) for i in range(len(t))]
+    bad = np.zeros(len(t), dtype=bool)
+    # (an unknown commodity is the schema's error, already collected)
+    bad |= ~t["commodity_id"].astype(str).isin(commodities | {"*"}).to_numpy()
+    for col, known, what in (("origin_country", countries, "country of a zone"),
+                             ("destination_country", countries, "country of a zone")):
+        for i, v in enumerate(t[col].astype(str)):
+            if v != "*" and v not in known:
+                bad[i] = True
+                checker.add(Violation(
+                    file, line(i), col, v, f"is not a {what}, so the rule matches nothing",
+                    f"use one of {', '.join(sorted(known))}, or * for any", f"rule {key[i]}"))
+    dem = tables["demand"].to_frame()
+    zc = dict(zip(zones["zone_id"], zones["country"], strict=False))
+    cells = pd.DataFrame({"o": dem["origin_zone_id"].map(zc), "d": dem["destination_zone_id"].map(zc),
+                          "c": dem["commodity_id"].astype(str)}).drop_duplicates()
+    o, d, c = (cells[x].to_numpy(dtype=object) for x in ("o", "d", "c"))
+    years = (t["year"].to_numpy() if "year" in t else np.zeros(len(t)))
+    value = pd.to_numeric(t[RULE_VALUE[name]], errors="coerce").to_numpy(dtype=float)
+    hits, scores = [], []
+    for i in range(len(t)):
+        hit = np.ones(len(cells), dtype=bool)
+        score = 0
+        for col, arr in (("origin_country", o), ("destination_country", d),
+                         ("commodity_id", c)):
+            v = str(t[col].iloc[i])
+            if v != "*":
+                hit &= arr == v
+                score += 1
+        hits.append(hit)
+        scores.append(score)
+        if not hit.any() and not bad[i]:
+            checker.add(Violation(
+                file, line(i), None, key[i], "matches no demand cell (no zone pair of these "
+                "countries has demand of this commodity)", "check the countries and the "
+                "commodity, or remove the row", f"rule {key[i]}", severity="warning"))
+    for i in range(len(t)):
+        for j in range(i + 1, len(t)):
+            if (scores[i] != scores[j] or years[i] != years[j] or bad[i] or bad[j]
+                    or key[i] == key[j]):  # a repeated key is the schema's error
+                continue
+            both = hits[i] & hits[j]
+            if both.any() and not value[i] == value[j]:
+                k = int(np.flatnonzero(both)[0])
+                checker.add(Violation(
+                    file, line(j), None, key[j],
+                    f"is as specific as line {line(i)} ({key[i]}) and both match "
+                    f"{o[k]}>{d[k]}>{c[k]} with different values: which one applies would "
+                    "depend on the rows' order",
+                    "make one of them more specific (name the country or commodity the other "
+                    "leaves as *), or give them the same value", f"rule {key[j]}"))
+
+
 def most_specific_rule(rules: pd.DataFrame, o: str, d: str, c: str) -> int:
     """Position of the most specific row of ``rules`` (origin_country, destination_country,
     commodity_id, * matching any) that matches (o, d, c); -1 where none does."""
@@ -330,6 +407,8 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     if "demand_level" in tables:
         _check_demand_level(checker, tables["demand_level"], int(config.get("base_year", 2024)),
                             YEARS_BEFORE_BASE)
+    for name in RULE_VALUE:
+        _check_rules(checker, tables, name)
     checker.raise_if_errors(str(folder))
     for w in checker.warnings():
         warnings.warn(f"{folder.name}: {w}", CorridorWarning, stacklevel=2)
