@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import lsq_linear
 
-from karvan.errors import InputError
+from karvan.errors import InputError, KarvanError
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,16 @@ def gls_estimate(prior: np.ndarray, proportions, counts: np.ndarray, *,
     bottom = sparse.diags(1.0 / prior_sd[free])
     lhs = sparse.vstack([top, bottom]).tocsr()
     rhs = np.concatenate([w * (counts - fixed_part), prior[free] / prior_sd[free]])
-    # trust-region reflective on the sparse system: the prior block is diagonal
-    res = lsq_linear(lhs, rhs, bounds=(lower[free], upper[free]), method="trf",
-                     lsmr_tol="auto", tol=1e-12)
+    # trust-region reflective on the sparse system (the prior block is diagonal), with exact
+    # LSMR steps: lsmr_tol="auto" made it stop at its iteration limit short of the optimum;
+    # where it still does not converge, the dense bounded-variable least squares (exact)
+    res = lsq_linear(lhs, rhs, bounds=(lower[free], upper[free]), method="trf", tol=1e-12)
+    if res.status <= 0:
+        res = lsq_linear(lhs.toarray(), rhs, bounds=(lower[free], upper[free]),
+                         method="bvls", tol=1e-12)
+        if res.status <= 0:
+            raise KarvanError(f"the bounded least-squares estimate did not converge "
+                              f"({res.message}); report it with the dataset.")
     x = np.clip(res.x, lower[free], upper[free])
     # polish: with the bounds that bind held, the rest solves exactly in closed form,
     # x_F = p_F + S_F^2 A_F' (A_F S_F^2 A_F' + Sigma)^-1 (y - A_B x_B - A_F p_F)
