@@ -102,6 +102,11 @@ def gls_estimate(prior: np.ndarray, proportions, counts: np.ndarray, *,
         Counts x cells, dense or sparse.
     counts, count_sd
         Per count: the value and its standard error (> 0).
+
+    Raises
+    ------
+    KarvanError
+        Neither the sparse nor the dense bounded least-squares solver converged.
     """
     free = upper > lower
     q = np.where(free, prior, lower).astype(float)
