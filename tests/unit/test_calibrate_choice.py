@@ -495,3 +495,13 @@ def test_the_reset_table_gives_every_fitted_row_its_prior_value():
     cal = tried.copy()
     back = reset_to_prior(cal, PARAMS)
     np.testing.assert_allclose(pd.to_numeric(back["value"]), pd.to_numeric(r["value"]))
+
+
+def test_a_row_without_a_role_is_a_fit_row_as_the_schema_reads_it():
+    from karvan.calibrate.choice import fit_observations
+
+    obs = pd.DataFrame({"observed_id": ["a", "b", "c", "d"],
+                        "role": ["fit", None, " ", "validate"]})
+    assert list(fit_observations(obs)["observed_id"]) == ["a", "b", "c"]
+    assert list(fit_observations(obs.drop(columns="role"))["observed_id"]) == ["a", "b", "c",
+                                                                              "d"]

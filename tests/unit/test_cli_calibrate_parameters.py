@@ -138,6 +138,21 @@ def test_progress_is_a_line_per_evaluation(dataset, tmp_path, deterministic_runs
     assert [int(ln.split()[1].rstrip(":")) for ln in best] == ev["evaluation"].iloc[firsts].tolist()
 
 
+def test_a_fit_that_did_not_converge_is_not_written_into_the_dataset(
+        dataset, tmp_path, deterministic_runs, monkeypatch):
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    out = tmp_path / "cal"
+    before = hash_folder(dataset)
+    r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--out",
+                            str(out), "--fit", "asc:instc_west_rail", "--max-evaluations", "1",
+                            "--write", "-q", "--workers", "1"])
+    assert r.exit_code == 1, r.output
+    assert "did not converge" in r.output and "dataset is unchanged" in r.output
+    assert hash_folder(dataset) == before
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["success"] is False and man["written_to_dataset"] is False
+
+
 def test_ctrl_c_leaves_nothing_half_written(dataset, tmp_path, deterministic_runs, monkeypatch):
     monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs, interrupt_at=3))
     out = tmp_path / "cal"
@@ -147,6 +162,12 @@ def test_ctrl_c_leaves_nothing_half_written(dataset, tmp_path, deterministic_run
     assert r.exit_code == 130, r.output
     assert not out.exists() and not list(tmp_path.glob(".cal*"))
     assert hash_folder(dataset) == before
+
+
+def test_limits_below_one_are_refused_before_anything_runs():
+    for args in (["--max-iter", "0"], ["--parameters", "--max-evaluations", "0"]):
+        r = runner.invoke(app, ["calibrate", *args, "-q"])
+        assert r.exit_code == 2 and "greater than or equal to 1" in r.output, r.output
 
 
 def test_options_of_the_parameter_fit_need_it():

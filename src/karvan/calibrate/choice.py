@@ -417,8 +417,9 @@ class ChoiceFit:
 def fit_observations(observed: pd.DataFrame) -> pd.DataFrame:
     """The rows a fit may see: role ``fit`` only (validation rows are dropped here, before
     anything is parsed or run)."""
-    role = observed["role"].astype(str) if "role" in observed else pd.Series(
-        "fit", index=observed.index)
+    # a blank role is fit, as the schema and parse_observations read it
+    role = (observed["role"].fillna("").astype(str).str.strip().replace("", "fit")
+            if "role" in observed else pd.Series("fit", index=observed.index))
     return observed[role == "fit"].reset_index(drop=True)
 
 

@@ -24,7 +24,7 @@ def calibrate(
                                                    "its prior.")] = 3.0,
     tol: Annotated[float, typer.Option(help="Stop when the assignment of the estimate changes "
                                             "no count by more than this share.")] = 1e-3,
-    max_iter: Annotated[int, typer.Option(help="Most estimation-assignment rounds.")] = 20,
+    max_iter: Annotated[int, typer.Option(min=1, help="Most estimation-assignment rounds.")] = 20,
     gap: Annotated[float, typer.Option(help="Relative gap of each equilibrium.")] = 1e-10,
     parameters: Annotated[bool, typer.Option(
         "--parameters", help="Fit the choice parameters (family constants, dispersion, value "
@@ -54,7 +54,7 @@ def calibrate(
     choice: Annotated[str, typer.Option(
         help="Choice model of the OD estimation's assignment: logit (as `karvan run`) or "
              "deterministic (user equilibrium).")] = "logit",
-    max_evaluations: Annotated[int | None, typer.Option(
+    max_evaluations: Annotated[int | None, typer.Option(min=1,
         help="With --parameters: most evaluations of the objective (each a run of every "
              "observed year; the Jacobian's runs not counted).")] = None,
     diff_step: Annotated[float, typer.Option(

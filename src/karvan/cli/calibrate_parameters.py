@@ -284,6 +284,9 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
              "success": g.success, "message": g.message, "chosen": k == pick,
              **{p.name: float(v) for p, v in zip(params, g.values, strict=True)}}
             for k, (lb, st, g, _) in enumerate(fits)])
+    # a fit that did not end (scipy's least squares unsuccessful, or values not finite) is
+    # reported and kept in --out, never written into the dataset (as the OD estimation)
+    fit_ok = bool(f.success and np.all(np.isfinite(f.values)))
     manifest = {
         "karvan_version": __version__,
         "date": date,
@@ -312,7 +315,7 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         "effective_parameters": f.effective_parameters,
         "at_bound": [n for n, b in zip(f.names, f.at_bound, strict=True) if b],
         "identification": ident,
-        "written_to_dataset": bool(write),
+        "written_to_dataset": bool(write and fit_ok),
     }
     if starts_table is not None:
         manifest["starts"] = starts_table.to_dict(orient="records")
@@ -335,7 +338,10 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
             cv[2].to_csv(tmp / "crossval_folds.csv", index=False)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float),
                                            encoding="utf-8")
-    if write:
+    if write and not fit_ok:
+        out.print("the fit did not converge: choice_parameter.csv is not written into the "
+                  "dataset", highlight=False)
+    elif write:
         atomic_write_text(dataset.folder / "choice_parameter.csv",
                           table.to_csv(index=False))
     shown = pd.concat([display_summary(sum_before, "prior"),
@@ -424,8 +430,8 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
     if ident["unmoved_rows"]:
         out.print(f"fit rows moved by no parameter: {', '.join(ident['unmoved_rows'])}",
                   highlight=False)
-    where = f"{out_dir}/ and {dataset.folder / 'choice_parameter.csv'}" if write else \
-        f"{out_dir}/ (the dataset is unchanged; --write puts the values into it)"
+    where = f"{out_dir}/ and {dataset.folder / 'choice_parameter.csv'}" if write and fit_ok \
+        else f"{out_dir}/ (the dataset is unchanged; --write puts the values into it)"
     out.print(f"written to {where}", highlight=False)
-    if not f.success or not np.all(np.isfinite(f.values)):
+    if not fit_ok:
         raise typer.Exit(1)
