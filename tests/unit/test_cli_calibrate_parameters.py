@@ -167,7 +167,7 @@ def test_ctrl_c_leaves_nothing_half_written(dataset, tmp_path, deterministic_run
 def test_limits_below_one_are_refused_before_anything_runs():
     for args in (["--max-iter", "0"], ["--parameters", "--max-evaluations", "0"]):
         r = runner.invoke(app, ["calibrate", *args, "-q"])
-        assert r.exit_code == 2 and "greater than or equal to 1" in r.output, r.output
+        assert r.exit_code == 2 and f"Invalid value for '{args[-2]}'" in r.output, r.output
 
 
 def test_options_of_the_parameter_fit_need_it():
