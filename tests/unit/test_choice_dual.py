@@ -108,6 +108,22 @@ def test_flow_dependent_times_are_refused():
     with pytest.raises(InputError, match="flow-dependent"):
         fixed_cost_equilibrium(Network(net.nodes, links), dem, theta=1.0,
                                routes=routes(net, dem))
+    # without a vdf column the network's default (BPR) is flow-dependent too
+    links = net.links.drop(columns="vdf").assign(capacity=5.0)
+    with pytest.raises(InputError, match="flow-dependent"):
+        fixed_cost_equilibrium(Network(net.nodes, links), dem, theta=1.0,
+                               routes=routes(net, dem))
+
+
+def test_capacity_rows_without_a_constraint_id_are_constraints_of_their_own():
+    # l0 and l1 each hold 5 of 10; a blank constraint_id must not join them into one of 5
+    net, dem = parallel(times=(1.0, 1.2, 3.0))
+    cap = Capacities(pd.DataFrame({"link_id": ["l0", "l1"], "direction": "ab",
+                                   "capacity": [5.0, 5.0], "constraint_id": [None, ""]}))
+    r = fixed_cost_equilibrium(net, dem, theta=1.0, routes=routes(net, dem), capacities=cap)
+    assert r.converged and len(r.capacities) == 2
+    assert r.flow[0] == pytest.approx(5.0, rel=1e-6) and r.flow[1] <= 5.0 * (1 + REL)
+    assert r.flow[0] + r.flow[1] > 5.0 + 1e-3
 
 
 # ------------------------------------------------------------------ nested Hessian (scale < 1)

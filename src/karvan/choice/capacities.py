@@ -124,10 +124,15 @@ def compile_capacities(caps: Capacities, graph: CompiledGraph) -> CompiledCapaci
     if unknown.any():
         problems.append(f"{int(unknown.sum())} rows name links that are not in the network "
                         f"(link_id {format_ids(t.loc[unknown, 'link_id'])}).")
+    own = (t["link_id"].astype(str) + ":" + direction).to_numpy()
     if "constraint_id" in t:
-        cid = t["constraint_id"].astype(str).to_numpy()
+        # a blank constraint_id is the row's own constraint, not one shared by every blank row
+        given = t["constraint_id"]
+        blank = (given.isna() | given.astype(str).str.strip().isin(["", "nan", "None"])
+                 ).to_numpy()
+        cid = np.where(blank, own, given.astype(str).to_numpy())
     else:
-        cid = (t["link_id"].astype(str) + ":" + direction).to_numpy()
+        cid = own
     arcs_of: dict[str, list[int]] = {}
     cap_of: dict[str, float] = {}
     no_arc = []

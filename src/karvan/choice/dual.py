@@ -51,6 +51,7 @@ from karvan.choice.result import ChoiceResult, unserved_table
 from karvan.choice.routes import SOURCE_UNSERVED, RouteSet
 from karvan.errors import InputError
 from karvan.kernels import logit as KL
+from karvan.kernels.vdf import VDF_CONSTANT
 from karvan.network.model import Network
 
 
@@ -224,11 +225,14 @@ def fixed_cost_equilibrium(
         raise InputError(bad)
     ca = setup(network, demand, classes)
     g = ca.graph
-    if isinstance(network, Network) and "vdf" in network.links:
-        vdf = network.links["vdf"].astype(str).str.lower()
-        if (vdf != "constant").any():
-            raise InputError(f"{int((vdf != 'constant').sum())} links have a flow-dependent "
-                             "time (vdf other than constant); use stochastic_equilibrium.")
+    # every arc's delay function, as the graph compiled it (a link table without a vdf
+    # column takes the network's default, BPR)
+    flowdep = np.asarray(g.vdf) != VDF_CONSTANT
+    if flowdep.any():
+        ids = pd.unique(np.asarray(g.link_ids)[np.asarray(g.arc_link)[flowdep]])
+        raise InputError(f"{len(ids)} links have a flow-dependent time (vdf other than "
+                         f"constant, or no vdf column: BPR), e.g. {', '.join(map(str, ids[:5]))}; "
+                         "use stochastic_equilibrium, or set vdf to constant.")
     th = per_class(theta, ca.classes, "theta")
     rs = _align(routes, ca)
     free = np.ascontiguousarray(ca.free_costs())
