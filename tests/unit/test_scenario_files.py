@@ -145,3 +145,26 @@ def test_a_capacity_change_drops_the_published_figure(tmp_path):
     links = apply_scenario(load_corridor(), load_scenario("baku_astara_15mt")).links
     assert links.at["R_AZ_ALAT_OSMANLI", "capacity_tpy"] == 15e6
     assert np.isnan(links.at["R_AZ_ALAT_OSMANLI", "capacity_value"])
+
+
+def test_scaling_a_tariff_a_link_takes_from_tariff_csv_is_refused(tmp_path):
+    """A link without a tariff of its own takes tariff.csv's: a scale of its blank field would
+    change nothing while the run lists the modification as applied."""
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    own = data.links["tariff_usd_per_tkm"].notna()
+    assert own.any() and (~own).any()
+    blank, given = data.links.index[~own][0], data.links.index[own][0]
+    mod = 'action = "scale"\nfield = "tariff_usd_per_tkm"\nfactor = 3\nlinks = [{}]\n'
+    p = write(tmp_path, "t", 'name = "t"\nyear = 2024\n[[modification]]\n'
+                             + mod.format(f'"{blank}", "{given}"'))
+    with pytest.raises(InputError, match=rf"1 of its 2 links have no tariff_usd_per_tkm .*{blank}"):
+        apply_scenario(data, load_scenario(p))
+    # a link with its own tariff scales
+    p = write(tmp_path, "t2", 'name = "t2"\nyear = 2024\n[[modification]]\n'
+                              + mod.format(f'"{given}"'))
+    links = apply_scenario(data, load_scenario(p)).links
+    assert links.at[given, "tariff_usd_per_tkm"] == pytest.approx(
+        3 * data.links.at[given, "tariff_usd_per_tkm"])

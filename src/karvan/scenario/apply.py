@@ -183,6 +183,16 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
                     links.loc[sel, "capacity_value"] = np.nan
                     links.loc[sel, "capacity_unit"] = None
             elif mod.action == "scale":
+                if mod.field in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
+                    blank = [x for x in sel if pd.isna(links.at[x, mod.field])]
+                    if blank:
+                        problems.append(
+                            f"modification[{i}] (scale {mod.field} x {mod.factor:g}): "
+                            f"{len(blank)} of its {len(sel)} links have no {mod.field} of "
+                            f"their own ({format_ids(blank)}): their tariff comes from "
+                            "tariff.csv (by country, mode and commodity), which a scale of the "
+                            "link's field would leave as it is. Use action = \"set\" with a "
+                            "value, or narrow the modification to links with a tariff.")
                 links.loc[sel, mod.field] = links.loc[sel, mod.field] * mod.factor
                 if mod.field == "capacity_tpy" and "capacity_value" in links:
                     links.loc[sel, "capacity_value"] = links.loc[sel, "capacity_value"] * mod.factor
