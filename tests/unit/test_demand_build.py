@@ -124,10 +124,48 @@ def test_bad_inputs_name_every_problem_and_write_nothing(dataset):
     with pytest.raises(InputError) as e:
         write_demand(dataset)
     msg = str(e.value)
-    for part in ("origin_zone_id", "confidence must be one of", "figure must be a number",
+    for part in ("origin_zone_id", "confidence must be one of", "figure must be a finite number",
                  "OBS_NOT_THERE", "must sum to 1"):
         assert part in msg, part
     assert len(e.value.problems) >= 5
+    assert (dataset / "demand.csv").read_bytes() == shipped
+
+
+def test_values_that_would_drop_or_overflow_demand_are_named(dataset):
+    """A USD flow's commodity without a value per tonne (its tonnes would be NaN and dropped),
+    infinite figures, shares or values, and a year that is not a number: all named at once,
+    nothing written."""
+    shipped = (dataset / "demand.csv").read_bytes()
+    flows = pd.read_csv(dataset / "demand_inputs" / "trade_flow.csv", dtype=str,
+                        keep_default_na=False)
+    mix = pd.read_csv(dataset / "demand_inputs" / "trade_mix.csv", dtype=str,
+                      keep_default_na=False)
+    usd = flows.loc[flows["basis"] == "usd", "flow_id"]
+    row = mix[mix["flow_id"].isin(usd) & (mix["value_usd_per_t"] == "")].iloc[0]
+    tonnes = flows.index[flows["basis"] == "tonnes"]
+
+    def break_flows(df):
+        df.loc[tonnes[0], "figure"] = "inf"
+        df.loc[tonnes[1], "year"] = "20x3"
+
+    def break_mix(df):
+        df.loc[int(df.index[df["value_usd_per_t"] == ""][-1]), "share"] = "inf"
+
+    def no_value(df):
+        df.loc[df["commodity_id"] == row["commodity_id"], "value_usd_per_t"] = ""
+
+    _edit(dataset, "trade_flow", break_flows)
+    _edit(dataset, "trade_mix", break_mix)
+    path = dataset / "commodity.csv"  # beside demand_inputs/
+    com = pd.read_csv(path, dtype=str, keep_default_na=False)
+    no_value(com)
+    com.to_csv(path, index=False, lineterminator="\n")
+    with pytest.raises(InputError) as e:
+        write_demand(dataset)
+    msg = str(e.value)
+    assert "figure must be a finite number" in msg and "year must be a whole number" in msg
+    assert "share must be a finite number" in msg
+    assert f"{row['flow_id']}/{row['commodity_id']}" in msg and "value per tonne" in msg
     assert (dataset / "demand.csv").read_bytes() == shipped
 
 

@@ -150,11 +150,17 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
         p.add(f"trade_flow.csv: duplicate flow_id {format_ids(fl.loc[dup, 'flow_id'])}.")
     for col in _FLOW_NUMERIC:
         vals = pd.to_numeric(fl[col], errors="coerce")
-        bad = vals.isna() | (vals < 0)
+        bad = ~np.isfinite(vals) | (vals < 0)
         if bad.any():
-            p.add(f"trade_flow.csv: {col} must be a number >= 0 ({_lines(fl, bad)}: flow_id "
-                  f"{format_ids(fl.loc[bad, 'flow_id'])}).")
+            p.add(f"trade_flow.csv: {col} must be a finite number >= 0 ({_lines(fl, bad)}: "
+                  f"flow_id {format_ids(fl.loc[bad, 'flow_id'])}).")
         fl[col] = vals
+    if "year" in fl:
+        yr = pd.to_numeric(fl["year"], errors="coerce")
+        bad = ~np.isfinite(yr) | (yr != np.round(yr))
+        if bad.any():
+            p.add(f"trade_flow.csv: year must be a whole number, the year of the figure "
+                  f"({_lines(fl, bad)}: flow_id {format_ids(fl.loc[bad, 'flow_id'])}).")
     for col in ("direction_share", "scope_share"):
         bad = fl[col] > 1
         if bad.any():
@@ -183,9 +189,9 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
     mix["share"] = pd.to_numeric(mix["share"], errors="coerce")
     mix["value_usd_per_t"] = pd.to_numeric(mix["value_usd_per_t"].replace("", np.nan),
                                            errors="coerce")
-    bad = mix["share"].isna() | (mix["share"] < 0)
+    bad = ~np.isfinite(mix["share"]) | (mix["share"] < 0)
     if bad.any():
-        p.add(f"trade_mix.csv: share must be a number >= 0 ({_lines(mix, bad)}).")
+        p.add(f"trade_mix.csv: share must be a finite number >= 0 ({_lines(mix, bad)}).")
     bad = ~mix["flow_id"].isin(set(fl["flow_id"]))
     if bad.any():
         p.add(f"trade_mix.csv: unknown flow_id {format_ids(mix.loc[bad, 'flow_id'].unique())}.")
@@ -193,9 +199,11 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
     if bad.any():
         p.add(f"trade_mix.csv: unknown commodity_id "
               f"{format_ids(mix.loc[bad, 'commodity_id'].unique())}.")
-    bad = mix["value_usd_per_t"].notna() & ~(mix["value_usd_per_t"] > 0)
+    bad = mix["value_usd_per_t"].notna() & ~((mix["value_usd_per_t"] > 0)
+                                             & np.isfinite(mix["value_usd_per_t"]))
     if bad.any():
-        p.add(f"trade_mix.csv: value_usd_per_t must be > 0 where given ({_lines(mix, bad)}).")
+        p.add(f"trade_mix.csv: value_usd_per_t must be a finite number > 0 where given "
+              f"({_lines(mix, bad)}).")
     dup = mix.duplicated(["flow_id", "commodity_id"])
     if dup.any():
         p.add(f"trade_mix.csv: a commodity appears twice in one flow ({_lines(mix, dup)}).")
@@ -209,9 +217,9 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
         p.add(f"trade_mix.csv: flows without a commodity mix: {format_ids(nomix)}.")
     # zone shares
     zs["share"] = pd.to_numeric(zs["share"], errors="coerce")
-    bad = zs["share"].isna() | (zs["share"] < 0)
+    bad = ~np.isfinite(zs["share"]) | (zs["share"] < 0)
     if bad.any():
-        p.add(f"zone_share.csv: share must be a number >= 0 ({_lines(zs, bad)}).")
+        p.add(f"zone_share.csv: share must be a finite number >= 0 ({_lines(zs, bad)}).")
     bad = ~zs["side"].isin(SIDES)
     if bad.any():
         p.add(f"zone_share.csv: side must be origin, destination or * ({_lines(zs, bad)}).")
@@ -230,9 +238,21 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
     # energy (documented, kept out of the demand)
     en["tonnes_per_year"] = pd.to_numeric(en["tonnes_per_year"].replace("", np.nan),
                                           errors="coerce")
-    p.raise_if_any()
+    # a flow counted in USD needs each commodity's value: its mix row's, else commodity.csv's
     com = com.copy()
     com["value_usd_per_t"] = pd.to_numeric(com["value_usd_per_t"], errors="coerce")
+    default_value = dict(zip(com["commodity_id"], com["value_usd_per_t"], strict=False))
+    usd_flows = set(fl.loc[fl["basis"] == "usd", "flow_id"])
+    m = mix[mix["flow_id"].isin(usd_flows)]
+    value = m["value_usd_per_t"].fillna(m["commodity_id"].map(default_value))
+    bad = ~((value > 0) & np.isfinite(value))
+    if bad.any():
+        p.add(f"trade_mix.csv: flows counted in USD need a value per tonne for each commodity, "
+              f"in the mix row (value_usd_per_t) or in commodity.csv (lines "
+              f"{format_ids(m.index[bad.to_numpy()] + 2)}: "
+              f"{format_ids(m.loc[bad, 'flow_id'] + '/' + m.loc[bad, 'commodity_id'])}); "
+              "without it their tonnes are unknown.")
+    p.raise_if_any()
     inp = DemandInputs(fl, mix, zs, en, zones, com, folder)
     # every flow that needs shares must find them
     missing = []
