@@ -70,3 +70,28 @@ def test_dial_takes_msa_only():
         stochastic_equilibrium(net, dem, theta=1.0, loading="dial", method="newton")
     with pytest.raises(InputError, match="sra"):
         stochastic_equilibrium(net, dem, theta=1.0, method="sra")
+
+
+def test_an_arc_between_two_nodes_equally_far_is_not_efficient_in_any_link_order():
+    """Zone O has free connectors to A and B (both at cost 0 from O); A <-> B cost 1, B -> D 1,
+    A -> D 3. The efficient paths are O-B-D (1) and O-A-D (3): binary logit, whatever the
+    order of the link table (the arc A -> B or B -> A counted one way or the other before,
+    as the search broke the tie between A and B)."""
+    import pandas as pd
+
+    from karvan import Demand, Network
+
+    rows = [("cA", "O", "A", 0.0), ("cB", "O", "B", 0.0), ("AB", "A", "B", 1.0),
+            ("BA", "B", "A", 1.0), ("BD", "B", "D", 1.0), ("AD", "A", "D", 3.0)]
+    nodes = pd.DataFrame({"zone_id": ["O", "D", None, None]},
+                         index=pd.Index(["O", "D", "A", "B"], name="node_id"))
+    dem = Demand(("O", "D"), {"demand": np.array([[0.0, 1.0], [0.0, 0.0]])})
+    p_b = 1 / (1 + math.exp(-2.0))
+    for order in (rows, [rows[1], rows[0], *rows[2:]], rows[::-1]):
+        links = pd.DataFrame(order, columns=["link_id", "from_node_id", "to_node_id",
+                                             "free_flow_time"]).set_index("link_id")
+        links["vdf"] = "constant"
+        flow = dial_loading(Network(nodes, links), dem, theta=1.0).link_summary()["flow_tot"]
+        assert flow["BD"] == pytest.approx(p_b, rel=1e-12)
+        assert flow["AD"] == pytest.approx(1 - p_b, rel=1e-12)
+        assert flow["AB"] == 0.0 and flow["BA"] == 0.0

@@ -2,7 +2,8 @@
 
 For each origin o, ``r0`` is the least cost from o at the reference costs ``cost0`` (Dijkstra).
 An arc (i, j) is efficient when it leads away from the origin: ``r0(i) < r0(j)``; at equal
-``r0`` (zero-cost arcs) when the search settled i before j. Every path made of efficient arcs
+``r0`` only a zero-cost arc, when the search settled i before j (an arc with a cost between two
+nodes equally far from o is not efficient either way). Every path made of efficient arcs
 ending at a destination is a choice alternative with probability proportional to
 ``exp(-theta * cost)`` at the current costs ``cost``. With ``r`` the least cost from o over
 efficient arcs at ``cost``, arc weights ``L_a = exp(theta * (r(j) - r(i) - c_a))`` (<= 1) are
@@ -107,10 +108,15 @@ def _settle(o, indptr, head, cost, blocked, r, rank, order, heap, pos):
 
 
 @njit(**JIT)
-def _efficient(e, tail, head, rank, blocked, o):
+def _efficient(e, tail, head, rank, r0, cost0, blocked, o):
+    # away from the origin: r0(i) < r0(j); at equal r0 only a zero-cost arc, in settle order
+    # (an arc with a cost between two nodes equally far would otherwise count one way or the
+    # other as the search broke the tie, that is as the link table was ordered)
     i = tail[e]
     j = head[e]
     if rank[i] < 0 or rank[j] < 0 or rank[i] >= rank[j]:
+        return False
+    if not (r0[i] < r0[j] or cost0[e] == 0.0):
         return False
     return not (blocked[i] and i != o)
 
@@ -122,6 +128,7 @@ def _dial_chunk(c, n_chunks, indptr, head, tail, rindptr, rarcs, cost, cost0, bl
     (rows of those origins). Returns (demand with no path, 1 if a weight overflowed)."""
     n = indptr.shape[0] - 1
     r = np.empty(n)
+    r0 = np.empty(n)
     rank = np.empty(n, np.int64)
     order = np.empty(n, np.int64)
     heap = np.empty(n, np.int64)
@@ -141,6 +148,7 @@ def _dial_chunk(c, n_chunks, indptr, head, tail, rindptr, rarcs, cost, cost0, bl
         for k in range(count):
             W[order[k]] = 0.0
             X[order[k]] = 0.0
+            r0[order[k]] = r[order[k]]
         # least costs over efficient arcs at the current costs
         for k in range(1, count):
             r[order[k]] = np.inf
@@ -149,7 +157,7 @@ def _dial_chunk(c, n_chunks, indptr, head, tail, rindptr, rarcs, cost, cost0, bl
             if r[i] == np.inf or (blocked[i] and i != o):
                 continue
             for e in range(indptr[i], indptr[i + 1]):
-                if _efficient(e, tail, head, rank, blocked, o):
+                if _efficient(e, tail, head, rank, r0, cost0, blocked, o):
                     j = head[e]
                     if r[i] + cost[e] < r[j]:
                         r[j] = r[i] + cost[e]
@@ -161,7 +169,7 @@ def _dial_chunk(c, n_chunks, indptr, head, tail, rindptr, rarcs, cost, cost0, bl
             if wi == 0.0 or (blocked[i] and i != o):
                 continue
             for e in range(indptr[i], indptr[i + 1]):
-                if _efficient(e, tail, head, rank, blocked, o):
+                if _efficient(e, tail, head, rank, r0, cost0, blocked, o):
                     j = head[e]
                     W[j] += wi * math.exp(theta * (r[j] - r[i] - cost[e]))
         # demand at the destinations
@@ -193,7 +201,7 @@ def _dial_chunk(c, n_chunks, indptr, head, tail, rindptr, rarcs, cost, cost0, bl
             wj = W[j]
             for x in range(rindptr[j], rindptr[j + 1]):
                 e = rarcs[x]
-                if _efficient(e, tail, head, rank, blocked, o):
+                if _efficient(e, tail, head, rank, r0, cost0, blocked, o):
                     i = tail[e]
                     f = xj * W[i] * math.exp(theta * (r[j] - r[i] - cost[e])) / wj
                     flows[e] += f
