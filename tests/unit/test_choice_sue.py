@@ -257,3 +257,25 @@ def test_other_bad_options_are_input_errors():
         stochastic_equilibrium(net, dem, theta=1.0, beta=-1.0)
     with pytest.raises(InputError, match="gap"):
         stochastic_equilibrium(net, dem, theta=1.0, gap=-1.0)
+
+
+@pytest.mark.parametrize("with_capacity", [False, True])
+def test_zero_demand_gives_an_empty_equilibrium(with_capacity):
+    """No OD pair with demand: converged, nothing loaded (a ValueError from the column
+    generation and a ZeroDivisionError from the capacities' scale before)."""
+    from karvan.choice import Capacities
+    from karvan.choice.equilibrium import deterministic_equilibrium
+
+    nodes = pd.DataFrame({"zone_id": [1, 2]}, index=pd.Index([1, 2], name="node_id"))
+    links = pd.DataFrame({"from_node_id": [1, 1], "to_node_id": [2, 2],
+                          "free_flow_time": [1.0, 3.0], "vdf": "constant"},
+                         index=pd.Index(["l0", "l1"], name="link_id"))
+    net = Network(nodes, links)
+    dem = Demand((1, 2), {"demand": np.zeros((2, 2))})
+    cap = (Capacities(pd.DataFrame({"link_id": ["l0"], "direction": ["ab"], "capacity": [5.0]}))
+           if with_capacity else None)
+    r = stochastic_equilibrium(net, dem, theta=1.0, capacities=cap)
+    assert r.converged and not r.volume.any()
+    if not with_capacity:
+        d = deterministic_equilibrium(net, dem)
+        assert d.converged and not d.volume.any()

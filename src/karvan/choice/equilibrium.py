@@ -239,6 +239,8 @@ class _State:
                 with ThreadPoolExecutor(n) as ex:
                     parts.extend(ex.map(lambda c, n=n, args=args: KR.new_least_cost_routes(
                         c, n, *args), range(n)))
+        if not parts:  # no OD pair with demand: nothing to grow
+            return 0
         r_od = np.concatenate([p[0] for p in parts])
         if not len(r_od):
             return 0
@@ -429,7 +431,9 @@ def _solve(ca: ClassArrays, theta: np.ndarray, *, routes, method: str, beta: flo
         rc = KL.route_costs(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs,
                             np.zeros(rs.n_routes), free, np.empty(rs.n_routes))
         real = rs.route_source != SOURCE_UNSERVED
-        scale = float(np.average(rc[real], weights=rs.od_demand[rs.route_od][real]))
+        wts = rs.od_demand[rs.route_od][real]
+        scale = (float(np.average(rc[real], weights=wts)) if wts.sum() > 0
+                 else float(rc[real].mean()) if real.any() else 1.0)
         # a capacity exceeded by 10 % costs about one average route: stiff enough that the
         # multipliers settle in a few rounds, soft enough for the inner solver
         st.rho = np.full(cons.n, 10.0 * max(scale, 1e-12)) / cons.cap
