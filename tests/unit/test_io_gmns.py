@@ -467,6 +467,23 @@ def test_demand_column_names(tmp_path, header):
     assert got == EXPECTED_OD
 
 
+def test_two_columns_for_one_field_are_an_error(tmp_path):
+    # flow and total are both names of volume: which one the file means cannot be told
+    p = tmp_path / "trips.csv"
+    p.write_text("origin,destination,flow,total\n10,20,100,999\n10,30,50,999\n")
+    with pytest.raises(InputError) as e:
+        read_gmns_demand(p, read_gmns(SMALL))
+    assert e.value.problems == ["trips.csv: volume is given by 2 columns that differ ('total', "
+                                "'flow'); keep one of them, or name it volume."]
+    # two columns with the same values (as karvan's GMNS export writes segment and
+    # commodity_id) are read
+    p.write_text("origin,destination,flow,total\n10,20,100,100\n10,30,50,50\n")
+    assert read_gmns_demand(p, read_gmns(SMALL)).total() == 150.0
+    # a column named as the field itself is the one read
+    p.write_text("origin,destination,volume,total\n10,20,100,999\n10,30,50,999\n")
+    assert read_gmns_demand(p, read_gmns(SMALL)).total() == 150.0
+
+
 def test_demand_for_unknown_zones(tmp_path):
     p = tmp_path / "demand.csv"
     p.write_text((SMALL / "demand.csv").read_text() + "10,99,5\n77,20,1\n")

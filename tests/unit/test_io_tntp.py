@@ -141,6 +141,20 @@ def test_first_thru_node_blocks_paths_through_zones(tmp_path):
         assert r.link_table()["flow"].tolist() == expected
 
 
+def test_a_first_thru_node_past_the_zones_warns_and_past_the_nodes_is_an_error(tmp_path):
+    # 2 zones, 4 nodes: FIRST THRU NODE 4 makes node 3 neither a zone nor passable
+    with pytest.warns(karvan.io.tntp.TntpWarning, match=r"makes node 3, which is not a zone"):
+        read_tntp_net(net_file(tmp_path, GOOD, ftn=4))
+    with pytest.raises(InputError, match=r"<FIRST THRU NODE> 9 is beyond the last node \(4\)"):
+        read_tntp_net(net_file(tmp_path, GOOD, ftn=9))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for ftn in (1, 3):  # the usual values: all passable, or zones not passable
+            read_tntp_net(net_file(tmp_path, GOOD, ftn=ftn))
+
+
 def test_cost_factors_from_metadata_and_caller(tmp_path):
     rows = [row(1, 2, fft=1, b_=0, toll=10.0, length=3.0), row(1, 2, fft=2, b_=0, length=1.0)]
     extra = "<TOLL FACTOR> 0.5\n<DISTANCE FACTOR> 0.25\n"

@@ -257,6 +257,17 @@ def _net_columns(path: Path) -> tuple[dict[str, np.ndarray], int, int, int, dict
             )
     if n_zones is not None and n_nodes is not None and n_zones > n_nodes:
         problems.append(f"{path.name}: <NUMBER OF ZONES> {n_zones} exceeds <NUMBER OF NODES>.")
+    if ftn is not None and n_nodes is not None and ftn > n_nodes + 1:
+        problems.append(f"{path.name}: <FIRST THRU NODE> {ftn} is beyond the last node "
+                        f"({n_nodes}): no node could pass a path on; it is usually "
+                        "<NUMBER OF ZONES> + 1 (zones not passable) or 1.")
+    elif ftn is not None and n_zones is not None and ftn > n_zones + 1:
+        which = (f"node {ftn - 1}, which is" if ftn - 1 == n_zones + 1
+                 else f"nodes {n_zones + 1}..{ftn - 1}, which are")
+        warnings.warn(f"{path.name}: <FIRST THRU NODE> {ftn} makes {which} not a zone "
+                      f"(<NUMBER OF ZONES> {n_zones}), unable to "
+                      "pass a path on: paths go round them. It is usually <NUMBER OF ZONES> + 1 "
+                      "or 1.", TntpWarning, stacklevel=3)
     if problems:
         raise InputError(problems, str(path))
     return df, n_nodes, n_zones, 1 if ftn is None else ftn, factors

@@ -215,11 +215,21 @@ class Checker:
     def _aliases(self, schema: Schema, header: list[str], raw: dict, name: str) -> list[str]:
         """Rename columns written under an alias of a schema field."""
         for f in schema.fields:
-            if f.name in raw or not f.aliases:
+            if not f.aliases:
                 continue
             lower = {h.lower(): h for h in header}
-            hit = next((lower[a.lower()] for a in (f.name, *f.aliases) if a.lower() in lower),
-                       None)
+            hits = list(dict.fromkeys(lower[a.lower()] for a in (f.name, *f.aliases)
+                                      if a.lower() in lower))
+            if (f.name.lower() not in lower and len(hits) > 1
+                    and any(list(raw[h]) != list(raw[hits[0]]) for h in hits[1:])):
+                # two other tools' names for one field that disagree (a column named as the
+                # field itself is the one read): which one is meant cannot be told
+                self.message(f"{name}: {f.name} is given by {len(hits)} columns that differ "
+                             f"({', '.join(map(repr, hits))}); keep one of them, or name it "
+                             f"{f.name}.", file=name)
+            if f.name in raw:
+                continue
+            hit = hits[0] if hits else None
             if hit is not None:
                 if hit.lower() != f.name.lower():
                     # read from an alias while a column looks like the field itself misspelt:
