@@ -287,6 +287,20 @@ def test_the_prior_comes_from_the_confidence():
     np.testing.assert_allclose(sd, [0.4 * scale, 0.4 * scale, 0.4])
 
 
+def test_a_factors_prior_ratio_skips_rows_of_value_0():
+    """A factor row of value 0 has prior_std_error 0 (0 times any ratio): the ratio comes from
+    the other rows, not from 0 / 0 (which fell back to the confidence's 0.25 of "estimate")."""
+    t = prior_table()
+    th = t["parameter"] == "theta"
+    t["prior_std_error"] = np.nan
+    t.loc[th, "prior_std_error"] = 0.4 * t.loc[th, "value"]
+    extra = t[th].iloc[[0]].assign(commodity="zero", value=0.0, prior_std_error=0.0)
+    t = pd.concat([t, extra], ignore_index=True)
+    t.loc[t["parameter"] == "theta", "confidence"] = "estimate"
+    _, sd = parameter_priors(t, [factor("theta")])
+    assert sd[0] == pytest.approx(0.4)
+
+
 def test_a_commodity_constant_is_scaled_by_that_commodity():
     """A commodity's own constant has 0.40 times that commodity's median route cost (10 /
     its theta) as prior standard error; the family's constant for every commodity keeps the

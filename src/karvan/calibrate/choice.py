@@ -351,8 +351,14 @@ def parameter_priors(table: pd.DataFrame, params: Sequence[ChoiceParameter]
     problems, scales = [], {}
     for i, p in enumerate(params):
         sel = p.rows(table)
-        g = given[sel] / (vals[sel] if p.kind == "factor" else 1.0)
-        if np.isfinite(g).all():
+        if p.kind == "factor":
+            # a factor's ratio from the rows whose prior is not 0 (a row of value 0 stays 0
+            # whatever the factor: its standard error says nothing of the ratio)
+            nz = sel & (vals != 0)
+            g = given[nz] / vals[nz] if nz.any() else given[sel]
+        else:
+            g = given[sel]
+        if len(g) and np.isfinite(g).all():
             if np.ptp(g) > 1e-4 * float(np.abs(g).max()):  # 6 digits written per row
                 problems.append(f"{p.name}: its rows have different prior standard errors "
                                 f"({format_ids(sorted({_num(v) for v in g}))}).")
@@ -699,9 +705,16 @@ def calibrated_table(cf: ChoiceFit, *, date: str, source: str | None = None,
     base = pd.to_numeric(cf.prior["value"], errors="coerce").to_numpy(dtype=float)
     obs = ";".join(cf.fit.observation_ids)
     f = cf.fit
-    mu = f.prior_values if f.prior_values is not None else np.full(len(cf.params), np.nan)
-    psd = f.prior_std_errors if f.prior_std_errors is not None else np.full(len(cf.params),
-                                                                            np.nan)
+    if f.prior_values is not None and f.prior_std_errors is not None:
+        mu, psd = f.prior_values, f.prior_std_errors
+    else:
+        # fitted without the prior (--no-prior): the table still records the prior the
+        # parameters had, so that a later fit with the prior starts from the same one (the
+        # rows' confidence becomes "estimate", which would give another prior)
+        try:
+            mu, psd = parameter_priors(cf.prior, cf.params)
+        except InputError:
+            mu = psd = np.full(len(cf.params), np.nan)
     ident = f.identified if f.identified is not None else np.ones(len(cf.params), bool)
     shrink = f.shrinkage if f.shrinkage is not None else np.full(len(cf.params), np.nan)
     dist = prior_distance(f)
