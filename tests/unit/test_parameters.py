@@ -429,3 +429,17 @@ def test_model_many_evaluates_the_jacobian_together_and_changes_nothing():
     assert together.evaluations == plain.evaluations
     with pytest.raises(InputError, match="model_many returned 1 results for 2"):
         fit_parameters(split, [0.1, 0.0], y, model_many=lambda xs: [split(xs[0])], **kw)
+
+
+def test_as_many_rows_as_parameters_without_a_prior_have_no_standard_error():
+    """Two rows, two parameters, no prior: the fit passes through the rows and nothing is
+    left to measure their variance, so the standard errors are unknown (inf, not identified),
+    not the ~1e153 of a clipped inverse."""
+    import numpy as np
+
+    from karvan.calibrate.parameters import fit_parameters
+
+    f = fit_parameters(lambda x: np.array([1 + x[0], 2 + x[0] + x[1]]), [0.0, 0.0], [2.0, 3.0],
+                       rse=0.1)
+    np.testing.assert_allclose(f.values, [1.0, 0.0], atol=1e-6)
+    assert np.isinf(f.std_errors).all() and not f.identified.any()

@@ -431,6 +431,14 @@ def fit_parameters(
     post = posterior_covariance(j, ps, chi2_scale=scale, rtol=rank_rtol)
     peff = post["effective_parameters"]
     cov = post["covariance"]
+    if not np.isfinite(scale):
+        # no degree of freedom left to measure the data's variances (n <= effective
+        # parameters): the rows say nothing of the uncertainty of a parameter without a prior
+        lost = ~has
+        cov = np.array(cov, dtype=float)
+        cov[lost, :] = np.nan
+        cov[:, lost] = np.nan
+        cov[lost, lost] = np.inf
     span = np.where(np.isfinite(hi - lo), hi - lo, np.maximum(np.abs(res.x), 1.0))
     at_bound = (res.x - lo <= 1e-6 * span) | (hi - res.x <= 1e-6 * span)
     var = np.diag(cov)
