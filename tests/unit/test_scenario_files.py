@@ -168,3 +168,31 @@ def test_scaling_a_tariff_a_link_takes_from_tariff_csv_is_refused(tmp_path):
     links = apply_scenario(data, load_scenario(p)).links
     assert links.at[given, "tariff_usd_per_tkm"] == pytest.approx(
         3 * data.links.at[given, "tariff_usd_per_tkm"])
+
+
+def test_modifications_that_change_nothing_are_warned_about(tmp_path):
+    import warnings
+
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    p = write(tmp_path, "n", 'name = "n"\nyear = 2024\n'
+              '[[modification]]\naction = "open"\nlinks = ["R_IR_RASHT_QAZVIN"]\n'
+              '[[modification]]\naction = "close"\nlinks = ["R_IR_RASHT_ASTARA"]\n'
+              '[[modification]]\naction = "set"\nfield = "frequency_per_week"\nvalue = 7\n'
+              'links = ["R_IR_RASHT_QAZVIN"]\n')
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        apply_scenario(data, load_scenario(p))
+    msgs = [str(x.message) for x in w if issubclass(x.category, CorridorWarning)]
+    assert any("modification[0] (open)" in m and "already open" in m for m in msgs)
+    assert any("modification[1] (close)" in m and "not in use" in m for m in msgs)
+    assert any("modification[2] (set frequency_per_week)" in m and "not ferry or sea" in m
+               for m in msgs)
+    # the built-in scenarios change what they name
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        for name in ("rasht_astara", "south_caucasus_unblocked", "iran_disrupted",
+                     "combined_2030", "baku_astara_15mt"):
+            apply_scenario(data, load_scenario(name))

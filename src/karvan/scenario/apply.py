@@ -172,6 +172,7 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
                 problems.append(f"modification[{i}] (ban_transit): od_countries "
                                 f"{format_ids(unknown)} are not countries of the zones.")
         if active and len(sel):
+            _warn_no_effect(links, sel, mod, i, scenario)
             if mod.action == "open":
                 links.loc[sel, "status"] = "open"
             elif mod.action == "close":
@@ -214,6 +215,34 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
     applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "value",
                                          "source", "note"])
     return ScenarioInputs(scenario, links, demand, applied, tuple(bans))
+
+
+def _warn_no_effect(links: pd.DataFrame, sel, mod, i: int, scenario: Scenario) -> None:
+    """Warn (:class:`~karvan.freight.corridor.CorridorWarning`) about the links of an active
+    modification it cannot change: opening an open link, closing one not in use, a sailing
+    frequency on a link that is not a ferry or sea link (only those wait for a sailing)."""
+    import warnings
+
+    from karvan.freight.corridor import CorridorWarning
+
+    where = f"{scenario.name}: modification[{i}] ({mod.action}"
+    status = links.loc[sel, "status"].astype(str)
+    idle = []
+    if mod.action == "open":
+        idle = list(status.index[status == "open"])
+        why = "already open"
+    elif mod.action == "close":
+        idle = list(status.index[status != "open"])
+        why = "not in use (planned, under construction or closed)"
+    elif mod.action in ("set", "scale") and mod.field == "frequency_per_week":
+        mode = links.loc[sel, "mode"].astype(str)
+        idle = list(mode.index[~mode.isin(["ferry", "sea"])])
+        why = "not ferry or sea links, whose sailing frequency alone sets a wait"
+        where += f" {mod.field}"
+    if idle:
+        warnings.warn(f"{where}): {len(idle)} of its {len(sel)} links are {why}, so it "
+                      f"changes nothing there ({format_ids(idle)}).", CorridorWarning,
+                      stacklevel=3)
 
 
 def _recheck(checker, schema, table: pd.DataFrame, rows, field: str, label: str, *,
