@@ -78,3 +78,34 @@ def test_a_rule_without_demand_is_a_warning_with_its_line(tmp_path):
     folder, line = _with_growth(tmp_path, [("AM", "IN", "grain", 0.05)])
     with pytest.warns(CorridorWarning, match=rf"growth.csv: matches no demand cell .*line {line}"):
         load_corridor(folder)
+
+
+def test_a_zone_node_or_land_link_in_the_wrong_country_is_an_error(tmp_path):
+    """A Georgian zone on an Azerbaijani node; a node naming a zone that has another node; an
+    Iranian rail link labelled Azerbaijani: each an input error with its file and line."""
+    import pandas as pd
+
+    folder = tmp_path / "corridor"
+    shutil.copytree(builtin_corridor_folder(), folder)
+
+    def edit(name, fn):
+        p = folder / f"{name}.csv"
+        t = pd.read_csv(p, dtype=str, keep_default_na=False)
+        fn(t)
+        t.to_csv(p, index=False, lineterminator="\n")
+
+    def zone(t):
+        t.loc[t["zone_id"] == "Z_GE_TBILISI", "node_id"] = "AZ_YALAMA_RAIL"
+
+    def link(t):
+        t.loc[t["link_id"] == "R_IR_TEHRAN_BAFQ", "country"] = "AZ"
+
+    edit("zone", zone)
+    edit("link", link)
+    with pytest.raises(InputError) as e:
+        load_corridor(folder)
+    msg = str(e.value)
+    assert "zone.csv: node_id is a node of AZ, not of the zone's country GE" in msg
+    assert "node.csv: zone_id names a zone whose node is AZ_YALAMA_RAIL" in msg  # GE_TBILISI's
+    assert "link.csv: country is the country of neither end (IR)" in msg
+    assert "R_IR_TEHRAN_BAFQ" in msg and "Z_GE_TBILISI" in msg

@@ -153,15 +153,60 @@ def _check_demand_level(checker, levels, base_year: int, years_back: int) -> Non
                     "origin_country", "destination_country", "commodity_id"))))
 
 
+def _check_geography(checker, tables: dict) -> None:
+    """A zone lies in its country (its node's country), a node's ``zone_id`` names the zone
+    whose node it is, and a land link (not sea or ferry, whose country may be an open-water
+    pseudo-country or a canal's) belongs to the country of one of its ends."""
+    from karvan.errors import Violation
+
+    if not {"node", "zone", "link"} <= set(tables):
+        return
+    nodes, zones, links = (tables[n].to_frame() for n in ("node", "zone", "link"))
+    if not ({"node_id", "country"} <= set(nodes) and {"zone_id", "country", "node_id"} <= set(zones)
+            and {"link_id", "from_node_id", "to_node_id", "country", "mode"} <= set(links)):
+        return  # the schema's errors, already collected
+    node_country = dict(zip(nodes["node_id"], nodes["country"], strict=False))
+
+    def line(name, i):
+        lines = tables[name].lines
+        return int(lines[i]) if lines is not None else None
+
+    for i, z in enumerate(zones.itertuples(index=False)):
+        c = node_country.get(z.node_id)
+        if c is not None and c != z.country:
+            checker.add(Violation("zone.csv", line("zone", i), "node_id", str(z.node_id),
+                                  f"is a node of {c}, not of the zone's country {z.country}",
+                                  "give the zone a node of its own country, or correct the "
+                                  "country", f"zone_id {z.zone_id}"))
+    zone_node = dict(zip(zones["zone_id"], zones["node_id"], strict=False))
+    if "zone_id" in nodes:
+        for i, (nid, zid) in enumerate(zip(nodes["node_id"], nodes["zone_id"], strict=False)):
+            if isinstance(zid, str) and zid.strip() and zid in zone_node \
+                    and zone_node[zid] != nid:
+                checker.add(Violation("node.csv", line("node", i), "zone_id", zid,
+                                      f"names a zone whose node is {zone_node[zid]} "
+                                      "(zone.csv)", "make node.csv's zone_id and zone.csv's "
+                                      "node_id agree", f"node_id {nid}"))
+    land = ~links["mode"].astype(str).isin(["sea", "ferry"])
+    for i in np.flatnonzero(land.to_numpy()):
+        r = links.iloc[i]
+        ends = {node_country.get(r["from_node_id"]), node_country.get(r["to_node_id"])}
+        if None not in ends and r["country"] not in ends:
+            checker.add(Violation("link.csv", line("link", i), "country", str(r["country"]),
+                                  f"is the country of neither end ({' and '.join(sorted(ends))})",
+                                  "a land link belongs to the country of one of its nodes",
+                                  f"link_id {r['link_id']}"))
+
+
 #: the value column of each table of rules (origin_country, destination_country, commodity_id)
 RULE_VALUE = {"growth": "growth_per_year", "demand_level": "index"}
 
 
 def _check_rules(checker, tables: dict, name: str) -> None:
-    """``growth.csv`` or ``demand_level.csv``: every country a zone's (or ``*``); two rules of the same specificity (and year)
-    that both match a demand cell with different values are an error (which one applies would
-    depend on the rows' order); a rule that matches no demand cell is a warning (a typo, or a
-    pair without demand)."""
+    """``growth.csv`` or ``demand_level.csv``: every country a zone's (or ``*``); two rules
+    of the same specificity (and year) that both match a demand cell with different values
+    are an error (which one applies would depend on the rows' order); a rule that matches no
+    demand cell is a warning (a typo, or a pair without demand)."""
     from karvan.errors import Violation
 
     if name not in tables or not {"zone", "demand", "commodity"} <= set(tables):
@@ -191,7 +236,8 @@ def _check_rules(checker, tables: dict, name: str) -> None:
                     f"use one of {', '.join(sorted(known))}, or * for any", f"rule {key[i]}"))
     dem = tables["demand"].to_frame()
     zc = dict(zip(zones["zone_id"], zones["country"], strict=False))
-    cells = pd.DataFrame({"o": dem["origin_zone_id"].map(zc), "d": dem["destination_zone_id"].map(zc),
+    cells = pd.DataFrame({"o": dem["origin_zone_id"].map(zc),
+                          "d": dem["destination_zone_id"].map(zc),
                           "c": dem["commodity_id"].astype(str)}).drop_duplicates()
     o, d, c = (cells[x].to_numpy(dtype=object) for x in ("o", "d", "c"))
     years = (t["year"].to_numpy() if "year" in t else np.zeros(len(t)))
@@ -409,6 +455,7 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
                             YEARS_BEFORE_BASE)
     for name in RULE_VALUE:
         _check_rules(checker, tables, name)
+    _check_geography(checker, tables)
     checker.raise_if_errors(str(folder))
     for w in checker.warnings():
         warnings.warn(f"{folder.name}: {w}", CorridorWarning, stacklevel=2)
