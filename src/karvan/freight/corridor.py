@@ -219,8 +219,11 @@ def _check_rules(checker, tables: dict, name: str) -> None:
     lines = tables[name].lines
     line = (lambda i: int(lines[i])) if lines is not None else (lambda i: None)
     zones = tables["zone"].to_frame()
+    com = tables["commodity"].to_frame()
+    if not ({"zone_id", "country"} <= set(zones) and "commodity_id" in com):
+        return  # the schema's errors, already collected
     countries = set(zones["country"].dropna().astype(str))
-    commodities = set(tables["commodity"].to_frame()["commodity_id"].dropna().astype(str))
+    commodities = set(com["commodity_id"].dropna().astype(str))
     key = [">".join(str(t[c].iloc[i]) for c in ("origin_country", "destination_country",
                                                   "commodity_id")) for i in range(len(t))]
     bad = np.zeros(len(t), dtype=bool)
@@ -235,6 +238,8 @@ def _check_rules(checker, tables: dict, name: str) -> None:
                     file, line(i), col, v, f"is not a {what}, so the rule matches nothing",
                     f"use one of {', '.join(sorted(known))}, or * for any", f"rule {key[i]}"))
     dem = tables["demand"].to_frame()
+    if not {"origin_zone_id", "destination_zone_id", "commodity_id"} <= set(dem):
+        return  # the schema's errors, already collected
     zc = dict(zip(zones["zone_id"], zones["country"], strict=False))
     cells = pd.DataFrame({"o": dem["origin_zone_id"].map(zc),
                           "d": dem["destination_zone_id"].map(zc),

@@ -220,7 +220,9 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
 def _warn_no_effect(links: pd.DataFrame, sel, mod, i: int, scenario: Scenario) -> None:
     """Warn (:class:`~karvan.freight.corridor.CorridorWarning`) about the links of an active
     modification it cannot change: opening an open link, closing one not in use, a sailing
-    frequency on a link that is not a ferry or sea link (only those wait for a sailing)."""
+    frequency on a link that is not a ferry or sea link (only those wait for a sailing). Links
+    it names are each warned about; a selection by country, mode or border only when it can
+    change none of its links."""
     import warnings
 
     from karvan.freight.corridor import CorridorWarning
@@ -239,6 +241,13 @@ def _warn_no_effect(links: pd.DataFrame, sel, mod, i: int, scenario: Scenario) -
         idle = list(mode.index[~mode.isin(["ferry", "sea"])])
         why = "not ferry or sea links, whose sailing frequency alone sets a wait"
         where += f" {mod.field}"
+    named = set(getattr(mod, "links", []) or [])
+    if not named and len(idle) < len(sel):
+        # a selection by country, mode or border: links it cannot change among others are
+        # not a mistake (closing a country's links takes its planned ones too)
+        idle = []
+    elif named:
+        idle = [x for x in idle if x in named] or (idle if len(idle) == len(sel) else [])
     if idle:
         warnings.warn(f"{where}): {len(idle)} of its {len(sel)} links are {why}, so it "
                       f"changes nothing there ({format_ids(idle)}).", CorridorWarning,
