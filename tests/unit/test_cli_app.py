@@ -161,15 +161,20 @@ def test_tidy_help_keeps_list_items_and_paragraphs():
     assert tidy_help("Run:\n    karvan run\n    karvan x") == "Run:\n    karvan run\n    karvan x"
 
 
-def test_output_closed_by_its_reader_ends_quietly(monkeypatch):
-    """``karvan ... | head``: a write that meets the closed pipe ends the command with 1 and
-    no message (it is not the user's input: no ``error:``, no exit 2)."""
+def _validate_meets_a_broken_pipe(monkeypatch, stdout_gone: bool):
+    """``karvan validate`` whose work raises BrokenPipeError, standard output gone or not."""
     def closed(*a, **k):
         raise BrokenPipeError(32, "Broken pipe")
 
     monkeypatch.setattr("karvan.io.validate.validate_input", closed)
-    monkeypatch.setattr("karvan.cli._app._stdout_gone", lambda: True)
-    r = invoke("validate", SMALL)
+    monkeypatch.setattr("karvan.cli._app._stdout_gone", lambda: stdout_gone)
+    return invoke("validate", SMALL)
+
+
+def test_output_closed_by_its_reader_ends_quietly(monkeypatch):
+    """``karvan ... | head``: a write that meets the closed pipe ends the command with 1 and
+    no message (it is not the user's input: no ``error:``, no exit 2)."""
+    r = _validate_meets_a_broken_pipe(monkeypatch, True)
     assert r.exit_code == 1, r.output
     assert "error" not in r.output and "Traceback" not in r.output
 
@@ -181,13 +186,7 @@ def test_another_broken_pipe_is_an_internal_error(monkeypatch, tmp_path):
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)
-
-    def closed(*a, **k):
-        raise BrokenPipeError(32, "Broken pipe")
-
-    monkeypatch.setattr("karvan.io.validate.validate_input", closed)
-    monkeypatch.setattr("karvan.cli._app._stdout_gone", lambda: False)
-    r = invoke("validate", SMALL)
+    r = _validate_meets_a_broken_pipe(monkeypatch, False)
     assert r.exit_code == 3, r.output
     assert "internal error" in r.output and "BrokenPipeError" in r.output
     assert list(tmp_path.glob("karvan-error-*.txt"))

@@ -42,7 +42,10 @@ def _arc(g, link_id, direction):
     return int(np.flatnonzero((g.arc_link == lid) & (g.arc_dir == direction))[0])
 
 
-def test_matrix_on_hand_made_routes(data, base):
+def _hand_flows(base) -> RunFlows:
+    """Two demand cells on hand-made routes: Baku -> Moscow general cargo (100 t: 0.6 by rail
+    through Samur, 0.4 by road) and Tehran -> Moscow containers (50 t, by rail through Astara
+    and Samur)."""
     g = base.flows.graph
     cells = pd.DataFrame({"origin_zone_id": ["Z_AZ_BAKU", "Z_IR_TEHRAN"],
                           "destination_zone_id": ["Z_RU_MOSCOW", "Z_RU_MOSCOW"],
@@ -58,7 +61,11 @@ def test_matrix_on_hand_made_routes(data, base):
         "destination": ["Z_RU_MOSCOW"] * 3,
         "arcs": [(az_rail, north_rail), (north_road,), (astara_north, az_rail, north_rail)],
         "share": [0.6, 0.4, 1.0]})
-    flows = RunFlows("hand", 2024, routes, g, base.inputs.links, cells)
+    return RunFlows("hand", 2024, routes, g, base.inputs.links, cells)
+
+
+def test_matrix_on_hand_made_routes(data, base):
+    flows = _hand_flows(base)
     rows = [
         ("rail", "B_RU_AZ_SAMUR_RAIL", "both", "", "", "", 2024, 1, "true", "fit"),
         ("border", "RU-AZ_SAMUR", "both", "", "", "", 2024, 1, "true", "fit"),
@@ -100,22 +107,7 @@ def test_a_rows_cells_are_what_its_modelled_tonnes_are_made_of(data, base):
     (rail through Samur: 60 of Baku -> Moscow's 100 t, all 50 of Tehran -> Moscow's)."""
     from karvan.freight.accounting import calibration_with_cells
 
-    g = base.flows.graph
-    cells = pd.DataFrame({"origin_zone_id": ["Z_AZ_BAKU", "Z_IR_TEHRAN"],
-                          "destination_zone_id": ["Z_RU_MOSCOW", "Z_RU_MOSCOW"],
-                          "commodity_id": ["general_cargo", "containers"],
-                          "tonnes_per_year": [100.0, 50.0]})
-    north_rail = _arc(g, "B_RU_AZ_SAMUR_RAIL", -1)
-    north_road = _arc(g, "B_RU_AZ_SAMUR_ROAD", -1)
-    astara_north = _arc(g, "B_AZ_IR_ASTARA_RAIL", -1)
-    az_rail = _arc(g, "R_AZ_ALAT_OSMANLI", 1)
-    routes = pd.DataFrame({
-        "class": ["general_cargo", "general_cargo", "containers"],
-        "origin": ["Z_AZ_BAKU", "Z_AZ_BAKU", "Z_IR_TEHRAN"],
-        "destination": ["Z_RU_MOSCOW"] * 3,
-        "arcs": [(az_rail, north_rail), (north_road,), (astara_north, az_rail, north_rail)],
-        "share": [0.6, 0.4, 1.0]})
-    flows = RunFlows("hand", 2024, routes, g, base.inputs.links, cells)
+    flows = _hand_flows(base)
     observed = _obs([
         ("rail", "B_RU_AZ_SAMUR_RAIL", "both", "", "", "", 2024, 200, "true", "fit"),
         ("road", "B_RU_AZ_SAMUR_ROAD", "both", "", "", "", 2024, 40, "true", "validate"),
