@@ -95,3 +95,21 @@ def test_an_arc_between_two_nodes_equally_far_is_not_efficient_in_any_link_order
         assert flow["BD"] == pytest.approx(p_b, rel=1e-12)
         assert flow["AD"] == pytest.approx(1 - p_b, rel=1e-12)
         assert flow["AB"] == 0.0 and flow["BA"] == 0.0
+
+
+def test_an_arc_too_cheap_to_register_beside_the_distance_still_carries_its_demand():
+    """O -> A costs 1e6 and A -> D 1e-11: A and D are equally far in floating point, and the
+    arc on which the distance does not grow is efficient (the demand vanished otherwise)."""
+    import pandas as pd
+
+    from karvan import Demand, Network
+
+    nodes = pd.DataFrame({"zone_id": ["O", "D", None]},
+                         index=pd.Index(["O", "D", "A"], name="node_id"))
+    links = pd.DataFrame([("OA", "O", "A", 1e6), ("AD", "A", "D", 1e-11)],
+                         columns=["link_id", "from_node_id", "to_node_id",
+                                  "free_flow_time"]).set_index("link_id")
+    links["vdf"] = "constant"
+    dem = Demand(("O", "D"), {"demand": np.array([[0.0, 1.0], [0.0, 0.0]])})
+    flow = dial_loading(Network(nodes, links), dem, theta=1e-6).link_summary()["flow_tot"]
+    assert flow["OA"] == pytest.approx(1.0) and flow["AD"] == pytest.approx(1.0)

@@ -109,14 +109,15 @@ def _settle(o, indptr, head, cost, blocked, r, rank, order, heap, pos):
 
 @njit(**JIT)
 def _efficient(e, tail, head, rank, r0, cost0, blocked, o):
-    # away from the origin: r0(i) < r0(j); at equal r0 only a zero-cost arc, in settle order
+    # away from the origin: r0(i) < r0(j); at equal r0 only an arc on which the distance
+    # does not grow (a zero cost, or one too small to register beside it), in settle order
     # (an arc with a cost between two nodes equally far would otherwise count one way or the
     # other as the search broke the tie, that is as the link table was ordered)
     i = tail[e]
     j = head[e]
     if rank[i] < 0 or rank[j] < 0 or rank[i] >= rank[j]:
         return False
-    if not (r0[i] < r0[j] or cost0[e] == 0.0):
+    if not (r0[i] < r0[j] or r0[i] + cost0[e] == r0[j]):
         return False
     return not (blocked[i] and i != o)
 
@@ -180,7 +181,7 @@ def _dial_chunk(c, n_chunks, indptr, head, tail, rindptr, rarcs, cost, cost0, bl
             d = dests[j]
             if d == o:
                 continue
-            if rank[d] < 0:
+            if rank[d] < 0 or W[d] == 0.0:  # no efficient path reaches d
                 lost += q
                 continue
             if not math.isfinite(W[d]):
