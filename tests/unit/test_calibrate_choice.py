@@ -299,6 +299,10 @@ def test_a_factors_prior_ratio_skips_rows_of_value_0():
     t.loc[t["parameter"] == "theta", "confidence"] = "estimate"
     _, sd = parameter_priors(t, [factor("theta")])
     assert sd[0] == pytest.approx(0.4)
+    # every row 0: no ratio to read, the confidence's relative standard error
+    zero = t[t["parameter"] == "theta"].assign(value=0.0, prior_std_error=0.0)
+    _, sd = parameter_priors(zero, [factor("theta")])
+    assert sd[0] == pytest.approx(RSE_BY_CONFIDENCE["estimate"])
 
 
 def test_a_commodity_constant_is_scaled_by_that_commodity():

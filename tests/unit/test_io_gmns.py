@@ -477,7 +477,7 @@ def test_two_columns_for_one_field_are_an_error(tmp_path):
                                 "'flow'); keep one of them, or name it volume."]
     # two columns with the same values (as karvan's GMNS export writes segment and
     # commodity_id) are read
-    p.write_text("origin,destination,flow,total\n10,20,100,100\n10,30,50,50\n")
+    p.write_text("origin,destination,flow,total\n10,20,100,100.0\n10,30,50,5e1\n")
     assert read_gmns_demand(p, read_gmns(SMALL)).total() == 150.0
     # a column named as the field itself is the one read
     p.write_text("origin,destination,volume,total\n10,20,100,999\n10,30,50,999\n")

@@ -355,7 +355,7 @@ def parameter_priors(table: pd.DataFrame, params: Sequence[ChoiceParameter]
             # a factor's ratio from the rows whose prior is not 0 (a row of value 0 stays 0
             # whatever the factor: its standard error says nothing of the ratio)
             nz = sel & (vals != 0)
-            g = given[nz] / vals[nz] if nz.any() else given[sel]
+            g = given[nz] / vals[nz] if nz.any() else np.array([np.nan])  # the confidence
         else:
             g = given[sel]
         if len(g) and np.isfinite(g).all():

@@ -39,6 +39,10 @@ from scipy.optimize import lsq_linear
 
 from karvan.errors import InputError, KarvanError
 
+#: largest dense system (rows x cells) the exact fallback of the GLS step builds: 2e7 doubles,
+#: 160 MB
+DENSE_LIMIT = 20_000_000
+
 log = logging.getLogger(__name__)
 
 #: a cell counts as moved when its estimate differs from its prior by more than this share
@@ -124,12 +128,12 @@ def gls_estimate(prior: np.ndarray, proportions, counts: np.ndarray, *,
     # LSMR steps: lsmr_tol="auto" made it stop at its iteration limit short of the optimum;
     # where it still does not converge, the dense bounded-variable least squares (exact)
     res = lsq_linear(lhs, rhs, bounds=(lower[free], upper[free]), method="trf", tol=1e-12)
-    if res.status <= 0:
+    if res.status <= 0 and lhs.shape[0] * lhs.shape[1] <= DENSE_LIMIT:
         res = lsq_linear(lhs.toarray(), rhs, bounds=(lower[free], upper[free]),
                          method="bvls", tol=1e-12)
-        if res.status <= 0:
-            raise KarvanError(f"the bounded least-squares estimate did not converge "
-                              f"({res.message}); report it with the dataset.")
+    if res.status <= 0:
+        raise KarvanError(f"the bounded least-squares estimate did not converge "
+                          f"({res.message}); report it with the dataset.")
     x = np.clip(res.x, lower[free], upper[free])
     # polish: with the bounds that bind held, the rest solves exactly in closed form,
     # x_F = p_F + S_F^2 A_F' (A_F S_F^2 A_F' + Sigma)^-1 (y - A_B x_B - A_F p_F)

@@ -326,8 +326,9 @@ def _with_trade_scope(observed: pd.DataFrame, folder: Path, zones: pd.DataFrame 
     and the rest of the cell takes the remainder: the share is multiplied by the ``*`` row's
     index over the cell's (rule "Grain to Iran at the exporters' counts", docs/dataset.md: the
     pair rows are Iran's customs counts, the commodity rows add what the exporters count).
-    Where the pair has no ``*`` row that year, its flows move by the growth rule
-    (``growth``, from ``base_year``), as the back-cast moves the pair's other cells; a share
+    Where the pair has no ``*`` row that year, the cited flows move by the cell's growth rule
+    (``growth``, from ``base_year``: what the back-cast would give the cell without the
+    commodity's own level, as it gives the pair's other cells theirs); a share
     that would exceed the whole cell is cut to 1, with a warning.
     """
     from karvan.freight.demand_build import INPUT_FOLDER, observed_shares, read_demand_inputs

@@ -221,7 +221,7 @@ class Checker:
             hits = list(dict.fromkeys(lower[a.lower()] for a in (f.name, *f.aliases)
                                       if a.lower() in lower))
             if (f.name.lower() not in lower and len(hits) > 1
-                    and any(list(raw[h]) != list(raw[hits[0]]) for h in hits[1:])):
+                    and any(not _same_values(raw[h], raw[hits[0]]) for h in hits[1:])):
                 # two other tools' names for one field that disagree (a column named as the
                 # field itself is the one read): which one is meant cannot be told
                 self.message(f"{name}: {f.name} is given by {len(hits)} columns that differ "
@@ -660,6 +660,19 @@ class _Rows:
         if v is None or (isinstance(v, float) and np.isnan(v)) or v == "":
             return None if self.lines is not None else f"row {i + 1}"
         return f"{self.id_label} {shorten(_text_of(v))}"
+
+
+def _same_values(a, b) -> bool:
+    """Two columns as read hold the same values: the same text, or the same numbers where both
+    read as numbers (``100`` and ``100.0``)."""
+    a, b = list(a), list(b)
+    if a == b:
+        return True
+    try:
+        return bool(np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
+                                rtol=0.0, atol=0.0, equal_nan=True))
+    except (TypeError, ValueError):
+        return False
 
 
 def _summary(vs: list[Violation]) -> str:
