@@ -147,27 +147,47 @@ def test_a_capacity_change_drops_the_published_figure(tmp_path):
     assert np.isnan(links.at["R_AZ_ALAT_OSMANLI", "capacity_value"])
 
 
-def test_scaling_a_tariff_a_link_takes_from_tariff_csv_is_refused(tmp_path):
-    """A link without a tariff of its own takes tariff.csv's: a scale of its blank field would
-    change nothing while the run lists the modification as applied."""
+def test_scaling_a_tariff_scales_what_each_link_pays(tmp_path):
+    """A link with a tariff of its own has it scaled; a link that takes tariff.csv's (or
+    tariff_commodity.csv's) gets a factor on that, so that both pay the factor times what they
+    paid (a scale of the blank field changed nothing before). The draws of karvan explore
+    price the links the same way."""
+    from karvan.explore import corridor as ec
+    from karvan.explore.inputs import corridor_inputs
     from karvan.freight.corridor import load_corridor
+    from karvan.freight.costs import TARIFF_FACTOR, link_costs
     from karvan.scenario.apply import apply_scenario
 
     data = load_corridor()
-    own = data.links["tariff_usd_per_tkm"].notna()
-    assert own.any() and (~own).any()
-    blank, given = data.links.index[~own][0], data.links.index[own][0]
-    mod = 'action = "scale"\nfield = "tariff_usd_per_tkm"\nfactor = 3\nlinks = [{}]\n'
-    p = write(tmp_path, "t", 'name = "t"\nyear = 2024\n[[modification]]\n'
-                             + mod.format(f'"{blank}", "{given}"'))
-    with pytest.raises(InputError, match=rf"1 of its 2 links have no tariff_usd_per_tkm .*{blank}"):
-        apply_scenario(data, load_scenario(p))
-    # a link with its own tariff scales
-    p = write(tmp_path, "t2", 'name = "t2"\nyear = 2024\n[[modification]]\n'
-                              + mod.format(f'"{given}"'))
-    links = apply_scenario(data, load_scenario(p)).links
-    assert links.at[given, "tariff_usd_per_tkm"] == pytest.approx(
-        3 * data.links.at[given, "tariff_usd_per_tkm"])
+    paid = [link_costs(data, data.links, com)["tariff_usd_per_tkm"] > 0
+            for com in (None, "grain", "containers")]
+    rail = (data.links["status"] == "open") & (data.links["mode"] == "rail") & (
+        paid[0] & paid[1] & paid[2]) & data.links["tariff_usd_per_tkm"].isna()
+    blank, given = data.links.index[rail][:2]
+    # the second link first gets a tariff of its own (set), then both are scaled
+    setm = (f'[[modification]]\naction = "set"\nfield = "tariff_usd_per_tkm"\nvalue = 0.05\n'
+            f'links = ["{given}"]\n')
+    scalem = ('[[modification]]\naction = "scale"\nfield = "tariff_usd_per_tkm"\n'
+              f'factor = 0.8\nlinks = ["{blank}", "{given}"]\n')
+    base = load_scenario(write(tmp_path, "b", 'name = "b"\nyear = 2024\n' + setm))
+    cut = load_scenario(write(tmp_path, "t", 'name = "t"\nyear = 2024\n' + setm + scalem))
+    before = apply_scenario(data, base).links
+    after = apply_scenario(data, cut).links
+    assert after.at[given, "tariff_usd_per_tkm"] == pytest.approx(0.04)
+    assert after.at[blank, TARIFF_FACTOR["tariff_usd_per_tkm"]] == pytest.approx(0.8)
+    for com in (None, "grain", "containers"):
+        c0, c1 = link_costs(data, before, com), link_costs(data, after, com)
+        for lid in (blank, given):
+            assert c1.at[lid, "tariff_usd_per_tkm"] == pytest.approx(
+                0.8 * c0.at[lid, "tariff_usd_per_tkm"], rel=1e-12)
+        others = before.index.difference([blank, given])
+        assert c1.loc[others, "charge_usd_per_t"].equals(c0.loc[others, "charge_usd_per_t"])
+    # karvan explore's charges at the centre: the same as the run's network
+    model = ec.build_corridor_model(data, cut, corridor_inputs(data))
+    d = model.draw_arrays(None)
+    pos = list(model.graph.link_ids).index(blank)
+    want = link_costs(data, after, "grain").at[blank, "charge_usd_per_t"]
+    assert d.charges["grain"][pos] == pytest.approx(want, rel=1e-12)
 
 
 def test_modifications_that_change_nothing_are_warned_about(tmp_path):

@@ -36,6 +36,7 @@ from karvan.assign.classes import TrafficClass
 from karvan.errors import ConvergenceWarning
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
+from karvan.freight.costs import TARIFF_FACTOR
 from karvan.paths.bush_sets import route_set_stats
 from karvan.network.demand import Demand
 from karvan.scenario.apply import level_rows, most_specific_rules
@@ -169,10 +170,11 @@ class CorridorModel:
                 v = np.zeros(len(kind))
                 m = kind == 1
                 v[m] = own_t[col][m]
+                fac = p["tariff_factor"][col]
                 m = kind == 2
-                v[m] = tab[f"tariff_commodity.{col}"][pos[m]]
+                v[m] = tab[f"tariff_commodity.{col}"][pos[m]] * fac[m]
                 m = kind == 3
-                v[m] = tab[f"tariff.{col}"][pos[m]]
+                v[m] = tab[f"tariff.{col}"][pos[m]] * fac[m]
                 rate[col] = v
             charges[com] = rate["tariff_usd_per_tkm"] * length + rate["tariff_usd_per_t"] + fee
         vot_c = arr("commodity.vot")
@@ -418,8 +420,13 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
     demand_rows = {"k": ks, "i": is_, "j": js, "tonnes": scen_t,
                    "growth_rule": _growth_rule(data, dem), "years": scenario.year - data.base_year,
                    "levelled": level_rows(data, dem, scenario.year) >= 0}
+    # a scenario's factor on the tables' tariff of a link without its own (freight.costs)
+    tariff_factor = {col: (pd.to_numeric(raw[fcol], errors="coerce").fillna(1.0)
+                           .to_numpy(dtype=float) if fcol in raw else np.ones(len(raw)))
+                     for col, fcol in TARIFF_FACTOR.items()}
     parts = {"sailing": raw["mode"].isin(["ferry", "sea"]).to_numpy(),
-             "tariff_src": tariff_src, "commodities": commodities}
+             "tariff_src": tariff_src, "tariff_factor": tariff_factor,
+             "commodities": commodities}
     outputs = _output_spec(data, g, raw, cap, classes)
     return {"classes": classes, "class_commodity": class_commodity, "targets": targets,
             "parts": parts, "demand_rows": demand_rows, "outputs": outputs}

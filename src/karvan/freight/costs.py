@@ -28,6 +28,11 @@ from karvan.freight.corridor import CorridorData
 from karvan.freight.units import capacity_to_tpy, mean_payloads
 from karvan.network.model import Network
 
+#: the column of a link's factor on the tariff it takes from tariff.csv or tariff_commodity.csv
+#: (a scenario's scale of a link without a tariff of its own); blank: 1
+TARIFF_FACTOR = {"tariff_usd_per_tkm": "tariff_usd_per_tkm_factor",
+                 "tariff_usd_per_t": "tariff_usd_per_t_factor"}
+
 
 def link_costs(data: CorridorData, links: pd.DataFrame, commodity: str | None = None
                ) -> pd.DataFrame:
@@ -42,10 +47,14 @@ def link_costs(data: CorridorData, links: pd.DataFrame, commodity: str | None = 
     out["time_h"] = run + out["dwell_h"] + out["wait_h"]
     for col in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
         own = links[col] if col in links else pd.Series(np.nan, index=links.index)
+        # a scenario's scale of a link that takes the tables' tariff (TARIFF_FACTOR)
+        fac = (pd.to_numeric(links[TARIFF_FACTOR[col]], errors="coerce").fillna(1.0)
+               if TARIFF_FACTOR[col] in links else 1.0)
         val = own.copy()
         if commodity is not None:
-            val = val.fillna(_default_tariff(data.tariffs_by_commodity, links, col, commodity))
-        out[col] = val.fillna(_default_tariff(data.tariffs, links, col)).fillna(0.0)
+            val = val.fillna(_default_tariff(data.tariffs_by_commodity, links, col, commodity)
+                             * fac)
+        out[col] = val.fillna(_default_tariff(data.tariffs, links, col) * fac).fillna(0.0)
     out["fee_usd_per_t"] = links["fee_usd_per_t"].fillna(0.0) if "fee_usd_per_t" in links else 0.0
     out["charge_usd_per_t"] = (out["tariff_usd_per_tkm"] * length + out["tariff_usd_per_t"]
                                + out["fee_usd_per_t"])

@@ -21,6 +21,7 @@ from karvan.freight.corridor import (  # noqa: F401 (most_specific_rule: re-expo
     most_specific_rule,
     most_specific_rules,
 )
+from karvan.freight.costs import TARIFF_FACTOR
 from karvan.scenario.spec import Scenario
 
 
@@ -184,16 +185,15 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
                     links.loc[sel, "capacity_value"] = np.nan
                     links.loc[sel, "capacity_unit"] = None
             elif mod.action == "scale":
-                if mod.field in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
+                if mod.field in TARIFF_FACTOR:
+                    # a link without a tariff of its own takes the tables': its factor on them
                     blank = [x for x in sel if pd.isna(links.at[x, mod.field])]
                     if blank:
-                        problems.append(
-                            f"modification[{i}] (scale {mod.field} x {mod.factor:g}): "
-                            f"{len(blank)} of its {len(sel)} links have no {mod.field} of "
-                            f"their own ({format_ids(blank)}): their tariff comes from "
-                            "tariff.csv (by country, mode and commodity), which a scale of the "
-                            "link's field would leave as it is. Use action = \"set\" with a "
-                            "value, or narrow the modification to links with a tariff.")
+                        fcol = TARIFF_FACTOR[mod.field]
+                        if fcol not in links:
+                            links[fcol] = np.nan
+                        links.loc[blank, fcol] = (pd.to_numeric(links.loc[blank, fcol])
+                                                  .fillna(1.0) * mod.factor)
                 links.loc[sel, mod.field] = links.loc[sel, mod.field] * mod.factor
                 if mod.field == "capacity_tpy" and "capacity_value" in links:
                     links.loc[sel, "capacity_value"] = links.loc[sel, "capacity_value"] * mod.factor
