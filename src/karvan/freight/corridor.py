@@ -188,14 +188,16 @@ def _check_geography(checker, tables: dict) -> None:
                                       "(zone.csv)", "make node.csv's zone_id and zone.csv's "
                                       "node_id agree", f"node_id {nid}"))
     land = ~links["mode"].astype(str).isin(["sea", "ferry"])
-    for i in np.flatnonzero(land.to_numpy()):
-        r = links.iloc[i]
-        ends = {node_country.get(r["from_node_id"]), node_country.get(r["to_node_id"])}
-        if None not in ends and r["country"] not in ends:
-            checker.add(Violation("link.csv", line("link", i), "country", str(r["country"]),
-                                  f"is the country of neither end ({' and '.join(sorted(ends))})",
-                                  "a land link belongs to the country of one of its nodes",
-                                  f"link_id {r['link_id']}"))
+    fc = links["from_node_id"].map(node_country)
+    tc = links["to_node_id"].map(node_country)
+    bad = land & fc.notna() & tc.notna() & (links["country"] != fc) & (links["country"] != tc)
+    for i in np.flatnonzero(bad.to_numpy()):
+        ends = " and ".join(sorted({fc.iloc[i], tc.iloc[i]}))
+        checker.add(Violation("link.csv", line("link", i), "country",
+                              str(links["country"].iloc[i]),
+                              f"is the country of neither end ({ends})",
+                              "a land link belongs to the country of one of its nodes",
+                              f"link_id {links['link_id'].iloc[i]}"))
 
 
 #: the value column of each table of rules (origin_country, destination_country, commodity_id)
