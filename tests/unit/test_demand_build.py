@@ -131,6 +131,78 @@ def test_bad_inputs_name_every_problem_and_write_nothing(dataset):
     assert (dataset / "demand.csv").read_bytes() == shipped
 
 
+def test_messages_name_the_line_and_id_of_each_bad_row(dataset):
+    """Every per-row problem says where: the file's line (header = line 1) and the row's id."""
+    flows = pd.read_csv(dataset / INPUT_FOLDER / "trade_flow.csv", dtype=str,
+                        keep_default_na=False)
+    ids = flows["flow_id"].tolist()
+
+    def break_flows(df):
+        df.loc[len(df)] = df.loc[0]  # a duplicate of line 2 at the end
+        df.loc[4, "basis"] = "kg"  # line 6
+        df.loc[5, "destination_country"] = "XX"  # line 7
+        df.loc[6, "observed_ids"] = "OBS_NOT_THERE"  # line 8
+        df.loc[7, "source"] = "NO_SUCH_SOURCE"  # line 9
+
+    def break_mix(df):
+        df.loc[2, "commodity_id"] = "caviar"  # line 4
+        df.loc[3, "flow_id"] = "F_NOT_THERE"  # line 5
+
+    _edit(dataset, "trade_flow", break_flows)
+    _edit(dataset, "trade_mix", break_mix)
+    with pytest.raises(InputError) as e:
+        read_demand_inputs(dataset)
+    problems = e.value.problems
+    expected = {
+        "duplicate flow_id": f"line {len(ids) + 2}: flow_id {ids[0]}",
+        "basis must be one of": f"line 6: flow_id {ids[4]}",
+        "destination_country with no zone": f"line 7: flow_id {ids[5]}: XX",
+        "observed_ids not in observed.csv": f"line 8: flow_id {ids[6]}: OBS_NOT_THERE",
+        "trade_flow.csv: sources not listed": "line 9: NO_SUCH_SOURCE",
+        "trade_mix.csv: commodity_id not in commodity.csv": "line 4: commodity_id caviar",
+        "trade_mix.csv: flow_id not in trade_flow.csv": "line 5: flow_id F_NOT_THERE",
+    }
+    for what, where in expected.items():
+        hits = [m for m in problems if what in m]
+        assert hits, what
+        assert any(where in m for m in hits), (what, hits)
+
+
+def test_a_demand_table_the_inputs_no_longer_build_is_warned_about_at_load(dataset):
+    """Inputs edited and demand.csv not rebuilt: the run would use the old demand in silence."""
+    from karvan.freight.corridor import CorridorWarning
+
+    def double(df):
+        df.loc[df["flow_id"] == "RU>IN_FERT", "figure"] = "10800000"
+
+    (dataset / "od_estimate.csv").unlink()  # it refuses the rebuilt demand.csv below
+    _edit(dataset, "trade_flow", double)
+    with pytest.warns(CorridorWarning, match="demand.csv is not what demand_inputs/ build") as w:
+        data = load_corridor(dataset)
+    msg = str(w[0].message)
+    assert "fertilisers_chemicals" in msg and "Z_RU_" in msg
+    assert f"karvan data build-demand --folder {dataset}" in msg
+    # the run still uses demand.csv as it is
+    shipped = pd.read_csv(builtin_corridor_folder() / "demand.csv")
+    assert data.tables["demand"]["tonnes_per_year"].sum() == shipped["tonnes_per_year"].sum()
+    # rebuilt: silent again (warnings are errors in the tests)
+    write_demand(dataset)
+    load_corridor(dataset)
+
+
+def test_a_hand_edited_demand_row_is_named(dataset):
+    (dataset / "od_estimate.csv").unlink()  # it refuses a demand.csv changed after it
+    path = dataset / "demand.csv"
+    demand = pd.read_csv(path, dtype=str, keep_default_na=False)
+    row = demand.iloc[0]
+    demand.loc[0, "tonnes_per_year"] = str(int(row["tonnes_per_year"]) + 5000)
+    demand.to_csv(path, index=False, lineterminator="\n")
+    from karvan.freight.corridor import CorridorWarning
+    with pytest.warns(CorridorWarning, match="1 cells differ") as w:
+        load_corridor(dataset)
+    assert f"{row['origin_zone_id']} -> {row['destination_zone_id']}" in str(w[0].message)
+
+
 def test_values_that_would_drop_or_overflow_demand_are_named(dataset):
     """A USD flow's commodity without a value per tonne (its tonnes would be NaN and dropped),
     infinite figures, shares or values, and a year that is not a number: all named at once,

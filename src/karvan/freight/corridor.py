@@ -314,7 +314,7 @@ def most_specific_rules(rules: pd.DataFrame, o, d, c) -> np.ndarray:
 
 def _with_trade_scope(observed: pd.DataFrame, folder: Path, zones: pd.DataFrame | None = None,
                       levels: pd.DataFrame | None = None, growth: pd.DataFrame | None = None,
-                      base_year: int = 2024) -> pd.DataFrame:
+                      base_year: int = 2024, inputs=None) -> pd.DataFrame:
     """``observed`` with a column ``cell_shares``: for each row that flows of
     ``demand_inputs/`` cite (the flows its figure built), the share of each demand cell's
     tonnes that those flows carry. A trade row (a country pair) then counts those flows and
@@ -331,13 +331,17 @@ def _with_trade_scope(observed: pd.DataFrame, folder: Path, zones: pd.DataFrame 
     Where the pair has no ``*`` row that year, the cited flows move by the cell's growth rule
     (``growth``, from ``base_year``: what the back-cast would give the cell without the
     commodity's own level, as it gives the pair's other cells theirs); a share
-    that would exceed the whole cell is cut to 1, with a warning.
+    that would exceed the whole cell is cut to 1, with a warning. ``inputs``: the folder's
+    generator inputs when already read.
     """
-    from karvan.freight.demand_build import INPUT_FOLDER, observed_shares, read_demand_inputs
+    from karvan.freight.demand_build import observed_shares
 
-    if "observed_id" not in observed or not (folder / INPUT_FOLDER / "trade_flow.csv").exists():
+    if "observed_id" not in observed:
         return observed
-    shares = observed_shares(read_demand_inputs(folder))  # its errors name file and line
+    inputs = inputs if inputs is not None else _demand_inputs(folder)
+    if inputs is None:
+        return observed
+    shares = observed_shares(inputs)
     by_id = {oid: dict(zip(zip(g["origin_zone_id"], g["destination_zone_id"],
                                 g["commodity_id"], strict=True), g["share"], strict=True))
              for oid, g in shares.groupby("observed_id", sort=False)}
@@ -349,6 +353,41 @@ def _with_trade_scope(observed: pd.DataFrame, folder: Path, zones: pd.DataFrame 
                 if c is not None and pd.notna(y) else c
                 for c, y, oid in zip(cell, years, observed["observed_id"], strict=True)]
     return observed.assign(cell_shares=pd.Series(cell, index=observed.index, dtype=object))
+
+
+def _demand_inputs(folder: Path):
+    """The checked generator inputs of ``folder``, or None where it has no ``demand_inputs/``.
+
+    Raises InputError naming file and line (see
+    :func:`~karvan.freight.demand_build.read_demand_inputs`).
+    """
+    from karvan.freight.demand_build import INPUT_FOLDER, read_demand_inputs
+
+    if not (folder / INPUT_FOLDER / "trade_flow.csv").exists():
+        return None
+    return read_demand_inputs(folder)
+
+
+def _warn_stale_demand(folder: Path, inputs, demand: pd.DataFrame) -> None:
+    """Warn where ``demand.csv`` is not what the folder's ``demand_inputs/`` build: the inputs
+    were edited and the table not rebuilt, or the table was edited by hand."""
+    from karvan.freight.demand_build import demand_differences
+
+    diff = demand_differences(inputs, demand)
+    if not len(diff):
+        return
+    shown = [f"{r.origin_zone_id} -> {r.destination_zone_id} {r.commodity_id}: "
+             f"{r.in_demand:,.0f} t in demand.csv, {r.from_inputs:,.0f} t from the inputs"
+             for r in diff.head(3).itertuples(index=False)]
+    more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
+    warnings.warn(
+        f"{folder.name}: demand.csv is not what demand_inputs/ build: {len(diff)} cells differ "
+        f"({'; '.join(shown)}{more}; {diff['in_demand'].sum() / 1e6:,.3f} Mt against "
+        f"{diff['from_inputs'].sum() / 1e6:,.3f} Mt in those cells). The run uses demand.csv. "
+        "If the inputs were edited, rebuild it with `karvan data build-demand"
+        f"{'' if folder == builtin_corridor_folder() else f' --folder {folder}'}`; if demand.csv "
+        "was edited on purpose, the inputs (and the trade rows of the calibration that they "
+        "scope) no longer describe it.", CorridorWarning, stacklevel=3)
 
 
 def _at_pair_level(shares: dict, year: float, levels: pd.DataFrame, country: dict,
@@ -477,8 +516,11 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     demand = frames["demand"]
     if "od_estimate" in frames:
         demand = apply_od_estimate(demand, frames["od_estimate"])
+    inputs = _demand_inputs(folder)
+    if inputs is not None:
+        _warn_stale_demand(folder, inputs, frames["demand"])
     observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"),
-                                 frames.get("growth"), base_year)
+                                 frames.get("growth"), base_year, inputs=inputs)
     return CorridorData(nodes=nodes, links=links, zones=zones, commodities=frames["commodity"],
                         tariffs=frames["tariff"], demand=demand,
                         growth=frames["growth"], observed=observed,

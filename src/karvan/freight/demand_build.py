@@ -95,7 +95,14 @@ def _read(path: Path, problems: Problems) -> pd.DataFrame | None:
 
 
 def _lines(df: pd.DataFrame, mask) -> str:
-    return "lines " + format_ids(np.flatnonzero(np.asarray(mask)) + 2)
+    rows = np.flatnonzero(np.asarray(mask)) + 2
+    return ("line " if len(rows) == 1 else "lines ") + format_ids(rows)
+
+
+def _where(df: pd.DataFrame, mask, id_col: str) -> str:
+    """``line 4: flow_id F_X`` or ``lines 4, 9: flow_id F_X, F_Y`` for the rows of ``mask``."""
+    mask = np.asarray(mask, dtype=bool)
+    return f"{_lines(df, mask)}: {id_col} {format_ids(df.loc[mask, id_col])}"
 
 
 def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
@@ -147,44 +154,48 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
     # flows
     dup = fl["flow_id"].duplicated()
     if dup.any():
-        p.add(f"trade_flow.csv: duplicate flow_id {format_ids(fl.loc[dup, 'flow_id'])}.")
+        p.add(f"trade_flow.csv: duplicate flow_id ({_where(fl, dup, 'flow_id')}); give each "
+              "flow its own id.")
     for col in _FLOW_NUMERIC:
         vals = pd.to_numeric(fl[col], errors="coerce")
         bad = ~np.isfinite(vals) | (vals < 0)
         if bad.any():
-            p.add(f"trade_flow.csv: {col} must be a finite number >= 0 ({_lines(fl, bad)}: "
-                  f"flow_id {format_ids(fl.loc[bad, 'flow_id'])}).")
+            p.add(f"trade_flow.csv: {col} must be a finite number >= 0 "
+                  f"({_where(fl, bad, 'flow_id')}).")
         fl[col] = vals
     if "year" in fl:
         yr = pd.to_numeric(fl["year"], errors="coerce")
         bad = ~np.isfinite(yr) | (yr != np.round(yr))
         if bad.any():
             p.add(f"trade_flow.csv: year must be a whole number, the year of the figure "
-                  f"({_lines(fl, bad)}: flow_id {format_ids(fl.loc[bad, 'flow_id'])}).")
+                  f"({_where(fl, bad, 'flow_id')}).")
     for col in ("direction_share", "scope_share"):
         bad = fl[col] > 1
         if bad.any():
-            p.add(f"trade_flow.csv: {col} is a share and must be <= 1 (flow_id "
-                  f"{format_ids(fl.loc[bad, 'flow_id'])}).")
+            p.add(f"trade_flow.csv: {col} is a share and must be <= 1 "
+                  f"({_where(fl, bad, 'flow_id')}).")
     bad = ~fl["basis"].isin(BASES)
     if bad.any():
-        p.add(f"trade_flow.csv: basis must be one of {', '.join(BASES)} (flow_id "
-              f"{format_ids(fl.loc[bad, 'flow_id'])}).")
+        p.add(f"trade_flow.csv: basis must be one of {', '.join(BASES)} "
+              f"({_where(fl, bad, 'flow_id')}).")
     for side in ("origin", "destination"):
         c, z = fl[f"{side}_country"], fl[f"{side}_zone_id"]
         bad = ~c.isin(countries)
         if bad.any():
-            p.add(f"trade_flow.csv: {side}_country with no zone in zone.csv (flow_id "
-                  f"{format_ids(fl.loc[bad, 'flow_id'])}: {format_ids(c[bad].unique())}).")
+            p.add(f"trade_flow.csv: {side}_country with no zone in zone.csv "
+                  f"({_where(fl, bad, 'flow_id')}: {format_ids(c[bad].unique())}); use a "
+                  "country of zone.csv or add a zone for it.")
         given = z != ""
         wrong = given & (z.map(zone_country) != c)
         if wrong.any():
-            p.add(f"trade_flow.csv: {side}_zone_id is not a zone of {side}_country (flow_id "
-                  f"{format_ids(fl.loc[wrong, 'flow_id'])}).")
+            p.add(f"trade_flow.csv: {side}_zone_id is not a zone of {side}_country "
+                  f"({_where(fl, wrong, 'flow_id')}).")
     refs = fl["observed_ids"].str.split(";").explode().str.strip()
-    unknown = sorted(set(refs[refs != ""]) - obs_ids)
-    if unknown:
-        p.add(f"trade_flow.csv: observed_ids not in observed.csv: {format_ids(unknown)}.")
+    unknown = refs[(refs != "") & ~refs.isin(obs_ids)]
+    if len(unknown):
+        bad = fl.index.isin(unknown.index)
+        p.add(f"trade_flow.csv: observed_ids not in observed.csv ({_where(fl, bad, 'flow_id')}: "
+              f"{format_ids(sorted(set(unknown)))}).")
     # mix
     mix["share"] = pd.to_numeric(mix["share"], errors="coerce")
     mix["value_usd_per_t"] = pd.to_numeric(mix["value_usd_per_t"].replace("", np.nan),
@@ -194,11 +205,11 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
         p.add(f"trade_mix.csv: share must be a finite number >= 0 ({_lines(mix, bad)}).")
     bad = ~mix["flow_id"].isin(set(fl["flow_id"]))
     if bad.any():
-        p.add(f"trade_mix.csv: unknown flow_id {format_ids(mix.loc[bad, 'flow_id'].unique())}.")
+        p.add(f"trade_mix.csv: flow_id not in trade_flow.csv ({_where(mix, bad, 'flow_id')}).")
     bad = ~mix["commodity_id"].isin(coms)
     if bad.any():
-        p.add(f"trade_mix.csv: unknown commodity_id "
-              f"{format_ids(mix.loc[bad, 'commodity_id'].unique())}.")
+        p.add(f"trade_mix.csv: commodity_id not in commodity.csv "
+              f"({_where(mix, bad, 'commodity_id')}).")
     bad = mix["value_usd_per_t"].notna() & ~((mix["value_usd_per_t"] > 0)
                                              & np.isfinite(mix["value_usd_per_t"]))
     if bad.any():
@@ -225,7 +236,8 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
         p.add(f"zone_share.csv: side must be origin, destination or * ({_lines(zs, bad)}).")
     bad = ~zs["commodity_id"].isin(coms | {"*"})
     if bad.any():
-        p.add(f"zone_share.csv: unknown commodity_id ({_lines(zs, bad)}).")
+        p.add(f"zone_share.csv: commodity_id not in commodity.csv and not * "
+              f"({_where(zs, bad, 'commodity_id')}).")
     bad = zs["zone_id"].map(zone_country) != zs["country"]
     if bad.any():
         p.add(f"zone_share.csv: zone_id is not a zone of country ({_lines(zs, bad)}: "
@@ -282,9 +294,11 @@ def _check_provenance(name: str, df: pd.DataFrame, src_ids: set[str], p: Problem
         p.add(f"{name}: assumptions need a method saying how they were derived "
               f"({_lines(df, nometh)}).")
     refs = df["source"].str.split(";").explode().str.strip()
-    unknown = sorted(set(refs[refs != ""]) - src_ids)
-    if unknown:
-        p.add(f"{name}: sources not listed in sources.csv: {format_ids(unknown)}.")
+    unknown = refs[(refs != "") & ~refs.isin(src_ids)]
+    if len(unknown):
+        bad = df.index.isin(unknown.index)
+        p.add(f"{name}: sources not listed in sources.csv ({_lines(df, bad)}: "
+              f"{format_ids(sorted(set(unknown)))}); add them to sources.csv or fix the id.")
 
 
 def _share_groups(zs: pd.DataFrame) -> dict[tuple[str, str, str], list[dict]]:
@@ -366,6 +380,37 @@ def _cell_parts(inp: DemandInputs):
                 t = tonnes * so * sd
                 if zo != zd and t > 0:
                     yield zo, zd, com, fid, t, ro, rd
+
+
+def demand_differences(inputs: DemandInputs, demand: pd.DataFrame) -> pd.DataFrame:
+    """The cells where ``demand`` (a ``demand.csv`` table) is not what ``inputs`` build.
+
+    Compares tonnes only, cell by cell, as :func:`build_demand` rounds them; provenance
+    columns are not compared.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``origin_zone_id, destination_zone_id, commodity_id, in_demand, from_inputs`` (tonnes
+        per year; 0 where a side has no row), one row per cell that differs; empty when the
+        table is what the inputs build.
+    """
+    built: dict[tuple[str, str, str], float] = {}
+    for zo, zd, com, _, t, _, _ in _cell_parts(inputs):
+        built[(zo, zd, com)] = built.get((zo, zd, com), 0.0) + t
+    rounded = {k: ROUND_T * round(t / ROUND_T) for k, t in built.items()}
+    rounded = {k: t for k, t in rounded.items() if t >= ROUND_T}
+    keys = zip(demand["origin_zone_id"], demand["destination_zone_id"], demand["commodity_id"],
+               strict=True)
+    given: dict[tuple[str, str, str], float] = {}
+    for k, t in zip(keys, pd.to_numeric(demand["tonnes_per_year"], errors="coerce"),
+                    strict=True):
+        given[k] = given.get(k, 0.0) + float(t)
+    rows = [(*k, given.get(k, 0.0), float(rounded.get(k, 0.0)))
+            for k in sorted(set(given) | set(rounded))
+            if abs(given.get(k, 0.0) - rounded.get(k, 0.0)) > 0.5]
+    return pd.DataFrame(rows, columns=["origin_zone_id", "destination_zone_id", "commodity_id",
+                                       "in_demand", "from_inputs"])
 
 
 def observed_shares(inputs: DemandInputs) -> pd.DataFrame:
