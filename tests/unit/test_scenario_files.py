@@ -116,6 +116,14 @@ def test_modification_applies_from_its_year(tmp_path):
     ('action = "set"\nlinks = ["X"]\nfield = "capacity_tpy"\nvalue = 0', "capacity must stay > 0"),
     ('action = "close"\nlinks = ["X"]\nvalue = 3', "takes no field, value or factor"),
     ('action = "scale"\nlinks = ["X"]\nfield = "dwell_h"\nvalue = 2', "takes factor, not value"),
+    # filters that only demand_scale reads: the link was closed for everything, and the run's
+    # manifest recorded the filter as if it applied
+    ('action = "close"\nlinks = ["X"]\ncommodity = "grain"', "does not filter by commodity"),
+    ('action = "scale"\ncountries = ["IR"]\nfield = "speed_kph"\nfactor = 2\n'
+     'origin_country = "AZ"', "does not filter by origin_country"),
+    ('action = "ban_transit"\nlinks = ["X"]\nod_countries = ["AM"]\n'
+     'destination_country = "RU"', "od_countries names the countries"),
+    ('action = "demand_scale"\nfactor = 2\nfield = "speed_kph"', "takes no field"),
 ])
 def test_modifications_that_would_be_misread(tmp_path, mod, message):
     p = write(tmp_path, "m", f'name = "m"\nyear = 2030\n[[modification]]\n{mod}\n')
@@ -201,7 +209,9 @@ def test_modifications_that_change_nothing_are_warned_about(tmp_path):
               '[[modification]]\naction = "open"\nlinks = ["R_IR_RASHT_QAZVIN"]\n'
               '[[modification]]\naction = "close"\nlinks = ["R_IR_RASHT_ASTARA"]\n'
               '[[modification]]\naction = "set"\nfield = "frequency_per_week"\nvalue = 7\n'
-              'links = ["R_IR_RASHT_QAZVIN"]\n')
+              'links = ["R_IR_RASHT_QAZVIN"]\n'
+              '[[modification]]\naction = "scale"\nfield = "capacity_tpy"\nfactor = 0.5\n'
+              'links = ["R_RU_SPB_MOSCOW", "R_AZ_ALAT_OSMANLI"]\n')
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         apply_scenario(data, load_scenario(p))
@@ -210,6 +220,10 @@ def test_modifications_that_change_nothing_are_warned_about(tmp_path):
     assert any("modification[1] (close)" in m and "not in use" in m for m in msgs)
     assert any("modification[2] (set frequency_per_week)" in m and "not ferry or sea" in m
                for m in msgs)
+    # a blank capacity is unlimited: halving it changes nothing (the other link has one)
+    blank = [m for m in msgs if "modification[3] (scale capacity_tpy)" in m]
+    assert len(blank) == 1 and "1 of its 2 links" in blank[0] and "unlimited" in blank[0]
+    assert "R_RU_SPB_MOSCOW" in blank[0] and "R_AZ_ALAT_OSMANLI" not in blank[0]
     # the built-in scenarios change what they name
     with warnings.catch_warnings():
         warnings.simplefilter("error", CorridorWarning)

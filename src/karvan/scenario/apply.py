@@ -241,6 +241,15 @@ def _warn_no_effect(links: pd.DataFrame, sel, mod, i: int, scenario: Scenario) -
         idle = list(mode.index[~mode.isin(["ferry", "sea"])])
         why = "not ferry or sea links, whose sailing frequency alone sets a wait"
         where += f" {mod.field}"
+    elif mod.action == "scale" and mod.field not in TARIFF_FACTOR:
+        # a blank field times a factor stays blank (a blank capacity is unlimited); tariffs
+        # take a factor on the tables' value instead
+        values = pd.to_numeric(links.loc[sel, mod.field], errors="coerce")
+        idle = list(values.index[values.isna()])
+        meaning = {"capacity_tpy": "unlimited", "frequency_per_week": "no scheduled sailing"}
+        why = (f"blank in {mod.field} ({meaning.get(mod.field, 'none')}), and a blank times a "
+               f"factor stays blank; to give them a value, use action = \"set\"")
+        where += f" {mod.field}"
     named = set(getattr(mod, "links", []) or [])
     if not named and len(idle) < len(sel):
         # a selection by country, mode or border: links it cannot change among others are

@@ -115,6 +115,18 @@ class Modification(BaseModel):
         if a == "demand_scale" and (self.links or self.borders or self.countries):
             raise ValueError("demand_scale filters by origin_country, destination_country and "
                              "commodity, not by links")
+        if a == "demand_scale" and self.field is not None:
+            raise ValueError("action 'demand_scale' takes no field: it scales the demand's "
+                             "tonnes")
+        given = [k for k in ("commodity", "origin_country", "destination_country")
+                 if getattr(self, k) is not None]
+        if a != "demand_scale" and given:
+            hint = (" (od_countries names the countries whose freight may not use the links)"
+                    if a == "ban_transit" else "")
+            raise ValueError(
+                f"action {a!r} acts on links for every commodity and origin and does not filter "
+                f"by {' or '.join(given)}; only demand_scale does{hint}. To stop one "
+                "commodity or country pair, use demand_scale with factor = 0")
         return self
 
 
