@@ -609,3 +609,27 @@ def test_length_without_speed_gives_no_time_and_assignment_refuses_it(tmp_path):
     demand = read_gmns_demand(SMALL / "demand.csv", net)
     with pytest.raises(InputError, match=r"1 links have no free_flow_time \(link_id 1001\)"):
         karvan.assign(net, demand, method="aon")
+
+
+def test_demand_rows_whose_ids_are_one_number_are_repeats_not_summed(tmp_path):
+    """``20`` and ``20.0`` are one zone: the second row repeats the first (it was summed)."""
+    folder = small(tmp_path, {"demand.csv": "o_zone_id,d_zone_id,volume\n10,20,100\n"
+                                            "10,20.0,100\n10,30,50\n"})
+    net = read_gmns(folder)
+    with pytest.raises(InputError) as e:
+        read_gmns_demand(folder / "demand.csv", net)
+    msg = str(e.value)
+    assert "line 3" in msg and "line 2" in msg and "not summed" in msg
+
+
+@pytest.mark.parametrize(("name", "old", "new"), [
+    ("node.csv", "2,South,", "01,South,"),
+    ("link.csv", "1002,2,3,", "1001.0,2,3,"),
+])
+def test_ids_that_are_one_number_are_duplicates_with_their_lines(tmp_path, name, old, new):
+    folder = small(tmp_path)
+    edit(folder / name, old, new)
+    with pytest.raises(InputError) as e:
+        read_gmns(folder)
+    msg = str(e.value)
+    assert name in msg and "line 3" in msg and "as on line 2" in msg

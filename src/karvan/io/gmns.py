@@ -234,7 +234,12 @@ def inspect_gmns(
         if name in text:
             tables[name] = checker.table(load_schema(f"gmns/{name}"), text[name])
     id_type = config.get("id_type")
+    keys = [(tables[n], k, tables[n].columns[k].copy()) for n, k in
+            (("node", "node_id"), ("link", "link_id"), ("zone", "zone_id"))
+            if n in tables and k in tables[n].columns]
     _type_ids(tables, id_type, checker)
+    for table, k, before in keys:
+        _typed_repeats(checker, table, (k,), f"each {k} may appear once", {k: before})
     checker.references({k: tables[k] for k in ("node", "link", "zone") if k in tables})
     uses = _uses(tables)
     link_uses = _check_uses(tables["link"], uses, checker)
@@ -375,8 +380,12 @@ def read_gmns_demand(path: str | os.PathLike, network: Network | None = None) ->
     id_type = network.config.get("id_type") if network is not None else None
     if id_type is None and network is not None:
         id_type = network.config.get("_zone_id_type")
+    key = ("o_zone_id", "d_zone_id") + (("segment",) if "segment" in t.columns else ())
+    before = {k: t.columns[k].copy() for k in key}
     for col in ("o_zone_id", "d_zone_id"):
         t.columns[col] = _ids(t.columns[col], id_type)
+    _typed_repeats(checker, t, key, "give each origin, destination (and segment) one row; "
+                   "repeats are not summed", before)
     zone_ids = tuple(network.zones.index) if network is not None else None
     if zone_ids is not None:
         known = set(zone_ids)
@@ -577,6 +586,32 @@ def _ids(col: np.ndarray, id_type: str | None) -> np.ndarray:
     out[:] = [None if v is None or (isinstance(v, float) and v != v) else
               (str(int(v)) if isinstance(v, float) and v == int(v) else str(v)) for v in col]
     return out
+
+
+def _typed_repeats(checker, table, key: tuple[str, ...], fix: str, before: dict) -> None:
+    """Rows whose key repeats an earlier row's once the ids are typed (``1`` and ``01``, ``2``
+    and ``2.0`` are one integer id) but not as written (``before``: the key's columns before
+    typing; the check on the text reports those): an error naming both lines."""
+    from karvan.schema.check import _repeats
+
+    if table is None or any(k not in table.columns for k in key) or not table.n_rows:
+        return
+    cols = [np.asarray(table.columns[k], dtype=object) for k in key]
+    valid = np.ones(table.n_rows, dtype=bool)
+    for c in cols:
+        valid &= np.asarray([v is not None and not (isinstance(v, float) and v != v)
+                             for v in c], dtype=bool)
+    dup, first = _repeats(cols, valid)
+    label = key[0] if len(key) == 1 else "(" + ", ".join(key) + ")"
+    for i, f0 in zip(dup, first, strict=True):
+        if all(str(before[k][i]) == str(before[k][f0]) for k in key):
+            continue  # repeated as written: the text check's
+        line = int(table.lines[i]) if table.lines is not None else None
+        other = f"line {int(table.lines[f0])}" if table.lines is not None else f"row {f0 + 1}"
+        val = ", ".join(shorten(before[k][i]) for k in key)
+        checker.add(Violation(table.name, line, label, val,
+                              f"is the same id as on {other} once read as a number (1 and 01, "
+                              "2 and 2.0 are one id)", fix))
 
 
 def _int_ids(df: pd.DataFrame, cols) -> pd.DataFrame:
