@@ -179,3 +179,34 @@ def test_flow_file(tmp_path):
     f = read_tntp_flow(p)
     assert f["volume"].tolist() == [4494.6, 8119.1]
     assert np.array_equal(f["from_node_id"].to_numpy(), [1, 1])
+
+
+def test_a_flow_row_with_a_typo_is_an_error_not_skipped(tmp_path):
+    """Flow rows are matched to links by order: a skipped row moved every later row one link up."""
+    p = tmp_path / "T_flow.tntp"
+    p.write_text("From To Volume Cost\n1 2 100 5\nl 3 50 2\n3 4 20 1\n")
+    with pytest.raises(InputError, match=r"T_flow.tntp line 3: expected 'from to volume cost'"):
+        read_tntp_flow(p)
+
+
+def test_a_node_row_with_a_typo_is_an_error_and_strange_nodes_are_warned_about(tmp_path):
+    from karvan.io.tntp import TntpWarning, read_tntp_node
+
+    p = tmp_path / "T_node.tntp"
+    p.write_text("Node X Y ;\n1 0 0 ;\n2 1 x ;\n3 2 2 ;\n")
+    with pytest.raises(InputError, match=r"T_node.tntp line 3: expected 'node x y'"):
+        read_tntp_node(p)
+    # a node file whose nodes are not the network's
+    net_file(tmp_path, [row(1, 3), row(3, 2), row(1, 4), row(4, 2)])
+    trips_file(tmp_path, "Origin 1\n2 : 5.0;\n")
+    p.write_text("Node X Y ;\n1 0 0 ;\n2 1 1 ;\n3 2 2 ;\n99 5 5 ;\n")
+    with pytest.warns(TntpWarning, match=r"nodes 99 are not in T_net.tntp.*nodes 4 of T_net.tntp"
+                                         r" have no coordinates"):
+        read_tntp(tmp_path / "T_net.tntp")
+
+
+def test_the_trips_file_beside_a_net_whose_name_has_net_twice(tmp_path):
+    net_file(tmp_path, [row(1, 3), row(3, 2)], n=3, name="test_network_net.tntp")
+    trips_file(tmp_path, "Origin 1\n2 : 5.0;\n", name="test_network_trips.tntp")
+    prob = read_tntp(tmp_path / "test_network_net.tntp")
+    assert prob.demand.total() == pytest.approx(5.0)

@@ -503,8 +503,8 @@ def read_tntp_flow(path: str | os.PathLike) -> pd.DataFrame:
         parts = line.replace(";", " ").split()
         if not parts or parts[0].startswith("~") or parts[0].startswith("<"):
             continue
-        if not _isfloat(parts[0]):
-            continue  # header
+        if not _isfloat(parts[0]) and not rows and not problems:
+            continue  # the header, before the first row (rows are matched to links by order)
         vals = [float(p) if _isfloat(p) else np.nan for p in parts[:4]]
         if len(vals) < 4 or not np.isfinite(vals).all() or vals[0] != int(vals[0]) \
                 or vals[1] != int(vals[1]) or abs(vals[0]) > MAX_NODES or abs(vals[1]) > MAX_NODES:
@@ -523,8 +523,9 @@ def read_tntp_flow(path: str | os.PathLike) -> pd.DataFrame:
 def read_tntp_node(path: str | os.PathLike) -> pd.DataFrame:
     """Read a ``_node.tntp`` coordinates file: x_coord, y_coord indexed by node_id.
 
-    Lines that are not three numbers (the header) are skipped; a node number that is not whole
-    and finite, or a coordinate that is not finite, is an error.
+    Lines before the first row of three numbers (the header) are skipped; after it, a line that
+    is not a node and two coordinates, a node number that is not whole and finite, or a
+    coordinate that is not finite, is an error.
 
     Raises
     ------
@@ -538,14 +539,18 @@ def read_tntp_node(path: str | os.PathLike) -> pd.DataFrame:
     problems = []
     for i, line in enumerate(_read_lines(path)):
         parts = line.replace(";", " ").split()
-        if len(parts) >= 3 and all(_isfloat(p) for p in parts[:3]):
-            n, x, y = (float(p) for p in parts[:3])
-            if not (np.isfinite([n, x, y]).all() and n == int(n) and 1 <= n <= MAX_NODES):
-                problems.append(f"{path.name} line {i + 1}: expected 'node x y' with a whole "
-                                f"node number and finite coordinates (got "
-                                f"{shorten(line.strip())!r}).")
-                continue
-            rows.append((int(n), x, y))
+        if not parts or parts[0].startswith("~") or parts[0].startswith("<"):
+            continue
+        numeric = len(parts) >= 3 and all(_isfloat(p) for p in parts[:3])
+        if not numeric and not rows and not problems:
+            continue  # the header
+        n, x, y = (float(p) for p in parts[:3]) if numeric else (np.nan,) * 3
+        if not (np.isfinite([n, x, y]).all() and n == int(n) and 1 <= n <= MAX_NODES):
+            problems.append(f"{path.name} line {i + 1}: expected 'node x y' with a whole "
+                            f"node number and finite coordinates (got "
+                            f"{shorten(line.strip())!r}).")
+            continue
+        rows.append((int(n), x, y))
     df = pd.DataFrame(rows, columns=["node_id", "x_coord", "y_coord"])
     dup = df["node_id"][df["node_id"].duplicated()]
     if len(dup):
@@ -587,6 +592,17 @@ def read_tntp(
     node_file = _sibling(net_path, "node")
     if node_file is not None:
         coords = read_tntp_node(node_file)
+        extra = coords.index.difference(network.nodes.index)
+        missing = network.nodes.index.difference(coords.index)
+        if len(extra) or len(missing):
+            warnings.warn(
+                f"{node_file.name}: "
+                + "; ".join(x for x in (
+                    f"nodes {format_ids(extra)} are not in {net_path.name} (ignored)"
+                    if len(extra) else "",
+                    f"nodes {format_ids(missing)} of {net_path.name} have no coordinates"
+                    if len(missing) else "") if x)
+                + ". Is it the node file of this network?", TntpWarning, stacklevel=2)
         nodes = network.nodes.join(coords, how="left")
         network = Network(nodes, network.links, network.config, network.name)
     tf = toll_factor if toll_factor is not None else factors.get("toll_factor", 0.0)
@@ -660,10 +676,13 @@ def read_tntp_graph(
 
 
 def _sibling(net_path: Path, kind: str) -> Path | None:
-    stem = net_path.name
-    if "_net" not in stem:
+    """The file of ``kind`` (trips, node) beside ``X_net.tntp``: ``X_<kind>.tntp`` (the last
+    ``_net`` of the name is the suffix: ``my_network_net.tntp`` -> ``my_network_trips.tntp``)."""
+    name = net_path.name
+    at = name.lower().rfind("_net")
+    if at < 0:
         return None
-    cand = net_path.with_name(stem.replace("_net", f"_{kind}", 1))
+    cand = net_path.with_name(name[:at] + f"_{kind}" + name[at + len("_net"):])
     return cand if cand.exists() else None
 
 
