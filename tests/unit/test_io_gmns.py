@@ -633,3 +633,26 @@ def test_ids_that_are_one_number_are_duplicates_with_their_lines(tmp_path, name,
         read_gmns(folder)
     msg = str(e.value)
     assert name in msg and "line 3" in msg and "as on line 2" in msg
+
+
+def test_a_capacity_on_links_of_several_lanes_is_read_as_the_user_says(tmp_path):
+    """GMNS defines capacity per lane, karvan reads the whole link's: unsaid, a note says which
+    reading was taken; --capacity-per-lane multiplies by lanes (link 1001: 2 lanes, 100)."""
+    import warnings
+
+    from karvan.io.problem import read_problem
+    from karvan.io.validate import validate_input
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        prob = read_problem(SMALL)
+    notes = [str(w.message) for w in seen if "more than one lane" in str(w.message)]
+    assert len(notes) == 1 and "1001" in notes[0] and "--capacity-per-lane" in notes[0]
+    assert prob.network.links.at[1001, "capacity"] == 100
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said: no note
+        per_lane = read_problem(SMALL, capacity_per_lane=True)
+        per_link = read_problem(SMALL, capacity_per_lane=False)
+    assert per_lane.network.links.at[1001, "capacity"] == 200
+    assert per_link.network.links.at[1001, "capacity"] == 100
+    assert any("more than one lane" in n for n in validate_input(SMALL).notes)

@@ -28,7 +28,8 @@ class _Assignable:
 
 
 def read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: float | None,
-                    distance_factor: float | None) -> _Assignable:
+                    distance_factor: float | None, capacity_per_lane: bool | None = None
+                    ) -> _Assignable:
     """A TNTP network with TNTP trips is read straight to a compiled graph (no pandas, the
     same graph and checks); anything else through :func:`karvan.io.problem.read_problem`."""
     network = Path(network)
@@ -41,7 +42,8 @@ def read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: 
         return _Assignable(p.graph, p.demand, p.toll_factor, p.distance_factor, (), p.name)
     from karvan.io.problem import read_problem
 
-    q = read_problem(network, trips, toll_factor=toll_factor, distance_factor=distance_factor)
+    q = read_problem(network, trips, toll_factor=toll_factor, distance_factor=distance_factor,
+                     capacity_per_lane=capacity_per_lane)
     return _Assignable(q.network, q.demand, q.toll_factor, q.distance_factor, q.classes,
                        q.network.name)
 
@@ -58,11 +60,13 @@ def write_results(res, folder: Path, manifest: dict) -> None:
 
 
 def read_with_notes(network: Path, trips: Path | None, toll_factor: float | None,
-                    distance_factor: float | None) -> tuple[_Assignable, list[str]]:
+                    distance_factor: float | None, capacity_per_lane: bool | None = None
+                    ) -> tuple[_Assignable, list[str]]:
     """:func:`read_for_assign`, with the warnings of the readers as notes to print."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        prob = read_for_assign(network, trips, toll_factor, distance_factor)
+        prob = read_for_assign(network, trips, toll_factor, distance_factor,
+                               capacity_per_lane)
     return prob, [str(w.message) for w in caught]
 
 

@@ -102,6 +102,11 @@ def assign(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for link_flows.csv and "
                                                         "convergence.csv.")] = Path("karvan-out"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+    capacity_per_lane: Annotated[bool | None, typer.Option(
+        "--capacity-per-lane/--capacity-per-link",
+        help="GMNS: read capacity per lane (as GMNS 0.96 defines it; times lanes) or as the "
+             "whole link's (the default, with a note where links have more than one "
+             "lane).")] = None,
 ) -> None:
     """Assign demand to a network at user equilibrium and write link flows and convergence.
 
@@ -117,7 +122,8 @@ def assign(
     import karvan
     from karvan.cli._assign_run import read_with_notes, solve_and_write, summary
 
-    prob, notes = read_with_notes(network, trips, toll_factor, distance_factor)
+    prob, notes = read_with_notes(network, trips, toll_factor, distance_factor,
+                                  capacity_per_lane)
     for n in notes:
         console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
     classes = [karvan.TrafficClass(**c) for c in prob.classes] or None

@@ -44,6 +44,7 @@ def read_problem(
     distance_factor: float | None = None,
     need_demand: bool = True,
     defaults: bool = True,
+    capacity_per_lane: bool | None = None,
 ) -> Problem:
     """Read a GMNS folder (demand from ``trips`` or its ``demand.csv``) or a TNTP ``_net`` file
     (demand from ``trips`` or the ``_trips`` file beside it), ready to assign.
@@ -51,6 +52,9 @@ def read_problem(
     A GMNS network goes through :func:`karvan.io.gmns_ready.require_ready`: links out of use are
     left out and, with ``defaults``, blank free speeds and capacities are filled by facility
     type; each such step is a :class:`~karvan.io.gmns.GmnsWarning` and a line of ``notes``.
+    ``capacity_per_lane``: whether a GMNS ``capacity`` is per lane (GMNS 0.96) and multiplied by
+    ``lanes``, or the whole link's (karvan's default); left unsaid (None), the whole link's, with
+    a note where links of more than one lane have a capacity, since the two readings differ.
 
     Raises
     ------
@@ -62,9 +66,12 @@ def read_problem(
     if not path.exists():
         raise InputError(f"{path} does not exist; give a GMNS folder or a TNTP _net file.")
     if path.is_dir():
-        net = read_gmns(path)
+        net = read_gmns(path, capacity_per_lane=bool(capacity_per_lane))
+        lane_note = capacity_lane_note(net) if capacity_per_lane is None else None
         net, notes = require_ready(net, defaults=FACILITY_DEFAULTS if defaults else None,
                                    zones_from_demand=True)
+        if lane_note:
+            notes.append(lane_note)
         dpath = Path(trips) if trips is not None else path / "demand.csv"
         if dpath.exists():
             net = zones_at_demand_nodes(net, dpath, notes)
@@ -189,3 +196,19 @@ def gmns_classes(net: Network, demand: Demand | None) -> tuple[dict, ...]:
                       "value_of_time); name the link column of their money cost in cost_field "
                       "(the link toll: cost_field toll).", GmnsWarning, stacklevel=3)
     return tuple(out)
+
+
+def capacity_lane_note(net: Network) -> str | None:
+    """A note where links of more than one lane give a capacity: karvan reads it as the whole
+    link's, GMNS 0.96 defines it per lane, and nothing in a file says which it follows."""
+    links = net.links
+    if not {"capacity", "lanes"} <= set(links.columns):
+        return None
+    lanes = pd.to_numeric(links["lanes"], errors="coerce")
+    given = pd.to_numeric(links["capacity"], errors="coerce").notna() & (lanes > 1)
+    if not given.any():
+        return None
+    return (f"capacity of {int(given.sum())} links with more than one lane (link_id "
+            f"{format_ids(links.index[given])}) read as the whole link's capacity; GMNS 0.96 "
+            "defines capacity per lane: if the file follows it, pass --capacity-per-lane "
+            "(read_gmns(..., capacity_per_lane=True)), else --capacity-per-link to say so.")

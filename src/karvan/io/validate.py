@@ -90,6 +90,12 @@ def _gmns(path: Path, trips) -> ValidationReport:
     if r.network is None:
         return rep
     net = r.network
+    from karvan.io.problem import capacity_lane_note
+
+    note = capacity_lane_note(net)
+    if note:
+        rep.notes.append(note.replace("pass --capacity-per-lane", "assign with "
+                                      "--capacity-per-lane"))
     cent = len(net.config.get("derived_nodes", []))
     conn = len(net.config.get("derived_links", []))
     rep.counts.update({
