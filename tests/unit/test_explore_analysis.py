@@ -69,3 +69,33 @@ def test_rank_correlation_finds_the_one_input_and_no_spurious_ones():
     assert list(s.loc[significant(s), "factor"]) == ["f7"]
     noise = rank_correlation(u, rng.random(64), [f"f{i}" for i in range(300)])
     assert not significant(noise).any()
+
+
+def test_unconverged_draws_are_counted_in_bands_and_statements():
+    d, x = _draws()
+    d["_converged"] = 1.0
+    d.loc[(d["scenario"] == "ref") & d["draw"].isin([3, 4]), "_converged"] = 0.0
+    d.loc[(d["scenario"] == "project") & d["draw"].isin([4, 9]), "_converged"] = 0.0
+    refs = {"project": "ref", "ref": None}
+    b = bands(d, refs).set_index(["scenario", "output"])
+    assert b.at[("ref", "a"), "n_unconverged"] == 2
+    assert b.at[("project", "a"), "n_unconverged"] == 2
+    assert b.at[("project", "effect:a"), "n_unconverged"] == 3  # draws 3, 4, 9
+    st = [Statement("e", "effect above 0", "project", "effect:a", ">", 0.0),
+          Statement("l", "a above 0", "ref", "a", ">", 0.0)]
+    t, _ = statement_table(d, st, refs)
+    assert t.set_index("statement_id")["n_unconverged"].to_dict() == {"e": 3, "l": 2}
+
+
+def test_sobol_intervals_are_the_same_from_one_analysis_to_the_next():
+    """SALib takes seed 0 for no seed: the intervals (and the inputs called deciding) changed."""
+    from SALib.sample import sobol as sobol_sample
+
+    from karvan.explore.analysis import sensitivity
+
+    problem = {"num_vars": 3, "names": ["a", "b", "c"], "bounds": [[0.0, 1.0]] * 3}
+    u = sobol_sample.sample(problem, 64, calc_second_order=False, seed=1)
+    y = 3 * u[:, 0] + u[:, 1] ** 2 + 0.1 * u[:, 2]
+    one = sensitivity(u, problem, "sobol", y, seed=0)
+    two = sensitivity(u, problem, "sobol", y, seed=0)
+    pd.testing.assert_frame_equal(one, two)

@@ -184,3 +184,58 @@ def test_designs_are_reproducible_and_checked(inputs):
         make_design(inputs, "sobol", 100, seed=0)
     with pytest.raises(InputError, match="unknown sampler"):
         make_design(inputs, "halton", 16, seed=0)
+
+
+def test_rules_that_would_draw_wrong_values_or_be_ignored_are_refused(tmp_path, data):
+    base = {"kind": "range", "table": "link", "field": "capacity", "row_id": "B_RU_AZ_SAMUR_RAIL",
+            "source": "KV_ASSUMPTION", "source_date": "2026", "confidence": "assumption",
+            "method": "test"}
+    cls = {**base, "kind": "class", "row_id": "", "distribution": "lognormal", "sigma": "0.9"}
+    p = _table(tmp_path, [
+        # a lognormal range would replace an 11 Mt/yr capacity by a factor around 1 t/yr
+        {**base, "rule_id": "R_LOGN", "row_id": "B_RU_AZ_INCHE", "distribution": "lognormal",
+         "sigma": "0.2"},
+        {**base, "rule_id": "R_NEG", "row_id": "B_RU_AZ_X", "distribution": "uniform",
+         "low": "-5e6", "high": "1.1e7"},
+        {**base, "rule_id": "R_NEG_T", "table": "demand", "field": "tonnes", "row_id": "*",
+         "distribution": "uniform", "low": "-100", "high": "100"},
+        # never matched: a class rule for every table and one field
+        {**cls, "rule_id": "C_STAR", "confidence_class": "press", "table": "*"},
+        # a second rule for press / * / * beside the shipped one
+        {**cls, "rule_id": "C_TWICE", "confidence_class": "press", "table": "*", "field": "*"},
+    ])
+    with pytest.raises(InputError) as e:
+        read_uncertainty(p)
+    msg = str(e.value)
+    for rule, what in [("R_LOGN", "a lognormal is a factor"), ("R_NEG", "would draw a capacity"),
+                       ("R_NEG_T", "would draw a tonnes below 0"), ("C_STAR", "takes field *"),
+                       ("C_TWICE", "class rules for the same confidence class")]:
+        assert rule in msg and what in msg, (rule, msg)
+    # two ranges on one row and field: the later won and the earlier stayed a dead factor
+    q = _table(tmp_path, [{**base, "rule_id": "R_AGAIN", "distribution": "uniform",
+                           "low": "1000", "high": "2000"}])
+    with pytest.raises(InputError, match=r"R_AGAIN.*already have a range for capacity.*"
+                                         r"U_SAMUR_CAPACITY"):
+        corridor_inputs(data, q)
+
+
+def test_morris_draws_stay_inside_the_distributions(inputs):
+    """SALib's Morris levels 0 and 1 were the 1e-12 quantiles: a lognormal input ~7 sigma out."""
+    d = make_design(inputs, "morris", 4, seed=0, groups="field")
+    levels = np.unique(np.round(d.u, 12))
+    assert np.allclose(levels, [0.125, 0.375, 0.625, 0.875])
+    values = inputs.values(d.u)
+    central = inputs.central_values()
+    assert np.all(np.isfinite(values))
+    # the most a class factor of sigma <= 0.5 can be drawn at the 7/8 quantile: exp(0.5 * 1.15)
+    ratio = np.abs(np.log(values / central))
+    ratio = ratio[np.isfinite(ratio)]
+    assert ratio.max() < 1.0
+
+
+def test_one_sensitivity_group_is_refused_before_any_draw(inputs):
+    """SALib samples one group as ungrouped factors but analyses it as a group."""
+    one = inputs.select(["demand.*"])
+    with pytest.raises(InputError, match="at least 2 sensitivity groups"):
+        make_design(one, "sobol", 8, seed=0, groups="field")
+    make_design(one, "sobol", 8, seed=0, groups="factor")

@@ -17,8 +17,8 @@ def explore(
         help="Built-in scenario names or scenario files; none: every built-in one. Each "
              "scenario's like-year reference is added.")] = None,
     draws: Annotated[int | None, typer.Option(
-        help="Draws (lhs), base sample, a power of 2 (sobol: N x (groups + 2) evaluations), "
-             "or trajectories (morris).")] = None,
+        help="Draws (lhs), base sample, a power of 2 (sobol: N x (groups + 2) evaluations, "
+             "at least 2 groups), or trajectories (morris: N x (groups + 1)).")] = None,
     sampler: Annotated[str, typer.Option(help="lhs, sobol or morris.")] = "lhs",
     seed: Annotated[int, typer.Option(help="Seed of the design.")] = 0,
     workers: Annotated[int | None, typer.Option(
@@ -151,6 +151,14 @@ def explore(
             t.add_row(r.scenario, r.output, *(f"{v:,.2f}" for v in (r.central, r.p5, r.p50,
                                                                      r.p95)))
         out.print(t)
+    if "n_unconverged" in b and (b["n_unconverged"] > 0).any():
+        worst = b[b["kind"] == "level"].groupby("scenario")["n_unconverged"].max()
+        worst = worst[worst > 0]
+        console.print("[yellow]warning:[/] draws whose equilibrium did not reach its gap count "
+                      "in the bands and probabilities: "
+                      + ", ".join(f"{s} {int(n)}" for s, n in worst.items())
+                      + " (column n_unconverged of bands.csv and statements.csv)",
+                      highlight=False, soft_wrap=True)
     from karvan.report.uncertainty import write_experiment_page
 
     page = write_experiment_page(exp.folder)

@@ -60,6 +60,16 @@ def effects_frame(draws: pd.DataFrame, references: dict[str, str | None]) -> pd.
     return pd.concat(frames, ignore_index=True)
 
 
+def unconverged_draws(draws: pd.DataFrame) -> dict[str, set[int]]:
+    """The draws (>= 0) of each scenario whose equilibrium did not reach its gap (column
+    ``_converged`` 0); their outputs count in the bands like the others, and the bands and
+    statements say how many there were."""
+    if "_converged" not in draws:
+        return {}
+    bad = draws[(draws["draw"] >= 0) & (pd.to_numeric(draws["_converged"]) == 0)]
+    return {str(s): set(g["draw"].astype(int)) for s, g in bad.groupby("scenario")}
+
+
 def bands(draws: pd.DataFrame, references: dict[str, str | None] | None = None) -> pd.DataFrame:
     """Bands of every output (and effect) of every scenario.
 
@@ -67,10 +77,13 @@ def bands(draws: pd.DataFrame, references: dict[str, str | None] | None = None) 
     -------
     DataFrame
         ``scenario, output, kind (level | effect), reference, central, mean, sd, p5, p25,
-        p50, p75, p95, n`` (n: draws with a finite value).
+        p50, p75, p95, n, n_unconverged`` (n: draws with a finite value; n_unconverged: those
+        of them whose equilibrium, or for an effect the scenario's or its reference's, did not
+        reach its gap).
     """
     references = references or {}
     eff = effects_frame(draws, references)
+    bad = unconverged_draws(draws)
     rows = []
     for kind, df in (("level", draws), ("effect", eff)):
         if not len(df):
@@ -90,11 +103,17 @@ def bands(draws: pd.DataFrame, references: dict[str, str | None] | None = None) 
                 sd = np.nanstd(x, axis=0, ddof=1) if len(x) > 1 else np.full(len(cols), np.nan)
             cen = central[cols].to_numpy(dtype=float)[0] if len(central) else np.full(
                 len(cols), np.nan)
+            off = bad.get(str(scen), set())
+            if kind == "effect":
+                off = off | bad.get(str(references.get(scen)), set())
+            ids = d["draw"].astype(int).isin(off).to_numpy()
+            n_bad = (fin & ids[:, None]).sum(axis=0)
             for j, c in enumerate(cols):
                 rows.append((scen, c[4:], kind, references.get(scen) if kind == "effect" else None,
-                             cen[j], mean[j], sd[j], *q[:, j], int(n[j])))
+                             cen[j], mean[j], sd[j], *q[:, j], int(n[j]), int(n_bad[j])))
     return pd.DataFrame(rows, columns=["scenario", "output", "kind", "reference", "central",
-                                       "mean", "sd"] + [f"p{p}" for p in PERCENTILES] + ["n"])
+                                       "mean", "sd"] + [f"p{p}" for p in PERCENTILES]
+                        + ["n", "n_unconverged"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +178,7 @@ def statement_table(draws: pd.DataFrame, statements: list[Statement],
     central case; also the quantity (> 0 where the statement holds) per draw, for
     sensitivity."""
     eff = effects_frame(draws, references)
+    bad = unconverged_draws(draws)
     rows, quantities = [], {}
     for s in statements:
         src = eff if s.left.startswith("effect:") else draws
@@ -172,12 +192,16 @@ def statement_table(draws: pd.DataFrame, statements: list[Statement],
         fin = np.isfinite(q) & d
         central = q[draw == -1]
         p = float((q[fin] > 0).mean()) if fin.any() else float("nan")
+        off = bad.get(str(s.scenario), set())
+        if s.left.startswith("effect:"):
+            off = off | bad.get(str(references.get(s.scenario)), set())
+        n_bad = int(np.isin(draw[fin], list(off)).sum()) if off else 0
         rows.append((s.statement_id, s.text, s.scenario, s.left, s.op, s.right, p,
-                     int(fin.sum()), bool(central[0] > 0) if len(central) and np.isfinite(
+                     int(fin.sum()), n_bad, bool(central[0] > 0) if len(central) and np.isfinite(
                          central[0]) else None))
         quantities[s.statement_id] = (draw[d], q[d])
     df = pd.DataFrame(rows, columns=["statement_id", "text", "scenario", "left", "op", "right",
-                                     "probability", "n", "central_holds"])
+                                     "probability", "n", "n_unconverged", "central_holds"])
     return df, quantities
 
 
@@ -203,18 +227,26 @@ def sensitivity(design_u: np.ndarray, problem: dict, sampler: str, y: np.ndarray
         if sampler == "sobol":
             from SALib.analyze import sobol
 
-            r = sobol.analyze(problem, y, calc_second_order=False, seed=seed)
+            # SALib takes a seed of 0 for none (its intervals then change from one analysis to
+            # the next): a seed that is never 0
+            r = sobol.analyze(problem, y, calc_second_order=False,
+                              seed=int(seed) % (2**31 - 1) + 1)
             return pd.DataFrame({"factor": names, "method": "sobol", "S1": r["S1"],
                                  "S1_conf": r["S1_conf"], "ST": r["ST"],
                                  "ST_conf": r["ST_conf"]})
         if sampler == "morris":
             from SALib.analyze import morris
 
-            r = morris.analyze(problem, design_u, y, seed=seed)
+            from karvan.explore.sampling import MORRIS_LEVELS
+
+            r = morris.analyze(problem, design_u, y, num_levels=MORRIS_LEVELS, seed=seed)
+            # the design's steps span 1 - 1/levels of the grid's (its levels are strata
+            # centres): effects per unit of each input's probability range, as on SALib's grid
+            k = 1.0 / (1.0 - 1.0 / MORRIS_LEVELS)
             return pd.DataFrame({"factor": list(r["names"]), "method": "morris",
-                                 "mu_star": np.asarray(r["mu_star"]),
-                                 "mu_star_conf": np.asarray(r["mu_star_conf"]),
-                                 "sigma": np.asarray(r["sigma"])})
+                                 "mu_star": k * np.asarray(r["mu_star"]),
+                                 "mu_star_conf": k * np.asarray(r["mu_star_conf"]),
+                                 "sigma": k * np.asarray(r["sigma"])})
     return rank_correlation(design_u, y, list(problem["names"]))
 
 
@@ -268,6 +300,10 @@ def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = 
     m = exp.manifest()
     draws = exp.draws()
     refs = {s: r for s, r in m.get("references", {}).items()}
+    for scen, ids in unconverged_draws(draws).items():
+        log.warning("%s: %d of %d draws did not reach the equilibrium's gap; they count in the "
+                    "bands and probabilities (column n_unconverged)", scen, len(ids),
+                    int(((draws["scenario"] == scen) & (draws["draw"] >= 0)).sum()))
     b = bands(draws, refs)
     outs = {s: [c[4:] for c in _outputs(draws[draws["scenario"] == s].dropna(axis=1, how="all"))]
             for s in m.get("scenarios", [])}

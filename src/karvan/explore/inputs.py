@@ -60,6 +60,8 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     # the choice model's parameters (choice_parameter.csv): see karvan.explore.choice_inputs
     "choice": {p: (p,) for p in _CHOICE_PARAMETERS},
 }
+#: fields a drawn value must keep above 0 (others may be 0; growth may be negative)
+POSITIVE_FIELDS = ("capacity", "length", "speed", "vot")
 COLUMNS = ("rule_id", "kind", "confidence_class", "table", "field", "row_id", "distribution",
            "sigma", "low", "high", "group", "source", "source_date", "confidence", "method")
 
@@ -290,6 +292,21 @@ def read_uncertainty(path: str | os.PathLike) -> pd.DataFrame:
             if pd.isna(r["row_id"]):
                 problems.append(f"{where}: a range names its rows in row_id (ids separated by "
                                 "';', or * for every row).")
+            if r["distribution"] in ("lognormal", "normal") and table != "choice":
+                problems.append(f"{where}: a range replaces the figure by a value drawn in the "
+                                f"figure's units, and a {r['distribution']} is a factor around "
+                                "1 here; use uniform, loguniform or triangular between the "
+                                "lowest and highest figures, or a class rule for a factor.")
+            fkey = _field_of(str(table), str(fld)) if table in FIELDS else None
+            low = r["low"]
+            if fkey is not None and fkey != "growth" and math.isfinite(low) and (
+                    low < 0 or (low == 0 and fkey in POSITIVE_FIELDS)):
+                problems.append(f"{where}: low {low:g} would draw a {fkey} "
+                                f"{'<= 0' if fkey in POSITIVE_FIELDS else 'below 0'}; give a "
+                                f"low {'> 0' if fkey in POSITIVE_FIELDS else '>= 0'}.")
+        if kind == "class" and table == "*" and fld != "*" and not pd.isna(fld):
+            problems.append(f"{where}: a class rule on every table (table *) takes field *; "
+                            f"name the table for a rule on {fld!r} alone.")
         if not (table == "*" and kind == "class"):
             if table not in FIELDS:
                 problems.append(f"{where}: unknown table {table!r}; uncertain tables are "
@@ -302,6 +319,14 @@ def read_uncertainty(path: str | os.PathLike) -> pd.DataFrame:
         for p in dist.problems() if dist.kind != "triangular" else Distribution(
                 dist.kind, low=dist.low, high=dist.high, mode=dist.low).problems():
             problems.append(f"{where}: {p}.")
+    cls = df[df["kind"] == "class"]
+    key = cls[["confidence_class", "table", "field"]].astype(str).agg("/".join, axis=1)
+    for k, g in cls.groupby(key, sort=False):
+        if len(g) > 1:
+            problems.append(f"lines {format_ids(np.asarray(g.index) + 2)} "
+                            f"({format_ids(g['rule_id'])}): class rules for the same "
+                            f"confidence class, table and field ({k}); only one can apply, "
+                            "keep one.")
     if problems:
         raise InputError(problems, str(path))
     return df
@@ -375,6 +400,7 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
     tables = _tables(data)
     inputs: list[UncertainInput] = []
     taken: dict[tuple[str, str], set[str]] = {}
+    taken_by: dict[tuple[str, str, str], str] = {}
     # ranges first: their rows leave the class groups
     for i, r in rules[(rules["kind"] == "range") & (rules["table"] != "choice")].iterrows():
         table = r["table"]
@@ -414,6 +440,14 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
                             f"figure by a value, which needs figures > 0 (rows "
                             f"{format_ids([w for w, c in zip(want, central) if c <= 0])}).")
             continue
+        twice = {w: taken_by[(table, fld, w)] for w in want if (table, fld, w) in taken_by}
+        if twice:
+            problems.append(f"{path.name} line {i + 2} ({r['rule_id']}): {table} rows "
+                            f"{format_ids(twice)} already have a range for {fld} (rule "
+                            f"{format_ids(sorted(set(twice.values())))}); one rule per row "
+                            "and field.")
+            continue
+        taken_by.update({(table, fld, w): r["rule_id"] for w in want})
         name = f"{table}.{fld}:{r['rule_id']}"
         group = r["group"] if isinstance(r["group"], str) and r["group"].strip() else name
         inputs.append(UncertainInput(name, table, fld, dist, tuple(want), group, True,

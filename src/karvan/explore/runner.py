@@ -39,7 +39,7 @@ from karvan.explore.experiment import (
     write_parquet_atomic,
 )
 from karvan.explore.inputs import InputSet
-from karvan.explore.sampling import Design, check_design_args, make_design
+from karvan.explore.sampling import Design, check_design_args, make_design, n_groups
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,8 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
         A task that failed (with its scenario and draws).
     """
     t0 = time.perf_counter()
-    problems = check_design_args(sampler, draws, len(inputs.factors), groups)
+    problems = check_design_args(sampler, draws, len(inputs.factors), groups,
+                                 n_groups(inputs, groups))
     names = [s.scenario for s in specs]
     if not specs:
         problems.append("no scenario to explore.")

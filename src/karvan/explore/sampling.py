@@ -1,12 +1,15 @@
 """Designs: the points of the unit cube at which an experiment evaluates its models.
 
 - ``lhs``: a Latin hypercube of ``draws`` points (scipy's :class:`~scipy.stats.qmc.LatinHypercube`);
-  bands, probabilities and first-order sensitivity (RBD-FAST) come from it.
+  bands, probabilities and Spearman rank correlations come from it.
 - ``sobol``: Saltelli's scheme on a scrambled Sobol sequence (SALib): ``draws`` base points give
   ``draws * (G + 2)`` evaluations for G sensitivity groups (first and total order indices);
   ``draws`` must be a power of 2.
 - ``morris``: Morris trajectories (SALib), ``draws * (G + 1)`` evaluations; screening for when
-  evaluations are few.
+  evaluations are few. The grid's :data:`MORRIS_LEVELS` levels are the centres of as many equal
+  strata of each input's probability (1/8, 3/8, 5/8, 7/8), not SALib's 0, 1/3, 2/3, 1: those
+  are the ends of the distributions, where a lognormal input would be drawn about 7 standard
+  deviations out. Its bands are those of a 4-level grid, coarse beside a Latin hypercube's.
 
 Sensitivity groups: the factors of the inputs (``groups="factor"``), or one group per table and
 field (``groups="field"``: ``demand.tonnes``, ``link.capacity``, ...), which needs far fewer
@@ -26,6 +29,8 @@ from karvan.explore.inputs import InputSet
 
 SAMPLERS = ("lhs", "sobol", "morris")
 GROUPINGS = ("factor", "field")
+#: levels of the Morris grid
+MORRIS_LEVELS = 4
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -65,9 +70,18 @@ def factor_groups(inputs: InputSet, groups: str) -> list[str]:
     raise InputError(f"unknown grouping {groups!r}; use one of {', '.join(GROUPINGS)}.")
 
 
-def check_design_args(sampler: str, draws: int, n_factors: int, groups: str = "factor"
-                      ) -> list[str]:
-    """Problems with a design request (empty when it can be drawn)."""
+def n_groups(inputs: InputSet, groups: str) -> int | None:
+    """How many sensitivity groups ``groups`` makes of ``inputs`` (None for an unknown
+    grouping, which :func:`check_design_args` names)."""
+    if groups not in GROUPINGS:
+        return None
+    return len(set(factor_groups(inputs, groups)))
+
+
+def check_design_args(sampler: str, draws: int, n_factors: int, groups: str = "factor",
+                      n_groups: int | None = None) -> list[str]:
+    """Problems with a design request (empty when it can be drawn); ``n_groups``: the number
+    of sensitivity groups (default: one per factor)."""
     out = []
     if sampler not in SAMPLERS:
         out.append(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
@@ -81,6 +95,12 @@ def check_design_args(sampler: str, draws: int, n_factors: int, groups: str = "f
         out.append("there is no uncertain input to draw.")
     elif sampler in ("sobol", "morris") and n_factors < 2 and groups == "factor":
         out.append(f"the {sampler} sampler needs at least 2 factors, got {n_factors}.")
+    elif sampler in ("sobol", "morris") and n_groups is not None and n_groups < 2:
+        # SALib samples one group as ungrouped factors but analyses it as a group: wrong
+        # indices, or an error after every draw has run
+        out.append(f"the {sampler} sampler needs at least 2 sensitivity groups; the inputs "
+                   f"chosen make {n_groups} (--groups {groups}). Use --groups factor, or "
+                   "choose inputs of more than one table and field with --input.")
     if groups not in GROUPINGS:
         out.append(f"unknown grouping {groups!r}; use one of {', '.join(GROUPINGS)}.")
     return out
@@ -95,7 +115,8 @@ def make_design(inputs: InputSet, sampler: str, draws: int, seed: int, *,
     InputError
         An unknown sampler or grouping, ``draws`` < 2, a Sobol base that is not a power of 2.
     """
-    problems = check_design_args(sampler, draws, len(inputs.factors), groups)
+    problems = check_design_args(sampler, draws, len(inputs.factors), groups,
+                                 n_groups(inputs, groups))
     if problems:
         raise InputError(problems)
     group_of = factor_groups(inputs, groups)
@@ -116,7 +137,10 @@ def make_design(inputs: InputSet, sampler: str, draws: int, seed: int, *,
     else:
         from SALib.sample import morris
 
-        u = morris.sample(prob, draws, num_levels=4, seed=rng)
+        u = morris.sample(prob, draws, num_levels=MORRIS_LEVELS, seed=rng)
+        # the grid 0, 1/3, 2/3, 1 onto the centres of MORRIS_LEVELS strata (see the module);
+        # the steps keep their sign, so SALib's elementary effects are scaled alike
+        u = 0.5 / MORRIS_LEVELS + u * (1.0 - 1.0 / MORRIS_LEVELS)
     return Design(sampler, int(draws), int(seed), np.ascontiguousarray(u, dtype=float),
                   tuple(inputs.factors), names, tuple(group_of))
 
