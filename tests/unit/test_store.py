@@ -164,6 +164,34 @@ def test_open_repairs_missing_folders_and_leftovers(tmp_path):
     assert visible(fresh) == {b} and not list(fresh.runs_dir.glob(".*"))
 
 
+def test_a_staged_run_waiting_for_its_commit_is_not_removed_however_old(tmp_path):
+    """karvan run -j N commits in scenario order: a run staged an hour before the one ahead of
+    it finished was removed by any store opened meanwhile, and its commit failed."""
+    import os
+
+    from karvan.store import stage_run
+    from karvan.store.runstore import staging_lock
+
+    store = RunStore(tmp_path / "s")
+    old = time.time() - 7200
+    with staging_lock(store.runs_dir, "abcd1234"):
+        staged = stage_run(store.runs_dir, toy_tables(), toy_manifest("fast"), tag="abcd1234")
+        os.utime(staged.path, (old, old))
+        RunStore(store.root)  # e.g. karvan runs list, the dashboard, the batch's first commit
+        assert staged.path.exists()
+        run_id = store.commit(staged)
+    # committed: its folder's age starts from the commit, not from the staging
+    assert time.time() - (store.runs_dir / run_id).stat().st_mtime < 600
+    assert list(store.list()["run_id"]) == [run_id]
+    # the lock went with the block; an old staged folder whose process died is removed
+    dead = stage_run(store.runs_dir, toy_tables(), toy_manifest("dead"), tag="ffff0000")
+    os.utime(dead.path, (old, old))
+    (store.runs_dir / ".lock-ffff0000").write_text("")  # left by the process that died
+    os.utime(store.runs_dir / ".lock-ffff0000", (old, old))
+    RunStore(store.root)
+    assert not dead.path.exists() and not list(store.runs_dir.glob(".lock-*"))
+
+
 def test_store_is_not_created_for_reading(tmp_path):
     with pytest.raises(InputError, match="no run store"):
         RunStore(tmp_path / "none", create=False)

@@ -33,7 +33,7 @@ from karvan.scenario import _signals
 from karvan.scenario.run import run_manifest, run_scenario
 from karvan.scenario.spec import Scenario
 from karvan.store import RunStore, StagedRun, stage_run
-from karvan.store.runstore import TMP_PREFIX
+from karvan.store.runstore import TMP_PREFIX, staging_lock
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +126,16 @@ def run_scenarios(data: CorridorData, specs: Sequence[Scenario], *, out_dir: str
     # SIGTERM: the clean-up below runs, then the process ends as SIGTERM ends it (_signals)
     with _signals.sigterm_raises():
         try:
-            if jobs == 1:
-                for s, o in tasks:
-                    _commit(_solve(data, s, o, runs_dir, draw_dir, say, tag), listed,
-                            store_dir, out_dir, out, done)
-            else:
-                _run_parallel(data, tasks, jobs, runs_dir, draw_dir, tag,
-                              lambda solved: _commit(solved, listed, store_dir, out_dir, out,
-                                                     done), say)
+            # while it is held, no store opened meanwhile removes what this call staged
+            with staging_lock(runs_dir, tag):
+                if jobs == 1:
+                    for s, o in tasks:
+                        _commit(_solve(data, s, o, runs_dir, draw_dir, say, tag), listed,
+                                store_dir, out_dir, out, done)
+                else:
+                    _run_parallel(data, tasks, jobs, runs_dir, draw_dir, tag,
+                                  lambda solved: _commit(solved, listed, store_dir, out_dir,
+                                                         out, done), say)
             return out
         finally:
             with _signals.held():  # a second Ctrl-C does not cut the clean-up short

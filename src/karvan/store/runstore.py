@@ -10,7 +10,9 @@ How a save stays whole:
 Only runs with a catalog row are listed or resolved by id, prefix or scenario name. A process
 killed in step 1 leaves a hidden temporary folder; killed between 2 and 3, a complete folder
 without a row, which is never listed. A later open removes both once they are older than
-``stale_after_s`` (so do not put folders into ``runs/`` by hand).
+``stale_after_s`` (so do not put folders into ``runs/`` by hand), except staged runs whose
+process still holds their lock (:func:`staging_lock`: ``karvan run -j N`` stages runs that wait
+for the ones before them to be committed).
 Ctrl-C (``KeyboardInterrupt``) anywhere removes what the save had written. A removal deletes the
 row first, then renames the folder to a hidden ``.trash-*`` name and deletes it.
 
@@ -20,6 +22,7 @@ catalog (SQLite) but the files of the last run may not have reached the disk.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -35,6 +38,11 @@ from pathlib import Path
 
 import pandas as pd
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: staged runs are then judged by their age alone
+    fcntl = None
+
 from karvan._version import __version__
 from karvan.errors import InputError, KarvanError, NotFoundError, format_ids
 from karvan.io.atomic import atomic_folder
@@ -48,6 +56,7 @@ log = logging.getLogger(__name__)
 STALE_AFTER_S = 3600.0
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
+LOCK_PREFIX = ".lock-"
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9_\-]+-[0-9a-f]{4}$")
 _SLUG = re.compile(r"[^A-Za-z0-9_\-]+")
 
@@ -114,6 +123,52 @@ def stage_run(runs_dir: str | os.PathLike, tables: Mapping[str, pd.DataFrame],
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return StagedRun(tmp, man)
+
+
+@contextlib.contextmanager
+def staging_lock(runs_dir: str | os.PathLike, tag: str):
+    """Hold ``runs_dir/.lock-<tag>`` while runs staged with ``tag`` wait for their commit: a
+    store opened meanwhile (:meth:`RunStore.repair`) leaves ``.tmp-<tag>-*`` folders alone
+    however old they are, since the process that will commit them is alive. The file goes when
+    the block ends; one left by a process that died is removed by a later repair."""
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    path = runs_dir / f"{LOCK_PREFIX}{tag}"
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        os.close(fd)
+
+
+def _lock_held(runs_dir: Path, tag: str) -> bool:
+    """Whether a live process holds ``runs_dir/.lock-<tag>`` (:func:`staging_lock`)."""
+    path = runs_dir / f"{LOCK_PREFIX}{tag}"
+    if fcntl is None or not tag:
+        return False
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _tag_of(name: str) -> str:
+    """The tag of a staged folder's name ``.tmp-<tag>-<random>`` ('' without one)."""
+    rest = name[len(TMP_PREFIX):]
+    return rest.split("-", 1)[0] if "-" in rest else ""
 
 
 class RunStore:
@@ -233,6 +288,9 @@ class RunStore:
                 run_id = new_run_id(str(spec["name"]), created)
                 man["run_id"] = run_id
                 write_manifest(tmp, man)
+                # the folder's age is judged by its mtime (repair): a run staged long ago is
+                # not left over once it is being committed
+                os.utime(tmp)
                 try:
                     os.rename(tmp, self.runs_dir / run_id)
                 except OSError as e:  # the id is taken by a complete (non-empty) run folder
@@ -301,6 +359,16 @@ class RunStore:
         listed = {Path(r["path"]).name for r in rows}
         stale, orphans = 0, []
         for p in self.runs_dir.iterdir():
+            if p.name.startswith(LOCK_PREFIX):
+                # a lock its process did not remove (it died): no one holds it
+                try:
+                    old = now - p.stat().st_mtime >= stale_after_s
+                except FileNotFoundError:
+                    continue
+                if old and not _lock_held(self.runs_dir, p.name[len(LOCK_PREFIX):]):
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
+                continue
             temporary = p.name.startswith((TMP_PREFIX, TRASH_PREFIX))
             if not temporary and (p.name in listed or not p.is_dir()):
                 continue
@@ -310,6 +378,8 @@ class RunStore:
                 continue
             if age < stale_after_s:
                 continue  # perhaps another process is saving it right now
+            if p.name.startswith(TMP_PREFIX) and _lock_held(self.runs_dir, _tag_of(p.name)):
+                continue  # staged, waiting for its commit by a live process
             if temporary:
                 shutil.rmtree(p, ignore_errors=True)
                 stale += 1
