@@ -190,6 +190,23 @@ def test_closing_iranian_links_sends_russia_india_freight_to_the_all_water_route
     assert _sea_share(closed) == pytest.approx(1.0)
 
 
+def test_a_capacity_that_both_directions_share_is_used_and_listed_as_such(runs, data):
+    """A port's quay bounds both directions together: its utilization is their sum over it (the
+    larger direction alone showed a port at its capacity as 58 % used), and a capacity that
+    binds in the choice model is a bottleneck (the report said 'None')."""
+    port = "P_RU_MAKHACHKALA_RAIL"
+    assert str(data.links.at[port, "capacity_both_directions"]).lower() == "true"
+    dis = runs("iran_disrupted")
+    links = dis.tables["links"].set_index("link_id")
+    assert links.at[port, "tonnes_ab"] > 0 and links.at[port, "tonnes_ba"] > 0
+    assert links.at[port, "utilization"] == pytest.approx(
+        links.at[port, "tonnes_tot"] / links.at[port, "capacity_tpy"], rel=1e-9)
+    if "choice_shadow_price_usd_per_t" in links:  # the logit run
+        bottle = dis.tables["bottlenecks"].set_index("link_id")
+        binding = links.index[links["choice_shadow_price_usd_per_t"].fillna(0) > 0]
+        assert port in binding and set(binding) <= set(bottle.index)
+
+
 def _share_through(run, origin, destination, country):
     r = run.tables["routes"]
     r = r[(r["origin"] == origin) & (r["destination"] == destination)]

@@ -36,7 +36,7 @@ from karvan.assign.classes import TrafficClass
 from karvan.errors import ConvergenceWarning
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
-from karvan.freight.costs import TARIFF_FACTOR
+from karvan.freight.costs import TARIFF_FACTOR, hard_capacity
 from karvan.paths.bush_sets import route_set_stats
 from karvan.network.demand import Demand
 from karvan.scenario.apply import level_rows, most_specific_rules
@@ -214,8 +214,12 @@ class CorridorModel:
             out[f"link:{lid}:tonnes"] = float(tot[li])
         vmax = np.zeros(g.n_links)
         np.maximum.at(vmax, g.arc_link, res.volume)
+        vsum = np.zeros(g.n_links)
+        np.add.at(vsum, g.arc_link, res.volume)
+        shared = o.get("shared_capacity", {})
         for lid, li in o["util_links"]:
-            out[f"link:{lid}:utilization"] = float(vmax[li] / cap_l[li])
+            out[f"link:{lid}:utilization"] = float(
+                vsum[li] / (cap_l[li] * shared[li]) if li in shared else vmax[li] / cap_l[li])
         for bid, lis in o["borders"]:
             out[f"border:{bid}:tonnes"] = float(tot[lis].sum())
         out["total:tonne_km"] = float((tot * length).sum())
@@ -454,6 +458,10 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes) -> dict:
     via = {r.option_id: id_list(r.via_link_ids)
            for r in opts.itertuples(index=False)}
     capped = [x for x in lids if np.isfinite(cap[li[x]])]
+    # a capacity both directions share: their volumes together against it (factor: the hard
+    # capacity over the per-direction figure, as the run's utilization)
+    both, hard = hard_capacity(raw.assign(capacity=cap))
+    shared = {li[x]: float(hard[li[x]] / cap[li[x]]) for x in capped if both[li[x]]}
     key = list(dict.fromkeys(capped + [x for v in via.values() for x in v if x in li]))
     borders: dict[str, list[int]] = {}
     if "border_id" in raw:
@@ -491,7 +499,7 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes) -> dict:
                 names.index(r.commodity_id), int(zone_node[r.origin_zone_id]),
                 int(zone_node[r.destination_zone_id]), arcs)
     return {"key_links": [(x, li[x]) for x in key],
-            "util_links": [(x, li[x]) for x in capped],
+            "util_links": [(x, li[x]) for x in capped], "shared_capacity": shared,
             "borders": sorted((b, np.asarray(v)) for b, v in borders.items()),
             "countries": countries, "options": list(via), "member": member,
             "reverse_star": g.reverse_star(), "transit_mask": transit_mask,

@@ -18,6 +18,7 @@ import pandas as pd
 
 from karvan.assign.capacity import CapacityResult
 from karvan.assign.result import AssignmentResult
+from karvan.freight.costs import hard_capacity
 from karvan.freight.observed import (
     RunFlows,
     modelled_tonnes,
@@ -81,8 +82,12 @@ def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None,
     })
     vol_max = _per_link_max(g, ue.volume)
     vol_max = np.where(np.isfinite(vol_max), vol_max, 0.0)
+    # a capacity that both directions share (a port's quay, a terminal) against both
+    both, hard = hard_capacity(links)
+    v_ab, v_ba = g.to_links(ue.volume)
     with np.errstate(invalid="ignore", divide="ignore"):
-        df["utilization"] = np.where(cap > 0, vol_max / cap, np.nan)
+        df["utilization"] = np.where(both, np.where(hard > 0, (v_ab + v_ba) / hard, np.nan),
+                                     np.where(cap > 0, vol_max / cap, np.nan))
     t_ab, t_ba = _dir_values(g, ue.time)
     df["time_h_ab"], df["time_h_ba"] = t_ab, t_ba
     df["free_flow_time_h"] = links["free_flow_time"].to_numpy()
@@ -267,13 +272,21 @@ def border_table(links: pd.DataFrame) -> pd.DataFrame:
 
 
 def bottlenecks(links: pd.DataFrame, *, threshold: float = 0.8) -> pd.DataFrame:
-    """Links at or above ``threshold`` utilization at equilibrium, or binding in the LP."""
-    util = links["utilization"].fillna(0)
-    sp = links["shadow_price_usd_per_t"].fillna(0) if "shadow_price_usd_per_t" in links else 0
-    b = links[(util >= threshold) | (sp > 0)].copy()
+    """Links at or above ``threshold`` utilization at equilibrium, binding in the LP, or, with
+    the choice model's columns (``capacity_utilization``, ``choice_shadow_price_usd_per_t``),
+    at or above ``threshold`` of their hard capacity or binding there."""
+    def col(name):
+        return (pd.to_numeric(links[name], errors="coerce").fillna(0) if name in links
+                else pd.Series(0.0, index=links.index))
+
+    hit = ((col("utilization") >= threshold) | (col("shadow_price_usd_per_t") > 0)
+           | (col("capacity_utilization") >= threshold)
+           | (col("choice_shadow_price_usd_per_t") > 0))
+    b = links[hit].copy()
     cols = ["link_id", "name", "mode", "country", "border_id", "capacity_tpy", "tonnes_tot",
             "utilization"] + [c for c in ("lp_tonnes_tot", "lp_utilization",
-                                          "shadow_price_usd_per_t") if c in b]
+                                          "shadow_price_usd_per_t", "capacity_utilization",
+                                          "choice_shadow_price_usd_per_t") if c in b]
     b = b[cols]
     keys = ["shadow_price_usd_per_t", "utilization"] if "shadow_price_usd_per_t" in b else [
         "utilization"]

@@ -148,3 +148,20 @@ def commodity_classes(data: CorridorData, names: list[str] | None = None) -> lis
         raise InputError(f"unknown commodities {format_ids(unknown)}.")
     return [TrafficClass(name=c, demand=c, value_of_time=float(com.at[c, "vot_usd_per_t_h"]),
                          pce=1.0, cost_fields={f"charge_usd_per_t__{c}": 1.0}) for c in names]
+
+
+def hard_capacity(links: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each link's capacity bounds both directions together (link.csv's
+    ``capacity_both_directions``), and the hard capacity in that sense (tonnes per year):
+    ``capacity`` (per direction, as the deterministic model reads it), or, where both
+    directions share it, their annual throughput together (twice ``capacity`` for a unit that
+    names both directions, which link.csv halves into a per-direction figure)."""
+    cap = pd.to_numeric(links["capacity"], errors="coerce").to_numpy(dtype=float)
+    if "capacity_both_directions" not in links:
+        return np.zeros(len(links), dtype=bool), cap
+    both = (links["capacity_both_directions"].astype(str).str.strip().str.lower()
+            .isin(["true", "1", "1.0", "t", "yes", "y"]).to_numpy())
+    unit = (links["capacity_unit"].astype(str).str.lower() if "capacity_unit" in links
+            else pd.Series("", index=links.index))
+    halved = both & unit.str.endswith("both_directions").to_numpy()
+    return both, cap * np.where(halved, 2.0, 1.0)

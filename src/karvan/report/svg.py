@@ -194,6 +194,9 @@ def _link_tip(r: Mapping[str, Any], lang: str) -> str:
                     if np.isfinite(r.get("lp_utilization", np.nan)) else ""))
     lines.append(f"{label('shadow_price', lang)}: "
                  f"{fmt_num(r.get('shadow_price_usd_per_t'), lang, 2)}")
+    choice = r.get("choice_shadow_price_usd_per_t")
+    if choice is not None and np.isfinite(choice):
+        lines.append(f"{label('shadow_price_choice', lang)}: {fmt_num(choice, lang, 2)}")
     return "\n".join(lines)
 
 

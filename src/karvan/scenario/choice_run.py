@@ -71,22 +71,14 @@ def choice_network(net: Network) -> Network:
     link.csv's ``capacity_both_directions`` is true, the annual throughput of both directions
     together that the link's published capacity gives (twice ``capacity_tpy`` for a unit that
     names both directions, which link.csv halves into a per-direction figure)."""
+    from karvan.freight.costs import hard_capacity
+
     links = net.links.copy()
     links["vdf"] = "constant"
-    if BOTH_DIRECTIONS not in links:
-        links[BOTH_DIRECTIONS] = False
-    both = _truth(links[BOTH_DIRECTIONS])
+    both, hard = hard_capacity(links)
     links[BOTH_DIRECTIONS] = both
-    unit = (links["capacity_unit"].astype(str).str.lower() if "capacity_unit" in links
-            else pd.Series("", index=links.index))
-    halved = both & unit.str.endswith("both_directions")
-    links[HARD_CAPACITY] = pd.to_numeric(links["capacity"], errors="coerce") * np.where(
-        halved, 2.0, 1.0)
+    links[HARD_CAPACITY] = hard
     return Network(net.nodes, links, dict(net.config), net.name)
-
-
-def _truth(s: pd.Series) -> pd.Series:
-    return s.astype(str).str.strip().str.lower().isin(["true", "1", "1.0", "t", "yes", "y"])
 
 
 def choice_classes(classes, model: CorridorChoice, link_ids) -> list[TrafficClass]:

@@ -198,6 +198,7 @@ def run_scenario(
     if crun is not None:
         links = _with_capacities(links, crun)
         tables["links"] = links
+        tables["bottlenecks"] = acc.bottlenecks(links)
         tables["capacities"] = crun.capacities
         tables["choice_unserved"] = crun.unserved
     cal_runs = {scenario.year: flows}
