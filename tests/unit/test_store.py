@@ -165,8 +165,9 @@ def test_open_repairs_missing_folders_and_leftovers(tmp_path):
 
 
 def test_a_staged_run_waiting_for_its_commit_is_not_removed_however_old(tmp_path):
-    """With `karvan run -j N` runs are committed in scenario order: a run staged an hour before the one ahead of
-    it finished was removed by any store opened meanwhile, and its commit failed."""
+    """With `karvan run -j N` runs are committed in scenario order: a run staged an hour
+    before the one ahead of it finished was removed by any store opened meanwhile, and its
+    commit failed."""
     import os
 
     from karvan.store import stage_run
