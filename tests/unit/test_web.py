@@ -155,6 +155,33 @@ def test_posts_must_be_json_from_the_dashboard_itself(client):
     assert r.status_code == 200, r.json()
 
 
+def test_a_decimal_comma_is_refused_not_read_as_thousands(client):
+    """'1,5' was read as 15 (the Russian report writes decimals with a comma)."""
+    r = client.post("/api/scenario/preview", json=form(demand=[{"factor": "1,5"}]))
+    assert r.status_code == 422 and "use a point for decimals" in r.text
+    r = client.post("/api/scenario/preview", json=form(
+        capacity=[{"target": "B_RU_AZ_SAMUR_RAIL", "capacity_mt": "1,500"}]))
+    assert r.status_code == 200, r.json()
+    spec = ScenarioFile.model_validate(tomllib.loads(r.json()["toml"]))
+    assert spec.modification[-1].value == 1500e6
+
+
+def test_a_title_with_a_control_character_is_written_as_valid_toml(client):
+    r = client.post("/api/scenario/preview", json=form(title="a\u007fb"))
+    assert r.status_code == 200, r.json()
+    assert tomllib.loads(r.json()["toml"])["title"] == "a\u007fb"
+
+
+@pytest.mark.parametrize(("lp", "status"), [(0, 202), ("no", 202), ("maybe", 422)])
+def test_lp_is_a_yes_or_no(client, lp, status):
+    """lp 0 or 'no' ran the capacity LP; anything else was taken for yes."""
+    r = client.post("/api/jobs", json=form(name=f"lp_{status}_{lp}", lp=lp))
+    assert r.status_code == status, r.text
+    if status == 202:
+        job = wait(client, r.json()["job_id"])
+        assert job["status"] == "complete" and job.get("lp") is False, job
+
+
 def test_preview_writes_the_documented_toml(client):
     r = client.post("/api/scenario/preview", json=form(
         year=2030, extends="rasht_astara", links={"R_AZ_ALAT_OSMANLI": "close"},

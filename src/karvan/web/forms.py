@@ -34,6 +34,8 @@ from karvan.scenario.apply import apply_scenario
 #: latest scenario year the dashboard accepts (demand growth is extrapolated from the base year)
 MAX_YEAR = 2100
 NAME = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
+#: a number whose commas separate thousands (1,500 or 12,000,000.5)
+THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 FORM_KEYS = {"name", "title", "year", "extends", "borders", "links", "capacity", "demand", "lp"}
 
 
@@ -41,6 +43,11 @@ def _number(raw, where: str, problems: list[str], *, minimum: float = 0.0) -> fl
     """``raw`` as a finite number >= ``minimum``, else a problem and ``None``."""
     if isinstance(raw, bool) or raw is None or (isinstance(raw, str) and not raw.strip()):
         problems.append(f"{where}: a number is needed.")
+        return None
+    if isinstance(raw, str) and "," in raw and not THOUSANDS.match(raw.strip()):
+        # "1,5" is a decimal comma, not 15
+        problems.append(f"{where}: {raw!r}: use a point for decimals (1.5); a comma is read "
+                        "only between groups of three digits (1,500).")
         return None
     try:
         x = float(str(raw).strip().replace(",", "")) if isinstance(raw, str) else float(raw)
@@ -199,7 +206,8 @@ def _toml_value(v) -> str:
     if isinstance(v, float):
         return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
     if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)  # a TOML basic string
+        # a TOML basic string; TOML forbids DEL (0x7f) raw, which json leaves so
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(f"no TOML form for {type(v).__name__}")

@@ -85,7 +85,7 @@ class ScenarioForm(_Strict):
     links: Toggles | None = None
     capacity: Annotated[list[CapacityRow], Field(max_length=MAX_ROWS)] | None = None
     demand: Annotated[list[DemandRow], Field(max_length=MAX_ROWS)] | None = None
-    lp: Number = None
+    lp: bool | None = None
 
     def as_form(self) -> dict:
         """The form as plain data for :func:`karvan.web.forms.build_scenario` (fields left out

@@ -96,5 +96,5 @@ async def api_submit(form: Form, d: State) -> JSONResponse:
     """Start a run of the form's scenario in the background; poll ``Location`` for it."""
     scenario, toml = await _scenario(form, d)
     lp = form.lp
-    job = d.jobs.submit(scenario, toml, lp=lp is not False and lp != "false")
+    job = d.jobs.submit(scenario, toml, lp=lp is not False)
     return JSONResponse(job, status_code=202, headers={"Location": f"/api/jobs/{job['job_id']}"})
