@@ -174,7 +174,7 @@ def test_a_title_with_a_control_character_is_written_as_valid_toml(client):
 
 @pytest.mark.parametrize(("lp", "status"), [(0, 202), ("no", 202), ("maybe", 422)])
 def test_lp_is_a_yes_or_no(client, lp, status):
-    """lp 0 or 'no' ran the capacity LP; anything else was taken for yes."""
+    """The form's lp 0 or 'no' ran the capacity LP; anything else was taken for yes."""
     r = client.post("/api/jobs", json=form(name=f"lp_{status}_{lp}", lp=lp))
     assert r.status_code == status, r.text
     if status == 202:
