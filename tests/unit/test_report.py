@@ -215,3 +215,29 @@ def test_diff_table_counts_missing_rows_as_zero():
     d = diff_table(a, b, ["k"], ["tonnes", "utilization"]).set_index("k")
     assert d["tonnes_diff"].to_dict() == {"z": 4.0, "y": -3.0, "x": -1.0}
     assert np.isnan(d.at["x", "utilization_diff"]) and np.isnan(d.at["y", "utilization_diff"])
+
+
+def test_a_run_whose_dataset_is_not_there_says_so(runs, tmp_path, monkeypatch):
+    """A relative --data recorded as given drew another dataset's map, in silence, from
+    another folder; the manifest now records the folder resolved."""
+    import json
+    import shutil
+
+    from karvan.cli import app
+    from karvan.freight.corridor import CorridorWarning, builtin_corridor_folder
+
+    man = json.loads((runs[0] / "manifest.json").read_text())
+    assert Path(man["inputs"]["dataset"]).is_absolute()
+    moved = tmp_path / "run"
+    shutil.copytree(runs[0], moved)
+    man["inputs"]["dataset"] = str(tmp_path / "gone" / "corridor")
+    (moved / "manifest.json").write_text(json.dumps(man))
+    with pytest.warns(CorridorWarning, match=r"gone.corridor, which is not there"):
+        render_report([moved], lang="en")
+    render_report([moved], lang="en", dataset=builtin_corridor_folder())  # said: silent
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["report", str(moved), "--out", "r.html"])
+    assert res.exit_code == 0 and "which is not there" in res.output
+    res = CliRunner().invoke(app, ["report", str(moved), "--out", "r.html", "--data",
+                                   str(builtin_corridor_folder())])
+    assert res.exit_code == 0 and "not there" not in res.output

@@ -444,3 +444,28 @@ def test_one_router_per_concern():
         paths["scenarios"]
     app_py = (SRC / "web" / "app.py").read_text()
     assert "@app.get" not in app_py and "@app.post" not in app_py
+
+
+def test_serve_applies_scenarios_to_the_dataset_it_is_given(tmp_path, monkeypatch):
+    """karvan serve had no --data: scenarios built there ran on the built-in dataset and were
+    saved beside runs of another one."""
+    import shutil
+
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from karvan.cli import app
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    folder = tmp_path / "mine"
+    shutil.copytree(builtin_corridor_folder(), folder)
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda web, **kw: seen.setdefault("web", web))
+    res = CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "s"), "--data",
+                                   str(folder)])
+    assert res.exit_code == 0, res.output
+    assert "dataset: " + str(folder) in res.output.replace("\n", "")
+    d = seen["web"].app.state.dashboard
+    assert d.data().folder == folder
+    res = CliRunner().invoke(app, ["serve", "--data", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2 and "nowhere" in res.output

@@ -22,15 +22,25 @@ def report(
     lang: Annotated[str, typer.Option(help="Language of the labels: en, ru or fa.")] = "en",
     out_path: Annotated[Path, typer.Option("--out", help="The HTML file to write.")]
     = Path("report.html"),
+    data: Annotated[Path | None, typer.Option(
+        help="The corridor dataset whose map to draw (default: the one the run was made "
+             "from, where it still is).")] = None,
 ) -> None:
     """Write one self-contained HTML report (map, tables, charts) that works offline."""
+    import warnings
+
+    from karvan.cli._app import console
     from karvan.report import write_report
     from karvan.report.i18n import check_lang
     from karvan.store import resolve_run
 
     check_lang(lang)
     runs = [resolve_run(r, store) for r in ([run] if run2 is None else [run, run2])]
-    path = write_report(runs, out_path, lang=lang)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = write_report(runs, out_path, lang=lang, dataset=data)
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
     kb = path.stat().st_size / 1e3
     names = " and ".join(r.label for r in runs)
     out.print(f"report of {names} in {lang} -> {path} ({kb:,.0f} kB)", highlight=False,

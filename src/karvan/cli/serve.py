@@ -42,6 +42,9 @@ def serve(
         help="Another name to answer to in Host headers (besides 127.0.0.1, localhost and the "
              "--host address), e.g. this machine's name when serving others; repeatable.")]
     = None,
+    data: Annotated[Path | None, typer.Option(
+        help="The corridor dataset that scenarios built here apply to (default: built in).")]
+    = None,
 ) -> None:
     """Start the dashboard: stored runs, their maps and tables, scenarios built and run in the
     background, comparisons. Stop it with Ctrl-C.
@@ -59,7 +62,13 @@ def serve(
 
     if not 1 <= port <= 65535:
         raise InputError(f"--port {port} is not a port (1-65535).")
-    web = create_app(store, workers=workers, host=host, allow_hosts=allow_host or ())
+    dataset = None
+    if data is not None:
+        from karvan.freight.corridor import load_corridor
+
+        dataset = load_corridor(data)  # checked before the server starts
+    web = create_app(store, data=dataset, workers=workers, host=host,
+                     allow_hosts=allow_host or ())
     if not is_loopback(host):
         console.print(f"[yellow]warning:[/] listening on {host}: other machines can reach the "
                       "dashboard, which has no login.")
@@ -67,5 +76,6 @@ def serve(
         console.print(f"It answers only requests addressed to {names}; give this machine's "
                       "name or address with --allow-host to reach it under that name.",
                       highlight=False)
-    console.print(f"karvan dashboard on http://{host}:{port}/ (store: {store}); Ctrl-C stops it.")
+    console.print(f"karvan dashboard on http://{host}:{port}/ (store: {store}; dataset: "
+                  f"{data if data is not None else 'built in'}); Ctrl-C stops it.")
     uvicorn.run(web, host=host, port=port, log_level="warning")

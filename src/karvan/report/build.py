@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -13,7 +14,12 @@ import numpy as np
 from markupsafe import Markup
 
 from karvan.errors import InputError
-from karvan.freight.corridor import CorridorData, load_corridor
+from karvan.freight.corridor import (
+    CorridorData,
+    CorridorWarning,
+    builtin_corridor_folder,
+    load_corridor,
+)
 from karvan.io.atomic import atomic_write_text
 from karvan.report import geo, svg
 from karvan.report.calibration import calibration_section
@@ -196,6 +202,13 @@ def _datasets(res: list[RunResults], dataset) -> dict[int, CorridorData]:
     out = {}
     for r in res:
         folder = Path(dataset) if dataset is not None else dataset_folder(r)
+        recorded = r.record.dataset
+        if dataset is None and folder is None and recorded is not None and not (
+                recorded.resolve() == builtin_corridor_folder().resolve()):
+            warnings.warn(f"{r.name}: the run was made from the dataset {recorded}, which is "
+                          "not there (from this folder); its map is drawn with the built-in "
+                          "dataset's geometry. Give the dataset with --data (or run from the "
+                          "folder the run was made in).", CorridorWarning, stacklevel=3)
         if folder not in cache:
             cache[folder] = load_corridor(folder)
         out[id(r)] = cache[folder]

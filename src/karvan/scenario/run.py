@@ -458,7 +458,9 @@ def run_manifest(run: ScenarioRun, data: CorridorData) -> dict:
         "karvan_version": __version__,
         "schema_version": SCHEMA_VERSION,
         "scenario": run.scenario.to_dict(),
-        "inputs": {"dataset": str(data.folder), "sha256_16": hash_folder(data.folder)},
+        # resolved: a relative --data read from another folder named another dataset
+        "inputs": {"dataset": str(Path(data.folder).resolve()),
+                   "sha256_16": hash_folder(data.folder)},
         "settings": run.settings,
         "convergence": {"iterations": run.ue.iterations, "relative_gap": run.ue.gap,
                         "converged": run.ue.converged},
