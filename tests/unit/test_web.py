@@ -447,7 +447,7 @@ def test_one_router_per_concern():
 
 
 def test_serve_applies_scenarios_to_the_dataset_it_is_given(tmp_path, monkeypatch):
-    """karvan serve had no --data: scenarios built there ran on the built-in dataset and were
+    """The dashboard had no --data: scenarios built there ran on the built-in dataset and were
     saved beside runs of another one."""
     import shutil
 
