@@ -116,3 +116,28 @@ def test_report_references_and_the_references_a_run_list_needs():
     assert sorted(names[4:]) == ["reference_2026", "reference_2028", "reference_2030"]
     assert all(r.reference == "baseline" or r.like_year for r in filter(None, report_references(
         [(s.name, s.year) for s in specs])))
+
+
+def test_the_reference_a_note_names_can_be_run_by_that_name():
+    """The notes say 'run reference_2028 to separate them'; karvan run refused that name."""
+    from karvan.scenario.reference import load_scenario_or_reference
+
+    s = load_scenario_or_reference("reference_2028")
+    assert (s.name, s.year) == ("reference_2028", 2028)
+    assert load_scenario_or_reference("backcast_2023").year == 2023
+    assert load_scenario_or_reference("rasht_astara").name == "rasht_astara"
+    with pytest.raises(InputError, match="no built-in scenario 'reference_2024'"):
+        load_scenario_or_reference("reference_2024")  # the base year's is baseline
+
+
+def test_the_report_names_the_like_year_reference_that_exists(tmp_path):
+    """A 2030 run against the baseline: the note named reference_2024 for the baseline's year,
+    which is the baseline itself."""
+    from karvan.report import render_report
+    from karvan.scenario.run import run_scenario, write_run
+
+    data = load_corridor()
+    runs = [write_run(run_scenario(data, load_scenario(n), gap=1e-5, lp=False),
+                      tmp_path / n, data) for n in ("reference_2030", "baseline")]
+    html = render_report(runs, lang="en", reference=0)
+    assert "run baseline to separate them" in html and "reference_2024" not in html

@@ -59,10 +59,14 @@ def run(
     from karvan.cli.tables import print_tables
     from karvan.errors import InputError
     from karvan.freight.corridor import load_corridor
-    from karvan.scenario import builtin_scenarios, load_scenario
+    from karvan.scenario import builtin_scenarios
     from karvan.scenario._signals import sigterm_raises
     from karvan.scenario.batch import run_scenarios, usable_cpus
-    from karvan.scenario.reference import report_references, with_references
+    from karvan.scenario.reference import (
+        load_scenario_or_reference,
+        report_references,
+        with_references,
+    )
     from karvan.scenario.run import CHOICE_TABLES, corridor_choice
     from karvan.scenario.summary import summary_tables
 
@@ -78,7 +82,7 @@ def run(
     store_dir = store if store is not None else out_dir
     dataset = load_corridor(data)
     names = [str(s) for s in scenarios] if scenarios else builtin_scenarios()
-    specs = [load_scenario(n) for n in names]
+    specs = [load_scenario_or_reference(n, base_year=dataset.base_year) for n in names]
     added: set[str] = set()
     if not scenarios:
         # every project scenario gets the reference of its own year (karvan.scenario.reference);
@@ -154,3 +158,4 @@ def _write_timings(out_dir: Path, runs) -> None:
         for k, v in r.timings.items():
             tot[k] = tot.get(k, 0.0) + v
     (out_dir / "timings.json").write_text(json.dumps(tot), encoding="utf-8")
+

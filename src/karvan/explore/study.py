@@ -180,6 +180,7 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
     """
     from karvan.freight.corridor import load_corridor
     from karvan.scenario import builtin_scenarios, load_scenario
+    from karvan.scenario.reference import load_scenario_or_reference
 
     choice = check_choice(choice)
     data = load_corridor() if data is None else data
@@ -194,7 +195,7 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
     problems, specs = [], []
     for n in names:
         try:
-            specs.append(load_scenario(n))
+            specs.append(load_scenario_or_reference(n, base_year=data.base_year))
         except InputError as e:
             problems.extend(e.problems)
     if problems:

@@ -34,6 +34,7 @@ from karvan.report.results import (
     shipper_table,
     transit_table,
 )
+from karvan.scenario.reference import reference_name
 from karvan.store import RunRecord, RunStore
 
 log = logging.getLogger(__name__)
@@ -121,11 +122,12 @@ def render_report(runs: Sequence[str | os.PathLike | RunRecord | RunResults], *,
     res = [r if isinstance(r, RunResults) else read_run(r, store=store) for r in runs]
     if reference is not None and not 0 <= reference < len(res):
         raise InputError(f"reference {reference} is not an index of the {len(res)} run(s).")
-    refs = _comparisons(res, reference, comparisons, lang)
+    data = _datasets(res, dataset)
+    base_year = next(iter(data.values())).base_year if data else 2024
+    refs = _comparisons(res, reference, comparisons, lang, base_year)
     compare = any(ix is not None for ix, _ in refs)
     if open_index is None:
         open_index = 1 if compare and len(res) == 2 and refs[1][0] == 0 else 0
-    data = _datasets(res, dataset)
 
     # one projection and one tonnage scale for every map, so that maps compare at a glance
     lines_by_run = []
@@ -153,8 +155,8 @@ def render_report(runs: Sequence[str | os.PathLike | RunRecord | RunResults], *,
                        util_bins=bins, caucasus=caucasus)
 
 
-def _comparisons(res: list[RunResults], reference: int | None, comparisons, lang: str
-                 ) -> list[tuple[int | None, str]]:
+def _comparisons(res: list[RunResults], reference: int | None, comparisons, lang: str,
+                 base_year: int = 2024) -> list[tuple[int | None, str]]:
     """Per run: the index of the run it is compared with (or None) and what the comparison
     measures (like-year reference or not).
 
@@ -174,7 +176,7 @@ def _comparisons(res: list[RunResults], reference: int | None, comparisons, lang
             if out[i][0] is not None and y_ref is not None and y is not None and y != y_ref:
                 out[i] = (reference, label("other_year", lang).format(
                     ref=res[reference].name, ref_year=y_ref, years=abs(int(y) - int(y_ref)),
-                    want=f"reference_{y}"))
+                    want=reference_name(int(y), base_year=base_year)))
         return out
     if len(comparisons) != len(res):
         raise InputError(f"comparisons: {len(comparisons)} for {len(res)} runs.")

@@ -200,3 +200,22 @@ def with_references(scenarios: Sequence[Scenario], *, base_year: int = 2024
             out.append(reference_scenario(s.year, base_year=base_year))
             have.add(want)
     return out
+
+
+def load_scenario_or_reference(name: str, *, base_year: int = 2024) -> Scenario:
+    """A scenario file or built-in scenario (:func:`~karvan.scenario.load_scenario`), or the
+    reference of a year by the name ``karvan run`` gives it (``reference_2028``,
+    ``backcast_2023``; :func:`reference_scenario`).
+
+    Raises
+    ------
+    InputError
+        Neither: ``load_scenario``'s error.
+    """
+    try:
+        return load_scenario(name)
+    except InputError:
+        m = re.fullmatch(r"(?:reference|backcast)_(\d{4})", str(name))
+        if m is None or reference_name(int(m.group(1)), base_year=base_year) != name:
+            raise
+        return reference_scenario(int(m.group(1)), base_year=base_year)
