@@ -241,3 +241,17 @@ def test_a_run_whose_dataset_is_not_there_says_so(runs, tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["report", str(moved), "--out", "r.html", "--data",
                                    str(builtin_corridor_folder())])
     assert res.exit_code == 0 and "not there" not in res.output
+
+
+def test_a_network_outside_the_outlines_gets_its_own_map_box():
+    """A network wholly outside the outlines' region gave a negative viewBox and no map."""
+    import numpy as np
+
+    from karvan.report.geo import REGION_BOX, fit_projection
+
+    inside = fit_projection(np.array([45.0, 50.0]), np.array([38.0, 42.0]))
+    assert inside.height > 0 and inside.lon_min >= REGION_BOX[0]
+    far = fit_projection(np.array([-75.0, -70.0]), np.array([40.0, 44.0]))
+    assert far.height > 0 and far.lon_min == -76.0 and far.lon_max == -69.0
+    x, y = far.xy(np.array([-75.0, -70.0]), np.array([40.0, 44.0]))
+    assert (0 <= x).all() and (x <= far.width).all() and (0 <= y).all() and (y <= far.height).all()

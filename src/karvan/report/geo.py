@@ -51,12 +51,17 @@ class Projection:
 
 def fit_projection(lon: np.ndarray, lat: np.ndarray, *, pad_deg: float = 1.0,
                    width: float = 1000.0) -> Projection:
-    """A projection that shows the points, padded, within the region the outlines cover."""
+    """A projection that shows the points, padded, within the region the outlines cover; the
+    points' own box where they lie outside that region (a network elsewhere: no outlines)."""
     m = 0.3  # keep the cut edges of the outlines just outside the view
-    lo = max(REGION_BOX[0] + m, float(np.nanmin(lon)) - pad_deg)
-    hi = min(REGION_BOX[2] - m, float(np.nanmax(lon)) + pad_deg)
-    la = max(REGION_BOX[1] + m, float(np.nanmin(lat)) - pad_deg)
-    ha = min(REGION_BOX[3] - m, float(np.nanmax(lat)) + pad_deg)
+    box = (float(np.nanmin(lon)) - pad_deg, float(np.nanmin(lat)) - pad_deg,
+           float(np.nanmax(lon)) + pad_deg, float(np.nanmax(lat)) + pad_deg)
+    lo = max(REGION_BOX[0] + m, box[0])
+    hi = min(REGION_BOX[2] - m, box[2])
+    la = max(REGION_BOX[1] + m, box[1])
+    ha = min(REGION_BOX[3] - m, box[3])
+    if lo >= hi or la >= ha:
+        lo, la, hi, ha = box
     return Projection(lo, la, hi, ha, width)
 
 
