@@ -158,6 +158,28 @@ def test_given_free_flow_time_is_kept(tmp_path):
     assert net.config["derived_columns"] == []
 
 
+@pytest.mark.parametrize(("unit", "hours"), [("minute", 0.5), ("hour", 30.0), ("s", 30 / 3600)])
+def test_a_given_free_flow_time_is_read_in_the_configs_time_unit(tmp_path, unit, hours):
+    """config.csv's time_unit was stored and never used: 30 minutes were 30 hours."""
+    import warnings
+
+    folder = mini(tmp_path, "link_id,from_node_id,to_node_id,directed,free_flow_time\n"
+                            "1,1,2,true,30\n",
+                  config=f"dataset_name,time_unit\nt,{unit}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = read_gmns(folder)
+    assert net.links.loc[1, "free_flow_time"] == pytest.approx(hours, rel=1e-12)
+    assert net.config["time_unit"] == "hour"
+
+
+def test_an_unknown_time_unit_is_an_error(tmp_path):
+    folder = mini(tmp_path, "link_id,from_node_id,to_node_id,directed,free_flow_time\n"
+                            "1,1,2,true,30\n", config="dataset_name,time_unit\nt,fortnight\n")
+    with pytest.raises(InputError, match="time_unit 'fortnight' is not a time unit"):
+        read_gmns(folder)
+
+
 def test_id_type_string_keeps_ids_as_written(tmp_path):
     folder = mini(
         tmp_path,

@@ -259,6 +259,11 @@ def inspect_gmns(
     if link_uses is not None:
         links["allowed_uses"] = link_uses
     nodes, links, zone_info = _zones(nodes, links, zone_nodes, checker, notes)
+    tu = str(config.get("time_unit", "hour")).strip().lower()
+    if tu not in TIME_UNITS:
+        checker.message(f"config.csv: time_unit {shorten(config.get('time_unit'))!r} is not a "
+                        f"time unit; use one of hour, minute, second (the unit of link.csv's "
+                        "free_flow_time).", file="config.csv")
     if checker.errors():
         return _result(folder, None, checker, notes)
     config["_zone_id_type"] = "integer" if zone_info["int_ids"] else "string"
@@ -270,10 +275,15 @@ def inspect_gmns(
         links["free_flow_time"] = free_flow_time_h(links, units)
         derived.append("free_flow_time")
     else:
-        config["time_unit"] = config.get("time_unit", "hour")
+        # karvan's own config column (GMNS 0.96 has none): free_flow_time's unit, read as hours
+        hours = TIME_UNITS[str(config.get("time_unit", "hour")).strip().lower()]
+        if hours != 1.0:
+            links["free_flow_time"] = links["free_flow_time"] * hours
+            notes.append(f"free_flow_time read in {config['time_unit']} (config.csv "
+                         "time_unit) and converted to hours.")
+    config["time_unit"] = "hour"
     links = _add_connectors(links, zone_info)
     config["derived_columns"] = derived
-    config["time_unit"] = config.get("time_unit", "hour")
     config["units_assumed"] = [k for k in DEFAULT_UNITS if k not in config]
     config.update({k: v for k, v in units.items()})
     config["tables"] = {n: tables[n].to_frame() for n in ("zone", "use_definition", "use_group")
@@ -404,6 +414,12 @@ def read_gmns_demand(path: str | os.PathLike, network: Network | None = None) ->
                           + ((seg,) if seg else ())})
     return Demand.from_long(table, origin="o_zone_id", destination="d_zone_id", value="volume",
                             segment=seg, zone_ids=zone_ids)
+
+
+#: config.csv's time_unit (karvan's column: the unit of a given free_flow_time) in hours
+TIME_UNITS = {"hour": 1.0, "hours": 1.0, "h": 1.0, "hr": 1.0, "minute": 1 / 60, "minutes": 1 / 60,
+              "min": 1 / 60, "second": 1 / 3600, "seconds": 1 / 3600, "s": 1 / 3600,
+              "sec": 1 / 3600}
 
 
 def free_flow_time_h(links: pd.DataFrame, units: dict[str, str]) -> pd.Series:
