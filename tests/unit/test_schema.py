@@ -220,3 +220,13 @@ def test_id_list_reads_a_semicolon_cell(cell, ids):
     from karvan.schema.text import id_list
 
     assert id_list(cell) == ids
+
+
+@pytest.mark.parametrize(("sep", "what"), [(";", "';'"), ("\t", "tabs")])
+def test_a_file_separated_by_semicolons_or_tabs_says_so(sep, what):
+    """A continental spreadsheet's CSV gave one 'has no column' line per required column."""
+    from karvan.errors import InputError
+
+    text = sep.join(["link_id", "from_node_id", "to_node_id"]) + "\n" + sep.join("112") + "\n"
+    with pytest.raises(InputError, match=f"t.csv line 1: the columns are separated by {what}"):
+        parse_csv(text, "t.csv")

@@ -130,6 +130,14 @@ def parse_csv(text: str, name: str) -> TextTable:
             if header is None:
                 header = [f.strip().lstrip(BOM).strip() for f in fields]
                 header_line = here
+                sep = next((c for c in (";", "\t") if len(header) == 1 and c in header[0]), None)
+                if sep is not None:
+                    shown = "';'" if sep == ";" else "tabs"
+                    raise InputError(
+                        f"{name} line {here}: the columns are separated by {shown}, not commas;"
+                        " save the file as comma-separated CSV (in a spreadsheet: 'CSV UTF-8 "
+                        "(comma delimited)').", violations=[Violation(
+                            name, here, None, None, f"columns separated by {shown}")])
                 continue
             if len(fields) != len(header):
                 if len(problems) < MAX_LINE_PROBLEMS:
