@@ -210,3 +210,14 @@ def test_the_trips_file_beside_a_net_whose_name_has_net_twice(tmp_path):
     trips_file(tmp_path, "Origin 1\n2 : 5.0;\n", name="test_network_trips.tntp")
     prob = read_tntp(tmp_path / "test_network_net.tntp")
     assert prob.demand.total() == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize(("value", "fix"), [
+    ("-1", "capacity must be >= 0"), ("2e12", "a capacity above 1e12 is no road's")])
+def test_a_range_error_gives_the_fix_of_its_own_bound(tmp_path, value, fix):
+    """A negative capacity was told that 'a capacity above 1e12 is no road's'."""
+    p = net_file(tmp_path, [row(1, 3, cap=value), row(3, 2)], n=3)
+    with pytest.raises(InputError) as e:
+        read_tntp_net(p)
+    (msg,) = [m for m in e.value.problems if "capacity" in m]
+    assert fix in msg and (value == "2e12" or "no road" not in msg)

@@ -383,15 +383,19 @@ class Checker:
             (f.maximum, lambda v, b: v > b, "is above the maximum {b}{u}", "{n} must be <= {b}"),
             (f.exclusive_maximum, lambda v, b: v >= b, "is not below {b}{u}", "{n} must be < {b}"),
         )
-        for bound, test, problem, fix in checks:
+        for k, (bound, test, problem, fix) in enumerate(checks):
             if bound is None:
                 continue
             with np.errstate(invalid="ignore"):
                 bad = ok & test(vals, bound)
             if bad.any():
                 idx = np.flatnonzero(bad)
-                self._rows(rows, idx, f.name, problem.format(b=_num(bound), u=unit),
-                           _fix(f, fix.format(n=f.name, b=_num(bound))), raw[idx], f.severity)
+                above = k >= 2  # maximum, exclusive maximum
+                text = (f.maximum_fix if above and f.maximum_fix else
+                        fix.format(n=f.name, b=_num(bound)) if f.maximum_fix else
+                        _fix(f, fix.format(n=f.name, b=_num(bound))))
+                self._rows(rows, idx, f.name, problem.format(b=_num(bound), u=unit), text,
+                           raw[idx], f.severity)
         for bound, test, problem in ((f.warn_minimum, lambda v, b: v < b, "is below {b}{u}"),
                                      (f.warn_maximum, lambda v, b: v > b, "is above {b}{u}")):
             if bound is None:

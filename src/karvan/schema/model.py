@@ -63,6 +63,8 @@ class Field:
     fix: str | None = None
     default: Any = None
     expected: bool = False
+    #: the fix of a value above the maximum (``maximumFix``), where it differs from ``fix``
+    maximum_fix: str | None = None
 
     @property
     def numeric(self) -> bool:
@@ -180,7 +182,8 @@ def _field(d: dict) -> Field:
         false_values=tuple(d.get("falseValues", DEFAULT_FALSE)),
         delimiter=d.get("delimiter"), item_type=d.get("itemType", "string"),
         aliases=tuple(d.get("aliases", ())), severity=d.get("severity", "error"),
-        fix=d.get("fix"), default=d.get("default"), expected=bool(d.get("expected", False)))
+        fix=d.get("fix"), default=d.get("default"), expected=bool(d.get("expected", False)),
+        maximum_fix=d.get("maximumFix"))
 
 
 def _names(v) -> tuple[str, ...]:
