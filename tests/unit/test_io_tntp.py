@@ -221,3 +221,18 @@ def test_a_range_error_gives_the_fix_of_its_own_bound(tmp_path, value, fix):
         read_tntp_net(p)
     (msg,) = [m for m in e.value.problems if "capacity" in m]
     assert fix in msg and (value == "2e12" or "no road" not in msg)
+
+
+def test_a_capacity_of_0_where_the_cost_is_constant_is_assigned(tmp_path):
+    """validate accepted it (the schema does: b = 0) and assign refused it, with no line and
+    the advice 'leave it blank', which TNTP cannot."""
+    net_file(tmp_path, [row(1, 3, cap=0, b_=0), row(3, 2), row(1, 4), row(4, 2)])
+    trips_file(tmp_path, "Origin 1\n2 : 5.0;\n")
+    prob = read_tntp(tmp_path / "T_net.tntp")
+    res = karvan.assign(prob.network, prob.demand, gap=1e-10)
+    assert res.converged
+    from karvan.io.tntp import read_tntp_graph
+
+    g = read_tntp_graph(tmp_path / "T_net.tntp")
+    res2 = karvan.assign(g.graph, g.demand, gap=1e-10)
+    assert np.allclose(res.flow, res2.flow)

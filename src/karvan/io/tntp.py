@@ -189,6 +189,12 @@ def read_tntp_net(path: str | os.PathLike) -> tuple[Network, dict[str, float]]:
         },
         index=pd.Index(np.arange(1, len(df["init_node"]) + 1), name="link_id"),
     )
+    # a capacity of 0 passes the schema only where the cost cannot grow with the flow (b or the
+    # free-flow time 0): a constant cost, and no capacity to divide by
+    const = (links["capacity"] == 0).to_numpy()
+    if const.any():
+        links.loc[const, "vdf"] = "constant"
+        links.loc[const, "capacity"] = np.nan
     config = {"format": "tntp", "first_thru_node": ftn, "source": str(path), **factors}
     name = path.name.removesuffix(".tntp").removesuffix("_net")
     return Network(nodes, links, config, name), factors
