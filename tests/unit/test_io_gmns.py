@@ -678,3 +678,17 @@ def test_a_capacity_on_links_of_several_lanes_is_read_as_the_user_says(tmp_path)
     assert per_lane.network.links.at[1001, "capacity"] == 200
     assert per_link.network.links.at[1001, "capacity"] == 100
     assert any("more than one lane" in n for n in validate_input(SMALL).notes)
+
+
+def test_a_network_without_coordinates_is_not_written_as_gmns(tmp_path):
+    """GMNS requires coordinates: the folder written was refused by its own reader."""
+    from karvan.io.tntp import read_tntp_net
+
+    braess = tmp_path / "B_net.tntp"
+    braess.write_text("<NUMBER OF ZONES> 2\n<NUMBER OF NODES> 3\n<FIRST THRU NODE> 1\n"
+                      "<NUMBER OF LINKS> 2\n<END OF METADATA>\n\n~ a b c l t b p s t k ;\n"
+                      "\t1\t3\t10\t1\t1\t0.15\t4\t0\t0\t1\t;\n\t3\t2\t10\t1\t1\t0.15\t4\t0\t0\t1\t;\n")
+    net, _ = read_tntp_net(braess)
+    with pytest.raises(InputError, match="3 nodes have no coordinates.*_node.tntp"):
+        write_gmns(net, tmp_path / "g")
+    assert not (tmp_path / "g").exists()

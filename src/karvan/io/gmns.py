@@ -447,11 +447,20 @@ def write_gmns(network: Network, folder: str | os.PathLike, *, overwrite: bool =
     Raises
     ------
     InputError
-        When ``folder`` exists and ``overwrite`` is not set.
+        When ``folder`` exists and ``overwrite`` is not set, or the nodes have no coordinates
+        (GMNS requires them; a TNTP network read without its ``_node.tntp`` has none).
     """
     folder = Path(folder)
     if folder.exists() and not overwrite:
         raise InputError(f"{folder} exists; pass overwrite=True to replace it.")
+    xy = [c for c in ("x_coord", "y_coord") if c in network.nodes]
+    if len(xy) < 2 or network.nodes[xy].isna().any().any():
+        missing = (network.nodes.index if len(xy) < 2 else
+                   network.nodes.index[network.nodes[xy].isna().any(axis=1)])
+        raise InputError(f"{network.name}: {len(missing)} nodes have no coordinates (node_id "
+                         f"{format_ids(missing)}); GMNS requires x_coord and y_coord, so the "
+                         "folder would not be read back. Give the nodes coordinates (for a "
+                         "TNTP network, its _node.tntp file beside the _net file).")
     cfg = {k: v for k, v in network.config.items() if k in CONFIG_FIELDS}
     cfg.setdefault("dataset_name", network.name)
     cfg["version_number"] = GMNS_VERSION
