@@ -184,3 +184,27 @@ def test_morris_screening_of_a_linear_model(tmp_path):
     np.testing.assert_allclose(s.loc[["x.a", "x.b", "x.c"], "mu_star"], [6.0, 1.0, 0.0],
                                atol=1e-9)
     np.testing.assert_allclose(s["sigma"], 0.0, atol=1e-9)
+
+
+def test_an_experiment_whose_stored_design_differs_is_not_resumed(tmp_path):
+    """On resume the design is drawn again; points drawn otherwise (another SciPy or SALib)
+    would be mixed with the stored ones."""
+    from karvan.explore.inputs import ranges_inputs
+    from karvan.explore.testfunctions import LinearModel
+
+    inputs = ranges_inputs({"a": (0.0, 2.0), "b": (10.0, 11.0)})
+    spec = [ModelSpec("lin", functools.partial(LinearModel, (3.0, -1.0)))]
+    folder = tmp_path / "e"
+
+    def stop(done, total, note):
+        if done >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(spec, inputs, draws=8, seed=1, workers=0, folder=folder, batch_size=1,
+                       progress=stop)
+    d = pd.read_parquet(folder / "design.parquet")
+    d.iloc[5, d.columns.get_loc("u:x.a")] = 0.123456
+    d.to_parquet(folder / "design.parquet")
+    with pytest.raises(InputError, match="design stored with this experiment is not the one"):
+        run_experiment(spec, inputs, draws=8, seed=1, workers=0, folder=folder, batch_size=1)

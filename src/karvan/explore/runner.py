@@ -265,6 +265,7 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
                                 "experiment_id": exp.folder.name})
         else:
             log.info("resuming experiment %s", exp.folder)
+            _check_stored_design(exp.folder, design)
         done = exp.completed()
         todo = _batches(specs, design, done, batch_size)
         total = len(specs) * (design.n + 1)
@@ -317,6 +318,24 @@ def _open_experiment(folder, store, chash: str, names: list[str]) -> Experiment:
         return found
     label = names[0] if len(names) == 1 else f"{len(names)}scenarios"
     return Experiment(root / EXPERIMENTS / new_experiment_id(label, chash))
+
+
+def _check_stored_design(folder, design: Design) -> None:
+    """Refuse to resume an experiment whose stored design is not the one drawn now (another
+    version of SciPy or SALib can draw other points from the same seed): its draws would mix
+    points of two designs while the analysis pairs every one with the stored design."""
+    path = folder / "design.parquet"
+    if not path.is_file():
+        return
+    import pandas as pd
+
+    stored = pd.read_parquet(path)
+    u = stored[[c for c in stored.columns if c.startswith("u:")]].to_numpy(dtype=float)
+    if u.shape != design.u.shape or not np.allclose(u, design.u, rtol=0.0, atol=1e-12):
+        raise InputError(f"{folder}: the design stored with this experiment is not the one "
+                         "drawn now from the same settings (a different version of SciPy or "
+                         "SALib?); its draws cannot be resumed. Give another --out folder to "
+                         "start again, or use the versions it was started with.")
 
 
 def _batches(specs, design: Design, done: dict[str, set[int]], batch_size: int | None
