@@ -327,8 +327,6 @@ def _check_stored_design(folder, design: Design) -> None:
     path = folder / "design.parquet"
     if not path.is_file():
         return
-    import pandas as pd
-
     stored = pd.read_parquet(path)
     u = stored[[c for c in stored.columns if c.startswith("u:")]].to_numpy(dtype=float)
     if u.shape != design.u.shape or not np.allclose(u, design.u, rtol=0.0, atol=1e-12):
