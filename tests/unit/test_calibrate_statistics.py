@@ -80,3 +80,15 @@ def test_summary_targets():
     d = summary_dict(s2.reset_index())
     assert d["validate"]["beyond_factor_2"] == 1 and d["fit_by_construction"][
         "median_abs_log_ratio"] is None
+
+
+def test_a_compared_row_without_a_modelled_value_is_left_out_of_the_summary_as_of_the_rows():
+    """The rows had no statistics but the summary counted them: median NaN, GEH share off."""
+    t = row_statistics(_table([
+        ("a", 100.0, 110.0, True, True, "validate"),
+        ("b", 100.0, 150.0, True, True, "validate"),
+        ("c", 100.0, np.nan, True, True, "validate"),
+    ]))
+    v = summarize(t).set_index("set").loc["validate"]
+    assert v["compared"] == 2
+    assert v["median_abs_log_ratio"] == pytest.approx(np.median(np.log([1.1, 1.5])))

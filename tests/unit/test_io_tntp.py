@@ -224,8 +224,8 @@ def test_a_range_error_gives_the_fix_of_its_own_bound(tmp_path, value, fix):
 
 
 def test_a_capacity_of_0_where_the_cost_is_constant_is_assigned(tmp_path):
-    """validate accepted it (the schema does: b = 0) and assign refused it, with no line and
-    the advice 'leave it blank', which TNTP cannot."""
+    """The validator accepted it (the schema does: b = 0) and assign refused it, with no line
+    and the advice 'leave it blank', which TNTP cannot."""
     net_file(tmp_path, [row(1, 3, cap=0, b_=0), row(3, 2), row(1, 4), row(4, 2)])
     trips_file(tmp_path, "Origin 1\n2 : 5.0;\n")
     prob = read_tntp(tmp_path / "T_net.tntp")

@@ -156,13 +156,19 @@ def test_bad_rows_are_reported_together(data):
         ("d", "B_RU_AZ_SAMUR_RAIL", "both", "gold", "QQ", "", 2024, 0, "maybe", "test"),
         ("e", "B_RU_AZ_SAMUR_RAIL", "both", "", "", "rail", 2024, 1, "false", "validate"),
         ("f", "B_RU_AZ_SAMUR_RAIL", "both", "", "!QQ<>RU", "", 2024, 1, "true", "fit"),
+        # a mode no link has counted 0 t; a transit term ending in its own country counted
+        # that country's trade
+        ("g", "*>AZ>*", "element", "", "", "railway", 2024, 1, "true", "fit"),
+        ("h", "IR>IR>*", "element", "", "", "", 2024, 1, "true", "fit"),
     ]
     with pytest.raises(InputError) as e:
         _parse(data, rows)
     msg = str(e.value)
     for part in ("(a)", "NO_SUCH_LINK", "(b)", "cannot be combined", "(c)", "matches neither",
                  "(d)", "gold", "QQ", "tonnes_per_year", "independent", "role", "(e)",
-                 "transit terms", "must be independent", "(f)", "!QQ<>RU"):
+                 "transit terms", "must be independent", "(f)", "!QQ<>RU",
+                 "(g)", "mode 'railway' is not a mode of link.csv",
+                 "(h)", "starts or ends in the country it crosses"):
         assert part in msg, part
 
 

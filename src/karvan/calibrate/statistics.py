@@ -89,7 +89,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for s in SETS:
         t = table[table["set"] == s]
-        comp = t[t["compared"].astype(bool)]
+        # compared and with a modelled value, as row_statistics counts a row
+        comp = t[t["compared"].astype(bool) & np.isfinite(t["ratio"].to_numpy(dtype=float))]
         alr = comp["abs_log_ratio"].to_numpy(dtype=float)
         n = len(comp)
         med = float(np.median(alr)) if n else np.nan

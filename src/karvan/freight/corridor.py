@@ -528,3 +528,11 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
                         tariffs_by_commodity=frames.get("tariff_commodity"), config=config,
                         folder=folder, base_year=base_year, tables=frames)
 
+
+
+def reference_name(year: int, *, base_year: int = 2024) -> str:
+    """The name of the reference of ``year``: ``baseline``, ``reference_<year>`` or
+    ``backcast_<year>`` (:mod:`karvan.scenario.reference` builds them)."""
+    if year == base_year:
+        return "baseline"
+    return f"reference_{year}" if year > base_year else f"backcast_{year}"

@@ -176,6 +176,11 @@ def parse_observations(observed: pd.DataFrame, links: pd.DataFrame, *,
         if mode is not None and "transit" not in kinds:
             problems.append(f"{at}: mode {mode!r} applies to transit terms (A>B>C) only; give "
                             "the links of that mode instead.")
+        elif mode is not None and "mode" in links and mode not in set(
+                links["mode"].astype(str)):
+            # any other spelling matched no link: a count of 0 t
+            problems.append(f"{at}: mode {mode!r} is not a mode of link.csv (modes: "
+                            f"{format_ids(sorted(set(links['mode'].astype(str))), 12)}).")
         direction = _text(row, "direction") or "both"
         node_dir = None
         if direction not in ("both", "element"):
@@ -234,6 +239,12 @@ def _parse_term(raw: str, link_ids: set[str], border_ids: set[str], countries: s
         if b == "*" or bad:
             problems.append(f"{at}: transit {raw!r} needs a country in the middle and known "
                             f"countries or * at the ends.")
+            return None
+        if b in (a, c):
+            # IR>IR>* counted Iran's own exports as transit through Iran
+            problems.append(f"{at}: transit {raw!r} starts or ends in the country it crosses; "
+                            "transit is freight of other countries (for a country's own trade "
+                            "use A>B or A<>B).")
             return None
         return Term("transit", (a, b, c))
     if raw.count(">") == 1:

@@ -19,6 +19,7 @@ from karvan.freight.corridor import (
     CorridorWarning,
     builtin_corridor_folder,
     load_corridor,
+    reference_name,
 )
 from karvan.io.atomic import atomic_write_text
 from karvan.report import geo, svg
@@ -34,7 +35,6 @@ from karvan.report.results import (
     shipper_table,
     transit_table,
 )
-from karvan.scenario.reference import reference_name
 from karvan.store import RunRecord, RunStore
 
 log = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from karvan.errors import InputError
+from karvan.freight.corridor import reference_name  # noqa: F401 (re-exported)
 from karvan.scenario.spec import Scenario, builtin_scenarios, load_scenario
 
 BASELINE = "baseline"
@@ -58,12 +59,6 @@ def backcast_scenario(year: int) -> Scenario:
     return load_scenario(path)
 
 
-def reference_name(year: int, *, base_year: int = 2024) -> str:
-    """The name of the reference of ``year``: ``baseline``, ``reference_<year>`` or
-    ``backcast_<year>``."""
-    if year == base_year:
-        return BASELINE
-    return f"reference_{year}" if year > base_year else f"backcast_{year}"
 
 
 def reference_scenario(year: int, *, base_year: int = 2024) -> Scenario:
