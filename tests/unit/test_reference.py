@@ -93,6 +93,9 @@ def test_compare_defaults_to_the_like_year_reference_and_says_so(tmp_path):
                            env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert "like-year reference" in r.output and "reference_2028" in r.output
+    # a reference alone would be compared with itself (tables of zeros)
+    r = CliRunner().invoke(app, ["compare", "baseline", "--store", str(store)])
+    assert r.exit_code == 2 and "is itself the reference of 2024" in r.output
 
 
 def test_report_references_and_the_references_a_run_list_needs():

@@ -551,4 +551,9 @@ def _reference_of(run: RunRecord, store: RunStore | str | Path | None) -> str:
         store = RunStore(store, create=False)
     listed = store.list()
     avail = {str(n): int(y) for n, y in zip(listed["scenario"], listed["year"]) if pd.notna(y)}
-    return choose_reference(run.scenario, _year(run), avail).reference
+    ref = choose_reference(run.scenario, _year(run), avail).reference
+    if ref == run.scenario:
+        # it would be compared with itself: tables of zeros called its own changes
+        raise InputError(f"{run.scenario} is itself the reference of {_year(run)}; name the "
+                         "run to compare it with: karvan compare A B.")
+    return ref
