@@ -469,3 +469,14 @@ def test_serve_applies_scenarios_to_the_dataset_it_is_given(tmp_path, monkeypatc
     assert d.data().folder == folder
     res = CliRunner().invoke(app, ["serve", "--data", str(tmp_path / "nowhere")])
     assert res.exit_code == 2 and "nowhere" in res.output
+
+
+def test_an_experiment_id_of_dots_is_not_a_folder_above(client, seeded):
+    """'..' matched the id pattern: the store's root stood in for an experiment's folder."""
+    root = seeded[0]
+    (root / "experiments").mkdir(exist_ok=True)
+    (root / "manifest.json").write_text("{}")
+    try:
+        assert client.get("/experiments/%2e%2e").status_code == 404
+    finally:
+        (root / "manifest.json").unlink()

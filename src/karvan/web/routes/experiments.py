@@ -14,7 +14,7 @@ from karvan.web.state import Dashboard, dashboard
 
 router = APIRouter(tags=["experiments"])
 State = Annotated[Dashboard, Depends(dashboard)]
-_ID = re.compile(r"^[A-Za-z0-9_\-.]+$")
+_ID = re.compile(r"^(?!\.+$)[A-Za-z0-9_\-.]+$")  # not "." or ".."
 
 
 class ExperimentRequest(BaseModel):
