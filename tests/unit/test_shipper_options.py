@@ -20,3 +20,60 @@ def test_an_option_without_a_name_is_shown_by_its_id():
     sh = r.tables["shipper"]
     assert len(sh)
     assert (sh["option"] == sh["option_id"]).all()
+
+
+def _graph(edges):
+    """An undirected toy network: (link_id, a, b, cost)."""
+    import numpy as np
+    import pandas as pd
+
+    from karvan.network.graph import compile_graph
+    from karvan.network.model import Network
+
+    ids = sorted({n for _, a, b, _ in edges for n in (a, b)})
+    nodes = pd.DataFrame({"zone_id": [None] * len(ids)}, index=pd.Index(ids, name="node_id"))
+    links = pd.DataFrame({"from_node_id": [a for _, a, _, _ in edges],
+                          "to_node_id": [b for _, _, b, _ in edges], "directed": False,
+                          "free_flow_time": [c for *_, c in edges], "vdf": "constant"},
+                         index=pd.Index([e[0] for e in edges], name="link_id"))
+    g = compile_graph(Network(nodes, links))
+    node = {n: i for i, n in enumerate(g.node_ids)}
+    return g, node, lambda lid: np.flatnonzero(g.link_ids[g.arc_link] == lid)
+
+
+def test_the_best_route_via_a_link_does_not_cross_it_and_come_back():
+    """Crossing the via link and coming straight back made a detour look like a route along
+    it (the eastern INSTC option of Moscow-Mumbai: 4 links twice, $61/t too cheap)."""
+    from karvan.freight.accounting import best_via
+
+    g, node, arcs = _graph([("o2", "o", "x", 1.0), ("via", "x", "y", 1.0), ("x5", "x", "d", 1.0),
+                            ("y5", "y", "d", 10.0)])
+    cost, path = best_via(g, g.free_flow_time, node["o"], node["d"], arcs("via"))
+    used = list(g.link_ids[g.arc_link[path]])
+    assert used == ["o2", "via", "y5"] and cost == 12.0  # not o2, via, via, x5 at 4
+
+
+def test_a_route_through_two_sets_of_links_takes_them_in_either_order():
+    from karvan.freight.accounting import best_via
+
+    g, node, arcs = _graph([("ab", "a", "b", 1.0), ("bc", "b", "c", 2.0), ("cd", "c", "d", 3.0),
+                            ("ad", "a", "d", 1.0)])
+    # from a to d through cd and ab: ab first (the order given is cd, then ab)
+    cost, path = best_via(g, g.free_flow_time, node["a"], node["d"], arcs("cd"), arcs("ab"))
+    assert list(g.link_ids[g.arc_link[path]]) == ["ab", "bc", "cd"] and cost == 6.0
+    # without the second set the direct link wins among routes through cd: a-d-c-d is barred
+    cost, path = best_via(g, g.free_flow_time, node["a"], node["d"], arcs("cd"))
+    assert list(g.link_ids[g.arc_link[path]]) == ["ab", "bc", "cd"] and cost == 6.0
+
+
+def test_every_shipped_option_route_is_a_route_of_its_family():
+    data = load_corridor()
+    r = run_scenario(data, load_scenario("baseline"), lp=False, backcasts=False,
+                     choice="deterministic")
+    sh = r.tables["shipper"]
+    for row in sh[sh["available"]].itertuples():
+        links = row.links.split(" > ")
+        assert len(links) == len(set(links)), (row.option_id, row.origin)
+        if row.option_id == "instc_east":
+            assert "B_KZ_TM_BOLASHAK_RAIL" in links
+            assert {"B_TM_IR_ETREK_RAIL", "B_TM_IR_SARAKHS_RAIL"} & set(links)

@@ -269,10 +269,11 @@ class CorridorModel:
         shipper OD, at the draw's class costs and arc times (hours)."""
         out: dict[str, float] = {}
         coms = self.parts["commodities"]
-        for (od, com, opt), (k, on, dn, arcs) in self.outputs["shipper"].items():
+        for (od, com, opt), (k, on, dn, arcs, also) in self.outputs["shipper"].items():
             cost_usd = t_days = float("nan")
             if len(arcs):
-                _, path = acc.best_via(g, np.ascontiguousarray(class_costs[k]), on, dn, arcs)
+                _, path = acc.best_via(g, np.ascontiguousarray(class_costs[k]), on, dn, arcs,
+                                       also)
                 if path:
                     a = np.asarray(path)
                     t = float(time[a].sum())
@@ -457,6 +458,8 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes) -> dict:
         ods = read_frame(folder / "shipper_od.csv", blank_as_nan=True)
     via = {r.option_id: id_list(r.via_link_ids)
            for r in opts.itertuples(index=False)}
+    also_via = {r.option_id: id_list(getattr(r, "also_via_link_ids", None))
+                for r in opts.itertuples(index=False)}
     capped = [x for x in lids if np.isfinite(cap[li[x]])]
     # a capacity both directions share: their volumes together against it (factor: the hard
     # capacity over the per-direction figure, as the run's utilization)
@@ -495,9 +498,11 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes) -> dict:
             continue
         for opt, ids in via.items():
             arcs = np.flatnonzero(np.isin(arc_link_ids, ids))
+            also = (np.flatnonzero(np.isin(arc_link_ids, also_via[opt])) if also_via[opt]
+                    else None)
             shipper[(f"{r.origin_zone_id}-{r.destination_zone_id}", r.commodity_id, opt)] = (
                 names.index(r.commodity_id), int(zone_node[r.origin_zone_id]),
-                int(zone_node[r.destination_zone_id]), arcs)
+                int(zone_node[r.destination_zone_id]), arcs, also)
     return {"key_links": [(x, li[x]) for x in key],
             "util_links": [(x, li[x]) for x in capped], "shared_capacity": shared,
             "borders": sorted((b, np.asarray(v)) for b, v in borders.items()),

@@ -324,21 +324,25 @@ def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str
 
 
 def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,
-             via_arcs: np.ndarray) -> tuple[float, list[int]]:
-    """Least-cost path from o to d that uses at least one of ``via_arcs``: its cost and arcs."""
-    if not len(via_arcs):
+             via_arcs: np.ndarray, also_arcs: np.ndarray | None = None
+             ) -> tuple[float, list[int]]:
+    """Least-cost path from o to d that uses one of ``via_arcs`` (and, given ``also_arcs``, one
+    of those too, before or after): its cost and arcs.
+
+    The legs between them use no arc of these links (either direction): a leg that crossed a
+    via link and came back over it made a detour through the link look like a route along
+    it."""
+    sets = [np.asarray(via_arcs, dtype=np.int64)]
+    if also_arcs is not None and len(also_arcs):
+        sets.append(np.asarray(also_arcs, dtype=np.int64))
+    if any(not len(s) for s in sets):
         return np.inf, []
-    dist_o, pred_o = shortest_path_trees(g, cost, [o_node], threads=1)
-    heads = np.unique(g.head[via_arcs])
-    dist_h, pred_h = shortest_path_trees(g, cost, heads, threads=1)
-    hpos = {h: i for i, h in enumerate(heads)}
-    best, best_arc = np.inf, -1
-    for a in via_arcs:
-        c = dist_o[0, g.tail[a]] + cost[a] + dist_h[hpos[g.head[a]], d_node]
-        if c < best:
-            best, best_arc = c, a
-    if not np.isfinite(best):
-        return np.inf, []
+    legs = np.array(cost, dtype=float, copy=True)
+    legs[np.isin(g.arc_link, np.unique(g.arc_link[np.concatenate(sets)]))] = np.inf
+    dist_o, pred_o = shortest_path_trees(g, legs, [o_node], threads=1)
+    heads = np.unique(g.head[np.concatenate(sets)])
+    dist_h, pred_h = shortest_path_trees(g, legs, heads, threads=1)
+    hpos = {int(h): i for i, h in enumerate(heads)}
 
     def walk(pred, src, dst):
         arcs, v = [], dst
@@ -348,9 +352,32 @@ def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,
             v = int(g.tail[e])
         return arcs[::-1]
 
-    a = int(best_arc)
-    return float(best), walk(pred_o[0], o_node, int(g.tail[a])) + [a] + walk(
-        pred_h[hpos[g.head[a]]], int(g.head[a]), d_node)
+    best, best_chain = np.inf, None
+    orders = [sets] if len(sets) == 1 else [sets, sets[::-1]]
+    for order in orders:
+        # cost of reaching and crossing each arc of the first set, then of each next set
+        reach = {int(a): (dist_o[0, g.tail[a]] + cost[a], (int(a),)) for a in order[0]}
+        for nxt in order[1:]:
+            step = {}
+            for b in nxt:
+                b = int(b)
+                c_b, chain_b = min(((c + dist_h[hpos[int(g.head[a])], g.tail[b]] + cost[b],
+                                     ch + (b,)) for a, (c, ch) in reach.items()),
+                                   key=lambda x: x[0])
+                step[b] = (c_b, chain_b)
+            reach = step
+        for b, (c, chain) in reach.items():
+            total = c + dist_h[hpos[int(g.head[b])], d_node]
+            if total < best:
+                best, best_chain = total, chain
+    if not np.isfinite(best):
+        return np.inf, []
+    path = walk(pred_o[0], o_node, int(g.tail[best_chain[0]]))
+    for a, b in zip(best_chain, best_chain[1:] + (None,), strict=True):
+        path.append(a)
+        end = d_node if b is None else int(g.tail[b])
+        path += walk(pred_h[hpos[int(g.head[a])]], int(g.head[a]), end)
+    return float(best), path
 
 
 def calibration(observed: pd.DataFrame, runs: Mapping[int, RunFlows], *,

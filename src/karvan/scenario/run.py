@@ -432,7 +432,10 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
             label = label if isinstance(label, str) and label else op.option_id
             via = id_list(op.via_link_ids)
             arcs = np.flatnonzero(np.isin(g.link_ids[g.arc_link], via))
-            c, path = acc.best_via(g, cost, o, d, arcs)
+            also = id_list(getattr(op, "also_via_link_ids", None))
+            also_arcs = (np.flatnonzero(np.isin(g.link_ids[g.arc_link], also)) if also
+                         else None)
+            c, path = acc.best_via(g, cost, o, d, arcs, also_arcs)
             if not path:
                 rows.append((od.origin_zone_id, od.destination_zone_id, com, op.option_id,
                              label, False, np.nan, np.nan, np.nan, np.nan, ""))
