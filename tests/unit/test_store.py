@@ -419,3 +419,24 @@ def test_cli_run_refuses_a_scenario_named_runs(tmp_path):
     code, text = cli("run", f, "--out", tmp_path / "res", "--quiet")
     assert code == 2 and "run store" in text
     assert not (tmp_path / "res").exists()
+
+
+def test_a_pair_cut_off_in_one_run_has_no_cost_there_not_a_cost_of_0():
+    """Filled with 0, a pair without a path in B showed its cost falling by hundreds of USD/t,
+    which reads as a user benefit."""
+    from karvan.store import diff_table
+
+    a = pd.DataFrame({"commodity": ["m", "m"], "origin": ["AM", "AM"],
+                      "destination": ["RU", "IR"], "time_h": [100.0, 50.0],
+                      "cost_usd_per_t": [400.0, 200.0]})
+    b = a.iloc[[1]].assign(cost_usd_per_t=210.0)
+    d = diff_table(a, b, ["commodity", "origin", "destination"], ["time_h", "cost_usd_per_t"])
+    cut = d[d["destination"] == "RU"].iloc[0]
+    assert bool(cut["in_a"]) and not bool(cut["in_b"])
+    assert np.isnan(cut["cost_usd_per_t_b"]) and np.isnan(cut["cost_usd_per_t_diff"])
+    kept = d[d["destination"] == "IR"].iloc[0]
+    assert kept["cost_usd_per_t_diff"] == 10.0 and kept["in_a"] and kept["in_b"]
+    # flows still count a missing row as 0
+    f = diff_table(pd.DataFrame({"k": ["x"], "tonnes_tot": [5.0]}),
+                   pd.DataFrame({"k": ["y"], "tonnes_tot": [2.0]}), ["k"], ["tonnes_tot"])
+    assert f.set_index("k")["tonnes_tot_diff"].to_dict() == {"x": -5.0, "y": 2.0}

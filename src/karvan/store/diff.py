@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-#: columns where a row missing from one run stays missing (a ratio or a price has no zero)
-NO_ZERO_FILL = frozenset({"utilization", "lp_utilization", "shadow_price_usd_per_t"})
+#: columns where a row missing from one run stays missing: a ratio or a price has no zero, and
+#: an OD pair without a path (or without demand) has no time, distance or cost, not one of 0
+#: (filled with 0, cutting a pair off read as a fall in its cost)
+NO_ZERO_FILL = frozenset({"utilization", "lp_utilization", "shadow_price_usd_per_t",
+                          "capacity_utilization", "choice_shadow_price_usd_per_t",
+                          "time_h", "distance_km", "charge_usd_per_t", "cost_usd_per_t",
+                          "expected_cost_usd_per_t"})
 
 
 def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[str], *,
@@ -31,9 +36,10 @@ def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[s
     -------
     pandas.DataFrame
         ``keys``, ``keep``, then ``<v>_a``, ``<v>_b`` and ``<v>_diff`` per value, sorted by the
-        absolute change of the first value (largest first). A row present in one run only
-        counts as 0 in the other, except utilization, LP utilization and shadow price, which
-        stay missing.
+        absolute change of the first value (largest first), and ``in_a``, ``in_b``: whether
+        the row is in each run. A row present in one run only counts as 0 in the other for
+        flows (tonnes, revenue); ratios, prices and an OD pair's time, distance and cost
+        (:data:`NO_ZERO_FILL`) stay missing, and so does their difference.
 
     Examples
     --------
@@ -46,7 +52,11 @@ def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[s
     keep = tuple(k for k in keep if k in a.columns or k in b.columns)
     ca = a[keys + values + [k for k in keep if k in a.columns]]
     cb = b[keys + values + [k for k in keep if k in b.columns]]
-    m = ca.merge(cb, on=keys, how="outer", suffixes=("_a", "_b"))
+    m = ca.assign(_in=True).merge(cb.assign(_in=True), on=keys, how="outer",
+                                  suffixes=("_a", "_b"))
+    m = m.rename(columns={"_in_a": "in_a", "_in_b": "in_b"})
+    m["in_a"] = m["in_a"].fillna(False).astype(bool)
+    m["in_b"] = m["in_b"].fillna(False).astype(bool)
     for k in keep:
         ka, kb = f"{k}_a", f"{k}_b"
         if ka in m and kb in m:
@@ -60,4 +70,5 @@ def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[s
     if values:
         order = m[f"{values[0]}_diff"].abs().sort_values(ascending=False, kind="stable").index
         m = m.reindex(order)
+    m = m[[c for c in m.columns if c not in ("in_a", "in_b")] + ["in_a", "in_b"]]
     return m.reset_index(drop=True)
