@@ -207,6 +207,25 @@ def test_a_capacity_that_both_directions_share_is_used_and_listed_as_such(runs, 
         assert port in binding and set(binding) <= set(bottle.index)
 
 
+def test_loads_borders_and_transit_tables_count_what_they_say(runs):
+    """A two-way capacity's load in its published unit is both directions' (Astara road read
+    344 trucks a day against 251); a border without capacity is blank, not 0; the sea legs'
+    pseudo-countries are not among the transit countries of the summary."""
+    from karvan.freight.accounting import SEA_COUNTRIES
+    from karvan.scenario.summary import summary_tables
+
+    base = runs("baseline")
+    links = base.tables["links"].set_index("link_id")
+    astara = links.loc["B_AZ_IR_ASTARA_ROAD"]
+    trucks = astara["tonnes_tot"] / (20.0 * 365.0)  # the unit's 20-t trucks, both directions
+    assert astara["capacity_unit"] == "trucks_per_day_both_directions"
+    assert astara["load_in_capacity_unit"] == pytest.approx(trucks, rel=1e-9)
+    borders = base.tables["borders"].set_index("border_id")
+    assert np.isnan(borders.at["AZ-GE_RED_BRIDGE", "capacity_tpy"])
+    transit = [t for t in summary_tables([base]) if t.title.startswith("Transit by country")]
+    assert transit and not set(transit[0].data["country"]) & set(SEA_COUNTRIES)
+
+
 def _share_through(run, origin, destination, country):
     r = run.tables["routes"]
     r = r[(r["origin"] == origin) & (r["destination"] == destination)]
