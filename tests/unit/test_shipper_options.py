@@ -77,3 +77,34 @@ def test_every_shipped_option_route_is_a_route_of_its_family():
         if row.option_id == "instc_east":
             assert "B_KZ_TM_BOLASHAK_RAIL" in links
             assert {"B_TM_IR_ETREK_RAIL", "B_TM_IR_SARAKHS_RAIL"} & set(links)
+
+
+def test_an_od_under_a_transit_ban_is_priced_without_the_banned_links(tmp_path):
+    """An Armenian shipper's INSTC West option ran over Azerbaijani links banned to Armenian
+    cargo, which none of the model's own routes for the pair use."""
+    import shutil
+
+    import pandas as pd
+
+    from karvan.freight.corridor import builtin_corridor_folder
+    from karvan.scenario.apply import apply_scenario
+
+    folder = tmp_path / "c"
+    shutil.copytree(builtin_corridor_folder(), folder)
+    ods = pd.read_csv(folder / "shipper_od.csv", dtype=str, keep_default_na=False)
+    row = ods.iloc[0].copy()
+    row["origin_zone_id"], row["destination_zone_id"] = "Z_AM_YEREVAN", "Z_RU_MOSCOW"
+    row["commodity_id"] = "containers"
+    pd.concat([ods, row.to_frame().T]).to_csv(folder / "shipper_od.csv", index=False,
+                                              lineterminator="\n")
+    data = load_corridor(folder)
+    spec = load_scenario("baseline")
+    bans = apply_scenario(data, spec).bans
+    banned = set().union(*(links for links, countries in bans if "AM" in countries))
+    assert banned
+    r = run_scenario(data, spec, lp=False, backcasts=False, choice="deterministic")
+    sh = r.tables["shipper"]
+    am = sh[(sh["origin"] == "Z_AM_YEREVAN") & sh["available"].astype(bool)]
+    assert len(am)
+    for links in am["links"]:
+        assert not set(links.split(" > ")) & banned, links

@@ -37,9 +37,10 @@ from karvan.errors import ConvergenceWarning
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
 from karvan.freight.costs import TARIFF_FACTOR, hard_capacity
-from karvan.paths.bush_sets import route_set_stats
 from karvan.network.demand import Demand
+from karvan.paths.bush_sets import route_set_stats
 from karvan.scenario.apply import level_rows, most_specific_rules
+from karvan.scenario.run import banned_links, demand_segments
 from karvan.schema.text import id_list, read_frame
 
 log = logging.getLogger(__name__)
@@ -269,11 +270,14 @@ class CorridorModel:
         shipper OD, at the draw's class costs and arc times (hours)."""
         out: dict[str, float] = {}
         coms = self.parts["commodities"]
-        for (od, com, opt), (k, on, dn, arcs, also) in self.outputs["shipper"].items():
+        for (od, com, opt), (k, on, dn, arcs, also, avoid) in self.outputs["shipper"].items():
             cost_usd = t_days = float("nan")
             if len(arcs):
-                _, path = acc.best_via(g, np.ascontiguousarray(class_costs[k]), on, dn, arcs,
-                                       also)
+                cost = np.ascontiguousarray(class_costs[k])
+                if avoid is not None:
+                    cost = cost.copy()
+                    cost[avoid] = np.inf
+                _, path = acc.best_via(g, cost, on, dn, arcs, also)
                 if path:
                     a = np.asarray(path)
                     t = float(time[a].sum())
@@ -432,7 +436,7 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
     parts = {"sailing": raw["mode"].isin(["ferry", "sea"]).to_numpy(),
              "tariff_src": tariff_src, "tariff_factor": tariff_factor,
              "commodities": commodities}
-    outputs = _output_spec(data, g, raw, cap, classes)
+    outputs = _output_spec(data, g, raw, cap, classes, run.inputs.bans)
     return {"classes": classes, "class_commodity": class_commodity, "targets": targets,
             "parts": parts, "demand_rows": demand_rows, "outputs": outputs}
 
@@ -446,7 +450,7 @@ def _growth_rule(data, dem: pd.DataFrame) -> np.ndarray:
                                           dem["commodity_id"].to_numpy()), 0)
 
 
-def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes) -> dict:
+def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=()) -> dict:
     lids = [str(x) for x in g.link_ids]
     li = {x: i for i, x in enumerate(lids)}
     folder = data.folder
@@ -496,13 +500,21 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes) -> dict:
         if r.commodity_id not in names or r.origin_zone_id not in zone_node or (
                 r.destination_zone_id not in zone_node):
             continue
+        # the OD's traffic class under the scenario's transit bans, as the run prices it
+        seg = demand_segments(pd.DataFrame([{"origin_zone_id": r.origin_zone_id,
+                                       "destination_zone_id": r.destination_zone_id,
+                                       "commodity_id": r.commodity_id}]), bans,
+                        data.zone_country())["segment"].iloc[0]
+        k = names.index(seg) if seg in names else names.index(r.commodity_id)
+        banned = banned_links(seg, bans)
+        avoid = np.flatnonzero(np.isin(arc_link_ids, list(banned))) if banned else None
         for opt, ids in via.items():
             arcs = np.flatnonzero(np.isin(arc_link_ids, ids))
             also = (np.flatnonzero(np.isin(arc_link_ids, also_via[opt])) if also_via[opt]
                     else None)
             shipper[(f"{r.origin_zone_id}-{r.destination_zone_id}", r.commodity_id, opt)] = (
-                names.index(r.commodity_id), int(zone_node[r.origin_zone_id]),
-                int(zone_node[r.destination_zone_id]), arcs, also)
+                k, int(zone_node[r.origin_zone_id]), int(zone_node[r.destination_zone_id]),
+                arcs, also, avoid)
     return {"key_links": [(x, li[x]) for x in key],
             "util_links": [(x, li[x]) for x in capped], "shared_capacity": shared,
             "borders": sorted((b, np.asarray(v)) for b, v in borders.items()),

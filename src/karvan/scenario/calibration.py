@@ -183,8 +183,8 @@ def choice_runner(data: CorridorData, *, gap: float = 1e-10, max_iter: int = 500
     for spec in specs:
         inputs = sr.apply_scenario(data, spec)
         net = sr.build_network(data, inputs.links, name=spec.name)
-        rows = sr._segments(inputs.demand[inputs.demand["tonnes_per_year"] > 0], inputs.bans,
-                            zc)
+        rows = sr.demand_segments(inputs.demand[inputs.demand["tonnes_per_year"] > 0],
+                                  inputs.bans, zc)
         rows, _ = sr._split_unreachable(net, rows, inputs.bans)
         demand = sr.Demand.from_long(rows, origin="origin_zone_id",
                                      destination="destination_zone_id",

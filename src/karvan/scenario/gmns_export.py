@@ -39,13 +39,14 @@ def scenario_gmns(data: CorridorData, scenario: Scenario) -> Network:
     InputError
         When the scenario does not apply to the dataset.
     """
-    from karvan.scenario.run import _classes, _segments, _split_unreachable
+    from karvan.scenario.run import _classes, _split_unreachable, demand_segments
 
     inputs = apply_scenario(data, scenario)
     net = build_network(data, inputs.links, name=scenario.name)
     every = build_network(data, inputs.links.assign(status="open"), name=scenario.name)
     zc = data.zone_country()
-    rows = _segments(inputs.demand[inputs.demand["tonnes_per_year"] > 0], inputs.bans, zc)
+    rows = demand_segments(inputs.demand[inputs.demand["tonnes_per_year"] > 0], inputs.bans,
+                           zc)
     rows, no_path = _split_unreachable(net, rows, inputs.bans)
     demand = Demand.from_long(rows, origin="origin_zone_id", destination="destination_zone_id",
                               value="tonnes_per_year", segment="segment",

@@ -15,15 +15,15 @@ import pandas as pd
 from karvan._version import __version__
 from karvan.assign import assign
 from karvan.assign.capacity import CapacityResult, solve_capacity_lp
+from karvan.assign.classes import TrafficClass
 from karvan.assign.result import AssignmentResult
 from karvan.calibrate import calibration_report, summary_dict
 from karvan.errors import InputError
 from karvan.freight import accounting as acc
-from karvan.freight.corridor import CorridorData
-from karvan.freight.observed import RunFlows
-from karvan.assign.classes import TrafficClass
 from karvan.freight.choice_model import CorridorChoice, choice_parameters
+from karvan.freight.corridor import CorridorData
 from karvan.freight.costs import build_network, commodity_classes
+from karvan.freight.observed import RunFlows
 from karvan.freight.route_family import classify_routes, read_route_families
 from karvan.io.atomic import atomic_folder
 from karvan.io.hashing import hash_folder
@@ -121,7 +121,8 @@ def run_scenario(
     inputs = apply_scenario(data, scenario)
     net = build_network(data, inputs.links, name=scenario.name)
     zc = data.zone_country()
-    dem_rows = _segments(inputs.demand[inputs.demand["tonnes_per_year"] > 0], inputs.bans, zc)
+    dem_rows = demand_segments(inputs.demand[inputs.demand["tonnes_per_year"] > 0],
+                               inputs.bans, zc)
     dem_rows, no_path = _split_unreachable(net, dem_rows, inputs.bans)
     if len(no_path):
         log.warning("%s: %.0f t/yr of demand in %d OD rows has no open route (table no_path)",
@@ -223,7 +224,7 @@ def run_scenario(
             drop=True)
         lr = acc.route_table(lp_res.routes, net, g, g.free_flow_time, vot)
         tables["lp_routes"] = lr
-    tables["shipper"] = shipper_comparison(data, net, ue, vot)
+    tables["shipper"] = shipper_comparison(data, net, ue, vot, inputs.bans)
     country_of_link = dict(zip(links["link_id"], links["country"]))
     summary = {
         "scenario": scenario.name,
@@ -342,7 +343,7 @@ def _with_capacities(links: pd.DataFrame, crun) -> pd.DataFrame:
 BANNED_USD_PER_T = 1e6
 
 
-def _segments(rows: pd.DataFrame, bans, zone_country: dict[str, str]) -> pd.DataFrame:
+def demand_segments(rows: pd.DataFrame, bans, zone_country: dict[str, str]) -> pd.DataFrame:
     """Name each demand row's traffic class: its commodity, or ``commodity|ban0-1`` where transit
     bans apply to its origin or destination country."""
     rows = rows.copy()
@@ -357,7 +358,7 @@ def _segments(rows: pd.DataFrame, bans, zone_country: dict[str, str]) -> pd.Data
     return rows
 
 
-def _banned(segment: str, bans) -> set:
+def banned_links(segment: str, bans) -> set:
     if "|ban" not in segment:
         return set()
     ids = segment.split("|ban", 1)[1].split("-")
@@ -369,7 +370,7 @@ def _classes(data: CorridorData, net: Network, demand: Demand, bans) -> list:
     out = []
     for seg in demand.names:
         base = com[acc.commodity_of(seg)]
-        banned = _banned(seg, bans)
+        banned = banned_links(seg, bans)
         link_cost = None
         if banned:
             link_cost = np.where(net.links.index.isin(list(banned)), BANNED_USD_PER_T, 0.0)
@@ -393,7 +394,7 @@ def _split_unreachable(net: Network, rows: pd.DataFrame, bans=()
     segs = (rows["segment"].to_numpy(dtype=object) if "segment" in rows
             else np.full(len(rows), "", dtype=object))
     # the links banned to each segment, and the rows of each set of banned links
-    banned_of = {s: frozenset(_banned(s, bans)) for s in dict.fromkeys(segs)}
+    banned_of = {s: frozenset(banned_links(s, bans)) for s in dict.fromkeys(segs)}
     code = {b: i for i, b in enumerate(dict.fromkeys(banned_of.values()))}
     row_code = np.fromiter((code[banned_of[s]] for s in segs), dtype=np.int64, count=len(segs))
     for banned, c in code.items():
@@ -407,10 +408,12 @@ def _split_unreachable(net: Network, rows: pd.DataFrame, bans=()
 
 
 def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
-                       vot: dict[str, float]) -> pd.DataFrame:
+                       vot: dict[str, float], bans=()) -> pd.DataFrame:
     """For each shipper OD of ``shipper_od.csv``, the best route through each option of
     ``route_option.csv`` (e.g. via Suez, via Azerbaijan, across the Caspian) at equilibrium
-    times: time, distance, charge and generalized cost per tonne."""
+    times: time, distance, charge and generalized cost per tonne. An OD whose countries fall
+    under a transit ban (``bans``, of the scenario) is priced as its traffic class, which may
+    not use the banned links."""
     ods, opts = data.tables.get("shipper_od"), data.tables.get("route_option")  # as checked
     if ods is None or opts is None:
         return pd.DataFrame()
@@ -426,6 +429,14 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
             continue
         k = names.index(com)
         cost = np.ascontiguousarray(ue.class_costs[k])
+        seg = demand_segments(pd.DataFrame([{"origin_zone_id": od.origin_zone_id,
+                                       "destination_zone_id": od.destination_zone_id,
+                                       "commodity_id": com}]), bans,
+                        data.zone_country())["segment"].iloc[0]
+        banned = banned_links(seg, bans)
+        if banned:  # its class's costs (where it has demand), without the links barred to it
+            cost = np.array(ue.class_costs[names.index(seg) if seg in names else k])
+            cost[np.isin(g.link_ids[g.arc_link], list(banned))] = np.inf
         o, d = zone_node[od.origin_zone_id], zone_node[od.destination_zone_id]
         for op in opts.itertuples(index=False):
             label = getattr(op, "name", None)  # name is optional: the option's id stands in
