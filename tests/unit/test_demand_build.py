@@ -190,6 +190,20 @@ def test_a_demand_table_the_inputs_no_longer_build_is_warned_about_at_load(datas
     load_corridor(dataset)
 
 
+def test_the_stale_demand_warning_says_what_an_estimate_needs(dataset):
+    """With od_estimate.csv the run uses the estimate; rebuilding demand.csv alone makes the
+    dataset fail to load until it is estimated again."""
+    from karvan.freight.corridor import CorridorWarning
+
+    def double(df):
+        df.loc[df["flow_id"] == "RU>IN_FERT", "figure"] = "10800000"
+
+    _edit(dataset, "trade_flow", double)
+    with pytest.warns(CorridorWarning, match="as od_estimate.csv estimated it") as w:
+        load_corridor(dataset)
+    assert "karvan calibrate --write" in str(w[0].message)
+
+
 def test_a_hand_edited_demand_row_is_named(dataset):
     (dataset / "od_estimate.csv").unlink()  # it refuses a demand.csv changed after it
     path = dataset / "demand.csv"

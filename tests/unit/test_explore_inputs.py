@@ -199,6 +199,9 @@ def test_rules_that_would_draw_wrong_values_or_be_ignored_are_refused(tmp_path, 
          "low": "-5e6", "high": "1.1e7"},
         {**base, "rule_id": "R_NEG_T", "table": "demand", "field": "tonnes", "row_id": "*",
          "distribution": "uniform", "low": "-100", "high": "100"},
+        # a sailing frequency near 0 waits thousands of hours
+        {**base, "rule_id": "R_FREQ0", "field": "frequency", "row_id": "F_AZ_KZ_ALAT_AKTAU",
+         "distribution": "uniform", "low": "0", "high": "3"},
         # never matched: a class rule for every table and one field
         {**cls, "rule_id": "C_STAR", "confidence_class": "press", "table": "*"},
         # a second rule for press / * / * beside the shipped one
@@ -209,6 +212,7 @@ def test_rules_that_would_draw_wrong_values_or_be_ignored_are_refused(tmp_path, 
     msg = str(e.value)
     for rule, what in [("R_LOGN", "a lognormal is a factor"), ("R_NEG", "would draw a capacity"),
                        ("R_NEG_T", "would draw a tonnes below 0"), ("C_STAR", "takes field *"),
+                       ("R_FREQ0", "would draw a frequency <= 0"),
                        ("C_TWICE", "class rules for the same confidence class")]:
         assert rule in msg and what in msg, (rule, msg)
     # two ranges on one row and field: the later won and the earlier stayed a dead factor

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from karvan.freight.corridor import load_corridor
 from karvan.scenario import load_scenario
 from karvan.scenario.run import run_scenario
@@ -108,3 +110,18 @@ def test_an_od_under_a_transit_ban_is_priced_without_the_banned_links(tmp_path):
     assert len(am)
     for links in am["links"]:
         assert not set(links.split(" > ")) & banned, links
+
+
+def test_via_links_in_a_chain_or_in_both_sets_are_crossed_once():
+    """A chain of via links (o-L1-m-L2-d) is a route through them (barring every via link from
+    the legs found none); a link in both sets meets both by one crossing."""
+    from karvan.freight.accounting import best_via
+
+    g, node, arcs = _graph([("L1", "o", "m", 1.0), ("L2", "m", "d", 1.0), ("od", "o", "d", 5.0)])
+    both = np.concatenate([arcs("L1"), arcs("L2")])
+    cost, path = best_via(g, g.free_flow_time, node["o"], node["d"], both)
+    assert list(g.link_ids[g.arc_link[path]]) == ["L1", "L2"] and cost == 2.0
+    g, node, arcs = _graph([("ox", "o", "x", 1.0), ("L", "x", "y", 1.0), ("xd", "x", "d", 1.0),
+                            ("yd", "y", "d", 10.0)])
+    cost, path = best_via(g, g.free_flow_time, node["o"], node["d"], arcs("L"), arcs("L"))
+    assert list(g.link_ids[g.arc_link[path]]) == ["ox", "L", "yd"] and cost == 12.0

@@ -193,6 +193,28 @@ def test_a_staged_run_waiting_for_its_commit_is_not_removed_however_old(tmp_path
     assert not dead.path.exists() and not list(store.runs_dir.glob(".lock-*"))
 
 
+def test_the_staging_lock_is_optional_where_the_filesystem_has_no_locks(tmp_path, monkeypatch):
+    """flock failing with ENOLCK (some network mounts) made every karvan run fail at its start."""
+    import errno
+    import os
+
+    from karvan.store import runstore, stage_run
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(runstore.fcntl, "flock", no_locks)
+    store = RunStore(tmp_path / "s")
+    with runstore.staging_lock(store.runs_dir, "abcd0000"):
+        staged = stage_run(store.runs_dir, toy_tables(), toy_manifest("x"), tag="abcd0000")
+        old = time.time() - 7200
+        os.utime(store.runs_dir / ".lock-abcd0000", (old, old))
+        RunStore(store.root)  # opens; the lock cannot be judged, so the age decides
+        run_id = store.commit(staged) if staged.path.exists() else None
+    assert not list(store.runs_dir.glob(".lock-*"))
+    assert run_id is None or list(store.list()["run_id"]) == [run_id]
+
+
 def test_store_is_not_created_for_reading(tmp_path):
     with pytest.raises(InputError, match="no run store"):
         RunStore(tmp_path / "none", create=False)
@@ -434,6 +456,9 @@ def test_a_pair_cut_off_in_one_run_has_no_cost_there_not_a_cost_of_0():
     cut = d[d["destination"] == "RU"].iloc[0]
     assert bool(cut["in_a"]) and not bool(cut["in_b"])
     assert np.isnan(cut["cost_usd_per_t_b"]) and np.isnan(cut["cost_usd_per_t_diff"])
+    days = diff_table(a.assign(time_days=[4.0, 2.0]), b.assign(time_days=[2.5]),
+                      ["commodity", "origin", "destination"], ["time_days"])
+    assert np.isnan(days.set_index("destination").at["RU", "time_days_diff"])
     kept = d[d["destination"] == "IR"].iloc[0]
     assert kept["cost_usd_per_t_diff"] == 10.0 and kept["in_a"] and kept["in_b"]
     # flows still count a missing row as 0

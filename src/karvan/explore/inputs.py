@@ -61,7 +61,7 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "choice": {p: (p,) for p in _CHOICE_PARAMETERS},
 }
 #: fields a drawn value must keep above 0 (others may be 0; growth may be negative)
-POSITIVE_FIELDS = ("capacity", "length", "speed", "vot")
+POSITIVE_FIELDS = ("capacity", "length", "speed", "vot", "frequency")
 COLUMNS = ("rule_id", "kind", "confidence_class", "table", "field", "row_id", "distribution",
            "sigma", "low", "high", "group", "source", "source_date", "confidence", "method")
 

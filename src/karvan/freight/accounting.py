@@ -294,8 +294,10 @@ def bottlenecks(links: pd.DataFrame, *, threshold: float = 0.8) -> pd.DataFrame:
                                           "shadow_price_usd_per_t", "capacity_utilization",
                                           "choice_shadow_price_usd_per_t") if c in b]
     b = b[cols]
-    keys = ["shadow_price_usd_per_t", "utilization"] if "shadow_price_usd_per_t" in b else [
-        "utilization"]
+    # the choice model's own price first where the run has one (under logit the LP's is a
+    # second opinion)
+    keys = [k for k in ("choice_shadow_price_usd_per_t", "shadow_price_usd_per_t",
+                        "utilization") if k in b]
     return b.sort_values(keys, ascending=False, ignore_index=True)
 
 
@@ -333,18 +335,47 @@ def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,
              via_arcs: np.ndarray, also_arcs: np.ndarray | None = None
              ) -> tuple[float, list[int]]:
     """Least-cost path from o to d that uses one of ``via_arcs`` (and, given ``also_arcs``, one
-    of those too, before or after): its cost and arcs.
+    of those too, before or after; a link in both sets counts for both): its cost and arcs.
 
-    The legs between them use no arc of these links (either direction): a leg that crossed a
-    via link and came back over it made a detour through the link look like a route along
-    it."""
+    A path that crosses a via link and comes straight back over it (a detour through the link
+    made to look like a route along it) is not taken: where the least-cost combination of
+    shortest legs uses a link twice, the legs are searched again without the links it crosses
+    on purpose, link by link."""
     sets = [np.asarray(via_arcs, dtype=np.int64)]
-    if also_arcs is not None and len(also_arcs):
+    if also_arcs is not None:
         sets.append(np.asarray(also_arcs, dtype=np.int64))
     if any(not len(s) for s in sets):
         return np.inf, []
-    legs = np.array(cost, dtype=float, copy=True)
-    legs[np.isin(g.arc_link, np.unique(g.arc_link[np.concatenate(sets)]))] = np.inf
+    best, path = _chain_best(g, cost, o_node, d_node, sets, ())
+    if not path or _simple(g, path):
+        return best, path
+    best, path = np.inf, []
+    links = [list(np.unique(g.arc_link[s])) for s in sets]
+    combos = ([(a,) for a in links[0]] if len(sets) == 1 else
+              [(a, b) for a in links[0] for b in links[1]])
+    for combo in combos:
+        chosen = [sets[k][g.arc_link[sets[k]] == lk] for k, lk in enumerate(combo)]
+        if len(combo) == 2 and combo[0] == combo[1]:
+            chosen = chosen[:1]  # one link of both sets: crossing it once meets both
+        c, p = _chain_best(g, cost, o_node, d_node, chosen, set(combo))
+        if p and c < best:
+            best, path = c, p
+    return best, path
+
+
+def _simple(g: CompiledGraph, path: list[int]) -> bool:
+    links = g.arc_link[np.asarray(path, dtype=np.int64)]
+    return len(np.unique(links)) == len(links)
+
+
+def _chain_best(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,
+                sets: list[np.ndarray], barred) -> tuple[float, list[int]]:
+    """Least-cost path through one arc of each of ``sets`` (in either order for two), on legs
+    of shortest paths that use no arc of the links ``barred``."""
+    legs = cost
+    if barred:
+        legs = np.array(cost, dtype=float, copy=True)
+        legs[np.isin(g.arc_link, list(barred))] = np.inf
     dist_o, pred_o = shortest_path_trees(g, legs, [o_node], threads=1)
     heads = np.unique(g.head[np.concatenate(sets)])
     dist_h, pred_h = shortest_path_trees(g, legs, heads, threads=1)
@@ -359,19 +390,13 @@ def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,
         return arcs[::-1]
 
     best, best_chain = np.inf, None
-    orders = [sets] if len(sets) == 1 else [sets, sets[::-1]]
-    for order in orders:
-        # cost of reaching and crossing each arc of the first set, then of each next set
+    for order in ([sets] if len(sets) == 1 else [sets, sets[::-1]]):
+        # the cost of reaching and crossing each arc of the first set, then of each next
         reach = {int(a): (dist_o[0, g.tail[a]] + cost[a], (int(a),)) for a in order[0]}
         for nxt in order[1:]:
-            step = {}
-            for b in nxt:
-                b = int(b)
-                c_b, chain_b = min(((c + dist_h[hpos[int(g.head[a])], g.tail[b]] + cost[b],
-                                     ch + (b,)) for a, (c, ch) in reach.items()),
-                                   key=lambda x: x[0])
-                step[b] = (c_b, chain_b)
-            reach = step
+            reach = {int(b): min(((c + dist_h[hpos[int(g.head[a])], g.tail[b]] + cost[b],
+                                   ch + (int(b),)) for a, (c, ch) in reach.items()),
+                                 key=lambda x: x[0]) for b in nxt}
         for b, (c, chain) in reach.items():
             total = c + dist_h[hpos[int(g.head[b])], d_node]
             if total < best:

@@ -368,7 +368,8 @@ def _demand_inputs(folder: Path):
     return read_demand_inputs(folder)
 
 
-def _warn_stale_demand(folder: Path, inputs, demand: pd.DataFrame) -> None:
+def _warn_stale_demand(folder: Path, inputs, demand: pd.DataFrame,
+                       estimated: bool = False) -> None:
     """Warn where ``demand.csv`` is not what the folder's ``demand_inputs/`` build: the inputs
     were edited and the table not rebuilt, or the table was edited by hand."""
     from karvan.freight.demand_build import demand_differences
@@ -383,11 +384,14 @@ def _warn_stale_demand(folder: Path, inputs, demand: pd.DataFrame) -> None:
     warnings.warn(
         f"{folder.name}: demand.csv is not what demand_inputs/ build: {len(diff)} cells differ "
         f"({'; '.join(shown)}{more}; {diff['in_demand'].sum() / 1e6:,.3f} Mt against "
-        f"{diff['from_inputs'].sum() / 1e6:,.3f} Mt in those cells). The run uses demand.csv. "
+        f"{diff['from_inputs'].sum() / 1e6:,.3f} Mt in those cells). The run uses demand.csv"
+        + (" as od_estimate.csv estimated it" if estimated else "") + ". "
         "If the inputs were edited, rebuild it with `karvan data build-demand"
-        f"{'' if folder == builtin_corridor_folder() else f' --folder {folder}'}`; if demand.csv "
-        "was edited on purpose, the inputs (and the trade rows of the calibration that they "
-        "scope) no longer describe it.", CorridorWarning, stacklevel=3)
+        f"{'' if folder == builtin_corridor_folder() else f' --folder {folder}'}`"
+        + (" and estimate it again (`karvan calibrate --write`), or delete od_estimate.csv"
+           if estimated else "")
+        + "; if demand.csv was edited on purpose, the inputs (and the trade rows of the "
+        "calibration that they scope) no longer describe it.", CorridorWarning, stacklevel=3)
 
 
 def _at_pair_level(shares: dict, year: float, levels: pd.DataFrame, country: dict,
@@ -518,7 +522,7 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
         demand = apply_od_estimate(demand, frames["od_estimate"])
     inputs = _demand_inputs(folder)
     if inputs is not None:
-        _warn_stale_demand(folder, inputs, frames["demand"])
+        _warn_stale_demand(folder, inputs, frames["demand"], "od_estimate" in frames)
     observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"),
                                  frames.get("growth"), base_year, inputs=inputs)
     return CorridorData(nodes=nodes, links=links, zones=zones, commodities=frames["commodity"],

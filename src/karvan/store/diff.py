@@ -13,8 +13,8 @@ import pandas as pd
 #: (filled with 0, cutting a pair off read as a fall in its cost)
 NO_ZERO_FILL = frozenset({"utilization", "lp_utilization", "shadow_price_usd_per_t",
                           "capacity_utilization", "choice_shadow_price_usd_per_t",
-                          "time_h", "distance_km", "charge_usd_per_t", "cost_usd_per_t",
-                          "expected_cost_usd_per_t"})
+                          "time_h", "time_days", "distance_km", "charge_usd_per_t",
+                          "cost_usd_per_t", "expected_cost_usd_per_t"})
 
 
 def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[str], *,

@@ -137,12 +137,15 @@ def staging_lock(runs_dir: str | os.PathLike, tag: str):
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
     try:
         if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:  # a filesystem without locks: staged runs go by their age
+                log.debug("%s: no lock (%s)", path, e)
         yield path
     finally:
+        os.close(fd)  # before the unlink (Windows does not remove an open file)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        os.close(fd)
 
 
 def _lock_held(runs_dir: Path, tag: str) -> bool:
@@ -159,6 +162,8 @@ def _lock_held(runs_dir: Path, tag: str) -> bool:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
+        except OSError:  # no locks on this filesystem: judged by age, as before
+            return False
         fcntl.flock(fd, fcntl.LOCK_UN)
         return False
     finally:
