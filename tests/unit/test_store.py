@@ -194,7 +194,7 @@ def test_a_staged_run_waiting_for_its_commit_is_not_removed_however_old(tmp_path
 
 
 def test_the_staging_lock_is_optional_where_the_filesystem_has_no_locks(tmp_path, monkeypatch):
-    """flock failing with ENOLCK (some network mounts) made every karvan run fail at its start."""
+    """A lock that failed with ENOLCK (some network mounts) made every karvan run fail."""
     import errno
     import os
 
