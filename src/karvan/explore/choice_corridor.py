@@ -141,16 +141,22 @@ class ParameterMap:
     def link_cost_usd_per_t(self, model, commodity: str, value_of_time: float) -> np.ndarray:
         """:meth:`CorridorChoice.link_cost_usd_per_t` over the links given at construction,
         from the gauge rows' positions found once."""
+        usd, hours = self.gauge_extra(model, commodity)
+        return usd + value_of_time * hours
+
+    def gauge_extra(self, model, commodity: str) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`CorridorChoice.gauge_extra` over the links given at construction: charge
+        (USD/t) and time (h) beyond each link's own gauge change."""
         from karvan.freight.choice_model import LINK_GAUGE_CHANGE_H, LINK_GAUGE_CHANGE_USD_PER_T
 
-        out = np.zeros(self.n_links)
+        usd, hours = np.zeros(self.n_links), np.zeros(self.n_links)
         m = (self.gauge_com == commodity) & (self.gauge_pos >= 0)
         if m.any():
             g = model.gauge
-            out[self.gauge_pos[m]] = (
-                (g["charge_usd_per_t"].to_numpy()[m] - LINK_GAUGE_CHANGE_USD_PER_T)
-                + value_of_time * (g["time_h"].to_numpy()[m] - LINK_GAUGE_CHANGE_H))
-        return out
+            usd[self.gauge_pos[m]] = g["charge_usd_per_t"].to_numpy()[m] - (
+                LINK_GAUGE_CHANGE_USD_PER_T)
+            hours[self.gauge_pos[m]] = g["time_h"].to_numpy()[m] - LINK_GAUGE_CHANGE_H
+        return usd, hours
 
     def totals(self, model) -> np.ndarray:
         """Each commodity's family terms in all (USD/t): (commodities, families)."""
@@ -257,7 +263,14 @@ class ChoiceCorridorModel(CorridorModel):
                                          theta=model.theta_per_hour(classes), routes=rs_d,
                                          capacities=caps, beta=model.beta, gamma=model.gamma,
                                          groups=groups, scale=scale)
-        out = self._choice_outputs(g, res, d)
+        # the accounts charge and time what the routes were chosen on, as the run's do
+        charges, extra_h = dict(d.charges), {}
+        for com in self.parts["commodities"]:
+            usd, hours = pm.gauge_extra(model, com)
+            if com in charges and (usd.any() or hours.any()):
+                charges[com] = np.asarray(charges[com], dtype=float) + usd
+                extra_h[com] = hours
+        out = self._choice_outputs(g, res, dataclasses.replace(d, charges=charges), extra_h)
         out["_gap"] = float(res.gap)
         out["_iterations"] = float(res.iterations)
         out["_converged"] = float(res.converged)
@@ -312,7 +325,7 @@ class ChoiceCorridorModel(CorridorModel):
                 "com": com, "pairs": pairs, "cinc": cinc,
                 "member_c": o["member"][:n_c].T.astype(float)}
 
-    def _choice_outputs(self, g, res, d) -> dict[str, float]:
+    def _choice_outputs(self, g, res, d, extra_h=None) -> dict[str, float]:
         o = self.outputs
         if "inc" not in self.spec:
             self.spec.update(self._route_spec(res))
@@ -385,7 +398,7 @@ class ChoiceCorridorModel(CorridorModel):
             out[f"capacity:{cid}:shadow_price_usd_per_t"] = float(usd[j])
             out[f"capacity:{cid}:utilization"] = float(util_c[j])
         time = g.free_flow_time + res.surcharge
-        out.update(self._shipper(g, res.class_costs, time, d.charges, d.vot))
+        out.update(self._shipper(g, res.class_costs, time, d.charges, d.vot, extra_h))
         return out
 
 

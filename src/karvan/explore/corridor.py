@@ -265,9 +265,13 @@ class CorridorModel:
         out.update(self._shipper(g, res.class_costs, res.time, charges, vot_c))
         return out
 
-    def _shipper(self, g, class_costs, time, charges, vot_c) -> dict[str, float]:
+    def _shipper(self, g, class_costs, time, charges, vot_c, extra_h=None
+                 ) -> dict[str, float]:
         """Cost (USD/t) and time (days) of the best route through each route option for each
-        shipper OD, at the draw's class costs and arc times (hours)."""
+        shipper OD, at the draw's class costs and arc times (hours); ``extra_h``: per
+        commodity, the hours each link takes beyond its time (the choice model's gauge
+        breaks)."""
+        extra_h = extra_h or {}
         out: dict[str, float] = {}
         coms = self.parts["commodities"]
         for (od, com, opt), (k, on, dn, arcs, also, avoid) in self.outputs["shipper"].items():
@@ -281,6 +285,8 @@ class CorridorModel:
                 if path:
                     a = np.asarray(path)
                     t = float(time[a].sum())
+                    if com in extra_h:
+                        t += float(extra_h[com][g.arc_link[a]].sum())
                     ch = float(charges[com][g.arc_link[a]].sum())
                     cost_usd = ch + float(vot_c[coms.index(com)]) * t
                     t_days = t / 24.0

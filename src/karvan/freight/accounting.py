@@ -48,6 +48,19 @@ def arc_charges(net: Network, g: CompiledGraph) -> dict[str, np.ndarray]:
     return out
 
 
+#: per-commodity link columns of time a commodity takes beyond the link's own (the choice
+#: model's gauge-break terms), in hours
+EXTRA_TIME_PREFIX = "extra_time_h__"
+
+
+def arc_extra_hours(net: Network, g: CompiledGraph) -> dict[str, np.ndarray]:
+    """Per-arc time (hours) that each commodity takes beyond the link's own time:
+    ``extra_time_h__<commodity>`` (none: an empty dict)."""
+    links = net.links.loc[g.link_ids]
+    return {col.removeprefix(EXTRA_TIME_PREFIX): links[col].to_numpy(dtype=float)[g.arc_link]
+            for col in links.columns if col.startswith(EXTRA_TIME_PREFIX)}
+
+
 def _per_link_max(g: CompiledGraph, arc_values: np.ndarray) -> np.ndarray:
     out = np.full(g.n_links, -np.inf)
     np.maximum.at(out, g.arc_link, arc_values)
@@ -175,6 +188,9 @@ def route_table(routes: pd.DataFrame, net: Network, ue_graph: CompiledGraph, tim
     coms = list(dict.fromkeys(com))
     ent_com = np.repeat(pd.Index(coms).get_indexer(com), lens)
     ch_arc = np.stack([charges[c] for c in coms])[ent_com, arcs]
+    extra = arc_extra_hours(net, g)
+    zero = np.zeros(g.n_arcs)
+    ex_arc = np.stack([extra.get(c, zero) for c in coms])[ent_com, arcs]
 
     def sums(v: np.ndarray) -> np.ndarray:
         out = np.zeros(len(lens))
@@ -183,7 +199,7 @@ def route_table(routes: pd.DataFrame, net: Network, ue_graph: CompiledGraph, tim
             out[has] = np.add.reduceat(v, start[has])
         return out
 
-    t = sums(times[arcs])
+    t = sums(times[arcs] + ex_arc)
     km = sums(length[arcs])
     ch = sums(ch_arc)
     # the countries crossed, in order, a country once per stretch
@@ -313,11 +329,14 @@ def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str
     cost is the least cost."""
     length = g.length
     charges = arc_charges(net, g)
+    extra = arc_extra_hours(net, g)
     zones = list(g.zone_ids)
     zn = g.zone_nodes
     rows = []
     for k, c in enumerate(ue.classes):
-        out = path_sums(g, ue.class_costs[k], [ue.time, length, charges[commodity_of(c.name)]],
+        com = commodity_of(c.name)
+        t_arc = ue.time + extra[com] if com in extra else ue.time
+        out = path_sums(g, ue.class_costs[k], [t_arc, length, charges[com]],
                         origins=zn, destinations=zn)
         pairs = demand_pairs[demand_pairs["segment"] == c.name]
         zi = {z: i for i, z in enumerate(zones)}

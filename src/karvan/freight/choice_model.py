@@ -119,15 +119,22 @@ class CorridorChoice:
     def link_cost_usd_per_t(self, commodity: str, link_ids, value_of_time: float) -> np.ndarray:
         """Extra money per tonne on each link for a commodity: the gauge-break terms, less the
         gauge-change component already in the link's charge and dwell."""
-        out = np.zeros(len(link_ids))
+        usd, hours = self.gauge_extra(commodity, link_ids)
+        return usd + value_of_time * hours
+
+    def gauge_extra(self, commodity: str, link_ids) -> tuple[np.ndarray, np.ndarray]:
+        """The gauge-break terms of a commodity beyond the link's own gauge change, per link:
+        charge (USD/t) and time (h); 0 on other links. The run's accounts add them to what
+        each route is charged and takes (:func:`karvan.scenario.run.run_scenario`)."""
+        usd, hours = np.zeros(len(link_ids)), np.zeros(len(link_ids))
         g = self.gauge[self.gauge["commodity"] == commodity]
         if not len(g):
-            return out
+            return usd, hours
         pos = pd.Index(link_ids).get_indexer(g["link_id"])
         ok = pos >= 0
-        out[pos[ok]] = ((g["charge_usd_per_t"].to_numpy()[ok] - LINK_GAUGE_CHANGE_USD_PER_T)
-                        + value_of_time * (g["time_h"].to_numpy()[ok] - LINK_GAUGE_CHANGE_H))
-        return out
+        usd[pos[ok]] = g["charge_usd_per_t"].to_numpy()[ok] - LINK_GAUGE_CHANGE_USD_PER_T
+        hours[pos[ok]] = g["time_h"].to_numpy()[ok] - LINK_GAUGE_CHANGE_H
+        return usd, hours
 
     def describe(self) -> dict:
         """The model and its parameters, for a run's manifest."""

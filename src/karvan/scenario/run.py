@@ -170,17 +170,19 @@ def run_scenario(
     if flows_only:
         return ScenarioRun(scenario, inputs, net, ue, lp_res, {}, {}, {}, flows)
     say(f"{scenario.name}: tables")
-    links = acc.link_results(net, ue, lp_res, data.commodities)
-    routes = acc.route_table(raw_routes, net, g, ue.time, vot)
+    # the accounts charge and time what the choice model chose on: its gauge-break terms
+    acc_net = net if crun is None else _with_gauge_terms(net, model)
+    links = acc.link_results(acc_net, ue, lp_res, data.commodities)
+    routes = acc.route_table(raw_routes, acc_net, g, ue.time, vot)
     if crun is not None:
         fid = np.asarray(families["family_id"], dtype=object)
         idx = raw_routes["family_idx"].to_numpy()
         routes["family_id"] = np.where(idx >= 0, fid[np.maximum(idx, 0)], None)
     elif families is not None:
         routes["family_id"] = classify_routes(routes["links"], families).to_numpy()
-    countries = acc.country_transit(routes, raw_routes, net, g, zc)
+    countries = acc.country_transit(routes, raw_routes, acc_net, g, zc)
     borders = acc.border_table(links)
-    skims = acc.od_skims(g, ue, net, vot, dem_rows,
+    skims = acc.od_skims(g, ue, acc_net, vot, dem_rows,
                          _expected_costs(crun.result, vot) if crun is not None else None)
     tables = {
         "links": links,
@@ -224,7 +226,7 @@ def run_scenario(
             drop=True)
         lr = acc.route_table(lp_res.routes, net, g, g.free_flow_time, vot)
         tables["lp_routes"] = lr
-    tables["shipper"] = shipper_comparison(data, net, ue, vot, inputs.bans)
+    tables["shipper"] = shipper_comparison(data, acc_net, ue, vot, inputs.bans)
     country_of_link = dict(zip(links["link_id"], links["country"]))
     summary = {
         "scenario": scenario.name,
@@ -319,6 +321,21 @@ def major_od_shares(shares: pd.DataFrame) -> list[dict]:
                 out.append({"od": f"{oc}-{dc}", "family_id": r.family_id, "nest": r.nest,
                             "tonnes": float(r.tonnes), "share": float(r.tonnes / tot)})
     return out
+
+
+def _with_gauge_terms(net: Network, model: CorridorChoice) -> Network:
+    """``net`` with the choice model's gauge-break terms beyond each link's own gauge change
+    added to every commodity's charge (``charge_usd_per_t__<commodity>``) and as its extra
+    time (``extra_time_h__<commodity>``): the charge and time the accounts report are then
+    those the routes were chosen on."""
+    links = net.links.copy()
+    for col in [c for c in links.columns if c.startswith("charge_usd_per_t__")]:
+        com = col.removeprefix("charge_usd_per_t__")
+        usd, hours = model.gauge_extra(com, links.index)
+        if usd.any() or hours.any():
+            links[col] = links[col].to_numpy(dtype=float) + usd
+            links[acc.EXTRA_TIME_PREFIX + com] = hours
+    return Network(net.nodes, links, dict(net.config), net.name)
 
 
 def _with_capacities(links: pd.DataFrame, crun) -> pd.DataFrame:
@@ -420,6 +437,7 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
     g = ue.graph
     names = [c.name for c in ue.classes]
     charges = acc.arc_charges(net, g)
+    extra = acc.arc_extra_hours(net, g)
     zone_node = dict(zip(g.zone_ids, g.zone_nodes))
     rows = []
     for od in ods.itertuples(index=False):
@@ -452,7 +470,7 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
                              label, False, np.nan, np.nan, np.nan, np.nan, ""))
                 continue
             a = np.asarray(path)
-            t = float(ue.time[a].sum())
+            t = float(ue.time[a].sum()) + (float(extra[com][a].sum()) if com in extra else 0.0)
             ch = float(charges[com][a].sum())
             rows.append((od.origin_zone_id, od.destination_zone_id, com, op.option_id, label,
                          True, t, t / 24.0, float(g.length[a].sum()), ch,
