@@ -692,3 +692,17 @@ def test_a_network_without_coordinates_is_not_written_as_gmns(tmp_path):
     with pytest.raises(InputError, match="3 nodes have no coordinates.*_node.tntp"):
         write_gmns(net, tmp_path / "g")
     assert not (tmp_path / "g").exists()
+
+
+def test_defaults_standing_in_for_a_misspelt_column_say_so(tmp_path):
+    """'capcity' was kept as an extra column and every capacity came from the defaults, with a
+    note that did not name it."""
+    from karvan.io.gmns_ready import prepare_assignment
+
+    folder = small(tmp_path)
+    text = (folder / "link.csv").read_text().replace(",capacity,", ",capcity,", 1)
+    (folder / "link.csv").write_text(text)
+    net = read_gmns(folder)
+    ready = prepare_assignment(net)
+    (note,) = [d for d in ready.defaults if d.startswith("capacity of")]
+    assert "'capcity'" in note and "rename it to capacity" in note

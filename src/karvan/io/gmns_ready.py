@@ -208,7 +208,7 @@ def prepare_assignment(network: Network, *, defaults: Mapping[str, FacilityDefau
                 links["free_speed"] = speed
                 used.append(f"free_speed of {int(fill.sum())} links by facility type "
                             f"({_counts(cls[fill])}) in km/h, converted to "
-                            f"{cfg.get('speed', 'kilometer/hour')}.")
+                            f"{cfg.get('speed', 'kilometer/hour')}." + _near("free_speed", links))
         zero = speed.eq(0) & length.gt(0)
         if zero.any():
             needs.append(f"{int(zero.sum())} links have free_speed 0 and a positive length "
@@ -248,7 +248,7 @@ def prepare_assignment(network: Network, *, defaults: Mapping[str, FacilityDefau
             cap[fill] = per_lane * lanes
             links["capacity"] = cap
             used.append(f"capacity of {int(fill.sum())} links: capacity per lane by facility "
-                        f"type times lanes ({_counts(cls[fill])}).")
+                        f"type times lanes ({_counts(cls[fill])})." + _near("capacity", links))
     odd = _length_scale(network.nodes, links, cfg)
     if odd:
         notes.append(odd)
@@ -314,3 +314,14 @@ def require_ready(network: Network, *, defaults: Mapping[str, FacilityDefault] |
     if r.needs:
         raise InputError(r.needs, f"{network.name}: not ready to assign")
     return r.network, r.notes + r.defaults
+
+
+def _near(field: str, links: pd.DataFrame) -> str:
+    """A hint where link.csv has a column that looks like ``field`` misspelt, which defaults
+    now stand in for (a note only: nothing is read from it)."""
+    import difflib
+
+    close = difflib.get_close_matches(field, [c for c in links.columns if c != field], n=1,
+                                      cutoff=0.8)
+    return (f" Column {close[0]!r} of link.csv looks like {field} misspelt: rename it to "
+            f"{field} if it holds them." if close else "")
