@@ -40,7 +40,7 @@ from karvan.freight.costs import TARIFF_FACTOR, hard_capacity
 from karvan.network.demand import Demand
 from karvan.paths.bush_sets import route_set_stats
 from karvan.scenario.apply import level_rows, most_specific_rules
-from karvan.scenario.run import banned_links, demand_segments
+from karvan.scenario.run import od_segment
 from karvan.schema.text import id_list, read_frame
 
 log = logging.getLogger(__name__)
@@ -507,12 +507,9 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=()) 
                 r.destination_zone_id not in zone_node):
             continue
         # the OD's traffic class under the scenario's transit bans, as the run prices it
-        seg = demand_segments(pd.DataFrame([{"origin_zone_id": r.origin_zone_id,
-                                       "destination_zone_id": r.destination_zone_id,
-                                       "commodity_id": r.commodity_id}]), bans,
-                        data.zone_country())["segment"].iloc[0]
+        seg, banned = od_segment(r.origin_zone_id, r.destination_zone_id, r.commodity_id,
+                                 bans, zc)
         k = names.index(seg) if seg in names else names.index(r.commodity_id)
-        banned = banned_links(seg, bans)
         avoid = np.flatnonzero(np.isin(arc_link_ids, list(banned))) if banned else None
         for opt, ids in via.items():
             arcs = np.flatnonzero(np.isin(arc_link_ids, ids))

@@ -375,6 +375,17 @@ def demand_segments(rows: pd.DataFrame, bans, zone_country: dict[str, str]) -> p
     return rows
 
 
+def od_segment(origin_zone_id: str, destination_zone_id: str, commodity: str, bans,
+               zone_country: dict[str, str]) -> tuple[str, set]:
+    """The traffic class of one OD pair and commodity under the transit bans
+    (:func:`demand_segments`), and the links barred to it (:func:`banned_links`)."""
+    seg = demand_segments(pd.DataFrame([{"origin_zone_id": origin_zone_id,
+                                         "destination_zone_id": destination_zone_id,
+                                         "commodity_id": commodity}]), bans,
+                          zone_country)["segment"].iloc[0]
+    return seg, banned_links(seg, bans)
+
+
 def banned_links(segment: str, bans) -> set:
     if "|ban" not in segment:
         return set()
@@ -439,6 +450,7 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
     charges = acc.arc_charges(net, g)
     extra = acc.arc_extra_hours(net, g)
     zone_node = dict(zip(g.zone_ids, g.zone_nodes))
+    zc = data.zone_country()
     rows = []
     for od in ods.itertuples(index=False):
         com = od.commodity_id
@@ -447,11 +459,7 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
             continue
         k = names.index(com)
         cost = np.ascontiguousarray(ue.class_costs[k])
-        seg = demand_segments(pd.DataFrame([{"origin_zone_id": od.origin_zone_id,
-                                       "destination_zone_id": od.destination_zone_id,
-                                       "commodity_id": com}]), bans,
-                        data.zone_country())["segment"].iloc[0]
-        banned = banned_links(seg, bans)
+        seg, banned = od_segment(od.origin_zone_id, od.destination_zone_id, com, bans, zc)
         if banned:  # its class's costs (where it has demand), without the links barred to it
             cost = np.array(ue.class_costs[names.index(seg) if seg in names else k])
             cost[np.isin(g.link_ids[g.arc_link], list(banned))] = np.inf
