@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError, format_ids
-from karvan.network.graph import CompiledGraph
+from karvan.network.graph import CompiledGraph, as_bool
 from karvan.network.model import Network
 
 DIRECTIONS = ("ab", "ba", "both")
@@ -202,14 +202,12 @@ def capacities_from_links(network: Network, column: str = "capacity", *,
         raise InputError(f"the link table has no {column!r} column.")
     cap = pd.to_numeric(links[column], errors="coerce")
     sel = links.index[(cap > 0) & np.isfinite(cap)]
-    directed = (links["directed"].astype(str).str.strip().str.lower().isin(
-        ["true", "1", "1.0", "t", "yes", "y"]) if "directed" in links
-        else pd.Series(True, index=links.index))
+    directed = (pd.Series(as_bool(links["directed"]), index=links.index) if "directed" in links
+                else pd.Series(True, index=links.index))
     if isinstance(both_directions, str):
         if both_directions not in links:
             raise InputError(f"the link table has no {both_directions!r} column.")
-        both = links[both_directions].astype(str).str.strip().str.lower().isin(
-            ["true", "1", "1.0", "t", "yes", "y"])
+        both = pd.Series(as_bool(links[both_directions]), index=links.index)
     else:
         both = pd.Series(bool(both_directions), index=links.index)
     rows = []

@@ -26,6 +26,7 @@ from karvan.assign.classes import TrafficClass
 from karvan.errors import InputError, format_ids
 from karvan.freight.corridor import CorridorData
 from karvan.freight.units import capacity_to_tpy, mean_payloads
+from karvan.network.graph import as_bool
 from karvan.network.model import Network
 
 #: the column of a link's factor on the tariff it takes from tariff.csv or tariff_commodity.csv
@@ -159,8 +160,7 @@ def hard_capacity(links: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     cap = pd.to_numeric(links["capacity"], errors="coerce").to_numpy(dtype=float)
     if "capacity_both_directions" not in links:
         return np.zeros(len(links), dtype=bool), cap
-    both = (links["capacity_both_directions"].astype(str).str.strip().str.lower()
-            .isin(["true", "1", "1.0", "t", "yes", "y"]).to_numpy())
+    both = as_bool(links["capacity_both_directions"])
     unit = (links["capacity_unit"].astype(str).str.lower() if "capacity_unit" in links
             else pd.Series("", index=links.index))
     halved = both & unit.str.endswith("both_directions").to_numpy()

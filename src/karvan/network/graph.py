@@ -135,12 +135,12 @@ def compile_graph(network: Network, *, check: bool = True) -> CompiledGraph:
 
     blocked = np.zeros(len(node_ids), dtype=np.bool_)
     if "passable" in nodes:
-        blocked = ~_as_bool(nodes["passable"])
+        blocked = ~as_bool(nodes["passable"])
     zones = net.zones
     return compile_arrays(
         node_ids=node_ids, link_ids=links.index.to_numpy(),
         from_idx=lookup.get_indexer(links["from_node_id"]),
-        to_idx=lookup.get_indexer(links["to_node_id"]), directed=_as_bool(links["directed"]),
+        to_idx=lookup.get_indexer(links["to_node_id"]), directed=as_bool(links["directed"]),
         free_flow_time=col("free_flow_time"), capacity=col("capacity"), alpha=col("alpha"),
         beta=col("beta"), vdf=links["vdf"].map(_VDF_CODES).to_numpy(dtype=np.int64),
         length=col("length"), toll=col("toll"), blocked=blocked,
@@ -203,7 +203,9 @@ def compile_arrays(*, node_ids: np.ndarray, link_ids: np.ndarray, from_idx: np.n
     )
 
 
-def _as_bool(col: pd.Series) -> np.ndarray:
+def as_bool(col: pd.Series) -> np.ndarray:
+    """A column of a link or node table read as booleans: true, 1, t, yes, y (any case) or a
+    boolean column's own values; anything else (blank included) is false."""
     if col.dtype == bool:
         return col.to_numpy()
     s = col.astype(str).str.strip().str.lower()
