@@ -226,6 +226,38 @@ def test_loads_borders_and_transit_tables_count_what_they_say(runs):
     assert transit and not set(transit[0].data["country"]) & set(SEA_COUNTRIES)
 
 
+def test_vehicles_per_day_are_counted_at_border_crossings(runs, data):
+    """Trucks and wagons a day were blank on border links (their mode is ``border``): a road
+    crossing counts trucks, a rail crossing, a gauge break and a rail ferry wagons, each from its
+    commodities' payloads; a port counts neither."""
+    links = runs("baseline").tables["links"].set_index("link_id")
+    pay = data.commodities.set_index("commodity_id")
+    coms = [c.removeprefix("tonnes_") for c in links.columns
+            if c.startswith("tonnes_") and c.removeprefix("tonnes_") in pay.index]
+
+    def per_day(link, col):
+        return sum(links.at[link, f"tonnes_{c}"] / pay.at[c, col] for c in coms) / 365.0
+
+    road, rail = "B_AZ_IR_ASTARA_ROAD", "B_RU_AZ_SAMUR_RAIL"
+    assert links.at[road, "tonnes_tot"] > 0 and links.at[rail, "tonnes_tot"] > 0
+    assert links.at[road, "trucks_per_day"] == pytest.approx(per_day(road, "t_per_truck"))
+    assert np.isnan(links.at[road, "wagons_per_day"])
+    assert links.at[rail, "wagons_per_day"] == pytest.approx(per_day(rail, "t_per_wagon"))
+    assert np.isnan(links.at[rail, "trucks_per_day"])
+    kinds = data.links.loc[links.index]
+    gauge = links.index[(kinds["mode"] == "transfer") & (kinds["submode"] == "rail-rail")]
+    ferry = links.index[(kinds["mode"] == "ferry") & (kinds["submode"] == "rail")]
+    port = links.index[kinds["element"] == "port"]
+    assert len(gauge) and len(ferry) and len(port)
+    assert links.loc[gauge, "wagons_per_day"].notna().all()
+    assert links.loc[ferry, "wagons_per_day"].notna().all()
+    assert links.loc[port, ["wagons_per_day", "trucks_per_day"]].isna().all().all()
+    borders = runs("baseline").tables["borders"].set_index("border_id")
+    b = links.loc[road, "border_id"]
+    assert borders.at[b, "trucks_per_day"] == pytest.approx(
+        links.loc[links["border_id"] == b, "trucks_per_day"].sum())
+
+
 def test_skims_and_routes_count_the_costs_the_routes_were_chosen_on(runs):
     """The choice model's gauge-break terms (12 USD/t and 24 h for grain against the link's 8
     and 16) were left out of the reported times and charges: a pair's least-cost skim cost up

@@ -70,7 +70,8 @@ def _per_link_max(g: CompiledGraph, arc_values: np.ndarray) -> np.ndarray:
 def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None,
                  commodities: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per open link: tonnes by direction and commodity, utilization, times and costs,
-    vehicles (wagons per day on rail, trucks per day on road, TEU per year of containers), the
+    vehicles (wagons per day on rail, trucks per day on road, border crossings included: see
+    :func:`vehicle_mode`; TEU per year of containers), the
     load in the unit the capacity was published in, and the capacity LP's tonnes and shadow
     price."""
     g = ue.graph
@@ -128,7 +129,7 @@ def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None,
                 if name == "containers" or col != "t_per_teu":
                     if pd.notna(f) and f > 0:
                         acc_ += t / f
-        mode = df["mode"].to_numpy()
+        mode = vehicle_mode(links)
         df["wagons_per_day"] = np.where(mode == "rail", wagons / 365.0, np.nan)
         df["trucks_per_day"] = np.where(mode == "road", trucks / 365.0, np.nan)
         df["teu_per_year"] = teu
@@ -155,6 +156,22 @@ def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None,
             df["lp_utilization"] = np.where(cap > 0, _per_link_max(g, lp.volume) / cap, np.nan)
         df["shadow_price_usd_per_t"] = _per_link_max(g, lp.shadow_price)
     return df
+
+
+def vehicle_mode(links: pd.DataFrame) -> np.ndarray:
+    """The vehicles that cross each link: ``rail`` (wagons) or ``road`` (trucks), else "".
+
+    A rail or road line is its mode; a border crossing is its ``submode`` (``rail``, ``road``);
+    a gauge break (``rail-rail``) and a rail ferry (``submode`` ``rail``) carry wagons. Ports and
+    other transfers change vehicle, and the other ferries and sea links carry ships: none."""
+    mode = links["mode"].astype(str).to_numpy()
+    sub = (links["submode"].fillna("").astype(str).str.lower().to_numpy()
+           if "submode" in links else np.full(len(links), ""))
+    out = np.where(np.isin(mode, ["rail", "road"]), mode, "")
+    out = np.where((mode == "border") & np.isin(sub, ["rail", "road"]), sub, out)
+    out = np.where(((mode == "transfer") & (sub == "rail-rail"))
+                   | ((mode == "ferry") & (sub == "rail")), "rail", out)
+    return out.astype(object)
 
 
 def _dir_values(g: CompiledGraph, arc_values: np.ndarray):
@@ -277,7 +294,8 @@ def border_table(links: pd.DataFrame) -> pd.DataFrame:
     """Throughput, capacity, utilization and dwell of every border crossing: tonnes of all its
     links, ``capacity_tpy`` the sum of its links' capacities as link.csv gives them (per
     direction; blank where none has one, which is unlimited), ``utilization`` that of its
-    busiest link in the sense of that link's capacity."""
+    busiest link in the sense of that link's capacity, and the trucks and wagons a day that
+    cross it (both directions, where its links count them)."""
     b = links[links["border_id"].notna() & (links["border_id"].astype(str) != "")]
     if not len(b):
         return pd.DataFrame(columns=["border_id", "link_ids", "tonnes_ab", "tonnes_ba",
@@ -286,6 +304,9 @@ def border_table(links: pd.DataFrame) -> pd.DataFrame:
     agg = {"link_id": lambda s: ";".join(map(str, s)), "tonnes_ab": "sum", "tonnes_ba": "sum",
            "tonnes_tot": "sum", "capacity_tpy": lambda s: s.sum(min_count=1),
            "utilization": "max", "free_flow_time_h": "max"}
+    for c in ("trucks_per_day", "wagons_per_day"):  # both directions; blank: none crosses
+        if c in b:
+            agg[c] = lambda s: s.sum(min_count=1)
     if "shadow_price_usd_per_t" in b:
         agg["shadow_price_usd_per_t"] = "max"
     out = b.groupby("border_id", as_index=False).agg(agg)
