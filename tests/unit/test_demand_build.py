@@ -55,12 +55,11 @@ def test_demand_adds_up_to_the_flows_and_keeps_their_provenance():
     inp = read_demand_inputs()
     ft = flow_tonnes(inp)
     dem = build_demand()
-    # intrazonal tonnes are dropped and rows rounded to 10 t; nothing else is lost or made up
+    # rows are rounded to 10 t (a zone to itself is refused); nothing is lost or made up, in
+    # the domestic pairs (Azerbaijan–Nakhchivan) as in the others
     assert abs(dem["tonnes_per_year"].sum() - ft["tonnes_per_year"].sum()) < 10 * len(dem)
     zc = dict(zip(inp.zones["zone_id"], inp.zones["country"]))
     for (o, d), t in ft.groupby(["origin_country", "destination_country"])["tonnes_per_year"]:
-        if o == d:
-            continue
         sel = (dem["origin_zone_id"].map(zc) == o) & (dem["destination_zone_id"].map(zc) == d)
         assert dem.loc[sel, "tonnes_per_year"].sum() == pytest.approx(t.sum(), abs=10 * int(sel.sum()))
     assert (dem["tonnes_per_year"] % 10 == 0).all() and (dem["tonnes_per_year"] >= 10).all()
@@ -320,3 +319,61 @@ def test_observations_the_demand_rests_on_are_marked_not_independent():
     if "independent" in obs:  # the calibration's record of which figures built an input
         flagged = obs.set_index("observed_id")["independent"].str.lower()
         assert (flagged[sorted(rests_on)] == "false").all()
+
+
+def test_inputs_that_would_lose_or_double_tonnes_are_refused(dataset):
+    """Three edits that the generator took in silence: Nakhchivan among Azerbaijan's zone shares
+    (the Azerbaijan–Nakhchivan flows lost the tonnes from Nakhchivan to itself, 25 kt), a value
+    per tonne typed with a thousands separator (it fell back to commodity.csv's, doubling
+    Russia–India general cargo), and a flow copied under a new id (counted twice)."""
+    shipped = (dataset / "demand.csv").read_bytes()
+
+    def nakhchivan(df):
+        df.loc[(df["country"] == "AZ") & (df["zone_id"] == "Z_AZ_BAKU"), "share"] = "0.70"
+        row = df[(df["country"] == "AZ") & (df["zone_id"] == "Z_AZ_BAKU")].iloc[0].copy()
+        row["zone_id"], row["share"] = "Z_AZ_NAKHCHIVAN", "0.05"
+        df.loc[len(df)] = row
+
+    def typo(df):
+        i = df.index[(df["flow_id"] == "RU>IN") & (df["commodity_id"] == "general_cargo")][0]
+        df.loc[i, "value_usd_per_t"] = "1,000"
+
+    def copy(df):
+        row = df[df["flow_id"] == "RU>IN_FERT"].iloc[0].copy()
+        row["flow_id"] = "RU>IN_FERT2"
+        df.loc[len(df)] = row
+
+    def copy_mix(df):
+        row = df[df["flow_id"] == "RU>IN_FERT"].iloc[0].copy()
+        row["flow_id"] = "RU>IN_FERT2"
+        df.loc[len(df)] = row
+
+    _edit(dataset, "zone_share", nakhchivan)
+    _edit(dataset, "trade_mix", typo)
+    _edit(dataset, "trade_flow", copy)
+    _edit(dataset, "trade_mix", copy_mix)
+    with pytest.raises(InputError) as e:
+        write_demand(dataset)
+    problems = e.value.problems
+    same_zone = [m for m in problems if "start and end in the same zone" in m]
+    assert {f for f in ("AZ>NAKH", "NAKH>AZ") if any(f"flow {f} " in m for m in same_zone)} \
+        == {"AZ>NAKH", "NAKH>AZ"}
+    assert any("Z_AZ_NAKHCHIVAN" in m for m in same_zone)
+    assert any("value_usd_per_t is not a number" in m and "1,000" not in m.split("(")[0]
+               for m in problems)
+    assert any("RU>IN_FERT, RU>IN_FERT2" in m and "counted twice" in m for m in problems)
+    assert (dataset / "demand.csv").read_bytes() == shipped
+
+
+def test_the_generator_refuses_what_the_schemas_refuse(dataset):
+    """to_annual 0 passed the generator's own check (>= 0) and wrote a demand.csv without the
+    flow, which load_corridor then refused."""
+    shipped = (dataset / "demand.csv").read_bytes()
+
+    def zero(df):
+        df.loc[df["flow_id"] == "KZ>AZ_GRAIN", "to_annual"] = "0"
+
+    _edit(dataset, "trade_flow", zero)
+    with pytest.raises(InputError, match="to_annual"):
+        write_demand(dataset)
+    assert (dataset / "demand.csv").read_bytes() == shipped

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from karvan.errors import InputError, Problems, format_ids
+from karvan.errors import Problems, format_ids
 from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder
 from karvan.io.atomic import atomic_write_text
 from karvan.schema.text import id_list, read_text
@@ -125,9 +125,16 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
         confidence, assumptions without a method, unknown countries, zones, commodities,
         observations or sources, numbers that are not numbers, shares that do not sum to 1.
     """
+    from karvan.schema import Checker, family_schemas
+
     folder = Path(folder) if folder is not None else builtin_corridor_folder()
     inputs = folder / INPUT_FOLDER
     p = Problems(str(inputs))
+    # the inputs' schemas first, as load_corridor reads them: the generator writes only what
+    # the dataset would then accept (a value per tonne typed "1,000" fell back to commodity.csv's)
+    checker = Checker()
+    schemas = family_schemas("corridor")
+    checker.folder(folder, {name: schemas[name] for name in _REQUIRED if name in schemas})
     tables = {name: _read(inputs / f"{name}.csv", p) for name in _REQUIRED}
     ref = {name: _read(folder / f"{name}.csv", p) for name in _REF_REQUIRED}
     if any(t is None for t in (*tables.values(), *ref.values())):
@@ -198,8 +205,14 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
               f"{format_ids(sorted(set(unknown)))}).")
     # mix
     mix["share"] = pd.to_numeric(mix["share"], errors="coerce")
+    given = mix["value_usd_per_t"].str.strip() != ""
     mix["value_usd_per_t"] = pd.to_numeric(mix["value_usd_per_t"].replace("", np.nan),
                                            errors="coerce")
+    bad = given & mix["value_usd_per_t"].isna()  # not a number: it fell back to commodity.csv's
+    if bad.any():
+        p.add(f"trade_mix.csv: value_usd_per_t is not a number ({_lines(mix, bad)}); write it "
+              "in USD per tonne without separators (1000, not 1,000), or leave it blank for "
+              "the commodity's value in commodity.csv.")
     bad = ~np.isfinite(mix["share"]) | (mix["share"] < 0)
     if bad.any():
         p.add(f"trade_mix.csv: share must be a finite number >= 0 ({_lines(mix, bad)}).")
@@ -264,7 +277,8 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
               f"{format_ids(m.index[bad.to_numpy()] + 2)}: "
               f"{format_ids(m.loc[bad, 'flow_id'] + '/' + m.loc[bad, 'commodity_id'])}); "
               "without it their tonnes are unknown.")
-    p.raise_if_any()
+    # what the schemas find beyond the checks above (ranges, provenance values, ...), with them
+    checker.into(p)
     inp = DemandInputs(fl, mix, zs, en, zones, com, folder)
     # every flow that needs shares must find them
     missing = []
@@ -275,10 +289,46 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
                     groups, getattr(r, f"{side}_country"), r.commodity_id, side) is None:
                 missing.append(f"{getattr(r, f'{side}_country')}/{r.commodity_id}/{side}")
     if missing:
-        raise InputError([f"zone_share.csv: no zone shares for {format_ids(sorted(set(missing)))}"
-                          " (country/commodity/side); add a row group for the country with "
-                          "commodity * and side *."], str(inputs))
+        p.add(f"zone_share.csv: no zone shares for {format_ids(sorted(set(missing)))}"
+              " (country/commodity/side); add a row group for the country with commodity * and "
+              "side *.")
+    else:
+        _check_no_intrazonal(inp, p)
+    _check_shared_figures(fl, p)
+    p.raise_if_any()
     return inp
+
+
+def _check_no_intrazonal(inp: DemandInputs, p: Problems) -> None:
+    """A flow whose origin and destination zones overlap would put tonnes in a cell from a zone
+    to itself, which no link carries: the generator dropped them in silence (a share of
+    Nakhchivan among Azerbaijan's zones took 25 kt out of the Azerbaijan–Nakhchivan flows)."""
+    lost: dict[str, list[str]] = {}
+    for zo, zd, com, fid, t in _all_parts(inp):
+        if zo == zd and t > 0:
+            lost.setdefault(fid, []).append(f"{com} {t:,.0f} t in {zo}")
+    for fid, parts in lost.items():
+        p.add(f"trade_flow.csv: flow {fid} would start and end in the same zone ("
+              f"{'; '.join(parts)}), which no link carries; pin its origin_zone_id or "
+              "destination_zone_id, or give its countries zone shares (zone_share.csv) that do "
+              "not overlap.")
+
+
+def _check_shared_figures(fl: pd.DataFrame, p: Problems) -> None:
+    """Flows of one country pair that split one reported figure (same figure, year, basis and
+    source) must not take more than all of it: a flow copied under a new id counted twice."""
+    key = ["origin_country", "destination_country", "origin_zone_id", "destination_zone_id",
+           "figure", "year", "basis", "source"]
+    if not all(k in fl for k in key):
+        return
+    part = fl["direction_share"] * fl["scope_share"]
+    for _, g in fl.assign(_part=part).groupby(key, sort=False):
+        if len(g) > 1 and g["_part"].sum() > 1 + 1e-9:
+            where = _lines(fl, fl.index.isin(g.index))
+            p.add(f"trade_flow.csv: flows {format_ids(g['flow_id'])} ({where}) take {g['_part'].sum():.4g} of one figure ({g['figure'].iloc[0]:g}, "
+                  f"{g['year'].iloc[0]}, {g['source'].iloc[0]}): their direction_share x "
+                  "scope_share sum to more than 1, so some of it is counted twice; remove the "
+                  "copy or split the figure with shares that sum to at most 1.")
 
 
 def _check_provenance(name: str, df: pd.DataFrame, src_ids: set[str], p: Problems) -> None:
@@ -357,10 +407,10 @@ def _join(values) -> str:
     return ";".join(sorted(set(items)))
 
 
-def _cell_parts(inp: DemandInputs):
-    """Each flow's tonnes in each demand cell: ``(origin zone, destination zone, commodity,
-    flow_id, tonnes, origin zone_share row or None, destination zone_share row or None)``; a
-    flow's country-level tonnes split by its fixed zones or the zone shares of its countries."""
+def _zone_parts(inp: DemandInputs):
+    """Each flow's tonnes split by its fixed zones or the zone shares of its countries:
+    ``(origin zone, destination zone, commodity, flow_id, tonnes, origin zone_share row or
+    None, destination zone_share row or None)``, a zone to itself included."""
     ft = flow_tonnes(inp)
     flows = {r["flow_id"]: r for r in inp.flows.to_dict("records")}
     groups = _share_groups(inp.zone_shares)
@@ -373,13 +423,25 @@ def _cell_parts(inp: DemandInputs):
             if zone:
                 sides.append([(zone, 1.0, None)])
             else:
-                rows = _share_rows(groups, f[f"{side}_country"], com, side)
+                rows = _share_rows(groups, f[f"{side}_country"], com, side) or []
                 sides.append([(r["zone_id"], float(r["share"]), r) for r in rows])
         for zo, so, ro in sides[0]:
             for zd, sd, rd in sides[1]:
-                t = tonnes * so * sd
-                if zo != zd and t > 0:
-                    yield zo, zd, com, fid, t, ro, rd
+                yield zo, zd, com, fid, tonnes * so * sd, ro, rd
+
+
+def _all_parts(inp: DemandInputs):
+    """(origin zone, destination zone, commodity, flow_id, tonnes) of :func:`_zone_parts`."""
+    for zo, zd, com, fid, t, _, _ in _zone_parts(inp):
+        yield zo, zd, com, fid, t
+
+
+def _cell_parts(inp: DemandInputs):
+    """Each flow's tonnes in each demand cell: :func:`_zone_parts` without empty parts (and
+    without a zone to itself, which :func:`read_demand_inputs` refuses)."""
+    for part in _zone_parts(inp):
+        if part[0] != part[1] and part[4] > 0:
+            yield part
 
 
 def demand_differences(inputs: DemandInputs, demand: pd.DataFrame) -> pd.DataFrame:
