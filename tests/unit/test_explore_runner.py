@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -208,3 +209,59 @@ def test_an_experiment_whose_stored_design_differs_is_not_resumed(tmp_path):
     d.to_parquet(folder / "design.parquet")
     with pytest.raises(InputError, match="design stored with this experiment is not the one"):
         run_experiment(spec, inputs, draws=8, seed=1, workers=0, folder=folder, batch_size=1)
+
+
+def test_a_failed_or_interrupted_analysis_leaves_no_half_written_tables(tmp_path, monkeypatch):
+    """The analysis's tables are written together: interrupted on its first analysis an
+    experiment holds none of them (and is not complete); a failed analysis of a complete one
+    leaves every table it had, unchanged; the next analysis writes the whole new set."""
+    from karvan.explore import experiment as E
+    from karvan.explore.inputs import ranges_inputs
+    from karvan.explore.testfunctions import LinearModel
+
+    inputs = ranges_inputs({"a": (0.0, 2.0), "b": (10.0, 11.0)})
+    spec = [ModelSpec("lin", functools.partial(LinearModel, (3.0, -1.0)))]
+    folder = tmp_path / "e"
+    first = [Statement("y", "y > 0", "lin", "y", ">", 0.0)]
+    second = [Statement("y_big", "y > 100", "lin", "y", ">", 100.0)]
+    tables = {"bands.parquet", "bands.csv", "statements.csv", "sensitivity.csv",
+              "fan_chart.csv", "tornado.csv"}
+    real = E.atomic_write_text
+
+    def failing(error):
+        def write(path, text):
+            if Path(path).name == "sensitivity.csv":  # after bands and statements
+                raise error
+            real(path, text)
+        return write
+
+    def run(**kwargs):
+        return run_experiment(spec, inputs, draws=8, seed=1, workers=0, folder=folder,
+                              **kwargs)
+
+    monkeypatch.setattr(E, "atomic_write_text", failing(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        run(analyse=functools.partial(analyse_experiment, statements=first))
+    assert sorted(p.name for p in folder.iterdir()) == ["design.parquet", "draws",
+                                                         "inputs.csv", "manifest.json"]
+    exp = Experiment(folder)
+    assert exp.manifest()["status"] == "running"
+    monkeypatch.setattr(E, "atomic_write_text", real)
+    r = run(analyse=functools.partial(analyse_experiment, statements=first))
+    assert r.computed == 0 and exp.manifest()["status"] == "complete"
+    assert tables <= {p.name for p in folder.iterdir()}
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+    monkeypatch.setattr(E, "atomic_write_text", failing(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        analyse_experiment(exp, statements=second)
+    after = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["draws"]
+    assert list(exp.table("statements")["statement_id"]) == ["y"]
+
+    monkeypatch.setattr(E, "atomic_write_text", real)
+    analyse_experiment(exp, statements=second)
+    assert list(exp.table("statements")["statement_id"]) == ["y_big"]
+    assert list(pd.read_csv(folder / "sensitivity.csv")["statement_id"].unique()) == ["y_big"]
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["draws"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from karvan.explore.experiment import Experiment, write_csv_atomic, write_parquet_atomic
+from karvan.explore.experiment import Experiment
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,11 @@ def importance(sens: pd.DataFrame) -> pd.Series:
 def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = None,
                        option_names: dict[str, str] | None = None, top: int = 5) -> dict:
     """Write the bands, statements, sensitivity and chart tables of a complete experiment and
-    return them."""
+    return them.
+
+    The tables are written together (:meth:`~karvan.explore.experiment.Experiment.write_tables`):
+    an analysis that fails or is interrupted leaves the experiment's previous tables, every one.
+    """
     m = exp.manifest()
     draws = exp.draws()
     refs = {s: r for s, r in m.get("references", {}).items()}
@@ -337,16 +341,11 @@ def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = 
             order = importance(s).sort_values(ascending=False).index[:3]
             deciders.append("; ".join(s.loc[order, "factor"].astype(str)))
         st["deciding_inputs"] = deciders
-    write_parquet_atomic(b, exp.folder / "bands.parquet")
-    write_csv_atomic(b, exp.folder / "bands.csv")
-    write_csv_atomic(st, exp.folder / "statements.csv")
-    write_csv_atomic(sens, exp.folder / "sensitivity.csv")
-    fan = fan_chart_data(b)
-    tor = tornado_data(sens, top=top)
-    write_csv_atomic(fan, exp.folder / "fan_chart.csv")
-    write_csv_atomic(tor, exp.folder / "tornado.csv")
-    return {"bands": b, "statements": st, "sensitivity": sens, "fan_chart": fan,
-            "tornado": tor}
+    tables = {"bands": b, "statements": st, "sensitivity": sens, "fan_chart": fan_chart_data(b),
+              "tornado": tornado_data(sens, top=top)}
+    # every table computed, then written together: a failure leaves the previous set whole
+    exp.write_tables(tables, parquet=("bands",))
+    return tables
 
 
 def fan_chart_data(b: pd.DataFrame, outputs: tuple[str, ...] = WEST_OUTPUTS + (

@@ -12,10 +12,13 @@ store's ``runs/``, or the ``--out`` folder)::
                                        (``out:<output>``); draw -1 is the central case
     bands.parquet, bands.csv           one row per scenario and output: central, mean, p5, p50, p95
     statements.csv, sensitivity.csv    probabilities of statements, sensitivity indices
+    fan_chart.csv, tornado.csv         the chart tables
 
 Every file is written under a temporary name and renamed into place, so a batch file is whole or
 absent: an experiment killed at any moment keeps every batch written before, and the next run with
-the same settings (same ``config_hash``) skips those draws.
+the same settings (same ``config_hash``) skips those draws. The analysis's tables are written
+together (:meth:`Experiment.write_tables`): an analysis that fails or is interrupted leaves the
+tables of the one before, every one, or none if there was none.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError
-from karvan.io.atomic import atomic_file, atomic_write_text
+from karvan.io.atomic import atomic_file, atomic_files, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +136,19 @@ class Experiment:
         out = pd.concat(frames, ignore_index=True)
         return out.drop_duplicates(["scenario", "draw"]).sort_values(
             ["scenario", "draw"], ignore_index=True)
+
+    def write_tables(self, tables: dict[str, pd.DataFrame], *,
+                     parquet: tuple[str, ...] = ()) -> None:
+        """Write the tables of an analysis (``<name>.csv``, and ``<name>.parquet`` too for
+        those named in ``parquet``) into the folder, all together: staged, then renamed into
+        place in one last step. If any fails (Ctrl-C included) the folder keeps the tables it
+        had, every one, and none of these."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with atomic_files(self.folder) as stage:
+            for name, df in tables.items():
+                if name in parquet:
+                    write_parquet_atomic(df, stage / f"{name}.parquet")
+                write_csv_atomic(df, stage / f"{name}.csv")
 
     def table(self, name: str) -> pd.DataFrame:
         """A result table of a complete experiment (``bands``, ``statements``,

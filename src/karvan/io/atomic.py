@@ -1,8 +1,9 @@
 """The one atomic writer: folders and files appear whole or not at all.
 
-Everything karvan writes as a result goes through :func:`atomic_folder` (a folder of tables) or
+Everything karvan writes as a result goes through :func:`atomic_folder` (a folder of tables),
 :func:`atomic_file` (one file: a GeoPackage, an OMX file, a report), which write under a
-temporary name beside the target and rename it into place.
+temporary name beside the target and rename it into place, or :func:`atomic_files` (a set of
+files that must agree, in a folder that holds other things too: an experiment's analysis).
 """
 
 from __future__ import annotations
@@ -50,6 +51,62 @@ def atomic_folder(target: str | os.PathLike, *, overwrite: bool = True) -> Itera
     os.replace(tmp, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty staging folder inside ``folder``; on success every file written there
+    replaces its namesake in ``folder``, all of them in one last step.
+
+    For a set of files that must agree with each other in a folder that holds other files
+    too. On any exception (Ctrl-C included), in the block or during the last step, the staging
+    folder is removed and ``folder`` keeps its previous files, every one: the files to be
+    replaced are kept aside (a hard link, or a copy where links cannot be made) and put back if
+    a rename fails. Files of ``folder`` that are not staged are left alone. Only a process
+    killed (not interrupted) during the last step's renames can leave a mix, and hidden
+    ``.staging-*`` and ``.replaced-*`` folders inside ``folder``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.txt").write_text("old a")
+    >>> with atomic_files(d) as stage:
+    ...     _ = (stage / "a.txt").write_text("new a")
+    ...     _ = (stage / "b.txt").write_text("new b")
+    >>> sorted((p.name, p.read_text()) for p in d.iterdir())
+    [('a.txt', 'new a'), ('b.txt', 'new b')]
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
+    kept = None
+    try:
+        yield stage
+        names = sorted(p.name for p in stage.iterdir())
+        kept = Path(tempfile.mkdtemp(prefix=".replaced-", dir=folder))
+        old = [n for n in names if (folder / n).is_file()]
+        for n in old:
+            try:
+                os.link(folder / n, kept / n)
+            except OSError:  # a file system without hard links
+                shutil.copy2(folder / n, kept / n)
+        done: list[str] = []
+        try:
+            for n in names:
+                os.replace(stage / n, folder / n)
+                done.append(n)
+        except BaseException:
+            for n in reversed(done):
+                if n in old:
+                    os.replace(kept / n, folder / n)
+                else:
+                    (folder / n).unlink()
+            raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if kept is not None:
+            shutil.rmtree(kept, ignore_errors=True)
 
 
 def _umask() -> int:
