@@ -187,6 +187,58 @@ def test_morris_screening_of_a_linear_model(tmp_path):
     np.testing.assert_allclose(s["sigma"], 0.0, atol=1e-9)
 
 
+def test_a_morris_experiment_drawn_on_the_old_grid_is_refused_not_rescaled(tmp_path,
+                                                                            monkeypatch):
+    """An experiment records its design version. A Morris experiment stored before (no record)
+    is analysed as now when its points are at the strata centres; drawn on SALib's grid 0..1
+    (before the strata centres) its mu* would be rescaled by 4/3 for the other grid: refused,
+    with the remedy."""
+    import dataclasses
+
+    from karvan.explore import sampling
+    from karvan.explore.inputs import ranges_inputs
+    from karvan.explore.testfunctions import LinearModel
+
+    inputs = ranges_inputs({"a": (0.0, 2.0), "b": (10.0, 11.0), "c": (-5.0, 5.0)})
+    st = [Statement("y", "y > 0", "lin", "y", ">", 0.0)]
+    spec = [ModelSpec("lin", functools.partial(LinearModel, (3.0, -1.0, 0.0)))]
+
+    def unrecorded(folder):
+        exp = Experiment(folder)
+        m = exp.manifest()
+        assert m["design_version"] == sampling.DESIGN_VERSION == 2
+        del m["design_version"]  # as stored before the record
+        exp.write_manifest(m)
+        return exp
+
+    run_experiment(spec, inputs, draws=10, sampler="morris", seed=2, workers=0,
+                   folder=tmp_path / "centres")
+    s = analyse_experiment(unrecorded(tmp_path / "centres"), statements=st)["sensitivity"]
+    np.testing.assert_allclose(s.set_index("factor").loc[["x.a", "x.b", "x.c"], "mu_star"],
+                               [6.0, 1.0, 0.0], atol=1e-9)
+
+    def salib_grid(*args, **kwargs):
+        d = sampling.make_design(*args, **kwargs)
+        return dataclasses.replace(d, u=(d.u - 1 / 8) / (3 / 4))  # back to 0, 1/3, 2/3, 1
+
+    monkeypatch.setattr(R, "make_design", salib_grid)
+    run_experiment(spec, inputs, draws=10, sampler="morris", seed=2, workers=0,
+                   folder=tmp_path / "old")
+    monkeypatch.undo()
+    exp = unrecorded(tmp_path / "old")
+    assert sorted(np.unique(pd.read_parquet(tmp_path / "old" / "design.parquet").filter(
+        like="u:"))) == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0])
+    with pytest.raises(InputError, match=r"SALib's grid 0, 1/3, 2/3, 1 .* Run the experiment "
+                                         r"again"):
+        analyse_experiment(exp, statements=st)
+    assert not (tmp_path / "old" / "sensitivity.csv").exists()
+    m = exp.manifest()
+    m["design_version"] = 1
+    exp.write_manifest(m)
+    with pytest.raises(InputError, match="design version 1"):
+        analyse_experiment(exp, statements=st)
+
+
 def test_an_experiment_whose_stored_design_differs_is_not_resumed(tmp_path):
     """On resume the design is drawn again; points drawn otherwise (another SciPy or SALib)
     would be mixed with the stored ones."""

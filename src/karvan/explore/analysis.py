@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from karvan.errors import InputError
 from karvan.explore.experiment import Experiment
 
 log = logging.getLogger(__name__)
@@ -300,8 +301,19 @@ def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = 
 
     The tables are written together (:meth:`~karvan.explore.experiment.Experiment.write_tables`):
     an analysis that fails or is interrupted leaves the experiment's previous tables, every one.
+
+    Raises
+    ------
+    InputError
+        A Morris experiment whose design is not of this karvan's version
+        (:data:`~karvan.explore.sampling.DESIGN_VERSION`; one drawn on SALib's grid, before the
+        strata centres, must be run again), before anything is written.
     """
     m = exp.manifest()
+    design = pd.read_parquet(exp.folder / "design.parquet")
+    u = design[[c for c in design.columns if c.startswith("u:")]].to_numpy(dtype=float)
+    if m.get("sampler") == "morris":
+        _check_morris_design(exp, m, u)
     draws = exp.draws()
     refs = {s: r for s, r in m.get("references", {}).items()}
     for scen, ids in unconverged_draws(draws).items():
@@ -314,8 +326,6 @@ def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = 
     stmts = statements if statements is not None else default_statements(outs, refs,
                                                                           option_names)
     st, quantities = statement_table(draws, stmts, refs)
-    design = pd.read_parquet(exp.folder / "design.parquet")
-    u = design[[c for c in design.columns if c.startswith("u:")]].to_numpy(dtype=float)
     factors = [c[2:] for c in design.columns if c.startswith("u:")]
     groups = m.get("design_groups", factors)
     problem = {"num_vars": len(factors), "names": factors, "bounds": [[0.0, 1.0]] * len(factors)}
@@ -346,6 +356,43 @@ def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = 
     # every table computed, then written together: a failure leaves the previous set whole
     exp.write_tables(tables, parquet=("bands",))
     return tables
+
+
+def _check_morris_design(exp: Experiment, manifest: dict, u: np.ndarray) -> None:
+    """Refuse a Morris experiment whose design is not of this karvan's version
+    (:data:`~karvan.explore.sampling.DESIGN_VERSION`): its elementary effects would be scaled
+    for another grid. The version is the manifest's, or, for experiments stored before the
+    manifest recorded it, that of the stored design's levels.
+
+    Raises
+    ------
+    InputError
+        Another design version, or none that can be told; with the remedy.
+    """
+    from karvan.explore.sampling import DESIGN_VERSION, morris_design_version
+
+    version = manifest.get("design_version")
+    if version is None:
+        version = morris_design_version(u)
+    if version == DESIGN_VERSION:
+        return
+    again = ("Run the experiment again with this karvan (karvan explore ... --sampler morris "
+             "with a new --out folder) to analyse it.")
+    if version == 1:
+        why = ("its Morris design is on SALib's grid 0, 1/3, 2/3, 1 (design version 1, before "
+               "the grid moved to the centres of its strata): its inputs were drawn at the ends "
+               "of their distributions, and this karvan would scale its mu* and sigma for the "
+               "other grid (by 4/3).")
+    elif version is None:
+        why = ("its manifest records no design version and its stored design is on neither "
+               "Morris grid (the strata centres 1/8..7/8, or SALib's levels 0..1).")
+    else:
+        why = (f"its design is of version {version} (karvan "
+               f"{manifest.get('karvan_version', '?')} made it), which this karvan (design "
+               f"version {DESIGN_VERSION}) does not know; analyse it with the karvan that made "
+               "it.")
+        again = "Or run the experiment again with this karvan (a new --out folder)."
+    raise InputError(f"{exp.folder}: cannot analyse this experiment: {why} {again}")
 
 
 def fan_chart_data(b: pd.DataFrame, outputs: tuple[str, ...] = WEST_OUTPUTS + (

@@ -39,7 +39,13 @@ from karvan.explore.experiment import (
     write_parquet_atomic,
 )
 from karvan.explore.inputs import InputSet
-from karvan.explore.sampling import Design, check_design_args, make_design, n_groups
+from karvan.explore.sampling import (
+    DESIGN_VERSION,
+    Design,
+    check_design_args,
+    make_design,
+    n_groups,
+)
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +268,7 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
             exp.write_manifest({**cfg, "config_hash": chash, "status": "running",
                                 "created": datetime.now(timezone.utc).isoformat(),
                                 "n_draws": design.n, "design_groups": list(design.groups),
+                                "design_version": DESIGN_VERSION,
                                 "experiment_id": exp.folder.name})
         else:
             log.info("resuming experiment %s", exp.folder)
@@ -294,6 +301,8 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
             analyse(exp)
         m = exp.manifest()
         m.update(status="complete", completed=datetime.now(timezone.utc).isoformat())
+        # resumed, its stored design is the one drawn now (_check_stored_design)
+        m.setdefault("design_version", DESIGN_VERSION)
         exp.write_manifest(m)
     return ExperimentResult(exp, computed, n_resumed, time.perf_counter() - t0)
 

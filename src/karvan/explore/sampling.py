@@ -31,6 +31,12 @@ SAMPLERS = ("lhs", "sobol", "morris")
 GROUPINGS = ("factor", "field")
 #: levels of the Morris grid
 MORRIS_LEVELS = 4
+#: the version of the designs :func:`make_design` draws, recorded in an experiment's manifest
+#: (``design_version``): 2, the Morris grid at the centres of its strata; 1, before it, the Morris
+#: grid at SALib's levels 0, 1/3, 2/3, 1 (the ends of the distributions), whose elementary
+#: effects the analysis of version 2 would rescale wrongly. Latin hypercubes and Sobol designs
+#: are the same in both.
+DESIGN_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -143,6 +149,27 @@ def make_design(inputs: InputSet, sampler: str, draws: int, seed: int, *,
         u = 0.5 / MORRIS_LEVELS + u * (1.0 - 1.0 / MORRIS_LEVELS)
     return Design(sampler, int(draws), int(seed), np.ascontiguousarray(u, dtype=float),
                   tuple(inputs.factors), names, tuple(group_of))
+
+
+def morris_design_version(u: np.ndarray) -> int | None:
+    """The design version (:data:`DESIGN_VERSION`) of the points ``u`` of a Morris design,
+    read from its levels: 2 where every value is a centre of :data:`MORRIS_LEVELS` strata
+    (1/8, 3/8, 5/8, 7/8), 1 where every value is a level of SALib's grid (0, 1/3, 2/3, 1),
+    None where they are neither. For experiments stored before their manifest recorded it.
+
+    Examples
+    --------
+    >>> morris_design_version(np.array([[0.125, 0.625], [0.375, 0.875]]))
+    2
+    >>> morris_design_version(np.array([[0.0, 2 / 3], [1 / 3, 1.0]]))
+    1
+    """
+    n = MORRIS_LEVELS
+    u = np.asarray(u, dtype=float)
+    for version, levels in ((2, (np.arange(n) + 0.5) / n), (1, np.arange(n) / (n - 1))):
+        if np.isclose(u[..., None], levels, rtol=0.0, atol=1e-9).any(axis=-1).all():
+            return version
+    return None
 
 
 def _lhs(d: int, n: int, rng: np.random.Generator) -> np.ndarray:
