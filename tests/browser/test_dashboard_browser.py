@@ -124,6 +124,13 @@ def test_dashboard_runs_a_scenario_end_to_end(browser, server, shots):
     assert job.locator(".bar > div").get_attribute("style") == "width:100%"
     # the new run joins the stored runs
     page.wait_for_selector("table.runs tr[data-run*='no_astara']")
+    # the comparison preselected as karvan compare chooses it: the new run against the
+    # reference of its year, the baseline, and the note says so
+    page.wait_for_function("document.querySelector('#compare-note').textContent.includes("
+                           "'the like-year reference')")
+    assert "no_astara" in page.locator("#compare-b").input_value()
+    assert page.locator("#compare-a").input_value() == server["base_id"]
+    assert job.locator("select.cmp").input_value() == server["base_id"]
     page.locator("#borders tr[data-id='AZ-IR_ASTARA']").scroll_into_view_if_needed()
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / "karvan_dashboard.png"))

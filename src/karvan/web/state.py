@@ -20,6 +20,7 @@ from karvan.store import RunRecord, RunStore
 from karvan.web.experiments import ExperimentJobs
 from karvan.web.forms import MAX_YEAR
 from karvan.web.jobs import JobRegistry
+from karvan.web.pairs import Pair, compare_pair
 
 #: reports kept rendered in memory (runs never change once stored)
 REPORT_CACHE = 16
@@ -138,6 +139,21 @@ class Dashboard:
         with self._lock:
             self._status[parent] = out
         return out
+
+    def pair(self, a: str | None = None, b: str | None = None) -> Pair:
+        """Runs A and B to compare, B - A: those given, else the default of
+        :func:`karvan.web.pairs.compare_pair` (B's like-year reference as ``karvan compare``
+        chooses it), with the note ``karvan compare`` gives on them.
+
+        Raises
+        ------
+        NotFoundError
+            ``a`` or ``b`` is not a stored run.
+        """
+        for x in (a, b):
+            if x is not None:
+                self.run(x)  # the store's message: which store, and how to list its runs
+        return compare_pair(self.runs(), a=a, b=b, base_year=self.data().base_year)
 
     def runs(self) -> list[dict]:
         """The stored runs, oldest first, as the pages and the API show them."""

@@ -1,5 +1,6 @@
-"""Comparisons of two stored runs: a page with the report of both, and the differences as
-JSON."""
+"""Comparisons of two stored runs: a page with the report of both, the differences as JSON,
+and the pair the dashboard compares by default (a run and its like-year reference, as
+``karvan compare`` chooses it), with the note on what the difference measures."""
 
 from __future__ import annotations
 
@@ -18,17 +19,24 @@ router = APIRouter(tags=["compare"])
 State = Annotated[Dashboard, Depends(dashboard)]
 RunQuery = Annotated[str, Query(max_length=120, pattern=r"^[A-Za-z0-9_\-]+$",
                                 description="A stored run's id.")]
+OptionalRun = Annotated[str | None, Query(max_length=120, pattern=r"^[A-Za-z0-9_\-]+$",
+                                          description="A stored run's id; omitted: the "
+                                                      "default.")]
 
 
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(a: RunQuery, b: RunQuery, d: State, lang: Lang = "en") -> HTMLResponse:
-    """Run B against run A (the reference): both reports, with B's differences."""
+    """Run B against run A (the reference): both reports, with B's differences, and whether A
+    is of B's year (else the differences include the growth of demand in between)."""
     ra, rb = d.run(a), d.run(b)
     facts = [f"A (reference): {ra.scenario} · {ra.run_id}",
              f"B: {rb.scenario} · {rb.run_id}", "differences are B − A"]
+    note = d.pair(a, b).note
+    if note:
+        facts.append(note)
     return HTMLResponse(render(
         "viewer", heading=f"{rb.scenario} vs {ra.scenario}", langs=LANGS, lang=lang,
-        facts=facts, tables=[], run_id=rb.run_id, others=[],
+        facts=facts, tables=[], run_id=rb.run_id, others=[], other=None,
         src=f"/compare/report?a={ra.run_id}&b={rb.run_id}&lang={lang}"))
 
 
@@ -47,3 +55,13 @@ def api_compare(a: RunQuery, b: RunQuery, d: State,
               for k, v in diff.items()}
     return Response(json.dumps({"a": a, "b": b, **tables}, ensure_ascii=False),
                     media_type="application/json")
+
+
+@router.get("/api/compare/pair")
+def api_compare_pair(d: State, a: OptionalRun = None, b: OptionalRun = None) -> dict:
+    """Runs A and B to compare, B - A, and the note ``karvan compare`` gives on them (whether A
+    is B's like-year reference). B omitted: the newest run of a project scenario; A omitted: B's
+    like-year reference, else the reference of the nearest year, else the newest other run
+    (:func:`karvan.web.pairs.compare_pair`)."""
+    p = d.pair(a, b)
+    return {"a": p.a, "b": p.b, "like_year": p.like_year, "note": p.note}

@@ -17,10 +17,12 @@ State = Annotated[Dashboard, Depends(dashboard)]
 
 @router.get("/", response_class=HTMLResponse)
 def index(d: State) -> HTMLResponse:
-    """The dashboard: build and run a scenario, follow runs, compare and open stored runs."""
+    """The dashboard: build and run a scenario, follow runs, compare and open stored runs (the
+    comparison preselected: the newest project run against its like-year reference)."""
     scenarios = [load_scenario(n) for n in builtin_scenarios()]
     return HTMLResponse(render("index", store=str(d.store.root), runs=d.runs(),
-                               scenarios=scenarios, base_year=d.data().base_year))
+                               scenarios=scenarios, base_year=d.data().base_year,
+                               pair=d.pair()))
 
 
 @router.get("/fragments/runs", response_class=HTMLResponse)
@@ -32,4 +34,4 @@ def runs_fragment(d: State) -> HTMLResponse:
 @router.get("/fragments/run-options", response_class=HTMLResponse)
 def run_options_fragment(d: State) -> HTMLResponse:
     """The stored runs as ``<option>`` elements for the compare selectors."""
-    return HTMLResponse(render("run_options", runs=d.runs()))
+    return HTMLResponse(render("run_options", runs=d.runs(), selected=None))

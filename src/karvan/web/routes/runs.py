@@ -29,7 +29,8 @@ def frame_json(df) -> Response:
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(run_id: RunId, d: State, lang: Lang = "en") -> HTMLResponse:
-    """A run: its facts, its tables as CSV links and its report in a frame."""
+    """A run: its facts, its tables as CSV links and its report in a frame; the run to compare
+    it with is preselected as ``karvan compare`` chooses it (its like-year reference)."""
     rec = d.run(run_id)
     s = rec.summary
     facts = [f"run {rec.run_id}", f"{rec.scenario} · {s.get('year', '')}",
@@ -38,6 +39,7 @@ def run_page(run_id: RunId, d: State, lang: Lang = "en") -> HTMLResponse:
         "viewer", heading=f"{rec.scenario}: {rec.run_id}", langs=LANGS, lang=lang,
         facts=facts, tables=rec.table_names, run_id=rec.run_id,
         others=[r for r in d.runs() if r["run_id"] != rec.run_id],
+        other=d.pair(b=rec.run_id).a,
         src=f"/runs/{rec.run_id}/report?lang={lang}"))
 
 

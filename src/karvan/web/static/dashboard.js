@@ -73,8 +73,11 @@ async function start() {
 }
 
 let polling = null, known = {};
+let defaultA = {};  // a finished run's id -> the run it is compared with by default
 async function pollJobs() {
   const jobs = await (await fetch('/api/jobs')).json();
+  for (const j of jobs)  // a finished run is preselected against what karvan compare would choose
+    if (j.status === 'complete' && !(j.run_id in defaultA)) defaultA[j.run_id] = (await comparePair(j.run_id))?.a || '';
   $('#jobs').innerHTML = jobs.length ? '' : '<p class="muted">No runs started in this session yet.</p>';
   let active = false, finished = false;
   for (const j of jobs) {
@@ -92,6 +95,8 @@ async function pollJobs() {
       <span class="muted">compare with</span><select class="cmp">${runOptions(j.run_id)}</select>
       <button type="button" class="small go">Compare</button></div>`);
     if (j.status === 'failed') div.insertAdjacentHTML('beforeend', `<ul class="problems">${(j.problems.length ? j.problems : [j.error]).map(p => `<li>${esc(p)}</li>`).join('')}</ul>`);
+    const cmp = $('.cmp', div);
+    if (cmp && defaultA[j.run_id]) cmp.value = defaultA[j.run_id];
     const go = $('.go', div);
     if (go) go.onclick = () => { location.href = `/compare?a=${encodeURIComponent($('.cmp', div).value)}&b=${encodeURIComponent(j.run_id)}`; };
     $('#jobs').appendChild(div);
@@ -103,12 +108,32 @@ async function pollJobs() {
 function runOptions(exclude) {
   return $$('#compare-a option').filter(o => o.value !== exclude).map(o => o.outerHTML).join('');
 }
+// the pair of runs to compare (GET /api/compare/pair): B given or the newest project run, A
+// given or B's like-year reference as karvan compare chooses it, and the note on the pair
+async function comparePair(b = '', a = '') {
+  const q = new URLSearchParams();
+  if (b) q.set('b', b);
+  if (a) q.set('a', a);
+  const r = await fetch('/api/compare/pair?' + q);
+  return r.ok ? r.json() : null;
+}
+let aPicked = false;  // the user chose A: a new B no longer replaces it with B's reference
+async function updatePair() {
+  const p = await comparePair($('#compare-b').value, aPicked ? $('#compare-a').value : '');
+  if (!p) return;
+  if (p.a) $('#compare-a').value = p.a;
+  $('#compare-note').textContent = p.note;
+}
 async function refreshRuns() {
   $('#runs').innerHTML = await (await fetch('/fragments/runs')).text();
   const opts = await (await fetch('/fragments/run-options')).text();
   const a = $('#compare-a').value;
-  $('#compare-a').innerHTML = opts; $('#compare-b').innerHTML = opts;  // B: the newest run
-  if (a) $('#compare-a').value = a;
+  $('#compare-a').innerHTML = opts; $('#compare-b').innerHTML = opts;
+  defaultA = {};  // a new run may be the reference of an earlier one
+  const p = await comparePair();  // B: the newest project run
+  if (p && p.b) $('#compare-b').value = p.b;
+  if (aPicked && a) $('#compare-a').value = a;
+  await updatePair();
 }
 
 document.addEventListener('DOMContentLoaded', async () => {
@@ -118,7 +143,9 @@ document.addEventListener('DOMContentLoaded', async () => {
   $('#preview').onclick = preview;
   $('#run').onclick = start;
   $('#compare-go').onclick = () => { location.href = `/compare?a=${encodeURIComponent($('#compare-a').value)}&b=${encodeURIComponent($('#compare-b').value)}`; };
-  const ao = $$('#compare-a option'); if (ao.length > 1) $('#compare-a').value = ao[1].value;
+  // the page comes with the default pair selected; A follows B until the user picks A
+  $('#compare-a').onchange = () => { aPicked = true; updatePair(); };
+  $('#compare-b').onchange = updatePair;
   await pollJobs();
   document.body.dataset.ready = '1';
 });

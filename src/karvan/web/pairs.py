@@ -1,0 +1,94 @@
+"""Which two stored runs the dashboard compares, B - A, and what their difference measures.
+
+The default follows ``karvan compare B``: a project scenario is compared with the reference of
+its own year (:func:`karvan.scenario.reference.choose_reference`), and the note says whether the
+difference is the scenario's own effect or also holds the growth of demand between two years
+(:func:`karvan.scenario.reference.describe_comparison`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from karvan.errors import InputError, NotFoundError
+from karvan.scenario.reference import choose_reference, describe_comparison, is_reference
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """Runs A and B of a comparison B - A (run ids) and what it measures."""
+
+    a: str | None  # None: no run other than B is stored
+    b: str | None  # None: no run is stored
+    like_year: bool | None  # None: no pair, or a run's year is unknown
+    note: str  # what karvan compare prints on the pair; "" where like_year is None
+
+
+def compare_pair(runs: Sequence[Mapping], *, a: str | None = None, b: str | None = None,
+                 base_year: int = 2024) -> Pair:
+    """The pair of runs the dashboard compares, and the note ``karvan compare`` gives on it.
+
+    Parameters
+    ----------
+    runs
+        The stored runs, oldest first, each with ``run_id``, ``scenario`` and ``year`` (``None``
+        where unknown), as :meth:`karvan.web.state.Dashboard.runs` lists them.
+    a, b
+        Run ids the user picked; ``None`` for the default.
+    base_year
+        The dataset's base year (whose reference is ``baseline``).
+
+    Returns
+    -------
+    Pair
+        B: ``b``, or the newest run of a project scenario (not a reference), or with none, the
+        newest run. A: ``a``, or the run ``karvan compare B`` would choose, the newest run of
+        B's like-year reference, else of the reference of the nearest year. Where that rule
+        gives nothing (B is itself a reference, no reference is stored, B's year is unknown),
+        A is the newest other run, the dashboard's default before it knew of references.
+
+    Raises
+    ------
+    NotFoundError
+        ``a`` or ``b`` is not among ``runs``.
+    """
+    ids = [str(r["run_id"]) for r in runs]
+    for x in (a, b):
+        if x is not None and x not in ids:
+            raise NotFoundError(f"no run {x!r} among the {len(ids)} stored run(s); GET /api/runs "
+                                "lists them.")
+    if not runs:
+        return Pair(None, None, None, "")
+    by_id = {str(r["run_id"]): r for r in runs}
+    if b is None:
+        project = [r for r in runs if not is_reference(str(r["scenario"]))]
+        b = str((project or runs)[-1]["run_id"])
+    rb = by_id[b]
+    if a is None:
+        a = _reference_run(runs, rb, base_year)
+    if a is None:
+        a = next((str(r["run_id"]) for r in reversed(runs) if str(r["run_id"]) != b), None)
+    if a is None:
+        return Pair(None, b, None, "")
+    ra = by_id[a]
+    if ra["year"] is None or rb["year"] is None:
+        return Pair(a, b, None, "")
+    c = describe_comparison(str(ra["scenario"]), int(ra["year"]), str(rb["scenario"]),
+                            int(rb["year"]), base_year=base_year)
+    return Pair(a, b, c.like_year, c.note)
+
+
+def _reference_run(runs: Sequence[Mapping], rb: Mapping, base_year: int) -> str | None:
+    """The newest run of the reference ``karvan compare`` chooses for run ``rb``, or None."""
+    name = str(rb["scenario"])
+    if rb["year"] is None or is_reference(name):
+        return None
+    others = [r for r in runs if r["run_id"] != rb["run_id"] and r["year"] is not None]
+    # name -> year of its newest run, as karvan compare resolves a scenario name
+    available = {str(r["scenario"]): int(r["year"]) for r in others}
+    try:
+        ref = choose_reference(name, int(rb["year"]), available, base_year=base_year).reference
+    except InputError:
+        return None
+    return next((str(r["run_id"]) for r in reversed(others) if str(r["scenario"]) == ref), None)
