@@ -348,3 +348,19 @@ def test_ctrl_c_during_a_parallel_run_stops_the_workers(tmp_path, to_group, sign
         assert (out / name / "run.gpkg").is_file()
         assert f"done {name} " in stderr
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted([*listed, "runs"])
+
+
+def test_the_app_loads_after_its_module_was_imported_first():
+    """Importing ``karvan.cli._app`` (as a command module does) bound the package attribute
+    ``_app`` to that module, hiding the function of the same name that ``karvan.cli.app``
+    called: 'module' object is not callable, in whichever test or script came second."""
+    import subprocess
+    import sys
+
+    code = ("import karvan.cli.serve, karvan.cli\n"
+            "from karvan.cli import app\n"
+            "print(type(app).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Typer"

@@ -27,7 +27,7 @@ COMMANDS = ("assign", "calibrate", "compare", "data", "explore", "export", "repo
 __all__ = ["app", "main"]
 
 
-def _app():
+def _load_app():
     for name in COMMANDS:
         importlib.import_module(f"karvan.cli.{name}")
     from karvan.cli._app import app
@@ -45,7 +45,7 @@ def main() -> None:
 
         gc.freeze()  # as the full path does: no last collection walking every object
         sys.exit(code)
-    _app()
+    _load_app()
     from karvan.cli._app import main as full_main
 
     full_main()
@@ -53,7 +53,7 @@ def main() -> None:
 
 def __getattr__(name: str):
     if name == "app":
-        value = _app()
+        value = _load_app()
         globals()["app"] = value
         return value
     raise AttributeError(f"module 'karvan.cli' has no attribute {name!r}")
