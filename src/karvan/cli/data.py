@@ -85,3 +85,18 @@ def data_build_demand(
     out.print(f"wrote {path}: {len(dem):,} rows, {dem['tonnes_per_year'].sum() / 1e6:,.2f} Mt/yr "
               f"from {dem['flow_ids'].str.split(';').explode().nunique()} flows; "
               f"{int((dem['observed_ids'] != '').sum()):,} rows rest on observed.csv figures")
+
+
+@data_app.command("demand-tables")
+def data_demand_tables(
+    folder: Annotated[Path | None, typer.Option(help="A corridor dataset folder whose "
+                                                     "demand_inputs/ are read (default: built "
+                                                     "in).")] = None,
+) -> None:
+    """Print the demand's tables (flows, totals by country pair and commodity) as Markdown,
+    as docs/dataset.md shows them for the built-in dataset."""
+    import sys
+
+    from karvan.freight.demand_build import demand_tables_markdown
+
+    sys.stdout.write(demand_tables_markdown(folder))

@@ -550,6 +550,55 @@ def build_demand(folder: str | os.PathLike | None = None) -> pd.DataFrame:
     return out
 
 
+#: the markers around the generated tables in docs/dataset.md
+TABLES_BEGIN = "<!-- begin: karvan data demand-tables -->"
+TABLES_END = "<!-- end: karvan data demand-tables -->"
+
+
+def demand_tables_markdown(folder: str | os.PathLike | None = None) -> str:
+    """The demand's tables for the documentation, from the inputs of ``folder``: every flow
+    with its quantity, tonnes and commodities, the totals by country pair and by commodity of
+    the demand the inputs build, and the rows that rest on figures of ``observed.csv``.
+    ``docs/dataset.md`` holds them between :data:`TABLES_BEGIN` and :data:`TABLES_END` (a test
+    checks that they are what the shipped inputs give)."""
+    inp = read_demand_inputs(folder)
+    ft = flow_tonnes(inp)
+    dem = build_demand(folder)
+    zc = dict(zip(inp.zones["zone_id"], inp.zones["country"], strict=True))
+    lines = [f"**Flows** ({len(inp.flows)}; quantity = base-year tonnes or value after all "
+             "factors; t/yr = tonnes over all commodities; kt by commodity):", "",
+             "| flow | origin | destination | quantity | t/yr | by commodity (kt) | "
+             "rests on observed | confidence |", "|---|---|---|---|---|---|---|---|"]
+    for f in inp.flows.to_dict("records"):
+        rows = ft[ft["flow_id"] == f["flow_id"]]
+        q = float(rows["quantity"].iloc[0])
+        qty = f"{q / 1e9:.2f} bn USD" if f["basis"] == "usd" else f"{q / 1e6:.3f} Mt"
+        coms = ", ".join(f"{c} {t / 1e3:,.0f}" for c, t in
+                         zip(rows["commodity_id"], rows["tonnes_per_year"], strict=True))
+        obs = ", ".join(id_list(f["observed_ids"])) or "–"
+        lines.append(f"| {f['flow_id']} | {f['origin_zone_id'] or f['origin_country']} | "
+                     f"{f['destination_zone_id'] or f['destination_country']} | {qty} | "
+                     f"{rows['tonnes_per_year'].sum():,.0f} | {coms} | {obs} | "
+                     f"{f['confidence']} |")
+    pair = dem.assign(o=dem["origin_zone_id"].map(zc), d=dem["destination_zone_id"].map(zc))
+    tot = pair.groupby(["o", "d"])["tonnes_per_year"].sum().sort_values(ascending=False,
+                                                                        kind="stable")
+    lines += ["", f"**Totals by country pair** (Mt/yr, {len(dem):,} rows of `demand.csv` as the "
+              "inputs build it, before any OD estimate):", "", "| pair | Mt/yr |", "|---|---|"]
+    lines += [f"| {o} → {d} | {t / 1e6:.2f} |" for (o, d), t in tot.items()]
+    lines.append(f"| **total** | **{dem['tonnes_per_year'].sum() / 1e6:.2f}** |")
+    lines += ["", "| commodity | Mt/yr |", "|---|---|"]
+    lines += [f"| {c} | {t / 1e6:.2f} |" for c, t in
+              dem.groupby("commodity_id")["tonnes_per_year"].sum().items()]
+    rest = dem[dem["observed_ids"] != ""]
+    obs = sorted({o for v in rest["observed_ids"] for o in id_list(v)})
+    lines += ["", f"**Not independent of the demand.** {len(rest):,} demand rows "
+              f"({rest['tonnes_per_year'].sum() / 1e6:.1f} Mt) rest on figures that are also in "
+              "`observed.csv` (their `observed_ids`); those observations cannot check the "
+              "model: " + ", ".join(f"`{o}`" for o in obs) + "."]
+    return "\n".join(lines) + "\n"
+
+
 def demand_csv_text(demand: pd.DataFrame) -> str:
     """The bytes of ``demand.csv`` for a demand table: UTF-8, ``\\n`` line ends, no index."""
     buf = io.StringIO()
