@@ -91,6 +91,21 @@ class Demand:
                 f"demand names {len(unknown)} zones that are not in the network "
                 f"({format_ids(sorted(map(str, unknown)))}); add them as zones or drop the rows."
             )
+        if segment is not None:
+            seg = table[segment]
+            blank = table.index[seg.isna() | (seg.astype(str).str.strip() == "")]
+            if len(blank):
+                raise InputError(
+                    f"{len(blank)} demand rows have no {segment} (rows {format_ids(blank)}); "
+                    f"give each row its {segment}, or leave the column out for one matrix."
+                )
+            names = pd.Series(seg.unique()).astype(str)
+            same = names[names.duplicated()].unique()
+            if len(same):
+                raise InputError(
+                    f"demand {segment} values that differ only in type ({format_ids(same)}, "
+                    f"e.g. 1 and '1') would name one matrix; write each the same way."
+                )
         segs = [None] if segment is None else list(pd.unique(table[segment]))
         n = len(zone_ids)
         matrices = {}

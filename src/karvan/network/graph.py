@@ -135,7 +135,7 @@ def compile_graph(network: Network, *, check: bool = True) -> CompiledGraph:
 
     blocked = np.zeros(len(node_ids), dtype=np.bool_)
     if "passable" in nodes:
-        blocked = ~as_bool(nodes["passable"])
+        blocked = ~as_bool(nodes["passable"], blank=True)  # a blank cell: passable
     zones = net.zones
     return compile_arrays(
         node_ids=node_ids, link_ids=links.index.to_numpy(),
@@ -203,10 +203,29 @@ def compile_arrays(*, node_ids: np.ndarray, link_ids: np.ndarray, from_idx: np.n
     )
 
 
-def as_bool(col: pd.Series) -> np.ndarray:
+TRUE_SPELLINGS = ("true", "1", "1.0", "t", "yes", "y")
+FALSE_SPELLINGS = ("false", "0", "0.0", "f", "no", "n")
+_BLANKS = ("", "nan", "none", "<na>")
+
+
+def as_bool(col: pd.Series, *, blank: bool = False) -> np.ndarray:
     """A column of a link or node table read as booleans: true, 1, t, yes, y (any case) or a
-    boolean column's own values; anything else (blank included) is false."""
+    boolean column's own values; a blank cell is ``blank``; anything else is false
+    (:func:`bool_spelling_problems` names such cells)."""
     if col.dtype == bool:
         return col.to_numpy()
     s = col.astype(str).str.strip().str.lower()
-    return s.isin(["true", "1", "1.0", "t", "yes", "y"]).to_numpy()
+    out = s.isin(TRUE_SPELLINGS).to_numpy()
+    if blank:
+        out = out | (col.isna() | s.isin(_BLANKS)).to_numpy()
+    return out
+
+
+def bool_spelling_problems(col: pd.Series) -> pd.Index:
+    """The index of the cells of a true/false column that are neither a true nor a false
+    spelling nor blank."""
+    if col.dtype == bool:
+        return col.index[:0]
+    s = col.astype(str).str.strip().str.lower()
+    ok = s.isin(TRUE_SPELLINGS) | s.isin(FALSE_SPELLINGS) | s.isin(_BLANKS) | col.isna()
+    return col.index[~ok.to_numpy()]

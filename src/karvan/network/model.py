@@ -13,11 +13,13 @@ capacity           capacity in the unit demand is loaded in (> 0 where the delay
 length             length (long_length unit of the network; >= 0)
 toll               a money charge per unit of flow (>= 0)
 vdf                delay function: ``bpr``, ``conical`` or ``constant``
-alpha, beta        parameters of the delay function
+alpha, beta        parameters of the delay function (conical: leave beta blank, it is
+                   (2 alpha - 1) / (2 alpha - 2), the value that keeps the free-flow time)
 =================  ==========================================================================
 
 Node columns: ``x_coord``, ``y_coord``, ``zone_id`` (the zone whose centroid this node is, or
-empty), ``passable`` (False: a path may start or end here but not pass through).
+empty), ``passable`` (False: a path may start or end here but not pass through; a blank cell is
+passable).
 """
 
 from __future__ import annotations
@@ -81,8 +83,26 @@ class Network:
 def complete_links(links: pd.DataFrame) -> pd.DataFrame:
     """Fill the engine's link columns with their defaults where absent or blank."""
     links = links.copy()
+    # Spiess's conical function passes through the free-flow time only with
+    # beta = (2 alpha - 1) / (2 alpha - 2): a conical link without a beta gets that one, not the
+    # BPR default 4 (which gave -0.34 x the free-flow time at zero flow for alpha 4)
+    vdf = (links["vdf"].astype(str).str.strip().str.lower() if "vdf" in links
+           else pd.Series("bpr", index=links.index))
+    con = (vdf == "conical").to_numpy()
+    if con.any():
+        a = pd.to_numeric(links["alpha"], errors="coerce") if "alpha" in links else pd.Series(
+            LINK_DEFAULTS["alpha"], index=links.index)
+        b = (pd.to_numeric(links["beta"], errors="coerce") if "beta" in links
+             else pd.Series(np.nan, index=links.index))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            derived = (2 * a - 1) / (2 * a - 2)
+        links["beta"] = np.where(con & b.isna().to_numpy(), derived, b)
     for col, default in LINK_DEFAULTS.items():
-        if col not in links:
+        if col == "free_flow_time" and col not in links:
+            # no time column (a misnamed travel_time) is every link without a time, for
+            # check_network to name; a default of 0 made every route free and "converged"
+            links[col] = np.nan
+        elif col not in links:
             links[col] = default
         elif col == "free_flow_time":
             continue  # a blank time is an input problem (check_network), not a zero
@@ -107,6 +127,18 @@ def check_network(network: Network, *, where: str | None = None) -> None:
     if links.index.has_duplicates:
         dup = links.index[links.index.duplicated()].unique()
         problems.append(f"{len(dup)} duplicate link_id ({format_ids(dup)}); ids must be unique.")
+    from karvan.network.graph import bool_spelling_problems
+
+    for table, col, what in ((nodes, "passable", "node_id"), (links, "directed", "link_id")):
+        if col in table:
+            bad = bool_spelling_problems(table[col])
+            if len(bad):
+                vals = sorted({str(v) for v in table.loc[bad, col]})
+                problems.append(
+                    f"{len(bad)} rows have a {col} that is neither true nor false ({what} "
+                    f"{format_ids(bad)}: {format_ids(vals)}); write true or false (or leave it "
+                    f"blank: {'passable' if col == 'passable' else 'directed'})."
+                )
     known = set(nodes.index)
     for end in ("from_node_id", "to_node_id"):
         if end not in links:
@@ -143,7 +175,10 @@ def check_network(network: Network, *, where: str | None = None) -> None:
         if len(blank):
             problems.append(
                 f"{len(blank)} links have no free_flow_time (link_id {format_ids(blank)}); give "
-                "every link a time (or a length and free_speed in GMNS)."
+                "every link a time (or a length and free_speed in GMNS)"
+                + ("." if len(blank) < len(links) else
+                   f"; the link table has no time in any row (its columns: "
+                   f"{format_ids(map(str, links.columns))}).")
             )
     if "capacity" in links:
         zero = links.index[pd.to_numeric(links["capacity"], errors="coerce") == 0]
@@ -189,6 +224,17 @@ def check_network(network: Network, *, where: str | None = None) -> None:
                 problems.append(
                     f"{len(bad)} conical links have alpha <= 1 (link_id {format_ids(bad)}); "
                     "Spiess's conical function needs alpha > 1."
+                )
+            b = pd.to_numeric(links["beta"], errors="coerce")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                want = (2 * a - 1) / (2 * a - 2)
+            bad = links.index[con & (a > 1) & ~(np.abs(b - want) <= 1e-9 * np.abs(want))]
+            if len(bad):
+                problems.append(
+                    f"{len(bad)} conical links have a beta other than (2 alpha - 1) / (2 alpha - "
+                    f"2) (link_id {format_ids(bad)}); their time at zero flow is not the "
+                    "free-flow time (it can be negative). Leave beta blank for conical links: "
+                    "it is derived from alpha."
                 )
     zones = network.zones
     if zones.index.has_duplicates:
