@@ -30,6 +30,12 @@ class InputError(KarvanError, ValueError):
     violations
         The same problems one by one, with file, line, column and value, where the checker that
         found them keeps them (:class:`Violation`).
+
+    Attributes
+    ----------
+    located
+        Each problem with the source it was found in, as ``(source, problem)`` pairs: for an
+        error of several sources (:func:`raise_by_source`), the problem without its source.
     """
 
     def __init__(self, problems: str | Sequence[str], source: str | None = None, *,
@@ -39,6 +45,7 @@ class InputError(KarvanError, ValueError):
         self.problems: list[str] = list(problems)
         self.source = source
         self.violations: list[Violation] = list(violations)
+        self.located: list[tuple[str | None, str]] = [(source, p) for p in self.problems]
         head = f"{source}: " if source else ""
         if len(self.problems) == 1:
             msg = head + self.problems[0]
@@ -167,3 +174,35 @@ class Problems:
         """
         if self.items:
             raise cls(self.items, self.source, violations=self.violations)
+
+
+def raise_by_source(problems: Iterable[tuple[str | None, str]], *,
+                    violations: Sequence[Violation] = ()) -> None:
+    """Raise one :class:`InputError` of problems found in one or more sources (files), given as
+    ``(source, problem)`` pairs, if there is any: headed by the source where they all come from
+    one, else each problem led by its own. A problem given twice is shown once.
+
+    Raises
+    ------
+    InputError
+        When ``problems`` is not empty.
+
+    Examples
+    --------
+    >>> raise_by_source([("a.toml", "year: missing."), ("b.toml", "name: missing."),
+    ...                  ("a.toml", "year: missing.")])
+    Traceback (most recent call last):
+    ...
+    karvan.errors.InputError: 2 problems:
+      - a.toml: year: missing.
+      - b.toml: name: missing.
+    """
+    pairs = list(dict.fromkeys(problems))
+    if not pairs:
+        return
+    sources = {s for s, _ in pairs}
+    if len(sources) == 1:
+        raise InputError([p for _, p in pairs], next(iter(sources)), violations=violations)
+    error = InputError([f"{s}: {p}" if s else p for s, p in pairs], violations=violations)
+    error.located = pairs
+    raise error

@@ -140,6 +140,28 @@ def test_run_rejects_a_bad_scenario_and_writes_nothing(tmp_path):
     assert not (out / "bad").exists()
 
 
+def test_run_reports_every_bad_scenario_file_at_once(tmp_path):
+    """Two bad files among the scenarios: the problems of both, the schema's and the ids the
+    dataset lacks, in one error before any run (it stopped at the first file, and showed a
+    file's unknown ids only once its schema problems were fixed)."""
+    a = tmp_path / "a.toml"
+    a.write_text('name = "a"\nyear = 2030\ncolour = "red"\n[[modification]]\n'
+                 'action = "close"\nlinks = ["NO_SUCH_LINK"]\n')
+    b = tmp_path / "b.toml"
+    b.write_text('name = "b"\nyear = 2030\n[[modification]]\naction = "close"\n'
+                 'borders = ["NO-SUCH_BORDER"]\n')
+    out = tmp_path / "res"
+    r = runner.invoke(app, ["run", str(a), "baseline", str(b), "--out", str(out), "--quiet"],
+                      env=ENV)
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    assert "3 problems" in text
+    assert f"{a}: line 3, colour: unknown key" in text
+    assert f"{a}: line 4, modification[0] (close): unknown link ids NO_SUCH_LINK" in text
+    assert f"{b}: line 3, modification[0] (close): unknown border ids NO-SUCH_BORDER" in text
+    assert not out.exists()
+
+
 def test_data_sources_lists_every_source():
     r = runner.invoke(app, ["data", "sources"], env=ENV)
     assert r.exit_code == 0, r.output

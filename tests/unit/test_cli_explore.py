@@ -45,6 +45,23 @@ def test_bad_input_exits_2_before_any_work(args, match, tmp_path):
     assert not (tmp_path / "e").exists()
 
 
+def test_every_bad_scenario_file_is_reported_before_any_work(tmp_path):
+    """The problems of every scenario file, each named with its file (they were listed without
+    it), and the ids the dataset lacks with them (they came only when the models were built)."""
+    a = tmp_path / "a.toml"
+    a.write_text('name = "a"\nyear = 2030\n[[modification]]\naction = "paint"\n'
+                 'links = ["R_AZ_ALAT_OSMANLI"]\n')
+    b = tmp_path / "b.toml"
+    b.write_text('name = "b"\nyear = 2030\n[[modification]]\naction = "close"\n'
+                 'links = ["NO_SUCH_LINK"]\n')
+    code, text = run("explore", a, b, "--draws", "4", "--choice", "deterministic", "--out",
+                     tmp_path / "e")
+    assert code == 2, text
+    assert f"{a}: line 4, modification[0].action: Input should be 'open'" in text
+    assert f"{b}: line 3, modification[0] (close): unknown link ids NO_SUCH_LINK" in text
+    assert not (tmp_path / "e").exists()
+
+
 def test_a_small_experiment_in_process(tmp_path):
     code, text = run("explore", "baseline", "--draws", "2", "--choice", "deterministic",
                      "--workers", "0", "--out", tmp_path / "e", "--quiet")

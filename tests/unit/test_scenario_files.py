@@ -99,6 +99,87 @@ def test_unknown_links_are_reported_when_applied(tmp_path):
     assert "unknown border ids NO-SUCH_BORDER" in str(e.value)
 
 
+def test_schema_mistakes_and_unknown_ids_come_in_one_error(tmp_path):
+    """A file with a schema mistake and an unknown link id: both in one error where the dataset
+    is known, each with its file, line and fix (the unknown id came only once the schema
+    mistake was fixed). Without a dataset the file still reads."""
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario import read_scenario_file
+    from karvan.scenario.reference import load_scenario_or_reference
+
+    data = load_corridor()
+    p = write(tmp_path, "two", 'name = "two"\nyear = 2030\n'
+              '[[modification]]\naction = "close"\nlinks = ["R_IR_RASHT_ASTRA"]\n'
+              '[[modification]]\naction = "scale"\nlinks = ["R_AZ_ALAT_OSMANLI"]\n'
+              'field = "speed_kph"\nfactr = 2\n')
+    for load in (lambda: load_scenario(p, data=data),
+                 lambda: load_scenario_or_reference(str(p), data=data)):
+        with pytest.raises(InputError) as e:
+            load()
+        assert e.value.source == str(p)
+        first, second = e.value.problems
+        assert first == ("line 3, modification[0] (close): unknown link ids R_IR_RASHT_ASTRA "
+                         "(did you mean R_IR_RASHT_ASTARA?); give link_id values of link.csv.")
+        assert second.startswith("line 10, modification[1].factr: unknown key (did you mean "
+                                 "factor?); a modification's keys are action, links, borders")
+    # the schema alone, without the dataset
+    with pytest.raises(InputError) as e:
+        read_scenario_file(p)
+    assert len(e.value.problems) == 1 and "factr" in e.value.problems[0]
+    p.write_text(p.read_text().replace("factr", "factor"))
+    assert read_scenario_file(p).modification[0].links == ["R_IR_RASHT_ASTRA"]
+    assert load_scenario(p).name == "two"
+    with pytest.raises(InputError, match="unknown link ids R_IR_RASHT_ASTRA"):
+        load_scenario(p, data=data)
+
+
+def test_the_ids_of_every_modification_that_reads_are_checked(tmp_path):
+    """A modification that fails the schema does not stop the others' ids being checked, nor
+    its own where they are well typed."""
+    from karvan.freight.corridor import load_corridor
+
+    p = write(tmp_path, "m", 'name = "m"\nyear = 2030\ncolour = "red"\n'
+              '[[modification]]\naction = "close"\nlinks = "R_AZ_ALAT_OSMANLI"\n'
+              '[[modification]]\naction = "paint"\nlinks = ["NO_SUCH_A"]\n'
+              '[[modification]]\naction = "open"\nlinks = ["NO_SUCH_B"]\n'
+              '[[modification]]\naction = "demand_scale"\nfactor = "x"\n'
+              'commodity = "containrs"\n')
+    with pytest.raises(InputError) as e:
+        load_scenario(p, data=load_corridor())
+    got = e.value.problems
+    assert got[0].startswith("line 3, colour: unknown key")
+    assert got[1].startswith("line 6, modification[0].links: Input should be a valid list "
+                             "(got 'R_AZ_ALAT_OSMANLI')")
+    assert got[2].startswith("line 7, modification[1] (paint): unknown link ids NO_SUCH_A;")
+    assert got[3].startswith("line 8, modification[1].action: Input should be 'open'")
+    assert got[4].startswith("line 10, modification[2] (open): unknown link ids NO_SUCH_B;")
+    assert got[5].startswith("line 13, modification[3] (demand_scale): unknown commodity "
+                             "containrs (did you mean containers?)")
+    assert got[6].startswith("line 15, modification[3].factor: Input should be a valid number")
+    assert len(got) == 7
+
+
+def test_a_problem_is_named_in_its_own_file_and_place(tmp_path):
+    """A modification of a file that extends another is named by its place in its own file,
+    not by its position among the parents' modifications; a year the dataset does not cover
+    comes with the other problems."""
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    p = write(tmp_path, "child", 'name = "child"\nyear = 2090\nextends = "rasht_astara"\n'
+                                 '[[modification]]\naction = "close"\nlinks = ["NO_SUCH"]\n')
+    for check in (lambda: apply_scenario(data, load_scenario(p)),
+                  lambda: load_scenario(p, data=data)):
+        with pytest.raises(InputError) as e:
+            check()
+        assert e.value.source == str(p)
+        assert e.value.problems[0].startswith("year 2090 is outside 2014..2074")
+        assert e.value.problems[1].startswith("line 4, modification[0] (close): unknown link "
+                                              "ids NO_SUCH;")
+        assert len(e.value.problems) == 2
+
+
 def test_modification_applies_from_its_year(tmp_path):
     from karvan.freight.corridor import load_corridor
     from karvan.scenario.apply import apply_scenario

@@ -62,11 +62,7 @@ def run(
     from karvan.scenario import builtin_scenarios
     from karvan.scenario._signals import sigterm_raises
     from karvan.scenario.batch import run_scenarios, usable_cpus
-    from karvan.scenario.reference import (
-        load_scenario_or_reference,
-        report_references,
-        with_references,
-    )
+    from karvan.scenario.reference import load_scenarios, report_references, with_references
     from karvan.scenario.run import CHOICE_TABLES, corridor_choice
     from karvan.scenario.summary import summary_tables
 
@@ -82,7 +78,8 @@ def run(
     store_dir = store if store is not None else out_dir
     dataset = load_corridor(data)
     names = [str(s) for s in scenarios] if scenarios else builtin_scenarios()
-    specs = [load_scenario_or_reference(n, base_year=dataset.base_year) for n in names]
+    # every file's problems, schema and ids in the dataset, in one error
+    specs = load_scenarios(names, dataset)
     added: set[str] = set()
     if not scenarios:
         # every project scenario gets the reference of its own year (karvan.scenario.reference);

@@ -180,7 +180,7 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
     """
     from karvan.freight.corridor import load_corridor
     from karvan.scenario import builtin_scenarios, load_scenario
-    from karvan.scenario.reference import load_scenario_or_reference
+    from karvan.scenario.reference import load_scenarios
 
     choice = check_choice(choice)
     data = load_corridor() if data is None else data
@@ -192,14 +192,7 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
     if select:
         inputs = inputs.select(select)
     names = list(scenarios) if scenarios else builtin_scenarios()
-    problems, specs = [], []
-    for n in names:
-        try:
-            specs.append(load_scenario_or_reference(n, base_year=data.base_year))
-        except InputError as e:
-            problems.extend(e.problems)
-    if problems:
-        raise InputError(problems)
+    specs = load_scenarios(names, data)
     base = load_scenario("baseline")
     refs: dict[str, Any] = {}
     for s in specs:
@@ -228,7 +221,7 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
     option_names = {}
     if data.folder is not None and (data.folder / "route_option.csv").is_file():
         ro = read_frame(data.folder / "route_option.csv", blank_as_nan=True)
-        option_names = dict(zip(ro["option_id"], ro["name"]))
+        option_names = dict(zip(ro["option_id"], ro["name"], strict=True))
     return run_experiment(model_specs, inputs, draws=draws, sampler=sampler, seed=seed,
                           groups=groups, workers=workers, scheduler=scheduler, client=client,
                           folder=out, store=store, batch_size=batch_size, config=dataset,

@@ -8,12 +8,13 @@ anything reaches a solver.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from karvan.errors import InputError, format_ids
+from karvan.errors import format_ids, raise_by_source
 from karvan.freight.corridor import (  # noqa: F401 (most_specific_rule: re-exported)
     YEARS_AFTER_BASE,
     YEARS_BEFORE_BASE,
@@ -22,7 +23,7 @@ from karvan.freight.corridor import (  # noqa: F401 (most_specific_rule: re-expo
     most_specific_rules,
 )
 from karvan.freight.costs import TARIFF_FACTOR
-from karvan.scenario.spec import Scenario
+from karvan.scenario.spec import Modification, Place, Scenario
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -36,38 +37,86 @@ class ScenarioInputs:
     bans: tuple = ()  # (frozenset of link ids, frozenset of od countries) in force
 
 
-def _targets(links: pd.DataFrame, mod, i: int, problems: list[str]) -> pd.Index:
-    ids = pd.Index(mod.links)
-    unknown = ids.difference(links.index)
-    if len(unknown):
-        problems.append(f"modification[{i}] ({mod.action}): unknown link ids "
-                        f"{format_ids(unknown)}.")
-    sel = links.index[links.index.isin(ids)]
-    if mod.borders:
-        bid = links["border_id"] if "border_id" in links else pd.Series(index=links.index,
-                                                                           dtype=object)
-        known = set(bid.dropna())
-        bad = [b for b in mod.borders if b not in known]
-        if bad:
-            problems.append(f"modification[{i}] ({mod.action}): unknown border ids "
-                            f"{format_ids(bad)}.")
-        sel = sel.union(links.index[bid.isin(mod.borders)])
+def _targets(links: pd.DataFrame, mod) -> pd.Index:
+    """The links a modification acts on (what it names that the dataset lacks is reported by
+    :func:`_reference_problems`)."""
+    sel = links.index[links.index.isin(mod.links)]
+    if mod.borders and "border_id" in links:
+        sel = sel.union(links.index[links["border_id"].isin(mod.borders)])
     if mod.countries:
-        known = set(links["country"].dropna())
-        bad = [c for c in mod.countries if c not in known]
-        if bad:
-            problems.append(f"modification[{i}] ({mod.action}): no links in countries "
-                            f"{format_ids(bad)}.")
         m = links["country"].isin(mod.countries)
         if mod.modes:
-            bad_modes = sorted(set(mod.modes) - set(links["mode"]))
-            if bad_modes:
-                problems.append(f"modification[{i}] ({mod.action}): unknown modes "
-                                f"{format_ids(bad_modes)}; the links have "
-                                f"{format_ids(sorted(set(links['mode'])))}.")
             m &= links["mode"].isin(mod.modes)
         sel = sel.union(links.index[m])
     return sel
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What a scenario file may name in a dataset."""
+
+    links: frozenset
+    borders: frozenset
+    link_countries: frozenset
+    modes: frozenset
+    zone_countries: frozenset
+    commodities: tuple
+
+    @classmethod
+    def of(cls, data: CorridorData) -> _Known:
+        links = data.links
+        borders = links["border_id"].dropna() if "border_id" in links else []
+        return cls(frozenset(links.index), frozenset(borders),
+                   frozenset(links["country"].dropna()), frozenset(links["mode"].dropna()),
+                   frozenset(data.zone_country().values()), tuple(data.commodity_ids))
+
+
+def _unknown(bad: list, known) -> str:
+    """``bad`` named, with the nearest known spelling of each that has one."""
+    import difflib
+
+    near = [(b, m[0]) for b in bad[:5]
+            if (m := difflib.get_close_matches(str(b), list(map(str, known)), n=1, cutoff=0.8))]
+    if not near:
+        return format_ids(bad)
+    if len(bad) == 1:
+        return f"{format_ids(bad)} (did you mean {near[0][1]}?)"
+    return (f"{format_ids(bad)} (did you mean "
+            f"{', '.join(f'{m} for {b}' for b, m in near)}?)")
+
+
+def _reference_problems(known: _Known, mod) -> list[str]:
+    """What ``mod`` names that the dataset does not have, each with where to find the right
+    name."""
+    out = []
+
+    def missing(values, have) -> list:
+        return list(dict.fromkeys(v for v in values if v not in have))
+
+    if bad := missing(mod.links, known.links):
+        out.append(f"unknown link ids {_unknown(bad, known.links)}; give link_id values of "
+                   "link.csv.")
+    if bad := missing(mod.borders, known.borders):
+        out.append(f"unknown border ids {_unknown(bad, known.borders)}; give border_id values "
+                   f"of link.csv ({format_ids(sorted(known.borders), 8)}).")
+    if bad := missing(mod.countries, known.link_countries):
+        out.append(f"no links in countries {format_ids(bad)}; the links' countries are "
+                   f"{format_ids(sorted(known.link_countries), 30)}.")
+    if bad := missing(mod.modes, known.modes):
+        out.append(f"unknown modes {_unknown(bad, known.modes)}; the links have "
+                   f"{format_ids(sorted(known.modes))}.")
+    if bad := missing(mod.od_countries, known.zone_countries):
+        out.append(f"od_countries {format_ids(bad)} are not countries of the zones "
+                   f"({format_ids(sorted(known.zone_countries), 30)}).")
+    if mod.commodity is not None and mod.commodity not in known.commodities:
+        out.append(f"unknown commodity {_unknown([mod.commodity], known.commodities)}; the "
+                   f"commodities of commodity.csv are {', '.join(known.commodities)}.")
+    for label in ("origin_country", "destination_country"):
+        value = getattr(mod, label)
+        if value is not None and value not in known.zone_countries:
+            out.append(f"{label} {value!r} is not a country of the zones "
+                       f"({format_ids(sorted(known.zone_countries), 30)}).")
+    return out
 
 
 def level_rows(data: CorridorData, demand: pd.DataFrame, year: int) -> np.ndarray:
@@ -115,32 +164,100 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
         Listing every problem together: a year outside the base year -10/+50, references to
         links, borders, countries, modes or commodities that do not exist, and values the
         modifications or the growth to the scenario year leave outside the tables' schemas, each
-        named with its modification.
+        named with its file, line and modification.
     """
-    from karvan.schema import Checker, load_schema
+    inputs, problems, violations = _apply(data, scenario, warn=True)
+    raise_by_source(problems, violations=violations)
+    return inputs
 
-    problems: list[str] = []
+
+def scenario_problems(data: CorridorData, scenario: Scenario, *,
+                      unparsed: Sequence[tuple[Place, Modification]] = ()
+                      ) -> list[tuple[str, str]]:
+    """What :func:`apply_scenario` would report, without raising or warning.
+
+    Parameters
+    ----------
+    data, scenario
+        The dataset and the scenario (its modifications that passed the scenario schema).
+    unparsed
+        Modifications of the scenario's files that failed the schema, built from their
+        well-typed ids (:func:`karvan.scenario.load_scenario` with ``data``): their ids are
+        checked too.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(file, problem)`` pairs, the problem named by its line and modification; empty if the
+        scenario applies cleanly.
+
+    Examples
+    --------
+    >>> from karvan.freight.corridor import load_corridor
+    >>> from karvan.scenario import load_scenario
+    >>> scenario_problems(load_corridor(), load_scenario("rasht_astara"))
+    []
+    """
+    _, problems, _ = _apply(data, scenario, warn=False)
+    known = _Known.of(data)
+    top = str(scenario.path) if scenario.path else scenario.name
+    for place, mod in unparsed:
+        what = f" ({mod.action})" if mod.action else ""
+        problems.extend((str(place.file) if place.file else top, f"{place.label()}{what}: {m}")
+                        for m in _reference_problems(known, mod))
+    return problems
+
+
+def _where(scenario: Scenario, i: int) -> tuple[str, str]:
+    """The file of modification ``i`` of ``scenario`` and its place there."""
+    top = str(scenario.path) if scenario.path else scenario.name
+    if i < len(scenario.places):
+        place = scenario.places[i]
+        return (str(place.file) if place.file else top), place.label()
+    return top, f"modification[{i}]"
+
+
+def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
+           ) -> tuple[ScenarioInputs, list[tuple[str, str]], list]:
+    """The scenario's tables, its problems as ``(file, problem)`` pairs and their violations;
+    modifications that change nothing are warned about if ``warn``."""
+    from karvan.schema import load_schema
+
+    problems: list[tuple[str, str]] = []
+    violations: list = []
+    top = str(scenario.path) if scenario.path else scenario.name
     lo, hi = data.base_year - YEARS_BEFORE_BASE, data.base_year + YEARS_AFTER_BASE
-    if not lo <= scenario.year <= hi:
-        raise InputError(f"year {scenario.year} is outside {lo}..{hi}, the years this dataset "
-                         f"supports (base year {data.base_year}, growth rates not extrapolated "
-                         f"beyond {YEARS_AFTER_BASE} years ahead or {YEARS_BEFORE_BASE} back).",
-                         str(scenario.path) if scenario.path else scenario.name)
+    year = scenario.year
+    if not lo <= year <= hi:
+        problems.append((top, f"year {year} is outside {lo}..{hi}, the years this dataset "
+                              f"supports (base year {data.base_year}, growth rates not "
+                              f"extrapolated beyond {YEARS_AFTER_BASE} years ahead or "
+                              f"{YEARS_BEFORE_BASE} back)."))
+        year = min(max(year, lo), hi)  # the other checks still run, on the nearest year
     links = data.links.copy()
     demand = data.demand[["origin_zone_id", "destination_zone_id", "commodity_id",
                           "tonnes_per_year"]].copy()
-    demand["tonnes_per_year"] = demand["tonnes_per_year"] * growth_factors(data, demand,
-                                                                           scenario.year)
-    checker = Checker()
+    demand["tonnes_per_year"] = demand["tonnes_per_year"] * growth_factors(data, demand, year)
     link_schema = load_schema("corridor/link")
     demand_schema = load_schema("corridor/demand")
-    _recheck(checker, demand_schema, demand, demand.index, "tonnes_per_year",
-             f"demand grown to {scenario.year}", id_field=None)
+
+    def recheck(file, schema, table, rows, field, label, id_field):
+        msgs, found = _recheck(schema, table, rows, field, label, id_field=id_field)
+        problems.extend((file, m) for m in msgs)
+        violations.extend(found)
+
+    if year == scenario.year:
+        recheck(top, demand_schema, demand, demand.index, "tonnes_per_year",
+                f"demand grown to {year}", None)
+    known = _Known.of(data)
     zc = data.zone_country()
     log = []
     bans: list = []
     for i, mod in enumerate(scenario.modifications):
         active = mod.in_force(scenario.year)
+        file, place = _where(scenario, i)
+        wrong = _reference_problems(known, mod)
+        problems.extend((file, f"{place} ({mod.action}): {m}") for m in wrong)
         if mod.action == "demand_scale":
             sel = np.ones(len(demand), dtype=bool)
             if mod.origin_country:
@@ -148,32 +265,20 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
             if mod.destination_country:
                 sel &= demand["destination_zone_id"].map(zc).eq(mod.destination_country).to_numpy()
             if mod.commodity:
-                if mod.commodity not in set(data.commodity_ids):
-                    problems.append(f"modification[{i}] (demand_scale): unknown commodity "
-                                    f"{mod.commodity!r}.")
                 sel &= (demand["commodity_id"] == mod.commodity).to_numpy()
-            for label, value in (("origin_country", mod.origin_country),
-                                 ("destination_country", mod.destination_country)):
-                if value and value not in set(zc.values()):
-                    problems.append(f"modification[{i}] (demand_scale): {label} {value!r} is not "
-                                    f"a country of the zones ({format_ids(sorted(set(zc.values())), 20)}).")
-            if not sel.any() and not problems:
-                problems.append(f"modification[{i}] (demand_scale): its filters match no demand.")
+            if not sel.any() and not wrong:
+                problems.append((file, f"{place} (demand_scale): its filters match no demand."))
             if active:
                 demand.loc[sel, "tonnes_per_year"] *= mod.factor
-                _recheck(checker, demand_schema, demand, demand.index[sel], "tonnes_per_year",
-                         f"modification[{i}] (demand_scale x {mod.factor:g})", id_field=None)
+                recheck(file, demand_schema, demand, demand.index[sel], "tonnes_per_year",
+                        f"{place} (demand_scale x {mod.factor:g})", None)
             log.append((i, mod.action, mod.year, active, f"{int(sel.sum())} demand rows",
                         mod.factor, mod.source, mod.note))
             continue
-        sel = _targets(links, mod, i, problems)
-        if mod.action == "ban_transit":
-            unknown = sorted(set(mod.od_countries) - set(zc.values()))
-            if unknown:
-                problems.append(f"modification[{i}] (ban_transit): od_countries "
-                                f"{format_ids(unknown)} are not countries of the zones.")
+        sel = _targets(links, mod)
         if active and len(sel):
-            _warn_no_effect(links, sel, mod, i, scenario)
+            if warn:
+                _warn_no_effect(links, sel, mod, scenario, file, place)
             if mod.action == "open":
                 links.loc[sel, "status"] = "open"
             elif mod.action == "close":
@@ -201,23 +306,18 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
                 bans.append((frozenset(sel), frozenset(mod.od_countries)))
             if mod.action in ("set", "scale"):
                 how = f"= {mod.value:g}" if mod.action == "set" else f"x {mod.factor:g}"
-                _recheck(checker, link_schema, links, sel, mod.field,
-                         f"modification[{i}] ({mod.action} {mod.field} {how})",
-                         id_field="link_id")
+                recheck(file, link_schema, links, sel, mod.field,
+                        f"{place} ({mod.action} {mod.field} {how})", "link_id")
         value = mod.value if mod.action == "set" else mod.factor
         log.append((i, mod.action, mod.year, active, ";".join(map(str, sel)), value, mod.source,
                     mod.note))
-    problems.extend(checker.errors())
-    if problems:
-        where = str(scenario.path) if scenario.path else scenario.name
-        raise InputError(problems, where, violations=[v for v in checker.violations
-                                                      if v.severity == "error"])
     applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "value",
                                          "source", "note"])
-    return ScenarioInputs(scenario, links, demand, applied, tuple(bans))
+    return ScenarioInputs(scenario, links, demand, applied, tuple(bans)), problems, violations
 
 
-def _warn_no_effect(links: pd.DataFrame, sel, mod, i: int, scenario: Scenario) -> None:
+def _warn_no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
+                    place: str) -> None:
     """Warn (:class:`~karvan.freight.corridor.CorridorWarning`) about the links of an active
     modification it cannot change: opening an open link, closing one not in use, a sailing
     frequency on a link that is not a ferry or sea link (only those wait for a sailing). Links
@@ -227,7 +327,8 @@ def _warn_no_effect(links: pd.DataFrame, sel, mod, i: int, scenario: Scenario) -
 
     from karvan.freight.corridor import CorridorWarning
 
-    where = f"{scenario.name}: modification[{i}] ({mod.action}"
+    top = str(scenario.path) if scenario.path else scenario.name
+    where = f"{scenario.name}: {'' if file == top else file + ': '}{place} ({mod.action}"
     status = links.loc[sel, "status"].astype(str)
     idle = []
     if mod.action == "open":
@@ -263,14 +364,14 @@ def _warn_no_effect(links: pd.DataFrame, sel, mod, i: int, scenario: Scenario) -
                       stacklevel=3)
 
 
-def _recheck(checker, schema, table: pd.DataFrame, rows, field: str, label: str, *,
-             id_field: str | None) -> None:
-    """Check ``rows`` of a changed table against its schema and keep the errors in ``field``,
-    reported under ``label`` (the modification that made them)."""
+def _recheck(schema, table: pd.DataFrame, rows, field: str, label: str, *,
+             id_field: str | None) -> tuple[list[str], list]:
+    """Check ``rows`` of a changed table against its schema: the messages and violations of the
+    errors in ``field``, reported under ``label`` (the modification that made them)."""
     from karvan.schema import Checker
 
     if not len(rows):
-        return
+        return [], []
     part = table.loc[rows]
     part = part.reset_index() if id_field and part.index.name == id_field else part
     if id_field is None and "origin_zone_id" in part:  # a demand row is named by its key
@@ -280,6 +381,8 @@ def _recheck(checker, schema, table: pd.DataFrame, rows, field: str, label: str,
         id_field = "od"
     sub = Checker()
     sub.table(schema, part, name=label, id_field=id_field)
+    out = Checker()
     for v in sub.violations:
         if v.severity == "error" and v.column == field:
-            checker.add(v)
+            out.add(v)
+    return out.errors(), list(out.violations)

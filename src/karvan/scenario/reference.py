@@ -21,8 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from karvan.errors import InputError
-from karvan.freight.corridor import reference_name  # noqa: F401 (re-exported)
+from karvan.errors import InputError, raise_by_source
+from karvan.freight.corridor import (
+    CorridorData,
+    reference_name,  # noqa: F401 (re-exported)
+)
 from karvan.scenario.spec import Scenario, builtin_scenarios, load_scenario
 
 BASELINE = "baseline"
@@ -197,10 +200,11 @@ def with_references(scenarios: Sequence[Scenario], *, base_year: int = 2024
     return out
 
 
-def load_scenario_or_reference(name: str, *, base_year: int = 2024) -> Scenario:
-    """A scenario file or built-in scenario (:func:`~karvan.scenario.load_scenario`), or the
-    reference of a year by the name ``karvan run`` gives it (``reference_2028``,
-    ``backcast_2023``; :func:`reference_scenario`).
+def load_scenario_or_reference(name: str, *, base_year: int = 2024,
+                               data: CorridorData | None = None) -> Scenario:
+    """A scenario file or built-in scenario (:func:`~karvan.scenario.load_scenario`, checked
+    against ``data`` where given), or the reference of a year by the name ``karvan run`` gives
+    it (``reference_2028``, ``backcast_2023``; :func:`reference_scenario`).
 
     Raises
     ------
@@ -208,9 +212,31 @@ def load_scenario_or_reference(name: str, *, base_year: int = 2024) -> Scenario:
         Neither: ``load_scenario``'s error.
     """
     try:
-        return load_scenario(name)
+        return load_scenario(name, data=data)
     except InputError:
         m = re.fullmatch(r"(?:reference|backcast)_(\d{4})", str(name))
         if m is None or reference_name(int(m.group(1)), base_year=base_year) != name:
             raise
         return reference_scenario(int(m.group(1)), base_year=base_year)
+
+
+def load_scenarios(names: Sequence[str], data: CorridorData) -> list[Scenario]:
+    """The scenarios of a batch (:func:`load_scenario_or_reference`), each checked against
+    ``data``: the problems of every file in one error, not those of the first bad file only.
+
+    Raises
+    ------
+    InputError
+        Every problem of every scenario, each named by its file, line and field or
+        modification (a parent shared by several scenarios is reported once).
+    """
+    problems: list[tuple[str | None, str]] = []
+    specs = []
+    for n in names:
+        try:
+            specs.append(load_scenario_or_reference(str(n), base_year=data.base_year,
+                                                    data=data))
+        except InputError as e:
+            problems.extend(e.located)
+    raise_by_source(problems)
+    return specs

@@ -1,7 +1,11 @@
 """Scenario files: a base year plus an ordered list of dated modifications, in TOML.
 
 The one place where pydantic is used: files are validated at load time and every problem is
-reported with the file and the field (``modification[2].field``).
+reported with the file, the line and the field (``line 12, modification[2].field``). Given the
+dataset (``load_scenario(path, data=...)``, as ``karvan run`` does), loading also checks what the
+modifications name (links, borders, countries, modes, commodities) and what they make of the
+tables, and reports those problems in the same error as the file's own, for every modification
+that can be read (:func:`karvan.scenario.apply.scenario_problems`).
 
 .. code-block:: toml
 
@@ -20,24 +24,33 @@ reported with the file and the field (``modification[2].field``).
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from karvan.errors import InputError, shorten
+from karvan.errors import InputError, raise_by_source, shorten
+
+if TYPE_CHECKING:
+    from karvan.freight.corridor import CorridorData
 
 SETTABLE_FIELDS = ("capacity_tpy", "dwell_h", "tariff_usd_per_tkm", "tariff_usd_per_t",
                    "fee_usd_per_t", "speed_kph", "length_km", "frequency_per_week")
 #: years a scenario file may name; a dataset narrows this to its base year -10/+50
-#: (:data:`karvan.freight.corridor.YEARS_BEFORE_BASE`, :data:`~karvan.freight.corridor.YEARS_AFTER_BASE`)
+#: (:data:`karvan.freight.corridor.YEARS_BEFORE_BASE`,
+#: :data:`~karvan.freight.corridor.YEARS_AFTER_BASE`)
 YEAR_MIN, YEAR_MAX = 2000, 2100
 #: largest factor of a scale or demand_scale: a thousandfold change is already beyond any plan
 FACTOR_MAX = 1000.0
+#: keys of a modification that name what the dataset has, list-valued and text-valued
+REFERENCE_LISTS = ("links", "borders", "countries", "modes", "od_countries")
+REFERENCE_TEXTS = ("origin_country", "destination_country", "commodity")
 
 
 class Modification(BaseModel):
@@ -144,8 +157,23 @@ class ScenarioFile(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """Where a modification is written: its file, its position among the file's
+    ``[[modification]]`` tables (from 0) and the line of its header, where known."""
+
+    file: Path | None
+    index: int
+    line: int | None = None
+
+    def label(self) -> str:
+        """``"line 12, modification[2]"``: the modification's place within its file."""
+        return (f"line {self.line}, " if self.line else "") + f"modification[{self.index}]"
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
-    """A scenario with its parents resolved: the modifications in the order they apply."""
+    """A scenario with its parents resolved: the modifications in the order they apply, and
+    where each is written (``places``, parallel to ``modifications`` where known)."""
 
     name: str
     title: str
@@ -154,18 +182,21 @@ class Scenario:
     modifications: tuple[Modification, ...]
     chain: tuple[str, ...]
     path: Path | None = None
+    places: tuple[Place, ...] = ()
 
     def active(self) -> list[Modification]:
         """Modifications in force in the scenario year."""
         return [m for m in self.modifications if m.in_force(self.year)]
 
     def to_dict(self) -> dict:
+        """The scenario as plain data (a run's manifest keeps it)."""
         return {"name": self.name, "title": self.title, "description": self.description,
                 "year": self.year, "chain": list(self.chain),
                 "modifications": [m.model_dump(exclude_none=True) for m in self.modifications]}
 
 
 def builtin_scenario_folder() -> Path:
+    """Folder of the built-in scenario files."""
     return Path(str(resources.files("karvan") / "data" / "scenarios"))
 
 
@@ -178,36 +209,45 @@ def builtin_scenarios() -> list[str]:
 
 
 def read_scenario_file(path: str | os.PathLike) -> ScenarioFile:
-    """Parse and validate one scenario file."""
-    path = Path(path)
-    from karvan.schema import read_text
+    """Parse and validate one scenario file (without a dataset: the ids it names are checked
+    by :func:`load_scenario` given ``data``, or when the scenario is applied).
 
-    if not path.is_file():
-        raise InputError(f"scenario file not found: {path}")
-    try:
-        raw = tomllib.loads(read_text(path))
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{path.name}: not valid TOML ({shorten(e, 200)}).") from None
-    try:
-        spec = ScenarioFile.model_validate(raw)
-    except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"])
-            loc = loc.replace(".[", "[")
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] in ("finite_number",):
-                msg += f" (got {shorten(err.get('input'))})"
-            problems.append(f"{loc or 'file'}: {msg}")
-        raise InputError(problems, str(path)) from None
-    return spec
+    Raises
+    ------
+    InputError
+        The file is missing or not TOML, or breaks the scenario schema: every problem, each with
+        its line and field and what to write instead.
+    """
+    parsed = _parse(Path(path))
+    if parsed.problems or parsed.spec is None:
+        raise InputError(parsed.problems, str(parsed.path))
+    return parsed.spec
 
 
-def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None = None
-                  ) -> Scenario:
+def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None = None,
+                  data: CorridorData | None = None) -> Scenario:
     """Load a scenario by file path or by built-in name, resolving ``extends``.
 
     A parent is looked for beside the file first, then among the built-in scenarios.
+
+    Parameters
+    ----------
+    name_or_path
+        A ``.toml`` file or the name of a built-in scenario.
+    search
+        Folders to look for parents in (default: beside the file, then the built-in ones).
+    data
+        The dataset the scenario will run on. Given, the modifications that can be read are
+        checked against it as well (:func:`karvan.scenario.apply.scenario_problems`), so that a
+        file's schema problems and its unknown ids come in one error.
+
+    Raises
+    ------
+    InputError
+        Every problem of the scenario's files together: schema problems, an ``extends`` that
+        finds no file or makes a cycle, a name unlike its file's and, with ``data``, ids the
+        dataset does not have and values outside its tables' schemas. Each is named by its file,
+        line and field or modification.
     """
     p = Path(name_or_path)
     builtin = builtin_scenario_folder()
@@ -218,31 +258,201 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
                              f"are {', '.join(builtin_scenarios())}, or give a .toml file.")
         p = cand
     search = [p.parent, builtin] if search is None else search
-    chain: list[ScenarioFile] = []
-    paths: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    chain: list[_Parsed] = []
     cur: Path | None = p
     while cur is not None:
-        spec = read_scenario_file(cur)
-        if spec.name in [c.name for c in chain]:
-            raise InputError(f"{cur.name}: 'extends' makes a cycle: "
-                             f"{' -> '.join([c.name for c in chain] + [spec.name])}.")
-        if cur.stem != spec.name:
-            raise InputError(f"{cur.name}: name {spec.name!r} differs from the file name; make "
-                             "them equal so that 'extends' can find it.")
-        chain.append(spec)
-        paths.append(cur)
-        if spec.extends is None:
-            cur = None
-        else:
-            nxt = next((d / f"{spec.extends}.toml" for d in search
-                        if (d / f"{spec.extends}.toml").exists()), None)
-            if nxt is None:
-                raise InputError(f"{cur.name}: extends {spec.extends!r}, which is neither beside "
-                                 f"it nor built in ({', '.join(builtin_scenarios())}).")
-            cur = nxt
+        f = _parse(cur)
+        here = str(cur)
+        problems.extend((here, x) for x in f.problems)
+        names = [c.name for c in chain]
+        if f.name in names:
+            problems.append((here, f"'extends' makes a cycle: {' -> '.join([*names, f.name])}; "
+                                   "remove one of the extends."))
+            break
+        if f.given_name is not None and cur.stem != f.given_name:
+            problems.append((here, f"name {f.given_name!r} differs from the file name; make "
+                                   "them equal so that 'extends' can find it."))
+        chain.append(f)
+        cur = None
+        if f.extends is not None:
+            cur = next((d / f"{f.extends}.toml" for d in search
+                        if (d / f"{f.extends}.toml").exists()), None)
+            if cur is None:
+                problems.append((here, f"extends {f.extends!r}, which is neither beside it nor "
+                                       f"built in ({', '.join(builtin_scenarios())})."))
     top = chain[0]
-    mods: list[Modification] = []
-    for spec in reversed(chain):
-        mods.extend(spec.modification)
-    return Scenario(top.name, top.title or top.name, top.description, top.year, tuple(mods),
-                    tuple(s.name for s in chain), paths[0])
+    mods = [m for f in reversed(chain) for m in f.modifications]
+    year = top.year if top.year is not None else (data.base_year if data is not None
+                                                  else YEAR_MIN)
+    title = top.spec.title if top.spec is not None else ""
+    description = top.spec.description if top.spec is not None else ""
+    scenario = Scenario(top.name, title or top.name, description, year,
+                        tuple(m for _, m in mods), tuple(c.name for c in chain), p,
+                        tuple(pl for pl, _ in mods))
+    if data is not None:
+        from karvan.scenario.apply import scenario_problems
+
+        unparsed = [u for f in reversed(chain) for u in f.unparsed]
+        problems.extend(scenario_problems(data, scenario, unparsed=unparsed))
+    # read top-down: file by file (the scenario's first), each from its first line on
+    files = list(dict.fromkeys([str(f.path) for f in chain] + [f for f, _ in problems]))
+    raise_by_source(sorted(problems, key=lambda fp: (files.index(fp[0]), _line_in(fp[1]))))
+    return scenario
+
+
+# -- reading one file -------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*\[\[\s*modification\s*\]\]\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+_EXAMPLE = {"name": '"<the file name without .toml>"', "year": "<the scenario year>",
+            "action": '"open" (or close, set, scale, demand_scale, ban_transit)'}
+
+
+@dataclass(slots=True)
+class _Parsed:
+    """One scenario file as far as it can be read, and its problems (without the file name)."""
+
+    path: Path
+    raw: dict
+    spec: ScenarioFile | None
+    problems: list[str]
+    #: the modifications that pass the schema, with their places
+    modifications: list[tuple[Place, Modification]]
+    #: those that do not: what they name that is well typed, to be checked against a dataset
+    #: (built without validation, so their action may be anything)
+    unparsed: list[tuple[Place, Modification]]
+
+    @property
+    def given_name(self) -> str | None:
+        name = self.raw.get("name")
+        return name if isinstance(name, str) else None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name if self.spec is not None else (self.given_name or self.path.stem)
+
+    @property
+    def extends(self) -> str | None:
+        ext = self.raw.get("extends")
+        return ext if isinstance(ext, str) else None
+
+    @property
+    def year(self) -> int | None:
+        y = self.spec.year if self.spec is not None else self.raw.get("year")
+        return y if isinstance(y, int) and not isinstance(y, bool) and (
+            YEAR_MIN <= y <= YEAR_MAX) else None
+
+
+def _parse(path: Path) -> _Parsed:
+    """Read ``path`` as far as it goes: the problems of the file are collected, not raised.
+
+    Raises
+    ------
+    InputError
+        Only when the file is missing or cannot be read as text.
+    """
+    from karvan.schema import read_text
+
+    if not path.is_file():
+        raise InputError(f"scenario file not found: {path}")
+    text = read_text(path)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        return _Parsed(path, {}, None, [f"not valid TOML ({shorten(e, 200)})."], [], [])
+    lines = _key_lines(text)
+    rows = raw.get("modification")
+    rows = rows if isinstance(rows, list) else []
+    places = [Place(path, i, lines.get(("modification", i))) for i in range(len(rows))]
+    try:
+        spec = ScenarioFile.model_validate(raw)
+    except ValidationError as e:
+        out = _Parsed(path, raw, None, [_schema_problem(err, lines) for err in e.errors()],
+                      [], [])
+        for place, row in zip(places, rows, strict=True):
+            try:
+                out.modifications.append((place, Modification.model_validate(row)))
+            except ValidationError:
+                if isinstance(row, dict):
+                    out.unparsed.append((place, _references_of(row)))
+        return out
+    return _Parsed(path, raw, spec, [], list(zip(places, spec.modification, strict=True)), [])
+
+
+def _references_of(raw: dict) -> Modification:
+    """The keys of a modification that fails the schema that name things in the dataset, where
+    they are well typed, as a modification built without validation."""
+    keep: dict = {k: raw[k] for k in REFERENCE_LISTS if isinstance(raw.get(k), list)
+                  and all(isinstance(x, str) for x in raw[k])}
+    keep.update({k: raw[k] for k in REFERENCE_TEXTS if isinstance(raw.get(k), str)})
+    action = raw.get("action")
+    return Modification.model_construct(action=action if isinstance(action, str) else None,
+                                        **keep)
+
+
+def _key_lines(text: str) -> dict[tuple, int]:
+    """Line (from 1) of each top-level key, each ``[[modification]]`` header and each key
+    within one, as written in the usual layout of a scenario file (a key is looked up by its
+    pydantic location: ``("year",)``, ``("modification", 2)``, ``("modification", 2, "field")``).
+    Keys written otherwise (inline tables, dotted keys) have no line."""
+    out: dict[tuple, int] = {}
+    table: tuple | None = ()
+    n = -1
+    quote = None  # the delimiter of a multi-line string being read
+    for no, line in enumerate(text.splitlines(), 1):
+        if quote is not None:
+            if line.count(quote) % 2:
+                quote = None
+            continue
+        if _HEADER.match(line):
+            n += 1
+            table = ("modification", n)
+            out.setdefault(table, no)
+        elif line.lstrip().startswith("["):
+            table = None  # a table of no known meaning: the schema reports it
+        elif (m := _KEY.match(line)) and table is not None:
+            out.setdefault((*table, m.group(1)), no)
+        for q in ('"""', "'''"):
+            if line.count(q) % 2:
+                quote = q
+                break
+    return out
+
+
+def _line_in(problem: str) -> int:
+    """The line a problem message starts with (``"line 7, ..."``), 0 for a whole file's."""
+    m = re.match(r"line (\d+), ", problem)
+    return int(m.group(1)) if m else 0
+
+
+def _line_of(loc: tuple, lines: dict[tuple, int]) -> int | None:
+    for k in range(len(loc), 0, -1):
+        if loc[:k] in lines:
+            return lines[loc[:k]]
+    return None
+
+
+def _schema_problem(err: dict, lines: dict[tuple, int]) -> str:
+    """One pydantic error as ``"line 7, modification[1].factor: what is wrong; the fix"``."""
+    loc = tuple(err["loc"])
+    where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+    msg = err["msg"].removeprefix("Value error, ")
+    kind = err["type"]
+    key = loc[-1] if loc else None
+    if kind == "extra_forbidden":
+        model = Modification if len(loc) == 3 and loc[0] == "modification" else ScenarioFile
+        known = [k for k in model.model_fields if k != "modification"]
+        near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        what = ("a modification's keys are" if model is Modification else
+                "a scenario file's keys are")
+        msg = (f"unknown key{f' (did you mean {near[0]}?)' if near else ''}; {what} "
+               f"{', '.join(known)}"
+               + (" and [[modification]] tables" if model is ScenarioFile else "") + ".")
+    elif kind == "missing":
+        msg = f"missing; add {key} = {_EXAMPLE.get(str(key), '...')}."
+    elif "input" in err and not isinstance(err["input"], dict):
+        got = err["input"]
+        msg += f" (got {shorten(repr(got) if isinstance(got, str) else got)})"
+    line = _line_of(loc, lines)
+    return (f"line {line}, " if line else "") + f"{where or 'file'}: {msg}"
