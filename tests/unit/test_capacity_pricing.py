@@ -1,6 +1,11 @@
-"""The capacity LP solved by pricing gives the optimum of the whole LP, stated independently."""
+"""The capacity LP solved by pricing gives the optimum of the whole LP, stated independently:
+its least cost, flows within the capacities, and shadow prices that are an optimal dual of it
+(money per capacity unit), with two classes, undirected and parallel links and blocked zones."""
 
 from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -37,39 +42,80 @@ def _grid(rng, size=5):
     return Network(nodes, links), [z for z in corners.values()]
 
 
-def _naive_lp(net, zones, q, pen):
-    """The same LP, one commodity per OD pair (not per origin), all arcs, no pricing."""
-    links = net.links
-    node_ix = {n: i for i, n in enumerate(net.nodes.index)}
-    tail = links["from_node_id"].map(node_ix).to_numpy()
-    head = links["to_node_id"].map(node_ix).to_numpy()
-    cost = links["free_flow_time"].to_numpy()
-    zone_node = {z: node_ix[n] for n, z in net.nodes["zone_id"].dropna().items()}
-    n, m = len(node_ix), len(links)
-    ods = [(o, d, q[i, j]) for i, o in enumerate(zones) for j, d in enumerate(zones) if q[i, j]]
-    inc = sp.csr_matrix((np.r_[np.ones(m), -np.ones(m)], (np.r_[tail, head],
-                                                             np.r_[np.arange(m), np.arange(m)])),
-                        shape=(n, m))
-    k = len(ods)
-    a_eq = sp.block_diag([inc] * k, format="csr")
-    u = sp.lil_matrix((k * n, k))
-    b_eq = np.zeros(k * n)
-    for j, (o, d, qq) in enumerate(ods):
-        b_eq[j * n + zone_node[o]] += qq
-        b_eq[j * n + zone_node[d]] -= qq
-        u[j * n + zone_node[o], j] = 1.0
-        u[j * n + zone_node[d], j] = -1.0
-    a_eq = sp.hstack([a_eq, u.tocsr()], format="csr")
-    capped = np.flatnonzero(np.isfinite(links["capacity"].to_numpy()))
-    sel = sp.csr_matrix((np.ones(len(capped)), (np.arange(len(capped)), capped)),
-                        shape=(len(capped), m))
-    a_ub = sp.hstack([sel] * k + [sp.csr_matrix((len(capped), k))], format="csr")
-    c = np.r_[np.tile(cost, k), np.full(k, pen)]
-    bounds = np.c_[np.zeros(len(c)), np.r_[np.full(k * m, np.inf), [x[2] for x in ods]]]
-    res = linprog(c, A_ub=a_ub, b_ub=links["capacity"].to_numpy()[capped], A_eq=a_eq,
-                  b_eq=b_eq, bounds=bounds, method="highs")
-    assert res.status == 0
-    return res.fun
+@dataclass(frozen=True)
+class _Arcs:
+    """The whole LP as arrays, read from the tables without karvan: arc ``e`` runs from
+    ``tail[e]`` to ``head[e]`` (every link from -> to, then an undirected one to -> from, ``key``
+    naming it as (link_id, +1 or -1)); ``cost[k]`` is class k's money per unit on each arc."""
+
+    tail: np.ndarray
+    head: np.ndarray
+    key: list
+    cost: np.ndarray
+    cap: np.ndarray  # capacity units; inf where none
+    pce: np.ndarray
+    pen: np.ndarray
+    blocked: np.ndarray
+    pairs: list  # (class, origin node, destination node, demand)
+
+
+def _arcs_of(net, demand, classes, pen) -> _Arcs:
+    nodes, links = net.nodes, net.links
+    pos = {v: i for i, v in enumerate(nodes.index)}
+    fr = links["from_node_id"].map(pos).to_numpy()
+    to = links["to_node_id"].map(pos).to_numpy()
+    both = ~links["directed"].to_numpy(bool) if "directed" in links else np.zeros(len(fr), bool)
+    link = np.r_[np.arange(len(links)), np.flatnonzero(both)]
+    sense = np.r_[np.ones(len(links), int), -np.ones(both.sum(), int)]
+    cost = []
+    for c in classes:
+        money = np.zeros(len(links)) if c.link_cost is None else np.array(c.link_cost, float)
+        for col, w in c.cost_fields.items():
+            money += w * links[col].to_numpy(float)
+        cost.append((c.value_of_time * links["free_flow_time"].to_numpy(float) + money)[link])
+    cap = links["capacity"].to_numpy(float)[link]
+    blocked = (~nodes["passable"].to_numpy(bool) if "passable" in nodes
+               else np.zeros(len(nodes), bool))
+    at = {z: pos[v] for v, z in nodes["zone_id"].dropna().items()}
+    pairs = [(k, at[o], at[d], q)
+             for k, c in enumerate(classes)
+             for (i, o), (j, d) in itertools.product(enumerate(demand.zone_ids), repeat=2)
+             if o != d and (q := demand.matrices[c.demand][i, j]) > 0]
+    return _Arcs(tail=np.r_[fr, to[both]], head=np.r_[to, fr[both]],
+                 key=list(zip(links.index[link], sense, strict=True)), cost=np.array(cost),
+                 cap=np.where(np.isnan(cap), np.inf, cap), pce=np.array([c.pce for c in classes]),
+                 pen=np.array([pen[c.name] for c in classes]), blocked=blocked, pairs=pairs)
+
+
+def _reference_lp(p: _Arcs) -> tuple[float, np.ndarray]:
+    """The least cost and each arc's capacity dual (money per capacity unit, 0 where uncapped),
+    from one commodity per class and OD pair (karvan has one per class and origin), all arcs,
+    one linprog call. A pair's unserved demand is one more arc, straight from its origin to its
+    destination at the penalty; no flow leaves a blocked node other than the pair's origin."""
+    n, m = len(p.blocked), len(p.tail)
+    incidence = sp.csr_matrix((np.r_[np.ones(m), -np.ones(m)],
+                               (np.r_[p.tail, p.head], np.r_[np.arange(m), np.arange(m)])),
+                              shape=(n, m))
+    capped = np.flatnonzero(np.isfinite(p.cap))
+    pick = sp.csr_matrix((np.ones(len(capped)), (np.arange(len(capped)), capped)),
+                         shape=(len(capped), m + 1))
+    blocks, supply, cost, upper, load = [], [], [], [], []
+    for k, o, d, q in p.pairs:
+        ends = np.zeros(n)
+        ends[[o, d]] = 1.0, -1.0
+        blocks.append(sp.hstack([incidence, sp.csr_matrix(ends[:, None])]))
+        supply.append(q * ends)
+        cost.append(np.r_[p.cost[k], p.pen[k]])
+        upper.append(np.r_[np.where(p.blocked[p.tail] & (p.tail != o), 0.0, np.inf), np.inf])
+        load.append(p.pce[k] * pick)
+    res = linprog(np.concatenate(cost), A_ub=sp.hstack(load), b_ub=p.cap[capped],
+                  A_eq=sp.block_diag(blocks), b_eq=np.concatenate(supply),
+                  bounds=np.c_[np.zeros(len(p.pairs) * (m + 1)), np.concatenate(upper)],
+                  method="highs")
+    assert res.status == 0, res.message
+    dual = np.zeros(m)
+    dual[capped] = -res.ineqlin.marginals
+    return res.fun, dual
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -81,7 +127,9 @@ def test_priced_lp_reaches_the_optimum_of_the_whole_lp(seed):
     pen = 40.0
     r = solve_capacity_lp(net, Demand(tuple(zones), {"demand": q}), [TrafficClass()],
                           unserved_penalty=pen)
-    assert r.total_cost == pytest.approx(_naive_lp(net, zones, q, pen), rel=1e-7)
+    best, _ = _reference_lp(_arcs_of(net, Demand(tuple(zones), {"demand": q}), [TrafficClass()],
+                                     {"all": pen}))
+    assert r.total_cost == pytest.approx(best, rel=1e-7)
     cap = net.links["capacity"].to_numpy()
     ab = r.volume  # arcs are the links here (directed)
     fin = np.isfinite(cap[r.graph.arc_link])
@@ -139,3 +187,135 @@ def test_pricing_distances_equal_scipy_dijkstra(seed):
                                       reference(sources, reverse, False))
         np.testing.assert_array_equal(_dist(stars, w, ok, sources, reverse=reverse, each=True),
                                       reference(sources, reverse, True))
+
+
+def _two_classes(seed):
+    """A random network of 8 nodes and about 20 links, undirected ones and a few parallel pairs
+    among them, with tight capacities; zones A-D on four of its nodes, of which B and C are not
+    passable, and zone F at the end of a spur from B, so that only B can reach F and F only B
+    (every other pair of F is left unserved at the penalty). Two classes: ``a`` (value of time
+    1, pce 1, pays the toll) and ``b`` (value of time 3, pce 2.5, pays 0.5 per unit of length
+    and a random cost per link), over a demand whose zones are in another order than the
+    network's."""
+    rng = np.random.default_rng(seed)
+    ids = [f"v{i}" for i in range(8)] + ["far"]
+    zone = {"v0": "A", "v1": "B", "v2": "C", "v3": "D", "far": "F"}
+    nodes = pd.DataFrame({"zone_id": [zone.get(v) for v in ids],
+                          "passable": [v not in ("v1", "v2") for v in ids]},
+                         index=pd.Index(ids, name="node_id"))
+    m = 16
+    ends = np.array([rng.choice(8, 2, replace=False) for _ in range(m)])
+    ends = np.r_[ends, ends[:3]]  # three parallel links
+    n_links = len(ends)
+    links = pd.DataFrame({
+        "from_node_id": [ids[a] for a in ends[:, 0]] + ["v1"],
+        "to_node_id": [ids[b] for b in ends[:, 1]] + ["far"],
+        "directed": list(rng.random(n_links) < 0.5) + [False],
+        "free_flow_time": list(rng.uniform(0.5, 5, n_links)) + [1.0],
+        "capacity": list(np.where(rng.random(n_links) < 0.6, rng.integers(1, 8, n_links),
+                                  np.nan)) + [np.nan],
+        "toll": list(rng.uniform(0, 3, n_links)) + [0.5],
+        "length": list(rng.uniform(1, 10, n_links)) + [2.0],
+        "vdf": "constant",
+    }, index=pd.Index([f"e{i}" for i in range(n_links)] + ["spur"], name="link_id"))
+    zones = tuple(rng.permutation(list(zone.values())))
+    # whole numbers, like the capacities: ties, so that some shadow prices are not unique
+    a, b = rng.integers(0, 6, (5, 5)).astype(float), rng.integers(0, 3, (5, 5)).astype(float)
+    classes = [TrafficClass("a", "a", value_of_time=1.0, pce=1.0, cost_fields={"toll": 1.0}),
+               TrafficClass("b", "b", value_of_time=3.0, pce=2.5, cost_fields={"length": 0.5},
+                            link_cost=rng.uniform(0, 2, n_links + 1))]
+    return Network(nodes, links), Demand(zones, {"a": a, "b": b}), classes, {"a": 30.0, "b": 90.0}
+
+
+def _price_range(p: _Arcs, a: int, best: float, h: float = 1e-3) -> tuple[float, float]:
+    """The range of arc ``a``'s shadow price over the optimal duals: from the saving per unit of
+    ``h`` more capacity to the cost per unit of ``h`` less (one-sided differences of the
+    reference optimum, exact while no other price changes within ``h``)."""
+    def least(cap_a):
+        cap = p.cap.copy()
+        cap[a] = cap_a
+        return _reference_lp(replace(p, cap=cap))[0]
+
+    return (best - least(p.cap[a] + h)) / h, (least(p.cap[a] - h) - best) / h
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_capacity_lp_equals_an_independent_multicommodity_lp(seed):
+    net, demand, classes, pen = _two_classes(seed)
+    p = _arcs_of(net, demand, classes, pen)
+    best, dual = _reference_lp(p)
+    r = solve_capacity_lp(net, demand, classes, unserved_penalty=pen)
+    g = r.graph
+    at = {(link, int(sense)): a for a, (link, sense) in enumerate(zip(g.link_ids[g.arc_link],
+                                                                      g.arc_dir, strict=True))}
+    arc = np.array([at[key] for key in p.key])  # karvan's arc of each reference arc
+    assert sorted(arc) == list(range(g.n_arcs))
+    assert r.total_cost == pytest.approx(best, rel=1e-9)
+
+    # the flows cost what karvan says at the classes' own prices, and respect the capacities
+    flows = r.class_flows[:, arc]
+    unserved = r.unserved["unserved"] * r.unserved["class"].map(pen)
+    assert (p.cost * flows).sum() + unserved.sum() == pytest.approx(best, rel=1e-9)
+    volume = p.pce @ flows  # capacity units
+    np.testing.assert_allclose(r.volume[arc], volume, rtol=1e-12, atol=1e-12)
+    capped = np.isfinite(p.cap)
+    assert (volume[capped] <= p.cap[capped] * (1 + 1e-6)).all()
+    u = r.unserved.set_index(["class", "origin", "destination"])
+    cut_off = u.query("(origin == 'F' and destination != 'B') or "
+                      "(destination == 'F' and origin != 'B')")
+    np.testing.assert_allclose(cut_off["unserved"], cut_off["demand"])
+
+    # shadow prices, money per capacity unit: the reference's dual, or where the dual is not
+    # unique one that is as good
+    price = r.shadow_price[arc]
+    assert (price[~capped] == 0).all()
+    for a in np.flatnonzero(capped):
+        if price[a] != pytest.approx(dual[a], rel=1e-7, abs=1e-7):
+            low, high = _price_range(p, a, best)
+            assert low - 1e-6 <= price[a] <= high + 1e-6, (p.key[a], price[a], low, high)
+    # and together they are an optimal dual: the Lagrangian bound they give (capacities priced
+    # into the arc costs instead of imposed) reaches the optimum
+    priced = replace(p, cost=p.cost + p.pce[:, None] * price, cap=np.full(len(arc), np.inf))
+    bound = _reference_lp(priced)[0] - price[capped] @ p.cap[capped]
+    assert bound == pytest.approx(best, rel=1e-9)
+
+    # the draw exercises what it is for: prices that bind on both senses of undirected links,
+    # blocked zones and the pce weighing on the optimum, and a pair that capacity leaves partly
+    # unserved
+    senses = {int(s) for _link, s in np.array(p.key, dtype=object)[price > 0]}
+    assert (price > 0).sum() >= 3 and senses == {1, -1}
+    assert _reference_lp(replace(p, blocked=np.zeros_like(p.blocked)))[0] < best - 1
+    assert abs(_reference_lp(replace(p, pce=np.ones(2)))[0] - best) > 1
+    assert ((u["unserved"] > 1e-6) & (u["unserved"] < u["demand"] - 1e-6)).any()
+
+
+@pytest.mark.parametrize(("demand_b", "fast_a", "fast_b", "price", "total"),
+                         [(4.0, 2.0, 4.0, 2.0, 66.0), (6.0, 0.0, 4.8, 4.0, 92.0)])
+def test_toy_shadow_price_is_the_saving_per_capacity_unit(demand_b, fast_a, fast_b, price,
+                                                          total):
+    """Two links from A to B: fast (time 1, toll 2, 12 capacity units) and slow (time 5, no
+    toll, no capacity), 10 units of class a and some of class b, both paying the toll. Class a
+    (value of time 1, pce 1) pays 3 on the fast link and 5 on the slow one: it saves 2 per
+    capacity unit. Class b (value of time 3, pce 2.5) pays 5 and 15: it saves 10 per unit, 4 per
+    capacity unit, so b has the fast link first.
+
+    With 4 units of b (10 capacity units) a has the 2 left and is split between the links: one
+    more capacity unit moves one unit of a, the price is 2; total 4 x 5 + 2 x 3 + 8 x 5 = 66.
+    With 6 units of b (15 capacity units) b has 12 / 2.5 = 4.8 on the fast link and is split:
+    the price is 10 / 2.5 = 4 per capacity unit (not 10 per unit of b); total
+    4.8 x 5 + 1.2 x 15 + 10 x 5 = 92."""
+    nodes = pd.DataFrame({"zone_id": ["A", "B"]}, index=pd.Index(["A", "B"], name="node_id"))
+    links = pd.DataFrame({"from_node_id": "A", "to_node_id": "B", "free_flow_time": [1.0, 5.0],
+                          "toll": [2.0, 0.0], "capacity": [12.0, np.nan], "vdf": "constant"},
+                         index=pd.Index(["fast", "slow"], name="link_id"))
+    classes = [TrafficClass("a", "a", value_of_time=1.0, pce=1.0, cost_fields={"toll": 1.0}),
+               TrafficClass("b", "b", value_of_time=3.0, pce=2.5, cost_fields={"toll": 1.0})]
+    demand = Demand(("A", "B"), {"a": np.array([[0.0, 10.0], [0.0, 0.0]]),
+                                 "b": np.array([[0.0, demand_b], [0.0, 0.0]])})
+    r = solve_capacity_lp(Network(nodes, links), demand, classes)
+    fast = int(np.flatnonzero(r.graph.link_ids[r.graph.arc_link] == "fast")[0])
+    assert r.class_flows[:, fast] == pytest.approx([fast_a, fast_b], abs=1e-9)
+    assert r.volume[fast] == pytest.approx(12.0, rel=1e-12)
+    assert r.shadow_price[fast] == pytest.approx(price, rel=1e-9)
+    assert r.shadow_price[1 - fast] == 0.0
+    assert r.total_cost == pytest.approx(total, rel=1e-12)
