@@ -84,3 +84,44 @@ def test_csv_demand_for_a_tntp_network(tmp_path, tntp_dir):
     (tmp_path / "d.csv").write_text("origin,destination,volume\n1,2,6\n")
     p = read_problem(tntp_dir / "Braess-Example" / "Braess_net.tntp", tmp_path / "d.csv")
     assert p.demand.total() == 6.0
+
+
+def a_bypass(via_x_h: float, via_y_h: float, *, x_passable: bool = True) -> Network:
+    """A -> X -> B and A -> Y -> B, each route of two links of ``via_*_h`` hours each."""
+    nodes = pd.DataFrame({"zone_id": ["A", "B", None, None],
+                          "passable": [True, True, x_passable, True]},
+                         index=pd.Index(["A", "B", "X", "Y"], name="node_id"))
+    ends = {"ax": ("A", "X"), "xb": ("X", "B"), "ay": ("A", "Y"), "yb": ("Y", "B")}
+    links = pd.DataFrame({"from_node_id": [a for a, _ in ends.values()],
+                          "to_node_id": [b for _, b in ends.values()],
+                          "free_flow_time": [via_x_h, via_x_h, via_y_h, via_y_h],
+                          "capacity": 10.0, "alpha": 0.15, "beta": 4.0},
+                         index=pd.Index(list(ends), name="link_id"))
+    return Network(nodes, links)
+
+
+A_TO_B = Demand(("A", "B"), {"demand": np.array([[0.0, 5.0], [0.0, 0.0]])})
+
+
+def test_relative_gap_without_a_positive_shortest_path_total():
+    from karvan.assign.problem import relative_gap
+
+    assert relative_gap(12.0, 10.0) == pytest.approx(0.2)
+    assert relative_gap(0.0, 0.0) == 0.0             # no demand, or every route used is free
+    assert relative_gap(10.09, 0.0) == np.inf        # flows on a dear route beside a free one
+    assert relative_gap(1.0, -2.0) == np.inf
+
+
+def test_warm_start_onto_a_free_route_is_not_converged_until_it_moves():
+    # the bushes of a run where Y's route costs 5 h a link carry all 5 t via X (TSTT 10.09);
+    # on a network where Y's route costs nothing SPTT is 0, and the gap read 0 (converged at
+    # round 0 with every tonne on the dear route)
+    base = karvan.assign(a_bypass(1.0, 5.0), A_TO_B, gap=1e-10)
+    free = a_bypass(1.0, 0.0)
+    warm = karvan.assign(free, A_TO_B, gap=1e-10, warm_start=base)
+    cold = karvan.assign(free, A_TO_B, gap=1e-10)
+    flows = dict(zip(warm.graph.link_ids[warm.graph.arc_link], warm.flow, strict=True))
+    assert warm.converged and warm.iterations >= 1 and warm.gap == 0.0
+    assert flows == {"ax": 0.0, "xb": 0.0, "ay": 5.0, "yb": 5.0}
+    np.testing.assert_array_equal(warm.flow, cold.flow)
+    assert warm.convergence["relative_gap"].iloc[0] == np.inf

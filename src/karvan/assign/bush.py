@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from karvan.assign._workers import Workers, chunks_of
-from karvan.assign.problem import CHUNKS_PER_THREAD, SERIAL_WORK
+from karvan.assign.problem import CHUNKS_PER_THREAD, SERIAL_WORK, relative_gap
 
 #: work items per thread in a pass (taken from a counter inside the kernel, so they cost little)
 PASS_CHUNKS_PER_THREAD = 16
@@ -323,7 +323,7 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
         dt = prob.dtimes(v).copy()
         sptt = exact_sptt(t)
         tstt = float(sum(prob.pce[k] * np.dot(x[k], t + fixed[k]) for k in range(n_cls)))
-        rel_gap = (tstt - sptt) / sptt if sptt > 0 else 0.0
+        rel_gap = relative_gap(tstt, sptt)
         aec = (tstt - sptt) / prob.demand_total if prob.demand_total > 0 else 0.0
         obj = prob.objective(x, v)
         elapsed = _time.perf_counter() - t0
@@ -346,7 +346,8 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
         if need.any():
             pool.grow(need)
             need[:] = 0
-        threshold = 0.25 * rel_gap if it > 1 else 0.0
+        # (no threshold while the gap has no finite value: SPTT <= 0)
+        threshold = 0.25 * rel_gap if it > 1 and np.isfinite(rel_gap) else 0.0
         # the shift-only passes, up to the first that moves nothing, without a barrier between
         shifts += sweep(0, threshold, x, v, t, dt, n_pass=inner if it > 1 else 1)
     if not converged:

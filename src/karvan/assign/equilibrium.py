@@ -33,7 +33,7 @@ import numpy as np
 
 from karvan.assign.bush import solve_bush
 from karvan.assign.classes import TrafficClass
-from karvan.assign.problem import _Problem
+from karvan.assign.problem import _Problem, relative_gap
 from karvan.assign.result import AssignmentResult, IterationInfo
 from karvan.errors import ConvergenceWarning, InputError, NoPathError, format_ids
 
@@ -284,7 +284,7 @@ def _solve_on(prob: _Problem, workers, *, method: str, gap: float, max_iter: int
         sptt, _ = prob.aon(t, y, workers)
         j = rec.add_tree(t) if rec is not None else -1
         tstt = float(sum(prob.pce[k] * np.dot(x[k], t + prob.fixed[k]) for k in range(n_cls)))
-        rel_gap = (tstt - sptt) / sptt if sptt > 0 else 0.0
+        rel_gap = relative_gap(tstt, sptt)
         aec = (tstt - sptt) / prob.demand_total if prob.demand_total > 0 else 0.0
         obj = prob.objective(x, v)
         elapsed = _time.perf_counter() - t0

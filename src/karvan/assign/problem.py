@@ -181,6 +181,20 @@ class _Problem:
         return out
 
 
+def relative_gap(tstt: float, sptt: float) -> float:
+    """Relative gap ``(TSTT - SPTT) / SPTT`` of flows whose total cost is ``tstt`` against the
+    shortest-path total ``sptt``.
+
+    When SPTT <= 0 the ratio has no base: flows that cost more than the shortest paths
+    (TSTT > SPTT, for example flows left on a dearer route where a free one exists) get ``inf``
+    (not converged, whatever the target); 0 / 0 (no demand, or every route used costs nothing)
+    gets 0. A negative SPTT comes only from negative link times, which a network should not have.
+    """
+    if sptt > 0:
+        return (tstt - sptt) / sptt
+    return np.inf if tstt > sptt else 0.0
+
+
 def _zone_positions(graph: CompiledGraph, zone_ids: tuple) -> np.ndarray:
     """Positions of ``zone_ids`` among the graph's zones (the graph raises on unknown ids)."""
     lookup = {z: i for i, z in enumerate(graph.zone_ids.tolist())}

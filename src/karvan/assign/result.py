@@ -52,7 +52,8 @@ class AssignmentResult:
     objective
         Beckmann's objective at the returned flows (time units x capacity units).
     gap
-        Relative gap ``(TSTT - SPTT) / SPTT`` of the returned flows priced at their own costs.
+        Relative gap ``(TSTT - SPTT) / SPTT`` of the returned flows priced at their own costs
+        (``inf`` when SPTT <= 0 < TSTT, 0 when both are 0).
     aec
         Average excess cost ``(TSTT - SPTT) / demand``.
     converged
