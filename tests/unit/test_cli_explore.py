@@ -9,11 +9,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from karvan import Demand, assign
 from karvan.cli import app
 from karvan.errors import InputError
 from karvan.explore.corridor import build_corridor_model
 from karvan.explore.inputs import corridor_inputs
 from karvan.freight.corridor import load_corridor
+from karvan.paths import route_flows
 from karvan.paths.bush_sets import bush_route_sets
 from karvan.scenario import load_scenario
 
@@ -77,22 +79,39 @@ def test_a_small_experiment_in_process(tmp_path):
     assert code == 0 and "0 draws computed, 3 resumed" in text, text
 
 
-def test_route_set_statistics_of_one_bush_and_their_checks():
+def test_route_set_statistics_of_every_bush_and_their_checks():
+    # the route-set statistics of each bush against sums over its listed routes, on a demand
+    # whose zones run in the reverse of the graph's order (rows in the demand's order), at four
+    # times the tonnes so that some OD pairs split over several routes
     data = load_corridor()
     m = build_corridor_model(data, load_scenario("baseline"), corridor_inputs(data))
-    res = m.central
+    d = m.draw_arrays(None)
+    rev = np.arange(len(d.demand.zone_ids))[::-1]
+    demand = Demand(tuple(np.asarray(d.demand.zone_ids, dtype=object)[rev]),
+                    {n: 4.0 * mat[np.ix_(rev, rev)] for n, mat in d.demand.matrices.items()})
+    res = assign(d.graph, demand, classes=d.classes, gap=1e-8, max_iter=m.max_iter)
     g = res.graph
+    bs = res.bushes
+    assert bs.zone_ids == demand.zone_ids != tuple(g.zone_ids)
     member = m.outputs["member"]
-    w = np.vstack([g.length, g.length])
-    touch, wsum = bush_route_sets(res, 0, member, w)
-    assert touch.shape == (len(g.zone_ids), member.shape[0])
-    assert ((touch >= -1e-12) & (touch <= 1 + 1e-12)).all()
-    # each route lies in its countries: the country sets cover it, so the expected length
-    # over the countries is the route length, at least the shortest distance
-    n_c = len(m.outputs["countries"])
-    dem = res.bushes.demand[0]
-    j = int(np.argmax(dem))
-    assert wsum[j, :n_c, 0].sum() > 0
+    w = np.vstack([g.length, np.arange(g.n_arcs, dtype=float)])
+    routes = route_flows(res)
+    assert (routes["share"] < 0.99).sum() >= 50
+    by = {key: grp for key, grp in routes.groupby(["class", "origin"])}
+    zone_row = {z: j for j, z in enumerate(bs.zone_ids)}
+    for b in range(len(bs.bush_zone)):
+        touch, wsum = bush_route_sets(res, b, member, w)
+        assert touch.shape == (len(bs.zone_ids), member.shape[0])
+        want_touch = np.zeros_like(touch)
+        want_wsum = np.zeros_like(wsum)
+        grp = by[(res.classes[bs.bush_class[b]].name, bs.zone_ids[bs.bush_zone[b]])]
+        for r in grp.itertuples():
+            a = np.asarray(r.arcs)
+            want_touch[zone_row[r.destination]] += r.share * member[:, a].any(axis=1)
+            want_wsum[zone_row[r.destination]] += r.share * (member[:, a] @ w[:, a].T)
+        has = bs.demand[b] > 0
+        np.testing.assert_allclose(touch[has], want_touch[has], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(wsum[has], want_wsum[has], rtol=1e-9, atol=1e-6)
     with pytest.raises(InputError, match="columns"):
         bush_route_sets(res, 0, member[:, :-1], w)
 

@@ -21,7 +21,9 @@ def bush_route_sets(result, b: int, member: np.ndarray, weights: np.ndarray
     """For bush ``b`` of ``result`` (an Algorithm B result): ``touch`` (n_zones, n_sets), the
     share of the flow to each zone whose route uses an arc of each set, and ``wsum``
     (n_zones, n_sets, n_weights), the expected sum of ``weights`` over the route's arcs in each
-    set.
+    set. The rows are the zones of the assigned demand in its order
+    (``result.bushes.zone_ids``, the columns of ``result.bushes.demand[b]``), which need not be
+    the graph's.
 
     Parameters
     ----------
@@ -53,11 +55,12 @@ def bush_route_sets(result, b: int, member: np.ndarray, weights: np.ndarray
 def route_set_stats(bs, g, b, member, weights, rindptr, rarcs):
     """:func:`bush_route_sets` on the bushes ``bs`` of graph ``g`` with its reverse star
     given, for loops over many bushes: prior validation of the arrays is assumed (contiguous
-    bool ``member``, float ``weights``, both with one column per arc)."""
+    bool ``member``, float ``weights``, both with one column per arc). Rows in the order of
+    the demand's zones (``bs.zone_ids``; ``bush_zone`` is a position among them)."""
     q = bs.demand[b]
     eps = 1e-12 * max(1.0, float(q.sum()))
-    o = int(g.zone_nodes[bs.bush_zone[b]])
+    zn = bs.zone_nodes
+    o = int(zn[bs.bush_zone[b]])
     avoid, wsum = bush_set_stats(b, o, g.indptr, g.head, g.tail, rindptr, rarcs, bs.inbush,
                                  bs.flow, member, weights, eps)
-    zn = g.zone_nodes
     return 1.0 - avoid[zn], wsum[zn]
