@@ -125,3 +125,37 @@ def test_warm_start_onto_a_free_route_is_not_converged_until_it_moves():
     assert flows == {"ax": 0.0, "xb": 0.0, "ay": 5.0, "yb": 5.0}
     np.testing.assert_array_equal(warm.flow, cold.flow)
     assert warm.convergence["relative_gap"].iloc[0] == np.inf
+
+
+def test_warm_start_refuses_bushes_grown_where_other_nodes_were_passable():
+    # grown with X passable, the bushes carry all 5 t via X; with X impassable a warm start
+    # kept them there and read gap 0 (converged); a cold start sends them via Y
+    base = karvan.assign(a_bypass(1.0, 3.0), A_TO_B, gap=1e-10)
+    closed = a_bypass(1.0, 3.0, x_passable=False)
+    with pytest.raises(InputError, match=r"1 nodes had another passable flag \(node_id X\)"):
+        karvan.assign(closed, A_TO_B, gap=1e-10, warm_start=base)
+    cold = karvan.assign(closed, A_TO_B, gap=1e-10)
+    assert dict(zip(cold.graph.link_ids[cold.graph.arc_link], cold.flow, strict=True)) == {
+        "ax": 0.0, "xb": 0.0, "ay": 5.0, "yb": 5.0}
+    # the bushes of a run on the same nodes still start it
+    warm = karvan.assign(closed, A_TO_B, gap=1e-10, warm_start=cold)
+    assert warm.converged and warm.iterations == 0
+
+
+def test_the_gap_kernel_does_not_pass_a_blocked_node_on_the_bushes_arcs():
+    # the bush of A holds A -> X -> B (2 h); with X blocked the shortest path is A -> Y -> B
+    # (6 h): the kernel's distances seeded from the bush's arcs gave 2 h a tonne
+    from karvan.kernels import bush as KB
+
+    base = karvan.assign(a_bypass(1.0, 3.0), A_TO_B, gap=1e-10)
+    g = karvan.compile_graph(a_bypass(1.0, 3.0, x_passable=False))
+    bs = base.bushes
+    assert np.array_equal(g.link_ids[g.arc_link], bs.link_ids)
+    t = np.ascontiguousarray(g.free_flow_time)
+    fixed = np.zeros((1, g.n_arcs))
+    sptt = np.zeros(1)
+    sc = KB.bush_scratch(g.n_nodes, g.n_arcs)
+    KB.gap_chunk(0, 1, g.indptr, g.head, g.tail, g.blocked, t, fixed, bs.bush_class,
+                 bs.zone_nodes[bs.bush_zone], bs.demand, bs.zone_nodes, bs.ptr, bs.size, bs.arc,
+                 sptt, sc[0], sc[1])
+    assert sptt[0] == pytest.approx(5.0 * 6.0)

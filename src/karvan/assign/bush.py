@@ -38,8 +38,9 @@ class BushState:
 
     Bush ``b`` holds the arcs ``arc[ptr[b]:ptr[b] + size[b]]`` with its flows
     ``arc_flow[...]`` on them (room for ``room[b]`` arcs); ``bush_class[b]`` and
-    ``bush_zone[b]`` (a position in the demand's zones) say whose it is. :attr:`flow` and
-    :attr:`inbush` give the dense (bushes x arcs) view, built on first use.
+    ``bush_zone[b]`` (a position in the demand's zones) say whose it is; ``blocked`` is the
+    graph's impassable nodes they were grown on. :attr:`flow` and :attr:`inbush` give the dense
+    (bushes x arcs) view, built on first use.
     """
 
     ptr: np.ndarray
@@ -54,6 +55,7 @@ class BushState:
     zone_ids: tuple = ()
     zone_nodes: np.ndarray | None = None
     demand: np.ndarray | None = None
+    blocked: np.ndarray | None = None
     _dense: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -138,7 +140,8 @@ def solve_bush(prob: _Problem, *, gap: float, max_iter: int, max_time_s: float |
     NoPathError
         When some OD pair with demand has no path.
     InputError
-        When ``warm_start`` belongs to another network or demand.
+        When ``warm_start`` belongs to another network or demand, or was grown where other
+        nodes were passable.
     KarvanError
         With ``strict`` when the target gap is not reached, and on flows that do not carry the
         demand (a negative gap: a bug).
@@ -241,6 +244,17 @@ def _start(prob: _Problem, workers: Workers, chunks, warm_start: BushState | Non
     if not ok:
         raise InputError("warm_start bushes belong to another network or demand (arcs, "
                          "classes, zones or origins differ); start from scratch.")
+    if ws.blocked is None or ws.blocked.shape != g.blocked.shape:
+        raise InputError("warm_start bushes were grown on another set of nodes; start from "
+                         "scratch.")
+    changed = np.flatnonzero(ws.blocked != g.blocked)
+    if len(changed):
+        # a bush keeps the arcs it was grown with, and its flow on them, through a node that
+        # has become impassable
+        raise InputError(
+            f"warm_start bushes were grown where {len(changed)} nodes had another passable flag "
+            f"(node_id {format_ids(g.node_ids[changed])}); start from scratch."
+        )
     # a bush keeps how its flow splits between destinations: where an origin's demand changed
     # only in scale the bush is scaled; where its mix changed it starts afresh
     old_d = ws.demand
@@ -358,7 +372,7 @@ def _iterate(prob: _Problem, workers: Workers, chunks, pool: _Pool, *, gap, max_
         warnings.warn(msg, ConvergenceWarning, stacklevel=3)
     state = BushState(pool.ptr, pool.len, pool.cap, pool.arc, pool.flow, bush_class, bush_zone,
                       g.link_ids[g.arc_link], g.n_arcs, tuple(prob.zone_ids), prob.origins,
-                      bush_demand)
+                      bush_demand, g.blocked.copy())
     return AssignmentResult(
         graph=g, classes=prob.classes, class_flows=x, volume=v, time=t.copy(),
         class_costs=t[None, :] + prob.fixed, objective=obj, gap=float(rel_gap), aec=float(aec),

@@ -102,7 +102,8 @@ def assign(
         Raise :class:`~karvan.errors.KarvanError` instead of warning when not converged.
     warm_start
         With ``method="algorithm-b"``: the result of an earlier assignment by the same method on
-        the same graph and demand zones, whose bushes the solver starts from.
+        the same graph (links and passable nodes) and demand zones, whose bushes the solver
+        starts from.
     record_routes
         Keep every all-or-nothing tree and the weight of each in the returned flows, so that
         :func:`karvan.paths.route_flows` can list the routes of every OD pair with their flows

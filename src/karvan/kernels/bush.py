@@ -451,7 +451,7 @@ def gap_chunk(lo_b, hi_b, indptr, head, tail, blocked, t, fixed, bush_class, bus
 
     The bush's shortest distances are an upper bound; a label-correcting pass (FIFO queue) from
     every node with a violated out-arc makes them exact. Blocked nodes other than the origin are
-    reached but not passed through.
+    reached but not passed through, also by the bush's own arcs.
     """
     n = indptr.shape[0] - 1
     dist = nodes_f[0]
@@ -467,7 +467,10 @@ def gap_chunk(lo_b, hi_b, indptr, head, tail, blocked, t, fixed, bush_class, bus
         lo = bptr[b]
         for p in range(lo, lo + blen[b]):
             a = barc[p]
-            w = dist[tail[a]] + t[a] + fixed[k, a]
+            u = tail[a]
+            if blocked[u] and u != o:
+                continue
+            w = dist[u] + t[a] + fixed[k, a]
             if w < dist[head[a]]:
                 dist[head[a]] = w
         # queue every node that can improve a neighbour
