@@ -32,6 +32,22 @@ def test_rejected_link_values(cols, message):
         karvan.assign(net, d)
 
 
+@pytest.mark.parametrize("method", ["fw", "algorithm-b"])
+@pytest.mark.parametrize(("link_cost", "fee"), [
+    ([np.nan, 0.0], [0.0, 0.0]),   # closed the link silently (NaN < d is false), gap nan
+    ([np.inf, 0.0], [0.0, 0.0]),   # TSTT 0 * inf = nan: max_iter rounds, gap nan
+    (None, [np.inf, 0.0]),
+])
+def test_a_cost_that_is_not_finite_is_rejected(method, link_cost, fee):
+    net, d = two_links(fee=fee)
+    what = "link_cost" if link_cost is not None else "cost field 'fee'"
+    lc = None if link_cost is None else np.array(link_cost)
+    classes = [karvan.TrafficClass(cost_fields={"fee": 1.0}, link_cost=lc)]
+    with pytest.raises(InputError, match=rf"class 'all': {what} is NaN or infinite on 1 links "
+                                         r"\(link_id a\).*to close a link, remove it"):
+        karvan.assign(net, d, classes=classes, method=method, max_iter=50)
+
+
 def test_warm_start_rebuilds_bushes_whose_destination_mix_changed(tntp_dir):
     prob = read_tntp(tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp")
     base = karvan.assign(prob.network, prob.demand, gap=1e-10)

@@ -61,16 +61,21 @@ class _Problem:
                     problems.append(f"class {c.name!r}: cost field {col!r} is not a link column.")
                     continue
                 vals = _numeric(links[col])
-                if np.isnan(vals).any() and w != 0:
-                    ids = links.index if hasattr(links, "index") else graph.link_ids
-                    bad = np.asarray(ids)[np.isnan(vals)]
+                if w == 0:
+                    continue
+                ids = np.asarray(links.index if hasattr(links, "index") else graph.link_ids)
+                if np.isnan(vals).any():
+                    bad = ids[np.isnan(vals)]
                     problems.append(
                         f"class {c.name!r}: cost field {col!r} is blank or non-numeric on "
                         f"{len(bad)} links (link_id {format_ids(bad)})."
                     )
                     continue
-                if w != 0:
-                    money += w * vals
+                if np.isinf(vals).any():
+                    problems.append(_infinite(c.name, f"cost field {col!r}",
+                                              ids[np.isinf(vals)]))
+                    continue
+                money += w * vals
             if c.link_cost is not None:
                 lc = np.asarray(c.link_cost, dtype=float)
                 if lc.shape != (graph.n_links,):
@@ -78,6 +83,9 @@ class _Problem:
                         f"class {c.name!r}: link_cost has shape {lc.shape}, expected "
                         f"({graph.n_links},)."
                     )
+                elif not np.isfinite(lc).all():
+                    problems.append(_infinite(c.name, "link_cost",
+                                              graph.link_ids[~np.isfinite(lc)]))
                 else:
                     money += lc
             self.fixed[k] = graph.to_arcs(money / c.value_of_time)
@@ -179,6 +187,13 @@ class _Problem:
             tag = f" ({self.classes[k].name})" if len(self.mats) > 1 else ""
             out.extend(f"{self.zone_ids[i]}->{self.zone_ids[j]}{tag}" for i, j in bad)
         return out
+
+
+def _infinite(name: str, what: str, bad: np.ndarray) -> str:
+    """The problem of a class's cost that is NaN or infinite on the links ``bad``."""
+    return (f"class {name!r}: {what} is NaN or infinite on {len(bad)} links (link_id "
+            f"{format_ids(bad)}); give every link a finite cost (to close a link, remove it "
+            "from the link table; to close a node to through traffic, set its passable false).")
 
 
 def relative_gap(tstt: float, sptt: float) -> float:
