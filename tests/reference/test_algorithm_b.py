@@ -119,8 +119,9 @@ def test_warm_start_reaches_the_gap_in_fewer_sweeps(tntp_dir):
     base = karvan.assign(prob.network, prob.demand, method="algorithm-b", gap=1e-10,
                          max_iter=2000)
     links = prob.network.links.copy()
-    busiest = int(np.argmax(base.volume / base.graph.capacity))
-    links.iloc[busiest, links.columns.get_loc("capacity")] *= 0.5
+    g = base.graph
+    busiest = g.link_ids[g.arc_link[int(np.argmax(base.volume / g.capacity))]]  # arc -> link
+    links.loc[busiest, "capacity"] *= 0.5
     net2 = prob.network.with_links(links)
     cold = karvan.assign(net2, prob.demand, method="algorithm-b", gap=1e-10, max_iter=2000)
     warm = karvan.assign(net2, prob.demand, method="algorithm-b", gap=1e-10, max_iter=2000,
