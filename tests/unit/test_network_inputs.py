@@ -93,3 +93,44 @@ def test_a_demand_row_without_its_segment_is_refused():
     t["segment"] = ["1", 1, "1"]
     with pytest.raises(InputError, match="differ only in type"):
         Demand.from_long(t, segment="segment", zone_ids=(1, 2))
+
+
+def _tolled():
+    links = pd.DataFrame({
+        "link_id": ["free", "tolled"], "from_node_id": [1, 1], "to_node_id": [2, 2],
+        "free_flow_time": [1.0, 1.0], "toll": [10.0, 0.0], "vdf": "constant"}
+    ).set_index("link_id")
+    return Network(_nodes(), links)
+
+
+def test_a_link_table_beside_a_compiled_graph_is_read_by_link_id():
+    """The table was read by row position: sorted by toll, each link paid the other's toll and
+    the flow took the tolled link (cost 11 against 1)."""
+    from karvan import TrafficClass
+    from karvan.choice import stochastic_equilibrium
+
+    net = _tolled()
+    g = compile_graph(net)
+    cls = [TrafficClass("all", "demand", cost_fields={"toll": 1.0})]
+    shuffled = net.links.sort_values("toll")
+    assert list(shuffled.index) != list(g.link_ids)
+    for links in (net.links, shuffled):
+        res = assign(g, _od(4.0), classes=cls, links=links, gap=1e-10)
+        flows = dict(zip(g.link_ids, g.to_links(res.flow)[0], strict=True))
+        assert flows == pytest.approx({"free": 0.0, "tolled": 4.0})
+        sue = stochastic_equilibrium(g, _od(4.0), theta=5.0, classes=cls, links=links)
+        sflows = dict(zip(g.link_ids, g.to_links(sue.flow)[0], strict=True))
+        assert sflows["tolled"] > 3.99
+    with pytest.raises(InputError, match="lacks 1 of the graph's link ids"):
+        assign(g, _od(4.0), classes=cls, links=net.links.iloc[:1], gap=1e-10)
+
+
+def test_route_choice_refuses_costs_that_are_not_finite():
+    """An infinite link cost reached the logit loading (exp of -inf) as it had the assignment."""
+    from karvan import TrafficClass
+    from karvan.choice import stochastic_equilibrium
+
+    g = compile_graph(_tolled())
+    cls = [TrafficClass("all", "demand", link_cost=np.array([np.inf, 0.0]))]
+    with pytest.raises(InputError, match="NaN or infinite on 1 links"):
+        stochastic_equilibrium(g, _od(4.0), theta=5.0, classes=cls)

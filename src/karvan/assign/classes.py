@@ -54,3 +54,12 @@ class TrafficClass:
                 problems.append(f"class {self.name!r}: weight of {k!r} is not finite.")
         if problems:
             raise InputError(problems)
+
+
+def nonfinite_cost_message(name: str, what: str, bad) -> str:
+    """The problem of a class's cost that is NaN or infinite on the links ``bad``."""
+    from karvan.errors import format_ids
+
+    return (f"class {name!r}: {what} is NaN or infinite on {len(bad)} links (link_id "
+            f"{format_ids(bad)}); give every link a finite cost (to close a link, remove it "
+            "from the link table; to close a node to through traffic, set its passable false).")

@@ -144,10 +144,13 @@ def assign(
     from karvan.network.graph import CompiledGraph
 
     if isinstance(network, CompiledGraph):
+        from karvan.network.graph import links_in_graph_order
+
         graph = network
         if links is None:
             links = {"toll": _link_values(graph, graph.toll),
                      "length": _link_values(graph, graph.length)}
+        links = links_in_graph_order(graph, links)  # by link_id, not by row position
     else:
         from karvan.network.graph import compile_graph
         from karvan.network.model import complete_links

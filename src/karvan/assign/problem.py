@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from karvan.assign._workers import Workers, chunks_of
-from karvan.assign.classes import TrafficClass
+from karvan.assign.classes import TrafficClass, nonfinite_cost_message
 from karvan.errors import InputError, format_ids
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class _Problem:
                     )
                     continue
                 if np.isinf(vals).any():
-                    problems.append(_infinite(c.name, f"cost field {col!r}",
+                    problems.append(nonfinite_cost_message(c.name, f"cost field {col!r}",
                                               ids[np.isinf(vals)]))
                     continue
                 money += w * vals
@@ -84,7 +84,7 @@ class _Problem:
                         f"({graph.n_links},)."
                     )
                 elif not np.isfinite(lc).all():
-                    problems.append(_infinite(c.name, "link_cost",
+                    problems.append(nonfinite_cost_message(c.name, "link_cost",
                                               graph.link_ids[~np.isfinite(lc)]))
                 else:
                     money += lc
@@ -187,13 +187,6 @@ class _Problem:
             tag = f" ({self.classes[k].name})" if len(self.mats) > 1 else ""
             out.extend(f"{self.zone_ids[i]}->{self.zone_ids[j]}{tag}" for i, j in bad)
         return out
-
-
-def _infinite(name: str, what: str, bad: np.ndarray) -> str:
-    """The problem of a class's cost that is NaN or infinite on the links ``bad``."""
-    return (f"class {name!r}: {what} is NaN or infinite on {len(bad)} links (link_id "
-            f"{format_ids(bad)}); give every link a finite cost (to close a link, remove it "
-            "from the link table; to close a node to through traffic, set its passable false).")
 
 
 def relative_gap(tstt: float, sptt: float) -> float:

@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from karvan.assign import TrafficClass
+from karvan.assign.classes import nonfinite_cost_message
 from karvan.errors import InputError, format_ids
 from karvan.kernels._jit import num_threads
 from karvan.network.demand import Demand
-from karvan.network.graph import CompiledGraph, compile_graph
+from karvan.network.graph import CompiledGraph, compile_graph, links_in_graph_order
 from karvan.network.model import Network, complete_links
 
 
@@ -68,6 +69,9 @@ def setup(
             links = pd.DataFrame({"toll": _link_values(graph, graph.toll),
                                   "length": _link_values(graph, graph.length)},
                                  index=pd.Index(graph.link_ids, name="link_id"))
+        links = links_in_graph_order(graph, links)  # by link_id, not by row position
+        if not isinstance(links, pd.DataFrame):
+            links = pd.DataFrame(dict(links), index=pd.Index(graph.link_ids, name="link_id"))
     else:
         graph = compile_graph(network)
         links = complete_links(network.links)
@@ -108,6 +112,10 @@ def setup(
                 problems.append(f"class {c.name!r}: cost field {col!r} is blank or non-numeric "
                                 f"on {len(bad)} links (link_id {format_ids(bad)}).")
                 continue
+            if w != 0 and np.isinf(vals).any():
+                problems.append(nonfinite_cost_message(c.name, f"cost field {col!r}",
+                                                       links.index[np.isinf(vals)]))
+                continue
             if w != 0:
                 money += w * vals
         if c.link_cost is not None:
@@ -115,6 +123,9 @@ def setup(
             if lc.shape != (graph.n_links,):
                 problems.append(f"class {c.name!r}: link_cost has shape {lc.shape}, expected "
                                 f"({graph.n_links},).")
+            elif not np.isfinite(lc).all():
+                problems.append(nonfinite_cost_message(c.name, "link_cost",
+                                                       graph.link_ids[~np.isfinite(lc)]))
             else:
                 money += lc
         fixed[k] = graph.to_arcs(money / c.value_of_time)

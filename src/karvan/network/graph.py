@@ -229,3 +229,36 @@ def bool_spelling_problems(col: pd.Series) -> pd.Index:
     s = col.astype(str).str.strip().str.lower()
     ok = s.isin(TRUE_SPELLINGS) | s.isin(FALSE_SPELLINGS) | s.isin(_BLANKS) | col.isna()
     return col.index[~ok.to_numpy()]
+
+
+def links_in_graph_order(graph: CompiledGraph, links):
+    """A link table given beside a compiled graph, in the graph's link order.
+
+    A table indexed by link ids (a :class:`pandas.DataFrame` whose index holds every id of
+    ``graph.link_ids``) is taken by id, whatever its row order; a mapping of column to values,
+    or a table with a default 0..n-1 index, is read in the graph's link order, as documented.
+
+    Raises
+    ------
+    InputError
+        If the table's index is neither: it lacks some of the graph's link ids.
+    """
+    import pandas as pd
+
+    if not isinstance(links, pd.DataFrame):
+        return links
+    ids = pd.Index(graph.link_ids)
+    if links.index.equals(ids):
+        return links
+    if isinstance(links.index, pd.RangeIndex) and len(links) == len(ids) \
+            and not ids.isin(links.index).all():
+        return links.set_axis(ids)
+    missing = ids.difference(links.index)
+    if len(missing):
+        raise InputError(
+            f"the link table lacks {len(missing)} of the graph's link ids (link_id "
+            f"{format_ids(missing)}); index it by link_id (or give its columns in the graph's "
+            "link order as plain arrays)."
+        )
+    return links.loc[ids]
+
