@@ -391,3 +391,26 @@ def test_calibration_reads_directions_and_counts_transit_routes_once(runs):
     # all transit through Azerbaijan equals the countries table, not a sum over borders
     az = base.tables["countries"].set_index("country").at["AZ", "transit_tonnes"]
     assert cal.at["OBS_AZ_TRANSIT_2024", "modelled_tonnes"] == pytest.approx(az)
+
+
+def test_the_documented_row_counts_are_the_tables():
+    """docs/dataset.md's contents table had fallen behind (link.csv 298 rows against 325,
+    sources.csv 197 against 264) and left four tables out."""
+    import csv
+    import re
+    from pathlib import Path
+
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "dataset.md"
+    if not doc.is_file():
+        pytest.skip("docs/dataset.md is not beside the tests (an installed package)")
+    text = doc.read_text(encoding="utf-8")
+    contents = text[text.index("## Contents"):text.index("## Conventions")]
+    shown = {m.group(1): int(m.group(2))
+             for m in re.finditer(r"^\| `([a-z_]+\.csv)` \| (\d+) \|", contents, re.M)}
+    folder = builtin_corridor_folder()
+    for path in sorted(folder.glob("*.csv")):
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = sum(1 for _ in csv.reader(fh)) - 1
+        assert shown.get(path.name) == rows, (path.name, shown.get(path.name), rows)
