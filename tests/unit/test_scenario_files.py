@@ -311,3 +311,20 @@ def test_modifications_that_change_nothing_are_warned_about(tmp_path):
         for name in ("rasht_astara", "south_caucasus_unblocked", "iran_disrupted",
                      "combined_2030", "baku_astara_15mt"):
             apply_scenario(data, load_scenario(name))
+
+
+def test_a_capacity_in_the_wrong_unit_is_warned_about(tmp_path):
+    """capacity_tpy = 11 (11 Mt/yr written without its unit) was taken in silence: a 1,999-hour
+    queue at the border. A value below the schema's warning bound is now named, as a dataset's
+    load names it."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    p = write(tmp_path, "slip", 'name = "slip"\nyear = 2024\n[[modification]]\naction = "set"\n'
+              'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 11\n')
+    data = load_corridor()
+    with pytest.warns(CorridorWarning, match=r"capacity_tpy 11 on link_id B_RU_AZ_SAMUR_RAIL: .*below.*unit"):
+        apply_scenario(data, load_scenario(p))
+    p = write(tmp_path, "fine", 'name = "fine"\nyear = 2024\n[[modification]]\naction = "set"\n'
+              'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 15e6\n')
+    apply_scenario(data, load_scenario(p))  # no warning (warnings are errors in the tests)

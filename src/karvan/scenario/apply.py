@@ -306,14 +306,39 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                 bans.append((frozenset(sel), frozenset(mod.od_countries)))
             if mod.action in ("set", "scale"):
                 how = f"= {mod.value:g}" if mod.action == "set" else f"x {mod.factor:g}"
-                recheck(file, link_schema, links, sel, mod.field,
-                        f"{place} ({mod.action} {mod.field} {how})", "link_id")
+                label = f"{place} ({mod.action} {mod.field} {how})"
+                recheck(file, link_schema, links, sel, mod.field, label, "link_id")
+                if warn:
+                    _warn_unusual(link_schema, links, sel, mod.field, f"{file}: {label}")
         value = mod.value if mod.action == "set" else mod.factor
         log.append((i, mod.action, mod.year, active, ";".join(map(str, sel)), value, mod.source,
                     mod.note))
     applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "value",
                                          "source", "note"])
     return ScenarioInputs(scenario, links, demand, applied, tuple(bans)), problems, violations
+
+
+def _warn_unusual(schema, links: pd.DataFrame, rows, field: str, label: str) -> None:
+    """Warn (:class:`~karvan.freight.corridor.CorridorWarning`) where a modification leaves a
+    value allowed but unusual by the link schema's ``warnings`` bounds, as a dataset's load does
+    (a capacity of 11 t/yr, a unit slip for 11 Mt/yr, queued freight for 2,000 hours)."""
+    import warnings
+
+    from karvan.freight.corridor import CorridorWarning
+    from karvan.schema import Checker
+
+    if not len(rows):
+        return
+    part = links.loc[rows]
+    part = part.reset_index() if part.index.name == "link_id" else part
+    sub = Checker()
+    sub.table(schema, part, name=label, id_field="link_id")
+    hits = [v for v in sub.violations if v.severity == "warning" and v.column == field]
+    if hits:
+        ids = format_ids(v.row_id for v in hits)
+        vals = format_ids(sorted({str(v.value) for v in hits}))
+        warnings.warn(f"{label}: {field} {vals} on {ids}: {hits[0].problem} (allowed, but "
+                      f"unusual: check the unit of {field}).", CorridorWarning, stacklevel=4)
 
 
 def _warn_no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
