@@ -257,3 +257,34 @@ def test_stopping_a_pool_at_once_leaves_no_wait_on_its_call_queue():
     assert time.monotonic() - t0 < 25
     assert queue._joincancelled
     assert not any(w.is_alive() for w in workers)
+
+
+def test_warnings_of_a_batch_name_their_scenario():
+    """A warning printed between other scenarios' progress did not say which it was about."""
+    import warnings
+
+    from karvan.scenario.batch import named_warnings
+
+    with pytest.warns(UserWarning, match=r"^scenario iran_disrupted: 10 links are closed$"):
+        with named_warnings("scenario iran_disrupted"):
+            warnings.warn("10 links are closed", UserWarning, stacklevel=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="^as raised$"), named_warnings("scenario x"):
+            warnings.warn("as raised", UserWarning, stacklevel=1)
+    # and what karvan's loggers warn about (route families without a route where links close)
+    import io
+    import logging
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with named_warnings("scenario iran_disrupted"):
+            logging.getLogger("karvan.scenario.choice_run").warning("no route for %d pairs", 106)
+        logging.getLogger("karvan.scenario.choice_run").warning("after")
+    finally:
+        root.removeHandler(handler)
+    assert stream.getvalue().splitlines() == ["scenario iran_disrupted: no route for 106 pairs",
+                                              "after"]

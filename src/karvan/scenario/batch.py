@@ -252,7 +252,8 @@ def _solve(data: CorridorData, spec: Scenario, options: dict, runs_dir: Path,
     (moved into the scenario's results folder when the run is listed)."""
     timings = {}
     t = time.perf_counter()
-    r = run_scenario(data, spec, progress=say, **options)
+    with named_warnings(f"scenario {spec.name}"):
+        r = run_scenario(data, spec, progress=say, **options)
     timings["scenario run"] = time.perf_counter() - t
     t = time.perf_counter()
     say(f"{spec.name}: saving")
@@ -295,6 +296,52 @@ def _init_worker(data: CorridorData) -> None:
 
         numba.set_num_threads(1)
     _WORKER["data"] = data
+
+
+@contextlib.contextmanager
+def named_warnings(name: str):
+    """Show the warnings raised inside with ``name`` before their text: in a batch, a warning
+    printed between other scenarios' progress said nothing of the scenario it was about.
+
+    Filters apply as before (a warning turned into an error is raised unchanged); only what is
+    shown is named. The log records of karvan's loggers at WARNING and above are named too.
+    """
+    import warnings
+
+    shown = warnings.showwarning
+
+    class _Name(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if record.levelno >= logging.WARNING and record.name.startswith("karvan"):
+                text = record.getMessage()
+                if not text.startswith(f"{name}: "):
+                    record.msg, record.args = f"{name}: {text}", None
+            return True
+
+    named = _Name()
+    handlers = [h for lg in (logging.getLogger(), logging.getLogger("karvan"))
+                for h in lg.handlers]
+    if logging.lastResort is not None:  # what prints where no handler is configured (the CLI)
+        handlers.append(logging.lastResort)
+    for h in handlers:
+        h.addFilter(named)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if not text.startswith(f"{name}: "):
+            try:
+                message = category(f"{name}: {text}")
+            except Exception:  # a category that takes other arguments: shown as it is
+                pass
+        shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+        for h in handlers:
+            h.removeFilter(named)
 
 
 def _solve_in_worker(spec: Scenario, options: dict, runs_dir: Path, gpkg_dir: Path | None,
