@@ -24,7 +24,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 
-LAYERS = ["countries", "od_lines", "links", "borders", "nodes"]
+LAYERS = ["countries", "od_lines", "links", "transfers", "borders", "nodes"]
 
 
 def main(gpkg: str, png: str) -> dict:

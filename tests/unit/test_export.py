@@ -37,7 +37,7 @@ from karvan.scenario.run import run_scenario, write_run
 
 SCENARIO = "rasht_astara"
 GEOMETRY = {"links": "LineString", "nodes": "Point", "borders": "Point", "od_lines": "LineString",
-            "countries": "MultiPolygon"}
+            "countries": "MultiPolygon", "transfers": "Point"}
 
 
 @pytest.fixture(scope="module")
@@ -206,20 +206,26 @@ def test_geopackage_values_equal_the_run_tables(run, gpkg, data):
     expected = table(run, "links")
     pd.testing.assert_frame_equal(plain(links.drop(columns="geometry")), plain(expected),
                                   check_dtype=False)
-    # every link runs from its from-node to its to-node
+    # every link runs from its from-node to its to-node (a link at one place: at that point)
     xy = data.nodes[["x_coord", "y_coord"]].astype(float)
-    coords = shapely.get_coordinates(shapely.get_point(links.geometry.values, 0))
-    np.testing.assert_allclose(coords, xy.loc[links["from_node_id"]].to_numpy(), atol=0.05)
-    coords = shapely.get_coordinates(shapely.get_point(links.geometry.values, -1))
-    np.testing.assert_allclose(coords, xy.loc[links["to_node_id"]].to_numpy(), atol=0.05)
+    lines = links[links.geometry.notna()]
+    coords = shapely.get_coordinates(shapely.get_point(lines.geometry.values, 0))
+    np.testing.assert_allclose(coords, xy.loc[lines["from_node_id"]].to_numpy(), atol=0.05)
+    coords = shapely.get_coordinates(shapely.get_point(lines.geometry.values, -1))
+    np.testing.assert_allclose(coords, xy.loc[lines["to_node_id"]].to_numpy(), atol=0.05)
+    points = pyogrio.read_dataframe(gpkg, layer="transfers")
+    coords = shapely.get_coordinates(points.geometry.values)
+    np.testing.assert_allclose(coords, xy.loc[points["from_node_id"]].to_numpy(), atol=0.05)
+    np.testing.assert_allclose(coords, xy.loc[points["to_node_id"]].to_numpy(), atol=0.05)
 
     borders = pyogrio.read_dataframe(gpkg, layer="borders")
     pd.testing.assert_frame_equal(plain(borders.drop(columns="geometry")),
                                   plain(table(run, "borders")), check_dtype=False)
     line = links.set_index("link_id").geometry
+    line = line.where(line.notna(), points.set_index("link_id").geometry.reindex(line.index))
     first = borders["link_ids"].str.split(";").str[0]
     dist = shapely.distance(borders.geometry.values, line.loc[first].values)
-    assert (dist < 1e-9).all()  # each border point lies on its link
+    assert (dist < 1e-9).all()  # each border point lies on its link (or is its point)
 
     nodes = pyogrio.read_dataframe(gpkg, layer="nodes")
     assert sorted(nodes["node_id"]) == sorted(data.nodes.index)
@@ -448,3 +454,22 @@ def test_qgis_opens_the_geopackage_styled_and_in_context(gpkg, tmp_path):
     assert colours.get(fill, 0) > 1000
     assert colours.get(NO_CAPACITY, 0) > 100
     assert sum(colours.get(c, 0) > 10 for _, c, _ in UTILIZATION_SCALE) >= 2
+
+
+def test_every_geometry_is_valid_and_links_at_one_place_are_points(gpkg):
+    """79 links (terminals, gauge breaks, quays, short borders) were lines whose two ends are
+    one point: invalid geometries that GIS checks refuse and QGIS does not draw."""
+    import geopandas as gpd
+
+    links = gpd.read_file(gpkg, layer="links")
+    transfers = gpd.read_file(gpkg, layer="transfers")
+    for name in ("links", "transfers", "borders", "nodes", "od_lines"):
+        layer = gpd.read_file(gpkg, layer=name)
+        drawn = layer.geometry.dropna()
+        assert drawn.is_valid.all(), (name, layer.loc[~layer.geometry.is_valid].head())
+    empty = links.loc[links.geometry.isna(), "link_id"]
+    assert len(empty) and set(empty) == set(transfers["link_id"])
+    assert (transfers.geometry.geom_type == "Point").all()
+    t = transfers.set_index("link_id")
+    lk = links.set_index("link_id")
+    assert (t["tonnes_tot"] == lk.loc[t.index, "tonnes_tot"]).all()

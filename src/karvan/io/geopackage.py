@@ -2,14 +2,17 @@
 
 A run folder (``karvan run``) holds Parquet tables and ``manifest.json``; the network geometry
 comes from the GMNS dataset named in the manifest (``inputs.dataset``). :func:`write_geopackage`
-joins them into five layers, all in EPSG:4326:
+joins them into six layers, all in EPSG:4326:
 
 ============  ==========  ===================================================================
 layer         geometry    fields
 ============  ==========  ===================================================================
 links         LineString  every column of the run's ``links`` table (link_id, mode, country,
                           tonnes_ab/_ba/_tot, tonnes_<commodity>, utilization, time_h_ab/_ba,
-                          charge_usd_per_t, lp_*, shadow_price_usd_per_t, ...)
+                          charge_usd_per_t, lp_*, shadow_price_usd_per_t, ...); a link at one
+                          place (a terminal, a gauge break, a port's quay, a short border:
+                          both ends at one point) has no line here (its geometry is empty)
+transfers     Point       the links at one place, every column of ``links``, at that point
 nodes         Point       node_id, name, node_type, country, zone_id
 borders       Point       every column of the ``borders`` table (border_id, link_ids,
                           tonnes_ab/_ba/_tot, capacity_tpy, utilization, dwell_h,
@@ -53,9 +56,9 @@ from karvan.io.outlines import DISCLAIMER, country_outlines
 from karvan.io.run_folder import RunRecord
 
 CRS = "EPSG:4326"
-LAYERS = ("countries", "od_lines", "links", "borders", "nodes")
+LAYERS = ("countries", "od_lines", "links", "transfers", "borders", "nodes")
 GEOMETRY_TYPES = {"countries": "MultiPolygon", "od_lines": "LineString", "links": "LineString",
-                  "borders": "Point", "nodes": "Point"}
+                  "transfers": "Point", "borders": "Point", "nodes": "Point"}
 NODE_FIELDS = ("node_id", "name", "node_type", "country", "zone_id")
 GEOMETRY_COLUMN = "geom"  # GDAL's default geometry column name in a GeoPackage
 LAYER_STYLES_DDL = """
@@ -80,6 +83,8 @@ STYLE_DESCRIPTIONS = {
              "capacity)",
     "nodes": "karvan: network nodes",
     "borders": "karvan: border crossings sized by tonnes_tot, coloured by utilization",
+    "transfers": "karvan: links at one place (terminals, gauge breaks, port quays) sized by "
+                 "tonnes_tot, coloured by utilization",
     "od_lines": "karvan: desire lines, width by tonnes_tot",
     "countries": f"karvan: country outlines (Natural Earth, public domain). {DISCLAIMER}",
 }
@@ -161,11 +166,17 @@ def run_layers(run: RunRecord | str | os.PathLike, *, data: Any = None
         raise InputError(f"{rec.path}: {len(missing)} links of the run are not in the dataset "
                          f"(link_id {format_ids(missing)}); pass the dataset the run was made "
                          "from as data=.")
+    lines = line_of.loc[links["link_id"]].to_numpy()
+    # a line whose ends are one point is not a valid geometry (GIS checks refuse it, QGIS draws
+    # nothing): such a link has an empty line and a point in the transfers layer
+    at_point = shapely.length(lines) == 0
     return {
         "countries": countries_layer(),
         "od_lines": _od_layer(rec.table("demand"), rec.table("skims"), geo),
-        "links": gpd.GeoDataFrame(links.copy(),
-                                  geometry=line_of.loc[links["link_id"]].to_numpy(), crs=CRS),
+        "links": gpd.GeoDataFrame(links.copy(), geometry=np.where(at_point, None, lines),
+                                  crs=CRS),
+        "transfers": gpd.GeoDataFrame(links[at_point].reset_index(drop=True),
+                                      geometry=shapely.get_point(lines[at_point], 0), crs=CRS),
         "borders": _borders_layer(rec.table("borders"), line_of),
         "nodes": _nodes_layer(geo),
     }
@@ -211,6 +222,7 @@ def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike
         "od_lines": qgis_styles.od_lines_qml(layers["od_lines"]["tonnes_tot"]),
         "links": qgis_styles.links_qml(layers["links"]["tonnes_tot"]),
         "borders": qgis_styles.borders_qml(layers["borders"]["tonnes_tot"]),
+        "transfers": qgis_styles.borders_qml(layers["transfers"]["tonnes_tot"]),
         "nodes": qgis_styles.nodes_qml(),
     }
     with atomic_file(target) as tmp:
