@@ -243,6 +243,10 @@ def links_in_graph_order(graph: CompiledGraph, links):
     InputError
         If the table's index is neither: it lacks some of the graph's link ids.
     """
+    import sys
+
+    if "pandas" not in sys.modules:  # then it is no table (the quick assign loads no pandas)
+        return links
     import pandas as pd
 
     if not isinstance(links, pd.DataFrame):
