@@ -144,3 +144,15 @@ def test_range_rules_on_the_choice_table_are_refused(table, tmp_path):
     pd.concat([src, extra], ignore_index=True).to_csv(p, index=False)
     with pytest.raises(InputError, match="range rules on table choice .*R_THETA.*std_error"):
         choice_inputs(table, p)
+
+
+def test_rows_citing_the_same_sources_in_another_order_share_one_factor(table):
+    table = table.copy()
+    table["std_error"] = ""
+    th = np.flatnonzero(table["parameter"] == "theta")
+    table.loc[th[::2], "source"] = "SRC_B;SRC_A"
+    table.loc[th[1::2], "source"] = "SRC_A;SRC_B;SRC_A"
+    s = choice_inputs(table, builtin_uncertainty_path())
+    theta = [x for x in s.inputs if x.field == "theta"]
+    assert len(theta) == 1 and len(theta[0].rows) == len(th) > 1
+    assert theta[0].name.endswith("[SRC_A;SRC_B]")

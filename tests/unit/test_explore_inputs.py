@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -59,6 +60,34 @@ def test_rows_citing_one_source_draw_together(data, inputs):
     # a range rule's rows leave their class groups; its group shares one factor
     g = [y for y in inputs.inputs if y.factor == "growth_ru_ir"]
     assert [y.rows for y in g] == [("RU>IR>*", "IR>RU>*")]
+
+
+def test_rows_citing_the_same_sources_in_another_order_share_one_factor(data, inputs):
+    """Rows were grouped by their source cell as written: links citing FVBB_SUEZ,
+    SBERBANK_IN_ROUTES and KV_ASSUMPTION in two orders drew two independent length factors."""
+    seen = {}
+    for x in inputs.inputs:
+        if x.replace:
+            continue
+        key = (x.table, x.field, x.confidence, frozenset(x.source.split(";")))
+        assert key not in seen, f"{x.name} and {seen[key]} cite the same sources"
+        seen[key] = x.name
+    name = "link.length:assumption[FVBB_SUEZ;KV_ASSUMPTION;SBERBANK_IN_ROUTES]"
+    x = next(x for x in inputs.inputs if x.name == name)
+    links = data.links
+    cited = links.index[[set(str(s).split(";")) == {"FVBB_SUEZ", "KV_ASSUMPTION",
+                                                     "SBERBANK_IN_ROUTES"}
+                         for s in links["source"]]]
+    orders = {links.at[i, "source"] for i in cited}
+    assert len(orders) > 1  # the dataset writes them in more than one order
+    detail = links.loc[cited, "confidence_detail"].astype(str)
+    assumed = [str(i) for i, d in zip(cited, detail, strict=True) if "length=assumption" in d]
+    assert set(assumed) <= set(x.rows) and len(assumed) > 1
+    # the names do not depend on the order either: every source cell reversed, same inputs
+    rev = links.assign(source=[";".join(reversed(str(s).split(";"))) for s in links["source"]])
+    again = corridor_inputs(dataclasses.replace(data, links=rev))
+    assert again.names == inputs.names
+    assert [y.rows for y in again.inputs] == [y.rows for y in inputs.inputs]
 
 
 def test_input_names_are_stable_and_listed(inputs):

@@ -14,7 +14,8 @@ Every row of the parameter table is an uncertain figure of table ``choice``, fie
 - **not calibrated**: by its confidence class, as every other figure of the dataset (a lognormal
   factor with median 1 and the class's sigma from ``uncertainty.csv``; a rule with table
   ``choice`` and a field narrows it for one parameter). Rows of one parameter that cite the same
-  sources with the same confidence share one factor (``choice.<parameter>:<class>[<sources>]``).
+  sources with the same confidence share one factor (``choice.<parameter>:<class>[<sources>]``,
+  the sources sorted, :func:`~karvan.explore.inputs.source_key`).
   A factor leaves a value of 0 at 0 (the constants and sanctions terms before calibration) and has
   no meaning on a nest scale, which is bounded by 1: such rows are drawn only from a
   ``std_error``.
@@ -36,7 +37,7 @@ import pandas as pd
 
 from karvan.errors import InputError, format_ids
 from karvan.explore.distributions import Distribution
-from karvan.explore.inputs import InputSet, UncertainInput, read_uncertainty
+from karvan.explore.inputs import InputSet, UncertainInput, read_uncertainty, source_key
 
 TABLE = "choice"
 #: the columns of a row's scope (with ``parameter``, its key)
@@ -199,7 +200,7 @@ def choice_inputs(table: pd.DataFrame, uncertainty: str | os.PathLike, *,
     for i in np.flatnonzero(~calibrated):
         if value[i] == 0 or par[i] in NOT_BY_CLASS:
             continue
-        by_class.setdefault((par[i], conf[i], src[i]), []).append(i)
+        by_class.setdefault((par[i], conf[i], source_key(src[i])), []).append(i)
     for (p, cls, s), rows in sorted(by_class.items()):
         rule = class_rule(cls, p)
         if rule is None:

@@ -7,7 +7,8 @@ high in the units of the figure, for named rows or every row ``*`` of a table).
 
 Inputs draw together where one source stands behind many rows: the figures of one field of one
 table whose rows cite the same sources and have the same confidence share one factor (their
-input is named ``table.field:class[sources]``). Range rules with the same ``group`` share one point
+input is named ``table.field:class[sources]``, the sources sorted: the order in which a row
+lists them does not matter, :func:`source_key`). Range rules with the same ``group`` share one point
 of the unit cube (each mapped through its own range). The design's dimensions, the *factors* a
 sensitivity analysis ranks, are these groups; each input belongs to one.
 
@@ -332,6 +333,15 @@ def read_uncertainty(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
+def source_key(source: object) -> str:
+    """The sources a row cites, as one key: its ids sorted, each once, joined by ``;``
+    (``B;A;B`` -> ``A;B``), so that rows citing the same sources in another order share a
+    factor and its name does not depend on the order in which any row lists them."""
+    from karvan.schema.text import id_list
+
+    return ";".join(sorted(set(id_list(source))))
+
+
 def _distribution(r, mode: float) -> Distribution:
     return Distribution(str(r["distribution"]), sigma=float(r["sigma"]), low=float(r["low"]),
                         high=float(r["high"]), mode=mode)
@@ -469,7 +479,7 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
         detail = [_detail(s) for s in df["confidence_detail"]] if "confidence_detail" in df \
             else [{}] * len(df)
         conf = df["confidence"].astype(str).to_numpy()
-        src = df["source"].astype(str).to_numpy()
+        src = np.array([source_key(x) for x in df["source"]], dtype=object)
         for fld, cols in FIELDS[table].items():
             if table == "commodity":
                 cols = cols[:1]
