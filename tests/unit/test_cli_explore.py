@@ -212,3 +212,68 @@ def test_a_small_experiment_under_logit_in_process(tmp_path):
     fam = b[b["output"].str.startswith("family:RU-IN:")]
     assert len(fam) > 3 and (fam["n"] == 3).all()
     assert fam["central"].sum() == pytest.approx(1.0, abs=1e-9)
+
+
+class _SumOfFactors:
+    """A toy corridor: the tonnes across Astara are the sum of many demand rows, each drawn by a
+    lognormal factor of median 1 (as the dataset's demand); ``extra`` tonnes in a project."""
+
+    def __init__(self, extra: float = 0.0) -> None:
+        self.extra = extra
+
+    def evaluate(self, values):
+        v = np.ones(N_TOY_ROWS) if values is None else np.asarray(values, dtype=float)
+        return {"border:AZ-IR_ASTARA:tonnes": 1e5 * float(v.sum()) + self.extra,
+                "share:RU-IN:instc_west": 0.3 + self.extra / 1e8,
+                "shipper:RU_MOW-IN_BOM:containers:suez:cost_usd_per_t": 100.0,
+                "shipper:RU_MOW-IN_BOM:containers:instc_west:cost_usd_per_t": 90.0 * v[0],
+                "_converged": 1.0}
+
+
+N_TOY_ROWS = 200
+
+
+def _toy_explore(tmp_path):
+    """A stand-in for karvan.explore.study.explore: a project and its like-year reference on the
+    toy corridor, 8 draws in this process, analysed as a corridor experiment."""
+    from karvan.explore.analysis import analyse_experiment
+    from karvan.explore.distributions import Distribution
+    from karvan.explore.inputs import InputSet, UncertainInput
+    from karvan.explore.runner import ModelSpec, run_experiment
+
+    ins = tuple(UncertainInput(f"demand.tonnes:assumption[S{i:03d}]", "demand", "tonnes",
+                               Distribution("lognormal", sigma=0.5), (f"r{i}",),
+                               f"demand.tonnes:assumption[S{i:03d}]")
+                for i in range(N_TOY_ROWS))
+    inputs = InputSet(ins, tuple(x.factor for x in ins), "toy")
+
+    def explore(scenarios=None, **kw):
+        specs = [ModelSpec("project_2028", lambda: _SumOfFactors(2e6), "reference_2028"),
+                 ModelSpec("reference_2028", _SumOfFactors, None)]
+        return run_experiment(specs, inputs, draws=kw["draws"], seed=kw["seed"], workers=0,
+                              folder=tmp_path / "e", progress=kw["progress"],
+                              analyse=analyse_experiment)
+
+    return explore
+
+
+def _console(*args) -> str:
+    res = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "250"})
+    assert res.exit_code == 0 and res.exception is None, (res.output, res.exc_info)
+    return res.output
+
+
+def test_statements_are_printed_with_their_scenario(tmp_path, monkeypatch):
+    """Each statement is evaluated in the project and in its like-year reference; the console
+    printed both rows without the scenario, the same text twice."""
+    monkeypatch.setattr("karvan.explore.study.explore", _toy_explore(tmp_path))
+    text = _console("explore", "project_2028", "--draws", "8", "--choice", "deterministic",
+                    "--quiet")
+    rows = [ln for ln in text.splitlines() if "cheaper than Suez" in ln]
+    assert len(rows) == 2, text
+    assert {"project_2028", "reference_2028"} == {s for ln in rows for s in ln.split()
+                                                   if s in ("project_2028", "reference_2028")}
+    assert all(("project_2028" in ln) != ("reference_2028" in ln) for ln in rows), rows
+    page = (tmp_path / "e" / "report.html").read_text()
+    assert "<th>scenario</th><th>statement</th>" in page
+    assert "<tr><td>reference_2028</td><td>instc_west is cheaper than Suez" in page

@@ -118,10 +118,11 @@ def explore(
     st = exp.table("statements")
     if len(st):
         t = Table(title="Statements: share of draws in which each holds", title_justify="left")
-        for c in ("statement", "P", "central", "deciding inputs"):
+        for c in ("scenario", "statement", "P", "central", "deciding inputs"):
             t.add_column(c, justify="right" if c == "P" else "left", overflow="fold")
         for r in st.itertuples(index=False):
-            t.add_row(r.text, f"{r.probability:.2f}", "yes" if r.central_holds else "no",
+            t.add_row(r.scenario, r.text, f"{r.probability:.2f}",
+                      {True: "yes", False: "no"}.get(r.central_holds, "-"),
                       str(r.deciding_inputs) if isinstance(r.deciding_inputs, str) else "")
         out.print(t)
     b = exp.table("bands")

@@ -161,14 +161,16 @@ def render_experiment_page(folder: str | os.PathLike) -> str:
              "median a bar, the central case (the dataset's figures) a dot.</p>"]
     if len(st):
         rows = "".join(
-            f"<tr><td>{_e(r.text)}</td><td class='n'>{r.probability:.2f}</td>"
+            f"<tr><td>{_e(r.scenario)}</td><td>{_e(r.text)}</td>"
+            f"<td class='n'>{r.probability:.2f}</td>"
             f"<td>{'yes' if r.central_holds is True or r.central_holds == 'True' else 'no'}</td>"
             f"<td>{_e(r.deciding_inputs) if isinstance(r.deciding_inputs, str) else ''}</td>"
             "</tr>" for r in st.itertuples(index=False))
         parts.append("<h2>Statements</h2><p class='note'>P: the share of draws in which the "
                      "statement holds; deciding inputs: the three most influential inputs "
-                     "whose index is distinguishable from 0.</p><table><tr><th>statement</th>"
-                     f"<th>P</th><th>central</th><th>deciding inputs</th></tr>{rows}</table>")
+                     "whose index is distinguishable from 0.</p><table><tr><th>scenario</th>"
+                     "<th>statement</th><th>P</th><th>central</th><th>deciding inputs</th></tr>"
+                     f"{rows}</table>")
     if len(fan):
         parts.append("<h2>Effects against the like-year reference</h2>" + _fan(fan))
     lev = b[b["kind"] == "level"]
