@@ -45,6 +45,8 @@ def test_bad_input_exits_2_before_any_work(args, match, tmp_path):
     code, text = run("explore", *args, "--out", tmp_path / "e")
     assert code == 2 and match in text, text
     assert not (tmp_path / "e").exists()
+    # the error alone: no empty progress bar ("explore ━━━ 0/? 0:00:00") printed before it
+    assert "0/?" not in text and "━" not in text and text.startswith("error:"), text
 
 
 def test_every_bad_scenario_file_is_reported_before_any_work(tmp_path):
@@ -277,3 +279,10 @@ def test_statements_are_printed_with_their_scenario(tmp_path, monkeypatch):
     page = (tmp_path / "e" / "report.html").read_text()
     assert "<th>scenario</th><th>statement</th>" in page
     assert "<tr><td>reference_2028</td><td>instc_west is cheaper than Suez" in page
+
+
+def test_the_progress_bar_starts_with_the_experiment(tmp_path, monkeypatch):
+    monkeypatch.setattr("karvan.explore.study.explore", _toy_explore(tmp_path))
+    text = _console("explore", "project_2028", "--draws", "8", "--choice", "deterministic")
+    # the central case and 8 draws of the project and of its reference
+    assert "explore" in text and "18/18" in text and "0/?" not in text, text

@@ -3,6 +3,7 @@ inputs that decide each answer."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -100,13 +101,19 @@ def explore(
         raise InputError("give --draws N (an integer >= 2), or --list-inputs.")
     from karvan.explore.study import explore as run
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-                  disable=quiet, transient=False) as bar:
-        task = bar.add_task("explore", total=None)
+    with contextlib.ExitStack() as stack:
+        bar: list = []  # the progress bar, started by the first report of progress
 
         def progress(done: int, total: int, note: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"explore {note}")
+            # the experiment reports progress only once its inputs, options and scenarios are
+            # checked: a bad one is an error on its own, with no empty bar printed before it
+            if not bar:
+                p = stack.enter_context(Progress(
+                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                    disable=quiet, transient=False))
+                bar.extend((p, p.add_task("explore", total=total)))
+            bar[0].update(bar[1], completed=done, total=total, description=f"explore {note}")
 
         res = run(scenarios or None, draws=draws, sampler=sampler, seed=seed, data=dataset,
                   uncertainty=uncertainty, choice=choice,

@@ -217,7 +217,9 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
     config
         More settings that define the experiment (the dataset's hashes, solver settings).
     progress
-        Called with (draws done, draws in all, a note) after each batch.
+        Called with (draws done, draws in all, a note) once the arguments are checked and the
+        cluster reached (nothing is reported before an error of the caller's), then after each
+        batch.
     analyse
         Called with the experiment once every draw is written (bands, statements, sensitivity).
 
