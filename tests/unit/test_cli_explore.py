@@ -286,3 +286,32 @@ def test_the_progress_bar_starts_with_the_experiment(tmp_path, monkeypatch):
     text = _console("explore", "project_2028", "--draws", "8", "--choice", "deterministic")
     # the central case and 8 draws of the project and of its reference
     assert "explore" in text and "18/18" in text and "0/?" not in text, text
+
+
+def test_bands_whose_central_case_lies_outside_are_marked(tmp_path, monkeypatch):
+    """The tonnes across Astara sum 200 demand rows, each a lognormal factor of median 1 at
+    sigma 0.5: their band sits about 13 % above the central case (every factor at 1), which
+    lies below P5. The console, bands.csv and the page said nothing of it."""
+    monkeypatch.setattr("karvan.explore.study.explore", _toy_explore(tmp_path))
+    text = _console("explore", "project_2028", "--draws", "8", "--choice", "deterministic",
+                    "--quiet")
+    b = pd.read_csv(tmp_path / "e" / "bands.csv").set_index(["scenario", "output"])
+    astara = b.loc[("reference_2028", "border:AZ-IR_ASTARA:tonnes")]
+    assert astara["central"] < astara["p5"] and not astara["central_in_band"]
+    # an effect the same in every draw, a share that does not vary: in their bands
+    assert b.loc[("project_2028", "effect:border:AZ-IR_ASTARA:tonnes"), "central_in_band"]
+    assert b.loc[("project_2028", "share:RU-IN:instc_west"), "central_in_band"]
+    n_out = int((b["central_in_band"] == False).sum())  # noqa: E712
+    assert n_out == 2  # the Astara tonnes of the project and of the reference
+    row = next(ln for ln in text.splitlines()
+               if "reference_2028" in ln and "border:AZ-IR_ASTARA:tonnes" in ln)
+    assert row.split("│")[-2].strip() == "no", text
+    row = next(ln for ln in text.splitlines()
+               if "project_2028" in ln and "effect:border:AZ-IR_ASTARA" in ln)
+    assert row.split("│")[-2].strip() == "yes", text
+    flat = re.sub(r"\s+", " ", text)
+    assert (f"note: The central case lies outside P5-P95 in {n_out} of {len(b)} bands" in flat
+            and "docs/model.md" in flat), text
+    page = (tmp_path / "e" / "report.html").read_text()
+    assert f"lies outside P5-P95 in {n_out} of {len(b)} bands" in page
+    assert page.count("<b class='out'>no</b>") == n_out  # each band, marked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from karvan.explore.analysis import (
     Statement,
@@ -99,3 +100,29 @@ def test_sobol_intervals_are_the_same_from_one_analysis_to_the_next():
     one = sensitivity(u, problem, "sobol", y, seed=0)
     two = sensitivity(u, problem, "sobol", y, seed=0)
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_bands_say_whether_the_central_case_lies_in_them():
+    """A total over many inputs, each a lognormal factor of median 1 (the dataset's figure, the
+    central case), has its median near the sum of their means, exp(sigma^2 / 2) = 1.13 each at
+    sigma 0.5: its band sits above the central case, which bands.csv now says."""
+    from karvan.explore.analysis import central_in_band
+
+    rng = np.random.default_rng(5)
+    n_draws, n_rows, sigma = 200, 100, 0.5
+    factors = np.exp(sigma * rng.standard_normal((n_draws, n_rows)))
+    total = np.r_[float(n_rows), factors.sum(axis=1)]  # draw -1: every factor at 1
+    d = pd.DataFrame({"scenario": "s", "draw": np.arange(-1, n_draws), "out:total": total,
+                      "out:one": np.r_[1.0, factors[:, 0]], "out:blank": np.nan})
+    b = bands(d).set_index("output")
+    t = b.loc["total"]
+    assert t["central"] == n_rows < t["p5"]
+    assert t["p50"] / t["central"] == pytest.approx(np.exp(sigma**2 / 2), rel=0.02)
+    assert not bool(t["central_in_band"])
+    assert bool(b.at["one", "central_in_band"])  # one factor: its median is the central case
+    assert pd.isna(b.at["blank", "central_in_band"])
+    # an effect the same in every draw is in its band, rounding aside
+    d2 = pd.concat([d.assign(scenario="p", **{"out:total": d["out:total"] + 0.1}), d])
+    e = bands(d2, {"p": "s"}).set_index(["scenario", "output"]).loc[("p", "effect:total")]
+    assert bool(e["central_in_band"])
+    assert central_in_band(pd.Series([1e6]), [1e6 * (1 + 1e-12)], [1e6 * (1 + 2e-12)]).all()

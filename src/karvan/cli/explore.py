@@ -68,6 +68,7 @@ def explore(
     InputError
         Unknown scenarios, inputs or options, or an uncertainty table that does not hold.
     """
+    import pandas as pd
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -133,32 +134,42 @@ def explore(
                       str(r.deciding_inputs) if isinstance(r.deciding_inputs, str) else "")
         out.print(t)
     b = exp.table("bands")
+    # P5 <= central <= P95 (blank where not known, in experiments analysed before the column)
+    inside = (b["central_in_band"] if "central_in_band" in b else pd.Series(
+        pd.NA, index=b.index)).astype("boolean")
+    in_band = inside.map({True: "yes", False: "[yellow]no[/]"}).fillna("-")
     key = b[b["output"].str.startswith(("border:", "effect:border:", "share:RU-IN",
                                         "effect:share:RU-IN", "family:RU-IN",
                                         "effect:family:RU-IN"))]
     key = key[key["p95"].abs() > 0]
     if len(key):
-        t = Table(title="Bands (P5 / P50 / P95; tonnes in Mt, shares in %)",
-                  title_justify="left")
-        for c in ("scenario", "output", "central", "p5", "p50", "p95"):
+        t = Table(title="Bands (P5 / P50 / P95; tonnes in Mt, shares in %; in band: the central "
+                  "case within P5-P95)", title_justify="left")
+        for c in ("scenario", "output", "central", "p5", "p50", "p95", "in band"):
             t.add_column(c, justify="left" if c in ("scenario", "output") else "right")
-        for r in key.itertuples(index=False):
+        for i, r in zip(key.index, key.itertuples(index=False), strict=True):
             f = (lambda v: f"{100 * v:.1f}") if ("share:" in r.output
                                                  or "family:" in r.output) else (
                 lambda v: f"{v / 1e6:,.2f}")
-            t.add_row(r.scenario, r.output, f(r.central), f(r.p5), f(r.p50), f(r.p95))
+            t.add_row(r.scenario, r.output, f(r.central), f(r.p5), f(r.p50), f(r.p95),
+                      in_band[i])
         out.print(t)
     sp_ = b[b["output"].str.startswith("capacity:") & b["output"].str.endswith(
         (":shadow_price_usd_per_t", ":shadow_price_h")) & (b["p95"] > 0)]
     if len(sp_):
         t = Table(title="Shadow prices of hard capacities that bind in some draws (P5 / P50 / "
                   "P95; USD/t or h)", title_justify="left")
-        for c in ("scenario", "output", "central", "p5", "p50", "p95"):
+        for c in ("scenario", "output", "central", "p5", "p50", "p95", "in band"):
             t.add_column(c, justify="left" if c in ("scenario", "output") else "right")
-        for r in sp_.itertuples(index=False):
+        for i, r in zip(sp_.index, sp_.itertuples(index=False), strict=True):
             t.add_row(r.scenario, r.output, *(f"{v:,.2f}" for v in (r.central, r.p5, r.p50,
-                                                                     r.p95)))
+                                                                     r.p95)), in_band[i])
         out.print(t)
+    from karvan.report.uncertainty import outside_note, write_experiment_page
+
+    note = outside_note(b)
+    if note:
+        out.print(f"note: {note}", highlight=False, markup=False)
     if "n_unconverged" in b and (b["n_unconverged"] > 0).any():
         worst = b[b["kind"] == "level"].groupby("scenario")["n_unconverged"].max()
         worst = worst[worst > 0]
@@ -167,8 +178,6 @@ def explore(
                       + ", ".join(f"{s} {int(n)}" for s, n in worst.items())
                       + " (column n_unconverged of bands.csv and statements.csv)",
                       highlight=False, soft_wrap=True)
-    from karvan.report.uncertainty import write_experiment_page
-
     page = write_experiment_page(exp.folder)
     out.print(f"report: {page}")
     out.print(f"{res.computed} draws computed, {res.resumed} resumed, in {res.elapsed_s:.1f} s; "

@@ -78,9 +78,18 @@ def bands(draws: pd.DataFrame, references: dict[str, str | None] | None = None) 
     -------
     DataFrame
         ``scenario, output, kind (level | effect), reference, central, mean, sd, p5, p25,
-        p50, p75, p95, n, n_unconverged`` (n: draws with a finite value; n_unconverged: those
-        of them whose equilibrium, or for an effect the scenario's or its reference's, did not
-        reach its gap).
+        p50, p75, p95, n, n_unconverged, central_in_band`` (n: draws with a finite value;
+        n_unconverged: those of them whose equilibrium, or for an effect the scenario's or its
+        reference's, did not reach its gap; central_in_band: whether P5 <= central <= P95, to
+        rounding, blank where either is not finite).
+
+    Notes
+    -----
+    The central case takes every input at its median (the dataset's figure, a factor of 1),
+    but the median of a sum of many inputs is not the sum of their medians: each lognormal
+    factor has mean ``exp(sigma^2 / 2)`` (1.13 at sigma 0.5), and a total over many
+    independent factors concentrates near the sum of their means. Bands of totals sit above
+    the central case, which can fall outside P5-P95 (``central_in_band`` False).
     """
     references = references or {}
     eff = effects_frame(draws, references)
@@ -112,9 +121,24 @@ def bands(draws: pd.DataFrame, references: dict[str, str | None] | None = None) 
             for j, c in enumerate(cols):
                 rows.append((scen, c[4:], kind, references.get(scen) if kind == "effect" else None,
                              cen[j], mean[j], sd[j], *q[:, j], int(n[j]), int(n_bad[j])))
-    return pd.DataFrame(rows, columns=["scenario", "output", "kind", "reference", "central",
-                                       "mean", "sd"] + [f"p{p}" for p in PERCENTILES]
-                        + ["n", "n_unconverged"])
+    out = pd.DataFrame(rows, columns=["scenario", "output", "kind", "reference", "central",
+                                      "mean", "sd"] + [f"p{p}" for p in PERCENTILES]
+                       + ["n", "n_unconverged"])
+    out["central_in_band"] = central_in_band(out["central"], out["p5"], out["p95"])
+    return out
+
+
+def central_in_band(central, low, high) -> pd.Series:
+    """Whether each ``central`` lies in ``low..high`` (P5..P95), to rounding (1e-9 of the
+    largest of the three; an effect that is the same in every draw is in its band); NA where
+    one of them is not finite."""
+    c, lo, hi = (np.asarray(x, dtype=float) for x in (central, low, high))
+    fin = np.isfinite(c) & np.isfinite(lo) & np.isfinite(hi)
+    with np.errstate(invalid="ignore"):
+        tol = 1e-9 * np.fmax(np.fmax(np.abs(c), np.abs(lo)), np.abs(hi))
+        inside = (lo - tol <= c) & (c <= hi + tol)
+    return pd.Series(pd.array(np.where(fin, inside, None), dtype="boolean"),
+                     index=getattr(central, "index", None))
 
 
 @dataclass(frozen=True, slots=True)

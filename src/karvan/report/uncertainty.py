@@ -34,7 +34,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1100px;colo
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:2px 8px;border-bottom:1px solid #eee}
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{text-align:left;background:#f5f5f5}
-.note{color:#555;font-size:.92em}svg text{font:11px system-ui,sans-serif}
+.note{color:#555;font-size:.92em}.out{color:#b35806}svg text{font:11px system-ui,sans-serif}
 """
 
 
@@ -83,8 +83,12 @@ def _band_svg(lo: float, p25: float, p50: float, p75: float, hi: float, central:
 
 
 def _bands_table(b: pd.DataFrame) -> str:
+    # P5 <= central <= P95 (bands.csv's central_in_band; not shown for an experiment analysed
+    # before the column was written)
+    mark = "central_in_band" in b
+    inside = b["central_in_band"].astype("boolean") if mark else None
     rows = []
-    for r in b.itertuples(index=False):
+    for i, r in enumerate(b.itertuples(index=False)):
         lo = min(r.p5, r.central) if math.isfinite(r.central) else r.p5
         hi = max(r.p95, r.central) if math.isfinite(r.central) else r.p95
         svg = _band_svg(r.p5, r.p25, r.p50, r.p75, r.p95, r.central, lo, hi)
@@ -92,9 +96,32 @@ def _bands_table(b: pd.DataFrame) -> str:
                     f'<td class="n">{_fmt(r.output, r.central)}</td>'
                     f'<td class="n">{_fmt(r.output, r.p5)}</td>'
                     f'<td class="n">{_fmt(r.output, r.p50)}</td>'
-                    f'<td class="n">{_fmt(r.output, r.p95)}</td><td>{svg}</td></tr>')
+                    f'<td class="n">{_fmt(r.output, r.p95)}</td><td>{svg}</td>'
+                    + (f"<td>{_IN_BAND.get(inside.iloc[i], '-')}</td>" if mark else "")
+                    + "</tr>")
     return ("<table><tr><th>scenario</th><th>output</th><th>central</th><th>P5</th><th>P50</th>"
-            "<th>P95</th><th>band</th></tr>" + "".join(rows) + "</table>")
+            "<th>P95</th><th>band</th>" + ("<th>in band</th>" if mark else "")
+            + "</tr>" + "".join(rows) + "</table>")
+
+
+_IN_BAND = {True: "yes", False: "<b class='out'>no</b>"}
+
+
+def outside_note(b: pd.DataFrame) -> str:
+    """What to say of the bands of ``b`` (an experiment's ``bands`` table) that do not contain
+    their central case: how many, and why (empty when none, or for an experiment analysed
+    before ``central_in_band`` was written)."""
+    if "central_in_band" not in b:
+        return ""
+    n = int((~b["central_in_band"].astype("boolean")).fillna(False).sum())
+    if not n:
+        return ""
+    return (f"The central case lies outside P5-P95 in {n} of {len(b)} bands (in band: no; "
+            "column central_in_band of bands.csv). It takes every input at its median (the "
+            "dataset's figure), but a total over many inputs has its median above the sum of "
+            "theirs (a lognormal factor of median 1 has mean 1.13 at sigma 0.5), so bands of "
+            "total tonnes sit above it; and with few draws P5 and P95 are near the lowest and "
+            "highest draw (docs/model.md, Uncertainty).")
 
 
 def _fan(fan: pd.DataFrame) -> str:
@@ -158,7 +185,8 @@ def render_experiment_page(folder: str | os.PathLike) -> str:
              f"({_e(m.get('sampler'))}, seed {_e(m.get('seed'))}) of "
              f"{_e(len(m.get('inputs', [])))} uncertain inputs in "
              f"{_e(len(m.get('factors', [])))} factors. Bands: P5-P95 light, P25-P75 dark, "
-             "median a bar, the central case (the dataset's figures) a dot.</p>"]
+             "median a bar, the central case (the dataset's figures) a dot.</p>"
+             + (f"<p class='note'>{_e(outside_note(b))}</p>" if outside_note(b) else "")]
     if len(st):
         rows = "".join(
             f"<tr><td>{_e(r.scenario)}</td><td>{_e(r.text)}</td>"
