@@ -227,6 +227,7 @@ class _SumOfFactors:
         v = np.ones(N_TOY_ROWS) if values is None else np.asarray(values, dtype=float)
         return {"border:AZ-IR_ASTARA:tonnes": 1e5 * float(v.sum()) + self.extra,
                 "share:RU-IN:instc_west": 0.3 + self.extra / 1e8,
+                "family:RU-IN:instc_west_rail": 0.2 + self.extra / 1e8,
                 "shipper:RU_MOW-IN_BOM:containers:suez:cost_usd_per_t": 100.0,
                 "shipper:RU_MOW-IN_BOM:containers:instc_west:cost_usd_per_t": 90.0 * v[0],
                 "_converged": 1.0}
@@ -243,9 +244,9 @@ def _toy_explore(tmp_path):
     from karvan.explore.inputs import InputSet, UncertainInput
     from karvan.explore.runner import ModelSpec, run_experiment
 
-    ins = tuple(UncertainInput(f"demand.tonnes:assumption[S{i:03d}]", "demand", "tonnes",
+    ins = tuple(UncertainInput(f"demand.tonnes:assumption[src_{i:03d}]", "demand", "tonnes",
                                Distribution("lognormal", sigma=0.5), (f"r{i}",),
-                               f"demand.tonnes:assumption[S{i:03d}]")
+                               f"demand.tonnes:assumption[src_{i:03d}]")
                 for i in range(N_TOY_ROWS))
     inputs = InputSet(ins, tuple(x.factor for x in ins), "toy")
 
@@ -315,3 +316,15 @@ def test_bands_whose_central_case_lies_outside_are_marked(tmp_path, monkeypatch)
     page = (tmp_path / "e" / "report.html").read_text()
     assert f"lies outside P5-P95 in {n_out} of {len(b)} bands" in page
     assert page.count("<b class='out'>no</b>") == n_out  # each band, marked
+
+
+def test_names_are_printed_as_written(tmp_path, monkeypatch):
+    """Names went through rich markup: "effect:family:RU-IN:..." printed an emoji for
+    ":family:", and an input's "[src_000]" was taken for a style tag and dropped."""
+    monkeypatch.setattr("karvan.explore.study.explore", _toy_explore(tmp_path))
+    text = _console("explore", "project_2028", "--draws", "8", "--choice", "deterministic",
+                    "--quiet")
+    assert "effect:family:RU-IN:instc_west_rail" in text and "\U0001f46a" not in text, text
+    st = pd.read_csv(tmp_path / "e" / "statements.csv")
+    deciding = st["deciding_inputs"].dropna()
+    assert len(deciding) and all(x in text for x in deciding), (list(deciding), text)

@@ -78,6 +78,7 @@ def explore(
         TimeRemainingColumn,
     )
     from rich.table import Table
+    from rich.text import Text
 
     from karvan.errors import InputError
     from karvan.explore.study import check_choice, choice_table, experiment_inputs
@@ -129,9 +130,10 @@ def explore(
         for c in ("scenario", "statement", "P", "central", "deciding inputs"):
             t.add_column(c, justify="right" if c == "P" else "left", overflow="fold")
         for r in st.itertuples(index=False):
-            t.add_row(r.scenario, r.text, f"{r.probability:.2f}",
+            # names as written (Text): as markup, "[containers+5]" was dropped as a tag
+            t.add_row(Text(r.scenario), Text(r.text), f"{r.probability:.2f}",
                       {True: "yes", False: "no"}.get(r.central_holds, "-"),
-                      str(r.deciding_inputs) if isinstance(r.deciding_inputs, str) else "")
+                      Text(r.deciding_inputs if isinstance(r.deciding_inputs, str) else ""))
         out.print(t)
     b = exp.table("bands")
     # P5 <= central <= P95 (blank where not known, in experiments analysed before the column)
@@ -151,8 +153,9 @@ def explore(
             f = (lambda v: f"{100 * v:.1f}") if ("share:" in r.output
                                                  or "family:" in r.output) else (
                 lambda v: f"{v / 1e6:,.2f}")
-            t.add_row(r.scenario, r.output, f(r.central), f(r.p5), f(r.p50), f(r.p95),
-                      in_band[i])
+            # as Text: as markup, ":family:" in an output's name was printed as an emoji
+            t.add_row(Text(r.scenario), Text(r.output), f(r.central), f(r.p5), f(r.p50),
+                      f(r.p95), in_band[i])
         out.print(t)
     sp_ = b[b["output"].str.startswith("capacity:") & b["output"].str.endswith(
         (":shadow_price_usd_per_t", ":shadow_price_h")) & (b["p95"] > 0)]
@@ -162,8 +165,8 @@ def explore(
         for c in ("scenario", "output", "central", "p5", "p50", "p95", "in band"):
             t.add_column(c, justify="left" if c in ("scenario", "output") else "right")
         for i, r in zip(sp_.index, sp_.itertuples(index=False), strict=True):
-            t.add_row(r.scenario, r.output, *(f"{v:,.2f}" for v in (r.central, r.p5, r.p50,
-                                                                     r.p95)), in_band[i])
+            t.add_row(Text(r.scenario), Text(r.output),
+                      *(f"{v:,.2f}" for v in (r.central, r.p5, r.p50, r.p95)), in_band[i])
         out.print(t)
     from karvan.report.uncertainty import outside_note, write_experiment_page
 
