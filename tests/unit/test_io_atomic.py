@@ -1,13 +1,17 @@
-"""The one atomic writer: a set of files replaced together, or not at all."""
+"""The one atomic writer: a folder or a set of files replaced whole, or not at all, whatever
+step an interrupt cuts; what a killed writer left is removed by the next write."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import signal
+import threading
 
 import pytest
 
 from karvan.io import atomic
-from karvan.io.atomic import atomic_files
+from karvan.io.atomic import atomic_files, atomic_folder, defer_signals
 
 
 def _state(folder):
@@ -59,3 +63,177 @@ def test_an_interruption_among_the_last_renames_puts_every_file_back(folder, mon
             for n in ("a.csv", "b.csv", "c.csv"):
                 (stage / n).write_text(f"new {n[0]}")
     assert _state(folder) == before
+
+
+# -- atomic_folder ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sigint_raises():
+    """SIGINT raises KeyboardInterrupt during the test (a test run in a shell's background
+    inherits it ignored)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def _write(folder, text):
+    for n in ("a.csv", "b.csv"):
+        (folder / n).write_text(f"{text} {n[0]}")
+
+
+def _whole(folder):
+    """``"old"`` or ``"new"``: which write ``folder`` holds, checked to be whole."""
+    texts = {p.name: p.read_text() for p in folder.iterdir()}
+    assert sorted(texts) == ["a.csv", "b.csv"], texts
+    (which,) = {t.split()[0] for t in texts.values()}
+    return which
+
+
+@pytest.fixture
+def results(tmp_path):
+    """``results/out`` holding an old write."""
+    out = tmp_path / "results" / "out"
+    out.mkdir(parents=True)
+    _write(out, "old")
+    return out
+
+
+@pytest.mark.parametrize("when", ["instead of it", "after it"])
+@pytest.mark.parametrize("step", [1, 2])  # the old folder moved aside; the new one in its place
+def test_an_interrupt_at_either_rename_leaves_one_whole_folder_and_nothing_hidden(
+        results, monkeypatch, step, when):
+    real = os.replace
+    calls = []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == step:
+            if when == "after it":
+                real(src, dst)
+            raise KeyboardInterrupt
+        real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_folder(results) as tmp:
+            _write(tmp, "new")
+    # the new folder once it is in place (step 2 done), else the old one, put back if moved
+    assert _whole(results) == ("new" if (step, when) == (2, "after it") else "old")
+    assert [p.name for p in results.parent.iterdir()] == ["out"]
+
+
+def test_ctrl_c_during_the_renames_takes_effect_after_them(results, monkeypatch,
+                                                          sigint_raises):
+    """A real SIGINT sent to the process between the two renames, with another thread running
+    (numba's threads: the kernel may hand a signal for the process to any thread)."""
+    real = os.replace
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+
+    def replace(src, dst):
+        real(src, dst)
+        if str(dst) != str(results):  # the old folder is aside, the new not yet in place
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with atomic_folder(results) as tmp:
+                _write(tmp, "new")
+    finally:
+        stop.set()
+        other.join()
+    assert _whole(results) == "new"
+    assert [p.name for p in results.parent.iterdir()] == ["out"]
+
+
+def test_a_failed_rename_puts_the_old_folder_back(results, monkeypatch):
+    real = os.replace
+
+    def replace(src, dst):
+        if str(dst) == str(results) and ".out.tmp-" in str(src):
+            raise OSError(28, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    with pytest.raises(OSError, match="No space"):
+        with atomic_folder(results) as tmp:
+            _write(tmp, "new")
+    assert _whole(results) == "old"
+    assert [p.name for p in results.parent.iterdir()] == ["out"]
+
+
+def test_the_next_write_removes_what_a_killed_writer_left(results):
+    # what a write killed mid-way left: its half-written folder, and an empty placeholder of
+    # the name the old folder was to be moved to (both unlocked: their process is gone)
+    (results.parent / ".out.tmp-agzclfx8").mkdir()
+    _write(results.parent / ".out.tmp-agzclfx8", "half")
+    (results.parent / ".out.old-slsh_e0h").mkdir(mode=0o700)
+    # not this target's: another folder's, and a name that only starts like one
+    (results.parent / ".other.tmp-abc").mkdir()
+    (results.parent / ".out.tmp-x.y").mkdir()
+    with atomic_folder(results) as tmp:
+        _write(tmp, "new")
+    assert _whole(results) == "new"
+    assert sorted(p.name for p in results.parent.iterdir()) == [
+        ".other.tmp-abc", ".out.tmp-x.y", "out"]
+
+
+def test_a_folder_being_written_by_a_live_writer_is_left_alone(results):
+    with atomic_folder(results) as first:
+        _write(first, "first")
+        with atomic_folder(results) as second:
+            _write(second, "second")
+        assert _whole(first) == "first"  # the second write did not take it for a left-over
+        assert _whole(results) == "second"
+    assert _whole(results) == "first"
+    assert [p.name for p in results.parent.iterdir()] == ["out"]
+
+
+def test_a_folder_locked_by_another_process_is_left_alone(results):
+    live = results.parent / ".out.tmp-live0001"
+    live.mkdir()
+    fd = os.open(live, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another open file: a lock as another process's
+        with atomic_folder(results) as tmp:
+            _write(tmp, "new")
+        assert live.is_dir()
+    finally:
+        os.close(fd)
+
+
+def test_a_folder_moved_aside_by_a_killed_writer_is_put_back(results):
+    """Killed between its two renames: the target is missing, the old folder aside."""
+    os.rename(results, results.parent / ".out.old-slsh_e0h")
+    (results.parent / ".out.tmp-agzclfx8").mkdir()
+    with pytest.raises(RuntimeError):
+        with atomic_folder(results):
+            raise RuntimeError("the next write fails too")
+    assert _whole(results) == "old"
+    assert [p.name for p in results.parent.iterdir()] == ["out"]
+    with pytest.raises(FileExistsError):
+        with atomic_folder(results, overwrite=False):
+            pass
+
+
+def test_defer_signals_gives_the_signal_after_the_block(sigint_raises):
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with defer_signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            steps.append("went on")
+    assert steps == ["went on"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_defer_signals_leaves_an_ignored_signal_ignored():
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with defer_signals():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, before)

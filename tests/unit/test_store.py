@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from karvan.cli import app
-from karvan.errors import InputError
+from karvan.errors import InputError, KarvanError
 from karvan.store import RunRecord, RunStore
 from karvan.store.runstore import RUN_ID
 from tests.signals import default_sigint
@@ -465,3 +465,25 @@ def test_a_pair_cut_off_in_one_run_has_no_cost_there_not_a_cost_of_0():
     f = diff_table(pd.DataFrame({"k": ["x"], "tonnes_tot": [5.0]}),
                    pd.DataFrame({"k": ["y"], "tonnes_tot": [2.0]}), ["k"], ["tonnes_tot"])
     assert f.set_index("k")["tonnes_tot_diff"].to_dict() == {"x": -5.0, "y": 2.0}
+
+
+def test_a_copy_that_fails_says_the_run_is_stored_and_the_folder_unchanged(filled, tmp_path,
+                                                                            monkeypatch):
+    store, ids = filled
+    plain = store.copy_run(ids[0], tmp_path / "plain")
+    before = sorted(p.name for p in plain.iterdir())
+    real = shutil.copy2
+
+    def full(src, dst, *a, **k):
+        if str(src).endswith(".csv"):
+            raise OSError(28, "No space left on device", str(dst))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr("karvan.store.runstore.shutil.copy2", full)
+    with pytest.raises(KarvanError) as e:
+        store.copy_run(ids[1], plain)
+    msg = str(e.value)
+    assert f"run {ids[1]} is stored in" in msg and "No space left on device" in msg
+    assert f"{plain} holds what it held before" in msg and "karvan runs show" in msg
+    assert sorted(p.name for p in plain.iterdir()) == before
+    assert [p.name for p in plain.parent.iterdir() if p.name.startswith(".")] == []

@@ -4,16 +4,91 @@ Everything karvan writes as a result goes through :func:`atomic_folder` (a folde
 :func:`atomic_file` (one file: a GeoPackage, an OMX file, a report), which write under a
 temporary name beside the target and rename it into place, or :func:`atomic_files` (a set of
 files that must agree, in a folder that holds other things too: an experiment's analysis).
+
+:func:`defer_signals` makes a few steps one that Ctrl-C does not cut in two: the renames that
+end :func:`atomic_folder`, and (from :mod:`karvan.scenario._signals`) a run's listing and copy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
+import logging
 import os
+import re
+import secrets
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: folders left by a killed writer are then never removed
+    fcntl = None
+
+log = logging.getLogger(__name__)
+
+#: the signals :func:`defer_signals` defers: Ctrl-C and a polite stop
+DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def defer_signals() -> Iterator[None]:
+    """Inside the block SIGINT and SIGTERM are noted rather than acted on; when the block ends
+    each one noted is raised again, so that it takes effect then, as its handler from before
+    the block decides (``KeyboardInterrupt`` for Ctrl-C).
+
+    Python runs a signal's handler in the main thread, whichever thread the kernel delivered
+    the signal to, so this holds however many threads the process has (numba's, a pool's):
+    blocking a signal (``pthread_sigmask``) blocks it in the calling thread only, and another
+    thread then takes it for the process. Off the main thread, and for a signal that is ignored
+    or whose handler was not set from Python, the block changes nothing. When the block ends
+    with an exception and a signal was noted, the signal's exception (``KeyboardInterrupt``)
+    is raised, the block's as its context.
+
+    Examples
+    --------
+    >>> import os, signal
+    >>> before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    >>> steps = []
+    >>> try:
+    ...     with defer_signals():
+    ...         os.kill(os.getpid(), signal.SIGINT)
+    ...         steps.append("the block went on")
+    ... except KeyboardInterrupt:
+    ...     steps.append("then the interrupt")
+    >>> steps
+    ['the block went on', 'then the interrupt']
+    >>> _ = signal.signal(signal.SIGINT, before)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[int] = []
+
+    def note(signum, frame) -> None:
+        noted.append(signum)
+
+    before = {}
+    try:
+        for s in DEFERRED_SIGNALS:
+            handler = signal.getsignal(s)
+            if handler is None or handler is signal.SIG_IGN:
+                continue
+            signal.signal(s, note)
+            before[s] = handler
+    except ValueError:  # not the main interpreter: no handlers can be set here
+        pass
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(noted):
+            signal.raise_signal(s)  # its handler runs now (or when this thread unblocks it)
 
 
 @contextlib.contextmanager
@@ -23,9 +98,16 @@ def atomic_folder(target: str | os.PathLike, *, overwrite: bool = True) -> Itera
     On any exception (Ctrl-C included) the temporary folder is removed and ``target`` is left as
     it was. An existing ``target`` is moved aside, the new folder renamed into place, then the
     old one removed: ``target`` holds the old folder or the new one, whole, except for the
-    instant between the two renames, when it is absent. (Two processes replacing the same
-    ``target`` at once may see that instant; the run store, which gives every run its own
-    folder, is the place for concurrent writers.)
+    instant between the two renames, when it is absent. That last step runs with SIGINT and
+    SIGTERM deferred (:func:`defer_signals`), and a rename that fails puts the old folder back.
+    (Two processes replacing the same ``target`` at once may see that instant; the run store,
+    which gives every run its own folder, is the place for concurrent writers.)
+
+    A process killed meanwhile (SIGKILL, a crash) leaves a hidden ``.<name>.tmp-*`` folder, or
+    ``.<name>.old-*``, beside ``target``. Each is locked (``flock``) while its writer lives, so
+    the next write to ``target`` can tell those left behind from those being written, and
+    removes them; where the writer died between the two renames, it first puts the old folder
+    back as ``target``. (Where folders cannot be locked, left-overs stay.)
 
     Raises
     ------
@@ -33,24 +115,150 @@ def atomic_folder(target: str | os.PathLike, *, overwrite: bool = True) -> Itera
         ``target`` exists and ``overwrite`` is false.
     """
     target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(target)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; choose another folder or allow overwriting.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp, lock = _new_locked_folder(target.parent, f".{target.name}{_TMP}")
     try:
-        yield tmp
+        try:
+            yield tmp
+        except BaseException:
+            with defer_signals():  # a second Ctrl-C does not cut the clean-up short
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        with defer_signals():
+            _swap(tmp, target)
+    finally:
+        _unlock(lock)
+
+
+def _swap(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` to ``target``, the folder there moved aside first and removed after; on
+    an exception ``target`` holds the new folder or the old one, and ``tmp`` is gone."""
+    old = old_lock = None
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's folders are private; results are to share
+        if os.path.lexists(target):
+            old_lock = _try_lock(target)  # the old folder is this writer's until removed
+            old = _free_name(target.parent, f".{target.name}{_OLD}")
+            os.replace(target, old)
+        os.replace(tmp, target)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and os.path.lexists(old) and not os.path.lexists(target):
+            os.replace(old, target)  # the old folder back in its place
         raise
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's folders are private; results are to share
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.rmdir(old)  # a unique free name to move the old folder to
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if os.path.lexists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        # kept while nothing is in its place (putting it back failed): a later write puts it back
+        if old is not None and os.path.lexists(target):
+            shutil.rmtree(old, ignore_errors=True)
+        _unlock(old_lock)
+
+
+#: the infixes of the hidden names of :func:`atomic_folder`: ``.<name>.tmp-<random>`` for a
+#: folder being written, ``.<name>.old-<random>`` for the folder it replaces
+_TMP, _OLD = ".tmp-", ".old-"
+#: the random end of those names (no dot: ``.a.b.tmp-x`` is not a folder of ``a``)
+_RANDOM = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _free_name(parent: Path, prefix: str) -> Path:
+    """A name ``parent/<prefix><random>`` that nothing has."""
+    while True:
+        p = parent / f"{prefix}{secrets.token_hex(4)}"
+        if not os.path.lexists(p):
+            return p
+
+
+def _open_folder(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None
+
+
+def _try_lock(path: Path) -> int | None:
+    """A descriptor of the folder ``path`` holding its lock, or ``None``: another process holds
+    it, ``path`` is gone, or folders cannot be locked here."""
+    if fcntl is None:
+        return None
+    fd = _open_folder(path)
+    if fd is None:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held by a live process, or no locks on this file system
+        os.close(fd)
+        return None
+    return fd
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # the lock goes with the descriptor
+
+
+def _new_locked_folder(parent: Path, prefix: str) -> tuple[Path, int | None]:
+    """A new empty folder ``parent/<prefix><random>`` and a descriptor holding its lock
+    (``None`` where folders cannot be locked).
+
+    Between the folder's creation and its lock, another process's :func:`_remove_abandoned`
+    may take it for a left-over and remove it; the lock waits for that removal, which is then
+    seen (the name no longer leads to the locked folder), and a new folder is made.
+    """
+    while True:
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        fd = _open_folder(tmp) if fcntl is not None else None
+        if fd is None:
+            return tmp, None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # no locks on this file system
+            os.close(fd)
+            return tmp, None
+        try:
+            if os.path.samestat(os.fstat(fd), os.lstat(tmp)):
+                return tmp, fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def _remove_abandoned(target: Path) -> None:
+    """Remove the ``.<name>.tmp-*`` and ``.<name>.old-*`` folders beside ``target`` whose lock
+    no process holds: their writers died (see :func:`atomic_folder`). Where ``target`` is
+    missing, the newest such ``.old-`` folder with files in it (the writer died between its
+    two renames) is put back as ``target`` instead."""
+    if fcntl is None:
+        return
+    found = []
+    for infix in (_OLD, _TMP):
+        prefix = f".{target.name}{infix}"
+        for p in target.parent.glob(glob.escape(prefix) + "*"):
+            if _RANDOM.fullmatch(p.name[len(prefix):]):
+                with contextlib.suppress(OSError):
+                    found.append((infix, -p.lstat().st_mtime, p))
+    for infix, _, p in sorted(found):  # the old folders first, the newest first
+        fd = _try_lock(p)
+        if fd is None:
+            continue  # being written, or not a folder, or gone
+        try:
+            if not os.path.samestat(os.fstat(fd), os.lstat(p)):
+                continue  # renamed by its writer before the lock was taken
+            if infix == _OLD and not os.path.lexists(target) and any(p.iterdir()):
+                os.replace(p, target)
+                log.warning("%s: put back the folder that an interrupted write had moved "
+                            "aside (%s)", target, p.name)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
+                log.info("%s: removed %s, left by a write that did not finish", target.parent,
+                         p.name)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager

@@ -1,10 +1,14 @@
 """Ctrl-C and SIGTERM while worker processes run (:func:`karvan.scenario.batch.run_scenarios`).
 
-- :func:`held` holds SIGINT and SIGTERM back from the calling thread inside a block; one that
-  arrives meanwhile is delivered (``KeyboardInterrupt``) when the block ends. Threads and
-  processes started inside the block inherit the held mask, so a signal sent to the process
-  reaches its main thread, which is the one that can act on it; listing a run inside the block
-  makes listing, copying and printing it one step that a signal does not cut in two.
+- :func:`held` holds SIGINT and SIGTERM back inside a block; one that arrives meanwhile takes
+  effect (``KeyboardInterrupt``) when the block ends. It defers their handlers
+  (:func:`karvan.io.atomic.defer_signals`), which Python runs in the main thread whichever
+  thread received the signal, and blocks them in the calling thread, a mask that threads and
+  processes started inside the block inherit, so that a signal sent to the process reaches its
+  main thread, which is the one that can act on it. Listing a run inside the block makes
+  listing, copying and printing it one step that a signal does not cut in two, however many
+  threads (numba's) the process has; the mask alone held nothing while another thread, started
+  outside the block, left the signals unblocked.
 - :func:`sigterm_raises` turns SIGTERM into :class:`Terminated` in the main thread, so that the
   ``finally`` clauses stop the workers and remove what they staged, and then passes the signal
   on: the process ends as SIGTERM ends it (the idiom of git's ``sigchain``).
@@ -22,6 +26,8 @@ import signal
 import threading
 from collections.abc import Iterator
 
+from karvan.io.atomic import defer_signals
+
 SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
@@ -35,16 +41,18 @@ def _main_thread() -> bool:
 
 @contextlib.contextmanager
 def held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back from this thread inside the block (see the module)."""
-    if not _main_thread() or not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-    try:
-        yield
-    finally:
-        # a signal that arrived meanwhile is handled here (pthread_sigmask runs the handlers)
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    """Hold SIGINT and SIGTERM back inside the block (see the module)."""
+    with defer_signals():
+        if not _main_thread() or not hasattr(signal, "pthread_sigmask"):
+            yield
+            return
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+        try:
+            yield
+        finally:
+            # a signal blocked meanwhile is noted here (pthread_sigmask runs the handlers), and
+            # raised again as defer_signals ends
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _raise_terminated(signum, frame) -> None:

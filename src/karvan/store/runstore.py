@@ -342,6 +342,9 @@ class RunStore:
         ------
         InputError
             ``ref`` names no run, or ``target`` lies inside the store's runs folder.
+        KarvanError
+            The copy failed (a full disk, say): the message says that the run is stored and
+            ``target`` holds what it held before.
         """
         rec = self.resolve(ref)
         target = Path(target)
@@ -349,10 +352,20 @@ class RunStore:
                 target.resolve().parents):
             raise InputError(f"{target} is inside the run store's {self.runs_dir}; copy the run "
                              "elsewhere.")
-        with atomic_folder(target) as tmp:
-            for p in sorted(rec.path.iterdir()):
-                if p.is_file():
-                    shutil.copy2(p, tmp / p.name)
+        try:
+            with atomic_folder(target) as tmp:
+                for p in sorted(rec.path.iterdir()):
+                    if p.is_file():
+                        shutil.copy2(p, tmp / p.name)
+        except OSError as e:
+            what = f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
+            stored = rec.run_id and rec.path.parent.resolve() == self.runs_dir.resolve()
+            raise KarvanError(
+                f"run {rec.label} is {'stored' if stored else 'saved'} in {rec.path}, but "
+                f"copying it to {target} failed ({what}); {target} holds what it held before. "
+                "Free some space or fix the permissions there"
+                + (f"; `karvan runs show {rec.label} --store {self.root}` shows the run."
+                   if stored else ".")) from e
         return target
 
     def repair(self, *, stale_after_s: float = STALE_AFTER_S) -> dict[str, int]:
