@@ -101,6 +101,31 @@ def test_ctrl_c_exits_130_and_says_nothing_was_half_written(monkeypatch, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("link", ["cause", "context"])
+def test_ctrl_c_turned_into_another_exception_is_still_ctrl_c(monkeypatch, tmp_path, link):
+    """SIGINT inside a numba function surfaces as a SystemError raised from the
+    KeyboardInterrupt (or an error raised while handling one): exit 130, not an internal
+    error."""
+    def interrupted(*a, **k):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ki:
+            err = SystemError("CPUDispatcher(<function merge_routes>) returned a result with "
+                              "an exception set")
+            if link == "cause":
+                raise err from ki
+            raise err  # noqa: B904  (the interrupt is its context)
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    monkeypatch.setattr("karvan.io.problem.read_problem", interrupted)
+    r = invoke("assign", SMALL, "--out", tmp_path / "out")
+    assert r.exit_code == 130, r.output
+    assert "interrupted" in r.output and "internal error" not in r.output
+    assert not list(tmp_path.glob("karvan-error-*.txt"))
+    assert not (tmp_path / "out").exists()
+
+
 def test_unreadable_output_place_is_an_input_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -20,6 +20,8 @@ Exit codes
     it; ``karvan --debug ...`` shows the traceback instead.
 130
     interrupted (Ctrl-C); results are written whole or not at all, so nothing is half-written.
+    An exception raised from a Ctrl-C or while handling one counts as Ctrl-C (numba turns one
+    that arrives inside a compiled function into a ``SystemError``).
 
 SIGTERM is not caught here: ``karvan run`` removes what it had not finished and stops its worker
 processes, then the process ends as SIGTERM ends it (:mod:`karvan.scenario._signals`).
@@ -201,14 +203,20 @@ class KarvanGroup(TyperGroup):
         fit_width(out)
         fit_width(console, PIPE_WIDTH_STDERR)
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except (typer.Exit, typer.Abort, TyperException):
+                raise
+            except Exception as e:
+                if interrupted_by(e):
+                    # a Ctrl-C that code in between turned into another exception (numba's
+                    # "SystemError: CPUDispatcher(...) returned a result with an exception set")
+                    _interrupted()
+                raise
         except (typer.Exit, typer.Abort, TyperException):
             raise  # exit codes, usage errors and aborts of the command line itself
         except KeyboardInterrupt:
-            console.print()
-            console.print("[yellow]interrupted[/]: nothing was half-written (results are "
-                          "written whole or not at all).", highlight=False)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            _interrupted()
         except BrokenPipeError:
             if _stdout_gone():
                 raise  # the reader of standard output has gone (``| head``): typer exits 1
@@ -232,6 +240,47 @@ class KarvanGroup(TyperGroup):
             if debug:
                 raise
             _internal_error(e)
+
+
+def _interrupted() -> None:
+    """Say that the command was interrupted, exit 130.
+
+    Raises
+    ------
+    typer.Exit
+        Always, with :data:`EXIT_INTERRUPTED`.
+    """
+    console.print()
+    console.print("[yellow]interrupted[/]: nothing was half-written (results are written whole "
+                  "or not at all).", highlight=False)
+    raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def interrupted_by(e: BaseException) -> bool:
+    """Whether ``e``, or an exception it was raised from or while handling (its causes and
+    contexts, followed to the end), is a :class:`KeyboardInterrupt`.
+
+    Examples
+    --------
+    >>> try:
+    ...     try:
+    ...         raise KeyboardInterrupt
+    ...     except KeyboardInterrupt as k:
+    ...         raise SystemError("returned a result with an exception set") from k
+    ... except SystemError as e:
+    ...     interrupted_by(e), interrupted_by(ValueError())
+    (True, False)
+    """
+    todo, seen = [e], set()
+    while todo:
+        x = todo.pop()
+        if x is None or id(x) in seen:
+            continue
+        if isinstance(x, KeyboardInterrupt):
+            return True
+        seen.add(id(x))
+        todo += [x.__cause__, x.__context__]
+    return False
 
 
 def _internal_error(e: BaseException) -> None:
