@@ -229,7 +229,23 @@ def test_stdout_gone_sees_a_pipe_without_its_reader(reader_open):
 
 def test_shorten_keeps_short_lines():
     assert shorten("a\nb") == "a\nb"
-    assert shorten("y" * 401).endswith("... (1 more characters)")
+    assert shorten("y" * 401) == "y" * 401  # the cut would make it longer
+    assert shorten("y" * 1000) == "y" * 240 + " ... (600 more characters) ... " + "y" * 160
+
+
+def test_a_long_problem_keeps_its_remedy_at_the_end():
+    """An edited demand.csv: the ids listed fill the line, the remedy is its last sentence."""
+    ods = ", ".join(f"Z_RU_MOSCOW>Z_IN_CHENNAI>commodity_{i}" for i in range(20))
+    fix = ("re-run `karvan calibrate --write` on the current demand.csv (OD estimation), or "
+           "delete od_estimate.csv to run on demand.csv.")
+    problem = (f"od_estimate.csv: prior_tonnes_per_year differs from the row's tonnes in "
+               f"demand.csv on 58 rows (lines 799, 800 and 56 more; OD {ods}): {fix}")
+    second = "demand.csv line 3: tonnes_per_year is negative; give a tonnage >= 0."
+    shown = shorten(f"{problem}\n{second}")
+    first, rest = shown.split("\n")
+    assert len(first) <= 400 + 40 and "more characters) ..." in first
+    assert first.startswith("od_estimate.csv: prior_tonnes_per_year differs")
+    assert first.endswith(fix) and rest == second
 
 
 @pytest.mark.slow

@@ -45,8 +45,13 @@ from typer.exceptions import TyperException
 from karvan._version import __version__
 
 #: longest line of an error message that is shown whole; longer lines (a 40,000-character token
-#: echoed by a reader) are cut, with a count of what was left out
+#: echoed by a reader, a long list of ids) are cut in the middle, with a count of what was left
+#: out, so that their end, where a message gives its remedy, is kept
 MAX_LINE = 400
+#: characters kept from the end of a line that is cut
+KEEP_END = 160
+#: how far a cut moves to fall between words
+_SNAP = 30
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
@@ -76,17 +81,31 @@ def fit_width(c: Console, pipe_width: int = PIPE_WIDTH) -> None:
 
 
 def shorten(message: str, limit: int = MAX_LINE) -> str:
-    r"""``message`` with every line longer than ``limit`` characters cut.
+    r"""``message`` with every line longer than ``limit`` characters cut in the middle: its
+    start and its last :data:`KEEP_END` characters (at most half of ``limit``) are kept, the cut
+    moved to a space where one is near, so that the remedy at the end of a message stays. A
+    line that the cut would not make shorter is kept whole.
 
     Examples
     --------
-    >>> shorten("x" * 10 + "\nok", limit=4)
-    'xxxx... (6 more characters)\nok'
+    >>> shorten("x" * 100 + "\nok", limit=40)
+    'xxxxxxxxxxxxxxxxxxxx ... (60 more characters) ... xxxxxxxxxxxxxxxxxxxx\nok'
+    >>> shorten("ids: " + ", ".join(map(str, range(200))) + "; delete them.", limit=60)
+    'ids: 0, 1, 2, 3, 4, 5, 6, 7, ... (852 more characters) ... 197, 198, 199; delete them.'
     """
     lines = []
     for line in str(message).splitlines() or [""]:
         if len(line) > limit:
-            line = f"{line[:limit]}... ({len(line) - limit:,} more characters)"
+            tail = min(KEEP_END, limit // 2)
+            head, start = limit - tail, len(line) - tail
+            space = line.rfind(" ", max(0, head - _SNAP), head)
+            head = space if space > 0 else head
+            space = line.find(" ", start, start + _SNAP)
+            start = space + 1 if space >= 0 else start
+            cut = start - head
+            short = (f"{line[:head]} ... ({cut:,} more character{'s' * (cut != 1)}) ... "
+                     f"{line[start:]}")
+            line = short if len(short) < len(line) else line
         lines.append(line)
     return "\n".join(lines)
 
