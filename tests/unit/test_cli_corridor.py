@@ -43,6 +43,9 @@ def test_run_writes_every_table_and_a_manifest(results):
         assert set(man["tables"]) == TABLES | CHOICE_TABLES
         assert man["convergence"]["converged"] is True
         assert man["settings"]["choice"] == "logit"
+        # only the settings the run used: the logit model solves no user equilibrium
+        assert not {"gap", "ue_method", "max_iter"} & set(man["settings"]), man["settings"]
+        assert man["settings"]["capacity_tol"] > 0
         assert man["settings"]["choice_parameters"]["theta_usd"]["grain"] > 0
         assert man["inputs"]["sha256_16"]["link.csv"]
         for t in TABLES:
@@ -62,17 +65,41 @@ def test_run_writes_every_table_and_a_manifest(results):
 
 
 def test_run_deterministic_keeps_the_previous_model(tmp_path):
-    r = runner.invoke(app, ["run", "baseline", "--choice", "deterministic", "--out",
-                            str(tmp_path), "--quiet", "--no-gpkg", "--no-report", "--no-lp"],
-                      env=ENV)
+    r = runner.invoke(app, ["run", "baseline", "--choice", "deterministic", "--gap", "1e-8",
+                            "--out", str(tmp_path), "--quiet", "--no-gpkg", "--no-report",
+                            "--no-lp"], env=ENV)
     assert r.exit_code == 0, r.output
     man = json.loads((tmp_path / "baseline" / "manifest.json").read_text())
     assert man["settings"]["choice"] == "deterministic"
     assert man["settings"]["ue_method"] == "algorithm-b"
+    assert man["settings"]["gap"] == 1e-8 and "capacity_tol" not in man["settings"]
     assert "capacities" not in man["tables"] and "family_shares" in man["tables"]
     bad = runner.invoke(app, ["run", "baseline", "--choice", "probit", "--out", str(tmp_path)],
                         env=ENV)
     assert bad.exit_code != 0 and "--choice must be logit or deterministic" in bad.output
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    (["--method", "nonsense"], "--method must be one of aon, msa, fw, cfw, bfw, algorithm-b, "
+                               "not 'nonsense'"),
+    (["--gap", "-1"], "--gap must be a number >= 0, not -1.0"),
+    (["--gap", "nan", "--choice", "deterministic"], "--gap must be a number >= 0, not nan"),
+    (["--method", "nonsense", "--choice", "deterministic"], "--method must be one of"),
+    (["--gap", "1e-6"], "--gap sets the deterministic user equilibrium, which the logit choice "
+                        "model (the default) does not solve"),
+    (["--method", "bfw", "--gap", "1e-6"], "--method and --gap set the deterministic user "
+                                           "equilibrium"),
+])
+def test_run_refuses_equilibrium_options_it_would_not_use(tmp_path, options, says):
+    # the values are checked under either model, and under logit, which solves no user
+    # equilibrium, --method and --gap are refused rather than ignored; before any run
+    out = tmp_path / "res"
+    r = runner.invoke(app, ["run", "baseline", *options, "--out", str(out), "--quiet",
+                            "--no-gpkg", "--no-report", "--no-lp"], env=ENV)
+    assert r.exit_code == 2, r.output
+    assert says in " ".join(r.output.split()), r.output
+    assert "--choice deterministic" in " ".join(r.output.split()) or "deterministic" in options
+    assert not out.exists()
 
 
 def test_user_scenario_scales_its_demand(results):

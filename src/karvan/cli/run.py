@@ -22,9 +22,12 @@ def run(
                                                     "(default: the --out folder).")] = None,
     data: Annotated[Path | None, typer.Option(help="Corridor dataset folder "
                                                    "(default: built in).")] = None,
-    gap: Annotated[float, typer.Option(help="Relative gap of the user equilibrium.")] = 1e-10,
-    method: Annotated[str, typer.Option(help="Equilibrium method: algorithm-b (route lists "
-                                             "from its bushes) or bfw.")] = "algorithm-b",
+    gap: Annotated[float | None, typer.Option(
+        help="With --choice deterministic: relative gap of the user equilibrium (default "
+             "1e-10).")] = None,
+    method: Annotated[str | None, typer.Option(
+        help="With --choice deterministic: equilibrium method, algorithm-b (the default; route "
+             "lists from its bushes), bfw, cfw, fw, msa or aon.")] = None,
     choice: Annotated[str, typer.Option(help="Choice model: logit (nested logit over route "
                                              "families, hard capacities with shadow prices) "
                                              "or deterministic (user equilibrium, BPR "
@@ -51,8 +54,8 @@ def run(
     Raises
     ------
     InputError
-        A bad dataset, scenario or language, or a scenario named ``runs`` where the store
-        keeps its runs.
+        A bad dataset, scenario or language, a scenario named ``runs`` where the store keeps
+        its runs, a bad ``--method`` or ``--gap``, or either under ``--choice logit``.
     """
     import time
 
@@ -71,6 +74,7 @@ def run(
 
     if choice not in CHOICES:
         raise InputError(f"--choice must be {' or '.join(CHOICES)}, not {choice!r}.")
+    equilibrium = _equilibrium_options(choice, gap, method)
     if report:
         from karvan.report.i18n import check_lang
 
@@ -118,8 +122,8 @@ def run(
         try:
             runs = run_scenarios(dataset, specs, out_dir=out_dir, store_dir=store_dir,
                                  jobs=jobs if jobs is not None else usable_cpus(), gpkg=gpkg,
-                                 no_lp=added, done=done, progress=say, gap=gap, method=method,
-                                 lp=lp, choice=choice, choice_parameters=model)
+                                 no_lp=added, done=done, progress=say, lp=lp, choice=choice,
+                                 choice_parameters=model, **equilibrium)
         finally:
             if status is not None:
                 status.stop()
@@ -139,6 +143,41 @@ def run(
     out.print("These are point answers at the dataset's figures; `karvan explore "
               f"{' '.join(s.name for s in specs)} --draws 1000` gives P5/P50/P95 bands, the "
               "probability of each statement and the inputs that decide it.")
+
+
+def _equilibrium_options(choice: str, gap: float | None, method: str | None) -> dict:
+    """``gap`` and ``method`` for :func:`~karvan.scenario.run.run_scenario`, checked: the values
+    always, and that they are given only where they are used (the deterministic equilibrium).
+
+    Raises
+    ------
+    InputError
+        A method the engine does not have, a gap that is not a number >= 0, or either given
+        under the logit choice model, which solves no user equilibrium and has no gap.
+    """
+    import math
+
+    from karvan.assign import METHODS
+    from karvan.errors import InputError
+
+    problems = []
+    if method is not None and method not in METHODS:
+        problems.append(f"--method must be one of {', '.join(METHODS)}, not {method!r}.")
+    if gap is not None and not (math.isfinite(gap) and gap >= 0):
+        problems.append(f"--gap must be a number >= 0, not {gap}.")
+    given = [o for o, v in (("--method", method), ("--gap", gap)) if v is not None]
+    if given and choice == "logit":
+        # the logit run's flows are the logit loading at their own costs (gap 0 by
+        # construction); its one tolerance is the capacities' relative excess, not a gap
+        problems.append(
+            f"{' and '.join(given)} set{'s' if len(given) == 1 else ''} the deterministic user "
+            "equilibrium, which the logit choice model (the default) does not solve: its flows "
+            "are the logit loading at their own costs, with no gap to reach and no method to "
+            "choose. Add --choice deterministic to solve the user equilibrium, or leave "
+            f"{'it' if len(given) == 1 else 'them'} out.")
+    if problems:
+        raise InputError(" ".join(problems))
+    return {k: v for k, v in (("gap", gap), ("method", method)) if v is not None}
 
 
 def _write_timings(out_dir: Path, runs) -> None:

@@ -263,10 +263,12 @@ def run_scenario(
             for r in cap[cap["binding"]].itertuples()]
         summary["max_capacity_excess"] = float(max(0.0, (cap["utilization"] - 1).max())) if len(
             cap) else 0.0
-    settings = {"choice": choice, "ue_method": method if choice == "deterministic" else None,
-                "gap": gap, "max_iter": max_iter, "lp": lp,
-                "threads": ue.params.get("threads")}
-    if crun is not None:
+    # only what the run used: the equilibrium's method and gap are not the logit model's
+    settings = {"choice": choice, "lp": lp, "threads": ue.params.get("threads")}
+    if crun is None:
+        settings.update(ue_method=method, gap=gap, max_iter=max_iter)
+    else:
+        settings["capacity_tol"] = ue.params.get("tol")
         settings.update(crun.settings)
     return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings, flows)
 
