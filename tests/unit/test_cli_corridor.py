@@ -232,3 +232,44 @@ def test_report_and_export_take_run_ids_and_scenario_names(results, tmp_path):
     for cmd in (["report", "nonesuch"], ["export", "nonesuch", "--format", "omx"]):
         r = runner.invoke(app, [*cmd, "--store", str(out)], env=ENV)
         assert r.exit_code == 2 and "names no run" in r.output, r.output
+
+
+def test_run_of_one_scenario_keeps_every_scenario_in_the_report(results, tmp_path):
+    # a later run of one scenario into the same results writes the report of the latest run of
+    # every scenario in the store, each project scenario against its like-year reference (now
+    # stored), and opens on the scenario just run; a run of another choice model is a report
+    # of its own model's runs, and says which scenarios it leaves out and why
+    import re
+    import shutil
+
+    out = tmp_path / "results"
+    shutil.copytree(results[0], out)
+    r = runner.invoke(app, ["run", "reference_2028", "--out", str(out), "--no-gpkg", "--no-lp"],
+                      env=ENV)
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "(4 scenarios: 1 run now, the latest stored run of 3 more)" in text, text
+    html = (out / "report.html").read_text(encoding="utf-8")
+    options = re.findall(r'<option value="\d+" data-name="(\w+)"( selected)?>([^<]*)</option>',
+                         html)
+    assert [o[0] for o in options] == ["reference_2028", "baseline", "rasht_astara", "my_case"]
+    assert options[0][1] == " selected"
+    for name, _, title in options:
+        assert ("(change against Reference 2028" in title) == (name in ("rasht_astara",
+                                                                         "my_case")), title
+    r = runner.invoke(app, ["run", "reference_2026", "--choice", "deterministic", "--out",
+                            str(out), "--no-gpkg", "--no-lp"], env=ENV)
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "report.html (1 scenario)" in text
+    assert ("not in the report, made with another model or dataset (4): baseline: its latest "
+            "run is --choice logit; rasht_astara: its latest run is --choice logit") in text
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert set(re.findall(r'data-name="(\w+)"', html)) == {"reference_2026"}
+
+
+def test_run_help_says_what_the_report_compares():
+    r = runner.invoke(app, ["run", "--help"], env=ENV)
+    text = " ".join(r.output.replace("│", " ").split())
+    assert "against the first" not in text
+    assert "each project scenario against the reference of its own year" in text, text

@@ -255,3 +255,34 @@ def test_a_network_outside_the_outlines_gets_its_own_map_box():
     assert far.height > 0 and far.lon_min == -76.0 and far.lon_max == -69.0
     x, y = far.xy(np.array([-75.0, -70.0]), np.array([40.0, 44.0]))
     assert (0 <= x).all() and (x <= far.width).all() and (0 <= y).all() and (y <= far.height).all()
+
+
+def test_latest_runs_of_a_store_leave_out_other_models_and_datasets(tmp_path):
+    # the latest run of each scenario, the runs named first ahead; a scenario whose latest run
+    # is of another choice model or dataset is left out with the reason, not replaced by an
+    # older run
+    from karvan.report.results import latest_runs
+    from karvan.store import RunStore
+
+    store = RunStore(tmp_path / "store")
+    table = {"links": pd.DataFrame({"link_id": ["a"], "tonnes_tot": [1.0]})}
+
+    def save(name, choice="logit", dataset="d1"):
+        return store.save(table, {"scenario": {"name": name, "title": name, "year": 2028},
+                                  "inputs": {"dataset": str(tmp_path / dataset)},
+                                  "summary": {"choice": choice}})
+
+    save("a")
+    b_old = save("b")
+    save("c")
+    save("c", choice="deterministic")
+    save("d", dataset="d2")
+    b_new = save("b")
+    e = save("e")
+    got = latest_runs(store, first=[e], choice="logit", dataset=tmp_path / "d1")
+    assert [(r.name, r.run_id) for r in got.runs] == [("e", e), ("a", got.runs[1].run_id),
+                                                      ("b", b_new)]
+    assert b_old != b_new
+    assert got.left_out == {"c": "its latest run is --choice deterministic",
+                            "d": f"its latest run is of the dataset {tmp_path / 'd2'}"}
+    assert [r.name for r in latest_runs(store).runs] == ["a", "c", "d", "b", "e"]

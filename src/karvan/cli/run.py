@@ -33,8 +33,10 @@ def run(
                                              "or deterministic (user equilibrium, BPR "
                                              "delays).")] = "logit",
     lp: Annotated[bool, typer.Option(help="Also solve the capacity LP.")] = True,
-    report: Annotated[bool, typer.Option(help="Write <out>/report.html: every scenario run, "
-                                              "each against the first.")] = True,
+    report: Annotated[bool, typer.Option(
+        help="Write <out>/report.html: the latest run of every scenario in the store (made "
+             "with the same --choice and dataset), not only of those run now; each project "
+             "scenario against the reference of its own year.")] = True,
     lang: Annotated[str, typer.Option(help="Language of the report: en, ru or fa.")] = "en",
     gpkg: Annotated[bool, typer.Option(help="Write <out>/<scenario>/run.gpkg: the results and "
                                             "the country outlines as layers styled for "
@@ -49,7 +51,8 @@ def run(
     """Run corridor scenarios and print a summary; with no argument, every built-in scenario.
 
     Each run is saved in the run store (``karvan runs list``) and copied to
-    ``<out>/<scenario>/``, with a GeoPackage for QGIS (``run.gpkg``).
+    ``<out>/<scenario>/``, with a GeoPackage for QGIS (``run.gpkg``). ``<out>/report.html``
+    shows the latest run of every scenario in the store, not only of those run now.
 
     Raises
     ------
@@ -131,13 +134,27 @@ def run(
     print_tables(summary_tables(runs), out)
     if report:
         from karvan.report import write_report
+        from karvan.report.results import latest_runs
 
-        page = write_report([out_dir / r.scenario.name for r in runs], out_dir / "report.html",
+        # every scenario of the store, not only those run now: a run of one scenario does not
+        # replace the report of all of them (runs of another model or dataset are left out)
+        shown = latest_runs(store_dir, first=[r.run_id for r in runs], choice=choice,
+                            dataset=dataset.folder)
+        page = write_report(shown.runs, out_dir / "report.html",
                             comparisons=report_references(
-                                [(r.scenario.name, r.scenario.year) for r in runs],
-                                base_year=dataset.base_year),
+                                [(r.name, int(r.manifest["scenario"]["year"]))
+                                 for r in shown.runs], base_year=dataset.base_year),
                             lang=lang, dataset=dataset)
-        out.print(f"report: {page}")
+        others = len(shown.runs) - len(runs)
+        n = len(shown.runs)
+        out.print(f"report: {page} ({n} scenario{'s' if n != 1 else ''}"
+                  + (f": {len(runs)} run now, the latest stored run of {others} more"
+                     if others else "") + ")", highlight=False, soft_wrap=True)
+        if shown.left_out:
+            why = "; ".join(f"{k}: {v}" for k, v in shown.left_out.items())
+            out.print(f"not in the report, made with another model or dataset "
+                      f"({len(shown.left_out)}): {why}; `karvan report RUN --store {store_dir}` "
+                      "shows any run.", highlight=False, soft_wrap=True)
     out.print(f"{len(runs)} scenarios in {time.perf_counter() - t0:.1f} s; results in {out_dir}/"
               f"; every run kept in {store_dir} (karvan runs list)")
     out.print("These are point answers at the dataset's figures; `karvan explore "

@@ -8,6 +8,7 @@ counted as zero tonnes (utilization stays missing).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,3 +136,63 @@ def run_differences(a: RunResults, b: RunResults) -> dict[str, pd.DataFrame]:
                               ["origin", "destination", "commodity", "option_id"],
                               ["cost_usd_per_t", "time_days"], keep=("option",)),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRuns:
+    """The runs a report of a whole store shows, and the scenarios it leaves out with why."""
+
+    runs: list[RunRecord]
+    left_out: dict[str, str]
+
+
+def latest_runs(store: RunStore | str | os.PathLike, *, first: Sequence[str] = (),
+                choice: str | None = None, dataset: str | os.PathLike | None = None
+                ) -> StoredRuns:
+    """The latest run of every scenario in ``store``: the runs ``first`` names, then the latest
+    run of each other scenario, in the order of those runs.
+
+    Parameters
+    ----------
+    store
+        The run store.
+    first
+        Run ids to show first (the runs just made), whatever else the store holds.
+    choice, dataset
+        Where given, a scenario whose latest run was made with another choice model
+        (``summary["choice"]``; runs without one are ``deterministic``) or from another dataset
+        folder is left out, so that no run is compared with one of another model or network.
+
+    Returns
+    -------
+    StoredRuns
+        The runs, and the scenarios left out (name -> why).
+
+    Raises
+    ------
+    InputError
+        ``store`` holds no run store.
+    NotFoundError
+        A run of ``first`` is not in the store.
+    """
+    if not isinstance(store, RunStore):
+        store = RunStore(store, create=False)
+    runs = [store.get(i) for i in first]
+    have = {r.name for r in runs}
+    listed = store.list()
+    latest = listed.drop_duplicates("scenario", keep="last")
+    want = None if dataset is None else Path(dataset).resolve()
+    left_out = {}
+    for row in latest.itertuples(index=False):
+        if row.scenario in have:
+            continue
+        made = (row.summary or {}).get("choice", "deterministic")
+        if choice is not None and made != choice:
+            left_out[row.scenario] = f"its latest run is --choice {made}"
+            continue
+        rec = store.get(row.run_id)
+        if want is not None and (rec.dataset is None or rec.dataset.resolve() != want):
+            left_out[row.scenario] = f"its latest run is of the dataset {rec.dataset}"
+            continue
+        runs.append(rec)
+    return StoredRuns(runs, left_out)
