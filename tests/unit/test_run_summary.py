@@ -1,0 +1,76 @@
+"""The summary `karvan run` prints (karvan.scenario.summary), on runs made up to show each rule."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from karvan.scenario.summary import summary_tables
+
+
+def fake_run(name: str, *, transit: dict[str, tuple[float, float]], year: int = 2028,
+             choice: str = "logit", shipper: pd.DataFrame | None = None, **summary):
+    """A solved scenario as summary_tables reads it: transit tonnes and revenue per country
+    (Mt, M USD) and the headline figures."""
+    countries = pd.DataFrame(
+        [{"country": c, "tonnes": 2e6 * t, "transit_tonnes": 1e6 * t,
+          "transit_revenue_usd": 1e6 * r} for c, (t, r) in transit.items()])
+    tables = {"countries": countries,
+              "bottlenecks": pd.DataFrame(columns=["link_id", "name", "capacity_tpy",
+                                                   "utilization"]),
+              "borders": pd.DataFrame({"border_id": ["A-B_X"], "tonnes_tot": [1e6]})}
+    if shipper is not None:
+        tables["shipper"] = shipper
+    s = {"scenario": name, "year": year, "demand_t": 1e8, "no_path_t": 0.0,
+         "ue_relative_gap": 0.0, "ue_iterations": 1, "ue_converged": True, "lp_binding": 0,
+         "choice": choice, "elapsed_s": 1.0, **summary}
+    return SimpleNamespace(scenario=SimpleNamespace(name=name, year=year), summary=s,
+                           tables=tables)
+
+
+def table(tables, start: str):
+    [t] = [t for t in tables if t.title.startswith(start)]
+    return t
+
+
+def test_transit_tables_keep_the_largest_countries_of_each_scenario_by_their_own_measure():
+    # Iran is third in both scenarios by tonnes and second by revenue; ranked by the maximum
+    # tonnes across scenarios, Armenia's one peak (5 Mt in b) put it above Iran, and the
+    # revenue table took that ranking too, showing Egypt (11 M USD) instead of Iran (400)
+    a = fake_run("a", transit={"XK": (10, 900), "EG": (9, 11), "IR": (4, 400),
+                               "AM": (0.3, 16), "XX": (50, 1000)})
+    b = fake_run("b", transit={"XK": (10, 900), "EG": (9, 12), "IR": (4.5, 440), "AM": (5, 55),
+                               "XX": (50, 1000)})
+    tables = summary_tables([a, b], countries=3)
+    tt = table(tables, "Transit by country")
+    assert list(tt.data["country"]) == ["XK", "EG", "IR", "AM"]
+    assert tt.title == "Transit by country, Mt/yr, sea legs left out"
+    rev = table(tables, "Transit revenue by country")
+    assert list(rev.data["country"]) == ["XK", "IR", "AM"]
+    assert rev.data.set_index("country").loc["IR"].tolist() == [400, 440]
+    assert rev.title == ("Transit revenue by country, M USD/yr, sea legs left out; the 3 largest "
+                         "of each scenario shown, 1 smaller country left out (each run's "
+                         "countries.csv has them all)")
+
+
+def test_a_country_left_out_is_smaller_than_as_many_shown_in_every_scenario():
+    rng = np.random.default_rng(7)
+    codes = [f"C{i:02d}" for i in range(15)]
+    runs = [fake_run(f"s{k}", transit={c: (float(x), float(y)) for c, x, y in zip(
+        codes, rng.lognormal(0, 1.5, 15) * (rng.random(15) > 0.2), rng.lognormal(3, 2, 15),
+        strict=True)}) for k in range(4)]
+    n = 5
+    tables = summary_tables(runs, countries=n)
+    for start, col in (("Transit by country", "transit_tonnes"),
+                       ("Transit revenue", "transit_revenue_usd")):
+        t = table(tables, start)
+        wide = pd.DataFrame({r.scenario.name: r.tables["countries"].set_index("country")[col]
+                             for r in runs})
+        shown = set(t.data["country"])
+        left = [c for c in wide.index if c not in shown and (wide.loc[c] > 0).any()]
+        for c in left:
+            for s in wide.columns:
+                assert (wide.loc[list(shown), s] > wide.at[c, s]).sum() >= n, (start, c, s)
+        assert (f"{len(left)} smaller countr" in t.title) == bool(left), t.title
