@@ -74,3 +74,38 @@ def test_a_country_left_out_is_smaller_than_as_many_shown_in_every_scenario():
             for s in wide.columns:
                 assert (wide.loc[list(shown), s] > wide.at[c, s]).sum() >= n, (start, c, s)
         assert (f"{len(left)} smaller countr" in t.title) == bool(left), t.title
+
+
+def test_printed_tables_keep_ids_whole_at_pipe_width():
+    # at the pipe width (120) "Route families" showed sea_sue… for three families of one
+    # country pair, and the scenario and border columns cut their ids the same way
+    import io
+
+    from rich.console import Console
+
+    from karvan.cli.tables import print_tables
+    from karvan.scenario.summary import SummaryTable
+
+    names = ["baseline", "rasht_astara", "baku_astara_15mt", "south_caucasus_unblocked",
+             "iran_disrupted", "combined_2030", "reference_2030", "reference_2028",
+             "reference_2026"]
+    families = ["sea_suez_baltic", "sea_suez_black_sea", "sea_suez_asia",
+                "caspian_ferry_north_south"]
+    shares = pd.DataFrame({"OD": "RU-IN", "family": families,
+                           **{n: [0.224, 0.581, 0.012, 0.018] for n in names}})
+    head = pd.DataFrame({"scenario": names, "year": "2030", "demand Mt": 116.42,
+                         "LP unserved Mt": 0.44, "choice": "deterministic"})
+    buf = io.StringIO()
+    print_tables([SummaryTable("Route families", shares, {n: "{:.1%}" for n in names}),
+                  SummaryTable("Scenarios", head, {"demand Mt": "{:,.2f}"})],
+                 Console(file=buf, width=120))
+    text = buf.getvalue()
+    assert "…" not in text
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    cells = [[c.strip() for c in line.split("│")] for line in lines if "│" in line]
+    assert sorted(c[2] for c in cells if c[1] == "RU-IN") == sorted(families)
+    assert [c[1:3] for c in cells if c[1] in names] == [[n, "2030"] for n in names]
+    assert all(c[-2] == "deterministic" for c in cells if c[1] in names)
+    # every number whole too
+    assert all(c[-8] == "58.1%" for c in cells if c[2:3] == ["sea_suez_black_sea"])

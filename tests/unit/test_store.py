@@ -382,6 +382,26 @@ def test_cli_runs_list_and_show(filled, tmp_path):
     assert not (tmp_path / "nowhere").exists()
 
 
+def test_cli_runs_list_keeps_ids_years_and_status_whole_at_pipe_width(tmp_path):
+    # at the pipe width (120) the long run id of a long scenario name pushed the columns
+    # together: the year showed as "20…" and the status as "comple…"; the title takes what is
+    # left, and the table is wider than 120 rather than cut
+    store = RunStore(tmp_path / "store")
+    long = "south_caucasus_unblocked"
+    man = toy_manifest(long)
+    man["scenario"]["title"] = "a title of many words " * 5
+    ids = [store.save(toy_tables(1), man), store.save(toy_tables(1), toy_manifest("beta"))]
+    res = runner.invoke(app, ["runs", "list", "--store", str(store.root)],
+                        env={"COLUMNS": "120"})
+    assert res.exit_code == 0, res.output
+    rows = [line.split() for line in res.output.splitlines() if line.split()[:1] in (
+        [ids[0]], [ids[1]])]
+    assert [r[:4] for r in rows] == [[ids[0], long, "2030", rows[0][3]],
+                                     [ids[1], "beta", "2030", rows[1][3]]]
+    assert all(r[5] == "complete" and r[6] == "5.00" and r[7] == "yes" for r in rows), rows
+    assert "…" not in " ".join(" ".join(r[:8]) for r in rows)
+
+
 def test_cli_runs_rm_asks_first(filled):
     store, ids = filled
     code, text = cli("runs", "rm", ids[0], "--store", store.root, input="n\n")

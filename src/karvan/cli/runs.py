@@ -40,7 +40,10 @@ def runs_list(
     """List the stored runs, oldest first."""
     import pandas as pd
     from rich import box
+    from rich.measure import Measurement
     from rich.table import Table
+
+    from karvan.cli.tables import print_whole
 
     df = open_store(store).list(scenario=scenario)
     if not len(df):
@@ -48,19 +51,31 @@ def runs_list(
         return
     t = Table(title=f"runs in {store}", title_justify="left", box=box.SIMPLE_HEAD,
               pad_edge=False, padding=(0, 1, 0, 0))
-    for c in ("run id", "scenario", "year", "created UTC", "status", "demand Mt", "converged",
-              "title"):
-        t.add_column(c, justify="right" if c == "demand Mt" else "left", no_wrap=c != "title",
-                     min_width=12 if c == "title" else None)
+    rows = []
     for r in df.itertuples(index=False):
         s = r.summary
         conv = s.get("ue_converged")
         dem = s.get("demand_t")
-        t.add_row(r.run_id, r.scenario, "" if pd.isna(r.year) else str(r.year),
-                  str(r.created)[:16].replace("T", " "), r.status,
-                  "-" if dem is None else f"{dem / 1e6:,.2f}",
-                  "-" if conv is None else ("yes" if conv else "[yellow]no[/]"), r.title)
-    out.print(t)
+        rows.append((r.run_id, r.scenario, "" if pd.isna(r.year) else str(r.year),
+                     str(r.created)[:16].replace("T", " "), r.status,
+                     "-" if dem is None else f"{dem / 1e6:,.2f}",
+                     "-" if conv is None else ("yes" if conv else "[yellow]no[/]"), r.title))
+    for j, c in enumerate(("run id", "scenario", "year", "created UTC", "status", "demand Mt",
+                           "converged", "title")):
+        if c == "title":  # what is left, one line a run (`karvan runs show` has it whole)
+            t.add_column(c, no_wrap=True, min_width=12)
+        else:  # whole, on one line: a run id or year cut to "20…" cannot be read or copied
+            t.add_column(c, justify="right" if c == "demand Mt" else "left", no_wrap=True,
+                         min_width=max(len(c), *(len(x[j]) for x in rows)))
+    for x in rows:
+        t.add_row(*x)
+    # the title gets what the other columns leave, at least 12 characters; rich would
+    # otherwise shrink every column alike and drop the narrow ones (year, status)
+    title = t.columns[-1]
+    title.width = 1
+    rest = Measurement.get(out, out.options.update_width(10_000), t).maximum - 1
+    title.width = max(12, min(out.width - rest, max(len(x[-1]) for x in rows)))
+    print_whole(t, out)
     out.print(f"{len(df)} runs")
 
 

@@ -63,7 +63,7 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
     """
     out = []
     head = pd.DataFrame([{
-        "scenario": s["scenario"], "year": s["year"], "demand Mt": s["demand_t"] / 1e6,
+        "scenario": s["scenario"], "year": str(s["year"]), "demand Mt": s["demand_t"] / 1e6,
         "no route Mt": s["no_path_t"] / 1e6, "UE gap": s["ue_relative_gap"],
         "iter.": s["ue_iterations"], "Caspian share RU->IR": _get(s, "caspian_share_ru_ir"),
         "LP unserved Mt": _get(s, "lp_unserved_t") / 1e6, "LP binding": s["lp_binding"],
