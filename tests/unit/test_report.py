@@ -286,3 +286,26 @@ def test_latest_runs_of_a_store_leave_out_other_models_and_datasets(tmp_path):
     assert got.left_out == {"c": "its latest run is --choice deterministic",
                             "d": f"its latest run is of the dataset {tmp_path / 'd2'}"}
     assert [r.name for r in latest_runs(store).runs] == ["a", "c", "d", "b", "e"]
+
+
+def test_key_figures_name_the_model_that_ran(runs, pages):
+    # under logit no user equilibrium is solved: the card gives the capacity multipliers'
+    # convergence, iterations and largest excess, and says "User equilibrium" only for a run
+    # of the deterministic model
+    from dataclasses import replace
+
+    from karvan.report.results import RunResults
+
+    for lang, html in pages.items():
+        text = unescape(html)
+        assert f"<dt>{label('choice_solver', lang)}</dt>" in text, lang
+        assert label("capacity_excess", lang) in text and label("ue", lang) not in text, lang
+    r = read_run(runs[0])
+    assert r.manifest["settings"]["choice"] == "logit"
+    man = {**r.manifest, "settings": {**r.manifest["settings"], "choice": "deterministic"},
+           "summary": {**r.summary, "choice": "deterministic", "ue_relative_gap": 3e-11}}
+    det = RunResults(record=replace(r.record, manifest=man), tables=r.tables)
+    html = unescape(render_report([det], lang="en"))
+    card = re.sub(r"<[^>]+>", "", html[html.index("<dt>User equilibrium</dt>"):])
+    assert card.startswith("User equilibriumconverged, relative gap 3.0e-11, "), card[:80]
+    assert label("choice_solver", "en") not in html

@@ -109,3 +109,24 @@ def test_printed_tables_keep_ids_whole_at_pipe_width():
     assert all(c[-2] == "deterministic" for c in cells if c[1] in names)
     # every number whole too
     assert all(c[-8] == "58.1%" for c in cells if c[2:3] == ["sea_suez_black_sea"])
+
+
+def test_scenarios_table_gives_the_convergence_of_the_model_that_ran():
+    # a logit run solves no user equilibrium: its row has no UE gap but the largest excess
+    # over a capacity; a deterministic run's row has its UE gap; not converged shows
+    logit = fake_run("a", transit={"AZ": (1, 9)}, choice="logit", ue_relative_gap=0.0,
+                     ue_iterations=22, max_capacity_excess=4.8e-9)
+    det = fake_run("b", transit={"AZ": (1, 9)}, choice="deterministic", ue_relative_gap=3e-11,
+                   ue_iterations=31, ue_converged=False)
+    head = table(summary_tables([logit]), "Scenarios")
+    assert "UE gap" not in head.data and "converged" not in head.data
+    assert head.data.iloc[0][["choice", "iter.", "capacity excess"]].tolist() == [
+        "logit", 22, 4.8e-9]
+    assert "every run converged: logit, its capacity multipliers" in head.title
+    assert "user equilibrium" not in head.title
+    head = table(summary_tables([logit, det]), "Scenarios")
+    d = head.data.set_index("scenario")
+    assert d.loc["a", "converged"] == "yes" and d.loc["b", "converged"] == "no"
+    assert np.isnan(d.loc["a", "UE gap"]) and d.loc["b", "UE gap"] == 3e-11
+    assert np.isnan(d.loc["b", "capacity excess"])
+    assert "deterministic, the user equilibrium (iter., UE gap)" in head.title

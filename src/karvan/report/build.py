@@ -237,9 +237,16 @@ def _panel(r: RunResults, lines, proj, lang: str, t_max: float) -> Panel:
         kpis.append((label("tonne_km_bn", lang), n(fmt_num(s["tonne_km"] / 1e9, lang, 1))))
     if "ue_converged" in s:
         state = label("converged" if s["ue_converged"] else "not_converged", lang)
-        kpis.append((label("ue", lang), Markup(escape(state + sep + label("gap", lang) + " "))
-                     + n(f"{s.get('ue_relative_gap', float('nan')):.1e}") + sep
-                     + n(str(s.get("ue_iterations", "–"))) + " " + label("iterations", lang)))
+        iters = n(str(s.get("ue_iterations", "–"))) + " " + label("iterations", lang)
+        if choice_model(r) == "logit":
+            # no user equilibrium is solved: the figures are the capacity multipliers'
+            kpis.append((label("choice_solver", lang), Markup(escape(state + sep)) + iters
+                         + Markup(escape(sep + label("capacity_excess", lang) + " "))
+                         + n(f"{s.get('max_capacity_excess', float('nan')):.1e}")))
+        else:
+            kpis.append((label("ue", lang), Markup(escape(state + sep + label("gap", lang)
+                                                          + " "))
+                         + n(f"{s.get('ue_relative_gap', float('nan')):.1e}") + sep + iters))
     if "lp_binding" in s:
         kpis.append((label("lp_binding", lang), n(fmt_num(s["lp_binding"], lang))))
     return Panel(
@@ -254,6 +261,13 @@ def _panel(r: RunResults, lines, proj, lang: str, t_max: float) -> Panel:
                                            r.tables.get("capacities"), lang),
                             _countries(r, lang), _bottlenecks(r, lang), _borders(r, lang),
                             _shipper(r, lang)) if t is not None])
+
+
+def choice_model(r: RunResults) -> str:
+    """The choice model a run was made with: its manifest's ``settings.choice``, else its
+    summary's; ``deterministic`` for runs made before there was a choice."""
+    return str((r.manifest.get("settings") or {}).get("choice")
+               or r.summary.get("choice") or "deterministic")
 
 
 def _countries(r: RunResults, lang: str):

@@ -62,16 +62,35 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
         Empty tables are left out.
     """
     out = []
+    # the solver's figures are those of the model that ran: under logit no user equilibrium
+    # is solved (its flows are the logit loading at their own costs), and what converges is
+    # the capacities' multipliers, to the largest relative excess of a capacity
     head = pd.DataFrame([{
         "scenario": s["scenario"], "year": str(s["year"]), "demand Mt": s["demand_t"] / 1e6,
-        "no route Mt": s["no_path_t"] / 1e6, "UE gap": s["ue_relative_gap"],
-        "iter.": s["ue_iterations"], "Caspian share RU->IR": _get(s, "caspian_share_ru_ir"),
+        "no route Mt": s["no_path_t"] / 1e6, "choice": choice,
+        "converged": "-" if s.get("ue_converged") is None else (
+            "yes" if s["ue_converged"] else "no"),
+        "iter.": s["ue_iterations"],
+        "UE gap": s["ue_relative_gap"] if choice == "deterministic" else np.nan,
+        "capacity excess": _get(s, "max_capacity_excess") if choice == "logit" else np.nan,
+        "Caspian share RU->IR": _get(s, "caspian_share_ru_ir"),
         "LP unserved Mt": _get(s, "lp_unserved_t") / 1e6, "LP binding": s["lp_binding"],
-        "choice": s.get("choice", "deterministic"),
-        "s": s["elapsed_s"]} for s in (r.summary for r in runs)])
-    out.append(SummaryTable("Scenarios", head, {
-        "demand Mt": MT, "no route Mt": MT, "UE gap": "{:.1e}", "Caspian share RU->IR": PCT,
-        "LP unserved Mt": MT, "s": "{:.1f}"}))
+        "s": s["elapsed_s"]} for s, choice in (
+            (r.summary, r.summary.get("choice", "deterministic")) for r in runs)])
+    head = head.drop(columns=[c for c in ("UE gap", "capacity excess") if head[c].isna().all()]
+                     + (["converged"] if (head["converged"] == "yes").all() else []))
+    models = set(head["choice"])
+    out.append(SummaryTable(
+        "Scenarios; convergence of the model that ran" + (
+            ", every run converged" if "converged" not in head else "") + ": " + "; ".join(
+            what for m, what in (
+                ("logit", "logit, its capacity multipliers (iter.) and the largest relative "
+                          "excess of a capacity"),
+                ("deterministic", "deterministic, the user equilibrium (iter., UE gap)"))
+            if m in models), head, {
+            "demand Mt": MT, "no route Mt": MT, "UE gap": "{:.1e}",
+            "capacity excess": "{:.1e}", "Caspian share RU->IR": PCT, "LP unserved Mt": MT,
+            "s": "{:.1f}"}))
     # second: how far the base year is from what was counted (karvan.calibrate)
     cal = [display_summary(r.tables["calibration_summary"], r.scenario.name) for r in runs
            if "calibration_summary" in r.tables]
