@@ -309,3 +309,15 @@ def test_key_figures_name_the_model_that_ran(runs, pages):
     card = re.sub(r"<[^>]+>", "", html[html.index("<dt>User equilibrium</dt>"):])
     assert card.startswith("User equilibriumconverged, relative gap 3.0e-11, "), card[:80]
     assert label("choice_solver", "en") not in html
+
+
+def test_shipper_tables_say_which_cost_is_generalized(pages):
+    # the report's shipper table had "Charges" beside "Cost incl. time"; its Suez difference,
+    # chart and difference table said "$/t" alone: each now names the generalized cost
+    for lang, html in pages.items():
+        text = unescape(html)
+        for key in ("charge", "cost", "vs_suez_cost", "chart_shipper", "shipper_note"):
+            assert label(key, lang) in text, (lang, key)
+        assert f"{label('change', lang)}: {label('cost', lang)}" in text, lang
+    assert "generalized cost" in label("shipper_note", "en")
+    assert "Cost incl. time" not in pages["en"] and "Δ $/t vs Suez" not in pages["en"]

@@ -130,3 +130,23 @@ def test_scenarios_table_gives_the_convergence_of_the_model_that_ran():
     assert np.isnan(d.loc["a", "UE gap"]) and d.loc["b", "UE gap"] == 3e-11
     assert np.isnan(d.loc["b", "capacity excess"])
     assert "deterministic, the user equilibrium (iter., UE gap)" in head.title
+
+
+def test_shipper_table_tells_the_charge_from_the_generalized_cost():
+    # the "$/t" shown was the generalized cost: INSTC West at 745 against Suez at 782 read as
+    # a cheaper freight rate, while its charge is 89 USD/t higher
+    sh = pd.DataFrame({"origin": "Z_RU_MOSCOW", "destination": "Z_IN_MUMBAI",
+                       "commodity": "containers", "option_id": ["suez", "instc_west", "east"],
+                       "available": [True, True, False], "time_days": [21.9, 16.9, np.nan],
+                       "distance_km": [11198.5, 6533.0, np.nan],
+                       "charge_usd_per_t": [234.9, 323.7, np.nan],
+                       "cost_usd_per_t": [781.9, 745.3, np.nan]})
+    run = fake_run("baseline", transit={"AZ": (1, 9)}, shipper=sh)
+    t = table(summary_tables([run]), "Shipper comparison")
+    assert "$/t" not in t.data
+    d = t.data.set_index("route")
+    assert d.loc["instc_west", ["charge $/t", "generalized cost $/t"]].tolist() == [323.7, 745.3]
+    assert d.loc["suez", ["charge $/t", "generalized cost $/t"]].tolist() == [234.9, 781.9]
+    assert d.loc["east", ["charge $/t", "generalized cost $/t"]].isna().all()
+    assert ("best route per option by generalized cost (charge + value of time x time, USD/t); "
+            "charge: freight charges and fees paid, USD/t") in t.title

@@ -425,8 +425,8 @@ def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str,
             for x in sh.itertuples()]
     head = [label("origin", lang), label("destination", lang), label("commodity", lang),
             label("option", lang), f"A: {label('cost', lang)}", f"B: {label('cost', lang)}",
-            f"{ch}, $/t", f"A: {label('days', lang)}", f"B: {label('days', lang)}",
-            f"{ch}: {label('days', lang)}"]
+            f"{ch}: {label('cost', lang)}", f"A: {label('days', lang)}",
+            f"B: {label('days', lang)}", f"{ch}: {label('days', lang)}"]
     tabs.append(("diff-shipper", label("diff_shipper", lang), "",
                  table(head, rows, cls="diff-shipper")))
     dm = Markup(svg.diff_map(d["links"], lines, proj, lang))

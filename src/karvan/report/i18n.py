@@ -111,12 +111,21 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "border_id": ("Crossing", "Переход", "گذرگاه"),
     "shipper": ("Shipper's choice against Suez", "Выбор грузоотправителя в сравнении с Суэцем",
                 "انتخاب صاحب کالا در مقایسه با مسیر سوئز"),
-    "shipper_note": ("Best route of each option, door to door; differences against the "
-                     "all-water route via Suez (negative: faster or cheaper than Suez).",
-                     "Лучший маршрут каждого варианта «от двери до двери»; разница с "
-                     "морским маршрутом через Суэц (отрицательная — быстрее или дешевле).",
-                     "بهترین مسیر هر گزینه، از در تا در؛ تفاوت با مسیر تمام‌دریایی از راه "
-                     "سوئز (منفی: سریع‌تر یا ارزان‌تر از سوئز)."),
+    "shipper_note": ("Best route of each option, door to door, by generalized cost: the "
+                     "charges paid plus the value of time × time, what shippers choose on; a "
+                     "route can be cheaper in generalized cost and dearer in charges. "
+                     "Differences against the all-water route via Suez (negative: faster or "
+                     "cheaper than Suez).",
+                     "Лучший маршрут каждого варианта «от двери до двери» по обобщённым "
+                     "затратам: уплаченные тарифы плюс стоимость времени × время — то, по чему "
+                     "выбирают грузоотправители; маршрут может быть дешевле по обобщённым "
+                     "затратам и дороже по тарифам. Разница с морским маршрутом через Суэц "
+                     "(отрицательная — быстрее или дешевле).",
+                     "بهترین مسیر هر گزینه، از در تا در، بر پایه هزینه تعمیم‌یافته: کرایه "
+                     "پرداختی به‌علاوه ارزش زمان × زمان، که صاحبان کالا بر پایه آن انتخاب "
+                     "می‌کنند؛ مسیری ممکن است در هزینه تعمیم‌یافته ارزان‌تر و در کرایه گران‌تر "
+                     "باشد. تفاوت با مسیر تمام‌دریایی از راه سوئز (منفی: سریع‌تر یا ارزان‌تر "
+                     "از سوئز)."),
     "origin": ("Origin", "Откуда", "مبدأ"),
     "destination": ("Destination", "Куда", "مقصد"),
     "commodity": ("Commodity", "Груз", "کالا"),
@@ -125,12 +134,16 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "days": ("Days", "Сутки", "روز"),
     "distance_km": ("km", "км", "کیلومتر"),
     "charge": ("Charges, $/t", "Тарифы, $/т", "کرایه، دلار/تن"),
-    "cost": ("Cost incl. time, $/t", "Затраты с учётом времени, $/т",
-             "هزینه با احتساب زمان، دلار/تن"),
+    "cost": ("Generalized cost (charges + time), $/t",
+             "Обобщённые затраты (тарифы + время), $/т",
+             "هزینه تعمیم‌یافته (کرایه + زمان)، دلار/تن"),
     "vs_suez_days": ("Δ days vs Suez", "Δ суток к Суэцу", "اختلاف روز با سوئز"),
-    "vs_suez_cost": ("Δ $/t vs Suez", "Δ $/т к Суэцу", "اختلاف دلار/تن با سوئز"),
-    "chart_shipper": ("Door-to-door cost, $/t", "Затраты «от двери до двери», $/т",
-                      "هزینه از در تا در، دلار/تن"),
+    "vs_suez_cost": ("Δ generalized cost vs Suez, $/t", "Δ обобщённых затрат к Суэцу, $/т",
+                     "اختلاف هزینه تعمیم‌یافته با سوئز، دلار/تن"),
+    "chart_shipper": ("Door-to-door generalized cost (charges + value of time × time), $/t",
+                      "Обобщённые затраты «от двери до двери» (тарифы + стоимость времени × "
+                      "время), $/т",
+                      "هزینه تعمیم‌یافته از در تا در (کرایه + ارزش زمان × زمان)، دلار/تن"),
     "yes": ("yes", "да", "بله"),
     "no": ("no", "нет", "خیر"),
     "diff": ("Change against", "Изменения относительно", "تغییر نسبت به"),
