@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from karvan.errors import InputError
-from karvan.freight.corridor import load_corridor
+from karvan.freight.corridor import CorridorWarning, load_corridor
 from karvan.freight.costs import build_network, link_costs
 from karvan.scenario.run import run_scenario
 from karvan.scenario.spec import load_scenario
@@ -95,7 +95,9 @@ def test_closing_a_border_by_scenario_moves_the_flow(tmp_path):
     # a modification dated after the scenario year does nothing
     s2 = scenario(tmp_path, 'year = 2024\n[[modification]]\naction = "close"\n'
                             'borders = ["AA-BB_X"]\nyear = 2025\n', name="s2")
-    b2 = run_scenario(data, s2, choice="deterministic").tables["borders"].set_index("border_id")
+    with pytest.warns(CorridorWarning, match="in force from 2025, not in the scenario's year"):
+        b2 = run_scenario(data, s2, choice="deterministic").tables["borders"].set_index(
+            "border_id")
     assert b2.at["AA-BB_X", "tonnes_tot"] == pytest.approx(7.0)
 
 

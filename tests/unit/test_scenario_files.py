@@ -187,9 +187,15 @@ def test_modification_applies_from_its_year(tmp_path):
     data = load_corridor()
     text = ('year = {y}\n[[modification]]\naction = "open"\nlinks = ["R_IR_RASHT_ASTARA"]\n'
             'year = 2028\n')
+    from karvan.freight.corridor import CorridorWarning
+
     for y, status in ((2027, "planned"), (2028, "open")):
         p = write(tmp_path, f"y{y}", f'name = "y{y}"\n' + text.format(y=y))
-        links = apply_scenario(data, load_scenario(p)).links
+        if status == "open":
+            links = apply_scenario(data, load_scenario(p)).links
+        else:  # the file's own modification that its year leaves out is named
+            with pytest.warns(CorridorWarning, match="in force from 2028, not in the scenario"):
+                links = apply_scenario(data, load_scenario(p)).links
         assert (links.at["R_IR_RASHT_ASTARA", "status"] == "open") == (status == "open")
 
 
@@ -328,3 +334,21 @@ def test_a_capacity_in_the_wrong_unit_is_warned_about(tmp_path):
     p = write(tmp_path, "fine", 'name = "fine"\nyear = 2024\n[[modification]]\naction = "set"\n'
               'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 15e6\n')
     apply_scenario(data, load_scenario(p))  # no warning (warnings are errors in the tests)
+
+
+def test_a_modification_of_the_file_that_its_year_leaves_out_is_warned_about(tmp_path):
+    """year = 2030 in a 2028 scenario: the modification was inactive in silence (only
+    modifications.csv said active False). Those the file inherits keep their own periods."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    p = write(tmp_path, "late", 'name = "late"\nyear = 2028\nextends = "rasht_astara"\n'
+              '[[modification]]\naction = "set"\nlinks = ["B_RU_AZ_SAMUR_RAIL"]\n'
+              'field = "capacity_tpy"\nvalue = 15e6\nyear = 2030\n')
+    data = load_corridor()
+    with pytest.warns(CorridorWarning) as w:
+        apply_scenario(data, load_scenario(p))
+    msgs = [str(x.message) for x in w]
+    assert len(msgs) == 1, msgs  # rasht_astara's inherited bans (until 2025) are not named
+    assert "late.toml" in msgs[0] and "from 2030" in msgs[0] and "year 2028" in msgs[0]
+    apply_scenario(data, load_scenario("rasht_astara"))  # a built-in scenario: no warning

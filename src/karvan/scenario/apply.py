@@ -258,6 +258,19 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
         file, place = _where(scenario, i)
         wrong = _reference_problems(known, mod)
         problems.extend((file, f"{place} ({mod.action}): {m}") for m in wrong)
+        if warn and not active and file == top:
+            # the scenario's own modification (not one of the files it extends, whose periods
+            # are theirs) that its year leaves out: it changes nothing, which nothing said
+            import warnings
+
+            from karvan.freight.corridor import CorridorWarning
+
+            span = (f"from {mod.year}" if mod.until is None else
+                    f"until {mod.until}" if mod.year is None else f"{mod.year}-{mod.until}")
+            warnings.warn(f"{file}: {place} ({mod.action}) is in force {span}, not in the "
+                          f"scenario's year {scenario.year}: it changes nothing in this run; "
+                          "change its year or until, or the scenario's year.", CorridorWarning,
+                          stacklevel=3)
         if mod.action == "demand_scale":
             sel = np.ones(len(demand), dtype=bool)
             if mod.origin_country:
