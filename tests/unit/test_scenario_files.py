@@ -329,7 +329,8 @@ def test_a_capacity_in_the_wrong_unit_is_warned_about(tmp_path):
     p = write(tmp_path, "slip", 'name = "slip"\nyear = 2024\n[[modification]]\naction = "set"\n'
               'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 11\n')
     data = load_corridor()
-    with pytest.warns(CorridorWarning, match=r"capacity_tpy 11 on link_id B_RU_AZ_SAMUR_RAIL: .*below.*unit"):
+    with pytest.warns(CorridorWarning,
+                      match=r"capacity_tpy 11 on link_id B_RU_AZ_SAMUR_RAIL: .*below.*unit"):
         apply_scenario(data, load_scenario(p))
     p = write(tmp_path, "fine", 'name = "fine"\nyear = 2024\n[[modification]]\naction = "set"\n'
               'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 15e6\n')
@@ -337,7 +338,7 @@ def test_a_capacity_in_the_wrong_unit_is_warned_about(tmp_path):
 
 
 def test_a_modification_of_the_file_that_its_year_leaves_out_is_warned_about(tmp_path):
-    """year = 2030 in a 2028 scenario: the modification was inactive in silence (only
+    """A year of 2030 in a 2028 scenario: the modification was inactive in silence (only
     modifications.csv said active False). Those the file inherits keep their own periods."""
     from karvan.freight.corridor import CorridorWarning, load_corridor
     from karvan.scenario.apply import apply_scenario
