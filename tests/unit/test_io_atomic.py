@@ -237,3 +237,31 @@ def test_defer_signals_leaves_an_ignored_signal_ignored():
             os.kill(os.getpid(), signal.SIGINT)
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_real_sigint_during_the_renames_of_atomic_files_leaves_every_old_file(
+        tmp_path, monkeypatch, sigint_raises):
+    """A Ctrl-C just after a rename and before its note was never undone: a.csv new beside
+    b.csv old. The renames run with the signals deferred, then the interrupt is raised."""
+    folder = tmp_path / "t"
+    folder.mkdir()
+    for n in ("a.csv", "b.csv"):
+        (folder / n).write_text(f"old {n[0]}")
+    real = os.replace
+    calls = []
+
+    def replace(src, dst):
+        real(src, dst)
+        calls.append(dst)
+        if len(calls) == 1:  # after the first rename, before anything notes it
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_files(folder) as stage:
+            for n in ("a.csv", "b.csv"):
+                (stage / n).write_text(f"new {n[0]}")
+    state = {p.name: p.read_text() for p in folder.iterdir() if p.is_file()}
+    # deferred to the end of the renames: the new set whole (the interrupt comes after it)
+    assert state == {"a.csv": "new a", "b.csv": "new b"}
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]

@@ -300,17 +300,20 @@ def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
             except OSError:  # a file system without hard links
                 shutil.copy2(folder / n, kept / n)
         done: list[str] = []
-        try:
-            for n in names:
-                os.replace(stage / n, folder / n)
-                done.append(n)
-        except BaseException:
-            for n in reversed(done):
-                if n in old:
-                    os.replace(kept / n, folder / n)
-                else:
-                    (folder / n).unlink()
-            raise
+        # a Ctrl-C between a rename and its note in ``done`` left that file new beside old
+        # ones: the renames and their undoing run with the signals deferred
+        with defer_signals():
+            try:
+                for n in names:
+                    os.replace(stage / n, folder / n)
+                    done.append(n)
+            except BaseException:
+                for n in reversed(done):
+                    if n in old:
+                        os.replace(kept / n, folder / n)
+                    else:
+                        (folder / n).unlink()
+                raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if kept is not None:
