@@ -353,3 +353,16 @@ def test_a_modification_of_the_file_that_its_year_leaves_out_is_warned_about(tmp
     assert len(msgs) == 1, msgs  # rasht_astara's inherited bans (until 2025) are not named
     assert "late.toml" in msgs[0] and "from 2030" in msgs[0] and "year 2028" in msgs[0]
     apply_scenario(data, load_scenario("rasht_astara"))  # a built-in scenario: no warning
+
+
+def test_problems_come_before_the_warnings_of_allowed_values(tmp_path):
+    """With warnings as errors (as here), the capacity-unit warning of one modification was
+    raised in place of the error listing the file's problems (an unknown link)."""
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    p = write(tmp_path, "both", 'name = "both"\nyear = 2024\n[[modification]]\naction = "set"\n'
+              'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 11\n'
+              '[[modification]]\naction = "close"\nlinks = ["NOPE"]\n')
+    with pytest.raises(InputError, match="unknown link ids NOPE"):
+        apply_scenario(load_corridor(), load_scenario(p))

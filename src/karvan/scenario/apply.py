@@ -166,8 +166,18 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
         modifications or the growth to the scenario year leave outside the tables' schemas, each
         named with its file, line and modification.
     """
-    inputs, problems, violations = _apply(data, scenario, warn=True)
+    import warnings
+
+    from karvan.freight.corridor import CorridorWarning
+
+    # the warnings about values that are allowed come after the problems, only where there are
+    # none: with warnings as errors, one of them was raised in place of the list of problems
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CorridorWarning)
+        inputs, problems, violations = _apply(data, scenario, warn=True)
     raise_by_source(problems, violations=violations)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return inputs
 
 
