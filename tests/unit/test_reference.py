@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from karvan.errors import InputError
@@ -96,6 +97,14 @@ def test_compare_defaults_to_the_like_year_reference_and_says_so(tmp_path):
     # a reference alone would be compared with itself (tables of zeros)
     r = CliRunner().invoke(app, ["compare", "baseline", "--store", str(store)])
     assert r.exit_code == 2 and "is itself the reference of 2024" in r.output
+    # a reference of another choice model stored after it is not taken: its difference would
+    # hold the change of model as well
+    logit_ref = d["reference"]
+    save_run(run_scenario(data, reference_scenario(2028), lp=False, choice="deterministic"),
+             store, data)
+    d2 = compare_runs("rasht_astara", store=store)
+    pd.testing.assert_frame_equal(d2["links"], d["links"])
+    pd.testing.assert_frame_equal(d2["reference"], logit_ref)
 
 
 def test_report_references_and_the_references_a_run_list_needs():

@@ -143,3 +143,19 @@ def test_a_pair_of_different_years_says_so(client, store):
     assert pair["like_year"] is False and "4 year(s) of demand growth" in pair["note"]
     r = client.get("/api/compare/pair", params={"b": "nope"})
     assert r.status_code == 404 and "no run 'nope'" in r.json()["detail"]
+
+
+def test_the_reference_is_of_the_projects_choice_model():
+    """The newest run of the like-year reference was taken whatever its model: a logit project
+    against a deterministic reference_2028, noted as 'the scenario's own changes'."""
+    def run(i, s, y, choice):
+        return {"run_id": f"r{i}", "scenario": s, "year": y, "summary": {"choice": choice}}
+
+    listed = [run(0, "baseline", 2024, "logit"), run(1, "reference_2028", 2028, "logit"),
+              run(2, "rasht_astara", 2028, "logit"),
+              run(3, "reference_2028", 2028, "deterministic")]
+    p = compare_pair(listed)
+    assert (p.a, p.b, p.like_year) == ("r1", "r2", True)
+    # a pair of two models picked by hand says what its difference holds
+    p = compare_pair(listed, a="r3", b="r2")
+    assert p.like_year is False and "different choice models" in p.note

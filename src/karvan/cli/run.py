@@ -34,8 +34,8 @@ def run(
                                              "delays).")] = "logit",
     lp: Annotated[bool, typer.Option(help="Also solve the capacity LP.")] = True,
     report: Annotated[bool, typer.Option(
-        help="Write <out>/report.html: the latest run of every scenario in the store (made "
-             "with the same --choice and dataset), not only of those run now; each project "
+        help="Write <out>/report.html: every scenario's latest run in the store made with "
+             "the same --choice and dataset, not only of those run now; each project "
              "scenario against the reference of its own year.")] = True,
     lang: Annotated[str, typer.Option(help="Language of the report: en, ru or fa.")] = "en",
     gpkg: Annotated[bool, typer.Option(help="Write <out>/<scenario>/run.gpkg: the results and "

@@ -7,6 +7,7 @@ counted as zero tonnes (utilization stays missing).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -159,9 +160,12 @@ def latest_runs(store: RunStore | str | os.PathLike, *, first: Sequence[str] = (
     first
         Run ids to show first (the runs just made), whatever else the store holds.
     choice, dataset
-        Where given, a scenario whose latest run was made with another choice model
-        (``summary["choice"]``; runs without one are ``deterministic``) or from another dataset
-        folder is left out, so that no run is compared with one of another model or network.
+        Where given, each other scenario's latest run made with this choice model
+        (``summary["choice"]``; runs without one are ``deterministic``) and from this dataset
+        (the same files, by the hashes the manifests record, where both record them; else the
+        same folder), so that no run is compared with one of another model or network: an
+        older run of the scenario where its latest is of another model or dataset. A scenario
+        with no such run, or whose run lacks a table the report reads, is left out.
 
     Returns
     -------
@@ -179,20 +183,41 @@ def latest_runs(store: RunStore | str | os.PathLike, *, first: Sequence[str] = (
         store = RunStore(store, create=False)
     runs = [store.get(i) for i in first]
     have = {r.name for r in runs}
-    listed = store.list()
-    latest = listed.drop_duplicates("scenario", keep="last")
     want = None if dataset is None else Path(dataset).resolve()
-    left_out = {}
-    for row in latest.itertuples(index=False):
-        if row.scenario in have:
+    hashes = {json.dumps((r.manifest.get("inputs") or {}).get("sha256_16"), sort_keys=True)
+              for r in runs if (r.manifest.get("inputs") or {}).get("sha256_16")}
+
+    def same_dataset(rec) -> bool:
+        h = (rec.manifest.get("inputs") or {}).get("sha256_16")
+        if h and hashes:
+            return json.dumps(h, sort_keys=True) in hashes
+        return rec.dataset is not None and rec.dataset.resolve() == want
+
+    listed = store.list()
+    newest_first = listed.iloc[::-1]
+    picked: dict[str, object] = {}
+    left_out: dict[str, str] = {}
+    for row in newest_first.itertuples(index=False):
+        if row.scenario in have or row.scenario in picked:
             continue
         made = (row.summary or {}).get("choice", "deterministic")
         if choice is not None and made != choice:
-            left_out[row.scenario] = f"its latest run is --choice {made}"
+            left_out.setdefault(row.scenario, f"no run of it is --choice {choice} (its latest "
+                                              f"is --choice {made})")
             continue
         rec = store.get(row.run_id)
-        if want is not None and (rec.dataset is None or rec.dataset.resolve() != want):
-            left_out[row.scenario] = f"its latest run is of the dataset {rec.dataset}"
+        if want is not None and not same_dataset(rec):
+            left_out.setdefault(row.scenario, f"no run of it is of this dataset (its latest is "
+                                              f"of {rec.dataset})")
             continue
-        runs.append(rec)
+        missing = [t for t in TABLES if not rec.has_table(t)]
+        if missing:
+            left_out.setdefault(row.scenario, f"its run {rec.run_id} lacks "
+                                              f"{', '.join(missing)}")
+            continue
+        picked[row.scenario] = rec
+        left_out.pop(row.scenario, None)
+    # in the order of the runs picked (oldest first), as the store lists them
+    order = {r: i for i, r in enumerate(listed["run_id"])}
+    runs += sorted(picked.values(), key=lambda r: order[r.run_id])
     return StoredRuns(runs, left_out)

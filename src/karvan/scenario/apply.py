@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -268,7 +269,10 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
         file, place = _where(scenario, i)
         wrong = _reference_problems(known, mod)
         problems.extend((file, f"{place} ({mod.action}): {m}") for m in wrong)
-        if warn and not active and file == top:
+        own = (scenario.path is not None and i < len(scenario.places)
+               and scenario.places[i].file is not None
+               and Path(scenario.places[i].file) == Path(scenario.path))
+        if warn and not active and own:
             # the scenario's own modification (not one of the files it extends, whose periods
             # are theirs) that its year leaves out: it changes nothing, which nothing said
             import warnings

@@ -592,10 +592,16 @@ def _reference_of(run: RunRecord, store: RunStore | str | Path | None) -> str:
     if not isinstance(store, RunStore):
         store = RunStore(store, create=False)
     listed = store.list()
+    # runs of the run's choice model only: against another model the difference is not the
+    # scenario's own (a deterministic reference_2028 stored after the logit one was taken)
+    model = (run.summary or {}).get("choice", "deterministic")
+    same = [(s or {}).get("choice", "deterministic") == model for s in listed["summary"]]
+    listed = listed[same]
     avail = {str(n): int(y) for n, y in zip(listed["scenario"], listed["year"]) if pd.notna(y)}
     ref = choose_reference(run.scenario, _year(run), avail).reference
     if ref == run.scenario:
         # it would be compared with itself: tables of zeros called its own changes
         raise InputError(f"{run.scenario} is itself the reference of {_year(run)}; name the "
                          "run to compare it with: karvan compare A B.")
-    return ref
+    # its newest run of that model (a scenario name would resolve to its newest of any model)
+    return str(listed.loc[listed["scenario"] == ref, "run_id"].iloc[-1])

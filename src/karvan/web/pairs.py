@@ -43,8 +43,10 @@ def compare_pair(runs: Sequence[Mapping], *, a: str | None = None, b: str | None
     -------
     Pair
         B: ``b``, or the newest run of a project scenario (not a reference), or with none, the
-        newest run. A: ``a``, or the run ``karvan compare B`` would choose, the newest run of
-        B's like-year reference, else of the reference of the nearest year. Where that rule
+        newest run. A: ``a``, or the run ``karvan compare B`` would choose among the runs of
+        B's choice model, the newest run of B's like-year reference, else of the reference of
+        the nearest year; two runs of different choice models are never like-year (the note
+        says so). Where that rule
         gives nothing (B is itself a reference, no reference is stored, B's year is unknown),
         A is the newest other run, the dashboard's default before it knew of references.
 
@@ -76,7 +78,18 @@ def compare_pair(runs: Sequence[Mapping], *, a: str | None = None, b: str | None
         return Pair(a, b, None, "")
     c = describe_comparison(str(ra["scenario"]), int(ra["year"]), str(rb["scenario"]),
                             int(rb["year"]), base_year=base_year)
+    ma, mb = _model(ra), _model(rb)
+    if ma != mb:  # the difference is then also the change of model: not the scenario's own
+        return Pair(a, b, False, f"{rb['scenario']} (--choice {mb}) against {ra['scenario']} "
+                                 f"(--choice {ma}): the runs are of different choice models, so "
+                                 "the difference holds the change of model as well as the "
+                                 "scenario's own changes; compare runs of one model.")
     return Pair(a, b, c.like_year, c.note)
+
+
+def _model(run: Mapping) -> str:
+    """The choice model a listed run was made with (runs that record none: deterministic)."""
+    return str((run.get("summary") or {}).get("choice", "deterministic"))
 
 
 def _reference_run(runs: Sequence[Mapping], rb: Mapping, base_year: int) -> str | None:
@@ -84,7 +97,9 @@ def _reference_run(runs: Sequence[Mapping], rb: Mapping, base_year: int) -> str 
     name = str(rb["scenario"])
     if rb["year"] is None or is_reference(name):
         return None
-    others = [r for r in runs if r["run_id"] != rb["run_id"] and r["year"] is not None]
+    # runs of B's choice model only: a difference with another model is not B's own effect
+    others = [r for r in runs if r["run_id"] != rb["run_id"] and r["year"] is not None
+              and _model(r) == _model(rb)]
     # name -> year of its newest run, as karvan compare resolves a scenario name
     available = {str(r["scenario"]): int(r["year"]) for r in others}
     try:
