@@ -134,3 +134,13 @@ def test_route_choice_refuses_costs_that_are_not_finite():
     cls = [TrafficClass("all", "demand", link_cost=np.array([np.inf, 0.0]))]
     with pytest.raises(InputError, match="NaN or infinite on 1 links"):
         stochastic_equilibrium(g, _od(4.0), theta=5.0, classes=cls)
+
+
+def test_a_blank_looking_directed_cell_is_directed_as_a_blank_one():
+    """A cell of spaces or 'none' passed the check as blank (directed by default) but compiled
+    as undirected."""
+    links = pd.DataFrame({"link_id": ["a", "b"], "from_node_id": [1, 3], "to_node_id": [3, 2],
+                          "free_flow_time": [1.0, 1.0], "vdf": "constant",
+                          "directed": [" ", "none"]}).set_index("link_id")
+    g = compile_graph(Network(_nodes(), links))
+    assert g.n_arcs == 2  # one arc each: directed

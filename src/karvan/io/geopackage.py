@@ -11,7 +11,7 @@ links         LineString  every column of the run's ``links`` table (link_id, mo
                           tonnes_ab/_ba/_tot, tonnes_<commodity>, utilization, time_h_ab/_ba,
                           charge_usd_per_t, lp_*, shadow_price_usd_per_t, ...); a link at one
                           place (a terminal, a gauge break, a port's quay, a short border:
-                          both ends at one point) has no line here (its geometry is empty)
+                          both ends at one point) has no geometry here (NULL)
 transfers     Point       the links at one place, every column of ``links``, at that point
 nodes         Point       node_id, name, node_type, country, zone_id
 borders       Point       every column of the ``borders`` table (border_id, link_ids,
@@ -168,7 +168,7 @@ def run_layers(run: RunRecord | str | os.PathLike, *, data: Any = None
                          "from as data=.")
     lines = line_of.loc[links["link_id"]].to_numpy()
     # a line whose ends are one point is not a valid geometry (GIS checks refuse it, QGIS draws
-    # nothing): such a link has an empty line and a point in the transfers layer
+    # nothing): such a link has no geometry (NULL) there and a point in the transfers layer
     at_point = shapely.length(lines) == 0
     return {
         "countries": countries_layer(),

@@ -140,7 +140,7 @@ def compile_graph(network: Network, *, check: bool = True) -> CompiledGraph:
     return compile_arrays(
         node_ids=node_ids, link_ids=links.index.to_numpy(),
         from_idx=lookup.get_indexer(links["from_node_id"]),
-        to_idx=lookup.get_indexer(links["to_node_id"]), directed=as_bool(links["directed"]),
+        to_idx=lookup.get_indexer(links["to_node_id"]), directed=as_bool(links["directed"], blank=True),
         free_flow_time=col("free_flow_time"), capacity=col("capacity"), alpha=col("alpha"),
         beta=col("beta"), vdf=links["vdf"].map(_VDF_CODES).to_numpy(dtype=np.int64),
         length=col("length"), toll=col("toll"), blocked=blocked,
