@@ -40,6 +40,9 @@ def test_list_inputs():
     (["baseline", "--draws", "4", "--input", "link.colour*"], "unknown input names"),
     (["baseline", "--draws", "4", "--workers", "2", "--scheduler", "tcp://127.0.0.1:9"],
      "not both"),
+    # accepted and ignored: the logit draws solve no user equilibrium
+    (["baseline", "--draws", "4", "--gap", "1e-3"], "only --choice deterministic solves"),
+    (["baseline", "--draws", "4", "--gap", "-1", "--choice", "deterministic"], "finite number"),
 ])
 def test_bad_input_exits_2_before_any_work(args, match, tmp_path):
     code, text = run("explore", *args, "--out", tmp_path / "e")

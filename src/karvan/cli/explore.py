@@ -52,8 +52,9 @@ def explore(
         help="Sensitivity groups: factor or field (default field for sobol and morris, "
              "factor for lhs).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Draws per Dask task.")] = None,
-    gap: Annotated[float, typer.Option(help="Relative gap of each draw's equilibrium.")]
-    = 1e-8,
+    gap: Annotated[float | None, typer.Option(
+        help="Relative gap of each draw's user equilibrium (--choice deterministic; default "
+             "1e-8); the logit model solves none, and refuses it.")] = None,
     list_inputs: Annotated[bool, typer.Option(
         "--list-inputs", help="List the uncertain inputs and their factors, and stop.")]
     = False,
@@ -101,6 +102,14 @@ def explore(
         return
     if draws is None:
         raise InputError("give --draws N (an integer >= 2), or --list-inputs.")
+    if gap is not None and choice != "deterministic":
+        # it was accepted and ignored: the logit draws solve no user equilibrium
+        raise InputError("--gap sets each draw's user equilibrium, which only --choice "
+                         "deterministic solves; the logit model takes no gap: leave --gap out, "
+                         "or add --choice deterministic.")
+    if gap is not None and not (gap >= 0 and gap < float("inf")):
+        raise InputError(f"--gap must be a finite number >= 0, got {gap}.")
+    gap = 1e-8 if gap is None else gap
     from karvan.explore.study import explore as run
 
     with contextlib.ExitStack() as stack:
