@@ -116,7 +116,7 @@ def test_an_interrupted_experiment_resumes_without_redoing_draws(data, serial, c
     b = exp.table("bands")
     assert {"p5", "p50", "p95"} <= set(b.columns)
     # another design in the same folder is refused
-    with pytest.raises(InputError, match="other settings"):
+    with pytest.raises(InputError, match="other settings.*it differs in draws"):
         det(["baseline"], draws=8, seed=11, data=data, workers=0, out=out)
 
 
@@ -317,3 +317,16 @@ def test_a_failed_or_interrupted_analysis_leaves_no_half_written_tables(tmp_path
     assert list(exp.table("statements")["statement_id"]) == ["y_big"]
     assert list(pd.read_csv(folder / "sensitivity.csv")["statement_id"].unique()) == ["y_big"]
     assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["draws"]
+
+
+def test_a_refused_resume_says_what_differs():
+    """The message listed the settings the user gave, the same as before, when what differed
+    was the inputs (renamed) or karvan's version."""
+    from karvan.explore.runner import _what_differs
+
+    stored = {"draws": 8, "seed": 1, "inputs": ["a[X;Y]", "b"], "karvan_version": "0.1"}
+    cfg = {"draws": 8, "seed": 1, "inputs": ["a[Y;X]", "b"], "karvan_version": "0.2"}
+    text = _what_differs(stored, cfg)
+    assert text.startswith(": it differs in inputs, karvan_version")
+    assert "1 of today's 2 input names are not among its own" in text
+    assert _what_differs(cfg, cfg) == ""

@@ -256,7 +256,7 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
            "factors": list(inputs.factors), "inputs": inputs.names,
            "uncertainty_table": inputs.table_hash, **(config or {})}
     chash = config_hash(cfg)
-    exp = _open_experiment(folder, store, chash, names)
+    exp = _open_experiment(folder, store, chash, names, cfg)
     in_process = workers == 0 and client is None and scheduler is None
     with contextlib.ExitStack() as stack:
         cl = None if in_process else stack.enter_context(
@@ -309,7 +309,8 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
     return ExperimentResult(exp, computed, n_resumed, time.perf_counter() - t0)
 
 
-def _open_experiment(folder, store, chash: str, names: list[str]) -> Experiment:
+def _open_experiment(folder, store, chash: str, names: list[str],
+                     cfg: dict | None = None) -> Experiment:
     if folder is not None:
         exp = Experiment(folder)
         if exp.exists():
@@ -318,7 +319,8 @@ def _open_experiment(folder, store, chash: str, names: list[str]) -> Experiment:
                 raise InputError(f"{exp.folder} holds an experiment with other settings "
                                  f"(scenarios {', '.join(m.get('scenarios', []))}, draws "
                                  f"{m.get('draws')}, sampler {m.get('sampler')}, seed "
-                                 f"{m.get('seed')}); give another --out folder.")
+                                 f"{m.get('seed')}){_what_differs(m, cfg or {})}; give "
+                                 "another --out folder.")
         elif exp.folder.exists() and any(exp.folder.iterdir()):
             raise InputError(f"{exp.folder} is not empty and holds no experiment; give a new or "
                              "empty folder.")
@@ -329,6 +331,24 @@ def _open_experiment(folder, store, chash: str, names: list[str]) -> Experiment:
         return found
     label = names[0] if len(names) == 1 else f"{len(names)}scenarios"
     return Experiment(root / EXPERIMENTS / new_experiment_id(label, chash))
+
+
+def _what_differs(stored: dict, cfg: dict) -> str:
+    """``": it differs in ..."``: the settings of ``cfg`` an experiment's manifest records
+    otherwise (the user's own may be the same: another karvan version, dataset or uncertain
+    inputs, whose names say which sources they draw), with how many input names are new."""
+    def same(a, b) -> bool:
+        return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True,
+                                                                        default=str)
+
+    keys = [k for k in cfg if not same(stored.get(k), cfg[k])]
+    if not keys:
+        return ""
+    text = f": it differs in {', '.join(keys)}"
+    if "inputs" in keys and isinstance(stored.get("inputs"), list):
+        new = len(set(cfg["inputs"]) - set(stored["inputs"]))
+        text += f" ({new} of today's {len(cfg['inputs'])} input names are not among its own)"
+    return text
 
 
 def _check_stored_design(folder, design: Design) -> None:
