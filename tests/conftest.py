@@ -9,6 +9,7 @@ marker. Without the files those tests are skipped, with one message for all of t
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,12 @@ def pytest_report_header(config: pytest.Config) -> str:
 def tntp_dir() -> Path:
     """The folder of the TNTP test networks (tests that ask for it skip without it)."""
     return TNTP
+
+
+@pytest.fixture
+def sigint_raises():
+    """SIGINT raises KeyboardInterrupt during the test (a test run in a shell's background
+    inherits it ignored)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)

@@ -68,15 +68,6 @@ def test_an_interruption_among_the_last_renames_puts_every_file_back(folder, mon
 # -- atomic_folder ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sigint_raises():
-    """SIGINT raises KeyboardInterrupt during the test (a test run in a shell's background
-    inherits it ignored)."""
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
-
-
 def _write(folder, text):
     for n in ("a.csv", "b.csv"):
         (folder / n).write_text(f"{text} {n[0]}")

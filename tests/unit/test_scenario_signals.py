@@ -13,15 +13,6 @@ import pytest
 from karvan.scenario._signals import held
 
 
-@pytest.fixture
-def sigint_raises():
-    """SIGINT raises KeyboardInterrupt during the test (a test run in a shell's background
-    inherits it ignored)."""
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
-
-
 def test_held_holds_ctrl_c_back_while_another_thread_runs(sigint_raises):
     """The kernel hands a signal for the process to a thread that does not block it (numba's
     threads, started before the block); Python then runs the handler in the main thread."""
