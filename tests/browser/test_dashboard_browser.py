@@ -134,6 +134,10 @@ def test_dashboard_runs_a_scenario_end_to_end(browser, server, shots):
     page.locator("#borders tr[data-id='AZ-IR_ASTARA']").scroll_into_view_if_needed()
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / "karvan_dashboard.png"))
+    # a B the user picked stays when the run list is refreshed (a finished run replaced it)
+    page.select_option("#compare-b", server["base_id"])
+    page.evaluate("refreshRuns()")
+    assert page.locator("#compare-b").input_value() == server["base_id"]
     # open its results: the report's map and tables in the frame
     job.locator("a.open").click()
     page.wait_for_url("**/runs/*no_astara*")

@@ -118,6 +118,7 @@ async function comparePair(b = '', a = '') {
   return r.ok ? r.json() : null;
 }
 let aPicked = false;  // the user chose A: a new B no longer replaces it with B's reference
+let bPicked = false;  // the user chose B: a finished run no longer replaces it with the newest
 async function updatePair() {
   const p = await comparePair($('#compare-b').value, aPicked ? $('#compare-a').value : '');
   if (!p) return;
@@ -127,11 +128,12 @@ async function updatePair() {
 async function refreshRuns() {
   $('#runs').innerHTML = await (await fetch('/fragments/runs')).text();
   const opts = await (await fetch('/fragments/run-options')).text();
-  const a = $('#compare-a').value;
+  const a = $('#compare-a').value, b = $('#compare-b').value;
   $('#compare-a').innerHTML = opts; $('#compare-b').innerHTML = opts;
   defaultA = {};  // a new run may be the reference of an earlier one
-  const p = await comparePair();  // B: the newest project run
-  if (p && p.b) $('#compare-b').value = p.b;
+  const p = await comparePair();  // B: the newest project run, unless the user chose one
+  if (bPicked && b) $('#compare-b').value = b;
+  else if (p && p.b) $('#compare-b').value = p.b;
   if (aPicked && a) $('#compare-a').value = a;
   await updatePair();
 }
@@ -145,7 +147,7 @@ document.addEventListener('DOMContentLoaded', async () => {
   $('#compare-go').onclick = () => { location.href = `/compare?a=${encodeURIComponent($('#compare-a').value)}&b=${encodeURIComponent($('#compare-b').value)}`; };
   // the page comes with the default pair selected; A follows B until the user picks A
   $('#compare-a').onchange = () => { aPicked = true; updatePair(); };
-  $('#compare-b').onchange = updatePair;
+  $('#compare-b').onchange = () => { bPicked = true; updatePair(); };
   await pollJobs();
   document.body.dataset.ready = '1';
 });
