@@ -253,9 +253,10 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     demand_schema = load_schema("corridor/demand")
 
     def recheck(file, schema, table, rows, field, label, id_field):
-        msgs, found = _recheck(schema, table, rows, field, label, id_field=id_field)
+        msgs, found, unusual = _recheck(schema, table, rows, field, label, id_field=id_field)
         problems.extend((file, m) for m in msgs)
         violations.extend(found)
+        return unusual
 
     if year == scenario.year:
         recheck(top, demand_schema, demand, demand.index, "tonnes_per_year",
@@ -334,9 +335,9 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
             if mod.action in ("set", "scale"):
                 how = f"= {mod.value:g}" if mod.action == "set" else f"x {mod.factor:g}"
                 label = f"{place} ({mod.action} {mod.field} {how})"
-                recheck(file, link_schema, links, sel, mod.field, label, "link_id")
-                if warn:
-                    _warn_unusual(link_schema, links, sel, mod.field, f"{file}: {label}")
+                unusual = recheck(file, link_schema, links, sel, mod.field, label, "link_id")
+                if warn and unusual:
+                    _warn_unusual(unusual, mod.field, f"{file}: {label}")
         value = mod.value if mod.action == "set" else mod.factor
         log.append((i, mod.action, mod.year, active, ";".join(map(str, sel)), value, mod.source,
                     mod.note))
@@ -345,27 +346,19 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     return ScenarioInputs(scenario, links, demand, applied, tuple(bans)), problems, violations
 
 
-def _warn_unusual(schema, links: pd.DataFrame, rows, field: str, label: str) -> None:
+def _warn_unusual(hits: list, field: str, label: str) -> None:
     """Warn (:class:`~karvan.freight.corridor.CorridorWarning`) where a modification leaves a
-    value allowed but unusual by the link schema's ``warnings`` bounds, as a dataset's load does
-    (a capacity of 11 t/yr, a unit slip for 11 Mt/yr, queued freight for 2,000 hours)."""
+    value allowed but unusual by the link schema's ``warnings`` bounds (``hits``, the
+    violations :func:`_recheck` found), as a dataset's load does (a capacity of 11 t/yr, a unit
+    slip for 11 Mt/yr, queued freight for 2,000 hours)."""
     import warnings
 
     from karvan.freight.corridor import CorridorWarning
-    from karvan.schema import Checker
 
-    if not len(rows):
-        return
-    part = links.loc[rows]
-    part = part.reset_index() if part.index.name == "link_id" else part
-    sub = Checker()
-    sub.table(schema, part, name=label, id_field="link_id")
-    hits = [v for v in sub.violations if v.severity == "warning" and v.column == field]
-    if hits:
-        ids = format_ids(v.row_id for v in hits)
-        vals = format_ids(sorted({str(v.value) for v in hits}))
-        warnings.warn(f"{label}: {field} {vals} on {ids}: {hits[0].problem} (allowed, but "
-                      f"unusual: check the unit of {field}).", CorridorWarning, stacklevel=4)
+    ids = format_ids(v.row_id for v in hits)
+    vals = format_ids(sorted({str(v.value) for v in hits}))
+    warnings.warn(f"{label}: {field} {vals} on {ids}: {hits[0].problem} (allowed, but "
+                  f"unusual: check the unit of {field}).", CorridorWarning, stacklevel=4)
 
 
 def _warn_no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
@@ -417,13 +410,14 @@ def _warn_no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str
 
 
 def _recheck(schema, table: pd.DataFrame, rows, field: str, label: str, *,
-             id_field: str | None) -> tuple[list[str], list]:
+             id_field: str | None) -> tuple[list[str], list, list]:
     """Check ``rows`` of a changed table against its schema: the messages and violations of the
-    errors in ``field``, reported under ``label`` (the modification that made them)."""
+    errors in ``field``, reported under ``label`` (the modification that made them), and the
+    violations of its warning bounds (allowed but unusual values)."""
     from karvan.schema import Checker
 
     if not len(rows):
-        return [], []
+        return [], [], []
     part = table.loc[rows]
     part = part.reset_index() if id_field and part.index.name == id_field else part
     if id_field is None and "origin_zone_id" in part:  # a demand row is named by its key
@@ -437,4 +431,5 @@ def _recheck(schema, table: pd.DataFrame, rows, field: str, label: str, *,
     for v in sub.violations:
         if v.severity == "error" and v.column == field:
             out.add(v)
-    return out.errors(), list(out.violations)
+    unusual = [v for v in sub.violations if v.severity == "warning" and v.column == field]
+    return out.errors(), list(out.violations), unusual
