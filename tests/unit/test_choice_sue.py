@@ -279,3 +279,25 @@ def test_zero_demand_gives_an_empty_equilibrium(with_capacity):
     if not with_capacity:
         d = deterministic_equilibrium(net, dem)
         assert d.converged and not d.volume.any()
+
+
+def test_a_class_faster_than_the_link_time_is_taken_where_its_cost_stays_non_negative():
+    # od's free-flow time is 4; a class whose money cost there is -2.5 (at value of time 1: a
+    # class that crosses od 2.5 h faster) sees od at 1.5 against 3 for r1 and r2
+    net, dem = overlap_network()
+    net.links["faster"] = [0.0, 0.0, 0.0, 0.0, -2.5]
+    cls = [TrafficClass(cost_fields={"faster": 1.0})]
+    ue = assign(net, dem, classes=cls)
+    flow = dict(zip(ue.link_table()["link_id"], ue.link_table()["flow"], strict=True))
+    assert flow["od"] == pytest.approx(12.0)
+    assert flow["oa"] == pytest.approx(0.0, abs=1e-9)
+    res = logit_loading(net, dem, theta=1.0, classes=cls, routes=RouteOptions(max_routes=5))
+    got = routes_by_links(res)
+    w = [5 / 6 * math.exp(-3), 5 / 6 * math.exp(-3), math.exp(-1.5)]
+    assert got[("od",)].probability == pytest.approx(w[2] / sum(w), rel=1e-12)
+    # below minus the free-flow time the cost at free flow is negative: refused, by both
+    net.links["faster"] = [0.0, 0.0, 0.0, 0.0, -4.5]
+    with pytest.raises(InputError, match="negative cost at free flow.*od"):
+        assign(net, dem, classes=cls)
+    with pytest.raises(InputError, match="negative cost at free flow.*od"):
+        logit_loading(net, dem, theta=1.0, classes=cls)

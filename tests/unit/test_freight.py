@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from karvan.errors import InputError
@@ -251,3 +252,64 @@ def test_network_uses_only_open_links(tmp_path):
     net = build_network(data, links)
     assert list(net.links.index) == ["cheap"]
     assert net.links.loc["cheap", "capacity"] == 600.0
+
+
+def _own_speed(tmp_path, speeds):
+    # rail r 600 km @ 20 km/h (30 h), 0.03 $/tkm (18 $/t); road d 600 km @ 40 km/h (15 h),
+    # 0.05 $/tkm (30 $/t); value of time 2 $/t/h for both commodities: rail 78, road 60 $/t.
+    # With box at 60 km/h on AA's rail lines: 10 h, 18 + 20 = 38 $/t, below the road's 60.
+    links = [rail("r", "A", "B", 600, kph=20.0),
+             {"link_id": "d", "from_node_id": "A", "to_node_id": "B", "mode": "road",
+              "element": "road", "length_km": 600, "speed_kph": 40, "tariff_usd_per_tkm": 0.05,
+              "country": "AA"}]
+    extra = {}
+    if speeds:
+        extra["speed_commodity"] = pd.DataFrame(
+            [{"mode": m, "country": c, "commodity_id": k, "speed_kph": v,
+              "source": "TEST", "source_date": "2024", "confidence": "assumption",
+              "method": "hand-built test case"} for m, c, k, v in speeds])
+    folder = write_corridor(tmp_path / f"s{len(speeds)}",
+                            nodes=[("A", 0, 0, "AA"), ("B", 1, 0, "AA")], links=links,
+                            zones=[("ZA", "A", "AA"), ("ZB", "B", "AA")],
+                            commodities=[("box", 2.0, 1000.0), ("bulk", 2.0, 200.0)],
+                            demand=[("ZA", "ZB", "box", 10.0), ("ZA", "ZB", "bulk", 20.0)],
+                            extra=extra)
+    return load_corridor(folder)
+
+
+def test_a_commodity_with_its_own_speed_takes_the_faster_rail(tmp_path):
+    s = scenario(tmp_path, "year = 2024\n")
+    # bulk's own speed is below the link's: it keeps the link's 20 km/h
+    data = _own_speed(tmp_path, [("rail", "AA", "box", 60.0), ("rail", "AA", "bulk", 10.0)])
+    net = build_network(data, data.links)
+    assert net.links.at["r", "extra_time_h__box"] == pytest.approx(10.0 - 30.0)
+    assert net.links.at["d", "extra_time_h__box"] == 0.0  # a road link: the row is rail's
+    assert (net.links["extra_time_h__bulk"] == 0.0).all()
+    assert net.links.at["r", "free_flow_time"] == pytest.approx(30.0)  # the link's own time
+    run = run_scenario(data, s, choice="deterministic")
+    sk = run.tables["skims"].set_index("commodity")
+    assert sk.at["box", "time_h"] == pytest.approx(10.0)
+    assert sk.at["box", "charge_usd_per_t"] == pytest.approx(18.0)
+    assert sk.at["box", "cost_usd_per_t"] == pytest.approx(38.0)
+    assert sk.at["bulk", "time_h"] == pytest.approx(15.0)
+    assert sk.at["bulk", "cost_usd_per_t"] == pytest.approx(60.0)
+    links = run.tables["links"].set_index("link_id")
+    assert links.at["r", "tonnes_box"] == pytest.approx(10.0)
+    assert links.at["r", "tonnes_bulk"] == pytest.approx(0.0, abs=1e-9)
+    assert links.at["d", "tonnes_bulk"] == pytest.approx(20.0)
+    routes = run.tables["routes"].set_index("commodity")
+    assert routes.at["box", "time_h"] == pytest.approx(10.0)
+    # without the table both take the road
+    base = run_scenario(_own_speed(tmp_path, []), s, choice="deterministic")
+    lk = base.tables["links"].set_index("link_id")
+    assert lk.at["d", "tonnes_tot"] == pytest.approx(30.0)
+
+
+def test_a_scenario_faster_than_a_commodity_speed_is_faster_for_it_too(tmp_path):
+    data = _own_speed(tmp_path, [("rail", "AA", "box", 60.0)])
+    s = scenario(tmp_path, 'year = 2024\n[[modification]]\naction = "set"\nlinks = ["r"]\n'
+                           'field = "speed_kph"\nvalue = 100\n')
+    run = run_scenario(data, s, choice="deterministic")
+    sk = run.tables["skims"].set_index("commodity")
+    assert sk.at["box", "time_h"] == pytest.approx(6.0)
+    assert sk.at["bulk", "time_h"] == pytest.approx(6.0)

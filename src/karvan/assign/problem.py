@@ -91,10 +91,13 @@ class _Problem:
             self.fixed[k] = graph.to_arcs(money / c.value_of_time)
         if problems:
             raise InputError(problems, "assignment")
-        neg = np.nonzero((self.fixed < 0).any(axis=0))[0]
+        # a class's fixed cost may be negative (a class faster than the link's time), as long
+        # as its cost at free flow is not: every delay function is at least the free-flow time
+        neg = np.nonzero((graph.free_flow_time[None, :] + self.fixed < 0).any(axis=0))[0]
         if len(neg):
             raise InputError(
-                f"{len(neg)} arcs have a negative fixed cost (link_id "
+                f"{len(neg)} arcs have a negative cost at free flow for a class (free-flow time "
+                f"plus the class's money cost over its value of time; link_id "
                 f"{format_ids(graph.link_ids[graph.arc_link[neg]])}); shortest paths need "
                 "non-negative costs."
             )

@@ -131,11 +131,14 @@ def setup(
         fixed[k] = graph.to_arcs(money / c.value_of_time)
     if problems:
         raise InputError(problems, "route choice")
-    neg = np.flatnonzero((fixed < 0).any(axis=0))
+    # negative fixed costs are allowed where the cost at free flow is not negative (every delay
+    # function is at least the free-flow time)
+    neg = np.flatnonzero((graph.free_flow_time[None, :] + fixed < 0).any(axis=0))
     if len(neg):
-        raise InputError(f"{len(neg)} arcs have a negative fixed cost (link_id "
-                         f"{format_ids(graph.link_ids[graph.arc_link[neg]])}); route searches "
-                         "need non-negative costs.")
+        raise InputError(f"{len(neg)} arcs have a negative cost at free flow for a class "
+                         "(free-flow time plus the class's money cost over its value of time; "
+                         f"link_id {format_ids(graph.link_ids[graph.arc_link[neg]])}); route "
+                         "searches need non-negative costs.")
     return ClassArrays(graph=graph, classes=classes, zone_ids=tuple(demand.zone_ids),
                        zone_nodes=graph.zone_nodes[zi], mats=tuple(mats), fixed=fixed,
                        pce=np.array([c.pce for c in classes], dtype=float),

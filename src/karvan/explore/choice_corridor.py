@@ -264,12 +264,12 @@ class ChoiceCorridorModel(CorridorModel):
                                          capacities=caps, beta=model.beta, gamma=model.gamma,
                                          groups=groups, scale=scale)
         # the accounts charge and time what the routes were chosen on, as the run's do
-        charges, extra_h = dict(d.charges), {}
+        charges, extra_h = dict(d.charges), dict(d.extra_h)
         for com in self.parts["commodities"]:
             usd, hours = pm.gauge_extra(model, com)
             if com in charges and (usd.any() or hours.any()):
                 charges[com] = np.asarray(charges[com], dtype=float) + usd
-                extra_h[com] = hours
+                extra_h[com] = extra_h[com] + hours if com in extra_h else hours
         out = self._choice_outputs(g, res, dataclasses.replace(d, charges=charges), extra_h)
         out["_gap"] = float(res.gap)
         out["_iterations"] = float(res.iterations)
@@ -437,7 +437,8 @@ def build_choice_model(data, scenario, inputs: InputSet, table: pd.DataFrame, *,
     from karvan.scenario.choice_run import BOTH_DIRECTIONS, HARD_CAPACITY, choice_network
     from karvan.scenario.run import MAJOR_ODS, run_scenario
 
-    known = {"link", "demand", "tariff", "tariff_commodity", "commodity", "growth", "choice"}
+    known = {"link", "demand", "tariff", "tariff_commodity", "speed_commodity", "commodity",
+             "growth", "choice"}
     foreign = sorted({x.table for x in inputs.inputs} - known)
     if foreign:
         raise InputError(f"inputs of tables {', '.join(foreign)} are not read by the corridor "

@@ -86,9 +86,10 @@ def _tariff_sources(data, links: pd.DataFrame, col: str, commodity: str
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
 class DrawArrays:
     """What one draw changes: the compiled graph (times, capacities, lengths), the demand, the
-    classes (each with its commodity's charges per link as ``link_cost``, USD/t), the charges per
-    commodity and link, lengths and capacities per link, values of time per commodity and the
-    tonnes of each demand row."""
+    classes (each with its commodity's charges per link, and its own time beyond the link's at
+    its value of time, as ``link_cost``, USD/t), the charges per commodity and link, lengths and
+    capacities per link, values of time per commodity, the tonnes of each demand row and the
+    hours per link of each commodity with a speed of its own beyond the link's time."""
 
     graph: object
     demand: Demand
@@ -98,6 +99,7 @@ class DrawArrays:
     capacity: np.ndarray
     vot: np.ndarray
     tonnes: np.ndarray
+    extra_h: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(eq=False)
@@ -131,7 +133,7 @@ class CorridorModel:
             warnings.simplefilter("ignore", ConvergenceWarning)
             res = assign(d.graph, d.demand, classes=d.classes, gap=self.gap,
                          max_iter=self.max_iter, warm_start=self.central)
-        out = self._outputs(d.graph, res, d.charges, d.length, d.capacity, d.vot)
+        out = self._outputs(d.graph, res, d.charges, d.length, d.capacity, d.vot, d.extra_h)
         out["_gap"] = float(res.gap)
         out["_iterations"] = float(res.iterations)
         out["_converged"] = float(res.converged)
@@ -152,6 +154,14 @@ class CorridorModel:
         dwell = arr("link.dwell")
         freq = arr("link.frequency")
         run = np.where(speed > 0, length / np.where(speed > 0, speed, 1.0), 0.0)
+        # a commodity's own speed on line links where faster than the link's (freight.costs)
+        extra_h = {}
+        if p.get("own_speed"):
+            own = arr("speed_commodity.speed")
+            for com, idx in p["own_speed"].items():
+                s_c = np.where(idx >= 0, own[np.maximum(idx, 0)], np.nan)
+                faster = (idx >= 0) & ~(speed >= s_c)
+                extra_h[com] = np.where(faster, length / np.where(faster, s_c, 1.0) - run, 0.0)
         wait = np.where(p["sailing"] & (freq > 0), 0.5 * 168.0 / np.where(freq > 0, freq, 1.0),
                         0.0)
         time_l = run + dwell + wait
@@ -196,16 +206,20 @@ class CorridorModel:
         demand = Demand(tuple(g.zone_ids), {c.name: mats[k] for k, c in enumerate(self.classes)})
         classes = []
         for k, c in enumerate(self.classes):
-            lc = charges[p["commodities"][self.class_commodity[k]]]
+            com = p["commodities"][self.class_commodity[k]]
+            lc = charges[com]
+            if com in extra_h:
+                lc = lc + vot[k] * extra_h[com]
             if c.link_cost is not None:
                 lc = lc + c.link_cost
             classes.append(TrafficClass(c.name, c.name, float(vot[k]), 1.0, {}, lc))
         g2 = dataclasses.replace(g, free_flow_time=np.ascontiguousarray(time_l[g.arc_link]),
                                  capacity=np.ascontiguousarray(cap_arc),
                                  length=np.ascontiguousarray(length[g.arc_link]))
-        return DrawArrays(g2, demand, classes, charges, length, cap_l, vot_c, tonnes)
+        return DrawArrays(g2, demand, classes, charges, length, cap_l, vot_c, tonnes, extra_h)
 
-    def _outputs(self, g, res, charges, length, cap_l, vot_c) -> dict[str, float]:
+    def _outputs(self, g, res, charges, length, cap_l, vot_c, extra_h=None
+                 ) -> dict[str, float]:
         o = self.outputs
         p = self.parts
         out: dict[str, float] = {}
@@ -262,15 +276,15 @@ class CorridorModel:
             for oi, opt in enumerate(o["options"]):
                 out[f"share:{oc}-{dc}:{opt}"] = (float(share_num[pi, oi] / share_den[pi])
                                                  if share_den[pi] > 0 else float("nan"))
-        out.update(self._shipper(g, res.class_costs, res.time, charges, vot_c))
+        out.update(self._shipper(g, res.class_costs, res.time, charges, vot_c, extra_h))
         return out
 
     def _shipper(self, g, class_costs, time, charges, vot_c, extra_h=None
                  ) -> dict[str, float]:
         """Cost (USD/t) and time (days) of the best route through each route option for each
         shipper OD, at the draw's class costs and arc times (hours); ``extra_h``: per
-        commodity, the hours each link takes beyond its time (the choice model's gauge
-        breaks)."""
+        commodity, the hours each link takes beyond its time (its own speed, the choice
+        model's gauge breaks)."""
         extra_h = extra_h or {}
         out: dict[str, float] = {}
         coms = self.parts["commodities"]
@@ -320,7 +334,8 @@ def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
     from karvan.errors import InputError
     from karvan.scenario.run import run_scenario
 
-    known = {"link", "demand", "tariff", "tariff_commodity", "commodity", "growth"}
+    known = {"link", "demand", "tariff", "tariff_commodity", "speed_commodity", "commodity",
+             "growth"}
     foreign = sorted({x.table for x in inputs.inputs} - known)
     if foreign:
         raise InputError(f"inputs of tables {', '.join(foreign)} are not read by the corridor "
@@ -439,9 +454,23 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
     tariff_factor = {col: (pd.to_numeric(raw[fcol], errors="coerce").fillna(1.0)
                            .to_numpy(dtype=float) if fcol in raw else np.ones(len(raw)))
                      for col, fcol in TARIFF_FACTOR.items()}
+    own_speed = {}
+    sc = getattr(data, "speeds_by_commodity", None)
+    if sc is not None and len(sc):
+        skeys = [f"{m}>{c}>{k}" for m, c, k in zip(sc["mode"], sc["country"],
+                                                    sc["commodity_id"])]
+        targets["speed_commodity.speed"] = inputs.target(
+            "speed_commodity", "speed", skeys, pd.to_numeric(sc["speed_kph"]).to_numpy(float))
+        pos = {k: j for j, k in enumerate(skeys)}
+        for com in commodities:
+            if com not in set(sc["commodity_id"]):
+                continue
+            own_speed[com] = np.array([pos.get(f"{m}>{c}>{com}", -1)
+                                       for m, c in zip(raw["mode"], raw["country"])],
+                                      dtype=np.int64)
     parts = {"sailing": raw["mode"].isin(["ferry", "sea"]).to_numpy(),
              "tariff_src": tariff_src, "tariff_factor": tariff_factor,
-             "commodities": commodities}
+             "commodities": commodities, "own_speed": own_speed}
     outputs = _output_spec(data, g, raw, cap, classes, run.inputs.bans)
     return {"classes": classes, "class_commodity": class_commodity, "targets": targets,
             "parts": parts, "demand_rows": demand_rows, "outputs": outputs}

@@ -19,6 +19,7 @@ Uncertain fields (the keys of ``confidence_detail`` for links):
   ``tariff_usd_per_tkm``/``tariff_usd_per_t``, ``fee_usd_per_t``);
 - demand: tonnes (``tonnes_per_year``);
 - tariff, tariff_commodity: tariff (both tariff columns);
+- speed_commodity: speed (``speed_kph``, a commodity's own speed on line links);
 - commodity: vot (``vot_usd_per_t_h``; a range on ``vot_pct_value_per_day`` scales it);
 - growth: growth (``growth_per_year``);
 - choice: one field per parameter of ``choice_parameter.csv`` (read by
@@ -56,6 +57,7 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "demand": {"tonnes": ("tonnes_per_year",)},
     "tariff": {"tariff": ("tariff_usd_per_tkm", "tariff_usd_per_t")},
     "tariff_commodity": {"tariff": ("tariff_usd_per_tkm", "tariff_usd_per_t")},
+    "speed_commodity": {"speed": ("speed_kph",)},
     "commodity": {"vot": ("vot_usd_per_t_h", "vot_pct_value_per_day")},
     "growth": {"growth": ("growth_per_year",)},
     # the choice model's parameters (choice_parameter.csv): see karvan.explore.choice_inputs
@@ -356,7 +358,7 @@ def _row_keys(table: str, df: pd.DataFrame) -> list[str]:
         return [f"{a}>{b}>{c}" for a, b, c in zip(df[o], df[d], df["commodity_id"])]
     if table == "tariff":
         return [f"{a}>{b}" for a, b in zip(df["mode"], df["country"])]
-    if table == "tariff_commodity":
+    if table in ("tariff_commodity", "speed_commodity"):
         return [f"{a}>{b}>{c}" for a, b, c in zip(df["mode"], df["country"], df["commodity_id"])]
     if table == "commodity":
         return [str(c) for c in df["commodity_id"]]
@@ -368,6 +370,8 @@ def _tables(data) -> dict[str, pd.DataFrame]:
            "commodity": data.commodities, "growth": data.growth}
     if data.tariffs_by_commodity is not None:
         out["tariff_commodity"] = data.tariffs_by_commodity
+    if getattr(data, "speeds_by_commodity", None) is not None:
+        out["speed_commodity"] = data.speeds_by_commodity
     return out
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from karvan.assign.capacity import CapacityResult
 from karvan.assign.result import AssignmentResult
-from karvan.freight.costs import hard_capacity
+from karvan.freight.costs import EXTRA_TIME_PREFIX, hard_capacity
 from karvan.freight.observed import (
     RunFlows,
     modelled_tonnes,
@@ -48,9 +48,6 @@ def arc_charges(net: Network, g: CompiledGraph) -> dict[str, np.ndarray]:
     return out
 
 
-#: per-commodity link columns of time a commodity takes beyond the link's own (the choice
-#: model's gauge-break terms), in hours
-EXTRA_TIME_PREFIX = "extra_time_h__"
 
 
 def arc_extra_hours(net: Network, g: CompiledGraph) -> dict[str, np.ndarray]:

@@ -73,6 +73,12 @@ class CorridorData:
         return self.tables.get("demand_level")
 
     @property
+    def speeds_by_commodity(self) -> pd.DataFrame | None:
+        """``speed_commodity.csv`` (running speeds of a commodity on the line links of a mode and
+        country), or None where the dataset has none."""
+        return self.tables.get("speed_commodity")
+
+    @property
     def demand_estimated(self) -> bool:
         """Whether the runs use the demand of ``od_estimate.csv`` rather than ``demand.csv``."""
         return "od_estimate" in self.tables

@@ -3,6 +3,8 @@
 Per tonne on a link:
 
     time_h   = length_km / speed_kph + dwell_h + wait_h
+               speed_kph: the link's, or for a commodity on a line link the speed of
+                        ``speed_commodity.csv`` (mode, country, commodity) where that is higher
                dwell_h: time spent on the element itself (border, transfer, port handling);
                wait_h:  on scheduled ferries and sea links, half the headway,
                         0.5 * 168 / frequency_per_week
@@ -11,7 +13,10 @@ Per tonne on a link:
 
 Tariffs missing on a link come from ``tariff_commodity.csv`` by (mode, country, commodity), then
 (mode, ``*``, commodity), then from ``tariff.csv`` by (mode, country), then (mode, ``*``). The charge
-is therefore per commodity: column ``charge_usd_per_t__<commodity>`` of the engine network.
+is therefore per commodity: column ``charge_usd_per_t__<commodity>`` of the engine network. So is
+the time of a commodity with a speed of its own: its difference from the link's time is column
+``extra_time_h__<commodity>`` (hours; negative where the commodity runs faster), which its traffic
+class values at its value of time.
 Capacity-limited elements (a ``capacity_tpy``, or a ``capacity_value`` in a ``capacity_unit``
 that :func:`karvan.freight.units.capacity_to_tpy` converts) get their delay function (BPR by
 default), on annual tonnes; the rest have constant times.
@@ -29,6 +34,10 @@ from karvan.freight.units import capacity_to_tpy, mean_payloads
 from karvan.network.graph import as_bool
 from karvan.network.model import Network
 
+#: per-commodity link columns of time a commodity takes beyond the link's own, in hours (its own
+#: speed, negative where faster; the choice model's gauge-break terms)
+EXTRA_TIME_PREFIX = "extra_time_h__"
+
 #: the column of a link's factor on the tariff it takes from tariff.csv or tariff_commodity.csv
 #: (a scenario's scale of a link without a tariff of its own); blank: 1
 TARIFF_FACTOR = {"tariff_usd_per_tkm": "tariff_usd_per_tkm_factor",
@@ -42,6 +51,8 @@ def link_costs(data: CorridorData, links: pd.DataFrame, commodity: str | None = 
     out = pd.DataFrame(index=links.index)
     length = links["length_km"].fillna(0.0)
     speed = links["speed_kph"] if "speed_kph" in links else pd.Series(np.nan, index=links.index)
+    if commodity is not None:
+        speed = commodity_speed(data, links, commodity, speed)
     run = np.where(speed > 0, length / speed.where(speed > 0, 1.0), 0.0)
     out["dwell_h"] = links["dwell_h"].fillna(0.0)
     out["wait_h"] = sailing_wait_h(links)
@@ -60,6 +71,47 @@ def link_costs(data: CorridorData, links: pd.DataFrame, commodity: str | None = 
     out["charge_usd_per_t"] = (out["tariff_usd_per_tkm"] * length + out["tariff_usd_per_t"]
                                + out["fee_usd_per_t"])
     return out
+
+
+def speed_commodities(data: CorridorData) -> list[str]:
+    """The commodities with a speed of their own in ``speed_commodity.csv`` (in the order of
+    ``commodity.csv``)."""
+    tab = data.speeds_by_commodity
+    if tab is None or not len(tab):
+        return []
+    own = set(tab["commodity_id"].astype(str))
+    return [c for c in data.commodity_ids if c in own]
+
+
+def commodity_speed(data: CorridorData, links: pd.DataFrame, commodity: str,
+                    speed: pd.Series) -> pd.Series:
+    """``speed`` (the links' own, km/h) with ``commodity``'s speed of ``speed_commodity.csv``
+    on the links of its mode and country (rail and road links are the lines: borders, gauge
+    breaks, terminals and ports are links of other modes) where that is higher.
+
+    >>> import types
+    >>> tab = pd.DataFrame({"mode": ["rail"], "country": ["RU"], "commodity_id": ["containers"],
+    ...                     "speed_kph": [35.0]})
+    >>> data = types.SimpleNamespace(speeds_by_commodity=tab)
+    >>> links = pd.DataFrame({"mode": ["rail", "rail", "rail", "road"],
+    ...                       "country": ["RU", "RU", "KZ", "RU"]}, index=list("abcd"))
+    >>> commodity_speed(data, links, "containers", pd.Series([17.0, 50.0, 17.0, 25.0],
+    ...                                                      index=links.index)).tolist()
+    [35.0, 50.0, 17.0, 25.0]
+    """
+    tab = data.speeds_by_commodity
+    if tab is None or not len(tab):
+        return speed
+    rows = tab[tab["commodity_id"].astype(str) == commodity]
+    if not len(rows):
+        return speed
+    own = {(m, c): float(v) for m, c, v in zip(rows["mode"], rows["country"],
+                                               pd.to_numeric(rows["speed_kph"]), strict=True)}
+    country = links["country"] if "country" in links else pd.Series("", index=links.index)
+    com = pd.Series([own.get((m, c), np.nan) for m, c in zip(links["mode"], country, strict=True)],
+                    index=links.index, dtype=float)
+    faster = com.notna() & ~(speed.astype(float) >= com)
+    return speed.astype(float).where(~faster, com)
 
 
 def sailing_wait_h(links: pd.DataFrame) -> pd.Series:
@@ -120,8 +172,12 @@ def build_network(data: CorridorData, links: pd.DataFrame, *, name: str = "corri
     eng = open_links.copy()
     for c in costs:
         eng[c] = costs[c]
+    own_speed = set(speed_commodities(data))
     for com in data.commodity_ids:
-        eng[f"charge_usd_per_t__{com}"] = link_costs(data, open_links, com)["charge_usd_per_t"]
+        com_costs = link_costs(data, open_links, com)
+        eng[f"charge_usd_per_t__{com}"] = com_costs["charge_usd_per_t"]
+        if com in own_speed:
+            eng[f"{EXTRA_TIME_PREFIX}{com}"] = com_costs["time_h"] - costs["time_h"]
     eng["free_flow_time"] = costs["time_h"]
     eng["length"] = open_links["length_km"].fillna(0.0)
     cap = capacities_tpy(data, open_links)
@@ -147,8 +203,16 @@ def commodity_classes(data: CorridorData, names: list[str] | None = None) -> lis
     unknown = [n for n in names if n not in com.index]
     if unknown:
         raise InputError(f"unknown commodities {format_ids(unknown)}.")
-    return [TrafficClass(name=c, demand=c, value_of_time=float(com.at[c, "vot_usd_per_t_h"]),
-                         pce=1.0, cost_fields={f"charge_usd_per_t__{c}": 1.0}) for c in names]
+    own_speed = set(speed_commodities(data))
+    out = []
+    for c in names:
+        vot = float(com.at[c, "vot_usd_per_t_h"])
+        fields = {f"charge_usd_per_t__{c}": 1.0}
+        if c in own_speed:  # its own time on a link, valued at its value of time
+            fields[f"{EXTRA_TIME_PREFIX}{c}"] = vot
+        out.append(TrafficClass(name=c, demand=c, value_of_time=vot, pce=1.0,
+                                cost_fields=fields))
+    return out
 
 
 def hard_capacity(links: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -5,8 +5,10 @@ reproduce the scenario's user equilibrium, in GMNS tables and karvan's documente
   assigned), the engine columns of the run - ``free_flow_time`` in hours (running time, dwell
   and the wait for a sailing), ``capacity`` in tonnes per year per direction (blank: unlimited),
   ``vdf``, ``alpha``, ``beta``, ``length`` in km and ``free_speed`` in km/h - and one money-cost
-  column per traffic class, ``cost_usd_per_t__<class>`` (tariffs, fees and, for a class under a
-  transit ban, the ban's prohibitive charge on the banned links);
+  column per traffic class, ``cost_usd_per_t__<class>`` (tariffs, fees, the hours of a commodity
+  with a speed of its own beyond the link's time at its value of time (negative where it runs
+  faster; its cost at free flow stays non-negative) and, for a class under a transit ban, the
+  ban's prohibitive charge on the banned links);
 - ``use_definition.csv``: one use per traffic class (a commodity, or a commodity under a transit
   ban) with its ``pce``, ``value_of_time`` (USD per tonne-hour) and ``cost_field``;
 - ``demand.csv``: tonnes per year by origin zone, destination zone and class (``segment``), the

@@ -336,7 +336,8 @@ def _with_gauge_terms(net: Network, model: CorridorChoice) -> Network:
         usd, hours = model.gauge_extra(com, links.index)
         if usd.any() or hours.any():
             links[col] = links[col].to_numpy(dtype=float) + usd
-            links[acc.EXTRA_TIME_PREFIX + com] = hours
+            extra = acc.EXTRA_TIME_PREFIX + com  # the commodity's own speed, where it has one
+            links[extra] = (links[extra].to_numpy(dtype=float) if extra in links else 0.0) + hours
     return Network(net.nodes, links, dict(net.config), net.name)
 
 
