@@ -120,6 +120,43 @@ def test_a_failing_scenario_leaves_the_runs_before_it_listed(data, tmp_path):
     assert not (out / "bad").exists() and not (out / "reference_2026").exists()
 
 
+def test_a_geopackage_that_cannot_be_put_in_place_lists_no_run(data, tmp_path, monkeypatch):
+    """The GeoPackage was moved into the results folder after its run was listed: a rename
+    that failed there (another file system, no permission) left a listed run without it. Now
+    it is part of the run before the listing, so such a failure lists nothing and the store
+    and results folder keep what they held."""
+    import errno
+    import os
+
+    spec = reference_scenario(2028)
+    out = tmp_path / "res"
+    store = RunStore(out)
+    before = store.save({"links": pd.DataFrame({"link_id": ["L1"], "tonnes_tot": [1.0]})},
+                        {"scenario": {"name": spec.name, "title": "", "year": 2028}})
+    store.copy_run(before, out / spec.name)
+    kept = _tables(out / spec.name)
+    replace = os.replace
+
+    def no_gpkg_here(src, dst, *args, **kwargs):
+        if os.path.basename(dst) == "run.gpkg":
+            raise OSError(errno.EXDEV, "Invalid cross-device link", str(dst))
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", no_gpkg_here)
+    options = {"lp": False, "choice_parameters": corridor_choice(data)}
+    with pytest.raises(OSError, match="cross-device"):
+        run_scenarios(data, [spec], out_dir=out, store_dir=out, gpkg=True, **options)
+    monkeypatch.setattr(os, "replace", replace)
+    assert list(RunStore(out).list()["run_id"]) == [before]
+    assert _tables(out / spec.name) == kept and not (out / spec.name / "run.gpkg").exists()
+    assert not [p for p in (out / "runs").iterdir() if p.name.startswith(".")]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    # without the failure the run is listed with its GeoPackage, and copied with it
+    (run,) = run_scenarios(data, [spec], out_dir=out, store_dir=out, gpkg=True, **options)
+    assert (RunStore(out).get(run.run_id).path / "run.gpkg").is_file()
+    assert (out / spec.name / "run.gpkg").is_file()
+
+
 def _init_fake_worker(data) -> None:
     """A worker's start without the dataset: only its signal set-up."""
     from karvan.scenario._signals import init_worker_signals
@@ -127,9 +164,9 @@ def _init_fake_worker(data) -> None:
     init_worker_signals()
 
 
-def _fake_solve_in_worker(spec, options, runs_dir, gpkg_dir, tag=""):
+def _fake_solve_in_worker(spec, options, runs_dir, gpkg, tag=""):
     """A worker's run without a solve: scenario ``first`` at once (a run of one table, a
-    GeoPackage of one line); any other half-written (a staged folder, a GeoPackage being drawn)
+    GeoPackage of one line); any other half-written (a staged folder with its GeoPackage)
     and then busy for 30 s, after which it notes that it finished."""
     import os
     import time
@@ -142,13 +179,12 @@ def _fake_solve_in_worker(spec, options, runs_dir, gpkg_dir, tag=""):
     tables = {"links": pd.DataFrame({"link_id": ["L1"], "tonnes_tot": [1.0]})}
     man = {"scenario": {"name": spec.name, "title": "", "year": spec.year}, "summary": {}}
     staged = stage_run(runs_dir, tables, man, tag=tag)
-    gpkg_dir.mkdir(parents=True, exist_ok=True)
-    gpkg = gpkg_dir / f"{spec.name}.{os.getpid()}.gpkg"
-    gpkg.write_text("drawn")
+    if gpkg:
+        (staged.path / "run.gpkg").write_text("drawn")
     if spec.name != "first":
         time.sleep(30)
         (marks / f"finished-{spec.name}").touch()
-    return _Solved(spec, {}, tables, staged, gpkg, {})
+    return _Solved(spec, {}, tables, staged, {})
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="forks; reads /proc")

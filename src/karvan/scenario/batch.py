@@ -2,12 +2,12 @@
 a worker process, listed in the store in the order given (``karvan run``).
 
 The scenarios of a run do not depend on each other, so the costly part of each (the solve, the
-result tables, writing the tables, the GeoPackage) runs in a pool of processes; the main process
-only lists each run in the catalog and copies it to ``<out>/<scenario>/``, in the order of the
-scenarios, so that the store, the results folder and what is printed are the same whatever the
-number of processes and whichever scenario finishes first. A scenario's results are the same
-whether it runs in the main process or a worker: each run starts from the same dataset and
-shares nothing with the others. Workers run numba kernels on one thread each (the processes
+result tables, writing the tables, the GeoPackage into the run) runs in a pool of processes; the
+main process only lists each run in the catalog and copies it to ``<out>/<scenario>/``, in the
+order of the scenarios, so that the store, the results folder and what is printed are the same
+whatever the number of processes and whichever scenario finishes first. A scenario's results are
+the same whether it runs in the main process or a worker: each run starts from the same dataset
+and shares nothing with the others. Workers run numba kernels on one thread each (the processes
 share the cores instead; the kernels' results do not depend on the number of threads).
 """
 
@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -61,7 +60,6 @@ class _Solved:
     summary: dict
     tables: dict[str, pd.DataFrame]
     staged: StagedRun
-    gpkg: Path | None
     timings: dict[str, float]
 
 
@@ -80,7 +78,8 @@ def run_scenarios(data: CorridorData, specs: Sequence[Scenario], *, out_dir: str
                   progress: Callable[[str], None] | None = None,
                   **options) -> list[BatchRun]:
     """Run ``specs``, save each in the run store at ``store_dir`` and copy it to
-    ``out_dir/<scenario>/`` (with ``run.gpkg`` if ``gpkg``).
+    ``out_dir/<scenario>/`` (with ``run.gpkg`` if ``gpkg``: drawn into the run before it is
+    listed, so that a listed run never lacks it).
 
     Parameters
     ----------
@@ -118,11 +117,10 @@ def run_scenarios(data: CorridorData, specs: Sequence[Scenario], *, out_dir: str
     jobs = max(1, min(int(jobs), len(specs)))
     out: list[BatchRun] = []
     listed: list[RunStore] = []  # the store, once the first run is listed
-    # what this call stages carries its tag, what it draws goes to its own hidden folder: on
-    # any exception (Ctrl-C, SIGTERM, a scenario's error) these are removed, and nothing of
-    # another process saving into the same store or results folder is touched
+    # what this call stages (its GeoPackages included) carries its tag: on any exception
+    # (Ctrl-C, SIGTERM, a scenario's error) it is removed, and nothing of another process
+    # saving into the same store is touched
     tag = secrets.token_hex(4)
-    draw_dir = out_dir / f".karvan-run-{tag}" if gpkg else None
     # SIGTERM: the clean-up below runs, then the process ends as SIGTERM ends it (_signals)
     with _signals.sigterm_raises():
         try:
@@ -130,10 +128,10 @@ def run_scenarios(data: CorridorData, specs: Sequence[Scenario], *, out_dir: str
             with staging_lock(runs_dir, tag):
                 if jobs == 1:
                     for s, o in tasks:
-                        _commit(_solve(data, s, o, runs_dir, draw_dir, say, tag), listed,
+                        _commit(_solve(data, s, o, runs_dir, gpkg, say, tag), listed,
                                 store_dir, out_dir, out, done)
                 else:
-                    _run_parallel(data, tasks, jobs, runs_dir, draw_dir, tag,
+                    _run_parallel(data, tasks, jobs, runs_dir, gpkg, tag,
                                   lambda solved: _commit(solved, listed, store_dir, out_dir,
                                                          out, done), say)
             return out
@@ -141,16 +139,14 @@ def run_scenarios(data: CorridorData, specs: Sequence[Scenario], *, out_dir: str
             with _signals.held():  # a second Ctrl-C does not cut the clean-up short
                 for p in runs_dir.glob(f"{TMP_PREFIX}{tag}-*") if runs_dir.is_dir() else ():
                     shutil.rmtree(p, ignore_errors=True)
-                if draw_dir is not None:
-                    shutil.rmtree(draw_dir, ignore_errors=True)
                 for folder, had in ((runs_dir, had_runs_dir), (out_dir, had_out_dir)):
                     if not had and not listed and folder.is_dir() and not any(
                             folder.iterdir()):
                         folder.rmdir()
 
 
-def _run_parallel(data: CorridorData, tasks: list, jobs: int, runs_dir: Path,
-                  draw_dir: Path | None, tag: str, commit: Callable[[_Solved], None],
+def _run_parallel(data: CorridorData, tasks: list, jobs: int, runs_dir: Path, gpkg: bool,
+                  tag: str, commit: Callable[[_Solved], None],
                   say: Callable[[str], None]) -> None:
     """Run ``tasks`` on ``jobs`` worker processes and ``commit`` their results in order.
 
@@ -166,7 +162,7 @@ def _run_parallel(data: CorridorData, tasks: list, jobs: int, runs_dir: Path,
         with _signals.held():
             pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(),
                                        initializer=_init_worker, initargs=(data,))
-            pending = [pool.submit(_solve_in_worker, s, o, runs_dir, draw_dir, tag)
+            pending = [pool.submit(_solve_in_worker, s, o, runs_dir, gpkg, tag)
                        for s, o in tasks]
             say(f"{len(tasks)} scenarios on {jobs} processes")
         for f in pending:
@@ -232,11 +228,9 @@ def _commit_held(solved: _Solved, listed: list[RunStore], store_dir: Path, out_d
         listed.append(RunStore(store_dir))
     store = listed[0]
     t = time.perf_counter()
-    run_id = store.commit(solved.staged)
+    run_id = store.commit(solved.staged)  # the GeoPackage, if drawn, is in the run
     target = out_dir / solved.scenario.name
     store.copy_run(run_id, target)
-    if solved.gpkg is not None:
-        os.replace(solved.gpkg, target / "run.gpkg")
     timings = dict(solved.timings)
     timings["run store: commit and copy"] = time.perf_counter() - t
     run = BatchRun(solved.scenario, solved.summary, solved.tables, run_id, target, timings)
@@ -245,11 +239,11 @@ def _commit_held(solved: _Solved, listed: list[RunStore], store_dir: Path, out_d
         done(run)
 
 
-def _solve(data: CorridorData, spec: Scenario, options: dict, runs_dir: Path,
-           gpkg_dir: Path | None, say: Callable[[str], None], tag: str = "") -> _Solved:
-    """Run one scenario, stage its run in ``runs_dir`` (its folder's name tagged with ``tag``)
-    and write its GeoPackage to a file in ``gpkg_dir``, the calling batch's own hidden folder
-    (moved into the scenario's results folder when the run is listed)."""
+def _solve(data: CorridorData, spec: Scenario, options: dict, runs_dir: Path, gpkg: bool,
+           say: Callable[[str], None], tag: str = "") -> _Solved:
+    """Run one scenario and stage its run in ``runs_dir`` (its folder's name tagged with
+    ``tag``), with its GeoPackage ``run.gpkg`` if ``gpkg``: the run is listed whole, its
+    GeoPackage included, or not at all."""
     timings = {}
     t = time.perf_counter()
     with named_warnings(f"scenario {spec.name}"):
@@ -259,27 +253,21 @@ def _solve(data: CorridorData, spec: Scenario, options: dict, runs_dir: Path,
     say(f"{spec.name}: saving")
     staged = stage_run(runs_dir, r.tables, run_manifest(r, data), tag=tag)
     timings["run store: stage"] = time.perf_counter() - t
-    path = None
-    if gpkg_dir is not None:
+    if gpkg:
         from karvan.io.geopackage import write_geopackage
 
         t = time.perf_counter()
         say(f"{spec.name}: GeoPackage")
-        gpkg_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f"{spec.name}.", suffix=".gpkg", dir=gpkg_dir)
-        os.close(fd)
-        path = Path(name)
         try:
-            write_geopackage(staged.path, path, data=data)
+            write_geopackage(staged.path, staged.path / "run.gpkg", data=data)
         except BaseException:
-            path.unlink(missing_ok=True)
             shutil.rmtree(staged.path, ignore_errors=True)
             raise
         timings["GeoPackage"] = time.perf_counter() - t
     # what the printed summary reads of a run (karvan.scenario.summary); the report reads the
     # run folders, so the other tables need not travel back from a worker
     tables = {k: v for k, v in r.tables.items() if k in SUMMARY_TABLES}
-    return _Solved(spec, r.summary, tables, staged, path, timings)
+    return _Solved(spec, r.summary, tables, staged, timings)
 
 
 #: the dataset of a worker process, set once by its initializer
@@ -344,9 +332,9 @@ def named_warnings(name: str):
             h.removeFilter(named)
 
 
-def _solve_in_worker(spec: Scenario, options: dict, runs_dir: Path, gpkg_dir: Path | None,
+def _solve_in_worker(spec: Scenario, options: dict, runs_dir: Path, gpkg: bool,
                      tag: str) -> _Solved:
-    return _solve(_WORKER["data"], spec, options, runs_dir, gpkg_dir, lambda msg: None, tag)
+    return _solve(_WORKER["data"], spec, options, runs_dir, gpkg, lambda msg: None, tag)
 
 
 def _context():
