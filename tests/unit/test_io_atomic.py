@@ -256,3 +256,66 @@ def test_a_real_sigint_during_the_renames_of_atomic_files_leaves_every_old_file(
     # deferred to the end of the renames: the new set whole (the interrupt comes after it)
     assert state == {"a.csv": "new a", "b.csv": "new b"}
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_the_next_file_write_removes_what_a_killed_writer_left(tmp_path):
+    """A writer of ``run.gpkg`` killed (SIGKILL) mid-write left its hidden temporary file, and
+    its SQLite journal, beside the target for good."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    target = tmp_path / "run.gpkg"
+    target.write_text("old")
+    writer = ("import os, signal, sys\n"
+              "from karvan.io.atomic import atomic_file\n"
+              "with atomic_file(sys.argv[1]) as tmp:\n"
+              "    tmp.write_text('half')\n"
+              "    tmp.with_name(tmp.name + '-journal').write_text('journal')\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    src = str(Path(atomic.__file__).parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [src, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    r = subprocess.run([sys.executable, "-c", writer, str(target)], env=env, timeout=60)
+    assert r.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in tmp_path.iterdir()) != ["run.gpkg"]  # it left something
+    with atomic.atomic_file(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.gpkg"]
+
+
+def test_a_file_being_written_by_a_live_writer_is_left_alone(tmp_path):
+    """However old its file: the writer holds the lock of its folder."""
+    target = tmp_path / "a.txt"
+    with atomic.atomic_file(target) as first:
+        first.write_text("first")
+        hour_ago = os.stat(first).st_mtime - 7200
+        os.utime(first, (hour_ago, hour_ago))
+        os.utime(first.parent, (hour_ago, hour_ago))
+        with atomic.atomic_file(target) as second:
+            second.write_text("second")
+        assert first.read_text() == "first"
+        assert target.read_text() == "second"
+    assert target.read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_loose_temporary_files_of_a_target_are_removed_once_an_hour_old(tmp_path):
+    """Those written beside the target, not in a locked folder (as a killed writer left them
+    before): an old one goes, with its side file; a recent one may be a live writer's and
+    stays, as do another target's and a name that only starts like one."""
+    target = tmp_path / "a.txt"
+    old = [tmp_path / ".a.tmp-k3x_9q2z.txt", tmp_path / ".a.tmp-k3x_9q2z.txt-wal"]
+    kept = [tmp_path / ".a.tmp-fresh001.txt", tmp_path / ".b.tmp-k3x_9q2z.txt",
+            tmp_path / ".a.tmp-k3x.y.txt", tmp_path / ".a.tmp-k3x_9q2z.csv"]
+    for p in old + kept:
+        p.write_text("half")
+    for p in old + kept[1:]:
+        hour_ago = p.stat().st_mtime - 3700
+        os.utime(p, (hour_ago, hour_ago))
+    with atomic.atomic_file(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.txt",
+                                                                  *(p.name for p in kept)])

@@ -19,8 +19,10 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -336,16 +338,25 @@ def _umask() -> int:
 
 #: files SQLite (a GeoPackage) or HDF5 may leave beside a file being written
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+#: a loose temporary file that :func:`atomic_file` wrote beside its target before it wrote in a
+#: locked folder (``.<stem>.tmp-*<suffix>``) is taken as abandoned once unchanged this long (s)
+_LOOSE_TMP_STALE_S = 3600.0
 
 
 @contextlib.contextmanager
 def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``target`` (same suffix, not yet created); on success it
-    replaces ``target``.
+    """Yield a temporary path of the same name as ``target`` in a hidden folder beside it (not
+    yet created); on success it replaces ``target``.
 
-    On any exception (Ctrl-C included) the temporary file and its SQLite side files are
-    removed and ``target`` is left as it was. The file gets the permissions of an ordinary new
-    file.
+    On any exception (Ctrl-C included) the temporary folder, with the file and any SQLite
+    side files, is removed and ``target`` is left as it was. The file gets the permissions of
+    an ordinary new file.
+
+    A process killed meanwhile (SIGKILL, a crash) leaves the hidden ``.<name>.tmp-*`` folder.
+    As in :func:`atomic_folder` it is locked (``flock``) while its writer lives, and the next
+    write to ``target`` removes those no process holds (where folders cannot be locked, they
+    stay). Loose ``.<stem>.tmp-*<suffix>`` files that earlier versions wrote beside
+    ``target`` are removed once an hour old.
 
     Examples
     --------
@@ -358,21 +369,46 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=target.suffix,
-                                dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    os.unlink(tmp)  # writers such as GDAL and h5py create the file themselves
+    _remove_abandoned(target)
+    _remove_loose_tmp_files(target)
+    folder, lock = _new_locked_folder(target.parent, f".{target.name}{_TMP}")
+    # not created: writers such as GDAL and h5py create the file themselves
+    tmp = folder / target.name
     try:
-        yield tmp
-        if tmp.exists():
-            os.chmod(tmp, 0o666 & ~_umask())  # an ordinary new file's permissions
-        os.replace(tmp, target)
-    except BaseException:
-        for p in (tmp, *(tmp.with_name(tmp.name + s) for s in _SIDE_FILES)):
-            with contextlib.suppress(FileNotFoundError):
+        try:
+            yield tmp
+            if tmp.exists():
+                os.chmod(tmp, 0o666 & ~_umask())  # an ordinary new file's permissions
+            os.replace(tmp, target)
+        finally:
+            with defer_signals():  # a Ctrl-C does not cut the clean-up short
+                shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        _unlock(lock)
+
+
+def _remove_loose_tmp_files(target: Path) -> None:
+    """Remove the ``.<stem>.tmp-<random><suffix>`` files (and their SQLite side files) that
+    :func:`atomic_file` wrote beside ``target`` before it wrote in a locked folder, once
+    unchanged for ``_LOOSE_TMP_STALE_S``: such a file has no lock to tell a dead writer from a
+    live one, and a live writer changes its file more often than that."""
+    prefix = f".{target.stem}{_TMP}"
+    now = time.time()
+    for p in target.parent.glob(glob.escape(prefix) + "*"):
+        rest = p.name[len(prefix):]
+        for side in _SIDE_FILES:
+            rest = rest.removesuffix(side)
+        if not (rest.endswith(target.suffix) and _RANDOM.fullmatch(
+                rest[:len(rest) - len(target.suffix)])):
+            continue
+        try:
+            st = p.lstat()
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= _LOOSE_TMP_STALE_S:
                 p.unlink()
-        raise
+                log.info("%s: removed %s, left by a write that did not finish",
+                         target.parent, p.name)
+        except OSError:
+            continue
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
