@@ -366,3 +366,40 @@ def test_problems_come_before_the_warnings_of_allowed_values(tmp_path):
               '[[modification]]\naction = "close"\nlinks = ["NOPE"]\n')
     with pytest.raises(InputError, match="unknown link ids NOPE"):
         apply_scenario(load_corridor(), load_scenario(p))
+
+
+def test_the_batch_check_warns_of_a_capacity_in_the_wrong_unit_once(tmp_path):
+    """capacity_tpy = 11 passed the check of a batch's scenarios before any run in silence;
+    the warning came only when the scenario ran. Now the check warns (an error it is not), once
+    for a parent shared by two scenarios, after the problems of the others where there are
+    any, and the runs do not warn again."""
+    import warnings
+
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario import apply
+    from karvan.scenario.apply import apply_scenario
+    from karvan.scenario.reference import load_scenarios
+
+    write(tmp_path, "slip", 'name = "slip"\nyear = 2024\n[[modification]]\naction = "set"\n'
+          'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 11\n')
+    a = write(tmp_path, "a", 'name = "a"\nyear = 2024\nextends = "slip"\n')
+    b = write(tmp_path, "b", 'name = "b"\nyear = 2024\nextends = "slip"\n')
+    data = load_corridor()
+    unit = r"slip.toml: line 3, modification\[0\] \(set capacity_tpy = 11\): capacity_tpy 11 "
+    with pytest.warns(CorridorWarning, match=unit + r"on link_id B_RU_AZ_SAMUR_RAIL.*unit") as w:
+        specs = load_scenarios([str(a), str(b)], data)
+    assert len(w) == 1, [str(x.message) for x in w]
+    problems, unusual = apply.check_scenario(data, specs[0])
+    assert problems == [] and [f for f, _ in unusual] == [str(tmp_path / "slip.toml")]
+    for spec in specs:
+        apply_scenario(data, spec)  # not again (warnings are errors in the tests)
+    # a scenario loaded without the dataset was not checked: its run warns
+    with pytest.warns(CorridorWarning, match=unit):
+        apply_scenario(data, load_scenario(a))
+    # with warnings as errors, the problems of another scenario come first, the warning not
+    bad = write(tmp_path, "bad", 'name = "bad"\nyear = 2024\n[[modification]]\n'
+                'action = "close"\nlinks = ["NOPE"]\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        with pytest.raises(InputError, match="unknown link ids NOPE"):
+            load_scenarios([str(a), str(bad)], data)

@@ -166,6 +166,13 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
         links, borders, countries, modes or commodities that do not exist, and values the
         modifications or the growth to the scenario year leave outside the tables' schemas, each
         named with its file, line and modification.
+
+    Warns
+    -----
+    CorridorWarning
+        Once there are no problems: modifications that change nothing, and values they leave
+        allowed but unusual (a capacity of 11 t/yr), except those warned about when the
+        scenario was loaded against the dataset (``scenario.warned``).
     """
     import warnings
 
@@ -175,7 +182,7 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
     # none: with warnings as errors, one of them was raised in place of the list of problems
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CorridorWarning)
-        inputs, problems, violations = _apply(data, scenario, warn=True)
+        inputs, problems, violations, _ = _apply(data, scenario, warn=True)
     raise_by_source(problems, violations=violations)
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -185,7 +192,25 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
 def scenario_problems(data: CorridorData, scenario: Scenario, *,
                       unparsed: Sequence[tuple[Place, Modification]] = ()
                       ) -> list[tuple[str, str]]:
-    """What :func:`apply_scenario` would report, without raising or warning.
+    """What :func:`apply_scenario` would report as errors, without raising or warning: the
+    problems of :func:`check_scenario`.
+
+    Examples
+    --------
+    >>> from karvan.freight.corridor import load_corridor
+    >>> from karvan.scenario import load_scenario
+    >>> scenario_problems(load_corridor(), load_scenario("rasht_astara"))
+    []
+    """
+    return check_scenario(data, scenario, unparsed=unparsed)[0]
+
+
+def check_scenario(data: CorridorData, scenario: Scenario, *,
+                   unparsed: Sequence[tuple[Place, Modification]] = ()
+                   ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """What :func:`apply_scenario` would report, without raising or warning: its problems, and
+    the values its modifications leave allowed but unusual by the link schema's ``warnings``
+    bounds (a capacity of 11 t/yr, a unit slip for 11 Mt/yr), which it warns about.
 
     Parameters
     ----------
@@ -198,25 +223,26 @@ def scenario_problems(data: CorridorData, scenario: Scenario, *,
 
     Returns
     -------
-    list of (str, str)
-        ``(file, problem)`` pairs, the problem named by its line and modification; empty if the
-        scenario applies cleanly.
+    problems, unusual : list of (str, str)
+        ``(file, text)`` pairs, the text named by its line and modification; both empty if the
+        scenario applies cleanly. ``f"{file}: {text}"`` of an unusual value is the text of
+        :func:`apply_scenario`'s warning.
 
     Examples
     --------
     >>> from karvan.freight.corridor import load_corridor
     >>> from karvan.scenario import load_scenario
-    >>> scenario_problems(load_corridor(), load_scenario("rasht_astara"))
-    []
+    >>> check_scenario(load_corridor(), load_scenario("rasht_astara"))
+    ([], [])
     """
-    _, problems, _ = _apply(data, scenario, warn=False)
+    _, problems, _, unusual = _apply(data, scenario, warn=False)
     known = _Known.of(data)
     top = str(scenario.path) if scenario.path else scenario.name
     for place, mod in unparsed:
         what = f" ({mod.action})" if mod.action else ""
         problems.extend((str(place.file) if place.file else top, f"{place.label()}{what}: {m}")
                         for m in _reference_problems(known, mod))
-    return problems
+    return problems, unusual
 
 
 def _where(scenario: Scenario, i: int) -> tuple[str, str]:
@@ -229,13 +255,16 @@ def _where(scenario: Scenario, i: int) -> tuple[str, str]:
 
 
 def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
-           ) -> tuple[ScenarioInputs, list[tuple[str, str]], list]:
-    """The scenario's tables, its problems as ``(file, problem)`` pairs and their violations;
-    modifications that change nothing are warned about if ``warn``."""
+           ) -> tuple[ScenarioInputs, list[tuple[str, str]], list, list[tuple[str, str]]]:
+    """The scenario's tables, its problems as ``(file, problem)`` pairs, their violations and
+    the unusual values its modifications leave as ``(file, text)`` pairs; if ``warn``,
+    modifications that change nothing are warned about, and unusual values that
+    ``scenario.warned`` does not hold (warned about when it was loaded)."""
     from karvan.schema import load_schema
 
     problems: list[tuple[str, str]] = []
     violations: list = []
+    notes: list[tuple[str, str]] = []
     top = str(scenario.path) if scenario.path else scenario.name
     lo, hi = data.base_year - YEARS_BEFORE_BASE, data.base_year + YEARS_AFTER_BASE
     year = scenario.year
@@ -336,29 +365,33 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                 how = f"= {mod.value:g}" if mod.action == "set" else f"x {mod.factor:g}"
                 label = f"{place} ({mod.action} {mod.field} {how})"
                 unusual = recheck(file, link_schema, links, sel, mod.field, label, "link_id")
-                if warn and unusual:
-                    _warn_unusual(unusual, mod.field, f"{file}: {label}")
+                if unusual:
+                    text = _unusual_text(unusual, mod.field, label)
+                    notes.append((file, text))
+                    if warn and f"{file}: {text}" not in scenario.warned:
+                        import warnings
+
+                        from karvan.freight.corridor import CorridorWarning
+
+                        warnings.warn(f"{file}: {text}", CorridorWarning, stacklevel=3)
         value = mod.value if mod.action == "set" else mod.factor
         log.append((i, mod.action, mod.year, active, ";".join(map(str, sel)), value, mod.source,
                     mod.note))
     applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "value",
                                          "source", "note"])
-    return ScenarioInputs(scenario, links, demand, applied, tuple(bans)), problems, violations
+    return (ScenarioInputs(scenario, links, demand, applied, tuple(bans)), problems, violations,
+            notes)
 
 
-def _warn_unusual(hits: list, field: str, label: str) -> None:
-    """Warn (:class:`~karvan.freight.corridor.CorridorWarning`) where a modification leaves a
-    value allowed but unusual by the link schema's ``warnings`` bounds (``hits``, the
-    violations :func:`_recheck` found), as a dataset's load does (a capacity of 11 t/yr, a unit
-    slip for 11 Mt/yr, queued freight for 2,000 hours)."""
-    import warnings
-
-    from karvan.freight.corridor import CorridorWarning
-
+def _unusual_text(hits: list, field: str, label: str) -> str:
+    """What is said where a modification (``label``) leaves a value allowed but unusual by the
+    link schema's ``warnings`` bounds (``hits``, the violations :func:`_recheck` found), as a
+    dataset's load says it (a capacity of 11 t/yr, a unit slip for 11 Mt/yr, queued freight for
+    2,000 hours)."""
     ids = format_ids(v.row_id for v in hits)
     vals = format_ids(sorted({str(v.value) for v in hits}))
-    warnings.warn(f"{label}: {field} {vals} on {ids}: {hits[0].problem} (allowed, but "
-                  f"unusual: check the unit of {field}).", CorridorWarning, stacklevel=4)
+    return (f"{label}: {field} {vals} on {ids}: {hits[0].problem} (allowed, but unusual: "
+            f"check the unit of {field}).")
 
 
 def _warn_no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,

@@ -229,14 +229,32 @@ def load_scenarios(names: Sequence[str], data: CorridorData) -> list[Scenario]:
     InputError
         Every problem of every scenario, each named by its file, line and field or
         modification (a parent shared by several scenarios is reported once).
+
+    Warns
+    -----
+    CorridorWarning
+        Once there are no problems: what loading each scenario warns about (values its
+        modifications leave allowed but unusual, such as a capacity of 11 t/yr), which its
+        runs do not repeat.
     """
+    import warnings
+
+    from karvan.freight.corridor import CorridorWarning
+
     problems: list[tuple[str | None, str]] = []
     specs = []
-    for n in names:
-        try:
-            specs.append(load_scenario_or_reference(str(n), base_year=data.base_year,
-                                                    data=data))
-        except InputError as e:
-            problems.extend(e.located)
+    # the warnings come after the problems, only where there are none: with warnings as
+    # errors, one of them was raised in place of the list of problems
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CorridorWarning)
+        for n in names:
+            try:
+                specs.append(load_scenario_or_reference(str(n), base_year=data.base_year,
+                                                        data=data))
+            except InputError as e:
+                problems.extend(e.located)
     raise_by_source(problems)
+    # a parent shared by several scenarios is warned about once
+    for w in {(str(w.message), w.category): w for w in caught}.values():
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return specs

@@ -5,7 +5,8 @@ reported with the file, the line and the field (``line 12, modification[2].field
 dataset (``load_scenario(path, data=...)``, as ``karvan run`` does), loading also checks what the
 modifications name (links, borders, countries, modes, commodities) and what they make of the
 tables, and reports those problems in the same error as the file's own, for every modification
-that can be read (:func:`karvan.scenario.apply.scenario_problems`).
+that can be read, and warns about the values they leave allowed but unusual (a capacity of
+11 t/yr) then rather than when the scenario runs (:func:`karvan.scenario.apply.check_scenario`).
 
 .. code-block:: toml
 
@@ -28,7 +29,7 @@ import difflib
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -173,7 +174,10 @@ class Place:
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """A scenario with its parents resolved: the modifications in the order they apply, and
-    where each is written (``places``, parallel to ``modifications`` where known)."""
+    where each is written (``places``, parallel to ``modifications`` where known).
+
+    ``warned`` holds the warnings given when it was loaded against a dataset, which applying it
+    does not repeat."""
 
     name: str
     title: str
@@ -183,6 +187,7 @@ class Scenario:
     chain: tuple[str, ...]
     path: Path | None = None
     places: tuple[Place, ...] = ()
+    warned: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def active(self) -> list[Modification]:
         """Modifications in force in the scenario year."""
@@ -238,8 +243,9 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
         Folders to look for parents in (default: beside the file, then the built-in ones).
     data
         The dataset the scenario will run on. Given, the modifications that can be read are
-        checked against it as well (:func:`karvan.scenario.apply.scenario_problems`), so that a
-        file's schema problems and its unknown ids come in one error.
+        checked against it as well (:func:`karvan.scenario.apply.check_scenario`), so that a
+        file's schema problems and its unknown ids come in one error, and the values they leave
+        allowed but unusual are warned about now, not again when the scenario is applied.
 
     Raises
     ------
@@ -248,6 +254,12 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
         finds no file or makes a cycle, a name unlike its file's and, with ``data``, ids the
         dataset does not have and values outside its tables' schemas. Each is named by its file,
         line and field or modification.
+
+    Warns
+    -----
+    CorridorWarning
+        With ``data``, once there are no problems: each modification that leaves a value
+        allowed but unusual (a capacity of 11 t/yr, a unit slip for 11 Mt/yr).
     """
     p = Path(name_or_path)
     builtin = builtin_scenario_folder()
@@ -290,14 +302,26 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
     scenario = Scenario(top.name, title or top.name, description, year,
                         tuple(m for _, m in mods), tuple(c.name for c in chain), p,
                         tuple(pl for pl, _ in mods))
+    unusual: list[tuple[str, str]] = []
     if data is not None:
-        from karvan.scenario.apply import scenario_problems
+        from karvan.scenario.apply import check_scenario
 
         unparsed = [u for f in reversed(chain) for u in f.unparsed]
-        problems.extend(scenario_problems(data, scenario, unparsed=unparsed))
+        found, unusual = check_scenario(data, scenario, unparsed=unparsed)
+        problems.extend(found)
     # read top-down: file by file (the scenario's first), each from its first line on
     files = list(dict.fromkeys([str(f.path) for f in chain] + [f for f, _ in problems]))
     raise_by_source(sorted(problems, key=lambda fp: (files.index(fp[0]), _line_in(fp[1]))))
+    if unusual:
+        # after the problems: with warnings as errors, one was raised in place of their list
+        import warnings
+
+        from karvan.freight.corridor import CorridorWarning
+
+        texts = tuple(f"{f}: {t}" for f, t in unusual)
+        for t in texts:
+            warnings.warn(t, CorridorWarning, stacklevel=2)
+        scenario = replace(scenario, warned=texts)
     return scenario
 
 
