@@ -173,3 +173,34 @@ def test_parameter_map_equals_the_choice_models_reading_of_the_drawn_table(model
             np.testing.assert_allclose(pm.link_cost_usd_per_t(fast, c, 1.7),
                                        slow.link_cost_usd_per_t(c, model.graph.link_ids, 1.7),
                                        rtol=1e-12, atol=1e-12)
+
+
+def test_negative_link_money_stays_on_the_link_where_its_cost_at_free_flow_is_not(
+        model, inputs, monkeypatch):
+    """Containers' value of time drawn at the top of its range (2.1 % of value a day): their
+    faster trains make their money cost on Russian and Kazakh lines negative, yet the cost at
+    free flow stays positive. The money stays on those links (as in a run: the path sizes and
+    the shipper's best routes see it), not in the fixed cost of the routes through them."""
+    import karvan.choice.dual as dual
+
+    seen = {}
+    real = dual.fixed_cost_equilibrium
+
+    def spy(g, demand, *, classes, routes, **kw):
+        seen.update(g=g, classes=classes, routes=routes)
+        return real(g, demand, classes=classes, routes=routes, **kw)
+
+    monkeypatch.setattr(dual, "fixed_cost_equilibrium", spy)
+    v = inputs.central_values()
+    v[inputs.names.index("commodity.vot:U_VOT_HS2013")] = 2.1
+    got = model.evaluate(v)
+    assert got["_converged"] == 1.0
+    g = seen["g"]
+    t0 = np.zeros(g.n_links)
+    t0[g.arc_link] = g.free_flow_time
+    box = [c for c in seen["classes"] if c.name.split("|")[0] == "containers"]
+    assert box
+    for c in box:
+        lc = np.asarray(c.link_cost, dtype=float)
+        assert (lc < 0).any()  # the faster trains' money, on the links
+        assert (t0 + lc / c.value_of_time >= -1e-9).all()

@@ -313,3 +313,15 @@ def test_a_scenario_faster_than_a_commodity_speed_is_faster_for_it_too(tmp_path)
     sk = run.tables["skims"].set_index("commodity")
     assert sk.at["box", "time_h"] == pytest.approx(6.0)
     assert sk.at["bulk", "time_h"] == pytest.approx(6.0)
+
+
+def test_a_scenario_that_slows_a_line_slows_a_commodity_speed_by_the_same_factor(tmp_path):
+    # box's own 60 km/h on r (20 km/h): the rail at half speed takes box 600 / 30 = 20 h, at
+    # 18 + 40 = 58 $/t, still below the road's 60; bulk would take 60 h on the rail
+    data = _own_speed(tmp_path, [("rail", "AA", "box", 60.0)])
+    s = scenario(tmp_path, 'year = 2024\n[[modification]]\naction = "scale"\nlinks = ["r"]\n'
+                           'field = "speed_kph"\nfactor = 0.5\n')
+    run = run_scenario(data, s, choice="deterministic")
+    sk = run.tables["skims"].set_index("commodity")
+    assert sk.at["box", "time_h"] == pytest.approx(20.0)
+    assert sk.at["box", "cost_usd_per_t"] == pytest.approx(58.0)

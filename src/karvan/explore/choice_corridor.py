@@ -20,9 +20,11 @@ shippers, totals; a link's utilization is that of its tightest capacity constrai
   capacity (``constraint_id``: link id and direction, ``ab``, ``ba`` or ``both``);
 - ``total:unserved_t`` demand the capacities leave unserved.
 
-Gauge-break terms drawn below the link's own gauge-change component could make a class's money
-cost on a link negative, which the engine's route costs refuse: that part moves from the link to
-the fixed cost of every route through it (the same route costs).
+A class's money cost on a link may be negative (a commodity faster than the link's time), but a
+draw could make its cost at free flow negative (gauge-break terms drawn below the link's own
+gauge-change component, a value of time drawn high against a cheap line), which the engine's
+route costs refuse: only that part moves from the link to the fixed cost of every route through
+it (the same route costs; the rest stays on the link, as in a run).
 """
 
 from __future__ import annotations
@@ -231,11 +233,14 @@ class ChoiceCorridorModel(CorridorModel):
         pm = self.parameters
         classes = []
         neg_h = np.zeros((len(d.classes), g.n_links))
+        t0 = np.zeros(g.n_links)
+        t0[g.arc_link] = g.free_flow_time
         for k, c in enumerate(d.classes):
             com = acc.commodity_of(c.name)
             money = np.asarray(c.link_cost, dtype=float) + pm.link_cost_usd_per_t(
                 model, com, c.value_of_time)
-            neg = np.minimum(money, 0.0)
+            # only what would make the link's cost at free flow negative leaves the link
+            neg = np.minimum(money + t0 * c.value_of_time, 0.0)
             neg_h[k] = neg / c.value_of_time
             classes.append(TrafficClass(c.name, c.demand, c.value_of_time, c.pce, {},
                                         money - neg))

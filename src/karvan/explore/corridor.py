@@ -36,7 +36,7 @@ from karvan.assign.classes import TrafficClass
 from karvan.errors import ConvergenceWarning
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
-from karvan.freight.costs import TARIFF_FACTOR, hard_capacity
+from karvan.freight.costs import TARIFF_FACTOR, hard_capacity, slowdown
 from karvan.network.demand import Demand
 from karvan.paths.bush_sets import route_set_stats
 from karvan.scenario.apply import level_rows, most_specific_rules
@@ -159,8 +159,8 @@ class CorridorModel:
         if p.get("own_speed"):
             own = arr("speed_commodity.speed")
             for com, idx in p["own_speed"].items():
-                s_c = np.where(idx >= 0, own[np.maximum(idx, 0)], np.nan)
-                faster = (idx >= 0) & ~(speed >= s_c)
+                s_c = np.where(idx >= 0, own[np.maximum(idx, 0)], np.nan) * p["slowdown"]
+                faster = (idx >= 0) & (speed > 0) & (speed < s_c)
                 extra_h[com] = np.where(faster, length / np.where(faster, s_c, 1.0) - run, 0.0)
         wait = np.where(p["sailing"] & (freq > 0), 0.5 * 168.0 / np.where(freq > 0, freq, 1.0),
                         0.0)
@@ -455,6 +455,9 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
                            .to_numpy(dtype=float) if fcol in raw else np.ones(len(raw)))
                      for col, fcol in TARIFF_FACTOR.items()}
     own_speed = {}
+    # a line the scenario slows slows a commodity's own speed too (freight.costs.slowdown)
+    slow = slowdown(data, raw, pd.to_numeric(raw["speed_kph"], errors="coerce")).to_numpy(
+        dtype=float) if "speed_kph" in raw else np.ones(len(raw))
     sc = getattr(data, "speeds_by_commodity", None)
     if sc is not None and len(sc):
         skeys = [f"{m}>{c}>{k}" for m, c, k in zip(sc["mode"], sc["country"],
@@ -470,7 +473,7 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
                                       dtype=np.int64)
     parts = {"sailing": raw["mode"].isin(["ferry", "sea"]).to_numpy(),
              "tariff_src": tariff_src, "tariff_factor": tariff_factor,
-             "commodities": commodities, "own_speed": own_speed}
+             "commodities": commodities, "own_speed": own_speed, "slowdown": slow}
     outputs = _output_spec(data, g, raw, cap, classes, run.inputs.bans)
     return {"classes": classes, "class_commodity": class_commodity, "targets": targets,
             "parts": parts, "demand_rows": demand_rows, "outputs": outputs}

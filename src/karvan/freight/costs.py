@@ -87,17 +87,19 @@ def commodity_speed(data: CorridorData, links: pd.DataFrame, commodity: str,
                     speed: pd.Series) -> pd.Series:
     """``speed`` (the links' own, km/h) with ``commodity``'s speed of ``speed_commodity.csv``
     on the links of its mode and country (rail and road links are the lines: borders, gauge
-    breaks, terminals and ports are links of other modes) where that is higher.
+    breaks, terminals and ports are links of other modes) where that is higher; on a link a
+    scenario slows, the commodity's speed is slowed by the same factor (:func:`slowdown`); a
+    link without a speed of its own keeps none.
 
     >>> import types
     >>> tab = pd.DataFrame({"mode": ["rail"], "country": ["RU"], "commodity_id": ["containers"],
     ...                     "speed_kph": [35.0]})
     >>> data = types.SimpleNamespace(speeds_by_commodity=tab)
-    >>> links = pd.DataFrame({"mode": ["rail", "rail", "rail", "road"],
-    ...                       "country": ["RU", "RU", "KZ", "RU"]}, index=list("abcd"))
-    >>> commodity_speed(data, links, "containers", pd.Series([17.0, 50.0, 17.0, 25.0],
+    >>> links = pd.DataFrame({"mode": ["rail", "rail", "rail", "road", "rail"],
+    ...                       "country": ["RU", "RU", "KZ", "RU", "RU"]}, index=list("abcde"))
+    >>> commodity_speed(data, links, "containers", pd.Series([17.0, 50.0, 17.0, 25.0, np.nan],
     ...                                                      index=links.index)).tolist()
-    [35.0, 50.0, 17.0, 25.0]
+    [35.0, 50.0, 17.0, 25.0, nan]
     """
     tab = data.speeds_by_commodity
     if tab is None or not len(tab):
@@ -110,8 +112,30 @@ def commodity_speed(data: CorridorData, links: pd.DataFrame, commodity: str,
     country = links["country"] if "country" in links else pd.Series("", index=links.index)
     com = pd.Series([own.get((m, c), np.nan) for m, c in zip(links["mode"], country, strict=True)],
                     index=links.index, dtype=float)
-    faster = com.notna() & ~(speed.astype(float) >= com)
-    return speed.astype(float).where(~faster, com)
+    speed = speed.astype(float)
+    com = com * slowdown(data, links, speed)
+    # a link without a speed has no running time, for any commodity
+    faster = com.notna() & (speed > 0) & (speed < com)
+    return speed.where(~faster, com)
+
+
+def slowdown(data, links: pd.DataFrame, speed: pd.Series) -> pd.Series:
+    """Per link, the scenario's ``speed`` over the dataset's ``speed_kph`` where lower (a line a
+    scenario slows), else 1: a commodity's own speed there is slowed by the same factor, while
+    a line made faster is faster for every commodity (:func:`commodity_speed`).
+
+    >>> import types
+    >>> base = pd.DataFrame({"speed_kph": [20.0, 20.0, np.nan]}, index=list("abc"))
+    >>> data = types.SimpleNamespace(links=base)
+    >>> slowdown(data, base, pd.Series([10.0, 40.0, 5.0], index=list("abc"))).tolist()
+    [0.5, 1.0, 1.0]
+    """
+    base_links = getattr(data, "links", None)
+    if base_links is None or "speed_kph" not in base_links:
+        return pd.Series(1.0, index=links.index)
+    base = pd.to_numeric(base_links["speed_kph"], errors="coerce").reindex(links.index)
+    ratio = speed / base.where(base > 0)
+    return ratio.where((ratio > 0) & (ratio < 1), 1.0).fillna(1.0)
 
 
 def sailing_wait_h(links: pd.DataFrame) -> pd.Series:
