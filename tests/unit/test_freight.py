@@ -196,9 +196,9 @@ def test_ue_splits_symmetric_capacitated_routes(tmp_path):
                             commodities=[("c", 1.0, 100.0)], demand=[("ZA", "ZB", "c", 150.0)])
     run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2024\n"),
                        choice="deterministic")
-    l = run.tables["links"].set_index("link_id")
-    assert l.at["p", "tonnes_tot"] == pytest.approx(75.0, rel=1e-4)
-    assert l.at["p", "utilization"] == pytest.approx(0.75, rel=1e-4)
+    lk = run.tables["links"].set_index("link_id")
+    assert lk.at["p", "tonnes_tot"] == pytest.approx(75.0, rel=1e-4)
+    assert lk.at["p", "utilization"] == pytest.approx(0.75, rel=1e-4)
 
 
 def test_growth_by_year(tmp_path):
@@ -305,23 +305,18 @@ def test_a_commodity_with_its_own_speed_takes_the_faster_rail(tmp_path):
     assert lk.at["d", "tonnes_tot"] == pytest.approx(30.0)
 
 
-def test_a_scenario_faster_than_a_commodity_speed_is_faster_for_it_too(tmp_path):
+@pytest.mark.parametrize(("change", "box_h", "box_cost", "bulk_h"), [
+    # the line at 100 km/h: faster than box's own 60, for both; both take the rail
+    ('action = "set"\nlinks = ["r"]\nfield = "speed_kph"\nvalue = 100\n', 6.0, 18 + 12, 6.0),
+    # the line at half speed (10 km/h): box's own 60 km/h halved too, 600 / 30 = 20 h at
+    # 18 + 40 = 58 $/t, still below the road's 60; bulk keeps the road (15 h)
+    ('action = "scale"\nlinks = ["r"]\nfield = "speed_kph"\nfactor = 0.5\n', 20.0, 58.0, 15.0),
+])
+def test_a_scenario_that_changes_a_line_speed_changes_a_commodity_speed(tmp_path, change, box_h,
+                                                                        box_cost, bulk_h):
     data = _own_speed(tmp_path, [("rail", "AA", "box", 60.0)])
-    s = scenario(tmp_path, 'year = 2024\n[[modification]]\naction = "set"\nlinks = ["r"]\n'
-                           'field = "speed_kph"\nvalue = 100\n')
-    run = run_scenario(data, s, choice="deterministic")
-    sk = run.tables["skims"].set_index("commodity")
-    assert sk.at["box", "time_h"] == pytest.approx(6.0)
-    assert sk.at["bulk", "time_h"] == pytest.approx(6.0)
-
-
-def test_a_scenario_that_slows_a_line_slows_a_commodity_speed_by_the_same_factor(tmp_path):
-    # box's own 60 km/h on r (20 km/h): the rail at half speed takes box 600 / 30 = 20 h, at
-    # 18 + 40 = 58 $/t, still below the road's 60; bulk would take 60 h on the rail
-    data = _own_speed(tmp_path, [("rail", "AA", "box", 60.0)])
-    s = scenario(tmp_path, 'year = 2024\n[[modification]]\naction = "scale"\nlinks = ["r"]\n'
-                           'field = "speed_kph"\nfactor = 0.5\n')
-    run = run_scenario(data, s, choice="deterministic")
-    sk = run.tables["skims"].set_index("commodity")
-    assert sk.at["box", "time_h"] == pytest.approx(20.0)
-    assert sk.at["box", "cost_usd_per_t"] == pytest.approx(58.0)
+    s = scenario(tmp_path, "year = 2024\n[[modification]]\n" + change)
+    sk = run_scenario(data, s, choice="deterministic").tables["skims"].set_index("commodity")
+    assert sk.at["box", "time_h"] == pytest.approx(box_h)
+    assert sk.at["box", "cost_usd_per_t"] == pytest.approx(box_cost)
+    assert sk.at["bulk", "time_h"] == pytest.approx(bulk_h)
