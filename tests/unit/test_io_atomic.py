@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from karvan.io import atomic
-from karvan.io.atomic import atomic_files, atomic_folder, defer_signals
+from karvan.io.atomic import atomic_file, atomic_files, atomic_folder, defer_signals
 
 
 def _state(folder):
@@ -319,3 +319,37 @@ def test_loose_temporary_files_of_a_target_are_removed_once_an_hour_old(tmp_path
     assert target.read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.txt",
                                                                   *(p.name for p in kept)])
+
+
+def test_an_sqlite_file_another_program_holds_open_is_not_replaced(tmp_path):
+    """A reader in WAL mode (as QGIS keeps a GeoPackage) leaves a non-empty run.gpkg-wal: a new
+    connection to a file put in its place would read the old pages from it. Refused, with the
+    old file kept whole; once the reader closes, the write goes through."""
+    import sqlite3
+
+    from karvan.errors import InputError
+
+    target = tmp_path / "run.gpkg"
+    held = sqlite3.connect(target)
+    held.execute("PRAGMA journal_mode=WAL")
+    held.execute("CREATE TABLE old (x)")
+    held.execute("INSERT INTO old VALUES (1)")
+    held.commit()
+    assert (tmp_path / "run.gpkg-wal").stat().st_size > 0
+
+    def write_new():
+        with atomic_file(target) as tmp:
+            con = sqlite3.connect(tmp)
+            con.execute("CREATE TABLE links (x)")
+            con.commit()
+            con.close()
+
+    with pytest.raises(InputError, match="run.gpkg-wal is not empty"):
+        write_new()
+    assert [r[0] for r in held.execute("SELECT x FROM old")] == [1]
+    held.close()  # the last connection checkpoints and removes the log
+    write_new()
+    con = sqlite3.connect(target)
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    con.close()
+    assert names == {"links"}

@@ -26,6 +26,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from karvan.errors import InputError
+
 try:
     import fcntl
 except ImportError:  # not on Windows: folders left by a killed writer are then never removed
@@ -358,6 +360,9 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     stay). Loose ``.<stem>.tmp-*<suffix>`` files that earlier versions wrote beside
     ``target`` are removed once an hour old.
 
+    An SQLite ``target`` (a GeoPackage) whose write-ahead log (``<target>-wal``) is not empty is
+    not replaced (:class:`~karvan.errors.InputError`): a program holds it open.
+
     Examples
     --------
     >>> import tempfile
@@ -377,6 +382,7 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     try:
         try:
             yield tmp
+            _refuse_open_sqlite(target)
             if tmp.exists():
                 os.chmod(tmp, 0o666 & ~_umask())  # an ordinary new file's permissions
             os.replace(tmp, target)
@@ -385,6 +391,30 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
                 shutil.rmtree(folder, ignore_errors=True)
     finally:
         _unlock(lock)
+
+
+def _refuse_open_sqlite(target: Path) -> None:
+    """Refuse to replace an SQLite file (a GeoPackage) whose write-ahead log beside it is not
+    empty: a program has it open (QGIS keeps one while a layer is shown) or closed it without a
+    checkpoint, and a new connection to the replaced file would read the old file's pages from
+    that log.
+
+    Raises
+    ------
+    InputError
+        The log is not empty: what to close, or which side files to delete.
+    """
+    wal = target.with_name(target.name + "-wal")
+    try:
+        busy = wal.stat().st_size > 0
+    except OSError:
+        return
+    if busy:
+        raise InputError(f"{target} is open in another program, or was not closed cleanly: its "
+                         f"write-ahead log {wal.name} is not empty, and the new file would be "
+                         "read with the old one's pages. Close it there (in QGIS, remove its "
+                         f"layers) and run again, or write to another file; if no program has "
+                         f"it open, delete {wal.name} and {target.name}-shm.")
 
 
 def _remove_loose_tmp_files(target: Path) -> None:
