@@ -3,11 +3,10 @@ messages, and the output folder (required columns, written whole or not at all).
 
 from __future__ import annotations
 
-import warnings
-
 import json
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 from karvan.cli import app
 from karvan.errors import ConvergenceWarning
+from tests.unit.test_io_tntp import GOOD, net_file, trips_file
 
 SMALL = Path(__file__).resolve().parents[1] / "data" / "gmns_small"
 REQUIRED = ["link_id", "from_node_id", "to_node_id", "flow", "time", "cost"]
@@ -158,6 +158,43 @@ def test_assign_with_trips_option(tmp_path, header):
     flows, _, manifest = read_out(tmp_path / "out")
     assert flows["flow"].sum() == pytest.approx(14)  # 7 over two links
     assert manifest["trips"] == str(trips)
+
+
+def test_assign_a_folder_of_tntp_files_reads_its_one_net_file(tmp_path):
+    # TNTP networks come as folders (X_net.tntp, X_trips.tntp...): the folder was read as GMNS
+    # ("node.csv is missing ... link.csv is missing")
+    folder = tmp_path / "T"
+    folder.mkdir()
+    net = net_file(folder, GOOD)
+    trips_file(folder, "Origin 1\n 2 : 5;\n", total=5)
+    code, out = run("assign", folder, "--method", "bfw", "--out", tmp_path / "a")
+    assert code == 0, out
+    assert f"note: {folder} is a folder of TNTP files: assigning its network T_net.tntp." in out
+    assert run("assign", net, "--method", "bfw", "--out", tmp_path / "b")[0] == 0
+    (a, _, manifest), (b, _, _) = read_out(tmp_path / "a"), read_out(tmp_path / "b")
+    pd.testing.assert_frame_equal(a, b)
+    assert a["flow"].sum() == pytest.approx(10)  # 5 over two links
+    assert manifest["network"] == str(net)
+
+
+def test_assign_a_folder_of_several_tntp_networks_or_of_none(tmp_path):
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("B_net.tntp", "A_net.tntp"):
+        net_file(folder, GOOD, name=name)
+    code, out = run("assign", folder, "--out", tmp_path / "o")
+    assert code == 2
+    assert (f"error: {folder} holds 2 TNTP networks (A_net.tntp, B_net.tntp) and no GMNS "
+            f"node.csv and link.csv; pass one of the _net files (such as {folder / 'A_net.tntp'})."
+            in out)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out = run("assign", empty, "--out", tmp_path / "o")
+    assert code == 2
+    assert f"node.csv is missing from {empty}." in out
+    assert (f"link.csv is missing from {empty}. A GMNS network is a folder with node.csv and "
+            "link.csv; a TNTP network is passed as its _net file (X_net.tntp)." in out)
+    assert not (tmp_path / "o").exists()
 
 
 def test_not_converged_exits_1_and_still_writes(sioux_falls, tmp_path):

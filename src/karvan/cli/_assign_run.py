@@ -25,27 +25,36 @@ class _Assignable:
     distance_factor: float
     classes: tuple = ()
     name: str = ""
+    #: the network file or folder read (the _net file of a folder of TNTP files)
+    source: Path | None = None
 
 
 def read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: float | None,
                     distance_factor: float | None, capacity_per_lane: bool | None = None
                     ) -> _Assignable:
     """A TNTP network with TNTP trips is read straight to a compiled graph (no pandas, the
-    same graph and checks); anything else through :func:`karvan.io.problem.read_problem`."""
+    same graph and checks); anything else through :func:`karvan.io.problem.read_problem`. A
+    folder without GMNS's node.csv and link.csv that holds one ``*_net.tntp`` file is read as
+    that file (:func:`karvan.io.tntp.find_tntp_net`)."""
     network = Path(network)
+    if network.is_dir():
+        from karvan.io.tntp import find_tntp_net
+
+        network = find_tntp_net(network) or network
     if network.suffix.lower() == ".tntp" and network.is_file() and (
             trips is None or Path(trips).suffix.lower() == ".tntp"):
         from karvan.io.tntp import read_tntp_graph
 
         p = read_tntp_graph(network, trips, toll_factor=toll_factor,
                             distance_factor=distance_factor)
-        return _Assignable(p.graph, p.demand, p.toll_factor, p.distance_factor, (), p.name)
+        return _Assignable(p.graph, p.demand, p.toll_factor, p.distance_factor, (), p.name,
+                           network)
     from karvan.io.problem import read_problem
 
     q = read_problem(network, trips, toll_factor=toll_factor, distance_factor=distance_factor,
                      capacity_per_lane=capacity_per_lane)
     return _Assignable(q.network, q.demand, q.toll_factor, q.distance_factor, q.classes,
-                       q.network.name)
+                       q.network.name, network)
 
 
 def write_results(res, folder: Path, manifest: dict) -> None:
@@ -62,12 +71,17 @@ def write_results(res, folder: Path, manifest: dict) -> None:
 def read_with_notes(network: Path, trips: Path | None, toll_factor: float | None,
                     distance_factor: float | None, capacity_per_lane: bool | None = None
                     ) -> tuple[_Assignable, list[str]]:
-    """:func:`read_for_assign`, with the warnings of the readers as notes to print."""
+    """:func:`read_for_assign`, with the warnings of the readers as notes to print (first, the
+    _net file read where ``network`` is a folder of TNTP files)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         prob = read_for_assign(network, trips, toll_factor, distance_factor,
                                capacity_per_lane)
-    return prob, [str(w.message) for w in caught]
+    notes = [str(w.message) for w in caught]
+    if prob.source != Path(network):
+        notes.insert(0, f"{network} is a folder of TNTP files: assigning its network "
+                        f"{prob.source.name}.")
+    return prob, notes
 
 
 def solve_and_write(prob: _Assignable, classes, *, network: Path, trips: Path | None,

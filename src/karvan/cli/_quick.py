@@ -105,7 +105,7 @@ def _run(opts: dict) -> int:
     prob, notes = read_with_notes(opts["network"], opts["trips"], opts["toll_factor"],
                                   opts["distance_factor"])
     classes = [TrafficClass(**c) for c in prob.classes] or None
-    res, elapsed = solve_and_write(prob, classes, network=opts["network"], trips=opts["trips"],
+    res, elapsed = solve_and_write(prob, classes, network=prob.source, trips=opts["trips"],
                                    method=opts["method"], gap=opts["gap"],
                                    max_iter=opts["max_iter"], max_time=opts["max_time"],
                                    out_dir=opts["out_dir"])

@@ -78,7 +78,9 @@ def validate(
 
 @app.command()
 def assign(
-    network: Annotated[Path, typer.Argument(help="A GMNS network folder or a TNTP _net file.")],
+    network: Annotated[Path, typer.Argument(help="A GMNS network folder, a TNTP _net file, or a "
+                                                 "folder that holds one TNTP _net file (its "
+                                                 "_trips file beside it).")],
     trips: Annotated[Path | None, typer.Option(help="Demand: TNTP trips file or CSV "
                                                     "(default: beside the network).")] = None,
     method: Annotated[str, typer.Option(help="algorithm-b (origin-based, the default), bfw, cfw, "
@@ -128,7 +130,7 @@ def assign(
         console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
     classes = [karvan.TrafficClass(**c) for c in prob.classes] or None
     if method == "sue" or theta is not None or path_size_gamma is not None:
-        _sue(prob, classes, network, trips, theta, method, gap, max_iter, max_time, out_dir,
+        _sue(prob, classes, prob.source, trips, theta, method, gap, max_iter, max_time, out_dir,
              quiet, path_size_gamma)
         return
     target = gap
@@ -140,7 +142,7 @@ def assign(
             bar.update(task, completed=info.iteration,
                        msg=f"iteration {info.iteration}  gap {info.gap:.3e} (target {target:g})")
 
-        res, elapsed = solve_and_write(prob, classes, network=network, trips=trips,
+        res, elapsed = solve_and_write(prob, classes, network=prob.source, trips=trips,
                                        method=method, gap=gap, max_iter=max_iter,
                                        max_time=max_time, out_dir=out_dir, callback=progress)
     state = "[green]converged[/]" if res.converged else "[yellow]not converged[/]"

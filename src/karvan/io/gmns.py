@@ -197,7 +197,12 @@ def inspect_gmns(
     for name in ("node", "link", "config", "zone", "use_definition", "use_group"):
         path = folder / f"{name}.csv"
         if not path.is_file():
-            if name in ("node", "link"):
+            if name == "link" and not (folder / "node.csv").is_file():
+                # neither: perhaps not a GMNS network at all
+                checker.message(f"{path.name} is missing from {folder}. A GMNS network is a "
+                                "folder with node.csv and link.csv; a TNTP network is passed "
+                                "as its _net file (X_net.tntp).", file=path.name)
+            elif name in ("node", "link"):
                 checker.message(f"{path.name} is missing from {folder}.", file=path.name)
             continue
         try:

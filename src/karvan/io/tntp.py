@@ -681,6 +681,29 @@ def read_tntp_graph(
     return TntpGraph(graph, demand, float(tf), float(dfac), name)
 
 
+def find_tntp_net(folder: str | os.PathLike) -> Path | None:
+    """The TNTP network a folder holds in place of a GMNS one: its one ``*_net.tntp`` file, where
+    it has neither ``node.csv`` nor ``link.csv`` (TNTP networks come as folders of
+    ``X_net.tntp``, ``X_trips.tntp``...); None where it has either, or no ``*_net.tntp`` file.
+
+    Raises
+    ------
+    InputError
+        When it holds several ``*_net.tntp`` files: which one is meant is not for a reader to
+        guess.
+    """
+    folder = Path(folder)
+    if (folder / "node.csv").is_file() or (folder / "link.csv").is_file():
+        return None
+    nets = sorted(p for p in folder.iterdir()
+                  if p.name.lower().endswith("_net.tntp") and p.is_file())
+    if len(nets) > 1:
+        raise InputError(f"{folder} holds {len(nets)} TNTP networks "
+                         f"({format_ids([p.name for p in nets])}) and no GMNS node.csv and "
+                         f"link.csv; pass one of the _net files (such as {nets[0]}).")
+    return nets[0] if nets else None
+
+
 def _sibling(net_path: Path, kind: str) -> Path | None:
     """The file of ``kind`` (trips, node) beside ``X_net.tntp``: ``X_<kind>.tntp`` (the last
     ``_net`` of the name is the suffix: ``my_network_net.tntp`` -> ``my_network_trips.tntp``)."""
