@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from karvan.cli import app
+from karvan.cli._quick import quick_main
 from karvan.errors import ConvergenceWarning
 from tests.unit.test_io_tntp import GOOD, net_file, trips_file
 
@@ -195,6 +197,67 @@ def test_assign_a_folder_of_several_tntp_networks_or_of_none(tmp_path):
     assert (f"link.csv is missing from {empty}. A GMNS network is a folder with node.csv and "
             "link.csv; a TNTP network is passed as its _net file (X_net.tntp)." in out)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture
+def aot_to_build(monkeypatch, tmp_path) -> list:
+    """The ahead-of-time kernels made to look not yet built in this process (as on the first run
+    on a machine); their build in a child process only writes an empty file (nothing is
+    compiled), which is not attached. The commands of the builds are appended to the list."""
+    from karvan.assign import _aot
+    from karvan.kernels import _jit
+
+    module = tmp_path / "aot" / "karvan_aot_test.so"
+    builds = []
+    run_process = subprocess.run
+
+    def build(args, **kwargs):
+        if "karvan.assign._aot" not in args:
+            return run_process(args, **kwargs)
+        builds.append(args)
+        module.write_bytes(b"")
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr(_aot, "_state", {"done": False, "attached": False})
+    monkeypatch.setattr(_aot, "enabled", lambda: True)
+    monkeypatch.setattr(_aot, "module_path", lambda: module)
+    monkeypatch.setattr(_aot, "_attach", lambda path: False)
+    monkeypatch.setattr(_jit, "numba_loaded", lambda: False)
+    monkeypatch.setattr(subprocess, "run", build)
+    return builds
+
+
+COMPILING = "compiling the assignment kernels once (about 15 s; later runs reuse them)"
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_the_first_run_says_it_compiles_the_kernels_and_a_warm_run_does_not(
+        aot_to_build, tmp_path, capsys, monkeypatch, quiet):
+    # the first karvan assign on a machine took 15-20 s (Sioux Falls: 15.7 s, under 1 s warm)
+    # compiling the kernels, without a word on why
+    from karvan.assign import _aot
+
+    net = net_file(tmp_path, GOOD)
+    trips_file(tmp_path, "Origin 1\n 2 : 5;\n", total=5)
+
+    def assign(out_dir) -> str:
+        args = ["assign", str(net), "--method", "bfw", "--out", str(tmp_path / out_dir)]
+        if not quiet:  # progress drawn: typer and rich
+            code, out = run(*args)
+            assert code == 0, out
+            return out
+        assert quick_main([*args, "-q"]) == 0  # the quick path, without typer and rich
+        captured = capsys.readouterr()
+        return captured.out + captured.err
+
+    out = assign("first")
+    assert len(aot_to_build) == 1
+    assert out.count(COMPILING) == 1
+    # the next process finds them built
+    monkeypatch.setattr(_aot, "_state", {"done": False, "attached": False})
+    out = assign("warm")
+    assert len(aot_to_build) == 1
+    assert COMPILING not in out and "kernels" not in out and "converged: 1 iterations" in out
 
 
 def test_not_converged_exits_1_and_still_writes(sioux_falls, tmp_path):

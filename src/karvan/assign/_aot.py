@@ -54,6 +54,9 @@ NUMBA_TYPES = {"i": "int64", "f": "float64", "I": "int64[::1]", "J": "int32[::1]
 SOURCES = ("karvan.kernels._jit", "karvan.kernels._atomic", "karvan.kernels.bush",
            "karvan.kernels.paths", "karvan.kernels.vdf", "karvan.assign._aot")
 
+#: attribute of the log record that says the kernels are being compiled (about 15 s, once)
+COMPILING = "karvan_compiling_kernels"
+
 _state: dict = {"done": False, "attached": False}
 
 
@@ -175,7 +178,9 @@ def _build_in_child(path: Path) -> bool:
             return False  # another process builds it: use numba meanwhile
         if path.exists():
             return True
-        logger.info("compiling the assignment kernels ahead of time into %s (once)", path)
+        # marked, so that the command line can say why this run takes longer
+        logger.info("compiling the assignment kernels ahead of time into %s (once)", path,
+                    extra={COMPILING: True})
         p = subprocess.run([sys.executable, "-m", "karvan.assign._aot", str(path)],
                            capture_output=True, text=True, check=False)
         if p.returncode != 0 or not path.exists():

@@ -7,9 +7,11 @@ path of ``karvan assign -q`` (:mod:`karvan.cli._quick`), which skips importing t
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,17 +86,53 @@ def read_with_notes(network: Path, trips: Path | None, toll_factor: float | None
     return prob, notes
 
 
+#: what ``karvan assign`` says when the first solve on a machine compiles the kernels
+COMPILING = "compiling the assignment kernels once (about 15 s; later runs reuse them)"
+
+
+@contextmanager
+def compiling_said(say: Callable[[str], None] | None) -> Iterator[None]:
+    """Call ``say`` with :data:`COMPILING` where the solve inside compiles the kernels ahead of
+    time (:func:`karvan.assign._aot.prepare` logs it, at INFO, on the first solve with these
+    kernels on this machine). That record is taken instead of being logged; nothing is said
+    in a run that finds them compiled."""
+    if say is None:
+        yield
+        return
+    from karvan.assign._aot import COMPILING as MARK
+    from karvan.assign._aot import logger
+
+    class _Say(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if getattr(record, MARK, False):
+                say(COMPILING)
+                return False
+            return True
+
+    said, level = _Say(), logger.level
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
+    logger.addFilter(said)
+    try:
+        yield
+    finally:
+        logger.removeFilter(said)
+        logger.setLevel(level)
+
+
 def solve_and_write(prob: _Assignable, classes, *, network: Path, trips: Path | None,
                     method: str, gap: float, max_iter: int, max_time: float | None,
-                    out_dir: Path, callback: Callable | None = None):
+                    out_dir: Path, callback: Callable | None = None,
+                    say: Callable[[str], None] | None = None):
     """Assign ``prob`` and write link_flows.csv, convergence.csv and manifest.json into
-    ``out_dir`` (whole or not at all); returns (result, seconds of the solve)."""
+    ``out_dir`` (whole or not at all); returns (result, seconds of the solve). ``say`` is
+    called with a line to show when the solve compiles the kernels (:func:`compiling_said`)."""
     import karvan
     from karvan.errors import ConvergenceWarning
     from karvan.io.atomic import atomic_folder
 
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), compiling_said(say):
         # not converging is reported by the caller and in the exit code
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = karvan.assign(prob.network, prob.demand, method=method, gap=gap,

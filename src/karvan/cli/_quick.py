@@ -108,7 +108,8 @@ def _run(opts: dict) -> int:
     res, elapsed = solve_and_write(prob, classes, network=prob.source, trips=opts["trips"],
                                    method=opts["method"], gap=opts["gap"],
                                    max_iter=opts["max_iter"], max_time=opts["max_time"],
-                                   out_dir=opts["out_dir"])
+                                   out_dir=opts["out_dir"],
+                                   say=lambda line: print(line, file=sys.stderr, flush=True))
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     state = "converged" if res.converged else "not converged"

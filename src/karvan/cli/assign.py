@@ -144,7 +144,8 @@ def assign(
 
         res, elapsed = solve_and_write(prob, classes, network=prob.source, trips=trips,
                                        method=method, gap=gap, max_iter=max_iter,
-                                       max_time=max_time, out_dir=out_dir, callback=progress)
+                                       max_time=max_time, out_dir=out_dir, callback=progress,
+                                       say=lambda line: console.print(line, highlight=False))
     state = "[green]converged[/]" if res.converged else "[yellow]not converged[/]"
     out.print(f"{state}: {summary(res, elapsed, out_dir)}")
     if not res.converged:
