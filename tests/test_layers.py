@@ -102,9 +102,12 @@ def test_every_package_is_declared():
     missing = [p for p in _packages() if p not in ALLOWED and p != "data"]
     assert not missing, (f"packages {missing} have no place in tests/test_layers.py ALLOWED; "
                          "declare what each may import (STYLE.md, 'Shape of the house').")
+    # __main__ is Python's name for ``python -m karvan``: it starts the command line, no more
     loose = sorted(p.stem for p in SRC.glob("*.py")
-                   if p.stem not in COMMON | {"__init__"})
+                   if p.stem not in COMMON | {"__init__", "__main__"})
     assert not loose, f"top-level modules {loose} belong in a package (STYLE.md)"
+    if (SRC / "__main__.py").is_file():
+        assert karvan_imports(SRC / "__main__.py") <= {"cli"}
 
 
 def test_packages_import_only_the_layers_below():

@@ -405,3 +405,10 @@ def test_the_app_loads_after_its_module_was_imported_first():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "Typer"
+
+
+def test_python_dash_m_karvan_is_the_karvan_command():
+    res = subprocess.run([sys.executable, "-m", "karvan", "--version"], capture_output=True,
+                         text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == f"karvan {karvan.__version__}"
