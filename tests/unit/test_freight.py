@@ -320,3 +320,16 @@ def test_a_scenario_that_changes_a_line_speed_changes_a_commodity_speed(tmp_path
     assert sk.at["box", "time_h"] == pytest.approx(box_h)
     assert sk.at["box", "cost_usd_per_t"] == pytest.approx(box_cost)
     assert sk.at["bulk", "time_h"] == pytest.approx(bulk_h)
+
+
+def test_a_commodity_speed_that_changes_nothing_is_warned_about(tmp_path):
+    # the rail line runs at 20 km/h: box at 15 (a slip for 150?) and a country without rail
+    with pytest.warns(CorridorWarning) as rec:
+        data = _own_speed(tmp_path, [("rail", "AA", "box", 15.0), ("rail", "ZZ", "bulk", 60.0)])
+    text = "\n".join(str(w.message) for w in rec)
+    assert "speed_commodity.csv" in text
+    assert "line 2" in text and "not above the speed of any rail link of AA (20–20 km/h)" in text
+    assert "line 3" in text and "no rail link of ZZ with a speed_kph" in text
+    # and it changes nothing indeed
+    net = build_network(data, data.links)
+    assert (net.links["extra_time_h__box"] == 0).all()

@@ -159,6 +159,41 @@ def _check_demand_level(checker, levels, base_year: int, years_back: int) -> Non
                     "origin_country", "destination_country", "commodity_id"))))
 
 
+def _check_commodity_speeds(checker, tables: dict) -> None:
+    """A row of ``speed_commodity.csv`` that changes nothing is warned about: no link of its
+    mode and country with a speed, or every such link at least as fast (a speed in the
+    wrong unit, 3.5 for 35 km/h, would otherwise pass as the links' own)."""
+    from karvan.errors import Violation
+
+    if not {"speed_commodity", "link"} <= set(tables):
+        return
+    sc, links = tables["speed_commodity"].to_frame(), tables["link"].to_frame()
+    if not ({"mode", "country", "commodity_id", "speed_kph"} <= set(sc)
+            and {"mode", "country"} <= set(links)):
+        return  # the schema's errors, already collected
+    lines = tables["speed_commodity"].lines
+    own = (pd.to_numeric(links["speed_kph"], errors="coerce") if "speed_kph" in links
+           else pd.Series(float("nan"), index=links.index))
+    for i, r in enumerate(sc.itertuples(index=False)):
+        v = pd.to_numeric(pd.Series([r.speed_kph]), errors="coerce").iloc[0]
+        if not v > 0:
+            continue
+        on = (links["mode"] == r.mode) & (links["country"] == r.country) & (own > 0)
+        if not on.any():
+            problem = f"no {r.mode} link of {r.country} with a speed_kph: the row changes nothing"
+            fix = "correct the mode or country, or delete the row"
+        elif (own[on] >= v).all():
+            problem = (f"is not above the speed of any {r.mode} link of {r.country} "
+                       f"({own[on].min():g}–{own[on].max():g} km/h): the row changes nothing")
+            fix = ("a commodity's own speed is used only where faster than the link's; "
+                   "check the unit")
+        else:
+            continue
+        checker.add(Violation("speed_commodity.csv", int(lines[i]) if lines is not None else None,
+                              "speed_kph", f"{v:g}", problem, fix,
+                              f"{r.mode} {r.country} {r.commodity_id}", severity="warning"))
+
+
 def _check_geography(checker, tables: dict) -> None:
     """A zone lies in its country (its node's country), a node's ``zone_id`` names the zone
     whose node it is, and a land link (not sea or ferry, whose country may be an open-water
@@ -513,6 +548,7 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     for name in RULE_VALUE:
         _check_rules(checker, tables, name)
     _check_geography(checker, tables)
+    _check_commodity_speeds(checker, tables)
     checker.raise_if_errors(str(folder))
     for w in checker.warnings():
         warnings.warn(f"{folder.name}: {w}", CorridorWarning, stacklevel=2)
