@@ -279,8 +279,9 @@ def _own_speed(tmp_path, speeds):
 
 def test_a_commodity_with_its_own_speed_takes_the_faster_rail(tmp_path):
     s = scenario(tmp_path, "year = 2024\n")
-    # bulk's own speed is below the link's: it keeps the link's 20 km/h
-    data = _own_speed(tmp_path, [("rail", "AA", "box", 60.0), ("rail", "AA", "bulk", 10.0)])
+    # bulk's own speed is below the link's: it keeps the link's 20 km/h (and is warned about)
+    with pytest.warns(CorridorWarning, match="changes nothing"):
+        data = _own_speed(tmp_path, [("rail", "AA", "box", 60.0), ("rail", "AA", "bulk", 10.0)])
     net = build_network(data, data.links)
     assert net.links.at["r", "extra_time_h__box"] == pytest.approx(10.0 - 30.0)
     assert net.links.at["d", "extra_time_h__box"] == 0.0  # a road link: the row is rail's
