@@ -20,11 +20,11 @@ shippers, totals; a link's utilization is that of its tightest capacity constrai
   capacity (``constraint_id``: link id and direction, ``ab``, ``ba`` or ``both``);
 - ``total:unserved_t`` demand the capacities leave unserved.
 
-A class's money cost on a link may be negative (a commodity faster than the link's time), but a
-draw could make its cost at free flow negative (gauge-break terms drawn below the link's own
-gauge-change component, a value of time drawn high against a cheap line), which the engine's
+A class's money cost on a link may be negative (a commodity faster than the link's time, at a high
+drawn value of time) and stays on the link, as in a run; but gauge-break terms drawn below the
+link's own gauge-change component could make its cost at free flow negative, which the engine's
 route costs refuse: only that part moves from the link to the fixed cost of every route through
-it (the same route costs; the rest stays on the link, as in a run).
+it (the same route costs).
 """
 
 from __future__ import annotations
