@@ -327,3 +327,18 @@ def test_existing_output_folder_is_replaced_whole(tmp_path):
                                                           "manifest.json"]
     assert len(pd.read_csv(out_dir / "link_flows.csv")) == 15
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_validate_a_folder_of_tntp_files_checks_its_one_net_file(tmp_path):
+    # as karvan assign reads it: the folder was checked as GMNS ("node.csv is missing ...")
+    folder = tmp_path / "T"
+    folder.mkdir()
+    net = net_file(folder, GOOD)
+    trips_file(folder, "Origin 1\n 2 : 5;\n", total=5)
+    code, out = run("validate", folder)
+    assert code == 0, out
+    assert f"note: {folder} is a folder of TNTP files: checked its network T_net.tntp." in out
+    assert "valid TNTP" in out
+    code_file, out_file = run("validate", net)
+    assert code_file == 0
+    assert "ready to assign" in out and "ready to assign" in out_file

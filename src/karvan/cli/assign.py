@@ -13,8 +13,9 @@ from karvan.cli._assign_run import read_for_assign, write_results
 
 @app.command()
 def validate(
-    path: Annotated[Path, typer.Argument(help="A GMNS network folder, a TNTP _net file or a "
-                                              "corridor dataset folder.")],
+    path: Annotated[Path, typer.Argument(help="A GMNS network folder, a TNTP _net file (or a "
+                                              "folder holding one) or a corridor dataset "
+                                              "folder.")],
     trips: Annotated[Path | None, typer.Option(help="Demand file (TNTP trips or CSV).")] = None,
 ) -> None:
     """Check a network (and its demand): is it valid, and can it be assigned as it is.

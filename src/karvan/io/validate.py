@@ -61,16 +61,26 @@ class ValidationReport:
 
 def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = None
                    ) -> ValidationReport:
-    """Check a GMNS folder or a TNTP ``_net`` file (and its demand) and say what assignment
+    """Check a GMNS folder or a TNTP ``_net`` file (or a folder holding one, as
+    :func:`karvan.io.tntp.find_tntp_net` finds it) and its demand, and say what assignment
     would still need.
 
     Raises
     ------
     InputError
-        Only when ``path`` is neither a folder nor a ``.tntp`` file.
+        When ``path`` is neither a folder nor a ``.tntp`` file, or a folder of several TNTP
+        networks.
     """
     path = Path(path)
     if path.is_dir():
+        from karvan.io.tntp import find_tntp_net
+
+        net = find_tntp_net(path)  # a folder of TNTP files, as `karvan assign` reads it
+        if net is not None:
+            rep = _tntp(net, trips)
+            rep.notes.insert(0, f"{path} is a folder of TNTP files: checked its network "
+                                f"{net.name}.")
+            return rep
         return _gmns(path, trips)
     if path.suffix.lower() == ".tntp" and path.is_file():
         return _tntp(path, trips)
