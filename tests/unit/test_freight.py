@@ -329,8 +329,17 @@ def test_a_commodity_speed_that_changes_nothing_is_warned_about(tmp_path):
         data = _own_speed(tmp_path, [("rail", "AA", "box", 15.0), ("rail", "ZZ", "bulk", 60.0)])
     text = "\n".join(str(w.message) for w in rec)
     assert "speed_commodity.csv" in text
-    assert "line 2" in text and "not above the speed of any rail link of AA (20–20 km/h)" in text
-    assert "line 3" in text and "no rail link of ZZ with a speed_kph" in text
+    assert "line 2" in text and "speed_kph changes nothing: it is not above the speed of any " \
+        "rail link of AA (20–20 km/h)" in text
+    assert "line 3" in text and "speed_kph changes nothing: no rail link of ZZ has a speed" in text
     # and it changes nothing indeed
     net = build_network(data, data.links)
     assert (net.links["extra_time_h__box"] == 0).all()
+
+
+def test_a_commodity_speed_has_the_bounds_of_a_link_speed(tmp_path):
+    # a scenario may set a line to 300 km/h (warned above 150): so may a commodity's own speed
+    with pytest.warns(CorridorWarning, match="speed_commodity.csv.*150"):
+        data = _own_speed(tmp_path, [("rail", "AA", "box", 300.0)])
+    net = build_network(data, data.links)
+    assert net.links.at["r", "extra_time_h__box"] == pytest.approx(600 / 300 - 30.0)

@@ -180,11 +180,11 @@ def _check_commodity_speeds(checker, tables: dict) -> None:
             continue
         on = (links["mode"] == r.mode) & (links["country"] == r.country) & (own > 0)
         if not on.any():
-            problem = f"no {r.mode} link of {r.country} with a speed_kph: the row changes nothing"
+            problem = f"changes nothing: no {r.mode} link of {r.country} has a speed"
             fix = "correct the mode or country, or delete the row"
         elif (own[on] >= v).all():
-            problem = (f"is not above the speed of any {r.mode} link of {r.country} "
-                       f"({own[on].min():g}–{own[on].max():g} km/h): the row changes nothing")
+            problem = (f"changes nothing: it is not above the speed of any {r.mode} link of "
+                       f"{r.country} ({own[on].min():g}–{own[on].max():g} km/h)")
             fix = ("a commodity's own speed is used only where faster than the link's; "
                    "check the unit")
         else:
