@@ -36,7 +36,7 @@ from karvan.assign.classes import TrafficClass
 from karvan.errors import ConvergenceWarning
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
-from karvan.freight.costs import TARIFF_FACTOR, hard_capacity, slowdown
+from karvan.freight.costs import TARIFF_FACTOR, hard_capacity, slowdown, speed_commodities
 from karvan.network.demand import Demand
 from karvan.paths.bush_sets import route_set_stats
 from karvan.scenario.apply import level_rows, most_specific_rules
@@ -465,9 +465,7 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
         targets["speed_commodity.speed"] = inputs.target(
             "speed_commodity", "speed", skeys, pd.to_numeric(sc["speed_kph"]).to_numpy(float))
         pos = {k: j for j, k in enumerate(skeys)}
-        for com in commodities:
-            if com not in set(sc["commodity_id"]):
-                continue
+        for com in speed_commodities(data):
             own_speed[com] = np.array([pos.get(f"{m}>{c}>{com}", -1)
                                        for m, c in zip(raw["mode"], raw["country"])],
                                       dtype=np.int64)
