@@ -412,3 +412,29 @@ def test_python_dash_m_karvan_is_the_karvan_command():
                          text=True, check=False)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == f"karvan {karvan.__version__}"
+
+
+def test_warnings_as_lines_leaves_other_packages_warnings_and_restores_the_display(capsys):
+    import warnings
+
+    from karvan.cli._app import warnings_as_lines
+    from karvan.freight.corridor import CorridorWarning
+
+    passed = []
+
+    def before(message, category, *args, **kw):
+        passed.append((str(message), category))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = before
+        with warnings_as_lines():
+            warnings.warn(CorridorWarning("a.csv line 3: odd [b]value[/b]"), stacklevel=1)
+            warnings.warn("from another package", UserWarning, stacklevel=1)
+        assert warnings.showwarning is before
+    assert capsys.readouterr().err == "warning: a.csv line 3: odd [b]value[/b]\n"  # not markup
+    assert passed == [("from another package", UserWarning)]  # shown as before
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the filters still decide: an error stays an error
+        with pytest.raises(CorridorWarning), warnings_as_lines():
+            warnings.warn(CorridorWarning("x"), stacklevel=1)

@@ -274,3 +274,37 @@ def test_run_help_says_what_the_report_compares():
     text = " ".join(r.output.replace("│", " ").split())
     assert "against the first" not in text
     assert "each project scenario against the reference of its own year" in text, text
+
+
+def test_run_prints_warnings_as_lines_and_each_done_line_whole(tmp_path, monkeypatch):
+    # a narrow standard error: the run id stays on its line whole (a script reads it there);
+    # karvan's warnings, from Python's warnings (a capacity in the wrong unit) and from its
+    # log (route families left without a route), are one `warning:` line each, without
+    # Python's file:line prefix and source line; a folder named like markup is printed as is
+    import logging
+    import warnings
+
+    user = tmp_path / "slip.toml"
+    user.write_text('name = "slip"\ntitle = "Iran closed, a capacity in Mt"\nyear = 2026\n'
+                    'extends = "iran_disrupted"\n[[modification]]\naction = "set"\n'
+                    'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 15\n')
+    out = tmp_path / "[a]" / ("a-folder-name-long-enough-to-wrap-" * 2)
+    # as on the command line, where no logging handler is configured
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        r = runner.invoke(app, ["run", str(user), "--out", str(out), "--no-report",
+                                "--no-gpkg", "--no-lp"], env={"COLUMNS": "60"})
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    run_id = json.loads((out / "slip" / "manifest.json").read_text())["run_id"]
+    assert "done slip (" in r.output
+    assert any(line.startswith("done slip") and line.endswith(f"{out / 'slip'}, run {run_id}")
+               for line in lines), lines
+    unit = [line for line in lines if "check the unit of capacity_tpy" in line]
+    assert len(unit) == 1 and unit[0].startswith(f"warning: {user}: line 5"), lines
+    family = [line for line in lines if "is declared to serve" in line]
+    assert family and all(line.startswith("warning: scenario slip: route_family.csv line ")
+                          for line in family), lines
+    assert "CorridorWarning" not in r.output and ".py:" not in r.output
+    assert not logging.getLogger("karvan").handlers

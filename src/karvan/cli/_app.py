@@ -29,6 +29,8 @@ processes, then the process ends as SIGTERM ends it (:mod:`karvan.scenario._sign
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import sys
@@ -190,6 +192,56 @@ def _stdout_gone() -> bool:
         return False
 
 
+@contextlib.contextmanager
+def warnings_as_lines():
+    """Show karvan's own warnings as ``warning: <message>`` lines on standard error while the
+    command runs, as ``karvan validate`` prints the problems it only warns of; Python's form
+    (``/…/reference.py:215: CorridorWarning: …`` and a line of karvan's source) names a place
+    in karvan's code, not in the user's input, which the message itself names.
+
+    Which warnings are shown is still decided by the filters (``-W``, ``PYTHONWARNINGS``, a
+    warning turned into an error is raised as before); other packages' warnings keep Python's
+    form, whose file and line are then the useful part. The previous display is restored
+    afterwards (a script or a test may call several commands in one process).
+    """
+    import warnings
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if file is not None or not category.__module__.startswith("karvan"):
+            shown(message, category, filename, lineno, file, line)
+            return
+        console.print(Text.assemble(("warning:", "yellow"), " ", str(message)),
+                      highlight=False, soft_wrap=True)
+
+    log = logging.getLogger("karvan")
+    handler = None
+    if not logging.getLogger().handlers and not log.handlers:
+        # nothing configured (the command line): karvan's log records at WARNING and above
+        # would reach Python's last-resort handler, which prints the bare message
+        handler = _LineHandler(logging.WARNING)
+        log.addHandler(handler)
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+        if handler is not None:
+            log.removeHandler(handler)
+
+
+class _LineHandler(logging.Handler):
+    """Prints a log record as ``warning: <message>`` (``error: …`` at ERROR) on standard error."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            console.print(Text.assemble((f"{record.levelname.lower()}:", "yellow"), " ",
+                                        record.getMessage()), highlight=False, soft_wrap=True)
+        except Exception:
+            self.handleError(record)
+
+
 class KarvanGroup(TyperGroup):
     """The command group that turns exceptions into messages and exit codes (see the module)."""
 
@@ -223,7 +275,8 @@ class KarvanGroup(TyperGroup):
         fit_width(console, PIPE_WIDTH_STDERR)
         try:
             try:
-                return super().invoke(ctx)
+                with warnings_as_lines():
+                    return super().invoke(ctx)
             except (typer.Exit, typer.Abort, TyperException):
                 raise
             except Exception as e:

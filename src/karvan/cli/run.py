@@ -62,6 +62,8 @@ def run(
     """
     import time
 
+    from rich.text import Text
+
     from karvan.cli.tables import print_tables
     from karvan.errors import InputError
     from karvan.freight.corridor import load_corridor
@@ -116,8 +118,12 @@ def run(
 
     def done(r) -> None:
         if not quiet:
-            console.print(f"[green]done[/] {r.scenario.name} ({r.summary['elapsed_s']:.2f} s) "
-                          f"-> {out_dir / r.scenario.name}, run {r.run_id}")
+            # one line however narrow the terminal (a script reads the run id from it); the
+            # folder as text, not markup ("[...]" is a legal folder name)
+            console.print(Text.assemble(("done", "green"), f" {r.scenario.name} "
+                                        f"({r.summary['elapsed_s']:.2f} s) -> "
+                                        f"{out_dir / r.scenario.name}, run {r.run_id}"),
+                          highlight=False, soft_wrap=True)
 
     # SIGTERM: run_scenarios removes what it had not finished, the spinner is stopped (the
     # terminal gets its cursor back), then the process ends as SIGTERM ends it
