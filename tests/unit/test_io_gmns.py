@@ -331,8 +331,9 @@ def test_missing_required_columns(tmp_path):
     edit(folder / "node.csv", "node_id,name,x_coord", "node_id,name,x")
     edit(folder / "link.csv", "link_id,from_node_id", "link_id,from_node")
     assert problems_of(folder) == [
-        "node.csv: has no column x_coord (required); its columns are node_id, name, x, y_coord, "
-        "node_type, zone_id.",
+        "node.csv: has no column x_coord (required); add it to the header (line 1) and give "
+        "every row its value: longitude or x in the CRS of config.csv; its columns are node_id, "
+        "name, x, y_coord, node_type, zone_id.",
         "link.csv: has no column from_node_id (required); column 'from_node' looks like "
         "from_node_id renamed or misspelt: rename it to from_node_id."]
 

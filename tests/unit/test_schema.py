@@ -118,6 +118,18 @@ def test_enum_pattern_and_required():
            "(line 3; zone_id Z2: 'maybe')" in errs
 
 
+def test_a_missing_required_column_says_how_to_add_it_and_where():
+    # a provenance column left out said only that it was missing, with no fix or line
+    c = check("corridor/zone", "zone_id,name,country,node_id,source,confidence\n"
+              "Z1,a,RU,N1,S,press\n", "zone.csv")
+    assert c.errors() == [
+        "zone.csv: has no column source_date (required); add it to the header (line 1) and "
+        "give every row its value: date of the figure (as precise as known; 'n/a (static)' for "
+        "facts that do not date); its columns are zone_id, name, country, node_id, source, "
+        "confidence."]
+    (v,) = [v for v in c.violations if v.severity == "error"]
+    assert (v.file, v.line, v.column) == ("zone.csv", 1, "source_date")
+
 def test_a_renamed_or_truncated_column_gets_a_hint():
     c = check("gmns/link", "link_id,from_node_,to_node_id,directed,allowed_us\n1,1,2,true,auto\n",
               "link.csv")

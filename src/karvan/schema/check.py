@@ -104,10 +104,11 @@ class Checker:
             self._order.append(key)
         self._groups[key].append(v)
 
-    def message(self, text: str, *, severity: str = "error", file: str | None = None) -> None:
-        """A problem of a whole table or file (a missing file or column)."""
+    def message(self, text: str, *, severity: str = "error", file: str | None = None,
+                line: int | None = None, column: str | None = None) -> None:
+        """A problem of a whole table or file (a missing file or column), ``text`` as shown."""
         self._messages.append((severity, text))
-        self.violations.append(Violation(file, None, None, None, text, severity=severity))
+        self.violations.append(Violation(file, line, column, None, text, severity=severity))
 
     def _rows(self, t: _Rows, idx: np.ndarray, column: str | None, problem: str,
               fix: str | None, values=None, severity: str = "error") -> None:
@@ -253,9 +254,13 @@ class Checker:
                 msg = f"{name}: has no column {f.name} (required)"
                 if hint:
                     msg += f"; {hint}"
-                elif extra or header:
-                    msg += f"; its columns are {format_ids(header, 12)}"
-                self.message(msg + ".", file=name, severity=f.severity)
+                else:
+                    d = f.description.rstrip(".")
+                    what = f": {d[0].lower() + d[1:] if d[1:2].islower() else d}" if d else ""
+                    msg += f"; add it to the header (line 1) and give every row its value{what}"
+                    if extra or header:
+                        msg += f"; its columns are {format_ids(header, 12)}"
+                self.message(msg + ".", file=name, severity=f.severity, line=1, column=f.name)
             elif hint and ("renamed or misspelt" not in hint or schema.name.startswith(
                     "corridor/")):  # cut or case only (no guessing) where tables have extras
                 self.message(f"{name}: {hint} (otherwise it is kept as an extra column and "
