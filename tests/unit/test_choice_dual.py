@@ -259,6 +259,51 @@ def test_expected_cost_is_the_logsum_and_falls_when_a_dearer_route_opens(theta):
     assert mean_cost(three) > mean_cost(two)
 
 
+
+@pytest.mark.parametrize("theta", [1.5, 3.0])
+def test_expected_cost_leaves_out_path_size_and_does_not_rise_when_an_overlapping_route_opens(
+        theta):
+    # O -> A -> D (1 + 1) and O -> D (3); then A -> B -> D (1 + 2) opens, a dearer route that
+    # shares O -> A with the cheapest. Path size still shapes the shares (the cheapest route's
+    # PS falls from 1 to 1/2 * 1/2 + 1/2 = 3/4), but the expected cost is the logsum of the
+    # costs alone: with the PS terms in it, it rose when the route opened
+    def solve(extra):
+        ids = ["oa", "ad", "od", *(["ab", "bd"] if extra else [])]
+        frm = {"oa": "O", "ad": "A", "od": "O", "ab": "A", "bd": "B"}
+        to = {"oa": "A", "ad": "D", "od": "D", "ab": "B", "bd": "D"}
+        t = {"oa": 1.0, "ad": 1.0, "od": 3.0, "ab": 1.0, "bd": 2.0}
+        nodes = pd.DataFrame({"zone_id": ["O", None, None, "D"]},
+                             index=pd.Index(["O", "A", "B", "D"], name="node_id"))
+        links = pd.DataFrame({"from_node_id": [frm[i] for i in ids],
+                              "to_node_id": [to[i] for i in ids],
+                              "free_flow_time": [t[i] for i in ids], "vdf": "constant"},
+                             index=pd.Index(ids, name="link_id"))
+        net = Network(nodes, links)
+        dem = Demand(("O", "D"), {"demand": np.array([[0.0, 10.0], [0.0, 0.0]])})
+        return fixed_cost_equilibrium(net, dem, theta=theta, routes=routes(net, dem),
+                                      beta=1.0)
+
+    before, after = solve(False), solve(True)
+    assert after.route_set.n_routes == before.route_set.n_routes + 1 == 3
+    costs = [2.0, 3.0, 4.0]
+    want_before = -math.log(sum(math.exp(-theta * c) for c in costs[:2])) / theta
+    want_after = -math.log(sum(math.exp(-theta * c) for c in costs)) / theta
+    assert before.od_expected_cost == pytest.approx([want_before], rel=1e-12)
+    assert after.od_expected_cost == pytest.approx([want_after], rel=1e-12)
+    assert after.od_expected_cost[0] < before.od_expected_cost[0]
+    # the logsum with the PS terms would have risen: 3/4 e^-2t + 7/8 e^-4t + e^-3t against
+    # e^-2t + e^-3t (PS by time: of O -> A -> B -> D 1/4 * 1/2 + 1/4 + 2/4 = 7/8, of
+    # O -> A -> D 3/4)
+    with_ps = -math.log(0.75 * math.exp(-2 * theta) + 7 / 8 * math.exp(-4 * theta)
+                        + math.exp(-3 * theta)) / theta
+    assert with_ps > want_before
+    # the shares keep their path-size terms
+    w = {2.0: 0.75 * math.exp(-2 * theta), 3.0: math.exp(-3 * theta),
+         4.0: 7 / 8 * math.exp(-4 * theta)}
+    got = dict(zip(np.round(after.route_cost, 9), after.route_flow / 10.0, strict=True))
+    for c, x in w.items():
+        assert got[c] == pytest.approx(x / sum(w.values()), rel=1e-9)
+
 def test_expected_cost_holds_the_multipliers_and_the_nests():
     # with capacities that bind and nests of scale < 1: the nested logsum, written out by
     # hand, of the returned route costs (the multipliers included) and of the unserved

@@ -13,6 +13,7 @@ from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder, load_co
 from karvan.freight.units import CAPACITY_UNITS
 from karvan.scenario import builtin_scenarios, load_scenario
 from karvan.scenario.apply import apply_scenario
+from karvan.scenario.choice_run import route_links
 from karvan.scenario.reference import reference_scenario
 from karvan.scenario.run import run_scenario
 
@@ -165,6 +166,33 @@ def test_rasht_astara_raises_baku_astara_and_lowers_caspian_share(runs, data):
     assert _link_tonnes(ra, ["R_IR_RASHT_ASTARA"]) > 0
     assert _link_tonnes(base, ["R_IR_RASHT_ASTARA"]) == 0
 
+
+
+def test_a_project_keeps_every_route_of_its_reference_and_no_shipper_loses(runs, data):
+    """Rasht-Astara only adds to the 2028 reference's network (two links, a terminal's
+    capacity). Its route sets hold every route the reference offered (a search afresh on the
+    project's network dropped some: the Upper Lars road for Mazandaran's containers to Russia's
+    South, the Astara terminal's rail route for Chennai's to Moscow), and where no capacity binds
+    in either run no OD pair's expected cost rises (it rose by up to USD 22/t for 239 pairs)."""
+    ra = runs("rasht_astara")
+    if ra.summary["choice"] != "logit":
+        pytest.skip("route sets and expected costs are the logit model's")
+    ref = runs(reference_scenario(ra.scenario.year, base_year=data.base_year))
+    assert ra.settings["route_sets"]["reference"] == ref.scenario.name == "reference_2028"
+    assert ra.settings["route_sets"]["routes_of_the_reference"] > 0
+    assert ref.settings["route_sets"]["reference"] is None  # a reference keeps its own
+    have, offered = ({(cls, o, d, tuple(steps)) for cls, o, d, steps in
+                      route_links(r.ue.route_set, r.ue.route_set.graph)} for r in (ra, ref))
+    assert offered <= have, sorted(offered - have)[:3]
+    assert len(have) > len(offered)
+    key = ["commodity", "origin", "destination"]
+    for run in (ra, ref):
+        assert not run.tables["capacities"]["binding"].any()
+    sk = [r.tables["skims"].set_index(key)["expected_cost_usd_per_t"] for r in (ref, ra)]
+    rise = (sk[1] - sk[0].reindex(sk[1].index)).dropna()
+    assert len(rise) > 1000
+    assert (rise <= 1e-9 * sk[0].reindex(rise.index)).all(), rise.nlargest(5)
+    assert (rise < -0.01).sum() > 50  # and many gain
 
 def _sea_share(run, origin_country="RU", destination_country="IN"):
     """Share of the tonnes from one country to the other whose route does not cross Iran: with

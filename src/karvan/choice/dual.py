@@ -89,12 +89,14 @@ class _Dual:
                                            np.diff(np.r_[self.start, len(self.order)]))
         self._dense = None
 
-    def _logsums(self, mu):
+    def _logsums(self, mu, lnps=None):
         """At multipliers ``mu``, per (OD, nest) block in ``order``: the routes' exponentials and
         their sums, the blocks' exponentials and their sums, the number of blocks per OD pair and
-        of routes per block; and the logsum of every OD pair (in OD order)."""
+        of routes per block; and the logsum of every OD pair (in OD order). ``lnps``: the
+        path-size terms, the problem's where None."""
         c = self.rc0 + self.M @ mu
-        v = (-self.th_r * c + self.lnps)[self.order]
+        ps = self.lnps if lnps is None else lnps
+        v = (-self.th_r * c + ps)[self.order]
         n_b = np.diff(np.r_[self.start, len(v)])
         u = v / np.repeat(self.s_b, n_b)
         mx = np.maximum.reduceat(u, self.start)
@@ -125,8 +127,17 @@ class _Dual:
 
     def expected_cost(self, mu):
         """The expected perceived cost of every OD pair at multipliers ``mu``: the (nested)
-        logsum in cost units, ``-LSE_w / theta_w`` (see the module notes), in OD order."""
-        return -self._logsums(mu)[-1] / self.th_w
+        logsum of the route costs in cost units, ``-LSE_w / theta_w`` (see the module notes),
+        in OD order, without the path-size terms.
+
+        Path size corrects the choice probabilities for routes that share links; it depends on
+        which other routes are in the set, so it is not a cost of the route. Counted in the
+        logsum, a route added beside a cheaper one it overlaps lowered the cheaper one's term
+        and could raise the pair's expected cost: a network that only gained a link looked
+        worse for the shippers. Without it the expected cost never rises when routes are added
+        at fixed costs.
+        """
+        return -self._logsums(mu, lnps=0.0)[-1] / self.th_w
 
     def hessian(self, p, nest):
         """sum_w e_w q_w theta_w M' G_w M (see the module notes), over the routes that use a

@@ -61,9 +61,12 @@ class ChoiceResult:
         unserved (empty when all is carried).
     od_expected_cost
         Per OD pair of ``route_set``: the expected perceived cost of the pair, the (nested)
-        logsum in cost units, ``-ln(sum_r exp(-theta c_r + ln PS_r)) / theta`` (with each nest's
-        inclusive value where nests have a scale below 1), at the returned route costs; its
-        difference between two scenarios is the user benefit per unit of demand. Set by
+        logsum in cost units, ``-ln(sum_r exp(-theta c_r)) / theta`` (with each nest's
+        inclusive value where nests have a scale below 1), at the returned route costs,
+        without the path-size terms (they correct the shares for overlap and depend on the
+        other routes of the set: counted, a route added beside a cheaper one raised the
+        expected cost); its difference between two scenarios is the user benefit per unit of
+        demand. Set by
         :func:`karvan.choice.dual.fixed_cost_equilibrium`; None from the other methods.
     convergence
         One row per iteration: outer (augmented-Lagrangian round), iteration, gap, link_gap,

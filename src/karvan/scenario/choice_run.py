@@ -256,36 +256,23 @@ def _through_pairs(dist, cost, g, from_o, to_d, pairs) -> tuple[np.ndarray, np.n
     return tot[np.arange(len(from_o)), j], np.column_stack([f[j], s[j]])
 
 
-def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *,
-                 zone_country: dict[str, str], closed_links: set[str]) -> ChoiceRun:
-    """Solve a scenario's nested-logit equilibrium with hard capacities.
+def choice_route_set(cnet: Network, demand: Demand, classes, model: CorridorChoice, *,
+                     zone_country: dict[str, str]):
+    """The route sets of the choice model on ``cnet`` (:func:`choice_network`) for ``classes``
+    (:func:`choice_classes`): the searches (``MAX_ROUTES`` by link penalty ``PENALTY``), then a
+    forced member of each family that can serve a pair and that the searches did not find
+    (:func:`forced_routes`).
 
-    Parameters
-    ----------
-    net, demand, classes
-        The scenario's engine network, demand segments and traffic classes (as the
-        deterministic run builds them).
-    model
-        :func:`karvan.freight.choice_model.choice_parameters`.
-    zone_country
-        Zone id -> country.
-    closed_links
-        Links the scenario closed: a family that loses every route through them is reported,
-        not an error.
-
-    Raises
-    ------
-    InputError
-        A route family declared (``route_family.csv``, column ``serves``) to serve the countries
-        of an OD pair with demand has no route for it on a network the scenario did not close
-        links of; bad parameters.
+    Returns
+    -------
+    route_set
+        The routes, without the family constants.
+    n_forced
+        How many waypoint searches the forced members needed.
+    missing
+        The pairs declared families have no route for (:func:`forced_routes`).
     """
-    cnet = choice_network(net)
-    classes = choice_classes(classes, model, cnet.links.index)
-    theta_h = model.theta_per_hour(classes)
     classify = family_classifier(model.families)
-    # the searches first; then a forced member of each family that can serve a pair and that
-    # the searches did not find
     rs = generate_route_sets(cnet, demand, classes=classes,
                              options=RouteOptions(max_routes=MAX_ROUTES, penalty=PENALTY))
     fam = classify(rs)
@@ -305,6 +292,85 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
         forced = generate_route_sets(cnet, demand, classes=classes, options=RouteOptions(
             max_routes=1, waypoints=tuple(wps)))
         rs = add_forced(rs, forced)
+    return rs, len(wps), missing
+
+
+def route_links(rs, g) -> list[tuple[str, str, str, tuple[tuple[str, str], ...]]]:
+    """Every route of ``rs`` (on the compiled graph ``g``) as (class name, origin, destination,
+    ((link id, id of the node it leaves), ...)): a route in terms another network of the same
+    dataset can look up (:func:`routes_on`). The pseudo-routes of unserved demand are left out.
+    """
+    from karvan.choice.routes import SOURCE_UNSERVED
+
+    z = np.asarray(rs.zone_ids, dtype=object)
+    link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
+    tail = np.asarray(g.node_ids, dtype=object)[g.tail]
+    out = []
+    for i in np.flatnonzero(rs.route_source != SOURCE_UNSERVED):
+        w = rs.route_od[i]
+        arcs = rs.arcs(i)
+        out.append((rs.class_names[rs.od_class[w]], z[rs.od_origin[w]], z[rs.od_destination[w]],
+                    tuple(zip(map(str, link[arcs]), map(str, tail[arcs]), strict=True))))
+    return out
+
+
+def routes_on(g, routes) -> list[tuple[str, str, str, np.ndarray]]:
+    """The routes of :func:`route_links` whose every link is on ``g`` (open in its network), in
+    its arcs: (class name, origin, destination, arcs)."""
+    link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
+    tail = np.asarray(g.node_ids, dtype=object)[g.tail]
+    arc_of = {(str(a), str(b)): k for k, (a, b) in enumerate(zip(link, tail, strict=True))}
+    out = []
+    for cls, o, d, steps in routes:
+        arcs = [arc_of.get(s, -1) for s in steps]
+        if arcs and min(arcs) >= 0:
+            out.append((cls, o, d, np.asarray(arcs, dtype=np.int64)))
+    return out
+
+
+def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *,
+                 zone_country: dict[str, str], closed_links: set[str],
+                 keep_routes: tuple | list = ()) -> ChoiceRun:
+    """Solve a scenario's nested-logit equilibrium with hard capacities.
+
+    Parameters
+    ----------
+    net, demand, classes
+        The scenario's engine network, demand segments and traffic classes (as the
+        deterministic run builds them).
+    model
+        :func:`karvan.freight.choice_model.choice_parameters`.
+    zone_country
+        Zone id -> country.
+    closed_links
+        Links the scenario closed: a family that loses every route through them is reported,
+        not an error.
+    keep_routes
+        Routes of another network of the dataset (:func:`route_links`; the like-year
+        reference's, :func:`reference_routes`) that the route sets hold as well wherever all
+        their links are open here and the pair has demand in their class: a scenario that only
+        adds to the network then keeps every route its reference offered, and the difference
+        of the two runs is the scenario's, not that of two searches that found different
+        routes.
+
+    Raises
+    ------
+    InputError
+        A route family declared (``route_family.csv``, column ``serves``) to serve the countries
+        of an OD pair with demand has no route for it on a network the scenario did not close
+        links of; bad parameters.
+    """
+    cnet = choice_network(net)
+    classes = choice_classes(classes, model, cnet.links.index)
+    theta_h = model.theta_per_hour(classes)
+    classify = family_classifier(model.families)
+    rs, n_forced, missing = choice_route_set(cnet, demand, classes, model,
+                                             zone_country=zone_country)
+    kept = 0
+    if keep_routes:
+        before = rs.n_routes
+        rs = add_routes_to(rs, _with_demand(rs, routes_on(compile_graph(cnet), keep_routes)))
+        kept = int(rs.n_routes - before)
     fam = classify(rs)
     _check_served(rs, fam, model, zone_country, missing, closed_links)
     consts = model.constants(classes)
@@ -333,12 +399,21 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
                     "capacities (table choice_unserved)", net.name, uns["unserved"].sum(),
                     len(uns))
     settings = {"choice": "logit", "route_sets": {"max_routes": MAX_ROUTES, "penalty": PENALTY,
-                                                  "forced_alternatives": len(wps),
+                                                  "forced_alternatives": n_forced,
+                                                  "routes_of_the_reference": kept,
                                                   "routes": int(rs.n_routes)},
                 "choice_method": "nested logit at fixed costs, capacities in the dual "
                                  "(projected Newton on the multipliers)",
                 "theta_per_h": theta_h, "choice_parameters": model.describe()}
     return ChoiceRun(res, routes, cap, uns, tuple(classes), cnet, settings)
+
+
+def _with_demand(rs, routes: list) -> list:
+    """The routes of ``routes`` whose (class, origin, destination) is a pair of ``rs``."""
+    z = np.asarray(rs.zone_ids, dtype=object)
+    pairs = {(rs.class_names[k], z[o], z[d]) for k, o, d in zip(
+        rs.od_class, rs.od_origin, rs.od_destination, strict=True)}
+    return [r for r in routes if r[:3] in pairs]
 
 
 def add_routes_to(rs, routes: list):
