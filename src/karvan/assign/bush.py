@@ -22,14 +22,14 @@ import numpy as np
 
 from karvan.assign._workers import Workers, chunks_of
 from karvan.assign.problem import CHUNKS_PER_THREAD, SERIAL_WORK, relative_gap
-
-#: work items per thread in a pass (taken from a counter inside the kernel, so they cost little)
-PASS_CHUNKS_PER_THREAD = 16
 from karvan.assign.result import AssignmentResult, IterationInfo
 from karvan.errors import ConvergenceWarning, InputError, KarvanError, NoPathError, format_ids
 
 if TYPE_CHECKING:
     from karvan.assign.problem import _Problem
+
+#: work items per thread in a pass (taken from a counter inside the kernel, so they cost little)
+PASS_CHUNKS_PER_THREAD = 16
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -149,7 +149,6 @@ def solve_bush(prob: _Problem, *, gap: float, max_iter: int, max_time_s: float |
     from karvan.kernels.bush import bush_scratch
 
     g = prob.g
-    n_cls = len(prob.classes)
     m = g.n_arcs
     t0 = _time.perf_counter()
     # bushes: every (class, origin) with demand
@@ -163,7 +162,7 @@ def solve_bush(prob: _Problem, *, gap: float, max_iter: int, max_time_s: float |
     bush_zone = np.asarray(bz, dtype=np.int64)
     bush_origin = prob.origins[bush_zone] if n_b else np.zeros(0, np.int64)
     bush_demand = np.zeros((n_b, len(prob.dests)))
-    for b, (k, i) in enumerate(zip(bc, bz)):
+    for b, (k, i) in enumerate(zip(bc, bz, strict=True)):
         bush_demand[b] = prob.mats[k][i]
     dests = np.ascontiguousarray(prob.dests, dtype=np.int64)
     fixed = np.ascontiguousarray(prob.fixed)
@@ -187,8 +186,13 @@ def solve_bush(prob: _Problem, *, gap: float, max_iter: int, max_time_s: float |
 
 def _init_bushes(prob: _Problem, workers: Workers, pool: _Pool, sel: np.ndarray,
                  cost: np.ndarray, bush_class, bush_origin, bush_demand, dests) -> None:
-    """Shortest-path-tree bushes for the bushes ``sel`` at ``cost``; raises on demand with no
-    path."""
+    """Shortest-path-tree bushes for the bushes ``sel`` at ``cost``.
+
+    Raises
+    ------
+    NoPathError
+        When some OD pair with demand has no path.
+    """
     from karvan.kernels import bush as KB
 
     g = prob.g

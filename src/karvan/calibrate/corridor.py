@@ -119,7 +119,8 @@ def estimate_corridor_demand(
     q0 = prior["tonnes_per_year"].to_numpy(dtype=float)
     obs = parse_observations(observed, link_table, countries=set(zone_country.values()),
                              commodities=set(commodities))
-    conf = dict(zip(observed["observed_id"].astype(str), observed["confidence"].astype(str)))
+    conf = dict(zip(observed["observed_id"].astype(str), observed["confidence"].astype(str),
+                    strict=True))
     runs0 = runner(q0)
     skip = set(exclude)
     fit = [o for o in obs if o.role == "fit" and o.year in runs0 and o.tonnes > 0
@@ -186,7 +187,7 @@ def fixed_proportion_cv(estimate: CorridorEstimate, sources: Mapping[str, str], 
         q = gls_estimate(p, a[keep], y[keep], count_sd=sd[keep], prior_sd=prior_sd,
                          lower=lower, upper=upper)
         pred = a[~keep] @ q
-        for oid, o, m in zip(c.loc[~keep, "observed_id"], y[~keep], pred):
+        for oid, o, m in zip(c.loc[~keep, "observed_id"], y[~keep], pred, strict=True):
             rows.append((s, oid, o, m, float(abs_log_ratio(m, o))))
     return pd.DataFrame(rows, columns=["source", "observed_id", "observed_tonnes",
                                        "predicted_tonnes", "abs_log_ratio"])

@@ -46,13 +46,14 @@ def arc_proportions(result: AssignmentResult, count_arcs: Sequence[Sequence[int]
             raise InputError(f"count {k}: arc positions outside 0..{g.n_arcs - 1}.")
         sets.append(a)
     key = {(c, o, d): i for i, (c, o, d) in enumerate(zip(cells["class"], cells["origin"],
-                                                          cells["destination"]))}
+                                                          cells["destination"], strict=True))}
     single = all(len(a) == 1 for a in sets)
     if single and routes is None and result.bushes is not None:
         # one arc per count: the per-OD arc flows of the bushes, without listing routes
         cf, flows = od_arc_flows(result, np.concatenate(sets) if sets else [])
         idx = np.array([key.get(k, -1) for k in zip(cf["class"], cf["origin"],
-                                                     cf["destination"])], dtype=np.int64)
+                                                     cf["destination"], strict=True)],
+                       dtype=np.int64)
         out = np.zeros((len(sets), len(cells)))
         ok = idx >= 0
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -65,7 +66,7 @@ def arc_proportions(result: AssignmentResult, count_arcs: Sequence[Sequence[int]
         member[k, a] = True
     out = np.zeros((len(sets), len(cells)))
     for cls, o, d, arcs, share in zip(rf["class"], rf["origin"], rf["destination"], rf["arcs"],
-                                      rf["share"]):
+                                      rf["share"], strict=True):
         c = key.get((cls, o, d))
         if c is None:
             continue

@@ -68,12 +68,15 @@ def _tariff_sources(data, links: pd.DataFrame, col: str, commodity: str
     if tc is not None and col in tc:
         t = tc.dropna(subset=[col])
         t = t[t["commodity_id"] == commodity]
-        tcx = {(m, c): f"{m}>{c}>{commodity}" for m, c in zip(t["mode"], t["country"]) if c != "*"}
-        tca = {m: f"{m}>*>{commodity}" for m, c in zip(t["mode"], t["country"]) if c == "*"}
+        tcx = {(m, c): f"{m}>{c}>{commodity}"
+               for m, c in zip(t["mode"], t["country"], strict=True) if c != "*"}
+        tca = {m: f"{m}>*>{commodity}"
+               for m, c in zip(t["mode"], t["country"], strict=True) if c == "*"}
     t = data.tariffs.dropna(subset=[col])
-    tx = {(m, c): f"{m}>{c}" for m, c in zip(t["mode"], t["country"]) if c != "*"}
-    ta = {m: f"{m}>*" for m, c in zip(t["mode"], t["country"]) if c == "*"}
-    for j, (lid, m, c) in enumerate(zip(links.index, links["mode"], links["country"])):
+    tx = {(m, c): f"{m}>{c}" for m, c in zip(t["mode"], t["country"], strict=True) if c != "*"}
+    ta = {m: f"{m}>*" for m, c in zip(t["mode"], t["country"], strict=True) if c == "*"}
+    for j, (lid, m, c) in enumerate(zip(links.index, links["mode"], links["country"],
+                                        strict=True)):
         if pd.notna(own.iloc[j]):
             kind[j], key[j] = 1, str(lid)
         elif (m, c) in tcx or m in tca:
@@ -366,7 +369,9 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
     eng = run.network.links.loc[g.link_ids]
     # fields a 'set' modification fixes on some links
     fixed: dict[str, set[str]] = {}
-    for row, mod in zip(run.inputs.applied.itertuples(index=False), scenario.modifications):
+    # applied: one row per modification, in order (scenario.apply)
+    for row, mod in zip(run.inputs.applied.itertuples(index=False), scenario.modifications,
+                        strict=True):
         if mod.action == "set" and row.active and mod.field in _SET_FIELDS:
             fixed.setdefault(_SET_FIELDS[mod.field], set()).update(
                 t for t in str(row.targets).split(";") if t)
@@ -397,9 +402,10 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
         if df is None:
             df = pd.DataFrame(columns=["mode", "country", "commodity_id", "tariff_usd_per_tkm",
                                        "tariff_usd_per_t"])
-        keys = ([f"{m}>{c}" for m, c in zip(df["mode"], df["country"])] if table == "tariff"
+        keys = ([f"{m}>{c}" for m, c in zip(df["mode"], df["country"], strict=True)]
+                if table == "tariff"
                 else [f"{m}>{c}>{k}" for m, c, k in zip(df["mode"], df["country"],
-                                                        df["commodity_id"])])
+                                                        df["commodity_id"], strict=True)])
         tkeys[table] = {k: j for j, k in enumerate(keys)}
         for col in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
             targets[f"{table}.{col}"] = inputs.target(table, "tariff", keys,
@@ -428,7 +434,7 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
     by_com = {c: [k for k in range(len(classes)) if class_commodity[k] == commodities.index(c)]
               for c in commodities}
     for r, (o, d, c) in enumerate(zip(dem["origin_zone_id"], dem["destination_zone_id"],
-                                      dem["commodity_id"])):
+                                      dem["commodity_id"], strict=True)):
         if o not in zi or d not in zi:
             continue
         i, j = zi[o], zi[d]
@@ -439,12 +445,12 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
                 break
     scen_t = run.inputs.demand["tonnes_per_year"].to_numpy(dtype=float)
     dkeys = [f"{o}>{d}>{c}" for o, d, c in zip(dem["origin_zone_id"], dem["destination_zone_id"],
-                                              dem["commodity_id"])]
+                                              dem["commodity_id"], strict=True)]
     targets["demand.tonnes"] = inputs.target("demand", "tonnes", dkeys, scen_t)
     grules = data.growth
     gkeys = [f"{o}>{d}>{c}" for o, d, c in zip(grules["origin_country"],
                                               grules["destination_country"],
-                                              grules["commodity_id"])]
+                                              grules["commodity_id"], strict=True)]
     targets["growth.growth"] = inputs.target("growth", "growth", gkeys,
                                              grules["growth_per_year"].to_numpy(dtype=float))
     demand_rows = {"k": ks, "i": is_, "j": js, "tonnes": scen_t,
@@ -461,13 +467,14 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
     sc = getattr(data, "speeds_by_commodity", None)
     if sc is not None and len(sc):
         skeys = [f"{m}>{c}>{k}" for m, c, k in zip(sc["mode"], sc["country"],
-                                                    sc["commodity_id"])]
+                                                    sc["commodity_id"], strict=True)]
         targets["speed_commodity.speed"] = inputs.target(
             "speed_commodity", "speed", skeys, pd.to_numeric(sc["speed_kph"]).to_numpy(float))
         pos = {k: j for j, k in enumerate(skeys)}
         for com in speed_commodities(data):
             own_speed[com] = np.array([pos.get(f"{m}>{c}>{com}", -1)
-                                       for m, c in zip(raw["mode"], raw["country"])],
+                                       for m, c in zip(raw["mode"], raw["country"],
+                                                       strict=True)],
                                       dtype=np.int64)
     parts = {"sailing": raw["mode"].isin(["ferry", "sea"]).to_numpy(),
              "tariff_src": tariff_src, "tariff_factor": tariff_factor,
@@ -508,7 +515,7 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=()) 
     key = list(dict.fromkeys(capped + [x for v in via.values() for x in v if x in li]))
     borders: dict[str, list[int]] = {}
     if "border_id" in raw:
-        for x, b in zip(lids, raw["border_id"]):
+        for x, b in zip(lids, raw["border_id"], strict=True):
             if isinstance(b, str) and b:
                 borders.setdefault(b, []).append(li[x])
     arc_link_ids = g.link_ids[g.arc_link]
@@ -517,20 +524,20 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=()) 
     member = np.zeros((len(countries) + len(via), g.n_arcs), dtype=np.bool_)
     for ci, c in enumerate(countries):
         member[ci] = country == c
-    for oi, (opt, ids) in enumerate(via.items()):
+    for oi, ids in enumerate(via.values()):
         member[len(countries) + oi] = np.isin(arc_link_ids, ids)
     zc = data.zone_country()
     zcountry = np.array([zc.get(z, "") for z in g.zone_ids], dtype=object)
     cc = np.array(countries, dtype=object)
     transit_mask = {}
     pair_dests = {}
-    for i, z in enumerate(g.zone_ids):
+    for i in range(len(g.zone_ids)):
         transit_mask[i] = ((cc[None, :] != zcountry[i]) & (cc[None, :] != zcountry[:, None])
                            ).astype(float)
         pair_dests[i] = [(pi, np.flatnonzero(zcountry == dc)) for pi, (oc, dc)
                          in enumerate(SHARE_PAIRS) if zcountry[i] == oc]
     names = [c.name for c in classes]
-    zone_node = dict(zip(g.zone_ids, g.zone_nodes))
+    zone_node = dict(zip(g.zone_ids, g.zone_nodes, strict=True))
     shipper = {}
     for r in ods.itertuples(index=False):
         if r.commodity_id not in names or r.origin_zone_id not in zone_node or (

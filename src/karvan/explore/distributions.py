@@ -56,7 +56,13 @@ class Distribution:
         return out
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        """The values at quantiles ``u`` (clipped into the open unit interval)."""
+        """The values at quantiles ``u`` (clipped into the open unit interval).
+
+        Raises
+        ------
+        ValueError
+            When the kind is not one of :data:`DISTRIBUTIONS`.
+        """
         u = np.clip(np.asarray(u, dtype=float), U_EPS, 1.0 - U_EPS)
         k = self.kind
         if k == "lognormal":

@@ -28,8 +28,7 @@ import logging
 import os
 import re
 import secrets
-import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +57,7 @@ def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
 def new_experiment_id(label: str, config_hash: str) -> str:
     """``YYYYMMDD-HHMMSS-<label>-<8 hex of the settings>-<2 hex>`` (UTC)."""
     slug = _SAFE.sub("_", label).strip("_")[:30] or "explore"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return f"{now:%Y%m%d-%H%M%S}-{slug}-{config_hash[:8]}-{secrets.token_hex(1)}"
 
 
@@ -70,9 +69,11 @@ class Experiment:
 
     @property
     def manifest_path(self) -> Path:
+        """The path of ``manifest.json`` in the folder."""
         return self.folder / "manifest.json"
 
     def exists(self) -> bool:
+        """Whether the folder holds an experiment (its manifest)."""
         return self.manifest_path.is_file()
 
     def manifest(self) -> dict:
@@ -88,10 +89,12 @@ class Experiment:
         return json.loads(self.manifest_path.read_text(encoding="utf-8"))
 
     def write_manifest(self, manifest: dict) -> None:
+        """Write ``manifest`` as ``manifest.json`` atomically, creating the folder if needed."""
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, default=str))
 
     def partition(self, scenario: str) -> Path:
+        """The folder of the draws of ``scenario`` (``draws/scenario=<name>``)."""
         return self.folder / "draws" / f"scenario={_SAFE.sub('_', scenario)}"
 
     def write_batch(self, scenario: str, draws, data: bytes) -> Path:
@@ -206,6 +209,8 @@ def list_experiments(root: str | os.PathLike) -> pd.DataFrame:
 
 
 def design_frame(u: np.ndarray, factors) -> pd.DataFrame:
+    """The design's points ``u`` (draws x factors) as a table: ``draw`` and one ``u:<factor>``
+    column per factor."""
     df = pd.DataFrame(u, columns=[f"u:{f}" for f in factors])
     df.insert(0, "draw", np.arange(len(df)))
     return df

@@ -130,6 +130,7 @@ class Target:
 
     @property
     def uncertain(self) -> bool:
+        """Whether some input sets a row of the array."""
         return bool((self.idx >= 0).any())
 
 
@@ -151,6 +152,7 @@ class InputSet:
 
     @property
     def names(self) -> list[str]:
+        """The inputs' names, in their order."""
         return [x.name for x in self.inputs]
 
     def __len__(self) -> int:
@@ -162,7 +164,13 @@ class InputSet:
         return np.array([pos[x.factor] for x in self.inputs], dtype=np.int64)
 
     def values(self, u: np.ndarray) -> np.ndarray:
-        """Input values of design points ``u`` (n, n_factors) in the unit cube: (n, n_inputs)."""
+        """Input values of design points ``u`` (n, n_factors) in the unit cube: (n, n_inputs).
+
+        Raises
+        ------
+        InputError
+            When ``u`` has not one column per factor.
+        """
         u = np.atleast_2d(np.asarray(u, dtype=float))
         if u.shape[1] != len(self.factors):
             raise InputError(f"design has {u.shape[1]} columns, the inputs {len(self.factors)} "
@@ -186,7 +194,7 @@ class InputSet:
         idx = np.array([by.get(r, -1) for r in rows], dtype=np.int64)
         replace = np.array([self.inputs[i].replace if i >= 0 else False for i in idx], dtype=bool)
         ref = np.full(len(rows), np.nan)
-        for j, (r, i) in enumerate(zip(rows, idx)):
+        for j, (r, i) in enumerate(zip(rows, idx, strict=True)):
             if i >= 0 and self.inputs[i].replace:
                 x = self.inputs[i]
                 ref[j] = x.central[x.rows.index(r)] if x.central else central[j]
@@ -355,11 +363,12 @@ def _row_keys(table: str, df: pd.DataFrame) -> list[str]:
     if table in ("demand", "growth"):
         o = "origin_zone_id" if table == "demand" else "origin_country"
         d = "destination_zone_id" if table == "demand" else "destination_country"
-        return [f"{a}>{b}>{c}" for a, b, c in zip(df[o], df[d], df["commodity_id"])]
+        return [f"{a}>{b}>{c}" for a, b, c in zip(df[o], df[d], df["commodity_id"], strict=True)]
     if table == "tariff":
-        return [f"{a}>{b}" for a, b in zip(df["mode"], df["country"])]
+        return [f"{a}>{b}" for a, b in zip(df["mode"], df["country"], strict=True)]
     if table in ("tariff_commodity", "speed_commodity"):
-        return [f"{a}>{b}>{c}" for a, b, c in zip(df["mode"], df["country"], df["commodity_id"])]
+        return [f"{a}>{b}>{c}"
+                for a, b, c in zip(df["mode"], df["country"], df["commodity_id"], strict=True)]
     if table == "commodity":
         return [str(c) for c in df["commodity_id"]]
     raise KeyError(table)
@@ -450,9 +459,10 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
                             f"{mode:g} lies outside the range; " + "; ".join(dist.problems()))
             continue
         if fld != "growth" and col != "vot_pct_value_per_day" and (central <= 0).any():
+            low = [w for w, c in zip(want, central, strict=True) if c <= 0]
             problems.append(f"{path.name} line {i + 2} ({r['rule_id']}): a range replaces a "
                             f"figure by a value, which needs figures > 0 (rows "
-                            f"{format_ids([w for w, c in zip(want, central) if c <= 0])}).")
+                            f"{format_ids(low)}).")
             continue
         twice = {w: taken_by[(table, fld, w)] for w in want if (table, fld, w) in taken_by}
         if twice:

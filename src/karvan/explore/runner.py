@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,7 +58,9 @@ Progress = Callable[[int, int, str], None]
 class Model(Protocol):
     """What an experiment evaluates: outputs (name -> number) at input values (None: central)."""
 
-    def evaluate(self, values: np.ndarray | None) -> dict[str, float]: ...
+    def evaluate(self, values: np.ndarray | None) -> dict[str, float]:
+        """The outputs at input ``values`` (one per input; None: the central case)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class ExperimentResult:
 
     @property
     def folder(self) -> Path:
+        """The experiment's folder."""
         return self.experiment.folder
 
 
@@ -116,7 +119,7 @@ def _evaluate_batch(model: Model, values: np.ndarray | None, draws: np.ndarray,
 
     rows = []
     with _one_thread():
-        for r, d in enumerate(draws):
+        for r in range(len(draws)):
             t0, c0 = time.perf_counter(), time.process_time()
             out = model.evaluate(None if values is None else values[r])
             out = {f"out:{k}" if not k.startswith("_") else k: v for k, v in out.items()}
@@ -268,7 +271,7 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
                                  exp.folder / "design.parquet")
             write_csv_atomic(inputs.table(), exp.folder / "inputs.csv")
             exp.write_manifest({**cfg, "config_hash": chash, "status": "running",
-                                "created": datetime.now(timezone.utc).isoformat(),
+                                "created": datetime.now(UTC).isoformat(),
                                 "n_draws": design.n, "design_groups": list(design.groups),
                                 "design_version": DESIGN_VERSION,
                                 "experiment_id": exp.folder.name})
@@ -302,7 +305,7 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
         if analyse is not None:
             analyse(exp)
         m = exp.manifest()
-        m.update(status="complete", completed=datetime.now(timezone.utc).isoformat())
+        m.update(status="complete", completed=datetime.now(UTC).isoformat())
         # resumed, its stored design is the one drawn now (_check_stored_design)
         m.setdefault("design_version", DESIGN_VERSION)
         exp.write_manifest(m)
@@ -354,7 +357,13 @@ def _what_differs(stored: dict, cfg: dict) -> str:
 def _check_stored_design(folder, design: Design) -> None:
     """Refuse to resume an experiment whose stored design is not the one drawn now (another
     version of SciPy or SALib can draw other points from the same seed): its draws would mix
-    points of two designs while the analysis pairs every one with the stored design."""
+    points of two designs while the analysis pairs every one with the stored design.
+
+    Raises
+    ------
+    InputError
+        When the stored design differs from ``design``.
+    """
     path = folder / "design.parquet"
     if not path.is_file():
         return

@@ -53,6 +53,7 @@ class Design:
 
     @property
     def n(self) -> int:
+        """The number of points."""
         return int(self.u.shape[0])
 
     def problem(self) -> dict:
@@ -65,7 +66,13 @@ class Design:
 
 
 def factor_groups(inputs: InputSet, groups: str) -> list[str]:
-    """The sensitivity group of each factor of ``inputs``."""
+    """The sensitivity group of each factor of ``inputs``.
+
+    Raises
+    ------
+    InputError
+        When ``groups`` is not one of :data:`GROUPINGS`.
+    """
     if groups == "factor":
         return list(inputs.factors)
     if groups == "field":

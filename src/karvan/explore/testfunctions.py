@@ -43,6 +43,7 @@ class IshigamiModel:
         self.a, self.b = a, b
 
     def evaluate(self, values: np.ndarray | None) -> dict[str, float]:
+        """``{"y": y}`` at ``values`` (x1, x2, x3; None: all 0)."""
         x1, x2, x3 = (0.0, 0.0, 0.0) if values is None else (float(v) for v in values)
         return {"y": math.sin(x1) + self.a * math.sin(x2) ** 2
                 + self.b * x3**4 * math.sin(x1)}
@@ -56,5 +57,6 @@ class LinearModel:
         self.coefs = np.asarray(coefs, dtype=float)
 
     def evaluate(self, values: np.ndarray | None) -> dict[str, float]:
+        """``{"y": y}`` at ``values`` (one per coefficient; None: all 0)."""
         x = np.zeros(len(self.coefs)) if values is None else np.asarray(values, dtype=float)
         return {"y": float(self.coefs @ x)}

@@ -358,7 +358,7 @@ def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str
                         origins=zn, destinations=zn)
         pairs = demand_pairs[demand_pairs["segment"] == c.name]
         zi = {z: i for i, z in enumerate(zones)}
-        for o, d in zip(pairs["origin_zone_id"], pairs["destination_zone_id"]):
+        for o, d in zip(pairs["origin_zone_id"], pairs["destination_zone_id"], strict=True):
             t, dist, ch = out[zi[o], zi[d]]
             cost = ch + vot[c.name] * t
             rows.append((commodity_of(c.name), o, d, t, dist, ch, cost,

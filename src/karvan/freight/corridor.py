@@ -85,11 +85,12 @@ class CorridorData:
 
     @property
     def commodity_ids(self) -> list[str]:
+        """The commodities' ids, in the order of ``commodity.csv``."""
         return list(self.commodities["commodity_id"])
 
     def zone_country(self) -> dict[str, str]:
         """zone_id -> ISO country code."""
-        return dict(zip(self.zones["zone_id"], self.zones["country"]))
+        return dict(zip(self.zones["zone_id"], self.zones["country"], strict=True))
 
 
 OD_KEY = ["origin_zone_id", "destination_zone_id", "commodity_id"]
@@ -108,13 +109,15 @@ def _check_od_estimate(checker, est, demand) -> None:
         return  # a missing column is the schema's error, already collected
     fix = ("re-run `karvan calibrate --write` on the current demand.csv (OD estimation), or "
            "delete od_estimate.csv to run on demand.csv")
-    dkey = dict(zip(zip(*(demand[k] for k in OD_KEY)), demand["tonnes_per_year"]))
+    dkey = dict(zip(zip(*(demand[k] for k in OD_KEY), strict=True), demand["tonnes_per_year"],
+                    strict=True))
     seen = set()
     line = (lambda i: int(est.lines[i])) if est.lines is not None else (lambda i: None)
     def whole(k) -> bool:  # a key with a blank part is the schema's error, already collected
         return all(isinstance(v, str) and v.strip() for v in k)
 
-    for i, (k, p) in enumerate(zip(zip(*(est[c] for c in OD_KEY)), est["prior_tonnes_per_year"])):
+    for i, (k, p) in enumerate(zip(zip(*(est[c] for c in OD_KEY), strict=True),
+                                   est["prior_tonnes_per_year"], strict=True)):
         seen.add(k)
         t = dkey.get(k)
         if t is None or not np.isfinite(p) or not whole(k):

@@ -12,9 +12,9 @@ Per tonne on a link:
     cost     = charge + value_of_time_usd_per_t_h(commodity) * time_h
 
 Tariffs missing on a link come from ``tariff_commodity.csv`` by (mode, country, commodity), then
-(mode, ``*``, commodity), then from ``tariff.csv`` by (mode, country), then (mode, ``*``). The charge
-is therefore per commodity: column ``charge_usd_per_t__<commodity>`` of the engine network. So is
-the time of a commodity with a speed of its own: its difference from the link's time is column
+(mode, ``*``, commodity), then from ``tariff.csv`` by (mode, country), then (mode, ``*``). The
+charge is therefore per commodity: column ``charge_usd_per_t__<commodity>`` of the engine network.
+So is the time of a commodity with a speed of its own: its difference from the link's time is column
 ``extra_time_h__<commodity>`` (hours; negative where the commodity runs faster), which its traffic
 class values at its value of time.
 Capacity-limited elements (a ``capacity_tpy``, or a ``capacity_value`` in a ``capacity_unit``
@@ -149,7 +149,13 @@ def sailing_wait_h(links: pd.DataFrame) -> pd.Series:
 
 
 def capacities_tpy(data: CorridorData, links: pd.DataFrame) -> pd.Series:
-    """capacity_tpy where given, else converted from capacity_value and capacity_unit."""
+    """capacity_tpy where given, else converted from capacity_value and capacity_unit.
+
+    Raises
+    ------
+    InputError
+        When a capacity_value cannot be converted from its capacity_unit.
+    """
     cap = pd.to_numeric(links.get("capacity_tpy", pd.Series(np.nan, index=links.index)),
                         errors="coerce")
     if "capacity_value" in links and "capacity_unit" in links:
@@ -213,7 +219,7 @@ def build_network(data: CorridorData, links: pd.DataFrame, *, name: str = "corri
     eng["alpha"] = open_links["vdf_alpha"].fillna(0.15) if "vdf_alpha" in open_links else 0.15
     eng["beta"] = open_links["vdf_beta"].fillna(4.0) if "vdf_beta" in open_links else 4.0
     nodes = data.nodes.copy()
-    zone_of = dict(zip(data.zones["node_id"], data.zones["zone_id"]))
+    zone_of = dict(zip(data.zones["node_id"], data.zones["zone_id"], strict=True))
     nodes["zone_id"] = [zone_of.get(n) for n in nodes.index]
     nodes["passable"] = True
     return Network(nodes, eng, dict(data.config), name)
@@ -221,7 +227,13 @@ def build_network(data: CorridorData, links: pd.DataFrame, *, name: str = "corri
 
 def commodity_classes(data: CorridorData, names: list[str] | None = None) -> list[TrafficClass]:
     """One traffic class per commodity: value of time per tonne-hour, 1 capacity unit per tonne,
-    money cost from the link charge."""
+    money cost from the link charge.
+
+    Raises
+    ------
+    InputError
+        When ``names`` holds commodities the dataset does not have.
+    """
     com = data.commodities.set_index("commodity_id")
     names = list(com.index) if names is None else names
     unknown = [n for n in names if n not in com.index]

@@ -1,4 +1,4 @@
-"""Build the corridor's base-year demand table (``demand.csv``) from sourced inputs.
+r"""Build the corridor's base-year demand table (``demand.csv``) from sourced inputs.
 
 The inputs sit in ``demand_inputs/`` beside the corridor tables, one sourced row each:
 
@@ -6,14 +6,14 @@ The inputs sit in ``demand_inputs/`` beside the corridor tables, one sourced row
     One row per country pair and direction (a *flow*): a reported figure in tonnes or US
     dollars and the factors that turn it into the flow's base-year quantity,
 
-    .. math:: A = \\text{figure} \\times \\text{to\\_annual} \\times \\text{to\\_base\\_year}
-              \\times \\text{direction\\_share} \\times \\text{scope\\_share}
+    .. math:: A = \text{figure} \times \text{to\_annual} \times \text{to\_base\_year}
+              \times \text{direction\_share} \times \text{scope\_share}
 
     (tonnes per year, or USD per year). ``observed_ids`` names the rows of ``observed.csv`` the
     figure rests on, so that calibration can tell which observations are not independent.
 ``trade_mix.csv``
     The commodity split of each flow. For a tonnage flow the tonnes of commodity *c* are
-    :math:`A \\, s_c`; for a value flow :math:`A \\, s_c / v_c`, with :math:`v_c` the row's
+    :math:`A \, s_c`; for a value flow :math:`A \, s_c / v_c`, with :math:`v_c` the row's
     ``value_usd_per_t`` or else ``commodity.csv``'s.
 ``zone_share.csv``
     How a country's tonnes spread over its zones, by commodity and side (origin or
@@ -24,7 +24,7 @@ The inputs sit in ``demand_inputs/`` beside the corridor tables, one sourced row
     Energy moved by pipeline or tanker outside the rail, road and ferry network: documented
     here with its source and kept out of the demand.
 
-Every demand row is the sum over flows of :math:`t_{f,c} \\, s^{o}_{z} \\, s^{d}_{z'}`, rounded
+Every demand row is the sum over flows of :math:`t_{f,c} \, s^{o}_{z} \, s^{d}_{z'}`, rounded
 to 10 t (rows under 10 t are dropped); its confidence is the weakest of the rows it was built
 from, its sources their union, and ``flow_ids`` / ``observed_ids`` say which flows and
 observations it rests on. :func:`write_demand` rewrites ``demand.csv`` through a temporary file;
@@ -150,7 +150,7 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
                   f"generator reads.")
     p.raise_if_any()
     zones, com = ref["zone"], ref["commodity"]
-    zone_country = dict(zip(zones["zone_id"], zones["country"]))
+    zone_country = dict(zip(zones["zone_id"], zones["country"], strict=True))
     countries = set(zone_country.values())
     coms = set(com["commodity_id"])
     src_ids = set(ref["sources"]["source_id"].str.strip())
@@ -325,7 +325,8 @@ def _check_shared_figures(fl: pd.DataFrame, p: Problems) -> None:
     for _, g in fl.assign(_part=part).groupby(key, sort=False):
         if len(g) > 1 and g["_part"].sum() > 1 + 1e-9:
             where = _lines(fl, fl.index.isin(g.index))
-            p.add(f"trade_flow.csv: flows {format_ids(g['flow_id'])} ({where}) take {g['_part'].sum():.4g} of one figure ({g['figure'].iloc[0]:g}, "
+            p.add(f"trade_flow.csv: flows {format_ids(g['flow_id'])} ({where}) take "
+                  f"{g['_part'].sum():.4g} of one figure ({g['figure'].iloc[0]:g}, "
                   f"{g['year'].iloc[0]}, {g['source'].iloc[0]}): their direction_share x "
                   "scope_share sum to more than 1, so some of it is counted twice; remove the "
                   "copy or split the figure with shares that sum to at most 1.")
@@ -385,7 +386,7 @@ def flow_tonnes(inputs: DemandInputs) -> pd.DataFrame:
     qty = (fc["figure"] * fc["to_annual"] * fc["to_base_year"] * fc["direction_share"]
            * fc["scope_share"])
     default_value = dict(zip(inputs.commodities["commodity_id"],
-                             inputs.commodities["value_usd_per_t"]))
+                             inputs.commodities["value_usd_per_t"], strict=True))
     value = fc["value_usd_per_t"].fillna(fc["commodity_id"].map(default_value))
     usd = fc["basis"] == "usd"
     tonnes = np.where(usd, qty * fc["share"] / value, qty * fc["share"])
@@ -600,7 +601,7 @@ def demand_tables_markdown(folder: str | os.PathLike | None = None) -> str:
 
 
 def demand_csv_text(demand: pd.DataFrame) -> str:
-    """The bytes of ``demand.csv`` for a demand table: UTF-8, ``\\n`` line ends, no index."""
+    r"""The bytes of ``demand.csv`` for a demand table: UTF-8, ``\n`` line ends, no index."""
     buf = io.StringIO()
     demand.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue()

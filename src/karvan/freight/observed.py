@@ -65,6 +65,7 @@ class Observation:
 
     @property
     def is_trade(self) -> bool:
+        """Whether one of its terms is a trade term (``A>B`` or ``A<>B``: a country pair)."""
         return any(t.kind == "trade" for g in self.groups for t in g)
 
 
@@ -346,13 +347,14 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     c_dc = cells["destination_zone_id"].map(zone_country).to_numpy(dtype=object)
     c_com = cells["commodity_id"].astype(str).to_numpy()
     key = {(c, o, d): i for i, (o, d, c) in enumerate(zip(
-        cells["origin_zone_id"], cells["destination_zone_id"], c_com))}
+        cells["origin_zone_id"], cells["destination_zone_id"], c_com, strict=True))}
     g = flows.graph
     routes = flows.routes
     n_routes = len(routes)
     # route -> cell, route x arc incidence
     r_cell = np.array([key.get((_commodity(c), o, d), -1) for c, o, d in zip(
-        routes["class"], routes["origin"], routes["destination"])], dtype=np.int64) \
+        routes["class"], routes["origin"], routes["destination"], strict=True)],
+        dtype=np.int64) \
         if n_routes else np.zeros(0, np.int64)
     share = routes["share"].to_numpy(dtype=float) if n_routes else np.zeros(0)
     rows, cols = [], []

@@ -179,8 +179,8 @@ def read_choice_parameters(folder: str | os.PathLike | None = None) -> pd.DataFr
               f"{format_ids(par.index[par['value'].isna()] + 2)}).")
     bad = ~par["parameter"].isin(PARAMETERS)
     if bad.any():
-        p.add(f"choice_parameter.csv: unknown parameter {format_ids(par.loc[bad, 'parameter'].unique())}"
-              f"; known: {', '.join(PARAMETERS)}.")
+        p.add(f"choice_parameter.csv: unknown parameter "
+              f"{format_ids(par.loc[bad, 'parameter'].unique())}; known: {', '.join(PARAMETERS)}.")
     unit_bad = par["parameter"].isin(PARAMETERS) & (par["unit"] != par["parameter"].map(PARAMETERS))
     if unit_bad.any():
         p.add(f"choice_parameter.csv: wrong unit on lines {format_ids(par.index[unit_bad] + 2)}.")
@@ -224,7 +224,8 @@ def classify_routes(links_of_routes: pd.Series, families: pd.DataFrame) -> pd.Se
         ``family_id`` per route (same index).
     """
     rules = [(r.family_id, set(id_list(r.via_link_ids)), set(id_list(r.also_via_link_ids)),
-              set(id_list(r.avoid_link_ids))) for r in families.sort_values("priority").itertuples()]
+              set(id_list(r.avoid_link_ids)))
+             for r in families.sort_values("priority").itertuples()]
 
     def family(route) -> str | None:
         ids = set(route.split(" > ")) if isinstance(route, str) else set(route)

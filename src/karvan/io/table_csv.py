@@ -42,8 +42,9 @@ def write_csv(path: str | os.PathLike, columns: Mapping[str, object]) -> None:
     cols = [_texts(columns[n]) for n in names]
     lengths = {len(c) for c in cols}
     if len(lengths) > 1:
-        raise ValueError(f"columns differ in length: {dict(zip(names, map(len, cols)))}")
+        raise ValueError("columns differ in length: "
+                         f"{dict(zip(names, map(len, cols), strict=True))}")
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(names)
-        w.writerows(zip(*cols))
+        w.writerows(zip(*cols, strict=True))

@@ -44,7 +44,6 @@ from karvan.kernels.paths import _tree
 from karvan.kernels.vdf import _dtime, _time
 
 
-
 def bush_scratch(n_nodes: int, n_arcs: int) -> tuple[np.ndarray, ...]:
     """Work arrays of one thread: (node ints, node floats, arc ints, arc floats, counters).
 

@@ -120,7 +120,7 @@ def link_time(v, fft, cap, alpha, beta, kind, out):
 
 @njit(**JIT)
 def link_time_derivative(v, fft, cap, alpha, beta, kind, out):
-    """d t / d v per arc into ``out``."""
+    """Arc time derivatives dt/dv at volumes ``v`` into ``out``."""
     for i in range(v.shape[0]):
         out[i] = _dtime(v[i], fft[i], cap[i], alpha[i], beta[i], kind[i])
     return out
@@ -128,7 +128,8 @@ def link_time_derivative(v, fft, cap, alpha, beta, kind, out):
 
 @njit(**JIT)
 def link_time_integral(v, fft, cap, alpha, beta, kind):
-    """Sum over arcs of the integral of t from 0 to v (the congestion part of Beckmann's objective)."""
+    """Sum over arcs of the integral of t from 0 to v (the congestion part of Beckmann's
+    objective)."""
     s = 0.0
     for i in range(v.shape[0]):
         s += _itime(v[i], fft[i], cap[i], alpha[i], beta[i], kind[i])

@@ -46,9 +46,11 @@ class Demand:
 
     @property
     def names(self) -> list[str]:
+        """The matrices' names."""
         return list(self.matrices)
 
     def total(self, name: str | None = None) -> float:
+        """The sum of matrix ``name``, or of every matrix when ``name`` is None."""
         if name is not None:
             return float(self.matrices[name].sum())
         return float(sum(m.sum() for m in self.matrices.values()))
@@ -67,6 +69,13 @@ class Demand:
         """Build from a long table of (origin, destination, [segment,] value) rows.
 
         Repeated (origin, destination, segment) rows are summed.
+
+        Raises
+        ------
+        InputError
+            When a column is missing, a value is missing, non-numeric or negative, a zone is
+            not in ``zone_ids``, a row has a blank segment, or two segment values differ only
+            in type.
         """
         import pandas as pd
 

@@ -46,18 +46,27 @@ class CompiledGraph:
 
     @property
     def n_nodes(self) -> int:
+        """The number of nodes."""
         return int(self.node_ids.shape[0])
 
     @property
     def n_arcs(self) -> int:
+        """The number of arcs (two per undirected link)."""
         return int(self.head.shape[0])
 
     @property
     def n_links(self) -> int:
+        """The number of links."""
         return int(self.link_ids.shape[0])
 
     def node_index(self, node_ids) -> np.ndarray:
-        """0-based positions of node ids; raises on unknown ids."""
+        """0-based positions of node ids.
+
+        Raises
+        ------
+        InputError
+            When some ids are not node ids of the graph.
+        """
         import pandas as pd
 
         lookup = pd.Index(self.node_ids)
@@ -68,7 +77,13 @@ class CompiledGraph:
         return idx.astype(np.int64)
 
     def zone_index(self, zone_ids) -> np.ndarray:
-        """0-based positions (in ``zone_ids``) of zone ids; raises on unknown ids."""
+        """0-based positions (in ``zone_ids``) of zone ids.
+
+        Raises
+        ------
+        InputError
+            When some ids are not zones of the network.
+        """
         import pandas as pd
 
         lookup = pd.Index(self.zone_ids)
@@ -140,7 +155,8 @@ def compile_graph(network: Network, *, check: bool = True) -> CompiledGraph:
     return compile_arrays(
         node_ids=node_ids, link_ids=links.index.to_numpy(),
         from_idx=lookup.get_indexer(links["from_node_id"]),
-        to_idx=lookup.get_indexer(links["to_node_id"]), directed=as_bool(links["directed"], blank=True),
+        to_idx=lookup.get_indexer(links["to_node_id"]),
+        directed=as_bool(links["directed"], blank=True),
         free_flow_time=col("free_flow_time"), capacity=col("capacity"), alpha=col("alpha"),
         beta=col("beta"), vdf=links["vdf"].map(_VDF_CODES).to_numpy(dtype=np.int64),
         length=col("length"), toll=col("toll"), blocked=blocked,

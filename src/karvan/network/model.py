@@ -118,6 +118,11 @@ def check_network(network: Network, *, where: str | None = None) -> None:
     Checks: unique ids, links between known nodes, numeric non-negative times, lengths and tolls,
     known delay functions, positive capacity wherever a delay function needs it, zones mapped to
     one node each.
+
+    Raises
+    ------
+    InputError
+        When any check fails (every problem found in one error).
     """
     problems: list[str] = []
     nodes, links = network.nodes, network.links

@@ -133,6 +133,11 @@ def select_link(result: AssignmentResult, link_ids, routes: pd.DataFrame | None 
 
     Returns a table ``class, origin, destination, flow`` of the flow through the selected links
     (a route that crosses several of them counts once).
+
+    Raises
+    ------
+    InputError
+        When some of ``link_ids`` are not links of the result's graph.
     """
     routes = route_flows(result) if routes is None else routes
     sel = set(np.atleast_1d(np.asarray(link_ids, dtype=object)).tolist())

@@ -47,6 +47,12 @@ def skim(
     dict
         ``"cost"`` and each field name -> DataFrame (origins x destinations, zone ids as labels);
         NaN where no path exists, 0 on the diagonal.
+
+    Raises
+    ------
+    InputError
+        When ``cost`` or a field has not one value per arc, ``cost`` is negative or NaN on some
+        arc, or ``zones`` names ids that are not zones.
     """
     cost = _arc_array(graph, cost, "cost")
     if not (cost >= 0).all():
@@ -72,6 +78,11 @@ def skim_result(
     """Skims along the least-cost paths of one class at the final costs of an assignment.
 
     ``fields`` are ``time``, ``length``, ``toll`` or ``free_flow_time``.
+
+    Raises
+    ------
+    InputError
+        When ``traffic_class`` names no class of the result, or ``fields`` an unknown field.
     """
     g = result.graph
     if isinstance(traffic_class, str):

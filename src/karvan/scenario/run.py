@@ -221,7 +221,7 @@ def run_scenario(
         lr = acc.route_table(lp_res.routes, net, g, g.free_flow_time, vot)
         tables["lp_routes"] = lr
     tables["shipper"] = shipper_comparison(data, acc_net, ue, vot, inputs.bans)
-    country_of_link = dict(zip(links["link_id"], links["country"]))
+    country_of_link = dict(zip(links["link_id"], links["country"], strict=True))
     summary = {
         "scenario": scenario.name,
         "title": scenario.title,
@@ -384,6 +384,8 @@ def od_segment(origin_zone_id: str, destination_zone_id: str, commodity: str, ba
 
 
 def banned_links(segment: str, bans) -> set:
+    """The links barred to traffic class ``segment`` (:func:`demand_segments`): those of every
+    ban its name carries (``commodity|ban0-1``), none for a class without a ban."""
     if "|ban" not in segment:
         return set()
     ids = segment.split("|ban", 1)[1].split("-")
@@ -522,7 +524,7 @@ def shipper_comparison(data: CorridorData, net: Network, ue: AssignmentResult,
     names = [c.name for c in ue.classes]
     charges = acc.arc_charges(net, g)
     extra = acc.arc_extra_hours(net, g)
-    zone_node = dict(zip(g.zone_ids, g.zone_nodes))
+    zone_node = dict(zip(g.zone_ids, g.zone_nodes, strict=True))
     zc = data.zone_country()
     rows = []
     for od in ods.itertuples(index=False):
@@ -668,7 +670,8 @@ def _reference_of(run: RunRecord, store: RunStore | str | Path | None) -> str:
     model = (run.summary or {}).get("choice", "deterministic")
     same = [(s or {}).get("choice", "deterministic") == model for s in listed["summary"]]
     listed = listed[same]
-    avail = {str(n): int(y) for n, y in zip(listed["scenario"], listed["year"]) if pd.notna(y)}
+    avail = {str(n): int(y) for n, y in zip(listed["scenario"], listed["year"], strict=True)
+             if pd.notna(y)}
     ref = choose_reference(run.scenario, _year(run), avail).reference
     if ref == run.scenario:
         # it would be compared with itself: tables of zeros called its own changes
