@@ -144,6 +144,37 @@ def test_a_renamed_or_truncated_column_gets_a_hint():
         c.errors()[0]
 
 
+def test_a_column_is_hinted_at_as_the_one_field_it_looks_most_like():
+    # 'capacity_tp' is closer to capacity_tpy than to GMNS's capacity: one hint, not two that
+    # contradict each other; in a corridor table it is an error (the column would be dropped)
+    c = check("corridor/link", "link_id,capacity_tp\nl1,5\n", "link.csv")
+    hints = [m for m in c.errors() + c.warnings() if "looks like" in m]
+    assert hints == ["link.csv: column 'capacity_tp' looks like capacity_tpy renamed or "
+                     "misspelt: rename it to capacity_tpy; as it is, the column is not read and "
+                     "every row is read without capacity_tpy (if the column holds something "
+                     "else, give it a name less like capacity_tpy)."]
+    (v,) = [v for v in c.violations if "looks like" in v.problem]
+    assert (v.severity, v.line, v.column) == ("error", 1, "capacity_tpy")
+    # most like a field that is present: no hint at all
+    c = check("corridor/link", "link_id,capacity_tpy,capacity_tp\nl1,5,5\n", "link.csv")
+    assert not [m for m in c.errors() + c.warnings() if "looks like" in m]
+
+
+def test_a_value_out_of_bounds_is_not_also_warned_about_as_unusual():
+    c = check("corridor/link", "link_id,capacity_tpy\nl1,-5\nl2,50\n", "link.csv")
+    assert any("capacity_tpy is not above 0 t/yr on 1 row (line 2; link_id l1: '-5')" in e
+               for e in c.errors())
+    assert [w for w in c.warnings() if "capacity_tpy" in w] == [
+        "link.csv: capacity_tpy is below 100 t/yr on 1 row (line 3; link_id l2: '50'); "
+        "unusual; check it."]
+
+
+def test_messages_name_the_column_an_alias_is_read_from():
+    c = check("gmns/demand", "o_zone_id,d_zone_id,tonnes_per_year\n1,2,-100\n", "demand.csv")
+    assert c.errors() == ["demand.csv: tonnes_per_year is below the minimum 0 on 1 row (line 2: "
+                          "'-100'); tonnes_per_year must be >= 0."]
+
+
 def test_aliases_read_other_tools_column_names():
     c = Checker()
     t = c.table(load_schema("gmns/demand"), parse_csv("orig_taz,dest_taz,total\n1,2,5\n", "d"))

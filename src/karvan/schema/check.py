@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -89,7 +89,14 @@ class Checker:
         self._groups: dict[tuple, list[Violation]] = {}
         self._order: list[tuple] = []
         self._flag: set | None = None  # (column, line, row id) with an error, in the table now
-        self._extra: list[str] = []  # columns of the table now that its schema does not know
+        #: of the table now: field -> the columns its schema does not know that look most like
+        #: it (each such column is counted to one field only)
+        self._near: dict[str, list[str]] = {}
+        #: of the table now: field -> the column it is read from, where that is an alias
+        self._read_from: dict[str, str] = {}
+        #: of the table now: field -> the error that its column looks misspelt, unless a rule
+        #: that needs the field reports it
+        self._dropped: dict[str, str] = {}
 
     # -- collecting -----------------------------------------------------------------------------
 
@@ -97,6 +104,9 @@ class Checker:
         """Collect one violation."""
         if v.severity == "error" and v.column is not None and self._flag is not None:
             self._flag.add((v.column, v.line, v.row_id))
+            for f, col in self._read_from.items():  # a field read from an alias: both names
+                if col == v.column:
+                    self._flag.add((f, v.line, v.row_id))
         self.violations.append(v)
         key = (v.severity, v.file, v.column, v.problem, v.fix)
         if key not in self._groups:
@@ -135,6 +145,21 @@ class Checker:
     def warnings(self) -> list[str]:
         """One message per kind of warning found."""
         return self._summaries("warning")
+
+    def notes(self) -> list[str]:
+        """Notes: checks left out, each saying why (one that needs a table free of errors)."""
+        return self._summaries("note")
+
+    def has_errors(self, file: str) -> bool:
+        """Whether an error was found in ``file`` (a table's name, ``demand.csv``)."""
+        return any(v.severity == "error" and v.file == file for v in self.violations)
+
+    def _reported(self, file: str) -> set[tuple]:
+        """(line, row id, column) of every error found in ``file``: values already reported
+        as wrong, which checks between tables leave aside (an unknown mode would otherwise
+        also lack its tariff)."""
+        return {(v.line, v.row_id, v.column) for v in self.violations
+                if v.severity == "error" and v.file == file}
 
     def __bool__(self) -> bool:
         return bool(self.errors())
@@ -183,8 +208,9 @@ class Checker:
             name = name or schema.path or schema.table
         n = len(next(iter(raw.values()))) if raw else 0
         self._flag = set()
-        self._extra = [h for h in header if schema.field(h) is None]
+        self._read_from, self._dropped = {}, {}
         header = self._aliases(schema, header, raw, name)
+        self._near = _nearest(schema, [h for h in header if schema.field(h) is None])
         id_field = id_field or (schema.primary_key[0] if len(schema.primary_key) == 1 else None)
         ids = raw.get(id_field) if id_field else None
         rows = _Rows(name, lines, ids, id_field)
@@ -203,6 +229,8 @@ class Checker:
             if f is None:
                 out[col] = raw[col]
                 continue
+            if col in self._read_from:  # messages name the column as the file has it
+                f = replace(f, name=self._read_from[col])
             out[col], missing[col] = self._field(f, raw[col], rows, schema.missing_values)
         if ids is not None and id_field in out and schema.field(id_field) is not None:
             rows.ids = np.asarray([None if m else v for v, m in zip(
@@ -211,6 +239,8 @@ class Checker:
         flagged, self._flag = self._flag, None
         for rule in schema.rules:
             self._rule(rule, out, missing, rows, n, flagged)
+        for field, msg in self._dropped.items():
+            self.message(msg, file=name, line=1, column=field)
         return Table(name, schema, out, lines, rows.ids, id_field, n)
 
     def _aliases(self, schema: Schema, header: list[str], raw: dict, name: str) -> list[str]:
@@ -241,6 +271,7 @@ class Checker:
                         self.message(f"{name}: {f.name} is read from column {hit!r}, but "
                                      f"{near}.", severity="warning", file=name)
                 raw[f.name] = raw.pop(hit)
+                self._read_from[f.name] = hit
                 header = [f.name if h == hit else h for h in header]
         return header
 
@@ -248,8 +279,13 @@ class Checker:
         """Missing required columns, and columns that look like a schema field renamed or cut."""
         absent = [f for f in schema.fields if f.name not in raw]
         extra = [h for h in header if schema.field(h) is None]
+        # a corridor table is karvan's own format: a column that looks like one of its fields
+        # misspelt, left unread, would drop that field without a word (GMNS and other tools'
+        # tables have extra columns of their own: there only a name cut short or in another
+        # case is pointed out, as a warning)
+        own = schema.name.startswith("corridor/")
         for f in absent:
-            hint = _likely(f.name, extra)
+            hint = _likely(f.name, self._near.get(f.name, []))
             if f.required:
                 msg = f"{name}: has no column {f.name} (required)"
                 if hint:
@@ -261,8 +297,13 @@ class Checker:
                     if extra or header:
                         msg += f"; its columns are {format_ids(header, 12)}"
                 self.message(msg + ".", file=name, severity=f.severity, line=1, column=f.name)
-            elif hint and ("renamed or misspelt" not in hint or schema.name.startswith(
-                    "corridor/")):  # cut or case only (no guessing) where tables have extras
+            elif hint and own:
+                # said after the rules, unless a rule says it (with the rows that need it)
+                self._dropped[f.name] = (
+                    f"{name}: {hint}; as it is, the column is not read and every row is read "
+                    f"without {f.name} (if the column holds something else, give it a name "
+                    f"less like {f.name}).")
+            elif hint and "renamed or misspelt" not in hint:
                 self.message(f"{name}: {hint} (otherwise it is kept as an extra column and "
                              f"{f.name} is read as absent).", severity="warning", file=name)
             elif f.expected and n:
@@ -382,6 +423,7 @@ class Checker:
 
     def _range(self, f: Field, vals: np.ndarray, ok: np.ndarray, rows: _Rows, raw) -> None:
         unit = f" {f.unit}" if f.unit else ""
+        ok = ok.copy()  # values out of bounds are not also warned about as unusual
         checks = (
             (f.minimum, lambda v, b: v < b, "is below the minimum {b}{u}", "{n} must be >= {b}"),
             (f.exclusive_minimum, lambda v, b: v <= b, "is not above {b}{u}", "{n} must be > {b}"),
@@ -401,6 +443,8 @@ class Checker:
                         _fix(f, fix.format(n=f.name, b=_num(bound))))
                 self._rows(rows, idx, f.name, problem.format(b=_num(bound), u=unit), text,
                            raw[idx], f.severity)
+                if f.severity == "error":
+                    ok &= ~bad
         for bound, test, problem in ((f.warn_minimum, lambda v, b: v < b, "is below {b}{u}"),
                                      (f.warn_maximum, lambda v, b: v > b, "is above {b}{u}")):
             if bound is None:
@@ -468,8 +512,9 @@ class Checker:
         fix = rule.fix or f.fix
         if f.name not in out:
             if f.required:
+                self._dropped.pop(f.name, None)
                 k = int(when.sum())
-                hint = _likely(f.name, self._extra)
+                hint = _likely(f.name, self._near.get(f.name, []))
                 self.message(f"{rows.name}: has no column {f.name}, which {k} row"
                              f"{'s' if k != 1 else ''} need ({f.name} {rule.message}); "
                              f"{hint or fix or 'add the column'}.", file=rows.name)
@@ -616,6 +661,12 @@ class Checker:
                 break
             skip &= np.asarray([not (v is None or (isinstance(v, float) and np.isnan(v)))
                                 for v in c], dtype=bool)
+        srows = _Rows(src.name, src.lines, src.ids, src.id_label)
+        reported = self._reported(src.name)
+        if reported:  # a value already reported as wrong needs no row here
+            skip |= np.asarray([any((srows.line(i), srows.row_id(i), f) in reported
+                                    for f in cov.of_fields) for i in range(src.n_rows)],
+                               dtype=bool)
         need: dict[tuple, list[int]] = {}
         for i in np.flatnonzero(~skip):
             combo = []
@@ -637,7 +688,6 @@ class Checker:
                     break
             if not ok:
                 missing.append((combo, where))
-        srows = _Rows(src.name, src.lines, src.ids, src.id_label)
         for combo, where in missing:
             label = ", ".join(f"{f} {v}" for f, v in zip(cov.fields, combo, strict=False))
             ids = format_ids([srows.row_id(i) or f"line {srows.line(i)}" for i in where])
@@ -908,6 +958,33 @@ def _masks(n: int, k: int):
 
     for pos in combinations(range(n), k):
         yield tuple(i in pos for i in range(n))
+
+
+def _closeness(name: str, column: str) -> float:
+    """How much ``column`` looks like the field ``name``: 3 written in another case, 2 cut to
+    ten characters, else difflib's ratio where it is at least 0.75 (as :func:`_likely` takes
+    it), else 0."""
+    if column.lower() == name.lower():
+        return 3.0
+    if len(column) == DBF_NAME_LENGTH and name.startswith(column) \
+            and len(name) > DBF_NAME_LENGTH:
+        return 2.0
+    r = difflib.SequenceMatcher(None, column, name).ratio()
+    return r if r >= 0.75 else 0.0
+
+
+def _nearest(schema: Schema, extra: list[str]) -> dict[str, list[str]]:
+    """Each column of ``extra`` (not a field of ``schema``) under the field it looks most like,
+    the first such field on a tie; columns like none are left out. A column is thus hinted at
+    as one field only (``capacity_tp`` as ``capacity_tpy``, not also as ``capacity``), and not
+    at all where the field it is most like is present."""
+    out: dict[str, list[str]] = {}
+    for c in extra:
+        score, best = max(((_closeness(f.name, c), -k) for k, f in enumerate(schema.fields)),
+                          default=(0.0, 0))
+        if score > 0:
+            out.setdefault(schema.fields[-best].name, []).append(c)
+    return out
 
 
 def _likely(name: str, candidates: list[str]) -> str | None:
