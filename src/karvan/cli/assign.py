@@ -20,6 +20,10 @@ def validate(
 ) -> None:
     """Check a network (and its demand): is it valid, and can it be assigned as it is.
 
+    A folder with a table that only a corridor dataset has (commodity.csv, tariff.csv,
+    growth.csv, ...) is checked as a corridor dataset, every table at once, as ``karvan run
+    --data`` reads it.
+
     Exits with 0 when the input is valid (perhaps read leniently, perhaps not yet ready to
     assign: both are said), 2 when it is not.
 
@@ -31,9 +35,18 @@ def validate(
     from rich.table import Table
 
     from karvan.errors import InputError
-    from karvan.io.validate import validate_input
+    from karvan.io.validate import corridor_tables, validate_input
 
-    rep = validate_input(path, trips)
+    corridor = bool(corridor_tables(path))
+    if corridor:
+        from karvan.freight.corridor import validate_corridor
+
+        if trips is not None:
+            raise InputError(f"--trips: {path} is a corridor dataset, whose demand is its "
+                             "demand.csv; leave --trips out.")
+        rep = validate_corridor(path)
+    else:
+        rep = validate_input(path, trips)
     if rep.counts:
         out.print(str(path), highlight=False, soft_wrap=True)
         t = Table(show_header=False)
@@ -42,33 +55,26 @@ def validate(
         out.print(t)
     for w in rep.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    if corridor:  # with the errors: the notes say which checks wait for them to be fixed
+        for n in rep.notes:
+            out.print(f"note: {n}", highlight=False, soft_wrap=True)
     if rep.errors:
         raise InputError(rep.errors, str(path))
+    if corridor:
+        out.print(f"[green]valid corridor dataset[/]: {rep.counts['tables']} tables, "
+                  f"{rep.counts['demand rows']} demand rows" + (
+                      f" ({len(rep.warnings)} warnings above)" if rep.warnings else "")
+                  + f"; run it with karvan run --data {path}", highlight=False, soft_wrap=True)
+        return
     for n in rep.notes:
         out.print(f"note: {n}", highlight=False, soft_wrap=True)
-    corridor = path.is_dir() and (path / "commodity.csv").is_file() and (
-        path / "tariff.csv").is_file()
-    if corridor:
-        import warnings
-
-        from karvan.freight.corridor import load_corridor
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            data = load_corridor(path)
-        for w in caught:
-            console.print(f"[yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
-        out.print(f"[green]valid corridor dataset[/]: {len(data.tables)} tables, "
-                  f"{len(data.demand):,} demand rows; run it with karvan run --data {path}",
-                  highlight=False)
     kind = {"gmns": "GMNS", "tntp": "TNTP"}[rep.kind]
     out.print(f"[green]valid {kind}[/]" if rep.strictly_valid else
               f"[green]valid {kind}[/], read leniently ({len(rep.warnings)} warnings above)")
     if rep.ready:
         out.print("[green]ready to assign[/]" + (" with these defaults:" if rep.defaults else ""))
     else:
-        out.print("[yellow]not ready to assign[/]" + (" as a network" if corridor else "")
-                  + "; it needs:")
+        out.print("[yellow]not ready to assign[/]; it needs:")
         for n in rep.needs:
             out.print(f"  - {n}", highlight=False, soft_wrap=True)
         if rep.defaults:

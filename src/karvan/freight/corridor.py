@@ -14,11 +14,15 @@ import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError
+
+if TYPE_CHECKING:
+    from karvan.io.validate import ValidationReport
 
 #: scenario years a dataset supports: growth rates are not extrapolated further than this from
 #: the base year (back-casts before it, scenarios after it)
@@ -525,18 +529,88 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
     InputError
         Listing every problem with its file, line, id and the fix.
     """
+    folder = Path(folder) if folder is not None else builtin_corridor_folder()
+    checker, tables, config = _check_corridor(folder)
+    checker.raise_if_errors(str(folder))
+    for w in checker.warnings():
+        warnings.warn(f"{folder.name}: {w}", CorridorWarning, stacklevel=2)
+    return _corridor_data(folder, tables, config)
+
+
+def validate_corridor(folder: str | os.PathLike) -> ValidationReport:
+    """``karvan validate`` of a corridor dataset folder: every problem of every table at once,
+    as :func:`load_corridor` checks them, in a report rather than an error.
+
+    A check that needs a table free of errors (the generator's inputs against demand.csv,
+    od_estimate.csv against demand.csv) is left out while it has some, with a note that says
+    so. No plain GMNS advice: a corridor dataset is run with ``karvan run --data``, not
+    assigned as a network.
+
+    Raises
+    ------
+    InputError
+        When ``folder`` is not a folder.
+    """
+    from karvan.io.validate import ValidationReport
+
+    folder = Path(folder)
+    checker, tables, config = _check_corridor(folder)
+    rep = ValidationReport(folder, "corridor", checker.errors(), checker.warnings(),
+                           checker.notes())
+    for name, label in (("node", "nodes"), ("link", "links"), ("zone", "zones"),
+                        ("commodity", "commodities"), ("demand", "demand rows")):
+        if name in tables:
+            rep.counts[label] = f"{len(tables[name]):,}"
+    if "demand" in tables and "tonnes_per_year" in tables["demand"]:
+        t = np.nansum(tables["demand"]["tonnes_per_year"])
+        rep.counts["demand"] = f"{t / 1e6:,.2f} Mt/yr"
+    rep.counts["tables"] = f"{len(tables)}"
+    if rep.errors:
+        if (folder / "demand_inputs").is_dir():
+            rep.notes.append("demand_inputs/ was checked against its schemas only; its rows are "
+                             "checked against the other tables (zones, commodities, sources, "
+                             "observations) and demand.csv once the errors are fixed.")
+        return rep
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _corridor_data(folder, tables, config)
+        rep.warnings.extend(str(w.message) for w in caught)
+    except InputError as e:
+        rep.errors.extend(e.problems)
+    return rep
+
+
+def _check_corridor(folder: Path):
+    """Every table of ``folder`` against its schema and the others: the checker with every
+    problem found, the tables read and the config.
+
+    Raises
+    ------
+    InputError
+        When ``folder`` is not a folder.
+    """
     from karvan.io.gmns import normalise_config
     from karvan.schema import Checker, family_schemas
 
-    folder = Path(folder) if folder is not None else builtin_corridor_folder()
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder; a corridor dataset is a folder of CSV "
                          "tables (node.csv, link.csv, zone.csv, ...).")
     checker = Checker()
     tables = checker.folder(folder, family_schemas("corridor"))
-    checker.references(tables)
+    checker.references({k: t for k, t in tables.items() if k != "od_estimate"})
     if "od_estimate" in tables and "demand" in tables:
-        _check_od_estimate(checker, tables["od_estimate"], tables["demand"])
+        if checker.has_errors("demand.csv"):
+            checker.message("od_estimate.csv was not compared with demand.csv, which has "
+                            "errors; it is once they are fixed.", severity="note",
+                            file="od_estimate.csv")
+        else:
+            est = tables["od_estimate"]
+            for fk in est.schema.foreign_keys:  # to demand.csv
+                checker.foreign_key(est, fk.fields, tables.get(fk.resource, est),
+                                    fk.ref_fields, wildcard=fk.wildcard, severity=fk.severity,
+                                    fix=fk.fix)
+            _check_od_estimate(checker, tables["od_estimate"], tables["demand"])
     config: dict = {}
     if "config" in tables and len(tables["config"]):
         row = {k: v[0] for k, v in tables["config"].columns.items()}
@@ -552,9 +626,12 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
         _check_rules(checker, tables, name)
     _check_geography(checker, tables)
     _check_commodity_speeds(checker, tables)
-    checker.raise_if_errors(str(folder))
-    for w in checker.warnings():
-        warnings.warn(f"{folder.name}: {w}", CorridorWarning, stacklevel=2)
+    return checker, tables, config
+
+
+def _corridor_data(folder: Path, tables: dict, config: dict) -> CorridorData:
+    """The dataset of tables checked without error; the generator's inputs are checked here
+    (InputError), and a demand.csv that they would not build is warned about."""
     frames = {name: t.to_frame() for name, t in tables.items()}
     nodes = frames["node"].set_index("node_id", drop=True)
     links = frames["link"].set_index("link_id", drop=True)

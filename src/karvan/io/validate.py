@@ -1,5 +1,6 @@
 """``karvan validate`` as a library function: is a GMNS folder or TNTP file valid, and is it
-ready to assign? A structured report, never a traceback."""
+ready to assign? A structured report, never a traceback. A corridor dataset folder
+(:func:`corridor_tables`) is checked by :func:`karvan.freight.corridor.validate_corridor`."""
 
 from __future__ import annotations
 
@@ -18,14 +19,16 @@ class ValidationReport:
     Attributes
     ----------
     path, kind
-        The input and its format (``gmns`` or ``tntp``).
+        The input and its format (``gmns``, ``tntp`` or ``corridor``).
     errors
-        What makes the input unreadable (not valid GMNS or TNTP as karvan reads them).
+        What makes the input unreadable (not valid GMNS, TNTP or corridor dataset as karvan
+        reads them).
     warnings
         Departures from the format read leniently, each saying how.
     notes
         karvan's readings of what the format allows (a zone with several nodes connected
-        through a centroid, links out of use left out, units assumed).
+        through a centroid, links out of use left out, units assumed), and checks left out
+        until an error is fixed.
     needs
         What an assignment still needs that no default fills.
     defaults
@@ -59,6 +62,29 @@ class ValidationReport:
         return self.valid and not self.needs
 
 
+def corridor_tables(folder: str | os.PathLike) -> list[str]:
+    """The tables of ``folder`` that only a corridor dataset has (commodity.csv, tariff.csv,
+    growth.csv, ...: every table of the corridor schemas that GMNS does not define): a folder
+    with any of them is a corridor dataset, checked as one, whichever of its tables are
+    missing. Empty for a plain GMNS folder (or no folder).
+
+    Examples
+    --------
+    >>> from karvan.io.validate import corridor_tables
+    >>> from karvan.freight.corridor import builtin_corridor_folder
+    >>> corridor_tables(builtin_corridor_folder())[:3]
+    ['choice_parameter.csv', 'commodity.csv', 'demand_level.csv']
+    """
+    from karvan.schema import family_schemas
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    gmns = set(family_schemas("gmns"))
+    return [s.path or f"{name}.csv" for name, s in family_schemas("corridor").items()
+            if name not in gmns and (folder / (s.path or f"{name}.csv")).is_file()]
+
+
 def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = None
                    ) -> ValidationReport:
     """Check a GMNS folder or a TNTP ``_net`` file (or a folder holding one, as
@@ -68,10 +94,17 @@ def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = No
     Raises
     ------
     InputError
-        When ``path`` is neither a folder nor a ``.tntp`` file, or a folder of several TNTP
-        networks.
+        When ``path`` is neither a folder nor a ``.tntp`` file, a folder of several TNTP
+        networks, or a corridor dataset folder (:func:`corridor_tables`; plain GMNS advice
+        would be wrong for it: :func:`karvan.freight.corridor.validate_corridor` checks it).
     """
     path = Path(path)
+    corridor = corridor_tables(path)
+    if corridor:
+        raise InputError(f"{path} is a corridor dataset ({', '.join(corridor[:3])}"
+                         f"{', ...' if len(corridor) > 3 else ''}), not a plain GMNS folder: "
+                         "check it with karvan.freight.corridor.validate_corridor (`karvan "
+                         "validate` does).")
     if path.is_dir():
         from karvan.io.tntp import find_tntp_net
 

@@ -1,0 +1,144 @@
+"""``karvan validate`` on a corridor dataset folder: checked as a corridor dataset (as ``karvan
+run --data`` reads it), every problem of every table at once, and no plain GMNS advice."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from karvan.errors import InputError
+from karvan.freight.corridor import CorridorWarning, builtin_corridor_folder, load_corridor
+from karvan.io.validate import validate_input
+from tests.unit.test_cli import run
+
+CORRIDOR = builtin_corridor_folder()
+
+
+@pytest.fixture
+def corridor(tmp_path) -> Path:
+    """A copy of the built-in dataset that a test may break."""
+    return Path(shutil.copytree(CORRIDOR, tmp_path / "corridor"))
+
+
+def edit(path: Path, fn) -> None:
+    """Rewrite a CSV file through ``fn`` on its rows as dicts (header kept, in order)."""
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        header, rows = list(reader.fieldnames), list(reader)
+    header, rows = fn(header, rows)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, header, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def rename_column(path: Path, old: str, new: str) -> None:
+    edit(path, lambda h, rows: ([new if c == old else c for c in h],
+                                [{(new if k == old else k): v for k, v in r.items()}
+                                 for r in rows]))
+
+
+def test_the_intact_dataset_is_valid_without_plain_gmns_advice():
+    code, out = run("validate", CORRIDOR)
+    assert code == 0, out
+    assert out.rstrip().endswith(f"valid corridor dataset: 22 tables, 1,511 demand rows; run "
+                                 f"it with karvan run --data {CORRIDOR}")
+    assert "links │ 325 " in out and "demand │ 85.81 Mt/yr" in out
+    # every link has length_km: GMNS's length, capacity and use_definition do not apply
+    for wrong in ("no length", "rename it to capacity", "use_definition", "GMNS",
+                  "not ready to assign", "warning"):
+        assert wrong not in out
+
+
+@pytest.mark.parametrize("table", ["commodity.csv", "tariff.csv", "growth.csv"])
+def test_a_missing_required_table_is_an_error(corridor, table):
+    from karvan.io.validate import corridor_tables
+
+    (corridor / table).unlink()
+    assert table not in corridor_tables(corridor) and corridor_tables(corridor)
+    code, out = run("validate", corridor)
+    assert code == 2, out
+    assert f"error: {corridor}: {table} is missing from {corridor}." in out
+    assert "valid" not in out
+    with pytest.raises(InputError, match=f"{table} is missing"):
+        load_corridor(corridor)  # as karvan run --data refuses it
+
+
+def test_a_misspelt_capacity_header_is_one_error_naming_capacity_tpy(corridor):
+    rename_column(corridor / "link.csv", "capacity_tpy", "capacity_tp")
+    code, out = run("validate", corridor)
+    assert code == 2, out
+    assert out.count("looks like") == 1, out
+    assert ("link.csv: column 'capacity_tp' looks like capacity_tpy renamed or misspelt: "
+            "rename it to capacity_tpy; as it is, the column is not read") in out
+    assert "rename it to capacity " not in out and "rename it to capacity;" not in out
+    with pytest.raises(InputError, match="rename it to capacity_tpy"):
+        load_corridor(corridor)  # karvan run --data refuses it too
+
+
+def test_a_dropped_capacity_column_is_warned_about(corridor):
+    from karvan.freight.corridor import validate_corridor
+
+    edit(corridor / "link.csv", lambda h, rows: (
+        [c for c in h if c != "capacity_tpy"],
+        [{k: v for k, v in r.items() if k != "capacity_tpy"} for r in rows]))
+    with pytest.warns(CorridorWarning, match="link.csv: has no column capacity_tpy"):
+        load_corridor(corridor)
+    rep = validate_corridor(corridor)
+    assert rep.valid and any("has no column capacity_tpy" in w for w in rep.warnings)
+
+
+def break_everything(folder: Path) -> None:
+    """The walk-through's broken copy: in link.csv a blank from_node_id, a capacity of -5, a
+    repeated link_id, an unknown to_node_id, speed 'fast' and mode 'railway'; in demand.csv
+    tonnes of -100 and the commodity 'coal'."""
+    def links(h, rows):
+        rows[0]["from_node_id"] = ""
+        rows[1]["capacity_tpy"] = "-5"
+        rows[2]["link_id"] = rows[3]["link_id"]
+        rows[4]["to_node_id"] = "NOWHERE"
+        rows[5]["speed_kph"] = "fast"
+        rows[6]["mode"] = "railway"
+        return h, rows
+
+    def demand(h, rows):
+        rows[0]["tonnes_per_year"] = "-100"
+        rows[1]["commodity_id"] = "coal"
+        return h, rows
+
+    edit(folder / "link.csv", links)
+    edit(folder / "demand.csv", demand)
+
+
+def test_every_problem_of_every_table_in_one_report(corridor):
+    break_everything(corridor)
+    code, out = run("validate", corridor)
+    assert code == 2, out
+    assert f"error: {corridor}: 8 problems:" in out
+    for problem in (
+            "link.csv: from_node_id is blank on 1 row (line 2;",
+            "link.csv: capacity_tpy is not above 0 t/yr on 1 row (line 3;",
+            "link.csv: link_id repeats an earlier row on 1 row (line 5;",
+            "link.csv: to_node_id is not a node_id of node.csv on 1 row (line 6;",
+            "link.csv: speed_kph is not a number on 1 row (line 7;",
+            "link.csv: mode is not one of rail, road, sea, ferry, transfer, border on 1 row "
+            "(line 8;",
+            "demand.csv: tonnes_per_year is below the minimum 0 t/yr on 1 row (line 2: '-100')",
+            "demand.csv: commodity_id is not a commodity_id of commodity.csv on 1 row (line 3: "
+            "'coal')"):
+        assert problem in out, problem
+    # the user's column is named; no knock-on of a value already reported as wrong
+    assert "volume" not in out
+    assert "tariff.csv" not in out and "below 100" not in out
+    # a check that needs demand.csv free of errors is left out, and says so
+    assert "note: od_estimate.csv was not compared with demand.csv, which has errors" in out
+
+
+def test_validate_input_refers_a_corridor_folder_to_its_own_check(corridor):
+    with pytest.raises(InputError, match="is a corridor dataset .*corridor.validate_corridor"):
+        validate_input(corridor)
+    code, out = run("validate", corridor, "--trips", corridor / "demand.csv")
+    assert code == 2 and "leave --trips out" in out
