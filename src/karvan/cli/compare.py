@@ -12,32 +12,38 @@ from karvan.cli._app import app, out
 
 @app.command()
 def compare(
-    a: Annotated[str, typer.Argument(help="Run A: a run id, its unique start, a scenario name "
-                                          "(its latest run) or a results folder.")],
-    b: Annotated[str | None, typer.Argument(help="Run B, given the same way; without it, run "
-                                                 "A is compared with the reference of its own "
-                                                 "year in the store.")] = None,
+    run: Annotated[str, typer.Argument(help="A run: its id, its unique start, a scenario name "
+                                            "(its latest run) or a results folder. With RUN2, "
+                                            "the run the differences are taken from (RUN2 - "
+                                            "RUN); alone, the run compared with the reference "
+                                            "of its own year (RUN - reference).")],
+    run2: Annotated[str | None, typer.Argument(help="A second run, given the same way: the "
+                                                    "differences are RUN2 - RUN.")] = None,
     store: Annotated[Path, typer.Option(help="Run store to look ids and scenario names up "
                                              "in.")] = Path("results"),
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write the differences as CSV "
                                                                "here.")] = None,
     top: Annotated[int, typer.Option(help="Rows per table.")] = 10,
 ) -> None:
-    """Differences B - A of two scenario results: links, countries, borders, skims; with one run,
-    its differences from the reference of its own year (the first table says which)."""
+    """Differences RUN2 - RUN of two scenario results: links, countries, borders, skims, the
+    columns headed by scenario name; with one run, its differences from the reference of its
+    own year (the first table says which)."""
     from karvan.cli.tables import print_tables
     from karvan.io.atomic import atomic_folder
     from karvan.scenario.run import compare_runs, resolve_run
     from karvan.scenario.summary import comparison_tables
 
-    if b is None:
-        rb = resolve_run(a, store)
+    if run2 is None:
+        rb = resolve_run(run, store)
         diff = compare_runs(rb, store=store)
         ra = resolve_run(str(diff["reference"]["reference"].iloc[0]), store)
     else:
-        ra, rb = (resolve_run(x, store) for x in (a, b))
+        ra, rb = (resolve_run(x, store) for x in (run, run2))
         diff = compare_runs(ra, rb)
-    print_tables(comparison_tables(diff, ra.label, rb.label, top=top), out)
+    # the columns by scenario name; two runs of one scenario by their ids or folders
+    headings = next(((x, y) for x, y in ((ra.name, rb.name), (ra.label, rb.label)) if x != y),
+                    None)
+    print_tables(comparison_tables(diff, ra.label, rb.label, top=top, headings=headings), out)
     if out_dir is not None:
         with atomic_folder(out_dir) as tmp:
             for name, df in diff.items():

@@ -662,3 +662,26 @@ def reference_name(year: int, *, base_year: int = 2024) -> str:
     if year == base_year:
         return "baseline"
     return f"reference_{year}" if year > base_year else f"backcast_{year}"
+
+
+def separating_reference(a: str, a_year: int, b: str, b_year: int, *,
+                         base_year: int = 2024) -> str | None:
+    """The like-year reference to compare with so that a difference ``b - a`` of runs of two
+    years is separated into a scenario's own changes and the growth of demand: ``b``'s, unless
+    ``b`` is itself that reference, then ``a``'s; ``None`` where each run is the reference of
+    its own year (nothing but references to compare). Never one of the two runs.
+
+    Examples
+    --------
+    >>> separating_reference("baseline", 2024, "rasht_astara", 2028)
+    'reference_2028'
+    >>> separating_reference("rasht_astara", 2028, "baseline", 2024)
+    'reference_2028'
+    >>> separating_reference("reference_2030", 2030, "baseline", 2024) is None
+    True
+    """
+    for year in (b_year, a_year):
+        want = reference_name(year, base_year=base_year)
+        if want not in (a, b):
+            return want
+    return None

@@ -19,7 +19,7 @@ from karvan.freight.corridor import (
     CorridorWarning,
     builtin_corridor_folder,
     load_corridor,
-    reference_name,
+    separating_reference,
 )
 from karvan.io.atomic import atomic_write_text
 from karvan.report import geo, svg
@@ -174,9 +174,12 @@ def _comparisons(res: list[RunResults], reference: int | None, comparisons, lang
         for i, r in enumerate(res):
             y = r.manifest.get("scenario", {}).get("year")
             if out[i][0] is not None and y_ref is not None and y is not None and y != y_ref:
-                out[i] = (reference, label("other_year", lang).format(
+                want = separating_reference(res[reference].name, int(y_ref), r.name, int(y),
+                                            base_year=base_year)
+                out[i] = (reference, label("other_year" if want else "other_year_only",
+                                           lang).format(
                     ref=res[reference].name, ref_year=y_ref, years=abs(int(y) - int(y_ref)),
-                    want=reference_name(int(y), base_year=base_year)))
+                    want=want))
         return out
     if len(comparisons) != len(res):
         raise InputError(f"comparisons: {len(comparisons)} for {len(res)} runs.")
@@ -189,7 +192,7 @@ def _comparisons(res: list[RunResults], reference: int | None, comparisons, lang
         if c.reference not in names:
             raise InputError(f"comparisons name {c.reference!r}, which is not among the runs "
                              f"({', '.join(names)}).")
-        key = "like_year" if c.like_year else "other_year"
+        key = "like_year" if c.like_year else "other_year" if c.want else "other_year_only"
         out.append((names.index(c.reference), label(key, lang).format(
             ref=c.reference, ref_year=c.reference_year,
             years=abs(int(c.scenario_year) - int(c.reference_year)), want=c.want)))

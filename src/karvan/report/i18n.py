@@ -274,6 +274,15 @@ _LABELS: dict[str, tuple[str, str, str]] = {
                    "در برابر {ref} ({ref_year})، نه مرجعِ همان سال: تفاوت‌ها افزون بر "
                    "تغییرات خود سناریو، رشد تقاضا در {years} سال را نیز در بر دارد؛ برای "
                    "جدا کردن آن‌ها {want} را اجرا کنید."),
+    # as other_year where both runs are references: no third run separates the two
+    "other_year_only": ("Against {ref} ({ref_year}), not a like-year reference: the differences "
+                        "include {years} year(s) of demand growth as well as the scenario's own "
+                        "changes.",
+                        "Сравнение с {ref} ({ref_year}), а не с базовым расчётом того же года: "
+                        "разница включает рост спроса за {years} г. наряду с изменениями самого "
+                        "сценария.",
+                        "در برابر {ref} ({ref_year})، نه مرجعِ همان سال: تفاوت‌ها افزون بر "
+                        "تغییرات خود سناریو، رشد تقاضا در {years} سال را نیز در بر دارد."),
 }
 
 #: ISO 3166-1 alpha-2 (and karvan's XX high seas, XC Caspian) -> (en, ru, fa)

@@ -25,6 +25,7 @@ from karvan.errors import InputError, raise_by_source
 from karvan.freight.corridor import (
     CorridorData,
     reference_name,  # noqa: F401 (re-exported)
+    separating_reference,
 )
 from karvan.scenario.spec import Scenario, builtin_scenarios, load_scenario
 
@@ -143,18 +144,21 @@ def describe_comparison(a: str, a_year: int, b: str, b_year: int, *, base_year: 
                         ) -> Comparison:
     """What a difference B - A measures: B's own changes when A is of the same year, else those
     changes and the growth of demand between the two years (the note says which years, and
-    names B's like-year reference)."""
+    names the like-year reference that separates them: B's, or A's where B is itself the
+    reference of its year; none where both runs are references)."""
     want = reference_name(b_year, base_year=base_year)
     if a_year == b_year:
         what = "the like-year reference" if a == want else "a run of the same year"
         return Comparison(b, b_year, a, a_year, True,
                           f"{b} ({b_year}) against {a} ({a_year}), {what}: the difference is "
                           f"{b}'s own changes.", want)
+    # the reference that separates the two is never one of them (B may be A's year's)
+    want = separating_reference(a, a_year, b, b_year, base_year=base_year) or ""
     return Comparison(b, b_year, a, a_year, False,
                       f"{b} ({b_year}) against {a} ({a_year}), not a like-year reference: the "
                       f"difference includes {abs(b_year - a_year)} year(s) of demand growth as "
-                      f"well as the scenario's own changes; compare with {want} to separate them.",
-                      want)
+                      f"well as the scenario's own changes"
+                      + (f"; compare with {want} to separate them." if want else "."), want)
 
 
 def comparison_table(c: Comparison) -> pd.DataFrame:

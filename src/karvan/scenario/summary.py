@@ -232,7 +232,8 @@ COMPARISON = {"links": ("link_id", ["tonnes_tot", "utilization"]),
 
 
 def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
-                      top: int = 10) -> list[SummaryTable]:
+                      top: int = 10, headings: tuple[str, str] | None = None
+                      ) -> list[SummaryTable]:
     """The largest differences B - A per table of :func:`~karvan.scenario.run.compare_runs`,
     tonnes in Mt and money in M USD.
 
@@ -244,12 +245,18 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
         How runs A and B are named in the titles.
     top
         Rows per table.
+    headings
+        How runs A and B are named in the column headings (``tonnes_tot Mt baseline``);
+        default: as in the titles.
 
     Returns
     -------
     list of SummaryTable
         One per table with rows.
     """
+    ha, hb = headings or (a, b)
+    if ha == hb:  # a run compared with itself: its columns apart
+        ha, hb = "A", "B"
     out = []
     ref = diff.get("reference")
     if ref is not None and len(ref):
@@ -268,7 +275,7 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
             scale, unit, fmt = ((1.0, "", PCT) if c == "utilization" else
                                 (1e-6, " M USD", "{:,.1f}") if "usd" in c else
                                 (1e-6, " Mt", MT))
-            for side, label in (("a", "A"), ("b", "B"), ("diff", "diff")):
+            for side, label in (("a", ha), ("b", hb), ("diff", "diff")):
                 col = f"{c}{unit} {label}"
                 t[col] = rows[f"{c}_{side}"].to_numpy() * scale
                 formats[col] = fmt

@@ -1,0 +1,105 @@
+"""What the command line prints and writes around the model: compare's headings and advice,
+export's file names, run's first line, the run store's listing, removal and manifest display,
+the dataset option, assign's method check and manifest, and the tables' headers."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+from typer.testing import CliRunner
+
+from karvan.cli import app
+from karvan.scenario.reference import describe_comparison
+from karvan.store import RunStore
+from tests.unit.test_store import toy_manifest, toy_tables
+
+runner = CliRunner()
+
+
+def cli(*args, columns: int = 200, input: str | None = None) -> tuple[int, str]:
+    res = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": str(columns)},
+                        input=input)
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exc_info
+    return res.exit_code, res.output
+
+
+def header_cells(text: str, first: str) -> list[str]:
+    """The headers of the table whose first column is headed ``first``, each column's header
+    lines joined with '|'."""
+    lines = text.splitlines()
+    end = next(i for i, line in enumerate(lines) if re.match(rf"┃ {first}\s+┃", line))
+    start = end
+    while lines[start - 1].startswith("┃"):
+        start -= 1
+    rows = [[c.strip() for c in line.strip("┃").split("┃")] for line in lines[start:end + 1]]
+    return ["|".join(r[j] for r in rows if r[j]) for j in range(len(rows[0]))]
+
+
+def stored(tmp_path, *runs: tuple[str, int, float]) -> RunStore:
+    store = RunStore(tmp_path / "store")
+    for name, year, scale in runs:
+        man = toy_manifest(name)
+        man["scenario"]["year"] = year
+        store.save(toy_tables(scale), man)
+    return store
+
+
+def test_compare_heads_its_columns_with_the_scenarios_names(tmp_path):
+    # the headings were "tonnes_tot Mt A" and "... B"; with one run given, that run was in
+    # column B while the help called it "Run A"
+    store = stored(tmp_path, ("reference_2030", 2030, 1e6), ("alpha", 2030, 2e6))
+    code, text = cli("compare", "reference_2030", "alpha", "--store", store.root)
+    assert code == 0, text
+    assert header_cells(text, "border_id") == ["border_id", "tonnes_tot Mt reference_2030",
+                                               "tonnes_tot Mt alpha", "tonnes_tot Mt diff"]
+    assert "Mt A " not in text and "Mt B " not in text
+    # one run: it is compared with the reference of its year, which comes first (B - A)
+    code, one = cli("compare", "alpha", "--store", store.root)
+    assert code == 0, one
+    assert header_cells(one, "border_id") == header_cells(text, "border_id")
+    row = next(line for line in one.splitlines() if line.startswith("│ AZ-IR"))
+    assert [c.strip() for c in row.strip("│").split("│")] == ["AZ-IR", "2.00", "4.00", "2.00"]
+    # two runs of one scenario: by their run ids
+    store.save(toy_tables(3.0), {**toy_manifest("alpha")})
+    ids = list(store.list(scenario="alpha")["run_id"])
+    code, text = cli("compare", ids[0], ids[1], "--store", store.root, columns=400)
+    assert code == 0, text
+    assert header_cells(text, "border_id")[1:3] == [f"tonnes_tot Mt {i}" for i in ids]
+    code, text = cli("compare", "--help", columns=100)
+    assert "RUN2 - RUN" in text and "Run A" not in text
+
+
+def test_the_advice_of_another_year_never_names_one_of_the_two_runs(tmp_path):
+    # `compare rasht_astara baseline` said "compare with baseline to separate them"
+    c = describe_comparison("rasht_astara", 2028, "baseline", 2024)
+    assert "compare with reference_2028 to separate them" in c.note and c.want == \
+        "reference_2028"
+    c = describe_comparison("baseline", 2024, "rasht_astara", 2028)
+    assert "compare with reference_2028 to separate them" in c.note
+    # two references: no third run separates them
+    c = describe_comparison("reference_2030", 2030, "baseline", 2024)
+    assert "to separate them" not in c.note and c.want == ""
+    assert c.note.endswith("as well as the scenario's own changes.")
+    store = stored(tmp_path, ("alpha", 2030, 1.0), ("baseline", 2024, 1.0))
+    code, text = cli("compare", "alpha", "baseline", "--store", store.root)
+    assert code == 0, text
+    assert "compare with reference_2030 to separate them" in " ".join(text.split())
+
+
+def test_the_report_of_two_years_advises_the_like_year_reference():
+    # `karvan report rasht_astara baseline` said "run baseline to separate them"
+    from karvan.report.build import _comparisons
+
+    def res(name, year):
+        return SimpleNamespace(name=name, manifest={"scenario": {"name": name, "year": year}})
+
+    for lang in ("en", "ru", "fa"):
+        notes = _comparisons([res("rasht_astara", 2028), res("baseline", 2024)], 0, None, lang)
+        assert notes[0] == (None, "") and notes[1][0] == 0
+        assert "reference_2028" in notes[1][1] and "baseline" not in notes[1][1].replace(
+            "rasht_astara", "")
+    (_, note), = _comparisons([res("reference_2030", 2030), res("baseline", 2024)], 0, None,
+                              "en")[1:]
+    assert "reference_2030 (2030)" in note and "to separate them" not in note
+    assert "{" not in note
