@@ -417,6 +417,26 @@ def test_cli_export(run, tmp_path):
     assert r.exit_code == 2 and "not a karvan run folder" in r.output
 
 
+def test_a_geopackage_named_without_gpkg(run, tmp_path):
+    # `--out <name without .gpkg>` printed GDAL's warning six times, each naming the
+    # temporary file; the command adds the extension and says so, the writer warns once
+    r = CliRunner().invoke(app, ["export", str(run), "--format", "gpkg", "--out",
+                                 str(tmp_path / "exp")], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "exp.gpkg").is_file() and not (tmp_path / "exp").exists()
+    assert f"{tmp_path / 'exp'} has no .gpkg extension" in r.output
+    assert f"written as {tmp_path / 'exp.gpkg'}" in r.output and ".tmp-" not in r.output
+    assert export_run(run, "gpkg", tmp_path / "b.GPKG")["gpkg"] == tmp_path / "b.GPKG"
+    with pytest.warns(RuntimeWarning) as caught:
+        write_geopackage(run, tmp_path / "plain")
+    assert [str(w.message) for w in caught] == [
+        f"{tmp_path / 'plain'}: a GeoPackage's name should end in .gpkg (the GeoPackage "
+        "standard; GDAL and QGIS go by it)."]
+    with contextlib.closing(sqlite3.connect(tmp_path / "plain")) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")}
+    assert tables >= set(LAYERS)
+
+
 def _qgis_python() -> str | None:
     """A Python that imports QGIS's bindings (Debian's python3-qgis), if there is one."""
     for exe in ("/usr/bin/python3", shutil.which("python3")):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from karvan.cli._app import app, out
+from karvan.cli._app import app, console, out
 
 
 @app.command("export")
@@ -21,7 +21,8 @@ def export(
     out_path: Annotated[Path | None, typer.Option("--out", "-o",
                                                   help="File (gpkg, omx) or folder (gmns, all) "
                                                        "to write; default: inside the run "
-                                                       "folder.")] = None,
+                                                       "folder. A GeoPackage's name gets "
+                                                       ".gpkg if it has not.")] = None,
     store: Annotated[Path, typer.Option(help="Run store to look ids and scenario names up "
                                              "in.")] = Path("results"),
 ) -> None:
@@ -39,5 +40,9 @@ def export(
     if fmt not in FORMATS:  # before looking the run up: the cheaper mistake first
         raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     done = export_run(run, fmt, out_path, store=store)
+    if fmt == "gpkg" and out_path is not None and done["gpkg"] != out_path:
+        console.print(f"[yellow]note:[/] {out_path} has no .gpkg extension, which the "
+                      f"GeoPackage standard, GDAL and QGIS expect: written as {done['gpkg']}.",
+                      highlight=False, soft_wrap=True)
     for f, p in done.items():
         out.print(f"{f:5} {p}", highlight=False, soft_wrap=True)

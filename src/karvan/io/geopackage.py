@@ -200,6 +200,7 @@ def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike
         A run (:class:`RunRecord`) or a folder written by ``karvan run``.
     path
         The file to write; default ``<run folder>/run.gpkg``. An existing file is replaced.
+        A name without the ``.gpkg`` extension is written as given, with a warning.
     data
         The corridor dataset the run was made from (a ``CorridorData``); default: read the
         folder named in the manifest.
@@ -225,7 +226,15 @@ def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike
         "transfers": qgis_styles.borders_qml(layers["transfers"]["tonnes_tot"]),
         "nodes": qgis_styles.nodes_qml(),
     }
-    with atomic_file(target) as tmp:
+    if target.suffix.lower() != ".gpkg":
+        # once, naming the file asked for: GDAL's own warning comes once per layer and names
+        # the temporary file it is written to
+        warnings.warn(f"{target}: a GeoPackage's name should end in .gpkg (the GeoPackage "
+                      "standard; GDAL and QGIS go by it).", RuntimeWarning, stacklevel=2)
+    with atomic_file(target) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                message=r".*(non conformant file extension|filename extension "
+                                        r"should be 'gpkg')")
         for name in LAYERS:
             layers[name].to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
                                  geometry_type=GEOMETRY_TYPES[name])

@@ -103,7 +103,8 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
         ``gpkg``, ``omx``, ``gmns`` or ``all``.
     out
         The file (gpkg, omx) or folder (gmns) for one format, or the folder for ``all``
-        (``run.gpkg``, ``run.omx``, ``gmns/``); default: inside the run folder.
+        (``run.gpkg``, ``run.omx``, ``gmns/``); default: inside the run folder. A GeoPackage's
+        name without ``.gpkg`` gets it (the path returned says so).
     overwrite
         Replace an existing GMNS folder.
     store
@@ -133,6 +134,9 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
         default = {"gpkg": rec.path / "run.gpkg", "omx": rec.path / "run.omx",
                    "gmns": rec.path / "gmns"}[fmt]
         targets = {fmt: Path(out) if out is not None else default}
+        if fmt == "gpkg" and targets[fmt].suffix.lower() != ".gpkg":
+            # the GeoPackage standard's extension, which GDAL and QGIS go by
+            targets[fmt] = targets[fmt].with_name(f"{targets[fmt].name}.gpkg")
     done = {}
     for f, target in targets.items():
         if f == "gpkg":
