@@ -103,3 +103,22 @@ def test_the_report_of_two_years_advises_the_like_year_reference():
                               "en")[1:]
     assert "reference_2030 (2030)" in note and "to separate them" not in note
     assert "{" not in note
+
+
+def test_run_says_at_once_what_it_runs(tmp_path, monkeypatch):
+    # nothing was printed before the first scenario finished (15 to 35 s)
+    import karvan.scenario.batch as batch
+    from karvan.errors import InputError
+
+    def stop(*args, **kwargs):
+        raise InputError("stopped before the runs")
+
+    monkeypatch.setattr(batch, "run_scenarios", stop)
+    base = ["--out", tmp_path / "r", "--no-report", "--no-gpkg", "--no-lp"]
+    code, text = cli("run", "baseline", "rasht_astara", "--jobs", "2", *base)
+    assert code == 2 and "stopped before the runs" in text
+    assert text.index("running 2 scenarios on 2 processes") < text.index("stopped")
+    code, text = cli("run", "baseline", "rasht_astara", "--jobs", "1", *base)
+    assert "running 2 scenarios one after another" in text
+    code, text = cli("run", "baseline", "--quiet", *base)
+    assert code == 2 and "running" not in text

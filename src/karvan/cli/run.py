@@ -101,6 +101,16 @@ def run(
     if clash:
         raise InputError(f"scenario name 'runs' would overwrite the run store's runs folder "
                          f"in {out_dir}; rename the scenario or give --store elsewhere.")
+    workers = max(1, min(jobs if jobs is not None else usable_cpus(), len(specs)))
+    if not quiet:  # at once: the first scenario takes a while to finish
+        n = len(specs)
+        refs = ", ".join(s.name for s in specs if s.name in added)
+        console.print(
+            f"running {n} scenario{'s' * (n != 1)}"
+            + (f" on {workers} processes" if workers > 1 else
+               " one after another" if n > 1 else "")
+            + (f"; added for the comparisons, as the references of their years: {refs}"
+               if added else ""), highlight=False, soft_wrap=True)
     # the choice model's parameters, read once for every run
     model = corridor_choice(dataset) if choice == "logit" and all(
         dataset.folder is not None and (dataset.folder / f).exists()
@@ -130,7 +140,7 @@ def run(
     with sigterm_raises():
         try:
             runs = run_scenarios(dataset, specs, out_dir=out_dir, store_dir=store_dir,
-                                 jobs=jobs if jobs is not None else usable_cpus(), gpkg=gpkg,
+                                 jobs=workers, gpkg=gpkg,
                                  no_lp=added, done=done, progress=say, lp=lp, choice=choice,
                                  choice_parameters=model, **equilibrium)
         finally:
