@@ -122,3 +122,21 @@ def test_run_says_at_once_what_it_runs(tmp_path, monkeypatch):
     assert "running 2 scenarios one after another" in text
     code, text = cli("run", "baseline", "--quiet", *base)
     assert code == 2 and "running" not in text
+
+
+def test_runs_list_is_in_the_order_saved_and_says_so(tmp_path):
+    # the help said "oldest first"; a batch commits its runs in the order of its scenarios,
+    # whichever finished first, and a scenario name names the last of its runs listed
+    from karvan.store import stage_run
+
+    store = RunStore(tmp_path / "store")
+    first = stage_run(store.runs_dir, toy_tables(1), toy_manifest("alpha"))
+    second = stage_run(store.runs_dir, toy_tables(2), toy_manifest("alpha"))
+    assert first.manifest["created"] < second.manifest["created"]
+    ids = [store.commit(second), store.commit(first)]
+    assert list(store.list()["run_id"]) == ids
+    assert store.resolve("alpha").run_id == ids[-1]
+    code, text = cli("runs", "list", "--help", columns=100)
+    text = " ".join(text.split())
+    assert "oldest first" not in text
+    assert "in the order they were saved" in text and "need not rise" in text

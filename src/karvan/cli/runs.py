@@ -37,7 +37,13 @@ def runs_list(
     store: StoreOption = Path("results"),
     scenario: Annotated[str | None, typer.Option(help="Only runs of this scenario.")] = None,
 ) -> None:
-    """List the stored runs, oldest first."""
+    """List the stored runs in the order they were saved, the newest last.
+
+    A ``karvan run`` of several scenarios saves its runs in the order of its scenarios,
+    whichever finished first, so that the list is the same however many processes ran them;
+    its runs' ``created`` times (when each finished) need not rise down the list. A scenario
+    name given to ``compare``, ``report`` or ``export`` names the last of its runs here.
+    """
     import pandas as pd
     from rich import box
     from rich.measure import Measurement

@@ -120,8 +120,8 @@ def delete(path: Path, run_ids: Iterable[str]) -> int:
 
 def select(path: Path, *, run_id: str | None = None, prefix: str | None = None,
            scenario: str | None = None) -> list[dict]:
-    """Rows in order of creation, optionally one id, ids starting with ``prefix`` or one
-    scenario; ``summary`` parsed from JSON."""
+    """Rows in the order they were inserted (not of ``created``), optionally one id, ids
+    starting with ``prefix`` or one scenario; ``summary`` parsed from JSON."""
     where, args = [], []
     if run_id is not None:
         where.append("run_id = ?")

@@ -433,9 +433,10 @@ class RunStore:
     # -- reading -------------------------------------------------------------------------------
 
     def list(self, *, scenario: str | None = None) -> pd.DataFrame:
-        """The stored runs, oldest first: ``run_id, scenario, title, year, created,
-        karvan_version, status, summary`` (a dict) and ``path`` (absolute). Rows whose folder is
-        missing are left out."""
+        """The stored runs in the order they were committed, the newest last (a batch's in the
+        order of its scenarios: their ``created`` times need not rise): ``run_id, scenario,
+        title, year, created, karvan_version, status, summary`` (a dict) and ``path``
+        (absolute). Rows whose folder is missing are left out."""
         rows = [r for r in catalog.select(self.catalog_path, scenario=scenario)
                 if (self.root / r["path"]).is_dir()]
         df = pd.DataFrame(rows, columns=list(catalog.COLUMNS))
