@@ -140,3 +140,15 @@ def test_runs_list_is_in_the_order_saved_and_says_so(tmp_path):
     text = " ".join(text.split())
     assert "oldest first" not in text
     assert "in the order they were saved" in text and "need not rise" in text
+
+
+def test_data_commands_take_data_as_every_other_command_does():
+    # `karvan data build-demand --data DIR` said "No such option: --data"
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    folder = builtin_corridor_folder()
+    for option in ("--data", "--folder"):  # --folder still works, for scripts
+        code, text = cli("data", "build-demand", option, folder, "--check")
+        assert code == 0 and "as the inputs give it" in text, text
+    code, text = cli("data", "sources", "--data", folder)
+    assert code == 0 and "sources of" in text

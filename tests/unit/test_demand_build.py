@@ -180,7 +180,7 @@ def test_a_demand_table_the_inputs_no_longer_build_is_warned_about_at_load(datas
         data = load_corridor(dataset)
     msg = str(w[0].message)
     assert "fertilisers_chemicals" in msg and "Z_RU_" in msg
-    assert f"karvan data build-demand --folder {dataset}" in msg
+    assert f"karvan data build-demand --data {dataset}" in msg
     # the run still uses demand.csv as it is
     shipped = pd.read_csv(builtin_corridor_folder() / "demand.csv")
     assert data.tables["demand"]["tonnes_per_year"].sum() == shipped["tonnes_per_year"].sum()

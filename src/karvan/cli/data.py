@@ -13,10 +13,17 @@ data_app = typer.Typer(help="The built-in corridor dataset.", no_args_is_help=Tr
 app.add_typer(data_app, name="data")
 
 
+def _data_option(text: str):
+    """``--data DIR``, as every other command names a dataset folder; ``--folder``, its former
+    name, still works."""
+    return typer.Option("--data", "--folder", help=f"{text} --folder: the same (its former "
+                                                   "name).")
+
+
 @data_app.command("sources")
 def data_sources(
-    folder: Annotated[Path | None, typer.Option(help="A corridor dataset folder "
-                                                     "(default: built in).")] = None,
+    folder: Annotated[Path | None, _data_option("A corridor dataset folder (default: built "
+                                                "in).")] = None,
     full: Annotated[bool, typer.Option(help="Show every column.")] = False,
 ) -> None:
     """List the sources of the dataset, with how many rows of each table cite them."""
@@ -50,9 +57,9 @@ def data_sources(
 
 @data_app.command("build-demand")
 def data_build_demand(
-    folder: Annotated[Path | None, typer.Option(help="A corridor dataset folder whose "
-                                                     "demand_inputs/ are read (default: built "
-                                                     "in).")] = None,
+    folder: Annotated[Path | None, _data_option("A corridor dataset folder whose "
+                                                "demand_inputs/ are read (default: built "
+                                                "in).")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of the "
                                                                 "folder's demand.csv.")] = None,
     check: Annotated[bool, typer.Option(help="Write nothing; exit 1 if demand.csv differs from "
@@ -89,9 +96,9 @@ def data_build_demand(
 
 @data_app.command("demand-tables")
 def data_demand_tables(
-    folder: Annotated[Path | None, typer.Option(help="A corridor dataset folder whose "
-                                                     "demand_inputs/ are read (default: built "
-                                                     "in).")] = None,
+    folder: Annotated[Path | None, _data_option("A corridor dataset folder whose "
+                                                "demand_inputs/ are read (default: built "
+                                                "in).")] = None,
 ) -> None:
     """Print the demand's tables (flows, totals by country pair and commodity) as Markdown,
     as docs/dataset.md shows them for the built-in dataset."""

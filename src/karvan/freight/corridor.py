@@ -435,7 +435,7 @@ def _warn_stale_demand(folder: Path, inputs, demand: pd.DataFrame,
         f"{diff['from_inputs'].sum() / 1e6:,.3f} Mt in those cells). The run uses demand.csv"
         + (" as od_estimate.csv estimated it" if estimated else "") + ". "
         "If the inputs were edited, rebuild it with `karvan data build-demand"
-        f"{'' if folder == builtin_corridor_folder() else f' --folder {folder}'}`"
+        f"{'' if folder == builtin_corridor_folder() else f' --data {folder}'}`"
         + (" and estimate it again (`karvan calibrate --write`), or delete od_estimate.csv"
            if estimated else "")
         + "; if demand.csv was edited on purpose, the inputs (and the trade rows of the "
