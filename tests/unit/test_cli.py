@@ -295,7 +295,7 @@ def no_demand(folder: Path) -> str:
 
 
 def bad_method(folder: Path) -> str:
-    return "unknown method 'xyz'; use one of aon, msa, fw, cfw, bfw"
+    return "unknown --method 'xyz'; use one of aon, msa, fw, cfw, bfw, algorithm-b or sue"
 
 
 @pytest.mark.parametrize("spoil", [break_network, unknown_zone, no_path, no_demand, bad_method])

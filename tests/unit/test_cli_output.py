@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from karvan.cli import app
 from karvan.scenario.reference import describe_comparison
 from karvan.store import RunStore
+from tests.unit.test_cli import SMALL
+from tests.unit.test_cli import run as run_cli
 from tests.unit.test_store import toy_manifest, toy_tables
 
 runner = CliRunner()
@@ -152,3 +154,13 @@ def test_data_commands_take_data_as_every_other_command_does():
         assert code == 0 and "as the inputs give it" in text, text
     code, text = cli("data", "sources", "--data", folder)
     assert code == 0 and "sources of" in text
+
+
+def test_assign_refuses_an_unknown_method_first_and_lists_every_method(tmp_path):
+    # a progress bar ("foo gmns_small 0:00:00") was drawn before the error, whose list of
+    # methods had no sue
+    code, text = run_cli("assign", SMALL, "--method", "foo", "--out", tmp_path / "a")
+    assert code == 2
+    assert text.strip() == ("error: unknown --method 'foo'; use one of aon, msa, fw, cfw, bfw, "
+                            "algorithm-b or sue (stochastic user equilibrium, with --theta).")
+    assert not (tmp_path / "a").exists()

@@ -123,14 +123,22 @@ def assign(
 
     Raises
     ------
+    InputError
+        An unknown ``--method``, before anything is read.
     typer.Exit
         With 1 when the equilibrium did not reach the gap.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     import karvan
+    from karvan.assign import METHODS
     from karvan.cli._assign_run import read_with_notes, solve_and_write, summary
+    from karvan.errors import InputError
 
+    if method not in (*METHODS, "sue"):  # before reading or drawing anything
+        raise InputError(f"unknown --method {method!r}; use one of "
+                         f"{', '.join(METHODS)} or sue (stochastic user "
+                         "equilibrium, with --theta).")
     prob, notes = read_with_notes(network, trips, toll_factor, distance_factor,
                                   capacity_per_lane)
     for n in notes:
