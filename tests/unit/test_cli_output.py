@@ -4,9 +4,13 @@ the dataset option, assign's method check and manifest, and the tables' headers.
 
 from __future__ import annotations
 
+import io
 import re
 from types import SimpleNamespace
 
+import numpy as np
+import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from karvan.cli import app
@@ -144,6 +148,24 @@ def test_runs_list_is_in_the_order_saved_and_says_so(tmp_path):
     assert "in the order they were saved" in text and "need not rise" in text
 
 
+def test_runs_show_prints_nested_settings_by_name(tmp_path):
+    # settings.choice_parameters printed as a Python dict over dozens of lines
+    store = RunStore(tmp_path / "store")
+    rid = store.save(toy_tables(1), toy_manifest(
+        "alpha", settings={"lp": True, "theta_per_h": {"grain": 0.0075729, "metals": 0.02},
+                           "choice_parameters": {"model": "nested logit",
+                                                 "nest_scale": {"instc": 1.0}}}))
+    code, text = cli("runs", "show", rid, "--store", store.root)
+    assert code == 0, text
+    rows = {c[0]: c[1] for c in ([x.strip() for x in line.strip("│").split("│")]
+                                 for line in text.splitlines() if line.count("│") == 3)}
+    assert rows["settings.theta_per_h"] == "grain=0.0075729, metals=0.02"
+    assert rows["settings.choice_parameters.model"] == "nested logit"
+    assert rows["settings.choice_parameters.nest_scale"] == "instc=1"
+    assert rows["settings.lp"] == "yes"
+    assert "{" not in text and "'" not in text
+
+
 def test_data_commands_take_data_as_every_other_command_does():
     # `karvan data build-demand --data DIR` said "No such option: --data"
     from karvan.freight.corridor import builtin_corridor_folder
@@ -164,3 +186,48 @@ def test_assign_refuses_an_unknown_method_first_and_lists_every_method(tmp_path)
     assert text.strip() == ("error: unknown --method 'foo'; use one of aon, msa, fw, cfw, bfw, "
                             "algorithm-b or sue (stochastic user equilibrium, with --theta).")
     assert not (tmp_path / "a").exists()
+
+
+def test_number_headers_break_after_underscores_not_inside_words():
+    # at 120 columns the scenario names broke mid-word (baseli|ne, south_|caucas|us_unb|locked)
+    from rich.console import Console
+
+    from karvan.cli.tables import header_pieces, print_tables
+    from karvan.scenario.summary import SummaryTable
+
+    names = ["baseline", "rasht_astara", "baku_astara_15mt", "south_caucasus_unblocked",
+             "iran_disrupted", "combined_2030", "reference_2030", "reference_2026",
+             "reference_2028"]
+    borders = ["KZ-RU_PETROPAVLOVSK", "RU-AZ_SAMUR", "AZ-GE_RED_BRIDGE"]
+    bt = pd.DataFrame({"border": borders, **{n: np.array([15.61, 11.76, 3.2]) for n in names}})
+    buf = io.StringIO()
+    print_tables([SummaryTable("Border crossings", bt, {n: "{:,.2f}" for n in names})],
+                 Console(file=buf, width=120))
+    text = buf.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 120
+    heads = dict(zip(["border", *names], header_cells(text, "border"), strict=True))
+    whole = [n for n in names
+             if heads[n].split("|") == [p for w in header_pieces(n) for p in w]
+             or heads[n] == n]
+    # every header whose pieces fit is broken only after its underscores: all but the last
+    # two of the three longest (reference_YYYY) here, the shortest first
+    assert {"baseline", "rasht_astara", "south_caucasus_unblocked", "iran_disrupted",
+            "combined_2030"} <= set(whole) and len(whole) >= 7, heads
+    assert all(heads[n].replace("|", "") == n for n in names)
+    # and where a table fits, headers are as they were
+    buf = io.StringIO()
+    print_tables([SummaryTable("Border crossings", bt[["border", *names[:3]]], {})],
+                 Console(file=buf, width=120))
+    assert header_cells(buf.getvalue(), "border")[1:] == names[:3]
+
+
+@pytest.mark.parametrize(("header", "width", "lines"), [
+    ("south_caucasus_unblocked", 10, ["south_", "caucasus_", "unblocked"]),
+    ("south_caucasus_unblocked", 15, ["south_caucasus_", "unblocked"]),
+    ("tonnes_tot Mt reference_2030", 13, ["tonnes_tot Mt", "reference_", "2030"]),
+    ("reference_2030", 6, ["refere", "nce_", "2030"]),
+])
+def test_wrap_header(header, width, lines):
+    from karvan.cli.tables import wrap_header
+
+    assert wrap_header(header, width).split("\n") == lines

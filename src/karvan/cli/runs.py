@@ -113,8 +113,7 @@ def runs_show(
         rows.append(("inputs", f"{inputs.get('dataset')} "
                                f"({len(inputs.get('sha256_16') or {})} files hashed)"))
     for key in ("settings", "convergence", "summary"):
-        for k, v in (m.get(key) or {}).items():
-            rows.append((f"{key}.{k}", f"{v:.6g}" if isinstance(v, float) else str(v)))
+        rows += manifest_rows(key, m.get(key) or {})
     for k, v in rows:
         t.add_row(k, v)
     out.print(t)
@@ -129,6 +128,45 @@ def runs_show(
         else:
             tt.add_row(name, "missing", "-")
     out.print(tt)
+
+
+def _scalar(v: object) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def manifest_rows(key: str, value: object) -> list[tuple[str, str]]:
+    """Rows (name, text) that show a manifest entry readably: a mapping of mappings by dotted
+    names, a mapping of plain values or a list of them on one row (``name=value, ...``), a
+    list of mappings one row per item (``key[i]``); numbers to six digits.
+
+    >>> rows = manifest_rows("settings", {"lp": True, "theta": {"grain": 0.1234567, "oil": 2},
+    ...                                   "sets": {"rail": {"max": 6}}, "ids": ["a", "b"],
+    ...                                   "shares": [{"od": "RU-IN", "share": 0.5}]})
+    >>> for row in rows:
+    ...     print(*row)
+    settings.lp yes
+    settings.theta grain=0.123457, oil=2
+    settings.sets.rail max=6
+    settings.ids a, b
+    settings.shares[0] od=RU-IN, share=0.5
+    """
+    if isinstance(value, dict):
+        if value and all(not isinstance(v, dict | list) for v in value.values()):
+            if "." in key:  # a mapping of plain values below the top: one row
+                return [(key, ", ".join(f"{k}={_scalar(v)}" for k, v in value.items()))]
+        out = []
+        for k, v in value.items():
+            out += manifest_rows(f"{key}.{k}", v)
+        return out
+    if isinstance(value, list):
+        if value and all(isinstance(v, dict) for v in value):
+            return [row for i, v in enumerate(value) for row in manifest_rows(f"{key}[{i}]", v)]
+        return [(key, ", ".join(_scalar(v) for v in value) if value else "none")]
+    return [(key, _scalar(value))]
 
 
 @runs_app.command("rm")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -35,8 +36,9 @@ def print_tables(tables: Iterable[SummaryTable], console: Console) -> None:
     Ids and names are never cut short: a text column up to ``TEXT_WIDTH`` characters keeps its
     widest value on one line (three families cut to ``sea_sue…`` could not be told apart), wider
     text wraps. Where the table is wider than the console, the number columns share what is
-    left (:func:`number_widths`) and their headers (scenario names) fold onto more lines; where
-    not even the numbers fit, the table is printed wider than the console, whole.
+    left (:func:`number_widths`) and their headers (scenario names) fold onto more lines, at
+    spaces and after underscores where they can (:func:`wrap_header`); where not even the
+    numbers fit, the table is printed wider than the console, whole.
     """
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
     from rich.cells import cell_len
@@ -62,7 +64,8 @@ def print_tables(tables: Iterable[SummaryTable], console: Console) -> None:
             if c in keys:  # ids and names: whole, on one line
                 t.add_column(str(c), no_wrap=True, min_width=widest[c] or None)
             elif c in numeric:
-                t.add_column(str(c), justify="right", overflow="fold", width=fixed[c])
+                head = str(c) if fixed[c] is None else wrap_header(str(c), fixed[c])
+                t.add_column(head, justify="right", overflow="fold", width=fixed[c])
             else:
                 t.add_column(str(c), overflow="fold")
         for r in rows:
@@ -82,16 +85,59 @@ def print_whole(table: Table, console: Console) -> None:
     console.print(table, crop=False)
 
 
+def header_pieces(header: str) -> list[list[str]]:
+    """The words of a header, each cut after its underscores: where a header may break.
+
+    >>> header_pieces("tonnes_tot Mt reference_2030")
+    [['tonnes_', 'tot'], ['Mt'], ['reference_', '2030']]
+    """
+    return [re.findall(r"[^_]*_+|[^_]+", w) for w in header.split()]
+
+
+def wrap_header(header: str, width: int) -> str:
+    r"""``header`` on lines of at most ``width`` characters, broken at spaces and after
+    underscores (``south_caucasus_`` / ``unblocked``); a piece longer than ``width`` is cut.
+
+    >>> wrap_header("south_caucasus_unblocked", 10)
+    'south_\ncaucasus_\nunblocked'
+    >>> wrap_header("tonnes_tot Mt baseline", 10)
+    'tonnes_tot\nMt\nbaseline'
+    """
+    from rich.cells import cell_len
+
+    lines = [""]
+    for word in header_pieces(header):
+        for k, piece in enumerate(word):
+            glue = " " if k == 0 and lines[-1] else ""
+            if cell_len(lines[-1] + glue + piece) <= width:
+                lines[-1] += glue + piece
+                continue
+            if lines[-1]:
+                lines.append("")
+            while cell_len(piece) > width:  # no break in it: cut
+                lines[-1] = piece[:width]
+                lines.append("")
+                piece = piece[width:]
+            lines[-1] = piece
+    return "\n".join(x for x in lines if x)
+
+
 def number_widths(columns: list[tuple[str, int]], room: int) -> list[int | None]:
     """Widths of number columns (header, widest value) that share ``room`` characters: none
     where they fit as they are; else each at least its widest value and, where there is room
-    for it, its header's longest word, the rest shared evenly up to each header's length; the
-    widest values where not even they fit (the table is then wider than ``room``).
+    for it, its header's longest piece (a word, cut after its underscores:
+    :func:`header_pieces`), the rest shared evenly up to each header's length; where not every
+    header's longest piece fits, as many as fit, the shortest first; the widest values where
+    not even they fit (the table is then wider than ``room``).
 
     >>> number_widths([("baseline", 5), ("reference_2030", 5)], 40)
     [None, None]
     >>> number_widths([("baseline", 5), ("reference_2030", 5), ("LP unserved Mt", 4)], 25)
     [8, 8, 8]
+    >>> number_widths([("baseline", 5), ("reference_2030", 5)], 17)
+    [8, 9]
+    >>> number_widths([("baseline", 5), ("south_caucasus_unblocked", 5)], 14)
+    [8, 6]
     >>> number_widths([("baseline", 5), ("reference_2030", 5)], 6)
     [5, 5]
     """
@@ -101,10 +147,17 @@ def number_widths(columns: list[tuple[str, int]], room: int) -> list[int | None]
     if sum(natural) <= room:
         return [None] * len(columns)
     values = [w for _, w in columns]
-    words = [max([w] + [cell_len(x) for x in h.split()]) for h, w in columns]
-    floor = words if sum(words) <= room else values
-    if sum(floor) > room:
+    if sum(values) > room:
         return values
+    words = [max([w] + [cell_len(p) for word in header_pieces(h) for p in word])
+             for h, w in columns]
+    floor = list(values)
+    spare = room - sum(values)
+    # each header's longest piece whole, the cheapest first, as far as the room goes
+    for i in sorted(range(len(columns)), key=lambda i: words[i] - values[i]):
+        if words[i] - values[i] <= spare:
+            spare -= words[i] - values[i]
+            floor[i] = words[i]
     level = max(floor)
     while level < max(natural) and sum(min(n, max(f, level + 1))
                                        for n, f in zip(natural, floor, strict=True)) <= room:
