@@ -5,6 +5,7 @@ the dataset option, assign's method check and manifest, and the tables' headers.
 from __future__ import annotations
 
 import io
+import json
 import re
 from types import SimpleNamespace
 
@@ -186,6 +187,22 @@ def test_assign_refuses_an_unknown_method_first_and_lists_every_method(tmp_path)
     assert text.strip() == ("error: unknown --method 'foo'; use one of aon, msa, fw, cfw, bfw, "
                             "algorithm-b or sue (stochastic user equilibrium, with --theta).")
     assert not (tmp_path / "a").exists()
+
+
+def test_assign_manifest_records_the_demand_file_read_and_the_gap_reached(tmp_path):
+    # "trips": null where the trips were read from beside the network; under sue the gap
+    # reached was overwritten by the target gap of the settings
+    code, text = run_cli("assign", SMALL, "--method", "sue", "--theta", "0.5", "--gap", "1e-8",
+                         "--max-iter", "2", "--out", tmp_path / "s", "-q")
+    assert code == 1, text  # two iterations do not reach 1e-8
+    man = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    conv = pd.read_csv(tmp_path / "s" / "convergence.csv")
+    assert man["trips"] == str(SMALL / "demand.csv")
+    assert man["gap"] == 1e-8 and man["sue_gap"] == conv["gap"].iloc[-1] > 1e-8
+    code, text = run_cli("assign", SMALL, "--out", tmp_path / "d", "-q")
+    assert code == 0, text
+    assert json.loads((tmp_path / "d" / "manifest.json").read_text())["trips"] == str(
+        SMALL / "demand.csv")
 
 
 def test_number_headers_break_after_underscores_not_inside_words():

@@ -29,6 +29,8 @@ class _Assignable:
     name: str = ""
     #: the network file or folder read (the _net file of a folder of TNTP files)
     source: Path | None = None
+    #: the demand file read: the one given, else the one found beside the network
+    trips: Path | None = None
 
 
 def read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: float | None,
@@ -38,11 +40,17 @@ def read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: 
     same graph and checks); anything else through :func:`karvan.io.problem.read_problem`. A
     folder without GMNS's node.csv and link.csv that holds one ``*_net.tntp`` file is read as
     that file (:func:`karvan.io.tntp.find_tntp_net`)."""
+    from karvan.io.tntp import _sibling
+
     network = Path(network)
     if network.is_dir():
         from karvan.io.tntp import find_tntp_net
 
         network = find_tntp_net(network) or network
+    # the demand file the readers take: the one given, else the GMNS folder's demand.csv or
+    # the TNTP _trips file beside the _net file
+    demand_file = Path(trips) if trips is not None else (
+        network / "demand.csv" if network.is_dir() else _sibling(network, "trips"))
     if network.suffix.lower() == ".tntp" and network.is_file() and (
             trips is None or Path(trips).suffix.lower() == ".tntp"):
         from karvan.io.tntp import read_tntp_graph
@@ -50,13 +58,13 @@ def read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: 
         p = read_tntp_graph(network, trips, toll_factor=toll_factor,
                             distance_factor=distance_factor)
         return _Assignable(p.graph, p.demand, p.toll_factor, p.distance_factor, (), p.name,
-                           network)
+                           network, demand_file)
     from karvan.io.problem import read_problem
 
     q = read_problem(network, trips, toll_factor=toll_factor, distance_factor=distance_factor,
                      capacity_per_lane=capacity_per_lane)
     return _Assignable(q.network, q.demand, q.toll_factor, q.distance_factor, q.classes,
-                       q.network.name, network)
+                       q.network.name, network, demand_file)
 
 
 def write_results(res, folder: Path, manifest: dict) -> None:
@@ -143,12 +151,19 @@ def solve_and_write(prob: _Assignable, classes, *, network: Path, trips: Path | 
     with atomic_folder(out_dir) as tmp:
         write_results(res, tmp, {
             "karvan_version": karvan.__version__,
-            "network": str(network), "trips": str(trips) if trips else None,
+            "network": str(network), "trips": trips_read(prob, trips),
             "toll_factor": prob.toll_factor, "distance_factor": prob.distance_factor,
             "iterations": res.iterations, "relative_gap": res.gap, "converged": res.converged,
             "objective": res.objective, "elapsed_s": elapsed, **res.params,
         })
     return res, elapsed
+
+
+def trips_read(prob: _Assignable, trips: Path | str | None) -> str | None:
+    """The demand file a manifest records: the one read (given or found beside the network),
+    else the one given."""
+    path = prob.trips if prob.trips is not None else trips
+    return str(path) if path else None
 
 
 def summary(res, elapsed: float, out_dir: Path) -> str:

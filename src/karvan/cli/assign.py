@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from karvan.cli._app import app, console, out
-from karvan.cli._assign_run import read_for_assign, write_results
+from karvan.cli._assign_run import read_for_assign, trips_read, write_results
 
 
 @app.command()
@@ -221,10 +221,13 @@ def _sue(prob, classes, network: Path, trips: Path | None, theta: float | None, 
         routes.drop(columns=["arcs"]).to_csv(tmp / "routes.csv", index=False)
         (tmp / "manifest.json").write_text(json.dumps({
             "karvan_version": karvan.__version__,
-            "network": str(network), "trips": str(trips) if trips else None,
+            "network": str(network), "trips": trips_read(prob, trips),
             "toll_factor": prob.toll_factor, "distance_factor": prob.distance_factor,
-            "theta": theta, "iterations": res.iterations, "gap": res.gap,
-            "converged": res.converged, "elapsed_s": elapsed, **res.params,
+            "theta": theta, "iterations": res.iterations, "converged": res.converged,
+            "elapsed_s": elapsed, **res.params,
+            # the gap reached; "gap", from the settings, is the target (the reached one was
+            # written under that name and overwritten by it)
+            "sue_gap": res.gap,
         }, indent=2, default=str))
     state = "[green]converged[/]" if res.converged else "[yellow]not converged[/]"
     out.print(f"{state}: {res.iterations} iterations, SUE gap {res.gap:.3e}, "
