@@ -52,6 +52,9 @@ def stored(tmp_path, *runs: tuple[str, int, float]) -> RunStore:
     return store
 
 
+# -- compare -----------------------------------------------------------------------------------
+
+
 def test_compare_heads_its_columns_with_the_scenarios_names(tmp_path):
     # the headings were "tonnes_tot Mt A" and "... B"; with one run given, that run was in
     # column B while the help called it "Run A"
@@ -112,6 +115,13 @@ def test_the_report_of_two_years_advises_the_like_year_reference():
     assert "{" not in note
 
 
+# -- export ------------------------------------------------------------------------------------
+# (tests/unit/test_export.py: a GeoPackage named without .gpkg)
+
+
+# -- run -----------------------------------------------------------------------------------------
+
+
 def test_run_says_at_once_what_it_runs(tmp_path, monkeypatch):
     # nothing was printed before the first scenario finished (15 to 35 s)
     import karvan.scenario.batch as batch
@@ -129,6 +139,9 @@ def test_run_says_at_once_what_it_runs(tmp_path, monkeypatch):
     assert "running 2 scenarios one after another" in text
     code, text = cli("run", "baseline", "--quiet", *base)
     assert code == 2 and "running" not in text
+
+
+# -- runs ----------------------------------------------------------------------------------------
 
 
 def test_runs_list_is_in_the_order_saved_and_says_so(tmp_path):
@@ -167,6 +180,40 @@ def test_runs_show_prints_nested_settings_by_name(tmp_path):
     assert "{" not in text and "'" not in text
 
 
+def test_runs_rm_updates_the_copy_of_a_removed_run(tmp_path):
+    # the results folder <out>/<scenario>/ kept the removed run, and nothing said so
+    store = RunStore(tmp_path / "store")
+    ids = [store.save(toy_tables(s), toy_manifest(n)) for n, s in (("alpha", 1), ("alpha", 2),
+                                                                     ("beta", 5))]
+    for i in ids:
+        rec = store.get(i)
+        store.copy_run(i, store.root / rec.scenario)
+    other = store.copy_run(ids[1], tmp_path / "elsewhere" / "alpha")
+    code, text = cli("runs", "rm", ids[1], "--store", store.root, input="y\n")
+    assert code == 0, text
+    flat = " ".join(text.split())
+    assert f"update the copies that hold them: {store.root / 'alpha'}/" in flat
+    assert f"{store.root / 'alpha'}/ now holds {ids[0]}, the latest run of alpha left" in flat
+    plain = json.loads((store.root / "alpha" / "manifest.json").read_text())
+    assert plain["run_id"] == ids[0]
+    # a copy the store does not know of stays as it was
+    assert json.loads((other / "manifest.json").read_text())["run_id"] == ids[1]
+    code, text = cli("runs", "rm", ids[2], ids[0], "--store", store.root, "--yes")
+    assert code == 0, text
+    assert not (store.root / "beta").exists() and not (store.root / "alpha").exists()
+    assert "removed" in text and "no run of beta is left" in " ".join(text.split())
+    # a run whose scenario folder holds another run: not touched
+    rid = store.save(toy_tables(1), toy_manifest("gamma"))
+    newer = store.save(toy_tables(2), toy_manifest("gamma"))
+    store.copy_run(newer, store.root / "gamma")
+    code, text = cli("runs", "rm", rid, "--store", store.root, "--yes")
+    assert code == 0 and "copy" not in text and "now holds" not in text
+    assert json.loads((store.root / "gamma" / "manifest.json").read_text())["run_id"] == newer
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+
 def test_data_commands_take_data_as_every_other_command_does():
     # `karvan data build-demand --data DIR` said "No such option: --data"
     from karvan.freight.corridor import builtin_corridor_folder
@@ -177,6 +224,9 @@ def test_data_commands_take_data_as_every_other_command_does():
         assert code == 0 and "as the inputs give it" in text, text
     code, text = cli("data", "sources", "--data", folder)
     assert code == 0 and "sources of" in text
+
+
+# -- assign --------------------------------------------------------------------------------------
 
 
 def test_assign_refuses_an_unknown_method_first_and_lists_every_method(tmp_path):
@@ -203,6 +253,9 @@ def test_assign_manifest_records_the_demand_file_read_and_the_gap_reached(tmp_pa
     assert code == 0, text
     assert json.loads((tmp_path / "d" / "manifest.json").read_text())["trips"] == str(
         SMALL / "demand.csv")
+
+
+# -- tables --------------------------------------------------------------------------------------
 
 
 def test_number_headers_break_after_underscores_not_inside_words():

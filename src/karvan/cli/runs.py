@@ -178,6 +178,11 @@ def runs_rm(
 ) -> None:
     """Remove stored runs (their folders and catalog rows).
 
+    ``karvan run`` also copies each run to ``<out>/<scenario>/``; where that copy is in the
+    store's folder (the default, ``--store`` the ``--out`` folder) and holds a removed run, it
+    then holds the scenario's latest run left, or, with none left, is removed. Copies in other
+    folders are not known to the store and stay as they are.
+
     Raises
     ------
     typer.Exit
@@ -185,10 +190,52 @@ def runs_rm(
     """
     rs = open_store(store)
     ids = list(dict.fromkeys(rs.match(r) for r in refs))
+    copies = {i: c for i in ids if (c := _copy_of(rs, i)) is not None}
+    also = (f" (and update the copies that hold them: "
+            f"{', '.join(f'{c}/' for c in dict.fromkeys(copies.values()))})" if copies else "")
     if not yes and not typer.confirm(f"remove {len(ids)} run(s) from {store}: "
-                                     f"{', '.join(ids)}?", default=False):
+                                     f"{', '.join(ids)}{also}?", default=False):
         out.print("nothing removed")
         raise typer.Exit(1)
     for i in ids:
         rs.remove(i)
         out.print(f"removed {i}")
+    for copy in dict.fromkeys(copies.values()):
+        out.print(_update_copy(rs, copy), highlight=False, soft_wrap=True)
+
+
+def _copy_of(rs: RunStore, run_id: str) -> Path | None:
+    """The folder ``<store>/<scenario>/`` where ``karvan run`` copied the run, if it holds that
+    run still (its manifest names the run id); else None."""
+    from karvan.errors import InputError
+    from karvan.store import read_manifest
+
+    scenario = str((rs.get(run_id).manifest.get("scenario") or {}).get("name") or "")
+    copy = rs.root / scenario
+    if not scenario or copy.resolve() in (rs.root.resolve(), rs.runs_dir.resolve()):
+        return None
+    try:
+        return copy if read_manifest(copy).get("run_id") == run_id else None
+    except (InputError, OSError):  # no copy there, or none karvan can read: not touched
+        return None
+
+
+def _update_copy(rs: RunStore, copy: Path) -> str:
+    """Make ``copy`` (``<store>/<scenario>/``, which held a removed run) hold the scenario's
+    latest run left, or remove it where none is left and it holds only what a copy holds
+    (files, no folders); what was done, as a line to print."""
+    import shutil
+
+    from karvan.store import read_manifest
+
+    scenario = str((read_manifest(copy).get("scenario") or {}).get("name"))
+    left = rs.list(scenario=scenario)
+    if len(left):
+        latest = str(left["run_id"].iloc[-1])
+        rs.copy_run(latest, copy)
+        return f"{copy}/ now holds {latest}, the latest run of {scenario} left"
+    if any(p.is_dir() for p in copy.iterdir()):
+        return (f"{copy}/ held a removed run and no run of {scenario} is left; it holds "
+                "folders that karvan did not copy there, so it is left as it is")
+    shutil.rmtree(copy)
+    return f"removed {copy}/, the copy of a removed run (no run of {scenario} is left)"
