@@ -217,7 +217,7 @@ def latest_runs(store: RunStore | str | os.PathLike, *, first: Sequence[str] = (
             continue
         picked[row.scenario] = rec
         left_out.pop(row.scenario, None)
-    # in the order of the runs picked (oldest first), as the store lists them
+    # in the order of the runs picked (as committed), as the store lists them
     order = {r: i for i, r in enumerate(listed["run_id"])}
     runs += sorted(picked.values(), key=lambda r: order[r.run_id])
     return StoredRuns(runs, left_out)

@@ -156,7 +156,8 @@ class Dashboard:
         return compare_pair(self.runs(), a=a, b=b, base_year=self.data().base_year)
 
     def runs(self) -> list[dict]:
-        """The stored runs, oldest first, as the pages and the API show them."""
+        """The stored runs in the order they were committed (the newest last), as the pages and
+        the API show them."""
         out = []
         for r in self.store.list().to_dict("records"):
             s = r["summary"] or {}

@@ -67,7 +67,7 @@ def run_table_csv(run_id: RunId, name: TableName, d: State) -> Response:
 
 @router.get("/api/runs")
 def api_runs(d: State) -> list[dict]:
-    """Every stored run, oldest first, with its summary."""
+    """Every stored run, in the order they were committed, with its summary."""
     return [{k: v for k, v in r.items() if k not in ("tkm", "no_path")} for r in d.runs()]
 
 
