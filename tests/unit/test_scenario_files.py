@@ -155,7 +155,8 @@ def test_the_ids_of_every_modification_that_reads_are_checked(tmp_path):
     assert got[4].startswith("line 10, modification[2] (open): unknown link ids NO_SUCH_B;")
     assert got[5].startswith("line 13, modification[3] (demand_scale): unknown commodity "
                              "containrs (did you mean containers?)")
-    assert got[6].startswith("line 15, modification[3].factor: Input should be a valid number")
+    assert got[6] == ("line 15, modification[3].factor: 'x' is not a number; write a plain "
+                      "number, without quotes or a unit.")
     assert len(got) == 7
 
 
@@ -403,3 +404,50 @@ def test_the_batch_check_warns_of_a_capacity_in_the_wrong_unit_once(tmp_path):
         warnings.simplefilter("error", CorridorWarning)
         with pytest.raises(InputError, match="unknown link ids NOPE"):
             load_scenarios([str(a), str(bad)], data)
+
+
+def test_a_number_written_as_text_is_an_error(tmp_path):
+    """A year = "2030" and a value = "5000000" were read as numbers in silence, although a number
+    written as text is among the errors a scenario file reports. Now each is an error with its
+    line, field and fix, with the file's other problems."""
+    from karvan.scenario import read_scenario_file
+
+    p = write(tmp_path, "t", 'name = "t"\nyear = "2030"\n[[modification]]\naction = "set"\n'
+              'links = ["T_IR_ASTARA_TERMINAL"]\nfield = "capacity_tpy"\nvalue = "5000000"\n'
+              'year = "2026"\n[[modification]]\naction = "scale"\nlinks = ["X"]\n'
+              'field = "speed_kph"\nfactor = "2"\ncolour = 1\n')
+    with pytest.raises(InputError) as e:
+        read_scenario_file(p)
+    assert e.value.problems == [
+        "line 2, year: a number written as text ('2030'); write it without quotes: year = 2030.",
+        "line 7, modification[0].value: a number written as text ('5000000'); value is the "
+        "capacity_tpy to set, in t/yr; write it without quotes: value = 5000000.",
+        "line 8, modification[0].year: a number written as text ('2026'); write it without "
+        "quotes: year = 2026.",
+        "line 13, modification[1].factor: a number written as text ('2'); factor multiplies "
+        "speed_kph; write it without quotes: factor = 2.",
+        "line 14, modification[1].colour: unknown key; a modification's "
+        "keys are action, links, borders, countries, modes, field, value, factor, year, until, "
+        "od_countries, origin_country, destination_country, commodity, source, note."]
+    p.write_text(p.read_text().replace('"2030"', "2030").replace('"5000000"', "5000000")
+                 .replace('"2026"', "2026").replace('"2"', "2").replace("colour = 1\n", ""))
+    spec = read_scenario_file(p)
+    assert (spec.year, spec.modification[0].value, spec.modification[1].factor) == (2030, 5e6, 2)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ('"5 Mt"', "modification[0].value: '5 Mt' is not a number; value is the capacity_tpy to "
+               "set, in t/yr; write a plain number, without quotes or a unit."),
+    ("-5", "modification[0].value: Input should be greater than or equal to 0 (got -5); value "
+           "is the capacity_tpy to set, in t/yr."),
+    ("true", "modification[0].value: must be a number (got True); value is the capacity_tpy "
+             "to set, in t/yr."),
+])
+def test_a_value_that_is_no_capacity_names_the_field_and_its_unit(tmp_path, value, message):
+    """A value = "5 Mt" gave pydantic's 'unable to parse string as a number' and -5 'greater than
+    or equal to 0', neither naming capacity_tpy or its unit."""
+    p = write(tmp_path, "v", 'name = "v"\nyear = 2030\n[[modification]]\naction = "set"\n'
+              f'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = {value}\n')
+    with pytest.raises(InputError) as e:
+        load_scenario(p)
+    assert e.value.problems == [f"line 7, {message}"]

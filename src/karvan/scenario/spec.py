@@ -26,6 +26,7 @@ that can be read, and warns about the values they leave allowed but unusual (a c
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -57,9 +58,10 @@ REFERENCE_TEXTS = ("origin_country", "destination_country", "commodity")
 class Modification(BaseModel):
     """One change to the base network or demand.
 
-    Values and factors are finite numbers (``nan`` and ``inf`` are refused); a factor lies in
-    0..:data:`FACTOR_MAX`. What a modification does to the tables is checked against the tables'
-    schemas after it applies (:func:`karvan.scenario.apply.apply_scenario`).
+    Values, factors and years are finite numbers written as numbers (``nan``, ``inf`` and a
+    number in quotes are refused); a factor lies in 0..:data:`FACTOR_MAX`. What a modification
+    does to the tables is checked against the tables' schemas after it applies
+    (:func:`karvan.scenario.apply.apply_scenario`).
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -70,10 +72,11 @@ class Modification(BaseModel):
     countries: list[str] = Field(default_factory=list)
     modes: list[str] = Field(default_factory=list)
     field: str | None = None
-    value: float | None = Field(default=None, ge=0, le=1e12)
-    factor: float | None = Field(default=None, ge=0, le=FACTOR_MAX)
-    year: int | None = Field(default=None, ge=1900, le=2200)
-    until: int | None = Field(default=None, ge=1900, le=2200)
+    # strict: a number written as text ("2030") is refused, not read
+    value: float | None = Field(default=None, ge=0, le=1e12, strict=True)
+    factor: float | None = Field(default=None, ge=0, le=FACTOR_MAX, strict=True)
+    year: int | None = Field(default=None, ge=1900, le=2200, strict=True)
+    until: int | None = Field(default=None, ge=1900, le=2200, strict=True)
     od_countries: list[str] = Field(default_factory=list)
     origin_country: str | None = None
     destination_country: str | None = None
@@ -152,7 +155,7 @@ class ScenarioFile(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", max_length=100)
     title: str = Field(default="", max_length=500)
     description: str = Field(default="", max_length=10_000)
-    year: int = Field(ge=YEAR_MIN, le=YEAR_MAX)
+    year: int = Field(ge=YEAR_MIN, le=YEAR_MAX, strict=True)
     extends: str | None = None
     modification: list[Modification] = Field(default_factory=list)
 
@@ -392,7 +395,7 @@ def _parse(path: Path) -> _Parsed:
     try:
         spec = ScenarioFile.model_validate(raw)
     except ValidationError as e:
-        out = _Parsed(path, raw, None, [_schema_problem(err, lines) for err in e.errors()],
+        out = _Parsed(path, raw, None, [_schema_problem(err, lines, raw) for err in e.errors()],
                       [], [])
         for place, row in zip(places, rows, strict=True):
             try:
@@ -457,13 +460,15 @@ def _line_of(loc: tuple, lines: dict[tuple, int]) -> int | None:
     return None
 
 
-def _schema_problem(err: dict, lines: dict[tuple, int]) -> str:
-    """One pydantic error as ``"line 7, modification[1].factor: what is wrong; the fix"``."""
+def _schema_problem(err: dict, lines: dict[tuple, int], raw: dict) -> str:
+    """One pydantic error as ``"line 7, modification[1].factor: what is wrong; the fix"``
+    (``raw``: the file as parsed, whose modification names the field a value is of)."""
     loc = tuple(err["loc"])
     where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
     msg = err["msg"].removeprefix("Value error, ")
     kind = err["type"]
     key = loc[-1] if loc else None
+    got = err.get("input")
     if kind == "extra_forbidden":
         model = Modification if len(loc) == 3 and loc[0] == "modification" else ScenarioFile
         known = [k for k in model.model_fields if k != "modification"]
@@ -475,8 +480,53 @@ def _schema_problem(err: dict, lines: dict[tuple, int]) -> str:
                + (" and [[modification]] tables" if model is ScenarioFile else "") + ".")
     elif kind == "missing":
         msg = f"missing; add {key} = {_EXAMPLE.get(str(key), '...')}."
-    elif "input" in err and not isinstance(err["input"], dict):
-        got = err["input"]
+    elif kind in ("int_type", "float_type") and key in _NUMBERS:
+        msg = _not_a_number(str(key), got, _unit_of(loc, raw))
+    elif key in _NUMBERS and kind in ("greater_than_equal", "less_than_equal"):
+        msg += f" (got {shorten(got)}){_unit_of(loc, raw)}."
+    elif "input" in err and not isinstance(got, dict):
         msg += f" (got {shorten(repr(got) if isinstance(got, str) else got)})"
     line = _line_of(loc, lines)
     return (f"line {line}, " if line else "") + f"{where or 'file'}: {msg}"
+
+
+#: the numeric keys of a scenario file and its modifications
+_NUMBERS = ("year", "until", "value", "factor")
+
+
+def _unit_of(loc: tuple, raw: dict) -> str:
+    """``"; value is the capacity_tpy to set, in t/yr"`` for the value or factor of a
+    modification at ``loc`` whose field is one of :data:`SETTABLE_FIELDS`, else ``""``."""
+    if len(loc) != 3 or loc[0] != "modification" or loc[2] not in ("value", "factor"):
+        return ""
+    rows = raw.get("modification")
+    row = rows[loc[1]] if isinstance(rows, list) and loc[1] < len(rows) else None
+    name = row.get("field") if isinstance(row, dict) else None
+    if name not in SETTABLE_FIELDS:
+        return ""
+    if loc[2] == "factor":
+        return f"; factor multiplies {name}"
+    from karvan.schema import load_schema
+
+    unit = load_schema("corridor/link").field(name).unit
+    return f"; value is the {name} to set" + (f", in {unit}" if unit else "")
+
+
+def _not_a_number(key: str, got: object, unit: str) -> str:
+    """What is wrong with a ``key`` that is not a number of its kind, and what to write."""
+    whole = key in ("year", "until")
+    if isinstance(got, str):
+        try:
+            number = float(got.strip())
+        except ValueError:
+            number = None
+        if number is not None and math.isfinite(number) and (not whole or number.is_integer()):
+            text = got.strip() if not whole else str(int(number))
+            return (f"a number written as text ({shorten(repr(got))}){unit}; write it without "
+                    f"quotes: {key} = {text}.")
+        return (f"{shorten(repr(got))} is not a number{unit}; write a plain number, without "
+                "quotes or a unit.")
+    if whole and isinstance(got, float) and got.is_integer():
+        return f"not a whole number ({got!r}); write {key} = {int(got)}."
+    what = "a whole number" if whole else "a number"
+    return f"must be {what} (got {shorten(repr(got))}){unit}."
