@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from karvan.errors import InputError
+from karvan.freight.corridor import load_corridor
 from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
 from karvan.scenario.reference import (
@@ -16,7 +17,6 @@ from karvan.scenario.reference import (
     reference_name,
     reference_scenario,
 )
-from karvan.freight.corridor import load_corridor
 
 
 def test_names_of_references():
@@ -138,8 +138,27 @@ def test_the_reference_a_note_names_can_be_run_by_that_name():
     assert (s.name, s.year) == ("reference_2028", 2028)
     assert load_scenario_or_reference("backcast_2023").year == 2023
     assert load_scenario_or_reference("rasht_astara").name == "rasht_astara"
-    with pytest.raises(InputError, match="no built-in scenario 'reference_2024'"):
+    with pytest.raises(InputError, match=r"no built-in scenario 'reference_2024' \(the "
+                                         r"reference of 2024 is baseline\)"):
         load_scenario_or_reference("reference_2024")  # the base year's is baseline
+
+
+def test_a_name_that_cannot_be_run_gets_the_nearest_and_what_can_be_run():
+    """'karvan run rasht_astra' got no hint, and the list of built-in names left out the
+    references of other years and the back-casts, which run too."""
+    from karvan.scenario.reference import backcast_years, load_scenario_or_reference
+
+    with pytest.raises(InputError) as e:
+        load_scenario_or_reference("rasht_astra")
+    msg = str(e.value)
+    assert msg.startswith("no built-in scenario 'rasht_astra' (did you mean rasht_astara?); "
+                          "give a .toml file, a built-in scenario (baseline, rasht_astara, ")
+    assert "the reference of a year 2025-2074 (reference_YYYY; that of 2024 is baseline)" in msg
+    assert ", ".join(f"backcast_{y}" for y in backcast_years()) in msg
+    with pytest.raises(InputError, match=r"'backcst_2023' \(did you mean backcast_2023\?\)"):
+        load_scenario_or_reference("backcst_2023")
+    with pytest.raises(InputError, match=r"'reference_2014' \(no back-cast of 2014 is built "):
+        load_scenario_or_reference("reference_2014")
 
 
 def test_the_report_names_the_like_year_reference_that_exists(tmp_path):

@@ -451,3 +451,25 @@ def test_a_value_that_is_no_capacity_names_the_field_and_its_unit(tmp_path, valu
     with pytest.raises(InputError) as e:
         load_scenario(p)
     assert e.value.problems == [f"line 7, {message}"]
+
+
+def test_name_typos_get_the_nearest_name(tmp_path):
+    """An extends = "baselin", an action = "opne" and a built-in name misspelt got no hint, while
+    link, commodity and key typos did."""
+    p = write(tmp_path, "w", 'name = "w"\nyear = 2030\nextends = "baselin"\n'
+              '[[modification]]\naction = "opne"\nlinks = ["R_IR_RASHT_ASTARA"]\n')
+    with pytest.raises(InputError) as e:
+        load_scenario(p)
+    assert e.value.problems[0].startswith("extends 'baselin' (did you mean baseline?), which "
+                                          "is neither beside it nor built in (baseline, ")
+    assert e.value.problems[1] == (
+        "line 5, modification[0].action: Input should be 'open', 'close', 'set', 'scale', "
+        "'demand_scale' or 'ban_transit' (got 'opne'; did you mean open?)")
+    # a file beside it is a candidate as well
+    write(tmp_path, "my_parent", 'name = "my_parent"\nyear = 2030\n')
+    p.write_text('name = "w"\nyear = 2030\nextends = "my_parnt"\n')
+    with pytest.raises(InputError, match=r"extends 'my_parnt' \(did you mean my_parent\?\)"):
+        load_scenario(p)
+    with pytest.raises(InputError, match=r"no built-in scenario 'rasht_astra' \(did you mean "
+                                         r"rasht_astara\?\); built-in scenarios are baseline"):
+        load_scenario("rasht_astra")

@@ -24,7 +24,7 @@ from karvan.freight.corridor import (  # noqa: F401 (most_specific_rule: re-expo
     most_specific_rules,
 )
 from karvan.freight.costs import TARIFF_FACTOR
-from karvan.scenario.spec import Modification, Place, Scenario
+from karvan.scenario.spec import Modification, Place, Scenario, nearest_name
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -74,10 +74,7 @@ class _Known:
 
 def _unknown(bad: list, known) -> str:
     """``bad`` named, with the nearest known spelling of each that has one."""
-    import difflib
-
-    near = [(b, m[0]) for b in bad[:5]
-            if (m := difflib.get_close_matches(str(b), list(map(str, known)), n=1, cutoff=0.8))]
+    near = [(b, m) for b in bad[:5] if (m := nearest_name(b, known, cutoff=0.8)) is not None]
     if not near:
         return format_ids(bad)
     if len(bad) == 1:

@@ -23,11 +23,18 @@ import pandas as pd
 
 from karvan.errors import InputError, raise_by_source
 from karvan.freight.corridor import (
+    YEARS_AFTER_BASE,
     CorridorData,
     reference_name,  # noqa: F401 (re-exported)
     separating_reference,
 )
-from karvan.scenario.spec import Scenario, builtin_scenarios, load_scenario
+from karvan.scenario.spec import (
+    Scenario,
+    builtin_scenario_folder,
+    builtin_scenarios,
+    did_you_mean,
+    load_scenario,
+)
 
 BASELINE = "baseline"
 _REFERENCE = re.compile(r"reference_(\d{4})")
@@ -213,15 +220,27 @@ def load_scenario_or_reference(name: str, *, base_year: int = 2024,
     Raises
     ------
     InputError
-        Neither: ``load_scenario``'s error.
+        A file's or built-in scenario's problems (``load_scenario``'s error); for a name that
+        is none of these, the names that can be run, with the nearest one.
     """
-    try:
+    p = Path(str(name))
+    if p.suffix.lower() == ".toml" or (builtin_scenario_folder() / f"{p.name}.toml").exists():
         return load_scenario(name, data=data)
-    except InputError:
-        m = re.fullmatch(r"(?:reference|backcast)_(\d{4})", str(name))
-        if m is None or reference_name(int(m.group(1)), base_year=base_year) != name:
-            raise
+    m = re.fullmatch(r"(?:reference|backcast)_(\d{4})", str(name))
+    if m is not None and reference_name(int(m.group(1)), base_year=base_year) == name:
         return reference_scenario(int(m.group(1)), base_year=base_year)
+    if m is None:
+        hint = did_you_mean(name, [*builtin_scenarios(),
+                                   *(f"backcast_{y}" for y in backcast_years())])
+    elif (year := int(m.group(1))) >= base_year or year in backcast_years():
+        hint = f" (the reference of {year} is {reference_name(year, base_year=base_year)})"
+    else:
+        hint = f" (no back-cast of {year} is built in)"
+    backcasts = ", ".join(f"backcast_{y}" for y in backcast_years()) or "none built in"
+    raise InputError(f"no built-in scenario {str(name)!r}{hint}; give a .toml file, a built-in "
+                     f"scenario ({', '.join(builtin_scenarios())}), the reference of a year "
+                     f"{base_year + 1}-{base_year + YEARS_AFTER_BASE} (reference_YYYY; that of "
+                     f"{base_year} is {BASELINE}) or a back-cast ({backcasts}).")
 
 
 def load_scenarios(names: Sequence[str], data: CorridorData) -> list[Scenario]:

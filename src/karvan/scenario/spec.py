@@ -33,7 +33,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -216,6 +216,24 @@ def builtin_scenarios() -> list[str]:
     return [n for n in order if n in found] + [n for n in found if n not in order]
 
 
+def nearest_name(name: object, known, *, cutoff: float = 0.6) -> str | None:
+    """The spelling among ``known`` nearest to ``name`` (a typo's likely meaning), if any is
+    at least ``cutoff`` alike (:func:`difflib.get_close_matches`).
+
+    >>> nearest_name("baselin", ["baseline", "rasht_astara"])
+    'baseline'
+    """
+    near = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=cutoff)
+    return near[0] if near else None
+
+
+def did_you_mean(name: object, known, *, cutoff: float = 0.6) -> str:
+    """``" (did you mean baseline?)"`` for the nearest of ``known`` to ``name``
+    (:func:`nearest_name`), or ``""``."""
+    near = nearest_name(name, known, cutoff=cutoff)
+    return f" (did you mean {near}?)" if near is not None else ""
+
+
 def read_scenario_file(path: str | os.PathLike) -> ScenarioFile:
     """Parse and validate one scenario file (without a dataset: the ids it names are checked
     by :func:`load_scenario` given ``data``, or when the scenario is applied).
@@ -269,7 +287,8 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
     if p.suffix.lower() != ".toml":
         cand = builtin / f"{p.name}.toml"
         if not cand.exists():
-            raise InputError(f"no built-in scenario {str(name_or_path)!r}; built-in scenarios "
+            raise InputError(f"no built-in scenario {str(name_or_path)!r}"
+                             f"{did_you_mean(p.name, builtin_scenarios())}; built-in scenarios "
                              f"are {', '.join(builtin_scenarios())}, or give a .toml file.")
         p = cand
     search = [p.parent, builtin] if search is None else search
@@ -294,8 +313,11 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
             cur = next((d / f"{f.extends}.toml" for d in search
                         if (d / f"{f.extends}.toml").exists()), None)
             if cur is None:
-                problems.append((here, f"extends {f.extends!r}, which is neither beside it nor "
-                                       f"built in ({', '.join(builtin_scenarios())})."))
+                known = [q.stem for d in search for q in sorted(d.glob("*.toml"))]
+                problems.append((here, f"extends {f.extends!r}"
+                                       f"{did_you_mean(f.extends, dict.fromkeys(known))}, which "
+                                       "is neither beside it nor built in "
+                                       f"({', '.join(builtin_scenarios())})."))
     top = chain[0]
     mods = [m for f in reversed(chain) for m in f.modifications]
     year = top.year if top.year is not None else (data.base_year if data is not None
@@ -472,14 +494,16 @@ def _schema_problem(err: dict, lines: dict[tuple, int], raw: dict) -> str:
     if kind == "extra_forbidden":
         model = Modification if len(loc) == 3 and loc[0] == "modification" else ScenarioFile
         known = [k for k in model.model_fields if k != "modification"]
-        near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
         what = ("a modification's keys are" if model is Modification else
                 "a scenario file's keys are")
-        msg = (f"unknown key{f' (did you mean {near[0]}?)' if near else ''}; {what} "
+        msg = (f"unknown key{did_you_mean(key, known)}; {what} "
                f"{', '.join(known)}"
                + (" and [[modification]] tables" if model is ScenarioFile else "") + ".")
     elif kind == "missing":
         msg = f"missing; add {key} = {_EXAMPLE.get(str(key), '...')}."
+    elif kind == "literal_error" and key == "action" and isinstance(got, str):
+        near = nearest_name(got, get_args(Modification.model_fields["action"].annotation))
+        msg += f" (got {shorten(repr(got))}{f'; did you mean {near}?' if near else ''})"
     elif kind in ("int_type", "float_type") and key in _NUMBERS:
         msg = _not_a_number(str(key), got, _unit_of(loc, raw))
     elif key in _NUMBERS and kind in ("greater_than_equal", "less_than_equal"):
