@@ -473,3 +473,40 @@ def test_name_typos_get_the_nearest_name(tmp_path):
     with pytest.raises(InputError, match=r"no built-in scenario 'rasht_astra' \(did you mean "
                                          r"rasht_astara\?\); built-in scenarios are baseline"):
         load_scenario("rasht_astra")
+
+
+def test_a_speed_on_a_link_of_length_0_is_warned_about(tmp_path):
+    """speed_kph = 50 on a transfer (length 0, its time its 12 h dwell) changed nothing and
+    was applied without the warning the other modifications that change nothing get."""
+    import warnings
+
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.freight.costs import link_costs
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    p = write(tmp_path, "s", 'name = "s"\nyear = 2024\n'
+              '[[modification]]\naction = "set"\nlinks = ["T_IR_ASTARA_TERMINAL"]\n'
+              'field = "speed_kph"\nvalue = 50\n'
+              '[[modification]]\naction = "scale"\nlinks = ["T_IR_ASTARA_TERMINAL", '
+              '"R_AZ_ALAT_OSMANLI"]\nfield = "speed_kph"\nfactor = 2\n')
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        inputs = apply_scenario(data, load_scenario(p))
+    msgs = [str(x.message) for x in w if issubclass(x.category, CorridorWarning)]
+    assert len(msgs) == 2, msgs
+    assert "modification[0] (set speed_kph): 1 of its 1 links are of length 0" in msgs[0]
+    assert "(T_IR_ASTARA_TERMINAL)" in msgs[0] and "set dwell_h" in msgs[0]
+    assert "modification[1] (scale speed_kph): 1 of its 2 links are of length 0" in msgs[1]
+    assert "R_AZ_ALAT_OSMANLI" not in msgs[1]
+    # and it changes nothing indeed
+    before = link_costs(data, data.links).at["T_IR_ASTARA_TERMINAL", "time_h"]
+    after = link_costs(data, inputs.links).at["T_IR_ASTARA_TERMINAL", "time_h"]
+    assert after == before
+    # a length set later makes the speed count: no warning
+    p.write_text(p.read_text() + '[[modification]]\naction = "set"\n'
+                 'links = ["T_IR_ASTARA_TERMINAL"]\nfield = "length_km"\nvalue = 2\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        inputs = apply_scenario(data, load_scenario(p))
+    assert link_costs(data, inputs.links).at["T_IR_ASTARA_TERMINAL", "time_h"] > before

@@ -332,7 +332,8 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
         sel = _targets(links, mod)
         if active and len(sel):
             if warn:
-                _warn_no_effect(links, sel, mod, scenario, file, place)
+                _warn_no_effect(links, sel, mod, scenario, file, place,
+                                later=scenario.modifications[i + 1:])
             if mod.action == "open":
                 links.loc[sel, "status"] = "open"
             elif mod.action == "close":
@@ -392,12 +393,14 @@ def _unusual_text(hits: list, field: str, label: str) -> str:
 
 
 def _warn_no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
-                    place: str) -> None:
+                    place: str, *, later: Sequence[Modification] = ()) -> None:
     """Warn (:class:`~karvan.freight.corridor.CorridorWarning`) about the links of an active
     modification it cannot change: opening an open link, closing one not in use, a sailing
-    frequency on a link that is not a ferry or sea link (only those wait for a sailing). Links
-    it names are each warned about; a selection by country, mode or border only when it can
-    change none of its links."""
+    frequency on a link that is not a ferry or sea link (only those wait for a sailing), a
+    speed on a link of length 0 (a transfer, port or border element, whose time is its dwell;
+    unless a ``later`` modification of the scenario sets its length). Links it names are each
+    warned about; a selection by country, mode or border only when it can change none of its
+    links."""
     import warnings
 
     from karvan.freight.corridor import CorridorWarning
@@ -416,6 +419,15 @@ def _warn_no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str
         mode = links.loc[sel, "mode"].astype(str)
         idle = list(mode.index[~mode.isin(["ferry", "sea"])])
         why = "not ferry or sea links, whose sailing frequency alone sets a wait"
+        where += f" {mod.field}"
+    elif mod.action in ("set", "scale") and mod.field == "speed_kph":
+        # time_h = length_km / speed_kph + dwell_h: no length, no running time at any speed
+        length = pd.to_numeric(links.loc[sel, "length_km"], errors="coerce").fillna(0.0)
+        lengthened = {x for m in later if m.in_force(scenario.year) and m.action == "set"
+                      and m.field == "length_km" and m.value for x in _targets(links, m)}
+        idle = [x for x in length.index[length <= 0] if x not in lengthened]
+        why = ("of length 0 (transfer, port or border elements, whose time is their dwell_h "
+               "alone: set dwell_h to change it)")
         where += f" {mod.field}"
     elif mod.action == "scale" and mod.field not in TARIFF_FACTOR:
         # a blank field times a factor stays blank (a blank capacity is unlimited); tariffs
