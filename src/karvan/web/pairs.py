@@ -32,8 +32,9 @@ def compare_pair(runs: Sequence[Mapping], *, a: str | None = None, b: str | None
     Parameters
     ----------
     runs
-        The stored runs in the order they were committed, each with ``run_id``, ``scenario``
-        and ``year`` (``None`` where unknown), as :meth:`karvan.web.state.Dashboard.runs` lists them.
+        The stored runs in the order they were committed, each with ``run_id``,
+        ``scenario`` and ``year`` (``None`` where unknown), as
+        :meth:`karvan.web.state.Dashboard.runs` lists them.
     a, b
         Run ids the user picked; ``None`` for the default.
     base_year
