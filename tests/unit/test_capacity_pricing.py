@@ -15,6 +15,7 @@ from scipy.optimize import linprog
 
 from karvan.assign.capacity import solve_capacity_lp
 from karvan.assign.classes import TrafficClass
+from karvan.errors import InputError
 from karvan.network.demand import Demand
 from karvan.network.model import Network
 
@@ -319,3 +320,65 @@ def test_toy_shadow_price_is_the_saving_per_capacity_unit(demand_b, fast_a, fast
     assert r.shadow_price[fast] == pytest.approx(price, rel=1e-9)
     assert r.shadow_price[1 - fast] == 0.0
     assert r.total_cost == pytest.approx(total, rel=1e-12)
+
+
+def _one_pair(links: pd.DataFrame, q: float = 10.0):
+    nodes = pd.DataFrame({"zone_id": ["A", "B"]}, index=pd.Index(["A", "B"], name="node_id"))
+    links = links.assign(from_node_id="A", to_node_id="B", vdf="constant")
+    links.index.name = "link_id"
+    return Network(nodes, links), Demand(("A", "B"), {"demand": np.array([[0.0, q], [0.0, 0.0]])})
+
+
+def test_demand_is_unserved_only_where_the_capacities_cannot_carry_it():
+    """The default penalty is derived from the problem: a pair whose only route costs 20,000
+    (above the 10,000 the LP used to charge per unit unserved) is carried, and, on 6 units of
+    capacity for 10, 4 units are unserved at the penalty 2 x 20,000, the capacity's price
+    40,000 - 20,000 set by it."""
+    net, d = _one_pair(pd.DataFrame({"free_flow_time": [2e4], "capacity": [np.nan]},
+                                    index=["only"]))
+    r = solve_capacity_lp(net, d, [TrafficClass()])
+    assert r.unserved["unserved"].tolist() == [0.0]
+    assert r.class_flows[0].tolist() == pytest.approx([10.0], rel=1e-12)
+    assert r.total_cost == pytest.approx(2e5, rel=1e-12)
+
+    net, d = _one_pair(pd.DataFrame({"free_flow_time": [2e4], "capacity": [6.0]},
+                                    index=["only"]))
+    r = solve_capacity_lp(net, d, [TrafficClass()])
+    assert r.unserved[["unserved", "penalty"]].values.tolist() == [[4.0, 4e4]]
+    assert r.shadow_price.tolist() == pytest.approx([2e4], rel=1e-9)
+    assert r.shadow_price_capped.tolist() == [True]
+    # a given penalty prices unserved demand as before: below the route's cost, none is carried
+    r = solve_capacity_lp(net, d, [TrafficClass()], unserved_penalty=1e4)
+    assert r.unserved["unserved"].tolist() == [10.0]
+
+
+def test_a_capacity_shows_its_real_price_where_room_can_be_made():
+    """Class a may use only the short link (capacity 10, cost 1); class b the short link or a
+    detour (cost 100); 10 units each. At the starting penalty, 2 x 1 (both classes' cheapest
+    route costs 1), the LP would rather leave a out than move b to the detour. But room can be
+    made: the least unserved is 0, so the penalty doubles until it carries a (above 100), b takes
+    the detour, and the short link's price is b's saving, 100 - 1 = 99: a real price, not set by
+    the penalty (and not the 2 - 1 it would have been)."""
+    net, _ = _one_pair(pd.DataFrame({"free_flow_time": [1.0, 100.0],
+                                     "capacity": [10.0, np.nan]}, index=["short", "detour"]))
+    q = np.array([[0.0, 10.0], [0.0, 0.0]])
+    d = Demand(("A", "B"), {"a": q, "b": q})
+    classes = [TrafficClass("a", "a"), TrafficClass("b", "b")]
+    r = solve_capacity_lp(net, d, classes, closed_links={"a": ["detour"]})
+    assert r.unserved["unserved"].tolist() == [0.0, 0.0]
+    np.testing.assert_allclose(r.class_flows, [[10.0, 0.0], [0.0, 10.0]], atol=1e-9)
+    assert r.shadow_price.tolist() == pytest.approx([99.0, 0.0], rel=1e-9)
+    assert r.shadow_price_capped.tolist() == [False, False]
+    assert r.total_cost == pytest.approx(10.0 + 1000.0, rel=1e-12)
+
+
+def test_closed_links_name_what_is_not_in_the_problem():
+    net, d = _one_pair(pd.DataFrame({"free_flow_time": [1.0], "capacity": [6.0]},
+                                    index=["only"]))
+    with pytest.raises(InputError) as e:
+        solve_capacity_lp(net, d, [TrafficClass()], closed_links={"all": ["nope"], "x": []})
+    assert e.value.problems == [
+        "closed_links names classes that are not in the problem (x); use the names of the "
+        "classes passed.",
+        "closed_links of class 'all' names links that are not in the network (nope); use link "
+        "ids of its links table."]

@@ -158,12 +158,59 @@ def test_unserved_demand_when_capacity_is_short(tmp_path):
     data = _capacity_toy(tmp_path, 600.0, 300.0, 1000.0)
     run = run_scenario(data, scenario(tmp_path, "year = 2024\n"), choice="deterministic")
     un = run.tables["unserved"]
+    # the capacities carry 900 of 1000 t: 100 t cannot be carried. The penalty starts at twice
+    # the pair's cheapest cost, 2 x 5 = 10, below the dear route's 15: the LP leaves 400 t, more
+    # than the 100 the capacities force, so the penalty doubles to 20 and the LP leaves 100
+    assert list(un.columns) == ["commodity", "origin", "destination", "demand", "unserved",
+                                "penalty"]
     assert un["unserved"].sum() == pytest.approx(100.0)
+    assert un["penalty"].tolist() == [20.0]
     links = run.tables["links"].set_index("link_id")
-    # the marginal tonne is not carried: capacity is worth the penalty (value 100 $/t) less the
-    # route's cost on each route
-    assert links.at["cheap", "shadow_price_usd_per_t"] == pytest.approx(100.0 - 5.0)
-    assert links.at["dear", "shadow_price_usd_per_t"] == pytest.approx(100.0 - 15.0)
+    # the marginal tonne is not carried: each capacity is worth the penalty less its route's
+    # cost, a price set by the penalty (not the commodity's value, 100 $/t), and marked so
+    assert links.at["cheap", "shadow_price_usd_per_t"] == pytest.approx(20.0 - 5.0)
+    assert links.at["dear", "shadow_price_usd_per_t"] == pytest.approx(20.0 - 15.0)
+    assert links.loc[["cheap", "dear"], "shadow_price_capped"].tolist() == [True, True]
+    assert run.summary["lp_unserved_t"] == pytest.approx(100.0)
+
+
+def test_a_route_dearer_than_the_goods_value_is_carried(tmp_path):
+    # one route, 3,000 km at 50 km/h and 0.03 $/tkm: 60 h + 90 $/t = 150 $/t at 1 $/t/h, above
+    # the commodity's value (100 $/t), which was the LP's penalty: the LP left the pair out
+    # although nothing limits the route. Unserved is demand the capacities cannot carry.
+    links = [rail("long", "A", "B", 3000, capacity_tpy=5000.0, vdf="none")]
+    folder = write_corridor(tmp_path / "long", nodes=[("A", 0, 0, "AA"), ("B", 1, 0, "AA")],
+                            links=links, zones=[("ZA", "A", "AA"), ("ZB", "B", "AA")],
+                            commodities=[("c", 1.0, 100.0)], demand=[("ZA", "ZB", "c", 1000.0)])
+    run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2024\n"),
+                       choice="deterministic")
+    assert run.tables["skims"]["cost_usd_per_t"].iloc[0] == pytest.approx(150.0)
+    assert run.tables["unserved"].empty
+    assert run.summary["lp_unserved_t"] == 0.0
+    links = run.tables["links"].set_index("link_id")
+    assert links.at["long", "lp_tonnes_tot"] == pytest.approx(1000.0)
+    assert links.at["long", "shadow_price_usd_per_t"] == 0.0
+    assert not links.at["long", "shadow_price_capped"]
+
+
+def test_unserved_of_a_banned_segment_names_its_commodity(tmp_path):
+    # AA's freight may not use the dear link (a transit ban): of 1000 t only the cheap link's
+    # 600 t can be carried. The LP keeps the segment off the banned link (it costs 1e6 $/t in
+    # the equilibrium, finite; the LP closes it) and leaves 400 t, listed under the commodity,
+    # not the segment's internal id c|ban0. Penalty 2 x 5 = 10: the cheap capacity is worth
+    # 10 - 5 = 5, set by the penalty.
+    data = _capacity_toy(tmp_path, 600.0, 300.0, 1000.0)
+    s = scenario(tmp_path, 'year = 2024\n[[modification]]\naction = "ban_transit"\n'
+                           'links = ["dear"]\nod_countries = ["AA"]\n')
+    run = run_scenario(data, s, choice="deterministic")
+    un = run.tables["unserved"]
+    assert un[["commodity", "origin", "destination"]].values.tolist() == [["c", "ZA", "ZB"]]
+    assert un["unserved"].tolist() == pytest.approx([400.0])
+    links = run.tables["links"].set_index("link_id")
+    assert links.at["dear", "lp_tonnes_tot"] == 0.0
+    assert links.at["cheap", "shadow_price_usd_per_t"] == pytest.approx(10.0 - 5.0)
+    assert links.at["cheap", "shadow_price_capped"]
+    assert not (run.tables["lp_routes"]["commodity"].str.contains("|", regex=False)).any()
 
 
 def test_transit_accounting(tmp_path):

@@ -4,13 +4,22 @@ For every class k and origin o with demand, arc flows f[k,o,a] >= 0 conserve flo
 unserved demand u[k,o,d] >= 0 leaves the network at a penalty. Capacities bind the sum over
 classes and origins of the capacity units on each arc:
 
-    minimise    sum c[k,a] f[k,o,a] + sum p[k] u[k,o,d]
+    minimise    sum c[k,a] f[k,o,a] + sum p u[k,o,d]
     subject to  out(f[k,o]) - in(f[k,o]) = supply[k,o] (less unserved) at every node
                 sum_{k,o} pce[k] f[k,o,a] <= cap[a]                      for capacitated arcs
 
 with c[k,a] = value_of_time[k] * free_flow_time[a] + money cost of class k on a. The dual value
 of a capacity row is the shadow price of that arc: how much the total cost would fall with one
 more unit of capacity (money per capacity unit, e.g. USD per tonne per year).
+
+Unserved demand is demand the capacities cannot carry: the penalty p is derived from the problem
+(twice the cost of the dearest OD pair's cheapest route), and where demand is left unserved the
+solution is checked against the least unserved demand the capacities allow (the LP that
+minimises only unserved demand); while it leaves more, p doubles. Where all demand is carried
+the shadow prices are those of the LP without unserved demand, in which p has no part. Where
+some is not, the shadow prices that move with p (the LP solved again at 2 p) are set by it, not
+by a saving in transport cost: those of the capacities that turn demand away, and of those tied
+to them; :attr:`CapacityResult.shadow_price_capped` marks them.
 
 The LP is solved by pricing (:func:`_solve_priced`): first over the arcs of routes close to each
 origin's shortest ones, then with every arc that the capacity duals show could lower the cost,
@@ -19,7 +28,7 @@ until none can. The result is the optimum of the whole LP at a fraction of its s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +59,10 @@ class CapacityResult:
     shadow_price
         Per arc: money saved per extra unit of capacity (0 where the capacity does not bind or
         the arc has none).
+    shadow_price_capped
+        Per arc: True where the shadow price is set by the penalty on unserved demand rather
+        than by a saving in transport cost (it moves with the penalty): the capacity turns
+        demand away, or is tied by other freight's equally cheap routes to one that does.
     unserved
         Table class, origin, destination, demand, unserved, penalty.
     routes
@@ -65,6 +78,7 @@ class CapacityResult:
     volume: np.ndarray
     unit_cost: np.ndarray
     shadow_price: np.ndarray
+    shadow_price_capped: np.ndarray
     unserved: pd.DataFrame
     routes: pd.DataFrame
     total_cost: float
@@ -76,7 +90,8 @@ def solve_capacity_lp(
     demand: Demand,
     classes: Sequence[TrafficClass],
     *,
-    unserved_penalty: float | Mapping[str, float] = 1e4,
+    unserved_penalty: float | Mapping[str, float] | None = None,
+    closed_links: Mapping[str, Collection] | None = None,
 ) -> CapacityResult:
     """Solve the least-cost flow with hard capacities (see the module notes).
 
@@ -87,8 +102,16 @@ def solve_capacity_lp(
     demand, classes
         As for :func:`karvan.assign`.
     unserved_penalty
-        Money per unit of demand left unserved, one value or one per class name. It must exceed
-        any route's cost for the LP to prefer carrying the demand.
+        None (default): demand is left unserved only where the capacities cannot carry it. The
+        penalty starts at twice the cost of the dearest OD pair's cheapest route (over all arcs,
+        at its class's costs, capacities left aside) and doubles while the LP leaves more demand
+        unserved than the least the capacities allow (an LP that minimises unserved demand
+        alone, solved only when some is left unserved). Or money per unit of demand left
+        unserved, one value or one per class name: demand whose cheapest route within the
+        capacities costs more is then left unserved even where the network could carry it.
+    closed_links
+        Per class name, link ids the class may not use (a transit ban): its flow on them is 0,
+        so demand that only they could carry is unserved, whatever the class's cost on them.
 
     Examples
     --------
@@ -103,11 +126,19 @@ def solve_capacity_lp(
     >>> r.class_flows[0].round(6).tolist(), float(r.shadow_price[0].round(6))
     ([6.0, 4.0], 2.0)
 
+    Without the dear route, 4 units cannot be carried. The penalty is 2 (twice the pair's
+    cheapest cost, 1), and the capacity's shadow price, 2 - 1, is set by it:
+
+    >>> r = solve_capacity_lp(Network(nodes, links.loc[["cheap"]]), d, [TrafficClass()])
+    >>> r.unserved["unserved"].tolist(), r.shadow_price.tolist(), r.shadow_price_capped.tolist()
+    ([4.0], [1.0], [True])
+
     Raises
     ------
     InputError
         On a bad network, demand or class, a penalty that is not a finite positive number (or
-        missing for a class), or costs that are not finite.
+        missing for a class), costs that are not finite, or ``closed_links`` naming a class or
+        link that is not in the problem.
     KarvanError
         When HiGHS does not solve the LP.
     """
@@ -119,7 +150,9 @@ def solve_capacity_lp(
     K = len(classes)
     vot = np.array([c.value_of_time for c in classes])
     unit_cost = vot[:, None] * (g.free_flow_time[None, :] + prob.fixed)
-    pen = _penalties(unserved_penalty, classes)
+    derived = unserved_penalty is None
+    closed = _closed_arcs(g, classes, closed_links or {})
+    pen = np.ones(K) if derived else _penalties(unserved_penalty, classes)
     bad = ~np.isfinite(unit_cost).all(axis=0)
     if bad.any():
         raise InputError(f"{int(bad.sum())} arcs have a cost that is not finite (link_id "
@@ -141,6 +174,7 @@ def solve_capacity_lp(
         return CapacityResult(
             graph=g, classes=tuple(classes), class_flows=np.zeros((K, m)), volume=np.zeros(m),
             unit_cost=unit_cost, shadow_price=np.zeros(m),
+            shadow_price_capped=np.zeros(m, dtype=bool),
             unserved=pd.DataFrame(columns=["class", "origin", "destination", "demand",
                                            "unserved", "penalty"]),
             routes=pd.DataFrame(columns=["class", "origin", "destination", "route", "arcs",
@@ -157,7 +191,7 @@ def solve_capacity_lp(
         o = prob.origins[i]
         cost[bi * m:(bi + 1) * m] = unit_cost[k]
         through = g.blocked[g.tail] & (g.tail != o)
-        upper[bi * m:(bi + 1) * m][through] = 0.0
+        upper[bi * m:(bi + 1) * m][through | closed[k]] = 0.0
         b_eq[bi * n + o] += q.sum()
         for dj, qq in zip(prob.dests[dests], q, strict=True):
             b_eq[bi * n + dj] -= qq
@@ -165,7 +199,6 @@ def solve_capacity_lp(
             u_rows += [bi * n + o, bi * n + dj]
             u_cols += [col, col]
             u_vals += [1.0, -1.0]
-            cost[col] = pen[k]
             upper[col] = qq
             col += 1
     a_eq = sp.hstack([sp.block_diag([incidence] * B, format="csr") if B else
@@ -181,8 +214,40 @@ def solve_capacity_lp(
         b_ub = g.capacity[capped]
     else:
         a_ub, b_ub = None, None
+    stars = _Stars(g)
+    u_class = np.concatenate([np.full(len(b[2]), b[0]) for b in blocks])
+    total = float(b_eq[b_eq > 0].sum())
+    if derived:
+        pen = np.full(K, 2.0 * _dearest_cheapest(g, stars, blocks, prob, unit_cost, upper))
+    cost[B * m:] = pen[u_class]
     x, res = _solve_priced(g, blocks, prob, unit_cost, pen, cost, upper, a_eq, b_eq, a_ub, b_ub,
-                           capped)
+                           capped, stars)
+    if derived and (x[B * m:] > 1e-9).any():
+        # the least unserved demand the capacities allow: the same LP at no cost per arc and 1
+        # per unit unserved; while the penalty leaves more, it is too low to say "cannot carry"
+        least_cost = np.r_[np.zeros(B * m), np.ones(n_u)]
+        least = _solve_priced(g, blocks, prob, np.zeros_like(unit_cost), np.ones(K), least_cost,
+                              upper, a_eq, b_eq, a_ub, b_ub, capped, stars)[0][B * m:].sum()
+        for _ in range(60):
+            if x[B * m:].sum() <= least + 1e-9 * max(1.0, total):
+                break
+            pen = 2.0 * pen
+            cost[B * m:] = pen[u_class]
+            x, res = _solve_priced(g, blocks, prob, unit_cost, pen, cost, upper, a_eq, b_eq,
+                                   a_ub, b_ub, capped, stars)
+        else:
+            raise KarvanError(f"the capacity LP leaves {x[B * m:].sum():.6g} units unserved "
+                              f"where the capacities can carry all but {least:.6g}, even at a "
+                              f"penalty of {pen[0]:.6g} per unit; report this network.")
+    if (a_ub is not None and (x[B * m:] <= 1e-9).all()
+            and (res.ineqlin.marginals < -1e-9).any()):
+        # all demand carried: the prices of the LP that must carry it all, in which the penalty
+        # has no part (where a price's range reaches up to the penalty, the penalty LP may give
+        # its upper end; this one gives the saving of one more unit)
+        carry_all = upper.copy()
+        carry_all[B * m:] = 0.0
+        x, res = _solve_priced(g, blocks, prob, unit_cost, np.full(K, np.inf), cost, carry_all,
+                               a_eq, b_eq, a_ub, b_ub, capped, stars, start=x)
     flows = np.zeros((K, m))
     for bi, (k, _i, _d, _q) in enumerate(blocks):
         flows[k] += x[bi * m:(bi + 1) * m]
@@ -200,10 +265,34 @@ def solve_capacity_lp(
                                            "unserved", "penalty"])
     unserved["unserved"] = unserved["unserved"].where(unserved["unserved"] > 1e-9, 0.0)
     routes = _decompose(g, blocks, x, m, prob, classes, unit_cost, unserved)
+    set_by_penalty = np.zeros(m, dtype=bool)
+    if a_ub is not None and (unserved["unserved"] > 0).any():
+        # the prices that move with the penalty are set by it: solve again at twice the penalty
+        cost[B * m:] = 2.0 * pen[u_class]
+        again = _solve_priced(g, blocks, prob, unit_cost, 2.0 * pen, cost, upper, a_eq, b_eq,
+                              a_ub, b_ub, capped, stars)[1]
+        moved = np.zeros(m)
+        moved[capped] = -again.ineqlin.marginals
+        set_by_penalty = np.abs(moved - shadow) > 1e-7 * np.maximum(1.0, np.abs(shadow))
     return CapacityResult(graph=g, classes=tuple(classes), class_flows=flows,
                           volume=prob.pce @ flows, unit_cost=unit_cost, shadow_price=shadow,
-                          unserved=unserved, routes=routes, total_cost=float(res.fun),
-                          status=res.message)
+                          shadow_price_capped=set_by_penalty, unserved=unserved, routes=routes,
+                          total_cost=float(res.fun), status=res.message)
+
+
+def _dearest_cheapest(g: CompiledGraph, stars: _Stars, blocks, prob, unit_cost, upper) -> float:
+    """The cost of the dearest OD pair's cheapest route (over every arc it may use, at its
+    class's costs, capacities left aside; pairs with no route left out); 1 where every route
+    is free."""
+    m = g.n_arcs
+    dearest = 0.0
+    for bi, (k, i, dests, _q) in enumerate(blocks):
+        d = _dist(stars, unit_cost[k], upper[bi * m:(bi + 1) * m] > 0,
+                  [prob.origins[i]])[prob.dests[dests]]
+        d = d[np.isfinite(d)]
+        if len(d):
+            dearest = max(dearest, float(d.max()))
+    return dearest if dearest > 0 else 1.0
 
 
 #: the first solve holds the arcs of routes within this factor of a destination's shortest one
@@ -211,11 +300,13 @@ SLACK = 1.1
 
 
 def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a_eq, b_eq,
-                  a_ub, b_ub, capped):
+                  a_ub, b_ub, capped, stars: _Stars, start: np.ndarray | None = None):
     """Solve the LP by pricing: first with the arcs that lie on routes near each block's shortest
     ones, then, with the capacity duals of that solution, let in the arcs of any block whose
     shortest route over all arcs is cheaper than its route over the arcs in the LP (or than
-    leaving its demand unserved), and solve again, until no block has one.
+    leaving its demand unserved), and solve again, until no block has one. ``start`` (a
+    solution) adds the columns it uses to the first solve, which keeps it feasible where
+    unserved demand is not allowed.
 
     The last solution is optimal for the whole LP: the shortest-route distances over all arcs,
     at arc cost plus capacity dual, are node potentials that satisfy its dual constraints and
@@ -233,7 +324,6 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
     a_eq = a_eq.tocsc()
     a_ub = a_ub.tocsc() if a_ub is not None else None
     active = np.ones(n_var, dtype=bool)
-    stars = _Stars(g)
     usable = []
     for bi, (k, i, dests, _q) in enumerate(blocks):
         if (unit_cost < 0).any():
@@ -248,6 +338,8 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
         near = (fwd[g.tail][None, :] + w[None, :] + back[:, g.head]
                 <= SLACK * np.minimum(fwd[d_nodes], pen[k])[:, None] + 1e-6)
         active[bi * m:(bi + 1) * m] = ok & near.any(axis=0)
+    if start is not None:
+        active |= start > 0
     lam = np.zeros(m)
     while True:
         cols = np.flatnonzero(active)
@@ -307,6 +399,35 @@ def _dist(stars: _Stars, w: np.ndarray, ok: np.ndarray, sources, *, reverse: boo
     d = KP.masked_distances(indptr, adj, arc, np.maximum(w, 0.0), ok & np.isfinite(w),
                             np.asarray(sources, dtype=np.int64), each)
     return d if each else d[0]
+
+
+def _closed_arcs(g: CompiledGraph, classes, closed_links: Mapping[str, Collection]
+                 ) -> np.ndarray:
+    """(n_classes, n_arcs): True on the arcs of the links closed to each class.
+
+    Raises
+    ------
+    InputError
+        Class names or link ids of ``closed_links`` that are not in the problem, all named.
+    """
+    names = [c.name for c in classes]
+    problems = []
+    unknown = [k for k in closed_links if k not in names]
+    if unknown:
+        problems.append(f"closed_links names classes that are not in the problem "
+                        f"({format_ids(unknown)}); use the names of the classes passed.")
+    out = np.zeros((len(classes), g.n_arcs), dtype=bool)
+    arc_link = g.link_ids[g.arc_link]
+    for k, name in enumerate(names):
+        ids = list(closed_links.get(name, ()))
+        missing = [i for i in ids if i not in set(g.link_ids)]
+        if missing:
+            problems.append(f"closed_links of class {name!r} names links that are not in the "
+                            f"network ({format_ids(missing)}); use link ids of its links table.")
+        out[k] = np.isin(arc_link, ids)
+    if problems:
+        raise InputError(problems, "capacity LP")
+    return out
 
 
 def _penalties(unserved_penalty: float | Mapping[str, float], classes) -> np.ndarray:

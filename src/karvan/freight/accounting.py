@@ -152,6 +152,8 @@ def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None,
         with np.errstate(invalid="ignore", divide="ignore"):
             df["lp_utilization"] = np.where(cap > 0, _per_link_max(g, lp.volume) / cap, np.nan)
         df["shadow_price_usd_per_t"] = _per_link_max(g, lp.shadow_price)
+        # set by the penalty on unserved demand, not by a saving in cost (in either direction)
+        df["shadow_price_capped"] = _per_link_max(g, lp.shadow_price_capped.astype(float)) > 0
     return df
 
 
@@ -306,6 +308,8 @@ def border_table(links: pd.DataFrame) -> pd.DataFrame:
             agg[c] = lambda s: s.sum(min_count=1)
     if "shadow_price_usd_per_t" in b:
         agg["shadow_price_usd_per_t"] = "max"
+    if "shadow_price_capped" in b:
+        agg["shadow_price_capped"] = "any"
     out = b.groupby("border_id", as_index=False).agg(agg)
     out = out.rename(columns={"link_id": "link_ids", "free_flow_time_h": "dwell_h"})
     return out.sort_values("tonnes_tot", ascending=False, ignore_index=True)
@@ -325,7 +329,8 @@ def bottlenecks(links: pd.DataFrame, *, threshold: float = 0.8) -> pd.DataFrame:
     b = links[hit].copy()
     cols = ["link_id", "name", "mode", "country", "border_id", "capacity_tpy", "tonnes_tot",
             "utilization"] + [c for c in ("lp_tonnes_tot", "lp_utilization",
-                                          "shadow_price_usd_per_t", "capacity_utilization",
+                                          "shadow_price_usd_per_t", "shadow_price_capped",
+                                          "capacity_utilization",
                                           "choice_shadow_price_usd_per_t") if c in b]
     b = b[cols]
     # the choice model's own price first where the run has one (under logit the LP's is a

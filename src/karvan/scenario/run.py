@@ -49,7 +49,6 @@ from karvan.store import RunRecord, RunStore, diff_table, resolve_run, write_run
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
-DEFAULT_PENALTY_USD_PER_T = 10_000.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -153,11 +152,11 @@ def run_scenario(
     lp_res = None
     if lp:
         say(f"{scenario.name}: capacity LP")
-        com = data.commodities.set_index("commodity_id")
-        value = {k: float(v) if pd.notna(v) else DEFAULT_PENALTY_USD_PER_T
-                 for k, v in com.get("value_usd_per_t", pd.Series(np.nan, index=com.index)).items()}
-        pen = {c.name: value[acc.commodity_of(c.name)] for c in classes}
-        lp_res = solve_capacity_lp(net, demand, classes, unserved_penalty=pen)
+        # unserved: demand the capacities cannot carry (the LP derives its penalty); a transit
+        # ban closes its links to the segment, which the LP does not use at any cost
+        closed = {c.name: sorted(set(banned_links(c.name, inputs.bans)) & set(net.links.index))
+                  for c in classes}
+        lp_res = solve_capacity_lp(net, demand, classes, closed_links=closed)
     g = ue.graph
     raw_routes = crun.routes if crun is not None else route_flows(ue, min_share=1e-9)
     flows = RunFlows(scenario.name, scenario.year, raw_routes, g, inputs.links, inputs.demand)
@@ -197,7 +196,7 @@ def run_scenario(
         tables["links"] = links
         tables["bottlenecks"] = acc.bottlenecks(links)
         tables["capacities"] = crun.capacities
-        tables["choice_unserved"] = crun.unserved
+        tables["choice_unserved"] = _by_commodity(crun.unserved)
     cal_runs = {scenario.year: flows}
     if backcasts and scenario.year == data.base_year:
         years = pd.to_numeric(data.observed["year"], errors="coerce")
@@ -216,8 +215,7 @@ def run_scenario(
         data.observed, cal_runs, link_table=data.links, zone_country=zc,
         commodities=data.commodity_ids)
     if lp_res is not None:
-        tables["unserved"] = lp_res.unserved[lp_res.unserved["unserved"] > 0].reset_index(
-            drop=True)
+        tables["unserved"] = _by_commodity(lp_res.unserved[lp_res.unserved["unserved"] > 0])
         lr = acc.route_table(lp_res.routes, net, g, g.free_flow_time, vot)
         tables["lp_routes"] = lr
     tables["shipper"] = shipper_comparison(data, acc_net, ue, vot, inputs.bans)
@@ -265,6 +263,15 @@ def run_scenario(
         settings["capacity_tol"] = ue.params.get("tol")
         settings.update(crun.settings)
     return ScenarioRun(scenario, inputs, net, ue, lp_res, tables, summary, settings, flows)
+
+
+def _by_commodity(table: pd.DataFrame) -> pd.DataFrame:
+    """A table of traffic classes with the commodity in place of the class (a transit ban's
+    segment, ``grain|ban0``, is the commodity's freight of some countries)."""
+    out = table.reset_index(drop=True)
+    com = out["class"].astype(str).map(acc.commodity_of)
+    return out.drop(columns="class").assign(commodity=com)[
+        ["commodity", *[c for c in out.columns if c != "class"]]]
 
 
 def _expected_costs(res, vot: dict[str, float]) -> dict[tuple[str, str, str], float]:
