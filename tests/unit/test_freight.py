@@ -235,6 +235,32 @@ def test_transit_accounting(tmp_path):
     assert c.at["BB", "tonnes"] == pytest.approx(10.0)  # ZA->ZM ends at M without a BB link
 
 
+def test_a_country_crossed_only_by_sea_is_marked_and_left_out_of_the_summary(tmp_path):
+    # AA -> rail 100 km -> port Q -> sea 200 km through EE's waters (a canal) -> B in BB. EE is
+    # crossed in transit, but on a sea leg: its "revenue" is the ocean freight (0.01 $/tkm x 200
+    # km x 10 t), not the country's, and the summary's transit tables, whose titles say sea legs
+    # are left out, do not list it
+    from karvan.scenario.summary import summary_tables
+
+    links = [rail("a", "A", "Q", 100),
+             {"link_id": "canal", "from_node_id": "Q", "to_node_id": "B", "mode": "sea",
+              "length_km": 200, "speed_kph": 20, "tariff_usd_per_tkm": 0.01, "country": "EE"}]
+    folder = write_corridor(
+        tmp_path / "sea", nodes=[("A", 0, 0, "AA"), ("Q", 1, 0, "AA"), ("B", 2, 0, "BB")],
+        links=links, zones=[("ZA", "A", "AA"), ("ZB", "B", "BB")],
+        commodities=[("c", 1.0, 100.0)], demand=[("ZA", "ZB", "c", 10.0)])
+    run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2024\n"),
+                       choice="deterministic")
+    c = run.tables["countries"].set_index("country")
+    assert c.at["EE", "transit_revenue_usd"] == pytest.approx(10.0 * 200 * 0.01)
+    assert c["sea_legs_only"].to_dict() == {"AA": False, "EE": True}
+    transit = [t for t in summary_tables([run]) if t.title.startswith("Transit")]
+    assert len(transit) == 2
+    for t in transit:
+        assert "sea legs left out" in t.title
+        assert "EE" not in set(t.data["country"]), t.title
+
+
 def test_ue_splits_symmetric_capacitated_routes(tmp_path):
     links = [rail("p", "A", "B", 100, capacity_tpy=100.0), rail("q", "A", "B", 100,
                                                                 capacity_tpy=100.0)]

@@ -150,3 +150,15 @@ def test_shipper_table_tells_the_charge_from_the_generalized_cost():
     assert d.loc["east", ["charge $/t", "generalized cost $/t"]].isna().all()
     assert ("best route per option by generalized cost (charge + value of time x time, USD/t); "
             "charge: freight charges and fees paid, USD/t") in t.title
+
+
+def test_transit_tables_leave_out_every_country_that_has_only_sea_legs():
+    # Egypt's one link is the Suez Canal leg, a sea leg: its "transit revenue" was the ocean
+    # freight charged on it (no canal dues), listed under a title that says sea legs are left out
+    a = fake_run("a", transit={"GE": (3, 30), "EG": (9, 11), "XX": (50, 1000)})
+    a.tables["countries"]["sea_legs_only"] = [False, True, True]
+    tables = summary_tables([a])
+    for start in ("Transit by country", "Transit revenue by country"):
+        t = table(tables, start)
+        assert list(t.data["country"]) == ["GE"], start
+        assert t.title.endswith(", sea legs left out"), t.title

@@ -5,7 +5,10 @@ Per country C, over every route r with flow f_r (tonnes per year):
 - ``tonnes``: the sum of f_r over routes that use a link in C;
 - ``tonne_km``: f_r times the length of r inside C;
 - ``revenue_usd``: f_r times the charges (tariffs and fees) of r's links in C;
-- ``transit_*``: the same over routes whose origin and destination both lie outside C.
+- ``transit_*``: the same over routes whose origin and destination both lie outside C;
+- ``sea_legs_only``: every link of C that the routes use is a sea leg (``mode`` sea or ferry),
+  so its revenue is the shipping line's charge, not the country's (Egypt's Suez Canal leg,
+  ocean freight with no canal dues).
 Sea links carry the pseudo-country ``XX`` (open sea) and Caspian links ``XC``.
 """
 
@@ -244,11 +247,12 @@ def country_transit(routes: pd.DataFrame, raw_routes: pd.DataFrame, net: Network
     length = links["length"].to_numpy(dtype=float)[g.arc_link]
     charges = arc_charges(net, g)
     country = links["country"].to_numpy()[g.arc_link]
+    sea_arc = np.isin(links["mode"].astype(str).to_numpy(), ["sea", "ferry"])[g.arc_link]
     cols = ["tonnes", "tonne_km", "revenue_usd", "transit_tonnes", "transit_tonne_km",
             "transit_revenue_usd"]
     r = raw_routes[(raw_routes["flow"] > 0) & (raw_routes["arcs"].map(len) > 0)]
     if not len(r):
-        return pd.DataFrame(columns=["country", *cols])
+        return pd.DataFrame(columns=["country", *cols, "sea_legs_only"])
     # one entry per arc of every route, in the order of the routes (vectorised over routes)
     lens = r["arcs"].map(len).to_numpy()
     arcs = np.fromiter((a for t in r["arcs"] for a in t), dtype=np.int64, count=int(lens.sum()))
@@ -279,6 +283,8 @@ def country_transit(routes: pd.DataFrame, raw_routes: pd.DataFrame, net: Network
     order = np.argsort(first_pos(cc, first), kind="stable")
     df = pd.DataFrame(out[order], index=pd.Index(np.asarray(names, dtype=object)[order],
                                                  name="country"), columns=cols)
+    not_sea = np.bincount(codes, weights=~sea_arc[arcs], minlength=len(names))
+    df["sea_legs_only"] = (not_sea == 0)[order]
     return df.sort_values("tonnes", ascending=False).reset_index()
 
 

@@ -129,13 +129,18 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
                     for r in runs}, axis=0)
     if len(ct):
         names = list(dict.fromkeys(r.scenario.name for r in runs))
+        sea = set(SEA_COUNTRIES)
+        if "sea_legs_only" in ct:
+            sea |= set(ct.index.get_level_values("country")[ct["sea_legs_only"].eq(True)])
         for col, title, fmt in (("transit_tonnes", "Transit by country, Mt/yr", MT),
                                 ("transit_revenue_usd", "Transit revenue by country, M USD/yr",
                                  "{:,.0f}")):
             wide = ct[col].unstack(0).reindex(columns=names).fillna(0.0)
             # the high seas and the Caspian (pseudo-countries of the sea legs) carry every sea
-            # tonne as transit and collect no country's revenue: not among the countries
-            wide = wide[~wide.index.isin(SEA_COUNTRIES)]
+            # tonne as transit and collect no country's revenue, and a country whose links are
+            # all sea legs (Egypt's Suez Canal) collects only the ocean freight charged on
+            # them, not canal dues: not among the countries
+            wide = wide[~wide.index.isin(sea)]
             shown, left = largest_in_any(wide, countries)
             t = (shown / 1e6).rename_axis("country").reset_index()
             if left:
