@@ -330,7 +330,7 @@ def routes_on(g, routes) -> list[tuple[str, str, str, np.ndarray]]:
 
 def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *,
                  zone_country: dict[str, str], closed_links: set[str],
-                 keep_routes: tuple | list = ()) -> ChoiceRun:
+                 reference: ReferenceRoutes | None = None) -> ChoiceRun:
     """Solve a scenario's nested-logit equilibrium with hard capacities.
 
     Parameters
@@ -345,13 +345,16 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
     closed_links
         Links the scenario closed: a family that loses every route through them is reported,
         not an error.
-    keep_routes
-        Routes of another network of the dataset (:func:`route_links`; the like-year
-        reference's, :func:`reference_routes`) that the route sets hold as well wherever all
-        their links are open here and the pair has demand in their class: a scenario that only
-        adds to the network then keeps every route its reference offered, and the difference
-        of the two runs is the scenario's, not that of two searches that found different
-        routes.
+    reference
+        The like-year reference's route sets (:class:`ReferenceRoutes`,
+        :func:`karvan.scenario.run.reference_routes`): each OD pair then has the reference's
+        routes whose links are all open here, and of the routes found here only those through
+        a link the scenario opened or changed (any attribute but capacity); a pair that lost a
+        reference route to a closed link, or that has none, keeps every route found here. A
+        search afresh finds other routes wherever the network changed, so the two runs would
+        differ by their searches as well as by the scenario: a project dropped routes its
+        reference offered, or gained routes its reference's network had but its search had
+        not found (each lowers the expected cost).
 
     Raises
     ------
@@ -367,10 +370,8 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
     rs, n_forced, missing = choice_route_set(cnet, demand, classes, model,
                                              zone_country=zone_country)
     kept = 0
-    if keep_routes:
-        before = rs.n_routes
-        rs = add_routes_to(rs, _with_demand(rs, routes_on(compile_graph(cnet), keep_routes)))
-        kept = int(rs.n_routes - before)
+    if reference is not None:
+        rs, kept = _as_reference(rs, reference, cnet)
     fam = classify(rs)
     _check_served(rs, fam, model, zone_country, missing, closed_links)
     consts = model.constants(classes)
@@ -406,6 +407,62 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
                                  "(projected Newton on the multipliers)",
                 "theta_per_h": theta_h, "choice_parameters": model.describe()}
     return ChoiceRun(res, routes, cap, uns, tuple(classes), cnet, settings)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReferenceRoutes:
+    """The route sets of a scenario's like-year reference, in terms of link ids
+    (:func:`route_links`), and the reference's engine links (what a scenario changed is read
+    against them)."""
+
+    name: str
+    routes: list
+    links: pd.DataFrame
+
+
+def changed_links(links: pd.DataFrame, reference: pd.DataFrame) -> set[str]:
+    """Ids of the links of ``links`` that ``reference`` lacks or holds with another value of a
+    column both have, capacities left out (the route sets are searched at free flow)."""
+    common = [c for c in links.columns if c in reference.columns and "capacity" not in c]
+    ids = links.index.intersection(reference.index)
+    a = links.loc[ids, common]
+    b = reference.loc[ids, common]
+    differs = ~((a == b) | (a.isna() & b.isna())).all(axis=1)
+    return set(map(str, links.index.difference(reference.index))) | set(
+        map(str, ids[differs.to_numpy()]))
+
+
+def _as_reference(rs, reference: ReferenceRoutes, cnet: Network):
+    """``rs`` (searched on the scenario's network) made comparable with the reference: see
+    :func:`solve_choice`'s ``reference``. Returns the route set and how many of the
+    reference's routes it took."""
+    from karvan.choice.routes import subset_routes
+
+    g = compile_graph(cnet)
+    z = np.asarray(rs.zone_ids, dtype=object)
+    pair = [(rs.class_names[k], z[o], z[d]) for k, o, d in zip(
+        rs.od_class, rs.od_origin, rs.od_destination, strict=True)]
+    open_here = _with_demand(rs, routes_on(g, reference.routes))
+    have_ref = {r[:3] for r in open_here}
+    # a pair lost a reference route where fewer of its routes are open here than it had
+    n_ref: dict[tuple, int] = {}
+    for r in reference.routes:
+        n_ref[r[:3]] = n_ref.get(r[:3], 0) + 1
+    n_open: dict[tuple, int] = {}
+    for r in open_here:
+        n_open[r[:3]] = n_open.get(r[:3], 0) + 1
+    lost = {k for k, n in n_ref.items() if n_open.get(k, 0) < n}
+    changed = changed_links(cnet.links, reference.links)
+    on_changed = np.zeros(g.n_links, dtype=bool)
+    on_changed[pd.Index(map(str, g.link_ids)).get_indexer(sorted(changed))] = True
+    keep = np.zeros(rs.n_routes, dtype=bool)
+    for i in range(rs.n_routes):
+        w = pair[rs.route_od[i]]
+        keep[i] = (w not in have_ref or w in lost
+                   or bool(on_changed[g.arc_link[rs.arcs(i)]].any()))
+    before = int(keep.sum())
+    out = add_routes_to(subset_routes(rs, keep), open_here)
+    return out, int(out.n_routes - before)
 
 
 def _with_demand(rs, routes: list) -> list:

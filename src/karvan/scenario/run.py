@@ -138,10 +138,11 @@ def run_scenario(
         say(f"{scenario.name}: nested logit equilibrium with capacities")
         closed = set(data.links.index[data.links["status"] == "open"]) - set(
             inputs.links.index[inputs.links["status"] == "open"])
-        reference, kept = reference_routes(data, scenario, model)
+        reference = reference_routes(data, scenario, model)
         crun = solve_choice(net, demand, classes, model, zone_country=zc,
-                            closed_links=closed, keep_routes=kept)
-        crun.settings["route_sets"]["reference"] = reference
+                            closed_links=closed, reference=reference)
+        crun.settings["route_sets"]["reference"] = (None if reference is None
+                                                    else reference.name)
         ue = crun.result
     else:
         say(f"{scenario.name}: user equilibrium")
@@ -414,31 +415,31 @@ def _engine_inputs(data: CorridorData, scenario: Scenario):
     return inputs, net, zc, dem_rows, no_path, demand, _classes(data, net, demand, inputs.bans)
 
 
-def reference_routes(data: CorridorData, scenario: Scenario, model: CorridorChoice
-                     ) -> tuple[str | None, list]:
-    """The routes of the choice model's route sets on the network of ``scenario``'s like-year
-    reference (:func:`~karvan.scenario.reference.reference_scenario`), for the scenario's run
-    to hold as well (:func:`~karvan.scenario.choice_run.solve_choice`, ``keep_routes``).
+def reference_routes(data: CorridorData, scenario: Scenario, model: CorridorChoice):
+    """The route sets of the choice model on the network of ``scenario``'s like-year reference
+    (:func:`~karvan.scenario.reference.reference_scenario`), for the scenario's run to be
+    compared with it (:func:`~karvan.scenario.choice_run.solve_choice`, ``reference``).
 
     A route set is searched afresh on every network (k routes by link penalty): a link that
-    opens changes which k routes the search finds, and a route the reference offered could
-    leave the scenario's set although none of its links changed. Shippers then lost an option
-    to a project that only added one: on the built-in data, opening Rasht–Astara raised the
-    expected cost of 239 of the 1,511 OD pairs against ``reference_2028`` (by up to USD 22/t)
-    and moved India–Russia freight off the INSTC's western rail. With the reference's routes
-    held, a project's effect is that of its own changes.
+    opens changes which k routes the search finds, so a route the reference offered could
+    leave the scenario's set although none of its links changed, and routes the reference's
+    network had could enter it. On the built-in data, opening Rasht–Astara raised the expected
+    cost of 239 of the 1,511 OD pairs against ``reference_2028`` (by up to USD 22/t) and moved
+    India–Russia freight off the INSTC's western rail. Compared on the reference's routes, a
+    project's effect is that of its own changes.
 
     Returns
     -------
-    reference
-        The reference's name; None where ``scenario`` is itself a reference (or a back-cast)
-        or its year has none.
-    routes
-        :func:`~karvan.scenario.choice_run.route_links` of the reference's route sets.
+    ReferenceRoutes or None
+        None where ``scenario`` is itself a reference (or a back-cast) or its year has none.
+        The last few are kept per process, for the dataset and the model's parameters: a
+        worker that runs two projects of one year searches their reference once.
     """
+    import json
     import warnings
 
     from karvan.scenario.choice_run import (
+        ReferenceRoutes,
         choice_classes,
         choice_network,
         choice_route_set,
@@ -446,14 +447,15 @@ def reference_routes(data: CorridorData, scenario: Scenario, model: CorridorChoi
     )
 
     if is_reference(scenario.name):
-        return None, []
+        return None
     try:
         ref = reference_scenario(scenario.year, base_year=data.base_year)
     except InputError:  # a year before the base year without a back-cast
-        return None, []
-    for d, m, name, routes in _REFERENCE_ROUTES:
-        if d is data and m is model and name == ref.name:
-            return ref.name, routes
+        return None
+    key = (ref.name, json.dumps(model.describe(), sort_keys=True, default=str))
+    for d, k, found in _REFERENCE_ROUTES:
+        if d is data and k == key:
+            return found
     with warnings.catch_warnings():
         # what the reference's own inputs warn of belongs to the reference's run
         warnings.simplefilter("ignore")
@@ -461,17 +463,14 @@ def reference_routes(data: CorridorData, scenario: Scenario, model: CorridorChoi
         cnet = choice_network(net)
         classes = choice_classes(classes, model, cnet.links.index)
         rs, _, _ = choice_route_set(cnet, demand, classes, model, zone_country=zc)
-    routes = route_links(rs, compile_graph(cnet))
-    # the scenarios of a batch share their dataset and model: a worker that runs two projects
-    # of one year searches their reference once (held with the objects, so never mistaken
-    # for another dataset's)
-    _REFERENCE_ROUTES.insert(0, (data, model, ref.name, routes))
+    found = ReferenceRoutes(ref.name, route_links(rs, compile_graph(cnet)), cnet.links)
+    _REFERENCE_ROUTES.insert(0, (data, key, found))
     del _REFERENCE_ROUTES[4:]
-    return ref.name, routes
+    return found
 
 
-#: (dataset, model, reference name, routes) of the last references :func:`reference_routes`
-#: searched in this process
+#: (dataset, (reference name, the model's parameters), ReferenceRoutes) of the last references
+#: :func:`reference_routes` searched in this process
 _REFERENCE_ROUTES: list[tuple] = []
 
 
