@@ -382,3 +382,20 @@ def test_closed_links_name_what_is_not_in_the_problem():
         "classes passed.",
         "closed_links of class 'all' names links that are not in the network (nope); use link "
         "ids of its links table."]
+
+
+@pytest.mark.parametrize("penalty", [None, 100.0, 1e4])
+def test_capacities_exactly_full_are_priced_at_the_saving_not_at_the_penalty(penalty):
+    """Two links of 5 units each, at costs 1 and 3, for 10 units: demand fills them exactly.
+    One more unit on the cheap link saves 3 - 1 = 2; the dear link's saves nothing. The prices
+    were the penalty less each route's cost (99 and 97 at a penalty of 100; 3 and 1 at the
+    derived 4): the unserved columns, fixed at 0 in the LP that must carry everything, kept
+    the penalty as their cost."""
+    net, d = _one_pair(pd.DataFrame({"free_flow_time": [1.0, 3.0], "capacity": [5.0, 5.0]},
+                                    index=["cheap", "dear"]))
+    kw = {} if penalty is None else {"unserved_penalty": penalty}
+    r = solve_capacity_lp(net, d, [TrafficClass()], **kw)
+    assert r.unserved["unserved"].tolist() == [0.0]
+    assert r.total_cost == pytest.approx(20.0, rel=1e-12)
+    assert r.shadow_price.tolist() == pytest.approx([2.0, 0.0], abs=1e-9)
+    assert not r.shadow_price_capped.any()

@@ -229,7 +229,9 @@ def solve_capacity_lp(
         least = _solve_priced(g, blocks, prob, np.zeros_like(unit_cost), np.ones(K), least_cost,
                               upper, a_eq, b_eq, a_ub, b_ub, capped, stars)[0][B * m:].sum()
         for _ in range(60):
-            if x[B * m:].sum() <= least + 1e-9 * max(1.0, total):
+            # within the solver's own tolerance of the least (a tighter test could double on
+            # the solver's noise to the last round)
+            if x[B * m:].sum() <= least + 1e-6 * max(1.0, total):
                 break
             pen = 2.0 * pen
             cost[B * m:] = pen[u_class]
@@ -246,8 +248,13 @@ def solve_capacity_lp(
         # its upper end; this one gives the saving of one more unit)
         carry_all = upper.copy()
         carry_all[B * m:] = 0.0
-        x, res = _solve_priced(g, blocks, prob, unit_cost, np.full(K, np.inf), cost, carry_all,
-                               a_eq, b_eq, a_ub, b_ub, capped, stars, start=x)
+        # the unserved columns are fixed at 0 and cost nothing: no price can come from the
+        # penalty (at a capacity exactly full, a price read with the penalty on them was the
+        # penalty less the route's cost: 99 at a given penalty of 100, 3 at a derived 4)
+        cost_all = cost.copy()
+        cost_all[B * m:] = 0.0
+        x, res = _solve_priced(g, blocks, prob, unit_cost, np.full(K, np.inf), cost_all,
+                               carry_all, a_eq, b_eq, a_ub, b_ub, capped, stars, start=x)
     flows = np.zeros((K, m))
     for bi, (k, _i, _d, _q) in enumerate(blocks):
         flows[k] += x[bi * m:(bi + 1) * m]
