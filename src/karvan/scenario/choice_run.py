@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -445,16 +446,12 @@ def _as_reference(rs, reference: ReferenceRoutes, cnet: Network):
     open_here = _with_demand(rs, routes_on(g, reference.routes))
     have_ref = {r[:3] for r in open_here}
     # a pair lost a reference route where fewer of its routes are open here than it had
-    n_ref: dict[tuple, int] = {}
-    for r in reference.routes:
-        n_ref[r[:3]] = n_ref.get(r[:3], 0) + 1
-    n_open: dict[tuple, int] = {}
-    for r in open_here:
-        n_open[r[:3]] = n_open.get(r[:3], 0) + 1
-    lost = {k for k, n in n_ref.items() if n_open.get(k, 0) < n}
-    changed = changed_links(cnet.links, reference.links)
+    n_open = Counter(r[:3] for r in open_here)
+    lost = {k for k, n in Counter(r[:3] for r in reference.routes).items() if n_open[k] < n}
+    at = pd.Index(map(str, g.link_ids)).get_indexer(
+        sorted(changed_links(cnet.links, reference.links)))
     on_changed = np.zeros(g.n_links, dtype=bool)
-    on_changed[pd.Index(map(str, g.link_ids)).get_indexer(sorted(changed))] = True
+    on_changed[at[at >= 0]] = True
     keep = np.zeros(rs.n_routes, dtype=bool)
     for i in range(rs.n_routes):
         w = pair[rs.route_od[i]]
