@@ -97,7 +97,9 @@ def child(out: str, jobs: int | None) -> None:
     t0 = time.perf_counter()
     import karvan.cli as cli
 
-    register = cli._app  # imports every command (the name becomes the module once imported)
+    # imports every command: _load_app since the loader was renamed (it was _app, the name of
+    # the module karvan.cli._app); a ref older than that has _app
+    register = getattr(cli, "_load_app", None) or cli._app
     register()
     import karvan.freight.corridor  # noqa: F401
     import karvan.io.geopackage  # noqa: F401
