@@ -91,6 +91,23 @@ def test_a_dropped_capacity_column_is_warned_about(corridor):
     assert rep.valid and any("has no column capacity_tpy" in w for w in rep.warnings)
 
 
+def test_a_dropped_column_that_a_rule_needs_is_an_error(corridor):
+    """tariff_commodity.csv without its tariff_usd_per_t column: the ferry rows that give only a
+    fare per tonne give no tariff at all (they were read as free, and the answer changed)."""
+    from karvan.freight.corridor import validate_corridor
+
+    edit(corridor / "tariff_commodity.csv", lambda h, rows: (
+        [c for c in h if c != "tariff_usd_per_t"],
+        [{k: v for k, v in r.items() if k != "tariff_usd_per_t"} for r in rows]))
+    rep = validate_corridor(corridor)
+    assert not rep.valid
+    msg = " ".join(rep.errors)
+    assert "the row gives no tariff (the file has no column tariff_usd_per_t)" in msg
+    assert "lines 6, 7" in msg
+    with pytest.raises(InputError, match="gives no tariff"):
+        load_corridor(corridor)
+
+
 def break_everything(folder: Path) -> None:
     """The walk-through's broken copy: in link.csv a blank from_node_id, a capacity of -5, a
     repeated link_id, an unknown to_node_id, speed 'fast' and mode 'railway'; in demand.csv

@@ -510,13 +510,15 @@ class Checker:
             return
         f = rule.then
         fix = rule.fix or f.fix
+        gone = [c.field for c in rule.when if c.field not in out]
+        message = rule.message + (f" (the file has no column {', '.join(gone)})" if gone else "")
         if f.name not in out:
             if f.required:
                 self._dropped.pop(f.name, None)
                 k = int(when.sum())
                 hint = _likely(f.name, self._near.get(f.name, []))
                 self.message(f"{rows.name}: has no column {f.name}, which {k} row"
-                             f"{'s' if k != 1 else ''} need ({f.name} {rule.message}); "
+                             f"{'s' if k != 1 else ''} need ({f.name} {message}); "
                              f"{hint or fix or 'add the column'}.", file=rows.name)
             return
         miss = missing[f.name]
@@ -524,12 +526,12 @@ class Checker:
             bad = when & ~miss
             if bad.any():
                 idx = np.flatnonzero(bad)
-                self._rows(rows, idx, f.name, rule.message, fix, out[f.name][idx])
+                self._rows(rows, idx, f.name, message, fix, out[f.name][idx])
             return
         if f.required:
             bad = when & miss
             if bad.any():
-                self._rows(rows, np.flatnonzero(bad), f.name, rule.message, fix)
+                self._rows(rows, np.flatnonzero(bad), f.name, message, fix)
         vals = out[f.name]
         if any(b is not None for b in (f.minimum, f.maximum, f.exclusive_minimum,
                                        f.exclusive_maximum)):
@@ -548,12 +550,12 @@ class Checker:
             bad &= when & ~miss
             if bad.any():
                 idx = np.flatnonzero(bad)
-                self._rows(rows, idx, f.name, rule.message, fix, vals[idx])
+                self._rows(rows, idx, f.name, message, fix, vals[idx])
         if f.enum is not None:
             bad = when & ~miss & ~np.isin(vals.astype(str), [str(e) for e in f.enum])
             if bad.any():
                 idx = np.flatnonzero(bad)
-                self._rows(rows, idx, f.name, rule.message, fix, vals[idx])
+                self._rows(rows, idx, f.name, message, fix, vals[idx])
 
     # -- a folder of tables ---------------------------------------------------------------------
 
@@ -900,7 +902,8 @@ def _numbers(raw: np.ndarray, miss: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def _holds(c: Condition, out, missing, n: int) -> np.ndarray:
     if c.field not in out:
-        return np.zeros(n, dtype=bool)
+        # a column the file lacks is blank on every row
+        return np.full(n, c.present is False, dtype=bool)
     miss = missing[c.field]
     if c.present is not None:
         return ~miss if c.present else miss
