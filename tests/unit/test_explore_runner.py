@@ -263,6 +263,62 @@ def test_an_experiment_whose_stored_design_differs_is_not_resumed(tmp_path):
         run_experiment(spec, inputs, draws=8, seed=1, workers=0, folder=folder, batch_size=1)
 
 
+def test_an_experiment_started_by_other_code_is_not_resumed(tmp_path, monkeypatch):
+    """Draws computed by one version of the code and by another would be mixed in one
+    analysis; the version number stays the same between releases, the code's fingerprint
+    does not."""
+    from karvan._version import code_fingerprint
+    from karvan.explore.inputs import ranges_inputs
+    from karvan.explore.testfunctions import LinearModel
+
+    inputs = ranges_inputs({"a": (0.0, 2.0), "b": (10.0, 11.0)})
+    spec = [ModelSpec("lin", functools.partial(LinearModel, (3.0, -1.0)))]
+    folder = tmp_path / "e"
+
+    def stop(done, total, note):
+        if done >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(spec, inputs, draws=8, seed=1, workers=0, folder=folder, batch_size=1,
+                       progress=stop)
+    assert Experiment(folder).manifest()["karvan_code"] == code_fingerprint()
+    monkeypatch.setattr(R, "code_fingerprint", lambda: "0123456789abcdef")
+    with pytest.raises(InputError, match="other settings.*it differs in karvan_code"):
+        run_experiment(spec, inputs, draws=8, seed=1, workers=0, folder=folder, batch_size=1)
+    # in a store, the other code's experiment is a new one, not a resumed one
+    store = tmp_path / "store"
+    monkeypatch.setattr(R, "code_fingerprint", code_fingerprint)
+    a = run_experiment(spec, inputs, draws=4, seed=1, workers=0, store=store)
+    monkeypatch.setattr(R, "code_fingerprint", lambda: "0123456789abcdef")
+    b = run_experiment(spec, inputs, draws=4, seed=1, workers=0, store=store)
+    assert b.resumed == 0 and b.experiment.folder != a.experiment.folder
+
+
+def test_code_fingerprint_follows_the_source(tmp_path, monkeypatch):
+    """The fingerprint hashes the package's files: an edit changes it, nothing else does."""
+    import shutil
+
+    import karvan
+    from karvan import _version
+
+    pkg = tmp_path / "karvan"
+    shutil.copytree(Path(karvan.__file__).parent, pkg,
+                    ignore=shutil.ignore_patterns("__pycache__", "data"))
+    monkeypatch.setattr(_version, "__file__", str(pkg / "_version.py"))
+    _version.code_fingerprint.cache_clear()
+    try:
+        first = _version.code_fingerprint()
+        _version.code_fingerprint.cache_clear()
+        assert _version.code_fingerprint() == first
+        (pkg / "assign" / "capacity.py").write_text(
+            (pkg / "assign" / "capacity.py").read_text() + "\n# an edit\n")
+        _version.code_fingerprint.cache_clear()
+        assert _version.code_fingerprint() != first
+    finally:
+        _version.code_fingerprint.cache_clear()
+
+
 def test_a_failed_or_interrupted_analysis_leaves_no_half_written_tables(tmp_path, monkeypatch):
     """The analysis's tables are written together: interrupted on its first analysis an
     experiment holds none of them (and is not complete); a failed analysis of a complete one

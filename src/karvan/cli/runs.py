@@ -105,7 +105,8 @@ def runs_show(
             ("year", str(spec.get("year", ""))),
             ("modifications", str(len(spec.get("modifications", [])))),
             ("created", str(m.get("created", "-"))), ("status", str(m.get("status", "-"))),
-            ("karvan version", str(m.get("karvan_version", "-"))),
+            ("karvan version", str(m.get("karvan_version", "-"))
+             + (f" (code {m['karvan_code']})" if m.get("karvan_code") else "")),
             ("schema version", str(m.get("schema_version", "-"))),
             ("folder", str(rec.path))]
     inputs = m.get("inputs") or {}

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from karvan._version import __version__
+from karvan._version import __version__, code_fingerprint
 from karvan.errors import InputError, KarvanError
 from karvan.explore.experiment import (
     EXPERIMENTS,
@@ -252,7 +252,8 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
     if problems:
         raise InputError(problems)
     design = make_design(inputs, sampler, draws, seed, groups=groups)
-    cfg = {"karvan_version": __version__, "scenarios": names,
+    cfg = {"karvan_version": __version__, "karvan_code": code_fingerprint(),
+           "scenarios": names,
            "references": {s.scenario: s.reference for s in specs},
            "scenario_config": {s.scenario: s.config for s in specs},
            "sampler": sampler, "draws": draws, "seed": seed, "groups": groups,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from karvan._version import __version__
+from karvan._version import __version__, code_fingerprint
 from karvan.assign import assign
 from karvan.assign.capacity import CapacityResult, solve_capacity_lp
 from karvan.assign.classes import TrafficClass
@@ -577,6 +577,7 @@ def run_manifest(run: ScenarioRun, data: CorridorData) -> dict:
     settings, convergence, summary and table names."""
     return {
         "karvan_version": __version__,
+        "karvan_code": code_fingerprint(),
         "schema_version": SCHEMA_VERSION,
         "scenario": run.scenario.to_dict(),
         # resolved: a relative --data read from another folder named another dataset
