@@ -108,6 +108,28 @@ def test_a_dropped_column_that_a_rule_needs_is_an_error(corridor):
         load_corridor(corridor)
 
 
+@pytest.mark.parametrize(("table", "column"), [("link.csv", "dwell_h"),
+                                             ("link.csv", "frequency_per_week"),
+                                             ("choice_parameter.csv", "prior_value")])
+def test_a_dropped_column_that_changes_the_answer_is_warned_about(corridor, table, column):
+    """Each of these columns, dropped, changed the baseline's flows without a word (dwell_h
+    also failed with KeyError): times at borders and ports, the wait for a sailing, the
+    dispersion the route sets are searched with."""
+    edit(corridor / table, lambda h, rows: (
+        [c for c in h if c != column],
+        [{k: v for k, v in r.items() if k != column} for r in rows]))
+    with pytest.warns(CorridorWarning, match=f"{table}: has no column {column}"):
+        load_corridor(corridor)
+
+
+def test_an_observation_table_without_years_is_an_error(corridor):
+    edit(corridor / "observed.csv", lambda h, rows: (
+        [c for c in h if c != "year"], [{k: v for k, v in r.items() if k != "year"}
+                                        for r in rows]))
+    with pytest.raises(InputError, match="observed.csv: has no column year"):
+        load_corridor(corridor)
+
+
 def break_everything(folder: Path) -> None:
     """The walk-through's broken copy: in link.csv a blank from_node_id, a capacity of -5, a
     repeated link_id, an unknown to_node_id, speed 'fast' and mode 'railway'; in demand.csv

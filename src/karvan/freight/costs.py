@@ -54,7 +54,7 @@ def link_costs(data: CorridorData, links: pd.DataFrame, commodity: str | None = 
     if commodity is not None:
         speed = commodity_speed(data, links, commodity, speed)
     run = np.where(speed > 0, length / speed.where(speed > 0, 1.0), 0.0)
-    out["dwell_h"] = links["dwell_h"].fillna(0.0)
+    out["dwell_h"] = links["dwell_h"].fillna(0.0) if "dwell_h" in links else 0.0
     out["wait_h"] = sailing_wait_h(links)
     out["time_h"] = run + out["dwell_h"] + out["wait_h"]
     for col in ("tariff_usd_per_tkm", "tariff_usd_per_t"):
