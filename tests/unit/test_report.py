@@ -326,3 +326,29 @@ def test_shipper_tables_say_which_cost_is_generalized(pages):
         assert f"{label('change', lang)}: {label('cost', lang)}" in text, lang
     assert "generalized cost" in label("shipper_note", "en")
     assert "Cost incl. time" not in pages["en"] and "Δ $/t vs Suez" not in pages["en"]
+
+
+def test_shadow_prices_set_by_unserved_demand_are_marked():
+    """Where the capacity LP leaves demand unserved, a capacity's price is set by the penalty
+    (``shadow_price_capped``), not by a saving in transport cost: the report marks it and says
+    so, in each language, and leaves the other prices as they are."""
+    import pandas as pd
+
+    from karvan.report.build import _borders, _bottlenecks
+
+    b = pd.DataFrame({"link_id": ["A", "B"], "name": ["a", "b"], "mode": ["rail", "road"],
+                      "country": ["AZ", "AZ"], "border_id": ["", ""],
+                      "capacity_tpy": [1e6, 2e6], "tonnes_tot": [1e6, 2e6],
+                      "utilization": [1.0, 1.0], "lp_tonnes_tot": [1e6, 2e6],
+                      "lp_utilization": [1.0, 1.0], "shadow_price_usd_per_t": [12.5, 3.25],
+                      "shadow_price_capped": [True, False]})
+    borders = pd.DataFrame({"border_id": ["X"], "tonnes_tot": [1e6], "tonnes_ab": [1e6],
+                            "tonnes_ba": [0.0], "capacity_tpy": [1e6], "utilization": [1.0],
+                            "shadow_price_usd_per_t": [12.5], "shadow_price_capped": [True]})
+    for lang, word in (("en", "penalty"), ("ru", "штраф"), ("fa", "جریمه")):
+        html = str(_bottlenecks({"bottlenecks": b}, lang)[3])
+        assert html.count(" *") == 1 and word in html
+        assert word in str(_borders({"borders": borders}, lang)[3])
+    b["shadow_price_capped"] = False
+    html = str(_bottlenecks({"bottlenecks": b}, "en")[3])
+    assert " *" not in html and "penalty" not in html

@@ -294,6 +294,21 @@ def _countries(r: RunResults, lang: str):
     return ("countries", label("countries", lang), label("countries_note", lang), body)
 
 
+def _lp_shadow(x, lang: str):
+    """The LP's shadow price of a row, marked * where the penalty on unserved demand sets it
+    (``shadow_price_capped``): not a saving in transport cost."""
+    cell = num(x.shadow_price_usd_per_t, lang, 2)
+    if bool(getattr(x, "shadow_price_capped", False)) and cell[0]:
+        return (cell[0] + " *", cell[1])
+    return cell
+
+
+def _capped_note(b, lang: str) -> Markup:
+    if "shadow_price_capped" in b and b["shadow_price_capped"].fillna(False).astype(bool).any():
+        return Markup(f'<p class="note">{_e(label("shadow_capped_note", lang))}</p>')
+    return Markup("")
+
+
 def _bottlenecks(r: RunResults, lang: str):
     b = r["bottlenecks"]
     if b.empty:
@@ -302,8 +317,7 @@ def _bottlenecks(r: RunResults, lang: str):
     choice = "choice_shadow_price_usd_per_t" in b
     rows = [[text(x.name), text(mode_name(x.mode, lang)), text(country_name(x.country, lang)),
              num(x.capacity_tpy, lang, 2, scale=1e6), num(x.tonnes_tot, lang, 2, scale=1e6),
-             pct(x.utilization, lang), pct(x.lp_utilization, lang),
-             num(x.shadow_price_usd_per_t, lang, 2)]
+             pct(x.utilization, lang), pct(x.lp_utilization, lang), _lp_shadow(x, lang)]
             + ([num(x.choice_shadow_price_usd_per_t, lang, 2)] if choice else [])
             for x in b.itertuples()]
     head = [label("link", lang), label("mode", lang), label("country", lang),
@@ -318,7 +332,7 @@ def _bottlenecks(r: RunResults, lang: str):
         lang=lang, rtl=lang in RTL, fmt=lambda v: fmt_pct(v, lang), ref=1.0,
         colour=[svg.util_colour(u) for u in b["utilization"]], label_w=230,
         aria=label("chart_bottlenecks", lang))
-    body = table(head, rows, cls="bottlenecks") + Markup(
+    body = table(head, rows, cls="bottlenecks") + _capped_note(b, lang) + Markup(
         f'<figure><figcaption>{_e(label("chart_bottlenecks", lang))}</figcaption>{chart}'
         "</figure>")
     return ("bottlenecks", label("bottlenecks", lang), label("bottlenecks_note", lang), body)
@@ -329,13 +343,14 @@ def _borders(r: RunResults, lang: str):
     rows = [[text(x.border_id), num(x.tonnes_tot, lang, 2, scale=1e6),
              num(x.tonnes_ab, lang, 2, scale=1e6), num(x.tonnes_ba, lang, 2, scale=1e6),
              num(x.capacity_tpy if x.capacity_tpy > 0 else np.nan, lang, 2, scale=1e6),
-             pct(x.utilization, lang), num(x.shadow_price_usd_per_t, lang, 2)]
+             pct(x.utilization, lang), _lp_shadow(x, lang)]
             for x in b.itertuples()]
     head = [label("border_id", lang), label("mt_yr", lang),
             f"{label('ab', lang)}, {label('mt', lang)}", f"{label('ba', lang)}, "
                                                          f"{label('mt', lang)}",
             label("capacity", lang), label("utilization", lang), label("shadow_price", lang)]
-    return ("borders", label("borders", lang), "", table(head, rows, cls="borders"))
+    return ("borders", label("borders", lang), "",
+            table(head, rows, cls="borders") + _capped_note(b, lang))
 
 
 def _shipper(r: RunResults, lang: str):

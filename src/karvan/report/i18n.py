@@ -95,6 +95,15 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "chart_transit": ("Transit tonnes by country, Mt/yr", "Транзит по странам, млн т/год",
                       "ترانزیت به تفکیک کشور، میلیون تن در سال"),
     "bottlenecks": ("Bottlenecks", "Узкие места", "گلوگاه‌ها"),
+    "shadow_capped_note": ("* Set by demand the capacities cannot carry (the LP's penalty on "
+                           "unserved demand), not by a saving in transport cost: a capacity "
+                           "that turns freight away.",
+                           "* Определяется грузом, который пропускная способность не может "
+                           "пропустить (штраф ЛП за непровезённый спрос), а не экономией "
+                           "транспортных затрат: ограничение отсекает грузы.",
+                           "* ناشی از تقاضایی که ظرفیت‌ها نمی‌توانند حمل کنند (جریمهٔ برنامه‌ریزی "
+                           "خطی برای تقاضای حمل‌نشده)، نه صرفه‌جویی در هزینهٔ حمل: ظرفیتی که بار "
+                           "را برمی‌گرداند."),
     "bottlenecks_note": ("Links loaded above 80 % of capacity at equilibrium or binding in the "
                          "capacity LP; the shadow price is what one more tonne of capacity "
                          "would save per tonne.",
