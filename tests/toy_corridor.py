@@ -28,8 +28,9 @@ def write_corridor(folder: Path, *, nodes, links, zones, commodities, demand, ta
     link_rows = []
     for row in links:
         r = {"directed": "false", "element": row.get("mode", "rail"), "status": "open",
-             "dwell_h": 0, "vdf": "bpr", "capacity_tpy": None, "tariff_usd_per_tkm": None,
-             "tariff_usd_per_t": None, "fee_usd_per_t": None, **PROV}
+             "dwell_h": 0, "frequency_per_week": None, "vdf": "bpr", "capacity_tpy": None,
+             "tariff_usd_per_tkm": None, "tariff_usd_per_t": None, "fee_usd_per_t": None,
+             **PROV}
         r.update(row)
         link_rows.append(r)
     tables = {
