@@ -304,8 +304,9 @@ def test_bad_input_exits_2_and_writes_nothing(small, tmp_path, spoil, existing):
     message = spoil(small)
     out_dir = tmp_path / "out"
     if existing:
-        out_dir.mkdir()
+        out_dir.mkdir()  # an earlier output (karvan's mark in it)
         (out_dir / "old.txt").write_text("old")
+        (out_dir / ".karvan-output").write_text("")
     method = "xyz" if spoil is bad_method else "bfw"
     code, out = run("assign", small, "--method", method, "--out", out_dir, "-q")
     assert code == 2
@@ -313,20 +314,38 @@ def test_bad_input_exits_2_and_writes_nothing(small, tmp_path, spoil, existing):
     # no results, no temporary folder, and an existing folder as it was
     assert sorted(p.name for p in tmp_path.iterdir()) == (["net", "out"] if existing else ["net"])
     if existing:
-        assert [p.name for p in out_dir.iterdir()] == ["old.txt"]
+        assert sorted(p.name for p in out_dir.iterdir()) == [".karvan-output", "old.txt"]
 
 
 def test_existing_output_folder_is_replaced_whole(tmp_path):
     out_dir = tmp_path / "out"
-    out_dir.mkdir()
+    assert run("assign", SMALL, "--out", out_dir, "-q")[0] == 0
     (out_dir / "stale.csv").write_text("from an earlier run")
     (out_dir / "link_flows.csv").write_text("old")
     code, _ = run("assign", SMALL, "--out", out_dir, "-q")
     assert code == 0
-    assert sorted(p.name for p in out_dir.iterdir()) == ["convergence.csv", "link_flows.csv",
-                                                          "manifest.json"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [".karvan-output", "convergence.csv",
+                                                          "link_flows.csv", "manifest.json"]
     assert len(pd.read_csv(out_dir / "link_flows.csv")) == 15
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("method", ["algorithm-b", "sue"])
+def test_an_output_folder_of_the_users_own_files_is_refused_before_the_solve(small, tmp_path,
+                                                                             method):
+    """``--out`` naming the network's own folder (or one with the user's notes) replaced it
+    whole: the network was deleted. Now refused, and nothing is touched."""
+    before = sorted(p.name for p in small.iterdir())
+    args = ["--theta", "1"] if method == "sue" else []
+    code, out = run("assign", small, "--method", method, *args, "--out", small, "-q")
+    assert code == 2
+    assert "holds files that karvan did not write there" in out and "link.csv" in out
+    assert sorted(p.name for p in small.iterdir()) == before
+    afile = tmp_path / "afile.txt"
+    afile.write_text("mine")
+    code, out = run("assign", small, "--method", method, *args, "--out", afile, "-q")
+    assert code == 2 and "is a file, not a folder" in out
+    assert afile.read_text() == "mine"
 
 
 def test_validate_a_folder_of_tntp_files_checks_its_one_net_file(tmp_path):

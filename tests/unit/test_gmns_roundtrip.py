@@ -143,8 +143,9 @@ def test_a_failed_gmns_write_leaves_the_old_folder_whole(tmp_path, corridor_data
         warnings.simplefilter("ignore")
         net = scenario_gmns(corridor_data, load_scenario("baseline"))
     target = tmp_path / "gmns"
-    target.mkdir()
+    target.mkdir()  # an earlier write (karvan's mark in it)
     (target / "old.txt").write_text("old")
+    (target / ".karvan-output").write_text("")
 
     def fail(*args, **kwargs):
         raise OSError("disk full")
@@ -153,4 +154,4 @@ def test_a_failed_gmns_write_leaves_the_old_folder_whole(tmp_path, corridor_data
     with pytest.raises(OSError, match="disk full"):
         write_gmns(net, target, overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["gmns"]
-    assert [p.name for p in target.iterdir()] == ["old.txt"]
+    assert sorted(p.name for p in target.iterdir()) == [".karvan-output", "old.txt"]

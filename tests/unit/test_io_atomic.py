@@ -7,11 +7,19 @@ import fcntl
 import os
 import signal
 import threading
+from pathlib import Path
 
 import pytest
 
 from karvan.io import atomic
-from karvan.io.atomic import atomic_file, atomic_files, atomic_folder, defer_signals
+from karvan.io.atomic import (
+    MARK,
+    atomic_file,
+    atomic_files,
+    atomic_folder,
+    check_replaceable,
+    defer_signals,
+)
 
 
 def _state(folder):
@@ -75,7 +83,7 @@ def _write(folder, text):
 
 def _whole(folder):
     """``"old"`` or ``"new"``: which write ``folder`` holds, checked to be whole."""
-    texts = {p.name: p.read_text() for p in folder.iterdir()}
+    texts = {p.name: p.read_text() for p in folder.iterdir() if p.name != MARK}
     assert sorted(texts) == ["a.csv", "b.csv"], texts
     (which,) = {t.split()[0] for t in texts.values()}
     return which
@@ -83,10 +91,11 @@ def _whole(folder):
 
 @pytest.fixture
 def results(tmp_path):
-    """``results/out`` holding an old write."""
+    """``results/out`` holding an old write (karvan's: it holds the mark)."""
     out = tmp_path / "results" / "out"
     out.mkdir(parents=True)
     _write(out, "old")
+    (out / MARK).write_text("")
     return out
 
 
@@ -353,3 +362,47 @@ def test_an_sqlite_file_another_program_holds_open_is_not_replaced(tmp_path):
     names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     con.close()
     assert names == {"links"}
+
+
+def test_a_folder_of_the_users_own_files_is_not_replaced(tmp_path, monkeypatch):
+    """``karvan assign net --out proj`` replaced ``proj`` whole: the network and the user's notes
+    in it were deleted. A folder karvan did not write, a file and the current folder are
+    refused before anything is written; karvan's own folders (marked, or with a manifest that
+    names a karvan version, as written before the mark) and empty ones are replaced."""
+    from karvan.errors import InputError
+
+    own = tmp_path / "proj"
+    own.mkdir()
+    (own / "notes.txt").write_text("mine")
+    (own / "link.csv").write_text("link_id\n1\n")
+    with pytest.raises(InputError, match=r"proj holds files that karvan did not write there "
+                                         r"\(link.csv, notes.txt\)"):
+        with atomic_folder(own) as stage:
+            (stage / "a.csv").write_text("new a")
+    assert sorted(p.name for p in own.iterdir()) == ["link.csv", "notes.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["proj"]  # nothing staged is left
+    afile = tmp_path / "afile.txt"
+    afile.write_text("x")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        check_replaceable(afile)
+    monkeypatch.chdir(own)
+    with pytest.raises(InputError, match="is the current folder"):
+        check_replaceable(Path("."))
+    with pytest.raises(InputError, match="is the current folder"):
+        check_replaceable(tmp_path)
+    # karvan's own write is replaced, and marked again
+    out = tmp_path / "out"
+    with atomic_folder(out) as stage:
+        (stage / "a.csv").write_text("1")
+    assert (out / MARK).is_file()
+    with atomic_folder(out) as stage:
+        (stage / "a.csv").write_text("2")
+    assert (out / "a.csv").read_text() == "2"
+    # a result written before the mark: its manifest names the karvan version
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "manifest.json").write_text('{"karvan_version": "0.1.0"}')
+    (old / "link_flows.csv").write_text("x")
+    check_replaceable(old)
+    (tmp_path / "empty").mkdir()
+    check_replaceable(tmp_path / "empty")

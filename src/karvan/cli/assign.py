@@ -108,8 +108,10 @@ def assign(
     distance_factor: Annotated[float | None, typer.Option(help="Cost per unit of length "
                                                                "(default: from the file, else "
                                                                "0).")] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for link_flows.csv and "
-                                                        "convergence.csv.")] = Path("karvan-out"),
+    out_dir: Annotated[Path, typer.Option("--out", help=(
+        "Folder for link_flows.csv, convergence.csv and manifest.json (with --method sue also "
+        "routes.csv); replaced whole by the next run, so it must be new, empty or an earlier "
+        "output of karvan."))] = Path("karvan-out"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
     capacity_per_lane: Annotated[bool | None, typer.Option(
         "--capacity-per-lane/--capacity-per-link",
@@ -124,7 +126,8 @@ def assign(
     Raises
     ------
     InputError
-        An unknown ``--method``, before anything is read.
+        An unknown ``--method``, or an ``--out`` that is a file or holds files karvan did not
+        write, before anything is read.
     typer.Exit
         With 1 when the equilibrium did not reach the gap.
     """
@@ -134,11 +137,13 @@ def assign(
     from karvan.assign import METHODS
     from karvan.cli._assign_run import read_with_notes, solve_and_write, summary
     from karvan.errors import InputError
+    from karvan.io.atomic import check_replaceable
 
     if method not in (*METHODS, "sue"):  # before reading or drawing anything
         raise InputError(f"unknown --method {method!r}; use one of "
                          f"{', '.join(METHODS)} or sue (stochastic user "
                          "equilibrium, with --theta).")
+    check_replaceable(out_dir)  # before the solve: a folder of the user's own files is refused
     prob, notes = read_with_notes(network, trips, toll_factor, distance_factor,
                                   capacity_per_lane)
     for n in notes:

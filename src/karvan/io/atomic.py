@@ -95,6 +95,51 @@ def defer_signals() -> Iterator[None]:
             signal.raise_signal(s)  # its handler runs now (or when this thread unblocks it)
 
 
+#: the file that marks a folder written by :func:`atomic_folder` (the next write replaces it whole)
+MARK = ".karvan-output"
+
+
+def check_replaceable(target: str | os.PathLike) -> None:
+    """Refuse a ``target`` that :func:`atomic_folder` may not replace: a file, the current
+    folder (or one that holds it), or a folder holding anything karvan did not write there.
+
+    A folder karvan wrote holds :data:`MARK`, or (written before the mark) a ``manifest.json``
+    that names a karvan version; an empty folder is free. Anything else is a user's own files,
+    for example the input network given again as ``--out``: replacing the folder would delete
+    them.
+
+    Raises
+    ------
+    InputError
+        Saying which files are there, and to give a new or empty folder.
+    """
+    target = Path(target)
+    if not os.path.lexists(target):
+        return
+    if not target.is_dir() or target.is_symlink():
+        raise InputError(f"{target} is a file, not a folder for results; give a folder that does "
+                         "not exist yet (or an empty one).")
+    here = Path.cwd().resolve()
+    if target.resolve() == here or target.resolve() in here.parents:
+        raise InputError(f"{target} is the current folder (or holds it): the results replace "
+                         "their folder whole; give a folder of their own, e.g. results/NAME.")
+    names = sorted(p.name for p in target.iterdir())
+    if not names or MARK in names:
+        return
+    try:
+        import json
+
+        manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+        if isinstance(manifest, dict) and "karvan_version" in manifest:
+            return
+    except (OSError, ValueError):
+        pass
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    raise InputError(f"{target} holds files that karvan did not write there ({shown}); the "
+                     "results replace their folder whole, which would delete them. Give a new "
+                     "or empty folder for the results.")
+
+
 @contextlib.contextmanager
 def atomic_folder(target: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary folder beside ``target``; on success it replaces ``target``.
@@ -113,20 +158,28 @@ def atomic_folder(target: str | os.PathLike, *, overwrite: bool = True) -> Itera
     removes them; where the writer died between the two renames, it first puts the old folder
     back as ``target``. (Where folders cannot be locked, left-overs stay.)
 
+    The folder written holds :data:`MARK`; a ``target`` that holds files karvan did not write
+    is refused before anything is written (:func:`check_replaceable`).
+
     Raises
     ------
     FileExistsError
         ``target`` exists and ``overwrite`` is false.
+    InputError
+        ``target`` is a file, the current folder, or holds files karvan did not write.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(target)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; choose another folder or allow overwriting.")
+    check_replaceable(target)
     tmp, lock = _new_locked_folder(target.parent, f".{target.name}{_TMP}")
     try:
         try:
             yield tmp
+            (tmp / MARK).write_text("written by karvan; the next result written here replaces "
+                                    "this folder whole\n", encoding="utf-8")
         except BaseException:
             with defer_signals():  # a second Ctrl-C does not cut the clean-up short
                 shutil.rmtree(tmp, ignore_errors=True)

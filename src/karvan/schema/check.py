@@ -519,19 +519,22 @@ class Checker:
                 hint = _likely(f.name, self._near.get(f.name, []))
                 self.message(f"{rows.name}: has no column {f.name}, which {k} row"
                              f"{'s' if k != 1 else ''} need ({f.name} {message}); "
-                             f"{hint or fix or 'add the column'}.", file=rows.name)
+                             f"{hint or fix or 'add the column'}.", file=rows.name,
+                             severity=f.severity)
             return
         miss = missing[f.name]
         if rule.blank:
             bad = when & ~miss
             if bad.any():
                 idx = np.flatnonzero(bad)
-                self._rows(rows, idx, f.name, message, fix, out[f.name][idx])
+                self._rows(rows, idx, f.name, message, fix, out[f.name][idx],
+                           severity=f.severity)
             return
         if f.required:
             bad = when & miss
             if bad.any():
-                self._rows(rows, np.flatnonzero(bad), f.name, message, fix)
+                self._rows(rows, np.flatnonzero(bad), f.name, message, fix,
+                           severity=f.severity)
         vals = out[f.name]
         if any(b is not None for b in (f.minimum, f.maximum, f.exclusive_minimum,
                                        f.exclusive_maximum)):
@@ -550,12 +553,12 @@ class Checker:
             bad &= when & ~miss
             if bad.any():
                 idx = np.flatnonzero(bad)
-                self._rows(rows, idx, f.name, message, fix, vals[idx])
+                self._rows(rows, idx, f.name, message, fix, vals[idx], severity=f.severity)
         if f.enum is not None:
             bad = when & ~miss & ~np.isin(vals.astype(str), [str(e) for e in f.enum])
             if bad.any():
                 idx = np.flatnonzero(bad)
-                self._rows(rows, idx, f.name, message, fix, vals[idx])
+                self._rows(rows, idx, f.name, message, fix, vals[idx], severity=f.severity)
 
     # -- a folder of tables ---------------------------------------------------------------------
 
