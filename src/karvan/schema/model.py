@@ -13,8 +13,9 @@ Each input table has one file, ``<family>/<table>.schema.json`` in this package 
 - on a table: ``path`` (the file name), ``required`` (the file must exist), ``extends`` (schemas
   whose fields, keys and rules come first), ``rules`` (a condition on one field that requires
   something of another; ``severity`` ``"warning"`` on a rule reports it without stopping),
-  ``coverage`` (a row must exist for every combination found in another table), ``keyFix`` (what to say when the primary key repeats), and ``wildcard`` on a
-  foreign key (a value such as ``*`` that matches any).
+  ``coverage`` (a row must exist for every combination found in another table), ``keyFix``
+  (what to say when the primary key repeats), and ``wildcard`` on a foreign key (a value such
+  as ``*`` that matches any).
 """
 
 from __future__ import annotations
