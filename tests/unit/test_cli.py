@@ -361,3 +361,78 @@ def test_validate_a_folder_of_tntp_files_checks_its_one_net_file(tmp_path):
     code_file, out_file = run("validate", net)
     assert code_file == 0
     assert "ready to assign" in out and "ready to assign" in out_file
+
+
+def _two_class_net(folder: Path, *, use_definition: str, link_extra: str = "",
+                   link_values: tuple[str, ...] = ()) -> Path:
+    """A 7-node GMNS network with car and truck demand (the walk-through's ``g0``)."""
+    folder.mkdir()
+    (folder / "config.csv").write_text("dataset_name,long_length,speed,crs,version_number\n"
+                                       "mine,km,km/h,EPSG:32638,0.96\n")
+    (folder / "node.csv").write_text(
+        "node_id,name,x_coord,y_coord,zone_id\n1,A,0,0,1\n2,B,0,10,2\n3,C,5,5,\n4,D,10,0,\n"
+        "5,E,10,10,\n6,F,15,5,6\n7,G,20,5,7\n")
+    rows = ["101,1,3,false,7,60,1,1000,0,arterial", "102,2,3,false,7,60,1,1000,0,arterial",
+            "103,3,4,false,7,60,1,800,0,arterial", "104,3,5,false,7,60,1,800,2,arterial",
+            "105,4,6,false,7,60,1,1000,0,arterial", "106,5,6,false,7,60,1,1000,0,arterial",
+            "107,6,7,false,5,60,1,1500,0,arterial", "108,1,4,true,12,100,2,2000,5,motorway"]
+    if link_values:
+        rows = [f"{r},{v}" for r, v in zip(rows, link_values, strict=True)]
+    (folder / "link.csv").write_text(
+        "link_id,from_node_id,to_node_id,directed,length,free_speed,lanes,capacity,toll,"
+        f"facility_type{link_extra}\n" + "\n".join(rows) + "\n")
+    (folder / "demand.csv").write_text("o_zone_id,d_zone_id,volume,segment\n1,7,900,car\n"
+                                       "2,7,600,car\n1,7,200,truck\n7,1,300,car\n2,6,100,truck\n")
+    (folder / "use_definition.csv").write_text(use_definition)
+    return folder
+
+
+def test_toll_and_distance_factors_with_classes_of_their_own_are_refused(tmp_path):
+    """The factors apply to the default class; with use_definition.csv's classes they were
+    recorded in the manifest and had no effect (the same flows at --toll-factor 100)."""
+    net = _two_class_net(tmp_path / "g", use_definition="use,pce,value_of_time,cost_field\n"
+                                                         "car,1,20,toll\ntruck,2.5,60,toll\n")
+    assert run("assign", net, "--out", tmp_path / "o", "-q")[0] == 0
+    for flag in ("--toll-factor", "--distance-factor"):
+        code, out = run("assign", net, flag, "100", "--out", tmp_path / "o2", "-q")
+        assert code == 2, out
+        assert f"{flag} applies to the default class" in out and "classes car, truck," in out
+    assert not (tmp_path / "o2").exists()
+
+
+def test_pce_without_value_of_time_is_warned_about(tmp_path):
+    """Trucks at pce 2.5 counted as 1 vehicle each against capacity, without a word."""
+    net = _two_class_net(tmp_path / "g", use_definition="use,pce\ncar,1\ntruck,2.5\n")
+    code, out = run("assign", net, "--out", tmp_path / "o", "-q")
+    assert code == 0, out
+    assert "use_definition.csv gives pce (truck 2.5) but no value_of_time" in out
+
+
+def test_delay_parameters_under_another_tools_names_are_pointed_out(tmp_path):
+    """vdf_alpha and vdf_beta (the corridor's names), bpr_alpha: read as nothing, so BPR 0.15
+    and 4 stood in on every link without a word."""
+    net = _two_class_net(tmp_path / "g", use_definition="use,pce\ncar,1\ntruck,1\n",
+                         link_extra=",vdf_alpha,vdf_beta", link_values=("1.0,2",) * 8)
+    code, out = run("validate", net)
+    assert code == 0, out
+    assert ("alpha 0.15 (BPR) on 8 links without their own (link.csv has no alpha). Column "
+            "'vdf_alpha' of link.csv looks like alpha under another tool's name") in out
+    assert "Column 'vdf_beta' of link.csv looks like beta under another tool's name" in out
+
+
+def test_a_free_flow_time_in_minutes_is_pointed_out(tmp_path):
+    """free_flow_time is read in hours; given in minutes (60 x length / free_speed) it made
+    every time 60 times too long and changed the flows of tolled routes, without a word."""
+    minutes = tuple(f"{60 * length / speed:g}" for length, speed in
+                    ((7, 60),) * 6 + ((5, 60), (12, 100)))
+    net = _two_class_net(tmp_path / "g", use_definition="use,pce\ncar,1\ntruck,1\n",
+                         link_extra=",free_flow_time", link_values=minutes)
+    code, out = run("assign", net, "--out", tmp_path / "o", "-q")
+    assert code == 0, out
+    assert "free_flow_time is 60 times length / free_speed (in hours) on 8 links (median): it " \
+           "looks like minutes" in out
+    hours = tuple(f"{length / speed:g}" for length, speed in ((7, 60),) * 6 + ((5, 60), (12, 100)))
+    net = _two_class_net(tmp_path / "h", use_definition="use,pce\ncar,1\ntruck,1\n",
+                         link_extra=",free_flow_time", link_values=hours)
+    code, out = run("assign", net, "--out", tmp_path / "o2", "-q")
+    assert code == 0 and "looks like" not in out

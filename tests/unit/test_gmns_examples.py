@@ -120,8 +120,11 @@ def test_freeway_interchange_is_ready_to_assign_with_the_defaults(tmp_path):
     make_demand(folder, [(12, 1, 3000), (9, 2, 800), (4, 9, 400), (12, 3, 2000)])
     r = validate_input(folder)
     assert r.ready, r.needs
-    assert r.defaults == ["capacity of 12 links: capacity per lane by facility type times lanes "
-                          "(motorway 8, primary 4)."]
+    # the links and the capacities given them are named (a user could not find them before)
+    (note,) = r.defaults
+    assert note.startswith("capacity of 12 links: capacity per lane by facility type times "
+                           "lanes (motorway 8, primary 4; link_id 578653, 578527, ")
+    assert ": 2300, 2300, 9200, 5400, 5400 and 7 more)." in note
     # its own defect: lengths in feet under a config.csv that says miles
     assert any("5.29e+03 times the straight-line distance" in n for n in r.notes)
     with pytest.warns(GmnsWarning):

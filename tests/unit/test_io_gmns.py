@@ -273,9 +273,17 @@ def test_writer_refuses_an_existing_folder(tmp_path):
     with pytest.raises(InputError, match="exists; pass overwrite=True"):
         write_gmns(read_gmns(SMALL), target)
     assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    # overwrite replaces a folder karvan wrote, never one of the user's own files
+    with pytest.raises(InputError, match=r"holds files that karvan did not write there "
+                                         r"\(keep.txt\)"):
+        write_gmns(read_gmns(SMALL), target, overwrite=True)
+    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    (target / "keep.txt").unlink()
+    write_gmns(read_gmns(SMALL), target, overwrite=True)
     write_gmns(read_gmns(SMALL), target, overwrite=True)
     assert sorted(p.name for p in target.iterdir()) == [
-        "config.csv", "link.csv", "node.csv", "use_definition.csv", "use_group.csv", "zone.csv"]
+        ".karvan-output", "config.csv", "link.csv", "node.csv", "use_definition.csv",
+        "use_group.csv", "zone.csv"]
 
 
 @pytest.mark.parametrize("existing", [False, True])
@@ -283,8 +291,9 @@ def test_a_failing_write_leaves_no_folder(tmp_path, monkeypatch, existing):
     net = read_gmns(SMALL)
     target = tmp_path / "out"
     if existing:
-        target.mkdir()
+        target.mkdir()  # an earlier write (karvan's mark in it)
         (target / "old.txt").write_text("old")
+        (target / ".karvan-output").write_text("")
     real = pd.DataFrame.to_csv
 
     def failing(self, path, *args, **kwargs):
@@ -298,7 +307,7 @@ def test_a_failing_write_leaves_no_folder(tmp_path, monkeypatch, existing):
     # nothing half-written: no temporary folder, and an old folder as it was
     assert [p.name for p in tmp_path.iterdir()] == (["out"] if existing else [])
     if existing:
-        assert [p.name for p in target.iterdir()] == ["old.txt"]
+        assert sorted(p.name for p in target.iterdir()) == [".karvan-output", "old.txt"]
 
 
 def test_writes_a_network_built_in_code(tmp_path):

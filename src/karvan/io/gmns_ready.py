@@ -222,11 +222,25 @@ def prepare_assignment(network: Network, *, defaults: Mapping[str, FacilityDefau
         if blank.any():
             needs.append(f"{int(blank.sum())} links have no free_flow_time (link_id "
                          f"{format_ids(links.index[blank])}).")
+        odd = _time_unit(links, cfg)
+        if odd:
+            notes.append(odd)
     else:
         needs.append("the links have no free_flow_time, and no length and free_speed to derive "
                      "it from.")
     alpha = pd.to_numeric(links["alpha"], errors="coerce").fillna(0.15) if "alpha" in links \
         else pd.Series(0.15, index=links.index)
+    bpr = vdf.eq("bpr")
+    for field, value in (("alpha", 0.15), ("beta", 4)):
+        given = (pd.to_numeric(links[field], errors="coerce").notna() if field in links
+                 else pd.Series(False, index=links.index))
+        hint = _near(field, links)
+        if (bpr & ~given).any() and hint:
+            # said where a column looks like the parameter under another name (vdf_alpha,
+            # bpr_alpha): the default stands in for what the user may have meant to give
+            used.append(f"{field} {value} (BPR) on {int((bpr & ~given).sum())} links without "
+                        f"their own{'' if field in links else ' (link.csv has no ' + field + ')'}"
+                        "." + hint)
     t0 = pd.to_numeric(links["free_flow_time"], errors="coerce") if "free_flow_time" in links \
         else pd.Series(np.nan, index=links.index)
     uses_cap = vdf.isin(["bpr", "conical"]) & (alpha > 0) & ~(t0 == 0)
@@ -248,7 +262,9 @@ def prepare_assignment(network: Network, *, defaults: Mapping[str, FacilityDefau
             cap[fill] = per_lane * lanes
             links["capacity"] = cap
             used.append(f"capacity of {int(fill.sum())} links: capacity per lane by facility "
-                        f"type times lanes ({_counts(cls[fill])})." + _near("capacity", links))
+                        f"type times lanes ({_counts(cls[fill])}; link_id "
+                        f"{format_ids(links.index[fill])}: {format_ids([f'{v:g}' for v in cap[fill]])})."
+                        + _near("capacity", links))
     odd = _length_scale(network.nodes, links, cfg)
     if odd:
         notes.append(odd)
@@ -316,12 +332,40 @@ def require_ready(network: Network, *, defaults: Mapping[str, FacilityDefault] |
     return r.network, r.notes + r.defaults
 
 
+def _time_unit(links: pd.DataFrame, cfg: Mapping) -> str | None:
+    """A note where a given free_flow_time is, on most links, 60 times (or 1/60 of) the time
+    that length / free_speed gives in hours: minutes read as hours, or the reverse."""
+    from karvan.io.gmns import free_flow_time_h
+
+    if "length" not in links or "free_speed" not in links:
+        return None
+    given = pd.to_numeric(links["free_flow_time"], errors="coerce")
+    derived = free_flow_time_h(links, {"long_length": cfg.get("long_length", "kilometer"),
+                                       "speed": cfg.get("speed", "kilometer/hour")})
+    ok = (given > 0) & (derived > 0)
+    if ok.sum() < 1:
+        return None
+    ratio = float(np.median(given[ok] / derived[ok]))
+    for factor, what in ((60.0, "minutes"), (1.0 / 60.0, "hours of a network in minutes")):
+        if abs(np.log(ratio / factor)) < np.log(1.2):
+            return (f"free_flow_time is {ratio:.3g} times length / free_speed (in hours) on "
+                    f"{int(ok.sum())} links (median): it looks like {what}. karvan reads "
+                    "free_flow_time in hours, like the times it derives; convert the column, "
+                    "or leave it out to derive it from length and free_speed.")
+    return None
+
+
 def _near(field: str, links: pd.DataFrame) -> str:
     """A hint where link.csv has a column that looks like ``field`` misspelt, which defaults
     now stand in for (a note only: nothing is read from it)."""
     import difflib
 
-    close = difflib.get_close_matches(field, [c for c in links.columns if c != field], n=1,
-                                      cutoff=0.8)
+    others = [c for c in links.columns if c != field]
+    fixed = [c for c in others if c.lower().endswith("_" + field) or c.lower().startswith(
+        field + "_")]
+    if fixed:  # vdf_alpha, bpr_alpha (other tools' names)
+        return (f" Column {fixed[0]!r} of link.csv looks like {field} under another tool's name: "
+                f"rename it to {field} if it holds them.")
+    close = difflib.get_close_matches(field, others, n=1, cutoff=0.8)
     return (f" Column {close[0]!r} of link.csv looks like {field} misspelt: rename it to "
             f"{field} if it holds them." if close else "")

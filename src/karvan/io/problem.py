@@ -85,6 +85,19 @@ def read_problem(
         for n in notes:
             warnings.warn(n, GmnsWarning, stacklevel=2)
         classes = gmns_classes(net, demand)
+        given = [f"--{k.replace('_', '-')}" for k, v in (("toll_factor", toll_factor),
+                                                         ("distance_factor", distance_factor))
+                 if v]
+        if classes and given:
+            # the classes' cost is time + money (their cost_field) / value_of_time: the factors
+            # of the default class would be recorded and not applied
+            raise InputError(f"{' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to "
+                             "the default class, but "
+                             f"use_definition.csv defines the classes "
+                             f"{format_ids([c['name'] for c in classes])}, whose cost is time + "
+                             "their cost_field / value_of_time; leave the factor out, or scale "
+                             "the cost_field column (or value_of_time) instead.",
+                             str(path))
         return Problem(net, demand, toll_factor or 0.0, distance_factor or 0.0, "gmns",
                        classes, tuple(notes))
     if (path.suffix.lower() == ".tntp" and trips is not None
@@ -156,6 +169,20 @@ def gmns_classes(net: Network, demand: Demand | None) -> tuple[dict, ...]:
     """
     ud = net.config.get("tables", {}).get("use_definition")
     if ud is None or "value_of_time" not in ud or not ud["value_of_time"].notna().any():
+        pce = (pd.to_numeric(ud["pce"], errors="coerce") if ud is not None and "pce" in ud
+               else pd.Series(dtype=float))
+        # uses that the demand's segments name, with a pce that would count
+        named = (ud["use"].astype(str).isin(demand.names) if ud is not None and "use" in ud
+                 and demand is not None else pd.Series(False, index=pce.index))
+        if (pce.notna() & (pce != 1.0) & named).any():
+            odd = ud[pce.notna() & (pce != 1.0) & named]
+            listed = ", ".join(f"{u} {p:g}" for u, p in zip(odd["use"], pce[odd.index],
+                                                              strict=True))
+            warnings.warn(f"use_definition.csv gives pce ({listed}) but no value_of_time: "
+                          "karvan reads classes, and their pce, only from uses with a "
+                          "value_of_time, so every vehicle counts 1 against "
+                          "capacity; give the uses a value_of_time (and the link column of "
+                          "their money cost in cost_field).", GmnsWarning, stacklevel=3)
         if demand is not None and len(demand.names) > 1:
             warnings.warn(f"the demand has {len(demand.names)} segments "
                           f"({format_ids(demand.names)}) but use_definition.csv gives no "
