@@ -261,9 +261,10 @@ def prepare_assignment(network: Network, *, defaults: Mapping[str, FacilityDefau
             cap = cap.copy()
             cap[fill] = per_lane * lanes
             links["capacity"] = cap
+            given = format_ids([f"{v:g}" for v in cap[fill]])
             used.append(f"capacity of {int(fill.sum())} links: capacity per lane by facility "
                         f"type times lanes ({_counts(cls[fill])}; link_id "
-                        f"{format_ids(links.index[fill])}: {format_ids([f'{v:g}' for v in cap[fill]])})."
+                        f"{format_ids(links.index[fill])}: {given})."
                         + _near("capacity", links))
     odd = _length_scale(network.nodes, links, cfg)
     if odd:
