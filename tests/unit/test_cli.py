@@ -436,3 +436,23 @@ def test_a_free_flow_time_in_minutes_is_pointed_out(tmp_path):
                          link_extra=",free_flow_time", link_values=hours)
     code, out = run("assign", net, "--out", tmp_path / "o2", "-q")
     assert code == 0 and "looks like" not in out
+
+
+def test_validate_says_when_demand_has_no_path(tmp_path):
+    """validate said "ready to assign" for demand to a zone on an island; assign refused it."""
+    net = _two_class_net(tmp_path / "g", use_definition="use,pce\ncar,1\ntruck,1\n")
+    with (net / "node.csv").open("a") as f:
+        f.write("8,H,30,30,8\n")
+    with (net / "demand.csv").open("a") as f:
+        f.write("1,8,77,car\n")
+    code, out = run("validate", net)
+    assert code == 0, out  # valid, not ready: as for every other need
+    assert "not ready to assign" in out
+    assert "1 OD pairs with demand in demand.csv have no path on the network (1->8 (car))" in out
+    code, out = run("assign", net, "--out", tmp_path / "o", "-q")
+    assert code == 2 and "have no path (1->8 (car))" in out
+    # connected, it is ready
+    with (net / "link.csv").open("a") as f:
+        f.write("109,7,8,false,5,60,1,1500,0,arterial\n")
+    code, out = run("validate", net)
+    assert code == 0 and "ready to assign" in out, out

@@ -9,7 +9,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from karvan.errors import InputError, KarvanError
+from karvan.errors import InputError, KarvanError, format_ids
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -176,7 +176,24 @@ def _gmns(path: Path, trips) -> ValidationReport:
         rep.errors.extend(e.problems)
         return rep
     rep.counts["demand"] = f"{demand.total():,.2f} in {len(demand.names)} matrix(es)"
+    if ready.network is not None and not rep.needs:
+        _check_paths(ready.network, demand, rep, "demand.csv" if trips is None else str(dpath))
     return rep
+
+
+def _check_paths(net, demand, rep: ValidationReport, where: str) -> None:
+    """Demand without a path is a need: :func:`karvan.assign` refuses it."""
+    from karvan.assign.equilibrium import unreachable_od_pairs
+
+    try:
+        pairs = unreachable_od_pairs(net, demand)
+    except KarvanError as e:
+        rep.needs.extend(getattr(e, "problems", [str(e)]))
+        return
+    if pairs:
+        rep.needs.append(f"{len(pairs)} OD pairs with demand in {where} have no path on the "
+                         f"network ({format_ids(pairs)}): connect them, or remove their "
+                         "demand.")
 
 
 def _tntp(path: Path, trips) -> ValidationReport:
@@ -198,6 +215,8 @@ def _tntp(path: Path, trips) -> ValidationReport:
     if prob.demand is not None:
         rep.counts["demand"] = (f"{prob.demand.total():,.2f} in {len(prob.demand.names)} "
                                 "matrix(es)")
+        if not rep.needs:
+            _check_paths(net, prob.demand, rep, "the trips file")
     else:
         rep.needs.append("a demand: no _trips file beside the network (or pass --trips).")
     return rep
