@@ -456,3 +456,13 @@ def test_validate_says_when_demand_has_no_path(tmp_path):
         f.write("109,7,8,false,5,60,1,1500,0,arterial\n")
     code, out = run("validate", net)
     assert code == 0 and "ready to assign" in out, out
+
+
+def test_all_or_nothing_is_one_loading_not_a_failed_equilibrium(sioux_falls, tmp_path):
+    """--method aon printed "not converged" and exited 1 on every congested network."""
+    code, out = run("assign", sioux_falls, "--method", "aon", "--out", tmp_path / "o", "-q")
+    assert code == 0, out
+    assert "loaded all-or-nothing: 0 iterations, relative gap" in out
+    assert "not converged" not in out
+    gap = float(out.split("relative gap ")[1].split(",")[0])
+    assert gap > 0.1  # Sioux Falls at free-flow costs is far from equilibrium, and says so

@@ -121,7 +121,8 @@ def assign(
 ) -> None:
     """Assign demand to a network at user equilibrium and write link flows and convergence.
 
-    Exits with 1 when the equilibrium did not reach the gap (the results are still written).
+    Exits with 1 when the equilibrium did not reach the gap (the results are still written);
+    ``--method aon`` is one loading at free-flow costs, exit 0, its gap reported.
 
     Raises
     ------
@@ -166,6 +167,11 @@ def assign(
                                        method=method, gap=gap, max_iter=max_iter,
                                        max_time=max_time, out_dir=out_dir, callback=progress,
                                        say=lambda line: console.print(line, highlight=False))
+    if method == "aon":
+        # one loading at free-flow costs, as asked: no equilibrium to converge to (its gap
+        # says how far it is from one)
+        out.print(f"[green]loaded all-or-nothing[/]: {summary(res, elapsed, out_dir)}")
+        return
     state = "[green]converged[/]" if res.converged else "[yellow]not converged[/]"
     out.print(f"{state}: {summary(res, elapsed, out_dir)}")
     if not res.converged:
