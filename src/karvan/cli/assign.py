@@ -94,8 +94,10 @@ def assign(
                                              "fw, msa or aon; sue: stochastic user equilibrium "
                                              "with path-size logit route choice (needs "
                                              "--theta).")] = "algorithm-b",
-    theta: Annotated[float | None, typer.Option(help="With --method sue: logit dispersion per "
-                                                     "unit of cost.")] = None,
+    theta: Annotated[float | None, typer.Option(help=(
+        "With --method sue: logit dispersion per unit of cost, in the network's time unit "
+        "(per minute on TNTP, per hour on GMNS: the same spread of routes needs a theta 60 "
+        "times larger on GMNS)."))] = None,
     path_size_gamma: Annotated[float | None, typer.Option(
         help="With --method sue: exponent of the generalized path size (Ramming 2002); 0, "
              "the default, is Ben-Akiva and Bierlaire's path size.")] = None,
