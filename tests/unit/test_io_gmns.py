@@ -521,12 +521,13 @@ def test_demand_for_unknown_zones(tmp_path):
     p.write_text((SMALL / "demand.csv").read_text() + "10,99,5\n77,20,1\n")
     with pytest.raises(InputError) as e:
         read_gmns_demand(p, read_gmns(SMALL))
+    fix = "correct the zone id, or give the node where that zone is its zone_id in node.csv."
     assert e.value.problems == [
-        "demand.csv: o_zone_id is not a zone of the network on 1 row (line 8: '77'); set "
-        "zone_id on their nodes.",
-        "demand.csv: d_zone_id is not a zone of the network on 1 row (line 7: '99'); set "
-        "zone_id on their nodes.",
+        f"demand.csv: o_zone_id is not a zone of the network on 1 row (line 8: '77'); {fix}",
+        f"demand.csv: d_zone_id is not a zone of the network on 1 row (line 7: '99'); {fix}",
     ]
+    # the heading is the folder: the file is named once, in each problem
+    assert e.value.source == str(tmp_path)
 
 
 def test_negative_demand(tmp_path):

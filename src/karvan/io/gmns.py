@@ -410,8 +410,9 @@ def read_gmns_demand(path: str | os.PathLike, network: Network | None = None) ->
             for i in np.flatnonzero(bad):
                 checker.add(Violation(path.name, int(t.lines[i]), col, shorten(vals[i]),
                                       "is not a zone of the network",
-                                      "set zone_id on their nodes"))
-    checker.raise_if_errors(str(path))
+                                      "correct the zone id, or give the node where that zone "
+                                      "is its zone_id in node.csv"))
+    checker.raise_if_errors(str(path.parent))
     for w in checker.warnings():
         warnings.warn(w, GmnsWarning, stacklevel=2)
     seg = "segment" if "segment" in t.columns else None

@@ -351,8 +351,9 @@ def _time_unit(links: pd.DataFrame, cfg: Mapping) -> str | None:
         if abs(np.log(ratio / factor)) < np.log(1.2):
             return (f"free_flow_time is {ratio:.3g} times length / free_speed (in hours) on "
                     f"{int(ok.sum())} links (median): it looks like {what}. karvan reads "
-                    "free_flow_time in hours, like the times it derives; convert the column, "
-                    "or leave it out to derive it from length and free_speed.")
+                    "free_flow_time in config.csv's time_unit (hour where not given); give "
+                    "its unit there (time_unit minute), convert the column, or leave it out "
+                    "to derive it from length and free_speed.")
     return None
 
 
