@@ -404,18 +404,3 @@ def _solve_on(prob: _Problem, workers, *, method: str, gap: float, max_iter: int
                             for c in prob.classes]},
     )
 
-
-def unreachable_od_pairs(network: Network, demand: Demand) -> list[str]:
-    """The OD pairs with demand and no path on ``network`` (``'origin->destination'``, with the
-    segment where the demand has several), as :func:`assign` would refuse them: for checking a
-    network before assigning it (``karvan validate``)."""
-    from karvan.kernels._jit import interpreted
-    from karvan.network.graph import compile_graph
-    from karvan.network.model import complete_links
-
-    graph = compile_graph(network)
-    classes = ([TrafficClass("all", demand.names[0])] if len(demand.names) == 1 else
-               [TrafficClass(n, n) for n in demand.names])
-    small = len(classes) * len(demand.zone_ids) * graph.n_arcs <= INTERPRET_WORK
-    with interpreted() if small else nullcontext():
-        return _Problem(graph, demand, classes, complete_links(network.links)).unreachable_pairs()

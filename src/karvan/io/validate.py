@@ -183,10 +183,10 @@ def _gmns(path: Path, trips) -> ValidationReport:
 
 def _check_paths(net, demand, rep: ValidationReport, where: str) -> None:
     """Demand without a path is a need: :func:`karvan.assign` refuses it."""
-    from karvan.assign.equilibrium import unreachable_od_pairs
+    from karvan.network.graph import compile_graph, unreachable_od_pairs
 
     try:
-        pairs = unreachable_od_pairs(net, demand)
+        pairs = unreachable_od_pairs(compile_graph(net), demand)
     except KarvanError as e:
         rep.needs.extend(getattr(e, "problems", [str(e)]))
         return

@@ -282,3 +282,46 @@ def links_in_graph_order(graph: CompiledGraph, links):
         )
     return links.loc[ids]
 
+
+
+def unreachable_od_pairs(graph: CompiledGraph, demand) -> list[str]:
+    """The OD pairs of ``demand`` (a :class:`~karvan.network.demand.Demand`) with demand and no
+    path on ``graph``, as ``'origin->destination'`` (with the matrix's name where there are
+    several): what an assignment refuses, found without solving one (for ``karvan
+    validate``).
+
+    A path leaves its origin by any arc and passes no blocked node (a zone's centroid) on the
+    way; arcs of infinite free-flow time are closed. One breadth-first search per origin with
+    demand, from the heads of its out-arcs at once.
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    ok = np.isfinite(graph.free_flow_time)
+    through = ok & ~graph.blocked[graph.tail]
+    n = graph.n_nodes
+    a = csr_matrix((np.ones(int(through.sum())), (graph.tail[through], graph.head[through])),
+                   shape=(n, n))
+    nodes = graph.zone_nodes[graph.zone_index(list(demand.zone_ids))]
+    wanted = np.zeros(len(nodes), dtype=bool)
+    for m in demand.matrices.values():
+        wanted |= (m > 0).any(axis=1)
+    reach = {}
+    for i in np.flatnonzero(wanted):
+        o = nodes[i]
+        first = graph.head[graph.indptr[o]:graph.indptr[o + 1]][ok[graph.indptr[o]:
+                                                                   graph.indptr[o + 1]]]
+        seen = np.zeros(n, dtype=bool)
+        seen[o] = True
+        if len(first):
+            seen |= np.isfinite(dijkstra(a, indices=np.unique(first), unweighted=True,
+                                         min_only=True))
+        reach[i] = seen
+    several = len(demand.matrices) > 1
+    out = []
+    for name, m in demand.matrices.items():
+        for i, j in np.argwhere(m > 0):
+            if not reach[i][nodes[j]]:
+                tag = f" ({name})" if several else ""
+                out.append(f"{demand.zone_ids[i]}->{demand.zone_ids[j]}{tag}")
+    return out
