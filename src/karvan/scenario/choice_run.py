@@ -573,6 +573,7 @@ def _check_served(rs, fam, model: CorridorChoice, zone_country, missing: pd.Data
     lines = (dict(zip(ids, model.families["line"], strict=True)) if "line" in model.families
              else dict(zip(ids, range(2, len(ids) + 2), strict=True)))
     problems = []
+    lost: list[tuple[str, set, np.ndarray]] = []  # families the scenario's closures cut off
     for f, pairs in serves.items():
         i = ids.index(f)
         hit = np.array([(x, y) in pairs for x, y in zip(oc, dc, strict=True)],
@@ -581,17 +582,28 @@ def _check_served(rs, fam, model: CorridorChoice, zone_country, missing: pd.Data
             continue
         ods = [f"{z[rs.od_origin[w]]}->{z[rs.od_destination[w]]} "
                f"({rs.class_names[rs.od_class[w]]})" for w in np.flatnonzero(hit)]
-        msg = (f"route_family.csv line {lines[f]}: family {f!r} is declared to serve "
-               f"{format_ids(sorted(f'{a}-{b}' for a, b in pairs))} but has no route for "
-               f"{int(hit.sum())} OD pairs with demand ({format_ids(ods)}); check its "
-               "via_link_ids (open links a route of those countries can use) or remove the "
-               "pairs from serves.")
         if closed_links:
-            log.warning("%s (the scenario closes %d links)", msg, len(closed_links))
-        else:
-            problems.append(msg)
+            lost.append((f, pairs, hit))
+            continue
+        problems.append(f"route_family.csv line {lines[f]}: family {f!r} is declared to serve "
+                        f"{format_ids(sorted(f'{a}-{b}' for a, b in pairs))} but has no route "
+                        f"for {int(hit.sum())} OD pairs with demand ({format_ids(ods)}); check "
+                        "its via_link_ids (open links a route of those countries can use) or "
+                        "remove the pairs from serves.")
     if problems:
         raise InputError(problems, "route_family.csv")
+    if lost:
+        # the scenario's own effect (a corridor closed), said once: not a fault of the data
+        cut = np.logical_or.reduce([h for _, _, h in lost])
+        ods = [f"{z[rs.od_origin[w]]}->{z[rs.od_destination[w]]} "
+               f"({rs.class_names[rs.od_class[w]]})" for w in np.flatnonzero(cut)]
+        pairs = sorted({f"{a}-{b}" for _, p, _ in lost for a, b in p})
+        log.warning("the scenario's %d closed links leave route families %s (route_family.csv "
+                    "lines %s) without a route for %d OD pairs with demand that they serve (%s; "
+                    "%s): they carry none of it in this scenario.", len(closed_links),
+                    format_ids([f for f, _, _ in lost]),
+                    format_ids([lines[f] for f, _, _ in lost]), int(cut.sum()),
+                    format_ids(pairs), format_ids(ods, 3))
 
 
 def _routes(res: ChoiceResult, classify) -> pd.DataFrame:
