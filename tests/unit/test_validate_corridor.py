@@ -130,6 +130,48 @@ def test_an_observation_table_without_years_is_an_error(corridor):
         load_corridor(corridor)
 
 
+def _set_observed(folder: Path, oid: str, **values) -> None:
+    def fn(h, rows):
+        for r in rows:
+            if r["observed_id"] == oid:
+                r.update(values)
+        return h, rows
+
+    edit(folder / "observed.csv", fn)
+
+
+def test_validation_rows_follow_the_independence_and_split_rules(corridor):
+    """A figure that built an input, marked independent and validate, showed as validation
+    evidence with ratio 1.0000 (it built the demand it was compared with); an independent port
+    count marked fit escaped the split rule. Both are refused when the dataset is read, with the
+    citing table and the rule."""
+    from karvan.freight.corridor import validate_corridor
+
+    _set_observed(corridor, "OBS_TRADE_IR_AM_2024", independent="true", role="validate")
+    _set_observed(corridor, "OBS_BAKU_PORT_2024", role="fit")
+    _set_observed(corridor, "OBS_BOLASHAK_2024", independent="false")
+    rep = validate_corridor(corridor)
+    msg = " ".join(rep.errors)
+    assert ("observed.csv line 35 (OBS_TRADE_IR_AM_2024): independent is true, but "
+            "demand.csv and demand_inputs/trade_flow.csv cite it in observed_ids") in msg
+    assert ("observed.csv line 17 (OBS_BAKU_PORT_2024): role is fit, but the split rule "
+            "(docs/dataset.md") in msg and "makes it validate" in msg
+    assert "(OBS_BOLASHAK_2024): independent is false, but no input names it" in msg
+    with pytest.raises(InputError, match="OBS_TRADE_IR_AM_2024"):
+        load_corridor(corridor)
+
+
+def test_observed_rows_that_a_run_refuses_are_refused_by_validate(corridor):
+    """validate said "valid corridor dataset" for an unknown link id in element_ids; run then
+    refused it."""
+    from karvan.freight.corridor import validate_corridor
+
+    _set_observed(corridor, "OBS_BAKU_PORT_2024", element_ids="P_AZ_ALAT_ROADS")
+    rep = validate_corridor(corridor)
+    assert any("'P_AZ_ALAT_ROADS' is neither a link id nor a border id" in e
+               for e in rep.errors), rep.errors
+
+
 def break_everything(folder: Path) -> None:
     """The walk-through's broken copy: in link.csv a blank from_node_id, a capacity of -5, a
     repeated link_id, an unknown to_node_id, speed 'fast' and mode 'railway'; in demand.csv

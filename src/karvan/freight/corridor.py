@@ -647,6 +647,7 @@ def _corridor_data(folder: Path, tables: dict, config: dict) -> CorridorData:
         _warn_stale_demand(folder, inputs, frames["demand"], "od_estimate" in frames)
     observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"),
                                  frames.get("growth"), base_year, inputs=inputs)
+    _check_observed(folder, frames, observed, links)
     return CorridorData(nodes=nodes, links=links, zones=zones, commodities=frames["commodity"],
                         tariffs=frames["tariff"], demand=demand,
                         growth=frames["growth"], observed=observed,
@@ -654,6 +655,82 @@ def _corridor_data(folder: Path, tables: dict, config: dict) -> CorridorData:
                         tariffs_by_commodity=frames.get("tariff_commodity"), config=config,
                         folder=folder, base_year=base_year, tables=frames)
 
+
+
+def split_role(independent: bool, kind: str) -> str:
+    """The role the split rule gives a row of ``observed.csv`` (docs/dataset.md, "The split
+    rule", written before any fit): ``validate`` if and only if it is independent and counts a
+    port's throughput (``kind`` port), else ``fit``."""
+    return "validate" if independent and kind == "port" else "fit"
+
+
+def _check_observed(folder: Path, frames: dict, observed: pd.DataFrame,
+                    links: pd.DataFrame) -> None:
+    """``observed.csv`` as the runs read it, and the two rules that keep validation honest:
+    ``independent`` is what the inputs cite (a row is not independent if and only if an input
+    names its ``observed_id``), and ``role`` follows the split rule (:func:`split_role`).
+
+    Raises
+    ------
+    InputError
+        Every problem at once, with line and id and the fix.
+    """
+    from karvan.freight.independence import judge_independence
+    from karvan.freight.observed import parse_observations
+
+    problems: list[str] = []
+    countries = ({str(c) for c in frames["zone"]["country"]}
+                 | {str(c) for c in links.get("country", ())})
+    try:
+        parse_observations(observed, links, countries=countries,
+                           commodities=set(frames["commodity"]["commodity_id"].astype(str)))
+    except InputError as e:
+        problems.extend(e.problems)
+    obs = frames["observed"]
+    inputs = {p.relative_to(folder).as_posix(): pd.read_csv(p, dtype=str, keep_default_na=False)
+              for p in sorted([*folder.glob("*.csv"), *folder.glob("demand_inputs/*.csv")])
+              if p.name not in ("observed.csv", "sources.csv")}
+    source = obs["source"] if "source" in obs else pd.Series("", index=obs.index)
+    judged = judge_independence(pd.DataFrame({"observed_id": obs["observed_id"].astype(str),
+                                              "source": source.fillna("").astype(str)}), inputs)
+
+    def flag(v) -> str:
+        return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip(
+            ).lower()
+
+    for pos, (r, j) in enumerate(zip(obs.itertuples(index=False), judged.itertuples(index=False),
+                                     strict=True)):
+        at = f"observed.csv line {pos + 2} ({r.observed_id})"
+        stated = flag(getattr(r, "independent", ""))
+        if stated == "true" and not j.independent:
+            by = j.cited_by.split(";")
+            verb = "cites" if len(by) == 1 else "cite"
+            problems.append(f"{at}: independent is true, but {' and '.join(by)} {verb} it in "
+                            "observed_ids: the figure built an input, so it is no evidence "
+                            "that the model is right; set independent false and role fit (or "
+                            "take it out of the input's observed_ids, if the input does not "
+                            "rest on it).")
+        elif stated == "false" and j.independent:
+            problems.append(f"{at}: independent is false, but no input names it "
+                            "in observed_ids; name it in the observed_ids of the input rows "
+                            "built from it (the input then says what it rests on), or set "
+                            "independent true.")
+        role = flag(getattr(r, "role", "")) or "fit"
+        kind = flag(getattr(r, "kind", ""))
+        # by the row's own statement (blank: not known to be independent, so no evidence)
+        independent = stated == "true"
+        want = split_role(independent, kind)
+        if role in ("fit", "validate") and role != want:
+            why = ("an independent port throughput" if want == "validate" else
+                   "not an independent port throughput" if independent else
+                   "not independent")
+            problems.append(f"{at}: role is {role}, but the split rule (docs/dataset.md, \"The "
+                            "split rule\", written before any fit: validate if and only if "
+                            f"independent and kind port) makes it {want}: it is {why}; set "
+                            f"role {want}. A rule chosen by how rows fit would make the "
+                            "validation a fit.")
+    if problems:
+        raise InputError(problems, str(folder))
 
 
 def reference_name(year: int, *, base_year: int = 2024) -> str:
