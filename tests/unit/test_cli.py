@@ -306,7 +306,7 @@ def test_bad_input_exits_2_and_writes_nothing(small, tmp_path, spoil, existing):
     if existing:
         out_dir.mkdir()  # an earlier output (karvan's mark in it)
         (out_dir / "old.txt").write_text("old")
-        (out_dir / ".karvan-output").write_text("")
+        (out_dir / ".karvan-output").write_text("written by karvan\nold.txt\n")
     method = "xyz" if spoil is bad_method else "bfw"
     code, out = run("assign", small, "--method", method, "--out", out_dir, "-q")
     assert code == 2
@@ -320,8 +320,13 @@ def test_bad_input_exits_2_and_writes_nothing(small, tmp_path, spoil, existing):
 def test_existing_output_folder_is_replaced_whole(tmp_path):
     out_dir = tmp_path / "out"
     assert run("assign", SMALL, "--out", out_dir, "-q")[0] == 0
-    (out_dir / "stale.csv").write_text("from an earlier run")
     (out_dir / "link_flows.csv").write_text("old")
+    # a file put there by hand is the user's: refused, not deleted
+    (out_dir / "notes.txt").write_text("mine")
+    code, out = run("assign", SMALL, "--out", out_dir, "-q")
+    assert code == 2 and "files it did not write there (notes.txt)" in out
+    assert (out_dir / "notes.txt").read_text() == "mine"
+    (out_dir / "notes.txt").unlink()
     code, _ = run("assign", SMALL, "--out", out_dir, "-q")
     assert code == 0
     assert sorted(p.name for p in out_dir.iterdir()) == [".karvan-output", "convergence.csv",
@@ -418,6 +423,12 @@ def test_delay_parameters_under_another_tools_names_are_pointed_out(tmp_path):
     assert ("alpha 0.15 (BPR) on 8 links without their own (link.csv has no alpha). Column "
             "'vdf_alpha' of link.csv looks like alpha under another tool's name") in out
     assert "Column 'vdf_beta' of link.csv looks like beta under another tool's name" in out
+    # DTALite's per-period names
+    net = _two_class_net(tmp_path / "d", use_definition="use,pce\ncar,1\ntruck,1\n",
+                         link_extra=",VDF_alpha1,VDF_beta1", link_values=("1.0,2",) * 8)
+    code, out = run("validate", net)
+    assert "Column 'VDF_alpha1' of link.csv looks like alpha under another tool's name" in out
+    assert "Column 'VDF_beta1' of link.csv looks like beta" in out
 
 
 def test_a_free_flow_time_in_minutes_is_pointed_out(tmp_path):
@@ -439,7 +450,7 @@ def test_a_free_flow_time_in_minutes_is_pointed_out(tmp_path):
 
 
 def test_validate_says_when_demand_has_no_path(tmp_path):
-    """validate said "ready to assign" for demand to a zone on an island; assign refused it."""
+    """Validate said "ready to assign" for demand to a zone on an island; assign refused it."""
     net = _two_class_net(tmp_path / "g", use_definition="use,pce\ncar,1\ntruck,1\n")
     with (net / "node.csv").open("a") as f:
         f.write("8,H,30,30,8\n")
@@ -466,3 +477,20 @@ def test_all_or_nothing_is_one_loading_not_a_failed_equilibrium(sioux_falls, tmp
     assert "not converged" not in out
     gap = float(out.split("relative gap ")[1].split(",")[0])
     assert gap > 0.1  # Sioux Falls at free-flow costs is far from equilibrium, and says so
+
+
+def test_a_network_karvan_exported_is_not_replaced_by_its_own_assignment(tmp_path):
+    """write_gmns marks the folder it writes; assigning that network with --out naming the same
+    folder would have replaced the network by its flows."""
+    from karvan.io import read_gmns, write_gmns
+
+    net = tmp_path / "net"
+    write_gmns(read_gmns(SMALL), net)
+    shutil.copy(SMALL / "demand.csv", net / "demand.csv")
+    before = sorted(p.name for p in net.iterdir())
+    code, out = run("assign", net, "--out", net, "-q")
+    assert code == 2, out
+    assert "holds" in out and sorted(p.name for p in net.iterdir()) == before
+    (net / "demand.csv").unlink()  # only karvan's files: still the input itself
+    code, out = run("assign", net, "--trips", SMALL / "demand.csv", "--out", net, "-q")
+    assert code == 2 and f"--out {net} holds the input {net}" in out

@@ -312,3 +312,18 @@ def test_run_prints_warnings_as_lines_and_each_done_line_whole(tmp_path, monkeyp
     assert "declared to serve" not in r.output
     assert "CorridorWarning" not in r.output and ".py:" not in r.output
     assert not logging.getLogger("karvan").handlers
+
+
+def test_run_refuses_an_out_folder_of_the_users_files_before_any_work(tmp_path):
+    """out/baseline holding the user's notes was refused only after the run was solved and
+    stored, and the other scenarios were never run."""
+    out = tmp_path / "r"
+    (out / "baseline").mkdir(parents=True)
+    (out / "baseline" / "mynotes.txt").write_text("mine")
+    r = runner.invoke(app, ["run", "baseline", "rasht_astara", "--out", str(out), "--quiet",
+                            "--no-report", "--no-gpkg"], env=ENV)
+    assert r.exit_code == 2, r.output
+    assert "error: scenario baseline: " in r.output
+    assert "baseline holds files that karvan did not write there (mynotes.txt)" in r.output
+    assert sorted(p.name for p in out.iterdir()) == ["baseline"]  # nothing run, nothing stored
+    assert (out / "baseline" / "mynotes.txt").read_text() == "mine"

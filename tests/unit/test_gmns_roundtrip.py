@@ -145,7 +145,7 @@ def test_a_failed_gmns_write_leaves_the_old_folder_whole(tmp_path, corridor_data
     target = tmp_path / "gmns"
     target.mkdir()  # an earlier write (karvan's mark in it)
     (target / "old.txt").write_text("old")
-    (target / ".karvan-output").write_text("")
+    (target / ".karvan-output").write_text("written by karvan\nold.txt\n")
 
     def fail(*args, **kwargs):
         raise OSError("disk full")

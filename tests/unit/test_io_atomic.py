@@ -95,7 +95,7 @@ def results(tmp_path):
     out = tmp_path / "results" / "out"
     out.mkdir(parents=True)
     _write(out, "old")
-    (out / MARK).write_text("")
+    (out / MARK).write_text("written by karvan\na.csv\nb.csv\n")
     return out
 
 
@@ -406,3 +406,41 @@ def test_a_folder_of_the_users_own_files_is_not_replaced(tmp_path, monkeypatch):
     check_replaceable(old)
     (tmp_path / "empty").mkdir()
     check_replaceable(tmp_path / "empty")
+
+
+def test_a_marked_folder_is_karvans_only_for_the_files_it_lists(tmp_path):
+    """A network folder karvan exported, where the user then put a demand and notes, was
+    trusted whole by its mark and deleted by ``karvan assign net --out net``; a stored run was
+    accepted by its manifest. The mark lists what karvan wrote; anything else is the user's."""
+    from karvan.errors import InputError
+
+    net = tmp_path / "net"
+    with atomic_folder(net) as stage:
+        (stage / "link.csv").write_text("link_id\n1\n")
+        (stage / "node.csv").write_text("node_id\n1\n")
+    assert (net / MARK).read_text().splitlines()[1:] == ["link.csv", "node.csv"]
+    (net / "demand.csv").write_text("o,d,v\n")
+    (net / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match=r"holds results of karvan and files it did not write "
+                                         r"there \(demand.csv, notes.txt\)"):
+        check_replaceable(net)
+    # a stored run or experiment of a run store is never a place for other results
+    store = tmp_path / "results"
+    (store / "runs" / "r1").mkdir(parents=True)
+    (store / "catalog.sqlite").write_text("")
+    (store / "runs" / "r1" / "manifest.json").write_text('{"karvan_version": "0.1.0"}')
+    with pytest.raises(InputError, match="is a stored run of the run store"):
+        check_replaceable(store / "runs" / "r1")
+    # inside a folder of karvan's (an export into a run's folder), an older output is karvan's
+    (store / "baseline").mkdir()
+    (store / "baseline" / "manifest.json").write_text('{"karvan_version": "0.1.0"}')
+    (store / "baseline" / "gmns").mkdir()
+    (store / "baseline" / "gmns" / "link.csv").write_text("x")
+    check_replaceable(store / "baseline" / "gmns")
+    # a file manager's own files do not make a folder the user's; a symbolic link is said so
+    (tmp_path / "fresh").mkdir()
+    (tmp_path / "fresh" / ".DS_Store").write_text("")
+    check_replaceable(tmp_path / "fresh")
+    (tmp_path / "lnk").symlink_to(tmp_path / "fresh")
+    with pytest.raises(InputError, match="is a symbolic link"):
+        check_replaceable(tmp_path / "lnk")

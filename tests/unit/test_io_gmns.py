@@ -293,7 +293,7 @@ def test_a_failing_write_leaves_no_folder(tmp_path, monkeypatch, existing):
     if existing:
         target.mkdir()  # an earlier write (karvan's mark in it)
         (target / "old.txt").write_text("old")
-        (target / ".karvan-output").write_text("")
+        (target / ".karvan-output").write_text("written by karvan\nold.txt\n")
     real = pd.DataFrame.to_csv
 
     def failing(self, path, *args, **kwargs):

@@ -352,3 +352,12 @@ def test_shadow_prices_set_by_unserved_demand_are_marked():
     b["shadow_price_capped"] = False
     html = str(_bottlenecks({"bottlenecks": b}, "en")[3])
     assert " *" not in html and "penalty" not in html
+    # the map's tooltip marks it too; a blank cell (a link the LP did not price) is not marked
+    from karvan.report.svg import _link_tip
+
+    row = {"link_id": "A", "name": "a", "mode": "rail", "country": "AZ", "tonnes_tot": 1e6,
+           "tonnes_ab": 1e6, "tonnes_ba": 0.0, "capacity_tpy": 1e6, "utilization": 1.0,
+           "shadow_price_usd_per_t": 12.5}
+    assert _link_tip({**row, "shadow_price_capped": True}, "en").endswith("12.50 *")
+    for blank in (False, float("nan"), None):
+        assert not _link_tip({**row, "shadow_price_capped": blank}, "en").endswith("*")

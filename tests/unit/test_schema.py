@@ -39,6 +39,16 @@ def test_a_schema_with_an_unknown_constraint_is_refused():
         parse_schema("x/y", {"fields": [{"name": "a", "constraints": {"minimun": 0}}]})
 
 
+def test_a_misspelt_severity_is_refused():
+    """A rule or field of severity "warn" reported nothing at all (neither error nor warning)."""
+    with pytest.raises(ValueError, match="rule on b: severity 'warn'"):
+        parse_schema("x/y", {"fields": [{"name": "a"}, {"name": "b"}], "rules": [
+            {"if": {"field": "a", "present": True}, "then": {"field": "b", "required": True},
+             "severity": "warn", "message": "m"}]})
+    with pytest.raises(ValueError, match="a: severity 'Warning'"):
+        parse_schema("x/y", {"fields": [{"name": "a", "severity": "Warning"}]})
+
+
 @pytest.mark.parametrize("data", [
     "\ufeffa,b\n1,2\n".encode(),
     "\ufeff\ufeffa,b\n1,2\n".encode(),

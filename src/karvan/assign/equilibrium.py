@@ -403,4 +403,3 @@ def _solve_on(prob: _Problem, workers, *, method: str, gap: float, max_iter: int
                              "pce": c.pce, "cost_fields": dict(c.cost_fields)}
                             for c in prob.classes]},
     )
-

@@ -147,6 +147,11 @@ def assign(
                          f"{', '.join(METHODS)} or sue (stochastic user "
                          "equilibrium, with --theta).")
     check_replaceable(out_dir)  # before the solve: a folder of the user's own files is refused
+    for given in (network, trips):
+        if given is not None and (Path(given).resolve() == out_dir.resolve()
+                                  or out_dir.resolve() in Path(given).resolve().parents):
+            raise InputError(f"--out {out_dir} holds the input {given}: the results replace "
+                             "their folder whole; give them a folder of their own.")
     prob, notes = read_with_notes(network, trips, toll_factor, distance_factor,
                                   capacity_per_lane)
     for n in notes:
@@ -163,7 +168,8 @@ def assign(
 
         def progress(info: karvan.assign.IterationInfo) -> None:
             bar.update(task, completed=info.iteration,
-                       msg=f"iteration {info.iteration}  gap {info.gap:.3e} (target {target:g})")
+                       msg=f"iteration {info.iteration}  gap {info.gap:.3e}"
+                       + ("" if method == "aon" else f" (target {target:g})"))
 
         res, elapsed = solve_and_write(prob, classes, network=prob.source, trips=trips,
                                        method=method, gap=gap, max_iter=max_iter,

@@ -101,6 +101,16 @@ def run(
     if clash:
         raise InputError(f"scenario name 'runs' would overwrite the run store's runs folder "
                          f"in {out_dir}; rename the scenario or give --store elsewhere.")
+    from karvan.io.atomic import check_replaceable
+
+    taken = []
+    for s in specs:  # before any work: a run is copied to out/<name> once solved and stored
+        try:
+            check_replaceable(out_dir / s.name)
+        except InputError as e:
+            taken.extend(f"scenario {s.name}: {p}" for p in e.problems)
+    if taken:
+        raise InputError(taken)
     workers = max(1, min(jobs if jobs is not None else usable_cpus(), len(specs)))
     if not quiet:  # at once: the first scenario takes a while to finish
         n = len(specs)

@@ -349,6 +349,9 @@ def _what_differs(stored: dict, cfg: dict) -> str:
     if not keys:
         return ""
     text = f": it differs in {', '.join(keys)}"
+    if "karvan_code" in keys:
+        text += (" (karvan's code changed since the experiment started, so its draws and new "
+                 "ones would not be of one model)")
     if "inputs" in keys and isinstance(stored.get("inputs"), list):
         new = len(set(cfg["inputs"]) - set(stored["inputs"]))
         text += f" ({new} of today's {len(cfg['inputs'])} input names are not among its own)"

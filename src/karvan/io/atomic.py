@@ -95,49 +95,81 @@ def defer_signals() -> Iterator[None]:
             signal.raise_signal(s)  # its handler runs now (or when this thread unblocks it)
 
 
-#: the file that marks a folder written by :func:`atomic_folder` (the next write replaces it whole)
+#: the file that marks a folder written by :func:`atomic_folder`, listing what it wrote there (the
+#: next write replaces the folder whole)
 MARK = ".karvan-output"
+#: files a file manager leaves in any folder, not the user's own work
+_SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
 
 def check_replaceable(target: str | os.PathLike) -> None:
-    """Refuse a ``target`` that :func:`atomic_folder` may not replace: a file, the current
-    folder (or one that holds it), or a folder holding anything karvan did not write there.
+    """Refuse a ``target`` that :func:`atomic_folder` may not replace: a file or a symbolic
+    link, the current folder (or one that holds it), a run or experiment of a run store, or a
+    folder holding anything karvan did not write there.
 
-    A folder karvan wrote holds :data:`MARK`, or (written before the mark) a ``manifest.json``
-    that names a karvan version; an empty folder is free. Anything else is a user's own files,
-    for example the input network given again as ``--out``: replacing the folder would delete
-    them.
+    What karvan wrote is listed in the folder's :data:`MARK`; a folder written before the mark
+    is known by a ``manifest.json`` that names a karvan version, and a folder inside one of
+    karvan's (an export into a run's folder) is karvan's too. An empty folder is free. Anything
+    else is a user's own files, for example the input network given again as ``--out``, or
+    notes put beside an earlier result: replacing the folder would delete them.
 
     Raises
     ------
     InputError
-        Saying which files are there, and to give a new or empty folder.
+        Saying what is there, and what to give instead.
     """
+    import json
+
     target = Path(target)
     if not os.path.lexists(target):
         return
-    if not target.is_dir() or target.is_symlink():
+    if target.is_symlink():
+        raise InputError(f"{target} is a symbolic link; results replace their folder whole, "
+                         "which would replace the link: give the folder it points to, or a new "
+                         "one.")
+    if not target.is_dir():
         raise InputError(f"{target} is a file, not a folder for results; give a folder that does "
                          "not exist yet (or an empty one).")
     here = Path.cwd().resolve()
     if target.resolve() == here or target.resolve() in here.parents:
         raise InputError(f"{target} is the current folder (or holds it): the results replace "
                          "their folder whole; give a folder of their own, e.g. results/NAME.")
-    names = sorted(p.name for p in target.iterdir())
-    if not names or MARK in names:
+    parent = target.resolve().parent
+    if parent.name in ("runs", "experiments") and (parent.parent / "catalog.sqlite").exists():
+        raise InputError(f"{target} is a stored {parent.name[:-1]} of the run store "
+                         f"{parent.parent}; writing there would replace it. Give the results a "
+                         "folder of their own (karvan runs rm removes a stored run).")
+    names = {p.name for p in target.iterdir()} - _SYSTEM_FILES
+    if not names:
         return
-    try:
-        import json
-
-        manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
-        if isinstance(manifest, dict) and "karvan_version" in manifest:
+    if MARK in names:
+        lines = (target / MARK).read_text(encoding="utf-8", errors="replace").splitlines()
+        extra = sorted(names - {MARK} - set(lines[1:]))
+        if not extra:
             return
-    except (OSError, ValueError):
-        pass
-    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-    raise InputError(f"{target} holds files that karvan did not write there ({shown}); the "
-                     "results replace their folder whole, which would delete them. Give a new "
-                     "or empty folder for the results.")
+        raise InputError(f"{target} holds results of karvan and files it did not write there "
+                         f"({_shown(extra)}); the next results replace the folder whole, which "
+                         "would delete them. Move them out, or give the results another folder.")
+
+    def by_karvan(folder: Path) -> bool:
+        if (folder / MARK).is_file():
+            return True
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(manifest, dict) and "karvan_version" in manifest
+
+    if by_karvan(target) or by_karvan(parent):
+        return
+    raise InputError(f"{target} holds files that karvan did not write there "
+                     f"({_shown(sorted(names))}); results replace their folder whole and would "
+                     "delete them: give a new or empty folder (an older karvan's results: "
+                     "delete the folder first).")
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
 
 
 @contextlib.contextmanager
@@ -178,8 +210,10 @@ def atomic_folder(target: str | os.PathLike, *, overwrite: bool = True) -> Itera
     try:
         try:
             yield tmp
-            (tmp / MARK).write_text("written by karvan; the next result written here replaces "
-                                    "this folder whole\n", encoding="utf-8")
+            written = sorted(p.name for p in tmp.iterdir() if p.name != MARK)
+            (tmp / MARK).write_text("written by karvan, these files; the next result written "
+                                    "here replaces this folder whole\n"
+                                    + "".join(f"{n}\n" for n in written), encoding="utf-8")
         except BaseException:
             with defer_signals():  # a second Ctrl-C does not cut the clean-up short
                 shutil.rmtree(tmp, ignore_errors=True)

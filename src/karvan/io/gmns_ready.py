@@ -347,13 +347,15 @@ def _time_unit(links: pd.DataFrame, cfg: Mapping) -> str | None:
     if ok.sum() < 1:
         return None
     ratio = float(np.median(given[ok] / derived[ok]))
-    for factor, what in ((60.0, "minutes"), (1.0 / 60.0, "hours of a network in minutes")):
-        if abs(np.log(ratio / factor)) < np.log(1.2):
-            return (f"free_flow_time is {ratio:.3g} times length / free_speed (in hours) on "
-                    f"{int(ok.sum())} links (median): it looks like {what}. karvan reads "
-                    "free_flow_time in config.csv's time_unit (hour where not given); give "
-                    "its unit there (time_unit minute), convert the column, or leave it out "
-                    "to derive it from length and free_speed.")
+    said = (f"free_flow_time is {ratio:.3g} times length / free_speed (in hours) on "
+            f"{int(ok.sum())} links (median)")
+    if abs(np.log(ratio / 60.0)) < np.log(1.2):
+        return (f"{said}: it looks like minutes read as hours. karvan reads free_flow_time in "
+                "config.csv's time_unit (hour where not given); say time_unit minute there, "
+                "convert the column, or leave it out to derive it from length and free_speed.")
+    if abs(np.log(ratio * 60.0)) < np.log(1.2):
+        return (f"{said}: it looks like hours read as minutes (config.csv's time_unit); set "
+                "time_unit to hour there, or convert the column to that unit.")
     return None
 
 
@@ -361,11 +363,13 @@ def _near(field: str, links: pd.DataFrame) -> str:
     """A hint where link.csv has a column that looks like ``field`` misspelt, which defaults
     now stand in for (a note only: nothing is read from it)."""
     import difflib
+    import re
 
     others = [c for c in links.columns if c != field]
-    fixed = [c for c in others if c.lower().endswith("_" + field) or c.lower().startswith(
-        field + "_")]
-    if fixed:  # vdf_alpha, bpr_alpha (other tools' names)
+    # vdf_alpha, bpr_alpha, DTALite's VDF_alpha1 (other tools' names)
+    other_name = re.compile(rf"(^|_){field}\d*$|^{field}_", re.IGNORECASE)
+    fixed = [c for c in others if other_name.search(str(c))]
+    if fixed:
         return (f" Column {fixed[0]!r} of link.csv looks like {field} under another tool's name: "
                 f"rename it to {field} if it holds them.")
     close = difflib.get_close_matches(field, others, n=1, cutoff=0.8)

@@ -283,7 +283,6 @@ def links_in_graph_order(graph: CompiledGraph, links):
     return links.loc[ids]
 
 
-
 def unreachable_od_pairs(graph: CompiledGraph, demand) -> list[str]:
     """The OD pairs of ``demand`` (a :class:`~karvan.network.demand.Demand`) with demand and no
     path on ``graph``, as ``'origin->destination'`` (with the matrix's name where there are

@@ -298,7 +298,7 @@ def _lp_shadow(x, lang: str):
     """The LP's shadow price of a row, marked * where the penalty on unserved demand sets it
     (``shadow_price_capped``): not a saving in transport cost."""
     cell = num(x.shadow_price_usd_per_t, lang, 2)
-    if bool(getattr(x, "shadow_price_capped", False)) and cell[0]:
+    if svg.is_set(getattr(x, "shadow_price_capped", None)) and cell[0]:
         return (cell[0] + " *", cell[1])
     return cell
 

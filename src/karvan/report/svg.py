@@ -177,6 +177,11 @@ def _rows(frame: pd.DataFrame) -> dict:
             for k, *vals in zip(frame.index, *values, strict=True)}
 
 
+def is_set(v) -> bool:
+    """A table's true/false cell: blank (NaN, None) is false."""
+    return v is not None and not (isinstance(v, float) and np.isnan(v)) and bool(v)
+
+
 def _link_tip(r: Mapping[str, Any], lang: str) -> str:
     yr = label("tonnes_yr", lang)
     lines = [str(r.get("name") or r["link_id"]),
@@ -193,7 +198,8 @@ def _link_tip(r: Mapping[str, Any], lang: str) -> str:
                     f"{fmt_pct(r.get('lp_utilization'), lang)}"
                     if np.isfinite(r.get("lp_utilization", np.nan)) else ""))
     lines.append(f"{label('shadow_price', lang)}: "
-                 f"{fmt_num(r.get('shadow_price_usd_per_t'), lang, 2)}")
+                 f"{fmt_num(r.get('shadow_price_usd_per_t'), lang, 2)}"
+                 + (" *" if is_set(r.get("shadow_price_capped")) else ""))
     choice = r.get("choice_shadow_price_usd_per_t")
     if choice is not None and np.isfinite(choice):
         lines.append(f"{label('shadow_price_choice', lang)}: {fmt_num(choice, lang, 2)}")

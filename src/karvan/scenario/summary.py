@@ -106,16 +106,26 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
             {"median |ln M/C|": "{:.2f}", "GEH<5": PCT}))
     out.extend(choice_tables(runs))
     rows = []
+    capped = False
     for r in runs:
         for x in r.tables["bottlenecks"].head(bottlenecks).itertuples(index=False):
             name = x.name if isinstance(x.name, str) and x.name else str(x.link_id)
-            rows.append({"scenario": r.scenario.name, "link": name[:48],
-                         "capacity Mt": x.capacity_tpy / 1e6, "utilization": x.utilization,
-                         "shadow $/t": getattr(x, "shadow_price_usd_per_t", np.nan)})
+            row = {"scenario": r.scenario.name, "link": name[:48],
+                   "capacity Mt": x.capacity_tpy / 1e6, "utilization": x.utilization,
+                   "shadow $/t": getattr(x, "shadow_price_usd_per_t", np.nan)}
+            flag = getattr(x, "shadow_price_capped", None)
+            if flag is not None and pd.notna(flag) and bool(flag):
+                # set by the penalty on unserved demand, not by a saving in transport cost
+                row["link"] = name[:46] + " *"
+                capped = True
+            rows.append(row)
     if rows:
         out.append(SummaryTable(
             f"Bottlenecks (top {bottlenecks} per scenario): utilization at equilibrium, LP "
-            "shadow price in USD per t of extra yearly capacity", pd.DataFrame(rows),
+            "shadow price in USD per t of extra yearly capacity"
+            + ("; * a price set by demand the capacities turn away (the LP's penalty on "
+               "unserved demand), not a saving in transport cost" if capped else ""),
+            pd.DataFrame(rows),
             {"capacity Mt": MT, "utilization": PCT, "shadow $/t": "{:,.1f}"}))
     bt = pd.concat({r.scenario.name: r.tables["borders"].set_index("border_id")["tonnes_tot"]
                     for r in runs}, axis=1).fillna(0.0)

@@ -182,7 +182,7 @@ def _field(d: dict) -> Field:
         true_values=tuple(d.get("trueValues", DEFAULT_TRUE)),
         false_values=tuple(d.get("falseValues", DEFAULT_FALSE)),
         delimiter=d.get("delimiter"), item_type=d.get("itemType", "string"),
-        aliases=tuple(d.get("aliases", ())), severity=d.get("severity", "error"),
+        aliases=tuple(d.get("aliases", ())), severity=_severity(d, d.get("name")),
         fix=d.get("fix"), default=d.get("default"), expected=bool(d.get("expected", False)),
         maximum_fix=d.get("maximumFix"))
 
@@ -199,6 +199,21 @@ def _condition(d: dict) -> Condition:
                      d.get("exclusiveMinimum"))
 
 
+def _severity(d: dict, what) -> str:
+    """A field's or rule's ``severity``: error (the default) or warning.
+
+    Raises
+    ------
+    ValueError
+        For any other value: a misspelt severity would drop its violations, a fault of the
+        schema file.
+    """
+    sev = d.get("severity", "error")
+    if sev not in ("error", "warning"):
+        raise ValueError(f"{what}: severity {sev!r} is neither 'error' nor 'warning'")
+    return sev
+
+
 def _rule(d: dict) -> Rule:
     when = d["if"]
     when = [when] if isinstance(when, dict) else when
@@ -207,7 +222,7 @@ def _rule(d: dict) -> Rule:
     constraints = {k: v for k, v in then.items() if k != "field"}
     return Rule(tuple(_condition(c) for c in when),
                 _field({"name": then["field"], "type": "any", "constraints": constraints,
-                        "severity": d.get("severity", "error")}),
+                        "severity": _severity(d, f"rule on {then['field']}")}),
                 d["message"], d.get("fix"), blank)
 
 
