@@ -162,3 +162,20 @@ def test_transit_tables_leave_out_every_country_that_has_only_sea_legs():
         t = table(tables, start)
         assert list(t.data["country"]) == ["GE"], start
         assert t.title.endswith(", sea legs left out"), t.title
+
+
+def test_calibration_notes_say_what_the_statistics_leave_out():
+    """A row of a year without a run dropped out of the statistics without a word, and a
+    figure in kt read as t (ratio 2,133) changed no printed statistic."""
+    from karvan.scenario.summary import calibration_notes
+
+    r = fake_run("baseline", transit={"AZ": (1.0, 1.0)}, year=2024)
+    r.tables["calibration"] = pd.DataFrame({
+        "observed_id": ["A", "B", "C", "D"], "year": [2024, 2015, 2024, 2024],
+        "compared": [True, False, True, True], "ratio": [1.1, np.nan, 2132.9, 0.05]})
+    notes = calibration_notes([r])
+    assert "baseline: 1 rows not compared, no run of their year (2015: B)" in notes
+    assert ("baseline: 2 rows beyond a factor 10 (C 2.13e+03, D 0.05): check their "
+            "tonnes_per_year is in tonnes") in notes
+    r.tables["calibration"] = r.tables["calibration"].iloc[[0]]
+    assert calibration_notes([r]) == ""

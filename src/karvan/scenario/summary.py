@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from karvan.calibrate.statistics import TARGETS, display_summary
+from karvan.errors import format_ids
 from karvan.freight.accounting import SEA_COUNTRIES
 
 MT = "{:,.2f}"
@@ -102,8 +103,8 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
                   "base-year demand of " + " and ".join(src))
         out.append(SummaryTable(
             "Calibration: reported volumes against the run of their year, fit and validation "
-            f"apart ({TARGETS}); {demand}", pd.concat(cal, ignore_index=True),
-            {"median |ln M/C|": "{:.2f}", "GEH<5": PCT}))
+            f"apart ({TARGETS}); {demand}" + calibration_notes(runs), pd.concat(
+                cal, ignore_index=True), {"median |ln M/C|": "{:.2f}", "GEH<5": PCT}))
     out.extend(choice_tables(runs))
     rows = []
     capped = False
@@ -296,3 +297,33 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
                 formats[col] = fmt
         out.append(SummaryTable(f"{name}: {b} - {a} (largest changes)", t, formats))
     return out
+
+
+#: a modelled volume this many times the reported one (or its inverse) is more likely a unit
+#: slip in observed.csv (kt or Mt written as t) than a result
+UNIT_SLIP = 10.0
+
+
+def calibration_notes(runs) -> str:
+    """What the calibration statistics leave out, said with them: rows of ``observed.csv`` not
+    compared because no run is of their year, and rows whose ratio is beyond a factor
+    :data:`UNIT_SLIP` (check the unit of ``tonnes_per_year``)."""
+    notes = []
+    for r in runs:
+        t = r.tables.get("calibration")
+        if t is None or not len(t):
+            continue
+        left = t[~t["compared"].astype(bool)]
+        if len(left):
+            years = sorted({int(y) for y in left["year"]})
+            notes.append(f"{r.scenario.name}: {len(left)} rows not compared, no run of their "
+                         f"year ({', '.join(map(str, years))}: "
+                         f"{format_ids(left['observed_id'], 3)})")
+        ratio = pd.to_numeric(t["ratio"], errors="coerce")
+        far = t[(ratio > UNIT_SLIP) | (ratio < 1.0 / UNIT_SLIP)]
+        if len(far):
+            shown = ", ".join(f"{o} {x:.3g}" for o, x in zip(
+                far["observed_id"].head(3), ratio[far.index].head(3), strict=True))
+            notes.append(f"{r.scenario.name}: {len(far)} rows beyond a factor "
+                         f"{UNIT_SLIP:g} ({shown}): check their tonnes_per_year is in tonnes")
+    return "".join(f"; {n}" for n in notes)
