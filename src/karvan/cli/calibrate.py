@@ -35,7 +35,8 @@ def calibrate(
                       "asc:<family>:<commodity>, theta or value_of_reliability (repeat; "
                       "default: the constants of the INSTC families, the Middle Corridor (its "
                       "containers apart, its trucks on the ferries) and Upper Lars, theta and "
-                      "value_of_reliability).")] = None,
+                      "value_of_reliability). Parameters not fitted keep their values in "
+                      "choice_parameter.csv.")] = None,
     prior: Annotated[bool, typer.Option(
         "--prior/--no-prior", help="With --parameters: add each parameter's prior (its "
                                    "prior_value and prior_std_error, else its value and "
@@ -50,13 +51,15 @@ def calibrate(
     write: Annotated[bool, typer.Option(
         "--write", help="Also write the result into the dataset: the estimated demand as "
                         "od_estimate.csv (every run then uses it), or with --parameters the "
-                        "calibrated values into choice_parameter.csv.")] = False,
+                        "calibrated values into choice_parameter.csv; only a fit or estimation "
+                        "that converged is written.")] = False,
     choice: Annotated[str, typer.Option(
         help="Choice model of the OD estimation's assignment: logit (as `karvan run`) or "
              "deterministic (user equilibrium).")] = "logit",
     max_evaluations: Annotated[int | None, typer.Option(min=1,
-        help="With --parameters: most evaluations of the objective (each a run of every "
-             "observed year; the Jacobian's runs not counted).")] = None,
+        help="With --parameters: most evaluations of the objective in each fit (each a run of "
+             "every observed year; the Jacobian's runs not counted); a fit that settles the "
+             "variance factor in rounds, and every start, has its own.")] = None,
     diff_step: Annotated[float, typer.Option(
         help="With --parameters: finite-difference step, in units of each parameter's "
              "typical change (10 USD/t for a constant, 0.1 for a factor).")] = 0.05,
@@ -241,6 +244,8 @@ def calibrate(
                   f"fit rows {float(pooled.iloc[0]):.2f} over {len(cv)} rows", highlight=False)
     out.print(f"written to {out_dir}/ and {dataset.folder / 'od_estimate.csv'} (every run now "
               "uses the estimate)" if write and res.converged else
+              f"written to {out_dir}/ (the dataset is unchanged: the estimation did not "
+              "converge, so --write wrote nothing)" if write else
               f"written to {out_dir}/ (the dataset is unchanged; --write puts the estimate "
               "into it)", highlight=False)
     if not res.converged:

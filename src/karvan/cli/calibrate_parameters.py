@@ -430,8 +430,10 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
     if ident["unmoved_rows"]:
         out.print(f"fit rows moved by no parameter: {', '.join(ident['unmoved_rows'])}",
                   highlight=False)
-    where = f"{out_dir}/ and {dataset.folder / 'choice_parameter.csv'}" if write and fit_ok \
-        else f"{out_dir}/ (the dataset is unchanged; --write puts the values into it)"
+    where = (f"{out_dir}/ and {dataset.folder / 'choice_parameter.csv'}" if write and fit_ok
+             else f"{out_dir}/ (the dataset is unchanged: the fit did not converge, so --write "
+                  "wrote nothing)" if write
+             else f"{out_dir}/ (the dataset is unchanged; --write puts the values into it)")
     out.print(f"written to {where}", highlight=False)
     if not fit_ok:
         raise typer.Exit(1)
