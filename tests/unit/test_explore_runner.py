@@ -263,7 +263,7 @@ def test_an_experiment_whose_stored_design_differs_is_not_resumed(tmp_path):
         run_experiment(spec, inputs, draws=8, seed=1, workers=0, folder=folder, batch_size=1)
 
 
-def test_an_experiment_started_by_other_code_is_not_resumed(tmp_path, monkeypatch):
+def test_an_experiment_started_by_other_code_is_not_resumed(tmp_path, monkeypatch, caplog):
     """Draws computed by one version of the code and by another would be mixed in one
     analysis; the version number stays the same between releases, the code's fingerprint
     does not."""
@@ -286,13 +286,18 @@ def test_an_experiment_started_by_other_code_is_not_resumed(tmp_path, monkeypatc
     monkeypatch.setattr(R, "code_fingerprint", lambda: "0123456789abcdef")
     with pytest.raises(InputError, match="other settings.*it differs in karvan_code"):
         run_experiment(spec, inputs, draws=8, seed=1, workers=0, folder=folder, batch_size=1)
-    # in a store, the other code's experiment is a new one, not a resumed one
+    # in a store, the other code's unfinished experiment is left, and said so; a new one starts
     store = tmp_path / "store"
     monkeypatch.setattr(R, "code_fingerprint", code_fingerprint)
-    a = run_experiment(spec, inputs, draws=4, seed=1, workers=0, store=store)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(spec, inputs, draws=4, seed=1, workers=0, store=store, batch_size=1,
+                       progress=stop)
     monkeypatch.setattr(R, "code_fingerprint", lambda: "0123456789abcdef")
-    b = run_experiment(spec, inputs, draws=4, seed=1, workers=0, store=store)
-    assert b.resumed == 0 and b.experiment.folder != a.experiment.folder
+    with caplog.at_level("WARNING", logger="karvan"):
+        b = run_experiment(spec, inputs, draws=4, seed=1, workers=0, store=store)
+    assert b.resumed == 0
+    assert "unfinished experiment of these settings, started by other code" in caplog.text
+    assert len(list((store / "experiments").iterdir())) == 2
 
 
 def test_code_fingerprint_follows_the_source(tmp_path, monkeypatch):

@@ -333,19 +333,47 @@ def _open_experiment(folder, store, chash: str, names: list[str],
     found = find_resumable(root, chash)
     if found is not None:
         return found
+    other = _left_by_other_code(root, cfg or {})
+    if other is not None:
+        log.warning("%s holds an unfinished experiment of these settings, started by other code "
+                    "(karvan_code %s, now %s): it is not resumed, since its draws and new ones "
+                    "would not be of one model; starting a new experiment.", other.folder,
+                    other.manifest().get("karvan_code", "?"), (cfg or {}).get("karvan_code"))
     label = names[0] if len(names) == 1 else f"{len(names)}scenarios"
     return Experiment(root / EXPERIMENTS / new_experiment_id(label, chash))
+
+
+def _differing(stored: dict, cfg: dict) -> list[str]:
+    """The settings of ``cfg`` that ``stored`` (a manifest) records otherwise."""
+    def same(a, b) -> bool:
+        return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True,
+                                                                        default=str)
+
+    return [k for k in cfg if not same(stored.get(k), cfg[k])]
+
+
+def _left_by_other_code(root: Path, cfg: dict) -> Experiment | None:
+    """An unfinished experiment under ``root`` whose settings differ from ``cfg`` only in the
+    code that made it (``karvan_code``)."""
+    base = root / EXPERIMENTS
+    if not cfg or not base.is_dir():
+        return None
+    for p in sorted(base.iterdir(), reverse=True):
+        e = Experiment(p)
+        try:
+            m = e.manifest() if e.exists() else None
+        except (json.JSONDecodeError, OSError):
+            m = None
+        if m and m.get("status") != "complete" and _differing(m, cfg) == ["karvan_code"]:
+            return e
+    return None
 
 
 def _what_differs(stored: dict, cfg: dict) -> str:
     """``": it differs in ..."``: the settings of ``cfg`` an experiment's manifest records
     otherwise (the user's own may be the same: another karvan version, dataset or uncertain
     inputs, whose names say which sources they draw), with how many input names are new."""
-    def same(a, b) -> bool:
-        return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True,
-                                                                        default=str)
-
-    keys = [k for k in cfg if not same(stored.get(k), cfg[k])]
+    keys = _differing(stored, cfg)
     if not keys:
         return ""
     text = f": it differs in {', '.join(keys)}"
