@@ -570,6 +570,9 @@ def validate_corridor(folder: str | os.PathLike) -> ValidationReport:
             rep.notes.append("demand_inputs/ was checked against its schemas only; its rows are "
                              "checked against the other tables (zones, commodities, sources, "
                              "observations) and demand.csv once the errors are fixed.")
+        rep.notes.append("observed.csv was checked against its schema only; what its rows count "
+                         "(links, borders, countries, commodities) and the independence and "
+                         "split rules are checked once the errors are fixed.")
         return rep
     try:
         with warnings.catch_warnings(record=True) as caught:
