@@ -239,23 +239,30 @@ def test_a_morris_experiment_drawn_on_the_old_grid_is_refused_not_rescaled(tmp_p
         analyse_experiment(exp, statements=st)
 
 
-def test_an_experiment_whose_stored_design_differs_is_not_resumed(tmp_path):
-    """On resume the design is drawn again; points drawn otherwise (another SciPy or SALib)
-    would be mixed with the stored ones."""
+def _linear_stopped(**where):
+    """A linear model of two ranged inputs, its experiment of 8 draws stopped after 2 (as by
+    Ctrl-C) in ``folder`` or ``store``: (spec, inputs)."""
     from karvan.explore.inputs import ranges_inputs
     from karvan.explore.testfunctions import LinearModel
 
     inputs = ranges_inputs({"a": (0.0, 2.0), "b": (10.0, 11.0)})
     spec = [ModelSpec("lin", functools.partial(LinearModel, (3.0, -1.0)))]
-    folder = tmp_path / "e"
 
     def stop(done, total, note):
         if done >= 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_experiment(spec, inputs, draws=8, seed=1, workers=0, folder=folder, batch_size=1,
-                       progress=stop)
+        run_experiment(spec, inputs, draws=8, seed=1, workers=0, batch_size=1, progress=stop,
+                       **where)
+    return spec, inputs
+
+
+def test_an_experiment_whose_stored_design_differs_is_not_resumed(tmp_path):
+    """On resume the design is drawn again; points drawn otherwise (another SciPy or SALib)
+    would be mixed with the stored ones."""
+    folder = tmp_path / "e"
+    spec, inputs = _linear_stopped(folder=folder)
     d = pd.read_parquet(folder / "design.parquet")
     d.iloc[5, d.columns.get_loc("u:x.a")] = 0.123456
     d.to_parquet(folder / "design.parquet")
@@ -268,20 +275,9 @@ def test_an_experiment_started_by_other_code_is_not_resumed(tmp_path, monkeypatc
     analysis; the version number stays the same between releases, the code's fingerprint
     does not."""
     from karvan._version import code_fingerprint
-    from karvan.explore.inputs import ranges_inputs
-    from karvan.explore.testfunctions import LinearModel
 
-    inputs = ranges_inputs({"a": (0.0, 2.0), "b": (10.0, 11.0)})
-    spec = [ModelSpec("lin", functools.partial(LinearModel, (3.0, -1.0)))]
     folder = tmp_path / "e"
-
-    def stop(done, total, note):
-        if done >= 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(spec, inputs, draws=8, seed=1, workers=0, folder=folder, batch_size=1,
-                       progress=stop)
+    spec, inputs = _linear_stopped(folder=folder)
     assert Experiment(folder).manifest()["karvan_code"] == code_fingerprint()
     monkeypatch.setattr(R, "code_fingerprint", lambda: "0123456789abcdef")
     with pytest.raises(InputError, match="other settings.*it differs in karvan_code"):
@@ -289,12 +285,10 @@ def test_an_experiment_started_by_other_code_is_not_resumed(tmp_path, monkeypatc
     # in a store, the other code's unfinished experiment is left, and said so; a new one starts
     store = tmp_path / "store"
     monkeypatch.setattr(R, "code_fingerprint", code_fingerprint)
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(spec, inputs, draws=4, seed=1, workers=0, store=store, batch_size=1,
-                       progress=stop)
+    _linear_stopped(store=store)
     monkeypatch.setattr(R, "code_fingerprint", lambda: "0123456789abcdef")
     with caplog.at_level("WARNING", logger="karvan"):
-        b = run_experiment(spec, inputs, draws=4, seed=1, workers=0, store=store)
+        b = run_experiment(spec, inputs, draws=8, seed=1, workers=0, store=store, batch_size=1)
     assert b.resumed == 0
     assert "unfinished experiment of these settings, started by other code" in caplog.text
     assert len(list((store / "experiments").iterdir())) == 2
