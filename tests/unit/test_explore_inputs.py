@@ -246,7 +246,7 @@ def test_rules_that_would_draw_wrong_values_or_be_ignored_are_refused(tmp_path, 
         assert rule in msg and what in msg, (rule, msg)
     # two ranges on one row and field: the later won and the earlier stayed a dead factor
     q = _table(tmp_path, [{**base, "rule_id": "R_AGAIN", "distribution": "uniform",
-                           "low": "1000", "high": "2000"}])
+                           "low": "8e6", "high": "1.2e7"}])
     with pytest.raises(InputError, match=r"R_AGAIN.*already have a range for capacity.*"
                                          r"U_SAMUR_CAPACITY"):
         corridor_inputs(data, q)
@@ -272,3 +272,24 @@ def test_one_sensitivity_group_is_refused_before_any_draw(inputs):
     with pytest.raises(InputError, match="at least 2 sensitivity groups"):
         make_design(one, "sobol", 8, seed=0, groups="field")
     make_design(one, "sobol", 8, seed=0, groups="factor")
+
+
+def test_ranges_in_another_unit_and_unknown_sources_are_refused(tmp_path, data):
+    """A range written as the docs state it (7-11 Mt/yr for a capacity in t/yr, 9.46-13.2 %/yr
+    for a growth rate given as a fraction) ran to a total demand of 197 billion t; an unknown
+    source id went into the experiment's inputs. Both are refused, with the unit to use."""
+    src = pd.read_csv(builtin_uncertainty_path(), dtype=str, keep_default_na=False)
+    src.loc[src["rule_id"] == "U_SAMUR_CAPACITY", ["low", "high"]] = ["7", "11"]
+    src.loc[src["rule_id"] == "U_GROWTH_RU_IR", ["low", "high"]] = ["9.46", "13.2"]
+    src.loc[src["rule_id"] == "U_OFFICIAL", "source"] = "NO_SUCH_SOURCE"
+    p = tmp_path / "uncertainty.csv"
+    src.to_csv(p, index=False)
+    with pytest.raises(InputError) as e:
+        corridor_inputs(data, p)
+    msg = str(e.value)
+    assert ("(U_SAMUR_CAPACITY): the dataset's figure of capacity_tpy (1.1e+07, the median of "
+            "its rows) lies far above the range 7–11: a range is in the column's own unit "
+            "(tonnes per year)") in msg
+    assert "(U_GROWTH_RU_IR): the dataset's figure of growth_per_year" in msg
+    assert "far below the range 9.46–13.2" in msg and "a fraction per year" in msg
+    assert "(U_OFFICIAL): source NO_SUCH_SOURCE is not a source_id of sources.csv" in msg

@@ -352,6 +352,27 @@ def source_key(source: object) -> str:
     return ";".join(sorted(set(id_list(source))))
 
 
+#: the units of the columns that ranges are most often written in (for the message of a range
+#: far from the dataset's figure)
+_UNITS = {"capacity_tpy": "tonnes per year", "growth_per_year": "a fraction per year, 0.05 for "
+          "5 %", "tonnes_per_year": "tonnes per year", "length_km": "km", "speed_kph": "km/h",
+          "vot_pct_value_per_day": "percent of the value per day"}
+
+
+def _far_outside(mode: float, low: float, high: float) -> str | None:
+    """"far above" or "far below" where the dataset's figure ``mode`` lies more than a factor 3
+    outside a positive range (more than twice the range's size outside one that reaches 0):
+    a range written in another unit than its column (Mt for t, % for a fraction), not an
+    uncertainty about the figure."""
+    if not (math.isfinite(mode) and math.isfinite(low) and math.isfinite(high)):
+        return None
+    if low > 0:
+        return ("far above" if mode > 3 * high else "far below" if mode < low / 3 else None)
+    span = max(high - low, abs(low), abs(high))
+    return ("far above" if mode > high + 2 * span else
+            "far below" if mode < low - 2 * span else None)
+
+
 def _distribution(r, mode: float) -> Distribution:
     return Distribution(str(r["distribution"]), sigma=float(r["sigma"]), low=float(r["low"]),
                         high=float(r["high"]), mode=mode)
@@ -417,10 +438,20 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
         own = data.folder / "uncertainty.csv" if data.folder is not None else None
         path = own if own is not None and own.is_file() else builtin_uncertainty_path()
     path = Path(path)
+    from karvan.schema.text import id_list
+
     rules = read_uncertainty(path)
     digest = file_sha256(path)
     problems: list[str] = []
     tables = _tables(data)
+    known = (set(data.sources["source_id"].astype(str)) if getattr(data, "sources", None)
+             is not None and "source_id" in data.sources else None)
+    for i, r in rules.iterrows():
+        unknown = [s for s in id_list(r["source"]) if known is not None and s not in known]
+        if unknown:
+            problems.append(f"{path.name} line {i + 2} ({r['rule_id']}): source "
+                            f"{format_ids(unknown)} is not a source_id of sources.csv; add it "
+                            "there (title, publisher, date, url) or correct the id.")
     inputs: list[UncertainInput] = []
     taken: dict[tuple[str, str], set[str]] = {}
     taken_by: dict[tuple[str, str, str], str] = {}
@@ -453,6 +484,14 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
         want = [w for w in want if w not in blank]
         central = vals[[pos[w] for w in want]]
         mode = float(np.median(central)) if len(central) else math.nan
+        far = _far_outside(mode, float(r["low"]), float(r["high"]))
+        if far:
+            problems.append(f"{path.name} line {i + 2} ({r['rule_id']}): the dataset's figure "
+                            f"of {col} ({mode:.4g}, the median of its rows) lies {far} the "
+                            f"range {float(r['low']):g}–{float(r['high']):g}: a range is in the "
+                            f"column's own unit ({_UNITS.get(col, 'as in ' + table + '.csv')}); "
+                            "check the unit of low and high.")
+            continue
         dist = _distribution(r, mode)
         if dist.kind == "triangular" and dist.problems():
             problems.append(f"{path.name} line {i + 2} ({r['rule_id']}): the dataset's figure "
