@@ -126,3 +126,25 @@ def test_bands_say_whether_the_central_case_lies_in_them():
     e = bands(d2, {"p": "s"}).set_index(["scenario", "output"]).loc[("p", "effect:total")]
     assert bool(e["central_in_band"])
     assert central_in_band(pd.Series([1e6]), [1e6 * (1 + 1e-12)], [1e6 * (1 + 2e-12)]).all()
+
+
+def test_a_projects_new_link_has_an_effect_band_of_its_tonnes():
+    """The reference has no Rasht-Astara link, so its tonnes there were blank and the effect
+    band of the project's own link had n=0; a link that does not exist carries 0 t. Its
+    utilization stays without an effect (no capacity to compare with)."""
+    rng = np.random.default_rng(1)
+    t = rng.uniform(1e6, 3e6, 20)
+    rows = []
+    for scen, tonnes, util in (("project", t, t / 4e6), ("ref", np.nan, np.nan)):
+        rows.append(pd.DataFrame({"scenario": scen, "draw": np.arange(-1, 20),
+                                  "out:link:NEW:tonnes": np.r_[2e6, t] if scen == "project"
+                                  else tonnes,
+                                  "out:link:NEW:utilization": np.r_[0.5, util]
+                                  if scen == "project" else util,
+                                  "out:a": 1.0}))
+    b = bands(pd.concat(rows, ignore_index=True),
+              {"project": "ref", "ref": None}).set_index(["scenario", "output"])
+    e = b.loc[("project", "effect:link:NEW:tonnes")]
+    assert e["n"] == 20 and e["central"] == 2e6
+    assert e["p50"] == pytest.approx(np.percentile(t, 50))
+    assert not b.loc[("project", "effect:link:NEW:utilization"), "n"] > 0

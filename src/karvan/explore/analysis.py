@@ -41,7 +41,10 @@ def _outputs(df: pd.DataFrame) -> list[str]:
 
 def effects_frame(draws: pd.DataFrame, references: dict[str, str | None]) -> pd.DataFrame:
     """Draw-by-draw differences scenario - reference, as rows of scenario ``<S>`` with columns
-    ``out:effect:<output>``."""
+    ``out:effect:<output>``. A link's tonnes where the reference has no such link (a project's
+    new link: blank in every draw of the reference) count as 0 there, so that the project's
+    own link has an effect band; its utilization and prices have none (no capacity to compare
+    with)."""
     frames = []
     for scen, ref in references.items():
         if not ref:
@@ -52,7 +55,11 @@ def effects_frame(draws: pd.DataFrame, references: dict[str, str | None]) -> pd.
         ids = a.index.intersection(b.index)
         if not len(ids):
             continue
-        x = a.loc[ids, cols].to_numpy(dtype=float) - b.loc[ids, cols].to_numpy(dtype=float)
+        base = b.loc[ids, cols].astype(float)
+        absent = [c for c in cols if c.startswith("out:link:") and c.endswith(":tonnes")
+                  and base[c].isna().all()]
+        base[absent] = 0.0
+        x = a.loc[ids, cols].to_numpy(dtype=float) - base.to_numpy(dtype=float)
         d = pd.DataFrame(x, columns=[f"out:effect:{c[4:]}" for c in cols])
         head = pd.DataFrame({"draw": np.asarray(ids), "scenario": scen})
         frames.append(pd.concat([head, d], axis=1))
