@@ -74,6 +74,9 @@ def test_a_small_experiment_in_process(tmp_path):
                      "--workers", "0", "--out", tmp_path / "e", "--quiet")
     assert code == 0, text
     assert "Statements" in text and "experiment in" in text
+    # two draws for hundreds of inputs: the deciding inputs are chance, and said to be
+    assert "note: 2 draws for 466 uncertain inputs: the deciding inputs are rank correlations" \
+        in text
     page = (tmp_path / "e" / "report.html").read_text()
     assert "Statements" in page and "<svg" in page and "border:AZ-IR_ASTARA:tonnes" in page
     b = pd.read_csv(tmp_path / "e" / "bands.csv")
@@ -331,3 +334,16 @@ def test_names_are_printed_as_written(tmp_path, monkeypatch):
     st = pd.read_csv(tmp_path / "e" / "statements.csv")
     deciding = st["deciding_inputs"].dropna()
     assert len(deciding) and all(x in text for x in deciding), (list(deciding), text)
+
+
+def test_an_out_that_is_a_file_is_refused_as_such(tmp_path):
+    afile = tmp_path / "afile.txt"
+    afile.write_text("mine")
+    code, text = run("explore", "baseline", "--draws", "2", "--choice", "deterministic",
+                     "--workers", "0", "--out", afile)
+    assert code == 2 and f"--out {afile} is a file" in text, text
+    assert afile.read_text() == "mine"
+    # a negative seed was an internal error (ValueError from the design), exit 3
+    code, text = run("explore", "baseline", "--draws", "2", "--seed", "-1", "--out",
+                     tmp_path / "e")
+    assert code == 2 and "--seed" in text and "internal error" not in text, text

@@ -21,7 +21,7 @@ def explore(
         help="Draws (lhs), base sample, a power of 2 (sobol: N x (groups + 2) evaluations, "
              "at least 2 groups), or trajectories (morris: N x (groups + 1)).")] = None,
     sampler: Annotated[str, typer.Option(help="lhs, sobol or morris.")] = "lhs",
-    seed: Annotated[int, typer.Option(help="Seed of the design.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the design (0 or more).")] = 0,
     workers: Annotated[int | None, typer.Option(
         help="Worker processes of a local Dask cluster (default 2; 0: in this process).")]
     = None,
@@ -144,6 +144,13 @@ def explore(
                       {True: "yes", False: "no"}.get(r.central_holds, "-"),
                       Text(r.deciding_inputs if isinstance(r.deciding_inputs, str) else ""))
         out.print(t)
+        m = exp.manifest()
+        n, k = int(m.get("n_draws") or 0), len(m.get("inputs") or [])
+        if 0 < n < k:
+            out.print(f"[yellow]note:[/] {n} draws for {k} uncertain inputs: the deciding inputs "
+                      "are rank correlations over so few draws that chance ranks unrelated "
+                      "inputs high; read them from an experiment of several hundred draws (or "
+                      "--groups to draw fewer, grouped inputs).", highlight=False, soft_wrap=True)
     b = exp.table("bands")
     # P5 <= central <= P95 (blank where not known, in experiments analysed before the column)
     inside = (b["central_in_band"] if "central_in_band" in b else pd.Series(

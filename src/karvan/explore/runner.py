@@ -316,6 +316,9 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
 def _open_experiment(folder, store, chash: str, names: list[str],
                      cfg: dict | None = None) -> Experiment:
     if folder is not None:
+        if Path(folder).exists() and not Path(folder).is_dir():
+            raise InputError(f"--out {folder} is a file; give a folder for the experiment (a new "
+                             "one, or the experiment's own to resume it).")
         exp = Experiment(folder)
         if exp.exists():
             m = exp.manifest()
