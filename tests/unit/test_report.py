@@ -209,6 +209,18 @@ def test_bad_input_is_explained(tmp_path):
         render_report([tmp_path], lang="xx")
 
 
+def test_an_experiment_folder_is_pointed_to_its_own_page(tmp_path):
+    """karvan report on an experiment said it lacked the run tables and to write the run again
+    with this version of karvan."""
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "manifest.json").write_text('{"karvan_version": "0.1.0", "experiment_id": "x"}')
+    pd.DataFrame({"u:x.a": [0.5]}).to_parquet(exp / "design.parquet")
+    with pytest.raises(InputError, match=r"is an experiment of karvan explore, not a run: its "
+                                         r"page is .*report.html"):
+        render_report([exp], lang="en")
+
+
 def test_diff_table_counts_missing_rows_as_zero():
     a = pd.DataFrame({"k": ["x", "y"], "tonnes": [1.0, 5.0], "utilization": [0.5, np.nan]})
     b = pd.DataFrame({"k": ["y", "z"], "tonnes": [2.0, 4.0], "utilization": [0.7, 0.1]})

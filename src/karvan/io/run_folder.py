@@ -179,6 +179,11 @@ class RunRecord:
             Naming every missing table.
         """
         missing = [n for n in names if not self.has_table(n)]
+        if missing and (self.path / "design.parquet").is_file():
+            # an experiment of karvan explore, not a run
+            raise InputError(f"{self.path} is an experiment of karvan explore, not a run: its "
+                             f"page is {self.path / 'report.html'} (karvan explore writes it; "
+                             "the same command again rewrites it).")
         if missing:
             raise InputError(f"run {self.label} ({self.path}) lacks the table(s) "
                              f"{', '.join(missing)} (.parquet); write the run again with this "
