@@ -99,6 +99,12 @@ def test_ctrl_c_exits_130_and_says_nothing_was_half_written(monkeypatch, tmp_pat
     assert r.exit_code == 130
     assert "interrupted" in r.output and "nothing was half-written" in r.output
     assert not (tmp_path / "out").exists()
+    assert "resumes" not in r.output
+    # karvan explore says that the same command resumes it
+    monkeypatch.setattr("karvan.explore.study.explore", interrupted)
+    r = invoke("explore", "baseline", "--draws", "2", "--out", tmp_path / "e")
+    assert r.exit_code == 130
+    assert "The same command again resumes the experiment" in r.output
 
 
 @pytest.mark.parametrize("link", ["cause", "context"])

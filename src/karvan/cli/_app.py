@@ -283,12 +283,12 @@ class KarvanGroup(TyperGroup):
                 if interrupted_by(e):
                     # a Ctrl-C that code in between turned into another exception (numba's
                     # "SystemError: CPUDispatcher(...) returned a result with an exception set")
-                    _interrupted()
+                    _interrupted(ctx.invoked_subcommand)
                 raise
         except (typer.Exit, typer.Abort, TyperException):
             raise  # exit codes, usage errors and aborts of the command line itself
         except KeyboardInterrupt:
-            _interrupted()
+            _interrupted(ctx.invoked_subcommand)
         except BrokenPipeError:
             if _stdout_gone():
                 raise  # the reader of standard output has gone (``| head``): typer exits 1
@@ -314,8 +314,13 @@ class KarvanGroup(TyperGroup):
             _internal_error(e)
 
 
-def _interrupted() -> None:
-    """Say that the command was interrupted, exit 130.
+#: what the same command again does after an interruption, where it does more than start over
+RESUMES = {"explore": " The same command again resumes the experiment: every draw written is "
+                      "kept."}
+
+
+def _interrupted(command: str | None = None) -> None:
+    """Say that the command was interrupted (and, for ``explore``, that it resumes), exit 130.
 
     Raises
     ------
@@ -324,7 +329,7 @@ def _interrupted() -> None:
     """
     console.print()
     console.print("[yellow]interrupted[/]: nothing was half-written (results are written whole "
-                  "or not at all).", highlight=False)
+                  "or not at all)." + RESUMES.get(command or "", ""), highlight=False)
     raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
