@@ -210,7 +210,7 @@ def test_bad_input_is_explained(tmp_path):
 
 
 def test_an_experiment_folder_is_pointed_to_its_own_page(tmp_path):
-    """karvan report on an experiment said it lacked the run tables and to write the run again
+    """`karvan report` on an experiment said it lacked the run tables and to write the run again
     with this version of karvan."""
     exp = tmp_path / "exp"
     exp.mkdir()
