@@ -84,7 +84,7 @@ def test_a_small_experiment_in_process(tmp_path):
     # the same command again resumes: nothing left to compute
     code, text = run("explore", "baseline", "--draws", "2", "--choice", "deterministic",
                      "--workers", "0", "--out", tmp_path / "e", "--quiet")
-    assert code == 0 and "0 draws computed, 3 resumed" in text, text
+    assert code == 0 and "0 draws computed, 3 resumed (each scenario's 2 draws" in text, text
 
 
 def test_route_set_statistics_of_every_bush_and_their_checks():

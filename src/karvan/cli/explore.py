@@ -199,6 +199,9 @@ def explore(
                       highlight=False, soft_wrap=True)
     page = write_experiment_page(exp.folder)
     out.print(f"report: {page}")
-    out.print(f"{res.computed} draws computed, {res.resumed} resumed, in {res.elapsed_s:.1f} s; "
-              f"experiment in {exp.folder} (bands.csv, statements.csv, sensitivity.csv, "
-              "draws/)")
+    m = exp.manifest()
+    n_scen = len(m.get("scenarios") or [])
+    out.print(f"{res.computed} draws computed, {res.resumed} resumed (each scenario's "
+              f"{m.get('n_draws', '?')} draws and its central case, {n_scen} scenarios with the "
+              f"references), in {res.elapsed_s:.1f} s; experiment in {exp.folder} (bands.csv, "
+              "statements.csv, sensitivity.csv, draws/)", highlight=False, soft_wrap=True)
