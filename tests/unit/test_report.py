@@ -373,3 +373,20 @@ def test_shadow_prices_set_by_unserved_demand_are_marked():
     assert _link_tip({**row, "shadow_price_capped": True}, "en").endswith("12.50 *")
     for blank in (False, float("nan"), None):
         assert not _link_tip({**row, "shadow_price_capped": blank}, "en").endswith("*")
+
+
+def test_experiment_effect_charts_give_their_units():
+    """The effect charts of an experiment's page had no unit (-6,946.58 of what)."""
+    from karvan.report.uncertainty import _fan, unit_of
+
+    assert unit_of("effect:total:tonne_km") == "M t-km/yr"
+    assert unit_of("effect:share:RU-IN:instc_west") == "percentage points"
+    assert unit_of("share:RU-IN:instc_west") == "%"
+    assert unit_of("effect:border:AZ-IR_ASTARA:tonnes") == "Mt/yr"
+    assert unit_of("effect:shipper:a-b:c:west:cost_usd_per_t") == "USD/t"
+    fan = pd.DataFrame({"scenario": ["p"], "reference": ["r"], "output": ["effect:total:tonne_km"],
+                        "central": [-9e8], "p5": [-6.9e9], "p25": [-2e9], "p50": [-9e8],
+                        "p75": [0.0], "p95": [6.3e7]})
+    html = _fan(fan)
+    assert "<h3>effect:total:tonne_km (M t-km/yr; P5 / P50 / P95)</h3>" in html
+    assert "-6,900.00 / -900.00 / 63.00" in html

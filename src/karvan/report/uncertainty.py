@@ -57,6 +57,26 @@ def _fmt(output: str, v: float) -> str:
     return f"{v / 1e6:,.2f}"
 
 
+def unit_of(output: str) -> str:
+    """The unit in which :func:`_fmt` shows ``output`` (an effect of a share or utilization in
+    percentage points)."""
+    effect = output.startswith("effect:")
+    o = output.removeprefix("effect:")
+    if o.startswith(("share:", "family:")) or o.endswith(":utilization"):
+        return "percentage points" if effect else "%"
+    if o.endswith(":shadow_price_h"):
+        return "h"
+    if o.endswith((":shadow_price_usd_per_t", ":cost_usd_per_t")):
+        return "USD/t"
+    if o.endswith("revenue_usd"):
+        return "M USD/yr"
+    if o.endswith(":time_days"):
+        return "days"
+    if o.endswith("tonne_km"):
+        return "M t-km/yr"
+    return "Mt/yr"
+
+
 def _band_svg(lo: float, p25: float, p50: float, p75: float, hi: float, central: float,
               vmin: float, vmax: float, width: int = 220, height: int = 14) -> str:
     """A fan: p5-p95 light, p25-p75 darker, the median a bar, the central case a dot."""
@@ -137,7 +157,8 @@ def _fan(fan: pd.DataFrame) -> str:
             f"<td>{_band_svg(r.p5, r.p25, r.p50, r.p75, r.p95, r.central, vmin, vmax, 420)}"
             f'</td><td class="n">{_fmt(output, r.p5)} / {_fmt(output, r.p50)} / '
             f"{_fmt(output, r.p95)}</td></tr>" for r in sub.itertuples(index=False))
-        out.append(f"<h3>{_e(output)}</h3><table>{rows}</table>")
+        out.append(f"<h3>{_e(output)} ({_e(unit_of(output))}; P5 / P50 / P95)</h3>"
+                   f"<table>{rows}</table>")
     return "".join(out)
 
 
@@ -200,7 +221,10 @@ def render_experiment_page(folder: str | os.PathLike) -> str:
                      "<th>statement</th><th>P</th><th>central</th><th>deciding inputs</th></tr>"
                      f"{rows}</table>")
     if len(fan):
-        parts.append("<h2>Effects against the like-year reference</h2>" + _fan(fan))
+        parts.append("<h2>Effects against the like-year reference</h2><p class='note'>Each bar: "
+                     "P5–P95 light, P25–P75 dark, the median a line, the central case a dot, 0 "
+                     "dashed; the effect is the scenario less its reference, draw by draw.</p>"
+                     + _fan(fan))
     lev = b[b["kind"] == "level"]
     for prefix, title in HEADLINE:
         sub = lev[lev["output"].str.startswith(prefix)]
