@@ -56,7 +56,9 @@ def explore(
         help="Relative gap of each draw's user equilibrium (--choice deterministic; default "
              "1e-8); the logit model solves none, and refuses it.")] = None,
     list_inputs: Annotated[bool, typer.Option(
-        "--list-inputs", help="List the uncertain inputs and their factors, and stop.")]
+        "--list-inputs", help="List the uncertain inputs (of --data under --uncertainty and "
+                              "--choice; --input selects) with their ranges and sources, and "
+                              "stop.")]
     = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
@@ -94,11 +96,13 @@ def explore(
             ins = ins.select(inputs)
         # plain lines, one input each, so that names can be copied whole into --input
         out.print(f"{len(ins)} uncertain inputs in {len(ins.factors)} factors under the "
-                  f"{choice} choice model (input, rows, distribution, drawn as, factor):",
-                  highlight=False)
+                  f"{choice} choice model (input, rows, distribution, drawn as, factor, "
+                  "sources); a range is in its column's units (capacity t/yr, growth a "
+                  "fraction per year, value of time % of value per day), a factor multiplies "
+                  "the figure:", highlight=False, soft_wrap=True)
         for r in ins.table().itertuples(index=False):
-            out.print(f"{r.input}\t{r.rows}\t{r.distribution}\t{r.drawn}\t{r.factor}",
-                      highlight=False, soft_wrap=True, markup=False)
+            out.print(f"{r.input}\t{r.rows}\t{r.distribution}\t{r.drawn}\t{r.factor}\t"
+                      f"{r.source}", highlight=False, soft_wrap=True, markup=False)
         return
     if draws is None:
         raise InputError("give --draws N (an integer >= 2), or --list-inputs.")
