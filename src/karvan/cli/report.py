@@ -26,7 +26,11 @@ def report(
         help="The corridor dataset whose map to draw (default: the one the run was made "
              "from, where it still is).")] = None,
 ) -> None:
-    """Write one self-contained HTML report (map, tables, charts) that works offline."""
+    """Write one self-contained HTML report (map, tables, charts) of a run, or of two, that
+    works offline.
+
+    An experiment of ``karvan explore`` has its own page, written with it: DIR/report.html.
+    """
     import warnings
 
     from karvan.cli._app import console
