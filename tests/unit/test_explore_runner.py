@@ -385,3 +385,16 @@ def test_a_refused_resume_says_what_differs():
     assert text.startswith(": it differs in inputs, karvan_version")
     assert "1 of today's 2 input names are not among its own" in text
     assert _what_differs(cfg, cfg) == ""
+
+
+def _sigint_disposition():
+    return signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+def test_workers_of_a_local_cluster_leave_ctrl_c_to_the_client():
+    """Ctrl-C reached every worker process too, and each printed a traceback over the message
+    that nothing was half-written; the client's own handler is kept."""
+    before = signal.getsignal(signal.SIGINT)
+    with R.connect(workers=1) as c:
+        assert c.submit(_sigint_disposition, pure=False).result() is True
+        assert signal.getsignal(signal.SIGINT) is before

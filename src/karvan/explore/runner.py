@@ -17,6 +17,8 @@ import contextlib
 import hashlib
 import json
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -182,8 +184,17 @@ def connect(*, workers: int | None = None, scheduler: str | None = None,
     n = 2 if workers is None else int(workers)
     if n < 1:
         raise InputError(f"--workers must be >= 1, got {workers}.")
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=":0", silence_logs=logging.ERROR)
+    # the worker processes start with Ctrl-C ignored: it is this process's to handle (it stops
+    # the experiment and closes the cluster); caught in each worker as well, it printed a
+    # traceback from every one of them over the message that nothing was half-written
+    quiet = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN) if quiet else None
+    try:
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR)
+    finally:
+        if quiet:
+            signal.signal(signal.SIGINT, before)
     c = Client(cluster)
     try:
         yield c
