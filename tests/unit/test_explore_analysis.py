@@ -72,6 +72,23 @@ def test_rank_correlation_finds_the_one_input_and_no_spurious_ones():
     assert not significant(noise).any()
 
 
+def test_too_few_draws_make_no_input_significant():
+    """At 2 draws every factor had rho = +-1 and was significant (the deciding inputs were the
+    first three listed); at 8 draws among 491 factors, chance alone gives some factor a rho near
+    1 (the exact null of 8 ranks puts |rho| >= 0.976 at 4e-4, so about 0.2 for some one of
+    491), which Fisher's z called significant."""
+    names = [f"f{i}" for i in range(491)]
+    rng = np.random.default_rng(5)
+    for n in (2, 5, 8):
+        u = np.column_stack([rng.permutation(n) for _ in names]) / n
+        s = rank_correlation(u, rng.random(n), names)
+        assert not significant(s).any(), n
+    # and with enough draws the one input that decides is found
+    u = rng.random((64, 491))
+    s = rank_correlation(u, np.exp(3 * u[:, 7]), names)
+    assert list(s.loc[significant(s), "factor"]) == ["f7"]
+
+
 def test_unconverged_draws_are_counted_in_bands_and_statements():
     d, x = _draws()
     d["_converged"] = 1.0
