@@ -659,7 +659,6 @@ def _corridor_data(folder: Path, tables: dict, config: dict) -> CorridorData:
                         folder=folder, base_year=base_year, tables=frames)
 
 
-
 def split_role(independent: bool, kind: str) -> str:
     """The role the split rule gives a row of ``observed.csv`` (docs/dataset.md, "The split
     rule", written before any fit): ``validate`` if and only if it is independent and counts a
@@ -690,9 +689,14 @@ def _check_observed(folder: Path, frames: dict, observed: pd.DataFrame,
     except InputError as e:
         problems.extend(e.problems)
     obs = frames["observed"]
+
+    def cites(p: Path) -> bool:  # a table that can cite observations (its header has the column)
+        with p.open(encoding="utf-8-sig", errors="replace") as f:
+            return "observed_ids" in f.readline()
+
     inputs = {p.relative_to(folder).as_posix(): pd.read_csv(p, dtype=str, keep_default_na=False)
               for p in sorted([*folder.glob("*.csv"), *folder.glob("demand_inputs/*.csv")])
-              if p.name not in ("observed.csv", "sources.csv")}
+              if p.name not in ("observed.csv", "sources.csv") and cites(p)}
     source = obs["source"] if "source" in obs else pd.Series("", index=obs.index)
     judged = judge_independence(pd.DataFrame({"observed_id": obs["observed_id"].astype(str),
                                               "source": source.fillna("").astype(str)}), inputs)
@@ -723,7 +727,8 @@ def _check_observed(folder: Path, frames: dict, observed: pd.DataFrame,
         # by the row's own statement (blank: not known to be independent, so no evidence)
         independent = stated == "true"
         want = split_role(independent, kind)
-        if role in ("fit", "validate") and role != want:
+        if role in ("fit", "validate") and role != want and not (
+                role == "validate" and not independent):  # that one parse_observations says
             why = ("an independent port throughput" if want == "validate" else
                    "not an independent port throughput" if independent else
                    "not independent")
