@@ -153,8 +153,9 @@ def explore(
         if 0 < n < k:
             out.print(f"[yellow]note:[/] {n} draws for {k} uncertain inputs: the deciding inputs "
                       "are rank correlations over so few draws that chance ranks unrelated "
-                      "inputs high; read them from an experiment of several hundred draws (or "
-                      "--groups to draw fewer, grouped inputs).", highlight=False, soft_wrap=True)
+                      "inputs high (none is named below 10 draws); read them from an experiment "
+                      "of several hundred draws (or --groups to draw fewer, grouped inputs).",
+                      highlight=False, soft_wrap=True)
     b = exp.table("bands")
     # P5 <= central <= P95 (blank where not known, in experiments analysed before the column)
     inside = (b["central_in_band"] if "central_in_band" in b else pd.Series(

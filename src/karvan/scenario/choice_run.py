@@ -580,11 +580,11 @@ def _check_served(rs, fam, model: CorridorChoice, zone_country, missing: pd.Data
                        dtype=bool) & ~has[:, i]
         if not hit.any():
             continue
-        ods = [f"{z[rs.od_origin[w]]}->{z[rs.od_destination[w]]} "
-               f"({rs.class_names[rs.od_class[w]]})" for w in np.flatnonzero(hit)]
         if closed_links:
             lost.append((f, pairs, hit))
             continue
+        ods = [f"{z[rs.od_origin[w]]}->{z[rs.od_destination[w]]} "
+               f"({rs.class_names[rs.od_class[w]]})" for w in np.flatnonzero(hit)]
         problems.append(f"route_family.csv line {lines[f]}: family {f!r} is declared to serve "
                         f"{format_ids(sorted(f'{a}-{b}' for a, b in pairs))} but has no route "
                         f"for {int(hit.sum())} OD pairs with demand ({format_ids(ods)}); check "
