@@ -327,3 +327,26 @@ def test_run_refuses_an_out_folder_of_the_users_files_before_any_work(tmp_path):
     assert "baseline holds files that karvan did not write there (mynotes.txt)" in r.output
     assert sorted(p.name for p in out.iterdir()) == ["baseline"]  # nothing run, nothing stored
     assert (out / "baseline" / "mynotes.txt").read_text() == "mine"
+
+
+def test_reserved_and_repeated_scenario_names_are_refused_before_any_work(tmp_path):
+    """A project saved as reference_2030.toml was compared with itself as "the like-year
+    reference" (differences of 0.2 Mt instead of 3-4 Mt); of two files named dup.toml in one
+    run the second replaced the first in every table, which still said 2 scenarios."""
+    ref = tmp_path / "reference_2030.toml"
+    ref.write_text('name = "reference_2030"\ntitle = "my project"\nyear = 2030\n'
+                   'extends = "baseline"\n')
+    own = tmp_path / "rasht_astara.toml"
+    own.write_text('name = "rasht_astara"\ntitle = "mine"\nyear = 2030\n')
+    (tmp_path / "d").mkdir()
+    for p in (tmp_path / "dup.toml", tmp_path / "d" / "dup.toml"):
+        p.write_text('name = "dup"\ntitle = "x"\nyear = 2030\n')
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["run", str(ref), str(own), str(tmp_path / "dup.toml"),
+                            str(tmp_path / "d" / "dup.toml"), "--out", str(out), "--quiet"],
+                      env=ENV)
+    assert r.exit_code == 2, r.output
+    assert "'reference_2030' is the name of a reference" in r.output
+    assert "'rasht_astara' is the name of a built-in scenario" in r.output
+    assert "'dup' is also the name of" in r.output
+    assert not out.exists()

@@ -117,12 +117,19 @@ def test_form_problems_answer_422_with_every_message(client):
     assert r.status_code == 422
     problems = r.json()["problems"]
     text = "\n".join(problems)
-    for needle in ["'baseline' is a built-in scenario", "'20x0' is not a whole year",
+    for needle in ["'baseline' is the name of a reference", "'20x0' is not a whole year",
                    "'nowhere' is not a built-in scenario", "XX-YY_NOWHERE", "\"open\" or",
                    "R_NO_SUCH_LINK", "'lots' is not a number", "'NOPE' is not a link id",
                    "-2 is below 0", "'ZZ' has no zones", "unknown commodity 'gold'"]:
         assert needle in text, (needle, problems)
     assert client.get("/api/jobs").json() == []  # nothing was started
+    # a reference's name (a comparison of a like-year project took it for the reference) and a
+    # built-in scenario's name are refused
+    for name, why in (("reference_2031", "is the name of a reference"),
+                      ("backcast_2023", "is the name of a reference"),
+                      ("rasht_astara", "is the name of a built-in scenario")):
+        r = client.post("/api/jobs", json=form(name=name))
+        assert r.status_code == 422 and why in "\n".join(r.json()["problems"]), name
     r = client.post("/api/jobs", json=form(year=1990))
     assert r.status_code == 422 and "1990 is out of range" in r.json()["problems"][0]
     r = client.post("/api/scenario/preview", json=form(year=2031, name="bad name!"))

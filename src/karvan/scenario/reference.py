@@ -243,6 +243,45 @@ def load_scenario_or_reference(name: str, *, base_year: int = 2024,
                      f"{base_year} is {BASELINE}) or a back-cast ({backcasts}).")
 
 
+def reserved_name(name: str) -> str | None:
+    """Why a user's scenario may not be called ``name``, or None: the references
+    (``baseline``, ``reference_<year>``, ``backcast_<year>``) are what projects are compared
+    with, and the built-in scenarios are run and compared by name, so that a scenario of one
+    of those names would be taken for it."""
+    from karvan.scenario.spec import builtin_scenarios
+
+    if is_reference(name):
+        return (f"{name!r} is the name of a reference, which karvan builds itself and compares "
+                "projects with")
+    if name in builtin_scenarios():
+        return f"{name!r} is the name of a built-in scenario"
+    return None
+
+
+def _name_clashes(names: Sequence[str], specs: Sequence[Scenario]) -> list[tuple[str, str]]:
+    """A user's scenario file under a reserved name (:func:`reserved_name`), and two scenarios
+    of one batch under one name (the second run replaced the first in the results), as
+    ``(source, problem)``."""
+    from karvan.scenario.spec import builtin_scenario_folder
+
+    builtin = builtin_scenario_folder().resolve()
+    out = []
+    seen: dict[str, str] = {}
+    for n, s in zip(names, specs, strict=False):
+        p = Path(str(n))
+        own = p.suffix.lower() == ".toml" and p.resolve().parent != builtin
+        why = reserved_name(s.name) if own else None
+        if why:
+            out.append((str(n), f"name: {why}; give the scenario another name (a comparison "
+                                "would take this one for it)."))
+        if s.name in seen:
+            out.append((str(n), f"name: {s.name!r} is also the name of {seen[s.name]}; each "
+                                "scenario of a run needs a name of its own (its results and "
+                                "run are kept under it)."))
+        seen.setdefault(s.name, str(n))
+    return out
+
+
 def load_scenarios(names: Sequence[str], data: CorridorData) -> list[Scenario]:
     """The scenarios of a batch (:func:`load_scenario_or_reference`), each checked against
     ``data``: the problems of every file in one error, not those of the first bad file only.
@@ -276,6 +315,7 @@ def load_scenarios(names: Sequence[str], data: CorridorData) -> list[Scenario]:
                                                         data=data))
             except InputError as e:
                 problems.extend(e.located)
+    problems.extend(_name_clashes(names, specs))
     raise_by_source(problems)
     # a parent shared by several scenarios is warned about once
     for w in {(str(w.message), w.category): w for w in caught}.values():

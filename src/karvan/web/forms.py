@@ -30,6 +30,7 @@ from karvan.errors import InputError, format_ids
 from karvan.freight.corridor import CorridorData
 from karvan.scenario import Scenario, builtin_scenarios, load_scenario
 from karvan.scenario.apply import apply_scenario
+from karvan.scenario.reference import reserved_name
 
 #: latest scenario year the dashboard accepts (demand growth is extrapolated from the base year)
 MAX_YEAR = 2100
@@ -102,8 +103,8 @@ def modifications_from_form(form: Mapping, data: CorridorData) -> tuple[dict, li
     if not NAME.match(name):
         problems.append(f"name: {name!r} must be 1-60 letters, digits, _ or - (it names the "
                         "file and the run).")
-    elif name in builtins:
-        problems.append(f"name: {name!r} is a built-in scenario; choose another name.")
+    elif reserved_name(name):
+        problems.append(f"name: {reserved_name(name)}; choose another name.")
     extends = str(form.get("extends") or "").strip() or None
     if extends is not None and extends not in builtins:
         problems.append(f"extends: {extends!r} is not a built-in scenario "
