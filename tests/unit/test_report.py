@@ -119,7 +119,13 @@ def test_differences_equal_the_tables(runs, pages):
     a, b = read_run(runs[0]), read_run(runs[1])
     t = tables_of(pages["en"])
     rows = t["diff-countries"]
-    assert len(rows) == len(set(a["countries"]["country"]) | set(b["countries"]["country"]))
+    # every country of either run but those crossed on sea legs only (the open sea, the
+    # Caspian, Egypt's canal): they were listed as transit countries, unlike the summary
+    sea = {"XX", "XC", "EG"}
+    land = (set(a["countries"]["country"]) | set(b["countries"]["country"])) - sea
+    assert len(rows) == len(land)
+    assert not {r[0][0] for r in rows} & {country_name(c, "en") for c in sea}
+    assert not {r[0][0] for r in t["countries"]} & {country_name(c, "en") for c in sea}
     ca = a["countries"].set_index("country")
     cb = b["countries"].set_index("country")
     names = {country_name(code, "en"): code for code in set(ca.index) | set(cb.index)}

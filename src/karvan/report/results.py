@@ -98,9 +98,25 @@ def dataset_folder(run: RunResults) -> Path | None:
     return p if p is not None and p.is_dir() else None
 
 
+def sea_only(*countries: pd.DataFrame) -> set[str]:
+    """The countries crossed on sea legs only in any of ``countries`` (per-country tables): the
+    open sea and the Caspian (:data:`~karvan.freight.accounting.SEA_COUNTRIES`) and those marked
+    ``sea_legs_only`` (Egypt's Suez Canal), left out of transit as the summary leaves them."""
+    from karvan.freight.accounting import SEA_COUNTRIES
+
+    out = set(SEA_COUNTRIES)
+    for c in countries:
+        if "sea_legs_only" in c:
+            out |= set(c.loc[c["sea_legs_only"].astype("boolean").fillna(False).astype(bool),
+                             "country"].astype(str))
+    return out
+
+
 def transit_table(run: RunResults) -> pd.DataFrame:
-    """Countries by transit tonnes (descending), with the transit share of their tonnes."""
+    """Countries by transit tonnes (descending), with the transit share of their tonnes; those
+    crossed on sea legs only (:func:`sea_only`) left out."""
     c = run["countries"].copy()
+    c = c[~c["country"].astype(str).isin(sea_only(c))]
     c["transit_share"] = np.where(c["tonnes"] > 0, c["transit_tonnes"] / c["tonnes"].where(
         c["tonnes"] > 0, 1.0), np.nan)
     return c.sort_values(["transit_tonnes", "tonnes"], ascending=False, kind="stable") \
@@ -125,12 +141,16 @@ def shipper_table(run: RunResults, *, reference_option: str = "suez") -> pd.Data
 
 
 def run_differences(a: RunResults, b: RunResults) -> dict[str, pd.DataFrame]:
-    """The difference tables the report shows for run B against run A."""
+    """The difference tables the report shows for run B against run A (countries crossed on
+    sea legs only left out, :func:`sea_only`)."""
+    sea = sea_only(a["countries"], b["countries"])
+    countries = diff_table(a["countries"], b["countries"], ["country"],
+                           ["transit_tonnes", "tonnes", "transit_revenue_usd"])
     return {
         "links": diff_table(a["links"], b["links"], ["link_id"],
                             ["tonnes_tot", "utilization"], keep=("name", "mode", "country")),
-        "countries": diff_table(a["countries"], b["countries"], ["country"],
-                                ["transit_tonnes", "tonnes", "transit_revenue_usd"]),
+        "countries": countries[~countries["country"].astype(str).isin(sea)]
+        .reset_index(drop=True),
         "borders": diff_table(a["borders"], b["borders"], ["border_id"],
                               ["tonnes_tot", "utilization"]),
         "shipper": diff_table(a["shipper"], b["shipper"],
