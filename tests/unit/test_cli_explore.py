@@ -244,7 +244,7 @@ N_TOY_ROWS = 200
 
 def _toy_explore(tmp_path):
     """A stand-in for karvan.explore.study.explore: a project and its like-year reference on the
-    toy corridor, 8 draws in this process, analysed as a corridor experiment."""
+    toy corridor, the draws asked in this process, analysed as a corridor experiment."""
     from karvan.explore.analysis import analyse_experiment
     from karvan.explore.distributions import Distribution
     from karvan.explore.inputs import InputSet, UncertainInput
@@ -328,7 +328,7 @@ def test_names_are_printed_as_written(tmp_path, monkeypatch):
     """Names went through rich markup: "effect:family:RU-IN:..." printed an emoji for
     ":family:", and an input's "[src_000]" was taken for a style tag and dropped."""
     monkeypatch.setattr("karvan.explore.study.explore", _toy_explore(tmp_path))
-    text = _console("explore", "project_2028", "--draws", "8", "--choice", "deterministic",
+    text = _console("explore", "project_2028", "--draws", "16", "--choice", "deterministic",
                     "--quiet")
     assert "effect:family:RU-IN:instc_west_rail" in text and "\U0001f46a" not in text, text
     st = pd.read_csv(tmp_path / "e" / "statements.csv")

@@ -258,16 +258,16 @@ def reserved_name(name: str) -> str | None:
     return None
 
 
-def _name_clashes(names: Sequence[str], specs: Sequence[Scenario]) -> list[tuple[str, str]]:
+def _name_clashes(loaded: Sequence[tuple[str, Scenario]]) -> list[tuple[str, str]]:
     """A user's scenario file under a reserved name (:func:`reserved_name`), and two scenarios
     of one batch under one name (the second run replaced the first in the results), as
-    ``(source, problem)``."""
+    ``(source, problem)``; ``loaded`` pairs each name or file as given with its scenario."""
     from karvan.scenario.spec import builtin_scenario_folder
 
     builtin = builtin_scenario_folder().resolve()
     out = []
     seen: dict[str, str] = {}
-    for n, s in zip(names, specs, strict=False):
+    for n, s in loaded:
         p = Path(str(n))
         own = p.suffix.lower() == ".toml" and p.resolve().parent != builtin
         why = reserved_name(s.name) if own else None
@@ -309,13 +309,15 @@ def load_scenarios(names: Sequence[str], data: CorridorData) -> list[Scenario]:
     # errors, one of them was raised in place of the list of problems
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CorridorWarning)
+        loaded = []  # (name or file as given, scenario) of those that loaded
         for n in names:
             try:
                 specs.append(load_scenario_or_reference(str(n), base_year=data.base_year,
                                                         data=data))
+                loaded.append((str(n), specs[-1]))
             except InputError as e:
                 problems.extend(e.located)
-    problems.extend(_name_clashes(names, specs))
+    problems.extend(_name_clashes(loaded))
     raise_by_source(problems)
     # a parent shared by several scenarios is warned about once
     for w in {(str(w.message), w.category): w for w in caught}.values():
