@@ -6,7 +6,11 @@ Validators collect all problems first and raise once with the whole list.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+import logging
+import threading
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -66,6 +70,94 @@ class NoPathError(InputError):
 
 class ConvergenceWarning(UserWarning):
     """An iterative solver stopped before reaching the requested gap."""
+
+
+#: held while a thread is inside :func:`catch_warnings`
+_WARNINGS_LOCK = threading.RLock()
+#: per thread: the lists :func:`recording_warnings` appends to
+_RECORDING = threading.local()
+
+
+@contextlib.contextmanager
+def catch_warnings(*, record: bool = False) -> Iterator[list | None]:
+    """:func:`warnings.catch_warnings`, entered by one thread at a time.
+
+    The warnings module keeps its filters and its display in process-wide state, which
+    ``catch_warnings`` saves on entry and restores on exit. Two threads inside at once (two
+    scenario runs of the dashboard) restore each other's state in the wrong order and can leave
+    a filter "ignore", or a recorder in place of the display, for the rest of the process.
+    karvan's code enters it only through this function (a test holds it to that); a thread
+    that warns outside while another is inside still meets the other's filters meanwhile.
+    """
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=record) as caught:
+        yield caught
+
+
+def _recording() -> list[list[str]]:
+    lists = getattr(_RECORDING, "lists", None)
+    if lists is None:
+        lists = _RECORDING.lists = []
+    return lists
+
+
+class _Recorder(logging.Handler):
+    """Appends karvan's log records at WARNING and above to the lists of the thread that logs
+    them; prints them as Python's last-resort handler would where no other handler is
+    configured (a handler of its own stops the last resort)."""
+
+    users = 0  # recordings open, in all threads
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        for into in _recording():
+            into.append(text)
+        others, lg = False, logging.getLogger(record.name)
+        while lg is not None and not others:
+            others = any(h is not self for h in lg.handlers)
+            lg = lg.parent if lg.propagate else None
+        if not others and logging.lastResort is not None:
+            logging.lastResort.handle(record)
+
+
+_RECORDER = _Recorder(logging.WARNING)
+
+
+def _show_and_record(shown):
+    def show(message, category, filename, lineno, file=None, line=None):
+        if file is None and category.__module__.startswith("karvan"):
+            for into in _recording():
+                into.append(str(message))
+        shown(message, category, filename, lineno, file, line)
+    show.karvan_records = True
+    return show
+
+
+@contextlib.contextmanager
+def recording_warnings(into: list[str]) -> Iterator[list[str]]:
+    """Append to ``into`` the text of each of karvan's warnings shown by this thread while the
+    block runs, and of karvan's log records at WARNING and above; they are shown as before.
+
+    Only warnings that are shown are recorded: the filters decide as always (Python's default
+    shows a warning once per place and text in a process, a filter "error" raises it).
+    Safe to use in several threads at once (the dashboard's runs): each records its own.
+    """
+    log = logging.getLogger("karvan")
+    with _WARNINGS_LOCK:
+        if not getattr(warnings.showwarning, "karvan_records", False):
+            warnings.showwarning = _show_and_record(warnings.showwarning)
+        if _Recorder.users == 0:
+            log.addHandler(_RECORDER)
+        _Recorder.users += 1
+    lists = _recording()
+    lists.append(into)
+    try:
+        yield into
+    finally:
+        lists.remove(into)
+        with _WARNINGS_LOCK:
+            _Recorder.users -= 1
+            if _Recorder.users == 0:
+                log.removeHandler(_RECORDER)
 
 
 @dataclass(frozen=True, slots=True)

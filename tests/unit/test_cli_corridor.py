@@ -149,6 +149,9 @@ def test_run_summary_lists_the_binding_capacities(tmp_path):
     binding = set(caps.loc[caps["binding"], "link_id"])
     assert binding and "Binding capacities" in r.output
     assert all(b in r.output for b in binding), (binding, r.output)
+    # what the run warned of (route families cut off by the closures) stays with it
+    said = json.loads((out / "iran_disrupted" / "manifest.json").read_text())["warnings"]
+    assert len(said) == 1 and "without a route for" in said[0], said
 
 
 def test_compare_needs_result_folders(tmp_path):

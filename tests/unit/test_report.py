@@ -194,6 +194,24 @@ def test_single_run_has_no_difference_section(runs):
     assert 'class="diff"' not in html and "<select" not in html
 
 
+def test_a_runs_warnings_are_shown_on_its_panel(runs, tmp_path):
+    import json
+    import shutil
+
+    html = render_report(runs[:1], lang="en")
+    assert 'class="warnings"' not in html  # the baseline warns of nothing
+    moved = tmp_path / "run"
+    shutil.copytree(runs[0], moved)
+    man = json.loads((moved / "manifest.json").read_text())
+    man["warnings"] = ["capacity_tpy 15 on link_id R_X: check the unit <of> capacity_tpy"]
+    (moved / "manifest.json").write_text(json.dumps(man))
+    for lang in LANGS:
+        html = render_report([moved], lang=lang)
+        assert html.count('<ul class="warnings">') == 1
+        assert "check the unit &lt;of&gt; capacity_tpy" in html  # escaped once
+        assert label("warnings_note", lang) in html
+
+
 def test_write_report_and_cli(runs, tmp_path):
     from karvan.cli import app
 

@@ -235,6 +235,25 @@ def test_a_background_run_completes_and_is_stored(client, seeded):
     assert rep.status_code == 200 and "map diff" in rep.text
 
 
+def test_an_unusual_value_is_shown_to_the_user_and_recorded_with_the_run(client, seeded):
+    # a capacity typed in t/yr into the Mt/yr box: allowed, but warned of in the form's answer,
+    # the job and the stored run's manifest (it reached only the server's standard error)
+    f = form(name="tiny_cap", borders={},
+             capacity=[{"target": "R_AZ_ALAT_OSMANLI", "capacity_mt": 0.000015}])
+    pre = client.post("/api/scenario/preview", json=f).json()
+    assert len(pre["warnings"]) == 1 and "check the unit" in pre["warnings"][0], pre
+    r = client.post("/api/jobs", json=f)
+    assert r.status_code == 202 and r.json()["warnings"] == pre["warnings"]
+    job = wait(client, r.json()["job_id"])
+    assert job["status"] == "complete", job
+    assert job["warnings"][0] == pre["warnings"][0]
+    assert f"warning: {pre['warnings'][0]}" in job["messages"]
+    rec = RunStore(seeded[0]).get(job["run_id"])
+    assert pre["warnings"][0] in rec.manifest["warnings"]
+    # a form without one warns of nothing
+    assert client.post("/api/scenario/preview", json=form()).json()["warnings"] == []
+
+
 def test_two_runs_started_at_once_both_complete(client, seeded):
     root, _ = seeded
     before = set(RunStore(root).list()["run_id"])

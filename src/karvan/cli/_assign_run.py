@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from karvan.errors import catch_warnings
+
 
 @dataclass(frozen=True, slots=True)
 class _Assignable:
@@ -83,7 +85,7 @@ def read_with_notes(network: Path, trips: Path | None, toll_factor: float | None
                     ) -> tuple[_Assignable, list[str]]:
     """:func:`read_for_assign`, with the warnings of the readers as notes to print (first, the
     _net file read where ``network`` is a folder of TNTP files)."""
-    with warnings.catch_warnings(record=True) as caught:
+    with catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         prob = read_for_assign(network, trips, toll_factor, distance_factor,
                                capacity_per_lane)
@@ -140,7 +142,7 @@ def solve_and_write(prob: _Assignable, classes, *, network: Path, trips: Path | 
     from karvan.io.atomic import atomic_folder
 
     t0 = time.perf_counter()
-    with warnings.catch_warnings(), compiling_said(say):
+    with catch_warnings(), compiling_said(say):
         # not converging is reported by the caller and in the exit code
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = karvan.assign(prob.network, prob.demand, method=method, gap=gap,

@@ -9,6 +9,7 @@ import typer
 
 from karvan.cli._app import app, console, out
 from karvan.cli._assign_run import read_for_assign, trips_read, write_results
+from karvan.errors import catch_warnings
 
 
 @app.command()
@@ -224,7 +225,7 @@ def _sue(prob, classes, network: Path, trips: Path | None, theta: float | None, 
             console.print(f"iteration {info.iteration}  gap {info.gap:.3e} (target {gap:g})  "
                           f"{info.routes} routes", highlight=False)
 
-    with warnings.catch_warnings():
+    with catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = stochastic_equilibrium(prob.network, prob.demand, theta=theta, classes=classes,
                                      gamma=path_size_gamma or 0.0, gap=gap, max_iter=max_iter,

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from karvan.cli._app import app, out
+from karvan.errors import catch_warnings
 
 
 @app.command()
@@ -40,7 +41,7 @@ def report(
 
     check_lang(lang)
     runs = [resolve_run(r, store) for r in ([run] if run2 is None else [run, run2])]
-    with warnings.catch_warnings(record=True) as caught:
+    with catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         path = write_report(runs, out_path, lang=lang, dataset=data)
     for w in caught:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from karvan.errors import InputError
+from karvan.errors import InputError, catch_warnings
 from karvan.explore.experiment import Experiment
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def bands(draws: pd.DataFrame, references: dict[str, str | None] | None = None) 
             x = d[cols].to_numpy(dtype=float)
             fin = np.isfinite(x)
             n = fin.sum(axis=0)
-            with warnings.catch_warnings():
+            with catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
                 q = np.nanpercentile(x, PERCENTILES, axis=0) if len(x) else np.full(
                     (len(PERCENTILES), len(cols)), np.nan)
@@ -253,7 +253,7 @@ def sensitivity(design_u: np.ndarray, problem: dict, sampler: str, y: np.ndarray
     if not np.isfinite(y).all() or np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
         return pd.DataFrame(columns=["factor", "method"])
     names = list(dict.fromkeys(problem.get("groups", problem["names"])))
-    with warnings.catch_warnings():
+    with catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", UserWarning)
         if sampler == "sobol":

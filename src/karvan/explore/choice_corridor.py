@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -262,12 +261,11 @@ class ChoiceCorridorModel(CorridorModel):
         scale = np.array([model.nest_scale[n] for n in nest_names], dtype=float)
         caps = Capacities(self.capacities.assign(
             capacity=self.cap_scale * d.capacity[self.cap_link]))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # unserved demand: an output
-            res = fixed_cost_equilibrium(g, d.demand, classes=classes,
-                                         theta=model.theta_per_hour(classes), routes=rs_d,
-                                         capacities=caps, beta=model.beta, gamma=model.gamma,
-                                         groups=groups, scale=scale)
+        # unserved demand is an output (fixed_cost_equilibrium does not warn of it)
+        res = fixed_cost_equilibrium(g, d.demand, classes=classes,
+                                     theta=model.theta_per_hour(classes), routes=rs_d,
+                                     capacities=caps, beta=model.beta, gamma=model.gamma,
+                                     groups=groups, scale=scale)
         # the accounts charge and time what the routes were chosen on, as the run's do
         charges, extra_h = dict(d.charges), dict(d.extra_h)
         for com in self.parts["commodities"]:

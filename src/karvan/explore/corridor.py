@@ -33,7 +33,7 @@ import pandas as pd
 
 from karvan.assign import assign
 from karvan.assign.classes import TrafficClass
-from karvan.errors import ConvergenceWarning
+from karvan.errors import ConvergenceWarning, catch_warnings
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
 from karvan.freight.costs import TARIFF_FACTOR, hard_capacity, slowdown, speed_commodities
@@ -132,7 +132,7 @@ class CorridorModel:
         """Headline outputs at input ``values`` (None: the dataset's figures), plus
         ``_gap``, ``_iterations`` and ``_converged`` of the equilibrium."""
         d = self.draw_arrays(values)
-        with warnings.catch_warnings():
+        with catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             res = assign(d.graph, d.demand, classes=d.classes, gap=self.gap,
                          max_iter=self.max_iter, warm_start=self.central)

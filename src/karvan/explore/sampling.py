@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from karvan.errors import InputError
+from karvan.errors import InputError, catch_warnings
 from karvan.explore.inputs import InputSet
 
 SAMPLERS = ("lhs", "sobol", "morris")
@@ -144,7 +144,7 @@ def make_design(inputs: InputSet, sampler: str, draws: int, seed: int, *,
     elif sampler == "sobol":
         from SALib.sample import sobol
 
-        with warnings.catch_warnings():
+        with catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # SALib's notes on Sobol balance
             u = sobol.sample(prob, draws, calc_second_order=False, seed=rng)
     else:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from karvan.errors import InputError
+from karvan.errors import InputError, catch_warnings
 
 if TYPE_CHECKING:
     from karvan.io.validate import ValidationReport
@@ -575,7 +575,7 @@ def validate_corridor(folder: str | os.PathLike) -> ValidationReport:
                          "split rules are checked once the errors are fixed.")
         return rep
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             _corridor_data(folder, tables, config)
         rep.warnings.extend(str(w.message) for w in caught)

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from karvan.errors import InputError, format_ids
+from karvan.errors import InputError, catch_warnings, format_ids
 from karvan.io import qgis_styles
 from karvan.io.atomic import atomic_file
 from karvan.io.gmns import GmnsWarning, read_gmns
@@ -138,7 +138,7 @@ def network_geometry(run: RunRecord | str | os.PathLike, *, data: Any = None
         raise InputError(f"{rec.path}: the dataset {folder} changed since the run was made "
                          f"({format_ids(changed)} differ); re-run the scenario, or pass "
                          "data=load_corridor(<folder>) to export with the dataset as it is now.")
-    with warnings.catch_warnings():
+    with catch_warnings():
         warnings.simplefilter("ignore", GmnsWarning)
         net = read_gmns(folder)
     zones = net.config.get("tables", {}).get("zone")
@@ -231,7 +231,7 @@ def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike
         # the temporary file it is written to
         warnings.warn(f"{target}: a GeoPackage's name should end in .gpkg (the GeoPackage "
                       "standard; GDAL and QGIS go by it).", RuntimeWarning, stacklevel=2)
-    with atomic_file(target) as tmp, warnings.catch_warnings():
+    with atomic_file(target) as tmp, catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning,
                                 message=r".*(non conformant file extension|filename extension "
                                         r"should be 'gpkg')")

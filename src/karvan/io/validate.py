@@ -9,7 +9,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from karvan.errors import InputError, KarvanError, format_ids
+from karvan.errors import InputError, KarvanError, catch_warnings, format_ids
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -168,7 +168,7 @@ def _gmns(path: Path, trips) -> ValidationReport:
         return rep
     try:
         demand = read_gmns_demand(dpath, ready.network or net)
-        with warnings.catch_warnings(record=True) as caught:
+        with catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             gmns_classes(ready.network or net, demand)
         rep.notes.extend(str(w.message) for w in caught)
@@ -201,7 +201,7 @@ def _tntp(path: Path, trips) -> ValidationReport:
 
     rep = ValidationReport(path, "tntp")
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             prob = read_problem(path, trips, need_demand=False)
         rep.warnings.extend(str(w.message) for w in caught)

@@ -257,13 +257,24 @@ def _panel(r: RunResults, lines, proj, lang: str, t_max: float) -> Panel:
         description=str(sc.get("description") or ""), kpis=kpis,
         flow_map=Markup(svg.flow_map(r["links"], lines, proj, lang, t_max=t_max)),
         width_legend=Markup(svg.width_legend(t_max, lang, rtl=lang in RTL)),
-        tables=[t for t in (calibration_section(r.tables.get("calibration"),
+        tables=[t for t in (_warnings(r, lang), calibration_section(r.tables.get("calibration"),
                                                 r.tables.get("calibration_summary"), lang,
                                                 r.tables.get("calibration_cells")),
                             choice_section(r.tables.get("family_shares"),
                                            r.tables.get("capacities"), lang),
                             _countries(r, lang), _bottlenecks(r, lang), _borders(r, lang),
                             _shipper(r, lang)) if t is not None])
+
+
+def _warnings(r: RunResults, lang: str):
+    """What the run warned of (its manifest's ``warnings``), first on its panel; none: no
+    section."""
+    said = [str(w) for w in r.manifest.get("warnings") or []]
+    if not said:
+        return None
+    body = Markup('<ul class="warnings">') + Markup("").join(
+        Markup("<li>") + w + Markup("</li>") for w in said)  # Markup + str escapes it + Markup("</ul>")
+    return ("warnings", label("warnings", lang), label("warnings_note", lang), body)
 
 
 def choice_model(r: RunResults) -> str:

@@ -79,6 +79,14 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "mode": ("Mode", "Вид транспорта", "شیوه حمل"),
     "link": ("Link", "Участок", "پیوند"),
     "country": ("Country", "Страна", "کشور"),
+    "warnings": ("Warnings", "Предупреждения", "هشدارها"),
+    "warnings_note": ("What karvan warned of when this scenario was loaded and run: values "
+                      "allowed but unusual, demand left without a route, solvers that stopped "
+                      "early.",
+                      "О чём karvan предупредил при загрузке и расчёте сценария: допустимые, "
+                      "но необычные значения, спрос без маршрута, незавершённые расчёты.",
+                      "هشدارهای karvan هنگام بارگذاری و اجرای این سناریو: مقادیر مجاز اما "
+                      "غیرمعمول، تقاضای بدون مسیر، حل‌کننده‌هایی که زودتر متوقف شدند."),
     "countries": ("Countries: transit", "Страны: транзит", "کشورها: ترانزیت"),
     "countries_note": ("Tonnes carried on each country's links; transit: cargo with neither "
                        "end in the country.",

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from karvan.errors import format_ids, raise_by_source
+from karvan.errors import catch_warnings, format_ids, raise_by_source
 from karvan.freight.corridor import (  # noqa: F401 (most_specific_rule: re-exported)
     YEARS_AFTER_BASE,
     YEARS_BEFORE_BASE,
@@ -177,7 +177,7 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
 
     # the warnings about values that are allowed come after the problems, only where there are
     # none: with warnings as errors, one of them was raised in place of the list of problems
-    with warnings.catch_warnings(record=True) as caught:
+    with catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CorridorWarning)
         inputs, problems, violations, _ = _apply(data, scenario, warn=True)
     raise_by_source(problems, violations=violations)

@@ -12,7 +12,6 @@ unserved demand; :func:`family_shares` gives each family's share per country pai
 from __future__ import annotations
 
 import logging
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 
@@ -383,11 +382,10 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
     nest_idx = np.array([nest_names.index(n) for n in model.families["nest"]], dtype=np.int64)
     groups = np.where(fam >= 0, nest_idx[np.maximum(fam, 0)], -1)
     scale = np.array([model.nest_scale[n] for n in nest_names], dtype=float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # unserved demand: reported below
-        res = fixed_cost_equilibrium(cnet, demand, classes=classes, theta=theta_h, routes=rs,
-                                     capacities=caps, beta=model.beta, gamma=model.gamma,
-                                     groups=groups, scale=scale)
+    # not converging and unserved demand are the result's (converged, unserved), logged below
+    res = fixed_cost_equilibrium(cnet, demand, classes=classes, theta=theta_h, routes=rs,
+                                 capacities=caps, beta=model.beta, gamma=model.gamma,
+                                 groups=groups, scale=scale)
     if not res.converged:
         log.warning("%s: the capacities of the choice equilibrium did not settle in %d "
                     "iterations (largest excess %.3g)", net.name, res.iterations,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from karvan.errors import InputError, raise_by_source
+from karvan.errors import InputError, catch_warnings, raise_by_source
 from karvan.freight.corridor import (
     YEARS_AFTER_BASE,
     CorridorData,
@@ -307,7 +307,7 @@ def load_scenarios(names: Sequence[str], data: CorridorData) -> list[Scenario]:
     specs = []
     # the warnings come after the problems, only where there are none: with warnings as
     # errors, one of them was raised in place of the list of problems
-    with warnings.catch_warnings(record=True) as caught:
+    with catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CorridorWarning)
         loaded = []  # (name or file as given, scenario) of those that loaded
         for n in names:

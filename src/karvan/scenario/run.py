@@ -3,6 +3,7 @@ table; write them to a results folder with a manifest; compare two runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from karvan.assign.capacity import CapacityResult, solve_capacity_lp
 from karvan.assign.classes import TrafficClass
 from karvan.assign.result import AssignmentResult
 from karvan.calibrate import calibration_report, summary_dict
-from karvan.errors import InputError
+from karvan.errors import InputError, catch_warnings, recording_warnings
 from karvan.freight import accounting as acc
 from karvan.freight.choice_model import CorridorChoice, choice_parameters
 from karvan.freight.corridor import CorridorData
@@ -64,6 +65,9 @@ class ScenarioRun:
     summary: dict
     settings: dict = field(default_factory=dict)
     flows: RunFlows | None = None
+    #: what was warned of the scenario: when it was loaded (``scenario.warned``) and while it
+    #: ran (recorded in the run's manifest)
+    warnings: list[str] = field(default_factory=list)
 
 
 def run_scenario(
@@ -115,6 +119,19 @@ def run_scenario(
         An unknown ``choice``, bad parameters, a route family with no route for an OD pair it is
         declared to serve.
     """
+    said: list[str] = []
+    with recording_warnings(said):
+        run = _run_scenario(data, scenario, gap=gap, method=method, max_iter=max_iter, lp=lp,
+                            progress=progress, backcasts=backcasts, choice=choice,
+                            choice_parameters=choice_parameters, flows_only=flows_only)
+    return dataclasses.replace(run, warnings=list(dict.fromkeys([*scenario.warned, *said])))
+
+
+def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float, method: str,
+                  max_iter: int, lp: bool, progress: Callable[[str], None] | None,
+                  backcasts: bool, choice: str,
+                  choice_parameters: pd.DataFrame | CorridorChoice | None,
+                  flows_only: bool) -> ScenarioRun:
     if choice not in CHOICES:
         raise InputError(f"unknown choice model {choice!r}; use {' or '.join(CHOICES)}.")
     t0 = time.perf_counter()
@@ -456,7 +473,7 @@ def reference_routes(data: CorridorData, scenario: Scenario, model: CorridorChoi
     for d, k, found in _REFERENCE_ROUTES:
         if d is data and k == key:
             return found
-    with warnings.catch_warnings():
+    with catch_warnings():
         # what the reference's own inputs warn of belongs to the reference's run
         warnings.simplefilter("ignore")
         _, net, zc, _, _, demand, classes = _engine_inputs(data, ref)
@@ -587,6 +604,7 @@ def run_manifest(run: ScenarioRun, data: CorridorData) -> dict:
         "convergence": {"iterations": run.ue.iterations, "relative_gap": run.ue.gap,
                         "converged": run.ue.converged},
         "summary": run.summary,
+        "warnings": run.warnings,
         "tables": sorted(run.tables),
     }
 

@@ -22,12 +22,14 @@ import json
 import math
 import re
 import tempfile
+import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from karvan.errors import InputError, format_ids
-from karvan.freight.corridor import CorridorData
+from karvan.errors import InputError, catch_warnings, format_ids
+from karvan.freight.corridor import CorridorData, CorridorWarning
 from karvan.scenario import Scenario, builtin_scenarios, load_scenario
 from karvan.scenario.apply import apply_scenario
 from karvan.scenario.reference import reserved_name
@@ -246,6 +248,8 @@ def build_scenario(form: Mapping, data: CorridorData) -> tuple[Scenario, str]:
     scenario schema validates it and ``extends`` resolves against the built-in scenarios; the
     scenario is then applied to ``data`` to find unknown ids (nothing is solved).
 
+    The warnings of values allowed but unusual are in the scenario's ``warned``.
+
     Raises
     ------
     InputError
@@ -264,8 +268,18 @@ def build_scenario(form: Mapping, data: CorridorData) -> tuple[Scenario, str]:
             raise InputError(e.problems, "scenario form") from None
     scenario = Scenario(scenario.name, scenario.title, scenario.description, scenario.year,
                         scenario.modifications, scenario.chain, None)
-    try:
-        apply_scenario(data, scenario)
-    except InputError as e:
-        raise InputError(e.problems, "scenario form") from None
-    return scenario, text
+    # values allowed but unusual (a capacity of 15 t/yr) are the user's to see, in the form's
+    # answer and the job's messages, and they stay with the scenario (``warned``), so that the
+    # run records them and does not warn of them again
+    with catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CorridorWarning)
+        try:
+            apply_scenario(data, scenario)
+        except InputError as e:
+            raise InputError(e.problems, "scenario form") from None
+    warned = tuple(dict.fromkeys(str(w.message) for w in caught
+                                 if issubclass(w.category, CorridorWarning)))
+    for w in caught:
+        if not issubclass(w.category, CorridorWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return replace(scenario, warned=warned), text

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from karvan.errors import InputError
+from karvan.errors import InputError, recording_warnings
 from karvan.freight.corridor import CorridorData
 from karvan.scenario import Scenario
 from karvan.scenario.run import run_scenario, save_run
@@ -65,6 +65,8 @@ class Job:
     run_id: str | None = None
     error: str | None = None
     problems: list[str] = field(default_factory=list)
+    #: what the scenario and its run warned of (also in the run's manifest)
+    warnings: list[str] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -77,7 +79,8 @@ class Job:
                 "year": self.year, "lp": self.lp, "status": self.status, "stage": self.stage,
                 "progress": round(done / (len(STAGES) - 1 - skip), 3),
                 "messages": list(self.messages), "run_id": self.run_id, "error": self.error,
-                "problems": list(self.problems), "created": self.created,
+                "problems": list(self.problems), "warnings": list(self.warnings),
+                "created": self.created,
                 "finished": self.finished, "toml": self.toml,
                 "elapsed_s": round((self.finished or time.time()) - self.created, 2)}
 
@@ -141,7 +144,8 @@ class JobRegistry(Registry):
             :attr:`max_queued` runs are already queued or running.
         """
         job = Job(f"j{secrets.token_hex(5)}", scenario.name, scenario.title, scenario.year, toml,
-                  lp, messages=["queued"])
+                  lp, messages=[*(f"warning: {w}" for w in scenario.warned), "queued"],
+                  warnings=list(scenario.warned))
         with self._lock:
             active = sum(j.finished is None for j in self._jobs.values())
             if active >= self.max_queued:
@@ -172,24 +176,39 @@ class JobRegistry(Registry):
                 self._update(job_id, message=msg)
         return say
 
+    def _warned(self, job_id: str, texts: list[str]) -> None:
+        """Add what a run warned of to its job's warnings and messages, each once."""
+        with self._lock:
+            job = self._jobs[job_id]
+            for t in texts:
+                if t not in job.warnings:
+                    job.warnings.append(t)
+                    job.messages.append(f"warning: {t}")
+
     def _run(self, job_id: str, scenario: Scenario) -> None:
         self._update(job_id, status="running", stage="starting", message="starting")
         say = self._progress(job_id)
+        said: list[str] = []
         try:
             data = self._data()
             lp = self.get(job_id)["lp"]
-            if _parallel_runs_safe():
-                run = run_scenario(data, scenario, lp=lp, progress=say)
-            else:
-                with self._solve_lock:
+            # the run records its warnings too (run.warnings), but not those of a run that fails
+            with recording_warnings(said):
+                if _parallel_runs_safe():
                     run = run_scenario(data, scenario, lp=lp, progress=say)
+                else:
+                    with self._solve_lock:
+                        run = run_scenario(data, scenario, lp=lp, progress=say)
+            self._warned(job_id, said)
             self._update(job_id, stage="saving", message="saving to the run store")
             run_id = save_run(run, self.store, data)
         except InputError as e:
+            self._warned(job_id, said)
             log.warning("job %s (%s): %s", job_id, scenario.name, e)
             self._update(job_id, status="failed", error=str(e), problems=e.problems,
                          finished=time.time(), message="failed")
         except Exception as e:  # noqa: BLE001  (a worker's boundary: the job must end, failed)
+            self._warned(job_id, said)
             log.exception("job %s (%s) failed", job_id, scenario.name)
             self._update(job_id, status="failed", error=f"{type(e).__name__}: {e}",
                          finished=time.time(), message="failed")

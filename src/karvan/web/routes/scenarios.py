@@ -86,9 +86,11 @@ def api_options(d: State, extends: Annotated[str, Query(max_length=60)] = "basel
 
 @router.post("/api/scenario/preview")
 async def api_preview(form: Form, d: State) -> JSONResponse:
-    """The scenario file the form makes, without running it."""
+    """The scenario file the form makes, without running it, and what it warns of (values
+    allowed but unusual)."""
     scenario, toml = await _scenario(form, d)
-    return JSONResponse({"toml": toml, "scenario": scenario.to_dict()})
+    return JSONResponse({"toml": toml, "scenario": scenario.to_dict(),
+                         "warnings": list(scenario.warned)})
 
 
 @router.post("/api/jobs", status_code=202)

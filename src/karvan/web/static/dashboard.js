@@ -60,6 +60,7 @@ async function send(url) {
   const r = await fetch(url, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(formData())});
   const body = await r.json();
   $('#problems').innerHTML = r.status === 422 ? (body.problems || [body.detail]).map(p => `<li>${esc(p)}</li>`).join('') : '';
+  $('#warnings').innerHTML = (body.warnings || []).map(w => `<li>warning: ${esc(w)}</li>`).join('');
   if (body.toml) $('#toml').textContent = body.toml;
   return [r.status, body];
 }
@@ -94,6 +95,7 @@ async function pollJobs() {
       <a class="open" href="/runs/${encodeURIComponent(j.run_id)}">Open results of ${esc(j.run_id)}</a>
       <span class="muted">compare with</span><select class="cmp">${runOptions(j.run_id)}</select>
       <button type="button" class="small go">Compare</button></div>`);
+    if (j.warnings && j.warnings.length) div.insertAdjacentHTML('beforeend', `<ul class="warnings">${j.warnings.map(w => `<li>warning: ${esc(w)}</li>`).join('')}</ul>`);
     if (j.status === 'failed') div.insertAdjacentHTML('beforeend', `<ul class="problems">${(j.problems.length ? j.problems : [j.error]).map(p => `<li>${esc(p)}</li>`).join('')}</ul>`);
     const cmp = $('.cmp', div);
     if (cmp && defaultA[j.run_id]) cmp.value = defaultA[j.run_id];
