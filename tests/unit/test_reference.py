@@ -48,6 +48,21 @@ def test_other_year_reference_is_named_with_its_year():
         choose_reference("rasht_astara", 2028, {"rasht_astara": 2028})
 
 
+def test_no_run_is_advised_that_cannot_be_made():
+    # a year before the base year without a built-in back-cast has no reference to run
+    years = backcast_years()
+    before = min(years) - 1
+    c = choose_reference("my_case", before, {"baseline": 2024})
+    assert f"backcast_{before}" not in c.note and "no reference of" in c.note
+    assert ", ".join(map(str, years)) in c.note
+    with pytest.raises(InputError) as e:
+        choose_reference("my_case", before, {})
+    assert f"backcast_{before}" not in str(e.value) and "baseline" in str(e.value)
+    # a back-cast year is advised
+    c = choose_reference("my_case", years[0], {"baseline": 2024})
+    assert f"run backcast_{years[0]}" in c.note
+
+
 def test_reference_scenarios():
     data = load_corridor()
     assert backcast_years() == [2022, 2023]

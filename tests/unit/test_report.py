@@ -208,7 +208,7 @@ def test_a_runs_warnings_are_shown_on_its_panel(runs, tmp_path):
     for lang in LANGS:
         html = render_report([moved], lang=lang)
         assert html.count('<ul class="warnings">') == 1
-        assert "check the unit &lt;of&gt; capacity_tpy" in html  # escaped once
+        assert "check the unit &lt;of&gt; capacity_tpy</li></ul>" in html  # escaped once
         assert label("warnings_note", lang) in html
 
 

@@ -272,8 +272,9 @@ def _warnings(r: RunResults, lang: str):
     said = [str(w) for w in r.manifest.get("warnings") or []]
     if not said:
         return None
+    # Markup + str escapes the str
     body = Markup('<ul class="warnings">') + Markup("").join(
-        Markup("<li>") + w + Markup("</li>") for w in said)  # Markup + str escapes it + Markup("</ul>")
+        Markup("<li>") + w + Markup("</li>") for w in said) + Markup("</ul>")
     return ("warnings", label("warnings", lang), label("warnings_note", lang), body)
 
 

@@ -136,15 +136,21 @@ def choose_reference(scenario: str, year: int, available: dict[str, int], *,
                           f"{scenario} ({year}) against the like-year reference {want}: the "
                           "difference is the scenario's own effect.", want)
     refs = {n: y for n, y in available.items() if is_reference(n) and n != scenario}
+    # a year before the base year has a reference only where a back-cast is built in
+    runnable = year >= base_year or year in backcast_years()
     if not refs:
-        raise InputError(f"no reference run to compare {scenario} with: run {want} (the "
-                         f"{year} reference) or {BASELINE}.")
+        raise InputError(f"no reference run to compare {scenario} with: run "
+                         + (f"{want} (the {year} reference) or " if runnable else "")
+                         + f"{BASELINE}.")
     name = min(refs, key=lambda n: (abs(refs[n] - year), n != BASELINE, n))
     ry = refs[name]
+    advice = (f"run {want} to separate them" if runnable else
+              f"no reference of {year} can be run (back-casts are built in for "
+              f"{', '.join(map(str, backcast_years())) or 'no year'})")
     return Comparison(scenario, year, name, ry, ry == year,
                       f"{scenario} ({year}) against {name} ({ry}), not a like-year reference: the "
                       f"difference includes {abs(year - ry)} year(s) of demand growth as well as "
-                      f"the scenario's own changes; run {want} to separate them.", want)
+                      f"the scenario's own changes; {advice}.", want)
 
 
 def describe_comparison(a: str, a_year: int, b: str, b_year: int, *, base_year: int = 2024
