@@ -356,6 +356,28 @@ def test_a_modification_of_the_file_that_its_year_leaves_out_is_warned_about(tmp
     apply_scenario(data, load_scenario("rasht_astara"))  # a built-in scenario: no warning
 
 
+def test_inherited_openings_after_the_year_are_warned_about_once(tmp_path):
+    """A scenario of 2026 extending combined_2030 ran without the openings of 2028-2030 it
+    inherits, in silence; inherited bans that ended before (until 2025) are not named."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    parent = load_scenario("combined_2030")
+    later = [m for m in parent.modifications if m.year is not None and m.year > 2026]
+    p = write(tmp_path, "early", 'name = "early"\nyear = 2026\nextends = "combined_2030"\n')
+    with pytest.warns(CorridorWarning) as w:
+        apply_scenario(data, load_scenario(p))
+    msgs = [str(x.message) for x in w]
+    assert len(msgs) == 1, msgs
+    assert f"{len(later)} modification(s) it inherits" in msgs[0]
+    assert "combined_2030.toml" in msgs[0] and "after its year 2026" in msgs[0]
+    assert f"a scenario of {max(m.year for m in later)} has them all" in msgs[0]
+    # every opening inherited in force: nothing to say
+    p = write(tmp_path, "late", 'name = "late"\nyear = 2030\nextends = "combined_2030"\n')
+    apply_scenario(data, load_scenario(p))
+
+
 def test_problems_come_before_the_warnings_of_allowed_values(tmp_path):
     """With warnings as errors (as here), the capacity-unit warning of one modification was
     raised in place of the error listing the file's problems (an unknown link)."""

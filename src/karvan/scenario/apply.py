@@ -291,9 +291,12 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     zc = data.zone_country()
     log = []
     bans: list = []
+    later: list[tuple[str, str, int]] = []  # inherited modifications that open after the year
     for i, mod in enumerate(scenario.modifications):
         active = mod.in_force(scenario.year)
         file, place = _where(scenario, i)
+        if not active and mod.year is not None and mod.year > scenario.year:
+            later.append((file, place, mod.year))
         wrong = _reference_problems(known, mod)
         problems.extend((file, f"{place} ({mod.action}): {m}") for m in wrong)
         own = (scenario.path is not None and i < len(scenario.places)
@@ -377,6 +380,22 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                     mod.note))
     applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "value",
                                          "source", "note"])
+    inherited = [x for x in later if scenario.path is None or Path(x[0]) != Path(scenario.path)]
+    if warn and inherited:
+        # a scenario whose year comes before openings it inherits runs without them, in
+        # silence: a scenario of 2026 extending combined_2030 ran 3 of its 14 modifications
+        import warnings
+
+        from karvan.freight.corridor import CorridorWarning
+
+        files = list(dict.fromkeys(Path(f).name for f, _, _ in inherited))
+        first = ", ".join(f"{Path(f).name} {pl} ({y})" for f, pl, y in inherited[:3])
+        more = f" and {len(inherited) - 3} more" if len(inherited) > 3 else ""
+        warnings.warn(f"{top}: {len(inherited)} modification(s) it inherits from "
+                      f"{', '.join(files)} open after its year {scenario.year} and are not in "
+                      f"force in this run: {first}{more}; a scenario of "
+                      f"{max(y for _, _, y in inherited)} has them all.", CorridorWarning,
+                      stacklevel=3)
     return (ScenarioInputs(scenario, links, demand, applied, tuple(bans)), problems, violations,
             notes)
 
