@@ -132,6 +132,15 @@ def test_form_problems_answer_422_with_every_message(client):
         assert r.status_code == 422 and why in "\n".join(r.json()["problems"]), name
     r = client.post("/api/jobs", json=form(year=1990))
     assert r.status_code == 422 and "1990 is out of range" in r.json()["problems"][0]
+    # the form's last year is the dataset's (it said 2100 where the dataset ends at 2074)
+    from karvan.freight.corridor import YEARS_AFTER_BASE
+
+    last = 2024 + YEARS_AFTER_BASE
+    assert client.get("/api/options").json()["max_year"] == last
+    r = client.post("/api/jobs", json=form(year=last + 1))
+    assert r.status_code == 422 and f"from the data's base year 2024 to {last}." in r.json()[
+        "problems"][0]
+    assert client.post("/api/scenario/preview", json=form(year=last)).status_code == 200
     r = client.post("/api/scenario/preview", json=form(year=2031, name="bad name!"))
     assert r.status_code == 422 and "name: 'bad name!'" in r.json()["problems"][0]
     # a border's capacity would be set on each of its links: links only

@@ -29,17 +29,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from karvan.errors import InputError, catch_warnings, format_ids
-from karvan.freight.corridor import CorridorData, CorridorWarning
+from karvan.freight.corridor import YEARS_AFTER_BASE, CorridorData, CorridorWarning
 from karvan.scenario import Scenario, builtin_scenarios, load_scenario
 from karvan.scenario.apply import apply_scenario
 from karvan.scenario.reference import reserved_name
 
-#: latest scenario year the dashboard accepts (demand growth is extrapolated from the base year)
-MAX_YEAR = 2100
 NAME = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
 #: a number whose commas separate thousands (1,500 or 12,000,000.5)
 THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 FORM_KEYS = {"name", "title", "year", "extends", "borders", "links", "capacity", "demand", "lp"}
+
+
+def max_year(data: CorridorData) -> int:
+    """The latest scenario year the form accepts: the dataset's (its growth rates are not
+    extrapolated further than ``YEARS_AFTER_BASE`` years past its base year)."""
+    return data.base_year + YEARS_AFTER_BASE
 
 
 def _number(raw, where: str, problems: list[str], *, minimum: float = 0.0) -> float | None:
@@ -121,9 +125,9 @@ def modifications_from_form(form: Mapping, data: CorridorData) -> tuple[dict, li
         year = int(raw_year)
     if year is None:
         problems.append(f"year: {raw_year!r} is not a whole year.")
-    elif not data.base_year <= year <= MAX_YEAR:
+    elif not data.base_year <= year <= max_year(data):
         problems.append(f"year: {year} is out of range; give a year from the data's base year "
-                        f"{data.base_year} to {MAX_YEAR}.")
+                        f"{data.base_year} to {max_year(data)}.")
     links = data.links
     border_ids = set(links["border_id"].dropna().astype(str))
     link_ids = set(links.index.astype(str))

@@ -18,7 +18,7 @@ from karvan.scenario import load_scenario
 from karvan.scenario.apply import apply_scenario
 from karvan.store import RunRecord, RunStore
 from karvan.web.experiments import ExperimentJobs
-from karvan.web.forms import MAX_YEAR
+from karvan.web.forms import max_year
 from karvan.web.jobs import JobRegistry
 from karvan.web.pairs import Pair, compare_pair
 
@@ -126,7 +126,7 @@ class Dashboard:
                                 "closed" if "open" not in st else "mixed")})
         out = {
             "parent": parent, "parent_year": scn.year, "base_year": data.base_year,
-            "max_year": MAX_YEAR,
+            "max_year": max_year(data),
             "borders": borders,
             "links": [{"link_id": str(i), "name": str(r["name"]), "mode": str(r["mode"]),
                        "country": str(r["country"]), "status": str(r["status"]),
