@@ -154,6 +154,26 @@ def test_run_summary_lists_the_binding_capacities(tmp_path):
     assert len(said) == 1 and "without a route for" in said[0], said
 
 
+def test_a_run_whose_capacities_turn_demand_away_is_written(tmp_path):
+    # the choice model's unserved demand has its commodity already: the table had two
+    # commodity columns and writing the run failed (internal error, the solved run lost)
+    sc = tmp_path / "am_squeeze.toml"
+    sc.write_text('name = "am_squeeze"\nyear = 2024\nextends = "baseline"\n'
+                  '[[modification]]\naction = "set"\nborders = ["GE-AM_SADAKHLO", '
+                  '"AM-IR_AGARAK"]\nfield = "capacity_tpy"\nvalue = 100000\n')
+    out = tmp_path / "res"
+    r = runner.invoke(app, ["run", str(sc), "--out", str(out), "--quiet", "--no-gpkg",
+                            "--no-report"], env=ENV)
+    assert r.exit_code == 0, r.output
+    uns = pd.read_csv(out / "am_squeeze" / "choice_unserved.csv")
+    assert list(uns.columns).count("commodity") == 1 and uns["unserved"].sum() > 1e5
+    from karvan.freight.corridor import load_corridor
+
+    assert set(uns["commodity"]) <= set(load_corridor().commodity_ids)
+    man = json.loads((out / "am_squeeze" / "manifest.json").read_text())
+    assert man["summary"]["choice_unserved_t"] == pytest.approx(uns["unserved"].sum(), rel=1e-9)
+
+
 def test_compare_needs_result_folders(tmp_path):
     r = runner.invoke(app, ["compare", str(tmp_path), str(tmp_path)], env=ENV)
     assert r.exit_code == 2 and "not a karvan run folder" in r.output

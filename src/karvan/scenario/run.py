@@ -288,8 +288,9 @@ def _by_commodity(table: pd.DataFrame) -> pd.DataFrame:
     segment, ``grain|ban0``, is the commodity's freight of some countries)."""
     out = table.reset_index(drop=True)
     com = out["class"].astype(str).map(acc.commodity_of)
-    return out.drop(columns="class").assign(commodity=com)[
-        ["commodity", *[c for c in out.columns if c != "class"]]]
+    # a table that has its commodity already (the choice model's unserved demand) keeps one
+    rest = [c for c in out.columns if c not in ("class", "commodity")]
+    return out[rest].assign(commodity=com)[["commodity", *rest]]
 
 
 def _expected_costs(res, vot: dict[str, float]) -> dict[tuple[str, str, str], float]:
