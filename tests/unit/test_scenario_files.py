@@ -7,6 +7,7 @@ import pytest
 
 from karvan.errors import InputError
 from karvan.scenario import builtin_scenarios, load_scenario
+from karvan.scenario.spec import builtin_scenario_folder
 
 
 def write(tmp_path, name, text):
@@ -376,6 +377,30 @@ def test_inherited_openings_after_the_year_are_warned_about_once(tmp_path):
     # every opening inherited in force: nothing to say
     p = write(tmp_path, "late", 'name = "late"\nyear = 2030\nextends = "combined_2030"\n')
     apply_scenario(data, load_scenario(p))
+
+
+def test_a_users_file_may_not_take_a_reference_or_built_in_name_anywhere(tmp_path):
+    """Through the Python API a file named reference_2028 was run and then compared with as
+    the like-year reference; a copy of baseline.toml beside a user's scenario stood in for the
+    built-in baseline, also under a built-in parent (rasht_astara extends baseline), in
+    silence."""
+    p = write(tmp_path, "reference_2028", 'name = "reference_2028"\nyear = 2028\n'
+              'extends = "rasht_astara"\n')
+    with pytest.raises(InputError, match="'reference_2028' is the name of a reference"):
+        load_scenario(p)
+    (tmp_path / "reference_2028.toml").unlink()
+    copy = tmp_path / "baseline.toml"
+    copy.write_text((builtin_scenario_folder() / "baseline.toml").read_text(encoding="utf-8")
+                    .replace("until = 2025", "until = 2035"), encoding="utf-8")
+    for parent in ("baseline", "rasht_astara"):
+        mine = write(tmp_path, "mine", f'name = "mine"\nyear = 2030\nextends = "{parent}"\n')
+        with pytest.raises(InputError) as e:
+            load_scenario(mine)
+        assert str(copy) in str(e.value) and "'baseline' is the name of a reference" in str(
+            e.value), parent
+    # karvan's own files take their names
+    assert load_scenario("rasht_astara").chain == ("rasht_astara", "baseline")
+    assert load_scenario(builtin_scenario_folder() / "baseline.toml").name == "baseline"
 
 
 def test_problems_come_before_the_warnings_of_allowed_values(tmp_path):

@@ -265,21 +265,13 @@ def reserved_name(name: str) -> str | None:
 
 
 def _name_clashes(loaded: Sequence[tuple[str, Scenario]]) -> list[tuple[str, str]]:
-    """A user's scenario file under a reserved name (:func:`reserved_name`), and two scenarios
-    of one batch under one name (the second run replaced the first in the results), as
-    ``(source, problem)``; ``loaded`` pairs each name or file as given with its scenario."""
-    from karvan.scenario.spec import builtin_scenario_folder
-
-    builtin = builtin_scenario_folder().resolve()
+    """Two scenarios of one batch under one name (the second run replaced the first in the
+    results), as ``(source, problem)``; ``loaded`` pairs each name or file as given with its
+    scenario; a user's file under a reserved name is refused by
+    :func:`karvan.scenario.load_scenario`."""
     out = []
     seen: dict[str, str] = {}
     for n, s in loaded:
-        p = Path(str(n))
-        own = p.suffix.lower() == ".toml" and p.resolve().parent != builtin
-        why = reserved_name(s.name) if own else None
-        if why:
-            out.append((str(n), f"name: {why}; give the scenario another name (a comparison "
-                                "would take this one for it)."))
         if s.name in seen:
             out.append((str(n), f"name: {s.name!r} is also the name of {seen[s.name]}; each "
                                 "scenario of a run needs a name of its own (its results and "

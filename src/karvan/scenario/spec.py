@@ -203,6 +203,18 @@ class Scenario:
                 "modifications": [m.model_dump(exclude_none=True) for m in self.modifications]}
 
 
+def _reserved_here(path: Path, name: str) -> str | None:
+    """Why the scenario file ``path`` may not be called ``name``
+    (:func:`karvan.scenario.reference.reserved_name`), or None; karvan's own files (the built-in
+    scenarios and back-casts) take their names."""
+    from karvan.scenario.reference import backcast_folder, reserved_name
+
+    where = path.resolve().parent
+    if where in (builtin_scenario_folder().resolve(), backcast_folder().resolve()):
+        return None
+    return reserved_name(name)
+
+
 def builtin_scenario_folder() -> Path:
     """Folder of the built-in scenario files."""
     return Path(str(resources.files("karvan") / "data" / "scenarios"))
@@ -307,6 +319,15 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
         if f.given_name is not None and cur.stem != f.given_name:
             problems.append((here, f"name {f.given_name!r} differs from the file name; make "
                                    "them equal so that 'extends' can find it."))
+        why = _reserved_here(cur, f.name)
+        if why:
+            # a user's file of such a name is taken for the reference or the built-in one: by
+            # a comparison (as the like-year reference), or by 'extends' (a copy of
+            # baseline.toml beside a scenario stood in for the built-in one, in silence)
+            problems.append((here, f"name: {why}; give the scenario another name (and its file: "
+                                   f"{f.name}.toml"
+                                   + (f", extended by {chain[-1].name}" if chain else "")
+                                   + "), as karvan would take it for that one."))
         chain.append(f)
         cur = None
         if f.extends is not None:
