@@ -225,6 +225,12 @@ def test_modifications_that_would_be_misread(tmp_path, mod, message):
     ('action = "demand_scale"\norigin_country = "RUS"\nfactor = 2', "'RUS' is not a country"),
     ('action = "ban_transit"\ncountries = ["AZ"]\nod_countries = ["ARM"]',
      "od_countries ARM are not countries"),
+    # known country and mode that share no link (border links carry one of their two
+    # countries): the closure closed nothing, in silence
+    ('action = "close"\ncountries = ["IR"]\nmodes = ["border"]',
+     r"no link has country IR and mode border \(a border crossing's links"),
+    ('action = "scale"\ncountries = ["AM"]\nmodes = ["ferry"]\nfield = "fee_usd_per_t"\n'
+     'factor = 5', "no link has country AM and mode ferry; fix"),
 ])
 def test_filters_that_match_nothing_are_reported(tmp_path, mod, message):
     from karvan.freight.corridor import load_corridor
@@ -300,7 +306,9 @@ def test_modifications_that_change_nothing_are_warned_about(tmp_path):
               '[[modification]]\naction = "set"\nfield = "frequency_per_week"\nvalue = 7\n'
               'links = ["R_IR_RASHT_QAZVIN"]\n'
               '[[modification]]\naction = "scale"\nfield = "capacity_tpy"\nfactor = 0.5\n'
-              'links = ["R_RU_SPB_MOSCOW", "R_AZ_ALAT_OSMANLI"]\n')
+              'links = ["R_RU_SPB_MOSCOW", "R_AZ_ALAT_OSMANLI"]\n'
+              '[[modification]]\naction = "set"\nfield = "capacity_tpy"\nvalue = 5e6\n'
+              'links = ["R_IR_RASHT_ASTARA", "R_IR_RASHT_QAZVIN"]\n')
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         apply_scenario(data, load_scenario(p))
@@ -313,6 +321,19 @@ def test_modifications_that_change_nothing_are_warned_about(tmp_path):
     blank = [m for m in msgs if "modification[3] (scale capacity_tpy)" in m]
     assert len(blank) == 1 and "1 of its 2 links" in blank[0] and "unlimited" in blank[0]
     assert "R_RU_SPB_MOSCOW" in blank[0] and "R_AZ_ALAT_OSMANLI" not in blank[0]
+    # a value on a link not in use (closed above) changes nothing; the opened one takes it
+    unused = [m for m in msgs if "modification[4] (set capacity_tpy)" in m]
+    assert len(unused) == 1 and "1 of its 2 links are not in use" in unused[0], msgs
+    assert "R_IR_RASHT_ASTARA" in unused[0] and "R_IR_RASHT_QAZVIN" not in unused[0]
+    # set first, opened by a later modification in force: nothing to say
+    q = write(tmp_path, "q", 'name = "q"\nyear = 2024\n'
+              '[[modification]]\naction = "set"\nfield = "capacity_tpy"\nvalue = 5e6\n'
+              'links = ["R_IR_RASHT_ASTARA"]\n'
+              '[[modification]]\naction = "open"\nlinks = ["R_IR_RASHT_ASTARA"]\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        assert apply_scenario(data, load_scenario(q)).links.at["R_IR_RASHT_ASTARA",
+                                                                "capacity_tpy"] == 5e6
     # the built-in scenarios change what they name
     with warnings.catch_warnings():
         warnings.simplefilter("error", CorridorWarning)

@@ -333,6 +333,15 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                         mod.factor, mod.source, mod.note))
             continue
         sel = _targets(links, mod)
+        if not len(sel) and not wrong and mod.countries:
+            # countries and modes that share no link changed nothing, in silence
+            hint = (" (a border crossing's links carry one of its two countries in link.csv's "
+                    "country column: select crossings by borders = [...])"
+                    if "border" in (mod.modes or []) else "")
+            problems.append((file, f"{place} ({mod.action}): no link has country "
+                                   f"{format_ids(mod.countries)} and mode "
+                                   f"{format_ids(mod.modes or [])}{hint}; fix countries or "
+                                   "modes, or name the links."))
         if active and len(sel):
             if warn:
                 _warn_no_effect(links, sel, mod, scenario, file, place,
@@ -414,7 +423,8 @@ def _unusual_text(hits: list, field: str, label: str) -> str:
 def _warn_no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
                     place: str, *, later: Sequence[Modification] = ()) -> None:
     """Warn (:class:`~karvan.freight.corridor.CorridorWarning`) about the links of an active
-    modification it cannot change: opening an open link, closing one not in use, a sailing
+    modification it cannot change: opening an open link, closing one not in use, a value set on
+    a link not in use that nothing in force opens, a sailing
     frequency on a link that is not a ferry or sea link (only those wait for a sailing), a
     speed on a link of length 0 (a transfer, port or border element, whose time is its dwell;
     unless a ``later`` modification of the scenario sets its length). Links it names are each
@@ -434,12 +444,22 @@ def _warn_no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str
     elif mod.action == "close":
         idle = list(status.index[status != "open"])
         why = "not in use (planned, under construction or closed)"
-    elif mod.action in ("set", "scale") and mod.field == "frequency_per_week":
+    elif mod.action in ("set", "scale") and not (status == "open").all():
+        # a value on a link not in use changes nothing in this run, unless a modification in
+        # force opens it
+        opened = {x for m in [*later, mod] if m.in_force(scenario.year) and m.action == "open"
+                  for x in _targets(links, m)}
+        idle = [x for x in status.index[status != "open"] if x not in opened]
+        why = ("not in use (planned, under construction or closed) and nothing opens them in "
+               f"{scenario.year}: open them (action = \"open\") or pick links in use")
+        if idle:
+            where += f" {mod.field}"
+    if not idle and mod.action in ("set", "scale") and mod.field == "frequency_per_week":
         mode = links.loc[sel, "mode"].astype(str)
         idle = list(mode.index[~mode.isin(["ferry", "sea"])])
         why = "not ferry or sea links, whose sailing frequency alone sets a wait"
         where += f" {mod.field}"
-    elif mod.action in ("set", "scale") and mod.field == "speed_kph":
+    elif not idle and mod.action in ("set", "scale") and mod.field == "speed_kph":
         # time_h = length_km / speed_kph + dwell_h: no length, no running time at any speed
         length = pd.to_numeric(links.loc[sel, "length_km"], errors="coerce").fillna(0.0)
         lengthened = {x for m in later if m.in_force(scenario.year) and m.action == "set"
@@ -448,7 +468,7 @@ def _warn_no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str
         why = ("of length 0 (transfer, port or border elements, whose time is their dwell_h "
                "alone: set dwell_h to change it)")
         where += f" {mod.field}"
-    elif mod.action == "scale" and mod.field not in TARIFF_FACTOR:
+    elif not idle and mod.action == "scale" and mod.field not in TARIFF_FACTOR:
         # a blank field times a factor stays blank (a blank capacity is unlimited); tariffs
         # take a factor on the tables' value instead
         values = pd.to_numeric(links.loc[sel, mod.field], errors="coerce")
