@@ -130,6 +130,10 @@ def test_scenarios_table_gives_the_convergence_of_the_model_that_ran():
     assert np.isnan(d.loc["a", "UE gap"]) and d.loc["b", "UE gap"] == 3e-11
     assert np.isnan(d.loc["b", "capacity excess"])
     assert "deterministic, the user equilibrium (iter., UE gap)" in head.title
+    # a run without the LP has no LP figures (not "binds nothing")
+    nolp = fake_run("c", transit={"AZ": (1, 9)}, lp_binding=None, lp_unserved_t=None)
+    row = table(summary_tables([nolp]), "Scenarios").data.iloc[0]
+    assert np.isnan(row["LP binding"]) and np.isnan(row["LP unserved Mt"])
 
 
 def test_shipper_table_tells_the_charge_from_the_generalized_cost():

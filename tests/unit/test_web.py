@@ -229,6 +229,8 @@ def test_a_background_run_completes_and_is_stored(client, seeded):
     rid = job["run_id"]
     assert rid in RunStore(root).list()["run_id"].tolist()
     rec = RunStore(root).get(rid)
+    # no LP solved: no count of its binding capacities (it said 0)
+    assert rec.manifest["summary"]["lp_binding"] is None
     mods = rec.table("modifications")
     assert "B_AZ_IR_ASTARA_RAIL" in ";".join(mods["targets"])
     # a closed border carries nothing: it leaves the result tables

@@ -250,7 +250,7 @@ def _panel(r: RunResults, lines, proj, lang: str, t_max: float) -> Panel:
             kpis.append((label("ue", lang), Markup(escape(state + sep + label("gap", lang)
                                                           + " "))
                          + n(f"{s.get('ue_relative_gap', float('nan')):.1e}") + sep + iters))
-    if "lp_binding" in s:
+    if s.get("lp_binding") is not None:  # None: no LP was solved
         kpis.append((label("lp_binding", lang), n(fmt_num(s["lp_binding"], lang))))
     return Panel(
         name=r.name, title=r.title, year=sc.get("year", s.get("year", "")),

@@ -252,8 +252,9 @@ def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float, method:
         "tonne_km": float(links["tonne_km"].sum()),
         "caspian_share_ru_ir": acc.caspian_share(routes, "RU", "IR", zc, country_of_link),
         "lp_unserved_t": float(lp_res.unserved["unserved"].sum()) if lp_res else None,
+        # no LP solved: no count (0 read as "the LP binds nothing")
         "lp_binding": int((links.get("shadow_price_usd_per_t", pd.Series(dtype=float)) > 0
-                           ).sum()),
+                           ).sum()) if lp_res is not None else None,
         "calibration": summary_dict(tables["calibration_summary"]),
         "choice": choice,
         "elapsed_s": time.perf_counter() - t0,

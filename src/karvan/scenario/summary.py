@@ -75,7 +75,7 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
         "UE gap": s["ue_relative_gap"] if choice == "deterministic" else np.nan,
         "capacity excess": _get(s, "max_capacity_excess") if choice == "logit" else np.nan,
         "Caspian share RU->IR": _get(s, "caspian_share_ru_ir"),
-        "LP unserved Mt": _get(s, "lp_unserved_t") / 1e6, "LP binding": s["lp_binding"],
+        "LP unserved Mt": _get(s, "lp_unserved_t") / 1e6, "LP binding": _get(s, "lp_binding"),
         "s": s["elapsed_s"]} for s, choice in (
             (r.summary, r.summary.get("choice", "deterministic")) for r in runs)])
     head = head.drop(columns=[c for c in ("UE gap", "capacity excess") if head[c].isna().all()]
