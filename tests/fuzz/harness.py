@@ -583,7 +583,7 @@ def corridor_subject(folder: Path | None = None, *, lp: bool = True) -> Subject:
         from karvan.scenario import load_scenario
         from karvan.scenario.run import run_scenario
 
-        r = run_scenario(data, load_scenario("baseline"), gap=1e-8, lp=lp, backcasts=False)
+        r = run_scenario(data, load_scenario("baseline"), lp=lp, backcasts=False)
         links = r.tables["links"]  # in the order of link.csv
         out = {"link_id": links["link_id"].astype(str).to_numpy(),
                "tonnes_ab": links["tonnes_ab"].to_numpy(float),

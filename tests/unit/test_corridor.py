@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from karvan.errors import InputError
 from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder, load_corridor
 from karvan.freight.units import CAPACITY_UNITS
 from karvan.scenario import builtin_scenarios, load_scenario
@@ -97,6 +98,15 @@ def test_every_builtin_scenario_applies(data):
 _OIL_ZONES = {"Z_KZ_AKTAU_OIL": "S_KZ_AZ_AKTAU_DUBENDI_TANKER",
               "Z_TM_TURKMENBASHI_OIL": "S_TM_AZ_TURKMENBASHI_DUBENDI_TANKER"}
 _DUBENDI = {*_OIL_ZONES.values(), "P_AZ_DUBENDI_RAIL", "R_AZ_DUBENDI_BAKU"}
+
+
+@pytest.mark.parametrize("given", [{"gap": 1e-4}, {"method": "bogus"}, {"max_iter": 10},
+                                   {"gap": -1, "method": "bfw"}])
+def test_the_logit_model_refuses_the_user_equilibriums_settings(data, given):
+    # they were ignored in silence: a logit run asked for gap 1e-4 ran as it always does
+    with pytest.raises(InputError, match=f"{next(iter(given))}.* set the deterministic user "
+                                          "equilibrium"):
+        run_scenario(data, load_scenario("baseline"), **given)
 
 
 def test_the_tanker_route_to_dubendi_carries_the_caspian_oil_products_and_nothing_else(runs,

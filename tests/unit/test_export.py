@@ -49,7 +49,7 @@ def data():
 def run(tmp_path_factory, data):
     scenario = load_scenario(SCENARIO)
     folder = tmp_path_factory.mktemp("runs") / SCENARIO
-    write_run(run_scenario(data, scenario, gap=1e-4), folder, data)
+    write_run(run_scenario(data, scenario), folder, data)
     return folder
 
 

@@ -184,7 +184,7 @@ def test_the_report_names_the_like_year_reference_that_exists(tmp_path):
     from karvan.scenario.run import run_scenario, write_run
 
     data = load_corridor()
-    runs = [write_run(run_scenario(data, load_scenario(n), gap=1e-5, lp=False),
+    runs = [write_run(run_scenario(data, load_scenario(n), lp=False),
                       tmp_path / n, data) for n in ("reference_2030", "baseline")]
     html = render_report(runs, lang="en", reference=0)
     assert "not a like-year reference" in html and "reference_2024" not in html

@@ -26,7 +26,7 @@ def make_runs(root: Path, names=("baseline", "combined_2030")) -> list[Path]:
     data = load_corridor()
     out = []
     for n in names:
-        r = run_scenario(data, load_scenario(n), gap=1e-5)
+        r = run_scenario(data, load_scenario(n))
         out.append(write_run(r, root / n, data))
     return [Path(p) for p in out]
 

@@ -23,7 +23,7 @@ def folders(tmp_path_factory):
     out = {}
     for spec in (load_scenario("baseline"), load_scenario("rasht_astara"),
                  reference_scenario(2028)):
-        out[spec.name] = write_run(run_scenario(data, spec, gap=1e-6, lp=False), root / spec.name,
+        out[spec.name] = write_run(run_scenario(data, spec, lp=False), root / spec.name,
                                    data)
     return out
 

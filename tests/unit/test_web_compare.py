@@ -91,7 +91,7 @@ def store(tmp_path_factory):
     ids = {}
     for spec in (reference_scenario(2028), load_scenario("baseline"),
                  load_scenario("rasht_astara")):
-        run = run_scenario(data, spec, lp=False, backcasts=False, gap=1e-5)
+        run = run_scenario(data, spec, lp=False, backcasts=False)
         ids[spec.name] = save_run(run, RunStore(root), data)
     return root, ids, data
 

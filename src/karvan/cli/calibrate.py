@@ -159,7 +159,9 @@ def calibrate(
     rounds = []
 
     def runner_with_progress():
-        run = corridor_runner(dataset, gap=gap, choice=choice)
+        # the gap is the deterministic model's (the logit model solves no user equilibrium)
+        run = corridor_runner(dataset, gap=gap if choice == "deterministic" else None,
+                              choice=choice)
 
         def wrapped(q):
             rounds.append(len(rounds))

@@ -25,8 +25,8 @@ from karvan.scenario.reference import backcast_scenario, backcast_years, referen
 from karvan.scenario.run import run_scenario
 
 
-def corridor_runner(data: CorridorData, *, gap: float = 1e-10, method: str = "algorithm-b",
-                    max_iter: int = 5000, choice: str = "deterministic") -> Runner:
+def corridor_runner(data: CorridorData, *, gap: float | None = None, method: str | None = None,
+                    max_iter: int | None = None, choice: str = "deterministic") -> Runner:
     """An assignment as an OD-estimation runner: base-year cell tonnes (the rows of
     ``data.demand``) -> the runs of the base year and of every back-cast year that has
     observations; the deterministic model unless ``choice`` is ``logit``."""

@@ -70,13 +70,17 @@ class ScenarioRun:
     warnings: list[str] = field(default_factory=list)
 
 
+#: the deterministic model's user equilibrium, unless told otherwise
+DEFAULT_GAP, DEFAULT_METHOD, DEFAULT_MAX_ITER = 1e-10, "algorithm-b", 5000
+
+
 def run_scenario(
     data: CorridorData,
     scenario: Scenario,
     *,
-    gap: float = 1e-10,
-    method: str = "algorithm-b",
-    max_iter: int = 5000,
+    gap: float | None = None,
+    method: str | None = None,
+    max_iter: int | None = None,
     lp: bool = True,
     progress: Callable[[str], None] | None = None,
     backcasts: bool = True,
@@ -100,7 +104,8 @@ def run_scenario(
         of the dataset's, or the model :func:`corridor_choice` made of one (to read it once for
         many runs).
     gap, method, max_iter
-        The deterministic equilibrium's settings.
+        The deterministic equilibrium's settings (default: ``1e-10``, ``algorithm-b``,
+        ``5000``); the logit model solves no user equilibrium and refuses them.
     lp
         Also solve the capacity LP (least-cost flow with hard capacities, shadow prices).
     progress
@@ -116,9 +121,16 @@ def run_scenario(
     Raises
     ------
     InputError
-        An unknown ``choice``, bad parameters, a route family with no route for an OD pair it is
-        declared to serve.
+        An unknown ``choice``, bad parameters, ``gap``, ``method`` or ``max_iter`` with the
+        logit model, a route family with no route for an OD pair it is declared to serve.
     """
+    given = [k for k, v in (("gap", gap), ("method", method), ("max_iter", max_iter))
+             if v is not None]
+    if given and choice == "logit":
+        # they were ignored: a logit run asked for gap 1e-4 ran as it always does
+        raise InputError(f"{', '.join(given)} set the deterministic user equilibrium, which the "
+                         "logit choice model does not solve (its flows are the logit loading "
+                         "at their own costs); pass choice='deterministic', or leave them out.")
     said: list[str] = []
     with recording_warnings(said):
         run = _run_scenario(data, scenario, gap=gap, method=method, max_iter=max_iter, lp=lp,
@@ -127,13 +139,17 @@ def run_scenario(
     return dataclasses.replace(run, warnings=list(dict.fromkeys([*scenario.warned, *said])))
 
 
-def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float, method: str,
-                  max_iter: int, lp: bool, progress: Callable[[str], None] | None,
+def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float | None,
+                  method: str | None, max_iter: int | None, lp: bool, progress: Callable[[str], None] | None,
                   backcasts: bool, choice: str,
                   choice_parameters: pd.DataFrame | CorridorChoice | None,
                   flows_only: bool) -> ScenarioRun:
     if choice not in CHOICES:
         raise InputError(f"unknown choice model {choice!r}; use {' or '.join(CHOICES)}.")
+    if choice == "deterministic":
+        gap = DEFAULT_GAP if gap is None else gap
+        method = method or DEFAULT_METHOD
+        max_iter = DEFAULT_MAX_ITER if max_iter is None else max_iter
     t0 = time.perf_counter()
     say = progress or (lambda msg: None)
     inputs, net, zc, dem_rows, no_path, demand, classes = _engine_inputs(data, scenario)
