@@ -140,8 +140,8 @@ def run_scenario(
 
 
 def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float | None,
-                  method: str | None, max_iter: int | None, lp: bool, progress: Callable[[str], None] | None,
-                  backcasts: bool, choice: str,
+                  method: str | None, max_iter: int | None, lp: bool,
+                  progress: Callable[[str], None] | None, backcasts: bool, choice: str,
                   choice_parameters: pd.DataFrame | CorridorChoice | None,
                   flows_only: bool) -> ScenarioRun:
     if choice not in CHOICES:
