@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -100,6 +101,15 @@ def test_compare_defaults_to_the_like_year_reference_and_says_so(tmp_path):
     links = d["links"].set_index("link_id")
     # against its like-year reference the new railway is the difference, demand growth is not
     assert links.at["R_IR_RASHT_ASTARA", "tonnes_tot_diff"] > 0
+    # the Caspian and the open sea carry tonnes but no transit to gain or lose (the Caspian's
+    # 'transit -0.27 Mt' was listed as the second largest change)
+    c = d["countries"].set_index("country")
+    assert c.loc[["XC", "XX", "EG"], "sea_legs_only"].all()
+    assert not c.loc[["AZ", "IR", "RU"], "sea_legs_only"].any()
+    transit = [x for x in c.columns if x.startswith("transit_")]
+    assert len(transit) == 9 and c.loc[["XC", "XX", "EG"], transit].isna().all().all()
+    assert c.loc[["AZ", "IR"], "transit_tonnes_diff"].notna().all()
+    assert (c.loc["XC", "tonnes_diff"] != 0) and not np.isnan(c.loc["XC", "tonnes_diff"])
     # the command line: one run is compared with the reference of its year, and says so
     from typer.testing import CliRunner
 
@@ -109,6 +119,11 @@ def test_compare_defaults_to_the_like_year_reference_and_says_so(tmp_path):
                            env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert "like-year reference" in r.output and "reference_2028" in r.output
+    from karvan.scenario.summary import comparison_tables
+
+    [shown] = [t for t in comparison_tables(d, "a", "b") if t.title.startswith("countries")]
+    money = [x for x in shown.data.columns if "M USD" in x]
+    assert "transit_revenue M USD diff" in money and not any("usd" in x for x in money)
     # a reference alone would be compared with itself (tables of zeros)
     r = CliRunner().invoke(app, ["compare", "baseline", "--store", str(store)])
     assert r.exit_code == 2 and "is itself the reference of 2024" in r.output

@@ -692,6 +692,27 @@ def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord | None = N
         ra.scenario, _year(ra), rb.scenario, _year(rb)))}
     out.update({name: diff_table(ra.table(name), rb.table(name), keys, vals, keep=keep)
                 for name, (keys, vals, keep) in COMPARED.items()})
+    out["countries"] = _sea_legs_without_transit(out["countries"], ra.table("countries"),
+                                                 rb.table("countries"))
+    return out
+
+
+def _sea_legs_without_transit(diff: pd.DataFrame, *countries: pd.DataFrame) -> pd.DataFrame:
+    """The countries' differences with ``sea_legs_only``: the open sea, the Caspian and the
+    countries crossed on sea legs only (Egypt's canal) have tonnes on their links but no
+    transit to gain or lose, so their transit columns are blank (``karvan compare`` listed
+    the Caspian's 'transit -0.27 Mt' as the second largest change), as the summary and the
+    report leave them out of transit."""
+    sea = set(acc.SEA_COUNTRIES)
+    for c in countries:
+        if "sea_legs_only" in c:
+            flag = c["sea_legs_only"].astype("boolean").fillna(False).astype(bool)
+            sea |= set(c.loc[flag, "country"].astype(str))
+    out = diff.copy()
+    rows = out["country"].astype(str).isin(sea).to_numpy()
+    out.insert(1, "sea_legs_only", rows)
+    cols = [c for c in out.columns if c.startswith("transit_")]
+    out.loc[rows, cols] = np.nan
     return out
 
 

@@ -291,8 +291,9 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
             scale, unit, fmt = ((1.0, "", PCT) if c == "utilization" else
                                 (1e-6, " M USD", "{:,.1f}") if "usd" in c else
                                 (1e-6, " Mt", MT))
+            name_c = c.removesuffix("_usd") if unit == " M USD" else c  # the unit once
             for side, label in (("a", ha), ("b", hb), ("diff", "diff")):
-                col = f"{c}{unit} {label}"
+                col = f"{name_c}{unit} {label}"
                 t[col] = rows[f"{c}_{side}"].to_numpy() * scale
                 formats[col] = fmt
         out.append(SummaryTable(f"{name}: {b} - {a} (largest changes)", t, formats))
