@@ -135,6 +135,10 @@ def assign(
     >>> [round(float(f), 6) for f in r.flow]  # 1 + f_a = 2 (1 + f_b), f_a + f_b = 3
     [2.333333, 0.666667]
     """
+    from karvan.network.model import check_arguments
+
+    check_arguments(network, demand, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
+                    toll_factor=toll_factor, distance_factor=distance_factor)
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}.")
     if not (gap >= 0):

@@ -32,7 +32,18 @@ class Demand:
     def __post_init__(self) -> None:
         n = len(self.zone_ids)
         problems = []
+        if not isinstance(self.matrices, Mapping):
+            raise TypeError(f"matrices must be a mapping of name -> square array, got "
+                            f"{type(self.matrices).__name__}.")
+        # lists of lists and integer arrays are taken as the float arrays the solvers use
+        arrays = {}
         for name, m in self.matrices.items():
+            try:
+                arrays[name] = np.asarray(m, dtype=float)
+            except (TypeError, ValueError):
+                problems.append(f"matrix {name!r} is not a square array of numbers.")
+        object.__setattr__(self, "matrices", arrays)
+        for name, m in arrays.items():
             if m.shape != (n, n):
                 problems.append(f"matrix {name!r} has shape {m.shape}, expected ({n}, {n}).")
             elif not np.all(np.isfinite(m)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,7 +94,8 @@ def run_scenario(
     Parameters
     ----------
     data, scenario
-        The dataset and the scenario.
+        The dataset and the scenario (or its name, a reference's name such as
+        ``reference_2028``, or its ``.toml`` file).
     choice
         ``logit`` (default): nested logit over route families with hard capacities as side
         constraints of the stochastic equilibrium (:mod:`karvan.scenario.choice_run`);
@@ -123,7 +125,21 @@ def run_scenario(
     InputError
         An unknown ``choice``, bad parameters, ``gap``, ``method`` or ``max_iter`` with the
         logit model, a route family with no route for an OD pair it is declared to serve.
+    TypeError
+        ``data`` that is not a :class:`CorridorData`, ``scenario`` neither a scenario nor its
+        name or file.
     """
+    if not isinstance(data, CorridorData):
+        raise TypeError(f"data must be a CorridorData (karvan.freight.corridor.load_corridor"
+                        f"()), got {type(data).__name__}; run_scenario(data, scenario).")
+    if isinstance(scenario, (str, os.PathLike)):
+        # a scenario's name or file, as karvan run takes it
+        from karvan.scenario.reference import load_scenario_or_reference
+
+        scenario = load_scenario_or_reference(str(scenario), base_year=data.base_year, data=data)
+    elif not isinstance(scenario, Scenario):
+        raise TypeError(f"scenario must be a Scenario (karvan.scenario.load_scenario(...)), its "
+                        f"name or its file, got {type(scenario).__name__}.")
     given = [k for k, v in (("gap", gap), ("method", method), ("max_iter", max_iter))
              if v is not None]
     if given and choice == "logit":
@@ -682,7 +698,14 @@ def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord | None = N
     InputError
         A run that cannot be found, or lacks one of the tables; with ``b`` omitted, no store or
         no reference in it.
+    TypeError
+        A :class:`ScenarioRun` (save or write it first).
     """
+    for x in (a, b):
+        if isinstance(x, ScenarioRun):
+            raise TypeError("compare_runs compares stored runs: save a ScenarioRun first "
+                            "(save_run(run, store, data) gives its run id; write_run(run, "
+                            "folder, data) a folder) and pass the run id or folder.")
     if b is None:
         rb = resolve_run(a, store)
         ra = resolve_run(_reference_of(rb, store), store)

@@ -1,0 +1,71 @@
+"""Arguments of the wrong kind given to the Python API are named, with what to give instead:
+they failed deep inside with AttributeError ('names', 'path', 'base_year') or a comparison of
+str and float."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import karvan
+from karvan import Demand, Network
+from karvan.choice import stochastic_equilibrium
+from karvan.errors import InputError
+
+
+def toy() -> tuple[Network, Demand]:
+    nodes = pd.DataFrame({"zone_id": [1, 2]}, index=pd.Index([1, 2], name="node_id"))
+    links = pd.DataFrame({"from_node_id": [1, 1], "to_node_id": [2, 2],
+                          "free_flow_time": [1.0, 2.0], "capacity": [1.0, 1.0],
+                          "alpha": [1.0, 1.0], "beta": [1.0, 1.0]},
+                         index=pd.Index(["a", "b"], name="link_id"))
+    return Network(nodes, links), Demand((1, 2), {"demand": np.array([[0.0, 3.0], [0.0, 0.0]])})
+
+
+@pytest.mark.parametrize(("args", "kw", "message"), [
+    ("array", {}, "demand must be a karvan Demand .* got ndarray"),
+    ("path", {}, "network must be a karvan Network .* got str"),
+    ("ok", {"gap": "1e-4"}, "gap must be a number, got str '1e-4'"),
+    ("ok", {"max_iter": "10"}, "max_iter must be a number, got str"),
+    ("ok", {"toll_factor": True}, "toll_factor must be a number, got bool"),
+])
+def test_assign_names_arguments_of_the_wrong_kind(args, kw, message):
+    net, dem = toy()
+    given = {"array": (net, dem.matrices["demand"]), "path": ("x_net.tntp", dem),
+             "ok": (net, dem)}[args]
+    with pytest.raises(TypeError, match=message):
+        karvan.assign(*given, **kw)
+    if args != "ok":
+        with pytest.raises(TypeError, match=message):
+            stochastic_equilibrium(*given, theta=1.0)
+
+
+def test_demand_takes_lists_and_integers_as_numbers():
+    net, _ = toy()
+    d = Demand((1, 2), {"demand": [[0, 3], [0, 0]]})
+    assert d.matrices["demand"].dtype == np.float64
+    r = karvan.assign(net, d, gap=1e-10)
+    assert r.flow.sum() == pytest.approx(3.0)
+    with pytest.raises(InputError, match="'demand' is not a square array of numbers"):
+        Demand((1, 2), {"demand": [["a", 3], [0, 0]]})
+    with pytest.raises(TypeError, match="matrices must be a mapping"):
+        Demand((1, 2), [[0, 3], [0, 0]])
+
+
+def test_a_scenario_run_takes_names_and_refuses_other_kinds(tmp_path):
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.run import compare_runs, run_scenario, save_run
+
+    data = load_corridor()
+    with pytest.raises(TypeError, match="data must be a CorridorData .* got str"):
+        run_scenario("corridor", "rasht_astara")
+    with pytest.raises(TypeError, match="scenario must be a Scenario .* got int"):
+        run_scenario(data, 3)
+    # a name, as karvan run takes it (a reference's too)
+    run = run_scenario(data, "reference_2028", lp=False)
+    assert (run.scenario.name, run.scenario.year) == ("reference_2028", 2028)
+    with pytest.raises(TypeError, match="save a ScenarioRun first"):
+        compare_runs(run, run)
+    rid = save_run(run, tmp_path, data)
+    assert compare_runs(rid, rid, store=tmp_path)["links"]["tonnes_tot_diff"].abs().max() == 0
