@@ -279,4 +279,3 @@ def check_arguments(network: Any, demand: Any, **numbers: Any) -> None:
             wrong.append(f"{name} must be a number, got {type(v).__name__} {v!r}")
     if wrong:
         raise TypeError("; ".join(wrong) + ".")
-
