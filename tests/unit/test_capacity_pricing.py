@@ -140,6 +140,28 @@ def test_priced_lp_reaches_the_optimum_of_the_whole_lp(seed):
     assert (r.shadow_price > 0).sum() >= 5
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_the_lp_gives_the_same_answer_at_any_scale_of_tonnes(seed):
+    """A demand 300 times the corridor's (10^10 t) was called infeasible by HiGHS, whose
+    tolerances are absolute: demand and capacities scaled by 10^10 give the unserved demand
+    and the cost scaled by 10^10 and the same shadow prices."""
+    rng = np.random.default_rng(seed)
+    net, zones = _grid(rng)
+    q = rng.uniform(0, 6, (len(zones), len(zones))).round(1)
+    np.fill_diagonal(q, 0.0)
+    k = 1e10
+    big = replace(net, links=net.links.assign(capacity=net.links["capacity"] * k))
+    r = solve_capacity_lp(net, Demand(tuple(zones), {"demand": q}), [TrafficClass()],
+                          unserved_penalty=40.0)
+    rk = solve_capacity_lp(big, Demand(tuple(zones), {"demand": q * k}), [TrafficClass()],
+                           unserved_penalty=40.0)
+    assert rk.total_cost == pytest.approx(r.total_cost * k, rel=1e-7)
+    np.testing.assert_allclose(rk.shadow_price, r.shadow_price, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(rk.unserved["unserved"].sum(), r.unserved["unserved"].sum() * k,
+                               rtol=1e-6)
+    assert (r.shadow_price > 0).any()
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_pricing_distances_equal_scipy_dijkstra(seed):
     """The pricing loop's least costs (from the nearest source, to each of several targets) over

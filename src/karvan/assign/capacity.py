@@ -304,6 +304,8 @@ def _dearest_cheapest(g: CompiledGraph, stars: _Stars, blocks, prob, unit_cost, 
 
 #: the first solve holds the arcs of routes within this factor of a destination's shortest one
 SLACK = 1.1
+#: the largest supply of a node in the LP as solved (flows are scaled to it, then back)
+SCALE_TO = 1e4
 
 
 def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a_eq, b_eq,
@@ -330,6 +332,14 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
     n_var = len(cost)
     a_eq = a_eq.tocsc()
     a_ub = a_ub.tocsc() if a_ub is not None else None
+    # flows in units of SCALE_TO of the largest supply: HiGHS's tolerances are absolute, and a
+    # demand 300 times the corridor's (10^10 t) was called infeasible; the prices (duals) are
+    # the same at any scale, the objective is scaled back
+    scale = max(1.0, float(np.abs(b_eq).max(initial=0.0)) / SCALE_TO)
+    b_eq = b_eq / scale
+    b_ub = b_ub / scale if b_ub is not None else None
+    upper = upper / scale
+    start = start / scale if start is not None else None
     active = np.ones(n_var, dtype=bool)
     usable = []
     for bi, (k, i, dests, _q) in enumerate(blocks):
@@ -378,7 +388,8 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
             break
         active |= let_in
     x = np.zeros(n_var)
-    x[cols] = res.x
+    x[cols] = res.x * scale
+    res.fun = res.fun * scale
     return x, res
 
 
