@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -422,6 +424,24 @@ def test_a_users_file_may_not_take_a_reference_or_built_in_name_anywhere(tmp_pat
     # karvan's own files take their names
     assert load_scenario("rasht_astara").chain == ("rasht_astara", "baseline")
     assert load_scenario(builtin_scenario_folder() / "baseline.toml").name == "baseline"
+
+
+def test_a_year_before_the_base_year_is_said_to_run_on_the_base_years_network(tmp_path):
+    """Year = 2016 ran on the 2024 network without a word, where karvan run reference_2016 is
+    refused (no back-cast of 2016)."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+    from karvan.scenario.reference import backcast_scenario, backcast_years
+
+    data = load_corridor()
+    p = write(tmp_path, "y2016", 'name = "y2016"\nyear = 2016\nextends = "baseline"\n')
+    with pytest.warns(CorridorWarning, match="year 2016 is before the base year 2024: this run "
+                                             "has the 2024 network"):
+        apply_scenario(data, load_scenario(p))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        for y in backcast_years():  # the back-casts have their year's network
+            apply_scenario(data, backcast_scenario(y))
 
 
 def test_problems_come_before_the_warnings_of_allowed_values(tmp_path):

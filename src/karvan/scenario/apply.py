@@ -389,6 +389,21 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                     mod.note))
     applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "value",
                                          "source", "note"])
+    if warn and scenario.year < data.base_year and not any(
+            str(c).startswith("backcast_") for c in scenario.chain):
+        # a year before the base year runs on the base year's network, in silence
+        import warnings
+
+        from karvan.freight.corridor import CorridorWarning
+        from karvan.scenario.reference import backcast_years
+
+        warnings.warn(f"{top}: year {scenario.year} is before the base year {data.base_year}: "
+                      f"this run has the {data.base_year} network with the scenario's "
+                      f"modifications and the demand grown back by growth.csv; only karvan's "
+                      f"back-casts ({', '.join(f'backcast_{y}' for y in backcast_years())}) have "
+                      "the network of their year. Give a year from the base year on, unless the "
+                      "base year's network is what you mean.",
+                      CorridorWarning, stacklevel=3)
     inherited = [x for x in later if scenario.path is None or Path(x[0]) != Path(scenario.path)]
     if warn and inherited:
         # a scenario whose year comes before openings it inherits runs without them, in
