@@ -444,6 +444,39 @@ def test_a_year_before_the_base_year_is_said_to_run_on_the_base_years_network(tm
             apply_scenario(data, backcast_scenario(y))
 
 
+def test_a_file_that_changes_one_thing_twice_is_warned_about(tmp_path):
+    """Two capacities for one terminal, or an open then a close of one link, in one file: the
+    later won in silence. A file may still change what its parent set."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    p = write(tmp_path, "twice", 'name = "twice"\nyear = 2028\nextends = "rasht_astara"\n'
+              '[[modification]]\naction = "set"\nlinks = ["T_IR_ASTARA_TERMINAL"]\n'
+              'field = "capacity_tpy"\nvalue = 5e6\n'
+              '[[modification]]\naction = "set"\nlinks = ["T_IR_ASTARA_TERMINAL", '
+              '"R_AZ_ALAT_OSMANLI"]\nfield = "capacity_tpy"\nvalue = 3e6\n'
+              '[[modification]]\naction = "close"\nborders = ["AZ-IR_ASTARA"]\n'
+              '[[modification]]\naction = "open"\nborders = ["AZ-IR_ASTARA"]\n')
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        links = apply_scenario(data, load_scenario(p)).links
+    msgs = [str(x.message) for x in w if issubclass(x.category, CorridorWarning)]
+    cap = [m for m in msgs if "modification[1] (set) changes the capacity_tpy" in m]
+    assert len(cap) == 1 and "T_IR_ASTARA_TERMINAL that line 4, modification[0]" in cap[0]
+    assert "R_AZ_ALAT_OSMANLI" not in cap[0]
+    assert links.at["T_IR_ASTARA_TERMINAL", "capacity_tpy"] == 3e6  # the later counts
+    status = [m for m in msgs if "modification[3] (open) changes the status" in m]
+    assert len(status) == 1 and "modification[2] of the same file" in status[0], msgs
+    # changing what the parent set is what extending is for: nothing to say
+    q = write(tmp_path, "mine", 'name = "mine"\nyear = 2028\nextends = "baku_astara_15mt"\n'
+              '[[modification]]\naction = "set"\nlinks = ["R_AZ_ALAT_OSMANLI"]\n'
+              'field = "capacity_tpy"\nvalue = 12e6\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        apply_scenario(data, load_scenario(q))
+
+
 def test_problems_come_before_the_warnings_of_allowed_values(tmp_path):
     """With warnings as errors (as here), the capacity-unit warning of one modification was
     raised in place of the error listing the file's problems (an unknown link)."""

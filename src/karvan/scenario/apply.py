@@ -292,6 +292,7 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     log = []
     bans: list = []
     later: list[tuple[str, str, int]] = []  # inherited modifications that open after the year
+    written: dict = {}  # (file, link, field) -> the place of the last set, open or close
     for i, mod in enumerate(scenario.modifications):
         active = mod.in_force(scenario.year)
         file, place = _where(scenario, i)
@@ -333,6 +334,8 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                         mod.factor, mod.source, mod.note))
             continue
         sel = _targets(links, mod)
+        if warn and active and mod.action in ("set", "open", "close"):
+            _warn_repeated(written, sel, mod, file, place, top)
         if not len(sel) and not wrong and mod.countries:
             # countries and modes that share no link changed nothing, in silence
             hint = (" (a border crossing's links carry one of its two countries in link.csv's "
@@ -433,6 +436,33 @@ def _unusual_text(hits: list, field: str, label: str) -> str:
     vals = format_ids(sorted({str(v.value) for v in hits}))
     return (f"{label}: {field} {vals} on {ids}: {hits[0].problem} (allowed, but unusual: "
             f"check the unit of {field}).")
+
+
+def _warn_repeated(written: dict, sel, mod, file: str, place: str, top: str) -> None:
+    """Warn where a modification in force sets what an earlier one of the same file set on the
+    same links it names (two capacities of one terminal, an open then a close of one link):
+    only the later counts, which nothing said. A file that extends another may change what
+    its parent set; a selection by country may be narrowed by a later one."""
+    import warnings
+
+    from karvan.freight.corridor import CorridorWarning
+
+    named = set(mod.links or [])
+    if mod.borders:
+        named |= set(sel)  # a border names its links
+    field_ = mod.field if mod.action == "set" else "status"
+    before = {}
+    for x in sorted(named & set(sel)):
+        key = (file, x, field_)
+        if key in written:
+            before.setdefault(written[key], []).append(x)
+        written[key] = place
+    for earlier, ids in before.items():
+        where = "" if file == top else f"{file}: "
+        warnings.warn(f"{top}: {where}{place} ({mod.action}) changes the {field_} of "
+                      f"{format_ids(ids)} that {earlier} of the same file changed: only the "
+                      "later counts; remove one of them, or give them different years.",
+                      CorridorWarning, stacklevel=4)
 
 
 def _warn_no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
