@@ -211,10 +211,15 @@ def shorten(value: object, limit: int = SHOWN_CHARS) -> str:
 def format_ids(ids: Iterable[object], limit: int = 5) -> str:
     """Name up to ``limit`` ids, then a count of the rest: ``"17, 42, 90 and 3 more"``.
 
-    Each id is shortened to :data:`SHOWN_CHARS` characters.
+    Each id is shortened to :data:`SHOWN_CHARS` characters; a blank one is shown quoted.
+
+    >>> format_ids(["", "a"])
+    "'', a"
     """
     ids = list(ids)
-    shown = ", ".join(shorten(i) for i in ids[:limit])
+    # a blank id is shown as one ('', not nothing between two commas)
+    shown = ", ".join(repr(i) if isinstance(i, str) and not i.strip() else shorten(i)
+                      for i in ids[:limit])
     if len(ids) > limit:
         shown += f" and {len(ids) - limit} more"
     return shown

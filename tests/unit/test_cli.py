@@ -68,6 +68,15 @@ def test_validate_tntp_net_file(sioux_falls):
         assert row in out
 
 
+def test_validate_points_a_scenario_file_to_where_it_is_checked(tmp_path):
+    p = tmp_path / "mine.toml"
+    p.write_text('name = "mine"\nyear = 2028\n')
+    code, out = run("validate", p)
+    assert code == 2
+    assert "a scenario file; karvan validate checks datasets and networks" in out
+    assert f"karvan run {p}" in out
+
+
 def test_validate_broken_folder_reports_every_problem(small):
     edit(small / "link.csv", "1006,5,6,TRUE,4,80,1,200", "1006,5,6,TRUE,4,80,1,lots")
     edit(small / "link.csv", "1014,8,7,", "1014,8,9,")

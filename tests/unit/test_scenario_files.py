@@ -477,6 +477,35 @@ def test_a_file_that_changes_one_thing_twice_is_warned_about(tmp_path):
         apply_scenario(data, load_scenario(q))
 
 
+@pytest.mark.parametrize(("body", "message"), [
+    # one bracket: one table where a list is read ("Input should be a valid list")
+    ('[modification]\naction = "close"\nlinks = ["R_IR_RASHT_ASTARA"]\n',
+     r"write each modification as a \[\[modification\]\] table \(two brackets\)"),
+    # a blank id was shown as nothing between two commas; another case of an id, and a border
+    # id among the links, are pointed to
+    ('[[modification]]\naction = "close"\nlinks = ["", "r_ir_rasht_astara", "AZ-IR_ASTARA"]\n',
+     r"unknown link ids '', r_ir_rasht_astara, AZ-IR_ASTARA \(did you mean R_IR_RASHT_ASTARA "
+     r"for r_ir_rasht_astara\?\); give link_id values of link.csv \(AZ-IR_ASTARA: a border id, "
+     r"to be given in borders"),
+])
+def test_mistakes_in_a_scenario_file_are_explained(tmp_path, body, message):
+    from karvan.freight.corridor import load_corridor
+
+    p = write(tmp_path, "m", f'name = "m"\nyear = 2028\n{body}')
+    with pytest.raises(InputError, match=message):
+        load_scenario(p, data=load_corridor())
+
+
+def test_a_name_given_without_its_toml_is_pointed_to_the_file(tmp_path, monkeypatch):
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.reference import load_scenario_or_reference
+
+    write(tmp_path, "c01", 'name = "c01"\nyear = 2028\n')
+    with pytest.raises(InputError, match=r"the file c01.toml is there: give the name with "
+                                         r"\.toml"):
+        load_scenario_or_reference(str(tmp_path / "c01"), data=load_corridor())
+
+
 def test_problems_come_before_the_warnings_of_allowed_values(tmp_path):
     """With warnings as errors (as here), the capacity-unit warning of one modification was
     raised in place of the error listing the file's problems (an unknown link)."""

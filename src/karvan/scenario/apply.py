@@ -92,8 +92,11 @@ def _reference_problems(known: _Known, mod) -> list[str]:
         return list(dict.fromkeys(v for v in values if v not in have))
 
     if bad := missing(mod.links, known.links):
+        # a border id among the links is a border: say where it goes
+        borders = [b for b in bad if b in known.borders]
         out.append(f"unknown link ids {_unknown(bad, known.links)}; give link_id values of "
-                   "link.csv.")
+                   "link.csv" + (f" ({format_ids(borders)}: a border id, to be given in "
+                                 "borders = [...])" if borders else "") + ".")
     if bad := missing(mod.borders, known.borders):
         out.append(f"unknown border ids {_unknown(bad, known.borders)}; give border_id values "
                    f"of link.csv ({format_ids(sorted(known.borders), 8)}).")

@@ -234,8 +234,15 @@ def nearest_name(name: object, known, *, cutoff: float = 0.6) -> str | None:
 
     >>> nearest_name("baselin", ["baseline", "rasht_astara"])
     'baseline'
+    >>> nearest_name("r_ir_rasht_astara", ["R_IR_RASHT_ASTARA", "R_IR_RASHT_QAZVIN"])
+    'R_IR_RASHT_ASTARA'
     """
-    near = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=cutoff)
+    names = [str(k) for k in known]
+    # another case of a known name is that name (r_ir_rasht_astara for R_IR_RASHT_ASTARA)
+    same = [k for k in names if k.casefold() == str(name).casefold()]
+    if same:
+        return same[0]
+    near = difflib.get_close_matches(str(name), names, n=1, cutoff=cutoff)
     return near[0] if near else None
 
 
@@ -520,6 +527,10 @@ def _schema_problem(err: dict, lines: dict[tuple, int], raw: dict) -> str:
         msg = (f"unknown key{did_you_mean(key, known)}; {what} "
                f"{', '.join(known)}"
                + (" and [[modification]] tables" if model is ScenarioFile else "") + ".")
+    elif kind == "list_type" and loc == ("modification",):
+        # [modification] (one bracket) is one table where a list of them is read
+        msg = ("write each modification as a [[modification]] table (two brackets), not "
+               "[modification].")
     elif kind == "missing":
         msg = f"missing; add {key} = {_EXAMPLE.get(str(key), '...')}."
     elif kind == "literal_error" and key == "action" and isinstance(got, str):
