@@ -506,6 +506,24 @@ def test_a_name_given_without_its_toml_is_pointed_to_the_file(tmp_path, monkeypa
         load_scenario_or_reference(str(tmp_path / "c01"), data=load_corridor())
 
 
+def test_a_factor_on_the_tables_tariff_is_checked_as_a_links_own_tariff(tmp_path):
+    """x1000 on Iran's rail, whose links take tariff.csv's rate, gave USD 12,580/t in silence,
+    where the same tariff written on a link is refused."""
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    body = ('name = "t"\nyear = 2028\nextends = "rasht_astara"\n[[modification]]\n'
+            'action = "scale"\ncountries = ["IR"]\nmodes = ["rail"]\n'
+            'field = "tariff_usd_per_tkm"\nfactor = {}\n')
+    with pytest.raises(InputError, match=r"x 1000\), on the tariff of tariff.csv: "
+                                         r"tariff_usd_per_tkm is above the maximum 10"):
+        apply_scenario(data, load_scenario(write(tmp_path, "t", body.format(1000))))
+    links = apply_scenario(data, load_scenario(write(tmp_path, "t", body.format(2)))).links
+    assert (links.loc[(links["country"] == "IR") & (links["mode"] == "rail")
+                      & links["tariff_usd_per_tkm"].isna(), "tariff_usd_per_tkm_factor"] == 2).all()
+
+
 def test_problems_come_before_the_warnings_of_allowed_values(tmp_path):
     """With warnings as errors (as here), the capacity-unit warning of one modification was
     raised in place of the error listing the file's problems (an unknown link)."""

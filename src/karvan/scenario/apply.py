@@ -23,7 +23,7 @@ from karvan.freight.corridor import (  # noqa: F401 (most_specific_rule: re-expo
     most_specific_rule,
     most_specific_rules,
 )
-from karvan.freight.costs import TARIFF_FACTOR
+from karvan.freight.costs import TARIFF_FACTOR, link_costs
 from karvan.scenario.spec import Modification, Place, Scenario, nearest_name
 
 
@@ -363,6 +363,7 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                     links.loc[sel, "capacity_value"] = np.nan
                     links.loc[sel, "capacity_unit"] = None
             elif mod.action == "scale":
+                blank = []
                 if mod.field in TARIFF_FACTOR:
                     # a link without a tariff of its own takes the tables': its factor on them
                     blank = [x for x in sel if pd.isna(links.at[x, mod.field])]
@@ -381,6 +382,14 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                 how = f"= {mod.value:g}" if mod.action == "set" else f"x {mod.factor:g}"
                 label = f"{place} ({mod.action} {mod.field} {how})"
                 unusual = recheck(file, link_schema, links, sel, mod.field, label, "link_id")
+                if mod.action == "scale" and mod.field in TARIFF_FACTOR and blank:
+                    # the tables' tariff times the factor is checked as a link's own would be
+                    # (x1000 on Iran's rail gave USD 12,580/t where a link's own USD 20/t-km
+                    # is refused)
+                    taken = links.loc[blank].copy()
+                    taken[mod.field] = link_costs(data, taken)[mod.field]
+                    unusual += recheck(file, link_schema, taken, taken.index, mod.field,
+                                       f"{label}, on the tariff of tariff.csv", "link_id")
                 if unusual:
                     text = _unusual_text(unusual, mod.field, label)
                     notes.append((file, text))
