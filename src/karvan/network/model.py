@@ -80,8 +80,18 @@ class Network:
         return Network(self.nodes, links, dict(self.config), self.name)
 
 
+#: the columns whose blanks among values are warned about (a blank vdf or direction is a
+#: reader's way of leaving a link to the default)
+WARNED_BLANKS = ("alpha", "beta", "length", "toll")
+
+
+class NetworkWarning(UserWarning):
+    """A network's links that the engine completes with a default (a blank alpha, length)."""
+
+
 def complete_links(links: pd.DataFrame) -> pd.DataFrame:
-    """Fill the engine's link columns with their defaults where absent or blank."""
+    """Fill the engine's link columns with their defaults where absent or blank; blanks in a
+    column that is there are warned about (:class:`NetworkWarning`)."""
     links = links.copy()
     # Spiess's conical function passes through the free-flow time only with
     # beta = (2 alpha - 1) / (2 alpha - 2): a conical link without a beta gets that one, not the
@@ -107,6 +117,17 @@ def complete_links(links: pd.DataFrame) -> pd.DataFrame:
         elif col == "free_flow_time":
             continue  # a blank time is an input problem (check_network), not a zero
         elif links[col].isna().any() and not (isinstance(default, float) and np.isnan(default)):
+            # blanks among values are values left out: said, then the default (a column
+            # blank throughout is one left out, as readers give an optional column)
+            isna = links[col].isna().to_numpy()
+            blank = links.index[isna]
+            import warnings
+
+            if col in WARNED_BLANKS and not isna.all():
+                warnings.warn(f"{len(blank)} links have a blank {col}: {default} stands in "
+                              f"(link_id {format_ids(blank)}); give them a value, or leave the "
+                              f"column out to take {default} everywhere.", NetworkWarning,
+                              stacklevel=3)
             links[col] = links[col].fillna(default)
     links["vdf"] = links["vdf"].astype(str).str.strip().str.lower().replace({"none": "constant"})
     return links
