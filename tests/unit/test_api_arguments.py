@@ -88,3 +88,34 @@ def test_blanks_among_a_networks_values_are_said_before_the_defaults_stand_in():
     with warnings.catch_warnings():
         warnings.simplefilter("error", NetworkWarning)
         karvan.assign(Network(net.nodes, net.links.drop(columns=["alpha"])), dem, gap=1e-10)
+
+
+def test_api_messages_name_what_to_call(tmp_path, tntp_dir):
+    import shutil
+
+    from karvan.freight.corridor import builtin_corridor_folder, load_corridor
+    from karvan.io import read_tntp
+    from karvan.scenario import load_scenario
+    from karvan.scenario.run import run_scenario
+
+    # a reference is built, not a file: it said "no built-in scenario (did you mean
+    # reference_2030?)"
+    with pytest.raises(InputError, match=r"'reference_2028' is a reference, which karvan builds: "
+                                         r"karvan.scenario.reference.load_scenario_or_reference"):
+        load_scenario("reference_2028")
+    # a folder of TNTP files names its network
+    with pytest.raises(InputError, match=r"its network is .*SiouxFalls_net.tntp"):
+        read_tntp(tntp_dir / "SiouxFalls")
+    # a parameter file is read; its missing columns are named once, with those it needs
+    data = load_corridor()
+    shutil.copy(builtin_corridor_folder() / "choice_parameter.csv", tmp_path / "p.csv")
+    run = run_scenario(data, "baseline", lp=False, backcasts=False,
+                       choice_parameters=tmp_path / "p.csv")
+    assert run.summary["choice"] == "logit"
+    table = pd.read_csv(tmp_path / "p.csv", dtype=str, keep_default_na=False)
+    with pytest.raises(InputError) as e:
+        run_scenario(data, "baseline", lp=False, backcasts=False,
+                     choice_parameters=table.drop(columns=["family"]))
+    assert str(e.value).count("choice_parameter.csv") == 1 and "needs parameter" in str(e.value)
+    with pytest.raises(TypeError, match="choice parameters must be a table"):
+        run_scenario(data, "baseline", lp=False, backcasts=False, choice_parameters=3)

@@ -197,7 +197,8 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
     problems: list[str] = []
     missing = [c for c in _COLUMNS if c not in table]
     if missing:
-        raise InputError(f"{file} lacks column(s) {', '.join(missing)}.", file)
+        raise InputError(f"lacks column(s) {', '.join(missing)}; the table needs "
+                         f"{', '.join(_COLUMNS)}.", file)
     par = table.copy()
     for c in ("parameter", "family", "nest", "link_ids", "commodity"):
         par[c] = par[c].fillna("*").astype(str).str.strip().replace("", "*")

@@ -84,7 +84,10 @@ def _read_lines(path: Path) -> list[str]:
     except FileNotFoundError:
         raise InputError(f"file not found: {path}") from None
     except IsADirectoryError:
-        raise InputError(f"{path} is a folder, not a TNTP file.") from None
+        net = find_tntp_net(path)
+        raise InputError(f"{path} is a folder, not a TNTP file"
+                         + (f"; its network is {net}" if net is not None else
+                            "; give its X_net.tntp file") + ".") from None
     except OSError as e:
         raise InputError(f"{path}: cannot be read ({e.strerror}).") from None
     try:

@@ -102,9 +102,9 @@ def run_scenario(
         ``deterministic``: the user equilibrium (``method``, to ``gap``) with BPR delays at
         capacity-limited elements, every OD pair on its cheapest routes.
     choice_parameters
-        A parameter table in the columns of ``choice_parameter.csv`` (a calibrated one) instead
-        of the dataset's, or the model :func:`corridor_choice` made of one (to read it once for
-        many runs).
+        A parameter table in the columns of ``choice_parameter.csv`` (a calibrated one, or its
+        CSV file) instead of the dataset's, or the model :func:`corridor_choice` made of one
+        (to read it once for many runs).
     gap, method, max_iter
         The deterministic equilibrium's settings (default: ``1e-10``, ``algorithm-b``,
         ``5000``); the logit model solves no user equilibrium and refuses them.
@@ -351,11 +351,25 @@ MAJOR_ODS = (("RU", "IN"), ("IN", "RU"), ("RU", "IR"), ("RU", "TR"), ("KZ", "TR"
              ("CN", "EU"), ("EU", "CN"))
 
 
-def corridor_choice(data: CorridorData, table: pd.DataFrame | None = None,
+def corridor_choice(data: CorridorData, table: pd.DataFrame | str | os.PathLike | None = None,
                     families: pd.DataFrame | None = None):
     """The choice model of a dataset: its ``choice_parameter.csv``, or ``table`` (a calibrated
-    parameter table of the same columns)."""
+    parameter table of the same columns, or its CSV file).
+
+    Raises
+    ------
+    InputError
+        A table that breaks the parameter schema.
+    TypeError
+        A ``table`` that is neither a table nor a file.
+    """
     fam = read_route_families(data.folder) if families is None else families
+    if isinstance(table, (str, os.PathLike)):
+        # a parameter file (karvan calibrate's), read as the dataset's is
+        table = pd.read_csv(table, dtype=str, keep_default_na=False)
+    elif table is not None and not isinstance(table, pd.DataFrame):
+        raise TypeError(f"choice parameters must be a table (a DataFrame or a CSV file in the "
+                        f"columns of choice_parameter.csv), got {type(table).__name__}.")
     if table is None:
         table = pd.read_csv(data.folder / "choice_parameter.csv", dtype=str,
                             keep_default_na=False)

@@ -306,6 +306,11 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
     if p.suffix.lower() != ".toml":
         cand = builtin / f"{p.name}.toml"
         if not cand.exists():
+            if re.fullmatch(r"(?:reference|backcast)_\d{4}", p.name):
+                # the references are built, not files: named by the function that builds them
+                raise InputError(f"{p.name!r} is a reference, which karvan builds: "
+                                 "karvan.scenario.reference.load_scenario_or_reference"
+                                 f"({p.name!r}), or run_scenario(data, {p.name!r}).")
             raise InputError(f"no built-in scenario {str(name_or_path)!r}"
                              f"{did_you_mean(p.name, builtin_scenarios())}; built-in scenarios "
                              f"are {', '.join(builtin_scenarios())}, or give a .toml file.")
