@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from karvan.errors import InputError
-from karvan.freight.corridor import builtin_corridor_folder, load_corridor
+from karvan.freight.corridor import CorridorWarning, builtin_corridor_folder, load_corridor
 from karvan.scenario.apply import apply_scenario, growth_factors, level_rows
 from karvan.scenario.spec import Scenario
 
@@ -80,7 +80,9 @@ def test_the_most_specific_level_wins(tmp_path):
 def test_a_back_cast_takes_the_level(tmp_path):
     data = load_corridor(_copy(tmp_path, [("EU", "CN", "containers", 2022, 2.5)]))
     hit = _rows(data, "EU", "CN", "containers")
-    inputs = apply_scenario(data, Scenario("back", "", "", 2022, (), ()))
+    # a scenario of 2022 outside the back-casts: the 2024 network, which is said
+    with pytest.warns(CorridorWarning, match="before the base year"):
+        inputs = apply_scenario(data, Scenario("back", "", "", 2022, (), ()))
     got = inputs.demand["tonnes_per_year"].to_numpy()
     base = data.demand["tonnes_per_year"].to_numpy()
     assert np.allclose(got[hit], 2.5 * base[hit])

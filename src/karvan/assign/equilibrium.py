@@ -135,7 +135,7 @@ def assign(
     >>> [round(float(f), 6) for f in r.flow]  # 1 + f_a = 2 (1 + f_b), f_a + f_b = 3
     [2.333333, 0.666667]
     """
-    from karvan.network.model import check_arguments
+    from karvan.network.arguments import check_arguments
 
     check_arguments(network, demand, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
                     toll_factor=toll_factor, distance_factor=distance_factor)

@@ -63,7 +63,7 @@ def setup(
         On a bad network, an unknown demand matrix or cost field, blank cost values, or negative
         fixed costs.
     """
-    from karvan.network.model import check_arguments
+    from karvan.network.arguments import check_arguments
 
     check_arguments(network, demand, toll_factor=toll_factor, distance_factor=distance_factor)
     if isinstance(network, CompiledGraph):

@@ -271,32 +271,3 @@ def check_network(network: Network, *, where: str | None = None) -> None:
         )
     if problems:
         raise InputError(problems, where or network.name)
-
-
-def check_arguments(network: Any, demand: Any, **numbers: Any) -> None:
-    """Check the kinds of an assignment's arguments: a :class:`Network` (or a compiled graph),
-    a :class:`~karvan.network.demand.Demand` and plain numbers (``gap="1e-4"`` failed deep
-    inside with a comparison of str and float, a demand array with "no attribute 'names'").
-
-    Raises
-    ------
-    TypeError
-        Naming each argument of another kind and what was given.
-    """
-    import numbers as _n
-
-    from karvan.network.demand import Demand
-    from karvan.network.graph import CompiledGraph
-
-    wrong = []
-    if not isinstance(network, (Network, CompiledGraph)):
-        wrong.append(f"network must be a karvan Network (read_gmns, read_tntp(...).network or "
-                     f"Network(nodes, links)), got {type(network).__name__}")
-    if not isinstance(demand, Demand):
-        wrong.append(f"demand must be a karvan Demand (Demand(zone_ids, {{name: matrix}}) or "
-                     f"Demand.from_long(table)), got {type(demand).__name__}")
-    for name, v in numbers.items():
-        if v is not None and (isinstance(v, bool) or not isinstance(v, _n.Real)):
-            wrong.append(f"{name} must be a number, got {type(v).__name__} {v!r}")
-    if wrong:
-        raise TypeError("; ".join(wrong) + ".")
