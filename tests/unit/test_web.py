@@ -284,6 +284,37 @@ def test_two_runs_started_at_once_both_complete(client, seeded):
     assert {r.json()["job_id"] for r in (a, b)} <= listed
 
 
+def test_a_job_stopped_with_the_dashboard_is_said_so_in_one_line(seeded, data, monkeypatch,
+                                                                   caplog):
+    """Ctrl-C during a run printed a traceback ("cannot schedule new futures after interpreter
+    shutdown") and the job was recorded as failed; it is recorded as stopped, nothing saved."""
+    import threading
+
+    import karvan.web.jobs as J
+
+    started, release = threading.Event(), threading.Event()
+
+    def interrupted(*a, **k):
+        started.set()
+        release.wait(10)
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(J, "run_scenario", interrupted)
+    reg = J.JobRegistry(RunStore(seeded[0]), lambda: data, workers=1)
+    job = reg.submit(load_scenario("rasht_astara"), "", lp=False)
+    assert started.wait(10)
+    running = reg.shutdown(wait=False)
+    assert [j["job_id"] for j in running] == [job["job_id"]]
+    release.set()
+    t0 = time.monotonic()
+    while reg.get(job["job_id"])["finished"] is None and time.monotonic() - t0 < 10:
+        time.sleep(0.05)
+    done = reg.get(job["job_id"])
+    assert done["status"] == "stopped" and "nothing of it was saved" in done["error"]
+    assert not [r for r in caplog.records if r.levelno >= 40]  # no traceback logged
+    assert any("stopped with the dashboard" in r.getMessage() for r in caplog.records)
+
+
 def test_web_stays_above_the_layers_below():
     for pkg in ("scenario", "store", "report", "freight", "io"):
         for f in (SRC / pkg).rglob("*.py"):

@@ -82,8 +82,13 @@ def create_app(store_root: str | os.PathLike, *, data: CorridorData | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        d.jobs.shutdown(wait=False)
-        d.experiments.shutdown(wait=False)
+        running = d.jobs.shutdown(wait=False) + d.experiments.shutdown(wait=False)
+        if running:
+            # they end with the process; a run or an experiment is saved whole or not at all
+            log.warning("the dashboard stops with %d job(s) running (%s): what they had not "
+                        "saved is lost; start them again when the dashboard is back.",
+                        len(running), ", ".join(str(j.get("scenario") or j.get("scenarios"))
+                                                for j in running))
 
     app = FastAPI(title="karvan dashboard", lifespan=lifespan, docs_url="/api/docs",
                   redoc_url=None)

@@ -115,6 +115,8 @@ class ExperimentJobs(Registry):
             self._update(job_id, status="failed", error=str(e), problems=e.problems,
                          finished=time.time())
         except Exception as e:  # noqa: BLE001  (a worker's boundary: the job must end, failed)
+            if self.stopped_with_the_dashboard(job_id, "experiment", e):
+                return
             log.exception("experiment job %s failed", job_id)
             self._update(job_id, status="failed", error=f"{type(e).__name__}: {e}",
                          finished=time.time())

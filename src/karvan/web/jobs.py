@@ -59,7 +59,7 @@ class Job:
     year: int
     toml: str
     lp: bool
-    status: str = "queued"  # queued | running | complete | failed
+    status: str = "queued"  # queued | running | complete | failed | stopped
     stage: str = "queued"
     messages: list[str] = field(default_factory=list)
     run_id: str | None = None
@@ -94,6 +94,8 @@ class Registry:
         self._jobs: dict = {}
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
                                         thread_name_prefix=thread_name_prefix)
+        #: set when the dashboard stops: a job that fails from then on was stopped with it
+        self.stopping = False
 
     def get(self, job_id: str) -> dict | None:
         """The job ``job_id`` as a dict, or ``None`` if this registry has none."""
@@ -106,9 +108,27 @@ class Registry:
         with self._lock:
             return [j.snapshot() for j in sorted(self._jobs.values(), key=lambda j: -j.created)]
 
-    def shutdown(self, *, wait: bool = True) -> None:
-        """Stop taking jobs; cancel the queued ones; wait for running ones if ``wait``."""
+    def shutdown(self, *, wait: bool = True) -> list[dict]:
+        """Stop taking jobs; cancel the queued ones; wait for running ones if ``wait``. The jobs
+        that were running, as dicts: without ``wait`` they end when the process does, and what
+        they had not saved is lost (a run is saved whole or not at all)."""
+        with self._lock:
+            self.stopping = True
+            running = [j.snapshot() for j in self._jobs.values() if j.status == "running"]
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        return running
+
+    def stopped_with_the_dashboard(self, job_id: str, name: str, e: Exception) -> bool:
+        """Whether a job's failure is the dashboard stopping under it (the interpreter refuses
+        new threads then: "cannot schedule new futures after interpreter shutdown"); if so it is
+        recorded as stopped, in one line, not as a failure with a traceback."""
+        if not self.stopping:
+            return False
+        log.warning("job %s (%s) stopped with the dashboard; nothing of it was saved (%s: %s)",
+                    job_id, name, type(e).__name__, e)
+        self._update(job_id, status="stopped", error="stopped with the dashboard; nothing of "
+                     "it was saved", finished=time.time())
+        return True
 
 
 class JobRegistry(Registry):
@@ -209,6 +229,8 @@ class JobRegistry(Registry):
                          finished=time.time(), message="failed")
         except Exception as e:  # noqa: BLE001  (a worker's boundary: the job must end, failed)
             self._warned(job_id, said)
+            if self.stopped_with_the_dashboard(job_id, scenario.name, e):
+                return
             log.exception("job %s (%s) failed", job_id, scenario.name)
             self._update(job_id, status="failed", error=f"{type(e).__name__}: {e}",
                          finished=time.time(), message="failed")
