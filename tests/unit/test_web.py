@@ -274,8 +274,14 @@ def test_two_runs_started_at_once_both_complete(client, seeded):
     assert a.status_code == b.status_code == 202
     jobs = [wait(client, r.json()["job_id"]) for r in (a, b)]
     assert [j["status"] for j in jobs] == ["complete", "complete"], jobs
+    # a name already in the store is said to take the name over
+    c = client.post("/api/jobs", json=form(name="same_time", borders={}))
+    assert c.status_code == 202
+    assert any("the store holds 2 run(s) named same_time" in w and "becomes the latest" in w
+               for w in c.json()["warnings"]), c.json()
+    jobs.append(wait(client, c.json()["job_id"]))
     ids = {j["run_id"] for j in jobs}
-    assert len(ids) == 2
+    assert len(ids) == 3
     store = RunStore(root)
     assert set(store.list()["run_id"]) == before | ids
     assert store.repair() == {"temporary_folders": 0, "unlisted_folders": 0,

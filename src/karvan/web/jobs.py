@@ -163,9 +163,16 @@ class JobRegistry(Registry):
         BusyError
             :attr:`max_queued` runs are already queued or running.
         """
+        said = list(scenario.warned)
+        before = self.store.list(scenario=scenario.name)
+        if len(before):
+            # the name then means this run: compare and the report take a name's latest run
+            said.append(f"the store holds {len(before)} run(s) named {scenario.name} (the "
+                        f"latest: {before['run_id'].iloc[-1]}): this one becomes the latest of "
+                        "that name, which compare and the report take; give another name to "
+                        "keep both apart.")
         job = Job(f"j{secrets.token_hex(5)}", scenario.name, scenario.title, scenario.year, toml,
-                  lp, messages=[*(f"warning: {w}" for w in scenario.warned), "queued"],
-                  warnings=list(scenario.warned))
+                  lp, messages=[*(f"warning: {w}" for w in said), "queued"], warnings=said)
         with self._lock:
             active = sum(j.finished is None for j in self._jobs.values())
             if active >= self.max_queued:
