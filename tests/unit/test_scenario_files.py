@@ -524,6 +524,24 @@ def test_a_factor_on_the_tables_tariff_is_checked_as_a_links_own_tariff(tmp_path
                       & links["tariff_usd_per_tkm"].isna(), "tariff_usd_per_tkm_factor"] == 2).all()
 
 
+def test_a_capacity_a_hundred_times_off_the_links_is_warned_about(tmp_path):
+    """5000 for 5 Mt/yr written in kt filled the Astara terminal in silence (the schema warns
+    only below 100 t/yr); a change within a factor 100 is a scenario, not a slip."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    body = ('name = "c"\nyear = 2028\nextends = "rasht_astara"\n[[modification]]\n'
+            'action = "set"\nlinks = ["T_IR_ASTARA_TERMINAL"]\nfield = "capacity_tpy"\n'
+            'value = {}\n')
+    with pytest.warns(CorridorWarning, match=r"capacity_tpy of T_IR_ASTARA_TERMINAL goes from "
+                                             r"5,000,000 -> 5,000 t/yr, more than 100 times"):
+        apply_scenario(data, load_scenario(write(tmp_path, "c", body.format(5000))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        apply_scenario(data, load_scenario(write(tmp_path, "c", body.format(1e6))))
+
+
 def test_problems_come_before_the_warnings_of_allowed_values(tmp_path):
     """With warnings as errors (as here), the capacity-unit warning of one modification was
     raised in place of the error listing the file's problems (an unknown link)."""

@@ -352,6 +352,8 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
             if warn:
                 _warn_no_effect(links, sel, mod, scenario, file, place,
                                 later=scenario.modifications[i + 1:])
+            was = (pd.to_numeric(links.loc[sel, mod.field], errors="coerce")
+                   if mod.action in ("set", "scale") and mod.field == "capacity_tpy" else None)
             if mod.action == "open":
                 links.loc[sel, "status"] = "open"
             elif mod.action == "close":
@@ -390,8 +392,10 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                     taken[mod.field] = link_costs(data, taken)[mod.field]
                     unusual += recheck(file, link_schema, taken, taken.index, mod.field,
                                        f"{label}, on the tariff of tariff.csv", "link_id")
-                if unusual:
-                    text = _unusual_text(unusual, mod.field, label)
+                texts = [_unusual_text(unusual, mod.field, label)] if unusual else []
+                if was is not None and not unusual:  # one warning for a value
+                    texts += _far_from_before(was, links.loc[sel, mod.field], label)
+                for text in texts:
                     notes.append((file, text))
                     if warn and f"{file}: {text}" not in scenario.warned:
                         import warnings
@@ -437,6 +441,26 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                       stacklevel=3)
     return (ScenarioInputs(scenario, links, demand, applied, tuple(bans)), problems, violations,
             notes)
+
+
+#: a capacity a modification sets this many times below (or above) the dataset's is more
+#: likely a unit slip (5000 for 5 Mt/yr written in kt) than a scenario
+CAPACITY_SLIP = 100.0
+
+
+def _far_from_before(was: pd.Series, now: pd.Series, label: str) -> list[str]:
+    """What is said where a modification leaves a capacity more than :data:`CAPACITY_SLIP`
+    times below or above the link's before it (a value in kt or Mt/yr written for t/yr: 5000
+    for 5 Mt/yr filled a terminal in silence, far above the schema's bound of 100 t/yr)."""
+    now = pd.to_numeric(now, errors="coerce")
+    far = (was > 0) & (now > 0) & ((now < was / CAPACITY_SLIP) | (now > was * CAPACITY_SLIP))
+    if not far.any():
+        return []
+    ids = format_ids(far.index[far.to_numpy()])
+    pairs = format_ids(f"{b:,.0f} -> {a:,.0f}" for b, a in zip(was[far], now[far], strict=True))
+    return [f"{label}: capacity_tpy of {ids} goes from {pairs} t/yr, more than "
+            f"{CAPACITY_SLIP:g} times (allowed, but unusual: check the unit of capacity_tpy, "
+            "t/yr; to shut a link, close it)."]
 
 
 def _unusual_text(hits: list, field: str, label: str) -> str:
