@@ -18,6 +18,12 @@ def write(tmp_path, name, text):
     return p
 
 
+def on_rasht_astara(tmp_path, modification: str):
+    """A scenario of 2028 extending rasht_astara with one ``[[modification]]`` (its lines)."""
+    return write(tmp_path, "mine", 'name = "mine"\nyear = 2028\nextends = "rasht_astara"\n'
+                 f"[[modification]]\n{modification}")
+
+
 def test_builtin_scenarios_load_with_their_parents():
     names = builtin_scenarios()
     assert names == ["baseline", "rasht_astara", "baku_astara_15mt", "south_caucasus_unblocked",
@@ -513,13 +519,12 @@ def test_a_factor_on_the_tables_tariff_is_checked_as_a_links_own_tariff(tmp_path
     from karvan.scenario.apply import apply_scenario
 
     data = load_corridor()
-    body = ('name = "t"\nyear = 2028\nextends = "rasht_astara"\n[[modification]]\n'
-            'action = "scale"\ncountries = ["IR"]\nmodes = ["rail"]\n'
-            'field = "tariff_usd_per_tkm"\nfactor = {}\n')
+    mod = ('action = "scale"\ncountries = ["IR"]\nmodes = ["rail"]\n'
+           'field = "tariff_usd_per_tkm"\nfactor = {}\n')
     with pytest.raises(InputError, match=r"x 1000\), on the tariff of tariff.csv: "
                                          r"tariff_usd_per_tkm is above the maximum 10"):
-        apply_scenario(data, load_scenario(write(tmp_path, "t", body.format(1000))))
-    links = apply_scenario(data, load_scenario(write(tmp_path, "t", body.format(2)))).links
+        apply_scenario(data, load_scenario(on_rasht_astara(tmp_path, mod.format(1000))))
+    links = apply_scenario(data, load_scenario(on_rasht_astara(tmp_path, mod.format(2)))).links
     assert (links.loc[(links["country"] == "IR") & (links["mode"] == "rail")
                       & links["tariff_usd_per_tkm"].isna(), "tariff_usd_per_tkm_factor"] == 2).all()
 
@@ -531,15 +536,13 @@ def test_a_capacity_a_hundred_times_off_the_links_is_warned_about(tmp_path):
     from karvan.scenario.apply import apply_scenario
 
     data = load_corridor()
-    body = ('name = "c"\nyear = 2028\nextends = "rasht_astara"\n[[modification]]\n'
-            'action = "set"\nlinks = ["T_IR_ASTARA_TERMINAL"]\nfield = "capacity_tpy"\n'
-            'value = {}\n')
+    mod = 'action = "set"\nlinks = ["T_IR_ASTARA_TERMINAL"]\nfield = "capacity_tpy"\nvalue = {}\n'
     with pytest.warns(CorridorWarning, match=r"capacity_tpy of T_IR_ASTARA_TERMINAL goes from "
                                              r"5,000,000 -> 5,000 t/yr, more than 100 times"):
-        apply_scenario(data, load_scenario(write(tmp_path, "c", body.format(5000))))
+        apply_scenario(data, load_scenario(on_rasht_astara(tmp_path, mod.format(5000))))
     with warnings.catch_warnings():
         warnings.simplefilter("error", CorridorWarning)
-        apply_scenario(data, load_scenario(write(tmp_path, "c", body.format(1e6))))
+        apply_scenario(data, load_scenario(on_rasht_astara(tmp_path, mod.format(1e6))))
 
 
 def test_problems_come_before_the_warnings_of_allowed_values(tmp_path):
