@@ -417,6 +417,31 @@ def test_cli_export(run, tmp_path):
     assert r.exit_code == 2 and "not a karvan run folder" in r.output
 
 
+def test_every_target_is_checked_before_any_is_written(run, tmp_path):
+    """-f all into a folder whose gmns/ held a user's notes wrote run.gpkg and run.omx, then
+    refused gmns/; a folder given for a file wrote <folder>.gpkg beside it; a folder named
+    like the file failed on a hidden temporary path."""
+    mine = tmp_path / "other"
+    (mine / "gmns").mkdir(parents=True)
+    (mine / "gmns" / "notes.txt").write_text("mine")
+    r = CliRunner().invoke(app, ["export", str(run), "--out", str(mine)],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 2 and "nothing was written" in r.output, r.output
+    assert "notes.txt" in r.output
+    assert sorted(p.name for p in mine.iterdir()) == ["gmns"]
+    assert (mine / "gmns" / "notes.txt").read_text() == "mine"
+    # an existing folder given for a file gets it inside, under the default name
+    (tmp_path / "maps").mkdir()
+    assert export_run(run, "gpkg", tmp_path / "maps")["gpkg"] == tmp_path / "maps" / "run.gpkg"
+    assert export_run(run, "omx", tmp_path / "maps")["omx"] == tmp_path / "maps" / "run.omx"
+    assert not (tmp_path / "maps.gpkg").exists()
+    # a folder in the file's place: named, no temporary path in the message
+    (tmp_path / "d.gpkg").mkdir()
+    with pytest.raises(InputError, match=r"d.gpkg is a folder; give the path of a file") as e:
+        write_geopackage(run, tmp_path / "d.gpkg")
+    assert ".tmp-" not in str(e.value)
+
+
 def test_a_geopackage_named_without_gpkg(run, tmp_path):
     # `--out <name without .gpkg>` printed GDAL's warning six times, each naming the
     # temporary file; the command adds the extension and says so, the writer warns once

@@ -124,6 +124,18 @@ def test_compare_defaults_to_the_like_year_reference_and_says_so(tmp_path):
     [shown] = [t for t in comparison_tables(d, "a", "b") if t.title.startswith("countries")]
     money = [x for x in shown.data.columns if "M USD" in x]
     assert "transit_revenue M USD diff" in money and not any("usd" in x for x in money)
+    # the differences are written before the tables are printed: a reader that stops early
+    # (| head, a broken pipe) left nothing written
+    import karvan.cli.tables as T
+
+    def broken(*a, **k):
+        raise BrokenPipeError
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(T, "print_tables", broken)
+        CliRunner().invoke(app, ["compare", "rasht_astara", "--store", str(store), "--out",
+                                 str(tmp_path / "cmp")])
+    assert (tmp_path / "cmp" / "countries_diff.csv").is_file()
     # a reference alone would be compared with itself (tables of zeros)
     r = CliRunner().invoke(app, ["compare", "baseline", "--store", str(store)])
     assert r.exit_code == 2 and "is itself the reference of 2024" in r.output

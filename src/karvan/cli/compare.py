@@ -43,9 +43,12 @@ def compare(
     # the columns by scenario name; two runs of one scenario by their ids or folders
     headings = next(((x, y) for x, y in ((ra.name, rb.name), (ra.label, rb.label)) if x != y),
                     None)
-    print_tables(comparison_tables(diff, ra.label, rb.label, top=top, headings=headings), out)
     if out_dir is not None:
+        # written before the tables are printed: a reader that stops early (| head) ended the
+        # command before it wrote anything
         with atomic_folder(out_dir) as tmp:
             for name, df in diff.items():
                 df.to_csv(tmp / f"{name}_diff.csv", index=False)
+    print_tables(comparison_tables(diff, ra.label, rb.label, top=top, headings=headings), out)
+    if out_dir is not None:
         out.print(f"differences written to {out_dir}/")

@@ -21,7 +21,9 @@ def export(
     out_path: Annotated[Path | None, typer.Option("--out", "-o",
                                                   help="File (gpkg, omx) or folder (gmns, all) "
                                                        "to write; default: inside the run "
-                                                       "folder. A GeoPackage's name gets "
+                                                       "folder. An existing folder given for a "
+                                                       "file gets it inside (run.gpkg, "
+                                                       "run.omx). A GeoPackage's name gets "
                                                        ".gpkg if it has not.")] = None,
     store: Annotated[Path, typer.Option(help="Run store to look ids and scenario names up "
                                              "in.")] = Path("results"),
@@ -40,7 +42,8 @@ def export(
     if fmt not in FORMATS:  # before looking the run up: the cheaper mistake first
         raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     done = export_run(run, fmt, out_path, store=store)
-    if fmt == "gpkg" and out_path is not None and done["gpkg"] != out_path:
+    if (fmt == "gpkg" and out_path is not None
+            and done["gpkg"] == out_path.with_name(f"{out_path.name}.gpkg")):
         console.print(f"[yellow]note:[/] {out_path} has no .gpkg extension, which the "
                       f"GeoPackage standard, GDAL and QGIS expect: written as {done['gpkg']}.",
                       highlight=False, soft_wrap=True)

@@ -450,6 +450,12 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     An SQLite ``target`` (a GeoPackage) whose write-ahead log (``<target>-wal``) is not empty is
     not replaced (:class:`~karvan.errors.InputError`): a program holds it open.
 
+    Raises
+    ------
+    InputError
+        ``target`` is a folder, its folder cannot be written, or it is an SQLite file open in
+        another program.
+
     Examples
     --------
     >>> import tempfile
@@ -460,10 +466,17 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     ('whole', ['a.txt'])
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned(target)
-    _remove_loose_tmp_files(target)
-    folder, lock = _new_locked_folder(target.parent, f".{target.name}{_TMP}")
+    if target.is_dir():
+        raise InputError(f"{target} is a folder; give the path of a file to write (inside it, "
+                         f"or beside it).")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(target)
+        _remove_loose_tmp_files(target)
+        folder, lock = _new_locked_folder(target.parent, f".{target.name}{_TMP}")
+    except OSError as e:  # named by the target, not by the hidden temporary it tried
+        raise InputError(f"cannot write {target}: {e.strerror or e}; give a folder you can "
+                         "write to.") from None
     # not created: writers such as GDAL and h5py create the file themselves
     tmp = folder / target.name
     try:

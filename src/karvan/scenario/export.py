@@ -103,8 +103,10 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
         ``gpkg``, ``omx``, ``gmns`` or ``all``.
     out
         The file (gpkg, omx) or folder (gmns) for one format, or the folder for ``all``
-        (``run.gpkg``, ``run.omx``, ``gmns/``); default: inside the run folder. A GeoPackage's
-        name without ``.gpkg`` gets it (the path returned says so).
+        (``run.gpkg``, ``run.omx``, ``gmns/``); default: inside the run folder. An existing
+        folder given for a file gets it inside (``run.gpkg``, ``run.omx``); a GeoPackage's name
+        without ``.gpkg`` gets it (the path returned says so). Every target is checked before
+        any is written.
     overwrite
         Replace an existing GMNS folder.
     store
@@ -134,9 +136,28 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
         default = {"gpkg": rec.path / "run.gpkg", "omx": rec.path / "run.omx",
                    "gmns": rec.path / "gmns"}[fmt]
         targets = {fmt: Path(out) if out is not None else default}
+        if fmt in ("gpkg", "omx") and targets[fmt].is_dir():
+            # a folder given for a file: the file goes inside it, under the default's name
+            targets[fmt] = targets[fmt] / f"run.{fmt}"
         if fmt == "gpkg" and targets[fmt].suffix.lower() != ".gpkg":
             # the GeoPackage standard's extension, which GDAL and QGIS go by
             targets[fmt] = targets[fmt].with_name(f"{targets[fmt].name}.gpkg")
+    # every target is checked before any is written: a GMNS folder that may not be replaced
+    # was refused after run.gpkg and run.omx had been written
+    problems = [f"{t} is a folder; give a file to write." for f, t in targets.items()
+                if f != "gmns" and t.is_dir()]
+    if "gmns" in targets and targets["gmns"].exists():
+        from karvan.io.atomic import check_replaceable
+
+        if not overwrite:
+            problems.append(f"{targets['gmns']} exists; remove it, or export with overwrite.")
+        else:
+            try:
+                check_replaceable(targets["gmns"])
+            except InputError as e:
+                problems.extend(e.problems)
+    if problems:
+        raise InputError(problems, "export: nothing was written")
     done = {}
     for f, target in targets.items():
         if f == "gpkg":
