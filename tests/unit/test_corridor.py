@@ -277,6 +277,17 @@ def test_loads_borders_and_transit_tables_count_what_they_say(runs):
     assert astara["load_in_capacity_unit"] == pytest.approx(trucks, rel=1e-9)
     borders = base.tables["borders"].set_index("border_id")
     assert np.isnan(borders.at["AZ-GE_RED_BRIDGE", "capacity_tpy"])
+    if "capacity_hard_tpy" in links:
+        # the bound a crossing's utilization is taken against is in its row: capacity_tpy
+        # alone (per direction, halved) read more tonnes than capacity at a utilization < 1
+        ast = borders.loc["AZ-IR_ASTARA"]
+        ids = ast["link_ids"].split(";")
+        assert ast["capacity_hard_tpy"] == pytest.approx(
+            links.loc[ids, "capacity_hard_tpy"].sum(min_count=1))
+        assert ast["capacity_hard_tpy"] > ast["capacity_tpy"]
+        road = links.loc["B_AZ_IR_ASTARA_ROAD"]
+        assert road["utilization"] == pytest.approx(road["tonnes_tot"]
+                                                    / road["capacity_hard_tpy"])
     transit = [t for t in summary_tables([base]) if t.title.startswith("Transit by country")]
     assert transit and not set(transit[0].data["country"]) & set(SEA_COUNTRIES)
 

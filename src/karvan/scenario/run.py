@@ -244,6 +244,7 @@ def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float | None,
     if crun is not None:
         links = _with_capacities(links, crun)
         tables["links"] = links
+        tables["borders"] = acc.border_table(links)  # with the bounds utilization is taken on
         tables["bottlenecks"] = acc.bottlenecks(links)
         tables["capacities"] = crun.capacities
         tables["choice_unserved"] = _by_commodity(crun.unserved)
