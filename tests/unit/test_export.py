@@ -103,6 +103,23 @@ def test_geopackage_layers_geometry_crs_and_fields(run, gpkg):
         assert f in od
 
 
+def test_each_layer_says_its_units_and_run(run, gpkg):
+    """Files named run.gpkg alike did not tell scenarios apart, and no layer gave its units."""
+    from karvan.io.run_folder import RunRecord
+
+    rec = RunRecord.from_folder(run)
+    with contextlib.closing(sqlite3.connect(gpkg)) as con:
+        rows = dict(((t, (i, d)) for t, i, d in con.execute(
+            "SELECT table_name, identifier, description FROM gpkg_contents")))
+    name = rec.manifest["scenario"]["name"]
+    for layer in LAYERS:
+        ident, text = rows[layer]
+        assert ident == f"{name} {layer}" and f"scenario {name} (" in text
+        assert (rec.run_id or rec.path.name) in text
+    assert "t/yr" in rows["links"][1] and "from_node_id to to_node_id" in rows["links"][1]
+    assert "schematic" in rows["links"][1] and "capacity_hard_tpy" in rows["borders"][1]
+
+
 def test_geopackage_opens_with_gdal(gpkg):
     # GDAL's own reader, through pyogrio: every layer with its feature count
     for name in LAYERS:

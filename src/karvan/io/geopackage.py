@@ -15,8 +15,9 @@ links         LineString  every column of the run's ``links`` table (link_id, mo
 transfers     Point       the links at one place, every column of ``links``, at that point
 nodes         Point       node_id, name, node_type, country, zone_id
 borders       Point       every column of the ``borders`` table (border_id, link_ids,
-                          tonnes_ab/_ba/_tot, capacity_tpy, utilization, dwell_h,
-                          shadow_price_usd_per_t), at the midpoint of the border's first link
+                          tonnes_ab/_ba/_tot, capacity_tpy, capacity_hard_tpy, utilization,
+                          dwell_h, shadow_price_usd_per_t), at the midpoint of the border's
+                          first link
 od_lines      LineString  origin, destination, origin_name, destination_name, tonnes_tot,
                           tonnes_<commodity>, time_h, distance_km, charge_usd_per_t,
                           cost_usd_per_t (tonne-weighted means over the commodities' skims)
@@ -25,8 +26,10 @@ countries     Polygon     iso3, name: the shipped country outlines (Natural Eart
 
 Link geometry is the dataset's WKT ``geometry`` where given (turned to run from ``from_node_id``
 to ``to_node_id``, so ``_ab`` is the digitised direction), else a straight line between the end
-nodes. A ``layer_styles`` table (the QGIS convention) holds one default style per layer, built by
-:mod:`karvan.io.qgis_styles`, so that QGIS opens the layers styled.
+nodes (schematic: sea and ferry legs cross land). A ``layer_styles`` table (the QGIS convention)
+holds one default style per layer, built by :mod:`karvan.io.qgis_styles`, so that QGIS opens the
+layers styled; ``gpkg_contents`` gives each layer a description with its units and the run's
+scenario, year and id (:data:`LAYER_DESCRIPTIONS`).
 
 The run is read through :class:`~karvan.io.run_folder.RunRecord` and the file written with
 :func:`~karvan.io.atomic.atomic_file`: a failed write leaves the previous file (or none) and no
@@ -239,7 +242,48 @@ def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike
             layers[name].to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
                                  geometry_type=GEOMETRY_TYPES[name])
         write_layer_styles(tmp, styles, descriptions=STYLE_DESCRIPTIONS)
+        describe_layers(tmp, rec)
     return target
+
+
+#: what each layer holds and in which units (``gpkg_contents.description``, which QGIS shows
+#: as the layer's abstract)
+LAYER_DESCRIPTIONS = {
+    "links": "links of the network: tonnes_* in t/yr (_ab: from_node_id to to_node_id, _ba: "
+             "back, _tot: both), utilization as a share of capacity, capacity_tpy in t/yr per "
+             "direction, time_h_* in hours, charge_usd_per_t in USD/t, revenue_usd in USD/yr, "
+             "tonne_km per year, shadow prices in USD/t; lines are schematic (straight between "
+             "the end nodes) where the dataset draws none, sea and ferry legs too",
+    "transfers": "links at one place (terminals, gauge breaks, port quays, short borders), "
+                 "the columns and units of links",
+    "borders": "border crossings: tonnes_* in t/yr, capacity_tpy in t/yr per direction, "
+               "capacity_hard_tpy the bound utilization is taken against (both directions "
+               "where they share it), dwell_h in hours, trucks and wagons per day",
+    "od_lines": "origin-destination pairs with demand: tonnes_* in t/yr, time_h in hours, "
+                "distance_km, charge_usd_per_t and cost_usd_per_t in USD/t (tonne-weighted "
+                "over the commodities); straight lines, not routes",
+    "nodes": "nodes of the network",
+    "countries": f"country outlines for context ({DISCLAIMER})",
+}
+
+
+def describe_layers(gpkg: str | os.PathLike, run: RunRecord) -> None:
+    """Write each layer's description (:data:`LAYER_DESCRIPTIONS`, with the run's scenario,
+    year and id, which files named ``run.gpkg`` alike do not tell apart) into
+    ``gpkg_contents``, and its identifier as ``<scenario> <layer>``."""
+    spec = run.manifest.get("scenario") or {}
+    name = str(spec.get("name") or run.name)
+    head = (f"karvan run {run.run_id or run.path.name} of scenario {name} "
+            f"({spec.get('year', '')}): ")
+    con = sqlite3.connect(gpkg)
+    try:
+        with con:
+            for layer, text in LAYER_DESCRIPTIONS.items():
+                con.execute("UPDATE gpkg_contents SET description = ?, identifier = ? "
+                            "WHERE table_name = ?", (head + text + ".", f"{name} {layer}",
+                                                     layer))
+    finally:
+        con.close()
 
 
 def write_layer_styles(gpkg: str | os.PathLike, styles: dict[str, str], *,
