@@ -136,6 +136,31 @@ def test_compare_defaults_to_the_like_year_reference_and_says_so(tmp_path):
         CliRunner().invoke(app, ["compare", "rasht_astara", "--store", str(store), "--out",
                                  str(tmp_path / "cmp")])
     assert (tmp_path / "cmp" / "countries_diff.csv").is_file()
+    # and the differences on the map for QGIS: every link once, with the CSV's values
+    import geopandas as gpd
+
+    from karvan.io.qgis_styles import style_fields
+
+    gpkg = tmp_path / "cmp" / "difference.gpkg"
+    csv = pd.read_csv(tmp_path / "cmp" / "links_diff.csv").set_index("link_id")
+    lines = gpd.read_file(gpkg, layer="links")
+    points = gpd.read_file(gpkg, layer="transfers")
+    both = pd.concat([lines, points]).set_index("link_id")
+    assert sorted(both.index) == sorted(csv.index) and lines.geometry.notna().all()
+    assert (points.geometry.geom_type == "Point").all()
+    np.testing.assert_allclose(both.loc[csv.index, "tonnes_tot_diff"], csv["tonnes_tot_diff"])
+    assert both.at["R_IR_RASHT_ASTARA", "tonnes_tot_diff"] > 0
+    borders = gpd.read_file(gpkg, layer="borders")
+    assert borders.geometry.notna().all() and len(borders) == len(
+        pd.read_csv(tmp_path / "cmp" / "borders_diff.csv"))
+    import sqlite3
+
+    with sqlite3.connect(gpkg) as con:
+        styles = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles"))
+    assert set(styles) == {"countries", "links", "transfers", "borders"}
+    for layer in ("links", "transfers", "borders"):
+        cols = set(gpd.read_file(gpkg, layer=layer, rows=1).columns)
+        assert style_fields(styles[layer]) <= cols, layer
     # a reference alone would be compared with itself (tables of zeros)
     r = CliRunner().invoke(app, ["compare", "baseline", "--store", str(store)])
     assert r.exit_code == 2 and "is itself the reference of 2024" in r.output

@@ -21,8 +21,10 @@ def compare(
                                                     "differences are RUN2 - RUN.")] = None,
     store: Annotated[Path, typer.Option(help="Run store to look ids and scenario names up "
                                              "in.")] = Path("results"),
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Write the differences as CSV "
-                                                               "here.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write the differences here: "
+                                                               "one CSV per table and "
+                                                               "difference.gpkg for "
+                                                               "QGIS.")] = None,
     top: Annotated[int, typer.Option(help="Rows per table.")] = 10,
 ) -> None:
     """Differences RUN2 - RUN of two scenario results: links, countries, borders, skims, the
@@ -43,12 +45,22 @@ def compare(
     # the columns by scenario name; two runs of one scenario by their ids or folders
     headings = next(((x, y) for x, y in ((ra.name, rb.name), (ra.label, rb.label)) if x != y),
                     None)
+    no_map = None
     if out_dir is not None:
+        from karvan.errors import InputError
+        from karvan.io.geopackage import write_difference_geopackage
+
         # written before the tables are printed: a reader that stops early (| head) ended the
         # command before it wrote anything
         with atomic_folder(out_dir) as tmp:
             for name, df in diff.items():
                 df.to_csv(tmp / f"{name}_diff.csv", index=False)
+            try:  # the differences on the map, for QGIS
+                write_difference_geopackage(ra, rb, diff, tmp / "difference.gpkg")
+            except InputError as e:  # the runs' dataset is gone or changed: the tables only
+                no_map = str(e)
     print_tables(comparison_tables(diff, ra.label, rb.label, top=top, headings=headings), out)
     if out_dir is not None:
-        out.print(f"differences written to {out_dir}/")
+        out.print(f"differences written to {out_dir}/ (CSV"
+                  + (", and difference.gpkg for QGIS)" if no_map is None else
+                     f"; no difference.gpkg: {no_map})"), highlight=False, soft_wrap=True)

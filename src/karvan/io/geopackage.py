@@ -246,6 +246,82 @@ def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike
     return target
 
 
+def write_difference_geopackage(a: RunRecord | str | os.PathLike,
+                                b: RunRecord | str | os.PathLike,
+                                diff: dict[str, pd.DataFrame], path: str | os.PathLike, *,
+                                data: Any = None) -> Path:
+    """Write the differences B - A of two runs (``diff``: the ``links`` and ``borders`` tables
+    of :func:`karvan.scenario.run.compare_runs`) as a GeoPackage for QGIS: ``links`` (lines),
+    ``transfers`` (the links at one place, points), ``borders`` (points) and ``countries``,
+    each row with ``<value>_a``, ``<value>_b`` and ``<value>_diff``, styled blue where B gains
+    and red where it loses, wider or larger with the change.
+
+    A link of only one run (opened or closed by a scenario) takes its geometry from that run.
+
+    Raises
+    ------
+    InputError
+        A run that is not a run folder, or whose dataset is gone or changed.
+    """
+    la, lb = run_layers(a, data=data), run_layers(b, data=data)
+    shape = pd.concat([la["links"][["link_id", "geometry"]], la["transfers"][["link_id",
+                                                                             "geometry"]],
+                       lb["links"][["link_id", "geometry"]], lb["transfers"][["link_id",
+                                                                             "geometry"]]])
+    shape = shape[shape.geometry.notna()].drop_duplicates("link_id", keep="last")
+    geom = shape.set_index("link_id").geometry
+    links = diff["links"].reset_index(drop=True)
+    g = links["link_id"].map(geom)
+    point = g.notna() & (shapely.get_type_id(g.fillna(shapely.Point()).to_numpy()) == 0)
+    bshape = pd.concat([la["borders"][["border_id", "geometry"]],
+                        lb["borders"][["border_id", "geometry"]]]).drop_duplicates(
+        "border_id", keep="last").set_index("border_id").geometry
+    borders = diff["borders"].reset_index(drop=True)
+    layers = {
+        "countries": countries_layer(),
+        "links": gpd.GeoDataFrame(links[~point].reset_index(drop=True),
+                                  geometry=g[~point].to_numpy(), crs=CRS),
+        "transfers": gpd.GeoDataFrame(links[point].reset_index(drop=True),
+                                      geometry=g[point].to_numpy(), crs=CRS),
+        "borders": gpd.GeoDataFrame(borders, geometry=borders["border_id"].map(bshape)
+                                    .to_numpy(), crs=CRS),
+    }
+    if "mode" not in layers["links"]:  # the style dashes sea legs by mode
+        mode = pd.concat([la["links"], lb["links"]]).drop_duplicates("link_id", keep="last") \
+            .set_index("link_id")["mode"]
+        layers["links"]["mode"] = layers["links"]["link_id"].map(mode).to_numpy()
+    styles = {"countries": qgis_styles.countries_qml(),
+              "links": qgis_styles.diff_links_qml(layers["links"]["tonnes_tot_diff"]),
+              "transfers": qgis_styles.diff_points_qml(layers["transfers"]["tonnes_tot_diff"]),
+              "borders": qgis_styles.diff_points_qml(layers["borders"]["tonnes_tot_diff"])}
+    ra, rb = as_run(a), as_run(b)
+    head = f"karvan difference {rb.label} - {ra.label} ({rb.name} - {ra.name}): "
+    what = {"links": "links: tonnes_tot, utilization, tonne_km and revenue_usd of A (_a), B (_b) "
+                     "and B - A (_diff), t/yr, share of capacity, per year, USD/yr; blue: B "
+                     "gains, red: B loses; lines schematic where the dataset draws none",
+            "transfers": "links at one place, the columns of links",
+            "borders": "border crossings: tonnes_tot and utilization of A, B and B - A (t/yr, "
+                       "share of capacity); blue: B gains, red: B loses",
+            "countries": f"country outlines for context ({DISCLAIMER})"}
+    target = Path(path)
+    with atomic_file(target) as tmp:
+        for name, layer in layers.items():
+            layer.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
+                          geometry_type={"countries": "MultiPolygon", "links": "LineString",
+                                         "transfers": "Point", "borders": "Point"}[name])
+        write_layer_styles(tmp, styles)
+        con = sqlite3.connect(tmp)
+        try:
+            with con:
+                for name, text in what.items():
+                    con.execute("UPDATE gpkg_contents SET description = ?, identifier = ? "
+                                "WHERE table_name = ?", (head + text + ".",
+                                                         f"{rb.name} - {ra.name} {name}", name))
+        finally:
+            con.close()
+    return target
+
+
 #: what each layer holds and in which units (``gpkg_contents.description``, which QGIS shows
 #: as the layer's abstract)
 LAYER_DESCRIPTIONS = {

@@ -144,6 +144,40 @@ def borders_qml(tonnes_tot: Sequence[float] | np.ndarray) -> str:
                                   size=size), geometry_type=0)
 
 
+#: colours of a gain, a loss and no change in a difference layer (as the report's difference map)
+GAIN, LOSS, SAME = "33,102,172,255", "178,24,43,255", "170,170,170,255"
+
+
+def _diff_colour(field: str) -> str:
+    return (f"CASE WHEN \"{field}\" > 0 THEN '{GAIN}' WHEN \"{field}\" < 0 THEN '{LOSS}' "
+            f"ELSE '{SAME}' END")
+
+
+def diff_links_qml(diff: Sequence[float] | np.ndarray, field: str = "tonnes_tot_diff") -> str:
+    """QML for a difference layer of links: blue where ``field`` gained, red where it lost,
+    the width growing with the size of the change (0.3 to 4 mm up to the largest)."""
+    top = _largest(diff)
+    width = (f'coalesce(scale_linear(abs("{field}"), 0, {top:.6g}, 0.3, 4), 0.3)' if top > 0
+             else "0.3")
+    return _single(_line_symbol(0.3, SAME, colour=_diff_colour(field), width=width,
+                                style=sea_dash_expression()), geometry_type=1)
+
+
+def diff_points_qml(diff: Sequence[float] | np.ndarray, field: str = "tonnes_tot_diff") -> str:
+    """QML for a difference layer of points (borders, transfers): circles sized by the size of
+    the change (2 to 9 mm, by area), blue where it gained, red where it lost."""
+    top = _largest(diff)
+    size = (f'coalesce(scale_exp(abs("{field}"), 0, {top:.6g}, 2, 9, 0.57), 2)' if top > 0
+            else "2")
+    return _single(_marker_symbol(2.0, SAME, colour=_diff_colour(field), size=size),
+                   geometry_type=0)
+
+
+def _largest(values) -> float:
+    v = np.abs(np.asarray(values, dtype=float))
+    return float(np.nanmax(v)) if v.size and np.isfinite(v).any() else 0.0
+
+
 def style_fields(qml: str) -> set[str]:
     """Fields a QML style reads: the renderer's ``attr``, order-by and data-defined expressions.
 
@@ -256,7 +290,7 @@ def _options(parent: ET.Element, expressions: dict[str, str]) -> None:
 
 
 def _line_symbol(width_mm: float, rgba: str, *, colour: str | None = None,
-                 style: str | None = None) -> ET.Element:
+                 style: str | None = None, width: str | None = None) -> ET.Element:
     props = {"line_color": rgba, "line_width": f"{width_mm:g}", "line_width_unit": "MM",
              "line_style": "solid", "capstyle": "round", "joinstyle": "round",
              "offset": "0", "offset_unit": "MM", "draw_inside_polygon": "0",
@@ -266,6 +300,8 @@ def _line_symbol(width_mm: float, rgba: str, *, colour: str | None = None,
         dd["outlineColor"] = colour
     if style:
         dd["outlineStyle"] = style
+    if width:
+        dd["outlineWidth"] = width
     return _symbol("line", "SimpleLine", props, dd)
 
 
