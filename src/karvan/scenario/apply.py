@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from karvan.errors import catch_warnings, format_ids, raise_by_source
+from karvan.errors import InputError, catch_warnings, format_ids, raise_by_source
 from karvan.freight.corridor import (  # noqa: F401 (most_specific_rule: re-exported)
     YEARS_AFTER_BASE,
     YEARS_BEFORE_BASE,
@@ -254,6 +254,30 @@ def _where(scenario: Scenario, i: int) -> tuple[str, str]:
     return top, f"modification[{i}]"
 
 
+def _check_links_in_memory(data: CorridorData) -> None:
+    """Check ``data.links`` against the link schema where it is no longer the table
+    :func:`~karvan.freight.corridor.load_corridor` checked (changed in memory, or another
+    table put in with ``dataclasses.replace``): a blank speed on a rail line gave it a running
+    time of 0 in silence, where link.csv with the same blank is refused.
+
+    Raises
+    ------
+    InputError
+        Every problem of the table, named by link id.
+    """
+    from karvan.schema import Checker, load_schema
+
+    checked = data.tables.get("link")
+    if checked is None or data.links.equals(checked.set_index("link_id", drop=True)):
+        return
+    c = Checker()
+    c.table(load_schema("corridor/link"), data.links.reset_index(), name="data.links",
+            id_field="link_id")
+    if c.errors():
+        raise InputError(c.errors(), "data.links (changed since load_corridor read link.csv)",
+                         violations=c.violations)
+
+
 def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
            ) -> tuple[ScenarioInputs, list[tuple[str, str]], list, list[tuple[str, str]]]:
     """The scenario's tables, its problems as ``(file, problem)`` pairs, their violations and
@@ -262,6 +286,7 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     ``scenario.warned`` does not hold (warned about when it was loaded)."""
     from karvan.schema import load_schema
 
+    _check_links_in_memory(data)
     problems: list[tuple[str, str]] = []
     violations: list = []
     notes: list[tuple[str, str]] = []
