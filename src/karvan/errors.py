@@ -124,10 +124,19 @@ _RECORDER = _Recorder(logging.WARNING)
 
 def _show_and_record(shown):
     def show(message, category, filename, lineno, file=None, line=None):
-        if file is None and category.__module__.startswith("karvan"):
-            for into in _recording():
-                into.append(str(message))
-        shown(message, category, filename, lineno, file, line)
+        # a wrapper that another display wraps in turn (a batch names its warnings) can be
+        # installed twice: the outermost records, the others pass the warning on
+        if getattr(_RECORDING, "showing", False):
+            shown(message, category, filename, lineno, file, line)
+            return
+        _RECORDING.showing = True
+        try:
+            if file is None and category.__module__.startswith("karvan"):
+                for into in _recording():
+                    into.append(str(message))
+            shown(message, category, filename, lineno, file, line)
+        finally:
+            _RECORDING.showing = False
     show.karvan_records = True
     return show
 
@@ -153,7 +162,8 @@ def recording_warnings(into: list[str]) -> Iterator[list[str]]:
     try:
         yield into
     finally:
-        lists.remove(into)
+        # by identity: an inner recording's list may equal the outer one's (both empty)
+        del lists[next(i for i, x in enumerate(lists) if x is into)]
         with _WARNINGS_LOCK:
             _Recorder.users -= 1
             if _Recorder.users == 0:

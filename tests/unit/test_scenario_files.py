@@ -510,6 +510,9 @@ def test_a_name_given_without_its_toml_is_pointed_to_the_file(tmp_path, monkeypa
     with pytest.raises(InputError, match=r"the file c01.toml is there: give the name with "
                                          r"\.toml"):
         load_scenario_or_reference(str(tmp_path / "c01"), data=load_corridor())
+    for name in (".", "", "/"):  # no name to add .toml to (karvan run . was an internal error)
+        with pytest.raises(InputError, match="no built-in scenario"):
+            load_scenario_or_reference(name, data=load_corridor())
 
 
 def test_a_factor_on_the_tables_tariff_is_checked_as_a_links_own_tariff(tmp_path):

@@ -120,3 +120,31 @@ def test_no_module_enters_the_warnings_module_catch_directly():
                 direct.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert not direct, ("use karvan.errors.catch_warnings (one thread at a time): "
                         + ", ".join(direct))
+
+
+def test_recordings_nest_and_each_keeps_its_own_list():
+    """A dashboard job records around run_scenario, which records too, and a base-year run's
+    back-casts run again inside: the inner exit removed the outer (equal, empty) list, and the
+    outer exit raised ValueError, losing the solved run."""
+    outer: list[str] = []
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always", _Note)
+        with recording_warnings(outer):
+            with recording_warnings([]) as inner:
+                warnings.warn("inside", _Note, stacklevel=1)
+            warnings.warn("after", _Note, stacklevel=1)
+    assert inner == ["inside"] and outer == ["inside", "after"]
+
+
+def test_a_warning_is_recorded_once_under_a_display_that_wraps_the_recorder():
+    """A batch's display (it names the scenario) wraps the recorder; the next recording put a
+    second recorder on top, and each warning was recorded twice, plain and named."""
+    from karvan.scenario.batch import named_warnings
+
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always", _Note)
+        with recording_warnings([]):
+            pass  # the recorder is installed
+        with named_warnings("s1"), recording_warnings([]) as said:
+            warnings.warn("the quay is full", _Note, stacklevel=1)
+    assert said == ["the quay is full"]

@@ -242,7 +242,7 @@ def load_scenario_or_reference(name: str, *, base_year: int = 2024,
         hint = f" (the reference of {year} is {reference_name(year, base_year=base_year)})"
     else:
         hint = f" (no back-cast of {year} is built in)"
-    if p.with_name(p.name + ".toml").is_file():
+    if p.name and Path(f"{p}.toml").is_file():
         hint = f" (the file {p.name}.toml is there: give the name with .toml)"
     backcasts = ", ".join(f"backcast_{y}" for y in backcast_years()) or "none built in"
     raise InputError(f"no built-in scenario {str(name)!r}{hint}; give a .toml file, a built-in "
