@@ -86,8 +86,10 @@ def catch_warnings(*, record: bool = False) -> Iterator[list | None]:
     ``catch_warnings`` saves on entry and restores on exit. Two threads inside at once (two
     scenario runs of the dashboard) restore each other's state in the wrong order and can leave
     a filter "ignore", or a recorder in place of the display, for the rest of the process.
-    karvan's code enters it only through this function (a test holds it to that); a thread
-    that warns outside while another is inside still meets the other's filters meanwhile.
+    karvan's code enters it only through this function (a test holds it to that), and the
+    code that runs in the dashboard's threads (applying and running a scenario) not at all: it
+    takes what it would warn of as texts (:func:`karvan.scenario.apply.applied_and_said`). A
+    thread that warns while another is inside still meets the other's filters meanwhile.
     """
     with _WARNINGS_LOCK, warnings.catch_warnings(record=record) as caught:
         yield caught

@@ -139,3 +139,4 @@ def test_links_changed_in_memory_are_checked_as_link_csv_is():
     links.loc["R_RU_SPB_MOSCOW", "speed_kph"] = 60.0  # a valid change runs
     got = apply_scenario(dataclasses.replace(data, links=links), load_scenario("baseline"))
     assert got.links.at["R_RU_SPB_MOSCOW", "speed_kph"] == 60.0
+

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from karvan.cli import app
@@ -81,3 +82,13 @@ def test_write_puts_the_logit_estimate_into_the_dataset_and_runs_use_it(tmp_path
     # constraint to the solver's tolerance, not to the last bit (as the explore tests compare)
     pd.testing.assert_series_equal(run_cal.loc[both[both].index, "modelled_tonnes"],
                                    cal.loc[both, "modelled_tonnes"], rtol=1e-6, atol=1.0)
+
+
+@pytest.mark.parametrize("args", [["--gap", "1e-6"], ["--gap", "1e-6", "--parameters"]])
+def test_a_gap_is_refused_where_the_logit_model_solves_no_equilibrium(args, tmp_path):
+    # it was ignored and recorded in the manifest's settings as if it had been used
+    r = CliRunner().invoke(app, ["calibrate", *args, "--out", str(tmp_path / "c")],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 2 and "--gap sets the deterministic user equilibrium" in r.output
+    assert not (tmp_path / "c").exists()
+

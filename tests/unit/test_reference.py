@@ -241,3 +241,20 @@ def test_the_report_names_the_like_year_reference_that_exists(tmp_path):
     html = render_report(runs, lang="en", reference=0)
     assert "not a like-year reference" in html and "reference_2024" not in html
     assert "to separate them" not in html
+
+
+def test_a_country_crossed_by_land_in_one_run_keeps_its_transit_change():
+    """The countries compared are sea-only (transit blank) where every run that crosses them
+    crosses them by sea only: a country sea-only in A that gains land transit in B had that
+    change blanked."""
+    from karvan.scenario.run import _sea_legs_without_transit
+
+    diff = pd.DataFrame({"country": ["EG", "IR", "XC", "QQ"], "tonnes_diff": [1.0, 2, 3, 4],
+                         "transit_tonnes_a": [1.0, 2, 3, 0], "transit_tonnes_b": [1.0, 2, 3, 4],
+                         "transit_tonnes_diff": [0.0, 0, 0, 4]})
+    a = pd.DataFrame({"country": ["EG", "IR", "QQ"], "sea_legs_only": [True, False, True]})
+    b = pd.DataFrame({"country": ["EG", "IR", "QQ"], "sea_legs_only": [True, False, False]})
+    out = _sea_legs_without_transit(diff, a, b).set_index("country")
+    assert out["sea_legs_only"].to_dict() == {"EG": True, "IR": False, "XC": True, "QQ": False}
+    assert out.at["QQ", "transit_tonnes_diff"] == 4 and np.isnan(out.at["EG",
+                                                                           "transit_tonnes_b"])

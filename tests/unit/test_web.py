@@ -321,6 +321,39 @@ def test_a_job_stopped_with_the_dashboard_is_said_so_in_one_line(seeded, data, m
     assert any("stopped with the dashboard" in r.getMessage() for r in caplog.records)
 
 
+def test_a_form_takes_no_other_threads_warnings(data):
+    """The form's check caught warnings process-wide: another thread's warning (a run of the
+    dashboard) landed in this user's form answer and run, and the other thread lost it."""
+    import threading
+
+    from karvan.errors import recording_warnings
+    from karvan.freight.corridor import CorridorWarning
+    from karvan.web.forms import build_scenario
+
+    stop, b_said = threading.Event(), []
+
+    def other_run():
+        with recording_warnings(b_said):
+            while not stop.is_set():
+                warnings.warn("another job's own warning", CorridorWarning, stacklevel=1)
+                time.sleep(0.0005)
+
+    f = form(name="mine", borders={},
+             capacity=[{"target": "R_AZ_ALAT_OSMANLI", "capacity_mt": 0.000015}])
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always", CorridorWarning)
+        t = threading.Thread(target=other_run)
+        t.start()
+        try:
+            for _ in range(5):
+                scenario, _ = build_scenario(f, data)
+                assert len(scenario.warned) == 1 and "check the unit" in scenario.warned[0]
+        finally:
+            stop.set()
+            t.join(10)
+    assert b_said and set(b_said) == {"another job's own warning"}
+
+
 def test_web_stays_above_the_layers_below():
     for pkg in ("scenario", "store", "report", "freight", "io"):
         for f in (SRC / pkg).rglob("*.py"):

@@ -25,7 +25,9 @@ def calibrate(
     tol: Annotated[float, typer.Option(help="Stop when the assignment of the estimate changes "
                                             "no count by more than this share.")] = 1e-3,
     max_iter: Annotated[int, typer.Option(min=1, help="Most estimation-assignment rounds.")] = 20,
-    gap: Annotated[float, typer.Option(help="Relative gap of each equilibrium.")] = 1e-10,
+    gap: Annotated[float | None, typer.Option(
+        help="Relative gap of each user equilibrium (--choice deterministic; default 1e-10): "
+             "the logit choice model solves none.")] = None,
     parameters: Annotated[bool, typer.Option(
         "--parameters", help="Fit the choice parameters (family constants, dispersion, value "
                              "of reliability) under the logit choice model instead of "
@@ -122,6 +124,13 @@ def calibrate(
         --workers < 1, a --variance-factor that is not > 0 or goes with --no-prior, an unknown
         --choice, --write on a dataset without a folder, a --start-from file that is missing.
     """
+    if gap is not None and (parameters or choice == "logit"):
+        # it was ignored, and recorded in the manifest as if it had been used
+        raise typer.BadParameter("--gap sets the deterministic user equilibrium, which the "
+                                 "logit choice model (the default, and the one --parameters "
+                                 "fits) does not solve; add --choice deterministic, or leave "
+                                 "--gap out.")
+    gap = 1e-10 if gap is None else gap
     if parameters:
         from karvan.cli.calibrate_parameters import calibrate_parameters
 
@@ -200,7 +209,8 @@ def calibrate(
         "dataset": str(dataset.folder),
         "inputs_sha256_16": hash_folder(dataset.folder) if dataset.folder else {},
         "settings": {"prior_rse": prior_rse, "max_factor": max_factor, "tol": tol,
-                     "max_iter": max_iter, "gap": gap, "choice": choice},
+                     "max_iter": max_iter, "choice": choice,
+                     **({"gap": gap} if choice == "deterministic" else {})},
         "written_to_dataset": bool(write),
         "observations_fitted": list(est.counts["observed_id"]),
         "converged": bool(res.converged), "rounds": int(res.iterations),

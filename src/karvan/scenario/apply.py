@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from karvan.errors import InputError, catch_warnings, format_ids, raise_by_source
+from karvan.errors import InputError, format_ids, raise_by_source
 from karvan.freight.corridor import (  # noqa: F401 (most_specific_rule: re-exported)
     YEARS_AFTER_BASE,
     YEARS_BEFORE_BASE,
@@ -178,15 +178,28 @@ def apply_scenario(data: CorridorData, scenario: Scenario) -> ScenarioInputs:
 
     from karvan.freight.corridor import CorridorWarning
 
-    # the warnings about values that are allowed come after the problems, only where there are
-    # none: with warnings as errors, one of them was raised in place of the list of problems
-    with catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CorridorWarning)
-        inputs, problems, violations, _ = _apply(data, scenario, warn=True)
-    raise_by_source(problems, violations=violations)
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    # the warnings come after the problems, only where there are none: with warnings as
+    # errors, one of them was raised in place of the list of problems
+    inputs, said = applied_and_said(data, scenario)
+    for text in said:
+        warnings.warn(text, CorridorWarning, stacklevel=2)
     return inputs
+
+
+def applied_and_said(data: CorridorData, scenario: Scenario
+                     ) -> tuple[ScenarioInputs, list[str]]:
+    """:func:`apply_scenario` without warning: the scenario year's tables and the texts of the
+    warnings it would give. The warnings module's state is process-wide, so code that runs in
+    threads (the dashboard's) takes them so rather than catching them.
+
+    Raises
+    ------
+    InputError
+        As :func:`apply_scenario`.
+    """
+    inputs, problems, violations, _, said = _apply(data, scenario, warn=True)
+    raise_by_source(problems, violations=violations)
+    return inputs, said
 
 
 def scenario_problems(data: CorridorData, scenario: Scenario, *,
@@ -235,7 +248,7 @@ def check_scenario(data: CorridorData, scenario: Scenario, *,
     >>> check_scenario(load_corridor(), load_scenario("rasht_astara"))
     ([], [])
     """
-    _, problems, _, unusual = _apply(data, scenario, warn=False)
+    _, problems, _, unusual, _ = _apply(data, scenario, warn=False)
     known = _Known.of(data)
     top = str(scenario.path) if scenario.path else scenario.name
     for place, mod in unparsed:
@@ -279,7 +292,8 @@ def _check_links_in_memory(data: CorridorData) -> None:
 
 
 def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
-           ) -> tuple[ScenarioInputs, list[tuple[str, str]], list, list[tuple[str, str]]]:
+           ) -> tuple[ScenarioInputs, list[tuple[str, str]], list, list[tuple[str, str]],
+                      list[str]]:
     """The scenario's tables, its problems as ``(file, problem)`` pairs, their violations and
     the unusual values its modifications leave as ``(file, text)`` pairs; if ``warn``,
     modifications that change nothing are warned about, and unusual values that
@@ -287,6 +301,7 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     from karvan.schema import load_schema
 
     _check_links_in_memory(data)
+    said: list[str] = []  # what to warn of, where ``warn``
     problems: list[tuple[str, str]] = []
     violations: list = []
     notes: list[tuple[str, str]] = []
@@ -334,16 +349,11 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
         if warn and not active and own:
             # the scenario's own modification (not one of the files it extends, whose periods
             # are theirs) that its year leaves out: it changes nothing, which nothing said
-            import warnings
-
-            from karvan.freight.corridor import CorridorWarning
-
             span = (f"from {mod.year}" if mod.until is None else
                     f"until {mod.until}" if mod.year is None else f"{mod.year}-{mod.until}")
-            warnings.warn(f"{file}: {place} ({mod.action}) is in force {span}, not in the "
-                          f"scenario's year {scenario.year}: it changes nothing in this run; "
-                          "change its year or until, or the scenario's year.", CorridorWarning,
-                          stacklevel=3)
+            said.append(f"{file}: {place} ({mod.action}) is in force {span}, not in the "
+                        f"scenario's year {scenario.year}: it changes nothing in this run; "
+                        "change its year or until, or the scenario's year.")
         if mod.action == "demand_scale":
             sel = np.ones(len(demand), dtype=bool)
             if mod.origin_country:
@@ -363,7 +373,7 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
             continue
         sel = _targets(links, mod)
         if warn and active and mod.action in ("set", "open", "close"):
-            _warn_repeated(written, sel, mod, file, place, top)
+            said.extend(_repeated(written, sel, mod, file, place, top))
         if not len(sel) and not wrong and mod.countries:
             # countries and modes that share no link changed nothing, in silence
             hint = (" (a border crossing's links carry one of its two countries in link.csv's "
@@ -375,8 +385,8 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                                    "modes, or name the links."))
         if active and len(sel):
             if warn:
-                _warn_no_effect(links, sel, mod, scenario, file, place,
-                                later=scenario.modifications[i + 1:])
+                said.extend(_no_effect(links, sel, mod, scenario, file, place,
+                                       later=scenario.modifications[i + 1:]))
             was = (pd.to_numeric(links.loc[sel, mod.field], errors="coerce")
                    if mod.action in ("set", "scale") and mod.field == "capacity_tpy" else None)
             if mod.action == "open":
@@ -423,11 +433,7 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                 for text in texts:
                     notes.append((file, text))
                     if warn and f"{file}: {text}" not in scenario.warned:
-                        import warnings
-
-                        from karvan.freight.corridor import CorridorWarning
-
-                        warnings.warn(f"{file}: {text}", CorridorWarning, stacklevel=3)
+                        said.append(f"{file}: {text}")
         value = mod.value if mod.action == "set" else mod.factor
         log.append((i, mod.action, mod.year, active, ";".join(map(str, sel)), value, mod.source,
                     mod.note))
@@ -436,36 +442,26 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     if warn and scenario.year < data.base_year and not any(
             str(c).startswith("backcast_") for c in scenario.chain):
         # a year before the base year runs on the base year's network, in silence
-        import warnings
-
-        from karvan.freight.corridor import CorridorWarning
         from karvan.scenario.reference import backcast_years
 
-        warnings.warn(f"{top}: year {scenario.year} is before the base year {data.base_year}: "
-                      f"this run has the {data.base_year} network with the scenario's "
-                      f"modifications and the demand grown back by growth.csv; only karvan's "
-                      f"back-casts ({', '.join(f'backcast_{y}' for y in backcast_years())}) have "
-                      "the network of their year. Give a year from the base year on, unless the "
-                      "base year's network is what you mean.",
-                      CorridorWarning, stacklevel=3)
+        said.append(f"{top}: year {scenario.year} is before the base year {data.base_year}: "
+                    f"this run has the {data.base_year} network with the scenario's "
+                    f"modifications and the demand grown back by growth.csv; only karvan's "
+                    f"back-casts ({', '.join(f'backcast_{y}' for y in backcast_years())}) have "
+                    "the network of their year. Give a year from the base year on, unless the "
+                    "base year's network is what you mean.")
     inherited = [x for x in later if scenario.path is None or Path(x[0]) != Path(scenario.path)]
     if warn and inherited:
-        # a scenario whose year comes before openings it inherits runs without them, in
+        # a scenario whose year comes before changes it inherits runs without them, in
         # silence: a scenario of 2026 extending combined_2030 ran 3 of its 14 modifications
-        import warnings
-
-        from karvan.freight.corridor import CorridorWarning
-
         files = list(dict.fromkeys(Path(f).name for f, _, _ in inherited))
         first = ", ".join(f"{Path(f).name} {pl} ({y})" for f, pl, y in inherited[:3])
         more = f" and {len(inherited) - 3} more" if len(inherited) > 3 else ""
-        warnings.warn(f"{top}: {len(inherited)} modification(s) it inherits from "
-                      f"{', '.join(files)} open after its year {scenario.year} and are not in "
-                      f"force in this run: {first}{more}; a scenario of "
-                      f"{max(y for _, _, y in inherited)} has them all.", CorridorWarning,
-                      stacklevel=3)
+        said.append(f"{top}: {len(inherited)} modification(s) it inherits from "
+                    f"{', '.join(files)} come into force after its year {scenario.year} and "
+                    f"are not in force in this run: {first}{more}.")
     return (ScenarioInputs(scenario, links, demand, applied, tuple(bans)), problems, violations,
-            notes)
+            notes, said)
 
 
 #: a capacity a modification sets this many times below (or above) the dataset's is more
@@ -499,101 +495,98 @@ def _unusual_text(hits: list, field: str, label: str) -> str:
             f"check the unit of {field}).")
 
 
-def _warn_repeated(written: dict, sel, mod, file: str, place: str, top: str) -> None:
-    """Warn where a modification in force sets what an earlier one of the same file set on the
-    same links it names (two capacities of one terminal, an open then a close of one link):
-    only the later counts, which nothing said. A file that extends another may change what
-    its parent set; a selection by country may be narrowed by a later one."""
-    import warnings
-
-    from karvan.freight.corridor import CorridorWarning
-
+def _repeated(written: dict, sel, mod, file: str, place: str, top: str) -> list[str]:
+    """What is said where a modification in force changes what an earlier one of the same file
+    changed on the same links it names (two capacities of one terminal, an open then a close of
+    one link): only the later listed counts, which nothing said. A later year is a stage, not
+    a repeat (a capacity raised in 2027 and again in 2029); a file that extends another may
+    change what its parent set; a selection by country may be narrowed by a later one."""
     named = set(mod.links or [])
     if mod.borders:
         named |= set(sel)  # a border names its links
     field_ = mod.field if mod.action == "set" else "status"
-    before = {}
+    before: dict = {}
     for x in sorted(named & set(sel)):
         key = (file, x, field_)
         if key in written:
             before.setdefault(written[key], []).append(x)
-        written[key] = place
-    for earlier, ids in before.items():
-        where = "" if file == top else f"{file}: "
-        warnings.warn(f"{top}: {where}{place} ({mod.action}) changes the {field_} of "
-                      f"{format_ids(ids)} that {earlier} of the same file changed: only the "
-                      "later counts; remove one of them, or give them different years.",
-                      CorridorWarning, stacklevel=4)
+        written[key] = (place, mod.year)
+    out = []
+    where = "" if file == top else f"{file}: "
+    for (earlier, year), ids in before.items():
+        if mod.year is not None and (year is None or mod.year > year):
+            continue  # a later stage
+        fix = ("list them by year (the later listed counts)" if year is not None
+               and mod.year is not None and mod.year < year else
+               "remove one of them, or give the later one a later year")
+        out.append(f"{top}: {where}{place} ({mod.action}) changes the {field_} of "
+                   f"{format_ids(ids)} that {earlier} of the same file changed in force in the "
+                   f"same years: only the later listed counts; {fix}.")
+    return out
 
 
-def _warn_no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
-                    place: str, *, later: Sequence[Modification] = ()) -> None:
-    """Warn (:class:`~karvan.freight.corridor.CorridorWarning`) about the links of an active
-    modification it cannot change: opening an open link, closing one not in use, a value set on
-    a link not in use that nothing in force opens, a sailing
-    frequency on a link that is not a ferry or sea link (only those wait for a sailing), a
-    speed on a link of length 0 (a transfer, port or border element, whose time is its dwell;
-    unless a ``later`` modification of the scenario sets its length). Links it names are each
-    warned about; a selection by country, mode or border only when it can change none of its
-    links."""
-    import warnings
-
-    from karvan.freight.corridor import CorridorWarning
-
+def _no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
+               place: str, *, later: Sequence[Modification] = ()) -> list[str]:
+    """What is said of the links of an active modification it cannot change: opening an open
+    link, closing one not in use, a value set on a link not in use that nothing in force
+    opens, a sailing frequency on a link that is not a ferry or sea link (only those wait for a
+    sailing), a speed on a link of length 0 (a transfer, port or border element, whose time is
+    its dwell; unless a ``later`` modification of the scenario sets its length), a scale of a
+    blank field. Each is looked at apart; links it names are each said, a selection by
+    country, mode or border only when none of its links can be changed that way."""
     top = str(scenario.path) if scenario.path else scenario.name
     where = f"{scenario.name}: {'' if file == top else file + ': '}{place} ({mod.action}"
     status = links.loc[sel, "status"].astype(str)
-    idle = []
+    found: list[tuple[list, str, str]] = []  # (links, why, the field said after the action)
     if mod.action == "open":
-        idle = list(status.index[status == "open"])
-        why = "already open"
+        found.append((list(status.index[status == "open"]), "already open", ""))
     elif mod.action == "close":
-        idle = list(status.index[status != "open"])
-        why = "not in use (planned, under construction or closed)"
-    elif mod.action in ("set", "scale") and not (status == "open").all():
+        found.append((list(status.index[status != "open"]),
+                      "not in use (planned, under construction or closed)", ""))
+    if mod.action in ("set", "scale") and not (status == "open").all():
         # a value on a link not in use changes nothing in this run, unless a modification in
         # force opens it
         opened = {x for m in [*later, mod] if m.in_force(scenario.year) and m.action == "open"
                   for x in _targets(links, m)}
-        idle = [x for x in status.index[status != "open"] if x not in opened]
-        why = ("not in use (planned, under construction or closed) and nothing opens them in "
-               f"{scenario.year}: open them (action = \"open\") or pick links in use")
-        if idle:
-            where += f" {mod.field}"
-    if not idle and mod.action in ("set", "scale") and mod.field == "frequency_per_week":
+        found.append(([x for x in status.index[status != "open"] if x not in opened],
+                      "not in use (planned, under construction or closed) and nothing opens "
+                      f"them in {scenario.year}: open them (action = \"open\") or pick links "
+                      "in use", f" {mod.field}"))
+    if mod.action in ("set", "scale") and mod.field == "frequency_per_week":
         mode = links.loc[sel, "mode"].astype(str)
-        idle = list(mode.index[~mode.isin(["ferry", "sea"])])
-        why = "not ferry or sea links, whose sailing frequency alone sets a wait"
-        where += f" {mod.field}"
-    elif not idle and mod.action in ("set", "scale") and mod.field == "speed_kph":
+        found.append((list(mode.index[~mode.isin(["ferry", "sea"])]),
+                      "not ferry or sea links, whose sailing frequency alone sets a wait",
+                      f" {mod.field}"))
+    if mod.action in ("set", "scale") and mod.field == "speed_kph":
         # time_h = length_km / speed_kph + dwell_h: no length, no running time at any speed
         length = pd.to_numeric(links.loc[sel, "length_km"], errors="coerce").fillna(0.0)
         lengthened = {x for m in later if m.in_force(scenario.year) and m.action == "set"
                       and m.field == "length_km" and m.value for x in _targets(links, m)}
-        idle = [x for x in length.index[length <= 0] if x not in lengthened]
-        why = ("of length 0 (transfer, port or border elements, whose time is their dwell_h "
-               "alone: set dwell_h to change it)")
-        where += f" {mod.field}"
-    elif not idle and mod.action == "scale" and mod.field not in TARIFF_FACTOR:
+        found.append(([x for x in length.index[length <= 0] if x not in lengthened],
+                      "of length 0 (transfer, port or border elements, whose time is their "
+                      "dwell_h alone: set dwell_h to change it)", f" {mod.field}"))
+    if mod.action == "scale" and mod.field not in TARIFF_FACTOR:
         # a blank field times a factor stays blank (a blank capacity is unlimited); tariffs
         # take a factor on the tables' value instead
         values = pd.to_numeric(links.loc[sel, mod.field], errors="coerce")
-        idle = list(values.index[values.isna()])
         meaning = {"capacity_tpy": "unlimited", "frequency_per_week": "no scheduled sailing"}
-        why = (f"blank in {mod.field} ({meaning.get(mod.field, 'none')}), and a blank times a "
-               f"factor stays blank; to give them a value, use action = \"set\"")
-        where += f" {mod.field}"
+        found.append((list(values.index[values.isna()]),
+                      f"blank in {mod.field} ({meaning.get(mod.field, 'none')}), and a blank "
+                      "times a factor stays blank; to give them a value, use action = \"set\"",
+                      f" {mod.field}"))
     named = set(getattr(mod, "links", []) or [])
-    if not named and len(idle) < len(sel):
-        # a selection by country, mode or border: links it cannot change among others are
-        # not a mistake (closing a country's links takes its planned ones too)
-        idle = []
-    elif named:
-        idle = [x for x in idle if x in named] or (idle if len(idle) == len(sel) else [])
-    if idle:
-        warnings.warn(f"{where}): {len(idle)} of its {len(sel)} links are {why}, so it "
-                      f"changes nothing there ({format_ids(idle)}).", CorridorWarning,
-                      stacklevel=3)
+    out = []
+    for idle, why, field_ in found:
+        if not named and len(idle) < len(sel):
+            # a selection by country, mode or border: links it cannot change among others are
+            # not a mistake (closing a country's links takes its planned ones too)
+            continue
+        if named:
+            idle = [x for x in idle if x in named] or (idle if len(idle) == len(sel) else [])
+        if idle:
+            out.append(f"{where}{field_}): {len(idle)} of its {len(sel)} links are {why}, so "
+                       f"it changes nothing there ({format_ids(idle)}).")
+    return out
 
 
 def _recheck(schema, table: pd.DataFrame, rows, field: str, label: str, *,

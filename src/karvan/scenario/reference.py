@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from karvan.errors import InputError, catch_warnings, raise_by_source
+from karvan.errors import InputError, raise_by_source
 from karvan.freight.corridor import (
     YEARS_AFTER_BASE,
     CorridorData,
@@ -218,7 +218,7 @@ def with_references(scenarios: Sequence[Scenario], *, base_year: int = 2024
 
 
 def load_scenario_or_reference(name: str, *, base_year: int = 2024,
-                               data: CorridorData | None = None) -> Scenario:
+                               data: CorridorData | None = None, warn: bool = True) -> Scenario:
     """A scenario file or built-in scenario (:func:`~karvan.scenario.load_scenario`, checked
     against ``data`` where given), or the reference of a year by the name ``karvan run`` gives
     it (``reference_2028``, ``backcast_2023``; :func:`reference_scenario`).
@@ -231,7 +231,7 @@ def load_scenario_or_reference(name: str, *, base_year: int = 2024,
     """
     p = Path(str(name))
     if p.suffix.lower() == ".toml" or (builtin_scenario_folder() / f"{p.name}.toml").exists():
-        return load_scenario(name, data=data)
+        return load_scenario(name, data=data, warn=warn)
     m = re.fullmatch(r"(?:reference|backcast)_(\d{4})", str(name))
     if m is not None and reference_name(int(m.group(1)), base_year=base_year) == name:
         return reference_scenario(int(m.group(1)), base_year=base_year)
@@ -306,20 +306,19 @@ def load_scenarios(names: Sequence[str], data: CorridorData) -> list[Scenario]:
     problems: list[tuple[str | None, str]] = []
     specs = []
     # the warnings come after the problems, only where there are none: with warnings as
-    # errors, one of them was raised in place of the list of problems
-    with catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CorridorWarning)
-        loaded = []  # (name or file as given, scenario) of those that loaded
-        for n in names:
-            try:
-                specs.append(load_scenario_or_reference(str(n), base_year=data.base_year,
-                                                        data=data))
-                loaded.append((str(n), specs[-1]))
-            except InputError as e:
-                problems.extend(e.located)
+    # errors, one of them was raised in place of the list of problems (each scenario keeps
+    # them in its ``warned``: nothing is caught, whose state other threads share)
+    loaded = []  # (name or file as given, scenario) of those that loaded
+    for n in names:
+        try:
+            specs.append(load_scenario_or_reference(str(n), base_year=data.base_year,
+                                                    data=data, warn=False))
+            loaded.append((str(n), specs[-1]))
+        except InputError as e:
+            problems.extend(e.located)
     problems.extend(_name_clashes(loaded))
     raise_by_source(problems)
     # a parent shared by several scenarios is warned about once
-    for w in {(str(w.message), w.category): w for w in caught}.values():
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for text in dict.fromkeys(t for s in specs for t in s.warned):
+        warnings.warn(text, CorridorWarning, stacklevel=2)
     return specs

@@ -20,7 +20,7 @@ from karvan.assign.capacity import CapacityResult, solve_capacity_lp
 from karvan.assign.classes import TrafficClass
 from karvan.assign.result import AssignmentResult
 from karvan.calibrate import calibration_report, summary_dict
-from karvan.errors import InputError, catch_warnings, recording_warnings
+from karvan.errors import InputError, recording_warnings
 from karvan.freight import accounting as acc
 from karvan.freight.choice_model import CorridorChoice, choice_parameters
 from karvan.freight.corridor import CorridorData
@@ -34,7 +34,7 @@ from karvan.network.graph import compile_graph
 from karvan.network.model import Network
 from karvan.paths.routes import route_flows
 from karvan.paths.trees import zone_reachability
-from karvan.scenario.apply import ScenarioInputs, apply_scenario
+from karvan.scenario.apply import ScenarioInputs, applied_and_said, apply_scenario
 from karvan.scenario.choice_run import family_shares, solve_choice
 from karvan.scenario.reference import (
     backcast_scenario,
@@ -466,10 +466,11 @@ def banned_links(segment: str, bans) -> set:
     return set().union(*(bans[int(i)][0] for i in ids))
 
 
-def _engine_inputs(data: CorridorData, scenario: Scenario):
+def _engine_inputs(data: CorridorData, scenario: Scenario, *, quiet: bool = False):
     """The scenario applied to the dataset and what the engine takes of it: (inputs, network,
-    zone -> country, demand rows, demand rows without an open route, demand, classes)."""
-    inputs = apply_scenario(data, scenario)
+    zone -> country, demand rows, demand rows without an open route, demand, classes); with
+    ``quiet``, what applying it warns of is not said."""
+    inputs = applied_and_said(data, scenario)[0] if quiet else apply_scenario(data, scenario)
     net = build_network(data, inputs.links, name=scenario.name)
     zc = data.zone_country()
     dem_rows = demand_segments(inputs.demand[inputs.demand["tonnes_per_year"] > 0],
@@ -502,7 +503,6 @@ def reference_routes(data: CorridorData, scenario: Scenario, model: CorridorChoi
         worker that runs two projects of one year searches their reference once.
     """
     import json
-    import warnings
 
     from karvan.scenario.choice_run import (
         ReferenceRoutes,
@@ -522,13 +522,12 @@ def reference_routes(data: CorridorData, scenario: Scenario, model: CorridorChoi
     for d, k, found in _REFERENCE_ROUTES:
         if d is data and k == key:
             return found
-    with catch_warnings():
-        # what the reference's own inputs warn of belongs to the reference's run
-        warnings.simplefilter("ignore")
-        _, net, zc, _, _, demand, classes = _engine_inputs(data, ref)
-        cnet = choice_network(net)
-        classes = choice_classes(classes, model, cnet.links.index)
-        rs, _, _ = choice_route_set(cnet, demand, classes, model, zone_country=zc)
+    # what the reference's own inputs warn of belongs to the reference's run: taken and left
+    # (a filter "ignore" here silenced every thread's warnings while it held, in the dashboard)
+    _, net, zc, _, _, demand, classes = _engine_inputs(data, ref, quiet=True)
+    cnet = choice_network(net)
+    classes = choice_classes(classes, model, cnet.links.index)
+    rs, _, _ = choice_route_set(cnet, demand, classes, model, zone_country=zc)
     found = ReferenceRoutes(ref.name, route_links(rs, compile_graph(cnet)), cnet.links)
     _REFERENCE_ROUTES.insert(0, (data, key, found))
     del _REFERENCE_ROUTES[4:]
@@ -740,12 +739,17 @@ def _sea_legs_without_transit(diff: pd.DataFrame, *countries: pd.DataFrame) -> p
     countries crossed on sea legs only (Egypt's canal) have tonnes on their links but no
     transit to gain or lose, so their transit columns are blank (``karvan compare`` listed
     the Caspian's 'transit -0.27 Mt' as the second largest change), as the summary and the
-    report leave them out of transit."""
-    sea = set(acc.SEA_COUNTRIES)
+    report leave them out of transit; a country is left out where every run that crosses it
+    crosses it by sea only."""
+    # a country crossed by sea in one run and by land in the other has transit to change:
+    # left out where every run that crosses it crosses it by sea only
+    sea_in, land_in = set(), set()
     for c in countries:
         if "sea_legs_only" in c:
             flag = c["sea_legs_only"].astype("boolean").fillna(False).astype(bool)
-            sea |= set(c.loc[flag, "country"].astype(str))
+            sea_in |= set(c.loc[flag, "country"].astype(str))
+            land_in |= set(c.loc[~flag, "country"].astype(str))
+    sea = set(acc.SEA_COUNTRIES) | (sea_in - land_in)
     out = diff.copy()
     rows = out["country"].astype(str).isin(sea).to_numpy()
     out.insert(1, "sea_legs_only", rows)

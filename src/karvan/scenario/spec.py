@@ -270,7 +270,7 @@ def read_scenario_file(path: str | os.PathLike) -> ScenarioFile:
 
 
 def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None = None,
-                  data: CorridorData | None = None) -> Scenario:
+                  data: CorridorData | None = None, warn: bool = True) -> Scenario:
     """Load a scenario by file path or by built-in name, resolving ``extends``.
 
     A parent is looked for beside the file first, then among the built-in scenarios.
@@ -299,7 +299,8 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
     -----
     CorridorWarning
         With ``data``, once there are no problems: each modification that leaves a value
-        allowed but unusual (a capacity of 11 t/yr, a unit slip for 11 Mt/yr).
+        allowed but unusual (a capacity of 11 t/yr, a unit slip for 11 Mt/yr); with ``warn``
+        False they are only in the scenario's ``warned``.
     """
     p = Path(name_or_path)
     builtin = builtin_scenario_folder()
@@ -377,7 +378,7 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
         from karvan.freight.corridor import CorridorWarning
 
         texts = tuple(f"{f}: {t}" for f, t in unusual)
-        for t in texts:
+        for t in texts if warn else ():
             warnings.warn(t, CorridorWarning, stacklevel=2)
         scenario = replace(scenario, warned=texts)
     return scenario

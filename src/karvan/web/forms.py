@@ -22,16 +22,15 @@ import json
 import math
 import re
 import tempfile
-import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from karvan.errors import InputError, catch_warnings, format_ids
-from karvan.freight.corridor import YEARS_AFTER_BASE, CorridorData, CorridorWarning
+from karvan.errors import InputError, format_ids
+from karvan.freight.corridor import YEARS_AFTER_BASE, CorridorData
 from karvan.scenario import Scenario, builtin_scenarios, load_scenario
-from karvan.scenario.apply import apply_scenario
+from karvan.scenario.apply import applied_and_said
 from karvan.scenario.reference import reserved_name
 
 NAME = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
@@ -272,18 +271,12 @@ def build_scenario(form: Mapping, data: CorridorData) -> tuple[Scenario, str]:
             raise InputError(e.problems, "scenario form") from None
     scenario = Scenario(scenario.name, scenario.title, scenario.description, scenario.year,
                         scenario.modifications, scenario.chain, None)
-    # values allowed but unusual (a capacity of 15 t/yr) are the user's to see, in the form's
-    # answer and the job's messages, and they stay with the scenario (``warned``), so that the
-    # run records them and does not warn of them again
-    with catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CorridorWarning)
-        try:
-            apply_scenario(data, scenario)
-        except InputError as e:
-            raise InputError(e.problems, "scenario form") from None
-    warned = tuple(dict.fromkeys(str(w.message) for w in caught
-                                 if issubclass(w.category, CorridorWarning)))
-    for w in caught:
-        if not issubclass(w.category, CorridorWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return replace(scenario, warned=warned), text
+    # what applying it warns of (a capacity of 15 t/yr) is the user's to see, in the form's
+    # answer and the job's messages, and stays with the scenario (``warned``), so that the run
+    # records it; taken as texts, not caught: the warnings module's state is process-wide and
+    # the dashboard's threads would catch each other's
+    try:
+        _, said = applied_and_said(data, scenario)
+    except InputError as e:
+        raise InputError(e.problems, "scenario form") from None
+    return replace(scenario, warned=tuple(dict.fromkeys(said))), text
