@@ -139,4 +139,11 @@ def test_links_changed_in_memory_are_checked_as_link_csv_is():
     links.loc["R_RU_SPB_MOSCOW", "speed_kph"] = 60.0  # a valid change runs
     got = apply_scenario(dataclasses.replace(data, links=links), load_scenario("baseline"))
     assert got.links.at["R_RU_SPB_MOSCOW", "speed_kph"] == 60.0
+    # a link added with pd.concat, whose index then has no name: still the link ids
+    row = data.links.loc[["R_AZ_ALAT_OSMANLI"]].copy()
+    row.index = ["R_NEW"]
+    more = pd.concat([data.links, row])
+    assert more.index.name is None
+    got = apply_scenario(dataclasses.replace(data, links=more), load_scenario("baseline"))
+    assert "R_NEW" in got.links.index
 

@@ -452,6 +452,13 @@ def test_every_target_is_checked_before_any_is_written(run, tmp_path):
     assert export_run(run, "gpkg", tmp_path / "maps")["gpkg"] == tmp_path / "maps" / "run.gpkg"
     assert export_run(run, "omx", tmp_path / "maps")["omx"] == tmp_path / "maps" / "run.omx"
     assert not (tmp_path / "maps.gpkg").exists()
+    # another run's folder is not a place for this run's map (its run.gpkg is that run's)
+    other = tmp_path / "other_run"
+    other.mkdir()
+    (other / "manifest.json").write_text("{}")
+    with pytest.raises(InputError, match="is the folder of another run"):
+        export_run(run, "gpkg", other)
+    assert sorted(p.name for p in other.iterdir()) == ["manifest.json"]
     # a folder in the file's place: named, no temporary path in the message
     (tmp_path / "d.gpkg").mkdir()
     with pytest.raises(InputError, match=r"d.gpkg is a folder; give the path of a file") as e:

@@ -364,6 +364,15 @@ def test_each_kind_of_change_that_changes_nothing_is_looked_at_apart(tmp_path):
     with pytest.warns(CorridorWarning, match=rf"{len(am)} of its {len(am)} links are blank in "
                                              r"capacity_tpy \(unlimited\)"):
         apply_scenario(data, load_scenario(p))
+    # a link is said once, under the first reason found (closed and blank: not in use)
+    q = write(tmp_path, "q", 'name = "q"\nyear = 2028\n[[modification]]\naction = "scale"\n'
+              'links = ["B_AZ_AM_AGHBAND_RAIL", "B_AM_AZ_MEGHRI_RAIL", "R_AZ_ALAT_OSMANLI"]\n'
+              'field = "capacity_tpy"\nfactor = 2\n')
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        apply_scenario(data, load_scenario(q))
+    said = [str(x.message) for x in w if issubclass(x.category, CorridorWarning)]
+    assert len(said) == 1 and "not in use" in said[0], said
 
 
 def test_a_capacity_in_the_wrong_unit_is_warned_about(tmp_path):

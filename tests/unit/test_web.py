@@ -316,7 +316,7 @@ def test_a_job_stopped_with_the_dashboard_is_said_so_in_one_line(seeded, data, m
     while reg.get(job["job_id"])["finished"] is None and time.monotonic() - t0 < 10:
         time.sleep(0.05)
     done = reg.get(job["job_id"])
-    assert done["status"] == "stopped" and "nothing of it was saved" in done["error"]
+    assert done["status"] == "stopped" and "what it had not saved is lost" in done["error"]
     assert not [r for r in caplog.records if r.levelno >= 40]  # no traceback logged
     assert any("stopped with the dashboard" in r.getMessage() for r in caplog.records)
 

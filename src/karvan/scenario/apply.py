@@ -284,8 +284,9 @@ def _check_links_in_memory(data: CorridorData) -> None:
     if checked is None or data.links.equals(checked.set_index("link_id", drop=True)):
         return
     c = Checker()
-    c.table(load_schema("corridor/link"), data.links.reset_index(), name="data.links",
-            id_field="link_id")
+    # the index is the link ids, whatever it is called (pd.concat drops its name)
+    c.table(load_schema("corridor/link"), data.links.rename_axis("link_id").reset_index(),
+            name="data.links", id_field="link_id")
     if c.errors():
         raise InputError(c.errors(), "data.links (changed since load_corridor read link.csv)",
                          violations=c.violations)
@@ -576,7 +577,9 @@ def _no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
                       f" {mod.field}"))
     named = set(getattr(mod, "links", []) or [])
     out = []
+    said: set = set()  # a link is said once, under the first reason found for it
     for idle, why, field_ in found:
+        idle = [x for x in idle if x not in said]
         if not named and len(idle) < len(sel):
             # a selection by country, mode or border: links it cannot change among others are
             # not a mistake (closing a country's links takes its planned ones too)
@@ -584,6 +587,7 @@ def _no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
         if named:
             idle = [x for x in idle if x in named] or (idle if len(idle) == len(sel) else [])
         if idle:
+            said |= set(idle)
             out.append(f"{where}{field_}): {len(idle)} of its {len(sel)} links are {why}, so "
                        f"it changes nothing there ({format_ids(idle)}).")
     return out

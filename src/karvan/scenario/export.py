@@ -137,8 +137,14 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
                    "gmns": rec.path / "gmns"}[fmt]
         targets = {fmt: Path(out) if out is not None else default}
         if fmt in ("gpkg", "omx") and targets[fmt].is_dir():
+            folder = targets[fmt]
+            if ((folder / "manifest.json").is_file()
+                    and folder.resolve() != Path(rec.path).resolve()):
+                # another run's folder: its run.gpkg is that run's map
+                raise InputError(f"{folder} is the folder of another run; give a file path, "
+                                 "or a folder of your own.", "export: nothing was written")
             # a folder given for a file: the file goes inside it, under the default's name
-            targets[fmt] = targets[fmt] / f"run.{fmt}"
+            targets[fmt] = folder / f"run.{fmt}"
         if fmt == "gpkg" and targets[fmt].suffix.lower() != ".gpkg":
             # the GeoPackage standard's extension, which GDAL and QGIS go by
             targets[fmt] = targets[fmt].with_name(f"{targets[fmt].name}.gpkg")

@@ -87,8 +87,7 @@ def create_app(store_root: str | os.PathLike, *, data: CorridorData | None = Non
             # they end with the process; a run or an experiment is saved whole or not at all
             log.warning("the dashboard stops with %d job(s) running (%s): what they had not "
                         "saved is lost; start them again when the dashboard is back.",
-                        len(running), ", ".join(str(j.get("scenario") or j.get("scenarios"))
-                                                for j in running))
+                        len(running), ", ".join(_job_name(j) for j in running))
 
     app = FastAPI(title="karvan dashboard", lifespan=lifespan, docs_url="/api/docs",
                   redoc_url=None)
@@ -102,6 +101,14 @@ def create_app(store_root: str | os.PathLike, *, data: CorridorData | None = Non
     app.add_exception_handler(RequestValidationError, _validation)
     log.info("dashboard over the run store %s", d.store.root.resolve())
     return Guard(app, hosts=allowed_hosts(host, allow_hosts), max_body_bytes=max_body_bytes)
+
+
+def _job_name(job: dict) -> str:
+    """A job as the dashboard's log names it: its scenario, or an experiment's scenarios."""
+    if "scenario" in job:
+        return str(job["scenario"])
+    return "experiment of " + (", ".join(map(str, job.get("scenarios") or []))
+                               or "the built-in scenarios")
 
 
 def _wants_json(request: Request) -> bool:

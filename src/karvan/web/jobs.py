@@ -124,10 +124,10 @@ class Registry:
         recorded as stopped, in one line, not as a failure with a traceback."""
         if not self.stopping:
             return False
-        log.warning("job %s (%s) stopped with the dashboard; nothing of it was saved (%s: %s)",
-                    job_id, name, type(e).__name__, e)
-        self._update(job_id, status="stopped", error="stopped with the dashboard; nothing of "
-                     "it was saved", finished=time.time())
+        log.warning("job %s (%s) stopped with the dashboard; what it had not saved is lost "
+                    "(%s: %s)", job_id, name, type(e).__name__, e)
+        self._update(job_id, status="stopped", error="stopped with the dashboard; what it had "
+                     "not saved is lost", finished=time.time())
         return True
 
 
