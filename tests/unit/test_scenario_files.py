@@ -18,6 +18,17 @@ def write(tmp_path, name, text):
     return p
 
 
+def said_applying(data, path) -> list[str]:
+    """The corridor warnings of applying the scenario file ``path`` to ``data``."""
+    from karvan.freight.corridor import CorridorWarning
+    from karvan.scenario.apply import apply_scenario
+
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        apply_scenario(data, load_scenario(path))
+    return [str(x.message) for x in w if issubclass(x.category, CorridorWarning)]
+
+
 def on_rasht_astara(tmp_path, modification: str):
     """A scenario of 2028 extending rasht_astara with one ``[[modification]]`` (its lines)."""
     return write(tmp_path, "mine", 'name = "mine"\nyear = 2028\nextends = "rasht_astara"\n'
@@ -317,10 +328,7 @@ def test_modifications_that_change_nothing_are_warned_about(tmp_path):
               'links = ["R_RU_SPB_MOSCOW", "R_AZ_ALAT_OSMANLI"]\n'
               '[[modification]]\naction = "set"\nfield = "capacity_tpy"\nvalue = 5e6\n'
               'links = ["R_IR_RASHT_ASTARA", "R_IR_RASHT_QAZVIN"]\n')
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        apply_scenario(data, load_scenario(p))
-    msgs = [str(x.message) for x in w if issubclass(x.category, CorridorWarning)]
+    msgs = said_applying(data, p)
     assert any("modification[0] (open)" in m and "already open" in m for m in msgs)
     assert any("modification[1] (close)" in m and "not in use" in m for m in msgs)
     assert any("modification[2] (set frequency_per_week)" in m and "not ferry or sea" in m
@@ -368,10 +376,7 @@ def test_each_kind_of_change_that_changes_nothing_is_looked_at_apart(tmp_path):
     q = write(tmp_path, "q", 'name = "q"\nyear = 2028\n[[modification]]\naction = "scale"\n'
               'links = ["B_AZ_AM_AGHBAND_RAIL", "B_AM_AZ_MEGHRI_RAIL", "R_AZ_ALAT_OSMANLI"]\n'
               'field = "capacity_tpy"\nfactor = 2\n')
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        apply_scenario(data, load_scenario(q))
-    said = [str(x.message) for x in w if issubclass(x.category, CorridorWarning)]
+    said = said_applying(data, q)
     assert len(said) == 1 and "not in use" in said[0], said
 
 
