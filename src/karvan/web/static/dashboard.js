@@ -96,7 +96,7 @@ async function pollJobs() {
       <span class="muted">compare with</span><select class="cmp">${runOptions(j.run_id)}</select>
       <button type="button" class="small go">Compare</button></div>`);
     if (j.warnings && j.warnings.length) div.insertAdjacentHTML('beforeend', `<ul class="warnings">${j.warnings.map(w => `<li>warning: ${esc(w)}</li>`).join('')}</ul>`);
-    if (j.status === 'failed') div.insertAdjacentHTML('beforeend', `<ul class="problems">${(j.problems.length ? j.problems : [j.error]).map(p => `<li>${esc(p)}</li>`).join('')}</ul>`);
+    if (j.status === 'failed' || j.status === 'stopped') div.insertAdjacentHTML('beforeend', `<ul class="problems">${(j.problems.length ? j.problems : [j.error]).map(p => `<li>${esc(p)}</li>`).join('')}</ul>`);
     const cmp = $('.cmp', div);
     if (cmp && defaultA[j.run_id]) cmp.value = defaultA[j.run_id];
     const go = $('.go', div);
