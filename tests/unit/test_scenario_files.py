@@ -581,6 +581,21 @@ def test_a_factor_on_the_tables_tariff_is_checked_as_a_links_own_tariff(tmp_path
                       & links["tariff_usd_per_tkm"].isna(), "tariff_usd_per_tkm_factor"] == 2).all()
 
 
+def test_a_demand_factor_of_ten_or_more_is_warned_about(tmp_path):
+    """demand_scale x1000 made 104,839 Mt of demand in silence (150 for +50 %: 155 Mt)."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    mod = 'action = "demand_scale"\norigin_country = "RU"\nfactor = {}\n'
+    said = said_applying(data, on_rasht_astara(tmp_path, mod.format(150)))
+    assert len(said) == 1 and "(demand_scale x 150) takes" in said[0]
+    assert "a factor multiplies, 1.5 is +50 %" in said[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        apply_scenario(data, load_scenario(on_rasht_astara(tmp_path, mod.format(3))))
+
+
 def test_a_capacity_a_hundred_times_off_the_links_is_warned_about(tmp_path):
     """5000 for 5 Mt/yr written in kt filled the Astara terminal in silence (the schema warns
     only below 100 t/yr); a change within a factor 100 is a scenario, not a slip."""

@@ -366,9 +366,16 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
             if not sel.any() and not wrong:
                 problems.append((file, f"{place} (demand_scale): its filters match no demand."))
             if active:
+                before = float(demand.loc[sel, "tonnes_per_year"].sum())
                 demand.loc[sel, "tonnes_per_year"] *= mod.factor
                 recheck(file, demand_schema, demand, demand.index[sel], "tonnes_per_year",
                         f"{place} (demand_scale x {mod.factor:g})", None)
+                if warn and mod.factor >= DEMAND_SLIP and sel.any():
+                    # x1000 made 105 Gt of demand in silence (a percent or a unit slip)
+                    said.append(f"{file}: {place} (demand_scale x {mod.factor:g}) takes "
+                                f"{int(sel.sum())} demand rows from {before / 1e6:,.1f} to "
+                                f"{before * mod.factor / 1e6:,.1f} Mt/yr (allowed, but "
+                                "unusual: a factor multiplies, 1.5 is +50 %).")
             log.append((i, mod.action, mod.year, active, f"{int(sel.sum())} demand rows",
                         mod.factor, mod.source, mod.note))
             continue
@@ -464,6 +471,9 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     return (ScenarioInputs(scenario, links, demand, applied, tuple(bans)), problems, violations,
             notes, said)
 
+
+#: a demand factor from which a scale is warned of (a percent written for a factor: 150)
+DEMAND_SLIP = 10.0
 
 #: a capacity a modification sets this many times below (or above) the dataset's is more
 #: likely a unit slip (5000 for 5 Mt/yr written in kt) than a scenario
