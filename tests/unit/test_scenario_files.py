@@ -232,6 +232,10 @@ def test_modification_applies_from_its_year(tmp_path):
     ('action = "ban_transit"\nlinks = ["X"]\nod_countries = ["AM"]\n'
      'destination_country = "RU"', "od_countries names the countries"),
     ('action = "demand_scale"\nfactor = 2\nfield = "speed_kph"', "takes no field"),
+    # a ban of a country's own freight from its links: not transit, and it cut that freight off
+    ('action = "ban_transit"\ncountries = ["IR"]\nod_countries = ["IR", "AM"]',
+     "IR is in both countries and od_countries: freight with an end in a country is not in "
+     "transit there"),
 ])
 def test_modifications_that_would_be_misread(tmp_path, mod, message):
     p = write(tmp_path, "m", f'name = "m"\nyear = 2030\n[[modification]]\n{mod}\n')

@@ -100,6 +100,13 @@ class Modification(BaseModel):
                              "freight (origin or destination) may not use the links")
         if a != "ban_transit" and self.od_countries:
             raise ValueError("od_countries belongs to action 'ban_transit'")
+        if a == "ban_transit" and set(self.countries) & set(self.od_countries):
+            # freight with an end in a country is not in transit there: the ban cut that
+            # country's own freight off its links
+            both = ", ".join(sorted(set(self.countries) & set(self.od_countries)))
+            raise ValueError(f"{both} is in both countries and od_countries: freight with an "
+                             "end in a country is not in transit there; ban a country's links "
+                             "(countries) to other countries' freight (od_countries)")
         if a in ("open", "close", "set", "scale", "ban_transit") and not (self.links or self.borders
                                                            or self.countries):
             raise ValueError(f"action {a!r} needs links = [...], borders = [...] or "
