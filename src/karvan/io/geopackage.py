@@ -307,18 +307,10 @@ def write_difference_geopackage(a: RunRecord | str | os.PathLike,
     with atomic_file(target) as tmp:
         for name, layer in layers.items():
             layer.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
-                          geometry_type={"countries": "MultiPolygon", "links": "LineString",
-                                         "transfers": "Point", "borders": "Point"}[name])
+                          geometry_type=GEOMETRY_TYPES[name])
         write_layer_styles(tmp, styles)
-        con = sqlite3.connect(tmp)
-        try:
-            with con:
-                for name, text in what.items():
-                    con.execute("UPDATE gpkg_contents SET description = ?, identifier = ? "
-                                "WHERE table_name = ?", (head + text + ".",
-                                                         f"{rb.name} - {ra.name} {name}", name))
-        finally:
-            con.close()
+        _set_contents(tmp, {name: (f"{rb.name} - {ra.name} {name}", head + text + ".")
+                            for name, text in what.items()})
     return target
 
 
@@ -351,13 +343,19 @@ def describe_layers(gpkg: str | os.PathLike, run: RunRecord) -> None:
     name = str(spec.get("name") or run.name)
     head = (f"karvan run {run.run_id or run.path.name} of scenario {name} "
             f"({spec.get('year', '')}): ")
+    _set_contents(gpkg, {layer: (f"{name} {layer}", head + text + ".")
+                         for layer, text in LAYER_DESCRIPTIONS.items()})
+
+
+def _set_contents(gpkg: str | os.PathLike, rows: dict[str, tuple[str, str]]) -> None:
+    """Set the ``identifier`` and ``description`` of layers in ``gpkg_contents`` (layer ->
+    (identifier, description))."""
     con = sqlite3.connect(gpkg)
     try:
         with con:
-            for layer, text in LAYER_DESCRIPTIONS.items():
+            for layer, (ident, text) in rows.items():
                 con.execute("UPDATE gpkg_contents SET description = ?, identifier = ? "
-                            "WHERE table_name = ?", (head + text + ".", f"{name} {layer}",
-                                                     layer))
+                            "WHERE table_name = ?", (text, ident, layer))
     finally:
         con.close()
 

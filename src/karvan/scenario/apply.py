@@ -336,7 +336,7 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     log = []
     bans: list = []
     later: list[tuple[str, str, int]] = []  # inherited modifications that open after the year
-    written: dict = {}  # (file, link, field) -> the place of the last set, open or close
+    written: dict = {}  # (file, link, field) -> (place, year) of the last set, open or close
     for i, mod in enumerate(scenario.modifications):
         active = mod.in_force(scenario.year)
         file, place = _where(scenario, i)
