@@ -542,3 +542,40 @@ def test_every_geometry_is_valid_and_links_at_one_place_are_points(gpkg):
     t = transfers.set_index("link_id")
     lk = links.set_index("link_id")
     assert (t["tonnes_tot"] == lk.loc[t.index, "tonnes_tot"]).all()
+
+
+def test_all_formats_appear_together_or_not_at_all(run, tmp_path, monkeypatch):
+    """-f all interrupted while writing the GMNS folder left the new run.gpkg and run.omx
+    beside the old gmns/ (or none)."""
+    from karvan.scenario import export as export_module
+
+    out = tmp_path / "all"
+    first = export_run(run, "all", out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    (out / "run.gpkg").write_bytes(b"old map")  # an older export's file, to tell it apart
+    before["run.gpkg"] = b"old map"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_module, "export_gmns", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export_run(run, "all", out)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in out.iterdir()) == ["gmns", "run.gpkg", "run.omx"]
+    with pytest.raises(KeyboardInterrupt):
+        export_run(run, "all", tmp_path / "new")
+    assert not (tmp_path / "new").exists() or list((tmp_path / "new").iterdir()) == []
+    monkeypatch.undo()
+    assert export_run(run, "all", out) == first
+    assert (out / "run.gpkg").read_bytes() != b"old map"
+    # another run's folder, and a file, are refused before anything is written
+    other = tmp_path / "other_run"
+    other.mkdir()
+    (other / "manifest.json").write_text("{}")
+    with pytest.raises(InputError, match="is the folder of another run"):
+        export_run(run, "all", other)
+    assert sorted(p.name for p in other.iterdir()) == ["manifest.json"]
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(InputError, match="a_file is a file; give a folder"):
+        export_run(run, "all", tmp_path / "a_file")

@@ -106,7 +106,8 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
         (``run.gpkg``, ``run.omx``, ``gmns/``); default: inside the run folder. An existing
         folder given for a file gets it inside (``run.gpkg``, ``run.omx``); a GeoPackage's name
         without ``.gpkg`` gets it (the path returned says so). Every target is checked before
-        any is written.
+        any is written; with ``all`` the three files appear together or, on an error or an
+        interrupt, none of them changes.
     overwrite
         Replace an existing GMNS folder.
     store
@@ -129,22 +130,27 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     rec = resolve_run(run, store)
+
+    def refuse_another_run(folder: Path) -> None:
+        # another run's folder: its run.gpkg is that run's map
+        if ((folder / "manifest.json").is_file()
+                and folder.resolve() != Path(rec.path).resolve()):
+            raise InputError(f"{folder} is the folder of another run; give a file path, "
+                             "or a folder of your own.", "export: nothing was written")
+
     if fmt == "all":
         base = Path(out) if out is not None else rec.path
+        if base.is_dir():
+            refuse_another_run(base)
         targets = {"gpkg": base / "run.gpkg", "omx": base / "run.omx", "gmns": base / "gmns"}
     else:
         default = {"gpkg": rec.path / "run.gpkg", "omx": rec.path / "run.omx",
                    "gmns": rec.path / "gmns"}[fmt]
         targets = {fmt: Path(out) if out is not None else default}
         if fmt in ("gpkg", "omx") and targets[fmt].is_dir():
-            folder = targets[fmt]
-            if ((folder / "manifest.json").is_file()
-                    and folder.resolve() != Path(rec.path).resolve()):
-                # another run's folder: its run.gpkg is that run's map
-                raise InputError(f"{folder} is the folder of another run; give a file path, "
-                                 "or a folder of your own.", "export: nothing was written")
+            refuse_another_run(targets[fmt])
             # a folder given for a file: the file goes inside it, under the default's name
-            targets[fmt] = folder / f"run.{fmt}"
+            targets[fmt] = targets[fmt] / f"run.{fmt}"
         if fmt == "gpkg" and targets[fmt].suffix.lower() != ".gpkg":
             # the GeoPackage standard's extension, which GDAL and QGIS go by
             targets[fmt] = targets[fmt].with_name(f"{targets[fmt].name}.gpkg")
@@ -152,6 +158,8 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
     # was refused after run.gpkg and run.omx had been written
     problems = [f"{t} is a folder; give a file to write." for f, t in targets.items()
                 if f != "gmns" and t.is_dir()]
+    if fmt == "all" and base.exists() and not base.is_dir():
+        problems.append(f"{base} is a file; give a folder for the three exports.")
     if "gmns" in targets and targets["gmns"].exists():
         from karvan.io.atomic import check_replaceable
 
@@ -164,12 +172,19 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
                 problems.extend(e.problems)
     if problems:
         raise InputError(problems, "export: nothing was written")
-    done = {}
-    for f, target in targets.items():
-        if f == "gpkg":
-            done[f] = write_geopackage(rec, target)
-        elif f == "omx":
-            done[f] = write_omx(rec, target)
-        else:
-            done[f] = export_gmns(rec, target, overwrite=overwrite)
-    return done
+    if fmt != "all":
+        target = targets[fmt]
+        writer = {"gpkg": write_geopackage, "omx": write_omx}.get(fmt)
+        if writer is not None:
+            return {fmt: writer(rec, target)}
+        return {fmt: export_gmns(rec, target, overwrite=overwrite)}
+    # the three appear together or not at all: the files are staged beside their targets and
+    # replace them in one last step, after the GMNS folder (itself atomic) is in place; an
+    # interrupt during any write left a new run.gpkg beside an old run.omx and no gmns/
+    from karvan.io.atomic import atomic_files
+
+    with atomic_files(base) as stage:
+        write_geopackage(rec, stage / "run.gpkg")
+        write_omx(rec, stage / "run.omx")
+        export_gmns(rec, targets["gmns"], overwrite=overwrite)
+    return targets
