@@ -186,9 +186,19 @@ def test_layer_styles_one_default_qml_per_layer(gpkg):
     assert renderers["nodes"].get("type") == "singleSymbol"
 
 
-def test_geopackage_has_the_country_outlines_for_context(gpkg):
+def test_geopackage_has_the_country_outlines_for_context(run, gpkg):
     countries = pyogrio.read_dataframe(gpkg, layer="countries")
     assert {"AZE", "IRN", "RUS", "KAZ", "TKM", "GEO", "ARM"} <= set(countries["iso3"])
+    # the run's figures per country, joined by karvan's two-letter code (the layer had only
+    # ISO3 codes, which no run table uses)
+    by_code = countries.dropna(subset=["country"]).set_index("country")
+    assert by_code.loc["AZ", "iso3"] == "AZE" and by_code.loc["IR", "iso3"] == "IRN"
+    results = table(run, "countries").set_index("country")
+    shown = results.index.intersection(by_code.index)
+    assert {"AZ", "IR", "RU", "GE", "KZ", "TM", "AM", "TR"} <= set(shown)
+    for col in ("tonnes", "transit_tonnes", "transit_revenue_usd"):
+        np.testing.assert_allclose(by_code.loc[shown, col], results.loc[shown, col], rtol=1e-12)
+    assert countries.loc[countries["country"].isna(), "transit_tonnes"].isna().all()
     geoms = countries.geometry.to_numpy()
     assert shapely.is_valid(geoms).all() and (shapely.area(geoms) > 0).all()
     links = pyogrio.read_dataframe(gpkg, layer="links")

@@ -153,6 +153,15 @@ def test_compare_defaults_to_the_like_year_reference_and_says_so(tmp_path):
     borders = gpd.read_file(gpkg, layer="borders")
     assert borders.geometry.notna().all() and len(borders) == len(
         pd.read_csv(tmp_path / "cmp" / "borders_diff.csv"))
+    # the countries' differences on their outlines, by karvan's two-letter code
+    ccsv = pd.read_csv(tmp_path / "cmp" / "countries_diff.csv",
+                       keep_default_na=False, na_values=[""]).set_index("country")
+    outlines = gpd.read_file(gpkg, layer="countries").dropna(subset=["country"])
+    outlines = outlines.set_index("country")
+    shared = ccsv.index.intersection(outlines.index)
+    assert {"AZ", "IR", "RU"} <= set(shared)
+    np.testing.assert_allclose(outlines.loc[shared, "transit_tonnes_diff"].astype(float),
+                               ccsv.loc[shared, "transit_tonnes_diff"].astype(float))
     import sqlite3
 
     with sqlite3.connect(gpkg) as con:

@@ -21,7 +21,9 @@ borders       Point       every column of the ``borders`` table (border_id, link
 od_lines      LineString  origin, destination, origin_name, destination_name, tonnes_tot,
                           tonnes_<commodity>, time_h, distance_km, charge_usd_per_t,
                           cost_usd_per_t (tonne-weighted means over the commodities' skims)
-countries     Polygon     iso3, name: the shipped country outlines (Natural Earth), for context
+countries     Polygon     iso3, country (karvan's two-letter code), name, and the run's
+                          ``countries`` table (tonnes, tonne_km, revenue_usd, transit_*):
+                          the shipped outlines (Natural Earth)
 ============  ==========  ===================================================================
 
 Link geometry is the dataset's WKT ``geometry`` where given (turned to run from ``from_node_id``
@@ -55,7 +57,7 @@ from karvan.io import qgis_styles
 from karvan.io.atomic import atomic_file
 from karvan.io.gmns import GmnsWarning, read_gmns
 from karvan.io.hashing import changed_files
-from karvan.io.outlines import DISCLAIMER, country_outlines
+from karvan.io.outlines import DISCLAIMER, ISO3_TO_2, country_outlines
 from karvan.io.run_folder import RunRecord
 
 CRS = "EPSG:4326"
@@ -174,7 +176,8 @@ def run_layers(run: RunRecord | str | os.PathLike, *, data: Any = None
     # nothing): such a link has no geometry (NULL) there and a point in the transfers layer
     at_point = shapely.length(lines) == 0
     return {
-        "countries": countries_layer(),
+        "countries": countries_layer(rec.table("countries") if rec.has_table("countries")
+                                     else None),
         "od_lines": _od_layer(rec.table("demand"), rec.table("skims"), geo),
         "links": gpd.GeoDataFrame(links.copy(), geometry=np.where(at_point, None, lines),
                                   crs=CRS),
@@ -185,12 +188,30 @@ def run_layers(run: RunRecord | str | os.PathLike, *, data: Any = None
     }
 
 
-def countries_layer() -> gpd.GeoDataFrame:
-    """The shipped country outlines as a layer: ``iso3``, ``name``, multipolygons."""
+def countries_layer(results: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+    """The shipped country outlines as a layer: ``iso3``, ``country`` (the two-letter code of
+    karvan's tables, empty for an outline the dataset has no code for), ``name``,
+    multipolygons; with ``results`` (a table with ``country``, such as a run's ``countries``)
+    its other columns joined on ``country`` (empty where a country has no row).
+
+    Examples
+    --------
+    >>> res = pd.DataFrame({"country": ["AZ"], "transit_tonnes": [1.0e7]})
+    >>> layer = countries_layer(res).set_index("iso3")
+    >>> str(layer.loc["AZE", "country"]), float(layer.loc["AZE", "transit_tonnes"])
+    ('AZ', 10000000.0)
+    >>> bool(pd.isna(layer.loc["ARM", "transit_tonnes"]))
+    True
+    """
     rows = country_outlines()
     geoms = [shapely.multipolygons(shapely.get_parts(r["geometry"])) for r in rows]
-    return gpd.GeoDataFrame({"iso3": [r["iso3"] for r in rows],
-                             "name": [r["name"] for r in rows]}, geometry=geoms, crs=CRS)
+    table = pd.DataFrame({"iso3": [r["iso3"] for r in rows],
+                          "country": [ISO3_TO_2.get(r["iso3"]) for r in rows],
+                          "name": [r["name"] for r in rows]})
+    if results is not None:
+        extra = results.drop(columns=[c for c in ("iso3", "name") if c in results])
+        table = table.merge(extra.drop_duplicates("country"), on="country", how="left")
+    return gpd.GeoDataFrame(table, geometry=geoms, crs=CRS)
 
 
 def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike | None = None,
@@ -250,8 +271,8 @@ def write_difference_geopackage(a: RunRecord | str | os.PathLike,
                                 b: RunRecord | str | os.PathLike,
                                 diff: dict[str, pd.DataFrame], path: str | os.PathLike, *,
                                 data: Any = None) -> Path:
-    """Write the differences B - A of two runs (``diff``: the ``links`` and ``borders`` tables
-    of :func:`karvan.scenario.run.compare_runs`) as a GeoPackage for QGIS: ``links`` (lines),
+    """Write the differences B - A of two runs (``diff``: the ``links``, ``borders`` and
+    ``countries`` tables of :func:`karvan.scenario.run.compare_runs`) as a GeoPackage for QGIS: ``links`` (lines),
     ``transfers`` (the links at one place, points), ``borders`` (points) and ``countries``,
     each row with ``<value>_a``, ``<value>_b`` and ``<value>_diff``, styled blue where B gains
     and red where it loses, wider or larger with the change.
@@ -278,7 +299,7 @@ def write_difference_geopackage(a: RunRecord | str | os.PathLike,
         "border_id", keep="last").set_index("border_id").geometry
     borders = diff["borders"].reset_index(drop=True)
     layers = {
-        "countries": countries_layer(),
+        "countries": countries_layer(diff.get("countries")),
         "links": gpd.GeoDataFrame(links[~point].reset_index(drop=True),
                                   geometry=g[~point].to_numpy(), crs=CRS),
         "transfers": gpd.GeoDataFrame(links[point].reset_index(drop=True),
@@ -302,7 +323,10 @@ def write_difference_geopackage(a: RunRecord | str | os.PathLike,
             "transfers": "links at one place, the columns of links",
             "borders": "border crossings: tonnes_tot and utilization of A, B and B - A (t/yr, "
                        "share of capacity); blue: B gains, red: B loses",
-            "countries": f"country outlines for context ({DISCLAIMER})"}
+            "countries": "country outlines with tonnes, transit_tonnes (t/yr), tonne_km and "
+                         "revenue_usd (USD/yr) of A, B and B - A per country (country: "
+                         "karvan's two-letter code; transit empty where every run crosses a "
+                         f"country by sea only) ({DISCLAIMER})"}
     target = Path(path)
     with atomic_file(target) as tmp:
         for name, layer in layers.items():
@@ -331,7 +355,10 @@ LAYER_DESCRIPTIONS = {
                 "distance_km, charge_usd_per_t and cost_usd_per_t in USD/t (tonne-weighted "
                 "over the commodities); straight lines, not routes",
     "nodes": "nodes of the network",
-    "countries": f"country outlines for context ({DISCLAIMER})",
+    "countries": "country outlines with the run's figures per country (country: karvan's "
+                 "two-letter code): tonnes, transit_tonnes in t/yr, tonne_km per year, "
+                 "revenue_usd in USD/yr, empty where the run has no row; sea_legs_only marks "
+                 f"a country crossed by sea only ({DISCLAIMER})",
 }
 
 

@@ -16,6 +16,11 @@ REGION_BOX = (24.0, 8.0, 80.0, 62.0)
 #: what a map drawn on these outlines should say
 DISCLAIMER = ("Boundaries are de facto lines as drawn by Natural Earth and imply no judgement on "
               "the legal status of any territory.")
+#: ISO3 of the outlines -> the two-letter code karvan's tables use (``country``)
+ISO3_TO_2 = {"RUS": "RU", "AZE": "AZ", "IRN": "IR", "GEO": "GE", "ARM": "AM", "TUR": "TR",
+             "KAZ": "KZ", "TKM": "TM", "UZB": "UZ", "IND": "IN", "EGY": "EG", "PAK": "PK",
+             "AFG": "AF", "IRQ": "IQ", "SAU": "SA", "ARE": "AE", "OMN": "OM", "UKR": "UA",
+             "BLR": "BY", "CHN": "CN"}
 
 
 @lru_cache(maxsize=1)

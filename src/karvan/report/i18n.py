@@ -328,12 +328,6 @@ _COUNTRIES: dict[str, tuple[str, str, str]] = {
     "XC": ("Caspian Sea", "Каспийское море", "دریای خزر"),
 }
 
-#: ISO3 of the outlines -> the two-letter code karvan uses
-ISO3_TO_2 = {"RUS": "RU", "AZE": "AZ", "IRN": "IR", "GEO": "GE", "ARM": "AM", "TUR": "TR",
-             "KAZ": "KZ", "TKM": "TM", "UZB": "UZ", "IND": "IN", "EGY": "EG", "PAK": "PK",
-             "AFG": "AF", "IRQ": "IQ", "SAU": "SA", "ARE": "AE", "OMN": "OM", "UKR": "UA",
-             "BLR": "BY", "CHN": "CN"}
-
 _GROUP = {"en": ",", "ru": "\u202f", "fa": ","}
 _DECIMAL = {"en": ".", "ru": ",", "fa": "."}
 MINUS = "\u2212"
