@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -69,6 +70,15 @@ def test_write_puts_the_logit_estimate_into_the_dataset_and_runs_use_it(tmp_path
     assert (p["tonnes_per_year"] == p["prior_tonnes_per_year"]).all()
     assert (est["tonnes_per_year"] != est["prior_tonnes_per_year"]).any()
     assert set(est["source"]) == {"KV_ODME"} and set(est["confidence"]) == {"estimate"}
+    # each row names the fit rows that see it: a row no count sees stays at its prior, and
+    # no row names a validate row
+    fit_ids = set(pd.read_csv(out / "counts.csv")["observed_id"])
+    named = est["observations"].fillna("").str.split(";").map(lambda v: set(v) - {""})
+    assert set().union(*named) <= fit_ids and named.map(len).gt(0).mean() > 0.5
+    unseen = named.map(len).eq(0)
+    assert unseen.any()
+    np.testing.assert_allclose(est.loc[unseen, "tonnes_per_year"],
+                               est.loc[unseen, "prior_tonnes_per_year"], rtol=1e-3)
     # a run of the dataset reproduces the estimate's fit (same demand, same model)
     res = tmp_path / "res"
     r = runner.invoke(app, ["run", "baseline", "--data", str(data), "--out", str(res),

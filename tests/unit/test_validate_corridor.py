@@ -223,3 +223,42 @@ def test_validate_input_refers_a_corridor_folder_to_its_own_check(corridor):
         validate_input(corridor)
     code, out = run("validate", corridor, "--trips", corridor / "demand.csv")
     assert code == 2 and "leave --trips out" in out
+
+
+def test_fitted_values_rest_on_fit_rows_only(corridor):
+    """A choice parameter fitted to a row that is now validate held the figure it is checked
+    against, and nothing said so; a row that observed.csv no longer has is warned about."""
+    from karvan.freight.corridor import validate_corridor
+
+    line = {}
+
+    def fitted_to(extra):
+        def add(header, rows):
+            at = next(k for k, r in enumerate(rows) if r["observations"])
+            rows[at]["observations"] += extra
+            line["n"] = at + 2
+            return header, rows
+        return add
+
+    edit(corridor / "choice_parameter.csv", fitted_to(";OBS_BAKU_PORT_2024"))
+    msg = " ".join(validate_corridor(corridor).errors)
+    assert (f"choice_parameter.csv line {line['n']}: fitted to OBS_BAKU_PORT_2024, a validate "
+            "row of observed.csv") in msg, msg
+    assert "karvan calibrate --parameters --write" in msg
+    shutil.copy(CORRIDOR / "choice_parameter.csv", corridor / "choice_parameter.csv")
+    edit(corridor / "choice_parameter.csv", fitted_to(";OBS_GONE_2024"))
+    with pytest.warns(CorridorWarning, match="choice_parameter.csv was fitted to OBS_GONE_2024, "
+                                             "which observed.csv no longer has"):
+        load_corridor(corridor)
+    # the OD estimate too: each row names the fit rows that moved it
+    shutil.copy(CORRIDOR / "choice_parameter.csv", corridor / "choice_parameter.csv")
+    est = corridor / "od_estimate.csv"
+
+    def add_validate(header, rows):
+        rows[0]["observations"] = "OBS_BAKU_PORT_2024"
+        return header, rows
+
+    edit(est, add_validate)
+    with pytest.raises(InputError, match=r"od_estimate.csv line 2: fitted to OBS_BAKU_PORT_2024"
+                                         r".*or delete od_estimate.csv"):
+        load_corridor(corridor)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from karvan.errors import InputError, catch_warnings
+from karvan.errors import InputError, catch_warnings, format_ids
 
 if TYPE_CHECKING:
     from karvan.io.validate import ValidationReport
@@ -737,8 +737,53 @@ def _check_observed(folder: Path, frames: dict, observed: pd.DataFrame,
                             f"independent and kind port) makes it {want}: it is {why}; set "
                             f"role {want}. A rule chosen by how rows fit would make the "
                             "validation a fit.")
+    problems.extend(_fitted_to_validation(frames, obs))
     if problems:
         raise InputError(problems, str(folder))
+
+
+#: the tables of fitted values, what writes them again from the fit rows alone, and the other
+#: way out
+FITTED_TABLES = {"choice_parameter": ("karvan calibrate --parameters --write",
+                                      "set those rows' value to their prior_value"),
+                 "od_estimate": ("karvan calibrate --write", "delete od_estimate.csv")}
+
+
+def _fitted_to_validation(frames: dict, obs: pd.DataFrame) -> list[str]:
+    """The rows of fitted tables (``choice_parameter.csv``, ``od_estimate.csv``) whose
+    ``observations`` name a ``validate`` row of ``observed.csv``: validation rows are never
+    fitted to, so a row that became ``validate`` after the fit (its kind or independence
+    changed) leaves the fit holding what it is meant to be checked against. An id that
+    ``observed.csv`` no longer has is warned about (the fit rests on a figure gone)."""
+    from karvan.schema.text import id_list
+
+    roles = dict(zip(obs["observed_id"].astype(str),
+                     obs["role"].fillna("").astype(str).str.strip().str.lower()
+                     if "role" in obs else [""] * len(obs), strict=True))
+    problems, gone = [], {}
+    for name, (fix, other) in FITTED_TABLES.items():
+        table = frames.get(name)
+        if table is None or "observations" not in table:
+            continue
+        for pos, v in enumerate(table["observations"]):
+            ids = id_list(";".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+            bad = [i for i in ids if roles.get(i) == "validate"]
+            gone.update({i: name for i in ids if i not in roles})
+            if bad:
+                problems.append(f"{name}.csv line {pos + 2}: fitted to {format_ids(bad)}, "
+                                f"{'a validate row' if len(bad) == 1 else 'validate rows'} of "
+                                "observed.csv: validation rows are never fitted to, so they "
+                                "would check the fit against itself; fit again from the fit "
+                                f"rows (`{fix}`), or {other}.")
+    if gone:
+        by = {}
+        for i, name in gone.items():
+            by.setdefault(name, []).append(i)
+        for name, ids in by.items():
+            warnings.warn(f"{name}.csv was fitted to {format_ids(ids)}, which observed.csv no "
+                          f"longer has; fit again (`{FITTED_TABLES[name][0]}`) to rest on the "
+                          "rows as they are.", CorridorWarning, stacklevel=4)
+    return problems
 
 
 def reference_name(year: int, *, base_year: int = 2024) -> str:

@@ -63,7 +63,9 @@ def estimate_demand(data: CorridorData, *, runner: Runner | None = None, **kwarg
 def od_estimate_table(est: CorridorEstimate, *, choice: str, date: str,
                       source: str = "KV_ODME") -> pd.DataFrame:
     """The dataset's ``od_estimate.csv`` for an estimate: every demand row with its prior, the
-    estimate and its standard error, and the provenance columns (``confidence`` estimate)."""
+    estimate and its standard error, the provenance columns (``confidence`` estimate) and
+    ``observations``: the fit rows that count at least :data:`SEEN` of the row's tonnes in the
+    estimate's last assignment (blank: no count sees it, so it stays at its prior)."""
     from karvan.freight.corridor import OD_KEY
 
     d = est.demand
@@ -79,7 +81,17 @@ def od_estimate_table(est: CorridorEstimate, *, choice: str, date: str,
     out["confidence"] = "estimate"
     out["method"] = (f"OD estimation (generalized least squares, demand.csv as prior) bi-level "
                      f"with {model} on {len(fitted)} fit rows of observed.csv")
+    # which fit rows see the row: those that count at least SEEN of its tonnes in the last
+    # assignment (a logit model spreads some of every row over routes no count is on)
+    seen = np.asarray(est.odme.proportions, dtype=float) >= SEEN
+    ids = fitted.to_numpy()
+    out["observations"] = [";".join(ids[seen[:, j]]) for j in range(seen.shape[1])]
     return out
+
+
+#: the share of a demand row's tonnes a fit row must count for ``od_estimate.csv`` to name it
+#: among the row's ``observations``
+SEEN = 1e-3
 
 
 # ------------------------------------------------------------------- choice parameters
