@@ -56,6 +56,11 @@ def test_write_puts_the_logit_estimate_into_the_dataset_and_runs_use_it(tmp_path
     assert r.exit_code == 0, r.output
     man = json.loads((out / "manifest.json").read_text())
     assert man["settings"]["choice"] == "logit" and man["written_to_dataset"]
+    # the manifest says how it was called: dataset, output and --write included
+    inv = man["invocation"]
+    assert inv["command"].endswith("calibrate")
+    assert inv["options"]["data"] == str(data) and inv["options"]["out_dir"] == str(out)
+    assert inv["options"]["write"] is True and inv["options"]["parameters"] is False
     assert "logit" in man["method"]
     assert (data / "demand.csv").read_bytes() == demand_csv  # the prior is left as it was
     est = pd.read_csv(data / "od_estimate.csv")

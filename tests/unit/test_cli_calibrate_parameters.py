@@ -68,6 +68,9 @@ def test_parameters_are_fitted_and_written(dataset, tmp_path, deterministic_runs
     fit_ids = set(observed.loc[observed["role"] == "fit", "observed_id"])
     assert man["observations_fitted"] and set(man["observations_fitted"]) <= fit_ids
     assert man["parameters"] == ["asc_usd_per_t|instc_west_rail"]
+    opts = man["invocation"]["options"]  # the whole call, dataset and output included
+    assert opts["data"] == str(dataset) and opts["out_dir"] == str(out) and not opts["write"]
+    assert opts["fit"] == ["asc:instc_west_rail"] and opts["workers"] == 1
     table = pd.read_csv(out / "choice_parameter.csv", keep_default_na=False)
     row = table[(table["parameter"] == "asc_usd_per_t")
                 & (table["family"] == "instc_west_rail")].iloc[0]

@@ -112,6 +112,19 @@ def shorten(message: str, limit: int = MAX_LINE) -> str:
     return "\n".join(lines)
 
 
+def invocation(ctx: typer.Context) -> dict[str, Any]:
+    """The command being run and every option's value (given or default), for a manifest:
+    ``{"command": "karvan calibrate", "options": {"data": "...", "write": true, ...}}``."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
+
+    return {"command": ctx.command_path,
+            "options": {k: plain(v) for k, v in sorted(ctx.params.items())}}
+
+
 def print_error(message: str) -> None:
     """Print ``error: <message>`` to standard error, long lines cut, the message as plain text
     (square brackets in it are not read as markup)."""

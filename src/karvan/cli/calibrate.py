@@ -9,11 +9,12 @@ from typing import Annotated
 
 import typer
 
-from karvan.cli._app import app, console, out
+from karvan.cli._app import app, console, invocation, out
 
 
 @app.command()
 def calibrate(
+    ctx: typer.Context,
     data: Annotated[Path | None, typer.Option(help="Corridor dataset folder "
                                                    "(default: built in).")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the estimate and its "
@@ -138,7 +139,8 @@ def calibrate(
                              max_evaluations=max_evaluations, diff_step=diff_step, quiet=quiet,
                              prior=prior, crossval=crossval,
                              crossval_evaluations=crossval_evaluations, workers=workers,
-                             start_from=start_from, variance_factor=variance_factor)
+                             start_from=start_from, variance_factor=variance_factor,
+                             invoked=invocation(ctx))
         return
     if (fit or crossval or workers is not None or start_from
             or variance_factor is not None):
@@ -212,6 +214,7 @@ def calibrate(
                      "max_iter": max_iter, "choice": choice,
                      **({"gap": gap} if choice == "deterministic" else {})},
         "written_to_dataset": bool(write),
+        "invocation": invocation(ctx),
         "observations_fitted": list(est.counts["observed_id"]),
         "converged": bool(res.converged), "rounds": int(res.iterations),
         "demand_t": {"prior": float(res.prior.sum()), "estimate": float(res.estimate.sum())},

@@ -20,8 +20,11 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
                          crossval: bool = False, crossval_evaluations: int = 0,
                          workers: int | None = None,
                          start_from: Path | str | list[Path | str] | None = None,
-                         variance_factor: float | None = None) -> None:
-    """Fit, report, write ``--out`` whole, then (``--write``) the dataset's table.
+                         variance_factor: float | None = None,
+                         invoked: dict | None = None) -> None:
+    """Fit, report, write ``--out`` whole, then (``--write``) the dataset's table;
+    ``invoked`` is the command line as :func:`karvan.cli._app.invocation` gives it, for the
+    manifest.
 
     Raises
     ------
@@ -85,7 +88,7 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
                         write=write, gap=gap, max_evaluations=max_evaluations,
                         diff_step=diff_step, quiet=quiet, prior=prior, crossval=crossval,
                         crossval_evaluations=crossval_evaluations, starts=starts,
-                        variance_factor=variance_factor)
+                        variance_factor=variance_factor, invoked=invoked)
 
 
 #: the --start-from value that names the dataset's priors as a start
@@ -152,7 +155,7 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
                     fit: list[str] | None, write: bool, gap: float,
                     max_evaluations: int | None, diff_step: float, quiet: bool, prior: bool,
                     crossval: bool, crossval_evaluations: int, starts,
-                    variance_factor: float | None = None) -> None:
+                    variance_factor: float | None = None, invoked: dict | None = None) -> None:
     import datetime
     import json
 
@@ -297,6 +300,7 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         "dataset": str(dataset.folder),
         "inputs_sha256_16": hash_folder(dataset.folder) if dataset.folder else {},
         "command": command,
+        "invocation": invoked or {},
         "workers": 1 if pool is None else pool.workers,
         "settings": {"max_evaluations": max_evaluations, "diff_step": diff_step,
                      "prior": prior, "crossval": crossval,
