@@ -272,8 +272,9 @@ def write_difference_geopackage(a: RunRecord | str | os.PathLike,
                                 diff: dict[str, pd.DataFrame], path: str | os.PathLike, *,
                                 data: Any = None) -> Path:
     """Write the differences B - A of two runs (``diff``: the ``links``, ``borders`` and
-    ``countries`` tables of :func:`karvan.scenario.run.compare_runs`) as a GeoPackage for QGIS: ``links`` (lines),
-    ``transfers`` (the links at one place, points), ``borders`` (points) and ``countries``,
+    ``countries`` tables of :func:`karvan.scenario.run.compare_runs`) as a GeoPackage for
+    QGIS: ``links`` (lines), ``transfers`` (the links at one place, points), ``borders``
+    (points) and ``countries``,
     each row with ``<value>_a``, ``<value>_b`` and ``<value>_diff``, styled blue where B gains
     and red where it loses, wider or larger with the change.
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from karvan.io.colours import NO_CAPACITY, UTILIZATION_SCALE, utilization_colour
-from karvan.report import geo
 from karvan.io.outlines import ISO3_TO_2
+from karvan.report import geo
 from karvan.report.i18n import country_name, fmt_num, fmt_pct, label, mode_name
 
 #: utilization classes: (upper bound, colour, legend text), shared with the QGIS styles
