@@ -293,6 +293,18 @@ class RunStore:
                 run_id = new_run_id(str(spec["name"]), created)
                 man["run_id"] = run_id
                 write_manifest(tmp, man)
+                if (tmp / "run.gpkg").is_file():
+                    # its layers were described while the run had no id yet (the staging
+                    # folder's name stood in for it)
+                    import sqlite3
+
+                    from karvan.io.gpkg_contents import describe_layers
+
+                    try:
+                        describe_layers(tmp / "run.gpkg", RunRecord(tmp, man, run_id))
+                    except sqlite3.DatabaseError as e:  # not a GeoPackage: kept as it is
+                        log.warning("%s: the layers' descriptions were not updated (%s)",
+                                    tmp / "run.gpkg", e)
                 # the folder's age is judged by its mtime (repair): a run staged long ago is
                 # not left over once it is being committed
                 os.utime(tmp)
