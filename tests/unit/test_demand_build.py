@@ -405,3 +405,23 @@ def test_the_demand_tables_command_prints_them():
     res = CliRunner().invoke(app, ["data", "demand-tables"])
     assert res.exit_code == 0, res.output
     assert res.output == demand_tables_markdown()
+
+
+@pytest.mark.parametrize("table", ["trade_flow", "trade_mix", "zone_share", "energy_flow"])
+def test_an_input_saved_with_semicolons_is_named(dataset, table):
+    """A spreadsheet's ';'-separated CSV made build-demand and demand-tables fail with an
+    internal error (pandas' ParserError); validate named the separator."""
+    from typer.testing import CliRunner
+
+    from karvan.cli import app
+
+    path = dataset / INPUT_FOLDER / f"{table}.csv"
+    pd.read_csv(path, dtype=str, keep_default_na=False).to_csv(path, sep=";", index=False)
+    want = f"{table}.csv line 1: the columns are separated by ';', not commas"
+    with pytest.raises(InputError, match=want):
+        read_demand_inputs(dataset)
+    for args in (["build-demand", "--check"], ["demand-tables"]):
+        r = CliRunner().invoke(app, ["data", *args, "--data", str(dataset)],
+                               env={"COLUMNS": "200"})
+        assert r.exit_code == 2 and want in r.output, r.output
+        assert r.output.count("separated by") == 1

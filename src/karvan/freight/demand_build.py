@@ -90,8 +90,13 @@ def _read(path: Path, problems: Problems) -> pd.DataFrame | None:
         problems.add(f"{path.name} is missing from {path.parent}; the demand generator needs it.")
         return None
     # as the dataset's reader: UTF-8 with byte-order marks dropped, clear errors otherwise
-    return pd.read_csv(io.StringIO(read_text(path)), dtype=str,
-                       keep_default_na=False).rename(columns=str.strip)
+    try:
+        return pd.read_csv(io.StringIO(read_text(path)), dtype=str,
+                           keep_default_na=False).rename(columns=str.strip)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        problems.add(f"{path.name} cannot be read as CSV ({str(e).strip()}); save it as "
+                     "comma-separated CSV UTF-8, one row a line, text with commas in quotes.")
+        return None
 
 
 def _lines(df: pd.DataFrame, mask) -> str:
@@ -138,6 +143,9 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
     tables = {name: _read(inputs / f"{name}.csv", p) for name in _REQUIRED}
     ref = {name: _read(folder / f"{name}.csv", p) for name in _REF_REQUIRED}
     if any(t is None for t in (*tables.values(), *ref.values())):
+        if checker.errors():  # the schemas' reading of the files says why (a ';' separator)
+            p = Problems(str(inputs))
+            checker.into(p)
         p.raise_if_any()
     for name, cols in _REQUIRED.items():
         missing = [c for c in cols if c not in tables[name]]
