@@ -425,3 +425,43 @@ def test_an_input_saved_with_semicolons_is_named(dataset, table):
                                env={"COLUMNS": "200"})
         assert r.exit_code == 2 and want in r.output, r.output
         assert r.output.count("separated by") == 1
+
+
+def test_a_stale_estimate_is_named_and_replaced_by_calibrate(dataset, monkeypatch):
+    """New trade figures rebuilt demand.csv in silence; the dataset then did not load, and
+    `karvan calibrate --write`, which the message advised, refused it as well."""
+    from typer.testing import CliRunner
+
+    import karvan.scenario.calibration as calibration
+    from karvan.cli import app
+
+    def double(df):
+        df.loc[df["flow_id"] == "RU>IN_FERT", "figure"] = "10800000"
+
+    _edit(dataset, "trade_flow", double)
+    runner = CliRunner()
+    r = runner.invoke(app, ["data", "build-demand", "--data", str(dataset)],
+                      env={"COLUMNS": "300"})
+    assert r.exit_code == 0, r.output
+    assert "od_estimate.csv was estimated from the demand.csv before this one" in r.output
+    with pytest.raises(InputError, match="prior_tonnes_per_year differs"):
+        load_corridor(dataset)
+    fresh = load_corridor(dataset, estimate=False)
+    assert not fresh.demand_estimated
+    assert fresh.demand["tonnes_per_year"].sum() == pytest.approx(
+        pd.read_csv(dataset / "demand.csv")["tonnes_per_year"].sum())
+
+    def reached(*args, **kwargs):
+        raise RuntimeError("the estimation was reached")
+
+    monkeypatch.setattr(calibration, "estimate_demand", reached)
+    r = runner.invoke(app, ["calibrate", "--data", str(dataset), "--write", "--out",
+                            str(dataset.parent / "cal"), "-q"])
+    assert "the estimation was reached" in r.output, r.output
+    # an unchanged demand.csv gives no note
+    shutil.copy(builtin_corridor_folder() / "od_estimate.csv", dataset / "od_estimate.csv")
+    _edit(dataset, "trade_flow", lambda df: None)
+    shutil.copytree(builtin_corridor_folder() / INPUT_FOLDER, dataset / INPUT_FOLDER,
+                    dirs_exist_ok=True)
+    r = runner.invoke(app, ["data", "build-demand", "--data", str(dataset)])
+    assert r.exit_code == 0 and "note:" not in r.output, r.output

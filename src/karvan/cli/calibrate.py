@@ -164,7 +164,9 @@ def calibrate(
     from karvan.scenario.calibration import corridor_runner, estimate_demand, od_estimate_table
     from karvan.scenario.summary import SummaryTable
 
-    dataset = load_corridor(data)
+    # the prior is demand.csv; an od_estimate.csv that demand.csv has outgrown is what --write
+    # replaces (reading it stopped the command that its message advised)
+    dataset = load_corridor(data, estimate=False)
     if write and dataset.folder is None:
         raise typer.BadParameter("--write needs a dataset folder.")
     rounds = []

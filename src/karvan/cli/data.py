@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from karvan.cli._app import app, out
+from karvan.cli._app import app, console, out
 
 data_app = typer.Typer(help="The built-in corridor dataset.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -92,6 +92,24 @@ def data_build_demand(
     out.print(f"wrote {path}: {len(dem):,} rows, {dem['tonnes_per_year'].sum() / 1e6:,.2f} Mt/yr "
               f"from {dem['flow_ids'].str.split(';').explode().nunique()} flows; "
               f"{int((dem['observed_ids'] != '').sum()):,} rows rest on observed.csv figures")
+    estimate = folder / "od_estimate.csv"
+    if path == folder / "demand.csv" and estimate.is_file():
+        from karvan.freight.corridor import OD_KEY
+
+        try:
+            est = pd.read_csv(estimate, keep_default_na=False)
+            prior = est.set_index(OD_KEY)["prior_tonnes_per_year"].astype(float)
+            now = dem.set_index(OD_KEY)["tonnes_per_year"].astype(float)
+            same = prior.index.sort_values().equals(now.index.sort_values()) and bool(
+                ((prior - now.reindex(prior.index)).abs() <= 1e-6 * now.abs().clip(
+                    lower=1.0).reindex(prior.index)).all())
+        except (ValueError, KeyError, pd.errors.ParserError):
+            same = False
+        if not same:
+            console.print(f"[yellow]note:[/] {estimate} was estimated from the demand.csv "
+                          "before this one, and the dataset does not load until it is "
+                          f"estimated again: `karvan calibrate --data {folder} --write`, or "
+                          "delete it to run on demand.csv.", highlight=False, soft_wrap=True)
 
 
 @data_app.command("demand-tables")

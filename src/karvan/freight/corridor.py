@@ -514,8 +514,13 @@ def builtin_corridor_folder() -> Path:
     return Path(str(resources.files("karvan") / "data" / "corridor"))
 
 
-def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
+def load_corridor(folder: str | os.PathLike | None = None, *,
+                  estimate: bool = True) -> CorridorData:
     """Read and check a corridor dataset folder (default: the built-in one).
+
+    With ``estimate`` false, ``od_estimate.csv`` is left out: the runs use ``demand.csv``'s
+    tonnes (OD estimation starts from them, and may replace an estimate that ``demand.csv``
+    has outgrown).
 
     Every table is checked against its schema (``karvan/schema/corridor/*.schema.json``, see
     ``docs/schemas.md``): types, units and ranges of every column, unique ids, references between
@@ -530,7 +535,7 @@ def load_corridor(folder: str | os.PathLike | None = None) -> CorridorData:
         Listing every problem with its file, line, id and the fix.
     """
     folder = Path(folder) if folder is not None else builtin_corridor_folder()
-    checker, tables, config = _check_corridor(folder)
+    checker, tables, config = _check_corridor(folder, estimate=estimate)
     checker.raise_if_errors(str(folder))
     for w in checker.warnings():
         warnings.warn(f"{folder.name}: {w}", CorridorWarning, stacklevel=2)
@@ -584,9 +589,10 @@ def validate_corridor(folder: str | os.PathLike) -> ValidationReport:
     return rep
 
 
-def _check_corridor(folder: Path):
+def _check_corridor(folder: Path, *, estimate: bool = True):
     """Every table of ``folder`` against its schema and the others: the checker with every
-    problem found, the tables read and the config.
+    problem found, the tables read and the config; without ``estimate``, ``od_estimate.csv``
+    is neither read nor checked.
 
     Raises
     ------
@@ -600,7 +606,10 @@ def _check_corridor(folder: Path):
         raise InputError(f"{folder} is not a folder; a corridor dataset is a folder of CSV "
                          "tables (node.csv, link.csv, zone.csv, ...).")
     checker = Checker()
-    tables = checker.folder(folder, family_schemas("corridor"))
+    schemas = family_schemas("corridor")
+    if not estimate:
+        schemas = {k: v for k, v in schemas.items() if k != "od_estimate"}
+    tables = checker.folder(folder, schemas)
     checker.references({k: t for k, t in tables.items() if k != "od_estimate"})
     if "od_estimate" in tables and "demand" in tables:
         if checker.has_errors("demand.csv"):
