@@ -262,3 +262,14 @@ def test_fitted_values_rest_on_fit_rows_only(corridor):
     with pytest.raises(InputError, match=r"od_estimate.csv line 2: fitted to OBS_BAKU_PORT_2024"
                                          r".*or delete od_estimate.csv"):
         load_corridor(corridor)
+
+
+def test_an_unknown_kind_of_observation_is_refused(corridor):
+    """kind 'harbour' was taken; the split rule, which reads kind, then called an independent
+    port count a fit row and advised role fit, and calibrate fitted to it."""
+    from karvan.freight.corridor import validate_corridor
+
+    _set_observed(corridor, "OBS_BAKU_PORT_2024", kind="harbour", role="fit")
+    msg = " ".join(validate_corridor(corridor).errors)
+    assert ("kind is not one of corridor_total, border, port, link, transit, trade on 1 row "
+            "(line 17; observed_id OBS_BAKU_PORT_2024: 'harbour')") in msg, msg
