@@ -61,6 +61,11 @@ def test_write_puts_the_logit_estimate_into_the_dataset_and_runs_use_it(tmp_path
     assert inv["command"].endswith("calibrate")
     assert inv["options"]["data"] == str(data) and inv["options"]["out_dir"] == str(out)
     assert inv["options"]["write"] is True and inv["options"]["parameters"] is False
+    # fit rows without a run of their year are said to be left out (they were dropped
+    # silently), in the manifest and on the screen
+    assert man["notes"][0].startswith("4 fit rows not fitted, no run of their year (2019, "
+                                      "2021: ")
+    assert "fit rows not fitted" in r.output
     assert "logit" in man["method"]
     assert (data / "demand.csv").read_bytes() == demand_csv  # the prior is left as it was
     est = pd.read_csv(data / "od_estimate.csv")

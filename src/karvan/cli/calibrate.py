@@ -162,7 +162,7 @@ def calibrate(
     from karvan.io.atomic import atomic_folder, atomic_write_text
     from karvan.io.hashing import hash_folder
     from karvan.scenario.calibration import corridor_runner, estimate_demand, od_estimate_table
-    from karvan.scenario.summary import SummaryTable
+    from karvan.scenario.summary import SummaryTable, fit_row_notes
 
     # the prior is demand.csv; an od_estimate.csv that demand.csv has outgrown is what --write
     # replaces (reading it stopped the command that its message advised)
@@ -221,6 +221,7 @@ def calibrate(
         "converged": bool(res.converged), "rounds": int(res.iterations),
         "demand_t": {"prior": float(res.prior.sum()), "estimate": float(res.estimate.sum())},
         "cells_moved_over_50pct": int(len(moved)),
+        "notes": fit_row_notes(table),
     }
     with atomic_folder(out_dir) as tmp:
         est.demand.to_csv(tmp / "demand_estimated.csv", index=False)
@@ -256,6 +257,8 @@ def calibrate(
                      {"prior": "{:,.0f}", "estimate": "{:,.0f}", "factor": "{:.2f}"}),
     ]
     print_tables([t for t in tables if len(t.data)], out)
+    for note in manifest["notes"]:
+        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     if len(pooled):
         out.print(f"leave-one-source-out (proportions held): median |ln M/C| of the left-out "
                   f"fit rows {float(pooled.iloc[0]):.2f} over {len(cv)} rows", highlight=False)

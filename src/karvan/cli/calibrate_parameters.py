@@ -170,7 +170,7 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
     from karvan.io.atomic import atomic_folder, atomic_write_text
     from karvan.io.hashing import hash_folder
     from karvan.scenario.calibration import calibrate_choice, choice_runner, choice_table
-    from karvan.scenario.summary import SummaryTable
+    from karvan.scenario.summary import SummaryTable, fit_row_notes
 
     base_runner = choice_runner(dataset, gap=gap)
 
@@ -301,6 +301,7 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         "inputs_sha256_16": hash_folder(dataset.folder) if dataset.folder else {},
         "command": command,
         "invocation": invoked or {},
+        "notes": fit_row_notes(cal),
         "workers": 1 if pool is None else pool.workers,
         "settings": {"max_evaluations": max_evaluations, "diff_step": diff_step,
                      "prior": prior, "crossval": crossval,
@@ -388,6 +389,8 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
             shown_starts, {"objective": "{:,.2f}", "weighted_ssq": "{:,.1f}",
                            "prior_penalty": "{:,.1f}", "reduced_chi2": "{:.3g}"}))
     print_tables(tables, out)
+    for note in manifest["notes"]:
+        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     if starts_table is not None:
         near = starts_table[starts_table["objective"] <= starts_table["objective"].min()
                             + STARTS_WITHIN]

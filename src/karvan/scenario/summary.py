@@ -305,6 +305,46 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
 UNIT_SLIP = 10.0
 
 
+def fit_row_notes(table: pd.DataFrame) -> list[str]:
+    """What a calibration (``karvan calibrate``) leaves out of its fit rows or should not
+    trust, from its calibration table (``role``, ``compared``, ``year``, ``prior_ratio``):
+    fit rows not fitted because no run is of their year, and fit rows beyond a factor
+    :data:`UNIT_SLIP` of the model at the prior (a count in kt read as t pulls the estimate
+    with it).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"observed_id": ["A", "B", "C"], "year": [2024, 2025, 2024],
+    ...                   "role": ["fit", "fit", "fit"], "compared": [True, False, True],
+    ...                   "prior_ratio": [1.1, float("nan"), 800.0]})
+    >>> for n in fit_row_notes(t): print(n)
+    1 fit row not fitted, no run of its year (2025: B); the fit runs 2024
+    1 fit row beyond a factor 10 of the model at the prior (C 800): check that its tonnes_per_year is in tonnes
+    """
+    fit = table[table["role"].astype(str) == "fit"]
+    compared = fit["compared"].astype(bool)
+    notes = []
+    left = fit[~compared]
+    if len(left):
+        years = sorted({int(y) for y in left["year"]})
+        ran = sorted({int(y) for y in fit.loc[compared, "year"]})
+        one = len(left) == 1
+        notes.append(f"{len(left)} fit row{'' if one else 's'} not fitted, no run of "
+                     f"{'its' if one else 'their'} year ({', '.join(map(str, years))}: "
+                     f"{format_ids(left['observed_id'], 3)}); the fit runs "
+                     f"{', '.join(map(str, ran)) or 'no year'}")
+    ratio = pd.to_numeric(fit["prior_ratio"], errors="coerce")
+    far = fit[(ratio > UNIT_SLIP) | (ratio < 1.0 / UNIT_SLIP)]
+    if len(far):
+        one = len(far) == 1
+        shown = ", ".join(f"{o} {x:.3g}" for o, x in zip(
+            far["observed_id"].head(3), ratio[far.index].head(3), strict=True))
+        notes.append(f"{len(far)} fit row{'' if one else 's'} beyond a factor {UNIT_SLIP:g} of "
+                     f"the model at the prior ({shown}): check that "
+                     f"{'its' if one else 'their'} tonnes_per_year is in tonnes")
+    return notes
+
+
 def calibration_notes(runs) -> str:
     """What the calibration statistics leave out, said with them: rows of ``observed.csv`` not
     compared because no run is of their year, and rows whose ratio is beyond a factor
