@@ -465,3 +465,18 @@ def test_a_stale_estimate_is_named_and_replaced_by_calibrate(dataset, monkeypatc
                     dirs_exist_ok=True)
     r = runner.invoke(app, ["data", "build-demand", "--data", str(dataset)])
     assert r.exit_code == 0 and "note:" not in r.output, r.output
+
+
+def test_ids_with_a_space_at_an_end_are_read_as_the_schemas_read_them(dataset):
+    """observed.csv's 'OBS_TRADE_IR_AZ_2022 ' (the schemas drop the space) was reported as
+    missing from observed.csv by trade_flow.csv's rows; trade_flow.csv's 'IR>AZ ' was
+    reported by trade_mix.csv's rows as an unknown flow."""
+    def pad(df):
+        df.loc[df["flow_id"] == "IR>AZ", "flow_id"] = "IR>AZ "
+
+    _edit(dataset, "trade_flow", pad)
+    obs = pd.read_csv(dataset / "observed.csv", dtype=str, keep_default_na=False)
+    obs.loc[obs["observed_id"] == "OBS_TRADE_IR_AZ_2022", "observed_id"] += " "
+    obs.to_csv(dataset / "observed.csv", index=False, lineterminator="\n")
+    assert demand_csv_text(build_demand(dataset)) == (
+        builtin_corridor_folder() / "demand.csv").read_text(encoding="utf-8")

@@ -91,8 +91,11 @@ def _read(path: Path, problems: Problems) -> pd.DataFrame | None:
         return None
     # as the dataset's reader: UTF-8 with byte-order marks dropped, clear errors otherwise
     try:
-        return pd.read_csv(io.StringIO(read_text(path)), dtype=str,
-                           keep_default_na=False).rename(columns=str.strip)
+        df = pd.read_csv(io.StringIO(read_text(path)), dtype=str,
+                         keep_default_na=False).rename(columns=str.strip)
+        # values as the schemas read them, spaces at either end dropped: an id typed
+        # "IR>AZ " matched no reference, and the message blamed the table that refers to it
+        return df.apply(lambda c: c.str.strip())
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         problems.add(f"{path.name} cannot be read as CSV ({str(e).strip()}); save it as "
                      "comma-separated CSV UTF-8, one row a line, text with commas in quotes.")
