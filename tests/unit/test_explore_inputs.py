@@ -293,3 +293,13 @@ def test_ranges_in_another_unit_and_unknown_sources_are_refused(tmp_path, data):
     assert "(U_GROWTH_RU_IR): the dataset's figure of growth_per_year" in msg
     assert "far below the range 9.46–13.2" in msg and "a fraction per year" in msg
     assert "(U_OFFICIAL): source NO_SUCH_SOURCE is not a source_id of sources.csv" in msg
+
+
+def test_the_documented_entry_points_are_importable():
+    """docs/model.md calls karvan.explore.explore(...), which did not exist there."""
+    import karvan.explore as ke
+    from karvan.explore.study import explore
+
+    assert ke.explore is explore and "explore" in ke.__all__
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        ke.nothing  # noqa: B018

@@ -27,9 +27,10 @@ def compare(
                                                                "QGIS.")] = None,
     top: Annotated[int, typer.Option(help="Rows per table.")] = 10,
 ) -> None:
-    """Differences RUN2 - RUN of two scenario results: links, countries, borders, skims, the
-    columns headed by scenario name; with one run, its differences from the reference of its
-    own year (the first table says which)."""
+    """Differences RUN2 - RUN of two scenario results: the largest of links, borders and
+    countries, the columns headed by scenario name (--out writes every table, skims too, as
+    CSV with _a, _b and _diff columns, and difference.gpkg); with one run, its differences
+    from the reference of its own year (the first table says which)."""
     from karvan.cli.tables import print_tables
     from karvan.io.atomic import atomic_folder
     from karvan.scenario.run import compare_runs, resolve_run

@@ -18,7 +18,18 @@ __all__ = [
     "InputSet",
     "UncertainInput",
     "corridor_inputs",
+    "explore",
     "parameter_inputs",
     "ranges_inputs",
     "read_uncertainty",
 ]
+
+
+def __getattr__(name: str):
+    # karvan.explore.explore (karvan.explore.study.explore), imported when first used: it
+    # brings Dask's runner and the corridor model with it
+    if name == "explore":
+        from karvan.explore.study import explore
+
+        return explore
+    raise AttributeError(f"module 'karvan.explore' has no attribute {name!r}")
