@@ -273,3 +273,16 @@ def test_an_unknown_kind_of_observation_is_refused(corridor):
     msg = " ".join(validate_corridor(corridor).errors)
     assert ("kind is not one of corridor_total, border, port, link, transit, trade on 1 row "
             "(line 17; observed_id OBS_BAKU_PORT_2024: 'harbour')") in msg, msg
+
+
+def test_independent_as_a_spreadsheet_writes_it(corridor):
+    """A spreadsheet saves true as TRUE: it was refused as not true or false."""
+    from karvan.freight.corridor import validate_corridor
+
+    text = (corridor / "observed.csv").read_text(encoding="utf-8")
+    (corridor / "observed.csv").write_text(text.replace(",true,", ",TRUE,")
+                                           .replace(",false,", ",False,"), encoding="utf-8")
+    assert validate_corridor(corridor).errors == []
+    same = load_corridor(corridor).observed.set_index("observed_id")["independent"]
+    shipped = load_corridor().observed.set_index("observed_id")["independent"]
+    assert same.astype(str).str.lower().equals(shipped.astype(str).str.lower())
