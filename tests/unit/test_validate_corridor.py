@@ -286,3 +286,15 @@ def test_independent_as_a_spreadsheet_writes_it(corridor):
     same = load_corridor(corridor).observed.set_index("observed_id")["independent"]
     shipped = load_corridor().observed.set_index("observed_id")["independent"]
     assert same.astype(str).str.lower().equals(shipped.astype(str).str.lower())
+
+
+@pytest.mark.parametrize("date", ["45731", "15.03.2025", "2025-13-40", "March 2025"])
+def test_a_source_date_a_spreadsheet_mangled_is_named(corridor, date):
+    """A date turned into Excel's serial number or another format was taken as written."""
+    from karvan.freight.corridor import validate_corridor
+
+    _set_observed(corridor, "OBS_BAKU_PORT_2024", source_date=date)
+    msg = " ".join(validate_corridor(corridor).errors)
+    assert ("source_date is not a date written YYYY, YYYY-MM or YYYY-MM-DD on 1 row (line 17; "
+            f"observed_id OBS_BAKU_PORT_2024: '{date}')") in msg, msg
+

@@ -405,7 +405,9 @@ class Checker:
             bad = np.asarray([rx.fullmatch(str(v)) is None for v in vals], dtype=bool)
             if bad.any():
                 idx = np.flatnonzero(bad)
-                self._rows(rows, owner[idx], f.name, f"does not match {f.pattern}",
+                self._rows(rows, owner[idx], f.name,
+                           f"is not {f.pattern_text}" if f.pattern_text
+                           else f"does not match {f.pattern}",
                            _fix(f, f.description or "correct the value"), vals[idx], sev)
         if f.max_length is not None or f.min_length is not None:
             lens = np.asarray([len(str(v)) for v in vals])

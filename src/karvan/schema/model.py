@@ -66,6 +66,8 @@ class Field:
     expected: bool = False
     #: the fix of a value above the maximum (``maximumFix``), where it differs from ``fix``
     maximum_fix: str | None = None
+    #: what ``pattern`` asks for in words (``patternText``), said instead of the expression
+    pattern_text: str | None = None
 
     @property
     def numeric(self) -> bool:
@@ -184,7 +186,7 @@ def _field(d: dict) -> Field:
         delimiter=d.get("delimiter"), item_type=d.get("itemType", "string"),
         aliases=tuple(d.get("aliases", ())), severity=_severity(d, d.get("name")),
         fix=d.get("fix"), default=d.get("default"), expected=bool(d.get("expected", False)),
-        maximum_fix=d.get("maximumFix"))
+        maximum_fix=d.get("maximumFix"), pattern_text=d.get("patternText"))
 
 
 def _names(v) -> tuple[str, ...]:
