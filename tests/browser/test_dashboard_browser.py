@@ -184,3 +184,32 @@ def test_bad_input_shows_every_problem(browser, server, shots):
     page.screenshot(path=str(shots / "karvan_dashboard_problems.png"))
     assert not blocked and not errors, (blocked, errors)
     page.close()
+
+
+def test_warnings_show_beside_the_form_and_on_the_job_card(browser, server, shots):
+    """A capacity typed in t/yr where the form wants Mt/yr is warned about: beside the form on
+    preview and on the finished job's card (the card's warnings list had no test in a
+    browser)."""
+    page, blocked, errors = open_page(browser, server["url"] + "/")
+    page.select_option("#extends", "baseline")
+    page.wait_for_selector("#borders tr[data-id='AZ-IR_ASTARA']")
+    page.fill("#name", "samur_in_tonnes")
+    page.uncheck("#lp")
+    page.click("button[data-add='capacity']")
+    row = page.locator("#capacity tbody tr").last
+    row.locator("input[name='target']").fill("B_RU_AZ_SAMUR_RAIL")
+    row.locator("input[name='capacity_mt']").fill("0.0000015")  # 1.5 t/yr: meant 15 Mt/yr?
+    page.click("#preview")
+    page.wait_for_selector("#warnings li")
+    said = page.locator("#warnings").inner_text()
+    assert "B_RU_AZ_SAMUR_RAIL" in said and "check the unit" in said, said
+    page.click("#run")
+    job = page.locator(".job[data-status='complete']").filter(has_text="samur_in_tonnes")
+    job.wait_for(timeout=RUN_MS)
+    card = job.locator("ul.warnings li")
+    assert card.count() >= 1
+    text = card.all_inner_texts()
+    assert any("B_RU_AZ_SAMUR_RAIL" in t and "check the unit" in t for t in text), text
+    page.screenshot(path=str(shots / "karvan_dashboard_warnings.png"))
+    assert not blocked and not errors, (blocked, errors)
+    page.close()
