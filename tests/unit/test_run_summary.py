@@ -183,3 +183,17 @@ def test_calibration_notes_say_what_the_statistics_leave_out():
             "tonnes_per_year is in tonnes") in notes
     r.tables["calibration"] = r.tables["calibration"].iloc[[0]]
     assert calibration_notes([r]) == ""
+
+
+def test_runs_of_several_years_are_said_to_hold_demand_growth():
+    """karvan run of every scenario put 2024 beside 2028 (Azerbaijan's transit 10.4 against
+    13.5 Mt, of which 2.7 Mt growth and the end of the Armenia-Azerbaijan bans) without a
+    word; one year gets no such note."""
+    a = fake_run("baseline", transit={"AZ": (10.4, 270)}, year=2024)
+    b = fake_run("rasht_astara", transit={"AZ": (13.5, 347)}, year=2028)
+    c = fake_run("reference_2028", transit={"AZ": (13.1, 340)}, year=2028)
+    note = ("; runs of 2024, 2028: a difference between years holds demand growth too "
+            "(`karvan compare <scenario>` sets a scenario against the reference of its year)")
+    for start in ("Border crossings", "Transit by country", "Transit revenue by country"):
+        assert table(summary_tables([a, b]), start).title.endswith(note)
+        assert "demand growth" not in table(summary_tables([b, c]), start).title

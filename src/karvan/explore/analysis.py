@@ -112,12 +112,18 @@ def bands(draws: pd.DataFrame, references: dict[str, str | None] | None = None) 
             x = d[cols].to_numpy(dtype=float)
             fin = np.isfinite(x)
             n = fin.sum(axis=0)
-            with catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-                q = np.nanpercentile(x, PERCENTILES, axis=0) if len(x) else np.full(
-                    (len(PERCENTILES), len(cols)), np.nan)
-                mean = np.nanmean(x, axis=0) if len(x) else np.full(len(cols), np.nan)
-                sd = np.nanstd(x, axis=0, ddof=1) if len(x) > 1 else np.full(len(cols), np.nan)
+            # columns without a finite value (or, for sd, with one) stay NaN: computed only
+            # where they are defined, so that no warning needs catching (filters are the
+            # process's, and the dashboard analyses in a thread beside running jobs)
+            q = np.full((len(PERCENTILES), len(cols)), np.nan)
+            mean = np.full(len(cols), np.nan)
+            sd = np.full(len(cols), np.nan)
+            some, two = n > 0, n > 1
+            if some.any():
+                q[:, some] = np.nanpercentile(x[:, some], PERCENTILES, axis=0)
+                mean[some] = np.nanmean(x[:, some], axis=0)
+            if two.any():
+                sd[two] = np.nanstd(x[:, two], axis=0, ddof=1)
             cen = central[cols].to_numpy(dtype=float)[0] if len(central) else np.full(
                 len(cols), np.nan)
             off = bad.get(str(scen), set())
@@ -254,8 +260,10 @@ def sensitivity(design_u: np.ndarray, problem: dict, sampler: str, y: np.ndarray
         return pd.DataFrame(columns=["factor", "method"])
     names = list(dict.fromkeys(problem.get("groups", problem["names"])))
     with catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.simplefilter("ignore", UserWarning)
+        # SALib's own notes and its numpy warnings only: a filter on every warning of a
+        # category hid, for its duration, what other threads (the dashboard's jobs) warned of
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=SALIB)
+        warnings.filterwarnings("ignore", category=UserWarning, module=SALIB)
         if sampler == "sobol":
             from SALib.analyze import sobol
 
@@ -280,6 +288,10 @@ def sensitivity(design_u: np.ndarray, problem: dict, sampler: str, y: np.ndarray
                                  "mu_star_conf": k * np.asarray(r["mu_star_conf"]),
                                  "sigma": k * np.asarray(r["sigma"])})
     return rank_correlation(design_u, y, list(problem["names"]))
+
+
+#: the modules whose warnings the sensitivity analysis silences (``warnings`` filters' module)
+SALIB = r"SALib(\.|$)"
 
 
 #: the fewest draws whose rank correlations get an interval (Fisher's z needs about ten)

@@ -145,7 +145,8 @@ def make_design(inputs: InputSet, sampler: str, draws: int, seed: int, *,
         from SALib.sample import sobol
 
         with catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # SALib's notes on Sobol balance
+            # SALib's notes on Sobol balance, not other threads' warnings
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"SALib(\.|$)")
             u = sobol.sample(prob, draws, calc_second_order=False, seed=rng)
     else:
         from SALib.sample import morris

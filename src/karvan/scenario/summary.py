@@ -128,13 +128,20 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
                "unserved demand), not a saving in transport cost" if capped else ""),
             pd.DataFrame(rows),
             {"capacity Mt": MT, "utilization": PCT, "shadow $/t": "{:,.1f}"}))
+    # scenarios of several years side by side: a difference between two of them holds the
+    # growth of demand too, which the tables' columns do not say
+    years = sorted({int(r.scenario.year) for r in runs})
+    mixed = ("" if len(years) < 2 else
+             f"; runs of {', '.join(map(str, years))}: a difference between years holds demand "
+             "growth too (`karvan compare <scenario>` sets a scenario against the reference of "
+             "its year)")
     bt = pd.concat({r.scenario.name: r.tables["borders"].set_index("border_id")["tonnes_tot"]
                     for r in runs}, axis=1).fillna(0.0)
     if len(bt):
         bt = bt.loc[bt.max(axis=1).sort_values(ascending=False).index]
         bt = bt[bt.max(axis=1) > 0] / 1e6
         bt = bt.rename_axis("border").reset_index()
-        out.append(SummaryTable("Border crossings, Mt/yr (both directions)", bt,
+        out.append(SummaryTable("Border crossings, Mt/yr (both directions)" + mixed, bt,
                                 {c: MT for c in bt.columns[1:]}))
     ct = pd.concat({r.scenario.name: r.tables["countries"].set_index("country")
                     for r in runs}, axis=0)
@@ -160,7 +167,7 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
                           "(each run's countries.csv has them all)")
             else:
                 title += ", sea legs left out"
-            out.append(SummaryTable(title, t, {c: fmt for c in t.columns[1:]}))
+            out.append(SummaryTable(title + mixed, t, {c: fmt for c in t.columns[1:]}))
     for r in runs[:1]:
         sh = r.tables.get("shipper")
         if sh is not None and len(sh):
