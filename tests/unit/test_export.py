@@ -589,3 +589,37 @@ def test_all_formats_appear_together_or_not_at_all(run, tmp_path, monkeypatch):
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(InputError, match="a_file is a file; give a folder"):
         export_run(run, "all", tmp_path / "a_file")
+
+
+def test_all_formats_refuse_a_geopackage_open_elsewhere_and_take_the_runs_own_copy(
+        run, tmp_path):
+    """-f all staged its GeoPackage and swapped it in beside a live write-ahead log (QGIS's),
+    which -f gpkg refuses; and it refused karvan run's results copy of the same run as
+    'another run's folder'."""
+    out = tmp_path / "all"
+    export_run(run, "all", out)
+    con = sqlite3.connect(out / "run.gpkg")
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("UPDATE gpkg_contents SET description = 'edited in QGIS'")
+        con.commit()
+        assert (out / "run.gpkg-wal").stat().st_size > 0
+        before = (out / "run.omx").read_bytes()
+        with pytest.raises(InputError, match="is open in another program"):
+            export_run(run, "all", out)
+        assert (out / "run.omx").read_bytes() == before
+    finally:
+        con.close()
+    # the run's own results copy (same run id in its manifest) is a place for its exports
+    copy = tmp_path / "results_copy"
+    shutil.copytree(run, copy)
+    original = (run / "manifest.json").read_bytes()
+    man = json.loads(original)
+    man["run_id"] = "20260101-000000-rasht_astara-abcd"
+    (copy / "manifest.json").write_text(json.dumps(man))
+    (run / "manifest.json").write_text(json.dumps(man))
+    try:
+        done = export_run(run, "all", copy)
+        assert done["gpkg"] == copy / "run.gpkg" and (copy / "gmns").is_dir()
+    finally:
+        (run / "manifest.json").write_bytes(original)

@@ -73,6 +73,48 @@ def test_an_interruption_among_the_last_renames_puts_every_file_back(folder, mon
     assert _state(folder) == before
 
 
+def _tree(folder):
+    return {str(p.relative_to(folder)): (p.read_text() if p.is_file() else None)
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("fail_at", [None, 1, 2, 3])
+def test_a_staged_folder_replaces_its_namesake_with_the_files(folder, monkeypatch, fail_at):
+    """export -f all's gmns/ was swapped in before run.gpkg and run.omx: a failure between
+    left the new folder beside the old files. A folder is now part of the last step, and a
+    failed rename at any point puts the old files and folder back."""
+    (folder / "gmns").mkdir()
+    (folder / "gmns" / "node.csv").write_text("old nodes")
+    before = _tree(folder)
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == fail_at:
+            raise OSError("disk full")
+        real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    staged = (("a.csv", "new a"), ("b.csv", "new b"), ("gmns/node.csv", "new nodes"),
+              ("gmns/link.csv", "new links"))
+
+    def write(stage):
+        (stage / "gmns").mkdir()
+        for n, text in staged:
+            (stage / n).write_text(text)
+
+    if fail_at is None:
+        with atomic_files(folder) as stage:
+            write(stage)
+        assert _tree(folder) == {**before, **dict(staged)}
+    else:
+        with pytest.raises(OSError, match="disk full"):
+            with atomic_files(folder) as stage:
+                write(stage)
+        assert _tree(folder) == before
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
 # -- atomic_folder ----------------------------------------------------------------------------
 
 

@@ -354,15 +354,16 @@ def _remove_abandoned(target: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty staging folder inside ``folder``; on success every file written there
-    replaces its namesake in ``folder``, all of them in one last step.
+    """Yield an empty staging folder inside ``folder``; on success every file and folder
+    written there replaces its namesake in ``folder``, all of them in one last step.
 
-    For a set of files that must agree with each other in a folder that holds other files
+    For a set of outputs that must agree with each other in a folder that holds other files
     too. On any exception (Ctrl-C included), in the block or during the last step, the staging
-    folder is removed and ``folder`` keeps its previous files, every one: the files to be
-    replaced are kept aside (a hard link, or a copy where links cannot be made) and put back if
-    a rename fails. Files of ``folder`` that are not staged are left alone. Only a process
-    killed (not interrupted) during the last step's renames can leave a mix, and hidden
+    folder is removed and ``folder`` keeps its previous files and folders, every one: what is
+    to be replaced is kept aside (a file by a hard link, or a copy where links cannot be made;
+    a folder moved) and put back if a rename fails. The last step runs with SIGINT and SIGTERM
+    deferred (:func:`defer_signals`). What ``folder`` holds that is not staged is left alone. Only
+    a process killed (not interrupted) during the last step can leave a mix, and hidden
     ``.staging-*`` and ``.replaced-*`` folders inside ``folder``.
 
     Examples
@@ -384,26 +385,37 @@ def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
         yield stage
         names = sorted(p.name for p in stage.iterdir())
         kept = Path(tempfile.mkdtemp(prefix=".replaced-", dir=folder))
-        old = [n for n in names if (folder / n).is_file()]
-        for n in old:
-            try:
-                os.link(folder / n, kept / n)
-            except OSError:  # a file system without hard links
-                shutil.copy2(folder / n, kept / n)
+        aside: list[str] = []  # kept in ``kept``: a file's link (it stays), a folder moved
         done: list[str] = []
-        # a Ctrl-C between a rename and its note in ``done`` left that file new beside old
-        # ones: the renames and their undoing run with the signals deferred
+        # a Ctrl-C between two renames left new outputs beside old ones: the whole step, and
+        # its undoing, runs with the signals deferred
         with defer_signals():
             try:
+                for n in names:
+                    dest = folder / n
+                    if (stage / n).is_dir():
+                        if os.path.lexists(dest):
+                            os.replace(dest, kept / n)
+                            aside.append(n)
+                    elif dest.is_file():
+                        try:
+                            os.link(dest, kept / n)
+                        except OSError:  # a file system without hard links
+                            shutil.copy2(dest, kept / n)
+                        aside.append(n)
                 for n in names:
                     os.replace(stage / n, folder / n)
                     done.append(n)
             except BaseException:
-                for n in reversed(done):
-                    if n in old:
-                        os.replace(kept / n, folder / n)
-                    else:
-                        (folder / n).unlink()
+                for n in reversed(names):
+                    dest, old = folder / n, kept / n
+                    if n in done:
+                        if dest.is_dir() and not dest.is_symlink():
+                            shutil.rmtree(dest)
+                        else:
+                            dest.unlink()
+                    if n in aside and (n in done or old.is_dir()):
+                        os.replace(old, dest)  # a replaced file, or a folder moved aside
                 raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -482,7 +494,7 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     try:
         try:
             yield tmp
-            _refuse_open_sqlite(target)
+            refuse_open_sqlite(target)
             if tmp.exists():
                 os.chmod(tmp, 0o666 & ~_umask())  # an ordinary new file's permissions
             os.replace(tmp, target)
@@ -493,7 +505,7 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
         _unlock(lock)
 
 
-def _refuse_open_sqlite(target: Path) -> None:
+def refuse_open_sqlite(target: Path) -> None:
     """Refuse to replace an SQLite file (a GeoPackage) whose write-ahead log beside it is not
     empty: a program has it open (QGIS keeps one while a layer is shown) or closed it without a
     checkpoint, and a new connection to the replaced file would read the old file's pages from

@@ -90,6 +90,16 @@ def export_gmns(run: RunRecord | str | os.PathLike, out: str | os.PathLike, *,
     return write_gmns(scenario_gmns(data, scenario), out, overwrite=overwrite)
 
 
+def read_run_id(folder: Path) -> str | None:
+    """The run id in ``folder``'s manifest, or None where it has none or cannot be read."""
+    import json
+
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
                out: str | os.PathLike | None = None, *, overwrite: bool = True,
                store: str | os.PathLike | None = None) -> dict[str, Path]:
@@ -132,9 +142,11 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
     rec = resolve_run(run, store)
 
     def refuse_another_run(folder: Path) -> None:
-        # another run's folder: its run.gpkg is that run's map
+        # another run's folder: its run.gpkg is that run's map (the run's own results copy,
+        # karvan run's out/<scenario>, names the same run id)
         if ((folder / "manifest.json").is_file()
-                and folder.resolve() != Path(rec.path).resolve()):
+                and folder.resolve() != Path(rec.path).resolve()
+                and not (rec.run_id and read_run_id(folder) == rec.run_id)):
             raise InputError(f"{folder} is the folder of another run; give a file path, "
                              "or a folder of your own.", "export: nothing was written")
 
@@ -178,13 +190,15 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
         if writer is not None:
             return {fmt: writer(rec, target)}
         return {fmt: export_gmns(rec, target, overwrite=overwrite)}
-    # the three appear together or not at all: the files are staged beside their targets and
-    # replace them in one last step, after the GMNS folder (itself atomic) is in place; an
-    # interrupt during any write left a new run.gpkg beside an old run.omx and no gmns/
-    from karvan.io.atomic import atomic_files
+    # the three appear together or not at all: staged beside their targets, they replace them
+    # in one last step; an interrupt during any write left a new run.gpkg beside an old
+    # run.omx and no gmns/
+    from karvan.io.atomic import atomic_files, refuse_open_sqlite
 
+    refuse_open_sqlite(targets["gpkg"])  # open in QGIS: the new file would be read with its log
     with atomic_files(base) as stage:
         write_geopackage(rec, stage / "run.gpkg")
         write_omx(rec, stage / "run.omx")
-        export_gmns(rec, targets["gmns"], overwrite=overwrite)
+        export_gmns(rec, stage / "gmns")
+        refuse_open_sqlite(targets["gpkg"])  # opened meanwhile
     return targets
