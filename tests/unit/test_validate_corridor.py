@@ -245,6 +245,9 @@ def test_fitted_values_rest_on_fit_rows_only(corridor):
     assert (f"choice_parameter.csv line {line['n']}: fitted to OBS_BAKU_PORT_2024, a validate "
             "row of observed.csv") in msg, msg
     assert "karvan calibrate --parameters --write" in msg
+    # ... which fits them anew from their priors, so it reads the table (it was refused)
+    assert load_corridor(corridor, refit=("choice_parameter",)).tables["choice_parameter"] \
+        is not None
     shutil.copy(CORRIDOR / "choice_parameter.csv", corridor / "choice_parameter.csv")
     edit(corridor / "choice_parameter.csv", fitted_to(";OBS_GONE_2024"))
     with pytest.warns(CorridorWarning, match="choice_parameter.csv was fitted to OBS_GONE_2024, "
@@ -255,13 +258,19 @@ def test_fitted_values_rest_on_fit_rows_only(corridor):
     est = corridor / "od_estimate.csv"
 
     def add_validate(header, rows):
-        rows[0]["observations"] = "OBS_BAKU_PORT_2024"
+        for r in rows[:3]:
+            r["observations"] = "OBS_BAKU_PORT_2024;OBS_AKTAU_PORT_2022"
         return header, rows
 
     edit(est, add_validate)
-    with pytest.raises(InputError, match=r"od_estimate.csv line 2: fitted to OBS_BAKU_PORT_2024"
-                                         r".*or delete od_estimate.csv"):
+    with pytest.raises(InputError) as e:
         load_corridor(corridor)
+    assert e.value.problems == [  # one problem for the table, not one for each of its rows
+        "od_estimate.csv lines 2, 3, 4: fitted to OBS_BAKU_PORT_2024, OBS_AKTAU_PORT_2022, "
+        "validate rows of observed.csv: validation rows are never fitted to, so they would "
+        "check the fit against itself; fit again from the fit rows (`karvan calibrate "
+        "--write`), or delete od_estimate.csv."]
+    assert not load_corridor(corridor, estimate=False).demand_estimated
 
 
 def test_an_unknown_kind_of_observation_is_refused(corridor):

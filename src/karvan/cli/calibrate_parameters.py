@@ -58,7 +58,9 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         raise typer.BadParameter("--variance-factor goes with the prior: without it the factor "
                                  "does not move the estimate (leave out --no-prior or "
                                  "--variance-factor).")
-    dataset = load_corridor(data)
+    # the parameters are fitted anew from their priors: a table fitted to a row that is now
+    # validate is what this fit replaces (reading it stopped the command its error advised)
+    dataset = load_corridor(data, refit=("choice_parameter",))
     if write and dataset.folder is None:
         raise typer.BadParameter("--write needs a dataset folder.")
     params = choice_parameters_to_fit(choice_table(dataset), fit)

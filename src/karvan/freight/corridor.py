@@ -514,13 +514,15 @@ def builtin_corridor_folder() -> Path:
     return Path(str(resources.files("karvan") / "data" / "corridor"))
 
 
-def load_corridor(folder: str | os.PathLike | None = None, *,
-                  estimate: bool = True) -> CorridorData:
+def load_corridor(folder: str | os.PathLike | None = None, *, estimate: bool = True,
+                  refit: tuple[str, ...] = ()) -> CorridorData:
     """Read and check a corridor dataset folder (default: the built-in one).
 
     With ``estimate`` false, ``od_estimate.csv`` is left out: the runs use ``demand.csv``'s
     tonnes (OD estimation starts from them, and may replace an estimate that ``demand.csv``
-    has outgrown).
+    has outgrown). ``refit`` names fitted tables (``choice_parameter``) that the caller fits
+    anew from their priors: a row of theirs fitted to what is now a ``validate`` row does not
+    stop the dataset from loading (the fit that would replace it could not run otherwise).
 
     Every table is checked against its schema (``karvan/schema/corridor/*.schema.json``, see
     ``docs/schemas.md``): types, units and ranges of every column, unique ids, references between
@@ -539,7 +541,7 @@ def load_corridor(folder: str | os.PathLike | None = None, *,
     checker.raise_if_errors(str(folder))
     for w in checker.warnings():
         warnings.warn(f"{folder.name}: {w}", CorridorWarning, stacklevel=2)
-    return _corridor_data(folder, tables, config)
+    return _corridor_data(folder, tables, config, refit=refit)
 
 
 def validate_corridor(folder: str | os.PathLike) -> ValidationReport:
@@ -641,7 +643,8 @@ def _check_corridor(folder: Path, *, estimate: bool = True):
     return checker, tables, config
 
 
-def _corridor_data(folder: Path, tables: dict, config: dict) -> CorridorData:
+def _corridor_data(folder: Path, tables: dict, config: dict, *,
+                   refit: tuple[str, ...] = ()) -> CorridorData:
     """The dataset of tables checked without error; the generator's inputs are checked here
     (InputError), and a demand.csv that they would not build is warned about."""
     frames = {name: t.to_frame() for name, t in tables.items()}
@@ -659,7 +662,7 @@ def _corridor_data(folder: Path, tables: dict, config: dict) -> CorridorData:
         _warn_stale_demand(folder, inputs, frames["demand"], "od_estimate" in frames)
     observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"),
                                  frames.get("growth"), base_year, inputs=inputs)
-    _check_observed(folder, frames, observed, links)
+    _check_observed(folder, frames, observed, links, refit=refit)
     return CorridorData(nodes=nodes, links=links, zones=zones, commodities=frames["commodity"],
                         tariffs=frames["tariff"], demand=demand,
                         growth=frames["growth"], observed=observed,
@@ -676,7 +679,7 @@ def split_role(independent: bool, kind: str) -> str:
 
 
 def _check_observed(folder: Path, frames: dict, observed: pd.DataFrame,
-                    links: pd.DataFrame) -> None:
+                    links: pd.DataFrame, *, refit: tuple[str, ...] = ()) -> None:
     """``observed.csv`` as the runs read it, and the two rules that keep validation honest:
     ``independent`` is what the inputs cite (a row is not independent if and only if an input
     names its ``observed_id``), and ``role`` follows the split rule (:func:`split_role`).
@@ -746,7 +749,8 @@ def _check_observed(folder: Path, frames: dict, observed: pd.DataFrame,
                             f"independent and kind port) makes it {want}: it is {why}; set "
                             f"role {want}. A rule chosen by how rows fit would make the "
                             "validation a fit.")
-    problems.extend(_fitted_to_validation(frames, obs))
+    problems.extend(_fitted_to_validation(
+        {k: v for k, v in frames.items() if k not in refit}, obs))
     if problems:
         raise InputError(problems, str(folder))
 
@@ -754,16 +758,18 @@ def _check_observed(folder: Path, frames: dict, observed: pd.DataFrame,
 #: the tables of fitted values, what writes them again from the fit rows alone, and the other
 #: way out
 FITTED_TABLES = {"choice_parameter": ("karvan calibrate --parameters --write",
-                                      "set those rows' value to their prior_value"),
+                                      "set those rows' value to their prior_value and clear "
+                                      "their observations"),
                  "od_estimate": ("karvan calibrate --write", "delete od_estimate.csv")}
 
 
 def _fitted_to_validation(frames: dict, obs: pd.DataFrame) -> list[str]:
     """The rows of fitted tables (``choice_parameter.csv``, ``od_estimate.csv``) whose
-    ``observations`` name a ``validate`` row of ``observed.csv``: validation rows are never
-    fitted to, so a row that became ``validate`` after the fit (its kind or independence
-    changed) leaves the fit holding what it is meant to be checked against. An id that
-    ``observed.csv`` no longer has is warned about (the fit rests on a figure gone)."""
+    ``observations`` name a ``validate`` row of ``observed.csv``, one problem per table:
+    validation rows are never fitted to, so a row that became ``validate`` after the fit (its
+    kind or independence changed) leaves the fit holding what it is meant to be checked
+    against. An id that ``observed.csv`` no longer has is warned about (the fit rests on a
+    figure gone)."""
     from karvan.schema.text import id_list
 
     roles = dict(zip(obs["observed_id"].astype(str),
@@ -774,16 +780,22 @@ def _fitted_to_validation(frames: dict, obs: pd.DataFrame) -> list[str]:
         table = frames.get(name)
         if table is None or "observations" not in table:
             continue
+        lines, bad = [], {}
         for pos, v in enumerate(table["observations"]):
             ids = id_list(";".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
-            bad = [i for i in ids if roles.get(i) == "validate"]
+            hit = [i for i in ids if roles.get(i) == "validate"]
             gone.update({i: name for i in ids if i not in roles})
-            if bad:
-                problems.append(f"{name}.csv line {pos + 2}: fitted to {format_ids(bad)}, "
-                                f"{'a validate row' if len(bad) == 1 else 'validate rows'} of "
-                                "observed.csv: validation rows are never fitted to, so they "
-                                "would check the fit against itself; fit again from the fit "
-                                f"rows (`{fix}`), or {other}.")
+            if hit:
+                lines.append(pos + 2)
+                bad.update(dict.fromkeys(hit))
+        if lines:
+            one = len(bad) == 1
+            problems.append(f"{name}.csv line{'' if len(lines) == 1 else 's'} "
+                            f"{format_ids(lines)}: fitted to {format_ids(list(bad))}, "
+                            f"{'a validate row' if one else 'validate rows'} of observed.csv: "
+                            "validation rows are never fitted to, so they would check the "
+                            f"fit against itself; fit again from the fit rows (`{fix}`), or "
+                            f"{other}.")
     if gone:
         by = {}
         for i, name in gone.items():

@@ -102,6 +102,22 @@ def _read(path: Path, problems: Problems) -> pd.DataFrame | None:
         return None
 
 
+def _raise_with_schemas(p: Problems, checker) -> None:
+    """Raise the problems found so far, if any, with the schemas' errors first: where the
+    schemas say what is wrong with a file (a ';' separator), the generator's own message about
+    it (a column it lacks, a file it cannot parse) is left out."""
+    if not p:
+        return
+    said = checker.errors()
+    merged = Problems(p.source)
+    merged.extend(said)
+    for m in p.items:
+        file = Path(m.split(" ", 1)[0]).name
+        if not any(file in x for x in said):
+            merged.add(m)
+    merged.raise_if_any()
+
+
 def _lines(df: pd.DataFrame, mask) -> str:
     rows = np.flatnonzero(np.asarray(mask)) + 2
     return ("line " if len(rows) == 1 else "lines ") + format_ids(rows)
@@ -146,10 +162,7 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
     tables = {name: _read(inputs / f"{name}.csv", p) for name in _REQUIRED}
     ref = {name: _read(folder / f"{name}.csv", p) for name in _REF_REQUIRED}
     if any(t is None for t in (*tables.values(), *ref.values())):
-        if checker.errors():  # the schemas' reading of the files says why (a ';' separator)
-            p = Problems(str(inputs))
-            checker.into(p)
-        p.raise_if_any()
+        _raise_with_schemas(p, checker)
     for name, cols in _REQUIRED.items():
         missing = [c for c in cols if c not in tables[name]]
         if missing:
@@ -159,7 +172,7 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
         if missing:
             p.add(f"{folder / name}.csv lacks column(s) {', '.join(missing)}, which the demand "
                   f"generator reads.")
-    p.raise_if_any()
+    _raise_with_schemas(p, checker)
     zones, com = ref["zone"], ref["commodity"]
     zone_country = dict(zip(zones["zone_id"], zones["country"], strict=True))
     countries = set(zone_country.values())
