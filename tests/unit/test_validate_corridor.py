@@ -304,6 +304,16 @@ def test_a_source_date_a_spreadsheet_mangled_is_named(corridor, date):
 
     _set_observed(corridor, "OBS_BAKU_PORT_2024", source_date=date)
     msg = " ".join(validate_corridor(corridor).errors)
-    assert ("source_date is not a date written YYYY, YYYY-MM or YYYY-MM-DD on 1 row (line 17; "
+    assert ("source_date is not a date written YYYY, YYYY-MM or YYYY-MM-DD (or a range, quarter, "
+            "'c. YYYY', 'undated', 'n/a') on 1 row (line 17; "
             f"observed_id OBS_BAKU_PORT_2024: '{date}')") in msg, msg
 
+
+
+@pytest.mark.parametrize("date", ["2019-2023", "2024-Q3", "c.2020", "n/a", "undated",
+                                  "2024; 2023-05-01"])
+def test_the_forms_of_a_source_date_people_write_are_taken(corridor, date):
+    from karvan.freight.corridor import validate_corridor
+
+    _set_observed(corridor, "OBS_BAKU_PORT_2024", source_date=date)
+    assert validate_corridor(corridor).errors == []
