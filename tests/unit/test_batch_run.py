@@ -3,6 +3,7 @@ stage-then-commit, and the back-casts' flows-only solve: the same results as one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import sys
@@ -105,7 +106,7 @@ def test_two_processes_give_the_results_of_one(data, tmp_path):
         assert (tmp_path / "j2" / name / "run.gpkg").is_file()
         assert not (tmp_path / "j1" / name / "run.gpkg").exists()
         # the layers name the run by its id (they named the staging folder, .tmp-...)
-        with sqlite3.connect(tmp_path / "j2" / name / "run.gpkg") as con:
+        with contextlib.closing(sqlite3.connect(tmp_path / "j2" / name / "run.gpkg")) as con:
             said = [d for (d,) in con.execute("SELECT description FROM gpkg_contents "
                                               "WHERE data_type = 'features'")]
         run_id = json.loads((tmp_path / "j2" / name / "manifest.json").read_text())["run_id"]

@@ -119,6 +119,8 @@ def invocation(ctx: typer.Context) -> dict[str, Any]:
     def plain(v: Any) -> Any:
         if isinstance(v, (list, tuple)):
             return [plain(x) for x in v]
+        if isinstance(v, os.PathLike):  # where it was, whichever folder it was run from
+            return os.path.abspath(v)
         return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
 
     return {"command": ctx.command_path,

@@ -1,7 +1,8 @@
 """What a run's GeoPackage says of its layers in ``gpkg_contents`` (their identifiers and
 descriptions, which QGIS shows as a layer's name and abstract): written with the layers, and
 again when the run store gives the run its id (:meth:`karvan.store.RunStore.commit`). Light on
-purpose (sqlite3 only): the store imports it without GeoPandas."""
+purpose (sqlite3, and the outlines' constants without shapely): the store imports it without
+GeoPandas."""
 
 from __future__ import annotations
 

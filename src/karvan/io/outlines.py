@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
-from shapely.geometry import shape
-from shapely.geometry.base import BaseGeometry
+if TYPE_CHECKING:  # shapely is loaded when the outlines are read: the constants come without it
+    from shapely.geometry.base import BaseGeometry
 
 #: longitude/latitude box that the shipped outlines cover
 REGION_BOX = (24.0, 8.0, 80.0, 62.0)
@@ -25,6 +26,8 @@ ISO3_TO_2 = {"RUS": "RU", "AZE": "AZ", "IRN": "IR", "GEO": "GE", "ARM": "AM", "T
 
 @lru_cache(maxsize=1)
 def _read() -> tuple[tuple[str, str, BaseGeometry], ...]:
+    from shapely.geometry import shape
+
     src = resources.files("karvan") / "data" / "region" / "region_countries.geojson"
     gj = json.loads(src.read_text(encoding="utf-8"))
     return tuple((str(f["properties"]["iso3"]), str(f["properties"]["name"]),

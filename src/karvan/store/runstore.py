@@ -304,7 +304,7 @@ class RunStore:
                         describe_layers(tmp / "run.gpkg", RunRecord(tmp, man, run_id))
                     except sqlite3.DatabaseError as e:  # not a GeoPackage: kept as it is
                         log.warning("%s: the layers' descriptions were not updated (%s)",
-                                    tmp / "run.gpkg", e)
+                                    self.runs_dir / run_id / "run.gpkg", e)
                 # the folder's age is judged by its mtime (repair): a run staged long ago is
                 # not left over once it is being committed
                 os.utime(tmp)
