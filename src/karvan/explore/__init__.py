@@ -3,6 +3,8 @@ Dask, percentile bands, probabilities of statements and global sensitivity."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from karvan.explore.distributions import Distribution
 from karvan.explore.inputs import (
     InputSet,
@@ -12,6 +14,9 @@ from karvan.explore.inputs import (
     ranges_inputs,
     read_uncertainty,
 )
+
+if TYPE_CHECKING:  # at run time imported when first used (module __getattr__ below)
+    from karvan.explore.study import explore
 
 __all__ = [
     "Distribution",

@@ -55,8 +55,8 @@ import shapely
 from karvan.errors import InputError, catch_warnings, format_ids
 from karvan.io import qgis_styles
 from karvan.io.atomic import atomic_file
-from karvan.io.gpkg_contents import describe_layers, set_contents
 from karvan.io.gmns import GmnsWarning, read_gmns
+from karvan.io.gpkg_contents import describe_layers, set_contents
 from karvan.io.hashing import changed_files
 from karvan.io.outlines import DISCLAIMER, ISO3_TO_2, country_outlines
 from karvan.io.run_folder import RunRecord

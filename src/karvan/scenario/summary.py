@@ -326,7 +326,7 @@ def fit_row_notes(table: pd.DataFrame) -> list[str]:
     ...                   "prior_ratio": [1.1, float("nan"), 800.0]})
     >>> for n in fit_row_notes(t): print(n)
     1 fit row not fitted, no run of its year (2025: B); the fit runs 2024
-    1 fit row beyond a factor 10 of the model at the prior (C 800): check that its tonnes_per_year is in tonnes
+    1 fit row beyond a factor 10 of the model at the prior (C 800): check that its ...
     """
     fit = table[table["role"].astype(str) == "fit"]
     compared = fit["compared"].astype(bool)
