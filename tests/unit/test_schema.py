@@ -134,9 +134,10 @@ def test_a_missing_required_column_says_how_to_add_it_and_where():
               "Z1,a,RU,N1,S,press\n", "zone.csv")
     assert c.errors() == [
         "zone.csv: has no column source_date (required); add it to the header (line 1) and "
-        "give every row its value: date of the figure (as precise as known; 'n/a (static)' for "
-        "facts that do not date); its columns are zone_id, name, country, node_id, source, "
-        "confidence."]
+        "give every row its value: date of the figure (as precise as known: YYYY, YYYY-MM or "
+        "YYYY-MM-DD, or a range YYYY-YYYY, a quarter YYYY-Qn, 'c. YYYY', 'undated', 'n/a "
+        "(static)' for facts that do not date; several separated by ';'); its columns are "
+        "zone_id, name, country, node_id, source, confidence."]
     (v,) = [v for v in c.violations if v.severity == "error"]
     assert (v.file, v.line, v.column) == ("zone.csv", 1, "source_date")
 
