@@ -444,6 +444,16 @@ def test_cli_export(run, tmp_path):
     assert r.exit_code == 2 and "not a karvan run folder" in r.output
 
 
+def refused_in_another_runs_folder(run, fmt: str, tmp_path) -> None:
+    """Export ``fmt`` into a folder holding another run's manifest: refused, nothing written."""
+    other = tmp_path / "other_run"
+    other.mkdir()
+    (other / "manifest.json").write_text("{}")
+    with pytest.raises(InputError, match="is the folder of another run"):
+        export_run(run, fmt, other)
+    assert sorted(p.name for p in other.iterdir()) == ["manifest.json"]
+
+
 def test_every_target_is_checked_before_any_is_written(run, tmp_path):
     """-f all into a folder whose gmns/ held a user's notes wrote run.gpkg and run.omx, then
     refused gmns/; a folder given for a file wrote <folder>.gpkg beside it; a folder named
@@ -463,12 +473,7 @@ def test_every_target_is_checked_before_any_is_written(run, tmp_path):
     assert export_run(run, "omx", tmp_path / "maps")["omx"] == tmp_path / "maps" / "run.omx"
     assert not (tmp_path / "maps.gpkg").exists()
     # another run's folder is not a place for this run's map (its run.gpkg is that run's)
-    other = tmp_path / "other_run"
-    other.mkdir()
-    (other / "manifest.json").write_text("{}")
-    with pytest.raises(InputError, match="is the folder of another run"):
-        export_run(run, "gpkg", other)
-    assert sorted(p.name for p in other.iterdir()) == ["manifest.json"]
+    refused_in_another_runs_folder(run, "gpkg", tmp_path)
     # a folder in the file's place: named, no temporary path in the message
     (tmp_path / "d.gpkg").mkdir()
     with pytest.raises(InputError, match=r"d.gpkg is a folder; give the path of a file") as e:
@@ -580,12 +585,7 @@ def test_all_formats_appear_together_or_not_at_all(run, tmp_path, monkeypatch):
     assert export_run(run, "all", out) == first
     assert (out / "run.gpkg").read_bytes() != b"old map"
     # another run's folder, and a file, are refused before anything is written
-    other = tmp_path / "other_run"
-    other.mkdir()
-    (other / "manifest.json").write_text("{}")
-    with pytest.raises(InputError, match="is the folder of another run"):
-        export_run(run, "all", other)
-    assert sorted(p.name for p in other.iterdir()) == ["manifest.json"]
+    refused_in_another_runs_folder(run, "all", tmp_path)
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(InputError, match="a_file is a file; give a folder"):
         export_run(run, "all", tmp_path / "a_file")
