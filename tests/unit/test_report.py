@@ -414,3 +414,29 @@ def test_experiment_effect_charts_give_their_units():
     html = _fan(fan)
     assert "<h3>effect:total:tonne_km (M t-km/yr; P5 / P50 / P95)</h3>" in html
     assert "-6,900.00 / -900.00 / 63.00" in html
+
+
+def test_right_to_left_and_russian_pages_keep_english_text_and_numbers_in_order(runs, pages):
+    """A Persian reader saw the scenario's English title reordered ('…left open :2026'),
+    the warnings' full stops at the wrong end, 'Russia → India' read as India to Russia, and
+    the EU under its code; a Russian one the solver's figures with a decimal point."""
+    fa, ru = pages["fa"], pages["ru"]
+    assert "<h2><bdi>" in fa and '<option value="0" dir="auto"' in fa
+    assert f"{country_name('RU', 'fa')} ← {country_name('IN', 'fa')}" in unescape(fa)
+    assert f"{country_name('RU', 'en')} → {country_name('IN', 'en')}" in unescape(pages["en"])
+    assert country_name("EU", "ru") == "Евросоюз"
+    text = unescape(ru)
+    card = re.sub(r"<[^>]+>", "", text[text.index(f"<dt>{label('choice_solver', 'ru')}</dt>"):])
+    sci = re.findall(r"\d[.,]\de[+-]\d\d", card[:200])
+    assert sci and all("," in x for x in sci), card[:200]
+    import json
+    import shutil
+    import tempfile
+
+    moved = Path(tempfile.mkdtemp()) / "run"
+    shutil.copytree(runs[0], moved)
+    man = json.loads((moved / "manifest.json").read_text())
+    man["warnings"] = ["a warning (in English)."]
+    (moved / "manifest.json").write_text(json.dumps(man))
+    assert '<li lang="en" dir="ltr">a warning (in English).</li>' in render_report(
+        [moved], lang="fa")

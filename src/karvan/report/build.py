@@ -25,7 +25,16 @@ from karvan.io.atomic import atomic_write_text
 from karvan.report import geo, svg
 from karvan.report.calibration import calibration_section
 from karvan.report.choice import choice_section
-from karvan.report.i18n import RTL, check_lang, country_name, fmt_num, fmt_pct, label, mode_name
+from karvan.report.i18n import (
+    RTL,
+    check_lang,
+    country_name,
+    fmt_num,
+    fmt_pct,
+    fmt_sci,
+    label,
+    mode_name,
+)
 from karvan.report.page import Panel, num, pct, render_page, table, text
 from karvan.report.results import (
     RunResults,
@@ -245,11 +254,11 @@ def _panel(r: RunResults, lines, proj, lang: str, t_max: float) -> Panel:
             # no user equilibrium is solved: the figures are the capacity multipliers'
             kpis.append((label("choice_solver", lang), Markup(escape(state + sep)) + iters
                          + Markup(escape(sep + label("capacity_excess", lang) + " "))
-                         + n(f"{s.get('max_capacity_excess', float('nan')):.1e}")))
+                         + n(fmt_sci(s.get("max_capacity_excess"), lang))))
         else:
             kpis.append((label("ue", lang), Markup(escape(state + sep + label("gap", lang)
                                                           + " "))
-                         + n(f"{s.get('ue_relative_gap', float('nan')):.1e}") + sep + iters))
+                         + n(fmt_sci(s.get("ue_relative_gap"), lang)) + sep + iters))
     if s.get("lp_binding") is not None:  # None: no LP was solved
         kpis.append((label("lp_binding", lang), n(fmt_num(s["lp_binding"], lang))))
     return Panel(
@@ -273,8 +282,9 @@ def _warnings(r: RunResults, lang: str):
     if not said:
         return None
     # Markup + str escapes the str
+    # karvan's messages are English: marked so, they keep their order in a right-to-left page
     body = Markup('<ul class="warnings">') + Markup("").join(
-        Markup("<li>") + w + Markup("</li>") for w in said) + Markup("</ul>")
+        Markup('<li lang="en" dir="ltr">') + w + Markup("</li>") for w in said) + Markup("</ul>")
     return ("warnings", label("warnings", lang), label("warnings_note", lang), body)
 
 

@@ -30,7 +30,7 @@ def choice_section(shares: pd.DataFrame | None, capacities: pd.DataFrame | None,
         t = s.groupby(["family_id", "nest"], as_index=False, sort=False)["tonnes"].sum()
         tot = float(t["tonnes"].sum())
         t = t[t["tonnes"] >= min_share * tot].sort_values("tonnes", ascending=False)
-        od = f"{country_name(oc, lang)} → {country_name(dc, lang)}"
+        od = f"{country_name(oc, lang)}{label('to', lang)}{country_name(dc, lang)}"
         for x in t.itertuples():
             rows.append([text(od), text(x.family_id), text(x.nest),
                          num(x.tonnes, lang, 2, scale=1e6), pct(x.tonnes / tot, lang)])
@@ -41,7 +41,9 @@ def choice_section(shares: pd.DataFrame | None, capacities: pd.DataFrame | None,
         if b.empty:
             body += Markup(f"<p>{escape(label('no_binding', lang))}</p>")
         else:
-            crow = [[text(x.name or x.link_id), text(x.direction),
+            crow = [[text(x.name or x.link_id),
+                     text(label(x.direction, lang) if x.direction in ("ab", "ba", "both")
+                          else x.direction),
                      num(x.capacity_tpy, lang, 2, scale=1e6), num(x.tonnes, lang, 2, scale=1e6),
                      num(x.shadow_price_h, lang, 1), num(x.shadow_price_usd_per_t, lang, 2)]
                     for x in b.itertuples()]

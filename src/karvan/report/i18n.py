@@ -68,6 +68,9 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "mt_yr": ("Mt/yr", "млн т/год", "میلیون تن در سال"),
     "ab": ("A→B", "A→B", "A→B"),
     "ba": ("B→A", "B→A", "B→A"),
+    "both": ("both directions", "оба направления", "هر دو جهت"),
+    # from one country to another: in a right-to-left line the arrow points the reading way
+    "to": (" → ", " → ", " ← "),
     "utilization": ("Utilization", "Загрузка", "بهره‌برداری از ظرفیت"),
     "lp_utilization": ("Utilization (LP)", "Загрузка (ЛП)", "بهره‌برداری (برنامه‌ریزی خطی)"),
     "shadow_price": ("Shadow price, $/t", "Теневая цена, $/т", "قیمت سایه‌ای، دلار/تن"),
@@ -324,6 +327,7 @@ _COUNTRIES: dict[str, tuple[str, str, str]] = {
     "UA": ("Ukraine", "Украина", "اوکراین"),
     "BY": ("Belarus", "Беларусь", "بلاروس"),
     "CN": ("China", "Китай", "چین"),
+    "EU": ("European Union", "Евросоюз", "اتحادیه اروپا"),
     "XX": ("High seas", "Открытое море", "آب‌های آزاد"),
     "XC": ("Caspian Sea", "Каспийское море", "دریای خزر"),
 }
@@ -389,6 +393,17 @@ def fmt_num(x: float | None, lang: str, digits: int = 0, *, signed: bool = False
     if neg:
         return MINUS + s
     return ("+" + s) if signed else s
+
+
+def fmt_sci(x: float | None, lang: str, digits: int = 1) -> str:
+    """``x`` in scientific notation with ``lang``'s decimal mark; an en dash for missing values.
+
+    >>> fmt_sci(1.6e-15, "ru"), fmt_sci(0.0, "en"), fmt_sci(float("nan"), "fa")
+    ('1,6e-15', '0.0e+00', '–')
+    """
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{float(x):.{digits}e}".replace(".", _DECIMAL[lang])
 
 
 def fmt_pct(x: float | None, lang: str, digits: int = 0) -> str:
