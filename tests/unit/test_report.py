@@ -425,6 +425,11 @@ def test_right_to_left_and_russian_pages_keep_english_text_and_numbers_in_order(
     assert f"{country_name('RU', 'fa')} ← {country_name('IN', 'fa')}" in unescape(fa)
     assert f"{country_name('RU', 'en')} → {country_name('IN', 'en')}" in unescape(pages["en"])
     assert country_name("EU", "ru") == "Евросоюз"
+    # column headers join with the page's comma
+    for head in (label("ab", "fa") + "، " + label("mt", "fa"),
+                 "B، " + label("mt_yr", "fa")):
+        assert head in unescape(fa), head
+    assert ", " + label("mt", "fa") not in unescape(fa)
     text = unescape(ru)
     card = re.sub(r"<[^>]+>", "", text[text.index(f"<dt>{label('choice_solver', 'ru')}</dt>"):])
     sci = re.findall(r"\d[.,]\de[+-]\d\d", card[:200])

@@ -362,14 +362,15 @@ def _bottlenecks(r: RunResults, lang: str):
 
 def _borders(r: RunResults, lang: str):
     b = r["borders"]
+    sep = label("sep", lang)  # the page's comma (Persian's own in a Persian page)
     rows = [[text(x.border_id), num(x.tonnes_tot, lang, 2, scale=1e6),
              num(x.tonnes_ab, lang, 2, scale=1e6), num(x.tonnes_ba, lang, 2, scale=1e6),
              num(x.capacity_tpy if x.capacity_tpy > 0 else np.nan, lang, 2, scale=1e6),
              pct(x.utilization, lang), _lp_shadow(x, lang)]
             for x in b.itertuples()]
     head = [label("border_id", lang), label("mt_yr", lang),
-            f"{label('ab', lang)}, {label('mt', lang)}", f"{label('ba', lang)}, "
-                                                         f"{label('mt', lang)}",
+            label("ab", lang) + sep + label("mt", lang),
+            label("ba", lang) + sep + label("mt", lang),
             label("capacity", lang), label("utilization", lang), label("shadow_price", lang)]
     return ("borders", label("borders", lang), "",
             table(head, rows, cls="borders") + _capped_note(b, lang))
@@ -418,7 +419,7 @@ def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str,
              num(x.tonnes_diff, lang, 2, scale=1e6, signed=True),
              num(x.transit_revenue_usd_diff, lang, 1, scale=1e6, signed=True)]
             for x in c.itertuples()]
-    ch = label("change", lang)
+    ch, sep = label("change", lang), label("sep", lang)
     head = [label("country", lang), f"A: {label('transit_tonnes', lang)}",
             f"B: {label('transit_tonnes', lang)}", f"{ch}: {label('transit_tonnes', lang)}",
             f"{ch}: {label('all_tonnes', lang)}", f"{ch}: {label('transit_revenue', lang)}"]
@@ -441,8 +442,8 @@ def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str,
              num(x.tonnes_tot_a, lang, 2, scale=1e6), num(x.tonnes_tot_b, lang, 2, scale=1e6),
              num(x.tonnes_tot_diff, lang, 2, scale=1e6, signed=True),
              pct(x.utilization_a, lang), pct(x.utilization_b, lang)] for x in lk.itertuples()]
-    head = [label("link", lang), label("mode", lang), f"A, {label('mt_yr', lang)}",
-            f"B, {label('mt_yr', lang)}", f"{ch}, {label('mt_yr', lang)}",
+    head = [label("link", lang), label("mode", lang), "A" + sep + label("mt_yr", lang),
+            "B" + sep + label("mt_yr", lang), ch + sep + label("mt_yr", lang),
             f"A: {label('utilization', lang)}", f"B: {label('utilization', lang)}"]
     tabs.append(("diff-links", label("diff_links", lang), "",
                  table(head, rows, cls="diff-links")))
@@ -451,8 +452,9 @@ def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str,
              num(x.tonnes_tot_b, lang, 2, scale=1e6),
              num(x.tonnes_tot_diff, lang, 2, scale=1e6, signed=True),
              pct(x.utilization_a, lang), pct(x.utilization_b, lang)] for x in bd.itertuples()]
-    head = [label("border_id", lang), f"A, {label('mt_yr', lang)}", f"B, {label('mt_yr', lang)}",
-            f"{ch}, {label('mt_yr', lang)}", f"A: {label('utilization', lang)}",
+    head = [label("border_id", lang), "A" + sep + label("mt_yr", lang),
+            "B" + sep + label("mt_yr", lang), ch + sep + label("mt_yr", lang),
+            f"A: {label('utilization', lang)}",
             f"B: {label('utilization', lang)}"]
     tabs.append(("diff-borders", label("diff_borders", lang), "",
                  table(head, rows, cls="diff-borders")))
