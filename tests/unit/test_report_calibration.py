@@ -64,6 +64,11 @@ def test_each_rows_hover_and_line_name_its_largest_parts(folders):
     assert "Largest parts:" in tip and first in tip
     assert tip.count("&#10;  ") == min(3, len(top))
     assert "Largest part</th>" in html and f"<td>{first}" in html
+    # in the page's language: its unit and percent (Russian: "млн т", "17 %")
+    from karvan.report.i18n import label
+
+    ru = largest_parts(cells, "ru")["OBS_BAKU_PORT_2024"][0]
+    assert f" {label('mt', 'ru')} (" in ru and ru.endswith("\u00a0%)"), ru
     # a run made before the table existed: no parts, the rest as before
     assert largest_parts(None, "en") == {}
 

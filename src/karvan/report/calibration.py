@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from karvan.report.i18n import fmt_num, label
+from karvan.report.i18n import fmt_num, fmt_pct, label
 from karvan.report.page import num, pct, table, text
 
 #: marker colour of each set; validation rows are also drawn as squares
@@ -42,8 +42,8 @@ def largest_parts(cells: pd.DataFrame | None, lang: str, n: int = N_PARTS) -> di
     for oid, part in g.groupby("observed_id", sort=False):
         out[str(oid)] = [
             f"{x.origin_country}→{x.destination_country} {x.commodity_id} "
-            f"{fmt_num(x.modelled_tonnes / 1e6, lang, 3)} Mt "
-            f"({fmt_num(100 * x.share_of_modelled, lang, 0)} %)"
+            f"{fmt_num(x.modelled_tonnes / 1e6, lang, 3)} {label('mt', lang)} "
+            f"({fmt_pct(x.share_of_modelled, lang)})"
             for x in part.head(n).itertuples(index=False)]
     return out
 
