@@ -445,3 +445,12 @@ def test_right_to_left_and_russian_pages_keep_english_text_and_numbers_in_order(
     (moved / "manifest.json").write_text(json.dumps(man))
     assert '<li lang="en" dir="ltr">a warning (in English).</li>' in render_report(
         [moved], lang="fa")
+
+
+def test_every_label_writes_latin_digits():
+    """The module says numbers are in Latin digits in every language; four Persian notes had
+    Persian digits (±۳۰٪) beside Latin figures (ln 1.3 = 0.26)."""
+    from karvan.report.i18n import _LABELS
+
+    eastern = re.compile("[\u06f0-\u06f9\u0660-\u0669]")
+    assert not [k for k, v in _LABELS.items() if any(eastern.search(x) for x in v)]
