@@ -269,7 +269,7 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "cal_source": ("Source", "Источник", "منبع"),
     "cal_set": ("Rows", "Строки", "ردیف‌ها"),
     "cal_compared": ("Compared", "Сопоставлено", "مقایسه‌شده"),
-    "cal_within": ("Within ±30%", "В пределах ±30%", "در محدودهٔ ±30%"),
+    "cal_within": ("Within ±30 %", "В пределах ±30 %", "در محدودهٔ ±30%"),
     "cal_beyond": ("Beyond a factor 2", "Расхождение больше 2 раз", "بیش از دو برابر"),
     "cal_median": ("Median |ln M/C|", "Медиана |ln M/C|", "میانهٔ |ln M/C|"),
     "cal_geh": ("GEH < 5", "GEH < 5", "GEH < 5"),
