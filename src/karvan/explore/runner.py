@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from karvan import _version
 from karvan._version import __version__, code_fingerprint
 from karvan.errors import InputError, KarvanError
 from karvan.explore.experiment import (
@@ -139,8 +140,95 @@ def _evaluate_batch(model: Model, values: np.ndarray | None, draws: np.ndarray,
     cols += [pa.array(x[:, j]) for j in range(len(names))]
     col_names += names
     sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_arrays(cols, names=col_names), sink, write_statistics=False)
+    # the code that computed the batch, for the client to check: a worker started from other
+    # code (a changed checkout) gave draws that were mixed in with the others in silence
+    table = pa.Table.from_arrays(cols, names=col_names).replace_schema_metadata(
+        {CODE_KEY: code_fingerprint()})
+    pq.write_table(table, sink, write_statistics=False)
     return sink.getvalue().to_pybytes()
+
+
+#: the Parquet metadata key of a batch's code fingerprint
+CODE_KEY = b"karvan_code"
+#: seconds without any Dask worker after which an experiment on a scheduler stops (the draws
+#: written are kept)
+NO_WORKER_S = 60.0
+
+
+def _batch_code(blob: bytes) -> str | None:
+    """The code fingerprint a batch was computed with (None: not recorded)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(pa.BufferReader(blob)).metadata or {}
+    code = meta.get(CODE_KEY)
+    return code.decode() if code is not None else None
+
+
+def _other_code(where: str, code: str | None) -> KarvanError:
+    return KarvanError(
+        f"{where} runs other karvan code (code fingerprint {code}, this process "
+        f"{code_fingerprint()}): its draws would be mixed with this code's, so none of them "
+        "is kept. Start the Dask workers from the same karvan (the same checkout, or a worker "
+        "restarted after the code changed); the draws written are kept, and the same command "
+        "resumes.")
+
+
+def _client_within(client_class, scheduler: str):
+    """A client of the Dask scheduler at ``scheduler``, connected within
+    :data:`CONNECT_TIMEOUT_S` (and a few seconds' grace): an address that answers but is no
+    Dask scheduler (its dashboard's port, a web server) waited for ever, or failed with
+    MemoryError reading a web page's reply as a message length.
+
+    Raises
+    ------
+    InputError
+        No scheduler there in time, or none at all.
+    """
+    box: dict = {}
+
+    def attempt() -> None:
+        try:
+            box["client"] = client_class(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except BaseException as e:  # noqa: BLE001  (reported below, in the caller's thread)
+            box["error"] = e
+
+    t = threading.Thread(target=attempt, name="karvan-dask-connect", daemon=True)
+    t.start()
+    t.join(CONNECT_TIMEOUT_S + 5.0)
+    e = box.get("error")
+    if "client" in box:
+        return box["client"]
+    why = ("no answer as a Dask scheduler" if t.is_alive() else
+           f"{type(e).__name__}: {e}" if e is not None else "no client")
+    what = (f"the address {scheduler!r} is not valid" if isinstance(e, ValueError) else
+            f"cannot reach the Dask scheduler at {scheduler!r} within "
+            f"{CONNECT_TIMEOUT_S:g} s")
+    raise InputError(f"{what} ({why}); start one (`dask scheduler`, then give the address "
+                     "it prints: tcp://host:8786, not its dashboard's port) or leave out "
+                     "--scheduler for a local cluster.") from None
+
+
+def _check_worker_code(client) -> None:
+    """Refuse workers that run other karvan code than this process (or none).
+
+    Raises
+    ------
+    KarvanError
+        A worker that cannot run karvan, or runs other code.
+    """
+    try:
+        # the workers' own fingerprint, whatever this process's module holds
+        codes = client.run(_version.code_fingerprint)
+    except Exception as e:  # noqa: BLE001  (a worker that cannot import karvan)
+        raise KarvanError(f"the Dask workers could not run karvan ({type(e).__name__}: {e}); "
+                          "start them in an environment where karvan, the same as this "
+                          "one, is installed.") from None
+    other = {w: c for w, c in codes.items() if c != code_fingerprint()}
+    if other:
+        w, c = next(iter(other.items()))
+        raise KarvanError(_other_code(f"the Dask worker {w}" + (
+            f" (and {len(other) - 1} more)" if len(other) > 1 else ""), c).args[0])
 
 
 def config_hash(config: dict) -> str:
@@ -161,6 +249,7 @@ def connect(*, workers: int | None = None, scheduler: str | None = None,
         reached within :data:`CONNECT_TIMEOUT_S`.
     """
     if client is not None:
+        _check_worker_code(client)
         yield client
         return
     from distributed import Client, LocalCluster
@@ -169,14 +258,9 @@ def connect(*, workers: int | None = None, scheduler: str | None = None,
         raise InputError("give --workers (a local cluster) or --scheduler (a running one), not "
                          "both.")
     if scheduler is not None:
+        c = _client_within(Client, scheduler)
         try:
-            c = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
-        except (OSError, TimeoutError, ValueError) as e:
-            raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} within "
-                             f"{CONNECT_TIMEOUT_S:g} s ({type(e).__name__}: {e}); start one "
-                             "(`dask scheduler`) or leave out --scheduler for a local "
-                             "cluster.") from None
-        try:
+            _check_worker_code(c)
             yield c
         finally:
             c.close()
@@ -442,9 +526,44 @@ def _batches(specs, design: Design, done: dict[str, set[int]], batch_size: int |
     return out
 
 
+def _as_done(client, futures: list) -> Iterator[Any]:
+    """The futures as they finish, until the scheduler has had no worker for
+    :data:`NO_WORKER_S` (every worker lost, or none ever started: it waited for ever, saying
+    nothing).
+
+    Raises
+    ------
+    KarvanError
+        No worker for :data:`NO_WORKER_S`.
+    """
+    from distributed import wait
+
+    pending = set(futures)
+    alone_since = None
+    while pending:
+        try:
+            done, pending = wait(pending, timeout=min(5.0, NO_WORKER_S),
+                                 return_when="FIRST_COMPLETED")
+        except TimeoutError:  # none finished meanwhile
+            done = set()
+        yield from done
+        if done or not pending:
+            alone_since = None
+            continue
+        if client.nthreads():
+            alone_since = None
+        elif alone_since is None:
+            alone_since = time.monotonic()
+        elif time.monotonic() - alone_since >= NO_WORKER_S:
+            raise KarvanError(f"the Dask scheduler has had no worker for {NO_WORKER_S:g} s "
+                              "(lost, or never started; a worker that cannot import karvan "
+                              "stops at once): start workers (`dask worker <scheduler "
+                              "address>`) in karvan's environment. The draws written are "
+                              "kept, and the same command resumes.")
+
+
 def _run_on_dask(client, exp: Experiment, specs, todo, values: np.ndarray, input_names,
                  n_done: int, total: int, progress: Progress | None) -> tuple[int, int]:
-    from distributed import as_completed
 
     models = {}
     futures = {}
@@ -458,13 +577,17 @@ def _run_on_dask(client, exp: Experiment, specs, todo, values: np.ndarray, input
         futures[f] = (spec.scenario, ids)
     computed = 0
     try:
-        for f in as_completed(list(futures)):
+        for f in _as_done(client, list(futures)):
             scen, ids = futures[f]
             try:
                 blob = f.result()
             except Exception as e:  # noqa: BLE001  (re-raised with where it happened)
                 raise KarvanError(f"scenario {scen}, draws {int(ids[0])}..{int(ids[-1])}: "
                                   f"{type(e).__name__}: {e}") from e
+            code = _batch_code(blob)
+            if code != code_fingerprint():
+                raise _other_code(f"a Dask worker (scenario {scen}, draws {int(ids[0])}.."
+                                  f"{int(ids[-1])})", code)
             exp.write_batch(scen, ids, blob)
             computed += len(ids)
             n_done += len(ids)
