@@ -583,7 +583,8 @@ def _run_on_dask(client, exp: Experiment, specs, todo, values: np.ndarray, input
                 blob = f.result()
             except Exception as e:  # noqa: BLE001  (re-raised with where it happened)
                 raise KarvanError(f"scenario {scen}, draws {int(ids[0])}..{int(ids[-1])}: "
-                                  f"{type(e).__name__}: {e}") from e
+                                  f"{type(e).__name__}: {e}. The draws written are kept; the "
+                                  "same command resumes.") from e
             code = _batch_code(blob)
             if code != code_fingerprint():
                 raise _other_code(f"a Dask worker (scenario {scen}, draws {int(ids[0])}.."
