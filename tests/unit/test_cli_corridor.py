@@ -273,8 +273,8 @@ def test_run_of_one_scenario_keeps_every_scenario_in_the_report(results, tmp_pat
     text = " ".join(r.output.split())
     assert "(4 scenarios: 1 run now, the latest stored run of 3 more)" in text, text
     html = (out / "report.html").read_text(encoding="utf-8")
-    options = re.findall(r'<option value="\d+" data-name="(\w+)"( selected)?>([^<]*)</option>',
-                         html)
+    options = re.findall(r'<option value="\d+" dir="auto" data-name="(\w+)"( selected)?>'
+                         r'([^<]*)</option>', html)
     assert [o[0] for o in options] == ["reference_2028", "baseline", "rasht_astara", "my_case"]
     assert options[0][1] == " selected"
     for name, _, title in options:
