@@ -433,11 +433,35 @@ def test_a_scheduler_without_workers_stops_with_a_message(tmp_path, monkeypatch)
     from karvan.errors import KarvanError
 
     monkeypatch.setattr(R, "NO_WORKER_S", 1.0)
-    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
         with pytest.raises(KarvanError, match="has had no worker for 1 s .* the same command "
                                               "resumes"):
-            _ishigami(client, tmp_path / "c")
+            _ishigami(None, tmp_path / "c", scheduler=cluster.scheduler_address)
+        # a client handed in (an adaptive cluster, say) is its owner's to watch
+        with Client(cluster) as client:
+            seen = []
+            monkeypatch.setattr(R, "_as_done", lambda c, f, watch=True: (seen.append(watch),
+                                                                         iter(()))[1])
+            _ishigami(client, tmp_path / "d")
+            assert seen == [False]
+
+
+def test_a_lost_scheduler_says_the_draws_are_kept(tmp_path):
+    """A scheduler stopped mid-run: distributed's wait() raised FuturesCancelledError, an
+    internal error; the futures come back cancelled, and the run says how to resume."""
+    from distributed import LocalCluster
+
+    from karvan.errors import KarvanError
+
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
+        def stop(done, total, note):
+            if done >= 1 and cluster.status.name == "running":
+                cluster.close()
+
+        with pytest.raises(KarvanError, match=r"the same command resumes"):
+            run_experiment([ModelSpec("ishigami", IshigamiModel)], ishigami_inputs(),
+                           draws=64, seed=1, scheduler=cluster.scheduler_address,
+                           folder=tmp_path / "e", batch_size=1, progress=stop)
 
 
 def test_an_address_that_is_no_scheduler_is_named_in_time(tmp_path, monkeypatch):
@@ -446,11 +470,13 @@ def test_an_address_that_is_no_scheduler_is_named_in_time(tmp_path, monkeypatch)
     import socket
 
     monkeypatch.setattr(R, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(R, "CONNECT_GRACE_S", 1.0)
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         port = silent.getsockname()[1]
         with pytest.raises(InputError, match=rf"cannot reach the Dask scheduler at "
-                                             rf"'tcp://127.0.0.1:{port}' within 1 s"):
+                                             rf"'tcp://127.0.0.1:{port}' within 2 s "
+                                             r"\(no answer as a Dask scheduler\)"):
             with R.connect(scheduler=f"tcp://127.0.0.1:{port}"):
                 pass

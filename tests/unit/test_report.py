@@ -416,7 +416,8 @@ def test_experiment_effect_charts_give_their_units():
     assert "-6,900.00 / -900.00 / 63.00" in html
 
 
-def test_right_to_left_and_russian_pages_keep_english_text_and_numbers_in_order(runs, pages):
+def test_right_to_left_and_russian_pages_keep_english_text_and_numbers_in_order(runs, pages,
+                                                                               tmp_path):
     """A Persian reader saw the scenario's English title reordered ('…left open :2026'),
     the warnings' full stops at the wrong end, 'Russia → India' read as India to Russia, and
     the EU under its code; a Russian one the solver's figures with a decimal point."""
@@ -436,9 +437,8 @@ def test_right_to_left_and_russian_pages_keep_english_text_and_numbers_in_order(
     assert sci and all("," in x for x in sci), card[:200]
     import json
     import shutil
-    import tempfile
 
-    moved = Path(tempfile.mkdtemp()) / "run"
+    moved = tmp_path / "run"
     shutil.copytree(runs[0], moved)
     man = json.loads((moved / "manifest.json").read_text())
     man["warnings"] = ["a warning (in English)."]

@@ -153,6 +153,9 @@ CODE_KEY = b"karvan_code"
 #: seconds without any Dask worker after which an experiment on a scheduler stops (the draws
 #: written are kept)
 NO_WORKER_S = 60.0
+#: seconds beyond :data:`CONNECT_TIMEOUT_S` given to a connection that is answered by something
+#: that is no Dask scheduler before it is given up
+CONNECT_GRACE_S = 5.0
 
 
 def _batch_code(blob: bytes) -> str | None:
@@ -195,15 +198,15 @@ def _client_within(client_class, scheduler: str):
 
     t = threading.Thread(target=attempt, name="karvan-dask-connect", daemon=True)
     t.start()
-    t.join(CONNECT_TIMEOUT_S + 5.0)
+    t.join(CONNECT_TIMEOUT_S + CONNECT_GRACE_S)
     e = box.get("error")
     if "client" in box:
         return box["client"]
+    waited = CONNECT_TIMEOUT_S + (CONNECT_GRACE_S if t.is_alive() else 0.0)
     why = ("no answer as a Dask scheduler" if t.is_alive() else
            f"{type(e).__name__}: {e}" if e is not None else "no client")
     what = (f"the address {scheduler!r} is not valid" if isinstance(e, ValueError) else
-            f"cannot reach the Dask scheduler at {scheduler!r} within "
-            f"{CONNECT_TIMEOUT_S:g} s")
+            f"cannot reach the Dask scheduler at {scheduler!r} within {waited:g} s")
     raise InputError(f"{what} ({why}); start one (`dask scheduler`, then give the address "
                      "it prints: tcp://host:8786, not its dashboard's port) or leave out "
                      "--scheduler for a local cluster.") from None
@@ -217,13 +220,17 @@ def _check_worker_code(client) -> None:
     KarvanError
         A worker that cannot run karvan, or runs other code.
     """
-    try:
-        # the workers' own fingerprint, whatever this process's module holds
-        codes = client.run(_version.code_fingerprint)
-    except Exception as e:  # noqa: BLE001  (a worker that cannot import karvan)
-        raise KarvanError(f"the Dask workers could not run karvan ({type(e).__name__}: {e}); "
-                          "start them in an environment where karvan, the same as this "
-                          "one, is installed.") from None
+    # the workers' own fingerprint, whatever this process's module holds; a worker that left
+    # meanwhile (a closed connection) is not asked again
+    answers = client.run(_version.code_fingerprint, on_error="return")
+    failed = {w: e for w, e in answers.items() if isinstance(e, BaseException)
+              and "Comm" not in type(e).__name__}
+    if failed:
+        w, e = next(iter(failed.items()))
+        raise KarvanError(f"the Dask worker {w} could not run karvan ({type(e).__name__}: "
+                          f"{e}); start the workers in an environment where karvan, the same "
+                          "as this one, is installed.")
+    codes = {w: c for w, c in answers.items() if isinstance(c, str)}
     other = {w: c for w, c in codes.items() if c != code_fingerprint()}
     if other:
         w, c = next(iter(other.items()))
@@ -396,8 +403,10 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
                 if progress is not None:
                     progress(n_done, total, spec.scenario)
         else:
+            # a client handed in may be an adaptive cluster whose workers come and go: its
+            # owner watches it
             computed, n_done = _run_on_dask(cl, exp, specs, todo, values, inputs.names,
-                                            n_done, total, progress)
+                                            n_done, total, progress, watch=client is None)
         if analyse is not None:
             analyse(exp)
         m = exp.manifest()
@@ -526,31 +535,37 @@ def _batches(specs, design: Design, done: dict[str, set[int]], batch_size: int |
     return out
 
 
-def _as_done(client, futures: list) -> Iterator[Any]:
-    """The futures as they finish, until the scheduler has had no worker for
-    :data:`NO_WORKER_S` (every worker lost, or none ever started: it waited for ever, saying
-    nothing).
+def _as_done(client, futures: list, *, watch: bool = True) -> Iterator[Any]:
+    """The futures as they finish (cancelled ones too: their result raises); with ``watch``,
+    until the scheduler has had no worker for :data:`NO_WORKER_S` (every worker lost, or none
+    ever started: it waited for ever, saying nothing).
 
     Raises
     ------
     KarvanError
-        No worker for :data:`NO_WORKER_S`.
+        No worker for :data:`NO_WORKER_S`, or the scheduler lost.
     """
-    from distributed import wait
+    from distributed import as_completed
 
-    pending = set(futures)
+    done = as_completed(futures)
     alone_since = None
-    while pending:
-        try:
-            done, pending = wait(pending, timeout=min(5.0, NO_WORKER_S),
-                                 return_when="FIRST_COMPLETED")
-        except TimeoutError:  # none finished meanwhile
-            done = set()
-        yield from done
-        if done or not pending:
+    checked = time.monotonic()
+    while not done.is_empty():
+        batch = done.next_batch(block=False)
+        if batch:
             alone_since = None
+            yield from batch
             continue
-        if client.nthreads():
+        time.sleep(0.1)
+        if not watch or time.monotonic() - checked < min(5.0, NO_WORKER_S):
+            continue
+        checked = time.monotonic()
+        try:
+            workers = client.nthreads()
+        except OSError as e:
+            raise KarvanError(f"lost the Dask scheduler ({type(e).__name__}: {e}). The draws "
+                              "written are kept; the same command resumes.") from None
+        if workers:
             alone_since = None
         elif alone_since is None:
             alone_since = time.monotonic()
@@ -563,7 +578,8 @@ def _as_done(client, futures: list) -> Iterator[Any]:
 
 
 def _run_on_dask(client, exp: Experiment, specs, todo, values: np.ndarray, input_names,
-                 n_done: int, total: int, progress: Progress | None) -> tuple[int, int]:
+                 n_done: int, total: int, progress: Progress | None,
+                 watch: bool = True) -> tuple[int, int]:
 
     models = {}
     futures = {}
@@ -577,7 +593,7 @@ def _run_on_dask(client, exp: Experiment, specs, todo, values: np.ndarray, input
         futures[f] = (spec.scenario, ids)
     computed = 0
     try:
-        for f in _as_done(client, list(futures)):
+        for f in _as_done(client, list(futures), watch=watch):
             scen, ids = futures[f]
             try:
                 blob = f.result()
