@@ -317,3 +317,36 @@ def test_the_forms_of_a_source_date_people_write_are_taken(corridor, date):
 
     _set_observed(corridor, "OBS_BAKU_PORT_2024", source_date=date)
     assert validate_corridor(corridor).errors == []
+
+
+def test_data_copy_gives_a_folder_of_ones_own_and_replaces_nothing(tmp_path):
+    """A maintainer found no way to get the built-in dataset out to edit it."""
+    from karvan.io.hashing import hash_folder
+
+    mine = tmp_path / "mine"
+    code, out = run("data", "copy", mine)
+    assert code == 0 and "karvan run --data" in out, out
+    assert hash_folder(mine) == hash_folder(CORRIDOR)
+    assert load_corridor(mine).folder == mine
+    (mine / "notes.txt").write_text("mine")
+    code, out = run("data", "copy", mine)
+    assert code == 2 and "is not empty" in out and (mine / "notes.txt").read_text() == "mine"
+    code, out = run("data", "copy", mine / "notes.txt")
+    assert code == 2 and "is a file" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+def test_validate_gives_the_demand_the_runs_use(corridor):
+    """validate said 'demand 85.81 Mt/yr' (demand.csv) for a dataset whose runs use
+    od_estimate.csv's 87.06 Mt."""
+    import pandas as pd
+
+    from karvan.freight.corridor import validate_corridor
+
+    est = pd.read_csv(corridor / "od_estimate.csv")["tonnes_per_year"].sum() / 1e6
+    counts = validate_corridor(corridor).counts
+    assert counts["demand as estimated"].startswith(f"{est:,.2f} Mt/yr (od_estimate.csv")
+    assert counts["demand"].endswith("(demand.csv)")
+    (corridor / "od_estimate.csv").unlink()
+    counts = validate_corridor(corridor).counts
+    assert "demand as estimated" not in counts and counts["demand"].endswith("Mt/yr")

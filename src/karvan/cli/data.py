@@ -20,6 +20,44 @@ def _data_option(text: str):
                                                    "name).")
 
 
+@data_app.command("copy")
+def data_copy(
+    dest: Annotated[Path, typer.Argument(help="The new folder (it must not exist, or be "
+                                              "empty).")],
+) -> None:
+    """Copy the built-in corridor dataset to a folder of your own, to edit (new figures, your
+    own counts, another demand) and run with --data; the built-in one stays as shipped.
+
+    Raises
+    ------
+    InputError
+        ``dest`` is a file, or a folder that holds anything.
+    """
+    import shutil
+
+    from karvan.errors import InputError
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise InputError(f"{dest} {'is a file' if not dest.is_dir() else 'is not empty'}; "
+                         "give a new folder (nothing of yours is replaced).")
+    src = builtin_corridor_folder()
+    tmp = dest.with_name(f".{dest.name}.copying")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:  # whole or not at all
+        shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if dest.exists():
+            dest.rmdir()
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    n = sum(1 for _ in dest.rglob("*.csv"))
+    out.print(f"copied the built-in dataset ({n} CSV files) from {src} to {dest}; check it with "
+              f"`karvan validate {dest}`, run it with `karvan run --data {dest}`",
+              highlight=False, soft_wrap=True)
+
+
 @data_app.command("sources")
 def data_sources(
     folder: Annotated[Path | None, _data_option("A corridor dataset folder (default: built "

@@ -571,6 +571,13 @@ def validate_corridor(folder: str | os.PathLike) -> ValidationReport:
     if "demand" in tables and "tonnes_per_year" in tables["demand"]:
         t = np.nansum(tables["demand"]["tonnes_per_year"])
         rep.counts["demand"] = f"{t / 1e6:,.2f} Mt/yr"
+        est = tables.get("od_estimate")
+        if est is not None and "tonnes_per_year" in est:
+            # the demand the runs use: demand.csv's total alone read as the base year's
+            rep.counts["demand"] += " (demand.csv)"
+            rep.counts["demand as estimated"] = (
+                f"{np.nansum(est['tonnes_per_year']) / 1e6:,.2f} Mt/yr (od_estimate.csv, what "
+                "the runs use)")
     rep.counts["tables"] = f"{len(tables)}"
     if rep.errors:
         if (folder / "demand_inputs").is_dir():
