@@ -132,15 +132,14 @@ def data_build_demand(
               f"{int((dem['observed_ids'] != '').sum()):,} rows rest on observed.csv figures")
     estimate = folder / "od_estimate.csv"
     if path == folder / "demand.csv" and estimate.is_file():
-        from karvan.freight.corridor import OD_KEY
+        from karvan.freight.corridor import OD_KEY, prior_differs
 
-        try:
+        try:  # as loading the dataset judges it (_check_od_estimate)
             est = pd.read_csv(estimate, keep_default_na=False)
             prior = est.set_index(OD_KEY)["prior_tonnes_per_year"].astype(float)
             now = dem.set_index(OD_KEY)["tonnes_per_year"].astype(float)
-            same = prior.index.sort_values().equals(now.index.sort_values()) and bool(
-                ((prior - now.reindex(prior.index)).abs() <= 1e-6 * now.abs().clip(
-                    lower=1.0).reindex(prior.index)).all())
+            same = prior.index.sort_values().equals(now.index.sort_values()) and not (
+                prior_differs(prior, now.reindex(prior.index)).any())
         except (ValueError, KeyError, pd.errors.ParserError):
             same = False
         if not same:

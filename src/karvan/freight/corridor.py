@@ -100,6 +100,17 @@ class CorridorData:
 OD_KEY = ["origin_zone_id", "destination_zone_id", "commodity_id"]
 
 
+def prior_differs(prior, tonnes) -> np.ndarray:
+    """Which priors of ``od_estimate.csv`` no longer equal ``demand.csv``'s tonnes of their row
+    (relative 1e-6, or 1e-6 t near zero): the estimate is stale there.
+
+    >>> prior_differs([100.0, 5e6], [100.0, 5.1e6]).tolist()
+    [False, True]
+    """
+    p, t = np.asarray(prior, dtype=float), np.asarray(tonnes, dtype=float)
+    return np.abs(p - t) > 1e-6 * np.maximum(np.abs(t), 1.0)
+
+
 def _check_od_estimate(checker, est, demand) -> None:
     """``od_estimate.csv`` against ``demand.csv``: one row for every demand row, and each row's
     prior equal to the demand row's tonnes (else demand.csv changed after the estimate)."""
@@ -126,7 +137,7 @@ def _check_od_estimate(checker, est, demand) -> None:
         t = dkey.get(k)
         if t is None or not np.isfinite(p) or not whole(k):
             continue  # unknown rows: the foreign key; blank: the schema
-        if abs(p - t) > 1e-6 * max(abs(t), 1.0):
+        if prior_differs(p, t):
             checker.add(Violation("od_estimate.csv", line(i), "prior_tonnes_per_year",
                                   f"{p:,.0f} against {t:,.0f} t in demand.csv",
                                   "differs from the row's tonnes in demand.csv (demand.csv "
