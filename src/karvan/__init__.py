@@ -11,7 +11,8 @@ import importlib
 from typing import TYPE_CHECKING
 
 from karvan._version import __version__
-from karvan.assign import AssignmentResult, TrafficClass, assign
+import karvan.assign  # callable module: karvan.assign(...) assigns, karvan.assign.capacity works
+from karvan.assign import AssignmentResult, TrafficClass
 from karvan.errors import InputError, KarvanError, NoPathError
 
 if TYPE_CHECKING:

@@ -147,3 +147,30 @@ def test_links_changed_in_memory_are_checked_as_link_csv_is():
     got = apply_scenario(dataclasses.replace(data, links=more), load_scenario("baseline"))
     assert "R_NEW" in got.links.index
 
+
+
+def test_every_module_is_reached_by_its_dotted_name_and_assign_stays_callable():
+    """``karvan.assign`` is both the function users call and the package of the solvers: a
+    function bound to the package's name made ``karvan.assign.capacity`` (named in the docs)
+    an AttributeError and ``import karvan.assign.capacity as C`` an ImportError."""
+    import importlib
+    import inspect
+    import pkgutil
+    import sys
+
+    import karvan.assign.capacity as capacity_module
+
+    assert capacity_module.solve_capacity_lp is karvan.assign.capacity.solve_capacity_lp
+    unreachable = []
+    for info in pkgutil.walk_packages(karvan.__path__, "karvan."):
+        importlib.import_module(info.name)
+        obj = karvan
+        for part in info.name.split(".")[1:]:
+            obj = getattr(obj, part, None)
+        if obj is not sys.modules[info.name]:
+            unreachable.append(info.name)
+    assert unreachable == []
+    net, dem = toy()
+    result = karvan.assign(net, dem, method="aon")
+    assert result.flow.tolist() == [3.0, 0.0]
+    assert "demand" in inspect.signature(karvan.assign).parameters
