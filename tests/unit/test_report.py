@@ -352,6 +352,24 @@ def test_key_figures_name_the_model_that_ran(runs, pages):
     assert label("choice_solver", "en") not in html
 
 
+@pytest.mark.parametrize(("iterations", "lang", "words"), [
+    (1, "en", "1 iteration,"), (2, "en", "2 iterations,"), (1, "ru", "1 итерация,"),
+    (3, "ru", "3 итерации,"), (11, "ru", "11 итераций,"), (21, "ru", "21 итерация,"),
+    (5, "fa", "5 تکرار،"),
+])
+def test_the_iteration_count_agrees_with_its_noun(runs, iterations, lang, words):
+    # the card read "1 итераций" and "1 iterations"
+    from dataclasses import replace
+
+    from karvan.report.results import RunResults
+
+    r = read_run(runs[0])
+    man = {**r.manifest, "summary": {**r.summary, "ue_iterations": iterations}}
+    run = RunResults(record=replace(r.record, manifest=man), tables=r.tables)
+    card = re.sub(r"<[^>]+>", "", unescape(render_report([run], lang=lang)))
+    assert words in card
+
+
 def test_shipper_tables_say_which_cost_is_generalized(pages):
     # the report's shipper table had "Charges" beside "Cost incl. time"; its Suez difference,
     # chart and difference table said "$/t" alone: each now names the generalized cost

@@ -28,6 +28,7 @@ from karvan.report.choice import choice_section
 from karvan.report.i18n import (
     RTL,
     check_lang,
+    counted,
     country_name,
     fmt_num,
     fmt_pct,
@@ -249,7 +250,9 @@ def _panel(r: RunResults, lines, proj, lang: str, t_max: float) -> Panel:
         kpis.append((label("tonne_km_bn", lang), n(fmt_num(s["tonne_km"] / 1e9, lang, 1))))
     if "ue_converged" in s:
         state = label("converged" if s["ue_converged"] else "not_converged", lang)
-        iters = n(str(s.get("ue_iterations", "–"))) + " " + label("iterations", lang)
+        it = s.get("ue_iterations")
+        iters = (n(str(it)) + " " + counted(it, "iterations", lang) if it is not None
+                 else n("–") + " " + counted(0, "iterations", lang))
         if choice_model(r) == "logit":
             # no user equilibrium is solved: the figures are the capacity multipliers'
             kpis.append((label("choice_solver", lang), Markup(escape(state + sep)) + iters

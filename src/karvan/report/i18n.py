@@ -37,7 +37,6 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "converged": ("converged", "сошлось", "همگرا شد"),
     "not_converged": ("not converged", "не сошлось", "همگرا نشد"),
     "gap": ("relative gap", "относительный разрыв", "شکاف نسبی"),
-    "iterations": ("iterations", "итераций", "تکرار"),
     "lp_binding": ("Binding capacities (LP)", "Связывающие ограничения пропускной способности (ЛП)",
                    "ظرفیت‌های محدودکننده (برنامه‌ریزی خطی)"),
     "map": ("Freight flows", "Грузопотоки", "جریان‌های بار"),
@@ -353,6 +352,35 @@ def check_lang(lang: str) -> str:
 def label(key: str, lang: str) -> str:
     """The label ``key`` in ``lang``."""
     return _LABELS[key][LANGS.index(lang)]
+
+
+#: key -> forms by language, for a count: English (one, other), Russian (one, few, many),
+#: Persian (one form: a noun after a numeral stays singular)
+_COUNTED: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "iterations": (("iteration", "iterations"), ("итерация", "итерации", "итераций"),
+                   ("تکرار",)),
+}
+
+
+def counted(n: int, key: str, lang: str) -> str:
+    """The noun ``key`` in the form that follows the count ``n`` in ``lang``.
+
+    >>> [counted(k, "iterations", "ru") for k in (1, 3, 5, 11, 21, 112)]
+    ['итерация', 'итерации', 'итераций', 'итераций', 'итерация', 'итераций']
+    >>> counted(1, "iterations", "en"), counted(2, "iterations", "en")
+    ('iteration', 'iterations')
+    """
+    forms = _COUNTED[key][LANGS.index(lang)]
+    n = abs(int(n))
+    if lang == "en":
+        return forms[0] if n == 1 else forms[1]
+    if lang == "ru":
+        if n % 10 == 1 and n % 100 != 11:
+            return forms[0]
+        if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+            return forms[1]
+        return forms[2]
+    return forms[0]
 
 
 def labels(lang: str) -> dict[str, str]:
