@@ -161,6 +161,15 @@ def test_validation_rows_follow_the_independence_and_split_rules(corridor):
         load_corridor(corridor)
 
 
+def test_a_blank_role_is_named_as_blank(corridor):
+    # a blank role is read as fit; the message said "role is fit" of a cell left empty
+    from karvan.freight.corridor import validate_corridor
+
+    _set_observed(corridor, "OBS_BAKU_PORT_2024", role="")
+    msg = " ".join(validate_corridor(corridor).errors)
+    assert ("(OBS_BAKU_PORT_2024): role is blank (read as fit), but the split rule" in msg), msg
+
+
 def test_observed_rows_that_a_run_refuses_are_refused_by_validate(corridor):
     """validate said "valid corridor dataset" for an unknown link id in element_ids; run then
     refused it."""

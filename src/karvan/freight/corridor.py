@@ -752,7 +752,8 @@ def _check_observed(folder: Path, frames: dict, observed: pd.DataFrame,
                             "in observed_ids; name it in the observed_ids of the input rows "
                             "built from it (the input then says what it rests on), or set "
                             "independent true.")
-        role = flag(getattr(r, "role", "")) or "fit"
+        given = flag(getattr(r, "role", ""))
+        role = given or "fit"
         kind = flag(getattr(r, "kind", ""))
         # by the row's own statement (blank: not known to be independent, so no evidence)
         independent = stated == "true"
@@ -762,7 +763,8 @@ def _check_observed(folder: Path, frames: dict, observed: pd.DataFrame,
             why = ("an independent port throughput" if want == "validate" else
                    "not an independent port throughput" if independent else
                    "not independent")
-            problems.append(f"{at}: role is {role}, but the split rule (docs/dataset.md, \"The "
+            stated_role = role if given else "blank (read as fit)"
+            problems.append(f"{at}: role is {stated_role}, but the split rule (docs/dataset.md, \"The "
                             "split rule\", written before any fit: validate if and only if "
                             f"independent and kind port) makes it {want}: it is {why}; set "
                             f"role {want}. A rule chosen by how rows fit would make the "
