@@ -146,7 +146,7 @@ def test_open_repairs_missing_folders_and_leftovers(tmp_path):
     leftover.mkdir()
     (leftover / "links.parquet").write_bytes(b"half")
     unlisted = store.runs_dir / "20240101-000000-ghost-abcd"
-    shutil.copytree(store.runs_dir / b, unlisted)
+    shutil.copytree(store.runs_dir / b, unlisted)  # its manifest names run b
     assert list(store.list()["run_id"]) == [b]  # a folder without a row is not listed
     with pytest.raises(InputError):
         store.resolve("ghost")
@@ -158,10 +158,48 @@ def test_open_repairs_missing_folders_and_leftovers(tmp_path):
         con.close()
     # young left-overs may belong to a live process: kept until stale
     assert leftover.exists() and unlisted.exists()
-    assert fresh.repair(stale_after_s=0) == {"temporary_folders": 1, "unlisted_folders": 1,
-                                             "missing_folders": 0}
-    assert not leftover.exists() and not unlisted.exists()
-    assert visible(fresh) == {b} and not list(fresh.runs_dir.glob(".*"))
+    assert fresh.repair(stale_after_s=0) == {"temporary_folders": 1, "relisted_folders": 0,
+                                             "damaged_folders": 1, "missing_folders": 0}
+    # a folder that is not a whole run of that id is left as it is, never deleted on open
+    assert not leftover.exists() and unlisted.exists()
+    assert visible(fresh) == {b, unlisted.name} and not list(fresh.runs_dir.glob(".*"))
+
+
+def test_whole_runs_without_a_catalog_row_are_listed_again_not_deleted(tmp_path, caplog):
+    """A store whose catalog.sqlite was lost (a backup that skipped it, a clean-up of
+    *.sqlite) or emptied lost every run older than an hour on the next open: each folder
+    without a row was taken for a save that did not finish and deleted. A folder gets its run
+    id's name only once it is whole, so the runs are listed again from their manifests, in the
+    order they were made; one that is not whole is warned of and left."""
+    import json
+    import os
+
+    store = RunStore(tmp_path / "s")
+    ids = [store.save(toy_tables(), toy_manifest(n)) for n in ("alpha", "beta", "gamma")]
+    before = store.list().drop(columns="path")
+    broken = store.runs_dir / ids[2]
+    (broken / "links.parquet").unlink()  # damaged by hand
+    old = time.time() - 7200
+    for i in ids:
+        os.utime(store.runs_dir / i, (old, old))
+    for f in store.root.glob("catalog.sqlite*"):
+        f.unlink()
+    (store.root / "catalog.sqlite").write_bytes(b"")  # as an open of a removed store left it
+    with caplog.at_level("WARNING", logger="karvan"):
+        fresh = RunStore(store.root)
+    assert list(fresh.list()["run_id"]) == ids[:2]
+    pd.testing.assert_frame_equal(fresh.list().drop(columns="path"),
+                                  before.iloc[:2].reset_index(drop=True))
+    assert fresh.resolve("beta").table("links").equals(store.resolve(ids[1]).table("links"))
+    assert broken.is_dir()
+    text = caplog.text
+    assert "listed again 2 whole run folders" in text
+    assert f"{broken} has no catalog row and is not a whole run (tables missing: links)" in text
+    # the next open finds nothing to do but the damaged folder
+    assert fresh.repair() == {"temporary_folders": 0, "relisted_folders": 0,
+                              "damaged_folders": 1, "missing_folders": 0}
+    man = json.loads((broken / "manifest.json").read_text())
+    assert man["run_id"] == ids[2]
 
 
 def test_a_staged_run_waiting_for_its_commit_is_not_removed_however_old(tmp_path):
@@ -287,10 +325,18 @@ def test_a_killed_save_leaves_the_store_as_it_was(tmp_path, sig, phase):
         assert not leftovers and not list(after.runs_dir.glob(".tmp-*"))
     elif phase == "tables":  # SIGKILL: a hidden temporary folder is all that remains
         assert not leftovers and len(list(after.runs_dir.glob(".tmp-*"))) == 1
-    else:  # SIGKILL after the rename: a complete folder no row lists
-        assert len(leftovers) == 1 and "doomed" in leftovers.pop()
+    else:  # SIGKILL after the rename: a whole run folder no row lists
+        assert len(leftovers) == 1 and "doomed" in next(iter(leftovers))
     assert after.repair(stale_after_s=0)["missing_folders"] == 0
-    assert visible(after) == set(before) and not list(after.runs_dir.glob(".*"))
+    assert not list(after.runs_dir.glob(".*"))
+    if sig == signal.SIGKILL and phase == "catalog":
+        # whole (its tables and manifest were written before the rename): listed again from
+        # its manifest once stale, never deleted (a lost catalog would lose every run)
+        (kept,) = leftovers
+        assert list(after.list()["run_id"]) == before + [kept]
+        assert len(after.resolve("doomed").table("a")) == 1000
+        before = [*before, kept]
+    assert visible(after) == set(before)
     again = after.save(toy_tables(), toy_manifest("doomed"))
     assert list(after.list()["run_id"]) == before + [again]
 

@@ -284,8 +284,8 @@ def test_two_runs_started_at_once_both_complete(client, seeded):
     assert len(ids) == 3
     store = RunStore(root)
     assert set(store.list()["run_id"]) == before | ids
-    assert store.repair() == {"temporary_folders": 0, "unlisted_folders": 0,
-                              "missing_folders": 0}
+    assert store.repair() == {"temporary_folders": 0, "relisted_folders": 0,
+                              "damaged_folders": 0, "missing_folders": 0}
     listed = {j["job_id"] for j in client.get("/api/jobs").json()}
     assert {r.json()["job_id"] for r in (a, b)} <= listed
 

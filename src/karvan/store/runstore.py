@@ -381,9 +381,14 @@ class RunStore:
         return target
 
     def repair(self, *, stale_after_s: float = STALE_AFTER_S) -> dict[str, int]:
-        """Remove what dead processes left: temporary and trash folders and run folders without
-        a catalog row, once older than ``stale_after_s``, and catalog rows whose folder is gone;
-        the counts of each. Runs on every open."""
+        """Remove what dead processes left, once older than ``stale_after_s``: temporary and
+        trash folders, and catalog rows whose folder is gone; list again the whole run folders
+        that no catalog row lists (a save killed between its rename and its catalog row, or a
+        catalog lost or emptied), from their manifests; warn of the others and leave them. The
+        counts of each. Runs on every open.
+
+        A run folder is never deleted here: a folder gets its run id's name only once its
+        tables and manifest are written, so one without a row holds a whole run."""
         now = time.time()
         rows = catalog.select(self.catalog_path)
         listed = {Path(r["path"]).name for r in rows}
@@ -415,15 +420,7 @@ class RunStore:
                 stale += 1
             else:
                 orphans.append(p.name)
-        if orphans:
-            # a save killed after its rename, before its catalog row: never committed; the
-            # catalog is read again so that a row committed meanwhile keeps its folder
-            listed = {Path(r["path"]).name for r in catalog.select(self.catalog_path)}
-            orphans = [o for o in orphans if o not in listed]
-            log.warning("%s: removing %d run folders that no catalog row lists (%s): saves "
-                        "that did not finish", self.root, len(orphans), format_ids(orphans))
-            for o in orphans:
-                self._discard(self.runs_dir / o)
+        relisted, damaged = self._relist(orphans) if orphans else ([], {})
         gone = [r["run_id"] for r in rows if not (self.root / r["path"]).is_dir()]
         if gone:
             log.warning("%s: %d catalog rows name missing run folders (%s); removing the rows",
@@ -431,8 +428,53 @@ class RunStore:
             catalog.delete(self.catalog_path, gone)
         if stale:
             log.info("%s: removed %d left-over temporary folders", self.root, stale)
-        return {"temporary_folders": stale, "unlisted_folders": len(orphans),
-                "missing_folders": len(gone)}
+        return {"temporary_folders": stale, "relisted_folders": len(relisted),
+                "damaged_folders": len(damaged), "missing_folders": len(gone)}
+
+    def _relist(self, names: list[str]) -> tuple[list[str], dict[str, str]]:
+        """Add catalog rows for the whole run folders ``names`` (oldest first, as they were
+        committed), from their manifests; the others, with what is wrong, are warned of and
+        left as they are."""
+        # read again: a row committed meanwhile keeps its folder as it is
+        listed = {Path(r["path"]).name for r in catalog.select(self.catalog_path)}
+        whole, damaged = [], {}
+        for name in names:
+            if name in listed:
+                continue
+            folder = self.runs_dir / name
+            try:
+                man = read_manifest(folder)
+                missing = [t for t in man.get("tables") or ()
+                           if not (folder / f"{t}.parquet").is_file()]
+                spec = man["scenario"]
+                if man.get("run_id") != name:
+                    raise ValueError(f"its manifest names run {man.get('run_id')!r}")
+                if missing:
+                    raise ValueError(f"tables missing: {', '.join(missing)}")
+                row = {"run_id": name, "scenario": str(spec["name"]),
+                       "title": str(spec.get("title") or ""), "year": spec.get("year"),
+                       "created": str(man["created"]),
+                       "karvan_version": str(man["karvan_version"]),
+                       "status": str(man["status"]), "summary": man.get("summary") or {},
+                       "path": f"runs/{name}"}
+                datetime.fromisoformat(row["created"])
+            except (InputError, KeyError, TypeError, ValueError) as e:
+                damaged[name] = str(e) if not isinstance(e, KeyError) else f"no {e} in manifest"
+                continue
+            whole.append(row)
+        import sqlite3
+
+        for row in sorted(whole, key=lambda r: r["created"]):
+            with contextlib.suppress(sqlite3.IntegrityError):  # listed meanwhile by another
+                catalog.insert(self.catalog_path, row)
+        if whole:
+            log.warning("%s: listed again %d whole run folders that no catalog row listed (%s)",
+                        self.root, len(whole), format_ids([r["run_id"] for r in whole]))
+        for name, why in damaged.items():
+            log.warning("%s: %s has no catalog row and is not a whole run (%s); left as it "
+                        "is: move it out of the store, or remove it", self.root,
+                        self.runs_dir / name, why)
+        return [r["run_id"] for r in whole], damaged
 
     def _discard(self, folder: Path) -> None:
         trash = self.runs_dir / f"{TRASH_PREFIX}{folder.name}-{secrets.token_hex(4)}"
