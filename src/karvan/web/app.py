@@ -8,13 +8,16 @@ Pages (HTML) and a JSON API under ``/api``. Every error answers in one format,
 what                                    status
 ======================================  ======
 a ``Host`` this server does not answer  400
+a change from another site's page       403
 a run, table or job that is not there   404
 a body larger than the limit            413
+a change not sent as JSON               415
 malformed or bad input (shape, values)  422
 too many runs queued                    429
 ======================================  ======
 
-Nothing is loaded from another host; the report of a run is
+Nothing is loaded from another host (so there are no ``/api/docs`` pages: FastAPI's load
+Swagger UI from a CDN; the API's description is ``/openapi.json``); the report of a run is
 :func:`karvan.report.render_report`, served as its own page and shown in a frame.
 """
 
@@ -89,8 +92,8 @@ def create_app(store_root: str | os.PathLike, *, data: CorridorData | None = Non
                         "saved is lost; start them again when the dashboard is back.",
                         len(running), ", ".join(_job_name(j) for j in running))
 
-    app = FastAPI(title="karvan dashboard", lifespan=lifespan, docs_url="/api/docs",
-                  redoc_url=None)
+    app = FastAPI(title="karvan dashboard", lifespan=lifespan, docs_url=None,
+                  redoc_url=None)  # their pages load scripts from a CDN (see the module)
     app.state.dashboard = d
     for router in ROUTERS:
         app.include_router(router)

@@ -8,6 +8,16 @@
   ``Content-Length`` before reading, or while reading when it has none (chunked).
 - **Nesting**: a JSON body nested deeper than the limit is refused (422) before it is parsed
   (Python's parser would hit the recursion limit).
+- **Other sites' pages**: a request that changes anything (any method but GET, HEAD and
+  OPTIONS) must send JSON (``application/json``; 415 otherwise: a page on another site can post
+  ``text/plain`` or a form without the browser asking first) and must not come from another
+  origin: an ``Origin`` header, when there is one, must name this server (``null`` does not),
+  and ``Sec-Fetch-Site``, when the browser sends it, must be ``same-origin`` or ``none`` (403
+  otherwise). One check for every route, so that a route added later is covered too.
+- **Framing and sniffing**: every answer says that no other site may frame the dashboard
+  (``Content-Security-Policy: frame-ancestors 'self'``, ``X-Frame-Options``: a framed page's
+  clicks would carry the dashboard's own origin) and that its content types are meant
+  (``X-Content-Type-Options: nosniff``).
 """
 
 from __future__ import annotations
@@ -29,6 +39,39 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 16
 #: names that always mean this machine
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+#: methods that change nothing (every other one is checked for its origin and content type)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: headers added to every answer
+SECURITY_HEADERS = ((b"content-security-policy", b"frame-ancestors 'self'"),
+                    (b"x-frame-options", b"SAMEORIGIN"),
+                    (b"x-content-type-options", b"nosniff"))
+
+
+def foreign_origin(headers: dict[str, str]) -> str | None:
+    """Why a request that changes something comes from another site's page, or None.
+
+    Examples
+    --------
+    >>> h = {"host": "127.0.0.1:8000"}
+    >>> foreign_origin({**h, "origin": "http://127.0.0.1:8000"}) is None
+    True
+    >>> foreign_origin({**h, "origin": "http://evil.example"})
+    'its Origin is http://evil.example'
+    >>> foreign_origin({**h, "origin": "null"})
+    'its Origin is null'
+    >>> foreign_origin({**h, "sec-fetch-site": "same-site"})
+    'the browser says it comes from a same-site page (Sec-Fetch-Site)'
+    """
+    origin = headers.get("origin")
+    host = headers.get("host", "").strip().lower()
+    if origin is not None:
+        scheme, _, rest = origin.strip().lower().partition("://")
+        if scheme not in ("http", "https") or rest.rstrip("/") != host:
+            return f"its Origin is {origin}"
+    site = headers.get("sec-fetch-site", "").strip().lower()
+    if site and site not in ("same-origin", "none"):
+        return f"the browser says it comes from a {site} page (Sec-Fetch-Site)"
+    return None
 
 
 def host_name(host_header: str) -> str:
@@ -121,6 +164,16 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        inner_send = send
+
+        async def send(message: Message) -> None:  # noqa: F811  (every answer gets them)
+            if message["type"] == "http.response.start":
+                have = {k.lower() for k, _ in message.get("headers", [])}
+                message = {**message, "headers": [
+                    *message.get("headers", []),
+                    *((k, v) for k, v in SECURITY_HEADERS if k not in have)]}
+            await inner_send(message)
+
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope.get("headers", [])}
         host = host_name(headers.get("host", ""))
@@ -139,8 +192,19 @@ class Guard:
             if too_long:
                 await _answer(send, 413, self._too_large())
                 return
-        if scope.get("method") not in ("POST", "PUT", "PATCH"):
+        if scope.get("method") in SAFE_METHODS:
             await self.app(scope, receive, send)
+            return
+        foreign = foreign_origin(headers)
+        if foreign is not None:
+            await _answer(send, 403, f"a request that changes something is accepted from the "
+                                     f"dashboard's own pages only, and {foreign}; use the "
+                                     "dashboard's page (or send no Origin, as curl does).")
+            return
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            await _answer(send, 415, f"send the request body as application/json (it came as "
+                                     f"{ctype or 'no content type'}).")
             return
         # read the whole body (it is small), check it, then replay it to the app
         chunks, size = [], 0
@@ -157,8 +221,7 @@ class Guard:
             if not msg.get("more_body", False):
                 break
         data = b"".join(chunks)
-        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype == "application/json" and json_depth_exceeds(data, self.max_json_depth):
+        if json_depth_exceeds(data, self.max_json_depth):
             await _answer(send, 422, f"the JSON body nests deeper than {self.max_json_depth} "
                                      "levels; the scenario form needs 3.")
             return

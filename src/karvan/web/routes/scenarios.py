@@ -1,9 +1,9 @@
 """The scenario builder: the form's choices, a preview of the scenario file, and starting a
 run.
 
-A form arrives as JSON (``application/json`` only: a page on another site can post
-``text/plain`` across origins without the browser asking) from this server's own pages (an
-``Origin`` header, when there is one, must name this host). It is checked in two steps: its
+A form arrives as JSON from this server's own pages (the guard, :mod:`karvan.web.guard`,
+refuses any other content type and other sites' pages for every request that changes
+something). It is checked in two steps: its
 shape and size by :class:`~karvan.web.models.ScenarioForm` (422 with field locations), then its
 meaning by :func:`~karvan.web.forms.build_scenario` (422 with every problem in words).
 """
@@ -35,18 +35,10 @@ async def read_form(request: Request) -> ScenarioForm:
     Raises
     ------
     InputError
-        Not JSON, or from another site's page.
+        Not JSON.
     fastapi.exceptions.RequestValidationError
         The JSON does not have the form's shape (answered 422 with the locations).
     """
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json":
-        raise InputError("send the scenario form as application/json.", "scenario form")
-    origin = request.headers.get("origin")
-    host = request.headers.get("host", "")
-    if origin is not None and origin.split("://", 1)[-1].rstrip("/") != host:
-        raise InputError(f"requests from {origin} are not accepted; use the dashboard's own "
-                         "page.", "scenario form")
     try:
         raw = json.loads(await request.body())
     except (ValueError, RecursionError):
