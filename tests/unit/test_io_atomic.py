@@ -479,6 +479,18 @@ def test_a_marked_folder_is_karvans_only_for_the_files_it_lists(tmp_path):
     (store / "baseline" / "gmns").mkdir()
     (store / "baseline" / "gmns" / "link.csv").write_text("x")
     check_replaceable(store / "baseline" / "gmns")
+    # a folder of one's own inside a marked folder of karvan's is not karvan's (karvan assign
+    # --out out/gbase/my_analysis deleted the notes in it): only what the mark lists is
+    mine = net / "my_analysis"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match=r"holds files that karvan did not write there "
+                                         r"\(notes.txt\)"):
+        check_replaceable(mine)
+    (net / "sub").mkdir()
+    (net / "sub" / "a.csv").write_text("x")
+    (net / MARK).write_text((net / MARK).read_text() + "sub\n")
+    check_replaceable(net / "sub")
     # a file manager's own files do not make a folder the user's; a symbolic link is said so
     (tmp_path / "fresh").mkdir()
     (tmp_path / "fresh" / ".DS_Store").write_text("")

@@ -109,7 +109,8 @@ def check_replaceable(target: str | os.PathLike) -> None:
 
     What karvan wrote is listed in the folder's :data:`MARK`; a folder written before the mark
     is known by a ``manifest.json`` that names a karvan version, and a folder inside one of
-    karvan's (an export into a run's folder) is karvan's too. An empty folder is free. Anything
+    karvan's is karvan's too if that one's mark lists it (or it has no mark but a run's
+    manifest: an export into a run's folder written before the mark). An empty folder is free. Anything
     else is a user's own files, for example the input network given again as ``--out``, or
     notes put beside an earlier result: replacing the folder would delete them.
 
@@ -160,7 +161,16 @@ def check_replaceable(target: str | os.PathLike) -> None:
             return False
         return isinstance(manifest, dict) and "karvan_version" in manifest
 
-    if by_karvan(target) or by_karvan(parent):
+    def written_into(folder: Path) -> bool:
+        # a folder inside one of karvan's is karvan's if that one's mark lists it (or, written
+        # before the mark, it is a run folder): a folder of one's own put there is not
+        mark = folder / MARK
+        if mark.is_file():
+            listed = mark.read_text(encoding="utf-8", errors="replace").splitlines()[1:]
+            return target.name in listed
+        return by_karvan(folder)
+
+    if by_karvan(target) or written_into(parent):
         return
     raise InputError(f"{target} holds files that karvan did not write there "
                      f"({_shown(sorted(names))}); results replace their folder whole and would "
