@@ -170,6 +170,44 @@ def test_a_blank_role_is_named_as_blank(corridor):
     assert ("(OBS_BAKU_PORT_2024): role is blank (read as fit), but the split rule" in msg), msg
 
 
+def test_choice_model_inputs_that_a_run_refuses_are_refused_by_validate(corridor):
+    """validate said "valid corridor dataset" of a nest scale of 2, a negative theta and two
+    families of one priority; every run then refused the dataset, with the file named twice and
+    no line or family for the priority."""
+    from karvan.freight.corridor import validate_corridor
+
+    def params(h, rows):
+        for r in rows:
+            if r["parameter"] == "nest_scale" and r["nest"] == "instc":
+                r["value"] = "2.0"
+            if r["parameter"] == "theta" and r["commodity"] == "grain":
+                r["value"] = "-0.13"
+        return h, rows
+
+    def families(h, rows):
+        by_id = {r["family_id"]: r for r in rows}
+        by_id["instc_east"]["priority"] = by_id["instc_caspian"]["priority"]
+        return h, rows
+
+    edit(corridor / "choice_parameter.csv", params)
+    edit(corridor / "route_family.csv", families)
+    rep = validate_corridor(corridor)
+    msg = " ".join(rep.errors)
+    assert "duplicate priority" in msg and "families instc_caspian, instc_east" in msg, msg
+    assert "give each row its own priority" in msg
+    shutil.copy(CORRIDOR / "route_family.csv", corridor / "route_family.csv")
+    rep = validate_corridor(corridor)
+    msg = " ".join(rep.errors)
+    assert "choice_parameter.csv: nest_scale must be in (0, 1] (lines " in msg, rep.errors
+    assert "choice_parameter.csv: theta must be > 0 (lines " in msg
+    from karvan.scenario.run import corridor_choice
+
+    with pytest.raises(InputError) as e:  # what every run of the logit model reads
+        corridor_choice(load_corridor(corridor))
+    assert "choice_parameter.csv: choice_parameter.csv" not in str(e.value)
+    assert "nest_scale must be in (0, 1]" in str(e.value)
+
+
 def test_observed_rows_that_a_run_refuses_are_refused_by_validate(corridor):
     """validate said "valid corridor dataset" for an unknown link id in element_ids; run then
     refused it."""

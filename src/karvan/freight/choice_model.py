@@ -269,7 +269,7 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
         problems.append(f"{file}: the same parameter is given twice for the same scope (lines "
                         f"{lines(dup)}); keep one row.")
     if problems:
-        raise InputError(problems, file)
+        raise InputError(problems)  # each problem names the file
 
     by_param: dict[str, list[tuple]] = {}
     for r in par.itertuples(index=False):

@@ -602,11 +602,35 @@ def validate_corridor(folder: str | os.PathLike) -> ValidationReport:
     try:
         with catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            _corridor_data(folder, tables, config)
+            data = _corridor_data(folder, tables, config)
         rep.warnings.extend(str(w.message) for w in caught)
     except InputError as e:
         rep.errors.extend(e.problems)
+        return rep
+    rep.errors.extend(_choice_problems(folder, data))
     return rep
+
+
+def _choice_problems(folder: Path, data: CorridorData) -> list[str]:
+    """What the logit choice model (``karvan run``'s default) refuses in ``route_family.csv``
+    and ``choice_parameter.csv``, as it reads them: validate said "valid" of a dataset that
+    every run then refused (a nest scale above 1, a negative theta, two families of one
+    priority)."""
+    from karvan.freight.choice_model import choice_parameters
+    from karvan.freight.route_family import read_route_families
+
+    if not (folder / "route_family.csv").is_file():
+        return []
+    try:
+        families = read_route_families(folder)
+        if (folder / "choice_parameter.csv").is_file():
+            table = pd.read_csv(folder / "choice_parameter.csv", dtype=str,
+                                keep_default_na=False)
+            choice_parameters(table, families, data.commodities,
+                              link_ids=list(data.links.index))
+    except InputError as e:
+        return list(e.problems)
+    return []
 
 
 def _check_corridor(folder: Path, *, estimate: bool = True):

@@ -110,10 +110,18 @@ def read_route_families(folder: str | os.PathLike | None = None) -> pd.DataFrame
     fam["priority"] = pd.to_numeric(fam["priority"], errors="coerce")
     if fam["priority"].isna().any():
         p.add("route_family.csv: priority must be a number on every row.")
-    for col in ("family_id", "priority"):
-        dup = fam[col].duplicated()
+    for col, why in (("family_id", "each family needs its own id"),
+                     ("priority", "a route takes the first family, by priority, whose links it "
+                                  "uses, so two families of one priority leave it open")):
+        dup = fam[col].duplicated(keep=False) & fam[col].notna()
         if dup.any():
-            p.add(f"route_family.csv: duplicate {col} {format_ids(fam.loc[dup, col])}.")
+            values = fam.loc[dup, col]
+            lines = format_ids((fam.index[dup] + 2).tolist())
+            shown = format_ids([str(int(v)) if isinstance(v, float) else v
+                                for v in values.unique()])
+            p.add(f"route_family.csv: duplicate {col} {shown} (lines {lines}; families "
+                  f"{format_ids(fam.loc[dup, 'family_id'].tolist())}): {why}; give each row "
+                  f"its own {col}.")
     unknown = set()
     for col in ("via_link_ids", "also_via_link_ids", "avoid_link_ids"):
         for ids in fam[col]:
