@@ -208,6 +208,35 @@ def test_choice_model_inputs_that_a_run_refuses_are_refused_by_validate(corridor
     assert "nest_scale must be in (0, 1]" in str(e.value)
 
 
+def test_a_capacity_in_another_unit_than_its_published_figure_is_refused(corridor):
+    """capacity_tpy 11,000 (written in kt) beside capacity_value 11 Mt/yr, or 800 (the trucks a
+    day) beside 800 trucks_per_day_both_directions, passed in silence: Samur's 11.8 Mt fell to
+    7.5 Mt and Azerbaijan's transit by 3 Mt. Refused with the line, the link and both figures,
+    beside the other tables' problems."""
+    from karvan.freight.corridor import validate_corridor
+
+    def caps(h, rows):
+        for r in rows:
+            if r["link_id"] == "B_RU_AZ_SAMUR_RAIL":
+                r["capacity_tpy"] = "11000"
+            if r["link_id"] == "B_AZ_IR_ASTARA_ROAD":
+                r["capacity_tpy"] = "800"
+            if r["link_id"] == "P_AZ_ALAT_ROAD":  # a port's share of its capacity stays allowed
+                r["capacity_tpy"] = "2000000"
+        return h, rows
+
+    edit(corridor / "link.csv", caps)
+    _set_observed(corridor, "OBS_BAKU_PORT_2024", role="fit")
+    msg = " ".join(validate_corridor(corridor).errors)
+    assert ("(B_RU_AZ_SAMUR_RAIL): capacity_tpy 11,000 t/yr is 0.001 times what its "
+            "capacity_value 11 Mt/yr converts to (11,000,000 t/yr)") in msg, msg
+    assert "(B_AZ_IR_ASTARA_ROAD): capacity_tpy 800 t/yr" in msg
+    assert "P_AZ_ALAT_ROAD" not in msg
+    assert "OBS_BAKU_PORT_2024" in msg  # collected together
+    with pytest.raises(InputError, match="B_RU_AZ_SAMUR_RAIL"):
+        load_corridor(corridor)
+
+
 def test_observed_rows_that_a_run_refuses_are_refused_by_validate(corridor):
     """validate said "valid corridor dataset" for an unknown link id in element_ids; run then
     refused it."""

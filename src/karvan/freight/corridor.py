@@ -704,13 +704,64 @@ def _corridor_data(folder: Path, tables: dict, config: dict, *,
         _warn_stale_demand(folder, inputs, frames["demand"], "od_estimate" in frames)
     observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"),
                                  frames.get("growth"), base_year, inputs=inputs)
-    _check_observed(folder, frames, observed, links, refit=refit)
+    problems = _capacity_problems(links, frames["commodity"], demand)
+    try:
+        _check_observed(folder, frames, observed, links, refit=refit)
+    except InputError as e:
+        problems.extend(e.problems)
+    if problems:
+        raise InputError(problems, str(folder))
     return CorridorData(nodes=nodes, links=links, zones=zones, commodities=frames["commodity"],
                         tariffs=frames["tariff"], demand=demand,
                         growth=frames["growth"], observed=observed,
                         sources=frames["sources"],
                         tariffs_by_commodity=frames.get("tariff_commodity"), config=config,
                         folder=folder, base_year=base_year, tables=frames)
+
+
+#: how far a link's capacity_tpy may stand from its own published capacity_value in
+#: capacity_unit: a port's access links share its capacity (Alat: 30 % road, 70 % rail), a truck
+#: count converts at one payload or another; a capacity in kt/yr, Mt/yr or trucks/day written
+#: into capacity_tpy is 1,000 to 10^6 times off
+CAPACITY_FACTOR = 10.0
+
+
+def _capacity_problems(links: pd.DataFrame, commodities: pd.DataFrame,
+                       demand: pd.DataFrame) -> list[str]:
+    """Links whose ``capacity_tpy`` is more than :data:`CAPACITY_FACTOR` times above or below
+    what their own ``capacity_value`` in ``capacity_unit`` converts to: the two columns say the
+    same capacity, and a unit slip in one of them (11,000 for 11 Mt/yr) passed in silence and
+    moved 3 Mt of transit."""
+    from karvan.freight.units import capacity_to_tpy, mean_payloads
+
+    need = {"capacity_tpy", "capacity_value", "capacity_unit"}
+    if not need <= set(links.columns):
+        return []
+    tpy = pd.to_numeric(links["capacity_tpy"], errors="coerce")
+    value = pd.to_numeric(links["capacity_value"], errors="coerce")
+    both = tpy.notna() & value.notna() & links["capacity_unit"].notna()
+    if not both.any():
+        return []
+    payloads = mean_payloads(commodities, demand)
+    problems = []
+    for pos, (link_id, row) in enumerate(links.iterrows()):
+        if not both.iloc[pos]:
+            continue
+        try:
+            published = capacity_to_tpy(value.iloc[pos], str(row["capacity_unit"]), payloads)
+        except InputError:
+            continue  # the unit's own problem is reported where the capacity is used
+        if published > 0 and not (1 / CAPACITY_FACTOR <= tpy.iloc[pos] / published
+                                  <= CAPACITY_FACTOR):
+            problems.append(
+                f"link.csv line {pos + 2} ({link_id}): capacity_tpy {tpy.iloc[pos]:,.0f} t/yr "
+                f"is {tpy.iloc[pos] / published:.3g} times what its capacity_value "
+                f"{value.iloc[pos]:g} {row['capacity_unit']} converts to ({published:,.0f} "
+                "t/yr): one of the two is in another unit. Write capacity_tpy in tonnes per "
+                "year per direction (blank: converted from capacity_value), or correct "
+                f"capacity_value or capacity_unit; a link that takes under 1/{CAPACITY_FACTOR:g} "
+                "of a published capacity should not give it as its own.")
+    return problems
 
 
 def split_role(independent: bool, kind: str) -> str:
