@@ -237,6 +237,28 @@ def test_a_capacity_in_another_unit_than_its_published_figure_is_refused(corrido
         load_corridor(corridor)
 
 
+@pytest.mark.parametrize(("column", "value", "times"), [
+    ("vot_usd_per_t_h", "1.38", "24"),  # per day
+    ("value_usd_per_t", "0.23", "1e+03"),  # per kg
+])
+def test_a_value_of_time_that_disagrees_with_value_and_percentage_is_refused(
+        corridor, column, value, times):
+    # grain's value of time per day (1.38 for 0.0575 USD/t-h) passed and moved 3.6 Mt onto
+    # the Astara road; a value per kg was blamed on demand.csv
+    from karvan.freight.corridor import validate_corridor
+
+    def grain(h, rows):
+        for r in rows:
+            if r["commodity_id"] == "grain":
+                r[column] = value
+        return h, rows
+
+    edit(corridor / "commodity.csv", grain)
+    msg = " ".join(validate_corridor(corridor).errors)
+    assert "commodity.csv line 3 (grain): vot_usd_per_t_h" in msg, msg
+    assert f"({times} times it)" in msg
+
+
 def test_observed_rows_that_a_run_refuses_are_refused_by_validate(corridor):
     """validate said "valid corridor dataset" for an unknown link id in element_ids; run then
     refused it."""

@@ -704,7 +704,8 @@ def _corridor_data(folder: Path, tables: dict, config: dict, *,
         _warn_stale_demand(folder, inputs, frames["demand"], "od_estimate" in frames)
     observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"),
                                  frames.get("growth"), base_year, inputs=inputs)
-    problems = _capacity_problems(links, frames["commodity"], demand)
+    problems = [*_capacity_problems(links, frames["commodity"], demand),
+                *_value_of_time_problems(frames["commodity"])]
     try:
         _check_observed(folder, frames, observed, links, refit=refit)
     except InputError as e:
@@ -762,6 +763,26 @@ def _capacity_problems(links: pd.DataFrame, commodities: pd.DataFrame,
                 f"capacity_value or capacity_unit; a link that takes under 1/{CAPACITY_FACTOR:g} "
                 "of a published capacity should not give it as its own.")
     return problems
+
+
+def _value_of_time_problems(commodities: pd.DataFrame) -> list[str]:
+    """Commodities whose ``vot_usd_per_t_h`` is not ``value_usd_per_t`` x
+    ``vot_pct_value_per_day`` / 100 / 24 (to 1 %): the three columns say one thing, and a value
+    per day, or a value per kg, in one of them passed in silence (grain's value of time 24
+    times too high moved 3.6 Mt onto the Astara road)."""
+    need = ("value_usd_per_t", "vot_usd_per_t_h", "vot_pct_value_per_day")
+    if not set(need) <= set(commodities.columns):
+        return []
+    value, vot, pct = (pd.to_numeric(commodities[c], errors="coerce") for c in need)
+    implied = value * pct / 100.0 / 24.0
+    bad = (vot.notna() & implied.notna() & (implied > 0)
+           & ((vot / implied - 1.0).abs() > 0.01))
+    return [f"commodity.csv line {i + 2} ({commodities.at[i, 'commodity_id']}): "
+            f"vot_usd_per_t_h {vot[i]:g} is not value_usd_per_t {value[i]:g} x "
+            f"vot_pct_value_per_day {pct[i]:g} % / 24 h = {implied[i]:.4g} USD/t-h ("
+            f"{vot[i] / implied[i]:.3g} times it): a value per day, or per kg, in one of the "
+            "three? Make them agree (the value of time is per tonne and hour, the value per "
+            "tonne, the percentage per day)." for i in commodities.index[bad]]
 
 
 def split_role(independent: bool, kind: str) -> str:
