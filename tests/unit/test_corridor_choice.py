@@ -203,6 +203,16 @@ def test_bad_parameter_tables_are_input_errors_with_lines():
     assert f"theta must be > 0 (lines {th + 2})" in msg
     assert "constants for unknown families sea_via_the_moon" in msg and str(asc + 2) in msg
     assert "empty_nest has no member family" in msg and str(sc + 2) in msg
+    # a row's unit was not read: a value of reliability per day gave the same answer as one
+    # per hour whatever the unit column said
+    t = _table()
+    vor = t.index[(t["parameter"] == "value_of_reliability") & (t["commodity"] == "containers")]
+    t.loc[vor, "value"] = "20.61"
+    t.loc[vor, "unit"] = "USD/t-d"
+    with pytest.raises(InputError, match=rf"unit 'USD/t-d' on value_of_reliability \(lines "
+                                         rf"{vor[0] + 2}\) is not the unit karvan reads it in, "
+                                         r"'USD/t-h'"):
+        _model(t)
     t = _table()
     t = t[~((t["parameter"] == "theta") & (t["commodity"] == "metals"))]
     with pytest.raises(InputError, match="no theta for commodity 'metals'"):

@@ -221,6 +221,17 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
         names = format_ids(par.loc[bad, "parameter"].unique())
         problems.append(f"{file}: unknown parameter {names} (lines {lines(bad)}); known: "
                         f"{', '.join(PARAMETERS)}.")
+    if "unit" in par:
+        # the value is read in the parameter's unit whatever the row says: a row that says
+        # another (a value of reliability per day) is a value in that other unit
+        unit = par["unit"].fillna("").astype(str).str.strip()
+        want = par["parameter"].map(PARAMETERS)
+        bad = want.notna() & (unit != "") & (unit != want)
+        for (parameter, given), rows in par[bad].groupby(["parameter", unit[bad]]).groups.items():
+            problems.append(
+                f"{file}: unit {given!r} on {parameter} (lines {lines(par.index.isin(rows))}) "
+                f"is not the unit karvan reads it in, {PARAMETERS[parameter]!r}: convert the "
+                f"value to {PARAMETERS[parameter]} and write that unit.")
     bad = ~par["family"].isin([*fam_ids, "*"])
     if bad.any():
         what = ("constants" if par.loc[bad, "parameter"].eq("asc_usd_per_t").all()
