@@ -155,6 +155,25 @@ def test_a_first_thru_node_past_the_zones_warns_and_past_the_nodes_is_an_error(t
             read_tntp_net(net_file(tmp_path, GOOD, ftn=ftn))
 
 
+def test_a_misspelt_metadata_tag_is_an_error_and_an_unknown_one_a_warning(tmp_path):
+    """<FIRST THROUGH NODE> was ignored: Anaheim read with every node passable, its objective 6 %
+    lower, and validate said "ready to assign"."""
+    p = net_file(tmp_path, GOOD, ftn=3)
+    p.write_text(p.read_text().replace("<FIRST THRU NODE>", "<FIRST THROUGH NODE>"))
+    with pytest.raises(InputError, match=r"metadata <FIRST THROUGH NODE> is not a TNTP tag "
+                                         r"karvan reads; did you mean <FIRST THRU NODE>\?"):
+        read_tntp_net(p)
+    p.write_text(p.read_text().replace("<FIRST THROUGH NODE>", "<CREATED BY>"))
+    with pytest.warns(karvan.io.tntp.TntpWarning, match=r"<CREATED BY> is not a tag karvan "
+                                                         r"reads .* it is ignored"):
+        read_tntp_net(p)
+    t = trips_file(tmp_path, "Origin 1\n 2 : 1;\n")
+    t.write_text(t.read_text().replace("<END OF METADATA>",
+                                       "<TOTAL OD FLOWS> 1\n<END OF METADATA>"))
+    with pytest.raises(InputError, match=r"did you mean <TOTAL OD FLOW>"):
+        read_tntp_trips(t)
+
+
 def test_cost_factors_from_metadata_and_caller(tmp_path):
     rows = [row(1, 2, fft=1, b_=0, toll=10.0, length=3.0), row(1, 2, fft=2, b_=0, length=1.0)]
     extra = "<TOLL FACTOR> 0.5\n<DISTANCE FACTOR> 0.25\n"

@@ -114,6 +114,34 @@ def _metadata(lines: list[str], path: Path, problems: list[str]) -> tuple[dict[s
     return meta, len(lines)
 
 
+#: the metadata tags karvan reads, by file kind; ORIGINAL HEADER is the files' own note
+NET_TAGS = ("NUMBER OF ZONES", "NUMBER OF NODES", "NUMBER OF LINKS", "FIRST THRU NODE",
+            "TOLL FACTOR", "DISTANCE FACTOR", "ORIGINAL HEADER")
+TRIPS_TAGS = ("NUMBER OF ZONES", "TOTAL OD FLOW", "ORIGINAL HEADER")
+
+
+def _unknown_tags(meta: dict[str, str], known: tuple[str, ...], path: Path,
+                  problems: list[str]) -> None:
+    """A tag close to one karvan reads (``<FIRST THROUGH NODE>``) is a problem when that one is
+    absent: the file would be read without it, and the answer change in silence (every node
+    passable: Anaheim's objective 6 % lower). Any other unknown tag is warned of, as ignored."""
+    import difflib
+
+    for tag in meta:
+        if tag in known:
+            continue
+        near = [k for k in difflib.get_close_matches(tag, known, n=3, cutoff=0.6)
+                if k not in meta]
+        if near:
+            problems.append(f"{path.name}: metadata <{tag}> is not a TNTP tag karvan reads; "
+                            f"did you mean <{near[0]}>? Write it so (as it stands, the file "
+                            f"would be read without <{near[0]}>).")
+        else:
+            warnings.warn(f"{path.name}: metadata <{tag}> is not a tag karvan reads ("
+                          f"{', '.join(f'<{k}>' for k in known)}); it is ignored.", TntpWarning,
+                          stacklevel=4)
+
+
 def _meta_number(meta, tag, path, problems, *, kind=float, required=True, limit=None):
     if tag not in meta:
         if required:
@@ -217,6 +245,7 @@ def _net_columns(path: Path) -> tuple[dict[str, np.ndarray], int, int, int, dict
     lines = _read_lines(path)
     problems: list[str] = []
     meta, start = _metadata(lines, path, problems)
+    _unknown_tags(meta, NET_TAGS, path, problems)
     n_zones = _meta_number(meta, "NUMBER OF ZONES", path, problems, kind=int, limit=MAX_ZONES)
     n_nodes = _meta_number(meta, "NUMBER OF NODES", path, problems, kind=int, limit=MAX_NODES)
     n_links = _meta_number(meta, "NUMBER OF LINKS", path, problems, kind=int)
@@ -360,6 +389,7 @@ def _trips(path: Path, n_zones: int | None) -> tuple[Demand, dict[str, str]]:
     lines = _read_lines(path)
     problems: list[str] = []
     meta, start = _metadata(lines, path, problems)
+    _unknown_tags(meta, TRIPS_TAGS, path, problems)
     z = _meta_number(meta, "NUMBER OF ZONES", path, problems, kind=int, limit=MAX_ZONES)
     total = _meta_number(meta, "TOTAL OD FLOW", path, problems, required=False)
     if n_zones is not None and z is not None and z != n_zones:
