@@ -94,6 +94,25 @@ def test_blank_directed_is_directed_with_a_warning(tmp_path):
     assert net.links["directed"].tolist() == [False, True]
 
 
+def test_a_link_that_copies_another_is_warned_of(tmp_path):
+    """A link given again under a new id, or a two-way link also given as its reverse, was read
+    as a second road (Sioux Falls 12 % and 4 % less total travel time, in silence); parallel
+    links that differ (a cycle track beside a road) stay silent."""
+    import warnings
+
+    head = "link_id,from_node_id,to_node_id,directed,length,capacity\n"
+    folder = mini(tmp_path, head + "1,1,2,true,1,100\n2,2,3,false,1,100\n3,1,2,true,1,100\n"
+                                   "4,3,2,true,1,100\n5,1,2,true,1,50\n")
+    with pytest.warns(GmnsWarning, match=r"2 sets of links are copies of one another .*"
+                                         r"link_id 1 & 3, 2 & 4\)"):
+        read_gmns(folder)
+    (tmp_path / "b").mkdir()
+    folder = mini(tmp_path / "b", head + "1,1,2,true,1,100\n2,1,2,true,1,50\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_gmns(folder)
+
+
 def test_missing_directed_column_is_directed_with_a_warning(tmp_path):
     folder = mini(tmp_path, "link_id,from_node_id,to_node_id\n1,1,2\n")
     with pytest.warns(GmnsWarning, match="no 'directed' column"):

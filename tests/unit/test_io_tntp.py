@@ -174,6 +174,20 @@ def test_a_misspelt_metadata_tag_is_an_error_and_an_unknown_one_a_warning(tmp_pa
         read_tntp_trips(t)
 
 
+def test_a_repeated_link_row_is_warned_of(tmp_path):
+    """Repeated rows were read as parallel roads: Sioux Falls with three rows repeated had 12 %
+    less total travel time, without a word. Parallel links that differ stay silent."""
+    import warnings
+
+    with pytest.warns(karvan.io.tntp.TntpWarning, match=r"2 link rows repeat an earlier row in "
+                                                         r"every field \(lines 13, 14\)"):
+        net, _ = read_tntp_net(net_file(tmp_path, [*GOOD, GOOD[0], GOOD[0]]))
+    assert len(net.links) == 7
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_tntp_net(net_file(tmp_path, [*GOOD, row(1, 3, fft=2.0)]))
+
+
 def test_cost_factors_from_metadata_and_caller(tmp_path):
     rows = [row(1, 2, fft=1, b_=0, toll=10.0, length=3.0), row(1, 2, fft=2, b_=0, length=1.0)]
     extra = "<TOLL FACTOR> 0.5\n<DISTANCE FACTOR> 0.25\n"

@@ -280,6 +280,17 @@ def _net_columns(path: Path) -> tuple[dict[str, np.ndarray], int, int, int, dict
                       f"{format_ids(np.asarray(where)[flat])}): their time is free_flow_time x "
                       "(1 + b) whatever the flow; check the power column.", TntpWarning,
                       stacklevel=3)
+    # a row repeated: a second road beside the first, in silence (Sioux Falls with three rows
+    # repeated: total travel time 12 % lower); parallel links that differ are a network's own
+    rows = np.column_stack([df[c] for c in NET_COLUMNS])
+    order = np.lexsort(rows.T[::-1])  # stable: of equal rows the first in the file comes first
+    ranked = rows[order]
+    copies = np.sort(order[1:][(ranked[1:] == ranked[:-1]).all(axis=1)])
+    if len(copies):
+        warnings.warn(f"{path.name}: {len(copies)} link rows repeat an earlier row in every "
+                      f"field (lines {format_ids(np.asarray(where)[copies])}): each carries "
+                      "flow as a link of its own beside the first; if a row was repeated, "
+                      "remove it (and lower <NUMBER OF LINKS>).", TntpWarning, stacklevel=3)
     if n_links is not None and n_rows != n_links:
         problems.append(
             f"{path.name}: <NUMBER OF LINKS> says {n_links} but {n_rows} link rows were read."
