@@ -490,3 +490,30 @@ def test_ids_with_a_space_at_an_end_are_read_as_the_schemas_read_them(dataset):
     obs.to_csv(dataset / "observed.csv", index=False, lineterminator="\n")
     assert demand_csv_text(build_demand(dataset)) == (
         builtin_corridor_folder() / "demand.csv").read_text(encoding="utf-8")
+
+
+def test_a_figure_in_kt_a_pair_over_all_of_its_trade_and_swapped_countries_are_refused(dataset):
+    """Three edits that build-demand wrote in silence: a figure in kt (Russia → Iran's 3,748 for
+    3.748 Mt took 5 Mt of demand away; here Iran → Azerbaijan's), Iran → Russia's direction share
+    raised so that the pair takes 1.1 of its trade, and the fertiliser flow's countries swapped
+    (5.4 Mt sent the other way)."""
+    shipped = (dataset / "demand.csv").read_bytes()
+
+    def edits(df):
+        df.loc[df["flow_id"] == "IR>AZ", "figure"] = "765.416"
+        df.loc[df["flow_id"] == "IR>RU", "direction_share"] = "0.313"
+        fert = df["flow_id"] == "RU>IN_FERT"
+        df.loc[fert, ["origin_country", "destination_country"]] = ["IN", "RU"]
+
+    _edit(dataset, "trade_flow", edits)
+    with pytest.raises(InputError) as e:
+        write_demand(dataset)
+    text = " ".join(e.value.problems)
+    assert ("(IR>AZ): figure 765.416 x to_annual 1 = 765 t is 0.000976 times the figure it "
+            "cites, OBS_TRADE_IR_AZ_2022 (784,380 t/yr in observed.csv): is it in kt or Mt?"
+            ) in text, text
+    assert "flows IR>RU, RU>IR" in text or "flows RU>IR, IR>RU" in text, text
+    assert "take 1.1 of one figure" in text
+    assert ("(RU>IN_FERT): the id names RU > IN, but origin_country is IN and "
+            "destination_country RU: swapped?") in text
+    assert (dataset / "demand.csv").read_bytes() == shipped

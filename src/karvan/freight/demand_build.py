@@ -227,6 +227,8 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
         bad = fl.index.isin(unknown.index)
         p.add(f"trade_flow.csv: observed_ids not in observed.csv ({_where(fl, bad, 'flow_id')}: "
               f"{format_ids(sorted(set(unknown)))}).")
+    _check_flow_ids(fl, p)
+    _check_cited_figures(fl, ref["observed"], p)
     # mix
     mix["share"] = pd.to_numeric(mix["share"], errors="coerce")
     given = mix["value_usd_per_t"].str.strip() != ""
@@ -338,15 +340,61 @@ def _check_no_intrazonal(inp: DemandInputs, p: Problems) -> None:
               "not overlap.")
 
 
-def _check_shared_figures(fl: pd.DataFrame, p: Problems) -> None:
-    """Flows of one country pair that split one reported figure (same figure, year, basis and
-    source) must not take more than all of it: a flow copied under a new id counted twice."""
-    key = ["origin_country", "destination_country", "origin_zone_id", "destination_zone_id",
-           "figure", "year", "basis", "source"]
-    if not all(k in fl for k in key):
+#: how far a flow's figure (a year's worth) may stand from an observed figure it cites: the
+#: shipped flows take 2 % to 5 times theirs; a figure in kt or Mt is 1,000 or 10^6 times off
+CITED_FACTOR = 300.0
+
+
+def _check_flow_ids(fl: pd.DataFrame, p: Problems) -> None:
+    """A flow_id that starts ``XX>YY`` names its countries: one whose origin and destination
+    are ``YY`` and ``XX`` was swapped (5.4 Mt of fertiliser sent the other way in silence).
+    Another country than the id's may stand in for one without zones (Tajikistan's trade
+    with Iran at the Uzbek zone), so only the swap is refused."""
+    m = fl["flow_id"].astype(str).str.extract(r"^([A-Z]{2})>([A-Z]{2})(?:_|$)")
+    swapped = (m[0].notna() & (m[0] != m[1]) & (m[0] == fl["destination_country"])
+               & (m[1] == fl["origin_country"]))
+    for i in fl.index[swapped]:
+        p.add(f"trade_flow.csv line {i + 2} ({fl.at[i, 'flow_id']}): the id names "
+              f"{m.at[i, 0]} > {m.at[i, 1]}, but origin_country is {fl.at[i, 'origin_country']} "
+              f"and destination_country {fl.at[i, 'destination_country']}: swapped? Make the "
+              "id and the countries agree.")
+
+
+def _check_cited_figures(fl: pd.DataFrame, observed: pd.DataFrame, p: Problems) -> None:
+    """A flow in tonnes whose year's worth (``figure`` x ``to_annual``) is more than
+    :data:`CITED_FACTOR` times below or above an observed figure it cites in ``observed_ids``
+    (what it was built from): a figure in kt or Mt built 1,000 times too little demand in
+    silence."""
+    if "tonnes_per_year" not in observed or "to_annual" not in fl:
         return
+    obs = pd.to_numeric(observed.set_index("observed_id")["tonnes_per_year"], errors="coerce")
+    tonnes = fl["basis"] == "tonnes"
+    for i in fl.index[tonnes]:
+        year = fl.at[i, "figure"] * fl.at[i, "to_annual"]
+        for oid in str(fl.at[i, "observed_ids"]).split(";"):
+            seen = obs.get(oid.strip(), np.nan)
+            if not (np.isfinite(year) and np.isfinite(seen) and year > 0 and seen > 0):
+                continue
+            if not 1 / CITED_FACTOR <= year / seen <= CITED_FACTOR:
+                p.add(f"trade_flow.csv line {i + 2} ({fl.at[i, 'flow_id']}): figure "
+                      f"{fl.at[i, 'figure']:g} x to_annual {fl.at[i, 'to_annual']:g} = "
+                      f"{year:,.0f} t is {year / seen:.3g} times the figure it cites, "
+                      f"{oid.strip()} ({seen:,.0f} t/yr in observed.csv): is it in kt or Mt? "
+                      "Write the figure in tonnes (basis tonnes), or cite the figure the flow "
+                      "was built from.")
+
+
+def _check_shared_figures(fl: pd.DataFrame, p: Problems) -> None:
+    """Flows of one country pair, either way, that split one reported figure (same figure,
+    year, basis and source) must not take more than all of it: a flow copied under a new id
+    counted twice, or the two directions' shares of a pair's trade raised past 1."""
+    key = ["_pair", "figure", "year", "basis", "source"]
+    if not all(k in fl for k in key[1:]) or "origin_country" not in fl:
+        return
+    pair = pd.Series(["-".join(sorted((str(o), str(d)))) for o, d in zip(
+        fl["origin_country"], fl["destination_country"], strict=True)], index=fl.index)
     part = fl["direction_share"] * fl["scope_share"]
-    for _, g in fl.assign(_part=part).groupby(key, sort=False):
+    for _, g in fl.assign(_part=part, _pair=pair).groupby(key, sort=False):
         if len(g) > 1 and g["_part"].sum() > 1 + 1e-9:
             where = _lines(fl, fl.index.isin(g.index))
             p.add(f"trade_flow.csv: flows {format_ids(g['flow_id'])} ({where}) take "
