@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+# the package karvan.assign, callable: karvan.assign(...) assigns, karvan.assign.capacity works
+from karvan import assign
 from karvan._version import __version__
-import karvan.assign  # callable module: karvan.assign(...) assigns, karvan.assign.capacity works
 from karvan.assign import AssignmentResult, TrafficClass
 from karvan.errors import InputError, KarvanError, NoPathError
 

@@ -19,7 +19,7 @@ __all__ = ["METHODS", "AssignmentResult", "IterationInfo", "TrafficClass", "assi
 
 
 class _CallableModule(types.ModuleType):
-    """This package, callable as :func:`assign`."""
+    """The package, callable as :func:`assign`."""
 
     def __call__(self, *args, **kwargs):
         return assign(*args, **kwargs)

@@ -687,8 +687,15 @@ def _check_corridor(folder: Path, *, estimate: bool = True):
 
 def _corridor_data(folder: Path, tables: dict, config: dict, *,
                    refit: tuple[str, ...] = ()) -> CorridorData:
-    """The dataset of tables checked without error; the generator's inputs are checked here
-    (InputError), and a demand.csv that they would not build is warned about."""
+    """The dataset of tables checked without error; the generator's inputs are checked here,
+    and a demand.csv that they would not build is warned about.
+
+    Raises
+    ------
+    InputError
+        The generator's inputs, capacities against their published figures, values of time,
+        and observed.csv's rows and rules: every problem at once.
+    """
     frames = {name: t.to_frame() for name, t in tables.items()}
     nodes = frames["node"].set_index("node_id", drop=True)
     links = frames["link"].set_index("link_id", drop=True)
@@ -860,8 +867,8 @@ def _check_observed(folder: Path, frames: dict, observed: pd.DataFrame,
                    "not an independent port throughput" if independent else
                    "not independent")
             stated_role = role if given else "blank (read as fit)"
-            problems.append(f"{at}: role is {stated_role}, but the split rule (docs/dataset.md, \"The "
-                            "split rule\", written before any fit: validate if and only if "
+            problems.append(f"{at}: role is {stated_role}, but the split rule (docs/dataset.md, "
+                            "\"The split rule\", written before any fit: validate if and only if "
                             f"independent and kind port) makes it {want}: it is {why}; set "
                             f"role {want}. A rule chosen by how rows fit would make the "
                             "validation a fit.")

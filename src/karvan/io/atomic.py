@@ -110,9 +110,9 @@ def check_replaceable(target: str | os.PathLike) -> None:
     What karvan wrote is listed in the folder's :data:`MARK`; a folder written before the mark
     is known by a ``manifest.json`` that names a karvan version, and a folder inside one of
     karvan's is karvan's too if that one's mark lists it (or it has no mark but a run's
-    manifest: an export into a run's folder written before the mark). An empty folder is free. Anything
-    else is a user's own files, for example the input network given again as ``--out``, or
-    notes put beside an earlier result: replacing the folder would delete them.
+    manifest: an export into a run's folder written before the mark). An empty folder is
+    free. Anything else is a user's own files, for example the input network given again as
+    ``--out``, or notes put beside an earlier result: replacing the folder would delete them.
 
     Raises
     ------

@@ -447,10 +447,6 @@ class RunStore:
                 missing = [t for t in man.get("tables") or ()
                            if not (folder / f"{t}.parquet").is_file()]
                 spec = man["scenario"]
-                if man.get("run_id") != name:
-                    raise ValueError(f"its manifest names run {man.get('run_id')!r}")
-                if missing:
-                    raise ValueError(f"tables missing: {', '.join(missing)}")
                 row = {"run_id": name, "scenario": str(spec["name"]),
                        "title": str(spec.get("title") or ""), "year": spec.get("year"),
                        "created": str(man["created"]),
@@ -461,7 +457,12 @@ class RunStore:
             except (InputError, KeyError, TypeError, ValueError) as e:
                 damaged[name] = str(e) if not isinstance(e, KeyError) else f"no {e} in manifest"
                 continue
-            whole.append(row)
+            if man.get("run_id") != name:
+                damaged[name] = f"its manifest names run {man.get('run_id')!r}"
+            elif missing:
+                damaged[name] = f"tables missing: {', '.join(missing)}"
+            else:
+                whole.append(row)
         import sqlite3
 
         for row in sorted(whole, key=lambda r: r["created"]):
