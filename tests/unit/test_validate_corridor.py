@@ -259,6 +259,15 @@ def test_a_value_of_time_that_disagrees_with_value_and_percentage_is_refused(
     assert f"({times} times it)" in msg
 
 
+def test_a_count_of_a_year_after_the_base_year_is_refused(corridor):
+    # 2042 for 2024 dropped a fit row from every comparison in silence (no run of that year)
+    from karvan.freight.corridor import validate_corridor
+
+    _set_observed(corridor, "OBS_BOLASHAK_2024", year="2042")
+    msg = " ".join(validate_corridor(corridor).errors)
+    assert "(OBS_BOLASHAK_2024): year 2042 is after the base year 2024" in msg, msg
+
+
 def test_observed_rows_that_a_run_refuses_are_refused_by_validate(corridor):
     """validate said "valid corridor dataset" for an unknown link id in element_ids; run then
     refused it."""

@@ -712,7 +712,8 @@ def _corridor_data(folder: Path, tables: dict, config: dict, *,
     observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"),
                                  frames.get("growth"), base_year, inputs=inputs)
     problems = [*_capacity_problems(links, frames["commodity"], demand),
-                *_value_of_time_problems(frames["commodity"])]
+                *_value_of_time_problems(frames["commodity"]),
+                *_future_count_problems(frames["observed"], base_year)]
     try:
         _check_observed(folder, frames, observed, links, refit=refit)
     except InputError as e:
@@ -770,6 +771,18 @@ def _capacity_problems(links: pd.DataFrame, commodities: pd.DataFrame,
                 f"capacity_value or capacity_unit; a link that takes under 1/{CAPACITY_FACTOR:g} "
                 "of a published capacity should not give it as its own.")
     return problems
+
+
+def _future_count_problems(observed: pd.DataFrame, base_year: int) -> list[str]:
+    """Rows of ``observed.csv`` of a year after the base year: a count is of a year past, and a
+    typo (2042 for 2024) dropped a fit row from the comparison in silence (no run is of that
+    year)."""
+    if "year" not in observed:
+        return []
+    year = pd.to_numeric(observed["year"], errors="coerce")
+    return [f"observed.csv line {i + 2} ({observed.at[i, 'observed_id']}): year "
+            f"{int(year[i])} is after the base year {base_year} (config.csv base_year), and a "
+            "count is of a year past; correct the year." for i in observed.index[year > base_year]]
 
 
 def _value_of_time_problems(commodities: pd.DataFrame) -> list[str]:
