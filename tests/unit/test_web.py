@@ -5,6 +5,7 @@ two at once, and compared."""
 from __future__ import annotations
 
 import ast
+import shutil
 import time
 import tomllib
 import warnings
@@ -412,6 +413,28 @@ def test_every_change_is_refused_from_other_sites_pages(client, url, headers, st
     assert all(j.get("scenario") != "foreign" for j in client.get("/api/jobs").json())
     if before is not None:
         assert client.get("/api/experiments").json() == before
+
+
+def test_a_store_deleted_while_the_dashboard_runs_is_said_so(tmp_path, seeded, data):
+    """Every page and the API answered a bare "500 Internal Server Error" (sqlite3's "unable to
+    open database file" in the log)."""
+    root = tmp_path / "store"
+    shutil.copytree(seeded[0], root)
+    with TestClient(create_app(root, data=data), base_url=BASE) as c:
+        assert c.get("/api/runs").status_code == 200
+        shutil.rmtree(root)
+        r = c.get("/api/runs")
+        assert r.status_code == 503, r.text
+        assert f"the run store {root.resolve()} is gone" in r.json()["detail"]
+        assert "start it again with --store" in r.json()["problems"][0]
+        page = c.get("/")
+        assert page.status_code == 503 and "is gone" in page.text
+
+
+def test_a_name_that_is_not_a_text_is_refused(client):
+    # "name": true made a scenario named "True"
+    r = client.post("/api/scenario/preview", json=form(name=True))
+    assert r.status_code == 422 and "name: True is not a text" in r.json()["problems"][0]
 
 
 def test_the_dashboard_may_not_be_framed_by_other_sites(client):

@@ -30,6 +30,10 @@ def test_experiment_in_the_background(tmp_path, data):
         bad = c.post("/api/experiments", json={"scenarios": ["baseline"], "draws": 2,
                                                "choice": "probit"})
         assert bad.status_code == 422
+        # an unknown scenario was accepted (202) and failed later, in the background
+        bad = c.post("/api/experiments", json={"scenarios": ["no_such_scn"], "draws": 2})
+        assert bad.status_code == 422 and "no_such_scn are not built in" in bad.json()["detail"]
+        assert c.get("/api/experiments").json()["jobs"] == []
         r = c.post("/api/experiments", json={"scenarios": ["baseline"], "draws": 2,
                                              "choice": "deterministic"})
         assert r.status_code == 202, r.text

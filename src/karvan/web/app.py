@@ -14,6 +14,7 @@ a body larger than the limit            413
 a change not sent as JSON               415
 malformed or bad input (shape, values)  422
 too many runs queued                    429
+the run store gone or unreadable        503
 ======================================  ======
 
 Nothing is loaded from another host (so there are no ``/api/docs`` pages: FastAPI's load
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections.abc import Iterable
 from contextlib import asynccontextmanager
 
@@ -102,6 +104,7 @@ def create_app(store_root: str | os.PathLike, *, data: CorridorData | None = Non
     app.add_exception_handler(BusyError, _handler(429))
     app.add_exception_handler(InputError, _handler(422))
     app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(sqlite3.Error, _store_gone)
     log.info("dashboard over the run store %s", d.store.root.resolve())
     return Guard(app, hosts=allowed_hosts(host, allow_hosts), max_body_bytes=max_body_bytes)
 
@@ -136,6 +139,18 @@ def _handler(status: int):
         assert isinstance(exc, InputError)
         return _answer(request, status, str(exc), exc.problems)
     return handle
+
+
+async def _store_gone(request: Request, exc: Exception) -> Response:
+    """The run store's catalog cannot be read (its folder deleted or moved while the dashboard
+    runs): 503 with what to do, not a bare 500."""
+    root = request.app.state.dashboard.store.root.resolve()
+    gone = not (root / "catalog.sqlite").is_file()
+    log.error("the run store %s cannot be read: %s", root, exc)
+    message = (f"the run store {root} " + ("is gone (its catalog.sqlite is missing)" if gone
+                                           else f"cannot be read ({exc})")
+               + "; put it back, or stop the dashboard and start it again with --store.")
+    return _answer(request, 503, message, [message])
 
 
 async def _validation(request: Request, exc: Exception) -> Response:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from karvan.errors import InputError
+from karvan.errors import InputError, format_ids
 from karvan.web.jobs import BusyError, Registry
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,17 @@ class ExperimentJobs(Registry):
         ------
         BusyError
             An experiment is already queued or running.
+        InputError
+            A scenario that is not built in (it failed later, in the background, after a 202).
         """
+        from karvan.scenario import builtin_scenarios
+
+        known = set(builtin_scenarios())
+        unknown = [s for s in scenarios if s not in known]
+        if unknown:
+            raise InputError(f"scenarios {format_ids(unknown)} are not built in; an experiment "
+                             f"of the dashboard runs built-in scenarios: "
+                             f"{', '.join(sorted(known))}.", "experiment")
         job = ExperimentJob(f"x{secrets.token_hex(5)}", list(scenarios), draws, sampler, seed,
                             choice)
         with self._lock:

@@ -104,8 +104,12 @@ def modifications_from_form(form: Mapping, data: CorridorData) -> tuple[dict, li
         problems.append(f"unknown form fields {format_ids(extra)}; known: "
                         f"{', '.join(sorted(FORM_KEYS))}.")
     builtins = builtin_scenarios()
-    name = str(form.get("name") or "").strip()
-    if not NAME.match(name):
+    raw_name = form.get("name")
+    name = str(raw_name or "").strip()
+    if isinstance(raw_name, (bool, int, float)):  # true made a scenario named "True"
+        problems.append(f"name: {raw_name!r} is not a text; give the scenario a name of "
+                        "letters, digits, _ or -.")
+    elif not NAME.match(name):
         problems.append(f"name: {name!r} must be 1-60 letters, digits, _ or - (it names the "
                         "file and the run).")
     elif reserved_name(name):
