@@ -268,6 +268,28 @@ def test_a_count_of_a_year_after_the_base_year_is_refused(corridor):
     assert "(OBS_BOLASHAK_2024): year 2042 is after the base year 2024" in msg, msg
 
 
+@pytest.mark.parametrize(("rule", "values", "message"), [
+    ("U_PRESS", {"sigma": "20"}, "line 4 (U_PRESS): sigma 20 draws factors beyond"),
+    ("U_SAMUR_CAPACITY", {"low": "7", "high": "11"},
+     "line 12 (U_SAMUR_CAPACITY): the dataset's figure of capacity_tpy"),
+])
+def test_an_uncertainty_table_that_explore_refuses_is_refused_by_validate(
+        corridor, rule, values, message):
+    """validate said "valid" of a class sigma of 20 (a percent; explore then drew factors of
+    10^17 without a word) and of a range in Mt/yr for a capacity in t/yr (which only explore
+    refused)."""
+    def fn(h, rows):
+        for r in rows:
+            if r["rule_id"] == rule:
+                r.update(values)
+        return h, rows
+
+    edit(corridor / "uncertainty.csv", fn)
+    code, output = run("validate", corridor)
+    assert code != 0 and message in output, output
+    assert "uncertainty.csv: uncertainty.csv" not in output
+
+
 def test_observed_rows_that_a_run_refuses_are_refused_by_validate(corridor):
     """validate said "valid corridor dataset" for an unknown link id in element_ids; run then
     refused it."""

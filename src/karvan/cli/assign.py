@@ -46,6 +46,8 @@ def validate(
             raise InputError(f"--trips: {path} is a corridor dataset, whose demand is its "
                              "demand.csv; leave --trips out.")
         rep = validate_corridor(path)
+        if not rep.errors:
+            rep.errors.extend(_uncertainty_problems(path))
     else:
         rep = validate_input(path, trips)
     if rep.counts:
@@ -254,3 +256,22 @@ def _sue(prob, classes, network: Path, trips: Path | None, theta: float | None, 
               f"{res.route_set.n_routes} routes, {elapsed:.2f} s -> {out_dir}")
     if not res.converged:
         raise typer.Exit(1)
+
+
+def _uncertainty_problems(folder: Path) -> list[str]:
+    """What ``karvan explore`` refuses in the dataset's own ``uncertainty.csv`` (ranges far
+    from their figures, a sigma that is a percent), so that validate does not say "valid" of
+    a dataset that every experiment refuses."""
+    own = Path(folder) / "uncertainty.csv"
+    if not own.is_file():
+        return []
+    from karvan.errors import InputError
+    from karvan.explore.inputs import corridor_inputs
+    from karvan.freight.corridor import load_corridor
+
+    try:
+        corridor_inputs(load_corridor(folder), own)
+    except InputError as e:
+        return [p if p.startswith("uncertainty.csv") else f"uncertainty.csv: {p}"
+                for p in e.problems]
+    return []

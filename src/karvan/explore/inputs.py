@@ -255,6 +255,11 @@ def builtin_uncertainty_path() -> Path:
     return builtin_corridor_folder() / "uncertainty.csv"
 
 
+#: the widest spread of a confidence class's factor (sigma of its logarithm): 2 puts one
+#: draw in 40 beyond x55 or /55; the built-in classes go from 0.05 to 0.5
+MAX_CLASS_SIGMA = 2.0
+
+
 def read_uncertainty(path: str | os.PathLike) -> pd.DataFrame:
     """Read and check an uncertainty table; every problem is reported at once.
 
@@ -299,6 +304,11 @@ def read_uncertainty(path: str | os.PathLike) -> pd.DataFrame:
             if r["distribution"] != "lognormal":
                 problems.append(f"{where}: a class rule draws a lognormal factor, got "
                                 f"{r['distribution']!r}.")
+            elif math.isfinite(r["sigma"]) and r["sigma"] > MAX_CLASS_SIGMA:
+                problems.append(f"{where}: sigma {r['sigma']:g} draws factors beyond "
+                                f"x{math.exp(2 * r['sigma']):.3g} one time in 40; sigma is the "
+                                "standard deviation of the factor's logarithm (0.2: about "
+                                f"+-20 %), at most {MAX_CLASS_SIGMA:g}; a percent?")
         else:
             if pd.isna(r["row_id"]):
                 problems.append(f"{where}: a range names its rows in row_id (ids separated by "
