@@ -585,6 +585,23 @@ def test_a_factor_on_the_tables_tariff_is_checked_as_a_links_own_tariff(tmp_path
                       & links["tariff_usd_per_tkm"].isna(), "tariff_usd_per_tkm_factor"] == 2).all()
 
 
+def test_a_link_scale_of_ten_or_more_is_warned_about(tmp_path):
+    """scale capacity_tpy x 50, meant as +50 %, passed in silence (the capacity check warns from
+    a factor of 100)."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    mod = ('action = "scale"\nlinks = ["R_AZ_ALAT_OSMANLI"]\nfield = "capacity_tpy"\n'
+           'factor = {}\n')
+    said = said_applying(data, on_rasht_astara(tmp_path, mod.format(50)))
+    assert any("(scale capacity_tpy x 50) multiplies capacity_tpy of 1 links by 50" in w
+               and "a factor multiplies, 1.5 is +50 %" in w for w in said), said
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        apply_scenario(data, load_scenario(on_rasht_astara(tmp_path, mod.format(1.5))))
+
+
 def test_a_demand_factor_of_ten_or_more_is_warned_about(tmp_path):
     """demand_scale x1000 made 104,839 Mt of demand in silence (150 for +50 %: 155 Mt)."""
     from karvan.freight.corridor import CorridorWarning, load_corridor

@@ -421,6 +421,12 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                 links.loc[sel, mod.field] = links.loc[sel, mod.field] * mod.factor
                 if mod.field == "capacity_tpy" and "capacity_value" in links:
                     links.loc[sel, "capacity_value"] = links.loc[sel, "capacity_value"] * mod.factor
+                if warn and active and len(sel) and mod.factor >= DEMAND_SLIP:
+                    # x50 meant as +50 % passed in silence (the capacity check warns from x100)
+                    said.append(f"{file}: {place} (scale {mod.field} x {mod.factor:g}) "
+                                f"multiplies {mod.field} of {len(sel)} links by "
+                                f"{mod.factor:g} (allowed, but unusual: a factor multiplies, "
+                                "1.5 is +50 %).")
             elif mod.action == "ban_transit":
                 bans.append((frozenset(sel), frozenset(mod.od_countries)))
             if mod.action in ("set", "scale"):
