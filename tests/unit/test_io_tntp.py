@@ -155,6 +155,14 @@ def test_a_first_thru_node_past_the_zones_warns_and_past_the_nodes_is_an_error(t
             read_tntp_net(net_file(tmp_path, GOOD, ftn=ftn))
 
 
+def test_a_first_thru_node_past_every_node_when_every_node_is_a_zone_warns(tmp_path):
+    # Sioux Falls with <FIRST THRU NODE> 25: validate said valid, assign said 452 pairs have no
+    # path, naming no tag
+    with pytest.warns(karvan.io.tntp.TntpWarning, match=r"<FIRST THRU NODE> 5 with every node "
+                                                         r"a zone .* lets no node pass"):
+        read_tntp_net(net_file(tmp_path, GOOD, z=4, n=4, ftn=5))
+
+
 def test_a_misspelt_metadata_tag_is_an_error_and_an_unknown_one_a_warning(tmp_path):
     """<FIRST THROUGH NODE> was ignored: Anaheim read with every node passable, its objective 6 %
     lower, and validate said "ready to assign"."""

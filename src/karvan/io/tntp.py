@@ -310,6 +310,14 @@ def _net_columns(path: Path) -> tuple[dict[str, np.ndarray], int, int, int, dict
         problems.append(f"{path.name}: <FIRST THRU NODE> {ftn} is beyond the last node "
                         f"({n_nodes}): no node could pass a path on; it is usually "
                         "<NUMBER OF ZONES> + 1 (zones not passable) or 1.")
+    elif (ftn is not None and ftn > 1 and n_zones is not None and n_zones == n_nodes
+          and ftn > n_nodes):
+        # every node a zone, none passable: Sioux Falls (24 zones, 24 nodes) with 25 had no
+        # path between zones that no link joins, and the error named no tag
+        warnings.warn(f"{path.name}: <FIRST THRU NODE> {ftn} with every node a zone (<NUMBER "
+                      f"OF ZONES> = <NUMBER OF NODES> = {n_nodes}) lets no node pass a path on: "
+                      "only zones joined by a link of their own can trade. Where zones are "
+                      "road nodes, it is 1.", TntpWarning, stacklevel=3)
     elif ftn is not None and n_zones is not None and ftn > n_zones + 1:
         which = (f"node {ftn - 1}, which is" if ftn - 1 == n_zones + 1
                  else f"nodes {n_zones + 1}..{ftn - 1}, which are")
