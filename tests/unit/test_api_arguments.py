@@ -174,3 +174,12 @@ def test_every_module_is_reached_by_its_dotted_name_and_assign_stays_callable():
     result = karvan.assign(net, dem, method="aon")
     assert result.flow.tolist() == [3.0, 0.0]
     assert "demand" in inspect.signature(karvan.assign).parameters
+
+
+@pytest.mark.parametrize("max_time_s", [-1, 0, float("nan")])
+def test_a_time_limit_that_is_not_positive_is_refused(max_time_s):
+    net, dem = toy()
+    with pytest.raises(InputError, match="max_time_s must be > 0 seconds"):
+        karvan.assign(net, dem, max_time_s=max_time_s)
+    with pytest.raises(InputError, match="max_time_s must be > 0 seconds"):
+        stochastic_equilibrium(net, dem, theta=1.0, max_time_s=max_time_s)

@@ -145,6 +145,10 @@ def assign(
         raise InputError(f"gap must be >= 0, got {gap}.")
     if max_iter < 1:
         raise InputError(f"max_iter must be >= 1, got {max_iter}.")
+    if max_time_s is not None and not (max_time_s > 0):
+        # -1 ran one iteration and said "not converged"
+        raise InputError(f"max_time_s must be > 0 seconds (or None: no limit), got "
+                         f"{max_time_s}.")
     from karvan.network.graph import CompiledGraph
 
     if isinstance(network, CompiledGraph):

@@ -562,8 +562,11 @@ def _result(st: _State, x, meas, rows, it, converged, gap, method, opts, capacit
 
 
 def _check_common(gap: float, max_iter: int, beta: float, overlap: str,
-                  gamma: float = 0.0) -> None:
+                  gamma: float = 0.0, max_time_s: float | None = None) -> None:
     problems = []
+    if max_time_s is not None and not (max_time_s > 0):
+        problems.append(f"max_time_s must be > 0 seconds (or None: no limit), got "
+                        f"{max_time_s}.")
     if not (gap >= 0):
         problems.append(f"gap must be >= 0, got {gap}.")
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 0):
@@ -693,7 +696,7 @@ def stochastic_equilibrium(
                          "Dial's loading has none: use loading='psl' or gamma=0.")
     if loading == "psl" and method == "sra":
         raise InputError("method='sra' is for loading='dial'; use newton or msa.")
-    _check_common(gap, max_iter, beta, overlap, gamma)
+    _check_common(gap, max_iter, beta, overlap, gamma, max_time_s)
     ca = setup(network, demand, classes, toll_factor=toll_factor,
                distance_factor=distance_factor, links=links)
     th = per_class(theta, ca.classes, "theta")
