@@ -113,6 +113,15 @@ def test_a_link_that_copies_another_is_warned_of(tmp_path):
         read_gmns(folder)
 
 
+def test_an_empty_demand_is_warned_of(tmp_path):
+    # it was "valid", then "converged" in 0 iterations with every flow 0
+    from karvan.io.gmns import read_gmns_demand
+
+    (tmp_path / "demand.csv").write_text("o_zone_id,d_zone_id,volume\n1,2,0\n")
+    with pytest.warns(GmnsWarning, match="no demand"):
+        read_gmns_demand(tmp_path / "demand.csv")
+
+
 def test_missing_directed_column_is_directed_with_a_warning(tmp_path):
     folder = mini(tmp_path, "link_id,from_node_id,to_node_id\n1,1,2\n")
     with pytest.warns(GmnsWarning, match="no 'directed' column"):

@@ -163,9 +163,17 @@ def test_a_first_thru_node_past_every_node_when_every_node_is_a_zone_warns(tmp_p
         read_tntp_net(net_file(tmp_path, GOOD, z=4, n=4, ftn=5))
 
 
+def test_an_empty_trips_file_is_warned_of(tmp_path):
+    # it was "valid", then "converged" in 0 iterations with every flow 0
+    with pytest.warns(karvan.io.tntp.TntpWarning, match="no trips"):
+        read_tntp_trips(trips_file(tmp_path, "Origin 1\n 2 : 0;\n"))
+
+
 def test_a_misspelt_metadata_tag_is_an_error_and_an_unknown_one_a_warning(tmp_path):
     """<FIRST THROUGH NODE> was ignored: Anaheim read with every node passable, its objective 6 %
     lower, and validate said "ready to assign"."""
+    import warnings
+
     p = net_file(tmp_path, GOOD, ftn=3)
     p.write_text(p.read_text().replace("<FIRST THRU NODE>", "<FIRST THROUGH NODE>"))
     with pytest.raises(InputError, match=r"metadata <FIRST THROUGH NODE> is not a TNTP tag "
@@ -178,7 +186,14 @@ def test_a_misspelt_metadata_tag_is_an_error_and_an_unknown_one_a_warning(tmp_pa
     t = trips_file(tmp_path, "Origin 1\n 2 : 1;\n")
     t.write_text(t.read_text().replace("<END OF METADATA>",
                                        "<TOTAL OD FLOWS> 1\n<END OF METADATA>"))
+
     with pytest.raises(InputError, match=r"did you mean <TOTAL OD FLOW>"):
+        read_tntp_trips(t)
+    # a trips file's own factors are tags karvan reads
+    t.write_text("<NUMBER OF ZONES> 2\n<TOLL FACTOR> 0.5\n<END OF METADATA>\n"
+                 "Origin 1\n 2 : 1;\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         read_tntp_trips(t)
 
 

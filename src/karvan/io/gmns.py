@@ -419,6 +419,10 @@ def read_gmns_demand(path: str | os.PathLike, network: Network | None = None) ->
     seg = "segment" if "segment" in t.columns else None
     table = pd.DataFrame({k: t.columns[k] for k in ("o_zone_id", "d_zone_id", "volume")
                           + ((seg,) if seg else ())})
+    if not (pd.to_numeric(table["volume"], errors="coerce") > 0).any():
+        warnings.warn(f"{path.name}: no demand (every volume is 0 or there is no row): every "
+                      "flow will be 0; is this the demand file meant?", GmnsWarning,
+                      stacklevel=2)
     return Demand.from_long(table, origin="o_zone_id", destination="d_zone_id", value="volume",
                             segment=seg, zone_ids=zone_ids)
 

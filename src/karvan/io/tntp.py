@@ -117,7 +117,8 @@ def _metadata(lines: list[str], path: Path, problems: list[str]) -> tuple[dict[s
 #: the metadata tags karvan reads, by file kind; ORIGINAL HEADER is the files' own note
 NET_TAGS = ("NUMBER OF ZONES", "NUMBER OF NODES", "NUMBER OF LINKS", "FIRST THRU NODE",
             "TOLL FACTOR", "DISTANCE FACTOR", "ORIGINAL HEADER")
-TRIPS_TAGS = ("NUMBER OF ZONES", "TOTAL OD FLOW", "ORIGINAL HEADER")
+TRIPS_TAGS = ("NUMBER OF ZONES", "TOTAL OD FLOW", "TOLL FACTOR", "DISTANCE FACTOR",
+              "ORIGINAL HEADER")
 
 
 def _unknown_tags(meta: dict[str, str], known: tuple[str, ...], path: Path,
@@ -489,6 +490,10 @@ def _trips(path: Path, n_zones: int | None) -> tuple[Demand, dict[str, str]]:
             )
     if problems:
         raise InputError(problems, str(path))
+    if not (m > 0).any():  # it read as valid, "converged" in 0 iterations, every flow 0
+        warnings.warn(f"{path.name}: no trips (every OD entry is 0 or there is none): every "
+                      "flow will be 0; is this the trips file meant?", TntpWarning,
+                      stacklevel=3)
     return Demand(tuple(range(1, z + 1)), {"demand": m}), meta
 
 
