@@ -284,3 +284,17 @@ def test_a_file_separated_by_semicolons_or_tabs_says_so(sep, what):
     text = sep.join(["link_id", "from_node_id", "to_node_id"]) + "\n" + sep.join("112") + "\n"
     with pytest.raises(InputError, match=f"t.csv line 1: the columns are separated by {what}"):
         parse_csv(text, "t.csv")
+
+
+def test_a_share_out_of_bounds_is_said_without_its_unit_1():
+    # "share is above the maximum 1 1": a dimensionless unit was printed as a second 1
+    from karvan.schema import Checker
+    from karvan.schema.model import parse_schema
+
+    schema = parse_schema("t", {"fields": [{"name": "share", "type": "number", "unit": "1",
+                                            "constraints": {"maximum": 1}}]})
+    c = Checker()
+    c.table(schema, {"share": ["1.1"]}, name="t.csv")
+    assert any("share is above the maximum 1 on" in e or "above the maximum 1 (" in e
+               or e.rstrip(".").endswith("above the maximum 1") for e in c.errors()), c.errors()
+    assert not any("maximum 1 1" in e for e in c.errors())

@@ -424,7 +424,7 @@ class Checker:
                            _fix(f, "shorten or complete it"), vals[idx], sev)
 
     def _range(self, f: Field, vals: np.ndarray, ok: np.ndarray, rows: _Rows, raw) -> None:
-        unit = f" {f.unit}" if f.unit else ""
+        unit = f" {f.unit}" if f.unit and f.unit != "1" else ""  # "1": a share, a ratio
         ok = ok.copy()  # values out of bounds are not also warned about as unusual
         checks = (
             (f.minimum, lambda v, b: v < b, "is below the minimum {b}{u}", "{n} must be >= {b}"),
