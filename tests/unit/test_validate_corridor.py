@@ -290,6 +290,27 @@ def test_an_uncertainty_table_that_explore_refuses_is_refused_by_validate(
     assert "uncertainty.csv: uncertainty.csv" not in output
 
 
+def test_a_link_whose_ends_are_not_where_its_mode_runs_is_refused(corridor):
+    """A rail line given a road node (ADY's north–south transit fell by 83 %) and a border with
+    its ends swapped (its directions' tonnes exchanged) passed in silence."""
+    from karvan.freight.corridor import validate_corridor
+
+    def fn(h, rows):
+        for r in rows:
+            if r["link_id"] == "R_AZ_ALAT_OSMANLI":
+                r["from_node_id"] = "AZ_ALAT"
+            if r["link_id"] == "B_AZ_IR_ASTARA_ROAD":
+                r["from_node_id"], r["to_node_id"] = r["to_node_id"], r["from_node_id"]
+        return h, rows
+
+    edit(corridor / "link.csv", fn)
+    msg = " ".join(validate_corridor(corridor).errors)
+    assert "(R_AZ_ALAT_OSMANLI): a rail link from AZ_ALAT (road) to" in msg, msg
+    assert "it must join two rail nodes" in msg
+    assert "(B_AZ_IR_ASTARA_ROAD): border AZ-IR_ASTARA runs from AZ to IR" in msg
+    assert "its ends are swapped" in msg
+
+
 def test_observed_rows_that_a_run_refuses_are_refused_by_validate(corridor):
     """validate said "valid corridor dataset" for an unknown link id in element_ids; run then
     refused it."""

@@ -10,6 +10,7 @@ between tables, and reports every problem at once.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from importlib import resources
@@ -711,7 +712,8 @@ def _corridor_data(folder: Path, tables: dict, config: dict, *,
         _warn_stale_demand(folder, inputs, frames["demand"], "od_estimate" in frames)
     observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"),
                                  frames.get("growth"), base_year, inputs=inputs)
-    problems = [*_capacity_problems(links, frames["commodity"], demand),
+    problems = [*_topology_problems(nodes, links),
+                *_capacity_problems(links, frames["commodity"], demand),
                 *_value_of_time_problems(frames["commodity"]),
                 *_future_count_problems(frames["observed"], base_year)]
     try:
@@ -770,6 +772,46 @@ def _capacity_problems(links: pd.DataFrame, commodities: pd.DataFrame,
                 "year per direction (blank: converted from capacity_value), or correct "
                 f"capacity_value or capacity_unit; a link that takes under 1/{CAPACITY_FACTOR:g} "
                 "of a published capacity should not give it as its own.")
+    return problems
+
+
+#: the node layer each end of a link of a mode must be in (transfer links join layers)
+_LAYERS_OF_MODE = {"rail": ("rail",), "road": ("road",), "sea": ("sea",),
+                   "ferry": ("rail", "sea"), "border": ("rail", "road")}
+
+
+def _topology_problems(nodes: pd.DataFrame, links: pd.DataFrame) -> list[str]:
+    """Links whose ends are not where their mode runs: a rail, road or sea link must join two
+    nodes of its own layer, a ferry or a border two nodes of one layer (modes meet only
+    through transfer links); and a border link must run from the first country of its
+    ``border_id`` to the second. A rail line given a road node passed in silence (ADY's
+    north–south transit fell by 83 %), and so did a border with its ends swapped (its two
+    directions' tonnes exchanged)."""
+    if "layer" not in nodes or "mode" not in links:
+        return []
+    layer = nodes["layer"].astype(str)
+    country = nodes["country"].astype(str) if "country" in nodes else None
+    problems = []
+    for pos, (link_id, r) in enumerate(links.iterrows()):
+        at = f"link.csv line {pos + 2} ({link_id})"
+        a, b = layer.get(r["from_node_id"]), layer.get(r["to_node_id"])
+        allowed = _LAYERS_OF_MODE.get(str(r["mode"]))
+        if a is not None and b is not None and allowed is not None:
+            if a not in allowed or b not in allowed or a != b:
+                want = (f"two {allowed[0]} nodes" if len(allowed) == 1
+                        else f"two nodes of one layer ({' or '.join(allowed)})")
+                problems.append(f"{at}: a {r['mode']} link from {r['from_node_id']} ({a}) to "
+                                f"{r['to_node_id']} ({b}); it must join {want}: modes meet "
+                                "only through transfer links. Correct the node id.")
+        border = r.get("border_id")
+        if country is not None and isinstance(border, str) and border.strip():
+            m = re.match(r"^([A-Z]{2})-([A-Z]{2})", border.strip())
+            fc, tc = country.get(r["from_node_id"]), country.get(r["to_node_id"])
+            if m and fc is not None and tc is not None and (fc, tc) == (m[2], m[1]):
+                problems.append(f"{at}: border {border} runs from {m[1]} to {m[2]}, but the "
+                                f"link runs from {r['from_node_id']} ({fc}) to "
+                                f"{r['to_node_id']} ({tc}): its ends are swapped; swap "
+                                "from_node_id and to_node_id.")
     return problems
 
 
