@@ -85,3 +85,21 @@ def test_not_converged_exits_1_with_the_results_written(tntp_dir, tmp_path):
     assert r.returncode == 1, r.stderr
     assert r.stdout.startswith("not converged: 2 iterations")
     assert (tmp_path / "link_flows.csv").exists()
+
+
+def test_all_or_nothing_is_said_as_the_full_command_says_it(tntp_dir, tmp_path):
+    # -q printed "not converged" and exited 1; the full command says "loaded all-or-nothing", 0
+    net = tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp"
+    r = karvan("assign", net, "--method", "aon", "-q", "--out", tmp_path / "q")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("loaded all-or-nothing: 0 iterations") and "LOADED []" in r.stdout
+
+
+def test_an_output_folder_in_a_file_is_refused_before_the_solve(tntp_dir, tmp_path):
+    """--out afile/sub solved, then failed with "File exists: afile (FileExistsError)", then the
+    full command line solved again to report it."""
+    (tmp_path / "afile").write_text("x")
+    net = tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp"
+    quick = karvan("assign", net, "-q", "--out", tmp_path / "afile" / "sub")
+    assert quick.returncode == 2
+    assert f"{tmp_path / 'afile'} is a file, so the folder" in quick.stderr

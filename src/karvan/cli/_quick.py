@@ -101,7 +101,11 @@ def quick_main(argv: list[str]) -> int | None:
 def _run(opts: dict) -> int:
     from karvan.assign import TrafficClass
     from karvan.cli._assign_run import read_with_notes, solve_and_write, summary
+    from karvan.io.atomic import check_replaceable
 
+    # before the solve, as the full command does: a folder that cannot take the results was
+    # found after solving, then solved again by the full command to report it
+    check_replaceable(opts["out_dir"])
     prob, notes = read_with_notes(opts["network"], opts["trips"], opts["toll_factor"],
                                   opts["distance_factor"])
     classes = [TrafficClass(**c) for c in prob.classes] or None
@@ -112,6 +116,9 @@ def _run(opts: dict) -> int:
                                    say=lambda line: print(line, file=sys.stderr, flush=True))
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
+    if opts["method"] == "aon":  # one loading, as asked (exit 0), as the full command says
+        print(f"loaded all-or-nothing: {summary(res, elapsed, opts['out_dir'])}", flush=True)
+        return 0
     state = "converged" if res.converged else "not converged"
     print(f"{state}: {summary(res, elapsed, opts['out_dir'])}", flush=True)
     return 0 if res.converged else 1

@@ -122,6 +122,10 @@ def check_replaceable(target: str | os.PathLike) -> None:
     import json
 
     target = Path(target)
+    blocked = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:  # "File exists: afile (FileExistsError)" once the results were made
+        raise InputError(f"{blocked} is a file, so the folder {target} cannot be made in it; "
+                         "give a folder for the results whose parents are folders.")
     if not os.path.lexists(target):
         return
     if target.is_symlink():
