@@ -10,10 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-# the package karvan.assign, callable: karvan.assign(...) assigns, karvan.assign.capacity works
-from karvan import assign
 from karvan._version import __version__
-from karvan.assign import AssignmentResult, TrafficClass
+from karvan.assign import AssignmentResult, TrafficClass, assign
 from karvan.errors import InputError, KarvanError, NoPathError
 
 if TYPE_CHECKING:
