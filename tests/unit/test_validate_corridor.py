@@ -259,13 +259,19 @@ def test_a_value_of_time_that_disagrees_with_value_and_percentage_is_refused(
     assert f"({times} times it)" in msg
 
 
-def test_a_count_of_a_year_after_the_base_year_is_refused(corridor):
-    # 2042 for 2024 dropped a fit row from every comparison in silence (no run of that year)
+def test_a_count_of_a_year_to_come_is_refused_and_one_after_the_base_year_is_not(corridor):
+    """2042 for 2024 dropped a fit row from every comparison in silence (no run of that year);
+    a count of 2025, after the base year 2024, is compared with a run of 2025."""
+    import datetime
+
     from karvan.freight.corridor import validate_corridor
 
-    _set_observed(corridor, "OBS_BOLASHAK_2024", year="2042")
+    later = datetime.date.today().year + 1
+    _set_observed(corridor, "OBS_BOLASHAK_2024", year=str(later))
+    _set_observed(corridor, "OBS_BAKU_PORT_2024", year="2025")
     msg = " ".join(validate_corridor(corridor).errors)
-    assert "(OBS_BOLASHAK_2024): year 2042 is after the base year 2024" in msg, msg
+    assert f"(OBS_BOLASHAK_2024): year {later} has not come yet" in msg, msg
+    assert "OBS_BAKU_PORT_2024" not in msg
 
 
 @pytest.mark.parametrize(("rule", "values", "message"), [

@@ -715,7 +715,7 @@ def _corridor_data(folder: Path, tables: dict, config: dict, *,
     problems = [*_topology_problems(nodes, links),
                 *_capacity_problems(links, frames["commodity"], demand),
                 *_value_of_time_problems(frames["commodity"]),
-                *_future_count_problems(frames["observed"], base_year)]
+                *_future_count_problems(frames["observed"])]
     try:
         _check_observed(folder, frames, observed, links, refit=refit)
     except InputError as e:
@@ -815,16 +815,20 @@ def _topology_problems(nodes: pd.DataFrame, links: pd.DataFrame) -> list[str]:
     return problems
 
 
-def _future_count_problems(observed: pd.DataFrame, base_year: int) -> list[str]:
-    """Rows of ``observed.csv`` of a year after the base year: a count is of a year past, and a
-    typo (2042 for 2024) dropped a fit row from the comparison in silence (no run is of that
-    year)."""
+def _future_count_problems(observed: pd.DataFrame) -> list[str]:
+    """Rows of ``observed.csv`` of a year after this one: a count is of a year past, and a typo
+    (2042 for 2024) dropped a fit row from every comparison in silence (no run is of that year).
+    A count of a year after the base year is a count all the same, compared with a run of its
+    year (``reference_2025``)."""
+    import datetime
+
     if "year" not in observed:
         return []
+    this_year = datetime.date.today().year
     year = pd.to_numeric(observed["year"], errors="coerce")
     return [f"observed.csv line {i + 2} ({observed.at[i, 'observed_id']}): year "
-            f"{int(year[i])} is after the base year {base_year} (config.csv base_year), and a "
-            "count is of a year past; correct the year." for i in observed.index[year > base_year]]
+            f"{int(year[i])} has not come yet ({this_year} now), and a count is of a year past; "
+            "correct the year." for i in observed.index[year > this_year]]
 
 
 def _value_of_time_problems(commodities: pd.DataFrame) -> list[str]:
