@@ -553,3 +553,73 @@ def test_a_copy_that_fails_says_the_run_is_stored_and_the_folder_unchanged(fille
     assert f"{plain} holds what it held before" in msg and "karvan runs show" in msg
     assert sorted(p.name for p in plain.iterdir()) == before
     assert [p.name for p in plain.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_run_listed_again_takes_its_place_in_the_order_of_saving(tmp_path):
+    """A save killed between its rename and its row, then run again, was listed again an hour
+    later after the newer run, which it then hid as the scenario's latest."""
+    import os
+
+    store = RunStore(tmp_path / "s")
+    first = store.save(toy_tables(), toy_manifest("alpha"))
+    lost = store.save(toy_tables(), toy_manifest("baseline"))
+    newer = store.save(toy_tables(), toy_manifest("baseline"))
+    catalog_rows = sqlite3.connect(store.catalog_path)
+    try:
+        with catalog_rows:
+            catalog_rows.execute("DELETE FROM runs WHERE run_id = ?", (lost,))
+    finally:
+        catalog_rows.close()
+    old = time.time() - 7200
+    os.utime(store.runs_dir / lost, (old, old))
+    fresh = RunStore(store.root)
+    assert list(fresh.list()["run_id"]) == [first, lost, newer]
+    assert fresh.resolve("baseline").run_id == newer
+
+
+def test_a_removed_run_whose_folder_cannot_be_moved_keeps_its_row(tmp_path, monkeypatch):
+    """remove() deleted the row first; a folder that then could not be moved (a file held open
+    on Windows) was listed again by the next open: the removed run came back."""
+    import os
+
+    store = RunStore(tmp_path / "s")
+    run_id = store.save(toy_tables(), toy_manifest("alpha"))
+
+    def refuse(src, dst):
+        raise PermissionError(13, "in use", str(src))
+
+    monkeypatch.setattr(os, "rename", refuse)
+    with pytest.raises(PermissionError):
+        store.remove(run_id)
+    monkeypatch.undo()
+    assert list(store.list()["run_id"]) == [run_id]
+    store.remove(run_id)
+    assert store.list().empty and not list(store.runs_dir.iterdir())
+
+
+@pytest.mark.parametrize(("manifest", "why"), [
+    ([1, 2], "its manifest is a list"),
+    ({"scenario": {"name": "a", "year": {"y": 1}}}, "year {'y': 1} is not a whole number"),
+    ({"scenario": {"name": "a", "year": "2030?"}}, "year '2030?' is not a whole number"),
+])
+def test_a_folder_whose_manifest_is_not_a_runs_is_warned_of_not_a_crash(tmp_path, caplog,
+                                                                          manifest, why):
+    """A manifest of [1, 2] raised AttributeError on every open; a year that was a dict raised
+    sqlite3's ProgrammingError; '2030?' was listed, and every list() raised from then on."""
+    import json
+    import os
+
+    store = RunStore(tmp_path / "s")
+    keep = store.save(toy_tables(), toy_manifest("alpha"))
+    bad = store.runs_dir / "20240101-000000-a-abcd"
+    bad.mkdir()
+    if isinstance(manifest, dict):
+        manifest = {"run_id": bad.name, "created": "2024-01-01T00:00:00+00:00",
+                    "karvan_version": "0.1.0", "status": "complete", "tables": [], **manifest}
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    old = time.time() - 7200
+    os.utime(bad, (old, old))
+    with caplog.at_level("WARNING", logger="karvan"):
+        fresh = RunStore(store.root)
+    assert list(fresh.list()["run_id"]) == [keep]
+    assert why in caplog.text and bad.is_dir()

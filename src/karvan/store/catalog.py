@@ -109,6 +109,29 @@ def insert(path: Path, row: dict) -> None:
                     f"VALUES ({', '.join('?' * len(COLUMNS))})", values)
 
 
+def insert_in_order(path: Path, rows: list[dict]) -> int:
+    """Add runs found again where they belong in the order of saving: each after the last
+    listed row created no later than it (a batch's rows keep their own order), all in one
+    transaction that writes the table anew; a run listed meanwhile is left as it is. The
+    number added."""
+    with connect(path) as con, transaction(con):
+        have = [dict(r) for r in con.execute("SELECT * FROM runs ORDER BY rowid").fetchall()]
+        ids = {r["run_id"] for r in have}
+        new = sorted((r for r in rows if r["run_id"] not in ids), key=lambda r: r["created"])
+        if not new:
+            return 0
+        merged = list(have)
+        for row in new:
+            at = max((i + 1 for i, r in enumerate(merged) if r["created"] <= row["created"]),
+                     default=0)
+            merged.insert(at, {**row, "summary": json.dumps(row["summary"], default=str)})
+        con.execute("DELETE FROM runs")
+        con.executemany(f"INSERT INTO runs ({', '.join(COLUMNS)}) "
+                        f"VALUES ({', '.join('?' * len(COLUMNS))})",
+                        [[r[c] for c in COLUMNS] for r in merged])
+    return len(new)
+
+
 def delete(path: Path, run_ids: Iterable[str]) -> int:
     """Remove rows; the number removed."""
     ids = list(run_ids)

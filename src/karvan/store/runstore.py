@@ -8,13 +8,16 @@ How a save stays whole:
 3. the catalog row is inserted in one transaction.
 
 Only runs with a catalog row are listed or resolved by id, prefix or scenario name. A process
-killed in step 1 leaves a hidden temporary folder; killed between 2 and 3, a complete folder
-without a row, which is never listed. A later open removes both once they are older than
-``stale_after_s`` (so do not put folders into ``runs/`` by hand), except staged runs whose
-process still holds their lock (:func:`staging_lock`: ``karvan run -j N`` stages runs that wait
-for the ones before them to be committed).
-Ctrl-C (``KeyboardInterrupt``) anywhere removes what the save had written. A removal deletes the
-row first, then renames the folder to a hidden ``.trash-*`` name and deletes it.
+killed in step 1 leaves a hidden temporary folder, which a later open removes once it is older
+than ``stale_after_s``, except staged runs whose process still holds their lock
+(:func:`staging_lock`: ``karvan run -j N`` stages runs that wait for the ones before them to be
+committed). Killed between 2 and 3, it leaves a whole run folder without a row; so does a lost
+or emptied catalog. A later open lists such folders again from their manifests, once older than
+``stale_after_s``, in the order of saving; one that is not a whole run is warned of and left
+(so do not put folders into ``runs/`` by hand).
+Ctrl-C (``KeyboardInterrupt``) anywhere removes what the save had written. A removal renames
+the folder to a hidden ``.trash-*`` name first, then deletes the row and the folder (a folder
+that could not be moved keeps its row, and a removed run is never found again).
 
 These guarantees hold against a process that dies; against a power cut they hold for the
 catalog (SQLite) but the files of the last run may not have reached the disk.
@@ -340,10 +343,16 @@ class RunStore:
             No run has this id (prefixes and scenario names are not accepted here: resolve
             them first).
         """
-        if not catalog.delete(self.catalog_path, [run_id]):
+        if not catalog.select(self.catalog_path, run_id=run_id):
             raise NotFoundError(f"no run {run_id!r} in {self.root}; `karvan runs list --store "
                                 f"{self.root}` shows the stored runs.")
-        self._discard(self.runs_dir / run_id)
+        # the folder is moved aside first: one that cannot be moved keeps its row (raised),
+        # and one without a row would be listed again by the next open
+        trash = self.runs_dir / f"{TRASH_PREFIX}{run_id}-{secrets.token_hex(4)}"
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(self.runs_dir / run_id, trash)
+        catalog.delete(self.catalog_path, [run_id])
+        shutil.rmtree(trash, ignore_errors=True)
         log.info("removed run %s from %s", run_id, self.root)
 
     def copy_run(self, ref: str | os.PathLike, target: str | os.PathLike) -> Path:
@@ -444,30 +453,22 @@ class RunStore:
             folder = self.runs_dir / name
             try:
                 man = read_manifest(folder)
-                missing = [t for t in man.get("tables") or ()
-                           if not (folder / f"{t}.parquet").is_file()]
-                spec = man["scenario"]
-                row = {"run_id": name, "scenario": str(spec["name"]),
-                       "title": str(spec.get("title") or ""), "year": spec.get("year"),
-                       "created": str(man["created"]),
-                       "karvan_version": str(man["karvan_version"]),
-                       "status": str(man["status"]), "summary": man.get("summary") or {},
-                       "path": f"runs/{name}"}
-                datetime.fromisoformat(row["created"])
-            except (InputError, KeyError, TypeError, ValueError) as e:
-                damaged[name] = str(e) if not isinstance(e, KeyError) else f"no {e} in manifest"
+            except InputError as e:
+                damaged[name] = str(e)
                 continue
+            why, row = _catalog_row(name, man)
+            if why is not None:
+                damaged[name] = why
+                continue
+            missing = [t for t in man.get("tables") or ()
+                       if not (folder / f"{t}.parquet").is_file()]
             if man.get("run_id") != name:
                 damaged[name] = f"its manifest names run {man.get('run_id')!r}"
             elif missing:
                 damaged[name] = f"tables missing: {', '.join(missing)}"
             else:
                 whole.append(row)
-        import sqlite3
-
-        for row in sorted(whole, key=lambda r: r["created"]):
-            with contextlib.suppress(sqlite3.IntegrityError):  # listed meanwhile by another
-                catalog.insert(self.catalog_path, row)
+        catalog.insert_in_order(self.catalog_path, whole)
         if whole:
             log.warning("%s: listed again %d whole run folders that no catalog row listed (%s)",
                         self.root, len(whole), format_ids([r["run_id"] for r in whole]))
@@ -476,14 +477,6 @@ class RunStore:
                         "is: move it out of the store, or remove it", self.root,
                         self.runs_dir / name, why)
         return [r["run_id"] for r in whole], damaged
-
-    def _discard(self, folder: Path) -> None:
-        trash = self.runs_dir / f"{TRASH_PREFIX}{folder.name}-{secrets.token_hex(4)}"
-        try:
-            os.rename(folder, trash)  # disappears at once; deleting may take a while
-        except FileNotFoundError:
-            return
-        shutil.rmtree(trash, ignore_errors=True)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -578,6 +571,32 @@ class RunStore:
                     f"scenario name or a results folder; `karvan runs list --store {self.root}` "
                     "shows the stored runs.") from None
             raise
+
+
+def _catalog_row(name: str, man: object) -> tuple[str | None, dict]:
+    """The catalog row of the run folder ``name`` from its manifest, or why it cannot be one
+    (a manifest that is not a run's: a list, a year that is not a whole number, no date)."""
+    if not isinstance(man, dict):
+        return f"its manifest is a {type(man).__name__}, not a run's", {}
+    spec = man.get("scenario")
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        return "its manifest names no scenario", {}
+    year = spec.get("year")
+    if year is not None and not (isinstance(year, int) and not isinstance(year, bool)):
+        return f"its scenario's year {year!r} is not a whole number", {}
+    for key in ("created", "karvan_version", "status"):
+        if not isinstance(man.get(key), str):
+            return f"its manifest has no {key}", {}
+    try:
+        datetime.fromisoformat(man["created"])
+    except ValueError:
+        return f"its manifest's created {man['created']!r} is not a date", {}
+    summary = man.get("summary") or {}
+    return None, {"run_id": name, "scenario": spec["name"],
+                  "title": str(spec.get("title") or ""), "year": year,
+                  "created": man["created"], "karvan_version": man["karvan_version"],
+                  "status": man["status"],
+                  "summary": summary if isinstance(summary, dict) else {}, "path": f"runs/{name}"}
 
 
 def resolve_run(ref: str | os.PathLike | RunRecord, store: RunStore | str | os.PathLike | None
