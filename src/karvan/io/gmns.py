@@ -527,7 +527,9 @@ def _warn_parallel_links(links: pd.DataFrame, checker) -> None:
     same = [c for c in ("length", "capacity", "free_speed", "free_flow_time", "lanes",
                         "allowed_uses", "toll") if c in links]
     two_way = ~links["directed"].to_numpy(dtype=bool)
-    ab = links[["link_id", "from_node_id", "to_node_id", *same]].astype(str).assign(
+    # blank cells compare equal (pandas keeps NaN through astype(str) and groupby drops it)
+    ab = links[["link_id", "from_node_id", "to_node_id", *same]].astype(object).where(
+        links[["link_id", "from_node_id", "to_node_id", *same]].notna(), "").astype(str).assign(
         pos=np.arange(len(links)))
     ba = ab[two_way].rename(columns={"from_node_id": "to_node_id",
                                      "to_node_id": "from_node_id"})
@@ -538,7 +540,7 @@ def _warn_parallel_links(links: pd.DataFrame, checker) -> None:
     if dup.empty:
         return
     groups = sorted((" & ".join(g.sort_values("pos")["link_id"]), g["pos"].min())
-                    for _, g in dup.groupby(key))
+                    for _, g in dup.groupby(key, dropna=False))
     groups = [text for text, _ in sorted(groups, key=lambda t: t[1])]
     checker.message(f"link.csv: {len(groups)} sets of links are copies of one another (the "
                     "same nodes, direction, length, capacity, speed, lanes and uses: "
