@@ -11,9 +11,10 @@
 - **Other sites' pages**: a request that changes anything (any method but GET, HEAD and
   OPTIONS) must send JSON (``application/json``; 415 otherwise: a page on another site can post
   ``text/plain`` or a form without the browser asking first) and must not come from another
-  origin: an ``Origin`` header, when there is one, must name this server (``null`` does not),
-  and ``Sec-Fetch-Site``, when the browser sends it, must be ``same-origin`` or ``none`` (403
-  otherwise). One check for every route, so that a route added later is covered too.
+  origin: ``Sec-Fetch-Site``, which browsers send, must be ``same-origin`` (then the page is
+  the dashboard's own, also behind a reverse proxy that rewrites ``Host``) or ``none``; without
+  it an ``Origin`` header, when there is one, must name this server (``null`` does not); 403
+  otherwise. One check for every route, so that a route added later is covered too.
 - **Framing and sniffing**: every answer says that no other site may frame the dashboard
   (``Content-Security-Policy: frame-ancestors 'self'``, ``X-Frame-Options``: a framed page's
   clicks would carry the dashboard's own origin) and that its content types are meant
@@ -61,15 +62,20 @@ def foreign_origin(headers: dict[str, str]) -> str | None:
     'its Origin is null'
     >>> foreign_origin({**h, "sec-fetch-site": "same-site"})
     'the browser says it comes from a same-site page (Sec-Fetch-Site)'
+    >>> foreign_origin({**h, "origin": "https://karvan.example", "sec-fetch-site": "same-origin"})
     """
     origin = headers.get("origin")
     host = headers.get("host", "").strip().lower()
+    site = headers.get("sec-fetch-site", "").strip().lower()
+    if site == "same-origin":
+        # the browser's own word: behind a reverse proxy the Host the server sees (127.0.0.1:8000)
+        # is not the page's origin (https://karvan.example), and the page's own posts were refused
+        return None
     if origin is not None:
         scheme, _, rest = origin.strip().lower().partition("://")
         if scheme not in ("http", "https") or rest.rstrip("/") != host:
             return f"its Origin is {origin}"
-    site = headers.get("sec-fetch-site", "").strip().lower()
-    if site and site not in ("same-origin", "none"):
+    if site and site != "none":
         return f"the browser says it comes from a {site} page (Sec-Fetch-Site)"
     return None
 
