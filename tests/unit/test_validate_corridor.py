@@ -259,6 +259,19 @@ def test_a_value_of_time_that_disagrees_with_value_and_percentage_is_refused(
     assert f"({times} times it)" in msg
 
 
+def test_a_value_of_time_rounded_is_not_refused(corridor):
+    from karvan.freight.corridor import validate_corridor
+
+    def rounded(h, rows):
+        for r in rows:
+            if r["commodity_id"] == "fertilisers_chemicals":
+                r["vot_usd_per_t_h"] = "0.13"  # for 0.1333: 2.5 % off
+        return h, rows
+
+    edit(corridor / "commodity.csv", rounded)
+    assert not [e for e in validate_corridor(corridor).errors if "vot_usd_per_t_h" in e]
+
+
 def test_a_count_of_a_year_to_come_is_refused_and_one_after_the_base_year_is_not(corridor):
     """2042 for 2024 dropped a fit row from every comparison in silence (no run of that year);
     a count of 2025, after the base year 2024, is compared with a run of 2025."""

@@ -831,18 +831,25 @@ def _future_count_problems(observed: pd.DataFrame) -> list[str]:
             "correct the year." for i in observed.index[year > this_year]]
 
 
+#: how far a value of time may stand from value x percentage / 24 (a slip is 24 or 1,000
+#: times off; rounding a few percent)
+VOT_FACTOR = 1.5
+
+
 def _value_of_time_problems(commodities: pd.DataFrame) -> list[str]:
-    """Commodities whose ``vot_usd_per_t_h`` is not ``value_usd_per_t`` x
-    ``vot_pct_value_per_day`` / 100 / 24 (to 1 %): the three columns say one thing, and a value
-    per day, or a value per kg, in one of them passed in silence (grain's value of time 24
-    times too high moved 3.6 Mt onto the Astara road)."""
+    """Commodities whose ``vot_usd_per_t_h`` is more than :data:`VOT_FACTOR` times above or
+    below ``value_usd_per_t`` x ``vot_pct_value_per_day`` / 100 / 24: the three columns say one
+    thing, and a value per day, or a value per kg, in one of them passed in silence (grain's
+    value of time 24 times too high moved 3.6 Mt onto the Astara road). Rounding (0.13 for
+    0.1333) is not a slip."""
     need = ("value_usd_per_t", "vot_usd_per_t_h", "vot_pct_value_per_day")
     if not set(need) <= set(commodities.columns):
         return []
     value, vot, pct = (pd.to_numeric(commodities[c], errors="coerce") for c in need)
     implied = value * pct / 100.0 / 24.0
+    ratio = vot / implied
     bad = (vot.notna() & implied.notna() & (implied > 0)
-           & ((vot / implied - 1.0).abs() > 0.01))
+           & ((ratio > VOT_FACTOR) | (ratio < 1 / VOT_FACTOR)))
     return [f"commodity.csv line {i + 2} ({commodities.at[i, 'commodity_id']}): "
             f"vot_usd_per_t_h {vot[i]:g} is not value_usd_per_t {value[i]:g} x "
             f"vot_pct_value_per_day {pct[i]:g} % / 24 h = {implied[i]:.4g} USD/t-h ("
