@@ -213,6 +213,11 @@ def test_bad_parameter_tables_are_input_errors_with_lines():
                                          rf"{vor[0] + 2}\) is not the unit karvan reads it in, "
                                          r"'USD/t-h'"):
         _model(t)
+    # other spellings of the parameter's own unit are that unit
+    t = _table()
+    t.loc[vor, "value"], t.loc[vor, "unit"] = "0.8588", "USD/t/h"
+    t.loc[t["parameter"] == "nest_scale", "unit"] = "-"
+    _model(t)
     t = _table()
     t = t[~((t["parameter"] == "theta") & (t["commodity"] == "metals"))]
     with pytest.raises(InputError, match="no theta for commodity 'metals'"):

@@ -159,6 +159,20 @@ def _commodity(class_name: str) -> str:
     return class_name.split("|", 1)[0]
 
 
+def _unit_key(unit: str) -> str:
+    """A unit as compared: case, spaces and the separators of a compound unit left out, and
+    the marks of a pure number taken as one.
+
+    >>> [_unit_key(u) for u in ("USD/t-h", "usd/t/h", "USD / t·h", "1", "-", "USD/t-d")]
+    ['usd/th', 'usd/th', 'usd/th', '1', '1', 'usd/td']
+    """
+    u = str(unit).strip().lower().replace(" ", "")
+    if u in ("", "1", "-", "none", "ratio", "share"):
+        return "1"
+    head, _, tail = u.partition("/")
+    return head + "/" + "".join(c for c in tail if c not in "-/·*.") if tail else head
+
+
 def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: pd.DataFrame,
                       *, link_ids: Sequence[str] | None = None,
                       file: str = "choice_parameter.csv", beta: float = 1.0) -> CorridorChoice:
@@ -223,10 +237,12 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
                         f"{', '.join(PARAMETERS)}.")
     if "unit" in par:
         # the value is read in the parameter's unit whatever the row says: a row that says
-        # another (a value of reliability per day) is a value in that other unit
+        # another (a value of reliability per day) is a value in that other unit; spellings
+        # of the same unit (USD/t/h, usd/t-h, - for a pure number) are that unit
         unit = par["unit"].fillna("").astype(str).str.strip()
         want = par["parameter"].map(PARAMETERS)
-        bad = want.notna() & (unit != "") & (unit != want)
+        bad = (want.notna() & (unit != "")
+               & (unit.map(_unit_key) != want.fillna("").map(_unit_key)))
         for (parameter, given), rows in par[bad].groupby(["parameter", unit[bad]]).groups.items():
             problems.append(
                 f"{file}: unit {given!r} on {parameter} (lines {lines(par.index.isin(rows))}) "
