@@ -10,10 +10,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from karvan.errors import InputError, format_ids
+from karvan.errors import InputError
 from karvan.web.jobs import BusyError, Registry
 
 log = logging.getLogger(__name__)
+
+
+def check_scenarios(names: list[str], *, base_year: int) -> None:
+    """Refuse the names that ``explore`` could not run: neither built in nor the reference of a
+    year (``reference_2028``, ``backcast_2023``).
+
+    Raises
+    ------
+    InputError
+        Every name refused, with the names that can be run.
+    """
+    from karvan.scenario.reference import load_scenario_or_reference
+
+    problems = []
+    for name in names:
+        try:
+            load_scenario_or_reference(name, base_year=base_year, warn=False)
+        except InputError as e:
+            problems.extend(e.problems)
+    if problems:
+        raise InputError(problems, "experiment")
 
 
 @dataclass(slots=True)
@@ -79,16 +100,10 @@ class ExperimentJobs(Registry):
         BusyError
             An experiment is already queued or running.
         InputError
-            A scenario that is not built in (it failed later, in the background, after a 202).
+            A scenario that is neither built in nor the reference of a year (it failed later,
+            in the background, after a 202), with the names that can be run.
         """
-        from karvan.scenario import builtin_scenarios
-
-        known = set(builtin_scenarios())
-        unknown = [s for s in scenarios if s not in known]
-        if unknown:
-            raise InputError(f"scenarios {format_ids(unknown)} are not built in; an experiment "
-                             f"of the dashboard runs built-in scenarios: "
-                             f"{', '.join(sorted(known))}.", "experiment")
+        check_scenarios(scenarios, base_year=self._data().base_year)
         job = ExperimentJob(f"x{secrets.token_hex(5)}", list(scenarios), draws, sampler, seed,
                             choice)
         with self._lock:
