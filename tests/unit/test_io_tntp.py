@@ -179,10 +179,13 @@ def test_a_misspelt_metadata_tag_is_an_error_and_an_unknown_one_a_warning(tmp_pa
     with pytest.raises(InputError, match=r"metadata <FIRST THROUGH NODE> is not a TNTP tag "
                                          r"karvan reads; did you mean <FIRST THRU NODE>\?"):
         read_tntp_net(p)
-    p.write_text(p.read_text().replace("<FIRST THROUGH NODE>", "<CREATED BY>"))
-    with pytest.warns(karvan.io.tntp.TntpWarning, match=r"<CREATED BY> is not a tag karvan "
-                                                         r"reads .* it is ignored"):
-        read_tntp_net(p)
+    for tag in ("<CREATED BY>", "<ORIGINAL SOURCE>", "<LENGTH FACTOR>"):
+        # a note beside <ORIGINAL HEADER>, or a tag far from any karvan reads, is only unknown
+        p.write_text(net_file(tmp_path, GOOD, ftn=3).read_text().replace(
+            "<FIRST THRU NODE> 3", f"{tag} 3"))
+        with pytest.warns(karvan.io.tntp.TntpWarning, match=rf"{tag} is not a tag karvan "
+                                                             r"reads .* it is ignored"):
+            read_tntp_net(p)
     t = trips_file(tmp_path, "Origin 1\n 2 : 1;\n")
     t.write_text(t.read_text().replace("<END OF METADATA>",
                                        "<TOTAL OD FLOWS> 1\n<END OF METADATA>"))
