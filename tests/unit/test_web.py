@@ -429,6 +429,15 @@ def test_a_store_deleted_while_the_dashboard_runs_is_said_so(tmp_path, seeded, d
         assert "start it again with --store" in r.json()["problems"][0]
         page = c.get("/")
         assert page.status_code == 503 and "is gone" in page.text
+    # the catalog alone deleted: SQLite made an empty file there (said "no such table: runs")
+    shutil.copytree(seeded[0], root)
+    with TestClient(create_app(root, data=data), base_url=BASE) as c:
+        (root / "catalog.sqlite").unlink()
+        for f in root.glob("catalog.sqlite-*"):
+            f.unlink()
+        r = c.get("/api/runs")
+        assert r.status_code == 503 and "is gone (its catalog.sqlite is missing)" in r.text
+        assert not (root / "catalog.sqlite").exists()
 
 
 def test_a_name_that_is_not_a_text_is_refused(client):

@@ -24,6 +24,7 @@ Swagger UI from a CDN; the API's description is ``/openapi.json``); the report o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -145,7 +146,13 @@ async def _store_gone(request: Request, exc: Exception) -> Response:
     """The run store's catalog cannot be read (its folder deleted or moved while the dashboard
     runs): 503 with what to do, not a bare 500."""
     root = request.app.state.dashboard.store.root.resolve()
-    gone = not (root / "catalog.sqlite").is_file()
+    cat = root / "catalog.sqlite"
+    if cat.is_file() and cat.stat().st_size == 0:
+        # SQLite made an empty file where the catalog was deleted: not left for a backup to
+        # be put over, and said as gone
+        with contextlib.suppress(OSError):
+            cat.unlink()
+    gone = not cat.is_file()
     log.error("the run store %s cannot be read: %s", root, exc)
     message = (f"the run store {root} " + ("is gone (its catalog.sqlite is missing)" if gone
                                            else f"cannot be read ({exc})")
