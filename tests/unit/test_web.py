@@ -447,8 +447,8 @@ def test_a_name_that_is_not_a_text_is_refused(client):
 
 
 def test_the_dashboards_own_page_behind_a_reverse_proxy_may_post(client):
-    """nginx passes Host 127.0.0.1:8000 while the page is https://karvan.example: its posts were
-    refused although the browser said same-origin."""
+    """A reverse proxy (nginx) passes Host 127.0.0.1:8000 while the page is https://karvan.example:
+    its posts were refused although the browser said same-origin."""
     r = client.post("/api/scenario/preview", json=form(),
                     headers={"origin": "https://karvan.example", "sec-fetch-site": "same-origin"})
     assert r.status_code == 200, r.text
