@@ -238,6 +238,17 @@ def test_capacity_per_lane_multiplies_lanes(tmp_path):
     assert read_gmns(folder, capacity_per_lane=True).links["capacity"].tolist() == [500, 1500]
 
 
+def test_a_link_of_lanes_0_read_per_lane_is_said_to_have_lost_its_capacity_so(tmp_path):
+    # the note said "capacity 0" of links whose file gives 12,950 (per lane, x lanes 0)
+    from karvan.io.gmns_ready import prepare_assignment
+
+    folder = mini(tmp_path, "link_id,from_node_id,to_node_id,directed,capacity,lanes,"
+                            "free_flow_time\n1,1,2,true,500,0,1\n2,2,3,true,500,1,1\n")
+    notes = prepare_assignment(read_gmns(folder, capacity_per_lane=True)).notes
+    assert any("1 links have capacity 0 (link_id 1) (1 of them read per lane, with lanes 0"
+               in n for n in notes), notes
+
+
 @pytest.mark.parametrize(
     ("use", "dropped"),
     [("truck", [1003, 1004, 1014]),           # car-only and walk/bike links

@@ -164,9 +164,14 @@ def prepare_assignment(network: Network, *, defaults: Mapping[str, FacilityDefau
         cap = pd.to_numeric(links["capacity"], errors="coerce")
         zero = cap == 0
         if zero.any():
+            lanes0 = (zero & (pd.to_numeric(links["lanes"], errors="coerce") == 0)
+                      if cfg.get("capacity_per_lane") and "lanes" in links else zero & False)
+            why = (f" ({int(lanes0.sum())} of them read per lane, with lanes 0: capacity x "
+                   "lanes is 0; give their lanes, or read capacity per link)"
+                   if lanes0.any() else "")
             notes.append(f"{int(zero.sum())} links have capacity 0 (link_id "
-                         f"{format_ids(links.index[zero])}): they carry no traffic and are left "
-                         "out.")
+                         f"{format_ids(links.index[zero])}){why}: they carry no traffic and are "
+                         "left out.")
             links = links[~zero]
     if "free_flow_time" in cfg.get("derived_columns", []):
         for k in cfg.get("units_assumed", []):
