@@ -238,6 +238,16 @@ def test_capacity_per_lane_multiplies_lanes(tmp_path):
     assert read_gmns(folder, capacity_per_lane=True).links["capacity"].tolist() == [500, 1500]
 
 
+def test_a_blank_free_flow_time_is_taken_from_length_and_speed(tmp_path):
+    # a column present but blank was "2 links have no free_flow_time", though both had a
+    # length and a speed
+    folder = mini(tmp_path, "link_id,from_node_id,to_node_id,directed,length,free_speed,"
+                            "free_flow_time\n1,1,2,true,10,50,\n2,2,3,true,10,50,0.5\n")
+    with pytest.warns(GmnsWarning, match=r"free_flow_time blank on 1 links \(link_id 1\)"):
+        net = read_gmns(folder)
+    assert net.links["free_flow_time"].tolist() == [pytest.approx(0.2), 0.5]
+
+
 def test_a_link_of_lanes_0_read_per_lane_is_said_to_have_lost_its_capacity_so(tmp_path):
     # the note said "capacity 0" of links whose file gives 12,950 (per lane, x lanes 0)
     from karvan.io.gmns_ready import prepare_assignment

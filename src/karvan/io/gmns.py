@@ -287,6 +287,18 @@ def inspect_gmns(
             links["free_flow_time"] = links["free_flow_time"] * hours
             notes.append(f"free_flow_time read in {config['time_unit']} (config.csv "
                          "time_unit) and converted to hours.")
+        # a blank cell takes the time of its length and speed, as a file without the column
+        # does (a column left blank was "76 links have no free_flow_time")
+        blank = pd.to_numeric(links["free_flow_time"], errors="coerce").isna()
+        if blank.any():
+            derived_t = free_flow_time_h(links, units)
+            fill = blank & derived_t.notna()
+            if fill.any():
+                links["free_flow_time"] = pd.to_numeric(links["free_flow_time"],
+                                                        errors="coerce").where(~fill, derived_t)
+                notes.append(f"free_flow_time blank on {int(fill.sum())} links (link_id "
+                             f"{format_ids(links.loc[fill, 'link_id'])}): taken from their "
+                             "length and free_speed.")
     config["time_unit"] = "hour"
     links = _add_connectors(links, zone_info)
     config["derived_columns"] = derived
