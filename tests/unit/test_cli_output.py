@@ -209,6 +209,14 @@ def test_runs_rm_updates_the_copy_of_a_removed_run(tmp_path):
     code, text = cli("runs", "rm", rid, "--store", store.root, "--yes")
     assert code == 0 and "copy" not in text and "now holds" not in text
     assert json.loads((store.root / "gamma" / "manifest.json").read_text())["run_id"] == newer
+    # a copy holding notes of one's own: nothing is removed (the notes were deleted with the
+    # copy, or the removal stopped half done: the run gone, its copy left)
+    (store.root / "gamma" / "my_notes.txt").write_text("mine")
+    code, text = cli("runs", "rm", newer, "--store", store.root, "--yes")
+    flat = " ".join(text.split())
+    assert code == 2 and "my_notes.txt" in flat and "nothing was removed" in flat, flat
+    assert newer in set(store.list()["run_id"])
+    assert (store.root / "gamma" / "my_notes.txt").read_text() == "mine"
 
 
 # -- data ----------------------------------------------------------------------------------------

@@ -189,9 +189,24 @@ def runs_rm(
     typer.Exit
         With 1 when the removal is not confirmed.
     """
+    from karvan.errors import InputError
+    from karvan.io.atomic import check_replaceable
+
     rs = open_store(store)
     ids = list(dict.fromkeys(rs.match(r) for r in refs))
     copies = {i: c for i in ids if (c := _copy_of(rs, i)) is not None}
+    # before anything is removed: a copy holding files of one's own would be replaced or
+    # deleted with them (notes put beside a run's tables were deleted), or stop the removal
+    # half done (the run gone from the store, its copy left)
+    problems = []
+    for copy in dict.fromkeys(copies.values()):
+        try:
+            check_replaceable(copy)
+        except InputError as e:
+            problems.extend(e.problems)
+    if problems:
+        raise InputError([*problems, "nothing was removed: move those files out of the copy, "
+                                     "then remove the runs again."])
     also = (f" (and update the copies that hold them: "
             f"{', '.join(f'{c}/' for c in dict.fromkeys(copies.values()))})" if copies else "")
     if not yes and not typer.confirm(f"remove {len(ids)} run(s) from {store}: "
