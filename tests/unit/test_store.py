@@ -623,3 +623,38 @@ def test_a_folder_whose_manifest_is_not_a_runs_is_warned_of_not_a_crash(tmp_path
         fresh = RunStore(store.root)
     assert list(fresh.list()["run_id"]) == [keep]
     assert why in caplog.text and bad.is_dir()
+
+
+def test_a_store_whose_catalog_was_lost_is_still_a_store_and_lists_its_runs_at_once(tmp_path):
+    """With catalog.sqlite lost, `karvan runs list`, compare and report said the folder "holds
+    no run store", and a new run listed the old ones again only once they were an hour old."""
+    store = RunStore(tmp_path / "s")
+    ids = [store.save(toy_tables(), toy_manifest(n)) for n in ("alpha", "beta")]
+    for f in store.root.glob("catalog.sqlite*"):
+        f.unlink()
+    again = RunStore(store.root, create=False)
+    assert list(again.list()["run_id"]) == ids
+    assert again.resolve("beta").run_id == ids[1]
+    # an empty folder is still no store
+    with pytest.raises(InputError, match="holds no run store"):
+        RunStore(tmp_path / "empty", create=False)
+
+
+def test_a_commit_whose_row_another_open_listed_meanwhile_keeps_its_run(tmp_path, monkeypatch):
+    """A store opened on a lost catalog lists whole folders at once, so it may list a run
+    renamed into place a moment before its own commit inserts the row: that commit then met a
+    duplicate id and removed the run's folder."""
+    from karvan.store import catalog
+
+    store = RunStore(tmp_path / "s")
+    real = catalog.insert
+
+    def raced(path, row):
+        real(path, row)  # the other process's relisting
+        raise sqlite3.IntegrityError("UNIQUE constraint failed: runs.run_id")
+
+    monkeypatch.setattr(catalog, "insert", raced)
+    run_id = store.save(toy_tables(), toy_manifest("alpha"))
+    monkeypatch.undo()
+    assert list(store.list()["run_id"]) == [run_id]
+    assert (store.runs_dir / run_id / "manifest.json").is_file()

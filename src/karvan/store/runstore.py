@@ -32,6 +32,7 @@ import os
 import re
 import secrets
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Mapping
@@ -217,7 +218,13 @@ class RunStore:
         self.root = Path(root)
         self.runs_dir = self.root / "runs"
         self.catalog_path = self.root / "catalog.sqlite"
-        if not self.catalog_path.is_file():
+        # a catalog lost or left empty beside run folders: the store is there, its rows are
+        # not (runs list said "holds no run store"), and they are listed again at once
+        lost = (not self.catalog_path.is_file() or self.catalog_path.stat().st_size == 0) \
+            and self.runs_dir.is_dir() and any(
+                (p / "manifest.json").is_file() for p in self.runs_dir.iterdir()
+                if not p.name.startswith("."))
+        if not self.catalog_path.is_file() and not lost:
             if not create:
                 raise InputError(f"{self.root} holds no run store (no catalog.sqlite); "
                                  f"`karvan run --store {self.root}` creates one.")
@@ -226,7 +233,7 @@ class RunStore:
                                  "its runs folder.")
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         catalog.init(self.catalog_path)
-        self.repair(stale_after_s=stale_after_s)
+        self.repair(stale_after_s=stale_after_s, relist_after_s=0.0 if lost else None)
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.root)!r})"
@@ -299,8 +306,6 @@ class RunStore:
                 if (tmp / "run.gpkg").is_file():
                     # its layers were described while the run had no id yet (the staging
                     # folder's name stood in for it)
-                    import sqlite3
-
                     from karvan.io.gpkg_contents import describe_layers
 
                     try:
@@ -322,12 +327,18 @@ class RunStore:
             else:
                 raise KarvanError(f"no free run id for {spec['name']!r} in {self.runs_dir} "
                                   "after 100 tries.")
-            catalog.insert(self.catalog_path, {
-                "run_id": run_id, "scenario": str(spec["name"]),
-                "title": str(spec.get("title") or ""), "year": spec.get("year"),
-                "created": man["created"], "karvan_version": str(man["karvan_version"]),
-                "status": str(man["status"]), "summary": man.get("summary") or {},
-                "path": f"runs/{run_id}"})
+            try:
+                catalog.insert(self.catalog_path, {
+                    "run_id": run_id, "scenario": str(spec["name"]),
+                    "title": str(spec.get("title") or ""), "year": spec.get("year"),
+                    "created": man["created"], "karvan_version": str(man["karvan_version"]),
+                    "status": str(man["status"]), "summary": man.get("summary") or {},
+                    "path": f"runs/{run_id}"})
+            except sqlite3.IntegrityError:
+                # listed meanwhile from its manifest by a store opened on a lost catalog: the
+                # same row, the run is committed
+                if not catalog.select(self.catalog_path, run_id=run_id):
+                    raise
         except BaseException:
             shutil.rmtree(folder if folder is not None else tmp, ignore_errors=True)
             raise
@@ -389,12 +400,14 @@ class RunStore:
                    if stored else ".")) from e
         return target
 
-    def repair(self, *, stale_after_s: float = STALE_AFTER_S) -> dict[str, int]:
+    def repair(self, *, stale_after_s: float = STALE_AFTER_S,
+               relist_after_s: float | None = None) -> dict[str, int]:
         """Remove what dead processes left, once older than ``stale_after_s``: temporary and
         trash folders, and catalog rows whose folder is gone; list again the whole run folders
         that no catalog row lists (a save killed between its rename and its catalog row, or a
-        catalog lost or emptied), from their manifests; warn of the others and leave them. The
-        counts of each. Runs on every open.
+        catalog lost or emptied), from their manifests, once older than ``relist_after_s``
+        (default ``stale_after_s``; 0 where the store is opened on a lost catalog); warn of the
+        others and leave them. The counts of each. Runs on every open.
 
         A run folder is never deleted here: a folder gets its run id's name only once its
         tables and manifest are written, so one without a row holds a whole run."""
@@ -420,7 +433,8 @@ class RunStore:
                 age = now - p.stat().st_mtime  # a folder's own mtime: its last file written
             except FileNotFoundError:
                 continue
-            if age < stale_after_s:
+            limit = stale_after_s if temporary or relist_after_s is None else relist_after_s
+            if age < limit:
                 continue  # perhaps another process is saving it right now
             if p.name.startswith(TMP_PREFIX) and _lock_held(self.runs_dir, _tag_of(p.name)):
                 continue  # staged, waiting for its commit by a live process
