@@ -658,3 +658,31 @@ def test_a_commit_whose_row_another_open_listed_meanwhile_keeps_its_run(tmp_path
     monkeypatch.undo()
     assert list(store.list()["run_id"]) == [run_id]
     assert (store.runs_dir / run_id / "manifest.json").is_file()
+
+
+def test_compare_takes_the_reference_of_the_runs_dataset_and_says_when_two_runs_differ(
+        tmp_path):
+    """compare picked the newest reference_YYYY whatever dataset it was made of (an edited copy:
+    Suez +18.7 Mt called the rail project's own change), and two runs of different datasets or
+    choice models were compared without a word."""
+    import warnings
+
+    from karvan.freight.corridor import CorridorWarning
+    from karvan.scenario.run import compare_runs
+
+    store = RunStore(tmp_path / "s")
+    mine, edited = {"sha256_16": {"demand.csv": "aa"}}, {"sha256_16": {"demand.csv": "bb"}}
+    ref = store.save(toy_tables(1), toy_manifest("reference_2030", inputs=mine))
+    store.save(toy_tables(9), toy_manifest("reference_2030", inputs=edited))  # newer
+    proj = store.save(toy_tables(2), toy_manifest("alpha", inputs=mine))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        diff = compare_runs(proj, store=store)
+    assert diff["links"].set_index("link_id").loc["L2", "tonnes_tot_diff"] == 2.0  # 4 - 2
+    with pytest.warns(CorridorWarning, match=r"made of different datasets \(demand.csv differ"):
+        compare_runs(store.list()["run_id"].iloc[1], proj, store=store)
+    logit = store.save(toy_tables(2), toy_manifest(
+        "beta", inputs=mine, summary={"choice": "logit"}))
+    with pytest.warns(CorridorWarning, match="of the deterministic choice model and .* of the "
+                                             "logit one"):
+        compare_runs(ref, logit, store=store)
