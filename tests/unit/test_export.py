@@ -623,3 +623,25 @@ def test_all_formats_refuse_a_geopackage_open_elsewhere_and_take_the_runs_own_co
         assert done["gpkg"] == copy / "run.gpkg" and (copy / "gmns").is_dir()
     finally:
         (run / "manifest.json").write_bytes(original)
+
+
+def test_a_file_of_ones_own_is_not_replaced_by_a_report_or_a_geopackage(run, tmp_path):
+    """report --out notes.txt replaced the notes with the report, and export --out mine.gpkg
+    a GeoPackage of one's own; karvan's own report or GeoPackage there is replaced."""
+    from karvan.report import write_report
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(InputError, match="notes.txt exists and karvan did not write it"):
+        write_report([run], notes)
+    assert notes.read_text() == "mine"
+    mine = tmp_path / "mine.gpkg"
+    mine.write_bytes(b"SQLite format 3\x00 not a karvan GeoPackage")
+    with pytest.raises(InputError, match="mine.gpkg exists and karvan did not write it"):
+        write_geopackage(run, mine)
+    assert mine.read_bytes().startswith(b"SQLite format 3")
+    ours = tmp_path / "ours.gpkg"
+    write_geopackage(run, ours)
+    write_geopackage(run, ours)  # its own file: replaced
+    page = write_report([run], tmp_path / "r.html")
+    write_report([run], page)

@@ -182,6 +182,44 @@ def check_replaceable(target: str | os.PathLike) -> None:
                      "delete the folder first).")
 
 
+def check_own_file(target: str | os.PathLike, kind: str) -> None:
+    """Refuse a ``target`` file that a result would replace but karvan did not write: a
+    report (``kind`` ``"html"``: its ``generator`` meta names karvan) or a GeoPackage
+    (``"gpkg"``: its layers' descriptions name a karvan run); a path that does not exist, or a
+    folder (which the writer refuses in its own words), passes. ``karvan report --out notes.txt`` replaced the notes with the
+    report, and ``export --out mine.gpkg`` a GeoPackage of one's own.
+
+    Raises
+    ------
+    InputError
+        Saying what is there and what to give instead.
+    """
+    target = Path(target)
+    if not os.path.lexists(target) or target.is_dir():
+        return  # a folder in a file's place: the writer's own message says what to give
+    ours = False
+    if kind == "html":
+        with contextlib.suppress(OSError):
+            with target.open("rb") as f:
+                ours = b'<meta name="generator" content="karvan' in f.read(4096)
+    elif kind == "gpkg":
+        import sqlite3
+
+        try:
+            con = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+            try:
+                ours = con.execute("SELECT count(*) FROM gpkg_contents WHERE description LIKE "
+                                   "'karvan %'").fetchone()[0] > 0
+            finally:
+                con.close()
+        except sqlite3.Error:
+            ours = False
+    if not ours:
+        raise InputError(f"{target} exists and karvan did not write it (it is not a karvan "
+                         f"{'report' if kind == 'html' else 'GeoPackage'}): writing there would "
+                         "replace it. Give another file name, or delete the file first.")
+
+
 def _shown(names: list[str]) -> str:
     return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
 

@@ -242,6 +242,9 @@ def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike
     """
     rec = as_run(run)
     target = Path(path) if path is not None else rec.path / "run.gpkg"
+    from karvan.io.atomic import check_own_file
+
+    check_own_file(target, "gpkg")  # a GeoPackage of one's own was replaced
     layers = run_layers(rec, data=data)
     styles = {
         "countries": qgis_styles.countries_qml(),

@@ -103,6 +103,9 @@ def write_report(runs: Sequence[str | os.PathLike | RunRecord], out: str | os.Pa
     InputError
         For an unknown language, no runs, or a run that cannot be found or read.
     """
+    from karvan.io.atomic import check_own_file
+
+    check_own_file(out, "html")  # before the work: notes.txt was replaced by the report
     html = render_report(runs, lang=lang, reference=reference, open_index=open_index,
                          dataset=dataset, store=store, comparisons=comparisons)
     out = Path(out)
