@@ -686,3 +686,12 @@ def test_compare_takes_the_reference_of_the_runs_dataset_and_says_when_two_runs_
     with pytest.warns(CorridorWarning, match="of the deterministic choice model and .* of the "
                                              "logit one"):
         compare_runs(ref, logit, store=store)
+
+
+def test_a_scenario_name_that_almost_matches_gets_the_nearest(tmp_path):
+    # compare, report, export and runs show said only "names no run" of rasht_astra
+    store = RunStore(tmp_path / "s")
+    store.save(toy_tables(), toy_manifest("rasht_astara"))
+    with pytest.raises(InputError, match=r"'rasht_astra' names no run in .* \(did you mean "
+                                         r"rasht_astara\?\)"):
+        store.resolve("rasht_astra")

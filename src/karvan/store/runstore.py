@@ -580,10 +580,15 @@ class RunStore:
             if Path(s).is_dir():
                 return RunRecord.from_folder(s)
             if not catalog.select(self.catalog_path, prefix=s):
+                import difflib
+
+                names = sorted({r["scenario"] for r in catalog.select(self.catalog_path)})
+                near = difflib.get_close_matches(s, names, n=1, cutoff=0.6)
+                hint = f" (did you mean {near[0]}?)" if near else ""
                 raise NotFoundError(
-                    f"{s!r} names no run in {self.root}: not a run id, a unique start of one, a "
-                    f"scenario name or a results folder; `karvan runs list --store {self.root}` "
-                    "shows the stored runs.") from None
+                    f"{s!r} names no run in {self.root}{hint}: not a run id, a unique start of "
+                    "one, a scenario name or a results folder; `karvan runs list --store "
+                    f"{self.root}` shows the stored runs.") from None
             raise
 
 
