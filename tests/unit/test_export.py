@@ -626,7 +626,7 @@ def test_all_formats_refuse_a_geopackage_open_elsewhere_and_take_the_runs_own_co
 
 
 def test_a_file_of_ones_own_is_not_replaced_by_a_report_or_a_geopackage(run, tmp_path):
-    """report --out notes.txt replaced the notes with the report, and export --out mine.gpkg
+    """Report --out notes.txt replaced the notes with the report, and export --out mine.gpkg
     a GeoPackage of one's own; karvan's own report or GeoPackage there is replaced."""
     from karvan.report import write_report
 

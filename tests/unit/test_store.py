@@ -662,7 +662,7 @@ def test_a_commit_whose_row_another_open_listed_meanwhile_keeps_its_run(tmp_path
 
 def test_compare_takes_the_reference_of_the_runs_dataset_and_says_when_two_runs_differ(
         tmp_path):
-    """compare picked the newest reference_YYYY whatever dataset it was made of (an edited copy:
+    """Compare picked the newest reference_YYYY whatever dataset it was made of (an edited copy:
     Suez +18.7 Mt called the rail project's own change), and two runs of different datasets or
     choice models were compared without a word."""
     import warnings

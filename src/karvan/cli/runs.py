@@ -188,6 +188,8 @@ def runs_rm(
     ------
     typer.Exit
         With 1 when the removal is not confirmed.
+    InputError
+        A results copy it would update holds files karvan did not write (nothing removed).
     """
     from karvan.errors import InputError
     from karvan.io.atomic import check_replaceable

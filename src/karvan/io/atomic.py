@@ -186,8 +186,9 @@ def check_own_file(target: str | os.PathLike, kind: str) -> None:
     """Refuse a ``target`` file that a result would replace but karvan did not write: a
     report (``kind`` ``"html"``: its ``generator`` meta names karvan) or a GeoPackage
     (``"gpkg"``: its layers' descriptions name a karvan run); a path that does not exist, or a
-    folder (which the writer refuses in its own words), passes. ``karvan report --out notes.txt`` replaced the notes with the
-    report, and ``export --out mine.gpkg`` a GeoPackage of one's own.
+    folder (which the writer refuses in its own words), passes. ``karvan report --out
+    notes.txt`` replaced the notes with the report, and ``export --out mine.gpkg`` a
+    GeoPackage of one's own.
 
     Raises
     ------

@@ -289,6 +289,9 @@ class RunStore:
             No free run id after 100 tries.
         OSError
             The run folder could not be renamed (the staged folder is removed).
+        sqlite3.IntegrityError
+            Its run id is in the catalog with another row (a run listed again from its
+            manifest meanwhile is this run's own row, and passes).
         """
         tmp = Path(staged.path)
         if tmp.parent.resolve() != self.runs_dir.resolve():
