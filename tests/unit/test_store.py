@@ -686,6 +686,9 @@ def test_compare_takes_the_reference_of_the_runs_dataset_and_says_when_two_runs_
     with pytest.warns(CorridorWarning, match="of the deterministic choice model and .* of the "
                                              "logit one"):
         compare_runs(ref, logit, store=store)
+    # a run against itself: tables of zeros called its own changes
+    with pytest.raises(InputError, match="are one run"):
+        compare_runs(ref, ref, store=store)
 
 
 def test_a_scenario_name_that_almost_matches_gets_the_nearest(tmp_path):
@@ -695,3 +698,25 @@ def test_a_scenario_name_that_almost_matches_gets_the_nearest(tmp_path):
     with pytest.raises(InputError, match=r"'rasht_astra' names no run in .* \(did you mean "
                                          r"rasht_astara\?\)"):
         store.resolve("rasht_astra")
+
+
+def test_report_of_two_runs_of_different_models_says_what_the_difference_holds(
+        tmp_path, monkeypatch):
+    # report A B of a deterministic and a logit run showed their difference without a word
+    import karvan.report
+    from karvan.cli import app
+
+    store = RunStore(tmp_path / "s")
+    a = store.save(toy_tables(1), toy_manifest("alpha"))
+    b = store.save(toy_tables(2), toy_manifest("beta", summary={"choice": "logit"}))
+    page = tmp_path / "r.html"
+
+    def fake(runs, out, **kw):
+        Path(out).write_text("<html></html>")
+        return Path(out)
+
+    monkeypatch.setattr(karvan.report, "write_report", fake)
+    res = CliRunner().invoke(app, ["report", a, b, "--store", str(store.root), "--out",
+                                   str(page)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "of the deterministic choice model and" in " ".join(res.output.split())

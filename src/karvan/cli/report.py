@@ -43,6 +43,11 @@ def report(
     runs = [resolve_run(r, store) for r in ([run] if run2 is None else [run, run2])]
     with catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        if len(runs) == 2:  # as compare says it: the difference holds more than B's changes
+            from karvan.store.diff import unlike_runs
+
+            for said in unlike_runs(*runs):
+                warnings.warn(said, UserWarning, stacklevel=1)
         path = write_report(runs, out_path, lang=lang, dataset=data)
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)

@@ -21,7 +21,7 @@ from karvan.assign.capacity import CapacityResult, solve_capacity_lp
 from karvan.assign.classes import TrafficClass
 from karvan.assign.result import AssignmentResult
 from karvan.calibrate import calibration_report, summary_dict
-from karvan.errors import InputError, format_ids, recording_warnings
+from karvan.errors import InputError, recording_warnings
 from karvan.freight import accounting as acc
 from karvan.freight.choice_model import CorridorChoice, choice_parameters
 from karvan.freight.corridor import CorridorData, CorridorWarning
@@ -49,6 +49,7 @@ from karvan.scenario.reference import (
 from karvan.scenario.spec import Scenario
 from karvan.schema.text import id_list
 from karvan.store import RunRecord, RunStore, diff_table, resolve_run, write_run_folder
+from karvan.store.diff import inputs_of, unlike_runs
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -726,7 +727,11 @@ def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord | None = N
         ra = resolve_run(_reference_of(rb, store), store)
     else:
         ra, rb = (resolve_run(x, store) for x in (a, b))
-    for said in _unlike_runs(ra, rb):
+    if ra.path.resolve() == rb.path.resolve():
+        # tables of zeros called the scenario's own changes
+        raise InputError(f"{ra.label} and {rb.label} are one run; name two runs to compare "
+                         "(or one, to compare it with the reference of its year).")
+    for said in unlike_runs(ra, rb):
         warnings.warn(said, CorridorWarning, stacklevel=2)
     out = {"reference": comparison_table(describe_comparison(
         ra.scenario, _year(ra), rb.scenario, _year(rb)))}
@@ -767,28 +772,6 @@ def _year(run: RunRecord) -> int:
         run.summary.get("year", 0))
 
 
-def _inputs_of(run: RunRecord) -> dict | None:
-    """The file hashes of the dataset a run was made of (None where the manifest has none)."""
-    return (run.manifest.get("inputs") or {}).get("sha256_16") or None
-
-
-def _unlike_runs(ra: RunRecord, rb: RunRecord) -> list[str]:
-    """What makes a difference B - A hold more than B's own changes: another choice model or
-    another dataset."""
-    said = []
-    ma, mb = ((r.summary or {}).get("choice", "deterministic") for r in (ra, rb))
-    if ma != mb:
-        said.append(f"{ra.label} is of the {ma} choice model and {rb.label} of the {mb} one: "
-                    "the difference holds the change of model as well.")
-    ia, ib = _inputs_of(ra), _inputs_of(rb)
-    if ia and ib and ia != ib:
-        files = sorted(k for k in set(ia) | set(ib) if ia.get(k) != ib.get(k))
-        said.append(f"{ra.label} and {rb.label} were made of different datasets ("
-                    f"{format_ids(files)} differ): the difference holds the change of data "
-                    "as well.")
-    return said
-
-
 def _reference_of(run: RunRecord, store: RunStore | str | Path | None) -> str:
     if store is None:
         raise InputError("comparing a run with its like-year reference needs the run store "
@@ -803,9 +786,9 @@ def _reference_of(run: RunRecord, store: RunStore | str | Path | None) -> str:
     listed = listed[same]
     # and of its dataset: a reference of another dataset (an edited copy, or the dataset
     # edited since) made the difference hold the other demand (Suez +18.7 Mt for a rail link)
-    inputs = _inputs_of(run)
+    inputs = inputs_of(run)
     if inputs:
-        listed = listed[[_inputs_of(store.get(str(i))) in (inputs, None)
+        listed = listed[[inputs_of(store.get(str(i))) in (inputs, None)
                          for i in listed["run_id"]]]
     avail = {str(n): int(y) for n, y in zip(listed["scenario"], listed["year"], strict=True)
              if pd.notna(y)}

@@ -6,7 +6,14 @@ sections and the dashboard's comparisons.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
+
+from karvan.errors import format_ids
+
+if TYPE_CHECKING:
+    from karvan.io.run_folder import RunRecord
 
 #: columns where a row missing from one run stays missing: a ratio or a price has no zero, and
 #: an OD pair without a path (or without demand) has no time, distance or cost, not one of 0
@@ -72,3 +79,25 @@ def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[s
         m = m.reindex(order)
     m = m[[c for c in m.columns if c not in ("in_a", "in_b")] + ["in_a", "in_b"]]
     return m.reset_index(drop=True)
+
+
+def inputs_of(run: RunRecord) -> dict | None:
+    """The file hashes of the dataset a run was made of (None where the manifest has none)."""
+    return (run.manifest.get("inputs") or {}).get("sha256_16") or None
+
+
+def unlike_runs(ra: RunRecord, rb: RunRecord) -> list[str]:
+    """What makes a difference B - A hold more than B's own changes: another choice model or
+    another dataset."""
+    said = []
+    ma, mb = ((r.summary or {}).get("choice", "deterministic") for r in (ra, rb))
+    if ma != mb:
+        said.append(f"{ra.label} is of the {ma} choice model and {rb.label} of the {mb} one: "
+                    "the difference holds the change of model as well.")
+    ia, ib = inputs_of(ra), inputs_of(rb)
+    if ia and ib and ia != ib:
+        files = sorted(k for k in set(ia) | set(ib) if ia.get(k) != ib.get(k))
+        said.append(f"{ra.label} and {rb.label} were made of different datasets ("
+                    f"{format_ids(files)} differ): the difference holds the change of data "
+                    "as well.")
+    return said
