@@ -540,9 +540,8 @@ def _warn_parallel_links(links: pd.DataFrame, checker) -> None:
                         "allowed_uses", "toll") if c in links]
     two_way = ~links["directed"].to_numpy(dtype=bool)
     # blank cells compare equal (pandas keeps NaN through astype(str) and groupby drops it)
-    ab = links[["link_id", "from_node_id", "to_node_id", *same]].astype(object).where(
-        links[["link_id", "from_node_id", "to_node_id", *same]].notna(), "").astype(str).assign(
-        pos=np.arange(len(links)))
+    cols = links[["link_id", "from_node_id", "to_node_id", *same]]
+    ab = cols.astype(object).where(cols.notna(), "").astype(str).assign(pos=np.arange(len(links)))
     ba = ab[two_way].rename(columns={"from_node_id": "to_node_id",
                                      "to_node_id": "from_node_id"})
     arcs = pd.concat([ab, ba], ignore_index=True)

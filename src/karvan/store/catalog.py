@@ -101,12 +101,18 @@ def init(path: Path) -> None:
                 time.sleep(0.05)
 
 
+_INSERT = f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+def _values(row: dict) -> list:
+    """A row's values in the order of :data:`COLUMNS`, ``summary`` as JSON."""
+    return [json.dumps(row[c], default=str) if c == "summary" else row[c] for c in COLUMNS]
+
+
 def insert(path: Path, row: dict) -> None:
     """Add one run in its own transaction."""
-    values = [json.dumps(row[c], default=str) if c == "summary" else row[c] for c in COLUMNS]
     with connect(path) as con, transaction(con):
-        con.execute(f"INSERT INTO runs ({', '.join(COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(COLUMNS))})", values)
+        con.execute(_INSERT, _values(row))
 
 
 def insert_in_order(path: Path, rows: list[dict]) -> int:
@@ -120,15 +126,14 @@ def insert_in_order(path: Path, rows: list[dict]) -> int:
         new = sorted((r for r in rows if r["run_id"] not in ids), key=lambda r: r["created"])
         if not new:
             return 0
-        merged = list(have)
+        merged = [[r[c] for c in COLUMNS] for r in have]  # summary kept as stored (JSON)
+        created = [r["created"] for r in have]
         for row in new:
-            at = max((i + 1 for i, r in enumerate(merged) if r["created"] <= row["created"]),
-                     default=0)
-            merged.insert(at, {**row, "summary": json.dumps(row["summary"], default=str)})
+            at = max((i + 1 for i, c in enumerate(created) if c <= row["created"]), default=0)
+            merged.insert(at, _values(row))
+            created.insert(at, row["created"])
         con.execute("DELETE FROM runs")
-        con.executemany(f"INSERT INTO runs ({', '.join(COLUMNS)}) "
-                        f"VALUES ({', '.join('?' * len(COLUMNS))})",
-                        [[r[c] for c in COLUMNS] for r in merged])
+        con.executemany(_INSERT, merged)
     return len(new)
 
 

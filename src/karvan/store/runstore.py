@@ -331,12 +331,7 @@ class RunStore:
                 raise KarvanError(f"no free run id for {spec['name']!r} in {self.runs_dir} "
                                   "after 100 tries.")
             try:
-                catalog.insert(self.catalog_path, {
-                    "run_id": run_id, "scenario": str(spec["name"]),
-                    "title": str(spec.get("title") or ""), "year": spec.get("year"),
-                    "created": man["created"], "karvan_version": str(man["karvan_version"]),
-                    "status": str(man["status"]), "summary": man.get("summary") or {},
-                    "path": f"runs/{run_id}"})
+                catalog.insert(self.catalog_path, _row(run_id, man))
             except sqlite3.IntegrityError:
                 # listed meanwhile from its manifest by a store opened on a lost catalog: the
                 # same row, the run is committed
@@ -613,12 +608,20 @@ def _catalog_row(name: str, man: object) -> tuple[str | None, dict]:
         datetime.fromisoformat(man["created"])
     except ValueError:
         return f"its manifest's created {man['created']!r} is not a date", {}
-    summary = man.get("summary") or {}
-    return None, {"run_id": name, "scenario": spec["name"],
-                  "title": str(spec.get("title") or ""), "year": year,
-                  "created": man["created"], "karvan_version": man["karvan_version"],
-                  "status": man["status"],
-                  "summary": summary if isinstance(summary, dict) else {}, "path": f"runs/{name}"}
+    if not isinstance(man.get("summary") or {}, dict):
+        man = {**man, "summary": {}}
+    return None, _row(name, man)
+
+
+def _row(run_id: str, man: dict) -> dict:
+    """The catalog row of run ``run_id`` from its manifest (as a commit writes it, and as a
+    folder found again is listed)."""
+    spec = man["scenario"]
+    return {"run_id": run_id, "scenario": str(spec["name"]),
+            "title": str(spec.get("title") or ""), "year": spec.get("year"),
+            "created": man["created"], "karvan_version": str(man["karvan_version"]),
+            "status": str(man["status"]), "summary": man.get("summary") or {},
+            "path": f"runs/{run_id}"}
 
 
 def resolve_run(ref: str | os.PathLike | RunRecord, store: RunStore | str | os.PathLike | None
