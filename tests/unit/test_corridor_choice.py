@@ -107,6 +107,28 @@ def test_russia_india_freight_splits_over_all_water_and_overland(logit_runs, det
             "tonnes", "share"} <= set(det_baseline.tables["family_shares"])
 
 
+def test_a_declared_family_gets_a_route_of_its_own_where_a_family_before_shares_its_links(
+        logit_runs):
+    """``middle_corridor`` serves China-EU; ``caspian_ferry_north_south``, of a higher
+    priority, has the same ferries and a Russian border as its also_via links. The forced
+    member avoids that border, so it is classified in the declared family."""
+    fam = read_route_families()
+    ferries = set(fam.set_index("family_id").at["caspian_ferry_north_south", "via_link_ids"]
+                  .split(";"))
+    assert ferries <= set(fam.set_index("family_id").at["middle_corridor", "via_link_ids"]
+                          .split(";"))
+    for name in ("baseline", "rasht_astara"):
+        routes = logit_runs[name].tables["routes"]
+        for o, d in (("Z_CN", "Z_EU"), ("Z_EU", "Z_CN")):
+            mc = routes[(routes["origin"] == o) & (routes["destination"] == d)
+                        & (routes["family_id"] == "middle_corridor")]
+            assert len(mc) >= 1
+            for links in mc["links"]:
+                steps = links.split(" > ")
+                assert ferries & set(steps)
+                assert not [x for x in steps if x.startswith(("B_RU_", "B_KZ_RU_"))]
+
+
 def _abs_log(cal, oid):
     r = cal.set_index("observed_id").loc[oid]
     return abs(math.log(r["modelled_tonnes"] / r["observed_tonnes"]))

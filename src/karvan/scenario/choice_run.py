@@ -116,8 +116,10 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     search, which avoids the nodes of earlier legs, where the family is declared or its route
     is within ``4 / theta`` of the cheapest (else it is left out: a detour back over its own
     path). Where the family is declared, its route avoids the characteristic links of the
-    families of a higher priority wherever it can (through the waypoint search): a route that
-    used one would be classified in that family, and the declared family would have no route.
+    families of a higher priority wherever it can (through the waypoint search): their
+    ``via_link_ids``, and the ``also_via_link_ids`` of those whose ``via_link_ids`` it shares. A
+    route that used one would be classified in that family, and the declared family would have
+    no route.
 
     Returns
     -------
@@ -139,13 +141,23 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     # the characteristic links of the families of a higher priority: a forced route of a
     # family that crossed one would be classified there, and the family would have no route
     avoid_of: dict[str, tuple[str, ...]] = {}
+    # where the family is declared, also the also_via_link_ids of a family of a higher
+    # priority whose via_link_ids the family shares: a route through the shared links is
+    # classified there as soon as it crosses one of them
+    claim_of: dict[str, tuple[str, ...]] = {}
     higher: list[str] = []
+    shared_also: list[tuple[set[str], list[str]]] = []  # (via, also_via) of each family before
     for f in model.families.itertuples():
         own = set(id_list(f.via_link_ids)) | set(id_list(f.also_via_link_ids))
         avoid_of[f.family_id] = tuple(dict.fromkeys(x for x in higher
                                                      if x not in own and x in lid))
+        also_of_higher = [x for v, a in shared_also if v & own for x in a]
+        claim_of[f.family_id] = tuple(dict.fromkeys(
+            [*avoid_of[f.family_id], *(x for x in also_of_higher if x not in own and x in lid)]))
         higher.extend(x for x in id_list(f.via_link_ids) if x != "*")
-    avoid_pos = {k: set(lid.get_indexer(list(v)).tolist()) - {-1} for k, v in avoid_of.items()}
+        shared_also.append((set(id_list(f.via_link_ids)) - {"*"},
+                            list(id_list(f.also_via_link_ids))))
+    claim_pos = {k: set(lid.get_indexer(list(v)).tolist()) - {-1} for k, v in claim_of.items()}
     # each family's characteristic links and their arcs (the same for every class)
     fams = []
     for f in model.families.itertuples():
@@ -155,8 +167,8 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
         also = id_list(f.also_via_link_ids)
         arcs_of = {x: np.flatnonzero(g.arc_link == p) for x, p in
                    zip(via + also, lid.get_indexer(via + also), strict=True) if p >= 0}
-        on_avoid = np.zeros(g.n_links, dtype=bool)  # links of families of a higher priority
-        on_avoid[sorted(avoid_pos[f.family_id])] = True
+        on_avoid = np.zeros(g.n_links, dtype=bool)  # links that hand a route to a family
+        on_avoid[sorted(claim_pos[f.family_id])] = True  # of a higher priority
         fams.append((f.family_id, via, also, arcs_of, on_avoid))
     have_of: dict[tuple[str, str], set] = {}  # (family, class) -> OD pairs with a route
     for fam, cls, a, b in have or ():
@@ -204,8 +216,8 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
             at = np.flatnonzero(want)
             ok, n_arcs, arcs_flat = tree_routes_through(g, pred, o[at], d[at], best_arcs[at])
             starts = np.concatenate([[0], np.cumsum(n_arcs)])
-            claimed = np.zeros(len(at), dtype=bool)  # crosses a link of a higher priority
-            if avoid_pos[fam] and len(at):
+            claimed = np.zeros(len(at), dtype=bool)  # would be classified in a family before
+            if claim_pos[fam] and len(at):
                 hit = on_avoid[g.arc_link[arcs_flat]].astype(np.int64)
                 claimed = (np.add.reduceat(np.append(hit, 0), starts[:-1]) > 0) & (n_arcs > 0)
             for k, i in enumerate(at):
@@ -219,13 +231,13 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                     # crossed a link of a higher priority searches around it
                     via_arcs = [int(x) for x in best_arcs[i] if x >= 0]
                     key = (fam, tuple(str(g.link_ids[g.arc_link[x]]) for x in via_arcs),
-                           c.name)
+                           c.name, bool(declared[i]))
                     groups.setdefault(key, []).append(od)
             for i in np.flatnonzero(declared & ~np.isfinite(best)):
                 no_route.append((fam, c.name, zone_ids[oi[i]], zone_ids[di[i]]))
     wps = [Waypoints(name=f"{fam}#{n}", via=via, kind="link", ods=tuple(ods), classes=(cls,),
-                     avoid=avoid_of[fam])
-           for n, ((fam, via, cls), ods) in enumerate(groups.items())]
+                     avoid=claim_of[fam] if decl else avoid_of[fam])
+           for n, ((fam, via, cls, decl), ods) in enumerate(groups.items())]
     missing = pd.DataFrame(no_route, columns=["family_id", "class", "origin", "destination"])
     return routes, wps, missing
 
