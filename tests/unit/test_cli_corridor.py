@@ -148,6 +148,7 @@ def test_run_summary_lists_the_binding_capacities(tmp_path):
     caps = pd.read_csv(out / "iran_disrupted" / "capacities.csv")
     binding = set(caps.loc[caps["binding"], "link_id"])
     assert binding and "Binding capacities" in r.output
+    assert "1 scenario in " in r.output
     assert all(b in r.output for b in binding), (binding, r.output)
     # what the run warned of (route families cut off by the closures) stays with it
     said = json.loads((out / "iran_disrupted" / "manifest.json").read_text())["warnings"]
@@ -177,6 +178,14 @@ def test_a_run_whose_capacities_turn_demand_away_is_written(tmp_path):
 def test_compare_needs_result_folders(tmp_path):
     r = runner.invoke(app, ["compare", str(tmp_path), str(tmp_path)], env=ENV)
     assert r.exit_code == 2 and "not a karvan run folder" in r.output
+
+
+@pytest.mark.parametrize("top", ["0", "-1"])
+def test_compare_refuses_a_top_that_shows_no_rows(results, top):
+    out, _ = results
+    r = runner.invoke(app, ["compare", str(out / "baseline"), str(out / "rasht_astara"),
+                            "--top", top], env=ENV)
+    assert r.exit_code == 2 and "--top" in r.output
 
 
 def test_run_rejects_a_bad_scenario_and_writes_nothing(tmp_path):

@@ -25,7 +25,7 @@ def compare(
                                                                "one CSV per table and "
                                                                "difference.gpkg for "
                                                                "QGIS.")] = None,
-    top: Annotated[int, typer.Option(help="Rows per table.")] = 10,
+    top: Annotated[int, typer.Option(help="Rows per table.", min=1)] = 10,
 ) -> None:
     """Differences RUN2 - RUN of two scenario results: the largest of links, borders and
     countries, the columns headed by scenario name (--out writes every table, skims too, as

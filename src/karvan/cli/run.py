@@ -181,8 +181,9 @@ def run(
             out.print(f"not in the report, made with another model or dataset "
                       f"({len(shown.left_out)}): {why}; `karvan report RUN --store {store_dir}` "
                       "shows any run.", highlight=False, soft_wrap=True)
-    out.print(f"{len(runs)} scenarios in {time.perf_counter() - t0:.1f} s; results in {out_dir}/"
-              f"; every run kept in {store_dir} (karvan runs list)")
+    n = len(runs)
+    out.print(f"{n} scenario{'' if n == 1 else 's'} in {time.perf_counter() - t0:.1f} s; "
+              f"results in {out_dir}/; every run kept in {store_dir} (karvan runs list)")
     out.print("These are point answers at the dataset's figures; `karvan explore "
               f"{' '.join(s.name for s in specs)} --draws 1000` gives P5/P50/P95 bands, the "
               "probability of each statement and the inputs that decide it.")
