@@ -80,6 +80,19 @@ def test_compare_heads_its_columns_with_the_scenarios_names(tmp_path):
     assert "RUN2 - RUN" in text and "Run A" not in text
 
 
+def test_a_same_year_difference_of_two_scenarios_is_not_called_one_of_their_own_effects():
+    # `compare combined_2030 south_caucasus_unblocked` called the difference
+    # "south_caucasus_unblocked's own changes", though it is minus what combined adds
+    c = describe_comparison("reference_2030", 2030, "rasht_astara", 2030)
+    assert c.note.endswith("the difference is rasht_astara's own changes.")
+    c = describe_comparison("combined_2030", 2030, "south_caucasus_unblocked", 2030)
+    assert "own changes" not in c.note.split(":")[1].split("(")[0]
+    assert "south_caucasus_unblocked's changes less combined_2030's" in c.note
+    assert "compare each with reference_2030" in c.note
+    c = describe_comparison("rasht_astara", 2030, "reference_2030", 2030)
+    assert "minus rasht_astara's own changes" in c.note
+
+
 def test_the_advice_of_another_year_never_names_one_of_the_two_runs(tmp_path):
     # `compare rasht_astara baseline` said "compare with baseline to separate them"
     c = describe_comparison("rasht_astara", 2028, "baseline", 2024)

@@ -161,10 +161,16 @@ def describe_comparison(a: str, a_year: int, b: str, b_year: int, *, base_year: 
     reference of its year; none where both runs are references)."""
     want = reference_name(b_year, base_year=base_year)
     if a_year == b_year:
-        what = "the like-year reference" if a == want else "a run of the same year"
-        return Comparison(b, b_year, a, a_year, True,
-                          f"{b} ({b_year}) against {a} ({a_year}), {what}: the difference is "
-                          f"{b}'s own changes.", want)
+        head = f"{b} ({b_year}) against {a} ({a_year}), "
+        if a == want:
+            note = f"the like-year reference: the difference is {b}'s own changes."
+        elif b == want:
+            note = (f"a run of the same year that is not the reference: the difference is "
+                    f"minus {a}'s own changes (compare {a} with {want} for them).")
+        else:
+            note = (f"a run of the same year that is not the reference: the difference is "
+                    f"{b}'s changes less {a}'s (compare each with {want} for its own).")
+        return Comparison(b, b_year, a, a_year, True, head + note, want)
     # the reference that separates the two is never one of them (B may be A's year's)
     want = separating_reference(a, a_year, b, b_year, base_year=base_year) or ""
     return Comparison(b, b_year, a, a_year, False,
