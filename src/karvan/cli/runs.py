@@ -182,7 +182,8 @@ def runs_rm(
     ``karvan run`` also copies each run to ``<out>/<scenario>/``; where that copy is in the
     store's folder (the default, ``--store`` the ``--out`` folder) and holds a removed run, it
     then holds the scenario's latest run left, or, with none left, is removed. Copies in other
-    folders are not known to the store and stay as they are.
+    folders are not known to the store and stay as they are. A ``report.html`` in the store's
+    folder that shows a removed run is said to be stale (the next ``karvan run`` rewrites it).
 
     Raises
     ------
@@ -220,6 +221,21 @@ def runs_rm(
         out.print(f"removed {i}")
     for copy in dict.fromkeys(copies.values()):
         out.print(_update_copy(rs, copy), highlight=False, soft_wrap=True)
+    stale = _report_showing(rs.root / "report.html", ids)
+    if stale:
+        out.print(f"note: {rs.root / 'report.html'} still shows the removed run(s) "
+                  f"{', '.join(stale)}; the next `karvan run --out {rs.root}` rewrites it with "
+                  "the runs left.", highlight=False, soft_wrap=True)
+
+
+def _report_showing(page: Path, ids: list[str]) -> list[str]:
+    """The run ids of ``ids`` that the report ``page`` (``karvan run``'s, in the store's
+    folder) names, where it is there."""
+    try:
+        text = page.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return [i for i in ids if i in text]
 
 
 def _copy_of(rs: RunStore, run_id: str) -> Path | None:
