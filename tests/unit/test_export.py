@@ -310,7 +310,7 @@ def test_geopackage_dataset_checks(run, tmp_path, data):
         write_geopackage(copy)
     manifest["inputs"]["dataset"] = str(tmp_path / "gone")
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(InputError, match="pass data="):
+    with pytest.raises(InputError, match="karvan export --data <folder>"):
         write_geopackage(copy)
     assert write_geopackage(copy, data=data).is_file()  # the dataset given explicitly
     with pytest.raises(InputError, match="not a karvan run folder"):
@@ -442,6 +442,35 @@ def test_cli_export(run, tmp_path):
     assert r.exit_code == 2 and "unknown format" in r.output
     r = CliRunner().invoke(app, ["export", str(tmp_path), "--format", "omx"])
     assert r.exit_code == 2 and "not a karvan run folder" in r.output
+
+
+def test_cli_export_of_a_run_whose_dataset_moved(run, tmp_path):
+    """``--data`` gives the dataset where it is now; one that differs from the run's is
+    warned of."""
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("*.gpkg", "*.omx", "gmns"))
+    moved = tmp_path / "moved"
+    shutil.copytree(builtin_corridor_folder(), moved)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["inputs"]["dataset"] = str(tmp_path / "gone")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    r = CliRunner().invoke(app, ["export", str(copy), "-f", "gpkg"], env={"COLUMNS": "200"})
+    assert r.exit_code == 2 and "karvan export --data <folder>" in " ".join(r.output.split())
+    r = CliRunner().invoke(app, ["export", str(copy), "-f", "all", "--data", str(moved)],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "warning" not in r.output
+    assert {p.name for p in copy.iterdir()} >= {"run.gpkg", "run.omx", "gmns"}
+    # a dataset that is not the run's: exported, with a warning naming the files
+    node = moved / "node.csv"
+    node.write_text(node.read_text() + "\n")
+    r = CliRunner().invoke(app, ["export", str(copy), "-f", "gpkg", "--data", str(moved)],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "is not the dataset the run was made from (node.csv differ)" in " ".join(
+        r.output.split())
 
 
 def refused_in_another_runs_folder(run, fmt: str, tmp_path) -> None:

@@ -27,6 +27,9 @@ def export(
                                                        ".gpkg if it has not.")] = None,
     store: Annotated[Path, typer.Option(help="Run store to look ids and scenario names up "
                                              "in.")] = Path("results"),
+    data: Annotated[Path | None, typer.Option(
+        help="The corridor dataset for the map and the network (gpkg, gmns), where it has "
+             "moved since the run (default: the folder the run was made from).")] = None,
 ) -> None:
     """Export a run's results for QGIS (GeoPackage), other models (OMX) and GMNS tools.
 
@@ -41,7 +44,20 @@ def export(
     fmt = fmt.lower()
     if fmt not in FORMATS:  # before looking the run up: the cheaper mistake first
         raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
-    done = export_run(run, fmt, out_path, store=store)
+    dataset = None
+    if data is not None and fmt != "omx":
+        from karvan.freight.corridor import load_corridor
+        from karvan.io.hashing import changed_files
+        from karvan.store import resolve_run
+
+        rec = resolve_run(run, store)
+        dataset = load_corridor(data)
+        changed = changed_files(data, rec.manifest.get("inputs", {}).get("sha256_16", {}))
+        if changed:
+            console.print(f"[yellow]warning:[/] {data} is not the dataset the run was "
+                          f"made from ({', '.join(changed)} differ): the map and network are "
+                          "those of the dataset as it is now.", highlight=False, soft_wrap=True)
+    done = export_run(run, fmt, out_path, store=store, data=dataset)
     if (fmt == "gpkg" and out_path is not None
             and done["gpkg"] == out_path.with_name(f"{out_path.name}.gpkg")):
         console.print(f"[yellow]note:[/] {out_path} has no .gpkg extension, which the "

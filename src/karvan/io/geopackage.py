@@ -137,13 +137,15 @@ def network_geometry(run: RunRecord | str | os.PathLike, *, data: Any = None
     dataset = rec.dataset
     if dataset is None or not (dataset / "node.csv").is_file():
         raise InputError(f"{rec.path}: the dataset the run was made from ({dataset}) is not "
-                         "there; pass data=load_corridor(<folder>) with the same dataset.")
+                         "there; give its folder where it is now (karvan export --data "
+                         "<folder>; in Python data=load_corridor(<folder>)).")
     folder = dataset
     changed = changed_files(folder, rec.manifest.get("inputs", {}).get("sha256_16", {}))
     if changed:
         raise InputError(f"{rec.path}: the dataset {folder} changed since the run was made "
-                         f"({format_ids(changed)} differ); re-run the scenario, or pass "
-                         "data=load_corridor(<folder>) to export with the dataset as it is now.")
+                         f"({format_ids(changed)} differ); re-run the scenario, or give "
+                         "the dataset to export with as it is now (karvan export --data "
+                         "<folder>; in Python data=load_corridor(<folder>)).")
     with catch_warnings():
         warnings.simplefilter("ignore", GmnsWarning)
         net = read_gmns(folder)

@@ -102,7 +102,8 @@ def read_run_id(folder: Path) -> str | None:
 
 def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
                out: str | os.PathLike | None = None, *, overwrite: bool = True,
-               store: str | os.PathLike | None = None) -> dict[str, Path]:
+               store: str | os.PathLike | None = None,
+               data: CorridorData | None = None) -> dict[str, Path]:
     """Export a run in one format or all of them.
 
     Parameters
@@ -122,6 +123,9 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
         Replace an existing GMNS folder.
     store
         The run store to look ``run`` up in.
+    data
+        The dataset for the map and the network (default: the folder named in the manifest,
+        checked against the hashes recorded there).
 
     Returns
     -------
@@ -186,10 +190,11 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
         raise InputError(problems, "export: nothing was written")
     if fmt != "all":
         target = targets[fmt]
-        writer = {"gpkg": write_geopackage, "omx": write_omx}.get(fmt)
-        if writer is not None:
-            return {fmt: writer(rec, target)}
-        return {fmt: export_gmns(rec, target, overwrite=overwrite)}
+        if fmt == "gpkg":
+            return {fmt: write_geopackage(rec, target, data=data)}
+        if fmt == "omx":
+            return {fmt: write_omx(rec, target)}
+        return {fmt: export_gmns(rec, target, data=data, overwrite=overwrite)}
     # the three appear together or not at all: staged beside their targets, they replace them
     # in one last step; an interrupt during any write left a new run.gpkg beside an old
     # run.omx and no gmns/
@@ -197,8 +202,8 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
 
     refuse_open_sqlite(targets["gpkg"])  # open in QGIS: the new file would be read with its log
     with atomic_files(base) as stage:
-        write_geopackage(rec, stage / "run.gpkg")
+        write_geopackage(rec, stage / "run.gpkg", data=data)
         write_omx(rec, stage / "run.omx")
-        export_gmns(rec, stage / "gmns")
+        export_gmns(rec, stage / "gmns", data=data)
         refuse_open_sqlite(targets["gpkg"])  # opened meanwhile
     return targets
