@@ -407,6 +407,24 @@ def test_the_demand_tables_command_prints_them():
     assert res.output == demand_tables_markdown()
 
 
+def test_the_demand_tables_say_when_demand_csv_is_not_what_the_inputs_build(dataset):
+    from typer.testing import CliRunner
+
+    from karvan.cli import app
+
+    args = ["data", "demand-tables", "--data", str(dataset)]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and "note:" not in res.output
+    dem = pd.read_csv(dataset / "demand.csv", keep_default_na=False)
+    dem.loc[0, "tonnes_per_year"] *= 2  # edited by hand
+    dem.to_csv(dataset / "demand.csv", index=False)
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    text = " ".join(res.output.split())
+    assert "demand.csv differs from what its demand_inputs/ build" in text
+    assert "karvan data build-demand --data" in text
+
+
 @pytest.mark.parametrize("table", ["trade_flow", "trade_mix", "zone_share", "energy_flow"])
 def test_an_input_saved_with_semicolons_is_named(dataset, table):
     """A spreadsheet's ';'-separated CSV made build-demand and demand-tables fail with an

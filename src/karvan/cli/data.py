@@ -159,6 +159,15 @@ def data_demand_tables(
     as docs/dataset.md shows them for the built-in dataset."""
     import sys
 
-    from karvan.freight.demand_build import demand_tables_markdown
+    from karvan.freight.corridor import builtin_corridor_folder
+    from karvan.freight.demand_build import build_demand, demand_csv_text, demand_tables_markdown
 
     sys.stdout.write(demand_tables_markdown(folder))
+    # the tables are of the inputs: a demand.csv edited by hand is not what they show
+    target = (folder or builtin_corridor_folder()) / "demand.csv"
+    if (target.is_file() and target.read_text(encoding="utf-8")
+            != demand_csv_text(build_demand(folder))):
+        console.print(f"[yellow]note:[/] {target} differs from what its demand_inputs/ build: "
+                      "these tables are of the inputs, not of the demand the runs use; "
+                      f"`karvan data build-demand --data {target.parent}` rebuilds it from "
+                      "them.", highlight=False, soft_wrap=True)
