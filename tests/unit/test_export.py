@@ -520,6 +520,13 @@ def test_a_geopackage_named_without_gpkg(run, tmp_path):
     assert f"{tmp_path / 'exp'} has no .gpkg extension" in r.output
     assert f"written as {tmp_path / 'exp.gpkg'}" in r.output and ".tmp-" not in r.output
     assert export_run(run, "gpkg", tmp_path / "b.GPKG")["gpkg"] == tmp_path / "b.GPKG"
+    # an OMX file's name gets .omx as well (it was written as given)
+    r = CliRunner().invoke(app, ["export", str(run), "-f", "omx", "--out",
+                                 str(tmp_path / "skims")], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "skims.omx").is_file() and not (tmp_path / "skims").exists()
+    assert f"{tmp_path / 'skims'} has no .omx extension" in r.output
+    assert export_run(run, "omx", tmp_path / "c.OMX")["omx"] == tmp_path / "c.OMX"
     with pytest.warns(RuntimeWarning) as caught:
         write_geopackage(run, tmp_path / "plain")
     assert [str(w.message) for w in caught] == [

@@ -23,8 +23,8 @@ def export(
                                                        "to write; default: inside the run "
                                                        "folder. An existing folder given for a "
                                                        "file gets it inside (run.gpkg, "
-                                                       "run.omx). A GeoPackage's name gets "
-                                                       ".gpkg if it has not.")] = None,
+                                                       "run.omx). A file's name gets .gpkg "
+                                                       "or .omx if it has not.")] = None,
     store: Annotated[Path, typer.Option(help="Run store to look ids and scenario names up "
                                              "in.")] = Path("results"),
     data: Annotated[Path | None, typer.Option(
@@ -58,10 +58,12 @@ def export(
                           f"made from ({', '.join(changed)} differ): the map and network are "
                           "those of the dataset as it is now.", highlight=False, soft_wrap=True)
     done = export_run(run, fmt, out_path, store=store, data=dataset)
-    if (fmt == "gpkg" and out_path is not None
-            and done["gpkg"] == out_path.with_name(f"{out_path.name}.gpkg")):
-        console.print(f"[yellow]note:[/] {out_path} has no .gpkg extension, which the "
-                      f"GeoPackage standard, GDAL and QGIS expect: written as {done['gpkg']}.",
+    if (fmt in ("gpkg", "omx") and out_path is not None
+            and done[fmt] == out_path.with_name(f"{out_path.name}.{fmt}")):
+        who = ("the GeoPackage standard, GDAL and QGIS expect" if fmt == "gpkg" else
+               "OMX tools and other models look for")
+        console.print(f"[yellow]note:[/] {out_path} has no .{fmt} extension, which {who}: "
+                      f"written as {done[fmt]}.",
                       highlight=False, soft_wrap=True)
     for f, p in done.items():
         out.print(f"{f:5} {p}", highlight=False, soft_wrap=True)

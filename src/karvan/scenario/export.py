@@ -115,10 +115,10 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
     out
         The file (gpkg, omx) or folder (gmns) for one format, or the folder for ``all``
         (``run.gpkg``, ``run.omx``, ``gmns/``); default: inside the run folder. An existing
-        folder given for a file gets it inside (``run.gpkg``, ``run.omx``); a GeoPackage's name
-        without ``.gpkg`` gets it (the path returned says so). Every target is checked before
-        any is written; with ``all`` the three files appear together or, on an error or an
-        interrupt, none of them changes.
+        folder given for a file gets it inside (``run.gpkg``, ``run.omx``); a name without
+        the format's extension (``.gpkg``, ``.omx``) gets it (the path returned says so).
+        Every target is checked before any is written; with ``all`` the three files appear
+        together or, on an error or an interrupt, none of them changes.
     overwrite
         Replace an existing GMNS folder.
     store
@@ -167,9 +167,10 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
             refuse_another_run(targets[fmt])
             # a folder given for a file: the file goes inside it, under the default's name
             targets[fmt] = targets[fmt] / f"run.{fmt}"
-        if fmt == "gpkg" and targets[fmt].suffix.lower() != ".gpkg":
-            # the GeoPackage standard's extension, which GDAL and QGIS go by
-            targets[fmt] = targets[fmt].with_name(f"{targets[fmt].name}.gpkg")
+        if fmt in ("gpkg", "omx") and targets[fmt].suffix.lower() != f".{fmt}":
+            # the GeoPackage standard's extension, which GDAL and QGIS go by; OMX's, which
+            # its tools and other models' file dialogs look for
+            targets[fmt] = targets[fmt].with_name(f"{targets[fmt].name}.{fmt}")
     # every target is checked before any is written: a GMNS folder that may not be replaced
     # was refused after run.gpkg and run.omx had been written
     problems = [f"{t} is a folder; give a file to write." for f, t in targets.items()
