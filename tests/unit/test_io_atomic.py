@@ -52,6 +52,25 @@ def test_a_failure_while_staging_leaves_the_folder_as_it_was(folder):
     assert _state(folder) == before
 
 
+def test_a_folder_made_for_the_files_is_removed_again_on_a_failure(tmp_path):
+    # Ctrl-C of `karvan export -f all --out new/exports` left new/exports/ behind, empty
+    target = tmp_path / "new" / "exports"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_files(target) as stage:
+            (stage / "a.csv").write_text("new a")
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+    # one that held a file of one's own meanwhile stays, with it
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_files(target) as stage:
+            (target / "mine.txt").write_text("mine")
+            raise KeyboardInterrupt
+    assert [p.name for p in target.iterdir()] == ["mine.txt"]
+    with atomic_files(tmp_path / "ok") as stage:
+        (stage / "a.csv").write_text("a")
+    assert (tmp_path / "ok" / "a.csv").read_text() == "a"
+
+
 @pytest.mark.parametrize("error", [KeyboardInterrupt, OSError])
 def test_an_interruption_among_the_last_renames_puts_every_file_back(folder, monkeypatch,
                                                                      error):

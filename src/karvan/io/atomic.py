@@ -415,7 +415,8 @@ def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
     folder is removed and ``folder`` keeps its previous files and folders, every one: what is
     to be replaced is kept aside (a file by a hard link, or a copy where links cannot be made;
     a folder moved) and put back if a rename fails. The last step runs with SIGINT and SIGTERM
-    deferred (:func:`defer_signals`). What ``folder`` holds that is not staged is left alone. Only
+    deferred (:func:`defer_signals`). What ``folder`` holds that is not staged is left alone; a
+    ``folder`` made here is removed again, where it is left empty. Only
     a process killed (not interrupted) during the last step can leave a mix, and hidden
     ``.staging-*`` and ``.replaced-*`` folders inside ``folder``.
 
@@ -431,9 +432,12 @@ def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
     [('a.txt', 'new a'), ('b.txt', 'new b')]
     """
     folder = Path(folder)
+    # the folders made here, deepest first: removed again, where left empty, on a failure
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
     kept = None
+    ok = False
     try:
         yield stage
         names = sorted(p.name for p in stage.iterdir())
@@ -470,10 +474,17 @@ def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
                     if n in aside and (n in done or old.is_dir()):
                         os.replace(old, dest)  # a replaced file, or a folder moved aside
                 raise
+        ok = True
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if kept is not None:
             shutil.rmtree(kept, ignore_errors=True)
+        if not ok:
+            for p in made:  # an interrupted export left an empty folder of its name
+                try:
+                    p.rmdir()
+                except OSError:
+                    break
 
 
 def _umask() -> int:
