@@ -361,6 +361,21 @@ def test_run_refuses_an_out_folder_of_the_users_files_before_any_work(tmp_path):
     assert (out / "baseline" / "mynotes.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("name", ["runs", "experiments"])
+def test_a_scenario_named_as_a_folder_of_the_store_is_refused(tmp_path, name):
+    """A scenario named experiments was copied over the folder of `karvan explore`'s
+    experiments, and then told to delete it as a folder of one's own."""
+    sc = tmp_path / f"{name}.toml"
+    sc.write_text(f'name = "{name}"\ntitle = "x"\nyear = 2024\nextends = "baseline"\n')
+    out = tmp_path / "o"
+    (out / "experiments" / "e1").mkdir(parents=True)
+    r = runner.invoke(app, ["run", str(sc), "--out", str(out), "--quiet"], env=ENV)
+    assert r.exit_code == 2, r.output
+    assert f"scenario name '{name}' would overwrite the run store's {name} folder" in " ".join(
+        r.output.split())
+    assert sorted(p.name for p in out.iterdir()) == ["experiments"]
+
+
 def test_reserved_and_repeated_scenario_names_are_refused_before_any_work(tmp_path):
     """A project saved as reference_2030.toml was compared with itself as "the like-year
     reference" (differences of 0.2 Mt instead of 3-4 Mt); of two files named dup.toml in one

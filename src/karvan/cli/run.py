@@ -96,11 +96,13 @@ def run(
         given = {s.name for s in specs}
         specs = with_references(specs, base_year=dataset.base_year)
         added = {s.name for s in specs} - given
-    clash = [s.name for s in specs if s.name == "runs"
-             and (out_dir / "runs").resolve() == (store_dir / "runs").resolve()]
+    # the run store's own folders: its runs, and the experiments of `karvan explore`
+    clash = [s.name for s in specs if s.name in ("runs", "experiments")
+             and (out_dir / s.name).resolve() == (store_dir / s.name).resolve()]
     if clash:
-        raise InputError(f"scenario name 'runs' would overwrite the run store's runs folder "
-                         f"in {out_dir}; rename the scenario or give --store elsewhere.")
+        raise InputError([f"scenario name {n!r} would overwrite the run store's {n} folder "
+                          f"in {out_dir}; rename the scenario or give --store elsewhere."
+                          for n in dict.fromkeys(clash)])
     from karvan.io.atomic import check_replaceable
 
     taken = []
