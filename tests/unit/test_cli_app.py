@@ -99,7 +99,14 @@ def test_ctrl_c_exits_130_and_says_nothing_was_half_written(monkeypatch, tmp_pat
     assert r.exit_code == 130
     assert "interrupted" in r.output and "nothing was half-written" in r.output
     assert not (tmp_path / "out").exists()
-    assert "resumes" not in r.output
+    assert "resumes" not in r.output and "run store" not in r.output
+    # karvan run: interrupted while writing the report, its runs are kept and it says so
+    monkeypatch.setattr("karvan.report.write_report", interrupted)
+    r = invoke("run", "baseline", "--out", tmp_path / "res", "-q", "--no-gpkg")
+    assert r.exit_code == 130
+    text = " ".join(r.output.split())
+    assert "Every scenario that had finished is kept in the run store" in text
+    assert (tmp_path / "res" / "baseline" / "manifest.json").is_file()
     # karvan explore says that the same command resumes it
     monkeypatch.setattr("karvan.explore.study.explore", interrupted)
     r = invoke("explore", "baseline", "--draws", "2", "--out", tmp_path / "e")
