@@ -215,6 +215,8 @@ def test_a_repeated_link_row_is_warned_of(tmp_path):
 
 
 def test_cost_factors_from_metadata_and_caller(tmp_path):
+    from karvan.choice import stochastic_equilibrium
+
     rows = [row(1, 2, fft=1, b_=0, toll=10.0, length=3.0), row(1, 2, fft=2, b_=0, length=1.0)]
     extra = "<TOLL FACTOR> 0.5\n<DISTANCE FACTOR> 0.25\n"
     p = net_file(tmp_path, rows, n=2, extra="")
@@ -230,6 +232,24 @@ def test_cost_factors_from_metadata_and_caller(tmp_path):
     assert r.flow.tolist() == [0.0, 1.0]
     prob0 = read_tntp(p, toll_factor=0.0, distance_factor=0.0)
     assert (prob0.toll_factor, prob0.distance_factor) == (0.0, 0.0)
+    # the network carries the factors: assigned without them, it applies the file's (its tolls
+    # were ignored), or the caller's given to read_tntp; a factor given to assign wins
+    for pr, cost, flow in ((prob, [6.75, 2.25], [0.0, 1.0]), (prob0, [1.0, 2.0], [1.0, 0.0])):
+        r = karvan.assign(pr.network, pr.demand, method="aon")
+        assert r.link_table()["cost"].tolist() == pytest.approx(cost)
+        assert r.flow.tolist() == flow
+        sue = stochastic_equilibrium(pr.network, pr.demand, theta=50.0, max_iter=5)
+        assert sue.flow.tolist() == pytest.approx(flow, abs=1e-6)
+    r = karvan.assign(prob.network, prob.demand, method="aon", toll_factor=0.0,
+                      distance_factor=0.0)
+    assert r.link_table()["cost"].tolist() == pytest.approx([1.0, 2.0])
+    # the trips file's own factor reaches the network as well
+    p.write_text(text.replace(extra, ""))
+    (tmp_path / "T_trips.tntp").write_text("<NUMBER OF ZONES> 2\n<TOLL FACTOR> 0.5\n"
+                                           "<END OF METADATA>\n\nOrigin 1\n 2 : 1;\n")
+    pr = read_tntp(p)
+    assert pr.network.config["toll_factor"] == 0.5
+    assert karvan.assign(pr.network, pr.demand, method="aon").flow.tolist() == [0.0, 1.0]
 
 
 def test_flow_file(tmp_path):

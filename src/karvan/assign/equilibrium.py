@@ -63,8 +63,8 @@ def assign(
     max_iter: int = 500,
     max_time_s: float | None = None,
     classes: Sequence[TrafficClass] | None = None,
-    toll_factor: float = 0.0,
-    distance_factor: float = 0.0,
+    toll_factor: float | None = None,
+    distance_factor: float | None = None,
     links: Mapping | None = None,
     callback: Callable[[IterationInfo], None] | None = None,
     strict: bool = False,
@@ -92,7 +92,8 @@ def assign(
         Traffic classes; default one class per matrix of ``demand`` (``all`` when there is one),
         each with generalized cost ``time + toll_factor * toll + distance_factor * length``.
     toll_factor, distance_factor
-        Cost weights of the default class (TNTP's generalized cost).
+        Cost weights of the default class (TNTP's generalized cost); None: the factor the
+        network's file states (``network.config``: TNTP's ``<TOLL FACTOR>``), else 0.
     links
         With a compiled graph: link columns by name (a table, or a mapping of name to values in
         the graph's link order) for the classes' ``cost_fields``.
@@ -135,10 +136,11 @@ def assign(
     >>> [round(float(f), 6) for f in r.flow]  # 1 + f_a = 2 (1 + f_b), f_a + f_b = 3
     [2.333333, 0.666667]
     """
-    from karvan.network.arguments import check_arguments
+    from karvan.network.arguments import check_arguments, stated_factors
 
     check_arguments(network, demand, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
                     toll_factor=toll_factor, distance_factor=distance_factor)
+    toll_factor, distance_factor = stated_factors(network, toll_factor, distance_factor)
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}.")
     if not (gap >= 0):

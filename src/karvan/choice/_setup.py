@@ -50,8 +50,8 @@ def setup(
     demand: Demand,
     classes: Sequence[TrafficClass] | None = None,
     *,
-    toll_factor: float = 0.0,
-    distance_factor: float = 0.0,
+    toll_factor: float | None = None,
+    distance_factor: float | None = None,
     links: pd.DataFrame | None = None,
 ) -> ClassArrays:
     """Compile the network (unless compiled), check the classes against the demand and the link
@@ -63,9 +63,10 @@ def setup(
         On a bad network, an unknown demand matrix or cost field, blank cost values, or negative
         fixed costs.
     """
-    from karvan.network.arguments import check_arguments
+    from karvan.network.arguments import check_arguments, stated_factors
 
     check_arguments(network, demand, toll_factor=toll_factor, distance_factor=distance_factor)
+    toll_factor, distance_factor = stated_factors(network, toll_factor, distance_factor)
     if isinstance(network, CompiledGraph):
         graph = network
         if links is None:

@@ -282,8 +282,8 @@ def dial_loading(
     *,
     theta: float | Mapping[str, float],
     classes: Sequence[TrafficClass] | None = None,
-    toll_factor: float = 0.0,
-    distance_factor: float = 0.0,
+    toll_factor: float | None = None,
+    distance_factor: float | None = None,
     links: pd.DataFrame | None = None,
 ) -> ChoiceResult:
     """One Dial (STOCH) loading at free-flow costs: every OD pair's demand spread by logit over

@@ -629,8 +629,8 @@ def generate_route_sets(
     *,
     classes=None,
     options: RouteOptions | None = None,
-    toll_factor: float = 0.0,
-    distance_factor: float = 0.0,
+    toll_factor: float | None = None,
+    distance_factor: float | None = None,
     links: pd.DataFrame | None = None,
 ) -> RouteSet:
     """Route sets of every OD pair with demand and every class, at free-flow generalized cost.

@@ -674,6 +674,12 @@ def read_tntp(
         network = Network(nodes, network.links, network.config, network.name)
     tf = toll_factor if toll_factor is not None else factors.get("toll_factor", 0.0)
     df = distance_factor if distance_factor is not None else factors.get("distance_factor", 0.0)
+    # the network carries the weights the problem takes (the trips file's and the caller's
+    # included), so that assign(problem.network, ...) without them applies them too
+    config = {k: v for k, v in network.config.items()
+              if k not in ("toll_factor", "distance_factor")}
+    config.update({k: float(v) for k, v in (("toll_factor", tf), ("distance_factor", df)) if v})
+    network = Network(network.nodes, network.links, config, network.name)
     return TntpProblem(network, demand, float(tf), float(df))
 
 

@@ -37,3 +37,23 @@ def check_arguments(network: Any, demand: Any, **numbers: Any) -> None:
             wrong.append(f"{name} must be a number, got {type(v).__name__} {v!r}")
     if wrong:
         raise TypeError("; ".join(wrong) + ".")
+
+
+def stated_factors(network: Any, toll_factor: float | None, distance_factor: float | None
+                   ) -> tuple[float, float]:
+    """The cost weights of an assignment's default class: each as given, or where None the
+    one the network's file states (``network.config``: TNTP's ``<TOLL FACTOR>`` and
+    ``<DISTANCE FACTOR>``), else 0. A network read with stated factors and assigned without
+    them ignored its tolls.
+
+    Examples
+    --------
+    >>> class Net:
+    ...     config = {"toll_factor": 0.5}
+    >>> stated_factors(Net(), None, None), stated_factors(Net(), 0.0, 2.0)
+    ((0.5, 0.0), (0.0, 2.0))
+    """
+    config = getattr(network, "config", None) or {}
+    return (float(config.get("toll_factor", 0.0)) if toll_factor is None else toll_factor,
+            float(config.get("distance_factor", 0.0)) if distance_factor is None
+            else distance_factor)
