@@ -25,11 +25,15 @@ def two_links(**link_cols):
     ({"capacity": [0.0, 1.0]}, "capacity 0"),
     ({"free_flow_time": [np.nan, 2.0]}, "no free_flow_time"),
     ({"beta": [0.5, 1.0]}, "0 < beta < 1"),
+    # TNTP's b and power the other way round: named as a likely swap
+    ({"alpha": [4.0, 4.0], "beta": [0.15, 0.15]}, "are alpha and beta swapped"),
 ])
 def test_rejected_link_values(cols, message):
     net, d = two_links(**cols)
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=message) as e:
         karvan.assign(net, d)
+    if "alpha" not in cols:
+        assert "swapped" not in str(e.value)
 
 
 @pytest.mark.parametrize("method", ["fw", "algorithm-b"])

@@ -236,11 +236,16 @@ def check_network(network: Network, *, where: str | None = None) -> None:
         if bpr.any() and "beta" in links:
             b = pd.to_numeric(links["beta"], errors="coerce")
             a = pd.to_numeric(links.get("alpha", 0), errors="coerce").fillna(0)
-            bad = links.index[bpr & (a > 0) & (b > 0) & (b < 1)]
+            low = bpr & (a > 0) & (b > 0) & (b < 1)
+            bad = links.index[low]
             if len(bad):
+                # TNTP's b and power read the other way round: b 4, power 0.15
+                swapped = bool((a[low] > 1).all())
                 problems.append(
                     f"{len(bad)} BPR links have 0 < beta < 1 (link_id {format_ids(bad)}); their "
                     "time has an infinite slope at zero flow. Use beta >= 1 (or 0)."
+                    + (" Their alpha is above 1: are alpha and beta swapped (TNTP's b is alpha, "
+                       "power is beta; GMNS's VDF_alpha and VDF_beta)?" if swapped else "")
                 )
         con = links["vdf"] == "conical"
         if con.any():
