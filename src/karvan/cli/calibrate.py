@@ -37,8 +37,9 @@ def calibrate(
         "--fit", help="With --parameters: a parameter to fit, asc:<family>, "
                       "asc:<family>:<commodity>, theta or value_of_reliability (repeat; "
                       "default: the constants of the INSTC families, the Middle Corridor (its "
-                      "containers apart, its trucks on the ferries) and Upper Lars, theta and "
-                      "value_of_reliability). Parameters not fitted keep their values in "
+                      "containers apart, its trucks on the ferries), Upper Lars and the "
+                      "northern route's containers, theta and value_of_reliability). "
+                      "Parameters not fitted keep their values in "
                       "choice_parameter.csv.")] = None,
     prior: Annotated[bool, typer.Option(
         "--prior/--no-prior", help="With --parameters: add each parameter's prior (its "

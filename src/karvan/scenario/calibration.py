@@ -102,12 +102,14 @@ SEEN = 1e-3
 #: Sarakhs, Bolashak and the Russian eastern total; the Middle Corridor: the transit through
 #: Azerbaijan, and its containers apart (``family:commodity``, the commodity's own row): the
 #: Alat-Turkmenbashi and the Kazakh line's containers; trucks on its Ro-Pax ferries: the 2023
-#: truck counts by line; Upper Lars: its truck count). The all-water,
-#: Black Sea, Georgian-port and other families keep a constant of 0: the reference against which
-#: the others are measured (a logit share depends on differences of constants only).
+#: truck counts by line; Upper Lars: its truck count; the northern route's containers: the TITR
+#: containers, China-EU's other route, since 2026-12-06). The all-water, Black Sea,
+#: Georgian-port and other families, and the northern route's other commodities, keep a constant
+#: of 0: the reference against which the others are measured (a logit share depends on
+#: differences of constants only).
 DEFAULT_CONSTANTS = ("instc_west_rail", "instc_west_road", "instc_caspian", "instc_east",
                      "middle_corridor", "middle_corridor:containers", "middle_corridor_road",
-                     "upper_lars_road")
+                     "upper_lars_road", "northern_rail:containers")
 
 
 def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = None
