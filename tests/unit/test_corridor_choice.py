@@ -354,6 +354,23 @@ def test_a_commodity_constant_replaces_the_family_constant_for_that_commodity_on
     assert terms[("containers", "middle_corridor_road")] == pytest.approx(road)
 
 
+def test_the_northern_routes_container_constant_is_fitted_and_applies_to_containers_only():
+    from karvan.scenario.calibration import choice_parameters_to_fit
+
+    t = _table()
+    names = [p.name for p in choice_parameters_to_fit(t)]
+    assert "asc_usd_per_t|northern_rail|containers" in names
+    row = (t["parameter"] == "asc_usd_per_t") & (t["family"] == "northern_rail")
+    assert t.loc[row & (t["commodity"] == "containers"), "prior_std_error"].astype(
+        float).tolist() == pytest.approx([133.2], abs=0.01)
+    t.loc[row & (t["commodity"] == "containers"), "value"] = "60.0"
+    terms = _model(t).family_terms.set_index(["commodity", "family_id"])["asc_usd_per_t"]
+    assert terms[("containers", "northern_rail")] == pytest.approx(60.0)
+    for c in ("grain", "metals", "general_cargo"):
+        assert terms[(c, "northern_rail")] == pytest.approx(
+            _value("asc_usd_per_t", family="northern_rail"))
+
+
 def test_the_tables_path_size_gamma_reaches_the_solver(data):
     """``path_size_gamma`` (0 in the shipped table: Ben-Akiva and Bierlaire's path size) is
     the model's and the manifest's; a positive value changes the shares over the same routes;
