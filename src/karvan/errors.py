@@ -72,6 +72,10 @@ class ConvergenceWarning(UserWarning):
     """An iterative solver stopped before reaching the requested gap."""
 
 
+class CostFactorWarning(UserWarning):
+    """An assignment leaves out the cost weights a network's files state."""
+
+
 #: held while a thread is inside :func:`catch_warnings`
 _WARNINGS_LOCK = threading.RLock()
 #: per thread: the lists :func:`recording_warnings` appends to

@@ -232,24 +232,35 @@ def test_cost_factors_from_metadata_and_caller(tmp_path):
     assert r.flow.tolist() == [0.0, 1.0]
     prob0 = read_tntp(p, toll_factor=0.0, distance_factor=0.0)
     assert (prob0.toll_factor, prob0.distance_factor) == (0.0, 0.0)
-    # the network carries the factors: assigned without them, it applies the file's (its tolls
-    # were ignored), or the caller's given to read_tntp; a factor given to assign wins
-    for pr, cost, flow in ((prob, [6.75, 2.25], [0.0, 1.0]), (prob0, [1.0, 2.0], [1.0, 0.0])):
-        r = karvan.assign(pr.network, pr.demand, method="aon")
-        assert r.link_table()["cost"].tolist() == pytest.approx(cost)
-        assert r.flow.tolist() == flow
-        sue = stochastic_equilibrium(pr.network, pr.demand, theta=50.0, max_iter=5)
-        assert sue.flow.tolist() == pytest.approx(flow, abs=1e-6)
+    # the network carries the factors its reader resolved; an assignment that leaves them out
+    # weighs time alone and says so (it did in silence), one given 0 says nothing
+    from karvan.errors import CostFactorWarning
+
+    with pytest.warns(CostFactorWarning, match=r"toll_factor=0.5, distance_factor=0.25, which "
+                                               r"this assignment leaves out"):
+        r = karvan.assign(prob.network, prob.demand, method="aon")
+    assert r.link_table()["cost"].tolist() == pytest.approx([1.0, 2.0])
+    with pytest.warns(CostFactorWarning, match="toll_factor=0.5"):
+        stochastic_equilibrium(prob.network, prob.demand, theta=50.0, max_iter=5)
     r = karvan.assign(prob.network, prob.demand, method="aon", toll_factor=0.0,
                       distance_factor=0.0)
     assert r.link_table()["cost"].tolist() == pytest.approx([1.0, 2.0])
-    # the trips file's own factor reaches the network as well
+    assert "toll_factor" not in prob0.network.config  # given 0 to read_tntp: nothing to say
+    karvan.assign(prob0.network, prob0.demand, method="aon")
+    # the trips file's own factor reaches the network as well, and a CSV demand's problem
     p.write_text(text.replace(extra, ""))
     (tmp_path / "T_trips.tntp").write_text("<NUMBER OF ZONES> 2\n<TOLL FACTOR> 0.5\n"
                                            "<END OF METADATA>\n\nOrigin 1\n 2 : 1;\n")
-    pr = read_tntp(p)
-    assert pr.network.config["toll_factor"] == 0.5
-    assert karvan.assign(pr.network, pr.demand, method="aon").flow.tolist() == [0.0, 1.0]
+    assert read_tntp(p).network.config["toll_factor"] == 0.5
+    p.write_text(text)
+    csv = tmp_path / "d.csv"
+    csv.write_text("o_zone_id,d_zone_id,volume\n1,2,1\n")
+    from karvan.io.problem import read_problem
+
+    q = read_problem(p, csv, toll_factor=0.0)
+    assert q.toll_factor == 0.0 and "toll_factor" not in q.network.config
+    assert read_problem(p, csv).network.config["toll_factor"] == 0.5
+    karvan.assign(q.network, q.demand, method="aon", distance_factor=q.distance_factor)
 
 
 def test_flow_file(tmp_path):

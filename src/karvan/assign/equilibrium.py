@@ -92,8 +92,9 @@ def assign(
         Traffic classes; default one class per matrix of ``demand`` (``all`` when there is one),
         each with generalized cost ``time + toll_factor * toll + distance_factor * length``.
     toll_factor, distance_factor
-        Cost weights of the default class (TNTP's generalized cost); None: the factor the
-        network's file states (``network.config``: TNTP's ``<TOLL FACTOR>``), else 0.
+        Cost weights of the default class (TNTP's generalized cost); None counts as 0, with a
+        warning where the network's TNTP files state a factor (``network.config``: pass
+        ``read_tntp``'s ``problem.toll_factor`` to apply it).
     links
         With a compiled graph: link columns by name (a table, or a mapping of name to values in
         the graph's link order) for the classes' ``cost_fields``.

@@ -674,13 +674,22 @@ def read_tntp(
         network = Network(nodes, network.links, network.config, network.name)
     tf = toll_factor if toll_factor is not None else factors.get("toll_factor", 0.0)
     df = distance_factor if distance_factor is not None else factors.get("distance_factor", 0.0)
-    # the network carries the weights the problem takes (the trips file's and the caller's
-    # included), so that assign(problem.network, ...) without them applies them too
+    network = with_factors(network, tf, df)
+    return TntpProblem(network, demand, float(tf), float(df))
+
+
+def with_factors(network, toll_factor: float, distance_factor: float):
+    """``network`` with the cost weights a problem takes (a file's, or the caller's in their
+    place) in its config, as ``toll_factor``/``distance_factor`` where not 0: an assignment
+    called without them warns that it leaves them out
+    (:func:`karvan.network.arguments.stated_factors`)."""
+    from karvan.network.model import Network
+
     config = {k: v for k, v in network.config.items()
               if k not in ("toll_factor", "distance_factor")}
-    config.update({k: float(v) for k, v in (("toll_factor", tf), ("distance_factor", df)) if v})
-    network = Network(network.nodes, network.links, config, network.name)
-    return TntpProblem(network, demand, float(tf), float(df))
+    config.update({k: float(v) for k, v in (("toll_factor", toll_factor),
+                                             ("distance_factor", distance_factor)) if v})
+    return Network(network.nodes, network.links, config, network.name)
 
 
 def _trips_factors(factors: dict[str, float], trips_meta: dict[str, str], path: Path) -> None:

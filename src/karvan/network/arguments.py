@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numbers as _n
 import sys
+import warnings
 from typing import Any
 
 
@@ -39,21 +40,41 @@ def check_arguments(network: Any, demand: Any, **numbers: Any) -> None:
         raise TypeError("; ".join(wrong) + ".")
 
 
+
 def stated_factors(network: Any, toll_factor: float | None, distance_factor: float | None
                    ) -> tuple[float, float]:
-    """The cost weights of an assignment's default class: each as given, or where None the
-    one the network's file states (``network.config``: TNTP's ``<TOLL FACTOR>`` and
-    ``<DISTANCE FACTOR>``), else 0. A network read with stated factors and assigned without
-    them ignored its tolls.
+    """The cost weights of an assignment's default class: each as given, else 0. Where one is
+    left out (None) and the network is a TNTP network whose files or reader state it
+    (``network.config``: ``<TOLL FACTOR>``, ``<DISTANCE FACTOR>``, or the factors given to
+    ``read_tntp``), a warning says that it is not applied and how to apply it: the network
+    was assigned without its tolls in silence.
 
     Examples
     --------
+    >>> import warnings
     >>> class Net:
-    ...     config = {"toll_factor": 0.5}
-    >>> stated_factors(Net(), None, None), stated_factors(Net(), 0.0, 2.0)
-    ((0.5, 0.0), (0.0, 2.0))
+    ...     config = {"format": "tntp", "toll_factor": 0.5}
+    >>> stated_factors(Net(), 0.0, 2.0)
+    (0.0, 2.0)
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     stated_factors(Net(), None, None)
+    (0.0, 0.0)
+    >>> "toll_factor=0.5" in str(w[0].message)
+    True
     """
     config = getattr(network, "config", None) or {}
-    return (float(config.get("toll_factor", 0.0)) if toll_factor is None else toll_factor,
-            float(config.get("distance_factor", 0.0)) if distance_factor is None
-            else distance_factor)
+    if config.get("format") == "tntp":
+        left = [f"{k}={config[k]!r}" for k, v in (("toll_factor", toll_factor),
+                                                  ("distance_factor", distance_factor))
+                if v is None and config.get(k)]
+        if left:
+            from karvan.errors import CostFactorWarning
+
+            warnings.warn(f"the network's TNTP files state {', '.join(left)}, which this "
+                          "assignment leaves out (it weighs time alone); pass "
+                          f"{', '.join(left)} to apply them (read_tntp's problem.toll_factor "
+                          "and distance_factor hold them), or 0 to say that they are not "
+                          "wanted.", CostFactorWarning, stacklevel=3)
+    return (0.0 if toll_factor is None else toll_factor,
+            0.0 if distance_factor is None else distance_factor)
