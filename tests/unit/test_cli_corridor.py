@@ -175,6 +175,20 @@ def test_a_run_whose_capacities_turn_demand_away_is_written(tmp_path):
     assert man["summary"]["choice_unserved_t"] == pytest.approx(uns["unserved"].sum(), rel=1e-9)
 
 
+def test_runs_rm_says_when_the_stores_report_shows_a_removed_run(results, tmp_path):
+    """The report karvan run writes names the runs it shows; a removed one makes it stale."""
+    import shutil
+
+    out, _ = results
+    copy = tmp_path / "store"
+    shutil.copytree(out, copy)
+    rid = json.loads((copy / "baseline" / "manifest.json").read_text())["run_id"]
+    assert '<meta name="karvan-runs" content="' in (copy / "report.html").read_text()
+    r = runner.invoke(app, ["runs", "rm", rid, "--store", str(copy), "--yes"], env=ENV)
+    assert r.exit_code == 0, r.output
+    assert f"report.html still shows the removed run(s) {rid};" in " ".join(r.output.split())
+
+
 def test_compare_needs_result_folders(tmp_path):
     r = runner.invoke(app, ["compare", str(tmp_path), str(tmp_path)], env=ENV)
     assert r.exit_code == 2 and "not a karvan run folder" in r.output

@@ -456,12 +456,17 @@ def test_cli_runs_rm_asks_first(filled):
     code, text = cli("runs", "rm", ids[0], "--store", store.root, input="y\n")
     assert code == 0 and f"removed {ids[0]}" in text
     assert "report.html" not in text  # no report in the store's folder
-    # the store's report names the run to be removed: it is said to be stale
-    (store.root / "report.html").write_text(f"<html>{ids[2]} {ids[1]}</html>")
+    # the store's report shows the run to be removed: it is said to be stale (a run id in its
+    # text elsewhere does not count)
+    (store.root / "report.html").write_text(
+        f'<html><head><meta name="karvan-runs" content="{ids[2]} x{ids[1]}"></head>{ids[1]}')
     code, text = cli("runs", "rm", ids[2][:-2], "--store", store.root, "--yes")
     assert code == 0 and f"removed {ids[2]}" in text
     assert f"report.html still shows the removed run(s) {ids[2]};" in " ".join(text.split())
     assert list(store.list()["run_id"]) == [ids[1]]
+    code, text = cli("runs", "rm", ids[1], "--store", store.root, "--yes")
+    assert code == 0 and "report.html" not in text
+    assert list(store.list()["run_id"]) == []
     code, text = cli("runs", "rm", "nope", "--store", store.root, "--yes")
     assert code == 2 and "no run id" in text
 

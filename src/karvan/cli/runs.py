@@ -230,12 +230,17 @@ def runs_rm(
 
 def _report_showing(page: Path, ids: list[str]) -> list[str]:
     """The run ids of ``ids`` that the report ``page`` (``karvan run``'s, in the store's
-    folder) names, where it is there."""
+    folder) shows: those its ``<meta name="karvan-runs">`` lists, where it is there."""
+    import re
+
     try:
-        text = page.read_text(encoding="utf-8", errors="replace")
+        with page.open(encoding="utf-8", errors="replace") as f:
+            head = f.read(4096)  # the meta tag is at the top of the page
     except OSError:
         return []
-    return [i for i in ids if i in text]
+    m = re.search(r'<meta name="karvan-runs" content="([^"]*)">', head)
+    shown = set(m.group(1).split()) if m else set()
+    return [i for i in ids if i in shown]
 
 
 def _copy_of(rs: RunStore, run_id: str) -> Path | None:

@@ -165,7 +165,8 @@ def render_report(runs: Sequence[str | os.PathLike | RunRecord | RunResults], *,
     x, y = proj.xy([CAUCASUS[0], CAUCASUS[2]], [CAUCASUS[3], CAUCASUS[1]])
     caucasus = f"{x[0]:.0f} {y[0]:.0f} {x[1] - x[0]:.0f} {y[1] - y[0]:.0f}"
     return render_page(panels, lang=lang, countries_svg=countries_svg, open_index=open_index,
-                       util_bins=bins, caucasus=caucasus)
+                       util_bins=bins, caucasus=caucasus,
+                       run_ids=[str(r.record.run_id) for r in res if r.record.run_id])
 
 
 def _comparisons(res: list[RunResults], reference: int | None, comparisons, lang: str,

@@ -90,8 +90,10 @@ TEMPLATES = resources.files("karvan.report") / "templates"
 
 
 def render_page(panels: list[Panel], *, lang: str, countries_svg: str, open_index: int = 0,
-                util_bins: Sequence[tuple[str, str]], caucasus: str) -> str:
-    """The whole page as a string."""
+                util_bins: Sequence[tuple[str, str]], caucasus: str,
+                run_ids: Sequence[str] = ()) -> str:
+    """The whole page as a string; ``run_ids`` (the runs it shows) go into its
+    ``<meta name="karvan-runs">``, where ``karvan runs rm`` looks for a run it removes."""
     L = labels(lang)
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
     js = (TEMPLATES / "report.js").read_text(encoding="utf-8")
@@ -100,7 +102,8 @@ def render_page(panels: list[Panel], *, lang: str, countries_svg: str, open_inde
         countries_svg=Markup(countries_svg), open_index=open_index, util_bins=util_bins,
         caucasus=caucasus,
         no_cap=svg.NO_CAP, no_flow=svg.NO_FLOW, more=svg.MORE, less=svg.LESS,
-        notice=notice_text(), version=__version__, css=Markup(css), js=Markup(js))
+        notice=notice_text(), version=__version__, css=Markup(css), js=Markup(js),
+        run_ids=" ".join(run_ids))
 
 
 def mode_label(lang: str) -> Callable[[str], str]:
