@@ -105,7 +105,7 @@ def test_ctrl_c_exits_130_and_says_nothing_was_half_written(monkeypatch, tmp_pat
     r = invoke("run", "baseline", "--out", tmp_path / "res", "-q", "--no-gpkg")
     assert r.exit_code == 130
     text = " ".join(r.output.split())
-    assert "Every scenario that had finished is kept in the run store" in text
+    assert "The scenarios already saved are kept in the run store" in text
     assert (tmp_path / "res" / "baseline" / "manifest.json").is_file()
     # karvan explore says that the same command resumes it
     monkeypatch.setattr("karvan.explore.study.explore", interrupted)

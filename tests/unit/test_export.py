@@ -463,6 +463,11 @@ def test_cli_export_of_a_run_whose_dataset_moved(run, tmp_path):
     assert r.exit_code == 0, r.output
     assert "warning" not in r.output
     assert {p.name for p in copy.iterdir()} >= {"run.gpkg", "run.omx", "gmns"}
+    # the OMX file keeps the dataset's zone order (it fell back to the sorted zones)
+    with h5py.File(copy / "run.omx", "r") as f, h5py.File(write_omx(run, tmp_path / "o.omx"),
+                                                           "r") as g:
+        assert list(f["lookup/zone_id"][:]) == list(g["lookup/zone_id"][:])
+        assert list(f["lookup/zone_id"][:]) != sorted(f["lookup/zone_id"][:])
     # a dataset that is not the run's: exported, with a warning naming the files
     node = moved / "node.csv"
     node.write_text(node.read_text() + "\n")

@@ -332,8 +332,9 @@ class KarvanGroup(TyperGroup):
 #: what the same command again does after an interruption, where it does more than start over
 RESUMES = {"explore": " The same command again resumes the experiment: every draw written is "
                       "kept.",
-           "run": " Every scenario that had finished is kept in the run store (karvan runs "
-                  "list), whether or not the report was written."}
+           "run": " The scenarios already saved are kept in the run store (karvan runs "
+                  "list), whether or not the report was written; they are saved in the order "
+                  "given, so one solved after an unfinished one is not."}
 
 
 def _interrupted(command: str | None = None) -> None:

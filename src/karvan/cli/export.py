@@ -28,8 +28,9 @@ def export(
     store: Annotated[Path, typer.Option(help="Run store to look ids and scenario names up "
                                              "in.")] = Path("results"),
     data: Annotated[Path | None, typer.Option(
-        help="The corridor dataset for the map and the network (gpkg, gmns), where it has "
-             "moved since the run (default: the folder the run was made from).")] = None,
+        help="The corridor dataset for the map, the network and the zone order (gpkg, gmns, "
+             "omx), where it has moved since the run (default: the folder the run was made "
+             "from).")] = None,
 ) -> None:
     """Export a run's results for QGIS (GeoPackage), other models (OMX) and GMNS tools.
 
@@ -45,7 +46,7 @@ def export(
     if fmt not in FORMATS:  # before looking the run up: the cheaper mistake first
         raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     dataset = None
-    if data is not None and fmt != "omx":
+    if data is not None:
         from karvan.freight.corridor import load_corridor
         from karvan.io.hashing import changed_files
         from karvan.store import resolve_run

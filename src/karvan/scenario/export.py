@@ -90,6 +90,12 @@ def export_gmns(run: RunRecord | str | os.PathLike, out: str | os.PathLike, *,
     return write_gmns(scenario_gmns(data, scenario), out, overwrite=overwrite)
 
 
+def _zone_order(data: CorridorData | None) -> list[str] | None:
+    """The matrices' zone order from a dataset given in place of the run's: its zones in file
+    order, as :func:`~karvan.io.omx.write_omx` takes them from the run's own dataset."""
+    return None if data is None else [str(z) for z in data.zones["zone_id"]]
+
+
 def read_run_id(folder: Path) -> str | None:
     """The run id in ``folder``'s manifest, or None where it has none or cannot be read."""
     import json
@@ -194,7 +200,7 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
         if fmt == "gpkg":
             return {fmt: write_geopackage(rec, target, data=data)}
         if fmt == "omx":
-            return {fmt: write_omx(rec, target)}
+            return {fmt: write_omx(rec, target, zone_ids=_zone_order(data))}
         return {fmt: export_gmns(rec, target, data=data, overwrite=overwrite)}
     # the three appear together or not at all: staged beside their targets, they replace them
     # in one last step; an interrupt during any write left a new run.gpkg beside an old
@@ -204,7 +210,7 @@ def export_run(run: RunRecord | str | os.PathLike, fmt: str = "all",
     refuse_open_sqlite(targets["gpkg"])  # open in QGIS: the new file would be read with its log
     with atomic_files(base) as stage:
         write_geopackage(rec, stage / "run.gpkg", data=data)
-        write_omx(rec, stage / "run.omx")
+        write_omx(rec, stage / "run.omx", zone_ids=_zone_order(data))
         export_gmns(rec, stage / "gmns", data=data)
         refuse_open_sqlite(targets["gpkg"])  # opened meanwhile
     return targets
