@@ -91,6 +91,10 @@ def test_a_same_year_difference_of_two_scenarios_is_not_called_one_of_their_own_
     assert "compare each with reference_2030" in c.note
     c = describe_comparison("rasht_astara", 2030, "reference_2030", 2030)
     assert "minus rasht_astara's own changes" in c.note
+    # two runs of one scenario (before and after a change of the dataset or model)
+    for name in ("rasht_astara", "baseline", "reference_2030"):
+        c = describe_comparison(name, 2030, name, 2030)
+        assert "two runs of one scenario" in c.note and "own changes" not in c.note
 
 
 def test_the_advice_of_another_year_never_names_one_of_the_two_runs(tmp_path):

@@ -160,6 +160,13 @@ def describe_comparison(a: str, a_year: int, b: str, b_year: int, *, base_year: 
     names the like-year reference that separates them: B's, or A's where B is itself the
     reference of its year; none where both runs are references)."""
     want = reference_name(b_year, base_year=base_year)
+    if a == b:
+        return Comparison(b, b_year, a, a_year, a_year == b_year,
+                          f"{b} ({b_year}) against {a} ({a_year}): two runs of one scenario, "
+                          "so the difference is what changed between the runs (the dataset, "
+                          "the model or its settings"
+                          + (", and the year" if a_year != b_year else "")
+                          + "), not the scenario's effect.", want)
     if a_year == b_year:
         head = f"{b} ({b_year}) against {a} ({a_year}), "
         if a == want:
