@@ -412,6 +412,25 @@ def test_a_commodity_constant_is_a_parameter_of_its_own():
         choice_parameters_to_fit(t, ["asc:west:grain"])
 
 
+def test_a_table_without_a_commodity_constant_of_the_default_is_fitted_without_it():
+    """A copy of the dataset made before the northern route's container constant was added
+    failed `karvan calibrate --parameters` on a parameter the user never named."""
+    from karvan.freight.corridor import CorridorWarning, builtin_corridor_folder
+    from karvan.scenario.calibration import DEFAULT_CONSTANTS
+
+    t = pd.read_csv(builtin_corridor_folder() / "choice_parameter.csv", dtype=str,
+                    keep_default_na=False)
+    assert len(choice_parameters_to_fit(t)) == len(DEFAULT_CONSTANTS) + 2
+    old = t[~((t["parameter"] == "asc_usd_per_t") & (t["family"] == "northern_rail")
+              & (t["commodity"] == "containers"))]
+    with pytest.warns(CorridorWarning, match=r"no row for northern_rail:containers"):
+        names = [p.name for p in choice_parameters_to_fit(old)]
+    assert len(names) == len(DEFAULT_CONSTANTS) + 1
+    assert "asc_usd_per_t|northern_rail|containers" not in names
+    with pytest.raises(InputError, match="unknown parameters to fit"):  # named: refused
+        choice_parameters_to_fit(old, ["asc:northern_rail:containers"])
+
+
 class InProcessPool:
     """A run pool that runs its tables here, one after the other, and records its batches."""
 

@@ -116,7 +116,8 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
                              ) -> list[ChoiceParameter]:
     """The parameters ``karvan calibrate --parameters`` fits.
 
-    ``names`` (default: every constant of :data:`DEFAULT_CONSTANTS`, ``theta`` and
+    ``names`` (default: every constant of :data:`DEFAULT_CONSTANTS` that the table has a row
+    for, with a warning for a commodity's own constant it lacks, ``theta`` and
     ``value_of_reliability``) are
     ``asc:<family>`` (a family's constant, USD/t, within ±300; the row of commodity ``*``),
     ``asc:<family>:<commodity>`` (that commodity's own constant row), ``theta`` (one factor on every
@@ -128,12 +129,26 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
     InputError
         An unknown name, or a family the table has no constant row for.
     """
-    names = list(names) if names else ([f"asc:{f}" for f in DEFAULT_CONSTANTS]
-                                       + ["theta", "value_of_reliability"])
-    out, bad = [], []
     rows = table.loc[table["parameter"] == "asc_usd_per_t", ["family", "commodity"]].astype(str)
     families = set(rows["family"])
     keys = set(zip(rows["family"], rows["commodity"], strict=True))
+    if not names:
+        # a commodity's own constant that the table has no row for (a copy of the dataset made
+        # before the row was added) is left out of the default, and said so
+        lacking = [f for f in DEFAULT_CONSTANTS if ":" in f
+                   and (f.partition(":")[0], f.partition(":")[2]) not in keys]
+        if lacking:
+            import warnings
+
+            from karvan.freight.corridor import CorridorWarning
+
+            warnings.warn(f"choice_parameter.csv has no row for {format_ids(lacking)} (the "
+                          "constants of one commodity that the built-in dataset fits): not "
+                          "fitted; add the row (family, commodity, value 0, with its prior) to "
+                          "fit it, as the built-in table has it.", CorridorWarning, stacklevel=2)
+        names = ([f"asc:{f}" for f in DEFAULT_CONSTANTS if f not in lacking]
+                 + ["theta", "value_of_reliability"])
+    out, bad = [], []
     for n in names:
         kind, _, rest = n.partition(":")
         fam, _, com = rest.partition(":")
