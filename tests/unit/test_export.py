@@ -310,7 +310,7 @@ def test_geopackage_dataset_checks(run, tmp_path, data):
         write_geopackage(copy)
     manifest["inputs"]["dataset"] = str(tmp_path / "gone")
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(InputError, match="karvan export --data <folder>"):
+    with pytest.raises(InputError, match="karvan export and karvan report take --data"):
         write_geopackage(copy)
     assert write_geopackage(copy, data=data).is_file()  # the dataset given explicitly
     with pytest.raises(InputError, match="not a karvan run folder"):
@@ -457,7 +457,8 @@ def test_cli_export_of_a_run_whose_dataset_moved(run, tmp_path):
     manifest["inputs"]["dataset"] = str(tmp_path / "gone")
     (copy / "manifest.json").write_text(json.dumps(manifest))
     r = CliRunner().invoke(app, ["export", str(copy), "-f", "gpkg"], env={"COLUMNS": "200"})
-    assert r.exit_code == 2 and "karvan export --data <folder>" in " ".join(r.output.split())
+    assert r.exit_code == 2 and "karvan export and karvan report take --data <folder>" in " ".join(
+        r.output.split())
     r = CliRunner().invoke(app, ["export", str(copy), "-f", "all", "--data", str(moved)],
                            env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output

@@ -137,15 +137,16 @@ def network_geometry(run: RunRecord | str | os.PathLike, *, data: Any = None
     dataset = rec.dataset
     if dataset is None or not (dataset / "node.csv").is_file():
         raise InputError(f"{rec.path}: the dataset the run was made from ({dataset}) is not "
-                         "there; give its folder where it is now (karvan export --data "
-                         "<folder>; in Python data=load_corridor(<folder>)).")
+                         "there; give its folder where it is now (karvan export and karvan "
+                         "report take --data <folder>; in Python "
+                         "data=load_corridor(<folder>)).")
     folder = dataset
     changed = changed_files(folder, rec.manifest.get("inputs", {}).get("sha256_16", {}))
     if changed:
         raise InputError(f"{rec.path}: the dataset {folder} changed since the run was made "
                          f"({format_ids(changed)} differ); re-run the scenario, or give "
-                         "the dataset to export with as it is now (karvan export --data "
-                         "<folder>; in Python data=load_corridor(<folder>)).")
+                         "the dataset as it is now (karvan export and karvan report take "
+                         "--data <folder>; in Python data=load_corridor(<folder>)).")
     with catch_warnings():
         warnings.simplefilter("ignore", GmnsWarning)
         net = read_gmns(folder)
