@@ -40,7 +40,6 @@ def check_arguments(network: Any, demand: Any, **numbers: Any) -> None:
         raise TypeError("; ".join(wrong) + ".")
 
 
-
 def stated_factors(network: Any, toll_factor: float | None, distance_factor: float | None
                    ) -> tuple[float, float]:
     """The cost weights of an assignment's default class: each as given, else 0. Where one is
