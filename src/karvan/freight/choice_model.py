@@ -390,17 +390,27 @@ def family_classifier(families: pd.DataFrame):
     """A function RouteSet -> family index of each route (``route_family.csv``'s rule: the
     first family by priority whose ``via_link_ids`` the route uses, with one of
     ``also_via_link_ids`` when given and none of ``avoid_link_ids``), vectorised over arcs."""
+    by_arcs = arcs_classifier(families)
+
+    def classify(rs) -> np.ndarray:
+        return by_arcs(rs.graph, rs.route_arcs, rs.route_ptr)
+
+    return classify
+
+
+def arcs_classifier(families: pd.DataFrame):
+    """A function (graph, route arcs, route pointers) -> family index of each route, by the
+    rule of :func:`family_classifier`; -1 for a route without arcs."""
     rules = [(id_list(r.via_link_ids), id_list(r.also_via_link_ids), id_list(r.avoid_link_ids))
              for r in families.itertuples()]
 
-    def classify(rs) -> np.ndarray:
-        g = rs.graph
+    def classify(g, route_arcs: np.ndarray, route_ptr: np.ndarray) -> np.ndarray:
         lid = pd.Index(g.link_ids)
-        n = rs.n_routes
+        n = len(route_ptr) - 1
         fam = np.full(n, -1, dtype=np.int64)
-        lens = np.diff(rs.route_ptr)
+        lens = np.diff(route_ptr)
         has = lens > 0
-        starts = rs.route_ptr[:-1][has]
+        starts = route_ptr[:-1][has]
 
         def uses(ids: list[str]) -> np.ndarray:
             out = np.zeros(n, dtype=bool)
@@ -410,7 +420,7 @@ def family_classifier(families: pd.DataFrame):
             pos = lid.get_indexer(ids)
             on = np.isin(g.arc_link, pos[pos >= 0])
             if has.any() and on.any():
-                out[has] = np.logical_or.reduceat(on[rs.route_arcs], starts)
+                out[has] = np.logical_or.reduceat(on[route_arcs], starts)
             return out
 
         for i in range(len(rules) - 1, -1, -1):

@@ -31,6 +31,7 @@ from karvan.errors import InputError, format_ids
 from karvan.freight.choice_model import (
     FORCE_WITHIN,
     CorridorChoice,
+    arcs_classifier,
     family_classifier,
     serves_pairs,
 )
@@ -119,7 +120,8 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     families of a higher priority wherever it can (through the waypoint search): their
     ``via_link_ids``, and the ``also_via_link_ids`` of those whose ``via_link_ids`` it shares. A
     route that used one would be classified in that family, and the declared family would have
-    no route.
+    no route; a route read off the trees goes to that search only where the classifier
+    (:func:`~karvan.freight.choice_model.arcs_classifier`) puts it in another family.
 
     Returns
     -------
@@ -157,7 +159,9 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
         higher.extend(x for x in id_list(f.via_link_ids) if x != "*")
         shared_also.append((set(id_list(f.via_link_ids)) - {"*"},
                             list(id_list(f.also_via_link_ids))))
-    claim_pos = {k: set(lid.get_indexer(list(v)).tolist()) - {-1} for k, v in claim_of.items()}
+    # which family a forced route of a declared family would be classified in
+    classify = arcs_classifier(model.families)
+    position = {f: i for i, f in enumerate(model.family_ids)}
     # each family's characteristic links and their arcs (the same for every class)
     fams = []
     for f in model.families.itertuples():
@@ -167,9 +171,7 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
         also = id_list(f.also_via_link_ids)
         arcs_of = {x: np.flatnonzero(g.arc_link == p) for x, p in
                    zip(via + also, lid.get_indexer(via + also), strict=True) if p >= 0}
-        on_avoid = np.zeros(g.n_links, dtype=bool)  # links that hand a route to a family
-        on_avoid[sorted(claim_pos[f.family_id])] = True  # of a higher priority
-        fams.append((f.family_id, via, also, arcs_of, on_avoid))
+        fams.append((f.family_id, via, also, arcs_of))
     have_of: dict[tuple[str, str], set] = {}  # (family, class) -> OD pairs with a route
     for fam, cls, a, b in have or ():
         have_of.setdefault((fam, cls), set()).add((a, b))
@@ -190,7 +192,7 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                                              zone_country.get(zone_ids[j], "")), len(cpairs))
                           for i, j in zip(oi, di, strict=True)], dtype=np.int64)
         ods = [(zone_ids[i], zone_ids[j]) for i, j in zip(oi, di, strict=True)]
-        for fam, via, also, arcs_of, on_avoid in fams:
+        for fam, via, also, arcs_of in fams:
             best = np.full(len(o), np.inf)
             best_arcs = np.full((len(o), 2), -1, dtype=np.int64)
             if not also:
@@ -216,10 +218,11 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
             at = np.flatnonzero(want)
             ok, n_arcs, arcs_flat = tree_routes_through(g, pred, o[at], d[at], best_arcs[at])
             starts = np.concatenate([[0], np.cumsum(n_arcs)])
-            claimed = np.zeros(len(at), dtype=bool)  # would be classified in a family before
-            if claim_pos[fam] and len(at):
-                hit = on_avoid[g.arc_link[arcs_flat]].astype(np.int64)
-                claimed = (np.add.reduceat(np.append(hit, 0), starts[:-1]) > 0) & (n_arcs > 0)
+            # classified in another family (one of a higher priority): the declared family
+            # would have no route
+            claimed = np.zeros(len(at), dtype=bool)
+            if declared[at].any():
+                claimed = (classify(g, arcs_flat, starts) != position[fam]) & (n_arcs > 0)
             for k, i in enumerate(at):
                 od = (zone_ids[oi[i]], zone_ids[di[i]])
                 routed = ok[k] and not (declared[i] and claimed[k])
