@@ -426,6 +426,25 @@ def test_workers_running_other_code_are_refused(client2, tmp_path, monkeypatch):
     assert not list((tmp_path / "b").rglob("part-*.parquet"))
 
 
+def test_workers_that_never_say_their_code_stop_the_experiment_in_time(tmp_path, monkeypatch):
+    """A worker that did not answer the code check (busy or frozen) held the experiment before
+    its first draw, with no output and no end."""
+    import time
+
+    from karvan.errors import KarvanError
+
+    class Stuck:
+        def run(self, *args, **kwargs):
+            time.sleep(30)
+
+    monkeypatch.setattr(R, "WORKER_CHECK_S", 0.2)
+    t0 = time.perf_counter()
+    with pytest.raises(KarvanError, match=r"did not say within 0.2 s which karvan code"):
+        _ishigami(Stuck(), tmp_path / "s")
+    assert time.perf_counter() - t0 < 10
+    assert not (tmp_path / "s").exists()
+
+
 def test_a_scheduler_without_workers_stops_with_a_message(tmp_path, monkeypatch):
     """With every worker lost (or none started) the experiment waited for ever, silent."""
     from distributed import Client, LocalCluster

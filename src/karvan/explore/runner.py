@@ -153,6 +153,8 @@ CODE_KEY = b"karvan_code"
 #: seconds without any Dask worker after which an experiment on a scheduler stops (the draws
 #: written are kept)
 NO_WORKER_S = 60.0
+#: seconds the workers have to say which karvan code they run (:func:`_check_worker_code`)
+WORKER_CHECK_S = 60.0
 #: seconds beyond :data:`CONNECT_TIMEOUT_S` given to a connection that is answered by something
 #: that is no Dask scheduler before it is given up
 CONNECT_GRACE_S = 5.0
@@ -218,11 +220,31 @@ def _check_worker_code(client) -> None:
     Raises
     ------
     KarvanError
-        A worker that cannot run karvan, or runs other code.
+        A worker that cannot run karvan, runs other code, or does not answer within
+        :data:`WORKER_CHECK_S`.
     """
     # the workers' own fingerprint, whatever this process's module holds; a worker that left
-    # meanwhile (a closed connection) is not asked again
-    answers = client.run(_version.code_fingerprint, on_error="return")
+    # meanwhile (a closed connection) is not asked again. Asked in a thread: a worker that
+    # never answers (stuck in a task, frozen) held the experiment before its first draw, silent
+    box: dict = {}
+
+    def ask() -> None:
+        try:
+            box["answers"] = client.run(_version.code_fingerprint, on_error="return")
+        except BaseException as e:  # noqa: BLE001  (raised below, in the caller's thread)
+            box["error"] = e
+
+    t = threading.Thread(target=ask, name="karvan-dask-code-check", daemon=True)
+    t.start()
+    t.join(WORKER_CHECK_S)
+    if t.is_alive():
+        raise KarvanError(f"the Dask workers did not say within {WORKER_CHECK_S:g} s which "
+                          "karvan code they run (a worker busy with another task or frozen); "
+                          "check the cluster (its dashboard lists the workers), then run the "
+                          "same command again.")
+    if "error" in box:
+        raise box["error"]
+    answers = box["answers"]
     failed = {w: e for w, e in answers.items() if isinstance(e, BaseException)
               and "Comm" not in type(e).__name__}
     if failed:
