@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -240,8 +242,23 @@ def test_cost_factors_from_metadata_and_caller(tmp_path):
                                                r"this assignment leaves out"):
         r = karvan.assign(prob.network, prob.demand, method="aon")
     assert r.link_table()["cost"].tolist() == pytest.approx([1.0, 2.0])
-    with pytest.warns(CostFactorWarning, match="toll_factor=0.5"):
+    with pytest.warns(CostFactorWarning, match="toll_factor=0.5") as said:
         stochastic_equilibrium(prob.network, prob.demand, theta=50.0, max_iter=5)
+    assert [Path(w.filename).name for w in said] == [Path(__file__).name]  # the user's line
+    # classes of one's own: the factors shape no class, nothing to say
+    own = [karvan.TrafficClass("all", "demand", cost_fields={"toll": 0.5})]
+    r = karvan.assign(prob.network, prob.demand, method="aon", classes=own)
+    assert r.link_table()["cost"].tolist() == pytest.approx([6.0, 2.0])
+    stochastic_equilibrium(prob.network, prob.demand, theta=50.0, max_iter=5, classes=own)
+    # a GMNS copy cannot keep them: said when written
+    from karvan.io import write_gmns
+    from karvan.io.gmns import GmnsWarning
+
+    nodes = prob.network.nodes.assign(x_coord=[0.0, 1.0], y_coord=[0.0, 0.0])
+    with pytest.warns(GmnsWarning, match=r"does not keep the TNTP cost weights \(toll_factor "
+                                         r"0.5, distance_factor 0.25\)"):
+        write_gmns(karvan.Network(nodes, prob.network.links, prob.network.config,
+                                  prob.network.name), tmp_path / "g")
     r = karvan.assign(prob.network, prob.demand, method="aon", toll_factor=0.0,
                       distance_factor=0.0)
     assert r.link_table()["cost"].tolist() == pytest.approx([1.0, 2.0])

@@ -141,7 +141,8 @@ def assign(
 
     check_arguments(network, demand, gap=gap, max_iter=max_iter, max_time_s=max_time_s,
                     toll_factor=toll_factor, distance_factor=distance_factor)
-    toll_factor, distance_factor = stated_factors(network, toll_factor, distance_factor)
+    toll_factor, distance_factor = stated_factors(network, toll_factor, distance_factor,
+                                                  classes=classes)
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}.")
     if not (gap >= 0):

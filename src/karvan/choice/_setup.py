@@ -66,7 +66,9 @@ def setup(
     from karvan.network.arguments import check_arguments, stated_factors
 
     check_arguments(network, demand, toll_factor=toll_factor, distance_factor=distance_factor)
-    toll_factor, distance_factor = stated_factors(network, toll_factor, distance_factor)
+    # the user's call is the public function's caller, two frames above this one
+    toll_factor, distance_factor = stated_factors(network, toll_factor, distance_factor,
+                                                  classes=classes, stacklevel=4)
     if isinstance(network, CompiledGraph):
         graph = network
         if links is None:

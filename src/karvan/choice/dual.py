@@ -196,13 +196,15 @@ def fixed_cost_equilibrium(
     groups: np.ndarray | None = None,
     scale: np.ndarray | None = None,
     max_iter: int = 100,
+    toll_factor: float | None = None,
+    distance_factor: float | None = None,
 ) -> ChoiceResult:
     """Logit (or nested-logit) equilibrium over fixed route sets at flow-independent costs,
     with hard capacities solved in the dual (see the module notes).
 
     Parameters
     ----------
-    network, demand, classes, theta, beta, gamma
+    network, demand, classes, theta, beta, gamma, toll_factor, distance_factor
         As for :func:`karvan.choice.stochastic_equilibrium`; every link must have a constant
         time (``vdf`` constant).
     routes
@@ -234,7 +236,8 @@ def fixed_cost_equilibrium(
            if not (np.isfinite(v) and v >= 0)]
     if bad:
         raise InputError(bad)
-    ca = setup(network, demand, classes)
+    ca = setup(network, demand, classes, toll_factor=toll_factor,
+               distance_factor=distance_factor)
     g = ca.graph
     # every arc's delay function, as the graph compiled it (a link table without a vdf
     # column takes the network's default, BPR)

@@ -484,6 +484,12 @@ def write_gmns(network: Network, folder: str | os.PathLike, *, overwrite: bool =
                          f"{format_ids(missing)}); GMNS requires x_coord and y_coord, so the "
                          "folder would not be read back. Give the nodes coordinates (for a "
                          "TNTP network, its _node.tntp file beside the _net file).")
+    stated = [f"{k} {network.config[k]:g}" for k in ("toll_factor", "distance_factor")
+              if network.config.get("format") == "tntp" and network.config.get(k)]
+    if stated:  # GMNS's config.csv has no field for them: the folder reads back without them
+        warnings.warn(f"{network.name}: the GMNS folder does not keep the TNTP cost weights "
+                      f"({', '.join(stated)}); karvan assign on it weighs time alone unless "
+                      "given --toll-factor and --distance-factor.", GmnsWarning, stacklevel=2)
     cfg = {k: v for k, v in network.config.items() if k in CONFIG_FIELDS}
     cfg.setdefault("dataset_name", network.name)
     cfg["version_number"] = GMNS_VERSION

@@ -714,7 +714,9 @@ def read_tntp_graph(
     none); the graph is the one :func:`~karvan.network.compile_graph` builds from its network.
     Where that would find what the readers let pass (a capacity of 0, a BPR power between 0 and
     1 on a link with a delay), the network is compiled through its tables instead, so that the
-    error is the one :func:`~karvan.network.check_network` gives.
+    error is the one :func:`~karvan.network.check_network` gives. The graph does not carry the
+    cost weights (an assignment of it cannot warn that they are left out): pass the result's
+    ``toll_factor`` and ``distance_factor`` to the assignment.
 
     Raises
     ------

@@ -40,13 +40,15 @@ def check_arguments(network: Any, demand: Any, **numbers: Any) -> None:
         raise TypeError("; ".join(wrong) + ".")
 
 
-def stated_factors(network: Any, toll_factor: float | None, distance_factor: float | None
-                   ) -> tuple[float, float]:
+def stated_factors(network: Any, toll_factor: float | None, distance_factor: float | None,
+                   *, classes: Any = None, stacklevel: int = 3) -> tuple[float, float]:
     """The cost weights of an assignment's default class: each as given, else 0. Where one is
     left out (None) and the network is a TNTP network whose files or reader state it
     (``network.config``: ``<TOLL FACTOR>``, ``<DISTANCE FACTOR>``, or the factors given to
     ``read_tntp``), a warning says that it is not applied and how to apply it: the network
-    was assigned without its tolls in silence.
+    was assigned without its tolls in silence. Not where ``classes`` are given (the factors
+    shape only the default class; the classes' own cost fields hold the tolls). ``stacklevel``
+    names the user's call (3 from a function that calls this one directly).
 
     Examples
     --------
@@ -63,7 +65,7 @@ def stated_factors(network: Any, toll_factor: float | None, distance_factor: flo
     True
     """
     config = getattr(network, "config", None) or {}
-    if config.get("format") == "tntp":
+    if classes is None and config.get("format") == "tntp":
         left = [f"{k}={config[k]!r}" for k, v in (("toll_factor", toll_factor),
                                                   ("distance_factor", distance_factor))
                 if v is None and config.get(k)]
@@ -74,6 +76,6 @@ def stated_factors(network: Any, toll_factor: float | None, distance_factor: flo
                           "assignment leaves out (it weighs time alone); pass "
                           f"{', '.join(left)} to apply them (read_tntp's problem.toll_factor "
                           "and distance_factor hold them), or 0 to say that they are not "
-                          "wanted.", CostFactorWarning, stacklevel=3)
+                          "wanted.", CostFactorWarning, stacklevel=stacklevel)
     return (0.0 if toll_factor is None else toll_factor,
             0.0 if distance_factor is None else distance_factor)
