@@ -322,6 +322,28 @@ def test_a_job_stopped_with_the_dashboard_is_said_so_in_one_line(seeded, data, m
     assert any("stopped with the dashboard" in r.getMessage() for r in caplog.records)
 
 
+def test_form_messages_name_the_forms_rows_not_the_generated_file(data):
+    """Errors and warnings of the scenario built from a form cited the generated TOML's line
+    and a modification index (counted over the scenarios it extends), and a value in t/yr
+    where the user typed Mt/yr."""
+    from karvan.errors import InputError
+    from karvan.web.forms import build_scenario
+
+    f = form(name="rows", year=2030, extends="rasht_astara", borders={},
+             demand=[{"factor": 2.0, "origin_country": "RU"}],
+             capacity=[{"target": "R_AZ_ALAT_OSMANLI", "capacity_mt": 0.000015}])
+    scenario, _ = build_scenario(f, data)
+    assert len(scenario.warned) == 1
+    said = scenario.warned[0]
+    assert said.startswith("rows: capacity row 1 (R_AZ_ALAT_OSMANLI: 1.5e-05 Mt/yr = 15 t/yr)")
+    assert "modification[" not in said and "check the unit" in said
+    with pytest.raises(InputError) as e:
+        build_scenario(form(name="rows", borders={}, demand=[{"factor": 1e9}]), data)
+    assert e.value.problems[0].startswith("demand row 1 factor: Input should be less than or "
+                                          "equal to 1000"), e.value.problems
+    assert not any("line " in p or "modification[" in p for p in e.value.problems)
+
+
 def test_a_form_takes_no_other_threads_warnings(data):
     """The form's check caught warnings process-wide: another thread's warning (a run of the
     dashboard) landed in this user's form answer and run, and the other thread lost it."""

@@ -175,9 +175,14 @@ class Place:
     file: Path | None
     index: int
     line: int | None = None
+    #: how a modification that no file holds is named (a row of the dashboard's form)
+    name: str | None = None
 
     def label(self) -> str:
-        """``"line 12, modification[2]"``: the modification's place within its file."""
+        """``"line 12, modification[2]"``: the modification's place within its file (or its
+        ``name``, where it has one)."""
+        if self.name:
+            return self.name
         return (f"line {self.line}, " if self.line else "") + f"modification[{self.index}]"
 
 

@@ -32,6 +32,7 @@ from karvan.freight.corridor import YEARS_AFTER_BASE, CorridorData
 from karvan.scenario import Scenario, builtin_scenarios, load_scenario
 from karvan.scenario.apply import applied_and_said
 from karvan.scenario.reference import reserved_name
+from karvan.scenario.spec import Place
 
 NAME = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
 #: a number whose commas separate thousands (1,500 or 12,000,000.5)
@@ -137,11 +138,14 @@ def modifications_from_form(form: Mapping, data: CorridorData) -> tuple[dict, li
     mods: list[dict] = []
     b = _toggles(form.get("borders"), "border", border_ids, problems)
     k = _toggles(form.get("links"), "link", link_ids, problems)
+    labels: list[str] = []  # where each modification comes from in the form
     for action in ("open", "close"):
         if b[action]:
             mods.append({"action": action, "borders": sorted(b[action])})
+            labels.append(f"borders to {action}")
         if k[action]:
             mods.append({"action": action, "links": sorted(k[action])})
+            labels.append(f"links to {action}")
     caps = form.get("capacity") or []
     if not isinstance(caps, list):
         problems.append("capacity: expected a list of {target, capacity_mt}.")
@@ -169,6 +173,7 @@ def modifications_from_form(form: Mapping, data: CorridorData) -> tuple[dict, li
         elif mt is not None:
             mods.append({"action": "set", **sel, "field": "capacity_tpy",
                          "value": round(mt * 1e6, 3)})
+            labels.append(f"{where} ({target}: {mt:g} Mt/yr = {mt * 1e6:g} t/yr)")
     dems = form.get("demand") or []
     if not isinstance(dems, list):
         problems.append("demand: expected a list of {factor, origin_country, "
@@ -198,14 +203,31 @@ def modifications_from_form(form: Mapping, data: CorridorData) -> tuple[dict, li
             mod["commodity"] = com
         if f is not None:
             mods.append({**mod, "factor": f})
+            labels.append(where)
     for m in mods:
         m["source"] = "dashboard"
     title = str(form.get("title") or "").strip() or name
     spec = {"name": name, "title": title,
             "description": f"Built in the karvan dashboard "
                            f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC).",
-            "year": year, "extends": extends, "modification": mods}
+            "year": year, "extends": extends, "modification": mods, "form_rows": labels}
     return spec, problems
+
+
+def _in_form_terms(problems, labels: list[str]) -> list[str]:
+    """The generated scenario file's messages (``line 11, modification[0].value: ...``) in the
+    form's terms: the form's row (``capacity row 1 (...)``) instead of a line and an index of a
+    file the user never saw."""
+    import re
+
+    out = []
+    for p in problems:
+        m = re.match(r"(?:line \d+, )?modification\[(\d+)\](?:\.(\w+))?: (.*)", p, re.S)
+        if m and int(m.group(1)) < len(labels):
+            field = f" {m.group(2)}" if m.group(2) else ""
+            p = f"{labels[int(m.group(1))]}{field}: {m.group(3)}"
+        out.append(p)
+    return out
 
 
 def _toml_value(v) -> str:
@@ -272,9 +294,16 @@ def build_scenario(form: Mapping, data: CorridorData) -> tuple[Scenario, str]:
         try:
             scenario = load_scenario(path)
         except InputError as e:
-            raise InputError(e.problems, "scenario form") from None
+            raise InputError(_in_form_terms(e.problems, spec["form_rows"]),
+                             "scenario form") from None
+    # the scenarios it extends come first in the chain of modifications; the form's own are
+    # named by their rows in what applying them says (not by a file the user never saw)
+    offset = len(scenario.modifications) - len(spec["modification"])
+    parents = [scenario.places[i] if i < len(scenario.places) else Place(None, i)
+               for i in range(offset)]
+    rows = [Place(None, k, name=label) for k, label in enumerate(spec["form_rows"])]
     scenario = Scenario(scenario.name, scenario.title, scenario.description, scenario.year,
-                        scenario.modifications, scenario.chain, None)
+                        scenario.modifications, scenario.chain, None, (*parents, *rows))
     # what applying it warns of (a capacity of 15 t/yr) is the user's to see, in the form's
     # answer and the job's messages, and stays with the scenario (``warned``), so that the run
     # records it; taken as texts, not caught: the warnings module's state is process-wide and
