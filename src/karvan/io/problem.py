@@ -12,7 +12,13 @@ import pandas as pd
 from karvan.errors import InputError, format_ids
 from karvan.io.gmns import GmnsWarning, read_gmns, read_gmns_demand
 from karvan.io.gmns_ready import FACILITY_DEFAULTS, require_ready
-from karvan.io.tntp import _sibling, read_tntp, read_tntp_net, with_factors
+from karvan.io.tntp import (
+    _sibling,
+    read_tntp,
+    read_tntp_net,
+    resolved_factors,
+    with_factors,
+)
 from karvan.network.demand import Demand
 from karvan.network.model import Network
 
@@ -105,17 +111,13 @@ def read_problem(
         # a TNTP network with a demand table in CSV
         net, factors = read_tntp_net(path)
         demand = read_gmns_demand(trips, net)
-        tf = toll_factor if toll_factor is not None else factors.get("toll_factor", 0.0)
-        df = distance_factor if distance_factor is not None else factors.get("distance_factor",
-                                                                             0.0)
-        return Problem(with_factors(net, tf, df), demand, float(tf), float(df), "tntp")
+        tf, df = resolved_factors(factors, toll_factor, distance_factor)
+        return Problem(with_factors(net, tf, df), demand, tf, df, "tntp")
     if path.suffix.lower() == ".tntp":
         if not need_demand and trips is None and _sibling(path, "trips") is None:
             net, factors = read_tntp_net(path)
-            tf = toll_factor if toll_factor is not None else factors.get("toll_factor", 0.0)
-            df = (distance_factor if distance_factor is not None
-                  else factors.get("distance_factor", 0.0))
-            return Problem(with_factors(net, tf, df), None, float(tf), float(df), "tntp")
+            tf, df = resolved_factors(factors, toll_factor, distance_factor)
+            return Problem(with_factors(net, tf, df), None, tf, df, "tntp")
         p = read_tntp(path, trips, toll_factor=toll_factor, distance_factor=distance_factor)
         return Problem(p.network, p.demand, p.toll_factor, p.distance_factor, "tntp")
     raise InputError(f"{path}: not a folder or a .tntp file; karvan reads GMNS folders and TNTP "

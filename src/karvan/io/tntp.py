@@ -672,10 +672,18 @@ def read_tntp(
                 + ". Is it the node file of this network?", TntpWarning, stacklevel=2)
         nodes = network.nodes.join(coords, how="left")
         network = Network(nodes, network.links, network.config, network.name)
-    tf = toll_factor if toll_factor is not None else factors.get("toll_factor", 0.0)
-    df = distance_factor if distance_factor is not None else factors.get("distance_factor", 0.0)
-    network = with_factors(network, tf, df)
-    return TntpProblem(network, demand, float(tf), float(df))
+    tf, df = resolved_factors(factors, toll_factor, distance_factor)
+    return TntpProblem(with_factors(network, tf, df), demand, tf, df)
+
+
+def resolved_factors(factors: dict[str, float], toll_factor: float | None,
+                     distance_factor: float | None) -> tuple[float, float]:
+    """The cost weights a problem takes: the caller's where given, else those its files
+    state (``factors``), else 0."""
+    return (float(toll_factor if toll_factor is not None
+                  else factors.get("toll_factor", 0.0)),
+            float(distance_factor if distance_factor is not None
+                  else factors.get("distance_factor", 0.0)))
 
 
 def with_factors(network, toll_factor: float, distance_factor: float):
@@ -735,9 +743,7 @@ def read_tntp_graph(
             )
     demand, trips_meta = _trips(Path(trips_path), n_zones)
     _trips_factors(factors, trips_meta, Path(trips_path))
-    tf = toll_factor if toll_factor is not None else factors.get("toll_factor", 0.0)
-    dfac = distance_factor if distance_factor is not None else factors.get("distance_factor",
-                                                                          0.0)
+    tf, dfac = resolved_factors(factors, toll_factor, distance_factor)
     name = net_path.name.removesuffix(".tntp").removesuffix("_net")
     cap, alpha, beta, fft = df["capacity"], df["b"], df["power"], df["free_flow_time"]
     if (cap == 0).any() or ((alpha > 0) & (beta > 0) & (beta < 1)).any():
@@ -756,7 +762,7 @@ def read_tntp_graph(
             vdf=np.full(n_links, _VDF_CODES["bpr"], dtype=np.int64), length=df["length"],
             toll=df["toll"], blocked=node_ids < ftn, zone_ids=np.arange(1, n_zones + 1),
             zone_nodes=np.arange(n_zones, dtype=np.int64))
-    return TntpGraph(graph, demand, float(tf), float(dfac), name)
+    return TntpGraph(graph, demand, tf, dfac, name)
 
 
 def find_tntp_net(folder: str | os.PathLike) -> Path | None:

@@ -218,8 +218,6 @@ def _in_form_terms(problems, labels: list[str]) -> list[str]:
     """The generated scenario file's messages (``line 11, modification[0].value: ...``) in the
     form's terms: the form's row (``capacity row 1 (...)``) instead of a line and an index of a
     file the user never saw."""
-    import re
-
     out = []
     for p in problems:
         m = re.match(r"(?:line \d+, )?modification\[(\d+)\](?:\.(\w+))?: (.*)", p, re.S)
