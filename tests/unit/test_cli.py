@@ -188,6 +188,47 @@ def test_assign_a_folder_of_tntp_files_reads_its_one_net_file(tmp_path):
     assert manifest["network"] == str(net)
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+def test_assign_use_keeps_the_links_that_admit_it(tmp_path, quiet):
+    # 1003 and 1004 admit cars only: read for every use, 10 -> 30 (50) took 1-4-5-7
+    q = ("-q",) if quiet else ()
+    code, out = run("assign", SMALL, "--method", "aon", "--out", tmp_path / "all", *q)
+    assert code == 0
+    assert "allowed_uses bars some uses from 11 of 14 links" in out and "--use USE" in out
+    code, out = run("assign", SMALL, "--method", "aon", "--use", "truck", "--out",
+                    tmp_path / "truck", *q)
+    assert code == 0
+    assert ("use 'truck': 11 of 14 links admit it (allowed_uses); left out: link_id 1003, "
+            "1004, 1014.") in out
+    assert "allowed_uses bars" not in out
+    every, _, _ = read_out(tmp_path / "all")
+    trucks, _, manifest = read_out(tmp_path / "truck")
+    every, trucks = every.set_index("link_id")["flow"], trucks.set_index("link_id")["flow"]
+    assert every[1003] == pytest.approx(50) and every[1001] == pytest.approx(100)
+    assert 1003 not in trucks.index and trucks[1001] == pytest.approx(150)
+    assert manifest["use"] == "truck"
+    assert "use" not in read_out(tmp_path / "all")[2]
+
+
+def test_assign_use_on_a_tntp_network_is_refused(tmp_path):
+    net = net_file(tmp_path, GOOD)
+    trips_file(tmp_path, "Origin 1\n 2 : 5;\n", total=5)
+    code, out = run("assign", net, "--use", "truck", "--out", tmp_path / "a")
+    assert code == 2
+    assert "--use truck: a TNTP network's links have no allowed uses" in out
+    assert not (tmp_path / "a").exists()
+
+
+def test_validate_use_checks_the_network_of_that_use():
+    code, out = run("validate", SMALL, "--use", "walk")
+    assert code == 0
+    assert "use 'walk': 4 of 14 links admit it" in out
+    assert "not ready to assign" in out and "have no path on the network (10->20" in out
+    code, out = run("validate", SMALL)
+    assert "allowed_uses bars some uses from 11 of 14 links" in out
+    assert "assign (and validate) with --use USE" in out
+
+
 def test_assign_a_folder_of_several_tntp_networks_or_of_none(tmp_path):
     folder = tmp_path / "two"
     folder.mkdir()

@@ -14,7 +14,7 @@ import pytest
 import karvan
 from karvan.errors import InputError, NoPathError
 from karvan.io import read_gmns, read_gmns_demand, write_gmns
-from karvan.io.gmns import GmnsWarning, normalise_config
+from karvan.io.gmns import GmnsWarning, links_barring_uses, normalise_config
 
 SMALL = Path(__file__).resolve().parents[1] / "data" / "gmns_small"
 
@@ -259,6 +259,12 @@ def test_a_link_of_lanes_0_read_per_lane_is_said_to_have_lost_its_capacity_so(tm
                in n for n in notes), notes
 
 
+def read_for_use(folder: Path, use: str):
+    """read_gmns(folder, use=use), which says which links it left out."""
+    with pytest.warns(GmnsWarning, match=rf"use '{use}': \d+ of 14 links admit it"):
+        return read_gmns(folder, use=use)
+
+
 @pytest.mark.parametrize(
     ("use", "dropped"),
     [("truck", [1003, 1004, 1014]),           # car-only and walk/bike links
@@ -267,8 +273,31 @@ def test_a_link_of_lanes_0_read_per_lane_is_said_to_have_lost_its_capacity_so(tm
      ("walk", [1001, 1002, 1003, 1004, 1005, 1008, 1009, 1010, 1012, 1013])],
 )
 def test_use_filter_resolves_groups_recursively(use, dropped):
-    kept = read_gmns(SMALL, use=use).links.index
+    kept = read_for_use(SMALL, use).links.index
     assert sorted(set(range(1001, 1015)) - set(kept)) == dropped
+
+
+def test_use_filter_names_the_links_it_leaves_out():
+    with pytest.warns(GmnsWarning) as caught:
+        read_gmns(SMALL, use="truck")
+    assert [str(w.message) for w in caught if "use 'truck'" in str(w.message)] == [
+        "use 'truck': 11 of 14 links admit it (allowed_uses); left out: link_id 1003, 1004, "
+        "1014."]
+
+
+def test_use_filter_without_allowed_uses_says_every_link_is_read(tmp_path):
+    shutil.copytree(SMALL, tmp_path / "n")
+    links = pd.read_csv(tmp_path / "n" / "link.csv").drop(columns="allowed_uses")
+    links.to_csv(tmp_path / "n" / "link.csv", index=False)
+    with pytest.warns(GmnsWarning, match="link.csv has no allowed_uses, so every link is read"):
+        net = read_gmns(tmp_path / "n", use="truck")
+    assert len(net.links) == 14
+
+
+def test_links_barring_uses_count_groups_as_their_members():
+    # 1006 (blank), 1007 and 1011 ("All": auto, walk, bike) admit every use
+    assert links_barring_uses(read_gmns(SMALL)).tolist() == [
+        1001, 1002, 1003, 1004, 1005, 1008, 1009, 1010, 1012, 1013, 1014]
 
 
 def test_unknown_use_filter_is_an_error():
@@ -651,13 +680,13 @@ def test_all_or_nothing_on_the_small_network():
 def test_use_filter_changes_the_paths():
     # without the car-only links 1003 and 1004, 10 -> 30 goes 1-2-5-7
     got = {(r.link_id, r.direction): r.flow
-           for r in aon(read_gmns(SMALL, use="truck")).itertuples()}
+           for r in aon(read_for_use(SMALL, "truck")).itertuples()}
     assert (1003, 1) not in got
     assert got[(1001, 1)] == pytest.approx(150) and got[(1005, 1)] == pytest.approx(130)
 
 
 def test_od_pairs_without_a_path():
-    net = read_gmns(SMALL, use="walk")  # zone 10's node has no walk link out
+    net = read_for_use(SMALL, "walk")  # zone 10's node has no walk link out
     demand = read_gmns_demand(SMALL / "demand.csv", net)
     with pytest.raises(NoPathError, match=r"OD pairs with demand \(.* in all\) have no path "
                                           r"\(.*10->20"):
@@ -665,9 +694,9 @@ def test_od_pairs_without_a_path():
 
 
 def test_zone_and_use_tables_survive_a_round_trip(tmp_path):
-    net = read_gmns(SMALL, use="truck")
+    net = read_for_use(SMALL, "truck")
     write_gmns(read_gmns(SMALL), tmp_path / "out")
-    again = read_gmns(tmp_path / "out", use="truck")
+    again = read_for_use(tmp_path / "out", "truck")
     assert sorted(again.links.index) == sorted(net.links.index)
     assert (tmp_path / "out" / "zone.csv").read_text() == (SMALL / "zone.csv").read_text()
 
@@ -733,6 +762,7 @@ def test_a_capacity_on_links_of_several_lanes_is_read_as_the_user_says(tmp_path)
     assert prob.network.links.at[1001, "capacity"] == 100
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # said: no note
+        warnings.filterwarnings("ignore", "allowed_uses bars some uses")  # another note
         per_lane = read_problem(SMALL, capacity_per_lane=True)
         per_link = read_problem(SMALL, capacity_per_lane=False)
     assert per_lane.network.links.at[1001, "capacity"] == 200

@@ -33,11 +33,13 @@ class _Assignable:
     source: Path | None = None
     #: the demand file read: the one given, else the one found beside the network
     trips: Path | None = None
+    #: the use whose links were kept (GMNS allowed_uses), None for every link
+    use: str | None = None
 
 
 def read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: float | None,
-                    distance_factor: float | None, capacity_per_lane: bool | None = None
-                    ) -> _Assignable:
+                    distance_factor: float | None, capacity_per_lane: bool | None = None,
+                    use: str | None = None) -> _Assignable:
     """A TNTP network with TNTP trips is read straight to a compiled graph (no pandas, the
     same graph and checks); anything else through :func:`karvan.io.problem.read_problem`. A
     folder without GMNS's node.csv and link.csv that holds one ``*_net.tntp`` file is read as
@@ -53,7 +55,7 @@ def read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: 
     # the TNTP _trips file beside the _net file
     demand_file = Path(trips) if trips is not None else (
         network / "demand.csv" if network.is_dir() else _sibling(network, "trips"))
-    if network.suffix.lower() == ".tntp" and network.is_file() and (
+    if network.suffix.lower() == ".tntp" and network.is_file() and use is None and (
             trips is None or Path(trips).suffix.lower() == ".tntp"):
         from karvan.io.tntp import read_tntp_graph
 
@@ -64,9 +66,9 @@ def read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: 
     from karvan.io.problem import read_problem
 
     q = read_problem(network, trips, toll_factor=toll_factor, distance_factor=distance_factor,
-                     capacity_per_lane=capacity_per_lane)
+                     capacity_per_lane=capacity_per_lane, use=use)
     return _Assignable(q.network, q.demand, q.toll_factor, q.distance_factor, q.classes,
-                       q.network.name, network, demand_file)
+                       q.network.name, network, demand_file, use)
 
 
 def write_results(res, folder: Path, manifest: dict) -> None:
@@ -81,14 +83,14 @@ def write_results(res, folder: Path, manifest: dict) -> None:
 
 
 def read_with_notes(network: Path, trips: Path | None, toll_factor: float | None,
-                    distance_factor: float | None, capacity_per_lane: bool | None = None
-                    ) -> tuple[_Assignable, list[str]]:
+                    distance_factor: float | None, capacity_per_lane: bool | None = None,
+                    use: str | None = None) -> tuple[_Assignable, list[str]]:
     """:func:`read_for_assign`, with the warnings of the readers as notes to print (first, the
     _net file read where ``network`` is a folder of TNTP files)."""
     with catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         prob = read_for_assign(network, trips, toll_factor, distance_factor,
-                               capacity_per_lane)
+                               capacity_per_lane, use)
     notes = [str(w.message) for w in caught]
     if prob.source != Path(network):
         notes.insert(0, f"{network} is a folder of TNTP files: assigning its network "
@@ -155,6 +157,7 @@ def solve_and_write(prob: _Assignable, classes, *, network: Path, trips: Path | 
             "karvan_version": karvan.__version__,
             "network": str(network), "trips": trips_read(prob, trips),
             "toll_factor": prob.toll_factor, "distance_factor": prob.distance_factor,
+            **({"use": prob.use} if prob.use is not None else {}),
             "iterations": res.iterations, "relative_gap": res.gap, "converged": res.converged,
             "objective": res.objective, "elapsed_s": elapsed, **res.params,
         })

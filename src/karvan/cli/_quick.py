@@ -26,11 +26,12 @@ OPTIONS = {
     "--toll-factor": ("toll_factor", float),
     "--distance-factor": ("distance_factor", float),
     "--out": ("out_dir", Path),
+    "--use": ("use", str),
 }
 #: ``karvan assign``'s defaults
 DEFAULTS = {"trips": None, "method": "algorithm-b", "theta": None, "gap": 1e-4,
             "max_iter": 1000, "max_time": None, "toll_factor": None, "distance_factor": None,
-            "out_dir": Path("karvan-out"), "quiet": False}
+            "out_dir": Path("karvan-out"), "quiet": False, "use": None}
 EXIT_INTERRUPTED = 130
 
 
@@ -107,7 +108,7 @@ def _run(opts: dict) -> int:
     # found after solving, then solved again by the full command to report it
     check_replaceable(opts["out_dir"])
     prob, notes = read_with_notes(opts["network"], opts["trips"], opts["toll_factor"],
-                                  opts["distance_factor"])
+                                  opts["distance_factor"], use=opts["use"])
     classes = [TrafficClass(**c) for c in prob.classes] or None
     res, elapsed = solve_and_write(prob, classes, network=prob.source, trips=opts["trips"],
                                    method=opts["method"], gap=opts["gap"],

@@ -18,6 +18,9 @@ def validate(
                                               "folder holding one) or a corridor dataset "
                                               "folder.")],
     trips: Annotated[Path | None, typer.Option(help="Demand file (TNTP trips or CSV).")] = None,
+    use: Annotated[str | None, typer.Option(help=(
+        "GMNS: check the network of the links whose allowed_uses admit this use, as karvan "
+        "assign --use reads it."))] = None,
 ) -> None:
     """Check a network (and its demand): is it valid, and can it be assigned as it is.
 
@@ -42,14 +45,17 @@ def validate(
     if corridor:
         from karvan.freight.corridor import validate_corridor
 
-        if trips is not None:
-            raise InputError(f"--trips: {path} is a corridor dataset, whose demand is its "
-                             "demand.csv; leave --trips out.")
+        for given, what in ((trips, "its demand is its demand.csv"),
+                            (use, "its links' modes are in link.csv")):
+            if given is not None:
+                flag = "--trips" if given is trips else "--use"
+                raise InputError(f"{flag}: {path} is a corridor dataset, {what}; leave {flag} "
+                                 "out.")
         rep = validate_corridor(path)
         if not rep.errors:
             rep.errors.extend(_uncertainty_problems(path))
     else:
-        rep = validate_input(path, trips)
+        rep = validate_input(path, trips, use=use)
     if rep.counts:
         out.print(str(path), highlight=False, soft_wrap=True)
         t = Table(show_header=False)
@@ -123,6 +129,9 @@ def assign(
         help="GMNS: read capacity per lane (as GMNS 0.96 defines it; times lanes) or as the "
              "whole link's (the default, with a note where links have more than one "
              "lane).")] = None,
+    use: Annotated[str | None, typer.Option(help=(
+        "GMNS: assign on the links whose allowed_uses admit this use (or a group holding it; "
+        "blank allowed_uses admit every use), e.g. truck; default: every link."))] = None,
 ) -> None:
     """Assign demand to a network at user equilibrium and write link flows and convergence.
 
@@ -156,7 +165,7 @@ def assign(
             raise InputError(f"--out {out_dir} holds the input {given}: the results replace "
                              "their folder whole; give them a folder of their own.")
     prob, notes = read_with_notes(network, trips, toll_factor, distance_factor,
-                                  capacity_per_lane)
+                                  capacity_per_lane, use)
     for n in notes:
         console.print(f"[yellow]note:[/] {n}", highlight=False, soft_wrap=True)
     classes = [karvan.TrafficClass(**c) for c in prob.classes] or None
@@ -245,6 +254,7 @@ def _sue(prob, classes, network: Path, trips: Path | None, theta: float | None, 
             "karvan_version": karvan.__version__,
             "network": str(network), "trips": trips_read(prob, trips),
             "toll_factor": prob.toll_factor, "distance_factor": prob.distance_factor,
+            **({"use": prob.use} if prob.use is not None else {}),
             "theta": theta, "iterations": res.iterations, "converged": res.converged,
             "elapsed_s": elapsed, **res.params,
             # the gap reached; "gap", from the settings, is the target (the reached one was

@@ -313,7 +313,14 @@ def inspect_gmns(
         members = _use_members(uses or {}, use.strip().lower())
         keep = links["allowed_uses"].map(
             lambda u: not isinstance(u, str) or bool(set(u.split(",")) & members)).astype(bool)
+        notes.append(f"use {shorten(use)!r}: {int(keep.sum())} of {len(keep)} links admit it "
+                     + (f"(allowed_uses); left out: link_id "
+                        f"{format_ids(links.loc[~keep, 'link_id'])}." if not keep.all()
+                        else "(allowed_uses blank or naming it)."))
         links = links[keep]
+    elif use is not None:
+        notes.append(f"use {shorten(use)!r}: link.csv has no allowed_uses, so every link is "
+                     "read for it.")
     nodes = nodes.set_index("node_id", drop=True)
     links = links.set_index("link_id", drop=True)
     name = str(config.get("dataset_name", folder.name))
@@ -798,6 +805,55 @@ def _check_uses(links, uses, checker) -> np.ndarray | None:
                     "add them to use_definition.csv or correct them",
                     None if links.ids is None else f"link_id {links.ids[i]}"))
     return split
+
+
+def links_barring_uses(network: Network) -> pd.Index:
+    """Links whose ``allowed_uses`` admit some uses but not every one (a path for bicycles, a
+    lane for buses): the links that :func:`read_gmns` with ``use=`` would keep for some uses
+    and leave out for others. A use group counts as its members, as ``use_group.csv`` defines
+    them; without ``use_definition.csv`` or ``use_group.csv`` the uses are the names that
+    ``allowed_uses`` gives.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from karvan.network.model import Network
+    >>> links = pd.DataFrame({"from_node_id": [1, 2, 1], "to_node_id": [2, 3, 3],
+    ...                       "allowed_uses": ["auto", "auto,bike", None]}, index=[7, 8, 9])
+    >>> nodes = pd.DataFrame(index=[1, 2, 3])
+    >>> links_barring_uses(Network(nodes, links, {}, "n")).tolist()  # 7 bars bicycles
+    [7]
+    """
+    links = network.links
+    if "allowed_uses" not in links:
+        return links.index[:0]
+    tables = network.config.get("tables", {})
+    groups: dict[str, set[str]] = {}
+    every: set[str] = set()
+    ud, ug = tables.get("use_definition"), tables.get("use_group")
+    if ud is not None and "use" in ud:
+        every |= {str(u).strip().lower() for u in ud["use"].dropna()}
+    if ug is not None and {"use_group", "uses"} <= set(ug.columns):
+        for g, members in zip(ug["use_group"], ug["uses"], strict=False):
+            if isinstance(g, str):
+                m = _split_uses(members)
+                groups[g.strip().lower()] = set(m.split(",")) if m else set()
+    given = [set(u.split(",")) if isinstance(u, str) and u else None
+             for u in links["allowed_uses"]]
+
+    def expand(names: set[str]) -> set[str]:
+        found, todo = set(), list(names)
+        while todo:
+            n = todo.pop()
+            if n in found:
+                continue
+            found.add(n)
+            todo.extend(groups.get(n, ()))
+        return {n for n in found if n not in groups}
+
+    every |= {u for g in given if g for u in expand(g)}
+    barring = [g is not None and not expand(g) >= every for g in given]
+    return links.index[np.asarray(barring, dtype=bool)]
 
 
 def _use_members(uses: dict[str, set[str]], use: str) -> set[str]:

@@ -51,6 +51,7 @@ def read_problem(
     need_demand: bool = True,
     defaults: bool = True,
     capacity_per_lane: bool | None = None,
+    use: str | None = None,
 ) -> Problem:
     """Read a GMNS folder (demand from ``trips`` or its ``demand.csv``) or a TNTP ``_net`` file
     (demand from ``trips`` or the ``_trips`` file beside it), ready to assign.
@@ -61,23 +62,33 @@ def read_problem(
     ``capacity_per_lane``: whether a GMNS ``capacity`` is per lane (GMNS 0.96) and multiplied by
     ``lanes``, or the whole link's (karvan's default); left unsaid (None), the whole link's, with
     a note where links of more than one lane have a capacity, since the two readings differ.
+    ``use``: a GMNS network keeps only the links whose ``allowed_uses`` admit it (see
+    :func:`karvan.io.gmns.read_gmns`); without it every link is read, with a note where
+    ``allowed_uses`` bars some uses from some links.
 
     Raises
     ------
     InputError
         For a path that is neither, unreadable or invalid files, a network not ready to assign
-        (what it needs), or a missing demand file.
+        (what it needs), a missing demand file, or a ``use`` for a TNTP network.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist; give a GMNS folder or a TNTP _net file.")
+    if use is not None and not path.is_dir():
+        raise InputError(f"--use {use}: a TNTP network's links have no allowed uses; --use "
+                         "applies to GMNS folders (link.csv's allowed_uses). Leave it out.",
+                         str(path))
     if path.is_dir():
-        net = read_gmns(path, capacity_per_lane=bool(capacity_per_lane))
+        net = read_gmns(path, capacity_per_lane=bool(capacity_per_lane), use=use)
         lane_note = capacity_lane_note(net) if capacity_per_lane is None else None
+        use_note = uses_note(net) if use is None else None
         net, notes = require_ready(net, defaults=FACILITY_DEFAULTS if defaults else None,
                                    zones_from_demand=True)
         if lane_note:
             notes.append(lane_note)
+        if use_note:
+            notes.append(use_note)
         dpath = Path(trips) if trips is not None else path / "demand.csv"
         if dpath.exists():
             net = zones_at_demand_nodes(net, dpath, notes)
@@ -227,6 +238,20 @@ def gmns_classes(net: Network, demand: Demand | None) -> tuple[dict, ...]:
                       "value_of_time); name the link column of their money cost in cost_field "
                       "(the link toll: cost_field toll).", GmnsWarning, stacklevel=3)
     return tuple(out)
+
+
+def uses_note(net: Network) -> str | None:
+    """A note where ``allowed_uses`` bars some uses from some links
+    (:func:`karvan.io.gmns.links_barring_uses`) and the network was read for every use: each
+    class is then assigned on every link."""
+    from karvan.io.gmns import links_barring_uses
+
+    barring = links_barring_uses(net)
+    if not len(barring):
+        return None
+    return (f"allowed_uses bars some uses from {len(barring)} of {len(net.links)} links "
+            f"(link_id {format_ids(barring)}), but every link is read for every class; to "
+            "assign one use on its own links, pass --use USE (read_gmns(..., use=USE)).")
 
 
 def capacity_lane_note(net: Network) -> str | None:

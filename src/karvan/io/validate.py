@@ -85,11 +85,12 @@ def corridor_tables(folder: str | os.PathLike) -> list[str]:
             if name not in gmns and (folder / (s.path or f"{name}.csv")).is_file()]
 
 
-def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = None
-                   ) -> ValidationReport:
+def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = None, *,
+                   use: str | None = None) -> ValidationReport:
     """Check a GMNS folder or a TNTP ``_net`` file (or a folder holding one, as
     :func:`karvan.io.tntp.find_tntp_net` finds it) and its demand, and say what assignment
-    would still need.
+    would still need; with ``use``, a GMNS network of the links that admit it, as ``karvan
+    assign --use`` reads it.
 
     Raises
     ------
@@ -110,13 +111,13 @@ def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = No
 
         net = find_tntp_net(path)  # a folder of TNTP files, as `karvan assign` reads it
         if net is not None:
-            rep = _tntp(net, trips)
+            rep = _tntp(net, trips, use)
             rep.notes.insert(0, f"{path} is a folder of TNTP files: checked its network "
                                 f"{net.name}.")
             return rep
-        return _gmns(path, trips)
+        return _gmns(path, trips, use)
     if path.suffix.lower() == ".tntp" and path.is_file():
-        return _tntp(path, trips)
+        return _tntp(path, trips, use)
     if not path.exists():
         raise InputError(f"{path} does not exist; give a GMNS folder or a TNTP _net file.")
     if path.suffix.lower() == ".toml":
@@ -127,22 +128,26 @@ def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = No
                      "_net files.")
 
 
-def _gmns(path: Path, trips) -> ValidationReport:
+def _gmns(path: Path, trips, use: str | None = None) -> ValidationReport:
     from karvan.io.gmns import inspect_gmns, read_gmns_demand
     from karvan.io.gmns_ready import prepare_assignment
     from karvan.io.problem import gmns_classes
 
-    r = inspect_gmns(path)
+    r = inspect_gmns(path, use=use)
     rep = ValidationReport(path, "gmns", list(r.errors), list(r.warnings), list(r.notes))
     if r.network is None:
         return rep
     net = r.network
-    from karvan.io.problem import capacity_lane_note
+    from karvan.io.problem import capacity_lane_note, uses_note
 
     note = capacity_lane_note(net)
     if note:
         rep.notes.append(note.replace("pass --capacity-per-lane", "assign with "
                                       "--capacity-per-lane"))
+    note = uses_note(net) if use is None else None
+    if note:
+        rep.notes.append(note.replace("pass --use USE", "assign (and validate) with --use "
+                                      "USE"))
     cent = len(net.config.get("derived_nodes", []))
     conn = len(net.config.get("derived_links", []))
     rep.counts.update({
@@ -200,14 +205,14 @@ def _check_paths(net, demand, rep: ValidationReport, where: str) -> None:
                          "demand.")
 
 
-def _tntp(path: Path, trips) -> ValidationReport:
+def _tntp(path: Path, trips, use: str | None = None) -> ValidationReport:
     from karvan.io.problem import read_problem
 
     rep = ValidationReport(path, "tntp")
     try:
         with catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            prob = read_problem(path, trips, need_demand=False)
+            prob = read_problem(path, trips, need_demand=False, use=use)
         rep.warnings.extend(str(w.message) for w in caught)
     except InputError as e:
         rep.errors.extend(e.problems)
