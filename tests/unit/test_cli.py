@@ -219,6 +219,35 @@ def test_assign_use_on_a_tntp_network_is_refused(tmp_path):
     assert not (tmp_path / "a").exists()
 
 
+def test_use_with_classes_of_other_uses_is_refused(small, tmp_path):
+    # sov and truck classes: with --use truck the sov class took the truck-and-bus link 1005
+    (small / "use_definition.csv").write_text(
+        "use,persons_per_vehicle,pce,value_of_time,cost_field\nsov,1,1,10,toll\n"
+        "hov2,2,1,,\ntruck,1,2,30,toll\nbus,10,2,,\nwalk,1,0,,\nbike,1,0.5,,\n")
+    links = pd.read_csv(small / "link.csv")
+    links["toll"] = 0.0
+    links.to_csv(small / "link.csv", index=False)
+    (small / "demand.csv").write_text("o_zone_id,d_zone_id,volume,use\n10,30,50,sov\n"
+                                      "20,10,80,truck\n")
+    for q in ((), ("-q",)):
+        code, out = run("assign", small, "--method", "aon", "--use", "truck", "--out",
+                        tmp_path / "a", *q)
+        assert code == 2
+        assert "--use truck: the demand has classes of other uses (sov)" in out
+        assert not (tmp_path / "a").exists()
+    code, out = run("validate", small, "--use", "truck")
+    assert code == 2 and "the demand has classes of other uses (sov)" in out
+    (small / "demand.csv").write_text("o_zone_id,d_zone_id,volume,use\n20,10,80,truck\n")
+    code, _ = run("assign", small, "--method", "aon", "--use", "truck", "--out", tmp_path / "a")
+    assert code == 0
+
+
+def test_use_on_a_file_that_is_no_network_says_so(tmp_path):
+    code, out = run("assign", SMALL / "link.csv", "--use", "truck", "--out", tmp_path / "a")
+    assert code == 2
+    assert "not a folder or a .tntp file" in out and "TNTP network" not in out
+
+
 def test_validate_use_checks_the_network_of_that_use():
     code, out = run("validate", SMALL, "--use", "walk")
     assert code == 0

@@ -17,6 +17,7 @@ from karvan.io import read_gmns, read_gmns_demand, write_gmns
 from karvan.io.gmns import GmnsWarning, links_barring_uses, normalise_config
 
 SMALL = Path(__file__).resolve().parents[1] / "data" / "gmns_small"
+EXAMPLES = SMALL.parent / "gmns_examples"
 
 NODES = "node_id,x_coord,y_coord,zone_id\n1,0,0,1\n2,1,0,2\n3,2,0,\n"
 
@@ -269,7 +270,8 @@ def read_for_use(folder: Path, use: str):
     ("use", "dropped"),
     [("truck", [1003, 1004, 1014]),           # car-only and walk/bike links
      ("sov", [1005, 1014]),                   # sov is in car, car in auto: 1003, 1004 kept
-     ("CAR", [1005, 1008, 1014]),             # a group admits links naming it or a group above
+     ("CAR", [1005, 1014]),                   # a group: links naming it, a group above it or
+                                              # every member (1008: sov, hov2, truck)
      ("walk", [1001, 1002, 1003, 1004, 1005, 1008, 1009, 1010, 1012, 1013])],
 )
 def test_use_filter_resolves_groups_recursively(use, dropped):
@@ -292,6 +294,38 @@ def test_use_filter_without_allowed_uses_says_every_link_is_read(tmp_path):
     with pytest.warns(GmnsWarning, match="link.csv has no allowed_uses, so every link is read"):
         net = read_gmns(tmp_path / "n", use="truck")
     assert len(net.links) == 14
+
+
+def test_all_that_no_group_defines_admits_every_use(tmp_path):
+    # GMNS's own examples write `all` (Freeway_Interchange) or `ALL` without a use_group.csv:
+    # read as one more use, --use auto left out the arterials and their OD pair had no path
+    folder = Path(shutil.copytree(EXAMPLES / "Freeway_Interchange", tmp_path / "fw"))
+    every = read_gmns(folder)
+    assert set(every.links["allowed_uses"].dropna()) == {"all", "auto"}
+    with pytest.warns(GmnsWarning, match=r"use 'auto': 12 of 12 links admit it"):
+        assert len(read_gmns(folder, use="auto").links) == 12
+    assert links_barring_uses(every).empty
+
+
+def test_a_use_no_link_names_is_an_error_without_use_tables(tmp_path):
+    folder = Path(shutil.copytree(EXAMPLES / "Freeway_Interchange", tmp_path / "fw"))
+    (msg,) = problems_of(folder, use="atuo")
+    assert ("use 'atuo' is named by no link's allowed_uses, and no use_definition.csv or "
+            "use_group.csv defines it; uses named: all, auto.") in msg
+
+
+def test_use_counts_leave_the_zones_connectors_out(tmp_path):
+    folder = Path(shutil.copytree(SMALL, tmp_path / "n"))
+    nodes = pd.read_csv(folder / "node.csv")
+    nodes.loc[nodes["node_id"] == 4, "zone_id"] = 10  # zone 10 on two nodes: a centroid
+    nodes.to_csv(folder / "node.csv", index=False)
+    with pytest.warns(GmnsWarning) as caught:
+        net = read_gmns(folder, use="truck")
+    assert len(net.config["derived_links"]) == 2
+    said = [str(w.message) for w in caught if "use 'truck'" in str(w.message)]
+    assert said == ["use 'truck': 11 of 14 links admit it (allowed_uses); left out: link_id "
+                    "1003, 1004, 1014."]
+    assert set(net.config["derived_links"]) <= set(net.links.index)  # connectors kept
 
 
 def test_links_barring_uses_count_groups_as_their_members():

@@ -251,6 +251,12 @@ def inspect_gmns(
     if use is not None and uses is not None and use.strip().lower() not in uses:
         checker.message(f"use {shorten(use)!r} is in neither use_definition.csv nor "
                         f"use_group.csv; known uses: {format_ids(sorted(uses), limit=20)}.")
+    elif use is not None and uses is None and link_uses is not None:
+        named = {u for v in link_uses if v for u in v.split(",")}
+        if named and use.strip().lower() not in named | {ALL_USES}:
+            checker.message(f"use {shorten(use)!r} is named by no link's allowed_uses, and no "
+                            "use_definition.csv or use_group.csv defines it; uses named: "
+                            f"{format_ids(sorted(named), limit=20)}.", file="link.csv")
     if checker.errors():
         return _result(folder, None, checker, notes)
     nodes = _int_ids(tables["node"].to_frame(), ("node_id", "zone_id", "parent_node_id"))
@@ -310,13 +316,14 @@ def inspect_gmns(
     config["derived_nodes"] = zone_info["centroids"]
     config["derived_links"] = list(zone_info["connectors"].index)
     if use is not None and "allowed_uses" in links:
-        members = _use_members(uses or {}, use.strip().lower())
-        keep = links["allowed_uses"].map(
-            lambda u: not isinstance(u, str) or bool(set(u.split(",")) & members)).astype(bool)
-        notes.append(f"use {shorten(use)!r}: {int(keep.sum())} of {len(keep)} links admit it "
-                     + (f"(allowed_uses); left out: link_id "
-                        f"{format_ids(links.loc[~keep, 'link_id'])}." if not keep.all()
-                        else "(allowed_uses blank or naming it)."))
+        groups = _groups(uses)
+        wanted = _expand({use.strip().lower()}, groups)
+        keep = links["allowed_uses"].map(lambda u: _admits(u, wanted, groups)).astype(bool)
+        own = ~links["link_id"].isin(config["derived_links"])  # not the zones' connectors
+        notes.append(f"use {shorten(use)!r}: {int((keep & own).sum())} of {int(own.sum())} links "
+                     "admit it " + (f"(allowed_uses); left out: link_id "
+                                    f"{format_ids(links.loc[~keep, 'link_id'])}."
+                                    if not keep.all() else "(allowed_uses)."))
         links = links[keep]
     elif use is not None:
         notes.append(f"use {shorten(use)!r}: link.csv has no allowed_uses, so every link is "
@@ -808,18 +815,19 @@ def _check_uses(links, uses, checker) -> np.ndarray | None:
 
 
 def links_barring_uses(network: Network) -> pd.Index:
-    """Links whose ``allowed_uses`` admit some uses but not every one (a path for bicycles, a
-    lane for buses): the links that :func:`read_gmns` with ``use=`` would keep for some uses
-    and leave out for others. A use group counts as its members, as ``use_group.csv`` defines
-    them; without ``use_definition.csv`` or ``use_group.csv`` the uses are the names that
-    ``allowed_uses`` gives.
+    """Links whose ``allowed_uses`` admit some of the uses the links name but not every one (a
+    path for bicycles, a lane for buses): the links that :func:`read_gmns` with ``use=`` keeps
+    for some uses and leaves out for others. A use group counts as its members, as
+    ``use_group.csv`` defines them, and ``all`` that no group defines as every use; uses that no
+    link names (``parking`` in ``use_definition.csv``, say) do not count.
 
     Examples
     --------
     >>> import pandas as pd
     >>> from karvan.network.model import Network
-    >>> links = pd.DataFrame({"from_node_id": [1, 2, 1], "to_node_id": [2, 3, 3],
-    ...                       "allowed_uses": ["auto", "auto,bike", None]}, index=[7, 8, 9])
+    >>> links = pd.DataFrame({"from_node_id": [1, 2, 1, 2], "to_node_id": [2, 3, 3, 1],
+    ...                       "allowed_uses": ["auto", "auto,bike", None, "ALL"]},
+    ...                      index=[7, 8, 9, 10])
     >>> nodes = pd.DataFrame(index=[1, 2, 3])
     >>> links_barring_uses(Network(nodes, links, {}, "n")).tolist()  # 7 bars bicycles
     [7]
@@ -827,46 +835,52 @@ def links_barring_uses(network: Network) -> pd.Index:
     links = network.links
     if "allowed_uses" not in links:
         return links.index[:0]
-    tables = network.config.get("tables", {})
+    ug = network.config.get("tables", {}).get("use_group")
     groups: dict[str, set[str]] = {}
-    every: set[str] = set()
-    ud, ug = tables.get("use_definition"), tables.get("use_group")
-    if ud is not None and "use" in ud:
-        every |= {str(u).strip().lower() for u in ud["use"].dropna()}
     if ug is not None and {"use_group", "uses"} <= set(ug.columns):
         for g, members in zip(ug["use_group"], ug["uses"], strict=False):
             if isinstance(g, str):
                 m = _split_uses(members)
                 groups[g.strip().lower()] = set(m.split(",")) if m else set()
-    given = [set(u.split(",")) if isinstance(u, str) and u else None
+    given = [_expand(set(_split_uses(u).split(",")), groups) if _split_uses(u) else None
              for u in links["allowed_uses"]]
-
-    def expand(names: set[str]) -> set[str]:
-        found, todo = set(), list(names)
-        while todo:
-            n = todo.pop()
-            if n in found:
-                continue
-            found.add(n)
-            todo.extend(groups.get(n, ()))
-        return {n for n in found if n not in groups}
-
-    every |= {u for g in given if g for u in expand(g)}
-    barring = [g is not None and not expand(g) >= every for g in given]
+    every = set().union(*(g for g in given if g))
+    barring = [g is not None and not g >= every for g in given]
     return links.index[np.asarray(barring, dtype=bool)]
 
 
-def _use_members(uses: dict[str, set[str]], use: str) -> set[str]:
-    """The use itself and every group that contains it, directly or through other groups."""
-    found = {use}
-    changed = True
-    while changed:
-        changed = False
-        for name, members in uses.items():
-            if name not in found and members & found:
-                found.add(name)
-                changed = True
-    return found
+#: ``allowed_uses`` that admits every use where no use group of that name says otherwise
+ALL_USES = "all"
+
+
+def _groups(uses: dict[str, set[str]] | None) -> dict[str, set[str]]:
+    """The use groups of :func:`_uses` (its uses map to themselves)."""
+    return {k: v for k, v in (uses or {}).items() if v != {k}}
+
+
+def _expand(names: set[str], groups: dict[str, set[str]]) -> set[str] | None:
+    """The uses that ``names`` stand for, each group replaced by its members (through nested
+    groups); None for every use (``all`` where no group of that name is defined)."""
+    found: set[str] = set()
+    todo = list(names)
+    while todo:
+        n = todo.pop()
+        if n in found:
+            continue
+        if n == ALL_USES and n not in groups:
+            return None
+        found.add(n)
+        todo.extend(groups.get(n, ()))
+    return {n for n in found if n not in groups}
+
+
+def _admits(allowed, wanted: set[str] | None, groups: dict[str, set[str]]) -> bool:
+    """Whether a link's ``allowed_uses`` (as :func:`_split_uses` gives it; blank admits every
+    use) admits every use that ``wanted`` (:func:`_expand` of the use asked for) stands for."""
+    if not isinstance(allowed, str) or not allowed:
+        return True
+    given = _expand(set(allowed.split(",")), groups)
+    return given is None or (wanted is not None and wanted <= given)
 
 
 def _zones(nodes: pd.DataFrame, links: pd.DataFrame, how: str, checker, notes: list[str]):

@@ -75,7 +75,7 @@ def read_problem(
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist; give a GMNS folder or a TNTP _net file.")
-    if use is not None and not path.is_dir():
+    if use is not None and path.is_file() and path.suffix.lower() == ".tntp":
         raise InputError(f"--use {use}: a TNTP network's links have no allowed uses; --use "
                          "applies to GMNS folders (link.csv's allowed_uses). Leave it out.",
                          str(path))
@@ -102,6 +102,9 @@ def read_problem(
         for n in notes:
             warnings.warn(n, GmnsWarning, stacklevel=2)
         classes = gmns_classes(net, demand)
+        if use is not None:
+            one_use(net, use, [c["name"] for c in classes] or (
+                list(demand.names) if demand is not None else []), path)
         given = [f"--{k.replace('_', '-')}" for k, v in (("toll_factor", toll_factor),
                                                          ("distance_factor", distance_factor))
                  if v]
@@ -240,6 +243,32 @@ def gmns_classes(net: Network, demand: Demand | None) -> tuple[dict, ...]:
     return tuple(out)
 
 
+def one_use(net: Network, use: str, names: list[str], path: Path | str) -> None:
+    """Refuse classes or demand segments named after other uses than ``use``: ``use`` keeps the
+    links of that one use, and every class travels on them.
+
+    Raises
+    ------
+    InputError
+        When ``names`` holds a use of ``use_definition.csv`` or ``use_group.csv`` other than
+        ``use``.
+    """
+    tables = net.config.get("tables", {})
+    defined: set[str] = set()
+    for name, col in (("use_definition", "use"), ("use_group", "use_group")):
+        t = tables.get(name)
+        if t is not None and col in t:
+            defined |= {str(u).strip().lower() for u in t[col].dropna()}
+    others = [n for n in names if str(n).strip().lower() in defined
+              and str(n).strip().lower() != use.strip().lower()]
+    if others:
+        raise InputError(f"--use {use}: the demand has classes of other uses "
+                         f"({format_ids(others)}), which would travel on the links of "
+                         f"{use}; --use assigns one use on its own links. Assign each use "
+                         "with a demand of its own, or leave --use out (every class on every "
+                         "link).", str(path))
+
+
 def uses_note(net: Network) -> str | None:
     """A note where ``allowed_uses`` bars some uses from some links
     (:func:`karvan.io.gmns.links_barring_uses`) and the network was read for every use: each
@@ -249,7 +278,8 @@ def uses_note(net: Network) -> str | None:
     barring = links_barring_uses(net)
     if not len(barring):
         return None
-    return (f"allowed_uses bars some uses from {len(barring)} of {len(net.links)} links "
+    own = len(net.links) - len(net.config.get("derived_links", []))  # not the connectors
+    return (f"allowed_uses bars some uses from {len(barring)} of {own} links "
             f"(link_id {format_ids(barring)}), but every link is read for every class; to "
             "assign one use on its own links, pass --use USE (read_gmns(..., use=USE)).")
 

@@ -131,7 +131,7 @@ def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = No
 def _gmns(path: Path, trips, use: str | None = None) -> ValidationReport:
     from karvan.io.gmns import inspect_gmns, read_gmns_demand
     from karvan.io.gmns_ready import prepare_assignment
-    from karvan.io.problem import gmns_classes
+    from karvan.io.problem import gmns_classes, one_use
 
     r = inspect_gmns(path, use=use)
     rep = ValidationReport(path, "gmns", list(r.errors), list(r.warnings), list(r.notes))
@@ -179,8 +179,10 @@ def _gmns(path: Path, trips, use: str | None = None) -> ValidationReport:
         demand = read_gmns_demand(dpath, ready.network or net)
         with catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            gmns_classes(ready.network or net, demand)
+            classes = gmns_classes(ready.network or net, demand)
         rep.notes.extend(str(w.message) for w in caught)
+        if use is not None:
+            one_use(net, use, [c["name"] for c in classes] or list(demand.names), path)
     except InputError as e:
         rep.errors.extend(e.problems)
         return rep
