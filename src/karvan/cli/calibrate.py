@@ -87,7 +87,7 @@ def calibrate(
              "finite-difference Jacobian (and the cross-validation's folds) side by side "
              "(default 2 where this process may use 2 CPUs; 1: one run after the other in this "
              "process). The fit is the same.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """Estimate the base-year OD demand from the fit rows of observed.csv (generalized least
     squares with demand.csv as the prior, alternating with the equilibrium of the base year and

@@ -60,7 +60,7 @@ def explore(
                               "--choice; --input selects) with their ranges and sources, and "
                               "stop.")]
     = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run corridor scenarios at many draws of their uncertain inputs: P5/P50/P95 bands of the
     headline figures, each scenario's effect against its like-year reference, the probability

@@ -46,7 +46,7 @@ def run(
                                     "available, at most the number of scenarios); 1 runs "
                                     "them one after another. The results are the same.")]
     = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """Run corridor scenarios and print a summary; with no argument, every built-in scenario.
 
