@@ -195,6 +195,28 @@ class ParameterMap:
             nest_scale={n: float(v[j]) if j >= 0 else 1.0 for n, j in self.nest}, gauge=gauge)
 
 
+
+def link_cost_at_least(money: np.ndarray, floor: np.ndarray, t0: np.ndarray,
+                       vot: float) -> np.ndarray:
+    """``money`` raised to ``floor`` (``-t0 * vot``: the money cost that makes a link's cost at
+    free flow zero) where it is below it, and then, where rounding leaves ``t0 + money / vot``
+    a hair below zero (as the route engine computes it), by the few units in the last place
+    that make it zero or more.
+
+    Examples
+    --------
+    >>> t0, vot = np.array([0.1, 2.0]), 3.1
+    >>> kept = link_cost_at_least(np.array([-5.0, 1.0]), -t0 * vot, t0, vot)
+    >>> bool((t0 + kept / vot >= 0).all()), float(kept[1])
+    (True, 1.0)
+    """
+    kept = np.maximum(money, floor)
+    low = t0 + kept / vot < 0
+    while low.any():
+        kept[low] = np.nextafter(kept[low], np.inf)
+        low = t0 + kept / vot < 0
+    return kept
+
 @dataclasses.dataclass(eq=False)
 class ChoiceCorridorModel(CorridorModel):
     """A scenario's central solution under the logit choice model and the arrays a draw
@@ -239,10 +261,9 @@ class ChoiceCorridorModel(CorridorModel):
             money = np.asarray(c.link_cost, dtype=float) + pm.link_cost_usd_per_t(
                 model, com, c.value_of_time)
             # only what would make the link's cost at free flow negative leaves the link
-            neg = np.minimum(money + t0 * c.value_of_time, 0.0)
-            neg_h[k] = neg / c.value_of_time
-            classes.append(TrafficClass(c.name, c.demand, c.value_of_time, c.pce, {},
-                                        money - neg))
+            kept = link_cost_at_least(money, -t0 * c.value_of_time, t0, c.value_of_time)
+            neg_h[k] = (money - kept) / c.value_of_time
+            classes.append(TrafficClass(c.name, c.demand, c.value_of_time, c.pce, {}, kept))
         # each route's family constant (hours), as model.constants and with_family_costs give it
         cls = rs.od_class[rs.route_od]
         vot_k = np.array([c.value_of_time for c in classes])
