@@ -11,8 +11,10 @@ unserved demand; :func:`family_shares` gives each family's share per country pai
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -271,12 +273,71 @@ def _through_pairs(dist, cost, g, from_o, to_d, pairs) -> tuple[np.ndarray, np.n
     return tot[np.arange(len(from_o)), j], np.column_stack([f[j], s[j]])
 
 
+#: route sets of the latest calls of :func:`choice_route_set`, by :func:`route_set_key`
+_ROUTE_SETS: OrderedDict[bytes, tuple] = OrderedDict()
+_ROUTE_SETS_LOCK = threading.Lock()
+#: how many route sets a process keeps: a calibration evaluation runs the base year and its
+#: two back-casts, each on its own network
+ROUTE_SET_CACHE = 6
+
+
+def route_set_key(cnet: Network, demand: Demand, classes, model: CorridorChoice,
+                  zone_country: dict[str, str]) -> bytes:
+    """A digest of everything :func:`choice_route_set` reads: the network's links, nodes and
+    settings, the demand, the classes (value of time, pce, money columns, link costs), the
+    families and the route sets' dispersion, the zones' countries and the search settings.
+    What the fit varies and the route sets do not read (family constants, theta, value of
+    reliability, nest scales) is not in it."""
+    h = hashlib.blake2b(digest_size=20)
+
+    def frame(df: pd.DataFrame) -> None:
+        h.update(repr((list(df.columns), [str(t) for t in df.dtypes], len(df))).encode())
+        h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
+
+    def array(a) -> None:
+        a = np.ascontiguousarray(a, dtype=float)
+        h.update(repr(a.shape).encode())
+        h.update(a.tobytes())
+
+    frame(cnet.links)
+    frame(cnet.nodes)
+    frame(model.families)
+    h.update(repr(sorted((k, v) for k, v in cnet.config.items()
+                         if v is None or isinstance(v, (str, int, float, bool)))).encode())
+    h.update(repr(tuple(demand.zone_ids)).encode())
+    for name in demand.names:
+        h.update(repr(name).encode())
+        array(demand.matrices[name])
+    for c in classes:
+        h.update(repr((c.name, c.demand, float(c.value_of_time), float(c.pce),
+                       sorted(c.cost_fields.items()))).encode())
+        if c.link_cost is None:
+            h.update(b"no link cost")
+        else:
+            array(c.link_cost)
+    h.update(repr(sorted(model.route_set_theta_per_hour(classes).items())).encode())
+    h.update(repr(sorted(zone_country.items())).encode())
+    h.update(repr((MAX_ROUTES, PENALTY, FORCE_WITHIN)).encode())
+    return h.digest()
+
+
+def clear_route_set_cache() -> None:
+    """Forget the route sets :func:`choice_route_set` keeps."""
+    with _ROUTE_SETS_LOCK:
+        _ROUTE_SETS.clear()
+
+
 def choice_route_set(cnet: Network, demand: Demand, classes, model: CorridorChoice, *,
                      zone_country: dict[str, str]):
     """The route sets of the choice model on ``cnet`` (:func:`choice_network`) for ``classes``
     (:func:`choice_classes`): the searches (``MAX_ROUTES`` by link penalty ``PENALTY``), then a
     forced member of each family that can serve a pair and that the searches did not find
     (:func:`forced_routes`).
+
+    The route sets do not depend on the family constants, theta (they take the prior's), the
+    value of reliability or the nest scales, which a fit varies from run to run: the latest
+    :data:`ROUTE_SET_CACHE` are kept by :func:`route_set_key` and given again, their arrays
+    read-only, to a call with the same inputs (half of a base-year run's time).
 
     Returns
     -------
@@ -287,6 +348,30 @@ def choice_route_set(cnet: Network, demand: Demand, classes, model: CorridorChoi
     missing
         The pairs declared families have no route for (:func:`forced_routes`).
     """
+    key = route_set_key(cnet, demand, classes, model, zone_country)
+    with _ROUTE_SETS_LOCK:
+        hit = _ROUTE_SETS.get(key)
+        if hit is not None:
+            _ROUTE_SETS.move_to_end(key)
+    if hit is not None:
+        rs, n_forced, missing = hit
+        return rs, n_forced, type(missing)(missing)
+    rs, n_forced, missing = _search_route_set(cnet, demand, classes, model,
+                                              zone_country=zone_country)
+    for f in rs.__slots__:
+        v = getattr(rs, f)
+        if isinstance(v, np.ndarray):
+            v.setflags(write=False)
+    with _ROUTE_SETS_LOCK:
+        _ROUTE_SETS[key] = (rs, n_forced, type(missing)(missing))
+        while len(_ROUTE_SETS) > ROUTE_SET_CACHE:
+            _ROUTE_SETS.popitem(last=False)
+    return rs, n_forced, missing
+
+
+def _search_route_set(cnet: Network, demand: Demand, classes, model: CorridorChoice, *,
+                      zone_country: dict[str, str]):
+    """:func:`choice_route_set` without its cache."""
     classify = family_classifier(model.families)
     rs = generate_route_sets(cnet, demand, classes=classes,
                              options=RouteOptions(max_routes=MAX_ROUTES, penalty=PENALTY))
