@@ -22,7 +22,8 @@ It prints a human-readable report and one markdown table row per gap target, to 
 
 Data
 ----
-SiouxFalls and Anaheim are read from ``/work/shared/tntp/<name>/`` unless ``--data`` is given.
+SiouxFalls and Anaheim are read from ``../shared/tntp/<name>/`` beside the checkout (or
+``$KARVAN_TNTP/<name>/``) unless ``--data`` is given.
 Other networks (ChicagoSketch) come from the public *Transportation Networks for Research*
 collection (https://github.com/bstabler/TransportationNetworks); they are not shipped with karvan
 (the data carry no open licence). ``benchmarks/get_networks.sh`` downloads them, e.g.::
@@ -63,7 +64,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_DATA = Path("/work/shared/tntp")
+#: the shared TNTP networks: ../shared/tntp beside the checkout, or $KARVAN_TNTP (as the tests)
+DEFAULT_DATA = Path(os.environ.get("KARVAN_TNTP",
+                                  Path(__file__).resolve().parents[2] / "shared" / "tntp"))
 PUBLISHED_FACTORS = {"ChicagoSketch": (0.02, 0.04), "chicago-regional": (0.1, 0.25)}
 
 
@@ -72,7 +75,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("network", help="TNTP network name, e.g. SiouxFalls, Anaheim, ChicagoSketch")
     ap.add_argument("--data", type=Path, default=None,
-                    help="folder with <name>_net.tntp etc. (default /work/shared/tntp/<name>)")
+                    help="folder with <name>_net.tntp etc. (default ../shared/tntp/<name>, "
+                         "or $KARVAN_TNTP/<name>)")
     ap.add_argument("--gap", type=float, nargs="+", default=[1e-4, 1e-6],
                     help="target relative gap(s) (default 1e-4 1e-6)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per solver (median)")

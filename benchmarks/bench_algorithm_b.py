@@ -2,7 +2,7 @@
 AequilibraE's BFW and TAP-B (Algorithm B in C, Boyles et al.) where asked.
 
 For one TNTP network (``<name>_net.tntp`` and ``<name>_trips.tntp`` in ``--data``, default
-``/work/shared/tntp/<name>``) the script reports:
+``../shared/tntp/<name>``, or ``$KARVAN_TNTP/<name>``) the script reports:
 
 1. **in-process** karvan time to each target in ``--gap`` (network and demand already in memory,
    after one untimed warm-up that loads the numba cache; median of ``--repeat``), sweeps, the
@@ -66,7 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("network", help="file stem: <network>_net.tntp (SiouxFalls, berlin-center...)")
     ap.add_argument("--data", type=Path, default=None,
-                    help="folder with the TNTP files (default /work/shared/tntp/<network>)")
+                    help="folder with the TNTP files (default ../shared/tntp/<network>, "
+                         "or $KARVAN_TNTP/<network>)")
     ap.add_argument("--gap", type=float, nargs="+", default=[1e-6, 1e-8, 1e-10])
     ap.add_argument("--repeat", type=int, default=3, help="runs per timing (median)")
     ap.add_argument("--threads", type=int, default=2)

@@ -29,7 +29,8 @@ path sizes neither).
 
 Data
 ----
-SiouxFalls and Anaheim are read from ``/work/shared/tntp/<name>/``; ChicagoSketch from
+SiouxFalls and Anaheim are read from ``../shared/tntp/<name>/`` (or ``$KARVAN_TNTP/<name>/``);
+ChicagoSketch from
 ``--data`` (``sh benchmarks/get_networks.sh /tmp/tntp ChicagoSketch``): the data carry no open
 licence and are not in the repository.
 
@@ -47,7 +48,9 @@ import time
 import warnings
 from pathlib import Path
 
-DEFAULT_DATA = Path("/work/shared/tntp")
+#: the shared TNTP networks: ../shared/tntp beside the checkout, or $KARVAN_TNTP (as the tests)
+DEFAULT_DATA = Path(os.environ.get("KARVAN_TNTP",
+                                  Path(__file__).resolve().parents[2] / "shared" / "tntp"))
 PUBLISHED_FACTORS = {"ChicagoSketch": (0.02, 0.04)}
 
 

@@ -36,7 +36,8 @@ from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_NET = HERE.parents[1] / "shared" / "tntp" / "Braess-Example" / "Braess_net.tntp"
+DEFAULT_NET = (Path(os.environ.get("KARVAN_TNTP", HERE.parents[1] / "shared" / "tntp"))
+               / "Braess-Example" / "Braess_net.tntp")
 GNU_TIME = "/usr/bin/time"
 
 STAGES = r"""
