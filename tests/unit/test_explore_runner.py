@@ -499,3 +499,42 @@ def test_an_address_that_is_no_scheduler_is_named_in_time(tmp_path, monkeypatch)
                                              r"\(no answer as a Dask scheduler\)"):
             with R.connect(scheduler=f"tcp://127.0.0.1:{port}"):
                 pass
+
+
+class _FailsOnOneDraw(IshigamiModel):
+    """Ishigami, except at the point ``x1``, where it raises as the route engine did on a cost
+    rounded below zero; each evaluation of that point is logged to a file."""
+
+    def __init__(self, x1: float, log: str) -> None:
+        super().__init__()
+        self.x1, self.log = x1, log
+
+    def evaluate(self, values):
+        if values is not None and float(values[0]) == self.x1:
+            with open(self.log, "a") as f:
+                f.write("evaluated\n")
+            raise InputError("2 arcs have a negative cost at free flow")
+        return super().evaluate(values)
+
+
+@pytest.mark.parametrize("where", ["in process", "on Dask"])
+def test_a_draw_the_model_cannot_compute_is_named_and_not_retried(tmp_path, where, request):
+    """A draw that raised stopped the experiment with "the same command resumes" (it failed
+    again on every resume, after Dask had retried it twice with three tracebacks)."""
+    inputs = ishigami_inputs()
+    x1 = float(inputs.values(make_design(inputs, "lhs", 8, 1).u)[5, 0])
+    log = tmp_path / "evaluations.log"
+    spec = ModelSpec("ishigami", functools.partial(_FailsOnOneDraw, x1, str(log)))
+    kw = ({"workers": 0} if where == "in process"
+          else {"client": request.getfixturevalue("client2")})
+    with pytest.raises(R.DrawFailedError) as caught:
+        run_experiment([spec], inputs, draws=8, seed=1, folder=tmp_path / "e", batch_size=2,
+                       **kw)
+    msg = str(caught.value)
+    assert msg.startswith(f"scenario ishigami, draw 5 (its inputs: row 5 of "
+                          f"{tmp_path / 'e' / 'design.parquet'}): InputError: 2 arcs have a "
+                          "negative cost at free flow. The model cannot compute this draw")
+    assert "the same command would stop on it again; the draws written are kept" in msg
+    assert "resumes" not in msg
+    assert 'raise InputError("2 arcs' in str(caught.value.__cause__)  # the trace, for --debug
+    assert log.read_text() == "evaluated\n"  # once: not retried

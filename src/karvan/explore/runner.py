@@ -111,12 +111,49 @@ def _build(build: Callable[[], Model]) -> Model:
         return build()
 
 
+@dataclass(frozen=True, slots=True)
+class DrawError:
+    """What a batch returns instead of its draws when the model raised on one of them: the
+    draw (-1: the central case), the exception's type and message, and its traceback. Returned,
+    not raised, so that Dask neither retries the batch (it would fail again) nor logs it."""
+
+    draw: int
+    kind: str
+    message: str
+    trace: str
+
+
+class DrawFailedError(RuntimeError):
+    """A draw that the model could not compute: not the machine's or the scheduler's doing, so
+    the same command fails on it again."""
+
+
+def _draw_failed(exp: Experiment, scenario: str, err: DrawError) -> None:
+    """Stop the experiment on a draw the model could not compute.
+
+    Raises
+    ------
+    DrawFailedError
+        Always, naming the scenario, the draw and the row of its inputs, with the worker's
+        traceback as its cause (``karvan --debug`` shows it).
+    """
+    where = ("its central case" if err.draw < 0 else
+             f"draw {err.draw} (its inputs: row {err.draw} of {exp.folder / 'design.parquet'})")
+    raise DrawFailedError(
+        f"scenario {scenario}, {where}: {err.kind}: {err.message.rstrip('.')}. The model "
+        "cannot compute this draw, so the same command would stop on it again; the draws "
+        "written are kept."
+    ) from RuntimeError(f"where the draw was computed:\n{err.trace}")
+
+
 def _evaluate_batch(model: Model, values: np.ndarray | None, draws: np.ndarray,
-                    input_names: Sequence[str]) -> bytes:
+                    input_names: Sequence[str]) -> bytes | DrawError:
     """Evaluate draws ``draws`` (rows of ``values``; None: the central case, draw -1) and
     return the batch as the bytes of a Parquet file (``draw``, ``in:<input>``,
     ``out:<output>``, ``_gap``, ...): built where the work is done, so that the client only
-    writes it."""
+    writes it; a :class:`DrawError` where the model raised on a draw."""
+    import traceback
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -124,7 +161,11 @@ def _evaluate_batch(model: Model, values: np.ndarray | None, draws: np.ndarray,
     with _one_thread():
         for r in range(len(draws)):
             t0, c0 = time.perf_counter(), time.process_time()
-            out = model.evaluate(None if values is None else values[r])
+            try:
+                out = model.evaluate(None if values is None else values[r])
+            except Exception as e:  # noqa: BLE001  (reported by the client with the draw)
+                return DrawError(int(draws[r]), type(e).__name__, str(e),
+                                 traceback.format_exc())
             out = {f"out:{k}" if not k.startswith("_") else k: v for k, v in out.items()}
             out["_elapsed_s"] = time.perf_counter() - t0
             out["_cpu_s"] = time.process_time() - c0
@@ -419,6 +460,8 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
                     models[spec.scenario] = _build(spec.build)
                 blob = _evaluate_batch(models[spec.scenario],
                                        None if ids[0] < 0 else values[ids], ids, inputs.names)
+                if isinstance(blob, DrawError):
+                    _draw_failed(exp, spec.scenario, blob)
                 exp.write_batch(spec.scenario, ids, blob)
                 computed += len(ids)
                 n_done += len(ids)
@@ -623,6 +666,8 @@ def _run_on_dask(client, exp: Experiment, specs, todo, values: np.ndarray, input
                 raise KarvanError(f"scenario {scen}, draws {int(ids[0])}..{int(ids[-1])}: "
                                   f"{type(e).__name__}: {e}. The draws written are kept; the "
                                   "same command resumes.") from e
+            if isinstance(blob, DrawError):
+                _draw_failed(exp, scen, blob)
             code = _batch_code(blob)
             if code != code_fingerprint():
                 raise _other_code(f"a Dask worker (scenario {scen}, draws {int(ids[0])}.."
