@@ -61,15 +61,16 @@ def _default(p) -> str:
 
 
 def _usage(path: tuple[str, ...], cmd) -> str:
-    """``karvan run [SCENARIOS]...`` for a command, ``karvan data COMMAND`` for a group."""
+    """``karvan run [SCENARIOS]...`` for a command, ``karvan data COMMAND`` for a group, as
+    ``--help`` writes them."""
     words = list(path)
     if getattr(cmd, "commands", None):
         words.append("COMMAND")
     for p in cmd.params:
         if p.param_type_name != "argument" or getattr(p, "hidden", False):
             continue
-        name = p.name.upper() + ("..." if p.nargs == -1 else "")
-        words.append(name if p.required else f"[{name}]")
+        name = p.name.upper() if p.required else f"[{p.name.upper()}]"
+        words.append(name + ("..." if p.nargs == -1 else ""))
     return " ".join(words)
 
 

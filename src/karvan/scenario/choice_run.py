@@ -11,6 +11,7 @@ unserved demand; :func:`family_shares` gives each family's share per country pai
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import threading
@@ -290,9 +291,19 @@ def route_set_key(cnet: Network, demand: Demand, classes, model: CorridorChoice,
     reliability, nest scales) is not in it."""
     h = hashlib.blake2b(digest_size=20)
 
+    def typed(values) -> list[str]:
+        # object cells by type and repr: pandas hashes them as str(), so 1, "1" and True (or a
+        # list, which it cannot hash at all) would not differ
+        return [f"{type(v).__name__}:{v!r}" for v in values]
+
     def frame(df: pd.DataFrame) -> None:
-        h.update(repr((list(df.columns), [str(t) for t in df.dtypes], len(df))).encode())
-        h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
+        h.update(repr((list(df.columns), [str(t) for t in df.dtypes], len(df),
+                       str(df.index.dtype))).encode())
+        obj = [c for c in df.columns if df[c].dtype == object]
+        flat = df.assign(**{c: typed(df[c]) for c in obj}) if obj else df
+        if df.index.dtype == object:
+            flat = flat.set_axis(typed(df.index), axis=0)
+        h.update(pd.util.hash_pandas_object(flat, index=True).to_numpy().tobytes())
 
     def array(a) -> None:
         a = np.ascontiguousarray(a, dtype=float)
@@ -327,6 +338,20 @@ def clear_route_set_cache() -> None:
         _ROUTE_SETS.clear()
 
 
+class _Records(logging.Handler):
+    """The warnings karvan logs in this thread while a route set is searched, to log again
+    when the kept route set is given instead (a run's warnings are the same either way)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.records.append(record)
+
+
 def choice_route_set(cnet: Network, demand: Demand, classes, model: CorridorChoice, *,
                      zone_country: dict[str, str]):
     """The route sets of the choice model on ``cnet`` (:func:`choice_network`) for ``classes``
@@ -336,8 +361,9 @@ def choice_route_set(cnet: Network, demand: Demand, classes, model: CorridorChoi
 
     The route sets do not depend on the family constants, theta (they take the prior's), the
     value of reliability or the nest scales, which a fit varies from run to run: the latest
-    :data:`ROUTE_SET_CACHE` are kept by :func:`route_set_key` and given again, their arrays
-    read-only, to a call with the same inputs (half of a base-year run's time).
+    :data:`ROUTE_SET_CACHE` are kept by :func:`route_set_key` and a copy given again, with the
+    warnings their search logged, to a call with the same inputs (half of a base-year run's
+    time).
 
     Returns
     -------
@@ -354,19 +380,22 @@ def choice_route_set(cnet: Network, demand: Demand, classes, model: CorridorChoi
         if hit is not None:
             _ROUTE_SETS.move_to_end(key)
     if hit is not None:
-        rs, n_forced, missing = hit
-        return rs, n_forced, type(missing)(missing)
-    rs, n_forced, missing = _search_route_set(cnet, demand, classes, model,
-                                              zone_country=zone_country)
-    for f in rs.__slots__:
-        v = getattr(rs, f)
-        if isinstance(v, np.ndarray):
-            v.setflags(write=False)
+        kept, records = hit
+        for rec in records:
+            logging.getLogger(rec.name).handle(rec)
+        return copy.deepcopy(kept)  # the caller's to change; the kept one stays as searched
+    records = _Records()
+    root = logging.getLogger("karvan")
+    root.addHandler(records)
+    try:
+        found = _search_route_set(cnet, demand, classes, model, zone_country=zone_country)
+    finally:
+        root.removeHandler(records)
     with _ROUTE_SETS_LOCK:
-        _ROUTE_SETS[key] = (rs, n_forced, type(missing)(missing))
-        while len(_ROUTE_SETS) > ROUTE_SET_CACHE:
+        _ROUTE_SETS[key] = (copy.deepcopy(found), tuple(records.records))
+        while len(_ROUTE_SETS) > max(ROUTE_SET_CACHE, 0):
             _ROUTE_SETS.popitem(last=False)
-    return rs, n_forced, missing
+    return found
 
 
 def _search_route_set(cnet: Network, demand: Demand, classes, model: CorridorChoice, *,
