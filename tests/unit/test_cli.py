@@ -573,3 +573,14 @@ def test_a_network_karvan_exported_is_not_replaced_by_its_own_assignment(tmp_pat
     (net / "demand.csv").unlink()  # only karvan's files: still the input itself
     code, out = run("assign", net, "--trips", SMALL / "demand.csv", "--out", net, "-q")
     assert code == 2 and f"--out {net} holds the input {net}" in out
+
+
+def test_validate_use_or_trips_on_a_corridor_dataset_is_refused():
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    folder = builtin_corridor_folder()
+    for flag, value, what in (("--use", "truck", "its links' modes are in link.csv"),
+                              ("--trips", "x.csv", "its demand is its demand.csv")):
+        code, out = run("validate", folder, flag, value)
+        assert code == 2
+        assert f"{flag}: {folder} is a corridor dataset, {what}; leave {flag} out." in out

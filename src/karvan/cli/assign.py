@@ -45,10 +45,9 @@ def validate(
     if corridor:
         from karvan.freight.corridor import validate_corridor
 
-        for given, what in ((trips, "its demand is its demand.csv"),
-                            (use, "its links' modes are in link.csv")):
+        for flag, given, what in (("--trips", trips, "its demand is its demand.csv"),
+                                  ("--use", use, "its links' modes are in link.csv")):
             if given is not None:
-                flag = "--trips" if given is trips else "--use"
                 raise InputError(f"{flag}: {path} is a corridor dataset, {what}; leave {flag} "
                                  "out.")
         rep = validate_corridor(path)

@@ -842,8 +842,8 @@ def links_barring_uses(network: Network) -> pd.Index:
             if isinstance(g, str):
                 m = _split_uses(members)
                 groups[g.strip().lower()] = set(m.split(",")) if m else set()
-    given = [_expand(set(_split_uses(u).split(",")), groups) if _split_uses(u) else None
-             for u in links["allowed_uses"]]
+    split = [_split_uses(u) for u in links["allowed_uses"]]
+    given = [_expand(set(u.split(",")), groups) if u else None for u in split]
     every = set().union(*(g for g in given if g))
     barring = [g is not None and not g >= every for g in given]
     return links.index[np.asarray(barring, dtype=bool)]
