@@ -421,3 +421,69 @@ def test_capacities_exactly_full_are_priced_at_the_saving_not_at_the_penalty(pen
     assert r.total_cost == pytest.approx(20.0, rel=1e-12)
     assert r.shadow_price.tolist() == pytest.approx([2.0, 0.0], abs=1e-9)
     assert not r.shadow_price_capped.any()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_capacity_both_directions_share_is_one_row_over_both_arcs(seed):
+    """A terminal's or a crossing's throughput bounds its two directions together: the LP put
+    a bound on each arc, so an undirected link could carry twice its published throughput
+    (Astara's terminal 2.83 Mt against 2 Mt). Stated independently: the least cost and duals of
+    the whole LP with one row per shared link (scipy), flows within the shared capacities."""
+    rng = np.random.default_rng(seed)
+    net, zones = _grid(rng)
+    # one undirected link per pair of neighbours, every third of the capped ones shared
+    links = net.links[net.links.index.str.split(">").map(lambda ab: ab[0] < ab[1])]
+    links = links.assign(directed=False, shared=False)
+    capped = np.flatnonzero(links["capacity"].notna().to_numpy())
+    links.iloc[capped[::3], links.columns.get_loc("shared")] = True
+    net = Network(net.nodes, links)
+    q = rng.uniform(0, 6, (len(zones), len(zones))).round(1)
+    np.fill_diagonal(q, 0.0)
+    dem = Demand(tuple(zones), {"demand": q})
+    r = solve_capacity_lp(net, dem, [TrafficClass()], unserved_penalty=40.0,
+                          both_directions="shared")
+    p = _arcs_of(net, dem, [TrafficClass()], {"all": 40.0})
+    # the reference: the same LP with the rows of shared links summed over their two arcs
+    n, m = len(p.blocked), len(p.tail)
+    link_of = [net.links.index.get_loc(lid) for lid, _ in p.key]
+    shared = links["shared"].to_numpy()
+    row_key = [("link", li) if shared[li] else ("arc", e)
+               for e, li in enumerate(link_of) if np.isfinite(p.cap[e])]
+    rows = {k: i for i, k in enumerate(dict.fromkeys(row_key))}
+    arcs = [e for e in range(m) if np.isfinite(p.cap[e])]
+    pick = sp.csr_matrix((np.ones(len(arcs)), ([rows[k] for k in row_key], arcs)),
+                         shape=(len(rows), m + 1))
+    bound = np.zeros(len(rows))
+    for k, e in zip(row_key, arcs, strict=True):
+        bound[rows[k]] = p.cap[e]
+    incidence = sp.csr_matrix((np.r_[np.ones(m), -np.ones(m)],
+                               (np.r_[p.tail, p.head], np.r_[np.arange(m), np.arange(m)])),
+                              shape=(n, m))
+    blocks, supply, cost = [], [], []
+    for _k, o, d, qq in p.pairs:
+        ends = np.zeros(n)
+        ends[[o, d]] = 1.0, -1.0
+        blocks.append(sp.hstack([incidence, sp.csr_matrix(ends[:, None])]))
+        supply.append(qq * ends)
+        cost.append(np.r_[p.cost[0], p.pen[0]])
+    ref = linprog(np.concatenate(cost), A_ub=sp.hstack([pick] * len(p.pairs)), b_ub=bound,
+                  A_eq=sp.block_diag(blocks), b_eq=np.concatenate(supply),
+                  bounds=(0, None), method="highs")
+    assert ref.status == 0
+    assert r.total_cost == pytest.approx(ref.fun, rel=1e-7)
+    g = r.graph
+    ab, ba = g.to_links(r.volume)
+    cap = links.loc[list(g.link_ids), "capacity"].to_numpy(float)
+    sh = links.loc[list(g.link_ids), "shared"].to_numpy(bool)
+    fin = np.isfinite(cap)
+    assert ((ab + ba)[sh & fin] <= cap[sh & fin] * (1 + 1e-6) + 1e-9).all()
+    assert (np.maximum(ab, ba)[~sh & fin] <= cap[~sh & fin] * (1 + 1e-6) + 1e-9).all()
+    # a shared row binds in these draws, and its price is the reference's dual of that row
+    duals = -ref.ineqlin.marginals
+    price_ab, price_ba = g.to_links(r.shadow_price)
+    for (kind, li), i in rows.items():
+        if kind == "link":
+            j = list(g.link_ids).index(links.index[li])
+            assert price_ab[j] == pytest.approx(duals[i], abs=1e-6)
+            assert price_ba[j] == pytest.approx(duals[i], abs=1e-6)
+    assert any(duals[i] > 1e-6 for (kind, _), i in rows.items() if kind == "link")

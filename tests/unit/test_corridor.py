@@ -262,6 +262,23 @@ def test_a_capacity_that_both_directions_share_is_used_and_listed_as_such(runs, 
         assert port in binding and set(binding) <= set(bottle.index)
 
 
+def test_the_capacity_lp_bounds_a_shared_capacity_over_both_directions(data):
+    """The LP gave each direction the whole throughput of a terminal: Astara's terminal (2
+    Mt/yr, both directions) carried 2.83 Mt in the 2028 reference's LP at 'utilization' 1.0."""
+    from karvan.freight.costs import hard_capacity
+
+    run = run_scenario(data, "reference_2028", backcasts=False)
+    links = run.tables["links"].set_index("link_id")
+    both, hard = hard_capacity(run.network.links.loc[links.index])
+    lp = links["lp_tonnes_tot"].to_numpy()
+    assert (lp[both] <= hard[both] * (1 + 1e-6) + 1e-6).all()
+    t = "T_IR_ASTARA_TERMINAL"
+    assert links.at[t, "capacity_both_directions"]
+    assert links.at[t, "lp_tonnes_tot"] == pytest.approx(2e6, rel=1e-6)  # it binds: at the bound
+    assert links.at[t, "lp_utilization"] == pytest.approx(1.0, rel=1e-6)
+    assert links.at[t, "shadow_price_usd_per_t"] > 0
+
+
 def test_loads_borders_and_transit_tables_count_what_they_say(runs):
     """A two-way capacity's load in its published unit is both directions' (Astara road read
     344 trucks a day against 251); a border without capacity is blank, not 0; the sea legs'

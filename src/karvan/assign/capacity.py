@@ -8,6 +8,9 @@ classes and origins of the capacity units on each arc:
     subject to  out(f[k,o]) - in(f[k,o]) = supply[k,o] (less unserved) at every node
                 sum_{k,o} pce[k] f[k,o,a] <= cap[a]                      for capacitated arcs
 
+or, for a link whose capacity both directions share (``both_directions``: a terminal, a port,
+a border crossing published as annual throughput), one row over its two arcs together.
+
 with c[k,a] = value_of_time[k] * free_flow_time[a] + money cost of class k on a. The dual value
 of a capacity row is the shadow price of that arc: how much the total cost would fall with one
 more unit of capacity (money per capacity unit, e.g. USD per tonne per year).
@@ -40,7 +43,7 @@ from karvan.assign.classes import TrafficClass
 from karvan.assign.equilibrium import _Problem
 from karvan.errors import InputError, KarvanError, format_ids
 from karvan.network.demand import Demand
-from karvan.network.graph import CompiledGraph, compile_graph
+from karvan.network.graph import CompiledGraph, as_bool, compile_graph
 from karvan.network.model import Network, complete_links
 
 
@@ -58,7 +61,8 @@ class CapacityResult:
         (n_classes, n_arcs) money cost per unit of flow on each arc.
     shadow_price
         Per arc: money saved per extra unit of capacity (0 where the capacity does not bind or
-        the arc has none).
+        the arc has none); where both directions share a capacity, its price on each of the
+        two arcs.
     shadow_price_capped
         Per arc: True where the shadow price is set by the penalty on unserved demand rather
         than by a saving in transport cost (it moves with the penalty): the capacity turns
@@ -92,6 +96,7 @@ def solve_capacity_lp(
     *,
     unserved_penalty: float | Mapping[str, float] | None = None,
     closed_links: Mapping[str, Collection] | None = None,
+    both_directions: bool | str = False,
 ) -> CapacityResult:
     """Solve the least-cost flow with hard capacities (see the module notes).
 
@@ -112,6 +117,11 @@ def solve_capacity_lp(
     closed_links
         Per class name, link ids the class may not use (a transit ban): its flow on them is 0,
         so demand that only they could carry is unserved, whatever the class's cost on them.
+    both_directions
+        Whether the ``capacity`` of an undirected link bounds its two directions together
+        (annual throughput) rather than each: True or False for every link, or the name of a
+        boolean link column saying it link by link (as
+        :func:`karvan.choice.capacities_from_links` takes it).
 
     Examples
     --------
@@ -125,6 +135,19 @@ def solve_capacity_lp(
     >>> r = solve_capacity_lp(Network(nodes, links), d, [TrafficClass()])
     >>> r.class_flows[0].round(6).tolist(), float(r.shadow_price[0].round(6))
     ([6.0, 4.0], 2.0)
+
+    An undirected link of capacity 6 between A and B, 10 units each way, and a dear one: per
+    direction it carries 6 each way; as a throughput of both directions, 6 in all:
+
+    >>> both = links.assign(directed=False)
+    >>> d2 = Demand(("A", "B"), {"demand": np.array([[0.0, 10.0], [10.0, 0.0]])})
+    >>> for shared in (False, True):
+    ...     r = solve_capacity_lp(Network(nodes, both), d2, [TrafficClass()],
+    ...                           both_directions=shared)
+    ...     ab, ba = r.graph.to_links(r.volume)
+    ...     print(float((ab + ba)[0].round(6)), r.graph.to_links(r.shadow_price)[0].round(6)[0])
+    12.0 2.0
+    6.0 2.0
 
     Without the dear route, 4 units cannot be carried. The penalty is 2 (twice the pair's
     cheapest cost, 1), and the capacity's shadow price, 2 - 1, is set by it:
@@ -205,13 +228,10 @@ def solve_capacity_lp(
                       sp.csr_matrix((0, 0)),
                       sp.csr_matrix((u_vals, (u_rows, [c - B * m for c in u_cols])),
                                     shape=(B * n, n_u))], format="csr")
-    capped = np.flatnonzero(np.isfinite(g.capacity))
-    if len(capped) and B:
-        sel = sp.csr_matrix((np.ones(len(capped)), (np.arange(len(capped)), capped)),
-                            shape=(len(capped), m))
-        a_ub = sp.hstack([sel * float(prob.pce[blocks[bi][0]]) for bi in range(B)]
-                         + [sp.csr_matrix((len(capped), n_u))], format="csr")
-        b_ub = g.capacity[capped]
+    capped, b_ub = _capacity_rows(g, links, both_directions)
+    if capped.shape[0] and B:
+        a_ub = sp.hstack([capped * float(prob.pce[blocks[bi][0]]) for bi in range(B)]
+                         + [sp.csr_matrix((capped.shape[0], n_u))], format="csr")
     else:
         a_ub, b_ub = None, None
     stars = _Stars(g)
@@ -260,7 +280,7 @@ def solve_capacity_lp(
         flows[k] += x[bi * m:(bi + 1) * m]
     shadow = np.zeros(m)
     if a_ub is not None:
-        shadow[capped] = -res.ineqlin.marginals
+        shadow = capped.T @ -res.ineqlin.marginals
     shadow[np.abs(shadow) < 1e-9] = 0.0
     rows = []
     col = B * m
@@ -278,13 +298,39 @@ def solve_capacity_lp(
         cost[B * m:] = 2.0 * pen[u_class]
         again = _solve_priced(g, blocks, prob, unit_cost, 2.0 * pen, cost, upper, a_eq, b_eq,
                               a_ub, b_ub, capped, stars)[1]
-        moved = np.zeros(m)
-        moved[capped] = -again.ineqlin.marginals
+        moved = capped.T @ -again.ineqlin.marginals
         set_by_penalty = np.abs(moved - shadow) > 1e-7 * np.maximum(1.0, np.abs(shadow))
     return CapacityResult(graph=g, classes=tuple(classes), class_flows=flows,
                           volume=prob.pce @ flows, unit_cost=unit_cost, shadow_price=shadow,
                           shadow_price_capped=set_by_penalty, unserved=unserved, routes=routes,
                           total_cost=float(res.fun), status=res.message)
+
+
+def _capacity_rows(g: CompiledGraph, links: pd.DataFrame, both_directions: bool | str
+                   ) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The capacity rows of the LP: (rows x arcs) 0/1 matrix and bounds, a row per arc with a
+    capacity, or per link where both its directions share one (``both_directions``).
+
+    Raises
+    ------
+    InputError
+        ``both_directions`` names a column the links do not have.
+    """
+    arcs = np.flatnonzero(np.isfinite(g.capacity))
+    if isinstance(both_directions, str):
+        if both_directions not in links:
+            raise InputError(f"the link table has no {both_directions!r} column.",
+                             "capacity LP")
+        shared = np.asarray(as_bool(links.loc[g.link_ids, both_directions]), dtype=bool)
+    else:
+        shared = np.full(g.n_links, bool(both_directions))
+    # a row per arc, except that the arcs of a shared link take their link's row
+    key = np.where(shared[g.arc_link[arcs]], g.n_arcs + g.arc_link[arcs], arcs)
+    keys, row = np.unique(key, return_inverse=True)
+    sel = sp.csr_matrix((np.ones(len(arcs)), (row, arcs)), shape=(len(keys), g.n_arcs))
+    first = np.zeros(len(keys), dtype=np.int64)
+    first[row[::-1]] = arcs[::-1]  # an arc of each row: its link's capacity
+    return sel, g.capacity[first]
 
 
 def _dearest_cheapest(g: CompiledGraph, stars: _Stars, blocks, prob, unit_cost, upper) -> float:
@@ -368,8 +414,7 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
         if active.all():
             break
         if a_ub is not None:
-            lam[:] = 0.0
-            lam[capped] = np.maximum(-res.ineqlin.marginals, 0.0)
+            lam[:] = capped.T @ np.maximum(-res.ineqlin.marginals, 0.0)
         let_in = np.zeros(n_var, dtype=bool)
         for bi, (k, i, dests, _q) in enumerate(blocks):
             o, d_nodes = prob.origins[i], prob.dests[dests]

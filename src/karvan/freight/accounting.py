@@ -153,7 +153,10 @@ def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None,
         a, b = g.to_links(lp.volume)
         df["lp_tonnes_tot"] = a + b
         with np.errstate(invalid="ignore", divide="ignore"):
-            df["lp_utilization"] = np.where(cap > 0, _per_link_max(g, lp.volume) / cap, np.nan)
+            # in the sense of the LP's bound: both directions together where they share it
+            df["lp_utilization"] = np.where(
+                both, np.where(hard > 0, (a + b) / hard, np.nan),
+                np.where(cap > 0, _per_link_max(g, lp.volume) / cap, np.nan))
         df["shadow_price_usd_per_t"] = _per_link_max(g, lp.shadow_price)
         # set by the penalty on unserved demand, not by a saving in cost (in either direction)
         df["shadow_price_capped"] = _per_link_max(g, lp.shadow_price_capped.astype(float)) > 0

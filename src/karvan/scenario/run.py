@@ -25,7 +25,7 @@ from karvan.errors import InputError, recording_warnings
 from karvan.freight import accounting as acc
 from karvan.freight.choice_model import CorridorChoice, choice_parameters
 from karvan.freight.corridor import CorridorData, CorridorWarning
-from karvan.freight.costs import build_network, commodity_classes
+from karvan.freight.costs import build_network, commodity_classes, hard_capacity
 from karvan.freight.observed import RunFlows
 from karvan.freight.route_family import classify_routes, read_route_families
 from karvan.io.atomic import atomic_folder
@@ -208,7 +208,8 @@ def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float | None,
         # ban closes its links to the segment, which the LP does not use at any cost
         closed = {c.name: sorted(set(banned_links(c.name, inputs.bans)) & set(net.links.index))
                   for c in classes}
-        lp_res = solve_capacity_lp(net, demand, classes, closed_links=closed)
+        lp_res = solve_capacity_lp(lp_network(net), demand, classes, closed_links=closed,
+                                   both_directions=LP_BOTH)
     g = ue.graph
     raw_routes = crun.routes if crun is not None else route_flows(ue, min_share=1e-9)
     flows = RunFlows(scenario.name, scenario.year, raw_routes, g, inputs.links, inputs.demand)
@@ -408,6 +409,24 @@ def _with_gauge_terms(net: Network, model: CorridorChoice) -> Network:
             links[col] = links[col].to_numpy(dtype=float) + usd
             extra = acc.EXTRA_TIME_PREFIX + com  # the commodity's own speed, where it has one
             links[extra] = (links[extra].to_numpy(dtype=float) if extra in links else 0.0) + hours
+    return Network(net.nodes, links, dict(net.config), net.name)
+
+
+#: the LP's link column saying which capacities bound both directions together
+LP_BOTH = "lp_capacity_both_directions"
+
+
+def lp_network(net: Network) -> Network:
+    """The engine network as the capacity LP takes it: where link.csv's
+    ``capacity_both_directions`` says both directions share a capacity (terminals, ports,
+    crossings published as annual throughput), its capacity is that throughput
+    (:func:`karvan.freight.costs.hard_capacity`) and bounds the two directions together
+    (column :data:`LP_BOTH`), as the choice model's capacities do; elsewhere each direction
+    has the link's capacity."""
+    links = net.links
+    both, hard = hard_capacity(links)
+    cap = pd.to_numeric(links["capacity"], errors="coerce").to_numpy(dtype=float)
+    links = links.assign(capacity=np.where(both, hard, cap), **{LP_BOTH: both})
     return Network(net.nodes, links, dict(net.config), net.name)
 
 
