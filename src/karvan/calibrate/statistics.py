@@ -85,7 +85,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """One row per set (``fit``, ``fit_by_construction``, ``validate``) of a table from
     :func:`row_statistics`: rows, compared, within ±30 %, beyond a factor 2, median and largest
     |log ratio|, share with GEH_t < 5, and whether the set meets its target (fit: every compared
-    row within ±30 %; validate: median |log ratio| <= ln 1.3 and none beyond a factor 2)."""
+    row within ±30 %; validate: median |log ratio| <= ln 1.3 and none beyond a factor 2; None
+    where no row of the set is compared, as in a run of a year without counts)."""
     rows = []
     for s in SETS:
         t = table[table["set"] == s]
@@ -97,10 +98,12 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         worst = float(np.max(alr)) if n else np.nan
         within = int(comp["within_30pct"].sum())
         beyond = int(comp["beyond_factor_2"].sum())
-        if s == "validate":
-            met = bool(n and med <= MEDIAN_TARGET and beyond == 0)
+        if not n:
+            met = None  # nothing to meet: not a failure
+        elif s == "validate":
+            met = bool(med <= MEDIAN_TARGET and beyond == 0)
         else:
-            met = bool(n and within == n)
+            met = within == n
         rows.append({"set": s, "rows": len(t), "compared": n, "within_30pct": within,
                      "beyond_factor_2": beyond, "median_abs_log_ratio": med,
                      "max_abs_log_ratio": worst,
