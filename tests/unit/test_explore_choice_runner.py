@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from karvan.errors import InputError
 from karvan.explore import runner as R
 from karvan.explore.experiment import Experiment
 from karvan.explore.sampling import make_design
@@ -56,3 +57,38 @@ def test_same_seed_same_results_with_one_and_two_workers_under_logit(data, tmp_p
     assert {f"family:RU-IN:{c.split(':')[-1]}" for c in fam} <= set(b["output"])
     assert (b["output"].str.endswith(":shadow_price_usd_per_t")).any()
     assert Experiment(tmp_path / "one").manifest()["choice"] == "logit"
+
+
+def _own_scenario(name: str):
+    import dataclasses
+
+    from karvan.scenario import load_scenario
+    from karvan.scenario.spec import Modification
+
+    base = load_scenario("baseline")
+    tighter = Modification(action="set", links=["T_IR_ASTARA_TERMINAL"], field="capacity_tpy",
+                           value=1e6)
+    return dataclasses.replace(base, name=name, modifications=(*base.modifications, tighter),
+                               path=None, places=())
+
+
+def test_a_scenario_built_in_python_is_explored_as_given(data, tmp_path):
+    # explore took only names and files: a Scenario object became a file name (OSError)
+    res = explore([_own_scenario("astara_1mt")], draws=2, data=data, workers=0,
+                  out=tmp_path / "own")
+    d = Experiment(tmp_path / "own").draws()
+    assert set(d["scenario"]) == {"astara_1mt", "reference_2024"}  # and its like-year reference
+    assert res.experiment.folder == tmp_path / "own"
+
+
+@pytest.mark.parametrize("name", ["baseline", "reference_2028", "rasht_astara"])
+def test_a_scenario_built_in_python_may_not_take_a_reserved_name(data, tmp_path, name):
+    from karvan.scenario.run import run_scenario
+
+    own = _own_scenario(name)
+    for call in (lambda: run_scenario(data, own, lp=False, backcasts=False),
+                 lambda: explore([own], draws=2, data=data, workers=0, out=tmp_path / name)):
+        with pytest.raises(InputError, match=rf"scenario '{name}': '{name}' is the name of .* "
+                                             "this scenario is not it"):
+            call()
+    assert not (tmp_path / name).exists()

@@ -134,7 +134,7 @@ def experiment_inputs(data, uncertainty: str | Path | None = None, *, choice: st
     return inputs + choice_inputs(table, uncertainty)
 
 
-def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "lhs",
+def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
             seed: int = 0, data=None, uncertainty: str | Path | None = None,
             choice: str | None = None, choice_parameters: str | Path | None = None,
             select: list[str] | None = None, groups: str | None = None,
@@ -147,8 +147,9 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
     Parameters
     ----------
     scenarios
-        Built-in names or scenario files; default every built-in scenario. The like-year
-        reference of each is added (``reference_<year>``).
+        Built-in names, scenario files or :class:`~karvan.scenario.spec.Scenario` objects;
+        default every built-in scenario. The like-year reference of each is added
+        (``reference_<year>``).
     draws, sampler, seed
         The design (``lhs``, ``sobol`` or ``morris``; see :mod:`karvan.explore.sampling`).
     data
@@ -180,7 +181,9 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
     """
     from karvan.freight.corridor import load_corridor
     from karvan.scenario import builtin_scenarios, load_scenario
-    from karvan.scenario.reference import load_scenarios
+    from karvan.scenario.apply import apply_scenario
+    from karvan.scenario.reference import check_own_name, load_scenarios
+    from karvan.scenario.spec import Scenario
 
     choice = check_choice(choice)
     data = load_corridor() if data is None else data
@@ -191,8 +194,16 @@ def explore(scenarios: list[str] | None = None, *, draws: int, sampler: str = "l
     inputs: InputSet = experiment_inputs(data, uncertainty, choice=choice, table=table)
     if select:
         inputs = inputs.select(select)
-    names = list(scenarios) if scenarios else builtin_scenarios()
-    specs = load_scenarios(names, data)
+    given = list(scenarios) if scenarios else builtin_scenarios()
+    # scenarios built in Python are taken as they are (checked against the dataset when their
+    # models are built); names and files are loaded, every problem of every file at once
+    loaded = iter(load_scenarios([s for s in given if not isinstance(s, Scenario)], data))
+    specs = [s if isinstance(s, Scenario) else next(loaded) for s in given]
+    for s in specs:
+        check_own_name(s, base_year=data.base_year)
+    for s in given:
+        if isinstance(s, Scenario):  # built in Python: its ids checked before any draw
+            apply_scenario(data, s)
     base = load_scenario("baseline")
     refs: dict[str, Any] = {}
     for s in specs:

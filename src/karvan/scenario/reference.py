@@ -279,6 +279,31 @@ def reserved_name(name: str) -> str | None:
     return None
 
 
+def check_own_name(scenario: Scenario, *, base_year: int = 2024) -> None:
+    """Refuse a scenario built in Python under a reserved name (:func:`reserved_name`) that is
+    not that scenario: its runs would be taken for the reference's or the built-in scenario's
+    (a "reference_2028" with a border closed was compared against as the like-year reference).
+    A file under such a name is refused when it is loaded; the scenario of that name itself
+    (its year and modifications) passes.
+
+    Raises
+    ------
+    InputError
+        ``scenario`` has a reserved name and other modifications or another year.
+    """
+    why = reserved_name(scenario.name)
+    if why is None:
+        return
+    try:
+        own = load_scenario_or_reference(scenario.name, base_year=base_year, warn=False)
+    except InputError:  # a reference name of a year that has none: nothing to be taken for
+        return
+    if (own.year, own.modifications) != (scenario.year, scenario.modifications):
+        raise InputError(f"scenario {scenario.name!r}: {why}, and this scenario is not it (other "
+                         "year or modifications); give it a name of its own "
+                         "(dataclasses.replace(scenario, name=...)).")
+
+
 def _name_clashes(loaded: Sequence[tuple[str, Scenario]]) -> list[tuple[str, str]]:
     """Two scenarios of one batch under one name (the second run replaced the first in the
     results), as ``(source, problem)``; ``loaded`` pairs each name or file as given with its

@@ -142,6 +142,10 @@ def run_scenario(
     elif not isinstance(scenario, Scenario):
         raise TypeError(f"scenario must be a Scenario (karvan.scenario.load_scenario(...)), its "
                         f"name or its file, got {type(scenario).__name__}.")
+    else:
+        from karvan.scenario.reference import check_own_name
+
+        check_own_name(scenario, base_year=data.base_year)
     given = [k for k, v in (("gap", gap), ("method", method), ("max_iter", max_iter))
              if v is not None]
     if given and choice == "logit":
