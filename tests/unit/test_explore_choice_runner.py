@@ -92,3 +92,17 @@ def test_a_scenario_built_in_python_may_not_take_a_reserved_name(data, tmp_path,
                                              "this scenario is not it"):
             call()
     assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize(("choice", "gap", "said"), [
+    ("logit", -1.0, "gap=-1.0 sets each draw's user equilibrium, which only "
+                    "choice='deterministic' solves"),
+    ("logit", 1e-4, "gap=0.0001 sets each draw's user equilibrium"),
+    ("deterministic", -1.0, "gap must be a finite number >= 0, got -1.0"),
+])
+def test_explore_refuses_a_gap_it_would_ignore_or_cannot_use(data, tmp_path, choice, gap, said):
+    # under logit a gap of -1 ran and was recorded in the manifest
+    with pytest.raises(InputError, match=said.replace("(", r"\(").replace(")", r"\)")):
+        explore(["baseline"], draws=2, data=data, workers=0, choice=choice, gap=gap,
+                out=tmp_path / "x")
+    assert not (tmp_path / "x").exists()

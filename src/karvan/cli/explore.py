@@ -113,8 +113,10 @@ def explore(
                          "or add --choice deterministic.")
     if gap is not None and not (gap >= 0 and gap < float("inf")):
         raise InputError(f"--gap must be a finite number >= 0, got {gap}.")
-    gap = 1e-8 if gap is None else gap
+    from karvan.explore.study import DEFAULT_GAP
     from karvan.explore.study import explore as run
+
+    gap = DEFAULT_GAP if gap is None else gap
 
     with contextlib.ExitStack() as stack:
         bar: list = []  # the progress bar, started by the first report of progress

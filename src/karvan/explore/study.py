@@ -39,6 +39,9 @@ def like_year_reference(scenario, base) -> Any | None:
                                chain=(name, *base.chain), path=None)
 
 
+#: the relative gap of each draw's user equilibrium under ``choice="deterministic"``
+DEFAULT_GAP = 1e-8
+
 #: the choice models an experiment can run (as ``karvan run --choice``)
 CHOICES = ("logit", "deterministic")
 
@@ -140,7 +143,7 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
             select: list[str] | None = None, groups: str | None = None,
             workers: int | None = None, scheduler: str | None = None, client: Any = None,
             out: str | Path | None = None, store: str | Path | None = None,
-            batch_size: int | None = None, gap: float = 1e-8,
+            batch_size: int | None = None, gap: float = DEFAULT_GAP,
             progress: Progress | None = None) -> ExperimentResult:
     """Run an experiment on corridor scenarios and analyse it.
 
@@ -171,7 +174,7 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
     workers, scheduler, client, out, store, batch_size, progress
         See :func:`karvan.explore.runner.run_experiment`.
     gap
-        Relative gap of each draw's equilibrium.
+        Relative gap of each draw's user equilibrium (``choice="deterministic"`` only).
 
     Raises
     ------
@@ -186,6 +189,12 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
     from karvan.scenario.spec import Scenario
 
     choice = check_choice(choice)
+    if choice != "deterministic" and gap != DEFAULT_GAP:
+        # recorded and ignored: the logit draws solve no user equilibrium
+        raise InputError(f"gap={gap!r} sets each draw's user equilibrium, which only "
+                         "choice='deterministic' solves; leave gap out under logit.")
+    if not (isinstance(gap, (int, float)) and 0 <= gap < float("inf")):
+        raise InputError(f"gap must be a finite number >= 0, got {gap!r}.")
     data = load_corridor() if data is None else data
     if choice_parameters is not None and choice != "logit":
         raise InputError("--choice-parameters is a table of the logit choice model; give "
