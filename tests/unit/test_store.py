@@ -729,3 +729,19 @@ def test_report_of_two_runs_of_different_models_says_what_the_difference_holds(
                                    str(page)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "of the deterministic choice model and" in " ".join(res.output.split())
+
+
+def test_diff_table_names_a_column_neither_table_has():
+    """A misspelt value column gave a table of keys alone, without a word."""
+    from karvan.errors import InputError
+    from karvan.store.diff import diff_table
+
+    a = pd.DataFrame({"k": ["x", "y"], "tonnes": [1.0, 5.0]})
+    b = pd.DataFrame({"k": ["y", "z"], "tonnes": [2.0, 4.0], "new": [1.0, 1.0]})
+    with pytest.raises(InputError, match=r"diff_table: tonne is not a column of both tables .* "
+                                         r"their columns: k, new, tonnes"):
+        diff_table(a, b, ["k"], ["tonne"])
+    with pytest.raises(InputError, match="diff_table: new is not a column of both tables"):
+        diff_table(a, b, ["new"], ["tonnes"])
+    # a value one run lacks (an older karvan's table) is still left out
+    assert "new_diff" not in diff_table(a, b, ["k"], ["tonnes", "new"])

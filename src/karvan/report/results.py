@@ -145,17 +145,18 @@ def run_differences(a: RunResults, b: RunResults) -> dict[str, pd.DataFrame]:
     sea legs only left out, :func:`sea_only`)."""
     sea = sea_only(a["countries"], b["countries"])
     countries = diff_table(a["countries"], b["countries"], ["country"],
-                           ["transit_tonnes", "tonnes", "transit_revenue_usd"])
+                           ["transit_tonnes", "tonnes", "transit_revenue_usd"], strict=False)
     return {
         "links": diff_table(a["links"], b["links"], ["link_id"],
-                            ["tonnes_tot", "utilization"], keep=("name", "mode", "country")),
+                            ["tonnes_tot", "utilization"], keep=("name", "mode", "country"),
+                            strict=False),
         "countries": countries[~countries["country"].astype(str).isin(sea)]
         .reset_index(drop=True),
         "borders": diff_table(a["borders"], b["borders"], ["border_id"],
-                              ["tonnes_tot", "utilization"]),
+                              ["tonnes_tot", "utilization"], strict=False),
         "shipper": diff_table(a["shipper"], b["shipper"],
                               ["origin", "destination", "commodity", "option_id"],
-                              ["cost_usd_per_t", "time_days"], keep=("option",)),
+                              ["cost_usd_per_t", "time_days"], keep=("option",), strict=False),
     }
 
 

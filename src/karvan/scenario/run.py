@@ -758,7 +758,8 @@ def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord | None = N
         warnings.warn(said, CorridorWarning, stacklevel=2)
     out = {"reference": comparison_table(describe_comparison(
         ra.scenario, _year(ra), rb.scenario, _year(rb)))}
-    out.update({name: diff_table(ra.table(name), rb.table(name), keys, vals, keep=keep)
+    out.update({name: diff_table(ra.table(name), rb.table(name), keys, vals, keep=keep,
+                                 strict=False)
                 for name, (keys, vals, keep) in COMPARED.items()})
     out["countries"] = _sea_legs_without_transit(out["countries"], ra.table("countries"),
                                                  rb.table("countries"))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from karvan.errors import format_ids
+from karvan.errors import InputError, format_ids
 
 if TYPE_CHECKING:
     from karvan.io.run_folder import RunRecord
@@ -25,7 +25,7 @@ NO_ZERO_FILL = frozenset({"utilization", "lp_utilization", "shadow_price_usd_per
 
 
 def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[str], *,
-               keep: tuple[str, ...] = ()) -> pd.DataFrame:
+               keep: tuple[str, ...] = (), strict: bool = True) -> pd.DataFrame:
     """``B - A`` of ``values`` for rows matched on ``keys``.
 
     Parameters
@@ -35,7 +35,9 @@ def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[s
     keys
         Columns that identify a row (``link_id``; ``commodity, origin, destination``).
     values
-        Columns to subtract; those missing from either table are left out.
+        Columns to subtract; those missing from one table (a run of an older karvan) are left
+        out, and with ``strict=False`` (karvan's own comparisons, over the columns a run may
+        have) those missing from both.
     keep
         Descriptive columns (a name, a mode) taken from B, else from A.
 
@@ -54,7 +56,20 @@ def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[s
     >>> b = pd.DataFrame({"k": ["y", "z"], "t": [2.0, 4.0]})
     >>> diff_table(a, b, ["k"], ["t"])[["k", "t_a", "t_b", "t_diff"]].values.tolist()
     [['z', 0.0, 4.0, 4.0], ['y', 5.0, 2.0, -3.0], ['x', 1.0, 0.0, -1.0]]
+
+    Raises
+    ------
+    InputError
+        A key not in both tables, or, unless ``strict=False``, a value in neither (a misspelt
+        column).
     """
+    unknown = [k for k in keys if k not in a.columns or k not in b.columns]
+    if strict:
+        unknown += [v for v in values if v not in a.columns and v not in b.columns]
+    if unknown:  # a misspelt column gave a table of keys alone
+        raise InputError(f"diff_table: {format_ids(unknown)} is not a column of both tables "
+                         f"(keys must be in both, values in at least one); their columns: "
+                         f"{format_ids(sorted(set(a.columns) | set(b.columns)), limit=30)}.")
     values = [v for v in values if v in a.columns and v in b.columns]
     keep = tuple(k for k in keep if k in a.columns or k in b.columns)
     ca = a[keys + values + [k for k in keep if k in a.columns]]
