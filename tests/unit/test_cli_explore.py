@@ -192,7 +192,7 @@ def test_bad_choice_parameter_tables_exit_2_before_any_work(tmp_path):
     assert not (tmp_path / "e").exists()
     code, text = run("explore", "baseline", "--draws", "4", "--choice", "deterministic",
                      "--choice-parameters", table, "--out", tmp_path / "e")
-    assert code == 2 and "give --choice logit" in text
+    assert code == 2 and "use it with --choice logit" in text
     # a calibrated table's standard errors set its parameters' distributions
     def fitted(t):
         t.loc[t["parameter"] == "theta", "std_error"] = "0.004"

@@ -235,7 +235,8 @@ class InputSet:
             raise InputError(
                 f"{len(bad)} unknown input names ({format_ids(bad)}); "
                 + (f"did you mean {format_ids(hints)}? " if hints else "")
-                + "`karvan explore --list-inputs` lists them.")
+                + "`karvan explore --list-inputs` (corridor_inputs(data).table() in Python) "
+                  "lists them.")
         ins = tuple(x for x in self.inputs if x.factor in keep)
         return InputSet(ins, tuple(f for f in self.factors if f in keep), self.table_hash)
 

@@ -410,10 +410,10 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
     if batch_size is not None and batch_size < 1:
         problems.append(f"batch size must be >= 1, got {batch_size}.")
     if workers is not None and scheduler is not None:
-        problems.append("give --workers (a local cluster) or --scheduler (a running one), not "
-                        "both.")
+        problems.append("give workers (--workers: a local cluster) or scheduler (--scheduler: a "
+                        "running one), not both.")
     if workers is not None and workers < 0:
-        problems.append(f"--workers must be >= 0, got {workers}.")
+        problems.append(f"workers (--workers) must be >= 0, got {workers}.")
     if problems:
         raise InputError(problems)
     design = make_design(inputs, sampler, draws, seed, groups=groups)

@@ -99,7 +99,7 @@ def check_design_args(sampler: str, draws: int, n_factors: int, groups: str = "f
     if sampler not in SAMPLERS:
         out.append(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
     if not isinstance(draws, (int, np.integer)) or isinstance(draws, bool) or draws < 2:
-        out.append(f"--draws must be an integer >= 2, got {draws!r}.")
+        out.append(f"draws (--draws) must be an integer >= 2, got {draws!r}.")
     elif sampler == "sobol" and draws & (draws - 1):
         lo = 1 << (int(draws).bit_length() - 1)
         out.append(f"the sobol sampler needs a power of 2 for --draws (its base sample), got "

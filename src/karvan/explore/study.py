@@ -197,8 +197,9 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
         raise InputError(f"gap must be a finite number >= 0, got {gap!r}.")
     data = load_corridor() if data is None else data
     if choice_parameters is not None and choice != "logit":
-        raise InputError("--choice-parameters is a table of the logit choice model; give "
-                         "--choice logit, or leave it out.")
+        raise InputError("choice_parameters (--choice-parameters) is a table of the logit "
+                         "choice model: use it with --choice logit (choice='logit'), or leave it "
+                         "out.")
     table = choice_table(data, choice_parameters) if choice == "logit" else None
     inputs: InputSet = experiment_inputs(data, uncertainty, choice=choice, table=table)
     if select:

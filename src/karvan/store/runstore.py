@@ -662,6 +662,6 @@ def resolve_run(ref: str | os.PathLike | RunRecord, store: RunStore | str | os.P
         if not (Path(store) / "catalog.sqlite").is_file():
             raise InputError(f"{str(ref)!r} is not a run folder, and {store} holds no run "
                              "store to look it up in (no catalog.sqlite); give a folder, or the "
-                             "store with --store.")
+                             "store (--store, store=).")
         store = RunStore(store, create=False)
     return store.resolve(str(ref))
