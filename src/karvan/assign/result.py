@@ -134,8 +134,11 @@ class AssignmentResult:
         return {k: np.asarray(v)[order] for k, v in cols.items()}
 
     def link_table(self) -> pd.DataFrame:
-        """One row per arc: link_id, direction, from/to node ids, flow, time, cost, volume,
-        voc, and flow_<class>/cost_<class> when there is more than one class."""
+        """One row per arc: link_id, direction (1 from ``from_node_id`` to ``to_node_id``, -1
+        the other way on an undirected link), from/to node ids, flow, time (in the network's
+        time unit: TNTP's, minutes on most networks; hours on GMNS), cost (time plus money over
+        value of time), volume (capacity units: flow times pce), voc (volume over capacity),
+        and flow_<class>/cost_<class> when there is more than one class."""
         import pandas as pd
 
         return pd.DataFrame(self.link_columns())

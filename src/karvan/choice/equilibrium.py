@@ -623,7 +623,7 @@ def stochastic_equilibrium(
         ready :class:`RouteSet` (then fixed: no column generation).
     loading
         ``psl`` (path-size logit over route sets) or ``dial`` (Dial's STOCH loading over
-        efficient paths, MSA; no route sets: see :func:`karvan.choice.dial_equilibrium`).
+        efficient paths, MSA; no route sets: see :func:`karvan.choice.dial.dial_loading`).
     method
         ``newton`` (the default with ``psl``) or ``msa``; with ``dial``, ``msa`` (default) or
         ``sra`` (self-regulated averaging); see the module notes.
