@@ -787,3 +787,22 @@ def test_a_speed_on_a_link_of_length_0_is_warned_about(tmp_path):
         warnings.simplefilter("error", CorridorWarning)
         inputs = apply_scenario(data, load_scenario(p))
     assert link_costs(data, inputs.links).at["T_IR_ASTARA_TERMINAL", "time_h"] > before
+
+
+def test_a_modification_added_in_python_is_not_blamed_on_the_file_it_extends():
+    """A bad modification added to a loaded scenario was reported as baseline.toml's."""
+    import dataclasses
+
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.apply import check_scenario
+    from karvan.scenario.spec import Modification
+
+    base = load_scenario("baseline")
+    bad = dataclasses.replace(base, name="my_case", modifications=(
+        *base.modifications,
+        Modification(action="set", links=["NOPE"], field="capacity_tpy", value=1e6)))
+    problems, _ = check_scenario(load_corridor(), bad)
+    i = len(base.modifications)
+    assert [(f, p) for f, p in problems if "NOPE" in p] == [(
+        "my_case", f"modification[{i}] (added in Python, not in {base.path}) (set): unknown "
+                   "link ids NOPE; give link_id values of link.csv.")]

@@ -264,6 +264,8 @@ def _where(scenario: Scenario, i: int) -> tuple[str, str]:
     if i < len(scenario.places):
         place = scenario.places[i]
         return (str(place.file) if place.file else top), place.label()
+    if scenario.places:  # beyond the places of its files: added in Python, in no file
+        return scenario.name, f"modification[{i}] (added in Python, not in {top})"
     return top, f"modification[{i}]"
 
 
