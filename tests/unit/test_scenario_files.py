@@ -806,3 +806,25 @@ def test_a_modification_added_in_python_is_not_blamed_on_the_file_it_extends():
     assert [(f, p) for f, p in problems if "NOPE" in p] == [(
         "my_case", f"modification[{i}] (added in Python, not in {base.path}) (set): unknown "
                    "link ids NOPE; give link_id values of link.csv.")]
+
+
+def test_a_capacity_set_on_a_border_of_several_links_is_said_to_be_on_each():
+    """The dashboard's form refuses it; a file or a Python scenario set 5 Mt/yr on Astara's
+    rail link (unlimited before) and on its road link each, without a word."""
+    import dataclasses
+
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.apply import check_scenario
+    from karvan.scenario.spec import Modification
+
+    data = load_corridor()
+    base = load_scenario("baseline")
+    links = data.links.index[data.links["border_id"] == "AZ-IR_ASTARA"]
+    assert len(links) > 1
+    own = dataclasses.replace(base, name="my_case", modifications=(
+        *base.modifications,
+        Modification(action="set", borders=["AZ-IR_ASTARA"], field="capacity_tpy", value=5e6)))
+    problems, unusual = check_scenario(data, own)
+    assert not problems
+    said = [t for _, t in unusual if "not shared by the crossing's rail and road" in t]
+    assert len(said) == 1 and all(x in said[0] for x in links)

@@ -444,6 +444,16 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                     unusual += recheck(file, link_schema, taken, taken.index, mod.field,
                                        f"{label}, on the tariff of tariff.csv", "link_id")
                 texts = [_unusual_text(unusual, mod.field, label)] if unusual else []
+                if mod.field == "capacity_tpy" and mod.borders and "border_id" in links:
+                    # a crossing is a rail and a road link: one figure is set on each
+                    bid = links.loc[sel, "border_id"]
+                    several = [b for b in mod.borders if (bid == b).sum() > 1]
+                    if several:
+                        each = list(bid.index[bid.isin(several)])
+                        texts.append(f"{label}: {mod.field} is set on each of the links of "
+                                     f"{format_ids(several)} ({format_ids(each)}), not shared "
+                                     "by the crossing's rail and road (allowed, but unusual: to "
+                                     "set one of them, name it in links = [...]).")
                 if was is not None and not unusual:  # one warning for a value
                     texts += _far_from_before(was, links.loc[sel, mod.field], label)
                 for text in texts:
