@@ -351,8 +351,11 @@ def read_gmns(
     capacity_per_lane
         Multiply ``capacity`` by ``lanes`` (GMNS defines capacity per lane).
     use
-        Keep only links whose ``allowed_uses`` admit this use (or a group containing it); links
-        with blank ``allowed_uses`` admit every use.
+        Keep only links whose ``allowed_uses`` admit this use (naming it, a group holding it,
+        or, for a group, all its members); blank ``allowed_uses``, and ``all`` where no group of
+        that name is defined, admit every use. None: every link, for every use, in silence
+        (:func:`karvan.io.problem.uses_note` says where ``allowed_uses`` bars some uses, as
+        ``karvan assign`` does; :func:`karvan.io.problem.read_problem` warns it).
     zone_nodes
         What to do with a zone that several nodes name: ``"connect"`` (load it at a centroid of
         its own, joined to each of its nodes by a connector of zero time and no capacity limit),
