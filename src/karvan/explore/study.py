@@ -205,14 +205,13 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
     if select:
         inputs = inputs.select(select)
     given = list(scenarios) if scenarios else builtin_scenarios()
-    # scenarios built in Python are taken as they are (checked against the dataset when their
-    # models are built); names and files are loaded, every problem of every file at once
+    # names and files are loaded, every problem of every file at once; scenarios built in
+    # Python are taken as they are, their ids checked here, before any draw
     loaded = iter(load_scenarios([s for s in given if not isinstance(s, Scenario)], data))
     specs = [s if isinstance(s, Scenario) else next(loaded) for s in given]
-    for s in specs:
+    for g, s in zip(given, specs, strict=True):
         check_own_name(s, base_year=data.base_year)
-    for s in given:
-        if isinstance(s, Scenario):  # built in Python: its ids checked before any draw
+        if isinstance(g, Scenario):
             apply_scenario(data, s)
     base = load_scenario("baseline")
     refs: dict[str, Any] = {}
