@@ -160,8 +160,9 @@ def test_a_run_whose_capacities_turn_demand_away_is_written(tmp_path):
     # commodity columns and writing the run failed (internal error, the solved run lost)
     sc = tmp_path / "am_squeeze.toml"
     sc.write_text('name = "am_squeeze"\nyear = 2024\nextends = "baseline"\n'
-                  '[[modification]]\naction = "set"\nborders = ["GE-AM_SADAKHLO", '
-                  '"AM-IR_AGARAK"]\nfield = "capacity_tpy"\nvalue = 100000\n')
+                  '[[modification]]\naction = "set"\nlinks = ["B_GE_AM_SADAKHLO_RAIL", '
+                  '"B_GE_AM_SADAKHLO_ROAD", "B_AM_IR_AGARAK_ROAD"]\nfield = "capacity_tpy"\n'
+                  'value = 100000\n')
     out = tmp_path / "res"
     r = runner.invoke(app, ["run", str(sc), "--out", str(out), "--quiet", "--no-gpkg",
                             "--no-report"], env=ENV)
