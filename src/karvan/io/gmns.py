@@ -789,12 +789,18 @@ def _uses(tables: dict) -> dict[str, set[str]] | None:
             if u is not None:
                 uses[str(u).strip().lower()] = {str(u).strip().lower()}
     if ug is not None and {"use_group", "uses"} <= set(ug.columns):
-        for g, members in zip(ug.columns["use_group"], ug.columns["uses"], strict=False):
-            if g is None:
-                continue
-            m = _split_uses(members)
-            uses[str(g).strip().lower()] = set(m.split(",")) if m else set()
+        uses.update(_group_members(ug.columns["use_group"], ug.columns["uses"]))
     return uses
+
+
+def _group_members(groups, members) -> dict[str, set[str]]:
+    """use_group.csv's groups (lower case) and the uses each holds, as written."""
+    out: dict[str, set[str]] = {}
+    for g, m in zip(groups, members, strict=False):
+        if not _blank(g):
+            split = _split_uses(m)
+            out[str(g).strip().lower()] = set(split.split(",")) if split else set()
+    return out
 
 
 def _check_uses(links, uses, checker) -> np.ndarray | None:
@@ -839,12 +845,8 @@ def links_barring_uses(network: Network) -> pd.Index:
     if "allowed_uses" not in links:
         return links.index[:0]
     ug = network.config.get("tables", {}).get("use_group")
-    groups: dict[str, set[str]] = {}
-    if ug is not None and {"use_group", "uses"} <= set(ug.columns):
-        for g, members in zip(ug["use_group"], ug["uses"], strict=False):
-            if isinstance(g, str):
-                m = _split_uses(members)
-                groups[g.strip().lower()] = set(m.split(",")) if m else set()
+    groups = (_group_members(ug["use_group"], ug["uses"])
+              if ug is not None and {"use_group", "uses"} <= set(ug.columns) else {})
     split = [_split_uses(u) for u in links["allowed_uses"]]
     given = [_expand(set(u.split(",")), groups) if u else None for u in split]
     every = set().union(*(g for g in given if g))
