@@ -77,7 +77,7 @@ def test_a_scenario_built_in_python_is_explored_as_given(data, tmp_path):
     res = explore([_own_scenario("astara_1mt")], draws=2, data=data, workers=0,
                   out=tmp_path / "own")
     d = Experiment(tmp_path / "own").draws()
-    assert set(d["scenario"]) == {"astara_1mt", "reference_2024"}  # and its like-year reference
+    assert set(d["scenario"]) == {"astara_1mt", "baseline"}  # and its like-year reference
     assert res.experiment.folder == tmp_path / "own"
 
 
@@ -106,3 +106,30 @@ def test_explore_refuses_a_gap_it_would_ignore_or_cannot_use(data, tmp_path, cho
         explore(["baseline"], draws=2, data=data, workers=0, choice=choice, gap=gap,
                 out=tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_each_scenario_is_explored_against_the_reference_karvan_run_gives_it(data, tmp_path,
+                                                                            caplog):
+    # explore had a reference of its own: a base-year project against "reference_2024" (the
+    # baseline under another name), a 2023 one against the 2024 network at 2023 demand rather
+    # than the back-cast, a 2021 one against a "reference_2021" that karvan run cannot run
+    import dataclasses
+
+    from karvan.freight.corridor import CorridorWarning
+    from karvan.scenario.reference import backcast_scenario
+
+    own = _own_scenario("astara_1mt_2023")
+    own = dataclasses.replace(own, year=2023)
+    old = dataclasses.replace(own, name="astara_1mt_2021", year=2021)
+    with (caplog.at_level("WARNING", logger="karvan.explore.study"),
+          pytest.warns(CorridorWarning, match="is before the base year 2024")):
+        explore([own, old], draws=2, data=data, workers=0, out=tmp_path / "years")
+    e = Experiment(tmp_path / "years")
+    assert set(e.draws()["scenario"]) == {"astara_1mt_2023", "astara_1mt_2021",
+                                          "backcast_2023"}
+    m = e.manifest()
+    assert m["scenario_config"]["backcast_2023"]["scenario"] == \
+        backcast_scenario(2023).to_dict()
+    assert m["references"] == {"astara_1mt_2023": "backcast_2023", "astara_1mt_2021": None,
+                               "backcast_2023": None}
+    assert "scenario astara_1mt_2021 (2021): no reference of 2021 can be run" in caplog.text

@@ -267,3 +267,23 @@ def test_a_country_crossed_by_land_in_one_run_keeps_its_transit_change():
     assert out["sea_legs_only"].to_dict() == {"EG": True, "IR": False, "XC": True, "QQ": False}
     assert out.at["QQ", "transit_tonnes_diff"] == 4 and np.isnan(out.at["EG",
                                                                            "transit_tonnes_b"])
+
+
+@pytest.mark.parametrize(("name", "year", "want"), [
+    ("project", 2024, "baseline"), ("project", 2028, "reference_2028"),
+    ("project", 2029, "reference_2029"), ("project", 2023, "backcast_2023"),
+    ("project", 2021, None), ("baseline", 2024, None), ("reference_2030", 2030, None),
+    ("backcast_2022", 2022, None)])
+def test_like_year_reference_is_the_reference_of_the_scenarios_year(name, year, want):
+    from dataclasses import replace
+
+    from karvan.scenario import load_scenario
+    from karvan.scenario.reference import like_year_reference, with_references
+
+    s = replace(load_scenario("baseline"), name=name, year=year)
+    r = like_year_reference(s)
+    assert (r.name if r is not None else None) == want
+    if want is not None:
+        assert r.year == year
+        # karvan run adds the same one
+        assert [x.name for x in with_references([s])] == [name, want]

@@ -3,7 +3,6 @@ and the experiment, in one call (what ``karvan explore`` runs)."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import logging
@@ -21,22 +20,6 @@ from karvan.io.hashing import hash_folder
 from karvan.schema.text import read_frame
 
 log = logging.getLogger(__name__)
-
-
-def like_year_reference(scenario, base) -> Any | None:
-    """The scenario a project scenario is compared with: the base network with the demand of
-    the same year (``reference_<year>``; the built-in one where it exists). None for the base
-    scenario itself and for references."""
-    from karvan.scenario import builtin_scenarios, load_scenario
-
-    if scenario.name == base.name or scenario.name.startswith("reference_"):
-        return None
-    name = f"reference_{scenario.year}"
-    if name in builtin_scenarios():
-        return load_scenario(name)
-    return dataclasses.replace(base, name=name, title=f"Reference {scenario.year}: the base "
-                               "network with the demand of that year", year=scenario.year,
-                               chain=(name, *base.chain), path=None)
 
 
 #: the relative gap of each draw's user equilibrium under ``choice="deterministic"``
@@ -151,8 +134,11 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
     ----------
     scenarios
         Built-in names, scenario files or :class:`~karvan.scenario.spec.Scenario` objects;
-        default every built-in scenario. The like-year reference of each is added
-        (``reference_<year>``).
+        default every built-in scenario. The like-year reference of each is added, as
+        ``karvan run`` adds it (:func:`karvan.scenario.reference.like_year_reference`:
+        ``baseline``, ``reference_<year>`` or ``backcast_<year>``); a scenario of a year before
+        the base year without a built-in back-cast has no effect, only levels (a warning
+        says so).
     draws, sampler, seed
         The design (``lhs``, ``sobol`` or ``morris``; see :mod:`karvan.explore.sampling`).
     data
@@ -183,9 +169,16 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
         unreachable scheduler: before any work starts.
     """
     from karvan.freight.corridor import load_corridor
-    from karvan.scenario import builtin_scenarios, load_scenario
+    from karvan.scenario import builtin_scenarios
     from karvan.scenario.apply import apply_scenario
-    from karvan.scenario.reference import check_own_name, load_scenarios
+    from karvan.scenario.reference import (
+        backcast_years,
+        check_own_name,
+        is_reference,
+        like_year_reference,
+        load_scenarios,
+        with_references,
+    )
     from karvan.scenario.spec import Scenario
 
     choice = check_choice(choice)
@@ -213,17 +206,19 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
         check_own_name(s, base_year=data.base_year)
         if isinstance(g, Scenario):
             apply_scenario(data, s)
-    base = load_scenario("baseline")
-    refs: dict[str, Any] = {}
+    # each project scenario's effect is against the reference of its own year, as in karvan run
+    reference = {s.name: like_year_reference(s, base_year=data.base_year) for s in specs}
     for s in specs:
-        r = like_year_reference(s, base)
-        if r is not None and r.name not in {x.name for x in specs}:
-            refs.setdefault(r.name, r)
-    all_specs = specs + list(refs.values())
+        if reference[s.name] is None and not is_reference(s.name):
+            log.warning("scenario %s (%d): no reference of %d can be run (back-casts are built "
+                        "in for %s), so its effect is not computed, only its levels.", s.name,
+                        s.year, s.year, ", ".join(map(str, backcast_years())) or "no year")
+    all_specs = with_references(specs, base_year=data.base_year)
+    reference |= {s.name: None for s in all_specs[len(specs):]}
     groups = groups or ("factor" if sampler == "lhs" else "field")
     model_specs = []
     for s in all_specs:
-        r = like_year_reference(s, base)
+        r = reference[s.name]
         if choice == "logit":
             from karvan.explore.choice_corridor import build_choice_model
 

@@ -216,16 +216,41 @@ def report_references(runs: Sequence[tuple[str, int]], *, base_year: int = 2024
     return out
 
 
+def like_year_reference(scenario: Scenario, *, base_year: int = 2024) -> Scenario | None:
+    """The reference a project scenario's effect is measured against: the reference of its own
+    year (:func:`reference_scenario`: ``baseline`` in the base year, ``reference_<year>`` after
+    it, the back-cast ``backcast_<year>`` before it). None for a reference itself, and for a
+    year before the base year that has no built-in back-cast (no reference of it can be run).
+
+    ``karvan run`` and ``karvan explore`` both add it to the scenarios they run.
+
+    Examples
+    --------
+    >>> from karvan.scenario import load_scenario
+    >>> like_year_reference(load_scenario("rasht_astara")).name
+    'reference_2028'
+    >>> like_year_reference(load_scenario("baseline")) is None
+    True
+    """
+    if is_reference(scenario.name):
+        return None
+    year = scenario.year
+    if year < base_year and year not in backcast_years():
+        return None
+    return reference_scenario(year, base_year=base_year)
+
+
 def with_references(scenarios: Sequence[Scenario], *, base_year: int = 2024
                     ) -> list[Scenario]:
-    """``scenarios`` followed by the like-year reference of every year among them that has none,
-    so that each project scenario can be compared with the base network of its own year."""
+    """``scenarios`` followed by the like-year reference (:func:`like_year_reference`) of every
+    year among them that has none, so that each project scenario can be compared with the
+    reference of its own year."""
     have = {s.name for s in scenarios}
     out = list(scenarios)
     for s in scenarios:
         want = reference_name(s.year, base_year=base_year)
-        if not is_reference(s.name) and want not in have and s.year >= base_year:
-            out.append(reference_scenario(s.year, base_year=base_year))
+        if want not in have and (r := like_year_reference(s, base_year=base_year)) is not None:
+            out.append(r)
             have.add(want)
     return out
 
