@@ -28,9 +28,11 @@ def compare(
     top: Annotated[int, typer.Option(help="Rows per table.", min=1)] = 10,
 ) -> None:
     """Differences RUN2 - RUN of two scenario results: the largest of links, borders and
-    countries, the columns headed by scenario name (--out writes every table, skims too, as
-    CSV with _a, _b and _diff columns, and difference.gpkg); with one run, its differences
-    from the reference of its own year (the first table says which)."""
+    countries, the columns headed by scenario name, and the users' benefit of RUN2 against RUN
+    (shippers' saving in generalized cost, by commodity and OD pair); --out writes every table,
+    skims too, as CSV with _a, _b and _diff columns, benefit.csv, and difference.gpkg. With
+    one run, its differences from the reference of its own year (the first table says
+    which)."""
     from karvan.cli.tables import print_tables
     from karvan.io.atomic import atomic_folder
     from karvan.scenario.run import compare_runs, resolve_run
@@ -55,7 +57,9 @@ def compare(
         # command before it wrote anything
         with atomic_folder(out_dir) as tmp:
             for name, df in diff.items():
-                df.to_csv(tmp / f"{name}_diff.csv", index=False)
+                # the users' benefit is a table of its own, not a difference of one
+                df.to_csv(tmp / (f"{name}.csv" if name == "benefit" else f"{name}_diff.csv"),
+                          index=False)
             try:  # the differences on the map, for QGIS
                 write_difference_geopackage(ra, rb, diff, tmp / "difference.gpkg")
             except InputError as e:  # the runs' dataset is gone or changed: the tables only

@@ -159,7 +159,7 @@ def run(
             if status is not None:
                 status.stop()
     _write_timings(out_dir, runs)
-    print_tables(summary_tables(runs), out)
+    print_tables(summary_tables(runs, base_year=dataset.base_year), out)
     if report:
         from karvan.report import write_report
         from karvan.report.results import latest_runs

@@ -356,14 +356,16 @@ def bottlenecks(links: pd.DataFrame, *, threshold: float = 0.8) -> pd.DataFrame:
 
 def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str, float],
              demand_pairs: pd.DataFrame,
-             expected: dict[tuple[str, str, str], float] | None = None) -> pd.DataFrame:
+             expected: dict[tuple[str, str, str], float] | None = None,
+             zone_country: dict[str, str] | None = None) -> pd.DataFrame:
     """Time, distance, charge and generalized cost of the least-cost path of every OD pair
     with demand, per commodity, at the equilibrium times, and the pair's expected cost.
 
     ``expected`` maps (class, origin, destination) to the expected perceived cost of the pair
     in USD/t under the choice model (its logsum, :attr:`karvan.choice.ChoiceResult.
     od_expected_cost`); without it (deterministic choice, the logsum's limit) the expected
-    cost is the least cost."""
+    cost is the least cost. With ``zone_country`` (zone id -> country), the columns
+    ``origin_country`` and ``destination_country`` follow."""
     length = g.length
     charges = arc_charges(net, g)
     extra = arc_extra_hours(net, g)
@@ -382,9 +384,13 @@ def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str
             cost = ch + vot[c.name] * t
             rows.append((commodity_of(c.name), o, d, t, dist, ch, cost,
                          cost if expected is None else expected.get((c.name, o, d), np.nan)))
-    return pd.DataFrame(rows, columns=["commodity", "origin", "destination", "time_h",
-                                       "distance_km", "charge_usd_per_t", "cost_usd_per_t",
-                                       "expected_cost_usd_per_t"])
+    out = pd.DataFrame(rows, columns=["commodity", "origin", "destination", "time_h",
+                                      "distance_km", "charge_usd_per_t", "cost_usd_per_t",
+                                      "expected_cost_usd_per_t"])
+    if zone_country is not None:
+        out["origin_country"] = out["origin"].map(zone_country)
+        out["destination_country"] = out["destination"].map(zone_country)
+    return out
 
 
 def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,

@@ -178,6 +178,20 @@ _LABELS: dict[str, tuple[str, str, str]] = {
                    "پیوندهای با بیشترین تغییر"),
     "diff_borders": ("Border crossings", "Пограничные переходы", "گذرگاه‌های مرزی"),
     "diff_shipper": ("Shipper's routes", "Маршруты грузоотправителя", "مسیرهای صاحب کالا"),
+    "diff_benefit": ("Users' benefit", "Выгода грузоотправителей", "منفعت صاحبان کالا"),
+    "benefit_note": ("B against A: the saving in shippers' expected generalized cost (charges, "
+                     "time, reliability, capacity surcharges) by the rule of a half over the two "
+                     "runs' demand; not operators' revenue, building costs or external costs.",
+                     "B относительно A: экономия ожидаемых обобщённых затрат грузоотправителей "
+                     "(тарифы, время, надёжность, надбавки за пропускную способность) по правилу "
+                     "половины по спросу обоих расчётов; без выручки перевозчиков, затрат на "
+                     "строительство и внешних издержек.",
+                     "B در برابر A: صرفه‌جویی در هزینه تعمیم‌یافته مورد انتظار صاحبان کالا "
+                     "(کرایه، زمان، قابلیت اطمینان، عوارض ظرفیت) با قاعده نصف بر تقاضای هر دو "
+                     "اجرا؛ بدون درآمد بهره‌برداران، هزینه ساخت و هزینه‌های بیرونی."),
+    "benefit_musd": ("Benefit, M USD/yr", "Выгода, млн долл./год", "منفعت، میلیون دلار در سال"),
+    "saving_usd_t": ("Saving, USD/t", "Экономия, долл./т", "صرفه‌جویی، دلار/تن"),
+    "all_commodities": ("All", "Все", "همه"),
     "chart_diff_transit": ("Change in transit tonnes, Mt/yr", "Изменение транзита, млн т/год",
                            "تغییر ترانزیت، میلیون تن در سال"),
     "disclaimer": ("The boundaries and names shown on the maps do not imply any judgement on the "

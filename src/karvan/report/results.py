@@ -22,7 +22,7 @@ from karvan.store import RunRecord, RunStore, diff_table, resolve_run
 TABLES = ("links", "countries", "borders", "bottlenecks", "shipper")
 #: tables the report shows when the run has them (runs made before they existed do not)
 OPTIONAL = ("calibration", "calibration_summary", "calibration_cells", "family_shares",
-            "capacities")
+            "capacities", "skims", "demand", "choice_unserved")
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -41,7 +41,7 @@ def _get(s: Mapping[str, Any], key: str) -> float:
 
 
 def summary_tables(runs: Sequence[Any], *, countries: int = 10,
-                   bottlenecks: int = 3) -> list[SummaryTable]:
+                   bottlenecks: int = 3, base_year: int = 2024) -> list[SummaryTable]:
     """Headline figures per scenario, bottlenecks, border throughput and transit by country
     across scenarios, and the first run's shipper comparison.
 
@@ -56,6 +56,9 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
         says how many others are left out (:func:`largest_in_any`).
     bottlenecks
         Bottlenecks shown per scenario.
+    base_year
+        The dataset's base year: which run is the like-year reference of a project run, for
+        the users' benefit (:func:`benefit_summary`).
 
     Returns
     -------
@@ -106,6 +109,9 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
             f"apart ({TARGETS}); {demand}" + calibration_notes(runs), pd.concat(
                 cal, ignore_index=True), {"median |ln M/C|": "{:.2f}", "GEH<5": PCT}))
     out.extend(choice_tables(runs))
+    ben = benefit_summary(runs, base_year=base_year)
+    if ben is not None:
+        out.append(ben)
     rows = []
     capped = False
     for r in runs:
@@ -304,6 +310,82 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
                 t[col] = rows[f"{c}_{side}"].to_numpy() * scale
                 formats[col] = fmt
         out.append(SummaryTable(f"{name}: {b} - {a} (largest changes)", t, formats))
+    ben = diff.get("benefit")
+    if ben is not None and len(ben):
+        out.extend(benefit_tables(ben, a, b, top=top))
+    return out
+
+
+def benefit_summary(runs: Sequence[Any], *, base_year: int = 2024) -> SummaryTable | None:
+    """Each project run's users' benefit against its like-year reference where that reference
+    is among ``runs`` (:func:`karvan.scenario.run.run_benefit`); None where no run has one."""
+    from karvan.freight.benefit import benefit_totals
+    from karvan.freight.corridor import reference_name
+    from karvan.scenario.reference import is_reference
+    from karvan.scenario.run import run_benefit
+
+    by_name = {r.scenario.name: r for r in runs}
+    rows = []
+    for r in runs:
+        if is_reference(r.scenario.name):
+            continue
+        ref = by_name.get(reference_name(int(r.scenario.year), base_year=base_year))
+        tab = None if ref is None else run_benefit(ref, r)
+        if tab is None:
+            continue
+        tot = benefit_totals(tab).iloc[-1]
+        rows.append({"scenario": r.scenario.name, "against": ref.scenario.name,
+                     "year": str(r.scenario.year), "Mt": tot["tonnes"] / 1e6,
+                     "benefit M USD/yr": tot["benefit_usd"] / 1e6,
+                     "saving $/t": tot["saving_usd_per_t"],
+                     "no route in one run Mt": tot["tonnes_not_comparable"] / 1e6})
+    if not rows:
+        return None
+    t = pd.DataFrame(rows)
+    if not t["no route in one run Mt"].gt(0).any():
+        t = t.drop(columns="no route in one run Mt")
+    return SummaryTable(
+        "Users' benefit against the like-year reference: the saving in shippers' expected "
+        "generalized cost by the rule of a half, M USD/yr (`karvan compare <scenario>` gives it "
+        "by commodity and OD pair)", t,
+        {"Mt": MT, "benefit M USD/yr": "{:,.1f}", "saving $/t": "{:,.2f}",
+         "no route in one run Mt": MT})
+
+
+def benefit_tables(table: pd.DataFrame, a: str, b: str, *, top: int = 10
+                   ) -> list[SummaryTable]:
+    """The users' benefit of B against A (:func:`karvan.freight.benefit.users_benefit`'s
+    table): by commodity and in all, then the ``top`` pairs of largest benefit, gain or loss."""
+    from karvan.freight.benefit import benefit_totals
+
+    tot = benefit_totals(table)
+    what = ("expected generalized cost (the choice model's logsum)"
+            if table.attrs.get("cost") == "expected_cost_usd_per_t" else "least generalized cost")
+    t = pd.DataFrame({"commodity": tot["commodity"], "Mt": tot["tonnes"] / 1e6,
+                      "benefit M USD/yr": tot["benefit_usd"] / 1e6,
+                      "saving $/t": tot["saving_usd_per_t"]})
+    left = tot.iloc[-1]
+    note = (f"; {int(left['pairs_not_comparable'])} pair(s), "
+            f"{left['tonnes_not_comparable'] / 1e6:.2f} Mt, have a route in one run only and "
+            "no benefit"
+            if left["pairs_not_comparable"] else "")
+    out = [SummaryTable(
+        f"Users' benefit of {b} against {a}: the saving in shippers' {what}, by the rule of a "
+        "half over the two runs' demand (charges, time, reliability and capacity surcharges; "
+        "not operators' revenue or building costs)" + note, t,
+        {"Mt": MT, "benefit M USD/yr": "{:,.1f}", "saving $/t": "{:,.2f}"})]
+    rows = table[table["comparable"].astype(bool)].head(top)
+    if len(rows):
+        od = rows["origin"].astype(str) + " > " + rows["destination"].astype(str)
+        p = pd.DataFrame({"commodity": rows["commodity"].astype(str), "OD pair": od,
+                          "Mt": 0.5 * (rows["tonnes_a"] + rows["tonnes_b"]) / 1e6,
+                          f"$/t {a}": rows["cost_a_usd_per_t"],
+                          f"$/t {b}": rows["cost_b_usd_per_t"],
+                          "benefit M USD/yr": rows["benefit_usd"] / 1e6})
+        out.append(SummaryTable(f"Users' benefit of {b} against {a}: the pairs of largest "
+                                "benefit, gain or loss", p,
+                                {"Mt": MT, f"$/t {a}": "{:,.1f}", f"$/t {b}": "{:,.1f}",
+                                 "benefit M USD/yr": "{:,.2f}"}))
     return out
 
 
