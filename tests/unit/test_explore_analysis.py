@@ -165,3 +165,34 @@ def test_a_projects_new_link_has_an_effect_band_of_its_tonnes():
     assert e["n"] == 20 and e["central"] == 2e6
     assert e["p50"] == pytest.approx(np.percentile(t, 50))
     assert not b.loc[("project", "effect:link:NEW:utilization"), "n"] > 0
+
+
+def test_the_users_benefit_is_the_fall_of_the_demands_expected_cost():
+    rng = np.random.default_rng(1)
+    n = 50
+    cost = 1e9 + 1e7 * rng.normal(size=n + 1)
+    saving = 2e6 + 1e6 * rng.normal(size=n + 1)
+    demand = np.full(n + 1, 1e8)
+    rows = [pd.DataFrame({"scenario": "ref", "draw": np.arange(-1, n),
+                          "out:total:expected_cost_usd": cost, "out:total:demand_t": demand}),
+            pd.DataFrame({"scenario": "project", "draw": np.arange(-1, n),
+                          "out:total:expected_cost_usd": cost - saving,
+                          "out:total:demand_t": demand}),
+            # a scenario that changes demand: the difference of totals is no benefit
+            pd.DataFrame({"scenario": "more", "draw": np.arange(-1, n),
+                          "out:total:expected_cost_usd": cost * 1.1,
+                          "out:total:demand_t": demand * 1.1})]
+    d = pd.concat(rows, ignore_index=True)
+    refs = {"ref": None, "project": "ref", "more": "ref"}
+    b = bands(d, refs).set_index(["scenario", "output"])
+    e = b.loc[("project", "effect:users_benefit_usd")]
+    assert e["central"] == pytest.approx(saving[0], rel=1e-6)
+    assert e["p50"] == pytest.approx(np.percentile(saving[1:], 50), rel=1e-6)
+    assert ("more", "effect:users_benefit_usd") not in b.index or np.isnan(
+        b.loc[("more", "effect:users_benefit_usd"), "p50"])
+    outs = {s: [c[4:] for c in d if c.startswith("out:")] for s in refs}
+    st = default_statements(outs, refs)
+    t = statement_table(d, st, refs)[0].set_index("statement_id")
+    assert t.loc["project:users_benefit", "probability"] == (saving[1:] > 0).mean()
+    assert "lowers shippers' expected generalized cost against ref" in t.loc[
+        "project:users_benefit", "text"]

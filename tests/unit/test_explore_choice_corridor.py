@@ -230,3 +230,19 @@ def test_a_draw_that_clamps_a_link_to_zero_at_free_flow_is_solved(model, inputs)
     values = inputs.values(make_design(inputs, "lhs", 1000, 0).u)
     out = model.evaluate(values[488])
     assert out["_converged"] == 1.0
+
+
+def _demand_times_expected_cost(run) -> float:
+    sk = run.tables["skims"].set_index(["commodity", "origin", "destination"])
+    dem = run.tables["demand"].groupby(["commodity_id", "origin_zone_id",
+                                        "destination_zone_id"])["tonnes_per_year"].sum()
+    dem.index.names = sk.index.names
+    cost = sk["expected_cost_usd_per_t"].reindex(dem.index)
+    assert cost.notna().all()
+    return float((dem * cost).sum())
+
+
+def test_the_demands_expected_cost_equals_the_runs_skims(model, run):
+    # the users' benefit of an experiment is the fall of this total against the reference
+    got = model.evaluate(None)["total:expected_cost_usd"]
+    assert got == pytest.approx(_demand_times_expected_cost(run), rel=1e-6)

@@ -187,3 +187,14 @@ def test_a_draw_of_the_container_train_speeds_equals_the_full_run(model, inputs,
     bt = full.tables["borders"].set_index("border_id")["tonnes_tot"]
     for b, t in bt.items():
         assert got[f"border:{b}:tonnes"] == pytest.approx(t, rel=1e-4, abs=1.0), b
+
+
+def test_the_demands_least_cost_equals_the_runs_skims(model, run):
+    # at equilibrium the class flows times their costs are the demand times each pair's least
+    # cost: the users' benefit of an experiment is the fall of this total
+    sk = run.tables["skims"].set_index(["commodity", "origin", "destination"])
+    dem = run.tables["demand"].groupby(["commodity_id", "origin_zone_id",
+                                        "destination_zone_id"])["tonnes_per_year"].sum()
+    dem.index.names = sk.index.names
+    want = float((dem * sk["cost_usd_per_t"].reindex(dem.index)).sum())
+    assert model.evaluate(None)["total:expected_cost_usd"] == pytest.approx(want, rel=1e-6)

@@ -5,7 +5,9 @@ the inputs that decide each answer.
   standard deviation and percentiles p5, p25, p50, p75, p95 over the draws.
 - **Effects**: a scenario against its like-year reference, draw by draw (both are evaluated at
   the same input values, so the difference carries no sampling noise of its own), as outputs
-  ``effect:<output>`` with their bands.
+  ``effect:<output>`` with their bands; ``effect:users_benefit_usd`` is the fall of
+  ``total:expected_cost_usd`` (the demand times each pair's expected generalized cost), the
+  users' benefit, where the scenario carries the reference's demand.
 - **Statements**: claims a summary makes ("INSTC West is cheaper than Suez for Moscow-Mumbai",
   "Rasht-Astara moves freight west"), each a comparison of two outputs or of an effect with 0,
   with the share of draws in which it holds.
@@ -35,6 +37,10 @@ WEST_OUTPUTS = ("border:AZ-IR_ASTARA:tonnes", "share:RU-IN:instc_west",
                 "family:RU-IN:instc_west_rail")
 
 
+#: the effect that is the users' benefit of a scenario against its reference (USD/yr)
+BENEFIT = "users_benefit_usd"
+
+
 def _outputs(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c.startswith("out:")]
 
@@ -61,6 +67,14 @@ def effects_frame(draws: pd.DataFrame, references: dict[str, str | None]) -> pd.
         base[absent] = 0.0
         x = a.loc[ids, cols].to_numpy(dtype=float) - base.to_numpy(dtype=float)
         d = pd.DataFrame(x, columns=[f"out:effect:{c[4:]}" for c in cols])
+        if {"out:total:expected_cost_usd", "out:total:demand_t"} <= set(cols):
+            # the users' benefit: the fall of the demand's expected cost, where the scenario
+            # carries the reference's demand (else the rule of a half, pair by pair, would be
+            # needed: karvan compare gives it)
+            dem = a.loc[ids, "out:total:demand_t"].to_numpy(dtype=float)
+            same = np.abs(dem - base["out:total:demand_t"].to_numpy()) <= 1e-9 * np.abs(dem)
+            d[f"out:effect:{BENEFIT}"] = np.where(
+                same, -d["out:effect:total:expected_cost_usd"].to_numpy(), np.nan)
         head = pd.DataFrame({"draw": np.asarray(ids), "scenario": scen})
         frames.append(pd.concat([head, d], axis=1))
     if not frames:
@@ -190,6 +204,11 @@ def default_statements(outputs: dict[str, list[str]], references: dict[str, str 
                                      f"{label} is cheaper than Suez for {od} ({com})", scen, alt,
                                      "<", o))
         ref = references.get(scen)
+        if ref and "total:expected_cost_usd" in have:
+            out.append(Statement(f"{scen}:users_benefit",
+                                 f"{scen} lowers shippers' expected generalized cost against "
+                                 f"{ref} (a users' benefit)", scen, f"effect:{BENEFIT}", ">",
+                                 0.0))
         if ref:
             for o in WEST_OUTPUTS:
                 if o in have:

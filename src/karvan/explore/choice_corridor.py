@@ -377,6 +377,11 @@ class ChoiceCorridorModel(CorridorModel):
         real = s["real"]
         out["total:demand_t"] = float(rs.od_demand.sum())
         out["total:unserved_t"] = float(h[~real].sum())
+        # each pair's demand times its expected cost (the logsum, hours of the class's value
+        # of time), USD/yr: its fall against the reference is the users' benefit
+        vot = np.array([c.value_of_time for c in res.classes])
+        out["total:expected_cost_usd"] = float(
+            (rs.od_demand * res.od_expected_cost * vot[rs.od_class]).sum())
         n_c = len(o["countries"])
         touch = s["touch"]
         hr = np.where(real, h, 0.0)

@@ -242,6 +242,11 @@ class CorridorModel:
             out[f"border:{bid}:tonnes"] = float(tot[lis].sum())
         out["total:tonne_km"] = float((tot * length).sum())
         out["total:demand_t"] = float(res.bushes.demand.sum())
+        # at equilibrium every used route costs the pair's least: the flows times the class
+        # costs are the demand times the least cost of its pair (USD/yr)
+        out["total:expected_cost_usd"] = float(sum(
+            c.value_of_time * (res.class_flows[k] @ res.class_costs[k])
+            for k, c in enumerate(res.classes)))
         # per country and per route option, from the bushes
         bs = res.bushes
         member = o["member"]
