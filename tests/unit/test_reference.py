@@ -166,10 +166,18 @@ def test_compare_defaults_to_the_like_year_reference_and_says_so(tmp_path):
 
     with sqlite3.connect(gpkg) as con:
         styles = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles"))
-    assert set(styles) == {"countries", "links", "transfers", "borders"}
-    for layer in ("links", "transfers", "borders"):
+    assert set(styles) == {"countries", "links", "transfers", "borders", "benefit"}
+    for layer in ("links", "transfers", "borders", "benefit"):
         cols = set(gpd.read_file(gpkg, layer=layer, rows=1).columns)
         assert style_fields(styles[layer]) <= cols, layer
+    # the users' benefit per OD pair on its desire line: benefit.csv's, commodities summed
+    ben = gpd.read_file(gpkg, layer="benefit")
+    bcsv = pd.read_csv(tmp_path / "cmp" / "benefit.csv")
+    want = bcsv[bcsv["comparable"]].groupby(["origin", "destination"])["benefit_usd"].sum()
+    got = ben.set_index(["origin", "destination"])["benefit_usd"]
+    assert len(got) == len(want) and ben.geometry.notna().all()
+    np.testing.assert_allclose(got.loc[want.index], want, rtol=1e-9)
+    assert got.sum() > 0
     # a reference alone would be compared with itself (tables of zeros)
     r = CliRunner().invoke(app, ["compare", "baseline", "--store", str(store)])
     assert r.exit_code == 2 and "is itself the reference of 2024" in r.output

@@ -64,7 +64,8 @@ from karvan.io.run_folder import RunRecord
 CRS = "EPSG:4326"
 LAYERS = ("countries", "od_lines", "links", "transfers", "borders", "nodes")
 GEOMETRY_TYPES = {"countries": "MultiPolygon", "od_lines": "LineString", "links": "LineString",
-                  "transfers": "Point", "borders": "Point", "nodes": "Point"}
+                  "transfers": "Point", "borders": "Point", "nodes": "Point",
+                  "benefit": "LineString"}
 NODE_FIELDS = ("node_id", "name", "node_type", "country", "zone_id")
 GEOMETRY_COLUMN = "geom"  # GDAL's default geometry column name in a GeoPackage
 LAYER_STYLES_DDL = """
@@ -315,6 +316,11 @@ def write_difference_geopackage(a: RunRecord | str | os.PathLike,
         "borders": gpd.GeoDataFrame(borders, geometry=borders["border_id"].map(bshape)
                                     .to_numpy(), crs=CRS),
     }
+    ben = diff.get("benefit")
+    if ben is not None and len(ben):
+        # over the country outlines, under the network (as od_lines in a run's GeoPackage)
+        layers = {"countries": layers.pop("countries"),
+                  "benefit": _benefit_layer(ben, la["od_lines"], lb["od_lines"]), **layers}
     if "mode" not in layers["links"]:  # the style dashes sea legs by mode
         mode = pd.concat([la["links"], lb["links"]]).drop_duplicates("link_id", keep="last") \
             .set_index("link_id")["mode"]
@@ -323,6 +329,9 @@ def write_difference_geopackage(a: RunRecord | str | os.PathLike,
               "links": qgis_styles.diff_links_qml(layers["links"]["tonnes_tot_diff"]),
               "transfers": qgis_styles.diff_points_qml(layers["transfers"]["tonnes_tot_diff"]),
               "borders": qgis_styles.diff_points_qml(layers["borders"]["tonnes_tot_diff"])}
+    if "benefit" in layers:
+        styles["benefit"] = qgis_styles.diff_links_qml(layers["benefit"]["benefit_usd"],
+                                                       field="benefit_usd", sea_dash=False)
     ra, rb = as_run(a), as_run(b)
     head = f"karvan difference {rb.label} - {ra.label} ({rb.name} - {ra.name}): "
     what = {"links": "links: tonnes_tot, utilization, tonne_km and revenue_usd of A (_a), B (_b) "
@@ -335,6 +344,13 @@ def write_difference_geopackage(a: RunRecord | str | os.PathLike,
                          "revenue_usd (USD/yr) of A, B and B - A per country (country: "
                          "karvan's two-letter code; transit empty where every run crosses a "
                          f"country by sea only) ({DISCLAIMER})"}
+    if "benefit" in layers:
+        what["benefit"] = ("users' benefit of B against A per OD pair, its commodities summed: "
+                           "tonnes (the mean of A's and B's demand, t/yr), benefit_usd (the "
+                           "saving in shippers' expected generalized cost by the rule of a "
+                           "half, USD/yr) and saving_usd_per_t; blue: shippers gain, red: they "
+                           "lose; desire lines between the zones' centroids; pairs with a route "
+                           "in one run only left out (karvan compare's benefit.csv has them)")
     target = Path(path)
     with atomic_file(target) as tmp:
         for name, layer in layers.items():
@@ -437,6 +453,24 @@ def _borders_layer(borders: pd.DataFrame, line_of: pd.Series) -> gpd.GeoDataFram
     lines = line_of.loc[first].to_numpy()
     pts = shapely.line_interpolate_point(lines, 0.5, normalized=True)
     return gpd.GeoDataFrame(borders.reset_index(drop=True), geometry=pts, crs=CRS)
+
+
+def _benefit_layer(benefit: pd.DataFrame, *od_lines: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The users' benefit per OD pair (its commodities summed; comparable pairs only) on the
+    pair's desire line, largest gain or loss first."""
+    b = benefit[benefit["comparable"].astype(bool)]
+    b = b.assign(tonnes=0.5 * (b["tonnes_a"] + b["tonnes_b"]))
+    g = b.groupby(["origin", "destination"], sort=False).agg(
+        origin_country=("origin_country", "first"),
+        destination_country=("destination_country", "first"),
+        tonnes=("tonnes", "sum"), benefit_usd=("benefit_usd", "sum")).reset_index()
+    g["saving_usd_per_t"] = g["benefit_usd"] / g["tonnes"].where(g["tonnes"] > 0)
+    g = g.iloc[np.argsort(-g["benefit_usd"].abs().to_numpy(), kind="stable")]
+    shape = pd.concat([x[["origin", "destination", "geometry"]] for x in od_lines])
+    shape = shape.drop_duplicates(["origin", "destination"], keep="last").set_index(
+        ["origin", "destination"]).geometry
+    geom = shape.reindex(pd.MultiIndex.from_frame(g[["origin", "destination"]])).to_numpy()
+    return gpd.GeoDataFrame(g.reset_index(drop=True), geometry=geom, crs=CRS)
 
 
 def _od_layer(demand: pd.DataFrame, skims: pd.DataFrame,

@@ -153,14 +153,17 @@ def _diff_colour(field: str) -> str:
             f"ELSE '{SAME}' END")
 
 
-def diff_links_qml(diff: Sequence[float] | np.ndarray, field: str = "tonnes_tot_diff") -> str:
+def diff_links_qml(diff: Sequence[float] | np.ndarray, field: str = "tonnes_tot_diff", *,
+                   sea_dash: bool = True) -> str:
     """QML for a difference layer of links: blue where ``field`` gained, red where it lost,
-    the width growing with the size of the change (0.3 to 4 mm up to the largest)."""
+    the width growing with the size of the change (0.3 to 4 mm up to the largest); sea legs
+    dashed by ``mode`` unless ``sea_dash`` is False (desire lines have no mode)."""
     top = _largest(diff)
     width = (f'coalesce(scale_linear(abs("{field}"), 0, {top:.6g}, 0.3, 4), 0.3)' if top > 0
              else "0.3")
     return _single(_line_symbol(0.3, SAME, colour=_diff_colour(field), width=width,
-                                style=sea_dash_expression()), geometry_type=1)
+                                style=sea_dash_expression() if sea_dash else None),
+                   geometry_type=1)
 
 
 def diff_points_qml(diff: Sequence[float] | np.ndarray, field: str = "tonnes_tot_diff") -> str:
