@@ -374,6 +374,16 @@ def benefit_tables(table: pd.DataFrame, a: str, b: str, *, top: int = 10
         "half over the two runs' demand (charges, time, reliability and capacity surcharges; "
         "not operators' revenue or building costs)" + note, t,
         {"Mt": MT, "benefit M USD/yr": "{:,.1f}", "saving $/t": "{:,.2f}"})]
+    if table["origin_country"].notna().any():
+        by = benefit_totals(table, by=["origin_country", "destination_country"]).iloc[:-1]
+        by = by.iloc[np.argsort(-by["benefit_usd"].abs().to_numpy(), kind="stable")].head(top)
+        out.append(SummaryTable(
+            f"Users' benefit of {b} against {a} by the countries of origin and destination "
+            "(the largest gains or losses)",
+            pd.DataFrame({"from": by["origin_country"], "to": by["destination_country"],
+                          "Mt": by["tonnes"] / 1e6, "benefit M USD/yr": by["benefit_usd"] / 1e6,
+                          "saving $/t": by["saving_usd_per_t"]}),
+            {"Mt": MT, "benefit M USD/yr": "{:,.1f}", "saving $/t": "{:,.2f}"}))
     rows = table[table["comparable"].astype(bool)].head(top)
     if len(rows):
         od = rows["origin"].astype(str) + " > " + rows["destination"].astype(str)
