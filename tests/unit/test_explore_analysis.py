@@ -196,3 +196,22 @@ def test_the_users_benefit_is_the_fall_of_the_demands_expected_cost():
     assert t.loc["project:users_benefit", "probability"] == (saving[1:] > 0).mean()
     assert "lowers shippers' expected generalized cost against ref" in t.loc[
         "project:users_benefit", "text"]
+
+
+@pytest.mark.parametrize("column", ["blank", "missing"])
+def test_a_border_the_scenario_opens_has_an_effect_band_of_its_tonnes(column):
+    """south_caucasus_unblocked opens four Armenia-Azerbaijan borders that reference_2030 keeps
+    closed: the reference has no output for them, and their effect bands had n=0 and no
+    numbers, though a closed border carries 0 t (as a link the reference lacks)."""
+    rng = np.random.default_rng(2)
+    t = rng.uniform(1e5, 2e6, 20)
+    proj = pd.DataFrame({"scenario": "project", "draw": np.arange(-1, 20),
+                         "out:border:AZ-AM_AGHBAND:tonnes": np.r_[8e5, t], "out:a": 1.0})
+    ref = pd.DataFrame({"scenario": "ref", "draw": np.arange(-1, 20), "out:a": 1.0})
+    if column == "blank":
+        ref["out:border:AZ-AM_AGHBAND:tonnes"] = np.nan
+    b = bands(pd.concat([proj, ref], ignore_index=True),
+              {"project": "ref", "ref": None}).set_index(["scenario", "output"])
+    e = b.loc[("project", "effect:border:AZ-AM_AGHBAND:tonnes")]
+    assert e["n"] == 20 and e["central"] == 8e5
+    assert e["p95"] == pytest.approx(np.percentile(t, 95))

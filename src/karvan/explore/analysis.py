@@ -49,7 +49,8 @@ def effects_frame(draws: pd.DataFrame, references: dict[str, str | None]) -> pd.
     """Draw-by-draw differences scenario - reference, as rows of scenario ``<S>`` with columns
     ``out:effect:<output>``. A link's tonnes where the reference has no such link (a project's
     new link: blank in every draw of the reference) count as 0 there, so that the project's
-    own link has an effect band; its utilization and prices have none (no capacity to compare
+    own link has an effect band, and so do a border's where the reference has it closed (a
+    border the scenario opens); their utilization and prices have none (no capacity to compare
     with)."""
     frames = []
     for scen, ref in references.items():
@@ -57,13 +58,16 @@ def effects_frame(draws: pd.DataFrame, references: dict[str, str | None]) -> pd.
             continue
         a = draws[draws["scenario"] == scen].set_index("draw")
         b = draws[draws["scenario"] == ref].set_index("draw")
-        cols = [c for c in _outputs(a) if c in b]
+        # tonnes of a link or border the reference lacks: a column blank in all its draws,
+        # or none at all
+        flows = [c for c in _outputs(a) if c.startswith(("out:link:", "out:border:"))
+                 and c.endswith(":tonnes")]
+        cols = [c for c in _outputs(a) if c in b or c in flows]
         ids = a.index.intersection(b.index)
         if not len(ids):
             continue
-        base = b.loc[ids, cols].astype(float)
-        absent = [c for c in cols if c.startswith("out:link:") and c.endswith(":tonnes")
-                  and base[c].isna().all()]
+        base = b.reindex(index=ids, columns=cols).astype(float)
+        absent = [c for c in flows if base[c].isna().all()]
         base[absent] = 0.0
         x = a.loc[ids, cols].to_numpy(dtype=float) - base.to_numpy(dtype=float)
         d = pd.DataFrame(x, columns=[f"out:effect:{c[4:]}" for c in cols])
