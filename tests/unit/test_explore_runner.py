@@ -538,3 +538,26 @@ def test_a_draw_the_model_cannot_compute_is_named_and_not_retried(tmp_path, wher
     assert "resumes" not in msg
     assert 'raise InputError("2 arcs' in str(caught.value.__cause__)  # the trace, for --debug
     assert log.read_text() == "evaluated\n"  # once: not retried
+
+
+def test_an_experiment_with_every_draw_written_starts_no_cluster(tmp_path, monkeypatch):
+    """Run again once complete, an experiment is only analysed anew: it started a local Dask
+    cluster for no work, whose workers, closed at once, printed tracebacks of their lost
+    heartbeats under the tables."""
+    from karvan.explore.inputs import ranges_inputs
+    from karvan.explore.testfunctions import LinearModel
+
+    inputs = ranges_inputs({"a": (0.0, 2.0), "b": (10.0, 11.0)})
+    specs = [ModelSpec("lin", functools.partial(LinearModel, (3.0, -1.0)))]
+    first = run_experiment(specs, inputs, draws=6, seed=1, workers=0, folder=tmp_path / "e",
+                           analyse=analyse_experiment)
+    assert first.computed == 7
+
+    def no_cluster(**kw):
+        raise AssertionError(f"a cluster was started with nothing to compute ({kw})")
+
+    monkeypatch.setattr(R, "connect", no_cluster)
+    again = run_experiment(specs, inputs, draws=6, seed=1, workers=2, folder=tmp_path / "e",
+                           analyse=analyse_experiment)
+    assert (again.computed, again.resumed) == (0, 7)
+    assert Experiment(tmp_path / "e").manifest()["status"] == "complete"

@@ -428,9 +428,15 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
     exp = _open_experiment(folder, store, chash, names, cfg)
     in_process = workers == 0 and client is None and scheduler is None
     with contextlib.ExitStack() as stack:
-        cl = None if in_process else stack.enter_context(
-            connect(workers=workers, scheduler=scheduler, client=client))
         resumed = exp.exists()
+        if resumed:
+            _check_stored_design(exp.folder, design)
+        done = exp.completed()
+        todo = _batches(specs, design, done, batch_size)
+        # every draw written (an experiment run again, to analyse it anew): no cluster to
+        # start, whose workers, closed at once, logged tracebacks of their lost heartbeats
+        cl = None if in_process or not todo else stack.enter_context(
+            connect(workers=workers, scheduler=scheduler, client=client))
         if not resumed:
             exp.folder.mkdir(parents=True, exist_ok=True)
             write_parquet_atomic(design_frame(design.u, design.factors),
@@ -443,9 +449,6 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
                                 "experiment_id": exp.folder.name})
         else:
             log.info("resuming experiment %s", exp.folder)
-            _check_stored_design(exp.folder, design)
-        done = exp.completed()
-        todo = _batches(specs, design, done, batch_size)
         total = len(specs) * (design.n + 1)
         n_done = sum(len(v) for v in done.values())
         n_resumed = n_done
@@ -453,7 +456,7 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
             progress(n_done, total, f"resumed {n_done} draws" if n_done else "started")
         values = inputs.values(design.u)
         computed = 0
-        if in_process:
+        if in_process or not todo:
             models = {}
             for spec, ids in todo:
                 if spec.scenario not in models:
