@@ -561,3 +561,29 @@ def test_an_experiment_with_every_draw_written_starts_no_cluster(tmp_path, monke
                            analyse=analyse_experiment)
     assert (again.computed, again.resumed) == (0, 7)
     assert Experiment(tmp_path / "e").manifest()["status"] == "complete"
+
+
+def test_a_scenario_name_beyond_plain_letters_keeps_its_effect(tmp_path):
+    """A scenario built in Python may be named "Rasht–Astara 2028": its draws' folder is
+    written Rasht_Astara_2028, and the draws were read back under that name, which the
+    manifest's references did not know: its bands were renamed and its effect was left out, in
+    silence. Two names written alike would have shared one folder of draws."""
+    from karvan.explore.inputs import ranges_inputs
+    from karvan.explore.testfunctions import LinearModel
+
+    inputs = ranges_inputs({"a": (0.0, 2.0), "b": (10.0, 11.0)})
+    name = "Rasht–Astara 2028"
+    specs = [ModelSpec(name, functools.partial(LinearModel, (3.0, -1.0)), "ref"),
+             ModelSpec("ref", functools.partial(LinearModel, (1.0, -1.0)))]
+    res = run_experiment(specs, inputs, draws=6, seed=3, workers=0, folder=tmp_path / "e",
+                         analyse=analyse_experiment)
+    b = res.experiment.table("bands").set_index(["scenario", "output"])
+    assert set(b.index.get_level_values("scenario")) == {name, "ref"}
+    e = b.loc[(name, "effect:y")]
+    d = res.experiment.draws()
+    x = d[d["draw"] >= 0].pivot(index="draw", columns="scenario", values="out:y")
+    assert e["n"] == 6 and e["p50"] == pytest.approx(np.median(x[name] - x["ref"]))
+    clash = [ModelSpec("a b", functools.partial(LinearModel, (1.0, 0.0))),
+             ModelSpec("a_b", functools.partial(LinearModel, (0.0, 1.0)))]
+    with pytest.raises(InputError, match="share one folder of draws"):
+        run_experiment(clash, inputs, draws=6, workers=0, folder=tmp_path / "f")

@@ -94,8 +94,15 @@ class Experiment:
         atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, default=str))
 
     def partition(self, scenario: str) -> Path:
-        """The folder of the draws of ``scenario`` (``draws/scenario=<name>``)."""
-        return self.folder / "draws" / f"scenario={_SAFE.sub('_', scenario)}"
+        """The folder of the draws of ``scenario`` (``draws/scenario=<name>``, the name's
+        characters other than ``A-Za-z0-9_-.`` written ``_``)."""
+        return self.folder / "draws" / f"scenario={partition_name(scenario)}"
+
+    def _scenario_names(self) -> dict[str, str]:
+        """The scenario each partition holds (by the manifest; none where it has none)."""
+        if not self.exists():
+            return {}
+        return {partition_name(s): s for s in self.manifest().get("scenarios", [])}
 
     def write_batch(self, scenario: str, draws, data: bytes) -> Path:
         """Persist one completed batch (the Parquet bytes of draws ``draws`` of one scenario)
@@ -127,12 +134,16 @@ class Experiment:
         root = self.folder / "draws"
         frames = []
         parts = [self.partition(scenario)] if scenario else sorted(root.glob("scenario=*"))
+        # the scenario's own name, not its partition's: "Rasht–Astara 2028" was read back as
+        # "Rasht_Astara_2028", which the manifest's references did not know (no effect)
+        names = self._scenario_names()
         for part in parts:
             files = sorted(part.glob("part-*.parquet"))
             if not files:
                 continue
             df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-            name = pd.Series(part.name.split("=", 1)[1], index=df.index, name="scenario")
+            own = part.name.split("=", 1)[1]
+            name = pd.Series(scenario or names.get(own, own), index=df.index, name="scenario")
             frames.append(pd.concat([name, df], axis=1))
         if not frames:
             return pd.DataFrame(columns=["scenario", "draw"])
@@ -170,6 +181,12 @@ class Experiment:
                          + ("" if self.manifest().get("status") == "complete"
                             else " (the experiment is not complete; run it again to resume)")
                          + ".")
+
+
+def partition_name(scenario: str) -> str:
+    """The name of the folder that holds a scenario's draws: its characters other than
+    ``A-Za-z0-9_-.`` written ``_``."""
+    return _SAFE.sub("_", scenario)
 
 
 def find_resumable(root: str | os.PathLike, config_hash: str) -> Experiment | None:

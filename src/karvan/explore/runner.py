@@ -38,6 +38,7 @@ from karvan.explore.experiment import (
     design_frame,
     find_resumable,
     new_experiment_id,
+    partition_name,
     write_csv_atomic,
     write_parquet_atomic,
 )
@@ -407,6 +408,14 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
         problems.append("no scenario to explore.")
     if len(set(names)) != len(names):
         problems.append(f"scenarios repeat: {', '.join(names)}.")
+    else:
+        same = {}
+        for n in names:
+            same.setdefault(partition_name(n), []).append(n)
+        for group in (g for g in same.values() if len(g) > 1):
+            problems.append(f"scenarios {' and '.join(map(repr, group))} would share one folder "
+                            f"of draws ({partition_name(group[0])}: names are written with "
+                            "A-Za-z0-9_-. only); rename one.")
     if batch_size is not None and batch_size < 1:
         problems.append(f"batch size must be >= 1, got {batch_size}.")
     if workers is not None and scheduler is not None:
@@ -586,13 +595,11 @@ def _check_stored_design(folder, design: Design) -> None:
 def _batches(specs, design: Design, done: dict[str, set[int]], batch_size: int | None
              ) -> list[tuple[ModelSpec, np.ndarray]]:
     """(scenario, draw ids) of the work left: the central case (-1) first, then batches."""
-    from karvan.explore.experiment import _SAFE
-
     size = batch_size or int(min(32, max(8, design.n // 16)))
     out = []
     per = []
     for s in specs:
-        have = done.get(_SAFE.sub("_", s.scenario), set())
+        have = done.get(partition_name(s.scenario), set())
         if -1 not in have:
             out.append((s, np.array([-1])))
         left = np.array([d for d in range(design.n) if d not in have], dtype=np.int64)
