@@ -16,10 +16,12 @@ from karvan.explore.inputs import (
 )
 
 if TYPE_CHECKING:  # at run time imported when first used (module __getattr__ below)
+    from karvan.explore.runner import ExperimentResult
     from karvan.explore.study import explore
 
 __all__ = [
     "Distribution",
+    "ExperimentResult",
     "InputSet",
     "UncertainInput",
     "corridor_inputs",
@@ -37,4 +39,8 @@ def __getattr__(name: str):
         from karvan.explore.study import explore
 
         return explore
+    if name == "ExperimentResult":
+        from karvan.explore.runner import ExperimentResult
+
+        return ExperimentResult
     raise AttributeError(f"module 'karvan.explore' has no attribute {name!r}")

@@ -406,13 +406,7 @@ def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = 
     stmts = statements if statements is not None else default_statements(outs, refs,
                                                                           option_names)
     st, quantities = statement_table(draws, stmts, refs)
-    factors = [c[2:] for c in design.columns if c.startswith("u:")]
-    groups = m.get("design_groups", factors)
-    problem = {"num_vars": len(factors), "names": factors, "bounds": [[0.0, 1.0]] * len(factors)}
-    if len(groups) != len(factors):
-        inp = pd.read_csv(exp.folder / "inputs.csv").drop_duplicates("factor").set_index(
-            "factor")
-        problem["groups"] = [f"{inp.at[f, 'table']}.{inp.at[f, 'field']}" for f in factors]
+    problem = _problem(exp, m, design)
     sens_rows = []
     for sid, (draw, q) in quantities.items():
         if len(draw) != len(u) or not np.array_equal(draw, np.arange(len(u))):
@@ -436,6 +430,142 @@ def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = 
     # every table computed, then written together: a failure leaves the previous set whole
     exp.write_tables(tables, parquet=("bands",))
     return tables
+
+
+def _problem(exp: Experiment, manifest: dict, design: pd.DataFrame) -> dict:
+    """SALib's problem of an experiment's design: its factors, and its groups where the design
+    drew by group."""
+    factors = [c[2:] for c in design.columns if c.startswith("u:")]
+    groups = manifest.get("design_groups", factors)
+    problem = {"num_vars": len(factors), "names": factors, "bounds": [[0.0, 1.0]] * len(factors)}
+    if len(groups) != len(factors):
+        inp = pd.read_csv(exp.folder / "inputs.csv").drop_duplicates("factor").set_index(
+            "factor")
+        problem["groups"] = [f"{inp.at[f, 'table']}.{inp.at[f, 'field']}" for f in factors]
+    return problem
+
+
+def _output_values(exp: Experiment, scenario: str, outputs: list[str]
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str | None]]:
+    """The draws of ``scenario`` and of its like-year reference as written, the rows of
+    ``scenario`` (every draw, -1 the central case) with the columns ``out:<output>`` of
+    ``outputs`` (levels, or ``effect:...`` against the reference), and the reference.
+
+    Raises
+    ------
+    InputError
+        An unknown scenario or output, naming the nearest ones.
+    """
+    import difflib
+
+    m = exp.manifest()
+    scenarios = list(m.get("scenarios", []))
+    if scenario not in scenarios:
+        raise InputError(f"{exp.folder}: no scenario {scenario!r} in this experiment; its "
+                         f"scenarios are {', '.join(scenarios) or 'none'}.")
+    ref = dict(m.get("references", {})).get(scenario)
+    raw = exp.draws(scenario)
+    rows = raw
+    if any(o.startswith("effect:") for o in outputs):
+        if not ref:
+            raise InputError(f"scenario {scenario} has no like-year reference in this "
+                             "experiment, so no effect: ask about its levels (the output names "
+                             "without effect:).")
+        raw = pd.concat([raw, exp.draws(ref)], ignore_index=True)
+        eff = effects_frame(raw, {scenario: ref})
+        rows = rows.merge(eff.drop(columns="scenario"), on="draw", how="left")
+    missing = [o for o in outputs if f"out:{o}" not in rows]
+    if missing:
+        known = [c[4:] for c in _outputs(rows)]
+        hints = []
+        for o in missing:
+            near = difflib.get_close_matches(o, known, n=3)
+            hints.append(f"{o!r}" + (f" (nearest: {', '.join(near)})" if near else ""))
+        raise InputError(f"scenario {scenario} has no output {'; '.join(hints)}; the output "
+                         "names are those of the bands table's column output (docs/explore.md, "
+                         "Output names).")
+    return raw, rows, {scenario: ref}
+
+
+def probability(exp: Experiment, scenario: str, left: str, op: str,
+                right: str | float, *, text: str = "") -> pd.Series:
+    """How likely a statement of your own is: ``left op right`` in ``scenario``, over the draws
+    of a complete experiment (nothing is written; the experiment's ``statements`` table keeps
+    the summary's).
+
+    Parameters
+    ----------
+    scenario
+        A scenario of the experiment.
+    left, right
+        Output names as in the bands table's ``output`` column (``effect:<output>`` for the
+        scenario's effect against its like-year reference); ``right`` may be a number.
+    op
+        ``">"`` or ``"<"``.
+
+    Returns
+    -------
+    Series
+        ``probability`` (the share of draws with a finite value in which the statement holds),
+        ``n`` (those draws), ``n_unconverged``, ``central_holds`` (whether it holds in the
+        central case), and the statement's ``scenario``, ``left``, ``op``, ``right``, ``text``.
+
+    Raises
+    ------
+    InputError
+        An unknown scenario or output (with the nearest names), an ``op`` other than > or <.
+
+    Examples
+    --------
+    >>> probability(exp, "rasht_astara", "link:T_IR_ASTARA_TERMINAL:utilization", ">",
+    ...             0.999)  # doctest: +SKIP
+    """
+    if op not in (">", "<"):
+        raise InputError(f"op must be '>' or '<', got {op!r}.")
+    if isinstance(right, str) and right.startswith("effect:") != left.startswith("effect:"):
+        raise InputError(f"compare an effect with an effect or a number, a level with a level "
+                         f"or a number: {left!r} {op} {right!r}.")
+    names = [left] + ([right] if isinstance(right, str) else [])
+    raw, _, refs = _output_values(exp, scenario, names)
+    s = Statement("asked", text or f"{left} {op} {right}", scenario, left, op,
+                  right if isinstance(right, str) else float(right))
+    st, _ = statement_table(raw, [s], refs)
+    if not len(st):
+        raise InputError(f"{exp.folder}: no draws of scenario {scenario} written yet (run the "
+                         "experiment again to resume it).")
+    return st.iloc[0].drop("statement_id")
+
+
+def output_sensitivity(exp: Experiment, scenario: str, output: str) -> pd.DataFrame:
+    """The inputs that decide one output (level or ``effect:...``) of a scenario: the
+    experiment's sensitivity method (rank correlations on a Latin hypercube, Sobol or Morris
+    indices) applied to that output, whether or not a statement of the summary is about it.
+
+    Returns
+    -------
+    DataFrame
+        The columns of the ``sensitivity`` table (without ``statement_id``), then
+        ``importance`` (rho^2, ST or mu*) and ``significant`` (distinguishable from 0 at 95 %),
+        one row per factor or group, most important first; no rows where the output does not
+        vary or is not finite in every draw.
+
+    Raises
+    ------
+    InputError
+        An unknown scenario or output (with the nearest names).
+    """
+    m = exp.manifest()
+    design = pd.read_parquet(exp.folder / "design.parquet")
+    u = design[[c for c in design.columns if c.startswith("u:")]].to_numpy(dtype=float)
+    _, rows, _ = _output_values(exp, scenario, [output])
+    d = rows[rows["draw"] >= 0].set_index("draw").reindex(np.arange(len(u)))
+    s = sensitivity(u, _problem(exp, m, design), m.get("sampler", "lhs"),
+                    d[f"out:{output}"].to_numpy(dtype=float), seed=int(m.get("seed", 0)))
+    if not len(s):
+        return s.assign(importance=pd.Series(dtype=float), significant=pd.Series(dtype=bool))
+    s["importance"] = importance(s)
+    s["significant"] = significant(s)
+    return s.sort_values("importance", ascending=False, ignore_index=True)
 
 
 def _check_morris_design(exp: Experiment, manifest: dict, u: np.ndarray) -> None:

@@ -80,17 +80,87 @@ class ModelSpec:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ExperimentResult:
-    """A finished experiment: its folder, the draws computed by this call and those resumed."""
+    """A finished experiment: its folder, the draws computed by this call and those resumed,
+    and its tables (read from the folder; ``docs/explore.md`` says what each column holds).
+
+    Examples
+    --------
+    >>> res = explore(["rasht_astara"], draws=20, workers=2)  # doctest: +SKIP
+    >>> res = ExperimentResult.open("results/experiments/<id>")  # doctest: +SKIP
+    >>> res.bands.query("output == 'link:T_IR_ASTARA_TERMINAL:tonnes'")  # doctest: +SKIP
+    >>> res.effects  # each scenario against its like-year reference  # doctest: +SKIP
+    >>> res.probability("rasht_astara", "effect:border:AZ-IR_ASTARA:tonnes", ">", 0)
+    ... # doctest: +SKIP
+    """
 
     experiment: Experiment
     computed: int
     resumed: int
     elapsed_s: float
 
+    @classmethod
+    def open(cls, folder: str | Path) -> ExperimentResult:
+        """The result of the experiment stored in ``folder`` (``karvan explore``'s, for one),
+        with no draw computed or resumed by this call.
+
+        Raises
+        ------
+        InputError
+            No experiment in the folder.
+        """
+        exp = Experiment(folder)
+        exp.manifest()  # says so where there is none
+        return cls(exp, 0, 0, 0.0)
+
     @property
     def folder(self) -> Path:
         """The experiment's folder."""
         return self.experiment.folder
+
+    @property
+    def bands(self) -> pd.DataFrame:
+        """One row per scenario and output, levels and effects (``kind``): central, mean, sd,
+        p5, p25, p50, p75, p95, n, n_unconverged, central_in_band."""
+        return self.experiment.table("bands")
+
+    @property
+    def effects(self) -> pd.DataFrame:
+        """The rows of :attr:`bands` of kind ``effect``: scenario - its like-year reference
+        (column ``reference``), draw by draw, as outputs ``effect:<output>``."""
+        b = self.bands
+        return b[b["kind"] == "effect"].reset_index(drop=True)
+
+    @property
+    def statements(self) -> pd.DataFrame:
+        """The summary's statements with the probability that each holds and the inputs that
+        decide it."""
+        return self.experiment.table("statements")
+
+    @property
+    def sensitivity(self) -> pd.DataFrame:
+        """The sensitivity indices of each statement's quantity, one row per statement and
+        factor (or group)."""
+        return self.experiment.table("sensitivity")
+
+    def draws(self, scenario: str | None = None) -> pd.DataFrame:
+        """Every draw as written: ``scenario``, ``draw`` (-1 the central case), ``in:<input>``
+        and ``out:<output>`` (:meth:`~karvan.explore.experiment.Experiment.draws`)."""
+        return self.experiment.draws(scenario)
+
+    def probability(self, scenario: str, left: str, op: str, right: str | float, *,
+                    text: str = "") -> pd.Series:
+        """How likely ``left op right`` is in ``scenario``
+        (:func:`karvan.explore.analysis.probability`)."""
+        from karvan.explore.analysis import probability
+
+        return probability(self.experiment, scenario, left, op, right, text=text)
+
+    def deciding_inputs(self, scenario: str, output: str) -> pd.DataFrame:
+        """The inputs that decide ``output`` of ``scenario``, most important first
+        (:func:`karvan.explore.analysis.output_sensitivity`)."""
+        from karvan.explore.analysis import output_sensitivity
+
+        return output_sensitivity(self.experiment, scenario, output)
 
 
 def _one_thread():
