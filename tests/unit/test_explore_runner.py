@@ -587,3 +587,30 @@ def test_a_scenario_name_beyond_plain_letters_keeps_its_effect(tmp_path):
              ModelSpec("a_b", functools.partial(LinearModel, (0.0, 1.0)))]
     with pytest.raises(InputError, match="share one folder of draws"):
         run_experiment(clash, inputs, draws=6, workers=0, folder=tmp_path / "f")
+
+
+def test_a_script_without_a_main_guard_is_told_the_remedy(tmp_path):
+    """A script that calls an experiment at its top level on a local cluster: each worker
+    process imports the script again and fails; the call ended on "RuntimeError: Nanny failed
+    to start.", the usual remedy buried in the workers' logged tracebacks."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import functools\n"
+        "from karvan.explore.inputs import ranges_inputs\n"
+        "from karvan.explore.runner import ModelSpec, run_experiment\n"
+        "from karvan.explore.testfunctions import LinearModel\n"
+        "run_experiment([ModelSpec('lin', functools.partial(LinearModel, (1.0, 2.0)))],\n"
+        "               ranges_inputs({'a': (0.0, 1.0), 'b': (0.0, 1.0)}), draws=4,\n"
+        f"               workers=1, folder={str(tmp_path / 'e')!r})\n", encoding="utf-8")
+    src = str(Path(R.__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [src] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("karvan.errors.KarvanError: the local Dask cluster could not start")
+    assert 'if __name__ == "__main__":' in last and "workers=0" in last

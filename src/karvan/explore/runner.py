@@ -388,6 +388,9 @@ def connect(*, workers: int | None = None, scheduler: str | None = None,
     InputError
         Both ``workers`` and ``scheduler``, ``workers`` < 1, or a scheduler that cannot be
         reached within :data:`CONNECT_TIMEOUT_S`.
+    KarvanError
+        The workers of a local cluster failed to start (a script without a main guard),
+        with the remedy; or the workers run other karvan code.
     """
     if client is not None:
         _check_worker_code(client)
@@ -417,6 +420,15 @@ def connect(*, workers: int | None = None, scheduler: str | None = None,
     try:
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                dashboard_address=":0", silence_logs=logging.ERROR)
+    except Exception as e:  # noqa: BLE001  (said again with its usual cause and the remedy)
+        # a script that calls explore at its top level: each worker process imports the
+        # main module again, calls explore there and fails; it ended on "Nanny failed to start"
+        raise KarvanError(
+            f"the local Dask cluster could not start its {n} worker processes "
+            f"({type(e).__name__}: {e}). Each worker is a new Python process that imports the "
+            "main module again: in a script, call explore (or run_experiment) under "
+            "`if __name__ == \"__main__\":`; or run the draws in this process with workers=0 "
+            "(--workers 0).") from e
     finally:
         if quiet:
             signal.signal(signal.SIGINT, before)
