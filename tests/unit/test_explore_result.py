@@ -88,3 +88,23 @@ def test_a_stored_experiment_opens_as_a_result(res, tmp_path):
     assert (again.computed, again.resumed) == (0, 0)
     with pytest.raises(InputError, match="holds no experiment"):
         ExperimentResult.open(tmp_path)
+
+
+def test_docs_explore_names_what_the_result_has():
+    """docs/explore.md's table of ExperimentResult names only what it has, and its worked
+    example is Python that compiles."""
+    import re
+    from pathlib import Path
+
+    from karvan.explore import ExperimentResult
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "explore.md").read_text(
+        encoding="utf-8")
+    named = set(re.findall(r"^\| `\.(\w+)", text, flags=re.M))
+    assert {"bands", "effects", "statements", "sensitivity", "draws", "probability",
+            "deciding_inputs", "experiment"} <= named
+    assert all(hasattr(ExperimentResult, n) for n in named)
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    assert blocks
+    for b in blocks:
+        compile(b, "docs/explore.md", "exec")
