@@ -347,3 +347,29 @@ def test_an_out_that_is_a_file_is_refused_as_such(tmp_path):
     code, text = run("explore", "baseline", "--draws", "2", "--seed", "-1", "--out",
                      tmp_path / "e")
     assert code == 2 and "--seed" in text and "internal error" not in text, text
+
+
+def test_a_capacity_that_binds_in_few_draws_is_listed_with_its_shadow_price():
+    # the Astara terminal bound in 5 of 200 draws: P95 0, and the table of capacities "that
+    # bind in some draws" left it out
+    import pandas as pd
+
+    from karvan.cli.explore import binding_shadow_prices
+
+    b = pd.DataFrame({"output": ["capacity:T:both:shadow_price_usd_per_t",
+                                 "capacity:U:both:shadow_price_usd_per_t",
+                                 "capacity:T:both:utilization", "border:X:tonnes"],
+                      "mean": [0.2, 0.0, 0.5, 3e6], "p95": [0.0, 0.0, 0.9, 4e6]})
+    assert binding_shadow_prices(b)["output"].tolist() == [
+        "capacity:T:both:shadow_price_usd_per_t"]
+
+
+def test_groups_with_a_latin_hypercube_are_refused(tmp_path):
+    # --groups field with lhs changed nothing but the settings' hash
+    from karvan.errors import InputError
+    from karvan.explore.study import explore
+
+    with pytest.raises(InputError, match=r"groups='field' \(--groups\) groups the inputs of a "
+                                         "sobol or morris design"):
+        explore(["baseline"], draws=4, groups="field", workers=0, out=tmp_path / "x")
+    assert not (tmp_path / "x").exists()

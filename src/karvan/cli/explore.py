@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from karvan.cli._app import app, console, out
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @app.command()
@@ -49,8 +52,8 @@ def explore(
         "--input", help="Vary only these factors (names or patterns such as 'demand.*'); "
                         "repeat the option.")] = None,
     groups: Annotated[str | None, typer.Option(
-        help="Sensitivity groups: factor or field (default field for sobol and morris, "
-             "factor for lhs).")] = None,
+        help="Sensitivity groups of a sobol or morris design: factor or field (default "
+             "field); lhs ranks every factor apart and takes factor only.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Draws per Dask task.")] = None,
     gap: Annotated[float | None, typer.Option(
         help="Relative gap of each draw's user equilibrium (--choice deterministic; default "
@@ -156,7 +159,8 @@ def explore(
             out.print(f"[yellow]note:[/] {n} draws for {k} uncertain inputs: the deciding inputs "
                       "are rank correlations over so few draws that chance ranks unrelated "
                       "inputs high (none is named below 10 draws); read them from an experiment "
-                      "of several hundred draws (or --groups to draw fewer, grouped inputs).",
+                      "of several hundred draws (or --sampler morris, whose inputs are grouped "
+                      "by field, to rank fewer groups with fewer draws).",
                       highlight=False, soft_wrap=True)
     b = exp.table("bands")
     # P5 <= central <= P95 (blank where not known, in experiments analysed before the column)
@@ -165,23 +169,23 @@ def explore(
     in_band = inside.map({True: "yes", False: "[yellow]no[/]"}).fillna("-")
     key = b[b["output"].str.startswith(("border:", "effect:border:", "share:RU-IN",
                                         "effect:share:RU-IN", "family:RU-IN",
-                                        "effect:family:RU-IN"))]
+                                        "effect:family:RU-IN", "effect:users_benefit_usd"))]
     key = key[key["p95"].abs() > 0]
     if len(key):
-        t = Table(title="Bands (P5 / P50 / P95; tonnes in Mt, shares in %; in band: the central "
-                  "case within P5-P95)", title_justify="left")
+        t = Table(title="Bands (P5 / P50 / P95; tonnes in Mt, shares in %, the users' benefit "
+                  "in M USD/yr; in band: the central case within P5-P95)", title_justify="left")
         for c in ("scenario", "output", "central", "p5", "p50", "p95", "in band"):
             t.add_column(c, justify="left" if c in ("scenario", "output") else "right")
         for i, r in zip(key.index, key.itertuples(index=False), strict=True):
             f = (lambda v: f"{100 * v:.1f}") if ("share:" in r.output
                                                  or "family:" in r.output) else (
+                lambda v: f"{v / 1e6:,.1f}") if r.output.endswith("_usd") else (
                 lambda v: f"{v / 1e6:,.2f}")
             # as Text: as markup, ":family:" in an output's name was printed as an emoji
             t.add_row(Text(r.scenario), Text(r.output), f(r.central), f(r.p5), f(r.p50),
                       f(r.p95), in_band[i])
         out.print(t)
-    sp_ = b[b["output"].str.startswith("capacity:") & b["output"].str.endswith(
-        (":shadow_price_usd_per_t", ":shadow_price_h")) & (b["p95"] > 0)]
+    sp_ = binding_shadow_prices(b)
     if len(sp_):
         t = Table(title="Shadow prices of hard capacities that bind in some draws (P5 / P50 / "
                   "P95; USD/t or h)", title_justify="left")
@@ -212,3 +216,12 @@ def explore(
               f"{m.get('n_draws', '?')} draws and its central case, {n_scen} scenarios with the "
               f"references), in {res.elapsed_s:.1f} s; experiment in {exp.folder} (bands.csv, "
               "statements.csv, sensitivity.csv, draws/)", highlight=False, soft_wrap=True)
+
+
+def binding_shadow_prices(bands: pd.DataFrame) -> pd.DataFrame:
+    """The bands of the shadow prices of hard capacities that bind in some draws: a price is
+    never negative, so a mean above 0 is a price in at least one draw (a capacity that binds in
+    fewer than one draw in twenty has P95 0 and was left out)."""
+    out = bands["output"].astype(str)
+    return bands[out.str.startswith("capacity:") & out.str.endswith(
+        (":shadow_price_usd_per_t", ":shadow_price_h")) & (bands["mean"] > 0)]

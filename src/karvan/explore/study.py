@@ -182,6 +182,13 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
     from karvan.scenario.spec import Scenario
 
     choice = check_choice(choice)
+    if sampler == "lhs" and groups not in (None, "factor"):
+        # the Latin hypercube draws every factor apart and ranks each: groups would change
+        # nothing but the experiment's settings
+        raise InputError(f"groups={groups!r} (--groups) groups the inputs of a sobol or morris "
+                         "design, whose evaluations grow with the number of groups; a Latin "
+                         "hypercube (lhs) draws and ranks every factor apart: leave --groups "
+                         "out, or use --sampler morris or sobol.")
     if choice != "deterministic" and gap != DEFAULT_GAP:
         # recorded and ignored: the logit draws solve no user equilibrium
         raise InputError(f"gap={gap!r} sets each draw's user equilibrium, which only "
