@@ -426,12 +426,22 @@ def test_experiment_effect_charts_give_their_units():
     assert unit_of("share:RU-IN:instc_west") == "%"
     assert unit_of("effect:border:AZ-IR_ASTARA:tonnes") == "Mt/yr"
     assert unit_of("effect:shipper:a-b:c:west:cost_usd_per_t") == "USD/t"
+    # the users' benefit and the demand's expected cost are money, not tonnes
+    assert unit_of("effect:users_benefit_usd") == "M USD/yr"
+    assert unit_of("total:expected_cost_usd") == "M USD/yr"
     fan = pd.DataFrame({"scenario": ["p"], "reference": ["r"], "output": ["effect:total:tonne_km"],
                         "central": [-9e8], "p5": [-6.9e9], "p25": [-2e9], "p50": [-9e8],
                         "p75": [0.0], "p95": [6.3e7]})
     html = _fan(fan)
     assert "<h3>effect:total:tonne_km (M t-km/yr; P5 / P50 / P95)</h3>" in html
     assert "-6,900.00 / -900.00 / 63.00" in html
+
+
+def test_a_statement_without_a_central_value_is_neither_yes_nor_no():
+    from karvan.report.uncertainty import _holds
+
+    assert [_holds(v) for v in (True, "True", False, "False", None, float("nan"))] == [
+        "yes", "yes", "no", "no", "-", "-"]
 
 
 def test_right_to_left_and_russian_pages_keep_english_text_and_numbers_in_order(runs, pages,

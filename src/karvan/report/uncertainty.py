@@ -42,6 +42,16 @@ def _e(s) -> str:
     return html.escape(str(s))
 
 
+def _holds(v) -> str:
+    """Whether a statement holds in the central case: yes, no, or - where it has no value there
+    (as the CLI prints it)."""
+    if v is True or v == "True":
+        return "yes"
+    if v is False or v == "False":
+        return "no"
+    return "-"
+
+
 def _fmt(output: str, v: float) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
@@ -52,6 +62,8 @@ def _fmt(output: str, v: float) -> str:
         return f"{v:,.2f}"
     if o.endswith("revenue_usd"):
         return f"{v / 1e6:,.0f}"
+    if o.endswith("_usd"):  # total:expected_cost_usd, users_benefit_usd
+        return f"{v / 1e6:,.1f}"
     if o.endswith(":cost_usd_per_t") or o.endswith(":time_days"):
         return f"{v:,.1f}"
     return f"{v / 1e6:,.2f}"
@@ -68,7 +80,7 @@ def unit_of(output: str) -> str:
         return "h"
     if o.endswith((":shadow_price_usd_per_t", ":cost_usd_per_t")):
         return "USD/t"
-    if o.endswith("revenue_usd"):
+    if o.endswith("_usd"):  # revenue, the demand's expected cost, the users' benefit
         return "M USD/yr"
     if o.endswith(":time_days"):
         return "days"
@@ -212,7 +224,7 @@ def render_experiment_page(folder: str | os.PathLike) -> str:
         rows = "".join(
             f"<tr><td>{_e(r.scenario)}</td><td>{_e(r.text)}</td>"
             f"<td class='n'>{r.probability:.2f}</td>"
-            f"<td>{'yes' if r.central_holds is True or r.central_holds == 'True' else 'no'}</td>"
+            f"<td>{_holds(r.central_holds)}</td>"
             f"<td>{_e(r.deciding_inputs) if isinstance(r.deciding_inputs, str) else ''}</td>"
             "</tr>" for r in st.itertuples(index=False))
         parts.append("<h2>Statements</h2><p class='note'>P: the share of draws in which the "
