@@ -291,6 +291,33 @@ def test_two_runs_started_at_once_both_complete(client, seeded):
     assert {r.json()["job_id"] for r in (a, b)} <= listed
 
 
+def test_runs_of_one_name_posted_at_once_are_saved_in_the_order_posted(client, seeded,
+                                                                       monkeypatch):
+    """Two runs of one name posted at once were saved in the order they finished, so the name
+    (which compare and the report take) went to the faster one, and the second post was not
+    told of the first: the one posted last is said to, and does, become the name's latest."""
+    import karvan.web.jobs as jobs
+
+    solve = jobs.run_scenario
+
+    def slow_first(data, scenario, **kw):
+        if scenario.title == "posted first":
+            time.sleep(1.5)  # finishes after the one posted second
+        return solve(data, scenario, **kw)
+
+    monkeypatch.setattr(jobs, "run_scenario", slow_first)
+    a = client.post("/api/jobs", json=form(name="posted_at_once", title="posted first"))
+    b = client.post("/api/jobs", json=form(name="posted_at_once", title="posted second",
+                                           borders={}))
+    assert a.status_code == b.status_code == 202
+    ja = a.json()["job_id"]
+    assert any(ja in w and "becomes the latest" in w for w in b.json()["warnings"]), b.json()
+    done = [wait(client, r.json()["job_id"]) for r in (a, b)]
+    assert [j["status"] for j in done] == ["complete", "complete"], done
+    runs = RunStore(seeded[0]).list(scenario="posted_at_once")
+    assert list(runs["run_id"]) == [done[0]["run_id"], done[1]["run_id"]]
+
+
 def test_a_job_stopped_with_the_dashboard_is_said_so_in_one_line(seeded, data, monkeypatch,
                                                                    caplog):
     """Ctrl-C during a run printed a traceback ("cannot schedule new futures after interpreter

@@ -153,6 +153,8 @@ class JobRegistry(Registry):
         super().__init__(workers=workers, thread_name_prefix="karvan-run")
         self._data = data
         self._solve_lock = threading.Lock()
+        #: signalled when a job finishes (a run of the same name posted later may be saved)
+        self._finished = threading.Condition(self._lock)
         self._jobs: dict[str, Job] = {}
 
     def submit(self, scenario: Scenario, toml: str, *, lp: bool = True) -> dict:
@@ -171,19 +173,54 @@ class JobRegistry(Registry):
                         f"latest: {before['run_id'].iloc[-1]}): this one becomes the latest of "
                         "that name, which compare and the report take; give another name to "
                         "keep both apart.")
-        job = Job(f"j{secrets.token_hex(5)}", scenario.name, scenario.title, scenario.year, toml,
-                  lp, messages=[*(f"warning: {w}" for w in said), "queued"], warnings=said)
         with self._lock:
             active = sum(j.finished is None for j in self._jobs.values())
             if active >= self.max_queued:
                 raise BusyError(f"{active} runs are queued or running, the most this dashboard "
                                 "takes at once; start this one when one of them has finished.")
+            ahead = self._ahead(scenario.name)
+            if ahead:
+                # posted at once, the runs were saved in the order they finished, and the name
+                # went to whichever that was: this one is saved after them (_run waits)
+                said.append(f"{len(ahead)} run(s) named {scenario.name} are queued or running "
+                            f"in this dashboard (job {', '.join(j.job_id for j in ahead)}): "
+                            "this one is saved after them and becomes the latest of that name, "
+                            "which compare and the report take; give another name to keep "
+                            "them apart.")
+            job = Job(f"j{secrets.token_hex(5)}", scenario.name, scenario.title, scenario.year,
+                      toml, lp, messages=[*(f"warning: {w}" for w in said), "queued"],
+                      warnings=said)
             self._jobs[job.job_id] = job
             self._forget_old()
             snap = job.snapshot()
         self._pool.submit(self._run, job.job_id, scenario)
         return snap
 
+    def _ahead(self, name: str, job_id: str | None = None) -> list[Job]:
+        """The unfinished jobs of the scenario ``name`` posted before ``job_id`` (None: before
+        a job not posted yet); the caller holds the lock."""
+        out = []
+        for j in self._jobs.values():  # in the order they were posted
+            if j.job_id == job_id:
+                break
+            if j.scenario == name and j.finished is None:
+                out.append(j)
+        return out
+
+    def _wait_for_ahead(self, job_id: str, name: str) -> None:
+        """Wait until the runs of the same name posted earlier have finished, so that the runs
+        of a name are saved in the order they were posted and the last posted becomes the
+        name's latest run. The pool starts jobs in the order they were posted, so those are
+        running already (never queued behind this one)."""
+        with self._finished:
+            ahead = self._ahead(name, job_id)
+            if ahead:
+                self._jobs[job_id].messages.append(
+                    f"waiting for job {', '.join(j.job_id for j in ahead)} of the same name to "
+                    "be saved first")
+            while ahead and not self.stopping:
+                self._finished.wait(timeout=0.5)
+                ahead = self._ahead(name, job_id)
 
     def _update(self, job_id: str, **changes) -> None:
         with self._lock:
@@ -193,6 +230,8 @@ class JobRegistry(Registry):
                 setattr(job, k, v)
             if msg:
                 job.messages.append(msg)
+            if changes.get("finished") is not None:
+                self._finished.notify_all()
 
     def _progress(self, job_id: str) -> Callable[[str], None]:
         def say(msg: str) -> None:
@@ -227,6 +266,7 @@ class JobRegistry(Registry):
                     with self._solve_lock:
                         run = run_scenario(data, scenario, lp=lp, progress=say)
             self._warned(job_id, said)
+            self._wait_for_ahead(job_id, scenario.name)
             self._update(job_id, stage="saving", message="saving to the run store")
             run_id = save_run(run, self.store, data)
         except InputError as e:
