@@ -98,13 +98,36 @@ def test_unknown_runs_tables_and_languages_answer_404(client, seeded):
     _, rid = seeded
     assert client.get("/runs/20990101-000000-nope-0000").status_code == 404
     r = client.get("/api/runs/nope")
-    assert r.status_code == 404 and "karvan runs list" in r.json()["problems"][0]
+    assert r.status_code == 404 and "GET /api/runs" in r.json()["problems"][0]
     assert client.get(f"/api/runs/{rid}/tables/..%2Fcatalog").status_code == 404
     assert client.get(f"/runs/{rid}/tables/manifest.csv").status_code == 404
     assert client.get("/api/jobs/j000").status_code == 404
     # an unknown language is a bad parameter, not a missing page
     r = client.get(f"/runs/{rid}/report", params={"lang": "xx"})
     assert r.status_code == 422 and "lang" in r.text
+
+
+def test_not_found_answers_name_files_relative_to_the_store(tmp_path, seeded, data):
+    """A 404 or a 422 named files by their absolute paths (/srv/.../runs/<id>/links.parquet)
+    and gave a command line with the store's folder: where the server keeps its files."""
+    root, rid = seeded
+    store = tmp_path / "store"
+    shutil.copytree(root, store)
+    (store / "runs" / rid / "links.parquet").unlink()
+    gone = save_run(run_scenario(data, load_scenario("baseline"), lp=False), RunStore(store),
+                    data)
+    with TestClient(create_app(store, data=data), base_url=BASE) as c:
+        shutil.rmtree(store / "runs" / gone)  # while the dashboard runs
+        answers = {url: c.get(url) for url in (
+            "/runs/20990101-000000-nope-0000", "/api/runs/nope", f"/api/runs/{gone}",
+            f"/api/runs/{rid}/tables/links", f"/api/compare?a={rid}&b={rid}",
+            f"/runs/{rid}/report")}
+    for url, r in answers.items():
+        assert r.status_code in (404, 422), (url, r.status_code)
+        assert str(tmp_path) not in r.text and str(store.resolve()) not in r.text, (url, r.text)
+    assert "GET /api/runs" in answers["/api/runs/nope"].json()["detail"]
+    assert f"runs/{gone} is gone" in answers[f"/api/runs/{gone}"].json()["detail"]
+    assert f"runs/{rid}/links.parquet" in answers[f"/api/runs/{rid}/tables/links"].json()["detail"]
 
 
 def test_form_problems_answer_422_with_every_message(client):

@@ -30,6 +30,7 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -138,8 +139,30 @@ def _answer(request: Request, status: int, message: str, problems: list[str],
 def _handler(status: int):
     async def handle(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, InputError)
-        return _answer(request, status, str(exc), exc.problems)
+        root = request.app.state.dashboard.store.root
+        return _answer(request, status, in_store_terms(str(exc), root),
+                       [in_store_terms(p, root) for p in exc.problems])
     return handle
+
+
+def in_store_terms(text: str, root: str | os.PathLike) -> str:
+    """``text`` with the run store's folder left out: a path in the store relative to it
+    (``runs/<run id>/links.parquet``), the store itself as "the run store". The layers below
+    name files by their full paths, which an answer must not show (where the server keeps its
+    files is none of a client's business).
+
+    Examples
+    --------
+    >>> in_store_terms("/srv/k/runs/r1/links.parquet is missing; /srv/k holds it", "/srv/k")
+    'runs/r1/links.parquet is missing; the run store holds it'
+    """
+    root = Path(root)
+    forms = {str(root), str(root.resolve())}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form + os.sep, "")
+        if os.path.isabs(form):
+            text = text.replace(form, "the run store")
+    return text
 
 
 async def _store_gone(request: Request, exc: Exception) -> Response:

@@ -66,9 +66,16 @@ class Dashboard:
         Raises
         ------
         NotFoundError
-            No such run.
+            No such run, or its folder is gone.
         """
-        return self.store.get(run_id)
+        try:
+            return self.store.get(run_id)
+        except NotFoundError as e:
+            if not str(e).startswith("no run "):
+                raise  # its folder is gone: said by its path, which the answer makes relative
+            # the store's advice is a command line on the server
+            raise NotFoundError(f"no run {run_id!r} in the run store; the dashboard's Stored "
+                                "runs (GET /api/runs) lists them.") from None
 
     def table(self, run_id: str, name: str) -> RunRecord:
         """The run ``run_id`` after checking it has the table ``name``.
