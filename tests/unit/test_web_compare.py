@@ -5,6 +5,7 @@ years), and it says whether a pair is like-year, as ``karvan compare`` prints it
 from __future__ import annotations
 
 import re
+import shutil
 import warnings
 
 import pytest
@@ -159,3 +160,44 @@ def test_the_reference_is_of_the_projects_choice_model():
     # a pair of two models picked by hand says what its difference holds
     p = compare_pair(listed, a="r3", b="r2")
     assert p.like_year is False and "different choice models" in p.note
+
+
+def test_a_run_that_lost_a_table_is_never_a_default_pick():
+    """The default pair took the newest run of the like-year reference whatever it held: one
+    that had lost a table gave a page whose report was an error."""
+    rs = runs(("reference_2028", 2028), ("reference_2028", 2028), ("rasht_astara", 2028),
+              ("rasht_astara", 2028))
+    rs[1]["missing"] = ["links"]
+    rs[3]["missing"] = ["skims", "links"]
+    p = compare_pair(rs)
+    assert (p.a, p.b, p.like_year) == ("r0", "r2", True)
+    assert "the like-year reference" in p.note
+    assert "2 run(s) that lost tables are left out of the default (r1, r3)" in p.note
+    # a run picked by hand that lost a table is named with what it lacks
+    p = compare_pair(rs, a="r1", b="r2")
+    assert "run r1 (reference_2028) lacks its table(s) links (runs/r1/links.parquet is " \
+           "missing)" in p.note
+    # every run damaged: no pair, and why
+    p = compare_pair(rs[1:2])
+    assert (p.a, p.b) == (None, None) and "left out of the default (r1)" in p.note
+
+
+def test_the_dashboard_leaves_out_a_run_that_lost_a_table(store, tmp_path):
+    root, ids, data = store
+    copy = tmp_path / "store"
+    shutil.copytree(root, copy)
+    ref = ids["reference_2028"]
+    (copy / "runs" / ref / "links.parquet").unlink()
+    with TestClient(create_app(copy, data=data), base_url=BASE) as c:
+        page = c.get("/").text
+        assert selected(page, "compare-a") == [ids["baseline"]]
+        assert selected(page, "compare-b") == [ids["rasht_astara"]]
+        assert f"left out of the default ({ref})" in page
+        assert "lacks links" in page  # the list of runs says which
+        # picked by hand, the comparison says what is missing instead of a broken page
+        for url in ("/compare", "/compare/report", "/api/compare"):
+            r = c.get(url, params={"a": ref, "b": ids["rasht_astara"]})
+            assert r.status_code == 404, (url, r.status_code)
+            assert f"lacks its table(s) links (runs/{ref}/links.parquet is missing)" in r.text
+            assert "run reference_2028 again, or pick another run" in r.text
+        assert c.get(f"/runs/{ref}/report").status_code == 404

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from karvan.errors import InputError, NotFoundError
+from karvan.errors import InputError, NotFoundError, format_ids
 from karvan.scenario.reference import choose_reference, describe_comparison, is_reference
 
 
@@ -33,8 +33,9 @@ def compare_pair(runs: Sequence[Mapping], *, a: str | None = None, b: str | None
     ----------
     runs
         The stored runs in the order they were committed, each with ``run_id``,
-        ``scenario`` and ``year`` (``None`` where unknown), as
-        :meth:`karvan.web.state.Dashboard.runs` lists them.
+        ``scenario`` and ``year`` (``None`` where unknown), and ``missing``, the tables it
+        lists but lacks (none where left out), as :meth:`karvan.web.state.Dashboard.runs`
+        lists them.
     a, b
         Run ids the user picked; ``None`` for the default.
     base_year
@@ -61,31 +62,71 @@ def compare_pair(runs: Sequence[Mapping], *, a: str | None = None, b: str | None
         if x is not None and x not in ids:
             raise NotFoundError(f"no run {x!r} among the {len(ids)} stored run(s); GET /api/runs "
                                 "lists them.")
-    if not runs:
-        return Pair(None, None, None, "")
+    # a run that lost a table cannot be shown: never chosen by default, and said so
+    whole = [r for r in runs if not r.get("missing")]
+    damaged = [r for r in runs if r.get("missing")]
     by_id = {str(r["run_id"]): r for r in runs}
+    picked = [by_id[x] for x in (a, b) if x is not None]
     if b is None:
-        project = [r for r in runs if not is_reference(str(r["scenario"]))]
-        b = str((project or runs)[-1]["run_id"])
+        project = [r for r in whole if not is_reference(str(r["scenario"]))]
+        b = str((project or whole)[-1]["run_id"]) if whole else None
+    if b is None:
+        return Pair(None, None, None, _damaged_note(damaged, picked))
     rb = by_id[b]
     if a is None:
-        a = _reference_run(runs, rb, base_year)
+        a = _reference_run(whole, rb, base_year)
     if a is None:
-        a = next((str(r["run_id"]) for r in reversed(runs) if str(r["run_id"]) != b), None)
+        a = next((str(r["run_id"]) for r in reversed(whole) if str(r["run_id"]) != b), None)
+    said = _damaged_note(damaged, [by_id[x] for x in (a, b) if x is not None])
     if a is None:
-        return Pair(None, b, None, "")
+        return Pair(None, b, None, said)
     ra = by_id[a]
     if ra["year"] is None or rb["year"] is None:
-        return Pair(a, b, None, "")
+        return Pair(a, b, None, said)
     c = describe_comparison(str(ra["scenario"]), int(ra["year"]), str(rb["scenario"]),
                             int(rb["year"]), base_year=base_year)
     ma, mb = _model(ra), _model(rb)
     if ma != mb:  # the difference is then also the change of model: not the scenario's own
-        return Pair(a, b, False, f"{rb['scenario']} (--choice {mb}) against {ra['scenario']} "
-                                 f"(--choice {ma}): the runs are of different choice models, so "
-                                 "the difference holds the change of model as well as the "
-                                 "scenario's own changes; compare runs of one model.")
-    return Pair(a, b, c.like_year, c.note)
+        return Pair(a, b, False, _joined(
+            f"{rb['scenario']} (--choice {mb}) against {ra['scenario']} (--choice {ma}): the "
+            "runs are of different choice models, so the difference holds the change of model "
+            "as well as the scenario's own changes; compare runs of one model.", said))
+    return Pair(a, b, c.like_year, _joined(c.note, said))
+
+
+def _joined(*notes: str) -> str:
+    return " ".join(n for n in notes if n)
+
+
+def missing_message(run: Mapping) -> str:
+    """What a run that lost tables lacks, by its files relative to the store, and what to do.
+
+    Examples
+    --------
+    >>> print(missing_message({"run_id": "r1", "scenario": "rasht_astara",
+    ...                        "missing": ["links"]}))  # doctest: +NORMALIZE_WHITESPACE
+    run r1 (rasht_astara) lacks its table(s) links (runs/r1/links.parquet is missing), so it
+    cannot be shown or compared; run rasht_astara again, or pick another run.
+    """
+    rid, names = run["run_id"], list(run["missing"])
+    files = (f"runs/{rid}/{names[0]}.parquet is missing" if len(names) == 1
+             else f"their .parquet files in runs/{rid}/ are missing")
+    return (f"run {rid} ({run['scenario']}) lacks its table(s) {format_ids(names)} ({files}), "
+            f"so it cannot be shown or compared; run {run['scenario']} again, or pick another "
+            "run.")
+
+
+def _damaged_note(damaged: Sequence[Mapping], pair: Sequence[Mapping]) -> str:
+    """What the pair's note says of runs that lost tables: those in the pair, each with what it
+    lacks; else those left out of the default."""
+    bad = [r for r in pair if r.get("missing")]
+    if bad:
+        return " ".join(missing_message(r) for r in bad)
+    if not damaged:
+        return ""
+    return (f"{len(damaged)} run(s) that lost tables are left out of the default "
+            f"({format_ids(str(r['run_id']) for r in damaged)}); run their scenarios again to "
+            "compare them.")
 
 
 def _model(run: Mapping) -> str:

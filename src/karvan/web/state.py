@@ -7,11 +7,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 from fastapi import Request
 
-from karvan.errors import NotFoundError
+from karvan.errors import InputError, NotFoundError
 from karvan.freight.corridor import CorridorData, load_corridor
 from karvan.report import render_report
 from karvan.scenario import load_scenario
@@ -20,7 +21,7 @@ from karvan.store import RunRecord, RunStore
 from karvan.web.experiments import ExperimentJobs
 from karvan.web.forms import max_year
 from karvan.web.jobs import JobRegistry
-from karvan.web.pairs import Pair, compare_pair
+from karvan.web.pairs import Pair, compare_pair, missing_message
 
 #: reports kept rendered in memory (runs never change once stored)
 REPORT_CACHE = 16
@@ -50,6 +51,7 @@ class Dashboard:
         self._lock = threading.Lock()
         self._reports: OrderedDict[tuple, str] = OrderedDict()
         self._status: dict[str, dict] = {}
+        self._tables: dict[str, list[str]] = {}  # run id -> the tables its manifest lists
         self.jobs = JobRegistry(store, self.data, workers=workers, max_queued=max_queued)
         self.experiments = ExperimentJobs(store.root, self.data)
 
@@ -96,9 +98,13 @@ class Dashboard:
 
         Raises
         ------
+        NotFoundError
+            A run that lost a table.
         InputError
             An unknown language or a run the report cannot read.
         """
+        for r in records:
+            self.whole(r)
         key = (tuple(str(r.path) for r in records), lang)
         with self._lock:
             if key in self._reports:
@@ -168,6 +174,7 @@ class Dashboard:
         out = []
         for r in self.store.list().to_dict("records"):
             s = r["summary"] or {}
+            missing = self._missing(r["run_id"], r["path"])
             tkm, nop = s.get("tonne_km"), s.get("no_path_t")
             out.append({"run_id": r["run_id"], "scenario": r["scenario"], "title": r["title"],
                         "year": None if pd.isna(r["year"]) else int(r["year"]),
@@ -176,8 +183,37 @@ class Dashboard:
                         "no_path": f"{nop / 1e6:,.2f}" if isinstance(nop, (int, float))
                         else "",
                         "calibration": _calibration_cell(s.get("calibration")),
-                        "summary": s})
+                        "missing": missing, "summary": s})
         return out
+
+    def _missing(self, run_id: str, folder: str) -> list[str]:
+        """The tables a stored run lists but whose Parquet files are gone (its manifest read
+        once: a stored run's never changes; its files are looked for every time)."""
+        with self._lock:
+            names = self._tables.get(run_id)
+        if names is None:
+            try:
+                names = RunRecord.from_folder(folder).table_names
+            except InputError:  # its manifest is gone or damaged
+                return ["manifest"]
+            with self._lock:
+                self._tables[run_id] = names
+        return [n for n in names if not (Path(folder) / f"{n}.parquet").is_file()]
+
+    def whole(self, rec: RunRecord) -> RunRecord:
+        """``rec`` after checking that it has every table it lists.
+
+        Raises
+        ------
+        NotFoundError
+            A table's file is gone (a 404 that names it and says what to do).
+        """
+        missing = [n for n in rec.table_names if not rec.has_table(n)]
+        if missing:
+            raise NotFoundError(missing_message({"run_id": rec.run_id or rec.label,
+                                                 "scenario": rec.scenario,
+                                                 "missing": missing}))
+        return rec
 
 
 def _calibration_cell(cal: object) -> str:

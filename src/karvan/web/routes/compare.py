@@ -28,7 +28,7 @@ OptionalRun = Annotated[str | None, Query(max_length=120, pattern=r"^[A-Za-z0-9_
 def compare_page(a: RunQuery, b: RunQuery, d: State, lang: Lang = "en") -> HTMLResponse:
     """Run B against run A (the reference): both reports, with B's differences, and whether A
     is of B's year (else the differences include the growth of demand in between)."""
-    ra, rb = d.run(a), d.run(b)
+    ra, rb = d.whole(d.run(a)), d.whole(d.run(b))
     facts = [f"A (reference): {ra.scenario} · {ra.run_id}",
              f"B: {rb.scenario} · {rb.run_id}", "differences are B − A"]
     note = d.pair(a, b).note
@@ -50,7 +50,7 @@ def compare_report(a: RunQuery, b: RunQuery, d: State, lang: Lang = "en") -> HTM
 def api_compare(a: RunQuery, b: RunQuery, d: State,
                 limit: Annotated[int, Query(ge=0, le=5000)] = 20) -> Response:
     """The largest differences B - A of links, countries, borders and skims."""
-    diff = compare_runs(d.run(a), d.run(b))
+    diff = compare_runs(d.whole(d.run(a)), d.whole(d.run(b)))
     tables = {k: json.loads(v.head(limit).to_json(orient="records", force_ascii=False))
               for k, v in diff.items()}
     return Response(json.dumps({"a": a, "b": b, **tables}, ensure_ascii=False),
