@@ -201,3 +201,17 @@ def test_the_dashboard_leaves_out_a_run_that_lost_a_table(store, tmp_path):
             assert f"lacks its table(s) links (runs/{ref}/links.parquet is missing)" in r.text
             assert "run reference_2028 again, or pick another run" in r.text
         assert c.get(f"/runs/{ref}/report").status_code == 404
+
+
+def test_a_run_compared_with_itself_is_said_to_be_one_run(client, store):
+    """A picked as B too: the note said "two runs of one scenario, so the difference is what
+    changed between the runs" and the page showed a report of zero differences."""
+    _, ids, _ = store
+    rid = ids["rasht_astara"]
+    pair = client.get("/api/compare/pair", params={"a": rid, "b": rid}).json()
+    assert pair["like_year"] is None and f"A and B are one run ({rid})" in pair["note"]
+    assert "two runs" not in pair["note"]
+    for url in ("/compare", "/compare/report", "/api/compare"):
+        r = client.get(url, params={"a": rid, "b": rid})
+        assert r.status_code == 422, (url, r.status_code)
+        assert "pick another run as A or B" in r.text

@@ -80,6 +80,8 @@ def compare_pair(runs: Sequence[Mapping], *, a: str | None = None, b: str | None
     said = _damaged_note(damaged, [by_id[x] for x in (a, b) if x is not None])
     if a is None:
         return Pair(None, b, None, said)
+    if a == b:  # picked twice: not "two runs of one scenario"
+        return Pair(a, b, None, _joined(one_run_message(a), said))
     ra = by_id[a]
     if ra["year"] is None or rb["year"] is None:
         return Pair(a, b, None, said)
@@ -92,6 +94,12 @@ def compare_pair(runs: Sequence[Mapping], *, a: str | None = None, b: str | None
             "runs are of different choice models, so the difference holds the change of model "
             "as well as the scenario's own changes; compare runs of one model.", said))
     return Pair(a, b, c.like_year, _joined(c.note, said))
+
+
+def one_run_message(run_id: str) -> str:
+    """What a comparison of a run with itself is told."""
+    return (f"A and B are one run ({run_id}), so every difference would be zero; pick another "
+            "run as A or B.")
 
 
 def _joined(*notes: str) -> str:

@@ -10,8 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
+from karvan.errors import InputError
 from karvan.scenario.run import compare_runs
+from karvan.store import RunRecord
 from karvan.web.pages import render
+from karvan.web.pairs import one_run_message
 from karvan.web.routes.runs import Lang
 from karvan.web.state import LANGS, Dashboard, dashboard
 
@@ -24,11 +27,27 @@ OptionalRun = Annotated[str | None, Query(max_length=120, pattern=r"^[A-Za-z0-9_
                                                       "default.")]
 
 
+def _two_runs(d: Dashboard, a: str, b: str) -> tuple[RunRecord, RunRecord]:
+    """Runs A and B, checked to be two runs that have every table.
+
+    Raises
+    ------
+    InputError
+        A and B are one run (422).
+    NotFoundError
+        A run, or a table of one, is not there (404).
+    """
+    ra, rb = d.whole(d.run(a)), d.whole(d.run(b))
+    if a == b:
+        raise InputError(one_run_message(a), "compare")
+    return ra, rb
+
+
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(a: RunQuery, b: RunQuery, d: State, lang: Lang = "en") -> HTMLResponse:
     """Run B against run A (the reference): both reports, with B's differences, and whether A
     is of B's year (else the differences include the growth of demand in between)."""
-    ra, rb = d.whole(d.run(a)), d.whole(d.run(b))
+    ra, rb = _two_runs(d, a, b)
     facts = [f"A (reference): {ra.scenario} · {ra.run_id}",
              f"B: {rb.scenario} · {rb.run_id}", "differences are B − A"]
     note = d.pair(a, b).note
@@ -43,14 +62,14 @@ def compare_page(a: RunQuery, b: RunQuery, d: State, lang: Lang = "en") -> HTMLR
 @router.get("/compare/report", response_class=HTMLResponse)
 def compare_report(a: RunQuery, b: RunQuery, d: State, lang: Lang = "en") -> HTMLResponse:
     """The report of runs A and B, B with its differences against A."""
-    return HTMLResponse(d.report([d.run(a), d.run(b)], lang))
+    return HTMLResponse(d.report(list(_two_runs(d, a, b)), lang))
 
 
 @router.get("/api/compare")
 def api_compare(a: RunQuery, b: RunQuery, d: State,
                 limit: Annotated[int, Query(ge=0, le=5000)] = 20) -> Response:
     """The largest differences B - A of links, countries, borders and skims."""
-    diff = compare_runs(d.whole(d.run(a)), d.whole(d.run(b)))
+    diff = compare_runs(*_two_runs(d, a, b))
     tables = {k: json.loads(v.head(limit).to_json(orient="records", force_ascii=False))
               for k, v in diff.items()}
     return Response(json.dumps({"a": a, "b": b, **tables}, ensure_ascii=False),
