@@ -130,6 +130,21 @@ def test_not_found_answers_name_files_relative_to_the_store(tmp_path, seeded, da
     assert f"runs/{rid}/links.parquet" in answers[f"/api/runs/{rid}/tables/links"].json()["detail"]
 
 
+def test_a_table_whose_file_is_gone_is_said_so(tmp_path, seeded, data):
+    """A table the run lists whose Parquet file is gone was said to be no table of the run,
+    followed by a list of its tables that named it."""
+    root, rid = seeded
+    store = tmp_path / "store"
+    shutil.copytree(root, store)
+    (store / "runs" / rid / "links.parquet").unlink()
+    with TestClient(create_app(store, data=data), base_url=BASE) as c:
+        r = c.get(f"/api/runs/{rid}/tables/links")
+    assert r.status_code == 404
+    assert r.json()["detail"] == (
+        f"run {rid} (baseline) lacks its table(s) links (runs/{rid}/links.parquet is missing), "
+        "so it cannot be shown or compared; run baseline again, or pick another run.")
+
+
 def test_form_problems_answer_422_with_every_message(client):
     bad = form(name="baseline", year="20x0", extends="nowhere",
                borders={"AZ-IR_ASTARA": "shut", "XX-YY_NOWHERE": "close"},

@@ -85,12 +85,15 @@ class Dashboard:
         Raises
         ------
         NotFoundError
-            No such run, or no such table in it.
+            No such run, or no such table in it, or its file is gone.
         """
         rec = self.run(run_id)
         if name not in rec.table_names:
             raise NotFoundError(f"run {run_id} has no table {name!r}; its tables: "
                                 f"{', '.join(rec.table_names)}.")
+        if not rec.has_table(name):  # listed, but its file is gone
+            raise NotFoundError(missing_message({"run_id": run_id, "scenario": rec.scenario,
+                                                 "missing": [name]}))
         return rec
 
     def report(self, records: Sequence[RunRecord], lang: str) -> str:
