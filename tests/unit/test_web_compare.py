@@ -175,8 +175,9 @@ def test_a_run_that_lost_a_table_is_never_a_default_pick():
     assert "2 run(s) that lost tables are left out of the default (r1, r3)" in p.note
     # a run picked by hand that lost a table is named with what it lacks
     p = compare_pair(rs, a="r1", b="r2")
-    assert "run r1 (reference_2028) lacks its table(s) links (runs/r1/links.parquet is " \
-           "missing)" in p.note
+    assert p.note == ("run r1 (reference_2028) lacks its table(s) links (runs/r1/links.parquet "
+                      "is missing), so it cannot be shown or compared; run reference_2028 "
+                      "again, or pick another run.")
     # every run damaged: no pair, and why
     p = compare_pair(rs[1:2])
     assert (p.a, p.b) == (None, None) and "left out of the default (r1)" in p.note

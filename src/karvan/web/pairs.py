@@ -77,9 +77,10 @@ def compare_pair(runs: Sequence[Mapping], *, a: str | None = None, b: str | None
         a = _reference_run(whole, rb, base_year)
     if a is None:
         a = next((str(r["run_id"]) for r in reversed(whole) if str(r["run_id"]) != b), None)
-    said = _damaged_note(damaged, [by_id[x] for x in (a, b) if x is not None])
-    if a is None:
-        return Pair(None, b, None, said)
+    pair = [by_id[x] for x in (a, b) if x is not None]
+    said = _damaged_note(damaged, pair)
+    if a is None or any(r.get("missing") for r in pair):
+        return Pair(a, b, None, said)  # what the pair would measure is moot
     if a == b:  # picked twice: not "two runs of one scenario"
         return Pair(a, b, None, _joined(one_run_message(a), said))
     ra = by_id[a]
