@@ -745,3 +745,19 @@ def test_diff_table_names_a_column_neither_table_has():
         diff_table(a, b, ["new"], ["tonnes"])
     # a value one run lacks (an older karvan's table) is still left out
     assert "new_diff" not in diff_table(a, b, ["k"], ["tonnes", "new"])
+
+
+def test_a_table_whose_file_is_gone_is_told_apart_from_one_an_older_karvan_did_not_write(
+        tmp_path):
+    # `karvan report` on a run that lost links.parquet advised writing the run again "with
+    # this version of karvan", the remedy for a run of an older karvan
+    store = RunStore(tmp_path / "store")
+    rid = store.save(toy_tables(), toy_manifest("alpha"))
+    rec = store.get(rid)
+    (rec.path / "links.parquet").unlink()
+    with pytest.raises(InputError) as e:
+        store.get(rid).require(["links", "shipper"])
+    msg = str(e.value)
+    assert "has lost the file(s) links.parquet that it wrote: run the scenario alpha again" in msg
+    assert "lacks the table(s) shipper (.parquet), which the karvan that made it did not " \
+           "write" in msg

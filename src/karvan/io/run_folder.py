@@ -184,10 +184,21 @@ class RunRecord:
             raise InputError(f"{self.path} is an experiment of karvan explore, not a run: its "
                              f"page is {self.path / 'report.html'} (karvan explore writes it; "
                              "the same command again rewrites it).")
-        if missing:
-            raise InputError(f"run {self.label} ({self.path}) lacks the table(s) "
-                             f"{', '.join(missing)} (.parquet); write the run again with this "
-                             "version of karvan.")
+        listed = set(self.manifest.get("tables") or ())
+        lost = [n for n in missing if n in listed]
+        older = [n for n in missing if n not in listed]
+        problems = []
+        if lost:
+            # the run wrote them (its manifest lists them) and their files are gone since
+            problems.append(f"run {self.label} ({self.path}) has lost the file(s) "
+                            f"{', '.join(f'{n}.parquet' for n in lost)} that it wrote: run the "
+                            f"scenario {self.name} again (karvan run), or use another run.")
+        if older:
+            problems.append(f"run {self.label} ({self.path}) lacks the table(s) "
+                            f"{', '.join(older)} (.parquet), which the karvan that made it did "
+                            "not write; write the run again with this version of karvan.")
+        if problems:
+            raise InputError(problems)
 
     @property
     def created(self) -> str | None:
