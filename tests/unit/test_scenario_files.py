@@ -828,3 +828,63 @@ def test_a_capacity_set_on_a_border_of_several_links_is_said_to_be_on_each():
     assert not problems
     said = [t for _, t in unusual if "not shared by the crossing's rail and road" in t]
     assert len(said) == 1 and all(x in said[0] for x in links)
+
+
+@pytest.mark.parametrize("given", [
+    {"action": "sett", "links": ["X"], "field": "capacity_tpy", "value": "abc"},
+    {"action": "set", "field": "capacity_tpy", "value": 5e6},
+    {"action": "set", "links": "X", "field": "capacity_tpy", "value": 5e6},
+    {"action": "set", "links": ["X"], "field": "capacity", "value": 5e6},
+    {"action": "set", "links": ["X"], "field": "capacity_tpy", "value": 5e6, "colour": "red"},
+    {"links": ["X"], "field": "speed_kph", "factor": "2", "year": 2030.5},
+    {"action": "scale", "links": ["X"], "field": "speed_kph", "factor": -2},
+])
+def test_a_modification_built_in_python_is_explained_as_in_a_file(tmp_path, given):
+    """Modification(...) with a wrong type or value raised pydantic's ValidationError, not an
+    InputError in the words a scenario file gets for the same mistake."""
+    import json
+    import re
+
+    from karvan.scenario.spec import Modification
+
+    # the same keys as a scenario file (a JSON string or list of strings is a TOML one)
+    p = write(tmp_path, "m", 'name = "m"\nyear = 2030\n[[modification]]\n'
+              + "".join(f"{k} = {json.dumps(v)}\n" for k, v in given.items()))
+    with pytest.raises(InputError) as in_file:
+        load_scenario(p)
+    with pytest.raises(InputError) as in_python:
+        Modification(**given)
+    assert in_python.value.source == "Modification"
+    # named by field, not by line and modification
+    assert in_python.value.problems == [re.sub(r"^line \d+, modification\[0\](\.|: )", "", x)
+                                        for x in in_file.value.problems]
+    with pytest.raises(InputError) as validated:
+        Modification.model_validate(given)
+    assert validated.value.problems == in_python.value.problems
+
+
+def test_the_constructors_of_the_scenario_models_raise_input_errors():
+    from karvan.scenario.spec import Modification, ScenarioFile
+
+    with pytest.raises(InputError) as e:
+        Modification(action="sett", links=["X"], field="capacity_tpy", value="abc")
+    assert str(e.value) == (
+        "Modification: 2 problems:\n"
+        "  - action: Input should be 'open', 'close', 'set', 'scale', 'demand_scale' or "
+        "'ban_transit' (got 'sett'; did you mean set?)\n"
+        "  - value: 'abc' is not a number; value is the capacity_tpy to set, in t/yr; write a "
+        "plain number, without quotes or a unit.")
+    with pytest.raises(InputError, match=r"^Modification: value: a number written as text "
+                                         r"\('5'\); value is the capacity_tpy"):
+        Modification.model_validate_json('{"action": "set", "links": ["X"], '
+                                         '"field": "capacity_tpy", "value": "5"}')
+    with pytest.raises(InputError) as e:
+        ScenarioFile(name="m", year="2030", modification=[{"action": "open", "colour": 1}])
+    assert e.value.source == "ScenarioFile"
+    assert [x.split(":")[0] for x in e.value.problems] == ["year", "modification[0].colour"]
+    with pytest.raises(InputError, match=r"modification\[0\]: action 'open' needs links"):
+        ScenarioFile.model_validate({"name": "m", "year": 2030,
+                                     "modification": [{"action": "open"}]})
+    # what is right is built as before, within a file too
+    spec = ScenarioFile(name="m", year=2030, modification=[{"action": "open", "links": ["X"]}])
+    assert spec.modification == [Modification(action="open", links=["X"])]

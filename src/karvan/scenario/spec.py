@@ -1,7 +1,9 @@
 """Scenario files: a base year plus an ordered list of dated modifications, in TOML.
 
 The one place where pydantic is used: files are validated at load time and every problem is
-reported with the file, the line and the field (``line 12, modification[2].field``). Given the
+reported with the file, the line and the field (``line 12, modification[2].field``). A
+:class:`Modification` or :class:`ScenarioFile` built in Python gets the same words, named by its
+field (``value: 'abc' is not a number; ...``), in an :class:`~karvan.errors.InputError`. Given the
 dataset (``load_scenario(path, data=...)``, as ``karvan run`` does), loading also checks what the
 modifications name (links, borders, countries, modes, commodities) and what they make of the
 tables, and reports those problems in the same error as the file's own, for every modification
@@ -26,6 +28,7 @@ that can be read, and warns about the values they leave allowed but unusual (a c
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
 import re
@@ -33,7 +36,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -55,13 +58,108 @@ REFERENCE_LISTS = ("links", "borders", "countries", "modes", "od_countries")
 REFERENCE_TEXTS = ("origin_country", "destination_country", "commodity")
 
 
-class Modification(BaseModel):
+class _Checked(BaseModel):
+    """A pydantic model whose constructors raise :class:`~karvan.errors.InputError` with every
+    problem in the words a scenario file gets for it (:func:`_schema_problem`), named by field
+    rather than by line, in place of pydantic's ``ValidationError``.
+
+    A file is validated through :meth:`_schema`, which keeps pydantic's error and its locations
+    for the file's lines.
+    """
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            raise InputError(_problems(type(self), e, data), type(self).__name__) from None
+
+    # pydantic's own flag (as on BaseModel.__init__ and RootModel.__init__): the model within a
+    # file is validated by its schema, not by this __init__, so that its errors keep their
+    # place in the file (``modification[2].value``) rather than being raised from within
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """:meth:`pydantic.BaseModel.model_validate`, in karvan's words.
+
+        Raises
+        ------
+        InputError
+            ``obj`` breaks the schema: every problem, named by its field.
+        """
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as e:
+            raise InputError(_problems(cls, e, obj), cls.__name__) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """:meth:`pydantic.BaseModel.model_validate_json`, in karvan's words.
+
+        Raises
+        ------
+        InputError
+            ``json_data`` breaks the schema: every problem, named by its field.
+        """
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as e:
+            try:
+                raw = json.loads(json_data)
+            except ValueError:
+                raw = None
+            raise InputError(_problems(cls, e, raw), cls.__name__) from None
+
+    @classmethod
+    def model_validate_strings(cls, obj: Any, **kwargs: Any) -> Self:
+        """:meth:`pydantic.BaseModel.model_validate_strings`, in karvan's words.
+
+        Raises
+        ------
+        InputError
+            ``obj`` breaks the schema: every problem, named by its field.
+        """
+        try:
+            return super().model_validate_strings(obj, **kwargs)
+        except ValidationError as e:
+            raise InputError(_problems(cls, e, obj), cls.__name__) from None
+
+    @classmethod
+    def _schema(cls, obj: Any) -> Self:
+        """``obj`` validated, raising pydantic's ``ValidationError`` (for a file's lines)."""
+        return cls.__pydantic_validator__.validate_python(obj)
+
+
+def _problems(model: type[BaseModel], error: ValidationError, raw: Any) -> list[str]:
+    """The problems of ``error``, raised by a ``model`` built in Python from ``raw``, in the
+    words of a file's (:func:`_schema_problem`)."""
+    return [_schema_problem(err, {}, raw, root=model) for err in error.errors()]
+
+
+class Modification(_Checked):
     """One change to the base network or demand.
 
     Values, factors and years are finite numbers written as numbers (``nan``, ``inf`` and a
     number in quotes are refused); a factor lies in 0..:data:`FACTOR_MAX`. What a modification
     does to the tables is checked against the tables' schemas after it applies
     (:func:`karvan.scenario.apply.apply_scenario`).
+
+    Raises
+    ------
+    InputError
+        Built with a key it does not have, a value of the wrong type or out of range, or keys
+        that do not make a modification together: every problem, in the words a scenario file
+        gets for it.
+
+    Examples
+    --------
+    >>> Modification(action="sett", links=["X"], field="capacity_tpy", value="abc")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    karvan.errors.InputError: Modification: 2 problems:
+      - action: Input should be 'open', ... (got 'sett'; did you mean set?)
+      - value: 'abc' is not a number; value is the capacity_tpy to set, in t/yr; write a ...
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -154,8 +252,15 @@ class Modification(BaseModel):
         return self
 
 
-class ScenarioFile(BaseModel):
-    """The contents of one scenario file."""
+class ScenarioFile(_Checked):
+    """The contents of one scenario file.
+
+    Raises
+    ------
+    InputError
+        Built in Python from contents that break the schema: every problem, named by its field
+        (``modification[0].value``).
+    """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -461,13 +566,13 @@ def _parse(path: Path) -> _Parsed:
     rows = rows if isinstance(rows, list) else []
     places = [Place(path, i, lines.get(("modification", i))) for i in range(len(rows))]
     try:
-        spec = ScenarioFile.model_validate(raw)
+        spec = ScenarioFile._schema(raw)
     except ValidationError as e:
         out = _Parsed(path, raw, None, [_schema_problem(err, lines, raw) for err in e.errors()],
                       [], [])
         for place, row in zip(places, rows, strict=True):
             try:
-                out.modifications.append((place, Modification.model_validate(row)))
+                out.modifications.append((place, Modification._schema(row)))
             except ValidationError:
                 if isinstance(row, dict):
                     out.unparsed.append((place, _references_of(row)))
@@ -528,24 +633,32 @@ def _line_of(loc: tuple, lines: dict[tuple, int]) -> int | None:
     return None
 
 
-def _schema_problem(err: dict, lines: dict[tuple, int], raw: dict) -> str:
+def _schema_problem(err: dict, lines: dict[tuple, int], raw: Any, *,
+                    root: type[BaseModel] | None = None) -> str:
     """One pydantic error as ``"line 7, modification[1].factor: what is wrong; the fix"``
-    (``raw``: the file as parsed, whose modification names the field a value is of)."""
+    (``raw``: the file as parsed, whose modification names the field a value is of).
+
+    ``root`` is the model validated (default :class:`ScenarioFile`); a :class:`Modification`
+    built in Python is validated by itself, its errors named by field (``factor: ...``), and
+    one of the whole modification by its text alone.
+    """
+    root = ScenarioFile if root is None else root
     loc = tuple(err["loc"])
     where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
     msg = err["msg"].removeprefix("Value error, ")
     kind = err["type"]
     key = loc[-1] if loc else None
     got = err.get("input")
+    within = _within_modification(loc, raw, root)
     if kind == "extra_forbidden":
-        model = Modification if len(loc) == 3 and loc[0] == "modification" else ScenarioFile
+        model = Modification if within is not None and len(within[1]) == 1 else ScenarioFile
         known = [k for k in model.model_fields if k != "modification"]
         what = ("a modification's keys are" if model is Modification else
                 "a scenario file's keys are")
         msg = (f"unknown key{did_you_mean(key, known)}; {what} "
                f"{', '.join(known)}"
                + (" and [[modification]] tables" if model is ScenarioFile else "") + ".")
-    elif kind == "list_type" and loc == ("modification",):
+    elif kind == "list_type" and loc == ("modification",) and root is ScenarioFile:
         # [modification] (one bracket) is one table where a list of them is read
         msg = ("write each modification as a [[modification]] table (two brackets), not "
                "[modification].")
@@ -555,30 +668,46 @@ def _schema_problem(err: dict, lines: dict[tuple, int], raw: dict) -> str:
         near = nearest_name(got, get_args(Modification.model_fields["action"].annotation))
         msg += f" (got {shorten(repr(got))}{f'; did you mean {near}?' if near else ''})"
     elif kind in ("int_type", "float_type") and key in _NUMBERS:
-        msg = _not_a_number(str(key), got, _unit_of(loc, raw))
+        msg = _not_a_number(str(key), got, _unit_of(within))
     elif key in _NUMBERS and kind in ("greater_than_equal", "less_than_equal"):
-        msg += f" (got {shorten(got)}){_unit_of(loc, raw)}."
+        msg += f" (got {shorten(got)}){_unit_of(within)}."
     elif "input" in err and not isinstance(got, dict):
         msg += f" (got {shorten(repr(got) if isinstance(got, str) else got)})"
     line = _line_of(loc, lines)
+    if not where and root is Modification:
+        return msg
     return (f"line {line}, " if line else "") + f"{where or 'file'}: {msg}"
+
+
+def _within_modification(loc: tuple, raw: Any, root: type[BaseModel]
+                         ) -> tuple[dict | None, tuple] | None:
+    """The modification (as given, where it is a table) that the location ``loc`` of an error
+    of a ``root`` built from ``raw`` lies in, and the location within it; None where ``loc``
+    is not within a modification."""
+    if root is Modification:
+        return (raw if isinstance(raw, dict) else None), loc
+    if len(loc) >= 2 and loc[0] == "modification" and isinstance(loc[1], int):
+        rows = raw.get("modification") if isinstance(raw, dict) else None
+        row = rows[loc[1]] if isinstance(rows, list) and loc[1] < len(rows) else None
+        return (row if isinstance(row, dict) else None), loc[2:]
+    return None
 
 
 #: the numeric keys of a scenario file and its modifications
 _NUMBERS = ("year", "until", "value", "factor")
 
 
-def _unit_of(loc: tuple, raw: dict) -> str:
+def _unit_of(within: tuple[dict | None, tuple] | None) -> str:
     """``"; value is the capacity_tpy to set, in t/yr"`` for the value or factor of a
-    modification at ``loc`` whose field is one of :data:`SETTABLE_FIELDS`, else ``""``."""
-    if len(loc) != 3 or loc[0] != "modification" or loc[2] not in ("value", "factor"):
+    modification (``within``: the modification and the location in it,
+    :func:`_within_modification`) whose field is one of :data:`SETTABLE_FIELDS`, else ``""``."""
+    if within is None or within[1] not in (("value",), ("factor",)):
         return ""
-    rows = raw.get("modification")
-    row = rows[loc[1]] if isinstance(rows, list) and loc[1] < len(rows) else None
-    name = row.get("field") if isinstance(row, dict) else None
+    row, (key,) = within
+    name = row.get("field") if row is not None else None
     if name not in SETTABLE_FIELDS:
         return ""
-    if loc[2] == "factor":
+    if key == "factor":
         return f"; factor multiplies {name}"
     from karvan.schema import load_schema
 
