@@ -258,6 +258,23 @@ def test_validate_use_checks_the_network_of_that_use():
     assert "assign (and validate) with --use USE" in out
 
 
+def test_the_notes_of_a_gmns_folder_are_printed_once(tmp_path):
+    """read_gmns warns of the capacity's and the uses' readings left unsaid, which karvan assign
+    and karvan validate print as notes: once each, not again from their own check."""
+    for args in (("assign", SMALL, "--method", "aon", "--out", tmp_path / "a"),
+                 ("assign", SMALL, "--method", "aon", "--out", tmp_path / "b", "-q"),
+                 ("validate", SMALL)):
+        code, out = run(*args)
+        assert code == 0, out
+        for note in ("capacity of 4 links with more than one lane (link_id 1001, 1002, 1010, "
+                     "1013) read as the whole link's capacity",
+                     "allowed_uses bars some uses from 11 of 14 links"):
+            assert out.count(note) == 1, (args, out)
+    code, out = run("assign", SMALL, "--method", "aon", "--out", tmp_path / "c",
+                    "--capacity-per-link")
+    assert code == 0 and "more than one lane" not in out
+
+
 def test_assign_a_folder_of_several_tntp_networks_or_of_none(tmp_path):
     folder = tmp_path / "two"
     folder.mkdir()
@@ -562,9 +579,13 @@ def test_a_network_karvan_exported_is_not_replaced_by_its_own_assignment(tmp_pat
     """write_gmns marks the folder it writes; assigning that network with --out naming the same
     folder would have replaced the network by its flows."""
     from karvan.io import read_gmns, write_gmns
+    from karvan.io.gmns import GmnsWarning
 
     net = tmp_path / "net"
-    write_gmns(read_gmns(SMALL), net)
+    # read for every use, though some links bar some: said by a warning
+    with pytest.warns(GmnsWarning, match="allowed_uses bars some uses from 11 of 14 links"):
+        small = read_gmns(SMALL, capacity_per_lane=False)
+    write_gmns(small, net)
     shutil.copy(SMALL / "demand.csv", net / "demand.csv")
     before = sorted(p.name for p in net.iterdir())
     code, out = run("assign", net, "--out", net, "-q")

@@ -21,6 +21,17 @@ EXAMPLES = SMALL.parent / "gmns_examples"
 
 NODES = "node_id,x_coord,y_coord,zone_id\n1,0,0,1\n2,1,0,2\n3,2,0,\n"
 
+#: what read_gmns warns of gmns_small (and its copies) read without saying how: the capacity of
+#: its links of two lanes read as the whole link's, and every link read for every use though
+#: allowed_uses bars some; test_the_readings_left_unsaid_are_warned_of expects them, the other
+#: tests are about other things
+pytestmark = [
+    pytest.mark.filterwarnings(r"ignore:capacity of \d+ links with more than one lane .* read "
+                               "as the whole link's capacity:karvan.io.gmns.GmnsWarning"),
+    pytest.mark.filterwarnings(r"ignore:allowed_uses bars some uses from \d+ of \d+ links"
+                               ":karvan.io.gmns.GmnsWarning"),
+]
+
 
 def small(tmp_path: Path, files: dict[str, str | None] | None = None) -> Path:
     """A copy of gmns_small; ``files`` maps a file name to new text, or None to delete it."""
@@ -802,6 +813,42 @@ def test_a_capacity_on_links_of_several_lanes_is_read_as_the_user_says(tmp_path)
     assert per_lane.network.links.at[1001, "capacity"] == 200
     assert per_link.network.links.at[1001, "capacity"] == 100
     assert any("more than one lane" in n for n in validate_input(SMALL).notes)
+
+
+def test_the_readings_left_unsaid_are_warned_of():
+    """read_gmns read gmns_small's capacities of two-lane links as the whole link's, and every
+    link for every use though allowed_uses bars some, in silence: karvan assign and karvan
+    validate said so in a note, a Python user was not told."""
+    import warnings
+
+    from karvan.io.problem import read_problem
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        read_gmns(SMALL)
+    said = [str(w.message) for w in seen if issubclass(w.category, GmnsWarning)]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        read_problem(SMALL)  # what karvan assign prints as notes
+    notes = [str(w.message) for w in seen if "more than one lane" in str(w.message)
+             or "allowed_uses bars" in str(w.message)]
+    assert len(notes) == 2 and said == notes
+    assert "(link_id 1001, 1002, 1010, 1013)" in said[0] and "capacity_per_lane=True" in said[0]
+    assert "from 11 of 14 links" in said[1] and "read_gmns(..., use=USE)" in said[1]
+    # said how: no warning of it
+    for how in (True, False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.warns(GmnsWarning, match="allowed_uses bars some uses") as seen:
+                read_gmns(SMALL, capacity_per_lane=how)
+        assert len(seen) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.warns(GmnsWarning) as seen:
+            read_gmns(SMALL, capacity_per_lane=False, use="truck")
+    assert [str(w.message) for w in seen] == [
+        "use 'truck': 11 of 14 links admit it (allowed_uses); left out: link_id 1003, 1004, "
+        "1014."]
 
 
 def test_a_network_without_coordinates_is_not_written_as_gmns(tmp_path):

@@ -166,7 +166,7 @@ def normalise_config(raw: dict[str, Any], *, where: str = "config.csv") -> dict[
 def inspect_gmns(
     folder: str | os.PathLike,
     *,
-    capacity_per_lane: bool = False,
+    capacity_per_lane: bool | None = None,
     use: str | None = None,
     zone_nodes: ZoneNodes = "connect",
 ) -> GmnsRead:
@@ -332,13 +332,20 @@ def inspect_gmns(
     links = links.set_index("link_id", drop=True)
     name = str(config.get("dataset_name", folder.name))
     config["source"] = str(folder)
-    return _result(folder, Network(nodes, links, config, name), checker, notes)
+    net = Network(nodes, links, config, name)
+    # readings left unsaid where they matter: the capacity's (per lane or per link) and the
+    # uses' (every link for every use)
+    if capacity_per_lane is None and (note := capacity_lane_note(net)):
+        notes.append(note)
+    if use is None and (note := uses_note(net)):
+        notes.append(note)
+    return _result(folder, net, checker, notes)
 
 
 def read_gmns(
     folder: str | os.PathLike,
     *,
-    capacity_per_lane: bool = False,
+    capacity_per_lane: bool | None = None,
     use: str | None = None,
     zone_nodes: ZoneNodes = "connect",
 ) -> Network:
@@ -349,13 +356,15 @@ def read_gmns(
     folder
         A folder with ``node.csv`` and ``link.csv`` (and optionally the other GMNS tables).
     capacity_per_lane
-        Multiply ``capacity`` by ``lanes`` (GMNS defines capacity per lane).
+        True: multiply ``capacity`` by ``lanes`` (GMNS 0.96 defines capacity per lane). False:
+        read ``capacity`` as the whole link's. None: the whole link's, with a warning where
+        links of more than one lane have a capacity (:func:`capacity_lane_note`), since the two
+        readings differ there.
     use
         Keep only links whose ``allowed_uses`` admit this use (naming it, a group holding it,
         or, for a group, all its members); blank ``allowed_uses``, and ``all`` where no group of
-        that name is defined, admit every use. None: every link, for every use, in silence
-        (:func:`karvan.io.problem.uses_note` says where ``allowed_uses`` bars some uses, as
-        ``karvan assign`` does; :func:`karvan.io.problem.read_problem` warns it).
+        that name is defined, admit every use. None: every link, for every use, with a warning
+        where ``allowed_uses`` bars some uses from some links (:func:`uses_note`).
     zone_nodes
         What to do with a zone that several nodes name: ``"connect"`` (load it at a centroid of
         its own, joined to each of its nodes by a connector of zero time and no capacity limit),
@@ -378,7 +387,10 @@ def read_gmns(
     Warns
     -----
     GmnsWarning
-        For each departure from GMNS read leniently, and for zones loaded through connectors.
+        For each departure from GMNS read leniently, for zones loaded through connectors, and
+        for karvan's readings of the file: the links ``use`` leaves out, and where
+        ``capacity_per_lane`` or ``use`` left unsaid would matter (the notes ``karvan assign``
+        prints).
     """
     r = inspect_gmns(folder, capacity_per_lane=capacity_per_lane, use=use,
                      zone_nodes=zone_nodes)
@@ -852,6 +864,37 @@ def links_barring_uses(network: Network) -> pd.Index:
     every = set().union(*(g for g in given if g))
     barring = [g is not None and not g >= every for g in given]
     return links.index[np.asarray(barring, dtype=bool)]
+
+
+def uses_note(net: Network) -> str | None:
+    """The note :func:`read_gmns` warns (and ``karvan assign`` prints) where ``allowed_uses``
+    bars some uses from some links (:func:`links_barring_uses`) and the network was read for
+    every use: each class is then assigned on every link; None where it bars none."""
+    barring = links_barring_uses(net)
+    if not len(barring):
+        return None
+    own = len(net.links) - len(net.config.get("derived_links", []))  # not the connectors
+    return (f"allowed_uses bars some uses from {len(barring)} of {own} links "
+            f"(link_id {format_ids(barring)}), but every link is read for every class; to "
+            "assign one use on its own links, pass --use USE (read_gmns(..., use=USE)).")
+
+
+def capacity_lane_note(net: Network) -> str | None:
+    """The note :func:`read_gmns` warns (and ``karvan assign`` prints) where links of more than
+    one lane give a capacity, read as the whole link's: GMNS 0.96 defines it per lane, and
+    nothing in a file says which it follows; None where no such link has a capacity."""
+    links = net.links
+    if not {"capacity", "lanes"} <= set(links.columns):
+        return None
+    lanes = pd.to_numeric(links["lanes"], errors="coerce")
+    given = pd.to_numeric(links["capacity"], errors="coerce").notna() & (lanes > 1)
+    if not given.any():
+        return None
+    return (f"capacity of {int(given.sum())} links with more than one lane (link_id "
+            f"{format_ids(links.index[given])}) read as the whole link's capacity; GMNS 0.96 "
+            "defines capacity per lane: if the file follows it, pass --capacity-per-lane "
+            "(read_gmns(..., capacity_per_lane=True)), else --capacity-per-link "
+            "(capacity_per_lane=False) to say so.")
 
 
 #: ``allowed_uses`` that admits every use where no use group of that name says otherwise

@@ -59,12 +59,9 @@ def read_problem(
     A GMNS network goes through :func:`karvan.io.gmns_ready.require_ready`: links out of use are
     left out and, with ``defaults``, blank free speeds and capacities are filled by facility
     type; each such step is a :class:`~karvan.io.gmns.GmnsWarning` and a line of ``notes``.
-    ``capacity_per_lane``: whether a GMNS ``capacity`` is per lane (GMNS 0.96) and multiplied by
-    ``lanes``, or the whole link's (karvan's default); left unsaid (None), the whole link's, with
-    a note where links of more than one lane have a capacity, since the two readings differ.
-    ``use``: a GMNS network keeps only the links whose ``allowed_uses`` admit it (see
-    :func:`karvan.io.gmns.read_gmns`); without it every link is read, with a note where
-    ``allowed_uses`` bars some uses from some links.
+    ``capacity_per_lane`` and ``use`` are those of :func:`karvan.io.gmns.read_gmns`, which warns
+    where they are left unsaid and would matter (links of more than one lane with a capacity,
+    links whose ``allowed_uses`` bar some uses).
 
     Raises
     ------
@@ -80,15 +77,11 @@ def read_problem(
                          "applies to GMNS folders (link.csv's allowed_uses). Leave it out.",
                          str(path))
     if path.is_dir():
-        net = read_gmns(path, capacity_per_lane=bool(capacity_per_lane), use=use)
-        lane_note = capacity_lane_note(net) if capacity_per_lane is None else None
-        use_note = uses_note(net) if use is None else None
+        # read_gmns warns where the capacity's reading (capacity_per_lane None) or the uses
+        # (use None) would matter
+        net = read_gmns(path, capacity_per_lane=capacity_per_lane, use=use)
         net, notes = require_ready(net, defaults=FACILITY_DEFAULTS if defaults else None,
                                    zones_from_demand=True)
-        if lane_note:
-            notes.append(lane_note)
-        if use_note:
-            notes.append(use_note)
         dpath = Path(trips) if trips is not None else path / "demand.csv"
         if dpath.exists():
             net = zones_at_demand_nodes(net, dpath, notes)
@@ -267,34 +260,3 @@ def one_use(net: Network, use: str, names: list[str], path: Path | str) -> None:
                          f"{use}; --use assigns one use on its own links. Assign each use "
                          "with a demand of its own, or leave --use out (every class on every "
                          "link).", str(path))
-
-
-def uses_note(net: Network) -> str | None:
-    """A note where ``allowed_uses`` bars some uses from some links
-    (:func:`karvan.io.gmns.links_barring_uses`) and the network was read for every use: each
-    class is then assigned on every link."""
-    from karvan.io.gmns import links_barring_uses
-
-    barring = links_barring_uses(net)
-    if not len(barring):
-        return None
-    own = len(net.links) - len(net.config.get("derived_links", []))  # not the connectors
-    return (f"allowed_uses bars some uses from {len(barring)} of {own} links "
-            f"(link_id {format_ids(barring)}), but every link is read for every class; to "
-            "assign one use on its own links, pass --use USE (read_gmns(..., use=USE)).")
-
-
-def capacity_lane_note(net: Network) -> str | None:
-    """A note where links of more than one lane give a capacity: karvan reads it as the whole
-    link's, GMNS 0.96 defines it per lane, and nothing in a file says which it follows."""
-    links = net.links
-    if not {"capacity", "lanes"} <= set(links.columns):
-        return None
-    lanes = pd.to_numeric(links["lanes"], errors="coerce")
-    given = pd.to_numeric(links["capacity"], errors="coerce").notna() & (lanes > 1)
-    if not given.any():
-        return None
-    return (f"capacity of {int(given.sum())} links with more than one lane (link_id "
-            f"{format_ids(links.index[given])}) read as the whole link's capacity; GMNS 0.96 "
-            "defines capacity per lane: if the file follows it, pass --capacity-per-lane "
-            "(read_gmns(..., capacity_per_lane=True)), else --capacity-per-link to say so.")

@@ -134,20 +134,13 @@ def _gmns(path: Path, trips, use: str | None = None) -> ValidationReport:
     from karvan.io.problem import gmns_classes, one_use
 
     r = inspect_gmns(path, use=use)
-    rep = ValidationReport(path, "gmns", list(r.errors), list(r.warnings), list(r.notes))
+    # the reader's notes on the capacity's and the uses' readings, in validate's words
+    notes = [n.replace("pass --capacity-per-lane", "assign with --capacity-per-lane")
+             .replace("pass --use USE", "assign (and validate) with --use USE") for n in r.notes]
+    rep = ValidationReport(path, "gmns", list(r.errors), list(r.warnings), notes)
     if r.network is None:
         return rep
     net = r.network
-    from karvan.io.problem import capacity_lane_note, uses_note
-
-    note = capacity_lane_note(net)
-    if note:
-        rep.notes.append(note.replace("pass --capacity-per-lane", "assign with "
-                                      "--capacity-per-lane"))
-    note = uses_note(net) if use is None else None
-    if note:
-        rep.notes.append(note.replace("pass --use USE", "assign (and validate) with --use "
-                                      "USE"))
     cent = len(net.config.get("derived_nodes", []))
     conn = len(net.config.get("derived_links", []))
     rep.counts.update({
