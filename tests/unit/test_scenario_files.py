@@ -617,6 +617,22 @@ def test_a_demand_factor_of_ten_or_more_is_warned_about(tmp_path):
         apply_scenario(data, load_scenario(on_rasht_astara(tmp_path, mod.format(3))))
 
 
+def test_a_demand_factor_of_zero_on_all_demand_is_warned_about(tmp_path):
+    """demand_scale x 0 without a filter (the dashboard's form with only a factor) ran a
+    scenario that carried nothing, in silence; with a filter it removes part of the demand."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    said = said_applying(data, on_rasht_astara(tmp_path, 'action = "demand_scale"\nfactor = 0\n'))
+    assert len(said) == 1 and "(demand_scale x 0) with no origin_country, destination_country " \
+        "or commodity removes all demand: the run carries nothing" in said[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        apply_scenario(data, load_scenario(on_rasht_astara(
+            tmp_path, 'action = "demand_scale"\norigin_country = "RU"\nfactor = 0\n')))
+
+
 def test_a_capacity_a_hundred_times_off_the_links_is_warned_about(tmp_path):
     """5000 for 5 Mt/yr written in kt filled the Astara terminal in silence (the schema warns
     only below 100 t/yr); a change within a factor 100 is a scenario, not a slip."""

@@ -378,6 +378,13 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                                 f"{int(sel.sum())} demand rows from {before / 1e6:,.1f} to "
                                 f"{before * mod.factor / 1e6:,.1f} Mt/yr (allowed, but "
                                 "unusual: a factor multiplies, 1.5 is +50 %).")
+                if warn and mod.factor == 0 and not (mod.origin_country or mod.destination_country
+                                                     or mod.commodity):
+                    # the run carried nothing, and said nothing
+                    said.append(f"{file}: {place} (demand_scale x 0) with no origin_country, "
+                                "destination_country or commodity removes all demand: the run "
+                                "carries nothing (allowed, but unusual: give a filter to remove "
+                                "part of it).")
             log.append((i, mod.action, mod.year, active, f"{int(sel.sum())} demand rows",
                         mod.factor, mod.source, mod.note))
             continue
