@@ -756,3 +756,17 @@ def test_an_experiment_id_of_dots_is_not_a_folder_above(client, seeded):
         assert client.get("/experiments/%2e%2e").status_code == 404
     finally:
         (root / "manifest.json").unlink()
+
+
+def test_the_stored_runs_table_lists_the_newest_first(tmp_path, data):
+    # oldest first, a run that had just finished was at the bottom of a scrolled box
+    from tests.unit.test_store import toy_manifest, toy_tables
+
+    store = RunStore(tmp_path / "store")
+    old = store.save(toy_tables(), toy_manifest("older"))
+    new = store.save(toy_tables(), toy_manifest("newer"))
+    with TestClient(create_app(store.root, data=data), base_url=BASE) as c:
+        rows = c.get("/fragments/runs").text
+        assert rows.index(f'data-run="{new}"') < rows.index(f'data-run="{old}"')
+        # the API keeps the order the runs were committed in
+        assert [r["run_id"] for r in c.get("/api/runs").json()] == [old, new]
