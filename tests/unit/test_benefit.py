@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from karvan.errors import InputError
-from karvan.freight.benefit import COLUMNS, benefit_totals, users_benefit
+from karvan.freight.benefit import COLUMNS, benefit_totals, run_benefit, users_benefit
 from karvan.freight.corridor import load_corridor
-from karvan.scenario.run import run_benefit, run_scenario
+from karvan.scenario.run import run_scenario
 from karvan.scenario.spec import load_scenario
 from tests.toy_corridor import write_corridor
 
@@ -171,3 +171,113 @@ def test_run_summary_compare_and_its_csv_give_one_benefit(tmp_path):
     x = csv.set_index(["commodity", "origin", "destination"])
     fall = (a["expected_cost_usd_per_t"] - b["expected_cost_usd_per_t"]).reindex(x.index)
     np.testing.assert_allclose(x["saving_usd_per_t"], fall, rtol=1e-9, atol=1e-9)
+
+
+# ------------------------------------------------------------- the logsum against the shares
+
+
+def _three_routes(ad: float):
+    """O -> D by O-A-D (1 + ad), O-D (3) and O-A-B-D (4), the first and third sharing O-A."""
+    from karvan import Demand, Network
+
+    ids = ["oa", "ad", "od", "ab", "bd"]
+    ends = {"oa": ("O", "A"), "ad": ("A", "D"), "od": ("O", "D"), "ab": ("A", "B"),
+            "bd": ("B", "D")}
+    t = {"oa": 1.0, "ad": ad, "od": 3.0, "ab": 1.0, "bd": 2.0}
+    nodes = pd.DataFrame({"zone_id": ["O", None, None, "D"]},
+                         index=pd.Index(["O", "A", "B", "D"], name="node_id"))
+    links = pd.DataFrame({"from_node_id": [ends[i][0] for i in ids],
+                          "to_node_id": [ends[i][1] for i in ids],
+                          "free_flow_time": [t[i] for i in ids], "vdf": "constant"},
+                         index=pd.Index(ids, name="link_id"))
+    return Network(nodes, links), Demand(("O", "D"), {"demand": np.array([[0.0, 1.0],
+                                                                          [0.0, 0.0]])})
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_the_fall_of_the_logsum_against_the_integral_of_the_shares(beta):
+    """The consumer surplus of a logit model is the integral of its shares over the cost
+    change (Williams 1977). Link A-D falls from 1 to 0.2 with the route set held: without path
+    size the fall of the expected cost equals that integral; with it (karvan's default) the
+    expected cost, which leaves the path-size terms out, overstates it (by 5.6 % here, as
+    docs/model.md says)."""
+    from karvan.choice import RouteOptions, generate_route_sets
+    from karvan.choice.dual import fixed_cost_equilibrium
+
+    theta = 1.5
+    net, dem = _three_routes(1.0)
+    rs = generate_route_sets(net, dem, options=RouteOptions(max_routes=5, penalty=10.0))
+    assert rs.n_routes == 3
+
+    def solve(ad):
+        n, d = _three_routes(ad)
+        return fixed_cost_equilibrium(n, d, theta=theta, routes=rs, beta=beta)
+
+    hi, lo = 1.0, 0.2
+    fall = float(solve(hi).od_expected_cost[0] - solve(lo).od_expected_cost[0])
+    grid = np.linspace(lo, hi, 401)
+    share = []
+    for c in grid:
+        r = solve(c)
+        share.append(float(r.route_share[np.argmin(np.abs(r.route_cost - (1.0 + c)))]))
+    surplus = float(np.trapezoid(share, grid))
+    if beta == 0.0:
+        assert fall == pytest.approx(surplus, rel=1e-4)
+    else:
+        assert fall / surplus == pytest.approx(1.056, abs=0.002)
+
+
+# ------------------------------------------------------------------------- the tables' words
+
+
+def test_the_tables_say_which_cost_and_name_the_runs_as_the_other_tables():
+    from karvan.scenario.summary import benefit_tables, comparison_tables
+
+    s = _skims([("g", "A", "B", 50.0)]).assign(expected_cost_usd_per_t=50.0)
+    d = _demand([("A", "B", "g", 100.0)])
+    b = s.assign(cost_usd_per_t=40.0, expected_cost_usd_per_t=40.0)
+    # a deterministic run's expected cost is its least cost: no logsum
+    det = benefit_tables(users_benefit(s, d, b, d, choice="deterministic"), "r", "p")[0].title
+    assert "least generalized cost" in det and "logsum" not in det
+    logit = benefit_tables(users_benefit(s, d, b, d, choice="logit"), "r", "p")[0].title
+    assert "the choice model's logsum" in logit
+    tabs = comparison_tables({"benefit": users_benefit(s, d, b, d, choice="logit")},
+                             "20261206-1-ref-aaaa", "20261206-2-proj-bbbb",
+                             headings=("ref", "proj"))
+    pairs = next(t for t in tabs if "pairs of largest benefit" in t.title)
+    assert {"$/t ref", "$/t proj"} <= set(pairs.data.columns)
+
+
+def test_pairs_a_capacity_turns_away_are_left_out_of_the_totals_and_said_so():
+    from karvan.report.build import benefit_left_out
+    from karvan.scenario.summary import benefit_note
+
+    sa = _skims([("g", "A", "B", 50.0), ("g", "A", "C", 500.0)])
+    sb = _skims([("g", "A", "B", 40.0), ("g", "A", "C", 100.0), ("g", "A", "E", 10.0)])
+    d = _demand([("A", "B", "g", 100.0), ("A", "C", "g", 10.0)])
+    db = _demand([("A", "B", "g", 100.0), ("A", "C", "g", 10.0), ("A", "E", "g", 4.0)])
+    un = pd.DataFrame({"commodity": ["g"], "origin": ["A"], "destination": ["C"],
+                       "demand": [10.0], "unserved": [6.0]})
+    t = users_benefit(sa, d, sb, db, unserved_a=un)
+    tot = benefit_totals(t).iloc[-1]
+    # A -> C's 4,000 USD/yr would be a fall of the unserved device's cost: not counted
+    assert tot["benefit_usd"] == pytest.approx(1_000.0)
+    assert (tot["pairs_unserved"], tot["tonnes_unserved"]) == (1, 10.0)
+    assert (tot["pairs_not_comparable"], tot["tonnes_not_comparable"]) == (1, 2.0)
+    note = benefit_note(benefit_totals(t))
+    assert "1 pair(s), 0.00 Mt, have no cost in one run (no route there, or no demand there)" \
+        in note and "whose demand a capacity turns away in a run are left out" in note
+    assert benefit_left_out(benefit_totals(t), "en") == (
+        "Left out: 2 pair(s), 0.00 Mt/yr, without a cost in one run (no route or no demand "
+        "there) or whose demand a capacity turns away.")
+    assert benefit_left_out(benefit_totals(users_benefit(sa, d, sa, d)), "ru") == ""
+
+
+def test_a_run_without_the_expected_cost_is_compared_on_the_least_cost_with_a_warning():
+    from karvan.freight.corridor import CorridorWarning
+
+    s = _skims([("g", "A", "B", 50.0)])
+    d = _demand([("A", "B", "g", 100.0)])
+    with pytest.warns(CorridorWarning, match="run A has no expected_cost_usd_per_t"):
+        t = users_benefit(s, d, s.assign(expected_cost_usd_per_t=45.0), d)
+    assert t.attrs["cost"] == "cost_usd_per_t" and t["benefit_usd"].iloc[0] == 0.0

@@ -5,28 +5,38 @@ Per OD pair and commodity the benefit of B against A is, by the rule of a half,
     benefit = (T_a + T_b) / 2 * (C_a - C_b)    [USD/yr]
 
 with ``T`` the pair's demand (t/yr) and ``C`` its expected generalized cost (USD/t: the skims'
-``expected_cost_usd_per_t``). Under the choice model ``C`` is the pair's nested logsum, and with
-the same demand in both runs (a project against its like-year reference) the formula is the
-exact change of the shippers' consumer surplus of the logit model (Small & Rosen 1981; de Jong,
-Daly, Pieters & van der Hoorn 2007); under ``--choice deterministic`` ``C`` is the least cost and
-the formula is the classic rule of a half. Where the demand differs (two years), the rule of a
-half is the usual first-order approximation.
+``expected_cost_usd_per_t``). Under the choice model ``C`` is the pair's nested logsum over its
+routes, taken without the path-size terms (they correct the shares for overlap and have no
+consumer surplus of their own: counted, a route added beside a cheaper one it overlaps raised
+the expected cost). With the same demand in both runs (a project against its like-year
+reference) the formula is then the change of the shippers' consumer surplus of a nested logit
+over the same routes (Small & Rosen 1981; de Jong, Daly, Pieters & van der Hoorn 2007): exact
+where the model runs without path size (``beta`` 0), and an approximation of the surplus of the
+path-size logit whose shares the model uses (5.6 % above the integral of its shares on a
+hand-built pair of overlapping routes, tests/unit/test_benefit.py). Under ``--choice
+deterministic`` ``C`` is the least cost and the formula is the classic rule of a half. Where the
+demand differs (two years), the rule of a half is the usual first-order approximation.
 
 What it is not: the welfare of the project. The generalized cost holds what a shipper pays and
 bears (charges and fees, time at its value, reliability, the family constants and, under the
-choice model, the capacities' multipliers as queueing surcharges), so the operators' and
-countries' revenue from those charges, the cost of building, and external costs are outside
-it. A pair without a route in one run has no cost there and no benefit (``comparable`` False);
-a pair whose demand a capacity turns away in either run (``unserved``) counts the turned-away
-tonnes at the model's cost of unserved demand, which is a modelling device, not a price.
+choice model, the capacities' multipliers, counted as queueing that shippers bear rather than a
+rent someone collects), so the operators' and countries' revenue from those charges, the cost
+of building, and external costs are outside it. A pair without a cost in one run (no route
+there, or no demand there: skims are written for pairs with demand) has no benefit
+(``comparable`` False), and a pair whose demand a capacity turns away in either run
+(``unserved``) is left out of the totals: its turned-away tonnes would count at the model's
+cost of unserved demand, a device that keeps the model solvable, not a price.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError
+from karvan.freight.corridor import CorridorWarning
 
 KEYS = ["commodity", "origin", "destination"]
 
@@ -52,7 +62,8 @@ def _tonnes(demand: pd.DataFrame) -> pd.Series:
 
 def users_benefit(skims_a: pd.DataFrame, demand_a: pd.DataFrame, skims_b: pd.DataFrame,
                   demand_b: pd.DataFrame, *, unserved_a: pd.DataFrame | None = None,
-                  unserved_b: pd.DataFrame | None = None) -> pd.DataFrame:
+                  unserved_b: pd.DataFrame | None = None,
+                  choice: str | None = None) -> pd.DataFrame:
     """The users' benefit of run B against run A per OD pair and commodity (module docstring).
 
     Parameters
@@ -66,6 +77,9 @@ def users_benefit(skims_a: pd.DataFrame, demand_a: pd.DataFrame, skims_b: pd.Dat
     unserved_a, unserved_b
         The runs' tables of demand a capacity turned away (``choice_unserved``: ``commodity``,
         ``origin``, ``destination``, ``unserved``), to flag those pairs.
+    choice
+        The choice model both runs were made with (``logit`` or ``deterministic``; their
+        summaries' ``choice``), kept in ``attrs["choice"]`` for the tables' wording.
 
     Returns
     -------
@@ -73,7 +87,13 @@ def users_benefit(skims_a: pd.DataFrame, demand_a: pd.DataFrame, skims_b: pd.Dat
         :data:`COLUMNS`, one row per pair with demand in either run, largest benefit first by
         absolute value; ``saving_usd_per_t`` is ``C_a - C_b`` and ``benefit_usd`` the yearly
         benefit (both NaN where the pair is not ``comparable``). ``attrs["cost"]`` names the
-        skims column the costs are from.
+        skims column the costs are from, ``attrs["choice"]`` the choice model.
+
+    Warns
+    -----
+    CorridorWarning
+        One run has the expected cost and the other not (a run of an older karvan): both are
+        taken on the least cost, which under logit is another measure.
 
     Raises
     ------
@@ -95,6 +115,12 @@ def users_benefit(skims_a: pd.DataFrame, demand_a: pd.DataFrame, skims_b: pd.Dat
             raise InputError(f"users_benefit: {name} lacks {', '.join(missing) or COSTS[1]}; "
                              "give a run's skims table.")
     cost = next(c for c in COSTS if c in skims_a and c in skims_b)
+    if cost != COSTS[0] and (COSTS[0] in skims_a or COSTS[0] in skims_b):
+        warnings.warn(f"users_benefit: run {'A' if COSTS[0] not in skims_a else 'B'} has no "
+                      f"{COSTS[0]} (a run of an older karvan): the benefit is taken on the "
+                      "least cost of both runs, which under the choice model is another "
+                      "measure than its expected cost; run it again for a comparable one.",
+                      CorridorWarning, stacklevel=2)
     ta, tb = _tonnes(demand_a), _tonnes(demand_b)
     t = pd.concat({"tonnes_a": ta, "tonnes_b": tb}, axis=1).fillna(0.0)
     t = t[(t["tonnes_a"] > 0) | (t["tonnes_b"] > 0)]
@@ -126,7 +152,35 @@ def users_benefit(skims_a: pd.DataFrame, demand_a: pd.DataFrame, skims_b: pd.Dat
     order = out["benefit_usd"].abs().fillna(-1.0).sort_values(ascending=False, kind="stable")
     out = out.loc[order.index].reset_index(drop=True)
     out.attrs["cost"] = cost
+    out.attrs["choice"] = choice
     return out
+
+
+def run_benefit(a, b) -> pd.DataFrame | None:
+    """The users' benefit of run B against run A per OD pair and commodity
+    (:func:`users_benefit`, from their ``skims``, ``demand`` and ``choice_unserved`` tables);
+    :func:`benefit_totals` sums it. None where a run lacks those tables or their costs (a run
+    of an older karvan).
+
+    ``a`` and ``b`` are stored runs (:class:`~karvan.store.RunRecord`) or solved ones (a
+    :class:`~karvan.scenario.run.ScenarioRun`, what :func:`karvan.scenario.batch.run_scenarios`
+    returns, a report's run): anything with a ``summary`` and either a ``tables`` dict or
+    ``has_table`` and ``table``."""
+
+    def get(r, name: str) -> pd.DataFrame | None:
+        if isinstance(getattr(r, "tables", None), dict):
+            return r.tables.get(name)
+        return r.table(name) if r.has_table(name) else None
+
+    for r in (a, b):
+        sk, dem = get(r, "skims"), get(r, "demand")
+        if sk is None or dem is None or not any(c in sk for c in COSTS):
+            return None
+    choices = {(getattr(r, "summary", None) or {}).get("choice") for r in (a, b)}
+    choice = choices.pop() if len(choices) == 1 else None
+    return users_benefit(get(a, "skims"), get(a, "demand"), get(b, "skims"), get(b, "demand"),
+                         unserved_a=get(a, "choice_unserved"),
+                         unserved_b=get(b, "choice_unserved"), choice=choice)
 
 
 def benefit_totals(table: pd.DataFrame, by: str | list[str] = "commodity") -> pd.DataFrame:
@@ -137,9 +191,11 @@ def benefit_totals(table: pd.DataFrame, by: str | list[str] = "commodity") -> pd
     -------
     pandas.DataFrame
         The ``by`` columns (``all`` in each on the last row), ``tonnes`` (the mean of the two
-        runs' demand of the comparable pairs, t/yr), ``benefit_usd`` (per year),
+        runs' demand of the pairs counted, t/yr), ``benefit_usd`` (per year),
         ``saving_usd_per_t`` (the benefit per tonne), ``pairs_not_comparable`` and
-        ``tonnes_not_comparable`` (pairs without a route in one run, left out of the benefit).
+        ``tonnes_not_comparable`` (pairs without a cost in one run), ``pairs_unserved`` and
+        ``tonnes_unserved`` (comparable pairs whose demand a capacity turns away in either
+        run): both left out of the benefit.
 
     Raises
     ------
@@ -151,8 +207,10 @@ def benefit_totals(table: pd.DataFrame, by: str | list[str] = "commodity") -> pd
     if missing:
         raise InputError(f"benefit_totals: no column {', '.join(missing)}; the table's columns "
                          f"are {', '.join(table.columns)}.")
-    t = table.assign(_t=0.5 * (table["tonnes_a"] + table["tonnes_b"]),
-                     _ok=table["comparable"].astype(bool))
+    ok = table["comparable"].astype(bool)
+    turned = ok & table["unserved"].astype(bool)
+    t = table.assign(_t=0.5 * (table["tonnes_a"] + table["tonnes_b"]), _ok=ok & ~turned,
+                     _cut=~ok, _turned=turned)
 
     def one(g: pd.DataFrame, key: tuple) -> dict:
         good = g[g["_ok"]]
@@ -160,8 +218,10 @@ def benefit_totals(table: pd.DataFrame, by: str | list[str] = "commodity") -> pd
         benefit = float(good["benefit_usd"].sum())
         return {**dict(zip(by, key, strict=True)), "tonnes": tonnes, "benefit_usd": benefit,
                 "saving_usd_per_t": benefit / tonnes if tonnes > 0 else np.nan,
-                "pairs_not_comparable": int((~g["_ok"]).sum()),
-                "tonnes_not_comparable": float(g.loc[~g["_ok"], "_t"].sum())}
+                "pairs_not_comparable": int(g["_cut"].sum()),
+                "tonnes_not_comparable": float(g.loc[g["_cut"], "_t"].sum()),
+                "pairs_unserved": int(g["_turned"].sum()),
+                "tonnes_unserved": float(g.loc[g["_turned"], "_t"].sum())}
 
     keyed = t.assign(**{c: t[c].fillna("-").astype(str) for c in by})
     rows = [one(g, k if isinstance(k, tuple) else (k,))

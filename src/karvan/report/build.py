@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from markupsafe import Markup
 
 from karvan.errors import InputError
@@ -478,25 +479,37 @@ def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str,
             f"B: {label('days', lang)}", f"{ch}: {label('days', lang)}"]
     tabs.append(("diff-shipper", label("diff_shipper", lang), "",
                  table(head, rows, cls="diff-shipper")))
-    from karvan.scenario.run import run_benefit
+    from karvan.freight.benefit import benefit_totals, run_benefit
 
     ben = run_benefit(a, b)  # None: a run of an older karvan
     if ben is not None:
-        from karvan.freight.benefit import benefit_totals
-
         tot = benefit_totals(ben)
+        left = benefit_left_out(tot, lang)
         rows = [[text(label("all_commodities", lang) if x.commodity == "all" else x.commodity),
                  num(x.tonnes, lang, 2, scale=1e6),
                  num(x.benefit_usd, lang, 1, scale=1e6, signed=True),
                  num(x.saving_usd_per_t, lang, 2, signed=True)] for x in tot.itertuples()]
         head = [label("commodity", lang), label("mt_yr", lang), label("benefit_musd", lang),
                 label("saving_usd_t", lang)]
-        tabs.append(("diff-benefit", label("diff_benefit", lang), label("benefit_note", lang),
+        tabs.append(("diff-benefit", label("diff_benefit", lang),
+                     label("benefit_note", lang) + (" " + left if left else ""),
                      table(head, rows, cls="diff-benefit")))
     dm = Markup(svg.diff_map(d["links"], lines, proj, lang))
     return Panel(**{f: getattr(p, f) for f in p.__slots__ if f not in (
         "diff_ref", "diff_map", "diff_tables")}, diff_ref=a.title, diff_map=dm,
         diff_tables=tabs)
+
+
+def benefit_left_out(totals: pd.DataFrame, lang: str) -> str:
+    """What the users' benefit's totals (:func:`karvan.freight.benefit.benefit_totals`) leave
+    out, in ``lang``: pairs without a cost in one run or whose demand a capacity turns away;
+    empty where nothing is left out."""
+    row = totals.iloc[-1]
+    n = int(row["pairs_not_comparable"] + row["pairs_unserved"])
+    if not n:
+        return ""
+    mt = (row["tonnes_not_comparable"] + row["tonnes_unserved"]) / 1e6
+    return label("benefit_left_out", lang).format(n=n, mt=fmt_num(mt, lang, 2))
 
 
 def _short(name: str, n: int = 34) -> str:

@@ -732,7 +732,8 @@ def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord | None = N
     dict
         ``reference`` (:func:`karvan.scenario.reference.comparison_table`), table name ->
         :func:`karvan.store.diff_table` of it, and ``benefit``: the users' benefit of B against
-        A per OD pair and commodity (:func:`run_benefit`), where both runs have its tables.
+        A per OD pair and commodity (:func:`karvan.freight.benefit.run_benefit`), where both
+        runs have its tables.
 
     Raises
     ------
@@ -765,34 +766,12 @@ def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord | None = N
                 for name, (keys, vals, keep) in COMPARED.items()})
     out["countries"] = _sea_legs_without_transit(out["countries"], ra.table("countries"),
                                                  rb.table("countries"))
+    from karvan.freight.benefit import run_benefit
+
     benefit = run_benefit(ra, rb)
     if benefit is not None:
         out["benefit"] = benefit
     return out
-
-
-def run_benefit(a, b) -> pd.DataFrame | None:
-    """The users' benefit of run B against run A per OD pair and commodity
-    (:func:`karvan.freight.benefit.users_benefit`, from their ``skims``, ``demand`` and
-    ``choice_unserved`` tables); :func:`karvan.freight.benefit.benefit_totals` sums it.
-    None where a run lacks those tables or their costs (a run of an older karvan).
-
-    ``a`` and ``b`` are stored runs (:class:`~karvan.store.RunRecord`) or solved ones (a
-    :class:`ScenarioRun`, or what :func:`karvan.scenario.batch.run_scenarios` returns)."""
-    from karvan.freight.benefit import COSTS, users_benefit
-
-    def get(r, name: str) -> pd.DataFrame | None:
-        if isinstance(getattr(r, "tables", None), dict):
-            return r.tables.get(name)
-        return r.table(name) if r.has_table(name) else None
-
-    for r in (a, b):
-        sk, dem = get(r, "skims"), get(r, "demand")
-        if sk is None or dem is None or not any(c in sk for c in COSTS):
-            return None
-    return users_benefit(get(a, "skims"), get(a, "demand"), get(b, "skims"), get(b, "demand"),
-                         unserved_a=get(a, "choice_unserved"),
-                         unserved_b=get(b, "choice_unserved"))
 
 
 def _sea_legs_without_transit(diff: pd.DataFrame, *countries: pd.DataFrame) -> pd.DataFrame:

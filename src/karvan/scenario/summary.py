@@ -312,17 +312,17 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
         out.append(SummaryTable(f"{name}: {b} - {a} (largest changes)", t, formats))
     ben = diff.get("benefit")
     if ben is not None and len(ben):
-        out.extend(benefit_tables(ben, a, b, top=top))
+        out.extend(benefit_tables(ben, a, b, top=top, headings=(ha, hb)))
     return out
 
 
 def benefit_summary(runs: Sequence[Any], *, base_year: int = 2024) -> SummaryTable | None:
     """Each project run's users' benefit against its like-year reference where that reference
-    is among ``runs`` (:func:`karvan.scenario.run.run_benefit`); None where no run has one."""
-    from karvan.freight.benefit import benefit_totals
+    is among ``runs`` (:func:`karvan.freight.benefit.run_benefit`); None where no run has
+    one."""
+    from karvan.freight.benefit import benefit_totals, run_benefit
     from karvan.freight.corridor import reference_name
     from karvan.scenario.reference import is_reference
-    from karvan.scenario.run import run_benefit
 
     by_name = {r.scenario.name: r for r in runs}
     rows = []
@@ -338,41 +338,61 @@ def benefit_summary(runs: Sequence[Any], *, base_year: int = 2024) -> SummaryTab
                      "year": str(r.scenario.year), "Mt": tot["tonnes"] / 1e6,
                      "benefit M USD/yr": tot["benefit_usd"] / 1e6,
                      "saving $/t": tot["saving_usd_per_t"],
-                     "no route in one run Mt": tot["tonnes_not_comparable"] / 1e6})
+                     "left out Mt": (tot["tonnes_not_comparable"]
+                                     + tot["tonnes_unserved"]) / 1e6})
     if not rows:
         return None
     t = pd.DataFrame(rows)
-    if not t["no route in one run Mt"].gt(0).any():
-        t = t.drop(columns="no route in one run Mt")
+    left = t["left out Mt"].gt(0).any()
+    if not left:
+        t = t.drop(columns="left out Mt")
     return SummaryTable(
-        "Users' benefit against the like-year reference: the saving in shippers' expected "
-        "generalized cost by the rule of a half, M USD/yr (`karvan compare <scenario>` gives it "
-        "by commodity and OD pair)", t,
-        {"Mt": MT, "benefit M USD/yr": "{:,.1f}", "saving $/t": "{:,.2f}",
-         "no route in one run Mt": MT})
+        "Users' benefit against the like-year reference, where it is among these runs: the "
+        "saving in shippers' expected generalized cost by the rule of a half, M USD/yr "
+        "(`karvan compare <scenario>` gives it by commodity and OD pair)"
+        + ("; left out: pairs without a cost in one run, or whose demand a capacity turns "
+           "away" if left else ""), t,
+        {"Mt": MT, "benefit M USD/yr": "{:,.1f}", "saving $/t": "{:,.2f}", "left out Mt": MT})
 
 
-def benefit_tables(table: pd.DataFrame, a: str, b: str, *, top: int = 10
-                   ) -> list[SummaryTable]:
+def benefit_note(totals: pd.DataFrame) -> str:
+    """What the totals of :func:`karvan.freight.benefit.benefit_totals` leave out, as a clause
+    ("; 2 pair(s), 0.40 Mt, ..."), empty where they leave out nothing."""
+    row = totals.iloc[-1]
+    out = ""
+    if row["pairs_not_comparable"]:
+        out += (f"; {int(row['pairs_not_comparable'])} pair(s), "
+                f"{row['tonnes_not_comparable'] / 1e6:.2f} Mt, have no cost in one run (no "
+                "route there, or no demand there) and no benefit")
+    if row.get("pairs_unserved", 0):
+        out += (f"; {int(row['pairs_unserved'])} pair(s), {row['tonnes_unserved'] / 1e6:.2f} "
+                "Mt, whose demand a capacity turns away in a run are left out (their cost "
+                "there is the model's device for unserved demand, not a price)")
+    return out
+
+
+def benefit_tables(table: pd.DataFrame, a: str, b: str, *, top: int = 10,
+                   headings: tuple[str, str] | None = None) -> list[SummaryTable]:
     """The users' benefit of B against A (:func:`karvan.freight.benefit.users_benefit`'s
-    table): by commodity and in all, then the ``top`` pairs of largest benefit, gain or loss."""
+    table): by commodity and in all, by the countries of origin and destination, then the
+    ``top`` pairs of largest benefit, gain or loss; ``headings`` name A and B in the columns
+    (default ``a`` and ``b``)."""
     from karvan.freight.benefit import benefit_totals
 
+    ha, hb = headings or (a, b)
     tot = benefit_totals(table)
-    what = ("expected generalized cost (the choice model's logsum)"
-            if table.attrs.get("cost") == "expected_cost_usd_per_t" else "least generalized cost")
+    logit = (table.attrs.get("cost") == "expected_cost_usd_per_t"
+             and table.attrs.get("choice") == "logit")
+    what = ("expected generalized cost (the choice model's logsum; charges, time, reliability, "
+            "family constants and capacity surcharges)" if logit else
+            "least generalized cost (charges and time)")
     t = pd.DataFrame({"commodity": tot["commodity"], "Mt": tot["tonnes"] / 1e6,
                       "benefit M USD/yr": tot["benefit_usd"] / 1e6,
                       "saving $/t": tot["saving_usd_per_t"]})
-    left = tot.iloc[-1]
-    note = (f"; {int(left['pairs_not_comparable'])} pair(s), "
-            f"{left['tonnes_not_comparable'] / 1e6:.2f} Mt, have a route in one run only and "
-            "no benefit"
-            if left["pairs_not_comparable"] else "")
     out = [SummaryTable(
         f"Users' benefit of {b} against {a}: the saving in shippers' {what}, by the rule of a "
-        "half over the two runs' demand (charges, time, reliability and capacity surcharges; "
-        "not operators' revenue or building costs)" + note, t,
+        "half over the two runs' demand; not operators' revenue or building costs"
+        + benefit_note(tot), t,
         {"Mt": MT, "benefit M USD/yr": "{:,.1f}", "saving $/t": "{:,.2f}"})]
     if table["origin_country"].notna().any():
         by = benefit_totals(table, by=["origin_country", "destination_country"]).iloc[:-1]
@@ -384,17 +404,20 @@ def benefit_tables(table: pd.DataFrame, a: str, b: str, *, top: int = 10
                           "Mt": by["tonnes"] / 1e6, "benefit M USD/yr": by["benefit_usd"] / 1e6,
                           "saving $/t": by["saving_usd_per_t"]}),
             {"Mt": MT, "benefit M USD/yr": "{:,.1f}", "saving $/t": "{:,.2f}"}))
-    rows = table[table["comparable"].astype(bool)].head(top)
+    counted = table["comparable"].astype(bool) & ~table["unserved"].astype(bool)
+    rows = table[counted].head(top)
     if len(rows):
+        if ha == hb:
+            ha, hb = "A", "B"
         od = rows["origin"].astype(str) + " > " + rows["destination"].astype(str)
         p = pd.DataFrame({"commodity": rows["commodity"].astype(str), "OD pair": od,
                           "Mt": 0.5 * (rows["tonnes_a"] + rows["tonnes_b"]) / 1e6,
-                          f"$/t {a}": rows["cost_a_usd_per_t"],
-                          f"$/t {b}": rows["cost_b_usd_per_t"],
+                          f"$/t {ha}": rows["cost_a_usd_per_t"],
+                          f"$/t {hb}": rows["cost_b_usd_per_t"],
                           "benefit M USD/yr": rows["benefit_usd"] / 1e6})
         out.append(SummaryTable(f"Users' benefit of {b} against {a}: the pairs of largest "
                                 "benefit, gain or loss", p,
-                                {"Mt": MT, f"$/t {a}": "{:,.1f}", f"$/t {b}": "{:,.1f}",
+                                {"Mt": MT, f"$/t {ha}": "{:,.1f}", f"$/t {hb}": "{:,.1f}",
                                  "benefit M USD/yr": "{:,.2f}"}))
     return out
 
