@@ -153,10 +153,14 @@ def test_run_summary_compare_and_its_csv_give_one_benefit(tmp_path):
     assert tot["benefit_usd"] > 0  # a railway opened, nothing closed
     assert tot["pairs_not_comparable"] == 0
     assert shown == pytest.approx(tot["benefit_usd"] / 1e6, abs=0.05)
-    # the report's difference panel has it too, by commodity
+    # the report's difference panel has it too, by commodity and by country pair
     html = (store / "report.html").read_text()
     panel = html[html.index('class="diff-benefit"'):]
     assert f"+{tot['benefit_usd'] / 1e6:.1f}" in panel[:panel.index("</table>")]
+    assert 'class="diff-benefit-countries"' in panel
+    assert "the choice model&#39;s logsum" in html or "the choice model's logsum" in html
+    # the run's closing advice names the project; explore adds its reference
+    assert "`karvan explore rasht_astara --draws 200`" in r.output
     c = CliRunner().invoke(app, ["compare", "rasht_astara", "--store", str(store), "--out",
                                  str(tmp_path / "diff")], env={"COLUMNS": "200"})
     assert c.exit_code == 0, c.output

@@ -84,6 +84,9 @@ def test_central_outputs_equal_the_logit_run(model, run):
     # no capacity binds in the base year under the calibrated table since the Sarakhs road
     # crossing took Lotfabad's overflow (the next test makes some bind and compares their prices)
     _compare(got, run, rel=1e-6, binding=False)
+    # nothing turned away: the unserved alternative's exp(-40) share is no tonnage (bands
+    # printed 2.26e-225 t)
+    assert got["total:unserved_t"] == 0.0
     # shares of a pair add up to one over its families
     ru_in = [v for k, v in got.items() if k.startswith("family:RU-IN:")]
     assert sum(ru_in) == pytest.approx(1.0, abs=1e-9) and len(ru_in) > 3

@@ -124,6 +124,8 @@ def test_compare_defaults_to_the_like_year_reference_and_says_so(tmp_path):
     [shown] = [t for t in comparison_tables(d, "a", "b") if t.title.startswith("countries")]
     money = [x for x in shown.data.columns if "M USD" in x]
     assert "transit_revenue M USD diff" in money and not any("usd" in x for x in money)
+    # and a country's whole revenue, which can fall while its transit revenue rises
+    assert "revenue M USD diff" in money
     # the differences are written before the tables are printed: a reader that stops early
     # (| head, a broken pipe) left nothing written
     import karvan.cli.tables as T

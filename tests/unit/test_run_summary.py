@@ -197,3 +197,27 @@ def test_runs_of_several_years_are_said_to_hold_demand_growth():
     for start in ("Border crossings", "Transit by country", "Transit revenue by country"):
         assert table(summary_tables([a, b]), start).title.endswith(note)
         assert "demand growth" not in table(summary_tables([b, c]), start).title
+
+
+def test_bottlenecks_give_the_choice_models_shadow_price_beside_the_lps():
+    # "utilization at equilibrium, LP shadow price": under logit no equilibrium is solved, and
+    # the Astara gauge change at 17.6 % showed the LP's 5.0 $/t as if it were what shippers pay
+    # while the choice model's own price (0) was not shown
+    run = fake_run("p", transit={"AZ": (1, 9)})
+    run.tables["bottlenecks"] = pd.DataFrame({
+        "link_id": ["G", "S"], "name": ["gauge change", "Samur"], "capacity_tpy": [5e6, 11e6],
+        "utilization": [0.176, 0.909], "choice_shadow_price_usd_per_t": [0.0, 0.0],
+        "shadow_price_usd_per_t": [5.0, 4.6]})
+    t = table(summary_tables([run]), "Bottlenecks")
+    assert t.data[["choice $/t", "LP $/t"]].values.tolist() == [[0.0, 5.0], [0.0, 4.6]]
+    assert "the choice model's (what shippers pay there) and the capacity LP's" in t.title
+    assert "at equilibrium" not in t.title
+    # a deterministic run has the LP's alone
+    det = fake_run("d", transit={"AZ": (1, 9)}, choice="deterministic")
+    det.tables["bottlenecks"] = run.tables["bottlenecks"].drop(
+        columns="choice_shadow_price_usd_per_t")
+    t = table(summary_tables([det]), "Bottlenecks")
+    assert "choice $/t" not in t.data and "the capacity LP's shadow price" in t.title
+    # the LP's count of binding capacities is a count
+    head = table(summary_tables([run]), "Scenarios")
+    assert head.formats["LP binding"] == "{:.0f}"

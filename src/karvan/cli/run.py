@@ -186,9 +186,14 @@ def run(
     n = len(runs)
     out.print(f"{n} scenario{'' if n == 1 else 's'} in {time.perf_counter() - t0:.1f} s; "
               f"results in {out_dir}/; every run kept in {store_dir} (karvan runs list)")
+    # explore adds each project's like-year reference itself
+    from karvan.scenario.reference import is_reference
+
+    named = [s.name for s in specs if not is_reference(s.name)] or [s.name for s in specs]
     out.print("These are point answers at the dataset's figures; `karvan explore "
-              f"{' '.join(s.name for s in specs)} --draws 1000` gives P5/P50/P95 bands, the "
-              "probability of each statement and the inputs that decide it.")
+              f"{' '.join(named)} --draws 200` gives P5/P50/P95 bands, the probability of "
+              "each statement and the inputs that decide it (with each project's like-year "
+              "reference, at the same draws).", highlight=False, soft_wrap=True)
 
 
 def _equilibrium_options(choice: str, gap: float | None, method: str | None) -> dict:

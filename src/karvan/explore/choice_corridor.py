@@ -376,7 +376,11 @@ class ChoiceCorridorModel(CorridorModel):
         h = res.route_flow
         real = s["real"]
         out["total:demand_t"] = float(rs.od_demand.sum())
-        out["total:unserved_t"] = float(h[~real].sum())
+        # the unserved alternative's share is below exp(-40) where capacities leave room: a
+        # tonne in 1e9 of demand is no answer (bands printed 2.26e-225 t)
+        unserved = float(h[~real].sum())
+        out["total:unserved_t"] = unserved if unserved > 1e-9 * float(rs.od_demand.sum()) \
+            else 0.0
         # each pair's demand times its expected cost (the logsum, hours of the class's value
         # of time), USD/yr: its fall against the reference is the users' benefit
         vot = np.array([c.value_of_time for c in res.classes])

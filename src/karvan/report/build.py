@@ -380,7 +380,7 @@ def _borders(r: RunResults, lang: str):
             label("ab", lang) + sep + label("mt", lang),
             label("ba", lang) + sep + label("mt", lang),
             label("capacity", lang), label("utilization", lang), label("shadow_price", lang)]
-    return ("borders", label("borders", lang), "",
+    return ("borders", label("borders", lang), label("borders_note", lang),
             table(head, rows, cls="borders") + _capped_note(b, lang))
 
 
@@ -491,9 +491,25 @@ def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str,
                  num(x.saving_usd_per_t, lang, 2, signed=True)] for x in tot.itertuples()]
         head = [label("commodity", lang), label("mt_yr", lang), label("benefit_musd", lang),
                 label("saving_usd_t", lang)]
+        body = table(head, rows, cls="diff-benefit")
+        if ben["origin_country"].notna().any():
+            # by the countries of origin and destination, the largest gains or losses
+            by = benefit_totals(ben, by=["origin_country", "destination_country"]).iloc[:-1]
+            by = by.iloc[np.argsort(-by["benefit_usd"].abs().to_numpy(), kind="stable")]
+            rows = [[text(country_name(x.origin_country, lang)),
+                     text(country_name(x.destination_country, lang)),
+                     num(x.tonnes, lang, 2, scale=1e6),
+                     num(x.benefit_usd, lang, 1, scale=1e6, signed=True),
+                     num(x.saving_usd_per_t, lang, 2, signed=True)]
+                    for x in by.head(TOP_LINKS).itertuples()]
+            head = [label("from_country", lang), label("to_country", lang), label("mt_yr", lang),
+                    label("benefit_musd", lang), label("saving_usd_t", lang)]
+            body = body + table(head, rows, cls="diff-benefit-countries")
+        logit = ben.attrs.get("choice") == "logit" and ben.attrs.get("cost") == \
+            "expected_cost_usd_per_t"
+        note = label("benefit_note" if logit else "benefit_note_least", lang)
         tabs.append(("diff-benefit", label("diff_benefit", lang),
-                     label("benefit_note", lang) + (" " + left if left else ""),
-                     table(head, rows, cls="diff-benefit")))
+                     note + (" " + left if left else ""), body))
     dm = Markup(svg.diff_map(d["links"], lines, proj, lang))
     return Panel(**{f: getattr(p, f) for f in p.__slots__ if f not in (
         "diff_ref", "diff_map", "diff_tables")}, diff_ref=a.title, diff_map=dm,

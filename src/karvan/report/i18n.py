@@ -114,15 +114,29 @@ _LABELS: dict[str, tuple[str, str, str]] = {
                            "* ناشی از تقاضایی که ظرفیت‌ها نمی‌توانند حمل کنند (جریمهٔ برنامه‌ریزی "
                            "خطی برای تقاضای حمل‌نشده)، نه صرفه‌جویی در هزینهٔ حمل: ظرفیتی که بار "
                            "را برمی‌گرداند."),
-    "bottlenecks_note": ("Links loaded above 80 % of capacity at equilibrium or binding in the "
-                         "capacity LP; the shadow price is what one more tonne of capacity "
-                         "would save per tonne.",
-                         "Участки, загруженные более чем на 80 % в равновесии или связывающие в "
-                         "задаче ЛП с ограничениями пропускной способности; теневая цена — "
-                         "экономия на тонну от увеличения пропускной способности на одну тонну.",
-                         "پیوندهایی که در حالت تعادل بیش از 80 درصد ظرفیتشان پر است یا در "
-                         "برنامه‌ریزی خطی ظرفیت محدودکننده‌اند؛ قیمت سایه‌ای صرفه‌جویی هر تن با "
+    "bottlenecks_note": ("Links loaded above 80 % of capacity in the run (under the choice model: "
+                         "of their hard capacity) or binding in the capacity LP, a second opinion "
+                         "that routes every tonne by least cost; the LP's shadow price is what "
+                         "one more tonne of capacity would save per tonne there.",
+                         "Участки, загруженные более чем на 80 % в расчёте (в модели выбора — от "
+                         "их жёсткой пропускной способности) или связывающие в задаче ЛП, "
+                         "втором мнении, которое везёт каждую тонну по наименьшим затратам; "
+                         "теневая цена ЛП — экономия на тонну от увеличения пропускной "
+                         "способности на одну тонну.",
+                         "پیوندهایی که در اجرا بیش از 80 درصد ظرفیتشان پر است (در مدل انتخاب: "
+                         "ظرفیت سخت آن‌ها) یا در برنامه‌ریزی خطی ظرفیت، نظر دومی که هر تن را با "
+                         "کمترین هزینه می‌برد، محدودکننده‌اند؛ قیمت سایه‌ای آن صرفه‌جویی هر تن با "
                          "افزودن یک تن ظرفیت است."),
+    "borders_note": ("Capacity: the sum of the capacities the crossing's links have (a link "
+                     "without one is unlimited, so the crossing's tonnes may exceed it); "
+                     "utilization: that of its busiest link against its own capacity.",
+                     "Пропускная способность — сумма пропускных способностей звеньев перехода, "
+                     "где они заданы (звено без неё не ограничено, поэтому грузы перехода могут "
+                     "её превышать); загрузка — загрузка его самого загруженного звена "
+                     "относительно собственной пропускной способности.",
+                     "ظرفیت: جمع ظرفیت پیوندهای گذرگاه، هر جا تعیین شده باشد (پیوند بدون ظرفیت "
+                     "نامحدود است، پس بار گذرگاه ممکن است از آن بیشتر شود)؛ بهره‌برداری: "
+                     "بهره‌برداری پرکارترین پیوند آن در برابر ظرفیت خودش."),
     "chart_bottlenecks": ("Utilization of the bottlenecks", "Загрузка узких мест",
                           "بهره‌برداری از ظرفیت گلوگاه‌ها"),
     "none": ("None.", "Нет.", "هیچ."),
@@ -179,16 +193,31 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "diff_borders": ("Border crossings", "Пограничные переходы", "گذرگاه‌های مرزی"),
     "diff_shipper": ("Shipper's routes", "Маршруты грузоотправителя", "مسیرهای صاحب کالا"),
     "diff_benefit": ("Users' benefit", "Выгода грузоотправителей", "منفعت صاحبان کالا"),
-    "benefit_note": ("B against A: the saving in shippers' expected generalized cost (charges, "
-                     "time, reliability, capacity surcharges) by the rule of a half over the two "
-                     "runs' demand; not operators' revenue, building costs or external costs.",
-                     "B относительно A: экономия ожидаемых обобщённых затрат грузоотправителей "
-                     "(тарифы, время, надёжность, надбавки за пропускную способность) по правилу "
-                     "половины по спросу обоих расчётов; без выручки перевозчиков, затрат на "
-                     "строительство и внешних издержек.",
-                     "B در برابر A: صرفه‌جویی در هزینه تعمیم‌یافته مورد انتظار صاحبان کالا "
-                     "(کرایه، زمان، قابلیت اطمینان، عوارض ظرفیت) با قاعده نصف بر تقاضای هر دو "
-                     "اجرا؛ بدون درآمد بهره‌برداران، هزینه ساخت و هزینه‌های بیرونی."),
+    "benefit_note": ("B against A: the saving in shippers' expected generalized cost, the choice "
+                     "model's logsum (charges, time, reliability, family constants, capacity "
+                     "surcharges), by the rule of a half over the two runs' demand; not "
+                     "operators' revenue, building costs or external costs.",
+                     "B относительно A: экономия ожидаемых обобщённых затрат грузоотправителей, "
+                     "логсуммы модели выбора (тарифы, время, надёжность, константы семейств "
+                     "маршрутов, надбавки за пропускную способность), по правилу половины по "
+                     "спросу обоих расчётов; без выручки перевозчиков, затрат на строительство "
+                     "и внешних издержек.",
+                     "B در برابر A: صرفه‌جویی در هزینه تعمیم‌یافته مورد انتظار صاحبان کالا، "
+                     "لگ‌جمع مدل انتخاب (کرایه، زمان، قابلیت اطمینان، ثابت‌های خانواده مسیرها، "
+                     "عوارض ظرفیت)، با قاعده نصف بر تقاضای هر دو اجرا؛ بدون درآمد بهره‌برداران، "
+                     "هزینه ساخت و هزینه‌های بیرونی."),
+    "benefit_note_least": ("B against A: the saving in shippers' least generalized cost (charges "
+                           "and time) by the rule of a half over the two runs' demand; not "
+                           "operators' revenue, building costs or external costs.",
+                           "B относительно A: экономия наименьших обобщённых затрат "
+                           "грузоотправителей (тарифы и время) по правилу половины по спросу "
+                           "обоих расчётов; без выручки перевозчиков, затрат на строительство и "
+                           "внешних издержек.",
+                           "B در برابر A: صرفه‌جویی در کمترین هزینه تعمیم‌یافته صاحبان کالا "
+                           "(کرایه و زمان) با قاعده نصف بر تقاضای هر دو اجرا؛ بدون درآمد "
+                           "بهره‌برداران، هزینه ساخت و هزینه‌های بیرونی."),
+    "from_country": ("From", "Откуда", "از"),
+    "to_country": ("To", "Куда", "به"),
     "benefit_left_out": ("Left out: {n} pair(s), {mt} Mt/yr, without a cost in one run (no route "
                          "or no demand there) or whose demand a capacity turns away.",
                          "Не учтены: {n} пар(ы), {mt} млн т/год, без затрат в одном из расчётов "

@@ -94,6 +94,7 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
             if m in models), head, {
             "demand Mt": MT, "no route Mt": MT, "UE gap": "{:.1e}",
             "capacity excess": "{:.1e}", "Caspian share RU->IR": PCT, "LP unserved Mt": MT,
+            "LP binding": "{:.0f}",
             "s": "{:.1f}"}))
     # second: how far the base year is from what was counted (karvan.calibrate)
     cal = [display_summary(r.tables["calibration_summary"], r.scenario.name) for r in runs
@@ -119,7 +120,8 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
             name = x.name if isinstance(x.name, str) and x.name else str(x.link_id)
             row = {"scenario": r.scenario.name, "link": name[:48],
                    "capacity Mt": x.capacity_tpy / 1e6, "utilization": x.utilization,
-                   "shadow $/t": getattr(x, "shadow_price_usd_per_t", np.nan)}
+                   "choice $/t": getattr(x, "choice_shadow_price_usd_per_t", np.nan),
+                   "LP $/t": getattr(x, "shadow_price_usd_per_t", np.nan)}
             flag = getattr(x, "shadow_price_capped", None)
             if flag is not None and pd.notna(flag) and bool(flag):
                 # set by the penalty on unserved demand, not by a saving in transport cost
@@ -127,13 +129,21 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
                 capped = True
             rows.append(row)
     if rows:
+        bt = pd.DataFrame(rows)
+        choice = bt["choice $/t"].notna().any()
+        if not choice:
+            bt = bt.drop(columns="choice $/t")
         out.append(SummaryTable(
-            f"Bottlenecks (top {bottlenecks} per scenario): utilization at equilibrium, LP "
-            "shadow price in USD per t of extra yearly capacity"
+            f"Bottlenecks (top {bottlenecks} per scenario): utilization in the run"
+            + (" (under logit, of the tightest hard capacity); shadow prices in USD per t of "
+               "extra yearly capacity, the choice model's (what shippers pay there) and the "
+               "capacity LP's (a second opinion that routes every tonne by least cost)"
+               if choice else "; the capacity LP's shadow price in USD per t of extra yearly "
+               "capacity")
             + ("; * a price set by demand the capacities turn away (the LP's penalty on "
                "unserved demand), not a saving in transport cost" if capped else ""),
-            pd.DataFrame(rows),
-            {"capacity Mt": MT, "utilization": PCT, "shadow $/t": "{:,.1f}"}))
+            bt, {"capacity Mt": MT, "utilization": PCT, "choice $/t": "{:,.1f}",
+                 "LP $/t": "{:,.1f}"}))
     # scenarios of several years side by side: a difference between two of them holds the
     # growth of demand too, which the tables' columns do not say
     years = sorted({int(r.scenario.year) for r in runs})
@@ -257,7 +267,8 @@ def choice_tables(runs: Sequence[Any], *, min_share: float = 0.01) -> list[Summa
 #: what a comparison shows: table -> (key column, values)
 COMPARISON = {"links": ("link_id", ["tonnes_tot", "utilization"]),
               "borders": ("border_id", ["tonnes_tot"]),
-              "countries": ("country", ["tonnes", "transit_tonnes", "transit_revenue_usd"])}
+              "countries": ("country", ["tonnes", "transit_tonnes", "transit_revenue_usd",
+                                        "revenue_usd"])}
 
 
 def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
