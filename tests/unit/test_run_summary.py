@@ -221,3 +221,16 @@ def test_bottlenecks_give_the_choice_models_shadow_price_beside_the_lps():
     # the LP's count of binding capacities is a count
     head = table(summary_tables([run]), "Scenarios")
     assert head.formats["LP binding"] == "{:.0f}"
+
+
+def test_a_comparison_without_change_says_so():
+    # rasht_astara against baku_astara_15mt: rows of 0.00 under "largest changes"
+    from karvan.scenario.summary import comparison_tables
+
+    same = pd.DataFrame({"border_id": ["X", "Y"], "tonnes_tot_a": [1e6, 2e6],
+                         "tonnes_tot_b": [1e6, 2e6], "tonnes_tot_diff": [0.0, 0.0]})
+    moved = same.assign(tonnes_tot_b=[1.5e6, 2e6], tonnes_tot_diff=[5e5, 0.0])
+    [t] = comparison_tables({"borders": same}, "a", "b")
+    assert t.title == "borders: b - a (no change in any row)"
+    [t] = comparison_tables({"borders": moved}, "a", "b")
+    assert t.title == "borders: b - a (largest changes)"

@@ -320,7 +320,11 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
                 col = f"{name_c}{unit} {label}"
                 t[col] = rows[f"{c}_{side}"].to_numpy() * scale
                 formats[col] = fmt
-        out.append(SummaryTable(f"{name}: {b} - {a} (largest changes)", t, formats))
+        moved = any((pd.to_numeric(df[f"{c}_diff"], errors="coerce").abs() > 0).any()
+                    for c in cols)
+        # rows of zeros read as the largest changes of two runs that differ in nothing here
+        out.append(SummaryTable(f"{name}: {b} - {a} " + ("(largest changes)" if moved else
+                                                         "(no change in any row)"), t, formats))
     ben = diff.get("benefit")
     if ben is not None and len(ben):
         out.extend(benefit_tables(ben, a, b, top=top, headings=(ha, hb)))
