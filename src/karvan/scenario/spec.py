@@ -27,12 +27,14 @@ that can be read, and warns about the values they leave allowed but unusual (a c
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import math
 import os
 import re
 import tomllib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -58,6 +60,23 @@ REFERENCE_LISTS = ("links", "borders", "countries", "modes", "od_countries")
 REFERENCE_TEXTS = ("origin_country", "destination_country", "commodity")
 
 
+@contextlib.contextmanager
+def _in_karvan_words(model: type[BaseModel], raw: Callable[[], Any]) -> Iterator[None]:
+    """Pydantic's ``ValidationError`` in karvan's words; ``raw()`` gives the input the
+    problems name.
+
+    Raises
+    ------
+    InputError
+        In place of the ``ValidationError``: every problem in the words a scenario file gets
+        (:func:`_problems`).
+    """
+    try:
+        yield
+    except ValidationError as e:
+        raise InputError(_problems(model, e, raw()), model.__name__) from None
+
+
 class _Checked(BaseModel):
     """A pydantic model whose constructors raise :class:`~karvan.errors.InputError` with every
     problem in the words a scenario file gets for it (:func:`_schema_problem`), named by field
@@ -68,10 +87,8 @@ class _Checked(BaseModel):
     """
 
     def __init__(self, /, **data: Any) -> None:
-        try:
+        with _in_karvan_words(type(self), lambda: data):
             super().__init__(**data)
-        except ValidationError as e:
-            raise InputError(_problems(type(self), e, data), type(self).__name__) from None
 
     # pydantic's own flag (as on BaseModel.__init__ and RootModel.__init__): the model within a
     # file is validated by its schema, not by this __init__, so that its errors keep their
@@ -87,10 +104,8 @@ class _Checked(BaseModel):
         InputError
             ``obj`` breaks the schema: every problem, named by its field.
         """
-        try:
+        with _in_karvan_words(cls, lambda: obj):
             return super().model_validate(obj, **kwargs)
-        except ValidationError as e:
-            raise InputError(_problems(cls, e, obj), cls.__name__) from None
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
@@ -101,14 +116,14 @@ class _Checked(BaseModel):
         InputError
             ``json_data`` breaks the schema: every problem, named by its field.
         """
-        try:
-            return super().model_validate_json(json_data, **kwargs)
-        except ValidationError as e:
+        def raw() -> Any:
             try:
-                raw = json.loads(json_data)
+                return json.loads(json_data)
             except ValueError:
-                raw = None
-            raise InputError(_problems(cls, e, raw), cls.__name__) from None
+                return None
+
+        with _in_karvan_words(cls, raw):
+            return super().model_validate_json(json_data, **kwargs)
 
     @classmethod
     def model_validate_strings(cls, obj: Any, **kwargs: Any) -> Self:
@@ -119,10 +134,8 @@ class _Checked(BaseModel):
         InputError
             ``obj`` breaks the schema: every problem, named by its field.
         """
-        try:
+        with _in_karvan_words(cls, lambda: obj):
             return super().model_validate_strings(obj, **kwargs)
-        except ValidationError as e:
-            raise InputError(_problems(cls, e, obj), cls.__name__) from None
 
     @classmethod
     def _schema(cls, obj: Any) -> Self:
