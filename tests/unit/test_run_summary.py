@@ -234,3 +234,16 @@ def test_a_comparison_without_change_says_so():
     assert t.title == "borders: b - a (no change in any row)"
     [t] = comparison_tables({"borders": moved}, "a", "b")
     assert t.title == "borders: b - a (largest changes)"
+
+
+def test_the_comparison_head_names_a_and_b_not_a_reference_that_is_none():
+    # `karvan compare rasht_astara baseline` printed "reference: rasht_astara"
+    from karvan.scenario.reference import comparison_table, describe_comparison
+    from karvan.scenario.summary import comparison_tables
+
+    ref = comparison_table(describe_comparison("rasht_astara", 2028, "baseline", 2024))
+    [t] = comparison_tables({"reference": ref}, "a", "b")
+    assert t.data.iloc[0][["B", "A (compared with)"]].tolist() == ["baseline", "rasht_astara"]
+    assert "reference" not in t.data
+    # the CSV keeps its columns (scripts read them)
+    assert "reference" in ref

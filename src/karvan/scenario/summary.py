@@ -302,7 +302,12 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
     if ref is not None and len(ref):
         # whether A is B's like-year reference, else how many years of demand growth the
         # difference includes (karvan.scenario.reference)
-        out.append(SummaryTable(str(ref["note"].iloc[0]), ref.drop(columns=["note"])))
+        # B is compared with A, which need not be a reference (rasht_astara as the
+        # "reference" of baseline): the columns say A and B, as the other tables' titles
+        shown = ref.drop(columns=["note"]).rename(columns={
+            "scenario": "B", "scenario_year": "B year", "reference": "A (compared with)",
+            "reference_year": "A year", "like_year": "same year"})
+        out.append(SummaryTable(str(ref["note"].iloc[0]), shown))
     for name, (key, cols) in COMPARISON.items():
         df = diff.get(name)
         if df is None or not len(df):
