@@ -213,3 +213,15 @@ def test_warnings_show_beside_the_form_and_on_the_job_card(browser, server, shot
     page.screenshot(path=str(shots / "karvan_dashboard_warnings.png"))
     assert not blocked and not errors, (blocked, errors)
     page.close()
+
+
+def test_the_compare_button_is_off_for_one_run_as_a_and_b(browser, server):
+    # the form let the same run be picked as A and B; the server answers 422
+    page, blocked, errors = open_page(browser, server["url"] + "/")
+    base = server["base_id"]
+    page.select_option("#compare-a", base)
+    page.select_option("#compare-b", base)
+    page.wait_for_function("document.querySelector('#compare-go').disabled === true")
+    assert "one run" in page.locator("#compare-note").inner_text()
+    assert not blocked and not errors, (blocked, errors)
+    page.close()

@@ -126,6 +126,8 @@ async function updatePair() {
   if (!p) return;
   if (p.a) $('#compare-a').value = p.a;
   $('#compare-note').textContent = p.note;
+  // one run as A and B: nothing to compare (the note says so; the page would answer 422)
+  $('#compare-go').disabled = $('#compare-a').value === $('#compare-b').value;
 }
 async function refreshRuns() {
   $('#runs').innerHTML = await (await fetch('/fragments/runs')).text();
