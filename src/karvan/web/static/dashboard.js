@@ -121,9 +121,11 @@ async function comparePair(b = '', a = '') {
 }
 let aPicked = false;  // the user chose A: a new B no longer replaces it with B's reference
 let bPicked = false;  // the user chose B: a finished run no longer replaces it with the newest
+let pairAsked = 0;  // the latest request for the pair: an earlier answer arriving late is dropped
 async function updatePair() {
+  const asked = ++pairAsked;
   const p = await comparePair($('#compare-b').value, aPicked ? $('#compare-a').value : '');
-  if (!p) return;
+  if (!p || asked !== pairAsked) return;
   if (p.a) $('#compare-a').value = p.a;
   $('#compare-note').textContent = p.note;
   // one run as A and B: nothing to compare (the note says so; the page would answer 422)
