@@ -215,3 +215,21 @@ def test_a_border_the_scenario_opens_has_an_effect_band_of_its_tonnes(column):
     e = b.loc[("project", "effect:border:AZ-AM_AGHBAND:tonnes")]
     assert e["n"] == 20 and e["central"] == 8e5
     assert e["p95"] == pytest.approx(np.percentile(t, 95))
+
+
+@pytest.mark.parametrize("column", ["blank", "missing"])
+def test_a_border_the_scenario_closes_has_an_effect_band_of_its_tonnes(column):
+    """iran_disrupted closes the Astara, Julfa and Bazargan crossings: their effect bands were
+    blank (n 0), for exactly the crossings the scenario is about."""
+    rng = np.random.default_rng(3)
+    t = rng.uniform(1e6, 8e6, 20)
+    ref = pd.DataFrame({"scenario": "ref", "draw": np.arange(-1, 20),
+                        "out:border:AZ-IR_ASTARA:tonnes": np.r_[7.4e6, t], "out:a": 1.0})
+    proj = pd.DataFrame({"scenario": "closed", "draw": np.arange(-1, 20), "out:a": 1.0})
+    if column == "blank":
+        proj["out:border:AZ-IR_ASTARA:tonnes"] = np.nan
+    b = bands(pd.concat([ref, proj], ignore_index=True),
+              {"closed": "ref", "ref": None}).set_index(["scenario", "output"])
+    e = b.loc[("closed", "effect:border:AZ-IR_ASTARA:tonnes")]
+    assert e["n"] == 20 and e["central"] == -7.4e6
+    assert e["p5"] == pytest.approx(np.percentile(-t, 5))

@@ -47,35 +47,36 @@ def _outputs(df: pd.DataFrame) -> list[str]:
 
 def effects_frame(draws: pd.DataFrame, references: dict[str, str | None]) -> pd.DataFrame:
     """Draw-by-draw differences scenario - reference, as rows of scenario ``<S>`` with columns
-    ``out:effect:<output>``. A link's tonnes where the reference has no such link (a project's
-    new link: blank in every draw of the reference) count as 0 there, so that the project's
-    own link has an effect band, and so do a border's where the reference has it closed (a
-    border the scenario opens); their utilization and prices have none (no capacity to compare
-    with)."""
+    ``out:effect:<output>``. A link's or border's tonnes where one side has no such link or
+    keeps the border closed (blank in every draw of that side: a project's new link, a border
+    the scenario opens, or one it closes) count as 0 there, so that the link or border has an
+    effect band; their utilization and prices have none (no capacity to compare with)."""
     frames = []
     for scen, ref in references.items():
         if not ref:
             continue
         a = draws[draws["scenario"] == scen].set_index("draw")
         b = draws[draws["scenario"] == ref].set_index("draw")
-        # tonnes of a link or border the reference lacks: a column blank in all its draws,
-        # or none at all
-        flows = [c for c in _outputs(a) if c.startswith(("out:link:", "out:border:"))
-                 and c.endswith(":tonnes")]
-        cols = [c for c in _outputs(a) if c in b or c in flows]
+        # tonnes of a link or border one side lacks: a column blank in all its draws, or none
+        # at all
+        flows = [c for c in dict.fromkeys([*_outputs(a), *_outputs(b)])
+                 if c.startswith(("out:link:", "out:border:")) and c.endswith(":tonnes")]
+        cols = [c for c in _outputs(a) if c in b] + [c for c in flows
+                                                     if not (c in a and c in b)]
         ids = a.index.intersection(b.index)
         if not len(ids):
             continue
+        mine = a.reindex(index=ids, columns=cols).astype(float)
         base = b.reindex(index=ids, columns=cols).astype(float)
-        absent = [c for c in flows if base[c].isna().all()]
-        base[absent] = 0.0
-        x = a.loc[ids, cols].to_numpy(dtype=float) - base.to_numpy(dtype=float)
+        for side in (mine, base):
+            side[[c for c in flows if side[c].isna().all()]] = 0.0
+        x = mine.to_numpy(dtype=float) - base.to_numpy(dtype=float)
         d = pd.DataFrame(x, columns=[f"out:effect:{c[4:]}" for c in cols])
         if {"out:total:expected_cost_usd", "out:total:demand_t"} <= set(cols):
             # the users' benefit: the fall of the demand's expected cost, where the scenario
             # carries the reference's demand (else the rule of a half, pair by pair, would be
             # needed: karvan compare gives it)
-            dem = a.loc[ids, "out:total:demand_t"].to_numpy(dtype=float)
+            dem = mine["out:total:demand_t"].to_numpy()
             same = np.abs(dem - base["out:total:demand_t"].to_numpy()) <= 1e-9 * np.abs(dem)
             d[f"out:effect:{BENEFIT}"] = np.where(
                 same, -d["out:effect:total:expected_cost_usd"].to_numpy(), np.nan)
