@@ -356,6 +356,49 @@ def test_runs_of_one_name_posted_at_once_are_saved_in_the_order_posted(client, s
     assert list(runs["run_id"]) == [done[0]["run_id"], done[1]["run_id"]]
 
 
+def test_a_run_waiting_for_an_earlier_one_of_its_name_is_not_saved_when_the_dashboard_stops(
+        tmp_path, data, monkeypatch):
+    """Stopped while waiting, the later run was saved at once, and the earlier one, which the
+    interpreter lets finish, after it: the name's latest run was the one posted first."""
+    import dataclasses
+    import threading
+
+    import karvan.web.jobs as J
+
+    first_running, release = threading.Event(), threading.Event()
+    saved: list[str] = []
+
+    def run(data, scenario, **kw):
+        if scenario.title == "first":
+            first_running.set()
+            release.wait(10)
+        return scenario.title
+
+    monkeypatch.setattr(J, "run_scenario", run)
+    monkeypatch.setattr(J, "save_run", lambda r, store, data: saved.append(r) or r)
+    monkeypatch.setattr(J, "_parallel_runs_safe", lambda: True)
+    reg = J.JobRegistry(RunStore(tmp_path / "store"), lambda: data, workers=2)
+    base = load_scenario("rasht_astara")
+    ja = reg.submit(dataclasses.replace(base, title="first"), "", lp=False)["job_id"]
+    jb = reg.submit(dataclasses.replace(base, title="second"), "", lp=False)["job_id"]
+    assert first_running.wait(10)
+    t0 = time.monotonic()
+    while not any("waiting for job" in m for m in reg.get(jb)["messages"]):
+        assert time.monotonic() - t0 < 10
+        time.sleep(0.05)
+    reg.shutdown(wait=False)
+    t0 = time.monotonic()
+    while reg.get(jb)["status"] != "stopped":
+        assert time.monotonic() - t0 < 10, reg.get(jb)
+        time.sleep(0.05)
+    release.set()
+    t0 = time.monotonic()
+    while reg.get(ja)["status"] in ("queued", "running") and time.monotonic() - t0 < 10:
+        time.sleep(0.05)
+    assert saved == ["first"], saved
+    assert "earlier run of its name was running; not saved" in reg.get(jb)["error"]
+
+
 def test_a_job_stopped_with_the_dashboard_is_said_so_in_one_line(seeded, data, monkeypatch,
                                                                    caplog):
     """Ctrl-C during a run printed a traceback ("cannot schedule new futures after interpreter

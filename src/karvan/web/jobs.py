@@ -207,11 +207,16 @@ class JobRegistry(Registry):
                 out.append(j)
         return out
 
-    def _wait_for_ahead(self, job_id: str, name: str) -> None:
+    def _wait_for_ahead(self, job_id: str, name: str) -> bool:
         """Wait until the runs of the same name posted earlier have finished, so that the runs
         of a name are saved in the order they were posted and the last posted becomes the
         name's latest run. The pool starts jobs in the order they were posted, so those are
-        running already (never queued behind this one)."""
+        running already (never queued behind this one).
+
+        Returns False where the dashboard stops first: the job is recorded as stopped and is
+        not to be saved (saved now, it would be saved before the earlier run, which the
+        interpreter lets finish and save after it: the name's latest run would be the
+        earlier)."""
         with self._finished:
             ahead = self._ahead(name, job_id)
             if ahead:
@@ -221,6 +226,13 @@ class JobRegistry(Registry):
             while ahead and not self.stopping:
                 self._finished.wait(timeout=0.5)
                 ahead = self._ahead(name, job_id)
+        if not ahead:
+            return True
+        log.warning("job %s (%s) stopped with the dashboard while an earlier run of its name "
+                    "was running; not saved", job_id, name)
+        self._update(job_id, status="stopped", error="stopped with the dashboard while an "
+                     "earlier run of its name was running; not saved", finished=time.time())
+        return False
 
     def _update(self, job_id: str, **changes) -> None:
         with self._lock:
@@ -266,7 +278,8 @@ class JobRegistry(Registry):
                     with self._solve_lock:
                         run = run_scenario(data, scenario, lp=lp, progress=say)
             self._warned(job_id, said)
-            self._wait_for_ahead(job_id, scenario.name)
+            if not self._wait_for_ahead(job_id, scenario.name):
+                return
             self._update(job_id, stage="saving", message="saving to the run store")
             run_id = save_run(run, self.store, data)
         except InputError as e:
