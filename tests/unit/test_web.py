@@ -555,7 +555,9 @@ def test_a_store_deleted_while_the_dashboard_runs_is_said_so(tmp_path, seeded, d
         shutil.rmtree(root)
         r = c.get("/api/runs")
         assert r.status_code == 503, r.text
-        assert f"the run store {root.resolve()} is gone" in r.json()["detail"]
+        assert "the run store is gone" in r.json()["detail"]
+        # where the server keeps its files is in its log, not in the answer
+        assert str(root.resolve()) not in r.text and str(root) not in r.text
         assert "start it again with --store" in r.json()["problems"][0]
         page = c.get("/")
         assert page.status_code == 503 and "is gone" in page.text
@@ -813,3 +815,14 @@ def test_the_stored_runs_table_lists_the_newest_first(tmp_path, data):
         assert rows.index(f'data-run="{new}"') < rows.index(f'data-run="{old}"')
         # the API keeps the order the runs were committed in
         assert [r["run_id"] for r in c.get("/api/runs").json()] == [old, new]
+
+
+def test_the_store_is_left_out_of_answers_only_as_a_whole_path_component():
+    from karvan.web.app import in_store_terms
+
+    # /srv/k2 is no path within the store /srv/k
+    assert in_store_terms("no file /srv/k2/data.csv", "/srv/k") == "no file /srv/k2/data.csv"
+    # a store called runs: its runs/<run id> keeps its name within the store
+    assert in_store_terms("runs/runs/r1/links.parquet is missing", "runs") == \
+        "runs/r1/links.parquet is missing"
+    assert in_store_terms("see the runs list", "runs") == "see the runs list"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Iterable
 from contextlib import asynccontextmanager
@@ -155,13 +156,18 @@ def in_store_terms(text: str, root: str | os.PathLike) -> str:
     --------
     >>> in_store_terms("/srv/k/runs/r1/links.parquet is missing; /srv/k holds it", "/srv/k")
     'runs/r1/links.parquet is missing; the run store holds it'
+    >>> in_store_terms("no file /srv/k2/data.csv", "/srv/k")
+    'no file /srv/k2/data.csv'
     """
     root = Path(root)
     forms = {str(root), str(root.resolve())}
     for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form + os.sep, "")
-        if os.path.isabs(form):
-            text = text.replace(form, "the run store")
+        # whole path components only: /srv/k is not the start of /srv/k2, and a store called
+        # runs is not cut from runs/<run id> within it
+        head = rf"(?<![\w.\-{re.escape(os.sep)}]){re.escape(form)}"
+        text = re.sub(head + re.escape(os.sep), "", text)
+        if os.path.isabs(form):  # a relative name may be a word of the message
+            text = re.sub(head + r"(?![\w.\-])", "the run store", text)
     return text
 
 
@@ -177,9 +183,12 @@ async def _store_gone(request: Request, exc: Exception) -> Response:
             cat.unlink()
     gone = not cat.is_file()
     log.error("the run store %s cannot be read: %s", root, exc)
-    message = (f"the run store {root} " + ("is gone (its catalog.sqlite is missing)" if gone
-                                           else f"cannot be read ({exc})")
-               + "; put it back, or stop the dashboard and start it again with --store.")
+    # the folder is in the server's log, not in the answer (where the server keeps its files
+    # is none of a client's business)
+    message = ("the run store " + ("is gone (its catalog.sqlite is missing)" if gone
+                                   else f"cannot be read ({in_store_terms(str(exc), root)})")
+               + "; put it back, or stop the dashboard and start it again with --store (its "
+               "folder is in the server's log).")
     return _answer(request, 503, message, [message])
 
 
