@@ -614,3 +614,23 @@ def test_a_script_without_a_main_guard_is_told_the_remedy(tmp_path):
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("karvan.errors.KarvanError: the local Dask cluster could not start")
     assert 'if __name__ == "__main__":' in last and "workers=0" in last
+
+
+@pytest.mark.parametrize(("error", "said"), [
+    (RuntimeError("Nanny failed to start."), r"call explore \(or run_experiment\) under"),
+    (OSError("[Errno 98] Address already in use"), "Address already in use"),
+])
+def test_only_workers_that_fail_to_start_are_said_to_want_a_main_guard(monkeypatch, error,
+                                                                       said):
+    # every error of the local cluster was said to be a script without a main guard
+    import distributed
+
+    from karvan.errors import KarvanError
+
+    def fail(*a, **k):
+        raise error
+
+    monkeypatch.setattr(distributed, "LocalCluster", fail)
+    with pytest.raises(KarvanError if isinstance(error, RuntimeError) else type(error),
+                       match=said), R.connect(workers=1):
+        pass

@@ -391,6 +391,8 @@ def connect(*, workers: int | None = None, scheduler: str | None = None,
     KarvanError
         The workers of a local cluster failed to start (a script without a main guard),
         with the remedy; or the workers run other karvan code.
+    RuntimeError
+        A local cluster that fails for another reason, as Dask raises it.
     """
     if client is not None:
         _check_worker_code(client)
@@ -420,7 +422,9 @@ def connect(*, workers: int | None = None, scheduler: str | None = None,
     try:
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                dashboard_address=":0", silence_logs=logging.ERROR)
-    except Exception as e:  # noqa: BLE001  (said again with its usual cause and the remedy)
+    except RuntimeError as e:
+        if "failed to start" not in str(e):  # a port clash, a missing dependency: as it is
+            raise
         # a script that calls explore at its top level: each worker process imports the
         # main module again, calls explore there and fails; it ended on "Nanny failed to start"
         raise KarvanError(
