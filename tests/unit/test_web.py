@@ -826,3 +826,21 @@ def test_the_store_is_left_out_of_answers_only_as_a_whole_path_component():
     assert in_store_terms("runs/runs/r1/links.parquet is missing", "runs") == \
         "runs/r1/links.parquet is missing"
     assert in_store_terms("see the runs list", "runs") == "see the runs list"
+
+
+def test_a_run_whose_manifest_is_damaged_is_said_so(tmp_path, seeded, data):
+    # it was listed as "lacks manifest", with a tooltip about its .parquet files, and a note of
+    # "runs/<id>/manifest.parquet is missing", a file that never exists
+    from karvan.web.pairs import missing_message
+
+    root = tmp_path / "store"
+    shutil.copytree(seeded[0], root)
+    rid = seeded[1]
+    (root / "runs" / rid / "manifest.json").write_text("{ damaged")
+    with TestClient(create_app(root, data=data), base_url=BASE) as c:
+        rows = c.get("/fragments/runs").text
+        assert "manifest damaged" in rows and "lacks manifest" not in rows
+        assert f"runs/{rid}/manifest.json is gone or cannot be read" in rows
+    said = missing_message({"run_id": rid, "scenario": "baseline", "missing": ["manifest"]})
+    assert f"runs/{rid}/manifest.json is gone or damaged" in said
+    assert "manifest.parquet" not in said

@@ -118,6 +118,10 @@ def missing_message(run: Mapping) -> str:
     cannot be shown or compared; run rasht_astara again, or pick another run.
     """
     rid, names = run["run_id"], list(run["missing"])
+    if names == ["manifest"]:  # the manifest itself gone or damaged: no table can be named
+        return (f"run {rid} ({run['scenario']}) cannot be read: runs/{rid}/manifest.json is "
+                f"gone or damaged, so it cannot be shown or compared; run {run['scenario']} "
+                "again, or pick another run.")
     files = (f"runs/{rid}/{names[0]}.parquet is missing" if len(names) == 1
              else f"their .parquet files in runs/{rid}/ are missing")
     return (f"run {rid} ({run['scenario']}) lacks its table(s) {format_ids(names)} ({files}), "
