@@ -587,6 +587,11 @@ def test_a_scenario_name_beyond_plain_letters_keeps_its_effect(tmp_path):
              ModelSpec("a_b", functools.partial(LinearModel, (0.0, 1.0)))]
     with pytest.raises(InputError, match="share one folder of draws"):
         run_experiment(clash, inputs, draws=6, workers=0, folder=tmp_path / "f")
+    # on the file systems of macOS and Windows, Rasht and rasht name one folder
+    cased = [ModelSpec("Rasht", functools.partial(LinearModel, (1.0, 0.0))),
+             ModelSpec("rasht", functools.partial(LinearModel, (0.0, 1.0)))]
+    with pytest.raises(InputError, match="'Rasht' and 'rasht' would share one folder"):
+        run_experiment(cased, inputs, draws=6, workers=0, folder=tmp_path / "g")
 
 
 def test_a_script_without_a_main_guard_is_told_the_remedy(tmp_path):

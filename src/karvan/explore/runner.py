@@ -497,11 +497,13 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
     else:
         same = {}
         for n in names:
-            same.setdefault(partition_name(n), []).append(n)
+            # casefold: on macOS's and Windows' file systems Rasht and rasht are one folder
+            same.setdefault(partition_name(n).casefold(), []).append(n)
         for group in (g for g in same.values() if len(g) > 1):
             problems.append(f"scenarios {' and '.join(map(repr, group))} would share one folder "
                             f"of draws ({partition_name(group[0])}: names are written with "
-                            "A-Za-z0-9_-. only); rename one.")
+                            "A-Za-z0-9_-. only, and a file system may not tell upper from lower "
+                            "case); rename one.")
     if batch_size is not None and batch_size < 1:
         problems.append(f"batch size must be >= 1, got {batch_size}.")
     if workers is not None and scheduler is not None:
