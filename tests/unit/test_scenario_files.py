@@ -857,7 +857,8 @@ def test_a_capacity_set_on_a_border_of_several_links_is_said_to_be_on_each():
 ])
 def test_a_modification_built_in_python_is_explained_as_in_a_file(tmp_path, given):
     """Modification(...) with a wrong type or value raised pydantic's ValidationError, not an
-    InputError in the words a scenario file gets for the same mistake."""
+    InputError naming the same problems a scenario file gets for the same mistake; its remedies
+    are Python's (``year=2030``), not a file's TOML (``year = 2030``, "without quotes")."""
     import json
     import re
 
@@ -871,9 +872,15 @@ def test_a_modification_built_in_python_is_explained_as_in_a_file(tmp_path, give
     with pytest.raises(InputError) as in_python:
         Modification(**given)
     assert in_python.value.source == "Modification"
-    # named by field, not by line and modification
-    assert in_python.value.problems == [re.sub(r"^line \d+, modification\[0\](\.|: )", "", x)
-                                        for x in in_file.value.problems]
+    # the same problems, named by field, not by line and modification
+    as_fields = [re.sub(r"^line \d+, modification\[0\](\.|: )", "", x)
+                 for x in in_file.value.problems]
+    assert [x.split(":")[0] for x in in_python.value.problems] == [
+        x.split(":")[0] for x in as_fields]
+    for py, file in zip(in_python.value.problems, as_fields, strict=True):
+        # a check of the whole modification ("needs links = [...]") reads alike in both
+        assert py == file or any(t in file for t in ("without quotes", "; add ", "; write "))
+        assert not any(t in py for t in ("without quotes", "; add ", "; write a", "[[mod"))
     with pytest.raises(InputError) as validated:
         Modification.model_validate(given)
     assert validated.value.problems == in_python.value.problems
@@ -888,19 +895,65 @@ def test_the_constructors_of_the_scenario_models_raise_input_errors():
         "Modification: 2 problems:\n"
         "  - action: Input should be 'open', 'close', 'set', 'scale', 'demand_scale' or "
         "'ban_transit' (got 'sett'; did you mean set?)\n"
-        "  - value: 'abc' is not a number; value is the capacity_tpy to set, in t/yr; write a "
-        "plain number, without quotes or a unit.")
-    with pytest.raises(InputError, match=r"^Modification: value: a number written as text "
+        "  - value: 'abc' is not a number; value is the capacity_tpy to set, in t/yr; pass an "
+        "int or a float, without a unit.")
+    with pytest.raises(InputError, match=r"^Modification: value: a number given as text "
                                          r"\('5'\); value is the capacity_tpy"):
         Modification.model_validate_json('{"action": "set", "links": ["X"], '
                                          '"field": "capacity_tpy", "value": "5"}')
     with pytest.raises(InputError) as e:
         ScenarioFile(name="m", year="2030", modification=[{"action": "open", "colour": 1}])
     assert e.value.source == "ScenarioFile"
-    assert [x.split(":")[0] for x in e.value.problems] == ["year", "modification[0].colour"]
+    assert e.value.problems == [
+        "year: a number given as text ('2030'); pass it as a number: year=2030.",
+        "modification[0].colour: unknown key; a modification's keys are action, links, borders, "
+        "countries, modes, field, value, factor, year, until, od_countries, origin_country, "
+        "destination_country, commodity, source, note."]
+    # in Python's words, not a file's: a dict where a list is read is no [modification] table
+    with pytest.raises(InputError) as e:
+        ScenarioFile(name="m", year=2030, modification={"action": "open", "links": ["X"]})
+    assert e.value.problems == ["modification: give a list of modifications (each a dict or a "
+                                "Modification), not dict."]
+    with pytest.raises(InputError) as e:
+        ScenarioFile(year=2030, size=3)
+    assert e.value.problems == [
+        'name: missing; pass name="<letters, digits, _ and ->".',
+        "size: unknown key; ScenarioFile's keys are name, title, description, year, extends "
+        "and modification."]
     with pytest.raises(InputError, match=r"modification\[0\]: action 'open' needs links"):
         ScenarioFile.model_validate({"name": "m", "year": 2030,
                                      "modification": [{"action": "open"}]})
     # what is right is built as before, within a file too
     spec = ScenarioFile(name="m", year=2030, modification=[{"action": "open", "links": ["X"]}])
     assert spec.modification == [Modification(action="open", links=["X"])]
+
+
+def test_a_built_modification_cannot_be_changed_past_its_checks():
+    """A Modification is checked as it is built: assigning to it afterwards passed every check
+    (a capacity set to -5 t/yr, an action no code knows), and pydantic's model_copy(update=)
+    copies an update unchecked."""
+    import pickle
+
+    from karvan.scenario.spec import Modification, ScenarioFile
+
+    m = Modification(action="set", links=["X"], field="capacity_tpy", value=5e6)
+    for name, value in (("value", -5.0), ("action", "sett"), ("links", [])):
+        with pytest.raises(AttributeError, match=rf"cannot be changed once built \({name}\).*"
+                                                 rf"model_copy\(update=\{{'{name}'"):
+            setattr(m, name, value)
+    with pytest.raises(AttributeError, match="cannot be changed once built"):
+        del m.value
+    assert m == Modification(action="set", links=["X"], field="capacity_tpy", value=5e6)
+    assert m.model_copy(update={"value": 7e6}).value == 7e6
+    with pytest.raises(InputError, match=r"^Modification: value: Input should be greater than "
+                                         r"or equal to 0 \(got -5\)"):
+        m.model_copy(update={"value": -5})
+    with pytest.raises(InputError, match="action 'set' takes value, not factor"):
+        m.model_copy(update={"factor": 2.0})
+    f = ScenarioFile(name="m", year=2030, modification=[m])
+    with pytest.raises(AttributeError):
+        f.year = 1066
+    with pytest.raises(InputError, match="year"):
+        f.model_copy(update={"year": 1066})
+    # what explore sends to its workers, and copies, are whole and equal
+    assert pickle.loads(pickle.dumps(f)) == f == f.model_copy(deep=True)

@@ -34,7 +34,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -83,8 +83,32 @@ class _Checked(BaseModel):
     rather than by line, in place of pydantic's ``ValidationError``.
 
     A file is validated through :meth:`_schema`, which keeps pydantic's error and its locations
-    for the file's lines.
+    for the file's lines. Its fields cannot be assigned once it is built: the checks run as it
+    is built, and an assignment would pass them by (``m.value = -5`` on a checked ``set``).
     """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(
+            f"{type(self).__name__} cannot be changed once built ({name}): it is checked as it "
+            f"is built; build a changed one with .model_copy(update={{{name!r}: ...}}), which "
+            "is checked again")
+
+    def __delattr__(self, name: str) -> None:
+        self.__setattr__(name, None)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update``, a new one built from this one's fields and ``update``, and
+        checked as any other (pydantic's own copies an update unchecked).
+
+        Raises
+        ------
+        InputError
+            ``update`` makes it break the schema: every problem, named by its field.
+        """
+        if not update:
+            return super().model_copy(deep=deep)
+        made = type(self)(**{**dict(self), **update})
+        return made.model_copy(deep=True) if deep else made
 
     def __init__(self, /, **data: Any) -> None:
         with _in_karvan_words(type(self), lambda: data):
@@ -146,7 +170,7 @@ class _Checked(BaseModel):
 def _problems(model: type[BaseModel], error: ValidationError, raw: Any) -> list[str]:
     """The problems of ``error``, raised by a ``model`` built in Python from ``raw``, in the
     words of a file's (:func:`_schema_problem`)."""
-    return [_schema_problem(err, {}, raw, root=model) for err in error.errors()]
+    return [_schema_problem(err, {}, raw, root=model, in_python=True) for err in error.errors()]
 
 
 class Modification(_Checked):
@@ -161,8 +185,11 @@ class Modification(_Checked):
     ------
     InputError
         Built with a key it does not have, a value of the wrong type or out of range, or keys
-        that do not make a modification together: every problem, in the words a scenario file
-        gets for it.
+        that do not make a modification together: every problem, as a scenario file gets it
+        for the same mistake, with the remedy written as Python arguments.
+    AttributeError
+        On assigning to a field: a modification is checked once, as it is built, so it cannot
+        change afterwards (:meth:`model_copy` with ``update`` builds a changed one, checked).
 
     Examples
     --------
@@ -172,7 +199,7 @@ class Modification(_Checked):
     ...
     karvan.errors.InputError: Modification: 2 problems:
       - action: Input should be 'open', ... (got 'sett'; did you mean set?)
-      - value: 'abc' is not a number; value is the capacity_tpy to set, in t/yr; write a ...
+      - value: 'abc' is not a number; value is the capacity_tpy to set, in t/yr; pass an ...
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -647,13 +674,14 @@ def _line_of(loc: tuple, lines: dict[tuple, int]) -> int | None:
 
 
 def _schema_problem(err: dict, lines: dict[tuple, int], raw: Any, *,
-                    root: type[BaseModel] | None = None) -> str:
+                    root: type[BaseModel] | None = None, in_python: bool = False) -> str:
     """One pydantic error as ``"line 7, modification[1].factor: what is wrong; the fix"``
     (``raw``: the file as parsed, whose modification names the field a value is of).
 
     ``root`` is the model validated (default :class:`ScenarioFile`); a :class:`Modification`
     built in Python is validated by itself, its errors named by field (``factor: ...``), and
-    one of the whole modification by its text alone.
+    one of the whole modification by its text alone. ``in_python``: the remedy is written as
+    Python arguments (``year=2028``) rather than as a file's TOML (``year = 2028``).
     """
     root = ScenarioFile if root is None else root
     loc = tuple(err["loc"])
@@ -667,21 +695,28 @@ def _schema_problem(err: dict, lines: dict[tuple, int], raw: Any, *,
         model = Modification if within is not None and len(within[1]) == 1 else ScenarioFile
         known = [k for k in model.model_fields if k != "modification"]
         what = ("a modification's keys are" if model is Modification else
-                "a scenario file's keys are")
+                "ScenarioFile's keys are" if in_python else "a scenario file's keys are")
         msg = (f"unknown key{did_you_mean(key, known)}; {what} "
                f"{', '.join(known)}"
-               + (" and [[modification]] tables" if model is ScenarioFile else "") + ".")
+               + (" and modification" if model is ScenarioFile and in_python else
+                  " and [[modification]] tables" if model is ScenarioFile else "") + ".")
+    elif kind == "list_type" and loc == ("modification",) and in_python:
+        msg = (f"give a list of modifications (each a dict or a Modification), not "
+               f"{type(got).__name__ if got is not None else 'None'}.")
     elif kind == "list_type" and loc == ("modification",) and root is ScenarioFile:
         # [modification] (one bracket) is one table where a list of them is read
         msg = ("write each modification as a [[modification]] table (two brackets), not "
                "[modification].")
     elif kind == "missing":
-        msg = f"missing; add {key} = {_EXAMPLE.get(str(key), '...')}."
+        example = ('"<letters, digits, _ and ->"' if in_python and key == "name" else
+                   _EXAMPLE.get(str(key), "..."))
+        msg = (f"missing; pass {key}={example}." if in_python else
+               f"missing; add {key} = {_EXAMPLE.get(str(key), '...')}.")
     elif kind == "literal_error" and key == "action" and isinstance(got, str):
         near = nearest_name(got, get_args(Modification.model_fields["action"].annotation))
         msg += f" (got {shorten(repr(got))}{f'; did you mean {near}?' if near else ''})"
     elif kind in ("int_type", "float_type") and key in _NUMBERS:
-        msg = _not_a_number(str(key), got, _unit_of(within))
+        msg = _not_a_number(str(key), got, _unit_of(within), in_python=in_python)
     elif key in _NUMBERS and kind in ("greater_than_equal", "less_than_equal"):
         msg += f" (got {shorten(got)}){_unit_of(within)}."
     elif "input" in err and not isinstance(got, dict):
@@ -728,9 +763,11 @@ def _unit_of(within: tuple[dict | None, tuple] | None) -> str:
     return f"; value is the {name} to set" + (f", in {unit}" if unit else "")
 
 
-def _not_a_number(key: str, got: object, unit: str) -> str:
-    """What is wrong with a ``key`` that is not a number of its kind, and what to write."""
+def _not_a_number(key: str, got: object, unit: str, *, in_python: bool = False) -> str:
+    """What is wrong with a ``key`` that is not a number of its kind, and what to write (as a
+    file's TOML, or ``in_python`` as a keyword argument)."""
     whole = key in ("year", "until")
+    eq = "=" if in_python else " = "
     if isinstance(got, str):
         try:
             number = float(got.strip())
@@ -738,11 +775,17 @@ def _not_a_number(key: str, got: object, unit: str) -> str:
             number = None
         if number is not None and math.isfinite(number) and (not whole or number.is_integer()):
             text = got.strip() if not whole else str(int(number))
+            if in_python:
+                return (f"a number given as text ({shorten(repr(got))}){unit}; pass it as a "
+                        f"number: {key}={text}.")
             return (f"a number written as text ({shorten(repr(got))}){unit}; write it without "
                     f"quotes: {key} = {text}.")
+        if in_python:
+            return (f"{shorten(repr(got))} is not a number{unit}; pass an int or a float, "
+                    "without a unit.")
         return (f"{shorten(repr(got))} is not a number{unit}; write a plain number, without "
                 "quotes or a unit.")
     if whole and isinstance(got, float) and got.is_integer():
-        return f"not a whole number ({got!r}); write {key} = {int(got)}."
+        return f"not a whole number ({got!r}); write {key}{eq}{int(got)}."
     what = "a whole number" if whole else "a number"
     return f"must be {what} (got {shorten(repr(got))}){unit}."
