@@ -248,6 +248,64 @@ def test_use_on_a_file_that_is_no_network_says_so(tmp_path):
     assert "not a folder or a .tntp file" in out and "TNTP network" not in out
 
 
+def test_every_use_says_every_link_for_every_use(tmp_path, capsys):
+    """Without --use, every link for every use came with a note (allowed_uses bars some uses)
+    that nothing but a warnings filter silenced: --every-use says so, and reads the same."""
+    code, out = run("assign", SMALL, "--method", "aon", "--out", tmp_path / "unsaid")
+    assert code == 0 and "allowed_uses bars some uses from 11 of 14 links" in out
+    assert "--every-use" in out
+    code, out = run("assign", SMALL, "--method", "aon", "--every-use", "--out",
+                    tmp_path / "said")
+    assert code == 0, out
+    assert "allowed_uses" not in out
+    # the quick path of karvan assign -q, without typer and rich
+    args = ["assign", str(SMALL), "--method", "aon", "--every-use", "--out",
+            str(tmp_path / "quick"), "-q"]
+    assert quick_main(args) == 0
+    captured = capsys.readouterr()
+    assert "allowed_uses" not in captured.out + captured.err
+    unsaid, _, manifest = read_out(tmp_path / "unsaid")
+    assert "use" not in manifest
+    for folder in ("said", "quick"):
+        flows, _, manifest = read_out(tmp_path / folder)
+        pd.testing.assert_frame_equal(flows, unsaid)
+        assert manifest["use"] == "*"
+    code, out = run("validate", SMALL, "--every-use")
+    assert code == 0 and out.rstrip().endswith("valid GMNS ready to assign")
+    assert "allowed_uses" not in out
+    code, out = run("validate", SMALL)
+    assert "assign (and validate) with --use USE" in out and "else --every-use" in out
+
+
+def test_use_with_every_use_is_refused(tmp_path):
+    said = ("--use truck and --every-use: --use keeps the links whose allowed_uses admit "
+            "truck, --every-use reads every link for every use; give one of them.")
+    for args in (("assign", SMALL, "--method", "aon", "--out", tmp_path / "a"),
+                 ("assign", SMALL, "--method", "aon", "--out", tmp_path / "a", "-q"),
+                 ("validate", SMALL)):
+        code, out = run(*args, "--use", "truck", "--every-use")
+        assert code == 2, out
+        assert said in out
+    assert not (tmp_path / "a").exists()
+    # the quick path hands it to the full command line, which says so
+    assert quick_main(["assign", str(SMALL), "--use", "truck", "--every-use", "-q", "--out",
+                       str(tmp_path / "a")]) is None
+    assert not (tmp_path / "a").exists()
+
+
+def test_every_use_on_a_tntp_network_reads_it_as_it_is(tmp_path):
+    # every link of a TNTP network is for every use: taken, where --use is refused
+    net = net_file(tmp_path, GOOD)
+    trips_file(tmp_path, "Origin 1\n 2 : 5;\n", total=5)
+    code, out = run("assign", net, "--method", "aon", "--every-use", "--out", tmp_path / "a")
+    assert code == 0, out
+    code, _ = run("assign", net, "--method", "aon", "--out", tmp_path / "b")
+    assert code == 0
+    pd.testing.assert_frame_equal(read_out(tmp_path / "a")[0], read_out(tmp_path / "b")[0])
+    code, out = run("validate", net, "--every-use")
+    assert code == 0, out
+
+
 def test_validate_use_checks_the_network_of_that_use():
     code, out = run("validate", SMALL, "--use", "walk")
     assert code == 0
@@ -605,3 +663,7 @@ def test_validate_use_or_trips_on_a_corridor_dataset_is_refused():
         code, out = run("validate", folder, flag, value)
         assert code == 2
         assert f"{flag}: {folder} is a corridor dataset, {what}; leave {flag} out." in out
+    code, out = run("validate", folder, "--every-use")
+    assert code == 2
+    assert (f"--every-use: {folder} is a corridor dataset, its links' modes are in link.csv; "
+            "leave --every-use out.") in out

@@ -32,6 +32,11 @@ def test_parse_reads_the_options_of_karvan_assign():
                  "trips": Path("t.tntp"), "max_time": 5.0}
 
 
+def test_parse_reads_every_use():
+    p = parse(["assign", "n", "--every-use", "-q"])
+    assert p == {**DEFAULTS, "network": Path("n"), "quiet": True, "every_use": True}
+
+
 @pytest.mark.parametrize("argv", [
     ["assign", "n.tntp"],                                  # not quiet: progress is drawn
     ["assign", "n.tntp", "-q", "--help"],

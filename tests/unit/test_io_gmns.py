@@ -851,6 +851,89 @@ def test_the_readings_left_unsaid_are_warned_of():
         "1014."]
 
 
+def test_every_use_said_reads_every_link_without_the_note():
+    """Every link for every use could only be read with the note of it, an error under warnings
+    as errors (as on most of GMNS's own examples): use=EVERY_USE says so, and reads what
+    use=None reads."""
+    import warnings
+
+    from karvan.io.gmns import EVERY_USE, inspect_gmns, uses_note
+
+    with pytest.warns(GmnsWarning, match="allowed_uses bars some uses from 11 of 14 links"):
+        unsaid = read_gmns(SMALL, capacity_per_lane=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        said = read_gmns(SMALL, capacity_per_lane=False, use=EVERY_USE)
+    pd.testing.assert_frame_equal(said.links, unsaid.links)
+    pd.testing.assert_frame_equal(said.nodes, unsaid.nodes)
+    assert len(said.links) == 14
+    assert not any("allowed_uses" in n for n in inspect_gmns(SMALL, use=EVERY_USE).notes)
+    # the note names the way to say so
+    note = uses_note(unsaid)
+    assert "--every-use" in note and "use=karvan.io.gmns.EVERY_USE" in note
+    # not `all`, a use group of gmns_small (auto, walk, bike), nor any use a file may name
+    assert EVERY_USE.lower() != "all" and "," not in EVERY_USE and ";" not in EVERY_USE
+
+
+def test_every_use_keeps_the_zones_connectors(tmp_path):
+    from karvan.io.gmns import EVERY_USE
+
+    folder = Path(shutil.copytree(SMALL, tmp_path / "n"))
+    nodes = pd.read_csv(folder / "node.csv")
+    nodes.loc[nodes["node_id"] == 4, "zone_id"] = 10  # zone 10 on two nodes: a centroid
+    nodes.to_csv(folder / "node.csv", index=False)
+    with pytest.warns(GmnsWarning) as caught:
+        net = read_gmns(folder, capacity_per_lane=False, use=EVERY_USE)
+    assert not any("allowed_uses" in str(w.message) for w in caught)
+    assert len(net.links) == 16 and set(net.config["derived_links"]) <= set(net.links.index)
+
+
+def test_every_use_is_taken_by_every_reader_that_takes_a_use(tmp_path):
+    """read_problem and validate_input take use= as read_gmns does, and EVERY_USE with it: no
+    note, the same network, and (unlike a use) no refusal of a TNTP network or of classes of
+    several uses."""
+    import warnings
+
+    from karvan.io.gmns import EVERY_USE
+    from karvan.io.problem import read_problem
+    from karvan.io.tntp import read_tntp_net
+    from karvan.io.validate import validate_input
+    from tests.unit.test_io_tntp import GOOD, net_file, trips_file
+
+    with pytest.warns(GmnsWarning, match="allowed_uses bars some uses"):
+        unsaid = read_problem(SMALL, capacity_per_lane=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        said = read_problem(SMALL, capacity_per_lane=False, use=EVERY_USE)
+    pd.testing.assert_frame_equal(said.network.links, unsaid.network.links)
+    assert said.demand.total() == unsaid.demand.total()
+    assert any("allowed_uses bars" in n for n in validate_input(SMALL).notes)
+    rep = validate_input(SMALL, use=EVERY_USE)
+    assert not rep.errors and rep.ready
+    assert not any("allowed_uses" in n for n in rep.notes)
+    # a TNTP network: every link is for every use
+    net = net_file(tmp_path, GOOD)
+    trips_file(tmp_path, "Origin 1\n 2 : 5;\n", total=5)
+    assert len(read_problem(net, use=EVERY_USE).network.links) == len(
+        read_tntp_net(net)[0].links)
+    assert not validate_input(net, use=EVERY_USE).errors
+    # classes of several uses on every link: what use=None does, said
+    folder = Path(shutil.copytree(SMALL, tmp_path / "classes"))
+    (folder / "use_definition.csv").write_text(
+        "use,persons_per_vehicle,pce,value_of_time,cost_field\nsov,1,1,10,toll\n"
+        "hov2,2,1,,\ntruck,1,2,30,toll\nbus,10,2,,\nwalk,1,0,,\nbike,1,0.5,,\n")
+    links = pd.read_csv(folder / "link.csv")
+    links["toll"] = 0.0
+    links.to_csv(folder / "link.csv", index=False)
+    (folder / "demand.csv").write_text("o_zone_id,d_zone_id,volume,use\n10,30,50,sov\n"
+                                       "20,10,80,truck\n")
+    with pytest.raises(InputError, match="the demand has classes of other uses"), \
+            pytest.warns(GmnsWarning, match="use 'truck': 11 of 14 links admit it"):
+        read_problem(folder, capacity_per_lane=False, use="truck")
+    prob = read_problem(folder, capacity_per_lane=False, use=EVERY_USE)
+    assert [c["name"] for c in prob.classes] == ["sov", "truck"] and len(prob.network.links) == 14
+
+
 def test_a_network_without_coordinates_is_not_written_as_gmns(tmp_path):
     """GMNS requires coordinates: the folder written was refused by its own reader."""
     from karvan.io.tntp import read_tntp_net

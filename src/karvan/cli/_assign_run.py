@@ -33,8 +33,31 @@ class _Assignable:
     source: Path | None = None
     #: the demand file read: the one given, else the one found beside the network
     trips: Path | None = None
-    #: the use whose links were kept (GMNS allowed_uses), None for every link
+    #: the use whose links were kept (GMNS allowed_uses), None for every link (EVERY_USE:
+    #: every link, said so)
     use: str | None = None
+
+
+def use_of(use: str | None, every_use: bool) -> str | None:
+    """The ``use=`` of the readers for ``--use USE`` and ``--every-use`` (every link for every
+    use, said so: :data:`karvan.io.gmns.EVERY_USE`).
+
+    Raises
+    ------
+    InputError
+        When both are given.
+    """
+    if not every_use:
+        return use
+    if use is not None:
+        from karvan.errors import InputError
+
+        raise InputError(f"--use {use} and --every-use: --use keeps the links whose "
+                         f"allowed_uses admit {use}, --every-use reads every link for every "
+                         "use; give one of them.")
+    from karvan.io.gmns import EVERY_USE
+
+    return EVERY_USE
 
 
 def read_for_assign(network: Path | str, trips: Path | str | None, toll_factor: float | None,

@@ -28,10 +28,12 @@ OPTIONS = {
     "--out": ("out_dir", Path),
     "--use": ("use", str),
 }
+#: flag -> parameter of ``karvan assign`` (True where given)
+FLAGS = {"-q": "quiet", "--quiet": "quiet", "--every-use": "every_use"}
 #: ``karvan assign``'s defaults
 DEFAULTS = {"trips": None, "method": "algorithm-b", "theta": None, "gap": 1e-4,
             "max_iter": 1000, "max_time": None, "toll_factor": None, "distance_factor": None,
-            "out_dir": Path("karvan-out"), "quiet": False, "use": None}
+            "out_dir": Path("karvan-out"), "quiet": False, "use": None, "every_use": False}
 EXIT_INTERRUPTED = 130
 
 
@@ -53,8 +55,8 @@ def parse(argv: list[str]) -> dict | None:
     i = 1
     while i < len(argv):
         a = argv[i]
-        if a in ("-q", "--quiet"):
-            opts["quiet"] = True
+        if a in FLAGS:
+            opts[FLAGS[a]] = True
             i += 1
             continue
         name, eq, value = a.partition("=")
@@ -101,14 +103,16 @@ def quick_main(argv: list[str]) -> int | None:
 
 def _run(opts: dict) -> int:
     from karvan.assign import TrafficClass
-    from karvan.cli._assign_run import read_with_notes, solve_and_write, summary
+    from karvan.cli._assign_run import read_with_notes, solve_and_write, summary, use_of
     from karvan.io.atomic import check_replaceable
+
+    use = use_of(opts["use"], opts["every_use"])  # both: the full command line refuses it
 
     # before the solve, as the full command does: a folder that cannot take the results was
     # found after solving, then solved again by the full command to report it
     check_replaceable(opts["out_dir"])
     prob, notes = read_with_notes(opts["network"], opts["trips"], opts["toll_factor"],
-                                  opts["distance_factor"], use=opts["use"])
+                                  opts["distance_factor"], use=use)
     classes = [TrafficClass(**c) for c in prob.classes] or None
     res, elapsed = solve_and_write(prob, classes, network=prob.source, trips=opts["trips"],
                                    method=opts["method"], gap=opts["gap"],

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from karvan.cli._app import app, console, out
-from karvan.cli._assign_run import read_for_assign, trips_read, write_results
+from karvan.cli._assign_run import read_for_assign, trips_read, use_of, write_results
 from karvan.errors import catch_warnings
 
 
@@ -21,6 +21,10 @@ def validate(
     use: Annotated[str | None, typer.Option(help=(
         "GMNS: check the network of the links whose allowed_uses admit this use, as karvan "
         "assign --use reads it."))] = None,
+    every_use: Annotated[bool, typer.Option("--every-use", help=(
+        "GMNS: check every link for every use, as karvan assign --every-use reads it (as "
+        "without --use, but with no note where allowed_uses bars some uses from some "
+        "links)."))] = False,
 ) -> None:
     """Check a network (and its demand): is it valid, and can it be assigned as it is.
 
@@ -34,7 +38,8 @@ def validate(
     Raises
     ------
     InputError
-        Every problem found in the input, after all of them have been printed.
+        Every problem found in the input, after all of them have been printed; --use with
+        --every-use.
     """
     from rich.table import Table
 
@@ -46,7 +51,9 @@ def validate(
         from karvan.freight.corridor import validate_corridor
 
         for flag, given, what in (("--trips", trips, "its demand is its demand.csv"),
-                                  ("--use", use, "its links' modes are in link.csv")):
+                                  ("--use", use, "its links' modes are in link.csv"),
+                                  ("--every-use", every_use or None,
+                                   "its links' modes are in link.csv")):
             if given is not None:
                 raise InputError(f"{flag}: {path} is a corridor dataset, {what}; leave {flag} "
                                  "out.")
@@ -54,7 +61,7 @@ def validate(
         if not rep.errors:
             rep.errors.extend(_uncertainty_problems(path))
     else:
-        rep = validate_input(path, trips, use=use)
+        rep = validate_input(path, trips, use=use_of(use, every_use))
     if rep.counts:
         out.print(str(path), highlight=False, soft_wrap=True)
         t = Table(show_header=False)
@@ -131,6 +138,10 @@ def assign(
     use: Annotated[str | None, typer.Option(help=(
         "GMNS: assign on the links whose allowed_uses admit this use (or a group holding it; "
         "blank allowed_uses admit every use), e.g. truck; default: every link."))] = None,
+    every_use: Annotated[bool, typer.Option("--every-use", help=(
+        "GMNS: assign every class on every link, as without --use, and say so: no note where "
+        "allowed_uses bars some uses from some links; the manifest records use \"*\"."))]
+    = False,
 ) -> None:
     """Assign demand to a network at user equilibrium and write link flows and convergence.
 
@@ -140,8 +151,8 @@ def assign(
     Raises
     ------
     InputError
-        An unknown ``--method``, or an ``--out`` that is a file or holds files karvan did not
-        write, before anything is read.
+        An unknown ``--method``, ``--use`` with ``--every-use``, or an ``--out`` that is a file
+        or holds files karvan did not write, before anything is read.
     typer.Exit
         With 1 when the equilibrium did not reach the gap.
     """
@@ -157,6 +168,7 @@ def assign(
         raise InputError(f"unknown --method {method!r}; use one of "
                          f"{', '.join(METHODS)} or sue (stochastic user "
                          "equilibrium, with --theta).")
+    use = use_of(use, every_use)
     check_replaceable(out_dir)  # before the solve: a folder of the user's own files is refused
     for given in (network, trips):
         if given is not None and (Path(given).resolve() == out_dir.resolve()

@@ -54,6 +54,10 @@ LIST_NUMBERS = ("length", "capacity", "free_speed", "lanes", "toll", "row_width"
 #: units karvan assumes where a folder has no config.csv (GMNS recommends, but does not fix, them)
 DEFAULT_UNITS = {"long_length": "kilometer", "speed": "kilometer/hour"}
 ZoneNodes = Literal["connect", "first", "strict"]
+#: ``use=`` for every link, for every use, said so (no note where ``allowed_uses`` bars some uses
+#: from some links); ``allowed_uses`` splits on ``,`` and ``;`` and ``all`` can be a use group,
+#: so a star names no use
+EVERY_USE = "*"
 
 _TRUE = {"true", "1", "1.0", "t", "yes", "y"}
 _FALSE = {"false", "0", "0.0", "f", "no", "n"}
@@ -191,6 +195,9 @@ def inspect_gmns(
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder; a GMNS network is a folder with node.csv "
                          "and link.csv.")
+    every_use = use == EVERY_USE  # use=None's reading, said: no note of it
+    if every_use:
+        use = None
     checker = Checker()
     notes: list[str] = []
     text = {}
@@ -337,7 +344,7 @@ def inspect_gmns(
     # uses' (every link for every use)
     if capacity_per_lane is None and (note := capacity_lane_note(net)):
         notes.append(note)
-    if use is None and (note := uses_note(net)):
+    if use is None and not every_use and (note := uses_note(net)):
         notes.append(note)
     return _result(folder, net, checker, notes)
 
@@ -349,7 +356,7 @@ def read_gmns(
     use: str | None = None,
     zone_nodes: ZoneNodes = "connect",
 ) -> Network:
-    """Read a GMNS folder.
+    r"""Read a GMNS folder.
 
     Parameters
     ----------
@@ -365,6 +372,9 @@ def read_gmns(
         or, for a group, all its members); blank ``allowed_uses``, and ``all`` where no group of
         that name is defined, admit every use. None: every link, for every use, with a warning
         where ``allowed_uses`` bars some uses from some links (:func:`uses_note`).
+        :data:`EVERY_USE` (``"*"``): every link, for every use, as with None, said so: no
+        warning of it (``all`` is not the same: a link whose ``allowed_uses`` names only
+        some uses does not admit ``all``).
     zone_nodes
         What to do with a zone that several nodes name: ``"connect"`` (load it at a centroid of
         its own, joined to each of its nodes by a connector of zero time and no capacity limit),
@@ -391,6 +401,20 @@ def read_gmns(
         for karvan's readings of the file: the links ``use`` leaves out, and where
         ``capacity_per_lane`` or ``use`` left unsaid would matter (the notes ``karvan assign``
         prints).
+
+    Examples
+    --------
+    Every link for every use, said so, though link 1 bars trucks: no warning.
+
+    >>> import tempfile, warnings
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "node.csv").write_text("node_id,x_coord,y_coord\n1,0,0\n2,1,0\n")
+    >>> _ = (d / "link.csv").write_text("link_id,from_node_id,to_node_id,directed,allowed_uses\n"
+    ...                                 '1,1,2,true,car\n2,2,1,true,"car,truck"\n')
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error")
+    ...     read_gmns(d, use=EVERY_USE).links.index.tolist()
+    [1, 2]
     """
     r = inspect_gmns(folder, capacity_per_lane=capacity_per_lane, use=use,
                      zone_nodes=zone_nodes)
@@ -876,7 +900,8 @@ def uses_note(net: Network) -> str | None:
     own = len(net.links) - len(net.config.get("derived_links", []))  # not the connectors
     return (f"allowed_uses bars some uses from {len(barring)} of {own} links "
             f"(link_id {format_ids(barring)}), but every link is read for every class; to "
-            "assign one use on its own links, pass --use USE (read_gmns(..., use=USE)).")
+            "assign one use on its own links, pass --use USE (read_gmns(..., use=USE)), else "
+            "--every-use (use=karvan.io.gmns.EVERY_USE) to say so.")
 
 
 def capacity_lane_note(net: Network) -> str | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from karvan.errors import InputError, format_ids
-from karvan.io.gmns import GmnsWarning, read_gmns, read_gmns_demand
+from karvan.io.gmns import EVERY_USE, GmnsWarning, read_gmns, read_gmns_demand
 from karvan.io.gmns_ready import FACILITY_DEFAULTS, require_ready
 from karvan.io.tntp import (
     _sibling,
@@ -61,7 +61,8 @@ def read_problem(
     type; each such step is a :class:`~karvan.io.gmns.GmnsWarning` and a line of ``notes``.
     ``capacity_per_lane`` and ``use`` are those of :func:`karvan.io.gmns.read_gmns`, which warns
     where they are left unsaid and would matter (links of more than one lane with a capacity,
-    links whose ``allowed_uses`` bar some uses).
+    links whose ``allowed_uses`` bar some uses); ``use=EVERY_USE`` is taken for a TNTP network
+    too, whose every link is for every use.
 
     Raises
     ------
@@ -72,7 +73,8 @@ def read_problem(
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist; give a GMNS folder or a TNTP _net file.")
-    if use is not None and path.is_file() and path.suffix.lower() == ".tntp":
+    one = None if use == EVERY_USE else use  # the one use whose links are kept
+    if one is not None and path.is_file() and path.suffix.lower() == ".tntp":
         raise InputError(f"--use {use}: a TNTP network's links have no allowed uses; --use "
                          "applies to GMNS folders (link.csv's allowed_uses). Leave it out.",
                          str(path))
@@ -95,8 +97,8 @@ def read_problem(
         for n in notes:
             warnings.warn(n, GmnsWarning, stacklevel=2)
         classes = gmns_classes(net, demand)
-        if use is not None:
-            one_use(net, use, [c["name"] for c in classes] or (
+        if one is not None:
+            one_use(net, one, [c["name"] for c in classes] or (
                 list(demand.names) if demand is not None else []), path)
         given = [f"--{k.replace('_', '-')}" for k, v in (("toll_factor", toll_factor),
                                                          ("distance_factor", distance_factor))

@@ -90,7 +90,8 @@ def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = No
     """Check a GMNS folder or a TNTP ``_net`` file (or a folder holding one, as
     :func:`karvan.io.tntp.find_tntp_net` finds it) and its demand, and say what assignment
     would still need; with ``use``, a GMNS network of the links that admit it, as ``karvan
-    assign --use`` reads it.
+    assign --use`` reads it (with :data:`karvan.io.gmns.EVERY_USE`, every link for every use
+    and no note of it, as ``karvan assign --every-use``).
 
     Raises
     ------
@@ -129,7 +130,7 @@ def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = No
 
 
 def _gmns(path: Path, trips, use: str | None = None) -> ValidationReport:
-    from karvan.io.gmns import inspect_gmns, read_gmns_demand
+    from karvan.io.gmns import EVERY_USE, inspect_gmns, read_gmns_demand
     from karvan.io.gmns_ready import prepare_assignment
     from karvan.io.problem import gmns_classes, one_use
 
@@ -174,7 +175,7 @@ def _gmns(path: Path, trips, use: str | None = None) -> ValidationReport:
             warnings.simplefilter("always")
             classes = gmns_classes(ready.network or net, demand)
         rep.notes.extend(str(w.message) for w in caught)
-        if use is not None:
+        if use is not None and use != EVERY_USE:
             one_use(net, use, [c["name"] for c in classes] or list(demand.names), path)
     except InputError as e:
         rep.errors.extend(e.problems)
