@@ -22,19 +22,29 @@ def rail(i, a, b, km):
 
 
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    """X -> Y by rail via M (100 + 100 km) or direct (500 km), 50 km/h and 0.03 USD/tkm:
-    via M 6 USD/t and 4 h, direct 15 USD/t and 10 h. Grain's value of time 1 USD/t/h, steel's
-    2. The reference closes M -> Y; the project is the network as it is."""
-    tmp = tmp_path_factory.mktemp("benefit")
-    folder = write_corridor(
+def toy_data(tmp_path_factory):
+    """The toy corridor of :func:`toy`."""
+    tmp = tmp_path_factory.mktemp("benefit_data")
+    return load_corridor(_toy_corridor(tmp))
+
+
+def _toy_corridor(tmp):
+    return write_corridor(
         tmp / "c", nodes=[("X", 0, 0, "AA"), ("M", 1, 1, "AA"), ("Y", 2, 0, "AA")],
         links=[rail("xm", "X", "M", 100), rail("my", "M", "Y", 100), rail("xy", "X", "Y", 500)],
         zones=[("ZX", "X", "AA"), ("ZM", "M", "AA"), ("ZY", "Y", "AA")],
         commodities=[("grain", 1.0, 200.0), ("steel", 2.0, 600.0)],
         demand=[("ZX", "ZY", "grain", 900.0), ("ZX", "ZY", "steel", 400.0),
                 ("ZY", "ZX", "grain", 100.0), ("ZX", "ZM", "grain", 50.0)])
-    data = load_corridor(folder)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """X -> Y by rail via M (100 + 100 km) or direct (500 km), 50 km/h and 0.03 USD/tkm:
+    via M 6 USD/t and 4 h, direct 15 USD/t and 10 h. Grain's value of time 1 USD/t/h, steel's
+    2. The reference closes M -> Y; the project is the network as it is."""
+    tmp = tmp_path_factory.mktemp("benefit")
+    data = load_corridor(_toy_corridor(tmp))
     ref = tmp / "ref.toml"
     ref.write_text('name = "ref"\nyear = 2024\n[[modification]]\naction = "close"\n'
                    'links = ["my"]\n')
@@ -285,3 +295,60 @@ def test_a_run_without_the_expected_cost_is_compared_on_the_least_cost_with_a_wa
     with pytest.warns(CorridorWarning, match="run A has no expected_cost_usd_per_t"):
         t = users_benefit(s, d, s.assign(expected_cost_usd_per_t=45.0), d)
     assert t.attrs["cost"] == "cost_usd_per_t" and t["benefit_usd"].iloc[0] == 0.0
+
+
+def test_a_change_of_demand_alone_has_no_benefit_and_says_so():
+    """A scenario that only grows demand (China–Europe containers x 1.5) printed a users'
+    benefit of 0.0 M USD/yr in `karvan run` and `karvan compare` without a word, while explore
+    left it blank: the rule of a half counts the change of cost, not the tonnes added."""
+    from karvan.report.build import benefit_left_out
+    from karvan.scenario.summary import benefit_note
+
+    s = _skims([("g", "A", "B", 50.0), ("g", "A", "C", 10.0)])
+    da = _demand([("A", "B", "g", 100.0), ("A", "C", "g", 10.0)])
+    db = _demand([("A", "B", "g", 150.0), ("A", "C", "g", 10.0)])
+    tot = benefit_totals(users_benefit(s, da, s, db)).iloc[-1]
+    assert tot["benefit_usd"] == 0.0 and tot["pairs_demand_changed"] == 1
+    assert (tot["tonnes_a"], tot["tonnes_b"]) == (110.0, 160.0)
+    assert "the demand differs in 1 pair(s) (0.00 Mt against 0.00 in all pairs counted): the " \
+        "rule of a half counts the change of cost, not the value of the tonnes added or lost" \
+        in benefit_note(benefit_totals(users_benefit(s, da, s, db)))
+    assert benefit_left_out(benefit_totals(users_benefit(s, da, s, db)), "en") == (
+        "The demand differs in 1 pair(s) (0.00 Mt/yr in A, 0.00 in B): the rule of a half "
+        "counts the change of cost, not the value of the tonnes added or lost.")
+    # the same demand in both runs: nothing said
+    same = benefit_totals(users_benefit(s, da, s, da))
+    assert same.iloc[-1]["pairs_demand_changed"] == 0 and benefit_note(same) == ""
+    assert benefit_left_out(same, "fa") == ""
+
+
+
+def test_the_run_summary_says_where_a_scenario_changes_the_demand(toy_data, tmp_path,
+                                                                   monkeypatch):
+    """`karvan run`'s benefit table showed a demand-growth scenario's 0.0 M USD/yr as a
+    result; it now gives the change of demand beside it and says what the rule of a half
+    leaves out."""
+    from karvan.scenario.summary import benefit_summary
+
+    runs = {}
+    for name, mods in (("ref", ""), ("growth", '[[modification]]\naction = "demand_scale"'
+                                                   '\ncommodity = "grain"\nfactor = 2.0\n'),
+                       ("same", '[[modification]]\naction = "scale"\nlinks = ["xy"]\n'
+                                'field = "speed_kph"\nfactor = 2.0\n')):
+        p = tmp_path / f"{name}.toml"
+        p.write_text(f'name = "{name}"\nyear = 2024\n{mods}')
+        runs[name] = run_scenario(toy_data, load_scenario(p), choice="deterministic", lp=False)
+    # the toy's own reference (the built-in baseline's modifications name the corridor's
+    # countries)
+    monkeypatch.setattr("karvan.freight.corridor.reference_name", lambda year, **_: "ref")
+    monkeypatch.setattr("karvan.scenario.reference.is_reference", lambda name: name == "ref")
+    s = benefit_summary([runs["ref"], runs["growth"]])
+    t = s.data.set_index("scenario")
+    # grain's 1,050 t a year doubled, on costs that did not change
+    assert t.loc["growth", "benefit M USD/yr"] == 0.0
+    assert t.loc["growth", "demand change Mt"] == pytest.approx(1_050.0 / 1e6)
+    assert "the rule of a half counts the change of cost, not the value of the tonnes added" \
+        in s.title
+    # the same demand: no such column or words
+    s = benefit_summary([runs["ref"], runs["same"]])
+    assert "demand change Mt" not in s.data and "tonnes added" not in s.title

@@ -15,7 +15,10 @@ where the model runs without path size (``beta`` 0), and an approximation of the
 path-size logit whose shares the model uses (5.6 % above the integral of its shares on a
 hand-built pair of overlapping routes, tests/unit/test_benefit.py). Under ``--choice
 deterministic`` ``C`` is the least cost and the formula is the classic rule of a half. Where the
-demand differs (two years), the rule of a half is the usual first-order approximation.
+demand differs (two years, or a scenario that scales it), the rule of a half is the usual
+first-order approximation, and it counts the change of cost only: a scenario that grows demand
+on unchanged costs has a benefit of 0, not the value of the tonnes added
+(:func:`benefit_totals`' ``pairs_demand_changed``; the summary, compare and the report say so).
 
 What it is not: the welfare of the project. The generalized cost holds what a shipper pays and
 bears (charges and fees, time at its value, reliability, the family constants and, under the
@@ -195,7 +198,11 @@ def benefit_totals(table: pd.DataFrame, by: str | list[str] = "commodity") -> pd
         ``saving_usd_per_t`` (the benefit per tonne), ``pairs_not_comparable`` and
         ``tonnes_not_comparable`` (pairs without a cost in one run), ``pairs_unserved`` and
         ``tonnes_unserved`` (comparable pairs whose demand a capacity turns away in either
-        run): both left out of the benefit.
+        run): both left out of the benefit; ``pairs_demand_changed`` (pairs counted whose
+        demand differs between the runs, by more than 1e-9 of it), ``tonnes_a`` and
+        ``tonnes_b`` (the demand of the pairs counted in each run): where the demand differs,
+        the rule of a half counts the change of cost, not the value of the tonnes added or
+        lost (a scenario that only grows demand has a benefit of 0).
 
     Raises
     ------
@@ -209,8 +216,10 @@ def benefit_totals(table: pd.DataFrame, by: str | list[str] = "commodity") -> pd
                          f"are {', '.join(table.columns)}.")
     ok = table["comparable"].astype(bool)
     turned = ok & table["unserved"].astype(bool)
-    t = table.assign(_t=0.5 * (table["tonnes_a"] + table["tonnes_b"]), _ok=ok & ~turned,
-                     _cut=~ok, _turned=turned)
+    ta, tb = table["tonnes_a"].astype(float), table["tonnes_b"].astype(float)
+    moved = (ta - tb).abs() > 1e-9 * np.maximum(ta.abs(), tb.abs())
+    t = table.assign(_t=0.5 * (ta + tb), _ok=ok & ~turned, _cut=~ok, _turned=turned,
+                     _moved=ok & ~turned & moved)
 
     def one(g: pd.DataFrame, key: tuple) -> dict:
         good = g[g["_ok"]]
@@ -221,7 +230,10 @@ def benefit_totals(table: pd.DataFrame, by: str | list[str] = "commodity") -> pd
                 "pairs_not_comparable": int(g["_cut"].sum()),
                 "tonnes_not_comparable": float(g.loc[g["_cut"], "_t"].sum()),
                 "pairs_unserved": int(g["_turned"].sum()),
-                "tonnes_unserved": float(g.loc[g["_turned"], "_t"].sum())}
+                "tonnes_unserved": float(g.loc[g["_turned"], "_t"].sum()),
+                "pairs_demand_changed": int(g["_moved"].sum()),
+                "tonnes_a": float(good["tonnes_a"].sum()),
+                "tonnes_b": float(good["tonnes_b"].sum())}
 
     keyed = t.assign(**{c: t[c].fillna("-").astype(str) for c in by})
     rows = [one(g, k if isinstance(k, tuple) else (k,))

@@ -518,14 +518,20 @@ def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str,
 
 def benefit_left_out(totals: pd.DataFrame, lang: str) -> str:
     """What the users' benefit's totals (:func:`karvan.freight.benefit.benefit_totals`) leave
-    out, in ``lang``: pairs without a cost in one run or whose demand a capacity turns away;
-    empty where nothing is left out."""
+    out, in ``lang``: pairs without a cost in one run or whose demand a capacity turns away,
+    and the value of tonnes that a change of demand adds or takes away; empty where nothing is
+    left out."""
     row = totals.iloc[-1]
     n = int(row["pairs_not_comparable"] + row["pairs_unserved"])
-    if not n:
-        return ""
-    mt = (row["tonnes_not_comparable"] + row["tonnes_unserved"]) / 1e6
-    return label("benefit_left_out", lang).format(n=n, mt=fmt_num(mt, lang, 2))
+    out = ""
+    if n:
+        mt = (row["tonnes_not_comparable"] + row["tonnes_unserved"]) / 1e6
+        out = label("benefit_left_out", lang).format(n=n, mt=fmt_num(mt, lang, 2))
+    if row.get("pairs_demand_changed", 0):
+        out += (" " if out else "") + label("benefit_demand_changed", lang).format(
+            n=int(row["pairs_demand_changed"]), a=fmt_num(row["tonnes_a"] / 1e6, lang, 2),
+            b=fmt_num(row["tonnes_b"] / 1e6, lang, 2))
+    return out
 
 
 def _short(name: str, n: int = 34) -> str:

@@ -218,6 +218,15 @@ _LABELS: dict[str, tuple[str, str, str]] = {
                            "بهره‌برداران، هزینه ساخت و هزینه‌های بیرونی."),
     "from_country": ("From", "Откуда", "از"),
     "to_country": ("To", "Куда", "به"),
+    "benefit_demand_changed": ("The demand differs in {n} pair(s) ({a} Mt/yr in A, {b} in B): "
+                               "the rule of a half counts the change of cost, not the value of "
+                               "the tonnes added or lost.",
+                               "Спрос различается в {n} пар(ах) ({a} млн т/год в A, {b} в B): "
+                               "правило половины учитывает изменение затрат, но не ценность "
+                               "добавленных или потерянных тонн.",
+                               "تقاضا در {n} جفت متفاوت است ({a} میلیون تن در سال در A، {b} در "
+                               "B): قاعده نصف تغییر هزینه را می‌شمارد، نه ارزش تن‌های افزوده یا "
+                               "ازدست‌رفته را."),
     "benefit_left_out": ("Left out: {n} pair(s), {mt} Mt/yr, without a cost in one run (no route "
                          "or no demand there) or whose demand a capacity turns away.",
                          "Не учтены: {n} пар(ы), {mt} млн т/год, без затрат в одном из расчётов "

@@ -359,20 +359,28 @@ def benefit_summary(runs: Sequence[Any], *, base_year: int = 2024) -> SummaryTab
                      "benefit M USD/yr": tot["benefit_usd"] / 1e6,
                      "saving $/t": tot["saving_usd_per_t"],
                      "left out Mt": (tot["tonnes_not_comparable"]
-                                     + tot["tonnes_unserved"]) / 1e6})
+                                     + tot["tonnes_unserved"]) / 1e6,
+                     "demand change Mt": ((tot["tonnes_b"] - tot["tonnes_a"]) / 1e6
+                                          if tot["pairs_demand_changed"] else 0.0)})
     if not rows:
         return None
     t = pd.DataFrame(rows)
     left = t["left out Mt"].gt(0).any()
     if not left:
         t = t.drop(columns="left out Mt")
+    grown = t["demand change Mt"].ne(0).any()
+    if not grown:
+        t = t.drop(columns="demand change Mt")
     return SummaryTable(
         "Users' benefit against the like-year reference, where it is among these runs: the "
         "saving in shippers' expected generalized cost by the rule of a half, M USD/yr "
         "(`karvan compare <scenario>` gives it by commodity and OD pair)"
         + ("; left out: pairs without a cost in one run, or whose demand a capacity turns "
-           "away" if left else ""), t,
-        {"Mt": MT, "benefit M USD/yr": "{:,.1f}", "saving $/t": "{:,.2f}", "left out Mt": MT})
+           "away" if left else "")
+        + ("; where a scenario changes the demand (demand change Mt), the rule of a half counts "
+           "the change of cost, not the value of the tonnes added or lost" if grown else ""), t,
+        {"Mt": MT, "benefit M USD/yr": "{:,.1f}", "saving $/t": "{:,.2f}", "left out Mt": MT,
+         "demand change Mt": "{:+,.2f}"})
 
 
 def benefit_note(totals: pd.DataFrame) -> str:
@@ -388,6 +396,11 @@ def benefit_note(totals: pd.DataFrame) -> str:
         out += (f"; {int(row['pairs_unserved'])} pair(s), {row['tonnes_unserved'] / 1e6:.2f} "
                 "Mt, whose demand a capacity turns away in a run are left out (their cost "
                 "there is the model's device for unserved demand, not a price)")
+    if row.get("pairs_demand_changed", 0):
+        out += (f"; the demand differs in {int(row['pairs_demand_changed'])} pair(s) "
+                f"({row['tonnes_a'] / 1e6:,.2f} Mt against {row['tonnes_b'] / 1e6:,.2f} in all "
+                "pairs counted): the rule of a half counts the change of cost, not the value "
+                "of the tonnes added or lost")
     return out
 
 
