@@ -82,6 +82,10 @@ def test_two_processes_give_the_results_of_one(data, tmp_path):
                                    choice_parameters=model)
     names = [s.name for s in specs]
     assert seen == names + names  # listed in the order given, whichever finished first
+    # the summary's calibration notes read each run's calibration table (it was not returned,
+    # and the notes of `karvan run` were never printed)
+    for jobs in (1, 2):
+        assert all(len(r.tables["calibration"]) for r in runs[jobs])
     for jobs in (1, 2):
         out = tmp_path / f"j{jobs}"
         assert [r.scenario.name for r in runs[jobs]] == names

@@ -84,6 +84,21 @@ def test_summary_targets():
     assert d["validate"]["target_met"] is False and d["fit_by_construction"]["target_met"] is None
 
 
+def test_rows_that_built_the_inputs_have_no_target_in_the_file_as_on_screen():
+    """calibration_summary.csv said target_met False for the rows that built the inputs while
+    the printed summary and the report show "-" (no target: their fit is no evidence)."""
+    t = row_statistics(_table([
+        ("f1", 100.0, 125.0, True, True, "fit"),
+        ("b1", 100.0, 150.0, True, False, "fit"),
+        ("v1", 100.0, 110.0, True, True, "validate"),
+    ]))
+    s = summarize(t).set_index("set")
+    assert s.at["fit_by_construction", "compared"] == 1
+    assert s.at["fit_by_construction", "within_30pct"] == 0
+    assert s.at["fit_by_construction", "target_met"] is None
+    assert s.at["fit", "target_met"] is True
+
+
 def test_a_compared_row_without_a_modelled_value_is_left_out_of_the_summary_as_of_the_rows():
     """The rows had no statistics but the summary counted them: median NaN, GEH share off."""
     t = row_statistics(_table([

@@ -52,6 +52,14 @@ def test_run_writes_every_table_and_a_manifest(results):
             assert (folder / f"{t}.parquet").exists() and (folder / f"{t}.csv").exists()
     assert "Scenarios" in text and "my_case" in text and "Border crossings" in text
     assert "Route families" in text and "RU-IN" in text and "sea_suez_black_sea" in text
+    # the calibration table says which rows it leaves out (no run of their year), for the base
+    # year only (the notes read tables that `karvan run` did not keep, and never showed)
+    flat = " ".join(text.split())
+    cal = pd.read_csv(out / "baseline" / "calibration.csv")
+    left = cal[~cal["compared"]]
+    assert len(left) and (f"baseline: {len(left)} rows not compared, no run of their year "
+                          f"({', '.join(map(str, sorted(set(left['year']))))}:") in flat
+    assert "rasht_astara: " not in flat.split("rows not compared")[0][-60:]
     # every capacity that binds in a run's capacities table is listed in the summary, and the
     # table is there only when one does
     binding = set()

@@ -183,6 +183,12 @@ def test_calibration_notes_say_what_the_statistics_leave_out():
             "tonnes_per_year is in tonnes") in notes
     r.tables["calibration"] = r.tables["calibration"].iloc[[0]]
     assert calibration_notes([r]) == ""
+    # a run of a year without counts compares nothing: not in the table, no note of its rows
+    p = fake_run("rasht_astara", transit={"AZ": (1.0, 1.0)}, year=2028)
+    p.tables["calibration"] = pd.DataFrame({"observed_id": ["A", "B"], "year": [2024, 2015],
+                                            "compared": [False, False],
+                                            "ratio": [np.nan, np.nan]})
+    assert calibration_notes([p]) == ""
 
 
 def test_runs_of_several_years_are_said_to_hold_demand_growth():

@@ -86,7 +86,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     :func:`row_statistics`: rows, compared, within ±30 %, beyond a factor 2, median and largest
     |log ratio|, share with GEH_t < 5, and whether the set meets its target (fit: every compared
     row within ±30 %; validate: median |log ratio| <= ln 1.3 and none beyond a factor 2; None
-    where no row of the set is compared, as in a run of a year without counts)."""
+    where no row of the set is compared, as in a run of a year without counts, and for the rows
+    that built the inputs, which have no target)."""
     rows = []
     for s in SETS:
         t = table[table["set"] == s]
@@ -98,8 +99,10 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         worst = float(np.max(alr)) if n else np.nan
         within = int(comp["within_30pct"].sum())
         beyond = int(comp["beyond_factor_2"].sum())
-        if not n:
-            met = None  # nothing to meet: not a failure
+        if not n or s == "fit_by_construction":
+            # nothing to meet, not a failure; rows that built the inputs have no target: their
+            # fit is no evidence (the printed summary and the report show "-")
+            met = None
         elif s == "validate":
             met = bool(med <= MEDIAN_TARGET and beyond == 0)
         else:

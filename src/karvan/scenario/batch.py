@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 #: the tables of a run that :func:`run_scenarios` returns (those the summary tables show)
-SUMMARY_TABLES = ("calibration_summary", "bottlenecks", "borders", "countries", "shipper",
+SUMMARY_TABLES = ("calibration_summary", "calibration", "bottlenecks", "borders", "countries", "shipper",
                   "skims", "demand", "choice_unserved")
 
 

@@ -503,12 +503,13 @@ def fit_row_notes(table: pd.DataFrame) -> list[str]:
 def calibration_notes(runs) -> str:
     """What the calibration statistics leave out, said with them: rows of ``observed.csv`` not
     compared because no run is of their year, and rows whose ratio is beyond a factor
-    :data:`UNIT_SLIP` (check the unit of ``tonnes_per_year``)."""
+    :data:`UNIT_SLIP` (check the unit of ``tonnes_per_year``); of the runs that compare a row
+    (the others, of years without counts, are not in the statistics' table)."""
     notes = []
     for r in runs:
         t = r.tables.get("calibration")
-        if t is None or not len(t):
-            continue
+        if t is None or not t["compared"].astype(bool).any():
+            continue  # a run of a year without counts is not in the table these notes follow
         left = t[~t["compared"].astype(bool)]
         if len(left):
             years = sorted({int(y) for y in left["year"]})
