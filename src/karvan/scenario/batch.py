@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 
 #: the tables of a run that :func:`run_scenarios` returns (those the summary tables show)
-SUMMARY_TABLES = ("calibration_summary", "calibration", "bottlenecks", "borders", "countries", "shipper",
-                  "skims", "demand", "choice_unserved")
+SUMMARY_TABLES = ("calibration_summary", "calibration", "bottlenecks", "borders", "countries",
+                  "shipper", "skims", "demand", "choice_unserved")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
