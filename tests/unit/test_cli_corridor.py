@@ -420,3 +420,34 @@ def test_reserved_and_repeated_scenario_names_are_refused_before_any_work(tmp_pa
     assert "'rasht_astara' is the name of a built-in scenario" in r.output
     assert "'dup' is also the name of" in r.output
     assert not out.exists()
+
+
+def test_the_links_say_what_their_freight_pays_a_tonne(results):
+    """links.csv's charge_usd_per_t is a link's default tariff: 70 USD/t on the rail ferries,
+    whose wagons pay ASCO's wagon fares (31-42 USD/t over their freight), and it read as the
+    fare. charge_paid_usd_per_t is what the link's freight pays: the tonne-weighted mean of
+    the commodities' own fares and the link's fee, computed here from the dataset's files."""
+    import numpy as np
+
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    out, _ = results
+    links = pd.read_csv(out / "baseline" / "links.csv").set_index("link_id")
+    carried = links["tonnes_tot"] > 0
+    np.testing.assert_allclose(links.loc[carried, "charge_paid_usd_per_t"]
+                               * links.loc[carried, "tonnes_tot"],
+                               links.loc[carried, "revenue_usd"], rtol=1e-9)
+    assert links.loc[~carried, "charge_paid_usd_per_t"].isna().all()
+    folder = builtin_corridor_folder()
+    tc = pd.read_csv(folder / "tariff_commodity.csv")
+    fare = tc[(tc["mode"] == "ferry") & (tc["country"] == "XC")].set_index(
+        "commodity_id")["tariff_usd_per_t"]
+    fee = pd.read_csv(folder / "link.csv").set_index("link_id")["fee_usd_per_t"]
+    ferries = [i for i in links.index if i.startswith("F_") and i.endswith("_RAIL")
+               and links.at[i, "tonnes_tot"] > 0]
+    assert len(ferries) == 3
+    for i in ferries:
+        w = pd.Series({c: links.at[i, f"tonnes_{c}"] for c in fare.index})
+        paid = float((w * (fare + fee[i])).sum() / w.sum())
+        assert links.at[i, "charge_paid_usd_per_t"] == pytest.approx(paid, rel=1e-9)
+        assert paid < links.at[i, "charge_usd_per_t"]

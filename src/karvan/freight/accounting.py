@@ -116,6 +116,11 @@ def link_results(net: Network, ue: AssignmentResult, lp: CapacityResult | None,
         rev += ue.class_flows[k] * charges[commodity_of(c.name)]
     a, b = g.to_links(rev)
     df["revenue_usd"] = a + b
+    # what its freight pays a tonne, over the commodities' own tariffs (charge_usd_per_t is the
+    # link's default: 70 USD/t on a rail ferry whose wagons pay 31-42)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df["charge_paid_usd_per_t"] = np.where(df["tonnes_tot"] > 0,
+                                               df["revenue_usd"] / df["tonnes_tot"], np.nan)
     if commodities is not None:
         pay = commodities.set_index("commodity_id")
         wagons = np.zeros(g.n_links)
