@@ -133,3 +133,41 @@ def test_each_scenario_is_explored_against_the_reference_karvan_run_gives_it(dat
     assert m["references"] == {"astara_1mt_2023": "backcast_2023", "astara_1mt_2021": None,
                                "backcast_2023": None}
     assert "scenario astara_1mt_2021 (2021): no reference of 2021 can be run" in caplog.text
+
+
+@pytest.mark.parametrize("choice", ["logit", "deterministic"])
+def test_a_link_a_scenario_changes_has_bands_and_an_effect(data, tmp_path, choice):
+    """A scenario that doubles the sailings of the Alat–Aktau ferries (links without a
+    capacity, of no route option) had no band of their tonnes and no effect on them: only
+    capacity-limited and route-option links were outputs."""
+    import dataclasses
+
+    from karvan.scenario import load_scenario
+    from karvan.scenario.run import run_scenario
+    from karvan.scenario.spec import Modification
+
+    ferries = ["F_AZ_KZ_ALAT_AKTAU", "F_AZ_KZ_ALAT_AKTAU_RAIL"]
+    base = load_scenario("baseline")
+    more = Modification(action="scale", links=ferries, field="frequency_per_week", factor=2.0)
+    own = dataclasses.replace(base, name="aktau_sailings", modifications=(
+        *base.modifications, more), path=None, places=())
+    res = explore([own], draws=2, data=data, workers=0, choice=choice, out=tmp_path / "x")
+    b = res.bands.set_index(["scenario", "output"])
+    central = {}
+    for s in (own, base):
+        links = run_scenario(data, s, lp=False, choice=choice,
+                             backcasts=False).tables["links"].set_index("link_id")
+        central[s.name] = links["tonnes_tot"]
+        for f in ferries:
+            assert b.loc[(s.name, f"link:{f}:tonnes"), "central"] == pytest.approx(
+                links.at[f, "tonnes_tot"], rel=1e-6)
+    for f in ferries:
+        e = b.loc[("aktau_sailings", f"effect:link:{f}:tonnes")]
+        assert e["n"] == 2
+        # against the reference's tonnes on the link, not against none
+        assert e["central"] == pytest.approx(
+            central["aktau_sailings"][f] - central["baseline"][f], rel=1e-6, abs=1.0)
+        if central["baseline"][f] > 0:
+            assert abs(e["central"]) < central["aktau_sailings"][f]
+    if choice == "logit":  # the deterministic baseline sends nothing through the Aktau ferries
+        assert all(central["baseline"][f] > 0 for f in ferries)

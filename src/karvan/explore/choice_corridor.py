@@ -436,7 +436,8 @@ class ChoiceCorridorModel(CorridorModel):
 
 
 def build_choice_model(data, scenario, inputs: InputSet, table: pd.DataFrame, *,
-                       central_gap: float = 1e-10) -> ChoiceCorridorModel:
+                       central_gap: float = 1e-10,
+                       watch: tuple[str, ...] = ()) -> ChoiceCorridorModel:
     """Solve ``scenario``'s central case under the logit choice model and set up its draws
     (see the module notes).
 
@@ -453,6 +454,9 @@ def build_choice_model(data, scenario, inputs: InputSet, table: pd.DataFrame, *,
         The choice parameter table (``choice_parameter.csv`` as text, or a calibrated one).
     central_gap
         Unused by the logit model (kept for the builders' common signature).
+    watch
+        Links whose tonnes are outputs besides the capacity-limited and route-option ones
+        (:func:`karvan.explore.corridor.build_corridor_model`).
 
     Raises
     ------
@@ -509,7 +513,7 @@ def build_choice_model(data, scenario, inputs: InputSet, table: pd.DataFrame, *,
     caps = capacities_from_links(cnet, HARD_CAPACITY, both_directions=BOTH_DIRECTIONS).table
     caps = caps.reset_index(drop=True)
     cap_link = pd.Index(map(str, g.link_ids)).get_indexer(caps["link_id"].astype(str))
-    parts = model_parts(data, scenario, inputs, run, g, classes, mc)
+    parts = model_parts(data, scenario, inputs, run, g, classes, mc, watch=watch)
     cap0 = parts["targets"]["link.capacity"].central[cap_link]
     cap_scale = caps["capacity"].to_numpy(dtype=float) / cap0
     model = ChoiceCorridorModel(

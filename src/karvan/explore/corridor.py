@@ -11,8 +11,10 @@ headline outputs, without building any result table.
 Headline outputs (names are stable; ``<...>`` are ids of the dataset):
 
 - ``border:<border_id>:tonnes`` both directions of every open border crossing;
-- ``link:<link_id>:tonnes`` and ``link:<link_id>:utilization`` of capacity-limited links and of
-  the links that define the route options;
+- ``link:<link_id>:tonnes`` and ``link:<link_id>:utilization`` of capacity-limited links, of
+  the links that define the route options and of the links the experiment's scenarios open,
+  set or scale (``watch``: a ferry whose frequency a scenario doubles has no capacity, and had
+  no band);
 - ``country:<country>:tonnes``, ``:transit_tonnes``, ``:transit_revenue_usd`` as in the
   ``countries`` table of a run;
 - ``share:<O>-<D>:<option_id>`` the share of the tonnes from country O to country D whose routes
@@ -317,8 +319,23 @@ class CorridorModel:
         return out
 
 
+def changed_links(data, scenarios) -> tuple[str, ...]:
+    """The links that any of ``scenarios`` opens, sets or scales in its year (its modifications
+    in force, as applied to ``data``), in the order first met."""
+    from karvan.scenario.apply import apply_scenario
+
+    out: dict[str, None] = {}
+    for s in scenarios:
+        applied = apply_scenario(data, s).applied
+        for row in applied.itertuples(index=False):
+            if row.active and row.action in ("open", "set", "scale"):
+                out.update(dict.fromkeys(t for t in str(row.targets).split(";") if t))
+    return tuple(out)
+
+
 def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
-                         max_iter: int = 2000, central_gap: float = 1e-10) -> CorridorModel:
+                         max_iter: int = 2000, central_gap: float = 1e-10,
+                         watch: tuple[str, ...] = ()) -> CorridorModel:
     """Solve ``scenario``'s central case and set up its draws (see the module notes).
 
     Parameters
@@ -333,6 +350,10 @@ def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
         Target relative gap and most iterations of each draw's equilibrium.
     central_gap
         Relative gap of the central solution the draws start from.
+    watch
+        Links whose tonnes are outputs besides the capacity-limited and route-option ones (the
+        links an experiment's scenarios change: a project and its reference give them both);
+        those not open in the scenario are left out.
 
     Raises
     ------
@@ -359,13 +380,14 @@ def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,
     for b in range(len(bs.bush_class)):
         mc[bs.bush_class[b], bs.bush_zone[b]] = bs.demand[b]
     model = CorridorModel(scenario.name, scenario.year, g, ue, gap=gap, max_iter=max_iter,
-                          **model_parts(data, scenario, inputs, run, g, classes, mc))
+                          **model_parts(data, scenario, inputs, run, g, classes, mc,
+                                        watch=watch))
     model.output_names = [k for k in model.evaluate(None) if not k.startswith("_")]
     return model
 
 
-def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np.ndarray
-                ) -> dict:
+def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np.ndarray,
+                *, watch: tuple[str, ...] = ()) -> dict:
     """The arrays a draw changes, for a central ``run`` of ``scenario`` on graph ``g`` with
     ``classes`` and central demand cells ``mc`` (class, origin, destination): targets of the
     inputs, tariff sources, demand rows mapped to cells, the headline outputs' definitions."""
@@ -484,7 +506,7 @@ def model_parts(data, scenario, inputs: InputSet, run, g, classes: tuple, mc: np
     parts = {"sailing": raw["mode"].isin(["ferry", "sea"]).to_numpy(),
              "tariff_src": tariff_src, "tariff_factor": tariff_factor,
              "commodities": commodities, "own_speed": own_speed, "slowdown": slow}
-    outputs = _output_spec(data, g, raw, cap, classes, run.inputs.bans)
+    outputs = _output_spec(data, g, raw, cap, classes, run.inputs.bans, watch)
     return {"classes": classes, "class_commodity": class_commodity, "targets": targets,
             "parts": parts, "demand_rows": demand_rows, "outputs": outputs}
 
@@ -498,7 +520,8 @@ def _growth_rule(data, dem: pd.DataFrame) -> np.ndarray:
                                           dem["commodity_id"].to_numpy()), 0)
 
 
-def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=()) -> dict:
+def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=(),
+                 watch: tuple[str, ...] = ()) -> dict:
     lids = [str(x) for x in g.link_ids]
     li = {x: i for i, x in enumerate(lids)}
     folder = data.folder
@@ -517,7 +540,8 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=()) 
     # capacity over the per-direction figure, as the run's utilization)
     both, hard = hard_capacity(raw.assign(capacity=cap))
     shared = {li[x]: float(hard[li[x]] / cap[li[x]]) for x in capped if both[li[x]]}
-    key = list(dict.fromkeys(capped + [x for v in via.values() for x in v if x in li]))
+    key = list(dict.fromkeys(capped + [x for v in via.values() for x in v if x in li]
+                             + [str(x) for x in watch if str(x) in li]))
     borders: dict[str, list[int]] = {}
     if "border_id" in raw:
         for x, b in zip(lids, raw["border_id"], strict=True):

@@ -13,7 +13,7 @@ import pandas as pd
 
 from karvan.errors import InputError
 from karvan.explore.analysis import analyse_experiment
-from karvan.explore.corridor import build_corridor_model
+from karvan.explore.corridor import build_corridor_model, changed_links
 from karvan.explore.inputs import InputSet, corridor_inputs
 from karvan.explore.runner import ExperimentResult, ModelSpec, Progress, run_experiment
 from karvan.io.hashing import hash_folder
@@ -223,15 +223,19 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
     all_specs = with_references(specs, base_year=data.base_year)
     reference |= {s.name: None for s in all_specs[len(specs):]}
     groups = groups or ("factor" if sampler == "lhs" else "field")
+    # the links any scenario changes: outputs of every model, so that a project's effect on
+    # them is against its reference's tonnes there
+    watch = changed_links(data, all_specs)
     model_specs = []
     for s in all_specs:
         r = reference[s.name]
         if choice == "logit":
             from karvan.explore.choice_corridor import build_choice_model
 
-            build = functools.partial(build_choice_model, data, s, inputs, table)
+            build = functools.partial(build_choice_model, data, s, inputs, table, watch=watch)
         else:
-            build = functools.partial(build_corridor_model, data, s, inputs, gap=gap)
+            build = functools.partial(build_corridor_model, data, s, inputs, gap=gap,
+                                      watch=watch)
         model_specs.append(ModelSpec(s.name, build, r.name if r is not None else None,
                                      {"scenario": s.to_dict()}))
     dataset = {"dataset": str(data.folder), "dataset_sha256": _hash_folder(data.folder),
