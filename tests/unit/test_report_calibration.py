@@ -21,8 +21,17 @@ def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     data = load_corridor()
     out = {}
-    for spec in (load_scenario("baseline"), load_scenario("rasht_astara"),
-                 reference_scenario(2028)):
+    import dataclasses
+
+    from karvan.scenario.spec import Modification
+
+    # a what-if of the base year: Iran's Astara terminal at half its capacity
+    base = load_scenario("baseline")
+    what_if = dataclasses.replace(base, name="astara_halved", path=None, places=(),
+                                  modifications=(*base.modifications, Modification(
+                                      action="scale", links=["T_IR_ASTARA_TERMINAL"],
+                                      field="capacity_tpy", factor=0.5)))
+    for spec in (base, load_scenario("rasht_astara"), reference_scenario(2028), what_if):
         out[spec.name] = write_run(run_scenario(data, spec, lp=False), root / spec.name,
                                    data)
     return out
@@ -97,3 +106,15 @@ def test_report_compares_with_the_like_year_reference_and_says_so(folders):
     # the old way, each against the first, now says that years differ
     html = render_report(runs[:2], lang="en")
     assert "not a like-year reference" in html and "4 year(s) of demand growth" in html
+
+
+def test_a_what_if_of_a_counted_year_says_its_rows_check_nothing(folders):
+    """A base-year scenario that is not the baseline had the same calibration section as the
+    baseline, its targets read as a check of the model."""
+    said = "This scenario is not what happened in its year"
+    html = render_report([folders["baseline"], folders["astara_halved"]], lang="en")
+    assert html.count(said) == 1
+    assert html.index(said) > html.index("astara_halved")
+    assert said not in render_report([folders["baseline"]], lang="en")
+    assert "Этот сценарий — не то, что произошло" in render_report(
+        [folders["astara_halved"]], lang="ru")

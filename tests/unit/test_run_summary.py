@@ -253,3 +253,26 @@ def test_the_comparison_head_names_a_and_b_not_a_reference_that_is_none():
     assert "reference" not in t.data
     # the CSV keeps its columns (scripts read them)
     assert "reference" in ref
+
+
+def test_a_what_if_of_a_counted_year_is_not_shown_as_a_check_of_the_model():
+    """A scenario of 2024 (ferry fares cut by a quarter) was printed in the calibration table
+    beside the baseline, its 'target met' read as a check of the model; it is a what-if set
+    against what was counted. Only the references' rows are shown, and the others named."""
+    from karvan.calibrate.statistics import row_statistics, summarize
+
+    cal = row_statistics(pd.DataFrame({
+        "observed_id": ["A", "B"], "observed_tonnes": [100.0, 100.0],
+        "modelled_tonnes": [110.0, 300.0], "compared": [True, True],
+        "independent": [True, True], "role": ["fit", "validate"], "year": [2024, 2024]}))
+    runs = []
+    for name in ("baseline", "fares_cut"):
+        r = fake_run(name, transit={"AZ": (1.0, 1.0)}, year=2024)
+        r.tables["calibration"] = cal
+        r.tables["calibration_summary"] = summarize(cal)
+        runs.append(r)
+    t = table(summary_tables(runs), "Calibration")
+    assert set(t.data["scenario"]) == {"baseline"}
+    assert "not shown: fares_cut, of a counted year but not what happened" in t.title
+    # the references alone: nothing said
+    assert "not shown" not in table(summary_tables(runs[:1]), "Calibration").title

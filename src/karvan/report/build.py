@@ -20,6 +20,7 @@ from karvan.freight.corridor import (
     CorridorWarning,
     builtin_corridor_folder,
     load_corridor,
+    reference_name,
     separating_reference,
 )
 from karvan.io.atomic import atomic_write_text
@@ -156,7 +157,7 @@ def render_report(runs: Sequence[str | os.PathLike | RunRecord | RunResults], *,
 
     panels = []
     for i, (r, lines) in enumerate(zip(res, lines_by_run, strict=True)):
-        p = _panel(r, lines, proj, lang, t_max)
+        p = _panel(r, lines, proj, lang, t_max, base_year=data[id(r)].base_year)
         ix, note = refs[i]
         if ix is not None:
             merged = {**lines_by_run[ix], **lines}
@@ -239,9 +240,13 @@ def _datasets(res: list[RunResults], dataset) -> dict[int, CorridorData]:
     return out
 
 
-def _panel(r: RunResults, lines, proj, lang: str, t_max: float) -> Panel:
+def _panel(r: RunResults, lines, proj, lang: str, t_max: float, *,
+           base_year: int = 2024) -> Panel:
     s = r.summary
     sc = r.manifest.get("scenario") or {}
+    year = sc.get("year", s.get("year"))
+    # a project of a counted year, set against the counts as if it had happened
+    what_if = year is not None and r.name != reference_name(int(year), base_year=base_year)
     kpis: list[tuple[str, Markup]] = []
     sep = label("sep", lang)
 
@@ -276,7 +281,8 @@ def _panel(r: RunResults, lines, proj, lang: str, t_max: float) -> Panel:
         width_legend=Markup(svg.width_legend(t_max, lang, rtl=lang in RTL)),
         tables=[t for t in (_warnings(r, lang), calibration_section(r.tables.get("calibration"),
                                                 r.tables.get("calibration_summary"), lang,
-                                                r.tables.get("calibration_cells")),
+                                                r.tables.get("calibration_cells"),
+                                                what_if=what_if),
                             choice_section(r.tables.get("family_shares"),
                                            r.tables.get("capacities"), lang),
                             _countries(r, lang), _bottlenecks(r, lang), _borders(r, lang),

@@ -129,11 +129,12 @@ def scatter_svg(cal: pd.DataFrame, lang: str, *, size: float = 460.0,
 
 
 def calibration_section(cal: pd.DataFrame, summary: pd.DataFrame | None, lang: str,
-                        cells: pd.DataFrame | None = None):
+                        cells: pd.DataFrame | None = None, *, what_if: bool = False):
     """The section (id, heading, note, body) of a run's calibration, or ``None`` when no row
     was compared (a run of a year without reported volumes); ``cells`` (the run's
     ``calibration_cells``, absent from runs made before it existed) gives each row's largest
-    parts, on hover and in the table of rows."""
+    parts, on hover and in the table of rows; ``what_if``: the run is a scenario of a counted
+    year but not its reference (not what happened), and the note says its rows check nothing."""
     if cal is None or not cal["compared"].astype(bool).any():
         return None
     parts = largest_parts(cells, lang)
@@ -174,6 +175,9 @@ def calibration_section(cal: pd.DataFrame, summary: pd.DataFrame | None, lang: s
             + table(head, rows, cls="calibration-summary") + Markup("</div>")
             + Markup(f"<details><summary>{escape(label('cal_rows', lang))}</summary>")
             + table(dhead, detail, cls="calibration") + Markup("</details>"))
-    return ("calibration", label("calibration", lang), label("calibration_note", lang), body)
+    note = label("calibration_note", lang)
+    if what_if:
+        note = label("calibration_what_if", lang) + " " + note
+    return ("calibration", label("calibration", lang), note, body)
 
 

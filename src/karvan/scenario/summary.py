@@ -97,9 +97,15 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
             "LP binding": "{:.0f}",
             "s": "{:.1f}"}))
     # second: how far the base year is from what was counted (karvan.calibrate)
-    cal = [display_summary(r.tables["calibration_summary"], r.scenario.name) for r in runs
-           if "calibration_summary" in r.tables]
-    cal = [c for c in cal if len(c)]
+    from karvan.scenario.reference import is_reference
+
+    compared = [r for r in runs if "calibration_summary" in r.tables
+                and len(display_summary(r.tables["calibration_summary"], r.scenario.name))]
+    # a project of a counted year set against the counts as if it had happened is no check of
+    # the model: only the references' rows are shown
+    what_if = [r.scenario.name for r in compared if not is_reference(r.scenario.name)]
+    cal = [display_summary(r.tables["calibration_summary"], r.scenario.name) for r in compared
+           if is_reference(r.scenario.name)]
     if cal:
         src = sorted({r.summary.get("demand_source", "demand.csv") for r in runs})
         demand = ("base-year demand of od_estimate.csv (demand.csv estimated on the fit rows, "
@@ -107,7 +113,10 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
                   "base-year demand of " + " and ".join(src))
         out.append(SummaryTable(
             "Calibration: reported volumes against the run of their year, fit and validation "
-            f"apart ({TARGETS}); {demand}" + calibration_notes(runs), pd.concat(
+            f"apart ({TARGETS}); {demand}"
+            + calibration_notes([r for r in runs if is_reference(r.scenario.name)])
+            + (f"; not shown: {', '.join(what_if)}, of a counted year but not what happened "
+               "(each run's calibration.csv has its rows)" if what_if else ""), pd.concat(
                 cal, ignore_index=True), {"median |ln M/C|": "{:.2f}", "GEH<5": PCT}))
     out.extend(choice_tables(runs))
     ben = benefit_summary(runs, base_year=base_year)
