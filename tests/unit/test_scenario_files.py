@@ -957,3 +957,31 @@ def test_a_built_modification_cannot_be_changed_past_its_checks():
         f.model_copy(update={"year": 1066})
     # what explore sends to its workers, and copies, are whole and equal
     assert pickle.loads(pickle.dumps(f)) == f == f.model_copy(deep=True)
+
+
+def test_a_scenario_built_in_python_is_checked_as_it_is_built():
+    """Scenario(...) took anything: a modification given as a dict failed deep in a run
+    ("'dict' object has no attribute 'in_force'"), a year given as text with a TypeError."""
+    import numpy as np
+
+    from karvan.scenario.spec import Modification, Scenario
+
+    close = {"action": "close", "links": ["R_IR_RASHT_ASTARA"]}
+    s = Scenario("x", "", "", np.int64(2028), [close], ["x"])
+    assert s.modifications == (Modification(**close),) and s.chain == ("x",)
+    assert type(s.year) is int
+    with pytest.raises(InputError) as e:
+        Scenario("", "", "", "2028", Modification(**close), ("x",))
+    assert e.value.source == "Scenario"
+    assert e.value.problems == [
+        "name: give a non-empty text (got '').",
+        "year: give a whole number (got '2028').",
+        "modifications: give a sequence of modifications (each a Modification or a dict of "
+        "its keys), not Modification."]
+    with pytest.raises(InputError) as e:
+        Scenario("x", "", "", 2028, [{"action": "sett", "links": ["A"]}, 3, close], ("x",))
+    assert [p.split(":")[0] for p in e.value.problems] == ["modifications[0]",
+                                                          "modifications[1]"]
+    assert "did you mean set?" in e.value.problems[0]
+    with pytest.raises(InputError, match="year: give a whole number"):
+        Scenario("x", "", "", True, (), ("x",))

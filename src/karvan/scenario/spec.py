@@ -31,10 +31,11 @@ import contextlib
 import difflib
 import json
 import math
+import numbers
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -337,7 +338,17 @@ class Scenario:
     where each is written (``places``, parallel to ``modifications`` where known).
 
     ``warned`` holds the warnings given when it was loaded against a dataset, which applying it
-    does not repeat."""
+    does not repeat.
+
+    Built in Python, it is checked as it is built: a modification may be given as a dict of a
+    :class:`Modification`'s keys, and lists become tuples.
+
+    Raises
+    ------
+    InputError
+        A name that is not a non-empty text, a year that is not a whole number, a modification
+        that is neither a :class:`Modification` nor a dict that makes one: every problem.
+    """
 
     name: str
     title: str
@@ -348,6 +359,42 @@ class Scenario:
     path: Path | None = None
     places: tuple[Place, ...] = ()
     warned: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        if not isinstance(self.name, str) or not self.name:
+            problems.append(f"name: give a non-empty text (got {shorten(repr(self.name))}).")
+        for key in ("title", "description"):
+            if not isinstance(getattr(self, key), str):
+                problems.append(f"{key}: give a text (got {shorten(repr(getattr(self, key)))}).")
+        year = self.year
+        if isinstance(year, bool) or not isinstance(year, numbers.Integral):
+            problems.append(f"year: give a whole number (got {shorten(repr(year))}).")
+        else:
+            object.__setattr__(self, "year", int(year))
+        mods = self.modifications
+        if isinstance(mods, (Modification, dict, str)) or not isinstance(mods, Iterable):
+            problems.append("modifications: give a sequence of modifications (each a "
+                            f"Modification or a dict of its keys), not {type(mods).__name__}.")
+            mods = ()
+        made = []
+        for i, m in enumerate(mods):
+            if isinstance(m, dict):
+                try:
+                    m = Modification(**m)
+                except InputError as e:
+                    problems.extend(f"modifications[{i}]: {x}" for x in e.problems)
+                    continue
+            elif not isinstance(m, Modification):
+                problems.append(f"modifications[{i}]: a {type(m).__name__}, not a Modification "
+                                "or a dict of its keys.")
+                continue
+            made.append(m)
+        if problems:
+            raise InputError(problems, "Scenario")
+        object.__setattr__(self, "modifications", tuple(made))
+        object.__setattr__(self, "chain", tuple(self.chain))
+        object.__setattr__(self, "places", tuple(self.places))
 
     def active(self) -> list[Modification]:
         """Modifications in force in the scenario year."""
