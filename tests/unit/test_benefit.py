@@ -310,12 +310,18 @@ def test_a_change_of_demand_alone_has_no_benefit_and_says_so():
     tot = benefit_totals(users_benefit(s, da, s, db)).iloc[-1]
     assert tot["benefit_usd"] == 0.0 and tot["pairs_demand_changed"] == 1
     assert (tot["tonnes_a"], tot["tonnes_b"]) == (110.0, 160.0)
-    assert "the demand differs in 1 pair(s) (0.00 Mt against 0.00 in all pairs counted): the " \
+    assert "the demand differs in 1 pair(s) (0.00 Mt against 0.00 in all pairs): the " \
         "rule of a half counts the change of cost, not the value of the tonnes added or lost" \
         in benefit_note(benefit_totals(users_benefit(s, da, s, db)))
     assert benefit_left_out(benefit_totals(users_benefit(s, da, s, db)), "en") == (
         "The demand differs in 1 pair(s) (0.00 Mt/yr in A, 0.00 in B): the rule of a half "
         "counts the change of cost, not the value of the tonnes added or lost.")
+    # a pair whose demand a scenario stops (demand_scale x 0) has no cost there, and counts
+    dc = _demand([("A", "B", "g", 100.0)])
+    sc = _skims([("g", "A", "B", 50.0)])
+    tot = benefit_totals(users_benefit(s, da, sc, dc)).iloc[-1]
+    assert tot["pairs_demand_changed"] == 1 and tot["pairs_not_comparable"] == 1
+    assert (tot["tonnes_a"], tot["tonnes_b"]) == (110.0, 100.0)
     # the same demand in both runs: nothing said
     same = benefit_totals(users_benefit(s, da, s, da))
     assert same.iloc[-1]["pairs_demand_changed"] == 0 and benefit_note(same) == ""

@@ -257,22 +257,32 @@ def test_the_comparison_head_names_a_and_b_not_a_reference_that_is_none():
 
 def test_a_what_if_of_a_counted_year_is_not_shown_as_a_check_of_the_model():
     """A scenario of 2024 (ferry fares cut by a quarter) was printed in the calibration table
-    beside the baseline, its 'target met' read as a check of the model; it is a what-if set
-    against what was counted. Only the references' rows are shown, and the others named."""
+    beside the baseline, its 'target met' read as a check of the model; its rows of 2024 set a
+    what-if against what was counted. They are left out and said so; its rows of other years,
+    compared with the back-casts, are shown under its name."""
     from karvan.calibrate.statistics import row_statistics, summarize
 
-    cal = row_statistics(pd.DataFrame({
-        "observed_id": ["A", "B"], "observed_tonnes": [100.0, 100.0],
-        "modelled_tonnes": [110.0, 300.0], "compared": [True, True],
-        "independent": [True, True], "role": ["fit", "validate"], "year": [2024, 2024]}))
+    def cal(own: str) -> pd.DataFrame:
+        return row_statistics(pd.DataFrame({
+            "observed_id": ["A", "B", "C"], "observed_tonnes": [100.0, 100.0, 100.0],
+            "modelled_tonnes": [110.0, 300.0, 120.0], "compared": [True, True, True],
+            "independent": [True, True, True], "role": ["fit", "validate", "validate"],
+            "year": [2024, 2024, 2023], "run": [own, own, "backcast_2023"]}))
+
     runs = []
     for name in ("baseline", "fares_cut"):
         r = fake_run(name, transit={"AZ": (1.0, 1.0)}, year=2024)
-        r.tables["calibration"] = cal
-        r.tables["calibration_summary"] = summarize(cal)
+        r.tables["calibration"] = cal(name)
+        r.tables["calibration_summary"] = summarize(cal(name))
         runs.append(r)
     t = table(summary_tables(runs), "Calibration")
-    assert set(t.data["scenario"]) == {"baseline"}
-    assert "not shown: fares_cut, of a counted year but not what happened" in t.title
-    # the references alone: nothing said
-    assert "not shown" not in table(summary_tables(runs[:1]), "Calibration").title
+    shown = t.data.set_index(["scenario", "rows"])["compared"]
+    assert shown[("baseline", "validate")] == 2 and shown[("baseline", "fit (independent)")] == 1
+    assert shown.loc["fares_cut (back-casts)"].to_dict() == {"validate": 1}
+    assert ("; fares_cut: not what happened in the year, a what-if whose rows of that year "
+            "check nothing of the model") in t.title
+    # the references alone: nothing said; the what-if alone: said, with its back-cast rows
+    assert "what-if" not in table(summary_tables(runs[:1]), "Calibration").title
+    alone = table(summary_tables(runs[1:]), "Calibration")
+    assert "fares_cut: not what happened" in alone.title
+    assert set(alone.data["scenario"]) == {"fares_cut (back-casts)"}

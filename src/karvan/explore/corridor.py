@@ -322,11 +322,12 @@ class CorridorModel:
 def changed_links(data, scenarios) -> tuple[str, ...]:
     """The links that any of ``scenarios`` opens, sets or scales in its year (its modifications
     in force, as applied to ``data``), in the order first met."""
-    from karvan.scenario.apply import apply_scenario
+    from karvan.scenario.apply import applied_and_said
 
     out: dict[str, None] = {}
     for s in scenarios:
-        applied = apply_scenario(data, s).applied
+        # each model's build warns of its scenario: not a second time here
+        applied = applied_and_said(data, s)[0].applied
         for row in applied.itertuples(index=False):
             if row.active and row.action in ("open", "set", "scale"):
                 out.update(dict.fromkeys(t for t in str(row.targets).split(";") if t))

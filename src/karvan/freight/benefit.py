@@ -198,11 +198,12 @@ def benefit_totals(table: pd.DataFrame, by: str | list[str] = "commodity") -> pd
         ``saving_usd_per_t`` (the benefit per tonne), ``pairs_not_comparable`` and
         ``tonnes_not_comparable`` (pairs without a cost in one run), ``pairs_unserved`` and
         ``tonnes_unserved`` (comparable pairs whose demand a capacity turns away in either
-        run): both left out of the benefit; ``pairs_demand_changed`` (pairs counted whose
-        demand differs between the runs, by more than 1e-9 of it), ``tonnes_a`` and
-        ``tonnes_b`` (the demand of the pairs counted in each run): where the demand differs,
-        the rule of a half counts the change of cost, not the value of the tonnes added or
-        lost (a scenario that only grows demand has a benefit of 0).
+        run): both left out of the benefit; ``pairs_demand_changed`` (pairs whose demand
+        differs between the runs, by more than 1e-9 of it, counted or not: a pair whose demand
+        a scenario stops has no cost in it), ``tonnes_a`` and ``tonnes_b`` (the demand of every
+        pair in each run): where the demand differs, the rule of a half counts the change of
+        cost, not the value of the tonnes added or lost (a scenario that only grows demand has
+        a benefit of 0).
 
     Raises
     ------
@@ -219,7 +220,7 @@ def benefit_totals(table: pd.DataFrame, by: str | list[str] = "commodity") -> pd
     ta, tb = table["tonnes_a"].astype(float), table["tonnes_b"].astype(float)
     moved = (ta - tb).abs() > 1e-9 * np.maximum(ta.abs(), tb.abs())
     t = table.assign(_t=0.5 * (ta + tb), _ok=ok & ~turned, _cut=~ok, _turned=turned,
-                     _moved=ok & ~turned & moved)
+                     _moved=moved)
 
     def one(g: pd.DataFrame, key: tuple) -> dict:
         good = g[g["_ok"]]
@@ -232,8 +233,8 @@ def benefit_totals(table: pd.DataFrame, by: str | list[str] = "commodity") -> pd
                 "pairs_unserved": int(g["_turned"].sum()),
                 "tonnes_unserved": float(g.loc[g["_turned"], "_t"].sum()),
                 "pairs_demand_changed": int(g["_moved"].sum()),
-                "tonnes_a": float(good["tonnes_a"].sum()),
-                "tonnes_b": float(good["tonnes_b"].sum())}
+                "tonnes_a": float(g["tonnes_a"].sum()),
+                "tonnes_b": float(g["tonnes_b"].sum())}
 
     keyed = t.assign(**{c: t[c].fillna("-").astype(str) for c in by})
     rows = [one(g, k if isinstance(k, tuple) else (k,))

@@ -996,6 +996,13 @@ def _fitted_to_validation(frames: dict, obs: pd.DataFrame) -> list[str]:
     return problems
 
 
+def is_reference(name: str) -> bool:
+    """Whether a scenario name is a reference (``baseline``, ``reference_Y`` or
+    ``backcast_Y``: :mod:`karvan.scenario.reference` builds them), whatever the dataset's base
+    year."""
+    return name == "baseline" or bool(re.fullmatch(r"(reference|backcast)_\d{4}", name))
+
+
 def reference_name(year: int, *, base_year: int = 2024) -> str:
     """The name of the reference of ``year``: ``baseline``, ``reference_<year>`` or
     ``backcast_<year>`` (:mod:`karvan.scenario.reference` builds them)."""

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 LAYER_DESCRIPTIONS = {
     "links": "links of the network: tonnes_* in t/yr (_ab: from_node_id to to_node_id, _ba: "
              "back, _tot: both), utilization as a share of capacity, capacity_tpy in t/yr per "
-             "direction, time_h_* in hours, charge_usd_per_t in USD/t, revenue_usd in USD/yr, "
+             "direction, time_h_* in hours, charge_usd_per_t (the link's default) and "
+             "charge_paid_usd_per_t (what its freight pays) in USD/t, revenue_usd in USD/yr, "
              "tonne_km per year, shadow prices in USD/t; lines are schematic (straight between "
              "the end nodes) where the dataset draws none, sea and ferry legs too",
     "transfers": "links at one place (terminals, gauge breaks, port quays, short borders), "

@@ -19,8 +19,8 @@ from karvan.freight.corridor import (
     CorridorData,
     CorridorWarning,
     builtin_corridor_folder,
+    is_reference,
     load_corridor,
-    reference_name,
     separating_reference,
 )
 from karvan.io.atomic import atomic_write_text
@@ -157,7 +157,7 @@ def render_report(runs: Sequence[str | os.PathLike | RunRecord | RunResults], *,
 
     panels = []
     for i, (r, lines) in enumerate(zip(res, lines_by_run, strict=True)):
-        p = _panel(r, lines, proj, lang, t_max, base_year=data[id(r)].base_year)
+        p = _panel(r, lines, proj, lang, t_max)
         ix, note = refs[i]
         if ix is not None:
             merged = {**lines_by_run[ix], **lines}
@@ -240,13 +240,11 @@ def _datasets(res: list[RunResults], dataset) -> dict[int, CorridorData]:
     return out
 
 
-def _panel(r: RunResults, lines, proj, lang: str, t_max: float, *,
-           base_year: int = 2024) -> Panel:
+def _panel(r: RunResults, lines, proj, lang: str, t_max: float) -> Panel:
     s = r.summary
     sc = r.manifest.get("scenario") or {}
-    year = sc.get("year", s.get("year"))
-    # a project of a counted year, set against the counts as if it had happened
-    what_if = year is not None and r.name != reference_name(int(year), base_year=base_year)
+    # a scenario that is not what happened, set against the counts of its year
+    what_if = not is_reference(r.name)
     kpis: list[tuple[str, Markup]] = []
     sep = label("sep", lang)
 

@@ -291,13 +291,15 @@ _LABELS: dict[str, tuple[str, str, str]] = {
                     "Калибровка по фактическим объёмам",
                     "واسنجی با حجم‌های گزارش‌شده"),
     "calibration_what_if": (
-        "This scenario is not what happened in its year: its rows set a what-if against what "
-        "was counted and check nothing of the model (the reference of its year does).",
-        "Этот сценарий — не то, что произошло в его году: его строки сопоставляют допущение "
-        "с фактическими данными и ничего не проверяют в модели (это делает эталонный расчёт "
-        "того же года).",
-        "این سناریو آنچه در سال خود رخ داد نیست: ردیف‌های آن یک فرض را با آنچه شمرده شده "
-        "مقایسه می‌کنند و چیزی از مدل را نمی‌آزمایند (اجرای مرجع همان سال می‌آزماید)."),
+        "This scenario is not what happened in its year: its rows of that year set a what-if "
+        "against what was counted and check nothing of the model (the reference of its year "
+        "does); its rows of other years are compared with the back-casts.",
+        "Этот сценарий — не то, что произошло в его году: его строки этого года сопоставляют "
+        "допущение с фактическими данными и ничего не проверяют в модели (это делает эталонный "
+        "расчёт того же года); строки других лет сопоставлены с ретроспективными расчётами.",
+        "این سناریو آنچه در سال خود رخ داد نیست: ردیف‌های آن سال یک فرض را با آنچه شمرده شده "
+        "مقایسه می‌کنند و چیزی از مدل را نمی‌آزمایند (اجرای مرجع همان سال می‌آزماید)؛ ردیف‌های "
+        "سال‌های دیگر با اجراهای گذشته‌نگر مقایسه شده‌اند."),
     "calibration_note": (
         "Each reported volume against the run of its year, counted in the scope of the figure. "
         "Fit rows may be fitted to; validation rows never are (split rule in the dataset "

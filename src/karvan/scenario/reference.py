@@ -25,6 +25,7 @@ from karvan.errors import InputError, raise_by_source
 from karvan.freight.corridor import (
     YEARS_AFTER_BASE,
     CorridorData,
+    is_reference,  # noqa: F401 (re-exported)
     reference_name,  # noqa: F401 (re-exported)
     separating_reference,
 )
@@ -95,10 +96,6 @@ def reference_scenario(year: int, *, base_year: int = 2024) -> Scenario:
                    chain=(name, *base.chain), path=None)
 
 
-def is_reference(name: str) -> bool:
-    """Whether a scenario name is a reference (baseline, reference_Y or backcast_Y)."""
-    return name == BASELINE or bool(_REFERENCE.fullmatch(name)) or (
-        name.startswith("backcast_") and name.removeprefix("backcast_").isdigit())
 
 
 @dataclass(frozen=True, slots=True)

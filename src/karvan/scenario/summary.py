@@ -17,6 +17,7 @@ import pandas as pd
 from karvan.calibrate.statistics import TARGETS, display_summary
 from karvan.errors import format_ids
 from karvan.freight.accounting import SEA_COUNTRIES
+from karvan.freight.corridor import is_reference
 
 MT = "{:,.2f}"
 PCT = "{:.1%}"
@@ -97,16 +98,8 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
             "LP binding": "{:.0f}",
             "s": "{:.1f}"}))
     # second: how far the base year is from what was counted (karvan.calibrate)
-    from karvan.scenario.reference import is_reference
-
-    compared = [r for r in runs if "calibration_summary" in r.tables
-                and len(display_summary(r.tables["calibration_summary"], r.scenario.name))]
-    # a project of a counted year set against the counts as if it had happened is no check of
-    # the model: only the references' rows are shown
-    what_if = [r.scenario.name for r in compared if not is_reference(r.scenario.name)]
-    cal = [display_summary(r.tables["calibration_summary"], r.scenario.name) for r in compared
-           if is_reference(r.scenario.name)]
-    if cal:
+    cal, what_if = calibration_rows(runs)
+    if cal or what_if:
         src = sorted({r.summary.get("demand_source", "demand.csv") for r in runs})
         demand = ("base-year demand of od_estimate.csv (demand.csv estimated on the fit rows, "
                   "`karvan calibrate --write`)" if src == ["od_estimate.csv"] else
@@ -115,9 +108,12 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
             "Calibration: reported volumes against the run of their year, fit and validation "
             f"apart ({TARGETS}); {demand}"
             + calibration_notes([r for r in runs if is_reference(r.scenario.name)])
-            + (f"; not shown: {', '.join(what_if)}, of a counted year but not what happened "
-               "(each run's calibration.csv has its rows)" if what_if else ""), pd.concat(
-                cal, ignore_index=True), {"median |ln M/C|": "{:.2f}", "GEH<5": PCT}))
+            + (f"; {', '.join(what_if)}: not what happened in the year, a what-if whose rows "
+               "of that year check nothing of the model against what was counted and are left "
+               "out (calibration.csv has them); the rows of other years are the back-casts'"
+               if what_if else ""),
+            pd.concat(cal, ignore_index=True) if cal else pd.DataFrame(
+                columns=["scenario", "rows"]), {"median |ln M/C|": "{:.2f}", "GEH<5": PCT}))
     out.extend(choice_tables(runs))
     ben = benefit_summary(runs, base_year=base_year)
     if ben is not None:
@@ -351,7 +347,6 @@ def benefit_summary(runs: Sequence[Any], *, base_year: int = 2024) -> SummaryTab
     one."""
     from karvan.freight.benefit import benefit_totals, run_benefit
     from karvan.freight.corridor import reference_name
-    from karvan.scenario.reference import is_reference
 
     by_name = {r.scenario.name: r for r in runs}
     rows = []
@@ -408,8 +403,8 @@ def benefit_note(totals: pd.DataFrame) -> str:
     if row.get("pairs_demand_changed", 0):
         out += (f"; the demand differs in {int(row['pairs_demand_changed'])} pair(s) "
                 f"({row['tonnes_a'] / 1e6:,.2f} Mt against {row['tonnes_b'] / 1e6:,.2f} in all "
-                "pairs counted): the rule of a half counts the change of cost, not the value "
-                "of the tonnes added or lost")
+                "pairs): the rule of a half counts the change of cost, not the value of the "
+                "tonnes added or lost")
     return out
 
 
@@ -507,6 +502,31 @@ def fit_row_notes(table: pd.DataFrame) -> list[str]:
                      f"the model at the prior ({shown}): check that "
                      f"{'its' if one else 'their'} tonnes_per_year is in tonnes")
     return notes
+
+
+def calibration_rows(runs) -> tuple[list[pd.DataFrame], list[str]]:
+    """The calibration statistics of each run that compares a row, for printing
+    (:func:`~karvan.calibrate.statistics.display_summary`), and the names of the runs that are
+    not references (a what-if of a counted year): theirs are taken over the rows they compare
+    with a reference's run (the back-casts of a base-year scenario), labelled
+    ``<name> (back-casts)``, or left out where there are none."""
+    from karvan.calibrate.statistics import summarize
+
+    shown, what_if = [], []
+    for r in runs:
+        if "calibration_summary" not in r.tables:
+            continue
+        if is_reference(r.scenario.name):
+            shown.append(display_summary(r.tables["calibration_summary"], r.scenario.name))
+            continue
+        cal = r.tables.get("calibration")
+        if cal is None or not cal["compared"].astype(bool).any():
+            continue
+        what_if.append(r.scenario.name)
+        if "run" in cal:
+            cal = cal[cal["run"].astype(str).map(is_reference)]
+            shown.append(display_summary(summarize(cal), f"{r.scenario.name} (back-casts)"))
+    return [t for t in shown if len(t)], what_if
 
 
 def calibration_notes(runs) -> str:
