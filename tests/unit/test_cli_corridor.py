@@ -165,12 +165,13 @@ def test_run_summary_lists_the_binding_capacities(tmp_path):
 
 def test_a_run_whose_capacities_turn_demand_away_is_written(tmp_path):
     # the choice model's unserved demand has its commodity already: the table had two
-    # commodity columns and writing the run failed (internal error, the solved run lost)
+    # commodity columns and writing the run failed (internal error, the solved run lost); a
+    # quarter of a Mt/yr (below a tenth of the smallest border capacity, 219 kt, is warned of)
     sc = tmp_path / "am_squeeze.toml"
     sc.write_text('name = "am_squeeze"\nyear = 2024\nextends = "baseline"\n'
                   '[[modification]]\naction = "set"\nlinks = ["B_GE_AM_SADAKHLO_RAIL", '
                   '"B_GE_AM_SADAKHLO_ROAD", "B_AM_IR_AGARAK_ROAD"]\nfield = "capacity_tpy"\n'
-                  'value = 100000\n')
+                  'value = 250000\n')
     out = tmp_path / "res"
     r = runner.invoke(app, ["run", str(sc), "--out", str(out), "--quiet", "--no-gpkg",
                             "--no-report"], env=ENV)

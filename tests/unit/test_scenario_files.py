@@ -649,6 +649,32 @@ def test_a_capacity_a_hundred_times_off_the_links_is_warned_about(tmp_path):
         apply_scenario(data, load_scenario(on_rasht_astara(tmp_path, mod.format(1e6))))
 
 
+def test_a_capacity_far_below_the_datasets_on_a_link_without_one_is_warned_about(tmp_path):
+    """2000 for 2 Mt/yr written in kt on the Caspian ferries, which have no capacity, bound
+    them at 100 % (81 USD/t) in silence: only values below 100 t/yr, or 100 times off a
+    capacity before, were warned of. A tenth of the smallest capacity of a link of its kind in
+    the dataset (of any link, where none of its kind has one) is the floor now."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    mod = ('action = "set"\nlinks = ["F_AZ_KZ_ALAT_AKTAU", "R_IR_AMIRABAD_TEHRAN"]\n'
+           'field = "capacity_tpy"\nvalue = {}\n')
+    p = on_rasht_astara(tmp_path, mod.format(2000))
+    said = said_applying(data, p)
+    assert len(said) == 1, said
+    assert said[0].startswith(f"{p}: line 4, modification[0] (set capacity_tpy = 2000): "
+                              "capacity_tpy 2,000 t/yr on R_IR_AMIRABAD_TEHRAN, "
+                              "F_AZ_KZ_ALAT_AKTAU, which had none (unlimited)"), said
+    assert "ferry: none has one, the smallest of any link is 2,000,000 t/yr" in said[0]
+    assert "rail line: 7,000,000 t/yr" in said[0]
+    assert "check the unit: capacity_tpy is in t/yr" in said[0]
+    # 2 Mt/yr in t/yr is a scenario, not a slip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        apply_scenario(data, load_scenario(on_rasht_astara(tmp_path, mod.format(2e6))))
+
+
 def test_problems_come_before_the_warnings_of_allowed_values(tmp_path):
     """With warnings as errors (as here), the capacity-unit warning of one modification was
     raised in place of the error listing the file's problems (an unknown link)."""

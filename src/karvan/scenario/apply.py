@@ -463,6 +463,7 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                                      "set one of them, name it in links = [...]).")
                 if was is not None and not unusual:  # one warning for a value
                     texts += _far_from_before(was, links.loc[sel, mod.field], label)
+                    texts += _below_the_datasets(data.links, was, links.loc[sel], label)
                 for text in texts:
                     notes.append((file, text))
                     if warn and f"{file}: {text}" not in scenario.warned:
@@ -518,6 +519,70 @@ def _far_from_before(was: pd.Series, now: pd.Series, label: str) -> list[str]:
     return [f"{label}: capacity_tpy of {ids} goes from {pairs} t/yr, more than "
             f"{CAPACITY_SLIP:g} times (allowed, but unusual: check the unit of capacity_tpy, "
             "t/yr; to shut a link, close it)."]
+
+
+#: a capacity set on a link that had none is more likely a unit slip (2000 for 2 Mt/yr written
+#: in kt) when it is this many times below the smallest the dataset gives a link of its kind
+CAPACITY_FLOOR = 10.0
+
+
+def capacity_floors(links: pd.DataFrame) -> tuple[dict[tuple[str, str], float], float]:
+    """The smallest capacity (t/yr) the dataset's ``links`` give a link of each mode and
+    element (``("ferry", "ferry")``, ``("transfer", "port")``), and the smallest of any link;
+    kinds none of whose links has a capacity are left out.
+
+    Examples
+    --------
+    >>> links = pd.DataFrame({"mode": ["rail", "rail", "ferry"], "element": ["line"] * 2
+    ...                       + ["ferry"], "capacity_tpy": [7e6, 15e6, None]})
+    >>> capacity_floors(links)
+    ({('rail', 'line'): 7000000.0}, 7000000.0)
+    """
+    cap = pd.to_numeric(links["capacity_tpy"], errors="coerce")
+    has = cap > 0
+    if not has.any():
+        return {}, float("nan")
+    kinds = links.loc[has, ["mode", "element"]].astype(str)
+    least = cap[has].groupby([kinds["mode"], kinds["element"]]).min()
+    return {k: float(v) for k, v in least.items()}, float(cap[has].min())
+
+
+def _below_the_datasets(dataset: pd.DataFrame, was: pd.Series, now: pd.DataFrame,
+                        label: str) -> list[str]:
+    """What is said where a modification (``label``) gives a capacity to links that had none
+    (``was`` blank: unlimited) below what the dataset makes plausible: 2000 for 2 Mt/yr written
+    in kt on the Caspian ferries, which have no capacity, bound them at 100 % with a shadow
+    price of 81 USD/t in silence (:func:`_far_from_before` needs a capacity before).
+
+    The rule, on the dataset alone (``dataset``, its links before the scenario): a capacity
+    below a tenth (:data:`CAPACITY_FLOOR`) of the smallest capacity the dataset gives a link of
+    the same mode and element (a ferry against the ferries, a port against the ports) is
+    warned of; where no link of that kind has a capacity, against the smallest capacity of any
+    link (2 Mt/yr in the built-in dataset: a ferry's floor is 200,000 t/yr). The schema's own
+    bound (100 t/yr) is warned of before this, and a capacity that replaces another is compared
+    with it (:data:`CAPACITY_SLIP`).
+    """
+    if not {"mode", "element"} <= set(dataset.columns):
+        return []
+    floors, least = capacity_floors(dataset)
+    cap = pd.to_numeric(now["capacity_tpy"], errors="coerce")
+    kind = list(zip(now["mode"].astype(str), now["element"].astype(str), strict=True))
+    floor = pd.Series([floors.get(k, least) for k in kind], index=now.index, dtype=float)
+    low = (was.isna() | (was <= 0)) & (cap > 0) & (cap < floor / CAPACITY_FLOOR)
+    if not low.any():
+        return []
+    ids = list(low.index[low.to_numpy()])
+    vals = format_ids(sorted({f"{v:,.0f}" for v in cap[low]}))
+    kinds = sorted({kind[now.index.get_loc(x)] for x in ids})
+    against = "; ".join(
+        f"{m if m == e else f'{m} {e}'}: "
+        + (f"{floors[(m, e)]:,.0f} t/yr" if (m, e) in floors else
+           f"none has one, the smallest of any link is {least:,.0f} t/yr")
+        for m, e in kinds)
+    return [f"{label}: capacity_tpy {vals} t/yr on {format_ids(ids)}, which had none "
+            "(unlimited), is below a tenth of the smallest capacity the dataset gives a link of "
+            f"its kind ({against}) (allowed, but unusual: check the unit: capacity_tpy is in "
+            "t/yr, 2 Mt/yr is 2000000)."]
 
 
 def _unusual_text(hits: list, field: str, label: str) -> str:
