@@ -280,7 +280,7 @@ def test_scaling_a_tariff_scales_what_each_link_pays(tmp_path):
     price the links the same way."""
     from karvan.explore import corridor as ec
     from karvan.explore.inputs import corridor_inputs
-    from karvan.freight.corridor import load_corridor
+    from karvan.freight.corridor import CorridorWarning, load_corridor
     from karvan.freight.costs import TARIFF_FACTOR, link_costs
     from karvan.scenario.apply import apply_scenario
 
@@ -298,7 +298,8 @@ def test_scaling_a_tariff_scales_what_each_link_pays(tmp_path):
     base = load_scenario(write(tmp_path, "b", 'name = "b"\nyear = 2024\n' + setm))
     cut = load_scenario(write(tmp_path, "t", 'name = "t"\nyear = 2024\n' + setm + scalem))
     before = apply_scenario(data, base).links
-    after = apply_scenario(data, cut).links
+    with pytest.warns(CorridorWarning, match="they compound, tariff_usd_per_tkm = 0.05 x 0.8"):
+        after = apply_scenario(data, cut).links  # the scale multiplies the value set
     assert after.at[given, "tariff_usd_per_tkm"] == pytest.approx(0.04)
     assert after.at[blank, TARIFF_FACTOR["tariff_usd_per_tkm"]] == pytest.approx(0.8)
     for com in (None, "grain", "containers"):
@@ -309,7 +310,8 @@ def test_scaling_a_tariff_scales_what_each_link_pays(tmp_path):
         others = before.index.difference([blank, given])
         assert c1.loc[others, "charge_usd_per_t"].equals(c0.loc[others, "charge_usd_per_t"])
     # karvan explore's charges at the centre: the same as the run's network
-    model = ec.build_corridor_model(data, cut, corridor_inputs(data))
+    with pytest.warns(CorridorWarning, match="they compound"):
+        model = ec.build_corridor_model(data, cut, corridor_inputs(data))
     d = model.draw_arrays(None)
     pos = list(model.graph.link_ids).index(blank)
     want = link_costs(data, after, "grain").at[blank, "charge_usd_per_t"]
@@ -534,6 +536,50 @@ def test_a_file_that_changes_one_thing_twice_is_warned_about(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", CorridorWarning)
         apply_scenario(data, load_scenario(q))
+
+
+def test_two_scales_of_one_field_of_a_link_are_said_to_compound(tmp_path):
+    """Two factor = 2 on a ferry's sailings gave x 4 in silence, in one file or in a parent and
+    its child; a scale after a set scales the value set, a set after a scale discards it."""
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.apply import applied_and_said
+
+    data = load_corridor()
+    freq = data.links.at["F_AZ_KZ_ALAT_AKTAU", "frequency_per_week"]
+    scale = ('[[modification]]\naction = "scale"\nlinks = ["F_AZ_KZ_ALAT_AKTAU"]\n'
+             'field = "frequency_per_week"\nfactor = 2\n')
+    set_ = ('[[modification]]\naction = "set"\nlinks = ["F_AZ_KZ_ALAT_AKTAU"]\n'
+            'field = "frequency_per_week"\nvalue = 10\n')
+    head = 'name = "{}"\nyear = 2028\nextends = "{}"\n'
+    twice = write(tmp_path, "twice", head.format("twice", "baseline") + scale + scale)
+    said = said_applying(data, twice)
+    assert said == [f"{twice}: line 9, modification[1] (scale frequency_per_week x 2) multiplies "
+                    "the frequency_per_week of F_AZ_KZ_ALAT_AKTAU that twice.toml line 4, "
+                    "modification[0] (scale x 2) changed before it (all in force in 2028): they "
+                    "compound, x 2 x 2 = x 4 on the frequency_per_week before them (allowed; "
+                    "where each factor was meant on the value before them all, write one scale "
+                    "with the factor meant)."], said
+    links = applied_and_said(data, load_scenario(twice))[0].links
+    assert links.at["F_AZ_KZ_ALAT_AKTAU", "frequency_per_week"] == 4 * freq
+    # a parent's scale and its child's compound as well: the parent is named by its file
+    write(tmp_path, "parent", head.format("parent", "baseline") + scale)
+    child = write(tmp_path, "child", head.format("child", "parent") + scale)
+    said = said_applying(data, child)
+    assert len(said) == 1 and "that parent.toml line 4, modification[0] (scale x 2)" in said[0]
+    assert said[0].startswith(f"{child}: line 4, modification[0] (scale") and "x 4" in said[0]
+    # a scale after a set scales the value set
+    after = write(tmp_path, "after", head.format("after", "baseline") + set_ + scale)
+    said = said_applying(data, after)
+    assert len(said) == 1 and "after.toml line 4, modification[0] (set = 10)" in said[0]
+    assert "they compound, frequency_per_week = 10 x 2 = 20" in said[0], said
+    # a set after a scale discards it
+    before = write(tmp_path, "before", head.format("before", "baseline") + scale + set_)
+    said = said_applying(data, before)
+    assert len(said) == 1 and "line 9, modification[1] (set) sets the frequency_per_week of " \
+        "F_AZ_KZ_ALAT_AKTAU that line 4, modification[0] (scale) of the same file scaled" in said[0]
+    assert "the set discards the scale" in said[0], said
+    assert applied_and_said(data, load_scenario(before))[0].links.at[
+        "F_AZ_KZ_ALAT_AKTAU", "frequency_per_week"] == 10
 
 
 @pytest.mark.parametrize(("body", "message"), [
@@ -813,6 +859,9 @@ def test_a_speed_on_a_link_of_length_0_is_warned_about(tmp_path):
         warnings.simplefilter("always")
         inputs = apply_scenario(data, load_scenario(p))
     msgs = [str(x.message) for x in w if issubclass(x.category, CorridorWarning)]
+    # the scale multiplies the speed set (said apart)
+    assert sum("they compound, speed_kph = 50 x 2 = 100" in m for m in msgs) == 1, msgs
+    msgs = [m for m in msgs if "they compound" not in m]
     assert len(msgs) == 2, msgs
     assert "modification[0] (set speed_kph): 1 of its 1 links are of length 0" in msgs[0]
     assert "(T_IR_ASTARA_TERMINAL)" in msgs[0] and "set dwell_h" in msgs[0]
@@ -822,12 +871,12 @@ def test_a_speed_on_a_link_of_length_0_is_warned_about(tmp_path):
     before = link_costs(data, data.links).at["T_IR_ASTARA_TERMINAL", "time_h"]
     after = link_costs(data, inputs.links).at["T_IR_ASTARA_TERMINAL", "time_h"]
     assert after == before
-    # a length set later makes the speed count: no warning
+    # a length set later makes the speed count: no warning of it (only that the two compound)
     p.write_text(p.read_text() + '[[modification]]\naction = "set"\n'
                  'links = ["T_IR_ASTARA_TERMINAL"]\nfield = "length_km"\nvalue = 2\n')
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", CorridorWarning)
+    with pytest.warns(CorridorWarning, match="they compound") as w:
         inputs = apply_scenario(data, load_scenario(p))
+    assert len(w) == 1, [str(x.message) for x in w]
     assert link_costs(data, inputs.links).at["T_IR_ASTARA_TERMINAL", "time_h"] > before
 
 

@@ -338,7 +338,10 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     log = []
     bans: list = []
     later: list[tuple[str, str, int]] = []  # inherited modifications that open after the year
-    written: dict = {}  # (file, link, field) -> (place, year) of the last set, open or close
+    written: dict = {}  # (file, link, field) -> (place, year, action) of the last change
+    # (link, field) -> (file, place, action, number) of each set or scale in force since the
+    # last set, in every file of the chain
+    compounding: dict = {}
     for i, mod in enumerate(scenario.modifications):
         active = mod.in_force(scenario.year)
         file, place = _where(scenario, i)
@@ -389,8 +392,11 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                         mod.factor, mod.source, mod.note))
             continue
         sel = _targets(links, mod)
-        if warn and active and mod.action in ("set", "open", "close"):
+        if warn and active and mod.action in ("set", "scale", "open", "close"):
             said.extend(_repeated(written, sel, mod, file, place, top))
+        if active and mod.action in ("set", "scale") and len(sel):
+            compounds = _compounded(compounding, links, sel, mod, file, place, scenario.year)
+            said.extend(compounds if warn else [])
         if not len(sel) and not wrong and mod.countries:
             # countries and modes that share no link changed nothing, in silence
             hint = (" (a border crossing's links carry one of its two countries in link.csv's "
@@ -601,28 +607,77 @@ def _repeated(written: dict, sel, mod, file: str, place: str, top: str) -> list[
     changed on the same links it names (two capacities of one terminal, an open then a close of
     one link): only the later listed counts, which nothing said. A later year is a stage, not
     a repeat (a capacity raised in 2027 and again in 2029); a file that extends another may
-    change what its parent set; a selection by country may be narrowed by a later one."""
+    change what its parent set; a selection by country may be narrowed by a later one.
+
+    A set after a scale of the same field discards the scale, and is said so; a scale is only
+    recorded here (what it does after another scale or a set is :func:`_compounded`'s)."""
     named = set(mod.links or [])
     if mod.borders:
         named |= set(sel)  # a border names its links
-    field_ = mod.field if mod.action == "set" else "status"
+    field_ = mod.field if mod.action in ("set", "scale") else "status"
     before: dict = {}
     for x in sorted(named & set(sel)):
         key = (file, x, field_)
-        if key in written:
+        if key in written and mod.action != "scale":
             before.setdefault(written[key], []).append(x)
-        written[key] = (place, mod.year)
+        written[key] = (place, mod.year, mod.action)
     out = []
     where = "" if file == top else f"{file}: "
-    for (earlier, year), ids in before.items():
+    for (earlier, year, action), ids in before.items():
         if mod.year is not None and (year is None or mod.year > year):
             continue  # a later stage
         fix = ("list them by year (the later listed counts)" if year is not None
                and mod.year is not None and mod.year < year else
                "remove one of them, or give the later one a later year")
+        if action == "scale":
+            out.append(f"{top}: {where}{place} ({mod.action}) sets the {field_} of "
+                       f"{format_ids(ids)} that {earlier} (scale) of the same file scaled in "
+                       "force in the same years: the set discards the scale, only the later "
+                       f"listed counts; {fix}.")
+            continue
         out.append(f"{top}: {where}{place} ({mod.action}) changes the {field_} of "
                    f"{format_ids(ids)} that {earlier} of the same file changed in force in the "
                    f"same years: only the later listed counts; {fix}.")
+    return out
+
+
+def _compounded(history: dict, links: pd.DataFrame, sel, mod, file: str, place: str,
+                year: int) -> list[str]:
+    """What is said where a scale in force multiplies a field of links that an earlier set or
+    scale in force (of any file of the chain: a parent's as well) changed: two ``factor = 2``
+    on frequency_per_week give x 4, a scale after ``value = 10`` gives 20, in silence before.
+    Compounding is what two scales mean (each multiplies what it finds), so it is allowed; the
+    warning names each place, file and line, and the resulting factor or value. A later set
+    starts again (it discards what came before); a blank field a scale leaves blank is not
+    said (:func:`_no_effect` says it). ``history`` is updated with ``mod`` (in force); ``links``
+    are the links before it applies, ``year`` the scenario's."""
+    number = float(mod.value if mod.action == "set" else mod.factor)
+    field_ = mod.field
+    groups: dict[tuple, list] = {}
+    for x in sel:
+        seq = history.setdefault((x, field_), [])
+        if mod.action == "set":
+            seq.clear()
+        elif seq and (field_ in TARIFF_FACTOR or pd.notna(links.at[x, field_])):
+            groups.setdefault(tuple(seq), []).append(x)
+        seq.append((file, place, mod.action, number))
+    out = []
+    for seq, ids in groups.items():
+        earlier = ", then ".join(f"{Path(f).name} {p} ({a} {'= ' if a == 'set' else 'x '}{n:g})"
+                                 for f, p, a, n in seq)
+        factors = [n for _, _, a, n in seq if a == "scale"] + [number]
+        product = float(np.prod(factors))
+        steps = " x ".join(f"{n:g}" for n in factors)
+        if seq[0][2] == "set":
+            result = f"{field_} = {seq[0][3]:g} x {steps} = {seq[0][3] * product:g}"
+            fix = "to give the value, set it alone"
+        else:
+            result = f"x {steps} = x {product:g} on the {field_} before them"
+            fix = ("where each factor was meant on the value before them all, write one "
+                   "scale with the factor meant")
+        out.append(f"{file}: {place} (scale {field_} x {mod.factor:g}) multiplies the {field_} "
+                   f"of {format_ids(ids)} that {earlier} changed before it (all in force in "
+                   f"{year}): they compound, {result} (allowed; {fix}).")
     return out
 
 
