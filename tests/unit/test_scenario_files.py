@@ -840,6 +840,44 @@ def test_name_typos_get_the_nearest_name(tmp_path):
         load_scenario("rasht_astra")
 
 
+def test_a_field_cut_short_and_a_plural_mode_get_the_nearest_name(tmp_path):
+    """A field = "frequency" got no hint (too unlike frequency_per_week for a close spelling),
+    nor modes = ["ferries"], whose message listed the six modes as five "and 1 more"."""
+    from karvan.freight.corridor import load_corridor
+
+    p = write(tmp_path, "f", 'name = "f"\nyear = 2028\n[[modification]]\naction = "scale"\n'
+              'links = ["F_AZ_KZ_ALAT_AKTAU"]\nfield = "frequency"\nfactor = 2\n')
+    with pytest.raises(InputError, match=r"\(got 'frequency'; did you mean frequency_per_week\?\)"):
+        load_scenario(p)
+    p = write(tmp_path, "m", 'name = "m"\nyear = 2028\n[[modification]]\naction = "scale"\n'
+              'countries = ["XC"]\nmodes = ["ferries"]\nfield = "tariff_usd_per_t"\n'
+              'factor = 0.75\n')
+    with pytest.raises(InputError) as e:
+        load_scenario(p, data=load_corridor())
+    assert e.value.problems == [
+        "line 3, modification[0] (scale): unknown modes ferries (did you mean ferry?); the "
+        "links have border, ferry, rail, road, sea, transfer."]
+
+
+def test_a_scenario_named_like_the_built_in_it_extends_is_not_a_cycle(tmp_path):
+    """A user's file named rasht_astara extending the built-in rasht_astara was reported as a
+    cycle in the built-in file; the user's file is at fault, for its name."""
+    p = write(tmp_path, "mine", 'name = "rasht_astara"\nyear = 2028\nextends = "rasht_astara"\n')
+    with pytest.raises(InputError) as e:
+        load_scenario(p)
+    said = str(e.value)
+    assert "cycle" not in said and str(builtin_scenario_folder()) + ":" not in said, said
+    assert said.startswith(f"{p}: 3 problems"), said  # all in the user's file
+    assert ("name 'rasht_astara' is also the name of the built-in scenario that mine.toml "
+            "extends") in said, said
+    assert "(and its file: mine.toml)" in said, said
+    # a file of that name beside it extends itself: a cycle, said with why
+    p = write(tmp_path, "rasht_astara", p.read_text())
+    with pytest.raises(InputError, match=r"cycle: rasht_astara -> rasht_astara \(a file beside "
+                                         r"it is found before the built-in rasht_astara\)"):
+        load_scenario(p)
+
+
 def test_a_speed_on_a_link_of_length_0_is_warned_about(tmp_path):
     """speed_kph = 50 on a transfer (length 0, its time its 12 h dwell) changed nothing and
     was applied without the warning the other modifications that change nothing get."""

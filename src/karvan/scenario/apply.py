@@ -72,9 +72,10 @@ class _Known:
                    frozenset(data.zone_country().values()), tuple(data.commodity_ids))
 
 
-def _unknown(bad: list, known) -> str:
-    """``bad`` named, with the nearest known spelling of each that has one."""
-    near = [(b, m) for b in bad[:5] if (m := nearest_name(b, known, cutoff=0.8)) is not None]
+def _unknown(bad: list, known, *, cutoff: float = 0.8) -> str:
+    """``bad`` named, with the nearest known spelling of each that has one (at least
+    ``cutoff`` alike, or a part of it: :func:`~karvan.scenario.spec.nearest_name`)."""
+    near = [(b, m) for b in bad[:5] if (m := nearest_name(b, known, cutoff=cutoff)) is not None]
     if not near:
         return format_ids(bad)
     if len(bad) == 1:
@@ -104,8 +105,10 @@ def _reference_problems(known: _Known, mod) -> list[str]:
         out.append(f"no links in countries {format_ids(bad)}; the links' countries are "
                    f"{format_ids(sorted(known.link_countries), 30)}.")
     if bad := missing(mod.modes, known.modes):
-        out.append(f"unknown modes {_unknown(bad, known.modes)}; the links have "
-                   f"{format_ids(sorted(known.modes))}.")
+        # the modes are few and short: a plural (ferries) is as far from ferry as a typo of a
+        # link id is from another id, and every mode is named
+        out.append(f"unknown modes {_unknown(bad, known.modes, cutoff=0.6)}; the links have "
+                   f"{format_ids(sorted(known.modes), len(known.modes))}.")
     if bad := missing(mod.od_countries, known.zone_countries):
         out.append(f"od_countries {format_ids(bad)} are not countries of the zones "
                    f"({format_ids(sorted(known.zone_countries), 30)}).")

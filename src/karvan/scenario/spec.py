@@ -254,8 +254,11 @@ class Modification(_Checked):
             raise ValueError("modes = [...] narrows countries = [...]; give the countries too")
         if a in ("set", "scale"):
             if self.field not in SETTABLE_FIELDS:
+                near = (nearest_name(self.field, SETTABLE_FIELDS) if self.field is not None
+                        else None)
                 raise ValueError(f"action {a!r} needs field = one of {', '.join(SETTABLE_FIELDS)}"
-                                 f" (got {self.field!r})")
+                                 f" (got {self.field!r}"
+                                 f"{f'; did you mean {near}?' if near else ''})")
         if a == "set" and self.value is None:
             raise ValueError("action 'set' needs value = <number>")
         if a == "set" and self.value is not None and self.value < 0:
@@ -432,22 +435,42 @@ def builtin_scenarios() -> list[str]:
     return [n for n in order if n in found] + [n for n in found if n not in order]
 
 
+#: the fewest characters a name must have to be taken for a part of a known name
+PART_MIN = 3
+
+
 def nearest_name(name: object, known, *, cutoff: float = 0.6) -> str | None:
     """The spelling among ``known`` nearest to ``name`` (a typo's likely meaning), if any is
-    at least ``cutoff`` alike (:func:`difflib.get_close_matches`).
+    at least ``cutoff`` alike (:func:`difflib.get_close_matches`); else the known name that
+    ``name`` is the start of, or a part of (of :data:`PART_MIN` characters or more, in any
+    case: ``frequency`` for ``frequency_per_week``), the most alike of several.
 
     >>> nearest_name("baselin", ["baseline", "rasht_astara"])
     'baseline'
     >>> nearest_name("r_ir_rasht_astara", ["R_IR_RASHT_ASTARA", "R_IR_RASHT_QAZVIN"])
     'R_IR_RASHT_ASTARA'
+    >>> nearest_name("frequency", ["speed_kph", "frequency_per_week"])
+    'frequency_per_week'
+    >>> nearest_name("per_week", ["speed_kph", "frequency_per_week"])
+    'frequency_per_week'
     """
     names = [str(k) for k in known]
+    text = str(name).casefold()
     # another case of a known name is that name (r_ir_rasht_astara for R_IR_RASHT_ASTARA)
-    same = [k for k in names if k.casefold() == str(name).casefold()]
+    same = [k for k in names if k.casefold() == text]
     if same:
         return same[0]
     near = difflib.get_close_matches(str(name), names, n=1, cutoff=cutoff)
-    return near[0] if near else None
+    if near:
+        return near[0]
+    if len(text) < PART_MIN:
+        return None
+    # a name cut short (frequency, capacity) is too unlike the whole for difflib
+    part = ([k for k in names if k.casefold().startswith(text)]
+            or [k for k in names if text in k.casefold()])
+    if not part:
+        return None
+    return max(part, key=lambda k: difflib.SequenceMatcher(None, text, k.casefold()).ratio())
 
 
 def did_you_mean(name: object, known, *, cutoff: float = 0.6) -> str:
@@ -530,8 +553,24 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
         problems.extend((here, x) for x in f.problems)
         names = [c.name for c in chain]
         if f.name in names:
-            problems.append((here, f"'extends' makes a cycle: {' -> '.join([*names, f.name])}; "
-                                   "remove one of the extends."))
+            first = chain[names.index(f.name)]
+            if first.path.resolve() == cur.resolve():
+                beside = (f" (a file beside it is found before the built-in {f.name})"
+                          if (builtin / f"{f.name}.toml").exists()
+                          and cur.resolve().parent != builtin.resolve() else "")
+                problems.append((here, f"'extends' makes a cycle: "
+                                       f"{' -> '.join([*names, f.name])}{beside}; remove one "
+                                       "of the extends."))
+                break
+            # not a cycle: another file of one name, most often a user's scenario named like
+            # the built-in one it extends (it was said to be a cycle in the built-in file)
+            which = ("the built-in scenario" if cur.resolve().parent == builtin.resolve()
+                     else "the scenario")
+            problems.append((str(first.path), f"name {f.name!r} is also the name of {which} "
+                                              f"that {chain[-1].path.name} extends ({cur}): two "
+                                              "scenarios of one name in one chain, which "
+                                              "'extends' cannot tell apart; give this scenario "
+                                              "another name."))
             break
         if f.given_name is not None and cur.stem != f.given_name:
             problems.append((here, f"name {f.given_name!r} differs from the file name; make "
@@ -542,7 +581,7 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
             # a comparison (as the like-year reference), or by 'extends' (a copy of
             # baseline.toml beside a scenario stood in for the built-in one, in silence)
             problems.append((here, f"name: {why}; give the scenario another name (and its file: "
-                                   f"{f.name}.toml"
+                                   f"{cur.name}"
                                    + (f", extended by {chain[-1].name}" if chain else "")
                                    + "), as karvan would take it for that one."))
         chain.append(f)
