@@ -264,6 +264,33 @@ def test_filters_that_match_nothing_are_reported(tmp_path, mod, message):
         apply_scenario(load_corridor(), load_scenario(p))
 
 
+def test_a_demand_scale_that_matches_no_demand_says_why(tmp_path):
+    """origin_country = "KZ", destination_country = "RU" failed with "its filters match no
+    demand" and no more: Kazakhstan's trade with Russia is not in the demand (dataset.md,
+    Known gaps)."""
+    from karvan.freight.corridor import load_corridor
+
+    data = load_corridor()
+    zc = data.zone_country()
+    kz = data.demand["origin_zone_id"].map(zc) == "KZ"
+    to = ", ".join(sorted(set(data.demand.loc[kz, "destination_zone_id"].map(zc))))
+    p = write(tmp_path, "d", 'name = "d"\nyear = 2028\n[[modification]]\naction = "demand_scale"'
+              '\norigin_country = "KZ"\ndestination_country = "RU"\nfactor = 1.5\n'
+              '[[modification]]\naction = "demand_scale"\norigin_country = "KZ"\n'
+              'destination_country = "TR"\ncommodity = "oil_products"\nfactor = 2\n')
+    with pytest.raises(InputError) as e:
+        load_scenario(p, data=data)
+    first, second = e.value.problems
+    assert first.startswith(
+        "line 3, modification[0] (demand_scale): its filters match no demand: origin_country "
+        f"'KZ' matches {int(kz.sum())} and destination_country 'RU' "), first
+    assert f"demand rows, but no row both; the demand from KZ goes to {to}. The dataset has no " \
+        "such trade (KZ>RU): docs/dataset.md, Known gaps, \"Trade\"" in first, first
+    # the pair has demand, not of that commodity
+    assert "but no row all three; the demand KZ>TR is of " in second, second
+    assert "not oil_products. The dataset has no such trade (KZ>TR, oil_products)" in second, second
+
+
 def test_a_capacity_change_drops_the_published_figure(tmp_path):
     from karvan.freight.corridor import load_corridor
     from karvan.scenario.apply import apply_scenario

@@ -123,6 +123,45 @@ def _reference_problems(known: _Known, mod) -> list[str]:
     return out
 
 
+def _why_no_demand(demand: pd.DataFrame, zone_country: dict, mod) -> str:
+    """Why a demand_scale's filters match no demand row, for its message: what each filter
+    matches alone, and the pairs the demand has for its origin (or destination), or the
+    commodities of its pair; the filters are of countries and commodities the dataset has.
+
+    The message of ``origin_country = "KZ"``, ``destination_country = "RU"`` was "its filters
+    match no demand", without why: Kazakhstan's trade with Russia is not in the demand.
+    """
+    oc = demand["origin_zone_id"].map(zone_country)
+    dc = demand["destination_zone_id"].map(zone_country)
+    com = demand["commodity_id"]
+    given = [(label, value, col) for label, value, col in (
+        ("origin_country", mod.origin_country, oc),
+        ("destination_country", mod.destination_country, dc),
+        ("commodity", mod.commodity, com)) if value]
+    alone = [f"{label} {value!r}{' matches' if k == 0 else ''} {int((col == value).sum()):,}"
+             for k, (label, value, col) in enumerate(given)]
+    out = ""
+    if len(given) > 1:
+        out = (f": {', '.join(alone[:-1])} and {alone[-1]} demand rows, but no row "
+               f"{'both' if len(given) == 2 else 'all three'}")
+    o, d, c = mod.origin_country, mod.destination_country, mod.commodity
+    pair = (oc == o) & (dc == d) if o and d else None
+    if pair is not None and c and pair.any():
+        has = format_ids(sorted(set(com[pair])), 10)
+        out += f"; the demand {o}>{d} is of {has}, not {c}"
+    elif o:
+        to = format_ids(sorted(set(dc[oc == o].dropna())), 20)
+        out += f"; the demand from {o} goes to {to}" if to else f"; no demand leaves {o}"
+    elif d:
+        fro = format_ids(sorted(set(oc[dc == d].dropna())), 20)
+        out += f"; the demand to {d} comes from {fro}" if fro else f"; no demand goes to {d}"
+    what = ", ".join(x for x in (f"{o or '*'}>{d or '*'}" if o or d else "", c) if x)
+    return (f"{out}. The dataset has no such trade ({what}): docs/dataset.md, Known gaps, "
+            "\"Trade\", names the trade outside the corridor as modelled (Russia–Kazakhstan, "
+            "Kazakhstan–China, Russia–China) and the trade without figures; remove the "
+            "modification or change its filters.")
+
+
 def level_rows(data: CorridorData, demand: pd.DataFrame, year: int) -> np.ndarray:
     """Position in ``demand_level.csv`` of the level that sets each demand row in ``year`` (the
     most specific row of that year), -1 where none does and the growth rate applies."""
@@ -372,7 +411,8 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
             if mod.commodity:
                 sel &= (demand["commodity_id"] == mod.commodity).to_numpy()
             if not sel.any() and not wrong:
-                problems.append((file, f"{place} (demand_scale): its filters match no demand."))
+                problems.append((file, f"{place} (demand_scale): its filters match no demand"
+                                       f"{_why_no_demand(demand, zc, mod)}"))
             if active:
                 before = float(demand.loc[sel, "tonnes_per_year"].sum())
                 demand.loc[sel, "tonnes_per_year"] *= mod.factor
