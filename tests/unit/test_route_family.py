@@ -229,3 +229,38 @@ def test_load_corridor_checks_the_new_tables_against_their_schemas(tmp_path):
     assert "route_family.csv" in msg and "priority" in msg
     assert "choice_parameter.csv" in msg and "caviar" in msg
     assert "trade_mix.csv" in msg and "share" in msg
+
+
+def test_freight_through_links_that_no_family_names_is_warned_of(tmp_path):
+    """A link a user's scenario opens, or one added to a copy of the dataset, that no route
+    family names put the freight through it in family other in silence: no family constant
+    reached it (a new Aktau–Alat feeder got none of the Middle Corridor's)."""
+    from karvan.scenario.spec import builtin_scenario_folder
+
+    data = load_corridor()
+    text = (builtin_scenario_folder() / "south_caucasus_unblocked.toml").read_text(
+        encoding="utf-8").replace('name = "south_caucasus_unblocked"', 'name = "mine"')
+    mine = tmp_path / "mine.toml"
+    mine.write_text(text, encoding="utf-8")
+    run = run_scenario(data, load_scenario(mine, data=data), lp=False, backcasts=False)
+    said = [w for w in run.warnings if "no route family names" in w]
+    assert len(said) == 1, run.warnings
+    assert said[0].startswith("mine: freight rides on routes of family other through links the "
+                              "scenario opens that no route family names (B_AM_AZ_"), said
+    assert "via_link_ids of that family in route_family.csv of a copy of the dataset " \
+        "(karvan data copy; run with --data)" in said[0]
+    # karvan's own scenario on its own dataset: its families were drawn with its openings
+    run = run_scenario(data, "south_caucasus_unblocked", lp=False, backcasts=False)
+    assert not [w for w in run.warnings if "no route family names" in w], run.warnings
+    # a link added to a copy of the dataset (a second Alat–Aktau ferry)
+    copy = tmp_path / "data"
+    shutil.copytree(builtin_corridor_folder(), copy)
+    lines = (copy / "link.csv").read_text(encoding="utf-8").splitlines()
+    row = next(x for x in lines if x.startswith("F_AZ_KZ_ALAT_AKTAU,"))
+    lines.append(row.replace("F_AZ_KZ_ALAT_AKTAU,", "F_AZ_KZ_ALAT_AKTAU_NEW,", 1))
+    (copy / "link.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = run_scenario(load_corridor(copy), "baseline", lp=False, backcasts=False)
+    said = [w for w in run.warnings if "no route family names" in w]
+    assert len(said) == 1 and "through links this dataset has and karvan's built-in one has " \
+        "not that no route family names (F_AZ_KZ_ALAT_AKTAU_NEW " in said[0], run.warnings
+    assert said[0].endswith(f"in {copy / 'route_family.csv'}."), said

@@ -244,3 +244,42 @@ def classify_routes(links_of_routes: pd.Series, families: pd.DataFrame) -> pd.Se
         return None
 
     return links_of_routes.map(family)
+
+
+def tonnes_without_family(routes: pd.DataFrame, families: pd.DataFrame, link_ids) -> pd.Series:
+    """Tonnes per year that routes of the catch-all family (``via_link_ids`` ``*``: ``other``)
+    carry through each of ``link_ids``, largest first; empty where none does.
+
+    A link that no family names (one a scenario opens, or one added to a copy of the dataset)
+    leaves the freight through it in the catch-all family unless another of its route's links
+    names a family: no family constant reaches it (a new Aktau–Alat feeder got none of the
+    Middle Corridor's).
+
+    Parameters
+    ----------
+    routes
+        A run's ``routes`` table: ``links`` (a sequence of link ids, or text joined by
+        ``" > "``), ``tonnes`` and ``family_id``.
+    families
+        From :func:`read_route_families`.
+    link_ids
+        The links to look at.
+
+    Examples
+    --------
+    >>> fam = pd.DataFrame({"family_id": ["mc", "other"], "via_link_ids": ["A", "*"]})
+    >>> routes = pd.DataFrame({"links": ["A > N", "B > N", "B"], "tonnes": [5.0, 2.0, 1.0],
+    ...                        "family_id": ["mc", "other", "other"]})
+    >>> tonnes_without_family(routes, fam, {"N", "B"}).to_dict()
+    {'B': 3.0, 'N': 2.0}
+    """
+    catch_all = {r.family_id for r in families.itertuples() if "*" in id_list(r.via_link_ids)}
+    wanted = set(link_ids)
+    on = routes["family_id"].isin(catch_all).to_numpy() & (routes["tonnes"] > 0).to_numpy()
+    out: dict[str, float] = {}
+    if wanted and on.any():
+        for links, tonnes in zip(routes["links"][on], routes["tonnes"][on], strict=True):
+            ids = links.split(" > ") if isinstance(links, str) else links
+            for x in wanted.intersection(ids):
+                out[x] = out.get(x, 0.0) + float(tonnes)
+    return pd.Series(out, dtype=float).sort_values(ascending=False, kind="stable")

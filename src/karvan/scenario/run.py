@@ -21,7 +21,7 @@ from karvan.assign.capacity import CapacityResult, solve_capacity_lp
 from karvan.assign.classes import TrafficClass
 from karvan.assign.result import AssignmentResult
 from karvan.calibrate import calibration_report, summary_dict
-from karvan.errors import InputError, recording_warnings
+from karvan.errors import InputError, format_ids, recording_warnings
 from karvan.freight import accounting as acc
 from karvan.freight.choice_model import CorridorChoice, choice_parameters
 from karvan.freight.corridor import CorridorData, CorridorWarning
@@ -38,6 +38,7 @@ from karvan.paths.trees import zone_reachability
 from karvan.scenario.apply import ScenarioInputs, applied_and_said, apply_scenario
 from karvan.scenario.choice_run import family_shares, solve_choice
 from karvan.scenario.reference import (
+    backcast_folder,
     backcast_scenario,
     backcast_years,
     choose_reference,
@@ -46,7 +47,7 @@ from karvan.scenario.reference import (
     is_reference,
     reference_scenario,
 )
-from karvan.scenario.spec import Scenario
+from karvan.scenario.spec import Scenario, builtin_scenario_folder
 from karvan.schema.text import id_list
 from karvan.store import RunRecord, RunStore, diff_table, resolve_run, write_run_folder
 from karvan.store.diff import inputs_of, unlike_runs
@@ -161,6 +162,51 @@ def run_scenario(
     return dataclasses.replace(run, warnings=list(dict.fromkeys([*scenario.warned, *said])))
 
 
+def _warn_of_links_without_family(data: CorridorData, scenario: Scenario,
+                                  inputs: ScenarioInputs, routes: pd.DataFrame,
+                                  families: pd.DataFrame) -> None:
+    """Warn (once, logged) where freight of a logit run rides on routes of the catch-all family
+    (``other``) through links that the scenario's own files open (a file of the user's, or a
+    modification added in Python) or that the dataset (a copy) has and the built-in one has
+    not: no route family names them, so no family constant reaches that freight, in silence
+    before (:func:`~karvan.freight.route_family.tonnes_without_family`). What karvan's own
+    scenarios and back-casts open is left out: the built-in families are documented with them
+    (docs/dataset.md has the routes through Nakhchivan in ``other``), and a user could do
+    nothing about it but copy the dataset."""
+    from karvan.freight.corridor import builtin_corridor_folder
+    from karvan.freight.route_family import tonnes_without_family
+
+    now_open = inputs.links.index[inputs.links["status"] == "open"]
+    shipped = {builtin_scenario_folder().resolve(), backcast_folder().resolve()}
+    by_user = set()
+    for row in inputs.applied.itertuples():
+        place = scenario.places[row.index] if row.index < len(scenario.places) else None
+        if (row.action == "open" and row.active and row.targets and (
+                place is None or place.file is None
+                or Path(place.file).resolve().parent not in shipped)):
+            by_user.update(str(row.targets).split(";"))
+    opened = (set(now_open) - set(data.links.index[data.links["status"] == "open"])) & by_user
+    added: set = set()
+    builtin = builtin_corridor_folder()
+    copy = data.folder is not None and Path(data.folder).resolve() != builtin.resolve()
+    if copy:
+        ids = pd.read_csv(builtin / "link.csv", usecols=["link_id"], dtype=str)["link_id"]
+        added = set(now_open) - set(ids)
+    tonnes = tonnes_without_family(routes, families, opened | added)
+    if not len(tonnes):
+        return
+    whose = " or ".join(w for w, s in (("the scenario opens", opened), (
+        "this dataset has and karvan's built-in one has not", added)) if set(tonnes.index) & s)
+    catch_all = format_ids(families["family_id"][families["via_link_ids"].astype(str) == "*"])
+    where = (str(Path(data.folder) / "route_family.csv") if copy else
+             "route_family.csv of a copy of the dataset (karvan data copy; run with --data)")
+    log.warning("%s: freight rides on routes of family %s through links %s that no route "
+                "family names (%s t/yr): no family's constant reaches it. To put it in a family, "
+                "add the links to the via_link_ids of that family in %s.",
+                scenario.name, catch_all, whose,
+                format_ids(f"{x} {t:,.0f}" for x, t in tonnes.items()), where)
+
+
 def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float | None,
                   method: str | None, max_iter: int | None, lp: bool,
                   progress: Callable[[str], None] | None, backcasts: bool, choice: str,
@@ -228,6 +274,7 @@ def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float | None,
         fid = np.asarray(families["family_id"], dtype=object)
         idx = raw_routes["family_idx"].to_numpy()
         routes["family_id"] = np.where(idx >= 0, fid[np.maximum(idx, 0)], None)
+        _warn_of_links_without_family(data, scenario, inputs, routes, families)
     elif families is not None:
         routes["family_id"] = classify_routes(routes["links"], families).to_numpy()
     countries = acc.country_transit(routes, raw_routes, acc_net, g, zc)
