@@ -68,13 +68,43 @@ def test_validate_tntp_net_file(sioux_falls):
         assert row in out
 
 
-def test_validate_points_a_scenario_file_to_where_it_is_checked(tmp_path):
+def test_validate_checks_a_scenario_file_without_running_it(tmp_path):
+    """`karvan validate mine.toml` said only that scenario files are checked when they run: a
+    user had to run a scenario to learn that it was wrong."""
+    from karvan.freight.corridor import builtin_corridor_folder
+
     p = tmp_path / "mine.toml"
-    p.write_text('name = "mine"\nyear = 2028\n')
+    p.write_text('name = "mine"\nyear = 2028\nextends = "baseline"\n'
+                 '[[modification]]\naction = "scale"\nlinks = ["F_AZ_KZ_ALAT_AKTAU"]\n'
+                 'field = "frequency_per_week"\nfactor = 2\n'
+                 '[[modification]]\naction = "scale"\nlinks = ["F_AZ_KZ_ALAT_AKTAU"]\n'
+                 'field = "frequency_per_week"\nfactor = 2\n')
+    code, out = run("validate", p)
+    assert code == 0, out
+    # what the file and its run warn of (two scales that compound), and what it is
+    assert f"warning: {p}: line 9, modification[1] (scale frequency_per_week x 2)" in out
+    assert "they compound, x 2 x 2 = x 4" in out
+    assert ("valid scenario mine (2028, extending baseline): 2 of its 4 modifications in force "
+            "in 2028 (1 warnings above); run it with karvan run " + str(p)) in out
+    assert not list(tmp_path.glob("results*"))  # nothing was run or written
+    # every problem of the file, as karvan run gives them, before any work
+    p.write_text('name = "mine"\nyear = 2028\n[[modification]]\naction = "close"\n'
+                 'links = ["F_AZ_KZ_ALAT_AKTAO"]\n[[modification]]\naction = "scale"\n'
+                 'links = ["F_AZ_KZ_ALAT_AKTAU"]\nfield = "frequency"\nfactor = 2\n')
     code, out = run("validate", p)
     assert code == 2
-    assert "a scenario file; karvan validate checks datasets and networks" in out
-    assert f"karvan run {p}" in out
+    assert "line 4, modification[0] (close): unknown link F_AZ_KZ_ALAT_AKTAO" in out or (
+        "F_AZ_KZ_ALAT_AKTAO" in out and "did you mean F_AZ_KZ_ALAT_AKTAU" in out)
+    assert "did you mean frequency_per_week?" in out
+    # against another dataset; the network's options are refused
+    p.write_text('name = "mine"\nyear = 2028\n')
+    code, out = run("validate", p, "--data", builtin_corridor_folder())
+    assert code == 0 and "valid scenario mine (2028): 0 of its 0 modifications" in out
+    for flag in (("--use", "truck"), ("--every-use",)):
+        code, out = run("validate", p, *flag)
+        assert code == 2 and f"{flag[0]}: {p} is a scenario file" in out
+    code, out = run("validate", SMALL, "--data", builtin_corridor_folder())
+    assert code == 2 and "--data is the dataset a scenario file is checked against" in out
 
 
 def test_validate_broken_folder_reports_every_problem(small):

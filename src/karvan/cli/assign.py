@@ -15,8 +15,8 @@ from karvan.errors import catch_warnings
 @app.command()
 def validate(
     path: Annotated[Path, typer.Argument(help="A GMNS network folder, a TNTP _net file (or a "
-                                              "folder holding one) or a corridor dataset "
-                                              "folder.")],
+                                              "folder holding one), a corridor dataset "
+                                              "folder or a scenario file (.toml).")],
     trips: Annotated[Path | None, typer.Option(help="Demand file (TNTP trips or CSV).")] = None,
     use: Annotated[str | None, typer.Option(help=(
         "GMNS: check the network of the links whose allowed_uses admit this use, as karvan "
@@ -25,12 +25,17 @@ def validate(
         "GMNS: check every link for every use, as karvan assign --every-use reads it (as "
         "without --use, but with no note where allowed_uses bars some uses from some "
         "links)."))] = False,
+    data: Annotated[Path | None, typer.Option(help=(
+        "With a scenario file: the corridor dataset folder to check it against (default: "
+        "built in)."))] = None,
 ) -> None:
     """Check a network (and its demand): is it valid, and can it be assigned as it is.
 
     A folder with a table that only a corridor dataset has (commodity.csv, tariff.csv,
     growth.csv, ...) is checked as a corridor dataset, every table at once, as ``karvan run
-    --data`` reads it.
+    --data`` reads it. A scenario file (.toml) is checked against a corridor dataset as
+    ``karvan run`` checks it before any work (its schema, its parents, its ids, the values its
+    modifications give), without running it.
 
     Exits with 0 when the input is valid (perhaps read leniently, perhaps not yet ready to
     assign: both are said), 2 when it is not.
@@ -46,6 +51,12 @@ def validate(
     from karvan.errors import InputError
     from karvan.io.validate import corridor_tables, validate_input
 
+    if path.suffix.lower() == ".toml" and path.is_file():
+        _validate_scenario(path, data, trips=trips, use=use, every_use=every_use)
+        return
+    if data is not None:
+        raise InputError(f"--data is the dataset a scenario file is checked against; {path} is "
+                         "not a scenario file (.toml): leave --data out.")
     corridor = bool(corridor_tables(path))
     if corridor:
         from karvan.freight.corridor import validate_corridor
@@ -96,6 +107,41 @@ def validate(
             out.print("and would use these defaults:")
     for d in rep.defaults:
         out.print(f"  - {d}", highlight=False, soft_wrap=True)
+
+
+def _validate_scenario(path: Path, data: Path | None, *, trips, use, every_use) -> None:
+    """``karvan validate`` of a scenario file: loaded and applied to its dataset as ``karvan
+    run`` does before any work (every problem of the file and its parents at once; what it
+    warns of, printed), not run.
+
+    Raises
+    ------
+    InputError
+        Every problem of the scenario; ``--trips``, ``--use`` or ``--every-use`` given with it.
+    """
+    from karvan.errors import InputError
+    from karvan.freight.corridor import load_corridor
+    from karvan.scenario.apply import applied_and_said
+    from karvan.scenario.reference import load_scenarios
+
+    for flag, given in (("--trips", trips), ("--use", use), ("--every-use", every_use or None)):
+        if given is not None:
+            raise InputError(f"{flag}: {path} is a scenario file, which takes the demand and "
+                             f"links of its dataset; leave {flag} out.")
+    dataset = load_corridor(data)
+    with catch_warnings(record=True) as caught:
+        (s,) = load_scenarios([str(path)], dataset)
+    said = list(dict.fromkeys(str(w.message) for w in caught))
+    # and what applying it warns of (two scales that compound, ...), as its run would
+    said += [t for t in applied_and_said(dataset, s)[1] if t not in said]
+    for w in said:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    parents = f", extending {' > '.join(s.chain[1:])}" if len(s.chain) > 1 else ""
+    where = f" --data {data}" if data is not None else ""
+    out.print(f"[green]valid scenario[/] {s.name} ({s.year}{parents}): {len(s.active())} of its "
+              f"{len(s.modifications)} modifications in force in {s.year}"
+              + (f" ({len(said)} warnings above)" if said else "")
+              + f"; run it with karvan run {path}{where}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -122,9 +122,10 @@ def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = No
     if not path.exists():
         raise InputError(f"{path} does not exist; give a GMNS folder or a TNTP _net file.")
     if path.suffix.lower() == ".toml":
-        raise InputError(f"{path}: a scenario file; karvan validate checks datasets and networks. "
-                         f"A scenario is checked against its dataset when it is run (karvan run "
-                         f"{path}), before any work.")
+        raise InputError(f"{path}: a scenario file; validate_input checks datasets and networks. "
+                         f"Check a scenario with `karvan validate {path}` (or "
+                         "karvan.scenario.reference.load_scenarios with its dataset), or run it "
+                         f"(karvan run {path}: checked before any work).")
     raise InputError(f"{path}: not a folder or a .tntp file; karvan reads GMNS folders and TNTP "
                      "_net files.")
 
