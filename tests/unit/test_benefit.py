@@ -281,9 +281,12 @@ def test_pairs_a_capacity_turns_away_are_left_out_of_the_totals_and_said_so():
     note = benefit_note(benefit_totals(t))
     assert "1 pair(s), 0.00 Mt, have no cost in one run (no route there, or no demand there)" \
         in note and "whose demand a capacity turns away in a run are left out" in note
+    # A -> E's 4 t a year are new in B: the demand differs there
     assert benefit_left_out(benefit_totals(t), "en") == (
         "Left out: 2 pair(s), 0.00 Mt/yr, without a cost in one run (no route or no demand "
-        "there) or whose demand a capacity turns away.")
+        "there) or whose demand a capacity turns away. The demand differs in 1 pair(s) "
+        "(0.00 Mt/yr in A, 0.00 in B): the rule of a half counts the change of cost, not the "
+        "value of the tonnes added or lost.")
     assert benefit_left_out(benefit_totals(users_benefit(sa, d, sa, d)), "ru") == ""
 
 
