@@ -1125,3 +1125,22 @@ def test_a_scenario_built_in_python_is_checked_as_it_is_built():
     assert "did you mean set?" in e.value.problems[0]
     with pytest.raises(InputError, match="year: give a whole number"):
         Scenario("x", "", "", True, (), ("x",))
+
+
+def test_a_reversed_border_id_and_an_extended_reference_get_their_fix(tmp_path):
+    """`borders = ["AM-AZ_AGHBAND"]` (the countries the other way round) got no suggestion;
+    `extends = "reference_2028"` suggested reference_2030, another year."""
+    from karvan.freight.corridor import load_corridor
+
+    data = load_corridor()
+    p = write(tmp_path, "rev", 'name = "rev"\nyear = 2028\nextends = "baseline"\n'
+              '[[modification]]\naction = "open"\nborders = ["AM-AZ_AGHBAND"]\n')
+    with pytest.raises(InputError, match=r"unknown border ids AM-AZ_AGHBAND \(did you mean "
+                                         r"AZ-AM_AGHBAND\?\)"):
+        load_scenario(p, data=data)
+    p = write(tmp_path, "ext", 'name = "ext"\nyear = 2028\nextends = "reference_2028"\n')
+    with pytest.raises(InputError) as e:
+        load_scenario(p)
+    assert "karvan builds the references itself" in str(e.value)
+    assert 'write extends = "baseline" and year = 2028' in str(e.value)
+    assert "reference_2030" not in str(e.value)

@@ -453,6 +453,8 @@ def nearest_name(name: object, known, *, cutoff: float = 0.6) -> str | None:
     'frequency_per_week'
     >>> nearest_name("per_week", ["speed_kph", "frequency_per_week"])
     'frequency_per_week'
+    >>> nearest_name("AM-AZ_AGHBAND", ["AZ-AM_AGHBAND", "AM-AZ_YERASKH"])
+    'AZ-AM_AGHBAND'
     """
     names = [str(k) for k in known]
     text = str(name).casefold()
@@ -460,6 +462,13 @@ def nearest_name(name: object, known, *, cutoff: float = 0.6) -> str | None:
     same = [k for k in names if k.casefold() == text]
     if same:
         return same[0]
+    # a border id with its two countries the other way round (AM-AZ_AGHBAND for AZ-AM_AGHBAND)
+    turned = re.fullmatch(r"([a-z]{2})-([a-z]{2})_(.+)", text)
+    if turned:
+        a, b, rest = turned.groups()
+        same = [k for k in names if k.casefold() == f"{b}-{a}_{rest}"]
+        if same:
+            return same[0]
     near = difflib.get_close_matches(str(name), names, n=1, cutoff=cutoff)
     if near:
         return near[0]
@@ -589,7 +598,15 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
         if f.extends is not None:
             cur = next((d / f"{f.extends}.toml" for d in search
                         if (d / f"{f.extends}.toml").exists()), None)
-            if cur is None:
+            if cur is None and re.fullmatch(r"reference_\d{4}", f.extends):
+                # karvan builds these (the baseline's network at that year's demand): a file
+                # extends the baseline and gives the year
+                year = f.extends.rsplit("_", 1)[1]
+                problems.append((here, f"extends {f.extends!r}: karvan builds the references "
+                                       "itself, no file holds them; write extends = "
+                                       f"\"baseline\" and year = {year} (the baseline's "
+                                       f"network at {year}'s demand, as {f.extends})."))
+            elif cur is None:
                 known = [q.stem for d in search for q in sorted(d.glob("*.toml"))]
                 problems.append((here, f"extends {f.extends!r}"
                                        f"{did_you_mean(f.extends, dict.fromkeys(known))}, which "
