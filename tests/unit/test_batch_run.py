@@ -332,8 +332,15 @@ def test_warnings_of_a_batch_name_their_scenario():
     try:
         with named_warnings("scenario iran_disrupted"):
             logging.getLogger("karvan.scenario.choice_run").warning("no route for %d pairs", 106)
+            # a text that names the scenario itself is named once ("scenario x: x: ..." was)
+            logging.getLogger("karvan.scenario.run").warning("%s: 5 t/yr has no route",
+                                                             "iran_disrupted")
         logging.getLogger("karvan.scenario.choice_run").warning("after")
     finally:
         root.removeHandler(handler)
     assert stream.getvalue().splitlines() == ["scenario iran_disrupted: no route for 106 pairs",
+                                              "scenario iran_disrupted: 5 t/yr has no route",
                                               "after"]
+    with pytest.warns(UserWarning, match=r"^scenario x: the capacity is low$"):
+        with named_warnings("scenario x"):
+            warnings.warn("x: the capacity is low", UserWarning, stacklevel=1)

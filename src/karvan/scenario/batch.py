@@ -298,13 +298,20 @@ def named_warnings(name: str):
     import warnings
 
     shown = warnings.showwarning
+    # a text that names the scenario itself ("rasht_astara: ...") is named once
+    bare = f"{name.removeprefix('scenario ')}: "
+
+    def named_text(text: str) -> str:
+        if text.startswith(f"{name}: "):
+            return text
+        return f"{name}: {text.removeprefix(bare)}"
 
     class _Name(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
             if record.levelno >= logging.WARNING and record.name.startswith("karvan"):
                 text = record.getMessage()
                 if not text.startswith(f"{name}: "):
-                    record.msg, record.args = f"{name}: {text}", None
+                    record.msg, record.args = named_text(text), None
             return True
 
     named = _Name()
@@ -319,7 +326,7 @@ def named_warnings(name: str):
         text = str(message)
         if not text.startswith(f"{name}: "):
             try:
-                message = category(f"{name}: {text}")
+                message = category(named_text(text))
             except Exception:  # a category that takes other arguments: shown as it is
                 pass
         shown(message, category, filename, lineno, file, line)
