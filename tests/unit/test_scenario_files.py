@@ -206,8 +206,9 @@ def test_modification_applies_from_its_year(tmp_path):
     from karvan.scenario.apply import apply_scenario
 
     data = load_corridor()
-    text = ('year = {y}\n[[modification]]\naction = "open"\nlinks = ["R_IR_RASHT_ASTARA"]\n'
-            'year = 2028\n')
+    # the line with the gauge transfer at Astara, without which it leads nowhere
+    text = ('year = {y}\n[[modification]]\naction = "open"\n'
+            'links = ["R_IR_RASHT_ASTARA", "G_IR_ASTARA"]\nyear = 2028\n')
     from karvan.freight.corridor import CorridorWarning
 
     for y, status in ((2027, "planned"), (2028, "open")):
@@ -378,7 +379,7 @@ def test_modifications_that_change_nothing_are_warned_about(tmp_path):
     q = write(tmp_path, "q", 'name = "q"\nyear = 2024\n'
               '[[modification]]\naction = "set"\nfield = "capacity_tpy"\nvalue = 5e6\n'
               'links = ["R_IR_RASHT_ASTARA"]\n'
-              '[[modification]]\naction = "open"\nlinks = ["R_IR_RASHT_ASTARA"]\n')
+              '[[modification]]\naction = "open"\nlinks = ["R_IR_RASHT_ASTARA", "G_IR_ASTARA"]\n')
     with warnings.catch_warnings():
         warnings.simplefilter("error", CorridorWarning)
         assert apply_scenario(data, load_scenario(q)).links.at["R_IR_RASHT_ASTARA",
@@ -1144,3 +1145,51 @@ def test_a_reversed_border_id_and_an_extended_reference_get_their_fix(tmp_path):
     assert "karvan builds the references itself" in str(e.value)
     assert 'write extends = "baseline" and year = 2028' in str(e.value)
     assert "reference_2030" not in str(e.value)
+def test_an_opening_that_leads_nowhere_is_warned_of(tmp_path):
+    """Aghband and Ijevan opened in 2028 with the lines on either side still closed or planned
+    carried 0 t, and so did the Kars–Igdir line opened alone, in silence: each opening names
+    its links, the node where they end and the links there not open, with their status."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+
+    def opening(*mods: str):
+        text = 'name = "o"\nyear = 2028\nextends = "baseline"\n' + "".join(
+            f'[[modification]]\naction = "open"\n{m}\n' for m in mods)
+        return said_applying(data, write(tmp_path, "o", text))
+
+    said = [m for m in opening('borders = ["AZ-AM_AGHBAND", "AM-AZ_IJEVAN_GAZAKH", '
+                               '"AM-AZ_YERASKH"]') if "nowhere" in m]
+    assert len(said) == 1 and "modification[0] (open)" in said[0], said
+    for text in ("B_AZ_AM_AGHBAND_RAIL", "B_AZ_AM_AGHBAND_ROAD", "B_AM_AZ_IJEVAN_RAIL",
+                 "AZ_AGHBAND_RAIL (R_AZ_HORADIZ_AGHBAND under_construction)",
+                 "AZ_AGHBAND (D_AZ_HORADIZ_AGHBAND under_construction)",
+                 "AM_NRNADZOR_RAIL (R_AM_MEGHRI_SECTION planned)",
+                 "AM_IJEVAN_RAIL (R_AM_YEREVAN_IJEVAN closed)", "open those links too"):
+        assert text in said[0], (text, said[0])
+    assert "YERASKH" not in said[0]  # Yeraskh leads on to Nakhchivan and Julfa
+    for link, there in (("R_TR_KARS_IGDIR", "TR_IGDIR_RAIL (R_TR_IGDIR_DILUCU planned)"),
+                        ("R_AM_MEGHRI_SECTION", "AM_MEGHRI_RAIL (B_AM_AZ_MEGHRI_RAIL closed)")):
+        said = [m for m in opening(f'links = ["{link}"]') if "nowhere" in m]
+        assert len(said) == 1 and f"{link} leads nowhere in 2028" in said[0], said
+        assert there in said[0], said[0]
+    # with the lines beside them, the rail still ends at Meghri, short of the closed border to
+    # Ordubad: a dead end past the links opened is named too
+    lines = ('links = ["R_AZ_HORADIZ_AGHBAND", "D_AZ_HORADIZ_AGHBAND", "R_AM_MEGHRI_SECTION", '
+             '"R_AM_YEREVAN_IJEVAN"]')
+    said = [m for m in opening('borders = ["AZ-AM_AGHBAND", "AM-AZ_IJEVAN_GAZAKH"]', lines)
+            if "nowhere" in m]
+    assert len(said) == 2, said
+    assert all("AM_MEGHRI_RAIL (B_AM_AZ_MEGHRI_RAIL closed)" in m for m in said), said
+    assert "B_AZ_AM_AGHBAND_RAIL leads nowhere" in said[0]
+    assert "R_AZ_HORADIZ_AGHBAND, R_AM_MEGHRI_SECTION lead nowhere" in said[1]
+    # opened through to Julfa, nothing is said
+    said = opening('borders = ["AZ-AM_AGHBAND", "AM-AZ_IJEVAN_GAZAKH", "AM-AZ_MEGHRI_ORDUBAD"]',
+                   lines, 'links = ["R_AZ_ORDUBAD_JULFA"]')
+    assert not [m for m in said if "nowhere" in m], said
+    # nor do the built-in scenarios, whose openings lead on
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorridorWarning)
+        for name in builtin_scenarios():
+            apply_scenario(data, load_scenario(name))

@@ -384,6 +384,7 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     # (link, field) -> (file, place, action, number) of each set or scale in force since the
     # last set, in every file of the chain
     compounding: dict = {}
+    opening: list[tuple[str, str, list]] = []  # (file, place, links it opens) of its own
     for i, mod in enumerate(scenario.modifications):
         active = mod.in_force(scenario.year)
         file, place = _where(scenario, i)
@@ -456,6 +457,8 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
             was = (pd.to_numeric(links.loc[sel, mod.field], errors="coerce")
                    if mod.action in ("set", "scale") and mod.field == "capacity_tpy" else None)
             if mod.action == "open":
+                if own or scenario.path is None:
+                    opening.append((file, place, list(sel[links.loc[sel, "status"] != "open"])))
                 links.loc[sel, "status"] = "open"
             elif mod.action == "close":
                 links.loc[sel, "status"] = "closed"
@@ -520,6 +523,14 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
         value = mod.value if mod.action == "set" else mod.factor
         log.append((i, mod.action, mod.year, active, ";".join(map(str, sel)), value, mod.source,
                     mod.note))
+    if warn and any(ids for _, _, ids in opening):
+        # a border opened with the lines on either side still closed carried 0 t, in silence
+        from karvan.scenario.dead_ends import dead_end_links, dead_end_text
+
+        zones = set(data.zones["node_id"])
+        dead = dead_end_links(links, zones)
+        said.extend(f"{file}: {place} (open): {dead_end_text(links, dead, ids, zones, year)}"
+                    for file, place, ids in opening if dead.intersection(ids))
     applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "value",
                                          "source", "note"])
     if warn and scenario.year < data.base_year and not any(
