@@ -1193,3 +1193,33 @@ def test_an_opening_that_leads_nowhere_is_warned_of(tmp_path):
         warnings.simplefilter("error", CorridorWarning)
         for name in builtin_scenarios():
             apply_scenario(data, load_scenario(name))
+
+
+def test_a_transit_ban_on_links_not_in_use_is_warned_of(tmp_path):
+    """A ban of Russia's transit on the Ijevan crossing, still closed in 2028, banned nothing,
+    in silence, where a close of a closed link says that it changes nothing there."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    ban = 'action = "ban_transit"\nborders = ["AM-AZ_IJEVAN_GAZAKH"]\nod_countries = ["RU"]\n'
+    p = write(tmp_path, "b", f'name = "b"\nyear = 2028\nextends = "baseline"\n'
+              f"[[modification]]\n{ban}")
+    said = [m for m in said_applying(data, p) if "(ban_transit)" in m]
+    assert len(said) == 1 and "modification[0] (ban_transit)" in said[0], said
+    assert "not in use" in said[0] and "changes nothing there (B_AM_AZ_IJEVAN_RAIL)" in said[0]
+    # named links, one of them in use: the ban acts there, nothing is said
+    q = write(tmp_path, "q", 'name = "q"\nyear = 2028\n[[modification]]\n'
+              'action = "ban_transit"\nlinks = ["B_AM_AZ_IJEVAN_RAIL", "R_AZ_ALAT_OSMANLI"]\n'
+              'od_countries = ["RU"]\n')
+    assert not [m for m in said_applying(data, q) if "(ban_transit)" in m]
+    # opened by the scenario, after the ban or before it, the crossing is banned: nothing said
+    for first, then in ((ban, 'action = "open"\nborders = ["AM-AZ_IJEVAN_GAZAKH"]\n'),
+                        ('action = "open"\nborders = ["AM-AZ_IJEVAN_GAZAKH"]\n', ban)):
+        r = write(tmp_path, "r", 'name = "r"\nyear = 2028\nextends = "baseline"\n'
+                  f"[[modification]]\n{first}[[modification]]\n{then}"
+                  '[[modification]]\naction = "open"\nlinks = ["R_AM_YEREVAN_IJEVAN"]\n')
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CorridorWarning)
+            inputs = apply_scenario(data, load_scenario(r))
+        assert any("B_AM_AZ_IJEVAN_RAIL" in ids for ids, _ in inputs.bans)

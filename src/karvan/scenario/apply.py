@@ -739,11 +739,12 @@ def _no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
                place: str, *, later: Sequence[Modification] = ()) -> list[str]:
     """What is said of the links of an active modification it cannot change: opening an open
     link, closing one not in use, a value set on a link not in use that nothing in force
-    opens, a sailing frequency on a link that is not a ferry or sea link (only those wait for a
-    sailing), a speed on a link of length 0 (a transfer, port or border element, whose time is
-    its dwell; unless a ``later`` modification of the scenario sets its length), a scale of a
-    blank field. Each is looked at apart; links it names are each said, a selection by
-    country, mode or border only when none of its links can be changed that way."""
+    opens, a transit ban on links none of which is in use or opened, a sailing frequency on a
+    link that is not a ferry or sea link (only those wait for a sailing), a speed on a link of
+    length 0 (a transfer, port or border element, whose time is its dwell; unless a ``later``
+    modification of the scenario sets its length), a scale of a blank field. Each is looked at
+    apart; links it names are each said, a selection by country, mode or border only when none
+    of its links can be changed that way."""
     top = str(scenario.path) if scenario.path else scenario.name
     where = f"{scenario.name}: {'' if file == top else file + ': '}{place} ({mod.action}"
     status = links.loc[sel, "status"].astype(str)
@@ -753,12 +754,21 @@ def _no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
     elif mod.action == "close":
         found.append((list(status.index[status != "open"]),
                       "not in use (planned, under construction or closed)", ""))
+
+    def opened() -> set:  # the links a modification in force after it opens
+        return {x for m in [*later, mod] if m.in_force(scenario.year) and m.action == "open"
+                for x in _targets(links, m)}
+
+    if (mod.action == "ban_transit" and not (status == "open").any()
+            and not opened() & set(sel)):
+        # a ban on links that carry nothing bans nothing, as a close of them closes nothing
+        found.append((list(status.index), "not in use (planned, under construction or "
+                      f"closed) and nothing opens them in {scenario.year}: no freight crosses "
+                      "them; open them (action = \"open\") or ban on links in use", ""))
     if mod.action in ("set", "scale") and not (status == "open").all():
         # a value on a link not in use changes nothing in this run, unless a modification in
         # force opens it
-        opened = {x for m in [*later, mod] if m.in_force(scenario.year) and m.action == "open"
-                  for x in _targets(links, m)}
-        found.append(([x for x in status.index[status != "open"] if x not in opened],
+        found.append(([x for x in status.index[status != "open"] if x not in opened()],
                       "not in use (planned, under construction or closed) and nothing opens "
                       f"them in {scenario.year}: open them (action = \"open\") or pick links "
                       "in use", f" {mod.field}"))
