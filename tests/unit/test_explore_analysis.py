@@ -220,3 +220,55 @@ def test_a_border_one_side_keeps_closed_has_an_effect_band_of_its_tonnes(column,
     e = b.loc[("project", "effect:border:X:tonnes")]
     assert e["n"] == 20 and e["central"] == sign * 8e5
     assert e["p95"] == pytest.approx(np.percentile(sign * t, 95))
+
+
+def test_the_countries_whose_transit_a_project_moves_most_get_statements():
+    """Explore's statements were of Astara, Suez and Russia-India only: how sure Armenia's gain
+    from an opened border is had to be read off bands.csv. The countries whose transit a
+    project changes most in the central case (the Caspian and the open sea aside) now get a
+    statement each, in the direction of the central change."""
+    rng = np.random.default_rng(1)
+    n = 100
+    noise = rng.normal(size=n)
+    # central transit (t/yr) of the reference and the project, by country; the draws add noise
+    ref_t = {"AM": 0.8e6, "AZ": 10e6, "GE": 12e6, "XC": 3e6, "TR": 1e6, "KZ": 7e6}
+    change = {"AM": 4.1e6, "AZ": 6e6, "GE": -0.9e6, "XC": 9e6, "TR": 5e3, "KZ": 0.0}
+    rows = []
+    for scen, add in (("ref", 0.0), ("project", 1.0)):
+        cols = {f"out:country:{c}:transit_tonnes":
+                np.r_[v + add * change[c], v + add * change[c] + 1e6 * noise]
+                for c, v in ref_t.items()}
+        rows.append(pd.DataFrame({"scenario": scen, "draw": np.arange(-1, n), **cols}))
+    d = pd.concat(rows, ignore_index=True)
+    refs = {"ref": None, "project": "ref"}
+    b = bands(d, refs)
+    outs = {s: [c[4:] for c in d if c.startswith("out:")] for s in refs}
+    st = {s.statement_id: s for s in default_statements(
+        outs, refs, central=b[["scenario", "output", "central"]])}
+    # the three largest changes but the Caspian's; TR's 5 kt is below the least that counts
+    assert [k for k in st if ":transit:" in k] == ["project:transit:AZ", "project:transit:AM",
+                                                   "project:transit:GE"]
+    assert st["project:transit:AM"].text == "project raises AM's transit tonnes against ref"
+    assert (st["project:transit:GE"].op, st["project:transit:GE"].text) == (
+        "<", "project lowers GE's transit tonnes against ref")
+    t = statement_table(d, list(st.values()), refs)[0].set_index("statement_id")
+    # the effect's noise cancels (the same draws in both): AM's gain holds in every draw
+    assert t.loc["project:transit:AM", "probability"] == 1.0
+    assert not [k for k in st if k.startswith("ref:")]  # a reference has no effect
+    # without the bands' central effects: no such statements, as before
+    assert not [s for s in default_statements(outs, refs) if ":transit:" in s.statement_id]
+    # a country whose links are all sea legs (Egypt's Suez Canal) is left out as the Caspian
+    st = [s.statement_id for s in default_statements(
+        outs, refs, central=b[["scenario", "output", "central"]],
+        sea_countries=("XC", "XX", "AZ"))]
+    assert [k for k in st if ":transit:" in k] == ["project:transit:AM", "project:transit:GE"]
+
+
+def test_the_countries_of_sea_legs_only_are_the_caspians_the_seas_and_egypts():
+    from karvan.explore.study import sea_countries
+    from karvan.freight.corridor import load_corridor
+
+    data = load_corridor()
+    assert sea_countries(data) == ["EG", "XC", "XX"]
+    links = data.links
+    assert set(links.loc[links["country"] == "EG", "mode"]) <= {"sea", "ferry"}

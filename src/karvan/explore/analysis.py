@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ import pandas as pd
 
 from karvan.errors import InputError, catch_warnings
 from karvan.explore.experiment import Experiment
+from karvan.freight.accounting import SEA_COUNTRIES
 
 log = logging.getLogger(__name__)
 
@@ -186,14 +188,37 @@ class Statement:
     right: str | float
 
 
+#: the countries whose transit a scenario changes most, at the central values, that get a
+#: statement of their own, and the least change that counts (t/yr)
+TRANSIT_STATEMENTS, TRANSIT_LEAST_T = 3, 10_000.0
+
+
 def default_statements(outputs: dict[str, list[str]], references: dict[str, str | None],
-                       names: dict[str, str] | None = None) -> list[Statement]:
+                       names: dict[str, str] | None = None,
+                       central: pd.DataFrame | None = None,
+                       sea_countries: Collection[str] = SEA_COUNTRIES) -> list[Statement]:
     """The statements of the corridor summary for the outputs each scenario has: every route
     option against Suez for each shipper pair, and, for each scenario with a reference, whether
     it moves freight west (more tonnes across Astara, a larger INSTC West share of Russia-India
-    freight)."""
+    freight) and, given the bands' ``central`` effects, whether it raises (or lowers) the
+    transit of the :data:`TRANSIT_STATEMENTS` countries whose transit it changes most in the
+    central case (by :data:`TRANSIT_LEAST_T` or more; not ``sea_countries``, whose links are
+    all sea legs: the Caspian, the open sea, Egypt's Suez Canal): how sure Armenia's gain from
+    an opened border is, say."""
     names = names or {}
     out = []
+    moved: dict[str, list[tuple[str, float]]] = {}
+    if central is not None and len(central):
+        c = central[central["output"].astype(str).str.fullmatch(
+            r"effect:country:[^:]+:transit_tonnes")]
+        for scen, g in c.groupby("scenario", sort=False):
+            v = pd.to_numeric(g["central"], errors="coerce")
+            g = g[v.abs() >= TRANSIT_LEAST_T].assign(_v=v)
+            g = g.iloc[np.argsort(-g["_v"].abs().to_numpy(), kind="stable")]
+            moved[str(scen)] = [(str(o).split(":")[2], float(x)) for o, x in
+                                zip(g["output"], g["_v"], strict=True)
+                                if str(o).split(":")[2] not in set(sea_countries)
+                                ][:TRANSIT_STATEMENTS]
     for scen, outs in outputs.items():
         have = set(outs)
         for o in outs:
@@ -224,6 +249,14 @@ def default_statements(outputs: dict[str, list[str]], references: dict[str, str 
                     out.append(Statement(f"{scen}:moves_west:{o}",
                                          f"{scen} {what} against {ref}", scen, f"effect:{o}",
                                          ">", 0.0))
+            for country, x in moved.get(scen, []):
+                o = f"country:{country}:transit_tonnes"
+                if o in have:
+                    up = x > 0
+                    out.append(Statement(
+                        f"{scen}:transit:{country}",
+                        f"{scen} {'raises' if up else 'lowers'} {country}'s transit tonnes "
+                        f"against {ref}", scen, f"effect:{o}", ">" if up else "<", 0.0))
     return out
 
 
@@ -376,7 +409,8 @@ def importance(sens: pd.DataFrame) -> pd.Series:
 
 
 def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = None,
-                       option_names: dict[str, str] | None = None, top: int = 5) -> dict:
+                       option_names: dict[str, str] | None = None, top: int = 5,
+                       sea_countries: Collection[str] = SEA_COUNTRIES) -> dict:
     """Write the bands, statements, sensitivity and chart tables of a complete experiment and
     return them.
 
@@ -404,8 +438,9 @@ def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = 
     b = bands(draws, refs)
     outs = {s: [c[4:] for c in _outputs(draws[draws["scenario"] == s].dropna(axis=1, how="all"))]
             for s in m.get("scenarios", [])}
-    stmts = statements if statements is not None else default_statements(outs, refs,
-                                                                          option_names)
+    stmts = statements if statements is not None else default_statements(
+        outs, refs, option_names, central=b[["scenario", "output", "central"]],
+        sea_countries=sea_countries)
     st, quantities = statement_table(draws, stmts, refs)
     problem = _problem(exp, m, design)
     sens_rows = []

@@ -253,7 +253,16 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
                           folder=out, store=store, batch_size=batch_size, config=dataset,
                           progress=progress,
                           analyse=functools.partial(analyse_experiment,
-                                                    option_names=option_names))
+                                                    option_names=option_names,
+                                                    sea_countries=sea_countries(data)))
+
+
+def sea_countries(data) -> list[str]:
+    """The countries of ``data`` whose links are all sea legs (mode sea or ferry: the Caspian
+    ``XC``, the open sea ``XX``, Egypt's Suez Canal): no country's transit by land, and no
+    statement of their own."""
+    modes = data.links.groupby("country")["mode"].agg(lambda m: set(m) <= {"sea", "ferry"})
+    return sorted(map(str, modes[modes].index))
 
 
 def _hash_folder(folder: Path | None) -> dict[str, str]:
