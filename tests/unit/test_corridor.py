@@ -210,30 +210,6 @@ def test_a_project_keeps_every_route_of_its_reference_and_no_shipper_loses(runs,
     assert (rise < -0.01).sum() > 50  # and many gain
 
 
-def test_a_closure_lowers_no_shippers_expected_cost(runs, data):
-    """Closing Iran's land borders (iran_disrupted) took, for each pair that lost a route of
-    its reference, every route of a search afresh as well: routes the reference's network had
-    but its search had not found, which lowered 204 pairs' expected cost by up to USD 17/t.
-    A pair now keeps the reference's routes still open; only a pair left with none takes the
-    search's."""
-    dis = runs("iran_disrupted")
-    if dis.summary["choice"] != "logit":
-        pytest.skip("route sets and expected costs are the logit model's")
-    ref = runs(reference_scenario(dis.scenario.year, base_year=data.base_year))
-    assert dis.settings["route_sets"]["reference"] == ref.scenario.name == "reference_2026"
-    key = ["commodity", "origin", "destination"]
-    sk = [r.tables["skims"].set_index(key)["expected_cost_usd_per_t"] for r in (ref, dis)]
-    rise = (sk[1] - sk[0].reindex(sk[1].index)).dropna()
-    assert len(rise) > 1000
-    assert (rise >= -1e-9 * sk[0].reindex(rise.index)).all(), rise.nsmallest(5)
-    assert (rise > 1.0).sum() > 100  # and many lose
-    # of a pair that kept some of its reference routes, no route but those
-    have, offered = ({(cls, o, d, tuple(steps)) for cls, o, d, steps in
-                      route_links(r.ue.route_set, r.ue.route_set.graph)} for r in (dis, ref))
-    kept = {w[:3] for w in have & offered}
-    assert kept and all(w[:3] not in kept or w in offered for w in have)
-
-
 def test_a_reference_is_searched_once_per_dataset_and_parameters(data):
     # a batch passes each worker's runs a model of their own: equal parameters find the
     # reference searched before; other parameters search again

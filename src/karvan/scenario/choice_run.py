@@ -15,7 +15,7 @@ import copy
 import hashlib
 import logging
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -478,15 +478,12 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
         The like-year reference's route sets (:class:`ReferenceRoutes`,
         :func:`karvan.scenario.run.reference_routes`): each OD pair then has the reference's
         routes whose links are all open here, and of the routes found here only those through
-        a link the scenario opened or changed (any attribute but capacity); a pair that has
-        none of the reference's routes open here (or had none) takes every route found here.
-        A search afresh finds other routes wherever the network changed, so the two runs would
+        a link the scenario opened or changed (any attribute but capacity); a pair that lost a
+        reference route to a closed link, or that has none, keeps every route found here. A
+        search afresh finds other routes wherever the network changed, so the two runs would
         differ by their searches as well as by the scenario: a project dropped routes its
         reference offered, or gained routes its reference's network had but its search had
-        not found (each lowers the expected cost). A pair that lost some of the reference's
-        routes to a closure keeps the others only: with the search's routes besides, a closure
-        lowered 204 pairs' expected cost (Iran's land borders closed in 2026, by up to USD
-        17/t), through routes the reference's network had.
+        not found (each lowers the expected cost).
 
     Raises
     ------
@@ -575,6 +572,9 @@ def _as_reference(rs, reference: ReferenceRoutes, cnet: Network):
         rs.od_class, rs.od_origin, rs.od_destination, strict=True)]
     open_here = _with_demand(rs, routes_on(g, reference.routes))
     have_ref = {r[:3] for r in open_here}
+    # a pair lost a reference route where fewer of its routes are open here than it had
+    n_open = Counter(r[:3] for r in open_here)
+    lost = {k for k, n in Counter(r[:3] for r in reference.routes).items() if n_open[k] < n}
     at = pd.Index(map(str, g.link_ids)).get_indexer(
         sorted(changed_links(cnet.links, reference.links)))
     on_changed = np.zeros(g.n_links, dtype=bool)
@@ -582,7 +582,8 @@ def _as_reference(rs, reference: ReferenceRoutes, cnet: Network):
     keep = np.zeros(rs.n_routes, dtype=bool)
     for i in range(rs.n_routes):
         w = pair[rs.route_od[i]]
-        keep[i] = (w not in have_ref or bool(on_changed[g.arc_link[rs.arcs(i)]].any()))
+        keep[i] = (w not in have_ref or w in lost
+                   or bool(on_changed[g.arc_link[rs.arcs(i)]].any()))
     before = int(keep.sum())
     out = add_routes_to(subset_routes(rs, keep), open_here)
     return out, int(out.n_routes - before)
