@@ -105,6 +105,9 @@ def test_validate_checks_a_scenario_file_without_running_it(tmp_path):
         assert code == 2 and f"{flag[0]}: {p} is a scenario file" in out
     code, out = run("validate", SMALL, "--data", builtin_corridor_folder())
     assert code == 2 and "--data is the dataset a scenario file is checked against" in out
+    code, out = run("validate", tmp_path / "missing.toml")
+    assert code == 2 and "does not exist; give a GMNS folder, a TNTP _net file, a corridor " \
+        "dataset folder or a scenario file (.toml)." in out
 
 
 def test_validate_broken_folder_reports_every_problem(small):

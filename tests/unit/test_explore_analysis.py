@@ -265,10 +265,16 @@ def test_the_countries_whose_transit_a_project_moves_most_get_statements():
 
 
 def test_the_countries_of_sea_legs_only_are_the_caspians_the_seas_and_egypts():
+    """An experiment analysed again (analyse_experiment without sea_countries) read only the
+    Caspian and the open sea as such, and gave Egypt a transit statement: it now reads them
+    from the experiment's dataset, as explore does."""
+    from karvan.explore.analysis import _sea_countries
     from karvan.explore.study import sea_countries
-    from karvan.freight.corridor import load_corridor
+    from karvan.freight.corridor import builtin_corridor_folder, load_corridor
 
     data = load_corridor()
     assert sea_countries(data) == ["EG", "XC", "XX"]
     links = data.links
     assert set(links.loc[links["country"] == "EG", "mode"]) <= {"sea", "ferry"}
+    assert _sea_countries(str(builtin_corridor_folder())) == sea_countries(data)
+    assert _sea_countries(None) == ["XX", "XC"] == _sea_countries("/no/such/folder")

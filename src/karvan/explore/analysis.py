@@ -23,6 +23,7 @@ import logging
 import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -408,9 +409,20 @@ def importance(sens: pd.DataFrame) -> pd.Series:
     return pd.Series(np.nan, index=sens.index)
 
 
+def _sea_countries(folder) -> list[str]:
+    """The countries whose links are all sea legs (mode sea or ferry) in the dataset
+    ``folder`` an experiment records, else :data:`SEA_COUNTRIES` (a folder gone or none)."""
+    path = Path(str(folder)) / "link.csv" if folder else None
+    if path is None or not path.is_file():
+        return list(SEA_COUNTRIES)
+    links = pd.read_csv(path, usecols=["country", "mode"], dtype=str)
+    sea = links.groupby("country")["mode"].agg(lambda m: set(m) <= {"sea", "ferry"})
+    return sorted(map(str, sea[sea].index))
+
+
 def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = None,
                        option_names: dict[str, str] | None = None, top: int = 5,
-                       sea_countries: Collection[str] = SEA_COUNTRIES) -> dict:
+                       sea_countries: Collection[str] | None = None) -> dict:
     """Write the bands, statements, sensitivity and chart tables of a complete experiment and
     return them.
 
@@ -431,6 +443,8 @@ def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = 
         _check_morris_design(exp, m, u)
     draws = exp.draws()
     refs = {s: r for s, r in m.get("references", {}).items()}
+    if sea_countries is None:
+        sea_countries = _sea_countries(m.get("dataset"))
     for scen, ids in unconverged_draws(draws).items():
         log.warning("%s: %d of %d draws did not reach the equilibrium's gap; they count in the "
                     "bands and probabilities (column n_unconverged)", scen, len(ids),

@@ -260,7 +260,8 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
 def sea_countries(data) -> list[str]:
     """The countries of ``data`` whose links are all sea legs (mode sea or ferry: the Caspian
     ``XC``, the open sea ``XX``, Egypt's Suez Canal): no country's transit by land, and no
-    statement of their own."""
+    statement of their own (an experiment analysed again reads them from its dataset's
+    link.csv)."""
     modes = data.links.groupby("country")["mode"].agg(lambda m: set(m) <= {"sea", "ferry"})
     return sorted(map(str, modes[modes].index))
 

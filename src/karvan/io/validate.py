@@ -120,7 +120,8 @@ def validate_input(path: str | os.PathLike, trips: str | os.PathLike | None = No
     if path.suffix.lower() == ".tntp" and path.is_file():
         return _tntp(path, trips, use)
     if not path.exists():
-        raise InputError(f"{path} does not exist; give a GMNS folder or a TNTP _net file.")
+        raise InputError(f"{path} does not exist; give a GMNS folder, a TNTP _net file, a "
+                         "corridor dataset folder or a scenario file (.toml).")
     if path.suffix.lower() == ".toml":
         raise InputError(f"{path}: a scenario file; validate_input checks datasets and networks. "
                          f"Check a scenario with `karvan validate {path}` (or "

@@ -85,7 +85,7 @@ def dead_end_text(links: pd.DataFrame, dead: set, opened: list, zone_nodes: Coll
             tips.append(f"{node} ({', '.join(idle)})")
     one = len(ids) == 1
     carry = "it carries" if one else "they carry"
-    where = (f"at {', '.join(tips)} no other link is open" if tips else
+    where = (f"at {', '.join(tips)} no other open link leads on" if tips else
              f"{'it joins' if one else 'they join'} no two zones")
     return (f"{format_ids(ids)} {'leads' if one else 'lead'} nowhere in {year}: {where}, so no "
             f"freight can take {'it' if one else 'them'} and {carry} 0 t"
