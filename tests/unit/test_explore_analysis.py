@@ -255,6 +255,11 @@ def test_the_countries_whose_transit_a_project_moves_most_get_statements():
     # the effect's noise cancels (the same draws in both): AM's gain holds in every draw
     assert t.loc["project:transit:AM", "probability"] == 1.0
     assert not [k for k in st if k.startswith("ref:")]  # a reference has no effect
+    # a project that changes no country's transit by as much gets none (an empty selection
+    # took the column's rows, unnamed, and failed)
+    small = b.assign(central=np.where(b["output"].str.startswith("effect:"), 1.0, b["central"]))
+    assert not [s for s in default_statements(outs, refs, central=small[
+        ["scenario", "output", "central"]]) if ":transit:" in s.statement_id]
     # without the bands' central effects: no such statements, as before
     assert not [s for s in default_statements(outs, refs) if ":transit:" in s.statement_id]
     # a country whose links are all sea legs (Egypt's Suez Canal) is left out as the Caspian

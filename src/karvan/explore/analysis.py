@@ -213,8 +213,8 @@ def default_statements(outputs: dict[str, list[str]], references: dict[str, str 
         c = central[central["output"].astype(str).str.fullmatch(
             r"effect:country:[^:]+:transit_tonnes")]
         for scen, g in c.groupby("scenario", sort=False):
-            v = pd.to_numeric(g["central"], errors="coerce")
-            g = g[v.abs() >= TRANSIT_LEAST_T].assign(_v=v)
+            g = g.assign(_v=pd.to_numeric(g["central"], errors="coerce"))
+            g = g[g["_v"].abs() >= TRANSIT_LEAST_T]  # (assigned to none, a column made rows)
             g = g.iloc[np.argsort(-g["_v"].abs().to_numpy(), kind="stable")]
             moved[str(scen)] = [(str(o).split(":")[2], float(x)) for o, x in
                                 zip(g["output"], g["_v"], strict=True)
