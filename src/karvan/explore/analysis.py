@@ -30,7 +30,7 @@ import pandas as pd
 
 from karvan.errors import InputError, catch_warnings
 from karvan.explore.experiment import Experiment
-from karvan.freight.accounting import SEA_COUNTRIES
+from karvan.freight.accounting import SEA_COUNTRIES, sea_leg_countries
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +209,7 @@ def default_statements(outputs: dict[str, list[str]], references: dict[str, str 
     names = names or {}
     out = []
     moved: dict[str, list[tuple[str, float]]] = {}
+    sea = set(sea_countries)
     if central is not None and len(central):
         c = central[central["output"].astype(str).str.fullmatch(
             r"effect:country:[^:]+:transit_tonnes")]
@@ -216,10 +217,9 @@ def default_statements(outputs: dict[str, list[str]], references: dict[str, str 
             g = g.assign(_v=pd.to_numeric(g["central"], errors="coerce"))
             g = g[g["_v"].abs() >= TRANSIT_LEAST_T]  # (assigned to none, a column made rows)
             g = g.iloc[np.argsort(-g["_v"].abs().to_numpy(), kind="stable")]
-            moved[str(scen)] = [(str(o).split(":")[2], float(x)) for o, x in
-                                zip(g["output"], g["_v"], strict=True)
-                                if str(o).split(":")[2] not in set(sea_countries)
-                                ][:TRANSIT_STATEMENTS]
+            found = [(str(o).split(":")[2], float(x))
+                     for o, x in zip(g["output"], g["_v"], strict=True)]
+            moved[str(scen)] = [(k, x) for k, x in found if k not in sea][:TRANSIT_STATEMENTS]
     for scen, outs in outputs.items():
         have = set(outs)
         for o in outs:
@@ -415,9 +415,7 @@ def _sea_countries(folder) -> list[str]:
     path = Path(str(folder)) / "link.csv" if folder else None
     if path is None or not path.is_file():
         return list(SEA_COUNTRIES)
-    links = pd.read_csv(path, usecols=["country", "mode"], dtype=str)
-    sea = links.groupby("country")["mode"].agg(lambda m: set(m) <= {"sea", "ferry"})
-    return sorted(map(str, sea[sea].index))
+    return sea_leg_countries(pd.read_csv(path, usecols=["country", "mode"], dtype=str))
 
 
 def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = None,

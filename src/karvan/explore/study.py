@@ -16,6 +16,7 @@ from karvan.explore.analysis import analyse_experiment
 from karvan.explore.corridor import build_corridor_model, changed_links
 from karvan.explore.inputs import InputSet, corridor_inputs
 from karvan.explore.runner import ExperimentResult, ModelSpec, Progress, run_experiment
+from karvan.freight.accounting import sea_leg_countries
 from karvan.io.hashing import hash_folder
 from karvan.schema.text import read_frame
 
@@ -262,8 +263,7 @@ def sea_countries(data) -> list[str]:
     ``XC``, the open sea ``XX``, Egypt's Suez Canal): no country's transit by land, and no
     statement of their own (an experiment analysed again reads them from its dataset's
     link.csv)."""
-    modes = data.links.groupby("country")["mode"].agg(lambda m: set(m) <= {"sea", "ferry"})
-    return sorted(map(str, modes[modes].index))
+    return sea_leg_countries(data.links)
 
 
 def _hash_folder(folder: Path | None) -> dict[str, str]:

@@ -35,6 +35,19 @@ from karvan.paths.trees import path_sums, shortest_path_trees
 SEA_COUNTRIES = ("XX", "XC")
 
 
+def sea_leg_countries(links: pd.DataFrame) -> list[str]:
+    """The countries whose links (``country``, ``mode``) are all sea legs, mode sea or ferry:
+    :data:`SEA_COUNTRIES` and, on the shipped dataset, Egypt's Suez Canal; no transit by land.
+
+    >>> sea_leg_countries(pd.DataFrame({"country": ["EG", "XC", "AZ", "AZ"],
+    ...                                 "mode": ["sea", "ferry", "rail", "ferry"]}))
+    ['EG', 'XC']
+    """
+    sea = links.groupby("country")["mode"].agg(
+        lambda m: set(m.astype(str)) <= {"sea", "ferry"})
+    return sorted(map(str, sea[sea].index))
+
+
 def commodity_of(class_name: str) -> str:
     """The commodity of a traffic class: ``grain`` or a segment of it, ``grain|ban0``."""
     return class_name.split("|", 1)[0]
