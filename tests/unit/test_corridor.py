@@ -210,6 +210,57 @@ def test_a_project_keeps_every_route_of_its_reference_and_no_shipper_loses(runs,
     assert (rise < -0.01).sum() > 50  # and many gain
 
 
+def test_a_closure_lowers_no_shippers_expected_cost(runs, data):
+    """Closing Iran's land borders takes routes away. A pair that lost routes takes, of the
+    routes searched on the closed network, one in place of each route lost and no cheaper than
+    it (family terms included): before, it took every route of the search, some of them open in
+    the reference but never found by its search, and 204 of the pairs' expected cost fell (by
+    up to USD 17/t), a gain of 11.8 M USD/yr set against the closure's loss."""
+    dis = runs("iran_disrupted")
+    if dis.summary["choice"] != "logit":
+        pytest.skip("route sets and expected costs are the logit model's")
+    ref = runs(reference_scenario(dis.scenario.year, base_year=data.base_year))
+    assert dis.settings["route_sets"]["reference"] == ref.scenario.name == "reference_2026"
+    have, offered = ({(cls, o, d, tuple(steps)) for cls, o, d, steps in
+                      route_links(r.ue.route_set, r.ue.route_set.graph)} for r in (dis, ref))
+    lost_pairs = {r[:3] for r in offered - have}
+    replaced = {r[:3] for r in have - offered}
+    assert len(lost_pairs) > 100 and len(replaced & lost_pairs) > 50  # routes in place of lost
+    key = ["commodity", "origin", "destination"]
+    sk = [r.tables["skims"].set_index(key)["expected_cost_usd_per_t"] for r in (ref, dis)]
+    fall = (sk[0].reindex(sk[1].index) - sk[1]).dropna()
+    assert len(fall) > 1000
+    assert (fall <= 1e-9 * sk[1].reindex(fall.index)).all(), fall.nlargest(5)
+    assert (fall < -1.0).sum() > 100  # many lose
+    assert not len(dis.tables["choice_unserved"])
+
+
+def test_replacements_are_the_largest_matching_of_routes_no_cheaper():
+    """:func:`match_replacements` against every assignment of candidates to lost routes."""
+    import itertools
+
+    from karvan.scenario.choice_run import match_replacements
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        lost = rng.integers(0, 6, rng.integers(1, 4)).astype(float)
+        cand = rng.integers(0, 6, rng.integers(0, 5)).astype(float)
+        got = match_replacements(lost, cand)
+        assert len(set(got.tolist())) == len(got)
+        # the taken ones can be paired one for one with lost routes no dearer than them
+        assert any(all(cand[c] >= lo for c, lo in zip(got, p, strict=False))
+                   for p in itertools.permutations(lost, len(got))) or not len(got)
+        best = max((n for n in range(min(len(lost), len(cand)) + 1)
+                    for cs in itertools.permutations(range(len(cand)), n)
+                    if all(cand[c] >= lo for c, lo in zip(cs, sorted(lost), strict=False))),
+                   default=0)
+        assert len(got) == best
+        if len(got):  # and the cheapest such: no candidate left out is cheaper than one taken
+            left = np.setdiff1d(np.arange(len(cand)), got)
+            eligible = left[cand[left] >= min(lost)]
+            assert not len(eligible) or cand[eligible].min() >= cand[got].min() - 1e-12
+
+
 def test_a_reference_is_searched_once_per_dataset_and_parameters(data):
     # a batch passes each worker's runs a model of their own: equal parameters find the
     # reference searched before; other parameters search again

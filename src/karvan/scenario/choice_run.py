@@ -15,7 +15,7 @@ import copy
 import hashlib
 import logging
 import threading
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,7 @@ from karvan.choice import (
     generate_route_sets,
 )
 from karvan.choice.dual import fixed_cost_equilibrium
+from karvan.choice.routes import SOURCE_UNSERVED
 from karvan.errors import InputError, format_ids
 from karvan.freight.choice_model import (
     FORCE_WITHIN,
@@ -427,15 +428,14 @@ def _search_route_set(cnet: Network, demand: Demand, classes, model: CorridorCho
 def route_links(rs, g) -> list[tuple[str, str, str, tuple[tuple[str, str], ...]]]:
     """Every route of ``rs`` (on the compiled graph ``g``) as (class name, origin, destination,
     ((link id, id of the node it leaves), ...)): a route in terms another network of the same
-    dataset can look up (:func:`routes_on`). The pseudo-routes of unserved demand are left out.
+    dataset can look up (:func:`routes_on`). The pseudo-routes of unserved demand are left out
+    (:func:`served_routes`).
     """
-    from karvan.choice.routes import SOURCE_UNSERVED
-
     z = np.asarray(rs.zone_ids, dtype=object)
     link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
     tail = np.asarray(g.node_ids, dtype=object)[g.tail]
     out = []
-    for i in np.flatnonzero(rs.route_source != SOURCE_UNSERVED):
+    for i in served_routes(rs):
         w = rs.route_od[i]
         arcs = rs.arcs(i)
         out.append((rs.class_names[rs.od_class[w]], z[rs.od_origin[w]], z[rs.od_destination[w]],
@@ -443,17 +443,51 @@ def route_links(rs, g) -> list[tuple[str, str, str, tuple[tuple[str, str], ...]]
     return out
 
 
+def served_routes(rs) -> np.ndarray:
+    """Positions of the routes of ``rs`` that are not the pseudo-routes of unserved demand."""
+    return np.flatnonzero(rs.route_source != SOURCE_UNSERVED)
+
+
+def route_free_costs(rs, net: Network, classes) -> np.ndarray:
+    """The generalized cost at free flow (hours) of every route of ``rs`` for its class, as the
+    route searches price it (``classes``: the choice classes, :func:`choice_classes`, on
+    ``net``, the network ``rs`` was searched on): no family constant, reliability term or
+    capacity multiplier."""
+    g = rs.graph
+    by_name = {c.name: c for c in classes}
+    arc_cost = np.vstack([_class_arc_costs(net, g, by_name[n]) for n in rs.class_names])
+    n = np.diff(rs.route_ptr)
+    cls = np.repeat(rs.od_class[rs.route_od], n)
+    route = np.repeat(np.arange(rs.n_routes), n)
+    return np.bincount(route, weights=arc_cost[cls, rs.route_arcs],
+                       minlength=rs.n_routes) + rs.route_fixed
+
+
+def route_choice_costs(rs, net: Network, classes, model: CorridorChoice) -> np.ndarray:
+    """The cost logit compares (hours) of every route of ``rs`` at free flow: its arcs'
+    (:func:`route_free_costs`) and its family's terms for its class at ``model``'s values
+    (constant, reliability, insurance, sanctions, empty return: :func:`with_family_costs`)."""
+    fam = family_classifier(model.families)(rs)
+    return route_free_costs(with_family_costs(rs, fam, model.constants(classes),
+                                              model.family_ids), net, classes)
+
+
 def routes_on(g, routes) -> list[tuple[str, str, str, np.ndarray]]:
     """The routes of :func:`route_links` whose every link is on ``g`` (open in its network), in
     its arcs: (class name, origin, destination, arcs)."""
+    return [r for r in _arcs_on(g, routes) if r is not None]
+
+
+def _arcs_on(g, routes) -> list[tuple[str, str, str, np.ndarray] | None]:
+    """:func:`routes_on`, with None in place of each route that is not open on ``g``."""
     link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
     tail = np.asarray(g.node_ids, dtype=object)[g.tail]
     arc_of = {(str(a), str(b)): k for k, (a, b) in enumerate(zip(link, tail, strict=True))}
     out = []
     for cls, o, d, steps in routes:
         arcs = [arc_of.get(s, -1) for s in steps]
-        if arcs and min(arcs) >= 0:
-            out.append((cls, o, d, np.asarray(arcs, dtype=np.int64)))
+        out.append((cls, o, d, np.asarray(arcs, dtype=np.int64))
+                   if arcs and min(arcs) >= 0 else None)
     return out
 
 
@@ -478,12 +512,14 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
         The like-year reference's route sets (:class:`ReferenceRoutes`,
         :func:`karvan.scenario.run.reference_routes`): each OD pair then has the reference's
         routes whose links are all open here, and of the routes found here only those through
-        a link the scenario opened or changed (any attribute but capacity); a pair that lost a
-        reference route to a closed link, or that has none, keeps every route found here. A
-        search afresh finds other routes wherever the network changed, so the two runs would
-        differ by their searches as well as by the scenario: a project dropped routes its
-        reference offered, or gained routes its reference's network had but its search had
-        not found (each lowers the expected cost).
+        a link the scenario opened or changed (any attribute but capacity); a pair the
+        reference did not have keeps every route found here, and a pair that lost reference
+        routes to closed links takes one route found here in place of each lost, no cheaper
+        than it (:func:`match_replacements`). A search afresh finds other routes wherever the
+        network changed, so the two runs would differ by their searches as well as by the
+        scenario: a project dropped routes its reference offered, or gained routes its
+        reference's network had but its search had not found (which lowered the expected cost
+        of pairs a closure cut off).
 
     Raises
     ------
@@ -500,7 +536,7 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
                                              zone_country=zone_country)
     kept = 0
     if reference is not None:
-        rs, kept = _as_reference(rs, reference, cnet)
+        rs, kept = _as_reference(rs, reference, cnet, classes, model)
     fam = classify(rs)
     _check_served(rs, fam, model, zone_country, missing, closed_links)
     consts = model.constants(classes)
@@ -546,6 +582,9 @@ class ReferenceRoutes:
     name: str
     routes: list
     links: pd.DataFrame
+    #: each route's cost at free flow on the reference's network, its family's terms included
+    #: (hours, :func:`route_choice_costs`), in the order of ``routes``
+    costs: np.ndarray
 
 
 def changed_links(links: pd.DataFrame, reference: pd.DataFrame) -> set[str]:
@@ -560,33 +599,94 @@ def changed_links(links: pd.DataFrame, reference: pd.DataFrame) -> set[str]:
         map(str, ids[differs.to_numpy()]))
 
 
-def _as_reference(rs, reference: ReferenceRoutes, cnet: Network):
-    """``rs`` (searched on the scenario's network) made comparable with the reference: see
-    :func:`solve_choice`'s ``reference``. Returns the route set and how many of the
-    reference's routes it took."""
+def _as_reference(rs, reference: ReferenceRoutes, cnet: Network, classes,
+                  model: CorridorChoice):
+    """``rs`` (searched on the scenario's network ``cnet`` for the choice ``classes``) made
+    comparable with the reference: see :func:`solve_choice`'s ``reference``. Returns the route
+    set and how many of the reference's routes it took.
+
+    A pair that lost reference routes to closed links takes, of the routes searched here that
+    pass no link the scenario opened or changed (routes the reference's network had as well),
+    one in place of each route lost, no cheaper at free flow than the route it replaces
+    (:func:`match_replacements`): a closure takes options away, and a route its reference's
+    search had not found must not lower the pair's cost. Routes through a link the scenario
+    opened or changed are its own, kept.
+    """
     from karvan.choice.routes import subset_routes
 
     g = compile_graph(cnet)
     z = np.asarray(rs.zone_ids, dtype=object)
-    pair = [(rs.class_names[k], z[o], z[d]) for k, o, d in zip(
-        rs.od_class, rs.od_origin, rs.od_destination, strict=True)]
-    open_here = _with_demand(rs, routes_on(g, reference.routes))
+    pairs = {(rs.class_names[k], z[o], z[d]) for k, o, d in zip(
+        rs.od_class, rs.od_origin, rs.od_destination, strict=True)}
+    on = _arcs_on(g, reference.routes)
+    open_here = [r for r in on if r is not None and r[:3] in pairs]
     have_ref = {r[:3] for r in open_here}
-    # a pair lost a reference route where fewer of its routes are open here than it had
-    n_open = Counter(r[:3] for r in open_here)
-    lost = {k for k, n in Counter(r[:3] for r in reference.routes).items() if n_open[k] < n}
+    lost: dict[tuple, list[float]] = {}  # pair -> free-flow costs of the routes it lost
+    for r, arcs, c in zip(reference.routes, on, reference.costs, strict=True):
+        if arcs is None and r[:3] in pairs:
+            lost.setdefault(r[:3], []).append(float(c))
     at = pd.Index(map(str, g.link_ids)).get_indexer(
         sorted(changed_links(cnet.links, reference.links)))
     on_changed = np.zeros(g.n_links, dtype=bool)
     on_changed[at[at >= 0]] = True
+    open_keys = {(r[:3], r[3].tobytes()) for r in open_here}
+    ro = rs.route_od
+    pair_of = [(rs.class_names[k], z[o], z[d]) for k, o, d in zip(
+        rs.od_class, rs.od_origin, rs.od_destination, strict=True)]
     keep = np.zeros(rs.n_routes, dtype=bool)
-    for i in range(rs.n_routes):
-        w = pair[rs.route_od[i]]
-        keep[i] = (w not in have_ref or w in lost
-                   or bool(on_changed[g.arc_link[rs.arcs(i)]].any()))
+    candidates: dict[tuple, list[int]] = {}
+    for i in served_routes(rs):
+        w = pair_of[ro[i]]
+        arcs = rs.arcs(i)
+        if w not in have_ref and w not in lost:  # a pair the reference did not have
+            keep[i] = True
+        elif on_changed[g.arc_link[arcs]].any():  # the scenario's own route
+            keep[i] = True
+        elif w in lost and (w, np.asarray(arcs, dtype=np.int64).tobytes()) not in open_keys:
+            candidates.setdefault(w, []).append(int(i))
+    keep[rs.route_source == SOURCE_UNSERVED] = True
+    if candidates:
+        cost = route_choice_costs(rs, cnet, classes, model)
+        for w, idx in candidates.items():
+            chosen = match_replacements(lost[w], cost[idx])
+            keep[np.asarray(idx)[chosen]] = True
     before = int(keep.sum())
     out = add_routes_to(subset_routes(rs, keep), open_here)
     return out, int(out.n_routes - before)
+
+
+def match_replacements(lost, candidates, *, rtol: float = 1e-9) -> np.ndarray:
+    """Which of the ``candidates`` (their costs) replace the ``lost`` routes (theirs): each lost
+    route, cheapest first, takes the cheapest candidate not yet taken that costs at least as
+    much as it (to ``rtol``), where one is left. The pair's routes after the swap then cost,
+    one for one, no less than those it had, so that its expected cost under logit (without
+    path size) cannot fall; of the assignments with that property it replaces the most lost
+    routes.
+
+    Returns
+    -------
+    numpy.ndarray
+        Positions in ``candidates`` of those taken, in ascending order.
+
+    Examples
+    --------
+    >>> match_replacements([10.0, 12.0], [9.0, 11.0, 15.0, 16.0]).tolist()
+    [1, 2]
+    >>> match_replacements([10.0], [9.0]).tolist()
+    []
+    """
+    c = np.asarray(candidates, dtype=float)
+    order = np.argsort(c, kind="stable")
+    taken = []
+    j = 0
+    for lo in np.sort(np.asarray(lost, dtype=float)):
+        while j < len(order) and c[order[j]] < lo - rtol * max(abs(lo), 1.0):
+            j += 1
+        if j == len(order):
+            break
+        taken.append(int(order[j]))
+        j += 1
+    return np.sort(np.asarray(taken, dtype=np.int64))
 
 
 def _with_demand(rs, routes: list) -> list:

@@ -582,7 +582,9 @@ def reference_routes(data: CorridorData, scenario: Scenario, model: CorridorChoi
         choice_classes,
         choice_network,
         choice_route_set,
+        route_choice_costs,
         route_links,
+        served_routes,
     )
 
     if is_reference(scenario.name):
@@ -601,7 +603,9 @@ def reference_routes(data: CorridorData, scenario: Scenario, model: CorridorChoi
     cnet = choice_network(net)
     classes = choice_classes(classes, model, cnet.links.index)
     rs, _, _ = choice_route_set(cnet, demand, classes, model, zone_country=zc)
-    found = ReferenceRoutes(ref.name, route_links(rs, compile_graph(cnet)), cnet.links)
+    served = served_routes(rs)
+    found = ReferenceRoutes(ref.name, route_links(rs, compile_graph(cnet)), cnet.links,
+                            route_choice_costs(rs, cnet, classes, model)[served])
     _REFERENCE_ROUTES.insert(0, (data, key, found))
     del _REFERENCE_ROUTES[4:]
     return found
