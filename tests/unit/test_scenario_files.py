@@ -147,7 +147,7 @@ def test_schema_mistakes_and_unknown_ids_come_in_one_error(tmp_path):
         read_scenario_file(p)
     assert len(e.value.problems) == 1 and "factr" in e.value.problems[0]
     p.write_text(p.read_text().replace("factr", "factor"))
-    assert read_scenario_file(p).modification[0].links == ["R_IR_RASHT_ASTRA"]
+    assert read_scenario_file(p).modification[0].links == ("R_IR_RASHT_ASTRA",)
     assert load_scenario(p).name == "two"
     with pytest.raises(InputError, match="unknown link ids R_IR_RASHT_ASTRA"):
         load_scenario(p, data=data)
@@ -1066,7 +1066,7 @@ def test_the_constructors_of_the_scenario_models_raise_input_errors():
                                      "modification": [{"action": "open"}]})
     # what is right is built as before, within a file too
     spec = ScenarioFile(name="m", year=2030, modification=[{"action": "open", "links": ["X"]}])
-    assert spec.modification == [Modification(action="open", links=["X"])]
+    assert spec.modification == (Modification(action="open", links=["X"]),)
 
 
 def test_a_built_modification_cannot_be_changed_past_its_checks():
@@ -1084,6 +1084,9 @@ def test_a_built_modification_cannot_be_changed_past_its_checks():
             setattr(m, name, value)
     with pytest.raises(AttributeError, match="cannot be changed once built"):
         del m.value
+    # nor its lists (held as tuples): links.append("Y") changed a checked modification
+    with pytest.raises(AttributeError, match="append"):
+        m.links.append("Y")
     assert m == Modification(action="set", links=["X"], field="capacity_tpy", value=5e6)
     assert m.model_copy(update={"value": 7e6}).value == 7e6
     with pytest.raises(InputError, match=r"^Modification: value: Input should be greater than "
@@ -1094,6 +1097,8 @@ def test_a_built_modification_cannot_be_changed_past_its_checks():
     f = ScenarioFile(name="m", year=2030, modification=[m])
     with pytest.raises(AttributeError):
         f.year = 1066
+    with pytest.raises(AttributeError, match="append"):
+        f.modification.append(Modification(action="close", links=["Y"]))
     with pytest.raises(InputError, match="year"):
         f.model_copy(update={"year": 1066})
     # what explore sends to its workers, and copies, are whole and equal

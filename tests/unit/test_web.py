@@ -247,10 +247,10 @@ def test_preview_writes_the_documented_toml(client):
     spec = ScenarioFile.model_validate(tomllib.loads(r.json()["toml"]))
     assert (spec.name, spec.year, spec.extends) == ("no_astara", 2030, "rasht_astara")
     acts = [(m.action, m.borders, m.links, m.value, m.factor) for m in spec.modification]
-    assert acts == [("close", ["AZ-IR_ASTARA"], [], None, None),
-                    ("close", [], ["R_AZ_ALAT_OSMANLI"], None, None),
-                    ("set", [], ["B_RU_AZ_SAMUR_RAIL"], 15e6, None),
-                    ("demand_scale", [], [], None, 1.5)]
+    assert acts == [("close", ("AZ-IR_ASTARA",), (), None, None),
+                    ("close", (), ("R_AZ_ALAT_OSMANLI",), None, None),
+                    ("set", (), ("B_RU_AZ_SAMUR_RAIL",), 15e6, None),
+                    ("demand_scale", (), (), None, 1.5)]
     # the scenario resolved its parent: the built-in chain comes first
     assert r.json()["scenario"]["chain"] == ["no_astara", "rasht_astara", "baseline"]
 

@@ -206,17 +206,17 @@ class Modification(_Checked):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     action: Literal["open", "close", "set", "scale", "demand_scale", "ban_transit"]
-    links: list[str] = Field(default_factory=list)
-    borders: list[str] = Field(default_factory=list)
-    countries: list[str] = Field(default_factory=list)
-    modes: list[str] = Field(default_factory=list)
+    links: tuple[str, ...] = Field(default_factory=tuple)
+    borders: tuple[str, ...] = Field(default_factory=tuple)
+    countries: tuple[str, ...] = Field(default_factory=tuple)
+    modes: tuple[str, ...] = Field(default_factory=tuple)
     field: str | None = None
     # strict: a number written as text ("2030") is refused, not read
     value: float | None = Field(default=None, ge=0, le=1e12, strict=True)
     factor: float | None = Field(default=None, ge=0, le=FACTOR_MAX, strict=True)
     year: int | None = Field(default=None, ge=1900, le=2200, strict=True)
     until: int | None = Field(default=None, ge=1900, le=2200, strict=True)
-    od_countries: list[str] = Field(default_factory=list)
+    od_countries: tuple[str, ...] = Field(default_factory=tuple)
     origin_country: str | None = None
     destination_country: str | None = None
     commodity: str | None = None
@@ -313,7 +313,7 @@ class ScenarioFile(_Checked):
     description: str = Field(default="", max_length=10_000)
     year: int = Field(ge=YEAR_MIN, le=YEAR_MAX, strict=True)
     extends: str | None = None
-    modification: list[Modification] = Field(default_factory=list)
+    modification: tuple[Modification, ...] = Field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -776,6 +776,10 @@ def _line_of(loc: tuple, lines: dict[tuple, int]) -> int | None:
     return None
 
 
+#: pydantic's error types of a value that is not a list (the lists are held as tuples)
+_SEQUENCE = ("list_type", "tuple_type")
+
+
 def _schema_problem(err: dict, lines: dict[tuple, int], raw: Any, *,
                     root: type[BaseModel] | None = None, in_python: bool = False) -> str:
     """One pydantic error as ``"line 7, modification[1].factor: what is wrong; the fix"``
@@ -791,6 +795,8 @@ def _schema_problem(err: dict, lines: dict[tuple, int], raw: Any, *,
     where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
     msg = err["msg"].removeprefix("Value error, ")
     kind = err["type"]
+    if kind == "tuple_type":  # lists are held as tuples, so that they cannot change
+        msg = msg.replace("valid tuple", "valid list")
     key = loc[-1] if loc else None
     got = err.get("input")
     within = _within_modification(loc, raw, root)
@@ -803,10 +809,10 @@ def _schema_problem(err: dict, lines: dict[tuple, int], raw: Any, *,
                f"{', '.join(known)}"
                + (" and modification" if model is ScenarioFile and in_python else
                   " and [[modification]] tables" if model is ScenarioFile else "") + ".")
-    elif kind == "list_type" and loc == ("modification",) and in_python:
+    elif kind in _SEQUENCE and loc == ("modification",) and in_python:
         msg = (f"give a list of modifications (each a dict or a Modification), not "
                f"{type(got).__name__ if got is not None else 'None'}.")
-    elif kind == "list_type" and loc == ("modification",) and root is ScenarioFile:
+    elif kind in _SEQUENCE and loc == ("modification",) and root is ScenarioFile:
         # [modification] (one bracket) is one table where a list of them is read
         msg = ("write each modification as a [[modification]] table (two brackets), not "
                "[modification].")
