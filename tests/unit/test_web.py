@@ -5,6 +5,7 @@ two at once, and compared."""
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import time
 import tomllib
@@ -90,8 +91,11 @@ def test_shows_a_run_map_and_tables(client, seeded):
     assert len(borders) == 3 and {"border_id", "tonnes_tot"} <= set(borders[0])
     csv = client.get(f"/runs/{rid}/tables/links.csv")
     assert csv.status_code == 200 and csv.text.startswith("link_id")
-    man = client.get(f"/api/runs/{rid}").json()["manifest"]
-    assert man["scenario"]["name"] == "baseline"
+    got = client.get(f"/api/runs/{rid}").json()
+    assert got["manifest"]["scenario"]["name"] == "baseline"
+    # the folder within the store: the server's own folders are not shown (they were)
+    assert got["path"] == f"runs/{rid}" and (seeded[0] / got["path"]).is_dir()
+    assert str(seeded[0]) not in json.dumps(got)
 
 
 def test_unknown_runs_tables_and_languages_answer_404(client, seeded):

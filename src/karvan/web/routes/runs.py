@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -73,9 +74,15 @@ def api_runs(d: State) -> list[dict]:
 
 @router.get("/api/runs/{run_id}")
 def api_run(run_id: RunId, d: State) -> JSONResponse:
-    """A run's folder and manifest."""
+    """A run's folder (relative to the run store: where the server keeps its files is not the
+    client's to know, as in its error messages) and manifest."""
     rec = d.run(run_id)
-    return JSONResponse({"run_id": rec.run_id, "path": str(rec.path), "manifest": rec.manifest})
+    folder = pathlib.Path(rec.path).resolve()
+    try:
+        path = folder.relative_to(d.store.root.resolve()).as_posix()
+    except ValueError:  # a store's runs are under it; a folder elsewhere is named alone
+        path = folder.name
+    return JSONResponse({"run_id": rec.run_id, "path": path, "manifest": rec.manifest})
 
 
 @router.get("/api/runs/{run_id}/tables/{name}")
