@@ -1156,6 +1156,7 @@ def test_an_opening_that_leads_nowhere_is_warned_of(tmp_path):
     its links, the node where they end and the links there not open, with their status."""
     from karvan.freight.corridor import CorridorWarning, load_corridor
     from karvan.scenario.apply import apply_scenario
+    from karvan.scenario.reference import reference_scenario
 
     data = load_corridor()
 
@@ -1193,11 +1194,33 @@ def test_an_opening_that_leads_nowhere_is_warned_of(tmp_path):
     said = opening('borders = ["AZ-AM_AGHBAND", "AM-AZ_IJEVAN_GAZAKH", "AM-AZ_MEGHRI_ORDUBAD"]',
                    lines, 'links = ["R_AZ_ORDUBAD_JULFA"]')
     assert not [m for m in said if "nowhere" in m], said
-    # nor do the built-in scenarios, whose openings lead on
+    # an opening inherited is checked too: south_caucasus_unblocked opens the Horadiz-Aghband
+    # line, and a scenario extending it that closes the Aghband border leaves it a dead spur
+    # (nothing was said: only the scenario's own openings were looked at)
+    said = [m for m in said_applying(data, write(
+        tmp_path, "sc", 'name = "sc"\nyear = 2030\nextends = "south_caucasus_unblocked"\n'
+        '[[modification]]\naction = "close"\nborders = ["AZ-AM_AGHBAND"]\n')) if "nowhere" in m]
+    # with the line from Julfa through Ordubad and Meghri, a spur ending at Aghband too
+    assert len(said) == 4, said
+    assert all(m.startswith(str(builtin_scenario_folder() / "south_caucasus_unblocked.toml"))
+               for m in said)
+    assert "R_AZ_HORADIZ_AGHBAND, D_AZ_HORADIZ_AGHBAND lead nowhere in 2030" in said[0]
+    assert "AZ_AGHBAND_RAIL (B_AZ_AM_AGHBAND_RAIL closed)" in said[0]
+    assert "R_AZ_ORDUBAD_JULFA leads nowhere" in said[3]
+    assert all("AM_NRNADZOR_RAIL (B_AZ_AM_AGHBAND_RAIL closed)" in m for m in said[1:])
+    # but not where it waits for inherited openings after the scenario's year, which are said
+    # (in 2028 the line is open and the border not yet)
+    said = said_applying(data, write(tmp_path, "sc", 'name = "sc"\nyear = 2028\n'
+                                     'extends = "south_caucasus_unblocked"\n'))
+    assert not [m for m in said if "nowhere" in m], said
+    assert [m for m in said if "come into force after its year 2028" in m]
+    # nor do the built-in scenarios and the references of their years, whose openings lead on
     with warnings.catch_warnings():
         warnings.simplefilter("error", CorridorWarning)
         for name in builtin_scenarios():
             apply_scenario(data, load_scenario(name))
+        for year in range(data.base_year + 1, 2041):
+            apply_scenario(data, reference_scenario(year, base_year=data.base_year))
 
 
 def test_a_transit_ban_on_links_not_in_use_is_warned_of(tmp_path):

@@ -384,7 +384,8 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     # (link, field) -> (file, place, action, number) of each set or scale in force since the
     # last set, in every file of the chain
     compounding: dict = {}
-    opening: list[tuple[str, str, list]] = []  # (file, place, links it opens) of its own
+    opening: list[tuple[str, str, list, bool]] = []  # (file, place, links it opens, own)
+    later_opened: set = set()  # links that inherited modifications open after the year
     for i, mod in enumerate(scenario.modifications):
         active = mod.in_force(scenario.year)
         file, place = _where(scenario, i)
@@ -436,6 +437,9 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                         mod.factor, mod.source, mod.note))
             continue
         sel = _targets(links, mod)
+        if not active and not own and mod.action == "open" and mod.year is not None and (
+                mod.year > scenario.year):
+            later_opened.update(map(str, sel))
         if warn and active and mod.action in ("set", "scale", "open", "close"):
             said.extend(_repeated(written, sel, mod, file, place, top))
         if active and mod.action in ("set", "scale") and len(sel):
@@ -457,8 +461,10 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
             was = (pd.to_numeric(links.loc[sel, mod.field], errors="coerce")
                    if mod.action in ("set", "scale") and mod.field == "capacity_tpy" else None)
             if mod.action == "open":
-                if own or scenario.path is None:
-                    opening.append((file, place, list(sel[links.loc[sel, "status"] != "open"])))
+                # inherited ones too: a closure of the scenario's own can leave them leading
+                # nowhere (south_caucasus_unblocked's Horadiz-Aghband line, Aghband closed)
+                opening.append((file, place, list(sel[links.loc[sel, "status"] != "open"]),
+                                own or scenario.path is None))
                 links.loc[sel, "status"] = "open"
             elif mod.action == "close":
                 links.loc[sel, "status"] = "closed"
@@ -523,14 +529,20 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
         value = mod.value if mod.action == "set" else mod.factor
         log.append((i, mod.action, mod.year, active, ";".join(map(str, sel)), value, mod.source,
                     mod.note))
-    if warn and any(ids for _, _, ids in opening):
+    if warn and any(ids for _, _, ids, _ in opening):
         # a border opened with the lines on either side still closed carried 0 t, in silence
-        from karvan.scenario.dead_ends import dead_end_links, dead_end_text
+        from karvan.scenario.dead_ends import dead_end_links, dead_end_stops, dead_end_text
 
         zones = set(data.zones["node_id"])
         dead = dead_end_links(links, zones)
-        said.extend(f"{file}: {place} (open): {dead_end_text(links, dead, ids, zones, year)}"
-                    for file, place, ids in opening if dead.intersection(ids))
+        for file, place, ids, own in opening:
+            if not dead.intersection(ids):
+                continue
+            stops = dead_end_stops(links, dead, ids, zones)
+            if not own and stops and {x for idle in stops.values() for x in idle} <= (
+                    later_opened):
+                continue  # an inherited opening that waits for what opens after the year: said
+            said.append(f"{file}: {place} (open): {dead_end_text(links, dead, ids, zones, year)}")
     applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "value",
                                          "source", "note"])
     if warn and scenario.year < data.base_year and not any(

@@ -54,11 +54,10 @@ def dead_end_links(links: pd.DataFrame, zone_nodes: Collection) -> set:
     return dead
 
 
-def dead_end_text(links: pd.DataFrame, dead: set, opened: list, zone_nodes: Collection,
-                  year: int) -> str:
-    """What is said of the links ``opened`` by one modification that are among ``dead``: the
-    nodes where the dead ends they belong to stop, with the links there that are not open and
-    their status, and the fix; ``links`` are the scenario year's, after all its
+def dead_end_stops(links: pd.DataFrame, dead: set, opened: list, zone_nodes: Collection
+                   ) -> dict:
+    """Where the dead ends that the links ``opened`` (those among ``dead``) belong to stop: node
+    -> the links there that are not open. ``links`` are the scenario year's, after all its
     modifications."""
     ids = [x for x in opened if x in dead]
     is_open = links["status"].astype(str) == "open"
@@ -76,13 +75,26 @@ def dead_end_text(links: pd.DataFrame, dead: set, opened: list, zone_nodes: Coll
             step = [x for x in here if x in dead and x not in seen]
             seen.update(step)
             todo.extend(step)
-    tips = []
+    stops = {}
     for node, here in nodes.items():
         if node in zone_nodes or not {x for x in here if is_open[x]} <= dead:
             continue
-        idle = [f"{x} {links.at[x, 'status']}" for x in here if not is_open[x]]
+        idle = [x for x in here if not is_open[x]]
         if idle:
-            tips.append(f"{node} ({', '.join(idle)})")
+            stops[node] = idle
+    return stops
+
+
+def dead_end_text(links: pd.DataFrame, dead: set, opened: list, zone_nodes: Collection,
+                  year: int) -> str:
+    """What is said of the links ``opened`` by one modification that are among ``dead``: the
+    nodes where the dead ends they belong to stop (:func:`dead_end_stops`), with the links
+    there that are not open and their status, and the fix; ``links`` are the scenario year's,
+    after all its modifications."""
+    ids = [x for x in opened if x in dead]
+    status = links["status"].astype(str)
+    tips = [f"{node} ({', '.join(x + ' ' + status[x] for x in idle)})"
+            for node, idle in dead_end_stops(links, dead, opened, zone_nodes).items()]
     one = len(ids) == 1
     carry = "it carries" if one else "they carry"
     where = (f"at {', '.join(tips)} no other open link leads on" if tips else
