@@ -432,6 +432,40 @@ def test_a_capacity_in_the_wrong_unit_is_warned_about(tmp_path):
     apply_scenario(data, load_scenario(p))  # no warning (warnings are errors in the tests)
 
 
+def test_a_capacity_set_where_both_directions_share_one_says_it_bounds_both(tmp_path):
+    """link.csv gives Astara's road crossing 2,920,000 t/yr per direction, half its published
+    800 trucks a day of both directions, and the choice model bounds both together by twice
+    that. A scenario setting the same 2,920,000 bounds both together by it: it halved the
+    crossing (36 % -> 72 % used) while links.csv showed 2,920,000 in both runs, in silence."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.freight.costs import hard_capacity
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+
+    def setting(value):
+        p = write(tmp_path, "road", 'name = "road"\nyear = 2024\nextends = "baseline"\n'
+                  '[[modification]]\naction = "set"\nborders = ["AZ-IR_ASTARA"]\n'
+                  f'field = "capacity_tpy"\nvalue = {value}\n')
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            inputs = apply_scenario(data, load_scenario(p))
+        said = [str(x.message) for x in w if issubclass(x.category, CorridorWarning)
+                and "both directions share" in str(x.message)]
+        links = inputs.links.rename(columns={"capacity_tpy": "capacity"})
+        _, hard = hard_capacity(links)
+        return said, float(hard[links.index.get_loc("B_AZ_IR_ASTARA_ROAD")])
+
+    said, hard = setting(2920000)
+    assert hard == 2920000  # what the value means: both directions together
+    assert len(said) == 1, said
+    assert ("B_AZ_IR_ASTARA_ROAD from 5,840,000 to 2,920,000 (x0.50; link.csv's 2,920,000 is "
+            "each direction's half of 800 trucks_per_day_both_directions)") in said[0]
+    assert "B_AZ_IR_ASTARA_RAIL" not in said[0]  # the rail link's capacity is its own
+    said, hard = setting(5840000)
+    assert hard == 5840000 and not said  # the published throughput kept: nothing to say
+
+
 def test_a_modification_of_the_file_that_its_year_leaves_out_is_warned_about(tmp_path):
     """A year of 2030 in a 2028 scenario: the modification was inactive in silence (only
     modifications.csv said active False). Those the file inherits keep their own periods."""

@@ -24,6 +24,7 @@ from karvan.freight.corridor import (  # noqa: F401 (most_specific_rule: re-expo
     most_specific_rules,
 )
 from karvan.freight.costs import TARIFF_FACTOR, link_costs
+from karvan.network.graph import as_bool
 from karvan.scenario.spec import Modification, Place, Scenario, nearest_name
 
 
@@ -460,6 +461,8 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                                        later=scenario.modifications[i + 1:]))
             was = (pd.to_numeric(links.loc[sel, mod.field], errors="coerce")
                    if mod.action in ("set", "scale") and mod.field == "capacity_tpy" else None)
+            halved = (links.loc[sel][_halved_capacity(links.loc[sel])].copy()
+                      if was is not None and mod.action == "set" else None)
             if mod.action == "open":
                 # inherited ones too: a closure of the scenario's own can leave them leading
                 # nowhere (south_caucasus_unblocked's Horadiz-Aghband line, Aghband closed)
@@ -522,6 +525,8 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                 if was is not None and not unusual:  # one warning for a value
                     texts += _far_from_before(was, links.loc[sel, mod.field], label)
                     texts += _below_the_datasets(data.links, was, links.loc[sel], label)
+                if halved is not None and len(halved):
+                    texts += _set_on_halved(halved, links.loc[halved.index, mod.field], label)
                 for text in texts:
                     notes.append((file, text))
                     if warn and f"{file}: {text}" not in scenario.warned:
@@ -591,6 +596,36 @@ def _far_from_before(was: pd.Series, now: pd.Series, label: str) -> list[str]:
     return [f"{label}: capacity_tpy of {ids} goes from {pairs} t/yr, more than "
             f"{CAPACITY_SLIP:g} times (allowed, but unusual: check the unit of capacity_tpy, "
             "t/yr; to shut a link, close it)."]
+
+
+def _halved_capacity(links: pd.DataFrame) -> pd.Series:
+    """Whether each link's ``capacity_tpy`` is half a published throughput of both directions
+    together, which bounds them together (a truck count of both directions at a road
+    crossing: :func:`karvan.freight.costs.hard_capacity` doubles it back)."""
+    if "capacity_both_directions" not in links or "capacity_unit" not in links:
+        return pd.Series(False, index=links.index)
+    both = pd.Series(as_bool(links["capacity_both_directions"]), index=links.index)
+    unit = links["capacity_unit"].astype(str).str.lower()
+    return both & unit.str.endswith("both_directions") & links["capacity_unit"].notna()
+
+
+def _set_on_halved(before: pd.DataFrame, now: pd.Series, label: str) -> list[str]:
+    """What is said where a ``set`` of ``capacity_tpy`` lands on links whose capacity was twice
+    their ``capacity_tpy`` (``before``: those links before it, :func:`_halved_capacity`): the
+    value set bounds both directions together, so link.csv's figure set again halved a
+    crossing in silence."""
+    per = pd.to_numeric(before["capacity_tpy"], errors="coerce")
+    new = pd.to_numeric(now, errors="coerce")
+    moved = (new - 2.0 * per).abs() > 1e-9 * per
+    if not moved.any():
+        return []
+    parts = [f"{i} from {2 * w:,.0f} to {a:,.0f} (x{a / (2 * w):.2f}; link.csv's {w:,.0f} is "
+             f"each direction's half of {before.at[i, 'capacity_value']:,.0f} "
+             f"{before.at[i, 'capacity_unit']})"
+             for i, w, a in zip(per.index[moved], per[moved], new[moved], strict=True)]
+    return [f"{label}: a capacity set on a link that both directions share bounds them "
+            f"together: {'; '.join(parts)}, t/yr of both directions (allowed; to keep the "
+            "published throughput, set twice link.csv's capacity_tpy)."]
 
 
 #: a capacity set on a link that had none is more likely a unit slip (2000 for 2 Mt/yr written
