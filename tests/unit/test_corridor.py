@@ -235,6 +235,31 @@ def test_a_closure_lowers_no_shippers_expected_cost(runs, data):
     assert not len(dis.tables["choice_unserved"])
 
 
+@pytest.mark.parametrize("mods", [
+    # a closure and a fee raised elsewhere: routes through the dearer link that the reference's
+    # search had not found were kept as the scenario's own (26 pairs' cost fell, by up to
+    # USD 3.35/t)
+    'action = "close"\nlinks = ["B_RU_GE_UPPER_LARS"]\n[[modification]]\naction = "set"\n'
+    'links = ["R_RU_MOSCOW_ASTRAKHAN"]\nfield = "fee_usd_per_t"\nvalue = 0.5\n',
+    # a transit ban renames its segments' classes: they took every route of a search afresh
+    # (24 Armenian pairs' cost fell, by up to USD 6.17/t)
+    'action = "ban_transit"\ncountries = ["GE"]\nod_countries = ["AM"]\n'])
+def test_taking_options_away_lowers_no_shippers_expected_cost(runs, data, tmp_path, mods):
+    if runs("baseline").summary["choice"] != "logit":
+        pytest.skip("route sets and expected costs are the logit model's")
+    p = tmp_path / "away.toml"
+    p.write_text(f'name = "away"\nyear = 2026\nextends = "baseline"\n[[modification]]\n{mods}')
+    spec = load_scenario(p)
+    run = run_scenario(data, spec, lp=False, backcasts=False)
+    ref = runs(reference_scenario(2026, base_year=data.base_year))
+    key = ["commodity", "origin", "destination"]
+    sk = [r.tables["skims"].set_index(key)["expected_cost_usd_per_t"] for r in (ref, run)]
+    fall = (sk[0].reindex(sk[1].index) - sk[1]).dropna()
+    assert len(fall) > 1000
+    assert (fall <= 1e-9 * sk[1].reindex(fall.index)).all(), fall.nlargest(5)
+    assert (fall < -0.1).sum() > 10
+
+
 def test_replacements_are_the_largest_matching_of_routes_no_cheaper():
     """:func:`match_replacements` against every assignment of candidates to lost routes."""
     import itertools

@@ -32,6 +32,7 @@ from karvan.choice import (
 from karvan.choice.dual import fixed_cost_equilibrium
 from karvan.choice.routes import SOURCE_UNSERVED
 from karvan.errors import InputError, format_ids
+from karvan.freight import accounting as acc
 from karvan.freight.choice_model import (
     FORCE_WITHIN,
     CorridorChoice,
@@ -44,6 +45,9 @@ from karvan.network.graph import compile_graph
 from karvan.network.model import Network
 from karvan.paths.trees import shortest_path_trees, tree_routes_through
 from karvan.schema.text import id_list
+
+#: money per tonne on a link a segment may not use (a transit ban): prohibitive but finite
+BANNED_USD_PER_T = 1e6
 
 log = logging.getLogger(__name__)
 
@@ -467,9 +471,30 @@ def route_choice_costs(rs, net: Network, classes, model: CorridorChoice) -> np.n
     """The cost logit compares (hours) of every route of ``rs`` at free flow: its arcs'
     (:func:`route_free_costs`) and its family's terms for its class at ``model``'s values
     (constant, reliability, insurance, sanctions, empty return: :func:`with_family_costs`)."""
+    return _families_and_costs(rs, net, classes, model)[1]
+
+
+def _families_and_costs(rs, net: Network, classes, model: CorridorChoice):
+    """(family of every route of ``rs``, :func:`route_choice_costs`)."""
     fam = family_classifier(model.families)(rs)
-    return route_free_costs(with_family_costs(rs, fam, model.constants(classes),
-                                              model.family_ids), net, classes)
+    return fam, route_free_costs(with_family_costs(rs, fam, model.constants(classes),
+                                                   model.family_ids), net, classes)
+
+
+def reference_route_set(name: str, rs, cnet: Network, classes, model: CorridorChoice
+                        ) -> ReferenceRoutes:
+    """The route sets ``rs`` of a like-year reference (searched on its choice network ``cnet``
+    for its choice ``classes``), kept for its projects' runs (:func:`solve_choice`)."""
+    g = rs.graph
+    served = served_routes(rs)
+    fam, cost = _families_and_costs(rs, cnet, classes, model)
+    link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
+    tail = np.asarray(g.node_ids, dtype=object)[g.tail]
+    by_name = {c.name: c for c in classes}
+    return ReferenceRoutes(
+        name, route_links(rs, g), cnet.links, cost[served], fam[served],
+        {n: _class_arc_costs(cnet, g, by_name[n]) for n in rs.class_names},
+        {(str(a), str(b)): k for k, (a, b) in enumerate(zip(link, tail, strict=True))})
 
 
 def routes_on(g, routes) -> list[tuple[str, str, str, np.ndarray]]:
@@ -512,10 +537,12 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
         The like-year reference's route sets (:class:`ReferenceRoutes`,
         :func:`karvan.scenario.run.reference_routes`): each OD pair then has the reference's
         routes whose links are all open here, and of the routes found here only those through
-        a link the scenario opened or changed (any attribute but capacity); a pair the
+        a link the scenario opened or changed (any attribute but capacity) that its network did
+        not have or that cost less here; a pair the
         reference did not have keeps every route found here, and a pair that lost reference
-        routes to closed links takes one route found here in place of each lost, no cheaper
-        than it (:func:`match_replacements`). A search afresh finds other routes wherever the
+        routes to closed links (or to a transit ban) takes one route found here in place of
+        each lost, no cheaper than it (:func:`match_replacements`, :func:`_as_reference`). A
+        search afresh finds other routes wherever the
         network changed, so the two runs would differ by their searches as well as by the
         scenario: a project dropped routes its reference offered, or gained routes its
         reference's network had but its search had not found (which lowered the expected cost
@@ -585,6 +612,12 @@ class ReferenceRoutes:
     #: each route's cost at free flow on the reference's network, its family's terms included
     #: (hours, :func:`route_choice_costs`), in the order of ``routes``
     costs: np.ndarray
+    #: each route's family (position in the model's families), in the order of ``routes``
+    families: np.ndarray
+    #: class name -> the cost of every arc of the reference's network at free flow (hours)
+    arc_costs: dict
+    #: (link id, id of the node it leaves) -> position of the arc in ``arc_costs``' arrays
+    arc_index: dict
 
 
 def changed_links(links: pd.DataFrame, reference: pd.DataFrame) -> set[str]:
@@ -605,63 +638,104 @@ def _as_reference(rs, reference: ReferenceRoutes, cnet: Network, classes,
     comparable with the reference: see :func:`solve_choice`'s ``reference``. Returns the route
     set and how many of the reference's routes it took.
 
-    A pair that lost reference routes to closed links takes, of the routes searched here that
-    pass no link the scenario opened or changed (routes the reference's network had as well),
-    one in place of each route lost, no cheaper at free flow than the route it replaces
-    (:func:`match_replacements`): a closure takes options away, and a route its reference's
-    search had not found must not lower the pair's cost. Routes through a link the scenario
-    opened or changed are its own, kept.
+    Each pair has the reference's routes open to it here: of the same class, or of the same
+    commodity where a transit ban of the scenario's renamed the class (its routes through the
+    banned links are lost to it). A route searched here is the scenario's own where it passes
+    a link the scenario opened or changed and the reference's network did not have it or it
+    costs less here than there; a route the reference's network had at the same cost or more
+    is not (the reference's search had not found it). A pair that lost reference routes takes,
+    of the others searched here, one in place of each route lost, no cheaper at free flow
+    than the route it replaces, of the lost route's own family first
+    (:func:`match_replacements`): a closure or a ban takes options away, and a route its
+    reference's search had not found must not lower the pair's cost.
     """
     from karvan.choice.routes import subset_routes
 
     g = compile_graph(cnet)
     z = np.asarray(rs.zone_ids, dtype=object)
-    pairs = {(rs.class_names[k], z[o], z[d]) for k, o, d in zip(
-        rs.od_class, rs.od_origin, rs.od_destination, strict=True)}
-    on = _arcs_on(g, reference.routes)
-    open_here = [r for r in on if r is not None and r[:3] in pairs]
-    have_ref = {r[:3] for r in open_here}
-    lost: dict[tuple, list[float]] = {}  # pair -> free-flow costs of the routes it lost
-    for r, arcs, c in zip(reference.routes, on, reference.costs, strict=True):
-        if arcs is None and r[:3] in pairs:
-            lost.setdefault(r[:3], []).append(float(c))
+    pair_of = [(rs.class_names[k], z[o], z[d]) for k, o, d in zip(
+        rs.od_class, rs.od_origin, rs.od_destination, strict=True)]
+    # the reference's pair of each of ours: the same class, else the same commodity
+    ref_pairs = dict.fromkeys(r[:3] for r in reference.routes)
+    by_commodity = {(acc.commodity_of(c), o, d): (c, o, d) for c, o, d in ref_pairs}
+    ours = {}  # the reference's pair -> ours
+    for w in dict.fromkeys(pair_of):
+        r = w if w in ref_pairs else by_commodity.get((acc.commodity_of(w[0]), w[1], w[2]))
+        if r is not None:
+            ours.setdefault(r, w)
+    banned = {c.name: np.asarray(c.link_cost)[g.arc_link] >= BANNED_USD_PER_T for c in classes
+              if c.link_cost is not None}
+    open_here, lost = [], {}  # lost: pair -> [(cost, family)] of the routes it lost
+    for r, here, c, f in zip(reference.routes, _arcs_on(g, reference.routes),
+                             reference.costs, reference.families, strict=True):
+        w = ours.get(r[:3])
+        if w is None:
+            continue
+        arcs = None if here is None else here[3]
+        if arcs is not None and not (w[0] in banned and banned[w[0]][arcs].any()):
+            open_here.append((*w, arcs))
+        else:
+            lost.setdefault(w, []).append((float(c), int(f)))
+    with_ref = set(ours.values())
     at = pd.Index(map(str, g.link_ids)).get_indexer(
         sorted(changed_links(cnet.links, reference.links)))
     on_changed = np.zeros(g.n_links, dtype=bool)
     on_changed[at[at >= 0]] = True
     open_keys = {(r[:3], r[3].tobytes()) for r in open_here}
     ro = rs.route_od
-    pair_of = [(rs.class_names[k], z[o], z[d]) for k, o, d in zip(
-        rs.od_class, rs.od_origin, rs.od_destination, strict=True)]
     keep = np.zeros(rs.n_routes, dtype=bool)
     candidates: dict[tuple, list[int]] = {}
+    changed = []
     for i in served_routes(rs):
         w = pair_of[ro[i]]
         arcs = rs.arcs(i)
-        if w not in have_ref and w not in lost:  # a pair the reference did not have
+        if w not in with_ref:  # a pair the reference did not have
             keep[i] = True
-        elif on_changed[g.arc_link[arcs]].any():  # the scenario's own route
-            keep[i] = True
+        elif on_changed[g.arc_link[arcs]].any():
+            changed.append(int(i))
         elif w in lost and (w, np.asarray(arcs, dtype=np.int64).tobytes()) not in open_keys:
             candidates.setdefault(w, []).append(int(i))
+    if changed:
+        # through a changed link: the scenario's own where the reference's network did not
+        # have the route or it costs less here (a fee raised on a link is no reason to offer
+        # routes through it the reference's search had not found)
+        here = route_free_costs(rs, cnet, classes)
+        link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
+        tail = np.asarray(g.node_ids, dtype=object)[g.tail]
+        for i in changed:
+            w = pair_of[ro[i]]
+            arcs = rs.arcs(i)
+            j = [reference.arc_index.get((str(a), str(b)), -1)
+                 for a, b in zip(link[arcs], tail[arcs], strict=True)]
+            there = reference.arc_costs.get(
+                next((r[0] for r, v in ours.items() if v == w), w[0]))
+            if min(j) < 0 or there is None or here[i] < float(there[j].sum()) * (1 - 1e-9):
+                keep[i] = True
+            elif w in lost and (w, np.asarray(arcs, dtype=np.int64).tobytes()) not in open_keys:
+                candidates.setdefault(w, []).append(i)
     keep[rs.route_source == SOURCE_UNSERVED] = True
     if candidates:
-        cost = route_choice_costs(rs, cnet, classes, model)
+        fam, cost = _families_and_costs(rs, cnet, classes, model)
         for w, idx in candidates.items():
-            chosen = match_replacements(lost[w], cost[idx])
+            lc, lf = zip(*lost[w], strict=True)
+            chosen = match_replacements(lc, cost[idx], lost_families=lf,
+                                        candidate_families=fam[idx])
             keep[np.asarray(idx)[chosen]] = True
     before = int(keep.sum())
     out = add_routes_to(subset_routes(rs, keep), open_here)
     return out, int(out.n_routes - before)
 
 
-def match_replacements(lost, candidates, *, rtol: float = 1e-9) -> np.ndarray:
+def match_replacements(lost, candidates, *, lost_families=None, candidate_families=None,
+                       rtol: float = 1e-9) -> np.ndarray:
     """Which of the ``candidates`` (their costs) replace the ``lost`` routes (theirs): each lost
     route, cheapest first, takes the cheapest candidate not yet taken that costs at least as
     much as it (to ``rtol``), where one is left. The pair's routes after the swap then cost,
-    one for one, no less than those it had, so that its expected cost under logit (without
-    path size) cannot fall; of the assignments with that property it replaces the most lost
-    routes.
+    one for one, no less than those it had, so that its expected cost under multinomial logit
+    (without path size) cannot fall; of the assignments with that property it replaces the
+    most lost routes. With families (``lost_families``, ``candidate_families``), each lost
+    route takes a candidate of its own family first, then the routes left over are matched so
+    (a family that keeps a route where the closure left it one).
 
     Returns
     -------
@@ -674,19 +748,46 @@ def match_replacements(lost, candidates, *, rtol: float = 1e-9) -> np.ndarray:
     [1, 2]
     >>> match_replacements([10.0], [9.0]).tolist()
     []
+    >>> match_replacements([10.0], [11.0, 12.0], lost_families=[0],
+    ...                    candidate_families=[1, 0]).tolist()
+    [1]
     """
     c = np.asarray(candidates, dtype=float)
+    lo = np.asarray(lost, dtype=float)
+    free = np.ones(len(c), dtype=bool)
+    left = np.ones(len(lo), dtype=bool)
+    taken: list[int] = []
+    if lost_families is not None and candidate_families is not None:
+        lf = np.asarray(lost_families)
+        cf = np.asarray(candidate_families)
+        for f in np.unique(lf):
+            li, ci = np.flatnonzero(lf == f), np.flatnonzero(cf == f)
+            got, used = _greedy(lo[li], c[ci], rtol)
+            taken.extend(ci[got].tolist())
+            free[ci[got]] = False
+            left[li[used]] = False
+    ci = np.flatnonzero(free)
+    got, _ = _greedy(lo[left], c[ci], rtol)
+    taken.extend(ci[got].tolist())
+    return np.sort(np.asarray(taken, dtype=np.int64))
+
+
+def _greedy(lost: np.ndarray, c: np.ndarray, rtol: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`match_replacements` without families: (positions in ``c`` taken, positions in
+    ``lost`` replaced)."""
     order = np.argsort(c, kind="stable")
-    taken = []
+    taken, used = [], []
     j = 0
-    for lo in np.sort(np.asarray(lost, dtype=float)):
-        while j < len(order) and c[order[j]] < lo - rtol * max(abs(lo), 1.0):
+    for k in np.argsort(lost, kind="stable"):
+        x = lost[k]
+        while j < len(order) and c[order[j]] < x - rtol * max(abs(x), 1.0):
             j += 1
         if j == len(order):
             break
         taken.append(int(order[j]))
+        used.append(int(k))
         j += 1
-    return np.sort(np.asarray(taken, dtype=np.int64))
+    return np.asarray(taken, dtype=np.int64), np.asarray(used, dtype=np.int64)
 
 
 def _with_demand(rs, routes: list) -> list:

@@ -36,7 +36,7 @@ from karvan.network.model import Network
 from karvan.paths.routes import route_flows
 from karvan.paths.trees import zone_reachability
 from karvan.scenario.apply import ScenarioInputs, applied_and_said, apply_scenario
-from karvan.scenario.choice_run import family_shares, solve_choice
+from karvan.scenario.choice_run import BANNED_USD_PER_T, family_shares, solve_choice
 from karvan.scenario.reference import (
     backcast_folder,
     backcast_scenario,
@@ -500,8 +500,6 @@ def _with_capacities(links: pd.DataFrame, crun) -> pd.DataFrame:
     return links
 
 
-#: money per tonne on a link a segment may not use (a transit ban): prohibitive but finite
-BANNED_USD_PER_T = 1e6
 
 
 def demand_segments(rows: pd.DataFrame, bans, zone_country: dict[str, str]) -> pd.DataFrame:
@@ -578,13 +576,10 @@ def reference_routes(data: CorridorData, scenario: Scenario, model: CorridorChoi
     import json
 
     from karvan.scenario.choice_run import (
-        ReferenceRoutes,
         choice_classes,
         choice_network,
         choice_route_set,
-        route_choice_costs,
-        route_links,
-        served_routes,
+        reference_route_set,
     )
 
     if is_reference(scenario.name):
@@ -603,9 +598,7 @@ def reference_routes(data: CorridorData, scenario: Scenario, model: CorridorChoi
     cnet = choice_network(net)
     classes = choice_classes(classes, model, cnet.links.index)
     rs, _, _ = choice_route_set(cnet, demand, classes, model, zone_country=zc)
-    served = served_routes(rs)
-    found = ReferenceRoutes(ref.name, route_links(rs, compile_graph(cnet)), cnet.links,
-                            route_choice_costs(rs, cnet, classes, model)[served])
+    found = reference_route_set(ref.name, rs, cnet, classes, model)
     _REFERENCE_ROUTES.insert(0, (data, key, found))
     del _REFERENCE_ROUTES[4:]
     return found
