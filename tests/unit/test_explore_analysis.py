@@ -269,6 +269,34 @@ def test_the_countries_whose_transit_a_project_moves_most_get_statements():
     assert [k for k in st if ":transit:" in k] == ["project:transit:AM", "project:transit:GE"]
 
 
+def test_the_fan_charts_hold_the_users_benefit_and_the_transit_a_project_moves():
+    """The experiment's page had fan charts of four outputs: neither the users' benefit nor any
+    country's transit, though explore prints the one and bands.csv holds the other."""
+    from karvan.explore.analysis import fan_chart_data
+
+    n = 50
+    rows = []
+    change = {"AM": 4.1e6, "AZ": -6e6, "XC": 9e6, "TR": 5e3}
+    for scen, add in (("ref", 0.0), ("project", 1.0)):
+        cols = {f"out:country:{c}:transit_tonnes": np.r_[1e7 + add * v, 1e7 + add * v
+                                                          + np.linspace(-1e5, 1e5, n)]
+                for c, v in change.items()}
+        cols |= {f"out:country:{c}:transit_revenue_usd": np.full(n + 1, 5e7 + add * v * 20)
+                 for c, v in change.items()}
+        cols["out:total:expected_cost_usd"] = np.full(n + 1, 1e9 - add * 3e7)
+        cols["out:total:demand_t"] = np.full(n + 1, 1e8)
+        cols["out:border:AZ-IR_ASTARA:tonnes"] = np.full(n + 1, 1e6 + add * 2e5)
+        rows.append(pd.DataFrame({"scenario": scen, "draw": np.arange(-1, n), **cols}))
+    b = bands(pd.concat(rows, ignore_index=True), {"ref": None, "project": "ref"})
+    fan = fan_chart_data(b, sea_countries=("XC", "XX"))
+    assert list(fan["output"]) == [
+        "effect:users_benefit_usd", "effect:border:AZ-IR_ASTARA:tonnes",
+        "effect:country:AZ:transit_tonnes", "effect:country:AZ:transit_revenue_usd",
+        "effect:country:AM:transit_tonnes", "effect:country:AM:transit_revenue_usd"]
+    assert fan.loc[0, "central"] == pytest.approx(3e7)  # the fall of the expected cost
+    assert fan.loc[2, "central"] == pytest.approx(-6e6)
+
+
 def test_the_countries_of_sea_legs_only_are_the_caspians_the_seas_and_egypts():
     """An experiment analysed again (analyse_experiment without sea_countries) read only the
     Caspian and the open sea as such, and gave Egypt a transit statement: it now reads them

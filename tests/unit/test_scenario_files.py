@@ -897,6 +897,13 @@ def test_name_typos_get_the_nearest_name(tmp_path):
     p.write_text('name = "w"\nyear = 2030\nextends = "my_parnt"\n')
     with pytest.raises(InputError, match=r"extends 'my_parnt' \(did you mean my_parent\?\)"):
         load_scenario(p)
+    # the file's name for the scenario's: the file was beside it, and "neither beside it nor
+    # built in" was said
+    p.write_text('name = "w"\nyear = 2030\nextends = "my_parent.toml"\n')
+    with pytest.raises(InputError) as e:
+        load_scenario(p)
+    assert e.value.problems == ["extends 'my_parent.toml': extends takes a scenario's name, "
+                                'without .toml; write extends = "my_parent".']
     with pytest.raises(InputError, match=r"no built-in scenario 'rasht_astra' \(did you mean "
                                          r"rasht_astara\?\); built-in scenarios are baseline"):
         load_scenario("rasht_astra")

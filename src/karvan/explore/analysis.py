@@ -473,7 +473,8 @@ def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = 
             order = importance(s).sort_values(ascending=False).index[:3]
             deciders.append("; ".join(s.loc[order, "factor"].astype(str)))
         st["deciding_inputs"] = deciders
-    tables = {"bands": b, "statements": st, "sensitivity": sens, "fan_chart": fan_chart_data(b),
+    tables = {"bands": b, "statements": st, "sensitivity": sens,
+              "fan_chart": fan_chart_data(b, sea_countries=sea_countries),
               "tornado": tornado_data(sens, top=top)}
     # every table computed, then written together: a failure leaves the previous set whole
     exp.write_tables(tables, parquet=("bands",))
@@ -653,11 +654,25 @@ def _check_morris_design(exp: Experiment, manifest: dict, u: np.ndarray) -> None
     raise InputError(f"{exp.folder}: cannot analyse this experiment: {why} {again}")
 
 
-def fan_chart_data(b: pd.DataFrame, outputs: tuple[str, ...] = WEST_OUTPUTS + (
-        "total:tonne_km",)) -> pd.DataFrame:
+def fan_chart_data(b: pd.DataFrame, outputs: tuple[str, ...] = (BENEFIT,) + WEST_OUTPUTS + (
+        "total:tonne_km",), *, sea_countries: Collection[str] = SEA_COUNTRIES) -> pd.DataFrame:
     """The effect bands of headline outputs, one row per scenario and output, for fan charts:
-    central and p5, p25, p50, p75, p95 of the effect against the like-year reference."""
-    e = b[(b["kind"] == "effect") & b["output"].isin([f"effect:{o}" for o in outputs])]
+    central and p5, p25, p50, p75, p95 of the effect against the like-year reference. Besides
+    ``outputs`` (the users' benefit first), each country's transit tonnes and revenue where
+    some scenario's central case changes its transit by :data:`TRANSIT_LEAST_T` or more (not
+    ``sea_countries``), the countries by their largest change."""
+    e = b[b["kind"] == "effect"]
+    o = e["output"].str.removeprefix("effect:")
+    tonnes = e[o.str.fullmatch(r"country:[^:]+:transit_tonnes")]
+    country = tonnes["output"].str.split(":").str[2]
+    moved = (tonnes["central"].abs().groupby(country.to_numpy()).max()
+             .drop(list(sea_countries), errors="ignore"))
+    moved = moved[moved >= TRANSIT_LEAST_T].sort_values(ascending=False, kind="stable")
+    wanted = [f"effect:{x}" for x in outputs] + [
+        f"effect:country:{c}:{what}" for c in moved.index
+        for what in ("transit_tonnes", "transit_revenue_usd")]
+    e = e[e["output"].isin(wanted)]
+    e = e.iloc[np.argsort([wanted.index(x) for x in e["output"]], kind="stable")]
     cols = ["scenario", "reference", "output", "central"] + [f"p{p}" for p in PERCENTILES]
     return e[cols].reset_index(drop=True)
 

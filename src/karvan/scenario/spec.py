@@ -606,6 +606,14 @@ def load_scenario(name_or_path: str | os.PathLike, *, search: list[Path] | None 
                                        "itself, no file holds them; write extends = "
                                        f"\"baseline\" and year = {year} (the baseline's "
                                        f"network at {year}'s demand, as {f.extends})."))
+            elif cur is None and f.extends.endswith(".toml"):
+                # a scenario's name, as in its file's name = "...", not its file's
+                stem = Path(f.extends).name.removesuffix(".toml")
+                there = any((d / f"{stem}.toml").exists() for d in search)
+                problems.append((here, f"extends {f.extends!r}: extends takes a scenario's "
+                                       f"name, without .toml; write extends = \"{stem}\""
+                                       + ("" if there else f" (no {stem}.toml is beside it or "
+                                          "built in either)") + "."))
             elif cur is None:
                 known = [q.stem for d in search for q in sorted(d.glob("*.toml"))]
                 problems.append((here, f"extends {f.extends!r}"
