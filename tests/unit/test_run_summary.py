@@ -156,6 +156,29 @@ def test_shipper_table_tells_the_charge_from_the_generalized_cost():
             "charge: freight charges and fees paid, USD/t") in t.title
 
 
+def test_the_shipper_comparison_of_every_scenario_is_shown_side_by_side():
+    # the first run's comparison alone was shown (a reference's), so what a project saves a
+    # shipper against Suez was in no printed table
+    def sh(rail):
+        return pd.DataFrame({"origin": "Z_RU_MOSCOW", "destination": "Z_IN_MUMBAI",
+                             "commodity": "containers",
+                             "option_id": ["suez", "instc_west", "instc_west_rail"],
+                             "available": [True, True, rail is not None],
+                             "time_days": 20.0, "distance_km": 1e4, "charge_usd_per_t": 300.0,
+                             "cost_usd_per_t": [765.6, 745.3, np.nan if rail is None else rail]})
+    runs = [fake_run("reference_2028", transit={"AZ": (1, 9)}, shipper=sh(None)),
+            fake_run("rasht_astara", transit={"AZ": (1, 9)}, shipper=sh(800.1))]
+    tables = summary_tables(runs)
+    assert table(tables, "Shipper comparison (reference_2028)")
+    t = table(tables, "Shipper comparison by scenario").data.set_index("route")
+    assert list(t.columns[-2:]) == ["reference_2028", "rasht_astara"]
+    assert t.loc["suez", ["reference_2028", "rasht_astara"]].tolist() == [765.6, 765.6]
+    assert np.isnan(t.loc["instc_west_rail", "reference_2028"])
+    assert t.loc["instc_west_rail", "rasht_astara"] == 800.1
+    # one run: nothing side by side
+    assert not [x for x in summary_tables(runs[:1]) if "by scenario" in x.title]
+
+
 def test_transit_tables_leave_out_every_country_that_has_only_sea_legs():
     # Egypt's one link is the Suez Canal leg, a sea leg: its "transit revenue" was the ocean
     # freight charged on it (no canal dues), listed under a title that says sea legs are left out

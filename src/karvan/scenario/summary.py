@@ -208,7 +208,31 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
                 "paid, USD/t (- where the option has no route)", t,
                 {"days": "{:.1f}", "km": "{:,.0f}", "charge $/t": "{:,.0f}",
                  "generalized cost $/t": "{:,.0f}"}))
+    wide = shipper_by_scenario(runs)
+    if wide is not None:
+        out.append(SummaryTable(
+            "Shipper comparison by scenario: generalized cost of the best route per option, "
+            "USD/t (- where the option has no route; each run's shipper.csv has the days and "
+            "charges)", wide, {c: "{:,.0f}" for c in wide.columns[4:]}))
     return out
+
+
+def shipper_by_scenario(runs: Sequence[Any]) -> pd.DataFrame | None:
+    """The generalized cost (USD/t) of the best route of each shipper pair and option, one
+    column per scenario, where two runs or more have a shipper comparison: the summary showed
+    the first run's alone, so what a project saves a shipper against Suez was not shown."""
+    cols = {}
+    for r in runs:
+        sh = r.tables.get("shipper")
+        if sh is None or not len(sh) or r.scenario.name in cols:
+            continue
+        ok = sh["available"].astype(bool)
+        cols[r.scenario.name] = sh.assign(cost=sh["cost_usd_per_t"].where(ok)).set_index(
+            ["origin", "destination", "commodity", "option_id"])["cost"]
+    if len(cols) < 2:
+        return None
+    wide = pd.concat(cols, axis=1)
+    return wide.rename_axis(["origin", "destination", "commodity", "route"]).reset_index()
 
 
 def largest_in_any(wide: pd.DataFrame, n: int) -> tuple[pd.DataFrame, int]:
