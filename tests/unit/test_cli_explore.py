@@ -312,10 +312,13 @@ def test_bands_whose_central_case_lies_outside_are_marked(tmp_path, monkeypatch)
     assert n_out == 2  # the Astara tonnes of the project and of the reference
     row = next(ln for ln in text.splitlines()
                if "reference_2028" in ln and "border:AZ-IR_ASTARA:tonnes" in ln)
-    assert row.split("│")[-2].strip() == "no", text
+    assert row.split("│")[-3].strip() == "no", text
+    # and where the central case lies among the draws: below all of them, at P0
+    below = astara["central_percentile"]
+    assert row.split("│")[-2].strip() == f"P{below:.0f}" and below < 5, text
     row = next(ln for ln in text.splitlines()
                if "project_2028" in ln and "effect:border:AZ-IR_ASTARA" in ln)
-    assert row.split("│")[-2].strip() == "yes", text
+    assert row.split("│")[-3].strip() == "yes", text
     flat = re.sub(r"\s+", " ", text)
     assert (f"note: The central case lies outside P5-P95 in {n_out} of {len(b)} bands" in flat
             and "docs/model.md" in flat), text

@@ -138,6 +138,13 @@ def test_bands_say_whether_the_central_case_lies_in_them():
     assert not bool(t["central_in_band"])
     assert bool(b.at["one", "central_in_band"])  # one factor: its median is the central case
     assert pd.isna(b.at["blank", "central_in_band"])
+    # where it lies among the draws: the total below every draw, one factor at its median
+    assert t["central_percentile"] == pytest.approx(100 * (total[1:] < n_rows).mean())
+    assert t["central_percentile"] < 5
+    assert b.at["one", "central_percentile"] == pytest.approx(
+        100 * (factors[:, 0] < 1.0).mean(), abs=1e-9)
+    assert 35 < b.at["one", "central_percentile"] < 65
+    assert pd.isna(b.at["blank", "central_percentile"])
     # an effect the same in every draw is in its band, rounding aside
     d2 = pd.concat([d.assign(scenario="p", **{"out:total": d["out:total"] + 0.1}), d])
     e = bands(d2, {"p": "s"}).set_index(["scenario", "output"]).loc[("p", "effect:total")]

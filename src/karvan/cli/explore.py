@@ -171,10 +171,13 @@ def explore(
                                         "effect:share:RU-IN", "family:RU-IN",
                                         "effect:family:RU-IN", "effect:users_benefit_usd"))]
     key = key[key["p95"].abs() > 0]
+    at = (b["central_percentile"].map(lambda v: f"P{v:.0f}" if pd.notna(v) else "-")
+          if "central_percentile" in b else pd.Series("-", index=b.index))
     if len(key):
         t = Table(title="Bands (P5 / P50 / P95; tonnes in Mt, shares in %, the users' benefit "
-                  "in M USD/yr; in band: the central case within P5-P95)", title_justify="left")
-        for c in ("scenario", "output", "central", "p5", "p50", "p95", "in band"):
+                  "in M USD/yr; in band: the central case within P5-P95; at: the share of "
+                  "draws below the central case)", title_justify="left")
+        for c in ("scenario", "output", "central", "p5", "p50", "p95", "in band", "at"):
             t.add_column(c, justify="left" if c in ("scenario", "output") else "right")
         for i, r in zip(key.index, key.itertuples(index=False), strict=True):
             f = (lambda v: f"{100 * v:.1f}") if ("share:" in r.output
@@ -183,7 +186,7 @@ def explore(
                 lambda v: f"{v / 1e6:,.2f}")
             # as Text: as markup, ":family:" in an output's name was printed as an emoji
             t.add_row(Text(r.scenario), Text(r.output), f(r.central), f(r.p5), f(r.p50),
-                      f(r.p95), in_band[i])
+                      f(r.p95), in_band[i], at[i])
         out.print(t)
     sp_ = binding_shadow_prices(b)
     if len(sp_):
@@ -198,6 +201,9 @@ def explore(
     from karvan.report.uncertainty import outside_note, write_experiment_page
 
     note = outside_note(b)
+    if note:
+        out.print(f"note: {note}", highlight=False, markup=False)
+    note = off_centre_note(exp)
     if note:
         out.print(f"note: {note}", highlight=False, markup=False)
     if "n_unconverged" in b and (b["n_unconverged"] > 0).any():
@@ -225,3 +231,34 @@ def binding_shadow_prices(bands: pd.DataFrame) -> pd.DataFrame:
     out = bands["output"].astype(str)
     return bands[out.str.startswith("capacity:") & out.str.endswith(
         (":shadow_price_usd_per_t", ":shadow_price_h")) & (bands["mean"] > 0)]
+
+
+#: an input's central case this close to an end of its distribution (as a quantile) is named
+OFF_CENTRE = 0.05
+
+
+def off_centre_note(exp) -> str:
+    """What is said of the inputs whose central case (the dataset's figure) lies at an end of
+    the distribution they are drawn from (``inputs.csv``'s ``central_quantile`` within
+    :data:`OFF_CENTRE` of 0 or 1): the central run is then no middle of the draws, and its
+    figures can sit at an end of their bands (Samur's rail border at 11 Mt/yr, drawn from 7-11:
+    a project's users' benefit of 16.5 M USD/yr at the band's 16th percentile). Empty where
+    none is, or the experiment predates the column."""
+    import pandas as pd
+
+    path = exp.folder / "inputs.csv"
+    if not path.is_file():
+        return ""
+    t = pd.read_csv(path)
+    if "central_quantile" not in t:
+        return ""
+    q = pd.to_numeric(t["central_quantile"], errors="coerce")
+    off = t[(q <= OFF_CENTRE) | (q >= 1 - OFF_CENTRE)]
+    if not len(off):
+        return ""
+    parts = [f"{r.input} at the {'top' if r.central_quantile >= 0.5 else 'bottom'} of "
+             f"{r.distribution}" for r in off.itertuples(index=False)]
+    return (f"the central case takes {len(off)} input{'s' if len(off) > 1 else ''} at an end of "
+            f"the range drawn ({'; '.join(parts)}), so it is not the middle of the draws: its "
+            "figures can lie near an end of their bands (column at; inputs.csv, "
+            "central_quantile).")

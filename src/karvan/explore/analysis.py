@@ -107,10 +107,11 @@ def bands(draws: pd.DataFrame, references: dict[str, str | None] | None = None) 
     -------
     DataFrame
         ``scenario, output, kind (level | effect), reference, central, mean, sd, p5, p25,
-        p50, p75, p95, n, n_unconverged, central_in_band`` (n: draws with a finite value;
-        n_unconverged: those of them whose equilibrium, or for an effect the scenario's or its
-        reference's, did not reach its gap; central_in_band: whether P5 <= central <= P95, to
-        rounding, blank where either is not finite).
+        p50, p75, p95, n, n_unconverged, central_percentile, central_in_band`` (n: draws with a
+        finite value; n_unconverged: those of them whose equilibrium, or for an effect the
+        scenario's or its reference's, did not reach its gap; central_percentile: the share of
+        those draws below the central case, in %, ties counted half; central_in_band: whether
+        P5 <= central <= P95, to rounding, blank where either is not finite).
 
     Notes
     -----
@@ -153,12 +154,17 @@ def bands(draws: pd.DataFrame, references: dict[str, str | None] | None = None) 
                 off = off | bad.get(str(references.get(scen)), set())
             ids = d["draw"].astype(int).isin(off).to_numpy()
             n_bad = (fin & ids[:, None]).sum(axis=0)
+            # where the central case lies among the draws (ties count half)
+            below = (fin & (x < cen[None, :])).sum(axis=0)
+            tied = (fin & (x == cen[None, :])).sum(axis=0)
+            at = np.where((n > 0) & np.isfinite(cen), 100.0 * (below + 0.5 * tied)
+                          / np.maximum(n, 1), np.nan)
             for j, c in enumerate(cols):
                 rows.append((scen, c[4:], kind, references.get(scen) if kind == "effect" else None,
-                             cen[j], mean[j], sd[j], *q[:, j], int(n[j]), int(n_bad[j])))
+                             cen[j], mean[j], sd[j], *q[:, j], int(n[j]), int(n_bad[j]), at[j]))
     out = pd.DataFrame(rows, columns=["scenario", "output", "kind", "reference", "central",
                                       "mean", "sd"] + [f"p{p}" for p in PERCENTILES]
-                       + ["n", "n_unconverged"])
+                       + ["n", "n_unconverged", "central_percentile"])
     out["central_in_band"] = central_in_band(out["central"], out["p5"], out["p95"])
     return out
 

@@ -81,6 +81,45 @@ class Distribution:
             return np.where(u < fc, left, right)
         raise ValueError(f"unknown distribution {k!r}")
 
+    def cdf(self, x: float) -> float:
+        """The quantile at which the distribution takes the value ``x`` (0 below its support,
+        1 above it): where a dataset's figure lies among the draws.
+
+        Raises
+        ------
+        ValueError
+            When the kind is not one of :data:`DISTRIBUTIONS`.
+
+        Examples
+        --------
+        >>> Distribution("uniform", low=7e6, high=11e6).cdf(11e6)
+        1.0
+        >>> round(Distribution("lognormal", sigma=0.3).cdf(1.0), 3)
+        0.5
+        """
+        k = self.kind
+        if k in ("lognormal", "loguniform") and x <= 0:
+            return 0.0
+        if k == "lognormal":
+            return float(special.ndtr(math.log(x) / self.sigma))
+        if k == "normal":
+            return float(special.ndtr((x - self.mean) / self.sigma))
+        if k == "uniform":
+            u = (x - self.low) / (self.high - self.low)
+        elif k == "loguniform":
+            u = (math.log(x) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        elif k == "triangular":
+            a, b, c = self.low, self.high, self.mode
+            if x <= a:
+                return 0.0
+            if x >= b:
+                return 1.0
+            u = ((x - a) ** 2 / ((b - a) * (c - a)) if x < c
+                 else 1.0 - (b - x) ** 2 / ((b - a) * (b - c)))
+        else:
+            raise ValueError(f"unknown distribution {k!r}")
+        return float(min(max(u, 0.0), 1.0))
+
     def median(self) -> float:
         """The value at the quantile 0.5."""
         return float(self.ppf(np.array([0.5]))[0])

@@ -149,8 +149,9 @@ def outside_note(b: pd.DataFrame) -> str:
     if not n:
         return ""
     return (f"The central case lies outside P5-P95 in {n} of {len(b)} bands (in band: no; "
-            "column central_in_band of bands.csv). It takes every input at its median (the "
-            "dataset's figure), but a total over many inputs has its median above the sum of "
+            "column central_in_band of bands.csv). It takes every input at the dataset's "
+            "figure, the median of a factor's draws but not always of a range's (inputs.csv, "
+            "central_quantile); a total over many inputs has its median above the sum of "
             "theirs (a lognormal factor of median 1 has mean 1.13 at sigma 0.5), so bands of "
             "total tonnes sit above it; and with few draws P5 and P95 are near the lowest and "
             "highest draw (docs/model.md, Uncertainty).")
