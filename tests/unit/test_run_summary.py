@@ -265,6 +265,29 @@ def test_a_comparison_without_change_says_so():
     assert t.title == "borders: b - a (largest changes)"
 
 
+def test_a_comparison_shows_the_largest_changes_of_each_column():
+    """baku_astara_15mt against rasht_astara: the line's capacity doubled and no tonne moved,
+    so the links ranked by tonnes showed ten rows of 0.00 and not the line's utilization (18.3 %
+    -> 8.6 %); the countries ranked by tonnes left out Russia's revenue (+7.4 M USD/yr)."""
+    from karvan.scenario.summary import comparison_tables
+
+    n = 15
+    links = pd.DataFrame({"link_id": [f"L{i}" for i in range(n)], "tonnes_tot_a": 1e6,
+                          "tonnes_tot_b": 1e6, "tonnes_tot_diff": 0.0, "utilization_a": 0.3,
+                          "utilization_b": 0.3, "utilization_diff": 0.0})
+    links.loc[12, ["utilization_b", "utilization_diff"]] = [0.086, -0.097]
+    [t] = comparison_tables({"links": links}, "a", "b", top=5)
+    assert t.data["link_id"].tolist() == ["L12"]
+    assert t.title == "links: b - a (the 5 largest changes of each of tonnes_tot, utilization)"
+    countries = pd.DataFrame({"country": [f"C{i}" for i in range(n)]})
+    for c, d in (("tonnes", np.arange(n, 0, -1) * 1e5), ("transit_tonnes", np.zeros(n)),
+                 ("transit_revenue_usd", np.zeros(n)), ("revenue_usd", np.zeros(n))):
+        countries[f"{c}_a"], countries[f"{c}_b"], countries[f"{c}_diff"] = 0.0, d, d
+    countries.loc[14, ["revenue_usd_b", "revenue_usd_diff"]] = 7.4e6  # the smallest in tonnes
+    [t] = comparison_tables({"countries": countries}, "a", "b", top=5)
+    assert t.data["country"].tolist() == ["C0", "C1", "C2", "C3", "C4", "C14"]
+
+
 def test_the_comparison_head_names_a_and_b_not_a_reference_that_is_none():
     # `karvan compare rasht_astara baseline` printed "reference: rasht_astara"
     from karvan.scenario.reference import comparison_table, describe_comparison
