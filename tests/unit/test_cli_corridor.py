@@ -325,6 +325,29 @@ def test_run_of_one_scenario_keeps_every_scenario_in_the_report(results, tmp_pat
     assert set(re.findall(r'data-name="(\w+)"', html)) == {"reference_2026"}
 
 
+def test_a_project_run_alone_has_its_benefit_against_the_stored_reference(results, tmp_path):
+    # `karvan run my_case.toml` printed no users' benefit: its like-year reference was stored
+    # but not run with it
+    import re
+    import shutil
+
+    out = tmp_path / "results"
+    shutil.copytree(results[0], out)
+    r = runner.invoke(app, ["run", "reference_2028", "--out", str(out), "--no-gpkg", "--no-lp",
+                            "--no-report", "--quiet"], env=ENV)
+    assert r.exit_code == 0, r.output
+    ref_id = json.loads((out / "reference_2028" / "manifest.json").read_text())["run_id"]
+    r = runner.invoke(app, ["run", "rasht_astara", "--out", str(out), "--no-gpkg", "--no-lp",
+                            "--no-report"], env=ENV)
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "Users' benefit against the like-year reference" in text, text
+    row = re.search(r"rasht_astara │ (reference_2028 \(stored run \S+\)) │ 2028 │ [\d.]+ │ "
+                    r"([\d.,-]+) │", text)
+    assert row and row.group(1) == f"reference_2028 (stored run {ref_id})", text
+    assert float(row.group(2)) > 0
+
+
 def test_run_help_says_what_the_report_compares():
     r = runner.invoke(app, ["run", "--help"], env=ENV)
     text = " ".join(r.output.replace("│", " ").split())

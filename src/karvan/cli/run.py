@@ -159,7 +159,9 @@ def run(
             if status is not None:
                 status.stop()
     _write_timings(out_dir, runs)
-    print_tables(summary_tables(runs, base_year=dataset.base_year), out)
+    print_tables(summary_tables(runs, base_year=dataset.base_year,
+                                stored_references=_stored_references(
+                                    runs, store_dir, choice, dataset)), out)
     if report:
         from karvan.report import write_report
         from karvan.report.results import latest_runs
@@ -246,3 +248,19 @@ def _write_timings(out_dir: Path, runs) -> None:
             tot[k] = tot.get(k, 0.0) + v
     (out_dir / "timings.json").write_text(json.dumps(tot), encoding="utf-8")
 
+
+def _stored_references(runs, store_dir, choice: str, dataset) -> dict:
+    """The stored runs of the like-year references of the project runs whose reference was not
+    run with them (the latest of the same choice model and dataset), for their users' benefit:
+    ``karvan run my_case.toml`` printed none though its reference was in the store."""
+    from karvan.freight.corridor import is_reference, reference_name
+    from karvan.report.results import latest_runs
+
+    have = {r.scenario.name for r in runs}
+    want = {reference_name(int(r.scenario.year), base_year=dataset.base_year) for r in runs
+            if not is_reference(r.scenario.name)} - have
+    if not want:
+        return {}
+    shown = latest_runs(store_dir, first=[r.run_id for r in runs], choice=choice,
+                        dataset=dataset.folder)
+    return {r.name: r for r in shown.runs if r.name in want}

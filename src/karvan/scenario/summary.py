@@ -42,7 +42,8 @@ def _get(s: Mapping[str, Any], key: str) -> float:
 
 
 def summary_tables(runs: Sequence[Any], *, countries: int = 10,
-                   bottlenecks: int = 3, base_year: int = 2024) -> list[SummaryTable]:
+                   bottlenecks: int = 3, base_year: int = 2024,
+                   stored_references: Mapping[str, Any] | None = None) -> list[SummaryTable]:
     """Headline figures per scenario, bottlenecks, border throughput and transit by country
     across scenarios, and the first run's shipper comparison.
 
@@ -60,6 +61,9 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
     base_year
         The dataset's base year: which run is the like-year reference of a project run, for
         the users' benefit (:func:`benefit_summary`).
+    stored_references
+        Reference name -> a stored run of it (:class:`~karvan.store.RunRecord`), for the
+        users' benefit of project runs whose like-year reference is not among ``runs``.
 
     Returns
     -------
@@ -115,7 +119,7 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
             pd.concat(cal, ignore_index=True) if cal else pd.DataFrame(
                 columns=["scenario", "rows"]), {"median |ln M/C|": "{:.2f}", "GEH<5": PCT}))
     out.extend(choice_tables(runs))
-    ben = benefit_summary(runs, base_year=base_year)
+    ben = benefit_summary(runs, base_year=base_year, stored=stored_references)
     if ben is not None:
         out.append(ben)
     rows = []
@@ -387,24 +391,32 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
     return out
 
 
-def benefit_summary(runs: Sequence[Any], *, base_year: int = 2024) -> SummaryTable | None:
+def benefit_summary(runs: Sequence[Any], *, base_year: int = 2024,
+                    stored: Mapping[str, Any] | None = None) -> SummaryTable | None:
     """Each project run's users' benefit against its like-year reference where that reference
-    is among ``runs`` (:func:`karvan.freight.benefit.run_benefit`); None where no run has
-    one."""
+    is among ``runs``, else in ``stored`` (reference name -> a stored run of it: a project run
+    alone had no benefit though its reference was in the store;
+    :func:`karvan.freight.benefit.run_benefit`); None where no run has one."""
     from karvan.freight.benefit import benefit_totals, run_benefit
     from karvan.freight.corridor import reference_name
 
     by_name = {r.scenario.name: r for r in runs}
+    stored = dict(stored or {})
     rows = []
     for r in runs:
         if is_reference(r.scenario.name):
             continue
-        ref = by_name.get(reference_name(int(r.scenario.year), base_year=base_year))
+        name = reference_name(int(r.scenario.year), base_year=base_year)
+        ref = by_name.get(name)
+        against = name
+        if ref is None and name in stored:
+            ref = stored[name]
+            against = f"{name} (stored run {getattr(ref, 'run_id', '?')})"
         tab = None if ref is None else run_benefit(ref, r)
         if tab is None:
             continue
         tot = benefit_totals(tab).iloc[-1]
-        rows.append({"scenario": r.scenario.name, "against": ref.scenario.name,
+        rows.append({"scenario": r.scenario.name, "against": against,
                      "year": str(r.scenario.year), "Mt": tot["tonnes"] / 1e6,
                      "benefit M USD/yr": tot["benefit_usd"] / 1e6,
                      "saving $/t": tot["saving_usd_per_t"],
@@ -422,7 +434,8 @@ def benefit_summary(runs: Sequence[Any], *, base_year: int = 2024) -> SummaryTab
     if not grown:
         t = t.drop(columns="demand change Mt")
     return SummaryTable(
-        "Users' benefit against the like-year reference, where it is among these runs: the "
+        "Users' benefit against the like-year reference, where it is among these runs or "
+        "stored (its latest run of the same choice model and dataset): the "
         "saving in shippers' expected generalized cost by the rule of a half, M USD/yr "
         "(`karvan compare <scenario>` gives it by commodity and OD pair)"
         + ("; left out: pairs without a cost in one run, or whose demand a capacity turns "
