@@ -240,6 +240,14 @@ def test_bottlenecks_give_the_choice_models_shadow_price_beside_the_lps():
     t = table(summary_tables([run]), "Bottlenecks")
     assert t.data[["choice $/t", "LP $/t"]].values.tolist() == [[0.0, 5.0], [0.0, 4.6]]
     assert "the choice model's (what shippers pay there) and the capacity LP's" in t.title
+    assert "LP utilization" not in t.data  # a run without the LP's own use of the links
+    # with it: why the gauge change at 17.6 % is a bottleneck (the LP fills it)
+    run.tables["bottlenecks"]["lp_utilization"] = [1.0, 0.95]
+    t = table(summary_tables([run]), "Bottlenecks")
+    assert t.data[["utilization", "LP utilization"]].values.tolist() == [[0.176, 1.0],
+                                                                          [0.909, 0.95]]
+    assert "LP utilization is the LP's own use of it" in t.title
+    run.tables["bottlenecks"] = run.tables["bottlenecks"].drop(columns="lp_utilization")
     assert "at equilibrium" not in t.title
     # a deterministic run has the LP's alone
     det = fake_run("d", transit={"AZ": (1, 9)}, choice="deterministic")
