@@ -162,7 +162,7 @@ def test_the_shipper_comparison_of_every_scenario_is_shown_side_by_side():
     def sh(rail):
         return pd.DataFrame({"origin": "Z_RU_MOSCOW", "destination": "Z_IN_MUMBAI",
                              "commodity": "containers",
-                             "option_id": ["suez", "instc_west", "instc_west_rail"],
+                             "option_id": ["suez", "instc_west", "instc_west_rasht_astara"],
                              "available": [True, True, rail is not None],
                              "time_days": 20.0, "distance_km": 1e4, "charge_usd_per_t": 300.0,
                              "cost_usd_per_t": [765.6, 745.3, np.nan if rail is None else rail]})
@@ -173,8 +173,8 @@ def test_the_shipper_comparison_of_every_scenario_is_shown_side_by_side():
     t = table(tables, "Shipper comparison by scenario").data.set_index("route")
     assert list(t.columns[-2:]) == ["reference_2028", "rasht_astara"]
     assert t.loc["suez", ["reference_2028", "rasht_astara"]].tolist() == [765.6, 765.6]
-    assert np.isnan(t.loc["instc_west_rail", "reference_2028"])
-    assert t.loc["instc_west_rail", "rasht_astara"] == 800.1
+    assert np.isnan(t.loc["instc_west_rasht_astara", "reference_2028"])
+    assert t.loc["instc_west_rasht_astara", "rasht_astara"] == 800.1
     # one run: nothing side by side
     assert not [x for x in summary_tables(runs[:1]) if "by scenario" in x.title]
 

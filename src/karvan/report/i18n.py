@@ -145,20 +145,24 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "shipper": ("Shipper's choice against Suez", "Выбор грузоотправителя в сравнении с Суэцем",
                 "انتخاب صاحب کالا در مقایسه با مسیر سوئز"),
     "shipper_note": ("Best route of each option, door to door, by generalized cost: the "
-                     "charges paid plus the value of time × time, what shippers choose on; a "
-                     "route can be cheaper in generalized cost and dearer in charges. "
-                     "Differences against the all-water route via Suez (negative: faster or "
-                     "cheaper than Suez).",
+                     "charges paid plus the value of time × time; a route can be cheaper in "
+                     "generalized cost and dearer in charges. The choice model's shares weigh "
+                     "each route family's reliability, insurance, empty return and constant "
+                     "besides, which this comparison leaves out. Differences against the "
+                     "all-water route via Suez (negative: faster or cheaper than Suez).",
                      "Лучший маршрут каждого варианта «от двери до двери» по обобщённым "
-                     "затратам: уплаченные тарифы плюс стоимость времени × время — то, по чему "
-                     "выбирают грузоотправители; маршрут может быть дешевле по обобщённым "
-                     "затратам и дороже по тарифам. Разница с морским маршрутом через Суэц "
-                     "(отрицательная — быстрее или дешевле).",
+                     "затратам: уплаченные тарифы плюс стоимость времени × время; маршрут может "
+                     "быть дешевле по обобщённым затратам и дороже по тарифам. Доли модели "
+                     "выбора учитывают также надёжность, страхование, порожний возврат и "
+                     "константу каждого семейства маршрутов, которых в этом сравнении нет. "
+                     "Разница с морским маршрутом через Суэц (отрицательная — быстрее или "
+                     "дешевле).",
                      "بهترین مسیر هر گزینه، از در تا در، بر پایه هزینه تعمیم‌یافته: کرایه "
-                     "پرداختی به‌علاوه ارزش زمان × زمان، که صاحبان کالا بر پایه آن انتخاب "
-                     "می‌کنند؛ مسیری ممکن است در هزینه تعمیم‌یافته ارزان‌تر و در کرایه گران‌تر "
-                     "باشد. تفاوت با مسیر تمام‌دریایی از راه سوئز (منفی: سریع‌تر یا ارزان‌تر "
-                     "از سوئز)."),
+                     "پرداختی به‌علاوه ارزش زمان × زمان؛ مسیری ممکن است در هزینه تعمیم‌یافته "
+                     "ارزان‌تر و در کرایه گران‌تر باشد. سهم‌های مدل انتخاب افزون بر این، "
+                     "قابلیت اطمینان، بیمه، بازگشت خالی و ثابت هر خانواده مسیر را نیز در نظر "
+                     "می‌گیرند که این مقایسه ندارد. تفاوت با مسیر تمام‌دریایی از راه سوئز "
+                     "(منفی: سریع‌تر یا ارزان‌تر از سوئز)."),
     "origin": ("Origin", "Откуда", "مبدأ"),
     "destination": ("Destination", "Куда", "مقصد"),
     "commodity": ("Commodity", "Груз", "کالا"),

@@ -407,7 +407,10 @@ class Scenario:
         """The scenario as plain data (a run's manifest keeps it)."""
         return {"name": self.name, "title": self.title, "description": self.description,
                 "year": self.year, "chain": list(self.chain),
-                "modifications": [m.model_dump(exclude_none=True) for m in self.modifications]}
+                # as JSON has them (lists, not the tuples a Modification holds): a manifest's
+                # scenario read back equals it
+                "modifications": [m.model_dump(mode="json", exclude_none=True)
+                                  for m in self.modifications]}
 
 
 def _reserved_here(path: Path, name: str) -> str | None:
