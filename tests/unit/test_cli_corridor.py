@@ -346,6 +346,15 @@ def test_a_project_run_alone_has_its_benefit_against_the_stored_reference(result
                     r"([\d.,-]+) │", text)
     assert row and row.group(1) == f"reference_2028 (stored run {ref_id})", text
     assert float(row.group(2)) > 0
+    # with none stored of its model, it says why it has no benefit (it said nothing)
+    r = runner.invoke(app, ["run", "rasht_astara", "--out", str(out), "--no-gpkg", "--no-lp",
+                            "--no-report", "--choice", "deterministic"], env=ENV)
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "Users' benefit against" not in text
+    assert ("note: no users' benefit for rasht_astara: its like-year reference reference_2028 "
+            "was not run with it and the store has none to compare with (no run of it is "
+            "--choice deterministic") in text, text
 
 
 def test_run_help_says_what_the_report_compares():

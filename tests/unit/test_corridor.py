@@ -260,6 +260,30 @@ def test_taking_options_away_lowers_no_shippers_expected_cost(runs, data, tmp_pa
     assert (fall < -0.1).sum() > 10
 
 
+def test_lifting_a_ban_opens_the_routes_it_barred(runs, data, tmp_path):
+    """The baseline bans Armenian freight from Azerbaijan and the reverse (until 2025). A 2024
+    scenario without the bans is solved on the baseline's route sets: its classes took the
+    reference's routes of their commodity, and the routes through the links the bans had
+    barred, no link of which the scenario changed, were dropped (5 pairs' cost fell, 38 kt of
+    Armenian freight crossed Azerbaijan; with the bans lifted as links opened, 234 and 471
+    kt)."""
+    base = runs("baseline")
+    if base.summary["choice"] != "logit":
+        pytest.skip("route sets and expected costs are the logit model's")
+    p = tmp_path / "nobans.toml"
+    p.write_text('name = "nobans"\nyear = 2024\n')  # no extends: the network without bans
+    run = run_scenario(data, load_scenario(p), lp=False, backcasts=False)
+    assert run.settings["route_sets"]["reference"] == "baseline"
+    key = ["commodity", "origin", "destination"]
+    sk = [r.tables["skims"].set_index(key)["expected_cost_usd_per_t"] for r in (base, run)]
+    fall = (sk[0].reindex(sk[1].index) - sk[1]).dropna()
+    assert (fall > 1e-6).sum() > 150
+    assert (fall >= -1e-9 * sk[1].reindex(fall.index)).all(), fall.nsmallest(5)  # none rises
+    r = run.tables["routes"]
+    am = r[r["origin"].str.startswith("Z_AM") | r["destination"].str.startswith("Z_AM")]
+    assert am.loc[am["countries"].astype(str).str.contains("AZ"), "tonnes"].sum() > 3e5
+
+
 def test_replacements_are_the_largest_matching_of_routes_no_cheaper():
     """:func:`match_replacements` against every assignment of candidates to lost routes."""
     import itertools

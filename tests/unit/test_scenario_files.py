@@ -459,11 +459,13 @@ def test_a_capacity_set_where_both_directions_share_one_says_it_bounds_both(tmp_
     said, hard = setting(2920000)
     assert hard == 2920000  # what the value means: both directions together
     assert len(said) == 1, said
-    assert ("B_AZ_IR_ASTARA_ROAD from 5,840,000 to 2,920,000 (x0.50; link.csv's 2,920,000 is "
-            "each direction's half of 800 trucks_per_day_both_directions)") in said[0]
+    assert ("B_AZ_IR_ASTARA_ROAD from 5,840,000 to 2,920,000 (x0.50; its capacity_tpy 2,920,000 "
+            "is each direction's half of 800 trucks_per_day_both_directions)") in said[0]
     assert "B_AZ_IR_ASTARA_RAIL" not in said[0]  # the rail link's capacity is its own
     said, hard = setting(5840000)
     assert hard == 5840000 and not said  # the published throughput kept: nothing to say
+    said, hard = setting(20000000)
+    assert hard == 20000000 and not said  # a raise is taken as meant
 
 
 def test_a_modification_of_the_file_that_its_year_leaves_out_is_warned_about(tmp_path):
@@ -1249,6 +1251,8 @@ def test_an_opening_that_leads_nowhere_is_warned_of(tmp_path):
     assert "AZ_AGHBAND_RAIL (B_AZ_AM_AGHBAND_RAIL closed)" in said[0]
     assert "R_AZ_ORDUBAD_JULFA leads nowhere" in said[3]
     assert all("AM_NRNADZOR_RAIL (B_AZ_AM_AGHBAND_RAIL closed)" in m for m in said[1:])
+    assert all(f"It is inherited: {tmp_path / 'sc.toml'}'s own modifications leave it so" in m
+               for m in said)
     # but not where it waits for inherited openings after the scenario's year, which are said
     # (in 2028 the line is open and the border not yet)
     said = said_applying(data, write(tmp_path, "sc", 'name = "sc"\nyear = 2028\n'

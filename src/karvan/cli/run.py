@@ -159,9 +159,11 @@ def run(
             if status is not None:
                 status.stop()
     _write_timings(out_dir, runs)
+    stored, missing = _stored_references(runs, store_dir, choice, dataset)
     print_tables(summary_tables(runs, base_year=dataset.base_year,
-                                stored_references=_stored_references(
-                                    runs, store_dir, choice, dataset)), out)
+                                stored_references=stored), out)
+    for text in missing:
+        out.print(f"note: {text}", highlight=False, markup=False, soft_wrap=True)
     if report:
         from karvan.report import write_report
         from karvan.report.results import latest_runs
@@ -249,18 +251,30 @@ def _write_timings(out_dir: Path, runs) -> None:
     (out_dir / "timings.json").write_text(json.dumps(tot), encoding="utf-8")
 
 
-def _stored_references(runs, store_dir, choice: str, dataset) -> dict:
+def _stored_references(runs, store_dir, choice: str, dataset) -> tuple[dict, list[str]]:
     """The stored runs of the like-year references of the project runs whose reference was not
-    run with them (the latest of the same choice model and dataset), for their users' benefit:
-    ``karvan run my_case.toml`` printed none though its reference was in the store."""
+    run with them (the latest of the same choice model and dataset), for their users' benefit
+    (``karvan run my_case.toml`` printed none though its reference was in the store), and what
+    to say of those that have none."""
     from karvan.freight.corridor import is_reference, reference_name
     from karvan.report.results import latest_runs
 
     have = {r.scenario.name for r in runs}
-    want = {reference_name(int(r.scenario.year), base_year=dataset.base_year) for r in runs
-            if not is_reference(r.scenario.name)} - have
+    want = {r.scenario.name: reference_name(int(r.scenario.year), base_year=dataset.base_year)
+            for r in runs if not is_reference(r.scenario.name)}
+    want = {s: ref for s, ref in want.items() if ref not in have}
     if not want:
-        return {}
+        return {}, []
     shown = latest_runs(store_dir, first=[r.run_id for r in runs], choice=choice,
                         dataset=dataset.folder)
-    return {r.name: r for r in shown.runs if r.name in want}
+    found = {r.name: r for r in shown.runs if r.name in want.values()}
+    notes = []
+    for scen, ref in want.items():
+        if ref in found:
+            continue
+        why = shown.left_out.get(ref, "no run of it is in the store")
+        notes.append(f"no users' benefit for {scen}: its like-year reference {ref} was not run "
+                     f"with it and the store has none to compare with ({why}); run `karvan run "
+                     f"{ref}` with the same --out/--store and --choice, or `karvan run` without "
+                     "arguments, which adds the references.")
+    return found, notes

@@ -98,6 +98,8 @@ class Distribution:
         0.5
         """
         k = self.kind
+        if not math.isfinite(x):
+            return math.nan if math.isnan(x) else float(x > 0)
         if k in ("lognormal", "loguniform") and x <= 0:
             return 0.0
         if k == "lognormal":

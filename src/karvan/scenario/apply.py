@@ -547,7 +547,11 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
             if not own and stops and {x for idle in stops.values() for x in idle} <= (
                     later_opened):
                 continue  # an inherited opening that waits for what opens after the year: said
-            said.append(f"{file}: {place} (open): {dead_end_text(links, dead, ids, zones, year)}")
+            text = dead_end_text(links, dead, ids, zones, year)
+            if not own:  # what cut it off is the scenario's own: its closures
+                text += (f" It is inherited: {top}'s own modifications leave it so; close it "
+                         "too in this scenario to leave it out, or open what it needs.")
+            said.append(f"{file}: {place} (open): {text}")
     applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "value",
                                          "source", "note"])
     if warn and scenario.year < data.base_year and not any(
@@ -616,16 +620,18 @@ def _set_on_halved(before: pd.DataFrame, now: pd.Series, label: str) -> list[str
     crossing in silence."""
     per = pd.to_numeric(before["capacity_tpy"], errors="coerce")
     new = pd.to_numeric(now, errors="coerce")
-    moved = (new - 2.0 * per).abs() > 1e-9 * per
+    # a set that lowers the capacity (the column's own figure set again halves it); a raise is
+    # taken as meant
+    moved = new < 2.0 * per * (1 - 1e-9)
     if not moved.any():
         return []
-    parts = [f"{i} from {2 * w:,.0f} to {a:,.0f} (x{a / (2 * w):.2f}; link.csv's {w:,.0f} is "
-             f"each direction's half of {before.at[i, 'capacity_value']:,.0f} "
+    parts = [f"{i} from {2 * w:,.0f} to {a:,.0f} (x{a / (2 * w):.2f}; its capacity_tpy "
+             f"{w:,.0f} is each direction's half of {before.at[i, 'capacity_value']:,.0f} "
              f"{before.at[i, 'capacity_unit']})"
              for i, w, a in zip(per.index[moved], per[moved], new[moved], strict=True)]
     return [f"{label}: a capacity set on a link that both directions share bounds them "
             f"together: {'; '.join(parts)}, t/yr of both directions (allowed; to keep the "
-            "published throughput, set twice link.csv's capacity_tpy)."]
+            "published throughput, set twice its capacity_tpy)."]
 
 
 #: a capacity set on a link that had none is more likely a unit slip (2000 for 2 Mt/yr written

@@ -494,7 +494,8 @@ def reference_route_set(name: str, rs, cnet: Network, classes, model: CorridorCh
     return ReferenceRoutes(
         name, route_links(rs, g), cnet.links, cost[served], fam[served],
         {n: _class_arc_costs(cnet, g, by_name[n]) for n in rs.class_names},
-        {(str(a), str(b)): k for k, (a, b) in enumerate(zip(link, tail, strict=True))})
+        {(str(a), str(b)): k for k, (a, b) in enumerate(zip(link, tail, strict=True))},
+        _banned_links(classes, g.link_ids))
 
 
 def routes_on(g, routes) -> list[tuple[str, str, str, np.ndarray]]:
@@ -618,6 +619,8 @@ class ReferenceRoutes:
     arc_costs: dict
     #: (link id, id of the node it leaves) -> position of the arc in ``arc_costs``' arrays
     arc_index: dict
+    #: class name -> the links banned to it in the reference (its transit bans)
+    banned: dict
 
 
 def changed_links(links: pd.DataFrame, reference: pd.DataFrame) -> set[str]:
@@ -663,8 +666,20 @@ def _as_reference(rs, reference: ReferenceRoutes, cnet: Network, classes,
         r = w if w in ref_pairs else by_commodity.get((acc.commodity_of(w[0]), w[1], w[2]))
         if r is not None:
             ours.setdefault(r, w)
-    banned = {c.name: np.asarray(c.link_cost)[g.arc_link] >= BANNED_USD_PER_T for c in classes
-              if c.link_cost is not None}
+    ref_class = {w: r[0] for r, w in ours.items()}
+    banned_links = _banned_links(classes, g.link_ids)
+    banned = {n: np.isin(g.link_ids[g.arc_link], list(b)) for n, b in banned_links.items()}
+    lifted_of: dict[tuple[str, str], np.ndarray | None] = {}
+
+    def lifted(w) -> np.ndarray | None:
+        """The links (a mask) banned to the reference's class of pair ``w`` and not to its
+        class here: a ban the scenario lifts opens them, as an opened link does."""
+        key = (w[0], ref_class[w])
+        if key not in lifted_of:
+            gone = set(reference.banned.get(key[1], ())) - set(banned_links.get(key[0], ()))
+            lifted_of[key] = np.isin(g.link_ids, list(gone)) if gone else None
+        return lifted_of[key]
+
     open_here, lost = [], {}  # lost: pair -> [(cost, family)] of the routes it lost
     for r, here, c, f in zip(reference.routes, _arcs_on(g, reference.routes),
                              reference.costs, reference.families, strict=True):
@@ -691,7 +706,8 @@ def _as_reference(rs, reference: ReferenceRoutes, cnet: Network, classes,
         arcs = rs.arcs(i)
         if w not in with_ref:  # a pair the reference did not have
             keep[i] = True
-        elif on_changed[g.arc_link[arcs]].any():
+        elif on_changed[g.arc_link[arcs]].any() or (
+                (up := lifted(w)) is not None and up[g.arc_link[arcs]].any()):
             changed.append(int(i))
         elif w in lost and (w, np.asarray(arcs, dtype=np.int64).tobytes()) not in open_keys:
             candidates.setdefault(w, []).append(int(i))
@@ -707,8 +723,7 @@ def _as_reference(rs, reference: ReferenceRoutes, cnet: Network, classes,
             arcs = rs.arcs(i)
             j = [reference.arc_index.get((str(a), str(b)), -1)
                  for a, b in zip(link[arcs], tail[arcs], strict=True)]
-            there = reference.arc_costs.get(
-                next((r[0] for r, v in ours.items() if v == w), w[0]))
+            there = reference.arc_costs.get(ref_class[w])
             if min(j) < 0 or there is None or here[i] < float(there[j].sum()) * (1 - 1e-9):
                 keep[i] = True
             elif w in lost and (w, np.asarray(arcs, dtype=np.int64).tobytes()) not in open_keys:
@@ -726,6 +741,19 @@ def _as_reference(rs, reference: ReferenceRoutes, cnet: Network, classes,
     return out, int(out.n_routes - before)
 
 
+def _banned_links(classes, link_ids) -> dict[str, frozenset[str]]:
+    """Class name -> the links banned to it (a transit ban's prohibitive link cost), for the
+    classes that have any; ``link_ids`` in the order of the classes' ``link_cost``."""
+    ids = np.asarray(link_ids, dtype=object)
+    out = {}
+    for c in classes:
+        if c.link_cost is not None:
+            hit = np.asarray(c.link_cost, dtype=float) >= BANNED_USD_PER_T
+            if hit.any():
+                out[c.name] = frozenset(map(str, ids[hit]))
+    return out
+
+
 def match_replacements(lost, candidates, *, lost_families=None, candidate_families=None,
                        rtol: float = 1e-9) -> np.ndarray:
     """Which of the ``candidates`` (their costs) replace the ``lost`` routes (theirs): each lost
@@ -735,7 +763,9 @@ def match_replacements(lost, candidates, *, lost_families=None, candidate_famili
     (without path size) cannot fall; of the assignments with that property it replaces the
     most lost routes. With families (``lost_families``, ``candidate_families``), each lost
     route takes a candidate of its own family first, then the routes left over are matched so
-    (a family that keeps a route where the closure left it one).
+    (a family that keeps a route where the closure left it one): that can replace fewer than
+    the most (lost 10 and 20 of families 0 and 1, candidates 25 and 15 of families 0 and 1: the
+    20 finds no candidate of its family no cheaper, and the 25 went to the 10).
 
     Returns
     -------
