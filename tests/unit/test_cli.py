@@ -102,12 +102,19 @@ def test_validate_checks_a_scenario_file_without_running_it(tmp_path):
     assert code == 0 and "valid scenario mine (2028): 0 of its 0 modifications" in out
     for flag in (("--use", "truck"), ("--every-use",)):
         code, out = run("validate", p, *flag)
-        assert code == 2 and f"{flag[0]}: {p} is a scenario file" in out
+        assert code == 2 and f"{flag[0]}: {p} is a scenario" in out
     code, out = run("validate", SMALL, "--data", builtin_corridor_folder())
     assert code == 2 and "--data is the dataset a scenario file is checked against" in out
     code, out = run("validate", tmp_path / "missing.toml")
     assert code == 2 and "does not exist; give a GMNS folder, a TNTP _net file, a corridor " \
         "dataset folder or a scenario file (.toml)." in out
+    # a built-in scenario or a reference by name, as karvan run takes them ("does not exist")
+    code, out = run("validate", "iran_disrupted")
+    assert code == 0 and "valid scenario iran_disrupted (2026, extending baseline)" in out, out
+    code, out = run("validate", "reference_2028")
+    assert code == 0 and "valid scenario reference_2028 (2028" in out, out
+    code, out = run("validate", "iran_disruptd")
+    assert code == 2 and "nor is it a built-in scenario (did you mean iran_disrupted?)" in out
 
 
 def test_validate_broken_folder_reports_every_problem(small):

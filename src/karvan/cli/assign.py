@@ -16,7 +16,8 @@ from karvan.errors import catch_warnings
 def validate(
     path: Annotated[Path, typer.Argument(help="A GMNS network folder, a TNTP _net file (or a "
                                               "folder holding one), a corridor dataset "
-                                              "folder or a scenario file (.toml).")],
+                                              "folder, a scenario file (.toml) or a built-in "
+                                              "scenario's or reference's name.")],
     trips: Annotated[Path | None, typer.Option(help="Demand file (TNTP trips or CSV).")] = None,
     use: Annotated[str | None, typer.Option(help=(
         "GMNS: check the network of the links whose allowed_uses admit this use, as karvan "
@@ -35,7 +36,8 @@ def validate(
     growth.csv, ...) is checked as a corridor dataset, every table at once, as ``karvan run
     --data`` reads it. A scenario file (.toml) is checked against a corridor dataset as
     ``karvan run`` checks it before any work (its schema, its parents, its ids, the values its
-    modifications give), without running it.
+    modifications give), without running it; so is a built-in scenario or a reference named as
+    ``karvan run`` takes it (``iran_disrupted``, ``reference_2028``).
 
     Exits with 0 when the input is valid (perhaps read leniently, perhaps not yet ready to
     assign: both are said), 2 when it is not.
@@ -54,6 +56,19 @@ def validate(
     if path.suffix.lower() == ".toml" and path.is_file():
         _validate_scenario(path, data, trips=trips, use=use, every_use=every_use)
         return
+    if not path.exists() and _scenario_name(str(path)):
+        # a built-in scenario or a reference by name, as karvan run takes it ("does not exist")
+        _validate_scenario(path, data, trips=trips, use=use, every_use=every_use)
+        return
+    if not path.exists() and not path.suffix and len(path.parts) == 1:
+        from karvan.scenario import builtin_scenarios
+        from karvan.scenario.spec import nearest_name
+
+        near = nearest_name(str(path), builtin_scenarios())
+        if near:
+            raise InputError(f"{path} does not exist, nor is it a built-in scenario (did you "
+                             f"mean {near}?); give a scenario's name or file, a GMNS folder, a "
+                             "TNTP _net file or a corridor dataset folder.")
     if data is not None:
         raise InputError(f"--data is the dataset a scenario file is checked against; {path} is "
                          "not a scenario file (.toml): leave --data out.")
@@ -109,6 +124,16 @@ def validate(
         out.print(f"  - {d}", highlight=False, soft_wrap=True)
 
 
+def _scenario_name(name: str) -> bool:
+    """Whether ``name`` names a built-in scenario, a year's reference or a back-cast."""
+    import re
+
+    from karvan.scenario import builtin_scenarios
+
+    return name in builtin_scenarios() or re.fullmatch(
+        r"(reference|backcast)_\d{4}", name) is not None
+
+
 def _validate_scenario(path: Path, data: Path | None, *, trips, use, every_use) -> None:
     """``karvan validate`` of a scenario file: loaded and applied to its dataset as ``karvan
     run`` does before any work (every problem of the file and its parents at once; what it
@@ -126,7 +151,7 @@ def _validate_scenario(path: Path, data: Path | None, *, trips, use, every_use) 
 
     for flag, given in (("--trips", trips), ("--use", use), ("--every-use", every_use or None)):
         if given is not None:
-            raise InputError(f"{flag}: {path} is a scenario file, which takes the demand and "
+            raise InputError(f"{flag}: {path} is a scenario, which takes the demand and "
                              f"links of its dataset; leave {flag} out.")
     dataset = load_corridor(data)
     with catch_warnings(record=True) as caught:
