@@ -389,26 +389,36 @@ def od_skims(g: CompiledGraph, ue: AssignmentResult, net: Network, vot: dict[str
     extra = arc_extra_hours(net, g)
     zones = list(g.zone_ids)
     zn = g.zone_nodes
+    # the choice model's queues at hard capacities (hours): the path is chosen on costs that
+    # hold them, so its time holds them too (as explore's shipper figures)
+    queue = queue_hours(ue)
     rows = []
     for k, c in enumerate(ue.classes):
         com = commodity_of(c.name)
-        t_arc = ue.time + extra[com] if com in extra else ue.time
-        out = path_sums(g, ue.class_costs[k], [t_arc, length, charges[com]],
+        t_arc = ue.time + queue + (extra[com] if com in extra else 0.0)
+        out = path_sums(g, ue.class_costs[k], [t_arc, length, charges[com], queue],
                         origins=zn, destinations=zn)
         pairs = demand_pairs[demand_pairs["segment"] == c.name]
         zi = {z: i for i, z in enumerate(zones)}
         for o, d in zip(pairs["origin_zone_id"], pairs["destination_zone_id"], strict=True):
-            t, dist, ch = out[zi[o], zi[d]]
+            t, dist, ch, q = out[zi[o], zi[d]]
             cost = ch + vot[c.name] * t
-            rows.append((commodity_of(c.name), o, d, t, dist, ch, cost,
+            rows.append((commodity_of(c.name), o, d, t, q, dist, ch, cost,
                          cost if expected is None else expected.get((c.name, o, d), np.nan)))
-    out = pd.DataFrame(rows, columns=["commodity", "origin", "destination", "time_h",
+    out = pd.DataFrame(rows, columns=["commodity", "origin", "destination", "time_h", "queue_h",
                                       "distance_km", "charge_usd_per_t", "cost_usd_per_t",
                                       "expected_cost_usd_per_t"])
     if zone_country is not None:
         out["origin_country"] = out["origin"].map(zone_country)
         out["destination_country"] = out["destination"].map(zone_country)
     return out
+
+
+def queue_hours(ue) -> np.ndarray:
+    """Hours of queueing on each arc at the choice model's hard capacities (their multipliers,
+    ``surcharge``; zeros for the user equilibrium, whose delays are in its times)."""
+    q = getattr(ue, "surcharge", None)
+    return np.zeros_like(ue.time) if q is None else np.asarray(q, dtype=float)
 
 
 def best_via(g: CompiledGraph, cost: np.ndarray, o_node: int, d_node: int,
