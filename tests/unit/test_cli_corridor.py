@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -145,6 +146,20 @@ def test_compare_reports_differences(results, tmp_path):
     rb = pd.read_csv(out / "rasht_astara" / "routes.csv")
     rb = rb[(rb["commodity"] == com) & (rb["origin"] == o) & (rb["destination"] == dd)]
     assert rb.loc[rb["links"].str.contains("R_IR_RASHT_ASTARA"), "tonnes"].sum() > 0
+    # where the queues move and what each shipper option costs (neither was written), and the
+    # links' shadow prices
+    cap = pd.read_csv(d / "capacities_diff.csv").set_index("constraint_id")
+    a, b = (pd.read_csv(out / n / "capacities.csv").set_index("constraint_id")
+            for n in ("baseline", "rasht_astara"))
+    both = a.index.intersection(b.index)
+    assert len(both) > 5
+    assert np.allclose(cap.loc[both, "utilization_diff"],
+                       b.loc[both, "utilization"] - a.loc[both, "utilization"])
+    sh = pd.read_csv(d / "shipper_diff.csv")
+    rail = sh[sh["option_id"] == "instc_west_rasht_astara"].iloc[0]
+    assert pd.isna(rail["cost_usd_per_t_a"]) and rail["cost_usd_per_t_b"] > 0
+    assert {"choice_shadow_price_usd_per_t_diff", "shadow_price_usd_per_t_diff"} <= set(links)
+    assert "capacities:" in r.output
 
 
 def test_run_summary_lists_the_binding_capacities(tmp_path):

@@ -751,13 +751,24 @@ def save_run(run: ScenarioRun, store: RunStore | str | Path, data: CorridorData)
 
 #: what ``compare`` shows: table -> (keys, values, descriptive columns kept)
 COMPARED: dict[str, tuple[list[str], list[str], tuple[str, ...]]] = {
-    "links": (["link_id"], ["tonnes_tot", "utilization", "tonne_km", "revenue_usd"], ()),
+    "links": (["link_id"], ["tonnes_tot", "utilization", "tonne_km", "revenue_usd",
+                            "choice_shadow_price_usd_per_t", "shadow_price_usd_per_t"], ()),
     "countries": (["country"], ["tonnes", "tonne_km", "revenue_usd", "transit_tonnes",
                                 "transit_tonne_km", "transit_revenue_usd"], ()),
     "borders": (["border_id"], ["tonnes_tot", "utilization"], ()),
     "skims": (["commodity", "origin", "destination"], ["time_h", "distance_km",
                                                        "cost_usd_per_t",
                                                        "expected_cost_usd_per_t"], ()),
+}
+
+#: tables compared where both runs have them (the choice model's capacities; the shipper
+#: comparison of a dataset with shipper pairs): where the queues move, what a shipper's options
+#: cost (`karvan compare --out` wrote neither)
+COMPARED_IF_BOTH: dict[str, tuple[list[str], list[str], tuple[str, ...]]] = {
+    "capacities": (["constraint_id"], ["shadow_price_usd_per_t", "shadow_price_h",
+                                       "utilization", "tonnes"], ("link_id", "direction")),
+    "shipper": (["origin", "destination", "commodity", "option_id"],
+                ["cost_usd_per_t", "time_days", "charge_usd_per_t"], ("option",)),
 }
 
 
@@ -813,6 +824,10 @@ def compare_runs(a: str | Path | RunRecord, b: str | Path | RunRecord | None = N
     out.update({name: diff_table(ra.table(name), rb.table(name), keys, vals, keep=keep,
                                  strict=False)
                 for name, (keys, vals, keep) in COMPARED.items()})
+    out.update({name: diff_table(ra.table(name), rb.table(name), keys, vals, keep=keep,
+                                 strict=False)
+                for name, (keys, vals, keep) in COMPARED_IF_BOTH.items()
+                if ra.has_table(name) and rb.has_table(name)})
     out["countries"] = _sea_legs_without_transit(out["countries"], ra.table("countries"),
                                                  rb.table("countries"))
     from karvan.freight.benefit import run_benefit

@@ -308,6 +308,7 @@ def choice_tables(runs: Sequence[Any], *, min_share: float = 0.01) -> list[Summa
 #: what a comparison shows: table -> (key column, values)
 COMPARISON = {"links": ("link_id", ["tonnes_tot", "utilization"]),
               "borders": ("border_id", ["tonnes_tot"]),
+              "capacities": ("constraint_id", ["shadow_price_usd_per_t", "utilization"]),
               "countries": ("country", ["tonnes", "transit_tonnes", "transit_revenue_usd",
                                         "revenue_usd"])}
 
@@ -379,9 +380,12 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
         formats = {}
         for c in cols:
             scale, unit, fmt = ((1.0, "", PCT) if c == "utilization" else
+                                (1.0, " $/t", "{:,.2f}") if c.endswith("_usd_per_t") else
                                 (1e-6, " M USD", "{:,.1f}") if "usd" in c else
                                 (1e-6, " Mt", MT))
-            name_c = c.removesuffix("_usd") if unit == " M USD" else c  # the unit once
+            # the unit once
+            name_c = (c.removesuffix("_usd") if unit == " M USD" else
+                      c.removesuffix("_usd_per_t") if unit == " $/t" else c)
             for side, label in (("a", ha), ("b", hb), ("diff", "diff")):
                 col = f"{name_c}{unit} {label}"
                 t[col] = rows[f"{c}_{side}"].to_numpy() * scale
