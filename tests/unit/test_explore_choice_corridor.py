@@ -274,3 +274,11 @@ def test_the_shipper_comparison_holds_the_queues_as_explores_does(data, inputs, 
         assert got[f"{key}:time_days"] == pytest.approx(r.time_days, rel=1e-6), key
     sk = run.tables["skims"]
     assert (sk["queue_h"] > 0).sum() > 10 and (sk["time_h"] >= sk["queue_h"]).all()
+    # and the routes: no route is cheaper than its pair's least-cost one (85 pairs had one, by
+    # up to USD 30/t, the routes timed without the queues)
+    key = ["commodity", "origin", "destination"]
+    ro = run.tables["routes"]
+    assert (ro["queue_h"] > 0).any()
+    least = ro.groupby(key)["cost_usd_per_t"].min()
+    skim = sk.set_index(key)["cost_usd_per_t"].reindex(least.index)
+    assert (least >= skim - 1e-6 * skim).all(), (skim - least).nlargest(3)

@@ -27,11 +27,12 @@ def compare(
                                                                "QGIS.")] = None,
     top: Annotated[int, typer.Option(help="Rows per table.", min=1)] = 10,
 ) -> None:
-    """Differences RUN2 - RUN of two scenario results: the largest of links, borders and
-    countries, the columns headed by scenario name, and the users' benefit of RUN2 against RUN
-    (shippers' saving in generalized cost, by commodity and OD pair); --out writes every table,
-    skims too, as CSV with _a, _b and _diff columns, benefit.csv, and difference.gpkg. With
-    one run, its differences from the reference of its own year (the first table says
+    """Differences RUN2 - RUN of two scenario results: the largest of links, borders, the
+    choice model's capacities (shadow prices, use) and countries, the columns headed by
+    scenario name, and the users' benefit of RUN2 against RUN (shippers' saving in generalized
+    cost, by commodity and OD pair); --out writes every table, skims and the shipper
+    comparison too, as CSV with _a, _b and _diff columns, benefit.csv, and difference.gpkg.
+    With one run, its differences from the reference of its own year (the first table says
     which)."""
     from karvan.cli.tables import print_tables
     from karvan.io.atomic import atomic_folder

@@ -207,15 +207,18 @@ def _dir_values(g: CompiledGraph, arc_values: np.ndarray):
 
 
 def route_table(routes: pd.DataFrame, net: Network, ue_graph: CompiledGraph, times: np.ndarray,
-                vot: dict[str, float]) -> pd.DataFrame:
-    """Routes with time, distance, money cost, generalized cost and the countries crossed."""
+                vot: dict[str, float], *, queue: np.ndarray | None = None) -> pd.DataFrame:
+    """Routes with time, distance, money cost, generalized cost and the countries crossed;
+    ``queue``: hours of queueing per arc at hard capacities (:func:`queue_hours`), in the
+    routes' time and cost and apart as ``queue_h``, as in the skims."""
     g = ue_graph
     links = net.links.loc[g.link_ids]
     length = links["length"].to_numpy(dtype=float)[g.arc_link]
     charges = arc_charges(net, g)
     country = links["country"].to_numpy()[g.arc_link]
     columns = ["commodity", "origin", "destination", "route", "links", "tonnes", "share",
-               "time_h", "distance_km", "charge_usd_per_t", "cost_usd_per_t", "countries"]
+               "time_h", "queue_h", "distance_km", "charge_usd_per_t", "cost_usd_per_t",
+               "countries"]
     if not len(routes):
         return pd.DataFrame(columns=columns)
     # sums over each route's arcs, vectorised over routes
@@ -239,7 +242,8 @@ def route_table(routes: pd.DataFrame, net: Network, ue_graph: CompiledGraph, tim
             out[has] = np.add.reduceat(v, start[has])
         return out
 
-    t = sums(times[arcs] + ex_arc)
+    q = sums(queue[arcs]) if queue is not None else np.zeros(len(lens))
+    t = sums(times[arcs] + ex_arc) + q
     km = sums(length[arcs])
     ch = sums(ch_arc)
     # the countries crossed, in order, a country once per stretch
@@ -257,7 +261,7 @@ def route_table(routes: pd.DataFrame, net: Network, ue_graph: CompiledGraph, tim
         "destination": routes["destination"].to_numpy(), "route": routes["route"].to_numpy(),
         "links": [" > ".join(map(str, x)) for x in routes["links"]],
         "tonnes": routes["flow"].to_numpy(), "share": routes["share"].to_numpy(),
-        "time_h": t, "distance_km": km, "charge_usd_per_t": ch,
+        "time_h": t, "queue_h": q, "distance_km": km, "charge_usd_per_t": ch,
         "cost_usd_per_t": ch + vot_r * t, "countries": seqs}, columns=columns)
 
 

@@ -269,7 +269,7 @@ def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float | None,
     # the accounts charge and time what the choice model chose on: its gauge-break terms
     acc_net = net if crun is None else _with_gauge_terms(net, model)
     links = acc.link_results(acc_net, ue, lp_res, data.commodities)
-    routes = acc.route_table(raw_routes, acc_net, g, ue.time, vot)
+    routes = acc.route_table(raw_routes, acc_net, g, ue.time, vot, queue=acc.queue_hours(ue))
     if crun is not None:
         fid = np.asarray(families["family_id"], dtype=object)
         idx = raw_routes["family_idx"].to_numpy()

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 #: an OD pair without a path (or without demand) has no time, distance or cost, not one of 0
 #: (filled with 0, cutting a pair off read as a fall in its cost)
 NO_ZERO_FILL = frozenset({"utilization", "lp_utilization", "shadow_price_usd_per_t",
+                          "shadow_price_h",
                           "capacity_utilization", "choice_shadow_price_usd_per_t",
                           "time_h", "time_days", "distance_km", "charge_usd_per_t",
                           "cost_usd_per_t", "expected_cost_usd_per_t"})

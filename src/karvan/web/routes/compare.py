@@ -68,7 +68,8 @@ def compare_report(a: RunQuery, b: RunQuery, d: State, lang: Lang = "en") -> HTM
 @router.get("/api/compare")
 def api_compare(a: RunQuery, b: RunQuery, d: State,
                 limit: Annotated[int, Query(ge=0, le=5000)] = 20) -> Response:
-    """The largest differences B - A of links, countries, borders and skims."""
+    """The largest differences B - A of links, countries, borders and skims (and the choice
+    model's capacities and the shipper comparison, where both runs have them)."""
     diff = compare_runs(*_two_runs(d, a, b))
     tables = {k: json.loads(v.head(limit).to_json(orient="records", force_ascii=False))
               for k, v in diff.items()}
