@@ -432,7 +432,7 @@ def _search_route_set(cnet: Network, demand: Demand, classes, model: CorridorCho
 def route_links(rs, g) -> list[tuple[str, str, str, tuple[tuple[str, str], ...]]]:
     """Every route of ``rs`` (on the compiled graph ``g``) as (class name, origin, destination,
     ((link id, id of the node it leaves), ...)): a route in terms another network of the same
-    dataset can look up (:func:`routes_on`). The pseudo-routes of unserved demand are left out
+    dataset can look up (:func:`_arcs_on`). The pseudo-routes of unserved demand are left out
     (:func:`served_routes`).
     """
     z = np.asarray(rs.zone_ids, dtype=object)
@@ -498,14 +498,9 @@ def reference_route_set(name: str, rs, cnet: Network, classes, model: CorridorCh
         _banned_links(classes, g.link_ids))
 
 
-def routes_on(g, routes) -> list[tuple[str, str, str, np.ndarray]]:
-    """The routes of :func:`route_links` whose every link is on ``g`` (open in its network), in
-    its arcs: (class name, origin, destination, arcs)."""
-    return [r for r in _arcs_on(g, routes) if r is not None]
-
-
 def _arcs_on(g, routes) -> list[tuple[str, str, str, np.ndarray] | None]:
-    """:func:`routes_on`, with None in place of each route that is not open on ``g``."""
+    """The routes of :func:`route_links` in the arcs of ``g``: (class name, origin,
+    destination, arcs), or None for a route that is not open on ``g`` (a link not in it)."""
     link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
     tail = np.asarray(g.node_ids, dtype=object)[g.tail]
     arc_of = {(str(a), str(b)): k for k, (a, b) in enumerate(zip(link, tail, strict=True))}
@@ -818,14 +813,6 @@ def _greedy(lost: np.ndarray, c: np.ndarray, rtol: float) -> tuple[np.ndarray, n
         used.append(int(k))
         j += 1
     return np.asarray(taken, dtype=np.int64), np.asarray(used, dtype=np.int64)
-
-
-def _with_demand(rs, routes: list) -> list:
-    """The routes of ``routes`` whose (class, origin, destination) is a pair of ``rs``."""
-    z = np.asarray(rs.zone_ids, dtype=object)
-    pairs = {(rs.class_names[k], z[o], z[d]) for k, o, d in zip(
-        rs.od_class, rs.od_origin, rs.od_destination, strict=True)}
-    return [r for r in routes if r[:3] in pairs]
 
 
 def add_routes_to(rs, routes: list):
