@@ -115,6 +115,9 @@ def test_validate_checks_a_scenario_file_without_running_it(tmp_path):
     assert code == 0 and "valid scenario reference_2028 (2028" in out, out
     code, out = run("validate", "iran_disruptd")
     assert code == 2 and "nor is it a built-in scenario (did you mean iran_disrupted?)" in out
+    # with --data, a name that is nothing is said to be nothing ("leave --data out" was said)
+    code, out = run("validate", "zzz", "--data", builtin_corridor_folder())
+    assert code == 2 and "zzz does not exist, nor is it a built-in scenario or a reference" in out
 
 
 def test_validate_broken_folder_reports_every_problem(small):

@@ -761,3 +761,26 @@ def test_a_table_whose_file_is_gone_is_told_apart_from_one_an_older_karvan_did_n
     assert "has lost the file(s) links.parquet that it wrote: run the scenario alpha again" in msg
     assert "lacks the table(s) shipper (.parquet), which the karvan that made it did not " \
            "write" in msg
+
+
+def test_runs_whose_skims_differ_in_the_queues_are_said_to():
+    """Skims of a run made before queue_h timed the best routes without the queues at hard
+    capacities, a newer run's with them: their difference mixed the two, in silence."""
+    from types import SimpleNamespace
+
+    from karvan.store.diff import unlike_runs
+
+    def run(label, cols, choice="logit"):
+        sk = pd.DataFrame({c: [1.0] for c in cols})
+        return SimpleNamespace(label=label, summary={"choice": choice}, manifest={},
+                               has_table=lambda name: name == "skims",
+                               table=lambda name: sk)
+
+    new, old = run("new", ["time_h", "queue_h"]), run("old", ["time_h"])
+    [said] = unlike_runs(old, new)
+    assert said.startswith("old was made by a karvan whose skims and shipper comparison time "
+                           "the best routes without the queues")
+    assert unlike_runs(new, run("new2", ["time_h", "queue_h"])) == []
+    # the user equilibrium has no such queues: nothing to say
+    assert unlike_runs(run("a", ["time_h"], "deterministic"),
+                       run("b", ["time_h", "queue_h"], "deterministic")) == []

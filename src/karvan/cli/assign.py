@@ -70,6 +70,10 @@ def validate(
                              f"mean {near}?); give a scenario's name or file, a GMNS folder, a "
                              "TNTP _net file or a corridor dataset folder.")
     if data is not None:
+        if not path.exists():  # a misspelt scenario, more likely than a network with --data
+            raise InputError(f"{path} does not exist, nor is it a built-in scenario or a "
+                             "reference; give a scenario file (.toml) or name to check against "
+                             "--data.")
         raise InputError(f"--data is the dataset a scenario file is checked against; {path} is "
                          "not a scenario file (.toml): leave --data out.")
     corridor = bool(corridor_tables(path))

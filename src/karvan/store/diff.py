@@ -103,8 +103,9 @@ def inputs_of(run: RunRecord) -> dict | None:
 
 
 def unlike_runs(ra: RunRecord, rb: RunRecord) -> list[str]:
-    """What makes a difference B - A hold more than B's own changes: another choice model or
-    another dataset."""
+    """What makes a difference B - A hold more than B's own changes: another choice model,
+    another dataset, or (under the choice model) skims of which one holds the queues at hard
+    capacities and the other not (a run of a karvan before ``queue_h``)."""
     said = []
     ma, mb = ((r.summary or {}).get("choice", "deterministic") for r in (ra, rb))
     if ma != mb:
@@ -116,4 +117,13 @@ def unlike_runs(ra: RunRecord, rb: RunRecord) -> list[str]:
         said.append(f"{ra.label} and {rb.label} were made of different datasets ("
                     f"{format_ids(files)} differ): the difference holds the change of data "
                     "as well.")
+    if ma == mb == "logit" and all(r.has_table("skims") for r in (ra, rb)):
+        queued = ["queue_h" in r.table("skims").columns for r in (ra, rb)]
+        if queued[0] != queued[1]:
+            old = ra if not queued[0] else rb
+            said.append(f"{old.label} was made by a karvan whose skims and shipper comparison "
+                        "time the best routes without the queues at hard capacities (no "
+                        "queue_h); the other's hold them, so their differences of time and "
+                        "cost mix the two (the users' benefit, on expected costs, does not): "
+                        f"run {old.label}'s scenario again to compare them.")
     return said
