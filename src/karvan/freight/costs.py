@@ -261,7 +261,16 @@ def hard_capacity(links: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if "capacity_both_directions" not in links:
         return np.zeros(len(links), dtype=bool), cap
     both = as_bool(links["capacity_both_directions"])
-    unit = (links["capacity_unit"].astype(str).str.lower() if "capacity_unit" in links
-            else pd.Series("", index=links.index))
-    halved = both & unit.str.endswith("both_directions").to_numpy()
-    return both, cap * np.where(halved, 2.0, 1.0)
+    return both, cap * np.where(halved_capacity(links), 2.0, 1.0)
+
+
+def halved_capacity(links: pd.DataFrame) -> np.ndarray:
+    """Whether each link's capacity column is half a published throughput of both directions
+    together, which bounds them together (``capacity_both_directions`` true and a
+    ``capacity_unit`` that names both directions, a truck count at a road crossing):
+    :func:`hard_capacity` doubles it back."""
+    if "capacity_both_directions" not in links or "capacity_unit" not in links:
+        return np.zeros(len(links), dtype=bool)
+    unit = links["capacity_unit"].astype(str).str.lower()
+    return as_bool(links["capacity_both_directions"]) & unit.str.endswith(
+        "both_directions").to_numpy()

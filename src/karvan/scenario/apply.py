@@ -23,8 +23,7 @@ from karvan.freight.corridor import (  # noqa: F401 (most_specific_rule: re-expo
     most_specific_rule,
     most_specific_rules,
 )
-from karvan.freight.costs import TARIFF_FACTOR, link_costs
-from karvan.network.graph import as_bool
+from karvan.freight.costs import TARIFF_FACTOR, halved_capacity, link_costs
 from karvan.scenario.spec import Modification, Place, Scenario, nearest_name
 
 
@@ -461,7 +460,7 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                                        later=scenario.modifications[i + 1:]))
             was = (pd.to_numeric(links.loc[sel, mod.field], errors="coerce")
                    if mod.action in ("set", "scale") and mod.field == "capacity_tpy" else None)
-            halved = (links.loc[sel][_halved_capacity(links.loc[sel])].copy()
+            halved = (links.loc[sel][halved_capacity(links.loc[sel])].copy()
                       if was is not None and mod.action == "set" else None)
             if mod.action == "open":
                 # inherited ones too: a closure of the scenario's own can leave them leading
@@ -602,22 +601,11 @@ def _far_from_before(was: pd.Series, now: pd.Series, label: str) -> list[str]:
             "t/yr; to shut a link, close it)."]
 
 
-def _halved_capacity(links: pd.DataFrame) -> pd.Series:
-    """Whether each link's ``capacity_tpy`` is half a published throughput of both directions
-    together, which bounds them together (a truck count of both directions at a road
-    crossing: :func:`karvan.freight.costs.hard_capacity` doubles it back)."""
-    if "capacity_both_directions" not in links or "capacity_unit" not in links:
-        return pd.Series(False, index=links.index)
-    both = pd.Series(as_bool(links["capacity_both_directions"]), index=links.index)
-    unit = links["capacity_unit"].astype(str).str.lower()
-    return both & unit.str.endswith("both_directions") & links["capacity_unit"].notna()
-
-
 def _set_on_halved(before: pd.DataFrame, now: pd.Series, label: str) -> list[str]:
     """What is said where a ``set`` of ``capacity_tpy`` lands on links whose capacity was twice
-    their ``capacity_tpy`` (``before``: those links before it, :func:`_halved_capacity`): the
-    value set bounds both directions together, so link.csv's figure set again halved a
-    crossing in silence."""
+    their ``capacity_tpy`` (``before``: those links before it,
+    :func:`~karvan.freight.costs.halved_capacity`): the value set bounds both directions
+    together, so link.csv's figure set again halved a crossing in silence."""
     per = pd.to_numeric(before["capacity_tpy"], errors="coerce")
     new = pd.to_numeric(now, errors="coerce")
     # a set that lowers the capacity (the column's own figure set again halves it); a raise is

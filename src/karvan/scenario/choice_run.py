@@ -467,15 +467,11 @@ def route_free_costs(rs, net: Network, classes) -> np.ndarray:
                        minlength=rs.n_routes) + rs.route_fixed
 
 
-def route_choice_costs(rs, net: Network, classes, model: CorridorChoice) -> np.ndarray:
-    """The cost logit compares (hours) of every route of ``rs`` at free flow: its arcs'
-    (:func:`route_free_costs`) and its family's terms for its class at ``model``'s values
-    (constant, reliability, insurance, sanctions, empty return: :func:`with_family_costs`)."""
-    return _families_and_costs(rs, net, classes, model)[1]
-
-
 def _families_and_costs(rs, net: Network, classes, model: CorridorChoice):
-    """(family of every route of ``rs``, :func:`route_choice_costs`)."""
+    """The family of every route of ``rs``, and the cost logit compares (hours) at free flow:
+    its arcs' (:func:`route_free_costs`) and its family's terms for its class at ``model``'s
+    values (constant, reliability, insurance, sanctions, empty return:
+    :func:`with_family_costs`)."""
     fam = family_classifier(model.families)(rs)
     return fam, route_free_costs(with_family_costs(rs, fam, model.constants(classes),
                                                    model.family_ids), net, classes)
@@ -606,7 +602,7 @@ class ReferenceRoutes:
     routes: list
     links: pd.DataFrame
     #: each route's cost at free flow on the reference's network, its family's terms included
-    #: (hours, :func:`route_choice_costs`), in the order of ``routes``
+    #: (hours, :func:`_families_and_costs`), in the order of ``routes``
     costs: np.ndarray
     #: each route's family (position in the model's families), in the order of ``routes``
     families: np.ndarray
