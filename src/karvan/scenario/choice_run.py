@@ -114,21 +114,23 @@ def _class_arc_costs(net: Network, g, c: TrafficClass) -> np.ndarray:
 
 def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                   theta_h: dict[str, float], zone_country: dict[str, str],
-                  have: set | None = None):
+                  have: dict | None = None):
     """Forced alternatives: for every OD pair and class, the least-cost route through each
     family's characteristic links (one of its ``via_link_ids``, and one of its
     ``also_via_link_ids`` in either order), where that route costs at most
     ``FORCE_WITHIN / theta`` more than the pair's cheapest route, or where the family is
-    declared to serve the pair's countries; not where ``have`` holds (family, class, origin,
-    destination) already. Built from the least-cost trees of every node (the corridor has a
-    few hundred); a route that would pass a node twice is left to the route engine's waypoint
-    search, which avoids the nodes of earlier legs, where the family is declared or its route
-    is within ``4 / theta`` of the cheapest (else it is left out: a detour back over its own
-    path). Where the family is declared, its route avoids the characteristic links of the
-    families of a higher priority wherever it can (through the waypoint search): their
-    ``via_link_ids``, and the ``also_via_link_ids`` of those whose ``via_link_ids`` it shares. A
-    route that used one would be classified in that family, and the declared family would have
-    no route; a route read off the trees goes to that search only where the classifier
+    declared to serve the pair's countries; where ``have`` maps (family, class, origin,
+    destination) to the cost (hours) of the cheapest route of the family a set holds already,
+    only if it costs less than that (by more than ``HAVE_TOL`` hours). Built from the least-cost
+    trees of every node (the corridor has a few hundred); a route that would pass a
+    node twice is left to the route engine's waypoint search, which avoids the nodes of
+    earlier legs, where the family is declared or its route is within ``4 / theta`` of the
+    cheapest (else it is left out: a detour back over its own path). Where the family is
+    declared, its route avoids the characteristic links of the families of a higher priority
+    wherever it can (through the waypoint search): their ``via_link_ids``, and the
+    ``also_via_link_ids`` of those whose ``via_link_ids`` it shares. A route that used one
+    would be classified in that family, and the declared family would have no route; a route
+    read off the trees goes to that search only where the classifier
     (:func:`~karvan.freight.choice_model.arcs_classifier`) puts it in another family.
 
     Returns
@@ -180,9 +182,10 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
         arcs_of = {x: np.flatnonzero(g.arc_link == p) for x, p in
                    zip(via + also, lid.get_indexer(via + also), strict=True) if p >= 0}
         fams.append((f.family_id, via, also, arcs_of))
-    have_of: dict[tuple[str, str], set] = {}  # (family, class) -> OD pairs with a route
-    for fam, cls, a, b in have or ():
-        have_of.setdefault((fam, cls), set()).add((a, b))
+    # (family, class) -> {OD pair: cost of the family's cheapest route the set holds}
+    have_of: dict[tuple[str, str], dict] = {}
+    for (fam, cls, a, b), h in (have or {}).items():
+        have_of.setdefault((fam, cls), {})[a, b] = float(h)
     for c in classes:
         m = np.asarray(demand.matrices[c.demand], dtype=float).copy()
         np.fill_diagonal(m, 0.0)
@@ -221,8 +224,8 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
             declared = np.array([p in served for p in cpairs], dtype=bool)[cpair]
             want = (best <= cut) | (declared & np.isfinite(best))
             if (fam, c.name) in have_of:
-                done = have_of[fam, c.name]
-                want &= np.array([od not in done for od in ods], dtype=bool)
+                held = have_of[fam, c.name]
+                want &= best < np.array([held.get(od, np.inf) for od in ods]) - HAVE_TOL
             at = np.flatnonzero(want)
             ok, n_arcs, arcs_flat = tree_routes_through(g, pred, o[at], d[at], best_arcs[at])
             starts = np.concatenate([[0], np.cumsum(n_arcs)])
@@ -251,6 +254,11 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
            for n, ((fam, via, cls, decl), ods) in enumerate(groups.items())]
     missing = pd.DataFrame(no_route, columns=["family_id", "class", "origin", "destination"])
     return routes, wps, missing
+
+
+#: how much cheaper (hours) a family's least-cost route must be than the cheapest route of
+#: the family a set holds to enter it as a forced member (:func:`forced_routes`)
+HAVE_TOL = 1e-6
 
 
 def _through(cost, g, from_o, to_d, arcs) -> tuple[np.ndarray, np.ndarray]:
@@ -413,9 +421,16 @@ def _search_route_set(cnet: Network, demand: Demand, classes, model: CorridorCho
     z = np.asarray(rs.zone_ids, dtype=object)
     ro = rs.route_od
     ids = model.family_ids
-    have = {(ids[f], rs.class_names[rs.od_class[w]], z[rs.od_origin[w]],
-             z[rs.od_destination[w]]) for f, w in set(zip(fam.tolist(), ro.tolist(),
-                                                          strict=True)) if f >= 0}
+    # the cost of each family's cheapest route the search found, per pair: a family's
+    # least-cost route enters where it is cheaper (it was left out where the search had found
+    # a costlier route of the family)
+    cost = route_free_costs(rs, cnet, classes)
+    have: dict[tuple, float] = {}
+    for f, w, h in zip(fam.tolist(), ro.tolist(), cost.tolist(), strict=True):
+        if f >= 0:
+            key = (ids[f], rs.class_names[rs.od_class[w]], z[rs.od_origin[w]],
+                   z[rs.od_destination[w]])
+            have[key] = min(have.get(key, np.inf), h)
     # which forced alternatives enter: at the route sets' own dispersion (the prior's), so
     # that a fitted or drawn theta does not change the route sets
     routes, wps, missing = forced_routes(cnet, demand, classes, model,
