@@ -473,6 +473,8 @@ def route_free_costs(rs, net: Network, classes) -> np.ndarray:
     ``net``, the network ``rs`` was searched on): no family constant, reliability term or
     capacity multiplier."""
     g = rs.graph
+    if rs.n_routes == 0:  # no OD pair has a route (every link closed)
+        return np.zeros(0)
     by_name = {c.name: c for c in classes}
     arc_cost = np.vstack([_class_arc_costs(net, g, by_name[n]) for n in rs.class_names])
     n = np.diff(rs.route_ptr)
