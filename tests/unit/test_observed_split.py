@@ -80,6 +80,9 @@ REVIEWED = {
     ("OBS_ANZALI_PORT_2021", "PORTSEUROPE_ANZALI@link.csv"): "the port's capacity (10 Mt/yr)",
     ("OBS_SARAKHS_2021", "REPORTAZ_SARAKHS@link.csv"): "the crossing's capacity (7.5 Mt/yr)",
     ("OBS_BOLASHAK_2024", "TIMESCA_KTZ@link.csv"): "the eastern route's capacity (10 Mt/yr)",
+    ("OBS_FERRY_TM_TRUCKS_2021", "BBABO_TRUCKS_2021@link.csv"):
+        "the article's Kuryk figure sets the Kuryk line's sailings; its Turkmenbashi figure "
+        "builds nothing",
 }
 
 
