@@ -323,8 +323,8 @@ def test_scaling_a_tariff_scales_what_each_link_pays(tmp_path):
             f'links = ["{given}"]\n')
     scalem = ('[[modification]]\naction = "scale"\nfield = "tariff_usd_per_tkm"\n'
               f'factor = 0.8\nlinks = ["{blank}", "{given}"]\n')
-    base = load_scenario(write(tmp_path, "b", 'name = "b"\nyear = 2024\n' + setm))
-    cut = load_scenario(write(tmp_path, "t", 'name = "t"\nyear = 2024\n' + setm + scalem))
+    base = load_scenario(write(tmp_path, "b", 'name = "b"\nyear = 2024\nextends = "baseline"\n' + setm))
+    cut = load_scenario(write(tmp_path, "t", 'name = "t"\nyear = 2024\nextends = "baseline"\n' + setm + scalem))
     before = apply_scenario(data, base).links
     with pytest.warns(CorridorWarning, match="they compound, tariff_usd_per_tkm = 0.05 x 0.8"):
         after = apply_scenario(data, cut).links  # the scale multiplies the value set
@@ -353,7 +353,7 @@ def test_modifications_that_change_nothing_are_warned_about(tmp_path):
     from karvan.scenario.apply import apply_scenario
 
     data = load_corridor()
-    p = write(tmp_path, "n", 'name = "n"\nyear = 2024\n'
+    p = write(tmp_path, "n", 'name = "n"\nyear = 2024\nextends = "baseline"\n'
               '[[modification]]\naction = "open"\nlinks = ["R_IR_RASHT_QAZVIN"]\n'
               '[[modification]]\naction = "close"\nlinks = ["R_IR_RASHT_ASTARA"]\n'
               '[[modification]]\naction = "set"\nfield = "frequency_per_week"\nvalue = 7\n'
@@ -376,7 +376,7 @@ def test_modifications_that_change_nothing_are_warned_about(tmp_path):
     assert len(unused) == 1 and "1 of its 2 links are not in use" in unused[0], msgs
     assert "R_IR_RASHT_ASTARA" in unused[0] and "R_IR_RASHT_QAZVIN" not in unused[0]
     # set first, opened by a later modification in force: nothing to say
-    q = write(tmp_path, "q", 'name = "q"\nyear = 2024\n'
+    q = write(tmp_path, "q", 'name = "q"\nyear = 2024\nextends = "baseline"\n'
               '[[modification]]\naction = "set"\nfield = "capacity_tpy"\nvalue = 5e6\n'
               'links = ["R_IR_RASHT_ASTARA"]\n'
               '[[modification]]\naction = "open"\nlinks = ["R_IR_RASHT_ASTARA", "G_IR_ASTARA"]\n')
@@ -421,13 +421,13 @@ def test_a_capacity_in_the_wrong_unit_is_warned_about(tmp_path):
     from karvan.freight.corridor import CorridorWarning, load_corridor
     from karvan.scenario.apply import apply_scenario
 
-    p = write(tmp_path, "slip", 'name = "slip"\nyear = 2024\n[[modification]]\naction = "set"\n'
+    p = write(tmp_path, "slip", 'name = "slip"\nyear = 2024\nextends = "baseline"\n[[modification]]\naction = "set"\n'
               'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 11\n')
     data = load_corridor()
     with pytest.warns(CorridorWarning,
                       match=r"capacity_tpy 11 on link_id B_RU_AZ_SAMUR_RAIL: .*below.*unit"):
         apply_scenario(data, load_scenario(p))
-    p = write(tmp_path, "fine", 'name = "fine"\nyear = 2024\n[[modification]]\naction = "set"\n'
+    p = write(tmp_path, "fine", 'name = "fine"\nyear = 2024\nextends = "baseline"\n[[modification]]\naction = "set"\n'
               'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 15e6\n')
     apply_scenario(data, load_scenario(p))  # no warning (warnings are errors in the tests)
 
@@ -810,12 +810,12 @@ def test_the_batch_check_warns_of_a_capacity_in_the_wrong_unit_once(tmp_path):
     from karvan.scenario.apply import apply_scenario
     from karvan.scenario.reference import load_scenarios
 
-    write(tmp_path, "slip", 'name = "slip"\nyear = 2024\n[[modification]]\naction = "set"\n'
+    write(tmp_path, "slip", 'name = "slip"\nyear = 2024\nextends = "baseline"\n[[modification]]\naction = "set"\n'
           'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 11\n')
     a = write(tmp_path, "a", 'name = "a"\nyear = 2024\nextends = "slip"\n')
     b = write(tmp_path, "b", 'name = "b"\nyear = 2024\nextends = "slip"\n')
     data = load_corridor()
-    unit = r"slip.toml: line 3, modification\[0\] \(set capacity_tpy = 11\): capacity_tpy 11 "
+    unit = r"slip.toml: line 4, modification\[0\] \(set capacity_tpy = 11\): capacity_tpy 11 "
     with pytest.warns(CorridorWarning, match=unit + r"on link_id B_RU_AZ_SAMUR_RAIL.*unit") as w:
         specs = load_scenarios([str(a), str(b)], data)
     assert len(w) == 1, [str(x.message) for x in w]
@@ -959,7 +959,7 @@ def test_a_speed_on_a_link_of_length_0_is_warned_about(tmp_path):
     from karvan.scenario.apply import apply_scenario
 
     data = load_corridor()
-    p = write(tmp_path, "s", 'name = "s"\nyear = 2024\n'
+    p = write(tmp_path, "s", 'name = "s"\nyear = 2024\nextends = "baseline"\n'
               '[[modification]]\naction = "set"\nlinks = ["T_IR_ASTARA_TERMINAL"]\n'
               'field = "speed_kph"\nvalue = 50\n'
               '[[modification]]\naction = "scale"\nlinks = ["T_IR_ASTARA_TERMINAL", '
@@ -1296,3 +1296,31 @@ def test_a_transit_ban_on_links_not_in_use_is_warned_of(tmp_path):
             warnings.simplefilter("error", CorridorWarning)
             inputs = apply_scenario(data, load_scenario(r))
         assert any("B_AM_AZ_IJEVAN_RAIL" in ids for ids, _ in inputs.bans)
+
+
+def test_a_project_that_extends_nothing_of_its_reference_is_warned_about(tmp_path):
+    """A 2024 scenario written without extends = "baseline" dropped the baseline's transit
+    bans in silence, and its users' benefit against baseline (16.2 M USD/yr) held their
+    removal beside its own change (0.5). It is warned of, naming the modifications; one that
+    extends baseline, or a year in which the reference has none in force, is not."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    body = ('[[modification]]\naction = "set"\nlinks = ["F_AZ_KZ_ALAT_KURYK"]\n'
+            'field = "frequency_per_week"\nvalue = 6.2\n')
+    p = write(tmp_path, "noext", 'name = "noext"\nyear = 2024\n' + body)
+    with pytest.warns(CorridorWarning) as w:
+        inputs = apply_scenario(data, load_scenario(p))
+    msgs = [str(x.message) for x in w if "extends nothing" in str(x.message)]
+    assert len(msgs) == 1, [str(x.message) for x in w]
+    assert "extends nothing of baseline, whose 2 modification(s) in force in 2024" in msgs[0]
+    assert "ban_transit" in msgs[0] and 'Add extends = "baseline"' in msgs[0]
+    # the table of modifications names the field each set or scale changes
+    assert inputs.applied.loc[0, "field"] == "frequency_per_week"
+    ok = write(tmp_path, "ext", 'name = "ext"\nyear = 2024\nextends = "baseline"\n' + body)
+    late = write(tmp_path, "late2028", 'name = "late2028"\nyear = 2028\n' + body)
+    for q in (ok, late):  # the baseline's bans end in 2025
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            apply_scenario(data, load_scenario(q))
