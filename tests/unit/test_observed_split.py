@@ -127,3 +127,27 @@ def test_the_judgement_on_a_toy():
     assert j["independent"].tolist() == [False, True, True]
     assert j["cited_by"].tolist() == ["demand.csv", "", ""]
     assert j["shared_sources"].tolist() == ["S1@demand.csv", "S2@link.csv", ""]
+
+
+def test_an_unknown_id_in_link_observed_ids_is_an_input_error(tmp_path):
+    """link.csv cites the observations a link's figure was built from (the Kuryk line's
+    sailings); an id observed.csv lacks is named with its file, lines and links. It passed
+    karvan validate, and where it replaced the only id cited the error blamed observed.csv."""
+    import shutil
+
+    from karvan.errors import InputError
+    from karvan.freight.corridor import load_corridor
+
+    folder = tmp_path / "corridor"
+    shutil.copytree(builtin_corridor_folder(), folder)
+    links = pd.read_csv(folder / "link.csv", dtype=str, keep_default_na=False)
+    cites = links.index[links["observed_ids"] != ""]
+    assert len(cites) >= 1
+    links.loc[cites[0], "observed_ids"] = "OBS_NOT_THERE"
+    links.to_csv(folder / "link.csv", index=False)
+    with pytest.raises(InputError) as e:
+        load_corridor(folder)
+    msg = str(e.value)
+    assert "link.csv: observed_ids is not a observed_id of observed.csv" in msg
+    assert f"line {cites[0] + 2}" in msg and links.at[cites[0], "link_id"] in msg
+    assert "OBS_NOT_THERE" in msg
