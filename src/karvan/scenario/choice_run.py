@@ -121,33 +121,39 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     ``FORCE_WITHIN / theta`` more than the pair's cheapest route, or where the family is
     declared to serve the pair's countries; where ``have`` maps (family, class, origin,
     destination) to the cost (hours) of the cheapest route of the family a set holds already,
-    only if it costs less than that (by more than ``HAVE_TOL`` hours). Built from the least-cost
-    trees of every node (the corridor has a few hundred); a route that would pass a
-    node twice is left to the route engine's waypoint search, which avoids the nodes of
-    earlier legs, where the family is declared or its route is within ``4 / theta`` of the
-    cheapest (else it is left out: a detour back over its own path). Where the family is
-    declared, its route avoids the characteristic links of the families of a higher priority
-    wherever it can (through the waypoint search): their ``via_link_ids``, and the
-    ``also_via_link_ids`` of those whose ``via_link_ids`` it shares. A route that used one
-    would be classified in that family, and the declared family would have no route; a route
-    read off the trees goes to that search only where the classifier
-    (:func:`~karvan.freight.choice_model.arcs_classifier`) puts it in another family.
+    only if it costs less than that (by more than ``HAVE_TOL`` hours; returned apart, as
+    ``checked``). Built from the least-cost trees of every node (the corridor has a few
+    hundred); a route that would pass a node twice is left to the route engine's waypoint
+    search, which avoids the nodes of earlier legs, where the family is declared or its
+    route is within ``4 / theta`` of the cheapest (else it is left out: a detour back over
+    its own path). Where the family is declared, its route avoids the characteristic links
+    of the families of a higher priority wherever it can (through the waypoint search):
+    their ``via_link_ids``, and the ``also_via_link_ids`` of those whose ``via_link_ids`` it
+    shares. A route that used one would be classified in that family, and the declared
+    family would have no route; a route read off the trees goes to that search only where
+    the classifier (:func:`~karvan.freight.choice_model.arcs_classifier`) puts it in another
+    family.
 
     Returns
     -------
     routes
         (class name, origin, destination, arcs) of each forced route.
     waypoints
-        :class:`~karvan.choice.Waypoints` for the routes the trees could not give loop-free.
+        :class:`~karvan.choice.Waypoints` for the routes the trees could not give loop-free,
+        of families with no route in the set for the pair.
     missing
         The pairs the families are declared to serve that have no route through their links.
+    checked
+        (routes, waypoints) as the first two, for families with a route in the set: of those
+        classified in one family for a pair, the cheapest enters if it is cheaper than every
+        route the set holds of that family (:func:`_search_route_set`).
     """
     g = compile_graph(net)
     lid = pd.Index(g.link_ids)
     serves = serves_pairs(model.families)
     zone_ids = list(demand.zone_ids)
     zn = g.zone_nodes[g.zone_index(zone_ids)]
-    routes = []
+    routes, checked_routes = [], []
     groups: dict[tuple, list] = {}
     no_route = []
     # the characteristic links of the families of a higher priority: a forced route of a
@@ -223,9 +229,14 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
             served = serves.get(fam, ())
             declared = np.array([p in served for p in cpairs], dtype=bool)[cpair]
             want = (best <= cut) | (declared & np.isfinite(best))
+            held_f = np.full(len(o), np.inf)  # the family's cheapest route the set holds
             if (fam, c.name) in have_of:
                 held = have_of[fam, c.name]
-                want &= best < np.array([held.get(od, np.inf) for od in ods]) - HAVE_TOL
+                held_f = np.array([held.get(od, np.inf) for od in ods])
+                want &= best < held_f - HAVE_TOL
+            # where the family has a route in the set, a forced member enters only as the
+            # least-cost route of the family it is classified in
+            fresh = held_f == np.inf
             at = np.flatnonzero(want)
             ok, n_arcs, arcs_flat = tree_routes_through(g, pred, o[at], d[at], best_arcs[at])
             starts = np.concatenate([[0], np.cumsum(n_arcs)])
@@ -238,22 +249,25 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                 od = (zone_ids[oi[i]], zone_ids[di[i]])
                 routed = ok[k] and not (declared[i] and claimed[k])
                 if routed:
-                    routes.append((c.name, *od, arcs_flat[starts[k]:starts[k + 1]].copy()))
+                    (routes if fresh[i] else checked_routes).append(
+                        (c.name, *od, arcs_flat[starts[k]:starts[k + 1]].copy()))
                 elif declared[i] or best[i] <= dist[o[i], d[i]] + 4.0 / theta_h[c.name]:
                     # through the waypoint search, which avoids the nodes of earlier legs
                     # (where the family would have a share worth the search); a route that
                     # crossed a link of a higher priority searches around it
                     via_arcs = [int(x) for x in best_arcs[i] if x >= 0]
                     key = (fam, tuple(str(g.link_ids[g.arc_link[x]]) for x in via_arcs),
-                           c.name, bool(declared[i]))
+                           c.name, bool(declared[i]), bool(fresh[i]))
                     groups.setdefault(key, []).append(od)
             for i in np.flatnonzero(declared & ~np.isfinite(best)):
                 no_route.append((fam, c.name, zone_ids[oi[i]], zone_ids[di[i]]))
     wps = [Waypoints(name=f"{fam}#{n}", via=via, kind="link", ods=tuple(ods), classes=(cls,),
                      avoid=claim_of[fam] if decl else avoid_of[fam])
-           for n, ((fam, via, cls, decl), ods) in enumerate(groups.items())]
+           for n, ((fam, via, cls, decl, _), ods) in enumerate(groups.items())]
+    checked = [w for w, key in zip(wps, groups, strict=True) if not key[4]]
+    wps = [w for w, key in zip(wps, groups, strict=True) if key[4]]
     missing = pd.DataFrame(no_route, columns=["family_id", "class", "origin", "destination"])
-    return routes, wps, missing
+    return routes, wps, missing, (checked_routes, checked)
 
 
 #: how much cheaper (hours) a family's least-cost route must be than the cheapest route of
@@ -412,36 +426,101 @@ def choice_route_set(cnet: Network, demand: Demand, classes, model: CorridorChoi
 
 
 def _search_route_set(cnet: Network, demand: Demand, classes, model: CorridorChoice, *,
-                      zone_country: dict[str, str]):
-    """:func:`choice_route_set` without its cache."""
+                      zone_country: dict[str, str], least_cost_members: bool = True):
+    """:func:`choice_route_set` without its cache. ``least_cost_members=False`` adds forced
+    members only for the families the search found no route of (the rule before
+    2026-12-06), to compare with."""
     classify = family_classifier(model.families)
     rs = generate_route_sets(cnet, demand, classes=classes,
                              options=RouteOptions(max_routes=MAX_ROUTES, penalty=PENALTY))
-    fam = classify(rs)
-    z = np.asarray(rs.zone_ids, dtype=object)
-    ro = rs.route_od
-    ids = model.family_ids
     # the cost of each family's cheapest route the search found, per pair: a family's
     # least-cost route enters where it is cheaper (it was left out where the search had found
     # a costlier route of the family)
-    cost = route_free_costs(rs, cnet, classes)
-    have: dict[tuple, float] = {}
-    for f, w, h in zip(fam.tolist(), ro.tolist(), cost.tolist(), strict=True):
-        if f >= 0:
-            key = (ids[f], rs.class_names[rs.od_class[w]], z[rs.od_origin[w]],
-                   z[rs.od_destination[w]])
-            have[key] = min(have.get(key, np.inf), h)
+    have = _held_costs(rs, classify(rs), cnet, classes, model)
+    if not least_cost_members:
+        have = dict.fromkeys(have, -np.inf)
     # which forced alternatives enter: at the route sets' own dispersion (the prior's), so
     # that a fitted or drawn theta does not change the route sets
-    routes, wps, missing = forced_routes(cnet, demand, classes, model,
-                                         model.route_set_theta_per_hour(classes), zone_country,
-                                         have)
+    routes, wps, missing, checked = forced_routes(
+        cnet, demand, classes, model, model.route_set_theta_per_hour(classes), zone_country,
+        have)
     rs = add_routes_to(rs, routes)
     if wps:
         forced = generate_route_sets(cnet, demand, classes=classes, options=RouteOptions(
             max_routes=1, waypoints=tuple(wps)))
         rs = add_forced(rs, forced)
-    return rs, len(wps), missing
+    if checked[0] or checked[1]:
+        rs = _add_least_cost_members(rs, *checked, cnet, demand, classes, model)
+    return rs, len(wps) + len(checked[1]), missing
+
+
+def _add_least_cost_members(rs, routes: list, wps: list, cnet: Network, demand: Demand,
+                            classes, model: CorridorChoice):
+    """``rs`` with the forced members of families it holds a route of (:func:`forced_routes`'s
+    ``checked``: routes read off the trees, and waypoints to search): of the candidates
+    classified in one family for a pair, the cheapest, where it costs less (by more than
+    ``HAVE_TOL`` hours) than every route of that family ``rs`` holds. A candidate is kept to
+    the family it is classified in, not the one whose links it was forced through: a route
+    through one family's links that is another's entered as the first's, though a cheaper
+    route of its own family was in the set."""
+    classify = family_classifier(model.families)
+    held = _held_costs(rs, classify(rs), cnet, classes, model)
+    g = rs.graph
+    by_name = {c.name: c for c in classes}
+    arc_cost = {n: _class_arc_costs(cnet, g, by_name[n]) for n in rs.class_names}
+    ids = model.family_ids
+    best: dict[tuple, tuple[float, object]] = {}  # key -> (cost, route or forced index)
+    if routes:
+        arcs = [np.asarray(r[3], dtype=np.int64) for r in routes]
+        starts = np.concatenate([[0], np.cumsum([len(a) for a in arcs])])
+        fam = arcs_classifier(model.families)(g, np.concatenate(arcs), starts)
+        for f, r, a in zip(fam.tolist(), routes, arcs, strict=True):
+            if f >= 0:
+                key, h = (ids[f], r[0], r[1], r[2]), float(arc_cost[r[0]][a].sum())
+                if h < best.get(key, (np.inf, None))[0]:
+                    best[key] = (h, r)
+    forced = None
+    if wps:
+        forced = generate_route_sets(cnet, demand, classes=classes, options=RouteOptions(
+            max_routes=1, waypoints=tuple(wps)))
+        from karvan.choice.routes import SOURCE_WAYPOINTS
+
+        fam = classify(forced)
+        cost = route_free_costs(forced, cnet, classes)
+        for i, (key, h) in enumerate(zip(_family_keys(forced, fam, model), cost.tolist(),
+                                         strict=True)):
+            if (key is not None and forced.route_source[i] == SOURCE_WAYPOINTS
+                    and h < best.get(key, (np.inf, None))[0]):
+                best[key] = (h, i)
+    enter = {k: v for k, (h, v) in best.items() if h < held.get(k, np.inf) - HAVE_TOL}
+    rs = add_routes_to(rs, [v for v in enter.values() if isinstance(v, tuple)])
+    if forced is not None:
+        keep = np.zeros(forced.n_routes, dtype=bool)
+        keep[[v for v in enter.values() if isinstance(v, int)]] = True
+        rs = add_forced(rs, forced, keep=keep)
+    return rs
+
+
+def _family_keys(rs, fam: np.ndarray, model: CorridorChoice) -> list:
+    """(family id, class name, origin, destination) of every route of ``rs`` (None where it is
+    of no family)."""
+    z = np.asarray(rs.zone_ids, dtype=object)
+    ids = model.family_ids
+    ro = rs.route_od
+    return [(ids[f], rs.class_names[rs.od_class[w]], z[rs.od_origin[w]], z[rs.od_destination[w]])
+            if f >= 0 else None for f, w in zip(fam.tolist(), ro.tolist(), strict=True)]
+
+
+def _held_costs(rs, fam: np.ndarray, cnet: Network, classes, model: CorridorChoice
+                ) -> dict[tuple, float]:
+    """(family id, class name, origin, destination) -> the free-flow cost (hours,
+    :func:`route_free_costs`) of the cheapest route of that family ``rs`` holds for the pair."""
+    out: dict[tuple, float] = {}
+    for k, h in zip(_family_keys(rs, fam, model), route_free_costs(rs, cnet, classes).tolist(),
+                    strict=True):
+        if k is not None:
+            out[k] = min(out.get(k, np.inf), h)
+    return out
 
 
 def route_links(rs, g) -> list[tuple[str, str, str, tuple[tuple[str, str], ...]]]:
@@ -879,13 +958,17 @@ def _lengths(ods, lens) -> dict[int, set[int]]:
     return out
 
 
-def add_forced(rs, forced):
+def add_forced(rs, forced, keep: np.ndarray | None = None):
     """``rs`` with the forced routes (waypoints) of ``forced``, a route set of the same OD
-    pairs, that it does not hold yet."""
+    pairs, that it does not hold yet (of those ``keep``, a mask over ``forced``'s routes,
+    allows)."""
     from karvan.choice.routes import SOURCE_WAYPOINTS, add_routes
 
     assert forced.n_od == rs.n_od and (forced.od_class == rs.od_class).all()
-    r = np.flatnonzero(forced.route_source == SOURCE_WAYPOINTS)
+    src = forced.route_source == SOURCE_WAYPOINTS
+    r = np.flatnonzero(src if keep is None else src & keep)
+    if not len(r):
+        return rs
     known = _route_keys(rs, _lengths(forced.route_od[r], np.diff(forced.route_ptr)[r]))
     keep = []
     for i in r:
