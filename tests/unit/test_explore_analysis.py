@@ -56,6 +56,7 @@ def test_statements_probabilities():
     assert "INSTC West is cheaper than Suez" in cheaper["text"]
     west = t.loc["project:moves_west:share:RU-IN:instc_west"]
     assert west["probability"] == 1.0
+    assert "by 0.1 percentage point or more" in west["text"]
     assert len(q["ref:o-d:c:west_cheaper_than_suez"][1]) == 200
     s = Statement("x", "a above 0", "ref", "a", ">", 0.0)
     t2, _ = statement_table(d, [s], refs)
@@ -318,3 +319,25 @@ def test_the_countries_of_sea_legs_only_are_the_caspians_the_seas_and_egypts():
     assert set(links.loc[links["country"] == "EG", "mode"]) <= {"sea", "ferry"}
     assert _sea_countries(str(builtin_corridor_folder())) == sea_countries(data)
     assert _sea_countries(None) == ["XX", "XC"] == _sea_countries("/no/such/folder")
+
+
+def test_moving_west_takes_more_than_rounding():
+    """A scenario that moves nothing west (effects of 1e-11 on the share, +2.4 kt across
+    Astara) held "raises INSTC West's share" in half the draws and "raises tonnes across
+    Astara" in 81 %; the statements ask for 0.1 percentage point and 10 kt/yr."""
+    rng = np.random.default_rng(1)
+    n = 100
+    rows = []
+    for scen, share, tonnes in (("project", 1e-11, 2_400.0), ("ref", 0.0, 0.0)):
+        rows.append(pd.DataFrame({
+            "scenario": scen, "draw": np.arange(-1, n),
+            "out:share:RU-IN:instc_west": 0.2 + share * np.r_[1.0, rng.random(n)],
+            "out:border:AZ-IR_ASTARA:tonnes": 1e6 + tonnes * np.r_[1.0, 2 * rng.random(n)]}))
+    d = pd.concat(rows, ignore_index=True)
+    refs = {"project": "ref", "ref": None}
+    outs = {s: [c[4:] for c in d if c.startswith("out:")] for s in refs}
+    t, _ = statement_table(d, default_statements(outs, refs), refs)
+    t = t.set_index("statement_id")
+    assert t.at["project:moves_west:share:RU-IN:instc_west", "probability"] == 0.0
+    assert t.at["project:moves_west:border:AZ-IR_ASTARA:tonnes", "probability"] == 0.0
+    assert "10 kt/yr or more" in t.at["project:moves_west:border:AZ-IR_ASTARA:tonnes", "text"]
