@@ -1324,3 +1324,22 @@ def test_a_project_that_extends_nothing_of_its_reference_is_warned_about(tmp_pat
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             apply_scenario(data, load_scenario(q))
+
+
+def test_a_frequency_of_more_than_a_sailing_an_hour_is_warned_about(tmp_path):
+    """A frequency of 620 sailings a week (6.2 written without its point) was accepted in
+    silence; more than one an hour (168) is warned of, and doubling a line's 3.1 is not."""
+    from karvan.freight.corridor import CorridorWarning, load_corridor
+    from karvan.scenario.apply import apply_scenario
+
+    data = load_corridor()
+    head = 'year = 2024\nextends = "baseline"\n[[modification]]\naction = "set"\n' \
+           'links = ["F_AZ_KZ_ALAT_KURYK"]\nfield = "frequency_per_week"\n'
+    slip = write(tmp_path, "slip", 'name = "slip"\n' + head + "value = 620\n")
+    with pytest.warns(CorridorWarning, match=r"frequency_per_week 620 on link_id "
+                                             r"F_AZ_KZ_ALAT_KURYK: is above 168 per week"):
+        apply_scenario(data, load_scenario(slip))
+    fine = write(tmp_path, "fine", 'name = "fine"\n' + head + "value = 6.2\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        apply_scenario(data, load_scenario(fine))
