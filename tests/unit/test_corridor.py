@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 
 from karvan.errors import InputError
-from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder, load_corridor
+from karvan.freight.corridor import (
+    CONFIDENCE,
+    CorridorWarning,
+    builtin_corridor_folder,
+    load_corridor,
+)
 from karvan.freight.units import CAPACITY_UNITS
 from karvan.scenario import builtin_scenarios, load_scenario
 from karvan.scenario.apply import apply_scenario
@@ -272,7 +277,8 @@ def test_lifting_a_ban_opens_the_routes_it_barred(runs, data, tmp_path):
         pytest.skip("route sets and expected costs are the logit model's")
     p = tmp_path / "nobans.toml"
     p.write_text('name = "nobans"\nyear = 2024\n')  # no extends: the network without bans
-    run = run_scenario(data, load_scenario(p), lp=False, backcasts=False)
+    with pytest.warns(CorridorWarning, match="extends nothing of baseline"):  # as meant here
+        run = run_scenario(data, load_scenario(p), lp=False, backcasts=False)
     assert run.settings["route_sets"]["reference"] == "baseline"
     key = ["commodity", "origin", "destination"]
     sk = [r.tables["skims"].set_index(key)["expected_cost_usd_per_t"] for r in (base, run)]

@@ -554,7 +554,7 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
     applied = pd.DataFrame(log, columns=["index", "action", "year", "active", "targets", "field",
                                          "value", "source", "note"])
     if warn:
-        said.extend(_reference_left_out(scenario, data.base_year, top))
+        said.extend(_reference_left_out(scenario, data.base_year, top, known))
     if warn and scenario.year < data.base_year and not any(
             str(c).startswith("backcast_") for c in scenario.chain):
         # a year before the base year runs on the base year's network, in silence
@@ -580,7 +580,8 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
             notes, said)
 
 
-def _reference_left_out(scenario: Scenario, base_year: int, top: str) -> list[str]:
+def _reference_left_out(scenario: Scenario, base_year: int, top: str, known: _Known
+                        ) -> list[str]:
     """What is said of a project scenario that extends nothing of its like-year reference's
     chain while that reference has modifications in force in its year: its effect against the
     reference (users' benefit, compare) then holds their removal too. A 2024 scenario written
@@ -594,7 +595,10 @@ def _reference_left_out(scenario: Scenario, base_year: int, top: str) -> list[st
         return []
     if ref is None or set(ref.chain) & set(scenario.chain):
         return []
-    kept = [m for m in ref.modifications if m.in_force(scenario.year)]
+    # (those the dataset has the links, borders and countries of: a dataset of its own may
+    # have none of the baseline's)
+    kept = [m for m in ref.modifications
+            if m.in_force(scenario.year) and not _reference_problems(known, m)]
     if not kept:
         return []
     what = "; ".join(f"{m.action} {';'.join(m.links or m.borders or m.countries or ())}".strip()
