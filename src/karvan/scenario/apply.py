@@ -589,6 +589,8 @@ def _reference_left_out(scenario: Scenario, base_year: int, top: str, known: _Kn
     benefit came out 16.2 M USD/yr where its own change gave 0.5."""
     from karvan.scenario.reference import like_year_reference
 
+    if scenario.year < base_year:  # said apart: the back-casts alone have their year's network
+        return []
     try:
         ref = like_year_reference(scenario, base_year=base_year)
     except InputError:
