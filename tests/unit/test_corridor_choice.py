@@ -447,6 +447,26 @@ def test_each_familys_least_cost_route_is_in_the_route_set(data):
             gaps.append((key, round(gap, 2)))
     assert checked > 1_000
     assert not gaps, gaps[:5]
+    # the same for the members the trees cannot give loop-free, from the waypoint search (one
+    # search per family, so that each route's forcing family is known): none classified in
+    # its own family is cheaper than that family's cheapest route in the set
+    from karvan.choice.routes import RouteOptions, generate_route_sets
+
+    wps = cr.forced_routes(cnet, demand, classes, model, model.route_set_theta_per_hour(classes),
+                           zc, {})[1]
+    searched = 0
+    for f in sorted({w.name.split("#")[0] for w in wps}):
+        found = generate_route_sets(cnet, demand, classes=classes, options=RouteOptions(
+            max_routes=1, waypoints=tuple(w for w in wps if w.name.split("#")[0] == f)))
+        wfam = cr.family_classifier(model.families)(found)
+        wcost = cr.route_free_costs(found, cnet, classes)
+        for r, k in enumerate(cr._family_keys(found, wfam, model)):
+            if found.route_source[r] != 1 or k is None or k[0] != f:  # 1: waypoints
+                continue
+            searched += 1
+            gap = (held[(k[1], k[2], k[3], k[0])] - wcost[r]) * vot[k[1]]
+            assert gap <= 1e-3, (k, gap)
+    assert searched > 10
     # every route the rule adds (against the rule before: forced members only for the
     # families the search found none of) is cheaper than every route of its own family that
     # set holds: a forced member re-searched by waypoints entered whatever it cost (general
@@ -459,11 +479,16 @@ def test_each_familys_least_cost_route_is_in_the_route_set(data):
     known = {(k, tuple(old.arcs(r).tolist()))
              for r, k in enumerate(cr._family_keys(old, ofam, model))}
     added = dearer = 0
+    per_key: dict = {}
     for r, k in enumerate(cr._family_keys(rs, fam, model)):
         if (k, tuple(rs.arcs(r).tolist())) in known:
             continue
         added += 1
         assert k is not None
+        per_key[k] = per_key.get(k, 0) + 1
         if not cost[r] < before.get(k, np.inf) - cr.HAVE_TOL:
             dearer += 1
     assert added > 100 and dearer == 0, (added, dearer)
+    # one member per family and pair: the cheapest candidate (a grain pair had a tree route
+    # and a waypoint route of one family, both below the set's)
+    assert max(per_key.values()) == 1, [k for k, n in per_key.items() if n > 1][:3]

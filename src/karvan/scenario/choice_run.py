@@ -251,7 +251,8 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                 if routed:
                     (routes if fresh[i] else checked_routes).append(
                         (c.name, *od, arcs_flat[starts[k]:starts[k + 1]].copy()))
-                elif declared[i] or best[i] <= dist[o[i], d[i]] + 4.0 / theta_h[c.name]:
+                elif declared[i] or best[i] <= dist[o[i], d[i]] + WAYPOINT_WITHIN / theta_h[
+                        c.name]:
                     # through the waypoint search, which avoids the nodes of earlier legs
                     # (where the family would have a share worth the search); a route that
                     # crossed a link of a higher priority searches around it
@@ -269,6 +270,10 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     missing = pd.DataFrame(no_route, columns=["family_id", "class", "origin", "destination"])
     return routes, wps, missing, (checked_routes, checked)
 
+
+#: a forced member the trees cannot give loop-free goes to the waypoint search where it lies
+#: within this many units of 1 / theta of the pair's cheapest route (or its family is declared)
+WAYPOINT_WITHIN = 4.0
 
 #: how much cheaper (hours) a family's least-cost route must be than the cheapest route of
 #: the family a set holds to enter it as a forced member (:func:`forced_routes`)
@@ -355,7 +360,7 @@ def route_set_key(cnet: Network, demand: Demand, classes, model: CorridorChoice,
             array(c.link_cost)
     h.update(repr(sorted(model.route_set_theta_per_hour(classes).items())).encode())
     h.update(repr(sorted(zone_country.items())).encode())
-    h.update(repr((MAX_ROUTES, PENALTY, FORCE_WITHIN)).encode())
+    h.update(repr((MAX_ROUTES, PENALTY, FORCE_WITHIN, HAVE_TOL, WAYPOINT_WITHIN)).encode())
     return h.digest()
 
 
