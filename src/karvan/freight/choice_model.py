@@ -403,9 +403,28 @@ def arcs_classifier(families: pd.DataFrame):
     rule of :func:`family_classifier`; -1 for a route without arcs."""
     rules = [(id_list(r.via_link_ids), id_list(r.also_via_link_ids), id_list(r.avoid_link_ids))
              for r in families.itertuples()]
+    # the arcs of each list of link ids, per graph (by its links and arcs): the lookups were
+    # most of a route search's classifying, called some 30 times on one graph
+    arcs_on: dict[tuple, dict[tuple[str, ...], np.ndarray]] = {}
+
+    def graph_masks(g) -> dict[tuple[str, ...], np.ndarray]:
+        key = (tuple(g.link_ids), g.arc_link.tobytes())
+        masks = arcs_on.get(key)
+        if masks is None:
+            arcs_on.clear()  # one graph at a time
+            masks = arcs_on[key] = {}
+        return masks
 
     def classify(g, route_arcs: np.ndarray, route_ptr: np.ndarray) -> np.ndarray:
-        lid = pd.Index(g.link_ids)
+        masks = graph_masks(g)
+
+        def on_arcs(ids: list[str]) -> np.ndarray:
+            t = tuple(ids)
+            if t not in masks:
+                pos = pd.Index(g.link_ids).get_indexer(ids)
+                masks[t] = np.isin(g.arc_link, pos[pos >= 0])
+            return masks[t]
+
         n = len(route_ptr) - 1
         fam = np.full(n, -1, dtype=np.int64)
         lens = np.diff(route_ptr)
@@ -417,8 +436,7 @@ def arcs_classifier(families: pd.DataFrame):
             if "*" in ids:
                 out[:] = True
                 return out
-            pos = lid.get_indexer(ids)
-            on = np.isin(g.arc_link, pos[pos >= 0])
+            on = on_arcs(ids)
             if has.any() and on.any():
                 out[has] = np.logical_or.reduceat(on[route_arcs], starts)
             return out
