@@ -102,8 +102,13 @@ def choice_classes(classes, model: CorridorChoice, link_ids) -> list[TrafficClas
     return out
 
 
-def _class_arc_costs(net: Network, g, c: TrafficClass) -> np.ndarray:
-    links = net.links.loc[g.link_ids]
+def _class_arc_costs(net: Network, g, c: TrafficClass, links: pd.DataFrame | None = None
+                     ) -> np.ndarray:
+    """The free-flow generalized cost (hours) of each arc of ``g`` for class ``c``; ``links``:
+    ``net.links`` in the order of ``g``'s links, where the caller has it (one lookup for all
+    its classes)."""
+    if links is None:
+        links = net.links.loc[g.link_ids]
     money = np.zeros(g.n_links)
     for col, w in c.cost_fields.items():
         money += w * links[col].to_numpy(dtype=float)
@@ -192,13 +197,14 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     have_of: dict[tuple[str, str], dict] = {}
     for (fam, cls, a, b), h in (have or {}).items():
         have_of.setdefault((fam, cls), {})[a, b] = float(h)
+    g_links = net.links.loc[g.link_ids]
     for c in classes:
         m = np.asarray(demand.matrices[c.demand], dtype=float).copy()
         np.fill_diagonal(m, 0.0)
         oi, di = np.nonzero(m > 0)
         if not len(oi):
             continue
-        cost = np.ascontiguousarray(_class_arc_costs(net, g, c))
+        cost = np.ascontiguousarray(_class_arc_costs(net, g, c, g_links))
         dist, pred = shortest_path_trees(g, cost, np.arange(g.n_nodes), threads=1)
         o, d = zn[oi], zn[di]
         cut = dist[o, d] + FORCE_WITHIN / theta_h[c.name]
@@ -472,7 +478,8 @@ def _add_least_cost_members(rs, routes: list, wps: list, cnet: Network, demand: 
     held = _held_costs(rs, classify(rs), cnet, classes, model)
     g = rs.graph
     by_name = {c.name: c for c in classes}
-    arc_cost = {n: _class_arc_costs(cnet, g, by_name[n]) for n in rs.class_names}
+    g_links = cnet.links.loc[g.link_ids]
+    arc_cost = {n: _class_arc_costs(cnet, g, by_name[n], g_links) for n in rs.class_names}
     ids = model.family_ids
     best: dict[tuple, tuple[float, object]] = {}  # key -> (cost, route or forced index)
     if routes:
@@ -560,7 +567,9 @@ def route_free_costs(rs, net: Network, classes) -> np.ndarray:
     if rs.n_routes == 0:  # no OD pair has a route (every link closed)
         return np.zeros(0)
     by_name = {c.name: c for c in classes}
-    arc_cost = np.vstack([_class_arc_costs(net, g, by_name[n]) for n in rs.class_names])
+    g_links = net.links.loc[g.link_ids]
+    arc_cost = np.vstack([_class_arc_costs(net, g, by_name[n], g_links)
+                          for n in rs.class_names])
     n = np.diff(rs.route_ptr)
     cls = np.repeat(rs.od_class[rs.route_od], n)
     route = np.repeat(np.arange(rs.n_routes), n)
@@ -588,9 +597,10 @@ def reference_route_set(name: str, rs, cnet: Network, classes, model: CorridorCh
     link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
     tail = np.asarray(g.node_ids, dtype=object)[g.tail]
     by_name = {c.name: c for c in classes}
+    g_links = cnet.links.loc[g.link_ids]
     return ReferenceRoutes(
         name, route_links(rs, g), cnet.links, cost[served], fam[served],
-        {n: _class_arc_costs(cnet, g, by_name[n]) for n in rs.class_names},
+        {n: _class_arc_costs(cnet, g, by_name[n], g_links) for n in rs.class_names},
         {(str(a), str(b)): k for k, (a, b) in enumerate(zip(link, tail, strict=True))},
         _banned_links(classes, g.link_ids))
 
