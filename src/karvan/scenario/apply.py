@@ -591,10 +591,7 @@ def _reference_left_out(scenario: Scenario, base_year: int, top: str, known: _Kn
 
     if scenario.year < base_year:  # said apart: the back-casts alone have their year's network
         return []
-    try:
-        ref = like_year_reference(scenario, base_year=base_year)
-    except InputError:
-        return []
+    ref = like_year_reference(scenario, base_year=base_year)
     if ref is None or set(ref.chain) & set(scenario.chain):
         return []
     # (those the dataset has the links, borders and countries of: a dataset of its own may
