@@ -421,14 +421,17 @@ def test_a_table_without_a_commodity_constant_of_the_default_is_fitted_without_i
     t = pd.read_csv(builtin_corridor_folder() / "choice_parameter.csv", dtype=str,
                     keep_default_na=False)
     assert len(choice_parameters_to_fit(t)) == len(DEFAULT_CONSTANTS) + 2
-    old = t[~((t["parameter"] == "asc_usd_per_t") & (t["family"] == "northern_rail")
+    old = t[~((t["parameter"] == "asc_usd_per_t") & (t["nest"] == "overland_north")
               & (t["commodity"] == "containers"))]
-    with pytest.warns(CorridorWarning, match=r"no row for northern_rail:containers"):
+    with pytest.warns(CorridorWarning, match=r"no row for nest:overland_north:containers"):
         names = [p.name for p in choice_parameters_to_fit(old)]
     assert len(names) == len(DEFAULT_CONSTANTS) + 1
-    assert "asc_usd_per_t|northern_rail|containers" not in names
+    assert "asc_usd_per_t|nest:overland_north|containers" not in names
     with pytest.raises(InputError, match="unknown parameters to fit"):  # named: refused
-        choice_parameters_to_fit(old, ["asc:northern_rail:containers"])
+        choice_parameters_to_fit(old, ["asc:nest:overland_north:containers"])
+    with pytest.raises(InputError, match=r"asc:nest:<nest>\[:<commodity>\] where it has a row "
+                       r"of family \* for the nest \(overland_north\)"):
+        choice_parameters_to_fit(t, ["asc:nest:instc:containers"])
 
 
 class InProcessPool:

@@ -354,21 +354,65 @@ def test_a_commodity_constant_replaces_the_family_constant_for_that_commodity_on
     assert terms[("containers", "middle_corridor_road")] == pytest.approx(road)
 
 
-def test_the_northern_routes_container_constant_is_fitted_and_applies_to_containers_only():
+def test_the_container_constant_of_the_routes_through_russia_is_fitted_and_applies_to_containers_only():
+    """One row, family ``*`` and nest ``overland_north``, sets the containers' constant of both
+    its families (the northern route and the Black Sea ports to the EU) and no other commodity's
+    or family's (rule "The northern route's container constant on Europe's trade through
+    Russia's Black Sea ports")."""
     from karvan.scenario.calibration import choice_parameters_to_fit
 
     t = _table()
-    names = [p.name for p in choice_parameters_to_fit(t)]
-    assert "asc_usd_per_t|northern_rail|containers" in names
-    row = (t["parameter"] == "asc_usd_per_t") & (t["family"] == "northern_rail")
-    assert t.loc[row & (t["commodity"] == "containers"), "prior_std_error"].astype(
-        float).tolist() == pytest.approx([133.2], abs=0.01)
-    t.loc[row & (t["commodity"] == "containers"), "value"] = "60.0"
-    terms = _model(t).family_terms.set_index(["commodity", "family_id"])["asc_usd_per_t"]
-    assert terms[("containers", "northern_rail")] == pytest.approx(60.0)
-    for c in ("grain", "metals", "general_cargo"):
-        assert terms[(c, "northern_rail")] == pytest.approx(
-            _value("asc_usd_per_t", family="northern_rail"))
+    params = {p.name: p for p in choice_parameters_to_fit(t)}
+    assert "asc_usd_per_t|nest:overland_north|containers" in params
+    assert "asc_usd_per_t|northern_rail|containers" not in params
+    row = ((t["parameter"] == "asc_usd_per_t") & (t["family"] == "*")
+           & (t["nest"] == "overland_north"))
+    assert params["asc_usd_per_t|nest:overland_north|containers"].rows(t).tolist() == (
+        row.tolist())
+    assert t.loc[row, "commodity"].tolist() == ["containers"]
+    assert t.loc[row, "prior_std_error"].astype(float).tolist() == pytest.approx([133.2],
+                                                                                 abs=0.01)
+    t.loc[row, "value"] = "60.0"
+    m = _model(t)
+    terms = m.family_terms.set_index(["commodity", "family_id"])
+    north = [f for f, n in m.nest_of.items() if n == "overland_north"]
+    assert sorted(north) == ["black_sea_russia_eu", "northern_rail"]
+    for f in north:
+        assert terms.loc[("containers", f), "asc_usd_per_t"] == pytest.approx(60.0)
+        for c in ("grain", "metals", "general_cargo"):
+            assert terms.loc[(c, f), "asc_usd_per_t"] == pytest.approx(0.0)
+    for f in ("black_sea_direct", "georgia_ports", "middle_corridor_road"):
+        assert terms.loc[("containers", f), "asc_usd_per_t"] == pytest.approx(
+            _model(_table()).family_terms.set_index(["commodity", "family_id"]).loc[
+                ("containers", f), "asc_usd_per_t"])
+    # every term of the Black Sea ports to the EU but the containers' constant is black_sea_direct's
+    base = _model(_table()).family_terms.set_index(["commodity", "family_id"])
+    cols = ["buffer_h", "reliability_usd_per_t", "insurance_usd_per_t", "sanctions_usd_per_t",
+            "empty_repositioning_usd_per_t", "asc_usd_per_t"]
+    for c in base.index.get_level_values("commodity").unique():
+        a = base.loc[(c, "black_sea_russia_eu"), cols]
+        b = base.loc[(c, "black_sea_direct"), cols]
+        if c == "containers":
+            a, b = a.drop("asc_usd_per_t"), b.drop("asc_usd_per_t")
+        assert a.tolist() == pytest.approx(b.tolist()), c
+
+
+def test_routes_by_novorossiysk_to_the_eu_are_their_own_family_and_the_rest_stay_black_sea():
+    """The family takes black_sea_direct's routes that reach the EU zone, and no other."""
+    from karvan.freight.route_family import classify_routes
+
+    fams = read_route_families()
+    eu = ("T_CN_XIAN > R_CN_XIAN_KHORGOS > B_CN_KZ_KHORGOS_RAIL > R_KZ_ALTYNKOL_ALMATY > "
+          "R_KZ_ALMATY_SHYMKENT > R_KZ_SHYMKENT_BEINEU > R_KZ_ATYRAU_BEINEU > "
+          "R_KZ_GANYUSHKINO_ATYRAU > B_RU_KZ_AKSARAISKAYA_RAIL > R_RU_ASTRAKHAN_AKSARAISKAYA > "
+          "R_RU_KRASNODAR_ASTRAKHAN > R_RU_KRASNODAR_NOVOROSSIYSK > P_RU_NOVOROSSIYSK_RAIL > "
+          "S_RU_XX_NOVOROSSIYSK_BOSPORUS > S_TR_XX_ISTANBUL_BOSPORUS > P_TR_ISTANBUL_RAIL > "
+          "R_TR_ISTANBUL_KAPIKULE > B_TR_EU_KAPIKULE_RAIL > R_EU_KAPIKULE_DUISBURG > T_EU_DUISBURG")
+    tr = eu.split(" > P_TR_ISTANBUL_RAIL")[0]  # the same to Istanbul, not on to the EU
+    north = ("R_RU_MOSCOW_KRASNOYE > B_RU_BY_KRASNOYE_RAIL > R_BY_OSINOVKA_BREST > "
+             "B_BY_EU_BREST_RAIL > R_EU_MALASZEWICZE_DUISBURG > T_EU_DUISBURG")
+    got = classify_routes(pd.Series([eu, tr, north]), fams).tolist()
+    assert got == ["black_sea_russia_eu", "black_sea_direct", "northern_rail"]
 
 
 def test_the_tables_path_size_gamma_reaches_the_solver(data):

@@ -134,16 +134,20 @@ class ChoiceParameter:
         return sel.to_numpy()
 
 
-def asc(family: str, commodity: str = "*", *, step: float = 10.0, bound: float = 500.0
-        ) -> ChoiceParameter:
+def asc(family: str, commodity: str = "*", *, nest: str = "*", step: float = 10.0,
+        bound: float = 500.0) -> ChoiceParameter:
     """The alternative-specific constant (USD/t) of a family, within ±``bound``.
 
     ``commodity`` ``*`` (default) sets the family's row for every commodity; a commodity id sets
     that commodity's own row, which the choice model takes over the family's (the most specific
-    row applies), so the two are separate parameters."""
-    label = f"asc_usd_per_t|{family}" + ("" if commodity == "*" else f"|{commodity}")
-    return ChoiceParameter(label, "asc_usd_per_t", family=family, commodity=commodity,
-                           step=step, lower=-bound, upper=bound)
+    row applies), so the two are separate parameters. ``family`` ``*`` with a ``nest`` sets the
+    nest's row: one constant for every family of the nest (label ``asc_usd_per_t|nest:<nest>``,
+    then ``|<commodity>``)."""
+    scope = family if nest == "*" else f"nest:{nest}"
+    label = f"asc_usd_per_t|{scope}" + ("" if commodity == "*" else f"|{commodity}")
+    return ChoiceParameter(label, "asc_usd_per_t", family=family,
+                           nest=None if nest == "*" else nest, commodity=commodity, step=step,
+                           lower=-bound, upper=bound)
 
 
 def factor(parameter: str, *, step: float = 0.1, lower: float = 0.1, upper: float = 10.0

@@ -102,14 +102,15 @@ SEEN = 1e-3
 #: Sarakhs, Bolashak and the Russian eastern total; the Middle Corridor: the transit through
 #: Azerbaijan, and its containers apart (``family:commodity``, the commodity's own row): the
 #: Alat-Turkmenbashi and the Kazakh line's containers; trucks on its Ro-Pax ferries: the 2023
-#: truck counts by line; Upper Lars: its truck count; the northern route's containers: the TITR
-#: containers, China-EU's other route, since 2026-12-06). The all-water, Black Sea,
-#: Georgian-port and other families, and the northern route's other commodities, keep a constant
-#: of 0: the reference against which the others are measured (a logit share depends on
-#: differences of constants only).
+#: truck counts by line; Upper Lars: its truck count; the containers of the nest
+#: ``overland_north``, the routes through Russia between Europe and Asia (``nest:<nest>:<commodity>``,
+#: one row for the nest's families): the TITR containers, China-EU's other route, since
+#: 2026-12-06). The all-water, Black Sea, Georgian-port and other families, and the northern
+#: route's other commodities, keep a constant of 0: the reference against which the others are
+#: measured (a logit share depends on differences of constants only).
 DEFAULT_CONSTANTS = ("instc_west_rail", "instc_west_road", "instc_caspian", "instc_east",
                      "middle_corridor", "middle_corridor:containers", "middle_corridor_road",
-                     "upper_lars_road", "northern_rail:containers")
+                     "upper_lars_road", "nest:overland_north:containers")
 
 
 def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = None
@@ -120,23 +121,39 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
     for, with a warning for a commodity's own constant it lacks, ``theta`` and
     ``value_of_reliability``) are
     ``asc:<family>`` (a family's constant, USD/t, within ±300; the row of commodity ``*``),
-    ``asc:<family>:<commodity>`` (that commodity's own constant row), ``theta`` (one factor on every
-    commodity's dispersion, 0.1-10) or ``value_of_reliability`` (one factor on every
-    commodity's value of reliability, 0-10: the reliability ratio relative to the prior's).
+    ``asc:<family>:<commodity>`` (that commodity's own constant row), ``asc:nest:<nest>`` and
+    ``asc:nest:<nest>:<commodity>`` (the row of family ``*`` and that nest: one constant for every
+    family of the nest), ``theta`` (one factor on every commodity's dispersion, 0.1-10) or
+    ``value_of_reliability`` (one factor on every commodity's value of reliability, 0-10: the
+    reliability ratio relative to the prior's).
 
     Raises
     ------
     InputError
-        An unknown name, or a family the table has no constant row for.
+        An unknown name, or a family or nest the table has no constant row for.
     """
-    rows = table.loc[table["parameter"] == "asc_usd_per_t", ["family", "commodity"]].astype(str)
-    families = set(rows["family"])
-    keys = set(zip(rows["family"], rows["commodity"], strict=True))
+    rows = table.loc[table["parameter"] == "asc_usd_per_t",
+                     ["family", "nest", "commodity"]].fillna("*").astype(str)
+    fam_rows = rows[rows["nest"].isin(["*", ""])]
+    families = set(fam_rows["family"]) - {"*"}
+    keys = set(zip(fam_rows["family"], fam_rows["commodity"], strict=True))
+    nest_rows = rows[(rows["family"] == "*") & ~rows["nest"].isin(["*", ""])]
+    nest_keys = {(f"nest:{n}", c) for n, c in zip(nest_rows["nest"], nest_rows["commodity"],
+                                                   strict=True)}
+
+    def split(name: str) -> tuple[str, str]:
+        """``<family>[:<commodity>]`` or ``nest:<nest>[:<commodity>]`` -> (scope, commodity)."""
+        if name.startswith("nest:"):
+            nest, _, com = name[5:].partition(":")
+            return f"nest:{nest}", com or "*"
+        fam, _, com = name.partition(":")
+        return fam, com or "*"
+
     if not names:
-        # a commodity's own constant that the table has no row for (a copy of the dataset made
-        # before the row was added) is left out of the default, and said so
+        # a commodity's or a nest's own constant that the table has no row for (a copy of the
+        # dataset made before the row was added) is left out of the default, and said so
         lacking = [f for f in DEFAULT_CONSTANTS if ":" in f
-                   and (f.partition(":")[0], f.partition(":")[2]) not in keys]
+                   and split(f) not in keys | nest_keys]
         if lacking:
             import warnings
 
@@ -151,10 +168,11 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
     out, bad = [], []
     for n in names:
         kind, _, rest = n.partition(":")
-        fam, _, com = rest.partition(":")
-        com = com or "*"
-        if kind == "asc" and (fam, com) in keys:
-            out.append(asc(fam, com, step=10.0, bound=300.0))
+        scope, com = split(rest)
+        if kind == "asc" and (scope, com) in keys:
+            out.append(asc(scope, com, step=10.0, bound=300.0))
+        elif kind == "asc" and (scope, com) in nest_keys:
+            out.append(asc("*", com, nest=scope[5:], step=10.0, bound=300.0))
         elif n == "theta":
             out.append(factor("theta", step=0.1, lower=0.1, upper=10.0))
         elif n == "value_of_reliability":
@@ -162,9 +180,12 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
         else:
             bad.append(n)
     if bad:
+        nests = sorted({k.partition(":")[2] for k, _ in nest_keys})
         raise InputError(f"unknown parameters to fit {format_ids(bad)}: give asc:<family> (one "
                          f"of {format_ids(sorted(families))}), asc:<family>:<commodity> where "
-                         "choice_parameter.csv has that commodity's constant row, theta or "
+                         "choice_parameter.csv has that commodity's constant row, "
+                         "asc:nest:<nest>[:<commodity>] where it has a row of family * for the "
+                         f"nest ({format_ids(nests) if nests else 'none has'}), theta or "
                          "value_of_reliability.",
                          "karvan calibrate --parameters")
     return out
