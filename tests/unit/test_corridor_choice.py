@@ -354,7 +354,7 @@ def test_a_commodity_constant_replaces_the_family_constant_for_that_commodity_on
     assert terms[("containers", "middle_corridor_road")] == pytest.approx(road)
 
 
-def test_the_container_constant_of_the_routes_through_russia_is_fitted_and_applies_to_containers_only():
+def test_one_container_constant_for_the_routes_through_russia_and_no_other_term_changed():
     """One row, family ``*`` and nest ``overland_north``, sets the containers' constant of both
     its families (the northern route and the Black Sea ports to the EU) and no other commodity's
     or family's (rule "The northern route's container constant on Europe's trade through
