@@ -105,9 +105,10 @@ SEEN = 1e-3
 #: truck counts by line; Upper Lars: its truck count; the containers of the nest
 #: ``overland_north``, the routes through Russia between Europe and Asia
 #: (``nest:<nest>:<commodity>``, one row for the nest's families): the TITR containers,
-#: China-EU's other route, since 2026-12-06). The all-water, Black Sea, Georgian-port and other families, and the northern
-#: route's other commodities, keep a constant of 0: the reference against which the others are
-#: measured (a logit share depends on differences of constants only).
+#: China-EU's other route, since 2026-12-06). The all-water, Black Sea, Georgian-port and
+#: other families, and the other commodities of the nest overland_north, keep a constant of 0:
+#: the reference against which the others are measured (a logit share depends on differences
+#: of constants only).
 DEFAULT_CONSTANTS = ("instc_west_rail", "instc_west_road", "instc_caspian", "instc_east",
                      "middle_corridor", "middle_corridor:containers", "middle_corridor_road",
                      "upper_lars_road", "nest:overland_north:containers")
