@@ -35,10 +35,12 @@ def calibrate(
                              "estimating the demand.")] = False,
     fit: Annotated[list[str] | None, typer.Option(
         "--fit", help="With --parameters: a parameter to fit, asc:<family>, "
-                      "asc:<family>:<commodity>, theta or value_of_reliability (repeat; "
+                      "asc:<family>:<commodity>, asc:nest:<nest>[:<commodity>] (one constant "
+                      "for a nest's families), theta or value_of_reliability (repeat; "
                       "default: the constants of the INSTC families, the Middle Corridor (its "
                       "containers apart, its trucks on the ferries), Upper Lars and the "
-                      "northern route's containers, theta and value_of_reliability). "
+                      "containers through Russia (asc:nest:overland_north:containers), theta "
+                      "and value_of_reliability). "
                       "Parameters not fitted keep their values in "
                       "choice_parameter.csv.")] = None,
     prior: Annotated[bool, typer.Option(
