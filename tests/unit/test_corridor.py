@@ -565,6 +565,42 @@ def test_transit_ban_keeps_armenian_freight_out_of_azerbaijan(runs, data):
     assert ref.loc[am & crosses_az, "tonnes"].sum() > 0
 
 
+def test_a_transit_ban_leaves_the_banning_countrys_own_trade_alone(data, tmp_path):
+    """Georgia banning Armenian transit keeps Armenia's freight to third countries off Georgia's
+    links, and Georgia's own trade with Armenia goes on: freight with an end in a country is not
+    in transit there. The ban's segment took Georgia's exports to Armenia too, which could not
+    leave Georgia (0.4 Mt/yr unserved)."""
+    from karvan.scenario.run import demand_segments
+
+    p = tmp_path / "ge_ban.toml"
+    p.write_text('name = "ge_ban"\nyear = 2026\nextends = "baseline"\n[[modification]]\n'
+                 'action = "ban_transit"\ncountries = ["GE"]\nod_countries = ["AM"]\n')
+    spec = load_scenario(p)
+    run = run_scenario(data, spec, lp=False, backcasts=False)
+    zc = data.zone_country()
+    r = run.tables["routes"]
+    oc, dc = r["origin"].map(zc), r["destination"].map(zc)
+    crosses_ge = r["countries"].str.split(" > ").map(lambda cs: "GE" in cs)
+    own = ((oc == "GE") & (dc == "AM")) | ((oc == "AM") & (dc == "GE"))
+    third = (oc == "AM") & ~dc.isin(["GE", "AM"]) | (dc == "AM") & ~oc.isin(["GE", "AM"])
+    dem = data.demand
+    doc, ddc = dem["origin_zone_id"].map(zc), dem["destination_zone_id"].map(zc)
+    want = dem.loc[((doc == "GE") & (ddc == "AM")) | ((doc == "AM") & (ddc == "GE")),
+                   "tonnes_per_year"].astype(float).sum()
+    assert want > 0
+    assert r.loc[own, "tonnes"].sum() >= want  # the 2024 tonnes grown to 2026, all served
+    assert r.loc[third, "tonnes"].sum() > 0
+    assert r.loc[third & crosses_ge, "tonnes"].sum() == pytest.approx(0.0, abs=1e-6)
+    # the segments: Armenia's trade with Georgia keeps its commodity's class
+    rows = pd.DataFrame({"origin_zone_id": ["Z_GE_TBILISI", "Z_AM_YEREVAN", "Z_AM_YEREVAN"],
+                         "destination_zone_id": ["Z_AM_YEREVAN", "Z_GE_TBILISI", "Z_TR_WEST"],
+                         "commodity_id": ["grain"] * 3})
+    ban = (frozenset({"X"}), frozenset({"AM"}), frozenset({"GE"}))
+    zcs = {"Z_GE_TBILISI": "GE", "Z_AM_YEREVAN": "AM", "Z_TR_WEST": "TR"}
+    assert demand_segments(rows, [ban], zcs)["segment"].tolist() == ["grain", "grain",
+                                                                      "grain|ban0"]
+
+
 def test_calibration_reads_directions_and_counts_transit_routes_once(runs):
     base = runs("baseline")
     cal = base.tables["calibration"].set_index("observed_id")

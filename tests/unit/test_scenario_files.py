@@ -1295,7 +1295,7 @@ def test_a_transit_ban_on_links_not_in_use_is_warned_of(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("error", CorridorWarning)
             inputs = apply_scenario(data, load_scenario(r))
-        assert any("B_AM_AZ_IJEVAN_RAIL" in ids for ids, _ in inputs.bans)
+        assert any("B_AM_AZ_IJEVAN_RAIL" in ids for ids, _, _ in inputs.bans)
 
 
 def test_a_project_that_extends_nothing_of_its_reference_is_warned_about(tmp_path):

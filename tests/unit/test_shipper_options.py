@@ -102,7 +102,7 @@ def test_an_od_under_a_transit_ban_is_priced_without_the_banned_links(tmp_path):
     data = load_corridor(folder)
     spec = load_scenario("baseline")
     bans = apply_scenario(data, spec).bans
-    banned = set().union(*(links for links, countries in bans if "AM" in countries))
+    banned = set().union(*(links for links, countries, _ in bans if "AM" in countries))
     assert banned
     r = run_scenario(data, spec, lp=False, backcasts=False, choice="deterministic")
     sh = r.tables["shipper"]

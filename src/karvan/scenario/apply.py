@@ -35,7 +35,9 @@ class ScenarioInputs:
     links: pd.DataFrame
     demand: pd.DataFrame  # origin_zone_id, destination_zone_id, commodity_id, tonnes_per_year
     applied: pd.DataFrame  # one row per modification: what it did
-    bans: tuple = ()  # (frozenset of link ids, frozenset of od countries) in force
+    #: transit bans in force: (frozenset of link ids, frozenset of od countries, frozenset of
+    #: the banning countries, whose own trade is not in transit there and is not banned)
+    bans: tuple = ()
 
 
 def _targets(links: pd.DataFrame, mod) -> pd.Index:
@@ -497,7 +499,8 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                                 f"{mod.factor:g} (allowed, but unusual: a factor multiplies, "
                                 "1.5 is +50 %).")
             elif mod.action == "ban_transit":
-                bans.append((frozenset(sel), frozenset(mod.od_countries)))
+                bans.append((frozenset(sel), frozenset(mod.od_countries),
+                             frozenset(mod.countries)))
             if mod.action in ("set", "scale"):
                 how = f"= {mod.value:g}" if mod.action == "set" else f"x {mod.factor:g}"
                 label = f"{place} ({mod.action} {mod.field} {how})"

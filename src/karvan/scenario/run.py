@@ -504,13 +504,17 @@ def _with_capacities(links: pd.DataFrame, crun) -> pd.DataFrame:
 
 def demand_segments(rows: pd.DataFrame, bans, zone_country: dict[str, str]) -> pd.DataFrame:
     """Name each demand row's traffic class: its commodity, or ``commodity|ban0-1`` where transit
-    bans apply to its origin or destination country."""
+    bans apply to it: its origin or destination country is one of a ban's ``od_countries`` and
+    neither is a banning country (the ban's ``countries``: freight with an end there is not in
+    transit there, so Georgia banning Armenian transit leaves Georgia's own trade with Armenia
+    alone)."""
     rows = rows.copy()
     oc = rows["origin_zone_id"].map(zone_country)
     dc = rows["destination_zone_id"].map(zone_country)
     seg = rows["commodity_id"].astype(str).to_numpy(dtype=object)
-    for i, (_links, countries) in enumerate(bans):
-        hit = (oc.isin(countries) | dc.isin(countries)).to_numpy()
+    for i, (_links, countries, banning) in enumerate(bans):
+        hit = ((oc.isin(countries) | dc.isin(countries))
+               & ~(oc.isin(banning) | dc.isin(banning))).to_numpy()
         for j in np.flatnonzero(hit):
             seg[j] = f"{seg[j]}{'-' if '|' in seg[j] else '|ban'}{i}"
     rows["segment"] = seg
