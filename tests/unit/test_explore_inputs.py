@@ -338,7 +338,8 @@ def test_inputs_whose_central_case_is_at_an_end_of_their_range_are_named(tmp_pat
     assert len(factors) > 100 and np.allclose(factors["central_quantile"], 0.5)
     t.to_csv(tmp_path / "inputs.csv", index=False)
     note = off_centre_note(SimpleNamespace(folder=tmp_path))
-    assert note.startswith("the central case takes 3 inputs at an end of the range drawn")
+    assert q["link.frequency:U_KURYK_FREQUENCY"] < 0.01  # 3.1 in 3.06-8.83
+    assert note.startswith("the central case takes 4 inputs at an end of the range drawn")
     assert "link.capacity:U_SAMUR_CAPACITY at the top of uniform(7e+06, 1.1e+07)" in note
     assert "growth.growth:U_GROWTH_RU_IR at the bottom of" in note
     t.drop(columns="central_quantile").to_csv(tmp_path / "inputs.csv", index=False)
@@ -413,3 +414,22 @@ def test_together_rules_that_would_draw_apart_or_be_ignored_are_refused(tmp_path
                                      "official (F_AZ_TM_ALAT_TURKMENBASHI)"),
                        ("T_NOWHERE", "link has no rows F_NOWHERE")]:
         assert rule in msg and what in msg, (rule, msg)
+
+
+def test_the_kuryk_lines_sailings_are_never_drawn_below_what_its_counted_trucks_need(
+        data, inputs):
+    """The Kuryk line's 3.1 sailings a week are the least that carries its 2021 count of 15,955
+    trucks on 50-truck vessels (15,955 / 50 / 2 / 52.14 = 3.06), but were drawn by the class
+    factor of an estimate (lognormal, sigma 0.3, around 3.1): 123 of 256 draws below 3.06."""
+    ids = ["F_AZ_KZ_ALAT_KURYK", "F_AZ_KZ_ALAT_KURYK_RAIL"]
+    bound = 15_955 / 50 / 2 / 52.14
+    central = data.links.loc[ids, "frequency_per_week"].to_numpy(dtype=float)
+    assert central.min() >= bound  # the dataset's own figure keeps the bound
+    t = inputs.target("link", "frequency", ids, central)
+    for sampler, n in (("lhs", 256), ("sobol", 32), ("morris", 8)):
+        values = inputs.values(make_design(inputs, sampler, n, seed=0).u)
+        drawn = np.array([t.apply(v) for v in values])
+        assert drawn.min() >= round(bound, 2), sampler  # 3.06
+        assert drawn.max() <= 8.83, sampler  # what the 2023 count at Kuryk fills
+        np.testing.assert_array_equal(drawn[:, 0], drawn[:, 1])  # both decks, one draw
+        assert drawn.max() - drawn.min() > 2, sampler  # across the range, not at the bound
