@@ -75,7 +75,7 @@ def test_a_small_experiment_in_process(tmp_path):
     assert code == 0, text
     assert "Statements" in text and "experiment in" in text
     # two draws for hundreds of inputs: the deciding inputs are chance, and said to be
-    assert "note: 2 draws for 466 uncertain inputs: the deciding inputs are rank correlations" \
+    assert "note: 2 draws for 463 uncertain inputs: the deciding inputs are rank correlations" \
         in text
     page = (tmp_path / "e" / "report.html").read_text()
     assert "Statements" in page and "<svg" in page and "border:AZ-IR_ASTARA:tonnes" in page

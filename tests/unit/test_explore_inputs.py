@@ -338,8 +338,98 @@ def test_inputs_whose_central_case_is_at_an_end_of_their_range_are_named(tmp_pat
     assert len(factors) > 100 and np.allclose(factors["central_quantile"], 0.5)
     t.to_csv(tmp_path / "inputs.csv", index=False)
     note = off_centre_note(SimpleNamespace(folder=tmp_path))
-    assert note.startswith("the central case takes 3 inputs at an end of the range drawn")
+    assert q["link.frequency:U_KURYK_FREQUENCY"] < 0.01  # 3.1 in 3.06-8.83
+    assert note.startswith("the central case takes 4 inputs at an end of the range drawn")
     assert "link.capacity:U_SAMUR_CAPACITY at the top of uniform(7e+06, 1.1e+07)" in note
     assert "growth.growth:U_GROWTH_RU_IR at the bottom of" in note
     t.drop(columns="central_quantile").to_csv(tmp_path / "inputs.csv", index=False)
     assert off_centre_note(SimpleNamespace(folder=tmp_path)) == ""  # an older experiment
+
+
+def _ferry_decks(data) -> list[tuple[str, str]]:
+    """(truck deck, wagon deck) of each ferry line: a rail ferry link ``X_RAIL`` and ``X``."""
+    links = data.links
+    rail = links.index[(links["mode"] == "ferry") & (links["submode"] == "rail")]
+    return [(str(i).removesuffix("_RAIL"), str(i)) for i in rail
+            if str(i).endswith("_RAIL") and str(i).removesuffix("_RAIL") in links.index]
+
+
+def test_a_ferry_lines_two_decks_sail_as_often_in_every_draw(data, inputs):
+    """A Caspian ferry line is two links, a truck deck and a wagon deck on the same vessels, but
+    their sources differ (by the tariff's), so they drew two frequency factors: over 256 draws
+    the Aktau line's truck deck sailed 0.15 to 13 times as often as its wagon deck."""
+    pairs = _ferry_decks(data)
+    assert len(pairs) == 3
+    ids = [i for p in pairs for i in p]
+    central = data.links.loc[ids, "frequency_per_week"].to_numpy(dtype=float)
+    t = inputs.target("link", "frequency", ids, central)
+    values = inputs.values(make_design(inputs, "lhs", 256, seed=0).u)
+    drawn = np.array([t.apply(v) for v in values])
+    for k, (truck, rail) in enumerate(pairs):
+        a, b = drawn[:, 2 * k], drawn[:, 2 * k + 1]
+        assert a.max() / a.min() > 1.5, truck  # the frequency is drawn
+        np.testing.assert_allclose(a / b, central[2 * k] / central[2 * k + 1], rtol=1e-12,
+                                   err_msg=f"{truck} and {rail} sail apart")
+
+
+def test_together_rules_that_would_draw_apart_or_be_ignored_are_refused(tmp_path, data):
+    base = {"kind": "together", "table": "link", "field": "frequency",
+            "source": "KV_ASSUMPTION", "source_date": "2026", "confidence": "assumption",
+            "method": "test"}
+    p = _table(tmp_path, [
+        {**base, "rule_id": "T_ONE", "row_id": "F_AZ_KZ_ALAT_AKTAU"},
+        {**base, "rule_id": "T_DIST", "row_id": "F_AZ_KZ_ALAT_AKTAU;F_AZ_KZ_ALAT_AKTAU_RAIL",
+         "distribution": "lognormal", "sigma": "0.2"},
+        {**base, "rule_id": "T_CHOICE", "table": "choice", "field": "theta",
+         "row_id": "a;b"},
+    ])
+    with pytest.raises(InputError) as e:
+        read_uncertainty(p)
+    msg = str(e.value)
+    for rule, what in [("T_ONE", "two ids or more"), ("T_DIST", "leave distribution, sigma "
+                                                               "blank"),
+                       ("T_CHOICE", "names rows of one of the tables")]:
+        assert rule in msg and what in msg, (rule, msg)
+    q = _table(tmp_path, [
+        # rows of another together rule, a range's rows, a row without the figure
+        {**base, "rule_id": "T_TWICE", "row_id": "F_AZ_KZ_ALAT_AKTAU;F_AZ_KZ_ALAT_KURYK"},
+        {**base, "rule_id": "T_RANGED", "field": "capacity",
+         "row_id": "B_RU_AZ_SAMUR_RAIL;G_IR_INCHE_BURUN"},
+        {**base, "rule_id": "T_BLANK", "row_id": "D_KZ_AKTAU_KURYK;F_RU_TM_MAKHACHKALA_"
+                                                  "TURKMENBASHI"},
+        # speeds of two lines: estimate (Aktau) and official (Turkmenbashi)
+        {**base, "rule_id": "T_CLASSES", "field": "speed",
+         "row_id": "F_AZ_KZ_ALAT_AKTAU;F_AZ_TM_ALAT_TURKMENBASHI"},
+        {**base, "rule_id": "T_NOWHERE", "row_id": "F_NOWHERE;F_AZ_KZ_ALAT_AKTAU_RAIL"},
+    ])
+    with pytest.raises(InputError) as e:
+        corridor_inputs(data, q)
+    msg = str(e.value)
+    for rule, what in [("T_TWICE", "already draw together for frequency (rule "
+                                   "U_DECKS_ALAT_AKTAU"),
+                       ("T_RANGED", "have a range for capacity (rule U_INCHE_BURUN_CAPACITY, "
+                                    "U_SAMUR_CAPACITY)"),
+                       ("T_BLANK", "frequency_per_week is blank on link rows D_KZ_AKTAU_KURYK"),
+                       ("T_CLASSES", "confidence classes estimate (F_AZ_KZ_ALAT_AKTAU), "
+                                     "official (F_AZ_TM_ALAT_TURKMENBASHI)"),
+                       ("T_NOWHERE", "link has no rows F_NOWHERE")]:
+        assert rule in msg and what in msg, (rule, msg)
+
+
+def test_the_kuryk_lines_sailings_are_never_drawn_below_what_its_counted_trucks_need(
+        data, inputs):
+    """The Kuryk line's 3.1 sailings a week are the least that carries its 2021 count of 15,955
+    trucks on 50-truck vessels (15,955 / 50 / 2 / 52.14 = 3.06), but were drawn by the class
+    factor of an estimate (lognormal, sigma 0.3, around 3.1): 123 of 256 draws below 3.06."""
+    ids = ["F_AZ_KZ_ALAT_KURYK", "F_AZ_KZ_ALAT_KURYK_RAIL"]
+    bound = 15_955 / 50 / 2 / 52.14
+    central = data.links.loc[ids, "frequency_per_week"].to_numpy(dtype=float)
+    assert central.min() >= bound  # the dataset's own figure keeps the bound
+    t = inputs.target("link", "frequency", ids, central)
+    for sampler, n in (("lhs", 256), ("sobol", 32), ("morris", 8)):
+        values = inputs.values(make_design(inputs, sampler, n, seed=0).u)
+        drawn = np.array([t.apply(v) for v in values])
+        assert drawn.min() >= round(bound, 2), sampler  # 3.06
+        assert drawn.max() <= 8.83, sampler  # what the 2023 count at Kuryk fills
+        np.testing.assert_array_equal(drawn[:, 0], drawn[:, 1])  # both decks, one draw
+        assert drawn.max() - drawn.min() > 2, sampler  # across the range, not at the bound

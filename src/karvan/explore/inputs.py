@@ -9,8 +9,12 @@ Inputs draw together where one source stands behind many rows: the figures of on
 table whose rows cite the same sources and have the same confidence share one factor (their
 input is named ``table.field:class[sources]``, the sources sorted: the order in which a row
 lists them does not matter, :func:`source_key`). Range rules with the same ``group`` share one point
-of the unit cube (each mapped through its own range). The design's dimensions, the *factors* a
-sensitivity analysis ranks, are these groups; each input belongs to one.
+of the unit cube (each mapped through its own range). A rule of kind ``together`` names rows of
+one table and field that draw one factor of their (common) confidence class whatever sources
+each cites: the truck deck and the wagon deck of a ferry line, two links of the same vessels,
+have one sailing frequency; its input is named ``table.field:rule_id``. The design's
+dimensions, the *factors* a sensitivity analysis ranks, are these groups; each input belongs
+to one.
 
 Uncertain fields (the keys of ``confidence_detail`` for links):
 
@@ -65,6 +69,8 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 #: fields a drawn value must keep above 0 (others may be 0; growth may be negative)
 POSITIVE_FIELDS = ("capacity", "length", "speed", "vot", "frequency")
+#: the kinds of rule of an uncertainty table
+KINDS = ("class", "range", "together")
 COLUMNS = ("rule_id", "kind", "confidence_class", "table", "field", "row_id", "distribution",
            "sigma", "low", "high", "group", "source", "source_date", "confidence", "method")
 
@@ -304,16 +310,21 @@ def read_uncertainty(path: str | os.PathLike) -> pd.DataFrame:
         problems.append(f"rule_id repeats: {format_ids(dup.unique())}.")
     for i, r in df.iterrows():
         where = f"line {i + 2} ({r['rule_id']})"
+        kind = r["kind"]
         for c in ("rule_id", "kind", "distribution", "source", "confidence"):
+            if c == "distribution" and kind == "together":
+                continue
             if pd.isna(r[c]) or not str(r[c]).strip():
                 problems.append(f"{where}: no {c}.")
         if r["confidence"] == "assumption" and pd.isna(r["method"]):
             problems.append(f"{where}: an assumption needs a method saying how it was set.")
-        kind = r["kind"]
-        if kind not in ("class", "range"):
-            problems.append(f"{where}: kind must be class or range, got {kind!r}.")
+        if kind not in KINDS:
+            problems.append(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}.")
             continue
         table, fld = r["table"], r["field"]
+        if kind == "together":
+            problems += [f"{where}: {p}." for p in _together_problems(r)]
+            continue
         if kind == "class":
             if r["confidence_class"] not in CLASSES:
                 problems.append(f"{where}: confidence_class must be one of {', '.join(CLASSES)}, "
@@ -368,6 +379,28 @@ def read_uncertainty(path: str | os.PathLike) -> pd.DataFrame:
     if problems:
         raise InputError(problems, str(path))
     return df
+
+
+def _together_problems(r) -> list[str]:
+    """What is wrong with a rule of kind ``together`` (rows that draw one class factor)."""
+    out = []
+    table, fld = r["table"], r["field"]
+    rows = [] if pd.isna(r["row_id"]) else [s.strip() for s in str(r["row_id"]).split(";")
+                                             if s.strip()]
+    if table == "choice" or table not in FIELDS:
+        out.append(f"a together rule names rows of one of the tables "
+                   f"{', '.join(t for t in FIELDS if t != 'choice')}, got {table!r}")
+    elif _field_of(str(table), str(fld)) is None:
+        out.append(f"unknown field {fld!r} of {table}; use one of {', '.join(FIELDS[table])}")
+    if len(set(rows)) < 2 or "*" in rows:
+        out.append("a together rule names the rows that draw one factor in row_id, two ids or "
+                   "more separated by ';' (not *)")
+    given = [c for c in ("distribution", "sigma", "low", "high")
+             if not pd.isna(r[c]) and str(r[c]).strip()]
+    if given:
+        out.append(f"a together rule draws its rows' class factor (the class rule sets the "
+                   f"distribution); leave {', '.join(given)} blank")
+    return out
 
 
 def source_key(source: object) -> str:
@@ -459,7 +492,9 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
     ------
     InputError
         A bad table (see :func:`read_uncertainty`), a range naming rows the dataset does not
-        have or whose figure is blank, a confidence class without a rule.
+        have or whose figure is blank, a together rule naming such rows, rows of another
+        together rule or of a range, or rows of two confidence classes, a confidence class
+        without a rule.
     """
     if path is None:
         own = data.folder / "uncertainty.csv" if data.folder is not None else None
@@ -553,6 +588,7 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
                 return class_rules[(cls, t, f)]
         return None
 
+    together, where = _together_rows(rules, tables, taken_by, path.name, problems)
     unruled: set[str] = set()
     for table, df in tables.items():
         keys = np.array(_row_keys(table, df), dtype=object)
@@ -566,22 +602,33 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
             present = _present(df, cols)
             if table == "link" and fld == "speed":
                 present &= pd.to_numeric(df["speed_kph"], errors="coerce").fillna(0).to_numpy() > 0
-            groups: dict[tuple[str, str], list[str]] = {}
+            # rows of a together rule form one group whatever sources each cites
+            tog = together.get((table, fld), {})
+            groups: dict[tuple[str, str, str], list[str]] = {}
             done = taken.get((table, fld), set())
             for j in np.flatnonzero(present):
                 if keys[j] in done:
                     continue
                 cls = detail[j].get(fld, conf[j])
-                groups.setdefault((cls, src[j]), []).append(keys[j])
-            for (cls, s), rows in sorted(groups.items()):
+                t = tog.get(keys[j], "")
+                groups.setdefault((t, cls, "" if t else src[j]), []).append(keys[j])
+            if tog:
+                problems += _together_group_problems(tog, groups, keys[present], table,
+                                                     cols[0], where)
+            srcs = dict(zip(keys, src, strict=True))
+            for (t, cls, s), rows in sorted(groups.items()):
                 rule = class_rule(cls, table, fld)
                 if rule is None:
                     unruled.add(cls)
                     continue
-                name = f"{table}.{fld}:{cls}[{s}]"
+                rule_id = str(rule["rule_id"])
+                if t:
+                    s = source_key(";".join(srcs[w] for w in rows))
+                    name, rule_id = f"{table}.{fld}:{t}", f"{rule_id};{t}"
+                else:
+                    name = f"{table}.{fld}:{cls}[{s}]"
                 inputs.append(UncertainInput(name, table, fld, _distribution(rule, math.nan),
-                                             tuple(rows), name, False, str(rule["rule_id"]), s,
-                                             cls, cols[0]))
+                                             tuple(rows), name, False, rule_id, s, cls, cols[0]))
     if unruled:
         problems.append(f"{path.name}: no class rule for confidence {format_ids(sorted(unruled))}"
                         "; add a row of kind class for each.")
@@ -589,6 +636,63 @@ def corridor_inputs(data, path: str | os.PathLike | None = None) -> InputSet:
         raise InputError(problems, str(path))
     factors = tuple(dict.fromkeys(x.factor for x in inputs))
     return InputSet(tuple(inputs), factors, digest)
+
+
+def _together_rows(rules: pd.DataFrame, tables: dict, taken_by: dict, file: str,
+                   problems: list[str]) -> tuple[dict, dict]:
+    """The rows of each ``together`` rule: {(table, field): {row: rule_id}}, and where each rule
+    is written ({rule_id: "file line n (rule_id)"}); problems (unknown rows, rows of two
+    together rules or of a range) are appended to ``problems``."""
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    where: dict[str, str] = {}
+    for i, r in rules[rules["kind"] == "together"].iterrows():
+        rid, table = str(r["rule_id"]), r["table"]
+        fld = _field_of(table, r["field"])
+        at = where[rid] = f"{file} line {i + 2} ({rid})"
+        df = tables.get(table)
+        if df is None:
+            problems.append(f"{at}: the dataset has no {table} table.")
+            continue
+        want = list(dict.fromkeys(s.strip() for s in str(r["row_id"]).split(";") if s.strip()))
+        keys = set(_row_keys(table, df))
+        unknown = [w for w in want if w not in keys]
+        mine = out.setdefault((table, fld), {})
+        twice = {w: mine[w] for w in want if w in mine}
+        ranged = {w: taken_by[(table, fld, w)] for w in want if (table, fld, w) in taken_by}
+        if unknown:
+            problems.append(f"{at}: {table} has no rows {format_ids(unknown)}.")
+        if twice:
+            problems.append(f"{at}: {table} rows {format_ids(twice)} already draw together "
+                            f"for {fld} (rule {format_ids(sorted(set(twice.values())))}); one "
+                            "together rule per row and field.")
+        if ranged:
+            problems.append(f"{at}: {table} rows {format_ids(ranged)} have a range for {fld} "
+                            f"(rule {format_ids(sorted(set(ranged.values())))}), which draws "
+                            "them; name every row that draws together in the range's row_id "
+                            "instead.")
+        if not (unknown or twice or ranged):
+            mine.update({w: rid for w in want})
+    return out, where
+
+
+def _together_group_problems(tog: dict[str, str], groups: dict, present, table: str,
+                             col: str, where: dict[str, str]) -> list[str]:
+    """Rows of a together rule whose figure is blank, or whose confidence classes differ (their
+    class rules would draw different factors)."""
+    out = []
+    have = set(present)
+    for rid in dict.fromkeys(tog.values()):
+        blank = [w for w, t in tog.items() if t == rid and w not in have]
+        if blank:
+            out.append(f"{where[rid]}: {col} is blank on {table} rows {format_ids(blank)}; "
+                       "name rows that have the figure.")
+        classes = {cls: rows for (t, cls, _s), rows in groups.items() if t == rid}
+        if len(classes) > 1:
+            out.append(f"{where[rid]}: the rows have confidence classes "
+                       + ", ".join(f"{c} ({format_ids(r)})" for c, r in sorted(classes.items()))
+                       + f" for {col}; rows that draw one factor need one class: correct "
+                         "the class of the rows (confidence_detail) or leave them apart.")
+    return out
 
 
 def parameter_inputs(params: pd.DataFrame, *, table: str = "parameter") -> InputSet:
