@@ -324,11 +324,9 @@ def test_inputs_whose_central_case_is_at_an_end_of_their_range_are_named(tmp_pat
     but Samur's rail border (11 Mt/yr) is drawn from 7-11 Mt/yr, so every draw has less
     capacity than the central run, and a project's benefit of 16.5 M USD/yr sat at the 16th
     percentile of its band, which nothing said."""
-    from types import SimpleNamespace
-
-    from karvan.cli.explore import off_centre_note
     from karvan.explore.inputs import corridor_inputs
     from karvan.freight.corridor import load_corridor
+    from karvan.report.uncertainty import off_centre_note
 
     t = corridor_inputs(load_corridor()).table()
     q = t.set_index("input")["central_quantile"]
@@ -337,13 +335,13 @@ def test_inputs_whose_central_case_is_at_an_end_of_their_range_are_named(tmp_pat
     factors = t[t["drawn"] == "factor"]
     assert len(factors) > 100 and np.allclose(factors["central_quantile"], 0.5)
     t.to_csv(tmp_path / "inputs.csv", index=False)
-    note = off_centre_note(SimpleNamespace(folder=tmp_path))
+    note = off_centre_note(tmp_path)
     assert q["link.frequency:U_KURYK_FREQUENCY"] < 0.01  # 3.1 in 3.06-8.83
     assert note.startswith("the central case takes 4 inputs at an end of the range drawn")
     assert "link.capacity:U_SAMUR_CAPACITY at the top of uniform(7e+06, 1.1e+07)" in note
     assert "growth.growth:U_GROWTH_RU_IR at the bottom of" in note
     t.drop(columns="central_quantile").to_csv(tmp_path / "inputs.csv", index=False)
-    assert off_centre_note(SimpleNamespace(folder=tmp_path)) == ""  # an older experiment
+    assert off_centre_note(tmp_path) == ""  # an older experiment
 
 
 def _ferry_decks(data) -> list[tuple[str, str]]:

@@ -189,6 +189,33 @@ def test_map_legend_shows_sea_and_ferry_legs(pages, runs):
         assert 'stroke-dasharray="6 4"' in html[html.index('class="links"'):]
 
 
+def test_the_links_tab_shows_the_largest_changes_of_tonnes_and_of_utilization(runs):
+    """baku_astara_15mt against rasht_astara: the line's capacity doubled and no tonne moved,
+    and the links tab, ranked by tonnes alone, was empty. It shows the rows among the largest
+    changes of each column, as ``karvan compare`` does (karvan.store.largest_changes)."""
+    from karvan.report.build import TOP_LINKS
+    from karvan.report.results import RunResults
+
+    a, b = read_run(runs[0]), read_run(runs[1])
+    links = a["links"].copy()
+    # B: A's links with tonnes up on TOP_LINKS + 5 links (by 1, 2, ... kt) and the utilization
+    # of one other link halved, its tonnes unchanged
+    flows = links.index[links["tonnes_tot"] > 0]
+    moved = flows[:TOP_LINKS + 5]
+    links.loc[moved, "tonnes_tot"] += 1e3 * np.arange(1, len(moved) + 1)
+    cap = links.index[(links["utilization"] > 0) & ~links.index.isin(moved)][0]
+    links.loc[cap, "utilization"] /= 2
+    b = RunResults(record=b.record, tables={**b.tables, "links": links})
+    html = render_report([a, b], lang="en")
+    names = [r[0][0] for r in tables_of(html)["diff-links"]]
+    # the TOP_LINKS largest changes of tonnes, largest first, then the one of utilization
+    assert names == [*links.loc[moved[::-1][:TOP_LINKS], "name"], links.loc[cap, "name"]]
+    assert label("diff_links_note", "en").format(n=TOP_LINKS) in unescape(html)
+    # nothing moved: no rows, rather than rows of 0.00 under "largest change"
+    same = RunResults(record=b.record, tables={**b.tables, "links": a["links"]})
+    assert tables_of(render_report([a, same], lang="en"))["diff-links"] == []
+
+
 def test_single_run_has_no_difference_section(runs):
     html = render_report(runs[:1], lang="en")
     assert 'class="diff"' not in html and "<select" not in html

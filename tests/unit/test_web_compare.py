@@ -216,3 +216,38 @@ def test_a_run_compared_with_itself_is_said_to_be_one_run(client, store):
         r = client.get(url, params={"a": rid, "b": rid})
         assert r.status_code == 422, (url, r.status_code)
         assert "pick another run as A or B" in r.text
+
+
+def test_the_api_gives_the_largest_changes_of_each_column(client, store):
+    """/api/compare ranked links by tonnes alone: rasht_astara's Astara terminal, whose
+    utilization falls most, was not among the first rows (karvan compare shows the rows among
+    the largest changes of each column, karvan.store.largest_changes)."""
+    _, ids, _ = store
+    pair = {"a": ids["reference_2028"], "b": ids["rasht_astara"]}
+    n = 3
+    shown = client.get("/api/compare", params={**pair, "limit": n}).json()
+    full = client.get("/api/compare", params={**pair, "limit": 5000}).json()
+    for table, key, cols in (("links", "link_id", ["tonnes_tot", "utilization"]),
+                             ("countries", "country", ["tonnes", "transit_tonnes",
+                                                       "transit_revenue_usd", "revenue_usd"])):
+        got = [r[key] for r in shown[table]]
+        assert len(got) == len(set(got)) <= n * len(cols), table
+        for c in cols:
+            size = {r[key]: abs(r[f"{c}_diff"] or 0.0) for r in full[table]}
+            nth = sorted(size.values(), reverse=True)[n - 1]
+            # every row whose change is above the n-th largest (ties at it may go either way)
+            assert {k for k, v in size.items() if v > nth} <= set(got), (table, c)
+    # largest change of tonnes first
+    assert shown["links"][0]["link_id"] == max(full["links"],
+                                               key=lambda r: abs(r["tonnes_tot_diff"]))["link_id"]
+    # the test means something: the links ranked by tonnes alone leave a utilization out
+    by_tonnes = sorted(full["links"], key=lambda r: -abs(r["tonnes_tot_diff"]))[:n]
+    top_use = max(full["links"], key=lambda r: abs(r["utilization_diff"] or 0.0))["link_id"]
+    assert top_use not in {r["link_id"] for r in by_tonnes} and top_use in {
+        r["link_id"] for r in shown["links"]}
+    # a table compare ranks by one column, and one it does not rank, as before
+    assert [r["border_id"] for r in shown["borders"]] == [
+        r["border_id"] for r in full["borders"][:n]]
+    assert shown["skims"] == full["skims"][:n]
+    assert all(len(v) == 0 for k, v in client.get("/api/compare", params={
+        **pair, "limit": 0}).json().items() if k not in ("a", "b"))

@@ -198,12 +198,12 @@ def explore(
             t.add_row(Text(r.scenario), Text(r.output),
                       *(f"{v:,.2f}" for v in (r.central, r.p5, r.p50, r.p95)), in_band[i])
         out.print(t)
-    from karvan.report.uncertainty import outside_note, write_experiment_page
+    from karvan.report.uncertainty import off_centre_note, outside_note, write_experiment_page
 
     note = outside_note(b)
     if note:
         out.print(f"note: {note}", highlight=False, markup=False)
-    note = off_centre_note(exp)
+    note = off_centre_note(exp.folder)
     if note:
         out.print(f"note: {note}", highlight=False, markup=False)
     if "n_unconverged" in b and (b["n_unconverged"] > 0).any():
@@ -231,34 +231,3 @@ def binding_shadow_prices(bands: pd.DataFrame) -> pd.DataFrame:
     out = bands["output"].astype(str)
     return bands[out.str.startswith("capacity:") & out.str.endswith(
         (":shadow_price_usd_per_t", ":shadow_price_h")) & (bands["mean"] > 0)]
-
-
-#: an input's central case this close to an end of its distribution (as a quantile) is named
-OFF_CENTRE = 0.05
-
-
-def off_centre_note(exp) -> str:
-    """What is said of the inputs whose central case (the dataset's figure) lies at an end of
-    the distribution they are drawn from (``inputs.csv``'s ``central_quantile`` within
-    :data:`OFF_CENTRE` of 0 or 1): the central run is then no middle of the draws, and its
-    figures can sit at an end of their bands (Samur's rail border at 11 Mt/yr, drawn from 7-11:
-    a project's users' benefit of 16.5 M USD/yr at the band's 16th percentile). Empty where
-    none is, or the experiment predates the column."""
-    import pandas as pd
-
-    path = exp.folder / "inputs.csv"
-    if not path.is_file():
-        return ""
-    t = pd.read_csv(path)
-    if "central_quantile" not in t:
-        return ""
-    q = pd.to_numeric(t["central_quantile"], errors="coerce")
-    off = t[(q <= OFF_CENTRE) | (q >= 1 - OFF_CENTRE)]
-    if not len(off):
-        return ""
-    parts = [f"{r.input} at the {'top' if r.central_quantile >= 0.5 else 'bottom'} of "
-             f"{r.distribution}" for r in off.itertuples(index=False)]
-    return (f"the central case takes {len(off)} input{'s' if len(off) > 1 else ''} at an end of "
-            f"the range drawn ({'; '.join(parts)}), so it is not the middle of the draws: its "
-            "figures can lie near an end of their bands (column at; inputs.csv, "
-            "central_quantile).")

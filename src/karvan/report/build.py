@@ -47,11 +47,12 @@ from karvan.report.results import (
     shipper_table,
     transit_table,
 )
-from karvan.store import RunRecord, RunStore
+from karvan.store import RunRecord, RunStore, largest_changes
 
 log = logging.getLogger(__name__)
 
-#: most rows of the link difference table
+#: rows of the link difference table per column it ranks by (tonnes, utilization), and of the
+#: users' benefit by countries
 TOP_LINKS = 15
 #: lon/lat box of the "Caucasus and Caspian" zoom button
 CAUCASUS = (37.0, 35.0, 56.0, 47.5)
@@ -448,8 +449,11 @@ def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str,
                  Markup('<div class="two">') + table(head, rows, cls="diff-countries")
                  + Markup(f'<figure><figcaption>{_e(label("chart_diff_transit", lang))}'
                           f"</figcaption>{chart}</figure></div>")))
-    lk = d["links"]
-    lk = lk[lk["tonnes_tot_diff"].abs() > 0.5].head(TOP_LINKS)
+    # the largest changes of tonnes and of utilization, as karvan compare shows them: ranked by
+    # tonnes alone, a capacity raised without a tonne moved left the tab empty
+    moves = ["tonnes_tot", "utilization"]
+    lk = largest_changes(d["links"], moves, top=TOP_LINKS)
+    lk = lk[(lk[[f"{c}_diff" for c in moves]].abs() > 0).any(axis=1)]  # none where none moved
     rows = [[text(x.name), text(mode_name(str(x.mode), lang)),
              num(x.tonnes_tot_a, lang, 2, scale=1e6), num(x.tonnes_tot_b, lang, 2, scale=1e6),
              num(x.tonnes_tot_diff, lang, 2, scale=1e6, signed=True),
@@ -457,7 +461,8 @@ def _with_diff(p: Panel, a: RunResults, b: RunResults, lines, proj, lang: str,
     head = [label("link", lang), label("mode", lang), "A" + sep + label("mt_yr", lang),
             "B" + sep + label("mt_yr", lang), ch + sep + label("mt_yr", lang),
             f"A: {label('utilization', lang)}", f"B: {label('utilization', lang)}"]
-    tabs.append(("diff-links", label("diff_links", lang), "",
+    tabs.append(("diff-links", label("diff_links", lang),
+                 label("diff_links_note", lang).format(n=TOP_LINKS),
                  table(head, rows, cls="diff-links")))
     bd = d["borders"]
     rows = [[text(x.border_id), num(x.tonnes_tot_a, lang, 2, scale=1e6),

@@ -194,6 +194,15 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "diff_countries": ("Countries", "Страны", "کشورها"),
     "diff_links": ("Links with the largest change", "Участки с наибольшими изменениями",
                    "پیوندهای با بیشترین تغییر"),
+    "diff_links_note": ("The {n} links whose tonnes change most and the {n} whose utilization "
+                        "changes most: a capacity changed without a tonne moved changes only "
+                        "the utilization.",
+                        "{n} участков с наибольшим изменением тонн и {n} с наибольшим "
+                        "изменением загрузки: изменение пропускной способности без перемещения "
+                        "грузов меняет только загрузку.",
+                        "{n} پیوند با بیشترین تغییر تن و {n} پیوند با بیشترین تغییر بهره‌برداری "
+                        "از ظرفیت: تغییر ظرفیت بدون جابه‌جایی بار فقط بهره‌برداری از ظرفیت را "
+                        "تغییر می‌دهد."),
     "diff_borders": ("Border crossings", "Пограничные переходы", "گذرگاه‌های مرزی"),
     "diff_shipper": ("Shipper's routes", "Маршруты грузоотправителя", "مسیرهای صاحب کالا"),
     "diff_benefit": ("Users' benefit", "Выгода грузоотправителей", "منفعت صاحبان کالا"),

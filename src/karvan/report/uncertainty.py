@@ -3,7 +3,8 @@ each scenario's effect against its like-year reference, the probability of each 
 tornado chart of the inputs that decide it.
 
 Reads the tables the experiment wrote (``bands.csv``, ``statements.csv``, ``fan_chart.csv``,
-``tornado.csv``, ``manifest.json``); recomputes nothing. One self-contained HTML file, no script.
+``tornado.csv``, ``inputs.csv``, ``manifest.json``); recomputes nothing. One self-contained
+HTML file, no script.
 """
 
 from __future__ import annotations
@@ -157,6 +158,36 @@ def outside_note(b: pd.DataFrame) -> str:
             "highest draw (docs/model.md, Uncertainty).")
 
 
+#: an input's central case this close to an end of its distribution (as a quantile) is named
+OFF_CENTRE = 0.05
+
+
+def off_centre_note(folder: str | os.PathLike) -> str:
+    """What is said of the inputs whose central case (the dataset's figure) lies at an end of
+    the distribution they are drawn from (``inputs.csv``'s ``central_quantile`` within
+    :data:`OFF_CENTRE` of 0 or 1): the central run is then no middle of the draws, and its
+    figures can sit at an end of their bands (Samur's rail border at 11 Mt/yr, drawn from 7-11:
+    a project's users' benefit of 16.5 M USD/yr at the band's 16th percentile). ``karvan
+    explore`` prints it and the experiment's page shows it. Empty where none is, or the
+    experiment in ``folder`` predates the column."""
+    path = Path(folder) / "inputs.csv"
+    if not path.is_file():
+        return ""
+    t = pd.read_csv(path)
+    if "central_quantile" not in t:
+        return ""
+    q = pd.to_numeric(t["central_quantile"], errors="coerce")
+    off = t[(q <= OFF_CENTRE) | (q >= 1 - OFF_CENTRE)]
+    if not len(off):
+        return ""
+    parts = [f"{r.input} at the {'top' if r.central_quantile >= 0.5 else 'bottom'} of "
+             f"{r.distribution}" for r in off.itertuples(index=False)]
+    return (f"the central case takes {len(off)} input{'s' if len(off) > 1 else ''} at an end of "
+            f"the range drawn ({'; '.join(parts)}), so it is not the middle of the draws: its "
+            "figures can lie near an end of their bands (bands.csv, central_percentile: the "
+            "column at of karvan explore; inputs.csv, central_quantile).")
+
+
 def _fan(fan: pd.DataFrame) -> str:
     out = []
     for output, sub in fan.groupby("output", sort=False):
@@ -221,6 +252,9 @@ def render_experiment_page(folder: str | os.PathLike) -> str:
              f"{_e(len(m.get('factors', [])))} factors. Bands: P5-P95 light, P25-P75 dark, "
              "median a bar, the central case (the dataset's figures) a dot.</p>"
              + (f"<p class='note'>{_e(outside_note(b))}</p>" if outside_note(b) else "")]
+    off = off_centre_note(folder)
+    if off:  # printed by karvan explore; the page (and the dashboard's) said nothing of it
+        parts.append(f"<p class='note off-centre'>{_e(off[:1].upper() + off[1:])}</p>")
     if len(st):
         rows = "".join(
             f"<tr><td>{_e(r.scenario)}</td><td>{_e(r.text)}</td>"

@@ -18,6 +18,7 @@ from karvan.calibrate.statistics import TARGETS, display_summary
 from karvan.errors import format_ids
 from karvan.freight.accounting import SEA_COUNTRIES
 from karvan.freight.corridor import is_reference
+from karvan.store import largest_changes
 
 MT = "{:,.2f}"
 PCT = "{:.1%}"
@@ -305,32 +306,13 @@ def choice_tables(runs: Sequence[Any], *, min_share: float = 0.01) -> list[Summa
     return out
 
 
-#: what a comparison shows: table -> (key column, values)
+#: what a comparison shows: table -> (key column, values), the rows among the largest changes
+#: of each value (:func:`karvan.store.largest_changes`)
 COMPARISON = {"links": ("link_id", ["tonnes_tot", "utilization"]),
               "borders": ("border_id", ["tonnes_tot"]),
               "capacities": ("constraint_id", ["shadow_price_usd_per_t", "utilization"]),
               "countries": ("country", ["tonnes", "transit_tonnes", "transit_revenue_usd",
                                         "revenue_usd"])}
-
-
-def _largest_changes(df: pd.DataFrame, cols: list[str], top: int) -> pd.DataFrame:
-    """The rows of ``df`` among the ``top`` largest absolute changes (``<c>_diff``) of some
-    column of ``cols`` that change at all, largest change of the first column first, then of
-    the next: ranked by the first alone, a capacity raised on a line its freight does not fill
-    changed no tonnes and its utilization (18.3 % -> 8.6 %) was not shown, nor Russia's
-    revenue (+7.4 M USD/yr) among countries ranked by tonnes."""
-    if not cols:
-        return df.head(top)
-    size = pd.DataFrame({c: pd.to_numeric(df[f"{c}_diff"], errors="coerce").abs().fillna(0.0)
-                         for c in cols}, index=df.index)
-    keep = pd.Index([])
-    for c in cols:
-        keep = keep.union(size.index[size[c] > 0].intersection(
-            size[c].nlargest(top).index), sort=False)
-    if not len(keep):
-        return df.head(top)
-    order = size.loc[keep].sort_values(cols, ascending=False, kind="stable").index
-    return df.loc[order]
 
 
 def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
@@ -375,7 +357,7 @@ def comparison_tables(diff: Mapping[str, pd.DataFrame], a: str, b: str, *,
         if df is None or not len(df):
             continue
         cols = [c for c in cols if f"{c}_diff" in df]
-        rows = _largest_changes(df, cols, top)
+        rows = largest_changes(df, cols, top=top)
         t = pd.DataFrame({key: rows[key].astype(str)})
         formats = {}
         for c in cols:

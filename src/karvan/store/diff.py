@@ -1,7 +1,8 @@
 """The one diff of two runs' tables: ``B - A`` of the same columns, rows matched on keys.
 
 Used by ``karvan compare`` (:func:`karvan.scenario.run.compare_runs`), the report's difference
-sections and the dashboard's comparisons.
+sections and the dashboard's comparisons, which show the rows among the largest changes of each
+column (:func:`largest_changes`).
 """
 
 from __future__ import annotations
@@ -95,6 +96,54 @@ def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[s
         m = m.reindex(order)
     m = m[[c for c in m.columns if c not in ("in_a", "in_b")] + ["in_a", "in_b"]]
     return m.reset_index(drop=True)
+
+
+def largest_changes(diff: pd.DataFrame, values: list[str], *, top: int = 10) -> pd.DataFrame:
+    """The rows of a :func:`diff_table` among the ``top`` largest absolute changes of some
+    column of ``values``, of the columns that change at all.
+
+    Ranked by the first column alone, a capacity raised on a line its freight does not fill
+    moved no tonnes, and its utilization (18.3 % -> 8.6 %) was not shown, nor Russia's revenue
+    (+7.4 M USD/yr) among countries ranked by tonnes. ``karvan compare``, the report's links
+    and the dashboard's ``/api/compare`` show these rows.
+
+    Parameters
+    ----------
+    diff
+        A table of :func:`diff_table` (a ``<v>_diff`` column per value).
+    values
+        The columns to rank by, without ``_diff``; the first orders the rows.
+    top
+        Rows per column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``diff``, largest change of the first column first, then of the next
+        (ties in the order of ``diff``); at most ``top`` per column, so up to ``top`` times
+        ``len(values)``. Where no column changes in any row (or ``values`` is empty), the first
+        ``top`` rows.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"k": ["x", "y", "z"], "t": [5.0, 1.0, 2.0], "u": [0.5, 0.1, 0.2]})
+    >>> b = a.assign(t=[5.0, 4.0, 2.0], u=[0.1, 0.4, 0.2])
+    >>> d = diff_table(a, b, ["k"], ["t", "u"])
+    >>> d.head(1)["k"].tolist(), largest_changes(d, ["t", "u"], top=1)["k"].tolist()
+    (['y'], ['y', 'x'])
+    """
+    if not values:
+        return diff.head(top)
+    size = pd.DataFrame({v: pd.to_numeric(diff[f"{v}_diff"], errors="coerce").abs()
+                         .fillna(0.0) for v in values}, index=diff.index)
+    keep = pd.Index([])
+    for v in values:
+        keep = keep.union(size.index[size[v] > 0].intersection(
+            size[v].nlargest(top).index), sort=False)
+    if not len(keep):
+        return diff.head(top)
+    order = size.loc[keep].sort_values(values, ascending=False, kind="stable").index
+    return diff.loc[order]
 
 
 def inputs_of(run: RunRecord) -> dict | None:

@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from karvan.errors import InputError
 from karvan.scenario.run import compare_runs
-from karvan.store import RunRecord
+from karvan.scenario.summary import COMPARISON
+from karvan.store import RunRecord, largest_changes
 from karvan.web.pages import render
 from karvan.web.pairs import one_run_message
 from karvan.web.routes.runs import Lang
@@ -67,12 +68,20 @@ def compare_report(a: RunQuery, b: RunQuery, d: State, lang: Lang = "en") -> HTM
 
 @router.get("/api/compare")
 def api_compare(a: RunQuery, b: RunQuery, d: State,
-                limit: Annotated[int, Query(ge=0, le=5000)] = 20) -> Response:
+                limit: Annotated[int, Query(ge=0, le=5000, description=(
+                    "Rows per column a table is ranked by (links: tonnes, utilization), as "
+                    "`karvan compare --top`; rows of other tables."))] = 20) -> Response:
     """The largest differences B - A of links, countries, borders and skims (and the choice
-    model's capacities and the shipper comparison, where both runs have them)."""
+    model's capacities and the shipper comparison, where both runs have them): of links,
+    borders, capacities and countries the rows among the ``limit`` largest changes of each
+    column ``karvan compare`` shows (:func:`karvan.store.largest_changes`; ranked by the first
+    alone, a capacity raised without a tonne moved had its utilization left out)."""
     diff = compare_runs(*_two_runs(d, a, b))
-    tables = {k: json.loads(v.head(limit).to_json(orient="records", force_ascii=False))
-              for k, v in diff.items()}
+    tables = {}
+    for k, v in diff.items():
+        cols = [c for c in COMPARISON.get(k, ("", []))[1] if f"{c}_diff" in v]
+        rows = largest_changes(v, cols, top=limit) if cols else v.head(limit)
+        tables[k] = json.loads(rows.to_json(orient="records", force_ascii=False))
     return Response(json.dumps({"a": a, "b": b, **tables}, ensure_ascii=False),
                     media_type="application/json")
 
