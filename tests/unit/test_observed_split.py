@@ -83,6 +83,9 @@ REVIEWED = {
     ("OBS_FERRY_TM_TRUCKS_2021", "BBABO_TRUCKS_2021@link.csv"):
         "the article's Kuryk figure sets the Kuryk line's sailings; its Turkmenbashi figure "
         "builds nothing",
+    ("OBS_FERRY_TM_TRUCKS_2021", "BBABO_TRUCKS_2021@uncertainty.csv"):
+        "the article's Kuryk figure bounds explore's draws of the Kuryk line's sailings from "
+        "below; its Turkmenbashi figure builds nothing",
 }
 
 

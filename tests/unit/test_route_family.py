@@ -129,7 +129,10 @@ def test_choice_parameters_are_whole_and_in_their_units():
     assert set(buffers["family"]) == set(fam["family_id"])
     assert (buffers["value"] >= 0).all()
     asc = par[par["parameter"] == "asc_usd_per_t"]
-    assert set(asc["family"]) == set(fam["family_id"])
+    assert set(asc["family"]) - {"*"} == set(fam["family_id"])
+    # a constant of every family of a nest (family *) names the nest: one of the families'
+    nest_rows = asc[asc["family"] == "*"]
+    assert nest_rows["nest"].isin(set(fam["nest"])).all() and len(nest_rows) == 1
     # constants are 0 (the reference) unless fitted by karvan calibrate --parameters, which
     # says so: method calibrated, the fit rows used, a standard error unless held by a bound
     fitted = par["method"] == "calibrated"
