@@ -52,6 +52,9 @@ PHASES = [
 #: optional hooks of newer code: (module, attribute, phase), timed when present
 OPTIONAL = [
     ("karvan.scenario.choice_run", "route_sets", "route sets (cached)"),
+    # the choice model's searches on one set of class arrays (since generate_route_sets left it)
+    ("karvan.scenario.choice_run", "build_route_set", "route sets"),
+    ("karvan.scenario.choice_run", "least_cost_route_set", "route sets"),
     ("karvan.scenario.run", "_backcast_flows", "back-casts"),
 ]
 

@@ -183,6 +183,62 @@ def test_waypoints_avoid_links_where_they_can():
         forced(Waypoints("e", ("E",), avoid=("zz",)))
 
 
+def _same_route_sets(a, b) -> None:
+    from karvan.choice.routes import RouteSet
+
+    for f in RouteSet.__dataclass_fields__:
+        if f != "graph":
+            x, y = getattr(a, f), getattr(b, f)
+            if isinstance(x, np.ndarray):
+                assert x.dtype == y.dtype and np.array_equal(x, y), f
+            else:
+                assert x == y, f
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_least_cost_route_set_equals_the_one_route_search(seed):
+    """The one route per pair of a ``max_routes=1`` search is the first route of a longer
+    search's: with waypoints (several of one via list and of one list to avoid, some equal to
+    the least-cost route, which drops them) the route set is the search's, for two classes."""
+    from karvan import TrafficClass
+    from karvan.choice._setup import setup
+    from karvan.choice.routes import build_route_set, least_cost_route_set
+
+    net, dem = random_network(seed, n=16, n_arcs=50)
+    rng = np.random.default_rng(seed)
+    net = Network(net.nodes, net.links.assign(toll=rng.uniform(0.0, 8.0, len(net.links))))
+    classes = [TrafficClass("a"), TrafficClass("b", value_of_time=2.0, cost_fields={"toll": 1.0})]
+    ca = setup(net, dem, classes)
+    searched = build_route_set(ca, RouteOptions(max_routes=4, penalty=1.3))
+    inner = [x for x in net.links.index if net.links.at[x, "from_node_id"] >= 104
+             and net.links.at[x, "to_node_id"] >= 104]
+    vias = [tuple(int(x) for x in rng.choice(inner, k, replace=False)) for k in (1, 1, 2)]
+    avoids = [(), tuple(int(x) for x in rng.choice(inner, 2, replace=False))]
+    wps = tuple(Waypoints(f"w{i}", vias[i % 3], kind="link", avoid=avoids[i % 2],
+                          classes=None if i % 4 else ("b",)) for i in range(8))
+    # through a link of the first pair's least-cost route: that route again (dropped)
+    g = ca.graph
+    wps += (Waypoints("least", (g.link_ids[g.arc_link[searched.arcs(0)[1]]],), kind="link"),)
+    for w in ((), wps[:1], wps):
+        want = build_route_set(ca, RouteOptions(max_routes=1, waypoints=w))
+        _same_route_sets(least_cost_route_set(ca, searched, w), want)
+    assert ((want.route_source == 0) & (want.route_label >= 0)).any()
+    with pytest.raises(InputError, match="without waypoints"):
+        least_cost_route_set(ca, want, wps)
+
+
+def test_bad_waypoint_links_are_told_for_each_waypoint():
+    """Waypoints share their lookups of links to pass and avoid, not their errors."""
+    net, dem = _corridor_like()
+    with pytest.raises(InputError) as e:
+        generate_route_sets(net, dem, options=RouteOptions(waypoints=(
+            Waypoints("x", ("W",), avoid=("zz",)), Waypoints("y", ("E",), avoid=("zz",)),
+            Waypoints("p", ("qq",), kind="link"), Waypoints("q", ("qq",), kind="link"))))
+    for name in ("'x': unknown link ids to avoid", "'y': unknown link ids to avoid",
+                 "'p': unknown link id 'qq'", "'q': unknown link id 'qq'"):
+        assert name in str(e.value)
+
+
 def test_bad_route_options_and_waypoints_are_input_errors():
     net, dem = _corridor_like()
     with pytest.raises(InputError, match="max_routes"):
@@ -272,7 +328,7 @@ def test_routes_through_the_trees_equal_the_obvious_walk(seed):
 @pytest.mark.parametrize("seed", range(4))
 def test_least_cost_through_link_pairs_equals_every_combination_in_order(seed):
     from karvan.paths.trees import shortest_path_trees
-    from karvan.scenario.choice_run import _through, _through_pairs
+    from karvan.scenario.choice_run import _pair_legs, _through, _through_pairs
 
     net, _ = random_network(seed, block=False)
     g = compile_graph(net)
@@ -282,7 +338,7 @@ def test_least_cost_through_link_pairs_equals_every_combination_in_order(seed):
     o, d = rng.integers(0, g.n_nodes, 60), rng.integers(0, g.n_nodes, 60)
     sets = [rng.choice(g.n_arcs, rng.integers(1, 3), replace=False) for _ in range(4)]
     pairs = [(sets[0], sets[2]), (sets[1], sets[2]), (sets[1], sets[3])]
-    got_cost, got_arcs = _through_pairs(dist, cost, g, dist[o], dist[:, d], pairs)
+    got_cost, got_arcs = _through_pairs(dist, cost, g, dist[o], dist[:, d], *_pair_legs(pairs))
     one_cost, one_arcs = _through(cost, g, dist[o], dist[:, d], np.r_[sets[0], sets[1]])
     for i in range(len(o)):
         best, arcs = np.inf, None

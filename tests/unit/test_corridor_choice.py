@@ -536,3 +536,89 @@ def test_each_familys_least_cost_route_is_in_the_route_set(data):
     # one member per family and pair: the cheapest candidate (a grain pair had a tree route
     # and a waypoint route of one family, both below the set's)
     assert max(per_key.values()) == 1, [k for k, n in per_key.items() if n > 1][:3]
+
+
+def _search_the_long_way(cnet, demand, classes, model, zc):
+    """:func:`karvan.scenario.choice_run._search_route_set` as it was made: every search by
+    generate_route_sets (the waypoints' with ``max_routes=1``), the families' cheapest routes
+    priced again over the whole set."""
+    import karvan.scenario.choice_run as cr
+    from karvan.choice.routes import RouteOptions, generate_route_sets
+
+    classify = cr.family_classifier(model.families)
+
+    def one_route(wps):
+        return generate_route_sets(cnet, demand, classes=classes, options=RouteOptions(
+            max_routes=1, waypoints=tuple(wps)))
+
+    rs = generate_route_sets(cnet, demand, classes=classes, options=RouteOptions(
+        max_routes=cr.MAX_ROUTES, penalty=cr.PENALTY))
+    have = cr._held_costs(rs, classify(rs), cnet, classes, model)
+    routes, wps, missing, checked = cr.forced_routes(
+        cnet, demand, classes, model, model.route_set_theta_per_hour(classes), zc, have)
+    rs = cr.add_routes_to(rs, routes)
+    if wps:
+        rs = cr.add_forced(rs, one_route(wps))
+    if checked[0] or checked[1]:
+        held = cr._held_costs(rs, classify(rs), cnet, classes, model)
+        rs = cr._add_least_cost_members(rs, checked[0], one_route(checked[1]) if checked[1]
+                                        else None, held, cr.arcs_classifier(model.families),
+                                        cnet, classes, model)
+    return rs, len(wps) + len(checked[1]), missing
+
+
+@pytest.fixture(scope="module")
+def base_search(data):
+    """The inputs of the base year's route-set search: choice network, demand, choice classes,
+    model, zones' countries."""
+    import karvan.scenario.choice_run as cr
+    from karvan.scenario.run import _engine_inputs, corridor_choice
+
+    model = corridor_choice(data)
+    _, net, zc, _, _, demand, classes = _engine_inputs(data, load_scenario("baseline"),
+                                                       quiet=True)
+    cnet = cr.choice_network(net)
+    return cnet, demand, cr.choice_classes(classes, model, cnet.links.index), model, zc
+
+
+def test_route_set_search_equals_the_search_made_the_long_way(base_search):
+    """The search compiles the network once, takes the waypoint searches' least-cost routes
+    from its own search and prices only the routes it adds: the route sets are those of a
+    search by generate_route_sets each time (base year, every class)."""
+    import karvan.scenario.choice_run as cr
+    from karvan.choice.routes import RouteSet
+
+    cnet, demand, classes, model, zc = base_search
+    got, n_got, missing_got = cr._search_route_set(cnet, demand, classes, model, zone_country=zc)
+    want, n_want, missing_want = _search_the_long_way(cnet, demand, classes, model, zc)
+    assert n_got == n_want > 0
+    pd.testing.assert_frame_equal(missing_got, missing_want)
+    assert (got.route_source == 1).sum() > 1_000  # forced members entered (1: waypoints)
+    for f in RouteSet.__dataclass_fields__:
+        if f != "graph":
+            a, b = getattr(got, f), getattr(want, f)
+            assert (np.array_equal(a, b) and a.dtype == b.dtype if isinstance(a, np.ndarray)
+                    else a == b), f
+
+
+def test_route_keys_are_those_of_each_pair_with_a_new_length(base_search):
+    """The routes a new one is checked against, found at once over the set: those of its pair
+    of one of the new lengths, as a loop over the pairs finds them."""
+    import karvan.scenario.choice_run as cr
+    from karvan.choice.routes import RouteOptions, generate_route_sets
+
+    cnet, demand, classes, _, _ = base_search
+    rs = generate_route_sets(cnet, demand, classes=classes[:2], options=RouteOptions(
+        max_routes=4, penalty=1.3))
+    rng = np.random.default_rng(0)
+    n = np.diff(rs.route_ptr)
+    for _ in range(5):
+        ws = rng.choice(rs.n_od, min(rs.n_od, 40), replace=False)
+        lengths = {int(w): {int(x) for x in rng.choice(np.r_[n, n.max() + 3], 3)} for w in ws}
+        want = set()
+        for w, lens in lengths.items():
+            for r in range(rs.od_ptr[w], rs.od_ptr[w + 1]):
+                if len(rs.arcs(r)) in lens:
+                    want.add((w, rs.arcs(r).astype(np.int64).tobytes()))
+        assert want and cr._route_keys(rs, lengths) == want
+    assert cr._route_keys(rs, {}) == set()

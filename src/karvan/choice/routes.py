@@ -341,20 +341,22 @@ def _search_routes(ca: ClassArrays, opts: RouteOptions, od_cls, od_o, od_d
 AVOID_COST = 1.0e9
 
 
-def _avoid_arcs(g: CompiledGraph, wp: Waypoints, problems: list[str]) -> np.ndarray:
-    """The arcs of the links ``wp.avoid`` names (both directions)."""
+def _avoid_arcs(g: CompiledGraph, lid: pd.Index, wp: Waypoints, problems: list[str]
+                ) -> np.ndarray:
+    """The arcs of the links ``wp.avoid`` names (both directions); ``lid``: ``g``'s link ids."""
     if not wp.avoid:
         return np.zeros(0, dtype=np.int64)
-    pos = pd.Index(g.link_ids).get_indexer(list(wp.avoid))
+    pos = lid.get_indexer(list(wp.avoid))
     bad = [v for v, q in zip(wp.avoid, pos, strict=True) if q < 0]
     if bad:
         problems.append(f"waypoints {wp.name!r}: unknown link ids to avoid {format_ids(bad)}.")
     return np.flatnonzero(np.isin(g.arc_link, pos[pos >= 0])).astype(np.int64)
 
 
-def _via_arcs(g: CompiledGraph, wp: Waypoints, problems: list[str]) -> list[list[int]] | None:
-    """Arc choices per via link: a list (one entry per via) of candidate arcs."""
-    lid = pd.Index(g.link_ids)
+def _via_arcs(g: CompiledGraph, lid: pd.Index, wp: Waypoints, problems: list[str]
+              ) -> list[list[int]] | None:
+    """Arc choices per via link: a list (one entry per via) of candidate arcs; ``lid``: ``g``'s
+    link ids."""
     out = []
     for v in wp.via:
         want = None
@@ -398,7 +400,20 @@ def _waypoint_routes(ca: ClassArrays, waypoints: Sequence[Waypoints], od_cls, od
     key = {(int(k), int(o), int(d)): w
            for w, (k, o, d) in enumerate(zip(od_cls, od_o, od_d, strict=True))}
     items = []  # (od, label, orig node, dest node, [(node, arc)...])
-    avoid = [_avoid_arcs(g, wp, problems) for wp in waypoints]
+    # the link ids' index, each list of links to avoid and each list of links to pass are
+    # looked up once (the corridor's forced members give a hundred waypoints of a dozen lists)
+    lid = pd.Index(g.link_ids)
+    via_of: dict[tuple, list[list[int]]] = {}
+    avoid_of: dict[tuple, tuple[int, ...]] = {}
+    avoid = []  # the arcs each waypoint avoids, as a tuple (its group's key)
+    for wp in waypoints:
+        known = avoid_of.get(tuple(wp.avoid))
+        if known is None:
+            n_problems = len(problems)
+            known = tuple(_avoid_arcs(g, lid, wp, problems).tolist())
+            if len(problems) == n_problems:  # a bad list is told of for every waypoint
+                avoid_of[tuple(wp.avoid)] = known
+        avoid.append(known)
     for li, wp in enumerate(waypoints):
         if wp.kind not in ("node", "link"):
             problems.append(f"waypoints {wp.name!r}: kind must be node or link, not {wp.kind!r}.")
@@ -421,9 +436,14 @@ def _waypoint_routes(ca: ClassArrays, waypoints: Sequence[Waypoints], od_cls, od
                 continue
             choices = [[(int(n), -1)] for n in nodes]
         else:
-            arcs = _via_arcs(g, wp, problems)
+            arcs = via_of.get(tuple(wp.via))
             if arcs is None:
-                continue
+                n_problems = len(problems)
+                arcs = _via_arcs(g, lid, wp, problems)
+                if arcs is None:
+                    continue
+                if len(problems) == n_problems:
+                    via_of[tuple(wp.via)] = arcs
             choices = [[(-1, a) for a in alts] for alts in arcs]
         if wp.ods is None:
             targets = [w for w in range(len(od_cls)) if od_cls[w] in cls_sel]
@@ -446,11 +466,12 @@ def _waypoint_routes(ca: ClassArrays, waypoints: Sequence[Waypoints], od_cls, od
         e = np.zeros(0, dtype=np.int64)
         return e, e, e, e, labels
     r_od, r_len, r_arcs, r_lab = [], [], [], []
-    groups = sorted({(int(od_cls[it[0]]), tuple(avoid[it[1]].tolist())) for it in items})
-    for k, av in groups:
-        its = [it for it in items if od_cls[it[0]] == k and tuple(avoid[it[1]].tolist()) == av]
-        if not its:
-            continue
+    # the items of each (class, arcs avoided), in their order, searched together
+    grouped: dict[tuple[int, tuple[int, ...]], list] = {}
+    for it in items:
+        grouped.setdefault((int(od_cls[it[0]]), avoid[it[1]]), []).append(it)
+    for k, av in sorted(grouped):
+        its = grouped[k, av]
         via_ptr = np.zeros(len(its) + 1, dtype=np.int64)
         np.cumsum([len(it[4]) for it in its], out=via_ptr[1:])
         flat = [p for it in its for p in it[4]]
@@ -502,11 +523,52 @@ def build_route_set(ca: ClassArrays, opts: RouteOptions) -> RouteSet:
         When some OD pair with demand has no route.
     """
     opts.check()
-    od_cls, od_o, od_d, od_q = od_pairs(ca)
+    od = od_pairs(ca)
+    return _with_waypoints(ca, od, _search_routes(ca, opts, *od[:3]), tuple(opts.waypoints))
+
+
+def least_cost_route_set(ca: ClassArrays, searched: RouteSet,
+                         waypoints: Sequence[Waypoints] = ()) -> RouteSet:
+    """The route set :func:`build_route_set` gives on ``ca`` with
+    ``RouteOptions(max_routes=1, waypoints=waypoints)``, without searching again: its one route
+    of each OD pair is the first route ``searched`` holds of the pair.
+
+    ``searched`` must be a route set :func:`build_route_set` gave on ``ca`` by link penalty
+    (any ``max_routes``), without waypoints: the first search of each pair is at the base
+    costs (the destination's tree), whatever the number of routes, and a pair's routes are
+    kept in the order found.
+
+    Raises
+    ------
+    InputError
+        When ``searched`` is not of ``ca``'s graph and OD pairs, or holds routes that the
+        searches did not find; on bad waypoints.
+    """
+    od = od_pairs(ca)
+    if (searched.graph is not ca.graph or searched.n_od != len(od[0])
+            or not all(np.array_equal(a, b) for a, b in zip(
+                od, (searched.od_class, searched.od_origin, searched.od_destination,
+                     searched.od_demand), strict=True))
+            or (searched.route_source != SOURCE_SEARCH).any()
+            or (searched.routes_per_od() == 0).any()):
+        raise InputError("least_cost_route_set needs a route set the searches gave on the "
+                         "same class arrays, without waypoints.")
+    first = searched.od_ptr[:-1]
+    lens = np.diff(searched.route_ptr)[first]
+    at = np.repeat(searched.route_ptr[first], lens) + (
+        np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens))
+    return _with_waypoints(ca, od, (np.arange(searched.n_od, dtype=np.int64), lens,
+                                    searched.route_arcs[at].astype(np.int64)), tuple(waypoints))
+
+
+def _with_waypoints(ca: ClassArrays, od: tuple[np.ndarray, ...], searched: tuple[np.ndarray, ...],
+                    waypoints: tuple[Waypoints, ...]) -> RouteSet:
+    """The route set of the OD pairs ``od`` (:func:`od_pairs`) with the searches' routes
+    ``searched`` (route_od, route_len, route_arcs) and the forced routes of ``waypoints``."""
+    od_cls, od_o, od_d, od_q = od
     n_od = len(od_cls)
-    s_od, s_len, s_arcs = _search_routes(ca, opts, od_cls, od_o, od_d)
-    w_od, w_len, w_arcs, w_lab, labels = _waypoint_routes(ca, tuple(opts.waypoints), od_cls,
-                                                          od_o, od_d)
+    s_od, s_len, s_arcs = searched
+    w_od, w_len, w_arcs, w_lab, labels = _waypoint_routes(ca, waypoints, od_cls, od_o, od_d)
     src = np.r_[np.full(len(s_od), SOURCE_SEARCH), np.full(len(w_od), SOURCE_WAYPOINTS)]
     lab = np.r_[np.full(len(s_od), -1), w_lab].astype(np.int64)
     od_ptr, route_ptr, route_arcs, src, lab = assemble(

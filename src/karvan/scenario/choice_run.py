@@ -27,10 +27,16 @@ from karvan.choice import (
     RouteOptions,
     Waypoints,
     capacities_from_links,
-    generate_route_sets,
 )
+from karvan.choice._setup import setup
 from karvan.choice.dual import fixed_cost_equilibrium
-from karvan.choice.routes import SOURCE_UNSERVED
+from karvan.choice.routes import (
+    SOURCE_UNSERVED,
+    SOURCE_WAYPOINTS,
+    build_route_set,
+    least_cost_route_set,
+    subset_routes,
+)
 from karvan.errors import InputError, format_ids
 from karvan.freight import accounting as acc
 from karvan.freight.choice_model import (
@@ -183,7 +189,8 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
     # which family a forced route of a declared family would be classified in
     classify = arcs_classifier(model.families)
     position = {f: i for i, f in enumerate(model.family_ids)}
-    # each family's characteristic links and their arcs (the same for every class)
+    # each family's characteristic links and their arcs, and the arcs (or pairs of arcs, in
+    # either order) a route of it passes: the same for every class
     fams = []
     for f in model.families.itertuples():
         via = [x for x in id_list(f.via_link_ids) if x != "*"]
@@ -192,7 +199,11 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
         also = id_list(f.also_via_link_ids)
         arcs_of = {x: np.flatnonzero(g.arc_link == p) for x, p in
                    zip(via + also, lid.get_indexer(via + also), strict=True) if p >= 0}
-        fams.append((f.family_id, via, also, arcs_of))
+        first = [arcs_of[x] for x in via if x in arcs_of] if not also else []
+        pairs = [(arcs_of[x], arcs_of[y]) for x in via for y in also
+                 if x in arcs_of and y in arcs_of]
+        fams.append((f.family_id, np.concatenate(first) if first else None,
+                     _pair_legs(pairs) if pairs else None))
     # (family, class) -> {OD pair: cost of the family's cheapest route the set holds}
     have_of: dict[tuple[str, str], dict] = {}
     for (fam, cls, a, b), h in (have or {}).items():
@@ -215,21 +226,17 @@ def forced_routes(net: Network, demand: Demand, classes, model: CorridorChoice,
                                              zone_country.get(zone_ids[j], "")), len(cpairs))
                           for i, j in zip(oi, di, strict=True)], dtype=np.int64)
         ods = [(zone_ids[i], zone_ids[j]) for i, j in zip(oi, di, strict=True)]
-        for fam, via, also, arcs_of in fams:
+        for fam, first, legs in fams:
             best = np.full(len(o), np.inf)
             best_arcs = np.full((len(o), 2), -1, dtype=np.int64)
-            if not also:
+            if first is not None:
                 # one characteristic link: all of them at once (the first least cost, as the
                 # links one by one in their order)
-                first = [arcs_of[x] for x in via if x in arcs_of]
-                if first:
-                    best, arcs = _through(cost, g, from_o, to_d, np.concatenate(first))
-                    reach = np.isfinite(best)
-                    best_arcs[reach, :1] = arcs[reach]
-            pairs = [(arcs_of[x], arcs_of[y]) for x in via for y in also
-                     if x in arcs_of and y in arcs_of]
-            if pairs:
-                best, arcs = _through_pairs(dist, cost, g, from_o, to_d, pairs)
+                best, arcs = _through(cost, g, from_o, to_d, first)
+                reach = np.isfinite(best)
+                best_arcs[reach, :1] = arcs[reach]
+            if legs is not None:
+                best, arcs = _through_pairs(dist, cost, g, from_o, to_d, *legs)
                 reach = np.isfinite(best)
                 best_arcs[reach] = arcs[reach]
             served = serves.get(fam, ())
@@ -295,17 +302,22 @@ def _through(cost, g, from_o, to_d, arcs) -> tuple[np.ndarray, np.ndarray]:
     return tot[np.arange(len(from_o)), j], arcs[j][:, None]
 
 
-def _through_pairs(dist, cost, g, from_o, to_d, pairs) -> tuple[np.ndarray, np.ndarray]:
-    """Least cost from each origin to its destination through an arc of x and then an arc of
-    y, or y then x, for each (x, y) of ``pairs`` (arrays of arcs), and those two arcs in travel
-    order (n_od, 2). Where several give the least cost, the first in the order of the pairs, x
-    before y, then the arcs of the first leg, then of the second."""
+def _pair_legs(pairs) -> tuple[np.ndarray, np.ndarray]:
+    """For each (x, y) of ``pairs`` (arrays of arcs), every arc of x then every arc of y, and
+    every arc of y then every arc of x: the first and second arcs (:func:`_through_pairs`), in
+    the order of the pairs, x before y, then the arcs of the first leg, then of the second."""
     first, second = [], []
     for x, y in pairs:
         for a, b in ((x, y), (y, x)):
             first.append(np.repeat(a, len(b)))
             second.append(np.tile(b, len(a)))
-    f, s = np.concatenate(first), np.concatenate(second)
+    return np.concatenate(first), np.concatenate(second)
+
+
+def _through_pairs(dist, cost, g, from_o, to_d, f, s) -> tuple[np.ndarray, np.ndarray]:
+    """Least cost from each origin to its destination through arc ``f[i]`` and then arc
+    ``s[i]`` for some i (:func:`_pair_legs`), and those two arcs in travel order (n_od, 2):
+    the first i where several give the least cost."""
     tot = ((from_o[:, g.tail[f]] + cost[f][None, :])
            + (dist[g.head[f], g.tail[s]] + cost[s])[None, :]) + to_d[g.head[s]].T
     j = np.argmin(tot, axis=1)
@@ -441,41 +453,51 @@ def _search_route_set(cnet: Network, demand: Demand, classes, model: CorridorCho
     """:func:`choice_route_set` without its cache. ``least_cost_members=False`` adds forced
     members only for the families the search found no route of (the rule before
     2026-12-06), to compare with."""
-    classify = family_classifier(model.families)
-    rs = generate_route_sets(cnet, demand, classes=classes,
-                             options=RouteOptions(max_routes=MAX_ROUTES, penalty=PENALTY))
+    # one classifier for every route set searched here: it looks the families' links up once
+    by_arcs = arcs_classifier(model.families)
+    # the network compiled and the classes' costs built once, for the searches and the
+    # waypoint searches (generate_route_sets would do it in each)
+    ca = setup(cnet, demand, classes)
+    searched = build_route_set(ca, RouteOptions(max_routes=MAX_ROUTES, penalty=PENALTY))
     # the cost of each family's cheapest route the search found, per pair: a family's
     # least-cost route enters where it is cheaper (it was left out where the search had found
     # a costlier route of the family)
-    have = _held_costs(rs, classify(rs), cnet, classes, model)
-    if not least_cost_members:
-        have = dict.fromkeys(have, -np.inf)
+    found = _held_costs(searched, _classified(by_arcs, searched), cnet, classes, model)
+    have = found if least_cost_members else dict.fromkeys(found, -np.inf)
     # which forced alternatives enter: at the route sets' own dispersion (the prior's), so
     # that a fitted or drawn theta does not change the route sets
     routes, wps, missing, checked = forced_routes(
         cnet, demand, classes, model, model.route_set_theta_per_hour(classes), zone_country,
         have)
-    rs = add_routes_to(rs, routes)
+    rs = add_routes_to(searched, routes)
+    # the waypoint searches' least-cost routes (which drop a forced route equal to one) are
+    # the first routes of the search's
     if wps:
-        forced = generate_route_sets(cnet, demand, classes=classes, options=RouteOptions(
-            max_routes=1, waypoints=tuple(wps)))
-        rs = add_forced(rs, forced)
+        rs = add_forced(rs, least_cost_route_set(ca, searched, wps))
     if checked[0] or checked[1]:
-        rs = _add_least_cost_members(rs, *checked, cnet, demand, classes, model)
+        # the cheapest route of each family the set holds: of those the search found
+        # (``found``) and of those added since (all of source waypoints, the search's not)
+        added = subset_routes(rs, rs.route_source == SOURCE_WAYPOINTS)
+        held = dict(found)
+        for k, h in _held_costs(added, _classified(by_arcs, added), cnet, classes,
+                                model).items():
+            held[k] = min(held.get(k, np.inf), h)
+        forced = least_cost_route_set(ca, searched, checked[1]) if checked[1] else None
+        rs = _add_least_cost_members(rs, checked[0], forced, held, by_arcs, cnet, classes,
+                                     model)
     return rs, len(wps) + len(checked[1]), missing
 
 
-def _add_least_cost_members(rs, routes: list, wps: list, cnet: Network, demand: Demand,
+def _add_least_cost_members(rs, routes: list, forced, held: dict, by_arcs, cnet: Network,
                             classes, model: CorridorChoice):
     """``rs`` with the forced members of families it holds a route of (:func:`forced_routes`'s
-    ``checked``: routes read off the trees, and waypoints to search): of the candidates
-    classified in one family for a pair, the cheapest, where it costs less (by more than
-    ``HAVE_TOL`` hours) than every route of that family ``rs`` holds. A candidate is kept to
-    the family it is classified in, not the one whose links it was forced through: a route
-    through one family's links that is another's entered as the first's, though a cheaper
-    route of its own family was in the set."""
-    classify = family_classifier(model.families)
-    held = _held_costs(rs, classify(rs), cnet, classes, model)
+    ``checked``: ``routes`` read off the trees, and ``forced``, the route set of its
+    waypoints, or None): of the candidates classified in one family for a pair, the cheapest,
+    where it costs less (by more than ``HAVE_TOL`` hours) than every route of that family
+    ``rs`` holds (``held``: :func:`_held_costs` of ``rs``). A candidate is kept to the family
+    it is classified in, not the one whose links it was forced through: a route through one
+    family's links that is another's entered as the first's, though a cheaper route of its
+    own family was in the set. ``by_arcs``: ``model``'s :func:`arcs_classifier`."""
     g = rs.graph
     by_name = {c.name: c for c in classes}
     g_links = cnet.links.loc[g.link_ids]
@@ -485,19 +507,14 @@ def _add_least_cost_members(rs, routes: list, wps: list, cnet: Network, demand: 
     if routes:
         arcs = [np.asarray(r[3], dtype=np.int64) for r in routes]
         starts = np.concatenate([[0], np.cumsum([len(a) for a in arcs])])
-        fam = arcs_classifier(model.families)(g, np.concatenate(arcs), starts)
+        fam = by_arcs(g, np.concatenate(arcs), starts)
         for f, r, a in zip(fam.tolist(), routes, arcs, strict=True):
             if f >= 0:
                 key, h = (ids[f], r[0], r[1], r[2]), float(arc_cost[r[0]][a].sum())
                 if h < best.get(key, (np.inf, None))[0]:
                     best[key] = (h, r)
-    forced = None
-    if wps:
-        forced = generate_route_sets(cnet, demand, classes=classes, options=RouteOptions(
-            max_routes=1, waypoints=tuple(wps)))
-        from karvan.choice.routes import SOURCE_WAYPOINTS
-
-        fam = classify(forced)
+    if forced is not None:
+        fam = _classified(by_arcs, forced)
         cost = route_free_costs(forced, cnet, classes)
         for i, (key, h) in enumerate(zip(_family_keys(forced, fam, model), cost.tolist(),
                                          strict=True)):
@@ -511,6 +528,12 @@ def _add_least_cost_members(rs, routes: list, wps: list, cnet: Network, demand: 
         keep[[v for v in enter.values() if isinstance(v, int)]] = True
         rs = add_forced(rs, forced, keep=keep)
     return rs
+
+
+def _classified(by_arcs, rs) -> np.ndarray:
+    """The family of every route of ``rs`` by ``by_arcs`` (:func:`arcs_classifier`), as
+    :func:`family_classifier` gives it."""
+    return by_arcs(rs.graph, rs.route_arcs, rs.route_ptr)
 
 
 def _family_keys(rs, fam: np.ndarray, model: CorridorChoice) -> list:
@@ -957,13 +980,14 @@ def _route_keys(rs, lengths: dict[int, set[int]]) -> set[tuple[int, bytes]]:
     be equal)."""
     arcs = np.ascontiguousarray(rs.route_arcs, dtype=np.int64)
     ptr = rs.route_ptr
-    out = set()
-    for w, lens in lengths.items():
-        lo, hi = int(rs.od_ptr[w]), int(rs.od_ptr[w + 1])
-        n = np.diff(ptr[lo:hi + 1])
-        for i in np.flatnonzero(np.isin(n, list(lens))) + lo:
-            out.add((int(w), arcs[ptr[i]:ptr[i + 1]].tobytes()))
-    return out
+    n = np.diff(ptr)
+    od = rs.route_od
+    # (OD pair, length) as one number, every route against every wanted one at once
+    top = max(int(n.max(initial=0)), *(max(v) for v in lengths.values()), 0) + 1
+    want = np.fromiter((w * top + k for w, lens in lengths.items() for k in lens),
+                       dtype=np.int64)
+    hit = np.flatnonzero(np.isin(od * top + n, want))
+    return {(int(od[i]), arcs[ptr[i]:ptr[i + 1]].tobytes()) for i in hit}
 
 
 def _lengths(ods, lens) -> dict[int, set[int]]:
