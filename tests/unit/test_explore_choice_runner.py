@@ -171,3 +171,72 @@ def test_a_link_a_scenario_changes_has_bands_and_an_effect(data, tmp_path, choic
             assert abs(e["central"]) < central["aktau_sailings"][f]
     if choice == "logit":  # the deterministic baseline sends nothing through the Aktau ferries
         assert all(central["baseline"][f] > 0 for f in ferries)
+
+
+@pytest.mark.parametrize(("choice", "workers"), [("deterministic", 2), ("logit", 0)])
+def test_the_links_a_scenario_diverts_freight_onto_have_bands_and_an_effect(data, tmp_path,
+                                                                            choice, workers):
+    """Closing the Astara crossing sends freight by other roads, railways and sea lanes, links
+    without a capacity, of no route option and not named by the scenario: they had no band of
+    their tonnes and no effect, so where the freight goes, and how sure that is, was not
+    said."""
+    import dataclasses
+
+    from karvan.scenario import load_scenario
+    from karvan.scenario.run import run_scenario
+    from karvan.scenario.spec import Modification
+    from karvan.schema.text import id_list, read_frame
+
+    base = load_scenario("baseline")
+    close = Modification(action="close", borders=["AZ-IR_ASTARA"])
+    own = dataclasses.replace(base, name="astara_closed", modifications=(
+        *base.modifications, close), path=None, places=())
+    res = explore([own], draws=4, data=data, workers=workers, choice=choice, batch_size=2,
+                  out=tmp_path / "x")
+    central = {s.name: run_scenario(data, s, lp=False, choice=choice, backcasts=False)
+               .tables["links"].set_index("link_id")["tonnes_tot"] for s in (own, base)}
+    change = central["astara_closed"].sub(central["baseline"], fill_value=0.0)
+    # the links that had no output: no capacity, of no route option, not named by the scenario
+    opts = read_frame(data.folder / "route_option.csv", blank_as_nan=True)
+    option_links = {x for c in ("via_link_ids", "also_via_link_ids") for v in opts[c]
+                    for x in id_list(v)}
+    links = data.links
+    named = set(links.index[links["border_id"] == "AZ-IR_ASTARA"])
+    plain = [x for x in change.index if pd.isna(links.at[x, "capacity_tpy"])
+             and x not in option_links | named]
+    onto = change[plain].idxmax()  # the one the freight is diverted onto most
+    assert change[onto] > 100_000
+    b = res.bands.set_index(["scenario", "output"])
+
+    def has_bands(lid: str) -> None:
+        for s in ("astara_closed", "baseline"):
+            if lid not in central[s].index:  # closed there: no level, 0 t in the effect
+                continue
+            level = b.loc[(s, f"link:{lid}:tonnes")]
+            assert level["n"] == 4
+            assert level["central"] == pytest.approx(central[s][lid], rel=1e-6, abs=1.0)
+        e = b.loc[("astara_closed", f"effect:link:{lid}:tonnes")]
+        assert e["n"] == 4 and e["reference"] == "baseline"
+        # the effect's central value is the difference of the two central runs
+        assert e["central"] == pytest.approx(change[lid], rel=1e-6, abs=1.0)
+        lv = b["central"].reindex([(s, f"link:{lid}:tonnes") for s in ("astara_closed",
+                                                                        "baseline")]).fillna(0)
+        assert e["central"] == pytest.approx(lv.iloc[0] - lv.iloc[1], rel=1e-9, abs=1e-6)
+
+    has_bands(onto)
+    # chosen by the rule from the two central runs, the largest changes first
+    from karvan.explore.corridor import DIVERTED_LEAST_SHARE, DIVERTED_LEAST_T, DIVERTED_TOP
+
+    record = res.experiment.manifest()["diverted_links"]
+    chosen = record["scenarios"]["astara_closed"]["links"]
+    assert record["scenarios"]["astara_closed"]["reference"] == "baseline"
+    assert record["links"] == [x["link_id"] for x in chosen]
+    assert onto in record["links"]
+    assert len(chosen) <= DIVERTED_TOP
+    size = [abs(x["change_t"]) for x in chosen]
+    assert size == sorted(size, reverse=True)
+    for x in chosen:
+        assert x["change_t"] == pytest.approx(change[x["link_id"]], rel=1e-6, abs=1.0)
+        assert abs(x["change_t"]) >= max(DIVERTED_LEAST_T, DIVERTED_LEAST_SHARE * max(
+            x["tonnes"], x["reference_tonnes"]))
+        has_bands(x["link_id"])

@@ -198,3 +198,49 @@ def test_the_demands_least_cost_equals_the_runs_skims(model, run):
     dem.index.names = sk.index.names
     want = float((dem * sk["cost_usd_per_t"].reindex(dem.index)).sum())
     assert model.evaluate(None)["total:expected_cost_usd"] == pytest.approx(want, rel=1e-6)
+
+
+def _links(**tonnes) -> pd.DataFrame:
+    """Central link tonnes as :meth:`CorridorModel.central_link_tonnes` gives them; a value
+    ``(t, "out")`` is a link with an output, ``(t, "<border>")`` one of a border."""
+    rows = {k: v if isinstance(v, tuple) else (v, "") for k, v in tonnes.items()}
+    return pd.DataFrame({"tonnes": [float(t) for t, _ in rows.values()],
+                         "output": [w == "out" for _, w in rows.values()],
+                         "border_id": [w if w != "out" else "" for _, w in rows.values()]},
+                        index=pd.Index(list(rows), name="link_id"))
+
+
+def test_the_diverted_links_are_the_largest_changes_that_have_no_output(monkeypatch):
+    from karvan.explore import corridor as C
+
+    project = _links(big=(5e6, "out"), gain=4e5, same_path=4e5, new=3e5, edge=1e6,
+                     small=4.9e4, trunk=1.02e7, border_link=(0.0, "X-Y"), tie_b=2.5e5,
+                     tie_a=2e5)
+    ref = _links(big=(1e6, "out"), gain=1e5, same_path=1e5, edge=9.5e5, small=0.0,
+                 trunk=1e7, border_link=(6e5, "X-Y"), tie_b=5e4, tie_a=0.0, gone=7e5)
+    rec = C.diverted_links({"p": project, "r": ref}, {"p": "r", "r": None})
+    got = [(x["link_id"], x["change_t"]) for x in rec["scenarios"]["p"]["links"]]
+    # the largest changes first, ties by link id: 'big' has an output, 'same_path' carries
+    # what 'gain' does in both (one path), 'border_link' what its border does, 'small' moves
+    # less than 50 kt, 'trunk' 2 % of its tonnes; 'edge' (50 kt, 5 %) just counts; a link
+    # one network lacks carries 0 t there
+    assert got == [("gone", -7e5), ("gain", 3e5), ("new", 3e5), ("tie_a", 2e5),
+                   ("tie_b", 2e5), ("edge", 5e4)]
+    assert rec["links"] == [x for x, _ in got]
+    assert rec["scenarios"]["p"]["links"][0] == {"link_id": "gone", "tonnes": 0.0,
+                                                 "reference_tonnes": 7e5, "change_t": -7e5}
+    assert rec["scenarios"]["p"]["reference"] == "r" and set(rec["scenarios"]) == {"p"}
+    assert rec["rule"] == {"top": C.DIVERTED_TOP, "least_t": C.DIVERTED_LEAST_T,
+                           "least_share": C.DIVERTED_LEAST_SHARE,
+                           "same_path_t": C.SAME_PATH_T}
+    # at most DIVERTED_TOP per scenario; every scenario's links, each once, for every model;
+    # a reference without a model (none solved) gives none
+    monkeypatch.setattr(C, "DIVERTED_TOP", 2)
+    other = ref.copy()
+    other.loc[["edge", "tie_a", "gone"], "tonnes"] = [2e6, 2e5, 0.0]
+    rec = C.diverted_links({"p": project, "q": other, "r": ref},
+                           {"p": "r", "q": "r", "r": None, "lost": "nowhere"})
+    assert [x["link_id"] for x in rec["scenarios"]["p"]["links"]] == ["gone", "gain"]
+    assert [x["link_id"] for x in rec["scenarios"]["q"]["links"]] == ["edge", "gone"]
+    assert rec["links"] == ["gone", "gain", "edge"]
+    assert set(rec["scenarios"]) == {"p", "q"}

@@ -639,3 +639,71 @@ def test_only_workers_that_fail_to_start_are_said_to_want_a_main_guard(monkeypat
     with pytest.raises(KarvanError if isinstance(error, RuntimeError) else type(error),
                        match=said), R.connect(workers=1):
         pass
+
+
+class _Links:
+    """A model of link tonnes: each link's central tonnes times (1 + the one input); the
+    tonnes of the links it follows (``with_link_outputs``) are outputs."""
+
+    def __init__(self, tonnes: dict[str, float], follow: tuple[str, ...] = ()) -> None:
+        self.tonnes, self.follow = tonnes, follow
+
+    def evaluate(self, values):
+        x = 1.0 if values is None else 1.0 + float(values[0])
+        return {"total": x * sum(self.tonnes.values()),
+                **{f"link:{k}:tonnes": x * self.tonnes[k] for k in self.follow
+                   if k in self.tonnes}}
+
+    def central_link_tonnes(self) -> pd.DataFrame:
+        return pd.DataFrame({"tonnes": list(self.tonnes.values()), "output": False,
+                             "border_id": ""}, index=pd.Index(list(self.tonnes), name="link_id"))
+
+    def with_link_outputs(self, links):
+        return _Links(self.tonnes, tuple(links))
+
+
+def test_the_diverted_links_are_chosen_once_before_any_draw_and_resumed(tmp_path):
+    """The links a scenario diverts freight onto are chosen from the central cases of every
+    model before any draw, recorded in the manifest, and followed by every model, so that the
+    effect on them pairs; a resumed experiment follows the recorded links without choosing
+    again."""
+    from karvan.explore.corridor import diverted_links
+    from karvan.explore.inputs import ranges_inputs
+
+    inputs = ranges_inputs({"a": (0.0, 1.0)})
+    specs = [ModelSpec("project", functools.partial(_Links, {"x": 1e6, "y": 3e5, "z": 1e5}),
+                       "ref"),
+             ModelSpec("ref", functools.partial(_Links, {"x": 1e6, "z": 4e5}))]
+    calls = []
+
+    def chosen(central, refs):
+        calls.append(sorted(central))
+        return diverted_links(central, refs)
+
+    def stop(done, total, note):
+        if done >= 3:
+            raise KeyboardInterrupt
+
+    kw = {"draws": 6, "seed": 1, "workers": 0, "folder": tmp_path / "e", "batch_size": 1}
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(specs, inputs, diverted=chosen, progress=stop, **kw)
+    assert calls == [["project", "ref"]]  # both central cases, once
+    record = Experiment(tmp_path / "e").manifest()["diverted_links"]
+    assert record["links"] == ["y", "z"]  # y new (+300 kt), z -300 kt; x unchanged
+    assert record["scenarios"]["project"]["links"][0] == {
+        "link_id": "y", "tonnes": 3e5, "reference_tonnes": 0.0, "change_t": 3e5}
+
+    def never(central, refs):
+        raise AssertionError("the links were chosen again")
+
+    res = run_experiment(specs, inputs, diverted=never, analyse=analyse_experiment, **kw)
+    assert res.resumed >= 3 and res.resumed + res.computed == 14
+    d = res.draws()
+    # every draw of both models, those before the stop and after, follows both links
+    assert d["out:link:z:tonnes"].notna().all()
+    assert d.loc[d["scenario"] == "ref", "out:link:y:tonnes"].isna().all()  # not in its network
+    b = res.bands.set_index(["scenario", "output"])
+    assert b.loc[("project", "effect:link:y:tonnes"), "central"] == pytest.approx(3e5)
+    assert b.loc[("project", "effect:link:z:tonnes"), "central"] == pytest.approx(-3e5)
+    assert b.loc[("project", "effect:link:z:tonnes"), "n"] == 6
+    assert ("project", "link:x:tonnes") not in b.index

@@ -14,7 +14,9 @@ Headline outputs (names are stable; ``<...>`` are ids of the dataset):
 - ``link:<link_id>:tonnes`` and ``link:<link_id>:utilization`` of capacity-limited links, of
   the links that define the route options and of the links the experiment's scenarios open,
   set or scale (``watch``: a ferry whose frequency a scenario doubles has no capacity, and had
-  no band);
+  no band); and ``link:<link_id>:tonnes`` of the links a scenario diverts freight onto or off
+  (:func:`diverted_links`, added by :meth:`CorridorModel.with_link_outputs` once the central
+  cases of a scenario and its reference are known);
 - ``country:<country>:tonnes``, ``:transit_tonnes``, ``:transit_revenue_usd`` as in the
   ``countries`` table of a run;
 - ``share:<O>-<D>:<option_id>`` the share of the tonnes from country O to country D whose routes
@@ -49,6 +51,16 @@ log = logging.getLogger(__name__)
 
 #: country pairs whose route-option shares are headline outputs
 SHARE_PAIRS = (("RU", "IN"), ("IN", "RU"), ("RU", "IR"), ("IR", "RU"))
+#: the links a scenario diverts freight onto or off that get outputs of their own
+#: (:func:`diverted_links`): at most :data:`DIVERTED_TOP` per scenario, those whose central
+#: tonnes differ from its reference's by :data:`DIVERTED_LEAST_T` t/yr or more and by
+#: :data:`DIVERTED_LEAST_SHARE` or more of the larger of the two
+DIVERTED_TOP = 10
+DIVERTED_LEAST_T = 50_000.0
+DIVERTED_LEAST_SHARE = 0.05
+#: two links (or a link and a border) whose central tonnes differ by no more than this in the
+#: scenario and in its reference are taken as stretches of one path (t/yr)
+SAME_PATH_T = 1.0
 #: the fields a scenario's ``set`` modification fixes (not perturbed on those links)
 _SET_FIELDS = {"capacity_tpy": "capacity", "dwell_h": "dwell", "speed_kph": "speed",
                "length_km": "length", "frequency_per_week": "frequency",
@@ -143,6 +155,37 @@ class CorridorModel:
         out["_iterations"] = float(res.iterations)
         out["_converged"] = float(res.converged)
         return out
+
+    def central_link_tonnes(self) -> pd.DataFrame:
+        """The central solution's tonnes on each link of the scenario's network (both
+        directions, t/yr), indexed by ``link_id``, with ``output`` (whether the link's tonnes
+        are an output already) and ``border_id`` (blank off borders): what
+        :func:`diverted_links` compares between a scenario and its reference."""
+        g = self.graph
+        ab, ba = g.to_links(self.central.class_flows.sum(axis=0))
+        ids = [str(x) for x in g.link_ids]
+        border = np.full(len(ids), "", dtype=object)
+        for bid, lis in self.outputs["borders"]:
+            border[lis] = bid
+        have = {x for x, _ in self.outputs["key_links"]}
+        return pd.DataFrame({"tonnes": ab + ba, "output": [x in have for x in ids],
+                             "border_id": border}, index=pd.Index(ids, name="link_id"))
+
+    def with_link_outputs(self, links) -> CorridorModel:
+        """A copy of the model that also gives ``link:<id>:tonnes`` of ``links`` (those in its
+        network and not outputs already; the model itself where none is new): the links an
+        experiment follows in every scenario (:func:`diverted_links`). The arrays are shared."""
+        li = {str(x): i for i, x in enumerate(self.graph.link_ids)}
+        have = {x for x, _ in self.outputs["key_links"]}
+        new = [(x, li[x]) for x in dict.fromkeys(map(str, links)) if x in li and x not in have]
+        if not new:
+            return self
+        key = [*self.outputs["key_links"], *new]
+        # the links' tonnes come first among a model's outputs
+        names = [f"link:{x}:tonnes" for x, _ in key] + [
+            n for n in self.output_names if not (n.startswith("link:") and n.endswith(":tonnes"))]
+        return dataclasses.replace(self, outputs={**self.outputs, "key_links": key},
+                                   output_names=names)
 
     def draw_arrays(self, values: np.ndarray | None) -> DrawArrays:
         """The network, demand and classes of a draw (None: the dataset's figures)."""
@@ -332,6 +375,72 @@ def changed_links(data, scenarios) -> tuple[str, ...]:
             if row.active and row.action in ("open", "set", "scale"):
                 out.update(dict.fromkeys(t for t in str(row.targets).split(";") if t))
     return tuple(out)
+
+
+def diverted_links(central: dict[str, pd.DataFrame], references: dict[str, str | None]
+                   ) -> dict:
+    """The links whose tonnes each scenario changes most against its like-year reference, in
+    their central cases, that have no output yet: the links the scenario diverts freight onto
+    or off, for every model of an experiment to follow.
+
+    For each scenario with a reference, its links (0 t where one network lacks the link) whose
+    central tonnes differ by :data:`DIVERTED_LEAST_T` t/yr or more and by
+    :data:`DIVERTED_LEAST_SHARE` or more of the larger of the two, ranked by the absolute
+    difference (ties by link id), the first :data:`DIVERTED_TOP` that are not a stretch of a
+    path whose tonnes are an output already: a link whose tonnes in both cases are within
+    :data:`SAME_PATH_T` of those of a link with an output, of a border (its links together) or
+    of a link chosen before it is left out (Iran's closed road through Agarak is four links of
+    2.90 Mt/yr, and the border's tonnes say it).
+
+    Parameters
+    ----------
+    central
+        Scenario -> :meth:`CorridorModel.central_link_tonnes` of its model.
+    references
+        Scenario -> its like-year reference (None: none).
+
+    Returns
+    -------
+    dict
+        ``links``: the links of every scenario, in the order of ``references`` then of the
+        ranking; ``scenarios``: per scenario, its ``reference`` and its ``links``, each with
+        ``link_id``, ``tonnes``, ``reference_tonnes``, ``change_t``; ``rule``: the constants.
+        As written to the experiment's manifest (``diverted_links``).
+    """
+    out: dict[str, dict] = {}
+    for scen, ref in references.items():
+        if not ref or scen not in central or ref not in central:
+            continue
+        a, b = central[scen], central[ref]
+        ids = a.index.union(b.index, sort=False)
+        t = np.column_stack([x["tonnes"].reindex(ids, fill_value=0.0).to_numpy(dtype=float)
+                             for x in (a, b)])
+        has = np.logical_or(*(x["output"].reindex(ids, fill_value=False).to_numpy(dtype=bool)
+                              for x in (a, b)))
+        ba, bb = (x["border_id"].reindex(ids, fill_value="").to_numpy(dtype=object)
+                  for x in (a, b))
+        border = np.where(ba != "", ba, bb)
+        per_border = pd.DataFrame(t[border != ""]).groupby(border[border != ""]).sum()
+        # the tonnes of what has an output: its links and borders, and the links chosen
+        banded = [*t[has], *per_border.to_numpy()]
+        change = t[:, 0] - t[:, 1]
+        size = np.abs(change)
+        ok = ((size >= DIVERTED_LEAST_T) & (size >= DIVERTED_LEAST_SHARE * t.max(axis=1))
+              & ~has)
+        chosen = []
+        for j in sorted(np.flatnonzero(ok), key=lambda j: (-size[j], str(ids[j]))):
+            if len(chosen) >= DIVERTED_TOP:
+                break
+            if banded and (np.abs(np.asarray(banded) - t[j]) <= SAME_PATH_T).all(axis=1).any():
+                continue
+            banded.append(t[j])
+            chosen.append({"link_id": str(ids[j]), "tonnes": float(t[j, 0]),
+                           "reference_tonnes": float(t[j, 1]), "change_t": float(change[j])})
+        out[scen] = {"reference": ref, "links": chosen}
+    links = list(dict.fromkeys(x["link_id"] for v in out.values() for x in v["links"]))
+    return {"links": links, "scenarios": out,
+            "rule": {"top": DIVERTED_TOP, "least_t": DIVERTED_LEAST_T,
+                     "least_share": DIVERTED_LEAST_SHARE, "same_path_t": SAME_PATH_T}}
 
 
 def build_corridor_model(data, scenario, inputs: InputSet, *, gap: float = 1e-8,

@@ -2,7 +2,9 @@
 
 The client draws the design, sends each scenario's model builder to the cluster once (a task
 whose result stays in worker memory), then one task per batch of draws of one scenario: the
-batch's input values in, a table of inputs and headline outputs back. The client writes each
+batch's input values in, a table of inputs and headline outputs back. Where the links a scenario
+diverts freight onto or off are followed (``diverted``), every model is built first and its
+central link tonnes gathered to choose them, before any draw. The client writes each
 returned batch atomically into the experiment folder as it arrives, so a worker or a client that
 dies loses only batches in flight; the same call again skips every draw already written.
 
@@ -55,12 +57,17 @@ log = logging.getLogger(__name__)
 
 #: seconds to wait for a scheduler given by address before giving up
 CONNECT_TIMEOUT_S = 10.0
+#: the manifest's record of the links every model follows (``run_experiment(diverted=)``)
+DIVERTED = "diverted_links"
 
 Progress = Callable[[int, int, str], None]
+Diverted = Callable[[dict[str, pd.DataFrame], dict[str, str | None]], dict]
 
 
 class Model(Protocol):
-    """What an experiment evaluates: outputs (name -> number) at input values (None: central)."""
+    """What an experiment evaluates: outputs (name -> number) at input values (None: central).
+    Under ``run_experiment(diverted=)`` a model also gives its ``central_link_tonnes()`` and
+    ``with_link_outputs(links)`` (:class:`~karvan.explore.corridor.CorridorModel`)."""
 
     def evaluate(self, values: np.ndarray | None) -> dict[str, float]:
         """The outputs at input ``values`` (one per input; None: the central case)."""
@@ -218,16 +225,20 @@ def _draw_failed(exp: Experiment, scenario: str, err: DrawError) -> None:
 
 
 def _evaluate_batch(model: Model, values: np.ndarray | None, draws: np.ndarray,
-                    input_names: Sequence[str]) -> bytes | DrawError:
+                    input_names: Sequence[str], links: Sequence[str] = ()
+                    ) -> bytes | DrawError:
     """Evaluate draws ``draws`` (rows of ``values``; None: the central case, draw -1) and
     return the batch as the bytes of a Parquet file (``draw``, ``in:<input>``,
     ``out:<output>``, ``_gap``, ...): built where the work is done, so that the client only
-    writes it; a :class:`DrawError` where the model raised on a draw."""
+    writes it; a :class:`DrawError` where the model raised on a draw. ``links``: the diverted
+    links every model follows (``model.with_link_outputs``)."""
     import traceback
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if links:
+        model = model.with_link_outputs(links)
     rows = []
     with _one_thread():
         for r in range(len(draws)):
@@ -450,7 +461,8 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
                    client: Any = None, folder: str | Path | None = None,
                    store: str | Path | None = None, batch_size: int | None = None,
                    config: dict | None = None, progress: Progress | None = None,
-                   analyse: Callable[[Experiment], None] | None = None) -> ExperimentResult:
+                   analyse: Callable[[Experiment], None] | None = None,
+                   diverted: Diverted | None = None) -> ExperimentResult:
     """Evaluate every scenario of ``specs`` at every point of a design of ``inputs``.
 
     Parameters
@@ -477,6 +489,12 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
         batch.
     analyse
         Called with the experiment once every draw is written (bands, statements, sensitivity).
+    diverted
+        Given each model's central link tonnes (``model.central_link_tonnes()``) and each
+        scenario's reference, the links every model follows besides its own outputs
+        (:func:`karvan.explore.corridor.diverted_links`): called once every model is built and
+        before any draw, its answer written to the manifest (``diverted_links``, whose
+        ``links`` a resumed experiment follows again); None: no such links.
 
     Raises
     ------
@@ -553,13 +571,28 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
             progress(n_done, total, f"resumed {n_done} draws" if n_done else "started")
         values = inputs.values(design.u)
         computed = 0
+        links = tuple((exp.manifest().get(DIVERTED) or {}).get("links", ()))
+        choose = None
+        if diverted is not None and todo and not any(done.values()) and \
+                DIVERTED not in exp.manifest():
+            refs = {s.scenario: s.reference for s in specs}
+
+            def choose(central: dict[str, pd.DataFrame]) -> tuple[str, ...]:
+                # recorded before any draw: a resumed experiment follows the same links
+                record = diverted(central, refs)
+                exp.write_manifest({**exp.manifest(), DIVERTED: record})
+                return tuple(record["links"])
         if in_process or not todo:
             models = {}
+            if choose is not None:  # every central case first: the links depend on them all
+                models = {s.scenario: _build(s.build) for s in specs}
+                links = choose({n: m.central_link_tonnes() for n, m in models.items()})
             for spec, ids in todo:
                 if spec.scenario not in models:
                     models[spec.scenario] = _build(spec.build)
                 blob = _evaluate_batch(models[spec.scenario],
-                                       None if ids[0] < 0 else values[ids], ids, inputs.names)
+                                       None if ids[0] < 0 else values[ids], ids, inputs.names,
+                                       links)
                 if isinstance(blob, DrawError):
                     _draw_failed(exp, spec.scenario, blob)
                 exp.write_batch(spec.scenario, ids, blob)
@@ -571,7 +604,8 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
             # a client handed in may be an adaptive cluster whose workers come and go: its
             # owner watches it
             computed, n_done = _run_on_dask(cl, exp, specs, todo, values, inputs.names,
-                                            n_done, total, progress, watch=client is None)
+                                            n_done, total, progress, watch=client is None,
+                                            links=links, choose=choose)
         if analyse is not None:
             analyse(exp)
         m = exp.manifest()
@@ -740,22 +774,46 @@ def _as_done(client, futures: list, *, watch: bool = True) -> Iterator[Any]:
                               "kept, and the same command resumes.")
 
 
+def _central_link_tonnes(model) -> pd.DataFrame:
+    """The model's central link tonnes (a task on the worker that holds the model)."""
+    return model.central_link_tonnes()
+
+
 def _run_on_dask(client, exp: Experiment, specs, todo, values: np.ndarray, input_names,
                  n_done: int, total: int, progress: Progress | None,
-                 watch: bool = True) -> tuple[int, int]:
+                 watch: bool = True, links: tuple[str, ...] = (),
+                 choose: Callable[[dict], tuple[str, ...]] | None = None) -> tuple[int, int]:
 
     models = {}
     futures = {}
-    for spec, ids in todo:
+    asks = {}
+
+    def build(spec) -> None:
         if spec.scenario not in models:
             models[spec.scenario] = client.submit(_build, spec.build, pure=False,
                                                   key=f"build-{spec.scenario}-{time.time_ns()}")
-        vals = None if ids[0] < 0 else values[ids]
-        f = client.submit(_evaluate_batch, models[spec.scenario], vals, ids, input_names,
-                          pure=False, retries=2)
-        futures[f] = (spec.scenario, ids)
     computed = 0
     try:
+        if choose is not None:  # every central case first: the links depend on them all
+            for spec in specs:
+                build(spec)
+            asks = {client.submit(_central_link_tonnes, f, pure=False): s
+                    for s, f in models.items()}
+            central = {}
+            for f in _as_done(client, list(asks), watch=watch):
+                try:
+                    central[asks[f]] = f.result()
+                except Exception as e:  # noqa: BLE001  (re-raised with where it happened)
+                    raise KarvanError(f"scenario {asks[f]}, its central case: "
+                                      f"{type(e).__name__}: {e}. No draw was computed; the "
+                                      "same command starts again.") from e
+            links = choose(central)
+        for spec, ids in todo:
+            build(spec)
+            vals = None if ids[0] < 0 else values[ids]
+            f = client.submit(_evaluate_batch, models[spec.scenario], vals, ids, input_names,
+                              links, pure=False, retries=2)
+            futures[f] = (spec.scenario, ids)
         for f in _as_done(client, list(futures), watch=watch):
             scen, ids = futures[f]
             try:
@@ -776,7 +834,7 @@ def _run_on_dask(client, exp: Experiment, specs, todo, values: np.ndarray, input
             if progress is not None:
                 progress(n_done, total, scen)
     finally:
-        pending = [f for f in futures if not f.done()]
+        pending = [f for f in [*asks, *futures] if not f.done()]
         if pending:
             client.cancel(pending)
         client.cancel(list(models.values()))

@@ -13,7 +13,7 @@ import pandas as pd
 
 from karvan.errors import InputError
 from karvan.explore.analysis import analyse_experiment
-from karvan.explore.corridor import build_corridor_model, changed_links
+from karvan.explore.corridor import build_corridor_model, changed_links, diverted_links
 from karvan.explore.inputs import InputSet, corridor_inputs
 from karvan.explore.runner import ExperimentResult, ModelSpec, Progress, run_experiment
 from karvan.freight.accounting import sea_leg_countries
@@ -225,7 +225,8 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
     reference |= {s.name: None for s in all_specs[len(specs):]}
     groups = groups or ("factor" if sampler == "lhs" else "field")
     # the links any scenario changes: outputs of every model, so that a project's effect on
-    # them is against its reference's tonnes there
+    # them is against its reference's tonnes there; so are the links a scenario diverts
+    # freight onto or off, chosen once the central cases are solved (run_experiment(diverted=))
     watch = changed_links(data, all_specs)
     model_specs = []
     for s in all_specs:
@@ -252,7 +253,7 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
     return run_experiment(model_specs, inputs, draws=draws, sampler=sampler, seed=seed,
                           groups=groups, workers=workers, scheduler=scheduler, client=client,
                           folder=out, store=store, batch_size=batch_size, config=dataset,
-                          progress=progress,
+                          progress=progress, diverted=diverted_links,
                           analyse=functools.partial(analyse_experiment,
                                                     option_names=option_names,
                                                     sea_countries=sea_countries(data)))
