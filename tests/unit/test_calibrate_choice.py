@@ -429,9 +429,10 @@ def test_a_table_without_a_commodity_constant_of_the_default_is_fitted_without_i
     assert "asc_usd_per_t|nest:overland_north|containers" not in names
     with pytest.raises(InputError, match="unknown parameters to fit"):  # named: refused
         choice_parameters_to_fit(old, ["asc:nest:overland_north:containers"])
-    with pytest.raises(InputError, match=r"asc:nest:<nest>\[:<commodity>\] where it has a row "
-                       r"of family \* for the nest \(overland_north\)"):
-        choice_parameters_to_fit(t, ["asc:nest:instc:containers"])
+    for name in ("asc:nest:instc:containers", "asc:nest:overland_north", "asc:nest:"):
+        with pytest.raises(InputError, match=r"a row of family \* for the nest and commodity "
+                           r"\(asc:nest:overland_north:containers\)"):
+            choice_parameters_to_fit(t, [name])
 
 
 class InProcessPool:

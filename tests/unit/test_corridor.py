@@ -601,6 +601,35 @@ def test_a_transit_ban_leaves_the_banning_countrys_own_trade_alone(data, tmp_pat
                                                                       "grain|ban0"]
 
 
+@pytest.mark.parametrize("where", ['links = ["R_GE_TBILISI_POTI", "R_AZ_ALAT_GANJA"]',
+                                   'countries = ["AZ", "GE"]'])
+def test_a_ban_leaves_each_countrys_own_trade_alone_on_that_countrys_links(data, tmp_path,
+                                                                         where):
+    """A ban is split by the country of its links: Georgia's trade with Armenia may use Georgia's
+    links and not Azerbaijan's, Azerbaijan's the reverse, Russia's neither. Written by links,
+    the ban exempted no one; written for two countries, it exempted Armenia's trade with either
+    on the links of both (Armenian freight to Azerbaijan could cross Georgia)."""
+    from karvan.scenario.run import banned_links, demand_segments
+
+    p = tmp_path / "ban2.toml"
+    p.write_text('name = "ban2"\nyear = 2026\nextends = "baseline"\n[[modification]]\n'
+                 f'action = "ban_transit"\n{where}\nod_countries = ["AM"]\n')
+    inputs = apply_scenario(data, load_scenario(p))
+    zc = data.zone_country()
+    mine = [b for b in inputs.bans if b[1] == {"AM"}]
+    ge = set().union(*(b[0] for b in mine if b[2] == {"GE"}))
+    az = set().union(*(b[0] for b in mine if b[2] == {"AZ"}))
+    assert "R_GE_TBILISI_POTI" in ge and "R_AZ_ALAT_GANJA" in az and not ge & az
+    rows = pd.DataFrame({"origin_zone_id": ["Z_GE_TBILISI", "Z_AM_YEREVAN", "Z_AM_YEREVAN"],
+                         "destination_zone_id": ["Z_AM_YEREVAN", "Z_AZ_BAKU", "Z_RU_MOSCOW"],
+                         "commodity_id": ["grain"] * 3})
+    seg = demand_segments(rows, inputs.bans, zc)["segment"].tolist()
+    barred = [banned_links(x, inputs.bans) for x in seg]
+    assert ge.isdisjoint(barred[0]) and az <= barred[0]  # Georgia -> Armenia
+    assert az.isdisjoint(barred[1]) and ge <= barred[1]  # Armenia -> Azerbaijan
+    assert (ge | az) <= barred[2]  # Armenia -> Russia
+
+
 def test_calibration_reads_directions_and_counts_transit_routes_once(runs):
     base = runs("baseline")
     cal = base.tables["calibration"].set_index("observed_id")

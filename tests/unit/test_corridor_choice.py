@@ -397,6 +397,21 @@ def test_one_container_constant_for_the_routes_through_russia_and_no_other_term_
         assert a.tolist() == pytest.approx(b.tolist()), c
 
 
+def test_a_table_without_a_familys_rows_is_refused_with_the_family_and_its_line():
+    """A choice table made before a family was added gave it 0 for every term in silence: EU
+    containers by Novorossiysk came out cheaper than by the family they were taken from."""
+    t = _table()
+    old = t[t["family"] != "black_sea_russia_eu"]
+    with pytest.raises(InputError, match=r"no reliability_buffer_h row for the families "
+                       r"black_sea_russia_eu \(route_family.csv line \d+\)"):
+        _model(old)
+    # a row of family * reaches every family
+    star = pd.concat([old, old[(old["parameter"] == "reliability_buffer_h")].head(1).assign(
+        family="*", value="10")])
+    assert _model(star).family_terms.set_index(["commodity", "family_id"]).loc[
+        ("grain", "black_sea_russia_eu"), "buffer_h"] == pytest.approx(10.0)
+
+
 def test_routes_by_novorossiysk_to_the_eu_are_their_own_family_and_the_rest_stay_black_sea():
     """The family takes black_sea_direct's routes that reach the EU zone, and no other."""
     from karvan.freight.route_family import classify_routes

@@ -35,8 +35,9 @@ class ScenarioInputs:
     links: pd.DataFrame
     demand: pd.DataFrame  # origin_zone_id, destination_zone_id, commodity_id, tonnes_per_year
     applied: pd.DataFrame  # one row per modification: what it did
-    #: transit bans in force: (frozenset of link ids, frozenset of od countries, frozenset of
-    #: the banning countries, whose own trade is not in transit there and is not banned)
+    #: transit bans in force, one per modification and country of its links: (frozenset of
+    #: link ids, frozenset of od countries, frozenset of the links' country, whose own trade is
+    #: not in transit there and is not banned; empty where that country is an od country)
     bans: tuple = ()
 
 
@@ -499,8 +500,16 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                                 f"{mod.factor:g} (allowed, but unusual: a factor multiplies, "
                                 "1.5 is +50 %).")
             elif mod.action == "ban_transit":
-                bans.append((frozenset(sel), frozenset(mod.od_countries),
-                             frozenset(mod.countries)))
+                # one ban per country of the banned links, which leaves that country's own
+                # trade alone on its own links only: written by links or borders, the links'
+                # country bans; written for Azerbaijan and Georgia, Armenia's trade with
+                # Azerbaijan still may not cross Georgia
+                od = frozenset(mod.od_countries)
+                where = (links.loc[sel, "country"].astype(str) if "country" in links
+                         else pd.Series("", index=sel))
+                groups = where.groupby(where, sort=True).groups if len(sel) else {"": sel}
+                for c, ids in groups.items():
+                    bans.append((frozenset(ids), od, frozenset({c} - {""}) - od))
             if mod.action in ("set", "scale"):
                 how = f"= {mod.value:g}" if mod.action == "set" else f"x {mod.factor:g}"
                 label = f"{place} ({mod.action} {mod.field} {how})"

@@ -181,13 +181,13 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
         else:
             bad.append(n)
     if bad:
-        nests = sorted({k.partition(":")[2] for k, _ in nest_keys})
+        nest_names = sorted(f"asc:{k}" + ("" if c == "*" else f":{c}") for k, c in nest_keys)
         raise InputError(f"unknown parameters to fit {format_ids(bad)}: give asc:<family> (one "
                          f"of {format_ids(sorted(families))}), asc:<family>:<commodity> where "
                          "choice_parameter.csv has that commodity's constant row, "
                          "asc:nest:<nest>[:<commodity>] where it has a row of family * for the "
-                         f"nest ({format_ids(nests) if nests else 'none has'}), theta or "
-                         "value_of_reliability.",
+                         f"nest and commodity ({format_ids(nest_names) if nest_names else 'none'}"
+                         "), theta or value_of_reliability.",
                          "karvan calibrate --parameters")
     return out
 

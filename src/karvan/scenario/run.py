@@ -505,9 +505,9 @@ def _with_capacities(links: pd.DataFrame, crun) -> pd.DataFrame:
 def demand_segments(rows: pd.DataFrame, bans, zone_country: dict[str, str]) -> pd.DataFrame:
     """Name each demand row's traffic class: its commodity, or ``commodity|ban0-1`` where transit
     bans apply to it: its origin or destination country is one of a ban's ``od_countries`` and
-    neither is a banning country (the ban's ``countries``: freight with an end there is not in
-    transit there, so Georgia banning Armenian transit leaves Georgia's own trade with Armenia
-    alone)."""
+    neither is the banning country (the country of the ban's links: freight with an end there is
+    not in transit there, so Georgia banning Armenian transit leaves Georgia's own trade with
+    Armenia alone)."""
     rows = rows.copy()
     oc = rows["origin_zone_id"].map(zone_country)
     dc = rows["destination_zone_id"].map(zone_country)
