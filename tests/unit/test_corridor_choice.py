@@ -328,7 +328,11 @@ def test_a_family_with_no_route_for_an_od_it_serves_is_an_input_error(tmp_path, 
     pd.concat([fam, row]).to_csv(folder / "route_family.csv", index=False)
     line = len(fam) + 2
     d = load_corridor(folder)
-    with pytest.raises(InputError) as e:
+    from karvan.freight.corridor import CorridorWarning
+
+    # the family has no row in choice_parameter.csv: warned of, its terms 0
+    with (pytest.warns(CorridorWarning, match=r"rasht_astara_rail \(route_family.csv line"),
+          pytest.raises(InputError) as e):
         run_scenario(d, load_scenario("baseline"), lp=False, backcasts=False)
     msg = str(e.value)
     assert f"route_family.csv line {line}" in msg and "rasht_astara_rail" in msg
@@ -397,14 +401,18 @@ def test_one_container_constant_for_the_routes_through_russia_and_no_other_term_
         assert a.tolist() == pytest.approx(b.tolist()), c
 
 
-def test_a_table_without_a_familys_rows_is_refused_with_the_family_and_its_line():
+def test_a_table_without_a_familys_rows_is_warned_of_with_the_family_and_its_line():
     """A choice table made before a family was added gave it 0 for every term in silence: EU
     containers by Novorossiysk came out cheaper than by the family they were taken from."""
+    from karvan.freight.corridor import CorridorWarning
+
     t = _table()
     old = t[t["family"] != "black_sea_russia_eu"]
-    with pytest.raises(InputError, match=r"no reliability_buffer_h row for the families "
-                       r"black_sea_russia_eu \(route_family.csv line \d+\)"):
-        _model(old)
+    with pytest.warns(CorridorWarning, match=r"no reliability_buffer_h row for the families "
+                      r"black_sea_russia_eu \(route_family.csv line \d+\), so every term"):
+        terms = _model(old).family_terms.set_index(["commodity", "family_id"])
+    assert terms.loc[("grain", "black_sea_russia_eu"), "total_usd_per_t"] == 0.0
+    assert terms.loc[("grain", "black_sea_direct"), "total_usd_per_t"] > 0.0
     # a row of family * reaches every family
     star = pd.concat([old, old[(old["parameter"] == "reliability_buffer_h")].head(1).assign(
         family="*", value="10")])

@@ -338,7 +338,8 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
         route_theta_usd[c] = float(r["route_theta"].iloc[0])
     # a family that no reliability_buffer_h row reaches has no terms of its own: a table made
     # for fewer families (an older copy against a newer route_family.csv) gave the new one 0
-    # for every term in silence, cheaper than the family it was taken from
+    # for every term in silence, cheaper than the family it was taken from; warned, as a new
+    # family may be meant to have none
     lacking = [f for f in fam_ids
                if all(pick("reliability_buffer_h", f, c)[0] is None for c in coms)]
     if lacking:
@@ -346,11 +347,15 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
                    if "line" in families else {})
         where = ", ".join(f"{f} (route_family.csv line {line_of[f]})" if f in line_of else f
                           for f in lacking)
-        problems.append(f"{file}: no reliability_buffer_h row for the families {where}: the "
-                        "table was made for other families (a copy older than "
-                        "route_family.csv?); add the families' rows (reliability buffer, "
-                        "constant, insurance: the built-in table has them), or a row of "
-                        "family * that applies to every family.")
+        import warnings
+
+        from karvan.freight.corridor import CorridorWarning
+
+        warnings.warn(f"{file}: no reliability_buffer_h row for the families {where}, so "
+                      "every term of theirs is 0 (no buffer, constant, insurance): was the "
+                      "table made for other families (a copy older than route_family.csv)? "
+                      "Add the families' rows (the built-in table has them), or a row of "
+                      "family * that applies to every family.", CorridorWarning, stacklevel=2)
     rows = []
     for c in coms:
         vor = pick("value_of_reliability", fam_ids[0], c)[0]
