@@ -37,7 +37,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from karvan.assign.classes import TrafficClass
 from karvan.assign.equilibrium import _Problem
@@ -240,14 +239,15 @@ def solve_capacity_lp(
     if derived:
         pen = np.full(K, 2.0 * _dearest_cheapest(g, stars, blocks, prob, unit_cost, upper))
     cost[B * m:] = pen[u_class]
-    x, res = _solve_priced(g, blocks, prob, unit_cost, pen, cost, upper, a_eq, b_eq, a_ub, b_ub,
-                           capped, stars)
+    scale = max(1.0, float(np.abs(b_eq).max(initial=0.0)) / SCALE_TO)
+    model = _Model(a_eq, b_eq, a_ub, b_ub, n_var, scale)
+    x, res = _solve_priced(g, blocks, prob, unit_cost, pen, cost, upper, model, capped, stars)
     if derived and (x[B * m:] > 1e-9).any():
         # the least unserved demand the capacities allow: the same LP at no cost per arc and 1
         # per unit unserved; while the penalty leaves more, it is too low to say "cannot carry"
         least_cost = np.r_[np.zeros(B * m), np.ones(n_u)]
         least = _solve_priced(g, blocks, prob, np.zeros_like(unit_cost), np.ones(K), least_cost,
-                              upper, a_eq, b_eq, a_ub, b_ub, capped, stars)[0][B * m:].sum()
+                              upper, model, capped, stars)[0][B * m:].sum()
         for _ in range(60):
             # within the solver's own tolerance of the least (a tighter test could double on
             # the solver's noise to the last round)
@@ -255,14 +255,14 @@ def solve_capacity_lp(
                 break
             pen = 2.0 * pen
             cost[B * m:] = pen[u_class]
-            x, res = _solve_priced(g, blocks, prob, unit_cost, pen, cost, upper, a_eq, b_eq,
-                                   a_ub, b_ub, capped, stars)
+            x, res = _solve_priced(g, blocks, prob, unit_cost, pen, cost, upper, model,
+                                   capped, stars)
         else:
             raise KarvanError(f"the capacity LP leaves {x[B * m:].sum():.6g} units unserved "
                               f"where the capacities can carry all but {least:.6g}, even at a "
                               f"penalty of {pen[0]:.6g} per unit; report this network.")
     if (a_ub is not None and (x[B * m:] <= 1e-9).all()
-            and (res.ineqlin.marginals < -1e-9).any()):
+            and (res.ub_dual < -1e-9).any()):
         # all demand carried: the prices of the LP that must carry it all, in which the penalty
         # has no part (where a price's range reaches up to the penalty, the penalty LP may give
         # its upper end; this one gives the saving of one more unit)
@@ -274,13 +274,13 @@ def solve_capacity_lp(
         cost_all = cost.copy()
         cost_all[B * m:] = 0.0
         x, res = _solve_priced(g, blocks, prob, unit_cost, np.full(K, np.inf), cost_all,
-                               carry_all, a_eq, b_eq, a_ub, b_ub, capped, stars, start=x)
+                               carry_all, model, capped, stars, start=x)
     flows = np.zeros((K, m))
     for bi, (k, _i, _d, _q) in enumerate(blocks):
         flows[k] += x[bi * m:(bi + 1) * m]
     shadow = np.zeros(m)
     if a_ub is not None:
-        shadow = capped.T @ -res.ineqlin.marginals
+        shadow = capped.T @ -res.ub_dual
     shadow[np.abs(shadow) < 1e-9] = 0.0
     rows = []
     col = B * m
@@ -296,9 +296,9 @@ def solve_capacity_lp(
     if a_ub is not None and (unserved["unserved"] > 0).any():
         # the prices that move with the penalty are set by it: solve again at twice the penalty
         cost[B * m:] = 2.0 * pen[u_class]
-        again = _solve_priced(g, blocks, prob, unit_cost, 2.0 * pen, cost, upper, a_eq, b_eq,
-                              a_ub, b_ub, capped, stars)[1]
-        moved = capped.T @ -again.ineqlin.marginals
+        again = _solve_priced(g, blocks, prob, unit_cost, 2.0 * pen, cost, upper, model, capped,
+                              stars)[1]
+        moved = capped.T @ -again.ub_dual
         set_by_penalty = np.abs(moved - shadow) > 1e-7 * np.maximum(1.0, np.abs(shadow))
     return CapacityResult(graph=g, classes=tuple(classes), class_flows=flows,
                           volume=prob.pce @ flows, unit_cost=unit_cost, shadow_price=shadow,
@@ -354,14 +354,91 @@ SLACK = 1.1
 SCALE_TO = 1e4
 
 
-def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a_eq, b_eq,
-                  a_ub, b_ub, capped, stars: _Stars, start: np.ndarray | None = None):
+class _Model:
+    """The LP's rows and the columns let into it so far, in one HiGHS model.
+
+    Columns only enter: one let in by the pricing stays for every later solve of the same LP
+    (at whatever cost and bounds that solve gives it), which keeps the optimum of the whole LP,
+    since a column more is never wrong. Each solve starts from the basis of the one before, so
+    that a solve after a few columns enter, or after costs or bounds change (the LP that carries
+    all demand, the one at twice the penalty), takes tens of simplex iterations where one from
+    scratch takes thousands.
+    """
+
+    def __init__(self, a_eq: sp.csr_matrix, b_eq: np.ndarray, a_ub: sp.csr_matrix | None,
+                 b_ub: np.ndarray | None, n_var: int, scale: float):
+        import highspy
+
+        self.n_ub = 0 if a_ub is None else a_ub.shape[0]
+        self.a = (a_eq if a_ub is None else sp.vstack([a_ub, a_eq])).tocsc()
+        self.scale = scale
+        eq = b_eq / scale
+        lower = np.r_[np.full(self.n_ub, -np.inf), eq]
+        upper = np.r_[b_ub / scale if b_ub is not None else np.zeros(0), eq]
+        self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.h.addRows(len(lower), lower, upper, 0, np.zeros(0, np.int32),
+                       np.zeros(0, np.int32), np.zeros(0))
+        self.cols = np.zeros(0, dtype=np.int64)  # the LP's column of each model column
+        self.has = np.zeros(n_var, dtype=bool)
+
+    def solve(self, cost: np.ndarray, upper: np.ndarray, active: np.ndarray):
+        """Solve over the model's columns and those of ``active`` (the whole LP's columns at
+        ``cost`` and ``upper``, upper already scaled): (x of the whole LP, scaled; objective,
+        scaled; duals of the capacity rows).
+
+        Raises
+        ------
+        KarvanError
+            When HiGHS does not solve the LP.
+        """
+        import highspy
+
+        h = self.h
+        if len(self.cols):
+            idx = np.arange(len(self.cols), dtype=np.int32)
+            h.changeColsCost(len(idx), idx, cost[self.cols])
+            h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), upper[self.cols])
+        new = np.flatnonzero(active & ~self.has)
+        if len(new):
+            a = self.a[:, new]
+            h.addCols(len(new), cost[new], np.zeros(len(new)), upper[new], a.nnz,
+                      a.indptr[:-1].astype(np.int32), a.indices.astype(np.int32),
+                      a.data.astype(float))
+            self.cols = np.r_[self.cols, new]
+            self.has[new] = True
+        h.run()
+        status = h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise KarvanError(f"the capacity LP was not solved: HiGHS says "
+                              f"{h.modelStatusToString(status)}.")
+        sol = h.getSolution()
+        x = np.zeros(len(self.has))
+        x[self.cols] = np.asarray(sol.col_value)
+        dual = np.asarray(sol.row_dual)[:self.n_ub]
+        return x, float(h.getInfo().objective_function_value), dual
+
+
+@dataclass(frozen=True, slots=True)
+class _Solved:
+    """One solve of the LP: objective, the capacity rows' duals (<= 0, money per unit), and
+    HiGHS's word on it."""
+
+    fun: float
+    ub_dual: np.ndarray
+    message: str
+
+
+def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, model: _Model,
+                  capped, stars: _Stars, start: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, _Solved]:
     """Solve the LP by pricing: first with the arcs that lie on routes near each block's shortest
     ones, then, with the capacity duals of that solution, let in the arcs of any block whose
     shortest route over all arcs is cheaper than its route over the arcs in the LP (or than
     leaving its demand unserved), and solve again, until no block has one. ``start`` (a
     solution) adds the columns it uses to the first solve, which keeps it feasible where
-    unserved demand is not allowed.
+    unserved demand is not allowed. ``model`` holds the columns of the solves before (of the
+    same LP at other costs or bounds), which stay in.
 
     The last solution is optimal for the whole LP: the shortest-route distances over all arcs,
     at arc cost plus capacity dual, are node potentials that satisfy its dual constraints and
@@ -375,21 +452,17 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
         When HiGHS does not solve an LP of the loop.
     """
     m = g.n_arcs
-    n_var = len(cost)
-    a_eq = a_eq.tocsc()
-    a_ub = a_ub.tocsc() if a_ub is not None else None
     # flows in units of SCALE_TO of the largest supply: HiGHS's tolerances are absolute, and a
     # demand 300 times the corridor's (10^10 t) was called infeasible; the prices (duals) are
     # the same at any scale, the objective is scaled back
-    scale = max(1.0, float(np.abs(b_eq).max(initial=0.0)) / SCALE_TO)
-    b_eq = b_eq / scale
-    b_ub = b_ub / scale if b_ub is not None else None
+    scale = model.scale
     upper = upper / scale
     start = start / scale if start is not None else None
-    active = np.ones(n_var, dtype=bool)
+    active = model.has.copy()
     usable = []
     for bi, (k, i, dests, _q) in enumerate(blocks):
         if (unit_cost < 0).any():
+            active[:] = True
             break  # shortest routes need costs >= 0: solve the whole LP
         o = prob.origins[i]
         ok = upper[bi * m:(bi + 1) * m] > 0
@@ -400,22 +473,19 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
         back = _dist(stars, w, ok, d_nodes, reverse=True, each=True)
         near = (fwd[g.tail][None, :] + w[None, :] + back[:, g.head]
                 <= SLACK * np.minimum(fwd[d_nodes], pen[k])[:, None] + 1e-6)
-        active[bi * m:(bi + 1) * m] = ok & near.any(axis=0)
+        active[bi * m:(bi + 1) * m] |= ok & near.any(axis=0)
+    active[len(blocks) * m:] = True  # the unserved columns are always in
     if start is not None:
         active |= start > 0
     lam = np.zeros(m)
     while True:
-        cols = np.flatnonzero(active)
-        res = linprog(cost[cols], A_ub=a_ub[:, cols] if a_ub is not None else None, b_ub=b_ub,
-                      A_eq=a_eq[:, cols], b_eq=b_eq,
-                      bounds=np.c_[np.zeros(len(cols)), upper[cols]], method="highs")
-        if res.status != 0:
-            raise KarvanError(f"the capacity LP was not solved: {res.message}")
+        x, fun, dual = model.solve(cost, upper, active)
+        active = model.has.copy()
         if active.all():
             break
-        if a_ub is not None:
-            lam[:] = capped.T @ np.maximum(-res.ineqlin.marginals, 0.0)
-        let_in = np.zeros(n_var, dtype=bool)
+        if capped.shape[0]:
+            lam[:] = capped.T @ np.maximum(-dual, 0.0)
+        let_in = np.zeros(len(active), dtype=bool)
         for bi, (k, i, dests, _q) in enumerate(blocks):
             o, d_nodes = prob.origins[i], prob.dests[dests]
             w = unit_cost[k] + lam * prob.pce[k]
@@ -432,10 +502,7 @@ def _solve_priced(g: CompiledGraph, blocks, prob, unit_cost, pen, cost, upper, a
         if not let_in.any():
             break
         active |= let_in
-    x = np.zeros(n_var)
-    x[cols] = res.x * scale
-    res.fun = res.fun * scale
-    return x, res
+    return x * scale, _Solved(fun * scale, dual, "Optimal")
 
 
 class _Stars:
