@@ -57,6 +57,41 @@ def test_gls_step_reaches_the_bounded_optimum_of_a_dense_solver(seed):
     assert objective(q) == pytest.approx(objective(ref), rel=1e-8)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_the_active_set_and_the_fallback_each_reach_the_dense_solvers_optimum(seed, monkeypatch):
+    """The primal active set (the estimate's solver) and lsq_linear (used where the active set
+    does not end) each give the minimum of scipy's dense bounded-variable least squares, with
+    bounds binding on both sides, from a sparse matrix."""
+    from scipy import sparse
+    from scipy.optimize import lsq_linear
+
+    import karvan.calibrate.odme as odme
+
+    rng = np.random.default_rng(seed)
+    n, m = 300, 25
+    a = (rng.random((m, n)) < 0.2) * rng.random((m, n)) ** 2
+    p = np.exp(rng.normal(6, 1.5, n))
+    y = a @ (p * np.exp(rng.normal(0, 1.5, n))) * np.exp(rng.normal(0, 1, m))
+    s, sig = 0.5 * p, 0.05 * y + 1
+    lo, hi = p / 3, p * 3
+    lhs = np.vstack([a / sig[:, None], np.diag(1 / s)])
+    rhs = np.concatenate([y / sig, p / s])
+    ref = lsq_linear(lhs, rhs, bounds=(lo, hi), method="bvls", tol=1e-14).x
+    assert ((ref <= lo * (1 + 1e-9)).sum() > 3) and ((ref >= hi * (1 - 1e-9)).sum() > 3)
+    x = odme._active_set(sparse.csr_matrix(a), y, sig, p, s, lo, hi)
+    assert x is not None
+    np.testing.assert_allclose(x, ref, rtol=1e-7, atol=1e-9 * p.max())
+    # one round holds one bound, not enough here: it says so (None) rather than give a point
+    assert odme._active_set(sparse.csr_matrix(a), y, sig, p, s, lo, hi, max_iter=1) is None
+    fallback = odme._by_lsq_linear(sparse.csr_matrix(a), y, sig, p, s, lo, hi)
+    np.testing.assert_allclose(fallback, ref, rtol=1e-6, atol=1e-9 * p.max())
+    # and gls_estimate takes the fallback where the active set gives up
+    monkeypatch.setattr(odme, "_active_set", lambda *args, **kw: None)
+    np.testing.assert_allclose(gls_estimate(p, sparse.csr_matrix(a), y, count_sd=sig,
+                                            prior_sd=s, lower=lo, upper=hi),
+                               fallback, rtol=0, atol=0)
+
+
 def test_counts_that_identify_every_cell_recover_it_within_its_bounds():
     # three OD cells, each alone on its counted link; the assignment does not depend on demand
     truth = np.array([100.0, 250.0, 40.0])

@@ -9,7 +9,9 @@ The estimate of the OD cells q (one per OD pair and class) solves (Cascetta 1984
 with p the prior, s_c = prior_rse * p_c its standard error, y the counts with standard errors
 sigma_i = count_rse_i * y_i, a the link-use proportions (the share of cell c's flow that count i
 sees) and r the largest factor a cell may move by. Cells with a zero prior stay zero. For fixed
-proportions this is a bounded linear least-squares problem (``scipy.optimize.lsq_linear``). The
+proportions this is a bounded linear least-squares problem, a strictly convex quadratic programme
+with box constraints, solved exactly by a primal active-set method (:func:`_active_set`; Nocedal &
+Wright 2006, 16.5), with ``scipy.optimize.lsq_linear`` where that does not end. The
 proportions depend on the assignment of q; the bi-level estimation alternates estimation and
 assignment until they settle (Cascetta & Postorino 2001; Yang et al. 1992): the assignment is a
 parameter, a function from cells to proportions, so that the deterministic equilibrium and the
@@ -22,6 +24,8 @@ Cascetta, E. (1984). Estimation of trip matrices from traffic counts and survey 
 generalized least squares estimator. Transportation Research B 18(4-5), 289-299.
 Cascetta, E., Postorino, M. N. (2001). Fixed point approaches to the estimation of O/D matrices
 using traffic counts on congested networks. Transportation Science 35(2), 134-147.
+Nocedal, J., Wright, S. J. (2006). Numerical Optimization, 2nd ed. Springer (16.5, active-set
+methods for convex quadratic programmes).
 Spiess, H. (1990). A gradient approach for the O-D matrix adjustment problem. CRT Publication
 693, Université de Montréal.
 """
@@ -121,39 +125,121 @@ def gls_estimate(prior: np.ndarray, proportions, counts: np.ndarray, *,
     a = sparse.csr_matrix(proportions)
     fixed_part = a[:, ~free] @ q[~free] if (~free).any() else np.zeros(a.shape[0])
     af = a[:, free]
+    x = _active_set(af, counts - fixed_part, count_sd, prior[free], prior_sd[free], lower[free],
+                    upper[free])
+    if x is None:
+        x = _by_lsq_linear(af, counts - fixed_part, count_sd, prior[free], prior_sd[free],
+                           lower[free], upper[free])
+    q[free] = x
+    return q
+
+
+def _active_set(a: sparse.csr_matrix, y: np.ndarray, sd: np.ndarray, p: np.ndarray,
+                s: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                max_iter: int | None = None) -> np.ndarray | None:
+    """The minimum of ``||(a x - y) / sd||^2 + ||(x - p) / s||^2`` over ``lower <= x <= upper`` by
+    a primal active-set method, or None where it does not end in ``max_iter`` rounds (default
+    ten per cell).
+
+    A working set of cells is held at their bounds; each round minimises over the others
+    exactly, and either moves there (then releases the held cell whose multiplier has the wrong
+    sign, or stops when none has) or, where that point leaves the box, moves as far towards it
+    as the first bound in the way allows and holds that cell. The minimum over the free cells
+    is solved through the counts' space: with ``W = diag(1 / sd^2)`` and ``D = diag(1 / s^2)``
+    the free block of the Hessian is ``D_F + a_F' W a_F``, a diagonal plus a matrix of the rank
+    of the counts (Sherman-Morrison-Woodbury: one system of one row per count). The objective is
+    strictly convex, so the method ends at the unique minimum (Nocedal & Wright 2006, 16.5); the
+    end point is checked against the optimality conditions before it is returned.
+    """
+    n = len(p)
+    w = 1.0 / sd ** 2
+    d = 1.0 / s ** 2
+    at = a.T.tocsr()
+    b = at @ (w * y) + d * p
+    span = np.maximum(upper - lower, 1e-300)
+    x = np.clip(p, lower, upper)
+    at_lo = x <= lower
+    at_up = (x >= upper) & ~at_lo
+    for _ in range(10 * n + 10 if max_iter is None else max_iter):
+        f = ~(at_lo | at_up)
+        held = np.where(f, 0.0, x)
+        target = x.copy()
+        if f.any():
+            af = a[:, f]
+            dinv = 1.0 / d[f]
+            r = b[f] - (at @ (w * (a @ held)))[f]
+            k = (af @ sparse.diags(dinv) @ af.T).toarray() + np.diag(1.0 / w)
+            target[f] = dinv * (r - af.T @ np.linalg.solve(k, af @ (dinv * r)))
+        step = target - x
+        out = f & ((target < lower) | (target > upper))
+        if out.any():
+            # the first bound on the way: move to it and hold that cell there
+            idx = np.flatnonzero(out)
+            to = np.where(step[idx] < 0, lower[idx], upper[idx])
+            frac = (to - x[idx]) / step[idx]
+            j = int(np.argmin(frac))
+            x[f] += max(float(frac[j]), 0.0) * step[f]
+            x = np.clip(x, lower, upper)
+            c = idx[j]
+            x[c] = to[j]
+            at_lo[c], at_up[c] = step[c] < 0, step[c] > 0
+            continue
+        x[f] = target[f]
+        mu = at @ (w * (a @ x)) + d * x - b  # the gradient of half the objective
+        # a held cell whose multiplier pushes it into the box (in units of the cell)
+        wrong = (np.where(at_lo, -mu, 0.0) + np.where(at_up, mu, 0.0)) / d
+        c = int(np.argmax(wrong))
+        if wrong[c] <= 1e-9 * span[c]:
+            free = ~(at_lo | at_up)
+            tol = 1e-8 * max(float(np.abs(b).max(initial=0.0)), 1e-300)
+            if np.all(np.abs(mu[free]) <= tol):
+                return x
+            return None
+        at_lo[c] = at_up[c] = False
+    return None
+
+
+def _by_lsq_linear(af: sparse.csr_matrix, y: np.ndarray, count_sd: np.ndarray, p: np.ndarray,
+                   s: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """The minimum of :func:`_active_set` by ``scipy.optimize.lsq_linear`` (trust-region
+    reflective on the sparse system, then dense bounded-variable least squares), polished.
+
+    Raises
+    ------
+    KarvanError
+        Neither solver converged.
+    """
     w = 1.0 / count_sd
     top = sparse.diags(w) @ af
-    bottom = sparse.diags(1.0 / prior_sd[free])
+    bottom = sparse.diags(1.0 / s)
     lhs = sparse.vstack([top, bottom]).tocsr()
-    rhs = np.concatenate([w * (counts - fixed_part), prior[free] / prior_sd[free]])
+    rhs = np.concatenate([w * y, p / s])
     # trust-region reflective on the sparse system (the prior block is diagonal), with exact
     # LSMR steps: lsmr_tol="auto" made it stop at its iteration limit short of the optimum;
     # where it still does not converge, the dense bounded-variable least squares (exact)
-    res = lsq_linear(lhs, rhs, bounds=(lower[free], upper[free]), method="trf", tol=1e-12)
+    res = lsq_linear(lhs, rhs, bounds=(lower, upper), method="trf", tol=1e-12)
     if res.status <= 0 and lhs.shape[0] * lhs.shape[1] <= DENSE_LIMIT:
-        res = lsq_linear(lhs.toarray(), rhs, bounds=(lower[free], upper[free]),
-                         method="bvls", tol=1e-12)
+        res = lsq_linear(lhs.toarray(), rhs, bounds=(lower, upper), method="bvls", tol=1e-12)
     if res.status <= 0:
         raise KarvanError(f"the bounded least-squares estimate did not converge "
                           f"({res.message}); report it with the dataset.")
-    x = np.clip(res.x, lower[free], upper[free])
+    x = np.clip(res.x, lower, upper)
     # polish: with the bounds that bind held, the rest solves exactly in closed form,
     # x_F = p_F + S_F^2 A_F' (A_F S_F^2 A_F' + Sigma)^-1 (y - A_B x_B - A_F p_F)
-    span = np.maximum(upper[free] - lower[free], 1e-300)
-    held = (x - lower[free] <= 1e-8 * span) | (upper[free] - x <= 1e-8 * span)
+    span = np.maximum(upper - lower, 1e-300)
+    held = (x - lower <= 1e-8 * span) | (upper - x <= 1e-8 * span)
     inner = ~held
     if inner.any():
         af_dense = af.toarray() if sparse.issparse(af) else np.asarray(af)
         a_in, a_held = af_dense[:, inner], af_dense[:, held]
-        s2 = prior_sd[free][inner] ** 2
-        resid = counts - fixed_part - a_held @ x[held] - a_in @ prior[free][inner]
+        s2 = s[inner] ** 2
+        resid = y - a_held @ x[held] - a_in @ p[inner]
         k = (a_in * s2) @ a_in.T + np.diag(count_sd ** 2)
-        x_in = prior[free][inner] + s2 * (a_in.T @ np.linalg.solve(k, resid))
-        lo, hi = lower[free][inner], upper[free][inner]
+        x_in = p[inner] + s2 * (a_in.T @ np.linalg.solve(k, resid))
+        lo, hi = lower[inner], upper[inner]
         if np.all(x_in >= lo - 1e-9 * span[inner]) and np.all(x_in <= hi + 1e-9 * span[inner]):
             x[inner] = np.clip(x_in, lo, hi)
-    q[free] = x
-    return q
+    return x
 
 
 def _objective(q, prior, prior_sd, a, counts, count_sd) -> float:
