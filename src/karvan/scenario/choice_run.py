@@ -568,8 +568,9 @@ def route_links(rs, g) -> list[tuple[str, str, str, tuple[tuple[str, str], ...]]
     link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
     tail = np.asarray(g.node_ids, dtype=object)[g.tail]
     out = []
+    route_od = rs.route_od  # a property that builds the whole array: once, not per route
     for i in served_routes(rs):
-        w = rs.route_od[i]
+        w = route_od[i]
         arcs = rs.arcs(i)
         out.append((rs.class_names[rs.od_class[w]], z[rs.od_origin[w]], z[rs.od_destination[w]],
                     tuple(zip(map(str, link[arcs]), map(str, tail[arcs]), strict=True))))
@@ -1010,8 +1011,9 @@ def add_forced(rs, forced, keep: np.ndarray | None = None):
         return rs
     known = _route_keys(rs, _lengths(forced.route_od[r], np.diff(forced.route_ptr)[r]))
     keep = []
+    route_od = forced.route_od  # a property that builds the whole array: once, not per route
     for i in r:
-        key = (int(forced.route_od[i]), np.asarray(forced.arcs(i), dtype=np.int64).tobytes())
+        key = (int(route_od[i]), np.asarray(forced.arcs(i), dtype=np.int64).tobytes())
         if key not in known:
             known.add(key)
             keep.append(i)
