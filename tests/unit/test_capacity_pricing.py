@@ -488,3 +488,28 @@ def test_a_capacity_both_directions_share_is_one_row_over_both_arcs(seed):
             assert price_ab[j] == pytest.approx(duals[i], abs=1e-6)
             assert price_ba[j] == pytest.approx(duals[i], abs=1e-6)
     assert any(duals[i] > 1e-6 for (kind, _), i in rows.items() if kind == "link")
+
+
+def test_the_lp_writes_nothing_on_standard_output():
+    """HiGHS's banner went to the process's standard output (below sys.stdout) with the first
+    LP of a process: into `karvan run`'s summary and answers on stdout. A fresh process, since
+    it came once per process."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, pandas as pd\n"
+            "from karvan.assign.capacity import solve_capacity_lp\n"
+            "from karvan.assign.classes import TrafficClass\n"
+            "from karvan.network.demand import Demand\n"
+            "from karvan.network.model import Network\n"
+            "nodes = pd.DataFrame({'zone_id': ['A', 'B']}, index=pd.Index(['A', 'B'], "
+            "name='node_id'))\n"
+            "links = pd.DataFrame({'from_node_id': ['A', 'A'], 'to_node_id': ['B', 'B'], "
+            "'free_flow_time': [1.0, 3.0], 'capacity': [6.0, np.nan], 'vdf': 'constant'}, "
+            "index=pd.Index(['cheap', 'dear'], name='link_id'))\n"
+            "d = Demand(('A', 'B'), {'demand': np.array([[0.0, 10.0], [0.0, 0.0]])})\n"
+            "r = solve_capacity_lp(Network(nodes, links), d, [TrafficClass()])\n"
+            "assert abs(r.shadow_price[0] - 2.0) < 1e-9\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout == "" and out.stderr == ""

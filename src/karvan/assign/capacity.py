@@ -31,6 +31,7 @@ until none can. The result is the optimum of the whole LP at a fraction of its s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -367,16 +368,13 @@ class _Model:
 
     def __init__(self, a_eq: sp.csr_matrix, b_eq: np.ndarray, a_ub: sp.csr_matrix | None,
                  b_ub: np.ndarray | None, n_var: int, scale: float):
-        import highspy
-
         self.n_ub = 0 if a_ub is None else a_ub.shape[0]
         self.a = (a_eq if a_ub is None else sp.vstack([a_ub, a_eq])).tocsc()
         self.scale = scale
         eq = b_eq / scale
         lower = np.r_[np.full(self.n_ub, -np.inf), eq]
         upper = np.r_[b_ub / scale if b_ub is not None else np.zeros(0), eq]
-        self.h = highspy.Highs()
-        self.h.setOptionValue("output_flag", False)
+        self.h = _silent_highs()
         self.h.addRows(len(lower), lower, upper, 0, np.zeros(0, np.int32),
                        np.zeros(0, np.int32), np.zeros(0))
         self.cols = np.zeros(0, dtype=np.int64)  # the LP's column of each model column
@@ -417,6 +415,27 @@ class _Model:
         x[self.cols] = np.asarray(sol.col_value)
         dual = np.asarray(sol.row_dual)[:self.n_ub]
         return x, float(h.getInfo().objective_function_value), dual
+
+
+def _silent_highs():
+    """A HiGHS instance that writes nothing to the console (:func:`_silent_highs_class`)."""
+    h = _silent_highs_class()()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+@functools.cache
+def _silent_highs_class() -> type:
+    """The class of highspy's ``Highs`` without the callbacks karvan does not use: setting them up
+    prints HiGHS's banner on the process's standard output (below Python's ``sys.stdout``, into
+    ``karvan run``'s summary or an answer on stdout), before the log can be turned off."""
+    import highspy
+
+    class SilentHighs(highspy.Highs):
+        def enableCallbacks(self):  # noqa: N802 (highspy's name)
+            """No callbacks: nothing is logged before ``output_flag`` is off."""
+
+    return SilentHighs
 
 
 @dataclass(frozen=True, slots=True)
