@@ -31,6 +31,18 @@ def test_gls_step_equals_the_closed_form_when_no_bound_binds():
     assert q == pytest.approx(want, rel=1e-7, abs=1e-7)
 
 
+def _far_counts(seed, *, n, m, fill, power, size, rse, factor):
+    """A bounded estimate of n cells from m counts far from the prior (lognormal noise of 1.5 on
+    the cells and 1 on the counts): proportions (a ``fill`` share of them non-zero, uniform to
+    the ``power``), prior (lognormal ``size``), counts, the prior's and the counts' standard
+    errors (relative ``rse``, the counts' + 1) and bounds (a ``factor`` either side)."""
+    rng = np.random.default_rng(seed)
+    a = (rng.random((m, n)) < fill) * rng.random((m, n)) ** power
+    p = np.exp(rng.normal(*size, n))
+    y = a @ (p * np.exp(rng.normal(0, 1.5, n))) * np.exp(rng.normal(0, 1, m))
+    return a, p, y, rse[0] * p, rse[1] * y + 1, p / factor, p * factor
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_gls_step_reaches_the_bounded_optimum_of_a_dense_solver(seed):
     """Many cells, few counts far from the prior, bounds that bind (as the corridor's): the
@@ -38,13 +50,8 @@ def test_gls_step_reaches_the_bounded_optimum_of_a_dense_solver(seed):
     system (the sparse solver with inexact steps stopped short of it, 5-15 % above)."""
     from scipy.optimize import lsq_linear
 
-    rng = np.random.default_rng(seed)
-    n, m = 800, 40
-    a = (rng.random((m, n)) < 0.15) * rng.random((m, n)) ** 3
-    p = np.exp(rng.normal(8, 2, n))
-    y = a @ (p * np.exp(rng.normal(0, 1.5, n))) * np.exp(rng.normal(0, 1, m))
-    s, sig = 0.4 * p, 0.1 * y + 1
-    lo, hi = p / 5, p * 5
+    a, p, y, s, sig, lo, hi = _far_counts(seed, n=800, m=40, fill=0.15, power=3, size=(8, 2),
+                                          rse=(0.4, 0.1), factor=5)
     q = gls_estimate(p, a, y, count_sd=sig, prior_sd=s, lower=lo, upper=hi)
     lhs = np.vstack([a / sig[:, None], np.diag(1 / s)])
     rhs = np.concatenate([y / sig, p / s])
@@ -67,13 +74,8 @@ def test_the_active_set_and_the_fallback_each_reach_the_dense_solvers_optimum(se
 
     import karvan.calibrate.odme as odme
 
-    rng = np.random.default_rng(seed)
-    n, m = 300, 25
-    a = (rng.random((m, n)) < 0.2) * rng.random((m, n)) ** 2
-    p = np.exp(rng.normal(6, 1.5, n))
-    y = a @ (p * np.exp(rng.normal(0, 1.5, n))) * np.exp(rng.normal(0, 1, m))
-    s, sig = 0.5 * p, 0.05 * y + 1
-    lo, hi = p / 3, p * 3
+    a, p, y, s, sig, lo, hi = _far_counts(seed, n=300, m=25, fill=0.2, power=2, size=(6, 1.5),
+                                          rse=(0.5, 0.05), factor=3)
     lhs = np.vstack([a / sig[:, None], np.diag(1 / s)])
     rhs = np.concatenate([y / sig, p / s])
     ref = lsq_linear(lhs, rhs, bounds=(lo, hi), method="bvls", tol=1e-14).x
