@@ -513,3 +513,30 @@ def test_the_lp_writes_nothing_on_standard_output():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)
     assert out.stdout == "" and out.stderr == ""
+
+
+@pytest.mark.parametrize("seed", range(6, 12))
+def test_a_price_is_marked_as_set_by_the_penalty_only_where_it_moves_with_it(seed):
+    """shadow_price_capped, at the derived penalty: a capacity whose range of optimal prices
+    is the same at the penalty and at twice it (one-sided differences of the reference LP) is
+    not marked. The LP at twice the penalty started from the basis of the LP of least unserved
+    demand, whose prices are another matter, and marked capacities priced at 0 (draw 8)."""
+    net, demand, classes, _ = _two_classes(seed)
+    r = solve_capacity_lp(net, demand, classes)
+    pen = {c: float(v) for c, v in r.unserved.groupby("class")["penalty"].first().items()}
+    assert (r.unserved["unserved"] > 1e-6).any()  # the penalty is in play
+    g = r.graph
+    at = {(link, int(sense)): a for a, (link, sense) in enumerate(zip(g.link_ids[g.arc_link],
+                                                                      g.arc_dir, strict=True))}
+    p1 = _arcs_of(net, demand, classes, pen)
+    p2 = _arcs_of(net, demand, classes, {k: 2 * v for k, v in pen.items()})
+    best1, best2 = _reference_lp(p1)[0], _reference_lp(p2)[0]
+    wrong = []
+    for a in np.flatnonzero(np.isfinite(p1.cap)):
+        arc = at[p1.key[a]]
+        if r.shadow_price_capped[arc]:
+            r1 = np.array(_price_range(p1, a, best1))
+            r2 = np.array(_price_range(p2, a, best2))
+            if np.allclose(r1, r2, rtol=0, atol=1e-6):
+                wrong.append((p1.key[a], float(r.shadow_price[arc]), r1.round(4).tolist()))
+    assert not wrong, wrong

@@ -247,8 +247,11 @@ def solve_capacity_lp(
         # the least unserved demand the capacities allow: the same LP at no cost per arc and 1
         # per unit unserved; while the penalty leaves more, it is too low to say "cannot carry"
         least_cost = np.r_[np.zeros(B * m), np.ones(n_u)]
+        # on a model of its own: at no arc cost every arc is near, and its basis is not one the
+        # LPs at the penalty should start from (their duals decide shadow_price_capped)
         least = _solve_priced(g, blocks, prob, np.zeros_like(unit_cost), np.ones(K), least_cost,
-                              upper, model, capped, stars)[0][B * m:].sum()
+                              upper, _Model(a_eq, b_eq, a_ub, b_ub, n_var, scale), capped,
+                              stars)[0][B * m:].sum()
         for _ in range(60):
             # within the solver's own tolerance of the least (a tighter test could double on
             # the solver's noise to the last round)
@@ -441,7 +444,7 @@ def _silent_highs_class() -> type:
 @dataclass(frozen=True, slots=True)
 class _Solved:
     """One solve of the LP: objective, the capacity rows' duals (<= 0, money per unit), and
-    HiGHS's word on it."""
+    its status (a solve that is not optimal raises instead)."""
 
     fun: float
     ub_dual: np.ndarray

@@ -11,7 +11,8 @@ sigma_i = count_rse_i * y_i, a the link-use proportions (the share of cell c's f
 sees) and r the largest factor a cell may move by. Cells with a zero prior stay zero. For fixed
 proportions this is a bounded linear least-squares problem, a strictly convex quadratic programme
 with box constraints, solved exactly by a primal active-set method (:func:`_active_set`; Nocedal &
-Wright 2006, 16.5), with ``scipy.optimize.lsq_linear`` where that does not end. The
+Wright 2006, 16.5), with ``scipy.optimize.lsq_linear`` where that does not end at a point that
+meets the optimality conditions. The
 proportions depend on the assignment of q; the bi-level estimation alternates estimation and
 assignment until they settle (Cascetta & Postorino 2001; Yang et al. 1992): the assignment is a
 parameter, a function from cells to proportions, so that the deterministic equilibrium and the
@@ -139,7 +140,7 @@ def _active_set(a: sparse.csr_matrix, y: np.ndarray, sd: np.ndarray, p: np.ndarr
                 max_iter: int | None = None) -> np.ndarray | None:
     """The minimum of ``||(a x - y) / sd||^2 + ||(x - p) / s||^2`` over ``lower <= x <= upper`` by
     a primal active-set method, or None where it does not end in ``max_iter`` rounds (default
-    ten per cell).
+    ten per cell) or its end point fails the optimality conditions (ill-conditioned counts).
 
     A working set of cells is held at their bounds; each round minimises over the others
     exactly, and either moves there (then releases the held cell whose multiplier has the wrong
@@ -156,7 +157,9 @@ def _active_set(a: sparse.csr_matrix, y: np.ndarray, sd: np.ndarray, p: np.ndarr
     d = 1.0 / s ** 2
     at = a.T.tocsr()
     b = at @ (w * y) + d * p
-    span = np.maximum(upper - lower, 1e-300)
+    # a cell's scale, for the test of its multiplier: its bounds' span, or where that is wide
+    # or infinite (max_factor=inf) its prior and the prior's error
+    span = np.maximum(np.minimum(upper - lower, np.abs(p) + s), 1e-300)
     x = np.clip(p, lower, upper)
     at_lo = x <= lower
     at_up = (x >= upper) & ~at_lo
