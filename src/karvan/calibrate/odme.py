@@ -143,14 +143,12 @@ def _active_set(a: sparse.csr_matrix, y: np.ndarray, sd: np.ndarray, p: np.ndarr
     ten per cell) or its end point fails the optimality conditions (ill-conditioned counts).
 
     A working set of cells is held at their bounds; each round minimises over the others
-    exactly, and either moves there (then releases the held cell whose multiplier has the wrong
-    sign, or stops when none has) or, where that point leaves the box, moves as far towards it
-    as the first bound in the way allows and holds that cell. The minimum over the free cells
-    is solved through the counts' space: with ``W = diag(1 / sd^2)`` and ``D = diag(1 / s^2)``
-    the free block of the Hessian is ``D_F + a_F' W a_F``, a diagonal plus a matrix of the rank
-    of the counts (Sherman-Morrison-Woodbury: one system of one row per count). The objective is
-    strictly convex, so the method ends at the unique minimum (Nocedal & Wright 2006, 16.5); the
-    end point is checked against the optimality conditions before it is returned.
+    exactly (:func:`_held_minimum`), and either moves there (then releases the held cell whose
+    multiplier has the wrong sign, or stops when none has) or, where that point leaves the box,
+    moves as far towards it as the first bound in the way allows and holds that cell. The
+    objective is strictly convex, so the method ends at the unique minimum (Nocedal & Wright
+    2006, 16.5); the end point is checked against the optimality conditions before it is
+    returned.
     """
     n = len(p)
     w = 1.0 / sd ** 2
@@ -165,14 +163,9 @@ def _active_set(a: sparse.csr_matrix, y: np.ndarray, sd: np.ndarray, p: np.ndarr
     at_up = (x >= upper) & ~at_lo
     for _ in range(10 * n + 10 if max_iter is None else max_iter):
         f = ~(at_lo | at_up)
-        held = np.where(f, 0.0, x)
         target = x.copy()
         if f.any():
-            af = a[:, f]
-            dinv = 1.0 / d[f]
-            r = b[f] - (at @ (w * (a @ held)))[f]
-            k = (af @ sparse.diags(dinv) @ af.T).toarray() + np.diag(1.0 / w)
-            target[f] = dinv * (r - af.T @ np.linalg.solve(k, af @ (dinv * r)))
+            target[f] = _held_minimum(a, y, sd, p, s, x, f)
         step = target - x
         out = f & ((target < lower) | (target > upper))
         if out.any():
@@ -202,6 +195,22 @@ def _active_set(a: sparse.csr_matrix, y: np.ndarray, sd: np.ndarray, p: np.ndarr
     return None
 
 
+def _held_minimum(a, y: np.ndarray, sd: np.ndarray, p: np.ndarray, s: np.ndarray,
+                  x: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """The minimum of :func:`_active_set`'s objective over the cells ``free``, the others held
+    at ``x`` (no bounds): solved through the counts' space. With ``W = diag(1 / sd^2)`` and
+    ``D = diag(1 / s^2)`` the free block of the Hessian is ``D_F + a_F' W a_F``, a diagonal plus
+    a matrix of the rank of the counts (Sherman-Morrison-Woodbury: one system of one row per
+    count), so that ``x_F = p_F + S_F^2 a_F' (a_F S_F^2 a_F' + W^-1)^-1 (y - a_H x_H - a_F p_F)``.
+    ``a`` dense or sparse."""
+    af = a[:, free]
+    s2 = s[free] ** 2
+    resid = y - a[:, ~free] @ x[~free] - af @ p[free]
+    k = af @ sparse.diags(s2) @ af.T
+    k = (k.toarray() if sparse.issparse(k) else np.asarray(k)) + np.diag(sd ** 2)
+    return p[free] + s2 * (af.T @ np.linalg.solve(k, resid))
+
+
 def _by_lsq_linear(af: sparse.csr_matrix, y: np.ndarray, count_sd: np.ndarray, p: np.ndarray,
                    s: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """The minimum of :func:`_active_set` by ``scipy.optimize.lsq_linear`` (trust-region
@@ -227,18 +236,12 @@ def _by_lsq_linear(af: sparse.csr_matrix, y: np.ndarray, count_sd: np.ndarray, p
         raise KarvanError(f"the bounded least-squares estimate did not converge "
                           f"({res.message}); report it with the dataset.")
     x = np.clip(res.x, lower, upper)
-    # polish: with the bounds that bind held, the rest solves exactly in closed form,
-    # x_F = p_F + S_F^2 A_F' (A_F S_F^2 A_F' + Sigma)^-1 (y - A_B x_B - A_F p_F)
+    # polish: with the bounds that bind held, the rest solves exactly in closed form
     span = np.maximum(upper - lower, 1e-300)
     held = (x - lower <= 1e-8 * span) | (upper - x <= 1e-8 * span)
     inner = ~held
     if inner.any():
-        af_dense = af.toarray() if sparse.issparse(af) else np.asarray(af)
-        a_in, a_held = af_dense[:, inner], af_dense[:, held]
-        s2 = s[inner] ** 2
-        resid = y - a_held @ x[held] - a_in @ p[inner]
-        k = (a_in * s2) @ a_in.T + np.diag(count_sd ** 2)
-        x_in = p[inner] + s2 * (a_in.T @ np.linalg.solve(k, resid))
+        x_in = _held_minimum(af, y, count_sd, p, s, x, inner)
         lo, hi = lower[inner], upper[inner]
         if np.all(x_in >= lo - 1e-9 * span[inner]) and np.all(x_in <= hi + 1e-9 * span[inner]):
             x[inner] = np.clip(x_in, lo, hi)

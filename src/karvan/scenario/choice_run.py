@@ -1009,9 +1009,9 @@ def add_forced(rs, forced, keep: np.ndarray | None = None):
     r = np.flatnonzero(src if keep is None else src & keep)
     if not len(r):
         return rs
-    known = _route_keys(rs, _lengths(forced.route_od[r], np.diff(forced.route_ptr)[r]))
-    keep = []
     route_od = forced.route_od  # a property that builds the whole array: once, not per route
+    known = _route_keys(rs, _lengths(route_od[r], np.diff(forced.route_ptr)[r]))
+    keep = []
     for i in r:
         key = (int(route_od[i]), np.asarray(forced.arcs(i), dtype=np.int64).tobytes())
         if key not in known:
