@@ -645,3 +645,43 @@ def test_route_keys_are_those_of_each_pair_with_a_new_length(base_search):
                     want.add((w, rs.arcs(r).astype(np.int64).tobytes()))
         assert want and cr._route_keys(rs, lengths) == want
     assert cr._route_keys(rs, {}) == set()
+
+
+def test_the_arc_classifier_gives_each_route_the_family_of_the_plain_rule(base_search):
+    """arcs_classifier (one pass over the routes' arcs for every list of link ids the rules
+    name) gives every route of the base year's search the family that classify_routes' plain
+    reading of route_family.csv gives its links, with the table as shipped and with a rule
+    that needs a second list and avoids a third; a route without arcs (unserved demand) gets
+    -1, wherever it is."""
+    import karvan.scenario.choice_run as cr
+    from karvan.freight.route_family import classify_routes
+
+    cnet, demand, classes, model, zc = base_search
+    rs, _, _ = cr._search_route_set(cnet, demand, classes, model, zone_country=zc)
+    g = rs.graph
+    # the routes with empty ones put first, in the middle and last
+    arcs = [list(rs.arcs(i)) for i in range(rs.n_routes)]
+    arcs = [[], *arcs[:100], [], [], *arcs[100:], []]
+    ptr = np.r_[0, np.cumsum([len(a) for a in arcs])]
+    flat = np.asarray([x for a in arcs for x in a], dtype=np.int64)
+    links = pd.Series([[str(g.link_ids[g.arc_link[x]]) for x in a] for a in arcs])
+    empty = (links.map(len) == 0).to_numpy()
+    assert empty.sum() == 4 and (~empty).sum() > 10_000
+    fams = model.families.copy()
+    used = pd.Series([x for r in links for x in r]).value_counts().index
+    fams.loc[len(fams)] = fams.iloc[0]
+    fams.loc[len(fams) - 1, ["family_id", "priority", "via_link_ids", "also_via_link_ids",
+                             "avoid_link_ids"]] = [
+        "test_first", fams["priority"].min() - 1, f"{used[0]};{used[5]}", used[1], used[2]]
+    fams = fams.sort_values("priority", kind="stable").reset_index(drop=True)
+    for table in (model.families, fams):
+        got = cr.arcs_classifier(table)(g, flat, ptr)
+        ids = np.asarray(table["family_id"], dtype=object)
+        want = classify_routes(links, table).to_numpy(dtype=object)
+        assert (got[empty] == -1).all()
+        assert (got[~empty] >= 0).all()
+        assert (ids[got[~empty]] == want[~empty]).all()
+        # family_classifier reads a route set through the same rule
+        assert np.array_equal(cr.family_classifier(table)(rs), np.delete(
+            got, np.flatnonzero(empty)))
+    assert (ids[got] == "test_first").sum() > 0

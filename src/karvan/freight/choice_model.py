@@ -423,44 +423,44 @@ def arcs_classifier(families: pd.DataFrame):
     rule of :func:`family_classifier`; -1 for a route without arcs."""
     rules = [(id_list(r.via_link_ids), id_list(r.also_via_link_ids), id_list(r.avoid_link_ids))
              for r in families.itertuples()]
-    # the arcs of each list of link ids, per graph (by its links and arcs): the lookups were
-    # most of a route search's classifying, called some 30 times on one graph
-    arcs_on: dict[tuple, dict[tuple[str, ...], np.ndarray]] = {}
+    # the distinct lists of link ids the rules name ("*" is every route, an empty list none)
+    lists = list(dict.fromkeys(tuple(ids) for rule in rules for ids in rule
+                               if ids and "*" not in ids))
+    column = {t: k for k, t in enumerate(lists)}
+    # which arcs each list covers (arcs x lists), per graph (by its links and arcs): the lookups
+    # were most of a route search's classifying, called some 30 times on one graph
+    arcs_on: dict[tuple, np.ndarray] = {}
 
-    def graph_masks(g) -> dict[tuple[str, ...], np.ndarray]:
+    def graph_masks(g) -> np.ndarray:
         key = (tuple(g.link_ids), g.arc_link.tobytes())
         masks = arcs_on.get(key)
         if masks is None:
             arcs_on.clear()  # one graph at a time
-            masks = arcs_on[key] = {}
+            index = pd.Index(g.link_ids)
+            masks = np.zeros((len(g.arc_link), len(lists)), dtype=bool)
+            for k, ids in enumerate(lists):
+                pos = index.get_indexer(list(ids))
+                masks[:, k] = np.isin(g.arc_link, pos[pos >= 0])
+            arcs_on[key] = masks
         return masks
 
     def classify(g, route_arcs: np.ndarray, route_ptr: np.ndarray) -> np.ndarray:
-        masks = graph_masks(g)
-
-        def on_arcs(ids: list[str]) -> np.ndarray:
-            t = tuple(ids)
-            if t not in masks:
-                pos = pd.Index(g.link_ids).get_indexer(ids)
-                masks[t] = np.isin(g.arc_link, pos[pos >= 0])
-            return masks[t]
-
         n = len(route_ptr) - 1
-        fam = np.full(n, -1, dtype=np.int64)
-        lens = np.diff(route_ptr)
-        has = lens > 0
-        starts = route_ptr[:-1][has]
+        has = np.diff(route_ptr) > 0
+        # which lists each route meets: one pass over the routes' arcs for all of them
+        meets = np.zeros((n, len(lists)), dtype=bool)
+        if has.any() and lists:
+            on = graph_masks(g)[np.asarray(route_arcs)[route_ptr[0]:route_ptr[-1]]]
+            meets[has] = np.logical_or.reduceat(on, route_ptr[:-1][has] - route_ptr[0],
+                                                axis=0)
 
         def uses(ids: list[str]) -> np.ndarray:
-            out = np.zeros(n, dtype=bool)
             if "*" in ids:
-                out[:] = True
-                return out
-            on = on_arcs(ids)
-            if has.any() and on.any():
-                out[has] = np.logical_or.reduceat(on[route_arcs], starts)
-            return out
+                return np.ones(n, dtype=bool)
+            k = column.get(tuple(ids))
+            return np.zeros(n, dtype=bool) if k is None else meets[:, k].copy()
 
+        fam = np.full(n, -1, dtype=np.int64)
         for i in range(len(rules) - 1, -1, -1):
             via, also, avoid = rules[i]
             m = uses(via)

@@ -326,10 +326,6 @@ def _od_match(od: tuple[str, str, str] | None, oc: np.ndarray, dc: np.ndarray) -
     return fwd | bwd
 
 
-def _commodity(segment: str) -> str:
-    return str(segment).split("|", 1)[0]
-
-
 def observation_matrix(observations: list[Observation], flows: RunFlows,
                        zone_country: Mapping[str, str]) -> np.ndarray:
     """The matrix ``a`` (observations x cells of ``flows.cells``) of one run.
@@ -346,25 +342,27 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     c_oc = cells["origin_zone_id"].map(zone_country).to_numpy(dtype=object)
     c_dc = cells["destination_zone_id"].map(zone_country).to_numpy(dtype=object)
     c_com = cells["commodity_id"].astype(str).to_numpy()
-    key = {(c, o, d): i for i, (o, d, c) in enumerate(zip(
-        cells["origin_zone_id"], cells["destination_zone_id"], c_com, strict=True))}
     g = flows.graph
     routes = flows.routes
     n_routes = len(routes)
-    # route -> cell, route x arc incidence
-    r_cell = np.array([key.get((_commodity(c), o, d), -1) for c, o, d in zip(
-        routes["class"], routes["origin"], routes["destination"], strict=True)],
-        dtype=np.int64) \
-        if n_routes else np.zeros(0, np.int64)
+    # route -> cell (-1 where the route's pair and commodity have no cell)
+    if n_routes:
+        cell_keys = pd.MultiIndex.from_arrays(
+            [c_com, cells["origin_zone_id"].astype(str).to_numpy(),
+             cells["destination_zone_id"].astype(str).to_numpy()])
+        r_cell = cell_keys.get_indexer(pd.MultiIndex.from_arrays(
+            [routes["class"].astype(str).str.split("|", n=1).str[0].to_numpy(dtype=object),
+             routes["origin"].astype(str).to_numpy(),
+             routes["destination"].astype(str).to_numpy()])).astype(np.int64)
+    else:
+        r_cell = np.zeros(0, np.int64)
     share = routes["share"].to_numpy(dtype=float) if n_routes else np.zeros(0)
-    rows, cols = [], []
-    for r, arcs in enumerate(routes["arcs"] if n_routes else []):
-        a = np.unique(np.asarray(arcs, dtype=np.int64))
-        rows.append(np.full(len(a), r))
-        cols.append(a)
-    inc = sparse.csr_matrix((np.ones(sum(map(len, cols))), (np.concatenate(rows) if rows else [],
-                             np.concatenate(cols) if cols else [])),
-                            shape=(n_routes, g.n_arcs))
+    # route x arc incidence: an arc a route crosses twice is summed to 2, and uses() tests > 0
+    arcs = [np.asarray(a, dtype=np.int64) for a in routes["arcs"].tolist()] if n_routes else []
+    lengths = np.fromiter(map(len, arcs), dtype=np.int64, count=len(arcs))
+    cols = np.concatenate(arcs) if arcs else np.zeros(0, np.int64)
+    inc = sparse.csr_matrix((np.ones(len(cols)), (np.repeat(np.arange(n_routes), lengths),
+                                                 cols)), shape=(n_routes, g.n_arcs))
     link_tab = flows.links
     arc_lid = g.link_ids[g.arc_link]
     arc_country = link_tab["country"].reindex(arc_lid).astype(str).to_numpy()
@@ -372,9 +370,10 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     arc_border = (link_tab["border_id"].reindex(arc_lid).astype(str).to_numpy()
                   if "border_id" in link_tab else np.full(g.n_arcs, "", dtype=object))
     arc_fwd = g.arc_dir > 0
-    r_oc = np.array([zone_country.get(o) for o in routes["origin"]], dtype=object) \
+    # the countries of the routes' origins and destinations (NaN for a zone without one)
+    r_oc = routes["origin"].map(zone_country).to_numpy(dtype=object) \
         if n_routes else np.zeros(0, object)
-    r_dc = np.array([zone_country.get(d) for d in routes["destination"]], dtype=object) \
+    r_dc = routes["destination"].map(zone_country).to_numpy(dtype=object) \
         if n_routes else np.zeros(0, object)
 
     def uses(mask: np.ndarray) -> np.ndarray:
