@@ -219,25 +219,33 @@ def benefit_totals(table: pd.DataFrame, by: str | list[str] = "commodity") -> pd
     turned = ok & table["unserved"].astype(bool)
     ta, tb = table["tonnes_a"].astype(float), table["tonnes_b"].astype(float)
     moved = (ta - tb).abs() > 1e-9 * np.maximum(ta.abs(), tb.abs())
-    t = table.assign(_t=0.5 * (ta + tb), _ok=ok & ~turned, _cut=~ok, _turned=turned,
-                     _moved=moved)
+    # per group, sums over numpy arrays in the table's order, missing values as 0 (the
+    # sums pandas gives a group's rows), not a DataFrame per group
+    half = (0.5 * (ta + tb)).to_numpy(dtype=float)
+    good_m = (ok & ~turned).to_numpy(dtype=bool)
+    cut_m, turned_m, moved_m = (x.to_numpy(dtype=bool) for x in (~ok, turned, moved))
+    benefit = table["benefit_usd"].to_numpy(dtype=float)
+    a_t, b_t = ta.to_numpy(dtype=float), tb.to_numpy(dtype=float)
 
-    def one(g: pd.DataFrame, key: tuple) -> dict:
-        good = g[g["_ok"]]
-        tonnes = float(good["_t"].sum())
-        benefit = float(good["benefit_usd"].sum())
-        return {**dict(zip(by, key, strict=True)), "tonnes": tonnes, "benefit_usd": benefit,
-                "saving_usd_per_t": benefit / tonnes if tonnes > 0 else np.nan,
-                "pairs_not_comparable": int(g["_cut"].sum()),
-                "tonnes_not_comparable": float(g.loc[g["_cut"], "_t"].sum()),
-                "pairs_unserved": int(g["_turned"].sum()),
-                "tonnes_unserved": float(g.loc[g["_turned"], "_t"].sum()),
-                "pairs_demand_changed": int(g["_moved"].sum()),
-                "tonnes_a": float(g["tonnes_a"].sum()),
-                "tonnes_b": float(g["tonnes_b"].sum())}
+    def one(pos: np.ndarray, key: tuple) -> dict:
+        good = pos[good_m[pos]]
+        cut = pos[cut_m[pos]]
+        away = pos[turned_m[pos]]
+        tonnes = float(np.nansum(half[good]))
+        total = float(np.nansum(benefit[good]))
+        return {**dict(zip(by, key, strict=True)), "tonnes": tonnes, "benefit_usd": total,
+                "saving_usd_per_t": total / tonnes if tonnes > 0 else np.nan,
+                "pairs_not_comparable": len(cut),
+                "tonnes_not_comparable": float(np.nansum(half[cut])),
+                "pairs_unserved": len(away),
+                "tonnes_unserved": float(np.nansum(half[away])),
+                "pairs_demand_changed": int(moved_m[pos].sum()),
+                "tonnes_a": float(np.nansum(a_t[pos])),
+                "tonnes_b": float(np.nansum(b_t[pos]))}
 
-    keyed = t.assign(**{c: t[c].fillna("-").astype(str) for c in by})
-    rows = [one(g, k if isinstance(k, tuple) else (k,))
-            for k, g in keyed.groupby(by, sort=True)]
-    rows.append(one(t, ("all",) * len(by)))
+    keyed = pd.DataFrame({c: table[c].fillna("-").astype(str).to_numpy() for c in by})
+    groups = keyed.groupby(by, sort=True).indices
+    rows = [one(np.asarray(pos), k if isinstance(k, tuple) else (k,))
+            for k, pos in sorted(groups.items())]
+    rows.append(one(np.arange(len(table)), ("all",) * len(by)))
     return pd.DataFrame(rows)
