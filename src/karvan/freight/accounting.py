@@ -14,6 +14,7 @@ Sea links carry the pseudo-country ``XX`` (open sea) and Caspian links ``XC``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -223,7 +224,7 @@ def route_table(routes: pd.DataFrame, net: Network, ue_graph: CompiledGraph, tim
         return pd.DataFrame(columns=columns)
     # sums over each route's arcs, vectorised over routes
     lens = routes["arcs"].map(len).to_numpy()
-    arcs = np.fromiter((a for t in routes["arcs"] for a in t), dtype=np.int64,
+    arcs = np.fromiter(itertools.chain.from_iterable(routes["arcs"]), dtype=np.int64,
                        count=int(lens.sum()))
     start = np.r_[0, np.cumsum(lens)[:-1]]
     cls = routes.iloc[:, 0].astype(str).to_numpy()
@@ -280,7 +281,8 @@ def country_transit(routes: pd.DataFrame, raw_routes: pd.DataFrame, net: Network
         return pd.DataFrame(columns=["country", *cols, "sea_legs_only"])
     # one entry per arc of every route, in the order of the routes (vectorised over routes)
     lens = r["arcs"].map(len).to_numpy()
-    arcs = np.fromiter((a for t in r["arcs"] for a in t), dtype=np.int64, count=int(lens.sum()))
+    arcs = np.fromiter(itertools.chain.from_iterable(r["arcs"]), dtype=np.int64,
+                       count=int(lens.sum()))
     ent_route = np.repeat(np.arange(len(r)), lens)
     com = r.iloc[:, 0].map(commodity_of).to_numpy()
     coms = list(dict.fromkeys(com))

@@ -565,16 +565,18 @@ def route_links(rs, g) -> list[tuple[str, str, str, tuple[tuple[str, str], ...]]
     (:func:`served_routes`).
     """
     z = np.asarray(rs.zone_ids, dtype=object)
+    names = np.asarray(rs.class_names, dtype=object)
     link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
     tail = np.asarray(g.node_ids, dtype=object)[g.tail]
-    out = []
-    route_od = rs.route_od  # a property that builds the whole array: once, not per route
-    for i in served_routes(rs):
-        w = route_od[i]
-        arcs = rs.arcs(i)
-        out.append((rs.class_names[rs.od_class[w]], z[rs.od_origin[w]], z[rs.od_destination[w]],
-                    tuple(zip(map(str, link[arcs]), map(str, tail[arcs]), strict=True))))
-    return out
+    step = list(zip(map(str, link), map(str, tail), strict=True))  # of each arc
+    served = served_routes(rs)
+    w = rs.route_od[served]
+    cls = names[rs.od_class[w]].tolist()
+    org = z[rs.od_origin[w]].tolist()
+    dst = z[rs.od_destination[w]].tolist()
+    flat, ptr = rs.route_arcs.tolist(), rs.route_ptr.tolist()
+    return [(c, o, d, tuple(map(step.__getitem__, flat[ptr[i]:ptr[i + 1]])))
+            for c, o, d, i in zip(cls, org, dst, served.tolist(), strict=True)]
 
 
 def served_routes(rs) -> np.ndarray:
@@ -1100,14 +1102,15 @@ def _routes(res: ChoiceResult, classify) -> pd.DataFrame:
     keep = np.flatnonzero((rs.route_source != SOURCE_UNSERVED) & (share >= 1e-9))
     z = np.asarray(rs.zone_ids, dtype=object)
     names = np.asarray(rs.class_names, dtype=object)
-    lid = g.link_ids[g.arc_link]
-    arcs = [tuple(rs.arcs(r).tolist()) for r in keep]
+    lid = g.link_ids[g.arc_link].tolist()
+    flat, ptr = rs.route_arcs.tolist(), rs.route_ptr.tolist()
+    arcs = [tuple(flat[ptr[r]:ptr[r + 1]]) for r in keep.tolist()]
     tab = pd.DataFrame({
         "class": names[rs.od_class[od[keep]]],
         "origin": z[rs.od_origin[od[keep]]],
         "destination": z[rs.od_destination[od[keep]]],
         "arcs": arcs,
-        "links": [tuple(lid[list(a)].tolist()) for a in arcs],
+        "links": [tuple(map(lid.__getitem__, a)) for a in arcs],
         "flow": res.route_flow[keep], "share": share[keep], "cost": res.route_cost[keep],
         "family_idx": classify(rs)[keep],
         "_od": od[keep]})
