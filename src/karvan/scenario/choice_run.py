@@ -624,25 +624,40 @@ def reference_route_set(name: str, rs, cnet: Network, classes, model: CorridorCh
     tail = np.asarray(g.node_ids, dtype=object)[g.tail]
     by_name = {c.name: c for c in classes}
     g_links = cnet.links.loc[g.link_ids]
+    lengths = np.diff(rs.route_ptr)[served]
     return ReferenceRoutes(
         name, route_links(rs, g), cnet.links, cost[served], fam[served],
         {n: _class_arc_costs(cnet, g, by_name[n], g_links) for n in rs.class_names},
         {(str(a), str(b)): k for k, (a, b) in enumerate(zip(link, tail, strict=True))},
-        _banned_links(classes, g.link_ids))
+        _banned_links(classes, g.link_ids),
+        np.concatenate([rs.arcs(i) for i in served]).astype(np.int64) if len(served)
+        else np.zeros(0, np.int64), np.r_[0, np.cumsum(lengths)].astype(np.int64))
 
 
-def _arcs_on(g, routes) -> list[tuple[str, str, str, np.ndarray] | None]:
-    """The routes of :func:`route_links` in the arcs of ``g``: (class name, origin,
-    destination, arcs), or None for a route that is not open on ``g`` (a link not in it)."""
+def _arc_positions(g, arc_index: dict) -> np.ndarray:
+    """The position in ``g`` of every arc of ``arc_index`` ((link id, id of the node it
+    leaves) -> position), in that order; -1 for an arc ``g`` lacks."""
     link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
     tail = np.asarray(g.node_ids, dtype=object)[g.tail]
     arc_of = {(str(a), str(b)): k for k, (a, b) in enumerate(zip(link, tail, strict=True))}
-    out = []
-    for cls, o, d, steps in routes:
-        arcs = [arc_of.get(s, -1) for s in steps]
-        out.append((cls, o, d, np.asarray(arcs, dtype=np.int64))
-                   if arcs and min(arcs) >= 0 else None)
-    return out
+    return np.fromiter((arc_of.get(k, -1) for k in arc_index), dtype=np.int64,
+                       count=len(arc_index))
+
+
+def _arcs_on(g, reference: ReferenceRoutes) -> list[tuple[str, str, str, np.ndarray] | None]:
+    """The reference's routes in the arcs of ``g``: (class name, origin, destination, arcs),
+    or None for a route that is not open on ``g`` (a link not in it)."""
+    arcs = _arc_positions(g, reference.arc_index)[reference.route_arcs]
+    ptr = reference.route_ptr
+    n = np.diff(ptr)
+    closed = np.ones(len(n), dtype=bool)  # a route without arcs is none open here
+    some = n > 0
+    if some.any():
+        closed[some] = np.minimum.reduceat(arcs, ptr[:-1][some]) < 0
+    return [None if shut else (cls, o, d, arcs[a:b])
+            for (cls, o, d, _), shut, a, b in zip(reference.routes, closed.tolist(),
+                                                   ptr[:-1].tolist(), ptr[1:].tolist(),
+                                                   strict=True)]
 
 
 def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *,
@@ -749,6 +764,10 @@ class ReferenceRoutes:
     arc_index: dict
     #: class name -> the links banned to it in the reference (its transit bans)
     banned: dict
+    #: the arcs of every route (positions in ``arc_index``'s order), route after route in the
+    #: order of ``routes``, and where each route starts in them (one entry more than routes)
+    route_arcs: np.ndarray
+    route_ptr: np.ndarray
 
 
 def changed_links(links: pd.DataFrame, reference: pd.DataFrame) -> set[str]:
@@ -809,7 +828,7 @@ def _as_reference(rs, reference: ReferenceRoutes, cnet: Network, classes,
         return lifted_of[key]
 
     open_here, lost = [], {}  # lost: pair -> [(cost, family)] of the routes it lost
-    for r, here, c, f in zip(reference.routes, _arcs_on(g, reference.routes),
+    for r, here, c, f in zip(reference.routes, _arcs_on(g, reference),
                              reference.costs, reference.families, strict=True):
         w = ours.get(r[:3])
         if w is None:
@@ -846,13 +865,15 @@ def _as_reference(rs, reference: ReferenceRoutes, cnet: Network, classes,
         here = route_free_costs(rs, cnet, classes)
         link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
         tail = np.asarray(g.node_ids, dtype=object)[g.tail]
+        # each arc's position on the reference's network (-1: an arc it lacks)
+        on_ref = np.fromiter((reference.arc_index.get(k, -1) for k in zip(
+            map(str, link), map(str, tail), strict=True)), dtype=np.int64, count=len(link))
         for i in changed:
             w = pair_of[ro[i]]
             arcs = rs.arcs(i)
-            j = [reference.arc_index.get((str(a), str(b)), -1)
-                 for a, b in zip(link[arcs], tail[arcs], strict=True)]
+            j = on_ref[arcs]
             there = reference.arc_costs.get(ref_class[w])
-            if min(j) < 0 or there is None or here[i] < float(there[j].sum()) * (1 - 1e-9):
+            if (j < 0).any() or there is None or here[i] < float(there[j].sum()) * (1 - 1e-9):
                 keep[i] = True
             elif w in lost and (w, np.asarray(arcs, dtype=np.int64).tobytes()) not in open_keys:
                 candidates.setdefault(w, []).append(i)
