@@ -298,3 +298,57 @@ def test_like_year_reference_is_the_reference_of_the_scenarios_year(name, year, 
         assert r.year == year
         # karvan run adds the same one
         assert [x.name for x in with_references([s])] == [name, want]
+
+
+def _loop_graph(order):
+    """Nodes N0-N2; L0 an undirected loop at N0 (two arcs of one link and tail), L1 N0->N1,
+    L2 N1->N2, L3 N2->N0, L4 N1-N2 undirected; the links in ``order``."""
+    from karvan.network.graph import compile_arrays
+
+    ends = {"L0": (0, 0, False), "L1": (0, 1, True), "L2": (1, 2, True), "L3": (2, 0, True),
+            "L4": (1, 2, False)}
+    n = len(order)
+    z = np.zeros(n)
+    return compile_arrays(
+        node_ids=np.array(["N0", "N1", "N2"], dtype=object),
+        link_ids=np.array(order, dtype=object),
+        from_idx=np.array([ends[k][0] for k in order]),
+        to_idx=np.array([ends[k][1] for k in order]),
+        directed=np.array([ends[k][2] for k in order]), free_flow_time=np.ones(n),
+        capacity=np.full(n, np.inf), alpha=z, beta=z, vdf=np.zeros(n, dtype=np.int64), length=z,
+        toll=z, blocked=np.zeros(3, bool), zone_ids=np.array(["Z0", "Z1"], dtype=object),
+        zone_nodes=np.array([0, 1]))
+
+
+def test_reference_routes_are_found_on_another_network_by_link_and_node_also_past_a_loop():
+    """A project's run looks its reference's routes up by (link, node it leaves): on the
+    reference's own network each route is itself, on a network of the links in another order
+    (and without L3) each is the same steps or closed, also where an undirected loop gives two
+    arcs one key (the lookup was shifted by one past the loop)."""
+    from karvan.choice.routes import RouteSet
+    from karvan.scenario.choice_run import _arcs_on, reference_arcs, route_links
+
+    g = _loop_graph(["L0", "L1", "L2", "L3", "L4"])
+    key = [(str(g.link_ids[g.arc_link[a]]), str(g.node_ids[g.tail[a]])) for a in range(g.n_arcs)]
+    assert len(set(key)) == g.n_arcs - 1  # the loop's two arcs share their key
+    pos = {k: a for a, k in enumerate(key)}
+    routes = [[pos["L1", "N0"], pos["L2", "N1"]], [pos["L1", "N0"], pos["L4", "N1"]],
+              [pos["L0", "N0"], pos["L1", "N0"], pos["L2", "N1"], pos["L3", "N2"]],
+              [pos["L3", "N2"]]]
+    ptr = np.r_[0, np.cumsum([len(r) for r in routes])]
+    rs = RouteSet(graph=g, class_names=("c",), zone_ids=("Z0", "Z1"), od_class=np.array([0]),
+                  od_origin=np.array([0]), od_destination=np.array([1]), od_demand=np.ones(1),
+                  od_ptr=np.array([0, len(routes)]), route_ptr=ptr,
+                  route_arcs=np.concatenate(routes).astype(np.int32),
+                  route_source=np.zeros(len(routes), np.int8),
+                  route_label=np.full(len(routes), -1, np.int32), route_fixed=np.zeros(len(routes)))
+    listed = route_links(rs, g)
+    found = _arcs_on(g, listed, *reference_arcs(rs, g))
+    assert [list(f[3]) for f in found] == routes
+    other = _loop_graph(["L4", "L2", "L0", "L1"])
+    found = _arcs_on(other, listed, *reference_arcs(rs, g))
+    assert [f is None for f in found] == [False, False, True, True]
+    for (_, _, _, steps), f in zip(listed, found, strict=True):
+        if f is not None:
+            assert [(str(other.link_ids[other.arc_link[a]]), str(other.node_ids[other.tail[a]]))
+                    for a in f[3]] == list(steps)

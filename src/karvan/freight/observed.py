@@ -348,12 +348,12 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     # route -> cell (-1 where the route's pair and commodity have no cell)
     if n_routes:
         cell_keys = pd.MultiIndex.from_arrays(
-            [c_com, cells["origin_zone_id"].astype(str).to_numpy(),
-             cells["destination_zone_id"].astype(str).to_numpy()])
+            [c_com, cells["origin_zone_id"].to_numpy(dtype=object),
+             cells["destination_zone_id"].to_numpy(dtype=object)])
         r_cell = cell_keys.get_indexer(pd.MultiIndex.from_arrays(
-            [routes["class"].astype(str).str.split("|", n=1).str[0].to_numpy(dtype=object),
-             routes["origin"].astype(str).to_numpy(),
-             routes["destination"].astype(str).to_numpy()])).astype(np.int64)
+            [[str(c).split("|", 1)[0] for c in routes["class"].tolist()],
+             routes["origin"].to_numpy(dtype=object),
+             routes["destination"].to_numpy(dtype=object)])).astype(np.int64)
     else:
         r_cell = np.zeros(0, np.int64)
     share = routes["share"].to_numpy(dtype=float) if n_routes else np.zeros(0)

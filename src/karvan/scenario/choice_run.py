@@ -620,44 +620,53 @@ def reference_route_set(name: str, rs, cnet: Network, classes, model: CorridorCh
     g = rs.graph
     served = served_routes(rs)
     fam, cost = _families_and_costs(rs, cnet, classes, model)
-    link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
-    tail = np.asarray(g.node_ids, dtype=object)[g.tail]
     by_name = {c.name: c for c in classes}
     g_links = cnet.links.loc[g.link_ids]
-    lengths = np.diff(rs.route_ptr)[served]
+    keys, route_arcs, route_ptr = reference_arcs(rs, g)
     return ReferenceRoutes(
         name, route_links(rs, g), cnet.links, cost[served], fam[served],
         {n: _class_arc_costs(cnet, g, by_name[n], g_links) for n in rs.class_names},
-        {(str(a), str(b)): k for k, (a, b) in enumerate(zip(link, tail, strict=True))},
-        _banned_links(classes, g.link_ids),
-        np.concatenate([rs.arcs(i) for i in served]).astype(np.int64) if len(served)
-        else np.zeros(0, np.int64), np.r_[0, np.cumsum(lengths)].astype(np.int64))
+        {k: i for i, k in enumerate(keys)}, _banned_links(classes, g.link_ids), keys,
+        route_arcs, route_ptr)
 
 
-def _arc_positions(g, arc_index: dict) -> np.ndarray:
-    """The position in ``g`` of every arc of ``arc_index`` ((link id, id of the node it
-    leaves) -> position), in that order; -1 for an arc ``g`` lacks."""
+def reference_arcs(rs, g) -> tuple[tuple, np.ndarray, np.ndarray]:
+    """The arcs of the routes of :func:`route_links` (``rs`` on the compiled graph ``g``):
+    (link id, id of the node it leaves) of every arc of ``g`` in its order, the routes' arcs
+    (positions in it) route after route, and where each route starts in them."""
+    link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
+    tail = np.asarray(g.node_ids, dtype=object)[g.tail]
+    served = served_routes(rs)
+    lengths = np.diff(rs.route_ptr)[served]
+    return (tuple(zip(map(str, link), map(str, tail), strict=True)),
+            np.concatenate([rs.arcs(i) for i in served]).astype(np.int64) if len(served)
+            else np.zeros(0, np.int64), np.r_[0, np.cumsum(lengths)].astype(np.int64))
+
+
+def _arc_positions(g, keys) -> np.ndarray:
+    """The position in ``g`` of the arc of each of ``keys`` ((link id, id of the node it
+    leaves)), in their order; -1 for an arc ``g`` lacks."""
     link = np.asarray(g.link_ids, dtype=object)[g.arc_link]
     tail = np.asarray(g.node_ids, dtype=object)[g.tail]
     arc_of = {(str(a), str(b)): k for k, (a, b) in enumerate(zip(link, tail, strict=True))}
-    return np.fromiter((arc_of.get(k, -1) for k in arc_index), dtype=np.int64,
-                       count=len(arc_index))
+    return np.fromiter((arc_of.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
 
 
-def _arcs_on(g, reference: ReferenceRoutes) -> list[tuple[str, str, str, np.ndarray] | None]:
-    """The reference's routes in the arcs of ``g``: (class name, origin, destination, arcs),
-    or None for a route that is not open on ``g`` (a link not in it)."""
-    arcs = _arc_positions(g, reference.arc_index)[reference.route_arcs]
-    ptr = reference.route_ptr
-    n = np.diff(ptr)
+def _arcs_on(g, routes: list, keys, route_arcs: np.ndarray, route_ptr: np.ndarray
+             ) -> list[tuple[str, str, str, np.ndarray] | None]:
+    """The routes of :func:`route_links` (their arcs as :func:`reference_arcs` gives them) in
+    the arcs of ``g``: (class name, origin, destination, arcs), or None for a route that is not
+    open on ``g`` (a link not in it)."""
+    arcs = _arc_positions(g, keys)[route_arcs]
+    n = np.diff(route_ptr)
     closed = np.ones(len(n), dtype=bool)  # a route without arcs is none open here
     some = n > 0
     if some.any():
-        closed[some] = np.minimum.reduceat(arcs, ptr[:-1][some]) < 0
+        closed[some] = np.minimum.reduceat(arcs, route_ptr[:-1][some]) < 0
     return [None if shut else (cls, o, d, arcs[a:b])
-            for (cls, o, d, _), shut, a, b in zip(reference.routes, closed.tolist(),
-                                                   ptr[:-1].tolist(), ptr[1:].tolist(),
-                                                   strict=True)]
+            for (cls, o, d, _), shut, a, b in zip(routes, closed.tolist(),
+                                                   route_ptr[:-1].tolist(),
+                                                   route_ptr[1:].tolist(), strict=True)]
 
 
 def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *,
@@ -764,8 +773,11 @@ class ReferenceRoutes:
     arc_index: dict
     #: class name -> the links banned to it in the reference (its transit bans)
     banned: dict
-    #: the arcs of every route (positions in ``arc_index``'s order), route after route in the
-    #: order of ``routes``, and where each route starts in them (one entry more than routes)
+    #: (link id, id of the node it leaves) of every arc of the reference's network, in its
+    #: order (an undirected loop gives two arcs one key, so ``arc_index`` can be shorter)
+    arc_keys: tuple
+    #: the arcs of every route (positions in ``arc_keys``), route after route in the order of
+    #: ``routes``, and where each route starts in them (one entry more than routes)
     route_arcs: np.ndarray
     route_ptr: np.ndarray
 
@@ -828,7 +840,9 @@ def _as_reference(rs, reference: ReferenceRoutes, cnet: Network, classes,
         return lifted_of[key]
 
     open_here, lost = [], {}  # lost: pair -> [(cost, family)] of the routes it lost
-    for r, here, c, f in zip(reference.routes, _arcs_on(g, reference),
+    for r, here, c, f in zip(reference.routes, _arcs_on(
+            g, reference.routes, reference.arc_keys, reference.route_arcs,
+            reference.route_ptr),
                              reference.costs, reference.families, strict=True):
         w = ours.get(r[:3])
         if w is None:
