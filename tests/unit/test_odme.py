@@ -144,6 +144,47 @@ def test_counts_that_identify_every_cell_recover_it_within_its_bounds():
     assert np.isnan(res.std_errors[2])  # held by its bound
 
 
+def _counted_twice(seed, spread):
+    """Six counts of 30 cells (cells lognormal ``spread`` off their prior), and the first two
+    counts again: proportions of the six and of the eight, prior, the six counts."""
+    rng = np.random.default_rng(seed)
+    n, m = 30, 6
+    a = (rng.random((m, n)) < 0.5) * rng.random((m, n))
+    prior = rng.uniform(10, 100, n)
+    y = a @ (prior * np.exp(rng.normal(0, spread, n)))
+    return a, np.vstack([a, a[:2]]), prior, y
+
+
+@pytest.mark.parametrize(("seed", "spread"), [(0, 1.0), (26, 1.0), (2, 1.5)])
+def test_a_count_made_twice_is_one_count_of_half_the_variance(seed, spread):
+    """Two equal rows with errors sigma are one row with error sigma / sqrt(2) (the same GLS
+    objective): the estimate and its standard errors are those of the counts without the
+    copies, with bounds binding or not (none, 3 and 24 cells of 30 held in the three draws)."""
+    a, twice, prior, y = _counted_twice(seed, spread)
+    got = estimate_od(prior, np.r_[y, y[:2]], lambda q: twice, count_rse=1e-3, prior_rse=0.5,
+                      max_factor=3.0)
+    once_rse = np.full(len(y), 1e-3)
+    once_rse[:2] /= np.sqrt(2)
+    want = estimate_od(prior, y, lambda q: a, count_rse=once_rse, prior_rse=0.5, max_factor=3.0)
+    np.testing.assert_allclose(got.estimate, want.estimate, rtol=1e-9, atol=1e-9 * prior.max())
+    # a variance is s^2 less a sum over the counts, rounded to about counts x eps x s^2: a
+    # standard error near 0 is known to sqrt(counts x eps) x s only
+    np.testing.assert_allclose(got.std_errors, want.std_errors, rtol=1e-6,
+                               atol=np.sqrt(len(twice) * np.finfo(float).eps) * 0.5 * prior.max())
+
+
+@pytest.mark.parametrize(("seed", "spread"), [(0, 1.0), (26, 1.0), (2, 1.5)])
+def test_a_count_made_twice_and_known_to_1e_9_is_an_input_error_that_names_both(seed, spread):
+    """Known to a relative 1e-9, the two copies make the counts' system singular to working
+    precision: a clear error naming the counts and what to give instead (it was numpy's
+    LinAlgError "Singular matrix")."""
+    _, twice, prior, y = _counted_twice(seed, spread)
+    with pytest.raises(InputError, match=r"counts 0 and 6; 1 and 7 count the same flows.*"
+                                         r"1e-09.*count_rse of 1e-6 or more"):
+        estimate_od(prior, np.r_[y, y[:2]], lambda q: twice, count_rse=1e-9, prior_rse=0.5,
+                    max_factor=3.0)
+
+
 def test_zero_cells_stay_zero_and_a_count_by_class_moves_its_class_only():
     prior = np.array([100.0, 50.0, 0.0, 50.0])  # cells 0, 1 of class A; 2, 3 of class B
     # a count of class A (zero proportions on class B's cells)

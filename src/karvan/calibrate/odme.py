@@ -312,7 +312,8 @@ def estimate_od(
     ------
     InputError
         Negative or non-finite prior, non-positive counts or standard errors, a matrix of the
-        wrong shape, ``max_factor < 1``, labels of the wrong length.
+        wrong shape, ``max_factor < 1``, labels of the wrong length; counts that depend on each
+        other known so closely that their system is singular to working precision.
 
     Notes
     -----
@@ -362,8 +363,11 @@ def estimate_od(
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
-        q = gls_estimate(p, a_bar, y, count_sd=count_sd, prior_sd=prior_sd, lower=lower,
-                         upper=upper)
+        try:
+            q = gls_estimate(p, a_bar, y, count_sd=count_sd, prior_sd=prior_sd, lower=lower,
+                             upper=upper)
+        except np.linalg.LinAlgError as e:
+            raise InputError(_singular_counts(a_bar, crse), "estimate_od") from e
         a = assign(q)
         m = np.asarray(a @ q).ravel()
         # the counts as the estimation saw them against the counts of the estimate's assignment
@@ -383,9 +387,26 @@ def estimate_od(
                     "rounds (tol %.3g)", rows[-1][1], it, tol)
     history = pd.DataFrame(rows, columns=["iteration", "proportion_change", "objective",
                                           "count_rmse_rel"])
-    se = gls_std_errors(a_bar, count_sd, prior_sd, q, lower, upper)
+    try:
+        se = gls_std_errors(a_bar, count_sd, prior_sd, q, lower, upper)
+    except np.linalg.LinAlgError as e:
+        raise InputError(_singular_counts(a_bar, crse), "estimate_od") from e
     return OdmeResult(q, p, y, np.asarray(a @ q).ravel(), modelled_prior, a.toarray(), it,
                       converged, history, se, labels)
+
+
+def _singular_counts(a: sparse.csr_matrix, count_rse: np.ndarray) -> str:
+    """What is wrong with counts whose system (``a S^2 a' + Sigma``) is singular to working
+    precision (counts that depend on each other, known too closely), and how to fix it."""
+    dense = a.toarray()
+    same = [f"{i} and {j}" for i in range(len(dense)) for j in range(i + 1, len(dense))
+            if np.array_equal(dense[i], dense[j])]
+    which = (f"counts {'; '.join(same[:5])}{' and more' if len(same) > 5 else ''} count the "
+             "same flows" if same else "some counts depend on each other")
+    return (f"the counts' system is singular to working precision: {which}, and the counts are "
+            f"known to a relative error as small as {float(count_rse.min()):.3g}. Give counts "
+            "that depend on each other (one link counted twice, a total and its parts) a "
+            "count_rse of 1e-6 or more, or keep one count of each.")
 
 
 def gls_std_errors(proportions, count_sd: np.ndarray, prior_sd: np.ndarray, q: np.ndarray,
