@@ -18,6 +18,7 @@ than B) or a country pair of the demand (``A<>B`` both directions, ``A>B`` one).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -350,17 +351,20 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
         cell_keys = pd.MultiIndex.from_arrays(
             [c_com, cells["origin_zone_id"].to_numpy(dtype=object),
              cells["destination_zone_id"].to_numpy(dtype=object)])
+        classes = routes["class"].tolist()
+        commodity = {c: str(c).split("|", 1)[0] for c in set(classes)}  # of each class name
         r_cell = cell_keys.get_indexer(pd.MultiIndex.from_arrays(
-            [[str(c).split("|", 1)[0] for c in routes["class"].tolist()],
+            [[commodity[c] for c in classes],
              routes["origin"].to_numpy(dtype=object),
              routes["destination"].to_numpy(dtype=object)])).astype(np.int64)
     else:
         r_cell = np.zeros(0, np.int64)
     share = routes["share"].to_numpy(dtype=float) if n_routes else np.zeros(0)
     # route x arc incidence: an arc a route crosses twice is summed to 2, and uses() tests > 0
-    arcs = [np.asarray(a, dtype=np.int64) for a in routes["arcs"].tolist()] if n_routes else []
+    arcs = routes["arcs"].tolist() if n_routes else []
     lengths = np.fromiter(map(len, arcs), dtype=np.int64, count=len(arcs))
-    cols = np.concatenate(arcs) if arcs else np.zeros(0, np.int64)
+    cols = np.fromiter(itertools.chain.from_iterable(arcs), dtype=np.int64,
+                       count=int(lengths.sum()))
     inc = sparse.csr_matrix((np.ones(len(cols)), (np.repeat(np.arange(n_routes), lengths),
                                                  cols)), shape=(n_routes, g.n_arcs))
     link_tab = flows.links
