@@ -412,6 +412,39 @@ def test_a_commodity_constant_is_a_parameter_of_its_own():
         choice_parameters_to_fit(t, ["asc:west:grain"])
 
 
+def test_blank_scope_cells_are_read_as_any_as_the_choice_model_reads_them():
+    """The choice model reads a blank family, nest or commodity as *; the fit read it as the
+    text 'nan' or '' and found no row for a constant the table has ('add the row first')."""
+    t = prior_table()
+    t = pd.concat([t, t.iloc[[1]].assign(commodity="metals", value=-3.0)], ignore_index=True)
+    t.loc[(t["family"] == "west") & (t["commodity"] == "*"), "value"] = 5.0
+    blank = t.copy()
+    blank["nest"] = np.where(np.arange(len(t)) % 2, None, "")
+    blank["commodity"] = blank["commodity"].replace("*", np.nan)
+    blank["family"] = blank["family"].replace("*", " ").replace("east", " east ")
+    names = ["asc:west", "asc:east", "asc:west:metals", "theta"]
+    params = choice_parameters_to_fit(blank, names)
+    assert params == choice_parameters_to_fit(t, names)
+    for p in params:
+        assert (p.rows(blank) == p.rows(t)).all() and p.rows(t).any()
+    assert start_values(blank, params).tolist() == [5.0, 0.0, -3.0, 1.0]
+    x = [8.0, -2.0, -11.0, 1.5]
+    assert (apply_parameters(blank, params, x)["value"].to_numpy()
+            == apply_parameters(t, params, x)["value"].to_numpy()).all()
+
+
+def test_the_constant_of_every_family_is_not_a_nests_constant():
+    """asc('*') (family * and nest *) set the rows of family * of every nest as well."""
+    t = prior_table()
+    every = {"parameter": "asc_usd_per_t", "family": "*", "link_ids": "*", "commodity": "*"}
+    t = pd.concat([t, pd.DataFrame([{**every, "nest": "*", "value": 1.0},
+                                    {**every, "nest": "land", "value": 2.0}])],
+                  ignore_index=True)
+    whole, nest = asc("*").rows(t), asc("*", nest="land").rows(t)
+    assert whole.sum() == 1 and nest.sum() == 1 and not (whole & nest).any()
+    assert t.loc[whole, "value"].tolist() == [1.0] and t.loc[nest, "value"].tolist() == [2.0]
+
+
 def test_a_table_without_a_commodity_constant_of_the_default_is_fitted_without_it():
     """A copy of the dataset made before the northern route's container constant was added
     failed `karvan calibrate --parameters` on a parameter the user never named."""

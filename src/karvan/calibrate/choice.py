@@ -125,12 +125,22 @@ class ChoiceParameter:
     upper: float = np.inf
 
     def rows(self, table: pd.DataFrame) -> np.ndarray:
-        """Boolean mask of the rows of ``table`` this parameter sets."""
-        sel = table["parameter"].astype(str) == self.parameter
+        """Boolean mask of the rows of ``table`` this parameter sets.
+
+        The scope columns are read as the choice model reads them
+        (:func:`karvan.freight.choice_model.choice_parameters`): a blank or missing family,
+        nest or commodity is ``*``, and spaces around a name do not count.
+        """
+        def scope(col: str) -> pd.Series:
+            if col not in table:
+                return pd.Series("*", index=table.index)
+            return table[col].fillna("*").astype(str).str.strip().replace("", "*")
+
+        sel = table["parameter"].astype(str).str.strip() == self.parameter
         for col in ("family", "nest", "commodity"):
             v = getattr(self, col)
             if v is not None:
-                sel &= table[col].astype(str) == v
+                sel &= scope(col) == v
         return sel.to_numpy()
 
 
@@ -145,9 +155,11 @@ def asc(family: str, commodity: str = "*", *, nest: str = "*", step: float = 10.
     then ``|<commodity>``)."""
     scope = family if nest == "*" else f"nest:{nest}"
     label = f"asc_usd_per_t|{scope}" + ("" if commodity == "*" else f"|{commodity}")
+    # a family's row is the family's whatever nest it names; the rows of family * are told
+    # apart by their nest: * (every family) is not the row of one nest
     return ChoiceParameter(label, "asc_usd_per_t", family=family,
-                           nest=None if nest == "*" else nest, commodity=commodity, step=step,
-                           lower=-bound, upper=bound)
+                           nest=None if nest == "*" and family != "*" else nest,
+                           commodity=commodity, step=step, lower=-bound, upper=bound)
 
 
 def factor(parameter: str, *, step: float = 0.1, lower: float = 0.1, upper: float = 10.0

@@ -133,12 +133,14 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
     InputError
         An unknown name, or a family or nest the table has no constant row for.
     """
-    rows = table.loc[table["parameter"] == "asc_usd_per_t",
-                     ["family", "nest", "commodity"]].fillna("*").astype(str)
-    fam_rows = rows[rows["nest"].isin(["*", ""])]
+    # blank scope cells are * as the choice model reads them (ChoiceParameter.rows)
+    rows = table.loc[table["parameter"].astype(str).str.strip() == "asc_usd_per_t",
+                     ["family", "nest", "commodity"]].fillna("*").astype(str).apply(
+        lambda col: col.str.strip().replace("", "*"))
+    fam_rows = rows[rows["nest"] == "*"]
     families = set(fam_rows["family"]) - {"*"}
     keys = set(zip(fam_rows["family"], fam_rows["commodity"], strict=True))
-    nest_rows = rows[(rows["family"] == "*") & ~rows["nest"].isin(["*", ""])]
+    nest_rows = rows[(rows["family"] == "*") & (rows["nest"] != "*")]
     nest_keys = {(f"nest:{n}", c) for n, c in zip(nest_rows["nest"], nest_rows["commodity"],
                                                    strict=True)}
 
