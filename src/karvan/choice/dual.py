@@ -271,8 +271,9 @@ def fixed_cost_equilibrium(
     a = rs.route_arcs
     k = np.diff(cons.arc_cons_ptr)[a]
     rows = np.repeat(r_of, k)
-    cols = np.concatenate([cons.arc_cons[cons.arc_cons_ptr[x]:cons.arc_cons_ptr[x + 1]]
-                           for x in a[k > 0]]) if (k > 0).any() else np.zeros(0, dtype=np.int64)
+    # each arc's constraints in turn: arc_cons[ptr[x] + j] for j < k[x], over the arcs in order
+    start = np.repeat(cons.arc_cons_ptr[a] - np.cumsum(k) + k, k)
+    cols = np.asarray(cons.arc_cons, dtype=np.int64)[start + np.arange(len(start))]
     M = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, cons.n))
     if groups is None:
         grp = np.full(n, -1, dtype=np.int64)

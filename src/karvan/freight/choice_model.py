@@ -325,17 +325,24 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
         problems.append(f"{file}: a theta row's prior_value must be a number > 0 or blank "
                         f"(lines {lines(bad)}): it sets the route sets' dispersion.")
     par["route_theta"] = np.where(given & (prior > 0), prior, par["value"])
+    # the rows as plain tuples from here on: a calibration reads the table once per evaluation
+    recs = list(par[["parameter", "nest", "link_ids", "commodity", "value",
+                     "route_theta"]].itertuples(index=False, name=None))
+
+    def first(rows: list[tuple], commodity: str) -> list[tuple]:
+        """``rows`` of ``commodity`` first, then those of ``*``, each in the table's order."""
+        return ([r for r in rows if r[3] == commodity] + [r for r in rows if r[3] == "*"])
+
     theta_usd, route_theta_usd = {}, {}
-    thr = par[th]
+    thr = [r for r in recs if r[0] == "theta"]
     for c in coms:
-        r = thr[thr["commodity"].isin([c, "*"])]
-        if not len(r):
+        r = first(thr, c)
+        if not r:
             problems.append(f"{file}: no theta for commodity {c!r}; add a row parameter=theta, "
                             f"commodity={c}, value in 1/(USD/t).")
             continue
-        r = r.sort_values("commodity", key=lambda s: s == "*")
-        theta_usd[c] = float(r["value"].iloc[0])
-        route_theta_usd[c] = float(r["route_theta"].iloc[0])
+        theta_usd[c] = float(r[0][4])
+        route_theta_usd[c] = float(r[0][5])
     # a family that no reliability_buffer_h row reaches has no terms of its own: a table made
     # for fewer families (an older copy against a newer route_family.csv) gave the new one 0
     # for every term in silence, cheaper than the family it was taken from; warned, as a new
@@ -372,18 +379,22 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
                          rel + sum(terms.values()) + asc))
     nest_scale = {}
     for n in dict.fromkeys(nests.values()):
-        r = par[sc & (par["nest"] == n)]
-        nest_scale[n] = float(r["value"].iloc[0]) if len(r) else 1.0
+        r = [v for p_, nest, _, _, v, _ in recs if p_ == "nest_scale" and nest == n]
+        nest_scale[n] = float(r[0]) if r else 1.0
     gauge = []
+    kinds = {k: [(r, id_list(r[2])) for r in recs if r[0] == k]
+             for k in ("gauge_break_usd_per_t", "gauge_break_h")}
     for c in coms:
-        for kind in ("gauge_break_usd_per_t", "gauge_break_h"):
-            r = par[(par["parameter"] == kind) & par["commodity"].isin([c, "*"])]
-            r = r.sort_values("commodity", key=lambda s: s == "*")
-            for lk in dict.fromkeys(x for s in r["link_ids"] for x in id_list(s)):
-                v = r[r["link_ids"].map(lambda s, lk=lk: lk in id_list(s))]["value"].iloc[0]
-                gauge.append((c, lk, kind, float(v)))
+        for kind, rows_k in kinds.items():
+            # the commodity's own rows before those of *: the first row naming a link sets it
+            got: dict[str, float] = {}
+            for (*_, v, _), ids in ([x for x in rows_k if x[0][3] == c]
+                                    + [x for x in rows_k if x[0][3] == "*"]):
+                for lk in ids:
+                    got.setdefault(lk, float(v))
+            gauge += [(c, lk, kind, v) for lk, v in got.items()]
     if problems:
-        raise InputError(problems, file)
+        raise InputError(problems)  # each problem names the file
     g = pd.DataFrame(gauge, columns=["commodity", "link_id", "kind", "value"])
     g = g.pivot_table(index=["commodity", "link_id"], columns="kind", values="value",
                       aggfunc="first").reset_index()

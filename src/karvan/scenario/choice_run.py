@@ -1137,15 +1137,15 @@ def _routes(res: ChoiceResult, classify) -> pd.DataFrame:
     keep = np.flatnonzero((rs.route_source != SOURCE_UNSERVED) & (share >= 1e-9))
     z = np.asarray(rs.zone_ids, dtype=object)
     names = np.asarray(rs.class_names, dtype=object)
-    lid = g.link_ids[g.arc_link].tolist()
-    flat, ptr = rs.route_arcs.tolist(), rs.route_ptr.tolist()
-    arcs = [tuple(flat[ptr[r]:ptr[r + 1]]) for r in keep.tolist()]
+    flat = rs.route_arcs.tolist()
+    flat_links = np.asarray(g.link_ids, dtype=object)[g.arc_link[rs.route_arcs]].tolist()
+    spans = list(zip(rs.route_ptr[keep].tolist(), rs.route_ptr[keep + 1].tolist()))
     tab = pd.DataFrame({
         "class": names[rs.od_class[od[keep]]],
         "origin": z[rs.od_origin[od[keep]]],
         "destination": z[rs.od_destination[od[keep]]],
-        "arcs": arcs,
-        "links": [tuple(map(lid.__getitem__, a)) for a in arcs],
+        "arcs": [tuple(flat[i:j]) for i, j in spans],
+        "links": [tuple(flat_links[i:j]) for i, j in spans],
         "flow": res.route_flow[keep], "share": share[keep], "cost": res.route_cost[keep],
         "family_idx": classify(rs)[keep],
         "_od": od[keep]})
