@@ -1188,15 +1188,18 @@ def capacity_table(res: ChoiceResult, net: Network) -> pd.DataFrame:
     usd = np.zeros(len(out))
     tot = np.zeros(len(out))
     per_com: dict[str, np.ndarray] = {}
+    arcs_of = []  # the arcs of each constraint: its link's, in its direction
+    for p, dr in zip(pos, direction, strict=True):
+        arcs = np.flatnonzero(g.arc_link == p)
+        if dr == "ab":
+            arcs = arcs[g.arc_dir[arcs] > 0]
+        elif dr == "ba":
+            arcs = arcs[g.arc_dir[arcs] < 0]
+        arcs_of.append(arcs)
     for k, cl in enumerate(res.classes):
         com = cl.name.split("|", 1)[0]
         per_com[com] = mu * cl.value_of_time
-        for i, (p, dr) in enumerate(zip(pos, direction, strict=True)):
-            arcs = np.flatnonzero(g.arc_link == p)
-            if dr == "ab":
-                arcs = arcs[g.arc_dir[arcs] > 0]
-            elif dr == "ba":
-                arcs = arcs[g.arc_dir[arcs] < 0]
+        for i, arcs in enumerate(arcs_of):
             f = float(res.class_flows[k][arcs].sum())
             usd[i] += f * mu[i] * cl.value_of_time
             tot[i] += f
