@@ -120,6 +120,26 @@ def test_validate_checks_a_scenario_file_without_running_it(tmp_path):
     assert code == 2 and "zzz does not exist, nor is it a built-in scenario or a reference" in out
 
 
+def test_validate_a_scenario_name_beside_a_folder_of_that_name(tmp_path, monkeypatch):
+    """`cd results; karvan validate baseline` checked the run's results folder baseline/ as a
+    GMNS network (node.csv missing) instead of the scenario."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "baseline").mkdir()
+    (tmp_path / "baseline" / "links.csv").write_text("link_id,tonnes\nA,1\n")
+    code, out = run("validate", "baseline")
+    assert code == 0, out
+    assert "the folder baseline/ here holds no network nor corridor dataset" in out
+    assert "valid scenario baseline (2024)" in out
+    # the folder itself, by its full path, is checked as a folder
+    code, out = run("validate", tmp_path / "baseline")
+    assert code == 2 and "node.csv is missing" in out and "valid scenario" not in out
+    # a folder of that name that holds a network is the network, as before
+    (tmp_path / "reference_2028").mkdir()
+    (tmp_path / "reference_2028" / "node.csv").write_text("")
+    code, out = run("validate", "reference_2028")
+    assert code == 2 and "valid scenario" not in out and "link.csv is missing" in out
+
+
 def test_validate_broken_folder_reports_every_problem(small):
     edit(small / "link.csv", "1006,5,6,TRUE,4,80,1,200", "1006,5,6,TRUE,4,80,1,lots")
     edit(small / "link.csv", "1014,8,7,", "1014,8,9,")

@@ -60,6 +60,15 @@ def validate(
         # a built-in scenario or a reference by name, as karvan run takes it ("does not exist")
         _validate_scenario(path, data, trips=trips, use=use, every_use=every_use)
         return
+    if (path.is_dir() and len(path.parts) == 1 and _scenario_name(str(path))
+            and not _holds_input(path)):
+        # a folder of that name here holds no network nor dataset (a run's results folder,
+        # `cd results; karvan validate baseline`): the scenario is meant, and it is said
+        console.print(f"[yellow]note:[/] the folder {path}/ here holds no network nor corridor "
+                      f"dataset; checking the built-in scenario {path} (give the folder as "
+                      f"{path.resolve()} to check it)", highlight=False, soft_wrap=True)
+        _validate_scenario(path, data, trips=trips, use=use, every_use=every_use)
+        return
     if not path.exists() and not path.suffix and len(path.parts) == 1:
         from karvan.scenario import builtin_scenarios
         from karvan.scenario.spec import nearest_name
@@ -126,6 +135,15 @@ def validate(
             out.print("and would use these defaults:")
     for d in rep.defaults:
         out.print(f"  - {d}", highlight=False, soft_wrap=True)
+
+
+def _holds_input(folder: Path) -> bool:
+    """Whether ``folder`` holds a file that ``karvan validate`` reads as a network or a
+    corridor dataset (a GMNS node.csv or link.csv, a TNTP _net file, a corridor table)."""
+    from karvan.io.validate import corridor_tables
+
+    return (any((folder / f).exists() for f in ("node.csv", "link.csv"))
+            or any(folder.glob("*_net.tntp*")) or bool(corridor_tables(folder)))
 
 
 def _scenario_name(name: str) -> bool:
