@@ -1139,7 +1139,8 @@ def _routes(res: ChoiceResult, classify) -> pd.DataFrame:
     names = np.asarray(rs.class_names, dtype=object)
     flat = rs.route_arcs.tolist()
     flat_links = np.asarray(g.link_ids, dtype=object)[g.arc_link[rs.route_arcs]].tolist()
-    spans = list(zip(rs.route_ptr[keep].tolist(), rs.route_ptr[keep + 1].tolist()))
+    spans = list(zip(rs.route_ptr[keep].tolist(), rs.route_ptr[keep + 1].tolist(),
+                     strict=True))
     tab = pd.DataFrame({
         "class": names[rs.od_class[od[keep]]],
         "origin": z[rs.od_origin[od[keep]]],
