@@ -102,6 +102,28 @@ def test_matrix_on_hand_made_routes(data, base):
         assert a[i] == pytest.approx(want[r[0]]), r[0]
 
 
+def test_a_run_with_two_rows_for_one_cell_is_an_input_error(data, base):
+    """Cells given twice raised pandas' InvalidIndexError from the route lookup, and without
+    routes a trade row counted both rows."""
+    from dataclasses import replace
+
+    flows = _hand_flows(base)
+    obs = _parse(data, [("trade_pair", "RU<>AZ", "element", "", "", "", 2024, 1, "false",
+                         "fit")])
+    twice = pd.concat([flows.cells, flows.cells.iloc[[0]]], ignore_index=True)
+    for routes in (flows.routes, flows.routes.iloc[:0]):
+        bad = replace(flows, cells=twice, routes=routes)
+        with pytest.raises(InputError, match=r"run hand \(2024\): 1 OD pairs and commodities "
+                           r"have more than one row of demand \(Z_AZ_BAKU->Z_RU_MOSCOW "
+                           r"general_cargo\); .* sum the rows of each"):
+            observation_matrix(obs, bad, data.zone_country())
+    # the same pair of another commodity is another cell
+    other = twice.copy()
+    other.loc[2, "commodity_id"] = "metals"
+    a = observation_matrix(obs, replace(flows, cells=other), data.zone_country())
+    assert a[0].tolist() == [1.0, 0.0, 1.0]
+
+
 def test_a_rows_cells_are_what_its_modelled_tonnes_are_made_of(data, base):
     """calibration_cells: the tonnes of each demand cell a row counts, on hand-made routes
     (rail through Samur: 60 of Baku -> Moscow's 100 t, all 50 of Tehran -> Moscow's)."""

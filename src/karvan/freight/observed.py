@@ -346,11 +346,18 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     g = flows.graph
     routes = flows.routes
     n_routes = len(routes)
+    cell_keys = pd.MultiIndex.from_arrays(
+        [c_com, cells["origin_zone_id"].to_numpy(dtype=object),
+         cells["destination_zone_id"].to_numpy(dtype=object)])
+    if not cell_keys.is_unique:  # a route's tonnes would go to one of them, a trade's to both
+        dup = [f"{o}->{d} {c}" for c, o, d in
+               cell_keys[cell_keys.duplicated(keep="first")].unique()]
+        raise InputError(f"run {flows.name} ({flows.year}): {len(dup)} OD pairs and commodities "
+                         f"have more than one row of demand ({format_ids(dup)}); a run's cells "
+                         "are one row per OD pair and commodity: sum the rows of each.",
+                         "RunFlows.cells")
     # route -> cell (-1 where the route's pair and commodity have no cell)
     if n_routes:
-        cell_keys = pd.MultiIndex.from_arrays(
-            [c_com, cells["origin_zone_id"].to_numpy(dtype=object),
-             cells["destination_zone_id"].to_numpy(dtype=object)])
         classes = routes["class"].tolist()
         commodity = {c: str(c).split("|", 1)[0] for c in set(classes)}  # of each class name
         r_cell = cell_keys.get_indexer(pd.MultiIndex.from_arrays(
