@@ -520,6 +520,14 @@ def test_start_from_gives_back_the_values_a_table_was_written_with():
     plain = written.drop(columns=[c for c in ("prior_value", "prior_std_error")
                                   if c in written])
     np.testing.assert_allclose(start_from(table, plain, params), x, rtol=1e-12)
+    # a start table (or the dataset's) that leaves the scopes of any blank, as the choice model
+    # reads them: the same start ("no row of the start table sets it" before)
+    blank = written.copy()
+    for col in ("nest", "link_ids", "commodity"):
+        blank[col] = blank[col].replace("*", "")
+    blank["family"] = blank["family"].replace("*", np.nan)
+    np.testing.assert_allclose(start_from(table, blank, params), x, rtol=1e-12)
+    np.testing.assert_allclose(start_from(blank, written, params), x, rtol=1e-12)
 
 
 def test_start_from_reports_every_problem_at_once():

@@ -255,8 +255,9 @@ def test_other_bad_options_are_input_errors():
         stochastic_equilibrium(net, dem, theta=1.0, overlap="time")
     with pytest.raises(InputError, match="beta"):
         stochastic_equilibrium(net, dem, theta=1.0, beta=-1.0)
-    with pytest.raises(InputError, match="gap"):
-        stochastic_equilibrium(net, dem, theta=1.0, gap=-1.0)
+    for gap in (-1.0, float("nan"), float("inf")):  # inf stopped at once, "converged"
+        with pytest.raises(InputError, match="gap must be a finite number >= 0"):
+            stochastic_equilibrium(net, dem, theta=1.0, gap=gap)
 
 
 @pytest.mark.parametrize("with_capacity", [False, True])

@@ -220,6 +220,10 @@ def test_options_of_the_parameter_fit_need_it():
     r = runner.invoke(app, ["calibrate", "--parameters", "--start-from", "no/such.csv", "-q",
                             "--workers", "1"])
     assert r.exit_code == 2 and "no such file" in r.output
+    r = runner.invoke(app, ["calibrate", "--parameters", "--start-from",
+                            str(builtin_corridor_folder()), "-q", "--workers", "1"],
+                      env={"COLUMNS": "200"})
+    assert r.exit_code == 2 and "a folder, not a file" in r.output
     r = runner.invoke(app, ["calibrate", "--variance-factor", "3"])
     assert r.exit_code == 2 and "--variance-factor" in r.output
     for bad in ("0", "-2", "nan", "inf"):
@@ -229,6 +233,40 @@ def test_options_of_the_parameter_fit_need_it():
     r = runner.invoke(app, ["calibrate", "--parameters", "--variance-factor", "3",
                             "--no-prior", "-q", "--workers", "1"], env={"COLUMNS": "200"})
     assert r.exit_code == 2 and "goes with the prior" in r.output
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--diff-step", "0.3", "--max-evaluations", "2", "--no-prior"],
+     "--prior/--no-prior, --max-evaluations, --diff-step go with --parameters"),
+    (["--crossval-evaluations", "3"],
+     "--crossval-evaluations goes with --parameters --crossval"),
+    (["--parameters", "--crossval-evaluations", "3"],
+     "--crossval-evaluations goes with --parameters --crossval"),
+    (["--parameters", "--choice", "deterministic"],
+     "--choice sets the OD estimation (karvan calibrate without --parameters)"),
+    (["--parameters", "--prior-rse", "0.1", "--tol", "0.5", "--max-iter", "3",
+      "--max-factor", "9"],
+     "--prior-rse, --max-factor, --tol, --max-iter set the OD estimation"),
+    (["--parameters", "--crossval", "--crossval-evaluations", "-1"], "--crossval-evaluations"),
+    (["--parameters", "--diff-step", "inf"], "--diff-step must be a finite number > 0"),
+    (["--parameters", "--diff-step", "0"], "--diff-step must be a finite number > 0"),
+    (["--tol", "nan"], "--tol must be a finite number >= 0"),
+    (["--tol", "inf"], "--tol must be a finite number >= 0"),
+    (["--prior-rse", "inf"], "--prior-rse must be a finite number > 0"),
+    (["--max-factor", "0.5"], "--max-factor must be a finite number >= 1"),
+    (["--choice", "deterministic", "--gap", "inf"], "--gap must be a finite number >= 0"),
+])
+def test_options_another_mode_reads_or_that_never_end_are_refused(args, said, tmp_path):
+    """Each was ignored (and recorded in the manifest as used), ran without end (--prior-rse
+    inf, --tol nan), stopped at once as converged (--tol inf, --gap inf) or failed after the
+    first runs with an error about the dataset (--diff-step inf)."""
+    out = tmp_path / "c"
+    r = runner.invoke(app, ["calibrate", *args, "--out", str(out), "-q", "--workers", "1"]
+                      if "--parameters" in args else ["calibrate", *args, "--out", str(out),
+                                                      "-q"], env={"COLUMNS": "200"})
+    assert r.exit_code == 2, r.output
+    assert said in " ".join(r.output.split()), r.output
+    assert not out.exists()
 
 
 def test_the_fit_starts_where_start_from_says(dataset, tmp_path, deterministic_runs,

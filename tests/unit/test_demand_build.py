@@ -535,3 +535,12 @@ def test_a_figure_in_kt_a_pair_over_all_of_its_trade_and_swapped_countries_are_r
     assert ("(RU>IN_FERT): the id names RU > IN, but origin_country is IN and "
             "destination_country RU: swapped?") in text
     assert (dataset / "demand.csv").read_bytes() == shipped
+
+
+def test_a_dataset_that_is_no_folder_is_said_to_be_none(tmp_path):
+    """Every table was said to be missing from it, one line each."""
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match=r"file is not a folder; give a corridor dataset"):
+        read_demand_inputs(tmp_path / "file")
+    with pytest.raises(InputError, match=r"nowhere does not exist; give a corridor dataset"):
+        read_demand_inputs(tmp_path / "nowhere")

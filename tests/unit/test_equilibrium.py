@@ -362,8 +362,10 @@ def test_strict_raises_and_otherwise_warns_when_not_converged():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"method": "dijkstra"}, "unknown method"),
-    ({"gap": -1e-4}, "gap must be >= 0"),
-    ({"gap": float("nan")}, "gap must be >= 0"),
+    ({"gap": -1e-4}, "gap must be a finite number >= 0"),
+    ({"gap": float("nan")}, "gap must be a finite number >= 0"),
+    # stopped before any iteration and said "converged" at a gap of 1e-2
+    ({"gap": float("inf")}, "gap must be a finite number >= 0"),
     ({"max_iter": 0}, "max_iter"),
 ])
 def test_bad_arguments(kwargs, match):

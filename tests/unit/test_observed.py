@@ -102,7 +102,7 @@ def test_matrix_on_hand_made_routes(data, base):
         assert a[i] == pytest.approx(want[r[0]]), r[0]
 
 
-def test_a_run_with_two_rows_for_one_cell_is_an_input_error(data, base):
+def test_a_run_with_two_rows_for_one_cell_or_tonnes_not_a_number_is_an_input_error(data, base):
     """Cells given twice raised pandas' InvalidIndexError from the route lookup, and without
     routes a trade row counted both rows."""
     from dataclasses import replace
@@ -117,6 +117,12 @@ def test_a_run_with_two_rows_for_one_cell_is_an_input_error(data, base):
                            r"have more than one row of demand \(Z_AZ_BAKU->Z_RU_MOSCOW "
                            r"general_cargo\); .* sum the rows of each"):
             observation_matrix(obs, bad, data.zone_country())
+    # tonnes that are not a number made every row NaN, those that do not count the cell too
+    for bad in (np.nan, np.inf, -1.0):
+        nan = flows.cells.assign(tonnes_per_year=[100.0, bad])
+        with pytest.raises(InputError, match=r"tonnes_per_year must be a finite number >= 0 in "
+                           r"every cell; 1 are not \(Z_IR_TEHRAN->Z_RU_MOSCOW containers\)"):
+            observation_matrix(obs, replace(flows, cells=nan), data.zone_country())
     # the same pair of another commodity is another cell
     other = twice.copy()
     other.loc[2, "commodity_id"] = "metals"

@@ -212,6 +212,18 @@ def test_bad_arguments_are_reported_together():
         estimate_od([1.0, 2.0], [1.0], lambda q: np.ones((2, 2)))
 
 
+@pytest.mark.parametrize("bad", [
+    {"prior_rse": np.inf}, {"count_rse": [0.1, np.inf]}, {"tol": np.nan}, {"tol": np.inf},
+    {"tol": -1.0}, {"max_iter": 0}, {"max_iter": 2.5}])
+def test_settings_that_never_end_or_never_start_are_refused(bad):
+    """prior_rse inf ran without end (NaN weights), tol nan ran every round and tol inf
+    stopped after one without an equilibrium; max_iter 0 raised an IndexError."""
+    name = next(iter(bad))
+    with pytest.raises(InputError, match=rf"{name} must be a (finite|whole) number"):
+        estimate_od([1.0, 2.0], [3.0, 1.0], lambda q: np.array([[1.0, 1.0], [0.0, 1.0]]),
+                    **bad)
+
+
 @pytest.fixture(scope="module")
 def sioux_falls(tntp_dir):
     prob = read_tntp(tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp")

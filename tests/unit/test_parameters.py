@@ -162,6 +162,13 @@ def test_update_parameter_table():
         update_parameter_table(keyed, fit, date="d", key=("parameter", "nest"))
 
 
+@pytest.mark.parametrize("step", [0.0, -0.1, np.inf, np.nan, [0.1, np.inf]])
+def test_a_diff_step_that_is_not_a_finite_number_above_0_is_refused(step):
+    with pytest.raises(InputError, match="diff_step must be a finite number > 0"):
+        fit_parameters(lambda x: np.asarray(x, float) + 1.0, [0.0, 0.0], np.array([1.0, 2.0]),
+                       rse=0.1, diff_step=step)
+
+
 def test_the_jacobian_steps_by_diff_step_from_zero():
     """An absolute finite-difference step, even where a parameter starts at 0 (scipy's
     relative step would fall back to ~1e-8 there), backward at an upper bound."""

@@ -77,6 +77,12 @@ def test_not_toml(tmp_path):
         load_scenario(p)
 
 
+def test_a_folder_is_not_a_scenario_file(tmp_path):
+    (tmp_path / "mine.toml").mkdir()  # was "scenario file not found"
+    with pytest.raises(InputError, match=r"mine.toml is a folder, not a scenario file"):
+        load_scenario(tmp_path / "mine.toml")
+
+
 def test_set_needs_a_known_field(tmp_path):
     p = write(tmp_path, "f", 'name = "f"\nyear = 2030\n[[modification]]\naction = "set"\n'
                              'links = ["X"]\nfield = "colour"\nvalue = 1\n')

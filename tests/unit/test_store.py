@@ -542,6 +542,25 @@ def test_a_pair_cut_off_in_one_run_has_no_cost_there_not_a_cost_of_0():
     assert f.set_index("k")["tonnes_tot_diff"].to_dict() == {"x": -5.0, "y": 2.0}
 
 
+def test_a_key_repeated_or_missing_in_either_table_is_an_input_error():
+    """A key given twice matched each of its rows with the other run's row: both differences
+    counted that row (L1: 9 and 8 where the change is 7); a missing key was a row of its own."""
+    from karvan.store import diff_table
+
+    a = pd.DataFrame({"link_id": ["L1", "L1", "L2"], "tonnes": [1.0, 2.0, 5.0]})
+    b = pd.DataFrame({"link_id": ["L1", "L2"], "tonnes": [10.0, 5.0]})
+    with pytest.raises(InputError, match=r"table A has more than one row for L1 of link_id; "
+                       r"a row's key must be unique"):
+        diff_table(a, b, ["link_id"], ["tonnes"])
+    with pytest.raises(InputError, match=r"table B has more than one row for L2 \| x"):
+        diff_table(b.assign(k="x"), pd.concat([b, b.iloc[[1]]]).assign(k="x"),
+                   ["link_id", "k"], ["tonnes"])
+    with pytest.raises(InputError, match=r"1 rows of table B have no link_id \(rows 1\)"):
+        diff_table(b, b.assign(link_id=["L1", None]), ["link_id"], ["tonnes"])
+    # the same key in both tables, once each, is the normal case
+    assert diff_table(b, b, ["link_id"], ["tonnes"])["tonnes_diff"].tolist() == [0.0, 0.0]
+
+
 def test_a_copy_that_fails_says_the_run_is_stored_and_the_folder_unchanged(filled, tmp_path,
                                                                             monkeypatch):
     store, ids = filled

@@ -796,6 +796,32 @@ def test_serve_applies_scenarios_to_the_dataset_it_is_given(tmp_path, monkeypatc
     assert res.exit_code == 2 and "nowhere" in res.output
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (["--workers", "0"], "Invalid value for '--workers'"),
+    (["--workers", "-2"], "Invalid value for '--workers'"),
+    (["--host", "999.1.1.1"], "--host 999.1.1.1: not an address or name of this machine"),
+    (["--store", "FILE"], "is a file, not a folder: give a folder for the run store"),
+])
+def test_serve_refuses_what_it_cannot_listen_with_before_starting(args, said, tmp_path,
+                                                                   monkeypatch):
+    """--workers 0 and -2 ran one worker; --host 999.1.1.1 announced the dashboard there, then
+    uvicorn failed; a file as --store gave NotADirectoryError."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from karvan.cli import app
+
+    (tmp_path / "file").write_text("x")
+    args = [str(tmp_path / "file") if a == "FILE" else a for a in args]
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda web, **kw: started.append(kw))
+    res = CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "s"), *args],
+                             env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    assert said in " ".join(res.output.split()) and not started
+    assert "karvan dashboard on" not in res.output
+
+
 def test_an_experiment_id_of_dots_is_not_a_folder_above(client, seeded):
     """'..' matched the id pattern: the store's root stood in for an experiment's folder."""
     root = seeded[0]

@@ -145,8 +145,9 @@ def assign(
                                                   classes=classes)
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}.")
-    if not (gap >= 0):
-        raise InputError(f"gap must be >= 0, got {gap}.")
+    if not (gap >= 0 and np.isfinite(gap)):
+        # inf stopped before any iteration and said "converged"
+        raise InputError(f"gap must be a finite number >= 0, got {gap}.")
     if max_iter < 1:
         raise InputError(f"max_iter must be >= 1, got {max_iter}.")
     if max_time_s is not None and not (max_time_s > 0):

@@ -131,17 +131,27 @@ class ChoiceParameter:
         (:func:`karvan.freight.choice_model.choice_parameters`): a blank or missing family,
         nest or commodity is ``*``, and spaces around a name do not count.
         """
-        def scope(col: str) -> pd.Series:
-            if col not in table:
-                return pd.Series("*", index=table.index)
-            return table[col].fillna("*").astype(str).str.strip().replace("", "*")
-
-        sel = table["parameter"].astype(str).str.strip() == self.parameter
+        keys = key_columns(table)
+        sel = keys["parameter"] == self.parameter
         for col in ("family", "nest", "commodity"):
             v = getattr(self, col)
             if v is not None:
-                sel &= scope(col) == v
+                sel &= keys[col] == v
         return sel.to_numpy()
+
+
+def key_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The key columns (:data:`KEY`) of a parameter table as the choice model reads them
+    (:func:`karvan.freight.choice_model.choice_parameters`): text without surrounding spaces,
+    a blank or missing scope (family, nest, link_ids, commodity) ``*``."""
+    out = pd.DataFrame(index=table.index)
+    for col in KEY:
+        if col not in table:
+            out[col] = "" if col == "parameter" else "*"
+            continue
+        v = table[col].fillna("" if col == "parameter" else "*").astype(str).str.strip()
+        out[col] = v if col == "parameter" else v.replace("", "*")
+    return out
 
 
 def asc(family: str, commodity: str = "*", *, nest: str = "*", step: float = 10.0,
@@ -233,8 +243,8 @@ def start_from(table: pd.DataFrame, start: pd.DataFrame, params: Sequence[Choice
     prior = reset_to_prior(table, params)
     problems = []
     x = np.ones(len(params))
-    base = prior.set_index(list(KEY))["value"]
-    base = pd.to_numeric(base, errors="coerce")
+    base = pd.Series(pd.to_numeric(prior["value"], errors="coerce").to_numpy(dtype=float),
+                     index=pd.MultiIndex.from_frame(key_columns(prior)))
     got = start
     for c in (*KEY, "value"):
         if c not in got:
@@ -249,7 +259,7 @@ def start_from(table: pd.DataFrame, start: pd.DataFrame, params: Sequence[Choice
             continue
         v = vals[sel]
         if p.kind == "factor":
-            keys = pd.MultiIndex.from_frame(got.loc[sel, list(KEY)].astype(str))
+            keys = pd.MultiIndex.from_frame(key_columns(got).loc[sel])
             b = base.reindex(keys).to_numpy(dtype=float)
             if not (np.isfinite(b).all() and (b != 0).all()):
                 problems.append(f"{p.name}: rows of the start table without a non-zero "

@@ -333,12 +333,18 @@ def estimate_od(
                         "standard error).")
     crse = np.broadcast_to(np.asarray(count_rse, dtype=float), y.shape) if y.ndim == 1 else None
     prse = np.broadcast_to(np.asarray(prior_rse, dtype=float), p.shape) if p.ndim == 1 else None
-    if crse is None or not (crse > 0).all():
-        problems.append("count_rse must be > 0 for every count.")
-    if prse is None or not (prse > 0).all():
-        problems.append("prior_rse must be > 0 for every cell.")
+    # an infinite relative error gives an infinite variance, NaN weights and no end of rounds
+    if crse is None or not ((crse > 0) & np.isfinite(crse)).all():
+        problems.append("count_rse must be a finite number > 0 for every count.")
+    if prse is None or not ((prse > 0) & np.isfinite(prse)).all():
+        problems.append("prior_rse must be a finite number > 0 for every cell.")
     if not max_factor >= 1:
         problems.append(f"max_factor must be >= 1 (got {max_factor}).")
+    if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
+        problems.append(f"max_iter must be a whole number >= 1 (got {max_iter!r}).")
+    if not (np.isfinite(tol) and tol >= 0):
+        problems.append(f"tol must be a finite number >= 0 (got {tol}): the largest change of "
+                        "a count, as a share of it, between two rounds that ends them.")
     if labels is not None and len(labels) != len(p):
         problems.append(f"labels has {len(labels)} rows for {len(p)} cells.")
     if problems:

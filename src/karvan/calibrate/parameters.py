@@ -388,8 +388,9 @@ def fit_parameters(
     kw = {}
     if diff_step is not None:
         h = np.broadcast_to(np.asarray(diff_step, dtype=float), x0.shape).copy()
-        if not (h > 0).all():
-            raise InputError("diff_step must be > 0.", "fit_parameters")
+        if not ((h > 0) & np.isfinite(h)).all():  # inf stepped every parameter to nonsense
+            raise InputError(f"diff_step must be a finite number > 0, got {diff_step}.",
+                             "fit_parameters")
 
         def jac(x):
             x = np.asarray(x, dtype=float)

@@ -567,8 +567,8 @@ def _check_common(gap: float, max_iter: int, beta: float, overlap: str,
     if max_time_s is not None and not (max_time_s > 0):
         problems.append(f"max_time_s must be > 0 seconds (or None: no limit), got "
                         f"{max_time_s}.")
-    if not (gap >= 0):
-        problems.append(f"gap must be >= 0, got {gap}.")
+    if not (gap >= 0 and np.isfinite(gap)):
+        problems.append(f"gap must be a finite number >= 0, got {gap}.")
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 0):
         problems.append(f"max_iter must be an integer >= 0, got {max_iter!r}.")
     if not (np.isfinite(beta) and beta >= 0):

@@ -51,7 +51,7 @@ def calibrate(
     crossval: Annotated[bool, typer.Option(
         "--crossval", help="With --parameters: leave-one-source-out cross-validation of the "
                            "fit (one refit and one run per source of the fit rows).")] = False,
-    crossval_evaluations: Annotated[int, typer.Option(
+    crossval_evaluations: Annotated[int, typer.Option(min=0,
         help="With --crossval: 0 refits each fold on the fit's linearised model (one run per "
              "fold to predict); N > 0 refits it with the model, at most N evaluations.")] = 0,
     write: Annotated[bool, typer.Option(
@@ -124,10 +124,28 @@ def calibrate(
         With code 1 when the estimation did not converge in --max-iter rounds (or the
         parameter fit did not succeed).
     typer.BadParameter
-        --fit, --crossval, --start-from, --variance-factor or --workers without --parameters,
-        --workers < 1, a --variance-factor that is not > 0 or goes with --no-prior, an unknown
-        --choice, --write on a dataset without a folder, a --start-from file that is missing.
+        An option of the other mode (--prior-rse, --max-factor, --tol, --max-iter or --choice
+        with --parameters; --fit, --prior/--no-prior, --crossval, --max-evaluations,
+        --diff-step, --start-from, --variance-factor or --workers without it;
+        --crossval-evaluations without --parameters --crossval), --prior-rse, --max-factor,
+        --tol, --gap or --diff-step that is not a finite number in its range, --workers < 1,
+        a --variance-factor that is not > 0 or goes with --no-prior, an unknown --choice,
+        --write on a dataset without a folder, a --start-from file that is missing.
     """
+    _refuse_other_modes(ctx, parameters=parameters, crossval=crossval)
+    if not parameters:
+        import math
+
+        for flag, value, ok, what in (
+                ("--prior-rse", prior_rse, math.isfinite(prior_rse) and prior_rse > 0,
+                 "a finite number > 0"),
+                ("--max-factor", max_factor, math.isfinite(max_factor) and max_factor >= 1,
+                 "a finite number >= 1"),
+                ("--tol", tol, math.isfinite(tol) and tol >= 0, "a finite number >= 0")):
+            if not ok:
+                raise typer.BadParameter(f"{flag} must be {what}, got {value}.")
+    if gap is not None and not (gap >= 0 and gap < float("inf")):
+        raise typer.BadParameter(f"--gap must be a finite number >= 0, got {gap}.")
     if gap is not None and (parameters or choice == "logit"):
         # it was ignored, and recorded in the manifest as if it had been used
         raise typer.BadParameter("--gap sets the deterministic user equilibrium, which the "
@@ -145,10 +163,6 @@ def calibrate(
                              start_from=start_from, variance_factor=variance_factor,
                              invoked=invocation(ctx))
         return
-    if (fit or crossval or workers is not None or start_from
-            or variance_factor is not None):
-        raise typer.BadParameter("--fit, --crossval, --start-from, --variance-factor and "
-                                 "--workers go with --parameters.")
     if choice not in ("logit", "deterministic"):
         raise typer.BadParameter(f"--choice {choice!r}: use logit or deterministic.")
     import datetime
@@ -273,3 +287,43 @@ def calibrate(
               "into it)", highlight=False)
     if not res.converged:
         raise typer.Exit(1)
+
+
+#: options of one mode of ``karvan calibrate`` only: the OD estimation's, --parameters' (and
+#: --crossval's); given to the other they were ignored and recorded in the manifest as used
+_OD_ONLY = {"prior_rse": "--prior-rse", "max_factor": "--max-factor", "tol": "--tol",
+            "max_iter": "--max-iter", "choice": "--choice"}
+_PARAMETERS_ONLY = {"fit": "--fit", "prior": "--prior/--no-prior", "crossval": "--crossval",
+                    "max_evaluations": "--max-evaluations", "diff_step": "--diff-step",
+                    "start_from": "--start-from", "variance_factor": "--variance-factor",
+                    "workers": "--workers"}
+
+
+def _refuse_other_modes(ctx: typer.Context, *, parameters: bool, crossval: bool) -> None:
+    """Refuse the options the command line gives that the mode it runs does not read.
+
+    Raises
+    ------
+    typer.BadParameter
+        Naming every such option and the mode it belongs to.
+    """
+    def given(name: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+    wrong = []
+    if parameters:
+        od = [flag for name, flag in _OD_ONLY.items() if given(name)]
+        if od:
+            wrong.append(f"{', '.join(od)} {'sets' if len(od) == 1 else 'set'} the OD "
+                         "estimation (karvan calibrate without --parameters)")
+    else:
+        par = [flag for name, flag in _PARAMETERS_ONLY.items() if given(name)]
+        if par:
+            wrong.append(f"{', '.join(par)} {'goes' if len(par) == 1 else 'go'} with "
+                         "--parameters")
+    if given("crossval_evaluations") and not (parameters and crossval):
+        wrong.append("--crossval-evaluations goes with --parameters --crossval")
+    if wrong:
+        raise typer.BadParameter("; ".join(wrong) + ": add the mode's flag or leave them out "
+                                 "(they would be ignored).")

@@ -50,6 +50,10 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
 
     if workers is not None and workers < 1:
         raise typer.BadParameter(f"--workers must be >= 1, got {workers}.")
+    if not (math.isfinite(diff_step) and diff_step > 0):
+        raise typer.BadParameter(f"--diff-step must be a finite number > 0, got {diff_step} "
+                                 "(the finite-difference step, in units of each parameter's "
+                                 "typical change).")
     if variance_factor is not None and not (math.isfinite(variance_factor)
                                             and variance_factor > 0):
         raise typer.BadParameter(f"--variance-factor must be a finite number > 0, got "
@@ -125,7 +129,9 @@ def _read_starts(dataset, params, start_from, variance_factor):
     problems = []
     missing = [x for x in labels if x != PRIORS and not Path(x).is_file()]
     if missing:
-        problems.append(f"--start-from {', '.join(missing)}: no such file; give a "
+        what = ("a folder, not a file" if all(Path(x).is_dir() for x in missing)
+                else "no such file")
+        problems.append(f"--start-from {', '.join(missing)}: {what}; give a "
                         f"choice_parameter.csv (or {PRIORS} for the dataset's priors).")
     twice = sorted({x for x in labels if labels.count(x) > 1})
     if twice:

@@ -36,7 +36,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     store: Annotated[Path, typer.Option("--store", help="Run store folder (created if "
                                                         "missing).")] = Path("results"),
-    workers: Annotated[int, typer.Option(help="Scenario runs at the same time; more wait.")]
+    workers: Annotated[int, typer.Option(min=1, help="Scenario runs at the same time; more "
+                                                     "wait.")]
     = 2,
     allow_host: Annotated[list[str] | None, typer.Option(
         help="Another name to answer to in Host headers (besides 127.0.0.1, localhost and the "
@@ -52,7 +53,8 @@ def serve(
     Raises
     ------
     InputError
-        A port outside 1-65535, or a store folder that cannot hold a run store.
+        A port outside 1-65535, a host that is no address, or a store folder that cannot hold
+        a run store.
     """
     import uvicorn
 
@@ -62,6 +64,13 @@ def serve(
 
     if not 1 <= port <= 65535:
         raise InputError(f"--port {port} is not a port (1-65535).")
+    import socket
+
+    try:  # uvicorn said "Name or service not known" after the address had been announced
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise InputError(f"--host {host}: not an address or name of this machine to listen on "
+                         f"({e}); give an IP address such as 127.0.0.1 or 0.0.0.0.") from None
     dataset = None
     if data is not None:
         from karvan.freight.corridor import load_corridor

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from karvan.errors import Problems, format_ids
+from karvan.errors import InputError, Problems, format_ids
 from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder
 from karvan.io.atomic import atomic_write_text
 from karvan.schema.text import id_list, read_text
@@ -152,6 +152,9 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
     from karvan.schema import Checker, family_schemas
 
     folder = Path(folder) if folder is not None else builtin_corridor_folder()
+    if not folder.is_dir():  # every table was said to be missing, one line each
+        raise InputError(f"{folder} {'is not a folder' if folder.exists() else 'does not exist'}"
+                         "; give a corridor dataset folder (karvan data copy makes one).")
     inputs = folder / INPUT_FOLDER
     p = Problems(str(inputs))
     # the inputs' schemas first, as load_corridor reads them: the generator writes only what

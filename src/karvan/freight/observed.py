@@ -337,6 +337,12 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     outside the observation's commodity and origin-destination subset.
     ``a @ flows.cells["tonnes_per_year"]`` is the modelled value of every observation, whatever
     its year (comparing only like years is the caller's part).
+
+    Raises
+    ------
+    InputError
+        Cells that give an OD pair and commodity more than one row, or tonnes that are not a
+        finite number >= 0.
     """
     cells = flows.cells.reset_index(drop=True)
     n_cells = len(cells)
@@ -349,13 +355,24 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     cell_keys = pd.MultiIndex.from_arrays(
         [c_com, cells["origin_zone_id"].to_numpy(dtype=object),
          cells["destination_zone_id"].to_numpy(dtype=object)])
+    problems = []
     if not cell_keys.is_unique:  # a route's tonnes would go to one of them, a trade's to both
         dup = [f"{o}->{d} {c}" for c, o, d in
                cell_keys[cell_keys.duplicated(keep="first")].unique()]
-        raise InputError(f"run {flows.name} ({flows.year}): {len(dup)} OD pairs and commodities "
-                         f"have more than one row of demand ({format_ids(dup)}); a run's cells "
-                         "are one row per OD pair and commodity: sum the rows of each.",
-                         "RunFlows.cells")
+        problems.append(f"run {flows.name} ({flows.year}): {len(dup)} OD pairs and commodities "
+                        f"have more than one row of demand ({format_ids(dup)}); a run's cells "
+                        "are one row per OD pair and commodity: sum the rows of each.")
+    if "tonnes_per_year" in cells:
+        # one NaN made every modelled value NaN, those of rows that do not count the cell too
+        t = pd.to_numeric(cells["tonnes_per_year"], errors="coerce").to_numpy(dtype=float)
+        bad = ~(np.isfinite(t) & (t >= 0))
+        if bad.any():
+            ids = [f"{o}->{d} {c}" for c, o, d in cell_keys[bad]]
+            problems.append(f"run {flows.name} ({flows.year}): tonnes_per_year must be a finite "
+                            f"number >= 0 in every cell; {int(bad.sum())} are not "
+                            f"({format_ids(ids)}).")
+    if problems:
+        raise InputError(problems, "RunFlows.cells")
     # route -> cell (-1 where the route's pair and commodity have no cell)
     if n_routes:
         classes = routes["class"].tolist()

@@ -708,6 +708,9 @@ def _parse(path: Path) -> _Parsed:
     """
     from karvan.schema import read_text
 
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a scenario file: give a .toml file (or a "
+                         "built-in scenario's name).")
     if not path.is_file():
         raise InputError(f"scenario file not found: {path}")
     text = read_text(path)

@@ -63,7 +63,7 @@ def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[s
     ------
     InputError
         A key not in both tables, or, unless ``strict=False``, a value in neither (a misspelt
-        column).
+        column); a key repeated or missing in either table.
     """
     unknown = [k for k in keys if k not in a.columns or k not in b.columns]
     if strict:
@@ -72,6 +72,23 @@ def diff_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[s
         raise InputError(f"diff_table: {format_ids(unknown)} is not a column of both tables "
                          f"(keys must be in both, values in at least one); their columns: "
                          f"{format_ids(sorted(set(a.columns) | set(b.columns)), limit=30)}.")
+    problems = []
+    for side, t in (("A", a), ("B", b)):
+        # a key given twice paired each of its rows with each of the other table's: every
+        # difference of that key counted the other run's row twice
+        blank = t[keys].isna().any(axis=1)
+        if blank.any():
+            problems.append(f"diff_table: {int(blank.sum())} rows of table {side} have no "
+                            f"{format_ids(keys)} (rows {format_ids(t.index[blank].tolist())}); "
+                            "every row needs its key.")
+        dup = t[keys][~blank].duplicated(keep=False)
+        if dup.any():
+            ids = t.loc[dup[dup].index, keys].astype(str).agg(" | ".join, axis=1).unique()
+            problems.append(f"diff_table: table {side} has more than one row for "
+                            f"{format_ids(list(ids))} of {format_ids(keys)}; a row's key must "
+                            "be unique (sum or drop the repeated rows first).")
+    if problems:
+        raise InputError(problems)
     values = [v for v in values if v in a.columns and v in b.columns]
     keep = tuple(k for k in keep if k in a.columns or k in b.columns)
     ca = a[keys + values + [k for k in keep if k in a.columns]]

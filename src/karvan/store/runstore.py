@@ -228,6 +228,10 @@ class RunStore:
             if not create:
                 raise InputError(f"{self.root} holds no run store (no catalog.sqlite); "
                                  f"`karvan run --store {self.root}` creates one.")
+            if self.root.exists() and not self.root.is_dir():
+                # mkdir said "Not a directory: <root>/runs (NotADirectoryError)"
+                raise InputError(f"{self.root} is a file, not a folder: give a folder for the "
+                                 "run store (it is created if missing).")
             if self.runs_dir.exists() and not self.runs_dir.is_dir():
                 raise InputError(f"{self.runs_dir} is a file; the run store needs that name for "
                                  "its runs folder.")
