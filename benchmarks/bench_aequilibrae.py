@@ -425,7 +425,7 @@ def main(args: argparse.Namespace) -> None:
 
     rows = []
     for gap in args.gap:
-        k_s, r = timed(lambda: karvan_assign(prob, gap, args.max_iter), args.repeat)
+        k_s, r = timed(lambda gap=gap: karvan_assign(prob, gap, args.max_iter), args.repeat)
         kf = karvan_flows(r)
         k_true, _, _ = true_gap(sg, kf)
         el = r.convergence["elapsed_s"].to_numpy()
@@ -436,7 +436,8 @@ def main(args: argparse.Namespace) -> None:
         a_s = a_it_n = a_gap = a_true = a_it = a_best = kd = float("nan")
         if use_aeq and gap >= args.aeq_max_gap:
             a_s, (af, a_it_n, a_gap, a_it, a_exec) = timed(
-                lambda: aeq_assign(prob, gap, args.max_iter, args.threads, args.fft_epsilon),
+                lambda gap=gap: aeq_assign(prob, gap, args.max_iter, args.threads,
+                                           args.fft_epsilon),
                 args.repeat)
             a_true, _, _ = true_gap(sg, af)
             kd = maxdiff(kf, af)
@@ -450,7 +451,8 @@ def main(args: argparse.Namespace) -> None:
             print(f"target {gap:g}: AequilibraE skipped (--aeq-max-gap {args.aeq_max_gap:g})")
         rows.append(
             f"| {prob.name} | {gap:g} | {k_s:.3f} | {r.iterations} | {k_true:.1e} | "
-            f"{k_it * 1e3:.2f} | {fmt(a_s, '.3f')} | {fmt(a_it_n, 'd') if a_it_n == a_it_n else 'n/a'}"
+            f"{k_it * 1e3:.2f} | {fmt(a_s, '.3f')} | "
+            f"{fmt(a_it_n, 'd') if a_it_n == a_it_n else 'n/a'}"
             f" | {fmt(a_gap, '.1e')} | {fmt(a_true, '.1e')} | {fmt(a_it * 1e3, '.2f')} | "
             f"{fmt(a_s / k_s, '.2f')} | {fmt(kd, '.2g')} | {fmt(maxdiff(kf, prob.best), '.2g')} | "
             f"{fmt(a_best, '.2g')} |"

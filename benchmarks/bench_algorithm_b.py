@@ -95,9 +95,8 @@ if ARGS is not None:
 os.environ.setdefault("AEQ_SHOW_PROGRESS", "FALSE")
 
 sys.path.insert(0, str(HERE))
-import numpy as np  # noqa: E402
-
 import bench_aequilibrae as BA  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def load() -> str:
@@ -239,12 +238,13 @@ def main(args):
     # 1. in process -----------------------------------------------------------------------
     if "inproc" not in args.skip:
         for g in gaps:
-            s, times, r = median_time(lambda: kassign(prob, g, args.max_iter), args.repeat)
+            s, times, r = median_time(lambda g=g: kassign(prob, g, args.max_iter), args.repeat)
             f = BA.karvan_flows(r)
             tg, _, _ = BA.true_gap(sg, f)
             res[g].update(k_s=s, k_it=r.iterations, k_gap=tg, k_best=maxdiff_best(prob, f),
                           k_bushmb=r.params["bush_bytes"] / 2**20, k_thr=r.params["threads"])
-            print(f"karvan in-process to {g:g}: {s:.3f} s (runs {', '.join(f'{x:.2f}' for x in times)};"
+            runs = ", ".join(f"{x:.2f}" for x in times)
+            print(f"karvan in-process to {g:g}: {s:.3f} s (runs {runs};"
                   f" load {load()}), {r.iterations} sweeps, threads {r.params['threads']}, "
                   f"true gap {tg:.2e}, max |flow-best| (b>0, fft>0) {res[g]['k_best']:.3g}, "
                   f"bushes {res[g]['k_bushmb']:.1f} MiB")
@@ -276,7 +276,8 @@ def main(args):
         BA.aeq_assign(prob, 1e-12, 2, args.threads, args.fft_epsilon)  # warm-up
         for g in sorted(args.aequilibrae, reverse=True):
             s, _, (af, a_it, a_own, _, _) = median_time(
-                lambda: BA.aeq_assign(prob, g, args.max_iter, args.threads, args.fft_epsilon),
+                lambda g=g: BA.aeq_assign(prob, g, args.max_iter, args.threads,
+                                          args.fft_epsilon),
                 args.aeq_repeat)
             tg, _, _ = BA.true_gap(sg, af)
             res.setdefault(g, {}).update(a_s=s, a_it=a_it, a_gap=tg, a_best=maxdiff_best(prob, af))
@@ -357,7 +358,8 @@ def main(args):
         d = float(np.max(np.abs(BA.karvan_flows(r_cold) - BA.karvan_flows(r_warm))))
         g0 = float(r_warm.convergence["relative_gap"].iloc[0])
         print(f"warm start: gap of the base flows on the changed network {g0:.2e}")
-        print(f"warm start: link {lid} (v/c {vc[lid]:.2f}, flow {lt['flow'][lid]:.0f}) capacity halved; to {warm_gap:g} "
+        print(f"warm start: link {lid} (v/c {vc[lid]:.2f}, flow {lt['flow'][lid]:.0f}) "
+              f"capacity halved; to {warm_gap:g} "
               f"from scratch {s_cold:.3f} s ({r_cold.iterations} sweeps), from the base "
               f"{s_warm:.3f} s ({r_warm.iterations} sweeps): {s_cold / s_warm:.1f}x; max |flow "
               f"diff| {d:.2g} (load {load()})")
@@ -368,9 +370,9 @@ def main(args):
         v = d.get(k)
         return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, spec)
 
-    print(f"\n| network | gap | karvan in-proc s | sweeps | true gap | max abs flow-best | karvan "
-          f"whole-process s | peak MB | AequilibraE BFW s | aeq/karvan | TAP-B whole-process s "
-          f"| TAP-B peak MB | TAP-B it | TAP-B max abs flow-best | karvan/TAP-B |")
+    print("\n| network | gap | karvan in-proc s | sweeps | true gap | max abs flow-best | karvan "
+          "whole-process s | peak MB | AequilibraE BFW s | aeq/karvan | TAP-B whole-process s "
+          "| TAP-B peak MB | TAP-B it | TAP-B max abs flow-best | karvan/TAP-B |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for g in gaps:
         d = res[g]

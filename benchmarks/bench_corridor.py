@@ -3,8 +3,8 @@
 Runs every built-in scenario ``--repeat`` times in one process (after one warm-up run that
 compiles or loads the numba kernels) and prints the median time of each step: the assignment
 (user equilibrium, or with ``--choice logit``, the default, route sets and the nested-logit
-equilibrium with capacities), capacity LP, tables, and the whole scenario; then the whole run against the named baseline, the
-30-second budget of the corridor model, as a ratio.
+equilibrium with capacities), capacity LP, tables, and the whole scenario; then the whole run
+against the named baseline, the 30-second budget of the corridor model, as a ratio.
 
     python benchmarks/bench_corridor.py --repeat 5 [--choice logit|deterministic]
 """
@@ -73,7 +73,8 @@ def main() -> None:
         whole.append(time.perf_counter() - t_all)
 
     med = statistics.median
-    print(f"machine: {os.cpu_count()} cores; numba threads {os.environ.get('NUMBA_NUM_THREADS', 'default')}")
+    threads = os.environ.get("NUMBA_NUM_THREADS", "default")
+    print(f"machine: {os.cpu_count()} cores; numba threads {threads}")
     print(f"import {t_import:.2f} s; first pass over all scenarios (JIT load/compile) {warm:.2f} s")
     print(f"choice model: {args.choice}")
     print(f"{'scenario':26s} {'UE s':>7s} {'LP s':>7s} {'tables s':>9s} {'total s':>8s}")

@@ -42,13 +42,15 @@ def main() -> None:
         if line.startswith("<"):
             k, v = line[1:].split(">", 1)
             meta[k.strip()] = v.strip()
-    nz, nn, ftn = int(meta["NUMBER OF ZONES"]), int(meta["NUMBER OF NODES"]), int(meta["FIRST THRU NODE"])
+    nz, nn = int(meta["NUMBER OF ZONES"]), int(meta["NUMBER OF NODES"])
+    ftn = int(meta["FIRST THRU NODE"])
     body = a.net.read_text().split("<END OF METADATA>", 1)[1]
     rows = [ln.replace(";", " ").split()[:10] for ln in body.splitlines()
             if ln.strip() and not ln.lstrip().startswith("~")]
     lk = pd.DataFrame(np.array(rows, dtype=float))
     tail, head = lk[0].to_numpy(int) - 1, lk[1].to_numpy(int) - 1
-    cost = lk[4].to_numpy() + a.toll_factor * lk[8].to_numpy() + a.distance_factor * lk[3].to_numpy()
+    cost = (lk[4].to_numpy() + a.toll_factor * lk[8].to_numpy()
+            + a.distance_factor * lk[3].to_numpy())
     cost = np.maximum(cost, 1e-9)
     # zones below the first thru node: a source copy owns the out-links, the zone keeps none
     src = np.where(tail < ftn - 1, nn + tail, tail)

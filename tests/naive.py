@@ -32,7 +32,7 @@ GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
 def adjacency(tails, heads, costs) -> dict[int, list[tuple[int, float, int]]]:
-    """node -> [(head, cost, arc index), ...]."""
+    """Node -> [(head, cost, arc index), ...]."""
     adj: dict[int, list[tuple[int, float, int]]] = defaultdict(list)
     for e, (u, v, c) in enumerate(zip(tails, heads, costs, strict=True)):
         adj[int(u)].append((int(v), float(c), e))

@@ -88,7 +88,7 @@ def test_known_path_set():
     # with 4 units: 2 + f1 = 3 + 2 f2, f1 + f2 = 4 -> f2 = 1, f1 = 3, cost 5 < 20
     d = Demand(("A", "E"), {"demand": np.array([[0.0, 4.0], [0.0, 0.0]])})
     r = karvan.assign(_grid(), d, method="algorithm-b", gap=1e-12)
-    f = dict(zip(r.link_table()["link_id"], r.link_table()["flow"]))
+    f = dict(zip(r.link_table()["link_id"], r.link_table()["flow"], strict=True))
     assert f["a"] == pytest.approx(3.0, abs=1e-9)
     assert f["c"] == pytest.approx(1.0, abs=1e-9)
     assert f["e"] == 0.0

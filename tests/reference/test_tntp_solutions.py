@@ -98,12 +98,12 @@ def test_sioux_falls_objective(tntp_dir):
 
 
 def test_best_known_flows_have_the_published_objective(tntp_dir):
-    """karvan's objective evaluated at the published flows equals the published objective."""
+    """Karvan's objective evaluated at the published flows equals the published objective."""
     prob = read_tntp(tntp_dir / "SiouxFalls" / "SiouxFalls_net.tntp")
     best = read_tntp_flow(tntp_dir / "SiouxFalls" / "SiouxFalls_flow.tntp")
-    l = prob.network.links
+    links = prob.network.links
     v = best["volume"].to_numpy()
-    fft, cap, b, p = (l[c].to_numpy() for c in ("free_flow_time", "capacity", "alpha", "beta"))
+    fft, cap, b, p = (links[c].to_numpy() for c in ("free_flow_time", "capacity", "alpha", "beta"))
     z = np.sum(fft * (v + b * cap / (p + 1) * (v / cap) ** (p + 1)))
     assert z == pytest.approx(SIOUX_FALLS_OBJECTIVE, rel=1e-12)
     g = karvan.compile_graph(prob.network)

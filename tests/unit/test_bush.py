@@ -47,7 +47,7 @@ def check_bushes(result) -> None:
             if j in pos and r > 0 and heads[r - 1] != j:
                 raise AssertionError(f"bush {b}: head {j} in two groups")
             pos.setdefault(int(j), r)
-        for a_t, j in zip(tails, heads):
+        for a_t, j in zip(tails, heads, strict=True):
             assert int(a_t) in pos and pos[int(a_t)] < pos[int(j)], f"bush {b}: not topological"
         # conservation: inflow - outflow = demand kept at each node
         demand = bs.demand[b]
@@ -131,7 +131,7 @@ def test_workers_run_every_chunk_once_and_return_in_order():
 
     chunks = chunks_of(103, 9)
     assert chunks[0][0] == 0 and chunks[-1][1] == 103
-    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:], strict=False))
     with Workers(2, list) as w:
         out = w.run(fn, chunks)
         assert out == [lo * 1000 + hi for lo, hi in chunks]

@@ -102,7 +102,7 @@ def test_left_out_rows_and_sources(data, runs0):
                                    exclude=["OBS_AZ_TRANSIT_2024"], **kw)
     assert "OBS_AZ_TRANSIT_2024" not in set(est.counts["observed_id"])
     sources = dict(zip(data.observed["observed_id"], data.observed["source"].map(
-        source_family)))
+        source_family), strict=True))
     cv = fixed_proportion_cv(est, sources)
     assert set(cv["observed_id"]) == set(est.counts["observed_id"])
     assert set(cv["source"]) == {sources[i] for i in est.counts["observed_id"]}

@@ -58,10 +58,11 @@ def test_demand_adds_up_to_the_flows_and_keeps_their_provenance():
     # rows are rounded to 10 t (a zone to itself is refused); nothing is lost or made up, in
     # the domestic pairs (Azerbaijan–Nakhchivan) as in the others
     assert abs(dem["tonnes_per_year"].sum() - ft["tonnes_per_year"].sum()) < 10 * len(dem)
-    zc = dict(zip(inp.zones["zone_id"], inp.zones["country"]))
+    zc = dict(zip(inp.zones["zone_id"], inp.zones["country"], strict=True))
     for (o, d), t in ft.groupby(["origin_country", "destination_country"])["tonnes_per_year"]:
         sel = (dem["origin_zone_id"].map(zc) == o) & (dem["destination_zone_id"].map(zc) == d)
-        assert dem.loc[sel, "tonnes_per_year"].sum() == pytest.approx(t.sum(), abs=10 * int(sel.sum()))
+        assert dem.loc[sel, "tonnes_per_year"].sum() == pytest.approx(t.sum(),
+                                                                      abs=10 * int(sel.sum()))
     assert (dem["tonnes_per_year"] % 10 == 0).all() and (dem["tonnes_per_year"] >= 10).all()
     assert dem["confidence"].isin(CONFIDENCE).all()
     # a row's confidence is the weakest of its flows'

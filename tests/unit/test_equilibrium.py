@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,8 +15,8 @@ import karvan
 from karvan import Demand, InputError, KarvanError, Network, NoPathError, TrafficClass, assign
 from karvan.errors import ConvergenceWarning
 from tests import naive
-
 from tests.conftest import TNTP  # noqa: E402
+
 BRAESS = TNTP / "Braess-Example" / "Braess_net.tntp"
 SIOUX_FALLS = TNTP / "SiouxFalls" / "SiouxFalls_net.tntp"
 

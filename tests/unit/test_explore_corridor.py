@@ -71,7 +71,7 @@ def test_route_option_shares_equal_the_route_list(model, run, data):
     opts = pd.read_csv(data.folder / "route_option.csv", dtype=str)
     for o in opts.itertuples(index=False):
         via = set(o.via_link_ids.split(";"))
-        hit = r["links"].map(lambda s: bool(via & set(s.split(" > "))))
+        hit = r["links"].map(lambda s, via=via: bool(via & set(s.split(" > "))))
         want = r.loc[hit, "tonnes"].sum() / r["tonnes"].sum()
         assert c[f"share:RU-IN:{o.option_id}"] == pytest.approx(want, abs=1e-6)
 
@@ -130,7 +130,7 @@ def test_a_draw_equals_the_full_run_of_the_changed_dataset(model, inputs, data, 
     zc = data.zone_country()
     undetermined = set()
     for o, d, cs in zip(r.loc[split, "origin"], r.loc[split, "destination"],
-                        r.loc[split, "countries"]):
+                        r.loc[split, "countries"], strict=True):
         undetermined |= set(cs.split(" > ")) - {zc.get(o), zc.get(d)}
     for k in ct.index.difference(sorted(undetermined)):
         assert got[f"country:{k}:transit_revenue_usd"] == pytest.approx(

@@ -44,7 +44,7 @@ def test_every_uncertain_figure_has_one_input(data, inputs):
     # every demand row, every open link's length and every commodity's value of time
     dem_keys = {f"{o}>{d}>{c}" for o, d, c in zip(data.demand["origin_zone_id"],
                                                   data.demand["destination_zone_id"],
-                                                  data.demand["commodity_id"])}
+                                                  data.demand["commodity_id"], strict=True)}
     assert dem_keys == {r for (t, f, r) in by if t == "demand"}
     lengths = data.links.index[data.links["length_km"].notna()]
     assert set(map(str, lengths)) == {r for (t, f, r) in by if (t, f) == ("link", "length")}
@@ -53,7 +53,8 @@ def test_every_uncertain_figure_has_one_input(data, inputs):
 
 def test_rows_citing_one_source_draw_together(data, inputs):
     x = next(x for x in inputs.inputs if x.table == "demand"
-             and x.source == "KV_ASSUMPTION;NDTV_IN_RU_FY25;ORF_IN_RU_OIL_2023;PTI_IN_RU_FY24;TROIB_FIEO_FERT")
+             and x.source == ("KV_ASSUMPTION;NDTV_IN_RU_FY25;ORF_IN_RU_OIL_2023;PTI_IN_RU_FY24;"
+                              "TROIB_FIEO_FERT"))
     dem = data.demand
     rows = dem[dem["source"] == x.source]
     assert len(x.rows) == len(rows) > 1

@@ -99,7 +99,7 @@ def _tree(folder):
 
 @pytest.mark.parametrize("fail_at", [None, 1, 2, 3])
 def test_a_staged_folder_replaces_its_namesake_with_the_files(folder, monkeypatch, fail_at):
-    """export -f all's gmns/ was swapped in before run.gpkg and run.omx: a failure between
+    """Export -f all's gmns/ was swapped in before run.gpkg and run.omx: a failure between
     left the new folder beside the old files. A folder is now part of the last step, and a
     failed rename at any point puts the old files and folder back."""
     (folder / "gmns").mkdir()

@@ -265,7 +265,7 @@ def test_aon_range_in_chunks_with_reused_scratch_equals_naive(p, n_chunks, seed)
     for _ in range(2):
         flows[:] = 0.0
         sptt = lost = 0.0
-        for lo, hi in zip(edges[:-1], edges[1:]):
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
             s, lo_ = K.aon_range(int(lo), int(hi), g.indptr, g.head, g.tail, g.cost, g.blocked,
                                  origins, dests, demand, flows, ni, nf, ctr)
             sptt += s
@@ -425,7 +425,8 @@ def arcs(draw, min_size=1, max_size=6):
 @given(arcs())
 def test_link_time_integral_sums_over_arcs(a):
     v, fft, cap, alpha, beta, kind = a
-    ref = sum(naive.time_integral(*args) for args in zip(v, fft, cap, alpha, beta, kind))
+    ref = sum(naive.time_integral(*args)
+              for args in zip(v, fft, cap, alpha, beta, kind, strict=True))
     assert math.isclose(K.link_time_integral(v, fft, cap, alpha, beta, kind), ref,
                         rel_tol=INTEGRAL_TOL, abs_tol=INTEGRAL_TOL * float(np.sum(fft * cap)))
 

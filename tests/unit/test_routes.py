@@ -32,7 +32,7 @@ def test_route_flows_sum_to_od_demand(solved):
 def test_route_flows_sum_to_link_flows(solved):
     _, r, routes = solved
     lf = np.zeros(r.graph.n_arcs)
-    for arcs, f in zip(routes["arcs"], routes["flow"]):
+    for arcs, f in zip(routes["arcs"], routes["flow"], strict=True):
         lf[list(arcs)] += f
     assert np.allclose(lf, r.flow, rtol=1e-6, atol=1e-6 * r.flow.max())
 
@@ -74,6 +74,6 @@ def test_flows_by_origin_and_destination_sum_to_link_flows(tntp_dir):
     routes = route_flows(r)
     via = routes[routes["destination"] == 2]
     lf = np.zeros(g.n_arcs)
-    for arcs, f in zip(via["arcs"], via["flow"]):
+    for arcs, f in zip(via["arcs"], via["flow"], strict=True):
         lf[list(arcs)] += f
     assert np.allclose(lf, fd[2].to_numpy(), atol=1e-6)

@@ -215,7 +215,7 @@ def test_calibration_notes_say_what_the_statistics_leave_out():
 
 
 def test_runs_of_several_years_are_said_to_hold_demand_growth():
-    """karvan run of every scenario put 2024 beside 2028 (Azerbaijan's transit 10.4 against
+    """Karvan run of every scenario put 2024 beside 2028 (Azerbaijan's transit 10.4 against
     13.5 Mt, of which 2.7 Mt growth and the end of the Armenia-Azerbaijan bans) without a
     word; one year gets no such note."""
     a = fake_run("baseline", transit={"AZ": (10.4, 270)}, year=2024)

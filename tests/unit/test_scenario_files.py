@@ -329,8 +329,9 @@ def test_scaling_a_tariff_scales_what_each_link_pays(tmp_path):
             f'links = ["{given}"]\n')
     scalem = ('[[modification]]\naction = "scale"\nfield = "tariff_usd_per_tkm"\n'
               f'factor = 0.8\nlinks = ["{blank}", "{given}"]\n')
-    base = load_scenario(write(tmp_path, "b", 'name = "b"\nyear = 2024\nextends = "baseline"\n' + setm))
-    cut = load_scenario(write(tmp_path, "t", 'name = "t"\nyear = 2024\nextends = "baseline"\n' + setm + scalem))
+    head = 'year = 2024\nextends = "baseline"\n'
+    base = load_scenario(write(tmp_path, "b", 'name = "b"\n' + head + setm))
+    cut = load_scenario(write(tmp_path, "t", 'name = "t"\n' + head + setm + scalem))
     before = apply_scenario(data, base).links
     with pytest.warns(CorridorWarning, match="they compound, tariff_usd_per_tkm = 0.05 x 0.8"):
         after = apply_scenario(data, cut).links  # the scale multiplies the value set
@@ -427,13 +428,15 @@ def test_a_capacity_in_the_wrong_unit_is_warned_about(tmp_path):
     from karvan.freight.corridor import CorridorWarning, load_corridor
     from karvan.scenario.apply import apply_scenario
 
-    p = write(tmp_path, "slip", 'name = "slip"\nyear = 2024\nextends = "baseline"\n[[modification]]\naction = "set"\n'
+    p = write(tmp_path, "slip", 'name = "slip"\nyear = 2024\nextends = "baseline"\n'
+              '[[modification]]\naction = "set"\n'
               'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 11\n')
     data = load_corridor()
     with pytest.warns(CorridorWarning,
                       match=r"capacity_tpy 11 on link_id B_RU_AZ_SAMUR_RAIL: .*below.*unit"):
         apply_scenario(data, load_scenario(p))
-    p = write(tmp_path, "fine", 'name = "fine"\nyear = 2024\nextends = "baseline"\n[[modification]]\naction = "set"\n'
+    p = write(tmp_path, "fine", 'name = "fine"\nyear = 2024\nextends = "baseline"\n'
+              '[[modification]]\naction = "set"\n'
               'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 15e6\n')
     apply_scenario(data, load_scenario(p))  # no warning (warnings are errors in the tests)
 
@@ -702,7 +705,7 @@ def test_a_factor_on_the_tables_tariff_is_checked_as_a_links_own_tariff(tmp_path
 
 
 def test_a_link_scale_of_ten_or_more_is_warned_about(tmp_path):
-    """scale capacity_tpy x 50, meant as +50 %, passed in silence (the capacity check warns from
+    """Scale capacity_tpy x 50, meant as +50 %, passed in silence (the capacity check warns from
     a factor of 100)."""
     from karvan.freight.corridor import CorridorWarning, load_corridor
     from karvan.scenario.apply import apply_scenario
@@ -816,7 +819,8 @@ def test_the_batch_check_warns_of_a_capacity_in_the_wrong_unit_once(tmp_path):
     from karvan.scenario.apply import apply_scenario
     from karvan.scenario.reference import load_scenarios
 
-    write(tmp_path, "slip", 'name = "slip"\nyear = 2024\nextends = "baseline"\n[[modification]]\naction = "set"\n'
+    write(tmp_path, "slip", 'name = "slip"\nyear = 2024\nextends = "baseline"\n'
+          '[[modification]]\naction = "set"\n'
           'links = ["B_RU_AZ_SAMUR_RAIL"]\nfield = "capacity_tpy"\nvalue = 11\n')
     a = write(tmp_path, "a", 'name = "a"\nyear = 2024\nextends = "slip"\n')
     b = write(tmp_path, "b", 'name = "b"\nyear = 2024\nextends = "slip"\n')

@@ -171,7 +171,7 @@ def test_a_blank_role_is_named_as_blank(corridor):
 
 
 def test_choice_model_inputs_that_a_run_refuses_are_refused_by_validate(corridor):
-    """validate said "valid corridor dataset" of a nest scale of 2, a negative theta and two
+    """Validate said "valid corridor dataset" of a nest scale of 2, a negative theta and two
     families of one priority; every run then refused the dataset, with the file named twice and
     no line or family for the priority."""
     from karvan.freight.corridor import validate_corridor
@@ -294,7 +294,7 @@ def test_a_count_of_a_year_to_come_is_refused_and_one_after_the_base_year_is_not
 ])
 def test_an_uncertainty_table_that_explore_refuses_is_refused_by_validate(
         corridor, rule, values, message):
-    """validate said "valid" of a class sigma of 20 (a percent; explore then drew factors of
+    """Validate said "valid" of a class sigma of 20 (a percent; explore then drew factors of
     10^17 without a word) and of a range in Mt/yr for a capacity in t/yr (which only explore
     refused)."""
     def fn(h, rows):
@@ -331,7 +331,7 @@ def test_a_link_whose_ends_are_not_where_its_mode_runs_is_refused(corridor):
 
 
 def test_observed_rows_that_a_run_refuses_are_refused_by_validate(corridor):
-    """validate said "valid corridor dataset" for an unknown link id in element_ids; run then
+    """Validate said "valid corridor dataset" for an unknown link id in element_ids; run then
     refused it."""
     from karvan.freight.corridor import validate_corridor
 
@@ -443,7 +443,7 @@ def test_fitted_values_rest_on_fit_rows_only(corridor):
 
 
 def test_an_unknown_kind_of_observation_is_refused(corridor):
-    """kind 'harbour' was taken; the split rule, which reads kind, then called an independent
+    """Kind 'harbour' was taken; the split rule, which reads kind, then called an independent
     port count a fit row and advised role fit, and calibrate fitted to it."""
     from karvan.freight.corridor import validate_corridor
 
@@ -506,7 +506,7 @@ def test_data_copy_gives_a_folder_of_ones_own_and_replaces_nothing(tmp_path):
 
 
 def test_validate_gives_the_demand_the_runs_use(corridor):
-    """validate said 'demand 85.81 Mt/yr' (demand.csv) for a dataset whose runs use
+    """Validate said 'demand 85.81 Mt/yr' (demand.csv) for a dataset whose runs use
     od_estimate.csv's 87.06 Mt."""
     import pandas as pd
 
