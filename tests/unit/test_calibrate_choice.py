@@ -433,6 +433,26 @@ def test_blank_scope_cells_are_read_as_any_as_the_choice_model_reads_them():
             == apply_parameters(t, params, x)["value"].to_numpy()).all()
 
 
+def test_a_constants_prior_reads_a_blank_commodity_of_theta_as_any():
+    """constant_scale read a blank commodity as the text '': a theta row of every commodity
+    was no theta of containers (an InputError, or a median without it)."""
+    from karvan.freight.corridor import builtin_corridor_folder
+
+    t = pd.read_csv(builtin_corridor_folder() / "choice_parameter.csv", dtype=str,
+                    keep_default_na=False).drop(columns=["prior_std_error"])
+    params = choice_parameters_to_fit(t, ["asc:middle_corridor:containers"])
+    star = pd.concat([t[t["parameter"] != "theta"],
+                      t[t["parameter"] == "theta"].iloc[[0]].assign(commodity="*")],
+                     ignore_index=True)
+    blank = star.assign(commodity=star["commodity"].where(star["parameter"] != "theta", ""))
+    want = parameter_priors(star, params)
+    got = parameter_priors(blank, params)
+    assert np.isfinite(want[1]).all()
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert constant_scale(blank, "containers") == constant_scale(star, "containers")
+
+
 def test_the_constant_of_every_family_is_not_a_nests_constant():
     """asc('*') (family * and nest *) set the rows of family * of every nest as well."""
     t = prior_table()

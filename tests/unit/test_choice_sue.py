@@ -255,9 +255,12 @@ def test_other_bad_options_are_input_errors():
         stochastic_equilibrium(net, dem, theta=1.0, overlap="time")
     with pytest.raises(InputError, match="beta"):
         stochastic_equilibrium(net, dem, theta=1.0, beta=-1.0)
-    for gap in (-1.0, float("nan"), float("inf")):  # inf stopped at once, "converged"
+    for gap in (-1.0, float("nan"), float("inf"), 10**400, "1e-4"):  # inf: "converged" at once
         with pytest.raises(InputError, match="gap must be a finite number >= 0"):
             stochastic_equilibrium(net, dem, theta=1.0, gap=gap)
+    from fractions import Fraction  # a real number that numpy's isfinite does not take
+
+    assert stochastic_equilibrium(net, dem, theta=1.0, gap=Fraction(1, 10**6)).converged
 
 
 @pytest.mark.parametrize("with_capacity", [False, True])

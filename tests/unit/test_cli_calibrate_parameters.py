@@ -224,6 +224,13 @@ def test_options_of_the_parameter_fit_need_it():
                             str(builtin_corridor_folder()), "-q", "--workers", "1"],
                       env={"COLUMNS": "200"})
     assert r.exit_code == 2 and "a folder, not a file" in r.output
+    r = runner.invoke(app, ["calibrate", "--parameters", "--start-from",
+                            str(builtin_corridor_folder()), "--start-from", "no/such.csv",
+                            "--variance-factor", "3", "-q", "--workers", "1"],
+                      env={"COLUMNS": "200"})
+    said = " ".join(r.output.split())
+    assert r.exit_code == 2 and f"{builtin_corridor_folder()}: a folder, not a file" in said
+    assert "no/such.csv: no such file" in said
     r = runner.invoke(app, ["calibrate", "--variance-factor", "3"])
     assert r.exit_code == 2 and "--variance-factor" in r.output
     for bad in ("0", "-2", "nan", "inf"):

@@ -372,6 +372,13 @@ def test_bad_arguments(kwargs, match):
         assign(two_route_network(), od([1, 2], {(1, 2): 1.0}), **kwargs)
 
 
+def test_a_gap_of_any_real_number_kind_is_read():
+    from fractions import Fraction
+
+    r = assign(two_route_network(), od([1, 2], {(1, 2): 1.0}), gap=Fraction(1, 10**6))
+    assert r.converged and r.gap <= 1e-6
+
+
 def test_demand_for_unknown_zone():
     with pytest.raises(InputError, match="99"):
         assign(two_route_network(), od([1, 2, 99], {(1, 99): 1.0}))

@@ -214,7 +214,8 @@ def test_bad_arguments_are_reported_together():
 
 @pytest.mark.parametrize("bad", [
     {"prior_rse": np.inf}, {"count_rse": [0.1, np.inf]}, {"tol": np.nan}, {"tol": np.inf},
-    {"tol": -1.0}, {"max_iter": 0}, {"max_iter": 2.5}])
+    {"tol": -1.0}, {"tol": "0.1"}, {"tol": None}, {"max_iter": 0}, {"max_iter": 2.5},
+    {"max_iter": True}])
 def test_settings_that_never_end_or_never_start_are_refused(bad):
     """prior_rse inf ran without end (NaN weights), tol nan ran every round and tol inf
     stopped after one without an equilibrium; max_iter 0 raised an IndexError."""

@@ -799,7 +799,8 @@ def test_serve_applies_scenarios_to_the_dataset_it_is_given(tmp_path, monkeypatc
 @pytest.mark.parametrize(("args", "said"), [
     (["--workers", "0"], "Invalid value for '--workers'"),
     (["--workers", "-2"], "Invalid value for '--workers'"),
-    (["--host", "999.1.1.1"], "--host 999.1.1.1: not an address or name of this machine"),
+    (["--host", "192.0.2.1"], "--host 192.0.2.1: this machine cannot listen on it"),
+    (["--host", "not a host"], "--host not a host is not an address or a name that resolves"),
     (["--store", "FILE"], "is a file, not a folder: give a folder for the run store"),
 ])
 def test_serve_refuses_what_it_cannot_listen_with_before_starting(args, said, tmp_path,

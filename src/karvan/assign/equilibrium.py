@@ -36,6 +36,7 @@ from karvan.assign.classes import TrafficClass
 from karvan.assign.problem import _Problem, relative_gap
 from karvan.assign.result import AssignmentResult, IterationInfo
 from karvan.errors import ConvergenceWarning, InputError, NoPathError, format_ids
+from karvan.network.arguments import finite_number
 
 #: Algorithm B runs its kernels as Python (numba not loaded) up to this many class x zone x arc
 #: slots: a few-link network solves in tens of milliseconds, numba's load costs ~0.4 s CPU
@@ -145,7 +146,7 @@ def assign(
                                                   classes=classes)
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}.")
-    if not (gap >= 0 and np.isfinite(gap)):
+    if not (finite_number(gap) and gap >= 0):
         # inf stopped before any iteration and said "converged"
         raise InputError(f"gap must be a finite number >= 0, got {gap}.")
     if max_iter < 1:

@@ -124,14 +124,16 @@ class ChoiceParameter:
     lower: float = -np.inf
     upper: float = np.inf
 
-    def rows(self, table: pd.DataFrame) -> np.ndarray:
+    def rows(self, table: pd.DataFrame, keys: pd.DataFrame | None = None) -> np.ndarray:
         """Boolean mask of the rows of ``table`` this parameter sets.
 
         The scope columns are read as the choice model reads them
         (:func:`karvan.freight.choice_model.choice_parameters`): a blank or missing family,
-        nest or commodity is ``*``, and spaces around a name do not count.
+        nest or commodity is ``*``, and spaces around a name do not count. ``keys`` is
+        :func:`key_columns` of ``table`` where the caller has it (one per table, not per
+        parameter).
         """
-        keys = key_columns(table)
+        keys = key_columns(table) if keys is None else keys
         sel = keys["parameter"] == self.parameter
         for col in ("family", "nest", "commodity"):
             v = getattr(self, col)
@@ -196,8 +198,9 @@ def start_values(table: pd.DataFrame, params: Sequence[ChoiceParameter]) -> np.n
     if dup:
         problems.append(f"parameters named twice: {format_ids(dup)}.")
     values = pd.to_numeric(table["value"], errors="coerce").to_numpy(dtype=float)
+    keys = key_columns(table)
     for i, p in enumerate(params):
-        sel = p.rows(table)
+        sel = p.rows(table, keys)
         if p.kind not in ("value", "factor"):
             problems.append(f"{p.name}: kind must be value or factor, got {p.kind!r}.")
             continue
@@ -252,14 +255,15 @@ def start_from(table: pd.DataFrame, start: pd.DataFrame, params: Sequence[Choice
     if problems:
         raise InputError(problems, "choice parameters (start)")
     vals = pd.to_numeric(got["value"], errors="coerce").to_numpy(dtype=float)
+    got_keys = key_columns(got)
     for i, p in enumerate(params):
-        sel = p.rows(got)
+        sel = p.rows(got, got_keys)
         if not sel.any():
             problems.append(f"{p.name}: no row of the start table sets it.")
             continue
         v = vals[sel]
         if p.kind == "factor":
-            keys = pd.MultiIndex.from_frame(key_columns(got).loc[sel])
+            keys = pd.MultiIndex.from_frame(got_keys.loc[sel])
             b = base.reindex(keys).to_numpy(dtype=float)
             if not (np.isfinite(b).all() and (b != 0).all()):
                 problems.append(f"{p.name}: rows of the start table without a non-zero "
@@ -290,8 +294,9 @@ def apply_parameters(table: pd.DataFrame, params: Sequence[ChoiceParameter], x: 
     out = table.copy()
     base = pd.to_numeric(prior["value"], errors="coerce").to_numpy(dtype=float)
     vals = pd.to_numeric(out["value"], errors="coerce").to_numpy(dtype=float).copy()
+    keys = key_columns(out)
     for p, v in zip(params, x, strict=True):
-        sel = p.rows(out)
+        sel = p.rows(out, keys)
         vals[sel] = float(v) if p.kind == "value" else base[sel] * float(v)
     out["value"] = vals
     return out
@@ -306,8 +311,9 @@ def reset_to_prior(table: pd.DataFrame, params: Sequence[ChoiceParameter]) -> pd
     the fit tries."""
     out = table.copy()
     sel = np.zeros(len(out), bool)
+    keys = key_columns(out)
     for p in params:
-        sel |= p.rows(out)
+        sel |= p.rows(out, keys)
     vals = pd.to_numeric(out["value"], errors="coerce").to_numpy(dtype=float).copy()
     if "prior_value" not in out:
         out["prior_value"] = ""
@@ -336,9 +342,10 @@ def constant_scale(table: pd.DataFrame, commodity: str | None = None) -> float:
     InputError
         The table has no positive ``theta``.
     """
-    rows = table[table["parameter"].astype(str) == "theta"]
+    keys = key_columns(table)  # a blank commodity is *, as the choice model reads it
+    rows = table[(keys["parameter"] == "theta").to_numpy()]
     if commodity not in (None, "*"):
-        rows = rows[rows["commodity"].astype(str).isin([commodity, "*"])]
+        rows = rows[keys.loc[rows.index, "commodity"].isin([commodity, "*"]).to_numpy()]
     col = "prior_value" if "prior_value" in rows else "value"
     theta = pd.to_numeric(rows[col], errors="coerce")
     if "prior_value" in rows:

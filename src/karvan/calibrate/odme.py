@@ -43,6 +43,7 @@ from scipy import sparse
 from scipy.optimize import lsq_linear
 
 from karvan.errors import InputError, KarvanError
+from karvan.network.arguments import finite_number
 
 #: largest dense system (rows x cells) the exact fallback of the GLS step builds: 2e7 doubles,
 #: 160 MB
@@ -340,9 +341,10 @@ def estimate_od(
         problems.append("prior_rse must be a finite number > 0 for every cell.")
     if not max_factor >= 1:
         problems.append(f"max_factor must be >= 1 (got {max_factor}).")
-    if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
+    if not (isinstance(max_iter, (int, np.integer)) and not isinstance(max_iter, bool)
+            and max_iter >= 1):
         problems.append(f"max_iter must be a whole number >= 1 (got {max_iter!r}).")
-    if not (np.isfinite(tol) and tol >= 0):
+    if not (finite_number(tol) and tol >= 0):
         problems.append(f"tol must be a finite number >= 0 (got {tol}): the largest change of "
                         "a count, as a share of it, between two rounds that ends them.")
     if labels is not None and len(labels) != len(p):

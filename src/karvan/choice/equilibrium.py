@@ -85,6 +85,7 @@ from karvan.errors import ConvergenceWarning, InputError, KarvanError, format_id
 from karvan.kernels import logit as KL
 from karvan.kernels import routesets as KR
 from karvan.kernels import sue as KS
+from karvan.network.arguments import finite_number
 from karvan.network.demand import Demand
 from karvan.network.graph import CompiledGraph
 from karvan.network.model import Network
@@ -567,7 +568,7 @@ def _check_common(gap: float, max_iter: int, beta: float, overlap: str,
     if max_time_s is not None and not (max_time_s > 0):
         problems.append(f"max_time_s must be > 0 seconds (or None: no limit), got "
                         f"{max_time_s}.")
-    if not (gap >= 0 and np.isfinite(gap)):
+    if not (finite_number(gap) and gap >= 0):
         problems.append(f"gap must be a finite number >= 0, got {gap}.")
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 0):
         problems.append(f"max_iter must be an integer >= 0, got {max_iter!r}.")

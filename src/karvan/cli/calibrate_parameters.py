@@ -127,12 +127,11 @@ def _read_starts(dataset, params, start_from, variance_factor):
         return [(None, None)]
     labels = [str(x) for x in (start_from if isinstance(start_from, list) else [start_from])]
     problems = []
-    missing = [x for x in labels if x != PRIORS and not Path(x).is_file()]
-    if missing:
-        what = ("a folder, not a file" if all(Path(x).is_dir() for x in missing)
-                else "no such file")
-        problems.append(f"--start-from {', '.join(missing)}: {what}; give a "
-                        f"choice_parameter.csv (or {PRIORS} for the dataset's priors).")
+    for x in labels:
+        if x != PRIORS and not Path(x).is_file():
+            what = "a folder, not a file" if Path(x).is_dir() else "no such file"
+            problems.append(f"--start-from {x}: {what}; give a choice_parameter.csv (or "
+                            f"{PRIORS} for the dataset's priors).")
     twice = sorted({x for x in labels if labels.count(x) > 1})
     if twice:
         problems.append(f"--start-from {', '.join(twice)} given more than once; give each "

@@ -28,6 +28,37 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _check_host(host: str) -> None:
+    """Refuse a --host this machine cannot listen on, before anything is announced (uvicorn
+    said "Name or service not known" or "cannot assign requested address" after the
+    dashboard's address had been printed).
+
+    Raises
+    ------
+    InputError
+        A name that does not resolve, or an address no interface of this machine has.
+    """
+    import socket
+
+    from karvan.errors import InputError
+
+    fix = "give an address of this machine, such as 127.0.0.1 (this machine only) or 0.0.0.0"
+    try:
+        found = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise InputError(f"--host {host} is not an address or a name that resolves ({e}); "
+                         f"{fix}.") from None
+    last = None
+    for family, kind, proto, _, address in found:
+        try:
+            with socket.socket(family, kind, proto) as s:
+                s.bind(address)  # port 0: any free one, only to ask whether the address is ours
+            return
+        except OSError as e:
+            last = e
+    raise InputError(f"--host {host}: this machine cannot listen on it ({last}); {fix}.")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; anything but 127.0.0.1 "
@@ -64,13 +95,7 @@ def serve(
 
     if not 1 <= port <= 65535:
         raise InputError(f"--port {port} is not a port (1-65535).")
-    import socket
-
-    try:  # uvicorn said "Name or service not known" after the address had been announced
-        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as e:
-        raise InputError(f"--host {host}: not an address or name of this machine to listen on "
-                         f"({e}); give an IP address such as 127.0.0.1 or 0.0.0.0.") from None
+    _check_host(host)
     dataset = None
     if data is not None:
         from karvan.freight.corridor import load_corridor

@@ -40,6 +40,27 @@ def check_arguments(network: Any, demand: Any, **numbers: Any) -> None:
         raise TypeError("; ".join(wrong) + ".")
 
 
+def finite_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (not a bool) that is finite: a Python or numpy number,
+    a Fraction, an int too large for a float (not finite as a float: False).
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> [finite_number(x) for x in (1e-4, Fraction(1, 10**6), float("inf"), float("nan"),
+    ...                             "0.1", None, True, 10**400)]
+    [True, True, False, False, False, False, False, False]
+    """
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, _n.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond a float
+        return False
+
+
 def stated_factors(network: Any, toll_factor: float | None, distance_factor: float | None,
                    *, classes: Any = None, stacklevel: int = 3) -> tuple[float, float]:
     """The cost weights of an assignment's default class: each as given, else 0. Where one is
