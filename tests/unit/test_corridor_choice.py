@@ -5,6 +5,7 @@ against the deterministic model, and bad parameter tables."""
 from __future__ import annotations
 
 import math
+import re
 import shutil
 
 import numpy as np
@@ -464,6 +465,37 @@ def test_the_tables_path_size_gamma_reaches_the_solver(data):
     bad.loc[i, "commodity"] = "grain"
     with pytest.raises(InputError, match=rf"applies to every route \(lines {i + 2}\)"):
         _model(bad)
+
+
+def test_a_row_at_a_scope_its_parameter_is_not_read_by_is_an_error_with_its_line():
+    """A family's theta, a nest scale of nest *, a constant on named links and a gauge break
+    on every link (*) were accepted and not read, in silence; each is an error now, all at
+    once, and the shipped table has none."""
+    t = _table()
+    _model(t)
+    bad = t.copy()
+    cases = [("theta", "family", "instc_caspian", r"theta is read per commodity, not per "
+              r"family \(lines {}\)"),
+             ("value_of_reliability", "nest", "instc", r"value_of_reliability is read per "
+              r"commodity, not per nest \(lines {}\)"),
+             ("nest_scale", "nest", "*", r"nest_scale needs a nest \(lines {}\)"),
+             ("nest_scale", "commodity", "grain", r"nest_scale is read per nest, not per "
+              r"commodity \(lines {}\)"),
+             ("asc_usd_per_t", "link_ids", "B_RU_AZ_SAMUR_RAIL", r"asc_usd_per_t is read per "
+              r"family and nest and commodity, not per link_ids \(lines {}\)"),
+             ("gauge_break_h", "link_ids", "*", r"gauge_break_h needs a link_ids \(lines {}\)"),
+             ("gauge_break_usd_per_t", "family", "instc_caspian", r"gauge_break_usd_per_t is "
+              r"read per link_ids and commodity, not per family \(lines {}\)")]
+    used, want = set(), []
+    for parameter, col, value, said in cases:
+        i = next(k for k in t.index[t["parameter"] == parameter] if k not in used)
+        used.add(i)
+        bad.loc[i, col] = value
+        want.append(said.format(i + 2))
+    with pytest.raises(InputError) as e:
+        _model(bad)
+    for said in want:
+        assert re.search(said, str(e.value)), (said, str(e.value))
 
 
 def test_each_familys_least_cost_route_is_in_the_route_set(data):

@@ -38,6 +38,20 @@ LINK_GAUGE_CHANGE_USD_PER_T = 8.0
 LINK_GAUGE_CHANGE_H = 16.0
 #: money terms that add up over the rows that apply
 ADDITIVE = ("insurance_usd_per_t", "sanctions_usd_per_t", "empty_repositioning_usd_per_t")
+#: the scope columns each parameter is read by (the others must be ``*``); path_size_gamma is
+#: one value for every route (its own check)
+READ_PER = {
+    "theta": ("commodity",), "value_of_reliability": ("commodity",), "nest_scale": ("nest",),
+    "gauge_break_usd_per_t": ("link_ids", "commodity"),
+    "gauge_break_h": ("link_ids", "commodity"),
+    **{p: ("family", "nest", "commodity") for p in ("reliability_buffer_h", "asc_usd_per_t",
+                                                    "insurance_usd_per_t",
+                                                    "sanctions_usd_per_t",
+                                                    "empty_repositioning_usd_per_t")},
+}
+#: the scope columns a parameter's row must name
+NEEDS = {"nest_scale": ("nest",), "gauge_break_usd_per_t": ("link_ids",),
+         "gauge_break_h": ("link_ids",)}
 #: how many dispersion units dearer than an OD pair's cheapest route a family's best route may
 #: be and still get a forced member (exp(-8): a share below 3e-4 of the cheapest route's)
 FORCE_WITHIN = 8.0
@@ -290,6 +304,21 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
     if bad.any():
         problems.append(f"{file}: path_size_gamma applies to every route (lines "
                         f"{lines(bad)}); write * for family, nest, link_ids and commodity.")
+    # each parameter is read at its own scope: a row naming another was ignored in silence (a
+    # family's theta, a nest scale of nest *, a constant on named links, a gauge break on *)
+    for parameter, cols in READ_PER.items():
+        mine = par["parameter"] == parameter
+        for col in (c for c in ("family", "nest", "link_ids", "commodity") if c not in cols):
+            bad = mine & (par[col] != "*")
+            if bad.any():
+                problems.append(
+                    f"{file}: {parameter} is read per {' and '.join(cols)}, not per {col} "
+                    f"(lines {lines(bad)}): write * for its {col}, or the row is not read.")
+        for col in NEEDS.get(parameter, ()):
+            bad = mine & (par[col] == "*")
+            if bad.any():
+                problems.append(f"{file}: {parameter} needs a {col} (lines {lines(bad)}): "
+                                f"name the {col} it applies to; with * the row is not read.")
     key = ["parameter", "family", "nest", "link_ids", "commodity"]
     dup = par.duplicated(key, keep=False) & ~par["parameter"].isin(ADDITIVE)
     if dup.any():
