@@ -411,16 +411,15 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
         r = [v for p_, nest, _, _, v, _ in recs if p_ == "nest_scale" and nest == n]
         nest_scale[n] = float(r[0]) if r else 1.0
     gauge = []
-    kinds = {k: [(r, id_list(r[2])) for r in recs if r[0] == k]
-             for k in ("gauge_break_usd_per_t", "gauge_break_h")}
+    kinds = {k: [r for r in recs if r[0] == k] for k in ("gauge_break_usd_per_t",
+                                                          "gauge_break_h")}
     for c in coms:
         for kind, rows_k in kinds.items():
             # the commodity's own rows before those of *: the first row naming a link sets it
             got: dict[str, float] = {}
-            for (*_, v, _), ids in ([x for x in rows_k if x[0][3] == c]
-                                    + [x for x in rows_k if x[0][3] == "*"]):
-                for lk in ids:
-                    got.setdefault(lk, float(v))
+            for r in first(rows_k, c):
+                for lk in id_list(r[2]):
+                    got.setdefault(lk, float(r[4]))
             gauge += [(c, lk, kind, v) for lk, v in got.items()]
     if problems:
         raise InputError(problems)  # each problem names the file
