@@ -91,8 +91,8 @@ def test_run_deterministic_keeps_the_previous_model(tmp_path):
 @pytest.mark.parametrize(("options", "says"), [
     (["--method", "nonsense"], "--method must be one of aon, msa, fw, cfw, bfw, algorithm-b, "
                                "not 'nonsense'"),
-    (["--gap", "-1"], "--gap must be a number >= 0, not -1.0"),
-    (["--gap", "nan", "--choice", "deterministic"], "--gap must be a number >= 0, not nan"),
+    (["--gap", "-1"], "--gap must be a finite number >= 0, got -1.0"),
+    (["--gap", "nan", "--choice", "deterministic"], "--gap must be a finite number >= 0, got nan"),
     (["--method", "nonsense", "--choice", "deterministic"], "--method must be one of"),
     (["--gap", "1e-6"], "--gap sets the deterministic user equilibrium, which the logit choice "
                         "model (the default) does not solve"),

@@ -462,9 +462,10 @@ def test_the_tables_path_size_gamma_reaches_the_solver(data):
     with pytest.raises(InputError, match=rf"path_size_gamma must be >= 0 \(lines {i + 2}\)"):
         _model(bad)
     bad = t.copy()
-    bad.loc[i, "commodity"] = "grain"
-    with pytest.raises(InputError, match=rf"applies to every route \(lines {i + 2}\)"):
+    bad.loc[i, ["commodity", "family"]] = ["grain", "middle_corridor"]
+    with pytest.raises(InputError, match=rf"applies to every route \(lines {i + 2}\)") as e:
         _model(bad)
+    assert str(e.value).count("path_size_gamma") == 1  # one problem for the row, not one a column
 
 
 def test_a_row_at_a_scope_its_parameter_is_not_read_by_is_an_error_with_its_line():

@@ -219,7 +219,7 @@ def _equilibrium_options(choice: str, gap: float | None, method: str | None) -> 
     if method is not None and method not in METHODS:
         problems.append(f"--method must be one of {', '.join(METHODS)}, not {method!r}.")
     if gap is not None and not (math.isfinite(gap) and gap >= 0):
-        problems.append(f"--gap must be a number >= 0, not {gap}.")
+        problems.append(f"--gap must be a finite number >= 0, got {gap}.")
     given = [o for o, v in (("--method", method), ("--gap", gap)) if v is not None]
     if given and choice == "logit":
         # the logit run's flows are the logit loading at their own costs (gap 0 by

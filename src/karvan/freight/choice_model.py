@@ -39,9 +39,10 @@ LINK_GAUGE_CHANGE_H = 16.0
 #: money terms that add up over the rows that apply
 ADDITIVE = ("insurance_usd_per_t", "sanctions_usd_per_t", "empty_repositioning_usd_per_t")
 #: the scope columns each parameter is read by (the others must be ``*``); path_size_gamma is
-#: one value for every route (its own check)
+#: one value for every route
 READ_PER = {
-    "theta": ("commodity",), "value_of_reliability": ("commodity",), "nest_scale": ("nest",),
+    "path_size_gamma": (), "theta": ("commodity",), "value_of_reliability": ("commodity",),
+    "nest_scale": ("nest",),
     "gauge_break_usd_per_t": ("link_ids", "commodity"),
     "gauge_break_h": ("link_ids", "commodity"),
     **{p: ("family", "nest", "commodity") for p in ("reliability_buffer_h", "asc_usd_per_t",
@@ -299,16 +300,19 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
         problems.append(f"{file}: path_size_gamma must be >= 0 (lines {lines(bad)}): 0 is "
                         "Ben-Akiva and Bierlaire's path size, larger values let routes far "
                         "dearer than a route count less on its links.")
-    bad = gm & ((par["family"] != "*") | (par["nest"] != "*") | (par["link_ids"] != "*")
-                | (par["commodity"] != "*"))
-    if bad.any():
-        problems.append(f"{file}: path_size_gamma applies to every route (lines "
-                        f"{lines(bad)}); write * for family, nest, link_ids and commodity.")
     # each parameter is read at its own scope: a row naming another was ignored in silence (a
     # family's theta, a nest scale of nest *, a constant on named links, a gauge break on *)
+    scopes = ("family", "nest", "link_ids", "commodity")
     for parameter, cols in READ_PER.items():
         mine = par["parameter"] == parameter
-        for col in (c for c in ("family", "nest", "link_ids", "commodity") if c not in cols):
+        if not cols:  # one value for every route
+            bad = mine & (par[list(scopes)] != "*").any(axis=1)
+            if bad.any():
+                problems.append(f"{file}: {parameter} applies to every route (lines "
+                                f"{lines(bad)}); write * for family, nest, link_ids and "
+                                "commodity.")
+            continue
+        for col in (c for c in scopes if c not in cols):
             bad = mine & (par[col] != "*")
             if bad.any():
                 problems.append(
