@@ -4,6 +4,8 @@ trade on demand), on hand-made routes and against independent computations on th
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -102,11 +104,34 @@ def test_matrix_on_hand_made_routes(data, base):
         assert a[i] == pytest.approx(want[r[0]]), r[0]
 
 
+def test_a_route_counts_once_whatever_it_crosses_twice_and_rows_sharing_a_term(data, base):
+    """An arc a route crosses twice, and one term (link, border, transit by mode) in several
+    rows: each row counts the route's share once, as a loop over the routes does."""
+    flows = _hand_flows(base)
+    g = flows.graph
+    az_rail = _arc(g, "R_AZ_ALAT_OSMANLI", 1)
+    routes = flows.routes.copy()
+    routes.at[0, "arcs"] = (az_rail, az_rail) + tuple(routes.at[0, "arcs"])
+    flows = replace(flows, routes=routes)
+    rows = [
+        ("osmanli", "R_AZ_ALAT_OSMANLI", "both", "", "", "", 2024, 1, "true", "fit"),
+        ("osmanli_again", "R_AZ_ALAT_OSMANLI", "both", "", "", "", 2024, 1, "true", "fit"),
+        ("osmanli_and_samur", "R_AZ_ALAT_OSMANLI+RU-AZ_SAMUR", "both", "", "", "", 2024, 1,
+         "true", "fit"),
+        ("rail_transit", "*>AZ>*", "element", "", "", "rail", 2024, 1, "true", "fit"),
+        ("any_transit", "*>AZ>*", "element", "", "", "", 2024, 1, "true", "fit"),
+    ]
+    a = observation_matrix(_parse(data, rows), flows, data.zone_country())
+    want = {"osmanli": [0.6, 1.0], "osmanli_again": [0.6, 1.0],
+            "osmanli_and_samur": [0.6, 1.0], "rail_transit": [0.0, 1.0],
+            "any_transit": [0.0, 1.0]}
+    for i, r in enumerate(rows):
+        assert a[i] == pytest.approx(want[r[0]], abs=1e-12), r[0]
+
+
 def test_a_run_with_two_rows_for_one_cell_or_tonnes_not_a_number_is_an_input_error(data, base):
     """Cells given twice raised pandas' InvalidIndexError from the route lookup, and without
     routes a trade row counted both rows."""
-    from dataclasses import replace
-
     flows = _hand_flows(base)
     obs = _parse(data, [("trade_pair", "RU<>AZ", "element", "", "", "", 2024, 1, "false",
                          "fit")])

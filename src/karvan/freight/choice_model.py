@@ -126,8 +126,10 @@ class CorridorChoice:
 
     def constants(self, classes: Sequence[TrafficClass]) -> pd.DataFrame:
         """Constants (hours) per family and class: the family's money terms / VoT."""
-        t = self.family_terms.set_index(["commodity", "family_id"])["total_usd_per_t"]
-        rows = [(f, c.name, float(t[(_commodity(c.name), f)]) / c.value_of_time)
+        ft = self.family_terms
+        t = dict(zip(zip(ft["commodity"], ft["family_id"], strict=True),
+                     ft["total_usd_per_t"].to_numpy(dtype=float).tolist(), strict=True))
+        rows = [(f, c.name, t[(_commodity(c.name), f)] / c.value_of_time)
                 for c in classes for f in self.family_ids]
         return pd.DataFrame(rows, columns=["family", "class", "constant"])
 

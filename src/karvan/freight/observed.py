@@ -352,9 +352,9 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     g = flows.graph
     routes = flows.routes
     n_routes = len(routes)
-    cell_keys = pd.MultiIndex.from_arrays(
-        [c_com, cells["origin_zone_id"].to_numpy(dtype=object),
-         cells["destination_zone_id"].to_numpy(dtype=object)])
+    c_o = cells["origin_zone_id"].to_numpy(dtype=object)
+    c_d = cells["destination_zone_id"].to_numpy(dtype=object)
+    cell_keys = pd.MultiIndex.from_arrays([c_com, c_o, c_d])
     problems = []
     if not cell_keys.is_unique:  # a route's tonnes would go to one of them, a trade's to both
         dup = [f"{o}->{d} {c}" for c, o, d in
@@ -389,8 +389,9 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     lengths = np.fromiter(map(len, arcs), dtype=np.int64, count=len(arcs))
     cols = np.fromiter(itertools.chain.from_iterable(arcs), dtype=np.int64,
                        count=int(lengths.sum()))
-    inc = sparse.csr_matrix((np.ones(len(cols)), (np.repeat(np.arange(n_routes), lengths),
-                                                 cols)), shape=(n_routes, g.n_arcs))
+    # built as CSR directly: an arc a route crosses twice is two entries, which a product sums
+    inc = sparse.csr_matrix((np.ones(len(cols)), cols, np.concatenate(([0], np.cumsum(lengths)))),
+                            shape=(n_routes, g.n_arcs))
     link_tab = flows.links
     arc_lid = g.link_ids[g.arc_link]
     arc_country = link_tab["country"].reindex(arc_lid).astype(str).to_numpy()
@@ -404,24 +405,41 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     r_dc = routes["destination"].map(zone_country).to_numpy(dtype=object) \
         if n_routes else np.zeros(0, object)
 
-    def uses(mask: np.ndarray) -> np.ndarray:
-        if not n_routes:
-            return np.zeros(0, dtype=bool)
-        return np.asarray(inc @ mask.astype(float)).ravel() > 0
-
-    def term_hits(t: Term, mode: str | None) -> np.ndarray:
+    def arcs_of(t: Term, mode: str | None) -> np.ndarray:
+        """The arcs a route must use to meet the term (of a transit term: to pass through)."""
         if t.kind in ("link", "border"):
             sel = np.isin(arc_lid, t.ids) if t.kind == "link" else (arc_border == t.ids[0])
             if t.direction == "ab":
                 sel &= arc_fwd
             elif t.direction == "ba":
                 sel &= ~arc_fwd
-            return uses(sel)
-        a, b, c = t.ids
-        inside = arc_country == b
+            return sel
+        inside = arc_country == t.ids[1]
         if mode is not None:
             inside &= arc_mode == mode
-        via = uses(inside)
+        return inside
+
+    # which routes use each term's arcs, all terms in one product (a term the observations
+    # share is computed once)
+    col: dict[tuple, int] = {}
+    masks = []
+    for ob in observations:
+        if ob.is_trade:
+            continue
+        for grp in ob.groups:
+            for t in grp:
+                key = (t, None if t.kind in ("link", "border") else ob.mode)
+                if key not in col:
+                    col[key] = len(masks)
+                    masks.append(arcs_of(*key))
+    used = (np.asarray(inc @ np.column_stack(masks).astype(float)) > 0 if masks and n_routes
+            else np.zeros((n_routes, len(masks)), dtype=bool))
+
+    def term_hits(t: Term, mode: str | None) -> np.ndarray:
+        if t.kind in ("link", "border"):
+            return used[:, col[(t, None)]]
+        a, b, c = t.ids
+        via = used[:, col[(t, mode)]]
         frm = (r_oc != b) if a == "*" else (r_oc == a)
         to = (r_dc != b) if c == "*" else (r_dc == c)
         return via & frm & to
@@ -440,8 +458,7 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
             if ob.cell_share is not None:  # the flows the figure built, not the whole pair
                 part = dict(ob.cell_share)
                 out[i] *= np.array([part.get(k, 0.0) for k in zip(
-                    cells["origin_zone_id"], cells["destination_zone_id"], c_com,
-                    strict=True)])
+                    c_o, c_d, c_com, strict=True)])
             continue
         hit = np.zeros(n_routes, dtype=bool)
         for grp in ob.groups:

@@ -99,8 +99,13 @@ def choice_network(net: Network) -> Network:
 def choice_classes(classes, model: CorridorChoice, link_ids) -> list[TrafficClass]:
     """The classes with the gauge-break terms of their commodity as link costs (USD/t)."""
     out = []
+    gauge = {}  # each commodity's gauge-break terms, looked up once for its classes
     for c in classes:
-        extra = model.link_cost_usd_per_t(c.name.split("|", 1)[0], link_ids, c.value_of_time)
+        com = c.name.split("|", 1)[0]
+        if com not in gauge:
+            gauge[com] = model.gauge_extra(com, link_ids)
+        usd, hours = gauge[com]
+        extra = usd + c.value_of_time * hours  # as model.link_cost_usd_per_t
         lc = extra if c.link_cost is None else np.asarray(c.link_cost, dtype=float) + extra
         out.append(TrafficClass(name=c.name, demand=c.demand, value_of_time=c.value_of_time,
                                 pce=c.pce, cost_fields=dict(c.cost_fields),
@@ -735,7 +740,17 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
         log.warning("%s: the capacities of the choice equilibrium did not settle in %d "
                     "iterations (largest excess %.3g)", net.name, res.iterations,
                     float(res.capacities["relative_excess"].max()))
-    routes = _routes(res, classify)
+    # the result's route set is this one with an unserved alternative (no arcs) added to each
+    # OD pair where there are capacities: its routes' families are those classified above
+    rr = res.route_set
+    real = rr.route_source != SOURCE_UNSERVED
+    fam_rr = None
+    if (rr.graph is rs.graph and int(real.sum()) == rs.n_routes
+            and np.array_equal(rr.route_arcs, rs.route_arcs)
+            and np.array_equal(np.diff(rr.route_ptr)[real], np.diff(rs.route_ptr))):
+        fam_rr = np.full(rr.n_routes, -1, dtype=np.int64)
+        fam_rr[real] = fam
+    routes = _routes(res, classify, fam_rr)
     cap = capacity_table(res, cnet)
     uns = res.unserved.copy()
     if len(uns):
@@ -1125,9 +1140,11 @@ def _check_served(rs, fam, model: CorridorChoice, zone_country, missing: pd.Data
                     format_ids(pairs), format_ids(ods, 3))
 
 
-def _routes(res: ChoiceResult, classify) -> pd.DataFrame:
+def _routes(res: ChoiceResult, classify, fam: np.ndarray | None = None) -> pd.DataFrame:
     """The route list of the run (as :func:`karvan.paths.route_flows`), with each route's
-    family; unserved alternatives and routes below 1e-9 of their pair's demand left out."""
+    family; unserved alternatives and routes below 1e-9 of their pair's demand left out.
+    ``fam``: each route's family where the caller has it for the result's route set (else
+    ``classify`` gives it)."""
     from karvan.choice.routes import SOURCE_UNSERVED
 
     rs = res.route_set
@@ -1148,7 +1165,7 @@ def _routes(res: ChoiceResult, classify) -> pd.DataFrame:
         "arcs": [tuple(flat[i:j]) for i, j in spans],
         "links": [tuple(flat_links[i:j]) for i, j in spans],
         "flow": res.route_flow[keep], "share": share[keep], "cost": res.route_cost[keep],
-        "family_idx": classify(rs)[keep],
+        "family_idx": (classify(rs) if fam is None else fam)[keep],
         "_od": od[keep]})
     tab = tab.sort_values(["_od", "flow"], ascending=[True, False], kind="stable")
     tab["route"] = tab.groupby("_od").cumcount()
