@@ -413,3 +413,30 @@ def test_the_dual_gradient_and_hessian_hold_with_a_pce_above_one():
         assert (Fp[0] - Fm[0]) / (2 * eps) == pytest.approx(cons.cap[0] - S[0], rel=1e-6)
         H = dual.hessian(p, nest)
         assert H[0, 0] == pytest.approx(-(Fp[3][0] - Fm[3][0]) / (2 * eps), rel=1e-6)
+
+
+def test_a_compiled_graph_with_its_link_table_gives_what_the_network_gives():
+    # the route set's own graph and the link table spare compiling the network again; the
+    # classes' cost fields are read from the table given (a column the graph does not hold)
+    from karvan import TrafficClass
+
+    net, dem = parallel(times=(1.0, 2.0, 3.0))
+    links = net.links.assign(charge=[4.0, 1.0, 0.0])
+    net = Network(net.nodes, links)
+    classes = [TrafficClass("freight", "demand", value_of_time=2.0,
+                            cost_fields={"charge": 1.0})]
+    rs = generate_route_sets(net, dem, classes=classes,
+                             options=RouteOptions(max_routes=5, penalty=10.0))
+    cap = caps([("l1", "ab", 4.0)])
+    a = fixed_cost_equilibrium(net, dem, theta=1.5, classes=classes, routes=rs,
+                               capacities=cap, beta=0.0)
+    b = fixed_cost_equilibrium(rs.graph, dem, theta=1.5, classes=classes, routes=rs,
+                               capacities=cap, beta=0.0, links=links)
+    assert a.converged and b.converged
+    np.testing.assert_array_equal(a.flow, b.flow)
+    np.testing.assert_array_equal(a.route_flow, b.route_flow)
+    np.testing.assert_array_equal(a.capacities["multiplier"], b.capacities["multiplier"])
+    # the charges count: 3, 2.5 and 3 hours a route, l1 the cheapest, and its capacity binds
+    assert a.capacities["multiplier"].iloc[0] > 0
+    with pytest.raises(InputError, match="cost field 'charge' is not a link column"):
+        fixed_cost_equilibrium(rs.graph, dem, theta=1.5, classes=classes, routes=rs, beta=0.0)

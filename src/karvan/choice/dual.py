@@ -198,6 +198,7 @@ def fixed_cost_equilibrium(
     max_iter: int = 100,
     toll_factor: float | None = None,
     distance_factor: float | None = None,
+    links: pd.DataFrame | None = None,
 ) -> ChoiceResult:
     """Logit (or nested-logit) equilibrium over fixed route sets at flow-independent costs,
     with hard capacities solved in the dual (see the module notes).
@@ -217,6 +218,10 @@ def fixed_cost_equilibrium(
         (0, 1]. Default: multinomial logit.
     max_iter
         Newton iterations at most.
+    links
+        With ``network`` a compiled graph (such as ``routes.graph``, which spares compiling
+        the network again): the network's link table, which the classes' cost fields are read
+        from.
 
     Returns
     -------
@@ -237,7 +242,7 @@ def fixed_cost_equilibrium(
     if bad:
         raise InputError(bad)
     ca = setup(network, demand, classes, toll_factor=toll_factor,
-               distance_factor=distance_factor)
+               distance_factor=distance_factor, links=links)
     g = ca.graph
     # every arc's delay function, as the graph compiled it (a link table without a vdf
     # column takes the network's default, BPR)

@@ -48,7 +48,7 @@ from karvan.freight.choice_model import (
 )
 from karvan.network.demand import Demand
 from karvan.network.graph import compile_graph
-from karvan.network.model import Network
+from karvan.network.model import Network, complete_links
 from karvan.paths.trees import shortest_path_trees, tree_routes_through
 from karvan.schema.text import id_list
 
@@ -733,9 +733,14 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
     groups = np.where(fam >= 0, nest_idx[np.maximum(fam, 0)], -1)
     scale = np.array([model.nest_scale[n] for n in nest_names], dtype=float)
     # not converging and unserved demand are the result's (converged, unserved), logged below
-    res = fixed_cost_equilibrium(cnet, demand, classes=classes, theta=theta_h, routes=rs,
-                                 capacities=caps, beta=model.beta, gamma=model.gamma,
-                                 groups=groups, scale=scale)
+    # the route set's graph is this network compiled (by the search, or kept from it): the
+    # equilibrium takes it rather than compiling the network once more
+    same_net = np.array_equal(np.asarray(rs.graph.link_ids, dtype=object),
+                              cnet.links.index.to_numpy(dtype=object))
+    res = fixed_cost_equilibrium(rs.graph if same_net else cnet, demand, classes=classes,
+                                 theta=theta_h, routes=rs, capacities=caps, beta=model.beta,
+                                 gamma=model.gamma, groups=groups, scale=scale,
+                                 links=complete_links(cnet.links) if same_net else None)
     if not res.converged:
         log.warning("%s: the capacities of the choice equilibrium did not settle in %d "
                     "iterations (largest excess %.3g)", net.name, res.iterations,
