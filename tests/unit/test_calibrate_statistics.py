@@ -109,3 +109,19 @@ def test_a_compared_row_without_a_modelled_value_is_left_out_of_the_summary_as_o
     v = summarize(t).set_index("set").loc["validate"]
     assert v["compared"] == 2
     assert v["median_abs_log_ratio"] == pytest.approx(np.median(np.log([1.1, 1.5])))
+
+
+def test_target_met_is_read_from_a_boolean_column_with_blanks_or_from_old_text():
+    """A run's stored summary has target_met as a nullable boolean (blank for the rows that
+    built the inputs); runs stored before hold the text "False", which was read as yes."""
+    from karvan.calibrate.statistics import display_summary, target_met
+
+    assert [target_met(v) for v in (True, False, None, pd.NA, float("nan"), "True", "False",
+                                    " true ", "")] == [True, False, False, False, False, True,
+                                                       False, True, False]
+    base = pd.DataFrame({"set": ["fit", "fit_by_construction", "validate"], "compared": [3, 2, 4],
+                         "within_30pct": [3, 2, 1], "beyond_factor_2": [0, 0, 1],
+                         "median_abs_log_ratio": [0.1, 0.0, 0.5], "geh_below_5_share": 1.0})
+    for met in (pd.array([True, None, False], dtype="boolean"), ["True", None, "False"]):
+        shown = display_summary(base.assign(target_met=met), "baseline")
+        assert shown["target met"].tolist() == ["yes", "-", "no"]

@@ -118,3 +118,34 @@ def test_a_what_if_of_a_counted_year_says_its_rows_check_nothing(folders):
     assert said not in render_report([folders["baseline"]], lang="en")
     assert "Этот сценарий — не то, что произошло" in render_report(
         [folders["astara_halved"]], lang="ru")
+
+
+def _summary_rows(html: str) -> dict[str, str]:
+    """The calibration summary's rows: set label -> its "target met" cell."""
+    body = html[html.index('<table class="calibration-summary">'):]
+    body = body[:body.index("</table>")]
+    return {tds[0]: tds[-1] for tds in (re.findall(r"<td[^>]*>(?:<span[^>]*>)?([^<]*)", tr)
+                                        for tr in re.findall(r"<tr>(.*?)</tr>", body)) if tds}
+
+
+def test_the_summary_says_whether_each_target_is_met_as_the_run_does(folders, tmp_path):
+    """The report said "yes" to targets the run had not met: calibration_summary.parquet held
+    False as the text "False", which is not empty. Runs stored so are read right too."""
+    import shutil
+
+    import pandas as pd
+
+    csv = pd.read_csv(folders["baseline"] / "calibration_summary.csv").set_index("set")
+    stored = pd.read_parquet(folders["baseline"] / "calibration_summary.parquet")
+    assert str(stored["target_met"].dtype) == "boolean"
+    want = {"fit (independent)": "yes" if csv.at["fit", "target_met"] else "no",
+            "validation": "yes" if csv.at["validate", "target_met"] else "no",
+            "fit (figure built the inputs)": "-"}
+    assert _summary_rows(render_report([folders["baseline"]], lang="en")) == want
+    # a run stored before: the column as text
+    old = tmp_path / "old"
+    shutil.copytree(folders["baseline"], old)
+    stored.astype({"target_met": object}).assign(
+        target_met=stored["target_met"].map(lambda v: None if pd.isna(v) else str(bool(v)))
+    ).to_parquet(old / "calibration_summary.parquet", index=False)
+    assert _summary_rows(render_report([old], lang="en")) == want

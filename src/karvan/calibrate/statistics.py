@@ -134,6 +134,15 @@ TARGETS = ("targets: every fit row within ±30 %; validation median |ln M/C| <= 
            "and no row beyond a factor 2")
 
 
+def target_met(value) -> bool:
+    """Whether a ``target_met`` cell says yes: True (a boolean column, blank where a set has no
+    target), or the text "True" of the runs stored before the column was written as a boolean
+    (their Parquet files hold "False" as text, which is not empty and so was read as yes)."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value is not None and not pd.isna(value) and value)
+
+
 def display_summary(summary: pd.DataFrame, scenario: str) -> pd.DataFrame:
     """The per-set summary of one run for printing: the sets with compared rows, with short
     column names."""
@@ -147,5 +156,5 @@ def display_summary(summary: pd.DataFrame, scenario: str) -> pd.DataFrame:
         "median |ln M/C|": s["median_abs_log_ratio"].to_numpy(),
         "GEH<5": s["geh_below_5_share"].to_numpy(),
         "target met": np.where(s["set"] == "fit_by_construction", "-",
-                               np.where(s["target_met"], "yes", "no")),
+                               np.where(s["target_met"].map(target_met), "yes", "no")),
     })

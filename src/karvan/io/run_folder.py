@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError, NotFoundError
@@ -66,6 +67,12 @@ def _write_table(folder: Path, name: str, df: pd.DataFrame) -> None:
     out = df.copy()
     for c in out.columns:
         if out[c].dtype == object:
+            given = out[c].dropna()
+            if len(given) and given.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+                # yes/no with blanks (a target met, or none to meet): a nullable boolean, not
+                # the text "False", which a reader of the Parquet file takes as true
+                out[c] = out[c].astype("boolean")
+                continue
             # mixed object columns (ids that are sometimes ints) become text, as Parquet needs
             out[c] = out[c].map(lambda v: v if v is None or isinstance(v, str) else str(v))
     out.to_parquet(folder / f"{name}.parquet", index=False)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from karvan.calibrate.statistics import target_met
 from karvan.report.i18n import fmt_num, fmt_pct, label
 from karvan.report.page import num, pct, table, text
 
@@ -144,7 +145,7 @@ def calibration_section(cal: pd.DataFrame, summary: pd.DataFrame | None, lang: s
             if x.compared == 0:
                 continue
             met = "-" if x.set == "fit_by_construction" else label(
-                "yes" if x.target_met else "no", lang)
+                "yes" if target_met(x.target_met) else "no", lang)
             rows.append([text(label(SET_LABEL.get(x.set, "cal_fit"), lang)),
                          num(x.compared, lang), num(x.within_30pct, lang),
                          num(x.beyond_factor_2, lang), num(x.median_abs_log_ratio, lang, 2),
