@@ -156,7 +156,8 @@ class CorridorChoice:
     def describe(self) -> dict:
         """The model and its parameters, for a run's manifest."""
         return {
-            "model": "nested logit over route families (karvan.choice), path-size within nests",
+            "model": "nested logit over route families (karvan.choice), path size over each OD "
+                     "pair's route set",
             "beta_path_size": self.beta,
             "gamma_path_size": self.gamma,
             "theta_usd": self.theta_usd,
