@@ -127,6 +127,12 @@ def test_a_route_counts_once_whatever_it_crosses_twice_and_rows_sharing_a_term(d
             "any_transit": [0.0, 1.0]}
     for i, r in enumerate(rows):
         assert a[i] == pytest.approx(want[r[0]], abs=1e-12), r[0]
+    # a term built by hand with a list of ids (the parser gives tuples) counts the same
+    from karvan.freight.observed import Observation, Term
+
+    by_hand = Observation("by_hand", ((Term("link", ["R_AZ_ALAT_OSMANLI"]),),), 2024, 1.0)
+    assert observation_matrix([by_hand], flows, data.zone_country())[0] == pytest.approx(
+        want["osmanli"], abs=1e-12)
 
 
 def test_a_run_with_two_rows_for_one_cell_or_tonnes_not_a_number_is_an_input_error(data, base):
@@ -465,3 +471,18 @@ def test_without_the_generator_inputs_a_trade_row_counts_the_pair(tmp_path, data
     got = _trade_modelled([row, *pair], base.flows.graph, base.inputs.links, cells,
                           ds.zone_country())
     assert got[0] == pytest.approx(got[1]) and got[0] > 0
+
+
+def test_routes_with_arcs_not_of_the_runs_graph_are_an_input_error(data, base):
+    """Routes paired with another graph: the incidence is built unchecked, so an arc past the
+    graph's last counted another link's tonnes or read past the matrix's ends."""
+    flows = _hand_flows(base)
+    obs = _parse(data, [("rail", "B_RU_AZ_SAMUR_RAIL", "both", "", "", "", 2024, 1, "true",
+                         "fit")])
+    for arc in (flows.graph.n_arcs, flows.graph.n_arcs + 3, -1, 10**9):
+        routes = flows.routes.copy()
+        routes.at[1, "arcs"] = (arc,)
+        with pytest.raises(InputError, match=rf"1 routes have arcs that are not arcs of the "
+                                             rf"run's graph .*e.g. arc {arc} of route 1 "
+                                             r"\(Z_AZ_BAKU -> Z_RU_MOSCOW\)"):
+            observation_matrix(obs, replace(flows, routes=routes), data.zone_country())

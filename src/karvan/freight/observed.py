@@ -384,14 +384,23 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     else:
         r_cell = np.zeros(0, np.int64)
     share = routes["share"].to_numpy(dtype=float) if n_routes else np.zeros(0)
-    # route x arc incidence: an arc a route crosses twice is summed to 2, and uses() tests > 0
+    # route x arc incidence, built as CSR directly: an arc a route crosses twice is two
+    # entries, which a product sums (a route uses an arc where the sum is > 0)
     arcs = routes["arcs"].tolist() if n_routes else []
     lengths = np.fromiter(map(len, arcs), dtype=np.int64, count=len(arcs))
     cols = np.fromiter(itertools.chain.from_iterable(arcs), dtype=np.int64,
                        count=int(lengths.sum()))
-    # built as CSR directly: an arc a route crosses twice is two entries, which a product sums
-    inc = sparse.csr_matrix((np.ones(len(cols)), cols, np.concatenate(([0], np.cumsum(lengths)))),
-                            shape=(n_routes, g.n_arcs))
+    ptr = np.concatenate(([0], np.cumsum(lengths)))
+    off = (cols < 0) | (cols >= g.n_arcs)
+    if off.any():  # routes of another graph: CSR is not checked, and would read past its ends
+        bad = np.unique(np.searchsorted(ptr, np.flatnonzero(off), side="right") - 1)
+        raise InputError(
+            f"run {flows.name} ({flows.year}): {len(bad)} routes have arcs that are not arcs of "
+            f"the run's graph (0 to {g.n_arcs - 1}), e.g. arc {int(cols[off][0])} of route "
+            f"{int(bad[0])} ({routes['origin'].iloc[bad[0]]} -> "
+            f"{routes['destination'].iloc[bad[0]]}); give the routes with the graph they "
+            "were found on.", "RunFlows.routes")
+    inc = sparse.csr_matrix((np.ones(len(cols)), cols, ptr), shape=(n_routes, g.n_arcs))
     link_tab = flows.links
     arc_lid = g.link_ids[g.arc_link]
     arc_country = link_tab["country"].reindex(arc_lid).astype(str).to_numpy()
@@ -419,8 +428,12 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
             inside &= arc_mode == mode
         return inside
 
-    # which routes use each term's arcs, all terms in one product (a term the observations
-    # share is computed once)
+    # which routes use each term's arcs, all terms in one sparse product (a term the
+    # observations share is computed once; sparse, so that many routes and terms stay small)
+    def key(t: Term, mode: str | None) -> tuple:
+        return (t.kind, tuple(t.ids), t.direction,
+                None if t.kind in ("link", "border") else mode)
+
     col: dict[tuple, int] = {}
     masks = []
     for ob in observations:
@@ -428,18 +441,25 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
             continue
         for grp in ob.groups:
             for t in grp:
-                key = (t, None if t.kind in ("link", "border") else ob.mode)
-                if key not in col:
-                    col[key] = len(masks)
-                    masks.append(arcs_of(*key))
-    used = (np.asarray(inc @ np.column_stack(masks).astype(float)) > 0 if masks and n_routes
-            else np.zeros((n_routes, len(masks)), dtype=bool))
+                k = key(t, ob.mode)
+                if k not in col:
+                    col[k] = len(masks)
+                    masks.append(arcs_of(t, ob.mode))
+    used = (inc @ sparse.csc_matrix(np.column_stack(masks), dtype=float)).tocsc() \
+        if masks else None
+
+    def routes_using(t: Term, mode: str | None) -> np.ndarray:
+        j = col[key(t, mode)]
+        hit = np.zeros(n_routes, dtype=bool)
+        lo, hi = used.indptr[j], used.indptr[j + 1]
+        hit[used.indices[lo:hi]] = used.data[lo:hi] > 0
+        return hit
 
     def term_hits(t: Term, mode: str | None) -> np.ndarray:
         if t.kind in ("link", "border"):
-            return used[:, col[(t, None)]]
+            return routes_using(t, mode)
         a, b, c = t.ids
-        via = used[:, col[(t, mode)]]
+        via = routes_using(t, mode)
         frm = (r_oc != b) if a == "*" else (r_oc == a)
         to = (r_dc != b) if c == "*" else (r_dc == c)
         return via & frm & to
