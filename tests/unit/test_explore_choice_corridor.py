@@ -282,3 +282,29 @@ def test_the_shipper_comparison_holds_the_queues_as_explores_does(data, inputs, 
     least = ro.groupby(key)["cost_usd_per_t"].min()
     skim = sk.set_index(key)["cost_usd_per_t"].reindex(least.index)
     assert (least >= skim - 1e-6 * skim).all(), (skim - least).nlargest(3)
+
+
+def test_route_option_shares_equal_the_logit_runs_route_list(model, run, data):
+    """The share of each major pair's tonnes on the routes through an option (one of its via
+    links, and one of its also_via links where it has them), from the run's route list. The
+    eastern branch's share counted routes through Uzbekistan that miss Bolashak."""
+    got = model.evaluate(None)
+    zc = data.zone_country()
+    r = run.tables["routes"]
+    opts = pd.read_csv(data.folder / "route_option.csv", dtype=str, keep_default_na=False)
+    assert (opts["also_via_link_ids"] != "").any()
+    checked = 0
+    for pair in ("RU-IN", "RU-IR"):
+        oc, dc = pair.split("-")
+        rp = r[(r["origin"].map(zc) == oc) & (r["destination"].map(zc) == dc)]
+        links = rp["links"].map(lambda s: set(s.split(" > ")))
+        for o in opts.itertuples(index=False):
+            via = set(o.via_link_ids.split(";"))
+            also = set(o.also_via_link_ids.split(";")) if o.also_via_link_ids else None
+            hit = links.map(lambda ls, via=via, also=also: bool(via & ls) and (
+                also is None or bool(also & ls)))
+            want = rp.loc[hit, "tonnes"].sum() / rp["tonnes"].sum()
+            assert got[f"share:{pair}:{o.option_id}"] == pytest.approx(want, abs=1e-6), (
+                pair, o.option_id)
+            checked += 1
+    assert checked >= 2 * len(opts)

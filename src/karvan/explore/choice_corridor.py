@@ -37,7 +37,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from karvan.explore.choice_inputs import choice_values
-from karvan.explore.corridor import CorridorModel, model_parts
+from karvan.explore.corridor import CorridorModel, model_parts, option_touch
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
 
@@ -319,7 +319,9 @@ class ChoiceCorridorModel(CorridorModel):
         o = self.outputs
         inc = self._incidence(rs)
         n_c = len(o["countries"])
-        touch = (inc @ o["member"].T.astype(float)) > 0  # (routes, countries + options)
+        touch = (inc @ o["member"].T.astype(float)) > 0  # (routes, countries + options ...)
+        # an option that also needs one of its also_via links: the routes through both
+        touch = np.hstack([touch[:, :n_c], option_touch(touch, o) > 0.5])
         zc = self.spec["zone_country"]
         z = np.asarray(rs.zone_ids, dtype=object)
         route_od = rs.route_od

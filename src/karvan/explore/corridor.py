@@ -318,8 +318,9 @@ class CorridorModel:
             tm = o["transit_mask"][i]        # (zones, countries)
             c_transit += q @ (touch[:, :n_c] * tm)
             c_rev += q @ (rev[:, :n_c] * tm)
+            opt = option_touch(touch, o)
             for pi, js in o["pair_dests"][i]:
-                share_num[pi] += q[js] @ touch[js, n_c:]
+                share_num[pi] += q[js] @ opt[js]
                 share_den[pi] += q[js].sum()
         for ci, c in enumerate(o["countries"]):
             out[f"country:{c}:tonnes"] = float(c_tonnes[ci])
@@ -630,6 +631,18 @@ def _growth_rule(data, dem: pd.DataFrame) -> np.ndarray:
                                           dem["commodity_id"].to_numpy()), 0)
 
 
+def option_touch(touch: np.ndarray, o: dict) -> np.ndarray:
+    """Each route option's column of ``touch`` (rows: routes or destinations; columns: the
+    rows of ``o["member"]``, as shares or 0/1), an option that also needs one of its
+    ``also_via_link_ids`` counting only what goes through both sets (through A + through B -
+    through either)."""
+    n_c, n_o = len(o["countries"]), len(o["options"])
+    opt = np.array(touch[:, n_c:n_c + n_o], dtype=float)
+    for oi, b_row, u_row in o.get("also_rows", ()):
+        opt[:, oi] = np.clip(opt[:, oi] + touch[:, b_row] - touch[:, u_row], 0.0, 1.0)
+    return opt
+
+
 def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=(),
                  watch: tuple[str, ...] = ()) -> dict:
     lids = [str(x) for x in g.link_ids]
@@ -660,11 +673,23 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=(),
     arc_link_ids = g.link_ids[g.arc_link]
     country = raw["country"].astype(str).to_numpy()[g.arc_link]
     countries = sorted(set(country))
-    member = np.zeros((len(countries) + len(via), g.n_arcs), dtype=np.bool_)
+    # rows: the countries, the options' via links, then for each option that also needs one of
+    # its also_via links, those links and the union of both sets: a route through both is
+    # through A plus through B less through either (the share of a bush's flow avoiding a
+    # set is what the bush gives, not the share through two sets at once)
+    both_sets = [(oi, opt) for oi, opt in enumerate(via) if also_via[opt]]
+    n_cv = len(countries) + len(via)
+    member = np.zeros((n_cv + 2 * len(both_sets), g.n_arcs), dtype=np.bool_)
     for ci, c in enumerate(countries):
         member[ci] = country == c
     for oi, ids in enumerate(via.values()):
         member[len(countries) + oi] = np.isin(arc_link_ids, ids)
+    also_rows = []
+    for j, (oi, opt) in enumerate(both_sets):
+        b_row, u_row = n_cv + 2 * j, n_cv + 2 * j + 1
+        member[b_row] = np.isin(arc_link_ids, also_via[opt])
+        member[u_row] = member[len(countries) + oi] | member[b_row]
+        also_rows.append((oi, b_row, u_row))
     zc = data.zone_country()
     zcountry = np.array([zc.get(z, "") for z in g.zone_ids], dtype=object)
     cc = np.array(countries, dtype=object)
@@ -698,5 +723,6 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=(),
             "util_links": [(x, li[x]) for x in capped], "shared_capacity": shared,
             "borders": sorted((b, np.asarray(v)) for b, v in borders.items()),
             "countries": countries, "options": list(via), "member": member,
+            "also_rows": also_rows,
             "reverse_star": g.reverse_star(), "transit_mask": transit_mask,
             "pairs": list(SHARE_PAIRS), "pair_dests": pair_dests, "shipper": shipper}
