@@ -199,6 +199,13 @@ def test_geopackage_has_the_country_outlines_for_context(run, gpkg):
     for col in ("tonnes", "transit_tonnes", "transit_revenue_usd"):
         np.testing.assert_allclose(by_code.loc[shown, col], results.loc[shown, col], rtol=1e-12)
     assert countries.loc[countries["country"].isna(), "transit_tonnes"].isna().all()
+    # yes/no as a boolean field (blank where the run has no row), as in the links layer: it was
+    # the text "True"/"False", which a filter reads as text and astype(bool) as all true
+    assert pyogrio.read_info(gpkg, layer="countries")["dtypes"][
+        list(pyogrio.read_info(gpkg, layer="countries")["fields"]).index("sea_legs_only")
+    ] == "bool"
+    np.testing.assert_array_equal(by_code.loc[shown, "sea_legs_only"].astype(float) == 1.0,
+                                  results.loc[shown, "sea_legs_only"].astype(bool))
     geoms = countries.geometry.to_numpy()
     assert shapely.is_valid(geoms).all() and (shapely.area(geoms) > 0).all()
     links = pyogrio.read_dataframe(gpkg, layer="links")

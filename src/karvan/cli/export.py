@@ -17,7 +17,9 @@ def export(
                                             "name (its latest run) or a run folder.")],
     fmt: Annotated[str, typer.Option("--format", "-f",
                                      help="gpkg (GeoPackage, styled for QGIS), omx (demand and "
-                                          "skims), gmns (the scenario network) or all.")] = "all",
+                                          "skims), gmns (the scenario network; karvan assign on it "
+                                          "reproduces a --choice deterministic run, not the "
+                                          "logit model's flows) or all.")] = "all",
     out_path: Annotated[Path | None, typer.Option("--out", "-o",
                                                   help="File (gpkg, omx) or folder (gmns, all) "
                                                        "to write; default: inside the run "

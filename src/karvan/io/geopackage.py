@@ -23,7 +23,9 @@ od_lines      LineString  origin, destination, origin_name, destination_name, to
                           cost_usd_per_t (tonne-weighted means over the commodities' skims)
 countries     Polygon     iso3, country (karvan's two-letter code), name, and the run's
                           ``countries`` table (tonnes, tonne_km, revenue_usd, transit_*):
-                          the shipped outlines (Natural Earth)
+                          the shipped outlines (Natural Earth); the table's rows without
+                          an outline (EU, the seas XX and the Caspian XC) are only in
+                          ``countries.csv``
 ============  ==========  ===================================================================
 
 Link geometry is the dataset's WKT ``geometry`` where given (turned to run from ``from_node_id``
@@ -219,6 +221,22 @@ def countries_layer(results: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(table, geometry=geoms, crs=CRS)
 
 
+def _yes_no_as_boolean(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Yes/no columns that have blanks (a country without a row in the run's table) as
+    nullable booleans: as Python objects they were written as the text "True" and "False",
+    which QGIS filters as text and a reader takes as true whenever not empty."""
+    out = layer
+    for c in layer.columns:
+        if c == layer.geometry.name or layer[c].dtype != object:
+            continue
+        given = layer[c].dropna()
+        if len(given) and given.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+            if out is layer:
+                out = layer.copy()
+            out[c] = layer[c].astype("boolean")
+    return out
+
+
 def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike | None = None,
                      *, data: Any = None) -> Path:
     """Write a run's results as one GeoPackage with default QGIS styles.
@@ -268,8 +286,9 @@ def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike
                                 message=r".*(non conformant file extension|filename extension "
                                         r"should be 'gpkg')")
         for name in LAYERS:
-            layers[name].to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
-                                 geometry_type=GEOMETRY_TYPES[name])
+            _yes_no_as_boolean(layers[name]).to_file(tmp, layer=name, driver="GPKG",
+                                                     engine="pyogrio",
+                                                     geometry_type=GEOMETRY_TYPES[name])
         write_layer_styles(tmp, styles, descriptions=STYLE_DESCRIPTIONS)
         describe_layers(tmp, rec)
     return target
@@ -354,8 +373,9 @@ def write_difference_geopackage(a: RunRecord | str | os.PathLike,
     target = Path(path)
     with atomic_file(target) as tmp:
         for name, layer in layers.items():
-            layer.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
-                          geometry_type=GEOMETRY_TYPES[name])
+            _yes_no_as_boolean(layer).to_file(tmp, layer=name, driver="GPKG",
+                                              engine="pyogrio",
+                                              geometry_type=GEOMETRY_TYPES[name])
         write_layer_styles(tmp, styles)
         set_contents(tmp, {name: (f"{rb.name} - {ra.name} {name}", head + text + ".")
                             for name, text in what.items()})

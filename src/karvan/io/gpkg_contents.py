@@ -37,7 +37,8 @@ LAYER_DESCRIPTIONS = {
     "countries": "country outlines with the run's figures per country (country: karvan's "
                  "two-letter code): tonnes, transit_tonnes in t/yr, tonne_km per year, "
                  "revenue_usd in USD/yr, empty where the run has no row; sea_legs_only marks "
-                 f"a country crossed by sea only ({DISCLAIMER})",
+                 "a country crossed by sea only; the run's rows without an outline (EU, the "
+                 f"seas XX, the Caspian XC) are in its countries.csv only ({DISCLAIMER})",
 }
 
 

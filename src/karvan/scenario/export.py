@@ -49,7 +49,11 @@ def export_gmns(run: RunRecord | str | os.PathLike, out: str | os.PathLike, *,
     written by :func:`karvan.scenario.gmns_export.scenario_gmns`: every link with its ``status``
     and the run's free-flow times, capacities, delay functions and money costs per traffic
     class, the classes in ``use_definition.csv`` and the demand per class in ``demand.csv``, so
-    that ``karvan assign`` on the folder reproduces the run's link flows.
+    that ``karvan assign`` on the folder reproduces the link flows of the scenario's
+    deterministic user equilibrium (``karvan run --choice deterministic``). A run of the logit
+    choice model (the default) spreads freight over route families with constants,
+    reliability terms and nests that GMNS cannot hold: its link flows differ from what the
+    folder assigns.
 
     Parameters
     ----------
