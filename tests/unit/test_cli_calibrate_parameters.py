@@ -475,3 +475,16 @@ def test_crossval_and_the_prior_in_the_output(dataset, tmp_path, deterministic_r
     man = json.loads((out / "manifest.json").read_text())
     assert man["identification"]["not_identified"] == ["asc_usd_per_t|middle_corridor"]
     assert man["settings"]["crossval"] and man["command"].startswith("karvan calibrate")
+
+
+def test_the_fit_says_which_demand_its_runs_carry(tmp_path):
+    """The runs carry od_estimate.csv's demand where the dataset has one (estimated on the same
+    fit rows); the manifest did not say so and the docs said demand.csv."""
+    from karvan.cli.calibrate_parameters import demand_source
+
+    src, note = demand_source(load_corridor(builtin_corridor_folder()))
+    assert src == "od_estimate.csv" and "same fit rows" in note and "DIR/od_estimate.csv" in note
+    copy = tmp_path / "d"
+    shutil.copytree(builtin_corridor_folder(), copy)
+    (copy / "od_estimate.csv").unlink()
+    assert demand_source(load_corridor(copy)) == ("demand.csv",)

@@ -104,6 +104,20 @@ PRIORS = "priors"
 STARTS_WITHIN = 1.0
 
 
+def demand_source(dataset) -> tuple[str, ...]:
+    """The demand the fit's runs carry (``od_estimate.csv`` where the dataset has one, else
+    ``demand.csv``), and where it is the estimate, a note saying so: that demand was estimated
+    on the same fit rows (a round of the alternation between the two fits), and how to fit on
+    ``demand.csv`` instead."""
+    if not getattr(dataset, "demand_estimated", False):
+        return ("demand.csv",)
+    return ("od_estimate.csv", "the runs carry the demand of od_estimate.csv, estimated on the "
+            "same fit rows by `karvan calibrate --write`: this fit is the next round of the "
+            "alternation between the two fits, not a fit on demand.csv. To fit on demand.csv, "
+            "run on a copy without od_estimate.csv (karvan data copy DIR, delete "
+            "DIR/od_estimate.csv, --data DIR).")
+
+
 def _read_starts(dataset, params, start_from, variance_factor):
     """The starts of the fit: a list of (label, start values or None for the priors); one
     start ``(None, None)`` without --start-from.
@@ -308,7 +322,8 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         "inputs_sha256_16": hash_folder(dataset.folder) if dataset.folder else {},
         "command": command,
         "invocation": invoked or {},
-        "notes": fit_row_notes(cal),
+        "demand": demand_source(dataset)[0],
+        "notes": [*fit_row_notes(cal), *demand_source(dataset)[1:]],
         "workers": 1 if pool is None else pool.workers,
         "settings": {"max_evaluations": max_evaluations, "diff_step": diff_step,
                      "prior": prior, "crossval": crossval,
