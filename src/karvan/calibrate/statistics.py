@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from karvan.io.run_folder import target_met
+
 #: tonnes per year in one 20-t load per day (20 t x 365 days)
 TONNES_PER_YEAR_PER_LOAD_PER_DAY = 20.0 * 365.0
 #: the band of a good fit row, and the validation targets
@@ -132,15 +134,6 @@ SET_LABELS = {"fit": "fit (independent)", "fit_by_construction": "fit (built the
               "validate": "validate"}
 TARGETS = ("targets: every fit row within ±30 %; validation median |ln M/C| <= ln 1.3 = 0.26 "
            "and no row beyond a factor 2")
-
-
-def target_met(value) -> bool:
-    """Whether a ``target_met`` cell says yes: True (a boolean column, blank where a set has no
-    target), or the text "True" of the runs stored before the column was written as a boolean
-    (their Parquet files hold "False" as text, which is not empty and so was read as yes)."""
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    return bool(value is not None and not pd.isna(value) and value)
 
 
 def display_summary(summary: pd.DataFrame, scenario: str) -> pd.DataFrame:

@@ -82,6 +82,15 @@ def _write_table(folder: Path, name: str, df: pd.DataFrame) -> None:
     (out.astype(text) if text else out).to_csv(folder / f"{name}.csv", index=False)
 
 
+def target_met(value) -> bool:
+    """Whether a ``target_met`` cell says yes: True (a boolean column, blank where a set has no
+    target), or the text "True" of the runs stored before the column was written as a boolean
+    (their Parquet files hold "False" as text, which is not empty and so was read as yes)."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value is not None and not pd.isna(value) and value)
+
+
 def _finite(v):
     if isinstance(v, Mapping):
         return {k: _finite(x) for k, x in v.items()}

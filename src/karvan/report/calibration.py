@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from karvan.calibrate.statistics import target_met
+from karvan.io.run_folder import target_met
 from karvan.report.i18n import fmt_num, fmt_pct, label
 from karvan.report.page import num, pct, table, text
 
