@@ -1290,6 +1290,7 @@ def test_a_transit_ban_on_links_not_in_use_is_warned_of(tmp_path):
               f"[[modification]]\n{ban}")
     said = [m for m in said_applying(data, p) if "(ban_transit)" in m]
     assert len(said) == 1 and "modification[0] (ban_transit)" in said[0], said
+    assert said[0].startswith(f"{p}: "), said  # the file, as the scenario's other messages
     assert "not in use" in said[0] and "changes nothing there (B_AM_AZ_IJEVAN_RAIL)" in said[0]
     # named links, one of them in use: the ban acts there, nothing is said
     q = write(tmp_path, "q", 'name = "q"\nyear = 2028\n[[modification]]\n'
@@ -1353,3 +1354,13 @@ def test_a_frequency_of_more_than_a_sailing_an_hour_is_warned_about(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         apply_scenario(data, load_scenario(fine))
+
+
+def test_until_before_year_says_how_to_fix_it(tmp_path):
+    p = write(tmp_path, "u", 'name = "u"\nyear = 2030\n[[modification]]\naction = "close"\n'
+              'links = ["R_AZ_ALAT_OSMANLI"]\nyear = 2030\nuntil = 2028\n')
+    with pytest.raises(InputError) as e:
+        load_scenario(p)
+    said = " ".join(str(e.value).split())
+    assert "until (2028) is before year (2030)" in said and "leave until out" in said
+    assert str(p) in said and "line" in said

@@ -830,8 +830,8 @@ def _no_effect(links: pd.DataFrame, sel, mod, scenario: Scenario, file: str,
     modification of the scenario sets its length), a scale of a blank field. Each is looked at
     apart; links it names are each said, a selection by country, mode or border only when none
     of its links can be changed that way."""
-    top = str(scenario.path) if scenario.path else scenario.name
-    where = f"{scenario.name}: {'' if file == top else file + ': '}{place} ({mod.action}"
+    # the file of the modification, as every other message of a scenario names it
+    where = f"{file}: {place} ({mod.action}"
     status = links.loc[sel, "status"].astype(str)
     found: list[tuple[list, str, str]] = []  # (links, why, the field said after the action)
     if mod.action == "open":

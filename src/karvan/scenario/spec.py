@@ -233,7 +233,9 @@ class Modification(_Checked):
     def _complete(self) -> Modification:
         a = self.action
         if self.until is not None and self.year is not None and self.until < self.year:
-            raise ValueError(f"until ({self.until}) is before year ({self.year})")
+            raise ValueError(f"until ({self.until}) is before year ({self.year}): the "
+                             "modification would be in force in no year; give an until at or "
+                             "after its year, or leave until out (in force from its year on)")
         if a == "ban_transit" and not self.od_countries:
             raise ValueError("action 'ban_transit' needs od_countries = [...]: the countries whose "
                              "freight (origin or destination) may not use the links")
