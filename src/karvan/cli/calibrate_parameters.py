@@ -311,6 +311,7 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
     # a fit that did not end (scipy's least squares unsuccessful, or values not finite) is
     # reported and kept in --out, never written into the dataset (as the OD estimation)
     fit_ok = bool(f.success and np.all(np.isfinite(f.values)))
+    demand = demand_source(dataset)
     manifest = {
         "karvan_version": __version__,
         "date": date,
@@ -322,8 +323,8 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         "inputs_sha256_16": hash_folder(dataset.folder) if dataset.folder else {},
         "command": command,
         "invocation": invoked or {},
-        "demand": demand_source(dataset)[0],
-        "notes": [*fit_row_notes(cal), *demand_source(dataset)[1:]],
+        "demand": demand[0],
+        "notes": [*fit_row_notes(cal), *demand[1:]],
         "workers": 1 if pool is None else pool.workers,
         "settings": {"max_evaluations": max_evaluations, "diff_step": diff_step,
                      "prior": prior, "crossval": crossval,

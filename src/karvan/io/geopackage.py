@@ -61,7 +61,7 @@ from karvan.io.gmns import GmnsWarning, read_gmns
 from karvan.io.gpkg_contents import describe_layers, set_contents
 from karvan.io.hashing import changed_files
 from karvan.io.outlines import DISCLAIMER, ISO3_TO_2, country_outlines
-from karvan.io.run_folder import RunRecord
+from karvan.io.run_folder import RunRecord, yes_no_as_boolean
 
 CRS = "EPSG:4326"
 LAYERS = ("countries", "od_lines", "links", "transfers", "borders", "nodes")
@@ -221,22 +221,6 @@ def countries_layer(results: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(table, geometry=geoms, crs=CRS)
 
 
-def _yes_no_as_boolean(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Yes/no columns that have blanks (a country without a row in the run's table) as
-    nullable booleans: as Python objects they were written as the text "True" and "False",
-    which QGIS filters as text and a reader takes as true whenever not empty."""
-    out = layer
-    for c in layer.columns:
-        if c == layer.geometry.name or layer[c].dtype != object:
-            continue
-        given = layer[c].dropna()
-        if len(given) and given.map(lambda v: isinstance(v, (bool, np.bool_))).all():
-            if out is layer:
-                out = layer.copy()
-            out[c] = layer[c].astype("boolean")
-    return out
-
-
 def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike | None = None,
                      *, data: Any = None) -> Path:
     """Write a run's results as one GeoPackage with default QGIS styles.
@@ -286,7 +270,7 @@ def write_geopackage(run: RunRecord | str | os.PathLike, path: str | os.PathLike
                                 message=r".*(non conformant file extension|filename extension "
                                         r"should be 'gpkg')")
         for name in LAYERS:
-            _yes_no_as_boolean(layers[name]).to_file(tmp, layer=name, driver="GPKG",
+            yes_no_as_boolean(layers[name].copy()).to_file(tmp, layer=name, driver="GPKG",
                                                      engine="pyogrio",
                                                      geometry_type=GEOMETRY_TYPES[name])
         write_layer_styles(tmp, styles, descriptions=STYLE_DESCRIPTIONS)
@@ -373,7 +357,7 @@ def write_difference_geopackage(a: RunRecord | str | os.PathLike,
     target = Path(path)
     with atomic_file(target) as tmp:
         for name, layer in layers.items():
-            _yes_no_as_boolean(layer).to_file(tmp, layer=name, driver="GPKG",
+            yes_no_as_boolean(layer.copy()).to_file(tmp, layer=name, driver="GPKG",
                                               engine="pyogrio",
                                               geometry_type=GEOMETRY_TYPES[name])
         write_layer_styles(tmp, styles)

@@ -64,15 +64,9 @@ def write_manifest(folder: str | os.PathLike, manifest: Mapping) -> None:
 
 
 def _write_table(folder: Path, name: str, df: pd.DataFrame) -> None:
-    out = df.copy()
+    out = yes_no_as_boolean(df.copy())
     for c in out.columns:
         if out[c].dtype == object:
-            given = out[c].dropna()
-            if len(given) and given.map(lambda v: isinstance(v, (bool, np.bool_))).all():
-                # yes/no with blanks (a target met, or none to meet): a nullable boolean, not
-                # the text "False", which a reader of the Parquet file takes as true
-                out[c] = out[c].astype("boolean")
-                continue
             # mixed object columns (ids that are sometimes ints) become text, as Parquet needs
             out[c] = out[c].map(lambda v: v if v is None or isinstance(v, str) else str(v))
     out.to_parquet(folder / f"{name}.parquet", index=False)
@@ -80,6 +74,20 @@ def _write_table(folder: Path, name: str, df: pd.DataFrame) -> None:
     text = {c: object for c in out.columns if pd.api.types.is_string_dtype(out[c].dtype)
             and out[c].dtype != object}
     (out.astype(text) if text else out).to_csv(folder / f"{name}.csv", index=False)
+
+
+def yes_no_as_boolean(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with each object column whose values are all booleans or blank (a target met or
+    none to meet; a country without a row in a run's table) as a nullable boolean: as Python
+    objects they were written as the text "True" and "False" (Parquet, GeoPackage), which a
+    reader takes as true whenever not empty. Changed in place; returned for chaining."""
+    for c in df.columns:
+        if df[c].dtype != object:
+            continue
+        given = df[c].dropna()
+        if len(given) and given.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+            df[c] = df[c].astype("boolean")
+    return df
 
 
 def target_met(value) -> bool:
