@@ -16,7 +16,7 @@ from karvan.explore.corridor import build_corridor_model
 from karvan.explore.inputs import corridor_inputs
 from karvan.freight.corridor import load_corridor
 from karvan.paths import route_flows
-from karvan.paths.bush_sets import bush_route_sets
+from karvan.paths.bush_sets import bush_route_sets, route_set_joint_stats
 from karvan.scenario import load_scenario
 
 
@@ -107,19 +107,38 @@ def test_route_set_statistics_of_every_bush_and_their_checks():
     assert (routes["share"] < 0.99).sum() >= 50
     by = {key: grp for key, grp in routes.groupby(["class", "origin"])}
     zone_row = {z: j for j, z in enumerate(bs.zone_ids)}
+    # pairs of sets for the joint statistics: each set with the next one's arcs as condition
+    cond = np.ascontiguousarray(np.roll(member, -1, axis=0))
+    rindptr, rarcs = g.reverse_star()
+    some_on = some_off = False
     for b in range(len(bs.bush_zone)):
         touch, wsum = bush_route_sets(res, b, member, w)
         assert touch.shape == (len(bs.zone_ids), member.shape[0])
+        c_touch, c_wsum = route_set_joint_stats(bs, g, b, np.ascontiguousarray(member), cond,
+                                                np.ascontiguousarray(w), rindptr, rarcs)
         want_touch = np.zeros_like(touch)
         want_wsum = np.zeros_like(wsum)
+        want_c_touch = np.zeros_like(touch)
+        want_c_wsum = np.zeros_like(wsum)
         grp = by[(res.classes[bs.bush_class[b]].name, bs.zone_ids[bs.bush_zone[b]])]
         for r in grp.itertuples():
             a = np.asarray(r.arcs)
-            want_touch[zone_row[r.destination]] += r.share * member[:, a].any(axis=1)
-            want_wsum[zone_row[r.destination]] += r.share * (member[:, a] @ w[:, a].T)
+            j = zone_row[r.destination]
+            want_touch[j] += r.share * member[:, a].any(axis=1)
+            want_wsum[j] += r.share * (member[:, a] @ w[:, a].T)
+            on = cond[:, a].any(axis=1)
+            want_c_touch[j] += r.share * on
+            want_c_wsum[j] += r.share * on[:, None] * (member[:, a] @ w[:, a].T)
+            used = member[:, a].any(axis=1)
+            some_on |= bool((used & on).any())
+            some_off |= bool((used & ~on).any())
         has = bs.demand[b] > 0
         np.testing.assert_allclose(touch[has], want_touch[has], rtol=0, atol=1e-9)
         np.testing.assert_allclose(wsum[has], want_wsum[has], rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(c_touch[has], want_c_touch[has], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(c_wsum[has], want_c_wsum[has], rtol=1e-9, atol=1e-6)
+    # the condition both held and failed on routes through a set
+    assert some_on and some_off
     with pytest.raises(InputError, match="columns"):
         bush_route_sets(res, 0, member[:, :-1], w)
 

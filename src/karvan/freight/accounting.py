@@ -5,7 +5,11 @@ Per country C, over every route r with flow f_r (tonnes per year):
 - ``tonnes``: the sum of f_r over routes that use a link in C;
 - ``tonne_km``: f_r times the length of r inside C;
 - ``revenue_usd``: f_r times the charges (tariffs and fees) of r's links in C;
-- ``transit_*``: the same over routes whose origin and destination both lie outside C;
+- ``transit_*``: the same over routes whose origin and destination both lie outside C, and
+  over the part of a route's tonnes that comes from or goes on overseas through a port of C
+  (the demand cell's ``overseas_origin_share`` or ``overseas_destination_share`` of the end
+  in C, the other end outside C) where the route uses a rail or road link of C: an all-water
+  route that ends at the port is a ship's call, not transit (:func:`transit_weights`);
 - ``sea_legs_only``: every link of C that the routes use is a sea leg (``mode`` sea or ferry),
   so its revenue is the shipping line's charge, not the country's (Egypt's Suez Canal leg,
   ocean freight with no canal dues).
@@ -22,8 +26,10 @@ import pandas as pd
 
 from karvan.assign.capacity import CapacityResult
 from karvan.assign.result import AssignmentResult
+from karvan.freight.corridor import OVERSEAS_SHARES
 from karvan.freight.costs import EXTRA_TIME_PREFIX, hard_capacity
 from karvan.freight.observed import (
+    LAND_MODES,
     RunFlows,
     modelled_tonnes,
     observation_matrix,
@@ -266,14 +272,55 @@ def route_table(routes: pd.DataFrame, net: Network, ue_graph: CompiledGraph, tim
         "cost_usd_per_t": ch + vot_r * t, "countries": seqs}, columns=columns)
 
 
+def overseas_shares(classes, origins, destinations,
+                    cells: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each route's overseas origin and destination shares: those of its demand cell (its
+    class's commodity, origin and destination zones) in ``cells`` (a run's demand, with the
+    columns of :data:`karvan.freight.corridor.OVERSEAS_SHARES`); 0 where ``cells`` is None,
+    lacks the columns or has no such cell."""
+    n = len(origins)
+    if cells is None or not len(cells) or not set(OVERSEAS_SHARES) <= set(cells) or not n:
+        return np.zeros(n), np.zeros(n)
+    key = pd.MultiIndex.from_arrays([cells["commodity_id"].astype(str).to_numpy(),
+                                     cells["origin_zone_id"].to_numpy(dtype=object),
+                                     cells["destination_zone_id"].to_numpy(dtype=object)])
+    com = {c: commodity_of(str(c)) for c in set(classes)}
+    at = key.get_indexer(pd.MultiIndex.from_arrays(
+        [[com[c] for c in classes], np.asarray(origins, dtype=object),
+         np.asarray(destinations, dtype=object)]))
+    out = []
+    for col in OVERSEAS_SHARES:
+        v = np.nan_to_num(cells[col].to_numpy(dtype=float))
+        out.append(np.where(at >= 0, v[np.maximum(at, 0)], 0.0))
+    return out[0], out[1]
+
+
+def transit_weights(country, origin_country, destination_country, share_o, share_d,
+                    land) -> np.ndarray:
+    """The part of a route's tonnes that is transit of ``country`` (arrays, one entry per route
+    and country): 1 where both ends lie outside the country; where one end lies in it and the
+    other outside, that end's overseas share if the route uses a rail or road link of the
+    country (``land``), else 0; 0 where both ends lie in it (its own trade)."""
+    inside_o = origin_country == country
+    inside_d = destination_country == country
+    land = np.asarray(land, dtype=bool)
+    return np.where(~inside_o & ~inside_d, 1.0,
+                    np.where(inside_o & inside_d, 0.0,
+                             land * np.where(inside_d, share_d, share_o)))
+
+
 def country_transit(routes: pd.DataFrame, raw_routes: pd.DataFrame, net: Network,
-                    g: CompiledGraph, zone_country: dict[str, str]) -> pd.DataFrame:
-    """Per-country tonnes, tonne-km and revenue, in all and in transit (see module notes)."""
+                    g: CompiledGraph, zone_country: dict[str, str],
+                    cells: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-country tonnes, tonne-km and revenue, in all and in transit (see module notes).
+    ``cells``: the run's demand with its overseas shares (none: no tonne is overseas cargo)."""
     links = net.links.loc[g.link_ids]
     length = links["length"].to_numpy(dtype=float)[g.arc_link]
     charges = arc_charges(net, g)
     country = links["country"].to_numpy()[g.arc_link]
-    sea_arc = np.isin(links["mode"].astype(str).to_numpy(), ["sea", "ferry"])[g.arc_link]
+    mode = links["mode"].astype(str).to_numpy()
+    sea_arc = np.isin(mode, ["sea", "ferry"])[g.arc_link]
+    land_arc = np.isin(mode, LAND_MODES)[g.arc_link]
     cols = ["tonnes", "tonne_km", "revenue_usd", "transit_tonnes", "transit_tonne_km",
             "transit_revenue_usd"]
     r = raw_routes[(raw_routes["flow"] > 0) & (raw_routes["arcs"].map(len) > 0)]
@@ -295,13 +342,15 @@ def country_transit(routes: pd.DataFrame, raw_routes: pd.DataFrame, net: Network
     uk, first, inv = np.unique(key, return_index=True, return_inverse=True)
     km = np.bincount(inv, weights=length[arcs])
     rev_t = np.bincount(inv, weights=ent_charge)
+    on_land = np.bincount(inv, weights=land_arc[arcs]) > 0
     rr, cc = uk // len(names), uk % len(names)
     f = r["flow"].to_numpy(dtype=float)[rr]
     zc = pd.Series(zone_country)
     oc = r["origin"].map(zc).to_numpy()[rr]
     dc = r["destination"].map(zc).to_numpy()[rr]
     cname = np.asarray(names, dtype=object)[cc]
-    transit = (cname != oc) & (cname != dc)
+    s_o, s_d = overseas_shares(com, r["origin"].to_numpy(), r["destination"].to_numpy(), cells)
+    transit = transit_weights(cname, oc, dc, s_o[rr], s_d[rr], on_land)
     vals = np.column_stack([f, f * km, f * rev_t, f * transit, f * km * transit,
                             f * rev_t * transit])
     out = np.zeros((len(names), 6))

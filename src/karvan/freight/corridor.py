@@ -99,6 +99,9 @@ class CorridorData:
 
 
 OD_KEY = ["origin_zone_id", "destination_zone_id", "commodity_id"]
+#: demand.csv's shares of a cell's tonnes that come from or go on overseas through its origin or
+#: destination zone, a port (:mod:`karvan.freight.demand_build`, :mod:`karvan.freight.accounting`)
+OVERSEAS_SHARES = ("overseas_origin_share", "overseas_destination_share")
 
 
 def prior_differs(prior, tonnes) -> np.ndarray:
@@ -704,7 +707,7 @@ def _corridor_data(folder: Path, tables: dict, config: dict, *,
     config["source"] = str(folder)
     config["tables"] = {"zone": zones}
     base_year = int(config.get("base_year", 2024))
-    demand = frames["demand"]
+    demand = with_overseas_shares(frames["demand"])
     if "od_estimate" in frames:
         demand = apply_od_estimate(demand, frames["od_estimate"])
     inputs = _demand_inputs(folder)
@@ -712,7 +715,8 @@ def _corridor_data(folder: Path, tables: dict, config: dict, *,
         _warn_stale_demand(folder, inputs, frames["demand"], "od_estimate" in frames)
     observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"),
                                  frames.get("growth"), base_year, inputs=inputs)
-    problems = [*_topology_problems(nodes, links),
+    problems = [*_overseas_share_problems(demand, tables["demand"].lines),
+                *_topology_problems(nodes, links),
                 *_capacity_problems(links, frames["commodity"], demand),
                 *_value_of_time_problems(frames["commodity"]),
                 *_future_count_problems(frames["observed"])]
@@ -728,6 +732,34 @@ def _corridor_data(folder: Path, tables: dict, config: dict, *,
                         sources=frames["sources"],
                         tariffs_by_commodity=frames.get("tariff_commodity"), config=config,
                         folder=folder, base_year=base_year, tables=frames)
+
+
+def with_overseas_shares(demand: pd.DataFrame) -> pd.DataFrame:
+    """``demand`` with the columns ``overseas_origin_share`` and ``overseas_destination_share``
+    (the share of a cell's tonnes that comes from or goes on overseas through its origin or
+    destination zone, a port; see :mod:`karvan.freight.demand_build`), 0 where a table has no
+    such column or leaves a row blank."""
+    out = demand.copy()
+    for col in OVERSEAS_SHARES:
+        out[col] = (pd.to_numeric(out[col], errors="coerce").fillna(0.0).astype(float)
+                    if col in out else 0.0)
+    return out
+
+
+def _overseas_share_problems(demand: pd.DataFrame, lines=None) -> list[str]:
+    """A cell's two overseas shares are parts of its tonnes (each flow has at most one overseas
+    end): their sum may not exceed 1."""
+    total = demand[list(OVERSEAS_SHARES)].sum(axis=1).to_numpy(dtype=float)
+    bad = np.flatnonzero(total > 1 + 1e-6)
+    if not len(bad):
+        return []
+    at = [f"line {int(lines[i]) if lines is not None else i + 2} "
+          f"({demand['origin_zone_id'].iloc[i]} -> {demand['destination_zone_id'].iloc[i]} "
+          f"{demand['commodity_id'].iloc[i]}: {total[i]:.4g})" for i in bad]
+    return [f"demand.csv: overseas_origin_share + overseas_destination_share exceeds 1 in "
+            f"{len(bad)} row(s), {format_ids(at)}; each is a share of the row's tonnes and a "
+            "tonne comes from overseas or goes on overseas, not both: correct the shares, or "
+            "rebuild demand.csv (`karvan data build-demand`)."]
 
 
 #: how far a link's capacity_tpy may stand from its own published capacity_value in

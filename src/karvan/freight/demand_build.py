@@ -11,6 +11,9 @@ The inputs sit in ``demand_inputs/`` beside the corridor tables, one sourced row
 
     (tonnes per year, or USD per year). ``observed_ids`` names the rows of ``observed.csv`` the
     figure rests on, so that calibration can tell which observations are not independent.
+    ``overseas_end`` (``origin``, ``destination`` or blank) says that the zone at that end is
+    a port through which the cargo comes from or goes on overseas by sea: the port's country
+    is then not the trade partner, and a route across it by rail or road is its transit.
 ``trade_mix.csv``
     The commodity split of each flow. For a tonnage flow the tonnes of commodity *c* are
     :math:`A \, s_c`; for a value flow :math:`A \, s_c / v_c`, with :math:`v_c` the row's
@@ -27,7 +30,10 @@ The inputs sit in ``demand_inputs/`` beside the corridor tables, one sourced row
 Every demand row is the sum over flows of :math:`t_{f,c} \, s^{o}_{z} \, s^{d}_{z'}`, rounded
 to 10 t (rows under 10 t are dropped); its confidence is the weakest of the rows it was built
 from, its sources their union, and ``flow_ids`` / ``observed_ids`` say which flows and
-observations it rests on. :func:`write_demand` rewrites ``demand.csv`` through a temporary file;
+observations it rests on. ``overseas_origin_share`` and ``overseas_destination_share`` are
+the shares of a row's tonnes carried by flows whose ``overseas_end`` is that end (to six
+decimals; :mod:`karvan.freight.accounting` counts them as transit of the port's country).
+:func:`write_demand` rewrites ``demand.csv`` through a temporary file;
 the same inputs always give the same bytes.
 """
 
@@ -43,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from karvan.errors import InputError, Problems, format_ids
-from karvan.freight.corridor import CONFIDENCE, builtin_corridor_folder
+from karvan.freight.corridor import CONFIDENCE, OVERSEAS_SHARES, builtin_corridor_folder
 from karvan.io.atomic import atomic_write_text
 from karvan.schema.text import id_list, read_text
 
@@ -53,8 +59,10 @@ INPUT_FOLDER = "demand_inputs"
 BASES = ("tonnes", "usd")
 SIDES = ("origin", "destination", "*")
 ROUND_T = 10
+OVERSEAS_ENDS = ("origin", "destination")  # the ends of OVERSEAS_SHARES, in order
 DEMAND_COLUMNS = ("origin_zone_id", "destination_zone_id", "commodity_id", "tonnes_per_year",
-                  "flow_ids", "observed_ids", "source", "source_date", "confidence", "method")
+                  *OVERSEAS_SHARES, "flow_ids", "observed_ids", "source", "source_date",
+                  "confidence", "method")
 _PROVENANCE = ("source", "source_date", "confidence")
 _FLOW_NUMERIC = ("figure", "to_annual", "to_base_year", "direction_share", "scope_share")
 _REQUIRED = {
@@ -224,6 +232,19 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
         if wrong.any():
             p.add(f"trade_flow.csv: {side}_zone_id is not a zone of {side}_country "
                   f"({_where(fl, wrong, 'flow_id')}).")
+    if "overseas_end" not in fl:  # optional: a dataset without gateway ports
+        fl["overseas_end"] = ""
+    fl["overseas_end"] = fl["overseas_end"].fillna("").astype(str).str.strip()
+    bad = ~fl["overseas_end"].isin(("", *OVERSEAS_ENDS))
+    if bad.any():
+        p.add(f"trade_flow.csv: overseas_end must be origin, destination or blank "
+              f"({_where(fl, bad, 'flow_id')}).")
+    for end in OVERSEAS_ENDS:
+        bad = (fl["overseas_end"] == end) & (fl[f"{end}_zone_id"] == "")
+        if bad.any():
+            p.add(f"trade_flow.csv: overseas_end {end} needs the port's zone in {end}_zone_id "
+                  f"({_where(fl, bad, 'flow_id')}): the cargo comes from or goes on overseas "
+                  "through one port, not through the zones the zone shares spread it over.")
     refs = fl["observed_ids"].str.split(";").explode().str.strip()
     unknown = refs[(refs != "") & ~refs.isin(obs_ids)]
     if len(unknown):
@@ -602,8 +623,11 @@ def build_demand(folder: str | os.PathLike | None = None) -> pd.DataFrame:
     cells: dict[tuple[str, str, str], dict[str, list]] = {}
     for zo, zd, com, fid, t, ro, rd in _cell_parts(inp):
         f = flows[fid]
-        cell = cells.setdefault((zo, zd, com), {"t": {}, "prov": [], "obs": []})
+        cell = cells.setdefault((zo, zd, com), {"t": {}, "prov": [], "obs": [],
+                                                "overseas": dict.fromkeys(OVERSEAS_ENDS, 0.0)})
         cell["t"][fid] = cell["t"].get(fid, 0.0) + t
+        if f["overseas_end"]:
+            cell["overseas"][f["overseas_end"]] += t
         cell["prov"] += [f, mix[(fid, com)]] + [x for x in (ro, rd) if x is not None]
         cell["obs"].append(f["observed_ids"])
     rows = []
@@ -616,7 +640,10 @@ def build_demand(folder: str | os.PathLike | None = None) -> pd.DataFrame:
         method = ("demand_inputs: " + "; ".join(f"{fid} {t:,.0f} t" for fid, t in by_flow)
                   + " (trade flow x commodity share x zone shares)")
         prov = cell["prov"]
-        rows.append((*key, tonnes, ";".join(fid for fid, _ in by_flow), _join(cell["obs"]),
+        total = sum(cell["t"].values())
+        shares = [round(min(cell["overseas"][end] / total, 1.0), 6) for end in OVERSEAS_ENDS]
+        rows.append((*key, tonnes, *shares, ";".join(fid for fid, _ in by_flow),
+                     _join(cell["obs"]),
                      _join(x["source"] for x in prov),
                      _join(flows[fid]["source_date"] for fid, _ in by_flow),
                      _weakest(x["confidence"] for x in prov), method))

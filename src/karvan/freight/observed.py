@@ -27,11 +27,16 @@ import pandas as pd
 from scipy import sparse
 
 from karvan.errors import InputError, format_ids
+from karvan.freight.corridor import OVERSEAS_SHARES
 from karvan.network.graph import CompiledGraph
 
 #: columns an observed table must have; the others have defaults (see :func:`parse_observations`)
 REQUIRED = ("observed_id", "element_ids", "year", "tonnes_per_year")
 ROLES = ("fit", "validate")
+#: the modes on which a route crosses a country by land: overseas cargo through a port of the
+#: country is its transit only on them (rule "Freight through a gateway port is transit of the
+#: port's country", docs/dataset.md)
+LAND_MODES = ("rail", "road")
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +340,13 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     summed share of its routes that meet the observation's terms (each route once), or for a
     trade observation on its country pair 1 (its ``cell_share`` where it has one); zero
     outside the observation's commodity and origin-destination subset.
+
+    A cell's tonnes that come from or go on overseas through a port zone (its
+    ``overseas_origin_share`` and ``overseas_destination_share``, where ``flows.cells`` has
+    them) have no country at that end: a transit term ``A>B>*`` counts a route from A to a
+    port of B with the overseas destination share (``*>B>C`` from a port of B with the
+    overseas origin share) if the route uses a rail or road link of B (of the row's mode,
+    where it has one); a term naming that end's country does not count them.
     ``a @ flows.cells["tonnes_per_year"]`` is the modelled value of every observation, whatever
     its year (comparing only like years is the caller's part).
 
@@ -384,6 +396,17 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     else:
         r_cell = np.zeros(0, np.int64)
     share = routes["share"].to_numpy(dtype=float) if n_routes else np.zeros(0)
+    # each route's tonnes in three parts: those of neither overseas end, from overseas, to
+    # overseas (the cell's shares; all in the first part where the cells have none)
+    parts = np.zeros((3, n_routes))
+    if n_routes:
+        parts[0] = 1.0
+        if set(OVERSEAS_SHARES) <= set(cells):
+            for p, col in enumerate(OVERSEAS_SHARES, start=1):
+                v = np.nan_to_num(cells[col].to_numpy(dtype=float))
+                parts[p] = np.where(r_cell >= 0, v[np.maximum(r_cell, 0)], 0.0)
+            parts[0] = 1.0 - parts[1] - parts[2]
+    live = [p for p in range(3) if p == 0 or parts[p].any()]
     # route x arc incidence, built as CSR directly: an arc a route crosses twice is two
     # entries, which a product sums (a route uses an arc where the sum is > 0)
     arcs = routes["arcs"].tolist() if n_routes else []
@@ -414,8 +437,9 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     r_dc = routes["destination"].map(zone_country).to_numpy(dtype=object) \
         if n_routes else np.zeros(0, object)
 
-    def arcs_of(t: Term, mode: str | None) -> np.ndarray:
-        """The arcs a route must use to meet the term (of a transit term: to pass through)."""
+    def arcs_of(t: Term, mode: str | None, land: bool = False) -> np.ndarray:
+        """The arcs a route must use to meet the term (of a transit term: to pass through;
+        ``land``: its rail and road links, which overseas cargo must use)."""
         if t.kind in ("link", "border"):
             sel = np.isin(arc_lid, t.ids) if t.kind == "link" else (arc_border == t.ids[0])
             if t.direction == "ab":
@@ -426,13 +450,15 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
         inside = arc_country == t.ids[1]
         if mode is not None:
             inside &= arc_mode == mode
+        if land:
+            inside &= np.isin(arc_mode, LAND_MODES)
         return inside
 
     # which routes use each term's arcs, all terms in one sparse product (a term the
     # observations share is computed once; sparse, so that many routes and terms stay small)
-    def key(t: Term, mode: str | None) -> tuple:
+    def key(t: Term, mode: str | None, land: bool = False) -> tuple:
         return (t.kind, tuple(t.ids), t.direction,
-                None if t.kind in ("link", "border") else mode)
+                None if t.kind in ("link", "border") else mode, land)
 
     col: dict[tuple, int] = {}
     masks = []
@@ -441,27 +467,37 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
             continue
         for grp in ob.groups:
             for t in grp:
-                k = key(t, ob.mode)
-                if k not in col:
-                    col[k] = len(masks)
-                    masks.append(arcs_of(t, ob.mode))
+                for land in (False, True) if t.kind == "transit" and len(live) > 1 \
+                        else (False,):
+                    k = key(t, ob.mode, land)
+                    if k not in col:
+                        col[k] = len(masks)
+                        masks.append(arcs_of(t, ob.mode, land))
     used = (inc @ sparse.csc_matrix(np.column_stack(masks), dtype=float)).tocsc() \
         if masks else None
 
-    def routes_using(t: Term, mode: str | None) -> np.ndarray:
-        j = col[key(t, mode)]
+    def routes_using(t: Term, mode: str | None, land: bool = False) -> np.ndarray:
+        j = col[key(t, mode, land)]
         hit = np.zeros(n_routes, dtype=bool)
         lo, hi = used.indptr[j], used.indptr[j + 1]
         hit[used.indices[lo:hi]] = used.data[lo:hi] > 0
         return hit
 
-    def term_hits(t: Term, mode: str | None) -> np.ndarray:
+    def term_hits(t: Term, mode: str | None, part: int = 0) -> np.ndarray:
+        """The routes whose tonnes of ``part`` (0: neither end overseas, 1: from overseas,
+        2: to overseas) meet the term."""
         if t.kind in ("link", "border"):
             return routes_using(t, mode)
         a, b, c = t.ids
         via = routes_using(t, mode)
         frm = (r_oc != b) if a == "*" else (r_oc == a)
         to = (r_dc != b) if c == "*" else (r_dc == c)
+        if part == 1:  # from overseas: no country at the origin; across B's land if it is B's
+            frm = np.full(n_routes, a == "*")
+            via = via & ((r_oc != b) | routes_using(t, mode, True))
+        elif part == 2:
+            to = np.full(n_routes, c == "*")
+            via = via & ((r_dc != b) | routes_using(t, mode, True))
         return via & frm & to
 
     out = np.zeros((len(observations), n_cells))
@@ -480,14 +516,17 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
                 out[i] *= np.array([part.get(k, 0.0) for k in zip(
                     c_o, c_d, c_com, strict=True)])
             continue
-        hit = np.zeros(n_routes, dtype=bool)
-        for grp in ob.groups:
-            ok = np.ones(n_routes, dtype=bool)
-            for t in grp:
-                ok &= term_hits(t, ob.mode)
-            hit |= ok
-        keep = hit & (r_cell >= 0)
-        np.add.at(out[i], r_cell[keep], share[keep])
+        weight = np.zeros(n_routes)
+        for p in live:
+            hit = np.zeros(n_routes, dtype=bool)
+            for grp in ob.groups:
+                ok = np.ones(n_routes, dtype=bool)
+                for t in grp:
+                    ok &= term_hits(t, ob.mode, p)
+                hit |= ok
+            weight += np.where(hit, parts[p], 0.0)
+        keep = (weight > 0) & (r_cell >= 0)
+        np.add.at(out[i], r_cell[keep], share[keep] * weight[keep])
         out[i] *= mask
     return out
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from karvan.errors import InputError
-from karvan.kernels.bush_sets import bush_set_stats
+from karvan.kernels.bush_sets import bush_set_joint_stats, bush_set_stats
 
 
 def bush_route_sets(result, b: int, member: np.ndarray, weights: np.ndarray
@@ -64,3 +64,19 @@ def route_set_stats(bs, g, b, member, weights, rindptr, rarcs):
     avoid, wsum = bush_set_stats(b, o, g.indptr, g.head, g.tail, rindptr, rarcs, bs.inbush,
                                  bs.flow, member, weights, eps)
     return 1.0 - avoid[zn], wsum[zn]
+
+
+def route_set_joint_stats(bs, g, b, member, cond, weights, rindptr, rarcs):
+    """For pairs of arc sets (``member[s]``, ``cond[s]``): ``touch`` (n_zones, n_sets), the
+    share of the flow to each zone whose route uses an arc of ``cond[s]``, and ``wsum``
+    (n_zones, n_sets, n_weights), the expected sum of ``weights`` over the route's arcs in
+    ``member[s]`` counted on those routes only (a country's charges on the routes that cross
+    its land, say). Arrays as :func:`route_set_stats` takes them, ``cond`` like ``member``."""
+    q = bs.demand[b]
+    eps = 1e-12 * max(1.0, float(q.sum()))
+    zn = bs.zone_nodes
+    o = int(zn[bs.bush_zone[b]])
+    args = (b, o, g.indptr, g.head, g.tail, rindptr, rarcs, bs.inbush, bs.flow)
+    _, w_all = bush_set_stats(*args, member, weights, eps)
+    avoid, w_avoid = bush_set_joint_stats(*args, member, cond, weights, eps)
+    return 1.0 - avoid[zn], w_all[zn] - w_avoid[zn]

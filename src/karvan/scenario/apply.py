@@ -17,11 +17,13 @@ import pandas as pd
 
 from karvan.errors import InputError, format_ids, raise_by_source
 from karvan.freight.corridor import (  # noqa: F401 (most_specific_rule: re-exported)
+    OVERSEAS_SHARES,
     YEARS_AFTER_BASE,
     YEARS_BEFORE_BASE,
     CorridorData,
     most_specific_rule,
     most_specific_rules,
+    with_overseas_shares,
 )
 from karvan.freight.costs import TARIFF_FACTOR, halved_capacity, link_costs
 from karvan.scenario.spec import Modification, Place, Scenario, nearest_name
@@ -363,8 +365,10 @@ def _apply(data: CorridorData, scenario: Scenario, *, warn: bool
                               f"{YEARS_BEFORE_BASE} back)."))
         year = min(max(year, lo), hi)  # the other checks still run, on the nearest year
     links = data.links.copy()
-    demand = data.demand[["origin_zone_id", "destination_zone_id", "commodity_id",
-                          "tonnes_per_year"]].copy()
+    # the overseas shares stay with their cells: growth, levels and factors scale a cell whole
+    demand = with_overseas_shares(data.demand)[
+        ["origin_zone_id", "destination_zone_id", "commodity_id", "tonnes_per_year",
+         *OVERSEAS_SHARES]].copy()
     demand["tonnes_per_year"] = demand["tonnes_per_year"] * growth_factors(data, demand, year)
     link_schema = load_schema("corridor/link")
     demand_schema = load_schema("corridor/demand")

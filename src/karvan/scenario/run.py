@@ -277,7 +277,7 @@ def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float | None,
         _warn_of_links_without_family(data, scenario, inputs, routes, families)
     elif families is not None:
         routes["family_id"] = classify_routes(routes["links"], families).to_numpy()
-    countries = acc.country_transit(routes, raw_routes, acc_net, g, zc)
+    countries = acc.country_transit(routes, raw_routes, acc_net, g, zc, cells=inputs.demand)
     borders = acc.border_table(links)
     skims = acc.od_skims(g, ue, acc_net, vot, dem_rows,
                          _expected_costs(crun.result, vot) if crun is not None else None,
