@@ -545,3 +545,72 @@ def test_a_dataset_that_is_no_folder_is_said_to_be_none(tmp_path):
         read_demand_inputs(tmp_path / "file")
     with pytest.raises(InputError, match=r"nowhere does not exist; give a corridor dataset"):
         read_demand_inputs(tmp_path / "nowhere")
+
+
+def test_overseas_shares_are_the_marked_flows_part_of_each_cell():
+    """A cell's overseas share is the tonnes of the flows marked at that end over the cell's
+    tonnes, recomputed here from the flows' tonnes and the zone shares."""
+    inp = read_demand_inputs()
+    dem = build_demand().set_index(["origin_zone_id", "destination_zone_id", "commodity_id"])
+    fl = inp.flows.set_index("flow_id")
+    ft = flow_tonnes(inp)
+    marked = set(fl.index[fl["overseas_end"] != ""])
+    assert {"RU>GULF", "GULF>RU", "GEPORTS>AM", "AM>GEPORTS", "KZ>GEPORTS_OIL"} <= marked
+    # Russia -> Bandar Abbas grain holds Russia's grain to Iran (the zone's share of it: Iran
+    # has no grain rows of its own) and the grain to the Gulf, all of whose tonnes go there
+    zs = inp.zone_shares
+    assert not len(zs[(zs["country"] == "IR") & (zs["commodity_id"] == "grain")])
+    ir_ba = float(zs[(zs["country"] == "IR") & (zs["zone_id"] == "Z_IR_BANDAR_ABBAS")
+                     & (zs["commodity_id"] == "*") & (zs["side"] == "*")]["share"].iloc[0])
+    t = ft.set_index(["flow_id", "commodity_id"])["tonnes_per_year"]
+    ru_rows = zs[(zs["country"] == "RU") & (zs["commodity_id"] == "grain")]
+    if not len(ru_rows):
+        ru_rows = zs[(zs["country"] == "RU") & (zs["commodity_id"] == "*")]
+    ru_rows = ru_rows[ru_rows["side"].isin(["origin", "*"])]
+    zone, share = ru_rows["zone_id"].iloc[0], float(ru_rows["share"].iloc[0])
+    gulf = t[("RU>GULF", "grain")] * share
+    to_iran = fl[(fl["origin_country"] == "RU") & (fl["destination_country"] == "IR")
+                 & (fl["destination_zone_id"] == "") & (fl["origin_zone_id"] == "")]
+    assert "RU>IR" in to_iran.index and not (to_iran["overseas_end"] != "").any()
+    own = sum(t.get((f, "grain"), 0.0) for f in to_iran.index) * share * ir_ba
+    row = dem.loc[(zone, "Z_IR_BANDAR_ABBAS", "grain")]
+    assert row["overseas_destination_share"] == pytest.approx(gulf / (gulf + own), abs=1e-6)
+    assert row["overseas_origin_share"] == 0
+    # a cell of marked flows only is all overseas; a cell of none has none
+    assert (dem.loc[("Z_AM_YEREVAN", "Z_GE_PORTS"), "overseas_destination_share"] == 1).all()
+    plain = dem[~dem["flow_ids"].str.split(";").map(lambda f: bool(set(f) & marked))]
+    assert len(plain) > 1000
+    assert (plain[["overseas_origin_share", "overseas_destination_share"]] == 0).all().all()
+    # the overseas tonnes add up to the marked flows' (to the rounding of the cells)
+    over = (dem["tonnes_per_year"] * (dem["overseas_origin_share"]
+                                      + dem["overseas_destination_share"])).sum()
+    want = ft[ft["flow_id"].isin(marked)]["tonnes_per_year"].sum()
+    assert over == pytest.approx(want, abs=10 * len(dem))
+
+
+def test_a_bad_overseas_end_is_named(dataset):
+    def mark(df):
+        df.loc[df["flow_id"] == "RU>IR", "overseas_end"] = "destination"  # no port zone named
+        df.loc[df["flow_id"] == "IR>RU", "overseas_end"] = "abroad"
+
+    _edit(dataset, "trade_flow", mark)
+    with pytest.raises(InputError) as e:
+        write_demand(dataset)
+    msg = str(e.value)
+    assert "overseas_end destination needs the port's zone in destination_zone_id" in msg
+    assert "line 2 (RU>IR)" in msg or "RU>IR" in msg
+    assert "IR>RU" in msg and "origin, destination" in msg
+
+
+def test_overseas_shares_that_add_up_to_more_than_the_cell_are_refused(dataset):
+    path = dataset / "demand.csv"
+    dem = pd.read_csv(path, dtype=str, keep_default_na=False)
+    dem.loc[3, "overseas_origin_share"] = "0.7"
+    dem.loc[3, "overseas_destination_share"] = "0.6"
+    dem.to_csv(path, index=False, lineterminator="\n")
+    (dataset / "od_estimate.csv").unlink(missing_ok=True)
+    with pytest.raises(InputError) as e:
+        load_corridor(dataset)
+    msg = str(e.value)
+    assert "overseas_origin_share + overseas_destination_share exceeds 1" in msg
+    assert f"line 5 ({dem.loc[3, 'origin_zone_id']} -> {dem.loc[3, 'destination_zone_id']}" in msg

@@ -416,3 +416,48 @@ def test_a_commodity_speed_has_the_bounds_of_a_link_speed(tmp_path):
         data = _own_speed(tmp_path, [("rail", "AA", "box", 300.0)])
     net = build_network(data, data.links)
     assert net.links.at["r", "extra_time_h__box"] == pytest.approx(600 / 300 - 30.0)
+
+
+def test_overseas_cargo_through_a_port_is_transit_where_it_crosses_the_country_by_land(tmp_path):
+    # ZA (AA) -- rail a 100 km (AA) --> M (BB) -- rail b 200 km (BB) --> P, a port of BB with
+    # zone ZP; or ZA -- sea s 300 km (XX) --> Q, the quay -- port transfer t (BB, 5 $/t) --> P.
+    # By land: 6 h, 3 + 6 = 9 $/t; by sea: 15 h, 3 + 5 = 8 $/t. Goods of a high value of time
+    # go by land, of a low one by sea. Of ZA -> ZP, 60 % goes on overseas from P; of ZP -> ZA,
+    # 50 % came from overseas through P
+    import pandas as pd
+
+    from tests.toy_corridor import PROV
+
+    links = [rail("a", "A", "M", 100), rail("b", "M", "P", 200, country="BB"),
+             {"link_id": "s", "from_node_id": "A", "to_node_id": "Q", "mode": "sea",
+              "length_km": 300, "speed_kph": 20, "tariff_usd_per_tkm": 0.01, "country": "XX"},
+             {"link_id": "t", "from_node_id": "Q", "to_node_id": "P", "mode": "transfer",
+              "length_km": 0, "speed_kph": 1, "fee_usd_per_t": 5.0, "country": "BB"}]
+    demand = pd.DataFrame([
+        {"origin_zone_id": o, "destination_zone_id": d, "commodity_id": c, "tonnes_per_year": t,
+         "overseas_origin_share": so, "overseas_destination_share": sd, **PROV}
+        for o, d, c, t, so, sd in [("ZA", "ZP", "fast", 10.0, 0, 0.6),
+                                   ("ZA", "ZP", "slow", 10.0, 0, 0.6),
+                                   ("ZP", "ZA", "fast", 4.0, 0.5, "")]])
+    folder = write_corridor(
+        tmp_path / "gw", nodes=[("A", 0, 0, "AA"), ("M", 1, 0, "BB"), ("P", 2, 0, "BB"),
+                                ("Q", 2, 1, "BB")],
+        links=links, zones=[("ZA", "A", "AA"), ("ZP", "P", "BB")],
+        commodities=[("fast", 1.0, 100.0), ("slow", 0.01, 100.0)], demand=[],
+        extra={"demand": demand})
+    run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2024\n"),
+                       choice="deterministic")
+    r = run.tables["routes"]
+    assert set(r[r["commodity"] == "slow"]["links"]) == {"s > t"}  # by sea: not transit
+    c = run.tables["countries"].set_index("country")
+    assert c.at["BB", "tonnes"] == pytest.approx(24.0)
+    assert c.at["BB", "transit_tonnes"] == pytest.approx(10.0 * 0.6 + 4.0 * 0.5)
+    assert c.at["BB", "transit_tonne_km"] == pytest.approx(8.0 * 200)
+    assert c.at["BB", "transit_revenue_usd"] == pytest.approx(8.0 * 200 * 0.03)
+    assert c.at["BB", "revenue_usd"] == pytest.approx(14.0 * 6.0 + 10.0 * 5.0)
+    assert c.at["AA", "transit_tonnes"] == 0  # its own trade, whoever the partner
+    assert c.at["XX", "transit_tonnes"] == pytest.approx(10.0)
+    # the run's demand keeps the shares (a blank is 0)
+    d = run.tables["demand"]
+    assert d["overseas_origin_share"].tolist() == [0.0, 0.0, 0.5]
+    assert d["overseas_destination_share"].tolist() == [0.6, 0.6, 0.0]

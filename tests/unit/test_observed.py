@@ -486,3 +486,47 @@ def test_routes_with_arcs_not_of_the_runs_graph_are_an_input_error(data, base):
                                              rf"run's graph .*e.g. arc {arc} of route 1 "
                                              r"\(Z_AZ_BAKU -> Z_RU_MOSCOW\)"):
             observation_matrix(obs, replace(flows, routes=routes), data.zone_country())
+
+
+def test_a_transit_row_counts_overseas_cargo_that_crosses_the_ports_country_by_land(data, base):
+    """Moscow -> Bandar Abbas, 30 % of it to go on overseas: half by land (Samur, Azerbaijan's
+    railway, Astara, Iran's railway to the port), half by sea (the Red Sea lane and the port's
+    transfer, an Iranian link but not rail or road); Bandar Abbas -> Moscow, 40 % of it from
+    overseas, by land. Only the overseas part counts as Iran's transit, and only by land."""
+    g = base.flows.graph
+    cells = pd.DataFrame({"origin_zone_id": ["Z_RU_MOSCOW", "Z_IR_BANDAR_ABBAS"],
+                          "destination_zone_id": ["Z_IR_BANDAR_ABBAS", "Z_RU_MOSCOW"],
+                          "commodity_id": ["general_cargo", "general_cargo"],
+                          "tonnes_per_year": [100.0, 50.0],
+                          "overseas_origin_share": [0.0, 0.4],
+                          "overseas_destination_share": [0.3, 0.0]})
+    land = (_arc(g, "B_RU_AZ_SAMUR_RAIL", 1), _arc(g, "R_AZ_ALAT_OSMANLI", -1),
+            _arc(g, "B_AZ_IR_ASTARA_RAIL", 1), _arc(g, "R_IR_BAFQ_BANDAR_ABBAS", 1))
+    sea = (_arc(g, "S_XX_BAB_EL_MANDEB_BANDAR_ABBAS", 1), _arc(g, "P_IR_BANDAR_ABBAS_ROAD", 1))
+    back = tuple(_arc(g, lk, -d) for lk, d in (("R_IR_BAFQ_BANDAR_ABBAS", 1),
+                                               ("B_AZ_IR_ASTARA_RAIL", 1),
+                                               ("R_AZ_ALAT_OSMANLI", -1),
+                                               ("B_RU_AZ_SAMUR_RAIL", 1)))
+    routes = pd.DataFrame({"class": ["general_cargo"] * 3,
+                           "origin": ["Z_RU_MOSCOW", "Z_RU_MOSCOW", "Z_IR_BANDAR_ABBAS"],
+                           "destination": ["Z_IR_BANDAR_ABBAS", "Z_IR_BANDAR_ABBAS",
+                                           "Z_RU_MOSCOW"],
+                           "arcs": [land, sea, back], "share": [0.5, 0.5, 1.0]})
+    flows = RunFlows("gateway", 2024, routes, g, base.inputs.links, cells)
+    rows = [(i, e, "element", "", "", m, 2024, 1, "true", "fit") for i, e, m in (
+        ("from_ru", "RU>IR>*", ""), ("any", "*>IR>*", ""), ("to_ru", "*>IR>RU", ""),
+        ("to_india", "RU>IR>IN", ""), ("by_rail", "*>IR>*", "rail"),
+        ("by_road", "*>IR>*", "road"), ("azerbaijan", "*>AZ>*", ""))]
+    a = observation_matrix(_parse(data, rows), flows, data.zone_country())
+    want = {"from_ru": [0.5 * 0.3, 0.0], "any": [0.15, 0.4], "to_ru": [0.0, 0.4],
+            "to_india": [0.0, 0.0], "by_rail": [0.15, 0.4], "by_road": [0.0, 0.0],
+            # crossed between two other countries: every tonne of the land route, whatever
+            # comes after the port
+            "azerbaijan": [0.5, 1.0]}
+    for i, r in enumerate(rows):
+        assert a[i] == pytest.approx(want[r[0]]), r[0]
+    # without the shares, Iran's transit is none of it
+    plain = replace(flows, cells=cells.drop(columns=["overseas_origin_share",
+                                                     "overseas_destination_share"]))
+    b = observation_matrix(_parse(data, rows), plain, data.zone_country())
+    assert b[0] == pytest.approx([0.0, 0.0]) and b[6] == pytest.approx([0.5, 1.0])

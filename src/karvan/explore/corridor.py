@@ -40,9 +40,11 @@ from karvan.assign.classes import TrafficClass
 from karvan.errors import ConvergenceWarning, catch_warnings
 from karvan.explore.inputs import InputSet
 from karvan.freight import accounting as acc
+from karvan.freight.corridor import OVERSEAS_SHARES, with_overseas_shares
 from karvan.freight.costs import TARIFF_FACTOR, hard_capacity, slowdown, speed_commodities
+from karvan.freight.observed import LAND_MODES
 from karvan.network.demand import Demand
-from karvan.paths.bush_sets import route_set_stats
+from karvan.paths.bush_sets import route_set_joint_stats, route_set_stats
 from karvan.scenario.apply import level_rows, most_specific_rules
 from karvan.scenario.run import od_segment
 from karvan.schema.text import id_list, read_frame
@@ -318,6 +320,12 @@ class CorridorModel:
             tm = o["transit_mask"][i]        # (zones, countries)
             c_transit += q @ (touch[:, :n_c] * tm)
             c_rev += q @ (rev[:, :n_c] * tm)
+            gw = o["overseas"]["cells"].get((i, p["commodities"][com]))
+            if gw is not None:  # cargo from or to overseas through a port of a country
+                t_gw, r_gw = self._overseas_transit(bs, g, b, q, gw, w_by_com[com][1:],
+                                                    rindptr, rarcs)
+                c_transit += t_gw
+                c_rev += r_gw
             opt = option_touch(touch, o)
             for pi, js in o["pair_dests"][i]:
                 share_num[pi] += q[js] @ opt[js]
@@ -332,6 +340,22 @@ class CorridorModel:
                                                  if share_den[pi] > 0 else float("nan"))
         out.update(self._shipper(g, res.class_costs, res.time, charges, vot_c, extra_h))
         return out
+
+    def _overseas_transit(self, bs, g, b, q, gw, charge, rindptr, rarcs):
+        """Transit tonnes and revenue, per country of the output spec, of bush ``b``'s cargo
+        that comes from or goes on overseas through a port (``gw``: the bush's overseas shares
+        and country masks, :func:`_overseas_spec`): the routes that cross the port's country
+        by rail or road, with that country's charges on them (``charge``: (1, arcs))."""
+        o = self.outputs["overseas"]
+        touch, wsum = route_set_joint_stats(bs, g, b, o["member"], o["land"],
+                                            np.ascontiguousarray(charge), rindptr, rarcs)
+        n_c = len(self.outputs["countries"])
+        tonnes, rev = np.zeros(n_c), np.zeros(n_c)
+        for m, ci in enumerate(o["country_idx"]):
+            w = q * (gw["s_d"] * gw["at_d"][m] + gw["s_o"] * gw["at_o"][m])
+            tonnes[ci] += w @ touch[:, m]
+            rev[ci] += w @ wsum[:, m, 0]
+        return tonnes, rev
 
     def _shipper(self, g, class_costs, time, charges, vot_c, extra_h=None
                  ) -> dict[str, float]:
@@ -643,6 +667,48 @@ def option_touch(touch: np.ndarray, o: dict) -> np.ndarray:
     return opt
 
 
+def _overseas_spec(data, g, raw: pd.DataFrame, countries: list, zcountry: np.ndarray) -> dict:
+    """What the transit of overseas cargo through a port needs (accounting's rule, module
+    :mod:`karvan.freight.accounting`): the countries with a port zone that such cargo uses, as
+    pairs of arc sets (the country's arcs, its rail and road arcs), and per origin zone and
+    commodity with such cargo, the cells' shares and where each country's part counts: ``at_d``
+    (countries x zones) where the destination lies in the country and the origin outside it,
+    ``at_o`` the reverse."""
+    dem = with_overseas_shares(data.demand)
+    zi = {z: i for i, z in enumerate(g.zone_ids)}
+    s_o = dem[OVERSEAS_SHARES[0]].to_numpy(dtype=float)
+    s_d = dem[OVERSEAS_SHARES[1]].to_numpy(dtype=float)
+    has = (s_o > 0) | (s_d > 0)
+    ports = sorted({zcountry[zi[z]] for z, v in zip(dem["origin_zone_id"], s_o, strict=True)
+                    if v > 0 and z in zi}
+                   | {zcountry[zi[z]] for z, v in zip(dem["destination_zone_id"], s_d,
+                                                      strict=True) if v > 0 and z in zi})
+    ports = [c for c in ports if c in countries]
+    country = raw["country"].astype(str).to_numpy()[g.arc_link]
+    land = np.isin(raw["mode"].astype(str).to_numpy(), LAND_MODES)[g.arc_link]
+    member = np.array([country == c for c in ports], dtype=np.bool_).reshape(len(ports), -1)
+    cells: dict = {}
+    n_z = len(g.zone_ids)
+    for r in np.flatnonzero(has):
+        o, d = dem["origin_zone_id"].iat[r], dem["destination_zone_id"].iat[r]
+        if o not in zi or d not in zi or not ports:
+            continue
+        i, j = zi[o], zi[d]
+        cell = cells.get((i, dem["commodity_id"].iat[r]))
+        if cell is None:
+            cell = cells[(i, dem["commodity_id"].iat[r])] = {
+                "s_o": np.zeros(n_z), "s_d": np.zeros(n_z),
+                "at_d": np.array([(zcountry == c) & (zcountry[i] != c) for c in ports],
+                                 dtype=float),
+                "at_o": np.array([(zcountry != c) & (zcountry[i] == c) for c in ports],
+                                 dtype=float)}
+        cell["s_o"][j] = s_o[r]
+        cell["s_d"][j] = s_d[r]
+    return {"country_idx": [countries.index(c) for c in ports],
+            "member": np.ascontiguousarray(member),
+            "land": np.ascontiguousarray(member & land[None, :]), "cells": cells}
+
+
 def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=(),
                  watch: tuple[str, ...] = ()) -> dict:
     lids = [str(x) for x in g.link_ids]
@@ -719,10 +785,12 @@ def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=(),
             shipper[(f"{r.origin_zone_id}-{r.destination_zone_id}", r.commodity_id, opt)] = (
                 k, int(zone_node[r.origin_zone_id]), int(zone_node[r.destination_zone_id]),
                 arcs, also, avoid)
+    overseas = _overseas_spec(data, g, raw, countries, zcountry)
     return {"key_links": [(x, li[x]) for x in key],
             "util_links": [(x, li[x]) for x in capped], "shared_capacity": shared,
             "borders": sorted((b, np.asarray(v)) for b, v in borders.items()),
             "countries": countries, "options": list(via), "member": member,
             "also_rows": also_rows,
             "reverse_star": g.reverse_star(), "transit_mask": transit_mask,
+            "overseas": overseas,
             "pairs": list(SHARE_PAIRS), "pair_dests": pair_dests, "shipper": shipper}

@@ -756,8 +756,9 @@ def _overseas_share_problems(demand: pd.DataFrame, lines=None) -> list[str]:
     at = [f"line {int(lines[i]) if lines is not None else i + 2} "
           f"({demand['origin_zone_id'].iloc[i]} -> {demand['destination_zone_id'].iloc[i]} "
           f"{demand['commodity_id'].iloc[i]}: {total[i]:.4g})" for i in bad]
+    more = f" and {len(at) - 5} more" if len(at) > 5 else ""
     return [f"demand.csv: overseas_origin_share + overseas_destination_share exceeds 1 in "
-            f"{len(bad)} row(s), {format_ids(at)}; each is a share of the row's tonnes and a "
+            f"{len(bad)} row(s), {', '.join(at[:5])}{more}; each is a share of the row's tonnes and a "
             "tonne comes from overseas or goes on overseas, not both: correct the shares, or "
             "rebuild demand.csv (`karvan data build-demand`)."]
 
