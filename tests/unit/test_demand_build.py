@@ -598,10 +598,40 @@ def test_a_bad_overseas_end_is_named(dataset):
         write_demand(dataset)
     msg = str(e.value)
     assert "overseas_end destination needs the port's zone in destination_zone_id" in msg
-    assert "line 2 (RU>IR)" in msg or "RU>IR" in msg
-    assert "IR>RU" in msg and "origin, destination" in msg
+    assert "(line 2: flow_id RU>IR)" in msg
+    assert "overseas_end is not one of origin, destination on 1 row (line 3; flow_id IR>RU: " \
+        "'abroad'); write origin, destination or leave it blank" in msg
+    assert len(e.value.problems) == 2  # each said once
 
 
+def test_overseas_shares_the_inputs_no_longer_give_are_warned_about_at_load(dataset):
+    """An overseas_end edited and demand.csv not rebuilt (or a table without the shares): the
+    ports' transit would count the old shares in silence."""
+    from karvan.freight.corridor import CorridorWarning
+
+    def unmark(df):
+        df.loc[df["flow_id"] == "GEPORTS>AM", "overseas_end"] = ""
+
+    _edit(dataset, "trade_flow", unmark)
+    with pytest.warns(CorridorWarning, match="overseas shares are not what") as w:
+        load_corridor(dataset)
+    msg = str(w[0].message)
+    assert "Z_GE_PORTS -> Z_AM_YEREVAN" in msg and "overseas_origin_share 1 in demand.csv, " \
+        "0 from the inputs" in msg
+    assert f"karvan data build-demand --data {dataset}" in msg
+    assert not any("demand.csv is not what" in str(x.message) for x in w)  # tonnes unchanged
+    _edit(dataset, "trade_flow", lambda df: df.__setitem__(
+        "overseas_end", pd.read_csv(builtin_corridor_folder() / INPUT_FOLDER / "trade_flow.csv",
+                                    dtype=str, keep_default_na=False)["overseas_end"]))
+    dem = pd.read_csv(dataset / "demand.csv", dtype=str, keep_default_na=False)
+    dem.drop(columns=["overseas_origin_share", "overseas_destination_share"]).to_csv(
+        dataset / "demand.csv", index=False, lineterminator="\n")
+    with pytest.warns(CorridorWarning, match="overseas shares are not what") as w:
+        data = load_corridor(dataset)
+    assert (data.demand["overseas_destination_share"] == 0).all()  # no column: no share
+
+
+@pytest.mark.filterwarnings("ignore:corridor. demand.csv's overseas shares are not what")
 def test_overseas_shares_that_add_up_to_more_than_the_cell_are_refused(dataset):
     path = dataset / "demand.csv"
     dem = pd.read_csv(path, dtype=str, keep_default_na=False)

@@ -516,13 +516,14 @@ def test_a_transit_row_counts_overseas_cargo_that_crosses_the_ports_country_by_l
     rows = [(i, e, "element", "", "", m, 2024, 1, "true", "fit") for i, e, m in (
         ("from_ru", "RU>IR>*", ""), ("any", "*>IR>*", ""), ("to_ru", "*>IR>RU", ""),
         ("to_india", "RU>IR>IN", ""), ("by_rail", "*>IR>*", "rail"),
-        ("by_road", "*>IR>*", "road"), ("azerbaijan", "*>AZ>*", ""))]
+        ("by_road", "*>IR>*", "road"), ("azerbaijan", "*>AZ>*", ""),
+        ("ru_az_ir", "RU>AZ>IR", ""), ("ir_az_ru", "IR>AZ>RU", ""))]
     a = observation_matrix(_parse(data, rows), flows, data.zone_country())
     want = {"from_ru": [0.5 * 0.3, 0.0], "any": [0.15, 0.4], "to_ru": [0.0, 0.4],
             "to_india": [0.0, 0.0], "by_rail": [0.15, 0.4], "by_road": [0.0, 0.0],
             # crossed between two other countries: every tonne of the land route, whatever
-            # comes after the port
-            "azerbaijan": [0.5, 1.0]}
+            # comes after the port, also where the term names the port's country
+            "azerbaijan": [0.5, 1.0], "ru_az_ir": [0.5, 0.0], "ir_az_ru": [0.0, 1.0]}
     for i, r in enumerate(rows):
         assert a[i] == pytest.approx(want[r[0]]), r[0]
     # without the shares, Iran's transit is none of it
@@ -530,3 +531,4 @@ def test_a_transit_row_counts_overseas_cargo_that_crosses_the_ports_country_by_l
                                                      "overseas_destination_share"]))
     b = observation_matrix(_parse(data, rows), plain, data.zone_country())
     assert b[0] == pytest.approx([0.0, 0.0]) and b[6] == pytest.approx([0.5, 1.0])
+    assert b[7] == pytest.approx([0.5, 0.0]) and b[8] == pytest.approx([0.0, 1.0])

@@ -435,9 +435,10 @@ def _warn_stale_demand(folder: Path, inputs, demand: pd.DataFrame,
                        estimated: bool = False) -> None:
     """Warn where ``demand.csv`` is not what the folder's ``demand_inputs/`` build: the inputs
     were edited and the table not rebuilt, or the table was edited by hand."""
-    from karvan.freight.demand_build import demand_differences
+    from karvan.freight.demand_build import demand_differences, overseas_share_differences
 
     diff = demand_differences(inputs, demand)
+    _warn_stale_overseas(folder, overseas_share_differences(inputs, demand))
     if not len(diff):
         return
     shown = [f"{r.origin_zone_id} -> {r.destination_zone_id} {r.commodity_id}: "
@@ -455,6 +456,24 @@ def _warn_stale_demand(folder: Path, inputs, demand: pd.DataFrame,
            if estimated else "")
         + "; if demand.csv was edited on purpose, the inputs (and the trade rows of the "
         "calibration that they scope) no longer describe it.", CorridorWarning, stacklevel=3)
+
+
+def _warn_stale_overseas(folder: Path, diff: pd.DataFrame) -> None:
+    """Warn where ``demand.csv``'s overseas shares are not what ``demand_inputs/`` give (an
+    ``overseas_end`` edited and the table not rebuilt, or a table written before the column):
+    the transit of the ports' countries would count the old shares, or none."""
+    if not len(diff):
+        return
+    shown = [f"{r.origin_zone_id} -> {r.destination_zone_id} {r.commodity_id}: {r.column} "
+             f"{r.in_demand:.6g} in demand.csv, {r.from_inputs:.6g} from the inputs"
+             for r in diff.head(3).itertuples(index=False)]
+    more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
+    warnings.warn(
+        f"{folder.name}: demand.csv's overseas shares are not what demand_inputs/ give "
+        f"({'; '.join(shown)}{more}): the transit of the ports' countries counts demand.csv's. "
+        "If trade_flow.csv's overseas_end was edited, rebuild the table with `karvan data "
+        f"build-demand{'' if folder == builtin_corridor_folder() else f' --data {folder}'}`.",
+        CorridorWarning, stacklevel=4)
 
 
 def _at_pair_level(shares: dict, year: float, levels: pd.DataFrame, country: dict,
@@ -755,11 +774,12 @@ def _overseas_share_problems(demand: pd.DataFrame, lines=None) -> list[str]:
         return []
     at = [f"line {int(lines[i]) if lines is not None else i + 2} "
           f"({demand['origin_zone_id'].iloc[i]} -> {demand['destination_zone_id'].iloc[i]} "
-          f"{demand['commodity_id'].iloc[i]}: {total[i]:.4g})" for i in bad]
+          f"{demand['commodity_id'].iloc[i]}: {total[i]:.8g})" for i in bad]
     more = f" and {len(at) - 5} more" if len(at) > 5 else ""
     return [f"demand.csv: overseas_origin_share + overseas_destination_share exceeds 1 in "
-            f"{len(bad)} row(s), {', '.join(at[:5])}{more}; each is a share of the row's tonnes and a "
-            "tonne comes from overseas or goes on overseas, not both: correct the shares, or "
+            f"{len(bad)} row(s), {', '.join(at[:5])}{more}; each is a share of the row's "
+            "tonnes and a tonne comes from overseas or goes on overseas, not both: correct the "
+            "shares, or "
             "rebuild demand.csv (`karvan data build-demand`)."]
 
 

@@ -235,10 +235,6 @@ def read_demand_inputs(folder: str | os.PathLike | None = None) -> DemandInputs:
     if "overseas_end" not in fl:  # optional: a dataset without gateway ports
         fl["overseas_end"] = ""
     fl["overseas_end"] = fl["overseas_end"].fillna("").astype(str).str.strip()
-    bad = ~fl["overseas_end"].isin(("", *OVERSEAS_ENDS))
-    if bad.any():
-        p.add(f"trade_flow.csv: overseas_end must be origin, destination or blank "
-              f"({_where(fl, bad, 'flow_id')}).")
     for end in OVERSEAS_ENDS:
         bad = (fl["overseas_end"] == end) & (fl[f"{end}_zone_id"] == "")
         if bad.any():
@@ -572,6 +568,41 @@ def demand_differences(inputs: DemandInputs, demand: pd.DataFrame) -> pd.DataFra
                                        "in_demand", "from_inputs"])
 
 
+def overseas_cell_shares(inputs: DemandInputs) -> dict[tuple[str, str, str],
+                                                        tuple[float, float]]:
+    """Each demand cell's overseas origin and destination shares (the tonnes of the flows
+    whose ``overseas_end`` is that end over the cell's, to six decimals), by (origin zone,
+    destination zone, commodity); cells without such flows are left out (0)."""
+    ends = {r["flow_id"]: r["overseas_end"] for r in inputs.flows.to_dict("records")}
+    total: dict[tuple[str, str, str], float] = {}
+    part: dict[tuple[str, str, str], list[float]] = {}
+    for zo, zd, com, fid, t, _, _ in _cell_parts(inputs):
+        key = (zo, zd, com)
+        total[key] = total.get(key, 0.0) + t
+        if ends[fid]:
+            part.setdefault(key, [0.0, 0.0])[OVERSEAS_ENDS.index(ends[fid])] += t
+    return {k: tuple(round(min(v / total[k], 1.0), 6) for v in p) for k, p in part.items()}
+
+
+def overseas_share_differences(inputs: DemandInputs, demand: pd.DataFrame) -> pd.DataFrame:
+    """The cells where ``demand``'s overseas shares (0 where it has no such column or a
+    blank) are not what ``inputs`` give: ``origin_zone_id, destination_zone_id, commodity_id,
+    column, in_demand, from_inputs``, one row per cell and column that differ."""
+    built = overseas_cell_shares(inputs)
+    keys = list(zip(demand["origin_zone_id"], demand["destination_zone_id"],
+                    demand["commodity_id"], strict=True))
+    rows = []
+    for j, col in enumerate(OVERSEAS_SHARES):
+        given = (pd.to_numeric(demand[col], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+                 if col in demand else np.zeros(len(demand)))
+        for k, v in zip(keys, given, strict=True):
+            want = built.get(k, (0.0, 0.0))[j]
+            if abs(v - want) > 1e-6:
+                rows.append((*k, col, float(v), float(want)))
+    return pd.DataFrame(rows, columns=["origin_zone_id", "destination_zone_id", "commodity_id",
+                                       "column", "in_demand", "from_inputs"])
+
+
 def observed_shares(inputs: DemandInputs) -> pd.DataFrame:
     """The share of each demand cell's tonnes that the flows citing an observation carry.
 
@@ -618,16 +649,14 @@ def build_demand(folder: str | os.PathLike | None = None) -> pd.DataFrame:
         From :func:`read_demand_inputs`.
     """
     inp = read_demand_inputs(folder)
+    overseas = overseas_cell_shares(inp)
     flows = {r["flow_id"]: r for r in inp.flows.to_dict("records")}
     mix = {(r["flow_id"], r["commodity_id"]): r for r in inp.mix.to_dict("records")}
     cells: dict[tuple[str, str, str], dict[str, list]] = {}
     for zo, zd, com, fid, t, ro, rd in _cell_parts(inp):
         f = flows[fid]
-        cell = cells.setdefault((zo, zd, com), {"t": {}, "prov": [], "obs": [],
-                                                "overseas": dict.fromkeys(OVERSEAS_ENDS, 0.0)})
+        cell = cells.setdefault((zo, zd, com), {"t": {}, "prov": [], "obs": []})
         cell["t"][fid] = cell["t"].get(fid, 0.0) + t
-        if f["overseas_end"]:
-            cell["overseas"][f["overseas_end"]] += t
         cell["prov"] += [f, mix[(fid, com)]] + [x for x in (ro, rd) if x is not None]
         cell["obs"].append(f["observed_ids"])
     rows = []
@@ -640,10 +669,8 @@ def build_demand(folder: str | os.PathLike | None = None) -> pd.DataFrame:
         method = ("demand_inputs: " + "; ".join(f"{fid} {t:,.0f} t" for fid, t in by_flow)
                   + " (trade flow x commodity share x zone shares)")
         prov = cell["prov"]
-        total = sum(cell["t"].values())
-        shares = [round(min(cell["overseas"][end] / total, 1.0), 6) for end in OVERSEAS_ENDS]
-        rows.append((*key, tonnes, *shares, ";".join(fid for fid, _ in by_flow),
-                     _join(cell["obs"]),
+        rows.append((*key, tonnes, *overseas.get(key, (0.0, 0.0)),
+                     ";".join(fid for fid, _ in by_flow), _join(cell["obs"]),
                      _join(x["source"] for x in prov),
                      _join(flows[fid]["source_date"] for fid, _ in by_flow),
                      _weakest(x["confidence"] for x in prov), method))

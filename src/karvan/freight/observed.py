@@ -341,12 +341,14 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
     trade observation on its country pair 1 (its ``cell_share`` where it has one); zero
     outside the observation's commodity and origin-destination subset.
 
-    A cell's tonnes that come from or go on overseas through a port zone (its
+    A cell's tonnes that come from or go on overseas through a port zone of a country B (its
     ``overseas_origin_share`` and ``overseas_destination_share``, where ``flows.cells`` has
-    them) have no country at that end: a transit term ``A>B>*`` counts a route from A to a
-    port of B with the overseas destination share (``*>B>C`` from a port of B with the
-    overseas origin share) if the route uses a rail or road link of B (of the row's mode,
-    where it has one); a term naming that end's country does not count them.
+    them) have no country at that end for a transit term through B: ``A>B>*`` counts a route
+    from A to a port of B with the overseas destination share (``*>B>C`` from a port of B
+    with the overseas origin share) if the route uses a rail or road link of B (of the row's
+    mode, where it has one); ``A>B>C`` does not count them (where they go beyond the port is
+    unknown). For a term through another country the port's country is the end, as for the
+    rest of the cell (``KZ>AZ>GE`` counts Kazakh oil to Georgia's ports in full).
     ``a @ flows.cells["tonnes_per_year"]`` is the modelled value of every observation, whatever
     its year (comparing only like years is the caller's part).
 
@@ -492,12 +494,17 @@ def observation_matrix(observations: list[Observation], flows: RunFlows,
         via = routes_using(t, mode)
         frm = (r_oc != b) if a == "*" else (r_oc == a)
         to = (r_dc != b) if c == "*" else (r_dc == c)
-        if part == 1:  # from overseas: no country at the origin; across B's land if it is B's
-            frm = np.full(n_routes, a == "*")
-            via = via & ((r_oc != b) | routes_using(t, mode, True))
+        # overseas cargo through a port of B has no country at that end: any other than B
+        # (``*``), but not a named one; across B by rail or road. Through a port elsewhere, the
+        # port's country is the end, as for the rest of the cell
+        if part == 1:
+            port = r_oc == b
+            frm = np.where(port, a == "*", frm)
+            via = via & (~port | routes_using(t, mode, True))
         elif part == 2:
-            to = np.full(n_routes, c == "*")
-            via = via & ((r_dc != b) | routes_using(t, mode, True))
+            port = r_dc == b
+            to = np.where(port, c == "*", to)
+            via = via & (~port | routes_using(t, mode, True))
         return via & frm & to
 
     out = np.zeros((len(observations), n_cells))
