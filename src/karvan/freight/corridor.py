@@ -441,13 +441,9 @@ def _warn_stale_demand(folder: Path, inputs, demand: pd.DataFrame,
     _warn_stale_overseas(folder, overseas_share_differences(inputs, demand))
     if not len(diff):
         return
-    shown = [f"{r.origin_zone_id} -> {r.destination_zone_id} {r.commodity_id}: "
-             f"{r.in_demand:,.0f} t in demand.csv, {r.from_inputs:,.0f} t from the inputs"
-             for r in diff.head(3).itertuples(index=False)]
-    more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
     warnings.warn(
         f"{folder.name}: demand.csv is not what demand_inputs/ build: {len(diff)} cells differ "
-        f"({'; '.join(shown)}{more}; {diff['in_demand'].sum() / 1e6:,.3f} Mt against "
+        f"({_first_cells(diff, '{:,.0f} t')}; {diff['in_demand'].sum() / 1e6:,.3f} Mt against "
         f"{diff['from_inputs'].sum() / 1e6:,.3f} Mt in those cells). The run uses demand.csv"
         + (" as od_estimate.csv estimated it" if estimated else "") + ". "
         "If the inputs were edited, rebuild it with `karvan data build-demand"
@@ -458,20 +454,28 @@ def _warn_stale_demand(folder: Path, inputs, demand: pd.DataFrame,
         "calibration that they scope) no longer describe it.", CorridorWarning, stacklevel=3)
 
 
+def _first_cells(diff: pd.DataFrame, fmt: str) -> str:
+    """The first three rows of a difference table (``origin_zone_id, destination_zone_id,
+    commodity_id``, an optional ``column``, ``in_demand``, ``from_inputs``) as text, values in
+    ``fmt``, and how many more there are."""
+    shown = [f"{r.origin_zone_id} -> {r.destination_zone_id} {r.commodity_id}: "
+             + (f"{r.column} " if "column" in diff else "")
+             + f"{fmt.format(r.in_demand)} in demand.csv, {fmt.format(r.from_inputs)} from the "
+             "inputs" for r in diff.head(3).itertuples(index=False)]
+    more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
+    return "; ".join(shown) + more
+
+
 def _warn_stale_overseas(folder: Path, diff: pd.DataFrame) -> None:
     """Warn where ``demand.csv``'s overseas shares are not what ``demand_inputs/`` give (an
     ``overseas_end`` edited and the table not rebuilt, or a table written before the column):
     the transit of the ports' countries would count the old shares, or none."""
     if not len(diff):
         return
-    shown = [f"{r.origin_zone_id} -> {r.destination_zone_id} {r.commodity_id}: {r.column} "
-             f"{r.in_demand:.6g} in demand.csv, {r.from_inputs:.6g} from the inputs"
-             for r in diff.head(3).itertuples(index=False)]
-    more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
     warnings.warn(
         f"{folder.name}: demand.csv's overseas shares are not what demand_inputs/ give "
-        f"({'; '.join(shown)}{more}): the transit of the ports' countries counts demand.csv's. "
-        "If trade_flow.csv's overseas_end was edited, rebuild the table with `karvan data "
+        f"({_first_cells(diff, '{:.6g}')}): the transit of the ports' countries counts "
+        "demand.csv's. If trade_flow.csv's overseas_end was edited, rebuild the table with `karvan data "
         f"build-demand{'' if folder == builtin_corridor_folder() else f' --data {folder}'}`.",
         CorridorWarning, stacklevel=4)
 
