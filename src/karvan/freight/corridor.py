@@ -475,8 +475,8 @@ def _warn_stale_overseas(folder: Path, diff: pd.DataFrame) -> None:
     warnings.warn(
         f"{folder.name}: demand.csv's overseas shares are not what demand_inputs/ give "
         f"({_first_cells(diff, '{:.6g}')}): the transit of the ports' countries counts "
-        "demand.csv's. If trade_flow.csv's overseas_end was edited, rebuild the table with `karvan data "
-        f"build-demand{'' if folder == builtin_corridor_folder() else f' --data {folder}'}`.",
+        "demand.csv's. If trade_flow.csv's overseas_end was edited, rebuild the table with "
+        f"`karvan data build-demand{'' if folder == builtin_corridor_folder() else f' --data {folder}'}`.",
         CorridorWarning, stacklevel=4)
 
 
