@@ -472,12 +472,12 @@ def _warn_stale_overseas(folder: Path, diff: pd.DataFrame) -> None:
     the transit of the ports' countries would count the old shares, or none."""
     if not len(diff):
         return
+    data = "" if folder == builtin_corridor_folder() else f" --data {folder}"
     warnings.warn(
         f"{folder.name}: demand.csv's overseas shares are not what demand_inputs/ give "
         f"({_first_cells(diff, '{:.6g}')}): the transit of the ports' countries counts "
         "demand.csv's. If trade_flow.csv's overseas_end was edited, rebuild the table with "
-        f"`karvan data build-demand{'' if folder == builtin_corridor_folder() else f' --data {folder}'}`.",
-        CorridorWarning, stacklevel=4)
+        f"`karvan data build-demand{data}`.", CorridorWarning, stacklevel=4)
 
 
 def _at_pair_level(shares: dict, year: float, levels: pd.DataFrame, country: dict,
