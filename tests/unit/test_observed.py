@@ -532,3 +532,21 @@ def test_a_transit_row_counts_overseas_cargo_that_crosses_the_ports_country_by_l
     b = observation_matrix(_parse(data, rows), plain, data.zone_country())
     assert b[0] == pytest.approx([0.0, 0.0]) and b[6] == pytest.approx([0.5, 1.0])
     assert b[7] == pytest.approx([0.5, 0.0]) and b[8] == pytest.approx([0.0, 1.0])
+
+
+def test_a_countrys_transit_row_counts_what_the_countries_table_counts(data, base):
+    """``*>C>*`` counts the tonnes the accounting calls C's transit, overseas cargo through C's
+    ports included: two implementations of one rule, on every route of the base year."""
+    rows = [(c, f"*>{c}>*", "element", "", "", "", 2024, 1, "true", "fit")
+            for c in ("IR", "GE", "AZ", "RU", "KZ", "TM")]
+    a = observation_matrix(_parse(data, rows), base.flows, data.zone_country())
+    got = a @ base.flows.cells["tonnes_per_year"].to_numpy(dtype=float)
+    ct = base.tables["countries"].set_index("country")["transit_tonnes"]
+    for (c, *_), v in zip(rows, got, strict=True):
+        assert v == pytest.approx(ct[c], rel=1e-9), c
+    # the ports' countries carry overseas cargo: without the shares both counts are lower
+    cells = base.flows.cells.drop(columns=["overseas_origin_share", "overseas_destination_share"])
+    plain = observation_matrix(_parse(data, rows), replace(base.flows, cells=cells),
+                               data.zone_country()) @ cells["tonnes_per_year"].to_numpy(float)
+    assert plain[0] < got[0] - 1e6 and plain[1] < got[1] - 1e6  # Iran, Georgia: > 1 Mt each
+    assert plain[2] == pytest.approx(got[2], rel=1e-12)  # Azerbaijan has no port zone
