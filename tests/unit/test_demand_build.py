@@ -644,3 +644,23 @@ def test_overseas_shares_that_add_up_to_more_than_the_cell_are_refused(dataset):
     msg = str(e.value)
     assert "overseas_origin_share + overseas_destination_share exceeds 1" in msg
     assert f"line 5 ({dem.loc[3, 'origin_zone_id']} -> {dem.loc[3, 'destination_zone_id']}" in msg
+
+
+def test_overseas_cargo_through_a_zone_without_a_port_is_refused(dataset):
+    """Marking a flow whose zone at that end has no port (Nakhchivan) gives an error naming the
+    rows, the zone and its node, and the fix; the shipped ports (Bandar Abbas, Poti) pass."""
+    def mark(df):
+        df.loc[df["flow_id"] == "AZ>NAKH", "overseas_end"] = "destination"
+
+    _edit(dataset, "trade_flow", mark)
+    write_demand(dataset)
+    dem = pd.read_csv(dataset / "demand.csv")
+    assert (dem.loc[dem["destination_zone_id"] == "Z_AZ_NAKHCHIVAN",
+                    "overseas_destination_share"] > 0).any()
+    with pytest.raises(InputError) as e:
+        load_corridor(dataset)
+    msg = str(e.value)
+    assert "overseas_destination_share is above 0 in" in msg
+    assert "(Z_AZ_NAKHCHIVAN, node AZ_NAKHCHIVAN" in msg
+    assert "blank its overseas_end" in msg
+    assert "Z_IR_BANDAR_ABBAS" not in msg and "Z_GE_PORTS" not in msg

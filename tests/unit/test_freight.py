@@ -445,6 +445,9 @@ def test_overseas_cargo_through_a_port_is_transit_where_it_crosses_the_country_b
         links=links, zones=[("ZA", "A", "AA"), ("ZP", "P", "BB")],
         commodities=[("fast", 1.0, 100.0), ("slow", 0.01, 100.0)], demand=[],
         extra={"demand": demand})
+    nodes = pd.read_csv(folder / "node.csv")
+    nodes.loc[nodes["node_id"] == "Q", "node_type"] = "port"  # the quay: P is a port's zone
+    nodes.to_csv(folder / "node.csv", index=False)
     run = run_scenario(load_corridor(folder), scenario(tmp_path, "year = 2024\n"),
                        choice="deterministic")
     r = run.tables["routes"]

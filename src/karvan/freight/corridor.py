@@ -739,6 +739,7 @@ def _corridor_data(folder: Path, tables: dict, config: dict, *,
     observed = _with_trade_scope(frames["observed"], folder, zones, frames.get("demand_level"),
                                  frames.get("growth"), base_year, inputs=inputs)
     problems = [*_overseas_share_problems(demand, tables["demand"].lines),
+                *_overseas_port_problems(demand, tables["demand"].lines, zones, nodes, links),
                 *_topology_problems(nodes, links),
                 *_capacity_problems(links, frames["commodity"], demand),
                 *_value_of_time_problems(frames["commodity"]),
@@ -766,6 +767,38 @@ def with_overseas_shares(demand: pd.DataFrame) -> pd.DataFrame:
     for col in OVERSEAS_SHARES:
         out[col] = (pd.to_numeric(out[col], errors="coerce").fillna(0.0).astype(float)
                     if col in out else 0.0)
+    return out
+
+
+def _overseas_port_problems(demand: pd.DataFrame, lines, zones: pd.DataFrame,
+                            nodes: pd.DataFrame, links: pd.DataFrame) -> list[str]:
+    """Overseas cargo comes and goes by sea through a port: a cell with an overseas share at an
+    end needs a zone there whose node is a port or is linked to one (``node_type`` port)."""
+    if "node_type" not in nodes:
+        return []
+    port = set(nodes.index[nodes["node_type"].astype(str) == "port"])
+    near = set(port)
+    for a, b in zip(links["from_node_id"], links["to_node_id"], strict=True):
+        if a in port:
+            near.add(b)
+        if b in port:
+            near.add(a)
+    zone_node = dict(zip(zones["zone_id"], zones["node_id"], strict=True))
+    out = []
+    for end, col in zip(("origin", "destination"), OVERSEAS_SHARES, strict=True):
+        z = demand[f"{end}_zone_id"]
+        bad = np.flatnonzero(((demand[col] > 0) & ~z.map(zone_node).isin(near)).to_numpy())
+        if not len(bad):
+            continue
+        at = [f"line {int(lines[i]) if lines is not None else i + 2} ({z.iloc[i]}, node "
+              f"{zone_node.get(z.iloc[i])})" for i in bad]
+        more = f" and {len(at) - 5} more" if len(at) > 5 else ""
+        out.append(f"demand.csv: {col} is above 0 in {len(bad)} row(s) whose {end} zone has no "
+                   f"port ({', '.join(at[:5])}{more}; no link joins its node to a node of "
+                   "node_type port): overseas cargo comes and goes by sea through a port. Pin "
+                   f"the flow's {end}_zone_id to a port zone in demand_inputs/trade_flow.csv, or "
+                   "blank its overseas_end, then rebuild demand.csv (`karvan data "
+                   "build-demand`).")
     return out
 
 
