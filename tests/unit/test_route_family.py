@@ -126,10 +126,13 @@ def test_choice_parameters_are_whole_and_in_their_units():
     par = read_choice_parameters()
     assert set(par["parameter"]) == set(PARAMETERS)
     buffers = par[par["parameter"] == "reliability_buffer_h"]
-    assert set(buffers["family"]) == set(fam["family_id"])
+    # every family that takes its own terms has its rows (the others read their terms_of's)
+    own = set(fam.loc[fam["terms_of"] == "", "family_id"])
+    assert own < set(fam["family_id"])
+    assert set(buffers["family"]) == own
     assert (buffers["value"] >= 0).all()
     asc = par[par["parameter"] == "asc_usd_per_t"]
-    assert set(asc["family"]) - {"*"} == set(fam["family_id"])
+    assert set(asc["family"]) - {"*"} == own
     # a constant of every family of a nest (family *) names the nest: one of the families'
     nest_rows = asc[asc["family"] == "*"]
     assert nest_rows["nest"].isin(set(fam["nest"])).all() and len(nest_rows) == 1
@@ -267,3 +270,89 @@ def test_freight_through_links_that_no_family_names_is_warned_of(tmp_path):
     assert len(said) == 1 and "through links this dataset has and karvan's built-in one has " \
         "not that no route family names (F_AZ_KZ_ALAT_AKTAU_NEW " in said[0], run.warnings
     assert said[0].endswith(f"in {copy / 'route_family.csv'}."), said
+
+
+def test_a_family_with_terms_of_takes_that_familys_terms():
+    """instc_west_julfa_rail and _road take the rows of instc_west_rail and _road (rule "INSTC
+    West through Nakhchivan or Armenia takes INSTC West's terms"): every term of every
+    commodity equal, and a change of the source's constant moves both."""
+    from karvan.freight.choice_model import choice_parameters
+
+    data = load_corridor()
+    table = data.tables["choice_parameter"]
+    fam = read_route_families()
+    m = choice_parameters(table, fam, data.commodities)
+    t = m.family_terms.set_index(["family_id", "commodity"]).drop(columns="nest")
+    for new, src in (("instc_west_julfa_rail", "instc_west_rail"),
+                     ("instc_west_julfa_road", "instc_west_road")):
+        assert m.terms_of[new] == src and m.nest_of[new] == m.nest_of[src]
+        pd.testing.assert_frame_equal(t.loc[new], t.loc[src])
+        assert (t.loc[new, "asc_usd_per_t"] > 0).all()  # the calibrated constant, not 0
+    moved = table.copy()
+    row = (moved["parameter"] == "asc_usd_per_t") & (moved["family"] == "instc_west_rail")
+    moved.loc[row, "value"] = pd.to_numeric(moved.loc[row, "value"]) + 100.0
+    t2 = choice_parameters(moved, fam, data.commodities).family_terms.set_index(
+        ["family_id", "commodity"])
+    diff = t2["asc_usd_per_t"] - t["asc_usd_per_t"]
+    assert diff.loc["instc_west_julfa_rail"].to_numpy() == pytest.approx(100.0)
+    others = ~diff.index.get_level_values("family_id").isin(["instc_west_rail",
+                                                               "instc_west_julfa_rail"])
+    assert (diff[others] == 0).all()
+
+
+def test_terms_of_names_another_family_and_its_rows_are_the_sources(tmp_path):
+    folder = tmp_path / "corridor"
+    shutil.copytree(builtin_corridor_folder(), folder)
+    fam = pd.read_csv(folder / "route_family.csv", dtype=str, keep_default_na=False)
+    i = fam.index[fam["family_id"] == "instc_west_julfa_rail"][0]
+    j = fam.index[fam["family_id"] == "instc_west_julfa_road"][0]
+    k = fam.index[fam["family_id"] == "instc_east"][0]
+    fam.loc[i, "terms_of"] = "instc_west_julfa_rail"  # itself
+    fam.loc[j, "terms_of"] = "no_such_family"
+    fam.loc[k, "terms_of"] = "instc_west_julfa_rail"  # a family that takes another's terms
+    fam.loc[i, "terms_of"] = "instc_west_julfa_rail"
+    fam.to_csv(folder / "route_family.csv", index=False)
+    with pytest.raises(InputError) as e:
+        read_route_families(folder)
+    msg = str(e.value)
+    assert (f"route_family.csv line {i + 2} (family instc_west_julfa_rail): terms_of "
+            "'instc_west_julfa_rail' is not another family") in msg
+    assert f"line {j + 2} (family instc_west_julfa_road): terms_of 'no_such_family'" in msg
+    # a chain: instc_east -> instc_west_julfa_rail, which itself names itself (said above); a
+    # chain through a family that takes another's terms is named with the family to name
+    fam.loc[i, "terms_of"] = "instc_west_rail"
+    fam.loc[j, "terms_of"] = "instc_west_road"
+    fam.to_csv(folder / "route_family.csv", index=False)
+    with pytest.raises(InputError) as e:
+        read_route_families(folder)
+    assert (f"line {k + 2} (family instc_east): terms_of 'instc_west_julfa_rail' takes the "
+            "terms of 'instc_west_rail' itself; name 'instc_west_rail'") in str(e.value)
+    # rows of a family that takes another's terms would not be read: refused
+    shutil.copy(builtin_corridor_folder() / "route_family.csv", folder / "route_family.csv")
+    par = pd.read_csv(folder / "choice_parameter.csv", dtype=str, keep_default_na=False)
+    extra = par[(par["parameter"] == "asc_usd_per_t")
+                & (par["family"] == "instc_west_rail")].copy()
+    extra["family"] = "instc_west_julfa_rail"
+    pd.concat([par, extra]).to_csv(folder / "choice_parameter.csv", index=False)
+    from karvan.freight.corridor import validate_corridor
+
+    errors = " ".join(validate_corridor(folder).errors)
+    assert (f"rows for the families instc_west_julfa_rail (lines {len(par) + 2}), which take "
+            "the terms of instc_west_rail (route_family.csv terms_of)") in errors
+    with pytest.raises(InputError, match="rows for the families instc_west_julfa_rail"):
+        run_scenario(load_corridor(folder), load_scenario("baseline"), lp=False)
+
+
+def test_russia_iran_freight_through_julfa_takes_instc_wests_family():
+    """In the South Caucasus scenario, Russia -> Iran routes through Samur and Julfa by rail
+    are instc_west_julfa_rail, not azerbaijan_land; routes to Julfa through Georgia are not."""
+    run = run_scenario(load_corridor(), load_scenario("south_caucasus_unblocked"), lp=False)
+    r = run.tables["routes"]
+    julfa = r["links"].str.contains("B_AZ_IR_JULFA_RAIL") & r["links"].str.contains(
+        "B_RU_AZ_SAMUR_") & ~r["links"].str.contains("B_AZ_IR_ASTARA_")
+    georgia = r["links"].str.contains("B_AZ_GE_|B_GE_AM_")
+    mine = julfa & ~georgia & ~r["links"].str.contains("S_RU_IR_|F_")
+    assert mine.sum() > 100 and r.loc[mine, "tonnes"].sum() > 1e4
+    assert (r.loc[mine, "family_id"] == "instc_west_julfa_rail").all()
+    assert not (r.loc[julfa & georgia, "family_id"] == "instc_west_julfa_rail").any()
+    assert "azerbaijan_land" not in set(r.loc[mine, "family_id"])

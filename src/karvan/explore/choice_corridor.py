@@ -82,7 +82,10 @@ class ParameterMap:
                              ("parameter", "family", "nest", "link_ids", "commodity"))
         spec_all = (co != "*") * 4 + (fa != "*") * 2 + (ne != "*")
 
+        src = self.model.terms_of
+
         def rows(parameter: str, family: str, commodity: str) -> np.ndarray:
+            family = src[family]  # a family with terms_of reads that family's rows
             return np.flatnonzero((p == parameter) & np.isin(fa, [family, "*"])
                                   & np.isin(ne, [nests[family], "*"])
                                   & np.isin(co, [commodity, "*"]) & (li == "*"))

@@ -114,6 +114,11 @@ class CorridorChoice:
         """Family id -> nest."""
         return dict(zip(self.families["family_id"], self.families["nest"], strict=True))
 
+    @property
+    def terms_of(self) -> dict[str, str]:
+        """Family id -> the family whose parameter rows it takes (itself, or ``terms_of``)."""
+        return terms_families(self.families)
+
     def theta_per_hour(self, classes: Sequence[TrafficClass]) -> dict[str, float]:
         """Dispersion per hour of generalized cost for each class: theta_usd x VoT."""
         return {c.name: self.theta_usd[_commodity(c.name)] * c.value_of_time for c in classes}
@@ -242,6 +247,7 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
 
     fam_ids = list(families["family_id"])
     nests = dict(zip(families["family_id"], families["nest"], strict=True))
+    src = terms_families(families)  # a family -> the family whose rows it takes
     coms = list(commodities["commodity_id"])
     vot = dict(zip(commodities["commodity_id"],
                    pd.to_numeric(commodities["vot_usd_per_t_h"], errors="coerce"), strict=True))
@@ -274,6 +280,14 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
                         f"{format_ids(par.loc[bad, 'family'].unique())} (lines {lines(bad)}); "
                         "the families are route_family.csv's family_id: fix the name or add "
                         "the family there.")
+    bad = par["family"].map(lambda f: src.get(f, f) != f)
+    if bad.any():
+        names = par.loc[bad, "family"].unique()
+        problems.append(f"{file}: rows for the families {format_ids(names)} (lines "
+                        f"{lines(bad)}), which take the terms of "
+                        f"{format_ids(sorted({src[f] for f in names}))} (route_family.csv "
+                        "terms_of): their own rows would not be read; drop them, or blank the "
+                        "family's terms_of.")
     bad = ~par["nest"].isin([*nests.values(), "*"])
     if bad.any():
         problems.append(f"{file}: nest {format_ids(par.loc[bad, 'nest'].unique())} has no "
@@ -343,6 +357,7 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
     def pick(parameter: str, family: str, commodity: str) -> tuple[float | None, float]:
         """(most specific value or None, sum over the rows that apply)."""
         best, best_spec, total = None, -1, 0.0
+        family = src[family]
         for f, n, c, v in by_param.get(parameter, ()):
             if f in (family, "*") and n in (nests[family], "*") and c in (commodity, "*"):
                 total += v
@@ -450,6 +465,14 @@ def choice_parameters(table: pd.DataFrame, families: pd.DataFrame, commodities: 
 
 
 # -------------------------------------------------------------------------- route families
+
+
+def terms_families(families: pd.DataFrame) -> dict[str, str]:
+    """Each family's source of choice terms: the family named in ``route_family.csv``'s
+    ``terms_of`` (its rows of ``choice_parameter.csv`` are read for both), else itself."""
+    tof = (families["terms_of"].fillna("").astype(str).str.strip() if "terms_of" in families
+           else pd.Series("", index=families.index))
+    return {f: (t or f) for f, t in zip(families["family_id"], tof, strict=True)}
 
 
 def family_classifier(families: pd.DataFrame):

@@ -146,6 +146,18 @@ def read_route_families(folder: str | os.PathLike | None = None) -> pd.DataFrame
                       f"{', '.join(repr(b) for b in bad)} is not a country pair of zone.csv "
                       f"(ORIGIN-DESTINATION, e.g. RU-IN; countries "
                       f"{format_ids(sorted(countries))}); fix it or leave serves blank.")
+    fam["terms_of"] = (fam["terms_of"].str.strip() if "terms_of" in fam
+                       else pd.Series("", index=fam.index, dtype=object))
+    own = dict(zip(fam["family_id"], fam["terms_of"], strict=False))
+    for i, t in fam["terms_of"].items():
+        fid = fam.at[i, "family_id"]
+        if t and (t == fid or t not in own):
+            p.add(f"route_family.csv line {i + 2} (family {fid}): terms_of {t!r} is not "
+                  "another family of route_family.csv; name the family whose "
+                  "choice_parameter.csv rows it takes, or leave it blank.")
+        elif t and own[t]:
+            p.add(f"route_family.csv line {i + 2} (family {fid}): terms_of {t!r} takes the "
+                  f"terms of {own[t]!r} itself; name {own[t]!r}, whose rows are read.")
     if not (fam["via_link_ids"].str.strip() == "*").any():
         p.add("route_family.csv: no catch-all family (via_link_ids = *): some routes would have "
               "no family.")
