@@ -327,6 +327,18 @@ def test_terms_of_names_another_family_and_its_rows_are_the_sources(tmp_path):
         read_route_families(folder)
     assert (f"line {k + 2} (family instc_east): terms_of 'instc_west_julfa_rail' takes the "
             "terms of 'instc_west_rail' itself; name 'instc_west_rail'") in str(e.value)
+    # a cycle, and a family of another nest
+    fam.loc[i, "terms_of"] = "instc_west_julfa_road"
+    fam.loc[j, "terms_of"] = "instc_west_julfa_rail"
+    fam.loc[k, "terms_of"] = "northern_rail"
+    fam.to_csv(folder / "route_family.csv", index=False)
+    with pytest.raises(InputError) as e:
+        read_route_families(folder)
+    msg = str(e.value)
+    assert (f"line {i + 2} (family instc_west_julfa_rail): terms_of 'instc_west_julfa_road', "
+            "which takes the terms of 'instc_west_julfa_rail': neither has rows") in msg
+    assert (f"line {k + 2} (family instc_east): terms_of 'northern_rail' is a family of the "
+            "nest 'overland_north', not of 'instc'") in msg
     # rows of a family that takes another's terms would not be read: refused
     shutil.copy(builtin_corridor_folder() / "route_family.csv", folder / "route_family.csv")
     par = pd.read_csv(folder / "choice_parameter.csv", dtype=str, keep_default_na=False)
@@ -344,15 +356,19 @@ def test_terms_of_names_another_family_and_its_rows_are_the_sources(tmp_path):
 
 
 def test_russia_iran_freight_through_julfa_takes_instc_wests_family():
-    """In the South Caucasus scenario, Russia -> Iran routes through Samur and Julfa by rail
-    are instc_west_julfa_rail, not azerbaijan_land; routes to Julfa through Georgia are not."""
+    """In the South Caucasus scenario, Russia -> Iran routes from Samur to Julfa by rail are
+    instc_west_julfa_rail and to Agarak or Julfa by road instc_west_julfa_road, through Georgia
+    and Armenia too (the rule's amendment); none from Samur to Iran is azerbaijan_land."""
     run = run_scenario(load_corridor(), load_scenario("south_caucasus_unblocked"), lp=False)
     r = run.tables["routes"]
-    julfa = r["links"].str.contains("B_AZ_IR_JULFA_RAIL") & r["links"].str.contains(
-        "B_RU_AZ_SAMUR_") & ~r["links"].str.contains("B_AZ_IR_ASTARA_")
+    samur = r["links"].str.contains("B_RU_AZ_SAMUR_") & ~r["links"].str.contains(
+        "B_AZ_IR_ASTARA_|S_RU_IR_|S_KZ_IR_|F_|B_TR_IR_GURBULAK_ROAD")
+    rail = samur & r["links"].str.contains("B_AZ_IR_JULFA_RAIL")
+    road = samur & ~rail & r["links"].str.contains("B_AZ_IR_JULFA_ROAD|B_AM_IR_AGARAK_ROAD")
+    assert rail.sum() > 100 and r.loc[rail, "tonnes"].sum() > 1e4
+    assert (r.loc[rail, "family_id"] == "instc_west_julfa_rail").all()
+    assert (r.loc[road, "family_id"] == "instc_west_julfa_road").all()
     georgia = r["links"].str.contains("B_AZ_GE_|B_GE_AM_")
-    mine = julfa & ~georgia & ~r["links"].str.contains("S_RU_IR_|F_")
-    assert mine.sum() > 100 and r.loc[mine, "tonnes"].sum() > 1e4
-    assert (r.loc[mine, "family_id"] == "instc_west_julfa_rail").all()
-    assert not (r.loc[julfa & georgia, "family_id"] == "instc_west_julfa_rail").any()
-    assert "azerbaijan_land" not in set(r.loc[mine, "family_id"])
+    assert r.loc[(rail | road) & georgia, "tonnes"].sum() > 0  # the detour, in the families
+    ru_ir = (r["origin"].str.startswith("Z_RU_") & r["destination"].str.startswith("Z_IR_"))
+    assert not (r.loc[ru_ir & samur, "family_id"] == "azerbaijan_land").any()

@@ -149,15 +149,25 @@ def read_route_families(folder: str | os.PathLike | None = None) -> pd.DataFrame
     fam["terms_of"] = (fam["terms_of"].str.strip() if "terms_of" in fam
                        else pd.Series("", index=fam.index, dtype=object))
     own = dict(zip(fam["family_id"], fam["terms_of"], strict=False))
+    nest = dict(zip(fam["family_id"], fam["nest"], strict=False))
     for i, t in fam["terms_of"].items():
         fid = fam.at[i, "family_id"]
         if t and (t == fid or t not in own):
             p.add(f"route_family.csv line {i + 2} (family {fid}): terms_of {t!r} is not "
                   "another family of route_family.csv; name the family whose "
                   "choice_parameter.csv rows it takes, or leave it blank.")
+        elif t and own[t] == fid:
+            p.add(f"route_family.csv line {i + 2} (family {fid}): terms_of {t!r}, which takes "
+                  f"the terms of {fid!r}: neither has rows that are read; blank the terms_of of "
+                  "the one whose rows choice_parameter.csv has.")
         elif t and own[t]:
             p.add(f"route_family.csv line {i + 2} (family {fid}): terms_of {t!r} takes the "
                   f"terms of {own[t]!r} itself; name {own[t]!r}, whose rows are read.")
+        elif t and nest[t] != nest[fid]:
+            p.add(f"route_family.csv line {i + 2} (family {fid}): terms_of {t!r} is a family "
+                  f"of the nest {nest[t]!r}, not of {nest[fid]!r}: a nest's rows (its scale, a "
+                  "constant of family *) would reach the family from a nest it is not in; name "
+                  "a family of its own nest, or move it to that nest.")
     if not (fam["via_link_ids"].str.strip() == "*").any():
         p.add("route_family.csv: no catch-all family (via_link_ids = *): some routes would have "
               "no family.")
