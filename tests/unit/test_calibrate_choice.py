@@ -607,3 +607,25 @@ def test_a_row_without_a_role_is_a_fit_row_as_the_schema_reads_it():
     assert list(fit_observations(obs)["observed_id"]) == ["a", "b", "c"]
     assert list(fit_observations(obs.drop(columns="role"))["observed_id"]) == ["a", "b", "c",
                                                                               "d"]
+
+
+def test_a_constant_named_for_a_family_with_anothers_terms_says_whose_to_fit():
+    """instc_west_julfa_rail takes instc_west_rail's rows (route_family.csv terms_of): naming
+    its constant is refused with the one to fit; without the families the message is the
+    general one."""
+    from karvan.freight.corridor import builtin_corridor_folder
+    from karvan.freight.route_family import read_route_families
+
+    t = pd.read_csv(builtin_corridor_folder() / "choice_parameter.csv", dtype=str,
+                    keep_default_na=False)
+    fam = read_route_families()
+    with pytest.raises(InputError) as e:
+        choice_parameters_to_fit(t, ["asc:instc_west_julfa_road:containers", "theta"],
+                                 route_families=fam)
+    assert ("asc:instc_west_julfa_road is instc_west_road's constant (route_family.csv "
+            "terms_of): fit asc:instc_west_road:containers, which sets both") in str(e.value)
+    with pytest.raises(InputError, match="unknown parameters to fit"):
+        choice_parameters_to_fit(t, ["asc:instc_west_julfa_rail"])
+    names = [p.name for p in choice_parameters_to_fit(t, ["asc:instc_west_rail"],
+                                                      route_families=fam)]
+    assert names == ["asc_usd_per_t|instc_west_rail"]

@@ -67,7 +67,8 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
     dataset = load_corridor(data, refit=("choice_parameter",))
     if write and dataset.folder is None:
         raise typer.BadParameter("--write needs a dataset folder.")
-    params = choice_parameters_to_fit(choice_table(dataset), fit)
+    params = choice_parameters_to_fit(choice_table(dataset), fit,
+                                      route_families=_families(dataset))
     starts = _read_starts(dataset, params, start_from, variance_factor)
     runs = {"n": 0}
     t0 = time.perf_counter()
@@ -102,6 +103,16 @@ PRIORS = "priors"
 #: end points whose objective is within this of the lowest are reported with their spread (one
 #: standard error in the likelihood-ratio sense: the objective is -2 log posterior + const)
 STARTS_WITHIN = 1.0
+
+
+def _families(dataset):
+    """The dataset's route families, or None where it has no folder or no route_family.csv."""
+    from karvan.freight.route_family import read_route_families
+
+    folder = getattr(dataset, "folder", None)
+    if folder is None or not (Path(folder) / "route_family.csv").is_file():
+        return None
+    return read_route_families(folder)
 
 
 def demand_source(dataset) -> tuple[str, ...]:

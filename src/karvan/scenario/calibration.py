@@ -114,7 +114,8 @@ DEFAULT_CONSTANTS = ("instc_west_rail", "instc_west_road", "instc_caspian", "ins
                      "upper_lars_road", "nest:overland_north:containers")
 
 
-def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = None
+def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = None,
+                             route_families: pd.DataFrame | None = None
                              ) -> list[ChoiceParameter]:
     """The parameters ``karvan calibrate --parameters`` fits.
 
@@ -126,7 +127,9 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
     ``asc:nest:<nest>:<commodity>`` (the row of family ``*`` and that nest: one constant for every
     family of the nest), ``theta`` (one factor on every commodity's dispersion, 0.1-10) or
     ``value_of_reliability`` (one factor on every commodity's value of reliability, 0-10: the
-    reliability ratio relative to the prior's).
+    reliability ratio relative to the prior's). With ``route_families`` (``route_family.csv``),
+    a constant named for a family that takes another family's terms (``terms_of``) is refused
+    with the name to give instead.
 
     Raises
     ------
@@ -182,6 +185,21 @@ def choice_parameters_to_fit(table: pd.DataFrame, names: Sequence[str] | None = 
             out.append(factor("value_of_reliability", step=0.1, lower=0.0, upper=10.0))
         else:
             bad.append(n)
+    if bad and route_families is not None:
+        # a family that takes another's terms has no constant of its own: say whose to fit
+        from karvan.freight.choice_model import terms_families
+
+        src = terms_families(route_families)
+        hint = []
+        for n in bad:
+            if n.startswith("asc:") and not n.startswith("asc:nest:"):
+                fam, com = split(n[4:])
+                if src.get(fam, fam) != fam:
+                    hint.append(f"asc:{fam} is {src[fam]}'s constant (route_family.csv "
+                                f"terms_of): fit asc:{src[fam]}"
+                                + ("" if com == "*" else f":{com}") + ", which sets both")
+        if hint:
+            raise InputError("; ".join(hint) + ".", "karvan calibrate --parameters")
     if bad:
         nest_names = sorted(f"asc:{k}" + ("" if c == "*" else f":{c}") for k, c in nest_keys)
         raise InputError(f"unknown parameters to fit {format_ids(bad)}: give asc:<family> (one "
