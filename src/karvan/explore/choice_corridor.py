@@ -331,13 +331,17 @@ class ChoiceCorridorModel(CorridorModel):
         oc = np.array([zc.get(x, "") for x in z[rs.od_origin]], dtype=object)[route_od]
         dc = np.array([zc.get(x, "") for x in z[rs.od_destination]], dtype=object)[route_od]
         cc = np.array(o["countries"], dtype=object)
-        transit = (touch[:, :n_c] & (cc[None, :] != oc[:, None])
-                   & (cc[None, :] != dc[:, None])).astype(float)
         real = rs.route_source != SOURCE_UNSERVED
         fam = family_classifier(self.families)(rs)
         cls = rs.od_class[route_od]
         com = np.array([self.class_commodity[k] for k in cls])
-        self._add_overseas_transit(transit, rs, g, inc, oc, dc, com)
+        # the part of each route's tonnes that is each country's transit, by the accounting's
+        # rule (overseas cargo through a port counts where the route crosses the country's land)
+        s_o, s_d = self._overseas_shares(rs, g, com)
+        land = np.asarray(inc @ (o["member"][:n_c] & o["overseas"]["land_arc"][None, :]).T
+                          .astype(float)) > 0
+        transit = touch[:, :n_c] * acc.transit_weights(
+            cc[None, :], oc[:, None], dc[:, None], s_o[:, None], s_d[:, None], land)
         pairs = {}
         for p in dict.fromkeys(list(o["pairs"]) + list(self.major_ods)):
             pairs[p] = np.flatnonzero((oc == p[0]) & (dc == p[1]))
@@ -356,28 +360,22 @@ class ChoiceCorridorModel(CorridorModel):
                 "com": com, "pairs": pairs, "cinc": cinc,
                 "member_c": o["member"][:n_c].T.astype(float)}
 
-    def _add_overseas_transit(self, transit, rs, g, inc, oc, dc, com) -> None:
-        """Add to ``transit`` (routes x countries, the part of each route's tonnes that is the
-        country's transit) the cargo from or to overseas through a port of the country, on
-        the routes that cross its rail or road (:mod:`karvan.freight.accounting`)."""
+    def _overseas_shares(self, rs, g, com) -> tuple[np.ndarray, np.ndarray]:
+        """Each route's overseas origin and destination shares (its demand cell's)."""
         ov = self.outputs["overseas"]
+        s_o, s_d = np.zeros(rs.n_routes), np.zeros(rs.n_routes)
         if not ov["cells"]:
-            return
-        land = np.asarray(inc @ ov["land"].T.astype(float)) > 0  # (routes, port countries)
+            return s_o, s_d
         zi = {z: i for i, z in enumerate(g.zone_ids)}
         z = np.asarray(rs.zone_ids, dtype=object)
         oi = np.array([zi.get(x, -1) for x in z[rs.od_origin]])[rs.route_od]
         di = np.array([zi.get(x, -1) for x in z[rs.od_destination]])[rs.route_od]
         names = np.asarray(self.parts["commodities"], dtype=object)[com]
-        s_o, s_d = np.zeros(len(oi)), np.zeros(len(oi))
         for (i, c), cell in ov["cells"].items():
             sel = np.flatnonzero((oi == i) & (names == c) & (di >= 0))
             s_o[sel] = cell["s_o"][di[sel]]
             s_d[sel] = cell["s_d"][di[sel]]
-        for m, ci in enumerate(ov["country_idx"]):
-            c = self.outputs["countries"][ci]
-            w = s_d * ((dc == c) & (oc != c)) + s_o * ((oc == c) & (dc != c))
-            transit[:, ci] += w * land[:, m]
+        return s_o, s_d
 
     def _choice_outputs(self, g, res, d, extra_h=None) -> dict[str, float]:
         o = self.outputs

@@ -706,7 +706,8 @@ def _overseas_spec(data, g, raw: pd.DataFrame, countries: list, zcountry: np.nda
         cell["s_d"][j] = s_d[r]
     return {"country_idx": [countries.index(c) for c in ports],
             "member": np.ascontiguousarray(member),
-            "land": np.ascontiguousarray(member & land[None, :]), "cells": cells}
+            "land": np.ascontiguousarray(member & land[None, :]), "land_arc": land,
+            "cells": cells}
 
 
 def _output_spec(data, g, raw: pd.DataFrame, cap: np.ndarray, classes, bans=(),
