@@ -629,3 +629,37 @@ def test_a_constant_named_for_a_family_with_anothers_terms_says_whose_to_fit():
     names = [p.name for p in choice_parameters_to_fit(t, ["asc:instc_west_rail"],
                                                       route_families=fam)]
     assert names == ["asc_usd_per_t|instc_west_rail"]
+
+
+def test_the_fits_correlations_are_written_and_drawn_by_explore(truth_counts):
+    from karvan.calibrate.choice import calibrated_correlation
+    from karvan.explore.choice_inputs import choice_inputs, choice_values
+    from karvan.explore.inputs import builtin_uncertainty_path
+    from karvan.explore.sampling import make_design
+
+    cf = fit(noisy(truth_counts, 3))
+    table = calibrated_table(cf, date="2026-01-01", source="KV_CALIBRATION")
+    corr = calibrated_correlation(cf, date="2026-01-01", source="KV_CALIBRATION")
+    names = list(cf.fit.names)
+    r = cf.fit.correlation()
+    assert len(corr) == 3 and (corr["source"] == "KV_CALIBRATION").all()
+    for a, b, x in corr[["parameter_a", "parameter_b", "correlation"]].itertuples(index=False):
+        assert x == r[names.index(a), names.index(b)]
+    assert set(table.loc[table["method"] == "calibrated", "fitted_parameter"]) == set(names)
+    assert np.abs(r[np.triu_indices(3, 1)]).max() > 0.2  # a fit whose correlations matter
+    # explore draws the three parameters with the fit's covariance
+    text = table.astype(str).replace("nan", "")
+    ins = choice_inputs(text, builtin_uncertainty_path(), correlation=corr.astype(str))
+    at = choice_values(ins, text)
+    vals = np.array([at(v) for v in ins.values(make_design(ins, "lhs", 6000, 4).u)])
+    par, fam, com = (text[c].to_numpy() for c in ("parameter", "family", "commodity"))
+    cols = [np.flatnonzero((par == "asc_usd_per_t") & (fam == "west"))[0],
+            np.flatnonzero((par == "asc_usd_per_t") & (fam == "east"))[0],
+            np.flatnonzero((par == "theta") & (com == "grain"))[0]]
+    x = vals[:, cols] / np.array([1.0, 1.0, PRIOR_THETA["grain"]])  # theta as its factor
+    order = [names.index(n) for n in ("asc_usd_per_t|west", "asc_usd_per_t|east",
+                                      "theta|factor")]
+    want = cf.fit.covariance[np.ix_(order, order)]
+    sd = np.sqrt(np.diag(want))
+    assert np.allclose(np.std(x, axis=0), sd, rtol=0.04)
+    assert np.allclose(np.corrcoef(x.T), want / np.outer(sd, sd), atol=0.04)

@@ -98,6 +98,27 @@ def test_parameters_are_fitted_and_written(dataset, tmp_path, deterministic_runs
 
     back = read_choice_parameters(dataset)
     assert len(back) == len(table)
+    # the correlations travel with the table: a fit of one parameter has no pair of its own;
+    # the pairs of the earlier fit among the parameters it left alone stay, those with the
+    # refitted one go (no longer known), and explore reads the two tables as one fit
+    from karvan.explore.choice_inputs import CORRELATION_FILE, choice_inputs
+    from karvan.explore.inputs import builtin_uncertainty_path
+
+    shipped = pd.read_csv(builtin_corridor_folder() / CORRELATION_FILE, keep_default_na=False)
+    corr = pd.read_csv(dataset / CORRELATION_FILE, keep_default_na=False)
+    pd.testing.assert_frame_equal(corr, pd.read_csv(out / CORRELATION_FILE,
+                                                    keep_default_na=False))
+    name = "asc_usd_per_t|instc_west_rail"
+    assert row["fitted_parameter"] == name
+    mine = (shipped["parameter_a"] == name) | (shipped["parameter_b"] == name)
+    assert mine.any() and len(corr) == (~mine).sum()
+    assert not ((corr["parameter_a"] == name) | (corr["parameter_b"] == name)).any()
+    pd.testing.assert_frame_equal(corr, shipped[~mine].reset_index(drop=True),
+                                  check_dtype=False)
+    text = pd.read_csv(dataset / "choice_parameter.csv", dtype=str, keep_default_na=False)
+    ins = choice_inputs(text, builtin_uncertainty_path(),
+                        correlation=corr.astype(str))
+    assert ins.correlation is not None and len(ins.correlation.factors) == 10
 
 
 def test_progress_is_a_line_per_evaluation(dataset, tmp_path, deterministic_runs, monkeypatch):

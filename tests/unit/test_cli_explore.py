@@ -212,14 +212,23 @@ def test_bad_choice_parameter_tables_exit_2_before_any_work(tmp_path):
     code, text = run("explore", "baseline", "--draws", "4", "--choice", "deterministic",
                      "--choice-parameters", table, "--out", tmp_path / "e")
     assert code == 2 and "use it with --choice logit" in text
-    # a calibrated table's standard errors set its parameters' distributions
+    # a calibrated table's standard errors set its parameters' distributions (standard errors
+    # written by hand: each theta row its own, no fitted parameter named)
     def fitted(t):
         t.loc[t["parameter"] == "theta", "std_error"] = "0.004"
+        t["fitted_parameter"] = ""
 
     table = _choice_table(tmp_path, fitted)
     code, text = run("explore", "--list-inputs", "--choice-parameters", table,
                      "--input", "choice.theta*")
     assert code == 0 and "choice.theta:se[" in text and "normal(mean=" in text, text
+    # the same standard errors on rows that one fitted parameter set: they contradict it
+    def contradicting(t):
+        t.loc[t["parameter"] == "theta", "std_error"] = "0.004"
+
+    table = _choice_table(tmp_path, contradicting)
+    code, text = run("explore", "--list-inputs", "--choice-parameters", table)
+    assert code == 2 and "rows of fitted parameter theta|factor" in text, text
 
 
 @pytest.mark.slow

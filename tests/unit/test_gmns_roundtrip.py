@@ -30,7 +30,7 @@ def test_validate_passes_on_the_shipped_dataset():
     assert code == 0, out
     with open(builtin_corridor_folder() / "demand.csv", newline="", encoding="utf-8") as f:
         rows = sum(1 for _ in csv.DictReader(f))
-    assert f"valid corridor dataset: 22 tables, {rows:,} demand rows" in out
+    assert f"valid corridor dataset: 23 tables, {rows:,} demand rows" in out
     # checked as a corridor dataset only: plain GMNS advice (length, capacity) is wrong for it
     assert "GMNS" not in out and "not ready to assign" not in out and "no length" not in out
 

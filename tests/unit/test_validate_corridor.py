@@ -44,7 +44,7 @@ def rename_column(path: Path, old: str, new: str) -> None:
 def test_the_intact_dataset_is_valid_without_plain_gmns_advice():
     code, out = run("validate", CORRIDOR)
     assert code == 0, out
-    assert out.rstrip().endswith(f"valid corridor dataset: 22 tables, 1,511 demand rows; run "
+    assert out.rstrip().endswith(f"valid corridor dataset: 23 tables, 1,511 demand rows; run "
                                  f"it with karvan run --data {CORRIDOR}")
     assert "links │ 325 " in out and "demand │ 85.81 Mt/yr" in out
     # every link has length_km: GMNS's length, capacity and use_definition do not apply

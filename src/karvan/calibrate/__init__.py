@@ -6,6 +6,7 @@ from __future__ import annotations
 from karvan.calibrate.choice import (
     ChoiceFit,
     ChoiceParameter,
+    calibrated_correlation,
     calibrated_table,
     fit_choice_parameters,
 )
@@ -30,7 +31,8 @@ from karvan.calibrate.statistics import (
 from karvan.calibrate.table import calibration_report, calibration_tables
 
 __all__ = ["ChoiceFit", "ChoiceParameter", "OdmeResult", "ParameterFit", "abs_log_ratio",
-           "arc_proportions", "calibrated_table", "calibration_report", "calibration_tables",
+           "arc_proportions", "calibrated_correlation", "calibrated_table", "calibration_report",
+           "calibration_tables",
            "cv_summary",
            "estimate_od", "fit_choice_parameters", "fit_parameters", "fit_rows",
            "fit_to_table", "geh_tonnes", "gls_estimate", "judge_independence",

@@ -727,9 +727,11 @@ def calibrated_table(cf: ChoiceFit, *, date: str, source: str | None = None,
     and says so in its note. Other rows and columns are kept.
     """
     out = cf.prior.copy()
-    for col in ("std_error", "observations", "prior_value", "prior_std_error"):
+    for col in ("std_error", "observations", "prior_value", "prior_std_error",
+                "fitted_parameter"):
         if col not in out:
             out[col] = ""
+    out["fitted_parameter"] = out["fitted_parameter"].fillna("").astype(object)
     for col in ("value", "std_error", "prior_value", "prior_std_error"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     for col in ("method", "source_date", "confidence", "observations",
@@ -767,6 +769,7 @@ def calibrated_table(cf: ChoiceFit, *, date: str, source: str | None = None,
                 out.iat[i, col("prior_value")] = float(one * mu[k])
                 out.iat[i, col("prior_std_error")] = float(one * psd[k])
             out.iat[i, col("method")] = "calibrated"
+            out.iat[i, col("fitted_parameter")] = p.name
             out.iat[i, col("source_date")] = date
             out.iat[i, col("confidence")] = "estimate"
             out.iat[i, col("observations")] = obs
@@ -792,6 +795,51 @@ def calibrated_table(cf: ChoiceFit, *, date: str, source: str | None = None,
                     srcs.append(source)
                 out.iat[i, col("source")] = ";".join(srcs)
     return out
+
+
+def calibrated_correlation(cf: ChoiceFit, *, date: str, source: str | None = None,
+                           command: str | None = None) -> pd.DataFrame:
+    """The fit's correlations as a table (``choice_parameter_correlation.csv``): one row per
+    pair of fitted parameters that both have a standard error (``parameter_a`` before
+    ``parameter_b`` in the fit's order), ``correlation`` from the covariance of the estimate,
+    and its provenance (``source``, default ``KV_CALIBRATION``). ``karvan explore`` draws the
+    fitted parameters jointly with it (:mod:`karvan.explore.choice_inputs`)."""
+    f = cf.fit
+    r = f.correlation()
+    names = list(f.names)
+    ok = np.isfinite(f.std_errors) & (f.std_errors > 0)
+    how = (f"correlation of the estimates from the covariance of the fit "
+           f"({command or 'karvan calibrate --parameters'}; the Jacobian at the solution, the "
+           "prior's precision and the data variances' factor)")
+    srcs = source or "KV_CALIBRATION"
+    rows = []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if ok[i] and ok[j] and np.isfinite(r[i, j]):
+                rows.append((names[i], names[j], float(r[i, j]), srcs, date, "estimate",
+                             "calibrated", how))
+    return pd.DataFrame(rows, columns=["parameter_a", "parameter_b", "correlation", "source",
+                                       "source_date", "confidence", "method", "note"])
+
+
+def merged_correlation(before: pd.DataFrame | None, fitted: pd.DataFrame,
+                       table: pd.DataFrame, names) -> pd.DataFrame:
+    """The correlation table to write with ``table`` (a parameter table after a fit): the
+    fit's pairs (``fitted``, :func:`calibrated_correlation`) and, from the table written
+    before (``before``), the pairs of parameters this fit left alone that ``table`` still
+    draws (a ``fitted_parameter`` with a standard error): their values and standard errors are
+    those of the earlier fit, and so are their correlations. A pair of a parameter fitted now
+    and one left alone has no known correlation: independent."""
+    if before is None or not len(before):
+        return fitted
+    now = set(names)
+    se = pd.to_numeric(table.get("std_error"), errors="coerce")
+    drawn = (set(table.loc[se > 0, "fitted_parameter"].astype(str))
+             if "fitted_parameter" in table else set())
+    a = before["parameter_a"].astype(str).str.strip()
+    b = before["parameter_b"].astype(str).str.strip()
+    keep = before[~a.isin(now) & ~b.isin(now) & a.isin(drawn) & b.isin(drawn)]
+    return pd.concat([keep.astype(object), fitted.astype(object)], ignore_index=True)
 
 
 def _num(v: float) -> str:

@@ -195,10 +195,11 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
     import pandas as pd
 
     from karvan._version import __version__
-    from karvan.calibrate import calibrated_table, calibration_tables
-    from karvan.calibrate.choice import identification
+    from karvan.calibrate import calibrated_correlation, calibrated_table, calibration_tables
+    from karvan.calibrate.choice import identification, merged_correlation
     from karvan.calibrate.statistics import TARGETS, display_summary
     from karvan.cli.tables import print_tables
+    from karvan.explore.choice_inputs import CORRELATION_FILE, read_choice_correlation
     from karvan.io.atomic import atomic_folder, atomic_write_text
     from karvan.io.hashing import hash_folder
     from karvan.scenario.calibration import calibrate_choice, choice_runner, choice_table
@@ -289,6 +290,10 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
                + "".join(f" --start-from {lb}" for lb, _ in starts if lb is not None)
                + ("" if variance_factor is None else f" --variance-factor {variance_factor:.10g}"))
     table = calibrated_table(cf, date=date, source=CALIBRATION_SOURCE, command=command)
+    corr_table = merged_correlation(
+        read_choice_correlation(dataset.folder / CORRELATION_FILE) if dataset.folder else None,
+        calibrated_correlation(cf, date=date, source=CALIBRATION_SOURCE, command=command),
+        table, cf.fit.names)
     kw = dict(link_table=dataset.links, zone_country=dataset.zone_country(),
               commodities=dataset.commodity_ids)
     before, sum_before = calibration_tables(dataset.observed, cf.prior_runs, **kw)
@@ -361,6 +366,7 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         manifest["chosen_start"] = str(starts_table.at[pick, "start"])
     with atomic_folder(out_dir) as tmp:
         table.to_csv(tmp / "choice_parameter.csv", index=False)
+        corr_table.to_csv(tmp / CORRELATION_FILE, index=False)
         ptab.to_csv(tmp / "parameters.csv", index=False)
         cf.counts.to_csv(tmp / "counts.csv", index=False)
         pd.DataFrame(evaluations).to_csv(tmp / "evaluations.csv", index=False)
@@ -381,6 +387,10 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         out.print("the fit did not converge: choice_parameter.csv is not written into the "
                   "dataset", highlight=False)
     elif write:
+        # the correlations first: a run stopped between the two leaves the previous values
+        # with the new fit's correlations, which explore refuses with a fix where the names
+        # differ; never new values drawn without their fit's correlations
+        atomic_write_text(dataset.folder / CORRELATION_FILE, corr_table.to_csv(index=False))
         atomic_write_text(dataset.folder / "choice_parameter.csv",
                           table.to_csv(index=False))
     shown = pd.concat([display_summary(sum_before, "prior"),

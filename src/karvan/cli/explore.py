@@ -47,7 +47,8 @@ def explore(
     choice_parameters: Annotated[Path | None, typer.Option(
         help="Under logit: a choice parameter table instead of the dataset's (the "
              "choice_parameter.csv of karvan calibrate --parameters; its std_error set the "
-             "parameters' distributions).")] = None,
+             "parameters' distributions, and the choice_parameter_correlation.csv beside it "
+             "their correlations).")] = None,
     inputs: Annotated[list[str] | None, typer.Option(
         "--input", help="Vary only these factors (names or patterns such as 'demand.*'); "
                         "repeat the option.")] = None,
@@ -87,14 +88,23 @@ def explore(
     from rich.text import Text
 
     from karvan.errors import InputError
-    from karvan.explore.study import check_choice, choice_table, experiment_inputs
+    from karvan.explore.study import (
+        check_choice,
+        choice_correlation,
+        choice_table,
+        experiment_inputs,
+    )
     from karvan.freight.corridor import load_corridor
 
     choice = check_choice(choice)
     dataset = load_corridor(data)
     if list_inputs:
-        table = choice_table(dataset, choice_parameters) if choice == "logit" else None
-        ins = experiment_inputs(dataset, uncertainty, choice=choice, table=table)
+        table = corr = None
+        if choice == "logit":
+            table = choice_table(dataset, choice_parameters)
+            corr = choice_correlation(dataset, choice_parameters)
+        ins = experiment_inputs(dataset, uncertainty, choice=choice, table=table,
+                                correlation=corr)
         if inputs:
             ins = ins.select(inputs)
         # plain lines, one input each, so that names can be copied whole into --input

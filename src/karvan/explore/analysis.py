@@ -14,7 +14,11 @@ the inputs that decide each answer.
 - **Sensitivity** of each statement's quantity: Sobol first and total order indices (Saltelli
   design) or Morris mu* and sigma (Morris design) by SALib, per factor or group, with
   confidence intervals; on a Latin hypercube, Spearman rank correlations (any number of factors,
-  few draws).
+  few draws). Factors that draw together (a fit's correlated parameters,
+  :class:`~karvan.explore.inputs.Correlation`): a rank correlation is read on the drawn value,
+  so it includes what the factor shares with those it is correlated with; a Sobol or Morris
+  index on the design's independent dimension, which for a correlated factor is the part of its
+  draw that the factors before it (in the fit's order) do not give.
 """
 
 from __future__ import annotations
@@ -454,6 +458,7 @@ def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = 
     u = design[[c for c in design.columns if c.startswith("u:")]].to_numpy(dtype=float)
     if m.get("sampler") == "morris":
         _check_morris_design(exp, m, u)
+    u = _ranked_u(m, design, u)
     draws = exp.draws()
     refs = {s: r for s, r in m.get("references", {}).items()}
     if sea_countries is None:
@@ -494,6 +499,19 @@ def analyse_experiment(exp: Experiment, *, statements: list[Statement] | None = 
     # every table computed, then written together: a failure leaves the previous set whole
     exp.write_tables(tables, parquet=("bands",))
     return tables
+
+
+def _ranked_u(manifest: dict, design: pd.DataFrame, u: np.ndarray) -> np.ndarray:
+    """The points whose ranks a Latin hypercube's rank correlations read: the design's, with
+    the factors that draw together (the manifest's ``correlation``) made dependent, so that a
+    correlated factor's rho is its drawn value's (the part it shares with the factors it is
+    correlated with included); other designs' indices are read on the design's own points."""
+    from karvan.explore.inputs import Correlation
+
+    corr = Correlation.from_manifest(manifest.get("correlation"))
+    if corr is None or manifest.get("sampler", "lhs") != "lhs":
+        return u
+    return corr.apply(u, [c[2:] for c in design.columns if c.startswith("u:")])
 
 
 def _problem(exp: Experiment, manifest: dict, design: pd.DataFrame) -> dict:
@@ -621,6 +639,7 @@ def output_sensitivity(exp: Experiment, scenario: str, output: str) -> pd.DataFr
     m = exp.manifest()
     design = pd.read_parquet(exp.folder / "design.parquet")
     u = design[[c for c in design.columns if c.startswith("u:")]].to_numpy(dtype=float)
+    u = _ranked_u(m, design, u)
     _, rows, _ = _output_values(exp, scenario, [output])
     d = rows[rows["draw"] >= 0].set_index("draw").reindex(np.arange(len(u)))
     s = sensitivity(u, _problem(exp, m, design), m.get("sampler", "lhs"),

@@ -6,11 +6,15 @@ Every row of the parameter table is an uncertain figure of table ``choice``, fie
 
 - **calibrated** (a finite ``std_error`` > 0, written by ``karvan calibrate --parameters``): normal
   with the row's value as mean and its standard error as sd. Rows that one fitted parameter sets
-  (the same ``parameter`` and ``observations`` and the same relative standard error
-  ``std_error / |value|``: a fitted factor writes ``value = prior x v``, ``std_error = prior x se``)
-  draw together: one factor ``normal(1, std_error / |value|)`` for all of them, so each row has
-  its own mean and sd and the rows move as the fit says they do. Other fitted parameters draw
-  independently (the table keeps no covariances).
+  (the same ``fitted_parameter``; in a table without that column, the same ``parameter`` and
+  ``observations`` and the same relative standard error ``std_error / |value|``: a fitted factor
+  writes ``value = prior x v``, ``std_error = prior x se``) draw together: one factor
+  ``normal(1, std_error / |value|)`` for all of them, so each row has its own mean and sd and
+  the rows move as the fit says they do. Fitted parameters draw jointly with the correlations
+  of the fit (``choice_parameter_correlation.csv`` beside the table, written by the same
+  ``karvan calibrate --parameters``: :func:`read_choice_correlation`), a Gaussian copula on
+  their factors (:class:`~karvan.explore.inputs.Correlation`); without that table,
+  independently.
 - **not calibrated**: by its confidence class, as every other figure of the dataset (a lognormal
   factor with median 1 and the class's sigma from ``uncertainty.csv``; a rule with table
   ``choice`` and a field narrows it for one parameter). Rows of one parameter that cite the same
@@ -30,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +42,21 @@ import pandas as pd
 
 from karvan.errors import InputError, format_ids
 from karvan.explore.distributions import Distribution
-from karvan.explore.inputs import InputSet, UncertainInput, read_uncertainty, source_key
+from karvan.explore.inputs import (
+    Correlation,
+    InputSet,
+    UncertainInput,
+    correlation_problems,
+    read_uncertainty,
+    source_key,
+)
 
 TABLE = "choice"
+#: the table of a fit's correlations, beside its parameter table
+CORRELATION_FILE = "choice_parameter_correlation.csv"
+#: its columns (``correlation`` of fitted parameters ``parameter_a`` and ``parameter_b``)
+CORRELATION_COLUMNS = ("parameter_a", "parameter_b", "correlation", "source", "source_date",
+                       "confidence", "method")
 #: the columns of a row's scope (with ``parameter``, its key)
 SCOPE = ("family", "nest", "link_ids", "commodity")
 #: parameters a class factor does not draw (bounded by 1 at their prior)
@@ -113,8 +130,94 @@ def check_choice_table(table: pd.DataFrame, file: str = "choice_parameter.csv") 
     return problems
 
 
+def _blank(s: pd.Series) -> np.ndarray:
+    raw = s.astype(str).str.strip()
+    return (s.isna() | raw.isin(["", "nan", "NaN", "None"])).to_numpy()
+
+
+def read_choice_correlation(path: str | os.PathLike) -> pd.DataFrame | None:
+    """The correlation table beside a parameter table (``path``: the table, or the table of
+    correlations itself), every column as text; None where there is none.
+
+    Raises
+    ------
+    InputError
+        Columns it lacks.
+    """
+    from karvan.schema.text import read_frame
+
+    path = Path(path)
+    if path.name != CORRELATION_FILE:
+        path = path.parent / CORRELATION_FILE
+    if not path.is_file():
+        return None
+    df = read_frame(path)
+    lacking = [c for c in CORRELATION_COLUMNS if c not in df]
+    if lacking:
+        raise InputError(f"{path}: lacks columns {format_ids(lacking)}; `karvan calibrate "
+                         "--parameters --write` writes the table whole.", str(path))
+    return df
+
+
+def correlation_matrix(corr: pd.DataFrame, names: list[str], *,
+                       file: str = CORRELATION_FILE,
+                       skip: Collection[str] = ()) -> tuple[np.ndarray, list[str]]:
+    """The correlation matrix of fitted parameters ``names`` from a correlation table (pairs
+    not in it: 0; rows naming a parameter of ``skip`` left out), and every problem with the
+    table (empty when none): correlations that are not numbers in [-1, 1], a parameter with
+    itself, a pair given twice (in either order), a name that is not a fitted parameter of the
+    table, a matrix of no joint draw."""
+    problems = []
+    skip = set(skip)
+    if skip:
+        off = (corr["parameter_a"].astype(str).str.strip().isin(skip)
+               | corr["parameter_b"].astype(str).str.strip().isin(skip)).to_numpy()
+        corr = corr.assign(_line=np.arange(len(corr)) + 2)[~off]
+    else:
+        corr = corr.assign(_line=np.arange(len(corr)) + 2)
+    pos = {n: i for i, n in enumerate(names)}
+    m = np.eye(len(names))
+    line = corr["_line"].to_numpy()
+    a = corr["parameter_a"].astype(str).str.strip().to_numpy()
+    b = corr["parameter_b"].astype(str).str.strip().to_numpy()
+    r = _num(corr["correlation"])
+    bad = ~np.isfinite(r) | (np.abs(r) > 1.0)
+    if bad.any():
+        problems.append(f"{file}: correlation must be a number in [-1, 1] (lines "
+                        f"{format_ids(line[bad])}).")
+    same = a == b
+    if same.any():
+        problems.append(f"{file}: a parameter's correlation with itself is 1, not a row "
+                        f"(lines {format_ids(line[same])}): delete those rows.")
+    unknown = sorted({x for x in np.concatenate([a, b]) if x not in pos})
+    if unknown:
+        problems.append(f"{file}: {format_ids(unknown)} are not fitted parameters of the "
+                        f"parameter table (its fitted_parameter column: "
+                        f"{format_ids(names) if names else 'none'}); the two tables are written "
+                        "together by `karvan calibrate --parameters --write`: write them again, "
+                        "or delete the correlation table to draw the parameters independently.")
+    seen: dict[frozenset, int] = {}
+    twice = []
+    for k in range(len(corr)):
+        if same[k] or bad[k] or a[k] not in pos or b[k] not in pos:
+            continue
+        key = frozenset((a[k], b[k]))
+        if key in seen:
+            twice.append(f"{a[k]}/{b[k]} (lines {seen[key]} and {line[k]})")
+            continue
+        seen[key] = int(line[k])
+        i, j = pos[a[k]], pos[b[k]]
+        m[i, j] = m[j, i] = r[k]
+    if twice:
+        problems.append(f"{file}: pairs given twice: {'; '.join(twice)}; keep one row each.")
+    if not problems:
+        problems += [f"{file}: {x}" for x in correlation_problems(m, names)]
+    return m, problems
+
+
 def choice_inputs(table: pd.DataFrame, uncertainty: str | os.PathLike, *,
-                  file: str = "choice_parameter.csv") -> InputSet:
+                  file: str = "choice_parameter.csv",
+                  correlation: pd.DataFrame | None = None) -> InputSet:
     """The uncertain inputs of a choice parameter table (see the module notes).
 
     Parameters
@@ -125,6 +228,9 @@ def choice_inputs(table: pd.DataFrame, uncertainty: str | os.PathLike, *,
         The uncertainty table whose class rules draw the rows without a standard error.
     file
         The table's name in messages.
+    correlation
+        The fit's correlations (:func:`read_choice_correlation`), or None: fitted parameters
+        draw independently.
 
     Returns
     -------
@@ -136,7 +242,9 @@ def choice_inputs(table: pd.DataFrame, uncertainty: str | os.PathLike, *,
     ------
     InputError
         Values that are not numbers, negative or non-numeric standard errors, a confidence
-        class without a rule, a range rule on table ``choice`` (give ``std_error`` instead).
+        class without a rule, a range rule on table ``choice`` (give ``std_error`` instead),
+        rows of one fitted parameter with different relative standard errors, a bad correlation
+        table (:func:`correlation_matrix`).
     """
     problems = check_choice_table(table, file)
     if problems:
@@ -167,22 +275,52 @@ def choice_inputs(table: pd.DataFrame, uncertainty: str | os.PathLike, *,
     par = table["parameter"].astype(str).to_numpy()
     inputs: list[UncertainInput] = []
     calibrated = np.isfinite(se) & (se > 0)
-    # calibrated rows: one input per fitted parameter
-    groups: dict[tuple, list[int]] = {}
+    if "fitted_parameter" in table:
+        fitted = table["fitted_parameter"].astype(str).str.strip().to_numpy()
+        named = ~_blank(table["fitted_parameter"])
+    else:
+        fitted = np.full(len(table), "", dtype=object)
+        named = np.zeros(len(table), dtype=bool)
+    # calibrated rows: one input per fitted parameter, [parameter, relative se, rows, name]
+    # (rows named by fitted_parameter; else rows of one parameter, observations and relative
+    # standard error)
+    groups: list[list] = []
+    by_name: dict[str, list] = {}
     for i in np.flatnonzero(calibrated):
         rse = se[i] / abs(value[i]) if value[i] != 0 else math.inf
-        key = (par[i], obs[i])
-        for (p, o, r), rows in groups.items():
-            if (p, o) == key and math.isfinite(rse) and math.isfinite(r) and abs(
-                    rse - r) <= _RSE_RTOL * r:
-                rows.append(i)
+        if named[i]:
+            if fitted[i] not in by_name:
+                by_name[fitted[i]] = [par[i], rse, [], fitted[i]]
+                groups.append(by_name[fitted[i]])
+            by_name[fitted[i]][2].append(i)
+            continue
+        for g in groups:
+            if (g[3] is None and g[0] == par[i] and obs[g[2][0]] == obs[i]
+                    and math.isfinite(rse) and math.isfinite(g[1])
+                    and abs(rse - g[1]) <= _RSE_RTOL * g[1]):
+                g[2].append(i)
                 break
         else:
-            groups[(par[i], obs[i], rse)] = [i]
-    for (p, _o, rse), rows in groups.items():
+            groups.append([par[i], rse, [i], None])
+    for name, g in by_name.items():
+        rows = g[2]
+        rs = np.array([se[i] / abs(value[i]) if value[i] != 0 else math.inf for i in rows])
+        ps = sorted(set(par[rows]))
+        if len(ps) > 1 or (len(rows) > 1 and not (
+                np.isfinite(rs).all() and np.ptp(rs) <= _RSE_RTOL * rs.max())):
+            problems.append(f"{file}: the rows of fitted parameter {name} (lines "
+                            f"{format_ids([i + 2 for i in rows])}) "
+                            + (f"are of parameters {format_ids(ps)}" if len(ps) > 1 else
+                               "have different relative standard errors std_error / |value|")
+                            + "; one fitted parameter sets rows of one parameter alike: write "
+                              "them again with `karvan calibrate --parameters --write`.")
+    fit_factor: dict[str, str] = {}
+    for p, rse, rows, fname in groups:
         first = table.iloc[rows[0]]
         label = _label(first) + (f"+{len(rows) - 1}" if len(rows) > 1 else "")
         name = f"{TABLE}.{p}:se[{label}]"
+        if fname is not None:
+            fit_factor[fname] = name
         if len(rows) == 1:
             i = rows[0]
             dist = Distribution("normal", sigma=float(se[i]), mean=float(value[i]))
@@ -194,6 +332,18 @@ def choice_inputs(table: pd.DataFrame, uncertainty: str | os.PathLike, *,
             inputs.append(UncertainInput(name, TABLE, p, dist, tuple(keys[i] for i in rows),
                                          name, False, "std_error", src[rows[0]], conf[rows[0]],
                                          "value"))
+    # the fit's correlations, over the fitted parameters drawn here (one without a standard
+    # error, held by its bound, does not draw: its rows of the table are left out)
+    corr = None
+    if correlation is not None and len(correlation):
+        drawn = list(fit_factor)
+        held = set(fitted[named & ~calibrated]) - set(drawn)
+        m, bad = correlation_matrix(correlation, drawn, skip=held)
+        problems += bad
+        # the parameters correlated with some other (the rest draw independently)
+        tied = np.flatnonzero((m - np.eye(len(drawn)) != 0).any(axis=1)) if not bad else []
+        if len(tied):
+            corr = Correlation(tuple(fit_factor[drawn[i]] for i in tied), m[np.ix_(tied, tied)])
     # the others by confidence class, rows of one parameter citing the same sources together
     unruled = set()
     by_class: dict[tuple[str, str, str], list[int]] = {}
@@ -216,10 +366,14 @@ def choice_inputs(table: pd.DataFrame, uncertainty: str | os.PathLike, *,
                         f" of {file}; add a row of kind class for each.")
     if problems:
         raise InputError(problems, file)
-    digest = hashlib.sha256(
+    h = hashlib.sha256(
         pd.util.hash_pandas_object(table.astype(str), index=False).values.tobytes()
-        + path.read_bytes()).hexdigest()[:16]
-    return InputSet(tuple(inputs), tuple(dict.fromkeys(x.factor for x in inputs)), digest)
+        + path.read_bytes())
+    if corr is not None:
+        h.update(np.ascontiguousarray(corr.matrix).tobytes())
+        h.update("\n".join(corr.factors).encode())
+    return InputSet(tuple(inputs), tuple(dict.fromkeys(x.factor for x in inputs)),
+                    h.hexdigest()[:16], corr)
 
 
 def choice_values(inputs: InputSet, table: pd.DataFrame):

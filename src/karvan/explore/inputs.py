@@ -150,13 +150,128 @@ class Target:
         return bool((self.idx >= 0).any())
 
 
+#: the least eigenvalue a correlation matrix of drawn factors may have (a fit's correlation
+#: matrix is positive semi-definite by construction; written to 6 digits it may dip below 0)
+CORRELATION_EIG_TOL = 1e-6
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Correlation:
+    """Factors that draw together through a Gaussian copula: ``matrix`` (k x k, symmetric, unit
+    diagonal, positive semi-definite) is the correlation of their standard normal scores
+    ``z = Phi^-1(u)``. A design point's independent scores ``z`` become ``L z`` (``L`` the
+    Cholesky factor, in the order of ``factors``), so each factor keeps its own distribution and
+    the factors their correlation. For normal inputs (the choice model's fitted parameters,
+    drawn from their estimates and standard errors) this is the joint normal of the fit.
+
+    In that order the first factor's design dimension is all of its score, and a later one's the
+    part of its score the earlier ones do not give: a Sobol or Morris index of a correlated
+    factor measures that part (Mara, Tarantola and Annoni 2015).
+    """
+
+    factors: tuple[str, ...]
+    matrix: np.ndarray
+
+    def __post_init__(self) -> None:
+        m = np.asarray(self.matrix, dtype=float)
+        object.__setattr__(self, "matrix", m)
+        problems = correlation_problems(m, self.factors)
+        if problems:
+            raise InputError(problems)
+
+    @property
+    def cholesky(self) -> np.ndarray:
+        """The lower Cholesky factor of the matrix (its eigenvalues raised to at least 1e-12
+        first, and the diagonal set to 1 again, for a singular one)."""
+        m = self.matrix
+        try:
+            return np.linalg.cholesky(m)
+        except np.linalg.LinAlgError:
+            w, v = np.linalg.eigh(m)
+            r = (v * np.maximum(w, 1e-12)) @ v.T
+            d = np.sqrt(np.diag(r))
+            return np.linalg.cholesky(r / np.outer(d, d))
+
+    def select(self, factors) -> Correlation | None:
+        """The correlation of the factors of ``factors`` that are among its own (the marginal
+        block; None for fewer than two)."""
+        keep = [i for i, f in enumerate(self.factors) if f in set(factors)]
+        if len(keep) < 2:
+            return None
+        return Correlation(tuple(self.factors[i] for i in keep),
+                           self.matrix[np.ix_(keep, keep)])
+
+    def manifest(self) -> dict:
+        """The correlation as plain lists (an experiment's manifest)."""
+        return {"factors": list(self.factors), "matrix": self.matrix.tolist()}
+
+    @classmethod
+    def from_manifest(cls, d: dict | None) -> Correlation | None:
+        """The correlation of a manifest's entry (None for none)."""
+        if not d:
+            return None
+        return cls(tuple(d["factors"]), np.asarray(d["matrix"], dtype=float))
+
+    def apply(self, u: np.ndarray, factors) -> np.ndarray:
+        """Design points ``u`` (columns: ``factors``) with this correlation's columns made
+        dependent; other columns as they are.
+
+        Raises
+        ------
+        InputError
+            When ``factors`` lacks some of the correlated factors.
+        """
+        from scipy.special import ndtr, ndtri
+
+        pos = {f: i for i, f in enumerate(factors)}
+        cols = [pos[f] for f in self.factors if f in pos]
+        if len(cols) != len(self.factors):
+            raise InputError(f"the design lacks correlated factors "
+                             f"{format_ids([f for f in self.factors if f not in pos])}.")
+        out = np.array(u, dtype=float, copy=True)
+        z = ndtri(np.clip(out[:, cols], 1e-15, 1.0 - 1e-15))
+        out[:, cols] = ndtr(z @ self.cholesky.T)
+        return out
+
+
+def correlation_problems(m: np.ndarray, names) -> list[str]:
+    """What keeps ``m`` from being the correlation matrix of ``names`` (empty when it is)."""
+    names = list(names)
+    m = np.asarray(m, dtype=float)
+    if m.shape != (len(names), len(names)):
+        return [f"a correlation of {len(names)} factors needs a {len(names)} x {len(names)} "
+                f"matrix, got {m.shape}."]
+    out = []
+    if len(set(names)) != len(names):
+        out.append(f"factors repeat in a correlation: {format_ids(names)}.")
+    if not np.isfinite(m).all():
+        out.append("a correlation matrix has entries that are not numbers.")
+        return out
+    if not np.allclose(m, m.T, rtol=0.0, atol=1e-12):
+        out.append("a correlation matrix must be symmetric.")
+    if not np.allclose(np.diag(m), 1.0, rtol=0.0, atol=1e-12):
+        out.append("a correlation matrix must have 1 on its diagonal.")
+    if (np.abs(m) > 1.0 + 1e-12).any():
+        out.append("correlations lie in [-1, 1].")
+    if not out:
+        w = np.linalg.eigvalsh(m)
+        if w.min() < -CORRELATION_EIG_TOL:
+            out.append(f"the correlations of {format_ids(names)} are not those of any joint "
+                       f"draw (the matrix's least eigenvalue is {w.min():.3g} < 0): take them "
+                       "from one fit, not from several.")
+    return out
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class InputSet:
-    """The uncertain inputs of an experiment and the factors (design dimensions) they form."""
+    """The uncertain inputs of an experiment and the factors (design dimensions) they form;
+    ``correlation``: factors that draw together (:class:`Correlation`), the others draw
+    independently."""
 
     inputs: tuple[UncertainInput, ...]
     factors: tuple[str, ...]
     table_hash: str = ""
+    correlation: Correlation | None = None
     _by_field: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -179,8 +294,17 @@ class InputSet:
         pos = {f: i for i, f in enumerate(self.factors)}
         return np.array([pos[x.factor] for x in self.inputs], dtype=np.int64)
 
+    def dependent_u(self, u: np.ndarray) -> np.ndarray:
+        """Design points ``u`` (n, n_factors) with the correlated factors made dependent
+        (:meth:`Correlation.apply`); ``u`` itself where no factors are correlated."""
+        u = np.atleast_2d(np.asarray(u, dtype=float))
+        if self.correlation is None:
+            return u
+        return self.correlation.apply(u, self.factors)
+
     def values(self, u: np.ndarray) -> np.ndarray:
-        """Input values of design points ``u`` (n, n_factors) in the unit cube: (n, n_inputs).
+        """Input values of design points ``u`` (n, n_factors) in the unit cube: (n, n_inputs);
+        correlated factors draw together (:attr:`correlation`).
 
         Raises
         ------
@@ -191,6 +315,7 @@ class InputSet:
         if u.shape[1] != len(self.factors):
             raise InputError(f"design has {u.shape[1]} columns, the inputs {len(self.factors)} "
                              "factors.")
+        u = self.dependent_u(u)
         fi = self.factor_index()
         out = np.empty((u.shape[0], len(self.inputs)))
         for i, x in enumerate(self.inputs):
@@ -260,15 +385,25 @@ class InputSet:
                 + "`karvan explore --list-inputs` (corridor_inputs(data).table() in Python) "
                   "lists them.")
         ins = tuple(x for x in self.inputs if x.factor in keep)
-        return InputSet(ins, tuple(f for f in self.factors if f in keep), self.table_hash)
+        factors = tuple(f for f in self.factors if f in keep)
+        corr = self.correlation.select(factors) if self.correlation is not None else None
+        return InputSet(ins, factors, self.table_hash, corr)
 
     def __add__(self, other: InputSet) -> InputSet:
         clash = set(self.factors) & set(other.factors)
         if clash:
             raise InputError(f"factors defined twice: {format_ids(sorted(clash))}.")
+        a, b = self.correlation, other.correlation
+        if a is not None and b is not None:
+            k, n = len(a.factors), len(b.factors)
+            m = np.eye(k + n)
+            m[:k, :k], m[k:, k:] = a.matrix, b.matrix
+            corr = Correlation(a.factors + b.factors, m)
+        else:
+            corr = a if a is not None else b
         return InputSet(self.inputs + other.inputs, self.factors + other.factors,
                         hashlib.sha256((self.table_hash + other.table_hash).encode()
-                                       ).hexdigest()[:16])
+                                       ).hexdigest()[:16], corr)
 
 
 def builtin_uncertainty_path() -> Path:

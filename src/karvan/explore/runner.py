@@ -539,6 +539,9 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
            "sampler": sampler, "draws": draws, "seed": seed, "groups": groups,
            "factors": list(inputs.factors), "inputs": inputs.names,
            "uncertainty_table": inputs.table_hash, **(config or {})}
+    if inputs.correlation is not None:
+        # the factors that draw together (a Latin hypercube's ranks are read on them)
+        cfg["correlation"] = inputs.correlation.manifest()
     chash = config_hash(cfg)
     exp = _open_experiment(folder, store, chash, names, cfg)
     in_process = workers == 0 and client is None and scheduler is None

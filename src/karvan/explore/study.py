@@ -98,10 +98,45 @@ def choice_table(data, path: str | Path | None = None) -> pd.DataFrame:
     return table
 
 
+def choice_correlation(data, path: str | Path | None = None) -> pd.DataFrame | None:
+    """The fit's correlations beside a choice parameter table (``choice_parameter_correlation.csv``
+    in the folder of ``path``, else of the dataset): None where there is none, and then, if
+    the table has more than one fitted parameter, a warning that they draw independently.
+
+    Raises
+    ------
+    InputError
+        A correlation table without its columns.
+    """
+    from karvan.explore.choice_inputs import CORRELATION_FILE, read_choice_correlation
+
+    if path is None:
+        if data.folder is None:
+            return None
+        path = data.folder / "choice_parameter.csv"
+    path = Path(path)
+    corr = read_choice_correlation(path)
+    if corr is None and path.is_file():
+        table = read_frame(path)
+        if "std_error" in table:
+            se = pd.to_numeric(table["std_error"], errors="coerce")
+            n = (table.loc[se > 0, "fitted_parameter"].nunique()
+                 if "fitted_parameter" in table else int((se > 0).sum()))
+            if n > 1:
+                log.warning("%s has %d fitted parameters and no %s beside it: they are drawn "
+                            "independently, as if the fit had not correlated them (`karvan "
+                            "calibrate --parameters --out` writes the two tables together)",
+                            path, n, CORRELATION_FILE)
+    return corr
+
+
 def experiment_inputs(data, uncertainty: str | Path | None = None, *, choice: str,
-                      table: pd.DataFrame | None = None) -> InputSet:
+                      table: pd.DataFrame | None = None,
+                      correlation: pd.DataFrame | None = None) -> InputSet:
     """The uncertain inputs of an experiment under a choice model: the dataset's figures, and
-    under logit the choice model's parameters (:mod:`karvan.explore.choice_inputs`).
+    under logit the choice model's parameters (:mod:`karvan.explore.choice_inputs`), drawn
+    with the fit's ``correlation`` (:func:`choice_correlation`; with no ``table``, the
+    dataset's table and correlations).
 
     Raises
     ------
@@ -117,8 +152,9 @@ def experiment_inputs(data, uncertainty: str | Path | None = None, *, choice: st
     if uncertainty is None:
         own = data.folder / "uncertainty.csv" if data.folder is not None else None
         uncertainty = own if own is not None and own.is_file() else builtin_uncertainty_path()
-    table = choice_table(data) if table is None else table
-    return inputs + choice_inputs(table, uncertainty)
+    if table is None:
+        table, correlation = choice_table(data), choice_correlation(data)
+    return inputs + choice_inputs(table, uncertainty, correlation=correlation)
 
 
 def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
@@ -201,8 +237,12 @@ def explore(scenarios: list | None = None, *, draws: int, sampler: str = "lhs",
         raise InputError("choice_parameters (--choice-parameters) is a table of the logit "
                          "choice model: use it with --choice logit (choice='logit'), or leave it "
                          "out.")
-    table = choice_table(data, choice_parameters) if choice == "logit" else None
-    inputs: InputSet = experiment_inputs(data, uncertainty, choice=choice, table=table)
+    table = corr = None
+    if choice == "logit":
+        table = choice_table(data, choice_parameters)
+        corr = choice_correlation(data, choice_parameters)
+    inputs: InputSet = experiment_inputs(data, uncertainty, choice=choice, table=table,
+                                         correlation=corr)
     if select:
         inputs = inputs.select(select)
     given = list(scenarios) if scenarios else builtin_scenarios()

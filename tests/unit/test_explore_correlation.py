@@ -1,0 +1,238 @@
+"""Fitted parameters drawn jointly: the Gaussian copula keeps each input's distribution and gives
+the fit's correlations; the correlation table of a fit is checked (every problem at once) and
+travels with the parameter table; a Latin hypercube's ranks are read on the drawn values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from karvan.errors import InputError
+from karvan.explore.choice_inputs import (
+    CORRELATION_FILE,
+    choice_inputs,
+    choice_values,
+    correlation_matrix,
+    read_choice_correlation,
+)
+from karvan.explore.distributions import Distribution
+from karvan.explore.inputs import Correlation, InputSet, UncertainInput, builtin_uncertainty_path
+from karvan.explore.sampling import make_design
+from karvan.freight.corridor import builtin_corridor_folder
+
+
+def _normal_set(sds, corr=None) -> InputSet:
+    ins = tuple(UncertainInput(f"x{i}", "t", "f", Distribution("normal", sigma=s, mean=10.0 * i),
+                               (f"r{i}",), f"x{i}", True, central=(10.0 * i,))
+                for i, s in enumerate(sds))
+    return InputSet(ins, tuple(x.factor for x in ins), "h",
+                    None if corr is None else Correlation(tuple(x.factor for x in ins), corr))
+
+
+def test_the_copula_gives_normal_draws_the_fits_covariance():
+    r = np.array([[1.0, 0.96, -0.3], [0.96, 1.0, -0.2], [-0.3, -0.2, 1.0]])
+    sd = np.array([35.4, 29.6, 2.0])
+    s = _normal_set(sd, r)
+    u = make_design(s, "lhs", 20_000, 3).u
+    v = s.values(u)
+    # each input keeps its own distribution: mean 10 i, sd as given (20,000 draws: the sample
+    # sd within 2 % of the sd, the mean within 4 standard errors)
+    assert np.allclose(v.mean(axis=0), [0.0, 10.0, 20.0], atol=4 * sd.max() / np.sqrt(20_000))
+    assert np.allclose(v.std(axis=0), sd, rtol=0.02)
+    # and the pairs the correlation (the sample correlation's sd is under 0.01 here)
+    assert np.allclose(np.corrcoef(v.T), r, atol=0.03)
+    # the difference of the two correlated constants: sd sqrt(a^2 + b^2 - 2 r a b), not the
+    # independent sqrt(a^2 + b^2) (10.8 against 46.1)
+    want = np.sqrt(sd[0] ** 2 + sd[1] ** 2 - 2 * 0.96 * sd[0] * sd[1])
+    assert np.std(v[:, 0] - v[:, 1]) == pytest.approx(want, rel=0.05)
+    free = _normal_set(sd).values(u)
+    assert np.std(free[:, 0] - free[:, 1]) > 4 * want
+
+
+def test_the_copula_keeps_a_lognormal_marginal_and_leaves_other_factors_alone():
+    ins = (UncertainInput("a", "t", "f", Distribution("lognormal", sigma=0.3), ("r",), "a"),
+           UncertainInput("b", "t", "g", Distribution("normal", sigma=1.0, mean=0.0), ("r",), "b",
+                          True, central=(0.0,)),
+           UncertainInput("c", "t", "h", Distribution("normal", sigma=1.0, mean=0.0), ("r",), "c",
+                          True, central=(0.0,)))
+    s = InputSet(ins, ("a", "b", "c"), "h", Correlation(("a", "c"), [[1, 0.8], [0.8, 1]]))
+    u = make_design(s, "lhs", 8_000, 5).u
+    v = s.values(u)
+    # a's log is normal(0, 0.3): its quantiles are the lognormal's
+    ks = stats.kstest(np.log(v[:, 0]), stats.norm(0, 0.3).cdf)
+    assert ks.pvalue > 1e-3
+    # b untouched (the design's own column), c correlated with a's log at 0.8
+    assert np.array_equal(v[:, 1], ins[1].distribution.ppf(u[:, 1]))
+    assert np.corrcoef(np.log(v[:, 0]), v[:, 2])[0, 1] == pytest.approx(0.8, abs=0.03)
+
+
+def test_select_and_add_keep_the_correlations_of_the_factors_kept():
+    r = np.array([[1.0, 0.5, 0.2], [0.5, 1.0, 0.1], [0.2, 0.1, 1.0]])
+    s = _normal_set([1.0, 1.0, 1.0], r)
+    sub = s.select(["x0", "x2"])
+    assert sub.correlation.factors == ("x0", "x2")
+    assert np.array_equal(sub.correlation.matrix, r[np.ix_([0, 2], [0, 2])])
+    assert s.select(["x1"]).correlation is None
+    other = InputSet((UncertainInput("y", "t", "f", Distribution("lognormal", sigma=0.1), ("r",),
+                                     "y"),), ("y",), "g")
+    both = other + s
+    assert both.correlation.factors == s.correlation.factors
+    u = make_design(both, "lhs", 50, 1).u
+    assert np.array_equal(both.values(u)[:, 1:], s.values(u[:, 1:]))
+
+
+def test_a_matrix_of_no_joint_draw_is_refused():
+    with pytest.raises(InputError, match="least eigenvalue"):
+        Correlation(("a", "b", "c"), [[1, 0.9, -0.9], [0.9, 1, 0.9], [-0.9, 0.9, 1]])
+    with pytest.raises(InputError, match="symmetric"):
+        Correlation(("a", "b"), [[1, 0.5], [0.4, 1]])
+    with pytest.raises(InputError, match="repeat"):
+        Correlation(("a", "a"), np.eye(2))
+
+
+@pytest.fixture(scope="module")
+def table():
+    return pd.read_csv(builtin_corridor_folder() / "choice_parameter.csv", dtype=str,
+                       keep_default_na=False)
+
+
+def _fitted(table: pd.DataFrame) -> pd.DataFrame:
+    """The built-in table as a fit of three parameters writes it: a factor on theta (every theta
+    row), two family constants; fitted_parameter names them."""
+    t = table.copy()
+    for col in ("std_error", "observations", "fitted_parameter"):
+        t[col] = ""
+    th = t["parameter"] == "theta"
+    v = pd.to_numeric(t.loc[th, "value"])
+    t.loc[th, "std_error"] = (0.2 * v).map(repr)
+    t.loc[th, "fitted_parameter"] = "theta|factor"
+    for fam, val, se in (("instc_west_rail", "-12.5", "4.0"), ("middle_corridor", "30", "9"),
+                         ("middle_corridor_road", "-50", "20")):
+        m = (t["parameter"] == "asc_usd_per_t") & (t["family"] == fam) & (t["commodity"] == "*")
+        t.loc[m, ["value", "std_error", "fitted_parameter"]] = [val, se, f"asc_usd_per_t|{fam}"]
+    return t
+
+
+def _corr(rows) -> pd.DataFrame:
+    return pd.DataFrame([(a, b, str(r), "KV_CALIBRATION", "2026-12-07", "estimate", "calibrated")
+                         for a, b, r in rows],
+                        columns=["parameter_a", "parameter_b", "correlation", "source",
+                                 "source_date", "confidence", "method"])
+
+
+def test_fitted_parameters_draw_with_the_fits_correlations(table):
+    t = _fitted(table)
+    corr = _corr([("asc_usd_per_t|middle_corridor", "asc_usd_per_t|middle_corridor_road", 0.9),
+                  ("theta|factor", "asc_usd_per_t|instc_west_rail", -0.5)])
+    s = choice_inputs(t, builtin_uncertainty_path(), correlation=corr)
+    free = choice_inputs(t, builtin_uncertainty_path())
+    assert free.correlation is None and s.table_hash != free.table_hash
+    assert s.names == free.names  # the same inputs, only drawn together
+    c = s.correlation
+    assert set(c.factors) == {"choice.theta:se[containers+5]",
+                              "choice.asc_usd_per_t:se[instc_west_rail]",
+                              "choice.asc_usd_per_t:se[middle_corridor]",
+                              "choice.asc_usd_per_t:se[middle_corridor_road]"}
+    at = choice_values(s, t)
+    u = make_design(s, "lhs", 4000, 2).u
+    vals = np.array([at(x) for x in s.values(u)])
+    par, fam, com = (t[c].to_numpy() for c in ("parameter", "family", "commodity"))
+
+    def col(p, f="*", k="*"):
+        return vals[:, np.flatnonzero((par == p) & (fam == f) & (com == k))[0]]
+
+    mc, road = col("asc_usd_per_t", "middle_corridor"), col("asc_usd_per_t",
+                                                              "middle_corridor_road")
+    assert mc.mean() == pytest.approx(30, abs=0.5) and mc.std() == pytest.approx(9, rel=0.05)
+    assert np.corrcoef(mc, road)[0, 1] == pytest.approx(0.9, abs=0.03)
+    theta = col("theta", k="containers")
+    assert np.corrcoef(theta, col("asc_usd_per_t", "instc_west_rail"))[0, 1] == pytest.approx(
+        -0.5, abs=0.05)
+    # every theta row moves with the one factor
+    assert np.corrcoef(theta, col("theta", k="grain"))[0, 1] == pytest.approx(1.0)
+    # unrelated pairs independent
+    assert abs(np.corrcoef(mc, theta)[0, 1]) < 0.06
+
+
+def test_a_bad_correlation_table_names_every_problem(table):
+    t = _fitted(table)
+    corr = _corr([("asc_usd_per_t|middle_corridor", "asc_usd_per_t|middle_corridor_road", 1.5),
+                  ("theta|factor", "theta|factor", 0.2),
+                  ("theta|factor", "asc_usd_per_t|no_such_family", 0.1),
+                  ("theta|factor", "asc_usd_per_t|instc_west_rail", 0.3),
+                  ("asc_usd_per_t|instc_west_rail", "theta|factor", 0.3)])
+    with pytest.raises(InputError) as e:
+        choice_inputs(t, builtin_uncertainty_path(), correlation=corr)
+    text = "\n".join(e.value.problems)
+    assert "in [-1, 1] (lines 2)" in text
+    assert "with itself is 1, not a row (lines 3)" in text
+    assert "asc_usd_per_t|no_such_family" in text and "not fitted parameters" in text
+    assert "given twice" in text and "lines 5 and 6" in text
+
+
+def test_a_correlation_of_no_joint_draw_is_refused_by_the_table(table):
+    names = ["a", "b", "c"]
+    m, problems = correlation_matrix(_corr([("a", "b", 0.9), ("b", "c", 0.9),
+                                            ("a", "c", -0.9)]), names)
+    assert len(problems) == 1 and "least eigenvalue" in problems[0]
+    m, problems = correlation_matrix(_corr([("a", "b", 0.5)]), names)
+    assert not problems and m[0, 1] == m[1, 0] == 0.5 and m[0, 2] == 0.0
+
+
+def test_rows_of_one_fitted_parameter_must_agree(table):
+    t = _fitted(table)
+    th = np.flatnonzero(t["parameter"] == "theta")
+    t.loc[th[0], "std_error"] = repr(0.5 * float(t.loc[th[0], "value"]))
+    with pytest.raises(InputError, match="different relative standard errors"):
+        choice_inputs(t, builtin_uncertainty_path())
+
+
+def test_the_table_beside_a_parameter_table_is_read(tmp_path, table):
+    (tmp_path / "choice_parameter.csv").write_text("x\n")
+    assert read_choice_correlation(tmp_path / "choice_parameter.csv") is None
+    _corr([("a", "b", 0.1)]).to_csv(tmp_path / CORRELATION_FILE, index=False)
+    got = read_choice_correlation(tmp_path / "choice_parameter.csv")
+    assert list(got["parameter_a"]) == ["a"]
+    _corr([("a", "b", 0.1)]).drop(columns="source").to_csv(tmp_path / CORRELATION_FILE,
+                                                           index=False)
+    with pytest.raises(InputError, match="lacks columns source"):
+        read_choice_correlation(tmp_path / "choice_parameter.csv")
+
+
+def test_the_built_in_fit_draws_its_parameters_jointly():
+    from karvan.explore.study import experiment_inputs
+    from karvan.freight.corridor import load_corridor
+
+    ins = experiment_inputs(load_corridor(), choice="logit")
+    c = ins.correlation
+    assert c is not None
+    i = c.factors.index("choice.asc_usd_per_t:se[middle_corridor]")
+    j = c.factors.index("choice.asc_usd_per_t:se[middle_corridor_road]")
+    corr = pd.read_csv(builtin_corridor_folder() / CORRELATION_FILE)
+    pair = corr[(corr["parameter_a"] == "asc_usd_per_t|middle_corridor")
+                & (corr["parameter_b"] == "asc_usd_per_t|middle_corridor_road")]
+    assert c.matrix[i, j] == pytest.approx(pair["correlation"].item()) and c.matrix[i, j] > 0.9
+    # every calibrated parameter of the table is a factor of the correlation
+    table = pd.read_csv(builtin_corridor_folder() / "choice_parameter.csv")
+    fitted = table.loc[table["std_error"] > 0, "fitted_parameter"].nunique()
+    assert len(c.factors) == fitted == 11
+
+
+def test_a_latin_hypercubes_ranks_are_read_on_the_drawn_values():
+    from karvan.explore.analysis import _ranked_u, rank_correlation
+
+    rng = np.random.default_rng(0)
+    u = rng.random((4000, 2))
+    design = pd.DataFrame(u, columns=["u:a", "u:b"])
+    man = {"sampler": "lhs", "correlation": Correlation(("a", "b"), [[1, 0.9], [0.9, 1]])
+           .manifest()}
+    ranked = _ranked_u(man, design, u)
+    # an output of a alone: b's draw shares most of a's, so b ranks with it (rho about 0.9)
+    y = ranked[:, 0]
+    rho = rank_correlation(ranked, y, ["a", "b"]).set_index("factor")["rho"]
+    assert rho["a"] == pytest.approx(1.0) and rho["b"] == pytest.approx(0.89, abs=0.03)
+    # a Sobol design's indices are read on the design's own (independent) points
+    assert _ranked_u({**man, "sampler": "sobol"}, design, u) is u
+    assert _ranked_u({"sampler": "lhs"}, design, u) is u
