@@ -222,6 +222,9 @@ def test_bad_choice_parameter_tables_exit_2_before_any_work(tmp_path):
     code, text = run("explore", "--list-inputs", "--choice-parameters", table,
                      "--input", "choice.theta*")
     assert code == 0 and "choice.theta:se[" in text and "normal(mean=" in text, text
+    assert "draw jointly" not in text  # no correlation table beside this one
+    code, text = run("explore", "--list-inputs", "--choice", "logit")
+    assert code == 0 and "11 of these factors draw jointly" in text, text
     # the same standard errors on rows that one fitted parameter set: they contradict it
     def contradicting(t):
         t.loc[t["parameter"] == "theta", "std_error"] = "0.004"

@@ -262,8 +262,17 @@ def test_the_shipper_comparison_holds_the_queues_as_explores_does(data, inputs, 
     """Where a capacity binds (the Caspian ports when Iran's land borders close), the shipper's
     best route is chosen on costs that hold its queues: karvan run left them out of its time
     (Moscow-Mumbai containers by the Caspian, 773.5 USD/t) and explore's central case did not
-    (774.9), and the skims did the same."""
+    (774.9), and the skims did the same. Astrakhan's rail quay, which every Caspian route from
+    Moscow passes, is held at 5 Mt/yr (it carries about 5.7 Mt in the scenario), so that the
+    shipper's Caspian route queues whichever Iranian port it takes."""
+    import dataclasses
+
     spec = load_scenario("iran_disrupted")
+    spec = dataclasses.replace(spec, name="iran_disrupted_astrakhan_held", places=(),
+                               modifications=(
+        *spec.modifications,
+        {"action": "set", "links": ["P_RU_ASTRAKHAN_RAIL"], "field": "capacity_tpy",
+         "value": 5e6, "year": 2026, "source": "KV_ASSUMPTION", "note": "test"}))
     got = build_choice_model(data, spec, inputs, table).evaluate(None)
     run = run_scenario(data, spec, lp=False, backcasts=False, choice="logit")
     sh = run.tables["shipper"]

@@ -46,7 +46,7 @@ def test_the_intact_dataset_is_valid_without_plain_gmns_advice():
     assert code == 0, out
     assert out.rstrip().endswith(f"valid corridor dataset: 23 tables, 1,511 demand rows; run "
                                  f"it with karvan run --data {CORRIDOR}")
-    assert "links │ 325 " in out and "demand │ 85.81 Mt/yr" in out
+    assert "links │ 325 " in out and "demand │ 86.38 Mt/yr" in out
     # every link has length_km: GMNS's length, capacity and use_definition do not apply
     for wrong in ("no length", "rename it to capacity", "use_definition", "GMNS",
                   "not ready to assign", "warning"):

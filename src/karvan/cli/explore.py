@@ -116,6 +116,11 @@ def explore(
         for r in ins.table().itertuples(index=False):
             out.print(f"{r.input}\t{r.rows}\t{r.distribution}\t{r.drawn}\t{r.factor}\t"
                       f"{r.source}", highlight=False, soft_wrap=True, markup=False)
+        if ins.correlation is not None:
+            out.print(f"{len(ins.correlation.factors)} of these factors draw jointly, with the "
+                      "correlations of their fit (choice_parameter_correlation.csv beside the "
+                      f"parameter table): {', '.join(ins.correlation.factors)}",
+                      highlight=False, soft_wrap=True, markup=False)
         return
     if draws is None:
         raise InputError("give --draws N (an integer >= 2), or --list-inputs.")
