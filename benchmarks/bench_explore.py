@@ -102,7 +102,7 @@ def part_choice(n: int, scenarios: list[str]) -> None:
     from karvan.explore.choice_corridor import build_choice_model
     from karvan.explore.corridor import build_corridor_model
     from karvan.explore.sampling import make_design
-    from karvan.explore.study import choice_table, experiment_inputs
+    from karvan.explore.study import choice_correlation, choice_table, experiment_inputs
     from karvan.freight.corridor import load_corridor
     from karvan.scenario import load_scenario
 
@@ -110,7 +110,8 @@ def part_choice(n: int, scenarios: list[str]) -> None:
     data = load_corridor()
     table = choice_table(data)
     ins = {"deterministic": experiment_inputs(data, choice="deterministic"),
-           "logit": experiment_inputs(data, choice="logit", table=table)}
+           "logit": experiment_inputs(data, choice="logit", table=table,
+                                      correlation=choice_correlation(data))}
     print(f"choice: {_load()}")
     print(f"{'scenario':26s} {'model':13s} {'build s':>8s} {'CPU/draw s':>10s} {'p90 s':>7s} "
           f"{'iterations':>10s}")

@@ -261,10 +261,10 @@ def test_the_demands_expected_cost_equals_the_runs_skims(model, run):
 def test_the_shipper_comparison_holds_the_queues_as_explores_does(data, inputs, table):
     """Where a capacity binds (the Caspian ports when Iran's land borders close), the shipper's
     best route is chosen on costs that hold its queues: karvan run left them out of its time
-    (Moscow-Mumbai containers by the Caspian, 773.5 USD/t) and explore's central case did not
-    (774.9), and the skims did the same. Astrakhan's rail quay, which every Caspian route from
-    Moscow passes, is held at 5 Mt/yr (it carries about 5.7 Mt in the scenario), so that the
-    shipper's Caspian route queues whichever Iranian port it takes."""
+    (Moscow-Mumbai containers by the Caspian, 773.5 USD/t, when the bug was found) and explore's
+    central case did not (774.9), and the skims did the same. Astrakhan's rail quay, which
+    every Caspian route from Moscow passes, is held at 5 Mt/yr (it carries about 5.7 Mt in the
+    scenario), so that the shipper's Caspian route queues whichever Iranian port it takes."""
     import dataclasses
 
     spec = load_scenario("iran_disrupted")

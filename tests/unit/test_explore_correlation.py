@@ -236,3 +236,55 @@ def test_a_latin_hypercubes_ranks_are_read_on_the_drawn_values():
     # a Sobol design's indices are read on the design's own (independent) points
     assert _ranked_u({**man, "sampler": "sobol"}, design, u) is u
     assert _ranked_u({"sampler": "lhs"}, design, u) is u
+
+
+def test_a_negative_parameter_of_several_rows_keeps_the_sign_of_its_correlations(table):
+    """One fitted constant that sets two rows at -50 (se 10) draws one factor f, row = -50 f,
+    which moves the constant as -f: its correlation with another constant (+0.8 in the fit)
+    must be +0.8 between the drawn rows, not -0.8."""
+    t = table.copy()
+    for col in ("std_error", "observations", "fitted_parameter", "prior_value"):
+        t[col] = ""
+    rows = np.flatnonzero((t["parameter"] == "asc_usd_per_t") & (t["commodity"] == "*")
+                          & t["family"].isin(["instc_west_rail", "instc_west_road"]))
+    assert len(rows) == 2
+    t.loc[rows, ["value", "std_error", "fitted_parameter"]] = ["-50", "10", "asc_usd_per_t|a"]
+    m = (t["parameter"] == "asc_usd_per_t") & (t["family"] == "middle_corridor") & (
+        t["commodity"] == "*")
+    t.loc[m, ["value", "std_error", "fitted_parameter"]] = ["20", "5", "asc_usd_per_t|b"]
+    # and a factor (theta) whose estimate is positive, -0.5 with the first
+    th = np.flatnonzero(t["parameter"] == "theta")
+    v = pd.to_numeric(t.loc[th, "value"])
+    t.loc[th, "prior_value"] = (v / 1.5).map(repr)  # the factor's estimate: 1.5
+    t.loc[th, "std_error"] = (0.2 * v).map(repr)
+    t.loc[th, "fitted_parameter"] = "theta|factor"
+    corr = _corr([("asc_usd_per_t|a", "asc_usd_per_t|b", 0.8),
+                  ("asc_usd_per_t|a", "theta|factor", -0.5)])
+    s = choice_inputs(t, builtin_uncertainty_path(), correlation=corr)
+    at = choice_values(s, t)
+    vals = np.array([at(x) for x in s.values(make_design(s, "lhs", 6000, 9).u)])
+    a, b = vals[:, rows[0]], vals[:, np.flatnonzero(m)[0]]
+    assert a.mean() == pytest.approx(-50, abs=0.5) and a.std() == pytest.approx(10, rel=0.05)
+    assert np.array_equal(a, vals[:, rows[1]])
+    assert np.corrcoef(a, b)[0, 1] == pytest.approx(0.8, abs=0.03)
+    assert np.corrcoef(a, vals[:, th[0]])[0, 1] == pytest.approx(-0.5, abs=0.04)
+
+
+def test_the_copula_takes_the_fits_order(table):
+    """The Cholesky factor's order is the fit's (the correlation table's), not the parameter
+    table's rows': the first factor is the fit's first parameter."""
+    t = _fitted(table)
+    corr = _corr([("asc_usd_per_t|middle_corridor_road", "asc_usd_per_t|middle_corridor", 0.9),
+                  ("asc_usd_per_t|middle_corridor_road", "theta|factor", 0.2),
+                  ("asc_usd_per_t|middle_corridor", "theta|factor", 0.1)])
+    s = choice_inputs(t, builtin_uncertainty_path(), correlation=corr)
+    assert s.correlation.factors == ("choice.asc_usd_per_t:se[middle_corridor_road]",
+                                     "choice.asc_usd_per_t:se[middle_corridor]",
+                                     "choice.theta:se[containers+5]")
+    # the first factor's value is its own design column alone
+    u = make_design(s, "lhs", 64, 3).u
+    dep = s.dependent_u(u)
+    k = s.factors.index(s.correlation.factors[0])
+    assert np.allclose(dep[:, k], u[:, k])
+    assert not np.allclose(dep[:, s.factors.index(s.correlation.factors[1])],
+                           u[:, s.factors.index(s.correlation.factors[1])])

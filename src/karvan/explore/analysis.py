@@ -18,7 +18,8 @@ the inputs that decide each answer.
   :class:`~karvan.explore.inputs.Correlation`): a rank correlation is read on the drawn value,
   so it includes what the factor shares with those it is correlated with; a Sobol or Morris
   index on the design's independent dimension, which for a correlated factor is the part of its
-  draw that the factors before it (in the fit's order) do not give.
+  draw that the factors before it (in the fit's order) do not give, with what that part moves in
+  the factors after it (:class:`~karvan.explore.inputs.Correlation`).
 """
 
 from __future__ import annotations

@@ -314,13 +314,27 @@ def choice_inputs(table: pd.DataFrame, uncertainty: str | os.PathLike, *,
                                "have different relative standard errors std_error / |value|")
                             + "; one fitted parameter sets rows of one parameter alike: write "
                               "them again with `karvan calibrate --parameters --write`.")
+    prior_value = (_num(table["prior_value"]) if "prior_value" in table
+                   else np.full(len(table), np.nan))
     fit_factor: dict[str, str] = {}
+    # the sign that turns a group's draw into the fitted parameter's: a group of rows draws one
+    # factor f with row = value x f, which moves the parameter v (row = a x v, a = 1 for a
+    # value, the row's prior for a factor) as sign(v) x f does; a single row draws its value
+    fit_sign: dict[str, float] = {}
     for p, rse, rows, fname in groups:
         first = table.iloc[rows[0]]
         label = _label(first) + (f"+{len(rows) - 1}" if len(rows) > 1 else "")
         name = f"{TABLE}.{p}:se[{label}]"
         if fname is not None:
             fit_factor[fname] = name
+            i = rows[0]
+            if len(rows) == 1 or np.ptp(value[rows]) == 0:
+                v_hat = value[i]  # a value: every row holds it
+            elif np.isfinite(prior_value[i]) and prior_value[i] != 0:
+                v_hat = value[i] / prior_value[i]  # a factor: value = prior x factor
+            else:
+                v_hat = 1.0  # a factor without its prior written: taken as positive
+            fit_sign[fname] = -1.0 if (len(rows) > 1 and v_hat < 0) else 1.0
         if len(rows) == 1:
             i = rows[0]
             dist = Distribution("normal", sigma=float(se[i]), mean=float(value[i]))
@@ -332,14 +346,22 @@ def choice_inputs(table: pd.DataFrame, uncertainty: str | os.PathLike, *,
             inputs.append(UncertainInput(name, TABLE, p, dist, tuple(keys[i] for i in rows),
                                          name, False, "std_error", src[rows[0]], conf[rows[0]],
                                          "value"))
-    # the fit's correlations, over the fitted parameters drawn here (one without a standard
-    # error, held by its bound, does not draw: its rows of the table are left out)
+    # the fit's correlations, over the fitted parameters drawn with a standard error (one held
+    # by its bound has none: its pairs are left out, and its rows draw by their class below),
+    # in the fit's order (the order of the correlation table's names, which is the order the
+    # fit lists them in): the order of the Cholesky factor
     corr = None
     if correlation is not None and len(correlation):
-        drawn = list(fit_factor)
+        seen = list(dict.fromkeys(
+            x for pair in zip(correlation["parameter_a"].astype(str).str.strip(),
+                              correlation["parameter_b"].astype(str).str.strip(), strict=True)
+            for x in pair))
+        drawn = [n for n in seen if n in fit_factor] + [n for n in fit_factor if n not in seen]
         held = set(fitted[named & ~calibrated]) - set(drawn)
         m, bad = correlation_matrix(correlation, drawn, skip=held)
         problems += bad
+        sign = np.array([fit_sign[n] for n in drawn])
+        m = m * np.outer(sign, sign)
         # the parameters correlated with some other (the rest draw independently)
         tied = np.flatnonzero((m - np.eye(len(drawn)) != 0).any(axis=1)) if not bad else []
         if len(tied):

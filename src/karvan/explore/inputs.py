@@ -165,8 +165,10 @@ class Correlation:
     drawn from their estimates and standard errors) this is the joint normal of the fit.
 
     In that order the first factor's design dimension is all of its score, and a later one's the
-    part of its score the earlier ones do not give: a Sobol or Morris index of a correlated
-    factor measures that part (Mara, Tarantola and Annoni 2015).
+    part of its score the earlier ones do not give; through ``L`` that part moves the factors
+    after it too. A Sobol or Morris index of a correlated factor's dimension measures what that
+    part moves: for the first factor its whole influence with what it shares with the others,
+    for the last its own part alone (Mara, Tarantola and Annoni 2015).
     """
 
     factors: tuple[str, ...]

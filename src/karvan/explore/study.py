@@ -120,13 +120,17 @@ def choice_correlation(data, path: str | Path | None = None) -> pd.DataFrame | N
         table = read_frame(path)
         if "std_error" in table:
             se = pd.to_numeric(table["std_error"], errors="coerce")
-            n = (table.loc[se > 0, "fitted_parameter"].nunique()
-                 if "fitted_parameter" in table else int((se > 0).sum()))
+            # one fitted parameter may set several rows (a factor): count parameters where the
+            # table names them, else rows
+            if "fitted_parameter" in table:
+                n, what = table.loc[se > 0, "fitted_parameter"].nunique(), "fitted parameters"
+            else:
+                n, what = int((se > 0).sum()), "rows with a standard error"
             if n > 1:
-                log.warning("%s has %d fitted parameters and no %s beside it: they are drawn "
-                            "independently, as if the fit had not correlated them (`karvan "
-                            "calibrate --parameters --out` writes the two tables together)",
-                            path, n, CORRELATION_FILE)
+                log.warning("%s has %d %s and no %s beside it: they are drawn independently, as "
+                            "if the fit had not correlated them (`karvan calibrate --parameters "
+                            "--out` writes the two tables together)", path, n, what,
+                            CORRELATION_FILE)
     return corr
 
 

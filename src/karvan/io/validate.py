@@ -73,7 +73,7 @@ def corridor_tables(folder: str | os.PathLike) -> list[str]:
     >>> from karvan.io.validate import corridor_tables
     >>> from karvan.freight.corridor import builtin_corridor_folder
     >>> corridor_tables(builtin_corridor_folder())[:3]
-    ['choice_parameter.csv', 'commodity.csv', 'demand_level.csv']
+    ['choice_parameter.csv', 'choice_parameter_correlation.csv', 'commodity.csv']
     """
     from karvan.schema import family_schemas
 
