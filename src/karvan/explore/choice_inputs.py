@@ -328,7 +328,7 @@ def choice_inputs(table: pd.DataFrame, uncertainty: str | os.PathLike, *,
         if fname is not None:
             fit_factor[fname] = name
             i = rows[0]
-            if len(rows) == 1 or np.ptp(value[rows]) == 0:
+            if len(rows) == 1 or (np.ptp(value[rows]) == 0 and not fname.endswith("|factor")):
                 v_hat = value[i]  # a value: every row holds it
             elif np.isfinite(prior_value[i]) and prior_value[i] != 0:
                 v_hat = value[i] / prior_value[i]  # a factor: value = prior x factor
