@@ -218,6 +218,9 @@ def test_the_built_in_fit_draws_its_parameters_jointly():
     table = pd.read_csv(builtin_corridor_folder() / "choice_parameter.csv")
     fitted = table.loc[table["std_error"] > 0, "fitted_parameter"].nunique()
     assert len(c.factors) == fitted == 11
+    # and the inputs' table says which draw jointly
+    t = ins.table()
+    assert set(t.loc[t["drawn_jointly"], "factor"]) == set(c.factors)
 
 
 def test_a_latin_hypercubes_ranks_are_read_on_the_drawn_values():

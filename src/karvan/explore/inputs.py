@@ -349,14 +349,16 @@ class InputSet:
         dataset's figure, the median of its rows' for a range; 1 for a factor), 0.5 where the
         central case is the draws' median. A dataset's figure at the end of its range makes
         the central case no middle of the draws (Samur's rail border at 11 Mt/yr, drawn from
-        7-11: the quantile 1)."""
+        7-11: the quantile 1); ``drawn_jointly``: whether its factor draws together with others
+        (:attr:`correlation`)."""
+        joint = set(self.correlation.factors) if self.correlation is not None else set()
         return pd.DataFrame(
             [(x.name, x.factor, x.table, x.field, len(x.rows), x.distribution.describe(),
               "value" if x.replace else "factor", x.rule_id, x.confidence, x.source,
-              central_quantile(x))
+              central_quantile(x), x.factor in joint)
              for x in self.inputs],
             columns=["input", "factor", "table", "field", "rows", "distribution", "drawn",
-                     "rule_id", "confidence", "source", "central_quantile"])
+                     "rule_id", "confidence", "source", "central_quantile", "drawn_jointly"])
 
     def select(self, patterns) -> InputSet:
         """The inputs of the factors that ``patterns`` name (factor or input names, exact or as
