@@ -291,3 +291,21 @@ def test_the_copula_takes_the_fits_order(table):
     assert np.allclose(dep[:, k], u[:, k])
     assert not np.allclose(dep[:, s.factors.index(s.correlation.factors[1])],
                            u[:, s.factors.index(s.correlation.factors[1])])
+
+
+def test_the_joint_draws_are_said_by_explore_and_on_the_page(tmp_path):
+    from karvan.explore.study import experiment_inputs
+    from karvan.freight.corridor import load_corridor
+    from karvan.report.uncertainty import joint_note
+
+    data = load_corridor()
+    t = experiment_inputs(data, choice="logit").table()
+    t.to_csv(tmp_path / "inputs.csv", index=False)
+    note = joint_note(tmp_path)
+    assert note.startswith("11 factors draw jointly")
+    # deterministic inputs, and an experiment from before the column: nothing said
+    experiment_inputs(data, choice="deterministic").table().to_csv(tmp_path / "inputs.csv",
+                                                                   index=False)
+    assert joint_note(tmp_path) == ""
+    t.drop(columns="drawn_jointly").to_csv(tmp_path / "inputs.csv", index=False)
+    assert joint_note(tmp_path) == ""

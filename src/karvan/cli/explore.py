@@ -213,14 +213,19 @@ def explore(
             t.add_row(Text(r.scenario), Text(r.output),
                       *(f"{v:,.2f}" for v in (r.central, r.p5, r.p50, r.p95)), in_band[i])
         out.print(t)
-    from karvan.report.uncertainty import off_centre_note, outside_note, write_experiment_page
+    from karvan.report.uncertainty import (
+        joint_note,
+        off_centre_note,
+        outside_note,
+        write_experiment_page,
+    )
 
     note = outside_note(b)
     if note:
         out.print(f"note: {note}", highlight=False, markup=False)
-    note = off_centre_note(exp.folder)
-    if note:
-        out.print(f"note: {note}", highlight=False, markup=False)
+    for note in (off_centre_note(exp.folder), joint_note(exp.folder)):
+        if note:
+            out.print(f"note: {note}", highlight=False, markup=False)
     if "n_unconverged" in b and (b["n_unconverged"] > 0).any():
         worst = b[b["kind"] == "level"].groupby("scenario")["n_unconverged"].max()
         worst = worst[worst > 0]

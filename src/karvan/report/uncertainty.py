@@ -188,6 +188,28 @@ def off_centre_note(folder: str | os.PathLike) -> str:
             "column at of karvan explore; inputs.csv, central_quantile).")
 
 
+def joint_note(folder: str | os.PathLike) -> str:
+    """What is said of the inputs that draw jointly (``inputs.csv``'s ``drawn_jointly``: the
+    fitted choice parameters, with the correlations of their fit): how many, and how a
+    sensitivity index reads for them. ``karvan explore`` prints it and the experiment's page
+    shows it. Empty where none does, or the experiment in ``folder`` predates the column."""
+    path = Path(folder) / "inputs.csv"
+    if not path.is_file():
+        return ""
+    t = pd.read_csv(path)
+    if "drawn_jointly" not in t:
+        return ""
+    joint = t[t["drawn_jointly"].astype(str).str.lower() == "true"]
+    if not len(joint):
+        return ""
+    n = joint["factor"].nunique()
+    return (f"{n} factors draw jointly, with the correlations of the choice parameters' fit "
+            "(choice_parameter_correlation.csv; inputs.csv, drawn_jointly): their bands hold "
+            "what the fit says of them together; a rank correlation of one of them includes what "
+            "it shares with the others, a Sobol or Morris index the part of its draw beyond "
+            "those before it in the fit's order (docs/model.md, Uncertainty).")
+
+
 def _fan(fan: pd.DataFrame) -> str:
     out = []
     for output, sub in fan.groupby("output", sort=False):
@@ -255,6 +277,9 @@ def render_experiment_page(folder: str | os.PathLike) -> str:
     off = off_centre_note(folder)
     if off:  # printed by karvan explore; the page (and the dashboard's) said nothing of it
         parts.append(f"<p class='note off-centre'>{_e(off[:1].upper() + off[1:])}</p>")
+    joint = joint_note(folder)
+    if joint:
+        parts.append(f"<p class='note joint'>{_e(joint[:1].upper() + joint[1:])}</p>")
     if len(st):
         rows = "".join(
             f"<tr><td>{_e(r.scenario)}</td><td>{_e(r.text)}</td>"
