@@ -169,12 +169,9 @@ def correlation_matrix(corr: pd.DataFrame, names: list[str], *,
     table, a matrix of no joint draw."""
     problems = []
     skip = set(skip)
-    if skip:
-        off = (corr["parameter_a"].astype(str).str.strip().isin(skip)
-               | corr["parameter_b"].astype(str).str.strip().isin(skip)).to_numpy()
-        corr = corr.assign(_line=np.arange(len(corr)) + 2)[~off]
-    else:
-        corr = corr.assign(_line=np.arange(len(corr)) + 2)
+    off = (corr["parameter_a"].astype(str).str.strip().isin(skip)
+           | corr["parameter_b"].astype(str).str.strip().isin(skip)).to_numpy()
+    corr = corr.assign(_line=np.arange(len(corr)) + 2)[~off]
     pos = {n: i for i, n in enumerate(names)}
     m = np.eye(len(names))
     line = corr["_line"].to_numpy()

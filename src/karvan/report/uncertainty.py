@@ -162,6 +162,16 @@ def outside_note(b: pd.DataFrame) -> str:
 OFF_CENTRE = 0.05
 
 
+def _inputs_with(folder: str | os.PathLike, column: str) -> pd.DataFrame | None:
+    """The experiment's ``inputs.csv`` in ``folder`` where it has ``column``; None where there
+    is no such table, or it predates the column."""
+    path = Path(folder) / "inputs.csv"
+    if not path.is_file():
+        return None
+    t = pd.read_csv(path)
+    return t if column in t else None
+
+
 def off_centre_note(folder: str | os.PathLike) -> str:
     """What is said of the inputs whose central case (the dataset's figure) lies at an end of
     the distribution they are drawn from (``inputs.csv``'s ``central_quantile`` within
@@ -170,11 +180,8 @@ def off_centre_note(folder: str | os.PathLike) -> str:
     a project's users' benefit of 16.5 M USD/yr at the band's 16th percentile). ``karvan
     explore`` prints it and the experiment's page shows it. Empty where none is, or the
     experiment in ``folder`` predates the column."""
-    path = Path(folder) / "inputs.csv"
-    if not path.is_file():
-        return ""
-    t = pd.read_csv(path)
-    if "central_quantile" not in t:
+    t = _inputs_with(folder, "central_quantile")
+    if t is None:
         return ""
     q = pd.to_numeric(t["central_quantile"], errors="coerce")
     off = t[(q <= OFF_CENTRE) | (q >= 1 - OFF_CENTRE)]
@@ -193,11 +200,8 @@ def joint_note(folder: str | os.PathLike) -> str:
     fitted choice parameters, with the correlations of their fit): how many, and how a
     sensitivity index reads for them. ``karvan explore`` prints it and the experiment's page
     shows it. Empty where none does, or the experiment in ``folder`` predates the column."""
-    path = Path(folder) / "inputs.csv"
-    if not path.is_file():
-        return ""
-    t = pd.read_csv(path)
-    if "drawn_jointly" not in t:
+    t = _inputs_with(folder, "drawn_jointly")
+    if t is None:
         return ""
     joint = t[t["drawn_jointly"].astype(str).str.lower() == "true"]
     if not len(joint):
