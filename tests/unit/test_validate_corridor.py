@@ -50,7 +50,7 @@ def test_the_intact_dataset_is_valid_without_plain_gmns_advice():
         links = sum(1 for _ in csv.DictReader(f))
     assert out.rstrip().endswith(f"valid corridor dataset: 23 tables, {len(demand):,} demand rows; "
                                  f"run it with karvan run --data {CORRIDOR}")
-    assert f"links │ {links} " in out and f"demand │ {sum(demand) / 1e6:.2f} Mt/yr" in out
+    assert f"links │ {links:,} " in out and f"demand │ {sum(demand) / 1e6:.2f} Mt/yr" in out
     # every link has length_km: GMNS's length, capacity and use_definition do not apply
     for wrong in ("no length", "rename it to capacity", "use_definition", "GMNS",
                   "not ready to assign", "warning"):
