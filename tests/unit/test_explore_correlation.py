@@ -309,3 +309,105 @@ def test_the_joint_draws_are_said_by_explore_and_on_the_page(tmp_path):
     assert joint_note(tmp_path) == ""
     t.drop(columns="drawn_jointly").to_csv(tmp_path / "inputs.csv", index=False)
     assert joint_note(tmp_path) == ""
+
+
+def test_factors_that_draw_jointly_are_one_sensitivity_group():
+    from karvan.explore.sampling import JOINT_GROUP, factor_groups, n_groups
+    from karvan.report.uncertainty import JOINT_GROUP as PAGE_GROUP
+
+    assert PAGE_GROUP == JOINT_GROUP
+    r = np.array([[1.0, 0.6, 0.0], [0.6, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    joint = _normal_set([1.0, 1.0, 1.0], r)
+    other = InputSet((UncertainInput("y", "u", "g", Distribution("lognormal", sigma=0.1),
+                                     ("r",), "y"),), ("y",), "g")
+    s = other + joint
+    # under either grouping the correlated factors are one group, the others as the grouping
+    # says (x0..x2 share table t and field f: by field, y's field is its own)
+    assert factor_groups(s, "factor") == ["y"] + [JOINT_GROUP] * 3
+    assert factor_groups(s, "field") == ["u.g"] + [JOINT_GROUP] * 3
+    assert n_groups(s, "factor") == 2 and n_groups(_normal_set([1.0, 1.0]), "factor") == 2
+    # a Saltelli design of 2 groups: N (2 + 2) points, the group's columns moving together
+    d = make_design(s, "sobol", 8, 0, groups="factor")
+    assert d.n == 8 * 4 and d.groups == ("y", JOINT_GROUP)
+    assert d.problem()["groups"] == ["y"] + [JOINT_GROUP] * 3
+    a, b = d.u[0::4], d.u[3::4]  # SALib's blocks: A, A with y from B, A with the group from B, B
+    assert np.array_equal(d.u[2::4][:, 1:], b[:, 1:]) and np.array_equal(d.u[2::4][:, 0], a[:, 0])
+    # Morris trajectories step the group as one: N (2 + 1) points, one elementary effect each
+    from karvan.explore.analysis import sensitivity
+
+    m = make_design(s, "morris", 20, 0)
+    assert m.n == 20 * 3
+    steps = np.abs(np.diff(m.u.reshape(20, 3, 4), axis=1)) > 0
+    assert (steps[:, :, 1:].all(axis=2) | ~steps[:, :, 1:].any(axis=2)).all()
+    y = s.values(m.u)[:, 1:].sum(axis=1) + 10 * np.log(s.values(m.u)[:, 0])
+    mu = sensitivity(m.u, m.problem(), "morris", y).set_index("factor")["mu_star"]
+    assert list(mu.index) == ["y", JOINT_GROUP] and (mu > 0).all()
+    # inputs that all draw jointly make one group: refused, saying why and what to do
+    with pytest.raises(InputError, match=f"make 1 .*{JOINT_GROUP}.*--sampler lhs"):
+        make_design(joint, "sobol", 8, 0)
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_the_joint_groups_sobol_indices_are_the_closed_form_in_either_order(order):
+    """For y = x0 + x1 + x2, x0 and x1 standard normal with correlation 0.8, x2 independent, the
+    group {x0, x1} has first-order and total index var(x0 + x1) / var(y) = 3.6 / 4.6, x2 1 / 4.6,
+    whichever of x0 and x1 the Cholesky factor takes first (an index of x0's design dimension
+    alone would be (1 + 0.8)^2 / 4.6 = 0.70 first, 0.36 / 4.6 = 0.08 second)."""
+    from karvan.explore.analysis import sensitivity
+    from karvan.explore.sampling import JOINT_GROUP
+
+    ins = tuple(UncertainInput(f"x{i}", "t", f"f{i}", Distribution("normal", sigma=1.0, mean=0.0),
+                               (f"r{i}",), f"x{i}", True, central=(0.0,)) for i in range(3))
+    pair = tuple(f"x{i}" for i in order)
+    s = InputSet(ins, ("x0", "x1", "x2"), "h",
+                 Correlation(pair, np.array([[1.0, 0.8], [0.8, 1.0]])))
+    d = make_design(s, "sobol", 4096, 11, groups="field")
+    v = s.values(d.u)
+    assert np.corrcoef(v[:, 0], v[:, 1])[0, 1] == pytest.approx(0.8, abs=0.02)
+    sens = sensitivity(d.u, d.problem(), "sobol", v.sum(axis=1), seed=3).set_index("factor")
+    assert list(sens.index) == [JOINT_GROUP, "t.f2"]
+    exact = {JOINT_GROUP: 3.6 / 4.6, "t.f2": 1.0 / 4.6}
+    for g, want in exact.items():
+        for col in ("S1", "ST"):
+            # the estimate within 4 of its bootstrap standard errors (conf is 1.96 of them)
+            assert abs(sens.at[g, col] - want) < 4 * sens.at[g, f"{col}_conf"] / 1.96 + 1e-9, \
+                (g, col, sens.at[g, col], want)
+
+
+def test_the_analysis_takes_the_groups_the_design_was_drawn_with(tmp_path):
+    from karvan.explore.analysis import _problem
+    from karvan.explore.sampling import JOINT_GROUP
+
+    design = pd.DataFrame(np.zeros((2, 3)), columns=["u:a", "u:b", "u:c"])
+    exp = type("E", (), {"folder": tmp_path})()
+    grouped = _problem(exp, {"design_groups": ["a", JOINT_GROUP],
+                             "design_group_of": ["a", JOINT_GROUP, JOINT_GROUP]}, design)
+    assert grouped["groups"] == ["a", JOINT_GROUP, JOINT_GROUP]
+    # one group a factor: no groups; a manifest from before design_group_of: as it was read
+    assert "groups" not in _problem(exp, {"design_group_of": ["a", "b", "c"]}, design)
+    assert "groups" not in _problem(exp, {"design_groups": ["a", "b", "c"]}, design)
+    pd.DataFrame({"factor": ["a", "b", "c"], "table": ["demand", "link", "link"],
+                  "field": ["tonnes", "capacity", "capacity"]}).to_csv(tmp_path / "inputs.csv",
+                                                                      index=False)
+    old = _problem(exp, {"design_groups": ["demand.tonnes", "link.capacity"]}, design)
+    assert old["groups"] == ["demand.tonnes", "link.capacity", "link.capacity"]
+
+
+def test_the_note_says_how_the_index_of_the_joint_draws_reads(tmp_path):
+    import json
+
+    from karvan.explore.sampling import JOINT_GROUP
+    from karvan.explore.study import experiment_inputs
+    from karvan.freight.corridor import load_corridor
+    from karvan.report.uncertainty import joint_note
+
+    experiment_inputs(load_corridor(), choice="logit").table().to_csv(tmp_path / "inputs.csv",
+                                                                      index=False)
+    man = tmp_path / "manifest.json"
+    man.write_text(json.dumps({"sampler": "lhs"}))
+    assert "a rank correlation of one of them includes" in joint_note(tmp_path)
+    man.write_text(json.dumps({"sampler": "sobol", "design_group_of": ["a", JOINT_GROUP]}))
+    assert f"their Sobol index is one, of the group {JOINT_GROUP}" in joint_note(tmp_path)
+    man.write_text(json.dumps({"sampler": "morris", "design_groups": ["a", "b"]}))
+    assert "a Morris index of one of them is of the part of its draw beyond" in \
+        joint_note(tmp_path)

@@ -54,7 +54,9 @@ def explore(
                         "repeat the option.")] = None,
     groups: Annotated[str | None, typer.Option(
         help="Sensitivity groups of a sobol or morris design: factor or field (default "
-             "field); lhs ranks every factor apart and takes factor only.")] = None,
+             "field); either way the factors that draw jointly (the fitted choice "
+             "parameters) are one group, drawn_jointly; lhs ranks every factor apart and "
+             "takes factor only.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Draws per Dask task.")] = None,
     gap: Annotated[float | None, typer.Option(
         help="Relative gap of each draw's user equilibrium (--choice deterministic; default "

@@ -517,10 +517,16 @@ def _ranked_u(manifest: dict, design: pd.DataFrame, u: np.ndarray) -> np.ndarray
 
 def _problem(exp: Experiment, manifest: dict, design: pd.DataFrame) -> dict:
     """SALib's problem of an experiment's design: its factors, and its groups where the design
-    drew by group."""
+    drew by group (the manifest's ``design_group_of``, each factor's group; an experiment
+    stored before it has only ``design_groups``, grouped by table and field or not at all)."""
     factors = [c[2:] for c in design.columns if c.startswith("u:")]
     groups = manifest.get("design_groups", factors)
     problem = {"num_vars": len(factors), "names": factors, "bounds": [[0.0, 1.0]] * len(factors)}
+    group_of = manifest.get("design_group_of")
+    if group_of is not None and len(group_of) == len(factors):
+        if len(set(group_of)) != len(factors):
+            problem["groups"] = list(group_of)
+        return problem
     if len(groups) != len(factors):
         inp = pd.read_csv(exp.folder / "inputs.csv").drop_duplicates("factor").set_index(
             "factor")

@@ -563,6 +563,7 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
             exp.write_manifest({**cfg, "config_hash": chash, "status": "running",
                                 "created": datetime.now(UTC).isoformat(),
                                 "n_draws": design.n, "design_groups": list(design.groups),
+                                "design_group_of": list(design.group_of),
                                 "design_version": DESIGN_VERSION,
                                 "experiment_id": exp.folder.name})
         else:

@@ -14,7 +14,13 @@
 Sensitivity groups: the factors of the inputs (``groups="factor"``), or one group per table and
 field (``groups="field"``: ``demand.tonnes``, ``link.capacity``, ...), which needs far fewer
 evaluations for Sobol indices. Every design point varies every factor independently; groups only
-decide which factors move together between the matrices of the Saltelli and Morris schemes.
+decide which factors move together between the matrices of the Saltelli and Morris schemes. The
+factors that draw jointly (:attr:`~karvan.explore.inputs.InputSet.correlation`: the choice
+model's fitted parameters, with the correlations of their fit) are one group,
+:data:`JOINT_GROUP`, under either grouping: groups are then independent of each other, so a
+group's Sobol indices do not depend on the order of its factors (Jacques, Lavergne and Devictor
+2006), whereas an index of one correlated factor's design dimension would (Mara, Tarantola and
+Annoni 2015).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from karvan.explore.inputs import InputSet
 
 SAMPLERS = ("lhs", "sobol", "morris")
 GROUPINGS = ("factor", "field")
+#: the sensitivity group of the factors that draw jointly, under every grouping
+JOINT_GROUP = "drawn_jointly"
 #: levels of the Morris grid
 MORRIS_LEVELS = 4
 #: the version of the designs :func:`make_design` draws, recorded in an experiment's manifest
@@ -66,7 +74,9 @@ class Design:
 
 
 def factor_groups(inputs: InputSet, groups: str) -> list[str]:
-    """The sensitivity group of each factor of ``inputs``.
+    """The sensitivity group of each factor of ``inputs``: the factor itself (``factor``) or
+    its table and field (``field``), and :data:`JOINT_GROUP` for every factor that draws
+    jointly with others (``inputs.correlation``).
 
     Raises
     ------
@@ -74,13 +84,16 @@ def factor_groups(inputs: InputSet, groups: str) -> list[str]:
         When ``groups`` is not one of :data:`GROUPINGS`.
     """
     if groups == "factor":
-        return list(inputs.factors)
-    if groups == "field":
+        out = list(inputs.factors)
+    elif groups == "field":
         first = {}
         for x in inputs.inputs:
             first.setdefault(x.factor, f"{x.table}.{x.field}")
-        return [first[f] for f in inputs.factors]
-    raise InputError(f"unknown grouping {groups!r}; use one of {', '.join(GROUPINGS)}.")
+        out = [first[f] for f in inputs.factors]
+    else:
+        raise InputError(f"unknown grouping {groups!r}; use one of {', '.join(GROUPINGS)}.")
+    joint = set(inputs.correlation.factors) if inputs.correlation is not None else set()
+    return [JOINT_GROUP if f in joint else g for f, g in zip(inputs.factors, out, strict=True)]
 
 
 def n_groups(inputs: InputSet, groups: str) -> int | None:
@@ -111,9 +124,14 @@ def check_design_args(sampler: str, draws: int, n_factors: int, groups: str = "f
     elif sampler in ("sobol", "morris") and n_groups is not None and n_groups < 2:
         # SALib samples one group as ungrouped factors but analyses it as a group: wrong
         # indices, or an error after every draw has run
+        how = ("choose inputs beyond the factors that draw jointly, which are one group "
+               f"({JOINT_GROUP}), with --input, or use --sampler lhs, which ranks every "
+               "factor apart"
+               if groups == "factor" else
+               "use --groups factor, or choose inputs of more than one table and field with "
+               "--input")
         out.append(f"the {sampler} sampler needs at least 2 sensitivity groups; the inputs "
-                   f"chosen make {n_groups} (--groups {groups}). Use --groups factor, or "
-                   "choose inputs of more than one table and field with --input.")
+                   f"chosen make {n_groups} (--groups {groups}): {how}.")
     if groups not in GROUPINGS:
         out.append(f"unknown grouping {groups!r}; use one of {', '.join(GROUPINGS)}.")
     return out

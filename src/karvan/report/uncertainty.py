@@ -195,6 +195,11 @@ def off_centre_note(folder: str | os.PathLike) -> str:
             "column at of karvan explore; inputs.csv, central_quantile).")
 
 
+#: the sensitivity group of the inputs that draw jointly (``karvan.explore.sampling.JOINT_GROUP``,
+#: named like ``inputs.csv``'s column; the report layer does not import the explore layer)
+JOINT_GROUP = "drawn_jointly"
+
+
 def joint_note(folder: str | os.PathLike) -> str:
     """What is said of the inputs that draw jointly (``inputs.csv``'s ``drawn_jointly``: the
     fitted choice parameters, with the correlations of their fit): how many, and how a
@@ -207,11 +212,19 @@ def joint_note(folder: str | os.PathLike) -> str:
     if not len(joint):
         return ""
     n = joint["factor"].nunique()
+    path = Path(folder) / "manifest.json"
+    m = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if m.get("sampler", "lhs") == "lhs":
+        index = "a rank correlation of one of them includes what it shares with the others"
+    elif JOINT_GROUP in (m.get("design_group_of") or ()):
+        index = (f"their {m['sampler'].title()} index is one, of the group {JOINT_GROUP}: all of "
+                 "them together, whatever their order")
+    else:  # an experiment stored before the group (each factor's design dimension)
+        index = (f"a {m['sampler'].title()} index of one of them is of the part of its draw "
+                 "beyond those before it in the fit's order")
     return (f"{n} factors draw jointly, with the correlations of the choice parameters' fit "
             "(choice_parameter_correlation.csv; inputs.csv, drawn_jointly): their bands hold "
-            "what the fit says of them together; a rank correlation of one of them includes what "
-            "it shares with the others, a Sobol or Morris index the part of its draw beyond "
-            "those before it in the fit's order (docs/model.md, Uncertainty).")
+            f"what the fit says of them together; {index} (docs/model.md, Uncertainty).")
 
 
 def _fan(fan: pd.DataFrame) -> str:
