@@ -121,7 +121,8 @@ def explore(
         if ins.correlation is not None:
             out.print(f"{len(ins.correlation.factors)} of these factors draw jointly, with the "
                       "correlations of their fit (choice_parameter_correlation.csv beside the "
-                      f"parameter table): {', '.join(ins.correlation.factors)}",
+                      "parameter table), one sensitivity group (drawn_jointly) under sobol "
+                      f"and morris: {', '.join(ins.correlation.factors)}",
                       highlight=False, soft_wrap=True, markup=False)
         return
     if draws is None:
