@@ -342,17 +342,26 @@ def test_factors_that_draw_jointly_are_one_sensitivity_group():
     y = s.values(m.u)[:, 1:].sum(axis=1) + 10 * np.log(s.values(m.u)[:, 0])
     mu = sensitivity(m.u, m.problem(), "morris", y).set_index("factor")["mu_star"]
     assert list(mu.index) == ["y", JOINT_GROUP] and (mu > 0).all()
-    # inputs that all draw jointly make one group: refused, saying why and what to do
-    with pytest.raises(InputError, match=f"make 1 .*{JOINT_GROUP}.*--sampler lhs"):
-        make_design(joint, "sobol", 8, 0)
+    # a factor of that name outside the joint draw would merge with it: refused
+    named = InputSet((UncertainInput("z", "u", "g", Distribution("lognormal", sigma=0.1), ("r",),
+                                     JOINT_GROUP),), (JOINT_GROUP,), "g") + joint
+    with pytest.raises(InputError, match="rename it"):
+        factor_groups(named, "factor")
+    assert factor_groups(named, "field") == ["u.g"] + [JOINT_GROUP] * 3
+    # inputs that all draw jointly make one group under either grouping: refused, saying why
+    # and what to do
+    for groups in ("factor", "field"):
+        with pytest.raises(InputError, match=f"make 1 .*{JOINT_GROUP}.*--sampler lhs"):
+            make_design(joint, "sobol", 8, 0, groups=groups)
 
 
 @pytest.mark.parametrize("order", [(0, 1), (1, 0)])
 def test_the_joint_groups_sobol_indices_are_the_closed_form_in_either_order(order):
-    """For y = x0 + x1 + x2, x0 and x1 standard normal with correlation 0.8, x2 independent, the
-    group {x0, x1} has first-order and total index var(x0 + x1) / var(y) = 3.6 / 4.6, x2 1 / 4.6,
-    whichever of x0 and x1 the Cholesky factor takes first (an index of x0's design dimension
-    alone would be (1 + 0.8)^2 / 4.6 = 0.70 first, 0.36 / 4.6 = 0.08 second)."""
+    """For y = x0 + 3 x1 + x2, x0 and x1 standard normal with correlation 0.8, x2 independent,
+    the group {x0, x1} has first-order and total index var(x0 + 3 x1) / var(y) = 14.8 / 15.8 =
+    0.937, x2 1 / 15.8, whichever of x0 and x1 the Cholesky factor takes first; an index of the
+    first design dimension alone would be (1 + 3 x 0.8)^2 / 15.8 = 0.73 with x0 first and
+    (3 + 0.8)^2 / 15.8 = 0.91 with x1 first."""
     from karvan.explore.analysis import sensitivity
     from karvan.explore.sampling import JOINT_GROUP
 
@@ -364,14 +373,16 @@ def test_the_joint_groups_sobol_indices_are_the_closed_form_in_either_order(orde
     d = make_design(s, "sobol", 4096, 11, groups="field")
     v = s.values(d.u)
     assert np.corrcoef(v[:, 0], v[:, 1])[0, 1] == pytest.approx(0.8, abs=0.02)
-    sens = sensitivity(d.u, d.problem(), "sobol", v.sum(axis=1), seed=3).set_index("factor")
+    y = v[:, 0] + 3 * v[:, 1] + v[:, 2]
+    sens = sensitivity(d.u, d.problem(), "sobol", y, seed=3).set_index("factor")
     assert list(sens.index) == [JOINT_GROUP, "t.f2"]
-    exact = {JOINT_GROUP: 3.6 / 4.6, "t.f2": 1.0 / 4.6}
-    for g, want in exact.items():
+    # over 20 seeds of this design the estimates spread by sd 0.0007 at most and missed the
+    # closed form by 0.002 at most (SALib's bootstrap interval, made for independent points,
+    # is 30 times wider on a scrambled Sobol sequence): 0.01, below the 0.2 by which an index
+    # of one dimension would miss
+    for g, want in {JOINT_GROUP: 14.8 / 15.8, "t.f2": 1.0 / 15.8}.items():
         for col in ("S1", "ST"):
-            # the estimate within 4 of its bootstrap standard errors (conf is 1.96 of them)
-            assert abs(sens.at[g, col] - want) < 4 * sens.at[g, f"{col}_conf"] / 1.96 + 1e-9, \
-                (g, col, sens.at[g, col], want)
+            assert sens.at[g, col] == pytest.approx(want, abs=0.01), (g, col)
 
 
 def test_the_analysis_takes_the_groups_the_design_was_drawn_with(tmp_path):
@@ -407,7 +418,11 @@ def test_the_note_says_how_the_index_of_the_joint_draws_reads(tmp_path):
     man.write_text(json.dumps({"sampler": "lhs"}))
     assert "a rank correlation of one of them includes" in joint_note(tmp_path)
     man.write_text(json.dumps({"sampler": "sobol", "design_group_of": ["a", JOINT_GROUP]}))
-    assert f"their Sobol index is one, of the group {JOINT_GROUP}" in joint_note(tmp_path)
+    assert f"their Sobol indices are one pair, of the group {JOINT_GROUP}: all of them together, " \
+        "whatever their order" in joint_note(tmp_path)
+    man.write_text(json.dumps({"sampler": "morris", "design_group_of": ["a", JOINT_GROUP]}))
+    assert "their Morris index is one, of the group drawn_jointly: a screening of all of them " \
+        "together, whose value depends on the fit's order" in joint_note(tmp_path)
     man.write_text(json.dumps({"sampler": "morris", "design_groups": ["a", "b"]}))
     assert "a Morris index of one of them is of the part of its draw beyond" in \
         joint_note(tmp_path)

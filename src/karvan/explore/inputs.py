@@ -168,7 +168,9 @@ class Correlation:
     part of its score the earlier ones do not give; through ``L`` that part moves the factors
     after it too. A Sobol or Morris index of a correlated factor's dimension measures what that
     part moves: for the first factor its whole influence with what it shares with the others,
-    for the last its own part alone (Mara, Tarantola and Annoni 2015).
+    for the last its own part alone (Mara, Tarantola and Annoni 2015). Sobol and Morris designs
+    therefore take the correlated factors as one sensitivity group
+    (:data:`karvan.explore.sampling.JOINT_GROUP`), whose Sobol indices do not depend on the order.
     """
 
     factors: tuple[str, ...]

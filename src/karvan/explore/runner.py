@@ -51,6 +51,7 @@ from karvan.explore.sampling import (
     check_design_args,
     make_design,
     n_groups,
+    n_joint,
 )
 
 log = logging.getLogger(__name__)
@@ -506,7 +507,7 @@ def run_experiment(specs: Sequence[ModelSpec], inputs: InputSet, *, draws: int,
     """
     t0 = time.perf_counter()
     problems = check_design_args(sampler, draws, len(inputs.factors), groups,
-                                 n_groups(inputs, groups))
+                                 n_groups(inputs, groups), n_joint(inputs))
     names = [s.scenario for s in specs]
     if not specs:
         problems.append("no scenario to explore.")

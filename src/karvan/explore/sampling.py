@@ -93,6 +93,12 @@ def factor_groups(inputs: InputSet, groups: str) -> list[str]:
     else:
         raise InputError(f"unknown grouping {groups!r}; use one of {', '.join(GROUPINGS)}.")
     joint = set(inputs.correlation.factors) if inputs.correlation is not None else set()
+    clash = [f for f, g in zip(inputs.factors, out, strict=True)
+             if g == JOINT_GROUP and f not in joint]
+    if clash:
+        raise InputError(f"the factor {JOINT_GROUP!r} would fall into the group of the factors "
+                         f"that draw jointly, which has that name; rename it (the group of its "
+                         f"rows in the uncertainty table).")
     return [JOINT_GROUP if f in joint else g for f, g in zip(inputs.factors, out, strict=True)]
 
 
@@ -104,10 +110,16 @@ def n_groups(inputs: InputSet, groups: str) -> int | None:
     return len(set(factor_groups(inputs, groups)))
 
 
+def n_joint(inputs: InputSet) -> int:
+    """How many factors of ``inputs`` draw jointly (the sensitivity group :data:`JOINT_GROUP`)."""
+    return 0 if inputs.correlation is None else len(inputs.correlation.factors)
+
+
 def check_design_args(sampler: str, draws: int, n_factors: int, groups: str = "factor",
-                      n_groups: int | None = None) -> list[str]:
+                      n_groups: int | None = None, n_joint: int = 0) -> list[str]:
     """Problems with a design request (empty when it can be drawn); ``n_groups``: the number
-    of sensitivity groups (default: one per factor)."""
+    of sensitivity groups (default: one per factor); ``n_joint``: how many of the factors
+    draw jointly (:data:`JOINT_GROUP`)."""
     out = []
     if sampler not in SAMPLERS:
         out.append(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
@@ -127,7 +139,7 @@ def check_design_args(sampler: str, draws: int, n_factors: int, groups: str = "f
         how = ("choose inputs beyond the factors that draw jointly, which are one group "
                f"({JOINT_GROUP}), with --input, or use --sampler lhs, which ranks every "
                "factor apart"
-               if groups == "factor" else
+               if n_joint and n_joint == n_factors else
                "use --groups factor, or choose inputs of more than one table and field with "
                "--input")
         out.append(f"the {sampler} sampler needs at least 2 sensitivity groups; the inputs "
@@ -147,7 +159,7 @@ def make_design(inputs: InputSet, sampler: str, draws: int, seed: int, *,
         An unknown sampler or grouping, ``draws`` < 2, a Sobol base that is not a power of 2.
     """
     problems = check_design_args(sampler, draws, len(inputs.factors), groups,
-                                 n_groups(inputs, groups))
+                                 n_groups(inputs, groups), n_joint(inputs))
     if problems:
         raise InputError(problems)
     group_of = factor_groups(inputs, groups)

@@ -216,9 +216,12 @@ def joint_note(folder: str | os.PathLike) -> str:
     m = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     if m.get("sampler", "lhs") == "lhs":
         index = "a rank correlation of one of them includes what it shares with the others"
+    elif JOINT_GROUP in (m.get("design_group_of") or ()) and m["sampler"] == "sobol":
+        index = (f"their Sobol indices are one pair, of the group {JOINT_GROUP}: all of them "
+                 "together, whatever their order")
     elif JOINT_GROUP in (m.get("design_group_of") or ()):
-        index = (f"their {m['sampler'].title()} index is one, of the group {JOINT_GROUP}: all of "
-                 "them together, whatever their order")
+        index = (f"their {m['sampler'].title()} index is one, of the group {JOINT_GROUP}: a "
+                 "screening of all of them together, whose value depends on the fit's order")
     else:  # an experiment stored before the group (each factor's design dimension)
         index = (f"a {m['sampler'].title()} index of one of them is of the part of its draw "
                  "beyond those before it in the fit's order")
