@@ -426,3 +426,17 @@ def test_the_note_says_how_the_index_of_the_joint_draws_reads(tmp_path):
     man.write_text(json.dumps({"sampler": "morris", "design_groups": ["a", "b"]}))
     assert "a Morris index of one of them is of the part of its draw beyond" in \
         joint_note(tmp_path)
+
+
+def test_input_selects_the_joint_group_by_the_name_a_sensitivity_table_gives_it():
+    from karvan.explore.sampling import JOINT_GROUP
+
+    r = np.array([[1.0, 0.6, 0.0], [0.6, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    s = InputSet((UncertainInput("y", "u", "g", Distribution("lognormal", sigma=0.1), ("r",),
+                                 "y"),), ("y",), "g") + _normal_set([1.0, 1.0, 1.0], r)
+    sub = s.select([JOINT_GROUP])
+    assert sub.factors == ("x0", "x1", "x2") and sub.correlation.factors == sub.factors
+    assert s.select([JOINT_GROUP, "y"]).factors == s.factors
+    # without a joint draw the name is unknown, as any other
+    with pytest.raises(InputError, match="unknown input names"):
+        _normal_set([1.0, 1.0]).select([JOINT_GROUP])

@@ -50,8 +50,9 @@ def explore(
              "parameters' distributions, and the choice_parameter_correlation.csv beside it "
              "their correlations).")] = None,
     inputs: Annotated[list[str] | None, typer.Option(
-        "--input", help="Vary only these factors (names or patterns such as 'demand.*'); "
-                        "repeat the option.")] = None,
+        "--input", help="Vary only these factors (names or patterns such as 'demand.*', "
+                        "or drawn_jointly for the fitted choice parameters that draw "
+                        "together); repeat the option.")] = None,
     groups: Annotated[str | None, typer.Option(
         help="Sensitivity groups of a sobol or morris design: factor or field (default "
              "field); either way the factors that draw jointly (the fitted choice "

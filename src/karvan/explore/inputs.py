@@ -155,6 +155,11 @@ class Target:
 CORRELATION_EIG_TOL = 1e-6
 
 
+#: the name of the factors that draw jointly as a sensitivity group (Sobol and Morris designs,
+#: :func:`karvan.explore.sampling.factor_groups`), and as ``--input`` selects them
+JOINT_GROUP = "drawn_jointly"
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Correlation:
     """Factors that draw together through a Gaussian copula: ``matrix`` (k x k, symmetric, unit
@@ -364,7 +369,8 @@ class InputSet:
 
     def select(self, patterns) -> InputSet:
         """The inputs of the factors that ``patterns`` name (factor or input names, exact or as
-        shell patterns such as ``demand.*``); the others stay at the dataset's figures.
+        shell patterns such as ``demand.*``, or :data:`JOINT_GROUP` for the factors that draw
+        jointly, as a sensitivity table names them); the others stay at the dataset's figures.
 
         Raises
         ------
@@ -377,6 +383,8 @@ class InputSet:
         for p in patterns:
             hit = [f for f in self.factors if fnmatch.fnmatchcase(f, p)]
             hit += [x.factor for x in self.inputs if fnmatch.fnmatchcase(x.name, p)]
+            if p == JOINT_GROUP and self.correlation is not None:
+                hit += list(self.correlation.factors)  # the sensitivity group's name
             if not hit:
                 bad.append(p)
             keep.update(hit)

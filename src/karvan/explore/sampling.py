@@ -31,12 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from karvan.errors import InputError, catch_warnings
-from karvan.explore.inputs import InputSet
+from karvan.explore.inputs import JOINT_GROUP, InputSet
 
 SAMPLERS = ("lhs", "sobol", "morris")
 GROUPINGS = ("factor", "field")
-#: the sensitivity group of the factors that draw jointly, under every grouping
-JOINT_GROUP = "drawn_jointly"
 #: levels of the Morris grid
 MORRIS_LEVELS = 4
 #: the version of the designs :func:`make_design` draws, recorded in an experiment's manifest
