@@ -175,7 +175,7 @@ class Correlation:
     part moves: for the first factor its whole influence with what it shares with the others,
     for the last its own part alone (Mara, Tarantola and Annoni 2015). Sobol and Morris designs
     therefore take the correlated factors as one sensitivity group
-    (:data:`karvan.explore.sampling.JOINT_GROUP`), whose Sobol indices do not depend on the order.
+    (:data:`JOINT_GROUP`), whose Sobol indices do not depend on the order.
     """
 
     factors: tuple[str, ...]

@@ -95,8 +95,8 @@ def factor_groups(inputs: InputSet, groups: str) -> list[str]:
              if g == JOINT_GROUP and f not in joint]
     if clash:
         raise InputError(f"the factor {JOINT_GROUP!r} would fall into the group of the factors "
-                         f"that draw jointly, which has that name; rename it (the group of its "
-                         f"rows in the uncertainty table).")
+                         "that draw jointly, which has that name; rename it (the group of its "
+                         "rows in the uncertainty table).")
     return [JOINT_GROUP if f in joint else g for f, g in zip(inputs.factors, out, strict=True)]
 
 

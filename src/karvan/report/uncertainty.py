@@ -195,7 +195,7 @@ def off_centre_note(folder: str | os.PathLike) -> str:
             "column at of karvan explore; inputs.csv, central_quantile).")
 
 
-#: the sensitivity group of the inputs that draw jointly (``karvan.explore.sampling.JOINT_GROUP``,
+#: the sensitivity group of the inputs that draw jointly (``karvan.explore.inputs.JOINT_GROUP``,
 #: named like ``inputs.csv``'s column; the report layer does not import the explore layer)
 JOINT_GROUP = "drawn_jointly"
 
