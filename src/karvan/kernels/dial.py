@@ -31,51 +31,8 @@ import math
 import numpy as np
 
 from karvan.kernels._jit import JIT, PJIT, njit, prange
-
-
-@njit(**JIT)
-def _push(heap, pos, size, key, v):
-    i = pos[v]
-    if i < 0:
-        i = size
-        size += 1
-    kv = key[v]
-    while i > 0:
-        parent = (i - 1) >> 1
-        p = heap[parent]
-        if key[p] <= kv:
-            break
-        heap[i] = p
-        pos[p] = i
-        i = parent
-    heap[i] = v
-    pos[v] = i
-    return size
-
-
-@njit(**JIT)
-def _pop(heap, pos, size, key):
-    top = heap[0]
-    pos[top] = -2
-    size -= 1
-    if size > 0:
-        last = heap[size]
-        kl = key[last]
-        i = 0
-        while True:
-            c = 2 * i + 1
-            if c >= size:
-                break
-            if c + 1 < size and key[heap[c + 1]] < key[heap[c]]:
-                c += 1
-            if key[heap[c]] >= kl:
-                break
-            heap[i] = heap[c]
-            pos[heap[i]] = i
-            i = c
-        heap[i] = last
-        pos[last] = i
-    return top, size
+from karvan.kernels.paths import _heap_pop as _pop
+from karvan.kernels.paths import _heap_push_or_decrease as _push
 
 
 @njit(**JIT)
