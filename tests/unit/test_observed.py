@@ -71,7 +71,7 @@ def test_matrix_on_hand_made_routes(data, base):
     rows = [
         ("rail", "B_RU_AZ_SAMUR_RAIL", "both", "", "", "", 2024, 1, "true", "fit"),
         ("border", "RU-AZ_SAMUR", "both", "", "", "", 2024, 1, "true", "fit"),
-        ("south", "B_RU_AZ_SAMUR_RAIL:ab", "both", "", "", "", 2024, 1, "true", "fit"),
+        ("south", "B_RU_AZ_SAMUR_RAIL:ab", "element", "", "", "", 2024, 1, "true", "fit"),
         ("north", "B_RU_AZ_SAMUR_RAIL", "AZ_YALAMA_RAIL>RU_SAMUR_RAIL", "", "", "", 2024, 1,
          "true", "fit"),
         ("both_borders", "B_RU_AZ_SAMUR_RAIL+B_AZ_IR_ASTARA_RAIL", "both", "", "", "", 2024, 1,
@@ -219,6 +219,9 @@ def test_bad_rows_are_reported_together(data):
         # that country's trade
         ("g", "*>AZ>*", "element", "", "", "railway", 2024, 1, "true", "fit"),
         ("h", "IR>IR>*", "element", "", "", "", 2024, 1, "true", "fit"),
+        # 'both' with a term that counts one direction: the term was read as written
+        ("i", "B_RU_AZ_SAMUR_RAIL:ab+T_AZ_BAKU:ba", "both", "", "", "", 2024, 1, "true", "fit"),
+        ("j", "IR>RU", "both", "", "", "", 2024, 1, "false", "fit"),
     ]
     with pytest.raises(InputError) as e:
         _parse(data, rows)
@@ -227,7 +230,9 @@ def test_bad_rows_are_reported_together(data):
                  "(d)", "gold", "QQ", "tonnes_per_year", "independent", "role", "(e)",
                  "transit terms", "must be independent", "(f)", "!QQ<>RU",
                  "(g)", "mode 'railway' is not a mode of link.csv",
-                 "(h)", "starts or ends in the country it crosses"):
+                 "(h)", "starts or ends in the country it crosses",
+                 "(i): direction 'both' but B_RU_AZ_SAMUR_RAIL:ab, T_AZ_BAKU:ba in element_ids "
+                 "count one direction", "(j): direction 'both' but IR>RU"):
         assert part in msg, part
 
 

@@ -41,8 +41,9 @@ def test_directions_are_of_the_documented_forms(observed):
         ok = r.direction in ("both", "element") or (
             r.direction.count(">") == 1 and ";" not in r.element_ids and "+" not in r.element_ids)
         assert ok, (r.observed_id, r.direction)
-        if r.direction == "element":
-            assert "<>" in r.element_ids or ">" in r.element_ids, r.observed_id
+        if r.direction == "element":  # the terms carry the direction
+            assert (">" in r.element_ids or ":ab" in r.element_ids
+                    or ":ba" in r.element_ids), r.observed_id
 
 
 # ------------------------------------------------------------------ independence, from the inputs

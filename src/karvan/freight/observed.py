@@ -190,6 +190,18 @@ def parse_observations(observed: pd.DataFrame, links: pd.DataFrame, *,
                             f"{format_ids(sorted(set(links['mode'].astype(str))), 12)}).")
         direction = _text(row, "direction") or "both"
         node_dir = None
+        if direction == "both":
+            # 'both' says every term counts both directions; a one-way term would be read as
+            # written whatever the column says, so the two must agree
+            one_way = [f"{t.ids[0]}:{t.direction}" if t.kind in ("link", "border")
+                       else ">".join(t.ids) for g in groups for t in g
+                       if (t.kind in ("link", "border") and t.direction in ("ab", "ba"))
+                       or (t.kind == "trade" and t.direction == "one")]
+            if one_way:
+                problems.append(f"{at}: direction 'both' but {format_ids(one_way)} in "
+                                "element_ids count one direction: write 'element' in the "
+                                "direction column (the terms carry the direction), or name the "
+                                "links without ':ab'/':ba'.")
         if direction not in ("both", "element"):
             frm, sep, to = direction.partition(">")
             single = len(groups) == 1 and len(groups[0]) == 1 and groups[0][0].kind in (
