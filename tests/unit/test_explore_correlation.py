@@ -209,8 +209,8 @@ def test_the_built_in_fit_draws_its_parameters_jointly():
     c = ins.correlation
     assert c is not None
     # the fit's strongest pair (the Middle Corridor's container constant and the value of
-    # reliability, -0.93 in the fit of 2026-12-07 late) draws with the table's correlation (its
-    # sign is the tests' above)
+    # reliability, -0.93 in the fit of 2026-12-07 late) draws with the table's correlation, in
+    # the sign of the factors that draw them
     table = pd.read_csv(builtin_corridor_folder() / "choice_parameter.csv")
 
     def factor(name):  # asc_usd_per_t|nest:a|b -> choice.asc_usd_per_t:se[a|b]; theta|factor ->
@@ -223,8 +223,15 @@ def test_the_built_in_fit_draws_its_parameters_jointly():
     corr = pd.read_csv(builtin_corridor_folder() / CORRELATION_FILE)
     pair = corr.loc[corr["correlation"].abs().idxmax()]
     i, j = factor(pair["parameter_a"]), factor(pair["parameter_b"])
-    assert abs(pair["correlation"]) > 0.5
-    assert abs(c.matrix[i, j]) == pytest.approx(abs(pair["correlation"]))
+
+    def sign(name):  # a parameter of several rows with a negative estimate draws -factor
+        rows = table[(table["fitted_parameter"] == name) & (table["std_error"] > 0)]
+        est = rows["value"] / rows["prior_value"] if name.endswith("|factor") else rows["value"]
+        return -1.0 if len(rows) > 1 and est.iloc[0] < 0 else 1.0
+
+    want = pair["correlation"] * sign(pair["parameter_a"]) * sign(pair["parameter_b"])
+    assert abs(want) > 0.5
+    assert c.matrix[i, j] == pytest.approx(want)
     # every calibrated parameter of the table is a factor of the correlation
     fitted = table.loc[table["std_error"] > 0, "fitted_parameter"].nunique()
     assert len(c.factors) == fitted == 11
