@@ -222,6 +222,8 @@ def test_bad_rows_are_reported_together(data):
         # 'both' with a term that counts one direction: the term was read as written
         ("i", "B_RU_AZ_SAMUR_RAIL:ab+T_AZ_BAKU:ba", "both", "", "", "", 2024, 1, "true", "fit"),
         ("j", "IR>RU", "both", "", "", "", 2024, 1, "false", "fit"),
+        # a border's rail nodes as the direction left its road link out of the count
+        ("k", "RU-AZ_SAMUR", "AZ_YALAMA_RAIL>RU_SAMUR_RAIL", "", "", "", 2024, 1, "true", "fit"),
     ]
     with pytest.raises(InputError) as e:
         _parse(data, rows)
@@ -232,7 +234,9 @@ def test_bad_rows_are_reported_together(data):
                  "(g)", "mode 'railway' is not a mode of link.csv",
                  "(h)", "starts or ends in the country it crosses",
                  "(i): direction 'both' but B_RU_AZ_SAMUR_RAIL:ab, T_AZ_BAKU:ba in element_ids "
-                 "count one direction", "(j): direction 'both' but IR>RU"):
+                 "count one direction", "(j): direction 'both' but IR>RU",
+                 "(k): direction 'AZ_YALAMA_RAIL>RU_SAMUR_RAIL' matches the ends of "
+                 "B_RU_AZ_SAMUR_RAIL but not of B_RU_AZ_SAMUR_ROAD"):
         assert part in msg, part
 
 

@@ -216,9 +216,22 @@ def parse_observations(observed: pd.DataFrame, links: pd.DataFrame, *,
                 node_dir = (frm.strip(), to.strip())
                 term = groups[0][0]
                 dirs = _node_direction(term, node_dir, links)
+                left = ([] if dirs is None or term.kind != "border" else sorted(
+                    set(links.index[links["border_id"].astype(str) == term.ids[0]])
+                    - {lid for lid, _ in dirs}))
                 if dirs is None:
                     problems.append(f"{at}: direction {direction!r} matches neither end of "
                                     f"{format_ids(term.ids)}.")
+                elif left:
+                    # the nodes of one of the border's links (rail, say) would leave its
+                    # other links out of the count without a word
+                    problems.append(f"{at}: direction {direction!r} matches the ends of "
+                                    f"{format_ids([lid for lid, _ in dirs])} but not of "
+                                    f"{format_ids(left)}, also links of border "
+                                    f"{term.ids[0]!r}: name the link(s) the figure counts "
+                                    "instead of the border (id:ab or id:ba for one direction), "
+                                    "or give the direction of every link of the border in "
+                                    "its own row.")
                 else:
                     # the links of the term in that direction, as alternatives (a border may
                     # have a rail and a road link)
