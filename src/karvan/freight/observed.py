@@ -215,10 +215,7 @@ def parse_observations(observed: pd.DataFrame, links: pd.DataFrame, *,
             else:
                 node_dir = (frm.strip(), to.strip())
                 term = groups[0][0]
-                dirs = _node_direction(term, node_dir, links)
-                left = ([] if dirs is None or term.kind != "border" else sorted(
-                    set(links.index[links["border_id"].astype(str) == term.ids[0]])
-                    - {lid for lid, _ in dirs}))
+                dirs, left = _node_direction(term, node_dir, links)
                 if dirs is None:
                     problems.append(f"{at}: direction {direction!r} matches neither end of "
                                     f"{format_ids(term.ids)}.")
@@ -328,16 +325,20 @@ def _parse_od(text: str, countries: set[str], at: str, problems: list[str]
 
 
 def _node_direction(term: Term, frm_to: tuple[str, str], links: pd.DataFrame):
+    """The (link, ab or ba) pairs of the term's links (a border's every link) that run between
+    the two nodes, None where none does; and the term's links that do not (sorted)."""
     ids = [term.ids[0]] if term.kind == "link" else list(
         links.index[links["border_id"].astype(str) == term.ids[0]])
-    out = []
+    out, other = [], []
     for lid in ids:
         f, t = str(links.at[lid, "from_node_id"]), str(links.at[lid, "to_node_id"])
         if f == frm_to[0] and t == frm_to[1]:
             out.append((lid, "ab"))
         elif t == frm_to[0] and f == frm_to[1]:
             out.append((lid, "ba"))
-    return out or None
+        else:
+            other.append(lid)
+    return out or None, sorted(other)
 
 
 def _od_match(od: tuple[str, str, str] | None, oc: np.ndarray, dc: np.ndarray) -> np.ndarray:
