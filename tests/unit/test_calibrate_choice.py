@@ -602,11 +602,16 @@ def test_the_reset_table_gives_every_fitted_row_its_prior_value():
 def test_a_row_without_a_role_is_a_fit_row_as_the_schema_reads_it():
     from karvan.calibrate.choice import fit_observations
 
-    obs = pd.DataFrame({"observed_id": ["a", "b", "c", "d"],
-                        "role": ["fit", None, " ", "validate"]})
+    obs = pd.DataFrame({"observed_id": ["a", "b", "c", "d", "e"],
+                        "role": ["fit", None, " ", "validate", "check"]})
     assert list(fit_observations(obs)["observed_id"]) == ["a", "b", "c"]
     assert list(fit_observations(obs.drop(columns="role"))["observed_id"]) == ["a", "b", "c",
-                                                                              "d"]
+                                                                              "d", "e"]
+    # nor does the parameters' fit take a check row (a total of fit rows) or a validate row
+    from karvan.calibrate.parameters import fit_rows
+
+    t = obs.assign(compared=True, observed_tonnes=1.0)
+    assert list(fit_rows(t)["observed_id"]) == ["a"]  # blank roles are made fit upstream
 
 
 def test_a_constant_named_for_a_family_with_anothers_terms_says_whose_to_fit():

@@ -125,3 +125,26 @@ def test_target_met_is_read_from_a_boolean_column_with_blanks_or_from_old_text()
     for met in (pd.array([True, None, False], dtype="boolean"), ["True", None, "False"]):
         shown = display_summary(base.assign(target_met=met), "baseline")
         assert shown["target met"].tolist() == ["yes", "-", "no"]
+
+
+def test_a_total_of_fit_rows_is_a_set_of_its_own_without_a_target():
+    """A check row (role check: the total of fit rows, compared and never fitted) is reported
+    apart: it neither counts as a fit row nor makes the fit set's target fail, and it has no
+    target of its own (its parts are the test), on screen as in the file."""
+    from karvan.calibrate.statistics import display_summary
+
+    t = row_statistics(_table([
+        ("f1", 100.0, 125.0, True, True, "fit"),
+        ("f2", 50.0, 45.0, True, True, "fit"),
+        ("t", 150.0, 300.0, True, True, "check"),  # beyond ±30 %: would fail the fit target
+        ("v1", 100.0, 110.0, True, True, "validate"),
+    ]))
+    assert list(t["set"]) == ["fit", "fit", "check", "validate"]
+    s = summarize(t).set_index("set")
+    assert s.at["fit", "compared"] == 2 and s.at["fit", "target_met"] is True
+    assert s.at["check", "compared"] == 1 and s.at["check", "within_30pct"] == 0
+    assert s.at["check", "median_abs_log_ratio"] == pytest.approx(math.log(2.0))
+    assert s.at["check", "target_met"] is None
+    shown = display_summary(s.reset_index(), "baseline").set_index("rows")
+    assert shown.at["check (totals of fit rows)", "target met"] == "-"
+    assert shown.at["fit (independent)", "target met"] == "yes"

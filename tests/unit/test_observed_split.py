@@ -24,10 +24,17 @@ def test_independence_is_stated_and_explained(observed):
 
 
 def test_role_follows_the_written_rule(observed):
-    assert set(observed["role"]) <= {"fit", "validate"}
-    rule = (observed["independent"] == "true") & (observed["kind"] == "port")
+    assert set(observed["role"]) <= {"fit", "validate", "check"}
+    total = observed["total_of"].str.strip() != ""
+    # a total of fit rows is check (rule "A total of fit rows from one release is checked, not
+    # fitted"); of the others, validate if and only if an independent port count
+    assert ((observed["role"] == "check") == total).all()
+    rule = (observed["independent"] == "true") & (observed["kind"] == "port") & ~total
     wrong = observed.loc[(observed["role"] == "validate") != rule, "observed_id"]
     assert wrong.empty, f"role differs from the split rule on {list(wrong)}"
+    # the built-in totals: the INSTC release of 2023, rail plus sea
+    assert dict(zip(observed.loc[total, "observed_id"], observed.loc[total, "total_of"],
+                    strict=True)) == {"OBS_INSTC_2023": "OBS_INSTC_RAIL_2023;OBS_INSTC_SEA_2023"}
 
 
 def test_at_least_a_third_of_the_independent_rows_validate(observed):

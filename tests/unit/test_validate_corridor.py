@@ -523,3 +523,51 @@ def test_validate_gives_the_demand_the_runs_use(corridor):
     (corridor / "od_estimate.csv").unlink()
     counts = validate_corridor(corridor).counts
     assert "demand as estimated" not in counts and counts["demand"].endswith("Mt/yr")
+
+
+def test_a_total_of_fit_rows_is_checked_and_its_parts_must_add_up(corridor):
+    """OBS_INSTC_2023 is the sum of the release's rail and sea rows, all three fitted: the
+    release weighed twice in the fit. A row with total_of is role check (compared, never
+    fitted); every way of getting that wrong is refused at once, with line, id and fix."""
+    from karvan.freight.corridor import validate_corridor
+
+    assert validate_corridor(corridor).errors == []
+    _set_observed(corridor, "OBS_INSTC_2023", tonnes_per_year="18000000")  # not 11.69 + 5.54
+    _set_observed(corridor, "OBS_INSTC_2022", role="check")  # check without total_of
+    _set_observed(corridor, "OBS_UPPER_LARS_2024", total_of="OBS_UPPER_LARS_AM_2024;OBS_NOPE")
+    _set_observed(corridor, "OBS_ASTARA_ROAD_2024", role="check",
+                  total_of="OBS_INSTC_SEA_2023;OBS_BAKU_PORT_2024")
+    errors = validate_corridor(corridor).errors
+    msg = " ".join(errors)
+    assert ("observed.csv line 3 (OBS_INSTC_2023): tonnes_per_year 18,000,000 is not the sum of "
+            "its parts OBS_INSTC_RAIL_2023, OBS_INSTC_SEA_2023, 17,230,000 (-4.3%") in msg, msg
+    assert ("(OBS_INSTC_2022): role check is for a total of fit rows: name them in total_of"
+            in msg)
+    assert ("(OBS_UPPER_LARS_2024): total_of names OBS_UPPER_LARS_AM_2024, OBS_NOPE, so the row "
+            "is the sum of other rows and its role is check, not fit") in msg
+    assert "(OBS_UPPER_LARS_2024): total_of names OBS_NOPE, not another row" in msg
+    assert ("(OBS_ASTARA_ROAD_2024): total_of names OBS_INSTC_SEA_2023 of another year than "
+            "2024") in msg
+    assert ("(OBS_ASTARA_ROAD_2024): its parts OBS_BAKU_PORT_2024 (validate) are not fit rows"
+            in msg)
+    # no second message from the split rule for the rows whose total_of speaks for them
+    assert not any("but the split rule" in e
+                   and ("OBS_UPPER_LARS_2024" in e or "OBS_ASTARA_ROAD" in e)
+                   for e in errors), errors
+
+
+def test_a_fitted_table_that_names_a_check_row_is_refused(corridor):
+    """A check row is the total of fit rows: a table fitted to it too weighs its parts twice,
+    so a choice parameter or an OD cell that names it must be fitted again."""
+    from karvan.freight.corridor import validate_corridor
+
+    def fitted_to_total(header, rows):
+        at = next(k for k, r in enumerate(rows) if r["observations"])
+        rows[at]["observations"] += ";OBS_INSTC_2023"
+        return header, rows
+
+    edit(corridor / "choice_parameter.csv", fitted_to_total)
+    msg = " ".join(validate_corridor(corridor).errors)
+    assert ("fitted to OBS_INSTC_2023, a check row of observed.csv: a check row is the total of "
+            "fit rows, so fitting it too weighs its parts twice; fit again from the fit rows "
+            "(`karvan calibrate --parameters --write`)") in msg, msg

@@ -26,8 +26,11 @@ MEDIAN_TARGET = float(np.log(1.3))
 FACTOR_LIMIT = 2.0
 GEH_GOOD = 5.0
 
-#: the sets reported apart: independent fit rows, fit rows that built an input, validation rows
-SETS = ("fit", "fit_by_construction", "validate")
+#: the sets reported apart: independent fit rows, fit rows that built an input, validation rows,
+#: and totals of fit rows that are compared but not fitted (role ``check``)
+SETS = ("fit", "fit_by_construction", "validate", "check")
+#: the sets without a target: their fit is no evidence, or they are not a test of their own
+NO_TARGET = ("fit_by_construction", "check")
 
 
 def abs_log_ratio(modelled, observed) -> np.ndarray:
@@ -76,20 +79,30 @@ def row_statistics(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def row_sets(table: pd.DataFrame) -> np.ndarray:
-    """The set of each row: ``validate``, ``fit`` (independent) or ``fit_by_construction``."""
+    """The set of each row: ``validate``, ``check`` (a total of fit rows, compared and not
+    fitted), ``fit`` (independent) or ``fit_by_construction``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"independent": [True, False, True, True],
+    ...                   "role": ["fit", "fit", "validate", "check"]})
+    >>> row_sets(t).tolist()
+    ['fit', 'fit_by_construction', 'validate', 'check']
+    """
     ind = table["independent"].to_numpy(dtype=bool)
     role = table["role"].astype(str).to_numpy()
     return np.where(role == "validate", "validate",
-                    np.where(ind, "fit", "fit_by_construction"))
+                    np.where(role == "check", "check",
+                             np.where(ind, "fit", "fit_by_construction")))
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per set (``fit``, ``fit_by_construction``, ``validate``) of a table from
+    """One row per set (``fit``, ``fit_by_construction``, ``validate``, ``check``) of a table from
     :func:`row_statistics`: rows, compared, within ±30 %, beyond a factor 2, median and largest
     |log ratio|, share with GEH_t < 5, and whether the set meets its target (fit: every compared
     row within ±30 %; validate: median |log ratio| <= ln 1.3 and none beyond a factor 2; None
     where no row of the set is compared, as in a run of a year without counts, and for the rows
-    that built the inputs, which have no target)."""
+    that built the inputs and the totals of fit rows, which have no target)."""
     rows = []
     for s in SETS:
         t = table[table["set"] == s]
@@ -101,9 +114,10 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         worst = float(np.max(alr)) if n else np.nan
         within = int(comp["within_30pct"].sum())
         beyond = int(comp["beyond_factor_2"].sum())
-        if not n or s == "fit_by_construction":
+        if not n or s in NO_TARGET:
             # nothing to meet, not a failure; rows that built the inputs have no target: their
-            # fit is no evidence (the printed summary and the report show "-")
+            # fit is no evidence; a total of fit rows is no test of its own (the printed
+            # summary and the report show "-")
             met = None
         elif s == "validate":
             met = bool(med <= MEDIAN_TARGET and beyond == 0)
@@ -131,7 +145,7 @@ def summary_dict(summary: pd.DataFrame) -> dict:
 
 #: what a printed summary calls each set
 SET_LABELS = {"fit": "fit (independent)", "fit_by_construction": "fit (built the inputs)",
-              "validate": "validate"}
+              "validate": "validate", "check": "check (totals of fit rows)"}
 TARGETS = ("targets: every fit row within ±30 %; validation median |ln M/C| <= ln 1.3 = 0.26 "
            "and no row beyond a factor 2")
 
@@ -148,6 +162,6 @@ def display_summary(summary: pd.DataFrame, scenario: str) -> pd.DataFrame:
         "beyond x2": s["beyond_factor_2"].to_numpy(),
         "median |ln M/C|": s["median_abs_log_ratio"].to_numpy(),
         "GEH<5": s["geh_below_5_share"].to_numpy(),
-        "target met": np.where(s["set"] == "fit_by_construction", "-",
+        "target met": np.where(s["set"].isin(NO_TARGET), "-",
                                np.where(s["target_met"].map(target_met), "yes", "no")),
     })

@@ -607,9 +607,10 @@ def calibration_with_cells(observed: pd.DataFrame, runs: Mapping[int, RunFlows],
         One row per observation: ``observed_id, kind, element_ids, direction, scope,
         commodity_id, od_countries, mode, year, run, compared, independent, role, source,
         confidence, observed_tonnes, modelled_tonnes, difference_tonnes, ratio, used_for,
-        note``; and one row per compared observation and demand cell (OD pair and commodity)
-        that adds to it (:data:`CELL_COLUMNS`): the cell's tonnes that the row counts, their
-        share of the row's modelled and of its reported tonnes, largest first within a row.
+        total_of, note``; and one row per compared observation and demand cell (OD pair and
+        commodity) that adds to it (:data:`CELL_COLUMNS`): the cell's tonnes that the row
+        counts, their share of the row's modelled and of its reported tonnes, largest first
+        within a row.
 
     Raises
     ------
@@ -692,6 +693,7 @@ def calibration_with_cells(observed: pd.DataFrame, runs: Mapping[int, RunFlows],
         "difference_tonnes": modelled - tonnes,
         "ratio": ratio,
         "used_for": col("used_for"),
+        "total_of": col("total_of"),
         "note": col("note"),
     }), cell_table
 

@@ -948,10 +948,21 @@ def _value_of_time_problems(commodities: pd.DataFrame) -> list[str]:
             "tonne, the percentage per day)." for i in commodities.index[bad]]
 
 
-def split_role(independent: bool, kind: str) -> str:
+def split_role(independent: bool, kind: str, total_of: bool = False) -> str:
     """The role the split rule gives a row of ``observed.csv`` (docs/dataset.md, "The split
-    rule", written before any fit): ``validate`` if and only if it is independent and counts a
-    port's throughput (``kind`` port), else ``fit``."""
+    rule", written before any fit): ``check`` for a total of other rows (``total_of``; rule "A
+    total of fit rows from one release is checked, not fitted"), else ``validate`` if and only
+    if it is independent and counts a port's throughput (``kind`` port), else ``fit``.
+
+    Examples
+    --------
+    >>> split_role(True, "port"), split_role(True, "link"), split_role(False, "port")
+    ('validate', 'fit', 'fit')
+    >>> split_role(True, "link", total_of=True)
+    'check'
+    """
+    if total_of:
+        return "check"
     return "validate" if independent and kind == "port" else "fit"
 
 
@@ -1016,8 +1027,10 @@ def _check_observed(folder: Path, frames: dict, observed: pd.DataFrame,
         kind = flag(getattr(r, "kind", ""))
         # by the row's own statement (blank: not known to be independent, so no evidence)
         independent = stated == "true"
-        want = split_role(independent, kind)
-        if role in ("fit", "validate") and role != want and not (
+        total_of = bool(flag(getattr(r, "total_of", "")))
+        want = split_role(independent, kind, total_of)
+        # a row with total_of, or role check without it: parse_observations says what to do
+        if not total_of and role in ("fit", "validate") and role != want and not (
                 role == "validate" and not independent):  # that one parse_observations says
             why = ("an independent port throughput" if want == "validate" else
                    "not an independent port throughput" if independent else
@@ -1044,11 +1057,11 @@ FITTED_TABLES = {"choice_parameter": ("karvan calibrate --parameters --write",
 
 def _fitted_to_validation(frames: dict, obs: pd.DataFrame) -> list[str]:
     """The rows of fitted tables (``choice_parameter.csv``, ``od_estimate.csv``) whose
-    ``observations`` name a ``validate`` row of ``observed.csv``, one problem per table:
-    validation rows are never fitted to, so a row that became ``validate`` after the fit (its
+    ``observations`` name a ``validate`` or ``check`` row of ``observed.csv``, one problem per
+    table: those rows are never fitted to, so a row that became ``validate`` after the fit (its
     kind or independence changed) leaves the fit holding what it is meant to be checked
-    against. An id that ``observed.csv`` no longer has is warned about (the fit rests on a
-    figure gone)."""
+    against, and a ``check`` row (a total of fit rows) fitted too weighs its parts twice. An
+    id that ``observed.csv`` no longer has is warned about (the fit rests on a figure gone)."""
     from karvan.schema.text import id_list
 
     roles = dict(zip(obs["observed_id"].astype(str),
@@ -1062,19 +1075,24 @@ def _fitted_to_validation(frames: dict, obs: pd.DataFrame) -> list[str]:
         lines, bad = [], {}
         for pos, v in enumerate(table["observations"]):
             ids = id_list(";".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
-            hit = [i for i in ids if roles.get(i) == "validate"]
+            hit = [i for i in ids if roles.get(i) in ("validate", "check")]
             gone.update({i: name for i in ids if i not in roles})
             if hit:
                 lines.append(pos + 2)
                 bad.update(dict.fromkeys(hit))
         if lines:
+            kinds = sorted({roles[i] for i in bad})
             one = len(bad) == 1
+            what = " and ".join(f"{k} row{'' if one else 's'}" for k in kinds)
+            why = {"validate": "validation rows are never fitted to, so they would check the "
+                               "fit against itself",
+                   "check": "a check row is the total of fit rows, so fitting it too weighs "
+                            "its parts twice"}
             problems.append(f"{name}.csv line{'' if len(lines) == 1 else 's'} "
                             f"{format_ids(lines)}: fitted to {format_ids(list(bad))}, "
-                            f"{'a validate row' if one else 'validate rows'} of observed.csv: "
-                            "validation rows are never fitted to, so they would check the "
-                            f"fit against itself; fit again from the fit rows (`{fix}`), or "
-                            f"{other}.")
+                            f"{'a ' if one else ''}{what} of observed.csv: "
+                            f"{'; '.join(why[k] for k in kinds)}; fit again from the fit rows "
+                            f"(`{fix}`), or {other}.")
     if gone:
         by = {}
         for i, name in gone.items():

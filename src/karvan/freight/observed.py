@@ -29,10 +29,13 @@ from scipy import sparse
 from karvan.errors import InputError, format_ids
 from karvan.freight.corridor import OVERSEAS_SHARES
 from karvan.network.graph import CompiledGraph
+from karvan.schema.text import id_list
 
 #: columns an observed table must have; the others have defaults (see :func:`parse_observations`)
 REQUIRED = ("observed_id", "element_ids", "year", "tonnes_per_year")
-ROLES = ("fit", "validate")
+ROLES = ("fit", "validate", "check")
+#: how far the figures of a ``check`` row's parts (``total_of``) may sum from its own, relative
+TOTAL_TOLERANCE = 0.01
 #: the modes on which a route crosses a country by land: overseas cargo through a port of the
 #: country is its transit only on them (rule "Freight through a gateway port is transit of the
 #: port's country", docs/dataset.md)
@@ -68,6 +71,10 @@ class Observation:
     #: share) pairs: the tonnes of the flows that the figure built (``cell_shares`` of
     #: :func:`karvan.freight.corridor.load_corridor`); None: every tonne of the pair
     cell_share: tuple[tuple[tuple[str, str, str], float], ...] | None = None
+    #: the rows whose figures this row's is the sum of (``total_of``; role ``check``): compared,
+    #: never fitted, its parts being fitted (rule "A total of fit rows from one release is
+    #: checked, not fitted", docs/dataset.md)
+    total_of: tuple[str, ...] = ()
 
     @property
     def is_trade(self) -> bool:
@@ -118,7 +125,8 @@ def parse_observations(observed: pd.DataFrame, links: pd.DataFrame, *,
         The table (``CorridorData.observed``): ``observed_id, element_ids, year,
         tonnes_per_year`` and optionally ``direction, commodity_id, od_countries, mode,
         independent`` (default false: a figure not known to be independent is no evidence) and
-        ``role`` (default fit).
+        ``role`` (default fit; ``check`` for a row with ``total_of``, the ids of the rows its
+        figure is the sum of).
     links
         The dataset's link table, indexed by ``link_id``, with ``from_node_id``, ``to_node_id``
         and ``border_id``: every link of every status, so that a figure on a link that a
@@ -237,8 +245,18 @@ def parse_observations(observed: pd.DataFrame, links: pd.DataFrame, *,
         if independent not in ("", "true", "false"):
             problems.append(f"{at}: independent must be true or false, not {independent!r}.")
         role = _text(row, "role") or "fit"
+        total_of = tuple(id_list(_text(row, "total_of")))
         if role not in ROLES:
-            problems.append(f"{at}: role must be fit or validate, not {role!r}.")
+            problems.append(f"{at}: role must be fit, validate or check, not {role!r}.")
+        elif total_of and role != "check":
+            problems.append(f"{at}: total_of names {format_ids(total_of)}, so the row is the sum "
+                            f"of other rows and its role is check, not {role}: set role check "
+                            "(compared, never fitted, its parts being fitted), or clear total_of "
+                            "if the figure is not their sum.")
+        elif role == "check" and not total_of:
+            problems.append(f"{at}: role check is for a total of fit rows: name them in total_of "
+                            "(the observed_ids whose figures add up to this one), or set role fit "
+                            "or validate.")
         if role == "validate" and independent != "true":
             problems.append(f"{at}: a validate row must be independent (independent=true): a "
                             "figure used to build an input cannot test the model.")
@@ -247,10 +265,46 @@ def parse_observations(observed: pd.DataFrame, links: pd.DataFrame, *,
                       and kinds == {"trade"} else None)
         out.append(Observation(oid, tuple(groups), year, float(tonnes) if tonnes > 0 else 0.0,
                                com, od, mode, node_dir, independent == "true", role,
-                               cell_share))
+                               cell_share, total_of))
+    problems.extend(_total_problems(out, where))
     if problems:
         raise InputError(problems, where)
     return out
+
+
+def _total_problems(obs: list[Observation], where: str) -> list[str]:
+    """What is wrong with the ``total_of`` of every row that has one: a part not in the table or
+    the row itself, a part of another year or of a role other than fit, parts whose figures do
+    not add up to the row's within :data:`TOTAL_TOLERANCE`."""
+    problems = []
+    by_id = {o.observed_id: o for o in obs}
+    for pos, o in enumerate(obs):
+        if not o.total_of:
+            continue
+        at = f"{where} line {pos + 2} ({o.observed_id})"
+        unknown = [i for i in o.total_of if i not in by_id or i == o.observed_id]
+        if unknown:
+            problems.append(f"{at}: total_of names {format_ids(unknown)}, not another row of the "
+                            "table; name the observed_ids of the rows whose sum the figure is.")
+            continue
+        parts = [by_id[i] for i in o.total_of]
+        other_year = [p.observed_id for p in parts if p.year != o.year]
+        if other_year:
+            problems.append(f"{at}: total_of names {format_ids(other_year)} of another year than "
+                            f"{o.year}: a total adds up figures of its own year.")
+        not_fit = [f"{p.observed_id} ({p.role})" for p in parts if p.role != "fit"]
+        if not_fit:
+            problems.append(f"{at}: its parts {format_ids(not_fit)} are not fit rows: a check row "
+                            "is left out of the fit because its parts are in it; set their role "
+                            "fit, or give this row the role the split rule gives it and clear "
+                            "total_of.")
+        total = sum(p.tonnes for p in parts)
+        if o.tonnes > 0 and total > 0 and abs(total - o.tonnes) > TOTAL_TOLERANCE * o.tonnes:
+            problems.append(f"{at}: tonnes_per_year {o.tonnes:,.0f} is not the sum of its parts "
+                            f"{format_ids(o.total_of)}, {total:,.0f} ({total / o.tonnes - 1:+.1%}; "
+                            f"within {TOTAL_TOLERANCE:.0%} expected): correct the figures, or "
+                            "clear total_of if the row is not their total.")
+    return problems
 
 
 def _parse_term(raw: str, link_ids: set[str], border_ids: set[str], countries: set[str],

@@ -18,8 +18,10 @@ from karvan.report.i18n import fmt_num, fmt_pct, label
 from karvan.report.page import num, pct, table, text
 
 #: marker colour of each set; validation rows are also drawn as squares
-SET_COLOUR = {"fit": "#2166ac", "fit_by_construction": "#8a96a3", "validate": "#d9730d"}
-SET_LABEL = {"fit": "cal_fit", "fit_by_construction": "cal_built", "validate": "cal_validate"}
+SET_COLOUR = {"fit": "#2166ac", "fit_by_construction": "#8a96a3", "validate": "#d9730d",
+              "check": "#7b3294"}
+SET_LABEL = {"fit": "cal_fit", "fit_by_construction": "cal_built", "validate": "cal_validate",
+             "check": "cal_check"}
 BAND = 0.3
 #: parts of a row shown on hover (its largest country pairs and commodities)
 N_PARTS = 3
@@ -144,7 +146,7 @@ def calibration_section(cal: pd.DataFrame, summary: pd.DataFrame | None, lang: s
         for x in summary.itertuples(index=False):
             if x.compared == 0:
                 continue
-            met = "-" if x.set == "fit_by_construction" else label(
+            met = "-" if x.set in ("fit_by_construction", "check") else label(
                 "yes" if target_met(x.target_met) else "no", lang)
             rows.append([text(label(SET_LABEL.get(x.set, "cal_fit"), lang)),
                          num(x.compared, lang), num(x.within_30pct, lang),
@@ -154,6 +156,8 @@ def calibration_section(cal: pd.DataFrame, summary: pd.DataFrame | None, lang: s
                                      "cal_median", "cal_geh", "cal_target")]
     keys = [("fit", "cal_fit"), ("fit_by_construction", "cal_built"),
             ("validate", "cal_validate")]
+    if "set" in cal and (cal["set"].astype(str) == "check").any():
+        keys.append(("check", "cal_check"))
     legend = "".join(
         '<li><svg width="14" height="14" aria-hidden="true">'
         + (f'<rect x="2" y="2" width="10" height="10" fill="{SET_COLOUR[k]}"/>' if k == "validate"
