@@ -234,6 +234,27 @@ def test_a_validation_row_changes_nothing(truth_counts):
     assert not np.array_equal(fit(moved).fit.values, a.fit.values)
 
 
+def test_a_total_of_fit_rows_changes_nothing(truth_counts):
+    """A check row (the sum of fit rows of its release, rule "A total of fit rows from one
+    release is checked, not fitted") is never fitted: the fit with it is the fit without it;
+    the same figure as a fit row would have weighed its parts twice and moved the estimate."""
+    obs = noisy(truth_counts, 7)
+    tonnes = dict(zip(obs["observed_id"], obs["tonnes_per_year"], strict=True))
+    total = {"observed_id": "OBS_total", "element_ids": "w1;e1", "direction": "both",
+             "commodity_id": "", "year": 2024,
+             "tonnes_per_year": tonnes["OBS_w1"] + tonnes["OBS_e1"],
+             "independent": True, "role": "check", "total_of": "OBS_w1;OBS_e1",
+             "confidence": "official", "source": "SRC_w1"}
+    without = fit(obs)
+    with_total = fit(pd.concat([obs, pd.DataFrame([total])], ignore_index=True))
+    np.testing.assert_array_equal(without.fit.values, with_total.fit.values)
+    assert "OBS_total" not in with_total.fit.observation_ids
+    as_fit = fit(pd.concat([obs, pd.DataFrame([{**total, "role": "fit", "total_of": ""}])],
+                           ignore_index=True))
+    assert "OBS_total" in as_fit.fit.observation_ids
+    assert not np.allclose(as_fit.fit.values, without.fit.values, rtol=1e-6, atol=1e-9)
+
+
 def test_the_table_written_and_read_back_gives_the_same_run(truth_counts, tmp_path):
     cf = fit(noisy(truth_counts, 3))
     table = calibrated_table(cf, date="2026-01-01", source="KV_CALIBRATION")

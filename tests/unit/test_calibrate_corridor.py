@@ -73,9 +73,15 @@ def test_validation_rows_never_enter_the_estimate(data, runs0):
     assert set(est.counts["observed_id"]) <= fit_ids
     assert not set(est.counts["observed_id"]) & {"OBS_BAZARGAN_2019",
                                                    "OBS_FERRY_TM_TRUCKS_2021"}
+    # nor a total of fit rows (role check): its parts are fitted
+    assert "check" in set(data.observed["role"])
+    assert "OBS_INSTC_2023" not in set(est.counts["observed_id"])
     other = data.observed.copy()
     val = other["role"] == "validate"
     other.loc[val, "tonnes_per_year"] = other.loc[val, "tonnes_per_year"] * 5.0
+    # a check row's figure must stay the sum of its parts (an input error otherwise): what it
+    # counts changes instead
+    other.loc[other["role"] == "check", "element_ids"] = "B_RU_GE_UPPER_LARS"
     run2, _ = _fixed_runner(runs0, q0)
     est2 = estimate_corridor_demand(other, data.demand, run2, **kw)
     assert np.array_equal(est.demand["tonnes_per_year"].to_numpy(),

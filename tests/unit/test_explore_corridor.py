@@ -12,7 +12,7 @@ from karvan.explore.corridor import build_corridor_model
 from karvan.explore.inputs import corridor_inputs
 from karvan.freight.corridor import load_corridor
 from karvan.scenario import load_scenario
-from karvan.scenario.run import run_scenario
+from karvan.scenario.run import DEFAULT_GAP, run_scenario
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,11 @@ def test_a_draw_equals_the_full_run_of_the_changed_dataset(model, inputs, data, 
     dem = data.demand.assign(tonnes_per_year=data.demand["tonnes_per_year"] * 1.5)
     changed = dataclasses.replace(data, links=links, demand=dem)
     full = run_scenario(changed, scenario, lp=False, choice="deterministic")
+    # the draw at the run's own precision (a draw stops at 1e-8 by default, the run at 1e-10):
+    # at 1e-8, 8 kt/yr sat on the rail route through Samur and the Astara terminal instead of
+    # the road across Astara, whose costs differed by less than the gap (the demand of
+    # 2026-12-07): 5e-4 of Samur's load, against the 1e-4 compared
+    model = dataclasses.replace(model, gap=DEFAULT_GAP)
     got = model.evaluate(v)
     assert got["_converged"] == 1.0
     c0 = model.evaluate(None)

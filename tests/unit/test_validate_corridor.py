@@ -4,6 +4,7 @@ run --data`` reads it), every problem of every table at once, and no plain GMNS 
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 
@@ -537,6 +538,9 @@ def test_a_total_of_fit_rows_is_checked_and_its_parts_must_add_up(corridor):
     _set_observed(corridor, "OBS_UPPER_LARS_2024", total_of="OBS_UPPER_LARS_AM_2024;OBS_NOPE")
     _set_observed(corridor, "OBS_ASTARA_ROAD_2024", role="check",
                   total_of="OBS_INSTC_SEA_2023;OBS_BAKU_PORT_2024")
+    # itself, a part twice, and a part of another release (another source) of its year
+    _set_observed(corridor, "OBS_BOLASHAK_2024", role="check",
+                  total_of="OBS_BOLASHAK_2024;OBS_AZ_TRANSIT_2024;OBS_AZ_TRANSIT_2024")
     errors = validate_corridor(corridor).errors
     msg = " ".join(errors)
     assert ("observed.csv line 3 (OBS_INSTC_2023): tonnes_per_year 18,000,000 is not the sum of "
@@ -550,6 +554,14 @@ def test_a_total_of_fit_rows_is_checked_and_its_parts_must_add_up(corridor):
             "2024") in msg
     assert ("(OBS_ASTARA_ROAD_2024): its parts OBS_BAKU_PORT_2024 (validate) are not fit rows"
             in msg)
+    assert "(OBS_BOLASHAK_2024): total_of names OBS_AZ_TRANSIT_2024 more than once" in msg
+    assert "(OBS_BOLASHAK_2024): total_of names OBS_BOLASHAK_2024, not another row" in msg
+    assert "(OBS_BOLASHAK_2024): its parts OBS_AZ_TRANSIT_2024 cite none of its sources" in msg
+    # every problem of a row, not the first: the unknown part and the other year together
+    assert "(OBS_UPPER_LARS_2024): total_of names OBS_NOPE" in msg
+    assert ("(OBS_ASTARA_ROAD_2024): total_of names OBS_INSTC_SEA_2023 of another year" in msg
+            and "(OBS_ASTARA_ROAD_2024): its parts OBS_INSTC_SEA_2023, OBS_BAKU_PORT_2024 cite "
+            "none of its sources" in msg)
     # no second message from the split rule for the rows whose total_of speaks for them
     assert not any("but the split rule" in e
                    and ("OBS_UPPER_LARS_2024" in e or "OBS_ASTARA_ROAD" in e)
@@ -571,3 +583,9 @@ def test_a_fitted_table_that_names_a_check_row_is_refused(corridor):
     assert ("fitted to OBS_INSTC_2023, a check row of observed.csv: a check row is the total of "
             "fit rows, so fitting it too weighs its parts twice; fit again from the fit rows "
             "(`karvan calibrate --parameters --write`)") in msg, msg
+    shutil.copy(CORRIDOR / "choice_parameter.csv", corridor / "choice_parameter.csv")
+    edit(corridor / "od_estimate.csv", fitted_to_total)
+    msg = " ".join(validate_corridor(corridor).errors)
+    assert re.search(r"od_estimate\.csv line \d+: fitted to OBS_INSTC_2023, a check row of "
+                     r"observed\.csv", msg), msg
+    assert "(`karvan calibrate --write`), or delete od_estimate.csv" in msg

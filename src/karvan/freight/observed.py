@@ -266,38 +266,59 @@ def parse_observations(observed: pd.DataFrame, links: pd.DataFrame, *,
         out.append(Observation(oid, tuple(groups), year, float(tonnes) if tonnes > 0 else 0.0,
                                com, od, mode, node_dir, independent == "true", role,
                                cell_share, total_of))
-    problems.extend(_total_problems(out, where))
+    sources = ({str(r.get("observed_id", "")).strip(): set(id_list(_text(r, "source")))
+                for r in observed.to_dict("records")} if "source" in observed else None)
+    problems.extend(_total_problems(out, where, sources))
     if problems:
         raise InputError(problems, where)
     return out
 
 
-def _total_problems(obs: list[Observation], where: str) -> list[str]:
-    """What is wrong with the ``total_of`` of every row that has one: a part not in the table or
-    the row itself, a part of another year or of a role other than fit, parts whose figures do
-    not add up to the row's within :data:`TOTAL_TOLERANCE`."""
+def _total_problems(obs: list[Observation], where: str,
+                    sources: Mapping[str, set[str]] | None = None) -> list[str]:
+    """What is wrong with the ``total_of`` of every row that has one, every problem of every
+    row: a part named twice, not in the table or the row itself, a part of another year, of a
+    role other than fit or (where ``sources``, the source ids of each row, are given) of
+    another release (no source id in common with the row), and parts whose figures do not add
+    up to the row's within :data:`TOTAL_TOLERANCE`."""
     problems = []
     by_id = {o.observed_id: o for o in obs}
     for pos, o in enumerate(obs):
         if not o.total_of:
             continue
         at = f"{where} line {pos + 2} ({o.observed_id})"
-        unknown = [i for i in o.total_of if i not in by_id or i == o.observed_id]
+        twice = sorted({i for i in o.total_of if o.total_of.count(i) > 1})
+        if twice:
+            problems.append(f"{at}: total_of names {format_ids(twice)} more than once; name each "
+                            "part once.")
+        unknown = [i for i in dict.fromkeys(o.total_of) if i not in by_id or i == o.observed_id]
         if unknown:
             problems.append(f"{at}: total_of names {format_ids(unknown)}, not another row of the "
                             "table; name the observed_ids of the rows whose sum the figure is.")
-            continue
-        parts = [by_id[i] for i in o.total_of]
+        parts = [by_id[i] for i in dict.fromkeys(o.total_of)
+                 if i in by_id and i != o.observed_id]
         other_year = [p.observed_id for p in parts if p.year != o.year]
         if other_year:
             problems.append(f"{at}: total_of names {format_ids(other_year)} of another year than "
-                            f"{o.year}: a total adds up figures of its own year.")
+                            f"{o.year}: a total adds up figures of its own year; name the parts "
+                            "of that year, or clear total_of (the row is then fit or validate "
+                            "by the split rule).")
         not_fit = [f"{p.observed_id} ({p.role})" for p in parts if p.role != "fit"]
         if not_fit:
             problems.append(f"{at}: its parts {format_ids(not_fit)} are not fit rows: a check row "
-                            "is left out of the fit because its parts are in it; set their role "
-                            "fit, or give this row the role the split rule gives it and clear "
-                            "total_of.")
+                            "is left out of the fit because its parts are in it; name fit rows "
+                            "only, or clear total_of (the row is then fit or validate by the "
+                            "split rule).")
+        if sources is not None:
+            own = sources.get(o.observed_id, set())
+            other = [p.observed_id for p in parts if not sources.get(p.observed_id, set()) & own]
+            if other:
+                problems.append(f"{at}: its parts {format_ids(other)} cite none of its sources "
+                                f"({format_ids(sorted(own)) if own else 'none given'}): a total "
+                                "adds up the figures of one release; name the parts from its "
+                                "source, or clear total_of.")
+        if unknown or twice:
+            continue  # the sum of parts that are not all there says nothing more
         total = sum(p.tonnes for p in parts)
         if o.tonnes > 0 and total > 0 and abs(total - o.tonnes) > TOTAL_TOLERANCE * o.tonnes:
             problems.append(f"{at}: tonnes_per_year {o.tonnes:,.0f} is not the sum of its parts "

@@ -220,12 +220,13 @@ class Dashboard:
 
 
 def _calibration_cell(cal: object) -> str:
-    """``fit 0.92 · validate 0.78``: the median |ln M/C| of the fit and validation rows of a run
-    that compared any (karvan.calibrate), else empty."""
+    """``fit 0.92 · validate 0.78 · check 0.18``: the median |ln M/C| of the fit, validation
+    and check rows (totals of fit rows) of a run that compared any (karvan.calibrate), else
+    empty."""
     if not isinstance(cal, dict):
         return ""
     parts = []
-    for key, name in (("fit", "fit"), ("validate", "validate")):
+    for key, name in (("fit", "fit"), ("validate", "validate"), ("check", "check")):
         s = cal.get(key) or {}
         med = s.get("median_abs_log_ratio")
         if s.get("compared"):
