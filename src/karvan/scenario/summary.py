@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from karvan.calibrate.statistics import TARGETS, display_summary
+from karvan.calibrate.statistics import SET_LABELS, TARGETS, display_summary
 from karvan.errors import format_ids
 from karvan.freight.accounting import SEA_COUNTRIES
 from karvan.freight.corridor import is_reference
@@ -110,8 +110,10 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
                   "`karvan calibrate --write`)" if src == ["od_estimate.csv"] else
                   "base-year demand of " + " and ".join(src))
         out.append(SummaryTable(
-            "Calibration: reported volumes against the run of their year, fit and validation "
-            f"apart ({TARGETS}); {demand}"
+            "Calibration: reported volumes against the run of their year, "
+            + ("fit, validation and checks (totals of fit rows, not fitted)" if any(
+                (c["rows"] == SET_LABELS["check"]).any() for c in cal) else "fit and validation")
+            + f" apart ({TARGETS}); {demand}"
             + calibration_notes([r for r in runs if is_reference(r.scenario.name)])
             + (f"; {', '.join(what_if)}: not what happened in the year, a what-if whose rows "
                "of that year check nothing of the model against what was counted and are left "
