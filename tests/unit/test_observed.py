@@ -417,6 +417,18 @@ def test_run_summary_shows_fit_and_validation_apart(base):
     assert by.at["fit (independent)", "median |ln M/C|"] == pytest.approx(
         summary.at["fit", "median_abs_log_ratio"])
     assert set(by["target met"]) <= {"yes", "no", "-"}
+    # the built-in total of fit rows (OBS_INSTC_2023) is a set of its own, named in the heading,
+    # with no target; a run without such rows says fit and validation only
+    assert by.at["check (totals of fit rows)", "compared"] == summary.at["check", "compared"] == 1
+    assert by.at["check (totals of fit rows)", "target met"] == "-"
+    assert "fit, validation and checks (totals of fit rows, not fitted) apart" in cal.title
+    cal_table = base.tables["calibration"]
+    no_check = replace(base, tables={
+        **base.tables, "calibration": cal_table[cal_table["set"] != "check"],
+        "calibration_summary": base.tables["calibration_summary"].query("set != 'check'")})
+    plain = next(t for t in summary_tables([no_check]) if t.title.startswith("Calibration"))
+    assert "fit and validation apart" in plain.title
+    assert "check (totals of fit rows)" not in set(plain.data["rows"])
 
 
 def _trade_modelled(obs, graph, links, cells, zone_country):
