@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from karvan.io.run_folder import target_met
+from karvan.io.run_folder import NO_TARGET, target_met
 
 #: tonnes per year in one 20-t load per day (20 t x 365 days)
 TONNES_PER_YEAR_PER_LOAD_PER_DAY = 20.0 * 365.0
@@ -29,8 +29,6 @@ GEH_GOOD = 5.0
 #: the sets reported apart: independent fit rows, fit rows that built an input, validation rows,
 #: and totals of fit rows that are compared but not fitted (role ``check``)
 SETS = ("fit", "fit_by_construction", "validate", "check")
-#: the sets without a target: their fit is no evidence, or they are not a test of their own
-NO_TARGET = ("fit_by_construction", "check")
 
 
 def abs_log_ratio(modelled, observed) -> np.ndarray:

@@ -90,6 +90,11 @@ def yes_no_as_boolean(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+#: the sets of a calibration summary that have no target ("-" where shown): rows that built the
+#: inputs (their fit is no evidence) and totals of fit rows (role check: no test of their own)
+NO_TARGET = ("fit_by_construction", "check")
+
+
 def target_met(value) -> bool:
     """Whether a ``target_met`` cell says yes: True (a boolean column, blank where a set has no
     target), or the text "True" of the runs stored before the column was written as a boolean

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from karvan.io.run_folder import target_met
+from karvan.io.run_folder import NO_TARGET, target_met
 from karvan.report.i18n import fmt_num, fmt_pct, label
 from karvan.report.page import num, pct, table, text
 
@@ -146,7 +146,7 @@ def calibration_section(cal: pd.DataFrame, summary: pd.DataFrame | None, lang: s
         for x in summary.itertuples(index=False):
             if x.compared == 0:
                 continue
-            met = "-" if x.set in ("fit_by_construction", "check") else label(
+            met = "-" if x.set in NO_TARGET else label(
                 "yes" if target_met(x.target_met) else "no", lang)
             rows.append([text(label(SET_LABEL.get(x.set, "cal_fit"), lang)),
                          num(x.compared, lang), num(x.within_30pct, lang),
