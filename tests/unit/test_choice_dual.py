@@ -18,7 +18,7 @@ from karvan.choice import (
     generate_route_sets,
     stochastic_equilibrium,
 )
-from karvan.choice.dual import fixed_cost_equilibrium
+from karvan.choice.dual import fixed_cost_equilibrium, fixed_cost_lp
 from karvan.choice.routes import SOURCE_UNSERVED
 from karvan.errors import InputError
 
@@ -440,3 +440,91 @@ def test_a_compiled_graph_with_its_link_table_gives_what_the_network_gives():
     assert a.capacities["multiplier"].iloc[0] > 0
     with pytest.raises(InputError, match="cost field 'charge' is not a link column"):
         fixed_cost_equilibrium(rs.graph, dem, theta=1.5, classes=classes, routes=rs, beta=0.0)
+
+
+# -- the deterministic limit: the LP over the same route sets ------------------------------------
+
+
+def shared_capacities():
+    # four parallel routes of times 1, 1.5, 2, 4 for 20 units; l0 and l1 share a capacity of 9,
+    # l2 holds 4: the LP fills the pair (9, all by l0, the cheaper) and l2 (4) and sends 7 by
+    # l3; a unit more of the pair's capacity moves a unit from l3 to l0, so its price is
+    # 4 - 1 = 3, and l2's 4 - 2 = 2
+    net, dem = parallel(times=(1.0, 1.5, 2.0, 4.0), demand=20.0)
+    cap = Capacities(pd.DataFrame({"link_id": ["l0", "l1", "l2"], "direction": "ab",
+                                   "capacity": [9.0, 9.0, 4.0],
+                                   "constraint_id": ["pair", "pair", "l2"]}))
+    return net, dem, cap
+
+
+def test_the_lp_gives_the_hand_solved_flows_and_prices():
+    net, dem, cap = shared_capacities()
+    r = fixed_cost_lp(net, dem, routes=routes(net, dem), capacities=cap)
+    t = r.capacities.set_index("constraint_id")
+    assert t.loc["pair", "multiplier"] == pytest.approx(3.0, rel=1e-9)
+    assert t.loc["l2", "multiplier"] == pytest.approx(2.0, rel=1e-9)
+    assert t["binding"].all()
+    # at the prices l0 costs 4, as l2 and l3 do, and l1 4.5: unused
+    assert r.flow == pytest.approx([9.0, 0.0, 4.0, 7.0], abs=1e-9)
+    assert (r.capacities["relative_excess"] <= REL).all()
+    # every unit takes a least-cost route at the costs with the multipliers
+    used = r.route_flow > 1e-9
+    assert r.route_cost[used] == pytest.approx(np.full(used.sum(), 4.0), rel=1e-9)
+    assert r.unserved.empty
+
+
+@pytest.mark.parametrize("theta", [10.0, 100.0, 1000.0])
+def test_the_logit_multipliers_tend_to_the_lps_as_theta_grows(theta):
+    # the logit equilibrium (projected Newton in the dual) and the LP (HiGHS' simplex) are
+    # different algorithms; at theta the logit multipliers differ from the limit by O(1/theta)
+    net, dem, cap = shared_capacities()
+    rs = routes(net, dem)
+    lp = fixed_cost_lp(net, dem, routes=rs, capacities=cap)
+    lg = fixed_cost_equilibrium(net, dem, theta=theta, routes=rs, capacities=cap, beta=0.0)
+    assert lg.converged
+    a = lp.capacities.set_index("constraint_id")["multiplier"]
+    b = lg.capacities.set_index("constraint_id")["multiplier"]
+    # logit at the multipliers: l3 carries 7 (20 - 9 - 4), l2 4 and the pair 9, of which l1 a
+    # share exp(-theta / 2) of l0's; so mu_l2 = 2 - ln(4 / 7) / theta and mu_pair = 3 - ln(h0 /
+    # 7) / theta, which tend to the LP's 2 and 3 as 1 / theta
+    h0 = 9.0 / (1.0 + math.exp(-theta / 2))
+    assert b["l2"] == pytest.approx(a["l2"] - math.log(4 / 7) / theta, rel=1e-9)
+    assert b["pair"] == pytest.approx(a["pair"] - math.log(h0 / 7) / theta, rel=1e-9)
+    assert (lg.capacities["binding"].to_numpy() == lp.capacities["binding"].to_numpy()).all()
+
+
+def test_the_lp_over_every_route_equals_the_network_lp():
+    # a grid where routes share links: over route sets that hold every loop-free route, the
+    # LP over routes and the arc-based capacity LP of karvan.assign are the same problem
+    from karvan import TrafficClass
+    from karvan.assign.capacity import solve_capacity_lp
+
+    nodes = pd.DataFrame({"zone_id": [1, np.nan, np.nan, 2]},
+                         index=pd.Index([1, 2, 3, 4], name="node_id"))
+    ends = [(1, 2, 1.0, 5.0), (1, 3, 2.0, np.nan), (2, 4, 1.0, np.nan), (3, 4, 1.0, 8.0),
+            (2, 3, 0.5, np.nan)]
+    links = pd.DataFrame({"from_node_id": [e[0] for e in ends], "to_node_id": [e[1] for e in ends],
+                          "free_flow_time": [e[2] for e in ends], "capacity": [e[3] for e in ends],
+                          "vdf": "constant"},
+                         index=pd.Index([f"e{i}" for i in range(len(ends))], name="link_id"))
+    net = Network(nodes, links)
+    dem = Demand((1, 2), {"demand": np.array([[0.0, 12.0], [0.0, 0.0]])})
+    rs = generate_route_sets(net, dem, options=RouteOptions(max_routes=10, penalty=1.5))
+    assert rs.n_routes == 3  # 1-2-4, 1-3-4, 1-2-3-4: every route
+    cap = Capacities(pd.DataFrame({"link_id": ["e0", "e3"], "direction": "ab",
+                                   "capacity": [5.0, 8.0]}))
+    got = fixed_cost_lp(net, dem, routes=rs, capacities=cap)
+    want = solve_capacity_lp(net, dem, [TrafficClass()])
+    assert got.flow == pytest.approx(want.class_flows[0], abs=1e-9)
+    t = got.capacities.set_index("constraint_id")["multiplier"]
+    price = dict(zip(net.links.index, want.graph.to_links(want.shadow_price)[0], strict=True))
+    assert [t.iloc[0], t.iloc[1]] == pytest.approx([price["e0"], price["e3"]], abs=1e-9)
+
+
+def test_the_lp_leaves_what_no_route_can_carry_unserved():
+    net, dem = parallel(times=(1.0, 3.0))
+    r = fixed_cost_lp(net, dem, routes=routes(net, dem),
+                      capacities=caps([("l0", "ab", 3.0), ("l1", "ab", 2.0)]))
+    assert r.unserved["unserved"].sum() == pytest.approx(5.0, rel=1e-9)
+    assert r.flow == pytest.approx([3.0, 2.0], rel=1e-9)
+    assert (r.capacities["relative_excess"] <= REL).all()

@@ -718,3 +718,35 @@ def test_the_arc_classifier_gives_each_route_the_family_of_the_plain_rule(base_s
         assert np.array_equal(cr.family_classifier(table)(rs), np.delete(
             got, np.flatnonzero(empty)))
     assert (ids[got] == "test_first").sum() > 0
+
+
+def test_the_choice_models_deterministic_limit_is_the_lp_it_tends_to(data):
+    """The capacities table's ``limit_*`` columns are the LP over the run's route sets at the
+    choice model's own costs (no dispersion). It holds every capacity, a capacity it prices is
+    full, and as theta grows the logit equilibrium (solved in the dual by projected Newton, not
+    by the LP) binds the same capacities at multipliers that tend to the LP's duals, as 1 /
+    theta: the equilibrium and the LP agree in the limit on the corridor itself (Iran's land
+    borders closed, where four port capacities bind in the limit)."""
+    t = _table()
+    th = t["parameter"] == "theta"
+    err = {}
+    for f in (1.0, 100.0, 1000.0):
+        u = t.copy()
+        u.loc[th, "value"] = [repr(float(v) * f) for v in t.loc[th, "value"]]
+        run = run_scenario(data, load_scenario("iran_disrupted"), lp=True, backcasts=False,
+                           choice_parameters=u)
+        c = run.tables["capacities"].set_index("constraint_id")
+        assert (c["limit_tonnes"] <= c["capacity_tpy"] * (1 + REL)).all()
+        lim = c[c["limit_binding"]]
+        assert len(lim) >= 3
+        assert (lim["limit_tonnes"] >= lim["capacity_tpy"] * (1 - REL)).all()
+        assert (lim["limit_shadow_price_h"] > 0).all()
+        assert (c.loc[~c["limit_binding"], "limit_shadow_price_h"] == 0).all()
+        assert [b["link_id"] for b in run.summary["limit_binding_capacities"]] == \
+            list(lim["link_id"])
+        if f > 1:
+            assert (c["binding"] == c["limit_binding"]).all(), f
+            err[f] = (c["shadow_price_h"] - c["limit_shadow_price_h"]).abs()[lim.index]
+    # at theta x 1000, within 5 % of the limit's prices, and closer than at theta x 100
+    assert (err[1000.0] <= 0.05 * lim["limit_shadow_price_h"]).all()
+    assert (err[1000.0] < err[100.0]).all()

@@ -183,6 +183,59 @@ def _kkt(mu: np.ndarray, excess: np.ndarray, tol: float) -> bool:
     return bool((excess <= tol).all() and not ((mu > 0) & (-excess > 10 * tol)).any())
 
 
+def _fixed_cost_problem(network, demand, theta, routes, classes, capacities, toll_factor,
+                        distance_factor, links):
+    """What the logit equilibrium and its deterministic limit at fixed costs share: the
+    classes, theta per class, the route set (with an unserved alternative per OD pair where
+    there are capacities), the arcs' free costs, the capacities compiled, every route's cost
+    and the route x constraint incidence ``M``.
+
+    Raises
+    ------
+    InputError
+        A link whose time depends on flow; bad theta, routes or capacities.
+    """
+    ca = setup(network, demand, classes, toll_factor=toll_factor,
+               distance_factor=distance_factor, links=links)
+    g = ca.graph
+    # every arc's delay function, as the graph compiled it (a link table without a vdf
+    # column takes the network's default, BPR)
+    flowdep = np.asarray(g.vdf) != VDF_CONSTANT
+    if flowdep.any():
+        ids = pd.unique(np.asarray(g.link_ids)[np.asarray(g.arc_link)[flowdep]])
+        raise InputError(f"{len(ids)} links have a flow-dependent time (vdf other than "
+                         f"constant, or no vdf column: BPR), e.g. {', '.join(map(str, ids[:5]))}; "
+                         "use stochastic_equilibrium, or set vdf to constant.")
+    # theta None: the deterministic limit (its unserved alternative costs no 40 / theta more)
+    th = (np.full(ca.n_classes, np.inf) if theta is None
+          else per_class(theta, ca.classes, "theta"))
+    rs = _align(routes, ca)
+    free = np.ascontiguousarray(ca.free_costs())
+    caps = capacities if capacities is not None else Capacities(
+        pd.DataFrame({"link_id": [], "capacity": []}))
+    if capacities is not None:
+        cons = compile_capacities(capacities, g)
+        rs = _with_unserved(rs, ca, capacities, th)
+    else:
+        from karvan.choice.capacities import no_capacities
+
+        cons = no_capacities(g.n_arcs)
+    n = rs.n_routes
+    rc0 = KL.route_costs(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, rs.route_fixed,
+                         free, np.empty(n))
+    # route x constraint incidence: one entry per arc of the route in the constraint
+    lens = np.diff(rs.route_ptr)
+    r_of = np.repeat(np.arange(n), lens)
+    a = rs.route_arcs
+    k = np.diff(cons.arc_cons_ptr)[a]
+    rows = np.repeat(r_of, k)
+    # each arc's constraints in turn: arc_cons[ptr[x] + j] for j < k[x], over the arcs in order
+    start = np.repeat(cons.arc_cons_ptr[a] - np.cumsum(k) + k, k)
+    cols = np.asarray(cons.arc_cons, dtype=np.int64)[start + np.arange(len(start))]
+    M = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, cons.n))
+    return ca, th, rs, free, caps, cons, rc0, M
+
+
 def fixed_cost_equilibrium(
     network: Network,
     demand,
@@ -241,45 +294,14 @@ def fixed_cost_equilibrium(
            if not (np.isfinite(v) and v >= 0)]
     if bad:
         raise InputError(bad)
-    ca = setup(network, demand, classes, toll_factor=toll_factor,
-               distance_factor=distance_factor, links=links)
+    ca, th, rs, free, caps, cons, rc0, M = _fixed_cost_problem(
+        network, demand, theta, routes, classes, capacities, toll_factor, distance_factor,
+        links)
     g = ca.graph
-    # every arc's delay function, as the graph compiled it (a link table without a vdf
-    # column takes the network's default, BPR)
-    flowdep = np.asarray(g.vdf) != VDF_CONSTANT
-    if flowdep.any():
-        ids = pd.unique(np.asarray(g.link_ids)[np.asarray(g.arc_link)[flowdep]])
-        raise InputError(f"{len(ids)} links have a flow-dependent time (vdf other than "
-                         f"constant, or no vdf column: BPR), e.g. {', '.join(map(str, ids[:5]))}; "
-                         "use stochastic_equilibrium, or set vdf to constant.")
-    th = per_class(theta, ca.classes, "theta")
-    rs = _align(routes, ca)
-    free = np.ascontiguousarray(ca.free_costs())
-    caps = capacities if capacities is not None else Capacities(
-        pd.DataFrame({"link_id": [], "capacity": []}))
-    if capacities is not None:
-        cons = compile_capacities(capacities, g)
-        rs = _with_unserved(rs, ca, capacities, th)
-    else:
-        from karvan.choice.capacities import no_capacities
-
-        cons = no_capacities(g.n_arcs)
     n = rs.n_routes
-    rc0 = KL.route_costs(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, rs.route_fixed,
-                         free, np.empty(n))
     ps = KL.path_size(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, free, ca.n_chunks,
                       gamma)
     lnps = beta * np.log(ps)
-    # route x constraint incidence: one entry per arc of the route in the constraint
-    lens = np.diff(rs.route_ptr)
-    r_of = np.repeat(np.arange(n), lens)
-    a = rs.route_arcs
-    k = np.diff(cons.arc_cons_ptr)[a]
-    rows = np.repeat(r_of, k)
-    # each arc's constraints in turn: arc_cons[ptr[x] + j] for j < k[x], over the arcs in order
-    start = np.repeat(cons.arc_cons_ptr[a] - np.cumsum(k) + k, k)
-    cols = np.asarray(cons.arc_cons, dtype=np.int64)[start + np.arange(len(start))]
-    M = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, cons.n))
     if groups is None:
         grp = np.full(n, -1, dtype=np.int64)
         sc = np.ones(1)
@@ -337,6 +359,10 @@ def fixed_cost_equilibrium(
                     d[idx] = -np.linalg.solve(Hf + lam * dscale * np.eye(len(idx)), grad[idx])
                 except np.linalg.LinAlgError:
                     continue
+                if not np.isfinite(d).all():
+                    # a Hessian singular to rounding (shares saturated at a large theta):
+                    # damp more
+                    continue
             alpha = 1.0
             for _ in range(60):
                 mu_new = np.maximum(0.0, mu + alpha * d)
@@ -383,3 +409,133 @@ def fixed_cost_equilibrium(
         unserved=unserved_table(rs, h), od_expected_cost=expected,
         params={"method": "dual-newton", "beta": beta, "gamma": gamma, "overlap": "cost",
                 "threads": ca.n_chunks, "tol": tol})
+
+
+def fixed_cost_lp(
+    network: Network,
+    demand,
+    *,
+    routes: RouteSet,
+    classes: Sequence[TrafficClass] | None = None,
+    capacities: Capacities | None = None,
+    toll_factor: float | None = None,
+    distance_factor: float | None = None,
+    links: pd.DataFrame | None = None,
+) -> ChoiceResult:
+    """The deterministic limit (``theta -> inf``) of :func:`fixed_cost_equilibrium`.
+
+    Over the same route sets, at the same costs (the routes' own costs such as family
+    constants included) and capacities, the linear program
+
+        min sum_r e_r c_r h_r   s.t.   sum_{r in w} h_r = q_w,   sum_r e_r M_r h_r <= C,   h >= 0,
+
+    solved with HiGHS (:func:`scipy.optimize.linprog`). Every unit of demand takes a least-cost
+    route at costs ``c + M mu``, where ``mu`` (time units, the multipliers) are the duals of the
+    capacities; the logit equilibrium's multipliers tend to them as theta grows. It says which
+    capacities would bind and at what price if shippers all took their cheapest route by the
+    same costs as the logit model: set against the logit equilibrium, what its dispersion does;
+    set against a network LP at tariffs and time alone (:func:`karvan.assign.capacity
+    .solve_capacity_lp`), what the route sets and the routes' own costs do. Where the LP has
+    several optimal solutions (routes of equal cost, a price that is not unique), it gives one.
+
+    Parameters
+    ----------
+    network, demand, routes, classes, capacities, toll_factor, distance_factor, links
+        As for :func:`fixed_cost_equilibrium`.
+
+    Returns
+    -------
+    ChoiceResult
+        ``theta`` inf; route flows, the multipliers (``capacities``, ``binding`` where a
+        multiplier is positive), the unserved demand, the route costs with the multipliers and
+        ``od_expected_cost`` the least of them per OD pair; ``gap`` and ``aec`` 0 at the optimum.
+
+    Raises
+    ------
+    InputError
+        A link whose time depends on flow; bad routes or capacities.
+    RuntimeError
+        When HiGHS ends without an optimal solution (the unserved alternatives keep the LP
+        feasible and bounded, so this is a solver failure).
+
+    Examples
+    --------
+    Two routes of cost 1 and 3 for 10 units, the cheap one's link holding 6: 6 and 4, and the
+    multiplier is the cost difference, 2.
+
+    >>> from karvan import Demand
+    >>> from karvan.choice import RouteOptions, generate_route_sets
+    >>> nodes = pd.DataFrame({"zone_id": [1, 2]}, index=pd.Index([1, 2], name="node_id"))
+    >>> links = pd.DataFrame({"from_node_id": [1, 1], "to_node_id": [2, 2],
+    ...                       "free_flow_time": [1.0, 3.0], "vdf": "constant"},
+    ...                      index=pd.Index(["cheap", "dear"], name="link_id"))
+    >>> net, d = Network(nodes, links), Demand((1, 2), {"demand": np.array([[0.0, 10.0],
+    ...                                                                      [0.0, 0.0]])})
+    >>> rs = generate_route_sets(net, d, options=RouteOptions(max_routes=2, penalty=10.0))
+    >>> caps = Capacities(pd.DataFrame({"link_id": ["cheap"], "capacity": [6.0]}))
+    >>> r = fixed_cost_lp(net, d, routes=rs, capacities=caps)
+    >>> [round(float(f), 6) for f in r.flow], round(float(r.capacities["multiplier"][0]), 6)
+    ([6.0, 4.0], 2.0)
+    """
+    from scipy.optimize import linprog
+
+    t0 = _time.perf_counter()
+    ca, th, rs, free, caps, cons, rc0, M = _fixed_cost_problem(
+        network, demand, None, routes, classes, capacities, toll_factor, distance_factor,
+        links)
+    g = ca.graph
+    n = rs.n_routes
+    pce_r = ca.pce[rs.od_class[rs.route_od]]
+    h = np.zeros(n)
+    mu = np.zeros(cons.n)
+    if n:
+        a_eq = sp.csr_matrix((np.ones(n), (rs.route_od, np.arange(n))), shape=(rs.n_od, n))
+        a_ub = sp.csr_matrix(M.T.multiply(pce_r[None, :])) if cons.n else None
+        # costs in time units per unit of demand, weighted by capacity units as the logit
+        # equilibrium's objective is, so that the capacities' duals are its multipliers
+        sol = linprog(pce_r * rc0, A_ub=a_ub, b_ub=cons.cap if cons.n else None,
+                      A_eq=a_eq, b_eq=rs.od_demand, bounds=(0, None), method="highs")
+        if sol.status != 0:
+            raise RuntimeError(f"the capacities' LP over the route sets ended without an "
+                               f"optimum: {sol.message}")
+        h = np.maximum(sol.x, 0.0)
+        if cons.n:
+            mu = np.maximum(-np.asarray(sol.ineqlin.marginals, dtype=float), 0.0)
+    x = KL.load_routes(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, h, ca.n_classes,
+                       g.n_arcs, ca.n_chunks)
+    vol = np.ascontiguousarray(ca.pce @ x)
+    surch = np.zeros(g.n_arcs)
+    for j in range(cons.n):
+        surch[cons.cons_arcs[cons.cons_ptr[j]:cons.cons_ptr[j + 1]]] += mu[j]
+    rc = rc0 + M @ mu
+    S = M.T @ (pce_r * h)
+    cap_table = None
+    if capacities is not None:
+        # a price that rounds to zero against the costs is none
+        eps = 1e-9 * max(1.0, float(np.abs(rc0).max(initial=0.0)))
+        cap_table = pd.DataFrame({"constraint_id": cons.ids, "capacity": cons.cap,
+                                  "volume": S, "multiplier": np.where(mu > eps, mu, 0.0),
+                                  "binding": mu > eps,
+                                  "relative_excess": (S - cons.cap) / cons.cap})
+    cmin = np.full(rs.n_od, np.inf)
+    np.minimum.at(cmin, rs.route_od, rc)
+    q = float(rs.od_demand.sum())
+    real = rs.route_source != SOURCE_UNSERVED
+    cmin_real = np.full(rs.n_od, np.inf)
+    np.minimum.at(cmin_real, rs.route_od[real], rc[real])
+    aec = (float(np.sum(h[real] * (rc[real] - cmin_real[rs.route_od[real]])) / q) if q
+           else 0.0)
+    share = np.divide(h, rs.od_demand[rs.route_od], out=np.zeros(n),
+                      where=rs.od_demand[rs.route_od] > 0)
+    excess = float(max(0.0, ((S - cons.cap) / cons.cap).max(initial=0.0)))
+    conv = pd.DataFrame([(0, 0, 0.0, 0.0, 0.0, aec, float(np.sum(pce_r * rc0 * h)), excess, n,
+                          _time.perf_counter() - t0)], columns=COLUMNS)
+    return ChoiceResult(
+        graph=g, classes=ca.classes, theta=th, class_flows=x, volume=vol,
+        time=g.free_flow_time.copy(), surcharge=surch,
+        class_costs=free + surch[None, :], route_set=rs, route_flow=h, route_cost=rc,
+        route_share=share, gap=0.0, link_gap=0.0, divergence=0.0, aec=aec, iterations=1,
+        converged=True, convergence=conv, capacities=cap_table,
+        unserved=unserved_table(rs, h), od_expected_cost=cmin,
+        params={"method": "lp-highs", "beta": 0.0, "gamma": 0.0, "overlap": "cost",
+                "threads": ca.n_chunks, "tol": caps.tol})

@@ -29,7 +29,7 @@ from karvan.choice import (
     capacities_from_links,
 )
 from karvan.choice._setup import setup
-from karvan.choice.dual import fixed_cost_equilibrium
+from karvan.choice.dual import fixed_cost_equilibrium, fixed_cost_lp
 from karvan.choice.routes import (
     SOURCE_UNSERVED,
     SOURCE_WAYPOINTS,
@@ -676,7 +676,7 @@ def _arcs_on(g, routes: list, keys, route_arcs: np.ndarray, route_ptr: np.ndarra
 
 def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *,
                  zone_country: dict[str, str], closed_links: set[str],
-                 reference: ReferenceRoutes | None = None) -> ChoiceRun:
+                 reference: ReferenceRoutes | None = None, limit: bool = False) -> ChoiceRun:
     """Solve a scenario's nested-logit equilibrium with hard capacities.
 
     Parameters
@@ -705,6 +705,12 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
         scenario: a project dropped routes its reference offered, or gained routes its
         reference's network had but its search had not found (which lowered the expected cost
         of pairs a closure cut off).
+    limit
+        Also solve the deterministic limit over the same route sets, at the same costs and
+        capacities (:func:`karvan.choice.dual.fixed_cost_lp`): the capacities table then gains
+        ``limit_tonnes``, ``limit_binding``, ``limit_shadow_price_h`` and
+        ``limit_shadow_price_usd_per_t``, what would bind and at what price if every shipper
+        took a least-cost route by the choice model's own costs (no dispersion).
 
     Raises
     ------
@@ -757,6 +763,14 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
         fam_rr[real] = fam
     routes = _routes(res, classify, fam_rr)
     cap = capacity_table(res, cnet)
+    if limit and len(cap):
+        lim = fixed_cost_lp(rs.graph if same_net else cnet, demand, classes=classes, routes=rs,
+                            capacities=caps,
+                            links=complete_links(cnet.links) if same_net else None)
+        lc = capacity_table(lim, cnet).set_index("constraint_id")
+        for col in ("tonnes", "binding", "shadow_price_h", "shadow_price_usd_per_t"):
+            cap[f"limit_{col}"] = cap["constraint_id"].map(lc[col]).to_numpy()
+        cap["limit_binding"] = cap["limit_binding"].astype(bool)
     uns = res.unserved.copy()
     if len(uns):
         uns.insert(1, "commodity", uns["class"].str.split("|").str[0])

@@ -241,7 +241,7 @@ def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float | None,
             inputs.links.index[inputs.links["status"] == "open"])
         reference = reference_routes(data, scenario, model)
         crun = solve_choice(net, demand, classes, model, zone_country=zc,
-                            closed_links=closed, reference=reference)
+                            closed_links=closed, reference=reference, limit=lp)
         crun.settings["route_sets"]["reference"] = (None if reference is None
                                                     else reference.name)
         ue = crun.result
@@ -362,6 +362,13 @@ def _run_scenario(data: CorridorData, scenario: Scenario, *, gap: float | None,
             for r in cap[cap["binding"]].itertuples()]
         summary["max_capacity_excess"] = float(max(0.0, (cap["utilization"] - 1).max())) if len(
             cap) else 0.0
+        if "limit_binding" in cap:
+            # the choice model's deterministic limit over its route sets (with the LP)
+            summary["limit_binding_capacities"] = [
+                {"link_id": r.link_id, "direction": r.direction, "capacity_tpy": r.capacity_tpy,
+                 "tonnes": r.limit_tonnes, "shadow_price_h": r.limit_shadow_price_h,
+                 "shadow_price_usd_per_t": r.limit_shadow_price_usd_per_t}
+                for r in cap[cap["limit_binding"]].itertuples()]
     # only what the run used: the equilibrium's method and gap are not the logit model's
     settings = {"choice": choice, "lp": lp, "threads": ue.params.get("threads")}
     if crun is None:
