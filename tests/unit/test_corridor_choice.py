@@ -726,7 +726,7 @@ def test_the_choice_models_deterministic_limit_is_the_lp_it_tends_to(data):
     full, and as theta grows the logit equilibrium (solved in the dual by projected Newton, not
     by the LP) binds the same capacities at multipliers that tend to the LP's duals, as 1 /
     theta: the equilibrium and the LP agree in the limit on the corridor itself (Iran's land
-    borders closed, where four port capacities bind in the limit)."""
+    borders closed, where three port capacities bind in the limit)."""
     t = _table()
     th = t["parameter"] == "theta"
     err = {}
