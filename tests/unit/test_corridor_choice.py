@@ -744,6 +744,19 @@ def test_the_choice_models_deterministic_limit_is_the_lp_it_tends_to(data):
         assert (c.loc[~c["limit_binding"], "limit_shadow_price_h"] == 0).all()
         assert [b["link_id"] for b in run.summary["limit_binding_capacities"]] == \
             list(lim["link_id"])
+        if f == 1:
+            # the links and bottlenecks tables carry the limit's price, and list an element
+            # that binds in the limit alone (Makhachkala's rail quay: the dispersion spreads
+            # freight off it)
+            links = run.tables["links"].set_index("link_id")
+            bott = run.tables["bottlenecks"].set_index("link_id")
+            only = lim.loc[~lim["binding"], "link_id"]
+            assert len(only)
+            for link in lim["link_id"]:
+                assert links.at[link, "limit_shadow_price_usd_per_t"] == pytest.approx(
+                    lim.loc[lim["link_id"] == link, "limit_shadow_price_usd_per_t"].max())
+            assert set(only) <= set(bott.index)
+            assert (bott.loc[list(only), "limit_shadow_price_usd_per_t"] > 0).all()
         if f > 1:
             assert (c["binding"] == c["limit_binding"]).all(), f
             err[f] = (c["shadow_price_h"] - c["limit_shadow_price_h"]).abs()[lim.index]

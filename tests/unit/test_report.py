@@ -509,3 +509,25 @@ def test_every_label_writes_latin_digits():
 
     eastern = re.compile("[\u06f0-\u06f9\u0660-\u0669]")
     assert not [k for k, v in _LABELS.items() if any(eastern.search(x) for x in v)]
+
+
+def test_the_bottlenecks_table_shows_the_choice_models_limit_where_the_run_has_it():
+    """Three prices of a capacity: the choice model's, its deterministic limit's and the LP's; a
+    run without the limit (no LP, deterministic choice) shows no column for it."""
+    import pandas as pd
+
+    from karvan.report.build import _bottlenecks
+
+    b = pd.DataFrame({"link_id": ["A"], "name": ["a"], "mode": ["rail"], "country": ["AZ"],
+                      "border_id": [""], "capacity_tpy": [1e6], "tonnes_tot": [0.9e6],
+                      "utilization": [0.9], "lp_tonnes_tot": [1e6], "lp_utilization": [1.0],
+                      "shadow_price_usd_per_t": [12.5], "choice_shadow_price_usd_per_t": [0.0],
+                      "limit_shadow_price_usd_per_t": [7.75]})
+    for lang, word in (("en", "no dispersion"), ("ru", "без разброса"), ("fa", "بدون پراکندگی")):
+        html = str(_bottlenecks({"bottlenecks": b}, lang)[3])
+        assert word in html
+    html = str(_bottlenecks({"bottlenecks": b}, "en")[3])
+    assert "7.75" in html and "12.50" in html
+    html = str(_bottlenecks({"bottlenecks": b.drop(columns="limit_shadow_price_usd_per_t")},
+                            "en")[3])
+    assert "no dispersion" not in html and "7.75" not in html

@@ -239,7 +239,17 @@ def test_bottlenecks_give_the_choice_models_shadow_price_beside_the_lps():
         "shadow_price_usd_per_t": [5.0, 4.6]})
     t = table(summary_tables([run]), "Bottlenecks")
     assert t.data[["choice $/t", "LP $/t"]].values.tolist() == [[0.0, 5.0], [0.0, 4.6]]
-    assert "the choice model's (what shippers pay there) and the capacity LP's" in t.title
+    assert "the choice model's (what shippers pay there)" in t.title
+    assert "and the capacity LP's" in t.title
+    assert "limit $/t" not in t.data  # no deterministic limit solved
+    # with the limit's price (the LP over the choice model's route sets at its costs)
+    run.tables["bottlenecks"]["limit_shadow_price_usd_per_t"] = [0.0, 1.0]
+    t = table(summary_tables([run]), "Bottlenecks")
+    assert t.data[["choice $/t", "limit $/t", "LP $/t"]].values.tolist() == [
+        [0.0, 0.0, 5.0], [0.0, 1.0, 4.6]]
+    assert "its limit's (each shipper on its cheapest route" in t.title
+    run.tables["bottlenecks"] = run.tables["bottlenecks"].drop(
+        columns="limit_shadow_price_usd_per_t")
     assert "LP utilization" not in t.data  # a run without the LP's own use of the links
     # with it: why the gauge change at 17.6 % is a bottleneck (the LP fills it)
     run.tables["bottlenecks"]["lp_utilization"] = [1.0, 0.95]

@@ -404,21 +404,24 @@ def border_table(links: pd.DataFrame) -> pd.DataFrame:
 
 def bottlenecks(links: pd.DataFrame, *, threshold: float = 0.8) -> pd.DataFrame:
     """Links at or above ``threshold`` utilization at equilibrium, binding in the LP, or, with
-    the choice model's columns (``capacity_utilization``, ``choice_shadow_price_usd_per_t``),
-    at or above ``threshold`` of their hard capacity or binding there."""
+    the choice model's columns (``capacity_utilization``, ``choice_shadow_price_usd_per_t``,
+    ``limit_shadow_price_usd_per_t``), at or above ``threshold`` of their hard capacity or
+    binding there or in its deterministic limit."""
     def col(name):
         return (pd.to_numeric(links[name], errors="coerce").fillna(0) if name in links
                 else pd.Series(0.0, index=links.index))
 
     hit = ((col("utilization") >= threshold) | (col("shadow_price_usd_per_t") > 0)
            | (col("capacity_utilization") >= threshold)
-           | (col("choice_shadow_price_usd_per_t") > 0))
+           | (col("choice_shadow_price_usd_per_t") > 0)
+           | (col("limit_shadow_price_usd_per_t") > 0))
     b = links[hit].copy()
     cols = ["link_id", "name", "mode", "country", "border_id", "capacity_tpy", "tonnes_tot",
             "utilization"] + [c for c in ("lp_tonnes_tot", "lp_utilization",
                                           "shadow_price_usd_per_t", "shadow_price_capped",
                                           "capacity_utilization",
-                                          "choice_shadow_price_usd_per_t") if c in b]
+                                          "choice_shadow_price_usd_per_t",
+                                          "limit_shadow_price_usd_per_t") if c in b]
     b = b[cols]
     # the choice model's own price first where the run has one (under logit the LP's is a
     # second opinion)

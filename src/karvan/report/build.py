@@ -350,15 +350,19 @@ def _bottlenecks(r: RunResults, lang: str):
         return ("bottlenecks", label("bottlenecks", lang), label("bottlenecks_note", lang),
                 Markup(f"<p>{_e(label('none', lang))}</p>"))
     choice = "choice_shadow_price_usd_per_t" in b
+    # the choice model's deterministic limit, where the run solved it (with the LP)
+    limit = choice and "limit_shadow_price_usd_per_t" in b
     rows = [[text(x.name), text(mode_name(x.mode, lang)), text(country_name(x.country, lang)),
              num(x.capacity_tpy, lang, 2, scale=1e6), num(x.tonnes_tot, lang, 2, scale=1e6),
              pct(x.utilization, lang), pct(x.lp_utilization, lang), _lp_shadow(x, lang)]
             + ([num(x.choice_shadow_price_usd_per_t, lang, 2)] if choice else [])
+            + ([num(x.limit_shadow_price_usd_per_t, lang, 2)] if limit else [])
             for x in b.itertuples()]
     head = [label("link", lang), label("mode", lang), label("country", lang),
             label("capacity", lang), label("mt_yr", lang), label("utilization", lang),
             label("lp_utilization", lang), label("shadow_price", lang)] + (
-        [label("shadow_price_choice", lang)] if choice else [])
+        [label("shadow_price_choice", lang)] if choice else []) + (
+        [label("shadow_price_limit", lang)] if limit else [])
     chart = svg.bar_chart(
         [(_short(x.name), float(x.utilization),
           f"{x.name}\n{label('utilization', lang)}: {fmt_pct(x.utilization, lang)}\n"

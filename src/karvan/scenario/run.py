@@ -491,7 +491,8 @@ def lp_network(net: Network) -> Network:
 
 def _with_capacities(links: pd.DataFrame, crun) -> pd.DataFrame:
     """The links table with the choice model's capacities: whether a capacity bounds both
-    directions, the utilization in that sense, and the multiplier in hours and USD/t."""
+    directions, the utilization in that sense, and the multiplier in hours and USD/t (and the
+    deterministic limit's in USD/t, where the run solved it)."""
     cap = crun.capacities
     eng = crun.network.links
     links = links.copy()
@@ -504,6 +505,10 @@ def _with_capacities(links: pd.DataFrame, crun) -> pd.DataFrame:
     usd = cap.groupby("link_id")["shadow_price_usd_per_t"].max()
     links["choice_shadow_price_h"] = links["link_id"].map(h)
     links["choice_shadow_price_usd_per_t"] = links["link_id"].map(usd)
+    if "limit_shadow_price_usd_per_t" in cap:
+        # the choice model's deterministic limit (solved with the LP): its price at the link
+        lim = cap.groupby("link_id")["limit_shadow_price_usd_per_t"].max()
+        links["limit_shadow_price_usd_per_t"] = links["link_id"].map(lim)
     return links
 
 

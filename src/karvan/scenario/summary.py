@@ -133,6 +133,7 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
             row = {"scenario": r.scenario.name, "link": name[:48],
                    "capacity Mt": x.capacity_tpy / 1e6, "utilization": x.utilization,
                    "choice $/t": getattr(x, "choice_shadow_price_usd_per_t", np.nan),
+                   "limit $/t": getattr(x, "limit_shadow_price_usd_per_t", np.nan),
                    "LP utilization": getattr(x, "lp_utilization", np.nan),
                    "LP $/t": getattr(x, "shadow_price_usd_per_t", np.nan)}
             flag = getattr(x, "shadow_price_capped", None)
@@ -146,6 +147,8 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
         choice = bt["choice $/t"].notna().any()
         if not choice:
             bt = bt.drop(columns="choice $/t")
+        if bt["limit $/t"].isna().all():  # no limit solved (deterministic choice, --no-lp)
+            bt = bt.drop(columns="limit $/t")
         if not choice or bt["LP utilization"].isna().all():
             # the LP's own use beside the run's, where the two models differ (the logit
             # model's Astara gauge change at 17.6 % was listed for the LP's price, with 5.0 Mt
@@ -154,16 +157,17 @@ def summary_tables(runs: Sequence[Any], *, countries: int = 10,
         out.append(SummaryTable(
             f"Bottlenecks (top {bottlenecks} per scenario): utilization in the run"
             + (" (under logit, of the tightest hard capacity); shadow prices in USD per t of "
-               "extra yearly capacity, the choice model's (what shippers pay there) and the "
-               "capacity LP's (a second opinion that routes every tonne by least cost; a link "
-               "is listed where either model fills or prices it, and LP utilization is the "
-               "LP's own use of it)"
+               "extra yearly capacity, the choice model's (what shippers pay there), its "
+               "limit's (each shipper on its cheapest route by the same costs, no dispersion) "
+               "and the capacity LP's (a second opinion that routes every tonne by tariff and "
+               "time; a link is listed where any of them fills or prices it, and LP "
+               "utilization is the LP's own use of it)"
                if choice else "; the capacity LP's shadow price in USD per t of extra yearly "
                "capacity")
             + ("; * a price set by demand the capacities turn away (the LP's penalty on "
                "unserved demand), not a saving in transport cost" if capped else ""),
             bt, {"capacity Mt": MT, "utilization": PCT, "choice $/t": "{:,.1f}",
-                 "LP utilization": PCT, "LP $/t": "{:,.1f}"}))
+                 "limit $/t": "{:,.1f}", "LP utilization": PCT, "LP $/t": "{:,.1f}"}))
     # scenarios of several years side by side: a difference between two of them holds the
     # growth of demand too, which the tables' columns do not say
     years = sorted({int(r.scenario.year) for r in runs})
