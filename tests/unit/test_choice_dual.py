@@ -528,3 +528,15 @@ def test_the_lp_leaves_what_no_route_can_carry_unserved():
     assert r.unserved["unserved"].sum() == pytest.approx(5.0, rel=1e-9)
     assert r.flow == pytest.approx([3.0, 2.0], rel=1e-9)
     assert (r.capacities["relative_excess"] <= REL).all()
+
+
+def test_the_lp_without_capacities_and_an_od_pair_without_a_route():
+    # without capacities every unit takes its cheapest route; an OD pair with demand and no
+    # route (which would leave the LP infeasible) is refused as input, with the pair named
+    net, dem = parallel(times=(1.0, 3.0))
+    r = fixed_cost_lp(net, dem, routes=routes(net, dem))
+    assert r.flow == pytest.approx([10.0, 0.0], abs=1e-9)
+    assert r.capacities is None and r.unserved.empty
+    dem2 = Demand((1, 2), {"demand": np.array([[0.0, 10.0], [5.0, 0.0]])})  # 2 -> 1: no link
+    with pytest.raises(InputError, match="empty route set.*2->1"):
+        fixed_cost_lp(net, dem2, routes=routes(net, dem))

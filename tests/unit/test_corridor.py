@@ -188,12 +188,12 @@ def test_a_project_keeps_every_route_of_its_reference_and_no_shipper_loses(runs,
     capacity), and baku_astara_15mt adds capacity on top of it. Their route sets are the
     reference's plus routes through the new links (a search afresh on the project's network
     dropped some: the Upper Lars road for Mazandaran's containers to Russia's South, the Astara
-    terminal's rail route for Chennai's to Moscow). Where the project binds no capacity, no OD
-    pair's expected cost rises (it rose by up to USD 22/t for 239 pairs): its costs are those of a
-    larger route set without surcharges, the reference's those of a smaller one with them. Where
-    the project fills a capacity the reference also fills (Rasht-Astara fills the Samur rail
-    border's 11 Mt/yr, as the 2028 reference does), its price may rise, and so may the costs of the
-    pairs that cross it: that case is not asserted."""
+    terminal's rail route for Chennai's to Moscow). Where the project binds no capacity that
+    its reference does not bind at a price as high, no OD pair's expected cost rises (it rose
+    by up to USD 22/t for 239 pairs): its costs are those of a larger route set without higher
+    surcharges, the reference's those of a smaller one. Where the project fills a capacity the
+    reference also fills and raises its price, the costs of the pairs that cross it may rise:
+    that case is not asserted."""
     ref = None
     for name in ("rasht_astara", "baku_astara_15mt"):
         ra = runs(name)

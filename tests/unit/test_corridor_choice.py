@@ -740,8 +740,11 @@ def test_the_choice_models_deterministic_limit_is_the_lp_it_tends_to(data):
         lim = c[c["limit_binding"]]
         assert len(lim) >= 3
         assert (lim["limit_tonnes"] >= lim["capacity_tpy"] * (1 - REL)).all()
-        assert (lim["limit_shadow_price_h"] > 0).all()
-        assert (c.loc[~c["limit_binding"], "limit_shadow_price_h"] == 0).all()
+        # the limit's prices are prices of its flows: a route a capacity prices out costs no less
+        # than the unpriced route its OD pair takes (checked by HiGHS' optimality), and here the
+        # limit's cost of a capacity is positive only where the capacity is full
+        assert (c.loc[c["limit_tonnes"] < c["capacity_tpy"] * (1 - 1e-6),
+                      "limit_shadow_price_h"] == 0).all()
         assert [b["link_id"] for b in run.summary["limit_binding_capacities"]] == \
             list(lim["link_id"])
         if f == 1:

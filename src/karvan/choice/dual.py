@@ -49,7 +49,7 @@ from karvan.choice.capacities import Capacities, compile_capacities
 from karvan.choice.equilibrium import COLUMNS, _align, _with_unserved
 from karvan.choice.result import ChoiceResult, unserved_table
 from karvan.choice.routes import SOURCE_UNSERVED, RouteSet
-from karvan.errors import InputError
+from karvan.errors import InputError, KarvanError
 from karvan.kernels import logit as KL
 from karvan.kernels.vdf import VDF_CONSTANT
 from karvan.network.model import Network
@@ -454,9 +454,10 @@ def fixed_cost_lp(
     ------
     InputError
         A link whose time depends on flow; bad routes or capacities.
-    RuntimeError
-        When HiGHS ends without an optimal solution (the unserved alternatives keep the LP
-        feasible and bounded, so this is a solver failure).
+    KarvanError
+        When HiGHS ends without an optimal solution: a solver failure, since every OD pair with
+        demand has a route (an empty route set is an input error) and, with capacities, an
+        unserved alternative, so the LP is feasible and bounded.
 
     Examples
     --------
@@ -496,11 +497,14 @@ def fixed_cost_lp(
         sol = linprog(pce_r * rc0, A_ub=a_ub, b_ub=cons.cap if cons.n else None,
                       A_eq=a_eq, b_eq=rs.od_demand, bounds=(0, None), method="highs")
         if sol.status != 0:
-            raise RuntimeError(f"the capacities' LP over the route sets ended without an "
-                               f"optimum: {sol.message}")
+            raise KarvanError(f"the capacities' LP over the route sets ended without an "
+                              f"optimum: {sol.message}")
         h = np.maximum(sol.x, 0.0)
         if cons.n:
             mu = np.maximum(-np.asarray(sol.ineqlin.marginals, dtype=float), 0.0)
+            # a price that rounds to zero against the costs is none
+            eps = 1e-9 * max(1.0, float(np.abs(rc0).max(initial=0.0)))
+            mu = np.where(mu > eps, mu, 0.0)
     x = KL.load_routes(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, h, ca.n_classes,
                        g.n_arcs, ca.n_chunks)
     vol = np.ascontiguousarray(ca.pce @ x)
@@ -511,11 +515,8 @@ def fixed_cost_lp(
     S = M.T @ (pce_r * h)
     cap_table = None
     if capacities is not None:
-        # a price that rounds to zero against the costs is none
-        eps = 1e-9 * max(1.0, float(np.abs(rc0).max(initial=0.0)))
         cap_table = pd.DataFrame({"constraint_id": cons.ids, "capacity": cons.cap,
-                                  "volume": S, "multiplier": np.where(mu > eps, mu, 0.0),
-                                  "binding": mu > eps,
+                                  "volume": S, "multiplier": mu, "binding": mu > 0,
                                   "relative_excess": (S - cons.cap) / cons.cap})
     cmin = np.full(rs.n_od, np.inf)
     np.minimum.at(cmin, rs.route_od, rc)

@@ -32,7 +32,9 @@ def run(
                                              "families, hard capacities with shadow prices) "
                                              "or deterministic (user equilibrium, BPR "
                                              "delays).")] = "logit",
-    lp: Annotated[bool, typer.Option(help="Also solve the capacity LP.")] = True,
+    lp: Annotated[bool, typer.Option(
+        help="Also solve the capacity LP and, under logit, the choice model's deterministic "
+             "limit (the limit_* columns).")] = True,
     report: Annotated[bool, typer.Option(
         help="Write <out>/report.html: every scenario's latest run in the store made with "
              "the same --choice and dataset, not only of those run now; each project "

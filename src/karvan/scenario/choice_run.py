@@ -37,7 +37,7 @@ from karvan.choice.routes import (
     least_cost_route_set,
     subset_routes,
 )
-from karvan.errors import InputError, format_ids
+from karvan.errors import InputError, KarvanError, format_ids
 from karvan.freight import accounting as acc
 from karvan.freight.choice_model import (
     FORCE_WITHIN,
@@ -764,13 +764,21 @@ def solve_choice(net: Network, demand: Demand, classes, model: CorridorChoice, *
     routes = _routes(res, classify, fam_rr)
     cap = capacity_table(res, cnet)
     if limit and len(cap):
-        lim = fixed_cost_lp(rs.graph if same_net else cnet, demand, classes=classes, routes=rs,
-                            capacities=caps,
-                            links=complete_links(cnet.links) if same_net else None)
-        lc = capacity_table(lim, cnet).set_index("constraint_id")
-        for col in ("tonnes", "binding", "shadow_price_h", "shadow_price_usd_per_t"):
-            cap[f"limit_{col}"] = cap["constraint_id"].map(lc[col]).to_numpy()
-        cap["limit_binding"] = cap["limit_binding"].astype(bool)
+        try:
+            lim = fixed_cost_lp(rs.graph if same_net else cnet, demand, classes=classes,
+                                routes=rs, capacities=caps,
+                                links=complete_links(cnet.links) if same_net else None)
+        except KarvanError as e:
+            # a second opinion: the run stands without it, and says so
+            log.warning("%s: the choice model's deterministic limit was not solved, the "
+                        "capacities table has no limit_* columns: %s", net.name, e)
+        else:
+            lc = capacity_table(lim, cnet).set_index("constraint_id")
+            for col in ("tonnes", "binding", "shadow_price_h", "shadow_price_usd_per_t"):
+                cap[f"limit_{col}"] = cap["constraint_id"].map(lc[col]).to_numpy()
+            # both tables compile the same capacities on the same graph: every row matches
+            assert cap["limit_binding"].notna().all()
+            cap["limit_binding"] = cap["limit_binding"].astype(bool)
     uns = res.unserved.copy()
     if len(uns):
         uns.insert(1, "commodity", uns["class"].str.split("|").str[0])
