@@ -236,6 +236,32 @@ def _fixed_cost_problem(network, demand, theta, routes, classes, capacities, tol
     return ca, th, rs, free, caps, cons, rc0, M
 
 
+def _outcome(ca, rs, cons, M, rc0, h, mu, with_table: bool):
+    """From route flows ``h`` and multipliers ``mu``: class arc flows, volumes, each arc's
+    surcharge, the route costs with the multipliers, the constraints' volumes, the capacities
+    table (None unless ``with_table``) and the average excess cost over the served routes."""
+    g = ca.graph
+    x = KL.load_routes(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, h, ca.n_classes,
+                       g.n_arcs, ca.n_chunks)
+    vol = np.ascontiguousarray(ca.pce @ x)
+    surch = np.zeros(g.n_arcs)
+    for j in range(cons.n):
+        surch[cons.cons_arcs[cons.cons_ptr[j]:cons.cons_ptr[j + 1]]] += mu[j]
+    rc = rc0 + M @ mu
+    S = M.T @ (ca.pce[rs.od_class[rs.route_od]] * h)
+    table = None
+    if with_table:
+        table = pd.DataFrame({"constraint_id": cons.ids, "capacity": cons.cap, "volume": S,
+                              "multiplier": mu, "binding": mu > 0,
+                              "relative_excess": (S - cons.cap) / cons.cap})
+    q = float(rs.od_demand.sum())
+    cmin = np.full(rs.n_od, np.inf)
+    real = rs.route_source != SOURCE_UNSERVED
+    np.minimum.at(cmin, rs.route_od[real], rc[real])
+    aec = float(np.sum(h[real] * (rc[real] - cmin[rs.route_od[real]])) / q) if q else 0.0
+    return x, vol, surch, rc, S, table, aec
+
+
 def fixed_cost_equilibrium(
     network: Network,
     demand,
@@ -381,23 +407,8 @@ def fixed_cost_equilibrium(
         mu, F, p, h, S, nest = mu_new, F_new, p_new, h_new, S_new, nest_new
     excess = (S - cons.cap) / cons.cap
     converged = cons.n == 0 or _kkt(mu, excess, tol)
-    x = KL.load_routes(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, h, ca.n_classes,
-                       g.n_arcs, ca.n_chunks)
-    vol = np.ascontiguousarray(ca.pce @ x)
-    surch = np.zeros(g.n_arcs)
-    for j in range(cons.n):
-        surch[cons.cons_arcs[cons.cons_ptr[j]:cons.cons_ptr[j + 1]]] += mu[j]
-    rc = rc0 + M @ mu
-    cap_table = None
-    if capacities is not None:
-        cap_table = pd.DataFrame({"constraint_id": cons.ids, "capacity": cons.cap,
-                                  "volume": S, "multiplier": mu, "binding": mu > 0,
-                                  "relative_excess": (S - cons.cap) / cons.cap})
-    q = float(rs.od_demand.sum())
-    cmin = np.full(rs.n_od, np.inf)
-    real = rs.route_source != SOURCE_UNSERVED
-    np.minimum.at(cmin, rs.route_od[real], rc[real])
-    aec = float(np.sum(h[real] * (rc[real] - cmin[rs.route_od[real]])) / q) if q else 0.0
+    x, vol, surch, rc, _, cap_table, aec = _outcome(ca, rs, cons, M, rc0, h, mu,
+                                                   capacities is not None)
     conv = pd.DataFrame(rows_c, columns=COLUMNS)
     expected = dual.expected_cost(mu) if dual is not None else np.zeros(rs.n_od)
     return ChoiceResult(
@@ -505,27 +516,10 @@ def fixed_cost_lp(
             # a price that rounds to zero against the costs is none
             eps = 1e-9 * max(1.0, float(np.abs(rc0).max(initial=0.0)))
             mu = np.where(mu > eps, mu, 0.0)
-    x = KL.load_routes(rs.od_ptr, rs.od_class, rs.route_ptr, rs.route_arcs, h, ca.n_classes,
-                       g.n_arcs, ca.n_chunks)
-    vol = np.ascontiguousarray(ca.pce @ x)
-    surch = np.zeros(g.n_arcs)
-    for j in range(cons.n):
-        surch[cons.cons_arcs[cons.cons_ptr[j]:cons.cons_ptr[j + 1]]] += mu[j]
-    rc = rc0 + M @ mu
-    S = M.T @ (pce_r * h)
-    cap_table = None
-    if capacities is not None:
-        cap_table = pd.DataFrame({"constraint_id": cons.ids, "capacity": cons.cap,
-                                  "volume": S, "multiplier": mu, "binding": mu > 0,
-                                  "relative_excess": (S - cons.cap) / cons.cap})
+    x, vol, surch, rc, S, cap_table, aec = _outcome(ca, rs, cons, M, rc0, h, mu,
+                                                   capacities is not None)
     cmin = np.full(rs.n_od, np.inf)
     np.minimum.at(cmin, rs.route_od, rc)
-    q = float(rs.od_demand.sum())
-    real = rs.route_source != SOURCE_UNSERVED
-    cmin_real = np.full(rs.n_od, np.inf)
-    np.minimum.at(cmin_real, rs.route_od[real], rc[real])
-    aec = (float(np.sum(h[real] * (rc[real] - cmin_real[rs.route_od[real]])) / q) if q
-           else 0.0)
     share = np.divide(h, rs.od_demand[rs.route_od], out=np.zeros(n),
                       where=rs.od_demand[rs.route_od] > 0)
     excess = float(max(0.0, ((S - cons.cap) / cons.cap).max(initial=0.0)))
