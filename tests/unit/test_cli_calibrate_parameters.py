@@ -392,9 +392,70 @@ def test_several_starts_run_in_turn_and_the_lowest_end_point_is_the_fit(
     evs = pd.read_csv(out / "start_evaluations.csv")
     assert set(evs["start"]) == set(st["start"])
     pd.testing.assert_frame_equal(
-        evs[evs["start"] == str(tmp_path / "at_best.csv")].drop(columns="start")
+        evs[evs["start"] == str(tmp_path / "at_best.csv")].drop(columns=["start", "round"])
         .reset_index(drop=True), ev)
     assert "Starts: one objective" in r.output
+
+
+def test_settle_factor_rounds_end_at_the_lowest_end_points_own_reduced_chi_square(
+        dataset, tmp_path, deterministic_runs, monkeypatch):
+    """--settle-factor from a factor far from the misfit: each round's factor is the round
+    before's lowest reduced chi-square, each round after the first has that end point as a
+    start, the last round's factor is within 2 % of its lowest end point's own reduced
+    chi-square, and the fit written is that end point at that factor; a fit at that factor
+    alone (one round, --variance-factor) from the same start ends at the same point."""
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    out = tmp_path / "s"
+    args = ["calibrate", "--parameters", "--data", str(dataset), "--fit",
+            "asc:instc_west_rail", "--workers", "1", "--start-from", "priors"]
+    r = runner.invoke(app, args + ["--variance-factor", "0.05", "--settle-factor", "--out",
+                                   str(out)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    man = json.loads((out / "manifest.json").read_text())
+    rounds = man["factor_rounds"]
+    assert len(rounds) >= 2 and rounds[0]["variance_factor"] == 0.05
+    for a, b in zip(rounds[:-1], rounds[1:], strict=True):
+        assert b["variance_factor"] == a["reduced_chi2"] and a["settled"] is False
+    last = rounds[-1]
+    assert man["factor_settled"] is True and last["settled"] is True
+    assert abs(last["reduced_chi2"] - last["variance_factor"]) <= 0.02 * last["variance_factor"]
+    assert man["chi2_scale"] == last["variance_factor"] and man["chi2_scale_fixed"] is True
+    assert man["objective"] == pytest.approx(last["objective"])
+    assert man["command"].endswith("--variance-factor 0.05 --settle-factor")
+    st = pd.read_csv(out / "starts.csv")
+    assert list(st["round"].unique()) == list(range(1, len(rounds) + 1))
+    assert st["chosen"].sum() == 1 and st.loc[st["chosen"], "round"].item() == len(rounds)
+    for k in range(2, len(rounds) + 1):  # the round before's lowest end point is a start
+        assert f"round {k - 1}'s end point" in set(st.loc[st["round"] == k, "start"])
+    np.testing.assert_allclose(st["objective"], st["weighted_ssq"] / st["variance_factor"]
+                               + st["prior_penalty"], rtol=1e-9)
+    evs = pd.read_csv(out / "start_evaluations.csv")
+    assert set(evs["round"]) == set(st["round"])
+    value = pd.read_csv(out / "parameters.csv")["value"].item()
+    assert value == pytest.approx(st.loc[st["chosen"], "asc_usd_per_t|instc_west_rail"].item())
+    assert "round 2 of the variance factor" in r.output and "settled" in r.output
+    # the settled factor as a fixed one: the same end point, its reduced chi-square the factor
+    one = tmp_path / "one"
+    r = runner.invoke(app, args + ["--variance-factor", repr(last["variance_factor"]), "-q",
+                                   "--out", str(one)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    m1 = json.loads((one / "manifest.json").read_text())
+    assert pd.read_csv(one / "parameters.csv")["value"].item() == pytest.approx(value, abs=0.05)
+    assert m1["reduced_chi2"] == pytest.approx(last["variance_factor"], rel=0.02)
+
+
+def test_settle_factor_needs_the_first_rounds_factor(dataset, tmp_path):
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--fit",
+                            "asc:instc_west_rail", "-q", "--workers", "1", "--settle-factor",
+                            "--out", str(out)], env={"COLUMNS": "200"})
+    assert r.exit_code == 2 and "--settle-factor starts its rounds at --variance-factor" in \
+        " ".join(r.output.replace("│", " ").split()), r.output
+    r = runner.invoke(app, ["calibrate", "--settle-factor", "--out", str(out), "-q"],
+                      env={"COLUMNS": "200"})
+    assert r.exit_code == 2 and "--settle-factor goes with --parameters" in \
+        " ".join(r.output.replace("│", " ").split()), r.output
+    assert not out.exists()
 
 
 def test_several_starts_are_checked_before_anything_runs(dataset, tmp_path):

@@ -84,6 +84,13 @@ def calibrate(
                                   "plus the prior's penalty) instead of settling it in rounds "
                                   "at the reduced chi-square, so that fits from several starts "
                                   "minimise one objective and can be compared.")] = None,
+    settle_factor: Annotated[bool, typer.Option(
+        "--settle-factor", help="With --parameters and --variance-factor (the first round's "
+                                "factor): fit every start at the factor, then again at the "
+                                "lowest end point's reduced chi-square, with that end point as "
+                                "a start too, until the factor changes by 2 % or less (at most "
+                                "6 rounds), so that the factor is the shipped end point's own "
+                                "misfit.")] = False,
     workers: Annotated[int | None, typer.Option(
         help="With --parameters: worker processes that run the columns of each "
              "finite-difference Jacobian (and the cross-validation's folds) side by side "
@@ -116,7 +123,9 @@ def calibrate(
     path; --variance-factor fixes it, and fits from several starts then minimise one function.
     With several --start-from (and --variance-factor), the fits run one after the other and the
     one with the lowest objective is reported and written (starts.csv and start_evaluations.csv
-    hold every start's end point and evaluations).
+    hold every start's end point and evaluations). --settle-factor repeats the starts in rounds,
+    each at the reduced chi-square of the round before's lowest end point (that end point a start
+    as well), until the factor settles; starts.csv then lists every round's end points.
 
     Raises
     ------
@@ -126,10 +135,11 @@ def calibrate(
     typer.BadParameter
         An option of the other mode (--prior-rse, --max-factor, --tol, --max-iter or --choice
         with --parameters; --fit, --prior/--no-prior, --crossval, --max-evaluations,
-        --diff-step, --start-from, --variance-factor or --workers without it;
+        --diff-step, --start-from, --variance-factor, --settle-factor or --workers without it;
         --crossval-evaluations without --parameters --crossval), --prior-rse, --max-factor,
         --tol, --gap or --diff-step that is not a finite number in its range, --workers < 1,
-        a --variance-factor that is not > 0 or goes with --no-prior, an unknown --choice,
+        a --variance-factor that is not > 0 or goes with --no-prior, --settle-factor without
+        --variance-factor, an unknown --choice,
         --write on a dataset without a folder, a --start-from file that is missing.
     """
     _refuse_other_modes(ctx, parameters=parameters, crossval=crossval)
@@ -161,7 +171,7 @@ def calibrate(
                              prior=prior, crossval=crossval,
                              crossval_evaluations=crossval_evaluations, workers=workers,
                              start_from=start_from, variance_factor=variance_factor,
-                             invoked=invocation(ctx))
+                             settle_factor=settle_factor, invoked=invocation(ctx))
         return
     if choice not in ("logit", "deterministic"):
         raise typer.BadParameter(f"--choice {choice!r}: use logit or deterministic.")
@@ -296,7 +306,7 @@ _OD_ONLY = {"prior_rse": "--prior-rse", "max_factor": "--max-factor", "tol": "--
 _PARAMETERS_ONLY = {"fit": "--fit", "prior": "--prior/--no-prior", "crossval": "--crossval",
                     "max_evaluations": "--max-evaluations", "diff_step": "--diff-step",
                     "start_from": "--start-from", "variance_factor": "--variance-factor",
-                    "workers": "--workers"}
+                    "settle_factor": "--settle-factor", "workers": "--workers"}
 
 
 def _refuse_other_modes(ctx: typer.Context, *, parameters: bool, crossval: bool) -> None:

@@ -21,6 +21,7 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
                          workers: int | None = None,
                          start_from: Path | str | list[Path | str] | None = None,
                          variance_factor: float | None = None,
+                         settle_factor: bool = False,
                          invoked: dict | None = None) -> None:
     """Fit, report, write ``--out`` whole, then (``--write``) the dataset's table;
     ``invoked`` is the command line as :func:`karvan.cli._app.invocation` gives it, for the
@@ -32,7 +33,8 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         --write on a dataset without a folder, --workers < 1, a --start-from file that is
         missing or given twice, several starts without --variance-factor (their objectives would
         differ), a --variance-factor that is not a finite number > 0 or comes with --no-prior
-        (without a prior the factor does not move the estimate).
+        (without a prior the factor does not move the estimate), --settle-factor without
+        --variance-factor (the first round's factor).
     InputError
         --start-from tables that do not give every fitted parameter one value, every problem
         of every table at once (:func:`karvan.calibrate.choice.start_from`).
@@ -62,6 +64,11 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
         raise typer.BadParameter("--variance-factor goes with the prior: without it the factor "
                                  "does not move the estimate (leave out --no-prior or "
                                  "--variance-factor).")
+    if settle_factor and variance_factor is None:
+        raise typer.BadParameter("--settle-factor starts its rounds at --variance-factor: give "
+                                 "the first round's factor (the last reduced chi-square of the "
+                                 "fit from the priors with rounds, the command without either "
+                                 "option).")
     # the parameters are fitted anew from their priors: a table fitted to a row that is now
     # validate is what this fit replaces (reading it stopped the command its error advised)
     dataset = load_corridor(data, refit=("choice_parameter",))
@@ -95,7 +102,8 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
                         write=write, gap=gap, max_evaluations=max_evaluations,
                         diff_step=diff_step, quiet=quiet, prior=prior, crossval=crossval,
                         crossval_evaluations=crossval_evaluations, starts=starts,
-                        variance_factor=variance_factor, invoked=invoked)
+                        variance_factor=variance_factor, settle_factor=settle_factor,
+                        invoked=invoked)
 
 
 #: the --start-from value that names the dataset's priors as a start
@@ -103,6 +111,11 @@ PRIORS = "priors"
 #: end points whose objective is within this of the lowest are reported with their spread (one
 #: standard error in the likelihood-ratio sense: the objective is -2 log posterior + const)
 STARTS_WITHIN = 1.0
+#: --settle-factor: the rounds over the starts end when the lowest end point's reduced
+#: chi-square is within this of the round's factor (the tolerance of a single fit's rounds),
+#: or after this many rounds
+FACTOR_RTOL = 0.02
+FACTOR_ROUNDS = 6
 
 
 def _families(dataset):
@@ -187,7 +200,8 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
                     fit: list[str] | None, write: bool, gap: float,
                     max_evaluations: int | None, diff_step: float, quiet: bool, prior: bool,
                     crossval: bool, crossval_evaluations: int, starts,
-                    variance_factor: float | None = None, invoked: dict | None = None) -> None:
+                    variance_factor: float | None = None, settle_factor: bool = False,
+                    invoked: dict | None = None) -> None:
     import datetime
     import json
 
@@ -255,32 +269,78 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
             console.print(f"evaluation {n}: {what} (best {best['objective']:,.2f}, "
                           f"evaluation {best['n']})", highlight=False)
 
-    if not quiet and variance_factor is not None:
+    if not quiet and variance_factor is not None and not settle_factor:
         console.print(f"the data's variances x {variance_factor:.6g}, fixed (--variance-factor): "
                       "one objective, no rounds", highlight=False)
+    elif not quiet and settle_factor:
+        console.print(f"the data's variances x {variance_factor:.6g} in the first round "
+                      "(--variance-factor), then x the lowest end point's reduced chi-square "
+                      f"until it settles within {FACTOR_RTOL:.0%} (--settle-factor; at most "
+                      f"{FACTOR_ROUNDS} rounds)", highlight=False)
     if not quiet:
         console.print(f"fitting {len(params)} parameters: "
                       f"{', '.join(p.name for p in params)}", highlight=False)
     # (label, start, its ParameterFit, its evaluations) of every start, in the order given; the
     # whole fit (with its runs) only of the lowest so far: one objective for every start
     # (--variance-factor), the lowest end point is the fit, the first of equal ones
-    fits, pick, cf = [], 0, None
-    for k, (label, start) in enumerate(starts):
-        if not quiet and len(starts) > 1:
-            console.print(f"start {k + 1} of {len(starts)}: "
-                          + ("the priors" if start is None else f"the values of {label}"),
-                          highlight=False)
-        elif not quiet and start is not None:
-            console.print(f"starting from the values of {label}", highlight=False)
-        history.clear()
-        best.update(objective=np.inf, n=0)
-        got = calibrate_choice(dataset, params, runner=runner, max_evaluations=max_evaluations,
-                               diff_step=diff_step, callback=progress, on_round=on_round,
-                               use_prior=prior, pool=pool, start=start,
-                               chi2_scale=variance_factor)
-        fits.append((label, start, got.fit, list(history)))
-        if cf is None or got.fit.objective < cf.fit.objective:
-            pick, cf = k, got
+    def fit_starts(round_starts, c, k_round):
+        fits, pick, cf = [], 0, None
+        for k, (label, start) in enumerate(round_starts):
+            if not quiet and len(round_starts) > 1:
+                console.print((f"round {k_round}, " if settle_factor else "")
+                              + f"start {k + 1} of {len(round_starts)}: "
+                              + ("the priors" if start is None else f"the values of {label}"),
+                              highlight=False)
+            elif not quiet and start is not None:
+                console.print(f"starting from the values of {label}", highlight=False)
+            history.clear()
+            best.update(objective=np.inf, n=0, c=1.0 if c is None else float(c))
+            got = calibrate_choice(dataset, params, runner=runner,
+                                   max_evaluations=max_evaluations, diff_step=diff_step,
+                                   callback=progress, on_round=on_round, use_prior=prior,
+                                   pool=pool, start=start, chi2_scale=c)
+            fits.append((label, start, got.fit, list(history)))
+            if cf is None or got.fit.objective < cf.fit.objective:
+                pick, cf = k, got
+        return fits, pick, cf
+
+    # --settle-factor: rounds over the starts, each at the factor the lowest end point of the
+    # round before measured (its own reduced chi-square), that end point a start of the next
+    # round, until the factor settles (docs/dataset.md, rule "The variance factor settled at
+    # the shipped end point"); without it one round at --variance-factor (or the single fit's
+    # own rounds)
+    factor, factor_rounds, earlier, carried = variance_factor, [], [], None
+    for k_round in range(1, (FACTOR_ROUNDS if settle_factor else 1) + 1):
+        if settle_factor and not quiet:
+            console.print(f"round {k_round} of the variance factor: the data's variances x "
+                          f"{factor:.6g} for every start", highlight=False)
+        round_starts = starts + ([carried] if carried is not None else [])
+        fits, pick, cf = fit_starts(round_starts, factor, k_round)
+        lowest = fits[pick][2]
+        measured = float(lowest.reduced_chi2)
+        settled = bool(np.isfinite(measured) and abs(measured - factor) <= FACTOR_RTOL * factor
+                       ) if settle_factor else None
+        factor_rounds.append({"round": k_round, "variance_factor": factor,
+                              "lowest_start": fits[pick][0] if fits[pick][1] is not None
+                              else PRIORS, "objective": 2 * lowest.objective,
+                              "weighted_ssq": 2 * lowest.cost, "reduced_chi2": measured,
+                              "settled": settled})
+        if not settle_factor or settled or k_round == FACTOR_ROUNDS or not (
+                np.isfinite(measured) and measured > 0):
+            break
+        if not quiet:
+            console.print(f"the lowest end point's reduced chi-square is {measured:.6g}, "
+                          f"not within {FACTOR_RTOL:.0%} of {factor:.6g}: another round at "
+                          "it, with that end point as a start as well", highlight=False)
+        earlier.extend((k_round, f) for f in fits)
+        carried = (f"round {k_round}'s end point", np.asarray(lowest.values, dtype=float))
+        factor = measured
+    if settle_factor and not quiet:
+        console.print(f"variance factor {factor:.6g}: "
+                      + ("settled" if factor_rounds[-1]["settled"] else
+                         f"[yellow]not settled[/] after {len(factor_rounds)} rounds (the last "
+                         "round's lowest end point is the fit, at its factor)"),
+                      highlight=False)
     label, start, _, evaluations = fits[pick]
     start_label = None if start is None else label
     date = datetime.date.today().isoformat()
@@ -288,7 +348,8 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
                + ("" if prior else " --no-prior") + f" --diff-step {diff_step:g}"
                + ("" if max_evaluations is None else f" --max-evaluations {max_evaluations}")
                + "".join(f" --start-from {lb}" for lb, _ in starts if lb is not None)
-               + ("" if variance_factor is None else f" --variance-factor {variance_factor:.10g}"))
+               + ("" if variance_factor is None else f" --variance-factor {variance_factor:.10g}")
+               + (" --settle-factor" if settle_factor else ""))
     table = calibrated_table(cf, date=date, source=CALIBRATION_SOURCE, command=command)
     corr_table = merged_correlation(
         read_choice_correlation(dataset.folder / CORRELATION_FILE) if dataset.folder else None,
@@ -316,14 +377,18 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         cv = crossvalidate_choice(cf, dataset.observed, runner, diff_step=diff_step,
                                   max_evaluations=crossval_evaluations, pool=pool, **kw)
     starts_table = None
-    if len(fits) > 1:
+    # every round's end points (one round without --settle-factor), the last round's last
+    all_fits = [*earlier, *((len(factor_rounds), x) for x in fits)]
+    if len(all_fits) > 1:
         starts_table = pd.DataFrame([
-            {"start": lb if st is not None else PRIORS, "objective": 2 * g.objective,
+            {"round": rnd, "variance_factor": factor_rounds[rnd - 1]["variance_factor"],
+             "start": lb if st is not None else PRIORS, "objective": 2 * g.objective,
              "weighted_ssq": 2 * g.cost, "prior_penalty": g.prior_penalty,
              "reduced_chi2": g.reduced_chi2, "evaluations": g.evaluations,
-             "success": g.success, "message": g.message, "chosen": k == pick,
+             "success": g.success, "message": g.message,
+             "chosen": rnd == len(factor_rounds) and k == pick + len(earlier),
              **{p.name: float(v) for p, v in zip(params, g.values, strict=True)}}
-            for k, (lb, st, g, _) in enumerate(fits)])
+            for k, (rnd, (lb, st, g, _)) in enumerate(all_fits)])
     # a fit that did not end (scipy's least squares unsuccessful, or values not finite) is
     # reported and kept in --out, never written into the dataset (as the OD estimation)
     fit_ok = bool(f.success and np.all(np.isfinite(f.values)))
@@ -345,7 +410,7 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         "settings": {"max_evaluations": max_evaluations, "diff_step": diff_step,
                      "prior": prior, "crossval": crossval,
                      "crossval_evaluations": crossval_evaluations,
-                     "variance_factor": variance_factor,
+                     "variance_factor": variance_factor, "settle_factor": settle_factor,
                      "start": "priors" if start is None else
                      {"table": start_label, **{p.name: float(v)
                                                for p, v in zip(params, start, strict=True)}}},
@@ -363,7 +428,10 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
     }
     if starts_table is not None:
         manifest["starts"] = starts_table.to_dict(orient="records")
-        manifest["chosen_start"] = str(starts_table.at[pick, "start"])
+        manifest["chosen_start"] = str(starts_table.loc[starts_table["chosen"], "start"].item())
+    if settle_factor:
+        manifest["factor_rounds"] = factor_rounds
+        manifest["factor_settled"] = bool(factor_rounds[-1]["settled"])
     with atomic_folder(out_dir) as tmp:
         table.to_csv(tmp / "choice_parameter.csv", index=False)
         corr_table.to_csv(tmp / CORRELATION_FILE, index=False)
@@ -372,8 +440,9 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         pd.DataFrame(evaluations).to_csv(tmp / "evaluations.csv", index=False)
         if starts_table is not None:
             starts_table.to_csv(tmp / "starts.csv", index=False)
-            pd.concat([pd.DataFrame(ev).assign(start=lb if st is not None else PRIORS)
-                       for lb, st, _, ev in fits], ignore_index=True).to_csv(
+            pd.concat([pd.DataFrame(ev).assign(round=rnd,
+                                               start=lb if st is not None else PRIORS)
+                       for rnd, (lb, st, _, ev) in all_fits], ignore_index=True).to_csv(
                 tmp / "start_evaluations.csv", index=False)
         cal.to_csv(tmp / "calibration.csv", index=False)
         summary.to_csv(tmp / "calibration_summary.csv", index=False)
@@ -425,19 +494,24 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
             "without them", cv[1], {"median_abs_log_ratio": "{:.2f}",
                                     "in_sample_median_abs_log_ratio": "{:.2f}"}))
     if starts_table is not None:
-        shown_starts = starts_table[["start", "objective", "weighted_ssq", "prior_penalty",
-                                     "reduced_chi2", "evaluations", "success", "chosen"]]
+        shown_starts = starts_table[(["round", "variance_factor"] if settle_factor else [])
+                                    + ["start", "objective", "weighted_ssq", "prior_penalty",
+                                       "reduced_chi2", "evaluations", "success", "chosen"]]
+        how_c = (f"/ the round's factor, {factor:.6g} in the last" if settle_factor else
+                 f"/ {variance_factor:.6g}")
         tables.insert(0, SummaryTable(
-            f"Starts: one objective (weighted sum of squares / {variance_factor:.6g} + prior "
+            f"Starts: one objective per round (weighted sum of squares {how_c} + prior "
             f"penalty); the lowest end point is the fit ({manifest['chosen_start']})",
-            shown_starts, {"objective": "{:,.2f}", "weighted_ssq": "{:,.1f}",
-                           "prior_penalty": "{:,.1f}", "reduced_chi2": "{:.3g}"}))
+            shown_starts, {"variance_factor": "{:.4g}", "objective": "{:,.2f}",
+                           "weighted_ssq": "{:,.1f}", "prior_penalty": "{:,.1f}",
+                           "reduced_chi2": "{:.3g}"}))
     print_tables(tables, out)
     for note in manifest["notes"]:
         console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     if starts_table is not None:
-        near = starts_table[starts_table["objective"] <= starts_table["objective"].min()
-                            + STARTS_WITHIN]
+        # the last round's end points: one objective (earlier rounds minimised another)
+        last = starts_table[starts_table["round"] == len(factor_rounds)]
+        near = last[last["objective"] <= last["objective"].min() + STARTS_WITHIN]
         if len(near) > 1:
             span = {p.name: float(near[p.name].max() - near[p.name].min()) for p in params}
             out.print(f"end points within {STARTS_WITHIN:g} of the lowest objective "
