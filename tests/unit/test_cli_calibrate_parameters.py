@@ -4,6 +4,7 @@ choice model's runs: what is written, where, and that Ctrl-C leaves nothing half
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -433,7 +434,18 @@ def test_settle_factor_rounds_end_at_the_lowest_end_points_own_reduced_chi_squar
     assert set(evs["round"]) == set(st["round"])
     value = pd.read_csv(out / "parameters.csv")["value"].item()
     assert value == pytest.approx(st.loc[st["chosen"], "asc_usd_per_t|instc_west_rail"].item())
-    assert "round 2 of the variance factor" in r.output and "settled" in r.output
+    assert "round 2 of the variance factor" in r.output
+    assert re.search(r"variance factor [0-9.]+: settled", r.output), r.output
+    for k in range(1, len(rounds) + 1):  # each round's pick is its lowest end point
+        rk = st[st["round"] == k]
+        best = rk.loc[rk["objective"].idxmin()]
+        assert best["objective"] == pytest.approx(rounds[k - 1]["objective"])
+        assert best["reduced_chi2"] == pytest.approx(rounds[k - 1]["reduced_chi2"])
+        if k < len(rounds):  # ... and the next round's carried start begins there
+            ev_next = evs[(evs["round"] == k + 1) & (evs["start"] == f"round {k}'s end point")]
+            assert ev_next["asc_usd_per_t|instc_west_rail"].iloc[0] == pytest.approx(
+                best["asc_usd_per_t|instc_west_rail"], rel=1e-12)
+    assert man["chosen_start"] == st.loc[st["chosen"], "start"].item()
     # the settled factor as a fixed one: the same end point, its reduced chi-square the factor
     one = tmp_path / "one"
     r = runner.invoke(app, args + ["--variance-factor", repr(last["variance_factor"]), "-q",
@@ -442,6 +454,56 @@ def test_settle_factor_rounds_end_at_the_lowest_end_points_own_reduced_chi_squar
     m1 = json.loads((one / "manifest.json").read_text())
     assert pd.read_csv(one / "parameters.csv")["value"].item() == pytest.approx(value, abs=0.05)
     assert m1["reduced_chi2"] == pytest.approx(last["variance_factor"], rel=0.02)
+
+
+def test_a_factor_that_does_not_settle_is_said_and_recorded(dataset, tmp_path,
+                                                             deterministic_runs, monkeypatch):
+    """With one round allowed and a first factor far from the misfit the rounds stop unsettled:
+    the run says so even with -q (a note), the manifest records it, and the fit is the round's
+    lowest end point at that round's factor."""
+    import karvan.cli.calibrate_parameters as cp
+
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    monkeypatch.setattr(cp, "FACTOR_ROUNDS", 1)
+    out = tmp_path / "u"
+    r = runner.invoke(app, ["calibrate", "--parameters", "--data", str(dataset), "--fit",
+                            "asc:instc_west_rail", "--workers", "1", "--variance-factor",
+                            "0.05", "--settle-factor", "-q", "--out", str(out)],
+                      env={"COLUMNS": "300"})
+    assert r.exit_code == 0, r.output
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["factor_settled"] is False and len(man["factor_rounds"]) == 1
+    assert man["factor_rounds"][0]["settled"] is False
+    assert man["chi2_scale"] == 0.05
+    assert any("did not settle" in n and "after 1 round;" in n for n in man["notes"])
+    assert "did not settle" in " ".join(r.output.split()), r.output
+
+
+def test_an_end_point_that_is_a_starts_own_values_is_not_fitted_twice(
+        dataset, tmp_path, deterministic_runs, monkeypatch):
+    """One evaluation per fit: the start from a table ends where it began, so the round's
+    lowest end point (that start's) is not carried into the next round as a start of its own."""
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    args = ["calibrate", "--parameters", "--data", str(dataset), "--fit",
+            "asc:instc_west_rail", "--workers", "1"]
+    r = runner.invoke(app, args + ["--variance-factor", "2", "-q", "--out",
+                                   str(tmp_path / "one")], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    best = pd.read_csv(tmp_path / "one" / "parameters.csv")["value"].item()
+    table = pd.read_csv(dataset / "choice_parameter.csv", dtype=str, keep_default_na=False)
+    sel = (table["parameter"] == "asc_usd_per_t") & (table["family"] == "instc_west_rail")
+    table.loc[sel, "value"] = repr(best)
+    table.to_csv(tmp_path / "at_best.csv", index=False)
+    out = tmp_path / "s"
+    r = runner.invoke(app, args + ["--variance-factor", "0.05", "--settle-factor",
+                                   "--max-evaluations", "1", "--start-from", "priors",
+                                   "--start-from", str(tmp_path / "at_best.csv"), "--out",
+                                   str(out)], env={"COLUMNS": "200"})
+    assert r.exit_code == 1, r.output  # one evaluation is not a converged fit
+    st = pd.read_csv(out / "starts.csv")
+    assert (st.groupby("round").size() == 2).all() and st["round"].max() >= 2
+    assert not st["start"].str.contains("end point").any()
+    assert "a start already: not fitted twice" in " ".join(r.output.split())
 
 
 def test_settle_factor_needs_the_first_rounds_factor(dataset, tmp_path):

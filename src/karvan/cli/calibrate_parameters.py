@@ -310,6 +310,7 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
     # the shipped end point"); without it one round at --variance-factor (or the single fit's
     # own rounds)
     factor, factor_rounds, earlier, carried = variance_factor, [], [], None
+    unsettled = None  # why the rounds stopped without settling (--settle-factor)
     for k_round in range(1, (FACTOR_ROUNDS if settle_factor else 1) + 1):
         if settle_factor and not quiet:
             console.print(f"round {k_round} of the variance factor: the data's variances x "
@@ -325,22 +326,36 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
                               else PRIORS, "objective": 2 * lowest.objective,
                               "weighted_ssq": 2 * lowest.cost, "reduced_chi2": measured,
                               "settled": settled})
-        if not settle_factor or settled or k_round == FACTOR_ROUNDS or not (
-                np.isfinite(measured) and measured > 0):
+        if not settle_factor or settled:
+            break
+        if not (np.isfinite(measured) and measured > 0):
+            unsettled = ("the lowest end point's reduced chi-square is not a finite number > 0 "
+                         "(no degree of freedom left to measure the data's variances)")
+            break
+        if k_round == FACTOR_ROUNDS:
+            unsettled = (f"not within {FACTOR_RTOL:.0%} after {FACTOR_ROUNDS} "
+                         + ("round" if FACTOR_ROUNDS == 1 else "rounds"))
             break
         if not quiet:
             console.print(f"the lowest end point's reduced chi-square is {measured:.6g}, "
                           f"not within {FACTOR_RTOL:.0%} of {factor:.6g}: another round at "
                           "it, with that end point as a start as well", highlight=False)
         earlier.extend((k_round, f) for f in fits)
-        carried = (f"round {k_round}'s end point", np.asarray(lowest.values, dtype=float))
+        end = np.asarray(lowest.values, dtype=float)
+        # an end point that is one of the starts' own values (a start already at the optimum)
+        # is that start: not fitted twice
+        same = [lb for lb, st in starts if st is not None and np.allclose(
+            end, np.asarray(st, dtype=float), rtol=1e-12, atol=1e-12)]
+        carried = None if same else (f"round {k_round}'s end point", end)
+        if same and not quiet:
+            console.print(f"round {k_round}'s end point is the values of {same[0]}, a start "
+                          "already: not fitted twice", highlight=False)
         factor = measured
     if settle_factor and not quiet:
         console.print(f"variance factor {factor:.6g}: "
-                      + ("settled" if factor_rounds[-1]["settled"] else
-                         f"[yellow]not settled[/] after {len(factor_rounds)} rounds (the last "
-                         "round's lowest end point is the fit, at its factor)"),
-                      highlight=False)
+                      + ("settled" if unsettled is None else f"[yellow]not settled[/]: "
+                         f"{unsettled} (the last round's lowest end point is the fit, at its "
+                         "factor)"), highlight=False)
     label, start, _, evaluations = fits[pick]
     start_label = None if start is None else label
     date = datetime.date.today().isoformat()
@@ -405,7 +420,10 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         "command": command,
         "invocation": invoked or {},
         "demand": demand[0],
-        "notes": [*fit_row_notes(cal), *demand[1:]],
+        "notes": [*fit_row_notes(cal), *demand[1:],
+                  *([f"the variance factor did not settle: {unsettled}; the fit is the last "
+                     f"round's lowest end point, at its factor {factor:.6g}"]
+                    if unsettled is not None else [])],
         "workers": 1 if pool is None else pool.workers,
         "settings": {"max_evaluations": max_evaluations, "diff_step": diff_step,
                      "prior": prior, "crossval": crossval,
@@ -431,7 +449,7 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         manifest["chosen_start"] = str(starts_table.loc[starts_table["chosen"], "start"].item())
     if settle_factor:
         manifest["factor_rounds"] = factor_rounds
-        manifest["factor_settled"] = bool(factor_rounds[-1]["settled"])
+        manifest["factor_settled"] = unsettled is None
     with atomic_folder(out_dir) as tmp:
         table.to_csv(tmp / "choice_parameter.csv", index=False)
         corr_table.to_csv(tmp / CORRELATION_FILE, index=False)
@@ -497,11 +515,12 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
         shown_starts = starts_table[(["round", "variance_factor"] if settle_factor else [])
                                     + ["start", "objective", "weighted_ssq", "prior_penalty",
                                        "reduced_chi2", "evaluations", "success", "chosen"]]
-        how_c = (f"/ the round's factor, {factor:.6g} in the last" if settle_factor else
-                 f"/ {variance_factor:.6g}")
+        how_c = (f"one objective per round (weighted sum of squares / the round's factor, "
+                 f"{factor:.6g} in the last" if settle_factor else
+                 f"one objective (weighted sum of squares / {variance_factor:.6g}")
         tables.insert(0, SummaryTable(
-            f"Starts: one objective per round (weighted sum of squares {how_c} + prior "
-            f"penalty); the lowest end point is the fit ({manifest['chosen_start']})",
+            f"Starts: {how_c} + prior penalty); the lowest end point is the fit "
+            f"({manifest['chosen_start']})",
             shown_starts, {"variance_factor": "{:.4g}", "objective": "{:,.2f}",
                            "weighted_ssq": "{:,.1f}", "prior_penalty": "{:,.1f}",
                            "reduced_chi2": "{:.3g}"}))
