@@ -632,3 +632,96 @@ def test_the_fit_says_which_demand_its_runs_carry(tmp_path):
     shutil.copytree(builtin_corridor_folder(), copy)
     (copy / "od_estimate.csv").unlink()
     assert demand_source(load_corridor(copy)) == ("demand.csv",)
+
+
+def test_the_procedure_runs_the_three_steps_and_writes_what_they_fitted(
+        dataset, tmp_path, deterministic_runs, monkeypatch):
+    """--procedure: step 1's last factor (two decimals) is step 2's first, step 2 starts from
+    the priors, step 1's table and the dataset's table and settles the factor, step 3 estimates
+    the demand with step 2's table; --write puts exactly the copy's three tables into the
+    dataset, and the table says the procedure made it."""
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    before_table = (dataset / "choice_parameter.csv").read_bytes()
+    out = tmp_path / "p"
+    r = runner.invoke(app, ["calibrate", "--procedure", "--data", str(dataset), "--fit",
+                            "asc:instc_west_rail", "--workers", "1", "--write", "--out",
+                            str(out)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "step 1 of 3" in r.output and "step 3 of 3" in r.output
+    for name in ("dataset", "1-rounds", "2-parameters", "3-demand", "manifest.json"):
+        assert (out / name).exists(), name
+    man = json.loads((out / "manifest.json").read_text())
+    first = json.loads((out / "1-rounds" / "manifest.json").read_text())
+    second = json.loads((out / "2-parameters" / "manifest.json").read_text())
+    assert first["chi2_scale_fixed"] is False  # step 1 settles its factor in rounds
+    assert man["first_factor"] == round(first["chi2_scale"], 2)
+    assert second["factor_rounds"][0]["variance_factor"] == man["first_factor"]
+    assert man["factor"] == second["chi2_scale"] and second["settings"]["settle_factor"]
+    st = pd.read_csv(out / "2-parameters" / "starts.csv")
+    starts = list(st.loc[st["round"] == 1, "start"])
+    assert starts[0] == "priors" and starts[1].endswith("1-rounds/choice_parameter.csv")
+    assert starts[2].endswith("choice_parameter_before.csv") and len(starts) == 3
+    assert (out / "choice_parameter_before.csv").read_bytes() == before_table
+    assert man["settings"] == {"diff_step": 0.5, "max_evaluations": 40,
+                               "fit": ["asc:instc_west_rail"]}
+    for name in ("choice_parameter.csv", "choice_parameter_correlation.csv", "od_estimate.csv"):
+        assert (dataset / name).read_bytes() == (out / "dataset" / name).read_bytes(), name
+    assert (dataset / "choice_parameter.csv").read_bytes() == \
+        (out / "2-parameters" / "choice_parameter.csv").read_bytes()
+    table = pd.read_csv(dataset / "choice_parameter.csv", keep_default_na=False)
+    fitted = table[(table["parameter"] == "asc_usd_per_t")
+                   & (table["family"] == "instc_west_rail")]
+    assert len(fitted) == 1 and fitted["note"].str.contains(
+        "karvan calibrate --procedure (step 2 of 3:", regex=False).all()
+    third = json.loads((out / "3-demand" / "manifest.json").read_text())
+    est = pd.read_csv(dataset / "od_estimate.csv")
+    assert third["demand_t"]["estimate"] == pytest.approx(est["tonnes_per_year"].sum())
+    load_corridor(dataset)  # the dataset as written loads
+
+
+def test_the_procedure_without_write_or_stopped_leaves_the_dataset_as_it_was(
+        dataset, tmp_path, deterministic_runs, monkeypatch):
+    """Ctrl-C in step 1, or in step 3 after the two fits were written into the copy: no --out,
+    no left-overs, the dataset as it was; without --write the dataset is never touched."""
+    import karvan.cli.calibrate as cc
+
+    before = hash_folder(dataset)
+    out = tmp_path / "p"
+    args = ["calibrate", "--procedure", "--data", str(dataset), "--fit", "asc:instc_west_rail",
+            "--workers", "1", "-q", "--out", str(out)]
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs, interrupt_at=4))
+    r = runner.invoke(app, args + ["--write"], env={"COLUMNS": "200"})
+    assert r.exit_code == 130, r.output  # Ctrl-C
+    assert not out.exists() and hash_folder(dataset) == before
+
+    def stopped(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    monkeypatch.setattr(cc, "_estimate_od", stopped)
+    r = runner.invoke(app, args + ["--write"], env={"COLUMNS": "200"})
+    assert r.exit_code == 130, r.output
+    assert not out.exists() and hash_folder(dataset) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".p.")]  # no left-overs
+    monkeypatch.undo()
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    # a step that does not converge (too few evaluations) stops the procedure, and says where
+    r = runner.invoke(app, args + ["--write", "--max-evaluations", "1"], env={"COLUMNS": "200"})
+    assert r.exit_code == 1 and "stopped at step 1 of 3" in " ".join(r.output.split())
+    assert not out.exists() and hash_folder(dataset) == before
+    r = runner.invoke(app, args + ["--diff-step", "0.4"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert hash_folder(dataset) == before and "the dataset is unchanged" in r.output
+    assert json.loads((out / "manifest.json").read_text())["settings"]["diff_step"] == 0.4
+
+
+@pytest.mark.parametrize("extra", [["--parameters"], ["--prior-rse", "0.2"],
+                                   ["--variance-factor", "2"], ["--crossval"],
+                                   ["--start-from", "priors"], ["--no-prior"]])
+def test_the_procedure_refuses_the_options_it_does_not_read(extra, tmp_path):
+    out = tmp_path / "p"
+    r = runner.invoke(app, ["calibrate", "--procedure", *extra, "--out", str(out), "-q"],
+                      env={"COLUMNS": "300"})
+    said = " ".join(r.output.replace("│", " ").split())
+    assert r.exit_code == 2 and "not read by it" in said and extra[0] in said, r.output
+    assert not out.exists()

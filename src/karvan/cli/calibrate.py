@@ -96,6 +96,16 @@ def calibrate(
              "finite-difference Jacobian (and the cross-validation's folds) side by side "
              "(default 2 where this process may use 2 CPUs; 1: one run after the other in this "
              "process). The fit is the same.")] = None,
+    procedure: Annotated[bool, typer.Option(
+        "--procedure", help="The dataset's whole estimation procedure (docs/dataset.md, "
+                            "Estimation settings), on a copy without its OD estimate: the "
+                            "choice parameters from the priors with the variance factor "
+                            "settled in rounds, then from three starts (the priors, that fit, "
+                            "the dataset's table) with the factor settled at the lowest end "
+                            "point, then the OD demand estimated again; --write puts the "
+                            "fitted tables and the estimate into the dataset. Reads --data, "
+                            "--out, --write, --fit, --diff-step (default 0.5), "
+                            "--max-evaluations (default 40), --workers and --quiet.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """Estimate the base-year OD demand from the fit rows of observed.csv (generalized least
@@ -127,6 +137,12 @@ def calibrate(
     each at the reduced chi-square of the round before's lowest end point (that end point a start
     as well), until the factor settles; starts.csv then lists every round's end points.
 
+    With --procedure, runs the dataset's whole estimation procedure (docs/dataset.md, Estimation
+    settings) on a copy without its OD estimate: the parameters from the priors (the factor settled
+    in rounds), then from three starts with --settle-factor, then the OD estimation; --out holds
+    the copy, 1-rounds/, 2-parameters/, 3-demand/ and manifest.json, and --write copies the two
+    parameter tables and od_estimate.csv into the dataset.
+
     Raises
     ------
     typer.Exit
@@ -139,10 +155,22 @@ def calibrate(
         --crossval-evaluations without --parameters --crossval), --prior-rse, --max-factor,
         --tol, --gap or --diff-step that is not a finite number in its range, --workers < 1,
         a --variance-factor that is not > 0 or goes with --no-prior, --settle-factor without
-        --variance-factor, an unknown --choice,
+        --variance-factor, an option --procedure does not read, an unknown --choice,
         --write on a dataset without a folder, a --start-from file that is missing.
     """
-    _refuse_other_modes(ctx, parameters=parameters, crossval=crossval)
+    _refuse_other_modes(ctx, parameters=parameters, crossval=crossval, procedure=procedure)
+    if procedure:
+        from karvan.cli.calibrate_procedure import calibrate_procedure
+
+        given = {n for n in ("diff_step", "max_evaluations")
+                 if (src := ctx.get_parameter_source(n)) is not None
+                 and src.name in ("COMMANDLINE", "ENVIRONMENT")}
+        calibrate_procedure(data, out_dir, write=write, quiet=quiet, workers=workers, fit=fit,
+                            diff_step=diff_step if "diff_step" in given else None,
+                            max_evaluations=(max_evaluations if "max_evaluations" in given
+                                             else None),
+                            invoked=invocation(ctx))
+        return
     if not parameters:
         import math
 
@@ -175,6 +203,24 @@ def calibrate(
         return
     if choice not in ("logit", "deterministic"):
         raise typer.BadParameter(f"--choice {choice!r}: use logit or deterministic.")
+    _estimate_od(data, out_dir, prior_rse=prior_rse, max_factor=max_factor, tol=tol,
+                 max_iter=max_iter, gap=gap, choice=choice, write=write, quiet=quiet,
+                 invoked=invocation(ctx))
+
+
+def _estimate_od(data: Path | None, out_dir: Path, *, prior_rse: float, max_factor: float,
+                 tol: float, max_iter: int, gap: float, choice: str, write: bool, quiet: bool,
+                 invoked: dict) -> None:
+    """The OD estimation of ``karvan calibrate`` (without ``--parameters``): estimate, report,
+    write ``out_dir`` whole, then (``write``) ``od_estimate.csv`` into the dataset.
+
+    Raises
+    ------
+    typer.BadParameter
+        --write on a dataset without a folder.
+    typer.Exit
+        With code 1 when the estimation did not converge in ``max_iter`` rounds.
+    """
     import datetime
     import json
 
@@ -243,7 +289,7 @@ def calibrate(
                      "max_iter": max_iter, "choice": choice,
                      **({"gap": gap} if choice == "deterministic" else {})},
         "written_to_dataset": bool(write),
-        "invocation": invocation(ctx),
+        "invocation": invoked,
         "observations_fitted": list(est.counts["observed_id"]),
         "converged": bool(res.converged), "rounds": int(res.iterations),
         "demand_t": {"prior": float(res.prior.sum()), "estimate": float(res.estimate.sum())},
@@ -309,7 +355,13 @@ _PARAMETERS_ONLY = {"fit": "--fit", "prior": "--prior/--no-prior", "crossval": "
                     "settle_factor": "--settle-factor", "workers": "--workers"}
 
 
-def _refuse_other_modes(ctx: typer.Context, *, parameters: bool, crossval: bool) -> None:
+#: what --procedure reads (besides --procedure itself)
+_PROCEDURE_READS = {"data", "out_dir", "write", "fit", "diff_step", "max_evaluations", "workers",
+                    "quiet"}
+
+
+def _refuse_other_modes(ctx: typer.Context, *, parameters: bool, crossval: bool,
+                        procedure: bool = False) -> None:
     """Refuse the options the command line gives that the mode it runs does not read.
 
     Raises
@@ -322,6 +374,19 @@ def _refuse_other_modes(ctx: typer.Context, *, parameters: bool, crossval: bool)
         return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
 
     wrong = []
+    if procedure:
+        flags = {p.name: "/".join(p.opts[:1] + list(getattr(p, "secondary_opts", []))[:1])
+                 for p in ctx.command.params if p.opts}
+        other = [flags[n] for n in flags if n not in _PROCEDURE_READS | {"procedure"}
+                 and given(n)]
+        if other:
+            raise typer.BadParameter(
+                f"--procedure runs the dataset's procedure with its own settings: "
+                f"{', '.join(other)} {'is' if len(other) == 1 else 'are'} not read by it (it "
+                "reads --data, --out, --write, --fit, --diff-step, --max-evaluations, --workers "
+                "and --quiet); run the steps' commands (docs/dataset.md, Estimation settings) to "
+                "change the others.")
+        return
     if parameters:
         od = [flag for name, flag in _OD_ONLY.items() if given(name)]
         if od:

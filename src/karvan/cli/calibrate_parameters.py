@@ -22,10 +22,12 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
                          start_from: Path | str | list[Path | str] | None = None,
                          variance_factor: float | None = None,
                          settle_factor: bool = False,
-                         invoked: dict | None = None) -> None:
+                         invoked: dict | None = None,
+                         recorded_command: str | None = None) -> None:
     """Fit, report, write ``--out`` whole, then (``--write``) the dataset's table;
     ``invoked`` is the command line as :func:`karvan.cli._app.invocation` gives it, for the
-    manifest.
+    manifest; ``recorded_command``, where given, is the command the table and the manifest say
+    made the fit (a step of ``karvan calibrate --procedure``) instead of this call's own.
 
     Raises
     ------
@@ -103,7 +105,7 @@ def calibrate_parameters(data: Path | None, out_dir: Path, *, fit: list[str] | N
                         diff_step=diff_step, quiet=quiet, prior=prior, crossval=crossval,
                         crossval_evaluations=crossval_evaluations, starts=starts,
                         variance_factor=variance_factor, settle_factor=settle_factor,
-                        invoked=invoked)
+                        invoked=invoked, recorded_command=recorded_command)
 
 
 #: the --start-from value that names the dataset's priors as a start
@@ -201,7 +203,7 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
                     max_evaluations: int | None, diff_step: float, quiet: bool, prior: bool,
                     crossval: bool, crossval_evaluations: int, starts,
                     variance_factor: float | None = None, settle_factor: bool = False,
-                    invoked: dict | None = None) -> None:
+                    invoked: dict | None = None, recorded_command: str | None = None) -> None:
     import datetime
     import json
 
@@ -365,6 +367,7 @@ def _fit_and_report(dataset, params, runs, counted, pool, out_dir: Path, *,
                + "".join(f" --start-from {lb}" for lb, _ in starts if lb is not None)
                + ("" if variance_factor is None else f" --variance-factor {variance_factor:.10g}")
                + (" --settle-factor" if settle_factor else ""))
+    command = recorded_command or command
     table = calibrated_table(cf, date=date, source=CALIBRATION_SOURCE, command=command)
     corr_table = merged_correlation(
         read_choice_correlation(dataset.folder / CORRELATION_FILE) if dataset.folder else None,
