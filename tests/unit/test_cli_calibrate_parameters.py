@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -673,6 +674,13 @@ def test_the_procedure_runs_the_three_steps_and_writes_what_they_fitted(
                    & (table["family"] == "instc_west_rail")]
     assert len(fitted) == 1 and fitted["note"].str.contains(
         "karvan calibrate --procedure (step 2 of 3:", regex=False).all()
+    assert man["demand"] == "demand.csv" and second["demand"] == "demand.csv"  # not the estimate
+    assert (out / "2-parameters" / "crossval.csv").is_file()
+    assert not (out / "1-rounds" / "crossval.csv").exists()
+    assert man["chosen_start"] in {"the priors", "step 1's table", "the dataset's table"} or \
+        man["chosen_start"].endswith("end point")
+    for f in (p for p in out.rglob("*") if p.suffix in (".json", ".csv")):  # no staging paths
+        assert ".p.tmp-" not in f.read_text(encoding="utf-8"), f
     third = json.loads((out / "3-demand" / "manifest.json").read_text())
     est = pd.read_csv(dataset / "od_estimate.csv")
     assert third["demand_t"]["estimate"] == pytest.approx(est["tonnes_per_year"].sum())
@@ -711,7 +719,9 @@ def test_the_procedure_without_write_or_stopped_leaves_the_dataset_as_it_was(
     assert not out.exists() and hash_folder(dataset) == before
     r = runner.invoke(app, args + ["--diff-step", "0.4"], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
-    assert hash_folder(dataset) == before and "the dataset is unchanged" in r.output
+    assert hash_folder(dataset) == before
+    assert "written to" in r.output and "nothing else (the dataset is unchanged" in \
+        " ".join(r.output.split())
     assert json.loads((out / "manifest.json").read_text())["settings"]["diff_step"] == 0.4
 
 
@@ -725,3 +735,44 @@ def test_the_procedure_refuses_the_options_it_does_not_read(extra, tmp_path):
     said = " ".join(r.output.replace("│", " ").split())
     assert r.exit_code == 2 and "not read by it" in said and extra[0] in said, r.output
     assert not out.exists()
+
+
+def test_a_stop_while_the_procedure_writes_leaves_the_dataset_and_out_as_they_were(
+        dataset, tmp_path, deterministic_runs, monkeypatch):
+    """Ctrl-C while the three files are staged for the dataset: none of them is replaced, and
+    --out is not put in place either."""
+    import karvan.cli.calibrate_procedure as cp
+
+    monkeypatch.setattr(sc, "choice_runner", stand_in(deterministic_runs))
+    copy = shutil.copyfile
+
+    def stopping(src, dst, *a, **k):
+        if ".staging-" in str(dst) and Path(dst).name == "od_estimate.csv":
+            raise KeyboardInterrupt
+        return copy(src, dst, *a, **k)
+
+    monkeypatch.setattr(cp.shutil, "copyfile", stopping)
+    before = hash_folder(dataset)
+    out = tmp_path / "p"
+    r = runner.invoke(app, ["calibrate", "--procedure", "--data", str(dataset), "--fit",
+                            "asc:instc_west_rail", "--workers", "1", "--write", "-q", "--out",
+                            str(out)], env={"COLUMNS": "200"})
+    assert r.exit_code == 130, r.output
+    assert hash_folder(dataset) == before and not out.exists()
+    assert not [p.name for p in dataset.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("where", ["same", "out_inside", "data_inside"])
+def test_the_procedure_refuses_out_and_dataset_that_overlap(where, dataset, tmp_path):
+    """--out is replaced whole: the dataset itself, a folder inside it, or a folder that holds
+    it would be replaced (or copied into itself)."""
+    data, out = {"same": (dataset, dataset),
+                 "out_inside": (dataset, dataset / "calibration"),
+                 "data_inside": (dataset, dataset.parent)}[where]
+    before = hash_folder(dataset)
+    r = runner.invoke(app, ["calibrate", "--procedure", "--data", str(data), "--out", str(out),
+                            "-q"], env={"COLUMNS": "300"})
+    said = " ".join(r.output.replace("│", " ").split())
+    assert r.exit_code == 2 and "must be a folder of its own, outside the dataset" in said, \
+        r.output
+    assert hash_folder(dataset) == before and not (dataset / "calibration").exists()

@@ -11,6 +11,12 @@ import typer
 
 from karvan.cli._app import app, console, invocation, out
 
+#: the OD estimation's defaults (the options below; --procedure's step 3 uses them)
+OD_PRIOR_RSE = 0.5
+OD_MAX_FACTOR = 3.0
+OD_TOL = 1e-3
+OD_MAX_ITER = 20
+
 
 @app.command()
 def calibrate(
@@ -20,12 +26,13 @@ def calibrate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the estimate and its "
                                                         "report.")] = Path("calibration"),
     prior_rse: Annotated[float, typer.Option(help="Relative standard error of each demand "
-                                                  "row (the prior).")] = 0.5,
+                                                  "row (the prior).")] = OD_PRIOR_RSE,
     max_factor: Annotated[float, typer.Option(help="A demand row stays within this factor of "
-                                                   "its prior.")] = 3.0,
+                                                   "its prior.")] = OD_MAX_FACTOR,
     tol: Annotated[float, typer.Option(help="Stop when the assignment of the estimate changes "
-                                            "no count by more than this share.")] = 1e-3,
-    max_iter: Annotated[int, typer.Option(min=1, help="Most estimation-assignment rounds.")] = 20,
+                                            "no count by more than this share.")] = OD_TOL,
+    max_iter: Annotated[int, typer.Option(min=1, help="Most estimation-assignment "
+                                                      "rounds.")] = OD_MAX_ITER,
     gap: Annotated[float | None, typer.Option(
         help="Relative gap of each user equilibrium (--choice deterministic; default 1e-10): "
              "the logit choice model solves none.")] = None,
