@@ -147,8 +147,9 @@ def calibrate(
     With --procedure, runs the dataset's whole estimation procedure (docs/dataset.md, Estimation
     settings) on a copy without its OD estimate: the parameters from the priors (the factor settled
     in rounds), then from three starts with --settle-factor, then the OD estimation; --out holds
-    the copy, 1-rounds/, 2-parameters/, 3-demand/ and manifest.json, and --write copies the two
-    parameter tables and od_estimate.csv into the dataset.
+    the copy, 1-rounds/, 2-parameters/, 3-demand/, choice_parameter_before.csv (the dataset's
+    table as it was) and manifest.json, and --write copies the two parameter tables and
+    od_estimate.csv into the dataset.
 
     Raises
     ------
