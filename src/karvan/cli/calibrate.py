@@ -170,9 +170,7 @@ def calibrate(
     if procedure:
         from karvan.cli.calibrate_procedure import calibrate_procedure
 
-        given = {n for n in ("diff_step", "max_evaluations")
-                 if (src := ctx.get_parameter_source(n)) is not None
-                 and src.name in ("COMMANDLINE", "ENVIRONMENT")}
+        given = {n for n in ("diff_step", "max_evaluations") if _given(ctx, n)}
         calibrate_procedure(data, out_dir, write=write, quiet=quiet, workers=workers, fit=fit,
                             diff_step=diff_step if "diff_step" in given else None,
                             max_evaluations=(max_evaluations if "max_evaluations" in given
@@ -363,6 +361,12 @@ _PARAMETERS_ONLY = {"fit": "--fit", "prior": "--prior/--no-prior", "crossval": "
                     "settle_factor": "--settle-factor", "workers": "--workers"}
 
 
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the command line (or the environment) gave the option, not its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
 #: what --procedure reads (besides --procedure itself)
 _PROCEDURE_READS = {"data", "out_dir", "write", "fit", "diff_step", "max_evaluations", "workers",
                     "quiet"}
@@ -377,16 +381,12 @@ def _refuse_other_modes(ctx: typer.Context, *, parameters: bool, crossval: bool,
     typer.BadParameter
         Naming every such option and the mode it belongs to.
     """
-    def given(name: str) -> bool:
-        source = ctx.get_parameter_source(name)
-        return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
-
     wrong = []
     if procedure:
         flags = {p.name: "/".join(p.opts[:1] + list(getattr(p, "secondary_opts", []))[:1])
                  for p in ctx.command.params if p.opts}
         other = [flags[n] for n in flags if n not in _PROCEDURE_READS | {"procedure"}
-                 and given(n)]
+                 and _given(ctx, n)]
         if other:
             raise typer.BadParameter(
                 f"--procedure runs the dataset's procedure with its own settings: "
@@ -396,16 +396,16 @@ def _refuse_other_modes(ctx: typer.Context, *, parameters: bool, crossval: bool,
                 "change the others.")
         return
     if parameters:
-        od = [flag for name, flag in _OD_ONLY.items() if given(name)]
+        od = [flag for name, flag in _OD_ONLY.items() if _given(ctx, name)]
         if od:
             wrong.append(f"{', '.join(od)} {'sets' if len(od) == 1 else 'set'} the OD "
                          "estimation (karvan calibrate without --parameters)")
     else:
-        par = [flag for name, flag in _PARAMETERS_ONLY.items() if given(name)]
+        par = [flag for name, flag in _PARAMETERS_ONLY.items() if _given(ctx, name)]
         if par:
             wrong.append(f"{', '.join(par)} {'goes' if len(par) == 1 else 'go'} with "
                          "--parameters")
-    if given("crossval_evaluations") and not (parameters and crossval):
+    if _given(ctx, "crossval_evaluations") and not (parameters and crossval):
         wrong.append("--crossval-evaluations goes with --parameters --crossval")
     if wrong:
         raise typer.BadParameter("; ".join(wrong) + ": add the mode's flag or leave them out "
